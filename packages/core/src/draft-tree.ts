@@ -1,0 +1,99 @@
+import { OptionError } from './errors.js';
+import { requireInteger } from './validate.js';
+
+/**
+ * How the candidates in a draft tree were chosen, which decides the lossless acceptance rule
+ * under sampling:
+ * - `deterministic`: children are the draft's top-k (EAGLE-2, static trees, lookup drafters);
+ * - `sampled`: each child was drawn from a known draft distribution q, stored per parent in
+ *   {@link DraftTree.draftDistributions}.
+ */
+export type CandidateKind = 'deterministic' | 'sampled';
+
+/**
+ * A draft tree in flat typed arrays. Node 0 is the root: the last committed token, which the
+ * target has not processed yet. Every other node's parent has a smaller index, and siblings
+ * appear in the order of their draft score (best first), which is the order stochastic
+ * verification tries them in.
+ *
+ * The arrays are allocated once with a fixed capacity and reused from step to step; only the
+ * first {@link DraftTree.size} entries are meaningful.
+ */
+export class DraftTree {
+  /** Most nodes this tree can hold, root included. */
+  readonly capacity: number;
+  /** Token id of each node. */
+  readonly tokens: Int32Array;
+  /** Index of each node's parent; -1 for the root. */
+  readonly parents: Int32Array;
+  /** Depth of each node; 0 for the root. */
+  readonly depths: Int32Array;
+  /** Cumulative draft log-probability of the path to each node; 0 for the root. */
+  readonly scores: Float64Array;
+  /** Number of nodes in use, root included. */
+  size = 0;
+  /** How the children were chosen; see {@link CandidateKind}. */
+  candidateKind: CandidateKind = 'deterministic';
+  /**
+   * For `sampled` trees: row i (vocabSize floats) is the draft distribution q that node i's
+   * children were drawn from. Null for deterministic trees.
+   */
+  draftDistributions: Float32Array | null = null;
+
+  constructor(capacity: number) {
+    requireInteger('capacity', capacity, 1);
+    this.capacity = capacity;
+    this.tokens = new Int32Array(capacity);
+    this.parents = new Int32Array(capacity);
+    this.depths = new Int32Array(capacity);
+    this.scores = new Float64Array(capacity);
+  }
+
+  /** Empties the tree and sets its root. */
+  reset(rootToken: number): void {
+    this.size = 1;
+    this.tokens[0] = rootToken;
+    this.parents[0] = -1;
+    this.depths[0] = 0;
+    this.scores[0] = 0;
+    this.candidateKind = 'deterministic';
+    this.draftDistributions = null;
+  }
+
+  /**
+   * Appends a node below `parent` and returns its index. Children must be added after their
+   * parent and, among siblings, best score first.
+   */
+  add(parent: number, token: number, score: number): number {
+    if (this.size >= this.capacity) {
+      throw new OptionError('capacity', this.capacity, `at least ${this.size + 1} to hold this draft tree`);
+    }
+    const index = this.size++;
+    this.tokens[index] = token;
+    this.parents[index] = parent;
+    this.depths[index] = this.depths[parent] + 1;
+    this.scores[index] = score;
+    return index;
+  }
+
+  /** The largest depth of any node (0 for a root-only tree). */
+  maxDepth(): number {
+    let max = 0;
+    for (let i = 1; i < this.size; i++) if (this.depths[i] > max) max = this.depths[i];
+    return max;
+  }
+
+  /** Copies another tree into this one (capacity permitting). */
+  copyFrom(other: DraftTree): void {
+    if (other.size > this.capacity) {
+      throw new OptionError('capacity', this.capacity, `at least ${other.size} to copy this draft tree`);
+    }
+    this.size = other.size;
+    this.tokens.set(other.tokens.subarray(0, other.size));
+    this.parents.set(other.parents.subarray(0, other.size));
+    this.depths.set(other.depths.subarray(0, other.size));
+    this.scores.set(other.scores.subarray(0, other.size));
+    this.candidateKind = other.candidateKind;
+    this.draftDistributions = other.draftDistributions;
+  }
+}

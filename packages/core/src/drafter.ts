@@ -1,0 +1,61 @@
+import type { DraftTree } from './draft-tree.js';
+
+/**
+ * What a drafter sees before each step. `tokens[0..length)` is the committed sequence; its last
+ * token is the root of the tree to draft. The arrays are read-only views valid for this call.
+ */
+export interface DraftContext {
+  /** Committed tokens (prompt and generated). */
+  readonly tokens: Int32Array;
+  /** Number of committed tokens. */
+  readonly length: number;
+  /** Tokens that belong to the prompt (the first `promptLength` of `tokens`). */
+  readonly promptLength: number;
+  /**
+   * Target features not yet shown to this drafter: row r is the target's hidden state at
+   * position `featureStart + r`, i.e. the one that predicted `tokens[featureStart + r + 1]`.
+   * Rows run up to position `length - 2`. Null when the target exports no features.
+   */
+  readonly features: Float32Array | null;
+  /** Position of the first row of `features`. */
+  readonly featureStart: number;
+  /** Rows in `features`. */
+  readonly featureRows: number;
+  /** Width of a feature row. */
+  readonly featureSize: number;
+  /** Cancels drafting where the drafter supports it. */
+  readonly signal?: AbortSignal;
+}
+
+/** What the loop tells a drafter after a verification. */
+export interface DraftOutcome {
+  /** The tree that was verified. */
+  readonly tree: DraftTree;
+  /** Accepted slots of the tree, root first. */
+  readonly path: Int32Array;
+  /** Length of the accepted path (root included). */
+  readonly pathLength: number;
+  /** The target's own token after the path. */
+  readonly bonusToken: number;
+}
+
+/**
+ * Proposes draft trees. A drafter keeps whatever state it needs (its own KV cache, an index of
+ * the context) and brings it up to date from the context it is given each step.
+ */
+export interface Drafter {
+  /** Short name shown in statistics and benchmarks. */
+  readonly name: string;
+  /** True when the drafter reads target features (`DraftContext.features`). */
+  readonly needsFeatures: boolean;
+  /** Largest tree `propose` may write, root included. */
+  readonly maxTreeSize: number;
+  /** Forgets everything about the previous sequence. Called before every generation. */
+  reset(): void;
+  /** Writes a tree rooted at the last committed token into `tree`. */
+  propose(context: DraftContext, tree: DraftTree): Promise<void> | void;
+  /** Learns from a verification (optional: adaptive drafters use it). */
+  observe?(outcome: DraftOutcome): void;
+  /** Releases native resources. */
+  dispose?(): Promise<void>;
+}

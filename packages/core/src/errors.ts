@@ -1,0 +1,109 @@
+/**
+ * Machine-readable codes carried by every {@link TreespecError}.
+ */
+export type TreespecErrorCode =
+  | 'INVALID_OPTION'
+  | 'MODEL_FORMAT'
+  | 'MODEL_MISMATCH'
+  | 'CONTEXT_OVERFLOW'
+  | 'NUMERIC'
+  | 'ABORTED'
+  | 'BUSY'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'TOKENIZER'
+  | 'LOAD'
+  | 'CONTRACT';
+
+/**
+ * Base class of every error treespec throws on purpose. `code` is stable and meant for programs;
+ * `message` says what was expected, what was found, and where.
+ */
+export class TreespecError extends Error {
+  readonly code: TreespecErrorCode;
+
+  constructor(code: TreespecErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option or argument outside its allowed range. `option` names it, `value` is what was given. */
+export class OptionError extends TreespecError {
+  readonly option: string;
+  readonly value: unknown;
+
+  constructor(option: string, value: unknown, expected: string) {
+    super('INVALID_OPTION', `option "${option}" must be ${expected}; got ${describeValue(value)}`);
+    this.option = option;
+    this.value = value;
+  }
+}
+
+/** A model file or manifest that is malformed, or a model that does not fit its partner. */
+export class ModelFormatError extends TreespecError {
+  readonly file: string | undefined;
+
+  constructor(message: string, options?: { file?: string; cause?: unknown; code?: 'MODEL_FORMAT' | 'MODEL_MISMATCH' }) {
+    super(options?.code ?? 'MODEL_FORMAT', options?.file ? `${options.file}: ${message}` : message, options);
+    this.file = options?.file;
+  }
+}
+
+/** A prompt or generation that does not fit in the model's context window. */
+export class ContextOverflowError extends TreespecError {
+  readonly needed: number;
+  readonly limit: number;
+
+  constructor(needed: number, limit: number, what: string) {
+    super('CONTEXT_OVERFLOW', `${what} needs ${needed} positions but the model's context holds ${limit}`);
+    this.needed = needed;
+    this.limit = limit;
+  }
+}
+
+/** A model produced a non-finite number where a distribution was expected. */
+export class NumericError extends TreespecError {
+  readonly position: number;
+
+  constructor(message: string, position: number) {
+    super('NUMERIC', message);
+    this.position = position;
+  }
+}
+
+/** A generation was started while another one was still running on the same decoder. */
+export class BusyError extends TreespecError {
+  constructor(what: string) {
+    super('BUSY', `${what} is already generating; await the running generation or abort it first`);
+  }
+}
+
+/**
+ * A component returned something its contract forbids, e.g. a verifier whose accepted path is
+ * not a chain of the draft tree. Always a bug in that component, never bad user input.
+ */
+export class ContractError extends TreespecError {
+  constructor(message: string) {
+    super('CONTRACT', message);
+  }
+}
+
+/** Thrown when an operation is cancelled through an AbortSignal and there is nothing to return. */
+export class AbortError extends TreespecError {
+  constructor(message = 'the operation was aborted') {
+    super('ABORTED', message);
+  }
+}
+
+/** Renders a value for an error message: strings quoted, numbers as written, the rest JSON. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value === undefined) return 'undefined';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

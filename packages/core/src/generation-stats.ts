@@ -1,0 +1,96 @@
+/** Statistics of one generation. Times are wall-clock milliseconds. */
+export interface GenerationStats {
+  /** Tokens in the prompt. */
+  promptTokens: number;
+  /** Tokens generated (after any stop-sequence trimming). */
+  generatedTokens: number;
+  /** Target forward passes: the prefill (if any) plus one per verification step. */
+  targetCalls: number;
+  /** Verification steps (draft, verify, commit). */
+  steps: number;
+  /** Mean tokens committed per verification step, bonus included (1.0 for plain decoding). */
+  tau: number;
+  /**
+   * `acceptedLengths[k]` counts the steps that accepted exactly k drafted tokens (so each of them
+   * committed k + 1 tokens).
+   */
+  acceptedLengths: number[];
+  /**
+   * `acceptanceByDepth[d - 1]`: of the steps whose tree reached depth d and accepted the first
+   * d - 1 tokens, the fraction that accepted a token at depth d too.
+   */
+  acceptanceByDepth: number[];
+  /** Mean nodes per verified tree, root included. */
+  meanTreeSize: number;
+  /** Time in the prefill. */
+  prefillMs: number;
+  /** Time the drafter spent proposing trees. */
+  draftMs: number;
+  /** Time the target spent verifying trees. */
+  verifyMs: number;
+  /** Everything else in the decode loop: acceptance walk, cache commit, stop checks, streaming. */
+  bookkeepingMs: number;
+  /** Prefill plus decode. */
+  totalMs: number;
+  /** Generated tokens per second of decoding (prefill excluded). */
+  tokensPerSecond: number;
+}
+
+/** Accumulates {@link GenerationStats} during a generation. Allocation-free per step. */
+export class StatsRecorder {
+  private acceptedCounts: Float64Array;
+  private reachedDepth: Float64Array;
+  private acceptedDepth: Float64Array;
+  private treeNodes = 0;
+  steps = 0;
+  prefillCalls = 0;
+  prefillMs = 0;
+  draftMs = 0;
+  verifyMs = 0;
+  loopMs = 0;
+
+  constructor(maxDepth: number) {
+    this.acceptedCounts = new Float64Array(maxDepth + 1);
+    this.reachedDepth = new Float64Array(maxDepth + 1);
+    this.acceptedDepth = new Float64Array(maxDepth + 1);
+  }
+
+  /** Records a verification step: the tree's depth and size and the drafted tokens accepted. */
+  recordStep(treeDepth: number, treeSize: number, accepted: number): void {
+    this.steps++;
+    this.treeNodes += treeSize;
+    this.acceptedCounts[Math.min(accepted, this.acceptedCounts.length - 1)]++;
+    const reach = Math.min(treeDepth, this.reachedDepth.length - 1);
+    for (let d = 1; d <= Math.min(accepted + 1, reach); d++) {
+      this.reachedDepth[d]++;
+      if (d <= accepted) this.acceptedDepth[d]++;
+    }
+  }
+
+  /** The final statistics. */
+  summary(promptTokens: number, generatedTokens: number): GenerationStats {
+    const acceptedLengths = Array.from(this.acceptedCounts);
+    while (acceptedLengths.length > 1 && acceptedLengths[acceptedLengths.length - 1] === 0) acceptedLengths.pop();
+    const acceptanceByDepth: number[] = [];
+    for (let d = 1; d < this.reachedDepth.length && this.reachedDepth[d] > 0; d++) {
+      acceptanceByDepth.push(this.acceptedDepth[d] / this.reachedDepth[d]);
+    }
+    const decodeMs = this.loopMs;
+    return {
+      promptTokens,
+      generatedTokens,
+      targetCalls: this.steps + this.prefillCalls,
+      steps: this.steps,
+      tau: this.steps > 0 ? generatedTokens / this.steps : 0,
+      acceptedLengths,
+      acceptanceByDepth,
+      meanTreeSize: this.steps > 0 ? this.treeNodes / this.steps : 0,
+      prefillMs: this.prefillMs,
+      draftMs: this.draftMs,
+      verifyMs: this.verifyMs,
+      bookkeepingMs: Math.max(0, decodeMs - this.draftMs - this.verifyMs),
+      totalMs: this.prefillMs + decodeMs,
+      tokensPerSecond: decodeMs > 0 ? (generatedTokens * 1000) / decodeMs : 0,
+    };
+  }
+}

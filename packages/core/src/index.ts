@@ -1,0 +1,48 @@
+export { ChunkChannel } from './chunk-channel.js';
+export type { DraftContext, DraftOutcome, Drafter } from './drafter.js';
+export { type CandidateKind, DraftTree } from './draft-tree.js';
+export {
+  AbortError,
+  BusyError,
+  ContextOverflowError,
+  ContractError,
+  describeValue,
+  ModelFormatError,
+  NumericError,
+  OptionError,
+  TreespecError,
+  type TreespecErrorCode,
+} from './errors.js';
+export { type GenerationStats, StatsRecorder } from './generation-stats.js';
+export { KeepPlan, planKeep } from './keep-plan.js';
+export {
+  type DecoderParts,
+  type GenerateOptions,
+  type GenerationChunk,
+  type GenerationResult,
+  type GenerationStream,
+  SpeculativeDecoder,
+  type StepEvent,
+} from './speculative-decoder.js';
+export {
+  EosStop,
+  type FinishReason,
+  type StopCriterion,
+  type StopMatch,
+  TokenSequenceStop,
+} from './stop-criteria.js';
+export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
+export type { StreamingDecoder, Tokenizer } from './tokenizer.js';
+export { argmax, logSumExp, topK } from './top-k.js';
+export {
+  type DynamicTreeOptions,
+  DynamicTreeGrowth,
+  StaticTreeGrowth,
+  StaticTreeShape,
+  type TreeGrowth,
+} from './tree-growth.js';
+export { MASKED_BIAS, writeAttentionBias, writePositionIds, writeTreeVisibility } from './tree-mask.js';
+export { rootToLeafPaths } from './tree-paths.js';
+export { requireInteger, requireNumber } from './validate.js';
+export type { Verifier, VerifyInput } from './verifier.js';
+export { VerifyResult } from './verifier.js';

@@ -1,0 +1,61 @@
+import type { DraftTree } from './draft-tree.js';
+import type { KeepPlan } from './keep-plan.js';
+
+/**
+ * What a target forward pass returns. The arrays belong to the model and stay valid until its
+ * next call; copy what must outlive that.
+ */
+export interface TargetStep {
+  /** Rows processed: prompt tokens for a prefill, tree nodes for a verification. */
+  readonly rows: number;
+  /** Next-token logits, `rows` x `vocabSize`, row-major. Row i predicts what follows row i. */
+  readonly logits: Float32Array;
+  /**
+   * The model's last hidden state after the final norm (the EAGLE feature), `rows` x
+   * `featureSize`; null when the model exports none or it was not requested.
+   */
+  readonly features: Float32Array | null;
+}
+
+/** Options of a target call. */
+export interface TargetCallOptions {
+  /** Also return features (EAGLE drafters need them). Default false. */
+  readonly features?: boolean;
+  /** Cancels the call where the runtime allows. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The model whose output speculative decoding must reproduce. It owns a KV cache over the
+ * committed sequence; `cachedLength` tokens are in it.
+ *
+ * The committed sequence always ends with one token the model has not processed yet: the root
+ * of the next draft tree. `prefill` processes a prompt minus that last token; each
+ * `verify` processes a tree rooted at it; `commit` keeps the accepted path's entries.
+ */
+export interface TargetModel {
+  /** Size of the output distribution. */
+  readonly vocabSize: number;
+  /** Length of the hidden state returned as features; 0 when the model exports none. */
+  readonly featureSize: number;
+  /** Most positions the model can attend over (prompt + generated). */
+  readonly maxContext: number;
+  /** Tokens held in the KV cache. */
+  readonly cachedLength: number;
+  /** Drops the cache. */
+  reset(): void;
+  /**
+   * Processes `tokens` after the cached ones and commits them all; logits are not required
+   * for a prefill (may be empty), features are returned for every row when asked.
+   */
+  prefill(tokens: Int32Array, options?: TargetCallOptions): Promise<TargetStep>;
+  /**
+   * Runs the tree after the cached tokens: node i at position `cachedLength + depth(i)`,
+   * attending to the cache and to its own ancestors. Nothing is committed yet.
+   */
+  verify(tree: DraftTree, options?: TargetCallOptions): Promise<TargetStep>;
+  /** Keeps the KV entries of the accepted slots of the last verified tree (see {@link KeepPlan}). */
+  commit(plan: KeepPlan): void;
+  /** Releases native resources. */
+  dispose?(): Promise<void>;
+}

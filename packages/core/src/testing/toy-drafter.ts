@@ -1,0 +1,147 @@
+import type { DraftContext, Drafter } from '../drafter.js';
+import type { DraftTree } from '../draft-tree.js';
+import { ContractError } from '../errors.js';
+import { logSumExp, topK } from '../top-k.js';
+import type { TreeGrowth } from '../tree-growth.js';
+import { mix32 } from './hash.js';
+import { ToyLanguageModel } from './toy-model.js';
+import type { ToyTarget } from './toy-target.js';
+
+/**
+ * How good a toy drafter is:
+ * - `perfect`: drafts from the target's own distribution;
+ * - `mixed`: from `(1 - noise) * target + noise * another model` logits;
+ * - `random`: from fresh random logits every call;
+ * - `adversarial`: from the negated target logits (the target's least likely tokens first).
+ */
+export type ToyDraftQuality =
+  | { kind: 'perfect' }
+  | { kind: 'mixed'; noise: number; seed?: number }
+  | { kind: 'random'; seed?: number }
+  | { kind: 'adversarial' };
+
+/** Options of {@link ToyDrafter}. */
+export interface ToyDrafterOptions {
+  /** The target it drafts for (its model is the reference for `quality`). */
+  target: ToyTarget;
+  /** The shape of the trees it grows. */
+  growth: TreeGrowth;
+  /** Default `perfect`. */
+  quality?: ToyDraftQuality;
+  /**
+   * Ask for target features and check each row against what the toy target exports for that
+   * position; a mismatch throws. Tests the loop's feature plumbing.
+   */
+  checkFeatures?: boolean;
+}
+
+/** A {@link Drafter} over the toy model, of controllable quality and any tree shape. */
+export class ToyDrafter implements Drafter {
+  readonly name: string;
+  readonly needsFeatures: boolean;
+  readonly maxTreeSize: number;
+  private readonly target: ToyTarget;
+  private readonly growth: TreeGrowth;
+  private readonly quality: ToyDraftQuality;
+  private readonly other: ToyLanguageModel | null;
+  private readonly frontier: Int32Array;
+  private readonly logits: Float64Array;
+  private readonly otherLogits: Float64Array;
+  private readonly ctx: Int32Array;
+  private readonly idx: Int32Array;
+  private readonly val: Float64Array;
+  private readonly expected: Float32Array;
+  private calls = 0;
+  /** Feature rows checked so far (when `checkFeatures`). */
+  featureRowsChecked = 0;
+
+  constructor(options: ToyDrafterOptions) {
+    this.target = options.target;
+    this.growth = options.growth;
+    this.quality = options.quality ?? { kind: 'perfect' };
+    this.name = `toy-${this.quality.kind}`;
+    this.needsFeatures = options.checkFeatures === true;
+    this.maxTreeSize = this.growth.maxTreeSize;
+    const model = this.target.model;
+    const q = this.quality;
+    this.other =
+      q.kind === 'mixed' ? new ToyLanguageModel({ vocabSize: model.vocabSize, order: model.order, seed: q.seed ?? 977 }) : null;
+    this.frontier = new Int32Array(this.growth.maxFrontier);
+    this.logits = new Float64Array(model.vocabSize);
+    this.otherLogits = new Float64Array(model.vocabSize);
+    this.ctx = new Int32Array(model.order);
+    this.idx = new Int32Array(model.vocabSize);
+    this.val = new Float64Array(model.vocabSize);
+    this.expected = new Float32Array(Math.max(1, this.target.featureSize));
+  }
+
+  reset(): void {
+    this.calls = 0;
+  }
+
+  propose(context: DraftContext, tree: DraftTree): void {
+    if (this.needsFeatures) this.checkFeatureRows(context);
+    const model = this.target.model;
+    const vocab = model.vocabSize;
+    const growth = this.growth;
+    growth.begin(context.tokens[context.length - 1]);
+    for (let n = growth.nextFrontier(this.frontier); n > 0; n = growth.nextFrontier(this.frontier)) {
+      for (let f = 0; f < n; f++) {
+        const node = this.frontier[f];
+        const hash = this.nodeHash(context, node);
+        this.draftLogits(hash);
+        const lse = logSumExp(this.logits, 0, vocab);
+        const count = topK(this.logits, 0, vocab, growth.childrenWanted(node), this.idx, this.val);
+        for (let r = 0; r < count; r++) growth.addChild(node, this.idx[r], this.val[r] - lse);
+      }
+      this.calls++;
+    }
+    growth.finish(tree);
+  }
+
+  private nodeHash(context: DraftContext, node: number): number {
+    const order = this.target.model.order;
+    const ctx = this.ctx;
+    let n = 0;
+    for (let g = node; g >= 0 && n < order; g = this.growth.parentOf(g)) ctx[order - 1 - n++] = this.growth.tokenOf(g);
+    for (let c = context.length - 2; c >= 0 && n < order; c--) ctx[order - 1 - n++] = context.tokens[c];
+    return this.target.model.contextHash(ctx.subarray(order - n, order), n);
+  }
+
+  private draftLogits(hash: number): void {
+    const model = this.target.model;
+    const q = this.quality;
+    model.logitsForHash(hash, this.logits, 0);
+    if (q.kind === 'adversarial') {
+      for (let v = 0; v < model.vocabSize; v++) this.logits[v] = -this.logits[v];
+    } else if (q.kind === 'mixed' && this.other) {
+      this.other.logitsForHash(hash, this.otherLogits, 0);
+      for (let v = 0; v < model.vocabSize; v++) {
+        this.logits[v] = (1 - q.noise) * this.logits[v] + q.noise * this.otherLogits[v];
+      }
+    } else if (q.kind === 'random') {
+      model.logitsForHash(mix32(hash ^ mix32((q.seed ?? 3) + this.calls)), this.logits, 0);
+    }
+  }
+
+  private checkFeatureRows(context: DraftContext): void {
+    const size = this.target.featureSize;
+    if (context.featureRows > 0 && !context.features) throw new ContractError('feature rows announced but no features given');
+    for (let r = 0; r < context.featureRows; r++) {
+      const position = context.featureStart + r;
+      const hash = this.target.model.contextHash(context.tokens, position + 1);
+      this.target.featureFor(hash, this.expected, 0);
+      for (let j = 0; j < size; j++) {
+        if (context.features![r * size + j] !== this.expected[j]) {
+          throw new ContractError(`feature row for position ${position} does not match the target's`);
+        }
+      }
+      this.featureRowsChecked++;
+    }
+    if (context.featureRows > 0 && context.featureStart + context.featureRows !== context.length - 1) {
+      throw new ContractError(
+        `feature rows end at position ${context.featureStart + context.featureRows - 1}, expected ${context.length - 2}`,
+      );
+    }
+  }
+}

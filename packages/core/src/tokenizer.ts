@@ -1,0 +1,25 @@
+/**
+ * Turns committed token ids into text as they arrive, several at a time, without ever
+ * splitting a UTF-8 character: the concatenation of all deltas plus `flush()` equals
+ * `decode(all ids)`.
+ */
+export interface StreamingDecoder {
+  /** Feeds ids and returns the text that is now final (possibly ""). */
+  push(ids: ArrayLike<number>): string;
+  /** Returns whatever text is still held back. */
+  flush(): string;
+}
+
+/** Text to token ids and back, as the model's tokenizer does it. */
+export interface Tokenizer {
+  /** Number of ids, special tokens included. */
+  readonly vocabSize: number;
+  /** Ids that end a generation (EOS, end-of-turn). */
+  readonly eosTokenIds: readonly number[];
+  /** Encodes text; `addSpecialTokens` (default true) adds what the tokenizer's template adds (e.g. BOS). */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): Int32Array;
+  /** Decodes ids; `skipSpecialTokens` defaults to true. */
+  decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string;
+  /** A fresh streaming decoder. */
+  streamingDecoder(options?: { skipSpecialTokens?: boolean }): StreamingDecoder;
+}

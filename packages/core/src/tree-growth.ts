@@ -1,0 +1,361 @@
+import type { DraftTree } from './draft-tree.js';
+import { ContractError, OptionError } from './errors.js';
+import { requireInteger } from './validate.js';
+
+/**
+ * How a draft tree grows, one depth at a time. A drafter drives it the same way for every shape:
+ *
+ * ```ts
+ * growth.begin(rootToken);
+ * for (let n = growth.nextFrontier(frontier); n > 0; n = growth.nextFrontier(frontier)) {
+ *   // run the draft model on the n frontier nodes in one call, then for each frontier node f:
+ *   //   take its growth.childrenWanted(f) best tokens and growth.addChild(f, token, logProb)
+ * }
+ * growth.finish(tree);
+ * ```
+ *
+ * Node ids are the growth's own (the root is 0); `finish` writes the kept nodes into a
+ * {@link DraftTree}, parents before children and siblings best first.
+ */
+export interface TreeGrowth {
+  /** Most nodes this growth can generate, root included; size scratch arrays with it. */
+  readonly maxNodes: number;
+  /** Most nodes `finish` can write, root included; size the DraftTree with it. */
+  readonly maxTreeSize: number;
+  /** Largest depth a node can reach. */
+  readonly maxDepth: number;
+  /** Most nodes one `nextFrontier` call can return. */
+  readonly maxFrontier: number;
+  /** Starts a new tree rooted at the last committed token. */
+  begin(rootToken: number): void;
+  /** Writes the ids of the nodes to expand next into `out` and returns how many; 0 when done. */
+  nextFrontier(out: Int32Array): number;
+  /** How many children (best first) node `node` of the current frontier should get. */
+  childrenWanted(node: number): number;
+  /**
+   * Adds the `rank`-th best child of `parent` (ranks 0, 1, … in order) with its draft log-prob
+   * (clamped to <= 0) and returns its node id, or -1 when the shape has no child of that rank.
+   */
+  addChild(parent: number, token: number, logProb: number): number;
+  /** Token of a generated node. */
+  tokenOf(node: number): number;
+  /** Parent id of a generated node (-1 for the root). */
+  parentOf(node: number): number;
+  /** Depth of a generated node. */
+  depthOf(node: number): number;
+  /** Cumulative log-probability of a generated node. */
+  scoreOf(node: number): number;
+  /** Number of nodes generated so far, root included. */
+  readonly generated: number;
+  /** Writes the final tree. */
+  finish(tree: DraftTree): void;
+}
+
+/** Shared bookkeeping: generated nodes in flat arrays indexed by node id. */
+abstract class GrowthNodes {
+  readonly maxNodes: number;
+  protected readonly token: Int32Array;
+  protected readonly parent: Int32Array;
+  protected readonly depth: Int32Array;
+  protected readonly score: Float64Array;
+  generated = 0;
+
+  constructor(maxNodes: number) {
+    this.maxNodes = maxNodes;
+    this.token = new Int32Array(maxNodes);
+    this.parent = new Int32Array(maxNodes);
+    this.depth = new Int32Array(maxNodes);
+    this.score = new Float64Array(maxNodes);
+  }
+
+  protected beginNodes(rootToken: number): void {
+    this.generated = 1;
+    this.token[0] = rootToken;
+    this.parent[0] = -1;
+    this.depth[0] = 0;
+    this.score[0] = 0;
+  }
+
+  protected pushNode(parent: number, token: number, logProb: number): number {
+    if (this.generated >= this.maxNodes) {
+      throw new ContractError(`tree growth generated more than its ${this.maxNodes} nodes`);
+    }
+    const id = this.generated++;
+    this.token[id] = token;
+    this.parent[id] = parent;
+    this.depth[id] = this.depth[parent] + 1;
+    this.score[id] = this.score[parent] + Math.min(0, logProb);
+    return id;
+  }
+
+  tokenOf(node: number): number {
+    return this.token[node];
+  }
+  parentOf(node: number): number {
+    return this.parent[node];
+  }
+  depthOf(node: number): number {
+    return this.depth[node];
+  }
+  scoreOf(node: number): number {
+    return this.score[node];
+  }
+}
+
+/** Options of EAGLE-2's dynamic tree. */
+export interface DynamicTreeOptions {
+  /** Children per expanded node, and nodes expanded per depth. Default 8. */
+  topK?: number;
+  /** Largest depth of a draft node, i.e. draft-model calls per step. Default 5. */
+  depth?: number;
+  /** Draft nodes kept after the rerank (root excluded). Default 32. */
+  totalTokens?: number;
+  /**
+   * Optional dynamic depth: stop expanding once the best frontier node's cumulative
+   * probability falls below this value (0 disables). Default 0.
+   */
+  minFrontierProbability?: number;
+}
+
+/**
+ * EAGLE-2's dynamic draft tree: the root gets its `topK` best children; at each next depth the
+ * `topK` newest nodes with the highest cumulative score are expanded, each into `topK`
+ * children; after `depth` depths every generated node is reranked by cumulative score and the
+ * best `totalTokens` are kept. A child never scores above its parent and ties go to the node
+ * generated first (ancestors come first), so the kept set is always a connected tree.
+ */
+export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
+  readonly topK: number;
+  readonly depthLimit: number;
+  readonly totalTokens: number;
+  readonly minFrontierLogProb: number;
+  readonly maxTreeSize: number;
+  readonly maxDepth: number;
+  readonly maxFrontier: number;
+  private currentDepth = 0;
+  private newestStart = 0;
+  private readonly order: Int32Array;
+  private readonly treeIndex: Int32Array;
+
+  constructor(options: DynamicTreeOptions = {}) {
+    const topK = requireInteger('topK', options.topK ?? 8, 1, 4096);
+    const depth = requireInteger('depth', options.depth ?? 5, 1, 1024);
+    const totalTokens = requireInteger('totalTokens', options.totalTokens ?? 32, 1, 1 << 20);
+    const minProb = options.minFrontierProbability ?? 0;
+    if (!(minProb >= 0 && minProb < 1)) {
+      throw new OptionError('minFrontierProbability', minProb, 'a number in [0, 1)');
+    }
+    super(1 + topK + (depth - 1) * topK * topK);
+    this.topK = topK;
+    this.depthLimit = depth;
+    this.totalTokens = totalTokens;
+    this.minFrontierLogProb = minProb > 0 ? Math.log(minProb) : -Infinity;
+    this.maxTreeSize = 1 + Math.min(totalTokens, this.maxNodes - 1);
+    this.maxDepth = depth;
+    this.maxFrontier = topK;
+    this.order = new Int32Array(this.maxNodes);
+    this.treeIndex = new Int32Array(this.maxNodes);
+  }
+
+  begin(rootToken: number): void {
+    this.beginNodes(rootToken);
+    this.currentDepth = 0;
+    this.newestStart = 0;
+  }
+
+  nextFrontier(out: Int32Array): number {
+    if (this.currentDepth >= this.depthLimit) return 0;
+    if (this.currentDepth === 0) {
+      this.currentDepth = 1;
+      this.newestStart = 1;
+      out[0] = 0;
+      return 1;
+    }
+    const start = this.newestStart;
+    const end = this.generated;
+    if (end === start) return 0;
+    // Select the topK best of the newest depth (score desc, id asc) by insertion.
+    let count = 0;
+    for (let id = start; id < end; id++) {
+      const s = this.score[id];
+      if (count === this.topK) {
+        if (!(s > this.score[out[count - 1]])) continue;
+        count--;
+      }
+      let pos = count;
+      while (pos > 0 && s > this.score[out[pos - 1]]) {
+        out[pos] = out[pos - 1];
+        pos--;
+      }
+      out[pos] = id;
+      count++;
+    }
+    if (this.score[out[0]] < this.minFrontierLogProb) return 0;
+    this.currentDepth++;
+    this.newestStart = end;
+    return count;
+  }
+
+  childrenWanted(): number {
+    return this.topK;
+  }
+
+  addChild(parent: number, token: number, logProb: number): number {
+    return this.pushNode(parent, token, logProb);
+  }
+
+  finish(tree: DraftTree): void {
+    const total = this.generated - 1;
+    const keep = Math.min(this.totalTokens, total);
+    const order = this.order;
+    for (let i = 0; i < total; i++) order[i] = i + 1;
+    const score = this.score;
+    const byRank = order.subarray(0, total);
+    byRank.sort((a, b) => score[b] - score[a] || a - b);
+    const kept = order.subarray(0, keep);
+    const depth = this.depth;
+    kept.sort((a, b) => depth[a] - depth[b] || score[b] - score[a] || a - b);
+    tree.reset(this.token[0]);
+    const treeIndex = this.treeIndex;
+    treeIndex[0] = 0;
+    for (let i = 0; i < keep; i++) {
+      const id = kept[i];
+      const parentIndex = treeIndex[this.parent[id]];
+      treeIndex[id] = tree.add(parentIndex, this.token[id], score[id]);
+    }
+  }
+}
+
+/**
+ * A fixed tree shape, given as paths of child ranks from the root (EAGLE-1 / Medusa style):
+ * `[[0], [1], [0, 0]]` is the root's best and second-best child plus the best child of the best.
+ * Every prefix of a path is part of the shape too (added when missing).
+ */
+export class StaticTreeShape {
+  /** Parent of each shape node (-1 for the root), in breadth-first order, siblings by rank. */
+  readonly parents: Int32Array;
+  /** Child rank of each shape node among its siblings. */
+  readonly ranks: Int32Array;
+  /** Depth of each shape node. */
+  readonly depths: Int32Array;
+  /** Highest child rank + 1 of each node, i.e. how many draft tokens it needs. */
+  readonly childrenWanted: Int32Array;
+  /** Number of shape nodes, root included. */
+  readonly size: number;
+  /** Largest child rank + 1 over all nodes: the row width of the child table. */
+  readonly maxChildren: number;
+  /** Shape node of child `rank` of node `p` at `p * maxChildren + rank`, or -1. */
+  readonly childTable: Int32Array;
+
+  constructor(paths: readonly (readonly number[])[]) {
+    if (paths.length === 0) throw new OptionError('paths', paths, 'at least one path of child ranks');
+    const keys = new Map<string, number[]>();
+    keys.set('', []);
+    for (const path of paths) {
+      if (path.length === 0) throw new OptionError('paths', path, 'non-empty lists of child ranks');
+      for (const r of path) requireInteger('paths[][]', r, 0, 4095);
+      for (let len = 1; len <= path.length; len++) keys.set(path.slice(0, len).join(','), path.slice(0, len));
+    }
+    const nodes = [...keys.values()].sort((a, b) => {
+      if (a.length !== b.length) return a.length - b.length;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return 0;
+    });
+    const indexOf = new Map(nodes.map((p, i) => [p.join(','), i]));
+    this.size = nodes.length;
+    this.parents = new Int32Array(this.size);
+    this.ranks = new Int32Array(this.size);
+    this.depths = new Int32Array(this.size);
+    this.childrenWanted = new Int32Array(this.size);
+    this.parents[0] = -1;
+    for (let i = 1; i < this.size; i++) {
+      const p = nodes[i];
+      const parent = indexOf.get(p.slice(0, -1).join(',')) as number;
+      const rank = p[p.length - 1];
+      this.parents[i] = parent;
+      this.ranks[i] = rank;
+      this.depths[i] = p.length;
+      this.childrenWanted[parent] = Math.max(this.childrenWanted[parent], rank + 1);
+    }
+    this.maxChildren = Math.max(...this.childrenWanted);
+    this.childTable = new Int32Array(this.size * this.maxChildren).fill(-1);
+    for (let i = 1; i < this.size; i++) {
+      this.childTable[this.parents[i] * this.maxChildren + this.ranks[i]] = i;
+    }
+  }
+
+  /** A chain of `length` draft tokens: classic speculative decoding. */
+  static chain(length: number): StaticTreeShape {
+    requireInteger('length', length, 1, 4096);
+    return new StaticTreeShape([Array.from({ length }, () => 0)]);
+  }
+}
+
+/**
+ * Grows a tree of a fixed {@link StaticTreeShape}: each shape node takes its drafted tokens by
+ * rank, one depth per draft call. Every node of the shape that was drafted is kept (no rerank);
+ * generated ids are already breadth-first with siblings by rank, so they are the tree indices.
+ */
+export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
+  readonly shape: StaticTreeShape;
+  readonly maxTreeSize: number;
+  readonly maxDepth: number;
+  readonly maxFrontier: number;
+  private readonly shapeNode: Int32Array;
+  private readonly offered: Int32Array;
+  private frontierDepth = 0;
+
+  constructor(shape: StaticTreeShape) {
+    super(shape.size);
+    this.shape = shape;
+    this.maxTreeSize = shape.size;
+    this.maxDepth = Math.max(...shape.depths);
+    const perDepth = new Int32Array(this.maxDepth + 1);
+    for (let i = 0; i < shape.size; i++) {
+      if (shape.childrenWanted[i] > 0) perDepth[shape.depths[i]]++;
+    }
+    this.maxFrontier = Math.max(...perDepth);
+    this.shapeNode = new Int32Array(shape.size);
+    this.offered = new Int32Array(shape.size);
+  }
+
+  begin(rootToken: number): void {
+    this.beginNodes(rootToken);
+    this.shapeNode[0] = 0;
+    this.offered[0] = 0;
+    this.frontierDepth = 0;
+  }
+
+  nextFrontier(out: Int32Array): number {
+    if (this.frontierDepth >= this.maxDepth) return 0;
+    let count = 0;
+    for (let id = 0; id < this.generated; id++) {
+      if (this.depth[id] === this.frontierDepth && this.childrenWanted(id) > 0) out[count++] = id;
+    }
+    this.frontierDepth++;
+    return count;
+  }
+
+  childrenWanted(node: number): number {
+    return this.shape.childrenWanted[this.shapeNode[node]];
+  }
+
+  addChild(parent: number, token: number, logProb: number): number {
+    const rank = this.offered[parent];
+    this.offered[parent] = rank + 1;
+    const parentShape = this.shapeNode[parent];
+    const target = rank < this.shape.maxChildren ? this.shape.childTable[parentShape * this.shape.maxChildren + rank] : -1;
+    if (target < 0) return -1;
+    const id = this.pushNode(parent, token, logProb);
+    this.shapeNode[id] = target;
+    this.offered[id] = 0;
+    return id;
+  }
+
+  finish(tree: DraftTree): void {
+    tree.reset(this.token[0]);
+    for (let id = 1; id < this.generated; id++) {
+      tree.add(this.parent[id], this.token[id], this.score[id]);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { OptionError } from './errors.js';
+
+/**
+ * Checks that `value` is an integer in [min, max] and returns it; otherwise throws an
+ * {@link OptionError} naming the option, the value and the allowed range.
+ */
+export function requireInteger(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    throw new OptionError(option, value, range);
+  }
+  return value;
+}
+
+/**
+ * Checks that `value` is a finite number within the given bounds and returns it.
+ * `minExclusive` makes the lower bound open, as for top-p in (0, 1].
+ */
+export function requireNumber(
+  option: string,
+  value: unknown,
+  bounds: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean },
+): number {
+  const { min = -Infinity, max = Infinity, minExclusive = false, maxExclusive = false } = bounds;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (minExclusive ? value > min : value >= min) &&
+    (maxExclusive ? value < max : value <= max);
+  if (!ok) {
+    const lo = min === -Infinity ? '' : `${minExclusive ? '>' : '>='} ${min}`;
+    const hi = max === Infinity ? '' : `${maxExclusive ? '<' : '<='} ${max}`;
+    const range = [lo, hi].filter(Boolean).join(' and ');
+    throw new OptionError(option, value, `a finite number${range ? ` ${range}` : ''}`);
+  }
+  return value;
+}

@@ -1,0 +1,39 @@
+import type { DraftTree } from './draft-tree.js';
+
+/** The verified tree and the target's view of it. */
+export interface VerifyInput {
+  readonly tree: DraftTree;
+  /** Target logits per tree node, `tree.size` x `vocabSize`, row-major. */
+  readonly logits: Float32Array;
+  readonly vocabSize: number;
+  /** Committed tokens; the last one is the tree's root. */
+  readonly context: Int32Array;
+  readonly contextLength: number;
+}
+
+/** Where a verifier writes its decision; allocated once, reused every step. */
+export class VerifyResult {
+  /** Accepted tree slots, root first. */
+  readonly path: Int32Array;
+  /** Length of the accepted path (root included, so at least 1). */
+  pathLength = 1;
+  /** The token the target itself chose after the last accepted node. */
+  bonusToken = -1;
+
+  constructor(capacity: number) {
+    this.path = new Int32Array(capacity);
+  }
+}
+
+/**
+ * Decides which drafted tokens the target accepts, without changing the target's output
+ * distribution: greedy verification follows the argmax; stochastic verification samples.
+ */
+export interface Verifier {
+  /** Short name shown in statistics. */
+  readonly name: string;
+  /** Forgets per-generation state (e.g. reseeds). Called before every generation. */
+  reset(): void;
+  /** Walks the tree and writes the accepted path and the bonus token into `result`. */
+  verify(input: VerifyInput, result: VerifyResult): void;
+}
