@@ -1,0 +1,157 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DraftTree, DynamicTreeGrowth, OptionError, StaticTreeGrowth, StaticTreeShape } from '../src/index.js';
+
+/** Drives a growth with scripted log-probs: each expansion gets `wanted` children with the given scores. */
+function grow(
+  growth: DynamicTreeGrowth | StaticTreeGrowth,
+  logProbFor: (node: number, rank: number) => number,
+): { tree: DraftTree; generated: number; frontiers: number[][] } {
+  const frontier = new Int32Array(growth.maxFrontier);
+  const frontiers: number[][] = [];
+  growth.begin(99);
+  for (let n = growth.nextFrontier(frontier); n > 0; n = growth.nextFrontier(frontier)) {
+    frontiers.push(Array.from(frontier.subarray(0, n)));
+    for (let f = 0; f < n; f++) {
+      const node = frontier[f];
+      const wanted = growth.childrenWanted(node);
+      // Children must come best first, as a drafter's top-k would give them.
+      const lps = Array.from({ length: wanted }, (_, r) => logProbFor(node, r)).sort((a, b) => b - a);
+      lps.forEach((lp, r) => growth.addChild(node, node * 100 + r, lp));
+    }
+  }
+  const tree = new DraftTree(growth.maxTreeSize);
+  growth.finish(tree);
+  return { tree, generated: growth.generated, frontiers };
+}
+
+const dynamicOptions = fc.record({
+  topK: fc.integer({ min: 1, max: 6 }),
+  depth: fc.integer({ min: 1, max: 6 }),
+  totalTokens: fc.integer({ min: 1, max: 80 }),
+});
+
+describe('EAGLE-2 dynamic tree', () => {
+  it('keeps a connected tree of exactly min(totalTokens, generated) draft nodes', () => {
+    fc.assert(
+      fc.property(dynamicOptions, fc.integer({ min: 0, max: 1e6 }), fc.boolean(), (options, seed, coarse) => {
+        const growth = new DynamicTreeGrowth(options);
+        // Coarse log-probs create many exact ties, which the rerank must break toward ancestors.
+        let s = seed;
+        const rand = () => {
+          s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+          return s / 2 ** 32;
+        };
+        const { tree, generated } = grow(growth, () => (coarse ? -Math.floor(rand() * 3) : Math.log(rand() + 1e-9)));
+        expect(tree.size - 1).toBe(Math.min(options.totalTokens, generated - 1));
+        // Tokens are unique per generated node (node * 100 + rank), so each kept node can be
+        // traced back to the node it was generated from: its tree parent must be its real parent.
+        const nodeOfToken = new Map<number, number>();
+        for (let id = 0; id < generated; id++) nodeOfToken.set(growth.tokenOf(id), id);
+        for (let i = 1; i < tree.size; i++) {
+          const id = nodeOfToken.get(tree.tokens[i]) as number;
+          expect(tree.tokens[tree.parents[i]]).toBe(growth.tokenOf(growth.parentOf(id)));
+          expect(tree.parents[i]).toBeGreaterThanOrEqual(0);
+          expect(tree.parents[i]).toBeLessThan(i);
+          expect(tree.depths[i]).toBe(tree.depths[tree.parents[i]] + 1);
+          expect(tree.scores[i]).toBeLessThanOrEqual(tree.scores[tree.parents[i]]);
+        }
+      }),
+      { seed: 11, numRuns: 400 },
+    );
+  });
+
+  it('keeps the best-scoring nodes: nothing dropped outscores anything kept', () => {
+    fc.assert(
+      fc.property(dynamicOptions, fc.integer({ min: 1, max: 1e6 }), (options, seed) => {
+        const growth = new DynamicTreeGrowth(options);
+        let s = seed;
+        const rand = () => {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+          return s / 2 ** 32;
+        };
+        const { tree, generated } = grow(growth, () => Math.log(rand() + 1e-9));
+        const all = Array.from({ length: generated - 1 }, (_, i) => growth.scoreOf(i + 1)).sort((a, b) => b - a);
+        const kept = Array.from(tree.scores.subarray(1, tree.size)).sort((a, b) => b - a);
+        expect(kept).toEqual(all.slice(0, kept.length));
+      }),
+      { seed: 12, numRuns: 300 },
+    );
+  });
+
+  it('expands the topK best nodes of the newest depth, and the root first', () => {
+    const growth = new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 100 });
+    const scores: Record<number, number[]> = { 0: [-0.1, -2], 1: [-0.5, -0.6], 2: [-0.05, -3] };
+    const { frontiers } = grow(growth, (node, rank) => scores[node]?.[rank] ?? -1);
+    // root -> nodes 1 (-0.1), 2 (-2); depth 2 from 1: 3 (-0.6), 4 (-0.7); from 2: 5 (-2.05), 6 (-5)
+    expect(frontiers).toEqual([[0], [1, 2], [3, 4]]);
+  });
+
+  it('breaks score ties toward ancestors so the kept set stays connected', () => {
+    // Every child has log-prob 0: all nodes tie with the root's children.
+    const growth = new DynamicTreeGrowth({ topK: 2, depth: 4, totalTokens: 5 });
+    const { tree } = grow(growth, () => 0);
+    expect(tree.size).toBe(6);
+    for (let i = 1; i < tree.size; i++) expect(tree.parents[i]).toBeLessThan(i);
+    expect(Array.from(tree.depths.subarray(0, tree.size))).toEqual([0, 1, 1, 2, 2, 2]);
+  });
+
+  it('orders siblings best first and parents before children', () => {
+    const growth = new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 12 });
+    const { tree } = grow(growth, (node, rank) => -0.3 * (rank + 1) - 0.01 * node);
+    for (let i = 2; i < tree.size; i++) {
+      if (tree.parents[i] === tree.parents[i - 1]) expect(tree.scores[i]).toBeLessThanOrEqual(tree.scores[i - 1]);
+    }
+  });
+
+  it('stops expanding when the best frontier probability falls below the threshold', () => {
+    const growth = new DynamicTreeGrowth({ topK: 2, depth: 6, totalTokens: 50, minFrontierProbability: 0.2 });
+    const { frontiers, tree } = grow(growth, () => Math.log(0.5));
+    // depth-1 best 0.5, depth-2 best 0.25, depth-3 best 0.125 < 0.2: expanded at depths 0, 1, 2 only.
+    expect(frontiers.length).toBe(3);
+    expect(tree.maxDepth()).toBe(3);
+  });
+
+  it('rejects invalid budgets with errors that name the option, the value and the range', () => {
+    expect(() => new DynamicTreeGrowth({ topK: 0 })).toThrow(OptionError);
+    expect(() => new DynamicTreeGrowth({ topK: 0 })).toThrow('option "topK" must be an integer in [1, 4096]; got 0');
+    expect(() => new DynamicTreeGrowth({ depth: 0 })).toThrow('option "depth" must be an integer in [1, 1024]; got 0');
+    expect(() => new DynamicTreeGrowth({ totalTokens: 0 })).toThrow(/option "totalTokens" must be an integer in \[1, 1048576\]; got 0/);
+    expect(() => new DynamicTreeGrowth({ depth: 2.5 })).toThrow(/got 2.5/);
+    expect(() => new DynamicTreeGrowth({ minFrontierProbability: 1 })).toThrow(/minFrontierProbability/);
+  });
+});
+
+describe('static trees', () => {
+  it('builds the shape given as paths of child ranks, breadth first', () => {
+    const shape = new StaticTreeShape([[0, 0, 0], [1], [0, 1], [2, 0]]);
+    // nodes: root, [0], [1], [2], [0,0], [0,1], [2,0], [0,0,0]
+    expect(shape.size).toBe(8);
+    expect(Array.from(shape.parents)).toEqual([-1, 0, 0, 0, 1, 1, 3, 4]);
+    expect(Array.from(shape.childrenWanted)).toEqual([3, 2, 0, 1, 1, 0, 0, 0]);
+    const { tree } = grow(new StaticTreeGrowth(shape), (node, rank) => -rank - node);
+    expect(tree.size).toBe(8);
+    expect(Array.from(tree.parents.subarray(0, 8))).toEqual([-1, 0, 0, 0, 1, 1, 3, 4]);
+  });
+
+  it('drops drafted ranks that the shape does not contain', () => {
+    const shape = new StaticTreeShape([[2]]);
+    const { tree } = grow(new StaticTreeGrowth(shape), (_n, rank) => -rank);
+    expect(tree.size).toBe(2);
+    expect(tree.tokens[1]).toBe(2);
+  });
+
+  it('grows a chain of the requested length for classic speculative decoding', () => {
+    const { tree, frontiers } = grow(new StaticTreeGrowth(StaticTreeShape.chain(4)), () => -0.5);
+    expect(tree.size).toBe(5);
+    expect(Array.from(tree.parents.subarray(0, 5))).toEqual([-1, 0, 1, 2, 3]);
+    expect(frontiers).toEqual([[0], [1], [2], [3]]);
+  });
+
+  it('rejects empty paths and negative ranks', () => {
+    expect(() => new StaticTreeShape([])).toThrow(OptionError);
+    expect(() => new StaticTreeShape([[]])).toThrow(/non-empty/);
+    expect(() => new StaticTreeShape([[0, -1]])).toThrow(/paths\[\]\[\]/);
+    expect(() => StaticTreeShape.chain(0)).toThrow(/"length"/);
+  });
+});

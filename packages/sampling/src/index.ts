@@ -1,0 +1,1 @@
+export { GreedyVerifier } from './greedy-verifier.js';
