@@ -44,7 +44,10 @@ export class OptionError extends TreespecError {
 export class ModelFormatError extends TreespecError {
   readonly file: string | undefined;
 
-  constructor(message: string, options?: { file?: string; cause?: unknown; code?: 'MODEL_FORMAT' | 'MODEL_MISMATCH' }) {
+  constructor(
+    message: string,
+    options?: { file?: string; cause?: unknown; code?: 'MODEL_FORMAT' | 'MODEL_MISMATCH' },
+  ) {
     super(options?.code ?? 'MODEL_FORMAT', options?.file ? `${options.file}: ${message}` : message, options);
     this.file = options?.file;
   }
@@ -99,7 +102,8 @@ export class AbortError extends TreespecError {
 /** Renders a value for an error message: strings quoted, numbers as written, the rest JSON. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return String(value);
   if (value === undefined) return 'undefined';
   try {
     return JSON.stringify(value) ?? String(value);

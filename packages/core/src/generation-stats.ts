@@ -70,7 +70,8 @@ export class StatsRecorder {
   /** The final statistics. */
   summary(promptTokens: number, generatedTokens: number): GenerationStats {
     const acceptedLengths = Array.from(this.acceptedCounts);
-    while (acceptedLengths.length > 1 && acceptedLengths[acceptedLengths.length - 1] === 0) acceptedLengths.pop();
+    while (acceptedLengths.length > 1 && acceptedLengths[acceptedLengths.length - 1] === 0)
+      acceptedLengths.pop();
     const acceptanceByDepth: number[] = [];
     for (let d = 1; d < this.reachedDepth.length && this.reachedDepth[d] > 0; d++) {
       acceptanceByDepth.push(this.acceptedDepth[d] / this.reachedDepth[d]);

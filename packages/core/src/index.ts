@@ -1,6 +1,6 @@
 export { ChunkChannel } from './chunk-channel.js';
-export type { DraftContext, DraftOutcome, Drafter } from './drafter.js';
 export { type CandidateKind, DraftTree } from './draft-tree.js';
+export type { DraftContext, Drafter, DraftOutcome } from './drafter.js';
 export {
   AbortError,
   BusyError,
@@ -35,8 +35,8 @@ export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.
 export type { StreamingDecoder, Tokenizer } from './tokenizer.js';
 export { argmax, logSumExp, topK } from './top-k.js';
 export {
-  type DynamicTreeOptions,
   DynamicTreeGrowth,
+  type DynamicTreeOptions,
   StaticTreeGrowth,
   StaticTreeShape,
   type TreeGrowth,

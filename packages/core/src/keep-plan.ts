@@ -29,10 +29,14 @@ export class KeepPlan {
  */
 export function planKeep(tree: DraftTree, path: Int32Array, length: number, plan: KeepPlan): KeepPlan {
   if (length < 1 || path[0] !== 0) {
-    throw new ContractError(`an accepted path must start at the root (slot 0); got [${Array.from(path.subarray(0, length))}]`);
+    throw new ContractError(
+      `an accepted path must start at the root (slot 0); got [${Array.from(path.subarray(0, length))}]`,
+    );
   }
   if (length > plan.slots.length) {
-    throw new ContractError(`an accepted path of ${length} slots exceeds the keep-plan capacity ${plan.slots.length}`);
+    throw new ContractError(
+      `an accepted path of ${length} slots exceeds the keep-plan capacity ${plan.slots.length}`,
+    );
   }
   plan.slots[0] = 0;
   plan.firstMove = length;

@@ -1,10 +1,16 @@
 import { ChunkChannel } from './chunk-channel.js';
-import type { DraftContext, Drafter } from './drafter.js';
 import { DraftTree } from './draft-tree.js';
+import type { DraftContext, Drafter } from './drafter.js';
 import { BusyError, ContextOverflowError, OptionError } from './errors.js';
 import { type GenerationStats, StatsRecorder } from './generation-stats.js';
 import { KeepPlan, planKeep } from './keep-plan.js';
-import { EosStop, type FinishReason, type StopCriterion, type StopMatch, TokenSequenceStop } from './stop-criteria.js';
+import {
+  EosStop,
+  type FinishReason,
+  type StopCriterion,
+  type StopMatch,
+  TokenSequenceStop,
+} from './stop-criteria.js';
 import type { TargetModel } from './target-model.js';
 import { requireInteger } from './validate.js';
 import { type Verifier, VerifyResult } from './verifier.js';
@@ -161,7 +167,10 @@ export class SpeculativeDecoder {
 
       if (maxTokens > 0 && promptLength > 1 && !signal?.aborted) {
         const t0 = now();
-        const step = await target.prefill(prompt.subarray(0, promptLength - 1), { features: wantFeatures, signal });
+        const step = await target.prefill(prompt.subarray(0, promptLength - 1), {
+          features: wantFeatures,
+          signal,
+        });
         stats.prefillCalls = 1;
         stats.prefillMs = now() - t0;
         if (wantFeatures && step.features) {
@@ -209,7 +218,10 @@ export class SpeculativeDecoder {
         stats.draftMs += t1 - t0;
         stats.verifyMs += t2 - t1;
 
-        verifier.verify({ tree, logits: step.logits, vocabSize: target.vocabSize, context: tokens, contextLength: length }, result);
+        verifier.verify(
+          { tree, logits: step.logits, vocabSize: target.vocabSize, context: tokens, contextLength: length },
+          result,
+        );
         planKeep(tree, result.path, result.pathLength, plan);
         target.commit(plan);
 
@@ -227,7 +239,12 @@ export class SpeculativeDecoder {
           featureStart = length - 1;
           featureRows = 0;
         }
-        drafter?.observe?.({ tree, path: result.path, pathLength: result.pathLength, bonusToken: result.bonusToken });
+        drafter?.observe?.({
+          tree,
+          path: result.path,
+          pathLength: result.pathLength,
+          bonusToken: result.bonusToken,
+        });
         options.onStep?.({
           step: stats.steps - 1,
           tree,
@@ -263,7 +280,8 @@ export class SpeculativeDecoder {
           }
         }
       }
-      if (channel && length > emitted) channel.push({ tokens: tokens.slice(emitted, length), step: stats.steps - 1 });
+      if (channel && length > emitted)
+        channel.push({ tokens: tokens.slice(emitted, length), step: stats.steps - 1 });
       stats.loopMs = now() - loopStart;
       const generated = tokens.slice(promptLength, length);
       return { tokens: generated, finishReason, stats: stats.summary(promptLength, generated.length) };
@@ -275,10 +293,14 @@ export class SpeculativeDecoder {
   private gatherFeatures(features: Float32Array, featureSize: number): Float32Array {
     const { result } = this;
     const needed = result.pathLength * featureSize;
-    if (this.pendingFeatures.length < needed) this.pendingFeatures = new Float32Array(this.tree.capacity * featureSize);
+    if (this.pendingFeatures.length < needed)
+      this.pendingFeatures = new Float32Array(this.tree.capacity * featureSize);
     for (let k = 0; k < result.pathLength; k++) {
       const slot = result.path[k];
-      this.pendingFeatures.set(features.subarray(slot * featureSize, (slot + 1) * featureSize), k * featureSize);
+      this.pendingFeatures.set(
+        features.subarray(slot * featureSize, (slot + 1) * featureSize),
+        k * featureSize,
+      );
     }
     return this.pendingFeatures;
   }
@@ -286,7 +308,11 @@ export class SpeculativeDecoder {
   private checkPrompt(promptIds: ArrayLike<number>): Int32Array {
     const length = promptIds.length;
     if (length < 1) {
-      throw new OptionError('prompt', '[]', 'at least one token (encode with special tokens to start with BOS)');
+      throw new OptionError(
+        'prompt',
+        '[]',
+        'at least one token (encode with special tokens to start with BOS)',
+      );
     }
     if (length > this.target.maxContext) {
       throw new ContextOverflowError(length, this.target.maxContext, `a prompt of ${length} tokens`);
@@ -303,7 +329,8 @@ export class SpeculativeDecoder {
 
   private stopCriteria(options: GenerateOptions): StopCriterion[] {
     const criteria: StopCriterion[] = [];
-    if (options.eosTokenIds && options.eosTokenIds.length > 0) criteria.push(new EosStop(options.eosTokenIds));
+    if (options.eosTokenIds && options.eosTokenIds.length > 0)
+      criteria.push(new EosStop(options.eosTokenIds));
     if (options.stopSequences && options.stopSequences.length > 0) {
       criteria.push(new TokenSequenceStop(options.stopSequences));
     }

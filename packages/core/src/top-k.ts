@@ -16,7 +16,7 @@ export function topK(
   let count = 0;
   for (let i = 0; i < length; i++) {
     const v = values[offset + i];
-    if (!(v === v)) continue;
+    if (Number.isNaN(v)) continue;
     if (count === want) {
       if (!(v > outValues[count - 1])) continue;
       count--;
@@ -43,7 +43,7 @@ export function argmax(values: ArrayLike<number>, offset: number, length: number
   let bestValue = -Infinity;
   for (let i = 0; i < length; i++) {
     const v = values[offset + i];
-    if (v !== v) return -1;
+    if (Number.isNaN(v)) return -1;
     if (best < 0 || v > bestValue) {
       best = i;
       bestValue = v;
@@ -59,7 +59,7 @@ export function logSumExp(values: ArrayLike<number>, offset: number, length: num
     const v = values[offset + i];
     if (v > max) max = v;
   }
-  if (max === -Infinity || max !== max) return max;
+  if (max === -Infinity) return max;
   let sum = 0;
   for (let i = 0; i < length; i++) sum += Math.exp(values[offset + i] - max);
   return max + Math.log(sum);

@@ -344,7 +344,8 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     const rank = this.offered[parent];
     this.offered[parent] = rank + 1;
     const parentShape = this.shapeNode[parent];
-    const target = rank < this.shape.maxChildren ? this.shape.childTable[parentShape * this.shape.maxChildren + rank] : -1;
+    const target =
+      rank < this.shape.maxChildren ? this.shape.childTable[parentShape * this.shape.maxChildren + rank] : -1;
     if (target < 0) return -1;
     const id = this.pushNode(parent, token, logProb);
     this.shapeNode[id] = target;

@@ -14,7 +14,8 @@ export const MASKED_BIAS = -3.4028234663852886e38;
  */
 export function writeTreeVisibility(tree: DraftTree, out: Uint8Array): void {
   const n = tree.size;
-  if (out.length < n * n) throw new OptionError('out.length', out.length, `at least ${n * n} for a tree of ${n}`);
+  if (out.length < n * n)
+    throw new OptionError('out.length', out.length, `at least ${n * n} for a tree of ${n}`);
   out.fill(0, 0, n * n);
   out[0] = 1;
   for (let i = 1; i < n; i++) {
@@ -41,7 +42,11 @@ export function writeAttentionBias(
   const n = tree.size;
   const width = pastLength + n;
   if (out.length < n * width) {
-    throw new OptionError('out.length', out.length, `at least ${n * width} for ${n} nodes after ${pastLength} positions`);
+    throw new OptionError(
+      'out.length',
+      out.length,
+      `at least ${n * width} for ${n} nodes after ${pastLength} positions`,
+    );
   }
   writeTreeVisibility(tree, visibility);
   for (let i = 0; i < n; i++) {

@@ -4,7 +4,12 @@ import { OptionError } from './errors.js';
  * Checks that `value` is an integer in [min, max] and returns it; otherwise throws an
  * {@link OptionError} naming the option, the value and the allowed range.
  */
-export function requireInteger(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function requireInteger(
+  option: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
     throw new OptionError(option, value, range);

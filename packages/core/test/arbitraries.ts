@@ -4,10 +4,16 @@ import { DraftTree } from '../src/index.js';
 /** A random tree: node i > 0 picks a parent among the nodes before it. */
 export const arbitraryTree = (maxSize = 40): fc.Arbitrary<DraftTree> =>
   fc
-    .array(fc.tuple(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 0, max: 999 })), {
-      minLength: 0,
-      maxLength: maxSize - 1,
-    })
+    .array(
+      fc.tuple(
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 0, max: 999 }),
+      ),
+      {
+        minLength: 0,
+        maxLength: maxSize - 1,
+      },
+    )
     .map((picks) => {
       const tree = new DraftTree(picks.length + 1);
       tree.reset(7);

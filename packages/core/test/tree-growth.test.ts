@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DraftTree, DynamicTreeGrowth, OptionError, StaticTreeGrowth, StaticTreeShape } from '../src/index.js';
+import {
+  DraftTree,
+  DynamicTreeGrowth,
+  OptionError,
+  StaticTreeGrowth,
+  StaticTreeShape,
+} from '../src/index.js';
 
 /** Drives a growth with scripted log-probs: each expansion gets `wanted` children with the given scores. */
 function grow(
@@ -17,7 +23,7 @@ function grow(
       const wanted = growth.childrenWanted(node);
       // Children must come best first, as a drafter's top-k would give them.
       const lps = Array.from({ length: wanted }, (_, r) => logProbFor(node, r)).sort((a, b) => b - a);
-      lps.forEach((lp, r) => growth.addChild(node, node * 100 + r, lp));
+      for (const [r, lp] of lps.entries()) growth.addChild(node, node * 100 + r, lp);
     }
   }
   const tree = new DraftTree(growth.maxTreeSize);
@@ -42,7 +48,9 @@ describe('EAGLE-2 dynamic tree', () => {
           s = (Math.imul(s, 1103515245) + 12345) >>> 0;
           return s / 2 ** 32;
         };
-        const { tree, generated } = grow(growth, () => (coarse ? -Math.floor(rand() * 3) : Math.log(rand() + 1e-9)));
+        const { tree, generated } = grow(growth, () =>
+          coarse ? -Math.floor(rand() * 3) : Math.log(rand() + 1e-9),
+        );
         expect(tree.size - 1).toBe(Math.min(options.totalTokens, generated - 1));
         // Tokens are unique per generated node (node * 100 + rank), so each kept node can be
         // traced back to the node it was generated from: its tree parent must be its real parent.
@@ -71,7 +79,9 @@ describe('EAGLE-2 dynamic tree', () => {
           return s / 2 ** 32;
         };
         const { tree, generated } = grow(growth, () => Math.log(rand() + 1e-9));
-        const all = Array.from({ length: generated - 1 }, (_, i) => growth.scoreOf(i + 1)).sort((a, b) => b - a);
+        const all = Array.from({ length: generated - 1 }, (_, i) => growth.scoreOf(i + 1)).sort(
+          (a, b) => b - a,
+        );
         const kept = Array.from(tree.scores.subarray(1, tree.size)).sort((a, b) => b - a);
         expect(kept).toEqual(all.slice(0, kept.length));
       }),
@@ -100,7 +110,8 @@ describe('EAGLE-2 dynamic tree', () => {
     const growth = new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 12 });
     const { tree } = grow(growth, (node, rank) => -0.3 * (rank + 1) - 0.01 * node);
     for (let i = 2; i < tree.size; i++) {
-      if (tree.parents[i] === tree.parents[i - 1]) expect(tree.scores[i]).toBeLessThanOrEqual(tree.scores[i - 1]);
+      if (tree.parents[i] === tree.parents[i - 1])
+        expect(tree.scores[i]).toBeLessThanOrEqual(tree.scores[i - 1]);
     }
   });
 
@@ -114,9 +125,15 @@ describe('EAGLE-2 dynamic tree', () => {
 
   it('rejects invalid budgets with errors that name the option, the value and the range', () => {
     expect(() => new DynamicTreeGrowth({ topK: 0 })).toThrow(OptionError);
-    expect(() => new DynamicTreeGrowth({ topK: 0 })).toThrow('option "topK" must be an integer in [1, 4096]; got 0');
-    expect(() => new DynamicTreeGrowth({ depth: 0 })).toThrow('option "depth" must be an integer in [1, 1024]; got 0');
-    expect(() => new DynamicTreeGrowth({ totalTokens: 0 })).toThrow(/option "totalTokens" must be an integer in \[1, 1048576\]; got 0/);
+    expect(() => new DynamicTreeGrowth({ topK: 0 })).toThrow(
+      'option "topK" must be an integer in [1, 4096]; got 0',
+    );
+    expect(() => new DynamicTreeGrowth({ depth: 0 })).toThrow(
+      'option "depth" must be an integer in [1, 1024]; got 0',
+    );
+    expect(() => new DynamicTreeGrowth({ totalTokens: 0 })).toThrow(
+      /option "totalTokens" must be an integer in \[1, 1048576\]; got 0/,
+    );
     expect(() => new DynamicTreeGrowth({ depth: 2.5 })).toThrow(/got 2.5/);
     expect(() => new DynamicTreeGrowth({ minFrontierProbability: 1 })).toThrow(/minFrontierProbability/);
   });

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DraftTree, MASKED_BIAS, writeAttentionBias, writePositionIds, writeTreeVisibility } from '../src/index.js';
+import {
+  DraftTree,
+  MASKED_BIAS,
+  writeAttentionBias,
+  writePositionIds,
+  writeTreeVisibility,
+} from '../src/index.js';
 import { ancestorsOf, arbitraryTree } from './arbitraries.js';
 
 describe('tree attention mask', () => {

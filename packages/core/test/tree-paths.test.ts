@@ -28,7 +28,9 @@ describe('keep-plan', () => {
         const path = [0];
         for (const c of choices) {
           const last = path[path.length - 1];
-          const kids = Array.from({ length: tree.size }, (_, i) => i).filter((i) => i > 0 && tree.parents[i] === last);
+          const kids = Array.from({ length: tree.size }, (_, i) => i).filter(
+            (i) => i > 0 && tree.parents[i] === last,
+          );
           if (kids.length === 0) break;
           path.push(kids[c % kids.length]);
         }
@@ -49,7 +51,9 @@ describe('keep-plan', () => {
         const path = [0];
         for (const c of choices) {
           const last = path[path.length - 1];
-          const kids = Array.from({ length: tree.size }, (_, i) => i).filter((i) => i > 0 && tree.parents[i] === last);
+          const kids = Array.from({ length: tree.size }, (_, i) => i).filter(
+            (i) => i > 0 && tree.parents[i] === last,
+          );
           if (kids.length === 0) break;
           path.push(kids[c % kids.length]);
         }

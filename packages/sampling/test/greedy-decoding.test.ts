@@ -9,7 +9,13 @@ import {
   StaticTreeShape,
   type TreeGrowth,
 } from '@treespec/core';
-import { referenceGreedy, type ToyDraftQuality, ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import {
+  referenceGreedy,
+  ToyDrafter,
+  type ToyDraftQuality,
+  ToyLanguageModel,
+  ToyTarget,
+} from '@treespec/core/testing';
 import { describe, expect, it } from 'vitest';
 import { GreedyVerifier } from '../src/index.js';
 
@@ -31,7 +37,14 @@ const shapes: Array<[string, () => TreeGrowth]> = [
 
 function setup(seed: number, quality: ToyDraftQuality, growth: TreeGrowth, vocabSize = 24) {
   // Low sharpness and a small vocabulary make near-ties and EOS common, which is where bugs hide.
-  const model = new ToyLanguageModel({ vocabSize, order: 3, seed, sharpness: 1.5, eosTokenId: 2, eosBias: 0.5 });
+  const model = new ToyLanguageModel({
+    vocabSize,
+    order: 3,
+    seed,
+    sharpness: 1.5,
+    eosTokenId: 2,
+    eosBias: 0.5,
+  });
   const target = new ToyTarget(model, { featureSize: 3 });
   const drafter = new ToyDrafter({ target, growth, quality, checkFeatures: true });
   const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
@@ -47,7 +60,9 @@ describe('greedy speculative decoding', () => {
           const { model, decoder } = setup(seed, quality, makeGrowth());
           const prompt = [1, (seed * 7) % 24, (seed * 13) % 24];
           const result = await decoder.generate(prompt, { maxTokens: 40 });
-          expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 40 })));
+          expect(Array.from(result.tokens)).toEqual(
+            Array.from(referenceGreedy(model, prompt, { maxTokens: 40 })),
+          );
           compared++;
         }
       }
@@ -59,7 +74,11 @@ describe('greedy speculative decoding', () => {
     let eosHits = 0;
     let stopHits = 0;
     for (let seed = 1; seed <= 40; seed++) {
-      const { model, decoder } = setup(seed, { kind: 'perfect' }, new DynamicTreeGrowth({ topK: 3, depth: 6, totalTokens: 20 }));
+      const { model, decoder } = setup(
+        seed,
+        { kind: 'perfect' },
+        new DynamicTreeGrowth({ topK: 3, depth: 6, totalTokens: 20 }),
+      );
       const prompt = [1, seed % 24];
       const unbounded = referenceGreedy(model, prompt, { maxTokens: 30 });
       // A stop sequence taken from the middle of the greedy continuation is sure to be hit.
@@ -89,7 +108,11 @@ describe('greedy speculative decoding', () => {
   });
 
   it('reports consistent statistics', async () => {
-    const { decoder } = setup(5, { kind: 'mixed', noise: 0.5 }, new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }));
+    const { decoder } = setup(
+      5,
+      { kind: 'mixed', noise: 0.5 },
+      new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }),
+    );
     const { stats, tokens } = await decoder.generate([1, 2, 3, 4], { maxTokens: 60 });
     expect(stats.promptTokens).toBe(4);
     expect(stats.generatedTokens).toBe(tokens.length);
@@ -101,7 +124,8 @@ describe('greedy speculative decoding', () => {
     expect(stats.tau).toBeCloseTo(tokens.length / stats.steps, 12);
     expect(stats.meanTreeSize).toBeGreaterThan(1);
     expect(stats.meanTreeSize).toBeLessThanOrEqual(11);
-    for (const ms of [stats.prefillMs, stats.draftMs, stats.verifyMs, stats.bookkeepingMs]) expect(ms).toBeGreaterThanOrEqual(0);
+    for (const ms of [stats.prefillMs, stats.draftMs, stats.verifyMs, stats.bookkeepingMs])
+      expect(ms).toBeGreaterThanOrEqual(0);
     expect(stats.totalMs).toBeGreaterThanOrEqual(stats.draftMs + stats.verifyMs);
   });
 
@@ -110,13 +134,19 @@ describe('greedy speculative decoding', () => {
     const target = new ToyTarget(model);
     const decoder = new SpeculativeDecoder({ target, verifier: new GreedyVerifier() });
     const result = await decoder.generate([1, 4, 4], { maxTokens: 25 });
-    expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 4, 4], { maxTokens: 25 })));
+    expect(Array.from(result.tokens)).toEqual(
+      Array.from(referenceGreedy(model, [1, 4, 4], { maxTokens: 25 })),
+    );
     expect(result.stats.steps).toBe(25);
     expect(result.stats.tau).toBe(1);
   });
 
   it('shows the drafter every target feature exactly once, for the right positions', async () => {
-    const { decoder, drafter } = setup(8, { kind: 'mixed', noise: 0.4 }, new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }));
+    const { decoder, drafter } = setup(
+      8,
+      { kind: 'mixed', noise: 0.4 },
+      new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+    );
     const pathLengths: number[] = [];
     await decoder.generate([1, 3, 5, 7, 9], { maxTokens: 30, onStep: (e) => pathLengths.push(e.pathLength) });
     // The prefill's 4 rows (positions 0..3), then each step's accepted path, except the last
@@ -130,7 +160,11 @@ describe('greedy speculative decoding', () => {
 describe('streaming, aborting and limits', () => {
   it('streams exactly the final tokens, never taking back what it emitted before a stop sequence', async () => {
     for (let seed = 1; seed <= 20; seed++) {
-      const { model, decoder } = setup(seed, { kind: 'perfect' }, new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 12 }));
+      const { model, decoder } = setup(
+        seed,
+        { kind: 'perfect' },
+        new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 12 }),
+      );
       const prompt = [1, seed];
       const free = referenceGreedy(model, prompt, { maxTokens: 24 });
       const stopSequences = [Array.from(free.subarray(10, 13))];
@@ -139,12 +173,18 @@ describe('streaming, aborting and limits', () => {
       for await (const chunk of stream) streamed.push(...chunk.tokens);
       const result = await stream.result;
       expect(streamed).toEqual(Array.from(result.tokens));
-      expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 24, stopSequences })));
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, prompt, { maxTokens: 24, stopSequences })),
+      );
     }
   });
 
   it('returns the committed prefix when aborted, and generates again afterwards', async () => {
-    const { model, decoder } = setup(4, { kind: 'mixed', noise: 0.3 }, new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }));
+    const { model, decoder } = setup(
+      4,
+      { kind: 'mixed', noise: 0.3 },
+      new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }),
+    );
     const expected = Array.from(referenceGreedy(model, [1, 9], { maxTokens: 60 }));
     const controller = new AbortController();
     const aborted = await decoder.generate([1, 9], {
@@ -163,7 +203,11 @@ describe('streaming, aborting and limits', () => {
   });
 
   it('stops the generation when the stream consumer stops reading', async () => {
-    const { decoder } = setup(6, { kind: 'perfect' }, new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }));
+    const { decoder } = setup(
+      6,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+    );
     const stream = decoder.stream([1, 2], { maxTokens: 200 });
     for await (const _ of stream) break;
     const result = await stream.result;
@@ -174,20 +218,33 @@ describe('streaming, aborting and limits', () => {
   it('ends with reason "context" when the context window fills, matching plain decoding up to there', async () => {
     const model = new ToyLanguageModel({ vocabSize: 20, seed: 12 });
     const target = new ToyTarget(model, { maxContext: 30 });
-    const drafter = new ToyDrafter({ target, growth: new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 12 }) });
+    const drafter = new ToyDrafter({
+      target,
+      growth: new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 12 }),
+    });
     const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
     const result = await decoder.generate([1, 2, 3], { maxTokens: 100 });
     expect(result.finishReason).toBe('context');
     expect(result.tokens.length).toBe(28);
-    expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 2, 3], { maxTokens: 28 })));
+    expect(Array.from(result.tokens)).toEqual(
+      Array.from(referenceGreedy(model, [1, 2, 3], { maxTokens: 28 })),
+    );
   });
 
   it('rejects bad input with typed errors and stays usable', async () => {
-    const { decoder, target } = setup(2, { kind: 'perfect' }, new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 4 }));
-    await expect(decoder.generate([1, 2], { maxTokens: -1 })).rejects.toThrow('option "maxTokens" must be an integer >= 0; got -1');
+    const { decoder, target } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 4 }),
+    );
+    await expect(decoder.generate([1, 2], { maxTokens: -1 })).rejects.toThrow(
+      'option "maxTokens" must be an integer >= 0; got -1',
+    );
     await expect(decoder.generate([], { maxTokens: 4 })).rejects.toThrow(OptionError);
     await expect(decoder.generate([1, 99], { maxTokens: 4 })).rejects.toThrow(/prompt\[1\].*\[0, 24\).*99/);
-    await expect(decoder.generate(new Array(5000).fill(1), { maxTokens: 4 })).rejects.toThrow(ContextOverflowError);
+    await expect(decoder.generate(new Array(5000).fill(1), { maxTokens: 4 })).rejects.toThrow(
+      ContextOverflowError,
+    );
     await expect(decoder.generate([1, 2], { stopSequences: [[]] })).rejects.toThrow(/stopSequences\[0\]/);
     expect((await decoder.generate([1, 2], { maxTokens: 0 })).tokens.length).toBe(0);
 
@@ -198,7 +255,11 @@ describe('streaming, aborting and limits', () => {
   });
 
   it('refuses a second generation while one is running', async () => {
-    const { decoder } = setup(2, { kind: 'perfect' }, new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 4 }));
+    const { decoder } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 4 }),
+    );
     const first = decoder.generate([1, 2], { maxTokens: 20 });
     await expect(decoder.generate([1, 2], { maxTokens: 20 })).rejects.toThrow(BusyError);
     expect((await first).tokens.length).toBe(20);

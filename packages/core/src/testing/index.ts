@@ -1,4 +1,4 @@
 export { referenceGreedy } from './reference-decoding.js';
-export { ToyDrafter, type ToyDraftQuality, type ToyDrafterOptions } from './toy-drafter.js';
+export { ToyDrafter, type ToyDrafterOptions, type ToyDraftQuality } from './toy-drafter.js';
 export { ToyLanguageModel, type ToyModelOptions } from './toy-model.js';
 export { ToyTarget, type ToyTargetOptions } from './toy-target.js';

@@ -7,7 +7,11 @@ import type { ToyLanguageModel } from './toy-model.js';
 export function referenceGreedy(
   model: ToyLanguageModel,
   prompt: ArrayLike<number>,
-  options: { maxTokens: number; eosTokenIds?: readonly number[]; stopSequences?: readonly (readonly number[])[] },
+  options: {
+    maxTokens: number;
+    eosTokenIds?: readonly number[];
+    stopSequences?: readonly (readonly number[])[];
+  },
 ): Int32Array {
   const tokens = Array.from(prompt);
   const logits = new Float32Array(model.vocabSize);

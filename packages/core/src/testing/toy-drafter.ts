@@ -1,5 +1,5 @@
-import type { DraftContext, Drafter } from '../drafter.js';
 import type { DraftTree } from '../draft-tree.js';
+import type { DraftContext, Drafter } from '../drafter.js';
 import { ContractError } from '../errors.js';
 import { logSumExp, topK } from '../top-k.js';
 import type { TreeGrowth } from '../tree-growth.js';
@@ -65,7 +65,9 @@ export class ToyDrafter implements Drafter {
     const model = this.target.model;
     const q = this.quality;
     this.other =
-      q.kind === 'mixed' ? new ToyLanguageModel({ vocabSize: model.vocabSize, order: model.order, seed: q.seed ?? 977 }) : null;
+      q.kind === 'mixed'
+        ? new ToyLanguageModel({ vocabSize: model.vocabSize, order: model.order, seed: q.seed ?? 977 })
+        : null;
     this.frontier = new Int32Array(this.growth.maxFrontier);
     this.logits = new Float64Array(model.vocabSize);
     this.otherLogits = new Float64Array(model.vocabSize);
@@ -103,7 +105,8 @@ export class ToyDrafter implements Drafter {
     const order = this.target.model.order;
     const ctx = this.ctx;
     let n = 0;
-    for (let g = node; g >= 0 && n < order; g = this.growth.parentOf(g)) ctx[order - 1 - n++] = this.growth.tokenOf(g);
+    for (let g = node; g >= 0 && n < order; g = this.growth.parentOf(g))
+      ctx[order - 1 - n++] = this.growth.tokenOf(g);
     for (let c = context.length - 2; c >= 0 && n < order; c--) ctx[order - 1 - n++] = context.tokens[c];
     return this.target.model.contextHash(ctx.subarray(order - n, order), n);
   }
@@ -126,7 +129,8 @@ export class ToyDrafter implements Drafter {
 
   private checkFeatureRows(context: DraftContext): void {
     const size = this.target.featureSize;
-    if (context.featureRows > 0 && !context.features) throw new ContractError('feature rows announced but no features given');
+    if (context.featureRows > 0 && !context.features)
+      throw new ContractError('feature rows announced but no features given');
     for (let r = 0; r < context.featureRows; r++) {
       const position = context.featureStart + r;
       const hash = this.target.model.contextHash(context.tokens, position + 1);

@@ -42,7 +42,8 @@ export class ToyLanguageModel {
   /** Hash of the context that the distribution depends on (its last `order` tokens). */
   contextHash(tokens: ArrayLike<number>, length: number): number {
     let h = mix32(this.seed ^ 0x9e3779b9);
-    for (let i = Math.max(0, length - this.order); i < length; i++) h = mix32(h ^ Math.imul(tokens[i] + 1, 0x27d4eb2d));
+    for (let i = Math.max(0, length - this.order); i < length; i++)
+      h = mix32(h ^ Math.imul(tokens[i] + 1, 0x27d4eb2d));
     return h;
   }
 

@@ -79,7 +79,11 @@ export class ToyTarget implements TargetModel {
 
   async verify(tree: DraftTree, options?: TargetCallOptions): Promise<TargetStep> {
     if (this.cached + tree.size > this.maxContext) {
-      throw new ContextOverflowError(this.cached + tree.size, this.maxContext, `a tree of ${tree.size} nodes`);
+      throw new ContextOverflowError(
+        this.cached + tree.size,
+        this.maxContext,
+        `a tree of ${tree.size} nodes`,
+      );
     }
     const call = this.verifyCalls++;
     const rows = tree.size;
@@ -89,7 +93,8 @@ export class ToyTarget implements TargetModel {
     for (let i = 0; i < rows; i++) {
       // The last `order` tokens of (cache + path to node i), oldest first.
       let n = 0;
-      for (let node = i; node >= 0 && n < order; node = tree.parents[node]) ctx[order - 1 - n++] = tree.tokens[node];
+      for (let node = i; node >= 0 && n < order; node = tree.parents[node])
+        ctx[order - 1 - n++] = tree.tokens[node];
       for (let c = this.cached - 1; c >= 0 && n < order; c--) ctx[order - 1 - n++] = this.cache[c];
       const window = ctx.subarray(order - n, order);
       const hash = this.model.contextHash(window, n);
@@ -113,7 +118,8 @@ export class ToyTarget implements TargetModel {
 
   /** The feature row the target exports for a context with this hash. */
   featureFor(hash: number, out: Float32Array, offset: number): void {
-    for (let j = 0; j < this.featureSize; j++) out[offset + j] = Math.fround(unit(mix32(hash ^ Math.imul(j + 7, 0x2545f491))) - 0.5);
+    for (let j = 0; j < this.featureSize; j++)
+      out[offset + j] = Math.fround(unit(mix32(hash ^ Math.imul(j + 7, 0x2545f491))) - 0.5);
   }
 
   private writeFeature(hash: number, row: number): void {
@@ -121,15 +127,20 @@ export class ToyTarget implements TargetModel {
   }
 
   private ensure(rows: number): void {
-    if (this.logitsBuffer.length < rows * this.vocabSize) this.logitsBuffer = new Float32Array(rows * this.vocabSize * 2);
-    if (this.featureBuffer.length < rows * this.featureSize) this.featureBuffer = new Float32Array(rows * this.featureSize * 2);
+    if (this.logitsBuffer.length < rows * this.vocabSize)
+      this.logitsBuffer = new Float32Array(rows * this.vocabSize * 2);
+    if (this.featureBuffer.length < rows * this.featureSize)
+      this.featureBuffer = new Float32Array(rows * this.featureSize * 2);
   }
 
   private step(rows: number, options?: TargetCallOptions): TargetStep {
     return {
       rows,
       logits: this.logitsBuffer.subarray(0, rows * this.vocabSize),
-      features: options?.features && this.featureSize > 0 ? this.featureBuffer.subarray(0, rows * this.featureSize) : null,
+      features:
+        options?.features && this.featureSize > 0
+          ? this.featureBuffer.subarray(0, rows * this.featureSize)
+          : null,
     };
   }
 }
