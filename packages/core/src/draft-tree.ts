@@ -12,9 +12,9 @@ export type CandidateKind = 'deterministic' | 'sampled';
 
 /**
  * A draft tree in flat typed arrays. Node 0 is the root: the last committed token, which the
- * target has not processed yet. Every other node's parent has a smaller index, and siblings
- * appear in the order of their draft score (best first), which is the order stochastic
- * verification tries them in.
+ * target has not processed yet. Every other node's parent has a smaller index. Siblings appear
+ * in the order stochastic verification tries them in: by draft score, best first, for
+ * deterministic candidates; in the order they were drawn for sampled ones.
  *
  * The arrays are allocated once with a fixed capacity and reused from step to step; only the
  * first {@link DraftTree.size} entries are meaningful.
@@ -35,8 +35,8 @@ export class DraftTree {
   /** How the children were chosen; see {@link CandidateKind}. */
   candidateKind: CandidateKind = 'deterministic';
   /**
-   * For `sampled` trees: row i (vocabSize floats) is the draft distribution q that node i's
-   * children were drawn from. Null for deterministic trees.
+   * Row i (vocabSize floats) is the draft distribution q at node i, that its children were drawn
+   * from. Required for `sampled` trees; optional otherwise.
    */
   draftDistributions: Float32Array | null = null;
 

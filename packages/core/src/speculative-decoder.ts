@@ -219,7 +219,14 @@ export class SpeculativeDecoder {
         stats.verifyMs += t2 - t1;
 
         verifier.verify(
-          { tree, logits: step.logits, vocabSize: target.vocabSize, context: tokens, contextLength: length },
+          {
+            tree,
+            logits: step.logits,
+            vocabSize: target.vocabSize,
+            context: tokens,
+            contextLength: length,
+            promptLength,
+          },
           result,
         );
         planKeep(tree, result.path, result.pathLength, plan);

@@ -26,6 +26,12 @@ export interface TreeGrowth {
   readonly maxDepth: number;
   /** Most nodes one `nextFrontier` call can return. */
   readonly maxFrontier: number;
+  /**
+   * True when `finish` drops generated nodes by their scores (EAGLE-2's rerank). Sampled
+   * candidates need a growth that keeps every node, with node ids equal to tree indices, since
+   * dropping drawn children by their value would bias them.
+   */
+  readonly prunes: boolean;
   /** Starts a new tree rooted at the last committed token. */
   begin(rootToken: number): void;
   /** Writes the ids of the nodes to expand next into `out` and returns how many; 0 when done. */
@@ -132,6 +138,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly maxTreeSize: number;
   readonly maxDepth: number;
   readonly maxFrontier: number;
+  readonly prunes = true;
   private currentDepth = 0;
   private newestStart = 0;
   private readonly order: Int32Array;
@@ -301,6 +308,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly maxTreeSize: number;
   readonly maxDepth: number;
   readonly maxFrontier: number;
+  readonly prunes = false;
   private readonly shapeNode: Int32Array;
   private readonly offered: Int32Array;
   private frontierDepth = 0;

@@ -9,6 +9,8 @@ export interface VerifyInput {
   /** Committed tokens; the last one is the tree's root. */
   readonly context: Int32Array;
   readonly contextLength: number;
+  /** How many of the committed tokens are the prompt (penalties may treat them differently). */
+  readonly promptLength: number;
 }
 
 /** Where a verifier writes its decision; allocated once, reused every step. */

@@ -3,7 +3,7 @@ import type { DraftContext, Drafter } from '../drafter.js';
 import { ContractError } from '../errors.js';
 import { logSumExp, topK } from '../top-k.js';
 import type { TreeGrowth } from '../tree-growth.js';
-import { mix32 } from './hash.js';
+import { mix32, unit } from './hash.js';
 import { ToyLanguageModel } from './toy-model.js';
 import type { ToyTarget } from './toy-target.js';
 
@@ -33,6 +33,11 @@ export interface ToyDrafterOptions {
    * position; a mismatch throws. Tests the loop's feature plumbing.
    */
   checkFeatures?: boolean;
+  /**
+   * Draw each node's children i.i.d. from the draft distribution at this temperature instead of
+   * taking the top tokens, making a `sampled` tree. Needs a growth that keeps every node.
+   */
+  sample?: { temperature: number; seed: number };
 }
 
 /** A {@link Drafter} over the toy model, of controllable quality and any tree shape. */
@@ -51,6 +56,9 @@ export class ToyDrafter implements Drafter {
   private readonly idx: Int32Array;
   private readonly val: Float64Array;
   private readonly expected: Float32Array;
+  private readonly sample: { temperature: number; seed: number } | null;
+  private readonly distributions: Float32Array | null;
+  private draws = 0;
   private calls = 0;
   /** Feature rows checked so far (when `checkFeatures`). */
   featureRowsChecked = 0;
@@ -75,6 +83,11 @@ export class ToyDrafter implements Drafter {
     this.idx = new Int32Array(model.vocabSize);
     this.val = new Float64Array(model.vocabSize);
     this.expected = new Float32Array(Math.max(1, this.target.featureSize));
+    this.sample = options.sample ?? null;
+    if (this.sample && this.growth.prunes) {
+      throw new ContractError('sampled candidates need a tree growth that keeps every node (a static shape)');
+    }
+    this.distributions = this.growth.prunes ? null : new Float32Array(this.growth.maxNodes * model.vocabSize);
   }
 
   reset(): void {
@@ -92,13 +105,54 @@ export class ToyDrafter implements Drafter {
         const node = this.frontier[f];
         const hash = this.nodeHash(context, node);
         this.draftLogits(hash);
-        const lse = logSumExp(this.logits, 0, vocab);
-        const count = topK(this.logits, 0, vocab, growth.childrenWanted(node), this.idx, this.val);
-        for (let r = 0; r < count; r++) growth.addChild(node, this.idx[r], this.val[r] - lse);
+        if (this.sample) this.drawChildren(node);
+        else {
+          const lse = logSumExp(this.logits, 0, vocab);
+          const count = topK(this.logits, 0, vocab, growth.childrenWanted(node), this.idx, this.val);
+          for (let r = 0; r < count; r++) growth.addChild(node, this.idx[r], this.val[r] - lse);
+        }
+        if (this.distributions) this.writeDistribution(node, this.sample?.temperature ?? 1);
       }
       this.calls++;
     }
     growth.finish(tree);
+    if (this.distributions) tree.draftDistributions = this.distributions;
+    if (this.sample) tree.candidateKind = 'sampled';
+  }
+
+  /** Draws the node's children i.i.d. from softmax(logits / temperature). */
+  private drawChildren(node: number): void {
+    const vocab = this.target.model.vocabSize;
+    const { temperature, seed } = this.sample!;
+    const lse = logSumExp(this.scaled(temperature), 0, vocab);
+    for (let r = this.growth.childrenWanted(node); r > 0; r--) {
+      // The draw counter runs across generations: each generation draws fresh children.
+      const u = unit(mix32(mix32(seed) ^ Math.imul(++this.draws, 0x9e3779b1)));
+      let cumulative = 0;
+      let token = vocab - 1;
+      for (let v = 0; v < vocab; v++) {
+        cumulative += Math.exp(this.otherLogits[v] - lse);
+        if (u < cumulative) {
+          token = v;
+          break;
+        }
+      }
+      this.growth.addChild(node, token, this.otherLogits[token] - lse);
+    }
+  }
+
+  /** Writes softmax(logits / temperature) as the node's draft distribution row. */
+  private writeDistribution(node: number, temperature: number): void {
+    const vocab = this.target.model.vocabSize;
+    const lse = logSumExp(this.scaled(temperature), 0, vocab);
+    for (let v = 0; v < vocab; v++)
+      this.distributions![node * vocab + v] = Math.exp(this.otherLogits[v] - lse);
+  }
+
+  /** The draft logits divided by `temperature`, in the second scratch row. */
+  private scaled(temperature: number): Float64Array {
+    for (let v = 0; v < this.logits.length; v++) this.otherLogits[v] = this.logits[v] / temperature;
+    return this.otherLogits;
   }
 
   private nodeHash(context: DraftContext, node: number): number {

@@ -1,0 +1,58 @@
+import { OptionError, requireInteger, requireNumber } from '@treespec/core';
+
+/**
+ * How the target's next-token distribution is shaped before sampling. Applied in this order:
+ * 1. repetition penalty (CTRL-style: positive logits divided, negative multiplied) over every
+ *    token of the context (prompt and generated);
+ * 2. presence and frequency penalties (subtracted from the logit) over generated tokens;
+ * 3. temperature (logits divided by it; 0 means greedy: take the argmax, no sampling);
+ * 4. top-k, 5. top-p (nucleus), 6. min-p — each removes tokens (logit set to -Infinity) from
+ *    the distribution that the previous steps produced.
+ */
+export interface SamplingOptions {
+  /** 0 for greedy decoding; otherwise > 0. Default 1. */
+  temperature?: number;
+  /** Keep only the k most likely tokens; 0 disables. Default 0. */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p, in (0, 1]. Default 1. */
+  topP?: number;
+  /** Drop tokens whose probability is below minP times the most likely one's, in [0, 1]. Default 0. */
+  minP?: number;
+  /** > 0; 1 disables. Default 1. */
+  repetitionPenalty?: number;
+  /** Subtracted once from the logit of every token generated so far. Default 0. */
+  presencePenalty?: number;
+  /** Subtracted from a token's logit once per time it was generated. Default 0. */
+  frequencyPenalty?: number;
+  /** Seed of the sampling stream (integer in [0, 2^32)); equal seeds reproduce a run. Default 0. */
+  seed?: number;
+}
+
+/** {@link SamplingOptions} with defaults filled in and every value checked. */
+export type ResolvedSampling = Required<SamplingOptions>;
+
+/** Validates sampling options, throwing an {@link OptionError} that names the first bad one. */
+export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling {
+  const temperature = options.temperature ?? 1;
+  if (!(typeof temperature === 'number' && Number.isFinite(temperature) && temperature >= 0)) {
+    throw new OptionError('temperature', temperature, 'a finite number >= 0 (0 means greedy)');
+  }
+  return {
+    temperature,
+    topK: requireInteger('topK', options.topK ?? 0, 0),
+    topP: requireNumber('topP', options.topP ?? 1, { min: 0, max: 1, minExclusive: true }),
+    minP: requireNumber('minP', options.minP ?? 0, { min: 0, max: 1 }),
+    repetitionPenalty: requireNumber('repetitionPenalty', options.repetitionPenalty ?? 1, {
+      min: 0,
+      minExclusive: true,
+    }),
+    presencePenalty: requireNumber('presencePenalty', options.presencePenalty ?? 0, {}),
+    frequencyPenalty: requireNumber('frequencyPenalty', options.frequencyPenalty ?? 0, {}),
+    seed: requireInteger('seed', options.seed ?? 0, 0, 0xffffffff),
+  };
+}
+
+/** True when the options use any penalty (which makes logits depend on the context). */
+export function hasPenalties(s: ResolvedSampling): boolean {
+  return s.repetitionPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0;
+}

@@ -1,0 +1,132 @@
+import {
+  ContractError,
+  OptionError,
+  type Verifier,
+  type VerifyInput,
+  type VerifyResult,
+} from '@treespec/core';
+import { LogitsPipeline } from './logits-pipeline.js';
+import { Xoshiro128 } from './prng.js';
+import { sampleToken } from './sample.js';
+import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './sampling-options.js';
+
+/**
+ * Lossless stochastic verification of a draft tree: the committed tokens are distributed exactly
+ * as if the target had sampled them one by one with the same {@link SamplingOptions}.
+ *
+ * At each node the target's distribution p (after penalties, temperature, top-k, top-p, min-p,
+ * computed for exactly the context plain decoding would have there) decides among the node's
+ * children, tried in draft-score order:
+ * - deterministic candidates (top-k drafters: EAGLE-2, static trees, lookup): accept child c with
+ *   probability p(c); on rejection set p(c) = 0 and renormalise;
+ * - sampled candidates (drawn i.i.d. from a known draft distribution q, stored in
+ *   `tree.draftDistributions`): accept c with probability min(1, p(c) / q(c)); on rejection
+ *   replace p by max(p − q, 0), renormalised.
+ * An accepted child becomes the current node; when no child is accepted (or there is none) the
+ * bonus token is drawn from what is left of p.
+ */
+export class StochasticVerifier implements Verifier {
+  readonly name = 'stochastic';
+  readonly sampling: ResolvedSampling;
+  private readonly rng: Xoshiro128;
+  private seedValue: number;
+  private pipeline: LogitsPipeline | null = null;
+  private probs = new Float64Array(0);
+
+  constructor(options: SamplingOptions = {}) {
+    this.sampling = resolveSampling(options);
+    if (this.sampling.temperature === 0) {
+      throw new OptionError(
+        'temperature',
+        0,
+        '> 0 for stochastic verification (use GreedyVerifier or createVerifier for 0)',
+      );
+    }
+    this.seedValue = this.sampling.seed;
+    this.rng = new Xoshiro128(this.seedValue);
+  }
+
+  /** Changes the seed used from the next `reset()` (i.e. the next generation) on. */
+  setSeed(seed: number): void {
+    this.rng.seed(seed);
+    this.seedValue = seed;
+  }
+
+  reset(): void {
+    this.rng.seed(this.seedValue);
+    this.pipeline?.penalties?.reset();
+  }
+
+  verify(input: VerifyInput, result: VerifyResult): void {
+    const { tree, logits, vocabSize } = input;
+    if (this.pipeline?.vocabSize !== vocabSize) {
+      this.pipeline = new LogitsPipeline(vocabSize, this.sampling);
+      this.probs = new Float64Array(vocabSize);
+    }
+    const { pipeline, probs, rng } = this;
+    const penalties = pipeline.penalties;
+    penalties?.sync(input.context, input.contextLength, input.promptLength);
+    const sampled = tree.candidateKind === 'sampled';
+    const q = tree.draftDistributions;
+    if (sampled && (!q || q.length < tree.size * vocabSize)) {
+      throw new ContractError(
+        `a sampled draft tree of ${tree.size} nodes needs ${tree.size} draft distribution rows`,
+      );
+    }
+    let node = 0;
+    let length = 1;
+    result.path[0] = 0;
+    while (true) {
+      pipeline.distribution(logits, node * vocabSize, input.contextLength - 1 + tree.depths[node], probs);
+      const next = sampled
+        ? this.trySampled(node, input, probs, q as Float32Array)
+        : this.tryDeterministic(node, input, probs);
+      if (next < 0) {
+        result.bonusToken = sampleToken(probs, vocabSize, rng);
+        break;
+      }
+      result.path[length++] = next;
+      penalties?.push(tree.tokens[next]);
+      node = next;
+    }
+    result.pathLength = length;
+    if (penalties) for (let k = length - 1; k >= 1; k--) penalties.pop(tree.tokens[result.path[k]]);
+  }
+
+  /** Children are the draft's top tokens: accept c with p(c) / remaining mass, else remove c from p. */
+  private tryDeterministic(node: number, input: VerifyInput, probs: Float64Array): number {
+    const { tree } = input;
+    let mass = 1;
+    for (let c = node + 1; c < tree.size; c++) {
+      if (tree.parents[c] !== node) continue;
+      const token = tree.tokens[c];
+      const pc = probs[token];
+      if (pc > 0 && this.rng.nextFloat() * mass < pc) return c;
+      mass -= pc;
+      probs[token] = 0;
+    }
+    return -1;
+  }
+
+  /** Children were drawn from q: accept c with min(1, p(c)/q(c)), else p ← norm(max(p − q, 0)). */
+  private trySampled(node: number, input: VerifyInput, probs: Float64Array, q: Float32Array): number {
+    const { tree, vocabSize } = input;
+    const row = node * vocabSize;
+    for (let c = node + 1; c < tree.size; c++) {
+      if (tree.parents[c] !== node) continue;
+      const token = tree.tokens[c];
+      const qc = q[row + token];
+      if (!(qc > 0))
+        throw new ContractError(`draft token ${token} at tree node ${c} has draft probability ${qc}`);
+      if (this.rng.nextFloat() * qc < probs[token]) return c;
+      let sum = 0;
+      for (let i = 0; i < vocabSize; i++) {
+        const residual = Math.max(probs[i] - q[row + i], 0);
+        probs[i] = residual;
+        sum += residual;
+      }
+      if (sum > 0) for (let i = 0; i < vocabSize; i++) probs[i] /= sum;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,255 @@
+import {
+  type DraftContext,
+  type Drafter,
+  type DraftTree,
+  DynamicTreeGrowth,
+  SpeculativeDecoder,
+  StaticTreeGrowth,
+  StaticTreeShape,
+  type TreeGrowth,
+  type Verifier,
+  type VerifyInput,
+  type VerifyResult,
+} from '@treespec/core';
+import { ToyDrafter, type ToyDraftQuality, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  LogitsPipeline,
+  resolveSampling,
+  type SamplingOptions,
+  StochasticVerifier,
+  sampleToken,
+  Xoshiro128,
+} from '../src/index.js';
+import { chiSquareTest } from './chi-square.js';
+
+/**
+ * Speculative sampling must produce exactly the distribution of plain sampling. We compute the
+ * plain-sampling distribution of the first LENGTH tokens exactly from the toy model's tables and
+ * the same processors, draw SAMPLES speculative generations with distinct seeds, and apply
+ * Pearson's chi-square test. False-alarm rate: ALPHA = 1e-3 per test (seeds are fixed, so a run
+ * is reproducible; with ~25 such tests the chance that any correct configuration fails under a
+ * new seed is about 2.5 %). The broken verifiers below must be rejected at p < 1e-9.
+ */
+const VOCAB = 8;
+const LENGTH = 3;
+const SAMPLES = 20000;
+const ALPHA = 1e-3;
+const PROMPT = [1, 4];
+
+const model = new ToyLanguageModel({ vocabSize: VOCAB, order: 2, seed: 21, sharpness: 1.6 });
+
+/** Every test's outcome, printed as one table at the end (quoted in release notes). */
+const report: string[] = [];
+afterAll(() => {
+  console.log(
+    `chi-square results (${SAMPLES} samples each, ${LENGTH} tokens, vocab ${VOCAB}):\n${report.join('\n')}`,
+  );
+});
+const record = (
+  name: string,
+  t: { statistic: number; degreesOfFreedom: number; pValue: number },
+  tau?: number,
+) =>
+  report.push(
+    `  ${name.padEnd(62)} chi2 ${t.statistic.toFixed(1).padStart(8)} df ${String(t.degreesOfFreedom).padStart(3)} p ${t.pValue.toExponential(2)}${tau ? ` tau ${tau.toFixed(2)}` : ''}`,
+  );
+
+/** Exact probability of every LENGTH-token continuation under plain sampling with `options`. */
+function exactDistribution(options: SamplingOptions): Map<string, number> {
+  const pipeline = new LogitsPipeline(VOCAB, resolveSampling(options));
+  const logits = new Float32Array(VOCAB);
+  const probs = new Float64Array(VOCAB);
+  const out = new Map<string, number>();
+  const expand = (seq: number[], p: number): void => {
+    if (seq.length === PROMPT.length + LENGTH) {
+      out.set(seq.slice(PROMPT.length).join(','), p);
+      return;
+    }
+    model.logits(seq, seq.length, logits, 0);
+    pipeline.penalties?.reset();
+    pipeline.penalties?.sync(Int32Array.from(seq), seq.length, PROMPT.length);
+    pipeline.distribution(logits, 0, seq.length - 1, probs);
+    const next = Array.from(probs);
+    for (let t = 0; t < VOCAB; t++) if (next[t] > 0) expand([...seq, t], p * next[t]);
+  };
+  expand([...PROMPT], 1);
+  return out;
+}
+
+/** Counts the LENGTH-token continuations of SAMPLES speculative generations. */
+async function speculativeCounts(
+  decoder: SpeculativeDecoder,
+  verifier: { setSeed(seed: number): void },
+  seedBase: number,
+) {
+  const counts = new Map<string, number>();
+  let steps = 0;
+  let tokens = 0;
+  for (let i = 0; i < SAMPLES; i++) {
+    verifier.setSeed(seedBase + i);
+    const r = await decoder.generate(PROMPT, { maxTokens: LENGTH });
+    const key = Array.from(r.tokens).join(',');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    steps += r.stats.steps;
+    tokens += r.tokens.length;
+  }
+  return { counts, tau: tokens / steps };
+}
+
+function makeDecoder(verifier: Verifier, drafter: Drafter) {
+  const target = (drafter as unknown as { target: ToyTarget }).target;
+  return new SpeculativeDecoder({ target, drafter, verifier });
+}
+
+function toyDrafter(
+  quality: ToyDraftQuality,
+  growth: TreeGrowth,
+  sample?: { temperature: number; seed: number },
+) {
+  const target = new ToyTarget(model);
+  const drafter = new ToyDrafter({ target, growth, quality, sample });
+  return Object.assign(drafter, { target });
+}
+
+const processors: Array<[string, SamplingOptions]> = [
+  ['temperature 0.7', { temperature: 0.7 }],
+  ['temperature 1.3', { temperature: 1.3 }],
+  ['top-p 0.9', { temperature: 1, topP: 0.9 }],
+  ['top-k 5', { temperature: 1, topK: 5 }],
+  ['min-p 0.05', { temperature: 1, minP: 0.05 }],
+  ['repetition penalty 1.2', { temperature: 1, repetitionPenalty: 1.2 }],
+];
+
+const drafters: Array<[string, ToyDraftQuality]> = [
+  ['perfect', { kind: 'perfect' }],
+  ['mediocre', { kind: 'mixed', noise: 0.6 }],
+  ['adversarial', { kind: 'adversarial' }],
+];
+
+describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
+  let seedBase = 1000;
+  for (const [processorName, options] of processors) {
+    for (const [drafterName, quality] of drafters) {
+      seedBase += SAMPLES;
+      const base = seedBase;
+      it(`matches plain sampling with ${processorName} and a ${drafterName} top-k drafter`, async () => {
+        const verifier = new StochasticVerifier(options);
+        const drafter = toyDrafter(quality, new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 8 }));
+        const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base);
+        const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
+        record(`${processorName}, ${drafterName} top-k drafter`, test, tau);
+        expect(test.degreesOfFreedom).toBeGreaterThan(10);
+        expect(test.pValue).toBeGreaterThan(ALPHA);
+        if (drafterName === 'perfect') expect(tau).toBeGreaterThan(1.5);
+        if (drafterName === 'adversarial') expect(tau).toBeLessThan(1.2);
+      }, 60_000);
+    }
+  }
+
+  for (const [processorName, options] of [processors[0], processors[2], processors[5]]) {
+    for (const [drafterName, quality] of drafters.slice(0, 2)) {
+      seedBase += SAMPLES;
+      const base = seedBase;
+      it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples two children per node`, async () => {
+        const verifier = new StochasticVerifier(options);
+        const shape = new StaticTreeShape([
+          [0, 0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ]);
+        const drafter = toyDrafter(quality, new StaticTreeGrowth(shape), { temperature: 1, seed: base });
+        const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base);
+        const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
+        record(`${processorName}, ${drafterName} sampling drafter (2 children)`, test, tau);
+        expect(test.pValue).toBeGreaterThan(ALPHA);
+        expect(tau).toBeGreaterThan(1.2);
+      }, 60_000);
+    }
+  }
+});
+
+/** Labels a top-k tree as if its children had been sampled from the draft distribution. */
+class MislabellingDrafter implements Drafter {
+  readonly name = 'mislabelled';
+  readonly needsFeatures = false;
+  readonly maxTreeSize: number;
+  constructor(
+    private readonly inner: ToyDrafter,
+    readonly target: ToyTarget,
+  ) {
+    this.maxTreeSize = inner.maxTreeSize;
+  }
+  reset(): void {
+    this.inner.reset();
+  }
+  propose(context: DraftContext, tree: DraftTree): void {
+    this.inner.propose(context, tree);
+    tree.candidateKind = 'sampled';
+  }
+}
+
+/** Accepts a child with probability p(c) but never removes rejected children from p. */
+class NoResidualVerifier implements Verifier {
+  readonly name = 'no-residual';
+  private readonly rng = new Xoshiro128(0);
+  private readonly pipeline = new LogitsPipeline(VOCAB, resolveSampling({ temperature: 1 }));
+  private readonly probs = new Float64Array(VOCAB);
+  setSeed(seed: number): void {
+    this.rng.seed(seed);
+  }
+  reset(): void {}
+  verify(input: VerifyInput, result: VerifyResult): void {
+    const { tree, logits } = input;
+    let node = 0;
+    let length = 1;
+    result.path[0] = 0;
+    walk: while (true) {
+      this.pipeline.distribution(logits, node * VOCAB, 0, this.probs);
+      for (let c = node + 1; c < tree.size; c++) {
+        if (tree.parents[c] === node && this.rng.nextFloat() < this.probs[tree.tokens[c]]) {
+          result.path[length++] = c;
+          node = c;
+          continue walk;
+        }
+      }
+      result.bonusToken = sampleToken(this.probs, VOCAB, this.rng);
+      break;
+    }
+    result.pathLength = length;
+  }
+}
+
+describe('the statistical test has power', () => {
+  it('detects a verifier that applies min(1, p/q) to top-k candidates', async () => {
+    const verifier = new StochasticVerifier({ temperature: 1 });
+    const target = new ToyTarget(model);
+    const inner = new ToyDrafter({
+      target,
+      growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1], [2]])),
+      quality: { kind: 'mixed', noise: 0.5 },
+    });
+    const decoder = new SpeculativeDecoder({
+      target,
+      drafter: new MislabellingDrafter(inner, target),
+      verifier,
+    });
+    const { counts } = await speculativeCounts(decoder, verifier, 77);
+    const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
+    record('BROKEN: min(1, p/q) on top-k candidates', test);
+    expect(test.pValue).toBeLessThan(1e-9);
+  }, 60_000);
+
+  it('detects a verifier that samples the bonus without removing rejected children', async () => {
+    const verifier = new NoResidualVerifier();
+    const drafter = toyDrafter(
+      { kind: 'mixed', noise: 0.5 },
+      new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 8 }),
+    );
+    const { counts } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, 78);
+    const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
+    record('BROKEN: rejected children left in the residual', test);
+    expect(test.pValue).toBeLessThan(1e-9);
+  }, 60_000);
+});
