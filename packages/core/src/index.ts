@@ -1,4 +1,5 @@
 export { ChunkChannel } from './chunk-channel.js';
+export type { DraftHead, DraftHeadStep } from './draft-head.js';
 export { type CandidateKind, DraftTree } from './draft-tree.js';
 export type { DraftContext, Drafter, DraftOutcome } from './drafter.js';
 export {
@@ -41,7 +42,13 @@ export {
   StaticTreeShape,
   type TreeGrowth,
 } from './tree-growth.js';
-export { MASKED_BIAS, writeAttentionBias, writePositionIds, writeTreeVisibility } from './tree-mask.js';
+export {
+  MASKED_BIAS,
+  writeAttentionBias,
+  writeCausalBias,
+  writePositionIds,
+  writeTreeVisibility,
+} from './tree-mask.js';
 export { rootToLeafPaths } from './tree-paths.js';
 export { requireInteger, requireNumber } from './validate.js';
 export type { Verifier, VerifyInput } from './verifier.js';

@@ -26,6 +26,8 @@ export interface TreeGrowth {
   readonly maxDepth: number;
   /** Most nodes one `nextFrontier` call can return. */
   readonly maxFrontier: number;
+  /** Most children `childrenWanted` can ask for: how many top candidates a draft call must return. */
+  readonly maxChildren: number;
   /**
    * True when `finish` drops generated nodes by their scores (EAGLE-2's rerank). Sampled
    * candidates need a growth that keeps every node, with node ids equal to tree indices, since
@@ -138,6 +140,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly maxTreeSize: number;
   readonly maxDepth: number;
   readonly maxFrontier: number;
+  readonly maxChildren: number;
   readonly prunes = true;
   private currentDepth = 0;
   private newestStart = 0;
@@ -160,6 +163,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.maxTreeSize = 1 + Math.min(totalTokens, this.maxNodes - 1);
     this.maxDepth = depth;
     this.maxFrontier = topK;
+    this.maxChildren = topK;
     this.order = new Int32Array(this.maxNodes);
     this.treeIndex = new Int32Array(this.maxNodes);
   }
@@ -308,6 +312,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly maxTreeSize: number;
   readonly maxDepth: number;
   readonly maxFrontier: number;
+  readonly maxChildren: number;
   readonly prunes = false;
   private readonly shapeNode: Int32Array;
   private readonly offered: Int32Array;
@@ -323,6 +328,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
       if (shape.childrenWanted[i] > 0) perDepth[shape.depths[i]]++;
     }
     this.maxFrontier = Math.max(...perDepth);
+    this.maxChildren = shape.maxChildren;
     this.shapeNode = new Int32Array(shape.size);
     this.offered = new Int32Array(shape.size);
   }

@@ -63,3 +63,24 @@ export function writePositionIds(tree: DraftTree, pastLength: number, out: Int32
   if (out.length < n) throw new OptionError('out.length', out.length, `at least ${n} for a tree of ${n}`);
   for (let i = 0; i < n; i++) out[i] = pastLength + tree.depths[i];
 }
+
+/**
+ * Writes the additive bias for `rows` new tokens in sequence after `pastLength` committed
+ * positions (a plain causal mask): row i sees every committed position and new tokens 0..i.
+ * Equal to {@link writeAttentionBias} for a chain, without needing a tree.
+ */
+export function writeCausalBias(pastLength: number, rows: number, out: Float32Array): void {
+  const width = pastLength + rows;
+  if (out.length < rows * width) {
+    throw new OptionError(
+      'out.length',
+      out.length,
+      `at least ${rows * width} for ${rows} rows after ${pastLength} positions`,
+    );
+  }
+  for (let i = 0; i < rows; i++) {
+    const row = i * width;
+    out.fill(0, row, row + pastLength + i + 1);
+    out.fill(MASKED_BIAS, row + pastLength + i + 1, row + width);
+  }
+}

@@ -4,6 +4,7 @@ import {
   DraftTree,
   MASKED_BIAS,
   writeAttentionBias,
+  writeCausalBias,
   writePositionIds,
   writeTreeVisibility,
 } from '../src/index.js';
@@ -53,7 +54,7 @@ describe('tree attention mask', () => {
     );
   });
 
-  it('draws the worked example of docs/tree-algorithm.md', () => {
+  it('draws the worked example of docs/spec.md', () => {
     // root(0) -> a(1), b(2); a -> c(3); c -> d(4)
     const tree = new DraftTree(5);
     tree.reset(10);
@@ -75,5 +76,23 @@ describe('tree attention mask', () => {
     tree.reset(1);
     tree.add(0, 2, -1);
     expect(() => writeTreeVisibility(tree, new Uint8Array(3))).toThrow(/out.length.*at least 4/);
+  });
+});
+
+describe('causal bias', () => {
+  it('equals the tree bias of a chain', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 20 }), (rows, past) => {
+        const chain = new DraftTree(rows);
+        chain.reset(0);
+        for (let i = 1; i < rows; i++) chain.add(i - 1, i, -i);
+        const expected = new Float32Array(rows * (past + rows));
+        writeAttentionBias(chain, past, expected, new Uint8Array(rows * rows));
+        const actual = new Float32Array(rows * (past + rows)).fill(7);
+        writeCausalBias(past, rows, actual);
+        expect(Array.from(actual)).toEqual(Array.from(expected));
+      }),
+      { seed: 45, numRuns: 100 },
+    );
   });
 });

@@ -1,0 +1,1 @@
+export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';

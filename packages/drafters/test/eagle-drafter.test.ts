@@ -1,0 +1,68 @@
+import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { GreedyVerifier } from '@treespec/sampling';
+import { describe, expect, it } from 'vitest';
+import { EagleDrafter } from '../src/index.js';
+import { ToyDraftHead } from './toy-draft-head.js';
+
+function setup(growth: DynamicTreeGrowth | StaticTreeGrowth, seed = 3) {
+  const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed, sharpness: 2.5 });
+  const target = new ToyTarget(model, { featureSize: 4 });
+  const head = new ToyDraftHead(model);
+  const drafter = new EagleDrafter(head, { growth });
+  return {
+    model,
+    head,
+    decoder: new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() }),
+  };
+}
+
+describe('EAGLE drafter', () => {
+  it('drives the head with the right rows, positions, masks and fed-back features, drafting perfectly', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const { model, head, decoder } = setup(
+        new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 30 }),
+        seed,
+      );
+      const prompt = [1, 5, 9, 11];
+      const result = await decoder.generate(prompt, { maxTokens: 60 });
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, prompt, { maxTokens: 60 })),
+      );
+      // A perfect head accepts the whole depth-4 path every step (4 drafted + 1 bonus).
+      // With a perfect head the argmax child is accepted wherever it was generated: always at
+      // depths 1 and 2 (every depth-1 node is expanded); deeper, only if its parent made the frontier.
+      expect(result.stats.acceptanceByDepth.slice(0, 2)).toEqual([1, 1]);
+      expect(result.stats.tau).toBeGreaterThan(3.5);
+      expect(head.draftCalls).toBe(3 * result.stats.steps);
+    }
+  });
+
+  it('accepts every drafted token of an argmax chain from a perfect head', async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const { model, decoder } = setup(new StaticTreeGrowth(StaticTreeShape.chain(4)), seed);
+      const result = await decoder.generate([2, 3, 4], { maxTokens: 60 });
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, [2, 3, 4], { maxTokens: 60 })),
+      );
+      expect(result.stats.acceptanceByDepth).toEqual([1, 1, 1, 1]);
+      expect(result.stats.tau).toBe(5);
+    }
+  });
+
+  it('works as EAGLE-1 with a static tree, and from a one-token prompt', async () => {
+    const shape = new StaticTreeShape([[0, 0, 0], [1, 0], [0, 1], [2]]);
+    const { model, decoder } = setup(new StaticTreeGrowth(shape));
+    for (const prompt of [[1], [1, 7, 3]]) {
+      const result = await decoder.generate(prompt, { maxTokens: 40 });
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, prompt, { maxTokens: 40 })),
+      );
+    }
+  });
+
+  it('names itself after the tree it grows', () => {
+    expect(setup(new DynamicTreeGrowth()).decoder.drafter?.name).toBe('eagle2');
+    expect(setup(new StaticTreeGrowth(StaticTreeShape.chain(3))).decoder.drafter?.name).toBe('eagle1');
+  });
+});

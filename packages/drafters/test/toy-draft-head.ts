@@ -1,0 +1,130 @@
+import { type DraftHead, type DraftHeadStep, logSumExp, topK } from '@treespec/core';
+import type { ToyLanguageModel } from '@treespec/core/testing';
+
+/**
+ * A DraftHead over the toy model that checks how it is driven: each draft row must see every
+ * committed row, a contiguous chain of earlier rows up to its own position, and get as feature
+ * the hidden state of the row right before it. Its prediction is the toy model's next-token
+ * distribution given the tokens it sees, so driven correctly it drafts perfectly.
+ */
+export class ToyDraftHead implements DraftHead {
+  readonly hiddenSize = 4;
+  readonly vocabSize: number;
+  readonly maxContext = 4096;
+  readonly maxDraftBatch = 64;
+  private tokens: number[] = [];
+  private positions: number[] = [];
+  private hiddenIds: number[] = [];
+  private committed = 0;
+  private nextHiddenId = 1;
+  private readonly logits: Float64Array;
+  private readonly idx: Int32Array;
+  private readonly val: Float64Array;
+  draftCalls = 0;
+
+  constructor(private readonly model: ToyLanguageModel) {
+    this.vocabSize = model.vocabSize;
+    this.logits = new Float64Array(model.vocabSize);
+    this.idx = new Int32Array(model.vocabSize);
+    this.val = new Float64Array(model.vocabSize);
+  }
+
+  get committedRows(): number {
+    return this.committed;
+  }
+  get draftRows(): number {
+    return this.tokens.length - this.committed;
+  }
+
+  reset(): void {
+    this.tokens = [];
+    this.positions = [];
+    this.hiddenIds = [];
+    this.committed = 0;
+  }
+
+  async commit(tokens: Int32Array, _features: Float32Array, rows: number, k: number): Promise<DraftHeadStep> {
+    this.tokens.length = this.positions.length = this.hiddenIds.length = this.committed;
+    const out = this.outputs(rows, k);
+    for (let r = 0; r < rows; r++) {
+      this.push(tokens[r], this.committed);
+      this.committed++;
+      this.predict(this.tokens, r, out);
+    }
+    return out;
+  }
+
+  async draft(
+    tokens: Int32Array,
+    features: Float32Array,
+    positions: Int32Array,
+    bias: Float32Array,
+    rows: number,
+    k: number,
+  ): Promise<DraftHeadStep> {
+    this.draftCalls++;
+    const before = this.tokens.length;
+    const width = before + rows;
+    const out = this.outputs(rows, k);
+    for (let j = 0; j < rows; j++) {
+      const visible: number[] = [];
+      for (let c = 0; c < width; c++) {
+        const seen = bias[j * width + c] === 0;
+        if (c < this.committed && !seen) throw new Error(`draft row ${j} does not see committed row ${c}`);
+        if (c >= before && c !== before + j && seen)
+          throw new Error(`draft row ${j} sees its sibling row ${c - before}`);
+        if (c === before + j && !seen) throw new Error(`draft row ${j} does not see itself`);
+        if (seen && c < before) visible.push(c);
+      }
+      visible.sort((a, b) => this.positions[a] - this.positions[b]);
+      visible.forEach((row, i) => {
+        if (this.positions[row] !== i)
+          throw new Error(`draft row ${j} sees position ${this.positions[row]} at rank ${i}`);
+      });
+      if (positions[j] !== visible.length)
+        throw new Error(`draft row ${j} is at position ${positions[j]}, expected ${visible.length}`);
+      const parent = visible[visible.length - 1];
+      if (features[j * this.hiddenSize] !== this.hiddenIds[parent]) {
+        throw new Error(
+          `draft row ${j} got the feature of hidden ${features[j * this.hiddenSize]}, expected ${this.hiddenIds[parent]}`,
+        );
+      }
+      const seq = [...visible.map((row) => this.tokens[row]), tokens[j]];
+      this.predict(seq, j, out);
+    }
+    for (let j = 0; j < rows; j++) this.push(tokens[j], positions[j]);
+    for (let j = 0; j < rows; j++) this.hiddenIds[before + j] = out.hidden[j * this.hiddenSize];
+    return out;
+  }
+
+  private push(token: number, position: number): void {
+    this.tokens.push(token);
+    this.positions.push(position);
+    this.hiddenIds.push(0);
+  }
+
+  private outputs(rows: number, k: number) {
+    return {
+      rows,
+      hidden: new Float32Array(rows * this.hiddenSize),
+      topLogProbs: new Float32Array(rows * k),
+      topTokens: new Int32Array(rows * k),
+      k,
+    };
+  }
+
+  /** Writes row `r`'s outputs: the toy model's top-k after `seq`, and a fresh hidden id. */
+  private predict(seq: number[], r: number, out: DraftHeadStep & { hidden: Float32Array }): void {
+    const id = this.nextHiddenId++;
+    out.hidden[r * this.hiddenSize] = id;
+    if (seq === this.tokens) this.hiddenIds[this.tokens.length - 1] = id;
+    const length = seq === this.tokens ? this.tokens.length : seq.length;
+    this.model.logits(seq, length, this.logits, 0);
+    const lse = logSumExp(this.logits, 0, this.vocabSize);
+    const n = topK(this.logits, 0, this.vocabSize, out.k, this.idx, this.val);
+    for (let i = 0; i < n; i++) {
+      out.topTokens[r * out.k + i] = this.idx[i];
+      out.topLogProbs[r * out.k + i] = this.val[i] - lse;
+    }
+  }
+}
