@@ -1,0 +1,22 @@
+export {
+  type ChatContentPart,
+  type ChatMessage,
+  type ChatRenderOptions,
+  ChatTemplate,
+} from './chat-template.js';
+export { ChatTemplateError, TokenIdError, TokenizerError } from './errors.js';
+export {
+  type ApplyChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  type EndOfTurn,
+  HfTokenizer,
+  type HfTokenizerOptions,
+} from './hf-tokenizer.js';
+export { type LoadTokenizerOptions, loadTokenizer, type TokenizerSource } from './load-tokenizer.js';
+export {
+  CONTEXT_TOKENS,
+  StreamingDetokenizer,
+  type StreamingDetokenizerOptions,
+} from './streaming-detokenizer.js';
+export type { JsonInput, ResolvedFiles, TokenizerFiles } from './tokenizer-files.js';
