@@ -14,9 +14,12 @@ export {
   type HfTokenizerOptions,
 } from './hf-tokenizer.js';
 export { type LoadTokenizerOptions, loadTokenizer, type TokenizerSource } from './load-tokenizer.js';
+export { StopStringMatcher } from './stop-string-matcher.js';
 export {
   CONTEXT_TOKENS,
   StreamingDetokenizer,
   type StreamingDetokenizerOptions,
 } from './streaming-detokenizer.js';
+export { StringStopCriterion, type StringStopMatch, type StringStopOptions } from './string-stop.js';
+export { TextStream, type TextStreamOptions, type TokenChunks } from './text-stream.js';
 export type { JsonInput, ResolvedFiles, TokenizerFiles } from './tokenizer-files.js';
