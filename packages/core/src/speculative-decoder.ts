@@ -59,6 +59,8 @@ export interface GenerationResult {
   /** Generated token ids (prompt excluded). */
   tokens: Int32Array;
   finishReason: FinishReason;
+  /** The stop criterion that ended the generation and where it matched (absent for other reasons). */
+  stop?: { criterion: StopCriterion; match: StopMatch };
   stats: GenerationStats;
 }
 
@@ -159,6 +161,7 @@ export class SpeculativeDecoder {
       let finishReason: FinishReason = 'length';
       let keep = -1;
       const match: StopMatch = { end: 0, keep: 0 };
+      let stop: GenerationResult['stop'];
 
       let featureSource: Float32Array | null = null;
       let featureRows = 0;
@@ -266,12 +269,14 @@ export class SpeculativeDecoder {
             stopEnd = match.end;
             keep = match.keep;
             finishReason = c.reason;
+            stop = { criterion: c, match: { ...match } };
           }
         }
         const limit = promptLength + maxTokens;
         if (length >= limit && (stopEnd < 0 || stopEnd > limit)) {
           keep = limit;
           finishReason = 'length';
+          stop = undefined;
         }
         if (keep >= 0) {
           length = Math.min(length, keep);
@@ -291,7 +296,8 @@ export class SpeculativeDecoder {
         channel.push({ tokens: tokens.slice(emitted, length), step: stats.steps - 1 });
       stats.loopMs = now() - loopStart;
       const generated = tokens.slice(promptLength, length);
-      return { tokens: generated, finishReason, stats: stats.summary(promptLength, generated.length) };
+      const summary = stats.summary(promptLength, generated.length);
+      return { tokens: generated, finishReason, ...(stop ? { stop } : {}), stats: summary };
     } finally {
       this.busy = false;
     }

@@ -8,6 +8,8 @@ export interface StreamingDecoder {
   push(ids: ArrayLike<number>): string;
   /** Returns whatever text is still held back. */
   flush(): string;
+  /** Starts over, optionally after new context ids. */
+  reset(context?: ArrayLike<number>): void;
 }
 
 /** Text to token ids and back, as the model's tokenizer does it. */
@@ -20,6 +22,9 @@ export interface Tokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): Int32Array;
   /** Decodes ids; `skipSpecialTokens` defaults to true. */
   decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string;
-  /** A fresh streaming decoder. */
-  streamingDecoder(options?: { skipSpecialTokens?: boolean }): StreamingDecoder;
+  /**
+   * A fresh streaming decoder. `context` (e.g. the prompt) makes the first pushed id decode as
+   * it would after it (SentencePiece tokenizers drop a leading space at the start of a text).
+   */
+  streamingDecoder(options?: { skipSpecialTokens?: boolean; context?: ArrayLike<number> }): StreamingDecoder;
 }

@@ -265,3 +265,22 @@ describe('streaming, aborting and limits', () => {
     expect((await first).tokens.length).toBe(20);
   });
 });
+
+describe('what ended a generation', () => {
+  it('reports the stop criterion and its match, and nothing when the length limit came first', async () => {
+    const { model, decoder } = setup(
+      7,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 4, totalTokens: 8 }),
+    );
+    const free = referenceGreedy(model, [1, 3], { maxTokens: 30 });
+    const stopSequences = [Array.from(free.subarray(5, 7))];
+    const stopped = await decoder.generate([1, 3], { maxTokens: 30, stopSequences });
+    expect(stopped.finishReason).toBe('stop');
+    expect(stopped.stop?.match).toEqual({ end: 2 + 7, keep: 2 + 5 });
+    expect(stopped.stop?.criterion.reason).toBe('stop');
+    const limited = await decoder.generate([1, 3], { maxTokens: 6, stopSequences });
+    expect(limited.finishReason).toBe('length');
+    expect(limited.stop).toBeUndefined();
+  });
+});
