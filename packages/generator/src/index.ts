@@ -1,0 +1,7 @@
+export {
+  type TextGenerateOptions,
+  type TextGenerationStream,
+  TextGenerator,
+  type TextGeneratorParts,
+  type TextResult,
+} from './text-generator.js';

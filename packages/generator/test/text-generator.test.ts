@@ -1,0 +1,66 @@
+import { fileURLToPath } from 'node:url';
+import { DynamicTreeGrowth } from '@treespec/core';
+import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { loadTokenizer } from '@treespec/tokenizers';
+import { describe, expect, it } from 'vitest';
+import { TextGenerator } from '../src/index.js';
+
+const tokenizerDir = fileURLToPath(new URL('../../model-tiny/checkpoints/treespec-tiny/', import.meta.url));
+const CHATML =
+  '{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}';
+
+async function setup() {
+  const tokenizer = await loadTokenizer(tokenizerDir, { chatTemplate: CHATML });
+  // A toy model over the real vocabulary; byte-level BPE decodes any id sequence.
+  const model = new ToyLanguageModel({ vocabSize: tokenizer.vocabSize, order: 2, seed: 4, sharpness: 4 });
+  const target = new ToyTarget(model);
+  const drafter = new ToyDrafter({
+    target,
+    growth: new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+  });
+  return { tokenizer, generator: new TextGenerator({ tokenizer, target, drafter }) };
+}
+
+describe('TextGenerator', () => {
+  it('generates the text of its tokens, the same with and without the drafter', async () => {
+    const { tokenizer, generator } = await setup();
+    const spec = await generator.generate('The history of the city', { maxTokens: 40 });
+    const plain = await generator.generate('The history of the city', { maxTokens: 40, plain: true });
+    expect(spec.promptTokens[0]).toBe(1);
+    expect(Array.from(spec.tokens)).toEqual(Array.from(plain.tokens));
+    expect(spec.text).toBe(tokenizer.decode(spec.tokens));
+    expect(spec.stats.tau).toBeGreaterThan(1);
+    expect(plain.stats.tau).toBe(1);
+  });
+
+  it('streams deltas that add up to the result text, and cuts a stop string', async () => {
+    const { tokenizer, generator } = await setup();
+    const free = await generator.generate('Once upon a time', { maxTokens: 30 });
+    const stopText = tokenizer.decode(free.tokens.subarray(10, 12));
+    const stream = generator.stream('Once upon a time', { maxTokens: 30, stop: [stopText] });
+    let streamed = '';
+    for await (const delta of stream) streamed += delta;
+    const result = await stream.result;
+    expect(result.finishReason).toBe('stop');
+    expect(streamed).toBe(result.text);
+    expect(free.text.startsWith(result.text)).toBe(true);
+    expect(result.text.includes(stopText)).toBe(false);
+    expect(result.text.length).toBe(free.text.indexOf(stopText));
+  });
+
+  it('settles the result without a reader, and renders chats through the template', async () => {
+    const { tokenizer, generator } = await setup();
+    const r = await generator.stream([{ role: 'user', content: 'Hi' }], { maxTokens: 8 }).result;
+    expect(tokenizer.decode(r.promptTokens, { skipSpecialTokens: false })).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(r.text).toBe(tokenizer.decode(r.tokens));
+  });
+
+  it('samples reproducibly with a seed', async () => {
+    const { generator } = await setup();
+    const a = await generator.generate('Hello', { maxTokens: 20, temperature: 0.9, seed: 5 });
+    const b = await generator.generate('Hello', { maxTokens: 20, temperature: 0.9, seed: 5 });
+    expect(b.text).toBe(a.text);
+  });
+});
