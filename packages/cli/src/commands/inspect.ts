@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ModelFormatError } from '@treespec/core';
+import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
+import type { Command } from 'commander';
+
+/** One line per model: id, role, file, dimensions, KV layout, RoPE and tokenizer. */
+export function describeModel(m: ManifestModel): string {
+  const d = m.dims;
+  const base = m.base ? ` base=${m.base.id}` : '';
+  return (
+    `${m.id.padEnd(12)} ${m.role.padEnd(10)} ${m.file}  vocab ${d.vocab}, hidden ${d.hidden}, ${d.layers} layers, ` +
+    `heads ${d.heads}/${d.kvHeads} x ${d.headDim}, ctx ${d.maxContext}, ${m.dtype}/${m.weightFormat}, ` +
+    `kv ${m.kvCache.layout}, rope ${m.rope.type} ${m.rope.theta}, tokenizer ${m.tokenizer.sha256.slice(0, 12)}${base}`
+  );
+}
+
+/** `treespec inspect <dir>`: prints a summary of the directory's treespec.json. */
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('print a summary of the models in a treespec model directory')
+    .argument('<dir>', 'directory holding treespec.json')
+    .action(async (dir: string, _flags: unknown, command: Command) => {
+      const path = join(resolve(dir), MANIFEST_FILE);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (cause) {
+        throw new ModelFormatError(`cannot read the manifest: ${(cause as Error).message}`, {
+          file: path,
+          cause,
+        });
+      }
+      const manifest = parseManifest(text, path);
+      const write = command.parent!.configureOutput().writeOut!;
+      write(`${path} (format ${manifest.format} v${manifest.version}, ${manifest.generator})\n`);
+      for (const m of manifest.models) write(`${describeModel(m)}\n`);
+    });
+}

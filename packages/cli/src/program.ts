@@ -1,0 +1,63 @@
+import { TreespecError } from '@treespec/core';
+import { Command, CommanderError } from 'commander';
+import { registerConvert } from './commands/convert.js';
+import { registerInspect } from './commands/inspect.js';
+
+/** Adds one subcommand to the program. */
+export type CommandRegistrar = (program: Command) => void;
+
+/** The subcommands `treespec` has, in help order. */
+export const COMMANDS: readonly CommandRegistrar[] = [registerConvert, registerInspect];
+
+/** Where the program writes; tests capture it. */
+export interface ProgramIO {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+const processIO: ProgramIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Builds the `treespec` program with every registered command. It throws instead of exiting. */
+export function createProgram(
+  io: ProgramIO = processIO,
+  commands: readonly CommandRegistrar[] = COMMANDS,
+): Command {
+  const program = new Command('treespec')
+    .description('Lossless speculative decoding with dynamic draft trees over ONNX Runtime')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const register of commands) register(program);
+  for (const command of program.commands)
+    command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  return program;
+}
+
+/**
+ * Runs the program on `argv` (as in `process.argv`) and returns the exit code: 0 on success,
+ * 1 with a one-line `error: …` on stderr for a treespec error or a usage mistake.
+ */
+export async function runProgram(argv: readonly string[], io: ProgramIO = processIO): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ||
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version'
+        ? 0
+        : error.exitCode || 1;
+    }
+    if (error instanceof TreespecError) {
+      io.err(`error: ${error.message}\n`);
+      return 1;
+    }
+    io.err(`error: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CheckpointError } from './errors.js';
+import { decodeFloats, FLOAT_DTYPE_BYTES } from './float-conversion.js';
+import type { Matrix } from './matrix.js';
+import { requireFloatDtype, SafetensorsFile, type TensorEntry } from './safetensors.js';
+
+/** Name of the index that lists the shards of a sharded checkpoint. */
+export const SHARD_INDEX_FILE = 'model.safetensors.index.json';
+
+/**
+ * The weights of a Hugging Face checkpoint directory: `model.safetensors`, or the shards listed
+ * in `model.safetensors.index.json`. Tensors are found by name across shards and read lazily
+ * with their shapes checked against what the architecture expects.
+ */
+export class Checkpoint {
+  private constructor(
+    readonly directory: string,
+    private readonly files: readonly SafetensorsFile[],
+    private readonly owner: ReadonlyMap<string, SafetensorsFile>,
+  ) {}
+
+  /**
+   * Opens every safetensors file of `directory` and checks their headers.
+   * @throws CheckpointError when there is no weights file, a shard is missing or a header is bad.
+   */
+  static async open(directory: string): Promise<Checkpoint> {
+    const indexPath = join(directory, SHARD_INDEX_FILE);
+    const single = join(directory, 'model.safetensors');
+    const shards = (await exists(indexPath)) ? await readIndex(indexPath) : null;
+    if (!shards && !(await exists(single))) {
+      throw new CheckpointError(
+        'unreadable',
+        directory,
+        `no weights: expected model.safetensors or ${SHARD_INDEX_FILE} in the checkpoint directory`,
+      );
+    }
+    const names = shards ? [...new Set(shards.values())] : ['model.safetensors'];
+    const files: SafetensorsFile[] = [];
+    try {
+      for (const name of names) files.push(await SafetensorsFile.open(join(directory, name)));
+    } catch (error) {
+      await Promise.all(files.map((f) => f.close()));
+      throw error;
+    }
+    const byName = new Map(names.map((n, i) => [n, files[i]!]));
+    const owner = new Map<string, SafetensorsFile>();
+    for (const file of files) for (const tensor of file.tensors.keys()) owner.set(tensor, file);
+    if (shards) {
+      for (const [tensor, shard] of shards) {
+        if (owner.get(tensor) !== byName.get(shard)) {
+          throw new CheckpointError(
+            'missing-tensor',
+            join(directory, shard),
+            `${SHARD_INDEX_FILE} places tensor "${tensor}" in ${shard}, but that shard does not contain it`,
+          );
+        }
+      }
+    }
+    return new Checkpoint(directory, files, owner);
+  }
+
+  /** Names of all tensors. */
+  get tensorNames(): string[] {
+    return [...this.owner.keys()];
+  }
+
+  /** Whether a tensor exists. */
+  has(name: string): boolean {
+    return this.owner.has(name);
+  }
+
+  /** The tensor's entry and file; throws `missing-tensor` when absent. */
+  entry(name: string, expectedShape: readonly number[]): { file: SafetensorsFile; entry: TensorEntry } {
+    const file = this.owner.get(name);
+    if (!file) {
+      throw new CheckpointError(
+        'missing-tensor',
+        this.files.length === 1 ? this.files[0]!.path : join(this.directory, SHARD_INDEX_FILE),
+        `tensor "${name}" (shape [${expectedShape.join(', ')}]) is missing`,
+      );
+    }
+    const entry = file.get(name)!;
+    const shape = entry.shape;
+    if (shape.length !== expectedShape.length || shape.some((d, i) => d !== expectedShape[i])) {
+      throw new CheckpointError(
+        'shape-mismatch',
+        file.path,
+        `tensor "${name}" has shape [${shape.join(', ')}]; the config implies [${expectedShape.join(', ')}]`,
+      );
+    }
+    requireFloatDtype(entry, file.path);
+    return { file, entry };
+  }
+
+  /** A 2-D weight [rows, cols], read lazily. */
+  matrix(name: string, rows: number, cols: number): Matrix {
+    const { file, entry } = this.entry(name, [rows, cols]);
+    const dtype = requireFloatDtype(entry, file.path);
+    const itemBytes = FLOAT_DTYPE_BYTES[dtype];
+    return {
+      label: name,
+      rows,
+      cols,
+      async read(start, count) {
+        const begin = entry.begin + start * cols * itemBytes;
+        const part: TensorEntry = { ...entry, begin, end: begin + count * cols * itemBytes };
+        return decodeFloats(await file.readBytes(part), dtype, new Float32Array(count * cols));
+      },
+    };
+  }
+
+  /** A 1-D weight (norm scale or bias) of `length` elements, read now. */
+  async vector(name: string, length: number): Promise<Float32Array> {
+    const { file, entry } = this.entry(name, [length]);
+    return file.readFloat32(entry);
+  }
+
+  /** Fingerprint of a tensor: its dtype and the sha256 of its bytes as stored. */
+  async fingerprint(
+    name: string,
+    shape: readonly number[],
+  ): Promise<{ tensor: string; dtype: string; sha256: string }> {
+    const { file, entry } = this.entry(name, shape);
+    const hash = createHash('sha256');
+    const block = 1 << 24;
+    for (let at = entry.begin; at < entry.end; at += block) {
+      hash.update(await file.readBytes({ ...entry, begin: at, end: Math.min(entry.end, at + block) }));
+    }
+    return { tensor: name, dtype: entry.dtype, sha256: hash.digest('hex') };
+  }
+
+  /** Closes all files. */
+  async close(): Promise<void> {
+    await Promise.all(this.files.map((f) => f.close()));
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readIndex(path: string): Promise<Map<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new CheckpointError(
+      'bad-header',
+      path,
+      `cannot read the shard index: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const map = (json as { weight_map?: unknown })?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new CheckpointError(
+      'bad-header',
+      path,
+      'expected an object "weight_map" of tensor name to shard file',
+    );
+  }
+  const shards = new Map<string, string>();
+  for (const [tensor, shard] of Object.entries(map)) {
+    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) {
+      throw new CheckpointError(
+        'bad-header',
+        path,
+        `weight_map["${tensor}"] must be a shard file name; found ${JSON.stringify(shard)}`,
+      );
+    }
+    shards.set(tensor, shard);
+  }
+  return shards;
+}

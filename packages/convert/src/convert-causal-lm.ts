@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
+import { buildCausalLMGraph } from './causal-lm-graph.js';
+import { Checkpoint } from './checkpoint.js';
+import { parseDecoderConfig } from './config.js';
+import {
+  type CommonConvertOptions,
+  manifestDims,
+  manifestKvCache,
+  manifestRope,
+  resolveOptions,
+} from './convert-options.js';
+import { upsertManifestModel } from './manifest-file.js';
+import { writeModelFile } from './model-file.js';
+import { readConfigJson } from './read-config.js';
+import { copyTokenizerFiles } from './tokenizer-files.js';
+
+/** Options of {@link convertCausalLM}. */
+export interface ConvertCausalLMOptions extends CommonConvertOptions {
+  /** Hugging Face checkpoint directory: config.json, safetensors (single or sharded), tokenizer files. */
+  readonly checkpoint: string;
+  /** `target` (default) or `draft` (an independent small draft LM). */
+  readonly role?: 'target' | 'draft';
+}
+
+/** What a conversion wrote. */
+export interface ConvertResult {
+  /** The model's manifest entry. */
+  readonly model: ManifestModel;
+  /** Path of the updated treespec.json. */
+  readonly manifestPath: string;
+  /** Bytes of the .onnx file plus its external data. */
+  readonly bytes: number;
+}
+
+/**
+ * Converts a Llama-family causal LM (Llama 2/3, Mistral, Qwen2/2.5, Qwen3) into a treespec
+ * causal-LM ONNX model with tree attention bias, KV cache and feature output, copies its
+ * tokenizer files and records it in the output directory's treespec.json.
+ * @throws CheckpointError naming the file and the problem when the checkpoint cannot be converted.
+ */
+export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
+  const role = options.role ?? 'target';
+  const { json, file } = await readConfigJson(options.checkpoint);
+  const config = parseDecoderConfig(json, file);
+  const resolved = resolveOptions(options, role, config.maxPositions);
+  await mkdir(options.out, { recursive: true });
+  const checkpoint = await Checkpoint.open(options.checkpoint);
+  try {
+    const lmHeadName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
+    const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config);
+    const written = await writeModelFile(options.out, resolved.id, (g) =>
+      buildCausalLMGraph(g, checkpoint, config, resolved.format, resolved.graph, resolved.maxContext),
+    );
+    const model: ManifestModel = {
+      id: resolved.id,
+      role,
+      graph: 'causal-lm',
+      file: written.file,
+      externalData: written.externalData,
+      dtype: 'float32',
+      weightFormat: resolved.format.name,
+      dims: manifestDims(config, resolved.maxContext),
+      inputs: CAUSAL_LM_IO.inputs,
+      outputs: CAUSAL_LM_IO.outputs,
+      kvCache: manifestKvCache(config),
+      rope: manifestRope(config),
+      rmsNormEps: config.rmsNormEps,
+      feature: 'final-norm',
+      tokenizer,
+      source: {
+        architecture: config.architecture,
+        modelType: config.modelType,
+        checkpoint: basename(resolve(options.checkpoint)),
+      },
+      lmHead,
+    };
+    const manifestPath = await upsertManifestModel(options.out, model);
+    return { model, manifestPath, bytes: written.bytes };
+  } finally {
+    await checkpoint.close();
+  }
+}

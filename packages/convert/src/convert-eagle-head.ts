@@ -1,0 +1,119 @@
+import { mkdir } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { Checkpoint } from './checkpoint.js';
+import { type DecoderConfig, parseDecoderConfig, parseEagleHeadConfig } from './config.js';
+import type { ConvertResult } from './convert-causal-lm.js';
+import {
+  type CommonConvertOptions,
+  manifestDims,
+  manifestKvCache,
+  manifestRope,
+  resolveOptions,
+} from './convert-options.js';
+import { buildEagleHeadGraph } from './eagle-head-graph.js';
+import { CheckpointError } from './errors.js';
+import { readManifest, upsertManifestModel } from './manifest-file.js';
+import { writeModelFile } from './model-file.js';
+import { readConfigJson } from './read-config.js';
+import { copyTokenizerFiles } from './tokenizer-files.js';
+
+/** Options of {@link convertEagleHead}. */
+export interface ConvertEagleHeadOptions extends CommonConvertOptions {
+  /** The head's checkpoint directory (EAGLE layout: `fc.*`, `layers.0.*`, optional `embed_tokens.weight`). */
+  readonly checkpoint: string;
+  /** The target's Hugging Face checkpoint directory: its lm_head (and embedding when the head has none) and tokenizer. */
+  readonly target: string;
+}
+
+/**
+ * Converts an EAGLE-1/2 head into a treespec eagle-head ONNX model. The target's lm_head is copied
+ * into the head model (and its embedding too when the head has no copy), so the target checkpoint
+ * is needed; the head's hidden size and vocabulary must equal the target's.
+ * @throws CheckpointError naming the file and the problem; `mismatch` names both configs.
+ */
+export async function convertEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {
+  const head = await readConfigJson(options.checkpoint);
+  const config = parseEagleHeadConfig(head.json, head.file);
+  const base = await readConfigJson(options.target);
+  const targetConfig = parseDecoderConfig(base.json, base.file);
+  checkHeadFitsTarget(config, targetConfig);
+  const resolved = resolveOptions(
+    options,
+    'eagle-head',
+    Math.min(config.maxPositions, targetConfig.maxPositions),
+  );
+  await mkdir(options.out, { recursive: true });
+  const checkpoint = await Checkpoint.open(options.checkpoint);
+  const target = await Checkpoint.open(options.target);
+  try {
+    const prefix = checkpoint.has('fc.weight') ? '' : checkpoint.has('model.fc.weight') ? 'model.' : '';
+    const { vocab, hidden } = targetConfig;
+    const lmHeadName = targetConfig.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    const lmHead = target.matrix(lmHeadName, vocab, hidden);
+    const ownEmbedding = `${prefix}embed_tokens.weight`;
+    const embedding = checkpoint.has(ownEmbedding)
+      ? checkpoint.matrix(ownEmbedding, vocab, hidden)
+      : target.matrix('model.embed_tokens.weight', vocab, hidden);
+    const fcBias = config.fcBias ?? checkpoint.has(`${prefix}fc.bias`);
+    const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
+    const tokenizer = await copyTokenizerFiles(options.target, options.out, targetConfig);
+    const written = await writeModelFile(options.out, resolved.id, (g) =>
+      buildEagleHeadGraph(
+        g,
+        checkpoint,
+        config,
+        { embedding, lmHead, prefix, fcBias },
+        resolved.format,
+        resolved.graph,
+        resolved.maxContext,
+      ),
+    );
+    const existing = await readManifest(options.out);
+    const baseEntry = existing?.models.find(
+      (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
+    );
+    const model: ManifestModel = {
+      id: resolved.id,
+      role: 'eagle-head',
+      graph: 'eagle-head',
+      file: written.file,
+      externalData: written.externalData,
+      dtype: 'float32',
+      weightFormat: resolved.format.name,
+      dims: manifestDims(config, resolved.maxContext),
+      inputs: EAGLE_HEAD_IO.inputs,
+      outputs: EAGLE_HEAD_IO.outputs,
+      kvCache: manifestKvCache(config),
+      rope: manifestRope(config),
+      rmsNormEps: config.rmsNormEps,
+      feature: 'final-norm',
+      tokenizer,
+      source: {
+        architecture: config.architecture,
+        modelType: config.modelType,
+        checkpoint: basename(resolve(options.checkpoint)),
+      },
+      base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
+    };
+    const manifestPath = await upsertManifestModel(options.out, model);
+    return { model, manifestPath, bytes: written.bytes };
+  } finally {
+    await Promise.all([checkpoint.close(), target.close()]);
+  }
+}
+
+function checkHeadFitsTarget(head: DecoderConfig, target: DecoderConfig): void {
+  for (const [property, a, b] of [
+    ['hidden_size', head.hidden, target.hidden],
+    ['vocab_size', head.vocab, target.vocab],
+  ] as const) {
+    if (a !== b) {
+      throw new CheckpointError(
+        'mismatch',
+        head.file,
+        `the EAGLE head's ${property} is ${a} but the target's (${target.file}) is ${b}; a head only works with the target it was trained for`,
+      );
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { OptionError, requireInteger } from '@treespec/core';
+import type { KvCacheInfo, ModelDims, RopeInfo } from '@treespec/onnx';
+import type { DecoderConfig } from './config.js';
+import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
+import { ropeParameters } from './rope.js';
+import { Fp32Weights, type WeightFormat } from './weight-format.js';
+
+/** Options every conversion takes. */
+export interface CommonConvertOptions {
+  /** Output directory; created if needed. Models converted into one directory share its manifest and tokenizer. */
+  readonly out: string;
+  /** Manifest id of the model, also the base name of its files. */
+  readonly id?: string;
+  /** Positions the RoPE tables cover (default: the config's max_position_embeddings). */
+  readonly maxContext?: number;
+  /** Weight storage; default fp32 (`Gemm`). */
+  readonly weightFormat?: WeightFormat;
+  /** Graph-shape choices (default {@link DEFAULT_GRAPH_OPTIONS}). */
+  readonly graph?: Partial<GraphOptions>;
+}
+
+/** Resolved common options. */
+export interface ResolvedOptions {
+  readonly id: string;
+  readonly maxContext: number;
+  readonly format: WeightFormat;
+  readonly graph: GraphOptions;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Checks and fills in {@link CommonConvertOptions}. */
+export function resolveOptions(
+  options: CommonConvertOptions,
+  defaultId: string,
+  maxPositions: number,
+): ResolvedOptions {
+  const id = options.id ?? defaultId;
+  if (!ID_PATTERN.test(id))
+    throw new OptionError('id', id, 'a file-name-safe id (letters, digits, ".", "_", "-")');
+  const maxContext =
+    options.maxContext === undefined
+      ? maxPositions
+      : requireInteger('maxContext', options.maxContext, 1, maxPositions);
+  return {
+    id,
+    maxContext,
+    format: options.weightFormat ?? new Fp32Weights(),
+    graph: { ...DEFAULT_GRAPH_OPTIONS, ...options.graph },
+  };
+}
+
+/** Manifest dimensions of a decoder. */
+export function manifestDims(config: DecoderConfig, maxContext: number): ModelDims {
+  const { vocab, hidden, layers, heads, kvHeads, headDim, intermediate } = config;
+  return { vocab, hidden, layers, heads, kvHeads, headDim, intermediate, maxContext };
+}
+
+/** Manifest KV-cache description. */
+export function manifestKvCache(config: DecoderConfig): KvCacheInfo {
+  return {
+    layout: 'bsnh',
+    layers: config.layers,
+    kvHeads: config.kvHeads,
+    headDim: config.headDim,
+    dtype: 'float32',
+    keysRotated: true,
+    present: 'new-only',
+  };
+}
+
+/** Manifest RoPE description. */
+export function manifestRope(config: DecoderConfig): RopeInfo {
+  const parameters = ropeParameters(config.rope);
+  return {
+    type: config.rope.type,
+    theta: config.rope.theta,
+    ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
+  };
+}

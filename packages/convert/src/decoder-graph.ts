@@ -1,0 +1,282 @@
+import type { DecoderConfig } from './config.js';
+import { floatAttr, type GraphBuilder } from './graph-builder.js';
+import type { AttentionWeights, LayerWeights, MlpWeights } from './layer-weights.js';
+import { concatRows, type Matrix, scaleMatrix } from './matrix.js';
+import { OnnxDataType } from './onnx-proto.js';
+import { ropeTables } from './rope.js';
+import type { WeightFormat } from './weight-format.js';
+
+/**
+ * Graph-shape choices that do not change the model's function. The defaults are the fastest
+ * measured on onnxruntime-node's CPU execution provider (see packages/convert/bench).
+ */
+export interface GraphOptions {
+  /** One matmul for q, k and v, then Split (default true). */
+  readonly fuseQkv: boolean;
+  /** One matmul for gate and up, then Split (default true). */
+  readonly fuseGateUp: boolean;
+  /**
+   * RMSNorm as primitive ops (`primitive`, portable everywhere; ONNX Runtime fuses the pattern
+   * itself) or as the `SimplifiedLayerNormalization` kernel that ONNX Runtime registers.
+   */
+  readonly norm: 'primitive' | 'simplified';
+  /** Fold 1/sqrt(headDim) into the query projection instead of scaling q at run time (default true). */
+  readonly foldScale: boolean;
+}
+
+/** The default {@link GraphOptions}. */
+export const DEFAULT_GRAPH_OPTIONS: GraphOptions = {
+  fuseQkv: true,
+  fuseGateUp: true,
+  norm: 'primitive',
+  foldScale: true,
+};
+
+/** Per-call values every layer reads. */
+export interface SharedInputs {
+  /** [N, 1, headDim] cosines of each row's position. */
+  readonly cos: string;
+  /** [N, 1, headDim] sines, sign-folded: -sin on the first half, +sin on the second. */
+  readonly sin: string;
+  /** [N * group, P + N]: the attention bias repeated once per query head sharing a KV head. */
+  readonly bias: string;
+}
+
+/** What the layer builders need besides weights. */
+export interface DecoderContext {
+  readonly g: GraphBuilder;
+  readonly format: WeightFormat;
+  readonly options: GraphOptions;
+  readonly config: DecoderConfig;
+}
+
+/** Graph input names shared by causal LMs and heads. */
+export interface CommonInputNames {
+  readonly inputIds: string;
+  readonly positionIds: string;
+  readonly attentionBias: string;
+}
+
+/**
+ * Declares `input_ids`, `position_ids` and `attention_bias`, and builds what all layers share:
+ * the flattened ids [N], the rotary rows gathered by position id from tables of `maxContext`
+ * positions, and the bias tiled for grouped-query attention.
+ */
+export async function declareSharedInputs(
+  ctx: DecoderContext,
+  names: CommonInputNames,
+  maxContext: number,
+): Promise<{ ids: string; shared: SharedInputs }> {
+  const { g, config } = ctx;
+  const d = config.headDim;
+  const ids = g.input(names.inputIds, OnnxDataType.INT64, [1, 'new']);
+  const positions = g.input(names.positionIds, OnnxDataType.INT64, [1, 'new']);
+  const bias = g.input(names.attentionBias, OnnxDataType.FLOAT, [1, 1, 'new', 'total']);
+  const { cos, sin } = ropeTables(config.rope, d, maxContext);
+  for (let p = 0; p < maxContext; p++) for (let j = 0; j < d / 2; j++) sin[p * d + j] = -sin[p * d + j]!;
+  const flatPositions = g.op('Reshape', [positions, g.int64([-1])], {}, 'positions');
+  const rows = async (label: string, table: Float32Array) => {
+    const t = await g.tensor(label, [maxContext, d], table);
+    const picked = g.op('Gather', [t, flatPositions], { axis: 0 });
+    return g.op('Reshape', [picked, g.int64([-1, 1, d])], {}, `${label}_rows`);
+  };
+  const group = config.heads / config.kvHeads;
+  const bias2d = g.op('Squeeze', [bias, g.int64([0, 1])], {}, 'bias_rows');
+  return {
+    ids: g.op('Reshape', [ids, g.int64([-1])], {}, 'ids'),
+    shared: {
+      cos: await rows('rope_cos', cos),
+      sin: await rows('rope_sin', sin),
+      bias: group === 1 ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
+    },
+  };
+}
+
+/** RMSNorm over the last axis, computed in float32: x / sqrt(mean(x²) + eps) * weight. */
+export async function rmsNorm(
+  ctx: DecoderContext,
+  x: string,
+  weight: Float32Array,
+  label: string,
+): Promise<string> {
+  const { g, format, options, config } = ctx;
+  const w = await format.vector(g, label, weight);
+  if (options.norm === 'simplified') {
+    return g.op('SimplifiedLayerNormalization', [x, w], {
+      axis: -1,
+      epsilon: floatAttr(config.rmsNormEps),
+      stash_type: 1,
+    });
+  }
+  return primitiveRmsNorm(g, x, w, config.rmsNormEps);
+}
+
+/** The primitive-op RMSNorm, in the Pow/ReduceMean/Add/Sqrt/Div/Mul pattern ONNX Runtime fuses. */
+function primitiveRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number): string {
+  const squared = g.op('Pow', [x, g.float32([2], [])]);
+  const mean = g.op('ReduceMean', [squared], { axes: [-1], keepdims: 1 });
+  const root = g.op('Sqrt', [g.op('Add', [mean, g.float32([eps], [])])]);
+  return g.op('Mul', [g.op('Div', [x, root]), weight]);
+}
+
+/** Rotates [N, heads, headDim] by the rows' positions (rotate-half convention). */
+function applyRope(g: GraphBuilder, x: string, shared: SharedInputs, headDim: number): string {
+  const [first, second] = g.opN('Split', [x, g.int64([headDim / 2, headDim / 2])], 2, { axis: 2 });
+  const swapped = g.op('Concat', [second!, first!], { axis: 2 });
+  return g.op('Add', [g.op('Mul', [x, shared.cos]), g.op('Mul', [swapped, shared.sin])]);
+}
+
+/** Names of the layer's KV cache inputs and outputs. */
+export interface KvNames {
+  readonly pastKey: string;
+  readonly pastValue: string;
+  readonly presentKey: string;
+  readonly presentValue: string;
+}
+
+/**
+ * Grouped-query self-attention over concat(past, new) with the additive tree bias. Declares the
+ * layer's `past_*` inputs and `present_*` outputs (new entries only, keys after RoPE).
+ */
+export async function attention(
+  ctx: DecoderContext,
+  x: string,
+  weights: AttentionWeights,
+  shared: SharedInputs,
+  kv: KvNames,
+  layer: number,
+): Promise<string> {
+  const { g, format, options, config } = ctx;
+  const { heads, kvHeads, headDim: d } = config;
+  const group = heads / kvHeads;
+  const scale = 1 / Math.sqrt(d);
+  const scaleInWeights = options.foldScale && !weights.qNorm;
+  const scaleInNorm = options.foldScale && weights.qNorm !== null;
+  const q = scaleInWeights ? scaleMatrix(weights.q, scale) : weights.q;
+  const qBias = weights.qBias && scaleInWeights ? weights.qBias.map((b) => b * scale) : weights.qBias;
+  const prefix = `layers.${layer}.attn`;
+
+  let qh: string;
+  let kh: string;
+  let vh: string;
+  if (options.fuseQkv) {
+    const w = concatRows(`${prefix}.qkv`, [q, weights.k, weights.v]);
+    const b = qBias ? concatVectors(qBias, weights.kBias!, weights.vBias!) : null;
+    const qkv = await format.linear(g, x, w, b);
+    const heads3 = g.op('Reshape', [qkv, g.int64([-1, heads + 2 * kvHeads, d])]);
+    [qh, kh, vh] = g.opN('Split', [heads3, g.int64([heads, kvHeads, kvHeads])], 3, { axis: 1 }) as [
+      string,
+      string,
+      string,
+    ];
+  } else {
+    const project = async (m: Matrix, b: Float32Array | null, n: number) =>
+      g.op('Reshape', [await format.linear(g, x, m, b), g.int64([-1, n, d])]);
+    qh = await project(renamed(q, `${prefix}.q`), qBias, heads);
+    kh = await project(renamed(weights.k, `${prefix}.k`), weights.kBias, kvHeads);
+    vh = await project(renamed(weights.v, `${prefix}.v`), weights.vBias, kvHeads);
+  }
+  if (weights.qNorm && weights.kNorm) {
+    const qScale = scaleInNorm ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
+    qh = primitiveRmsNorm(g, qh, await format.vector(g, `${prefix}.q_norm`, qScale), config.rmsNormEps);
+    kh = primitiveRmsNorm(
+      g,
+      kh,
+      await format.vector(g, `${prefix}.k_norm`, weights.kNorm),
+      config.rmsNormEps,
+    );
+  }
+  qh = applyRope(g, qh, shared, d);
+  kh = applyRope(g, kh, shared, d);
+  if (!options.foldScale) qh = g.op('Mul', [qh, g.float32([scale], [])]);
+
+  const presentKey = g.op('Reshape', [kh, g.int64([1, -1, kvHeads, d])], {}, kv.presentKey);
+  const presentValue = g.op('Reshape', [vh, g.int64([1, -1, kvHeads, d])], {}, kv.presentValue);
+  g.output(presentKey, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
+  g.output(presentValue, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
+  const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
+  const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
+  const keys = g.op('Concat', [pastKey, presentKey], { axis: 1 });
+  const values = g.op('Concat', [pastValue, presentValue], { axis: 1 });
+  const keysT = g.op('Transpose', [keys], { perm: [0, 2, 3, 1] });
+  const valuesT = g.op('Transpose', [values], { perm: [0, 2, 1, 3] });
+
+  const qGrouped =
+    group === 1
+      ? g.op('Transpose', [qh], { perm: [1, 0, 2] })
+      : g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, group, d])])], { perm: [1, 2, 0, 3] });
+  const qRows = g.op('Reshape', [qGrouped, g.int64([1, kvHeads, -1, d])]);
+  const scores = g.op('Add', [g.op('MatMul', [qRows, keysT]), shared.bias]);
+  const probs = g.op('Softmax', [scores], { axis: -1 });
+  const context = g.op('MatMul', [probs, valuesT]);
+  const merged =
+    group === 1
+      ? g.op('Transpose', [g.op('Reshape', [context, g.int64([kvHeads, -1, d])])], { perm: [1, 0, 2] })
+      : g.op('Transpose', [g.op('Reshape', [context, g.int64([kvHeads, group, -1, d])])], {
+          perm: [2, 0, 1, 3],
+        });
+  const flat = g.op('Reshape', [merged, g.int64([-1, heads * d])]);
+  return format.linear(g, flat, renamed(weights.o, `${prefix}.o`), weights.oBias);
+}
+
+/** SwiGLU: down(silu(gate(x)) * up(x)). */
+export async function mlp(
+  ctx: DecoderContext,
+  x: string,
+  weights: MlpWeights,
+  layer: number,
+): Promise<string> {
+  const { g, format, options, config } = ctx;
+  const prefix = `layers.${layer}.mlp`;
+  let gate: string;
+  let up: string;
+  if (options.fuseGateUp) {
+    const w = concatRows(`${prefix}.gate_up`, [weights.gate, weights.up]);
+    const b = weights.gateBias ? concatVectors(weights.gateBias, weights.upBias!) : null;
+    const both = await format.linear(g, x, w, b);
+    [gate, up] = g.opN('Split', [both, g.int64([config.intermediate, config.intermediate])], 2, {
+      axis: 1,
+    }) as [string, string];
+  } else {
+    gate = await format.linear(g, x, renamed(weights.gate, `${prefix}.gate`), weights.gateBias);
+    up = await format.linear(g, x, renamed(weights.up, `${prefix}.up`), weights.upBias);
+  }
+  const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
+  return format.linear(g, g.op('Mul', [silu, up]), renamed(weights.down, `${prefix}.down`), weights.downBias);
+}
+
+/** One decoder layer: h + attn(norm(h)), then + mlp(norm(.)); without input norm for EAGLE heads. */
+export async function decoderLayer(
+  ctx: DecoderContext,
+  x: string,
+  weights: LayerWeights,
+  shared: SharedInputs,
+  kv: KvNames,
+  layer: number,
+): Promise<string> {
+  const attnInput = weights.inputNorm
+    ? await rmsNorm(ctx, x, weights.inputNorm, `layers.${layer}.input_norm`)
+    : x;
+  const h = ctx.g.op(
+    'Add',
+    [x, await attention(ctx, attnInput, weights.attention, shared, kv, layer)],
+    {},
+    `layers.${layer}.attn_residual`,
+  );
+  const normed = await rmsNorm(ctx, h, weights.postAttentionNorm, `layers.${layer}.post_attention_norm`);
+  return ctx.g.op('Add', [h, await mlp(ctx, normed, weights.mlp, layer)], {}, `layers.${layer}.output`);
+}
+
+function concatVectors(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function renamed(m: Matrix, label: string): Matrix {
+  return { ...m, label };
+}

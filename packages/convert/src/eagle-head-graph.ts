@@ -1,0 +1,82 @@
+import { EAGLE_HEAD_IO } from '@treespec/onnx';
+import { type CausalLMNames, kvNames } from './causal-lm-graph.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { EagleHeadConfig } from './config.js';
+import {
+  type DecoderContext,
+  declareSharedInputs,
+  decoderLayer,
+  type GraphOptions,
+} from './decoder-graph.js';
+import type { GraphBuilder } from './graph-builder.js';
+import { loadLayerWeights } from './layer-weights.js';
+import type { Matrix } from './matrix.js';
+import { OnnxDataType } from './onnx-proto.js';
+import type { WeightFormat } from './weight-format.js';
+
+/** Weights an EAGLE head takes from outside its own checkpoint. */
+export interface EagleHeadExternals {
+  /** Token embedding [vocab, hidden]: the head's own copy, or the target's. */
+  readonly embedding: Matrix;
+  /** The target's lm_head [vocab, hidden]. */
+  readonly lmHead: Matrix;
+  /** Prefix of the head's tensor names (`""` in EAGLE's layout, `model.` in some exports). */
+  readonly prefix: string;
+  /** Whether fc has a bias. */
+  readonly fcBias: boolean;
+}
+
+/**
+ * Builds the treespec EAGLE-1/2 head graph (docs/onnx-layout.md): fc(concat(embed(token),
+ * feature)) → one decoder layer without input norm → `hidden`; `logits` through the target's
+ * lm_head; `top_log_probs`/`top_ids` = TopK(log_softmax(logits), top_k).
+ */
+export async function buildEagleHeadGraph(
+  g: GraphBuilder,
+  checkpoint: Checkpoint,
+  config: EagleHeadConfig,
+  externals: EagleHeadExternals,
+  format: WeightFormat,
+  options: GraphOptions,
+  maxContext: number,
+  names: CausalLMNames = EAGLE_HEAD_IO,
+): Promise<void> {
+  const ctx: DecoderContext = { g, format, options, config };
+  const { hidden, vocab } = config;
+  const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
+  const feature = g.input(names.inputs.feature!, OnnxDataType.FLOAT, [1, 'new', hidden]);
+  const topK = g.input(names.inputs.topK!, OnnxDataType.INT64, [1]);
+  const p = externals.prefix;
+  const fcWeight = checkpoint.matrix(`${p}fc.weight`, hidden, 2 * hidden);
+  const fcBias = externals.fcBias ? await checkpoint.vector(`${p}fc.bias`, hidden) : null;
+  const layerWeights = await loadLayerWeights(checkpoint, `${p}layers.0.`, config, false);
+
+  const embedded = await format.embedding(g, ids, externals.embedding);
+  const features = g.op('Reshape', [feature, g.int64([-1, hidden])]);
+  const joined = g.op('Concat', [embedded, features], { axis: 1 });
+  const h = await format.linear(g, joined, { ...fcWeight, label: 'fc' }, fcBias);
+  const out = await decoderLayer(ctx, h, layerWeights, shared, kvNames(names, 0), 0);
+  const logits = await format.linear(g, out, externals.lmHead, null);
+  const logProbs = g.op('LogSoftmax', [logits], { axis: -1 });
+  const [values, indices] = g.opN('TopK', [logProbs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
+  g.output(g.op('Reshape', [out, g.int64([1, -1, hidden])]), names.outputs.hidden!, OnnxDataType.FLOAT, [
+    1,
+    'new',
+    hidden,
+  ]);
+  g.output(g.op('Reshape', [logits, g.int64([1, -1, vocab])]), names.outputs.logits, OnnxDataType.FLOAT, [
+    1,
+    'new',
+    vocab,
+  ]);
+  g.output(g.op('Unsqueeze', [values!, g.int64([0])]), names.outputs.topLogProbs!, OnnxDataType.FLOAT, [
+    1,
+    'new',
+    'k',
+  ]);
+  g.output(g.op('Unsqueeze', [indices!, g.int64([0])]), names.outputs.topIds!, OnnxDataType.INT64, [
+    1,
+    'new',
+    'k',
+  ]);
+}

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TokenizerInfo } from '@treespec/onnx';
+import type { DecoderConfig } from './config.js';
+import { CheckpointError } from './errors.js';
+
+/** Tokenizer files copied next to the models when the checkpoint has them (tokenizer.json is required). */
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'generation_config.json',
+] as const;
+
+/**
+ * Copies the tokenizer files of `checkpointDir` into `outDir` and describes them for the
+ * manifest: the files, the sha256 of tokenizer.json, and the special token ids of the config
+ * merged with generation_config.json (its eos ids are added to the config's).
+ * @throws CheckpointError `missing-file` when tokenizer.json is absent, `mismatch` when `outDir`
+ *   already holds a different tokenizer.json (models sharing a directory share one tokenizer).
+ */
+export async function copyTokenizerFiles(
+  checkpointDir: string,
+  outDir: string,
+  config: DecoderConfig,
+): Promise<TokenizerInfo> {
+  const source = join(checkpointDir, 'tokenizer.json');
+  const tokenizer = await readOptional(source);
+  if (!tokenizer) {
+    throw new CheckpointError(
+      'missing-file',
+      source,
+      'tokenizer.json is missing; it is required next to config.json',
+    );
+  }
+  const sha256 = createHash('sha256').update(tokenizer).digest('hex');
+  const existing = await readOptional(join(outDir, 'tokenizer.json'));
+  if (existing) {
+    const have = createHash('sha256').update(existing).digest('hex');
+    if (have !== sha256) {
+      throw new CheckpointError(
+        'mismatch',
+        source,
+        `tokenizer.json (sha256 ${sha256}) differs from ${join(outDir, 'tokenizer.json')} (sha256 ${have}) already in ` +
+          'the output directory; models in one directory must share a tokenizer',
+      );
+    }
+  }
+  const files: string[] = [];
+  let generation: Record<string, unknown> = {};
+  for (const name of TOKENIZER_FILES) {
+    const bytes = await readOptional(join(checkpointDir, name));
+    if (!bytes) continue;
+    await copyFile(join(checkpointDir, name), join(outDir, name));
+    files.push(name);
+    if (name === 'generation_config.json') generation = parseJson(bytes, join(checkpointDir, name));
+  }
+  const ids = (v: unknown): number[] =>
+    Array.isArray(v)
+      ? v.filter((x): x is number => Number.isInteger(x))
+      : Number.isInteger(v)
+        ? [v as number]
+        : [];
+  const eos = [...new Set([...config.eosTokenIds, ...ids(generation.eos_token_id)])];
+  const bos = ids(generation.bos_token_id)[0] ?? config.bosTokenId;
+  const pad = ids(generation.pad_token_id)[0] ?? config.padTokenId;
+  return { files, sha256, bosTokenId: bos ?? null, eosTokenIds: eos, padTokenId: pad ?? null };
+}
+
+async function readOptional(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CheckpointError('unreadable', path, `cannot read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function parseJson(bytes: Buffer, file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new CheckpointError('bad-config', file, `not valid JSON (${(cause as Error).message})`, { cause });
+  }
+}

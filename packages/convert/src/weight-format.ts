@@ -1,0 +1,65 @@
+import type { WeightFormatName } from '@treespec/onnx';
+import type { GraphBuilder } from './graph-builder.js';
+import { type Matrix, matrixOf, readAll } from './matrix.js';
+
+/**
+ * How weights are stored and multiplied. Every weight of a model goes through one of these
+ * methods, so a new storage format (fp16, 4-bit MatMulNBits) is one new implementation of this
+ * interface and nothing else.
+ */
+export interface WeightFormat {
+  /** Recorded in the manifest. */
+  readonly name: WeightFormatName;
+  /** `x` [N, in] times the weight [out, in] transposed, plus `bias` [out] when given: [N, out]. */
+  linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string>;
+  /** Rows of `table` [vocab, hidden] picked by the int64 ids `ids` [N]: [N, hidden]. */
+  embedding(g: GraphBuilder, ids: string, table: Matrix): Promise<string>;
+  /** A small float vector (norm scales), in the activation dtype. */
+  vector(g: GraphBuilder, label: string, data: Float32Array, dims?: readonly number[]): Promise<string>;
+}
+
+/** Operator used for linear layers by {@link Fp32Weights}. */
+export type LinearOp = 'gemm' | 'matmul';
+
+/**
+ * float32 weights. `gemm` (the default) keeps each weight in the checkpoint's [out, in] layout and
+ * multiplies with `Gemm(transB=1)`, so weights stream to disk block by block and a tied
+ * embedding is stored once; `matmul` stores the transpose and uses `MatMul` (+ `Add` for a bias).
+ */
+export class Fp32Weights implements WeightFormat {
+  readonly name = 'fp32' as const;
+
+  constructor(readonly linearOp: LinearOp = 'gemm') {}
+
+  async linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string> {
+    const biasName = bias ? await g.tensor(`${weight.label}.bias`, [bias.length], bias) : null;
+    if (this.linearOp === 'gemm') {
+      const w = await g.matrix(weight);
+      return g.op('Gemm', biasName ? [x, w, biasName] : [x, w], { transB: 1 });
+    }
+    const w = await g.matrix(await transposed(weight), `${weight.label}.T`);
+    const y = g.op('MatMul', [x, w]);
+    return biasName ? g.op('Add', [y, biasName]) : y;
+  }
+
+  async embedding(g: GraphBuilder, ids: string, table: Matrix): Promise<string> {
+    return g.op('Gather', [await g.matrix(table), ids], { axis: 0 });
+  }
+
+  async vector(
+    g: GraphBuilder,
+    label: string,
+    data: Float32Array,
+    dims: readonly number[] = [data.length],
+  ): Promise<string> {
+    return g.tensor(label, dims, data);
+  }
+}
+
+async function transposed(m: Matrix): Promise<Matrix> {
+  const data = await readAll(m);
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < m.rows; r++)
+    for (let c = 0; c < m.cols; c++) out[c * m.rows + r] = data[r * m.cols + c]!;
+  return matrixOf(`${m.label}.T`, m.cols, m.rows, out);
+}

@@ -1,0 +1,88 @@
+import * as ort from 'onnxruntime-node';
+
+/** A masked position of the additive attention bias (a very negative finite float32). */
+export const MASKED = -3.4028234663852886e38;
+
+/** KV cache of every layer in the bsnh layout: [1, P, kvHeads, headDim] each. */
+export interface KvCache {
+  readonly length: number;
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+}
+
+/** An empty cache. */
+export function emptyCache(layers: number): KvCache {
+  return {
+    length: 0,
+    keys: Array.from({ length: layers }, () => new Float32Array(0)),
+    values: Array.from({ length: layers }, () => new Float32Array(0)),
+  };
+}
+
+/** Opens a converted model on the CPU with all graph optimizations. */
+export function openSession(path: string, threads = 1): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', intraOpNumThreads: threads });
+}
+
+/** Causal bias for `n` new rows after `past` cached ones: row i sees the cache and rows 0..i. */
+export function causalBias(past: number, n: number): Float32Array {
+  const bias = new Float32Array(n * (past + n));
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) bias[i * (past + n) + past + j] = MASKED;
+  return bias;
+}
+
+/** int64 tensor [1, values.length]. */
+export function int64Row(values: readonly number[]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
+}
+
+/**
+ * Runs a causal LM (or, with `extra`, a head) over `tokens` after `cache`, returning all outputs
+ * and the cache extended by the new entries.
+ */
+export async function runDecoder(
+  session: ort.InferenceSession,
+  shape: { layers: number; kvHeads: number; headDim: number },
+  tokens: readonly number[],
+  positions: readonly number[],
+  bias: Float32Array,
+  cache: KvCache,
+  extra: Record<string, ort.Tensor> = {},
+): Promise<{ outputs: ort.InferenceSession.ReturnType; cache: KvCache }> {
+  const n = tokens.length;
+  const p = cache.length;
+  const { layers, kvHeads, headDim } = shape;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: int64Row(tokens),
+    position_ids: int64Row(positions),
+    attention_bias: new ort.Tensor('float32', bias, [1, 1, n, p + n]),
+    ...extra,
+  };
+  for (let l = 0; l < layers; l++) {
+    feeds[`past_key.${l}`] = new ort.Tensor('float32', cache.keys[l]!, [1, p, kvHeads, headDim]);
+    feeds[`past_value.${l}`] = new ort.Tensor('float32', cache.values[l]!, [1, p, kvHeads, headDim]);
+  }
+  const outputs = await session.run(feeds);
+  const grow = (old: Float32Array, added: ort.Tensor) => {
+    const next = new Float32Array(old.length + added.data.length);
+    next.set(old);
+    next.set(added.data as Float32Array, old.length);
+    return next;
+  };
+  return {
+    outputs,
+    cache: {
+      length: p + n,
+      keys: cache.keys.map((k, l) => grow(k, outputs[`present_key.${l}`]!)),
+      values: cache.values.map((v, l) => grow(v, outputs[`present_value.${l}`]!)),
+    },
+  };
+}
+
+/** Largest |a[i] - b[i]|. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

@@ -1,0 +1,1 @@
+export { TINY_BUNDLE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';

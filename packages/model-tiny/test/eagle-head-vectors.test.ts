@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
+import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
+import { causalBias, emptyCache, maxAbsDiff, runDecoder } from './helpers/ort-session.js';
+
+/** PyTorch fp32 vs ONNX Runtime fp32 on identical weights: differences are summation order only (~6e-6 measured). */
+const TOLERANCE = 1e-3;
+
+interface HeadCase {
+  prompt_ids: number[];
+  target_next_token: number;
+  head_input_ids: number[];
+  target_feature_last_first16: number[];
+  head_pred_feature_last_first16: number[];
+  head_pred_feature_last_l2_norm: number;
+  head_top5_ids: number[];
+  head_top5_logits: number[];
+  head_greedy_chain_ids: number[];
+}
+
+describe('converted EAGLE-2 head reproduces its PyTorch test vectors', () => {
+  const vectors = JSON.parse(readFileSync(tinyTestVectorsPath(TINY_MODEL_IDS.eagleHead), 'utf8')) as {
+    cases: HeadCase[];
+  };
+  let target: LoadedModel;
+  let head: LoadedModel;
+  beforeAll(async () => {
+    target = await loadTinyModel(TINY_MODEL_IDS.target);
+    head = await loadTinyModel(TINY_MODEL_IDS.eagleHead);
+  });
+  afterAll(async () => {
+    await target.session.release();
+    await head.session.release();
+  });
+
+  const topK = (k: number) => ({ top_k: new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]) });
+
+  it('predicts the recorded feature, top-5 tokens and logits, and drafts the recorded greedy chain', async () => {
+    const hidden = head.entry.dims.hidden;
+    for (const c of vectors.cases) {
+      const n = c.prompt_ids.length;
+      const positions = c.prompt_ids.map((_, i) => i);
+      const t = await runDecoder(
+        target.session,
+        target.shape,
+        c.prompt_ids,
+        positions,
+        causalBias(0, n),
+        emptyCache(target.shape.layers),
+      );
+      const features = t.outputs.feature!.data as Float32Array;
+      expect(
+        maxAbsDiff(features.subarray((n - 1) * hidden, (n - 1) * hidden + 16), c.target_feature_last_first16),
+      ).toBeLessThan(TOLERANCE);
+
+      let step = await runDecoder(
+        head.session,
+        head.shape,
+        c.head_input_ids,
+        positions,
+        causalBias(0, n),
+        emptyCache(1),
+        {
+          feature: t.outputs.feature!,
+          ...topK(5),
+        },
+      );
+      const predicted = (step.outputs.hidden!.data as Float32Array).subarray((n - 1) * hidden, n * hidden);
+      expect(maxAbsDiff(predicted.subarray(0, 16), c.head_pred_feature_last_first16)).toBeLessThan(TOLERANCE);
+      expect(Math.abs(Math.hypot(...predicted) - c.head_pred_feature_last_l2_norm)).toBeLessThan(
+        TOLERANCE * 10,
+      );
+      const ids = Array.from(
+        (step.outputs.top_ids!.data as BigInt64Array).subarray((n - 1) * 5, n * 5),
+        Number,
+      );
+      expect(ids).toEqual(c.head_top5_ids);
+      const vocab = head.entry.dims.vocab;
+      const logits = (step.outputs.logits!.data as Float32Array).subarray((n - 1) * vocab, n * vocab);
+      expect(
+        maxAbsDiff(
+          ids.map((i) => logits[i]!),
+          c.head_top5_logits,
+        ),
+      ).toBeLessThan(TOLERANCE);
+
+      const chain: number[] = [];
+      let row = n - 1;
+      let feature = Float32Array.from(predicted);
+      for (let depth = 0; depth < c.head_greedy_chain_ids.length; depth++) {
+        const token = Number((step.outputs.top_ids!.data as BigInt64Array)[row * 5]);
+        chain.push(token);
+        step = await runDecoder(
+          head.session,
+          head.shape,
+          [token],
+          [n + depth],
+          causalBias(n + depth, 1),
+          step.cache,
+          {
+            feature: new ort.Tensor('float32', feature, [1, 1, hidden]),
+            ...topK(5),
+          },
+        );
+        feature = Float32Array.from(step.outputs.hidden!.data as Float32Array);
+        row = 0;
+      }
+      expect(chain).toEqual(c.head_greedy_chain_ids);
+    }
+  });
+
+  it('returns top_log_probs as the sorted top-k of log_softmax(logits)', async () => {
+    const c = vectors.cases[1]!;
+    const n = c.prompt_ids.length;
+    const positions = c.prompt_ids.map((_, i) => i);
+    const t = await runDecoder(
+      target.session,
+      target.shape,
+      c.prompt_ids,
+      positions,
+      causalBias(0, n),
+      emptyCache(target.shape.layers),
+    );
+    const { outputs } = await runDecoder(
+      head.session,
+      head.shape,
+      c.head_input_ids,
+      positions,
+      causalBias(0, n),
+      emptyCache(1),
+      {
+        feature: t.outputs.feature!,
+        ...topK(10),
+      },
+    );
+    const vocab = head.entry.dims.vocab;
+    const logits = outputs.logits!.data as Float32Array;
+    const values = outputs.top_log_probs!.data as Float32Array;
+    const ids = outputs.top_ids!.data as BigInt64Array;
+    expect(outputs.top_log_probs!.dims).toEqual([1, n, 10]);
+    for (let r = 0; r < n; r++) {
+      const row = logits.subarray(r * vocab, (r + 1) * vocab);
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      const expected = Array.from(row, (x, i) => [x - lse, i] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 10);
+      for (let k = 0; k < 10; k++) {
+        expect(values[r * 10 + k]!).toBeCloseTo(expected[k]![0], 4);
+        if (k > 0) expect(values[r * 10 + k]!).toBeLessThanOrEqual(values[r * 10 + k - 1]!);
+      }
+      expect(Number(ids[r * 10])).toBe(expected[0]![1]);
+    }
+  });
+});
