@@ -16,8 +16,9 @@ export interface GenerationStats {
    */
   acceptedLengths: number[];
   /**
-   * `acceptanceByDepth[d - 1]`: of the steps whose tree reached depth d and accepted the first
-   * d - 1 tokens, the fraction that accepted a token at depth d too.
+   * `acceptanceByDepth[d - 1]`: of the steps that accepted d - 1 drafted tokens and had draft
+   * candidates at depth d below the last of them, the fraction that accepted one of those too
+   * (the conditional acceptance rate per depth).
    */
   acceptanceByDepth: number[];
   /** Mean nodes per verified tree, root included. */
@@ -55,16 +56,20 @@ export class StatsRecorder {
     this.acceptedDepth = new Float64Array(maxDepth + 1);
   }
 
-  /** Records a verification step: the tree's depth and size and the drafted tokens accepted. */
-  recordStep(treeDepth: number, treeSize: number, accepted: number): void {
+  /**
+   * Records a verification step: the tree's size, the drafted tokens accepted, and whether the
+   * last accepted node had candidates below it (so the walk ended on a rejection, not a leaf).
+   */
+  recordStep(treeSize: number, accepted: number, rejectedBelow: boolean): void {
     this.steps++;
     this.treeNodes += treeSize;
-    this.acceptedCounts[Math.min(accepted, this.acceptedCounts.length - 1)]++;
-    const reach = Math.min(treeDepth, this.reachedDepth.length - 1);
-    for (let d = 1; d <= Math.min(accepted + 1, reach); d++) {
+    const last = this.acceptedCounts.length - 1;
+    this.acceptedCounts[Math.min(accepted, last)]++;
+    for (let d = 1; d <= Math.min(accepted, last); d++) {
       this.reachedDepth[d]++;
-      if (d <= accepted) this.acceptedDepth[d]++;
+      this.acceptedDepth[d]++;
     }
+    if (rejectedBelow && accepted + 1 <= last) this.reachedDepth[accepted + 1]++;
   }
 
   /** The final statistics. */

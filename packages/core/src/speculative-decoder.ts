@@ -238,7 +238,7 @@ export class SpeculativeDecoder {
         const from = length;
         for (let k = 1; k < result.pathLength; k++) tokens[length++] = tree.tokens[result.path[k]];
         tokens[length++] = result.bonusToken;
-        stats.recordStep(tree.maxDepth(), tree.size, result.pathLength - 1);
+        stats.recordStep(tree.size, result.pathLength - 1, hasChildren(tree, result.path[result.pathLength - 1]));
 
         if (wantFeatures && step.features) {
           featureSource = this.gatherFeatures(step.features, featureSize);
@@ -353,3 +353,8 @@ export class SpeculativeDecoder {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function hasChildren(tree: DraftTree, node: number): boolean {
+  for (let i = node + 1; i < tree.size; i++) if (tree.parents[i] === node) return true;
+  return false;
+}

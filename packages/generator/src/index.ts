@@ -5,3 +5,10 @@ export {
   type TextGeneratorParts,
   type TextResult,
 } from './text-generator.js';
+export {
+  type BundleDrafter,
+  type BundleOptions,
+  type BundleSource,
+  createTextGenerator,
+  DEFAULT_TREE,
+} from './model-bundle.js';

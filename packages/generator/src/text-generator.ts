@@ -66,6 +66,12 @@ export class TextGenerator {
     this.drafter = parts.drafter ?? null;
   }
 
+  /** Releases the models' sessions. */
+  async dispose(): Promise<void> {
+    await this.drafter?.dispose?.();
+    await this.target.dispose?.();
+  }
+
   /** Encodes a prompt the way the model's tokenizer config says, or a chat through its template. */
   encode(prompt: string | readonly ChatMessage[]): Int32Array {
     return typeof prompt === 'string'

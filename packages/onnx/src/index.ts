@@ -1,3 +1,7 @@
+export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
+export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
+export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
+export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
   type ActivationDtype,
   type BaseModelInfo,
@@ -27,3 +31,9 @@ export {
   type WeightFingerprint,
   type WeightFormatName,
 } from './manifest.js';
+export {
+  type CausalLmLayout,
+  causalLmLayout,
+  type EagleHeadLayout,
+  eagleHeadLayout,
+} from './model-layout.js';

@@ -1,0 +1,8 @@
+export { type LoadTreespecOptions, loadTreespec } from './load-treespec.js';
+export {
+  createSession,
+  type ExecutionProvider,
+  ModelLoadError,
+  type NodeSessionOptions,
+  ProviderUnavailableError,
+} from './session.js';

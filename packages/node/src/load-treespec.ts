@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BundleOptions, createTextGenerator, type TextGenerator } from '@treespec/generator';
+import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { loadTokenizer } from '@treespec/tokenizers';
+import { ModelLoadError, type NodeSessionOptions, createSession } from './session.js';
+
+/** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
+export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
+
+/**
+ * Loads a treespec model directory (a `treespec.json` manifest, the .onnx files and the
+ * tokenizer files, as `treespec convert` writes them) into a {@link TextGenerator}. Validates the
+ * manifest and the target/head pair before any session is created. Call `dispose()` when done.
+ *
+ * ```ts
+ * const generator = await loadTreespec('./models/my-model');
+ * const { text, stats } = await generator.generate('Once upon a time', { maxTokens: 64 });
+ * ```
+ */
+export async function loadTreespec(directory: string, options: LoadTreespecOptions = {}): Promise<TextGenerator> {
+  const manifestFile = join(directory, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestFile, 'utf8');
+  } catch (cause) {
+    throw new ModelLoadError(
+      manifestFile,
+      'no treespec manifest here; convert a checkpoint first with `treespec convert` (it writes treespec.json)',
+      cause,
+    );
+  }
+  const manifest = parseManifest(text, manifestFile);
+  const tokenizer = await loadTokenizer(directory);
+  return createTextGenerator(
+    {
+      manifest,
+      manifestFile,
+      tokenizer,
+      openSession: (model) => createSession(join(directory, model.file), options),
+    },
+    options,
+  );
+}

@@ -1,0 +1,90 @@
+import { access } from 'node:fs/promises';
+import { OptionError, TreespecError } from '@treespec/core';
+import * as ort from 'onnxruntime-node';
+
+/** Where a model runs. `cpu` always works; `webgpu` needs a GPU (Vulkan on Linux); `cuda` needs ORT's CUDA binaries. */
+export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
+
+/** Options of {@link createSession}. */
+export interface NodeSessionOptions {
+  /** Default `cpu`. */
+  executionProvider?: ExecutionProvider;
+  /** When the provider cannot start, run on the CPU instead of failing (reported through `onFallback`). Default false. */
+  fallbackToCpu?: boolean;
+  /** Called with the reason when `fallbackToCpu` took effect. */
+  onFallback?: (error: ProviderUnavailableError) => void;
+  /** Threads inside one operator. Default: ONNX Runtime's choice (the physical cores). */
+  intraOpNumThreads?: number;
+  /** Threads across operators (only with parallel execution). Default 1. */
+  interOpNumThreads?: number;
+  /** Default `all`. */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
+  cuda:
+    "onnxruntime-node's CUDA execution provider binaries are not installed. They are downloaded by its install script, " +
+    'which this project skips by default (.npmrc: onnxruntime-node-install=skip). Reinstall with network access: ' +
+    '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (CUDA 12 and cuDNN 9 must be on the machine).',
+  webgpu:
+    'no WebGPU adapter could be created. onnxruntime-node runs WebGPU through Dawn, which on Linux needs a GPU with a ' +
+    'Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
+};
+
+/** An execution provider that cannot run on this machine; the message says how to get it. */
+export class ProviderUnavailableError extends TreespecError {
+  readonly provider: ExecutionProvider;
+
+  constructor(provider: Exclude<ExecutionProvider, 'cpu'>, cause: unknown) {
+    super('PROVIDER_UNAVAILABLE', `execution provider "${provider}" is unavailable: ${INSTALL_HINTS[provider]}`, { cause });
+    this.provider = provider;
+  }
+}
+
+/** A model file that could not be opened or parsed by ONNX Runtime. */
+export class ModelLoadError extends TreespecError {
+  readonly file: string;
+
+  constructor(file: string, message: string, cause?: unknown) {
+    super('LOAD', `${file}: ${message}`, { cause });
+    this.file = file;
+  }
+}
+
+/**
+ * Opens an ONNX model with onnxruntime-node on the chosen execution provider. External data
+ * files next to the model are found by ONNX Runtime from the model's path.
+ */
+export async function createSession(modelPath: string, options: NodeSessionOptions = {}): Promise<ort.InferenceSession> {
+  const provider = options.executionProvider ?? 'cpu';
+  if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
+    throw new OptionError('executionProvider', provider, '"cpu", "webgpu" or "cuda"');
+  }
+  try {
+    await access(modelPath);
+  } catch (error) {
+    throw new ModelLoadError(modelPath, 'the model file does not exist or cannot be read', error);
+  }
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    interOpNumThreads: options.interOpNumThreads ?? 1,
+    ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  };
+  try {
+    return await ort.InferenceSession.create(modelPath, sessionOptions);
+  } catch (error) {
+    if (provider !== 'cpu' && isProviderFailure(error)) {
+      const unavailable = new ProviderUnavailableError(provider, error);
+      if (!options.fallbackToCpu) throw unavailable;
+      options.onFallback?.(unavailable);
+      return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false });
+    }
+    throw new ModelLoadError(modelPath, `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`, error);
+  }
+}
+
+function isProviderFailure(error: unknown): boolean {
+  const message = String((error as Error)?.message ?? error);
+  return /execution ?provider|providers_shared|adapter|webgpu|cuda|Failed to load (shared )?library/i.test(message);
+}

@@ -1,0 +1,116 @@
+import { ModelFormatError } from '@treespec/core';
+import type { KvDtype } from './kv-cache.js';
+import { layerName, type ManifestModel } from './manifest.js';
+
+/** What a runner needs to know about a treespec causal LM (target or draft LM); from its manifest. */
+export interface CausalLmLayout {
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  maxContext: number;
+  /** Element type of the attention bias, the KV cache and the feature. Logits are always float32. */
+  dtype: KvDtype;
+  names: {
+    inputIds: string;
+    positionIds: string;
+    attentionBias: string;
+    pastKeys: string[];
+    pastValues: string[];
+    logits: string;
+    feature: string;
+    presentKeys: string[];
+    presentValues: string[];
+  };
+}
+
+/** What a runner needs to know about a treespec EAGLE-1/2 head; from its manifest. */
+export interface EagleHeadLayout {
+  vocabSize: number;
+  hiddenSize: number;
+  kvHeads: number;
+  headDim: number;
+  maxContext: number;
+  dtype: KvDtype;
+  names: {
+    inputIds: string;
+    feature: string;
+    positionIds: string;
+    attentionBias: string;
+    pastKey: string;
+    pastValue: string;
+    topK: string;
+    hidden: string;
+    topLogProbs: string;
+    topIds: string;
+    presentKey: string;
+    presentValue: string;
+  };
+}
+
+/** The runner layout of a causal LM (target or draft) described by a manifest entry. */
+export function causalLmLayout(model: ManifestModel, file: string = model.file): CausalLmLayout {
+  if (model.graph !== 'causal-lm') {
+    throw new ModelFormatError(`expected a "causal-lm" graph; found "${model.graph}"`, { file });
+  }
+  if (!model.outputs.feature)
+    throw new ModelFormatError('a causal LM must name its feature output', { file });
+  const layers = Array.from({ length: model.dims.layers }, (_, l) => l);
+  return {
+    vocabSize: model.dims.vocab,
+    hiddenSize: model.dims.hidden,
+    layers: model.dims.layers,
+    kvHeads: model.kvCache.kvHeads,
+    headDim: model.kvCache.headDim,
+    maxContext: model.dims.maxContext,
+    dtype: model.dtype,
+    names: {
+      inputIds: model.inputs.inputIds,
+      positionIds: model.inputs.positionIds,
+      attentionBias: model.inputs.attentionBias,
+      pastKeys: layers.map((l) => layerName(model.inputs.pastKey, l)),
+      pastValues: layers.map((l) => layerName(model.inputs.pastValue, l)),
+      logits: model.outputs.logits,
+      feature: model.outputs.feature,
+      presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
+      presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
+    },
+  };
+}
+
+/** The runner layout of an EAGLE-1/2 head described by a manifest entry. */
+export function eagleHeadLayout(model: ManifestModel, file: string = model.file): EagleHeadLayout {
+  if (model.graph !== 'eagle-head') {
+    throw new ModelFormatError(`expected an "eagle-head" graph; found "${model.graph}"`, { file });
+  }
+  const { inputs, outputs } = model;
+  if (!inputs.feature || !inputs.topK || !outputs.hidden || !outputs.topLogProbs || !outputs.topIds) {
+    throw new ModelFormatError(
+      'an EAGLE head must name its feature and top_k inputs and hidden/top outputs',
+      { file },
+    );
+  }
+  return {
+    vocabSize: model.dims.vocab,
+    hiddenSize: model.dims.hidden,
+    kvHeads: model.kvCache.kvHeads,
+    headDim: model.kvCache.headDim,
+    maxContext: model.dims.maxContext,
+    dtype: model.dtype,
+    names: {
+      inputIds: inputs.inputIds,
+      feature: inputs.feature,
+      positionIds: inputs.positionIds,
+      attentionBias: inputs.attentionBias,
+      pastKey: layerName(inputs.pastKey, 0),
+      pastValue: layerName(inputs.pastValue, 0),
+      topK: inputs.topK,
+      hidden: outputs.hidden,
+      topLogProbs: outputs.topLogProbs,
+      topIds: outputs.topIds,
+      presentKey: layerName(outputs.presentKey, 0),
+      presentValue: layerName(outputs.presentValue, 0),
+    },
+  };
+}
