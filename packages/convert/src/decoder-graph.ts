@@ -119,11 +119,11 @@ function primitiveRmsNorm(g: GraphBuilder, x: string, weight: string, eps: numbe
   return g.op('Mul', [g.op('Div', [x, root]), weight]);
 }
 
-/** Rotates [N, heads, headDim] by the rows' positions (rotate-half convention). */
-function applyRope(g: GraphBuilder, x: string, shared: SharedInputs, headDim: number): string {
-  const [first, second] = g.opN('Split', [x, g.int64([headDim / 2, headDim / 2])], 2, { axis: 2 });
-  const swapped = g.op('Concat', [second!, first!], { axis: 2 });
-  return g.op('Add', [g.op('Mul', [x, shared.cos]), g.op('Mul', [swapped, shared.sin])]);
+/** Rotates [1, N, heads, headDim] by the rows' positions (rotate-half convention). */
+function applyRope(g: GraphBuilder, x: string, shared: SharedInputs, headDim: number, hint?: string): string {
+  const [first, second] = g.opN('Split', [x, g.int64([headDim / 2, headDim / 2])], 2, { axis: 3 });
+  const swapped = g.op('Concat', [second!, first!], { axis: 3 });
+  return g.op('Add', [g.op('Mul', [x, shared.cos]), g.op('Mul', [swapped, shared.sin])], {}, hint);
 }
 
 /** Names of the layer's KV cache inputs and outputs. */
@@ -151,67 +151,93 @@ export async function attention(
   const group = heads / kvHeads;
   const scale = 1 / Math.sqrt(d);
   const scaleInWeights = options.foldScale && !weights.qNorm;
-  const scaleInNorm = options.foldScale && weights.qNorm !== null;
   const q = scaleInWeights ? scaleMatrix(weights.q, scale) : weights.q;
   const qBias = weights.qBias && scaleInWeights ? weights.qBias.map((b) => b * scale) : weights.qBias;
+  const qNorm = weights.qNorm && options.foldScale ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
   const prefix = `layers.${layer}.attn`;
+  const heads4 = (value: string, n: number, hint?: string) =>
+    g.op('Reshape', [value, g.int64([1, -1, n, d])], {}, hint);
 
   let qh: string;
-  let kh: string;
-  let vh: string;
+  let presentKey: string;
+  let presentValue: string;
   if (options.fuseQkv) {
+    // One projection, one RoPE over the query and key heads together, then split.
     const w = concatRows(`${prefix}.qkv`, [q, weights.k, weights.v]);
     const b = qBias ? concatVectors(qBias, weights.kBias!, weights.vBias!) : null;
-    const qkv = await format.linear(g, x, w, b);
-    const heads3 = g.op('Reshape', [qkv, g.int64([-1, heads + 2 * kvHeads, d])]);
-    [qh, kh, vh] = g.opN('Split', [heads3, g.int64([heads, kvHeads, kvHeads])], 3, { axis: 1 }) as [
-      string,
-      string,
-      string,
-    ];
-  } else {
-    const project = async (m: Matrix, b: Float32Array | null, n: number) =>
-      g.op('Reshape', [await format.linear(g, x, m, b), g.int64([-1, n, d])]);
-    qh = await project(renamed(q, `${prefix}.q`), qBias, heads);
-    kh = await project(renamed(weights.k, `${prefix}.k`), weights.kBias, kvHeads);
-    vh = await project(renamed(weights.v, `${prefix}.v`), weights.vBias, kvHeads);
-  }
-  if (weights.qNorm && weights.kNorm) {
-    const qScale = scaleInNorm ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
-    qh = primitiveRmsNorm(g, qh, await format.vector(g, `${prefix}.q_norm`, qScale), config.rmsNormEps);
-    kh = primitiveRmsNorm(
-      g,
-      kh,
-      await format.vector(g, `${prefix}.k_norm`, weights.kNorm),
-      config.rmsNormEps,
+    const qkv = heads4(await format.linear(g, x, w, b), heads + 2 * kvHeads);
+    const [qk] = g.opNamed(
+      'Split',
+      [qkv, g.int64([heads + kvHeads, kvHeads])],
+      [g.unique(`${prefix}.qk`), kv.presentValue],
+      {
+        axis: 2,
+      },
     );
+    presentValue = kv.presentValue;
+    let rotated = qk!;
+    if (qNorm && weights.kNorm) {
+      const table = new Float32Array((heads + kvHeads) * d);
+      for (let h = 0; h < heads + kvHeads; h++) table.set(h < heads ? qNorm : weights.kNorm, h * d);
+      const w = await format.vector(g, `${prefix}.qk_norm`, table, [heads + kvHeads, d]);
+      rotated = primitiveRmsNorm(g, rotated, w, config.rmsNormEps);
+    }
+    rotated = applyRope(g, rotated, shared, d);
+    [qh, presentKey] = g.opNamed(
+      'Split',
+      [rotated, g.int64([heads, kvHeads])],
+      [g.unique(`${prefix}.q`), kv.presentKey],
+      {
+        axis: 2,
+      },
+    ) as [string, string];
+  } else {
+    qh = heads4(await format.linear(g, x, renamed(q, `${prefix}.q`), qBias), heads);
+    let kh = heads4(await format.linear(g, x, renamed(weights.k, `${prefix}.k`), weights.kBias), kvHeads);
+    const vh = heads4(await format.linear(g, x, renamed(weights.v, `${prefix}.v`), weights.vBias), kvHeads);
+    if (qNorm && weights.kNorm) {
+      qh = primitiveRmsNorm(g, qh, await format.vector(g, `${prefix}.q_norm`, qNorm), config.rmsNormEps);
+      kh = primitiveRmsNorm(
+        g,
+        kh,
+        await format.vector(g, `${prefix}.k_norm`, weights.kNorm),
+        config.rmsNormEps,
+      );
+    }
+    qh = applyRope(g, qh, shared, d);
+    presentKey = applyRope(g, kh, shared, d, kv.presentKey);
+    presentValue = vh;
   }
-  qh = applyRope(g, qh, shared, d);
-  kh = applyRope(g, kh, shared, d);
   if (!options.foldScale) qh = g.op('Mul', [qh, g.float32([scale], [])]);
+  g.output(presentKey!, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
+  g.output(presentValue!, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
 
-  const presentKey = g.op('Reshape', [kh, g.int64([1, -1, kvHeads, d])], {}, kv.presentKey);
-  const presentValue = g.op('Reshape', [vh, g.int64([1, -1, kvHeads, d])], {}, kv.presentValue);
-  g.output(presentKey, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
-  g.output(presentValue, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
   const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
   const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
-  const keys = g.op('Concat', [pastKey, presentKey], { axis: 1 });
-  const values = g.op('Concat', [pastValue, presentValue], { axis: 1 });
-  const keysT = g.op('Transpose', [keys], { perm: [0, 2, 3, 1] });
+  const keys = g.op('Concat', [pastKey, presentKey!], { axis: 1 });
+  const values = g.op('Concat', [pastValue, presentValue!], { axis: 1 });
+  // [1, T, kv, d] -> [1, kv, T, d] -> [1, kv, d, T]: two transposes ONNX Runtime folds into its MatMul.
+  const keysT = g.op('Transpose', [g.op('Transpose', [keys], { perm: [0, 2, 1, 3] })], {
+    perm: [0, 1, 3, 2],
+  });
   const valuesT = g.op('Transpose', [values], { perm: [0, 2, 1, 3] });
 
+  // Query rows grouped per KV head: [1, N, kv*group, d] -> [1, kv, group*N, d], row g*N + n.
   const qGrouped =
     group === 1
-      ? g.op('Transpose', [qh], { perm: [1, 0, 2] })
-      : g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, group, d])])], { perm: [1, 2, 0, 3] });
-  const qRows = g.op('Reshape', [qGrouped, g.int64([1, kvHeads, -1, d])]);
-  const scores = g.op('Add', [g.op('MatMul', [qRows, keysT]), shared.bias]);
+      ? g.op('Transpose', [qh], { perm: [0, 2, 1, 3] })
+      : g.op('Reshape', [
+          g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, group, d])])], {
+            perm: [1, 2, 0, 3],
+          }),
+          g.int64([1, kvHeads, -1, d]),
+        ]);
+  const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT]), shared.bias]);
   const probs = g.op('Softmax', [scores], { axis: -1 });
   const context = g.op('MatMul', [probs, valuesT]);
   const merged =
     group === 1
-      ? g.op('Transpose', [g.op('Reshape', [context, g.int64([kvHeads, -1, d])])], { perm: [1, 0, 2] })
+      ? g.op('Transpose', [context], { perm: [0, 2, 1, 3] })
       : g.op('Transpose', [g.op('Reshape', [context, g.int64([kvHeads, group, -1, d])])], {
           perm: [2, 0, 1, 3],
         });

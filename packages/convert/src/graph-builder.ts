@@ -91,14 +91,28 @@ export class GraphBuilder {
     outputs: number,
     attrs: Record<string, AttributeValue> = {},
     hint?: string,
-    domain?: string,
   ): string[] {
     const base = hint ?? opType;
     const names = Array.from({ length: outputs }, (_, i) =>
       this.unique(outputs === 1 ? base : `${base}_${i}`),
     );
-    this.nodes.push(makeNode(opType, inputs, names, attrs, this.unique(`${opType}_node`), domain));
+    this.nodes.push(makeNode(opType, inputs, names, attrs, this.unique(`${opType}_node`)));
     return names;
+  }
+
+  /**
+   * Adds a node whose outputs are named exactly `names`: graph output names, or names from
+   * {@link GraphBuilder.unique}.
+   */
+  opNamed(
+    opType: string,
+    inputs: readonly string[],
+    names: readonly string[],
+    attrs: Record<string, AttributeValue> = {},
+  ): string[] {
+    for (const name of names) this.used.add(name);
+    this.nodes.push(makeNode(opType, inputs, names, attrs, this.unique(`${opType}_node`)));
+    return [...names];
   }
 
   /** An inline int64 constant (shared between identical uses). */
@@ -223,10 +237,9 @@ function makeNode(
   output: readonly string[],
   attrs: Record<string, AttributeValue>,
   name: string,
-  domain?: string,
 ): NodeProto {
   const attribute = Object.entries(attrs).map(([key, value]) => attributeOf(key, value));
-  return { name, opType, input: [...input], output: [...output], attribute, ...(domain ? { domain } : {}) };
+  return { name, opType, input: [...input], output: [...output], attribute };
 }
 
 function attributeOf(name: string, value: AttributeValue): AttributeProto {

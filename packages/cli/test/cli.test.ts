@@ -1,0 +1,113 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProgram } from '../src/index.js';
+
+const CHECKPOINTS = fileURLToPath(new URL('../../model-tiny/checkpoints/', import.meta.url));
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runProgram(['node', 'treespec', ...args], {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
+  return { code, out, err };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'treespec-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('treespec convert and inspect', () => {
+  it('converts the tiny draft LM and an EAGLE head, then lists them', async () => {
+    const out = join(dir, 'bundle');
+    const draft = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny-draft'),
+      '--out',
+      out,
+      '--role',
+      'draft',
+    );
+    expect(draft).toMatchObject({ code: 0, err: '' });
+    expect(draft.out).toMatch(
+      /^draft draft: draft\.onnx \([\d.]+ MB\) in [\d.]+ s; manifest .*treespec\.json\n$/,
+    );
+    const head = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny-eagle2'),
+      '-o',
+      out,
+      '-r',
+      'eagle-head',
+      '-t',
+      join(CHECKPOINTS, 'treespec-tiny'),
+      '--max-context',
+      '512',
+    );
+    expect(head.code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(out, 'treespec.json'), 'utf8'));
+    expect(
+      manifest.models.map((m: { id: string; dims: { maxContext: number } }) => [m.id, m.dims.maxContext]),
+    ).toEqual([
+      ['draft', 2048],
+      ['eagle-head', 512],
+    ]);
+    const inspect = await run('inspect', out);
+    expect(inspect.code).toBe(0);
+    const lines = inspect.out.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      /^draft\s+draft\s+draft\.onnx {2}vocab 8192, hidden 192, 3 layers, heads 6\/2 x 32, ctx 2048/,
+    );
+    expect(lines[2]).toContain('base=treespec-tiny');
+  });
+
+  it.each([
+    [['convert', 'x'], "error: required option '-o, --out <dir>' not specified"],
+    [
+      ['convert', 'x', '-o', 'y', '--role', 'head'],
+      "error: option '-r, --role <role>' argument 'head' is invalid",
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--max-context', '0'],
+      "error: option '--max-context <n>' argument '0' is invalid. expected an integer >= 1",
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--role', 'eagle-head'],
+      'error: option "--target" must be the target checkpoint directory',
+    ],
+    [['frobnicate'], "error: unknown command 'frobnicate'"],
+  ])('exits 1 with a one-line message for %j', async (args, message) => {
+    const { code, err } = await run(...args);
+    expect(code).toBe(1);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toContain(message);
+  });
+
+  it('exits 1 naming the file when the checkpoint is not there', async () => {
+    const missing = join(dir, 'nothing-here');
+    const { code, err } = await run('convert', missing, '-o', join(dir, 'o'));
+    expect(code).toBe(1);
+    expect(err).toBe(
+      `error: ${join(missing, 'config.json')}: cannot read config.json: ENOENT: no such file or directory, open '${join(missing, 'config.json')}'\n`,
+    );
+  });
+
+  it('exits 1 for a directory without a manifest', async () => {
+    const { code, err } = await run('inspect', dir);
+    expect(code).toBe(1);
+    expect(err).toMatch(/^error: .*treespec\.json: cannot read the manifest: ENOENT/);
+  });
+});

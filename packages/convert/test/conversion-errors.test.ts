@@ -1,0 +1,161 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointError, convertCausalLM, convertEagleHead, writeSafetensors } from '../src/index.js';
+import {
+  type VariantSpec,
+  variantConfig,
+  variantTensors,
+  writeVariantCheckpoint,
+} from './helpers/random-checkpoint.js';
+import { writeHeadCheckpoint } from './helpers/random-head.js';
+
+const SPEC: VariantSpec = {
+  architecture: 'LlamaForCausalLM',
+  vocab: 64,
+  hidden: 32,
+  intermediate: 48,
+  layers: 1,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 8,
+  tie: false,
+  dtype: 'BF16',
+  seed: 11,
+};
+
+let root: string;
+let good: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'treespec-errors-'));
+  good = join(root, 'good');
+  await writeVariantCheckpoint(good, SPEC);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof CheckpointError) return error;
+    throw error;
+  }
+  throw new Error('expected a CheckpointError');
+}
+
+/** A copy of the good checkpoint with a changed config and/or tensors. */
+async function variantDir(
+  name: string,
+  config: (c: Record<string, unknown>) => Record<string, unknown>,
+  tensors?: (t: ReturnType<typeof variantTensors>) => ReturnType<typeof variantTensors>,
+): Promise<string> {
+  const dir = join(root, name);
+  await writeVariantCheckpoint(dir, SPEC);
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config(variantConfig(SPEC))));
+  if (tensors) {
+    const list = tensors(variantTensors(SPEC)).map((t) => ({ ...t, dtype: 'F32' as const }));
+    await writeSafetensors(join(dir, 'model.safetensors'), list);
+  }
+  return dir;
+}
+
+describe('conversion errors name the file and the problem', () => {
+  it('rejects an unknown architecture, listing the supported ones', async () => {
+    const dir = await variantDir('gpt2', (c) => ({ ...c, architectures: ['GPT2LMHeadModel'] }));
+    const e = await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'out-gpt2') }));
+    expect(e.problem).toBe('unknown-architecture');
+    expect(e.message).toBe(
+      `${join(dir, 'config.json')}: architecture ["GPT2LMHeadModel"] is not supported; expected one of ` +
+        'LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM',
+    );
+  });
+
+  it('rejects a missing tensor and removes the partial output', async () => {
+    const dir = await variantDir(
+      'missing',
+      (c) => c,
+      (t) => t.filter((x) => x.name !== 'model.layers.0.mlp.up_proj.weight'),
+    );
+    const out = join(root, 'out-missing');
+    const e = await problemOf(convertCausalLM({ checkpoint: dir, out }));
+    expect(e.problem).toBe('missing-tensor');
+    expect(e.message).toBe(
+      `${join(dir, 'model.safetensors')}: tensor "model.layers.0.mlp.up_proj.weight" (shape [48, 32]) is missing`,
+    );
+    expect((await readdir(out)).filter((f) => f.includes('.onnx'))).toEqual([]);
+  });
+
+  it('rejects a tensor whose shape does not follow the config', async () => {
+    const dir = await variantDir('shape', (c) => ({ ...c, intermediate_size: 40 }));
+    const e = await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'out-shape') }));
+    expect(e.problem).toBe('shape-mismatch');
+    expect(e.message).toContain(
+      'tensor "model.layers.0.mlp.gate_proj.weight" has shape [48, 32]; the config implies [40, 32]',
+    );
+  });
+
+  it('rejects rope scaling that cannot be baked into tables', async () => {
+    const dir = await variantDir('dynamic', (c) => ({ ...c, rope_scaling: { type: 'dynamic', factor: 2 } }));
+    const e = await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'out-dynamic') }));
+    expect(e.problem).toBe('unsupported-config');
+    expect(e.message).toContain(
+      'rope scaling type "dynamic" is not supported (supported: default, linear, llama3, yarn',
+    );
+  });
+
+  it('rejects a config that is not JSON and one with an impossible head count', async () => {
+    const dir = await variantDir('badjson', (c) => c);
+    await writeFile(join(dir, 'config.json'), '{"architectures": [');
+    expect((await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'o1') }))).problem).toBe(
+      'bad-config',
+    );
+    const heads = await variantDir('heads', (c) => ({ ...c, num_key_value_heads: 3 }));
+    const e = await problemOf(convertCausalLM({ checkpoint: heads, out: join(root, 'o2') }));
+    expect(e.message).toContain('num_attention_heads 4 is not a multiple of num_key_value_heads 3');
+  });
+
+  it('rejects a truncated weights file before writing anything', async () => {
+    const dir = await variantDir('cut', (c) => c);
+    const bytes = await readFile(join(dir, 'model.safetensors'));
+    await writeFile(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
+    const e = await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'out-cut') }));
+    expect(e.problem).toBe('truncated');
+    expect(e.file).toBe(join(dir, 'model.safetensors'));
+  });
+
+  it('rejects a checkpoint without tokenizer.json', async () => {
+    const dir = await variantDir('notok', (c) => c);
+    await rm(join(dir, 'tokenizer.json'));
+    const e = await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'out-notok') }));
+    expect(e.problem).toBe('missing-file');
+    expect(e.file).toBe(join(dir, 'tokenizer.json'));
+  });
+
+  it('rejects an EAGLE head whose hidden size does not match the target, naming both configs', async () => {
+    const head = join(root, 'head-wide');
+    await writeHeadCheckpoint(head, { ...SPEC, hidden: 48 }, 12);
+    const e = await problemOf(
+      convertEagleHead({ checkpoint: head, target: good, out: join(root, 'out-head') }),
+    );
+    expect(e.problem).toBe('mismatch');
+    expect(e.code).toBe('MODEL_MISMATCH');
+    expect(e.message).toBe(
+      `${join(head, 'config.json')}: the EAGLE head's hidden_size is 48 but the target's (${join(good, 'config.json')}) is 32; ` +
+        'a head only works with the target it was trained for',
+    );
+  });
+
+  it('rejects a second model whose tokenizer differs from the one already in the directory', async () => {
+    const out = join(root, 'out-shared');
+    await convertCausalLM({ checkpoint: good, out });
+    const other = await variantDir('other-tokenizer', (c) => c);
+    await writeFile(join(other, 'tokenizer.json'), '{"model": {}}');
+    await mkdir(out, { recursive: true });
+    const e = await problemOf(convertCausalLM({ checkpoint: other, out, role: 'draft' }));
+    expect(e.problem).toBe('mismatch');
+    expect(e.message).toContain('models in one directory must share a tokenizer');
+  });
+});

@@ -1,0 +1,263 @@
+import { ModelFormatError } from '@treespec/core';
+import { describe, expect, it } from 'vitest';
+import {
+  CAUSAL_LM_IO,
+  checkModelPair,
+  EAGLE_HEAD_IO,
+  findModel,
+  layerName,
+  type Manifest,
+  type ManifestModel,
+  ModelMismatchError,
+  parseManifest,
+  validateManifest,
+} from '../src/index.js';
+
+const SHA_A = 'a'.repeat(64);
+const SHA_B = 'b'.repeat(64);
+const LM_HEAD = { tensor: 'lm_head.weight', dtype: 'BF16', sha256: SHA_A };
+
+function causalLM(overrides: Partial<ManifestModel> = {}): ManifestModel {
+  return {
+    id: 'target',
+    role: 'target',
+    graph: 'causal-lm',
+    file: 'target.onnx',
+    externalData: ['target.onnx.data'],
+    dtype: 'float32',
+    weightFormat: 'fp32',
+    dims: {
+      vocab: 8192,
+      hidden: 384,
+      layers: 8,
+      heads: 6,
+      kvHeads: 2,
+      headDim: 64,
+      intermediate: 1024,
+      maxContext: 2048,
+    },
+    inputs: CAUSAL_LM_IO.inputs,
+    outputs: CAUSAL_LM_IO.outputs,
+    kvCache: {
+      layout: 'bsnh',
+      layers: 8,
+      kvHeads: 2,
+      headDim: 64,
+      dtype: 'float32',
+      keysRotated: true,
+      present: 'new-only',
+    },
+    rope: { type: 'default', theta: 10000 },
+    rmsNormEps: 1e-5,
+    feature: 'final-norm',
+    tokenizer: { files: ['tokenizer.json'], sha256: SHA_A, bosTokenId: 1, eosTokenIds: [2], padTokenId: 0 },
+    source: { architecture: 'LlamaForCausalLM', modelType: 'llama', checkpoint: 'treespec-tiny' },
+    lmHead: LM_HEAD,
+    ...overrides,
+  };
+}
+
+function head(overrides: Partial<ManifestModel> = {}): ManifestModel {
+  return causalLM({
+    id: 'eagle-head',
+    role: 'eagle-head',
+    graph: 'eagle-head',
+    file: 'eagle-head.onnx',
+    externalData: ['eagle-head.onnx.data'],
+    dims: {
+      vocab: 8192,
+      hidden: 384,
+      layers: 1,
+      heads: 6,
+      kvHeads: 2,
+      headDim: 64,
+      intermediate: 1024,
+      maxContext: 2048,
+    },
+    inputs: EAGLE_HEAD_IO.inputs,
+    outputs: EAGLE_HEAD_IO.outputs,
+    kvCache: {
+      layout: 'bsnh',
+      layers: 1,
+      kvHeads: 2,
+      headDim: 64,
+      dtype: 'float32',
+      keysRotated: true,
+      present: 'new-only',
+    },
+    lmHead: undefined,
+    base: { id: 'target', lmHead: LM_HEAD },
+    ...overrides,
+  });
+}
+
+function manifest(...models: ManifestModel[]): Manifest {
+  return { format: 'treespec-models', version: 1, generator: 'test', models };
+}
+
+function errorOf(fn: () => unknown): ModelFormatError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ModelFormatError) return error;
+    throw error;
+  }
+  throw new Error('expected a ModelFormatError');
+}
+
+describe('parseManifest / validateManifest', () => {
+  it('accepts a well-formed manifest and returns it unchanged', () => {
+    const m = manifest(causalLM(), head());
+    expect(parseManifest(JSON.stringify(m), 'dir/treespec.json')).toEqual(m);
+  });
+
+  it('names the file when the text is not JSON', () => {
+    const e = errorOf(() => parseManifest('{"format":', 'models/treespec.json'));
+    expect(e.file).toBe('models/treespec.json');
+    expect(e.code).toBe('MODEL_FORMAT');
+    expect(e.message).toMatch(/^models\/treespec\.json: not valid JSON/);
+  });
+
+  it('rejects a manifest version it does not read, saying which it reads', () => {
+    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 2 }, 'a/treespec.json'));
+    expect(e.message).toBe(
+      'a/treespec.json: field "version" must be 1 (the manifest version this @treespec/onnx reads); found 2',
+    );
+  });
+
+  it.each([
+    [
+      'a negative vocab',
+      { dims: { ...causalLM().dims, vocab: -1 } },
+      'models[0].dims.vocab',
+      'an integer >= 1',
+    ],
+    [
+      'kv heads that do not divide heads',
+      { dims: { ...causalLM().dims, kvHeads: 4 } },
+      'models[0].dims.kvHeads',
+      'a divisor of heads (6)',
+    ],
+    [
+      'another KV layout',
+      { kvCache: { ...causalLM().kvCache, layout: 'bnsh' as 'bsnh' } },
+      'models[0].kvCache.layout',
+      '"bsnh"',
+    ],
+    [
+      'a KV layer count unlike dims',
+      { kvCache: { ...causalLM().kvCache, layers: 7 } },
+      'models[0].kvCache.layers',
+      'dims.layers (8)',
+    ],
+    [
+      'a per-layer name without {layer}',
+      { inputs: { ...CAUSAL_LM_IO.inputs, pastKey: 'past_key' } },
+      'models[0].inputs.pastKey',
+      'a name containing "{layer}"',
+    ],
+    [
+      'a missing feature output',
+      { outputs: { ...CAUSAL_LM_IO.outputs, feature: undefined } },
+      'models[0].outputs.feature',
+      'a non-empty string',
+    ],
+    [
+      'an unknown rope type',
+      { rope: { type: 'dynamic' as 'default', theta: 1e4 } },
+      'models[0].rope.type',
+      'one of',
+    ],
+    [
+      'a short tokenizer hash',
+      { tokenizer: { ...causalLM().tokenizer, sha256: 'abc' } },
+      'models[0].tokenizer.sha256',
+      'a hex sha256',
+    ],
+    [
+      'a role that does not fit the graph',
+      { role: 'eagle-head' as const },
+      'models[0].graph',
+      '"eagle-head"',
+    ],
+  ])('rejects %s, naming the field and what was expected', (_name, override, field, expected) => {
+    const e = errorOf(() =>
+      validateManifest(manifest(causalLM(override as Partial<ManifestModel>)), 'm/treespec.json'),
+    );
+    expect(e.message).toContain(`m/treespec.json: field "${field}" must be ${expected}`);
+  });
+
+  it('rejects a head without its base model and duplicate ids', () => {
+    expect(
+      errorOf(() => validateManifest(manifest(causalLM(), head({ base: undefined })))).message,
+    ).toContain('field "models[1].base" must be an object; found undefined');
+    expect(errorOf(() => validateManifest(manifest(causalLM(), causalLM()))).message).toContain(
+      'field "models[1].id" must be an id not used by another model; found "target"',
+    );
+  });
+});
+
+describe('findModel and layerName', () => {
+  it('finds a model by id or lists the ids it has', () => {
+    const m = manifest(causalLM(), head());
+    expect(findModel(m, 'eagle-head').role).toBe('eagle-head');
+    expect(errorOf(() => findModel(m, 'draft', 'x/treespec.json')).message).toBe(
+      'x/treespec.json: has no model "draft" (it lists: target, eagle-head)',
+    );
+  });
+
+  it('expands per-layer names', () => {
+    expect(layerName(CAUSAL_LM_IO.inputs.pastKey, 3)).toBe('past_key.3');
+    expect(layerName(EAGLE_HEAD_IO.outputs.presentValue, 0)).toBe('present_value.0');
+  });
+});
+
+describe('checkModelPair', () => {
+  it('accepts a head and a draft made for the target', () => {
+    const draft = causalLM({
+      id: 'draft',
+      role: 'draft',
+      file: 'draft.onnx',
+      dims: { ...causalLM().dims, hidden: 192 },
+    });
+    expect(() => checkModelPair(causalLM(), head())).not.toThrow();
+    expect(() => checkModelPair(causalLM(), draft)).not.toThrow();
+  });
+
+  it.each([
+    ['vocab size', head({ dims: { ...head().dims, vocab: 32000 } }), 32000, 8192],
+    ['hidden size', head({ dims: { ...head().dims, hidden: 512 } }), 512, 384],
+    ['tokenizer.json sha256', head({ tokenizer: { ...head().tokenizer, sha256: SHA_B } }), SHA_B, SHA_A],
+    ['lm_head sha256', head({ base: { id: 'other', lmHead: { ...LM_HEAD, sha256: SHA_B } } }), SHA_B, SHA_A],
+  ])(
+    'rejects a head whose %s differs, naming both files and both values',
+    (property, partner, partnerValue, targetValue) => {
+      const e = errorOf(() =>
+        checkModelPair(causalLM(), partner, { target: 'big/target.onnx', partner: 'heads/eagle-head.onnx' }),
+      );
+      expect(e).toBeInstanceOf(ModelMismatchError);
+      expect(e.code).toBe('MODEL_MISMATCH');
+      expect(e.message).toBe(
+        `eagle-head heads/eagle-head.onnx does not fit target big/target.onnx: ${property} is ` +
+          `${JSON.stringify(partnerValue)} in heads/eagle-head.onnx but ${JSON.stringify(targetValue)} in big/target.onnx`,
+      );
+      expect(e).toMatchObject({ property, partnerValue, targetValue });
+    },
+  );
+
+  it('rejects a draft with another vocabulary and pairs that have the roles the wrong way round', () => {
+    const draft = causalLM({
+      id: 'draft',
+      role: 'draft',
+      file: 'draft.onnx',
+      dims: { ...causalLM().dims, vocab: 100 },
+    });
+    expect(errorOf(() => checkModelPair(causalLM(), draft)).message).toContain(
+      'vocab size is 100 in draft.onnx but 8192 in target.onnx',
+    );
+    expect(errorOf(() => checkModelPair(draft, head())).message).toBe(
+      'draft.onnx: expected a model with role "target"; found role "draft"',
+    );
+    expect(errorOf(() => checkModelPair(causalLM(), causalLM())).message).toContain('found role "target"');
+  });
+});
