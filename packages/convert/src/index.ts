@@ -22,7 +22,6 @@ export {
 } from './float-conversion.js';
 export type { Matrix } from './matrix.js';
 export { OPSET } from './model-file.js';
-export { decodeModel } from './onnx-proto.js';
 export {
   parseRope,
   type RopeConfig,

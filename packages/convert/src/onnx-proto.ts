@@ -175,9 +175,3 @@ export function encodeModel(model: ModelProto): Uint8Array {
   const type = modelProtoType();
   return type.encode(type.fromObject(model)).finish();
 }
-
-/** Parses ONNX protobuf bytes back into plain objects (int64 fields as numbers); used by tests and `inspect`. */
-export function decodeModel(bytes: Uint8Array): ModelProto {
-  const type = modelProtoType();
-  return type.toObject(type.decode(bytes), { longs: Number, defaults: false, arrays: true }) as ModelProto;
-}
