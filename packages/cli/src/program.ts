@@ -1,13 +1,15 @@
 import { TreespecError } from '@treespec/core';
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.js';
 import { registerConvert } from './commands/convert.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 
 /** Adds one subcommand to the program. */
 export type CommandRegistrar = (program: Command) => void;
 
 /** The subcommands `treespec` has, in help order. */
-export const COMMANDS: readonly CommandRegistrar[] = [registerConvert, registerInspect];
+export const COMMANDS: readonly CommandRegistrar[] = [registerGenerate, registerBench, registerConvert, registerInspect];
 
 /** Where the program writes; tests capture it. */
 export interface ProgramIO {

@@ -66,7 +66,7 @@ export async function createTextGenerator(source: BundleSource, options: BundleO
   const maxContext = Math.min(options.maxContext ?? targetModel.dims.maxContext, targetModel.dims.maxContext);
   const target: TargetModel = new OnnxCausalLm(await source.openSession(targetModel), causalLmLayout(targetModel), {
     maxContext,
-    maxTreeSize: tree.totalTokens + 1,
+    maxTreeSize: Math.min(tree.totalTokens + 1, maxContext),
   });
   if (drafterName === 'none' || !headModel) return new TextGenerator({ tokenizer: source.tokenizer, target });
   const head = new OnnxEagleHead(await source.openSession(headModel), eagleHeadLayout(headModel), {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type BundleOptions, createTextGenerator, type TextGenerator } from '@treespec/generator';
 import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
-import { ModelLoadError, type NodeSessionOptions, createSession } from './session.js';
+import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
 export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
@@ -18,7 +18,10 @@ export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
  * const { text, stats } = await generator.generate('Once upon a time', { maxTokens: 64 });
  * ```
  */
-export async function loadTreespec(directory: string, options: LoadTreespecOptions = {}): Promise<TextGenerator> {
+export async function loadTreespec(
+  directory: string,
+  options: LoadTreespecOptions = {},
+): Promise<TextGenerator> {
   const manifestFile = join(directory, MANIFEST_FILE);
   let text: string;
   try {

@@ -36,7 +36,11 @@ export class ProviderUnavailableError extends TreespecError {
   readonly provider: ExecutionProvider;
 
   constructor(provider: Exclude<ExecutionProvider, 'cpu'>, cause: unknown) {
-    super('PROVIDER_UNAVAILABLE', `execution provider "${provider}" is unavailable: ${INSTALL_HINTS[provider]}`, { cause });
+    super(
+      'PROVIDER_UNAVAILABLE',
+      `execution provider "${provider}" is unavailable: ${INSTALL_HINTS[provider]}`,
+      { cause },
+    );
     this.provider = provider;
   }
 }
@@ -55,7 +59,10 @@ export class ModelLoadError extends TreespecError {
  * Opens an ONNX model with onnxruntime-node on the chosen execution provider. External data
  * files next to the model are found by ONNX Runtime from the model's path.
  */
-export async function createSession(modelPath: string, options: NodeSessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(
+  modelPath: string,
+  options: NodeSessionOptions = {},
+): Promise<ort.InferenceSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
     throw new OptionError('executionProvider', provider, '"cpu", "webgpu" or "cuda"');
@@ -69,6 +76,8 @@ export async function createSession(modelPath: string, options: NodeSessionOptio
     executionProviders: [provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     interOpNumThreads: options.interOpNumThreads ?? 1,
+    // A provider that fails to start becomes a ProviderUnavailableError; keep ORT's own log quiet.
+    ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
     ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
   };
   try {
@@ -80,11 +89,17 @@ export async function createSession(modelPath: string, options: NodeSessionOptio
       options.onFallback?.(unavailable);
       return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false });
     }
-    throw new ModelLoadError(modelPath, `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`, error);
+    throw new ModelLoadError(
+      modelPath,
+      `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`,
+      error,
+    );
   }
 }
 
 function isProviderFailure(error: unknown): boolean {
   const message = String((error as Error)?.message ?? error);
-  return /execution ?provider|providers_shared|adapter|webgpu|cuda|Failed to load (shared )?library/i.test(message);
+  return /execution ?provider|providers_shared|adapter|webgpu|cuda|Failed to load (shared )?library/i.test(
+    message,
+  );
 }

@@ -70,7 +70,7 @@ export class OnnxCausalLm implements TargetModel {
       layout.maxContext,
     );
     this.maxTreeSize = requireInteger('maxTreeSize', options.maxTreeSize ?? 64, 1, this.maxContext);
-    this.prefillChunk = requireInteger('prefillChunk', options.prefillChunk ?? 128, 1, this.maxContext);
+    this.prefillChunk = requireInteger('prefillChunk', options.prefillChunk ?? Math.min(128, this.maxContext), 1, this.maxContext);
     if (layout.dtype !== 'float32') {
       throw new OptionError(
         'layout.dtype',

@@ -1,0 +1,117 @@
+import { type GenerationStats, OptionError } from '@treespec/core';
+import type { TextResult } from '@treespec/generator';
+import { loadTreespec } from '@treespec/node';
+import type { Command } from 'commander';
+import {
+  addModelFlags,
+  addSamplingFlags,
+  loadOptions,
+  type ModelFlags,
+  modelDirectory,
+  number,
+  type SamplingFlags,
+  samplingOptions,
+} from './generation-flags.js';
+
+interface GenerateFlags extends ModelFlags, SamplingFlags {
+  temperature: number;
+  stop?: string[];
+  chat?: boolean;
+  json?: boolean;
+  compare?: boolean;
+}
+
+/** The statistics `--json` prints. */
+export function statsJson(stats: GenerationStats) {
+  return {
+    targetCalls: stats.targetCalls,
+    steps: stats.steps,
+    tau: stats.tau,
+    tokensPerSecond: stats.tokensPerSecond,
+    promptTokens: stats.promptTokens,
+    generatedTokens: stats.generatedTokens,
+    acceptedLengths: stats.acceptedLengths,
+    acceptanceByDepth: stats.acceptanceByDepth,
+    meanTreeSize: stats.meanTreeSize,
+    prefillMs: stats.prefillMs,
+    draftMs: stats.draftMs,
+    verifyMs: stats.verifyMs,
+    bookkeepingMs: stats.bookkeepingMs,
+    totalMs: stats.totalMs,
+  };
+}
+
+function summary(label: string, r: TextResult): string {
+  const s = r.stats;
+  return (
+    `${label}: ${s.generatedTokens} tokens in ${(s.totalMs / 1000).toFixed(2)} s, ${s.tokensPerSecond.toFixed(1)} tok/s, ` +
+    `tau ${s.tau.toFixed(2)}, ${s.targetCalls} target calls (finish: ${r.finishReason})`
+  );
+}
+
+/** `treespec generate "<prompt>"`: streams the continuation to stdout. */
+export function registerGenerate(program: Command): void {
+  const command = program
+    .command('generate')
+    .description('generate text after a prompt, speculatively, with the same output as plain decoding')
+    .argument('<prompt>', 'the prompt (encoded as the model’s tokenizer config says, e.g. with <s>)');
+  addModelFlags(command);
+  addSamplingFlags(command, 128)
+    .option('-t, --temperature <t>', 'sampling temperature (0: greedy)', number, 0)
+    .option('--stop <text...>', 'strings that end the generation (cut from the text)')
+    .option('--chat', 'treat the prompt as a user message and apply the model’s chat template')
+    .option('--json', 'print one JSON object {text, tokens, stats} instead of streaming text')
+    .option('--compare', 'also decode plainly (same model, no drafter) and print the speed-up')
+    .action(async (prompt: string, flags: GenerateFlags, cmd: Command) => {
+      if (prompt.length === 0) throw new OptionError('prompt', prompt, 'a non-empty string');
+      const io = cmd.parent!.configureOutput();
+      const out = io.writeOut!;
+      const err = io.writeErr!;
+      const generator = await loadTreespec(modelDirectory(flags), loadOptions(flags));
+      try {
+        const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
+        const options = { ...samplingOptions(flags, flags.temperature), ...(flags.stop ? { stop: flags.stop } : {}) };
+        if (flags.compare) {
+          // Warm both paths up so neither timing includes ONNX Runtime's first-run allocations.
+          await generator.generate(input, { ...options, maxTokens: 4 });
+          await generator.generate(input, { ...options, maxTokens: 4, plain: true });
+        }
+        let result: TextResult;
+        if (flags.json) {
+          result = await generator.generate(input, options);
+        } else {
+          const stream = generator.stream(input, options);
+          for await (const delta of stream) out(delta);
+          out('\n');
+          result = await stream.result;
+        }
+        const plain = flags.compare ? await generator.generate(input, { ...options, plain: true }) : null;
+        const comparison = plain
+          ? {
+              plainTokensPerSecond: plain.stats.tokensPerSecond,
+              speedup: result.stats.tokensPerSecond / plain.stats.tokensPerSecond,
+              identical: flags.temperature === 0 ? plain.tokens.join() === result.tokens.join() : null,
+            }
+          : null;
+        if (flags.json) {
+          const json = {
+            text: result.text,
+            tokens: Array.from(result.tokens),
+            finishReason: result.finishReason,
+            stats: statsJson(result.stats),
+            ...(comparison ? { comparison } : {}),
+          };
+          out(`${JSON.stringify(json)}\n`);
+          return;
+        }
+        err(`${summary(generator.drafter ? 'speculative' : 'plain', result)}\n`);
+        if (plain && comparison) {
+          err(`${summary('plain', plain)}\n`);
+          const same = comparison.identical === null ? '' : comparison.identical ? ', identical output' : ', OUTPUT DIFFERS';
+          err(`speed-up over plain decoding: ${comparison.speedup.toFixed(2)}x${same}\n`);
+        }
+      } finally {
+        await generator.dispose();
+      }
+    });
+}

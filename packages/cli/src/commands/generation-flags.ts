@@ -1,0 +1,101 @@
+import type { DynamicTreeOptions } from '@treespec/core';
+import type { TextGenerateOptions } from '@treespec/generator';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+/** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
+export interface ModelFlags {
+  model?: string;
+  drafter: 'eagle2' | 'none';
+  treeTopK?: number;
+  treeDepth?: number;
+  treeTokens?: number;
+  provider: ExecutionProvider;
+  threads?: number;
+  maxContext?: number;
+}
+
+/** Sampling flags shared by `generate` and `bench`. */
+export interface SamplingFlags {
+  maxTokens: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+export function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+export function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+/** Adds the model, drafter, tree and runtime flags. */
+export function addModelFlags(command: Command): Command {
+  return command
+    .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .addOption(new Option('-d, --drafter <name>', 'how to draft').choices(['eagle2', 'none']).default('eagle2'))
+    .option('--tree-top-k <n>', 'EAGLE-2: children per expanded node and nodes expanded per depth', integer(1))
+    .option('--tree-depth <n>', 'EAGLE-2: draft depth (head calls per step)', integer(1))
+    .option('--tree-tokens <n>', 'EAGLE-2: draft nodes kept for verification', integer(1))
+    .addOption(
+      new Option('--provider <name>', 'ONNX Runtime execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    )
+    .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)', integer(1))
+    .option('--max-context <n>', 'context window to allocate (default: the model’s)', integer(1));
+}
+
+/** Adds the sampling flags; `--temperature` is added by each command (a list for bench). */
+export function addSamplingFlags(command: Command, defaultMaxTokens: number): Command {
+  return command
+    .option('-n, --max-tokens <n>', 'tokens to generate', integer(0), defaultMaxTokens)
+    .option('--top-k <n>', 'sample from the k most likely tokens (0: off)', integer(0))
+    .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]', number)
+    .option('--min-p <p>', 'drop tokens below p times the most likely one', number)
+    .option('--repetition-penalty <x>', 'CTRL-style repetition penalty (1: off)', number)
+    .option('--seed <n>', 'seed of the sampling stream', integer(0));
+}
+
+export function modelDirectory(flags: ModelFlags): string {
+  return flags.model ?? tinyModelDirectory();
+}
+
+export function treeOptions(flags: ModelFlags): DynamicTreeOptions {
+  return {
+    ...(flags.treeTopK !== undefined ? { topK: flags.treeTopK } : {}),
+    ...(flags.treeDepth !== undefined ? { depth: flags.treeDepth } : {}),
+    ...(flags.treeTokens !== undefined ? { totalTokens: flags.treeTokens } : {}),
+  };
+}
+
+export function loadOptions(flags: ModelFlags): LoadTreespecOptions {
+  return {
+    drafter: flags.drafter,
+    tree: treeOptions(flags),
+    executionProvider: flags.provider,
+    ...(flags.threads !== undefined ? { intraOpNumThreads: flags.threads } : {}),
+    ...(flags.maxContext !== undefined ? { maxContext: flags.maxContext } : {}),
+  };
+}
+
+export function samplingOptions(flags: SamplingFlags, temperature: number): TextGenerateOptions {
+  return {
+    maxTokens: flags.maxTokens,
+    temperature,
+    ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+    ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+    ...(flags.minP !== undefined ? { minP: flags.minP } : {}),
+    ...(flags.repetitionPenalty !== undefined ? { repetitionPenalty: flags.repetitionPenalty } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+  };
+}

@@ -1,0 +1,86 @@
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelMismatchError } from '@treespec/onnx';
+import { describe, expect, it } from 'vitest';
+import { createSession, loadTreespec, ModelLoadError, ProviderUnavailableError } from '../src/index.js';
+import { TINY } from './tiny.js';
+
+/** A copy of the tiny bundle (model files linked) whose manifest `edit` may change. */
+function bundleWith(edit: (manifest: { models: Array<Record<string, any>> }) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'treespec-bundle-'));
+  for (const name of readdirSync(TINY)) {
+    if (name.endsWith('.onnx') || name.endsWith('.data')) symlinkSync(join(TINY, name), join(dir, name));
+    else if (name !== 'treespec.json') copyFileSync(join(TINY, name), join(dir, name));
+  }
+  const manifest = JSON.parse(readFileSync(join(TINY, 'treespec.json'), 'utf8'));
+  edit(manifest);
+  writeFileSync(join(dir, 'treespec.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+describe('loading errors', () => {
+  it('names the missing manifest and says how to make one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'treespec-empty-'));
+    await expect(loadTreespec(dir)).rejects.toThrow(ModelLoadError);
+    await expect(loadTreespec(dir)).rejects.toThrow(
+      /treespec\.json: no treespec manifest here.*treespec convert/,
+    );
+  });
+
+  it('rejects a head that does not fit the target, naming both files and both values', async () => {
+    const dir = bundleWith((m) => {
+      const head = m.models.find((x) => x.role === 'eagle-head')!;
+      head.dims.hidden = 512;
+    });
+    const load = loadTreespec(dir);
+    await expect(load).rejects.toThrow(ModelMismatchError);
+    await expect(loadTreespec(dir)).rejects.toThrow(
+      'eagle-head eagle-head.onnx does not fit target target.onnx: hidden size is 512 in eagle-head.onnx but 384 in target.onnx',
+    );
+  });
+
+  it('rejects a manifest field of the wrong type with the file and the field', async () => {
+    const dir = bundleWith((m) => {
+      m.models[0]!.dims.vocab = 'many';
+    });
+    await expect(loadTreespec(dir)).rejects.toThrow(/treespec\.json.*models\[0\]\.dims\.vocab/);
+  });
+
+  it('says a missing model file is missing', async () => {
+    await expect(createSession(join(TINY, 'nope.onnx'))).rejects.toThrow(
+      /nope\.onnx: the model file does not exist/,
+    );
+  });
+});
+
+describe('execution providers', () => {
+  it('explains how to install the CUDA provider when its binaries are absent', async () => {
+    const result = await createSession(join(TINY, 'eagle-head.onnx'), { executionProvider: 'cuda' }).then(
+      (s) => s.release().then(() => 'available'),
+      (e: unknown) => e,
+    );
+    if (result === 'available') return; // a machine with ORT's CUDA binaries installed
+    expect(result).toBeInstanceOf(ProviderUnavailableError);
+    expect(String((result as Error).message)).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  });
+
+  it('reports a missing WebGPU adapter, or runs on one, and can fall back to the CPU', async () => {
+    const result = await createSession(join(TINY, 'eagle-head.onnx'), { executionProvider: 'webgpu' }).then(
+      (s) => s.release().then(() => 'available'),
+      (e: unknown) => e,
+    );
+    if (result !== 'available') {
+      expect(result).toBeInstanceOf(ProviderUnavailableError);
+      expect(String((result as Error).message)).toMatch(/Vulkan/);
+    }
+    const reasons: string[] = [];
+    const session = await createSession(join(TINY, 'eagle-head.onnx'), {
+      executionProvider: 'cuda',
+      fallbackToCpu: true,
+      onFallback: (e) => reasons.push(e.provider),
+    });
+    expect(session.inputNames).toContain('feature');
+    await session.release();
+  });
+});

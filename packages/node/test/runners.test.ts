@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DraftTree, KeepPlan, planKeep } from '@treespec/core';
+import {
+  causalLmLayout,
+  eagleHeadLayout,
+  findModel,
+  OnnxCausalLm,
+  OnnxEagleHead,
+  parseManifest,
+} from '@treespec/onnx';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createSession } from '../src/index.js';
+import { headCases, TINY, targetCases } from './tiny.js';
+
+const manifestPath = join(TINY, 'treespec.json');
+const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
+
+async function target(maxContext = 256): Promise<OnnxCausalLm> {
+  const model = findModel(manifest, 'target');
+  return new OnnxCausalLm(await createSession(join(TINY, model.file)), causalLmLayout(model), {
+    maxContext,
+    maxTreeSize: 24,
+  });
+}
+
+/** The target's logits after `tokens`, computed from scratch: prefill all but the last, verify it alone. */
+async function freshLogits(runner: OnnxCausalLm, tokens: number[]): Promise<Float32Array> {
+  runner.reset();
+  if (tokens.length > 1) await runner.prefill(Int32Array.from(tokens.slice(0, -1)));
+  const root = new DraftTree(1);
+  root.reset(tokens[tokens.length - 1]!);
+  return (await runner.verify(root)).logits.slice();
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('OnnxCausalLm on the tiny target', () => {
+  // Tolerance 2e-4: logits are O(10) and fp32 sums over a different number of masked terms
+  // (tree vs sequence, cache vs recompute) reorder the additions.
+  const TOLERANCE = 2e-4;
+
+  it('keeps its KV cache equal to a recomputation across random trees and accepted paths', async () => {
+    const runner = await target();
+    const reference = await target();
+    const prompt = targetCases()[1]!.prompt_ids;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.tuple(
+            fc.array(fc.double({ min: 0, max: 0.999, noNaN: true }), { minLength: 1, maxLength: 14 }),
+            fc.array(fc.nat(), { maxLength: 6 }),
+          ),
+          {
+            minLength: 2,
+            maxLength: 4,
+          },
+        ),
+        fc.integer({ min: 3, max: 8000 }),
+        async (steps, tokenSeed) => {
+          runner.reset();
+          const committed = [...prompt];
+          await runner.prefill(Int32Array.from(committed.slice(0, -1)));
+          let worst = 0;
+          for (const [parentPicks, walk] of steps) {
+            const tree = new DraftTree(parentPicks.length + 1);
+            tree.reset(committed[committed.length - 1]!);
+            parentPicks.forEach((r, k) =>
+              tree.add(Math.floor(r * (k + 1)), (tokenSeed * (k + 7)) % 8192, -k),
+            );
+            const step = await runner.verify(tree);
+            // Follow a random path down the tree, as a verifier would accept it.
+            const path = [0];
+            for (const c of walk) {
+              const last = path[path.length - 1]!;
+              const kids = [...Array(tree.size).keys()].filter((i) => i > 0 && tree.parents[i] === last);
+              if (kids.length === 0) break;
+              path.push(kids[c % kids.length]!);
+            }
+            // Each accepted node's tree logits equal the logits of the same path run as a sequence.
+            const treeLogits = path.map((slot) => step.logits.slice(slot * 8192, (slot + 1) * 8192));
+            runner.commit(planKeep(tree, Int32Array.from(path), path.length, new KeepPlan(tree.size)));
+            for (const [k, slot] of path.entries()) {
+              if (k > 0) committed.push(tree.tokens[slot]!);
+              worst = Math.max(worst, maxAbsDiff(treeLogits[k]!, await freshLogits(reference, committed)));
+            }
+            committed.push(3 + (tokenSeed % 100));
+          }
+          // After the commits, the cache gives the same next-token logits as a recomputation.
+          const root = new DraftTree(1);
+          root.reset(committed[committed.length - 1]!);
+          const cached = (await runner.verify(root)).logits.slice();
+          worst = Math.max(worst, maxAbsDiff(cached, await freshLogits(reference, committed)));
+          expect(worst).toBeLessThan(TOLERANCE);
+        },
+      ),
+      { seed: 17, numRuns: 6 },
+    );
+    await runner.dispose();
+    await reference.dispose();
+  }, 120_000);
+
+  it('exports the features of every prefilled and verified row', async () => {
+    const runner = await target();
+    const ids = targetCases()[0]!.prompt_ids;
+    const prefill = await runner.prefill(Int32Array.from(ids.slice(0, -1)), { features: true });
+    expect(prefill.features?.length).toBe((ids.length - 1) * 384);
+    const tree = new DraftTree(1);
+    tree.reset(ids[ids.length - 1]!);
+    const step = await runner.verify(tree, { features: true });
+    expect(step.features?.length).toBe(384);
+    await runner.dispose();
+  });
+});
+
+describe('OnnxEagleHead on the tiny head', () => {
+  it('reproduces the recorded top-5 and greedy draft chains from the target features', async () => {
+    const runner = await target();
+    const headModel = findModel(manifest, 'eagle-head');
+    const head = new OnnxEagleHead(
+      await createSession(join(TINY, headModel.file)),
+      eagleHeadLayout(headModel),
+      { maxContext: 256 },
+    );
+    for (const c of headCases()) {
+      runner.reset();
+      head.reset();
+      const n = c.prompt_ids.length;
+      const { features } = await runner.prefill(Int32Array.from(c.prompt_ids), { features: true });
+      const rows = Int32Array.from([...c.prompt_ids.slice(1), c.target_next_token]);
+      const first = await head.commit(rows, features!, n, 5);
+      expect(Array.from(first.topTokens.subarray((n - 1) * 5, n * 5))).toEqual(c.head_top5_ids);
+      // Greedy chain: each drafted token is fed back with the head's own predicted feature.
+      const chain: number[] = [];
+      let token = first.topTokens[(n - 1) * 5]!;
+      let feature = first.hidden.slice((n - 1) * 384, n * 384);
+      for (let d = 0; d < c.head_greedy_chain_ids.length; d++) {
+        chain.push(token);
+        const width = head.committedRows + head.draftRows + 1;
+        const bias = new Float32Array(width); // sees every committed and earlier draft row
+        const step = await head.draft(Int32Array.of(token), feature, Int32Array.of(n + d), bias, 1, 1);
+        token = step.topTokens[0]!;
+        feature = step.hidden.slice(0, 384);
+      }
+      expect(chain).toEqual(c.head_greedy_chain_ids);
+    }
+    await runner.dispose();
+    await head.dispose();
+  }, 60_000);
+});
