@@ -7,7 +7,9 @@ import { createSession, loadTreespec, ModelLoadError, ProviderUnavailableError }
 import { TINY } from './tiny.js';
 
 /** A copy of the tiny bundle (model files linked) whose manifest `edit` may change. */
-function bundleWith(edit: (manifest: { models: Array<Record<string, any>> }) => void): string {
+function bundleWith(
+  edit: (manifest: { models: Array<{ role: string; dims: Record<string, unknown> }> }) => void,
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'treespec-bundle-'));
   for (const name of readdirSync(TINY)) {
     if (name.endsWith('.onnx') || name.endsWith('.data')) symlinkSync(join(TINY, name), join(dir, name));

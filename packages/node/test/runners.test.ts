@@ -70,9 +70,9 @@ describe('OnnxCausalLm on the tiny target', () => {
           for (const [parentPicks, walk] of steps) {
             const tree = new DraftTree(parentPicks.length + 1);
             tree.reset(committed[committed.length - 1]!);
-            parentPicks.forEach((r, k) =>
-              tree.add(Math.floor(r * (k + 1)), (tokenSeed * (k + 7)) % 8192, -k),
-            );
+            for (const [k, r] of parentPicks.entries()) {
+              tree.add(Math.floor(r * (k + 1)), (tokenSeed * (k + 7)) % 8192, -k);
+            }
             const step = await runner.verify(tree);
             // Follow a random path down the tree, as a verifier would accept it.
             const path = [0];
