@@ -82,6 +82,7 @@ export async function declareSharedInputs(
   };
   const group = config.heads / config.kvHeads;
   const bias2d = g.op('Squeeze', [bias, g.int64([0, 1])], {}, 'bias_rows');
+
   return {
     ids: g.op('Reshape', [ids, g.int64([-1])], {}, 'ids'),
     shared: {
@@ -214,30 +215,31 @@ export async function attention(
 
   const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
   const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
-  const keys = g.op('Concat', [pastKey, presentKey!], { axis: 1 });
-  const values = g.op('Concat', [pastValue, presentValue!], { axis: 1 });
-  // [1, T, kv, d] -> [1, kv, T, d] -> [1, kv, d, T]: two transposes ONNX Runtime folds into its MatMul.
-  const keysT = g.op('Transpose', [g.op('Transpose', [keys], { perm: [0, 2, 1, 3] })], {
-    perm: [0, 1, 3, 2],
-  });
-  const valuesT = g.op('Transpose', [values], { perm: [0, 2, 1, 3] });
+  // Rank-3 views [T, kv, d] transposed to [kv, d, T] and [kv, T, d]: ONNX Runtime folds these
+  // transposes into its MatMul (FusedMatMul with transposed batch dimensions), so the cache is read
+  // in place instead of being copied.
+  const keysT = (k: string) =>
+    g.op('Transpose', [g.op('Reshape', [k, g.int64([-1, kvHeads, d])])], { perm: [1, 2, 0] });
+  const valuesT = (v: string) =>
+    g.op('Transpose', [g.op('Reshape', [v, g.int64([-1, kvHeads, d])])], { perm: [1, 0, 2] });
 
-  // Query rows grouped per KV head: [1, N, kv*group, d] -> [1, kv, group*N, d], row g*N + n.
+  // Query rows grouped per KV head: [1, N, kv*group, d] -> [kv, group*N, d], row g*N + n.
   const qGrouped =
     group === 1
-      ? g.op('Transpose', [qh], { perm: [0, 2, 1, 3] })
+      ? g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, d])])], { perm: [1, 0, 2] })
       : g.op('Reshape', [
           g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, group, d])])], {
             perm: [1, 2, 0, 3],
           }),
-          g.int64([1, kvHeads, -1, d]),
+          g.int64([kvHeads, -1, d]),
         ]);
-  const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT]), shared.bias]);
-  const probs = g.op('Softmax', [scores], { axis: -1 });
-  const context = g.op('MatMul', [probs, valuesT]);
+  const keys = g.op('Concat', [pastKey, presentKey!], { axis: 1 });
+  const values = g.op('Concat', [pastValue, presentValue!], { axis: 1 });
+  const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT(keys)]), shared.bias]);
+  const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), valuesT(values)]);
   const merged =
     group === 1
-      ? g.op('Transpose', [context], { perm: [0, 2, 1, 3] })
+      ? g.op('Transpose', [context], { perm: [1, 0, 2] })
       : g.op('Transpose', [g.op('Reshape', [context, g.int64([kvHeads, group, -1, d])])], {
           perm: [2, 0, 1, 3],
         });
