@@ -1,1 +1,6 @@
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';
+export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
+export type { MatchingDrafter } from './matching-drafter.js';
+export { SuffixAutomaton } from './suffix-automaton.js';
+export { SuffixDrafter, type SuffixDrafterOptions } from './suffix-drafter.js';
+export { SuffixMatch } from './suffix-match.js';

@@ -1,0 +1,151 @@
+import {
+  type DraftContext,
+  type Drafter,
+  type DraftOutcome,
+  type DraftTree,
+  type GenerationResult,
+  SpeculativeDecoder,
+  type TreeGrowth,
+  type Verifier,
+} from '@treespec/core';
+import { referenceGreedy, type ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { GreedyVerifier } from '@treespec/sampling';
+import { expect } from 'vitest';
+
+/** Runs one speculative generation of `model` with `drafter` and returns its result. */
+export async function generate(
+  model: ToyLanguageModel,
+  drafter: Drafter | null,
+  prompt: readonly number[],
+  maxTokens: number,
+  options: { verifier?: Verifier; featureSize?: number } = {},
+): Promise<GenerationResult> {
+  const target = new ToyTarget(model, { featureSize: options.featureSize ?? 0 });
+  const decoder = new SpeculativeDecoder({
+    target,
+    drafter,
+    verifier: options.verifier ?? new GreedyVerifier(),
+  });
+  return decoder.generate(prompt, { maxTokens });
+}
+
+/** Generates greedily with `drafter` and checks the output against plain greedy decoding. */
+export async function expectGreedyIdentity(
+  model: ToyLanguageModel,
+  drafter: Drafter,
+  prompt: readonly number[],
+  maxTokens: number,
+  featureSize = 0,
+): Promise<GenerationResult> {
+  const result = await generate(model, drafter, prompt, maxTokens, { featureSize });
+  expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens })));
+  return result;
+}
+
+/**
+ * A prompt that repeats itself: `seed`, the model's own greedy continuation of it, then `seed`
+ * again. A toy model's next token depends only on its last `order` tokens, so after this prompt
+ * it says the same continuation again — what quoting or rewriting a passage looks like.
+ */
+export function repeatingPrompt(model: ToyLanguageModel, seed: readonly number[], passage: number): number[] {
+  const continuation = Array.from(referenceGreedy(model, seed, { maxTokens: passage }));
+  return [...seed, ...continuation, ...seed];
+}
+
+/** Counts a growth's draft calls: the `nextFrontier` calls that return nodes to expand. */
+export class CountingGrowth implements TreeGrowth {
+  expansions = 0;
+  constructor(readonly inner: TreeGrowth) {}
+  get maxNodes() {
+    return this.inner.maxNodes;
+  }
+  get maxTreeSize() {
+    return this.inner.maxTreeSize;
+  }
+  get maxDepth() {
+    return this.inner.maxDepth;
+  }
+  get maxFrontier() {
+    return this.inner.maxFrontier;
+  }
+  get maxChildren() {
+    return this.inner.maxChildren;
+  }
+  get prunes() {
+    return this.inner.prunes;
+  }
+  get generated() {
+    return this.inner.generated;
+  }
+  begin(rootToken: number) {
+    this.inner.begin(rootToken);
+  }
+  nextFrontier(out: Int32Array) {
+    const n = this.inner.nextFrontier(out);
+    if (n > 0) this.expansions++;
+    return n;
+  }
+  childrenWanted(node: number) {
+    return this.inner.childrenWanted(node);
+  }
+  addChild(parent: number, token: number, logProb: number) {
+    return this.inner.addChild(parent, token, logProb);
+  }
+  tokenOf(node: number) {
+    return this.inner.tokenOf(node);
+  }
+  parentOf(node: number) {
+    return this.inner.parentOf(node);
+  }
+  depthOf(node: number) {
+    return this.inner.depthOf(node);
+  }
+  scoreOf(node: number) {
+    return this.inner.scoreOf(node);
+  }
+  finish(tree: DraftTree) {
+    this.inner.finish(tree);
+  }
+}
+
+/**
+ * Wraps a feature drafter and checks that across steps it is shown every feature row exactly
+ * once, in order, up to the newest committed position — whichever steps it drafts.
+ */
+export class FeatureLedger implements Drafter {
+  readonly name: string;
+  readonly needsFeatures = true;
+  readonly maxTreeSize: number;
+  /** Calls that drafted. */
+  proposals = 0;
+  private next = 0;
+
+  constructor(readonly inner: Drafter) {
+    this.name = inner.name;
+    this.maxTreeSize = inner.maxTreeSize;
+  }
+
+  reset(): void {
+    this.next = 0;
+    this.proposals = 0;
+    this.inner.reset();
+  }
+
+  async propose(context: DraftContext, tree: DraftTree): Promise<void> {
+    if (context.featureRows > 0) {
+      if (context.featureStart !== this.next) {
+        throw new Error(`feature rows start at ${context.featureStart}, expected ${this.next}`);
+      }
+      this.next = context.featureStart + context.featureRows;
+    }
+    if (this.next !== context.length - 1) {
+      throw new Error(`features shown up to ${this.next - 1}, expected ${context.length - 2}`);
+    }
+    this.proposals++;
+    await this.inner.propose(context, tree);
+  }
+
+  observe(outcome: DraftOutcome): void {
+    this.inner.observe?.(outcome);
+  }
+}
