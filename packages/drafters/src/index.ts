@@ -1,4 +1,10 @@
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';
+export {
+  EntropyStopGrowth,
+  type EntropyStopOptions,
+  type ThresholdAdaptation,
+} from './entropy-stop-growth.js';
+export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './hybrid-drafter.js';
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
 export type { MatchingDrafter } from './matching-drafter.js';
 export { SuffixAutomaton } from './suffix-automaton.js';

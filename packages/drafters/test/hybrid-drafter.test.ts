@@ -1,0 +1,217 @@
+import {
+  type Drafter,
+  DynamicTreeGrowth,
+  OptionError,
+  SpeculativeDecoder,
+  StaticTreeGrowth,
+  StaticTreeShape,
+} from '@treespec/core';
+import {
+  referenceGreedy,
+  ToyDrafter,
+  type ToyDraftQuality,
+  ToyLanguageModel,
+  ToyTarget,
+} from '@treespec/core/testing';
+import { GreedyVerifier } from '@treespec/sampling';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  EagleDrafter,
+  HybridDrafter,
+  type HybridPolicy,
+  LookupDrafter,
+  SuffixDrafter,
+} from '../src/index.js';
+import { expectGreedyIdentity, FeatureLedger, generate, repeatingPrompt } from './helpers.js';
+import { ToyDraftHead } from './toy-draft-head.js';
+
+const policies: HybridPolicy[] = ['match', 'expected', 'throughput'];
+
+function toyDrafter(model: ToyLanguageModel, quality: ToyDraftQuality, checkFeatures = false): ToyDrafter {
+  return new ToyDrafter({
+    target: new ToyTarget(model, { featureSize: checkFeatures ? 3 : 0 }),
+    growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 12 }),
+    quality,
+    checkFeatures,
+  });
+}
+
+describe('hybrid drafter', () => {
+  it('keeps greedy output identical to plain decoding, whichever drafter each step uses', async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed, sharpness: 2 });
+      for (const policy of policies) {
+        for (const quality of [{ kind: 'perfect' }, { kind: 'mixed', noise: 0.6 }] as ToyDraftQuality[]) {
+          const hybrid = new HybridDrafter(
+            toyDrafter(model, quality),
+            [new LookupDrafter(), new SuffixDrafter({ maxDepth: 5 })],
+            { policy },
+          );
+          for (const prompt of [[1, seed, 4], repeatingPrompt(model, [2, seed], 30)]) {
+            await expectGreedyIdentity(model, hybrid, prompt, 60);
+          }
+          expect(hybrid.steps.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+        }
+      }
+    }
+  });
+
+  it('follows the better drafter: lookup on a repeated passage, the model on fresh text', async () => {
+    // The policies that rank by accepted tokens alone (throughput also weighs real step times).
+    for (const policy of ['match', 'expected'] as const) {
+      for (let seed = 1; seed <= 4; seed++) {
+        const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed, sharpness: 2.5 });
+        const repeated = repeatingPrompt(model, [3, seed], 200);
+        // A model drafter that is always wrong, next to lookup, on a passage being repeated. The
+        // hybrid pays for trying the model once in each new situation, then keeps to lookup.
+        const lookupAlone = await generate(model, new LookupDrafter(), repeated, 200);
+        const withBadModel = new HybridDrafter(
+          toyDrafter(model, { kind: 'adversarial' }),
+          [new LookupDrafter()],
+          {
+            policy,
+          },
+        );
+        const a = await expectGreedyIdentity(model, withBadModel, repeated, 200);
+        expect(a.stats.tau).toBeGreaterThan(0.85 * lookupAlone.stats.tau);
+        expect(withBadModel.steps[1]).toBeGreaterThan(3 * withBadModel.steps[0]);
+        // A perfect model drafter next to lookup, on text that does not repeat (yet).
+        const fresh = [1, seed, 2 * seed];
+        const modelAlone = await generate(model, toyDrafter(model, { kind: 'perfect' }), fresh, 30);
+        const withGoodModel = new HybridDrafter(
+          toyDrafter(model, { kind: 'perfect' }),
+          [new LookupDrafter()],
+          {
+            policy,
+          },
+        );
+        const b = await expectGreedyIdentity(model, withGoodModel, fresh, 30);
+        expect(b.stats.tau).toBeGreaterThan(0.9 * modelAlone.stats.tau);
+        expect(withGoodModel.steps[0]).toBeGreaterThan(withGoodModel.steps[1]);
+      }
+    }
+  });
+
+  it('shows a feature drafter every feature row once, in order, also after steps it sat out', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      // A large vocabulary: after the repeated passage the text is new, and the model drafts.
+      const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed, sharpness: 2 });
+      for (const policy of policies) {
+        // The toy drafter checks each row's values against the target's; the ledger checks order.
+        const ledger = new FeatureLedger(toyDrafter(model, { kind: 'mixed', noise: 0.5 }, true));
+        const hybrid = new HybridDrafter(ledger, [new SuffixDrafter()], { policy, minMatch: 2 });
+        expect(hybrid.needsFeatures).toBe(true);
+        await expectGreedyIdentity(model, hybrid, repeatingPrompt(model, [1, seed], 30), 80, 3);
+        expect(hybrid.steps[0]).toBeGreaterThan(0);
+        expect(hybrid.steps[1]).toBeGreaterThan(0);
+        expect(ledger.proposals).toBe(hybrid.steps[0]);
+      }
+    }
+  });
+
+  it('keeps an EAGLE head in step: it drafts perfectly whenever chosen, after catching up', async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed, sharpness: 2.5 });
+      const head = new ToyDraftHead(model);
+      const eagle = new EagleDrafter(head, {
+        growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 20 }),
+      });
+      const hybrid = new HybridDrafter(eagle, [new LookupDrafter()], { policy: 'match', minMatch: 2 });
+      const target = new ToyTarget(model, { featureSize: 4 });
+      const decoder = new SpeculativeDecoder({ target, drafter: hybrid, verifier: new GreedyVerifier() });
+      const prompt = repeatingPrompt(model, [2, seed], 30);
+      const accepted: number[] = [];
+      const result = await decoder.generate(prompt, {
+        maxTokens: 120,
+        onStep: (e) => {
+          if (hybrid.lastChoice === 0 && e.tree.size > 1) accepted.push(e.pathLength - 1);
+        },
+      });
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, prompt, { maxTokens: 120 })),
+      );
+      expect(hybrid.steps[1]).toBeGreaterThan(0);
+      expect(accepted.length).toBeGreaterThan(0);
+      // A perfect head always gets its first two depths accepted (see the EAGLE drafter's test).
+      expect(Math.min(...accepted)).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  describe('with a clock', () => {
+    let clock = 0;
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    /** Lookup whose drafting takes 1 ms (every step: the hybrid always asks it). */
+    class TimedLookup extends LookupDrafter {
+      override propose(...args: Parameters<LookupDrafter['propose']>): void {
+        clock += 1;
+        super.propose(...args);
+      }
+    }
+
+    /** A perfect model drafter with a 10-token chain whose drafting takes 20 ms. */
+    function slowPerfect(model: ToyLanguageModel): Drafter {
+      const inner = new ToyDrafter({
+        target: new ToyTarget(model),
+        growth: new StaticTreeGrowth(StaticTreeShape.chain(10)),
+      });
+      return {
+        name: 'slow',
+        needsFeatures: false,
+        maxTreeSize: inner.maxTreeSize,
+        reset: () => inner.reset(),
+        propose: (context, tree) => {
+          clock += 20;
+          return inner.propose(context, tree);
+        },
+      };
+    }
+
+    it('weighs accepted tokens against measured step time under the throughput policy', async () => {
+      vi.spyOn(performance, 'now').mockImplementation(() => clock);
+      const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 5, sharpness: 2.5 });
+      const prompt = repeatingPrompt(model, [6, 1], 200);
+      const steps: Record<string, readonly number[]> = {};
+      for (const policy of ['expected', 'throughput'] as const) {
+        const hybrid = new HybridDrafter(slowPerfect(model), [new TimedLookup({ maxDepth: 4 })], { policy });
+        await expectGreedyIdentity(model, hybrid, prompt, 200);
+        steps[policy] = hybrid.steps;
+        if (policy === 'throughput') {
+          expect(hybrid.meanStepMs(0, 4)).toBe(21);
+          expect(hybrid.meanStepMs(1, 4)).toBe(1);
+        }
+      }
+      // More tokens per step from the model (10 + 1 against 4 + 1) ...
+      expect(steps.expected[0]).toBeGreaterThan(steps.expected[1]);
+      // ... but fewer per millisecond (11 / 21 against 5 / 1).
+      expect(steps.throughput[1]).toBeGreaterThan(5 * steps.throughput[0]);
+    });
+  });
+
+  it('learns expected accepted lengths per match class from every step', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed: 9, sharpness: 2.5 });
+    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()]);
+    expect(hybrid.expectedAccepted(0, 0)).toBe(Number.POSITIVE_INFINITY);
+    // A repeated passage (lookup matches 4-grams), then new text (no match: the model drafts).
+    await generate(model, hybrid, repeatingPrompt(model, [4, 4], 40), 80);
+    expect(hybrid.expectedAccepted(0, 0)).toBe(0);
+    expect(hybrid.expectedAccepted(1, 0)).toBe(0);
+    expect(hybrid.expectedAccepted(1, 4)).toBeGreaterThan(4);
+  });
+
+  it('sizes its trees for the largest part and rejects bad options', () => {
+    const model = new ToyLanguageModel();
+    const primary: Drafter = new ToyDrafter({
+      target: new ToyTarget(model),
+      growth: new StaticTreeGrowth(StaticTreeShape.chain(3)),
+    });
+    expect(new HybridDrafter(primary, [new LookupDrafter({ maxTokens: 20 })]).maxTreeSize).toBe(21);
+    expect(() => new HybridDrafter(primary, [])).toThrow(OptionError);
+    expect(() => new HybridDrafter(primary, [new LookupDrafter()], { smoothing: 0 })).toThrow(/smoothing/);
+    expect(
+      () => new HybridDrafter(primary, [new LookupDrafter()], { policy: 'merge' as HybridPolicy }),
+    ).toThrow(/policy/);
+  });
+});
