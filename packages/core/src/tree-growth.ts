@@ -1,3 +1,4 @@
+import type { DraftOutcome } from './drafter.js';
 import type { DraftTree } from './draft-tree.js';
 import { ContractError, OptionError } from './errors.js';
 import { requireInteger } from './validate.js';
@@ -57,6 +58,13 @@ export interface TreeGrowth {
   readonly generated: number;
   /** Writes the final tree. */
   finish(tree: DraftTree): void;
+  /**
+   * Optional: the exact entropy (nats) of the draft distribution a node's children come from,
+   * for growths that stop on draft uncertainty; without it they bound it from the top-k log-probs.
+   */
+  reportEntropy?(node: number, entropy: number): void;
+  /** Optional: learns from a verification (adaptive growths tune their thresholds). */
+  observe?(outcome: DraftOutcome): void;
 }
 
 /** Shared bookkeeping: generated nodes in flat arrays indexed by node id. */

@@ -4,6 +4,7 @@ import {
   type Drafter,
   type DraftHead,
   type DraftHeadStep,
+  type DraftOutcome,
   type DraftTree,
   DynamicTreeGrowth,
   type DynamicTreeOptions,
@@ -128,6 +129,10 @@ export class EagleDrafter implements Drafter {
       }
     }
     growth.finish(tree);
+  }
+
+  observe(outcome: DraftOutcome): void {
+    this.growth.observe?.(outcome);
   }
 
   async dispose(): Promise<void> {

@@ -40,7 +40,8 @@ export async function loadTreespec(
       manifest,
       manifestFile,
       tokenizer,
-      openSession: (model) => createSession(join(directory, model.file), options),
+      openSession: (model) =>
+        createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
     },
     options,
   );

@@ -13,8 +13,13 @@ export interface NodeSessionOptions {
   fallbackToCpu?: boolean;
   /** Called with the reason when `fallbackToCpu` took effect. */
   onFallback?: (error: ProviderUnavailableError) => void;
-  /** Threads inside one operator. Default: ONNX Runtime's choice (the physical cores). */
+  /** Threads inside one operator of the target. Default: ONNX Runtime's choice (the physical cores). */
   intraOpNumThreads?: number;
+  /**
+   * Threads inside one operator of a drafter's model (EAGLE head, draft LM). Default 1: a draft
+   * model is small, and a second thread pool spinning beside the target's steals its cores.
+   */
+  drafterThreads?: number;
   /** Threads across operators (only with parallel execution). Default 1. */
   interOpNumThreads?: number;
   /** Default `all`. */
@@ -57,11 +62,13 @@ export class ModelLoadError extends TreespecError {
 
 /**
  * Opens an ONNX model with onnxruntime-node on the chosen execution provider. External data
- * files next to the model are found by ONNX Runtime from the model's path.
+ * files next to the model are found by ONNX Runtime from the model's path. `role` picks the
+ * thread setting: `intraOpNumThreads` for the target, `drafterThreads` for a drafter's model.
  */
 export async function createSession(
   modelPath: string,
   options: NodeSessionOptions = {},
+  role: 'target' | 'drafter' = 'target',
 ): Promise<ort.InferenceSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
@@ -78,7 +85,7 @@ export async function createSession(
     interOpNumThreads: options.interOpNumThreads ?? 1,
     // A provider that fails to start becomes a ProviderUnavailableError; keep ORT's own log quiet.
     ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
-    ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    ...threads(options, role),
   };
   try {
     return await ort.InferenceSession.create(modelPath, sessionOptions);
@@ -87,7 +94,7 @@ export async function createSession(
       const unavailable = new ProviderUnavailableError(provider, error);
       if (!options.fallbackToCpu) throw unavailable;
       options.onFallback?.(unavailable);
-      return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false });
+      return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false }, role);
     }
     throw new ModelLoadError(
       modelPath,
@@ -95,6 +102,11 @@ export async function createSession(
       error,
     );
   }
+}
+
+function threads(options: NodeSessionOptions, role: 'target' | 'drafter'): { intraOpNumThreads?: number } {
+  const n = role === 'target' ? options.intraOpNumThreads : (options.drafterThreads ?? 1);
+  return n === undefined ? {} : { intraOpNumThreads: n };
 }
 
 function isProviderFailure(error: unknown): boolean {
