@@ -238,7 +238,11 @@ export class SpeculativeDecoder {
         const from = length;
         for (let k = 1; k < result.pathLength; k++) tokens[length++] = tree.tokens[result.path[k]];
         tokens[length++] = result.bonusToken;
-        stats.recordStep(tree.size, result.pathLength - 1, hasChildren(tree, result.path[result.pathLength - 1]));
+        stats.recordStep(
+          tree.size,
+          result.pathLength - 1,
+          hasChildren(tree, result.path[result.pathLength - 1]),
+        );
 
         if (wantFeatures && step.features) {
           featureSource = this.gatherFeatures(step.features, featureSize);

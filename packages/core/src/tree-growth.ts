@@ -1,5 +1,5 @@
-import type { DraftOutcome } from './drafter.js';
 import type { DraftTree } from './draft-tree.js';
+import type { DraftOutcome } from './drafter.js';
 import { ContractError, OptionError } from './errors.js';
 import { requireInteger } from './validate.js';
 
@@ -120,8 +120,14 @@ abstract class GrowthNodes {
 
 /** Options of EAGLE-2's dynamic tree. */
 export interface DynamicTreeOptions {
-  /** Children per expanded node, and nodes expanded per depth. Default 8. */
+  /** Children per expanded node, and (unless `frontier` is set) nodes expanded per depth. Default 8. */
   topK?: number;
+  /**
+   * Nodes expanded per depth, the best of the newest depth by cumulative score. Default `topK`
+   * (EAGLE-2). Smaller values keep a wide first level but cheap deeper draft calls, which suits
+   * CPUs where each draft row costs.
+   */
+  frontier?: number;
   /** Largest depth of a draft node, i.e. draft-model calls per step. Default 5. */
   depth?: number;
   /** Draft nodes kept after the rerank (root excluded). Default 32. */
@@ -135,13 +141,14 @@ export interface DynamicTreeOptions {
 
 /**
  * EAGLE-2's dynamic draft tree: the root gets its `topK` best children; at each next depth the
- * `topK` newest nodes with the highest cumulative score are expanded, each into `topK`
+ * `frontier` (default `topK`) newest nodes with the highest cumulative score are expanded, each into `topK`
  * children; after `depth` depths every generated node is reranked by cumulative score and the
  * best `totalTokens` are kept. A child never scores above its parent and ties go to the node
  * generated first (ancestors come first), so the kept set is always a connected tree.
  */
 export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly topK: number;
+  readonly frontierWidth: number;
   readonly depthLimit: number;
   readonly totalTokens: number;
   readonly minFrontierLogProb: number;
@@ -163,14 +170,16 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     if (!(minProb >= 0 && minProb < 1)) {
       throw new OptionError('minFrontierProbability', minProb, 'a number in [0, 1)');
     }
-    super(1 + topK + (depth - 1) * topK * topK);
+    const frontier = requireInteger('frontier', options.frontier ?? topK, 1, 4096);
+    super(1 + topK + (depth - 1) * frontier * topK);
     this.topK = topK;
+    this.frontierWidth = frontier;
     this.depthLimit = depth;
     this.totalTokens = totalTokens;
     this.minFrontierLogProb = minProb > 0 ? Math.log(minProb) : -Infinity;
     this.maxTreeSize = 1 + Math.min(totalTokens, this.maxNodes - 1);
     this.maxDepth = depth;
-    this.maxFrontier = topK;
+    this.maxFrontier = Math.max(1, frontier);
     this.maxChildren = topK;
     this.order = new Int32Array(this.maxNodes);
     this.treeIndex = new Int32Array(this.maxNodes);
@@ -193,11 +202,11 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     const start = this.newestStart;
     const end = this.generated;
     if (end === start) return 0;
-    // Select the topK best of the newest depth (score desc, id asc) by insertion.
+    // Select the `frontier` best of the newest depth (score desc, id asc) by insertion.
     let count = 0;
     for (let id = start; id < end; id++) {
       const s = this.score[id];
-      if (count === this.topK) {
+      if (count === this.frontierWidth) {
         if (!(s > this.score[out[count - 1]])) continue;
         count--;
       }

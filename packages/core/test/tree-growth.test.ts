@@ -33,6 +33,7 @@ function grow(
 
 const dynamicOptions = fc.record({
   topK: fc.integer({ min: 1, max: 6 }),
+  frontier: fc.integer({ min: 1, max: 6 }),
   depth: fc.integer({ min: 1, max: 6 }),
   totalTokens: fc.integer({ min: 1, max: 80 }),
 });
@@ -95,6 +96,14 @@ describe('EAGLE-2 dynamic tree', () => {
     const { frontiers } = grow(growth, (node, rank) => scores[node]?.[rank] ?? -1);
     // root -> nodes 1 (-0.1), 2 (-2); depth 2 from 1: 3 (-0.6), 4 (-0.7); from 2: 5 (-2.05), 6 (-5)
     expect(frontiers).toEqual([[0], [1, 2], [3, 4]]);
+  });
+
+  it('expands only the best `frontier` nodes per depth when the frontier is narrower than topK', () => {
+    const growth = new DynamicTreeGrowth({ topK: 3, frontier: 1, depth: 3, totalTokens: 100 });
+    const { frontiers, generated } = grow(growth, (node, rank) => -0.1 * (rank + 1) - 0.01 * node);
+    expect(frontiers.map((f) => f.length)).toEqual([1, 1, 1]);
+    expect(generated).toBe(1 + 3 * 3);
+    expect(growth.maxNodes).toBe(10);
   });
 
   it('breaks score ties toward ancestors so the kept set stays connected', () => {

@@ -1,4 +1,9 @@
-import { type DynamicTreeOptions, ModelFormatError, type TargetModel } from '@treespec/core';
+import {
+  DynamicTreeGrowth,
+  type DynamicTreeOptions,
+  ModelFormatError,
+  type TargetModel,
+} from '@treespec/core';
 import { EagleDrafter } from '@treespec/drafters';
 import {
   causalLmLayout,
@@ -50,7 +55,10 @@ export interface BundleSource {
  * Builds a {@link TextGenerator} from a treespec model bundle: the target's runner, and for
  * `eagle2` the head's runner and an EAGLE-2 drafter, after checking that the head fits the target.
  */
-export async function createTextGenerator(source: BundleSource, options: BundleOptions = {}): Promise<TextGenerator> {
+export async function createTextGenerator(
+  source: BundleSource,
+  options: BundleOptions = {},
+): Promise<TextGenerator> {
   const { manifest, manifestFile } = source;
   const targetModel = manifest.models.find((m) => m.role === 'target');
   if (!targetModel) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
@@ -64,16 +72,25 @@ export async function createTextGenerator(source: BundleSource, options: BundleO
   if (headModel && drafterName === 'eagle2') checkModelPair(targetModel, headModel);
   const tree = { ...DEFAULT_TREE, ...options.tree };
   const maxContext = Math.min(options.maxContext ?? targetModel.dims.maxContext, targetModel.dims.maxContext);
-  const target: TargetModel = new OnnxCausalLm(await source.openSession(targetModel), causalLmLayout(targetModel), {
-    maxContext,
-    maxTreeSize: Math.min(tree.totalTokens + 1, maxContext),
-  });
+  const target: TargetModel = new OnnxCausalLm(
+    await source.openSession(targetModel),
+    causalLmLayout(targetModel),
+    {
+      maxContext,
+      maxTreeSize: Math.min(tree.totalTokens + 1, maxContext),
+    },
+  );
   if (drafterName === 'none' || !headModel) return new TextGenerator({ tokenizer: source.tokenizer, target });
+  const growth = new DynamicTreeGrowth(tree);
   const head = new OnnxEagleHead(await source.openSession(headModel), eagleHeadLayout(headModel), {
     maxContext,
-    maxDraftBatch: tree.topK,
-    maxK: tree.topK,
-    maxDraftRows: tree.topK + (tree.depth - 1) * tree.topK * tree.topK,
+    maxDraftBatch: growth.maxFrontier,
+    maxK: growth.maxChildren,
+    maxDraftRows: growth.maxNodes,
   });
-  return new TextGenerator({ tokenizer: source.tokenizer, target, drafter: new EagleDrafter(head, { tree }) });
+  return new TextGenerator({
+    tokenizer: source.tokenizer,
+    target,
+    drafter: new EagleDrafter(head, { growth }),
+  });
 }

@@ -9,6 +9,7 @@ export interface ModelFlags {
   model?: string;
   drafter: 'eagle2' | 'none';
   treeTopK?: number;
+  treeFrontier?: number;
   treeDepth?: number;
   treeTokens?: number;
   provider: ExecutionProvider;
@@ -44,12 +45,21 @@ export function number(value: string): number {
 export function addModelFlags(command: Command): Command {
   return command
     .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
-    .addOption(new Option('-d, --drafter <name>', 'how to draft').choices(['eagle2', 'none']).default('eagle2'))
-    .option('--tree-top-k <n>', 'EAGLE-2: children per expanded node and nodes expanded per depth', integer(1))
+    .addOption(
+      new Option('-d, --drafter <name>', 'how to draft').choices(['eagle2', 'none']).default('eagle2'),
+    )
+    .option(
+      '--tree-top-k <n>',
+      'EAGLE-2: children per expanded node and nodes expanded per depth',
+      integer(1),
+    )
+    .option('--tree-frontier <n>', 'EAGLE-2: nodes expanded per depth (default: --tree-top-k)', integer(1))
     .option('--tree-depth <n>', 'EAGLE-2: draft depth (head calls per step)', integer(1))
     .option('--tree-tokens <n>', 'EAGLE-2: draft nodes kept for verification', integer(1))
     .addOption(
-      new Option('--provider <name>', 'ONNX Runtime execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+      new Option('--provider <name>', 'ONNX Runtime execution provider')
+        .choices(['cpu', 'webgpu', 'cuda'])
+        .default('cpu'),
     )
     .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)', integer(1))
     .option('--max-context <n>', 'context window to allocate (default: the model’s)', integer(1));
@@ -73,6 +83,7 @@ export function modelDirectory(flags: ModelFlags): string {
 export function treeOptions(flags: ModelFlags): DynamicTreeOptions {
   return {
     ...(flags.treeTopK !== undefined ? { topK: flags.treeTopK } : {}),
+    ...(flags.treeFrontier !== undefined ? { frontier: flags.treeFrontier } : {}),
     ...(flags.treeDepth !== undefined ? { depth: flags.treeDepth } : {}),
     ...(flags.treeTokens !== undefined ? { totalTokens: flags.treeTokens } : {}),
   };
