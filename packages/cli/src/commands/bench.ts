@@ -73,7 +73,10 @@ function decodeSeconds(r: TextResult): number {
 }
 
 /** Combines runs into one row: rates from summed tokens and times, tau from summed steps. */
-export function summarise(pairs: ReadonlyArray<{ plain: TextResult; spec: TextResult }>, greedy: boolean): BenchRow {
+export function summarise(
+  pairs: ReadonlyArray<{ plain: TextResult; spec: TextResult }>,
+  greedy: boolean,
+): BenchRow {
   let baseTokens = 0;
   let specTokens = 0;
   let baseSeconds = 0;
@@ -123,7 +126,9 @@ export function summarise(pairs: ReadonlyArray<{ plain: TextResult; spec: TextRe
 
 function parseTemperatures(list: string): number[] {
   const values = list.split(',').map((t) => Number(t.trim()));
-  for (const t of values) if (!Number.isFinite(t) || t < 0) throw new OptionError('--temperature', list, 'a comma-separated list of numbers >= 0');
+  for (const t of values)
+    if (!Number.isFinite(t) || t < 0)
+      throw new OptionError('--temperature', list, 'a comma-separated list of numbers >= 0');
   return values;
 }
 
@@ -172,10 +177,15 @@ async function runPrompts(
 export function registerBench(program: Command): void {
   const command = program
     .command('bench')
-    .description('measure tau, tokens/s, speed-up and efficiency of speculative vs plain decoding on a prompt set');
+    .description(
+      'measure tau, tokens/s, speed-up and efficiency of speculative vs plain decoding on a prompt set',
+    );
   addModelFlags(command);
   addSamplingFlags(command, 128)
-    .option('-p, --prompts <file>', 'JSON lines of {"id","prompt"} (default: the tiny model’s development prompts)')
+    .option(
+      '-p, --prompts <file>',
+      'JSON lines of {"id","prompt"} (default: the tiny model’s development prompts)',
+    )
     .option('-l, --limit <n>', 'use only the first n prompts', integer(1))
     .option('-t, --temperature <list>', 'comma-separated temperatures to run (0: greedy)', '0,1')
     .option('--json <file>', 'write the report as JSON')
@@ -189,15 +199,28 @@ export function registerBench(program: Command): void {
       const directory = modelDirectory(flags);
       const generator = await loadTreespec(directory, loadOptions(flags));
       try {
-        if (!generator.drafter) throw new OptionError('--drafter', flags.drafter, 'a drafter (bench compares against plain decoding)');
+        if (!generator.drafter)
+          throw new OptionError(
+            '--drafter',
+            flags.drafter,
+            'a drafter (bench compares against plain decoding)',
+          );
         const warm = samplingOptions(flags, 0);
         await generator.generate(prompts[0]!.prompt, { ...warm, maxTokens: 8 });
         await generator.generate(prompts[0]!.prompt, { ...warm, maxTokens: 8, plain: true });
-        const bar = flags.progress ? new SingleBar({ format: 'bench [{bar}] {value}/{total} prompts | T={temperature} | {id}', stream: process.stderr, hideCursor: true }) : null;
+        const bar = flags.progress
+          ? new SingleBar({
+              format: 'bench [{bar}] {value}/{total} prompts | T={temperature} | {id}',
+              stream: process.stderr,
+              hideCursor: true,
+            })
+          : null;
         bar?.start(prompts.length * temperatures.length, 0, { temperature: temperatures[0], id: '' });
         const results = [];
         for (const temperature of temperatures) {
-          const runs = await runPrompts(generator, prompts, flags, temperature, () => bar?.increment(1, { temperature }));
+          const runs = await runPrompts(generator, prompts, flags, temperature, () =>
+            bar?.increment(1, { temperature }),
+          );
           const greedy = temperature === 0;
           results.push({
             temperature,
@@ -207,7 +230,9 @@ export function registerBench(program: Command): void {
         }
         bar?.stop();
         for (const r of results) {
-          out(`\ntemperature ${r.temperature}${r.temperature === 0 ? ' (greedy)' : ''}: ${prompts.length} prompts, ${flags.maxTokens} new tokens each\n`);
+          out(
+            `\ntemperature ${r.temperature}${r.temperature === 0 ? ' (greedy)' : ''}: ${prompts.length} prompts, ${flags.maxTokens} new tokens each\n`,
+          );
           out(`${HEADER}\n`);
           for (const p of r.prompts) out(`${formatRow(p.id, p)}\n`);
           out(`${formatRow('OVERALL', r.overall)}\n`);

@@ -70,7 +70,10 @@ export function registerGenerate(program: Command): void {
       const generator = await loadTreespec(modelDirectory(flags), loadOptions(flags));
       try {
         const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
-        const options = { ...samplingOptions(flags, flags.temperature), ...(flags.stop ? { stop: flags.stop } : {}) };
+        const options = {
+          ...samplingOptions(flags, flags.temperature),
+          ...(flags.stop ? { stop: flags.stop } : {}),
+        };
         if (flags.compare) {
           // Warm both paths up so neither timing includes ONNX Runtime's first-run allocations.
           await generator.generate(input, { ...options, maxTokens: 4 });
@@ -107,7 +110,12 @@ export function registerGenerate(program: Command): void {
         err(`${summary(generator.drafter ? 'speculative' : 'plain', result)}\n`);
         if (plain && comparison) {
           err(`${summary('plain', plain)}\n`);
-          const same = comparison.identical === null ? '' : comparison.identical ? ', identical output' : ', OUTPUT DIFFERS';
+          const same =
+            comparison.identical === null
+              ? ''
+              : comparison.identical
+                ? ', identical output'
+                : ', OUTPUT DIFFERS';
           err(`speed-up over plain decoding: ${comparison.speedup.toFixed(2)}x${same}\n`);
         }
       } finally {
