@@ -50,8 +50,13 @@ export interface Drafter {
   readonly needsFeatures: boolean;
   /** Largest tree `propose` may write, root included. */
   readonly maxTreeSize: number;
-  /** Forgets everything about the previous sequence. Called before every generation. */
-  reset(): void;
+  /**
+   * Forgets everything about the previous sequence. Called before every generation, with the
+   * generation's sampling seed when the verifier has one: drafters that sample their trees derive
+   * their own stream from it, so that a seed reproduces a run and different seeds give
+   * independent drafts (which lossless verification of sampled candidates requires).
+   */
+  reset(seed?: number): void;
   /** Writes a tree rooted at the last committed token into `tree`. */
   propose(context: DraftContext, tree: DraftTree): Promise<void> | void;
   /** Learns from a verification (optional: adaptive drafters use it). */

@@ -1,5 +1,5 @@
 export { ChunkChannel } from './chunk-channel.js';
-export type { DraftHead, DraftHeadStep } from './draft-head.js';
+export type { DraftModel, DraftModelStep } from './draft-model.js';
 export { type CandidateKind, DraftTree } from './draft-tree.js';
 export type { DraftContext, Drafter, DraftOutcome } from './drafter.js';
 export {
@@ -16,6 +16,7 @@ export {
 } from './errors.js';
 export { type GenerationStats, StatsRecorder } from './generation-stats.js';
 export { KeepPlan, planKeep } from './keep-plan.js';
+export { Xoshiro128 } from './prng.js';
 export {
   type DecoderParts,
   type GenerateOptions,

@@ -149,7 +149,7 @@ export class SpeculativeDecoder {
     this.busy = true;
     try {
       target.reset();
-      drafter?.reset();
+      drafter?.reset(verifier.seed);
       verifier.reset();
       for (const c of criteria) c.reset();
 

@@ -34,6 +34,8 @@ export class VerifyResult {
 export interface Verifier {
   /** Short name shown in statistics. */
   readonly name: string;
+  /** The sampling seed of the next generation, for verifiers that sample (passed on to the drafter). */
+  readonly seed?: number;
   /** Forgets per-generation state (e.g. reseeds). Called before every generation. */
   reset(): void;
   /** Walks the tree and writes the accepted path and the bonus token into `result`. */

@@ -137,8 +137,8 @@ export class HybridDrafter implements Drafter {
   }
 
   /** Resets every part for a new sequence; the learnt estimates are kept (they describe the drafters). */
-  reset(): void {
-    this.primary.reset();
+  reset(seed?: number): void {
+    this.primary.reset(seed);
     for (const d of this.modelFree) d.reset();
     this.backlog.clear();
     this.lastChoice = -1;

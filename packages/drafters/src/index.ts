@@ -1,3 +1,4 @@
+export { DraftLmDrafter, type DraftLmDrafterOptions } from './draft-lm-drafter.js';
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';
 export {
   EntropyStopGrowth,
@@ -7,6 +8,7 @@ export {
 export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './hybrid-drafter.js';
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
 export type { MatchingDrafter } from './matching-drafter.js';
+export { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 export { SuffixAutomaton } from './suffix-automaton.js';
 export { SuffixDrafter, type SuffixDrafterOptions } from './suffix-drafter.js';
 export { SuffixMatch } from './suffix-match.js';

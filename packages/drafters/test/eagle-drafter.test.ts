@@ -3,7 +3,7 @@ import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/tes
 import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { EagleDrafter } from '../src/index.js';
-import { ToyDraftHead } from './toy-draft-head.js';
+import { ToyDraftHead } from './toy-draft-model.js';
 
 function setup(growth: DynamicTreeGrowth | StaticTreeGrowth, seed = 3) {
   const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed, sharpness: 2.5 });

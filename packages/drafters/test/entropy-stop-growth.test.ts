@@ -13,7 +13,7 @@ import { ToyDrafter, type ToyDraftQuality, ToyLanguageModel, ToyTarget } from '@
 import { describe, expect, it } from 'vitest';
 import { EagleDrafter, EntropyStopGrowth, type EntropyStopOptions } from '../src/index.js';
 import { CountingGrowth, expectGreedyIdentity, generate } from './helpers.js';
-import { ToyDraftHead } from './toy-draft-head.js';
+import { ToyDraftHead } from './toy-draft-model.js';
 
 /** A toy drafter that passes each verification on to its growth, so λ can adapt. */
 class ObservingDrafter implements Drafter {

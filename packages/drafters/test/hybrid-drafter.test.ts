@@ -23,7 +23,7 @@ import {
   SuffixDrafter,
 } from '../src/index.js';
 import { expectGreedyIdentity, FeatureLedger, generate, repeatingPrompt } from './helpers.js';
-import { ToyDraftHead } from './toy-draft-head.js';
+import { ToyDraftHead } from './toy-draft-model.js';
 
 const policies: HybridPolicy[] = ['match', 'expected', 'throughput'];
 

@@ -11,7 +11,8 @@ import {
   writeAttentionBias,
   writeCausalBias,
 } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { InferenceSession } from 'onnxruntime-common';
+import { causalLmFeeds } from './causal-lm-feeds.js';
 import { Int64Buffer } from './int64.js';
 import { type KvArray, KvCache } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
@@ -70,7 +71,12 @@ export class OnnxCausalLm implements TargetModel {
       layout.maxContext,
     );
     this.maxTreeSize = requireInteger('maxTreeSize', options.maxTreeSize ?? 64, 1, this.maxContext);
-    this.prefillChunk = requireInteger('prefillChunk', options.prefillChunk ?? Math.min(128, this.maxContext), 1, this.maxContext);
+    this.prefillChunk = requireInteger(
+      'prefillChunk',
+      options.prefillChunk ?? Math.min(128, this.maxContext),
+      1,
+      this.maxContext,
+    );
     if (layout.dtype !== 'float32') {
       throw new OptionError(
         'layout.dtype',
@@ -173,19 +179,9 @@ export class OnnxCausalLm implements TargetModel {
 
   /** Runs `rows` prepared rows after the cached ones and keeps references to the outputs. */
   private async run(rows: number, wantFeatures: boolean): Promise<void> {
-    const { layout, cache } = this;
+    const { layout } = this;
     const { names } = layout;
-    const past = cache.length;
-    const width = past + rows;
-    const feeds: Record<string, Tensor> = {
-      [names.inputIds]: new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]),
-      [names.positionIds]: new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]),
-      [names.attentionBias]: new Tensor('float32', this.bias.subarray(0, rows * width), [1, 1, rows, width]),
-    };
-    for (let l = 0; l < layout.layers; l++) {
-      feeds[names.pastKeys[l]] = cache.keyTensor(l, past);
-      feeds[names.pastValues[l]] = cache.valueTensor(l, past);
-    }
+    const feeds = causalLmFeeds(layout, this.cache, this.ids, this.positions, this.bias, rows);
     const out = await this.session.run(feeds, wantFeatures ? this.fetchNamesWithFeature : this.fetchNames);
     this.logits = out[names.logits].data as Float32Array;
     if (wantFeatures) this.features = out[names.feature].data as Float32Array;

@@ -1,7 +1,7 @@
 import {
   ContextOverflowError,
-  type DraftHead,
-  type DraftHeadStep,
+  type DraftModel,
+  type DraftModelStep,
   OptionError,
   requireInteger,
   writeCausalBias,
@@ -26,12 +26,12 @@ export interface EagleHeadRunnerOptions {
 }
 
 /**
- * A treespec EAGLE-1/2 head ONNX model as a {@link DraftHead}. The KV cache is allocated once
+ * A treespec EAGLE-1/2 head ONNX model as a {@link DraftModel}. The KV cache is allocated once
  * (committed rows, then room for one round of draft rows) and updated row by row from the
  * model's new-entry outputs; inputs are written into preallocated buffers and passed as
  * zero-copy views.
  */
-export class OnnxEagleHead implements DraftHead {
+export class OnnxEagleHead implements DraftModel {
   readonly session: InferenceSession;
   readonly layout: EagleHeadLayout;
   readonly hiddenSize: number;
@@ -97,14 +97,14 @@ export class OnnxEagleHead implements DraftHead {
     this.cache.length = 0;
   }
 
-  async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftHeadStep> {
+  async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftModelStep> {
     requireInteger('rows', rows, 1);
     this.draftRowCount = 0;
     this.cache.length = this.committed;
     if (this.committed + rows > this.maxContext) {
       throw new ContextOverflowError(this.committed + rows, this.maxContext, 'the draft head');
     }
-    let step: DraftHeadStep | null = null;
+    let step: DraftModelStep | null = null;
     for (let start = 0; start < rows; start += this.chunk) {
       const n = Math.min(this.chunk, rows - start);
       for (let r = 0; r < n; r++) {
@@ -116,7 +116,7 @@ export class OnnxEagleHead implements DraftHead {
       step = await this.run(n, k, rowFeatures, this.causalBias);
       this.committed += n;
     }
-    return step as DraftHeadStep;
+    return step as DraftModelStep;
   }
 
   async draft(
@@ -126,7 +126,7 @@ export class OnnxEagleHead implements DraftHead {
     bias: Float32Array,
     rows: number,
     k: number,
-  ): Promise<DraftHeadStep> {
+  ): Promise<DraftModelStep> {
     requireInteger('rows', rows, 1, this.maxDraftBatch);
     for (let r = 0; r < rows; r++) {
       this.ids.set(r, tokens[r]);
@@ -146,7 +146,7 @@ export class OnnxEagleHead implements DraftHead {
     k: number,
     features: Float32Array,
     bias: Float32Array,
-  ): Promise<DraftHeadStep> {
+  ): Promise<DraftModelStep> {
     requireInteger('k', k, 1, this.maxK);
     const { layout, cache } = this;
     const { names } = layout;

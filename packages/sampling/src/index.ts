@@ -1,3 +1,4 @@
+export { Xoshiro128 } from '@treespec/core';
 export { createVerifier } from './create-verifier.js';
 export { type GreedyOptions, GreedyVerifier } from './greedy-verifier.js';
 export { LogitsPipeline } from './logits-pipeline.js';
@@ -13,7 +14,6 @@ export {
   softmaxInto,
 } from './logits-processors.js';
 export { PenaltyContext } from './penalty-context.js';
-export { Xoshiro128 } from './prng.js';
 export { sampleToken } from './sample.js';
 export {
   hasPenalties,

@@ -1,4 +1,4 @@
-import type { Xoshiro128 } from './prng.js';
+import type { Xoshiro128 } from '@treespec/core';
 
 /**
  * Draws a token from the unnormalised weights `weights[0..vocabSize)` by inverse CDF with one

@@ -4,9 +4,10 @@ import {
   type Verifier,
   type VerifyInput,
   type VerifyResult,
+  Xoshiro128,
 } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
-import { Xoshiro128 } from './prng.js';
+
 import { sampleToken } from './sample.js';
 import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './sampling-options.js';
 
@@ -44,6 +45,11 @@ export class StochasticVerifier implements Verifier {
     }
     this.seedValue = this.sampling.seed;
     this.rng = new Xoshiro128(this.seedValue);
+  }
+
+  /** The seed the next generation starts from. */
+  get seed(): number {
+    return this.seedValue;
   }
 
   /** Changes the seed used from the next `reset()` (i.e. the next generation) on. */

@@ -11,7 +11,13 @@ import {
   type VerifyInput,
   type VerifyResult,
 } from '@treespec/core';
-import { ToyDrafter, type ToyDraftQuality, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import {
+  chiSquareTest,
+  ToyDrafter,
+  type ToyDraftQuality,
+  ToyLanguageModel,
+  ToyTarget,
+} from '@treespec/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   LogitsPipeline,
@@ -21,7 +27,6 @@ import {
   sampleToken,
   Xoshiro128,
 } from '../src/index.js';
-import { chiSquareTest } from './chi-square.js';
 
 /**
  * Speculative sampling must produce exactly the distribution of plain sampling. We compute the

@@ -1,6 +1,6 @@
+import { upperRegularizedGamma } from '@treespec/core/testing';
 import { describe, expect, it } from 'vitest';
 import { Xoshiro128 } from '../src/index.js';
-import { upperRegularizedGamma } from './chi-square.js';
 
 describe('Xoshiro128 (xoshiro128**)', () => {
   it('reproduces the reference outputs for state (1, 2, 3, 4)', () => {

@@ -1,3 +1,4 @@
+export { type ChiSquareResult, chiSquareTest, upperRegularizedGamma } from './chi-square.js';
 export { referenceGreedy } from './reference-decoding.js';
 export { ToyDrafter, type ToyDrafterOptions, type ToyDraftQuality } from './toy-drafter.js';
 export { ToyLanguageModel, type ToyModelOptions } from './toy-model.js';

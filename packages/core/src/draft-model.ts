@@ -1,8 +1,11 @@
-/** What a draft head call returns; the arrays stay valid until the head's next call. */
-export interface DraftHeadStep {
+/** What a draft model call returns; the arrays stay valid until the model's next call. */
+export interface DraftModelStep {
   /** Rows processed. */
   readonly rows: number;
-  /** Predicted next feature of each row, `rows` x `hiddenSize` (EAGLE feeds it back to child rows). */
+  /**
+   * Predicted next feature of each row, `rows` x `hiddenSize` (EAGLE feeds it back to child
+   * rows); empty for models without features.
+   */
   readonly hidden: Float32Array;
   /** Top-`k` draft log-probabilities of each row, best first, `rows` x `k`. */
   readonly topLogProbs: Float32Array;
@@ -10,16 +13,22 @@ export interface DraftHeadStep {
   readonly topTokens: Int32Array;
   /** Candidates per row. */
   readonly k: number;
+  /** The full next-token logits, `rows` x `vocabSize`, when the model exposes them (draft LMs). */
+  readonly logits?: Float32Array;
+  /** The entropy (nats) of each row's draft distribution, when known exactly. */
+  readonly entropies?: Float32Array;
 }
 
 /**
- * A feature-level draft head (EAGLE-1/2): a small network that reads the target's hidden state
- * and a token, and predicts the next hidden state and token distribution. It keeps a KV cache of
- * committed rows (row i pairs token i + 1 with the target's feature i, at position i) followed
- * by the draft rows of the current round, which the next `commit` discards.
+ * A draft model run row by row with its own KV cache: committed rows, then the draft rows of the
+ * current round, which the next `commit` discards. Two kinds implement it:
+ * - an EAGLE-1/2 feature head: row i pairs token i + 1 with the target's feature i, at position
+ *   i, and predicts the next feature (`hiddenSize` > 0);
+ * - a small causal LM with the target's tokenizer: row i is token i at position i
+ *   (`hiddenSize` 0, features ignored).
  */
-export interface DraftHead {
-  /** Width of a feature row. */
+export interface DraftModel {
+  /** Width of a feature row; 0 for models that take no features. */
   readonly hiddenSize: number;
   /** Size of the token distribution. */
   readonly vocabSize: number;
@@ -38,7 +47,7 @@ export interface DraftHead {
    * r of `features`, at position `committedRows + r`, causally. The last row's outputs predict
    * what follows the newest committed token.
    */
-  commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftHeadStep>;
+  commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftModelStep>;
   /**
    * Appends `rows` draft rows: `tokens[r]` with feature row r at `positions[r]`, attending as
    * the row-major additive `bias` says (`rows` x (`committedRows + draftRows + rows`)).
@@ -50,7 +59,7 @@ export interface DraftHead {
     bias: Float32Array,
     rows: number,
     k: number,
-  ): Promise<DraftHeadStep>;
+  ): Promise<DraftModelStep>;
   /** Releases native resources. */
   dispose?(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { requireInteger } from '@treespec/core';
+import { requireInteger } from './validate.js';
 
 /**
  * xoshiro128** (Blackman & Vigna, 2018): a 128-bit-state generator with 32-bit output, period

@@ -1,14 +1,14 @@
-import { type DraftHead, type DraftHeadStep, logSumExp, topK } from '@treespec/core';
+import { type DraftModel, type DraftModelStep, logSumExp, topK } from '@treespec/core';
 import type { ToyLanguageModel } from '@treespec/core/testing';
 
 /**
- * A DraftHead over the toy model that checks how it is driven: each draft row must see every
+ * A DraftModel over the toy model that checks how it is driven: each draft row must see every
  * committed row, a contiguous chain of earlier rows up to its own position, and get as feature
  * the hidden state of the row right before it. Its prediction is the toy model's next-token
  * distribution given the tokens it sees, so driven correctly it drafts perfectly.
  */
-export class ToyDraftHead implements DraftHead {
-  readonly hiddenSize = 4;
+export class ToyDraftHead implements DraftModel {
+  readonly hiddenSize: number;
   readonly vocabSize: number;
   readonly maxContext = 4096;
   readonly maxDraftBatch = 64;
@@ -22,7 +22,12 @@ export class ToyDraftHead implements DraftHead {
   private readonly val: Float64Array;
   draftCalls = 0;
 
-  constructor(private readonly model: ToyLanguageModel) {
+  /** `hiddenSize` 0 makes it a draft LM (rows are the committed tokens themselves, no features). */
+  constructor(
+    private readonly model: ToyLanguageModel,
+    options: { hiddenSize?: number } = {},
+  ) {
+    this.hiddenSize = options.hiddenSize ?? 4;
     this.vocabSize = model.vocabSize;
     this.logits = new Float64Array(model.vocabSize);
     this.idx = new Int32Array(model.vocabSize);
@@ -43,7 +48,12 @@ export class ToyDraftHead implements DraftHead {
     this.committed = 0;
   }
 
-  async commit(tokens: Int32Array, _features: Float32Array, rows: number, k: number): Promise<DraftHeadStep> {
+  async commit(
+    tokens: Int32Array,
+    _features: Float32Array,
+    rows: number,
+    k: number,
+  ): Promise<DraftModelStep> {
     this.tokens.length = this.positions.length = this.hiddenIds.length = this.committed;
     const out = this.outputs(rows, k);
     for (let r = 0; r < rows; r++) {
@@ -61,7 +71,7 @@ export class ToyDraftHead implements DraftHead {
     bias: Float32Array,
     rows: number,
     k: number,
-  ): Promise<DraftHeadStep> {
+  ): Promise<DraftModelStep> {
     this.draftCalls++;
     const before = this.tokens.length;
     const width = before + rows;
@@ -84,7 +94,7 @@ export class ToyDraftHead implements DraftHead {
       if (positions[j] !== visible.length)
         throw new Error(`draft row ${j} is at position ${positions[j]}, expected ${visible.length}`);
       const parent = visible[visible.length - 1];
-      if (features[j * this.hiddenSize] !== this.hiddenIds[parent]) {
+      if (this.hiddenSize > 0 && features[j * this.hiddenSize] !== this.hiddenIds[parent]) {
         throw new Error(
           `draft row ${j} got the feature of hidden ${features[j * this.hiddenSize]}, expected ${this.hiddenIds[parent]}`,
         );
@@ -110,16 +120,22 @@ export class ToyDraftHead implements DraftHead {
       topLogProbs: new Float32Array(rows * k),
       topTokens: new Int32Array(rows * k),
       k,
+      logits: new Float32Array(rows * this.vocabSize),
     };
   }
 
   /** Writes row `r`'s outputs: the toy model's top-k after `seq`, and a fresh hidden id. */
-  private predict(seq: number[], r: number, out: DraftHeadStep & { hidden: Float32Array }): void {
+  private predict(
+    seq: number[],
+    r: number,
+    out: DraftModelStep & { hidden: Float32Array; logits: Float32Array },
+  ): void {
     const id = this.nextHiddenId++;
-    out.hidden[r * this.hiddenSize] = id;
+    if (this.hiddenSize > 0) out.hidden[r * this.hiddenSize] = id;
     if (seq === this.tokens) this.hiddenIds[this.tokens.length - 1] = id;
     const length = seq === this.tokens ? this.tokens.length : seq.length;
     this.model.logits(seq, length, this.logits, 0);
+    out.logits.set(this.logits, r * this.vocabSize);
     const lse = logSumExp(this.logits, 0, this.vocabSize);
     const n = topK(this.logits, 0, this.vocabSize, out.k, this.idx, this.val);
     for (let i = 0; i < n; i++) {

@@ -1,0 +1,149 @@
+import {
+  ContractError,
+  type DraftContext,
+  type Drafter,
+  type DraftModel,
+  type DraftModelStep,
+  type DraftOutcome,
+  type DraftTree,
+  MASKED_BIAS,
+  type TreeGrowth,
+} from '@treespec/core';
+
+/** The committed rows a drafter hands its model before drafting a step. */
+export interface CommitRows {
+  tokens: Int32Array;
+  /** Feature rows for feature heads; an empty array for models without features. */
+  features: Float32Array;
+  rows: number;
+}
+
+/**
+ * Grows a draft tree with a {@link DraftModel}, one depth per model call. Each step the model
+ * first catches up on the newly committed rows (what those are is the subclass's business), and
+ * the last committed row's top-k become the root's children. Then every frontier node becomes a
+ * draft row (its token, and the predicted feature of the row that proposed it when the model
+ * takes features) at position `committedRows + depth - 1`, attending to all committed rows and
+ * to its own ancestors' draft rows; that row's top-k become the node's children.
+ */
+export abstract class ModelTreeDrafter implements Drafter {
+  abstract readonly name: string;
+  abstract readonly needsFeatures: boolean;
+  readonly maxTreeSize: number;
+  readonly model: DraftModel;
+  readonly growth: TreeGrowth;
+  protected readonly k: number;
+  private readonly frontier: Int32Array;
+  private readonly tokens: Int32Array;
+  private readonly positions: Int32Array;
+  private readonly rowFeatures: Float32Array;
+  private readonly bias: Float32Array;
+  /** Predicted features by source row: 0 = the newest committed row, 1 + r = draft row r. */
+  private readonly predicted: Float32Array;
+  /** For each growth node, the `predicted` row its feature comes from. */
+  private readonly sourceOf: Int32Array;
+  /** For each expanded growth node, its draft row (-1 if not expanded). */
+  private readonly draftRowOf: Int32Array;
+
+  constructor(model: DraftModel, growth: TreeGrowth) {
+    this.model = model;
+    this.growth = growth;
+    this.maxTreeSize = growth.maxTreeSize;
+    this.k = growth.maxChildren;
+    const hidden = model.hiddenSize;
+    const batch = growth.maxFrontier;
+    if (batch > model.maxDraftBatch) {
+      throw new ContractError(
+        `the tree needs draft batches of ${batch} rows but the model takes at most ${model.maxDraftBatch}`,
+      );
+    }
+    const maxDraftRows = growth.maxNodes;
+    this.frontier = new Int32Array(batch);
+    this.tokens = new Int32Array(batch);
+    this.positions = new Int32Array(batch);
+    this.rowFeatures = new Float32Array(batch * hidden);
+    this.bias = new Float32Array(batch * (model.maxContext + maxDraftRows + batch));
+    this.predicted = new Float32Array((1 + maxDraftRows) * hidden);
+    this.sourceOf = new Int32Array(growth.maxNodes);
+    this.draftRowOf = new Int32Array(growth.maxNodes);
+  }
+
+  /** The rows to commit before drafting this step, or null when there is nothing to draft from. */
+  protected abstract rowsToCommit(context: DraftContext): CommitRows | null;
+
+  /**
+   * Adds the children of `node` from row `row` of a model call (its top-k by default); `source`
+   * is the predicted-feature row the children's own draft rows will be fed.
+   */
+  protected addChildren(node: number, step: DraftModelStep, row: number, source: number): void {
+    const { growth } = this;
+    const wanted = growth.childrenWanted(node);
+    const base = row * step.k;
+    if (step.entropies) growth.reportEntropy?.(node, step.entropies[row]);
+    for (let r = 0; r < wanted && r < step.k; r++) {
+      const child = growth.addChild(node, step.topTokens[base + r], step.topLogProbs[base + r]);
+      if (child >= 0) this.sourceOf[child] = source;
+    }
+  }
+
+  /** Called after `growth.finish(tree)`: subclasses may attach draft distributions. */
+  protected finishTree(_tree: DraftTree): void {}
+
+  reset(): void {
+    this.model.reset();
+  }
+
+  async propose(context: DraftContext, tree: DraftTree): Promise<void> {
+    const { model, growth } = this;
+    const hidden = model.hiddenSize;
+    const commit = this.rowsToCommit(context);
+    if (!commit) return;
+    const first = await model.commit(commit.tokens, commit.features, commit.rows, this.k);
+    const last = first.rows - 1;
+    this.predicted.set(first.hidden.subarray(last * hidden, (last + 1) * hidden), 0);
+    growth.begin(context.tokens[context.length - 1]);
+    if (growth.nextFrontier(this.frontier) !== 1 || this.frontier[0] !== 0) {
+      throw new ContractError('a tree growth must expand the root first, alone');
+    }
+    this.draftRowOf[0] = -1;
+    this.addChildren(0, first, last, 0);
+
+    for (let n = growth.nextFrontier(this.frontier); n > 0; n = growth.nextFrontier(this.frontier)) {
+      const firstRow = model.draftRows;
+      const committed = model.committedRows;
+      const width = committed + firstRow + n;
+      for (let j = 0; j < n; j++) {
+        const node = this.frontier[j];
+        this.tokens[j] = growth.tokenOf(node);
+        this.positions[j] = committed + growth.depthOf(node) - 1;
+        const src = this.sourceOf[node] * hidden;
+        this.rowFeatures.set(this.predicted.subarray(src, src + hidden), j * hidden);
+        const row = j * width;
+        this.bias.fill(0, row, row + committed);
+        this.bias.fill(MASKED_BIAS, row + committed, row + width);
+        for (let a = node; a > 0; a = growth.parentOf(a)) {
+          const draftRow = a === node ? firstRow + j : this.draftRowOf[a];
+          this.bias[row + committed + draftRow] = 0;
+        }
+      }
+      const step = await model.draft(this.tokens, this.rowFeatures, this.positions, this.bias, n, this.k);
+      for (let j = 0; j < n; j++) {
+        const node = this.frontier[j];
+        const draftRow = firstRow + j;
+        this.draftRowOf[node] = draftRow;
+        this.predicted.set(step.hidden.subarray(j * hidden, (j + 1) * hidden), (1 + draftRow) * hidden);
+        this.addChildren(node, step, j, 1 + draftRow);
+      }
+    }
+    growth.finish(tree);
+    this.finishTree(tree);
+  }
+
+  observe(outcome: DraftOutcome): void {
+    this.growth.observe?.(outcome);
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose?.();
+  }
+}

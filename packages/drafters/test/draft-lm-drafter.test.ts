@@ -1,0 +1,104 @@
+import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
+import { describe, expect, it } from 'vitest';
+import { DraftLmDrafter } from '../src/index.js';
+import { ToyDraftHead } from './toy-draft-model.js';
+
+function setup(draftSeed: number | null, growth: DynamicTreeGrowth | StaticTreeGrowth, seed = 3) {
+  const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed, sharpness: 2.5 });
+  // The draft LM is the target's own model (perfect) or an unrelated one (a weak drafter).
+  const draftModel =
+    draftSeed === null
+      ? model
+      : new ToyLanguageModel({ vocabSize: 40, order: 2, seed: draftSeed, sharpness: 2.5 });
+  const lm = new ToyDraftHead(draftModel, { hiddenSize: 0 });
+  const target = new ToyTarget(model);
+  return { model, lm, target, drafter: new DraftLmDrafter(lm, { growth }) };
+}
+
+describe('draft-LM drafter', () => {
+  it('keeps greedy output identical to plain decoding, drafting chains and trees', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      for (const growth of [
+        new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 12 }),
+        new StaticTreeGrowth(StaticTreeShape.chain(4)),
+      ]) {
+        for (const draftSeed of [null, 99]) {
+          const { model, target, drafter } = setup(draftSeed, growth, seed);
+          const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+          for (const prompt of [[1], [1, 7, 3, 9]]) {
+            const r = await decoder.generate(prompt, { maxTokens: 50 });
+            expect(Array.from(r.tokens)).toEqual(
+              Array.from(referenceGreedy(model, prompt, { maxTokens: 50 })),
+            );
+            if (draftSeed === null && growth.prunes === false) expect(r.stats.tau).toBeGreaterThan(4.5);
+          }
+        }
+      }
+    }
+  });
+
+  it('commits exactly the tokens added since the last step, rows at their own positions', async () => {
+    const { target, drafter, lm } = setup(null, new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }));
+    const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+    const r = await decoder.generate([1, 2, 3], { maxTokens: 30 });
+    // The toy model checks every draft row's position and visibility; after the run it holds
+    // the committed sequence up to the last root (prompt + tokens before the final step's commit).
+    expect(lm.committedRows).toBeGreaterThanOrEqual(3);
+    expect(lm.committedRows).toBeLessThanOrEqual(3 + r.tokens.length);
+  });
+
+  it('samples i.i.d. children from q and stays lossless under stochastic verification (chi-square, alpha 1e-3)', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const draftModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const target = new ToyTarget(model);
+    const lm = new ToyDraftHead(draftModel, { hiddenSize: 0 });
+    const shape = new StaticTreeShape([[0, 0], [0, 1], [1]]);
+    const drafter = new DraftLmDrafter(lm, {
+      growth: new StaticTreeGrowth(shape),
+      sample: { temperature: 1, seed: 4 },
+    });
+    const counts = new Map<string, number>();
+    const samples = 12000;
+    let steps = 0;
+    let produced = 0;
+    for (let i = 0; i < samples; i++) {
+      const decoder = new SpeculativeDecoder({
+        target,
+        drafter,
+        verifier: createVerifier({ temperature: 1, seed: i }),
+      });
+      const r = await decoder.generate([1, 2], { maxTokens: 2 });
+      const key = Array.from(r.tokens).join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      steps += r.stats.steps;
+      produced += r.tokens.length;
+    }
+    // Exact plain-sampling distribution of the first two tokens.
+    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+    const logits = new Float32Array(vocab);
+    const probs = new Float64Array(vocab);
+    const expected = new Map<string, number>();
+    model.logits([1, 2], 2, logits, 0);
+    pipeline.distribution(logits, 0, 1, probs);
+    const first = Array.from(probs);
+    for (let a = 0; a < vocab; a++) {
+      model.logits([1, 2, a], 3, logits, 0);
+      pipeline.distribution(logits, 0, 2, probs);
+      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
+    }
+    const test = chiSquareTest(counts, expected, samples);
+    expect(test.pValue).toBeGreaterThan(1e-3);
+    expect(produced / steps).toBeGreaterThan(1.2);
+  }, 60_000);
+
+  it('refuses sampled trees on a growth that prunes', () => {
+    const { lm } = setup(null, new StaticTreeGrowth(StaticTreeShape.chain(2)));
+    expect(
+      () =>
+        new DraftLmDrafter(lm, { tree: { topK: 2, depth: 2, totalTokens: 3 }, sample: { temperature: 1 } }),
+    ).toThrow(/keeps every node/);
+  });
+});
