@@ -9,7 +9,12 @@ import { registerInspect } from './commands/inspect.js';
 export type CommandRegistrar = (program: Command) => void;
 
 /** The subcommands `treespec` has, in help order. */
-export const COMMANDS: readonly CommandRegistrar[] = [registerGenerate, registerBench, registerConvert, registerInspect];
+export const COMMANDS: readonly CommandRegistrar[] = [
+  registerGenerate,
+  registerBench,
+  registerConvert,
+  registerInspect,
+];
 
 /** Where the program writes; tests capture it. */
 export interface ProgramIO {

@@ -1,8 +1,11 @@
 export {
+  type AdaptiveStop,
+  BUNDLE_DRAFTERS,
   type BundleDrafter,
   type BundleOptions,
   type BundleSource,
   createTextGenerator,
+  DEFAULT_DRAFT_LM_TREE,
   DEFAULT_TREE,
 } from './model-bundle.js';
 export {

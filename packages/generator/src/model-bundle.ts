@@ -1,10 +1,20 @@
 import {
+  type Drafter,
   DynamicTreeGrowth,
   type DynamicTreeOptions,
   ModelFormatError,
-  type TargetModel,
+  OptionError,
+  type TreeGrowth,
 } from '@treespec/core';
-import { EagleDrafter } from '@treespec/drafters';
+import {
+  DraftLmDrafter,
+  EagleDrafter,
+  EntropyStopGrowth,
+  HybridDrafter,
+  type HybridPolicy,
+  LookupDrafter,
+  SuffixDrafter,
+} from '@treespec/drafters';
 import {
   causalLmLayout,
   checkModelPair,
@@ -12,34 +22,53 @@ import {
   type Manifest,
   type ManifestModel,
   OnnxCausalLm,
+  OnnxDraftLm,
   OnnxEagleHead,
 } from '@treespec/onnx';
 import type { HfTokenizer } from '@treespec/tokenizers';
 import type { InferenceSession } from 'onnxruntime-common';
 import { TextGenerator } from './text-generator.js';
 
-/** Drafters a model bundle can provide on its own. */
-export type BundleDrafter = 'eagle2' | 'none';
+/** The drafters a model bundle can provide; `none` is plain decoding. */
+export const BUNDLE_DRAFTERS = ['eagle2', 'draft-lm', 'lookup', 'suffix', 'hybrid', 'none'] as const;
+export type BundleDrafter = (typeof BUNDLE_DRAFTERS)[number];
+
+/** When model drafters stop growing a tree early: never, EAGLE-2's depth rule, AdaEDL's entropy rule, or both. */
+export type AdaptiveStop = 'none' | 'depth' | 'entropy' | 'both';
 
 /** Options of {@link createTextGenerator}. */
 export interface BundleOptions {
-  /** Default `eagle2` when the bundle has an EAGLE head, else `none`. */
+  /** The default drafter. Default `eagle2` when the bundle has an EAGLE head, else `none`. */
   drafter?: BundleDrafter;
+  /** Further drafters to load, selectable per generation (`TextGenerateOptions.drafter`). */
+  drafters?: readonly BundleDrafter[];
   /** EAGLE-2 tree budget. Defaults: see {@link DEFAULT_TREE}. */
   tree?: DynamicTreeOptions;
-  /** Context window to allocate for (prompt + generated); at most the model's. Default: the model's. */
+  /** Draft-LM tree budget. Defaults: see {@link DEFAULT_DRAFT_LM_TREE}. */
+  draftTree?: DynamicTreeOptions;
+  /** Early stopping for the model drafters. Default `none`. */
+  adaptive?: AdaptiveStop;
+  /** The model drafter of `hybrid`. Default `eagle2` when the bundle has a head, else `draft-lm`. */
+  hybridBase?: 'eagle2' | 'draft-lm';
+  /** How `hybrid` picks each step's tree. Default `throughput`. */
+  hybridPolicy?: HybridPolicy;
+  /** Documents (text, or token ids) the `suffix` drafter may also copy from, e.g. a RAG corpus. */
+  corpus?: readonly (string | ArrayLike<number>)[];
+  /** Context window to allocate (prompt + generated); at most the model's. Default: the model's. */
   maxContext?: number;
 }
 
 /**
  * The EAGLE-2 budget used unless one is given: chosen for the tiny model on a 2-core CPU from
- * measured costs (see docs/benchmarks.md); GPUs favour larger trees.
+ * measured costs (docs/benchmarks.md); GPUs favour larger trees.
  */
-export const DEFAULT_TREE: Required<Pick<DynamicTreeOptions, 'topK' | 'depth' | 'totalTokens'>> = {
-  topK: 8,
-  depth: 5,
-  totalTokens: 32,
-};
+export const DEFAULT_TREE: DynamicTreeOptions = { topK: 8, depth: 5, totalTokens: 32 };
+
+/** The draft-LM budget used unless one is given (docs/benchmarks.md). */
+export const DEFAULT_DRAFT_LM_TREE: DynamicTreeOptions = { topK: 4, depth: 4, totalTokens: 12 };
+
+/** Thresholds of the early-stopping rules when `adaptive` asks for them. */
+const DEPTH_RULE_PROBABILITY = 0.05;
 
 /** Where a model bundle's parts come from: the runtime-specific side (Node files, browser fetches). */
 export interface BundleSource {
@@ -51,46 +80,103 @@ export interface BundleSource {
   openSession(model: ManifestModel): Promise<InferenceSession>;
 }
 
+function growthFor(budget: DynamicTreeOptions, adaptive: AdaptiveStop): TreeGrowth {
+  const depthRule = adaptive === 'depth' || adaptive === 'both';
+  const growth = new DynamicTreeGrowth(
+    depthRule ? { minFrontierProbability: DEPTH_RULE_PROBABILITY, ...budget } : budget,
+  );
+  return adaptive === 'entropy' || adaptive === 'both' ? new EntropyStopGrowth(growth) : growth;
+}
+
 /**
- * Builds a {@link TextGenerator} from a treespec model bundle: the target's runner, and for
- * `eagle2` the head's runner and an EAGLE-2 drafter, after checking that the head fits the target.
+ * Builds a {@link TextGenerator} from a treespec model bundle: the target's runner and the
+ * requested drafters, after checking that each draft model fits the target. Model drafters are
+ * created once and shared (e.g. the EAGLE drafter serves both `eagle2` and `hybrid`).
  */
 export async function createTextGenerator(
   source: BundleSource,
   options: BundleOptions = {},
 ): Promise<TextGenerator> {
   const { manifest, manifestFile } = source;
-  const targetModel = manifest.models.find((m) => m.role === 'target');
+  const byRole = (role: ManifestModel['role']) => manifest.models.find((m) => m.role === role);
+  const targetModel = byRole('target');
   if (!targetModel) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
-  const headModel = manifest.models.find((m) => m.role === 'eagle-head');
-  const drafterName = options.drafter ?? (headModel ? 'eagle2' : 'none');
-  if (drafterName === 'eagle2' && !headModel) {
-    throw new ModelFormatError('has no model with role "eagle-head", which the eagle2 drafter needs', {
-      file: manifestFile,
-    });
+  const headModel = byRole('eagle-head');
+  const draftModel = byRole('draft');
+  const defaultDrafter = options.drafter ?? (headModel ? 'eagle2' : 'none');
+  const wanted = new Set<BundleDrafter>([defaultDrafter, ...(options.drafters ?? [])]);
+  for (const name of wanted) {
+    if (!BUNDLE_DRAFTERS.includes(name))
+      throw new OptionError('drafter', name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
   }
-  if (headModel && drafterName === 'eagle2') checkModelPair(targetModel, headModel);
-  const tree = { ...DEFAULT_TREE, ...options.tree };
+  const hybridBase = options.hybridBase ?? (headModel ? 'eagle2' : 'draft-lm');
+  const adaptive = options.adaptive ?? 'none';
   const maxContext = Math.min(options.maxContext ?? targetModel.dims.maxContext, targetModel.dims.maxContext);
-  const target: TargetModel = new OnnxCausalLm(
-    await source.openSession(targetModel),
-    causalLmLayout(targetModel),
-    {
+
+  const need = (model: ManifestModel | undefined, role: string, drafter: string): ManifestModel => {
+    if (!model)
+      throw new ModelFormatError(`has no model with role "${role}", which the ${drafter} drafter needs`, {
+        file: manifestFile,
+      });
+    checkModelPair(targetModel, model);
+    return model;
+  };
+  let eagle: EagleDrafter | null = null;
+  const eagleDrafter = async (): Promise<EagleDrafter> => {
+    if (eagle) return eagle;
+    const model = need(headModel, 'eagle-head', 'eagle2');
+    const growth = growthFor({ ...DEFAULT_TREE, ...options.tree }, adaptive);
+    const head = new OnnxEagleHead(await source.openSession(model), eagleHeadLayout(model), {
       maxContext,
-      maxTreeSize: Math.min(tree.totalTokens + 1, maxContext),
-    },
+      maxDraftBatch: growth.maxFrontier,
+      maxK: growth.maxChildren,
+      maxDraftRows: growth.maxNodes,
+    });
+    eagle = new EagleDrafter(head, { growth });
+    return eagle;
+  };
+  let draftLm: DraftLmDrafter | null = null;
+  const draftLmDrafter = async (): Promise<DraftLmDrafter> => {
+    if (draftLm) return draftLm;
+    const model = need(draftModel, 'draft', 'draft-lm');
+    const growth = growthFor({ ...DEFAULT_DRAFT_LM_TREE, ...options.draftTree }, adaptive);
+    const lm = new OnnxDraftLm(await source.openSession(model), causalLmLayout(model), {
+      maxContext,
+      maxDraftBatch: growth.maxFrontier,
+      maxK: growth.maxChildren,
+      maxDraftRows: growth.maxNodes,
+    });
+    draftLm = new DraftLmDrafter(lm, { growth });
+    return draftLm;
+  };
+
+  const corpus = options.corpus?.map((doc) =>
+    typeof doc === 'string' ? source.tokenizer.encode(doc, { addSpecialTokens: false }) : doc,
   );
-  if (drafterName === 'none' || !headModel) return new TextGenerator({ tokenizer: source.tokenizer, target });
-  const growth = new DynamicTreeGrowth(tree);
-  const head = new OnnxEagleHead(await source.openSession(headModel), eagleHeadLayout(headModel), {
+  const suffixOptions = corpus ? { corpus } : {};
+  const drafters: Record<string, Drafter> = {};
+  for (const name of wanted) {
+    if (name === 'eagle2') drafters[name] = await eagleDrafter();
+    else if (name === 'draft-lm') drafters[name] = await draftLmDrafter();
+    else if (name === 'lookup') drafters[name] = new LookupDrafter();
+    else if (name === 'suffix') drafters[name] = new SuffixDrafter(suffixOptions);
+    else if (name === 'hybrid') {
+      const base = hybridBase === 'eagle2' ? await eagleDrafter() : await draftLmDrafter();
+      const modelFree = [new SuffixDrafter(suffixOptions), new LookupDrafter()];
+      drafters[name] = new HybridDrafter(base, modelFree, {
+        ...(options.hybridPolicy ? { policy: options.hybridPolicy } : {}),
+      });
+    }
+  }
+  const treeSizes = Object.values(drafters).map((d) => d.maxTreeSize);
+  const target = new OnnxCausalLm(await source.openSession(targetModel), causalLmLayout(targetModel), {
     maxContext,
-    maxDraftBatch: growth.maxFrontier,
-    maxK: growth.maxChildren,
-    maxDraftRows: growth.maxNodes,
+    maxTreeSize: Math.min(Math.max(1, ...treeSizes), maxContext),
   });
   return new TextGenerator({
     tokenizer: source.tokenizer,
     target,
-    drafter: new EagleDrafter(head, { growth }),
+    drafters,
+    defaultDrafter: defaultDrafter === 'none' ? null : defaultDrafter,
   });
 }

@@ -4,6 +4,7 @@ import {
   type GenerateOptions,
   type GenerationResult,
   type GenerationStats,
+  OptionError,
   SpeculativeDecoder,
   type StepEvent,
   type TargetModel,
@@ -17,7 +18,9 @@ export interface TextGenerateOptions extends SamplingOptions {
   maxTokens?: number;
   /** Strings that end the generation; they are cut from the text. The chat template's end-of-turn strings are added for chats. */
   stop?: readonly string[];
-  /** Decode without the drafter (plain autoregressive decoding through the same target). Default false. */
+  /** Which of the generator's drafters to use; `none` decodes plainly. Default: the generator's default. */
+  drafter?: string;
+  /** Decode without a drafter (plain autoregressive decoding through the same target); the same as `drafter: 'none'`. */
   plain?: boolean;
   /** Aborting returns what was generated so far with finish reason `abort`. */
   signal?: AbortSignal;
@@ -46,8 +49,12 @@ export interface TextGenerationStream extends AsyncIterable<string> {
 export interface TextGeneratorParts {
   tokenizer: HfTokenizer;
   target: TargetModel;
-  /** Null for plain decoding only. */
+  /** The drafter to use by default; null or absent for plain decoding. */
   drafter?: Drafter | null;
+  /** Drafters selectable by name per generation (the default one included or not). */
+  drafters?: Readonly<Record<string, Drafter>>;
+  /** Name in `drafters` of the default drafter, when `drafter` is not given. */
+  defaultDrafter?: string | null;
 }
 
 /**
@@ -58,18 +65,46 @@ export interface TextGeneratorParts {
 export class TextGenerator {
   readonly tokenizer: HfTokenizer;
   readonly target: TargetModel;
+  /** The default drafter (null: plain decoding). */
   readonly drafter: Drafter | null;
+  /** Every drafter by name, the default one included. */
+  readonly drafters: Readonly<Record<string, Drafter>>;
 
   constructor(parts: TextGeneratorParts) {
     this.tokenizer = parts.tokenizer;
     this.target = parts.target;
-    this.drafter = parts.drafter ?? null;
+    const named = parts.drafters ?? {};
+    const byDefault = parts.defaultDrafter ? named[parts.defaultDrafter] : undefined;
+    if (parts.defaultDrafter && !byDefault) {
+      throw new OptionError(
+        'defaultDrafter',
+        parts.defaultDrafter,
+        `one of ${Object.keys(named).join(', ') || '(no drafters)'}`,
+      );
+    }
+    this.drafter = parts.drafter ?? byDefault ?? null;
+    this.drafters = this.drafter ? { [this.drafter.name]: this.drafter, ...named } : { ...named };
   }
 
   /** Releases the models' sessions. */
   async dispose(): Promise<void> {
-    await this.drafter?.dispose?.();
+    for (const d of new Set(Object.values(this.drafters))) await d.dispose?.();
     await this.target.dispose?.();
+  }
+
+  /** The drafter a generation with these options uses (null: plain decoding). */
+  drafterFor(options: Pick<TextGenerateOptions, 'drafter' | 'plain'>): Drafter | null {
+    if (options.plain || options.drafter === 'none') return null;
+    if (options.drafter === undefined) return this.drafter;
+    const found = this.drafters[options.drafter];
+    if (!found) {
+      throw new OptionError(
+        'drafter',
+        options.drafter,
+        `one of none, ${Object.keys(this.drafters).join(', ')} (the drafters this generator loaded)`,
+      );
+    }
+    return found;
   }
 
   /** Encodes a prompt the way the model's tokenizer config says, or a chat through its template. */
@@ -101,7 +136,7 @@ export class TextGenerator {
     const stop = stops.length > 0 ? new StringStopCriterion(this.tokenizer, stops) : null;
     const decoder = new SpeculativeDecoder({
       target: this.target,
-      drafter: options.plain ? null : this.drafter,
+      drafter: this.drafterFor(options),
       verifier: createVerifier({ temperature: 0, ...options }),
     });
     const decodeOptions: GenerateOptions = {

@@ -39,6 +39,7 @@ export interface CausalLmRunnerOptions {
  */
 export class OnnxCausalLm implements TargetModel {
   readonly session: InferenceSession;
+  private disposed = false;
   readonly layout: CausalLmLayout;
   readonly vocabSize: number;
   readonly featureSize: number;
@@ -173,7 +174,10 @@ export class OnnxCausalLm implements TargetModel {
     this.pendingRows = 0;
   }
 
+  /** Releases the session; later calls do nothing. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.session.release();
   }
 

@@ -37,6 +37,7 @@ export interface DraftLmRunnerOptions {
  */
 export class OnnxDraftLm implements DraftModel {
   readonly session: InferenceSession;
+  private disposed = false;
   readonly layout: CausalLmLayout;
   readonly hiddenSize = 0;
   readonly vocabSize: number;
@@ -156,7 +157,10 @@ export class OnnxDraftLm implements DraftModel {
     return step;
   }
 
+  /** Releases the session; later calls do nothing. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.session.release();
   }
 

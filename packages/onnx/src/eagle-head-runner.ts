@@ -33,6 +33,7 @@ export interface EagleHeadRunnerOptions {
  */
 export class OnnxEagleHead implements DraftModel {
   readonly session: InferenceSession;
+  private disposed = false;
   readonly layout: EagleHeadLayout;
   readonly hiddenSize: number;
   readonly vocabSize: number;
@@ -137,7 +138,10 @@ export class OnnxEagleHead implements DraftModel {
     return step;
   }
 
+  /** Releases the session; later calls do nothing. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.session.release();
   }
 

@@ -1,6 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ModelFormatError, OptionError } from '@treespec/core';
-import type { TextGenerator, TextResult } from '@treespec/generator';
+import {
+  BUNDLE_DRAFTERS,
+  type BundleDrafter,
+  type TextGenerator,
+  type TextResult,
+} from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { SingleBar } from 'cli-progress';
@@ -21,6 +26,7 @@ interface BenchFlags extends ModelFlags, SamplingFlags {
   limit?: number;
   json?: string;
   temperature: string;
+  drafters?: string;
   progress: boolean;
 }
 
@@ -30,7 +36,7 @@ export interface BenchPrompt {
   prompt: string;
 }
 
-/** Measurements of one prompt (or all prompts together) at one temperature. */
+/** Measurements of one prompt (or all prompts together) for one drafter at one temperature. */
 export interface BenchRow {
   tau: number;
   tokensPerSecond: { baseline: number; speculative: number };
@@ -43,6 +49,7 @@ export interface BenchRow {
   targetCalls: { baseline: number; speculative: number };
   meanTreeSize: number;
   acceptanceByDepth: number[];
+  /** Share of the speculative decode time spent drafting. */
   draftShare: number;
 }
 
@@ -126,16 +133,34 @@ export function summarise(
 
 function parseTemperatures(list: string): number[] {
   const values = list.split(',').map((t) => Number(t.trim()));
-  for (const t of values)
-    if (!Number.isFinite(t) || t < 0)
+  for (const t of values) {
+    if (!Number.isFinite(t) || t < 0) {
       throw new OptionError('--temperature', list, 'a comma-separated list of numbers >= 0');
+    }
+  }
   return values;
 }
 
-function formatRow(id: string, row: BenchRow): string {
+function parseDrafters(list: string | undefined, fallback: BundleDrafter): BundleDrafter[] {
+  const names = (list ?? fallback).split(',').map((d) => d.trim());
+  for (const name of names) {
+    if (name === 'none' || !(BUNDLE_DRAFTERS as readonly string[]).includes(name)) {
+      throw new OptionError(
+        '--drafters',
+        list,
+        `a comma-separated list of ${BUNDLE_DRAFTERS.filter((d) => d !== 'none').join(', ')}`,
+      );
+    }
+  }
+  return names as BundleDrafter[];
+}
+
+const COLUMNS = `${'tau'.padStart(6)} ${'plain/s'.padStart(9)} ${'spec/s'.padStart(9)} ${'speedup'.padStart(8)} ${'eff'.padStart(6)} ${'same'.padStart(5)}`;
+
+function formatRow(label: string, row: BenchRow): string {
   const same = row.identical === null ? '-' : row.identical ? 'yes' : 'NO';
   return [
-    id.padEnd(22),
+    label.padEnd(22),
     row.tau.toFixed(2).padStart(6),
     row.tokensPerSecond.baseline.toFixed(1).padStart(9),
     row.tokensPerSecond.speculative.toFixed(1).padStart(9),
@@ -145,30 +170,36 @@ function formatRow(id: string, row: BenchRow): string {
   ].join(' ');
 }
 
-const HEADER = `${'prompt'.padEnd(22)} ${'tau'.padStart(6)} ${'plain/s'.padStart(9)} ${'spec/s'.padStart(9)} ${'speedup'.padStart(8)} ${'eff'.padStart(6)} ${'same'.padStart(5)}`;
+interface PromptRuns {
+  id: string;
+  plain: TextResult;
+  spec: Record<string, TextResult>;
+}
 
-/** Runs plain and speculative decoding of each prompt, alternating which goes first. */
+/**
+ * For each prompt: plain decoding once, then each drafter; the order rotates from prompt to
+ * prompt so that no configuration always runs first (or last) on a warm machine.
+ */
 async function runPrompts(
   generator: TextGenerator,
   prompts: readonly BenchPrompt[],
+  drafters: readonly BundleDrafter[],
   flags: BenchFlags,
   temperature: number,
-  tick: () => void,
-): Promise<Array<{ id: string; plain: TextResult; spec: TextResult }>> {
+  tick: (id: string) => void,
+): Promise<PromptRuns[]> {
   const options = samplingOptions(flags, temperature);
-  const runs: Array<{ id: string; plain: TextResult; spec: TextResult }> = [];
+  const configs = ['none', ...drafters];
+  const runs: PromptRuns[] = [];
   for (const [i, { id, prompt }] of prompts.entries()) {
-    let plain: TextResult;
-    let spec: TextResult;
-    if (i % 2 === 0) {
-      plain = await generator.generate(prompt, { ...options, plain: true });
-      spec = await generator.generate(prompt, options);
-    } else {
-      spec = await generator.generate(prompt, options);
-      plain = await generator.generate(prompt, { ...options, plain: true });
+    const results: Record<string, TextResult> = {};
+    for (let c = 0; c < configs.length; c++) {
+      const name = configs[(c + i) % configs.length] as string;
+      results[name] = await generator.generate(prompt, { ...options, drafter: name });
     }
-    runs.push({ id, plain, spec });
-    tick();
+    const { none: plain, ...spec } = results;
+    runs.push({ id, plain: plain as TextResult, spec });
+    tick(id);
   }
   return runs;
 }
@@ -188,26 +219,31 @@ export function registerBench(program: Command): void {
     )
     .option('-l, --limit <n>', 'use only the first n prompts', integer(1))
     .option('-t, --temperature <list>', 'comma-separated temperatures to run (0: greedy)', '0,1')
+    .option('--drafters <list>', 'comma-separated drafters to compare (default: --drafter)')
     .option('--json <file>', 'write the report as JSON')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: BenchFlags, cmd: Command) => {
-      const io = cmd.parent!.configureOutput();
-      const out = io.writeOut!;
+      const out = cmd.parent!.configureOutput().writeOut!;
       const temperatures = parseTemperatures(flags.temperature);
+      if (flags.drafter === 'none' && !flags.drafters) {
+        throw new OptionError(
+          '--drafter',
+          'none',
+          'a drafter (bench compares speculative with plain decoding)',
+        );
+      }
+      const drafters = parseDrafters(flags.drafters, flags.drafter);
       const promptFile = flags.prompts ?? tinyDevPromptsPath();
       const prompts = (await readPrompts(promptFile)).slice(0, flags.limit);
       const directory = modelDirectory(flags);
-      const generator = await loadTreespec(directory, loadOptions(flags));
+      const generator = await loadTreespec(
+        directory,
+        await loadOptions({ ...flags, drafter: drafters[0]! }, drafters),
+      );
       try {
-        if (!generator.drafter)
-          throw new OptionError(
-            '--drafter',
-            flags.drafter,
-            'a drafter (bench compares against plain decoding)',
-          );
-        const warm = samplingOptions(flags, 0);
-        await generator.generate(prompts[0]!.prompt, { ...warm, maxTokens: 8 });
-        await generator.generate(prompts[0]!.prompt, { ...warm, maxTokens: 8, plain: true });
+        const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
+        for (const name of ['none', ...drafters])
+          await generator.generate(prompts[0]!.prompt, { ...warm, drafter: name });
         const bar = flags.progress
           ? new SingleBar({
               format: 'bench [{bar}] {value}/{total} prompts | T={temperature} | {id}',
@@ -216,40 +252,58 @@ export function registerBench(program: Command): void {
             })
           : null;
         bar?.start(prompts.length * temperatures.length, 0, { temperature: temperatures[0], id: '' });
-        const results = [];
+        const runs = [];
         for (const temperature of temperatures) {
-          const runs = await runPrompts(generator, prompts, flags, temperature, () =>
-            bar?.increment(1, { temperature }),
+          const results = await runPrompts(generator, prompts, drafters, flags, temperature, (id) =>
+            bar?.increment(1, { temperature, id }),
           );
           const greedy = temperature === 0;
-          results.push({
-            temperature,
-            overall: summarise(runs, greedy),
-            prompts: runs.map((r) => ({ id: r.id, ...summarise([r], greedy) })),
-          });
+          const byDrafter = Object.fromEntries(
+            drafters.map((name) => {
+              const pairs = results.map((r) => ({
+                id: r.id,
+                plain: r.plain,
+                spec: r.spec[name] as TextResult,
+              }));
+              return [
+                name,
+                {
+                  overall: summarise(pairs, greedy),
+                  prompts: pairs.map((p) => ({ id: p.id, ...summarise([p], greedy) })),
+                },
+              ];
+            }),
+          );
+          runs.push({ temperature, drafters: byDrafter });
         }
         bar?.stop();
-        for (const r of results) {
-          out(
-            `\ntemperature ${r.temperature}${r.temperature === 0 ? ' (greedy)' : ''}: ${prompts.length} prompts, ${flags.maxTokens} new tokens each\n`,
-          );
-          out(`${HEADER}\n`);
-          for (const p of r.prompts) out(`${formatRow(p.id, p)}\n`);
-          out(`${formatRow('OVERALL', r.overall)}\n`);
+        for (const run of runs) {
+          const title = `temperature ${run.temperature}${run.temperature === 0 ? ' (greedy)' : ''}`;
+          out(`\n${title}: ${prompts.length} prompts, ${flags.maxTokens} new tokens each\n`);
+          if (drafters.length === 1) {
+            const only = run.drafters[drafters[0]!]!;
+            out(`${'prompt'.padEnd(22)} ${COLUMNS}\n`);
+            for (const p of only.prompts) out(`${formatRow(p.id, p)}\n`);
+            out(`${formatRow('OVERALL', only.overall)}\n`);
+          } else {
+            out(`${'drafter'.padEnd(22)} ${COLUMNS}\n`);
+            for (const name of drafters) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
+          }
         }
         if (flags.json) {
-          const first = results[0]!;
+          const first = runs[0]!.drafters[drafters[0]!]!;
           const report = {
             model: directory,
-            drafter: flags.drafter,
-            tree: generator.drafter ? { ...loadOptions(flags).tree } : null,
+            promptFile,
+            drafters,
+            tree: (await loadOptions(flags)).tree,
             provider: flags.provider,
             threads: flags.threads ?? null,
             maxTokens: flags.maxTokens,
-            prompts: first.prompts,
+            temperature: runs[0]!.temperature,
             overall: first.overall,
-            temperature: first.temperature,
-            runs: results,
+            prompts: first.prompts,
+            runs,
           };
           await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
           out(`report written to ${flags.json}\n`);

@@ -67,7 +67,7 @@ export function registerGenerate(program: Command): void {
       const io = cmd.parent!.configureOutput();
       const out = io.writeOut!;
       const err = io.writeErr!;
-      const generator = await loadTreespec(modelDirectory(flags), loadOptions(flags));
+      const generator = await loadTreespec(modelDirectory(flags), await loadOptions(flags));
       try {
         const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
         const options = {

@@ -1,5 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import type { DynamicTreeOptions } from '@treespec/core';
-import type { TextGenerateOptions } from '@treespec/generator';
+import type { HybridPolicy } from '@treespec/drafters';
+import {
+  type AdaptiveStop,
+  BUNDLE_DRAFTERS,
+  type BundleDrafter,
+  type TextGenerateOptions,
+} from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -7,7 +14,14 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
 export interface ModelFlags {
   model?: string;
-  drafter: 'eagle2' | 'none';
+  drafter: BundleDrafter;
+  draftTopK?: number;
+  draftDepth?: number;
+  draftTokens?: number;
+  adaptive: AdaptiveStop;
+  hybridBase?: 'eagle2' | 'draft-lm';
+  hybridPolicy?: HybridPolicy;
+  corpus?: string[];
   treeTopK?: number;
   treeFrontier?: number;
   treeDepth?: number;
@@ -56,6 +70,28 @@ export function addModelFlags(command: Command): Command {
     .option('--tree-frontier <n>', 'EAGLE-2: nodes expanded per depth (default: --tree-top-k)', integer(1))
     .option('--tree-depth <n>', 'EAGLE-2: draft depth (head calls per step)', integer(1))
     .option('--tree-tokens <n>', 'EAGLE-2: draft nodes kept for verification', integer(1))
+    .option('--draft-top-k <n>', 'draft-lm: children per expanded node', integer(1))
+    .option('--draft-depth <n>', 'draft-lm: draft depth', integer(1))
+    .option('--draft-tokens <n>', 'draft-lm: draft nodes kept for verification', integer(1))
+    .addOption(
+      new Option(
+        '--adaptive <rule>',
+        'stop growing model drafts early: EAGLE-2 depth rule, AdaEDL entropy rule, both',
+      )
+        .choices(['none', 'depth', 'entropy', 'both'])
+        .default('none'),
+    )
+    .addOption(
+      new Option('--hybrid-base <drafter>', 'hybrid: the model drafter').choices(['eagle2', 'draft-lm']),
+    )
+    .addOption(
+      new Option('--hybrid-policy <policy>', 'hybrid: how each step picks a tree').choices([
+        'match',
+        'expected',
+        'throughput',
+      ]),
+    )
+    .option('--corpus <files...>', 'suffix/hybrid: text files the suffix automaton may also copy from')
     .addOption(
       new Option('--provider <name>', 'ONNX Runtime execution provider')
         .choices(['cpu', 'webgpu', 'cuda'])
@@ -89,10 +125,34 @@ export function treeOptions(flags: ModelFlags): DynamicTreeOptions {
   };
 }
 
-export function loadOptions(flags: ModelFlags): LoadTreespecOptions {
+function draftTreeOptions(flags: ModelFlags): DynamicTreeOptions {
+  return {
+    ...(flags.draftTopK !== undefined ? { topK: flags.draftTopK } : {}),
+    ...(flags.draftDepth !== undefined ? { depth: flags.draftDepth } : {}),
+    ...(flags.draftTokens !== undefined ? { totalTokens: flags.draftTokens } : {}),
+  };
+}
+
+/** Reads the `--corpus` files as text documents. */
+export async function readCorpus(flags: ModelFlags): Promise<string[] | undefined> {
+  if (!flags.corpus) return undefined;
+  return Promise.all(flags.corpus.map((file) => readFile(file, 'utf8')));
+}
+
+export async function loadOptions(
+  flags: ModelFlags,
+  drafters: readonly BundleDrafter[] = [],
+): Promise<LoadTreespecOptions> {
+  const corpus = await readCorpus(flags);
   return {
     drafter: flags.drafter,
+    drafters,
     tree: treeOptions(flags),
+    draftTree: draftTreeOptions(flags),
+    adaptive: flags.adaptive,
+    ...(flags.hybridBase ? { hybridBase: flags.hybridBase } : {}),
+    ...(flags.hybridPolicy ? { hybridPolicy: flags.hybridPolicy } : {}),
+    ...(corpus ? { corpus } : {}),
     executionProvider: flags.provider,
     ...(flags.threads !== undefined ? { intraOpNumThreads: flags.threads } : {}),
     ...(flags.maxContext !== undefined ? { maxContext: flags.maxContext } : {}),
