@@ -182,7 +182,7 @@ export class OnnxDraftLm implements DraftModel {
     this.summarise(logits, rows, k);
     return {
       rows,
-      hidden: new Float32Array(0),
+      hidden: NO_FEATURES,
       topLogProbs: this.topLogProbs,
       topTokens: this.topTokens,
       k,
