@@ -10,6 +10,25 @@ beforeAll(async () => {
 });
 afterAll(() => generator.dispose());
 
+describe('every drafter on the real tiny model', () => {
+  it('keeps greedy output identical to plain decoding for draft-lm, lookup, suffix and hybrid', async () => {
+    const all = await loadTreespec(TINY, { drafters: ['draft-lm', 'lookup', 'suffix', 'hybrid'] });
+    try {
+      for (const { prompt } of devPrompts(4)) {
+        const plain = await all.generate(prompt, { maxTokens: 40, plain: true });
+        for (const drafter of ['draft-lm', 'lookup', 'suffix', 'hybrid']) {
+          const r = await all.generate(prompt, { maxTokens: 40, drafter });
+          expect(Array.from(r.tokens), drafter).toEqual(Array.from(plain.tokens));
+        }
+      }
+      const lm = await all.generate(devPrompts(1)[0]!.prompt, { maxTokens: 40, drafter: 'draft-lm' });
+      expect(lm.stats.tau).toBeGreaterThan(2);
+    } finally {
+      await all.dispose();
+    }
+  }, 120_000);
+});
+
 describe('EAGLE-2 on the real tiny model through onnxruntime-node', () => {
   it('continues the reference prompts exactly as PyTorch greedy decoding did', async () => {
     for (const c of targetCases()) {

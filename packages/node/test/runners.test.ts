@@ -6,6 +6,7 @@ import {
   eagleHeadLayout,
   findModel,
   OnnxCausalLm,
+  OnnxDraftLm,
   OnnxEagleHead,
   parseManifest,
 } from '@treespec/onnx';
@@ -151,5 +152,55 @@ describe('OnnxEagleHead on the tiny head', () => {
     }
     await runner.dispose();
     await head.dispose();
+  }, 60_000);
+});
+
+describe('OnnxDraftLm on the tiny draft LM', () => {
+  async function draftLm(): Promise<OnnxDraftLm> {
+    const model = findModel(manifest, 'draft');
+    return new OnnxDraftLm(await createSession(join(TINY, model.file)), causalLmLayout(model), {
+      maxContext: 256,
+    });
+  }
+
+  it('keeps its cache equal to a recomputation across draft rounds that are thrown away', async () => {
+    const lm = await draftLm();
+    const fresh = await draftLm();
+    const sequence = [...targetCases()[2]!.prompt_ids];
+    await lm.commit(Int32Array.from(sequence), new Float32Array(0), sequence.length, 4);
+    for (let round = 0; round < 4; round++) {
+      // A round of draft rows (a chain of 3 guesses), then the committed tokens differ from them.
+      for (let d = 0; d < 3; d++) {
+        const width = lm.committedRows + lm.draftRows + 1;
+        await lm.draft(
+          Int32Array.of(100 + d),
+          new Float32Array(0),
+          Int32Array.of(lm.committedRows + d),
+          new Float32Array(width),
+          1,
+          4,
+        );
+      }
+      const accepted = [17 + round, 300 + round];
+      const step = await lm.commit(Int32Array.from(accepted), new Float32Array(0), accepted.length, 4);
+      sequence.push(...accepted);
+      fresh.reset();
+      const reference = await fresh.commit(
+        Int32Array.from(sequence),
+        new Float32Array(0),
+        sequence.length,
+        4,
+      );
+      const last = step.rows - 1;
+      const refLast = reference.rows - 1;
+      const a = step.logits!.slice(last * 8192, (last + 1) * 8192);
+      const b = reference.logits!.slice(refLast * 8192, (refLast + 1) * 8192);
+      expect(maxAbsDiff(a, b)).toBeLessThan(2e-4);
+      expect(Array.from(step.topTokens.subarray(last * 4, last * 4 + 4))).toEqual(
+        Array.from(reference.topTokens.subarray(refLast * 4, refLast * 4 + 4)),
+      );
+    }
+    await lm.dispose();
+    await fresh.dispose();
   }, 60_000);
 });
