@@ -9,6 +9,7 @@ export {
   DEFAULT_TREE,
 } from './model-bundle.js';
 export {
+  type Prompt,
   type TextGenerateOptions,
   type TextGenerationStream,
   TextGenerator,

@@ -28,6 +28,9 @@ export interface TextGenerateOptions extends SamplingOptions {
   onStep?: (event: StepEvent) => void;
 }
 
+/** A prompt: text, a chat (rendered with the model's template), or token ids as they are. */
+export type Prompt = string | readonly ChatMessage[] | Int32Array;
+
 /** A finished text generation. */
 export interface TextResult {
   /** The generated text (prompt excluded, stop string cut). */
@@ -107,8 +110,12 @@ export class TextGenerator {
     return found;
   }
 
-  /** Encodes a prompt the way the model's tokenizer config says, or a chat through its template. */
-  encode(prompt: string | readonly ChatMessage[]): Int32Array {
+  /**
+   * Encodes a prompt the way the model's tokenizer config says, or a chat through its template;
+   * token ids are taken as they are.
+   */
+  encode(prompt: Prompt): Int32Array {
+    if (prompt instanceof Int32Array) return prompt;
     return typeof prompt === 'string'
       ? this.tokenizer.encode(prompt)
       : this.tokenizer.encodeChat([...prompt], { addGenerationPrompt: true });
@@ -127,12 +134,10 @@ export class TextGenerator {
   }
 
   /** Generates after `prompt`, yielding text as tokens are committed. */
-  stream(prompt: string | readonly ChatMessage[], options: TextGenerateOptions = {}): TextGenerationStream {
+  stream(prompt: Prompt, options: TextGenerateOptions = {}): TextGenerationStream {
     const promptTokens = this.encode(prompt);
-    const stops = [
-      ...(options.stop ?? []),
-      ...(typeof prompt === 'string' ? [] : this.tokenizer.endOfTurn.stopStrings),
-    ];
+    const isChat = typeof prompt !== 'string' && !(prompt instanceof Int32Array);
+    const stops = [...(options.stop ?? []), ...(isChat ? this.tokenizer.endOfTurn.stopStrings : [])];
     const stop = stops.length > 0 ? new StringStopCriterion(this.tokenizer, stops) : null;
     const decoder = new SpeculativeDecoder({
       target: this.target,

@@ -22,6 +22,7 @@ import {
 } from './generation-flags.js';
 
 interface BenchFlags extends ModelFlags, SamplingFlags {
+  contexts?: string;
   prompts?: string;
   limit?: number;
   json?: string;
@@ -204,6 +205,52 @@ async function runPrompts(
   return runs;
 }
 
+/** Time per generated token after a prompt of a given length, plain and speculative. */
+export interface ContextRow {
+  promptTokens: number;
+  msPerToken: { baseline: number; speculative: number };
+  tau: number;
+}
+
+/**
+ * Greedy decoding after prompts of exactly `length` tokens (windows of the prompt set's text,
+ * three per length), plain and with the default drafter: how per-token cost grows with context.
+ */
+async function measureContexts(
+  generator: TextGenerator,
+  prompts: readonly BenchPrompt[],
+  lengths: readonly number[],
+  maxTokens: number,
+): Promise<ContextRow[]> {
+  const text = prompts.map((p) => p.prompt).join('\n\n');
+  const ids = generator.tokenizer.encode(text);
+  const rows: ContextRow[] = [];
+  for (const length of lengths) {
+    if (length > ids.length) {
+      throw new OptionError('--contexts', length, `at most ${ids.length} (the tokens of the prompt set)`);
+    }
+    const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
+    for (let w = 0; w < 3; w++) {
+      const start = Math.floor(((ids.length - length) * w) / 3);
+      const window = Int32Array.from(ids.subarray(start, start + length));
+      window[0] = ids[0] as number;
+      const plain = await generator.generate(window, { maxTokens, plain: true });
+      const spec = await generator.generate(window, { maxTokens });
+      pairs.push({ plain, spec });
+    }
+    const row = summarise(pairs, true);
+    rows.push({
+      promptTokens: length,
+      msPerToken: {
+        baseline: 1000 / row.tokensPerSecond.baseline,
+        speculative: 1000 / row.tokensPerSecond.speculative,
+      },
+      tau: row.tau,
+    });
+  }
+  return rows;
+}
+
 /** `treespec bench`: plain vs speculative decoding of the same target on a prompt set. */
 export function registerBench(program: Command): void {
   const command = program
@@ -220,6 +267,10 @@ export function registerBench(program: Command): void {
     .option('-l, --limit <n>', 'use only the first n prompts', integer(1))
     .option('-t, --temperature <list>', 'comma-separated temperatures to run (0: greedy)', '0,1')
     .option('--drafters <list>', 'comma-separated drafters to compare (default: --drafter)')
+    .option(
+      '--contexts <list>',
+      'also measure time per token after prompts of these token lengths (e.g. 100,1000)',
+    )
     .option('--json <file>', 'write the report as JSON')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: BenchFlags, cmd: Command) => {
@@ -234,7 +285,8 @@ export function registerBench(program: Command): void {
       }
       const drafters = parseDrafters(flags.drafters, flags.drafter);
       const promptFile = flags.prompts ?? tinyDevPromptsPath();
-      const prompts = (await readPrompts(promptFile)).slice(0, flags.limit);
+      const allPrompts = await readPrompts(promptFile);
+      const prompts = allPrompts.slice(0, flags.limit);
       const directory = modelDirectory(flags);
       const generator = await loadTreespec(
         directory,
@@ -276,6 +328,14 @@ export function registerBench(program: Command): void {
           );
           runs.push({ temperature, drafters: byDrafter });
         }
+        const contexts = flags.contexts
+          ? await measureContexts(
+              generator,
+              allPrompts,
+              flags.contexts.split(',').map((n) => integer(1)(n.trim())),
+              flags.maxTokens,
+            )
+          : null;
         bar?.stop();
         for (const run of runs) {
           const title = `temperature ${run.temperature}${run.temperature === 0 ? ' (greedy)' : ''}`;
@@ -288,6 +348,17 @@ export function registerBench(program: Command): void {
           } else {
             out(`${'drafter'.padEnd(22)} ${COLUMNS}\n`);
             for (const name of drafters) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
+          }
+        }
+        if (contexts) {
+          out(`\ntime per token after a prompt of n tokens (greedy, ${drafters[0]}):\n`);
+          out(
+            `${'prompt tokens'.padEnd(14)} ${'plain ms'.padStart(9)} ${'spec ms'.padStart(9)} ${'tau'.padStart(6)}\n`,
+          );
+          for (const c of contexts) {
+            out(
+              `${String(c.promptTokens).padEnd(14)} ${c.msPerToken.baseline.toFixed(2).padStart(9)} ${c.msPerToken.speculative.toFixed(2).padStart(9)} ${c.tau.toFixed(2).padStart(6)}\n`,
+            );
           }
         }
         if (flags.json) {
@@ -304,6 +375,7 @@ export function registerBench(program: Command): void {
             overall: first.overall,
             prompts: first.prompts,
             runs,
+            ...(contexts ? { contexts } : {}),
           };
           await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
           out(`report written to ${flags.json}\n`);

@@ -60,7 +60,9 @@ export function addModelFlags(command: Command): Command {
   return command
     .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
     .addOption(
-      new Option('-d, --drafter <name>', 'how to draft').choices(['eagle2', 'none']).default('eagle2'),
+      new Option('-d, --drafter <name>', 'how to draft (none: plain decoding)')
+        .choices([...BUNDLE_DRAFTERS])
+        .default('eagle2'),
     )
     .option(
       '--tree-top-k <n>',
