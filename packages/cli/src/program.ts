@@ -4,6 +4,7 @@ import { registerBench } from './commands/bench.js';
 import { registerConvert } from './commands/convert.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerTune } from './commands/tune.js';
 
 /** Adds one subcommand to the program. */
 export type CommandRegistrar = (program: Command) => void;
@@ -12,6 +13,7 @@ export type CommandRegistrar = (program: Command) => void;
 export const COMMANDS: readonly CommandRegistrar[] = [
   registerGenerate,
   registerBench,
+  registerTune,
   registerConvert,
   registerInspect,
 ];

@@ -16,6 +16,7 @@ export interface ModelFlags {
   model?: string;
   drafter: BundleDrafter;
   draftTopK?: number;
+  draftFrontier?: number;
   draftDepth?: number;
   draftTokens?: number;
   adaptive: AdaptiveStop;
@@ -73,6 +74,7 @@ export function addModelFlags(command: Command): Command {
     .option('--tree-depth <n>', 'EAGLE-2: draft depth (head calls per step)', integer(1))
     .option('--tree-tokens <n>', 'EAGLE-2: draft nodes kept for verification', integer(1))
     .option('--draft-top-k <n>', 'draft-lm: children per expanded node', integer(1))
+    .option('--draft-frontier <n>', 'draft-lm: nodes expanded per depth (default: --draft-top-k)', integer(1))
     .option('--draft-depth <n>', 'draft-lm: draft depth', integer(1))
     .option('--draft-tokens <n>', 'draft-lm: draft nodes kept for verification', integer(1))
     .addOption(
@@ -130,6 +132,7 @@ export function treeOptions(flags: ModelFlags): DynamicTreeOptions {
 function draftTreeOptions(flags: ModelFlags): DynamicTreeOptions {
   return {
     ...(flags.draftTopK !== undefined ? { topK: flags.draftTopK } : {}),
+    ...(flags.draftFrontier !== undefined ? { frontier: flags.draftFrontier } : {}),
     ...(flags.draftDepth !== undefined ? { depth: flags.draftDepth } : {}),
     ...(flags.draftTokens !== undefined ? { totalTokens: flags.draftTokens } : {}),
   };
