@@ -1,0 +1,184 @@
+import {
+  ContextOverflowError,
+  type DraftModel,
+  type DraftModelStep,
+  OptionError,
+  requireInteger,
+  writeCausalBias,
+} from '@treespec/core';
+import type { InferenceSession } from 'onnxruntime-common';
+import { Int64Buffer } from './int64.js';
+import { KvCache, type KvDtype } from './kv-cache.js';
+
+/** Options shared by the draft-model runners. */
+export interface DraftModelRunnerOptions {
+  /** Most rows one draft call may take (the widest frontier). */
+  maxDraftBatch?: number;
+  /** Most draft rows kept between two commits (all rows of one drafting round). Default 256. */
+  maxDraftRows?: number;
+  /** Committed rows processed per call when catching up on a prompt. Default 128. */
+  chunk?: number;
+  /** Most candidates per row. Default 32. */
+  maxK?: number;
+  /** Context window to allocate the KV cache for; at most the model's. Default: the model's. */
+  maxContext?: number;
+}
+
+/** What a draft-model runner needs to know of its model. */
+export interface DraftModelShape {
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  maxContext: number;
+  dtype: KvDtype;
+}
+
+/**
+ * The row bookkeeping every ONNX {@link DraftModel} shares: a KV cache allocated once (committed
+ * rows, then room for one round of draft rows), committed rows processed causally in chunks,
+ * draft rows appended under the caller's bias and dropped by the next commit, and preallocated
+ * int64 token and position buffers. Subclasses run the model on prepared rows.
+ */
+export abstract class DraftModelRunner implements DraftModel {
+  readonly session: InferenceSession;
+  readonly hiddenSize: number;
+  readonly vocabSize: number;
+  readonly maxContext: number;
+  readonly maxDraftBatch: number;
+  readonly cache: KvCache;
+  protected readonly maxK: number;
+  protected readonly rowsCapacity: number;
+  protected readonly ids: Int64Buffer;
+  protected readonly positions: Int64Buffer;
+  private readonly chunk: number;
+  private readonly causalBias: Float32Array;
+  private committed = 0;
+  private draftRowCount = 0;
+  private disposed = false;
+
+  constructor(
+    session: InferenceSession,
+    shape: DraftModelShape,
+    options: DraftModelRunnerOptions,
+    defaultBatch: number,
+  ) {
+    this.session = session;
+    this.hiddenSize = shape.hiddenSize;
+    this.vocabSize = shape.vocabSize;
+    this.maxContext = requireInteger(
+      'maxContext',
+      options.maxContext ?? shape.maxContext,
+      1,
+      shape.maxContext,
+    );
+    this.maxDraftBatch = requireInteger('maxDraftBatch', options.maxDraftBatch ?? defaultBatch, 1);
+    const maxDraftRows = requireInteger('maxDraftRows', options.maxDraftRows ?? 256, 1);
+    this.chunk = requireInteger('chunk', options.chunk ?? 128, 1);
+    this.maxK = requireInteger('maxK', options.maxK ?? 32, 1, shape.vocabSize);
+    if (shape.dtype !== 'float32') {
+      throw new OptionError(
+        'layout.dtype',
+        shape.dtype,
+        '"float32" (fp16 activations are not supported by this runner yet)',
+      );
+    }
+    this.rowsCapacity = Math.max(this.maxDraftBatch, this.chunk);
+    this.cache = new KvCache(
+      shape.layers,
+      shape.kvHeads,
+      shape.headDim,
+      this.maxContext + maxDraftRows,
+      shape.dtype,
+    );
+    this.ids = new Int64Buffer(this.rowsCapacity);
+    this.positions = new Int64Buffer(this.rowsCapacity);
+    this.causalBias = new Float32Array(this.chunk * this.cache.capacity);
+  }
+
+  get committedRows(): number {
+    return this.committed;
+  }
+
+  get draftRows(): number {
+    return this.draftRowCount;
+  }
+
+  reset(): void {
+    this.committed = 0;
+    this.draftRowCount = 0;
+    this.cache.length = 0;
+  }
+
+  async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftModelStep> {
+    requireInteger('rows', rows, 1);
+    this.draftRowCount = 0;
+    this.cache.length = this.committed;
+    if (this.committed + rows > this.maxContext) {
+      throw new ContextOverflowError(this.committed + rows, this.maxContext, 'the draft model');
+    }
+    let step: DraftModelStep | null = null;
+    for (let start = 0; start < rows; start += this.chunk) {
+      const n = Math.min(this.chunk, rows - start);
+      for (let r = 0; r < n; r++) {
+        this.ids.set(r, tokens[start + r]);
+        this.positions.set(r, this.committed + r);
+      }
+      writeCausalBias(this.committed, n, this.causalBias);
+      const rowFeatures = features.subarray(start * this.hiddenSize, (start + n) * this.hiddenSize);
+      step = await this.checkedRun(n, k, rowFeatures, this.causalBias);
+      this.committed += n;
+    }
+    return step as DraftModelStep;
+  }
+
+  async draft(
+    tokens: Int32Array,
+    features: Float32Array,
+    positions: Int32Array,
+    bias: Float32Array,
+    rows: number,
+    k: number,
+  ): Promise<DraftModelStep> {
+    requireInteger('rows', rows, 1, this.maxDraftBatch);
+    for (let r = 0; r < rows; r++) {
+      this.ids.set(r, tokens[r]);
+      this.positions.set(r, positions[r]);
+    }
+    const step = await this.checkedRun(rows, k, features, bias);
+    this.draftRowCount += rows;
+    return step;
+  }
+
+  /** Releases the session; later calls do nothing. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+
+  /**
+   * Runs `rows` rows prepared in `ids`/`positions` after the cached ones, appends their KV
+   * entries to the cache and returns their outputs.
+   */
+  protected abstract run(
+    rows: number,
+    k: number,
+    features: Float32Array,
+    bias: Float32Array,
+  ): Promise<DraftModelStep>;
+
+  private checkedRun(
+    rows: number,
+    k: number,
+    features: Float32Array,
+    bias: Float32Array,
+  ): Promise<DraftModelStep> {
+    requireInteger('k', k, 1, this.maxK);
+    const width = this.cache.length + rows;
+    if (width > this.cache.capacity)
+      throw new ContextOverflowError(width, this.cache.capacity, 'the draft model cache');
+    return this.run(rows, k, features, bias);
+  }
+}
