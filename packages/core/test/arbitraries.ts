@@ -30,3 +30,17 @@ export function ancestorsOf(tree: DraftTree, node: number): Set<number> {
   for (let n = node; n >= 0; n = tree.parents[n]) out.add(n);
   return out;
 }
+
+/** A path from the root that follows, at each node, child number `choice % children` while there are children. */
+export function randomWalk(tree: DraftTree, choices: readonly number[]): number[] {
+  const path = [0];
+  for (const c of choices) {
+    const last = path[path.length - 1];
+    const kids = Array.from({ length: tree.size }, (_, i) => i).filter(
+      (i) => i > 0 && tree.parents[i] === last,
+    );
+    if (kids.length === 0) break;
+    path.push(kids[c % kids.length]);
+  }
+  return path;
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ContractError, DraftTree, KeepPlan, planKeep, rootToLeafPaths } from '../src/index.js';
-import { ancestorsOf, arbitraryTree } from './arbitraries.js';
+import { ancestorsOf, arbitraryTree, randomWalk } from './arbitraries.js';
 
 describe('root-to-leaf paths', () => {
   it('lists one path per leaf, each a chain of parent links from the root', () => {
@@ -25,15 +25,7 @@ describe('keep-plan', () => {
   it('keeps exactly the accepted slots, in path order', () => {
     fc.assert(
       fc.property(arbitraryTree(), fc.array(fc.nat(), { maxLength: 40 }), (tree, choices) => {
-        const path = [0];
-        for (const c of choices) {
-          const last = path[path.length - 1];
-          const kids = Array.from({ length: tree.size }, (_, i) => i).filter(
-            (i) => i > 0 && tree.parents[i] === last,
-          );
-          if (kids.length === 0) break;
-          path.push(kids[c % kids.length]);
-        }
+        const path = randomWalk(tree, choices);
         const plan = planKeep(tree, Int32Array.from(path), path.length, new KeepPlan(tree.size));
         expect(Array.from(plan.slots.subarray(0, plan.count))).toEqual(path);
         for (let k = 0; k < plan.count; k++) {
@@ -48,15 +40,7 @@ describe('keep-plan', () => {
   it('compacts an in-place cache correctly when applied in order', () => {
     fc.assert(
       fc.property(arbitraryTree(), fc.array(fc.nat(), { maxLength: 40 }), (tree, choices) => {
-        const path = [0];
-        for (const c of choices) {
-          const last = path[path.length - 1];
-          const kids = Array.from({ length: tree.size }, (_, i) => i).filter(
-            (i) => i > 0 && tree.parents[i] === last,
-          );
-          if (kids.length === 0) break;
-          path.push(kids[c % kids.length]);
-        }
+        const path = randomWalk(tree, choices);
         const plan = planKeep(tree, Int32Array.from(path), path.length, new KeepPlan(tree.size));
         const cache = Array.from({ length: tree.size }, (_, i) => 1000 + i);
         for (let k = plan.firstMove; k < plan.count; k++) cache[k] = cache[plan.slots[k]];

@@ -79,9 +79,7 @@ export function applyTopK(
   const sorted = scratch.subarray(0, vocabSize);
   sorted.set(logits.subarray(offset, offset + vocabSize));
   sorted.sort();
-  const threshold = sorted[vocabSize - k];
-  for (let i = offset, end = offset + vocabSize; i < end; i++)
-    if (logits[i] < threshold) logits[i] = -Infinity;
+  maskBelow(logits, offset, vocabSize, sorted[vocabSize - k]);
 }
 
 /**
@@ -115,11 +113,7 @@ export function applyTopP(
 /** Removes tokens whose probability is below `minP` times the most likely token's. */
 export function applyMinP(logits: Float32Array, offset: number, vocabSize: number, minP: number): void {
   if (minP <= 0) return;
-  let max = -Infinity;
-  for (let i = offset, end = offset + vocabSize; i < end; i++) if (logits[i] > max) max = logits[i];
-  const threshold = max + Math.log(minP);
-  for (let i = offset, end = offset + vocabSize; i < end; i++)
-    if (logits[i] < threshold) logits[i] = -Infinity;
+  maskBelow(logits, offset, vocabSize, rowMax(logits, offset, vocabSize) + Math.log(minP));
 }
 
 /** Writes softmax(row) into `out` in double precision, subtracting the maximum first. */
@@ -129,8 +123,7 @@ export function softmaxInto(
   vocabSize: number,
   out: Float64Array,
 ): void {
-  let max = -Infinity;
-  for (let i = 0; i < vocabSize; i++) if (logits[offset + i] > max) max = logits[offset + i];
+  const max = rowMax(logits, offset, vocabSize);
   let sum = 0;
   for (let i = 0; i < vocabSize; i++) {
     const e = Math.exp(logits[offset + i] - max);
@@ -148,10 +141,22 @@ export function logSoftmaxInto(
   vocabSize: number,
   out: Float64Array,
 ): void {
-  let max = -Infinity;
-  for (let i = 0; i < vocabSize; i++) if (logits[offset + i] > max) max = logits[offset + i];
+  const max = rowMax(logits, offset, vocabSize);
   let sum = 0;
   for (let i = 0; i < vocabSize; i++) sum += Math.exp(logits[offset + i] - max);
   const shift = max + Math.log(sum);
   for (let i = 0; i < vocabSize; i++) out[i] = logits[offset + i] - shift;
+}
+
+/** The largest logit of the row. */
+function rowMax(logits: Float32Array, offset: number, vocabSize: number): number {
+  let max = -Infinity;
+  for (let i = offset, end = offset + vocabSize; i < end; i++) if (logits[i] > max) max = logits[i];
+  return max;
+}
+
+/** Removes every token whose logit is below `threshold`. */
+function maskBelow(logits: Float32Array, offset: number, vocabSize: number, threshold: number): void {
+  for (let i = offset, end = offset + vocabSize; i < end; i++)
+    if (logits[i] < threshold) logits[i] = -Infinity;
 }
