@@ -31,11 +31,14 @@ export {
   type ModelRole,
   type ModelSource,
   parseManifest,
+  QUANTIZED_BITS,
   type RopeInfo,
   type TokenizerInfo,
   validateManifest,
+  WEIGHT_FORMATS,
   type WeightFingerprint,
   type WeightFormatName,
+  type WeightQuantization,
 } from './manifest.js';
 export {
   type CausalLmLayout,

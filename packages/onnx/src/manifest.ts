@@ -18,8 +18,32 @@ export type GraphKind = 'causal-lm' | 'eagle-head';
 /** Element type of activations, KV entries and the attention bias. */
 export type ActivationDtype = 'float32' | 'float16';
 
-/** How weights are stored in the ONNX file (fp32 today; fp16 and int4 are planned). */
-export type WeightFormatName = 'fp32' | 'fp16' | 'int4';
+/**
+ * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), or block-quantized
+ * `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
+ * {@link WeightQuantization}); `fp16` is reserved. Embeddings and norms stay float32 in every format.
+ */
+export type WeightFormatName = 'fp32' | 'fp16' | 'int8' | 'int4';
+
+/** Every {@link WeightFormatName}. */
+export const WEIGHT_FORMATS: readonly WeightFormatName[] = ['fp32', 'fp16', 'int8', 'int4'];
+
+/** Bits per weight of the quantized formats. */
+export const QUANTIZED_BITS: Readonly<Partial<Record<WeightFormatName, 4 | 8>>> = { int8: 8, int4: 4 };
+
+/** How the linear layers of an `int8`/`int4` model are quantized (manifest field `quantization`). */
+export interface WeightQuantization {
+  /** The operator that multiplies them. */
+  readonly op: 'com.microsoft.MatMulNBits';
+  /** 8 for `int8`, 4 for `int4`. */
+  readonly bits: 4 | 8;
+  /** Weights along the input dimension sharing one scale (a power of two, at least 16). */
+  readonly blockSize: number;
+  /** Without stored zero points (the implicit `2^(bits-1)`) when true. */
+  readonly symmetric: boolean;
+  /** MatMulNBits' `accuracy_level`: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute. */
+  readonly accuracyLevel: number;
+}
 
 /** RoPE frequency scheme baked into the model's cos/sin tables. */
 export interface RopeInfo {
@@ -135,6 +159,8 @@ export interface ManifestModel {
   /** Element type of activations and of every floating input/output except `logits` (always float32). */
   readonly dtype: ActivationDtype;
   readonly weightFormat: WeightFormatName;
+  /** `int8`/`int4` models: how the linear layers are quantized. Optional (informational). */
+  readonly quantization?: WeightQuantization;
   readonly dims: ModelDims;
   readonly inputs: ModelInputs;
   readonly outputs: ModelOutputs;
@@ -339,7 +365,24 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
     v.string(f, `${at}.externalData[${i}]`);
   }
   v.oneOf(m.dtype, `${at}.dtype`, ['float32', 'float16'] as const);
-  v.oneOf(m.weightFormat, `${at}.weightFormat`, ['fp32', 'fp16', 'int4'] as const);
+  const weightFormat = v.oneOf(m.weightFormat, `${at}.weightFormat`, WEIGHT_FORMATS);
+  if (m.quantization !== undefined) {
+    const bits = QUANTIZED_BITS[weightFormat];
+    if (bits === undefined)
+      v.fail(`${at}.quantization`, `absent for weightFormat "${weightFormat}"`, m.quantization);
+    const q = v.object(m.quantization, `${at}.quantization`);
+    if (q.op !== 'com.microsoft.MatMulNBits')
+      v.fail(`${at}.quantization.op`, '"com.microsoft.MatMulNBits"', q.op);
+    if (q.bits !== bits)
+      v.fail(`${at}.quantization.bits`, `${bits} (weightFormat "${weightFormat}")`, q.bits);
+    const blockSize = v.positiveInt(q.blockSize, `${at}.quantization.blockSize`);
+    if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)
+      v.fail(`${at}.quantization.blockSize`, 'a power of two >= 16', blockSize);
+    if (typeof q.symmetric !== 'boolean')
+      v.fail(`${at}.quantization.symmetric`, 'true or false', q.symmetric);
+    const level = v.nonNegativeInt(q.accuracyLevel, `${at}.quantization.accuracyLevel`);
+    if (level > 4) v.fail(`${at}.quantization.accuracyLevel`, 'an integer in [0, 4]', level);
+  }
   const dims = v.object(m.dims, `${at}.dims`);
   for (const key of [
     'vocab',

@@ -15,6 +15,13 @@ import {
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
+const INT8 = {
+  op: 'com.microsoft.MatMulNBits',
+  bits: 8,
+  blockSize: 32,
+  symmetric: true,
+  accuracyLevel: 4,
+} as const;
 const LM_HEAD = { tensor: 'lm_head.weight', dtype: 'BF16', sha256: SHA_A };
 
 function causalLM(overrides: Partial<ManifestModel> = {}): ManifestModel {
@@ -111,6 +118,15 @@ describe('parseManifest / validateManifest', () => {
     expect(parseManifest(JSON.stringify(m), 'dir/treespec.json')).toEqual(m);
   });
 
+  it('accepts int8 and int4 weights with or without their quantization details', () => {
+    const m = manifest(
+      causalLM({ weightFormat: 'int4' }),
+      head({ weightFormat: 'int8', quantization: INT8 }),
+      head({ id: 'head-4', weightFormat: 'int4', quantization: { ...INT8, bits: 4, symmetric: false } }),
+    );
+    expect(parseManifest(JSON.stringify(m))).toEqual(m);
+  });
+
   it('names the file when the text is not JSON', () => {
     const e = errorOf(() => parseManifest('{"format":', 'models/treespec.json'));
     expect(e.file).toBe('models/treespec.json');
@@ -173,6 +189,30 @@ describe('parseManifest / validateManifest', () => {
       { tokenizer: { ...causalLM().tokenizer, sha256: 'abc' } },
       'models[0].tokenizer.sha256',
       'a hex sha256',
+    ],
+    [
+      'an unknown weight format',
+      { weightFormat: 'int3' as 'int4' },
+      'models[0].weightFormat',
+      'one of "fp32", "fp16", "int8", "int4"',
+    ],
+    [
+      'quantization bits unlike the weight format',
+      { weightFormat: 'int8' as const, quantization: { ...INT8, bits: 4 as const } },
+      'models[0].quantization.bits',
+      '8 (weightFormat "int8")',
+    ],
+    [
+      'a quantization block size that is not a power of two',
+      { weightFormat: 'int4' as const, quantization: { ...INT8, bits: 4 as const, blockSize: 24 } },
+      'models[0].quantization.blockSize',
+      'a power of two >= 16',
+    ],
+    [
+      'quantization details on fp32 weights',
+      { quantization: INT8 },
+      'models[0].quantization',
+      'absent for weightFormat "fp32"',
     ],
     [
       'a role that does not fit the graph',
