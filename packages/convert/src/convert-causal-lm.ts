@@ -62,6 +62,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       externalData: written.externalData,
       dtype: 'float32',
       weightFormat: resolved.format.name,
+      ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
       inputs: CAUSAL_LM_IO.inputs,
       outputs: CAUSAL_LM_IO.outputs,

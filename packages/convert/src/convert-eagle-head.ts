@@ -81,6 +81,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       externalData: written.externalData,
       dtype: 'float32',
       weightFormat: resolved.format.name,
+      ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
       inputs: EAGLE_HEAD_IO.inputs,
       outputs: EAGLE_HEAD_IO.outputs,

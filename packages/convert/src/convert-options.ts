@@ -1,7 +1,8 @@
 import { OptionError, requireInteger } from '@treespec/core';
-import type { KvCacheInfo, ModelDims, RopeInfo } from '@treespec/onnx';
+import type { KvCacheInfo, ModelDims, RopeInfo, WeightFormatName } from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
 import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
+import { Int4Weights, Int8Weights } from './quantized-weights.js';
 import { ropeParameters } from './rope.js';
 import { Fp32Weights, type WeightFormat } from './weight-format.js';
 
@@ -13,10 +14,28 @@ export interface CommonConvertOptions {
   readonly id?: string;
   /** Positions the RoPE tables cover (default: the config's max_position_embeddings). */
   readonly maxContext?: number;
-  /** Weight storage; default fp32 (`Gemm`). */
-  readonly weightFormat?: WeightFormat;
+  /**
+   * Weight storage of the linear layers: `fp32` (default, `Gemm`), `int8` or `int4`
+   * (block-quantized, MatMulNBits, block size 32, symmetric), or a configured {@link WeightFormat}
+   * such as `new Int8Weights({ blockSize: 64 })`.
+   */
+  readonly weightFormat?: WeightFormat | ProducedWeightFormat;
   /** Graph-shape choices (default {@link DEFAULT_GRAPH_OPTIONS}). */
   readonly graph?: Partial<GraphOptions>;
+}
+
+/** The weight formats the converter produces (`fp16` is reserved in the manifest). */
+export type ProducedWeightFormat = Exclude<WeightFormatName, 'fp16'>;
+
+/** Names accepted by {@link weightFormatNamed}. */
+export const PRODUCED_WEIGHT_FORMATS: readonly ProducedWeightFormat[] = ['fp32', 'int8', 'int4'];
+
+/** The default {@link WeightFormat} of a name: `fp32` → `Gemm`; `int8`/`int4` → MatMulNBits, block 32, symmetric, accuracy level 4. */
+export function weightFormatNamed(name: string): WeightFormat {
+  if (name === 'fp32') return new Fp32Weights();
+  if (name === 'int8') return new Int8Weights();
+  if (name === 'int4') return new Int4Weights();
+  throw new OptionError('weightFormat', name, `one of ${PRODUCED_WEIGHT_FORMATS.join(', ')}`);
 }
 
 /** Resolved common options. */
@@ -45,7 +64,10 @@ export function resolveOptions(
   return {
     id,
     maxContext,
-    format: options.weightFormat ?? new Fp32Weights(),
+    format:
+      typeof options.weightFormat === 'string' || options.weightFormat === undefined
+        ? weightFormatNamed(options.weightFormat ?? 'fp32')
+        : options.weightFormat,
     graph: { ...DEFAULT_GRAPH_OPTIONS, ...options.graph },
   };
 }

@@ -38,6 +38,7 @@ export class GraphBuilder {
   private readonly used = new Set<string>();
   private readonly constants = new Map<string, string>();
   private readonly matrices = new Map<Matrix, string>();
+  private readonly domains = new Map<string, number>();
   private counter = 0;
 
   constructor(
@@ -98,6 +99,32 @@ export class GraphBuilder {
     );
     this.nodes.push(makeNode(opType, inputs, names, attrs, this.unique(`${opType}_node`)));
     return names;
+  }
+
+  /**
+   * Adds a node of operator set `domain` (e.g. ONNX Runtime's `com.microsoft` contrib operators)
+   * with one output; the model then imports that operator set at `version`.
+   */
+  opIn(
+    domain: string,
+    version: number,
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, AttributeValue> = {},
+    hint?: string,
+  ): string {
+    const known = this.domains.get(domain);
+    if (known !== undefined && known !== version)
+      throw new Error(`operator set "${domain}" is used at versions ${known} and ${version}`);
+    this.domains.set(domain, version);
+    const name = this.unique(hint ?? opType);
+    this.nodes.push({ ...makeNode(opType, inputs, [name], attrs, this.unique(`${opType}_node`)), domain });
+    return name;
+  }
+
+  /** Operator sets other than the default domain that the graph's nodes use. */
+  operatorSets(): { domain: string; version: number }[] {
+    return [...this.domains].map(([domain, version]) => ({ domain, version }));
   }
 
   /**

@@ -1,3 +1,10 @@
+export {
+  type BlockQuantization,
+  dequantizeRows,
+  type QuantizedBits,
+  type QuantizedRows,
+  quantizeRows,
+} from './block-quantization.js';
 export { Checkpoint, SHARD_INDEX_FILE } from './checkpoint.js';
 export {
   type DecoderConfig,
@@ -10,7 +17,12 @@ export {
 } from './config.js';
 export { type ConvertCausalLMOptions, type ConvertResult, convertCausalLM } from './convert-causal-lm.js';
 export { type ConvertEagleHeadOptions, convertEagleHead } from './convert-eagle-head.js';
-export type { CommonConvertOptions } from './convert-options.js';
+export {
+  type CommonConvertOptions,
+  PRODUCED_WEIGHT_FORMATS,
+  type ProducedWeightFormat,
+  weightFormatNamed,
+} from './convert-options.js';
 export { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 export { CheckpointError, type CheckpointProblem } from './errors.js';
 export {
@@ -22,6 +34,12 @@ export {
 } from './float-conversion.js';
 export type { Matrix } from './matrix.js';
 export { OPSET } from './model-file.js';
+export {
+  BlockQuantizedWeights,
+  Int4Weights,
+  Int8Weights,
+  type QuantizedWeightOptions,
+} from './quantized-weights.js';
 export {
   parseRope,
   type RopeConfig,

@@ -41,7 +41,7 @@ export async function writeModelFile(
   await external.close();
   const bytes = encodeModel({
     irVersion: 8,
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...g.operatorSets()],
     producerName: GENERATOR.split(' ')[0]!,
     producerVersion: GENERATOR.split(' ')[1]!,
     graph: g.build(),

@@ -175,3 +175,9 @@ export function encodeModel(model: ModelProto): Uint8Array {
   const type = modelProtoType();
   return type.encode(type.fromObject(model)).finish();
 }
+
+/** Parses the ONNX protobuf wire format back into the plain objects of {@link encodeModel} (64-bit integers as numbers). */
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  const type = modelProtoType();
+  return type.toObject(type.decode(bytes), { longs: Number, defaults: true }) as ModelProto;
+}

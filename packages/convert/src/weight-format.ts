@@ -1,15 +1,17 @@
-import type { WeightFormatName } from '@treespec/onnx';
+import type { WeightFormatName, WeightQuantization } from '@treespec/onnx';
 import type { GraphBuilder } from './graph-builder.js';
 import { type Matrix, matrixOf, readAll } from './matrix.js';
 
 /**
  * How weights are stored and multiplied. Every weight of a model goes through one of these
- * methods, so a new storage format (fp16, 4-bit MatMulNBits) is one new implementation of this
- * interface and nothing else.
+ * methods, so a new storage format is one new implementation of this interface and nothing else:
+ * {@link Fp32Weights}, and the block-quantized `Int8Weights`/`Int4Weights` (MatMulNBits).
  */
 export interface WeightFormat {
   /** Recorded in the manifest. */
   readonly name: WeightFormatName;
+  /** Recorded in the manifest (`quantization`) by quantized formats. */
+  readonly quantization?: WeightQuantization;
   /** `x` [N, in] times the weight [out, in] transposed, plus `bias` [out] when given: [N, out]. */
   linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string>;
   /** Rows of `table` [vocab, hidden] picked by the int64 ids `ids` [N]: [N, hidden]. */
