@@ -55,15 +55,22 @@ describe('treespec convert and inspect', () => {
       join(CHECKPOINTS, 'treespec-tiny'),
       '--max-context',
       '512',
+      '--weights',
+      'int8',
     );
     expect(head.code).toBe(0);
     const manifest = JSON.parse(await readFile(join(out, 'treespec.json'), 'utf8'));
     expect(
-      manifest.models.map((m: { id: string; dims: { maxContext: number } }) => [m.id, m.dims.maxContext]),
+      manifest.models.map((m: { id: string; dims: { maxContext: number }; weightFormat: string }) => [
+        m.id,
+        m.dims.maxContext,
+        m.weightFormat,
+      ]),
     ).toEqual([
-      ['draft', 2048],
-      ['eagle-head', 512],
+      ['draft', 2048, 'fp32'],
+      ['eagle-head', 512, 'int8'],
     ]);
+    expect(manifest.models[1].quantization).toMatchObject({ bits: 8, blockSize: 32, symmetric: true });
     const inspect = await run('inspect', out);
     expect(inspect.code).toBe(0);
     const lines = inspect.out.trim().split('\n');
@@ -72,6 +79,7 @@ describe('treespec convert and inspect', () => {
       /^draft\s+draft\s+draft\.onnx {2}vocab 8192, hidden 192, 3 layers, heads 6\/2 x 32, ctx 2048/,
     );
     expect(lines[2]).toContain('base=treespec-tiny');
+    expect(lines[2]).toContain('float32/int8');
   });
 
   it.each([
@@ -87,6 +95,22 @@ describe('treespec convert and inspect', () => {
     [
       ['convert', 'x', '-o', 'y', '--role', 'eagle-head'],
       'error: option "--target" must be the target checkpoint directory',
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--weights', 'int3'],
+      "error: option '--weights <format>' argument 'int3' is invalid",
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--weights', 'int4', '--block-size', '24'],
+      "error: option '--block-size <n>' argument '24' is invalid. expected a power of two >= 16",
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--weights', 'int8', '--linear', 'matmul'],
+      'error: option "--linear" must be given only with --weights fp32',
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--asymmetric'],
+      'error: option "--asymmetric" must be given only with --weights int8 or int4',
     ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {

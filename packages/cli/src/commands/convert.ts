@@ -1,5 +1,12 @@
 import { resolve } from 'node:path';
-import { convertCausalLM, convertEagleHead, Fp32Weights } from '@treespec/convert';
+import {
+  BlockQuantizedWeights,
+  convertCausalLM,
+  convertEagleHead,
+  Fp32Weights,
+  PRODUCED_WEIGHT_FORMATS,
+  type WeightFormat,
+} from '@treespec/convert';
 import { OptionError } from '@treespec/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
@@ -10,12 +17,40 @@ interface ConvertFlags {
   id?: string;
   maxContext?: number;
   linear: 'gemm' | 'matmul';
+  weights: 'fp32' | 'int8' | 'int4';
+  blockSize: number;
+  asymmetric?: boolean;
 }
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
   return n;
+}
+
+function blockSize(value: string): number {
+  const n = positiveInt(value);
+  if (n < 16 || (n & (n - 1)) !== 0) throw new InvalidArgumentError('expected a power of two >= 16');
+  return n;
+}
+
+/** The weight format the flags ask for; quantization flags only with a quantized format and --linear only with fp32. */
+function weightFormatOf(flags: ConvertFlags, command: Command): WeightFormat {
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  if (flags.weights === 'fp32') {
+    for (const [name, flag] of [
+      ['blockSize', '--block-size'],
+      ['asymmetric', '--asymmetric'],
+    ] as const) {
+      if (given(name)) throw new OptionError(flag, flags[name], 'given only with --weights int8 or int4');
+    }
+    return new Fp32Weights(flags.linear);
+  }
+  if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
+  return new BlockQuantizedWeights(flags.weights === 'int8' ? 8 : 4, {
+    blockSize: flags.blockSize,
+    symmetric: !flags.asymmetric,
+  });
 }
 
 /** `treespec convert <checkpoint> --out <dir> [--role …] [--target <dir>]`. */
@@ -41,7 +76,24 @@ export function registerConvert(program: Command): void {
       positiveInt,
     )
     .addOption(
-      new Option('--linear <op>', 'operator for linear layers').choices(['gemm', 'matmul']).default('gemm'),
+      new Option(
+        '--weights <format>',
+        'weights of the linear layers: fp32, or int8/int4 block-quantized for MatMulNBits (ONNX Runtime only)',
+      )
+        .choices(PRODUCED_WEIGHT_FORMATS)
+        .default('fp32'),
+    )
+    .option(
+      '--block-size <n>',
+      'int8/int4: weights per quantization block (a power of two >= 16)',
+      blockSize,
+      32,
+    )
+    .option('--asymmetric', 'int8/int4: store a zero point per block (default: symmetric blocks)')
+    .addOption(
+      new Option('--linear <op>', 'fp32: operator for linear layers')
+        .choices(['gemm', 'matmul'])
+        .default('gemm'),
     )
     .action(async (checkpoint: string, flags: ConvertFlags, command: Command) => {
       const started = performance.now();
@@ -50,7 +102,7 @@ export function registerConvert(program: Command): void {
         out: resolve(flags.out),
         id: flags.id,
         maxContext: flags.maxContext,
-        weightFormat: new Fp32Weights(flags.linear),
+        weightFormat: weightFormatOf(flags, command),
       };
       let result: Awaited<ReturnType<typeof convertCausalLM>>;
       if (flags.role === 'eagle-head') {
