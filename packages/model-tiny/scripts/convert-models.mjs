@@ -1,4 +1,6 @@
 // Build step: converts the tiny Hugging Face checkpoints into the ONNX bundle models/tiny/.
+// Manifest order matters to loaders that take the first model of a role: the int8 EAGLE head comes
+// before the fp32 one (test vectors), the fp32 draft LM before the int8 one.
 import { rm } from 'node:fs/promises';
 import { convertCausalLM, convertEagleHead } from '@treespec/convert';
 import { TINY_MODEL_IDS, tinyCheckpointDirectory, tinyModelDirectory } from '../dist/node.js';
@@ -12,17 +14,23 @@ await convertCausalLM({
   id: TINY_MODEL_IDS.target,
   role: 'target',
 });
-await convertEagleHead({
-  checkpoint: tinyCheckpointDirectory(TINY_MODEL_IDS.eagleHead),
-  target: tinyCheckpointDirectory(TINY_MODEL_IDS.target),
-  out,
-  id: TINY_MODEL_IDS.eagleHead,
-});
-await convertCausalLM({
-  checkpoint: tinyCheckpointDirectory(TINY_MODEL_IDS.draft),
-  out,
-  id: TINY_MODEL_IDS.draft,
-  role: 'draft',
-});
+for (const [id, weightFormat] of [
+  [TINY_MODEL_IDS.eagleHead, 'int8'],
+  [TINY_MODEL_IDS.eagleHeadFp32, 'fp32'],
+]) {
+  await convertEagleHead({
+    checkpoint: tinyCheckpointDirectory(id),
+    target: tinyCheckpointDirectory(TINY_MODEL_IDS.target),
+    out,
+    id,
+    weightFormat,
+  });
+}
+for (const [id, weightFormat] of [
+  [TINY_MODEL_IDS.draft, 'fp32'],
+  [TINY_MODEL_IDS.draftInt8, 'int8'],
+]) {
+  await convertCausalLM({ checkpoint: tinyCheckpointDirectory(id), out, id, role: 'draft', weightFormat });
+}
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`converted target, eagle-head and draft into ${out} in ${seconds} s`);
+console.log(`converted ${Object.values(TINY_MODEL_IDS).join(', ')} into ${out} in ${seconds} s`);

@@ -1,14 +1,21 @@
 /** Name of the converted bundle's directory inside the package (`models/tiny`). */
 export const TINY_BUNDLE = 'tiny';
 
-/** Manifest ids of the three converted models of the bundle. */
+/**
+ * Manifest ids of the converted models of the bundle, in manifest order. Loaders that take the
+ * first model of a role get the int8 EAGLE head and the fp32 draft LM.
+ */
 export const TINY_MODEL_IDS = {
-  /** treespec-tiny: Llama, 8 layers x 384, GQA 6/2, vocab 8192. */
+  /** treespec-tiny: Llama, 8 layers x 384, GQA 6/2, vocab 8192 (fp32). */
   target: 'target',
-  /** treespec-tiny-eagle2: the EAGLE-2 head trained for the target. */
+  /** treespec-tiny-eagle2: the EAGLE-2 head trained for the target, int8 linear layers (MatMulNBits); the default head. */
   eagleHead: 'eagle-head',
-  /** treespec-tiny-draft: an independent 3 x 192 Llama with the same tokenizer. */
+  /** The same head with fp32 weights: reproduces the PyTorch test vectors. */
+  eagleHeadFp32: 'eagle-head-fp32',
+  /** treespec-tiny-draft: an independent 3 x 192 Llama with the same tokenizer (fp32). */
   draft: 'draft',
+  /** The draft LM with int8 linear layers (MatMulNBits). */
+  draftInt8: 'draft-int8',
 } as const;
 
 /** One of {@link TINY_MODEL_IDS}' values. */

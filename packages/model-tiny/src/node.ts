@@ -8,7 +8,9 @@ const packageRoot = new URL('../', import.meta.url);
 const CHECKPOINTS: Record<TinyModelId, string> = {
   [TINY_MODEL_IDS.target]: 'treespec-tiny',
   [TINY_MODEL_IDS.eagleHead]: 'treespec-tiny-eagle2',
+  [TINY_MODEL_IDS.eagleHeadFp32]: 'treespec-tiny-eagle2',
   [TINY_MODEL_IDS.draft]: 'treespec-tiny-draft',
+  [TINY_MODEL_IDS.draftInt8]: 'treespec-tiny-draft',
 };
 
 /** Absolute path of the converted bundle (treespec.json, the .onnx files, the tokenizer). */

@@ -9,12 +9,16 @@ describe('the embedded tiny bundle', () => {
   const path = join(dir, MANIFEST_FILE);
   const manifest = parseManifest(readFileSync(path, 'utf8'), path);
 
-  it('lists the target, the EAGLE-2 head and the draft LM with their files present', () => {
-    expect(manifest.models.map((m) => [m.id, m.role])).toEqual([
-      ['target', 'target'],
-      ['eagle-head', 'eagle-head'],
-      ['draft', 'draft'],
+  it('lists the target, the int8 and fp32 EAGLE-2 heads and the fp32 and int8 draft LMs with their files present', () => {
+    // Loaders that take the first model of a role get the int8 head and the fp32 draft.
+    expect(manifest.models.map((m) => [m.id, m.role, m.weightFormat])).toEqual([
+      ['target', 'target', 'fp32'],
+      ['eagle-head', 'eagle-head', 'int8'],
+      ['eagle-head-fp32', 'eagle-head', 'fp32'],
+      ['draft', 'draft', 'fp32'],
+      ['draft-int8', 'draft', 'int8'],
     ]);
+    expect(Object.values(TINY_MODEL_IDS)).toEqual(manifest.models.map((m) => m.id));
     for (const m of manifest.models) {
       for (const f of [m.file, ...m.externalData, ...m.tokenizer.files])
         expect(existsSync(join(dir, f)), f).toBe(true);
@@ -33,12 +37,15 @@ describe('the embedded tiny bundle', () => {
     expect(target.tokenizer).toMatchObject({ bosTokenId: 1, eosTokenIds: [2], padTokenId: 0 });
   });
 
-  it('pairs the head and the draft with the target', () => {
+  it('pairs the heads and the drafts with the target', () => {
     const target = findModel(manifest, TINY_MODEL_IDS.target);
-    const head = findModel(manifest, TINY_MODEL_IDS.eagleHead);
-    expect(head.base).toEqual({ id: 'target', lmHead: target.lmHead });
-    expect(() => checkModelPair(target, head)).not.toThrow();
-    expect(() => checkModelPair(target, findModel(manifest, TINY_MODEL_IDS.draft))).not.toThrow();
+    for (const id of [TINY_MODEL_IDS.eagleHead, TINY_MODEL_IDS.eagleHeadFp32]) {
+      const head = findModel(manifest, id);
+      expect(head.base).toEqual({ id: 'target', lmHead: target.lmHead });
+      expect(() => checkModelPair(target, head)).not.toThrow();
+    }
+    for (const id of [TINY_MODEL_IDS.draft, TINY_MODEL_IDS.draftInt8])
+      expect(() => checkModelPair(target, findModel(manifest, id))).not.toThrow();
   });
 
   it('points at the test vectors and the development prompts', () => {

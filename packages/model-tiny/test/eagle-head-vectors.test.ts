@@ -20,15 +20,15 @@ interface HeadCase {
   head_greedy_chain_ids: number[];
 }
 
-describe('converted EAGLE-2 head reproduces its PyTorch test vectors', () => {
-  const vectors = JSON.parse(readFileSync(tinyTestVectorsPath(TINY_MODEL_IDS.eagleHead), 'utf8')) as {
+describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () => {
+  const vectors = JSON.parse(readFileSync(tinyTestVectorsPath(TINY_MODEL_IDS.eagleHeadFp32), 'utf8')) as {
     cases: HeadCase[];
   };
   let target: LoadedModel;
   let head: LoadedModel;
   beforeAll(async () => {
     target = await loadTinyModel(TINY_MODEL_IDS.target);
-    head = await loadTinyModel(TINY_MODEL_IDS.eagleHead);
+    head = await loadTinyModel(TINY_MODEL_IDS.eagleHeadFp32);
   });
   afterAll(async () => {
     await target.session.release();
