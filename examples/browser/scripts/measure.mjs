@@ -1,0 +1,162 @@
+// Measures the example page in headless Chromium: model load time with an empty and a warm
+// Cache Storage, and tau, tokens/s and speed-up over plain decoding on the development prompts.
+// Prints a JSON report (and writes it to --out). Run it on a quiet machine; it reports the load
+// average it saw.
+//
+//   pnpm --filter @treespec-examples/browser build
+//   pnpm --filter @treespec-examples/browser measure -- --prompts 10 --max-tokens 64 --repeats 3
+//
+// Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --drafter NAME,
+// --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
+import { hasChromium, launchChromium } from './chromium.mjs';
+import { serve } from './serve.mjs';
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    ep: { type: 'string', default: 'wasm' },
+    tree: { type: 'string' },
+    drafter: { type: 'string' },
+    threads: { type: 'string' },
+    prompts: { type: 'string', default: '10' },
+    'max-tokens': { type: 'string', default: '64' },
+    repeats: { type: 'string', default: '3' },
+    out: { type: 'string' },
+  },
+});
+const maxTokens = Number(args['max-tokens']);
+const repeats = Number(args.repeats);
+const dist = new URL('../dist/', import.meta.url).pathname;
+if (!hasChromium()) throw new Error('needs /usr/bin/chromium (apt-get install chromium)');
+if (!existsSync(`${dist}index.html`))
+  throw new Error('build the page first: pnpm --filter @treespec-examples/browser build');
+
+const prompts = (await readFile(tinyDevPromptsPath(), 'utf8'))
+  .split('\n')
+  .filter((l) => l.trim())
+  .slice(0, Number(args.prompts))
+  .map((l) => JSON.parse(l));
+const query = new URLSearchParams({ ep: args.ep });
+if (args.tree) query.set('tree', args.tree);
+if (args.drafter) query.set('drafter', args.drafter);
+if (args.threads) query.set('threads', args.threads);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function ready(page) {
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state), null, {
+    timeout: 180_000,
+  });
+  const state = await page.evaluate(() => document.body.dataset.state);
+  if (state !== 'ready') throw new Error(`the page did not load: ${await page.textContent('#error')}`);
+  return page.evaluate(() => window.treespecDemo.lastLoad);
+}
+
+const server = await serve(dist);
+const loadBefore = loadavg();
+const loads = [];
+const runs = prompts.map(() => []);
+let environment = null;
+try {
+  for (let r = 0; r < repeats; r++) {
+    const browser = await launchChromium({ webgpu: args.ep !== 'wasm' });
+    try {
+      const { page } = browser;
+      await page.goto(`${server.url}?${query}`);
+      const cold = await ready(page);
+      await page.reload();
+      const warm = await ready(page);
+      loads.push({ coldMs: cold.pageMs, warmMs: warm.pageMs, cold: cold.info, warm: warm.info });
+      environment = {
+        provider: warm.info.provider,
+        threads: warm.info.threads,
+        crossOriginIsolated: warm.info.crossOriginIsolated,
+        models: Object.keys(warm.info.providers),
+        userAgent: await page.evaluate(() => navigator.userAgent),
+      };
+      await page.evaluate(
+        (p) => window.treespecDemo.run(p, { maxTokens: 8, compare: true }),
+        prompts[0].prompt,
+      );
+      for (const [i, p] of prompts.entries()) {
+        const o = await page.evaluate(
+          ({ prompt, maxTokens }) => window.treespecDemo.run(prompt, { maxTokens, compare: true }),
+          { prompt: p.prompt, maxTokens },
+        );
+        runs[i].push({
+          tau: o.spec.stats.tau,
+          tokens: o.spec.stats.generatedTokens,
+          specTps: o.spec.stats.tokensPerSecond,
+          plainTps: o.plain.stats.tokensPerSecond,
+          speedup: o.speedup,
+          identical: o.identical,
+        });
+        process.stderr.write(
+          `repeat ${r + 1} ${p.id}: tau ${o.spec.stats.tau.toFixed(2)} ` +
+            `${o.spec.stats.tokensPerSecond.toFixed(1)} vs ${o.plain.stats.tokensPerSecond.toFixed(1)} tok/s ` +
+            `(${o.speedup.toFixed(2)}x)\n`,
+        );
+      }
+    } finally {
+      await browser.close();
+    }
+  }
+} finally {
+  await server.close();
+}
+
+const perPrompt = prompts.map((p, i) => ({
+  id: p.id,
+  tau: round(median(runs[i].map((x) => x.tau))),
+  specTokensPerSecond: round(median(runs[i].map((x) => x.specTps)), 1),
+  plainTokensPerSecond: round(median(runs[i].map((x) => x.plainTps)), 1),
+  speedup: round(median(runs[i].map((x) => x.speedup))),
+  identical: runs[i].every((x) => x.identical),
+}));
+// Overall, per repeat: all tokens over all decoding time (or over all steps, for tau), then the
+// median over repeats.
+const overallOf = (pick) =>
+  Array.from({ length: repeats }, (_, r) => {
+    const tokens = runs.reduce((a, xs) => a + xs[r].tokens, 0);
+    const seconds = runs.reduce((a, xs) => a + xs[r].tokens / pick(xs[r]), 0);
+    return tokens / seconds;
+  });
+const spec = overallOf((x) => x.specTps);
+const plain = overallOf((x) => x.plainTps);
+const report = {
+  page: `?${query}`,
+  prompts: prompts.length,
+  maxTokens,
+  repeats,
+  environment,
+  loadAverage: { before: loadBefore.map((x) => round(x)), after: loadavg().map((x) => round(x)) },
+  load: {
+    coldMs: round(median(loads.map((l) => l.coldMs)), 0),
+    warmMs: round(median(loads.map((l) => l.warmMs)), 0),
+    coldFilesMs: round(median(loads.map((l) => l.cold.timings.filesMs)), 0),
+    warmFilesMs: round(median(loads.map((l) => l.warm.timings.filesMs)), 0),
+    sessionsMs: round(median(loads.map((l) => l.warm.timings.sessionsMs)), 0),
+    bytes: loads[0]?.cold.bytes.total,
+    warmDownloadedBytes: Math.max(...loads.map((l) => l.warm.bytes.downloaded)),
+  },
+  overall: {
+    tau: round(median(overallOf((x) => x.tau))),
+    specTokensPerSecond: round(median(spec), 1),
+    plainTokensPerSecond: round(median(plain), 1),
+    speedup: round(median(spec.map((s, r) => s / plain[r]))),
+    identical: perPrompt.every((p) => p.identical),
+  },
+  perPrompt,
+};
+const json = JSON.stringify(report, null, 2);
+console.log(json);
+if (args.out) await writeFile(args.out, `${json}\n`);

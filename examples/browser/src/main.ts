@@ -1,0 +1,279 @@
+import {
+  DownloadError,
+  type ExecutionProviderPreference,
+  type LoadInfo,
+  type LoadProgress,
+  type LoadTreespecWebOptions,
+  ProviderUnavailableError,
+  type TreeSnapshot,
+  TreespecWorkerClient,
+  type WorkerResult,
+} from '@treespec/web';
+import { renderTree } from './tree-view.js';
+
+/** Page settings from the query string: ?model=…&ep=wasm&tree=4,4,12&threads=2&cache=0&autoload=0&prompt=…&maxTokens=… */
+const params = new URLSearchParams(location.search);
+const MODEL_URL = params.get('model') ?? '/models/tiny/';
+const TREE = parseTree(params.get('tree'));
+
+function parseTree(value: string | null): { topK: number; depth: number; totalTokens: number } | undefined {
+  if (!value) return undefined;
+  const [topK, depth, totalTokens] = value.split(',').map(Number);
+  return { topK, depth, totalTokens };
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  ep: $<HTMLSelectElement>('ep'),
+  load: $<HTMLButtonElement>('load'),
+  progress: $<HTMLProgressElement>('progress'),
+  progressText: $('progress-text'),
+  runtimeNote: $('runtime-note'),
+  prompt: $<HTMLTextAreaElement>('prompt'),
+  maxTokens: $<HTMLInputElement>('max-tokens'),
+  compare: $<HTMLInputElement>('compare'),
+  generate: $<HTMLButtonElement>('generate'),
+  abort: $<HTMLButtonElement>('abort'),
+  error: $('error'),
+  tau: $('stat-tau'),
+  tps: $('stat-tps'),
+  plainTps: $('stat-plain-tps'),
+  speedup: $('stat-speedup'),
+  identical: $('stat-identical'),
+  output: $('output'),
+  treeSvg: document.getElementById('tree-svg') as unknown as SVGSVGElement,
+  treeCaption: $('tree-caption'),
+};
+const ep = params.get('ep');
+if (ep === 'auto' || ep === 'webgpu' || ep === 'wasm') ui.ep.value = ep;
+if (params.get('prompt')) ui.prompt.value = params.get('prompt') as string;
+if (params.get('maxTokens')) ui.maxTokens.value = params.get('maxTokens') as string;
+
+type State = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'aborted' | 'error';
+
+/** The outcome of one run: the speculative generation and, when compared, the plain one. */
+export interface RunOutcome {
+  spec: WorkerResult;
+  plain: WorkerResult | null;
+  /** Speculative tokens/s ÷ plain tokens/s (decoding only, prefill excluded), or null without a plain run. */
+  speedup: number | null;
+  /** Whether both runs wrote the same text (greedy decoding is lossless), or null. */
+  identical: boolean | null;
+  /** Trees drawn (each step's tree, throttled to one per frame). */
+  treesDrawn: number;
+}
+
+let client: TreespecWorkerClient | null = null;
+let loaded: LoadInfo | null = null;
+let current: AbortController | null = null;
+const demo = {
+  state: 'idle' as State,
+  lastLoad: null as { info: LoadInfo; pageMs: number } | null,
+  lastRun: null as RunOutcome | null,
+  load,
+  run,
+  abort: () => current?.abort(),
+};
+(window as unknown as { treespecDemo: typeof demo }).treespecDemo = demo;
+
+function setState(state: State): void {
+  demo.state = state;
+  document.body.dataset.state = state;
+  const busy = state === 'loading' || state === 'generating';
+  ui.load.disabled = busy;
+  ui.ep.disabled = busy;
+  ui.abort.disabled = !busy;
+  ui.generate.disabled = busy || loaded === null;
+}
+
+function showError(message: string | null): void {
+  ui.error.hidden = message === null;
+  ui.error.textContent = message ?? '';
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof DownloadError) {
+    const what =
+      error.reason === 'http'
+        ? `The server answered HTTP ${error.status}.`
+        : error.reason === 'truncated'
+          ? `The download stopped after ${error.receivedBytes} of ${error.expectedBytes} bytes.`
+          : 'The network request failed.';
+    return `Could not download the model. ${what}\n${error.message}`;
+  }
+  if (error instanceof ProviderUnavailableError)
+    return `The ${error.provider} runtime cannot run here.\n${error.message}`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { code?: string })?.code === 'ABORTED';
+}
+
+function ensureClient(): TreespecWorkerClient {
+  client ??= new TreespecWorkerClient(
+    new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' }),
+  );
+  return client;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function showProgress(p: LoadProgress): void {
+  ui.progress.value = p.fraction ?? 0;
+  const cached = p.loaded - p.downloaded;
+  ui.progressText.textContent =
+    `${mb(p.loaded)}${p.total === null ? '' : ` of ${mb(p.total)}`}` +
+    (cached > 0 ? ` (${mb(cached)} from cache)` : '');
+}
+
+function runtimeNote(info: LoadInfo): { text: string; warn: boolean } {
+  const where =
+    info.provider === 'webgpu'
+      ? 'Running on WebGPU.'
+      : `Running on WASM with ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.crossOriginIsolated ? ' (cross-origin isolated)' : ''}.`;
+  const { topK, depth, totalTokens } = info.tree;
+  const notes = [where, `EAGLE-2 trees: top-${topK}, depth ${depth}, at most ${totalTokens} tokens.`];
+  if (info.fallbackReason) notes.push(`WebGPU is not available: ${info.fallbackReason}; fell back to WASM.`);
+  if (info.threadsLimitedBecause) notes.push(`Only one thread: ${info.threadsLimitedBecause}.`);
+  const source =
+    info.bytes.fromCache > 0
+      ? `${mb(info.bytes.fromCache)} from the cache`
+      : `${mb(info.bytes.downloaded)} downloaded`;
+  notes.push(`Loaded in ${(info.timings.totalMs / 1000).toFixed(2)} s (${source}).`);
+  return { text: notes.join(' '), warn: info.fallbackReason !== null || info.threadsLimitedBecause !== null };
+}
+
+/** Loads the model in the worker with the chosen provider; resolves the load info, or null when it failed or was aborted. */
+async function load(): Promise<LoadInfo | null> {
+  current?.abort();
+  const controller = new AbortController();
+  current = controller;
+  loaded = null;
+  showError(null);
+  setState('loading');
+  ui.runtimeNote.textContent = 'Loading…';
+  ui.runtimeNote.className = 'note';
+  ui.progress.value = 0;
+  const started = performance.now();
+  try {
+    const info = await ensureClient().load(MODEL_URL, {
+      executionProvider: ui.ep.value as ExecutionProviderPreference,
+      cache: params.get('cache') !== '0',
+      ...(params.get('threads') ? { numThreads: Number(params.get('threads')) } : {}),
+      ...(TREE ? { tree: TREE } : {}),
+      ...(params.get('drafter')
+        ? { drafter: params.get('drafter') as LoadTreespecWebOptions['drafter'] }
+        : {}),
+      signal: controller.signal,
+      onProgress: showProgress,
+    });
+    loaded = info;
+    demo.lastLoad = { info, pageMs: performance.now() - started };
+    ui.progress.value = 1;
+    const note = runtimeNote(info);
+    ui.runtimeNote.textContent = note.text;
+    ui.runtimeNote.className = note.warn ? 'note warn' : 'note';
+    setState('ready');
+    return info;
+  } catch (error) {
+    if (isAbort(error)) {
+      ui.runtimeNote.textContent = 'Loading was aborted. Press "Load model" to try again.';
+      setState('aborted');
+    } else {
+      ui.runtimeNote.textContent = 'The model could not be loaded.';
+      showError(describeError(error));
+      setState('error');
+    }
+    return null;
+  } finally {
+    if (current === controller) current = null;
+  }
+}
+
+function fmt(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '–';
+}
+
+/**
+ * Generates speculatively (streaming the text and drawing every tree), then, when asked, plainly
+ * with the same prompt, and shows tau, tokens/s and the speed-up.
+ */
+async function run(
+  prompt: string = ui.prompt.value,
+  options: { maxTokens?: number; compare?: boolean } = {},
+): Promise<RunOutcome | null> {
+  if (!client || !loaded) return null;
+  const maxTokens = options.maxTokens ?? Number(ui.maxTokens.value);
+  const compare = options.compare ?? ui.compare.checked;
+  const controller = new AbortController();
+  current = controller;
+  showError(null);
+  setState('generating');
+  ui.output.textContent = '';
+  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical]) cell.textContent = '–';
+  let latest: TreeSnapshot | null = null;
+  let frame = 0;
+  let treesDrawn = 0;
+  const draw = () => {
+    frame = 0;
+    if (!latest) return;
+    renderTree(ui.treeSvg, latest);
+    treesDrawn++;
+    const drafted = latest.tokens.length - 1;
+    const accepted = latest.path.length - 1;
+    ui.treeCaption.textContent = `Step ${latest.step + 1}: the target accepted ${accepted} of ${drafted} drafted tokens, then added its own.`;
+  };
+  try {
+    const spec = await client.generate(prompt, {
+      maxTokens,
+      signal: controller.signal,
+      onDelta: (text) => ui.output.append(text),
+      onStep: (tree) => {
+        latest = tree;
+        frame ||= requestAnimationFrame(draw);
+      },
+      onStats: (s) => {
+        ui.tau.textContent = fmt(s.tau, 2);
+        ui.tps.textContent = fmt(s.tokensPerSecond, 1);
+      },
+    });
+    if (frame) {
+      cancelAnimationFrame(frame);
+      draw();
+    }
+    ui.tau.textContent = fmt(spec.stats.tau, 2);
+    ui.tps.textContent = fmt(spec.stats.tokensPerSecond, 1);
+    let plain: WorkerResult | null = null;
+    if (compare && spec.finishReason !== 'abort') {
+      ui.plainTps.textContent = '…';
+      plain = await client.generate(prompt, { maxTokens, plain: true, signal: controller.signal });
+      if (plain.finishReason === 'abort') plain = null;
+    }
+    const speedup = plain ? spec.stats.tokensPerSecond / plain.stats.tokensPerSecond : null;
+    const identical = plain ? plain.text === spec.text : null;
+    if (plain) {
+      ui.plainTps.textContent = fmt(plain.stats.tokensPerSecond, 1);
+      ui.speedup.textContent = `${fmt(speedup ?? Number.NaN, 2)}×`;
+      ui.identical.textContent = identical ? 'yes' : 'NO';
+    }
+    const outcome: RunOutcome = { spec, plain, speedup, identical, treesDrawn };
+    demo.lastRun = outcome;
+    setState(spec.finishReason === 'abort' || (compare && !plain) ? 'aborted' : 'done');
+    return outcome;
+  } catch (error) {
+    showError(describeError(error));
+    setState('error');
+    return null;
+  } finally {
+    if (current === controller) current = null;
+  }
+}
+
+ui.load.addEventListener('click', () => void load());
+ui.generate.addEventListener('click', () => void run());
+ui.abort.addEventListener('click', () => current?.abort());
+setState('idle');
+if (params.get('autoload') !== '0') void load();

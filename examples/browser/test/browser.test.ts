@@ -1,0 +1,241 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
+import type { Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, hasChromium, launchChromium } from '../scripts/chromium.mjs';
+import { serve } from '../scripts/serve.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+const MAX_TOKENS = 48;
+
+const inCi = Boolean(process.env.CI);
+const runBrowser = hasChromium() || inCi;
+if (!runBrowser) {
+  console.warn(
+    `Skipping the browser tests: ${CHROMIUM} is absent. Install Debian's chromium (apt-get install chromium) ` +
+      'to run them; in CI .ci/run installs it and they never skip.',
+  );
+}
+
+type Demo = {
+  state: string;
+  lastLoad: {
+    info: {
+      provider: string;
+      threads: number;
+      bytes: { total: number; downloaded: number; fromCache: number };
+    };
+  };
+  lastRun: {
+    spec: { text: string; finishReason: string; stats: { tau: number } };
+    plain: { text: string } | null;
+    identical: boolean | null;
+  };
+  run(prompt?: string, options?: { maxTokens?: number; compare?: boolean }): Promise<Demo['lastRun']>;
+};
+
+/** Waits until the page's state is one of `states` and returns it. */
+async function settled(page: Page, states: string[], timeout = 90_000): Promise<string> {
+  await page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ''), states, { timeout });
+  return page.evaluate(() => document.body.dataset.state ?? '');
+}
+
+async function firstDevPrompt(): Promise<string> {
+  const line = (await readFile(tinyDevPromptsPath(), 'utf8')).split('\n').find((l) => l.trim());
+  return JSON.parse(line as string).prompt;
+}
+
+describe.skipIf(!runBrowser)('the example page in Chromium', () => {
+  let server: Awaited<ReturnType<typeof serve>>;
+  let prompt: string;
+  let expected: string;
+
+  beforeAll(async () => {
+    if (!hasChromium())
+      throw new Error(`CI must run the browser tests but ${CHROMIUM} is absent; .ci/run installs it`);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await build({ root: ROOT, logLevel: 'warn' });
+    server = await serve(DIST, { testRoutes: true });
+    prompt = await firstDevPrompt();
+    const generator = await loadTreespec(tinyModelDirectory());
+    expected = (await generator.generate(prompt, { maxTokens: MAX_TOKENS })).text;
+    await generator.dispose();
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  describe('on WASM', () => {
+    let browser: Awaited<ReturnType<typeof launchChromium>>;
+    let page: Page;
+
+    beforeAll(async () => {
+      browser = await launchChromium();
+      page = browser.page;
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it('generates greedily exactly the text of the Node runner and draws each tree with its accepted path', async () => {
+      await page.goto(`${server.url}?ep=wasm`);
+      expect(await settled(page, ['ready', 'error'])).toBe('ready');
+      const load = await page.evaluate(
+        () => (window as unknown as { treespecDemo: Demo }).treespecDemo.lastLoad,
+      );
+      expect(load.info.provider).toBe('wasm');
+      expect(load.info.threads).toBeGreaterThanOrEqual(1);
+      expect(load.info.bytes.fromCache).toBe(0);
+      await expect(page.textContent('#runtime-note')).resolves.toMatch(
+        /Running on WASM with \d threads? \(cross-origin isolated\)/,
+      );
+
+      await page.fill('#prompt', prompt);
+      await page.fill('#max-tokens', String(MAX_TOKENS));
+      await page.click('#generate');
+      expect(await settled(page, ['done', 'error', 'aborted'])).toBe('done');
+      expect(await page.textContent('#output')).toBe(expected);
+      const run = await page.evaluate(
+        () => (window as unknown as { treespecDemo: Demo }).treespecDemo.lastRun,
+      );
+      expect(run.spec.text).toBe(expected);
+      expect(run.plain?.text).toBe(expected);
+      expect(run.spec.stats.tau).toBeGreaterThan(1);
+      await expect(page.textContent('#stat-identical')).resolves.toBe('yes');
+      await expect(page.textContent('#stat-speedup')).resolves.toMatch(/^\d+\.\d\d×$/);
+
+      const nodes = await page.locator('#tree-svg .node').count();
+      const accepted = await page.locator('#tree-svg .node.accepted').count();
+      expect(nodes).toBeGreaterThan(2);
+      expect(accepted).toBeGreaterThanOrEqual(1); // the root, plus each accepted draft token
+      expect(await page.locator('#tree-svg .node.bonus').count()).toBe(1);
+      expect(await page.locator('#tree-svg .node.accepted text').first().textContent()).not.toBe('');
+      await page.screenshot({ path: `${ARTIFACTS}browser-wasm.png`, fullPage: true });
+    });
+
+    it('loads the model from the Cache Storage after a reload, downloading nothing', async () => {
+      await page.reload();
+      expect(await settled(page, ['ready', 'error'])).toBe('ready');
+      const { bytes } = (
+        await page.evaluate(() => (window as unknown as { treespecDemo: Demo }).treespecDemo.lastLoad)
+      ).info;
+      expect(bytes.downloaded).toBe(0);
+      expect(bytes.fromCache).toBe(bytes.total);
+      await expect(page.textContent('#runtime-note')).resolves.toContain('from the cache');
+    });
+
+    it('aborts a generation, keeps its text, and generates again afterwards', async () => {
+      if (!['ready', 'done'].includes(await page.evaluate(() => document.body.dataset.state ?? ''))) {
+        await page.goto(`${server.url}?ep=wasm`);
+        expect(await settled(page, ['ready', 'error'])).toBe('ready');
+      }
+      await page.fill('#prompt', prompt);
+      await page.fill('#max-tokens', '1000');
+      await page.click('#generate');
+      await page.waitForFunction(() => (document.getElementById('output')?.textContent ?? '').length > 0);
+      await page.click('#abort');
+      expect(await settled(page, ['aborted', 'done', 'error'])).toBe('aborted');
+      const aborted = await page.evaluate(
+        () => (window as unknown as { treespecDemo: Demo }).treespecDemo.lastRun,
+      );
+      expect(aborted.spec.finishReason).toBe('abort');
+      expect(aborted.spec.text.length).toBeGreaterThan(0);
+      expect(await page.textContent('#output')).toBe(aborted.spec.text);
+      expect(expected.startsWith(aborted.spec.text) || aborted.spec.text.startsWith(expected)).toBe(true);
+      await page.fill('#max-tokens', '8');
+      await page.click('#generate');
+      expect(await settled(page, ['done', 'error', 'aborted'])).toBe('done');
+    });
+
+    it('aborts a download midway and loads again afterwards', async () => {
+      await page.goto(`${server.url}?ep=wasm&cache=0&model=/slow/models/tiny/`);
+      await page.waitForFunction(
+        () => Number((document.getElementById('progress') as HTMLProgressElement).value) > 0,
+      );
+      await page.click('#abort');
+      expect(await settled(page, ['aborted', 'error', 'ready'])).toBe('aborted');
+      await expect(page.textContent('#runtime-note')).resolves.toContain('Loading was aborted');
+      expect(await page.isEnabled('#load')).toBe(true);
+      await page.goto(`${server.url}?ep=wasm`);
+      expect(await settled(page, ['ready', 'error'])).toBe('ready');
+    });
+
+    it('says clearly that a model URL 404s', async () => {
+      await page.goto(`${server.url}?ep=wasm&model=/no-such-model/`);
+      expect(await settled(page, ['error', 'ready'])).toBe('error');
+      const message = await page.textContent('#error');
+      expect(message).toContain('Could not download the model. The server answered HTTP 404.');
+      expect(message).toContain(`${server.url}no-such-model/treespec.json: download failed with HTTP 404`);
+      expect(await page.isEnabled('#load')).toBe(true);
+    });
+
+    it('says clearly that a download was truncated', async () => {
+      await page.goto(`${server.url}?ep=wasm&cache=0&model=/truncated/models/tiny/`);
+      expect(await settled(page, ['error', 'ready'])).toBe('error');
+      const message = await page.textContent('#error');
+      expect(message).toMatch(/Could not download the model\. The download stopped after \d+ of \d+ bytes\./);
+      expect(message).toContain('.onnx.data: download truncated');
+    });
+
+    it('falls back to WASM with a visible note where WebGPU is unavailable', async () => {
+      await page.goto(`${server.url}?ep=auto`);
+      expect(await settled(page, ['ready', 'error'])).toBe('ready');
+      const note = await page.textContent('#runtime-note');
+      expect(note).toContain('WebGPU is not available: this browser offers no WebGPU adapter');
+      expect(note).toContain('fell back to WASM');
+      expect(await page.getAttribute('#runtime-note', 'class')).toBe('note warn');
+    });
+    it('says clearly that WebGPU asked for by name is unavailable', async () => {
+      await page.goto(`${server.url}?ep=webgpu`);
+      expect(await settled(page, ['error', 'ready'])).toBe('error');
+      const message = await page.textContent('#error');
+      expect(message).toContain('The webgpu runtime cannot run here.');
+      expect(message).toContain('use executionProvider "auto" to fall back to "wasm"');
+    });
+  });
+
+  describe('on WebGPU (SwiftShader, a software adapter)', () => {
+    it('generates the same greedy text as the Node runner', async (context) => {
+      const browser = await launchChromium({ webgpu: true });
+      try {
+        const { page } = browser;
+        await page.goto(`${server.url}?autoload=0`);
+        const adapter = await page.evaluate(async () => {
+          const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+          return gpu ? (await gpu.requestAdapter()) !== null : false;
+        });
+        if (!adapter) {
+          console.warn(
+            'Skipping the WebGPU test: this Chromium offers no WebGPU adapter, not even SwiftShader.',
+          );
+          context.skip();
+        }
+        // SwiftShader runs WebGPU on the CPU, seconds per step: a short chain keeps the test quick.
+        await page.goto(`${server.url}?ep=webgpu&tree=1,3,4`);
+        expect(await settled(page, ['ready', 'error'])).toBe('ready');
+        await expect(page.textContent('#runtime-note')).resolves.toContain('Running on WebGPU.');
+        const run = await page.evaluate(() =>
+          (window as unknown as { treespecDemo: Demo }).treespecDemo.run(undefined, {
+            maxTokens: 6,
+            compare: false,
+          }),
+        );
+        const generator = await loadTreespec(tinyModelDirectory());
+        const reference = await generator.generate(await page.inputValue('#prompt'), { maxTokens: 6 });
+        await generator.dispose();
+        expect(run.spec.text).toBe(reference.text);
+        expect(await page.locator('#tree-svg .node.accepted').count()).toBeGreaterThanOrEqual(1);
+        await page.screenshot({ path: `${ARTIFACTS}browser-webgpu.png`, fullPage: true });
+      } finally {
+        await browser.close();
+      }
+    }, 300_000);
+  });
+});

@@ -1,0 +1,383 @@
+import { AbortError, type DynamicTreeOptions, OptionError, TreespecError } from '@treespec/core';
+import {
+  type BundleOptions,
+  createTextGenerator,
+  DEFAULT_TREE,
+  type TextGenerator,
+} from '@treespec/generator';
+import { MANIFEST_FILE, type Manifest, type ManifestModel, parseManifest } from '@treespec/onnx';
+import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
+import { type Downloaded, download } from './download.js';
+import { DownloadError, ProviderUnavailableError } from './errors.js';
+import {
+  chooseExecutionProvider,
+  type ExecutionProviderPreference,
+  type WebExecutionProvider,
+  wasmThreads,
+} from './execution-provider.js';
+import { bundleVersion, cacheKey, DEFAULT_CACHE_NAME, openModelCache, storeInCache } from './model-cache.js';
+import { type LoadProgress, ProgressTracker } from './progress.js';
+import {
+  createWebSession,
+  externalDataLocation,
+  loadRuntime,
+  type WasmPaths,
+  yieldingSession,
+} from './web-session.js';
+
+/** Options of {@link loadTreespecWeb}: the generator's (drafter, tree) and how models load and run. */
+export interface LoadTreespecWebOptions extends BundleOptions {
+  /** Default `auto`: WebGPU when the browser has an adapter, else WASM (with `info.fallbackReason`). */
+  executionProvider?: ExecutionProviderPreference;
+  /** Threads of the WASM pool. Default: the logical cores, at most 4; 1 unless cross-origin isolated. */
+  numThreads?: number;
+  /** Threads inside one operator of a drafter's model (EAGLE head, draft LM). Default 1. */
+  drafterThreads?: number;
+  /** Let idle WASM pool threads spin (see `WebSessionOptions.spinning`). Default false. */
+  spinning?: boolean;
+  /** Where onnxruntime-web's `.wasm`/`.mjs` files are served. Default: where the bundler put them. */
+  wasmPaths?: WasmPaths;
+  /**
+   * Manifest ids of the models to use, at most one per role, for bundles that hold several
+   * (e.g. an fp32 and an int8 EAGLE head). Roles not named get {@link selectModels}' choice.
+   */
+  models?: readonly string[];
+  /** Keep the bundle's files in the Cache Storage so that a reload does not download them. Default true. */
+  cache?: boolean;
+  /** Name of the Cache Storage cache. Default `treespec-models`. */
+  cacheName?: string;
+  /** Called as bytes arrive (at most every `progressIntervalMs`, and whenever a file starts or ends). */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Default 50. */
+  progressIntervalMs?: number;
+  /** Cancels the load; it then rejects with core's `AbortError`. */
+  signal?: AbortSignal;
+  /** The fetch to use. Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/**
+ * The EAGLE-2 budget on WASM unless one is given: a root with 2 candidates, each with 1 child
+ * (at most 4 drafted nodes). On WASM the target's cost grows with every verified row (about 1 ms
+ * per row for the tiny model against about 4 ms for one token), so wide trees lose: in Chromium on
+ * 2 cores (10 development prompts, 64 tokens) this budget gave tau 2.24 and 137 tokens/s, the
+ * native default (8, 5, 32) tau 3.20 and 50 tokens/s. WebGPU keeps `DEFAULT_TREE`.
+ */
+export const DEFAULT_WASM_TREE: DynamicTreeOptions = { topK: 2, depth: 2, totalTokens: 4 };
+
+/** What a load did: where the models run, how many bytes came from where, and how long it took. */
+export interface LoadInfo {
+  manifestUrl: string;
+  /** The bundle version the cache keys carry (see `bundleVersion`). */
+  version: string;
+  /** Where the target runs. */
+  provider: WebExecutionProvider;
+  /** Where each loaded model runs, by manifest id. */
+  providers: Record<string, WebExecutionProvider>;
+  /** Why WebGPU was not used although `auto` preferred it, or null. */
+  fallbackReason: string | null;
+  /** Threads of the WASM pool. */
+  threads: number;
+  /** The EAGLE-2 tree budget the generator uses. */
+  tree: DynamicTreeOptions;
+  /** Why WASM runs on one thread, or null. */
+  threadsLimitedBecause: string | null;
+  crossOriginIsolated: boolean;
+  /** Bytes of all files; of those, downloaded and read from the cache. */
+  bytes: { total: number; downloaded: number; fromCache: number };
+  /** Wall time of the whole load, of fetching every file, and of opening the sessions after that. */
+  timings: { totalMs: number; filesMs: number; sessionsMs: number };
+}
+
+/** A loaded model bundle. */
+export interface WebTreespec {
+  generator: TextGenerator;
+  info: LoadInfo;
+}
+
+/**
+ * Loads a treespec model bundle over HTTP into a {@link TextGenerator}: fetches `treespec.json`,
+ * then every file the chosen drafters need (all at once, with progress, from the Cache Storage
+ * when cached), opens onnxruntime-web sessions on WebGPU or WASM, and composes the generator
+ * through `@treespec/generator`, the same way `@treespec/node` does. A missing or truncated file
+ * rejects with a {@link DownloadError}; the signal, with an `AbortError`.
+ *
+ * ```ts
+ * const { generator, info } = await loadTreespecWeb('/models/tiny/', { onProgress: (p) => console.log(p.fraction) });
+ * const { text, stats } = await generator.generate('Once upon a time', { maxTokens: 64 });
+ * ```
+ */
+export async function loadTreespecWeb(
+  modelUrl: string | URL,
+  options: LoadTreespecWebOptions = {},
+): Promise<WebTreespec> {
+  const started = performance.now();
+  const manifestUrl = resolveManifestUrl(modelUrl);
+  // One controller for every file: the first failure cancels the others.
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) controller.abort();
+  const signal = controller.signal;
+  let firstFailure: unknown = null;
+  try {
+    const preference = options.executionProvider ?? 'auto';
+    if (preference !== 'auto' && preference !== 'webgpu' && preference !== 'wasm') {
+      throw new OptionError('executionProvider', preference, '"auto", "webgpu" or "wasm"');
+    }
+    const threads = wasmThreads(options.numThreads);
+    const drafterThreads = Math.min(options.drafterThreads ?? 1, threads.threads);
+    const choice = await chooseExecutionProvider(preference);
+    const fetchOptions = { signal, ...(options.fetch ? { fetch: options.fetch } : {}) };
+    const cache =
+      options.cache === false ? null : await openModelCache(options.cacheName ?? DEFAULT_CACHE_NAME);
+    const manifestText = await fetchManifest(manifestUrl, cache, fetchOptions);
+    const bundled = parseManifest(manifestText, manifestUrl);
+    const version = await bundleVersion(manifestText);
+
+    let provider = choice.provider;
+    let fallbackReason = choice.fallbackReason;
+    const manifest = selectModels(bundled, provider, options.models, manifestUrl);
+    const runtimeSetup = {
+      threads: threads.threads,
+      ...(options.wasmPaths !== undefined ? { wasmPaths: options.wasmPaths } : {}),
+    };
+    const runtime = loadRuntime(provider, runtimeSetup);
+    runtime.catch(() => {});
+
+    const progress = new ProgressTracker(options.onProgress, {
+      ...(options.progressIntervalMs !== undefined ? { intervalMs: options.progressIntervalMs } : {}),
+    });
+    const files = new Map<string, Promise<Downloaded>>();
+    const fetchFile = (relative: string): Promise<Downloaded> => {
+      let file = files.get(relative);
+      if (!file) {
+        const url = new URL(relative, manifestUrl).href;
+        file = download(url, { ...fetchOptions, cache, cacheKey: cacheKey(url, version), progress });
+        file.catch((error) => {
+          firstFailure ??= error;
+          controller.abort();
+        });
+        files.set(relative, file);
+      }
+      return file;
+    };
+    const target = manifest.models.find((m) => m.role === 'target');
+    const tokenizerFiles = target?.tokenizer.files ?? [];
+    for (const name of tokenizerFiles) fetchFile(name);
+    for (const model of modelsToLoad(manifest, options)) {
+      fetchFile(model.file);
+      for (const data of model.externalData) fetchFile(data);
+    }
+    const tokenizer = await loadTokenizer(await tokenizerInput(tokenizerFiles, fetchFile));
+    await Promise.all(files.values());
+    const filesDone = performance.now();
+
+    const providers: Record<string, WebExecutionProvider> = {};
+    const tree = { ...(provider === 'wasm' ? DEFAULT_WASM_TREE : DEFAULT_TREE), ...options.tree };
+    const generator = await createTextGenerator(
+      {
+        manifest,
+        manifestFile: manifestUrl,
+        tokenizer,
+        openSession: async (model: ManifestModel) => {
+          const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
+          const bytes = {
+            url: new URL(model.file, manifestUrl).href,
+            bytes: file.bytes,
+            externalData: model.externalData.map((name, i) => ({
+              path: externalDataLocation(model.file, name),
+              data: data[i].bytes,
+            })),
+          };
+          const intraOpNumThreads = model.role === 'target' ? threads.threads : drafterThreads;
+          const spinning = options.spinning ?? false;
+          try {
+            const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
+              provider,
+              intraOpNumThreads,
+              spinning,
+            });
+            providers[model.id] = provider;
+            return yieldingSession(session);
+          } catch (error) {
+            if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
+            provider = 'wasm';
+            fallbackReason = `WebGPU failed to start: ${error.reason}`;
+            providers[model.id] = provider;
+            const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
+              provider,
+              intraOpNumThreads,
+              spinning,
+            });
+            return yieldingSession(session);
+          }
+        },
+      },
+      { ...options, tree },
+    );
+    if (signal.aborted) {
+      await generator.dispose();
+      throw new AbortError(`loading ${manifestUrl} was aborted`);
+    }
+    const finished = performance.now();
+    const snapshot = progress.snapshot();
+    return {
+      generator,
+      info: {
+        manifestUrl,
+        version,
+        provider: providers[target?.id ?? ''] ?? provider,
+        providers,
+        fallbackReason,
+        threads: threads.threads,
+        tree,
+        threadsLimitedBecause: threads.limitedBecause,
+        crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+        bytes: {
+          total: snapshot.loaded,
+          downloaded: snapshot.downloaded,
+          fromCache: snapshot.loaded - snapshot.downloaded,
+        },
+        timings: {
+          totalMs: finished - started,
+          filesMs: filesDone - started,
+          sessionsMs: finished - filesDone,
+        },
+      },
+    };
+  } catch (error) {
+    controller.abort();
+    if (options.signal?.aborted) {
+      throw error instanceof AbortError ? error : new AbortError(`loading ${manifestUrl} was aborted`);
+    }
+    // A file that failed cancels the others; report the failure, not the cancellations it caused.
+    throw error instanceof AbortError && firstFailure !== null ? firstFailure : error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * The manifest URL of a model URL: a folder (`…/tiny/`, `…/tiny`) or the manifest itself
+ * (`…/treespec.json`); relative URLs are resolved against the page (or worker) location.
+ */
+export function resolveManifestUrl(modelUrl: string | URL): string {
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  let url: URL;
+  try {
+    url = new URL(modelUrl, base);
+  } catch {
+    throw new OptionError('modelUrl', String(modelUrl), 'an absolute URL, or a URL relative to the page');
+  }
+  if (url.pathname.endsWith('.json')) return url.href;
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return new URL(MANIFEST_FILE, url).href;
+}
+
+/**
+ * The manifest with the models to use first in their role (loaders take the first model of each
+ * role): the ids in `ids`, else, on WASM, the first model of the role with fp32 weights, else the
+ * first model of the role. On WASM, fp32 comes first because onnxruntime-web's WASM build runs
+ * quantized `MatMulNBits` layers far slower than fp32 `MatMul` (the tiny bundle's int8 EAGLE
+ * head made each draft step about ten times slower than its fp32 twin, at the same acceptance); WebGPU keeps the bundle's order.
+ */
+export function selectModels(
+  manifest: Manifest,
+  provider: WebExecutionProvider,
+  ids: readonly string[] = [],
+  file = 'treespec.json',
+): Manifest {
+  const chosen = new Map<string, ManifestModel>();
+  for (const id of ids) {
+    const model = manifest.models.find((m) => m.id === id);
+    if (!model) {
+      throw new OptionError('models', id, `an id of ${file}: ${manifest.models.map((m) => m.id).join(', ')}`);
+    }
+    if (chosen.has(model.role)) {
+      throw new OptionError(
+        'models',
+        [...ids],
+        `at most one model per role; "${chosen.get(model.role)?.id}" and "${id}" are both ${model.role}s`,
+      );
+    }
+    chosen.set(model.role, model);
+  }
+  for (const model of manifest.models) {
+    if (chosen.has(model.role)) continue;
+    const ofRole = manifest.models.filter((m) => m.role === model.role);
+    const fp32 = provider === 'wasm' ? ofRole.find((m) => m.weightFormat === 'fp32') : undefined;
+    chosen.set(model.role, fp32 ?? ofRole[0]);
+  }
+  const first = [...chosen.values()];
+  return { ...manifest, models: [...first, ...manifest.models.filter((m) => !first.includes(m))] };
+}
+
+/**
+ * The models a load needs for the drafters asked for (the same defaults as
+ * `createTextGenerator`): the target, the EAGLE head for `eagle2` (and `hybrid` on it), the draft
+ * LM for `draft-lm` (and `hybrid` on it).
+ */
+export function modelsToLoad(manifest: Manifest, options: BundleOptions = {}): ManifestModel[] {
+  const byRole = (role: ManifestModel['role']) => manifest.models.find((m) => m.role === role);
+  const head = byRole('eagle-head');
+  const draft = byRole('draft');
+  const drafters = new Set([options.drafter ?? (head ? 'eagle2' : 'none'), ...(options.drafters ?? [])]);
+  const hybridBase = options.hybridBase ?? (head ? 'eagle2' : 'draft-lm');
+  const wantHead = drafters.has('eagle2') || (drafters.has('hybrid') && hybridBase === 'eagle2');
+  const wantDraft = drafters.has('draft-lm') || (drafters.has('hybrid') && hybridBase === 'draft-lm');
+  const models = [byRole('target'), wantHead ? head : undefined, wantDraft ? draft : undefined];
+  return models.filter((m): m is ManifestModel => m !== undefined);
+}
+
+const TOKENIZER_PARTS: Record<string, keyof TokenizerFiles> = {
+  'tokenizer.json': 'tokenizer',
+  'tokenizer_config.json': 'config',
+  'generation_config.json': 'generationConfig',
+  'special_tokens_map.json': 'specialTokensMap',
+  'chat_template.jinja': 'chatTemplate',
+};
+
+async function tokenizerInput(
+  names: readonly string[],
+  fetchFile: (name: string) => Promise<Downloaded>,
+): Promise<TokenizerFiles> {
+  const decoder = new TextDecoder();
+  const parts: Partial<Record<keyof TokenizerFiles, string>> = {};
+  await Promise.all(
+    names.map(async (name) => {
+      const part = TOKENIZER_PARTS[name.slice(name.lastIndexOf('/') + 1)];
+      if (part) parts[part] = decoder.decode((await fetchFile(name)).bytes);
+    }),
+  );
+  if (parts.tokenizer === undefined) {
+    throw new TreespecError(
+      'TOKENIZER',
+      `the manifest lists no tokenizer.json among its tokenizer files (${names.join(', ')})`,
+    );
+  }
+  return parts as TokenizerFiles;
+}
+
+/**
+ * The manifest, always from the network (it is small and says which version the cached files
+ * must have); when the network fails, a copy stored by an earlier load keeps the page working
+ * offline.
+ */
+async function fetchManifest(
+  url: string,
+  cache: Cache | null,
+  options: { signal: AbortSignal; fetch?: typeof globalThis.fetch },
+): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = (await download(url, options)).bytes;
+  } catch (error) {
+    const offline = error instanceof DownloadError && error.reason === 'network';
+    const stored = offline && cache ? await cache.match(url).catch(() => undefined) : undefined;
+    if (!stored) throw error;
+    return stored.text();
+  }
+  if (cache) await storeInCache(cache, url, bytes);
+  return new TextDecoder().decode(bytes);
+}

@@ -1,0 +1,78 @@
+/** The Cache Storage cache treespec keeps model bundle files in, unless told otherwise. */
+export const DEFAULT_CACHE_NAME = 'treespec-models';
+
+/** The query parameter that carries the bundle version in a cache key. */
+const VERSION_PARAM = 'treespec-bundle';
+
+/**
+ * The version of a model bundle: the first 16 hex digits of the SHA-256 of its manifest text.
+ * The manifest fingerprints the tokenizer and the weights' lm_head and changes whenever the
+ * converter writes a new bundle, so cached files of an older bundle are never reused.
+ */
+export async function bundleVersion(manifestText: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(manifestText));
+  return Array.from(new Uint8Array(digest).subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The Cache Storage key of one bundle file: its absolute URL with the bundle version as a query
+ * parameter (`…/target.onnx?treespec-bundle=3f2a…`), so two versions of a file never collide.
+ */
+export function cacheKey(url: string, version: string): string {
+  const key = new URL(url);
+  key.searchParams.set(VERSION_PARAM, version);
+  return key.href;
+}
+
+/** The file URL of a {@link cacheKey} (the key without its version), to find stale versions. */
+export function cacheKeyFile(key: string): string {
+  const url = new URL(key);
+  url.searchParams.delete(VERSION_PARAM);
+  return url.href;
+}
+
+/** The Cache Storage of this context, or null where there is none (an insecure origin, an old browser, Node). */
+export function cacheStorage(): CacheStorage | null {
+  const storage = (globalThis as { caches?: CacheStorage }).caches;
+  return storage && typeof storage.open === 'function' ? storage : null;
+}
+
+/** Opens the model cache, or resolves null when Cache Storage is unavailable or refuses (e.g. private mode). */
+export async function openModelCache(name: string = DEFAULT_CACHE_NAME): Promise<Cache | null> {
+  const storage = cacheStorage();
+  if (!storage) return null;
+  try {
+    return await storage.open(name);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stores a downloaded file under `key` and deletes the entries of other versions of the same
+ * file. Storage failures (quota, private mode) are ignored: the load goes on uncached.
+ * Resolves whether the file was stored.
+ */
+export async function storeInCache(cache: Cache, key: string, bytes: Uint8Array): Promise<boolean> {
+  try {
+    const file = cacheKeyFile(key);
+    for (const request of await cache.keys()) {
+      if (request.url !== key && cacheKeyFile(request.url) === file) await cache.delete(request);
+    }
+    await cache.put(
+      key,
+      new Response(bytes as Uint8Array<ArrayBuffer>, {
+        headers: { 'content-length': String(bytes.byteLength), 'content-type': 'application/octet-stream' },
+      }),
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes treespec's model cache; resolves whether there was one. */
+export async function clearModelCache(name: string = DEFAULT_CACHE_NAME): Promise<boolean> {
+  const storage = cacheStorage();
+  return storage ? storage.delete(name) : false;
+}

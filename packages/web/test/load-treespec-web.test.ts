@@ -1,0 +1,219 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AbortError } from '@treespec/core';
+import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
+import { type Manifest, type ManifestModel, parseManifest } from '@treespec/onnx';
+import { describe, expect, it } from 'vitest';
+import {
+  DownloadError,
+  externalDataLocation,
+  type LoadProgress,
+  loadTreespecWeb,
+  modelsToLoad,
+  ProviderUnavailableError,
+  resolveManifestUrl,
+  selectModels,
+} from '../src/index.js';
+import { chunkedResponse } from './fakes.js';
+
+const TINY = tinyModelDirectory();
+const BASE = 'https://models.example/tiny/';
+
+/** Serves the tiny bundle as if from BASE; `damage` may answer a file differently. */
+function bundleFetch(damage: (file: string, bytes: Uint8Array) => Response | null = () => null) {
+  const requested: string[] = [];
+  const fetch = (async (url: string, init?: RequestInit) => {
+    if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+    const file = url.slice(BASE.length);
+    requested.push(file);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(join(TINY, file)));
+    } catch {
+      return new Response('Not Found', { status: 404 });
+    }
+    return damage(file, bytes) ?? chunkedResponse(bytes, { chunk: 1 << 20 });
+  }) as unknown as typeof globalThis.fetch;
+  return { fetch, requested };
+}
+
+async function tinyManifest(): Promise<Manifest> {
+  return parseManifest(await readFile(join(TINY, 'treespec.json'), 'utf8'));
+}
+
+async function devPrompts(n: number): Promise<string[]> {
+  const lines = (await readFile(tinyDevPromptsPath(), 'utf8')).split('\n').filter((l) => l.trim());
+  return lines.slice(0, n).map((l) => JSON.parse(l).prompt as string);
+}
+
+describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
+  it('generates exactly the greedy text of @treespec/node, and falls back to WASM without WebGPU', async () => {
+    const { fetch } = bundleFetch();
+    const wasmHead = modelsToLoad(selectModels(await tinyManifest(), 'wasm'))[1].id;
+    const progress: LoadProgress[] = [];
+    const { generator, info } = await loadTreespecWeb(BASE, { fetch, onProgress: (p) => progress.push(p) });
+    const reference = await loadTreespec(TINY);
+    try {
+      expect(info).toMatchObject({
+        manifestUrl: `${BASE}treespec.json`,
+        provider: 'wasm',
+        providers: { target: 'wasm', [wasmHead]: 'wasm' },
+        fallbackReason: 'this browser has no WebGPU (navigator.gpu is missing)',
+        threads: 1,
+      });
+      const manifest = selectModels(await tinyManifest(), 'wasm');
+      const files = [
+        ...manifest.models[0].tokenizer.files,
+        ...modelsToLoad(manifest).flatMap((m) => [m.file, ...m.externalData]),
+      ];
+      const sizes = await Promise.all(files.map(async (f) => (await readFile(join(TINY, f))).byteLength));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      expect(info.bytes).toEqual({ total, downloaded: total, fromCache: 0 });
+      expect(progress.at(-1)).toMatchObject({ loaded: total, total, fraction: 1 });
+      for (const prompt of await devPrompts(2)) {
+        const web = await generator.generate(prompt, { maxTokens: 32 });
+        const node = await reference.generate(prompt, { maxTokens: 32 });
+        expect(web.text).toBe(node.text);
+        expect(Array.from(web.tokens)).toEqual(Array.from(node.tokens));
+        expect(web.stats.tau).toBeGreaterThan(1);
+      }
+    } finally {
+      await generator.dispose();
+      await reference.dispose();
+    }
+  });
+
+  it('fetches only the models the chosen drafter needs', async () => {
+    const { fetch, requested } = bundleFetch();
+    const { generator, info } = await loadTreespecWeb(`${BASE}treespec.json`, { fetch, drafter: 'none' });
+    await generator.dispose();
+    expect(Object.keys(info.providers)).toEqual(['target']);
+    expect(requested.filter((f) => f.includes('.onnx')).sort()).toEqual(['target.onnx', 'target.onnx.data']);
+  });
+
+  it('rejects a model file that 404s with a DownloadError naming its URL', async () => {
+    const { fetch } = bundleFetch((file) =>
+      file === 'target.onnx' ? new Response('', { status: 404 }) : null,
+    );
+    const error = await loadTreespecWeb(BASE, { fetch }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect(error).toMatchObject({ url: `${BASE}target.onnx`, status: 404, reason: 'http' });
+  });
+
+  it('rejects a bundle URL without a manifest with a DownloadError for treespec.json', async () => {
+    const { fetch } = bundleFetch();
+    const error = await loadTreespecWeb('https://models.example/nothing-here', { fetch }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DownloadError);
+    expect((error as Error).message).toContain(
+      'https://models.example/nothing-here/treespec.json: download failed with HTTP 404',
+    );
+  });
+
+  it('rejects a truncated external data file as truncated, with both sizes', async () => {
+    const { fetch } = bundleFetch((file, bytes) =>
+      file === 'target.onnx.data'
+        ? chunkedResponse(bytes.subarray(0, 1000), { contentLength: bytes.length })
+        : null,
+    );
+    const error = await loadTreespecWeb(BASE, { fetch }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect(error).toMatchObject({ reason: 'truncated', receivedBytes: 1000, url: `${BASE}target.onnx.data` });
+  });
+
+  it('refuses WebGPU asked for by name where there is none, before downloading anything', async () => {
+    const { fetch, requested } = bundleFetch();
+    const error = await loadTreespecWeb(BASE, { fetch, executionProvider: 'webgpu' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect((error as Error).message).toBe(
+      'execution provider "webgpu" is unavailable: this browser has no WebGPU (navigator.gpu is missing); ' +
+        'use executionProvider "auto" to fall back to "wasm"',
+    );
+    expect(requested).toEqual([]);
+    await expect(loadTreespecWeb(BASE, { fetch, executionProvider: 'cuda' as never })).rejects.toThrow(
+      'option "executionProvider" must be "auto", "webgpu" or "wasm"; got "cuda"',
+    );
+  });
+
+  it('rejects with AbortError when aborted during the download', async () => {
+    const { fetch } = bundleFetch();
+    const controller = new AbortController();
+    const error = await loadTreespecWeb(BASE, {
+      fetch,
+      signal: controller.signal,
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (p.loaded > 2_000_000) controller.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+  });
+});
+
+describe('bundle addressing', () => {
+  it('finds the manifest from a folder URL or the manifest URL itself', () => {
+    expect(resolveManifestUrl('https://x.org/m/tiny')).toBe('https://x.org/m/tiny/treespec.json');
+    expect(resolveManifestUrl('https://x.org/m/tiny/')).toBe('https://x.org/m/tiny/treespec.json');
+    expect(resolveManifestUrl(new URL('https://x.org/m/tiny/treespec.json'))).toBe(
+      'https://x.org/m/tiny/treespec.json',
+    );
+    expect(() => resolveManifestUrl('/models/tiny/')).toThrow(
+      'option "modelUrl" must be an absolute URL, or a URL relative to the page; got "/models/tiny/"',
+    );
+  });
+
+  it('picks the models of the drafters asked for', async () => {
+    const manifest = await tinyManifest();
+    const ids = (options: Parameters<typeof modelsToLoad>[1]) =>
+      modelsToLoad(manifest, options).map((m) => m.id);
+    expect(ids({})).toEqual(['target', 'eagle-head']);
+    expect(ids({ drafter: 'none' })).toEqual(['target']);
+    expect(ids({ drafter: 'suffix' })).toEqual(['target']);
+    expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft']);
+    expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft']);
+    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual(['target', 'eagle-head', 'draft']);
+  });
+
+  it('takes the models named, else fp32 weights on WASM, else the bundle order', () => {
+    const model = (id: string, role: ManifestModel['role'], weightFormat: string) =>
+      ({ id, role, weightFormat }) as unknown as ManifestModel;
+    const manifest = {
+      models: [
+        model('target', 'target', 'fp32'),
+        model('head-int8', 'eagle-head', 'int8'),
+        model('head-fp32', 'eagle-head', 'fp32'),
+        model('draft-int8', 'draft', 'int8'),
+      ],
+    } as unknown as Manifest;
+    const order = (m: Manifest) => m.models.map((x) => x.id);
+    expect(order(selectModels(manifest, 'wasm'))).toEqual(['target', 'head-fp32', 'draft-int8', 'head-int8']);
+    expect(order(selectModels(manifest, 'webgpu'))).toEqual([
+      'target',
+      'head-int8',
+      'draft-int8',
+      'head-fp32',
+    ]);
+    expect(order(selectModels(manifest, 'wasm', ['head-int8']))).toEqual([
+      'head-int8',
+      'target',
+      'draft-int8',
+      'head-fp32',
+    ]);
+    expect(() => selectModels(manifest, 'wasm', ['head-fp16'])).toThrow(
+      'option "models" must be an id of treespec.json: target, head-int8, head-fp32, draft-int8; got "head-fp16"',
+    );
+    expect(() => selectModels(manifest, 'wasm', ['head-int8', 'head-fp32'])).toThrow(
+      'at most one model per role; "head-int8" and "head-fp32" are both eagle-heads',
+    );
+  });
+
+  it('names external data relative to the .onnx file', () => {
+    expect(externalDataLocation('target.onnx', 'target.onnx.data')).toBe('target.onnx.data');
+    expect(externalDataLocation('onnx/target.onnx', 'onnx/target.onnx.data')).toBe('target.onnx.data');
+    expect(externalDataLocation('onnx/target.onnx', 'shared/weights.bin')).toBe('shared/weights.bin');
+  });
+});

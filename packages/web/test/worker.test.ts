@@ -1,0 +1,229 @@
+import { AbortError, BusyError, DraftTree, type StepEvent } from '@treespec/core';
+import type { TextGenerateOptions } from '@treespec/generator';
+import { describe, expect, it } from 'vitest';
+import {
+  DownloadError,
+  type LoadInfo,
+  type LoadProgress,
+  type LoadTreespecWebOptions,
+  serveTreespecWorker,
+  type TreeSnapshot,
+  TreespecWorkerClient,
+  type WebTreespec,
+  type WorkerEvent,
+  type WorkerLike,
+  WorkerProtocolError,
+  type WorkerRequest,
+  type WorkerScopeLike,
+} from '../src/index.js';
+
+/** A generator that writes "w1 w2 …", one word per step, drafting a two-node tree each time. */
+class ScriptedGenerator {
+  disposed = 0;
+  readonly tokenizer = { decode: (ids: ArrayLike<number>) => `w${ids[0]}` };
+
+  stream(_prompt: unknown, options: TextGenerateOptions) {
+    const max = options.maxTokens ?? 8;
+    const tree = new DraftTree(4);
+    let text = '';
+    let finishReason: 'length' | 'abort' = 'length';
+    let resolveResult!: (r: unknown) => void;
+    const result = new Promise((resolve) => {
+      resolveResult = resolve;
+    });
+    async function* deltas() {
+      let n = 0;
+      for (; n < max; n++) {
+        await new Promise((r) => setTimeout(r, 1));
+        if (options.signal?.aborted) {
+          finishReason = 'abort';
+          break;
+        }
+        tree.reset(n);
+        tree.add(0, n + 1, -0.5);
+        const event: StepEvent = {
+          step: n,
+          tree,
+          path: Int32Array.from([0, 1]),
+          pathLength: 2,
+          bonusToken: 7,
+        };
+        options.onStep?.(event);
+        const delta = ` w${n + 1}`;
+        text += delta;
+        yield delta;
+      }
+      resolveResult({
+        text,
+        tokens: Int32Array.from({ length: n }, (_, i) => i + 1),
+        promptTokens: new Int32Array(3),
+        finishReason,
+        stats: { tau: 2, tokensPerSecond: 100, generatedTokens: n, steps: n },
+      });
+    }
+    return { result, [Symbol.asyncIterator]: deltas };
+  }
+
+  async dispose() {
+    this.disposed++;
+  }
+}
+
+const INFO = { provider: 'wasm', threads: 2 } as unknown as LoadInfo;
+
+/** A loader: `missing` 404s, `slow` waits for its abort, anything else loads a ScriptedGenerator. */
+function fakeLoader(generators: ScriptedGenerator[]) {
+  return async (url: string | URL, options: LoadTreespecWebOptions = {}): Promise<WebTreespec> => {
+    const href = String(url);
+    options.onProgress?.({ loaded: 5, total: 10, fraction: 0.5, downloaded: 5, files: [] });
+    if (href.includes('missing')) {
+      throw new DownloadError({ url: `${href}treespec.json`, reason: 'http', status: 404 });
+    }
+    if (href.includes('slow')) {
+      await new Promise((resolve) => options.signal?.addEventListener('abort', resolve));
+      throw new AbortError(`loading ${href} was aborted`);
+    }
+    const generator = new ScriptedGenerator();
+    generators.push(generator);
+    return { generator, info: INFO } as unknown as WebTreespec;
+  };
+}
+
+/** A worker and its scope joined in one process; messages are cloned as postMessage would. */
+function connect(generators: ScriptedGenerator[] = []) {
+  const toHost: Array<(e: { data: unknown }) => void> = [];
+  const toPage: Array<(e: { data: unknown }) => void> = [];
+  const sent: WorkerEvent[] = [];
+  const scope: WorkerScopeLike = {
+    postMessage: (message) => {
+      sent.push(message);
+      const data = structuredClone(message);
+      setTimeout(() => {
+        for (const l of toPage) l({ data });
+      }, 0);
+    },
+    addEventListener: (_type, listener) => toHost.push(listener),
+  };
+  const worker: WorkerLike = {
+    postMessage: (message: WorkerRequest) => {
+      const data = structuredClone(message);
+      setTimeout(() => {
+        for (const l of toHost) l({ data });
+      }, 0);
+    },
+    addEventListener: ((type: string, listener: (e: { data: unknown }) => void) => {
+      if (type === 'message') toPage.push(listener);
+    }) as WorkerLike['addEventListener'],
+  };
+  serveTreespecWorker(scope, { load: fakeLoader(generators) });
+  return { client: new TreespecWorkerClient(worker), worker, sent, generators };
+}
+
+describe('the treespec worker', () => {
+  it('loads with progress, then streams deltas, trees and stats and ends with the result', async () => {
+    const { client } = connect();
+    const progress: LoadProgress[] = [];
+    expect(await client.load('https://x/models/tiny/', { onProgress: (p) => progress.push(p) })).toEqual(
+      INFO,
+    );
+    expect(progress.map((p) => p.fraction)).toEqual([0.5]);
+    const deltas: string[] = [];
+    const trees: TreeSnapshot[] = [];
+    let statsEvents = 0;
+    const result = await client.generate('Once', {
+      maxTokens: 3,
+      statsIntervalMs: 0,
+      onDelta: (t) => deltas.push(t),
+      onStep: (t) => trees.push(t),
+      onStats: () => statsEvents++,
+    });
+    expect(deltas.join('')).toBe(' w1 w2 w3');
+    expect(result).toMatchObject({
+      text: ' w1 w2 w3',
+      tokens: [1, 2, 3],
+      promptTokens: 3,
+      finishReason: 'length',
+    });
+    expect(trees.map((t) => [t.tokens, t.labels, t.path, t.bonusLabel])).toEqual([
+      [[0, 1], ['w0', 'w1'], [0, 1], 'w7'],
+      [[1, 2], ['w1', 'w2'], [0, 1], 'w7'],
+      [[2, 3], ['w2', 'w3'], [0, 1], 'w7'],
+    ]);
+    expect(statsEvents).toBe(3);
+  });
+
+  it('sends no trees unless asked for them', async () => {
+    const { client, sent } = connect();
+    await client.load('https://x/m/');
+    await client.generate('Once', { maxTokens: 2 });
+    expect(sent.filter((e) => e.type === 'step')).toEqual([]);
+  });
+
+  it('ends an aborted generation with finish reason abort and the text so far, and stays usable', async () => {
+    const { client } = connect();
+    await client.load('https://x/m/');
+    const controller = new AbortController();
+    const result = await client.generate('Once', {
+      maxTokens: 1000,
+      signal: controller.signal,
+      onDelta: (t) => {
+        if (t === ' w2') controller.abort();
+      },
+    });
+    expect(result.finishReason).toBe('abort');
+    expect(result.text.startsWith(' w1 w2')).toBe(true);
+    expect((await client.generate('Again', { maxTokens: 2 })).text).toBe(' w1 w2');
+  });
+
+  it('rejects a failed load with the DownloadError rebuilt on the page', async () => {
+    const { client } = connect();
+    const error = await client.load('https://x/missing/').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect(error).toMatchObject({ status: 404, url: 'https://x/missing/treespec.json', reason: 'http' });
+    expect(await client.load('https://x/m/')).toEqual(INFO);
+  });
+
+  it('rejects an aborted load with AbortError, and loads again afterwards', async () => {
+    const { client } = connect();
+    const controller = new AbortController();
+    const pending = client.load('https://x/slow/', {
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    const error = await pending.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect(error).toMatchObject({ code: 'ABORTED' });
+    expect(await client.load('https://x/m/')).toEqual(INFO);
+  });
+
+  it('refuses to generate before a load, and a second generation while one runs', async () => {
+    const { client } = connect();
+    await expect(client.generate('Once')).rejects.toBeInstanceOf(WorkerProtocolError);
+    await client.load('https://x/m/');
+    const first = client.generate('Once', { maxTokens: 20 });
+    await expect(client.generate('Twice')).rejects.toBeInstanceOf(BusyError);
+    expect((await first).finishReason).toBe('length');
+  });
+
+  it('disposes the previous model when another is loaded, and on dispose', async () => {
+    const { client, generators } = connect();
+    await client.load('https://x/a/');
+    await client.load('https://x/b/');
+    expect(generators.map((g) => g.disposed)).toEqual([1, 0]);
+    await client.dispose();
+    expect(generators.map((g) => g.disposed)).toEqual([1, 1]);
+    await expect(client.generate('Once')).rejects.toThrow('send "load" first');
+  });
+
+  it('answers a malformed request with a protocol error under its id', async () => {
+    const { worker, sent } = connect();
+    worker.postMessage({ type: 'start', id: 9, prompt: 5 } as unknown as WorkerRequest);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      type: 'error',
+      id: 9,
+      error: { name: 'WorkerProtocolError', code: 'CONTRACT' },
+    });
+  });
+});
