@@ -27,6 +27,7 @@ import {
 } from '@treespec/onnx';
 import type { HfTokenizer } from '@treespec/tokenizers';
 import type { InferenceSession } from 'onnxruntime-common';
+import { preferModels } from './prefer-models.js';
 import { TextGenerator } from './text-generator.js';
 
 /** The drafters a model bundle can provide; `none` is plain decoding. */
@@ -56,6 +57,11 @@ export interface BundleOptions {
   corpus?: readonly (string | ArrayLike<number>)[];
   /** Context window to allocate (prompt + generated); at most the model's. Default: the model's. */
   maxContext?: number;
+  /**
+   * Manifest ids of the models to use, at most one per role, for bundles that hold several
+   * (e.g. an fp32 and an int8 draft LM). Roles not named use their first model in the manifest.
+   */
+  models?: readonly string[];
 }
 
 /**
@@ -97,7 +103,8 @@ export async function createTextGenerator(
   source: BundleSource,
   options: BundleOptions = {},
 ): Promise<TextGenerator> {
-  const { manifest, manifestFile } = source;
+  const { manifestFile } = source;
+  const manifest = preferModels(source.manifest, options.models ?? [], manifestFile);
   const byRole = (role: ManifestModel['role']) => manifest.models.find((m) => m.role === role);
   const targetModel = byRole('target');
   if (!targetModel) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });

@@ -122,7 +122,7 @@ describe('OnnxCausalLm on the tiny target', () => {
 describe('OnnxEagleHead on the tiny head', () => {
   it('reproduces the recorded top-5 and greedy draft chains from the target features', async () => {
     const runner = await target();
-    const headModel = findModel(manifest, 'eagle-head');
+    const headModel = findModel(manifest, 'eagle-head-fp32'); // the fp32 head is the one the PyTorch vectors describe
     const head = new OnnxEagleHead(
       await createSession(join(TINY, headModel.file)),
       eagleHeadLayout(headModel),

@@ -3,6 +3,7 @@ import {
   type BundleOptions,
   createTextGenerator,
   DEFAULT_TREE,
+  preferModels,
   type TextGenerator,
 } from '@treespec/generator';
 import { MANIFEST_FILE, type Manifest, type ManifestModel, parseManifest } from '@treespec/onnx';
@@ -37,11 +38,6 @@ export interface LoadTreespecWebOptions extends BundleOptions {
   spinning?: boolean;
   /** Where onnxruntime-web's `.wasm`/`.mjs` files are served. Default: where the bundler put them. */
   wasmPaths?: WasmPaths;
-  /**
-   * Manifest ids of the models to use, at most one per role, for bundles that hold several
-   * (e.g. an fp32 and an int8 EAGLE head). Roles not named get {@link selectModels}' choice.
-   */
-  models?: readonly string[];
   /** Keep the bundle's files in the Cache Storage so that a reload does not download them. Default true. */
   cache?: boolean;
   /** Name of the Cache Storage cache. Default `treespec-models`. */
@@ -288,29 +284,14 @@ export function selectModels(
   ids: readonly string[] = [],
   file = 'treespec.json',
 ): Manifest {
-  const chosen = new Map<string, ManifestModel>();
-  for (const id of ids) {
-    const model = manifest.models.find((m) => m.id === id);
-    if (!model) {
-      throw new OptionError('models', id, `an id of ${file}: ${manifest.models.map((m) => m.id).join(', ')}`);
-    }
-    if (chosen.has(model.role)) {
-      throw new OptionError(
-        'models',
-        [...ids],
-        `at most one model per role; "${chosen.get(model.role)?.id}" and "${id}" are both ${model.role}s`,
-      );
-    }
-    chosen.set(model.role, model);
+  if (provider !== 'wasm') return preferModels(manifest, ids, file);
+  const named = new Set(preferModels(manifest, ids, file).models.slice(0, ids.length).map((m) => m.role));
+  const fp32 = [];
+  for (const role of new Set(manifest.models.map((m) => m.role))) {
+    const model = manifest.models.find((m) => m.role === role && m.weightFormat === 'fp32');
+    if (model && !named.has(role)) fp32.push(model.id);
   }
-  for (const model of manifest.models) {
-    if (chosen.has(model.role)) continue;
-    const ofRole = manifest.models.filter((m) => m.role === model.role);
-    const fp32 = provider === 'wasm' ? ofRole.find((m) => m.weightFormat === 'fp32') : undefined;
-    chosen.set(model.role, fp32 ?? ofRole[0]);
-  }
-  const first = [...chosen.values()];
-  return { ...manifest, models: [...first, ...manifest.models.filter((m) => !first.includes(m))] };
+  return preferModels(manifest, [...ids, ...fp32], file);
 }
 
 /**

@@ -190,18 +190,13 @@ describe('bundle addressing', () => {
       ],
     } as unknown as Manifest;
     const order = (m: Manifest) => m.models.map((x) => x.id);
-    expect(order(selectModels(manifest, 'wasm'))).toEqual(['target', 'head-fp32', 'draft-int8', 'head-int8']);
-    expect(order(selectModels(manifest, 'webgpu'))).toEqual([
-      'target',
-      'head-int8',
-      'draft-int8',
-      'head-fp32',
-    ]);
+    expect(order(selectModels(manifest, 'wasm'))).toEqual(['target', 'head-fp32', 'head-int8', 'draft-int8']);
+    expect(order(selectModels(manifest, 'webgpu'))).toEqual(order(manifest));
     expect(order(selectModels(manifest, 'wasm', ['head-int8']))).toEqual([
       'head-int8',
       'target',
-      'draft-int8',
       'head-fp32',
+      'draft-int8',
     ]);
     expect(() => selectModels(manifest, 'wasm', ['head-fp16'])).toThrow(
       'option "models" must be an id of treespec.json: target, head-int8, head-fp32, draft-int8; got "head-fp16"',

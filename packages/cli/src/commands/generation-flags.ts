@@ -14,6 +14,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
 export interface ModelFlags {
   model?: string;
+  models?: string[];
   drafter: BundleDrafter;
   draftTopK?: number;
   draftFrontier?: number;
@@ -60,6 +61,10 @@ export function number(value: string): number {
 export function addModelFlags(command: Command): Command {
   return command
     .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .option(
+      '--models <ids...>',
+      'manifest ids of the models to use, one per role (default: the first of each role; see `treespec inspect`)',
+    )
     .addOption(
       new Option('-d, --drafter <name>', 'how to draft (none: plain decoding)')
         .choices([...BUNDLE_DRAFTERS])
@@ -158,6 +163,7 @@ export async function loadOptions(
     ...(flags.hybridBase ? { hybridBase: flags.hybridBase } : {}),
     ...(flags.hybridPolicy ? { hybridPolicy: flags.hybridPolicy } : {}),
     ...(corpus ? { corpus } : {}),
+    ...(flags.models ? { models: flags.models } : {}),
     executionProvider: flags.provider,
     ...(flags.threads !== undefined ? { intraOpNumThreads: flags.threads } : {}),
     ...(flags.maxContext !== undefined ? { maxContext: flags.maxContext } : {}),
