@@ -4,7 +4,14 @@ import { SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec
 import { EagleDrafter } from '@treespec/drafters';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { createSession } from '@treespec/node';
-import { causalLmLayout, eagleHeadLayout, findModel, OnnxCausalLm, OnnxEagleHead, parseManifest } from '@treespec/onnx';
+import {
+  causalLmLayout,
+  eagleHeadLayout,
+  findModel,
+  OnnxCausalLm,
+  OnnxEagleHead,
+  parseManifest,
+} from '@treespec/onnx';
 import { createVerifier } from '@treespec/sampling';
 import { loadTokenizer, TextStream } from '@treespec/tokenizers';
 
@@ -14,13 +21,18 @@ const tokenizer = await loadTokenizer(dir);
 
 // 1. The target: the model whose output we reproduce, with a KV cache sized for 512 positions.
 const targetModel = findModel(manifest, 'target');
-const target = new OnnxCausalLm(await createSession(join(dir, targetModel.file), { intraOpNumThreads: 2 }),
-  causalLmLayout(targetModel), { maxContext: 512 });
+const target = new OnnxCausalLm(
+  await createSession(join(dir, targetModel.file), { intraOpNumThreads: 2 }),
+  causalLmLayout(targetModel),
+  { maxContext: 512 },
+);
 
 // 2. The drafter: the EAGLE head growing a static EAGLE-1 style tree instead of EAGLE-2's dynamic one.
 //    Paths are child ranks: [0, 0, 0] is the best child's best child's best child, [1] the second best child.
 const headModel = findModel(manifest, 'eagle-head');
-const head = new OnnxEagleHead(await createSession(join(dir, headModel.file)), eagleHeadLayout(headModel), { maxContext: 512 });
+const head = new OnnxEagleHead(await createSession(join(dir, headModel.file)), eagleHeadLayout(headModel), {
+  maxContext: 512,
+});
 const shape = new StaticTreeShape([[0, 0, 0], [0, 1], [1, 0], [2]]);
 const drafter = new EagleDrafter(head, { growth: new StaticTreeGrowth(shape) });
 
@@ -32,8 +44,10 @@ const prompt = tokenizer.encode('Q: What does the git commit command do?\nA:');
 const stream = decoder.stream(prompt, { maxTokens: 48, eosTokenIds: tokenizer.eosTokenIds });
 for await (const text of new TextStream(tokenizer, stream, { context: prompt })) process.stdout.write(text);
 const { stats } = await stream.result;
-console.log(`\n\ntau ${stats.tau.toFixed(2)}, accepted lengths ${JSON.stringify(stats.acceptedLengths)}, ` +
-  `draft ${stats.draftMs.toFixed(0)} ms, verify ${stats.verifyMs.toFixed(0)} ms`);
+console.log(
+  `\n\ntau ${stats.tau.toFixed(2)}, accepted lengths ${JSON.stringify(stats.acceptedLengths)}, ` +
+    `draft ${stats.draftMs.toFixed(0)} ms, verify ${stats.verifyMs.toFixed(0)} ms`,
+);
 
 if (process.argv.includes('--check')) {
   const again = await decoder.generate(prompt, { maxTokens: 48, eosTokenIds: tokenizer.eosTokenIds });

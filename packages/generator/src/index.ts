@@ -7,6 +7,7 @@ export {
   createTextGenerator,
   DEFAULT_DRAFT_LM_TREE,
   DEFAULT_TREE,
+  GPU_TREE,
 } from './model-bundle.js';
 export { preferModels } from './prefer-models.js';
 export {

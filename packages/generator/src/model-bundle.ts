@@ -65,13 +65,23 @@ export interface BundleOptions {
 }
 
 /**
- * The EAGLE-2 budget used unless one is given: chosen for the tiny model on a 2-core CPU from
- * measured costs (docs/benchmarks.md); GPUs favour larger trees.
+ * The EAGLE-2 budget used on CPUs unless one is given: expand the best node of each depth into
+ * its top 3, five depths, keep 10 nodes. Chosen with `treespec tune` and `treespec bench` on the
+ * 2-core reference machine (docs/benchmarks.md), where verifying a node costs about 0.1 of a
+ * token and each head call about 0.2: the reference GPU budget ({@link GPU_TREE}) drafts more
+ * than a CPU can verify profitably.
  */
-export const DEFAULT_TREE: DynamicTreeOptions = { topK: 8, depth: 5, totalTokens: 32 };
+export const DEFAULT_TREE: DynamicTreeOptions = { topK: 3, frontier: 1, depth: 5, totalTokens: 10 };
 
-/** The draft-LM budget used unless one is given (docs/benchmarks.md). */
-export const DEFAULT_DRAFT_LM_TREE: DynamicTreeOptions = { topK: 4, depth: 4, totalTokens: 12 };
+/**
+ * The EAGLE-2 paper's budget (top-8 frontier, depth 5 plus the root, 32 nodes kept): for GPUs,
+ * where a tree of 32 nodes verifies in about the time of one token. The Node and browser loaders
+ * use it on the `webgpu` and `cuda` providers unless a tree is given.
+ */
+export const GPU_TREE: DynamicTreeOptions = { topK: 8, depth: 5, totalTokens: 32 };
+
+/** The draft-LM budget used unless one is given: a chain with side branches (docs/benchmarks.md). */
+export const DEFAULT_DRAFT_LM_TREE: DynamicTreeOptions = { topK: 4, frontier: 1, depth: 3, totalTokens: 5 };
 
 /** Thresholds of the early-stopping rules when `adaptive` asks for them. */
 const DEPTH_RULE_PROBABILITY = 0.05;

@@ -122,10 +122,7 @@ export class TextGenerator {
   }
 
   /** Generates after `prompt` and returns the whole result. */
-  async generate(
-    prompt: string | readonly ChatMessage[],
-    options: TextGenerateOptions = {},
-  ): Promise<TextResult> {
+  async generate(prompt: Prompt, options: TextGenerateOptions = {}): Promise<TextResult> {
     const stream = this.stream(prompt, options);
     for await (const _ of stream) {
       // deltas accumulate in the result

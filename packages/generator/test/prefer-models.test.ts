@@ -11,7 +11,11 @@ const order = (m: Manifest) => m.models.map((x) => x.id);
 describe('preferModels', () => {
   it('moves the named models to the front of their role and keeps the rest in order', () => {
     expect(order(preferModels(manifest, [], 'm.json'))).toEqual(['target', 'draft', 'draft-int8']);
-    expect(order(preferModels(manifest, ['draft-int8'], 'm.json'))).toEqual(['draft-int8', 'target', 'draft']);
+    expect(order(preferModels(manifest, ['draft-int8'], 'm.json'))).toEqual([
+      'draft-int8',
+      'target',
+      'draft',
+    ]);
   });
 
   it('names the manifest and its ids for an unknown id, and refuses two ids of one role', () => {

@@ -3,7 +3,7 @@ export const TINY_BUNDLE = 'tiny';
 
 /**
  * Manifest ids of the converted models of the bundle, in manifest order. Loaders that take the
- * first model of a role get the int8 EAGLE head and the fp32 draft LM.
+ * first model of a role get the int8 EAGLE head and the int8 draft LM (the faster ones on CPUs).
  */
 export const TINY_MODEL_IDS = {
   /** treespec-tiny: Llama, 8 layers x 384, GQA 6/2, vocab 8192 (fp32). */
@@ -12,10 +12,10 @@ export const TINY_MODEL_IDS = {
   eagleHead: 'eagle-head',
   /** The same head with fp32 weights: reproduces the PyTorch test vectors. */
   eagleHeadFp32: 'eagle-head-fp32',
-  /** treespec-tiny-draft: an independent 3 x 192 Llama with the same tokenizer (fp32). */
-  draft: 'draft',
-  /** The draft LM with int8 linear layers (MatMulNBits). */
+  /** treespec-tiny-draft: an independent 3 x 192 Llama with the same tokenizer, int8 linear layers (MatMulNBits); the default draft LM. */
   draftInt8: 'draft-int8',
+  /** The draft LM with fp32 weights: reproduces the PyTorch test vectors. */
+  draft: 'draft',
 } as const;
 
 /** One of {@link TINY_MODEL_IDS}' values. */

@@ -9,14 +9,14 @@ describe('the embedded tiny bundle', () => {
   const path = join(dir, MANIFEST_FILE);
   const manifest = parseManifest(readFileSync(path, 'utf8'), path);
 
-  it('lists the target, the int8 and fp32 EAGLE-2 heads and the fp32 and int8 draft LMs with their files present', () => {
-    // Loaders that take the first model of a role get the int8 head and the fp32 draft.
+  it('lists the target, the int8 and fp32 EAGLE-2 heads and the int8 and fp32 draft LMs with their files present', () => {
+    // Loaders that take the first model of a role get the int8 head and the int8 draft.
     expect(manifest.models.map((m) => [m.id, m.role, m.weightFormat])).toEqual([
       ['target', 'target', 'fp32'],
       ['eagle-head', 'eagle-head', 'int8'],
       ['eagle-head-fp32', 'eagle-head', 'fp32'],
-      ['draft', 'draft', 'fp32'],
       ['draft-int8', 'draft', 'int8'],
+      ['draft', 'draft', 'fp32'],
     ]);
     expect(Object.values(TINY_MODEL_IDS)).toEqual(manifest.models.map((m) => m.id));
     for (const m of manifest.models) {

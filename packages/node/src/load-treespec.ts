@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BundleOptions, createTextGenerator, type TextGenerator } from '@treespec/generator';
+import { type BundleOptions, createTextGenerator, GPU_TREE, type TextGenerator } from '@treespec/generator';
 import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
@@ -35,6 +35,7 @@ export async function loadTreespec(
   }
   const manifest = parseManifest(text, manifestFile);
   const tokenizer = await loadTokenizer(directory);
+  const onGpu = options.executionProvider === 'webgpu' || options.executionProvider === 'cuda';
   return createTextGenerator(
     {
       manifest,
@@ -43,6 +44,6 @@ export async function loadTreespec(
       openSession: (model) =>
         createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
     },
-    options,
+    onGpu ? { ...options, tree: { ...GPU_TREE, ...options.tree } } : options,
   );
 }

@@ -2,7 +2,7 @@ import { AbortError, type DynamicTreeOptions, OptionError, TreespecError } from 
 import {
   type BundleOptions,
   createTextGenerator,
-  DEFAULT_TREE,
+  GPU_TREE,
   preferModels,
   type TextGenerator,
 } from '@treespec/generator';
@@ -57,7 +57,7 @@ export interface LoadTreespecWebOptions extends BundleOptions {
  * (at most 4 drafted nodes). On WASM the target's cost grows with every verified row (about 1 ms
  * per row for the tiny model against about 4 ms for one token), so wide trees lose: in Chromium on
  * 2 cores (10 development prompts, 64 tokens) this budget gave tau 2.24 and 137 tokens/s, the
- * native default (8, 5, 32) tau 3.20 and 50 tokens/s. WebGPU keeps `DEFAULT_TREE`.
+ * GPU budget (8, 5, 32) tau 3.20 and 50 tokens/s. WebGPU uses `GPU_TREE`.
  */
 export const DEFAULT_WASM_TREE: DynamicTreeOptions = { topK: 2, depth: 2, totalTokens: 4 };
 
@@ -170,7 +170,7 @@ export async function loadTreespecWeb(
     const filesDone = performance.now();
 
     const providers: Record<string, WebExecutionProvider> = {};
-    const tree = { ...(provider === 'wasm' ? DEFAULT_WASM_TREE : DEFAULT_TREE), ...options.tree };
+    const tree = { ...(provider === 'wasm' ? DEFAULT_WASM_TREE : GPU_TREE), ...options.tree };
     const generator = await createTextGenerator(
       {
         manifest,
@@ -285,7 +285,11 @@ export function selectModels(
   file = 'treespec.json',
 ): Manifest {
   if (provider !== 'wasm') return preferModels(manifest, ids, file);
-  const named = new Set(preferModels(manifest, ids, file).models.slice(0, ids.length).map((m) => m.role));
+  const named = new Set(
+    preferModels(manifest, ids, file)
+      .models.slice(0, ids.length)
+      .map((m) => m.role),
+  );
   const fp32 = [];
   for (const role of new Set(manifest.models.map((m) => m.role))) {
     const model = manifest.models.find((m) => m.role === role && m.weightFormat === 'fp32');

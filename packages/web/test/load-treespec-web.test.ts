@@ -173,9 +173,9 @@ describe('bundle addressing', () => {
     expect(ids({})).toEqual(['target', 'eagle-head']);
     expect(ids({ drafter: 'none' })).toEqual(['target']);
     expect(ids({ drafter: 'suffix' })).toEqual(['target']);
-    expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft']);
-    expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft']);
-    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual(['target', 'eagle-head', 'draft']);
+    expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft-int8']);
+    expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft-int8']);
+    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual(['target', 'eagle-head', 'draft-int8']);
   });
 
   it('takes the models named, else fp32 weights on WASM, else the bundle order', () => {

@@ -30,6 +30,7 @@ export interface ModelFlags {
   treeTokens?: number;
   provider: ExecutionProvider;
   threads?: number;
+  spinning: boolean;
   maxContext?: number;
 }
 
@@ -107,6 +108,7 @@ export function addModelFlags(command: Command): Command {
         .default('cpu'),
     )
     .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)', integer(1))
+    .option('--no-spinning', 'let idle ONNX Runtime threads sleep between operators instead of spin-waiting')
     .option('--max-context <n>', 'context window to allocate (default: the model’s)', integer(1));
 }
 
@@ -166,6 +168,7 @@ export async function loadOptions(
     ...(flags.models ? { models: flags.models } : {}),
     executionProvider: flags.provider,
     ...(flags.threads !== undefined ? { intraOpNumThreads: flags.threads } : {}),
+    ...(flags.spinning === false ? { spinning: false } : {}),
     ...(flags.maxContext !== undefined ? { maxContext: flags.maxContext } : {}),
   };
 }

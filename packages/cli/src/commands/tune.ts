@@ -77,6 +77,7 @@ export function registerTune(program: Command): void {
       'try tree budgets on this machine and recommend the fastest (draft cost and verification cost decide it)',
     )
     .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .option('--models <ids...>', 'manifest ids of the models to use, one per role')
     .addOption(
       new Option('-d, --drafter <name>', 'the model drafter to tune')
         .choices(['eagle2', 'draft-lm'])
@@ -89,6 +90,7 @@ export function registerTune(program: Command): void {
       new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     )
     .option('--threads <n>', 'intra-op threads of the target', integer(1))
+    .option('--no-spinning', 'let idle ONNX Runtime threads sleep between operators')
     .option('--json <file>', 'write every measurement as JSON')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: TuneFlags, cmd: Command) => {
