@@ -1,7 +1,7 @@
 import { ChunkChannel } from './chunk-channel.js';
 import { DraftTree } from './draft-tree.js';
 import type { DraftContext, Drafter } from './drafter.js';
-import { BusyError, ContextOverflowError, OptionError } from './errors.js';
+import { BusyError, ContextOverflowError, ContractError, OptionError } from './errors.js';
 import { type GenerationStats, StatsRecorder } from './generation-stats.js';
 import { KeepPlan, planKeep } from './keep-plan.js';
 import {
@@ -100,6 +100,13 @@ export class SpeculativeDecoder {
     this.drafter = parts.drafter ?? null;
     this.verifier = parts.verifier;
     const capacity = this.drafter ? requireInteger('drafter.maxTreeSize', this.drafter.maxTreeSize, 1) : 1;
+    const verifiable = this.target.maxTreeSize;
+    if (verifiable !== undefined && capacity > verifiable) {
+      throw new ContractError(
+        `the ${this.drafter?.name} drafter grows trees of up to ${capacity} nodes, but the target verifies at most ` +
+          `${verifiable} per call; give the target a larger maxTreeSize or the drafter a smaller budget`,
+      );
+    }
     this.tree = new DraftTree(capacity);
     this.result = new VerifyResult(capacity);
     this.plan = new KeepPlan(capacity);

@@ -42,6 +42,8 @@ export interface TargetModel {
   readonly maxContext: number;
   /** Tokens held in the KV cache. */
   readonly cachedLength: number;
+  /** Most tree nodes (root included) one `verify` takes, when the model has such a limit. */
+  readonly maxTreeSize?: number;
   /** Drops the cache. */
   reset(): void;
   /**

@@ -83,6 +83,13 @@ export const GPU_TREE: DynamicTreeOptions = { topK: 8, depth: 5, totalTokens: 32
 /** The draft-LM budget used unless one is given: a chain with side branches (docs/benchmarks.md). */
 export const DEFAULT_DRAFT_LM_TREE: DynamicTreeOptions = { topK: 4, frontier: 1, depth: 3, totalTokens: 5 };
 
+/**
+ * The target verifies trees of at least this many nodes, so that drafters composed later with the
+ * same target (e.g. a `TextGenerator` over `generator.target`) fit without reloading; the cost is
+ * preallocated buffers of this many rows.
+ */
+const MIN_VERIFIABLE_TREE = 64;
+
 /** Thresholds of the early-stopping rules when `adaptive` asks for them. */
 const DEPTH_RULE_PROBABILITY = 0.05;
 
@@ -188,7 +195,7 @@ export async function createTextGenerator(
   const treeSizes = Object.values(drafters).map((d) => d.maxTreeSize);
   const target = new OnnxCausalLm(await source.openSession(targetModel), causalLmLayout(targetModel), {
     maxContext,
-    maxTreeSize: Math.min(Math.max(1, ...treeSizes), maxContext),
+    maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), maxContext),
   });
   return new TextGenerator({
     tokenizer: source.tokenizer,

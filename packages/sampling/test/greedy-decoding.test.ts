@@ -254,6 +254,19 @@ describe('streaming, aborting and limits', () => {
     expect(ok.tokens.length).toBe(10);
   });
 
+  it('refuses a drafter whose trees are larger than the target can verify, naming both sizes', () => {
+    const model = new ToyLanguageModel({ vocabSize: 20, seed: 3 });
+    const target = Object.assign(new ToyTarget(model), { maxTreeSize: 5 });
+    const drafter = (totalTokens: number) =>
+      new ToyDrafter({ target, growth: new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens }) });
+    expect(
+      () => new SpeculativeDecoder({ target, drafter: drafter(6), verifier: new GreedyVerifier() }),
+    ).toThrow(/grows trees of up to 7 nodes, but the target verifies at most 5 per call/);
+    expect(
+      () => new SpeculativeDecoder({ target, drafter: drafter(4), verifier: new GreedyVerifier() }),
+    ).not.toThrow();
+  });
+
   it('refuses a second generation while one is running', async () => {
     const { decoder } = setup(
       2,

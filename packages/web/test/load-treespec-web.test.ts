@@ -175,7 +175,11 @@ describe('bundle addressing', () => {
     expect(ids({ drafter: 'suffix' })).toEqual(['target']);
     expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft-int8']);
     expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft-int8']);
-    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual(['target', 'eagle-head', 'draft-int8']);
+    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual([
+      'target',
+      'eagle-head',
+      'draft-int8',
+    ]);
   });
 
   it('takes the models named, else fp32 weights on WASM, else the bundle order', () => {
