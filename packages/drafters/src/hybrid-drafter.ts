@@ -24,8 +24,11 @@ import { StepTimes } from './step-times.js';
  * - `throughput`: the drafter with the most tokens expected per second — (1 + expected accepted)
  *   over its measured step time (drafting and verification, timed from `propose` to `observe`);
  *   as `expected` until the model drafter has been timed, and each model-free drafter is tried
- *   once to time it. Adapts to what drafting costs on the machine at hand; its choices (never its
- *   output) then depend on timing.
+ *   once to time it. A plain step (the root alone: one token, no drafting) competes too, once
+ *   the best tree is expected to gain less than one token per step; so when no drafter pays (e.g.
+ *   sampling from flat distributions) the hybrid decodes about as fast as plain decoding. Adapts to
+ *   what drafting costs on the machine at hand; its choices (never its output) then depend on
+ *   timing.
  *
  * Under the learning policies (`expected`, `throughput`) the model drafter still drafts once after
  * every 64 steps of a match class without it, so its estimates there follow changes.
@@ -75,7 +78,10 @@ export class HybridDrafter implements Drafter {
   readonly modelFree: readonly MatchingDrafter[];
   readonly policy: HybridPolicy;
   readonly minMatch: number;
-  /** Drafter of the latest tree: 0 the model drafter, i + 1 `modelFree[i]`; -1 before any. */
+  /**
+   * Drafter of the latest tree: 0 the model drafter, i + 1 `modelFree[i]`, `modelFree.length + 1`
+   * a plain step (root alone); -1 before any.
+   */
   lastChoice = -1;
   private readonly estimates: AcceptanceEstimates;
   private readonly times: StepTimes;
@@ -87,6 +93,8 @@ export class HybridDrafter implements Drafter {
   private stepStart = 0;
   /** Per match class, steps since the model drafter last drafted there. */
   private readonly sinceModel = new Uint32Array(MATCH_CLASSES);
+  /** The `lastChoice` of a plain step. */
+  private readonly plain: number;
 
   constructor(primary: Drafter, modelFree: readonly MatchingDrafter[], options: HybridDrafterOptions = {}) {
     if (modelFree.length === 0) {
@@ -112,12 +120,16 @@ export class HybridDrafter implements Drafter {
       [Number.POSITIVE_INFINITY, ...modelFree.map(() => 0)],
       smoothing,
     );
-    this.times = new StepTimes(modelFree.length + 1, smoothing);
-    this.picks = new Uint32Array(modelFree.length + 1);
+    this.plain = modelFree.length + 1;
+    this.times = new StepTimes(modelFree.length + 2, smoothing);
+    this.picks = new Uint32Array(modelFree.length + 2);
     this.committed = new Int32Array(this.maxTreeSize + 1);
   }
 
-  /** Steps drafted by each part since construction: index 0 the model drafter, i + 1 `modelFree[i]`. */
+  /**
+   * Steps drafted by each part since construction: index 0 the model drafter, i + 1
+   * `modelFree[i]`, the last index plain steps.
+   */
   get steps(): readonly number[] {
     return Array.from(this.picks);
   }
@@ -157,10 +169,14 @@ export class HybridDrafter implements Drafter {
     this.stepClass = matchClass(longest);
     const best = this.bestModelFree();
     const retry = this.policy !== 'match' && this.sinceModel[this.stepClass]++ >= RETRY_MODEL_AFTER;
-    const choice = best >= 0 && !retry && this.prefersModelFree(best) ? best + 1 : 0;
+    const drafted = best >= 0 && !retry && this.prefersModelFree(best) ? best + 1 : 0;
+    const choice = !retry && this.prefersPlainTo(drafted) ? this.plain : drafted;
     if (choice === 0) {
       this.sinceModel[this.stepClass] = 0;
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
+    } else if (choice === this.plain) {
+      if (this.primary.needsFeatures) this.backlog.hold(context);
+      tree.reset(context.tokens[context.length - 1]);
     } else {
       if (this.primary.needsFeatures) this.backlog.hold(context);
       tree.copyFrom(this.scratch[best]);
@@ -173,7 +189,7 @@ export class HybridDrafter implements Drafter {
     const choice = this.lastChoice;
     if (choice < 0) throw new ContractError('observe() needs a propose() first');
     const ms = performance.now() - this.stepStart;
-    this.times.record(choice, choice === 0 ? this.stepClass : this.ownClass(choice - 1), ms);
+    this.times.record(choice, this.classOf(choice), ms);
     const count = committedTokens(outcome, this.committed);
     const stepClass = this.stepClass;
     if (choice === 0) {
@@ -226,6 +242,27 @@ export class HybridDrafter implements Drafter {
     // Untimed, a model-free tree gets one step to measure it: it costs no drafting to try.
     if (Number.isNaN(ownTime)) return true;
     return (1 + own) * modelTime >= (1 + model) * ownTime;
+  }
+
+  /**
+   * Under `throughput`, whether a plain step is expected to commit more tokens per second than the
+   * tree of part `d`. It is considered only when that tree is expected to gain less than one
+   * token, and tried once, to time it, the first time that happens.
+   */
+  private prefersPlainTo(d: number): boolean {
+    if (this.policy !== 'throughput') return false;
+    const expected = this.estimates.estimate(d, this.classOf(d));
+    if (!(expected < 1)) return false;
+    const plainTime = this.times.of(this.plain, 0);
+    if (Number.isNaN(plainTime)) return true;
+    const time = this.times.of(d, this.classOf(d));
+    return !Number.isNaN(time) && (1 + expected) * plainTime < time;
+  }
+
+  /** The class step times and estimates of part `d` are kept under for this step. */
+  private classOf(d: number): number {
+    if (d === 0) return this.stepClass;
+    return d === this.plain ? 0 : this.ownClass(d - 1);
   }
 
   private ownEstimate(i: number): number {

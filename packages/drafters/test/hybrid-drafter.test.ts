@@ -13,7 +13,7 @@ import {
   ToyLanguageModel,
   ToyTarget,
 } from '@treespec/core/testing';
-import { GreedyVerifier } from '@treespec/sampling';
+import { createVerifier, GreedyVerifier } from '@treespec/sampling';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   EagleDrafter,
@@ -187,6 +187,38 @@ describe('hybrid drafter', () => {
       expect(steps.expected[0]).toBeGreaterThan(steps.expected[1]);
       // ... but fewer per millisecond (11 / 21 against 5 / 1).
       expect(steps.throughput[1]).toBeGreaterThan(5 * steps.throughput[0]);
+    });
+
+    it('takes plain steps when sampling makes every tree worth less than its verification', async () => {
+      vi.spyOn(performance, 'now').mockImplementation(() => clock);
+      /** A target whose verification costs 1 ms plus 1 ms per draft node. */
+      class TimedTarget extends ToyTarget {
+        override verify(...args: Parameters<ToyTarget['verify']>) {
+          clock += args[0].size;
+          return super.verify(...args);
+        }
+      }
+      const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 5, sharpness: 0.5 });
+      const prompt = repeatingPrompt(model, [6, 1], 200);
+      const run = async (policy: HybridPolicy) => {
+        const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()], {
+          policy,
+        });
+        const decoder = new SpeculativeDecoder({
+          target: new TimedTarget(model),
+          drafter: hybrid,
+          verifier: createVerifier({ temperature: 1.5, seed: 3 }),
+        });
+        const started = clock;
+        const result = await decoder.generate(prompt, { maxTokens: 300 });
+        return { hybrid, msPerToken: (clock - started) / result.tokens.length };
+      };
+      const throughput = await run('throughput');
+      const expected = await run('expected');
+      // Matches exist (the prompt repeats) but flat sampling rejects most drafted tokens.
+      expect(expected.hybrid.steps[2]).toBe(0);
+      expect(throughput.hybrid.steps[2]).toBeGreaterThan(throughput.hybrid.steps[1]);
+      expect(throughput.msPerToken).toBeLessThan(expected.msPerToken);
     });
   });
 
