@@ -14,7 +14,7 @@ import { copyFile, mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { floatToBfloat16Bits, parseDecoderConfig, SafetensorsFile } from '../src/index.js';
-import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '../test/helpers/ort-session.js';
+import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '../src/testing/index.js';
 import { type VariantSpec, variantConfig } from '../test/helpers/random-checkpoint.js';
 import { referenceCausalLM } from '../test/helpers/reference-forward.js';
 

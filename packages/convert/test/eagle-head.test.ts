@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, convertEagleHead, parseDecoderConfig } from '../src/index.js';
-import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from './helpers/ort-session.js';
+import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from '../src/testing/index.js';
 import { type VariantSpec, variantConfig, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { writeHeadCheckpoint } from './helpers/random-head.js';
 import { referenceEagleHead } from './helpers/reference-forward.js';

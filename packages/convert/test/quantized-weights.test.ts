@@ -18,7 +18,7 @@ import {
   type WeightFormat,
 } from '../src/index.js';
 import { decodeModel } from '../src/onnx-proto.js';
-import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from './helpers/ort-session.js';
+import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from '../src/testing/index.js';
 import { seededRandom } from './helpers/random.js';
 import {
   type VariantSpec,

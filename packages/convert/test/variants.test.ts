@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, Fp32Weights, type GraphOptions, parseDecoderConfig } from '../src/index.js';
-import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from './helpers/ort-session.js';
+import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from '../src/testing/index.js';
 import {
   type VariantSpec,
   variantConfig,

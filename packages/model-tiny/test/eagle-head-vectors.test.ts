@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
-import { causalBias, emptyCache, maxAbsDiff, runDecoder } from './helpers/ort-session.js';
 
 /** PyTorch fp32 vs ONNX Runtime fp32 on identical weights: differences are summation order only (~6e-6 measured). */
 const TOLERANCE = 1e-3;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { causalBias, emptyCache, runDecoder } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
-import { causalBias, emptyCache, runDecoder } from './helpers/ort-session.js';
 
 /**
  * The int8 models are drafters: their quality only changes how many drafted tokens the target

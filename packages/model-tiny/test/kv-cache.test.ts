@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { causalBias, emptyCache, type KvCache, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
-import { causalBias, emptyCache, type KvCache, maxAbsDiff, runDecoder } from './helpers/ort-session.js';
 
 /** Incremental and full runs differ only by float32 summation order (measured < 3e-5 on logits ~10). */
 const TOLERANCE = 2e-4;

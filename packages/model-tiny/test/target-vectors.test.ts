@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, type TinyModelId, tinyTestVectorsPath } from '../src/node.js';
 import { argmaxRow, type LoadedModel, loadTinyModel, logSumExpRow } from './helpers/bundle.js';
-import { causalBias, emptyCache, maxAbsDiff, runDecoder } from './helpers/ort-session.js';
 
 /**
  * The reference numbers come from PyTorch fp32 on the same bf16 weights. The issue asks for

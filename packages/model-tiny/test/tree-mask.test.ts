@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { causalBias, emptyCache, MASKED, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
-import { causalBias, emptyCache, MASKED, maxAbsDiff, runDecoder } from './helpers/ort-session.js';
 import { seededRandom } from './helpers/random.js';
 
 /**

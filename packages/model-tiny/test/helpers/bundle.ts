@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openSession } from '@treespec/convert/testing';
 import { findModel, type ManifestModel, parseManifest } from '@treespec/onnx';
 import type * as ort from 'onnxruntime-node';
 import { tinyModelDirectory } from '../../src/node.js';
-import { openSession } from './ort-session.js';
 
 /** A converted model of the bundle with its open session. */
 export interface LoadedModel {

@@ -1,3 +1,9 @@
+/**
+ * A reference decoder for checking converted models with onnxruntime-node directly: raw feeds in
+ * the layout docs/onnx-layout.md specifies, a KV cache grown by copying (simple, not fast). The
+ * runners of `@treespec/onnx` are the fast path; this is what tests compare against.
+ */
+import { ContractError } from '@treespec/core';
 import * as ort from 'onnxruntime-node';
 
 /** A masked position of the additive attention bias (a very negative finite float32). */
@@ -81,7 +87,8 @@ export async function runDecoder(
 
 /** Largest |a[i] - b[i]|. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  if (a.length !== b.length)
+    throw new ContractError(`maxAbsDiff needs equal lengths; got ${a.length} and ${b.length}`);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
