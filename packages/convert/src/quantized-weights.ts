@@ -12,7 +12,7 @@ import {
 import type { GraphBuilder } from './graph-builder.js';
 import { type Matrix, rowBlocks } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
-import type { WeightFormat } from './weight-format.js';
+import { Fp32Weights, type WeightFormat } from './weight-format.js';
 
 /** ONNX Runtime's contrib operator domain. */
 export const MS_DOMAIN = 'com.microsoft';
@@ -42,6 +42,8 @@ export class BlockQuantizedWeights implements WeightFormat {
   readonly name: WeightFormatName;
   readonly quantization: WeightQuantization;
   private readonly block: BlockQuantization;
+  /** Embeddings and norm scales are stored as float32 weights store them. */
+  private readonly float = new Fp32Weights();
 
   constructor(bits: QuantizedBits, options: QuantizedWeightOptions = {}) {
     const blockSize = requireInteger('blockSize', options.blockSize ?? 32, 16);
@@ -110,17 +112,12 @@ export class BlockQuantizedWeights implements WeightFormat {
     });
   }
 
-  async embedding(g: GraphBuilder, ids: string, table: Matrix): Promise<string> {
-    return g.op('Gather', [await g.matrix(table), ids], { axis: 0 });
+  embedding(g: GraphBuilder, ids: string, table: Matrix): Promise<string> {
+    return this.float.embedding(g, ids, table);
   }
 
-  async vector(
-    g: GraphBuilder,
-    label: string,
-    data: Float32Array,
-    dims: readonly number[] = [data.length],
-  ): Promise<string> {
-    return g.tensor(label, dims, data);
+  vector(g: GraphBuilder, label: string, data: Float32Array, dims?: readonly number[]): Promise<string> {
+    return this.float.vector(g, label, data, dims);
   }
 
   /** Quantizes `rows` weight rows of `cols` values; the one place codes and scales are made. */
