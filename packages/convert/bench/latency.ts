@@ -20,6 +20,7 @@ import {
   type GraphOptions,
   type LinearOp,
 } from '../src/index.js';
+import { decoderFeeds, percentiles } from './decoder-feeds.js';
 
 interface Variant {
   readonly graph: Partial<GraphOptions>;
@@ -61,66 +62,6 @@ interface Row {
   relativeToN1: number;
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function feeds(
-  layers: number,
-  kvHeads: number,
-  headDim: number,
-  hidden: number,
-  past: number,
-  n: number,
-  head: boolean,
-): Record<string, ort.Tensor> {
-  const r = random(past * 131 + n);
-  const fill = (len: number) => Float32Array.from({ length: len }, r);
-  const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(5 + ((i * 37) % 8000)));
-  const positions = BigInt64Array.from({ length: n }, (_, i) => BigInt(past + Math.floor(Math.log2(i + 1))));
-  const bias = new Float32Array(n * (past + n));
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) if (j > i) bias[i * (past + n) + past + j] = -3.4e38;
-  const out: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', ids, [1, n]),
-    position_ids: new ort.Tensor('int64', positions, [1, n]),
-    attention_bias: new ort.Tensor('float32', bias, [1, 1, n, past + n]),
-  };
-  for (let l = 0; l < layers; l++) {
-    out[`past_key.${l}`] = new ort.Tensor('float32', fill(past * kvHeads * headDim), [
-      1,
-      past,
-      kvHeads,
-      headDim,
-    ]);
-    out[`past_value.${l}`] = new ort.Tensor('float32', fill(past * kvHeads * headDim), [
-      1,
-      past,
-      kvHeads,
-      headDim,
-    ]);
-  }
-  if (head) {
-    out.feature = new ort.Tensor(
-      'float32',
-      fill(n * hidden).map((x) => x * 4),
-      [1, n, hidden],
-    );
-    out.top_k = new ort.Tensor('int64', BigInt64Array.from([10n]), [1]);
-  }
-  return out;
-}
-
 /**
  * Times every variant on the same inputs, interleaved round by round so that drift of a shared
  * machine hits all variants alike.
@@ -142,15 +83,7 @@ async function timeInterleaved(
     }
   }
   const out = new Map<string, { medianMs: number; p10Ms: number; p90Ms: number; runs: number }>();
-  for (const [name, s] of samples) {
-    s.sort((a, b) => a - b);
-    out.set(name, {
-      medianMs: quantile(s, 0.5),
-      p10Ms: quantile(s, 0.1),
-      p90Ms: quantile(s, 0.9),
-      runs: s.length,
-    });
-  }
+  for (const [name, s] of samples) out.set(name, { ...percentiles(s), runs: s.length });
   return out;
 }
 
@@ -195,7 +128,7 @@ async function main(): Promise<void> {
           for (const n of model === 'target' ? TARGET_N : HEAD_N) {
             const timings = await timeInterleaved(
               sessions,
-              feeds(layers, 2, 64, 384, past, n, model === 'head'),
+              decoderFeeds(layers, past, n, model === 'head', 'tree'),
               rounds,
             );
             for (const [name, t] of timings) {

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { convertCausalLM, convertEagleHead } from '../src/index.js';
+import { decoderFeeds, percentiles } from './decoder-feeds.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,51 +54,6 @@ interface Row {
   samples: number;
 }
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-/** Inputs for N new rows after P cached ones (random cache, causal bias); heads get features and top_k 10. */
-function feeds(layers: number, past: number, n: number, head: boolean): Record<string, ort.Tensor> {
-  const r = random(past * 131 + n);
-  const fill = (len: number) => Float32Array.from({ length: len }, r);
-  const kv = [1, past, 2, 64];
-  const bias = new Float32Array(n * (past + n));
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) bias[i * (past + n) + past + j] = -3.4e38;
-  const out: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: n }, (_, i) => BigInt(5 + ((i * 37) % 8000))),
-      [1, n],
-    ),
-    position_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: n }, (_, i) => BigInt(past + i)),
-      [1, n],
-    ),
-    attention_bias: new ort.Tensor('float32', bias, [1, 1, n, past + n]),
-  };
-  for (let l = 0; l < layers; l++) {
-    out[`past_key.${l}`] = new ort.Tensor('float32', fill(past * 128), kv);
-    out[`past_value.${l}`] = new ort.Tensor('float32', fill(past * 128), kv);
-  }
-  if (head) {
-    out.feature = new ort.Tensor(
-      'float32',
-      fill(n * 384).map((x) => x * 4),
-      [1, n, 384],
-    );
-    out.top_k = new ort.Tensor('int64', BigInt64Array.from([10n]), [1]);
-  }
-  return out;
-}
-
 const sweepBuffer = new Float64Array(SWEEP_BYTES / 8).fill(1);
 let sink = 0;
 /** Reads 75 MB, evicting the caches. */
@@ -108,9 +64,7 @@ function sweep(): void {
 }
 
 function summary(samples: number[]): { medianMs: number; p10Ms: number; p90Ms: number; samples: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (x: number) => s[Math.min(s.length - 1, Math.floor(x * s.length))]!;
-  return { medianMs: q(0.5), p10Ms: q(0.1), p90Ms: q(0.9), samples: s.length };
+  return { ...percentiles(samples), samples: samples.length };
 }
 
 async function timed(session: ort.InferenceSession, input: Record<string, ort.Tensor>): Promise<number> {
@@ -167,9 +121,9 @@ async function main(): Promise<void> {
       };
 
       for (const past of PAST) {
-        const verifyInput = feeds(8, past, 8, false);
+        const verifyInput = decoderFeeds(8, past, 8, false);
         for (const n of HEAD_N) {
-          const input = feeds(1, past, n, true);
+          const input = decoderFeeds(1, past, n, true);
           const samples = new Map<string, number[]>();
           for (const s of heads.values()) for (let i = 0; i < 3; i++) await s.run(input);
           for (let r = 0; r < rounds; r++) {
@@ -201,7 +155,7 @@ async function main(): Promise<void> {
           }
         }
         for (const n of TARGET_N) {
-          const input = feeds(8, past, n, false);
+          const input = decoderFeeds(8, past, n, false);
           const samples = new Map<string, number[]>(TARGET_FORMATS.map((f) => [f, []]));
           for (const s of targets.values()) await s.run(input);
           for (let r = 0; r < Math.max(4, Math.round(rounds / 2)); r++) {
