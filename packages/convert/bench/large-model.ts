@@ -14,7 +14,7 @@ import { copyFile, mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { floatToBfloat16Bits, parseDecoderConfig, SafetensorsFile } from '../src/index.js';
-import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '../src/testing/index.js';
+import { maxAbsDiff, runSequence } from '../src/testing/index.js';
 import { type VariantSpec, variantConfig } from '../test/helpers/random-checkpoint.js';
 import { referenceCausalLM } from '../test/helpers/reference-forward.js';
 
@@ -128,14 +128,7 @@ async function check(hf: string, onnxDir: string): Promise<void> {
   });
   const loadMs = performance.now() - started;
   const shape = { layers: SPEC.layers, kvHeads: SPEC.kvHeads, headDim: SPEC.headDim };
-  const { outputs } = await runDecoder(
-    session,
-    shape,
-    tokens,
-    positions,
-    causalBias(0, 3),
-    emptyCache(SPEC.layers),
-  );
+  const { outputs } = await runSequence(session, shape, tokens);
   const ref = referenceCausalLM(
     weights,
     { ...config, eps: config.rmsNormEps, tie: false },

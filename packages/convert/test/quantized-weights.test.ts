@@ -18,7 +18,14 @@ import {
   type WeightFormat,
 } from '../src/index.js';
 import { decodeModel } from '../src/onnx-proto.js';
-import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from '../src/testing/index.js';
+import {
+  causalBias,
+  emptyCache,
+  maxAbsDiff,
+  openSession,
+  runDecoder,
+  runSequence,
+} from '../src/testing/index.js';
 import { seededRandom } from './helpers/random.js';
 import {
   type VariantSpec,
@@ -338,18 +345,10 @@ describe('int8 and int4 weights (MatMulNBits)', () => {
         weightFormat: format,
       });
       const session = await openSession(join(dir, 'onnx', result.model.file));
-      const { outputs } = await runDecoder(
-        session,
-        { layers: 1, kvHeads: 2, headDim: 8 },
-        tokens,
-        positions,
-        causalBias(0, tokens.length),
-        emptyCache(1),
-        {
-          feature: new ort.Tensor('float32', features, [1, tokens.length, 32]),
-          top_k: new ort.Tensor('int64', BigInt64Array.from([3n]), [1]),
-        },
-      );
+      const { outputs } = await runSequence(session, { layers: 1, kvHeads: 2, headDim: 8 }, tokens, {
+        feature: new ort.Tensor('float32', features, [1, tokens.length, 32]),
+        top_k: new ort.Tensor('int64', BigInt64Array.from([3n]), [1]),
+      });
       await session.release();
       return {
         result,

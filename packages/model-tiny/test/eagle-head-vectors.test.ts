@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
+import { causalBias, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
@@ -41,32 +41,16 @@ describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () =
     const hidden = head.entry.dims.hidden;
     for (const c of vectors.cases) {
       const n = c.prompt_ids.length;
-      const positions = c.prompt_ids.map((_, i) => i);
-      const t = await runDecoder(
-        target.session,
-        target.shape,
-        c.prompt_ids,
-        positions,
-        causalBias(0, n),
-        emptyCache(target.shape.layers),
-      );
+      const t = await runSequence(target.session, target.shape, c.prompt_ids);
       const features = t.outputs.feature!.data as Float32Array;
       expect(
         maxAbsDiff(features.subarray((n - 1) * hidden, (n - 1) * hidden + 16), c.target_feature_last_first16),
       ).toBeLessThan(TOLERANCE);
 
-      let step = await runDecoder(
-        head.session,
-        head.shape,
-        c.head_input_ids,
-        positions,
-        causalBias(0, n),
-        emptyCache(1),
-        {
-          feature: t.outputs.feature!,
-          ...topK(5),
-        },
-      );
+      let step = await runSequence(head.session, head.shape, c.head_input_ids, {
+        feature: t.outputs.feature!,
+        ...topK(5),
+      });
       const predicted = (step.outputs.hidden!.data as Float32Array).subarray((n - 1) * hidden, n * hidden);
       expect(maxAbsDiff(predicted.subarray(0, 16), c.head_pred_feature_last_first16)).toBeLessThan(TOLERANCE);
       expect(Math.abs(Math.hypot(...predicted) - c.head_pred_feature_last_l2_norm)).toBeLessThan(
@@ -114,27 +98,11 @@ describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () =
   it('returns top_log_probs as the sorted top-k of log_softmax(logits)', async () => {
     const c = vectors.cases[1]!;
     const n = c.prompt_ids.length;
-    const positions = c.prompt_ids.map((_, i) => i);
-    const t = await runDecoder(
-      target.session,
-      target.shape,
-      c.prompt_ids,
-      positions,
-      causalBias(0, n),
-      emptyCache(target.shape.layers),
-    );
-    const { outputs } = await runDecoder(
-      head.session,
-      head.shape,
-      c.head_input_ids,
-      positions,
-      causalBias(0, n),
-      emptyCache(1),
-      {
-        feature: t.outputs.feature!,
-        ...topK(10),
-      },
-    );
+    const t = await runSequence(target.session, target.shape, c.prompt_ids);
+    const { outputs } = await runSequence(head.session, head.shape, c.head_input_ids, {
+      feature: t.outputs.feature!,
+      ...topK(10),
+    });
     const vocab = head.entry.dims.vocab;
     const logits = outputs.logits!.data as Float32Array;
     const values = outputs.top_log_probs!.data as Float32Array;

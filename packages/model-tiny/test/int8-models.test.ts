@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, emptyCache, runDecoder } from '@treespec/convert/testing';
+import { causalBias, runDecoder, runSequence } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
@@ -94,17 +94,9 @@ describe('the int8 EAGLE head and draft LM agree with their fp32 versions', () =
     const agreement = new Agreement();
     for (const c of cases) {
       const n = c.prompt_ids.length;
-      const positions = c.prompt_ids.map((_, i) => i);
-      const t = await runDecoder(
-        target.session,
-        target.shape,
-        c.prompt_ids,
-        positions,
-        causalBias(0, n),
-        emptyCache(target.shape.layers),
-      );
+      const t = await runSequence(target.session, target.shape, c.prompt_ids);
       const run = (head: LoadedModel) =>
-        runDecoder(head.session, head.shape, c.head_input_ids, positions, causalBias(0, n), emptyCache(1), {
+        runSequence(head.session, head.shape, c.head_input_ids, {
           feature: t.outputs.feature!,
           ...topK(5),
         });
@@ -154,15 +146,7 @@ describe('the int8 EAGLE head and draft LM agree with their fp32 versions', () =
     for (const c of cases) {
       const tokens = [...c.prompt_ids, ...c.greedy_ids.slice(0, -1)];
       const n = tokens.length;
-      const run = (m: LoadedModel) =>
-        runDecoder(
-          m.session,
-          m.shape,
-          tokens,
-          tokens.map((_, i) => i),
-          causalBias(0, n),
-          emptyCache(m.shape.layers),
-        );
+      const run = (m: LoadedModel) => runSequence(m.session, m.shape, tokens);
       const a = (await run(int8)).outputs.logits!.data as Float32Array;
       const b = (await run(fp32)).outputs.logits!.data as Float32Array;
       agreement.add(a, b, n, vocab);

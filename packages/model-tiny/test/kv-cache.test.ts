@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, emptyCache, type KvCache, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
+import {
+  causalBias,
+  emptyCache,
+  type KvCache,
+  maxAbsDiff,
+  runDecoder,
+  runSequence,
+} from '@treespec/convert/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
@@ -26,14 +33,7 @@ describe('KV cache of the converted tiny models', () => {
     for (const model of models) {
       const { vocab, hidden } = model.entry.dims;
       const n = sequence.length;
-      const full = await runDecoder(
-        model.session,
-        model.shape,
-        sequence,
-        sequence.map((_, i) => i),
-        causalBias(0, n),
-        emptyCache(model.shape.layers),
-      );
+      const full = await runSequence(model.session, model.shape, sequence);
       let cache: KvCache = emptyCache(model.shape.layers);
       for (const chunk of [10, 1, 1, 5, 3, 1, 20, 1, 23]) {
         const at = cache.length;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, emptyCache, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
+import { causalBias, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, type TinyModelId, tinyTestVectorsPath } from '../src/node.js';
 import { argmaxRow, type LoadedModel, loadTinyModel, logSumExpRow } from './helpers/bundle.js';
@@ -44,16 +44,8 @@ for (const id of [TINY_MODEL_IDS.target, TINY_MODEL_IDS.draft] as TinyModelId[])
 
     it('matches logits, argmax, logsumexp, top-10 and features at the recorded positions', async () => {
       const c = vectors.cases[0]!;
-      const n = c.prompt_ids.length;
       const { vocab, hidden } = model.entry.dims;
-      const { outputs } = await runDecoder(
-        model.session,
-        model.shape,
-        c.prompt_ids,
-        c.prompt_ids.map((_, i) => i),
-        causalBias(0, n),
-        emptyCache(model.shape.layers),
-      );
+      const { outputs } = await runSequence(model.session, model.shape, c.prompt_ids);
       const logits = outputs.logits!.data as Float32Array;
       const features = outputs.feature!.data as Float32Array;
       expect(c.positions!.length).toBe(3);
@@ -79,14 +71,7 @@ for (const id of [TINY_MODEL_IDS.target, TINY_MODEL_IDS.draft] as TinyModelId[])
       let decisive = 0;
       for (const c of vectors.cases) {
         const n = c.prompt_ids.length;
-        let step = await runDecoder(
-          model.session,
-          model.shape,
-          c.prompt_ids,
-          c.prompt_ids.map((_, i) => i),
-          causalBias(0, n),
-          emptyCache(model.shape.layers),
-        );
+        let step = await runSequence(model.session, model.shape, c.prompt_ids);
         let rows = n;
         for (let t = 0; t < c.greedy_ids.length; t++) {
           const predicted = argmaxRow(step.outputs.logits!.data as Float32Array, rows - 1, vocab);

@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, emptyCache, MASKED, maxAbsDiff, runDecoder } from '@treespec/convert/testing';
+import {
+  causalBias,
+  emptyCache,
+  MASKED,
+  maxAbsDiff,
+  runDecoder,
+  runSequence,
+} from '@treespec/convert/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel } from './helpers/bundle.js';
@@ -31,14 +38,7 @@ describe('tree attention bias on the converted tiny target', () => {
     const random = seededRandom(2024);
     const vocab = target.entry.dims.vocab;
     const p = prompt.length - 1;
-    const prefill = await runDecoder(
-      target.session,
-      target.shape,
-      prompt.slice(0, p),
-      prompt.slice(0, p).map((_, i) => i),
-      causalBias(0, p),
-      emptyCache(target.shape.layers),
-    );
+    const prefill = await runSequence(target.session, target.shape, prompt.slice(0, p));
     for (const size of [6, 11, 17, 24, 32]) {
       const parents = [-1];
       const tokens = [prompt[p]!];

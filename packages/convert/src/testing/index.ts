@@ -7,4 +7,5 @@ export {
   maxAbsDiff,
   openSession,
   runDecoder,
+  runSequence,
 } from './reference-decoder.js';

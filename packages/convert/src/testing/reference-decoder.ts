@@ -93,3 +93,25 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/**
+ * Runs `tokens` as a new sequence: positions 0…n-1, each row seeing itself and the rows before
+ * it, nothing cached; `extra` feeds what a head also takes (its `feature`, `top_k`).
+ */
+export function runSequence(
+  session: ort.InferenceSession,
+  shape: { layers: number; kvHeads: number; headDim: number },
+  tokens: readonly number[],
+  extra: Record<string, ort.Tensor> = {},
+): Promise<{ outputs: ort.InferenceSession.ReturnType; cache: KvCache }> {
+  const positions = tokens.map((_, i) => i);
+  return runDecoder(
+    session,
+    shape,
+    tokens,
+    positions,
+    causalBias(0, tokens.length),
+    emptyCache(shape.layers),
+    extra,
+  );
+}
