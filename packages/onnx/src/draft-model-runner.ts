@@ -8,7 +8,8 @@ import {
 } from '@treespec/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { Int64Buffer } from './int64.js';
-import { KvCache, type KvDtype } from './kv-cache.js';
+import { KvCache } from './kv-cache.js';
+import type { CausalLmLayout } from './model-layout.js';
 
 /** Options shared by the draft-model runners. */
 export interface DraftModelRunnerOptions {
@@ -24,16 +25,8 @@ export interface DraftModelRunnerOptions {
   maxContext?: number;
 }
 
-/** What a draft-model runner needs to know of its model. */
-export interface DraftModelShape {
-  vocabSize: number;
-  hiddenSize: number;
-  layers: number;
-  kvHeads: number;
-  headDim: number;
-  maxContext: number;
-  dtype: KvDtype;
-}
+/** What a draft-model runner needs to know of its model: a causal LM's layout without its I/O names. */
+export type DraftModelShape = Omit<CausalLmLayout, 'names'>;
 
 /**
  * The row bookkeeping every ONNX {@link DraftModel} shares: a KV cache allocated once (committed
