@@ -145,17 +145,23 @@ export async function createTextGenerator(
     checkModelPair(targetModel, model);
     return model;
   };
+  /** Buffers of a draft model's runner, sized for the trees its drafter grows. */
+  const runnerOptions = (growth: TreeGrowth) => ({
+    maxContext,
+    maxDraftBatch: growth.maxFrontier,
+    maxK: growth.maxChildren,
+    maxDraftRows: growth.maxNodes,
+  });
   let eagle: EagleDrafter | null = null;
   const eagleDrafter = async (): Promise<EagleDrafter> => {
     if (eagle) return eagle;
     const model = need(headModel, 'eagle-head', 'eagle2');
     const growth = growthFor({ ...DEFAULT_TREE, ...options.tree }, adaptive);
-    const head = new OnnxEagleHead(await source.openSession(model), eagleHeadLayout(model), {
-      maxContext,
-      maxDraftBatch: growth.maxFrontier,
-      maxK: growth.maxChildren,
-      maxDraftRows: growth.maxNodes,
-    });
+    const head = new OnnxEagleHead(
+      await source.openSession(model),
+      eagleHeadLayout(model),
+      runnerOptions(growth),
+    );
     eagle = new EagleDrafter(head, { growth });
     return eagle;
   };
@@ -164,12 +170,7 @@ export async function createTextGenerator(
     if (draftLm) return draftLm;
     const model = need(draftModel, 'draft', 'draft-lm');
     const growth = growthFor({ ...DEFAULT_DRAFT_LM_TREE, ...options.draftTree }, adaptive);
-    const lm = new OnnxDraftLm(await source.openSession(model), causalLmLayout(model), {
-      maxContext,
-      maxDraftBatch: growth.maxFrontier,
-      maxK: growth.maxChildren,
-      maxDraftRows: growth.maxNodes,
-    });
+    const lm = new OnnxDraftLm(await source.openSession(model), causalLmLayout(model), runnerOptions(growth));
     draftLm = new DraftLmDrafter(lm, { growth });
     return draftLm;
   };
