@@ -284,18 +284,14 @@ export function selectModels(
   ids: readonly string[] = [],
   file = 'treespec.json',
 ): Manifest {
-  if (provider !== 'wasm') return preferModels(manifest, ids, file);
-  const named = new Set(
-    preferModels(manifest, ids, file)
-      .models.slice(0, ids.length)
-      .map((m) => m.role),
-  );
-  const fp32 = [];
-  for (const role of new Set(manifest.models.map((m) => m.role))) {
-    const model = manifest.models.find((m) => m.role === role && m.weightFormat === 'fp32');
-    if (model && !named.has(role)) fp32.push(model.id);
+  const preferred = preferModels(manifest, ids, file);
+  if (provider !== 'wasm') return preferred;
+  const named = new Set(preferred.models.slice(0, ids.length).map((m) => m.role));
+  const fp32 = new Map<string, string>();
+  for (const m of manifest.models) {
+    if (m.weightFormat === 'fp32' && !named.has(m.role) && !fp32.has(m.role)) fp32.set(m.role, m.id);
   }
-  return preferModels(manifest, [...ids, ...fp32], file);
+  return preferModels(manifest, [...ids, ...fp32.values()], file);
 }
 
 /**
