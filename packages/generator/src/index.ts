@@ -8,6 +8,7 @@ export {
   DEFAULT_DRAFT_LM_TREE,
   DEFAULT_TREE,
   GPU_TREE,
+  treeBudget,
 } from './model-bundle.js';
 export { preferModels } from './prefer-models.js';
 export {

@@ -103,6 +103,17 @@ export interface BundleSource {
   openSession(model: ManifestModel): Promise<InferenceSession>;
 }
 
+/**
+ * A budget with the defaults filled in for what `given` leaves out. A `topK` given without a
+ * `frontier` also sets the frontier, as it does for {@link DynamicTreeGrowth}, rather than keeping
+ * the default's (so `{ topK: 8, depth: 5, totalTokens: 32 }` is the EAGLE-2 budget whatever the
+ * defaults).
+ */
+export function treeBudget(defaults: DynamicTreeOptions, given: DynamicTreeOptions = {}): DynamicTreeOptions {
+  const frontier = given.frontier ?? (given.topK !== undefined ? given.topK : defaults.frontier);
+  return { ...defaults, ...given, ...(frontier !== undefined ? { frontier } : {}) };
+}
+
 function growthFor(budget: DynamicTreeOptions, adaptive: AdaptiveStop): TreeGrowth {
   const depthRule = adaptive === 'depth' || adaptive === 'both';
   const growth = new DynamicTreeGrowth(
@@ -156,7 +167,7 @@ export async function createTextGenerator(
   const eagleDrafter = async (): Promise<EagleDrafter> => {
     if (eagle) return eagle;
     const model = need(headModel, 'eagle-head', 'eagle2');
-    const growth = growthFor({ ...DEFAULT_TREE, ...options.tree }, adaptive);
+    const growth = growthFor(treeBudget(DEFAULT_TREE, options.tree), adaptive);
     const head = new OnnxEagleHead(
       await source.openSession(model),
       eagleHeadLayout(model),
@@ -169,7 +180,7 @@ export async function createTextGenerator(
   const draftLmDrafter = async (): Promise<DraftLmDrafter> => {
     if (draftLm) return draftLm;
     const model = need(draftModel, 'draft', 'draft-lm');
-    const growth = growthFor({ ...DEFAULT_DRAFT_LM_TREE, ...options.draftTree }, adaptive);
+    const growth = growthFor(treeBudget(DEFAULT_DRAFT_LM_TREE, options.draftTree), adaptive);
     const lm = new OnnxDraftLm(await source.openSession(model), causalLmLayout(model), runnerOptions(growth));
     draftLm = new DraftLmDrafter(lm, { growth });
     return draftLm;

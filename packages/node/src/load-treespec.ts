@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BundleOptions, createTextGenerator, GPU_TREE, type TextGenerator } from '@treespec/generator';
+import {
+  type BundleOptions,
+  createTextGenerator,
+  GPU_TREE,
+  type TextGenerator,
+  treeBudget,
+} from '@treespec/generator';
 import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
@@ -44,6 +50,6 @@ export async function loadTreespec(
       openSession: (model) =>
         createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
     },
-    onGpu ? { ...options, tree: { ...GPU_TREE, ...options.tree } } : options,
+    onGpu ? { ...options, tree: treeBudget(GPU_TREE, options.tree) } : options,
   );
 }

@@ -5,6 +5,7 @@ import {
   GPU_TREE,
   preferModels,
   type TextGenerator,
+  treeBudget,
 } from '@treespec/generator';
 import { MANIFEST_FILE, type Manifest, type ManifestModel, parseManifest } from '@treespec/onnx';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
@@ -170,7 +171,7 @@ export async function loadTreespecWeb(
     const filesDone = performance.now();
 
     const providers: Record<string, WebExecutionProvider> = {};
-    const tree = { ...(provider === 'wasm' ? DEFAULT_WASM_TREE : GPU_TREE), ...options.tree };
+    const tree = treeBudget(provider === 'wasm' ? DEFAULT_WASM_TREE : GPU_TREE, options.tree);
     const generator = await createTextGenerator(
       {
         manifest,
