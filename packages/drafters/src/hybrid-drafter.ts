@@ -174,12 +174,10 @@ export class HybridDrafter implements Drafter {
     if (choice === 0) {
       this.sinceModel[this.stepClass] = 0;
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
-    } else if (choice === this.plain) {
-      if (this.primary.needsFeatures) this.backlog.hold(context);
-      tree.reset(context.tokens[context.length - 1]);
     } else {
       if (this.primary.needsFeatures) this.backlog.hold(context);
-      tree.copyFrom(this.scratch[best]);
+      if (choice === this.plain) tree.reset(context.tokens[context.length - 1]);
+      else tree.copyFrom(this.scratch[best]);
     }
     this.lastChoice = choice;
     this.picks[choice]++;

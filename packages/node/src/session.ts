@@ -26,7 +26,7 @@ export interface NodeSessionOptions {
    * Let idle intra-op threads spin-wait for the next operator (ONNX Runtime's own default)
    * instead of sleeping. Default true. Without spinning, the drafter's calls between target calls
    * get the cores to themselves, but every target call pays for waking its threads: on the 2-core
-   * reference machine plain decoding lost about 20 % and EAGLE-2 about 14 % (docs/benchmarks.md).
+   * reference machine plain decoding lost about 22 % and EAGLE-2 about 14 % (docs/benchmarks.md).
    */
   spinning?: boolean;
   /** Default `all`. */
