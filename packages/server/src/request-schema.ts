@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { ApiError } from './api-error.js';
+
+const nullish = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
+/** The `treespec` extension object of a request. */
+const treespecExtension = z.strictObject({
+  /** One of the drafters the server loaded, or `none` for plain decoding. */
+  drafter: z.string().min(1).optional(),
+});
+
+/** Sampling and streaming fields both endpoints share, with OpenAI's ranges. */
+const sharedFields = {
+  model: z.string().min(1),
+  stream: nullish(z.boolean()),
+  stream_options: nullish(z.strictObject({ include_usage: z.boolean().optional() })),
+  temperature: nullish(z.number().min(0).max(2)),
+  top_p: nullish(z.number().gt(0).max(1)),
+  max_tokens: nullish(z.number().int().min(1)),
+  seed: nullish(z.number().int().min(0).max(0xffffffff)),
+  stop: nullish(z.union([z.string().min(1), z.array(z.string().min(1)).max(16)])),
+  presence_penalty: nullish(z.number().min(-2).max(2)),
+  frequency_penalty: nullish(z.number().min(-2).max(2)),
+  n: nullish(z.literal(1)),
+  user: nullish(z.string()),
+  top_k: nullish(z.number().int().min(-1)),
+  min_p: nullish(z.number().min(0).max(1)),
+  repetition_penalty: nullish(z.number().gt(0)),
+  treespec: nullish(treespecExtension),
+};
+
+const textPart = z.strictObject({ type: z.literal('text'), text: z.string() });
+
+const chatMessage = z.strictObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant']),
+  content: z.union([z.string(), z.array(textPart)]).nullable(),
+  name: z.string().optional(),
+});
+
+/** The body of `POST /v1/chat/completions` that treespec serves. */
+export const chatCompletionRequest = z.strictObject({
+  ...sharedFields,
+  messages: z.array(chatMessage).min(1),
+  max_completion_tokens: nullish(z.number().int().min(1)),
+  logprobs: nullish(z.literal(false)),
+  response_format: nullish(z.strictObject({ type: z.literal('text') })),
+});
+
+const tokenIds = z.array(z.number().int().min(0)).min(1);
+
+/** The body of `POST /v1/completions` that treespec serves: one prompt, text or token ids. */
+export const completionRequest = z.strictObject({
+  ...sharedFields,
+  prompt: z.union([z.string(), z.array(z.string()).length(1), tokenIds, z.array(tokenIds).length(1)]),
+  echo: nullish(z.literal(false)),
+  best_of: nullish(z.literal(1)),
+  logprobs: nullish(z.literal(0)),
+  suffix: nullish(z.null()),
+});
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
+export type CompletionRequest = z.infer<typeof completionRequest>;
+export type ChatMessageInput = z.infer<typeof chatMessage>;
+
+/** Parses a request body with `schema`, or throws the 400 OpenAI would send for its first problem. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, 'the request body must be a JSON object', { code: 'invalid_body' });
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`))
+    .join('');
+  if (issue.code === 'unrecognized_keys') {
+    const names = issue.keys.map((key) => (path ? `${path}.${key}` : key));
+    throw new ApiError(
+      400,
+      `unsupported parameter${names.length > 1 ? 's' : ''}: ${names.join(', ')} (treespec serves text generation only; see docs/serve.md)`,
+      {
+        param: names[0]!,
+        code: 'unsupported_parameter',
+      },
+    );
+  }
+  const code =
+    issue.code === 'invalid_type' && issue.input === undefined
+      ? 'missing_required_parameter'
+      : 'invalid_value';
+  throw new ApiError(400, `${path || 'body'}: ${issue.message}`, { param: path || null, code });
+}

@@ -1,0 +1,299 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { TextGenerationStream, TextResult } from '@treespec/generator';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ApiError } from './api-error.js';
+import { ChunkWriter, chatCompletion, type ResponseIdentity, textCompletion } from './completion-response.js';
+import { apiErrorOf } from './generation-errors.js';
+import {
+  chatGeneration,
+  completionGeneration,
+  type GenerationRequest,
+  type RequestLimits,
+} from './generation-request.js';
+import { GenerationSlot } from './generation-slot.js';
+import { chatCompletionRequest, completionRequest, parseBody } from './request-schema.js';
+import type { ServedGenerator } from './served-generator.js';
+import { ServerMetrics } from './server-metrics.js';
+import { SSE_HEADERS, writeEvent } from './sse.js';
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** The id clients name in `model` and `GET /v1/models` lists. Default `treespec`. */
+  modelId?: string;
+  /** When set, `/v1/*` requires `Authorization: Bearer <apiKey>`. Default: no key. */
+  apiKey?: string;
+  /** Most requests waiting behind the running generation; more get a 429. Default 64. */
+  maxQueue?: number;
+  /** Largest `max_tokens` a request may ask for. Default 4096. */
+  maxTokensLimit?: number;
+  /** `max_tokens` of a request that gives none. Default 256. */
+  defaultMaxTokens?: number;
+  /** Largest request body in bytes; larger ones get a 413. Default 1 MiB. */
+  bodyLimit?: number;
+  /** On `close()`, how long the running generation may go on before it is aborted. Default 10 000 ms. */
+  shutdownGraceMs?: number;
+  /** Log requests with Fastify's logger (pino) to stdout. Default false. */
+  logger?: boolean;
+}
+
+/** Where {@link TreespecServer.listen} binds. */
+export interface ListenOptions {
+  /** Default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Default 8000; 0 picks a free port. */
+  port?: number;
+}
+
+/** A running or ready-to-listen treespec server. */
+export interface TreespecServer {
+  /** The Fastify app (inject requests in tests, add routes, or mount it). */
+  readonly app: FastifyInstance;
+  readonly metrics: ServerMetrics;
+  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8000`. */
+  listen(options?: ListenOptions): Promise<string>;
+  /**
+   * Shuts down gracefully: refuses new requests (503), refuses queued ones, lets the running
+   * generation finish for up to `shutdownGraceMs`, aborts it after that, then closes the socket.
+   */
+  close(): Promise<void>;
+}
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const BEARER = /^Bearer\s+(.+)$/i;
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
+  return reply.code(error.status).headers(error.headers).send(error.body());
+}
+
+/**
+ * Creates an OpenAI-compatible HTTP server over a generator: `POST /v1/chat/completions`,
+ * `POST /v1/completions` (both streaming as server-sent events with `stream: true`),
+ * `GET /v1/models`, `GET /health` and `GET /metrics` (Prometheus, vLLM's metric names). One
+ * generation runs at a time; requests wait in arrival order in a bounded queue.
+ *
+ * ```ts
+ * const server = createServer(await loadTreespec(dir), { modelId: 'tiny' });
+ * const url = await server.listen({ port: 8000 }); // http://127.0.0.1:8000
+ * ```
+ */
+export function createServer(generator: ServedGenerator, options: ServerOptions = {}): TreespecServer {
+  const modelId = options.modelId ?? 'treespec';
+  const graceMs = options.shutdownGraceMs ?? 10_000;
+  const slot = new GenerationSlot(options.maxQueue ?? 64);
+  const metrics = new ServerMetrics(modelId, slot);
+  const limits: RequestLimits = {
+    maxTokensLimit: options.maxTokensLimit ?? 4096,
+    defaultMaxTokens: Math.min(options.defaultMaxTokens ?? 256, options.maxTokensLimit ?? 4096),
+    drafters: Object.keys(generator.drafters),
+    vocabSize: generator.tokenizer.vocabSize,
+  };
+  const defaultDrafter = generator.drafter?.name ?? 'none';
+  const started = Math.floor(Date.now() / 1000);
+  const running = new Set<Running>();
+  let closing = false;
+
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1 << 20 });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () =>
+      metrics.countHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.raw.statusCode),
+    );
+    if (closing && request.url !== '/metrics') {
+      throw new ApiError(503, 'the server is shutting down', {
+        type: 'service_unavailable_error',
+        code: 'shutting_down',
+      });
+    }
+    if (options.apiKey === undefined || !request.url.startsWith('/v1/')) return;
+    const match = BEARER.exec(request.headers.authorization ?? '');
+    if (!match || !sameSecret(match[1]!.trim(), options.apiKey)) {
+      throw new ApiError(401, 'incorrect or missing API key: send Authorization: Bearer <key>', {
+        type: 'authentication_error',
+        code: 'invalid_api_key',
+      });
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof ApiError) return sendError(reply, error);
+    const status = error.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      const message =
+        error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? `the request body is larger than ${app.initialConfig.bodyLimit} bytes`
+          : error.message;
+      return sendError(reply, new ApiError(status, message, { code: error.code?.toLowerCase() ?? null }));
+    }
+    request.log.error(error);
+    return sendError(reply, new ApiError(500, 'internal server error', { code: 'internal_error' }));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new ApiError(404, `no route ${request.method} ${request.url}`, {
+        type: 'not_found_error',
+        code: 'not_found',
+      }),
+    ),
+  );
+
+  const modelObject = { id: modelId, object: 'model', created: started, owned_by: 'treespec' };
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/v1/models', async () => ({ object: 'list', data: [modelObject] }));
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
+    if (request.params.id !== modelId) throw unknownModel(request.params.id);
+    return modelObject;
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.text()),
+  );
+
+  function unknownModel(model: string): ApiError {
+    return new ApiError(404, `the model "${model}" does not exist; this server serves "${modelId}"`, {
+      type: 'not_found_error',
+      param: 'model',
+      code: 'model_not_found',
+    });
+  }
+
+  async function serve(
+    kind: 'chat' | 'text',
+    model: string,
+    generation: GenerationRequest,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<unknown> {
+    if (model !== modelId) throw unknownModel(model);
+    const arrived = performance.now();
+    const controller = new AbortController();
+    reply.raw.once('close', () => controller.abort(new Error('the client disconnected')));
+    let release: () => void;
+    try {
+      release = await slot.acquire(controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted) return reply.hijack();
+      throw error;
+    }
+    let finished!: () => void;
+    const entry: Running = { controller, done: new Promise((resolve) => (finished = resolve)) };
+    running.add(entry);
+    try {
+      metrics.observeQueueTime((performance.now() - arrived) / 1000);
+      if (controller.signal.aborted) return reply.hijack();
+      const identity: ResponseIdentity = {
+        id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`,
+        created: Math.floor(Date.now() / 1000),
+        model: modelId,
+      };
+      const drafter = generation.drafter ?? defaultDrafter;
+      let stream: TextGenerationStream;
+      try {
+        stream = generator.stream(generation.prompt, { ...generation.options, signal: controller.signal });
+      } catch (error) {
+        throw apiErrorOf(error);
+      }
+      const observe = (result: TextResult) => {
+        if (result.finishReason !== 'abort') {
+          metrics.observeGeneration(result, (performance.now() - arrived) / 1000, drafter !== 'none');
+        }
+      };
+      if (!generation.stream) {
+        let result: TextResult;
+        try {
+          for await (const _ of stream) {
+            // the result holds the whole text
+          }
+          result = await stream.result;
+        } catch (error) {
+          throw apiErrorOf(error);
+        }
+        observe(result);
+        if (controller.signal.aborted) return reply.hijack();
+        return kind === 'chat'
+          ? chatCompletion(identity, result, drafter)
+          : textCompletion(identity, result, drafter);
+      }
+      reply.hijack();
+      const response = reply.raw;
+      response.writeHead(200, SSE_HEADERS);
+      const chunks = new ChunkWriter(identity, kind, generation.includeUsage);
+      const opening = chunks.opening();
+      if (opening) await writeEvent(response, opening);
+      try {
+        let first = true;
+        for await (const delta of stream) {
+          if (delta.length === 0) continue;
+          if (first) metrics.observeFirstToken((performance.now() - arrived) / 1000);
+          first = false;
+          if (!(await writeEvent(response, chunks.delta(delta))))
+            controller.abort(new Error('the client disconnected'));
+        }
+        const result = await stream.result;
+        observe(result);
+        await writeEvent(response, chunks.finish(result, drafter));
+        const usage = chunks.usage(result);
+        if (usage) await writeEvent(response, usage);
+        await writeEvent(response, '[DONE]');
+      } catch (error) {
+        const failure = apiErrorOf(error);
+        if (failure.status >= 500) request.log.error(error);
+        await writeEvent(response, failure.body());
+      }
+      response.end();
+      return reply;
+    } finally {
+      running.delete(entry);
+      release();
+      finished();
+    }
+  }
+
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = parseBody(chatCompletionRequest, request.body);
+    return serve('chat', body.model, chatGeneration(body, limits), request, reply);
+  });
+
+  app.post('/v1/completions', async (request, reply) => {
+    const body = parseBody(completionRequest, request.body);
+    return serve('text', body.model, completionGeneration(body, limits), request, reply);
+  });
+
+  return {
+    app,
+    metrics,
+    async listen(listenOptions: ListenOptions = {}) {
+      return app.listen({ host: listenOptions.host ?? '127.0.0.1', port: listenOptions.port ?? 8000 });
+    },
+    async close() {
+      closing = true;
+      slot.close(
+        new ApiError(503, 'the server is shutting down', {
+          type: 'service_unavailable_error',
+          code: 'shutting_down',
+        }),
+      );
+      const inFlight = Promise.all([...running].map((entry) => entry.done));
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([inFlight, grace]);
+      clearTimeout(timer);
+      for (const entry of running) entry.controller.abort(new Error('the server is shutting down'));
+      await inFlight;
+      await app.close();
+    },
+  };
+}
