@@ -1,0 +1,159 @@
+import type { TextGenerator } from '@treespec/generator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type TreespecServer } from '../src/index.js';
+import { loadTinyGenerator } from './tiny.js';
+
+let generator: TextGenerator;
+let server: TreespecServer;
+let base: string;
+
+beforeAll(async () => {
+  generator = await loadTinyGenerator();
+  server = createServer(generator, { modelId: 'tiny', maxTokensLimit: 512, bodyLimit: 64 * 1024 });
+  base = await server.listen({ port: 0 });
+});
+
+afterAll(async () => {
+  await server.close();
+  await generator.dispose();
+});
+
+async function post(path: string, body: string | object, headers: Record<string, string> = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as { error: Record<string, unknown> } };
+}
+
+function expectOpenAiError(
+  reply: { status: number; body: { error: Record<string, unknown> } },
+  status: number,
+  param?: string | null,
+) {
+  expect(reply.status).toBe(status);
+  expect(Object.keys(reply.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(typeof reply.body.error.message).toBe('string');
+  expect(reply.body.error.type).toBe(status === 404 ? 'not_found_error' : 'invalid_request_error');
+  if (param !== undefined) expect(reply.body.error.param).toBe(param);
+}
+
+const chat = (extra: object) => ({ model: 'tiny', messages: [{ role: 'user', content: 'Hi' }], ...extra });
+
+describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
+  it('refuses malformed JSON with a 400', async () => {
+    expectOpenAiError(await post('/v1/chat/completions', '{"model": "tiny", "messages": ['), 400);
+  });
+
+  it('refuses a body that is not an object', async () => {
+    expectOpenAiError(await post('/v1/completions', '[1, 2, 3]'), 400);
+    expectOpenAiError(await post('/v1/completions', '"text"'), 400);
+  });
+
+  it('names the field of a wrong type', async () => {
+    expectOpenAiError(await post('/v1/chat/completions', chat({ temperature: 'hot' })), 400, 'temperature');
+    expectOpenAiError(await post('/v1/chat/completions', chat({ max_tokens: 1.5 })), 400, 'max_tokens');
+    expectOpenAiError(await post('/v1/chat/completions', chat({ messages: 'hello' })), 400, 'messages');
+    expectOpenAiError(
+      await post('/v1/chat/completions', chat({ messages: [{ role: 'user', content: 7 }] })),
+      400,
+      'messages[0].content',
+    );
+    expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: { text: 'x' } }), 400, 'prompt');
+  });
+
+  it('names a missing model and answers an unknown one with 404 model_not_found', async () => {
+    const missing = await post('/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }] });
+    expectOpenAiError(missing, 400, 'model');
+    expect(missing.body.error.code).toBe('missing_required_parameter');
+    const unknown = await post('/v1/chat/completions', chat({ model: 'gpt-4o' }));
+    expectOpenAiError(unknown, 404, 'model');
+    expect(unknown.body.error.code).toBe('model_not_found');
+  });
+
+  it('refuses empty messages and an empty prompt', async () => {
+    expectOpenAiError(await post('/v1/chat/completions', chat({ messages: [] })), 400, 'messages');
+    expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: '' }), 400, 'prompt');
+    expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: [] }), 400, 'prompt');
+  });
+
+  it('refuses max_tokens above the server cap, and out-of-range sampling values', async () => {
+    const huge = await post('/v1/chat/completions', chat({ max_tokens: 1_000_000_000 }));
+    expectOpenAiError(huge, 400, 'max_tokens');
+    expect(huge.body.error.message).toMatch(/512/);
+    expectOpenAiError(
+      await post('/v1/chat/completions', chat({ max_completion_tokens: 513 })),
+      400,
+      'max_completion_tokens',
+    );
+    expectOpenAiError(await post('/v1/chat/completions', chat({ top_p: 0 })), 400, 'top_p');
+    expectOpenAiError(await post('/v1/chat/completions', chat({ temperature: -1 })), 400, 'temperature');
+    expectOpenAiError(await post('/v1/chat/completions', chat({ seed: -3 })), 400, 'seed');
+  });
+
+  it('refuses unsupported OpenAI fields by name', async () => {
+    for (const [field, value] of [
+      ['tools', [{ type: 'function', function: { name: 'f' } }]],
+      ['logit_bias', { '50': 10 }],
+      ['n', 2],
+      ['logprobs', true],
+    ] as const) {
+      const reply = await post('/v1/chat/completions', chat({ [field]: value }));
+      expectOpenAiError(reply, 400, field);
+    }
+    const format = await post('/v1/chat/completions', chat({ response_format: { type: 'json_object' } }));
+    expectOpenAiError(format, 400, 'response_format.type');
+    const tool = await post('/v1/chat/completions', chat({ tools: [] }));
+    expect(tool.body.error.code).toBe('unsupported_parameter');
+    expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: 'x', echo: true }), 400, 'echo');
+    expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: ['a', 'b'] }), 400, 'prompt');
+  });
+
+  it('refuses an unknown drafter and token ids outside the vocabulary', async () => {
+    const drafter = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: 'x',
+      treespec: { drafter: 'medusa' },
+    });
+    expectOpenAiError(drafter, 400, 'treespec.drafter');
+    expect(drafter.body.error.message).toMatch(/none/);
+    const ids = await post('/v1/completions', { model: 'tiny', prompt: [1, 10_000_000] });
+    expectOpenAiError(ids, 400, 'prompt');
+  });
+
+  it('refuses a prompt longer than the context with context_length_exceeded', async () => {
+    const reply = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: 'the cat sat. '.repeat(3000),
+      max_tokens: 4,
+    });
+    expectOpenAiError(reply, 400);
+    expect(reply.body.error.code).toBe('context_length_exceeded');
+  });
+
+  it('refuses an oversized body with a 413', async () => {
+    const reply = await post('/v1/completions', { model: 'tiny', prompt: 'x'.repeat(100 * 1024) });
+    expect(reply.status).toBe(413);
+    expect(reply.body.error.type).toBe('invalid_request_error');
+    expect(reply.body.error.message).toMatch(/65536 bytes/);
+  });
+
+  it('answers an unknown route with a 404 in the same shape', async () => {
+    const response = await fetch(`${base}/v1/embeddings`, { method: 'POST', body: '{}' });
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('still serves a valid request after all of them', async () => {
+    const reply = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: 'Once upon a time',
+      max_tokens: 8,
+      temperature: 0,
+    });
+    expect(reply.status).toBe(200);
+    const expected = await generator.generate('Once upon a time', { maxTokens: 8, temperature: 0 });
+    expect((reply.body as unknown as { choices: [{ text: string }] }).choices[0].text).toBe(expected.text);
+  });
+});

@@ -1,0 +1,144 @@
+import type { TextGenerator } from '@treespec/generator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type TreespecServer } from '../src/index.js';
+import { streamCompletion } from './sse-client.js';
+import { loadTinyGenerator } from './tiny.js';
+
+const PROMPT = 'Once upon a time';
+let generator: TextGenerator;
+
+beforeAll(async () => {
+  generator = await loadTinyGenerator();
+});
+
+afterAll(async () => {
+  await generator.dispose();
+});
+
+async function withServer<T>(
+  options: Parameters<typeof createServer>[1],
+  body: (base: string, server: TreespecServer) => Promise<T>,
+): Promise<T> {
+  const server = createServer(generator, { modelId: 'tiny', ...options });
+  const base = await server.listen({ port: 0 });
+  try {
+    return await body(base, server);
+  } finally {
+    await server.close();
+  }
+}
+
+function metricValue(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+}
+
+describe('serving one generation at a time', () => {
+  it('answers 429 with Retry-After when the queue is full, and serves the queued request after', async () => {
+    await withServer({ maxQueue: 1 }, async (base) => {
+      const long = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 200, temperature: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const queued = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 8, temperature: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const refused = await fetch(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
+      });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
+      expect((await long).done).toBe(true);
+      const second = await queued;
+      expect(second.done).toBe(true);
+      expect(second.text).toBe((await generator.generate(PROMPT, { maxTokens: 8, temperature: 0 })).text);
+    });
+  });
+
+  it('aborts the generation of a client that disconnects mid-stream and frees the slot', async () => {
+    await withServer({}, async (base) => {
+      const gone = await streamCompletion(
+        base,
+        { model: 'tiny', prompt: PROMPT, max_tokens: 400, temperature: 0 },
+        { disconnectAfter: 2 },
+      );
+      expect(gone.done).toBe(false);
+      const next = await streamCompletion(base, {
+        model: 'tiny',
+        prompt: PROMPT,
+        max_tokens: 12,
+        temperature: 0,
+      });
+      expect(next.done).toBe(true);
+      expect(next.text).toBe((await generator.generate(PROMPT, { maxTokens: 12, temperature: 0 })).text);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metricValue(metrics, 'vllm:num_requests_running')).toBe(0);
+      expect(metricValue(metrics, 'vllm:num_requests_waiting')).toBe(0);
+      // The abandoned request generated far fewer than its 400 tokens.
+      expect(metricValue(metrics, 'vllm:generation_tokens_total')).toBe(12);
+    });
+  });
+
+  it('requires the bearer token on /v1 when an API key is set, but not on /health', async () => {
+    await withServer({ apiKey: 'sekret' }, async (base) => {
+      const body = JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 2 });
+      const headers = { 'content-type': 'application/json' };
+      const missing = await fetch(`${base}/v1/completions`, { method: 'POST', headers, body });
+      expect(missing.status).toBe(401);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+      const wrong = await fetch(`${base}/v1/models`, { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      const right = await fetch(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { ...headers, authorization: 'Bearer sekret' },
+        body,
+      });
+      expect(right.status).toBe(200);
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+    });
+  });
+
+  it('binds to 127.0.0.1 by default', async () => {
+    await withServer({}, async (base) => {
+      expect(new URL(base).hostname).toBe('127.0.0.1');
+    });
+  });
+
+  it('on close, finishes the running stream within the grace period and refuses queued requests with 503', async () => {
+    const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 30_000 });
+    const base = await server.listen({ port: 0 });
+    const running = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 48, temperature: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const queued = fetch(`${base}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = server.close();
+    expect((await queued).status).toBe(503);
+    const finished = await running;
+    await closed;
+    expect(finished.done).toBe(true);
+    expect(finished.text).toBe((await generator.generate(PROMPT, { maxTokens: 48, temperature: 0 })).text);
+  });
+
+  it('on close, aborts the running generation once the grace period is over', async () => {
+    const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 0 });
+    const base = await server.listen({ port: 0 });
+    const running = streamCompletion(base, {
+      model: 'tiny',
+      prompt: PROMPT,
+      max_tokens: 200,
+      temperature: 0,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await server.close();
+    const cut = await running;
+    const full = (await generator.generate(PROMPT, { maxTokens: 200, temperature: 0 })).text;
+    expect(cut.done).toBe(true);
+    expect(cut.text.length).toBeGreaterThan(0);
+    expect(cut.text.length).toBeLessThan(full.length);
+    expect(cut.text).toBe(full.slice(0, cut.text.length));
+  });
+});

@@ -1,0 +1,59 @@
+/** A streamed completion read with fetch: its text, whether it reached [DONE], any error event. */
+export interface StreamedCompletion {
+  text: string;
+  done: boolean;
+  error: unknown;
+  events: number;
+}
+
+/**
+ * Posts a streaming text completion and reads its server-sent events; with `disconnectAfter`,
+ * aborts the request after that many text events (a client that goes away mid-stream).
+ */
+export async function streamCompletion(
+  base: string,
+  body: object,
+  options: { disconnectAfter?: number; headers?: Record<string, string> } = {},
+): Promise<StreamedCompletion> {
+  const controller = new AbortController();
+  const response = await fetch(`${base}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal: controller.signal,
+  });
+  if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+  const result: StreamedCompletion = { text: '', done: false, error: null, events: 0 };
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const bytes of response.body!) {
+      buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+      let end = buffer.indexOf('\n\n');
+      while (end >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf('\n\n');
+        const data = event.replace(/^data: /, '');
+        if (data === '[DONE]') {
+          result.done = true;
+          continue;
+        }
+        const parsed = JSON.parse(data) as { choices?: Array<{ text: string }>; error?: unknown };
+        if (parsed.error) result.error = parsed.error;
+        const text = parsed.choices?.[0]?.text ?? '';
+        if (text.length > 0) {
+          result.text += text;
+          result.events++;
+          if (options.disconnectAfter !== undefined && result.events >= options.disconnectAfter) {
+            controller.abort();
+            return result;
+          }
+        }
+      }
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  }
+  return result;
+}
