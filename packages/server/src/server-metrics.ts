@@ -1,6 +1,6 @@
 import type { GenerationStats } from '@treespec/core';
 import type { TextResult } from '@treespec/generator';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { openAiFinishReason } from './completion-response.js';
 import type { GenerationSlot } from './generation-slot.js';
 
@@ -9,7 +9,8 @@ const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 4
 /**
  * The server's Prometheus metrics, under the names vLLM exports (`vllm:spec_decode_*` for
  * speculative decoding, `vllm:*_tokens_total`, the latency histograms, `http_requests_total`), so
- * dashboards built for vLLM read a treespec server unchanged. One registry per server.
+ * dashboards built for vLLM read a treespec server unchanged, and the standard `process_*` and
+ * `nodejs_*` metrics (resident memory among them). One registry per server.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -29,6 +30,7 @@ export class ServerMetrics {
   constructor(modelName: string, slot: GenerationSlot) {
     this.labels = { model_name: modelName };
     const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
     const model = ['model_name'] as const;
     new Gauge({
       name: 'vllm:num_requests_running',

@@ -3,7 +3,10 @@ export interface StreamedCompletion {
   text: string;
   done: boolean;
   error: unknown;
+  /** Text events received. */
   events: number;
+  /** `usage.completion_tokens` of the usage chunk (0 without `stream_options.include_usage`). */
+  completionTokens: number;
 }
 
 /**
@@ -23,12 +26,15 @@ export async function streamCompletion(
     signal: controller.signal,
   });
   if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
-  const result: StreamedCompletion = { text: '', done: false, error: null, events: 0 };
+  const result: StreamedCompletion = { text: '', done: false, error: null, events: 0, completionTokens: 0 };
   const decoder = new TextDecoder();
   let buffer = '';
   try {
-    for await (const bytes of response.body!) {
-      buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+    const reader = response.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
       let end = buffer.indexOf('\n\n');
       while (end >= 0) {
         const event = buffer.slice(0, end);
@@ -39,8 +45,13 @@ export async function streamCompletion(
           result.done = true;
           continue;
         }
-        const parsed = JSON.parse(data) as { choices?: Array<{ text: string }>; error?: unknown };
+        const parsed = JSON.parse(data) as {
+          choices?: Array<{ text: string }>;
+          error?: unknown;
+          usage?: { completion_tokens: number } | null;
+        };
         if (parsed.error) result.error = parsed.error;
+        if (parsed.usage) result.completionTokens = parsed.usage.completion_tokens;
         const text = parsed.choices?.[0]?.text ?? '';
         if (text.length > 0) {
           result.text += text;

@@ -1,0 +1,218 @@
+import type {
+  JSONObject,
+  LanguageModelV4,
+  LanguageModelV4CallOptions,
+  LanguageModelV4FinishReason,
+  LanguageModelV4GenerateResult,
+  LanguageModelV4StreamPart,
+  LanguageModelV4StreamResult,
+  LanguageModelV4Usage,
+  SharedV4Warning,
+} from '@ai-sdk/provider';
+import { type PromptFormat, toEnginePrompt } from './prompt-conversion.js';
+import { lockOf, type SerialLock } from './serial-lock.js';
+import type { EngineGenerateOptions, EngineResult, EngineStream, TreespecEngine } from './treespec-engine.js';
+
+/** Settings of a treespec language model. */
+export interface TreespecModelSettings {
+  /** The id the AI SDK reports for this model. Default `treespec`. */
+  modelId?: string;
+  /** `chat` (default) renders messages with the model's chat template; `text` joins them as plain text. */
+  promptFormat?: PromptFormat;
+  /** The drafter of every call (`none`: plain decoding). Default: the engine's. */
+  drafter?: string;
+  /** `maxOutputTokens` of a call that gives none. Default 256. */
+  defaultMaxTokens?: number;
+}
+
+function finishReason(result: EngineResult): LanguageModelV4FinishReason {
+  const unified =
+    result.finishReason === 'eos' || result.finishReason === 'stop'
+      ? 'stop'
+      : result.finishReason === 'abort'
+        ? 'other'
+        : 'length';
+  return { unified, raw: result.finishReason };
+}
+
+function usage(result: EngineResult): LanguageModelV4Usage {
+  return {
+    inputTokens: {
+      total: result.promptTokens.length,
+      noCache: result.promptTokens.length,
+      cacheRead: 0,
+      cacheWrite: 0,
+    },
+    outputTokens: { total: result.tokens.length, text: result.tokens.length, reasoning: 0 },
+  };
+}
+
+function speculation(result: EngineResult): { treespec: JSONObject } {
+  const s = result.stats;
+  return {
+    treespec: {
+      finishReason: result.finishReason,
+      tau: s.tau,
+      acceptanceByDepth: s.acceptanceByDepth,
+      steps: s.steps,
+      targetCalls: s.targetCalls,
+      meanTreeSize: s.meanTreeSize,
+      tokensPerSecond: s.tokensPerSecond,
+      totalMs: s.totalMs,
+    },
+  };
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The generation was aborted', 'AbortError');
+}
+
+/**
+ * A Vercel AI SDK language model (specification v4) over a treespec engine, in-process: lossless
+ * speculative decoding behind `generateText` and `streamText`. Calls on one engine (from any
+ * model over it) run one at a time in call order.
+ */
+export class TreespecLanguageModel implements LanguageModelV4 {
+  readonly specificationVersion = 'v4';
+  readonly provider = 'treespec';
+  readonly modelId: string;
+  readonly supportedUrls: Record<string, RegExp[]> = {};
+  private readonly lock: SerialLock;
+
+  constructor(
+    private readonly engine: TreespecEngine,
+    private readonly settings: TreespecModelSettings = {},
+  ) {
+    this.modelId = settings.modelId ?? 'treespec';
+    this.lock = lockOf(engine);
+  }
+
+  private prepare(options: LanguageModelV4CallOptions, signal: AbortSignal) {
+    const warnings: SharedV4Warning[] = [];
+    if (options.tools && options.tools.length > 0) warnings.push({ type: 'unsupported', feature: 'tools' });
+    if (options.toolChoice) warnings.push({ type: 'unsupported', feature: 'toolChoice' });
+    if (options.responseFormat && options.responseFormat.type !== 'text') {
+      warnings.push({
+        type: 'unsupported',
+        feature: 'responseFormat',
+        details: 'treespec generates free text',
+      });
+    }
+    const generate: EngineGenerateOptions = {
+      maxTokens: options.maxOutputTokens ?? this.settings.defaultMaxTokens ?? 256,
+      signal,
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.topP !== undefined ? { topP: options.topP } : {}),
+      ...(options.topK !== undefined ? { topK: options.topK } : {}),
+      ...(options.presencePenalty !== undefined ? { presencePenalty: options.presencePenalty } : {}),
+      ...(options.frequencyPenalty !== undefined ? { frequencyPenalty: options.frequencyPenalty } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.stopSequences && options.stopSequences.length > 0 ? { stop: options.stopSequences } : {}),
+      ...(this.settings.drafter !== undefined ? { drafter: this.settings.drafter } : {}),
+    };
+    return {
+      prompt: toEnginePrompt(options.prompt, this.settings.promptFormat ?? 'chat'),
+      generate,
+      warnings,
+    };
+  }
+
+  /** Generates the whole text; rejects with the signal's reason when `abortSignal` aborts. */
+  async doGenerate(options: LanguageModelV4CallOptions): Promise<LanguageModelV4GenerateResult> {
+    const controller = new AbortController();
+    const forward = () => controller.abort(abortError(options.abortSignal!));
+    options.abortSignal?.addEventListener('abort', forward, { once: true });
+    const { prompt, generate, warnings } = this.prepare(options, controller.signal);
+    const release = await this.lock.acquire();
+    try {
+      if (controller.signal.aborted) throw abortError(controller.signal);
+      const stream = this.engine.stream(prompt, generate);
+      for await (const _ of stream) {
+        // the result holds the whole text
+      }
+      const result = await stream.result;
+      if (controller.signal.aborted) throw abortError(controller.signal);
+      return {
+        content: [{ type: 'text', text: result.text }],
+        finishReason: finishReason(result),
+        usage: usage(result),
+        providerMetadata: speculation(result),
+        response: { modelId: this.modelId, timestamp: new Date() },
+        warnings,
+      };
+    } finally {
+      options.abortSignal?.removeEventListener('abort', forward);
+      release();
+    }
+  }
+
+  /**
+   * Streams text deltas as the engine commits tokens. Aborting `abortSignal` (or cancelling the
+   * stream) aborts the generation, and the stream errors with the signal's reason.
+   */
+  async doStream(options: LanguageModelV4CallOptions): Promise<LanguageModelV4StreamResult> {
+    const controller = new AbortController();
+    const forward = () => controller.abort(abortError(options.abortSignal!));
+    options.abortSignal?.addEventListener('abort', forward, { once: true });
+    const { prompt, generate, warnings } = this.prepare(options, controller.signal);
+    const modelId = this.modelId;
+    const engine = this.engine;
+    const lock = this.lock;
+    let release: (() => void) | null = null;
+    let engineStream: EngineStream | null = null;
+    let deltas: AsyncIterator<string> | null = null;
+    const finish = () => {
+      options.abortSignal?.removeEventListener('abort', forward);
+      release?.();
+      release = null;
+    };
+    const stream = new ReadableStream<LanguageModelV4StreamPart>({
+      async start(sink) {
+        sink.enqueue({ type: 'stream-start', warnings });
+        release = await lock.acquire();
+        if (controller.signal.aborted) {
+          finish();
+          sink.error(abortError(controller.signal));
+          return;
+        }
+        engineStream = engine.stream(prompt, generate);
+        deltas = engineStream[Symbol.asyncIterator]();
+        sink.enqueue({ type: 'response-metadata', modelId, timestamp: new Date() });
+        sink.enqueue({ type: 'text-start', id: '0' });
+      },
+      async pull(sink) {
+        if (!deltas || !engineStream) return;
+        try {
+          const next = await deltas.next();
+          if (!next.done) {
+            if (next.value.length > 0) sink.enqueue({ type: 'text-delta', id: '0', delta: next.value });
+            return;
+          }
+          const result = await engineStream.result;
+          finish();
+          if (controller.signal.aborted) {
+            sink.error(abortError(controller.signal));
+            return;
+          }
+          sink.enqueue({ type: 'text-end', id: '0' });
+          sink.enqueue({
+            type: 'finish',
+            finishReason: finishReason(result),
+            usage: usage(result),
+            providerMetadata: speculation(result),
+          });
+          sink.close();
+        } catch (error) {
+          finish();
+          sink.error(error);
+        }
+      },
+      async cancel(reason) {
+        controller.abort(reason);
+        await engineStream?.result.catch(() => undefined);
+        finish();
+      },
+    });
+    return { stream };
+  }
+}

@@ -1,0 +1,152 @@
+import type { TextGenerator } from '@treespec/generator';
+import { generateText, streamText } from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTreespec, type TreespecEngine, type TreespecProvider } from '../src/index.js';
+import { loadTinyGenerator } from './tiny.js';
+
+const PROMPT = 'Once upon a time';
+const MESSAGES = [
+  { role: 'system' as const, content: 'You are a storyteller.' },
+  { role: 'user' as const, content: 'Tell me about the sea.' },
+];
+
+let generator: TextGenerator;
+let treespec: TreespecProvider;
+
+beforeAll(async () => {
+  generator = await loadTinyGenerator();
+  const engine: TreespecEngine = generator;
+  treespec = createTreespec(engine);
+});
+
+afterAll(async () => {
+  await generator.dispose();
+});
+
+describe('the AI SDK provider over TextGenerator', () => {
+  it('generateText gives the greedy text of TextGenerator.generate, with usage, finish reason and stats', async () => {
+    const expected = await generator.generate(PROMPT, { maxTokens: 32, temperature: 0 });
+    const result = await generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 32,
+      temperature: 0,
+    });
+    expect(result.text).toBe(expected.text);
+    expect(result.finishReason).toBe('length');
+    expect(result.usage.inputTokens).toBe(expected.promptTokens.length);
+    expect(result.usage.outputTokens).toBe(32);
+    const stats = result.providerMetadata?.treespec as { tau: number; acceptanceByDepth: number[] };
+    expect(stats.tau).toBeGreaterThan(1);
+    expect(stats.acceptanceByDepth.length).toBeGreaterThan(0);
+  });
+
+  it('renders messages with the chat template, as TextGenerator does for a chat', async () => {
+    const expected = await generator.generate(MESSAGES, { maxTokens: 24, temperature: 0 });
+    const result = await generateText({
+      model: treespec(),
+      instructions: MESSAGES[0].content,
+      messages: [MESSAGES[1]],
+      maxOutputTokens: 24,
+      temperature: 0,
+    });
+    expect(result.text).toBe(expected.text);
+  });
+
+  it('streamText streams deltas that add up to the same text', async () => {
+    const expected = await generator.generate(PROMPT, { maxTokens: 40, temperature: 0 });
+    const result = streamText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 40,
+      temperature: 0,
+    });
+    const deltas: string[] = [];
+    for await (const delta of result.textStream) deltas.push(delta);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('')).toBe(expected.text);
+    expect(await result.finishReason).toBe('length');
+    expect((await result.usage).outputTokens).toBe(40);
+  });
+
+  it('ends at a stop sequence with finish reason stop', async () => {
+    const free = await generator.generate(PROMPT, { maxTokens: 40, temperature: 0 });
+    const stop = free.text.slice(20, 26);
+    const result = await generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 40,
+      temperature: 0,
+      stopSequences: [stop],
+    });
+    expect(result.text).toBe(free.text.slice(0, free.text.indexOf(stop)));
+    expect(result.finishReason).toBe('stop');
+  });
+
+  it('aborts generateText, and the next call runs', async () => {
+    const controller = new AbortController();
+    const call = generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 400,
+      temperature: 0,
+      abortSignal: controller.signal,
+      maxRetries: 0,
+    });
+    setTimeout(() => controller.abort(), 100);
+    await expect(call).rejects.toThrow();
+    const after = await generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 8,
+      temperature: 0,
+    });
+    expect(after.text).toBe((await generator.generate(PROMPT, { maxTokens: 8, temperature: 0 })).text);
+  });
+
+  it('aborts streamText mid-stream, and the next call runs', async () => {
+    const controller = new AbortController();
+    const result = streamText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 200,
+      temperature: 0,
+      abortSignal: controller.signal,
+      onError: () => {},
+    });
+    let text = '';
+    for await (const delta of result.textStream) {
+      text += delta;
+      if (text.length > 10) controller.abort();
+    }
+    const full = await generator.generate(PROMPT, { maxTokens: 200, temperature: 0 });
+    expect(text.length).toBeLessThan(full.text.length);
+    expect(full.text.startsWith(text)).toBe(true);
+    const after = await generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 8,
+      temperature: 0,
+    });
+    expect(after.text).toBe(full.text.slice(0, after.text.length));
+  });
+
+  it('runs concurrent calls one at a time, each with its own answer', async () => {
+    const prompts = ['Once upon a time', 'The history of the city', 'In the beginning'];
+    const results = await Promise.all(
+      prompts.map((prompt) =>
+        generateText({
+          model: treespec('tiny', { promptFormat: 'text' }),
+          prompt,
+          maxOutputTokens: 16,
+          temperature: 0,
+        }),
+      ),
+    );
+    for (const [i, prompt] of prompts.entries()) {
+      expect(results[i]!.text).toBe(
+        (await generator.generate(prompt, { maxTokens: 16, temperature: 0 })).text,
+      );
+    }
+  });
+});

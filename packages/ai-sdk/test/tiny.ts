@@ -1,0 +1,23 @@
+import { TextGenerator } from '@treespec/generator';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
+import { loadTokenizer } from '@treespec/tokenizers';
+
+/**
+ * A base model's chat template: the messages as plain text, one paragraph each. The tiny model
+ * ships no template, and a story model continues plain text where it would end a ChatML turn at once.
+ */
+export const PLAIN_CHAT_TEMPLATE =
+  '{{ bos_token }}{% for m in messages %}{{ m.content }}{% if not loop.last %}\n\n{% endif %}{% endfor %}';
+
+/** The embedded tiny bundle (EAGLE-2 drafter) with {@link PLAIN_CHAT_TEMPLATE}. */
+export async function loadTinyGenerator(): Promise<TextGenerator> {
+  const loaded = await loadTreespec(tinyModelDirectory());
+  const tokenizer = await loadTokenizer(tinyModelDirectory(), { chatTemplate: PLAIN_CHAT_TEMPLATE });
+  return new TextGenerator({
+    tokenizer,
+    target: loaded.target,
+    drafter: loaded.drafter,
+    drafters: loaded.drafters,
+  });
+}
