@@ -4,6 +4,7 @@ import { registerBench } from './commands/bench.js';
 import { registerConvert } from './commands/convert.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
 
 /** Adds one subcommand to the program. */
@@ -12,6 +13,7 @@ export type CommandRegistrar = (program: Command) => void;
 /** The subcommands `treespec` has, in help order. */
 export const COMMANDS: readonly CommandRegistrar[] = [
   registerGenerate,
+  registerServe,
   registerBench,
   registerTune,
   registerConvert,

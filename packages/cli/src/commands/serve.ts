@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { TextGenerator } from '@treespec/generator';
+import { loadTreespec } from '@treespec/node';
+import { createServer } from '@treespec/server';
+import { loadTokenizer } from '@treespec/tokenizers';
+import type { Command } from 'commander';
+import { addModelFlags, integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
+
+interface ServeFlags extends ModelFlags {
+  host: string;
+  port: number;
+  apiKey?: string;
+  queue: number;
+  modelId?: string;
+  chatTemplate?: string;
+  maxTokensLimit: number;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilStopped(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** `treespec serve`: an OpenAI-compatible HTTP server over the model until SIGINT or SIGTERM. */
+export function registerServe(program: Command): void {
+  const command = program
+    .command('serve')
+    .description(
+      'serve the model over an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/completions, /v1/models, /metrics',
+    );
+  addModelFlags(command)
+    .option('--host <address>', 'address to bind (0.0.0.0 exposes the server to the network)', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free port)', integer(0), 8000)
+    .option(
+      '--api-key <key>',
+      'require "Authorization: Bearer <key>" on /v1 (default: $TREESPEC_API_KEY if set)',
+    )
+    .option('--queue <n>', 'requests that may wait behind the running one; more get HTTP 429', integer(0), 64)
+    .option('--model-id <id>', 'the model name clients send (default: the model directory’s name)')
+    .option('--chat-template <file>', 'a Jinja chat template for a model whose tokenizer config has none')
+    .option('--max-tokens-limit <n>', 'largest max_tokens a request may ask for', integer(1), 4096)
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const err = cmd.parent!.configureOutput().writeErr!;
+      const directory = modelDirectory(flags);
+      const loaded = await loadTreespec(directory, await loadOptions(flags));
+      const generator = flags.chatTemplate
+        ? new TextGenerator({
+            tokenizer: await loadTokenizer(directory, {
+              chatTemplate: await readFile(flags.chatTemplate, 'utf8'),
+            }),
+            target: loaded.target,
+            drafter: loaded.drafter,
+            drafters: loaded.drafters,
+          })
+        : loaded;
+      const apiKey = flags.apiKey ?? process.env['TREESPEC_API_KEY'];
+      const modelId = flags.modelId ?? basename(directory.replace(/[\\/]+$/, ''));
+      const server = createServer(generator, {
+        modelId,
+        maxQueue: flags.queue,
+        maxTokensLimit: flags.maxTokensLimit,
+        ...(apiKey ? { apiKey } : {}),
+      });
+      const stopped = untilStopped();
+      try {
+        const url = await server.listen({ host: flags.host, port: flags.port });
+        err(
+          `treespec: serving "${modelId}" at ${url}/v1 (drafter: ${generator.drafter?.name ?? 'none'}); Ctrl-C stops\n`,
+        );
+        const signal = await stopped;
+        err(`treespec: ${signal}: finishing the running request, then stopping\n`);
+        await server.close();
+      } finally {
+        await generator.dispose();
+      }
+    });
+}

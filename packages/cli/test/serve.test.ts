@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TextGenerator } from '@treespec/generator';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
+import { loadTokenizer } from '@treespec/tokenizers';
+import { describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const TEMPLATE = '{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}';
+
+/** Starts `treespec serve` and resolves with the process and the URL it prints. */
+async function startServe(args: string[]) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const match = /at (http:\/\/\S+)\/v1/.exec(err);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`treespec serve exited with ${code}: ${err}`)));
+  });
+  return { child, url, stderr: () => err };
+}
+
+describe('treespec serve', () => {
+  it('serves the embedded model on 127.0.0.1 with a chat template and an API key, and stops cleanly on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'treespec-serve-'));
+    const templateFile = join(dir, 'template.jinja');
+    await writeFile(templateFile, TEMPLATE);
+    const { child, url, stderr } = await startServe([
+      '--api-key',
+      'k3y',
+      '--chat-template',
+      templateFile,
+      '--model-id',
+      'tiny',
+    ]);
+    try {
+      expect(new URL(url).hostname).toBe('127.0.0.1');
+      const ask = (key: string) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({
+            model: 'tiny',
+            messages: [{ role: 'user', content: 'Once upon a time' }],
+            max_tokens: 16,
+            temperature: 0,
+          }),
+        });
+      expect((await ask('wrong')).status).toBe(401);
+      const reply = (await (await ask('k3y')).json()) as { choices: [{ message: { content: string } }] };
+      const loaded = await loadTreespec(tinyModelDirectory());
+      const generator = new TextGenerator({
+        tokenizer: await loadTokenizer(tinyModelDirectory(), { chatTemplate: TEMPLATE }),
+        target: loaded.target,
+        drafter: loaded.drafter,
+      });
+      const expected = await generator.generate([{ role: 'user', content: 'Once upon a time' }], {
+        maxTokens: 16,
+        temperature: 0,
+      });
+      await generator.dispose();
+      expect(reply.choices[0].message.content).toBe(expected.text);
+    } finally {
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      await rm(dir, { recursive: true, force: true });
+      expect(code).toBe(0);
+      expect(stderr()).toMatch(/SIGTERM: finishing the running request, then stopping/);
+    }
+  });
+});
