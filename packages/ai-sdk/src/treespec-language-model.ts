@@ -89,8 +89,8 @@ export class TreespecLanguageModel implements LanguageModelV4 {
 
   private prepare(options: LanguageModelV4CallOptions, signal: AbortSignal) {
     const warnings: SharedV4Warning[] = [];
-    if (options.tools && options.tools.length > 0) warnings.push({ type: 'unsupported', feature: 'tools' });
-    if (options.toolChoice) warnings.push({ type: 'unsupported', feature: 'toolChoice' });
+    if (options.tools && options.tools.length > 0)
+      warnings.push({ type: 'unsupported', feature: 'tools', details: 'treespec generates free text' });
     if (options.responseFormat && options.responseFormat.type !== 'text') {
       warnings.push({
         type: 'unsupported',

@@ -36,6 +36,7 @@ describe('the AI SDK provider over TextGenerator', () => {
     expect(result.finishReason).toBe('length');
     expect(result.usage.inputTokens).toBe(expected.promptTokens.length);
     expect(result.usage.outputTokens).toBe(32);
+    expect(result.warnings ?? []).toEqual([]);
     const stats = result.providerMetadata?.treespec as { tau: number; acceptanceByDepth: number[] };
     expect(stats.tau).toBeGreaterThan(1);
     expect(stats.acceptanceByDepth.length).toBeGreaterThan(0);
@@ -148,5 +149,27 @@ describe('the AI SDK provider over TextGenerator', () => {
         (await generator.generate(prompt, { maxTokens: 16, temperature: 0 })).text,
       );
     }
+  });
+
+  it('warns that tools are unsupported and refuses file parts', async () => {
+    const model = treespec('tiny', { promptFormat: 'text' });
+    const result = await model.doGenerate({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: PROMPT }] }],
+      maxOutputTokens: 4,
+      tools: [{ type: 'function', name: 'lookup', inputSchema: { type: 'object' } }],
+    });
+    expect(result.warnings).toEqual([
+      { type: 'unsupported', feature: 'tools', details: 'treespec generates free text' },
+    ]);
+    await expect(
+      model.doGenerate({
+        prompt: [
+          {
+            role: 'user',
+            content: [{ type: 'file', mediaType: 'image/png', data: { type: 'data', data: 'AA==' } }],
+          },
+        ],
+      }),
+    ).rejects.toThrow(/file parts in user messages/);
   });
 });

@@ -1,4 +1,6 @@
 import type { TextGenerator } from '@treespec/generator';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type TreespecServer } from '../src/index.js';
 import { streamCompletion } from './sse-client.js';
@@ -140,5 +142,25 @@ describe('serving one generation at a time', () => {
     expect(cut.text.length).toBeGreaterThan(0);
     expect(cut.text.length).toBeLessThan(full.length);
     expect(cut.text).toBe(full.slice(0, cut.text.length));
+  });
+
+  it('answers a chat request for a model without a chat template with a 400 that says so', async () => {
+    const bare = await loadTreespec(tinyModelDirectory());
+    const server = createServer(bare, { modelId: 'tiny' });
+    const base = await server.listen({ port: 0 });
+    try {
+      const response = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'Hi' }] }),
+      });
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: { message: string; type: string } };
+      expect(error.type).toBe('invalid_request_error');
+      expect(error.message).toMatch(/no chat template/);
+    } finally {
+      await server.close();
+      await bare.dispose();
+    }
   });
 });
