@@ -1,20 +1,12 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { TextGenerationStream, TextResult } from '@treespec/generator';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ApiError } from './api-error.js';
-import { ChunkWriter, chatCompletion, type ResponseIdentity, textCompletion } from './completion-response.js';
-import { apiErrorOf } from './generation-errors.js';
-import {
-  chatGeneration,
-  completionGeneration,
-  type GenerationRequest,
-  type RequestLimits,
-} from './generation-request.js';
+import { CompletionHandler } from './completion-handler.js';
+import { chatGeneration, completionGeneration, type RequestLimits } from './generation-request.js';
 import { GenerationSlot } from './generation-slot.js';
 import { chatCompletionRequest, completionRequest, parseBody } from './request-schema.js';
 import type { ServedGenerator } from './served-generator.js';
 import { ServerMetrics } from './server-metrics.js';
-import { SSE_HEADERS, writeEvent } from './sse.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -58,11 +50,6 @@ export interface TreespecServer {
   close(): Promise<void>;
 }
 
-interface Running {
-  controller: AbortController;
-  done: Promise<void>;
-}
-
 const BEARER = /^Bearer\s+(.+)$/i;
 
 function sameSecret(given: string, expected: string): boolean {
@@ -97,9 +84,8 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
     drafters: Object.keys(generator.drafters),
     vocabSize: generator.tokenizer.vocabSize,
   };
-  const defaultDrafter = generator.drafter?.name ?? 'none';
+  const handler = new CompletionHandler({ generator, slot, metrics, modelId });
   const started = Math.floor(Date.now() / 1000);
-  const running = new Set<Running>();
   let closing = false;
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1 << 20 });
@@ -153,121 +139,21 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/v1/models', async () => ({ object: 'list', data: [modelObject] }));
   app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
-    if (request.params.id !== modelId) throw unknownModel(request.params.id);
+    if (request.params.id !== modelId) throw handler.unknownModel(request.params.id);
     return modelObject;
   });
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.text()),
   );
 
-  function unknownModel(model: string): ApiError {
-    return new ApiError(404, `the model "${model}" does not exist; this server serves "${modelId}"`, {
-      type: 'not_found_error',
-      param: 'model',
-      code: 'model_not_found',
-    });
-  }
-
-  async function serve(
-    kind: 'chat' | 'text',
-    model: string,
-    generation: GenerationRequest,
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<unknown> {
-    if (model !== modelId) throw unknownModel(model);
-    const arrived = performance.now();
-    const controller = new AbortController();
-    reply.raw.once('close', () => controller.abort(new Error('the client disconnected')));
-    let release: () => void;
-    try {
-      release = await slot.acquire(controller.signal);
-    } catch (error) {
-      if (controller.signal.aborted) return reply.hijack();
-      throw error;
-    }
-    let finished!: () => void;
-    const entry: Running = { controller, done: new Promise((resolve) => (finished = resolve)) };
-    running.add(entry);
-    try {
-      metrics.observeQueueTime((performance.now() - arrived) / 1000);
-      if (controller.signal.aborted) return reply.hijack();
-      const identity: ResponseIdentity = {
-        id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`,
-        created: Math.floor(Date.now() / 1000),
-        model: modelId,
-      };
-      const drafter = generation.drafter ?? defaultDrafter;
-      let stream: TextGenerationStream;
-      try {
-        stream = generator.stream(generation.prompt, { ...generation.options, signal: controller.signal });
-      } catch (error) {
-        throw apiErrorOf(error);
-      }
-      const observe = (result: TextResult) => {
-        if (result.finishReason !== 'abort') {
-          metrics.observeGeneration(result, (performance.now() - arrived) / 1000, drafter !== 'none');
-        }
-      };
-      if (!generation.stream) {
-        let result: TextResult;
-        try {
-          for await (const _ of stream) {
-            // the result holds the whole text
-          }
-          result = await stream.result;
-        } catch (error) {
-          throw apiErrorOf(error);
-        }
-        observe(result);
-        if (controller.signal.aborted) return reply.hijack();
-        return kind === 'chat'
-          ? chatCompletion(identity, result, drafter)
-          : textCompletion(identity, result, drafter);
-      }
-      reply.hijack();
-      const response = reply.raw;
-      response.writeHead(200, SSE_HEADERS);
-      const chunks = new ChunkWriter(identity, kind, generation.includeUsage);
-      const opening = chunks.opening();
-      if (opening) await writeEvent(response, opening);
-      try {
-        let first = true;
-        for await (const delta of stream) {
-          if (delta.length === 0) continue;
-          if (first) metrics.observeFirstToken((performance.now() - arrived) / 1000);
-          first = false;
-          if (!(await writeEvent(response, chunks.delta(delta))))
-            controller.abort(new Error('the client disconnected'));
-        }
-        const result = await stream.result;
-        observe(result);
-        await writeEvent(response, chunks.finish(result, drafter));
-        const usage = chunks.usage(result);
-        if (usage) await writeEvent(response, usage);
-        await writeEvent(response, '[DONE]');
-      } catch (error) {
-        const failure = apiErrorOf(error);
-        if (failure.status >= 500) request.log.error(error);
-        await writeEvent(response, failure.body());
-      }
-      response.end();
-      return reply;
-    } finally {
-      running.delete(entry);
-      release();
-      finished();
-    }
-  }
-
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(chatCompletionRequest, request.body);
-    return serve('chat', body.model, chatGeneration(body, limits), request, reply);
+    return handler.handle('chat', body.model, chatGeneration(body, limits), request, reply);
   });
 
   app.post('/v1/completions', async (request, reply) => {
     const body = parseBody(completionRequest, request.body);
-    return serve('text', body.model, completionGeneration(body, limits), request, reply);
+    return handler.handle('text', body.model, completionGeneration(body, limits), request, reply);
   });
 
   return {
@@ -284,15 +170,7 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
           code: 'shutting_down',
         }),
       );
-      const inFlight = Promise.all([...running].map((entry) => entry.done));
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-      });
-      await Promise.race([inFlight, grace]);
-      clearTimeout(timer);
-      for (const entry of running) entry.controller.abort(new Error('the server is shutting down'));
-      await inFlight;
+      await handler.drain(graceMs);
       await app.close();
     },
   };

@@ -81,6 +81,36 @@ describe('serving one generation at a time', () => {
     });
   });
 
+  it('drops a request whose client gives up while it waits in the queue', async () => {
+    await withServer({}, async (base) => {
+      const running = streamCompletion(base, {
+        model: 'tiny',
+        prompt: PROMPT,
+        max_tokens: 200,
+        temperature: 0,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const controller = new AbortController();
+      const waiting = fetch(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
+        signal: controller.signal,
+      }).catch((error: Error) => error.name);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const queued = await (await fetch(`${base}/metrics`)).text();
+      expect(metricValue(queued, 'vllm:num_requests_waiting')).toBe(1);
+      controller.abort();
+      expect(await waiting).toBe('AbortError');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const after = await (await fetch(`${base}/metrics`)).text();
+      expect(metricValue(after, 'vllm:num_requests_waiting')).toBe(0);
+      expect((await running).done).toBe(true);
+      const final = await (await fetch(`${base}/metrics`)).text();
+      expect(metricValue(final, 'vllm:request_success_total')).toBe(1);
+    });
+  });
+
   it('requires the bearer token on /v1 when an API key is set, but not on /health', async () => {
     await withServer({ apiKey: 'sekret' }, async (base) => {
       const body = JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 2 });
