@@ -9,6 +9,7 @@ import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { describe, expect, it } from 'vitest';
+import { runProgram } from '../src/index.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const TEMPLATE = '{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}';
@@ -77,5 +78,34 @@ describe('treespec serve', () => {
       expect(code).toBe(0);
       expect(stderr()).toMatch(/SIGTERM: finishing the running request, then stopping/);
     }
-  });
+  }, 120_000);
+
+  it('completes a prompt with the same greedy text as treespec generate', async () => {
+    let out = '';
+    const code = await runProgram(
+      ['node', 'treespec', 'generate', 'Once upon a time', '-n', '24', '--json'],
+      {
+        out: (text) => {
+          out += text;
+        },
+        err: () => {},
+      },
+    );
+    expect(code).toBe(0);
+    const generated = JSON.parse(out) as { text: string };
+    const { child, url } = await startServe([]);
+    try {
+      const reply = await fetch(`${url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 24, temperature: 0 }),
+      });
+      const body = (await reply.json()) as { model: string; choices: [{ text: string }] };
+      expect(body.model).toBe('tiny');
+      expect(body.choices[0].text).toBe(generated.text);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  }, 120_000);
 });
