@@ -54,7 +54,7 @@ export const completionRequest = z.strictObject({
   prompt: z.union([z.string(), z.array(z.string()).length(1), tokenIds, z.array(tokenIds).length(1)]),
   echo: nullish(z.literal(false)),
   best_of: nullish(z.literal(1)),
-  logprobs: nullish(z.literal(0)),
+  logprobs: z.null().optional(),
   suffix: nullish(z.null()),
 });
 
