@@ -107,7 +107,11 @@ describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
     const tool = await post('/v1/chat/completions', chat({ tools: [] }));
     expect(tool.body.error.code).toBe('unsupported_parameter');
     expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: 'x', echo: true }), 400, 'echo');
-    expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: 'x', logprobs: 0 }), 400, 'logprobs');
+    expectOpenAiError(
+      await post('/v1/completions', { model: 'tiny', prompt: 'x', logprobs: 0 }),
+      400,
+      'logprobs',
+    );
     expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: ['a', 'b'] }), 400, 'prompt');
   });
 
