@@ -58,6 +58,13 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function shuttingDown(): ApiError {
+  return new ApiError(503, 'the server is shutting down', {
+    type: 'service_unavailable_error',
+    code: 'shutting_down',
+  });
+}
+
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   return reply.code(error.status).headers(error.headers).send(error.body());
 }
@@ -94,12 +101,7 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
     reply.raw.once('close', () =>
       metrics.countHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.raw.statusCode),
     );
-    if (closing && request.url !== '/metrics') {
-      throw new ApiError(503, 'the server is shutting down', {
-        type: 'service_unavailable_error',
-        code: 'shutting_down',
-      });
-    }
+    if (closing && request.url !== '/metrics') throw shuttingDown();
     if (options.apiKey === undefined || !request.url.startsWith('/v1/')) return;
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (!match || !sameSecret(match[1]!.trim(), options.apiKey)) {
@@ -138,8 +140,10 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/v1/models', async () => ({ object: 'list', data: [modelObject] }));
-  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
-    if (request.params.id !== modelId) throw handler.unknownModel(request.params.id);
+  // A wildcard, since model ids such as meta-llama/Llama-3.1-8B-Instruct hold slashes.
+  app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
+    const id = decodeURIComponent(request.params['*']);
+    if (id !== modelId) throw handler.unknownModel(id);
     return modelObject;
   });
   app.get('/metrics', async (_request, reply) =>
@@ -164,12 +168,7 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
     },
     async close() {
       closing = true;
-      slot.close(
-        new ApiError(503, 'the server is shutting down', {
-          type: 'service_unavailable_error',
-          code: 'shutting_down',
-        }),
-      );
+      slot.close(shuttingDown());
       await handler.drain(graceMs);
       await app.close();
     },

@@ -136,6 +136,22 @@ describe('serving one generation at a time', () => {
     });
   });
 
+  it('serves a model id with a slash, as Hugging Face names go', async () => {
+    await withServer({ modelId: 'org/tiny-1' }, async (base) => {
+      const model = await fetch(`${base}/v1/models/org/tiny-1`);
+      expect(model.status).toBe(200);
+      expect(((await model.json()) as { id: string }).id).toBe('org/tiny-1');
+      expect((await fetch(`${base}/v1/models/org/other`)).status).toBe(404);
+      const reply = await streamCompletion(base, {
+        model: 'org/tiny-1',
+        prompt: PROMPT,
+        max_tokens: 4,
+        temperature: 0,
+      });
+      expect(reply.done).toBe(true);
+    });
+  });
+
   it('on close, finishes the running stream within the grace period and refuses queued requests with 503', async () => {
     const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 30_000 });
     const base = await server.listen({ port: 0 });
