@@ -80,7 +80,7 @@ describe('treespec serve', () => {
     }
   }, 120_000);
 
-  it('completes a prompt with the same greedy text as treespec generate', async () => {
+  it('completes a prompt with the same greedy text as treespec generate, with each loaded drafter', async () => {
     let out = '';
     const code = await runProgram(
       ['node', 'treespec', 'generate', 'Once upon a time', '-n', '24', '--json'],
@@ -93,16 +93,29 @@ describe('treespec serve', () => {
     );
     expect(code).toBe(0);
     const generated = JSON.parse(out) as { text: string };
-    const { child, url } = await startServe([]);
+    const { child, url } = await startServe(['--drafters', 'lookup']);
     try {
-      const reply = await fetch(`${url}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 24, temperature: 0 }),
-      });
-      const body = (await reply.json()) as { model: string; choices: [{ text: string }] };
-      expect(body.model).toBe('tiny');
-      expect(body.choices[0].text).toBe(generated.text);
+      for (const drafter of ['eagle2', 'lookup', 'none']) {
+        const reply = await fetch(`${url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'tiny',
+            prompt: 'Once upon a time',
+            max_tokens: 24,
+            temperature: 0,
+            treespec: { drafter },
+          }),
+        });
+        const body = (await reply.json()) as {
+          model: string;
+          choices: [{ text: string }];
+          treespec: { drafter: string };
+        };
+        expect(body.model).toBe('tiny');
+        expect(body.treespec.drafter).toBe(drafter);
+        expect(body.choices[0].text).toBe(generated.text);
+      }
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');

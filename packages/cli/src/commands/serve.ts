@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { TextGenerator } from '@treespec/generator';
+import { BUNDLE_DRAFTERS, type BundleDrafter, TextGenerator } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
 import { createServer } from '@treespec/server';
 import { loadTokenizer } from '@treespec/tokenizers';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { addModelFlags, integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
 interface ServeFlags extends ModelFlags {
@@ -15,6 +15,7 @@ interface ServeFlags extends ModelFlags {
   modelId?: string;
   chatTemplate?: string;
   maxTokensLimit: number;
+  drafters?: BundleDrafter[];
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -48,10 +49,16 @@ export function registerServe(program: Command): void {
     .option('--model-id <id>', 'the model name clients send (default: the model directory’s name)')
     .option('--chat-template <file>', 'a Jinja chat template for a model whose tokenizer config has none')
     .option('--max-tokens-limit <n>', 'largest max_tokens a request may ask for', integer(1), 4096)
+    .addOption(
+      new Option(
+        '--drafters <names...>',
+        'also load these drafters; a request picks one with {"treespec": {"drafter": name}}',
+      ).choices(BUNDLE_DRAFTERS.filter((name) => name !== 'none')),
+    )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const err = cmd.parent!.configureOutput().writeErr!;
       const directory = modelDirectory(flags);
-      const loaded = await loadTreespec(directory, await loadOptions(flags));
+      const loaded = await loadTreespec(directory, await loadOptions(flags, flags.drafters ?? []));
       const generator = flags.chatTemplate
         ? new TextGenerator({
             tokenizer: await loadTokenizer(directory, {
