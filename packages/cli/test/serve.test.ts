@@ -93,9 +93,9 @@ describe('treespec serve', () => {
     );
     expect(code).toBe(0);
     const generated = JSON.parse(out) as { text: string };
-    const { child, url } = await startServe(['--drafters', 'lookup']);
+    const { child, url } = await startServe(['--drafters', 'lookup,suffix']);
     try {
-      for (const drafter of ['eagle2', 'lookup', 'none']) {
+      for (const drafter of ['eagle2', 'lookup', 'suffix', 'none']) {
         const reply = await fetch(`${url}/v1/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

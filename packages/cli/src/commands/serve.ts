@@ -4,7 +4,7 @@ import { BUNDLE_DRAFTERS, type BundleDrafter, TextGenerator } from '@treespec/ge
 import { loadTreespec } from '@treespec/node';
 import { createServer } from '@treespec/server';
 import { loadTokenizer } from '@treespec/tokenizers';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { addModelFlags, integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
 interface ServeFlags extends ModelFlags {
@@ -16,6 +16,18 @@ interface ServeFlags extends ModelFlags {
   chatTemplate?: string;
   maxTokensLimit: number;
   drafters?: BundleDrafter[];
+}
+
+const LOADABLE = BUNDLE_DRAFTERS.filter((name) => name !== 'none');
+
+function drafterList(value: string): BundleDrafter[] {
+  const names = value.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(LOADABLE as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`expected a comma-separated list of ${LOADABLE.join(', ')}`);
+    }
+  }
+  return names as BundleDrafter[];
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -49,11 +61,10 @@ export function registerServe(program: Command): void {
     .option('--model-id <id>', 'the model name clients send (default: the model directory’s name)')
     .option('--chat-template <file>', 'a Jinja chat template for a model whose tokenizer config has none')
     .option('--max-tokens-limit <n>', 'largest max_tokens a request may ask for', integer(1), 4096)
-    .addOption(
-      new Option(
-        '--drafters <names...>',
-        'also load these drafters; a request picks one with {"treespec": {"drafter": name}}',
-      ).choices(BUNDLE_DRAFTERS.filter((name) => name !== 'none')),
+    .option(
+      '--drafters <list>',
+      'comma-separated drafters to load besides --drafter; a request picks one with {"treespec": {"drafter": name}}',
+      drafterList,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const err = cmd.parent!.configureOutput().writeErr!;
