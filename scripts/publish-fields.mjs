@@ -7,7 +7,7 @@
 //
 // It edits fields, never the order of the rest of the file, so packages added later get the same
 // treatment with one command and merges stay small.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
