@@ -1,6 +1,6 @@
 import { defineConfig } from 'tsup';
 
-const shared = { sourcemap: true, target: 'es2022', platform: 'node' } as const;
+const shared = { sourcemap: true, target: 'es2022', platform: 'node', shims: true } as const;
 
 // The library entry ships as ESM and CommonJS; the `treespec` bin is ESM only (top-level await).
 export default defineConfig([
