@@ -332,7 +332,9 @@ export function registerBench(program: Command): void {
         bar?.stop();
         for (const run of runs) {
           const title = `temperature ${run.temperature}${run.temperature === 0 ? ' (greedy)' : ''}`;
-          out(`\n${title}: ${prompts.length} prompts, ${flags.maxTokens} new tokens each\n`);
+          out(
+            `\n${title}: ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}, ${flags.maxTokens} new tokens each\n`,
+          );
           if (drafters.length === 1) {
             const only = run.drafters[drafters[0]!]!;
             out(`${'prompt'.padEnd(22)} ${COLUMNS}\n`);
