@@ -13,8 +13,6 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/treespec-npm-user.XXXXXX")"
 case "$work" in "$repo"/*) echo "the app must live outside the repository" >&2; exit 1 ;; esac
 [ "${KEEP:-}" = 1 ] || trap 'rm -rf "$work"' EXIT
 export TURBO_TELEMETRY_DISABLED=1
-# The documented CPU-only install: onnxruntime-node skips its CUDA download (README "Install").
-export ONNXRUNTIME_NODE_INSTALL=skip
 # The converted tiny bundle goes to a cache of this run, as it would to a user's ~/.cache.
 export TREESPEC_CACHE_DIR="$work/cache"
 npm_install=(npm install --no-audit --no-fund --loglevel=error)
@@ -53,12 +51,36 @@ done
 tarball() { ls "$work"/tarballs/treespec-"$1"-*.tgz; }
 quickstart=(core sampling drafters onnx tokenizers generator node convert model-tiny)
 
+# The two CPU-only installs of README "Install" that work with the npm registry alone: the app's
+# package.json denies onnxruntime-node's install script (npm 11.19 and later), or
+# ONNXRUNTIME_NODE_INSTALL=skip (any npm). The app below uses the first where npm has it; the
+# second gets an app of its own.
+allow_scripts=$(node -e '
+  const [major, minor] = process.argv[1].split(".").map(Number);
+  console.log(major > 11 || (major === 11 && minor >= 19));
+' "$(npm --version)")
+ort_version=$(node -p "require('$repo/packages/node/package.json').dependencies['onnxruntime-node']")
+if [ "$allow_scripts" = true ]; then
+  step "onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=skip"
+  mkdir -p "$work/env-skip" && cd "$work/env-skip"
+  printf '{ "name": "env-skip", "version": "1.0.0", "private": true }\n' >package.json
+  ONNXRUNTIME_NODE_INSTALL=skip "${npm_install[@]}" "onnxruntime-node@$ort_version"
+  node -e 'require("onnxruntime-node").InferenceSession.create(process.argv[1]).then(() => console.log("ok  CPU session"))' \
+    "$(node -p "require('path').join(require.resolve('$repo/packages/model-tiny/package.json'), '..', 'models/tiny/eagle-head-fp32.onnx')")"
+  deny='"allowScripts": { "onnxruntime-node": false }, '
+else
+  echo "npm $(npm --version) has no allowScripts: the app installs with ONNXRUNTIME_NODE_INSTALL=skip"
+  export ONNXRUNTIME_NODE_INSTALL=skip
+  deny=''
+fi
+
 step "npm install @treespec/node @treespec/model-tiny into an app outside the workspace"
 app="$work/app"
 mkdir -p "$app" && cd "$app"
-printf '{ "name": "npm-user-app", "version": "1.0.0", "private": true, "type": "module" }\n' >package.json
+printf '{ "name": "npm-user-app", "version": "1.0.0", "private": true, %s"type": "module" }\n' "$deny" >package.json
 # Each @treespec dependency is installed from its tarball (they are not on the registry yet).
 "${npm_install[@]}" $(for p in "${quickstart[@]}"; do tarball "$p"; done)
+[ ! -e node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so ]
 quickstart_mb=$(du -sm node_modules | cut -f1)
 echo "quickstart node_modules: ${quickstart_mb} MB"
 du -sm node_modules/* node_modules/@treespec/* 2>/dev/null | sort -rn | head -n 6
