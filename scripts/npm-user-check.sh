@@ -36,17 +36,19 @@ if [ "$tiny_bytes" -gt 30000000 ]; then
 fi
 
 step "publint and @arethetypeswrong/cli on every tarball"
-for tarball in "$work"/tarballs/*.tgz; do
-  "$repo/node_modules/.bin/publint" --strict "$tarball" >/dev/null || {
-    "$repo/node_modules/.bin/publint" --strict "$tarball"
-    exit 1
-  }
-  "$repo/node_modules/.bin/attw" "$tarball" --format ascii >"$work/attw.txt" || {
-    cat "$work/attw.txt"
-    exit 1
-  }
-  echo "ok  $(basename "$tarball")"
-done
+lint_tarball() {
+  local report="$1.lint.txt"
+  if "$repo/node_modules/.bin/publint" --strict "$1" >"$report" 2>&1 &&
+    "$repo/node_modules/.bin/attw" "$1" --format ascii >>"$report" 2>&1; then
+    echo "ok  $(basename "$1")"
+  else
+    cat "$report"
+    return 1
+  fi
+}
+export -f lint_tarball
+export repo
+printf '%s\0' "$work"/tarballs/*.tgz | xargs -0 -P 2 -I{} bash -c 'lint_tarball "$1"' _ {}
 
 tarball() { ls "$work"/tarballs/treespec-"$1"-*.tgz; }
 quickstart=(core sampling drafters onnx tokenizers generator node convert model-tiny)
