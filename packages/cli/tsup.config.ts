@@ -1,11 +1,9 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/bin.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts' },
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-  platform: 'node',
-});
+const shared = { sourcemap: true, target: 'es2022', platform: 'node', shims: true } as const;
+
+// The library entry ships as ESM and CommonJS; the `treespec` bin is ESM only (top-level await).
+export default defineConfig([
+  { ...shared, entry: ['src/index.ts'], format: ['esm', 'cjs'], dts: { entry: 'src/index.ts' }, clean: true },
+  { ...shared, entry: ['src/bin.ts'], format: ['esm'] },
+]);

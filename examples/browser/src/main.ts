@@ -39,6 +39,7 @@ const ui = {
   tps: $('stat-tps'),
   plainTps: $('stat-plain-tps'),
   speedup: $('stat-speedup'),
+  speedupNote: $('speedup-note'),
   identical: $('stat-identical'),
   output: $('output'),
   treeSvg: document.getElementById('tree-svg') as unknown as SVGSVGElement,
@@ -121,12 +122,22 @@ function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
+/**
+ * Shows a load's progress. The total appears once every file's size is known (before that it
+ * would grow as files start); once every file is in, the bar turns indeterminate while ONNX
+ * Runtime creates the sessions, which takes a few seconds of its own.
+ */
 function showProgress(p: LoadProgress): void {
-  ui.progress.value = p.fraction ?? 0;
   const cached = p.loaded - p.downloaded;
-  ui.progressText.textContent =
-    `${mb(p.loaded)}${p.total === null ? '' : ` of ${mb(p.total)}`}` +
-    (cached > 0 ? ` (${mb(cached)} from cache)` : '');
+  const fromCache = cached > 0 ? ` (${mb(cached)} from cache)` : '';
+  if (p.files.length > 0 && p.files.every((f) => f.done)) {
+    ui.progress.removeAttribute('value');
+    ui.progressText.textContent = `${mb(p.loaded)}${fromCache}`;
+    ui.runtimeNote.textContent = 'Creating the ONNX Runtime sessions…';
+    return;
+  }
+  ui.progress.value = p.fraction ?? 0;
+  ui.progressText.textContent = `${mb(p.loaded)}${p.total === null ? '' : ` of ${mb(p.total)}`}${fromCache}`;
 }
 
 function runtimeNote(info: LoadInfo): { text: string; warn: boolean } {
@@ -154,7 +165,7 @@ async function load(): Promise<LoadInfo | null> {
   loaded = null;
   showError(null);
   setState('loading');
-  ui.runtimeNote.textContent = 'Loading…';
+  ui.runtimeNote.textContent = 'Downloading the model…';
   ui.runtimeNote.className = 'note';
   ui.progress.value = 0;
   const started = performance.now();
@@ -214,6 +225,7 @@ async function run(
   setState('generating');
   ui.output.textContent = '';
   for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical]) cell.textContent = '–';
+  ui.speedupNote.hidden = true;
   let latest: TreeSnapshot | null = null;
   let frame = 0;
   let treesDrawn = 0;
@@ -257,6 +269,7 @@ async function run(
     if (plain) {
       ui.plainTps.textContent = fmt(plain.stats.tokensPerSecond, 1);
       ui.speedup.textContent = `${fmt(speedup ?? Number.NaN, 2)}×`;
+      ui.speedupNote.hidden = !(speedup !== null && speedup < 1);
       ui.identical.textContent = identical ? 'yes' : 'NO';
     }
     const outcome: RunOutcome = { spec, plain, speedup, identical, treesDrawn };

@@ -21,7 +21,8 @@ function el<K extends keyof SVGElementTagNameMap>(
 
 /**
  * Draws one verified draft tree as SVG: each node a box with its token, edges from parents,
- * the accepted path highlighted and the target's bonus token after it (dashed).
+ * the root (the last kept token) plain, the accepted draft tokens highlighted and the target's
+ * bonus token after them (dashed).
  */
 export function renderTree(svg: SVGSVGElement, tree: TreeSnapshot): void {
   const layout = layoutTree(tree.parents);
@@ -57,7 +58,8 @@ export function renderTree(svg: SVGSVGElement, tree: TreeSnapshot): void {
     el('text', { x: NODE_W / 2, y: NODE_H / 2 + 4, 'text-anchor': 'middle' }, g).textContent = text;
   };
   for (let i = 0; i < tree.tokens.length; i++) {
-    const cls = `node${i === 0 ? ' root' : ''}${accepted.has(i) ? ' accepted' : ''}`;
+    // The root is the last token already kept, not a draft: it has its own style, never "accepted".
+    const cls = i === 0 ? 'node root' : `node${accepted.has(i) ? ' accepted' : ''}`;
     box(
       cls,
       x(i),

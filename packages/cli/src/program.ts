@@ -6,6 +6,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
+import { cliVersion } from './version.js';
 
 /** Adds one subcommand to the program. */
 export type CommandRegistrar = (program: Command) => void;
@@ -38,6 +39,7 @@ export function createProgram(
 ): Command {
   const program = new Command('treespec')
     .description('Lossless speculative decoding with dynamic draft trees over ONNX Runtime')
+    .version(cliVersion(), '-v, --version', 'print the version of treespec')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TINY_BUNDLE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
 
@@ -13,12 +17,51 @@ const CHECKPOINTS: Record<TinyModelId, string> = {
   [TINY_MODEL_IDS.draftInt8]: 'treespec-tiny-draft',
 };
 
-/** Absolute path of the converted bundle (treespec.json, the .onnx files, the tokenizer). */
-export function tinyModelDirectory(): string {
-  return fileURLToPath(new URL(`models/${TINY_BUNDLE}/`, packageRoot));
+/**
+ * Folder that holds the converted bundle of an installed package: `$TREESPEC_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/treespec`, else `~/.cache/treespec`, then `model-tiny-<version>/`.
+ */
+export function tinyCacheDirectory(): string {
+  const { version } = JSON.parse(readFileSync(new URL('package.json', packageRoot), 'utf8')) as {
+    version: string;
+  };
+  const cache =
+    process.env['TREESPEC_CACHE_DIR'] ||
+    join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'treespec');
+  return join(cache, `model-tiny-${version}`);
 }
 
-/** Absolute path of the Hugging Face checkpoint a tiny model was converted from. */
+/**
+ * Absolute path of the converted bundle (treespec.json, the .onnx files, the tokenizer).
+ *
+ * In the repository, `pnpm build` converts all five models into the package's `models/tiny/`.
+ * The npm package ships the target and the EAGLE-2 head as packed bf16 weights instead (a third of
+ * the size); the first call converts them into {@link tinyCacheDirectory} (about a second, in a
+ * child process so that this function stays synchronous) and later calls reuse that bundle: the
+ * target, the int8 EAGLE-2 head and the fp32 head.
+ */
+export function tinyModelDirectory(): string {
+  if (existsSync(fileURLToPath(new URL('checkpoints/treespec-tiny/model.safetensors', packageRoot)))) {
+    return fileURLToPath(new URL(`models/${TINY_BUNDLE}/`, packageRoot));
+  }
+  const bundle = join(tinyCacheDirectory(), TINY_BUNDLE);
+  if (!existsSync(join(bundle, 'treespec.json'))) {
+    execFileSync(
+      process.execPath,
+      [fileURLToPath(new URL('prepare-bundle-main.js', import.meta.url)), bundle],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+  }
+  return `${bundle}/`;
+}
+
+/**
+ * Absolute path of the Hugging Face checkpoint a tiny model was converted from: its config,
+ * tokenizer and model card. Its `model.safetensors` is there in the repository only (the npm
+ * package ships the weights packed; {@link tinyModelDirectory} converts them).
+ */
 export function tinyCheckpointDirectory(model: TinyModelId): string {
   return fileURLToPath(new URL(`checkpoints/${CHECKPOINTS[model]}/`, packageRoot));
 }

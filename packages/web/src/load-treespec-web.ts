@@ -150,6 +150,8 @@ export async function loadTreespecWeb(
       let file = files.get(relative);
       if (!file) {
         const url = new URL(relative, manifestUrl).href;
+        // Registered before its response, so the reported total stays unknown until every file's size is.
+        progress.start(url, null, false);
         file = download(url, { ...fetchOptions, cache, cacheKey: cacheKey(url, version), progress });
         file.catch((error) => {
           firstFailure ??= error;

@@ -71,6 +71,9 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
       const total = sizes.reduce((a, b) => a + b, 0);
       expect(info.bytes).toEqual({ total, downloaded: total, fromCache: 0 });
       expect(progress.at(-1)).toMatchObject({ loaded: total, total, fraction: 1 });
+      // Every file is registered up front: a total, once reported, is the whole load's and never grows.
+      expect(progress.find((p) => p.total !== null)?.files).toHaveLength(files.length);
+      expect(new Set(progress.flatMap((p) => (p.total === null ? [] : [p.total])))).toEqual(new Set([total]));
       for (const prompt of await devPrompts(2)) {
         const web = await generator.generate(prompt, { maxTokens: 32 });
         const node = await reference.generate(prompt, { maxTokens: 32 });

@@ -8,8 +8,8 @@ import {
 } from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { createBenchProgress } from './bench-progress.js';
 import {
   addModelFlags,
   addSamplingFlags,
@@ -296,18 +296,11 @@ export function registerBench(program: Command): void {
         const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
         for (const name of ['none', ...drafters])
           await generator.generate(prompts[0]!.prompt, { ...warm, drafter: name });
-        const bar = flags.progress
-          ? new SingleBar({
-              format: 'bench [{bar}] {value}/{total} prompts | T={temperature} | {id}',
-              stream: process.stderr,
-              hideCursor: true,
-            })
-          : null;
-        bar?.start(prompts.length * temperatures.length, 0, { temperature: temperatures[0], id: '' });
+        const bar = flags.progress ? createBenchProgress(process.stderr, prompts.length, temperatures) : null;
         const runs = [];
         for (const temperature of temperatures) {
           const results = await runPrompts(generator, prompts, drafters, flags, temperature, (id) =>
-            bar?.increment(1, { temperature, id }),
+            bar?.promptDone(temperature, id),
           );
           const greedy = temperature === 0;
           const byDrafter = Object.fromEntries(
@@ -339,7 +332,9 @@ export function registerBench(program: Command): void {
         bar?.stop();
         for (const run of runs) {
           const title = `temperature ${run.temperature}${run.temperature === 0 ? ' (greedy)' : ''}`;
-          out(`\n${title}: ${prompts.length} prompts, ${flags.maxTokens} new tokens each\n`);
+          out(
+            `\n${title}: ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}, ${flags.maxTokens} new tokens each\n`,
+          );
           if (drafters.length === 1) {
             const only = run.drafters[drafters[0]!]!;
             out(`${'prompt'.padEnd(22)} ${COLUMNS}\n`);

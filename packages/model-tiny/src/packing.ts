@@ -1,0 +1,8 @@
+// Internal entry (not in the exports map) for the build's weight packing and the on-demand conversion.
+export {
+  PACKED_CHECKPOINTS,
+  planarWeightsFile,
+  preparePackedBundle,
+  WEIGHTS_FOLDER,
+} from './packed-bundle.js';
+export { packPlanarWeights, unpackPlanarWeights } from './planar-weights.js';
