@@ -5,6 +5,7 @@ import { registerConvert } from './commands/convert.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerTune } from './commands/tune.js';
+import { checkFlags } from './flag-checks.js';
 
 /** Adds one subcommand to the program. */
 export type CommandRegistrar = (program: Command) => void;
@@ -39,6 +40,7 @@ export function createProgram(
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.hook('preAction', (_program, action) => checkFlags(action.opts(), io.err));
   for (const register of commands) register(program);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

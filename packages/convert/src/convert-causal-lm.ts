@@ -11,7 +11,7 @@ import {
   manifestRope,
   resolveOptions,
 } from './convert-options.js';
-import { upsertManifestModel } from './manifest-file.js';
+import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
 import { copyTokenizerFiles } from './tokenizer-files.js';
@@ -45,6 +45,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
+  // A corrupt manifest in the output directory fails here, before any file is written.
+  await readManifest(options.out);
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {

@@ -43,6 +43,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
     'eagle-head',
     Math.min(config.maxPositions, targetConfig.maxPositions),
   );
+  const existing = await readManifest(options.out);
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   const target = await Checkpoint.open(options.target);
@@ -69,7 +70,6 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
         resolved.maxContext,
       ),
     );
-    const existing = await readManifest(options.out);
     const baseEntry = existing?.models.find(
       (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
     );

@@ -15,6 +15,7 @@ export {
   parseEagleHeadConfig,
   SUPPORTED_ARCHITECTURES,
 } from './config.js';
+export { defaultPositions, MAX_DEFAULT_POSITIONS } from './config-caps.js';
 export { type ConvertCausalLMOptions, type ConvertResult, convertCausalLM } from './convert-causal-lm.js';
 export { type ConvertEagleHeadOptions, convertEagleHead } from './convert-eagle-head.js';
 export {

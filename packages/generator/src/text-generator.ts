@@ -12,6 +12,7 @@ import {
 import { createVerifier, type SamplingOptions } from '@treespec/sampling';
 import { type ChatMessage, type HfTokenizer, StringStopCriterion, TextStream } from '@treespec/tokenizers';
 import { GenerationQueue } from './generation-queue.js';
+import { checkPromptSize } from './prompt-size.js';
 
 /** Options of one text generation: sampling, limits and stops. Temperature 0 (the default) is greedy. */
 export interface TextGenerateOptions extends SamplingOptions {
@@ -126,6 +127,7 @@ export class TextGenerator {
    */
   encode(prompt: Prompt): Int32Array {
     if (prompt instanceof Int32Array) return prompt;
+    checkPromptSize(prompt, this.target.maxContext);
     return typeof prompt === 'string'
       ? this.tokenizer.encode(prompt)
       : this.tokenizer.encodeChat([...prompt], { addGenerationPrompt: true });

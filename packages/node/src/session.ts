@@ -95,6 +95,9 @@ export async function createSession(
     ...threads(options, role),
     ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
+  // ONNX Runtime logs a failed provider library at error level before it throws (the error
+  // becomes a ProviderUnavailableError below); the level only takes effect before the first session.
+  if (provider !== 'cpu') ort.env.logLevel = 'fatal';
   try {
     return await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {

@@ -20,10 +20,10 @@ export function bundlePaths(manifest: Manifest, file: string): BundlePath[] {
   const paths: BundlePath[] = [];
   manifest.models.forEach((model, i) => {
     paths.push({ path: model.file, field: `models[${i}].file` });
-    model.externalData.forEach((path, j) => paths.push({ path, field: `models[${i}].externalData[${j}]` }));
-    model.tokenizer.files.forEach((path, j) =>
-      paths.push({ path, field: `models[${i}].tokenizer.files[${j}]` }),
-    );
+    for (const [j, path] of model.externalData.entries())
+      paths.push({ path, field: `models[${i}].externalData[${j}]` });
+    for (const [j, path] of model.tokenizer.files.entries())
+      paths.push({ path, field: `models[${i}].tokenizer.files[${j}]` });
   });
   for (const { path, field } of paths) checkBundlePath(path, field, file);
   return paths;
