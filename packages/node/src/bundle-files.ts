@@ -1,7 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { ModelFormatError } from '@treespec/core';
-import { bundlePaths, checkTokenizerHash, type Manifest } from '@treespec/onnx';
+import { checkedBundlePaths, checkTokenizerHash, type Manifest } from '@treespec/onnx';
 import { ModelLoadError } from './session.js';
 
 /**
@@ -16,7 +16,7 @@ export async function resolveBundleFiles(
   manifestFile: string,
 ): Promise<void> {
   const root = await realpath(directory);
-  for (const { path, field } of bundlePaths(manifest, manifestFile)) {
+  for (const { path, field } of checkedBundlePaths(manifest, manifestFile)) {
     let real: string;
     try {
       real = await realpath(join(root, path));

@@ -1,4 +1,5 @@
 import { ModelFormatError } from '@treespec/core';
+import { checkBundleLimits } from './bundle-limits.js';
 import type { Manifest } from './manifest.js';
 
 /** One file a manifest names, with the field that names it. */
@@ -10,13 +11,15 @@ export interface BundlePath {
 }
 
 /**
- * Every file the manifest names (model files, external data, tokenizer files), each checked to
- * stay inside the manifest's directory as written: relative, with `/` separators, no `..`
+ * Checks a parsed manifest before anything is allocated or opened for it: its dims within
+ * `MAX_MANIFEST_DIMS`, and every file it names (model files, external data, tokenizer files)
+ * inside the manifest's directory as written: relative, with `/` separators, no `..`
  * segment, no drive letter or NUL. Symlinks are the loader's to resolve (the Node loader
  * resolves them and checks again).
  * @throws ModelFormatError naming `file`, the field and the path.
  */
-export function bundlePaths(manifest: Manifest, file: string): BundlePath[] {
+export function checkedBundlePaths(manifest: Manifest, file: string): BundlePath[] {
+  checkBundleLimits(manifest, file);
   const paths: BundlePath[] = [];
   manifest.models.forEach((model, i) => {
     paths.push({ path: model.file, field: `models[${i}].file` });

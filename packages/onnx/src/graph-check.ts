@@ -27,7 +27,7 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   const { dims, inputs, outputs } = model;
   const kv = (pattern: string, field: string, layer: number): Expected => ({
     name: layerName(pattern, layer),
-    field,
+    field: `${field} (layer ${layer} of dims.layers ${dims.layers})`,
     dims: [
       [-2, 'dims.kvHeads', dims.kvHeads],
       [-1, 'dims.headDim', dims.headDim],
@@ -75,7 +75,7 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
       n.startsWith(inputs.pastKey.split('{layer}')[0] ?? ''),
     ).length;
     throw new ModelFormatError(
-      `dims.layers is ${dims.layers} in the manifest but the graph has ${found} ${inputs.pastKey} inputs`,
+      `dims.layers is ${dims.layers} in the manifest but the graph has ${found} ${prefix}* inputs`,
       { file, code: 'MODEL_MISMATCH' },
     );
   }

@@ -1,4 +1,5 @@
-export { type BundlePath, bundlePaths, checkBundlePath } from './bundle-paths.js';
+export { checkBundleLimits, MAX_MANIFEST_DIMS } from './bundle-limits.js';
+export { type BundlePath, checkBundlePath, checkedBundlePaths } from './bundle-paths.js';
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
 export {

@@ -22,7 +22,10 @@ export class TemplateBudgetExceeded extends Error {}
 
 type Value = ReturnType<Interpreter['evaluate']>;
 
-/** Interprets a template, checking the clock every few hundred nodes and the size of every string. */
+/**
+ * Interprets a template, checking the clock every few dozen nodes or loop iterations and the size
+ * of every string.
+ */
 class BudgetedInterpreter extends Interpreter {
   private steps = 0;
 
@@ -34,12 +37,17 @@ class BudgetedInterpreter extends Interpreter {
     super(env);
   }
 
-  override evaluate(...args: Parameters<Interpreter['evaluate']>): Value {
-    if (++this.steps % 256 === 0 && performance.now() > this.deadline) {
+  /** Counts one node or loop iteration; past the deadline, stops the render. */
+  tick(): void {
+    if (++this.steps % 64 === 0 && performance.now() > this.deadline) {
       throw new TemplateBudgetExceeded(
         `rendering took over ${this.budget.timeMs} ms (templateBudget.timeMs); a template that loops this long is broken or hostile`,
       );
     }
+  }
+
+  override evaluate(...args: Parameters<Interpreter['evaluate']>): Value {
+    this.tick();
     const value = super.evaluate(...args);
     if (typeof value.value === 'string' && value.value.length > this.budget.maxChars) {
       throw new TemplateBudgetExceeded(
@@ -49,6 +57,17 @@ class BudgetedInterpreter extends Interpreter {
     return value;
   }
 }
+
+// A loop with an empty body evaluates no node per iteration, only its (private) block.
+type BlockEvaluator = (this: BudgetedInterpreter, ...args: unknown[]) => Value;
+const evaluateBlock = (Interpreter.prototype as unknown as { evaluateBlock: BlockEvaluator }).evaluateBlock;
+(BudgetedInterpreter.prototype as unknown as { evaluateBlock: BlockEvaluator }).evaluateBlock = function (
+  this: BudgetedInterpreter,
+  ...args: unknown[]
+): Value {
+  this.tick();
+  return evaluateBlock.apply(this, args);
+};
 
 /**
  * Renders a parsed template like `Template.render`, within `budget`: `range()` is capped, the

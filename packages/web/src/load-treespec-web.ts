@@ -8,7 +8,7 @@ import {
   treeBudget,
 } from '@treespec/generator';
 import {
-  bundlePaths,
+  checkedBundlePaths,
   checkGraph,
   checkTokenizerHash,
   MANIFEST_FILE,
@@ -138,7 +138,7 @@ export async function loadTreespecWeb(
       options.cache === false ? null : await openModelCache(options.cacheName ?? DEFAULT_CACHE_NAME);
     const manifestText = await fetchManifest(manifestUrl, cache, fetchOptions);
     const bundled = parseManifest(manifestText, manifestUrl);
-    bundlePaths(bundled, manifestUrl);
+    checkedBundlePaths(bundled, manifestUrl);
     const version = await bundleVersion(manifestText);
 
     let provider = choice.provider;
