@@ -46,7 +46,8 @@ export function checkBundlePath(path: string, field: string, file: string): void
   }
 }
 
-function outsideReason(path: string): string | null {
+function outsideReason(path: unknown): string | null {
+  if (typeof path !== 'string') return 'not a string';
   if (path.length === 0) return 'empty';
   if (path.includes('\0')) return 'it contains a NUL character';
   if (path.includes('\\')) return 'use / as the separator';

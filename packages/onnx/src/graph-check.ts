@@ -71,9 +71,8 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   checkValues('output', session.outputNames, session.outputMetadata, wantedOutputs, file);
   const extraLayer = layerName(inputs.pastKey, dims.layers);
   if (session.inputNames.includes(extraLayer)) {
-    const found = session.inputNames.filter((n) =>
-      n.startsWith(inputs.pastKey.split('{layer}')[0] ?? ''),
-    ).length;
+    const prefix = inputs.pastKey.split('{layer}')[0] ?? '';
+    const found = session.inputNames.filter((n) => n.startsWith(prefix)).length;
     throw new ModelFormatError(
       `dims.layers is ${dims.layers} in the manifest but the graph has ${found} ${prefix}* inputs`,
       { file, code: 'MODEL_MISMATCH' },

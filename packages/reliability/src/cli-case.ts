@@ -28,13 +28,13 @@ export interface CliCase {
   readonly fault: string;
   /** Exit code and the stderr (and optionally stdout) it must show. */
   readonly expect: { readonly code: number; readonly err: RegExp; readonly out?: RegExp };
-  args(paths: CliPaths): string[] | Promise<string[]>;
+  args(paths: CliPaths): string[];
+  /** Checks what the run left behind (files written or not). */
+  after?(paths: CliPaths): void;
 }
 
 /** Temp paths the CLI cases may point at. */
 export interface CliPaths {
   /** A fresh empty folder. */
   readonly dir: string;
-  /** A copy of the tiny bundle whose manifest is corrupt. */
-  readonly corruptBundle: string;
 }
