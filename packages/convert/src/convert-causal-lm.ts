@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import { CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
+import { recordChecksums } from './checksums-file.js';
 import { parseDecoderConfig } from './config.js';
 import {
   type CommonConvertOptions,
@@ -56,6 +57,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildCausalLMGraph(g, checkpoint, config, resolved.format, resolved.graph, resolved.maxContext),
     );
+    await recordChecksums(options.out, [written.file, ...written.externalData]);
     const model: ManifestModel = {
       id: resolved.id,
       role,

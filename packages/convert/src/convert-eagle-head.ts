@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { Checkpoint } from './checkpoint.js';
+import { recordChecksums } from './checksums-file.js';
 import { type DecoderConfig, parseDecoderConfig, parseEagleHeadConfig } from './config.js';
 import type { ConvertResult } from './convert-causal-lm.js';
 import {
@@ -70,6 +71,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
         resolved.maxContext,
       ),
     );
+    await recordChecksums(options.out, [written.file, ...written.externalData]);
     const baseEntry = existing?.models.find(
       (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
     );

@@ -6,6 +6,7 @@ export {
   quantizeRows,
 } from './block-quantization.js';
 export { Checkpoint, SHARD_INDEX_FILE } from './checkpoint.js';
+export { CHECKSUMS_FILE, recordChecksums, sha256OfFile } from './checksums-file.js';
 export {
   type DecoderConfig,
   type EagleHeadConfig,

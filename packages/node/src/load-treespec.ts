@@ -9,11 +9,14 @@ import {
 } from '@treespec/generator';
 import { checkGraph, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
-import { checkBundleTokenizer, resolveBundleFiles } from './bundle-files.js';
+import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
 import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
-export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
+export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
+  /** Hash every model file and compare with the checksums recorded at conversion (reads all weights). Default false. */
+  verifyWeights?: boolean;
+}
 
 /**
  * Loads a treespec model directory (a `treespec.json` manifest, the .onnx files and the
@@ -43,6 +46,7 @@ export async function loadTreespec(
   const manifest = parseManifest(text, manifestFile);
   await resolveBundleFiles(directory, manifest, manifestFile);
   await checkBundleTokenizer(directory, manifest);
+  if (options.verifyWeights) await verifyChecksums(directory);
   const tokenizer = await loadTokenizer(directory);
   const onGpu = options.executionProvider === 'webgpu' || options.executionProvider === 'cuda';
   return createTextGenerator(

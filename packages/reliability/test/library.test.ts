@@ -1,4 +1,3 @@
-import type { TextGenerator } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { LIBRARY_CASES, type LibraryContext } from '../src/cases/library-cases.js';

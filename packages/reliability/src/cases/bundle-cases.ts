@@ -519,6 +519,47 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
     maxQueued: -1,
   }),
   bundleCase(
+    'bundle-weights-bitflip',
+    'one bit flipped in target.onnx.data, loaded with `verifyWeights`',
+    { files: { 'target.onnx.data': (b) => flipBit(b, b.length >> 1, 5) } },
+    refused(
+      ModelFormatError,
+      /target\.onnx\.data: sha256 is [0-9a-f]{64}, but treespec\.sha256 recorded [0-9a-f]{64} at conversion/,
+    ),
+    { verifyWeights: true },
+  ),
+  bundleCase(
+    'bundle-weights-replaced',
+    'the head’s weight file replaced by other bytes, loaded with `verifyWeights`',
+    { files: { 'eagle-head.onnx.data': (b) => Buffer.concat([b.subarray(0, 16), Buffer.alloc(16)]) } },
+    refused(ModelFormatError, /eagle-head\.onnx\.data: sha256 is/),
+    { verifyWeights: true },
+  ),
+  bundleCase(
+    'bundle-weights-no-checksums',
+    '`verifyWeights` on a bundle converted before checksums were recorded',
+    { remove: ['treespec.sha256'] },
+    refused(ModelLoadError, /treespec\.sha256: no weight checksums here; convert the model again/),
+    { verifyWeights: true },
+  ),
+  bundleCase(
+    'bundle-weights-checksum-path',
+    'treespec.sha256 lists `../../etc/passwd`',
+    { files: { 'treespec.sha256': `${'0'.repeat(64)}  ../../etc/passwd\n` } },
+    refused(
+      ModelFormatError,
+      /treespec\.sha256: treespec\.sha256 must name a file inside the model directory/,
+    ),
+    { verifyWeights: true },
+  ),
+  bundleCase(
+    'bundle-weights-verified',
+    '`verifyWeights` on an intact bundle',
+    {},
+    clean('every file’s hash matches; loads and generates the reference text'),
+    { verifyWeights: true },
+  ),
+  bundleCase(
     'bundle-context-larger',
     'maxContext above the model’s',
     {},

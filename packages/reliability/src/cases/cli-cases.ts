@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliCase } from '../cli-case.js';
-import { TINY } from '../fault-bundle.js';
+import { faultBundle, flipBit, TINY } from '../fault-bundle.js';
 import {
   type CheckpointFault,
   editHeader,
@@ -239,6 +239,21 @@ export const CLI_CASES: readonly CliCase[] = [
     },
     1,
     /treespec\.json: not valid JSON/,
+  ),
+  cli(
+    'cli-inspect-verify',
+    '`inspect --verify` an intact bundle',
+    () => ['inspect', TINY, '--verify'],
+    0,
+    /^$/,
+    /verified the sha256 of 10 files\n$/,
+  ),
+  cli(
+    'cli-inspect-verify-bitflip',
+    '`inspect --verify` a bundle with a bit flipped in its weights',
+    () => ['inspect', faultBundle({ files: { 'draft.onnx.data': (b) => flipBit(b, 1000, 1) } }), '--verify'],
+    1,
+    /draft\.onnx\.data: sha256 is [0-9a-f]{64}, but treespec\.sha256 recorded/,
   ),
   cli(
     'convert-missing-checkpoint',
