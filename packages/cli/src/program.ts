@@ -6,6 +6,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
+import { checkFlags } from './flag-checks.js';
 import { cliVersion } from './version.js';
 
 /** Adds one subcommand to the program. */
@@ -43,6 +44,7 @@ export function createProgram(
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.hook('preAction', (_program, action) => checkFlags(action.opts(), io.err));
   for (const register of commands) register(program);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

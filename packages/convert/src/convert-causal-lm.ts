@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import { CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
+import { recordChecksums } from './checksums-file.js';
 import { parseDecoderConfig } from './config.js';
 import {
   type CommonConvertOptions,
@@ -11,7 +12,7 @@ import {
   manifestRope,
   resolveOptions,
 } from './convert-options.js';
-import { upsertManifestModel } from './manifest-file.js';
+import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
 import { copyTokenizerFiles } from './tokenizer-files.js';
@@ -45,6 +46,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
+  // A corrupt manifest in the output directory fails here, before any file is written.
+  await readManifest(options.out);
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {
@@ -54,6 +57,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildCausalLMGraph(g, checkpoint, config, resolved.format, resolved.graph, resolved.maxContext),
     );
+    await recordChecksums(options.out, [written.file, ...written.externalData]);
     const model: ManifestModel = {
       id: resolved.id,
       role,

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { Checkpoint } from './checkpoint.js';
+import { recordChecksums } from './checksums-file.js';
 import { type DecoderConfig, parseDecoderConfig, parseEagleHeadConfig } from './config.js';
 import type { ConvertResult } from './convert-causal-lm.js';
 import {
@@ -43,6 +44,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
     'eagle-head',
     Math.min(config.maxPositions, targetConfig.maxPositions),
   );
+  const existing = await readManifest(options.out);
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   const target = await Checkpoint.open(options.target);
@@ -69,7 +71,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
         resolved.maxContext,
       ),
     );
-    const existing = await readManifest(options.out);
+    await recordChecksums(options.out, [written.file, ...written.externalData]);
     const baseEntry = existing?.models.find(
       (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
     );

@@ -1,6 +1,7 @@
 import { OptionError, requireInteger } from '@treespec/core';
 import type { KvCacheInfo, ModelDims, RopeInfo, WeightFormatName } from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
+import { defaultPositions } from './config-caps.js';
 import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 import { Int4Weights, Int8Weights } from './quantized-weights.js';
 import { ropeParameters } from './rope.js';
@@ -59,7 +60,7 @@ export function resolveOptions(
     throw new OptionError('id', id, 'a file-name-safe id (letters, digits, ".", "_", "-")');
   const maxContext =
     options.maxContext === undefined
-      ? maxPositions
+      ? defaultPositions(maxPositions)
       : requireInteger('maxContext', options.maxContext, 1, maxPositions);
   return {
     id,

@@ -6,6 +6,7 @@ export {
   quantizeRows,
 } from './block-quantization.js';
 export { Checkpoint, SHARD_INDEX_FILE } from './checkpoint.js';
+export { CHECKSUMS_FILE, recordChecksums, sha256OfFile } from './checksums-file.js';
 export {
   type DecoderConfig,
   type EagleHeadConfig,
@@ -15,6 +16,7 @@ export {
   parseEagleHeadConfig,
   SUPPORTED_ARCHITECTURES,
 } from './config.js';
+export { defaultPositions, MAX_DEFAULT_POSITIONS } from './config-caps.js';
 export { type ConvertCausalLMOptions, type ConvertResult, convertCausalLM } from './convert-causal-lm.js';
 export { type ConvertEagleHeadOptions, convertEagleHead } from './convert-eagle-head.js';
 export {

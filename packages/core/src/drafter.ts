@@ -23,6 +23,12 @@ export interface DraftContext {
   readonly featureRows: number;
   /** Width of a feature row. */
   readonly featureSize: number;
+  /**
+   * Most tree nodes, root included, the target can still take before its context is full. The
+   * loop cuts longer trees to this size; model drafters draft no deeper than it allows, so no
+   * draft row is placed past the context.
+   */
+  readonly room: number;
   /** Cancels drafting where the drafter supports it. */
   readonly signal?: AbortSignal;
 }

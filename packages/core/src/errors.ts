@@ -9,6 +9,7 @@ export type TreespecErrorCode =
   | 'NUMERIC'
   | 'ABORTED'
   | 'BUSY'
+  | 'DISPOSED'
   | 'PROVIDER_UNAVAILABLE'
   | 'TOKENIZER'
   | 'LOAD'

@@ -36,6 +36,7 @@ export {
 export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
 export type { StreamingDecoder, Tokenizer } from './tokenizer.js';
 export { argmax, logSumExp, topK } from './top-k.js';
+export { checkTreeBudget, MAX_DRAFT_BIAS_CELLS, MAX_DRAFT_NODES } from './tree-budget-cap.js';
 export {
   DynamicTreeGrowth,
   type DynamicTreeOptions,

@@ -198,6 +198,7 @@ export class SpeculativeDecoder {
         featureStart: 0,
         featureRows: 0,
         featureSize,
+        room: target.maxContext,
         signal,
       };
       while (true) {
@@ -219,6 +220,7 @@ export class SpeculativeDecoder {
           drafting.features = featureSource;
           drafting.featureStart = featureStart;
           drafting.featureRows = featureRows;
+          drafting.room = room;
           await drafter.propose(drafting, tree);
           if (tree.size > room) tree.size = room;
         }

@@ -48,7 +48,8 @@ export interface TargetModel {
   reset(): void;
   /**
    * Processes `tokens` after the cached ones and commits them all; logits are not required
-   * for a prefill (may be empty), features are returned for every row when asked.
+   * for a prefill (may be empty), features are returned for every row when asked. A runner may
+   * stop between chunks once `options.signal` is aborted; `rows` then says how many it committed.
    */
   prefill(tokens: Int32Array, options?: TargetCallOptions): Promise<TargetStep>;
   /**

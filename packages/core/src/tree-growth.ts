@@ -1,6 +1,7 @@
 import type { DraftTree } from './draft-tree.js';
 import type { DraftOutcome } from './drafter.js';
 import { ContractError, OptionError } from './errors.js';
+import { checkTreeBudget } from './tree-budget-cap.js';
 import { requireInteger } from './validate.js';
 
 /**
@@ -171,7 +172,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
       throw new OptionError('minFrontierProbability', minProb, 'a number in [0, 1)');
     }
     const frontier = requireInteger('frontier', options.frontier ?? topK, 1, 4096);
-    super(1 + topK + (depth - 1) * frontier * topK);
+    super(checkTreeBudget(topK, depth, frontier));
     this.topK = topK;
     this.frontierWidth = frontier;
     this.depthLimit = depth;

@@ -47,6 +47,7 @@ function context(text: Int32Array, length: number): DraftContext {
     featureStart: 0,
     featureRows: 0,
     featureSize: 0,
+    room: 1 << 30,
   };
 }
 

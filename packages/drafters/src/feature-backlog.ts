@@ -21,6 +21,7 @@ export class FeatureBacklog {
     featureStart: 0,
     featureRows: 0,
     featureSize: 0,
+    room: 0,
   };
 
   /** Rows held. */
@@ -68,6 +69,7 @@ export class FeatureBacklog {
     view.featureStart = this.start;
     view.featureRows = this.count;
     view.featureSize = context.featureSize;
+    view.room = context.room;
     view.signal = context.signal;
     this.count = 0;
     return view;

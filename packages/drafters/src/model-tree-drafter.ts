@@ -96,9 +96,11 @@ export abstract class ModelTreeDrafter implements Drafter {
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     const { model, growth } = this;
     const hidden = model.hiddenSize;
+    if (context.room < 2) return;
     const commit = this.rowsToCommit(context);
-    if (!commit) return;
+    if (!commit || model.committedRows + commit.rows > model.maxContext) return;
     const first = await model.commit(commit.tokens, commit.features, commit.rows, this.k);
+    const deepest = expandableDepth(context.room, model.maxContext, model.committedRows);
     const last = first.rows - 1;
     this.predicted.set(first.hidden.subarray(last * hidden, (last + 1) * hidden), 0);
     growth.begin(context.tokens[context.length - 1]);
@@ -109,6 +111,8 @@ export abstract class ModelTreeDrafter implements Drafter {
     this.addChildren(0, first, last, 0);
 
     for (let n = growth.nextFrontier(this.frontier); n > 0; n = growth.nextFrontier(this.frontier)) {
+      n = keepShallow(growth, this.frontier, n, deepest);
+      if (n === 0) continue;
       const firstRow = model.draftRows;
       const committed = model.committedRows;
       const width = committed + firstRow + n;
@@ -146,4 +150,23 @@ export abstract class ModelTreeDrafter implements Drafter {
   async dispose(): Promise<void> {
     await this.model.dispose?.();
   }
+}
+
+/**
+ * The deepest node whose children still fit: children at depth d + 1 need the target to take
+ * d + 2 nodes (`room` counts the root), and the node's own draft row sits at position
+ * `committed + d - 1`, which the draft model's context must hold.
+ */
+function expandableDepth(room: number, maxContext: number, committed: number): number {
+  return Math.min(room - 2, maxContext - committed);
+}
+
+/** Moves the frontier nodes no deeper than `deepest` to the front and returns how many there are. */
+function keepShallow(growth: TreeGrowth, frontier: Int32Array, n: number, deepest: number): number {
+  let kept = 0;
+  for (let j = 0; j < n; j++) {
+    const node = frontier[j];
+    if (growth.depthOf(node) <= deepest) frontier[kept++] = node;
+  }
+  return kept;
 }

@@ -1,4 +1,10 @@
 export {
+  DEFAULT_MAX_QUEUED,
+  DisposedError,
+  GenerationQueue,
+  QueueFullError,
+} from './generation-queue.js';
+export {
   type AdaptiveStop,
   BUNDLE_DRAFTERS,
   type BundleDrafter,

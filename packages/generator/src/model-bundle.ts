@@ -62,6 +62,8 @@ export interface BundleOptions {
    * (e.g. an fp32 and an int8 draft LM). Roles not named use their first model in the manifest.
    */
   models?: readonly string[];
+  /** Most generations that may wait behind the running one. Default 32. */
+  maxQueued?: number;
 }
 
 /**
@@ -214,5 +216,6 @@ export async function createTextGenerator(
     target,
     drafters,
     defaultDrafter: defaultDrafter === 'none' ? null : defaultDrafter,
+    ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
   });
 }

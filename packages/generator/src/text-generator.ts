@@ -11,6 +11,8 @@ import {
 } from '@treespec/core';
 import { createVerifier, type SamplingOptions } from '@treespec/sampling';
 import { type ChatMessage, type HfTokenizer, StringStopCriterion, TextStream } from '@treespec/tokenizers';
+import { GenerationQueue } from './generation-queue.js';
+import { checkPromptSize } from './prompt-size.js';
 
 /** Options of one text generation: sampling, limits and stops. Temperature 0 (the default) is greedy. */
 export interface TextGenerateOptions extends SamplingOptions {
@@ -58,12 +60,15 @@ export interface TextGeneratorParts {
   drafters?: Readonly<Record<string, Drafter>>;
   /** Name in `drafters` of the default drafter, when `drafter` is not given. */
   defaultDrafter?: string | null;
+  /** Most generations that may wait behind the running one. Default 32. */
+  maxQueued?: number;
 }
 
 /**
  * Lossless speculative text generation: encodes the prompt (or renders a chat with the model's
  * template), decodes with the target, the drafter and the verifier its sampling options call for,
- * and streams text deltas that never split a character. One generation at a time.
+ * and streams text deltas that never split a character. One generation runs at a time; calls
+ * made meanwhile wait their turn in order (see {@link GenerationQueue}).
  */
 export class TextGenerator {
   readonly tokenizer: HfTokenizer;
@@ -72,6 +77,7 @@ export class TextGenerator {
   readonly drafter: Drafter | null;
   /** Every drafter by name, the default one included. */
   readonly drafters: Readonly<Record<string, Drafter>>;
+  private readonly queue: GenerationQueue;
 
   constructor(parts: TextGeneratorParts) {
     this.tokenizer = parts.tokenizer;
@@ -87,10 +93,15 @@ export class TextGenerator {
     }
     this.drafter = parts.drafter ?? byDefault ?? null;
     this.drafters = this.drafter ? { [this.drafter.name]: this.drafter, ...named } : { ...named };
+    this.queue = new GenerationQueue('this generator', parts.maxQueued);
   }
 
-  /** Releases the models' sessions. */
+  /**
+   * Releases the models' sessions, after ending the waiting generations and aborting the running
+   * one; later calls throw a `DisposedError`.
+   */
   async dispose(): Promise<void> {
+    await this.queue.close();
     for (const d of new Set(Object.values(this.drafters))) await d.dispose?.();
     await this.target.dispose?.();
   }
@@ -116,6 +127,7 @@ export class TextGenerator {
    */
   encode(prompt: Prompt): Int32Array {
     if (prompt instanceof Int32Array) return prompt;
+    checkPromptSize(prompt, this.target.maxContext);
     return typeof prompt === 'string'
       ? this.tokenizer.encode(prompt)
       : this.tokenizer.encodeChat([...prompt], { addGenerationPrompt: true });
@@ -145,10 +157,11 @@ export class TextGenerator {
       maxTokens: options.maxTokens ?? 128,
       eosTokenIds: this.tokenizer.eosTokenIds,
       ...(stop ? { stopCriteria: [stop] } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onStep ? { onStep: options.onStep } : {}),
     };
-    const tokens = decoder.stream(promptTokens, decodeOptions);
+    const tokens = this.queue.stream(promptTokens.length, options.signal, (signal) =>
+      decoder.stream(promptTokens, { ...decodeOptions, signal }),
+    );
     const text = new TextStream(this.tokenizer, tokens, { context: promptTokens, stop });
     let started = false;
     let iterationDone!: () => void;

@@ -1,3 +1,4 @@
+export { CHECKSUMS_FILE, verifyChecksums } from './bundle-files.js';
 export { type LoadTreespecOptions, loadTreespec } from './load-treespec.js';
 export {
   createSession,

@@ -7,12 +7,16 @@ import {
   type TextGenerator,
   treeBudget,
 } from '@treespec/generator';
-import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { checkGraph, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
+import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
 import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
-export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
+export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
+  /** Hash every model file and compare with the checksums recorded at conversion (reads all weights). Default false. */
+  verifyWeights?: boolean;
+}
 
 /**
  * Loads a treespec model directory (a `treespec.json` manifest, the .onnx files and the
@@ -40,6 +44,9 @@ export async function loadTreespec(
     );
   }
   const manifest = parseManifest(text, manifestFile);
+  await resolveBundleFiles(directory, manifest, manifestFile);
+  await checkBundleTokenizer(directory, manifest);
+  if (options.verifyWeights) await verifyChecksums(directory);
   const tokenizer = await loadTokenizer(directory);
   const onGpu = options.executionProvider === 'webgpu' || options.executionProvider === 'cuda';
   return createTextGenerator(
@@ -47,8 +54,16 @@ export async function loadTreespec(
       manifest,
       manifestFile,
       tokenizer,
-      openSession: (model) =>
-        createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
+      openSession: async (model) =>
+        checkGraph(
+          await createSession(
+            join(directory, model.file),
+            options,
+            model.role === 'target' ? 'target' : 'drafter',
+          ),
+          model,
+          join(directory, model.file),
+        ),
     },
     onGpu ? { ...options, tree: treeBudget(GPU_TREE, options.tree) } : options,
   );

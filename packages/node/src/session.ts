@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import { OptionError, TreespecError } from '@treespec/core';
 import * as ort from 'onnxruntime-node';
+import { hasVulkanLoader } from './vulkan-loader.js';
 
 /** Where a model runs. `cpu` always works; `webgpu` needs a GPU (Vulkan on Linux); `cuda` needs ORT's CUDA binaries. */
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
@@ -95,7 +96,12 @@ export async function createSession(
     ...threads(options, role),
     ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
+  // ONNX Runtime logs a failed provider library at error level before it throws (the error
+  // becomes a ProviderUnavailableError below); the level only takes effect before the first session.
+  if (provider !== 'cpu') ort.env.logLevel = 'fatal';
   try {
+    if (provider === 'webgpu' && process.platform === 'linux' && !(await hasVulkanLoader()))
+      throw new Error('Failed to load library libvulkan.so.1 (the Vulkan loader is not installed)');
     return await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
     if (provider !== 'cpu' && isProviderFailure(error)) {

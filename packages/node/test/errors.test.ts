@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelMismatchError } from '@treespec/onnx';
@@ -6,13 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { createSession, loadTreespec, ModelLoadError, ProviderUnavailableError } from '../src/index.js';
 import { TINY } from './tiny.js';
 
-/** A copy of the tiny bundle (model files linked) whose manifest `edit` may change. */
+/** A copy of the tiny bundle (model files hard-linked) whose manifest `edit` may change. */
 function bundleWith(
   edit: (manifest: { models: Array<{ role: string; dims: Record<string, unknown> }> }) => void,
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'treespec-bundle-'));
   for (const name of readdirSync(TINY)) {
-    if (name.endsWith('.onnx') || name.endsWith('.data')) symlinkSync(join(TINY, name), join(dir, name));
+    if (name.endsWith('.onnx') || name.endsWith('.data')) linkSync(join(TINY, name), join(dir, name));
     else if (name !== 'treespec.json') copyFileSync(join(TINY, name), join(dir, name));
   }
   const manifest = JSON.parse(readFileSync(join(TINY, 'treespec.json'), 'utf8'));

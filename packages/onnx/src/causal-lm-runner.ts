@@ -118,7 +118,9 @@ export class OnnxCausalLm implements TargetModel {
     }
     const wantFeatures = options?.features === true;
     const features = wantFeatures ? new Float32Array(total * this.featureSize) : null;
-    for (let start = 0; start < total; start += this.prefillChunk) {
+    let start = 0;
+    for (; start < total; start += this.prefillChunk) {
+      if (options?.signal?.aborted) break;
       const rows = Math.min(this.prefillChunk, total - start);
       const past = this.cache.length;
       for (let i = 0; i < rows; i++) {
@@ -133,7 +135,7 @@ export class OnnxCausalLm implements TargetModel {
       features?.set(this.features.subarray(0, rows * this.featureSize), start * this.featureSize);
     }
     this.pendingRows = 0;
-    return { rows: total, logits: new Float32Array(0), features };
+    return { rows: Math.min(start, total), logits: new Float32Array(0), features };
   }
 
   async verify(tree: DraftTree, options?: TargetCallOptions): Promise<TargetStep> {

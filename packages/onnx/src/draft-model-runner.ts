@@ -136,6 +136,8 @@ export abstract class DraftModelRunner implements DraftModel {
   ): Promise<DraftModelStep> {
     requireInteger('rows', rows, 1, this.maxDraftBatch);
     for (let r = 0; r < rows; r++) {
+      if (positions[r] >= this.maxContext)
+        throw new ContextOverflowError(positions[r] + 1, this.maxContext, 'a draft row of the draft model');
       this.ids.set(r, tokens[r]);
       this.positions.set(r, positions[r]);
     }

@@ -1,3 +1,5 @@
+export { checkBundleLimits, MAX_MANIFEST_DIMS } from './bundle-limits.js';
+export { type BundlePath, checkBundlePath, checkedBundlePaths } from './bundle-paths.js';
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
 export {
@@ -6,6 +8,7 @@ export {
   type DraftModelShape,
 } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
+export { checkGraph, type GraphSignature } from './graph-check.js';
 export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
 export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
@@ -46,3 +49,4 @@ export {
   type EagleHeadLayout,
   eagleHeadLayout,
 } from './model-layout.js';
+export { checkTokenizerHash, sha256Hex } from './tokenizer-hash.js';

@@ -1,6 +1,7 @@
 import { Template } from '@huggingface/jinja';
 import { OptionError } from '@treespec/core';
 import { ChatTemplateError } from './errors.js';
+import { renderWithinBudget, type TemplateBudget, TemplateBudgetExceeded } from './template-budget.js';
 
 /** One part of a multi-part message content (text, image …), passed to the template as is. */
 export interface ChatContentPart {
@@ -45,16 +46,22 @@ export class ChatTemplate {
   /** The file it came from, for error messages. */
   readonly file: string | undefined;
   private readonly specialTokens: Readonly<Record<string, unknown>>;
+  private readonly budget: TemplateBudget;
   private parsed: Template | null = null;
 
   /**
    * @param source Jinja source of the template.
    * @param options `specialTokens` are template variables such as `{ bos_token: '<s>' }`;
-   *   `name` and `file` appear in error messages.
+   *   `name` and `file` appear in error messages; `budget` limits each render's time and size.
    */
   constructor(
     source: string,
-    options: { name?: string; file?: string; specialTokens?: Readonly<Record<string, unknown>> } = {},
+    options: {
+      name?: string;
+      file?: string;
+      specialTokens?: Readonly<Record<string, unknown>>;
+      budget?: TemplateBudget;
+    } = {},
   ) {
     this.name = options.name ?? 'default';
     this.file = options.file;
@@ -65,6 +72,7 @@ export class ChatTemplate {
     }
     this.source = source;
     this.specialTokens = options.specialTokens ?? {};
+    this.budget = options.budget ?? {};
   }
 
   /** Renders `messages` to the prompt text (not tokenized; it usually starts with BOS text). */
@@ -80,9 +88,10 @@ export class ChatTemplate {
     if (options.tools !== undefined) variables['tools'] = options.tools;
     if (options.documents !== undefined) variables['documents'] = options.documents;
     try {
-      return template.render(variables);
+      return renderWithinBudget(template, variables, this.budget);
     } catch (cause) {
-      throw new ChatTemplateError(this.name, `failed to render: ${(cause as Error).message}`, {
+      const stopped = cause instanceof TemplateBudgetExceeded ? 'stopped' : 'failed to render';
+      throw new ChatTemplateError(this.name, `${stopped}: ${(cause as Error).message}`, {
         file: this.file,
         cause,
       });

@@ -9,6 +9,7 @@ import {
 } from './chat-template.js';
 import { ChatTemplateError, TokenIdError, TokenizerError } from './errors.js';
 import { StreamingDetokenizer, type StreamingDetokenizerOptions } from './streaming-detokenizer.js';
+import type { TemplateBudget } from './template-budget.js';
 import type { ResolvedFiles } from './tokenizer-files.js';
 
 /** Options of {@link HfTokenizer.encode}. */
@@ -47,6 +48,8 @@ export interface HfTokenizerOptions {
    * (`{ default: '…', tool_use: '…' }`).
    */
   chatTemplate?: string | Readonly<Record<string, string>>;
+  /** Limits on each chat-template render (time, string size, `range()` length). Defaults: 1 s, 4 MiB, 100 000 (`DEFAULT_TEMPLATE_BUDGET`). */
+  templateBudget?: TemplateBudget;
 }
 
 const SPECIAL_TOKEN_KEYS = [
@@ -97,12 +100,14 @@ export class HfTokenizer implements Tokenizer {
   private readonly templates: Map<string, string>;
   private readonly templateFile: string;
   private readonly compiled = new Map<string, ChatTemplate>();
+  private readonly templateBudget: TemplateBudget | undefined;
   private eos: readonly number[] | null = null;
   private endOfTurnCache: EndOfTurn | null = null;
 
   /** Builds a tokenizer from parsed files; `loadTokenizer` is the usual way to get one. */
   constructor(files: ResolvedFiles, options: HfTokenizerOptions = {}) {
     this.file = files.tokenizerName;
+    this.templateBudget = options.templateBudget;
     const json = prepareTokenizerJson(files.tokenizer, files.tokenizerName);
     const config = files.config ?? {};
     const specialTokens = readSpecialTokens(config, files.specialTokensMap);
@@ -298,6 +303,7 @@ export class HfTokenizer implements Tokenizer {
           ...this.specialTokens,
           additional_special_tokens: this.additionalSpecialTokens,
         },
+        ...(this.templateBudget ? { budget: this.templateBudget } : {}),
       });
       this.compiled.set(picked, template);
     }

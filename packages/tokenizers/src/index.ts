@@ -21,5 +21,6 @@ export {
   type StreamingDetokenizerOptions,
 } from './streaming-detokenizer.js';
 export { StringStopCriterion, type StringStopMatch, type StringStopOptions } from './string-stop.js';
+export { DEFAULT_TEMPLATE_BUDGET, type TemplateBudget } from './template-budget.js';
 export { TextStream, type TextStreamOptions, type TokenChunks } from './text-stream.js';
 export type { JsonInput, ResolvedFiles, TokenizerFiles } from './tokenizer-files.js';

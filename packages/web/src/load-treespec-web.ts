@@ -7,7 +7,15 @@ import {
   type TextGenerator,
   treeBudget,
 } from '@treespec/generator';
-import { MANIFEST_FILE, type Manifest, type ManifestModel, parseManifest } from '@treespec/onnx';
+import {
+  checkedBundlePaths,
+  checkGraph,
+  checkTokenizerHash,
+  MANIFEST_FILE,
+  type Manifest,
+  type ManifestModel,
+  parseManifest,
+} from '@treespec/onnx';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import { type Downloaded, download } from './download.js';
 import { DownloadError, ProviderUnavailableError } from './errors.js';
@@ -130,6 +138,7 @@ export async function loadTreespecWeb(
       options.cache === false ? null : await openModelCache(options.cacheName ?? DEFAULT_CACHE_NAME);
     const manifestText = await fetchManifest(manifestUrl, cache, fetchOptions);
     const bundled = parseManifest(manifestText, manifestUrl);
+    checkedBundlePaths(bundled, manifestUrl);
     const version = await bundleVersion(manifestText);
 
     let provider = choice.provider;
@@ -169,6 +178,7 @@ export async function loadTreespecWeb(
       for (const data of model.externalData) fetchFile(data);
     }
     const tokenizer = await loadTokenizer(await tokenizerInput(tokenizerFiles, fetchFile));
+    if (target) await checkTokenizerHash((await fetchFile('tokenizer.json')).bytes, target, manifestUrl);
     await Promise.all(files.values());
     const filesDone = performance.now();
 
@@ -198,7 +208,7 @@ export async function loadTreespecWeb(
               spinning,
             });
             providers[model.id] = provider;
-            return yieldingSession(session);
+            return checkGraph(yieldingSession(session), model, bytes.url);
           } catch (error) {
             if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
             provider = 'wasm';
@@ -209,7 +219,7 @@ export async function loadTreespecWeb(
               intraOpNumThreads,
               spinning,
             });
-            return yieldingSession(session);
+            return checkGraph(yieldingSession(session), model, bytes.url);
           }
         },
       },

@@ -26,8 +26,8 @@ export interface WorkerHostOptions {
 
 /**
  * Runs the treespec side of the worker protocol in a Web Worker: loads one model bundle at a
- * time, generates one text at a time, streams text deltas, draft trees and live statistics, and
- * aborts on request. Call it once in the worker's module:
+ * time, generates one text at a time (later `start`s wait their turn in order, as the generator
+ * queues them), streams text deltas, draft trees and live statistics, and aborts on request. Call it once in the worker's module:
  *
  * ```ts
  * // worker.ts
@@ -43,7 +43,7 @@ export function serveTreespecWorker(
   const running = new Map<number, AbortController>();
   let bundle: WebTreespec | null = null;
   let loading: Promise<unknown> | null = null;
-  let generating = false;
+  let generating = 0;
   const post = (event: WorkerEvent) => scope.postMessage(event);
   const fail = (id: number, error: unknown) => post({ type: 'error', id, error: serializeError(error) });
 
@@ -74,7 +74,7 @@ export function serveTreespecWorker(
 
   async function handleStart(request: Extract<WorkerRequest, { type: 'start' }>): Promise<void> {
     const { id } = request;
-    if (generating || loading) throw new BusyError('the treespec worker');
+    if (loading) throw new BusyError('the treespec worker');
     if (!bundle) throw new WorkerProtocolError('"start" came before a model was loaded; send "load" first');
     const { generator } = bundle;
     const {
@@ -84,7 +84,7 @@ export function serveTreespecWorker(
     } = (request.options ?? {}) as WorkerGenerateOptions;
     const controller = new AbortController();
     running.set(id, controller);
-    generating = true;
+    generating++;
     const labels = new Map<number, string>();
     const label = (token: number): string => {
       let text = labels.get(token);
@@ -129,7 +129,7 @@ export function serveTreespecWorker(
         },
       });
     } finally {
-      generating = false;
+      generating--;
       running.delete(id);
     }
   }

@@ -12,7 +12,7 @@ import {
   TreespecError,
   type TreespecErrorCode,
 } from '@treespec/core';
-import type { TextGenerateOptions } from '@treespec/generator';
+import { DisposedError, QueueFullError, type TextGenerateOptions } from '@treespec/generator';
 import type { ChatMessage } from '@treespec/tokenizers';
 import { DownloadError, ModelLoadError, ProviderUnavailableError, WorkerProtocolError } from './errors.js';
 import type { LoadInfo, LoadTreespecWebOptions } from './load-treespec-web.js';
@@ -201,6 +201,8 @@ const ERROR_CLASSES: ReadonlyArray<readonly [string, abstract new (...args: neve
   ['WorkerProtocolError', WorkerProtocolError],
   ['AbortError', AbortError],
   ['BusyError', BusyError],
+  ['QueueFullError', QueueFullError],
+  ['DisposedError', DisposedError],
   ['ContextOverflowError', ContextOverflowError],
   ['ContractError', ContractError],
   ['ModelFormatError', ModelFormatError],

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelFormatError } from '@treespec/core';
+import { verifyChecksums } from '@treespec/node';
 import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
 import type { Command } from 'commander';
 
@@ -15,13 +16,14 @@ export function describeModel(m: ManifestModel): string {
   );
 }
 
-/** `treespec inspect <dir>`: prints a summary of the directory's treespec.json. */
+/** `treespec inspect <dir> [--verify]`: prints a summary of the directory's treespec.json, and checks the weights' hashes. */
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('print a summary of the models in a treespec model directory')
     .argument('<dir>', 'directory holding treespec.json')
-    .action(async (dir: string, _flags: unknown, command: Command) => {
+    .option('--verify', 'also hash every model file and compare with the checksums recorded at conversion')
+    .action(async (dir: string, flags: { verify?: boolean }, command: Command) => {
       const path = join(resolve(dir), MANIFEST_FILE);
       let text: string;
       try {
@@ -36,5 +38,6 @@ export function registerInspect(program: Command): void {
       const write = command.parent!.configureOutput().writeOut!;
       write(`${path} (format ${manifest.format} v${manifest.version}, ${manifest.generator})\n`);
       for (const m of manifest.models) write(`${describeModel(m)}\n`);
+      if (flags.verify) write(`verified the sha256 of ${await verifyChecksums(resolve(dir))} files\n`);
     });
 }

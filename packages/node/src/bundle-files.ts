@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { ModelFormatError } from '@treespec/core';
+import { checkBundlePath, checkedBundlePaths, checkTokenizerHash, type Manifest } from '@treespec/onnx';
+import { ModelLoadError } from './session.js';
+
+/**
+ * Resolves every file the manifest names inside `directory`, following symlinks, and checks that
+ * each one (after resolving) is still inside the directory.
+ * @throws ModelFormatError naming the manifest, the field and the path, for a path that leaves the
+ * directory; ModelLoadError for a file that is missing.
+ */
+export async function resolveBundleFiles(
+  directory: string,
+  manifest: Manifest,
+  manifestFile: string,
+): Promise<void> {
+  const root = await realpath(directory);
+  for (const { path, field } of checkedBundlePaths(manifest, manifestFile)) {
+    let real: string;
+    try {
+      real = await realpath(join(root, path));
+    } catch (cause) {
+      throw new ModelLoadError(join(directory, path), `the file ${field} names does not exist`, cause);
+    }
+    const inside = relative(root, real);
+    if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+      throw new ModelFormatError(
+        `${field} names ${JSON.stringify(path)}, which resolves to ${real}, outside the model directory ${root}`,
+        { file: manifestFile },
+      );
+    }
+  }
+}
+
+/** Checks the bundle's tokenizer.json against the target's recorded sha256. */
+export async function checkBundleTokenizer(directory: string, manifest: Manifest): Promise<void> {
+  const target = manifest.models.find((m) => m.role === 'target');
+  if (!target) return;
+  const file = join(directory, 'tokenizer.json');
+  await checkTokenizerHash(new Uint8Array(await readFile(file)), target, file);
+}
+
+/** The file beside treespec.json in which `treespec convert` records each model file's sha256. */
+export const CHECKSUMS_FILE = 'treespec.sha256';
+
+/**
+ * Hashes every file listed in the bundle's {@link CHECKSUMS_FILE} and compares it with the hash
+ * recorded at conversion. Reads every weight byte, so loaders do it only when asked
+ * (`verifyWeights`). Returns the number of files verified.
+ * @throws ModelLoadError when the bundle has no checksums (converted before they were recorded)
+ * or a listed file is missing; ModelFormatError naming the file whose bytes changed.
+ */
+export async function verifyChecksums(directory: string): Promise<number> {
+  const listing = join(directory, CHECKSUMS_FILE);
+  let text: string;
+  try {
+    text = await readFile(listing, 'utf8');
+  } catch (cause) {
+    throw new ModelLoadError(
+      listing,
+      'no weight checksums here; convert the model again with this treespec to record them',
+      cause,
+    );
+  }
+  let verified = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+    if (!match) continue;
+    const [, recorded, name] = match as unknown as [string, string, string];
+    checkBundlePath(name, CHECKSUMS_FILE, listing);
+    const file = join(directory, name);
+    let found: string;
+    try {
+      found = await sha256OfFile(file);
+    } catch (cause) {
+      throw new ModelLoadError(file, `listed in ${CHECKSUMS_FILE} but cannot be read`, cause);
+    }
+    if (found !== recorded) {
+      throw new ModelFormatError(
+        `sha256 is ${found}, but ${CHECKSUMS_FILE} recorded ${recorded} at conversion: the file is corrupt or was replaced`,
+        { file, code: 'MODEL_MISMATCH' },
+      );
+    }
+    verified++;
+  }
+  return verified;
+}
+
+function sha256OfFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
