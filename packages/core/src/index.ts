@@ -37,6 +37,7 @@ export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.
 export type { StreamingDecoder, Tokenizer } from './tokenizer.js';
 export { argmax, logSumExp, topK } from './top-k.js';
 export {
+  DYNAMIC_TREE_DEFAULTS,
   DynamicTreeGrowth,
   type DynamicTreeOptions,
   StaticTreeGrowth,

@@ -120,7 +120,7 @@ abstract class GrowthNodes {
 
 /** Options of EAGLE-2's dynamic tree. */
 export interface DynamicTreeOptions {
-  /** Children per expanded node, and (unless `frontier` is set) nodes expanded per depth. Default 8. */
+  /** Children per expanded node, and (unless `frontier` is set) nodes expanded per depth. Default: {@link DYNAMIC_TREE_DEFAULTS}. */
   topK?: number;
   /**
    * Nodes expanded per depth, the best of the newest depth by cumulative score. Default `topK`
@@ -128,9 +128,9 @@ export interface DynamicTreeOptions {
    * CPUs where each draft row costs.
    */
   frontier?: number;
-  /** Largest depth of a draft node, i.e. draft-model calls per step. Default 5. */
+  /** Largest depth of a draft node, i.e. draft-model calls per step. Default: {@link DYNAMIC_TREE_DEFAULTS}. */
   depth?: number;
-  /** Draft nodes kept after the rerank (root excluded). Default 32. */
+  /** Draft nodes kept after the rerank (root excluded). Default: {@link DYNAMIC_TREE_DEFAULTS}. */
   totalTokens?: number;
   /**
    * Optional dynamic depth: stop expanding once the best frontier node's cumulative
@@ -138,6 +138,14 @@ export interface DynamicTreeOptions {
    */
   minFrontierProbability?: number;
 }
+
+/**
+ * The budget a {@link DynamicTreeGrowth} grows when its options leave a field out (the EAGLE-2
+ * paper's GPU budget); `frontier` defaults to `topK` and `minFrontierProbability` to 0.
+ */
+export const DYNAMIC_TREE_DEFAULTS: Readonly<
+  Required<Pick<DynamicTreeOptions, 'topK' | 'depth' | 'totalTokens'>>
+> = { topK: 8, depth: 5, totalTokens: 32 };
 
 /**
  * EAGLE-2's dynamic draft tree: the root gets its `topK` best children; at each next depth the
@@ -163,9 +171,14 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   private readonly treeIndex: Int32Array;
 
   constructor(options: DynamicTreeOptions = {}) {
-    const topK = requireInteger('topK', options.topK ?? 8, 1, 4096);
-    const depth = requireInteger('depth', options.depth ?? 5, 1, 1024);
-    const totalTokens = requireInteger('totalTokens', options.totalTokens ?? 32, 1, 1 << 20);
+    const topK = requireInteger('topK', options.topK ?? DYNAMIC_TREE_DEFAULTS.topK, 1, 4096);
+    const depth = requireInteger('depth', options.depth ?? DYNAMIC_TREE_DEFAULTS.depth, 1, 1024);
+    const totalTokens = requireInteger(
+      'totalTokens',
+      options.totalTokens ?? DYNAMIC_TREE_DEFAULTS.totalTokens,
+      1,
+      1 << 20,
+    );
     const minProb = options.minFrontierProbability ?? 0;
     if (!(minProb >= 0 && minProb < 1)) {
       throw new OptionError('minFrontierProbability', minProb, 'a number in [0, 1)');

@@ -17,7 +17,7 @@ import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 export interface DraftLmDrafterOptions {
   /** The shape of the trees; default a dynamic tree (EAGLE-2's rule with the draft LM) from `tree`. */
   growth?: TreeGrowth;
-  /** Dynamic-tree budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
+  /** Dynamic-tree budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
   tree?: DynamicTreeOptions;
   /**
    * Draw each node's children i.i.d. from the draft distribution at this temperature instead of

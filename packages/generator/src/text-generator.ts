@@ -1,5 +1,6 @@
 import {
   type Drafter,
+  type DynamicTreeOptions,
   type FinishReason,
   type GenerateOptions,
   type GenerationResult,
@@ -22,6 +23,11 @@ export interface TextGenerateOptions extends SamplingOptions {
   drafter?: string;
   /** Decode without a drafter (plain autoregressive decoding through the same target); the same as `drafter: 'none'`. */
   plain?: boolean;
+  /**
+   * This generation's tree budget, over the one the drafter was loaded with, for drafters that grow
+   * budgeted trees (eagle2, draft-lm). It must fit the capacity set at load.
+   */
+  tree?: DynamicTreeOptions;
   /** Aborting returns what was generated so far with finish reason `abort`. */
   signal?: AbortSignal;
   /** Called after each verification step with the tree and the accepted path. */
@@ -58,6 +64,11 @@ export interface TextGeneratorParts {
   drafters?: Readonly<Record<string, Drafter>>;
   /** Name in `drafters` of the default drafter, when `drafter` is not given. */
   defaultDrafter?: string | null;
+  /**
+   * The drafter to use in place of `drafter` for a generation that asks for its own tree budget
+   * (`TextGenerateOptions.tree`); without it such generations are refused.
+   */
+  withTree?: (drafter: Drafter, tree: DynamicTreeOptions) => Drafter;
 }
 
 /**
@@ -72,10 +83,12 @@ export class TextGenerator {
   readonly drafter: Drafter | null;
   /** Every drafter by name, the default one included. */
   readonly drafters: Readonly<Record<string, Drafter>>;
+  private readonly withTree: TextGeneratorParts['withTree'];
 
   constructor(parts: TextGeneratorParts) {
     this.tokenizer = parts.tokenizer;
     this.target = parts.target;
+    this.withTree = parts.withTree;
     const named = parts.drafters ?? {};
     const byDefault = parts.defaultDrafter ? named[parts.defaultDrafter] : undefined;
     if (parts.defaultDrafter && !byDefault) {
@@ -96,18 +109,21 @@ export class TextGenerator {
   }
 
   /** The drafter a generation with these options uses (null: plain decoding). */
-  drafterFor(options: Pick<TextGenerateOptions, 'drafter' | 'plain'>): Drafter | null {
+  drafterFor(options: Pick<TextGenerateOptions, 'drafter' | 'plain' | 'tree'>): Drafter | null {
     if (options.plain || options.drafter === 'none') return null;
-    if (options.drafter === undefined) return this.drafter;
-    const found = this.drafters[options.drafter];
-    if (!found) {
+    const found = options.drafter === undefined ? this.drafter : this.drafters[options.drafter];
+    if (found === undefined) {
       throw new OptionError(
         'drafter',
         options.drafter,
         `one of none, ${Object.keys(this.drafters).join(', ')} (the drafters this generator loaded)`,
       );
     }
-    return found;
+    if (!options.tree || !found) return found;
+    if (!this.withTree) {
+      throw new OptionError('tree', options.tree, 'absent: this generator was composed without tree budgets');
+    }
+    return this.withTree(found, options.tree);
   }
 
   /**

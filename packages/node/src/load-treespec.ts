@@ -1,13 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type BundleOptions,
-  createTextGenerator,
-  GPU_TREE,
-  type TextGenerator,
-  treeBudget,
-} from '@treespec/generator';
+import type { TextGenerator } from '@treespec/generator';
 import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
 
@@ -40,16 +35,12 @@ export async function loadTreespec(
     );
   }
   const manifest = parseManifest(text, manifestFile);
+  const planned = plan(manifest, options, options.executionProvider ?? 'cpu', manifestFile);
   const tokenizer = await loadTokenizer(directory);
-  const onGpu = options.executionProvider === 'webgpu' || options.executionProvider === 'cuda';
-  return createTextGenerator(
-    {
-      manifest,
-      manifestFile,
-      tokenizer,
-      openSession: (model) =>
-        createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
-    },
-    onGpu ? { ...options, tree: treeBudget(GPU_TREE, options.tree) } : options,
+  return assemble(
+    planned,
+    (model) =>
+      createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
+    tokenizer,
   );
 }

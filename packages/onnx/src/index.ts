@@ -11,8 +11,11 @@ export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
   type ActivationDtype,
   type BaseModelInfo,
+  BUNDLE_DEVICES,
+  type BundleDevice,
   CAUSAL_LM_IO,
   checkModelPair,
+  type DeviceTuning,
   EAGLE_HEAD_IO,
   findModel,
   type GraphKind,

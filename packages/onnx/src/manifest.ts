@@ -1,4 +1,4 @@
-import { describeValue, ModelFormatError } from '@treespec/core';
+import { type DynamicTreeOptions, describeValue, ModelFormatError } from '@treespec/core';
 
 /** File name of the manifest in a model directory. */
 export const MANIFEST_FILE = 'treespec.json';
@@ -180,6 +180,20 @@ export interface ManifestModel {
   readonly base?: BaseModelInfo;
 }
 
+/** Where a bundle's models can run: the keys of the manifest's `tuning` section. */
+export type BundleDevice = 'cpu' | 'wasm' | 'webgpu' | 'cuda';
+
+/** Every {@link BundleDevice}. */
+export const BUNDLE_DEVICES: readonly BundleDevice[] = ['cpu', 'wasm', 'webgpu', 'cuda'];
+
+/** Tree budgets measured for one device (`treespec tune --write` writes them). */
+export interface DeviceTuning {
+  /** The EAGLE-2 drafter's budget. */
+  readonly tree?: DynamicTreeOptions;
+  /** The draft LM's budget. */
+  readonly draftTree?: DynamicTreeOptions;
+}
+
 /** The content of a `treespec.json`. */
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
@@ -187,6 +201,8 @@ export interface Manifest {
   /** Converter that wrote it, e.g. `@treespec/convert 0.1.0`. */
   readonly generator: string;
   readonly models: readonly ManifestModel[];
+  /** Optional: the bundle's own tree budgets per device, over the device presets and under call options. */
+  readonly tuning?: Readonly<Partial<Record<BundleDevice, DeviceTuning>>>;
 }
 
 /** Input and output names every causal LM gets unless its manifest says otherwise. */
@@ -258,7 +274,29 @@ export function validateManifest(value: unknown, file: string = MANIFEST_FILE): 
     if (ids.has(model.id)) v.fail(`models[${i}].id`, 'an id not used by another model', model.id);
     ids.add(model.id);
   });
+  if (root.tuning !== undefined) validateTuning(v, root.tuning);
   return value as Manifest;
+}
+
+const TREE_FIELDS = ['topK', 'frontier', 'depth', 'totalTokens', 'minFrontierProbability'];
+
+function validateTuning(v: Checker, value: unknown): void {
+  const tuning = v.object(value, 'tuning');
+  for (const [device, section] of Object.entries(tuning)) {
+    v.oneOf(device, `tuning.${device}`, BUNDLE_DEVICES);
+    const budgets = v.object(section, `tuning.${device}`);
+    for (const [name, tree] of Object.entries(budgets)) {
+      v.oneOf(name, `tuning.${device}.${name}`, ['tree', 'draftTree'] as const);
+      const fields = v.object(tree, `tuning.${device}.${name}`);
+      for (const [key, n] of Object.entries(fields)) {
+        const at = `tuning.${device}.${name}.${key}`;
+        v.oneOf(key, at, TREE_FIELDS);
+        if (key === 'minFrontierProbability') {
+          if (typeof n !== 'number' || !(n >= 0 && n < 1)) v.fail(at, 'a number in [0, 1)', n);
+        } else v.positiveInt(n, at);
+      }
+    }
+  }
 }
 
 /** Returns the manifest's model with `id`, or throws a {@link ModelFormatError} naming `file`. */

@@ -19,13 +19,10 @@ export {
   webGpuUnavailableReason,
 } from './execution-provider.js';
 export {
-  DEFAULT_WASM_TREE,
   type LoadInfo,
   type LoadTreespecWebOptions,
   loadTreespecWeb,
-  modelsToLoad,
   resolveManifestUrl,
-  selectModels,
   type WebTreespec,
 } from './load-treespec-web.js';
 export {

@@ -1,14 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { DynamicTreeOptions } from '@treespec/core';
 import type { HybridPolicy } from '@treespec/drafters';
-import {
-  type AdaptiveStop,
-  BUNDLE_DRAFTERS,
-  type BundleDrafter,
-  type TextGenerateOptions,
-} from '@treespec/generator';
+import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
+import { type AdaptiveStop, BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
