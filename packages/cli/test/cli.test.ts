@@ -149,13 +149,13 @@ describe('treespec tune --write', () => {
       else await symlink(from, join(bundle, name));
     }
     const file = join(bundle, 'treespec.json');
-    await writeTuning(file, 'cpu', 'tree', { topK: 2, frontier: 1, depth: 3, totalTokens: 4 });
-    await writeTuning(file, 'cpu', 'draftTree', { topK: 2, frontier: 1, depth: 2, totalTokens: 3 });
+    await writeTuning(file, 'cpu', 'tree', { topK: 2, frontier: 1, depth: 2, totalTokens: 5 });
+    await writeTuning(file, 'cpu', 'draftTree', { topK: 2, frontier: 1, depth: 1, totalTokens: 4 });
     const manifest = JSON.parse(await readFile(file, 'utf8'));
     expect(manifest.tuning).toEqual({
       cpu: {
-        tree: { topK: 2, frontier: 1, depth: 3, totalTokens: 4 },
-        draftTree: { topK: 2, frontier: 1, depth: 2, totalTokens: 3 },
+        tree: { topK: 2, frontier: 1, depth: 2, totalTokens: 5 },
+        draftTree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 },
       },
     });
     const generator = await loadTreespec(bundle, { drafters: ['draft-lm'] });

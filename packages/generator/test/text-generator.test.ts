@@ -16,7 +16,7 @@ async function setup() {
   const target = new ToyTarget(model);
   const drafter = new ToyDrafter({
     target,
-    growth: new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+    growth: new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }),
   });
   return { tokenizer, generator: new TextGenerator({ tokenizer, target, drafter }) };
 }

@@ -293,7 +293,10 @@ function validateTuning(v: Checker, value: unknown): void {
         v.oneOf(key, at, TREE_FIELDS);
         if (key === 'minFrontierProbability') {
           if (typeof n !== 'number' || !(n >= 0 && n < 1)) v.fail(at, 'a number in [0, 1)', n);
-        } else v.positiveInt(n, at);
+        } else if (key === 'depth') v.nonNegativeInt(n, at);
+        else if (key === 'totalTokens' && v.positiveInt(n, at) < 2)
+          v.fail(at, 'an integer >= 2 (the root counts)', n);
+        else v.positiveInt(n, at);
       }
     }
   }

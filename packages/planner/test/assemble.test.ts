@@ -10,7 +10,7 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     const planned = plan(await tinyManifest(), {
       drafter: 'eagle2',
       drafters: ['draft-lm', 'lookup', 'suffix', 'hybrid'],
-      tree: { topK: 4, frontier: 4, depth: 5, totalTokens: 16 },
+      tree: { topK: 4, frontier: 4, depth: 4, totalTokens: 17 },
     });
     generator = await assemble(planned, openTinySession, await tinyTokenizer());
   });
@@ -43,7 +43,7 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     const sizes: number[] = [];
     const result = await generator.generate(prompt, {
       maxTokens: 24,
-      tree: { topK: 2, depth: 2, totalTokens: 3 },
+      tree: { topK: 2, depth: 1, totalTokens: 4 },
       onStep: (event) => sizes.push(event.tree.size),
     });
     expect(Array.from(result.tokens)).toEqual(Array.from(plain.tokens));
@@ -51,7 +51,7 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     const draftLm = await generator.generate(prompt, {
       maxTokens: 24,
       drafter: 'draft-lm',
-      tree: { depth: 1 },
+      tree: { depth: 0 },
     });
     expect(Array.from(draftLm.tokens)).toEqual(Array.from(plain.tokens));
     expect(draftLm.stats.tau).toBeLessThanOrEqual(2);
@@ -59,8 +59,8 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
 
   it('refuses a per-call tree beyond the capacity, or for a drafter without a budget', async () => {
     expect(() => generator.drafterFor({ tree: { topK: 5 } })).toThrow(OptionError);
-    expect(generator.drafterFor({ tree: { totalTokens: 17 } })?.maxTreeSize).toBe(18);
-    expect(() => generator.drafterFor({ tree: { depth: 6 } })).toThrow(/capacity set at load/);
+    expect(generator.drafterFor({ tree: { totalTokens: 18 } })?.maxTreeSize).toBe(18);
+    expect(() => generator.drafterFor({ tree: { depth: 5 } })).toThrow(/capacity set at load/);
     expect(() => generator.drafterFor({ drafter: 'suffix', tree: { depth: 2 } })).toThrow(
       /"suffix" grows no budgeted tree/,
     );

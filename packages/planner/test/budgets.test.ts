@@ -10,12 +10,12 @@ describe('mergeTree', () => {
   });
 
   it('lets a given topK set the frontier unless a frontier is given too', () => {
-    const cpu = { topK: 3, frontier: 1, depth: 5, totalTokens: 10 };
-    expect(mergeTree(cpu, { topK: 8, depth: 5, totalTokens: 32 })).toEqual({
+    const cpu = { topK: 3, frontier: 1, depth: 4, totalTokens: 11 };
+    expect(mergeTree(cpu, { topK: 8, depth: 4, totalTokens: 33 })).toEqual({
       topK: 8,
       frontier: 8,
-      depth: 5,
-      totalTokens: 32,
+      depth: 4,
+      totalTokens: 33,
     });
     expect(mergeTree(cpu, { topK: 4, frontier: 2 })).toEqual({ ...cpu, topK: 4, frontier: 2 });
   });
@@ -32,27 +32,27 @@ describe('resolveBudgets', () => {
     expect(resolveBudgets('cpu', undefined).tree).toEqual({
       topK: 3,
       frontier: 1,
-      depth: 5,
-      totalTokens: 10,
+      depth: 4,
+      totalTokens: 11,
     });
     expect(resolveBudgets('wasm', undefined).tree).toEqual({
       topK: 2,
       frontier: 2,
-      depth: 2,
-      totalTokens: 4,
+      depth: 1,
+      totalTokens: 5,
     });
     const tuning = {
       cpu: { tree: { totalTokens: 12 }, draftTree: { depth: 4 } },
       wasm: { tree: { depth: 3 } },
     };
     expect(resolveBudgets('cpu', tuning)).toEqual({
-      tree: { topK: 3, frontier: 1, depth: 5, totalTokens: 12 },
-      draftTree: { topK: 4, frontier: 1, depth: 4, totalTokens: 5 },
+      tree: { topK: 3, frontier: 1, depth: 4, totalTokens: 12 },
+      draftTree: { topK: 4, frontier: 1, depth: 4, totalTokens: 6 },
     });
     expect(resolveBudgets('cpu', tuning, { tree: { topK: 2 } }).tree).toEqual({
       topK: 2,
       frontier: 2,
-      depth: 5,
+      depth: 4,
       totalTokens: 12,
     });
     expect(resolveBudgets('webgpu', tuning).tree.totalTokens).toBe(DYNAMIC_TREE_DEFAULTS.totalTokens);

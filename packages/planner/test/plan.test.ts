@@ -31,16 +31,16 @@ describe('plan', () => {
     const manifest = await tinyManifest();
     const wasm = plan(manifest, { drafters: ['draft-lm'] }, 'wasm');
     expect(wasm.models.every((m) => m.weightFormat === 'fp32')).toBe(true);
-    expect(wasm.budgets.tree).toEqual({ topK: 2, frontier: 2, depth: 2, totalTokens: 4 });
+    expect(wasm.budgets.tree).toEqual({ topK: 2, frontier: 2, depth: 1, totalTokens: 5 });
     expect(plan(manifest, { tree: { depth: 3 } }, 'cpu').budgets.tree).toEqual({
       topK: 3,
       frontier: 1,
       depth: 3,
-      totalTokens: 10,
+      totalTokens: 11,
     });
     const tuned: Manifest = { ...manifest, tuning: { cpu: { tree: { totalTokens: 6 } } } };
     expect(plan(tuned, {}, 'cpu').budgets.tree.totalTokens).toBe(6);
-    expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(32);
+    expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
   });
 
   it('allocates the context asked for, at most the model’s, and names the tokenizer files', async () => {

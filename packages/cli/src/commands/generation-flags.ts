@@ -73,12 +73,28 @@ export function addModelFlags(command: Command): Command {
       integer(1),
     )
     .option('--tree-frontier <n>', 'EAGLE-2: nodes expanded per depth (default: --tree-top-k)', integer(1))
-    .option('--tree-depth <n>', 'EAGLE-2: draft depth (head calls per step)', integer(1))
-    .option('--tree-tokens <n>', 'EAGLE-2: draft nodes kept for verification', integer(1))
+    .option(
+      '--tree-depth <n>',
+      "EAGLE-2: levels grown after the root's children, as EAGLE's depth (head calls per step: n + 1)",
+      integer(0),
+    )
+    .option(
+      '--tree-tokens <n>',
+      "EAGLE-2: tree nodes verified, the root included, as EAGLE's total_token",
+      integer(2),
+    )
     .option('--draft-top-k <n>', 'draft-lm: children per expanded node', integer(1))
     .option('--draft-frontier <n>', 'draft-lm: nodes expanded per depth (default: --draft-top-k)', integer(1))
-    .option('--draft-depth <n>', 'draft-lm: draft depth', integer(1))
-    .option('--draft-tokens <n>', 'draft-lm: draft nodes kept for verification', integer(1))
+    .option(
+      '--draft-depth <n>',
+      "draft-lm: levels grown after the root's children (as --tree-depth)",
+      integer(0),
+    )
+    .option(
+      '--draft-tokens <n>',
+      'draft-lm: tree nodes verified, the root included (as --tree-tokens)',
+      integer(2),
+    )
     .addOption(
       new Option(
         '--adaptive <rule>',

@@ -22,8 +22,8 @@ interface TuneFlags extends ModelFlags {
 const LARGEST: Required<Pick<DynamicTreeOptions, 'topK' | 'frontier' | 'depth' | 'totalTokens'>> = {
   topK: 8,
   frontier: 8,
-  depth: 6,
-  totalTokens: 48,
+  depth: 5,
+  totalTokens: 49,
 };
 
 /**
@@ -32,7 +32,14 @@ const LARGEST: Required<Pick<DynamicTreeOptions, 'topK' | 'frontier' | 'depth' |
  */
 export function budgetGrid(): DynamicTreeOptions[] {
   const grid: DynamicTreeOptions[] = [];
-  for (const depth of [2, 3, 4, 5, 6]) grid.push({ topK: 1, frontier: 1, depth, totalTokens: depth });
+  // Written by levels of draft nodes and draft nodes kept; EAGLE's depth and total tokens follow.
+  const budget = (topK: number, frontier: number, levels: number, kept: number): DynamicTreeOptions => ({
+    topK,
+    frontier,
+    depth: levels - 1,
+    totalTokens: kept + 1,
+  });
+  for (const levels of [2, 3, 4, 5, 6]) grid.push(budget(1, 1, levels, levels));
   for (const [topK, frontier] of [
     [2, 1],
     [3, 1],
@@ -42,21 +49,13 @@ export function budgetGrid(): DynamicTreeOptions[] {
     [4, 2],
     [4, 4],
   ] as const) {
-    for (const depth of [3, 4, 5]) {
-      for (const total of [depth + 2, 2 * depth, 3 * depth]) {
-        grid.push({
-          topK,
-          frontier,
-          depth,
-          totalTokens: Math.min(total, topK + (depth - 1) * frontier * topK),
-        });
+    for (const levels of [3, 4, 5]) {
+      for (const kept of [levels + 2, 2 * levels, 3 * levels]) {
+        grid.push(budget(topK, frontier, levels, Math.min(kept, topK + (levels - 1) * frontier * topK)));
       }
     }
   }
-  grid.push(
-    { topK: 8, frontier: 8, depth: 5, totalTokens: 32 },
-    { topK: 8, frontier: 8, depth: 6, totalTokens: 48 },
-  );
+  grid.push(budget(8, 8, 5, 32), budget(8, 8, 6, 48));
   const seen = new Set<string>();
   return grid.filter((b) => {
     const key = JSON.stringify(b);
