@@ -9,8 +9,10 @@ export {
   ContractError,
   describeValue,
   ModelFormatError,
+  ModelLoadError,
   NumericError,
   OptionError,
+  ProviderUnavailableError,
   TreespecError,
   type TreespecErrorCode,
 } from './errors.js';
@@ -34,7 +36,12 @@ export {
   TokenSequenceStop,
 } from './stop-criteria.js';
 export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
-export type { StreamingDecoder, Tokenizer } from './tokenizer.js';
+export {
+  type StreamingDecoder,
+  TOKENIZER_FILE_NAMES,
+  type Tokenizer,
+  type TokenizerPart,
+} from './tokenizer.js';
 export { argmax, logSumExp, topK } from './top-k.js';
 export {
   DYNAMIC_TREE_DEFAULTS,

@@ -28,3 +28,19 @@ export interface Tokenizer {
    */
   streamingDecoder(options?: { skipSpecialTokens?: boolean; context?: ArrayLike<number> }): StreamingDecoder;
 }
+
+/**
+ * The files of a Hugging Face tokenizer by part, as they are named in a model folder. Only
+ * `tokenizer` is required; the others add special tokens, EOS ids and the chat template. The one
+ * table every reader and writer of tokenizer files uses (tokenizers, the loaders, the converter).
+ */
+export const TOKENIZER_FILE_NAMES = {
+  tokenizer: 'tokenizer.json',
+  config: 'tokenizer_config.json',
+  generationConfig: 'generation_config.json',
+  specialTokensMap: 'special_tokens_map.json',
+  chatTemplate: 'chat_template.jinja',
+} as const;
+
+/** A part of a tokenizer: a key of {@link TOKENIZER_FILE_NAMES}. */
+export type TokenizerPart = keyof typeof TOKENIZER_FILE_NAMES;

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ModelLoadError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
-import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
+import { createSession, type NodeSessionOptions } from './session.js';
+import { readTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
 export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
@@ -36,7 +38,7 @@ export async function loadTreespec(
   }
   const manifest = parseManifest(text, manifestFile);
   const planned = plan(manifest, options, options.executionProvider ?? 'cpu', manifestFile);
-  const tokenizer = await loadTokenizer(directory);
+  const tokenizer = await loadTokenizer(await readTokenizerFiles(directory));
   return assemble(
     planned,
     (model) =>

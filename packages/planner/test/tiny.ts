@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { type Manifest, parseManifest } from '@treespec/onnx';
-import { loadTokenizer } from '@treespec/tokenizers';
+import { type HfTokenizer, loadTokenizer } from '@treespec/tokenizers';
 import * as ort from 'onnxruntime-node';
 import type { OpenSession } from '../src/index.js';
 
@@ -16,7 +16,14 @@ export async function tinyManifest(): Promise<Manifest> {
 export const openTinySession: OpenSession = (model) =>
   ort.InferenceSession.create(join(TINY, model.file), { intraOpNumThreads: 1 });
 
-export const tinyTokenizer = () => loadTokenizer(TINY);
+/** The tiny bundle's tokenizer, read as the Node loader reads it. */
+export async function tinyTokenizer(): Promise<HfTokenizer> {
+  const read = (name: string) => readFile(join(TINY, name), 'utf8');
+  return loadTokenizer({
+    tokenizer: await read('tokenizer.json'),
+    config: await read('tokenizer_config.json'),
+  });
+}
 
 export async function devPrompts(n: number): Promise<string[]> {
   const lines = (await readFile(tinyDevPromptsPath(), 'utf8')).split('\n').filter((l) => l.trim());

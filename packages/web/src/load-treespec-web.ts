@@ -1,4 +1,11 @@
-import { AbortError, type DynamicTreeOptions, OptionError, TreespecError } from '@treespec/core';
+import {
+  AbortError,
+  type DynamicTreeOptions,
+  OptionError,
+  TOKENIZER_FILE_NAMES,
+  type TokenizerPart,
+  TreespecError,
+} from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
@@ -251,13 +258,10 @@ export function resolveManifestUrl(modelUrl: string | URL): string {
   return new URL(MANIFEST_FILE, url).href;
 }
 
-const TOKENIZER_PARTS: Record<string, keyof TokenizerFiles> = {
-  'tokenizer.json': 'tokenizer',
-  'tokenizer_config.json': 'config',
-  'generation_config.json': 'generationConfig',
-  'special_tokens_map.json': 'specialTokensMap',
-  'chat_template.jinja': 'chatTemplate',
-};
+/** The tokenizer part each file name holds (core's `TOKENIZER_FILE_NAMES`, inverted). */
+const TOKENIZER_PARTS = new Map<string, TokenizerPart>(
+  Object.entries(TOKENIZER_FILE_NAMES).map(([part, name]) => [name, part as TokenizerPart]),
+);
 
 async function tokenizerInput(
   names: readonly string[],
@@ -267,7 +271,7 @@ async function tokenizerInput(
   const parts: Partial<Record<keyof TokenizerFiles, string>> = {};
   await Promise.all(
     names.map(async (name) => {
-      const part = TOKENIZER_PARTS[name.slice(name.lastIndexOf('/') + 1)];
+      const part = TOKENIZER_PARTS.get(name.slice(name.lastIndexOf('/') + 1));
       if (part) parts[part] = decoder.decode((await fetchFile(name)).bytes);
     }),
   );
