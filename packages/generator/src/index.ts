@@ -1,6 +1,7 @@
 export {
   type Prompt,
   type TextGenerateOptions,
+  type TextGeneration,
   type TextGenerationStream,
   TextGenerator,
   type TextGeneratorParts,

@@ -50,8 +50,17 @@ export interface TextResult {
 }
 
 /** A running text generation: iterate it for text deltas; `result` settles when it ends. */
-export interface TextGenerationStream extends AsyncIterable<string> {
-  readonly result: Promise<TextResult>;
+export interface TextGenerationStream<Result = TextResult> extends AsyncIterable<string> {
+  readonly result: Promise<Result>;
+}
+
+/**
+ * Text generation as every face of treespec offers it, in the page or across a worker: `generate`
+ * resolves with the whole result, `stream` yields the text as it is committed.
+ */
+export interface TextGeneration<Options = TextGenerateOptions, Result = TextResult> {
+  generate(prompt: string | readonly ChatMessage[], options?: Options): Promise<Result>;
+  stream(prompt: string | readonly ChatMessage[], options?: Options): TextGenerationStream<Result>;
 }
 
 /** What a {@link TextGenerator} composes. */
@@ -76,7 +85,7 @@ export interface TextGeneratorParts {
  * template), decodes with the target, the drafter and the verifier its sampling options call for,
  * and streams text deltas that never split a character. One generation at a time.
  */
-export class TextGenerator {
+export class TextGenerator implements TextGeneration {
   readonly tokenizer: HfTokenizer;
   readonly target: TargetModel;
   /** The default drafter (null: plain decoding). */

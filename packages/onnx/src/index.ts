@@ -1,13 +1,7 @@
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
-export {
-  DraftModelRunner,
-  type DraftModelRunnerOptions,
-  type DraftModelShape,
-} from './draft-model-runner.js';
+export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
-export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
-export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
   type ActivationDtype,
   type BaseModelInfo,

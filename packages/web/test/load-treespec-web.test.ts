@@ -13,7 +13,7 @@ import {
   loadTreespecWeb,
   ProviderUnavailableError,
   resolveManifestUrl,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { chunkedResponse } from './fakes.js';
 
 const TINY = tinyModelDirectory();
