@@ -8,10 +8,8 @@ export {
   BUNDLE_DEVICES,
   type BundleDevice,
   CAUSAL_LM_IO,
-  checkModelPair,
   type DeviceTuning,
   EAGLE_HEAD_IO,
-  findModel,
   type GraphKind,
   type KvCacheInfo,
   layerName,
@@ -22,24 +20,22 @@ export {
   type ManifestModel,
   type ModelDims,
   type ModelInputs,
-  ModelMismatchError,
   type ModelOutputs,
-  type ModelPairFiles,
   type ModelRole,
   type ModelSource,
-  parseManifest,
   QUANTIZED_BITS,
   type RopeInfo,
   type TokenizerInfo,
-  validateManifest,
   WEIGHT_FORMATS,
   type WeightFingerprint,
   type WeightFormatName,
   type WeightQuantization,
-} from './manifest.js';
+} from './manifest-schema.js';
+export { findModel, parseManifest, validateManifest } from './manifest-validate.js';
 export {
   type CausalLmLayout,
   causalLmLayout,
   type EagleHeadLayout,
   eagleHeadLayout,
 } from './model-layout.js';
+export { checkModelPair, ModelMismatchError, type ModelPairFiles } from './model-pair.js';
