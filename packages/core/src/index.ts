@@ -1,7 +1,7 @@
 export { ChunkChannel } from './chunk-channel.js';
 export type { DraftModel, DraftModelStep } from './draft-model.js';
 export { type CandidateKind, DraftTree } from './draft-tree.js';
-export type { DraftContext, Drafter, DraftOutcome } from './drafter.js';
+export type { DraftContext, Drafter, DraftOutcome, StepOutcome } from './drafter.js';
 export {
   AbortError,
   BusyError,

@@ -1,5 +1,5 @@
 import type { DraftTree } from './draft-tree.js';
-import type { DraftOutcome } from './drafter.js';
+import type { StepOutcome } from './drafter.js';
 import { ContractError, OptionError } from './errors.js';
 import { requireInteger } from './validate.js';
 
@@ -64,7 +64,7 @@ export interface TreeGrowth {
    */
   reportEntropy?(node: number, entropy: number): void;
   /** Optional: learns from a verification (adaptive growths tune their thresholds). */
-  observe?(outcome: DraftOutcome): void;
+  observe?(outcome: StepOutcome): void;
 }
 
 /** Shared bookkeeping: generated nodes in flat arrays indexed by node id. */
