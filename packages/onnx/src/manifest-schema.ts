@@ -1,4 +1,4 @@
-import { type DynamicTreeOptions, describeValue, ModelFormatError } from '@treespec/core';
+import type { DynamicTreeOptions } from '@treespec/core';
 
 /** File name of the manifest in a model directory. */
 export const MANIFEST_FILE = 'treespec.json';
