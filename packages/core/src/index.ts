@@ -37,6 +37,9 @@ export {
 } from './stop-criteria.js';
 export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
 export {
+  type ChatContentPart,
+  type ChatMessage,
+  type ChatTokenizer,
   type StreamingDecoder,
   TOKENIZER_FILE_NAMES,
   type Tokenizer,

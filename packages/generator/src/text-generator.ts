@@ -1,4 +1,6 @@
 import {
+  type ChatMessage,
+  type ChatTokenizer,
   type Drafter,
   type DynamicTreeOptions,
   type FinishReason,
@@ -11,7 +13,7 @@ import {
   type TargetModel,
 } from '@treespec/core';
 import { createVerifier, type SamplingOptions } from '@treespec/sampling';
-import { type ChatMessage, type HfTokenizer, StringStopCriterion, TextStream } from '@treespec/tokenizers';
+import { StringStopCriterion, TextStream } from '@treespec/tokenizers';
 
 /** Options of one text generation: sampling, limits and stops. Temperature 0 (the default) is greedy. */
 export interface TextGenerateOptions extends SamplingOptions {
@@ -65,7 +67,7 @@ export interface TextGeneration<Options = TextGenerateOptions, Result = TextResu
 
 /** What a {@link TextGenerator} composes. */
 export interface TextGeneratorParts {
-  tokenizer: HfTokenizer;
+  tokenizer: ChatTokenizer;
   target: TargetModel;
   /** The drafter to use by default; null or absent for plain decoding. */
   drafter?: Drafter | null;
@@ -86,7 +88,7 @@ export interface TextGeneratorParts {
  * and streams text deltas that never split a character. One generation at a time.
  */
 export class TextGenerator implements TextGeneration {
-  readonly tokenizer: HfTokenizer;
+  readonly tokenizer: ChatTokenizer;
   readonly target: TargetModel;
   /** The default drafter (null: plain decoding). */
   readonly drafter: Drafter | null;

@@ -1,8 +1,13 @@
-import { type Drafter, type DynamicTreeOptions, OptionError, type TreeGrowth } from '@treespec/core';
+import {
+  type ChatTokenizer,
+  type Drafter,
+  type DynamicTreeOptions,
+  OptionError,
+  type TreeGrowth,
+} from '@treespec/core';
 import type { ModelTreeDrafter } from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
 import { causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
-import type { HfTokenizer } from '@treespec/tokenizers';
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree } from './budgets.js';
 import { DRAFTERS, type DrafterContext } from './drafter-table.js';
@@ -35,7 +40,7 @@ interface LoadedModelDrafter {
 export async function assemble(
   plan: Plan,
   openSession: OpenSession,
-  tokenizer: HfTokenizer,
+  tokenizer: ChatTokenizer,
 ): Promise<TextGenerator> {
   const loaded = new Map<ModelDrafterName, Promise<LoadedModelDrafter>>();
   const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {
