@@ -46,7 +46,7 @@ export class DraftLmDrafter extends ModelTreeDrafter {
   constructor(model: DraftModel, options: DraftLmDrafterOptions = {}) {
     const growth = options.growth ?? new DynamicTreeGrowth(options.tree);
     super(model, growth);
-    if (model.hiddenSize !== 0)
+    if (model.featureSize !== 0)
       throw new ContractError('a draft LM takes no features; this model has a hidden size');
     if (options.sample) {
       if (growth.prunes)

@@ -38,7 +38,7 @@ export class EagleDrafter extends ModelTreeDrafter {
   }
 
   protected rowsToCommit(context: DraftContext): CommitRows | null {
-    const hidden = this.model.hiddenSize;
+    const hidden = this.model.featureSize;
     if (context.featureRows > 0) {
       if (!context.features || context.featureSize !== hidden) {
         throw new ContractError(

@@ -12,7 +12,7 @@ function setup(draftSeed: number | null, growth: DynamicTreeGrowth | StaticTreeG
     draftSeed === null
       ? model
       : new ToyLanguageModel({ vocabSize: 40, order: 2, seed: draftSeed, sharpness: 2.5 });
-  const lm = new ToyDraftHead(draftModel, { hiddenSize: 0 });
+  const lm = new ToyDraftHead(draftModel, { featureSize: 0 });
   const target = new ToyTarget(model);
   return { model, lm, target, drafter: new DraftLmDrafter(lm, { growth }) };
 }
@@ -54,7 +54,7 @@ describe('draft-LM drafter', () => {
     const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
     const draftModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
     const target = new ToyTarget(model);
-    const lm = new ToyDraftHead(draftModel, { hiddenSize: 0 });
+    const lm = new ToyDraftHead(draftModel, { featureSize: 0 });
     const shape = new StaticTreeShape([[0, 0], [0, 1], [1]]);
     const drafter = new DraftLmDrafter(lm, {
       growth: new StaticTreeGrowth(shape),

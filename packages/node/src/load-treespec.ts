@@ -12,7 +12,7 @@ import { readTokenizerFiles } from './tokenizer-files.js';
 export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
 
 /**
- * Loads a treespec model directory (a `treespec.json` manifest, the .onnx files and the
+ * Loads a treespec bundle (a folder holding the `treespec.json` manifest, the .onnx files and the
  * tokenizer files, as `treespec convert` writes them) into a {@link TextGenerator}. Validates the
  * manifest and the target/head pair before any session is created. Call `dispose()` when done.
  *

@@ -1,6 +1,6 @@
 import type { DynamicTreeOptions } from '@treespec/core';
 
-/** File name of the manifest in a model directory. */
+/** File name of the manifest in a bundle (the folder holding the .onnx and tokenizer files). */
 export const MANIFEST_FILE = 'treespec.json';
 
 /** Value of the manifest's `format` field. */

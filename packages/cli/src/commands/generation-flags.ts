@@ -57,7 +57,10 @@ export function number(value: string): number {
 /** Adds the model, drafter, tree and runtime flags. */
 export function addModelFlags(command: Command): Command {
   return command
-    .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .option(
+      '-m, --model <dir>',
+      'treespec bundle: a folder holding treespec.json (default: the embedded tiny bundle)',
+    )
     .option(
       '--models <ids...>',
       'manifest ids of the models to use, one per role (default: the first of each role; see `treespec inspect`)',

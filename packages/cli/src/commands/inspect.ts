@@ -19,7 +19,7 @@ export function describeModel(m: ManifestModel): string {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('print a summary of the models in a treespec model directory')
+    .description('print a summary of the models in a treespec bundle (a folder holding treespec.json)')
     .argument('<dir>', 'directory holding treespec.json')
     .action(async (dir: string, _flags: unknown, command: Command) => {
       const path = join(resolve(dir), MANIFEST_FILE);

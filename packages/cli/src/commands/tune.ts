@@ -76,7 +76,10 @@ export function registerTune(program: Command): void {
     .description(
       'try tree budgets on this machine and recommend the fastest (draft cost and verification cost decide it)',
     )
-    .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .option(
+      '-m, --model <dir>',
+      'treespec bundle: a folder holding treespec.json (default: the embedded tiny bundle)',
+    )
     .option('--models <ids...>', 'manifest ids of the models to use, one per role')
     .addOption(
       new Option('-d, --drafter <name>', 'the model drafter to tune')
