@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
 import { EagleDrafter } from '@treespec/drafters';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
-import { createSession } from '@treespec/node';
+import { createSession, readTokenizerFiles } from '@treespec/node';
 import {
   causalLmLayout,
   eagleHeadLayout,
@@ -17,7 +17,7 @@ import { loadTokenizer, TextStream } from '@treespec/tokenizers';
 
 const dir = tinyModelDirectory();
 const manifest = parseManifest(await readFile(join(dir, 'treespec.json'), 'utf8'));
-const tokenizer = await loadTokenizer(dir);
+const tokenizer = await loadTokenizer(await readTokenizerFiles(dir));
 
 // 1. The target: the model whose output we reproduce, with a KV cache sized for 512 positions.
 const targetModel = findModel(manifest, 'target');

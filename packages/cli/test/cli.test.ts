@@ -1,8 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTuning } from '../src/commands/tune.js';
 import { runProgram } from '../src/index.js';
 
 const CHECKPOINTS = fileURLToPath(new URL('../../model-tiny/checkpoints/', import.meta.url));
@@ -133,5 +136,34 @@ describe('treespec convert and inspect', () => {
     const { code, err } = await run('inspect', dir);
     expect(code).toBe(1);
     expect(err).toMatch(/^error: .*treespec\.json: cannot read the manifest: ENOENT/);
+  });
+});
+
+describe('treespec tune --write', () => {
+  it("stores a budget in the bundle's manifest, where the next load on that device starts from", async () => {
+    const bundle = join(dir, 'tuned');
+    await mkdir(bundle);
+    for (const name of await readdir(tinyModelDirectory())) {
+      const from = join(tinyModelDirectory(), name);
+      if (name === 'treespec.json') await copyFile(from, join(bundle, name));
+      else await symlink(from, join(bundle, name));
+    }
+    const file = join(bundle, 'treespec.json');
+    await writeTuning(file, 'cpu', 'tree', { topK: 2, frontier: 1, depth: 2, totalTokens: 5 });
+    await writeTuning(file, 'cpu', 'draftTree', { topK: 2, frontier: 1, depth: 1, totalTokens: 4 });
+    const manifest = JSON.parse(await readFile(file, 'utf8'));
+    expect(manifest.tuning).toEqual({
+      cpu: {
+        tree: { topK: 2, frontier: 1, depth: 2, totalTokens: 5 },
+        draftTree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 },
+      },
+    });
+    const generator = await loadTreespec(bundle, { drafters: ['draft-lm'] });
+    try {
+      expect(generator.drafters.eagle2?.maxTreeSize).toBe(5);
+      expect(generator.drafters['draft-lm']?.maxTreeSize).toBe(4);
+    } finally {
+      await generator.dispose();
+    }
   });
 });

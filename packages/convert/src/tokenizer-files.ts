@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TOKENIZER_FILE_NAMES } from '@treespec/core';
 import type { TokenizerInfo } from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
 import { CheckpointError } from './errors.js';
 
-/** Tokenizer files copied next to the models when the checkpoint has them (tokenizer.json is required). */
-export const TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'generation_config.json',
-] as const;
+/**
+ * Tokenizer files copied next to the models when the checkpoint has them (tokenizer.json first, and
+ * required): every file of core's `TOKENIZER_FILE_NAMES`, the chat template's own file included.
+ */
+export const TOKENIZER_FILES: readonly string[] = Object.values(TOKENIZER_FILE_NAMES);
 
 /**
  * Copies the tokenizer files of `checkpointDir` into `outDir` and describes them for the

@@ -3,7 +3,7 @@ export interface DraftModelStep {
   /** Rows processed. */
   readonly rows: number;
   /**
-   * Predicted next feature of each row, `rows` x `hiddenSize` (EAGLE feeds it back to child
+   * Predicted next feature of each row, `rows` x `featureSize` (EAGLE feeds it back to child
    * rows); empty for models without features.
    */
   readonly hidden: Float32Array;
@@ -23,13 +23,13 @@ export interface DraftModelStep {
  * A draft model run row by row with its own KV cache: committed rows, then the draft rows of the
  * current round, which the next `commit` discards. Two kinds implement it:
  * - an EAGLE-1/2 feature head: row i pairs token i + 1 with the target's feature i, at position
- *   i, and predicts the next feature (`hiddenSize` > 0);
+ *   i, and predicts the next feature (`featureSize` > 0);
  * - a small causal LM with the target's tokenizer: row i is token i at position i
- *   (`hiddenSize` 0, features ignored).
+ *   (`featureSize` 0, features ignored).
  */
 export interface DraftModel {
   /** Width of a feature row; 0 for models that take no features. */
-  readonly hiddenSize: number;
+  readonly featureSize: number;
   /** Size of the token distribution. */
   readonly vocabSize: number;
   /** Most rows the head's context can hold. */

@@ -33,8 +33,13 @@ export interface DraftContext {
   readonly signal?: AbortSignal;
 }
 
-/** What the loop tells a drafter after a verification. */
-export interface DraftOutcome {
+/**
+ * One verification step's outcome, as the loop tells the drafter (`observe`) and the caller
+ * (`onStep`). One object per generation, updated in place each step: copy what you keep.
+ */
+export interface StepOutcome {
+  /** Step number, from 0. */
+  readonly step: number;
   /** The tree that was verified. */
   readonly tree: DraftTree;
   /** Accepted slots of the tree, root first. */
@@ -44,6 +49,9 @@ export interface DraftOutcome {
   /** The target's own token after the path. */
   readonly bonusToken: number;
 }
+
+/** A step's outcome as a drafter sees it: {@link StepOutcome} under the name drafters use. */
+export type DraftOutcome = StepOutcome;
 
 /**
  * Proposes draft trees. A drafter keeps whatever state it needs (its own KV cache, an index of
@@ -66,7 +74,7 @@ export interface Drafter {
   /** Writes a tree rooted at the last committed token into `tree`. */
   propose(context: DraftContext, tree: DraftTree): Promise<void> | void;
   /** Learns from a verification (optional: adaptive drafters use it). */
-  observe?(outcome: DraftOutcome): void;
+  observe?(outcome: StepOutcome): void;
   /** Releases native resources. */
   dispose?(): Promise<void>;
 }

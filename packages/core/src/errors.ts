@@ -112,3 +112,38 @@ export function describeValue(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * A model file a host could not read, fetch or open (ONNX Runtime refused it); `file` names it.
+ * Thrown by the Node and browser loaders alike.
+ */
+export class ModelLoadError extends TreespecError {
+  readonly file: string;
+
+  constructor(file: string, message: string, cause?: unknown) {
+    super('LOAD', `${file}: ${message}`, { cause });
+    this.name = 'ModelLoadError';
+    this.file = file;
+  }
+}
+
+/**
+ * An execution provider that cannot run here (a missing GPU, driver or binary); `reason` says
+ * why and the message how to get it. Thrown by the Node and browser loaders alike.
+ */
+export class ProviderUnavailableError extends TreespecError {
+  /** The provider asked for, e.g. `cuda`, `webgpu`. */
+  readonly provider: string;
+  readonly reason: string;
+
+  constructor(provider: string, reason: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(
+      'PROVIDER_UNAVAILABLE',
+      `execution provider "${provider}" is unavailable: ${reason}${options.hint ? `; ${options.hint}` : ''}`,
+      { cause: options.cause },
+    );
+    this.name = 'ProviderUnavailableError';
+    this.provider = provider;
+    this.reason = reason;
+  }
+}

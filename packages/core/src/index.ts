@@ -1,7 +1,7 @@
 export { ChunkChannel } from './chunk-channel.js';
 export type { DraftModel, DraftModelStep } from './draft-model.js';
 export { type CandidateKind, DraftTree } from './draft-tree.js';
-export type { DraftContext, Drafter, DraftOutcome } from './drafter.js';
+export type { DraftContext, Drafter, DraftOutcome, StepOutcome } from './drafter.js';
 export {
   AbortError,
   BusyError,
@@ -9,8 +9,10 @@ export {
   ContractError,
   describeValue,
   ModelFormatError,
+  ModelLoadError,
   NumericError,
   OptionError,
+  ProviderUnavailableError,
   TreespecError,
   type TreespecErrorCode,
 } from './errors.js';
@@ -34,10 +36,19 @@ export {
   TokenSequenceStop,
 } from './stop-criteria.js';
 export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
-export type { StreamingDecoder, Tokenizer } from './tokenizer.js';
+export {
+  type ChatContentPart,
+  type ChatMessage,
+  type ChatTokenizer,
+  type StreamingDecoder,
+  TOKENIZER_FILE_NAMES,
+  type Tokenizer,
+  type TokenizerPart,
+} from './tokenizer.js';
 export { argmax, logSumExp, topK } from './top-k.js';
 export { checkTreeBudget, MAX_DRAFT_BIAS_CELLS, MAX_DRAFT_NODES } from './tree-budget-cap.js';
 export {
+  DYNAMIC_TREE_DEFAULTS,
   DynamicTreeGrowth,
   type DynamicTreeOptions,
   StaticTreeGrowth,

@@ -1,7 +1,8 @@
 import { ChunkChannel } from './chunk-channel.js';
 import { DraftTree } from './draft-tree.js';
-import type { DraftContext, Drafter } from './drafter.js';
+import type { DraftContext, Drafter, StepOutcome } from './drafter.js';
 import { BusyError, ContextOverflowError, ContractError, OptionError } from './errors.js';
+import { FeatureFeed, type Mutable } from './feature-feed.js';
 import { type GenerationStats, StatsRecorder } from './generation-stats.js';
 import { KeepPlan, planKeep } from './keep-plan.js';
 import {
@@ -11,6 +12,7 @@ import {
   type StopMatch,
   TokenSequenceStop,
 } from './stop-criteria.js';
+import { type GenerationChunk, StopGate } from './stop-gate.js';
 import type { TargetModel } from './target-model.js';
 import { requireInteger } from './validate.js';
 import { type Verifier, VerifyResult } from './verifier.js';
@@ -25,18 +27,8 @@ export interface DecoderParts {
   verifier: Verifier;
 }
 
-/** One verification step, as shown to `onStep` (for visualisation and tracing). */
-export interface StepEvent {
-  /** Step number, from 0. */
-  readonly step: number;
-  /** The verified tree; reused by the next step, so copy what you keep. */
-  readonly tree: DraftTree;
-  /** Accepted tree slots, root first. */
-  readonly path: Int32Array;
-  readonly pathLength: number;
-  /** The target's token after the accepted path. */
-  readonly bonusToken: number;
-}
+/** One verification step as `onStep` sees it: {@link StepOutcome} under the name callers use. */
+export type StepEvent = StepOutcome;
 
 /** Options of one generation. */
 export interface GenerateOptions {
@@ -50,9 +42,11 @@ export interface GenerateOptions {
   stopCriteria?: readonly StopCriterion[];
   /** Aborting returns what was committed so far with finish reason `abort`. */
   signal?: AbortSignal;
-  /** Called after each verification step, synchronously. */
-  onStep?: (event: StepEvent) => void;
+  /** Called after each verification step, synchronously, with the step's reused outcome. */
+  onStep?: (event: StepOutcome) => void;
 }
+
+export type { GenerationChunk } from './stop-gate.js';
 
 /** What a generation returns. */
 export interface GenerationResult {
@@ -62,14 +56,6 @@ export interface GenerationResult {
   /** The stop criterion that ended the generation and where it matched (absent for other reasons). */
   stop?: { criterion: StopCriterion; match: StopMatch };
   stats: GenerationStats;
-}
-
-/** Tokens committed by one step, as streamed. */
-export interface GenerationChunk {
-  /** Newly committed tokens that can no longer be taken back. */
-  tokens: Int32Array;
-  /** Step that committed them. */
-  step: number;
 }
 
 /** A running generation: iterate it for chunks; `result` settles when it ends. */
@@ -92,7 +78,7 @@ export class SpeculativeDecoder {
   private readonly tree: DraftTree;
   private readonly result: VerifyResult;
   private readonly plan: KeepPlan;
-  private pendingFeatures = new Float32Array(0);
+  private readonly feed: FeatureFeed;
   private busy = false;
 
   constructor(parts: DecoderParts) {
@@ -110,6 +96,8 @@ export class SpeculativeDecoder {
     this.tree = new DraftTree(capacity);
     this.result = new VerifyResult(capacity);
     this.plan = new KeepPlan(capacity);
+    const fed = this.drafter?.needsFeatures === true && this.target.featureSize > 0;
+    this.feed = new FeatureFeed(fed ? this.target.featureSize : 0, capacity);
   }
 
   /** Generates after `prompt` (token ids, e.g. starting with BOS) and returns the whole result. */
@@ -144,12 +132,12 @@ export class SpeculativeDecoder {
     cancel: { cancelled: boolean },
   ): Promise<GenerationResult> {
     if (this.busy) throw new BusyError('this decoder');
-    const { target, drafter, verifier, tree, result, plan } = this;
+    const { target, drafter, verifier, tree, result, feed } = this;
     const maxTokens = requireInteger('maxTokens', options.maxTokens ?? 128, 0);
     const criteria = this.stopCriteria(options);
     const prompt = this.checkPrompt(promptIds);
     const promptLength = prompt.length;
-    const wantFeatures = drafter?.needsFeatures === true && target.featureSize > 0;
+    const wantFeatures = feed.size > 0;
     const stats = new StatsRecorder(tree.capacity);
     const signal = options.signal;
 
@@ -158,22 +146,14 @@ export class SpeculativeDecoder {
       target.reset();
       drafter?.reset(verifier.seed);
       verifier.reset();
+      feed.reset();
       for (const c of criteria) c.reset();
 
       const capacity = Math.min(target.maxContext, promptLength + maxTokens) + tree.capacity + 1;
       const tokens = new Int32Array(capacity);
       tokens.set(prompt);
       let length = promptLength;
-      let emitted = promptLength;
-      let finishReason: FinishReason = 'length';
-      let keep = -1;
-      const match: StopMatch = { end: 0, keep: 0 };
-      let stop: GenerationResult['stop'];
-
-      let featureSource: Float32Array | null = null;
-      let featureRows = 0;
-      let featureStart = 0;
-      const featureSize = wantFeatures ? target.featureSize : 0;
+      const gate = new StopGate(criteria, promptLength, maxTokens, channel);
 
       if (maxTokens > 0 && promptLength > 1 && !signal?.aborted) {
         const t0 = now();
@@ -183,10 +163,7 @@ export class SpeculativeDecoder {
         });
         stats.prefillCalls = 1;
         stats.prefillMs = now() - t0;
-        if (wantFeatures && step.features) {
-          featureSource = step.features;
-          featureRows = promptLength - 1;
-        }
+        feed.afterPrefill(step.features, promptLength - 1);
       }
 
       const loopStart = now();
@@ -197,19 +174,26 @@ export class SpeculativeDecoder {
         features: null,
         featureStart: 0,
         featureRows: 0,
-        featureSize,
+        featureSize: feed.size,
         room: target.maxContext,
         signal,
       };
+      const outcome: Mutable<StepOutcome> = {
+        step: 0,
+        tree,
+        path: result.path,
+        pathLength: 0,
+        bonusToken: 0,
+      };
       while (true) {
         if (signal?.aborted || cancel.cancelled) {
-          finishReason = 'abort';
+          gate.finishReason = 'abort';
           break;
         }
         if (length - promptLength >= maxTokens) break;
         const room = target.maxContext - target.cachedLength;
         if (room < 1) {
-          finishReason = 'context';
+          gate.finishReason = 'context';
           break;
         }
 
@@ -217,118 +201,64 @@ export class SpeculativeDecoder {
         tree.reset(tokens[length - 1]);
         if (drafter) {
           drafting.length = length;
-          drafting.features = featureSource;
-          drafting.featureStart = featureStart;
-          drafting.featureRows = featureRows;
+          feed.fill(drafting);
           drafting.room = room;
           await drafter.propose(drafting, tree);
           if (tree.size > room) tree.size = room;
         }
         const t1 = now();
         const step = await target.verify(tree, { features: wantFeatures, signal });
-        const t2 = now();
         stats.draftMs += t1 - t0;
-        stats.verifyMs += t2 - t1;
-
-        verifier.verify(
-          {
-            tree,
-            logits: step.logits,
-            vocabSize: target.vocabSize,
-            context: tokens,
-            contextLength: length,
-            promptLength,
-          },
-          result,
-        );
-        planKeep(tree, result.path, result.pathLength, plan);
-        target.commit(plan);
+        stats.verifyMs += now() - t1;
 
         const from = length;
-        for (let k = 1; k < result.pathLength; k++) tokens[length++] = tree.tokens[result.path[k]];
-        tokens[length++] = result.bonusToken;
+        length = this.accept(step.logits, tokens, length, promptLength);
         stats.recordStep(
           tree.size,
           result.pathLength - 1,
           hasChildren(tree, result.path[result.pathLength - 1]),
         );
+        feed.afterStep(step.features, result, from, length);
+        outcome.step = stats.steps - 1;
+        outcome.pathLength = result.pathLength;
+        outcome.bonusToken = result.bonusToken;
+        drafter?.observe?.(outcome);
+        options.onStep?.(outcome);
 
-        if (wantFeatures && step.features) {
-          featureSource = this.gatherFeatures(step.features, featureSize);
-          featureStart = from - 1;
-          featureRows = result.pathLength;
-        } else {
-          featureSource = null;
-          featureStart = length - 1;
-          featureRows = 0;
-        }
-        drafter?.observe?.({
-          tree,
-          path: result.path,
-          pathLength: result.pathLength,
-          bonusToken: result.bonusToken,
-        });
-        options.onStep?.({
-          step: stats.steps - 1,
-          tree,
-          path: result.path,
-          pathLength: result.pathLength,
-          bonusToken: result.bonusToken,
-        });
-
-        let stopEnd = -1;
-        for (const c of criteria) {
-          if (c.check(tokens, promptLength, from, length, match) && (stopEnd < 0 || match.end < stopEnd)) {
-            stopEnd = match.end;
-            keep = match.keep;
-            finishReason = c.reason;
-            stop = { criterion: c, match: { ...match } };
-          }
-        }
-        const limit = promptLength + maxTokens;
-        if (length >= limit && (stopEnd < 0 || stopEnd > limit)) {
-          keep = limit;
-          finishReason = 'length';
-          stop = undefined;
-        }
+        const keep = gate.check(tokens, from, length);
         if (keep >= 0) {
           length = Math.min(length, keep);
           break;
         }
-        if (channel) {
-          let hold = 0;
-          for (const c of criteria) hold = Math.max(hold, c.pending(tokens, promptLength, length));
-          const safe = length - hold;
-          if (safe > emitted) {
-            channel.push({ tokens: tokens.slice(emitted, safe), step: stats.steps - 1 });
-            emitted = safe;
-          }
-        }
+        gate.emit(tokens, length, stats.steps - 1);
       }
-      if (channel && length > emitted)
-        channel.push({ tokens: tokens.slice(emitted, length), step: stats.steps - 1 });
+      gate.flush(tokens, length, stats.steps - 1);
       stats.loopMs = now() - loopStart;
       const generated = tokens.slice(promptLength, length);
       const summary = stats.summary(promptLength, generated.length);
+      const { finishReason, stop } = gate;
       return { tokens: generated, finishReason, ...(stop ? { stop } : {}), stats: summary };
     } finally {
       this.busy = false;
     }
   }
 
-  private gatherFeatures(features: Float32Array, featureSize: number): Float32Array {
-    const { result } = this;
-    const needed = result.pathLength * featureSize;
-    if (this.pendingFeatures.length < needed)
-      this.pendingFeatures = new Float32Array(this.tree.capacity * featureSize);
-    for (let k = 0; k < result.pathLength; k++) {
-      const slot = result.path[k];
-      this.pendingFeatures.set(
-        features.subarray(slot * featureSize, (slot + 1) * featureSize),
-        k * featureSize,
-      );
-    }
-    return this.pendingFeatures;
+  /**
+   * Verifies the drafted tree against the target's logits, commits the accepted path in the
+   * target's cache and appends it and the bonus token to `tokens`; returns the new length.
+   */
+  private accept(logits: Float32Array, tokens: Int32Array, length: number, promptLength: number): number {
+    const { target, tree, result, plan } = this;
+    this.verifier.verify(
+      { tree, logits, vocabSize: target.vocabSize, context: tokens, contextLength: length, promptLength },
+      result,
+    );
+    planKeep(tree, result.path, result.pathLength, plan);
+    target.commit(plan);
+    let end = length;
+    for (let k = 1; k < result.pathLength; k++) tokens[end++] = tree.tokens[result.path[k]];
+    tokens[end++] = result.bonusToken;
+    return end;
   }
 
   private checkPrompt(promptIds: ArrayLike<number>): Int32Array {
@@ -364,8 +294,6 @@ export class SpeculativeDecoder {
     return criteria;
   }
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function hasChildren(tree: DraftTree, node: number): boolean {
   for (let i = node + 1; i < tree.size; i++) if (tree.parents[i] === node) return true;

@@ -10,18 +10,18 @@ export const MAX_DRAFT_NODES = 1 << 16;
 export const MAX_DRAFT_BIAS_CELLS = 1 << 24;
 
 /**
- * Checks that a dynamic tree budget, each number within its own bound, does not multiply into
+ * Checks that a dynamic tree budget (`depth` in EAGLE's convention: levels after the first), each number within its own bound, does not multiply into
  * more than the draft buffers can hold (`--tree-top-k 4096 --tree-depth 1024` alone would ask
  * for a 17 GB array).
  * @throws OptionError with the product and the limit, naming the options to lower.
  */
 export function checkTreeBudget(topK: number, depth: number, frontier: number): number {
-  const nodes = 1 + topK + (depth - 1) * frontier * topK;
+  const nodes = 1 + topK + depth * frontier * topK;
   if (nodes > MAX_DRAFT_NODES || nodes * frontier > MAX_DRAFT_BIAS_CELLS) {
     throw new OptionError(
       'tree',
       { topK, depth, frontier },
-      `a budget whose drafted nodes (1 + topK + (depth - 1) × frontier × topK = ${nodes}) are at most ` +
+      `a budget whose drafted nodes (1 + topK + depth × frontier × topK = ${nodes}) are at most ` +
         `${MAX_DRAFT_NODES} and, times the frontier, at most ${MAX_DRAFT_BIAS_CELLS}; lower topK, frontier or depth`,
     );
   }

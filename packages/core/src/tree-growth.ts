@@ -1,5 +1,5 @@
 import type { DraftTree } from './draft-tree.js';
-import type { DraftOutcome } from './drafter.js';
+import type { StepOutcome } from './drafter.js';
 import { ContractError, OptionError } from './errors.js';
 import { checkTreeBudget } from './tree-budget-cap.js';
 import { requireInteger } from './validate.js';
@@ -65,7 +65,7 @@ export interface TreeGrowth {
    */
   reportEntropy?(node: number, entropy: number): void;
   /** Optional: learns from a verification (adaptive growths tune their thresholds). */
-  observe?(outcome: DraftOutcome): void;
+  observe?(outcome: StepOutcome): void;
 }
 
 /** Shared bookkeeping: generated nodes in flat arrays indexed by node id. */
@@ -119,9 +119,14 @@ abstract class GrowthNodes {
   }
 }
 
-/** Options of EAGLE-2's dynamic tree. */
+/**
+ * Options of EAGLE-2's dynamic tree, in the reference implementation's conventions (EAGLE's
+ * `top_k`, `depth` and `total_token`): `depth` counts the levels grown after the root's own
+ * children, and `totalTokens` counts the root. So `{ topK: 10, depth: 5, totalTokens: 60 }` is
+ * EAGLE's default budget: six levels of draft nodes, 59 of them kept beside the root.
+ */
 export interface DynamicTreeOptions {
-  /** Children per expanded node, and (unless `frontier` is set) nodes expanded per depth. Default 8. */
+  /** Children per expanded node, and (unless `frontier` is set) nodes expanded per depth. Default: {@link DYNAMIC_TREE_DEFAULTS}. */
   topK?: number;
   /**
    * Nodes expanded per depth, the best of the newest depth by cumulative score. Default `topK`
@@ -129,9 +134,16 @@ export interface DynamicTreeOptions {
    * CPUs where each draft row costs.
    */
   frontier?: number;
-  /** Largest depth of a draft node, i.e. draft-model calls per step. Default 5. */
+  /**
+   * Levels grown after the root's children (EAGLE's `depth`): draft nodes reach depth
+   * `depth + 1`, and a step makes `depth + 1` draft-model calls. 0 drafts the root's children
+   * only. Default: {@link DYNAMIC_TREE_DEFAULTS}.
+   */
   depth?: number;
-  /** Draft nodes kept after the rerank (root excluded). Default 32. */
+  /**
+   * Nodes of the verified tree, the root included (EAGLE's `total_token`): the best
+   * `totalTokens - 1` draft nodes are kept after the rerank. At least 2. Default: {@link DYNAMIC_TREE_DEFAULTS}.
+   */
   totalTokens?: number;
   /**
    * Optional dynamic depth: stop expanding once the best frontier node's cumulative
@@ -141,16 +153,28 @@ export interface DynamicTreeOptions {
 }
 
 /**
- * EAGLE-2's dynamic draft tree: the root gets its `topK` best children; at each next depth the
- * `frontier` (default `topK`) newest nodes with the highest cumulative score are expanded, each into `topK`
- * children; after `depth` depths every generated node is reranked by cumulative score and the
- * best `totalTokens` are kept. A child never scores above its parent and ties go to the node
+ * The budget a {@link DynamicTreeGrowth} grows when its options leave a field out, meant for GPUs:
+ * top-8, five levels of draft nodes, 32 of them kept beside the root (in EAGLE's conventions
+ * `depth` 4 and `totalTokens` 33; EAGLE's own default is top-10, depth 5, 60 tokens).
+ * `frontier` defaults to `topK` and `minFrontierProbability` to 0.
+ */
+export const DYNAMIC_TREE_DEFAULTS: Readonly<
+  Required<Pick<DynamicTreeOptions, 'topK' | 'depth' | 'totalTokens'>>
+> = { topK: 8, depth: 4, totalTokens: 33 };
+
+/**
+ * EAGLE-2's dynamic draft tree: the root gets its `topK` best children; at each of the `depth`
+ * next depths the `frontier` (default `topK`) newest nodes with the highest cumulative score are
+ * expanded, each into `topK` children; then every generated node is reranked by cumulative score
+ * and the best `totalTokens - 1` are kept beside the root. A child never scores above its parent and ties go to the node
  * generated first (ancestors come first), so the kept set is always a connected tree.
  */
 export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly topK: number;
   readonly frontierWidth: number;
+  /** Levels of draft nodes: `depth + 1`. */
   readonly depthLimit: number;
+  /** Nodes of the verified tree, root included (the option). */
   readonly totalTokens: number;
   readonly minFrontierLogProb: number;
   readonly maxTreeSize: number;
@@ -164,22 +188,27 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   private readonly treeIndex: Int32Array;
 
   constructor(options: DynamicTreeOptions = {}) {
-    const topK = requireInteger('topK', options.topK ?? 8, 1, 4096);
-    const depth = requireInteger('depth', options.depth ?? 5, 1, 1024);
-    const totalTokens = requireInteger('totalTokens', options.totalTokens ?? 32, 1, 1 << 20);
+    const topK = requireInteger('topK', options.topK ?? DYNAMIC_TREE_DEFAULTS.topK, 1, 4096);
+    const levels = 1 + requireInteger('depth', options.depth ?? DYNAMIC_TREE_DEFAULTS.depth, 0, 1023);
+    const totalTokens = requireInteger(
+      'totalTokens',
+      options.totalTokens ?? DYNAMIC_TREE_DEFAULTS.totalTokens,
+      2,
+      1 << 20,
+    );
     const minProb = options.minFrontierProbability ?? 0;
     if (!(minProb >= 0 && minProb < 1)) {
       throw new OptionError('minFrontierProbability', minProb, 'a number in [0, 1)');
     }
     const frontier = requireInteger('frontier', options.frontier ?? topK, 1, 4096);
-    super(checkTreeBudget(topK, depth, frontier));
+    super(checkTreeBudget(topK, levels - 1, frontier));
     this.topK = topK;
     this.frontierWidth = frontier;
-    this.depthLimit = depth;
+    this.depthLimit = levels;
     this.totalTokens = totalTokens;
     this.minFrontierLogProb = minProb > 0 ? Math.log(minProb) : -Infinity;
-    this.maxTreeSize = 1 + Math.min(totalTokens, this.maxNodes - 1);
-    this.maxDepth = depth;
+    this.maxTreeSize = Math.min(totalTokens, this.maxNodes);
+    this.maxDepth = levels;
     this.maxFrontier = Math.max(1, frontier);
     this.maxChildren = topK;
     this.order = new Int32Array(this.maxNodes);
@@ -235,7 +264,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
 
   finish(tree: DraftTree): void {
     const total = this.generated - 1;
-    const keep = Math.min(this.totalTokens, total);
+    const keep = Math.min(this.totalTokens - 1, total);
     const order = this.order;
     for (let i = 0; i < total; i++) order[i] = i + 1;
     const score = this.score;

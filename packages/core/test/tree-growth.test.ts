@@ -34,12 +34,12 @@ function grow(
 const dynamicOptions = fc.record({
   topK: fc.integer({ min: 1, max: 6 }),
   frontier: fc.integer({ min: 1, max: 6 }),
-  depth: fc.integer({ min: 1, max: 6 }),
-  totalTokens: fc.integer({ min: 1, max: 80 }),
+  depth: fc.integer({ min: 0, max: 5 }),
+  totalTokens: fc.integer({ min: 2, max: 81 }),
 });
 
 describe('EAGLE-2 dynamic tree', () => {
-  it('keeps a connected tree of exactly min(totalTokens, generated) draft nodes', () => {
+  it('keeps a connected tree of exactly min(totalTokens, generated) nodes, the root counted', () => {
     fc.assert(
       fc.property(dynamicOptions, fc.integer({ min: 0, max: 1e6 }), fc.boolean(), (options, seed, coarse) => {
         const growth = new DynamicTreeGrowth(options);
@@ -52,7 +52,7 @@ describe('EAGLE-2 dynamic tree', () => {
         const { tree, generated } = grow(growth, () =>
           coarse ? -Math.floor(rand() * 3) : Math.log(rand() + 1e-9),
         );
-        expect(tree.size - 1).toBe(Math.min(options.totalTokens, generated - 1));
+        expect(tree.size).toBe(Math.min(options.totalTokens, generated));
         // Tokens are unique per generated node (node * 100 + rank), so each kept node can be
         // traced back to the node it was generated from: its tree parent must be its real parent.
         const nodeOfToken = new Map<number, number>();
@@ -91,7 +91,7 @@ describe('EAGLE-2 dynamic tree', () => {
   });
 
   it('expands the topK best nodes of the newest depth, and the root first', () => {
-    const growth = new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 100 });
+    const growth = new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 101 });
     const scores: Record<number, number[]> = { 0: [-0.1, -2], 1: [-0.5, -0.6], 2: [-0.05, -3] };
     const { frontiers } = grow(growth, (node, rank) => scores[node]?.[rank] ?? -1);
     // root -> nodes 1 (-0.1), 2 (-2); depth 2 from 1: 3 (-0.6), 4 (-0.7); from 2: 5 (-2.05), 6 (-5)
@@ -99,7 +99,7 @@ describe('EAGLE-2 dynamic tree', () => {
   });
 
   it('expands only the best `frontier` nodes per depth when the frontier is narrower than topK', () => {
-    const growth = new DynamicTreeGrowth({ topK: 3, frontier: 1, depth: 3, totalTokens: 100 });
+    const growth = new DynamicTreeGrowth({ topK: 3, frontier: 1, depth: 2, totalTokens: 101 });
     const { frontiers, generated } = grow(growth, (node, rank) => -0.1 * (rank + 1) - 0.01 * node);
     expect(frontiers.map((f) => f.length)).toEqual([1, 1, 1]);
     expect(generated).toBe(1 + 3 * 3);
@@ -108,7 +108,7 @@ describe('EAGLE-2 dynamic tree', () => {
 
   it('breaks score ties toward ancestors so the kept set stays connected', () => {
     // Every child has log-prob 0: all nodes tie with the root's children.
-    const growth = new DynamicTreeGrowth({ topK: 2, depth: 4, totalTokens: 5 });
+    const growth = new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 });
     const { tree } = grow(growth, () => 0);
     expect(tree.size).toBe(6);
     for (let i = 1; i < tree.size; i++) expect(tree.parents[i]).toBeLessThan(i);
@@ -116,7 +116,7 @@ describe('EAGLE-2 dynamic tree', () => {
   });
 
   it('orders siblings best first and parents before children', () => {
-    const growth = new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 12 });
+    const growth = new DynamicTreeGrowth({ topK: 3, depth: 2, totalTokens: 13 });
     const { tree } = grow(growth, (node, rank) => -0.3 * (rank + 1) - 0.01 * node);
     for (let i = 2; i < tree.size; i++) {
       if (tree.parents[i] === tree.parents[i - 1])
@@ -125,11 +125,24 @@ describe('EAGLE-2 dynamic tree', () => {
   });
 
   it('stops expanding when the best frontier probability falls below the threshold', () => {
-    const growth = new DynamicTreeGrowth({ topK: 2, depth: 6, totalTokens: 50, minFrontierProbability: 0.2 });
+    const growth = new DynamicTreeGrowth({ topK: 2, depth: 5, totalTokens: 51, minFrontierProbability: 0.2 });
     const { frontiers, tree } = grow(growth, () => Math.log(0.5));
     // depth-1 best 0.5, depth-2 best 0.25, depth-3 best 0.125 < 0.2: expanded at depths 0, 1, 2 only.
     expect(frontiers.length).toBe(3);
     expect(tree.maxDepth()).toBe(3);
+  });
+
+  it('counts depth after the root and total tokens with the root, as the reference EAGLE-2 does', () => {
+    // EAGLE's default budget: the root's 10 children, then 5 more levels, 60 nodes with the root.
+    const growth = new DynamicTreeGrowth({ topK: 10, depth: 5, totalTokens: 60 });
+    const { tree, frontiers } = grow(growth, (node, rank) => -0.1 * (rank + 1) - 0.001 * node);
+    expect(frontiers.length).toBe(6);
+    expect(tree.size).toBe(60);
+    expect(growth.maxTreeSize).toBe(60);
+    expect(growth.maxDepth).toBe(6);
+    const rootOnly = grow(new DynamicTreeGrowth({ topK: 3, depth: 0, totalTokens: 3 }), () => -1);
+    expect(rootOnly.frontiers).toEqual([[0]]);
+    expect(rootOnly.tree.size).toBe(3);
   });
 
   it('rejects invalid budgets with errors that name the option, the value and the range', () => {
@@ -137,11 +150,11 @@ describe('EAGLE-2 dynamic tree', () => {
     expect(() => new DynamicTreeGrowth({ topK: 0 })).toThrow(
       'option "topK" must be an integer in [1, 4096]; got 0',
     );
-    expect(() => new DynamicTreeGrowth({ depth: 0 })).toThrow(
-      'option "depth" must be an integer in [1, 1024]; got 0',
+    expect(() => new DynamicTreeGrowth({ depth: -1 })).toThrow(
+      'option "depth" must be an integer in [0, 1023]; got -1',
     );
-    expect(() => new DynamicTreeGrowth({ totalTokens: 0 })).toThrow(
-      /option "totalTokens" must be an integer in \[1, 1048576\]; got 0/,
+    expect(() => new DynamicTreeGrowth({ totalTokens: 1 })).toThrow(
+      /option "totalTokens" must be an integer in \[2, 1048576\]; got 1/,
     );
     expect(() => new DynamicTreeGrowth({ depth: 2.5 })).toThrow(/got 2.5/);
     expect(() => new DynamicTreeGrowth({ minFrontierProbability: 1 })).toThrow(/minFrontierProbability/);

@@ -15,7 +15,7 @@ import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing'
 import { GreedyVerifier } from '@treespec/sampling';
 import { EntropyStopGrowth } from '../src/index.js';
 
-const tree = { topK: 4, depth: 6, totalTokens: 24 };
+const tree = { topK: 4, depth: 5, totalTokens: 25 };
 const configurations: Record<string, () => TreeGrowth> = {
   fixed: () => new DynamicTreeGrowth(tree),
   'dynamic-depth': () => new DynamicTreeGrowth({ ...tree, minFrontierProbability: 0.05 }),

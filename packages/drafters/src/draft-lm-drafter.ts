@@ -17,7 +17,7 @@ import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 export interface DraftLmDrafterOptions {
   /** The shape of the trees; default a dynamic tree (EAGLE-2's rule with the draft LM) from `tree`. */
   growth?: TreeGrowth;
-  /** Dynamic-tree budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
+  /** Dynamic-tree budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
   tree?: DynamicTreeOptions;
   /**
    * Draw each node's children i.i.d. from the draft distribution at this temperature instead of
@@ -46,7 +46,7 @@ export class DraftLmDrafter extends ModelTreeDrafter {
   constructor(model: DraftModel, options: DraftLmDrafterOptions = {}) {
     const growth = options.growth ?? new DynamicTreeGrowth(options.tree);
     super(model, growth);
-    if (model.hiddenSize !== 0)
+    if (model.featureSize !== 0)
       throw new ContractError('a draft LM takes no features; this model has a hidden size');
     if (options.sample) {
       if (growth.prunes)

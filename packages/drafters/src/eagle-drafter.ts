@@ -12,7 +12,7 @@ import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 export interface EagleDrafterOptions {
   /** The shape of the trees; default an EAGLE-2 dynamic tree with {@link EagleDrafterOptions.tree}. */
   growth?: TreeGrowth;
-  /** EAGLE-2 budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
+  /** EAGLE-2 budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
   tree?: DynamicTreeOptions;
 }
 
@@ -38,7 +38,7 @@ export class EagleDrafter extends ModelTreeDrafter {
   }
 
   protected rowsToCommit(context: DraftContext): CommitRows | null {
-    const hidden = this.model.hiddenSize;
+    const hidden = this.model.featureSize;
     if (context.featureRows > 0) {
       if (!context.features || context.featureSize !== hidden) {
         throw new ContractError(

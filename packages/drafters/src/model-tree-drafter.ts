@@ -50,7 +50,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     this.growth = growth;
     this.maxTreeSize = growth.maxTreeSize;
     this.k = growth.maxChildren;
-    const hidden = model.hiddenSize;
+    const hidden = model.featureSize;
     const batch = growth.maxFrontier;
     if (batch > model.maxDraftBatch) {
       throw new ContractError(
@@ -95,7 +95,7 @@ export abstract class ModelTreeDrafter implements Drafter {
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     const { model, growth } = this;
-    const hidden = model.hiddenSize;
+    const hidden = model.featureSize;
     if (context.room < 2) return;
     const commit = this.rowsToCommit(context);
     if (!commit || model.committedRows + commit.rows > model.maxContext) return;

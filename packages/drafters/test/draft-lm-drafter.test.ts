@@ -12,7 +12,7 @@ function setup(draftSeed: number | null, growth: DynamicTreeGrowth | StaticTreeG
     draftSeed === null
       ? model
       : new ToyLanguageModel({ vocabSize: 40, order: 2, seed: draftSeed, sharpness: 2.5 });
-  const lm = new ToyDraftHead(draftModel, { hiddenSize: 0 });
+  const lm = new ToyDraftHead(draftModel, { featureSize: 0 });
   const target = new ToyTarget(model);
   return { model, lm, target, drafter: new DraftLmDrafter(lm, { growth }) };
 }
@@ -21,7 +21,7 @@ describe('draft-LM drafter', () => {
   it('keeps greedy output identical to plain decoding, drafting chains and trees', async () => {
     for (let seed = 1; seed <= 6; seed++) {
       for (const growth of [
-        new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 12 }),
+        new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 13 }),
         new StaticTreeGrowth(StaticTreeShape.chain(4)),
       ]) {
         for (const draftSeed of [null, 99]) {
@@ -40,7 +40,7 @@ describe('draft-LM drafter', () => {
   });
 
   it('commits exactly the tokens added since the last step, rows at their own positions', async () => {
-    const { target, drafter, lm } = setup(null, new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }));
+    const { target, drafter, lm } = setup(null, new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }));
     const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
     const r = await decoder.generate([1, 2, 3], { maxTokens: 30 });
     // The toy model checks every draft row's position and visibility; after the run it holds
@@ -54,7 +54,7 @@ describe('draft-LM drafter', () => {
     const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
     const draftModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
     const target = new ToyTarget(model);
-    const lm = new ToyDraftHead(draftModel, { hiddenSize: 0 });
+    const lm = new ToyDraftHead(draftModel, { featureSize: 0 });
     const shape = new StaticTreeShape([[0, 0], [0, 1], [1]]);
     const drafter = new DraftLmDrafter(lm, {
       growth: new StaticTreeGrowth(shape),
@@ -98,7 +98,7 @@ describe('draft-LM drafter', () => {
     const { lm } = setup(null, new StaticTreeGrowth(StaticTreeShape.chain(2)));
     expect(
       () =>
-        new DraftLmDrafter(lm, { tree: { topK: 2, depth: 2, totalTokens: 3 }, sample: { temperature: 1 } }),
+        new DraftLmDrafter(lm, { tree: { topK: 2, depth: 1, totalTokens: 4 }, sample: { temperature: 1 } }),
     ).toThrow(/keeps every node/);
   });
 });

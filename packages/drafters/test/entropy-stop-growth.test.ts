@@ -54,7 +54,7 @@ const stops: EntropyStopOptions[] = [
 
 describe('entropy-based draft stopping (AdaEDL)', () => {
   it('bounds the entropy from the top-k log-probabilities, or uses the one reported', () => {
-    const growth = new EntropyStopGrowth(new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }), {
+    const growth = new EntropyStopGrowth(new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }), {
       threshold: 0.5,
     });
     const frontier = new Int32Array(growth.maxFrontier);
@@ -91,8 +91,8 @@ describe('entropy-based draft stopping (AdaEDL)', () => {
     for (let seed = 1; seed <= 10; seed++) {
       const model = new ToyLanguageModel({ vocabSize: 24, order: 2, seed, sharpness: 0.5 + (seed % 5) });
       const growths: Array<() => TreeGrowth> = [
-        () => new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 16 }),
-        () => new DynamicTreeGrowth({ topK: 4, depth: 6, totalTokens: 20, minFrontierProbability: 0.05 }),
+        () => new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 17 }),
+        () => new DynamicTreeGrowth({ topK: 4, depth: 5, totalTokens: 21, minFrontierProbability: 0.05 }),
         () =>
           new StaticTreeGrowth(
             new StaticTreeShape([
@@ -126,7 +126,7 @@ describe('entropy-based draft stopping (AdaEDL)', () => {
       let tau = 0;
       for (let seed = 1; seed <= 6; seed++) {
         const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed, sharpness });
-        const dynamic = new DynamicTreeGrowth({ topK: 4, depth: 5, totalTokens: 24 });
+        const dynamic = new DynamicTreeGrowth({ topK: 4, depth: 4, totalTokens: 25 });
         const growth = new CountingGrowth(stop ? new EntropyStopGrowth(dynamic, stop) : dynamic);
         const drafter = new ToyDrafter({ target: new ToyTarget(model), growth });
         const result = await generate(model, drafter, [1, seed, 3], 80);

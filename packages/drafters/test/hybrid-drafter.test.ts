@@ -30,7 +30,7 @@ const policies: HybridPolicy[] = ['match', 'expected', 'throughput'];
 function toyDrafter(model: ToyLanguageModel, quality: ToyDraftQuality, checkFeatures = false): ToyDrafter {
   return new ToyDrafter({
     target: new ToyTarget(model, { featureSize: checkFeatures ? 3 : 0 }),
-    growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 12 }),
+    growth: new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 13 }),
     quality,
     checkFeatures,
   });
@@ -114,7 +114,7 @@ describe('hybrid drafter', () => {
       const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed, sharpness: 2.5 });
       const head = new ToyDraftHead(model);
       const eagle = new EagleDrafter(head, {
-        growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 20 }),
+        growth: new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 21 }),
       });
       const hybrid = new HybridDrafter(eagle, [new LookupDrafter()], { policy: 'match', minMatch: 2 });
       const target = new ToyTarget(model, { featureSize: 4 });

@@ -8,7 +8,7 @@ import type { ToyLanguageModel } from '@treespec/core/testing';
  * distribution given the tokens it sees, so driven correctly it drafts perfectly.
  */
 export class ToyDraftHead implements DraftModel {
-  readonly hiddenSize: number;
+  readonly featureSize: number;
   readonly vocabSize: number;
   readonly maxContext = 4096;
   readonly maxDraftBatch = 64;
@@ -22,12 +22,12 @@ export class ToyDraftHead implements DraftModel {
   private readonly val: Float64Array;
   draftCalls = 0;
 
-  /** `hiddenSize` 0 makes it a draft LM (rows are the committed tokens themselves, no features). */
+  /** `featureSize` 0 makes it a draft LM (rows are the committed tokens themselves, no features). */
   constructor(
     private readonly model: ToyLanguageModel,
-    options: { hiddenSize?: number } = {},
+    options: { featureSize?: number } = {},
   ) {
-    this.hiddenSize = options.hiddenSize ?? 4;
+    this.featureSize = options.featureSize ?? 4;
     this.vocabSize = model.vocabSize;
     this.logits = new Float64Array(model.vocabSize);
     this.idx = new Int32Array(model.vocabSize);
@@ -94,16 +94,16 @@ export class ToyDraftHead implements DraftModel {
       if (positions[j] !== visible.length)
         throw new Error(`draft row ${j} is at position ${positions[j]}, expected ${visible.length}`);
       const parent = visible[visible.length - 1];
-      if (this.hiddenSize > 0 && features[j * this.hiddenSize] !== this.hiddenIds[parent]) {
+      if (this.featureSize > 0 && features[j * this.featureSize] !== this.hiddenIds[parent]) {
         throw new Error(
-          `draft row ${j} got the feature of hidden ${features[j * this.hiddenSize]}, expected ${this.hiddenIds[parent]}`,
+          `draft row ${j} got the feature of hidden ${features[j * this.featureSize]}, expected ${this.hiddenIds[parent]}`,
         );
       }
       const seq = [...visible.map((row) => this.tokens[row]), tokens[j]];
       this.predict(seq, j, out);
     }
     for (let j = 0; j < rows; j++) this.push(tokens[j], positions[j]);
-    for (let j = 0; j < rows; j++) this.hiddenIds[before + j] = out.hidden[j * this.hiddenSize];
+    for (let j = 0; j < rows; j++) this.hiddenIds[before + j] = out.hidden[j * this.featureSize];
     return out;
   }
 
@@ -116,7 +116,7 @@ export class ToyDraftHead implements DraftModel {
   private outputs(rows: number, k: number) {
     return {
       rows,
-      hidden: new Float32Array(rows * this.hiddenSize),
+      hidden: new Float32Array(rows * this.featureSize),
       topLogProbs: new Float32Array(rows * k),
       topTokens: new Int32Array(rows * k),
       k,
@@ -131,7 +131,7 @@ export class ToyDraftHead implements DraftModel {
     out: DraftModelStep & { hidden: Float32Array; logits: Float32Array },
   ): void {
     const id = this.nextHiddenId++;
-    if (this.hiddenSize > 0) out.hidden[r * this.hiddenSize] = id;
+    if (this.featureSize > 0) out.hidden[r * this.featureSize] = id;
     if (seq === this.tokens) this.hiddenIds[this.tokens.length - 1] = id;
     const length = seq === this.tokens ? this.tokens.length : seq.length;
     this.model.logits(seq, length, this.logits, 0);

@@ -5,21 +5,9 @@ export {
   QueueFullError,
 } from './generation-queue.js';
 export {
-  type AdaptiveStop,
-  BUNDLE_DRAFTERS,
-  type BundleDrafter,
-  type BundleOptions,
-  type BundleSource,
-  createTextGenerator,
-  DEFAULT_DRAFT_LM_TREE,
-  DEFAULT_TREE,
-  GPU_TREE,
-  treeBudget,
-} from './model-bundle.js';
-export { preferModels } from './prefer-models.js';
-export {
   type Prompt,
   type TextGenerateOptions,
+  type TextGeneration,
   type TextGenerationStream,
   TextGenerator,
   type TextGeneratorParts,

@@ -1,5 +1,8 @@
 import {
+  type ChatMessage,
+  type ChatTokenizer,
   type Drafter,
+  type DynamicTreeOptions,
   type FinishReason,
   type GenerateOptions,
   type GenerationResult,
@@ -10,7 +13,7 @@ import {
   type TargetModel,
 } from '@treespec/core';
 import { createVerifier, type SamplingOptions } from '@treespec/sampling';
-import { type ChatMessage, type HfTokenizer, StringStopCriterion, TextStream } from '@treespec/tokenizers';
+import { StringStopCriterion, TextStream } from '@treespec/tokenizers';
 import { GenerationQueue } from './generation-queue.js';
 import { checkPromptSize } from './prompt-size.js';
 
@@ -24,6 +27,11 @@ export interface TextGenerateOptions extends SamplingOptions {
   drafter?: string;
   /** Decode without a drafter (plain autoregressive decoding through the same target); the same as `drafter: 'none'`. */
   plain?: boolean;
+  /**
+   * This generation's tree budget, over the one the drafter was loaded with, for drafters that grow
+   * budgeted trees (eagle2, draft-lm). It must fit the capacity set at load.
+   */
+  tree?: DynamicTreeOptions;
   /** Aborting returns what was generated so far with finish reason `abort`. */
   signal?: AbortSignal;
   /** Called after each verification step with the tree and the accepted path. */
@@ -46,13 +54,22 @@ export interface TextResult {
 }
 
 /** A running text generation: iterate it for text deltas; `result` settles when it ends. */
-export interface TextGenerationStream extends AsyncIterable<string> {
-  readonly result: Promise<TextResult>;
+export interface TextGenerationStream<Result = TextResult> extends AsyncIterable<string> {
+  readonly result: Promise<Result>;
+}
+
+/**
+ * Text generation as every face of treespec offers it, in the page or across a worker: `generate`
+ * resolves with the whole result, `stream` yields the text as it is committed.
+ */
+export interface TextGeneration<Options = TextGenerateOptions, Result = TextResult> {
+  generate(prompt: string | readonly ChatMessage[], options?: Options): Promise<Result>;
+  stream(prompt: string | readonly ChatMessage[], options?: Options): TextGenerationStream<Result>;
 }
 
 /** What a {@link TextGenerator} composes. */
 export interface TextGeneratorParts {
-  tokenizer: HfTokenizer;
+  tokenizer: ChatTokenizer;
   target: TargetModel;
   /** The drafter to use by default; null or absent for plain decoding. */
   drafter?: Drafter | null;
@@ -62,6 +79,11 @@ export interface TextGeneratorParts {
   defaultDrafter?: string | null;
   /** Most generations that may wait behind the running one. Default 32. */
   maxQueued?: number;
+  /**
+   * The drafter to use in place of `drafter` for a generation that asks for its own tree budget
+   * (`TextGenerateOptions.tree`); without it such generations are refused.
+   */
+  withTree?: (drafter: Drafter, tree: DynamicTreeOptions) => Drafter;
 }
 
 /**
@@ -70,18 +92,20 @@ export interface TextGeneratorParts {
  * and streams text deltas that never split a character. One generation runs at a time; calls
  * made meanwhile wait their turn in order (see {@link GenerationQueue}).
  */
-export class TextGenerator {
-  readonly tokenizer: HfTokenizer;
+export class TextGenerator implements TextGeneration {
+  readonly tokenizer: ChatTokenizer;
   readonly target: TargetModel;
   /** The default drafter (null: plain decoding). */
   readonly drafter: Drafter | null;
   /** Every drafter by name, the default one included. */
   readonly drafters: Readonly<Record<string, Drafter>>;
   private readonly queue: GenerationQueue;
+  private readonly withTree: TextGeneratorParts['withTree'];
 
   constructor(parts: TextGeneratorParts) {
     this.tokenizer = parts.tokenizer;
     this.target = parts.target;
+    this.withTree = parts.withTree;
     const named = parts.drafters ?? {};
     const byDefault = parts.defaultDrafter ? named[parts.defaultDrafter] : undefined;
     if (parts.defaultDrafter && !byDefault) {
@@ -107,18 +131,21 @@ export class TextGenerator {
   }
 
   /** The drafter a generation with these options uses (null: plain decoding). */
-  drafterFor(options: Pick<TextGenerateOptions, 'drafter' | 'plain'>): Drafter | null {
+  drafterFor(options: Pick<TextGenerateOptions, 'drafter' | 'plain' | 'tree'>): Drafter | null {
     if (options.plain || options.drafter === 'none') return null;
-    if (options.drafter === undefined) return this.drafter;
-    const found = this.drafters[options.drafter];
-    if (!found) {
+    const found = options.drafter === undefined ? this.drafter : this.drafters[options.drafter];
+    if (found === undefined) {
       throw new OptionError(
         'drafter',
         options.drafter,
         `one of none, ${Object.keys(this.drafters).join(', ')} (the drafters this generator loaded)`,
       );
     }
-    return found;
+    if (!options.tree || !found) return found;
+    if (!this.withTree) {
+      throw new OptionError('tree', options.tree, 'absent: this generator was composed without tree budgets');
+    }
+    return this.withTree(found, options.tree);
   }
 
   /**

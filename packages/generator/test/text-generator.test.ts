@@ -1,22 +1,26 @@
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { DynamicTreeGrowth } from '@treespec/core';
 import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { TextGenerator } from '../src/index.js';
 
-const tokenizerDir = fileURLToPath(new URL('../../model-tiny/checkpoints/treespec-tiny/', import.meta.url));
+const tokenizerFile = (name: string) =>
+  readFileSync(new URL(`../../model-tiny/checkpoints/treespec-tiny/${name}`, import.meta.url), 'utf8');
 const CHATML =
   '{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}';
 
 async function setup() {
-  const tokenizer = await loadTokenizer(tokenizerDir, { chatTemplate: CHATML });
+  const tokenizer = await loadTokenizer(
+    { tokenizer: tokenizerFile('tokenizer.json'), config: tokenizerFile('tokenizer_config.json') },
+    { chatTemplate: CHATML },
+  );
   // A toy model over the real vocabulary; byte-level BPE decodes any id sequence.
   const model = new ToyLanguageModel({ vocabSize: tokenizer.vocabSize, order: 2, seed: 4, sharpness: 4 });
   const target = new ToyTarget(model);
   const drafter = new ToyDrafter({
     target,
-    growth: new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+    growth: new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }),
   });
   return { tokenizer, generator: new TextGenerator({ tokenizer, target, drafter }) };
 }

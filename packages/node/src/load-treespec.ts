@@ -1,16 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type BundleOptions,
-  createTextGenerator,
-  GPU_TREE,
-  type TextGenerator,
-  treeBudget,
-} from '@treespec/generator';
+import { ModelLoadError } from '@treespec/core';
+import type { TextGenerator } from '@treespec/generator';
 import { checkGraph, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
-import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
+import { createSession, type NodeSessionOptions } from './session.js';
+import { readTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
 export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
@@ -19,7 +16,7 @@ export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
 }
 
 /**
- * Loads a treespec model directory (a `treespec.json` manifest, the .onnx files and the
+ * Loads a treespec bundle (a folder holding the `treespec.json` manifest, the .onnx files and the
  * tokenizer files, as `treespec convert` writes them) into a {@link TextGenerator}. Validates the
  * manifest and the target/head pair before any session is created. Call `dispose()` when done.
  *
@@ -47,24 +44,15 @@ export async function loadTreespec(
   await resolveBundleFiles(directory, manifest, manifestFile);
   await checkBundleTokenizer(directory, manifest);
   if (options.verifyWeights) await verifyChecksums(directory);
-  const tokenizer = await loadTokenizer(directory);
-  const onGpu = options.executionProvider === 'webgpu' || options.executionProvider === 'cuda';
-  return createTextGenerator(
-    {
-      manifest,
-      manifestFile,
-      tokenizer,
-      openSession: async (model) =>
-        checkGraph(
-          await createSession(
-            join(directory, model.file),
-            options,
-            model.role === 'target' ? 'target' : 'drafter',
-          ),
-          model,
-          join(directory, model.file),
-        ),
+  const planned = plan(manifest, options, options.executionProvider ?? 'cpu', manifestFile);
+  const tokenizer = await loadTokenizer(await readTokenizerFiles(directory));
+  return assemble(
+    planned,
+    async (model) => {
+      const file = join(directory, model.file);
+      const session = await createSession(file, options, model.role === 'target' ? 'target' : 'drafter');
+      return checkGraph(session, model, file);
     },
-    onGpu ? { ...options, tree: treeBudget(GPU_TREE, options.tree) } : options,
+    tokenizer,
   );
 }

@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import { OptionError, TreespecError } from '@treespec/core';
+import { ModelLoadError, OptionError, ProviderUnavailableError } from '@treespec/core';
 import * as ort from 'onnxruntime-node';
 import { hasVulkanLoader } from './vulkan-loader.js';
 
@@ -44,30 +44,6 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
     'Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
 };
 
-/** An execution provider that cannot run on this machine; the message says how to get it. */
-export class ProviderUnavailableError extends TreespecError {
-  readonly provider: ExecutionProvider;
-
-  constructor(provider: Exclude<ExecutionProvider, 'cpu'>, cause: unknown) {
-    super(
-      'PROVIDER_UNAVAILABLE',
-      `execution provider "${provider}" is unavailable: ${INSTALL_HINTS[provider]}`,
-      { cause },
-    );
-    this.provider = provider;
-  }
-}
-
-/** A model file that could not be opened or parsed by ONNX Runtime. */
-export class ModelLoadError extends TreespecError {
-  readonly file: string;
-
-  constructor(file: string, message: string, cause?: unknown) {
-    super('LOAD', `${file}: ${message}`, { cause });
-    this.file = file;
-  }
-}
-
 /**
  * Opens an ONNX model with onnxruntime-node on the chosen execution provider. External data
  * files next to the model are found by ONNX Runtime from the model's path. `role` picks the
@@ -105,7 +81,7 @@ export async function createSession(
     return await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
     if (provider !== 'cpu' && isProviderFailure(error)) {
-      const unavailable = new ProviderUnavailableError(provider, error);
+      const unavailable = new ProviderUnavailableError(provider, INSTALL_HINTS[provider], { cause: error });
       if (!options.fallbackToCpu) throw unavailable;
       options.onFallback?.(unavailable);
       return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false }, role);

@@ -6,7 +6,7 @@ import { devPrompts, TINY, targetCases } from './tiny.js';
 
 let generator: TextGenerator;
 beforeAll(async () => {
-  generator = await loadTreespec(TINY, { tree: { topK: 4, depth: 4, totalTokens: 16 } });
+  generator = await loadTreespec(TINY, { tree: { topK: 4, depth: 3, totalTokens: 17 } });
 });
 afterAll(() => generator.dispose());
 

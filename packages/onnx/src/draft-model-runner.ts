@@ -36,7 +36,7 @@ export type DraftModelShape = Omit<CausalLmLayout, 'names'>;
  */
 export abstract class DraftModelRunner implements DraftModel {
   readonly session: InferenceSession;
-  readonly hiddenSize: number;
+  readonly featureSize: number;
   readonly vocabSize: number;
   readonly maxContext: number;
   readonly maxDraftBatch: number;
@@ -58,7 +58,7 @@ export abstract class DraftModelRunner implements DraftModel {
     defaultBatch: number,
   ) {
     this.session = session;
-    this.hiddenSize = shape.hiddenSize;
+    this.featureSize = shape.hiddenSize;
     this.vocabSize = shape.vocabSize;
     this.maxContext = requireInteger(
       'maxContext',
@@ -119,7 +119,7 @@ export abstract class DraftModelRunner implements DraftModel {
         this.positions.set(r, this.committed + r);
       }
       writeCausalBias(this.committed, n, this.causalBias);
-      const rowFeatures = features.subarray(start * this.hiddenSize, (start + n) * this.hiddenSize);
+      const rowFeatures = features.subarray(start * this.featureSize, (start + n) * this.featureSize);
       step = await this.checkedRun(n, k, rowFeatures, this.causalBias);
       this.committed += n;
     }

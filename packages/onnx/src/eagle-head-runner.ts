@@ -40,10 +40,10 @@ export class OnnxEagleHead extends DraftModelRunner {
     this.topK.set(0, k);
     const feeds: Record<string, Tensor> = {
       [names.inputIds]: new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]),
-      [names.feature]: new Tensor('float32', features.subarray(0, rows * this.hiddenSize), [
+      [names.feature]: new Tensor('float32', features.subarray(0, rows * this.featureSize), [
         1,
         rows,
-        this.hiddenSize,
+        this.featureSize,
       ]),
       [names.positionIds]: new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]),
       [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),

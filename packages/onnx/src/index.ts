@@ -2,22 +2,17 @@ export { checkBundleLimits, MAX_MANIFEST_DIMS } from './bundle-limits.js';
 export { type BundlePath, checkBundlePath, checkedBundlePaths } from './bundle-paths.js';
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
-export {
-  DraftModelRunner,
-  type DraftModelRunnerOptions,
-  type DraftModelShape,
-} from './draft-model-runner.js';
+export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
 export { checkGraph, type GraphSignature } from './graph-check.js';
-export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
-export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
   type ActivationDtype,
   type BaseModelInfo,
+  BUNDLE_DEVICES,
+  type BundleDevice,
   CAUSAL_LM_IO,
-  checkModelPair,
+  type DeviceTuning,
   EAGLE_HEAD_IO,
-  findModel,
   type GraphKind,
   type KvCacheInfo,
   layerName,
@@ -28,25 +23,23 @@ export {
   type ManifestModel,
   type ModelDims,
   type ModelInputs,
-  ModelMismatchError,
   type ModelOutputs,
-  type ModelPairFiles,
   type ModelRole,
   type ModelSource,
-  parseManifest,
   QUANTIZED_BITS,
   type RopeInfo,
   type TokenizerInfo,
-  validateManifest,
   WEIGHT_FORMATS,
   type WeightFingerprint,
   type WeightFormatName,
   type WeightQuantization,
-} from './manifest.js';
+} from './manifest-schema.js';
+export { findModel, parseManifest, validateManifest } from './manifest-validate.js';
 export {
   type CausalLmLayout,
   causalLmLayout,
   type EagleHeadLayout,
   eagleHeadLayout,
 } from './model-layout.js';
+export { checkModelPair, ModelMismatchError, type ModelPairFiles } from './model-pair.js';
 export { checkTokenizerHash, sha256Hex } from './tokenizer-hash.js';

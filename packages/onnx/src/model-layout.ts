@@ -1,6 +1,6 @@
 import { ModelFormatError } from '@treespec/core';
 import type { KvDtype } from './kv-cache.js';
-import { layerName, type ManifestModel } from './manifest.js';
+import { layerName, type ManifestModel } from './manifest-schema.js';
 
 /** What a runner needs to know about a treespec causal LM (target or draft LM); from its manifest. */
 export interface CausalLmLayout {

@@ -127,6 +127,28 @@ describe('parseManifest / validateManifest', () => {
     expect(parseManifest(JSON.stringify(m))).toEqual(m);
   });
 
+  it('accepts per-device tuned budgets and names the field of a bad one', () => {
+    const tuned = {
+      ...manifest(causalLM()),
+      tuning: { cpu: { tree: { topK: 3, frontier: 1, depth: 0, totalTokens: 6 } }, wasm: { draftTree: {} } },
+    };
+    expect(validateManifest(tuned)).toEqual(tuned);
+    const bad = (tuning: unknown) =>
+      errorOf(() => validateManifest({ ...manifest(causalLM()), tuning })).message;
+    expect(bad({ tpu: {} })).toBe(
+      'treespec.json: field "tuning.tpu" must be one of "cpu", "wasm", "webgpu", "cuda"; found "tpu"',
+    );
+    expect(bad({ cpu: { tree: { totalTokens: 1 } } })).toBe(
+      'treespec.json: field "tuning.cpu.tree.totalTokens" must be an integer >= 2 (the root counts); found 1',
+    );
+    expect(bad({ cpu: { tree: { depth: -1 } } })).toBe(
+      'treespec.json: field "tuning.cpu.tree.depth" must be an integer >= 0; found -1',
+    );
+    expect(bad({ cuda: { tree: { width: 2 } } })).toMatch(
+      /field "tuning\.cuda\.tree\.width" must be one of "topK"/,
+    );
+  });
+
   it('names the file when the text is not JSON', () => {
     const e = errorOf(() => parseManifest('{"format":', 'models/treespec.json'));
     expect(e.file).toBe('models/treespec.json');

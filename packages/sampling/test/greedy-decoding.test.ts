@@ -28,9 +28,9 @@ const qualities: ToyDraftQuality[] = [
 ];
 
 const shapes: Array<[string, () => TreeGrowth]> = [
-  ['dynamic 4x4/16', () => new DynamicTreeGrowth({ topK: 4, depth: 4, totalTokens: 16 })],
-  ['dynamic 2x6/7', () => new DynamicTreeGrowth({ topK: 2, depth: 6, totalTokens: 7 })],
-  ['dynamic 1x1/1', () => new DynamicTreeGrowth({ topK: 1, depth: 1, totalTokens: 1 })],
+  ['dynamic 4x4/16', () => new DynamicTreeGrowth({ topK: 4, depth: 3, totalTokens: 17 })],
+  ['dynamic 2x6/7', () => new DynamicTreeGrowth({ topK: 2, depth: 5, totalTokens: 8 })],
+  ['dynamic 1x1/1', () => new DynamicTreeGrowth({ topK: 1, depth: 0, totalTokens: 2 })],
   ['static', () => new StaticTreeGrowth(new StaticTreeShape([[0, 0, 0], [1, 0], [0, 1], [2]]))],
   ['chain of 5', () => new StaticTreeGrowth(StaticTreeShape.chain(5))],
 ];
@@ -77,7 +77,7 @@ describe('greedy speculative decoding', () => {
       const { model, decoder } = setup(
         seed,
         { kind: 'perfect' },
-        new DynamicTreeGrowth({ topK: 3, depth: 6, totalTokens: 20 }),
+        new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 21 }),
       );
       const prompt = [1, seed % 24];
       const unbounded = referenceGreedy(model, prompt, { maxTokens: 30 });
@@ -111,7 +111,7 @@ describe('greedy speculative decoding', () => {
     const { decoder } = setup(
       5,
       { kind: 'mixed', noise: 0.5 },
-      new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }),
+      new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 11 }),
     );
     const { stats, tokens } = await decoder.generate([1, 2, 3, 4], { maxTokens: 60 });
     expect(stats.promptTokens).toBe(4);
@@ -145,7 +145,7 @@ describe('greedy speculative decoding', () => {
     const { decoder, drafter } = setup(
       8,
       { kind: 'mixed', noise: 0.4 },
-      new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }),
     );
     const pathLengths: number[] = [];
     await decoder.generate([1, 3, 5, 7, 9], { maxTokens: 30, onStep: (e) => pathLengths.push(e.pathLength) });
@@ -163,7 +163,7 @@ describe('streaming, aborting and limits', () => {
       const { model, decoder } = setup(
         seed,
         { kind: 'perfect' },
-        new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 12 }),
+        new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 13 }),
       );
       const prompt = [1, seed];
       const free = referenceGreedy(model, prompt, { maxTokens: 24 });
@@ -183,7 +183,7 @@ describe('streaming, aborting and limits', () => {
     const { model, decoder } = setup(
       4,
       { kind: 'mixed', noise: 0.3 },
-      new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }),
+      new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 11 }),
     );
     const expected = Array.from(referenceGreedy(model, [1, 9], { maxTokens: 60 }));
     const controller = new AbortController();
@@ -206,7 +206,7 @@ describe('streaming, aborting and limits', () => {
     const { decoder } = setup(
       6,
       { kind: 'perfect' },
-      new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 6 }),
+      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }),
     );
     const stream = decoder.stream([1, 2], { maxTokens: 200 });
     for await (const _ of stream) break;
@@ -220,7 +220,7 @@ describe('streaming, aborting and limits', () => {
     const target = new ToyTarget(model, { maxContext: 30 });
     const drafter = new ToyDrafter({
       target,
-      growth: new DynamicTreeGrowth({ topK: 3, depth: 5, totalTokens: 12 }),
+      growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 13 }),
     });
     const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
     const result = await decoder.generate([1, 2, 3], { maxTokens: 100 });
@@ -235,7 +235,7 @@ describe('streaming, aborting and limits', () => {
     const { decoder, target } = setup(
       2,
       { kind: 'perfect' },
-      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 4 }),
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
     );
     await expect(decoder.generate([1, 2], { maxTokens: -1 })).rejects.toThrow(
       'option "maxTokens" must be an integer >= 0; got -1',
@@ -258,12 +258,12 @@ describe('streaming, aborting and limits', () => {
     const model = new ToyLanguageModel({ vocabSize: 20, seed: 3 });
     const target = Object.assign(new ToyTarget(model), { maxTreeSize: 5 });
     const drafter = (totalTokens: number) =>
-      new ToyDrafter({ target, growth: new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens }) });
+      new ToyDrafter({ target, growth: new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens }) });
     expect(
-      () => new SpeculativeDecoder({ target, drafter: drafter(6), verifier: new GreedyVerifier() }),
+      () => new SpeculativeDecoder({ target, drafter: drafter(7), verifier: new GreedyVerifier() }),
     ).toThrow(/grows trees of up to 7 nodes, but the target verifies at most 5 per call/);
     expect(
-      () => new SpeculativeDecoder({ target, drafter: drafter(4), verifier: new GreedyVerifier() }),
+      () => new SpeculativeDecoder({ target, drafter: drafter(5), verifier: new GreedyVerifier() }),
     ).not.toThrow();
   });
 
@@ -271,7 +271,7 @@ describe('streaming, aborting and limits', () => {
     const { decoder } = setup(
       2,
       { kind: 'perfect' },
-      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 4 }),
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
     );
     const first = decoder.generate([1, 2], { maxTokens: 20 });
     await expect(decoder.generate([1, 2], { maxTokens: 20 })).rejects.toThrow(BusyError);
@@ -284,7 +284,7 @@ describe('what ended a generation', () => {
     const { model, decoder } = setup(
       7,
       { kind: 'perfect' },
-      new DynamicTreeGrowth({ topK: 2, depth: 4, totalTokens: 8 }),
+      new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 9 }),
     );
     const free = referenceGreedy(model, [1, 3], { maxTokens: 30 });
     const stopSequences = [Array.from(free.subarray(5, 7))];

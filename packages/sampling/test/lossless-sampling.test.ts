@@ -140,7 +140,7 @@ describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
       const base = seedBase;
       it(`matches plain sampling with ${processorName} and a ${drafterName} top-k drafter`, async () => {
         const verifier = new StochasticVerifier(options);
-        const drafter = toyDrafter(quality, new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 8 }));
+        const drafter = toyDrafter(quality, new DynamicTreeGrowth({ topK: 3, depth: 2, totalTokens: 9 }));
         const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base);
         const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
         record(`${processorName}, ${drafterName} top-k drafter`, test, tau);
@@ -250,7 +250,7 @@ describe('the statistical test has power', () => {
     const verifier = new NoResidualVerifier();
     const drafter = toyDrafter(
       { kind: 'mixed', noise: 0.5 },
-      new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 8 }),
+      new DynamicTreeGrowth({ topK: 3, depth: 2, totalTokens: 9 }),
     );
     const { counts } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, 78);
     const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);

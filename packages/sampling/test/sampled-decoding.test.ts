@@ -10,7 +10,7 @@ function decoder(verifier = createVerifier({ temperature: 0.9, topP: 0.95, seed:
   const drafter = withDrafter
     ? new ToyDrafter({
         target,
-        growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 10 }),
+        growth: new DynamicTreeGrowth({ topK: 3, depth: 3, totalTokens: 11 }),
         quality: { kind: 'mixed', noise: 0.3 },
       })
     : null;

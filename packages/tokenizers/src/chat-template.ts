@@ -1,20 +1,10 @@
 import { Template } from '@huggingface/jinja';
-import { OptionError } from '@treespec/core';
+import { type ChatMessage, OptionError } from '@treespec/core';
 import { ChatTemplateError } from './errors.js';
 import { renderWithinBudget, type TemplateBudget, TemplateBudgetExceeded } from './template-budget.js';
 
-/** One part of a multi-part message content (text, image …), passed to the template as is. */
-export interface ChatContentPart {
-  type: string;
-  [key: string]: unknown;
-}
-
-/** A chat message, as `transformers` chat templates expect it. Extra fields reach the template. */
-export interface ChatMessage {
-  role: string;
-  content: string | readonly ChatContentPart[] | null;
-  [key: string]: unknown;
-}
+/** Chat messages and their content parts are core's contract, passed to the template as they are. */
+export type { ChatContentPart, ChatMessage } from '@treespec/core';
 
 /** Options of {@link ChatTemplate.render}. */
 export interface ChatRenderOptions {

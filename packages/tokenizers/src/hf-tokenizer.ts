@@ -1,5 +1,5 @@
 import { Tokenizer as HfJsTokenizer } from '@huggingface/tokenizers';
-import type { Tokenizer } from '@treespec/core';
+import type { ChatTokenizer } from '@treespec/core';
 import {
   type ChatMessage,
   type ChatRenderOptions,
@@ -72,7 +72,7 @@ const PROBE = 'TreespecEndOfTurnProbe';
  *
  * Create one with `loadTokenizer`. All methods are synchronous and may be called concurrently.
  */
-export class HfTokenizer implements Tokenizer {
+export class HfTokenizer implements ChatTokenizer {
   /** Where the tokenizer came from (a path, a URL or a description), as error messages name it. */
   readonly file: string;
   /** Number of ids (largest id + 1), added and special tokens included. */

@@ -1,28 +1,25 @@
 import { TokenizerError } from './errors.js';
 import { HfTokenizer, type HfTokenizerOptions } from './hf-tokenizer.js';
 import {
-  fileUrlToPath,
   isBlob,
-  isNodeRuntime,
   type ResolvedFiles,
   resolveInMemory,
-  resolvePath,
   resolveUrl,
   type TokenizerFiles,
 } from './tokenizer-files.js';
 
 /**
- * Where a tokenizer comes from:
- * - a string: an `http(s):` or `file:` URL, or (in Node) a path to a `tokenizer.json` or to the
- *   folder holding it; in a browser, a relative string is a URL relative to the page;
- * - a `URL`;
+ * Where a tokenizer comes from (this package reads no file system; in Node, `@treespec/node`'s
+ * `readTokenizerFiles(path)` reads a folder into {@link TokenizerFiles}):
+ * - a string: an `http(s):` URL, or in a browser a URL relative to the page;
+ * - a `URL` (`http(s):`);
  * - a `Blob` (or `File`) holding `tokenizer.json`;
  * - the parsed `tokenizer.json` object;
  * - {@link TokenizerFiles}: `tokenizer.json` with its companion files, each as an object, JSON
  *   text or a Blob.
  *
- * From a path or URL, `tokenizer_config.json`, `generation_config.json`,
- * `special_tokens_map.json` and `chat_template.jinja` are read from the same folder when
+ * From a URL, `tokenizer_config.json`, `generation_config.json`, `special_tokens_map.json` and
+ * `chat_template.jinja` (core's `TOKENIZER_FILE_NAMES`) are fetched from the same folder when
  * present.
  */
 export type TokenizerSource = string | URL | Blob | TokenizerFiles | Record<string, unknown>;
@@ -41,7 +38,7 @@ export interface LoadTokenizerOptions extends HfTokenizerOptions {
  * malformed.
  *
  * ```ts
- * const tokenizer = await loadTokenizer('./checkpoints/treespec-tiny');
+ * const tokenizer = await loadTokenizer('https://models.example/treespec-tiny/');
  * tokenizer.encode('Hello world!'); // Int32Array [1, 4211, 442, 1744, 3]
  * ```
  */
@@ -54,27 +51,31 @@ export async function loadTokenizer(
 }
 
 async function resolveSource(source: TokenizerSource, options: LoadTokenizerOptions): Promise<ResolvedFiles> {
-  if (typeof source === 'string') {
-    if (/^https?:\/\//i.test(source)) return resolveUrl(new URL(source), options);
-    if (/^file:\/\//i.test(source)) return resolvePath(await fileUrlToPath(new URL(source)));
-    if (isNodeRuntime()) return resolvePath(source);
-    const base = (globalThis as { location?: { href?: string } }).location?.href;
-    if (!base) {
-      throw new TokenizerError('is neither a URL nor a readable path in this runtime', { file: source });
-    }
-    return resolveUrl(new URL(source, base), options);
-  }
-  if (source instanceof URL) {
-    if (source.protocol === 'file:') return resolvePath(await fileUrlToPath(source));
-    return resolveUrl(source, options);
-  }
+  if (typeof source === 'string' || source instanceof URL) return resolveUrl(httpUrl(source), options);
   if (isBlob(source)) return resolveInMemory({ tokenizer: source });
   if (source !== null && typeof source === 'object') {
     if ('tokenizer' in source && !('model' in source)) return resolveInMemory(source as TokenizerFiles);
     return resolveInMemory({ tokenizer: source as Record<string, unknown> });
   }
   throw new TokenizerError(
-    `cannot load a tokenizer from ${source === null ? 'null' : typeof source}: expected a path, a URL, ` +
+    `cannot load a tokenizer from ${source === null ? 'null' : typeof source}: expected a URL, ` +
       'a Blob, a tokenizer.json object or { tokenizer, config }',
+  );
+}
+
+/** An `http(s):` URL from a URL or a string (relative strings resolve against the page). */
+function httpUrl(source: string | URL): URL {
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  let url: URL | null = null;
+  try {
+    url = new URL(source, base);
+  } catch {
+    url = null;
+  }
+  if (url && /^https?:$/.test(url.protocol)) return url;
+  throw new TokenizerError(
+    'is not an http(s) URL; to read tokenizer files from disk, pass `readTokenizerFiles(path)` of ' +
+      '@treespec/node (or the files themselves)',
+    { file: String(source) },
   );
 }

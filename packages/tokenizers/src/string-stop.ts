@@ -1,7 +1,5 @@
-import type { StopCriterion, StopMatch } from '@treespec/core';
-import type { HfTokenizer } from './hf-tokenizer.js';
+import type { StopCriterion, StopMatch, StreamingDecoder, Tokenizer } from '@treespec/core';
 import { StopStringMatcher } from './stop-string-matcher.js';
-import type { StreamingDetokenizer } from './streaming-detokenizer.js';
 
 /** Options of {@link StringStopCriterion}. */
 export interface StringStopOptions {
@@ -33,7 +31,7 @@ export interface StringStopMatch extends StopMatch {
 /**
  * Stops a generation at the first occurrence of any of the given strings in the generated
  * text, found across token boundaries and across steps without decoding the whole text: each
- * new token goes through a {@link StreamingDetokenizer} (a window of a few tokens) and each new
+ * new token goes through the tokenizer's streaming decoder (a window of a few tokens) and each new
  * character through an Aho–Corasick automaton, so a step costs what its new tokens cost.
  *
  * Semantics (they do not depend on how the text is split into tokens or steps):
@@ -59,7 +57,7 @@ export class StringStopCriterion implements StopCriterion {
   /** The stop strings. */
   readonly stops: readonly string[];
   private readonly matcher: StopStringMatcher;
-  private readonly decoder: StreamingDetokenizer;
+  private readonly decoder: StreamingDecoder;
   /** For generated token g: length of the final generated text after it. */
   private stable = new Int32Array(64);
   /** For generated token g: length of the text after it including what is still held back. */
@@ -74,7 +72,7 @@ export class StringStopCriterion implements StopCriterion {
    * @param tokenizer The tokenizer of the generating model.
    * @param stops Non-empty strings; an empty list never stops.
    */
-  constructor(tokenizer: HfTokenizer, stops: readonly string[], options: StringStopOptions = {}) {
+  constructor(tokenizer: Tokenizer, stops: readonly string[], options: StringStopOptions = {}) {
     this.matcher = new StopStringMatcher(stops);
     this.stops = this.matcher.patterns;
     this.decoder = tokenizer.streamingDecoder({ skipSpecialTokens: options.skipSpecialTokens ?? true });

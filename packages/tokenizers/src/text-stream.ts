@@ -1,5 +1,4 @@
-import type { FinishReason } from '@treespec/core';
-import type { HfTokenizer } from './hf-tokenizer.js';
+import type { FinishReason, Tokenizer } from '@treespec/core';
 import type { StringStopCriterion } from './string-stop.js';
 
 /**
@@ -35,13 +34,13 @@ export interface TextStreamOptions {
  * ```
  */
 export class TextStream implements AsyncIterable<string> {
-  private readonly tokenizer: HfTokenizer;
+  private readonly tokenizer: Tokenizer;
   private readonly source: TokenChunks;
   private readonly options: TextStreamOptions;
   private collected = '';
   private started = false;
 
-  constructor(tokenizer: HfTokenizer, source: TokenChunks, options: TextStreamOptions = {}) {
+  constructor(tokenizer: Tokenizer, source: TokenChunks, options: TextStreamOptions = {}) {
     this.tokenizer = tokenizer;
     this.source = source;
     this.options = options;

@@ -1,3 +1,4 @@
+import { TOKENIZER_FILE_NAMES as NAMES } from '@treespec/core';
 import { TokenizerError } from './errors.js';
 
 /** A JSON file given as parsed JSON, as JSON text, or as a Blob holding JSON text. */
@@ -31,14 +32,6 @@ export interface ResolvedFiles {
   chatTemplate: string | null;
   chatTemplateName: string;
 }
-
-/** Where the optional files sit next to `tokenizer.json`. */
-const SIBLINGS = {
-  config: 'tokenizer_config.json',
-  generationConfig: 'generation_config.json',
-  specialTokensMap: 'special_tokens_map.json',
-  chatTemplate: 'chat_template.jinja',
-} as const;
 
 /** Parses JSON text, naming the file when it is malformed or not an object. */
 export function parseJsonObject(text: string, file: string): Record<string, unknown> {
@@ -85,6 +78,10 @@ function blobName(blob: Blob, fallback: string): string {
   return typeof name === 'string' && name.length > 0 ? name : fallback;
 }
 
+function nameOf(input: JsonInput | null | undefined, file: string): string {
+  return input && isBlob(input) ? blobName(input, `${file} (Blob)`) : `${file} (in memory)`;
+}
+
 /** Resolves files given in memory. */
 export async function resolveInMemory(files: TokenizerFiles): Promise<ResolvedFiles> {
   const tokenizerName = isBlob(files.tokenizer)
@@ -103,8 +100,8 @@ export async function resolveInMemory(files: TokenizerFiles): Promise<ResolvedFi
   const [tokenizer, config, generationConfig, specialTokensMap] = await Promise.all([
     jsonFrom(files.tokenizer, tokenizerName),
     optional(files.config, configName),
-    optional(files.generationConfig, 'generation_config.json (in memory)'),
-    optional(files.specialTokensMap, 'special_tokens_map.json (in memory)'),
+    optional(files.generationConfig, nameOf(files.generationConfig, NAMES.generationConfig)),
+    optional(files.specialTokensMap, nameOf(files.specialTokensMap, NAMES.specialTokensMap)),
   ]);
   let chatTemplate: string | null = null;
   if (files.chatTemplate != null) {
@@ -142,7 +139,7 @@ export async function resolveUrl(url: URL, options: FetchFilesOptions = {}): Pro
   }
   const isFile = url.pathname.endsWith('.json');
   const base = isFile ? new URL('.', url) : new URL(url.href.endsWith('/') ? url.href : `${url.href}/`);
-  const tokenizerUrl = isFile ? url : new URL('tokenizer.json', base);
+  const tokenizerUrl = isFile ? url : new URL(NAMES.tokenizer, base);
 
   const get = async (target: URL, required: boolean): Promise<string | null> => {
     let response: Response;
@@ -166,10 +163,10 @@ export async function resolveUrl(url: URL, options: FetchFilesOptions = {}): Pro
   };
 
   const urls = {
-    config: new URL(SIBLINGS.config, base),
-    generationConfig: new URL(SIBLINGS.generationConfig, base),
-    specialTokensMap: new URL(SIBLINGS.specialTokensMap, base),
-    chatTemplate: new URL(SIBLINGS.chatTemplate, base),
+    config: new URL(NAMES.config, base),
+    generationConfig: new URL(NAMES.generationConfig, base),
+    specialTokensMap: new URL(NAMES.specialTokensMap, base),
+    chatTemplate: new URL(NAMES.chatTemplate, base),
   };
   const [tokenizerText, configText, generationText, specialText, chatTemplate] = await Promise.all([
     get(tokenizerUrl, true),
@@ -188,95 +185,5 @@ export async function resolveUrl(url: URL, options: FetchFilesOptions = {}): Pro
     specialTokensMap: specialText === null ? null : parseJsonObject(specialText, urls.specialTokensMap.href),
     chatTemplate,
     chatTemplateName: urls.chatTemplate.href,
-  };
-}
-
-type FsPromises = typeof import('node:fs/promises');
-type PathModule = typeof import('node:path');
-
-/**
- * Imports a Node built-in only when a file path is actually loaded, with a specifier bundlers
- * leave alone, so that browser builds of this package never pull in `node:*`.
- */
-async function importNodeBuiltin<T>(specifier: string): Promise<T> {
-  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as T;
-}
-
-/** True when running under Node (or a runtime that provides its `process.versions.node`). */
-export function isNodeRuntime(): boolean {
-  const proc = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
-  return typeof proc?.versions?.node === 'string';
-}
-
-/** Converts a `file:` URL to a path (Node only). */
-export async function fileUrlToPath(url: URL): Promise<string> {
-  const { fileURLToPath } = await importNodeBuiltin<typeof import('node:url')>('node:url');
-  return fileURLToPath(url);
-}
-
-/**
- * Reads a tokenizer from the file system (Node only). `path` is a `tokenizer.json` file or a
- * folder holding one; the optional files are read from the same folder when present.
- */
-export async function resolvePath(path: string): Promise<ResolvedFiles> {
-  if (!isNodeRuntime()) {
-    throw new TokenizerError('reading a file path needs Node; in a browser pass a URL, a Blob or the JSON', {
-      file: path,
-    });
-  }
-  const fs = await importNodeBuiltin<FsPromises>('node:fs/promises');
-  const paths = await importNodeBuiltin<PathModule>('node:path');
-
-  let isDirectory: boolean;
-  try {
-    isDirectory = (await fs.stat(path)).isDirectory();
-  } catch (cause) {
-    throw new TokenizerError(
-      `not found (${(cause as { code?: string }).code ?? (cause as Error).message}); expected a ` +
-        'tokenizer.json file or a folder holding one',
-      { file: path, cause },
-    );
-  }
-  const dir = isDirectory ? path : paths.dirname(path);
-  const tokenizerPath = isDirectory ? paths.join(path, 'tokenizer.json') : path;
-  const where = {
-    config: paths.join(dir, SIBLINGS.config),
-    generationConfig: paths.join(dir, SIBLINGS.generationConfig),
-    specialTokensMap: paths.join(dir, SIBLINGS.specialTokensMap),
-    chatTemplate: paths.join(dir, SIBLINGS.chatTemplate),
-  };
-
-  const read = async (file: string, required: boolean): Promise<string | null> => {
-    try {
-      return await fs.readFile(file, 'utf8');
-    } catch (cause) {
-      const code = (cause as { code?: string }).code;
-      if (code === 'ENOENT' && !required) return null;
-      throw new TokenizerError(
-        code === 'ENOENT'
-          ? `missing: expected a Hugging Face tokenizer.json${isDirectory ? ` in ${path}` : ''}`
-          : `could not be read: ${(cause as Error).message}`,
-        { file, cause },
-      );
-    }
-  };
-
-  const [tokenizerText, configText, generationText, specialText, chatTemplate] = await Promise.all([
-    read(tokenizerPath, true),
-    read(where.config, false),
-    read(where.generationConfig, false),
-    read(where.specialTokensMap, false),
-    read(where.chatTemplate, false),
-  ]);
-  return {
-    tokenizer: parseJsonObject(tokenizerText as string, tokenizerPath),
-    tokenizerName: tokenizerPath,
-    config: configText === null ? null : parseJsonObject(configText, where.config),
-    configName: where.config,
-    generationConfig:
-      generationText === null ? null : parseJsonObject(generationText, where.generationConfig),
-    specialTokensMap: specialText === null ? null : parseJsonObject(specialText, where.specialTokensMap),
-    chatTemplate,
-    chatTemplateName: where.chatTemplate,
   };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type HfTokenizer, loadTokenizer } from '../src/index.js';
+import { type HfTokenizer, loadTokenizer, type TokenizerFiles } from '../src/index.js';
 
 /** The tiny model's checkpoint folder (tokenizer.json, tokenizer_config.json, test vectors …). */
 export const TINY_DIR = fileURLToPath(
@@ -12,10 +12,20 @@ export function readTinyJson<T = Record<string, unknown>>(name: string): T {
 }
 
 let tiny: Promise<HfTokenizer> | null = null;
-/** The tiny model's byte-level BPE tokenizer, loaded from its folder once per test file. */
+/** The tiny model's byte-level BPE tokenizer, loaded from its files once per test file. */
 export function tinyTokenizer(): Promise<HfTokenizer> {
-  tiny ??= loadTokenizer(TINY_DIR);
+  tiny ??= loadTokenizer(tinyFileBlobs());
   return tiny;
+}
+
+/** The tiny tokenizer's files as `File`s named by their paths, as `@treespec/node` reads them. */
+export function tinyFileBlobs(): TokenizerFiles {
+  const file = (name: string) => new File([readFileSync(`${TINY_DIR}${name}`)], `${TINY_DIR}${name}`);
+  return {
+    tokenizer: file('tokenizer.json'),
+    config: file('tokenizer_config.json'),
+    generationConfig: file('generation_config.json'),
+  };
 }
 
 /** The tiny tokenizer's files in memory, to load variants of it. */

@@ -1,4 +1,6 @@
-import { TreespecError } from '@treespec/core';
+import { ModelLoadError, ProviderUnavailableError, TreespecError } from '@treespec/core';
+
+export { ModelLoadError, ProviderUnavailableError };
 
 // Each class sets its name explicitly: TreespecError takes `new.target.name`, which minifiers rename.
 
@@ -61,39 +63,20 @@ function downloadMessage(d: DownloadErrorDetails): string {
   return `${d.url}: could not be fetched (${why}); check the URL, the network and CORS headers`;
 }
 
-/** An execution provider that cannot run in this browser; `reason` says why. */
-export class ProviderUnavailableError extends TreespecError {
-  readonly provider: 'webgpu' | 'wasm';
-  readonly reason: string;
-
-  constructor(provider: 'webgpu' | 'wasm', reason: string, cause?: unknown) {
-    super(
-      'PROVIDER_UNAVAILABLE',
-      `execution provider "${provider}" is unavailable: ${reason}` +
-        (provider === 'webgpu' ? '; use executionProvider "auto" to fall back to "wasm"' : ''),
-      { cause },
-    );
-    this.name = 'ProviderUnavailableError';
-    this.provider = provider;
-    this.reason = reason;
-  }
-}
-
-/** A model file that ONNX Runtime could not open. */
-export class ModelLoadError extends TreespecError {
-  readonly file: string;
-
-  constructor(file: string, message: string, cause?: unknown) {
-    super('LOAD', `${file}: ${message}`, { cause });
-    this.name = 'ModelLoadError';
-    this.file = file;
-  }
-}
-
 /** A message between the page and the treespec worker that breaks the protocol (always a bug in the sender). */
 export class WorkerProtocolError extends TreespecError {
   constructor(message: string) {
     super('CONTRACT', `treespec worker protocol: ${message}`);
     this.name = 'WorkerProtocolError';
   }
+}
+
+/** Core's {@link ProviderUnavailableError} for a browser provider, with the way out when it is WebGPU. */
+export function providerUnavailable(
+  provider: 'webgpu' | 'wasm',
+  reason: string,
+  cause?: unknown,
+): ProviderUnavailableError {
+  const hint = provider === 'webgpu' ? 'use executionProvider "auto" to fall back to "wasm"' : undefined;
+  return new ProviderUnavailableError(provider, reason, { cause, ...(hint ? { hint } : {}) });
 }

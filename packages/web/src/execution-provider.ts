@@ -1,5 +1,5 @@
 import { requireInteger } from '@treespec/core';
-import { ProviderUnavailableError } from './errors.js';
+import { providerUnavailable } from './errors.js';
 
 /** Where models run in a browser: the GPU through WebGPU, or the CPU through WebAssembly. */
 export type WebExecutionProvider = 'webgpu' | 'wasm';
@@ -46,7 +46,7 @@ export async function chooseExecutionProvider(
 ): Promise<ProviderChoice> {
   if (preference === 'wasm') return { provider: 'wasm', fallbackReason: null };
   const reason = await webGpuUnavailableReason(nav ?? (globalThis as { navigator?: GpuNavigator }).navigator);
-  if (reason && preference === 'webgpu') throw new ProviderUnavailableError('webgpu', reason);
+  if (reason && preference === 'webgpu') throw providerUnavailable('webgpu', reason);
   return reason ? { provider: 'wasm', fallbackReason: reason } : { provider: 'webgpu', fallbackReason: null };
 }
 

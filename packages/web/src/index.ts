@@ -1,4 +1,5 @@
-export { type Downloaded, type DownloadOptions, download, expectedLength } from './download.js';
+export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
+export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export {
   DownloadError,
   type DownloadErrorDetails,
@@ -7,49 +8,17 @@ export {
   ProviderUnavailableError,
   WorkerProtocolError,
 } from './errors.js';
+export type { ExecutionProviderPreference, WebExecutionProvider } from './execution-provider.js';
 export {
-  chooseExecutionProvider,
-  type ExecutionProviderPreference,
-  type GpuNavigator,
-  type ProviderChoice,
-  type ThreadScope,
-  type WasmThreads,
-  type WebExecutionProvider,
-  wasmThreads,
-  webGpuUnavailableReason,
-} from './execution-provider.js';
-export {
-  DEFAULT_WASM_TREE,
   type LoadInfo,
   type LoadTreespecWebOptions,
   loadTreespecWeb,
-  modelsToLoad,
   resolveManifestUrl,
-  selectModels,
   type WebTreespec,
 } from './load-treespec-web.js';
-export {
-  bundleVersion,
-  cacheKey,
-  cacheKeyFile,
-  clearModelCache,
-  DEFAULT_CACHE_NAME,
-  openModelCache,
-  storeInCache,
-} from './model-cache.js';
-export { type FileProgress, type LoadProgress, ProgressTracker } from './progress.js';
-export {
-  createWebSession,
-  externalDataLocation,
-  loadRuntime,
-  type ModelBytes,
-  type OrtModule,
-  type RuntimeSetup,
-  type WasmPaths,
-  type WebSessionOptions,
-  yieldingSession,
-  yieldToEventLoop,
-} from './web-session.js';
+export { clearModelCache, DEFAULT_CACHE_NAME } from './model-cache.js';
+export type { FileProgress, LoadProgress } from './progress.js';
+export type { WasmPaths } from './web-session.js';
 export {
   type ClientGenerateOptions,
   type ClientLoadOptions,
@@ -57,19 +26,10 @@ export {
   type WorkerLike,
 } from './worker-client.js';
 export { serveTreespecWorker, type WorkerHostOptions, type WorkerScopeLike } from './worker-host.js';
-export {
-  deserializeError,
-  type LiveStats,
-  parseWorkerEvent,
-  parseWorkerRequest,
-  requestId,
-  type SerializedError,
-  serializeError,
-  type TreeSnapshot,
-  treeSnapshot,
-  type WorkerEvent,
-  type WorkerGenerateOptions,
-  type WorkerLoadOptions,
-  type WorkerRequest,
-  type WorkerResult,
+export type {
+  LiveStats,
+  TreeSnapshot,
+  WorkerGenerateOptions,
+  WorkerLoadOptions,
+  WorkerResult,
 } from './worker-protocol.js';

@@ -1,21 +1,21 @@
-import { AbortError, type DynamicTreeOptions, OptionError, TreespecError } from '@treespec/core';
 import {
-  type BundleOptions,
-  createTextGenerator,
-  GPU_TREE,
-  preferModels,
-  type TextGenerator,
-  treeBudget,
-} from '@treespec/generator';
+  AbortError,
+  type DynamicTreeOptions,
+  OptionError,
+  TOKENIZER_FILE_NAMES,
+  type TokenizerPart,
+  TreespecError,
+} from '@treespec/core';
+import type { TextGenerator } from '@treespec/generator';
 import {
   checkedBundlePaths,
   checkGraph,
   checkTokenizerHash,
   MANIFEST_FILE,
-  type Manifest,
   type ManifestModel,
   parseManifest,
 } from '@treespec/onnx';
+import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import { type Downloaded, download } from './download.js';
 import { DownloadError, ProviderUnavailableError } from './errors.js';
@@ -60,15 +60,6 @@ export interface LoadTreespecWebOptions extends BundleOptions {
   /** The fetch to use. Default `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch;
 }
-
-/**
- * The EAGLE-2 budget on WASM unless one is given: a root with 2 candidates, each with 1 child
- * (at most 4 drafted nodes). On WASM the target's cost grows with every verified row (about 1 ms
- * per row for the tiny model against about 4 ms for one token), so wide trees lose: in Chromium on
- * 2 cores (10 development prompts, 64 tokens) this budget gave tau 2.24 and 137 tokens/s, the
- * GPU budget (8, 5, 32) tau 3.20 and 50 tokens/s. WebGPU uses `GPU_TREE`.
- */
-export const DEFAULT_WASM_TREE: DynamicTreeOptions = { topK: 2, depth: 2, totalTokens: 4 };
 
 /** What a load did: where the models run, how many bytes came from where, and how long it took. */
 export interface LoadInfo {
@@ -143,7 +134,7 @@ export async function loadTreespecWeb(
 
     let provider = choice.provider;
     let fallbackReason = choice.fallbackReason;
-    const manifest = selectModels(bundled, provider, options.models, manifestUrl);
+    const planned = plan(bundled, options, provider, manifestUrl);
     const runtimeSetup = {
       threads: threads.threads,
       ...(options.wasmPaths !== undefined ? { wasmPaths: options.wasmPaths } : {}),
@@ -170,60 +161,54 @@ export async function loadTreespecWeb(
       }
       return file;
     };
-    const target = manifest.models.find((m) => m.role === 'target');
-    const tokenizerFiles = target?.tokenizer.files ?? [];
+    const { target, tokenizerFiles } = planned;
     for (const name of tokenizerFiles) fetchFile(name);
-    for (const model of modelsToLoad(manifest, options)) {
+    for (const model of planned.models) {
       fetchFile(model.file);
       for (const data of model.externalData) fetchFile(data);
     }
     const tokenizer = await loadTokenizer(await tokenizerInput(tokenizerFiles, fetchFile));
-    if (target) await checkTokenizerHash((await fetchFile('tokenizer.json')).bytes, target, manifestUrl);
+    await checkTokenizerHash((await fetchFile('tokenizer.json')).bytes, target, manifestUrl);
     await Promise.all(files.values());
     const filesDone = performance.now();
 
     const providers: Record<string, WebExecutionProvider> = {};
-    const tree = treeBudget(provider === 'wasm' ? DEFAULT_WASM_TREE : GPU_TREE, options.tree);
-    const generator = await createTextGenerator(
-      {
-        manifest,
-        manifestFile: manifestUrl,
-        tokenizer,
-        openSession: async (model: ManifestModel) => {
-          const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
-          const bytes = {
-            url: new URL(model.file, manifestUrl).href,
-            bytes: file.bytes,
-            externalData: model.externalData.map((name, i) => ({
-              path: externalDataLocation(model.file, name),
-              data: data[i].bytes,
-            })),
-          };
-          const intraOpNumThreads = model.role === 'target' ? threads.threads : drafterThreads;
-          const spinning = options.spinning ?? false;
-          try {
-            const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
-              provider,
-              intraOpNumThreads,
-              spinning,
-            });
-            providers[model.id] = provider;
-            return checkGraph(yieldingSession(session), model, bytes.url);
-          } catch (error) {
-            if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
-            provider = 'wasm';
-            fallbackReason = `WebGPU failed to start: ${error.reason}`;
-            providers[model.id] = provider;
-            const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
-              provider,
-              intraOpNumThreads,
-              spinning,
-            });
-            return checkGraph(yieldingSession(session), model, bytes.url);
-          }
-        },
+    const generator = await assemble(
+      planned,
+      async (model: ManifestModel) => {
+        const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
+        const bytes = {
+          url: new URL(model.file, manifestUrl).href,
+          bytes: file.bytes,
+          externalData: model.externalData.map((name, i) => ({
+            path: externalDataLocation(model.file, name),
+            data: data[i].bytes,
+          })),
+        };
+        const intraOpNumThreads = model.role === 'target' ? threads.threads : drafterThreads;
+        const spinning = options.spinning ?? false;
+        try {
+          const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
+            provider,
+            intraOpNumThreads,
+            spinning,
+          });
+          providers[model.id] = provider;
+          return checkGraph(yieldingSession(session), model, bytes.url);
+        } catch (error) {
+          if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
+          provider = 'wasm';
+          fallbackReason = `WebGPU failed to start: ${error.reason}`;
+          providers[model.id] = provider;
+          const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
+            provider,
+            intraOpNumThreads,
+            spinning,
+          });
+          return checkGraph(yieldingSession(session), model, bytes.url);
+        }
       },
-      { ...options, tree },
+      tokenizer,
     );
     if (signal.aborted) {
       await generator.dispose();
@@ -236,11 +221,11 @@ export async function loadTreespecWeb(
       info: {
         manifestUrl,
         version,
-        provider: providers[target?.id ?? ''] ?? provider,
+        provider: providers[target.id] ?? provider,
         providers,
         fallbackReason,
         threads: threads.threads,
-        tree,
+        tree: planned.budgets.tree,
         threadsLimitedBecause: threads.limitedBecause,
         crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
         bytes: {
@@ -284,53 +269,10 @@ export function resolveManifestUrl(modelUrl: string | URL): string {
   return new URL(MANIFEST_FILE, url).href;
 }
 
-/**
- * The manifest with the models to use first in their role (loaders take the first model of each
- * role): the ids in `ids`, else, on WASM, the first model of the role with fp32 weights, else the
- * first model of the role. On WASM, fp32 comes first because onnxruntime-web's WASM build runs
- * quantized `MatMulNBits` layers far slower than fp32 `MatMul` (the tiny bundle's int8 EAGLE
- * head made each draft step about ten times slower than its fp32 twin, at the same acceptance); WebGPU keeps the bundle's order.
- */
-export function selectModels(
-  manifest: Manifest,
-  provider: WebExecutionProvider,
-  ids: readonly string[] = [],
-  file = 'treespec.json',
-): Manifest {
-  const preferred = preferModels(manifest, ids, file);
-  if (provider !== 'wasm') return preferred;
-  const named = new Set(preferred.models.slice(0, ids.length).map((m) => m.role));
-  const fp32 = new Map<string, string>();
-  for (const m of manifest.models) {
-    if (m.weightFormat === 'fp32' && !named.has(m.role) && !fp32.has(m.role)) fp32.set(m.role, m.id);
-  }
-  return preferModels(manifest, [...ids, ...fp32.values()], file);
-}
-
-/**
- * The models a load needs for the drafters asked for (the same defaults as
- * `createTextGenerator`): the target, the EAGLE head for `eagle2` (and `hybrid` on it), the draft
- * LM for `draft-lm` (and `hybrid` on it).
- */
-export function modelsToLoad(manifest: Manifest, options: BundleOptions = {}): ManifestModel[] {
-  const byRole = (role: ManifestModel['role']) => manifest.models.find((m) => m.role === role);
-  const head = byRole('eagle-head');
-  const draft = byRole('draft');
-  const drafters = new Set([options.drafter ?? (head ? 'eagle2' : 'none'), ...(options.drafters ?? [])]);
-  const hybridBase = options.hybridBase ?? (head ? 'eagle2' : 'draft-lm');
-  const wantHead = drafters.has('eagle2') || (drafters.has('hybrid') && hybridBase === 'eagle2');
-  const wantDraft = drafters.has('draft-lm') || (drafters.has('hybrid') && hybridBase === 'draft-lm');
-  const models = [byRole('target'), wantHead ? head : undefined, wantDraft ? draft : undefined];
-  return models.filter((m): m is ManifestModel => m !== undefined);
-}
-
-const TOKENIZER_PARTS: Record<string, keyof TokenizerFiles> = {
-  'tokenizer.json': 'tokenizer',
-  'tokenizer_config.json': 'config',
-  'generation_config.json': 'generationConfig',
-  'special_tokens_map.json': 'specialTokensMap',
-  'chat_template.jinja': 'chatTemplate',
-};
+/** The tokenizer part each file name holds (core's `TOKENIZER_FILE_NAMES`, inverted). */
+const TOKENIZER_PARTS = new Map<string, TokenizerPart>(
+  Object.entries(TOKENIZER_FILE_NAMES).map(([part, name]) => [name, part as TokenizerPart]),
+);
 
 async function tokenizerInput(
   names: readonly string[],
@@ -340,7 +282,7 @@ async function tokenizerInput(
   const parts: Partial<Record<keyof TokenizerFiles, string>> = {};
   await Promise.all(
     names.map(async (name) => {
-      const part = TOKENIZER_PARTS[name.slice(name.lastIndexOf('/') + 1)];
+      const part = TOKENIZER_PARTS.get(name.slice(name.lastIndexOf('/') + 1));
       if (part) parts[part] = decoder.decode((await fetchFile(name)).bytes);
     }),
   );

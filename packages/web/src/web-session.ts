@@ -1,5 +1,5 @@
 import type * as OrtWeb from 'onnxruntime-web';
-import { ModelLoadError, ProviderUnavailableError } from './errors.js';
+import { ModelLoadError, providerUnavailable } from './errors.js';
 import type { WebExecutionProvider } from './execution-provider.js';
 
 /** The onnxruntime-web module (either build: they share one API). */
@@ -89,7 +89,7 @@ export async function createWebSession(
   } catch (error) {
     const message = String((error as Error)?.message ?? error);
     if (/no available backend/i.test(message)) {
-      throw new ProviderUnavailableError(
+      throw providerUnavailable(
         options.provider,
         options.provider === 'webgpu'
           ? `onnxruntime-web could not start WebGPU (${message})`
@@ -99,7 +99,7 @@ export async function createWebSession(
       );
     }
     if (options.provider === 'webgpu' && /webgpu|adapter|device/i.test(message)) {
-      throw new ProviderUnavailableError('webgpu', message, error);
+      throw providerUnavailable('webgpu', message, error);
     }
     throw new ModelLoadError(
       model.url,

@@ -1,3 +1,4 @@
+import type { TextGeneration, TextGenerationStream } from '@treespec/generator';
 import type { ChatMessage } from '@treespec/tokenizers';
 import type { LoadInfo } from './load-treespec-web.js';
 import type { LoadProgress } from './progress.js';
@@ -56,7 +57,7 @@ interface Pending {
  * const result = await client.generate('Once upon a time', { maxTokens: 64, onDelta: (t) => out.append(t) });
  * ```
  */
-export class TreespecWorkerClient {
+export class TreespecWorkerClient implements TextGeneration<ClientGenerateOptions, WorkerResult> {
   private readonly worker: WorkerLike;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -87,11 +88,19 @@ export class TreespecWorkerClient {
   }
 
   /** Generates in the worker, streaming through the callbacks; resolves with the finished result. */
-  generate(prompt: string | ChatMessage[], options: ClientGenerateOptions = {}): Promise<WorkerResult> {
+  generate(
+    prompt: string | readonly ChatMessage[],
+    options: ClientGenerateOptions = {},
+  ): Promise<WorkerResult> {
     const { onDelta, onStep, onStats, signal, ...rest } = options;
     const workerOptions: WorkerGenerateOptions = { ...rest, trees: rest.trees ?? onStep !== undefined };
     return this.request(
-      (id) => ({ type: 'start', id, prompt, options: workerOptions }),
+      (id) => ({
+        type: 'start',
+        id,
+        prompt: typeof prompt === 'string' ? prompt : [...prompt],
+        options: workerOptions,
+      }),
       signal,
       (event) => {
         if (event.type === 'delta') onDelta?.(event.text);
@@ -99,6 +108,53 @@ export class TreespecWorkerClient {
         else if (event.type === 'stats') onStats?.(event.stats);
       },
     ) as Promise<WorkerResult>;
+  }
+
+  /**
+   * Generates in the worker and yields the text as it is committed, as `TextGenerator.stream`
+   * does in the page; `result` settles with the finished result (the callbacks still fire).
+   */
+  stream(
+    prompt: string | readonly ChatMessage[],
+    options: ClientGenerateOptions = {},
+  ): TextGenerationStream<WorkerResult> {
+    const queued: string[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    const result = this.generate(prompt, {
+      ...options,
+      onDelta: (text) => {
+        options.onDelta?.(text);
+        queued.push(text);
+        wake?.();
+      },
+    });
+    result.then(
+      () => {
+        ended = true;
+        wake?.();
+      },
+      () => {
+        ended = true;
+        wake?.();
+      },
+    );
+    async function* deltas(): AsyncGenerator<string, void, undefined> {
+      for (;;) {
+        const next = queued.shift();
+        if (next !== undefined) yield next;
+        else if (ended) {
+          await result;
+          return;
+        } else {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = null;
+        }
+      }
+    }
+    return { result, [Symbol.asyncIterator]: deltas };
   }
 
   /** Releases the loaded model's sessions in the worker. */

@@ -1,6 +1,6 @@
 import { AbortError } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
-import { DownloadError, download, type LoadProgress, ProgressTracker } from '../src/index.js';
+import { DownloadError, download, type LoadProgress, ProgressTracker } from '../src/internal.js';
 import { chunkedResponse, MemoryCache, sampleBytes } from './fakes.js';
 
 const URL_ = 'https://models.example/tiny/target.onnx.data';

@@ -5,7 +5,7 @@ import {
   ProviderUnavailableError,
   wasmThreads,
   webGpuUnavailableReason,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 const withAdapter = { gpu: { requestAdapter: async () => ({ name: 'adapter' }) } };
 const noAdapter = { gpu: { requestAdapter: async () => null } };

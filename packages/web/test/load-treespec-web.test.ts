@@ -3,18 +3,17 @@ import { join } from 'node:path';
 import { AbortError } from '@treespec/core';
 import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
-import { type Manifest, type ManifestModel, parseManifest } from '@treespec/onnx';
+import { type Manifest, parseManifest } from '@treespec/onnx';
+import { plan } from '@treespec/planner';
 import { describe, expect, it } from 'vitest';
 import {
   DownloadError,
   externalDataLocation,
   type LoadProgress,
   loadTreespecWeb,
-  modelsToLoad,
   ProviderUnavailableError,
   resolveManifestUrl,
-  selectModels,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { chunkedResponse } from './fakes.js';
 
 const TINY = tinyModelDirectory();
@@ -50,7 +49,8 @@ async function devPrompts(n: number): Promise<string[]> {
 describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
   it('generates exactly the greedy text of @treespec/node, and falls back to WASM without WebGPU', async () => {
     const { fetch } = bundleFetch();
-    const wasmHead = modelsToLoad(selectModels(await tinyManifest(), 'wasm'))[1].id;
+    const wasmPlan = plan(await tinyManifest(), {}, 'wasm');
+    const wasmHead = wasmPlan.models[1].id;
     const progress: LoadProgress[] = [];
     const { generator, info } = await loadTreespecWeb(BASE, { fetch, onProgress: (p) => progress.push(p) });
     const reference = await loadTreespec(TINY);
@@ -62,10 +62,9 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
         fallbackReason: 'this browser has no WebGPU (navigator.gpu is missing)',
         threads: 1,
       });
-      const manifest = selectModels(await tinyManifest(), 'wasm');
       const files = [
-        ...manifest.models[0].tokenizer.files,
-        ...modelsToLoad(manifest).flatMap((m) => [m.file, ...m.externalData]),
+        ...wasmPlan.tokenizerFiles,
+        ...wasmPlan.models.flatMap((m) => [m.file, ...m.externalData]),
       ];
       const sizes = await Promise.all(files.map(async (f) => (await readFile(join(TINY, f))).byteLength));
       const total = sizes.reduce((a, b) => a + b, 0);
@@ -166,50 +165,6 @@ describe('bundle addressing', () => {
     );
     expect(() => resolveManifestUrl('/models/tiny/')).toThrow(
       'option "modelUrl" must be an absolute URL, or a URL relative to the page; got "/models/tiny/"',
-    );
-  });
-
-  it('picks the models of the drafters asked for', async () => {
-    const manifest = await tinyManifest();
-    const ids = (options: Parameters<typeof modelsToLoad>[1]) =>
-      modelsToLoad(manifest, options).map((m) => m.id);
-    expect(ids({})).toEqual(['target', 'eagle-head']);
-    expect(ids({ drafter: 'none' })).toEqual(['target']);
-    expect(ids({ drafter: 'suffix' })).toEqual(['target']);
-    expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft-int8']);
-    expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft-int8']);
-    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual([
-      'target',
-      'eagle-head',
-      'draft-int8',
-    ]);
-  });
-
-  it('takes the models named, else fp32 weights on WASM, else the bundle order', () => {
-    const model = (id: string, role: ManifestModel['role'], weightFormat: string) =>
-      ({ id, role, weightFormat }) as unknown as ManifestModel;
-    const manifest = {
-      models: [
-        model('target', 'target', 'fp32'),
-        model('head-int8', 'eagle-head', 'int8'),
-        model('head-fp32', 'eagle-head', 'fp32'),
-        model('draft-int8', 'draft', 'int8'),
-      ],
-    } as unknown as Manifest;
-    const order = (m: Manifest) => m.models.map((x) => x.id);
-    expect(order(selectModels(manifest, 'wasm'))).toEqual(['target', 'head-fp32', 'head-int8', 'draft-int8']);
-    expect(order(selectModels(manifest, 'webgpu'))).toEqual(order(manifest));
-    expect(order(selectModels(manifest, 'wasm', ['head-int8']))).toEqual([
-      'head-int8',
-      'target',
-      'head-fp32',
-      'draft-int8',
-    ]);
-    expect(() => selectModels(manifest, 'wasm', ['head-fp16'])).toThrow(
-      'option "models" must be an id of treespec.json: target, head-int8, head-fp32, draft-int8; got "head-fp16"',
-    );
-    expect(() => selectModels(manifest, 'wasm', ['head-int8', 'head-fp32'])).toThrow(
-      'at most one model per role; "head-int8" and "head-fp32" are both eagle-heads',
     );
   });
 

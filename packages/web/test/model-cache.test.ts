@@ -6,7 +6,7 @@ import {
   clearModelCache,
   openModelCache,
   storeInCache,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { MemoryCache } from './fakes.js';
 
 describe('cache keys', () => {

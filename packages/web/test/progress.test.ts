@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type LoadProgress, ProgressTracker } from '../src/index.js';
+import { type LoadProgress, ProgressTracker } from '../src/internal.js';
 
 describe('ProgressTracker', () => {
   it('adds up the files and knows the total only once every started file has a size', () => {

@@ -1,6 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
-import { yieldingSession, yieldToEventLoop } from '../src/index.js';
+import { yieldingSession, yieldToEventLoop } from '../src/internal.js';
 
 describe('yieldingSession', () => {
   it('lets tasks queued before a run happen before it, so a worker can take an abort message mid-generation', async () => {

@@ -9,7 +9,7 @@ import {
   serializeError,
   treeSnapshot,
   WorkerProtocolError,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 describe('worker requests', () => {
   it('accepts the four request types', () => {

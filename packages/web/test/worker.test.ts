@@ -15,7 +15,7 @@ import {
   WorkerProtocolError,
   type WorkerRequest,
   type WorkerScopeLike,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 /** A generator that writes "w1 w2 …", one word per step, drafting a two-node tree each time. */
 class ScriptedGenerator {
@@ -150,6 +150,31 @@ describe('the treespec worker', () => {
       [[2, 3], ['w2', 'w3'], [0, 1], 'w7'],
     ]);
     expect(statsEvents).toBe(3);
+  });
+
+  it('streams deltas like TextGenerator.stream, with the same result as generate', async () => {
+    const { client } = connect();
+    await client.load('https://x/m/');
+    const stream = client.stream('Once', { maxTokens: 3 });
+    const deltas: string[] = [];
+    for await (const delta of stream) deltas.push(delta);
+    expect(deltas).toEqual([' w1', ' w2', ' w3']);
+    const result = await stream.result;
+    expect(result.text).toBe(deltas.join(''));
+    expect(result).toEqual(await client.generate('Once', { maxTokens: 3 }));
+  });
+
+  it('rejects the stream, and its result, when the generation fails', async () => {
+    const { client } = connect();
+    const stream = client.stream('Once');
+    await expect(
+      (async () => {
+        for await (const _ of stream) {
+          // nothing arrives before the failure
+        }
+      })(),
+    ).rejects.toBeInstanceOf(WorkerProtocolError);
+    await expect(stream.result).rejects.toBeInstanceOf(WorkerProtocolError);
   });
 
   it('sends no trees unless asked for them', async () => {

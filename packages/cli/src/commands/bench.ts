@@ -1,13 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ModelFormatError, OptionError } from '@treespec/core';
-import {
-  BUNDLE_DRAFTERS,
-  type BundleDrafter,
-  type TextGenerator,
-  type TextResult,
-} from '@treespec/generator';
+import type { TextGenerator, TextResult } from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
+import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import type { Command } from 'commander';
 import { createBenchProgress } from './bench-progress.js';
 import {

@@ -1,14 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { DynamicTreeOptions } from '@treespec/core';
 import type { HybridPolicy } from '@treespec/drafters';
-import {
-  type AdaptiveStop,
-  BUNDLE_DRAFTERS,
-  type BundleDrafter,
-  type TextGenerateOptions,
-} from '@treespec/generator';
+import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
+import { type AdaptiveStop, BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
@@ -61,7 +57,10 @@ export function number(value: string): number {
 /** Adds the model, drafter, tree and runtime flags. */
 export function addModelFlags(command: Command): Command {
   return command
-    .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .option(
+      '-m, --model <dir>',
+      'treespec bundle: a folder holding treespec.json (default: the embedded tiny bundle)',
+    )
     .option(
       '--models <ids...>',
       'manifest ids of the models to use, one per role (default: the first of each role; see `treespec inspect`)',
@@ -77,12 +76,28 @@ export function addModelFlags(command: Command): Command {
       integer(1),
     )
     .option('--tree-frontier <n>', 'EAGLE-2: nodes expanded per depth (default: --tree-top-k)', integer(1))
-    .option('--tree-depth <n>', 'EAGLE-2: draft depth (head calls per step)', integer(1))
-    .option('--tree-tokens <n>', 'EAGLE-2: draft nodes kept for verification', integer(1))
+    .option(
+      '--tree-depth <n>',
+      "EAGLE-2: levels grown after the root's children, as EAGLE's depth (head calls per step: n + 1)",
+      integer(0),
+    )
+    .option(
+      '--tree-tokens <n>',
+      "EAGLE-2: tree nodes verified, the root included, as EAGLE's total_token",
+      integer(2),
+    )
     .option('--draft-top-k <n>', 'draft-lm: children per expanded node', integer(1))
     .option('--draft-frontier <n>', 'draft-lm: nodes expanded per depth (default: --draft-top-k)', integer(1))
-    .option('--draft-depth <n>', 'draft-lm: draft depth', integer(1))
-    .option('--draft-tokens <n>', 'draft-lm: draft nodes kept for verification', integer(1))
+    .option(
+      '--draft-depth <n>',
+      "draft-lm: levels grown after the root's children (as --tree-depth)",
+      integer(0),
+    )
+    .option(
+      '--draft-tokens <n>',
+      'draft-lm: tree nodes verified, the root included (as --tree-tokens)',
+      integer(2),
+    )
     .addOption(
       new Option(
         '--adaptive <rule>',

@@ -20,7 +20,7 @@ export function describeModel(m: ManifestModel): string {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('print a summary of the models in a treespec model directory')
+    .description('print a summary of the models in a treespec bundle (a folder holding treespec.json)')
     .argument('<dir>', 'directory holding treespec.json')
     .option('--verify', 'also hash every model file and compare with the checksums recorded at conversion')
     .action(async (dir: string, flags: { verify?: boolean }, command: Command) => {

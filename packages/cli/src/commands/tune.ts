@@ -1,9 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import { type Drafter, DynamicTreeGrowth, type DynamicTreeOptions, OptionError } from '@treespec/core';
-import { DraftLmDrafter, EagleDrafter } from '@treespec/drafters';
-import { TextGenerator, type TextResult } from '@treespec/generator';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DynamicTreeOptions } from '@treespec/core';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
-import { loadTreespec } from '@treespec/node';
+import { loadTreespec, type TextResult } from '@treespec/node';
+import { type BundleDevice, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { readPrompts, summarise } from './bench.js';
@@ -14,6 +14,7 @@ interface TuneFlags extends ModelFlags {
   limit: number;
   maxTokens: number;
   json?: string;
+  write: boolean;
   progress: boolean;
 }
 
@@ -21,8 +22,8 @@ interface TuneFlags extends ModelFlags {
 const LARGEST: Required<Pick<DynamicTreeOptions, 'topK' | 'frontier' | 'depth' | 'totalTokens'>> = {
   topK: 8,
   frontier: 8,
-  depth: 6,
-  totalTokens: 48,
+  depth: 5,
+  totalTokens: 49,
 };
 
 /**
@@ -31,7 +32,14 @@ const LARGEST: Required<Pick<DynamicTreeOptions, 'topK' | 'frontier' | 'depth' |
  */
 export function budgetGrid(): DynamicTreeOptions[] {
   const grid: DynamicTreeOptions[] = [];
-  for (const depth of [2, 3, 4, 5, 6]) grid.push({ topK: 1, frontier: 1, depth, totalTokens: depth });
+  // Written by levels of draft nodes and draft nodes kept; EAGLE's depth and total tokens follow.
+  const budget = (topK: number, frontier: number, levels: number, kept: number): DynamicTreeOptions => ({
+    topK,
+    frontier,
+    depth: levels - 1,
+    totalTokens: kept + 1,
+  });
+  for (const levels of [2, 3, 4, 5, 6]) grid.push(budget(1, 1, levels, levels));
   for (const [topK, frontier] of [
     [2, 1],
     [3, 1],
@@ -41,21 +49,13 @@ export function budgetGrid(): DynamicTreeOptions[] {
     [4, 2],
     [4, 4],
   ] as const) {
-    for (const depth of [3, 4, 5]) {
-      for (const total of [depth + 2, 2 * depth, 3 * depth]) {
-        grid.push({
-          topK,
-          frontier,
-          depth,
-          totalTokens: Math.min(total, topK + (depth - 1) * frontier * topK),
-        });
+    for (const levels of [3, 4, 5]) {
+      for (const kept of [levels + 2, 2 * levels, 3 * levels]) {
+        grid.push(budget(topK, frontier, levels, Math.min(kept, topK + (levels - 1) * frontier * topK)));
       }
     }
   }
-  grid.push(
-    { topK: 8, frontier: 8, depth: 5, totalTokens: 32 },
-    { topK: 8, frontier: 8, depth: 6, totalTokens: 48 },
-  );
+  grid.push(budget(8, 8, 5, 32), budget(8, 8, 6, 48));
   const seen = new Set<string>();
   return grid.filter((b) => {
     const key = JSON.stringify(b);
@@ -76,7 +76,10 @@ export function registerTune(program: Command): void {
     .description(
       'try tree budgets on this machine and recommend the fastest (draft cost and verification cost decide it)',
     )
-    .option('-m, --model <dir>', 'treespec model directory (default: the embedded tiny model)')
+    .option(
+      '-m, --model <dir>',
+      'treespec bundle: a folder holding treespec.json (default: the embedded tiny bundle)',
+    )
     .option('--models <ids...>', 'manifest ids of the models to use, one per role')
     .addOption(
       new Option('-d, --drafter <name>', 'the model drafter to tune')
@@ -92,6 +95,10 @@ export function registerTune(program: Command): void {
     .option('--threads <n>', 'intra-op threads of the target', integer(1))
     .option('--no-spinning', 'let idle ONNX Runtime threads sleep between operators')
     .option('--json <file>', 'write every measurement as JSON')
+    .option(
+      '--write',
+      "store the fastest budget in the bundle's treespec.json (tuning section of this provider), where loads on it start from",
+    )
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: TuneFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
@@ -104,16 +111,6 @@ export function registerTune(program: Command): void {
         draftTree: LARGEST,
       });
       try {
-        const model = loaded.drafters[flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm'];
-        if (!(model instanceof EagleDrafter || model instanceof DraftLmDrafter)) {
-          throw new OptionError('--drafter', flags.drafter, 'a model drafter this bundle provides');
-        }
-        const make = (budget: DynamicTreeOptions): Drafter => {
-          const growth = new DynamicTreeGrowth(budget);
-          return model instanceof EagleDrafter
-            ? new EagleDrafter(model.model, { growth })
-            : new DraftLmDrafter(model.model, { growth });
-        };
         const grid = budgetGrid();
         const bar = flags.progress
           ? new SingleBar({
@@ -123,20 +120,14 @@ export function registerTune(program: Command): void {
             })
           : null;
         bar?.start(grid.length, 0, { label: '' });
-        const plain = new TextGenerator({ tokenizer: loaded.tokenizer, target: loaded.target });
-        await plain.generate(prompts[0]!.prompt, { maxTokens: 8 });
+        await loaded.generate(prompts[0]!.prompt, { maxTokens: 8, plain: true });
         const rows = [];
         for (const budget of grid) {
-          const generator = new TextGenerator({
-            tokenizer: loaded.tokenizer,
-            target: loaded.target,
-            drafter: make(budget),
-          });
-          await generator.generate(prompts[0]!.prompt, { maxTokens: 8 });
+          await loaded.generate(prompts[0]!.prompt, { maxTokens: 8, tree: budget });
           const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
           for (const { prompt } of prompts) {
-            const p = await plain.generate(prompt, { maxTokens: flags.maxTokens });
-            const s = await generator.generate(prompt, { maxTokens: flags.maxTokens });
+            const p = await loaded.generate(prompt, { maxTokens: flags.maxTokens, plain: true });
+            const s = await loaded.generate(prompt, { maxTokens: flags.maxTokens, tree: budget });
             pairs.push({ plain: p, spec: s });
           }
           const row = summarise(pairs, true);
@@ -176,8 +167,30 @@ export function registerTune(program: Command): void {
           );
           out(`measurements written to ${flags.json}\n`);
         }
+        if (flags.write) {
+          const file = join(modelDirectory(flags), MANIFEST_FILE);
+          await writeTuning(file, flags.provider, flags.drafter === 'eagle2' ? 'tree' : 'draftTree', b);
+          out(`budget written to ${file} (tuning.${flags.provider})\n`);
+        }
       } finally {
         await loaded.dispose();
       }
     });
+}
+
+/**
+ * Stores `budget` as the bundle's own budget for `device` in its manifest, keeping every other
+ * field; the manifest is validated before and after, so a bad write never leaves a broken bundle.
+ */
+export async function writeTuning(
+  file: string,
+  device: BundleDevice,
+  name: 'tree' | 'draftTree',
+  budget: DynamicTreeOptions,
+): Promise<void> {
+  const manifest = parseManifest(await readFile(file, 'utf8'), file);
+  const tuning = { ...manifest.tuning, [device]: { ...manifest.tuning?.[device], [name]: budget } };
+  const text = `${JSON.stringify({ ...manifest, tuning }, null, 2)}\n`;
+  parseManifest(text, file);
+  await writeFile(file, text);
 }

@@ -1,0 +1,241 @@
+import type { DynamicTreeOptions } from '@treespec/core';
+
+/** File name of the manifest in a bundle (the folder holding the .onnx and tokenizer files). */
+export const MANIFEST_FILE = 'treespec.json';
+
+/** Value of the manifest's `format` field. */
+export const MANIFEST_FORMAT = 'treespec-models';
+
+/** Version of the manifest format this code reads and writes. */
+export const MANIFEST_VERSION = 1;
+
+/** What a model is for: the model being accelerated, an independent draft LM, or an EAGLE-1/2 head. */
+export type ModelRole = 'target' | 'draft' | 'eagle-head';
+
+/** The graph contract a model file follows (see docs/onnx-layout.md). */
+export type GraphKind = 'causal-lm' | 'eagle-head';
+
+/** Element type of activations, KV entries and the attention bias. */
+export type ActivationDtype = 'float32' | 'float16';
+
+/**
+ * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), or block-quantized
+ * `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
+ * {@link WeightQuantization}); `fp16` is reserved. Embeddings and norms stay float32 in every format.
+ */
+export type WeightFormatName = 'fp32' | 'fp16' | 'int8' | 'int4';
+
+/** Every {@link WeightFormatName}. */
+export const WEIGHT_FORMATS: readonly WeightFormatName[] = ['fp32', 'fp16', 'int8', 'int4'];
+
+/** Bits per weight of the quantized formats. */
+export const QUANTIZED_BITS: Readonly<Partial<Record<WeightFormatName, 4 | 8>>> = { int8: 8, int4: 4 };
+
+/** How the linear layers of an `int8`/`int4` model are quantized (manifest field `quantization`). */
+export interface WeightQuantization {
+  /** The operator that multiplies them. */
+  readonly op: 'com.microsoft.MatMulNBits';
+  /** 8 for `int8`, 4 for `int4`. */
+  readonly bits: 4 | 8;
+  /** Weights along the input dimension sharing one scale (a power of two, at least 16). */
+  readonly blockSize: number;
+  /** Without stored zero points (the implicit `2^(bits-1)`) when true. */
+  readonly symmetric: boolean;
+  /** MatMulNBits' `accuracy_level`: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute. */
+  readonly accuracyLevel: number;
+}
+
+/** RoPE frequency scheme baked into the model's cos/sin tables. */
+export interface RopeInfo {
+  /** `default`, `linear`, `llama3` or `yarn`. */
+  readonly type: 'default' | 'linear' | 'llama3' | 'yarn';
+  /** Base of the inverse frequencies. */
+  readonly theta: number;
+  /** Remaining parameters of the scheme as found in the checkpoint's config (factor, …). */
+  readonly parameters?: Readonly<Record<string, number>>;
+}
+
+/** Layer counts and widths. */
+export interface ModelDims {
+  readonly vocab: number;
+  readonly hidden: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly intermediate: number;
+  /** Largest position id the model's RoPE tables hold, plus one. */
+  readonly maxContext: number;
+}
+
+/** Names of a model's graph inputs. Per-layer names contain `{layer}`. */
+export interface ModelInputs {
+  readonly inputIds: string;
+  readonly positionIds: string;
+  readonly attentionBias: string;
+  readonly pastKey: string;
+  readonly pastValue: string;
+  /** EAGLE heads only: the feature paired with each row. */
+  readonly feature?: string;
+  /** EAGLE heads only: how many candidates the in-graph TopK returns. */
+  readonly topK?: string;
+}
+
+/** Names of a model's graph outputs. Per-layer names contain `{layer}`. */
+export interface ModelOutputs {
+  readonly logits: string;
+  readonly presentKey: string;
+  readonly presentValue: string;
+  /** Causal LMs: the last hidden state after the final norm (the EAGLE feature). */
+  readonly feature?: string;
+  /** EAGLE heads: the predicted next feature, un-normalised. */
+  readonly hidden?: string;
+  /** EAGLE heads: top-k log-probabilities, best first. */
+  readonly topLogProbs?: string;
+  /** EAGLE heads: their token ids. */
+  readonly topIds?: string;
+}
+
+/** How the KV cache is shaped and what `present_*` holds. */
+export interface KvCacheInfo {
+  /** Axis order of `past_*`/`present_*`: batch, sequence, kv-head, head-dim. */
+  readonly layout: 'bsnh';
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly dtype: ActivationDtype;
+  /** Keys are cached after RoPE. */
+  readonly keysRotated: true;
+  /** `present_*` holds only the new entries of the call. */
+  readonly present: 'new-only';
+}
+
+/** The tokenizer a model was trained with. */
+export interface TokenizerInfo {
+  /** Tokenizer files in the manifest's directory (tokenizer.json first). */
+  readonly files: readonly string[];
+  /** Hex sha256 of tokenizer.json: two models fit together only when these are equal. */
+  readonly sha256: string;
+  readonly bosTokenId: number | null;
+  readonly eosTokenIds: readonly number[];
+  readonly padTokenId: number | null;
+}
+
+/** Fingerprint of a weight tensor: sha256 of its bytes as stored in the source checkpoint. */
+export interface WeightFingerprint {
+  readonly tensor: string;
+  readonly dtype: string;
+  readonly sha256: string;
+}
+
+/** Where a model came from. */
+export interface ModelSource {
+  /** Architecture named in the checkpoint's config (e.g. `LlamaForCausalLM`). */
+  readonly architecture: string;
+  /** `model_type` in the config. */
+  readonly modelType: string;
+  /** Folder name of the checkpoint. */
+  readonly checkpoint: string;
+}
+
+/** The base model an EAGLE head was converted against. */
+export interface BaseModelInfo {
+  /** Id of the base model's manifest entry when it was in the same directory, else its checkpoint name. */
+  readonly id: string;
+  /** Fingerprint of the base model's lm_head, which the head uses. */
+  readonly lmHead: WeightFingerprint;
+}
+
+/** One model of a manifest. */
+export interface ManifestModel {
+  /** Unique within the manifest, e.g. `target`. */
+  readonly id: string;
+  readonly role: ModelRole;
+  readonly graph: GraphKind;
+  /** The .onnx file, relative to the manifest. */
+  readonly file: string;
+  /** External data files the .onnx file refers to, relative to the manifest. */
+  readonly externalData: readonly string[];
+  /** Element type of activations and of every floating input/output except `logits` (always float32). */
+  readonly dtype: ActivationDtype;
+  readonly weightFormat: WeightFormatName;
+  /** `int8`/`int4` models: how the linear layers are quantized. Optional (informational). */
+  readonly quantization?: WeightQuantization;
+  readonly dims: ModelDims;
+  readonly inputs: ModelInputs;
+  readonly outputs: ModelOutputs;
+  readonly kvCache: KvCacheInfo;
+  readonly rope: RopeInfo;
+  readonly rmsNormEps: number;
+  /**
+   * Which hidden state `outputs.feature` (causal LMs) holds, or `inputs.feature` (heads) expects:
+   * always the last hidden state after the final norm (the lm_head input).
+   */
+  readonly feature: 'final-norm';
+  readonly tokenizer: TokenizerInfo;
+  readonly source: ModelSource;
+  /** Fingerprint of this model's own lm_head (causal LMs). */
+  readonly lmHead?: WeightFingerprint;
+  /** EAGLE heads: the base model they belong to. */
+  readonly base?: BaseModelInfo;
+}
+
+/** Where a bundle's models can run: the keys of the manifest's `tuning` section. */
+export type BundleDevice = 'cpu' | 'wasm' | 'webgpu' | 'cuda';
+
+/** Every {@link BundleDevice}. */
+export const BUNDLE_DEVICES: readonly BundleDevice[] = ['cpu', 'wasm', 'webgpu', 'cuda'];
+
+/** Tree budgets measured for one device (`treespec tune --write` writes them). */
+export interface DeviceTuning {
+  /** The EAGLE-2 drafter's budget. */
+  readonly tree?: DynamicTreeOptions;
+  /** The draft LM's budget. */
+  readonly draftTree?: DynamicTreeOptions;
+}
+
+/** The content of a `treespec.json`. */
+export interface Manifest {
+  readonly format: typeof MANIFEST_FORMAT;
+  readonly version: typeof MANIFEST_VERSION;
+  /** Converter that wrote it, e.g. `@treespec/convert 0.1.0`. */
+  readonly generator: string;
+  readonly models: readonly ManifestModel[];
+  /** Optional: the bundle's own tree budgets per device, over the device presets and under call options. */
+  readonly tuning?: Readonly<Partial<Record<BundleDevice, DeviceTuning>>>;
+}
+
+/** Input and output names every causal LM gets unless its manifest says otherwise. */
+export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: {
+    inputIds: 'input_ids',
+    positionIds: 'position_ids',
+    attentionBias: 'attention_bias',
+    pastKey: 'past_key.{layer}',
+    pastValue: 'past_value.{layer}',
+  },
+  outputs: {
+    logits: 'logits',
+    feature: 'feature',
+    presentKey: 'present_key.{layer}',
+    presentValue: 'present_value.{layer}',
+  },
+};
+
+/** Input and output names every EAGLE head gets unless its manifest says otherwise. */
+export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: { ...CAUSAL_LM_IO.inputs, feature: 'feature', topK: 'top_k' },
+  outputs: {
+    logits: 'logits',
+    hidden: 'hidden',
+    topLogProbs: 'top_log_probs',
+    topIds: 'top_ids',
+    presentKey: 'present_key.{layer}',
+    presentValue: 'present_value.{layer}',
+  },
+};
+
+/** Expands a per-layer name such as `past_key.{layer}` for one layer. */
+export function layerName(pattern: string, layer: number): string {
+  return pattern.replaceAll('{layer}', String(layer));
+}

@@ -1,0 +1,248 @@
+import { describeValue, ModelFormatError } from '@treespec/core';
+import {
+  BUNDLE_DEVICES,
+  CAUSAL_LM_IO,
+  EAGLE_HEAD_IO,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  type Manifest,
+  type ManifestModel,
+  QUANTIZED_BITS,
+  WEIGHT_FORMATS,
+} from './manifest-schema.js';
+
+/**
+ * Parses and validates the text of a `treespec.json`. `file` names it in errors.
+ * @throws ModelFormatError when the text is not JSON or the manifest is malformed.
+ */
+export function parseManifest(text: string, file: string = MANIFEST_FILE): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ModelFormatError(`not valid JSON (${(cause as Error).message})`, { file, cause });
+  }
+  return validateManifest(value, file);
+}
+
+/**
+ * Checks that `value` is a well-formed manifest of a version this code reads and returns it typed.
+ * @throws ModelFormatError naming `file`, the field, what was expected and what was found.
+ */
+export function validateManifest(value: unknown, file: string = MANIFEST_FILE): Manifest {
+  const v = new Checker(file);
+  const root = v.object(value, '');
+  if (root.format !== MANIFEST_FORMAT) v.fail('format', `"${MANIFEST_FORMAT}"`, root.format);
+  if (root.version !== MANIFEST_VERSION) {
+    v.fail('version', `${MANIFEST_VERSION} (the manifest version this @treespec/onnx reads)`, root.version);
+  }
+  v.string(root.generator, 'generator');
+  const models = v.array(root.models, 'models');
+  if (models.length === 0) v.fail('models', 'at least one model', models);
+  const ids = new Set<string>();
+  models.forEach((m, i) => {
+    const model = validateModel(v, m, `models[${i}]`);
+    if (ids.has(model.id)) v.fail(`models[${i}].id`, 'an id not used by another model', model.id);
+    ids.add(model.id);
+  });
+  if (root.tuning !== undefined) validateTuning(v, root.tuning);
+  return value as Manifest;
+}
+
+const TREE_FIELDS = ['topK', 'frontier', 'depth', 'totalTokens', 'minFrontierProbability'];
+
+function validateTuning(v: Checker, value: unknown): void {
+  const tuning = v.object(value, 'tuning');
+  for (const [device, section] of Object.entries(tuning)) {
+    v.oneOf(device, `tuning.${device}`, BUNDLE_DEVICES);
+    const budgets = v.object(section, `tuning.${device}`);
+    for (const [name, tree] of Object.entries(budgets)) {
+      v.oneOf(name, `tuning.${device}.${name}`, ['tree', 'draftTree'] as const);
+      const fields = v.object(tree, `tuning.${device}.${name}`);
+      for (const [key, n] of Object.entries(fields)) {
+        const at = `tuning.${device}.${name}.${key}`;
+        v.oneOf(key, at, TREE_FIELDS);
+        if (key === 'minFrontierProbability') {
+          if (typeof n !== 'number' || !(n >= 0 && n < 1)) v.fail(at, 'a number in [0, 1)', n);
+        } else if (key === 'depth') v.nonNegativeInt(n, at);
+        else if (key === 'totalTokens' && v.positiveInt(n, at) < 2)
+          v.fail(at, 'an integer >= 2 (the root counts)', n);
+        else v.positiveInt(n, at);
+      }
+    }
+  }
+}
+
+/** Returns the manifest's model with `id`, or throws a {@link ModelFormatError} naming `file`. */
+export function findModel(manifest: Manifest, id: string, file: string = MANIFEST_FILE): ManifestModel {
+  const model = manifest.models.find((m) => m.id === id);
+  if (!model) {
+    const have = manifest.models.map((m) => m.id).join(', ');
+    throw new ModelFormatError(`has no model "${id}" (it lists: ${have})`, { file });
+  }
+  return model;
+}
+
+function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
+  const m = v.object(value, at);
+  v.string(m.id, `${at}.id`);
+  const role = v.oneOf(m.role, `${at}.role`, ['target', 'draft', 'eagle-head'] as const);
+  const graph = v.oneOf(m.graph, `${at}.graph`, ['causal-lm', 'eagle-head'] as const);
+  if ((role === 'eagle-head') !== (graph === 'eagle-head')) {
+    v.fail(`${at}.graph`, role === 'eagle-head' ? '"eagle-head"' : '"causal-lm"', graph);
+  }
+  v.string(m.file, `${at}.file`);
+  for (const [i, f] of v.array(m.externalData, `${at}.externalData`).entries()) {
+    v.string(f, `${at}.externalData[${i}]`);
+  }
+  v.oneOf(m.dtype, `${at}.dtype`, ['float32', 'float16'] as const);
+  const weightFormat = v.oneOf(m.weightFormat, `${at}.weightFormat`, WEIGHT_FORMATS);
+  if (m.quantization !== undefined) {
+    const bits = QUANTIZED_BITS[weightFormat];
+    if (bits === undefined)
+      v.fail(`${at}.quantization`, `absent for weightFormat "${weightFormat}"`, m.quantization);
+    const q = v.object(m.quantization, `${at}.quantization`);
+    if (q.op !== 'com.microsoft.MatMulNBits')
+      v.fail(`${at}.quantization.op`, '"com.microsoft.MatMulNBits"', q.op);
+    if (q.bits !== bits)
+      v.fail(`${at}.quantization.bits`, `${bits} (weightFormat "${weightFormat}")`, q.bits);
+    const blockSize = v.positiveInt(q.blockSize, `${at}.quantization.blockSize`);
+    if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)
+      v.fail(`${at}.quantization.blockSize`, 'a power of two >= 16', blockSize);
+    if (typeof q.symmetric !== 'boolean')
+      v.fail(`${at}.quantization.symmetric`, 'true or false', q.symmetric);
+    const level = v.nonNegativeInt(q.accuracyLevel, `${at}.quantization.accuracyLevel`);
+    if (level > 4) v.fail(`${at}.quantization.accuracyLevel`, 'an integer in [0, 4]', level);
+  }
+  const dims = v.object(m.dims, `${at}.dims`);
+  for (const key of [
+    'vocab',
+    'hidden',
+    'layers',
+    'heads',
+    'kvHeads',
+    'headDim',
+    'intermediate',
+    'maxContext',
+  ]) {
+    v.positiveInt(dims[key], `${at}.dims.${key}`);
+  }
+  const heads = dims.heads as number;
+  const kvHeads = dims.kvHeads as number;
+  if (heads % kvHeads !== 0) v.fail(`${at}.dims.kvHeads`, `a divisor of heads (${heads})`, kvHeads);
+  const inputs = v.object(m.inputs, `${at}.inputs`);
+  const outputs = v.object(m.outputs, `${at}.outputs`);
+  const need = graph === 'eagle-head' ? EAGLE_HEAD_IO : CAUSAL_LM_IO;
+  for (const key of Object.keys(need.inputs)) v.string(inputs[key], `${at}.inputs.${key}`);
+  for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
+  for (const [key, name] of [
+    ['pastKey', inputs.pastKey],
+    ['pastValue', inputs.pastValue],
+  ] as const) {
+    if (!(name as string).includes('{layer}'))
+      v.fail(`${at}.inputs.${key}`, 'a name containing "{layer}"', name);
+  }
+  for (const [key, name] of [
+    ['presentKey', outputs.presentKey],
+    ['presentValue', outputs.presentValue],
+  ] as const) {
+    if (!(name as string).includes('{layer}'))
+      v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
+  }
+  const kv = v.object(m.kvCache, `${at}.kvCache`);
+  if (kv.layout !== 'bsnh') v.fail(`${at}.kvCache.layout`, '"bsnh"', kv.layout);
+  if (kv.keysRotated !== true) v.fail(`${at}.kvCache.keysRotated`, 'true', kv.keysRotated);
+  if (kv.present !== 'new-only') v.fail(`${at}.kvCache.present`, '"new-only"', kv.present);
+  v.oneOf(kv.dtype, `${at}.kvCache.dtype`, ['float32', 'float16'] as const);
+  for (const key of ['layers', 'kvHeads', 'headDim'] as const) {
+    if (kv[key] !== dims[key]) v.fail(`${at}.kvCache.${key}`, `dims.${key} (${dims[key]})`, kv[key]);
+  }
+  const rope = v.object(m.rope, `${at}.rope`);
+  v.oneOf(rope.type, `${at}.rope.type`, ['default', 'linear', 'llama3', 'yarn'] as const);
+  v.positiveNumber(rope.theta, `${at}.rope.theta`);
+  v.positiveNumber(m.rmsNormEps, `${at}.rmsNormEps`);
+  if (m.feature !== 'final-norm') v.fail(`${at}.feature`, '"final-norm"', m.feature);
+  const tok = v.object(m.tokenizer, `${at}.tokenizer`);
+  const files = v.array(tok.files, `${at}.tokenizer.files`);
+  if (!files.includes('tokenizer.json'))
+    v.fail(`${at}.tokenizer.files`, 'a list containing "tokenizer.json"', files);
+  if (typeof tok.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(tok.sha256)) {
+    v.fail(`${at}.tokenizer.sha256`, 'a hex sha256', tok.sha256);
+  }
+  for (const key of ['bosTokenId', 'padTokenId']) {
+    if (tok[key] !== null) v.nonNegativeInt(tok[key], `${at}.tokenizer.${key}`);
+  }
+  for (const [i, id] of v.array(tok.eosTokenIds, `${at}.tokenizer.eosTokenIds`).entries()) {
+    v.nonNegativeInt(id, `${at}.tokenizer.eosTokenIds[${i}]`);
+  }
+  const source = v.object(m.source, `${at}.source`);
+  for (const key of ['architecture', 'modelType', 'checkpoint']) v.string(source[key], `${at}.source.${key}`);
+  if (m.lmHead !== undefined) v.fingerprint(m.lmHead, `${at}.lmHead`);
+  if (role === 'eagle-head') {
+    const base = v.object(m.base, `${at}.base`);
+    v.string(base.id, `${at}.base.id`);
+    v.fingerprint(base.lmHead, `${at}.base.lmHead`);
+  }
+  return m as unknown as ManifestModel;
+}
+
+/** Field checks that throw a {@link ModelFormatError} naming the file and the field. */
+class Checker {
+  constructor(private readonly file: string) {}
+
+  fail(field: string, expected: string, found: unknown): never {
+    const where = field ? `field "${field}"` : 'the manifest';
+    throw new ModelFormatError(`${where} must be ${expected}; found ${describeValue(found)}`, {
+      file: this.file,
+    });
+  }
+
+  object(value: unknown, field: string): Record<string, unknown> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      this.fail(field, 'an object', value);
+    return value as Record<string, unknown>;
+  }
+
+  array(value: unknown, field: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(field, 'an array', value);
+    return value;
+  }
+
+  string(value: unknown, field: string): string {
+    if (typeof value !== 'string' || value.length === 0) this.fail(field, 'a non-empty string', value);
+    return value;
+  }
+
+  oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
+    if (!allowed.includes(value as T))
+      this.fail(field, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, value);
+    return value as T;
+  }
+
+  positiveInt(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+      this.fail(field, 'an integer >= 1', value);
+    return value;
+  }
+
+  nonNegativeInt(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+      this.fail(field, 'an integer >= 0', value);
+    return value;
+  }
+
+  positiveNumber(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      this.fail(field, 'a finite number > 0', value);
+    return value;
+  }
+
+  fingerprint(value: unknown, field: string): void {
+    const f = this.object(value, field);
+    this.string(f.tensor, `${field}.tensor`);
+    this.string(f.dtype, `${field}.dtype`);
+    if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256))
+      this.fail(`${field}.sha256`, 'a hex sha256', f.sha256);
+  }
+}

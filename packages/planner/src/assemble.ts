@@ -1,0 +1,139 @@
+import {
+  type ChatTokenizer,
+  type Drafter,
+  type DynamicTreeOptions,
+  OptionError,
+  type TreeGrowth,
+} from '@treespec/core';
+import type { ModelTreeDrafter } from '@treespec/drafters';
+import { TextGenerator } from '@treespec/generator';
+import { causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
+import type { InferenceSession } from 'onnxruntime-common';
+import { mergeTree } from './budgets.js';
+import { DRAFTERS, type DrafterContext } from './drafter-table.js';
+import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
+import type { Plan } from './plan.js';
+import { growthFor } from './tree-growth.js';
+
+/** Opens an ONNX Runtime session for one model of the plan: the host's job (files, fetches, providers). */
+export type OpenSession = (model: ManifestModel) => Promise<InferenceSession>;
+
+/**
+ * The target verifies trees of at least this many nodes, so that drafters composed later with the
+ * same target (e.g. a `TextGenerator` over `generator.target`) fit without reloading; the cost is
+ * preallocated buffers of this many rows.
+ */
+const MIN_VERIFIABLE_TREE = 64;
+
+/** A model drafter as loaded, with the growth its runner's buffers were sized for. */
+interface LoadedModelDrafter {
+  readonly drafter: ModelTreeDrafter;
+  readonly capacity: TreeGrowth;
+}
+
+/**
+ * Builds the {@link TextGenerator} a {@link Plan} describes: opens the draft models' sessions
+ * (each model drafter once, shared), makes every planned drafter from the drafter table, then
+ * opens the target sized for the largest tree. Generations may ask for another tree budget
+ * (`TextGenerateOptions.tree`) within the capacity set here.
+ */
+export async function assemble(
+  plan: Plan,
+  openSession: OpenSession,
+  tokenizer: ChatTokenizer,
+): Promise<TextGenerator> {
+  const loaded = new Map<ModelDrafterName, Promise<LoadedModelDrafter>>();
+  const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {
+    let found = loaded.get(name);
+    if (!found) {
+      found = openModelDrafter(plan, name, openSession);
+      loaded.set(name, found);
+    }
+    return found;
+  };
+  const context: DrafterContext = {
+    choices: plan.choices,
+    corpus: plan.corpus?.map((doc) =>
+      typeof doc === 'string' ? tokenizer.encode(doc, { addSpecialTokens: false }) : doc,
+    ),
+    modelDrafter: async (name) => (await loadModelDrafter(name)).drafter,
+  };
+  const drafters: Record<string, Drafter> = {};
+  for (const name of plan.drafters) drafters[name] = await DRAFTERS[name].make(context);
+  const treeSizes = Object.values(drafters).map((d) => d.maxTreeSize);
+  const target = new OnnxCausalLm(await openSession(plan.target), causalLmLayout(plan.target), {
+    maxContext: plan.maxContext,
+    maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
+  });
+  const models = new Map<Drafter, [ModelDrafterName, LoadedModelDrafter]>();
+  for (const [name, promise] of loaded) {
+    const model = await promise;
+    models.set(model.drafter, [name, model]);
+  }
+  return new TextGenerator({
+    tokenizer,
+    target,
+    drafters,
+    defaultDrafter: plan.defaultDrafter,
+    ...(plan.maxQueued !== undefined ? { maxQueued: plan.maxQueued } : {}),
+    withTree: (drafter, tree) => {
+      const found = models.get(drafter);
+      if (!found) {
+        throw new OptionError(
+          'tree',
+          tree,
+          `a generation by a model drafter (${Object.keys(MODEL_DRAFTERS).join(', ')}); ` +
+            `"${drafter.name}" grows no budgeted tree`,
+        );
+      }
+      const [name, model] = found;
+      const entry = MODEL_DRAFTERS[name];
+      const growth = growthFor(mergeTree(plan.budgets[entry.budget], tree), plan.choices.adaptive);
+      requireWithin(growth, model.capacity, target.maxTreeSize, tree);
+      return entry.make(model.drafter.model, growth);
+    },
+  });
+}
+
+async function openModelDrafter(
+  plan: Plan,
+  name: ModelDrafterName,
+  openSession: OpenSession,
+): Promise<LoadedModelDrafter> {
+  const entry = MODEL_DRAFTERS[name];
+  const model = plan.draftModels[entry.role];
+  if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
+  const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
+  const runner = entry.open(await openSession(model), model, {
+    maxContext: plan.maxContext,
+    maxDraftBatch: growth.maxFrontier,
+    maxK: growth.maxChildren,
+    maxDraftRows: growth.maxNodes,
+  });
+  return { drafter: entry.make(runner, growth), capacity: growth };
+}
+
+/** Throws unless trees of `growth` fit the buffers allocated for `capacity` and the target's. */
+function requireWithin(
+  growth: TreeGrowth,
+  capacity: TreeGrowth,
+  maxTreeSize: number,
+  given: DynamicTreeOptions,
+): void {
+  if (
+    growth.maxChildren <= capacity.maxChildren &&
+    growth.maxFrontier <= capacity.maxFrontier &&
+    growth.maxNodes <= capacity.maxNodes &&
+    growth.maxTreeSize <= maxTreeSize
+  ) {
+    return;
+  }
+  throw new OptionError(
+    'tree',
+    given,
+    `a budget within the capacity set at load (at most ${capacity.maxChildren} children per node, ` +
+      `${capacity.maxFrontier} nodes expanded per depth, ${capacity.maxNodes} drafted nodes and ` +
+      `${maxTreeSize} verified, where this one needs ${growth.maxChildren}, ${growth.maxFrontier}, ` +
+      `${growth.maxNodes} and ${growth.maxTreeSize}); load with a larger \`tree\` to raise it`,
+  );
+}

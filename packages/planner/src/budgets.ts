@@ -1,0 +1,64 @@
+import { DYNAMIC_TREE_DEFAULTS, type DynamicTreeOptions } from '@treespec/core';
+import type { BundleDevice, DeviceTuning } from '@treespec/onnx';
+
+/** The tree budgets of one load: the EAGLE-2 drafter's (`tree`) and the draft LM's (`draftTree`). */
+export interface Budgets {
+  readonly tree: DynamicTreeOptions;
+  readonly draftTree: DynamicTreeOptions;
+}
+
+/**
+ * The draft LM's budget on every device: a chain with side branches, the best of `treespec tune`
+ * on the 2-core reference machine (docs/benchmarks.md).
+ */
+const DRAFT_LM_TREE: DynamicTreeOptions = { topK: 4, frontier: 1, depth: 2, totalTokens: 6 };
+
+/**
+ * What each device changes in core's budget ({@link DYNAMIC_TREE_DEFAULTS}, the EAGLE-2 paper's
+ * GPU budget, which `webgpu` and `cuda` keep). Budgets follow EAGLE's conventions (`depth` counts
+ * the levels after the root's children, `totalTokens` counts the root):
+ * - `cpu`: expand the best node of each depth into its top 3, five levels of draft nodes, keep 10
+ *   of them beside the root. Chosen
+ *   with `treespec tune` and `treespec bench` on the 2-core reference machine
+ *   (docs/benchmarks.md), where verifying a node costs about 0.1 of a token and each head call
+ *   about 0.2: the GPU budget drafts more than a CPU can verify profitably.
+ * - `wasm`: a root with 2 candidates, each with 1 child (at most 4 drafted nodes, all kept). On WASM the
+ *   target's cost grows with every verified row (about 1 ms per row for the tiny model against
+ *   about 4 ms for one token), so wide trees lose: in Chromium on 2 cores (10 development prompts,
+ *   64 tokens) this budget gave tau 2.24 and 137 tokens/s, the GPU budget tau 3.20 and 50 tokens/s.
+ */
+export const DEVICE_PRESETS: Readonly<Record<BundleDevice, DeviceTuning>> = {
+  cpu: { tree: { topK: 3, frontier: 1, depth: 4, totalTokens: 11 }, draftTree: DRAFT_LM_TREE },
+  wasm: { tree: { topK: 2, depth: 1, totalTokens: 5 }, draftTree: DRAFT_LM_TREE },
+  webgpu: { draftTree: DRAFT_LM_TREE },
+  cuda: { draftTree: DRAFT_LM_TREE },
+};
+
+/**
+ * `given` over `base`. A `topK` given without a `frontier` also sets the frontier, as it does for
+ * core's `DynamicTreeGrowth`, rather than keeping the base's (so `{ topK: 8, depth: 4,
+ * totalTokens: 33 }` is core's default budget whatever the base).
+ */
+export function mergeTree(base: DynamicTreeOptions, given: DynamicTreeOptions = {}): DynamicTreeOptions {
+  const frontier = given.frontier ?? (given.topK !== undefined ? given.topK : base.frontier);
+  return { ...base, ...given, ...(frontier !== undefined ? { frontier } : {}) };
+}
+
+/**
+ * The budgets of a load, merged once, each layer over the one before: core's defaults → the
+ * device's preset ({@link DEVICE_PRESETS}) → the bundle's own `tuning` section for the device
+ * (`treespec.json`, written by `treespec tune --write`) → the caller's options.
+ */
+export function resolveBudgets(
+  device: BundleDevice,
+  tuning: Readonly<Partial<Record<BundleDevice, DeviceTuning>>> | undefined,
+  given: DeviceTuning = {},
+): Budgets {
+  const layers = [DEVICE_PRESETS[device], tuning?.[device], given];
+  const merge = (pick: (layer: DeviceTuning) => DynamicTreeOptions | undefined): DynamicTreeOptions =>
+    layers.reduce<DynamicTreeOptions>(
+      (budget, layer) => mergeTree(budget, layer ? pick(layer) : undefined),
+      mergeTree({}, DYNAMIC_TREE_DEFAULTS),
+    );
+  return { tree: merge((l) => l.tree), draftTree: merge((l) => l.draftTree) };
+}

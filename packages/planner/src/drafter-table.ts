@@ -1,0 +1,65 @@
+import type { Drafter } from '@treespec/core';
+import { HybridDrafter, type HybridPolicy, LookupDrafter, SuffixDrafter } from '@treespec/drafters';
+import { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
+import type { AdaptiveStop } from './tree-growth.js';
+
+/** The options a drafter's needs and make depend on, after the planner filled in their defaults. */
+export interface DrafterChoices {
+  /** The model drafter of `hybrid`. */
+  readonly hybridBase: ModelDrafterName;
+  /** How `hybrid` picks each step's tree; undefined: the drafter's default. */
+  readonly hybridPolicy: HybridPolicy | undefined;
+  /** When model drafters stop growing a tree early. */
+  readonly adaptive: AdaptiveStop;
+}
+
+/** What a {@link DrafterEntry} is made from. */
+export interface DrafterContext {
+  readonly choices: DrafterChoices;
+  /** Documents (token ids) the suffix drafter may also copy from, or undefined. */
+  readonly corpus: readonly ArrayLike<number>[] | undefined;
+  /** The drafter over one of the bundle's draft models, built once per load and shared. */
+  modelDrafter(name: ModelDrafterName): Promise<Drafter>;
+}
+
+/** One drafter a bundle can provide: the draft models it needs, and how it is made. */
+export interface DrafterEntry {
+  /** Roles of the draft models it needs (the target is always loaded). */
+  needs(choices: DrafterChoices): readonly ModelDrafterEntry['role'][];
+  make(context: DrafterContext): Drafter | Promise<Drafter>;
+}
+
+function suffixDrafter(context: DrafterContext): SuffixDrafter {
+  return new SuffixDrafter(context.corpus ? { corpus: context.corpus } : {});
+}
+
+/**
+ * Every drafter a bundle can provide, by the name users select it with (`drafter`, `drafters`,
+ * `--drafter`). A new drafter is one entry here; a drafter over a new kind of draft model is an
+ * entry of {@link MODEL_DRAFTERS} too.
+ */
+export const DRAFTERS = {
+  eagle2: { needs: () => [MODEL_DRAFTERS.eagle2.role], make: (c) => c.modelDrafter('eagle2') },
+  'draft-lm': { needs: () => [MODEL_DRAFTERS['draft-lm'].role], make: (c) => c.modelDrafter('draft-lm') },
+  lookup: { needs: () => [], make: () => new LookupDrafter() },
+  suffix: { needs: () => [], make: suffixDrafter },
+  hybrid: {
+    needs: (choices) => [MODEL_DRAFTERS[choices.hybridBase].role],
+    make: async (c) =>
+      new HybridDrafter(await c.modelDrafter(c.choices.hybridBase), [suffixDrafter(c), new LookupDrafter()], {
+        ...(c.choices.hybridPolicy ? { policy: c.choices.hybridPolicy } : {}),
+      }),
+  },
+} as const satisfies Record<string, DrafterEntry>;
+
+/** The name of a {@link DRAFTERS} entry. */
+export type DrafterName = keyof typeof DRAFTERS;
+
+/** The drafters a bundle can provide; `none` is plain decoding. */
+export const BUNDLE_DRAFTERS: readonly BundleDrafter[] = [
+  ...(Object.keys(DRAFTERS) as DrafterName[]),
+  'none',
+];
+
+/** A drafter name users may select, or `none` for plain decoding. */
+export type BundleDrafter = DrafterName | 'none';

@@ -1,0 +1,15 @@
+export { assemble, type OpenSession } from './assemble.js';
+export { type Budgets, DEVICE_PRESETS, mergeTree, resolveBudgets } from './budgets.js';
+export {
+  BUNDLE_DRAFTERS,
+  type BundleDrafter,
+  DRAFTERS,
+  type DrafterChoices,
+  type DrafterContext,
+  type DrafterEntry,
+  type DrafterName,
+} from './drafter-table.js';
+export { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
+export { type BundleOptions, type Plan, plan } from './plan.js';
+export { preferModels, selectModels } from './select-models.js';
+export { type AdaptiveStop, growthFor } from './tree-growth.js';

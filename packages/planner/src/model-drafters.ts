@@ -1,0 +1,47 @@
+import type { DraftModel, TreeGrowth } from '@treespec/core';
+import { DraftLmDrafter, EagleDrafter, type ModelTreeDrafter } from '@treespec/drafters';
+import {
+  causalLmLayout,
+  type DraftModelRunnerOptions,
+  eagleHeadLayout,
+  type ManifestModel,
+  type ModelRole,
+  OnnxDraftLm,
+  OnnxEagleHead,
+} from '@treespec/onnx';
+import type { InferenceSession } from 'onnxruntime-common';
+import type { Budgets } from './budgets.js';
+
+/** A drafter that drives a draft model of the bundle and grows trees of one of the load's budgets. */
+export interface ModelDrafterEntry {
+  /** The manifest role of its draft model. */
+  readonly role: Exclude<ModelRole, 'target'>;
+  /** The budget of the load its trees follow. */
+  readonly budget: keyof Budgets;
+  /** Opens the draft model's runner, its buffers sized by `capacity`. */
+  open(session: InferenceSession, model: ManifestModel, capacity: DraftModelRunnerOptions): DraftModel;
+  /** A drafter over `model` growing `growth`'s trees (several may share one model, one at a time). */
+  make(model: DraftModel, growth: TreeGrowth): ModelTreeDrafter;
+}
+
+/**
+ * The model drafters, by name: each is built at most once per load and shared by every drafter
+ * of {@link DRAFTERS} that drives it (e.g. `eagle2` serves both `eagle2` and `hybrid`).
+ */
+export const MODEL_DRAFTERS = {
+  eagle2: {
+    role: 'eagle-head',
+    budget: 'tree',
+    open: (session, model, capacity) => new OnnxEagleHead(session, eagleHeadLayout(model), capacity),
+    make: (model, growth) => new EagleDrafter(model, { growth }),
+  },
+  'draft-lm': {
+    role: 'draft',
+    budget: 'draftTree',
+    open: (session, model, capacity) => new OnnxDraftLm(session, causalLmLayout(model), capacity),
+    make: (model, growth) => new DraftLmDrafter(model, { growth }),
+  },
+} as const satisfies Record<string, ModelDrafterEntry>;
+
+/** The name of a {@link MODEL_DRAFTERS} entry. */
+export type ModelDrafterName = keyof typeof MODEL_DRAFTERS;

@@ -1,0 +1,147 @@
+import { type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
+import type { HybridPolicy } from '@treespec/drafters';
+import {
+  type BundleDevice,
+  checkModelPair,
+  MANIFEST_FILE,
+  type Manifest,
+  type ManifestModel,
+  type ModelRole,
+} from '@treespec/onnx';
+import { type Budgets, resolveBudgets } from './budgets.js';
+import {
+  BUNDLE_DRAFTERS,
+  type BundleDrafter,
+  DRAFTERS,
+  type DrafterChoices,
+  type DrafterName,
+} from './drafter-table.js';
+import type { ModelDrafterName } from './model-drafters.js';
+import { selectModels } from './select-models.js';
+import type { AdaptiveStop } from './tree-growth.js';
+
+/** What a load of a treespec bundle should provide: drafters, budgets, models, context. */
+export interface BundleOptions {
+  /** The default drafter. Default `eagle2` when the bundle has an EAGLE head, else `none`. */
+  drafter?: BundleDrafter;
+  /** Further drafters to load, selectable per generation (`TextGenerateOptions.drafter`). */
+  drafters?: readonly BundleDrafter[];
+  /** EAGLE-2 tree budget, over the device's (see {@link resolveBudgets}). */
+  tree?: DynamicTreeOptions;
+  /** Draft-LM tree budget, over the device's (see {@link resolveBudgets}). */
+  draftTree?: DynamicTreeOptions;
+  /** Early stopping for the model drafters. Default `none`. */
+  adaptive?: AdaptiveStop;
+  /** The model drafter of `hybrid`. Default `eagle2` when the bundle has a head, else `draft-lm`. */
+  hybridBase?: ModelDrafterName;
+  /** How `hybrid` picks each step's tree. Default `throughput`. */
+  hybridPolicy?: HybridPolicy;
+  /** Documents (text, or token ids) the `suffix` drafter may also copy from, e.g. a RAG corpus. */
+  corpus?: readonly (string | ArrayLike<number>)[];
+  /** Context window to allocate (prompt + generated); at most the model's. Default: the model's. */
+  maxContext?: number;
+  /**
+   * Manifest ids of the models to use, at most one per role, for bundles that hold several
+   * (e.g. an fp32 and an int8 draft LM). Roles not named use their first model in the manifest
+   * (on `wasm`, their first fp32 model).
+   */
+  models?: readonly string[];
+  /** Most generations that may wait behind the running one. Default 32. */
+  maxQueued?: number;
+}
+
+/** Everything a load decides before any file is read or session opened. */
+export interface Plan {
+  /** The manifest's path or URL, for messages. */
+  readonly manifestFile: string;
+  /** The device the budgets are for. */
+  readonly device: BundleDevice;
+  readonly target: ManifestModel;
+  /** The draft models the drafters need, by role, each checked against the target. */
+  readonly draftModels: Readonly<Partial<Record<ModelRole, ManifestModel>>>;
+  /** Every model to load: the target, then the draft models. */
+  readonly models: readonly ManifestModel[];
+  /** The drafters to build, the default one first. */
+  readonly drafters: readonly DrafterName[];
+  /** The drafter generations use unless they name one; null for plain decoding. */
+  readonly defaultDrafter: DrafterName | null;
+  readonly budgets: Budgets;
+  readonly choices: DrafterChoices;
+  /** Context window to allocate. */
+  readonly maxContext: number;
+  /** The tokenizer files, relative to the manifest, `tokenizer.json` first. */
+  readonly tokenizerFiles: readonly string[];
+  /** The `corpus` option as given. */
+  readonly corpus: readonly (string | ArrayLike<number>)[] | undefined;
+  /** Most generations that may wait behind the running one (the generator's default when absent). */
+  readonly maxQueued: number | undefined;
+}
+
+/**
+ * Decides a load: which models of the bundle to use (`models`, else the first of each role; on
+ * `wasm` the first fp32 one), which drafters to build and what they need, the tree budgets for
+ * `device` (see {@link resolveBudgets}) and the context to allocate. Nothing is read or opened.
+ *
+ * @throws OptionError for an unknown drafter or model id.
+ * @throws ModelFormatError (naming `manifestFile`) when the bundle lacks a model a drafter needs,
+ *   or `ModelMismatchError` when a draft model does not fit the target.
+ */
+export function plan(
+  manifest: Manifest,
+  options: BundleOptions = {},
+  device: BundleDevice = 'cpu',
+  manifestFile: string = MANIFEST_FILE,
+): Plan {
+  const selected = selectModels(manifest, device, options.models ?? [], manifestFile);
+  const byRole = (role: ModelRole) => selected.models.find((m) => m.role === role);
+  const target = byRole('target');
+  if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
+  const hasHead = byRole('eagle-head') !== undefined;
+  const wanted = new Set<BundleDrafter>([
+    options.drafter ?? (hasHead ? 'eagle2' : 'none'),
+    ...(options.drafters ?? []),
+  ]);
+  for (const name of wanted) {
+    if (!BUNDLE_DRAFTERS.includes(name)) {
+      throw new OptionError('drafter', name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
+    }
+  }
+  const choices: DrafterChoices = {
+    hybridBase: options.hybridBase ?? (hasHead ? 'eagle2' : 'draft-lm'),
+    hybridPolicy: options.hybridPolicy,
+    adaptive: options.adaptive ?? 'none',
+  };
+  const drafters = [...wanted].filter((name): name is DrafterName => name !== 'none');
+  const draftModels: Partial<Record<ModelRole, ManifestModel>> = {};
+  for (const name of drafters) {
+    for (const role of DRAFTERS[name].needs(choices)) {
+      const model = byRole(role);
+      if (!model) {
+        throw new ModelFormatError(`has no model with role "${role}", which the ${name} drafter needs`, {
+          file: manifestFile,
+        });
+      }
+      checkModelPair(target, model);
+      draftModels[role] = model;
+    }
+  }
+  const [first] = wanted;
+  return {
+    manifestFile,
+    device,
+    target,
+    draftModels,
+    models: [target, ...Object.values(draftModels)],
+    drafters,
+    defaultDrafter: first === 'none' ? null : (first as DrafterName),
+    budgets: resolveBudgets(device, manifest.tuning, {
+      ...(options.tree ? { tree: options.tree } : {}),
+      ...(options.draftTree ? { draftTree: options.draftTree } : {}),
+    }),
+    choices,
+    maxContext: Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext),
+    tokenizerFiles: target.tokenizer.files,
+    corpus: options.corpus,
+    maxQueued: options.maxQueued,
+  };
+}

@@ -1,0 +1,69 @@
+import { OptionError } from '@treespec/core';
+import type { TextGenerator } from '@treespec/generator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assemble, plan } from '../src/index.js';
+import { devPrompts, openTinySession, tinyManifest, tinyTokenizer } from './tiny.js';
+
+describe('assemble (the tiny bundle through onnxruntime-node)', () => {
+  let generator: TextGenerator;
+  beforeAll(async () => {
+    const planned = plan(await tinyManifest(), {
+      drafter: 'eagle2',
+      drafters: ['draft-lm', 'lookup', 'suffix', 'hybrid'],
+      tree: { topK: 4, frontier: 4, depth: 4, totalTokens: 17 },
+    });
+    generator = await assemble(planned, openTinySession, await tinyTokenizer());
+  });
+  afterAll(() => generator.dispose());
+
+  it('builds every drafter of the plan, sharing one model drafter between eagle2 and hybrid', () => {
+    expect(Object.keys(generator.drafters).sort()).toEqual([
+      'draft-lm',
+      'eagle2',
+      'hybrid',
+      'lookup',
+      'suffix',
+    ]);
+    expect(generator.drafter?.name).toBe('eagle2');
+    expect(generator.drafters.eagle2?.maxTreeSize).toBe(17);
+  });
+
+  it('keeps greedy output identical to plain decoding with every drafter', async () => {
+    const [prompt] = await devPrompts(1);
+    const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
+    for (const drafter of Object.keys(generator.drafters)) {
+      const result = await generator.generate(prompt, { maxTokens: 24, drafter });
+      expect(Array.from(result.tokens), drafter).toEqual(Array.from(plain.tokens));
+    }
+  });
+
+  it('grows the tree a generation asks for, within the capacity set at load, with the same output', async () => {
+    const [prompt] = await devPrompts(1);
+    const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
+    const sizes: number[] = [];
+    const result = await generator.generate(prompt, {
+      maxTokens: 24,
+      tree: { topK: 2, depth: 1, totalTokens: 4 },
+      onStep: (event) => sizes.push(event.tree.size),
+    });
+    expect(Array.from(result.tokens)).toEqual(Array.from(plain.tokens));
+    expect(Math.max(...sizes)).toBe(4);
+    const draftLm = await generator.generate(prompt, {
+      maxTokens: 24,
+      drafter: 'draft-lm',
+      tree: { depth: 0 },
+    });
+    expect(Array.from(draftLm.tokens)).toEqual(Array.from(plain.tokens));
+    expect(draftLm.stats.tau).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses a per-call tree beyond the capacity, or for a drafter without a budget', async () => {
+    expect(() => generator.drafterFor({ tree: { topK: 5 } })).toThrow(OptionError);
+    expect(generator.drafterFor({ tree: { totalTokens: 18 } })?.maxTreeSize).toBe(18);
+    expect(() => generator.drafterFor({ tree: { depth: 5 } })).toThrow(/capacity set at load/);
+    expect(() => generator.drafterFor({ drafter: 'suffix', tree: { depth: 2 } })).toThrow(
+      /"suffix" grows no budgeted tree/,
+    );
+    await expect(generator.generate('Hi', { tree: { topK: 5 } })).rejects.toThrow(/capacity set at load/);
+  });
+});

@@ -1,0 +1,60 @@
+import { DYNAMIC_TREE_DEFAULTS } from '@treespec/core';
+import { describe, expect, it } from 'vitest';
+import { DEVICE_PRESETS, mergeTree, resolveBudgets } from '../src/index.js';
+
+describe('mergeTree', () => {
+  it('fills in the base for what is not given', () => {
+    const cpu = DEVICE_PRESETS.cpu.tree ?? {};
+    expect(mergeTree(cpu)).toEqual(cpu);
+    expect(mergeTree(cpu, { depth: 7 })).toEqual({ ...cpu, depth: 7 });
+  });
+
+  it('lets a given topK set the frontier unless a frontier is given too', () => {
+    const cpu = { topK: 3, frontier: 1, depth: 4, totalTokens: 11 };
+    expect(mergeTree(cpu, { topK: 8, depth: 4, totalTokens: 33 })).toEqual({
+      topK: 8,
+      frontier: 8,
+      depth: 4,
+      totalTokens: 33,
+    });
+    expect(mergeTree(cpu, { topK: 4, frontier: 2 })).toEqual({ ...cpu, topK: 4, frontier: 2 });
+  });
+});
+
+describe('resolveBudgets', () => {
+  it('starts from core defaults, which the GPU devices keep', () => {
+    const gpu = { ...DYNAMIC_TREE_DEFAULTS, frontier: DYNAMIC_TREE_DEFAULTS.topK };
+    expect(resolveBudgets('webgpu', undefined).tree).toEqual(gpu);
+    expect(resolveBudgets('cuda', undefined).tree).toEqual(gpu);
+  });
+
+  it('takes the device preset, then the bundle tuning of that device, then the call options', () => {
+    expect(resolveBudgets('cpu', undefined).tree).toEqual({
+      topK: 3,
+      frontier: 1,
+      depth: 4,
+      totalTokens: 11,
+    });
+    expect(resolveBudgets('wasm', undefined).tree).toEqual({
+      topK: 2,
+      frontier: 2,
+      depth: 1,
+      totalTokens: 5,
+    });
+    const tuning = {
+      cpu: { tree: { totalTokens: 12 }, draftTree: { depth: 4 } },
+      wasm: { tree: { depth: 3 } },
+    };
+    expect(resolveBudgets('cpu', tuning)).toEqual({
+      tree: { topK: 3, frontier: 1, depth: 4, totalTokens: 12 },
+      draftTree: { topK: 4, frontier: 1, depth: 4, totalTokens: 6 },
+    });
+    expect(resolveBudgets('cpu', tuning, { tree: { topK: 2 } }).tree).toEqual({
+      topK: 2,
+      frontier: 2,
+      depth: 4,
+      totalTokens: 12,
+    });
+    expect(resolveBudgets('webgpu', tuning).tree.totalTokens).toBe(DYNAMIC_TREE_DEFAULTS.totalTokens);
+  });
+});

@@ -1,0 +1,78 @@
+import type { Manifest, ManifestModel } from '@treespec/onnx';
+import { describe, expect, it } from 'vitest';
+import { type BundleOptions, DRAFTERS, plan } from '../src/index.js';
+import { tinyManifest } from './tiny.js';
+
+describe('plan', () => {
+  it('loads the models of the drafters asked for, and only those', async () => {
+    const manifest = await tinyManifest();
+    const ids = (options: BundleOptions) => plan(manifest, options).models.map((m) => m.id);
+    expect(ids({})).toEqual(['target', 'eagle-head']);
+    expect(ids({ drafter: 'none' })).toEqual(['target']);
+    expect(ids({ drafter: 'suffix' })).toEqual(['target']);
+    expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft-int8']);
+    expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft-int8']);
+    expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual([
+      'target',
+      'eagle-head',
+      'draft-int8',
+    ]);
+  });
+
+  it('puts the default drafter first, and plain decoding has none', async () => {
+    const manifest = await tinyManifest();
+    const planned = plan(manifest, { drafter: 'suffix', drafters: ['eagle2', 'suffix', 'none'] });
+    expect(planned.drafters).toEqual(['suffix', 'eagle2']);
+    expect(planned.defaultDrafter).toBe('suffix');
+    expect(plan(manifest, { drafter: 'none', drafters: ['lookup'] }).defaultDrafter).toBeNull();
+  });
+
+  it('takes fp32 models on wasm and the device budgets, with the call options over them', async () => {
+    const manifest = await tinyManifest();
+    const wasm = plan(manifest, { drafters: ['draft-lm'] }, 'wasm');
+    expect(wasm.models.every((m) => m.weightFormat === 'fp32')).toBe(true);
+    expect(wasm.budgets.tree).toEqual({ topK: 2, frontier: 2, depth: 1, totalTokens: 5 });
+    expect(plan(manifest, { tree: { depth: 3 } }, 'cpu').budgets.tree).toEqual({
+      topK: 3,
+      frontier: 1,
+      depth: 3,
+      totalTokens: 11,
+    });
+    const tuned: Manifest = { ...manifest, tuning: { cpu: { tree: { totalTokens: 6 } } } };
+    expect(plan(tuned, {}, 'cpu').budgets.tree.totalTokens).toBe(6);
+    expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
+  });
+
+  it('allocates the context asked for, at most the model’s, and names the tokenizer files', async () => {
+    const manifest = await tinyManifest();
+    const target = manifest.models.find((m) => m.role === 'target') as ManifestModel;
+    expect(plan(manifest, { maxContext: 100 }).maxContext).toBe(100);
+    expect(plan(manifest, { maxContext: 1e9 }).maxContext).toBe(target.dims.maxContext);
+    expect(plan(manifest).tokenizerFiles[0]).toBe('tokenizer.json');
+  });
+
+  it('refuses an unknown drafter, and a drafter whose model the bundle lacks, naming the file', async () => {
+    const manifest = await tinyManifest();
+    expect(() => plan(manifest, { drafter: 'medusa' as never })).toThrow(
+      `option "drafter" must be one of ${Object.keys(DRAFTERS).join(', ')}, none; got "medusa"`,
+    );
+    const headless: Manifest = {
+      ...manifest,
+      models: manifest.models.filter((m) => m.role !== 'eagle-head'),
+    };
+    expect(plan(headless).drafters).toEqual([]);
+    expect(plan(headless, { drafter: 'hybrid' }).models.map((m) => m.role)).toEqual(['target', 'draft']);
+    expect(() => plan(headless, { drafter: 'eagle2' }, 'cpu', 'm/treespec.json')).toThrow(
+      'm/treespec.json: has no model with role "eagle-head", which the eagle2 drafter needs',
+    );
+  });
+
+  it('checks every draft model against the target before anything is opened', async () => {
+    const manifest = await tinyManifest();
+    const models = manifest.models.map((m) =>
+      m.role === 'draft' ? { ...m, dims: { ...m.dims, vocab: m.dims.vocab + 1 } } : m,
+    );
+    expect(() => plan({ ...manifest, models }, { drafter: 'draft-lm' })).toThrow(/vocab size/);
+    expect(() => plan({ ...manifest, models })).not.toThrow();
+  });
+});
