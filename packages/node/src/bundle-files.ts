@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { ModelFormatError } from '@treespec/core';
+import { ModelFormatError, ModelLoadError } from '@treespec/core';
 import { checkBundlePath, checkedBundlePaths, checkTokenizerHash, type Manifest } from '@treespec/onnx';
-import { ModelLoadError } from './session.js';
 
 /**
  * Resolves every file the manifest names inside `directory`, following symlinks, and checks that

@@ -1,5 +1,5 @@
 import { ModelFormatError } from '@treespec/core';
-import type { Manifest, ModelDims } from './manifest.js';
+import type { Manifest, ModelDims } from './manifest-schema.js';
 
 /**
  * Largest value each manifest dim may declare. Buffers are sized from these numbers before any

@@ -1,6 +1,6 @@
 import { ModelFormatError } from '@treespec/core';
 import { checkBundleLimits } from './bundle-limits.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest } from './manifest-schema.js';
 
 /** One file a manifest names, with the field that names it. */
 export interface BundlePath {

@@ -1,6 +1,6 @@
 import { ModelFormatError } from '@treespec/core';
 import type { InferenceSession } from 'onnxruntime-common';
-import { layerName, type ManifestModel } from './manifest.js';
+import { layerName, type ManifestModel } from './manifest-schema.js';
 
 /** What {@link checkGraph} reads of a session: its input and output names and metadata. */
 export type GraphSignature = Pick<

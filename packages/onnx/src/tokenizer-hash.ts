@@ -1,5 +1,5 @@
 import { ModelFormatError } from '@treespec/core';
-import type { ManifestModel } from './manifest.js';
+import type { ManifestModel } from './manifest-schema.js';
 
 /** Hex sha256 of `bytes` (Web Crypto: Node 20 and browsers). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
