@@ -6,9 +6,9 @@ import {
   TreespecWorkerClient,
   type WebTreespec,
   type WorkerLike,
-  type WorkerRequest,
   type WorkerScopeLike,
 } from '../src/index.js';
+import type { WorkerRequest } from '../src/internal.js';
 
 /** A worker host over the real tiny model (loaded in Node), joined to a client in one process. */
 function connect(): TreespecWorkerClient {

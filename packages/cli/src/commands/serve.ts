@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { BUNDLE_DRAFTERS, type BundleDrafter, TextGenerator } from '@treespec/generator';
-import { loadTreespec } from '@treespec/node';
+import { TextGenerator } from '@treespec/generator';
+import { loadTreespec, readTokenizerFiles } from '@treespec/node';
+import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { createServer } from '@treespec/server';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -72,7 +73,7 @@ export function registerServe(program: Command): void {
       const loaded = await loadTreespec(directory, await loadOptions(flags, flags.drafters ?? []));
       const generator = flags.chatTemplate
         ? new TextGenerator({
-            tokenizer: await loadTokenizer(directory, {
+            tokenizer: await loadTokenizer(await readTokenizerFiles(directory), {
               chatTemplate: await readFile(flags.chatTemplate, 'utf8'),
             }),
             target: loaded.target,
