@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
+import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
-import { parseDecoderConfig } from './config.js';
+import { capturedLayersFor, parseDecoderConfig } from './config.js';
 import {
   type CommonConvertOptions,
   manifestDims,
@@ -22,6 +22,11 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
   readonly checkpoint: string;
   /** `target` (default) or `draft` (an independent small draft LM). */
   readonly role?: 'target' | 'draft';
+  /**
+   * Targets for an EAGLE-3 head: also output the inputs of these decoder layers after the feature
+   * (`captured_feature`), or of EAGLE's reference layers (2, L // 2, L − 3) with `reference`.
+   */
+  readonly eagle3Layers?: readonly number[] | 'reference';
 }
 
 /** What a conversion wrote. */
@@ -45,6 +50,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
+  const capturedLayers =
+    options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {
@@ -52,7 +59,16 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
     const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
-      buildCausalLMGraph(g, checkpoint, config, resolved.format, resolved.graph, resolved.maxContext),
+      buildCausalLMGraph(
+        g,
+        checkpoint,
+        config,
+        resolved.format,
+        resolved.graph,
+        resolved.maxContext,
+        CAUSAL_LM_IO,
+        capturedLayers,
+      ),
     );
     const model: ManifestModel = {
       id: resolved.id,
@@ -65,7 +81,11 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
       inputs: CAUSAL_LM_IO.inputs,
-      outputs: CAUSAL_LM_IO.outputs,
+      outputs:
+        capturedLayers.length > 0
+          ? { ...CAUSAL_LM_IO.outputs, capturedFeature: CAPTURED_FEATURE_OUTPUT }
+          : CAUSAL_LM_IO.outputs,
+      ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
       kvCache: manifestKvCache(config),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,

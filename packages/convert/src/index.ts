@@ -7,12 +7,19 @@ export {
 } from './block-quantization.js';
 export { Checkpoint, SHARD_INDEX_FILE } from './checkpoint.js';
 export {
+  capturedLayersFor,
   type DecoderConfig,
+  defaultCapturedLayers,
+  EAGLE3_ARCHITECTURE,
+  type Eagle3HeadConfig,
   type EagleHeadConfig,
+  type HeadLayout,
   type LayerFeatures,
   type ModelFamily,
   parseDecoderConfig,
+  parseEagle3HeadConfig,
   parseEagleHeadConfig,
+  recognizeHeadLayout,
   SUPPORTED_ARCHITECTURES,
 } from './config.js';
 export { type ConvertCausalLMOptions, type ConvertResult, convertCausalLM } from './convert-causal-lm.js';

@@ -11,9 +11,12 @@ export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
   type ActivationDtype,
   type BaseModelInfo,
+  CAPTURED_FEATURE_OUTPUT,
   CAUSAL_LM_IO,
   checkModelPair,
+  type DraftVocabulary,
   EAGLE_HEAD_IO,
+  EAGLE3_HEAD_IO,
   findModel,
   type GraphKind,
   type KvCacheInfo,

@@ -9,11 +9,14 @@ export const MANIFEST_FORMAT = 'treespec-models';
 /** Version of the manifest format this code reads and writes. */
 export const MANIFEST_VERSION = 1;
 
-/** What a model is for: the model being accelerated, an independent draft LM, or an EAGLE-1/2 head. */
-export type ModelRole = 'target' | 'draft' | 'eagle-head';
+/**
+ * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
+ * an EAGLE-3 head.
+ */
+export type ModelRole = 'target' | 'draft' | 'eagle-head' | 'eagle3-head';
 
 /** The graph contract a model file follows (see docs/onnx-layout.md). */
-export type GraphKind = 'causal-lm' | 'eagle-head';
+export type GraphKind = 'causal-lm' | 'eagle-head' | 'eagle3-head';
 
 /** Element type of activations, KV entries and the attention bias. */
 export type ActivationDtype = 'float32' | 'float16';
@@ -79,6 +82,8 @@ export interface ModelInputs {
   readonly feature?: string;
   /** EAGLE heads only: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
+  /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
+  readonly draftHidden?: string;
 }
 
 /** Names of a model's graph outputs. Per-layer names contain `{layer}`. */
@@ -92,8 +97,13 @@ export interface ModelOutputs {
   readonly hidden?: string;
   /** EAGLE heads: top-k log-probabilities, best first. */
   readonly topLogProbs?: string;
-  /** EAGLE heads: their token ids. */
+  /** EAGLE heads: their token ids, always target vocabulary ids (mapped in-graph from a reduced draft vocabulary). */
   readonly topIds?: string;
+  /**
+   * Causal LMs converted for an EAGLE-3 head: each row's `feature` followed by the inputs of the
+   * decoder layers `capturedLayers` ([1, new, (1 + capturedLayers.length) x hidden]).
+   */
+  readonly capturedFeature?: string;
 }
 
 /** How the KV cache is shaped and what `present_*` holds. */
@@ -138,6 +148,23 @@ export interface ModelSource {
   readonly checkpoint: string;
 }
 
+/**
+ * A reduced draft vocabulary: the model's logits cover `size` target tokens only, and its graph
+ * maps the top-k draft ids back to target ids (a draft→target table stored as an initializer), so
+ * every runner sees target ids. EAGLE-3 heads bring theirs (`d2t`); FR-Spec keeps the most
+ * frequent target tokens of a corpus.
+ */
+export interface DraftVocabulary {
+  /** Draft tokens (rows of the draft lm_head). */
+  readonly size: number;
+  /** `eagle3-d2t`: the head's own `d2t`; `frequency`: the `size` most frequent tokens of `corpus`. */
+  readonly source: 'eagle3-d2t' | 'frequency';
+  /** `frequency` only: the file the tokens were counted in (its name) and how many tokens it held. */
+  readonly corpus?: { readonly file: string; readonly tokens: number };
+  /** Share of the counted tokens the draft vocabulary covers, when known. */
+  readonly coverage?: number;
+}
+
 /** The base model an EAGLE head was converted against. */
 export interface BaseModelInfo {
   /** Id of the base model's manifest entry when it was in the same directory, else its checkpoint name. */
@@ -169,9 +196,17 @@ export interface ManifestModel {
   readonly rmsNormEps: number;
   /**
    * Which hidden state `outputs.feature` (causal LMs) holds, or `inputs.feature` (heads) expects:
-   * always the last hidden state after the final norm (the lm_head input).
+   * the last hidden state after the final norm (the lm_head input), or for EAGLE-3 heads the
+   * target's captured layer inputs (`captured-layers`, see {@link ManifestModel.capturedLayers}).
    */
-  readonly feature: 'final-norm';
+  readonly feature: 'final-norm' | 'captured-layers';
+  /**
+   * Targets converted for an EAGLE-3 head: the decoder layers whose inputs `outputs.capturedFeature`
+   * holds, ascending. EAGLE-3 heads: the layers they were trained on.
+   */
+  readonly capturedLayers?: readonly number[];
+  /** Heads and draft LMs whose logits cover a reduced draft vocabulary. */
+  readonly draftVocab?: DraftVocabulary;
   readonly tokenizer: TokenizerInfo;
   readonly source: ModelSource;
   /** Fingerprint of this model's own lm_head (causal LMs). */
@@ -218,6 +253,15 @@ export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: Mo
     presentValue: 'present_value.{layer}',
   },
 };
+
+/** Input and output names every EAGLE-3 head gets unless its manifest says otherwise. */
+export const EAGLE3_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: { ...EAGLE_HEAD_IO.inputs, draftHidden: 'draft_hidden' },
+  outputs: EAGLE_HEAD_IO.outputs,
+};
+
+/** Output name of the captured layer inputs of a causal LM converted for an EAGLE-3 head. */
+export const CAPTURED_FEATURE_OUTPUT = 'captured_feature';
 
 /** Expands a per-layer name such as `past_key.{layer}` for one layer. */
 export function layerName(pattern: string, layer: number): string {
@@ -344,6 +388,10 @@ export function checkModelPair(
   }
   same('vocab size', target.dims.vocab, partner.dims.vocab);
   same('tokenizer.json sha256', target.tokenizer.sha256, partner.tokenizer.sha256);
+  if (partner.role === 'eagle3-head') {
+    same('hidden size', target.dims.hidden, partner.dims.hidden);
+    same('captured layers', capturedLayersText(target), capturedLayersText(partner));
+  }
   if (partner.role === 'eagle-head') {
     same('hidden size', target.dims.hidden, partner.dims.hidden);
     same('feature', target.feature, partner.feature);
@@ -352,14 +400,19 @@ export function checkModelPair(
   }
 }
 
+function capturedLayersText(model: ManifestModel): string {
+  return model.capturedLayers
+    ? `[${model.capturedLayers.join(', ')}]`
+    : 'none (converted without --eagle3-layers)';
+}
+
 function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const m = v.object(value, at);
   v.string(m.id, `${at}.id`);
-  const role = v.oneOf(m.role, `${at}.role`, ['target', 'draft', 'eagle-head'] as const);
-  const graph = v.oneOf(m.graph, `${at}.graph`, ['causal-lm', 'eagle-head'] as const);
-  if ((role === 'eagle-head') !== (graph === 'eagle-head')) {
-    v.fail(`${at}.graph`, role === 'eagle-head' ? '"eagle-head"' : '"causal-lm"', graph);
-  }
+  const role = v.oneOf(m.role, `${at}.role`, ['target', 'draft', 'eagle-head', 'eagle3-head'] as const);
+  const graph = v.oneOf(m.graph, `${at}.graph`, ['causal-lm', 'eagle-head', 'eagle3-head'] as const);
+  const expectedGraph = role === 'eagle-head' || role === 'eagle3-head' ? role : 'causal-lm';
+  if (graph !== expectedGraph) v.fail(`${at}.graph`, `"${expectedGraph}"`, graph);
   v.string(m.file, `${at}.file`);
   for (const [i, f] of v.array(m.externalData, `${at}.externalData`).entries()) {
     v.string(f, `${at}.externalData[${i}]`);
@@ -401,7 +454,8 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   if (heads % kvHeads !== 0) v.fail(`${at}.dims.kvHeads`, `a divisor of heads (${heads})`, kvHeads);
   const inputs = v.object(m.inputs, `${at}.inputs`);
   const outputs = v.object(m.outputs, `${at}.outputs`);
-  const need = graph === 'eagle-head' ? EAGLE_HEAD_IO : CAUSAL_LM_IO;
+  const need =
+    graph === 'eagle-head' ? EAGLE_HEAD_IO : graph === 'eagle3-head' ? EAGLE3_HEAD_IO : CAUSAL_LM_IO;
   for (const key of Object.keys(need.inputs)) v.string(inputs[key], `${at}.inputs.${key}`);
   for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
   for (const [key, name] of [
@@ -430,7 +484,9 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   v.oneOf(rope.type, `${at}.rope.type`, ['default', 'linear', 'llama3', 'yarn'] as const);
   v.positiveNumber(rope.theta, `${at}.rope.theta`);
   v.positiveNumber(m.rmsNormEps, `${at}.rmsNormEps`);
-  if (m.feature !== 'final-norm') v.fail(`${at}.feature`, '"final-norm"', m.feature);
+  const feature = graph === 'eagle3-head' ? 'captured-layers' : 'final-norm';
+  if (m.feature !== feature) v.fail(`${at}.feature`, `"${feature}"`, m.feature);
+  validateEagle3Fields(v, m, at, graph, dims.layers as number);
   const tok = v.object(m.tokenizer, `${at}.tokenizer`);
   const files = v.array(tok.files, `${at}.tokenizer.files`);
   if (!files.includes('tokenizer.json'))
@@ -447,12 +503,56 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const source = v.object(m.source, `${at}.source`);
   for (const key of ['architecture', 'modelType', 'checkpoint']) v.string(source[key], `${at}.source.${key}`);
   if (m.lmHead !== undefined) v.fingerprint(m.lmHead, `${at}.lmHead`);
-  if (role === 'eagle-head') {
+  if (role === 'eagle-head' || role === 'eagle3-head') {
     const base = v.object(m.base, `${at}.base`);
     v.string(base.id, `${at}.base.id`);
     v.fingerprint(base.lmHead, `${at}.base.lmHead`);
   }
   return m as unknown as ManifestModel;
+}
+
+/**
+ * `capturedLayers` (ascending layer indices, with `outputs.capturedFeature` on a causal LM; required
+ * on an EAGLE-3 head) and `draftVocab` (required on an EAGLE-3 head; at most `dims.vocab` tokens).
+ */
+function validateEagle3Fields(
+  v: Checker,
+  m: Record<string, unknown>,
+  at: string,
+  graph: GraphKind,
+  layers: number,
+): void {
+  const dims = m.dims as Record<string, unknown>;
+  if (m.capturedLayers !== undefined || graph === 'eagle3-head') {
+    const captured = v.array(m.capturedLayers, `${at}.capturedLayers`);
+    if (captured.length === 0) v.fail(`${at}.capturedLayers`, 'at least one layer', captured);
+    captured.forEach((layer, i) => {
+      v.nonNegativeInt(layer, `${at}.capturedLayers[${i}]`);
+      if (graph === 'causal-lm' && (layer as number) >= layers)
+        v.fail(`${at}.capturedLayers[${i}]`, `a layer index below dims.layers (${layers})`, layer);
+      if (i > 0 && (layer as number) <= (captured[i - 1] as number))
+        v.fail(`${at}.capturedLayers`, 'ascending layer indices', captured);
+    });
+    if (graph === 'causal-lm')
+      v.string((m.outputs as Record<string, unknown>).capturedFeature, `${at}.outputs.capturedFeature`);
+  }
+  if (m.draftVocab !== undefined || graph === 'eagle3-head') {
+    const dv = v.object(m.draftVocab, `${at}.draftVocab`);
+    const size = v.positiveInt(dv.size, `${at}.draftVocab.size`);
+    if (size > (dims.vocab as number))
+      v.fail(`${at}.draftVocab.size`, `at most dims.vocab (${dims.vocab})`, size);
+    const source = v.oneOf(dv.source, `${at}.draftVocab.source`, ['eagle3-d2t', 'frequency'] as const);
+    if (source === 'frequency') {
+      const corpus = v.object(dv.corpus, `${at}.draftVocab.corpus`);
+      v.string(corpus.file, `${at}.draftVocab.corpus.file`);
+      v.positiveInt(corpus.tokens, `${at}.draftVocab.corpus.tokens`);
+    }
+    if (
+      dv.coverage !== undefined &&
+      !(typeof dv.coverage === 'number' && dv.coverage >= 0 && dv.coverage <= 1)
+    )
+      v.fail(`${at}.draftVocab.coverage`, 'a number in [0, 1]', dv.coverage);
+  }
 }
 
 /** Field checks that throw a {@link ModelFormatError} naming the file and the field. */
