@@ -6,6 +6,7 @@ export {
   type DraftModelShape,
 } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
+export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runner.js';
 export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
 export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
@@ -45,7 +46,10 @@ export {
 } from './manifest.js';
 export {
   type CausalLmLayout,
+  capturedFeatureLayout,
   causalLmLayout,
+  type Eagle3HeadLayout,
   type EagleHeadLayout,
+  eagle3HeadLayout,
   eagleHeadLayout,
 } from './model-layout.js';
