@@ -1,6 +1,6 @@
 import { type DraftModelStep, DynamicTreeGrowth, SpeculativeDecoder } from '@treespec/core';
-import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { GreedyVerifier } from '@treespec/sampling';
+import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { Eagle3Drafter, type Eagle3DraftModel, EagleDrafter } from '../src/index.js';
 import { ToyDraftHead } from './toy-draft-model.js';
@@ -90,4 +90,40 @@ describe('Eagle3Drafter', () => {
       /the EAGLE-3 head needs target features of width 12; got 4/,
     );
   });
+
+  it('stays lossless under stochastic verification with a weak head (chi-square over two tokens, alpha 1e-3)', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const headModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const target = new ToyTarget(model, { featureSize: FEATURE + CAPTURED });
+    const drafter = new Eagle3Drafter(new ToyEagle3Head(headModel), {
+      tree: { topK: 2, depth: 2, totalTokens: 4 },
+    });
+    const counts = new Map<string, number>();
+    const samples = 12000;
+    for (let i = 0; i < samples; i++) {
+      const decoder = new SpeculativeDecoder({
+        target,
+        drafter,
+        verifier: createVerifier({ temperature: 1, seed: i }),
+      });
+      const r = await decoder.generate([1, 2], { maxTokens: 2 });
+      const key = Array.from(r.tokens).join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    // Exact plain-sampling distribution of the first two tokens.
+    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+    const logits = new Float32Array(vocab);
+    const probs = new Float64Array(vocab);
+    const expected = new Map<string, number>();
+    model.logits([1, 2], 2, logits, 0);
+    pipeline.distribution(logits, 0, 1, probs);
+    const first = Array.from(probs);
+    for (let a = 0; a < vocab; a++) {
+      model.logits([1, 2, a], 3, logits, 0);
+      pipeline.distribution(logits, 0, 2, probs);
+      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
+    }
+    expect(chiSquareTest(counts, expected, samples).pValue).toBeGreaterThan(1e-3);
+  }, 60_000);
 });

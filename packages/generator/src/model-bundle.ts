@@ -16,6 +16,7 @@ import {
   SuffixDrafter,
 } from '@treespec/drafters';
 import {
+  capturedFeatureLayout,
   causalLmLayout,
   checkModelPair,
   eagleHeadLayout,
@@ -27,11 +28,20 @@ import {
 } from '@treespec/onnx';
 import type { HfTokenizer } from '@treespec/tokenizers';
 import type { InferenceSession } from 'onnxruntime-common';
+import { createEagle3Drafter } from './eagle3-drafter.js';
 import { preferModels } from './prefer-models.js';
 import { TextGenerator } from './text-generator.js';
 
 /** The drafters a model bundle can provide; `none` is plain decoding. */
-export const BUNDLE_DRAFTERS = ['eagle2', 'draft-lm', 'lookup', 'suffix', 'hybrid', 'none'] as const;
+export const BUNDLE_DRAFTERS = [
+  'eagle2',
+  'eagle3',
+  'draft-lm',
+  'lookup',
+  'suffix',
+  'hybrid',
+  'none',
+] as const;
 export type BundleDrafter = (typeof BUNDLE_DRAFTERS)[number];
 
 /** When model drafters stop growing a tree early: never, EAGLE-2's depth rule, AdaEDL's entropy rule, or both. */
@@ -138,7 +148,8 @@ export async function createTextGenerator(
   if (!targetModel) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
   const headModel = byRole('eagle-head');
   const draftModel = byRole('draft');
-  const defaultDrafter = options.drafter ?? (headModel ? 'eagle2' : 'none');
+  const defaultDrafter =
+    options.drafter ?? (headModel ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none');
   const wanted = new Set<BundleDrafter>([defaultDrafter, ...(options.drafters ?? [])]);
   for (const name of wanted) {
     if (!BUNDLE_DRAFTERS.includes(name))
@@ -193,7 +204,17 @@ export async function createTextGenerator(
   const drafters: Record<string, Drafter> = {};
   for (const name of wanted) {
     if (name === 'eagle2') drafters[name] = await eagleDrafter();
-    else if (name === 'draft-lm') drafters[name] = await draftLmDrafter();
+    else if (name === 'eagle3') {
+      const growth = growthFor(treeBudget(DEFAULT_TREE, options.tree), adaptive);
+      drafters[name] = await createEagle3Drafter(
+        manifest,
+        manifestFile,
+        targetModel,
+        source.openSession,
+        growth,
+        runnerOptions(growth),
+      );
+    } else if (name === 'draft-lm') drafters[name] = await draftLmDrafter();
     else if (name === 'lookup') drafters[name] = new LookupDrafter();
     else if (name === 'suffix') drafters[name] = new SuffixDrafter(suffixOptions);
     else if (name === 'hybrid') {
@@ -205,7 +226,8 @@ export async function createTextGenerator(
     }
   }
   const treeSizes = Object.values(drafters).map((d) => d.maxTreeSize);
-  const target = new OnnxCausalLm(await source.openSession(targetModel), causalLmLayout(targetModel), {
+  const targetLayout = wanted.has('eagle3') ? capturedFeatureLayout : causalLmLayout;
+  const target = new OnnxCausalLm(await source.openSession(targetModel), targetLayout(targetModel), {
     maxContext,
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), maxContext),
   });
