@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { Checkpoint } from './checkpoint.js';
 import {
@@ -19,6 +20,7 @@ import {
   resolveOptions,
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
+import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { CheckpointError } from './errors.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
@@ -33,6 +35,8 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
   readonly target: string;
   /** EAGLE-3 heads: the target layers whose inputs the head fuses, when its config does not say (default: EAGLE's rule). */
   readonly eagle3Layers?: readonly number[];
+  /** EAGLE-1/2 heads, FR-Spec: compute logits over the K most frequent target tokens of a corpus only. */
+  readonly draftVocab?: FrequencyVocabularyOptions;
 }
 
 /**
@@ -52,6 +56,10 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   const probe = await Checkpoint.open(options.checkpoint);
   const layout = recognizeHeadLayout(head.json, probe.tensorNames, head.file);
   if (layout === 'eagle3') {
+    if (options.draftVocab) {
+      await probe.close();
+      throw new OptionError('draftVocab', options.draftVocab.size, 'absent for an EAGLE-3 head (its d2t is its draft vocabulary)');
+    }
     const target = await Checkpoint.open(options.target);
     try {
       const config = parseEagle3HeadConfig(head.json, head.file);
@@ -63,6 +71,9 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   await probe.close();
   const config = parseEagleHeadConfig(head.json, head.file);
   checkHeadFitsTarget(config, targetConfig);
+  const draftVocabulary = options.draftVocab
+    ? await frequencyVocabulary(options.draftVocab, options.target, targetConfig.vocab)
+    : null;
   const resolved = resolveOptions(
     options,
     'eagle-head',
@@ -88,7 +99,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
         g,
         checkpoint,
         config,
-        { embedding, lmHead, prefix, fcBias },
+        { embedding, lmHead, prefix, fcBias, draftVocabulary: draftVocabulary?.map ?? null },
         resolved.format,
         resolved.graph,
         resolved.maxContext,
@@ -114,6 +125,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',
+      ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       tokenizer,
       source: {
         architecture: config.architecture,

@@ -39,6 +39,14 @@ export {
   floatToHalfBits,
   halfToFloat,
 } from './float-conversion.js';
+export {
+  type FrequencyVocabulary,
+  type FrequencyVocabularyOptions,
+  frequencyVocabulary,
+  TOKEN_FREQUENCIES_FORMAT,
+  type TokenFrequencies,
+  writeTokenFrequencies,
+} from './frequency-vocabulary.js';
 export type { Matrix } from './matrix.js';
 export { OPSET } from './model-file.js';
 export {

@@ -21,6 +21,8 @@ interface ConvertFlags {
   blockSize: number;
   asymmetric?: boolean;
   eagle3Layers?: number[] | true;
+  draftVocab?: number;
+  draftVocabCorpus?: string;
 }
 
 function layerList(value: string): number[] {
@@ -102,6 +104,15 @@ export function registerConvert(program: Command): void {
     )
     .option('--asymmetric', 'int8/int4: store a zero point per block (default: symmetric blocks)')
     .option(
+      '--draft-vocab <k>',
+      'EAGLE-2 head, FR-Spec: draft over the K most frequent target tokens',
+      positiveInt,
+    )
+    .option(
+      '--draft-vocab-corpus <file>',
+      'with --draft-vocab: a UTF-8 text file to count tokens in (target tokenizer), or a token-frequency JSON file',
+    )
+    .option(
       '--eagle3-layers [layers]',
       'target: also output the inputs of these layers for an EAGLE-3 head (bare: 2, L/2, L-3); EAGLE-3 head: the layers it fuses when its config does not say',
       layerList,
@@ -130,14 +141,25 @@ export function registerConvert(program: Command): void {
           );
         if (flags.eagle3Layers === true)
           throw new OptionError('--eagle3-layers', true, 'a list of layers with --role eagle-head');
+        if ((flags.draftVocab === undefined) !== (flags.draftVocabCorpus === undefined))
+          throw new OptionError(
+            '--draft-vocab',
+            flags.draftVocab,
+            'given together with --draft-vocab-corpus',
+          );
         result = await convertEagleHead({
           ...common,
           target: resolve(flags.target),
           ...(flags.eagle3Layers ? { eagle3Layers: flags.eagle3Layers } : {}),
+          ...(flags.draftVocab !== undefined
+            ? { draftVocab: { size: flags.draftVocab, corpus: resolve(flags.draftVocabCorpus!) } }
+            : {}),
         });
       } else {
         if (flags.target)
           throw new OptionError('--target', flags.target, 'given only with --role eagle-head');
+        if (flags.draftVocab !== undefined)
+          throw new OptionError('--draft-vocab', flags.draftVocab, 'given only with --role eagle-head');
         const eagle3Layers = flags.eagle3Layers === true ? 'reference' : flags.eagle3Layers;
         result = await convertCausalLM({
           ...common,
