@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { Checkpoint } from '@treespec/convert';
 import { causalBias, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
+import { TINY_MODEL_IDS, tinyCheckpointDirectory, tinyTestVectorsPath } from '../src/node.js';
 import { type LoadedModel, loadTinyModel, logSumExpRow } from './helpers/bundle.js';
 
 /** PyTorch fp32 vs ONNX Runtime fp32 on identical weights: differences are summation order only. */
@@ -87,6 +88,31 @@ describe('converted EAGLE-3 head and its target reproduce the PyTorch test vecto
         expect(maxAbsDiff(state.subarray(0, 16), first16)).toBeLessThan(TOLERANCE);
         expect(normError(state, norm)).toBeLessThan(TOLERANCE);
       });
+    }
+  });
+
+  it("fuses the captured states with the head's fc into the recorded input (fc over the ONNX target's states)", async () => {
+    const hidden = target.entry.dims.hidden;
+    const checkpoint = await Checkpoint.open(tinyCheckpointDirectory(TINY_MODEL_IDS.eagle3Head));
+    try {
+      // The first 16 rows of fc: the recorded outputs are the first 16 values.
+      const fc = await checkpoint.matrix('fc.weight', hidden, 3 * hidden).read(0, 16);
+      for (const c of vectors.cases) {
+        const n = c.prompt_ids.length;
+        const t = await runSequence(target.session, target.shape, c.prompt_ids);
+        const row = (t.outputs.captured_feature!.data as Float32Array).subarray(
+          ((n - 1) * 4 + 1) * hidden,
+          n * 4 * hidden,
+        );
+        const fused = Array.from({ length: 16 }, (_, o) => {
+          let s = 0;
+          for (let i = 0; i < 3 * hidden; i++) s += fc[o * 3 * hidden + i]! * row[i]!;
+          return s;
+        });
+        expect(maxAbsDiff(fused, c.fc_out_last_first16)).toBeLessThan(TOLERANCE);
+      }
+    } finally {
+      await checkpoint.close();
     }
   });
 
