@@ -20,8 +20,8 @@ import {
   resolveOptions,
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
-import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { CheckpointError } from './errors.js';
+import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
@@ -58,7 +58,11 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   if (layout === 'eagle3') {
     if (options.draftVocab) {
       await probe.close();
-      throw new OptionError('draftVocab', options.draftVocab.size, 'absent for an EAGLE-3 head (its d2t is its draft vocabulary)');
+      throw new OptionError(
+        'draftVocab',
+        options.draftVocab.size,
+        'absent for an EAGLE-3 head (its d2t is its draft vocabulary)',
+      );
     }
     const target = await Checkpoint.open(options.target);
     try {
