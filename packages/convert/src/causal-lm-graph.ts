@@ -14,6 +14,7 @@ import {
   type GraphOptions,
   rmsNorm,
 } from './decoder-graph.js';
+import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import { OnnxDataType } from './onnx-proto.js';
@@ -30,7 +31,9 @@ export interface CausalLMNames {
  * `g`: embeddings, every decoder layer with its KV cache inputs and outputs, the final norm
  * whose output is the `feature`, and the lm_head (the embedding when tied) for `logits`. With
  * `capturedLayers` (for an EAGLE-3 head) it also outputs `captured_feature`: each row's feature
- * followed by the inputs of those layers (the residual stream before them, not normalised).
+ * followed by the inputs of those layers (the residual stream before them, not normalised). With
+ * a draft `vocabulary` (FR-Spec draft LMs) only its rows of the lm_head are multiplied and the
+ * logits are spread over the full vocabulary, the other tokens at a very negative logit.
  */
 export async function buildCausalLMGraph(
   g: GraphBuilder,
@@ -41,6 +44,7 @@ export async function buildCausalLMGraph(
   maxContext: number,
   names: CausalLMNames = CAUSAL_LM_IO,
   capturedLayers: readonly number[] = [],
+  vocabulary: DraftVocabularyMap | null = null,
 ): Promise<void> {
   const ctx: DecoderContext = { g, format, options, config };
   const embed = checkpoint.matrix('model.embed_tokens.weight', config.vocab, config.hidden);
@@ -57,7 +61,14 @@ export async function buildCausalLMGraph(
   }
   const normWeight = await checkpoint.vector('model.norm.weight', config.hidden);
   const feature = await rmsNorm(ctx, h, normWeight, 'final_norm');
-  const logits = await format.linear(g, feature, lmHead, null);
+  const logits = vocabulary
+    ? await scatterToVocabulary(
+        g,
+        await format.linear(g, feature, selectRows(lmHead, vocabulary.targetIds, 'lm_head.draft_rows'), null),
+        vocabulary,
+        config.vocab,
+      )
+    : await format.linear(g, feature, lmHead, null);
   const featureOut = g.op('Reshape', [feature, g.int64([1, -1, config.hidden])]);
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { OptionError } from '@treespec/core';
 import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
@@ -11,6 +12,7 @@ import {
   manifestRope,
   resolveOptions,
 } from './convert-options.js';
+import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
@@ -27,6 +29,11 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
    * (`captured_feature`), or of EAGLE's reference layers (2, L // 2, L − 3) with `reference`.
    */
   readonly eagle3Layers?: readonly number[] | 'reference';
+  /**
+   * Draft LMs, FR-Spec: multiply only the lm_head rows of the K most frequent target tokens of a
+   * corpus (the logits still cover the vocabulary; the other tokens can never be drafted).
+   */
+  readonly draftVocab?: FrequencyVocabularyOptions;
 }
 
 /** What a conversion wrote. */
@@ -50,6 +57,16 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
+  if (options.draftVocab && role !== 'draft') {
+    throw new OptionError(
+      'draftVocab',
+      options.draftVocab.size,
+      'given only for a draft LM or an EAGLE head (a target verifies over its whole vocabulary)',
+    );
+  }
+  const draftVocabulary = options.draftVocab
+    ? await frequencyVocabulary(options.draftVocab, options.checkpoint, config.vocab)
+    : null;
   const capturedLayers =
     options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
   await mkdir(options.out, { recursive: true });
@@ -68,6 +85,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
         resolved.maxContext,
         CAUSAL_LM_IO,
         capturedLayers,
+        draftVocabulary?.map ?? null,
       ),
     );
     const model: ManifestModel = {
@@ -86,6 +104,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
           ? { ...CAUSAL_LM_IO.outputs, capturedFeature: CAPTURED_FEATURE_OUTPUT }
           : CAUSAL_LM_IO.outputs,
       ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
+      ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       kvCache: manifestKvCache(config),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,

@@ -69,3 +69,36 @@ export async function draftLogitsTail(
   ]);
   g.output(g.op('Unsqueeze', [ids, g.int64([0])]), outputs.topIds!, OnnxDataType.INT64, [1, 'new', 'k']);
 }
+
+/** Logit of the tokens outside a draft LM's draft vocabulary: finite, so entropies and temperatures stay finite. */
+export const OUTSIDE_DRAFT_LOGIT = -1e30;
+
+/**
+ * Spreads the draft-vocabulary logits [N, K] of a draft LM over the target's vocabulary [N, vocab]
+ * (`ScatterElements` through the draft→target table), every other token at
+ * {@link OUTSIDE_DRAFT_LOGIT}: the runner, the drafter's top-k and its sampled distributions see
+ * the full vocabulary, in which tokens outside the draft vocabulary have probability 0.
+ */
+export async function scatterToVocabulary(
+  g: GraphBuilder,
+  logits: string,
+  vocabulary: DraftVocabularyMap,
+  vocab: number,
+): Promise<string> {
+  const ids = BigInt64Array.from(vocabulary.targetIds, (id) => BigInt(id));
+  const table = await g.initializer(
+    'draft_to_target',
+    OnnxDataType.INT64,
+    [1, ids.length],
+    [new Uint8Array(ids.buffer)],
+    ids.byteLength,
+  );
+  const shape = g.op('Shape', [logits]);
+  const rows = g.op('Slice', [shape, g.int64([0]), g.int64([1])]);
+  const outside = g.op('Expand', [
+    g.float32([OUTSIDE_DRAFT_LOGIT], [1, 1]),
+    g.op('Concat', [rows, g.int64([vocab])], { axis: 0 }),
+  ]);
+  const indices = g.op('Expand', [table, shape]);
+  return g.op('ScatterElements', [outside, indices, logits], { axis: 1 });
+}

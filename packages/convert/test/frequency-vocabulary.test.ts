@@ -167,4 +167,51 @@ describe('FR-Spec draft vocabulary', () => {
     }
     expect(reduced.outputs.hidden!.data).toEqual(whole.outputs.hidden!.data);
   }, 60_000);
+
+  it('converts a draft LM that multiplies only the draft rows and gives every other token a logit of -1e30', async () => {
+    const dir = join(root, 'draft-case');
+    await writeVariantCheckpoint(join(dir, 'draft'), { ...TARGET, seed: 53 });
+    const counts = Array.from({ length: 80 }, (_, i) => (i * 29) % 80);
+    const corpus = join(dir, 'freq.json');
+    await writeTokenFrequencies(corpus, {
+      format: TOKEN_FREQUENCIES_FORMAT,
+      tokenizerSha256: tokenizerSha,
+      source: 'test',
+      tokens: counts.reduce((a, b) => a + b, 0),
+      counts,
+    });
+    const out = join(dir, 'out');
+    await convertCausalLM({ checkpoint: join(dir, 'draft'), out, role: 'draft', id: 'full' });
+    const { model } = await convertCausalLM({
+      checkpoint: join(dir, 'draft'),
+      out,
+      role: 'draft',
+      id: 'k12',
+      draftVocab: { size: 12, corpus },
+    });
+    expect(model.draftVocab).toMatchObject({ size: 12, source: 'frequency' });
+    const kept = new Set(
+      (await frequencyVocabulary({ size: 12, corpus }, join(dir, 'draft'), 80)).map.targetIds,
+    );
+    const shape = { layers: 2, kvHeads: 2, headDim: 8 };
+    const tokens = [3, 17, 42, 8];
+    const reduced = await runSequence(await openSession(join(out, 'k12.onnx')), shape, tokens);
+    const whole = await runSequence(await openSession(join(out, 'full.onnx')), shape, tokens);
+    expect(reduced.outputs.logits!.dims).toEqual([1, 4, 80]);
+    const a = reduced.outputs.logits!.data as Float32Array;
+    const b = whole.outputs.logits!.data as Float32Array;
+    for (let i = 0; i < a.length; i++) {
+      if (kept.has(i % 80)) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+      else expect(a[i]).toBe(Math.fround(-1e30));
+    }
+    expect(reduced.outputs.feature!.data).toEqual(whole.outputs.feature!.data);
+    await expect(
+      convertCausalLM({
+        checkpoint: join(dir, 'draft'),
+        out,
+        role: 'target',
+        draftVocab: { size: 12, corpus },
+      }),
+    ).rejects.toThrow(/given only for a draft LM or an EAGLE head/);
+  }, 60_000);
 });

@@ -149,10 +149,11 @@ export interface ModelSource {
 }
 
 /**
- * A reduced draft vocabulary: the model's logits cover `size` target tokens only, and its graph
- * maps the top-k draft ids back to target ids (a draft→target table stored as an initializer), so
- * every runner sees target ids. EAGLE-3 heads bring theirs (`d2t`); FR-Spec keeps the most
- * frequent target tokens of a corpus.
+ * A reduced draft vocabulary: the model multiplies only the lm_head rows of `size` target tokens,
+ * and its graph maps them back to target ids through a draft→target table stored as an
+ * initializer, so every runner sees target ids: heads map their top-k ids (their `logits` cover
+ * the draft tokens only), draft LMs spread their logits over the whole vocabulary (other tokens at
+ * -1e30). EAGLE-3 heads bring theirs (`d2t`); FR-Spec keeps the most frequent tokens of a corpus.
  */
 export interface DraftVocabulary {
   /** Draft tokens (rows of the draft lm_head). */

@@ -105,7 +105,7 @@ export function registerConvert(program: Command): void {
     .option('--asymmetric', 'int8/int4: store a zero point per block (default: symmetric blocks)')
     .option(
       '--draft-vocab <k>',
-      'EAGLE-2 head, FR-Spec: draft over the K most frequent target tokens',
+      'EAGLE-2 head or draft LM, FR-Spec: draft over the K most frequent target tokens only',
       positiveInt,
     )
     .option(
@@ -131,6 +131,12 @@ export function registerConvert(program: Command): void {
         maxContext: flags.maxContext,
         weightFormat: weightFormatOf(flags, command),
       };
+      if ((flags.draftVocab === undefined) !== (flags.draftVocabCorpus === undefined))
+        throw new OptionError('--draft-vocab', flags.draftVocab, 'given together with --draft-vocab-corpus');
+      const draftVocab =
+        flags.draftVocab !== undefined
+          ? { draftVocab: { size: flags.draftVocab, corpus: resolve(flags.draftVocabCorpus!) } }
+          : {};
       let result: Awaited<ReturnType<typeof convertCausalLM>>;
       if (flags.role === 'eagle-head') {
         if (!flags.target)
@@ -141,30 +147,27 @@ export function registerConvert(program: Command): void {
           );
         if (flags.eagle3Layers === true)
           throw new OptionError('--eagle3-layers', true, 'a list of layers with --role eagle-head');
-        if ((flags.draftVocab === undefined) !== (flags.draftVocabCorpus === undefined))
-          throw new OptionError(
-            '--draft-vocab',
-            flags.draftVocab,
-            'given together with --draft-vocab-corpus',
-          );
         result = await convertEagleHead({
           ...common,
           target: resolve(flags.target),
           ...(flags.eagle3Layers ? { eagle3Layers: flags.eagle3Layers } : {}),
-          ...(flags.draftVocab !== undefined
-            ? { draftVocab: { size: flags.draftVocab, corpus: resolve(flags.draftVocabCorpus!) } }
-            : {}),
+          ...draftVocab,
         });
       } else {
         if (flags.target)
           throw new OptionError('--target', flags.target, 'given only with --role eagle-head');
-        if (flags.draftVocab !== undefined)
-          throw new OptionError('--draft-vocab', flags.draftVocab, 'given only with --role eagle-head');
+        if (flags.draftVocab !== undefined && flags.role === 'target')
+          throw new OptionError(
+            '--draft-vocab',
+            flags.draftVocab,
+            'given only with --role draft or eagle-head',
+          );
         const eagle3Layers = flags.eagle3Layers === true ? 'reference' : flags.eagle3Layers;
         result = await convertCausalLM({
           ...common,
           role: flags.role,
           ...(eagle3Layers ? { eagle3Layers } : {}),
+          ...draftVocab,
         });
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
