@@ -1,8 +1,8 @@
 /**
- * Head-call cost of a reduced draft vocabulary (FR-Spec) on the tiny EAGLE-2 head, and of the
- * tiny EAGLE-3 head beside it, on onnxruntime-node's CPU execution provider. Copies a converted
- * bundle (default: model-tiny's), adds the EAGLE-2 head at each K (ids `eagle-head-k<K>` int8 and
- * `eagle-head-fp32-k<K>`) so that `treespec bench -m <out> --models <id>` can measure tau on the
+ * Head-call cost of a reduced draft vocabulary (FR-Spec) on the tiny EAGLE-2 head and draft LM,
+ * and of the tiny EAGLE-3 head beside them, on onnxruntime-node's CPU execution provider. Copies a
+ * converted bundle (default: model-tiny's), adds the EAGLE-2 head at each K (ids
+ * `eagle-head-k<K>` int8 and `eagle-head-fp32-k<K>`) and the int8 draft LM (`draft-int8-k<K>`) so that `treespec bench -m <out> --models <id>` can measure tau on the
  * same bundle, and times one drafting call of every head, interleaved call by call so drift of a
  * shared machine hits all alike (medians). Not a test.
  *
@@ -12,7 +12,8 @@ import { cp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { convertEagleHead } from '../src/index.js';
+import { convertCausalLM, convertEagleHead } from '../src/index.js';
+import { causalBias } from '../src/testing/index.js';
 import { decoderFeeds, percentiles } from './decoder-feeds.js';
 
 const tiny = resolve(import.meta.dirname, '../../model-tiny');
@@ -34,10 +35,11 @@ async function main(): Promise<void> {
   await cp(args.bundle!, out, { recursive: true });
   const checkpoint = (name: string) => join(args.checkpoints!, name);
   const sizes = args.k!.split(',').map(Number);
-  const heads: Array<{ id: string; eagle3: boolean }> = [
-    { id: 'eagle-head', eagle3: false },
-    { id: 'eagle-head-fp32', eagle3: false },
-    { id: 'eagle3-head', eagle3: true },
+  const heads: Array<{ id: string; kind: 'eagle2' | 'eagle3' | 'draft' }> = [
+    { id: 'eagle-head', kind: 'eagle2' },
+    { id: 'eagle-head-fp32', kind: 'eagle2' },
+    { id: 'eagle3-head', kind: 'eagle3' },
+    { id: 'draft-int8', kind: 'draft' },
   ];
   for (const k of sizes) {
     for (const [suffix, weightFormat] of [
@@ -53,8 +55,18 @@ async function main(): Promise<void> {
         weightFormat,
         draftVocab: { size: k, corpus: resolve(args.corpus!) },
       });
-      heads.push({ id, eagle3: false });
+      heads.push({ id, kind: 'eagle2' });
     }
+    const draftId = `draft-int8-k${k}`;
+    await convertCausalLM({
+      checkpoint: checkpoint('treespec-tiny-draft'),
+      out,
+      id: draftId,
+      role: 'draft',
+      weightFormat: 'int8',
+      draftVocab: { size: k, corpus: resolve(args.corpus!) },
+    });
+    heads.push({ id: draftId, kind: 'draft' });
   }
   const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
@@ -85,7 +97,9 @@ async function main(): Promise<void> {
       feature: new ort.Tensor('float32', new Float32Array(0), [1, 0, 3 * 384]),
       draft_hidden: eagle2Input.feature!,
     };
-    const inputOf = (h: { eagle3: boolean }) => (h.eagle3 ? eagle3Input : eagle2Input);
+    const draftInput = draftLmFeeds(past, n);
+    const inputOf = (h: { kind: string }) =>
+      h.kind === 'eagle3' ? eagle3Input : h.kind === 'draft' ? draftInput : eagle2Input;
     for (const h of heads) for (let i = 0; i < 3; i++) await sessions.get(h.id)!.run(inputOf(h));
     const samples = new Map<string, number[]>();
     for (let r = 0; r < rounds; r++) {
@@ -114,6 +128,29 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ past, rounds, rows }, null, 2)}\n`);
   for (const s of sessions.values()) await s.release();
   await target.release();
+}
+
+/** Feeds of the tiny draft LM (3 layers, 2 KV heads of 32): `n` new rows after `past` cached ones. */
+function draftLmFeeds(past: number, n: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(5 + i * 37)),
+      [1, n],
+    ),
+    position_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(past + i)),
+      [1, n],
+    ),
+    attention_bias: new ort.Tensor('float32', causalBias(past, n), [1, 1, n, past + n]),
+  };
+  const cache = Float32Array.from({ length: past * 2 * 32 }, (_, i) => Math.sin(i) * 0.5);
+  for (let l = 0; l < 3; l++) {
+    feeds[`past_key.${l}`] = new ort.Tensor('float32', cache, [1, past, 2, 32]);
+    feeds[`past_value.${l}`] = new ort.Tensor('float32', cache, [1, past, 2, 32]);
+  }
+  return feeds;
 }
 
 await main();
