@@ -210,7 +210,7 @@ export async function createTextGenerator(
         manifest,
         manifestFile,
         targetModel,
-        source.openSession,
+        (model) => source.openSession(model),
         growth,
         runnerOptions(growth),
       );
