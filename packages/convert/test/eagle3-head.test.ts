@@ -101,6 +101,40 @@ describe('EAGLE-3 head conversion', () => {
     await Promise.all([t.release(), session.release()]);
   }, 60_000);
 
+  it("converts with int8 weights, drafting the fp32 head's hidden states within int8 error", async () => {
+    const out = join(root, 'bundle-int8');
+    await convertCausalLM({ checkpoint: target, out, eagle3Layers: 'reference' });
+    await convertEagleHead({ checkpoint: head, target, out, id: 'fp32' });
+    const { model } = await convertEagleHead({
+      checkpoint: head,
+      target,
+      out,
+      id: 'int8',
+      weightFormat: 'int8',
+    });
+    expect(model).toMatchObject({ weightFormat: 'int8', quantization: { bits: 8 }, role: 'eagle3-head' });
+    const tokens = [7, 30, 2, 64, 11];
+    const n = tokens.length;
+    const states = Float32Array.from({ length: n * 96 }, (_, i) => Math.sin(i * 0.7) * 3);
+    const feeds = {
+      feature: new ort.Tensor('float32', states, [1, n, 96]),
+      draft_hidden: new ort.Tensor('float32', new Float32Array(0), [1, 0, 32]),
+      top_k: new ort.Tensor('int64', BigInt64Array.from([2n]), [1]),
+    };
+    const shape = { layers: 1, kvHeads: 2, headDim: 8 };
+    const a = await runSequence(await openSession(join(out, 'int8.onnx')), shape, tokens, feeds);
+    const b = await runSequence(await openSession(join(out, 'fp32.onnx')), shape, tokens, feeds);
+    const x = a.outputs.hidden!.data as Float32Array;
+    const y = b.outputs.hidden!.data as Float32Array;
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < x.length; i++) {
+      diff += (x[i]! - y[i]!) ** 2;
+      norm += y[i]! ** 2;
+    }
+    expect(Math.sqrt(diff / norm)).toBeLessThan(0.025);
+  }, 60_000);
+
   it('rejects a head whose hidden size or vocabulary does not fit the target, naming both', async () => {
     const wide = join(root, 'head-wide');
     await writeEagle3Checkpoint(wide, { ...HEAD, hidden: 48 });
