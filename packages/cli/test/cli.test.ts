@@ -85,6 +85,65 @@ describe('treespec convert and inspect', () => {
     expect(lines[2]).toContain('float32/int8');
   });
 
+  it('converts a target with --eagle3-layers, then an EAGLE-3 head and an FR-Spec EAGLE-2 head, and lists what they record', async () => {
+    const out = join(dir, 'eagle3');
+    const target = join(CHECKPOINTS, 'treespec-tiny');
+    const converted = await run('convert', target, '-o', out, '--eagle3-layers', '--max-context', '256');
+    expect(converted).toMatchObject({ code: 0, err: '' });
+    const head = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny-eagle3'),
+      '-o',
+      out,
+      '-r',
+      'eagle-head',
+      '-t',
+      target,
+    );
+    expect(head).toMatchObject({ code: 0, err: '' });
+    expect(head.out).toMatch(/^eagle3-head eagle3-head: eagle3-head\.onnx/);
+    const corpus = join(CHECKPOINTS, 'treespec-tiny-generated-frequencies.json');
+    const frSpec = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny-eagle2'),
+      '-o',
+      out,
+      '-r',
+      'eagle-head',
+      '-t',
+      target,
+      '--draft-vocab',
+      '1024',
+      '--draft-vocab-corpus',
+      corpus,
+    );
+    expect(frSpec).toMatchObject({ code: 0, err: '' });
+    const lines = (await run('inspect', out)).out.trim().split('\n');
+    expect(lines[1]).toMatch(/^target .* captured layers 2,4,5$/);
+    expect(lines[2]).toMatch(
+      /^eagle3-head .* base=target captured layers 2,4,5 draft vocab 2048 \(eagle3-d2t\)$/,
+    );
+    expect(lines[3]).toMatch(/^eagle-head .* base=target draft vocab 1024 \(frequency\)$/);
+    const tooBig = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny-eagle2'),
+      '-o',
+      out,
+      '-r',
+      'eagle-head',
+      '-t',
+      target,
+      '--draft-vocab',
+      '9000',
+      '--draft-vocab-corpus',
+      corpus,
+    );
+    expect(tooBig.code).not.toBe(0);
+    expect(tooBig.err).toBe(
+      'error: option "draftVocab" must be an integer in [1, 8192] (the target\'s vocabulary); got 9000\n',
+    );
+  }, 120_000);
+
   it.each([
     [['convert', 'x'], "error: required option '-o, --out <dir>' not specified"],
     [

@@ -1,4 +1,10 @@
-import { CAUSAL_LM_IO, layerName, type ModelInputs, type ModelOutputs } from '@treespec/onnx';
+import {
+  CAPTURED_FEATURE_OUTPUT,
+  CAUSAL_LM_IO,
+  layerName,
+  type ModelInputs,
+  type ModelOutputs,
+} from '@treespec/onnx';
 import type { Checkpoint } from './checkpoint.js';
 import type { DecoderConfig } from './config.js';
 import {
@@ -8,6 +14,7 @@ import {
   type GraphOptions,
   rmsNorm,
 } from './decoder-graph.js';
+import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import { OnnxDataType } from './onnx-proto.js';
@@ -22,7 +29,11 @@ export interface CausalLMNames {
 /**
  * Builds the treespec causal-LM graph (docs/onnx-layout.md) of a Llama-family checkpoint into
  * `g`: embeddings, every decoder layer with its KV cache inputs and outputs, the final norm
- * whose output is the `feature`, and the lm_head (the embedding when tied) for `logits`.
+ * whose output is the `feature`, and the lm_head (the embedding when tied) for `logits`. With
+ * `capturedLayers` (for an EAGLE-3 head) it also outputs `captured_feature`: each row's feature
+ * followed by the inputs of those layers (the residual stream before them, not normalised). With
+ * a draft `vocabulary` (FR-Spec draft LMs) only its rows of the lm_head are multiplied and the
+ * logits are spread over the full vocabulary, the other tokens at a very negative logit.
  */
 export async function buildCausalLMGraph(
   g: GraphBuilder,
@@ -32,6 +43,8 @@ export async function buildCausalLMGraph(
   options: GraphOptions,
   maxContext: number,
   names: CausalLMNames = CAUSAL_LM_IO,
+  capturedLayers: readonly number[] = [],
+  vocabulary: DraftVocabularyMap | null = null,
 ): Promise<void> {
   const ctx: DecoderContext = { g, format, options, config };
   const embed = checkpoint.matrix('model.embed_tokens.weight', config.vocab, config.hidden);
@@ -40,17 +53,36 @@ export async function buildCausalLMGraph(
     : checkpoint.matrix('lm_head.weight', config.vocab, config.hidden);
   const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
   let h = await format.embedding(g, ids, embed);
+  const captured: string[] = [];
   for (let layer = 0; layer < config.layers; layer++) {
+    if (capturedLayers.includes(layer)) captured.push(h);
     const weights = await loadLayerWeights(checkpoint, `model.layers.${layer}.`, config, true);
     h = await decoderLayer(ctx, h, weights, shared, kvNames(names, layer), layer);
   }
   const normWeight = await checkpoint.vector('model.norm.weight', config.hidden);
   const feature = await rmsNorm(ctx, h, normWeight, 'final_norm');
-  const logits = await format.linear(g, feature, lmHead, null);
+  const logits = vocabulary
+    ? await scatterToVocabulary(
+        g,
+        await format.linear(g, feature, selectRows(lmHead, vocabulary.targetIds, 'lm_head.draft_rows'), null),
+        vocabulary,
+        config.vocab,
+      )
+    : await format.linear(g, feature, lmHead, null);
   const featureOut = g.op('Reshape', [feature, g.int64([1, -1, config.hidden])]);
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);
   g.output(featureOut, names.outputs.feature!, OnnxDataType.FLOAT, [1, 'new', config.hidden]);
+  if (captured.length > 0) {
+    const width = (1 + captured.length) * config.hidden;
+    const joined = g.op('Concat', [feature, ...captured], { axis: 1 }, 'captured_states');
+    g.output(
+      g.op('Reshape', [joined, g.int64([1, -1, width])]),
+      CAPTURED_FEATURE_OUTPUT,
+      OnnxDataType.FLOAT,
+      [1, 'new', width],
+    );
+  }
 }
 
 /** The KV names of one layer. */

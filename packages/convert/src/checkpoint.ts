@@ -71,8 +71,39 @@ export class Checkpoint {
     return this.owner.has(name);
   }
 
-  /** The tensor's entry and file; throws `missing-tensor` when absent. */
+  /** The tensor's entry and file; throws `missing-tensor` when absent and `unsupported-dtype` unless it is floating-point. */
   entry(name: string, expectedShape: readonly number[]): { file: SafetensorsFile; entry: TensorEntry } {
+    const found = this.shapedEntry(name, expectedShape);
+    requireFloatDtype(found.entry, found.file.path);
+    return found;
+  }
+
+  /**
+   * An integer vector (I64 or I32) of `length` elements, read now, e.g. an EAGLE-3 head's `d2t`.
+   * @throws CheckpointError `missing-tensor`, `shape-mismatch` or `unsupported-dtype`.
+   */
+  async integerVector(name: string, length: number): Promise<Float64Array> {
+    const { file, entry } = this.shapedEntry(name, [length]);
+    if (entry.dtype !== 'I64' && entry.dtype !== 'I32') {
+      throw new CheckpointError(
+        'unsupported-dtype',
+        file.path,
+        `tensor "${name}" has dtype ${entry.dtype}; expected I64 or I32`,
+      );
+    }
+    const bytes = await file.readBytes(entry);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out = new Float64Array(length);
+    for (let i = 0; i < length; i++) {
+      out[i] = entry.dtype === 'I64' ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true);
+    }
+    return out;
+  }
+
+  private shapedEntry(
+    name: string,
+    expectedShape: readonly number[],
+  ): { file: SafetensorsFile; entry: TensorEntry } {
     const file = this.owner.get(name);
     if (!file) {
       throw new CheckpointError(
@@ -90,7 +121,6 @@ export class Checkpoint {
         `tensor "${name}" has shape [${shape.join(', ')}]; the config implies [${expectedShape.join(', ')}]`,
       );
     }
-    requireFloatDtype(entry, file.path);
     return { file, entry };
   }
 

@@ -2,9 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** The file beside treespec.json holding the sha256 of every model and weight file, as `sha256sum` writes them. */
-export const CHECKSUMS_FILE = 'treespec.sha256';
+import { CHECKSUMS_FILE } from '@treespec/onnx';
 
 /** Hex sha256 of a file, read as a stream (weights can be gigabytes). */
 export function sha256OfFile(path: string): Promise<string> {

@@ -97,6 +97,125 @@ export function parseEagleHeadConfig(json: unknown, file: string): EagleHeadConf
   return { ...config, fcBias: typeof c.bias === 'boolean' ? c.bias : null };
 }
 
+/** An EAGLE-3 head: one decoder layer over concat(embedding, hidden) with its own lm_head over a draft vocabulary. */
+export interface Eagle3HeadConfig extends DecoderConfig {
+  /** Rows of the head's lm_head (`draft_vocab_size`; the target vocabulary when absent). */
+  readonly draftVocab: number;
+  /** Target layers whose inputs the head fuses, when the config names them; else the reference rule applies. */
+  readonly capturedLayers: readonly number[] | null;
+}
+
+/** The `architectures` entry of an EAGLE-3 head's config.json. */
+export const EAGLE3_ARCHITECTURE = 'LlamaForCausalLMEagle3';
+
+/**
+ * Parses an EAGLE-3 head's config.json (`architectures: ["LlamaForCausalLMEagle3"]`,
+ * `num_hidden_layers` 1, `draft_vocab_size`, optional `eagle_aux_hidden_state_layer_ids`, also
+ * inside `eagle_config`).
+ * @throws CheckpointError naming `file` when it is not one.
+ */
+export function parseEagle3HeadConfig(json: unknown, file: string): Eagle3HeadConfig {
+  const c = asObject(json, file);
+  const config = parseCommon(c, file, EAGLE3_ARCHITECTURE, 'llama');
+  if (config.layers !== 1) {
+    throw new CheckpointError(
+      'unsupported-config',
+      file,
+      `an EAGLE-3 head has num_hidden_layers 1; found ${config.layers}`,
+    );
+  }
+  const draftVocab = c.draft_vocab_size ?? config.vocab;
+  if (
+    typeof draftVocab !== 'number' ||
+    !Number.isInteger(draftVocab) ||
+    draftVocab < 1 ||
+    draftVocab > config.vocab
+  ) {
+    throw new CheckpointError(
+      'bad-config',
+      file,
+      `"draft_vocab_size" must be an integer in [1, vocab_size ${config.vocab}]; found ${JSON.stringify(draftVocab)}`,
+    );
+  }
+  const nested = c.eagle_config;
+  const ids =
+    c.eagle_aux_hidden_state_layer_ids ??
+    (typeof nested === 'object' && nested !== null
+      ? (nested as Record<string, unknown>).eagle_aux_hidden_state_layer_ids
+      : undefined);
+  if (
+    ids !== undefined &&
+    (!Array.isArray(ids) || ids.length === 0 || ids.some((l) => !Number.isInteger(l) || (l as number) < 0))
+  ) {
+    throw new CheckpointError(
+      'bad-config',
+      file,
+      `"eagle_aux_hidden_state_layer_ids" must be a list of layer indices; found ${JSON.stringify(ids)}`,
+    );
+  }
+  return { ...config, draftVocab, capturedLayers: (ids as number[] | undefined) ?? null };
+}
+
+/**
+ * The target layers whose inputs an EAGLE-3 head fuses by default: EAGLE's reference rule,
+ * layers 2, L // 2 and L − 3 of an L-layer target.
+ */
+export function defaultCapturedLayers(targetLayers: number): number[] {
+  return [2, Math.floor(targetLayers / 2), targetLayers - 3];
+}
+
+/**
+ * The captured layers of an `layers`-layer target: `reference` gives {@link defaultCapturedLayers}.
+ * @throws CheckpointError `mismatch` naming `file` when a layer is not below `layers`, or they are not ascending.
+ */
+export function capturedLayersFor(
+  requested: readonly number[] | 'reference',
+  layers: number,
+  file: string,
+): number[] {
+  const list = requested === 'reference' ? defaultCapturedLayers(layers) : [...requested];
+  const ok =
+    list.length > 0 &&
+    list.every((l, i) => Number.isInteger(l) && l >= 0 && l < layers && (i === 0 || l > list[i - 1]!));
+  if (!ok) {
+    throw new CheckpointError(
+      'mismatch',
+      file,
+      `the EAGLE-3 captured layers must be ascending layer indices below the target's ${layers} layers; found [${list.join(', ')}]`,
+    );
+  }
+  return list;
+}
+
+/** Which EAGLE head layout a checkpoint directory holds, from its config and tensor names. */
+export type HeadLayout = 'eagle' | 'eagle3';
+
+/**
+ * Recognises an EAGLE-1/2 head (`fc.weight` over 2H, `layers.0.*`) or an EAGLE-3 head
+ * (`LlamaForCausalLMEagle3`, `midlayer.*`, `d2t`).
+ * @throws CheckpointError `unknown-architecture` naming `file` for anything else.
+ */
+export function recognizeHeadLayout(json: unknown, tensorNames: readonly string[], file: string): HeadLayout {
+  const c = asObject(json, file);
+  const architecture = Array.isArray(c.architectures) ? String(c.architectures[0]) : undefined;
+  const names = new Set(tensorNames);
+  const midlayer = tensorNames.some((n) => n.startsWith('midlayer.'));
+  if (architecture === EAGLE3_ARCHITECTURE || midlayer || names.has('d2t')) {
+    if (architecture === EAGLE3_ARCHITECTURE && midlayer && names.has('fc.weight')) return 'eagle3';
+    throw new CheckpointError(
+      'unknown-architecture',
+      file,
+      `looks like an EAGLE-3 head but is not in the published layout: expected architectures ["${EAGLE3_ARCHITECTURE}"] and tensors fc.weight and midlayer.*; found architectures ${JSON.stringify(c.architectures ?? null)}, ${midlayer ? 'midlayer.* tensors' : 'no midlayer.* tensors'}, ${names.has('fc.weight') ? 'fc.weight' : 'no fc.weight'}`,
+    );
+  }
+  if (names.has('fc.weight') || names.has('model.fc.weight')) return 'eagle';
+  throw new CheckpointError(
+    'unknown-architecture',
+    file,
+    `not an EAGLE head layout treespec knows: expected fc.weight with layers.0.* (EAGLE-1/2) or ${EAGLE3_ARCHITECTURE} with fc.weight and midlayer.* (EAGLE-3); found tensors ${tensorNames.slice(0, 6).join(', ')}${tensorNames.length > 6 ? ', …' : ''}`,
+  );
+}
+
 function parseCommon(
   c: Record<string, unknown>,
   file: string,

@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
+import { OptionError } from '@treespec/core';
+import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
-import { parseDecoderConfig } from './config.js';
+import { capturedLayersFor, parseDecoderConfig } from './config.js';
 import {
   type CommonConvertOptions,
   manifestDims,
@@ -12,6 +13,7 @@ import {
   manifestRope,
   resolveOptions,
 } from './convert-options.js';
+import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
@@ -23,6 +25,16 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
   readonly checkpoint: string;
   /** `target` (default) or `draft` (an independent small draft LM). */
   readonly role?: 'target' | 'draft';
+  /**
+   * Targets for an EAGLE-3 head: also output the inputs of these decoder layers after the feature
+   * (`captured_feature`), or of EAGLE's reference layers (2, L // 2, L − 3) with `reference`.
+   */
+  readonly eagle3Layers?: readonly number[] | 'reference';
+  /**
+   * Draft LMs, FR-Spec: multiply only the lm_head rows of the K most frequent target tokens of a
+   * corpus (the logits still cover the vocabulary; the other tokens can never be drafted).
+   */
+  readonly draftVocab?: FrequencyVocabularyOptions;
 }
 
 /** What a conversion wrote. */
@@ -48,6 +60,18 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const resolved = resolveOptions(options, role, config.maxPositions);
   // A corrupt manifest in the output directory fails here, before any file is written.
   await readManifest(options.out);
+  if (options.draftVocab && role !== 'draft') {
+    throw new OptionError(
+      'draftVocab',
+      options.draftVocab.size,
+      'given only for a draft LM or an EAGLE head (a target verifies over its whole vocabulary)',
+    );
+  }
+  const draftVocabulary = options.draftVocab
+    ? await frequencyVocabulary(options.draftVocab, options.checkpoint, config.vocab)
+    : null;
+  const capturedLayers =
+    options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {
@@ -55,7 +79,17 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
     const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
-      buildCausalLMGraph(g, checkpoint, config, resolved.format, resolved.graph, resolved.maxContext),
+      buildCausalLMGraph(
+        g,
+        checkpoint,
+        config,
+        resolved.format,
+        resolved.graph,
+        resolved.maxContext,
+        CAUSAL_LM_IO,
+        capturedLayers,
+        draftVocabulary?.map ?? null,
+      ),
     );
     await recordChecksums(options.out, [written.file, ...written.externalData]);
     const model: ManifestModel = {
@@ -69,7 +103,12 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
       inputs: CAUSAL_LM_IO.inputs,
-      outputs: CAUSAL_LM_IO.outputs,
+      outputs:
+        capturedLayers.length > 0
+          ? { ...CAUSAL_LM_IO.outputs, capturedFeature: CAPTURED_FEATURE_OUTPUT }
+          : CAUSAL_LM_IO.outputs,
+      ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
+      ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       kvCache: manifestKvCache(config),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,

@@ -1,10 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
-import { type DecoderConfig, parseDecoderConfig, parseEagleHeadConfig } from './config.js';
+import {
+  type DecoderConfig,
+  parseDecoderConfig,
+  parseEagle3HeadConfig,
+  parseEagleHeadConfig,
+  recognizeHeadLayout,
+} from './config.js';
 import type { ConvertResult } from './convert-causal-lm.js';
+import { convertEagle3Head } from './convert-eagle3-head.js';
 import {
   type CommonConvertOptions,
   manifestDims,
@@ -14,6 +22,7 @@ import {
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
 import { CheckpointError } from './errors.js';
+import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
@@ -25,20 +34,51 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
   readonly checkpoint: string;
   /** The target's Hugging Face checkpoint directory: its lm_head (and embedding when the head has none) and tokenizer. */
   readonly target: string;
+  /** EAGLE-3 heads: the target layers whose inputs the head fuses, when its config does not say (default: EAGLE's rule). */
+  readonly eagle3Layers?: readonly number[];
+  /** EAGLE-1/2 heads, FR-Spec: compute logits over the K most frequent target tokens of a corpus only. */
+  readonly draftVocab?: FrequencyVocabularyOptions;
 }
 
 /**
- * Converts an EAGLE-1/2 head into a treespec eagle-head ONNX model. The target's lm_head is copied
- * into the head model (and its embedding too when the head has no copy), so the target checkpoint
- * is needed; the head's hidden size and vocabulary must equal the target's.
- * @throws CheckpointError naming the file and the problem; `mismatch` names both configs.
+ * Converts an EAGLE head into a treespec model: an EAGLE-1/2 head (`fc` over 2H, `layers.0.*`)
+ * into an eagle-head model, or an EAGLE-3 head (`LlamaForCausalLMEagle3`, `midlayer.*`, `d2t`)
+ * into an eagle3-head model (see {@link convertEagle3Head}), recognised from the config and the
+ * tensor names. An EAGLE-1/2 head gets the target's lm_head copied in (and its embedding too when
+ * the head has no copy), so the target checkpoint is needed; the head's hidden size and vocabulary
+ * must equal the target's.
+ * @throws CheckpointError naming the file and the problem; `mismatch` names both configs;
+ * `unknown-architecture` for a head layout treespec does not know.
  */
 export async function convertEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {
   const head = await readConfigJson(options.checkpoint);
-  const config = parseEagleHeadConfig(head.json, head.file);
   const base = await readConfigJson(options.target);
   const targetConfig = parseDecoderConfig(base.json, base.file);
+  const probe = await Checkpoint.open(options.checkpoint);
+  const layout = recognizeHeadLayout(head.json, probe.tensorNames, head.file);
+  if (layout === 'eagle3') {
+    if (options.draftVocab) {
+      await probe.close();
+      throw new OptionError(
+        'draftVocab',
+        options.draftVocab.size,
+        'absent for an EAGLE-3 head (its d2t is its draft vocabulary)',
+      );
+    }
+    const target = await Checkpoint.open(options.target);
+    try {
+      const config = parseEagle3HeadConfig(head.json, head.file);
+      return await convertEagle3Head({ options, config, targetConfig, checkpoint: probe, target });
+    } finally {
+      await Promise.all([probe.close(), target.close()]);
+    }
+  }
+  await probe.close();
+  const config = parseEagleHeadConfig(head.json, head.file);
   checkHeadFitsTarget(config, targetConfig);
+  const draftVocabulary = options.draftVocab
+    ? await frequencyVocabulary(options.draftVocab, options.target, targetConfig.vocab)
+    : null;
   const resolved = resolveOptions(
     options,
     'eagle-head',
@@ -65,7 +105,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
         g,
         checkpoint,
         config,
-        { embedding, lmHead, prefix, fcBias },
+        { embedding, lmHead, prefix, fcBias, draftVocabulary: draftVocabulary?.map ?? null },
         resolved.format,
         resolved.graph,
         resolved.maxContext,
@@ -91,6 +131,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',
+      ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       tokenizer,
       source: {
         architecture: config.architecture,

@@ -8,6 +8,7 @@ import {
   decoderLayer,
   type GraphOptions,
 } from './decoder-graph.js';
+import { type DraftVocabularyMap, draftLogitsTail, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
@@ -24,12 +25,15 @@ export interface EagleHeadExternals {
   readonly prefix: string;
   /** Whether fc has a bias. */
   readonly fcBias: boolean;
+  /** FR-Spec: compute logits over these target tokens only (top ids still come back as target ids). */
+  readonly draftVocabulary?: DraftVocabularyMap | null;
 }
 
 /**
  * Builds the treespec EAGLE-1/2 head graph (docs/onnx-layout.md): fc(concat(embed(token),
  * feature)) → one decoder layer without input norm → `hidden`; `logits` through the target's
- * lm_head; `top_log_probs`/`top_ids` = TopK(log_softmax(logits), top_k).
+ * lm_head (its draft-vocabulary rows with FR-Spec); `top_log_probs`/`top_ids` =
+ * TopK(log_softmax(logits), top_k), ids in the target vocabulary.
  */
 export async function buildEagleHeadGraph(
   g: GraphBuilder,
@@ -42,7 +46,7 @@ export async function buildEagleHeadGraph(
   names: CausalLMNames = EAGLE_HEAD_IO,
 ): Promise<void> {
   const ctx: DecoderContext = { g, format, options, config };
-  const { hidden, vocab } = config;
+  const { hidden } = config;
   const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
   const feature = g.input(names.inputs.feature!, OnnxDataType.FLOAT, [1, 'new', hidden]);
   const topK = g.input(names.inputs.topK!, OnnxDataType.INT64, [1]);
@@ -56,27 +60,14 @@ export async function buildEagleHeadGraph(
   const joined = g.op('Concat', [embedded, features], { axis: 1 });
   const h = await format.linear(g, joined, { ...fcWeight, label: 'fc' }, fcBias);
   const out = await decoderLayer(ctx, h, layerWeights, shared, kvNames(names, 0), 0);
-  const logits = await format.linear(g, out, externals.lmHead, null);
-  const logProbs = g.op('LogSoftmax', [logits], { axis: -1 });
-  const [values, indices] = g.opN('TopK', [logProbs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
   g.output(g.op('Reshape', [out, g.int64([1, -1, hidden])]), names.outputs.hidden!, OnnxDataType.FLOAT, [
     1,
     'new',
     hidden,
   ]);
-  g.output(g.op('Reshape', [logits, g.int64([1, -1, vocab])]), names.outputs.logits, OnnxDataType.FLOAT, [
-    1,
-    'new',
-    vocab,
-  ]);
-  g.output(g.op('Unsqueeze', [values!, g.int64([0])]), names.outputs.topLogProbs!, OnnxDataType.FLOAT, [
-    1,
-    'new',
-    'k',
-  ]);
-  g.output(g.op('Unsqueeze', [indices!, g.int64([0])]), names.outputs.topIds!, OnnxDataType.INT64, [
-    1,
-    'new',
-    'k',
-  ]);
+  const vocabulary = externals.draftVocabulary ?? null;
+  const lmHead = vocabulary
+    ? selectRows(externals.lmHead, vocabulary.targetIds, 'lm_head.draft_rows')
+    : externals.lmHead;
+  await draftLogitsTail(g, format, out, lmHead, vocabulary, topK, names.outputs);
 }

@@ -6,14 +6,21 @@ export {
   quantizeRows,
 } from './block-quantization.js';
 export { Checkpoint, SHARD_INDEX_FILE } from './checkpoint.js';
-export { CHECKSUMS_FILE, recordChecksums, sha256OfFile } from './checksums-file.js';
+export { recordChecksums, sha256OfFile } from './checksums-file.js';
 export {
+  capturedLayersFor,
   type DecoderConfig,
+  defaultCapturedLayers,
+  EAGLE3_ARCHITECTURE,
+  type Eagle3HeadConfig,
   type EagleHeadConfig,
+  type HeadLayout,
   type LayerFeatures,
   type ModelFamily,
   parseDecoderConfig,
+  parseEagle3HeadConfig,
   parseEagleHeadConfig,
+  recognizeHeadLayout,
   SUPPORTED_ARCHITECTURES,
 } from './config.js';
 export { defaultPositions, MAX_DEFAULT_POSITIONS } from './config-caps.js';
@@ -34,6 +41,14 @@ export {
   floatToHalfBits,
   halfToFloat,
 } from './float-conversion.js';
+export {
+  type FrequencyVocabulary,
+  type FrequencyVocabularyOptions,
+  frequencyVocabulary,
+  TOKEN_FREQUENCIES_FORMAT,
+  type TokenFrequencies,
+  writeTokenFrequencies,
+} from './frequency-vocabulary.js';
 export type { Matrix } from './matrix.js';
 export { OPSET } from './model-file.js';
 export {

@@ -6,6 +6,7 @@ import {
   type DynamicTreeOptions,
   type TreeGrowth,
 } from '@treespec/core';
+import { FeatureColumns } from './feature-columns.js';
 import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 
 /** Options of {@link EagleDrafter}. */
@@ -25,11 +26,14 @@ export interface EagleDrafterOptions {
 export class EagleDrafter extends ModelTreeDrafter {
   readonly name: string;
   readonly needsFeatures = true;
+  /** The leading feature columns (a target fetched for an EAGLE-3 head appends its captured states). */
+  private readonly feature: FeatureColumns;
 
   constructor(head: DraftModel, options: EagleDrafterOptions = {}) {
     const growth = options.growth ?? new DynamicTreeGrowth(options.tree);
     super(head, growth);
     this.name = growth.prunes ? 'eagle2' : 'eagle1';
+    this.feature = new FeatureColumns(head.hiddenSize, 'leading', 'the EAGLE head');
   }
 
   /** The head this drafter drives. */
@@ -38,17 +42,11 @@ export class EagleDrafter extends ModelTreeDrafter {
   }
 
   protected rowsToCommit(context: DraftContext): CommitRows | null {
-    const hidden = this.model.featureSize;
     if (context.featureRows > 0) {
-      if (!context.features || context.featureSize !== hidden) {
-        throw new ContractError(
-          `the EAGLE head needs target features of width ${hidden}; got ${context.features ? context.featureSize : 'none'}`,
-        );
-      }
       const start = context.featureStart + 1;
       return {
         tokens: context.tokens.subarray(start, start + context.featureRows),
-        features: context.features,
+        features: this.feature.select(context),
         rows: context.featureRows,
       };
     }

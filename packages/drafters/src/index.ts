@@ -1,10 +1,12 @@
 export { DraftLmDrafter, type DraftLmDrafterOptions } from './draft-lm-drafter.js';
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';
+export { Eagle3Drafter, type Eagle3DrafterOptions, type Eagle3DraftModel } from './eagle3-drafter.js';
 export {
   EntropyStopGrowth,
   type EntropyStopOptions,
   type ThresholdAdaptation,
 } from './entropy-stop-growth.js';
+export { FeatureColumns } from './feature-columns.js';
 export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './hybrid-drafter.js';
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
 export type { MatchingDrafter } from './matching-drafter.js';

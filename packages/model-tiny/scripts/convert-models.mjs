@@ -13,6 +13,8 @@ await convertCausalLM({
   out,
   id: TINY_MODEL_IDS.target,
   role: 'target',
+  // The captured layer inputs the EAGLE-3 head fuses, as one extra output beside the feature.
+  eagle3Layers: 'reference',
 });
 for (const [id, weightFormat] of [
   [TINY_MODEL_IDS.eagleHead, 'int8'],
@@ -26,6 +28,12 @@ for (const [id, weightFormat] of [
     weightFormat,
   });
 }
+await convertEagleHead({
+  checkpoint: tinyCheckpointDirectory(TINY_MODEL_IDS.eagle3Head),
+  target: tinyCheckpointDirectory(TINY_MODEL_IDS.target),
+  out,
+  id: TINY_MODEL_IDS.eagle3Head,
+});
 for (const [id, weightFormat] of [
   [TINY_MODEL_IDS.draftInt8, 'int8'],
   [TINY_MODEL_IDS.draft, 'fp32'],

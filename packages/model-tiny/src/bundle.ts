@@ -12,6 +12,11 @@ export const TINY_MODEL_IDS = {
   eagleHead: 'eagle-head',
   /** The same head with fp32 weights: reproduces the PyTorch test vectors. */
   eagleHeadFp32: 'eagle-head-fp32',
+  /**
+   * treespec-tiny-eagle3: an EAGLE-3 head for the target (draft vocabulary 2048, fused inputs of
+   * target layers 2, 4, 5), fp32; briefly trained, so it pins down the format, not speed-ups.
+   */
+  eagle3Head: 'eagle3-head',
   /** treespec-tiny-draft: an independent 3 x 192 Llama with the same tokenizer, int8 linear layers (MatMulNBits); the default draft LM. */
   draftInt8: 'draft-int8',
   /** The draft LM with fp32 weights: reproduces the PyTorch test vectors. */

@@ -13,6 +13,7 @@ const CHECKPOINTS: Record<TinyModelId, string> = {
   [TINY_MODEL_IDS.target]: 'treespec-tiny',
   [TINY_MODEL_IDS.eagleHead]: 'treespec-tiny-eagle2',
   [TINY_MODEL_IDS.eagleHeadFp32]: 'treespec-tiny-eagle2',
+  [TINY_MODEL_IDS.eagle3Head]: 'treespec-tiny-eagle3',
   [TINY_MODEL_IDS.draft]: 'treespec-tiny-draft',
   [TINY_MODEL_IDS.draftInt8]: 'treespec-tiny-draft',
 };

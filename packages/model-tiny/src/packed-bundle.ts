@@ -60,7 +60,14 @@ export async function preparePackedBundle(packageRoot: string, out: string): Pro
     }
     const bundle = join(work, 'bundle');
     const target = checkpoint('treespec-tiny');
-    await convertCausalLM({ checkpoint: target, out: bundle, id: TINY_MODEL_IDS.target, role: 'target' });
+    await convertCausalLM({
+      checkpoint: target,
+      out: bundle,
+      id: TINY_MODEL_IDS.target,
+      role: 'target',
+      // The same target graph as the repository build's (which also serves its EAGLE-3 head).
+      eagle3Layers: 'reference',
+    });
     for (const [id, weightFormat] of [
       [TINY_MODEL_IDS.eagleHead, 'int8'],
       [TINY_MODEL_IDS.eagleHeadFp32, 'fp32'],

@@ -9,12 +9,13 @@ describe('the embedded tiny bundle', () => {
   const path = join(dir, MANIFEST_FILE);
   const manifest = parseManifest(readFileSync(path, 'utf8'), path);
 
-  it('lists the target, the int8 and fp32 EAGLE-2 heads and the int8 and fp32 draft LMs with their files present', () => {
+  it('lists the target, the int8 and fp32 EAGLE-2 heads, the EAGLE-3 head and the int8 and fp32 draft LMs with their files present', () => {
     // Loaders that take the first model of a role get the int8 head and the int8 draft.
     expect(manifest.models.map((m) => [m.id, m.role, m.weightFormat])).toEqual([
       ['target', 'target', 'fp32'],
       ['eagle-head', 'eagle-head', 'int8'],
       ['eagle-head-fp32', 'eagle-head', 'fp32'],
+      ['eagle3-head', 'eagle3-head', 'fp32'],
       ['draft-int8', 'draft', 'int8'],
       ['draft', 'draft', 'fp32'],
     ]);
@@ -44,6 +45,9 @@ describe('the embedded tiny bundle', () => {
       expect(head.base).toEqual({ id: 'target', lmHead: target.lmHead });
       expect(() => checkModelPair(target, head)).not.toThrow();
     }
+    const eagle3 = findModel(manifest, TINY_MODEL_IDS.eagle3Head);
+    expect(eagle3.base).toEqual({ id: 'target', lmHead: target.lmHead });
+    expect(() => checkModelPair(target, eagle3)).not.toThrow();
     for (const id of [TINY_MODEL_IDS.draft, TINY_MODEL_IDS.draftInt8])
       expect(() => checkModelPair(target, findModel(manifest, id))).not.toThrow();
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelFormatError } from '@treespec/core';
-import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { CHECKSUMS_FILE, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   PACKED_CHECKPOINTS,
@@ -97,9 +97,12 @@ describe('the packed bundle of an installed package', () => {
     const out = join(root, 'cache', 'tiny');
     await preparePackedBundle(root, out);
     const built = join(packageRoot, 'models', 'tiny');
-    for (const file of readdirSync(out).filter((f) => f !== MANIFEST_FILE)) {
+    for (const file of readdirSync(out).filter((f) => f !== MANIFEST_FILE && f !== CHECKSUMS_FILE)) {
       expect(sha(readFileSync(join(out, file))), file).toBe(sha(readFileSync(join(built, file))));
     }
+    const builtSums = readFileSync(join(built, CHECKSUMS_FILE), 'utf8').split('\n');
+    for (const line of readFileSync(join(out, CHECKSUMS_FILE), 'utf8').trim().split('\n'))
+      expect(builtSums, line).toContain(line);
     const manifest = parseManifest(readFileSync(join(out, MANIFEST_FILE), 'utf8'));
     expect(manifest.models.map((m) => [m.id, m.weightFormat])).toEqual([
       ['target', 'fp32'],

@@ -3,7 +3,13 @@ import { createReadStream } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { ModelFormatError, ModelLoadError } from '@treespec/core';
-import { checkBundlePath, checkedBundlePaths, checkTokenizerHash, type Manifest } from '@treespec/onnx';
+import {
+  CHECKSUMS_FILE,
+  checkBundlePath,
+  checkedBundlePaths,
+  checkTokenizerHash,
+  type Manifest,
+} from '@treespec/onnx';
 
 /**
  * Resolves every file the manifest names inside `directory`, following symlinks, and checks that
@@ -41,9 +47,6 @@ export async function checkBundleTokenizer(directory: string, manifest: Manifest
   const file = join(directory, 'tokenizer.json');
   await checkTokenizerHash(new Uint8Array(await readFile(file)), target, file);
 }
-
-/** The file beside treespec.json in which `treespec convert` records each model file's sha256. */
-export const CHECKSUMS_FILE = 'treespec.sha256';
 
 /**
  * Hashes every file listed in the bundle's {@link CHECKSUMS_FILE} and compares it with the hash

@@ -1,7 +1,7 @@
 export { ModelLoadError, ProviderUnavailableError } from '@treespec/core';
 export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
-export { CHECKSUMS_FILE, verifyChecksums } from './bundle-files.js';
+export { verifyChecksums } from './bundle-files.js';
 export { type LoadTreespecOptions, loadTreespec } from './load-treespec.js';
 export { createSession, type ExecutionProvider, type NodeSessionOptions } from './session.js';
 export { readTokenizerFiles } from './tokenizer-files.js';

@@ -64,7 +64,7 @@ export class OnnxCausalLm implements TargetModel {
     this.session = session;
     this.layout = layout;
     this.vocabSize = layout.vocabSize;
-    this.featureSize = layout.hiddenSize;
+    this.featureSize = layout.featureSize ?? layout.hiddenSize;
     this.maxContext = requireInteger(
       'maxContext',
       options.maxContext ?? layout.maxContext,

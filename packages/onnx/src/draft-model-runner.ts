@@ -37,6 +37,8 @@ export type DraftModelShape = Omit<CausalLmLayout, 'names'>;
 export abstract class DraftModelRunner implements DraftModel {
   readonly session: InferenceSession;
   readonly featureSize: number;
+  /** Width of a committed row's feature: `featureSize`, or an EAGLE-3 head's captured states. */
+  readonly commitFeatureSize: number;
   readonly vocabSize: number;
   readonly maxContext: number;
   readonly maxDraftBatch: number;
@@ -58,7 +60,8 @@ export abstract class DraftModelRunner implements DraftModel {
     defaultBatch: number,
   ) {
     this.session = session;
-    this.featureSize = shape.hiddenSize;
+    this.featureSize = shape.featureSize;
+    this.commitFeatureSize = shape.featureSize ?? shape.featureSize;
     this.vocabSize = shape.vocabSize;
     this.maxContext = requireInteger(
       'maxContext',
@@ -119,8 +122,9 @@ export abstract class DraftModelRunner implements DraftModel {
         this.positions.set(r, this.committed + r);
       }
       writeCausalBias(this.committed, n, this.causalBias);
-      const rowFeatures = features.subarray(start * this.featureSize, (start + n) * this.featureSize);
-      step = await this.checkedRun(n, k, rowFeatures, this.causalBias);
+      const width = this.commitFeatureSize;
+      const rowFeatures = features.subarray(start * width, (start + n) * width);
+      step = await this.checkedRun(n, k, rowFeatures, this.causalBias, true);
       this.committed += n;
     }
     return step as DraftModelStep;
@@ -141,7 +145,7 @@ export abstract class DraftModelRunner implements DraftModel {
       this.ids.set(r, tokens[r]);
       this.positions.set(r, positions[r]);
     }
-    const step = await this.checkedRun(rows, k, features, bias);
+    const step = await this.checkedRun(rows, k, features, bias, false);
     this.draftRowCount += rows;
     return step;
   }
@@ -155,13 +159,15 @@ export abstract class DraftModelRunner implements DraftModel {
 
   /**
    * Runs `rows` rows prepared in `ids`/`positions` after the cached ones, appends their KV
-   * entries to the cache and returns their outputs.
+   * entries to the cache and returns their outputs. `committed` rows carry `commitFeatureSize`-wide
+   * features, draft rows `hiddenSize`-wide ones.
    */
   protected abstract run(
     rows: number,
     k: number,
     features: Float32Array,
     bias: Float32Array,
+    committed: boolean,
   ): Promise<DraftModelStep>;
 
   private checkedRun(
@@ -169,11 +175,12 @@ export abstract class DraftModelRunner implements DraftModel {
     k: number,
     features: Float32Array,
     bias: Float32Array,
+    committed: boolean,
   ): Promise<DraftModelStep> {
     requireInteger('k', k, 1, this.maxK);
     const width = this.cache.length + rows;
     if (width > this.cache.capacity)
       throw new ContextOverflowError(width, this.cache.capacity, 'the draft model cache');
-    return this.run(rows, k, features, bias);
+    return this.run(rows, k, features, bias, committed);
   }
 }

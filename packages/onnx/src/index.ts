@@ -4,18 +4,23 @@ export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js'
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
 export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
+export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runner.js';
 export { checkGraph, type GraphSignature } from './graph-check.js';
 export {
   type ActivationDtype,
   type BaseModelInfo,
   BUNDLE_DEVICES,
   type BundleDevice,
+  CAPTURED_FEATURE_OUTPUT,
   CAUSAL_LM_IO,
   type DeviceTuning,
+  type DraftVocabulary,
   EAGLE_HEAD_IO,
+  EAGLE3_HEAD_IO,
   type GraphKind,
   type KvCacheInfo,
   layerName,
+  CHECKSUMS_FILE,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
@@ -37,8 +42,11 @@ export {
 export { findModel, parseManifest, validateManifest } from './manifest-validate.js';
 export {
   type CausalLmLayout,
+  capturedFeatureLayout,
   causalLmLayout,
+  type Eagle3HeadLayout,
   type EagleHeadLayout,
+  eagle3HeadLayout,
   eagleHeadLayout,
 } from './model-layout.js';
 export { checkModelPair, ModelMismatchError, type ModelPairFiles } from './model-pair.js';

@@ -3,17 +3,23 @@ import type { DynamicTreeOptions } from '@treespec/core';
 /** File name of the manifest in a bundle (the folder holding the .onnx and tokenizer files). */
 export const MANIFEST_FILE = 'treespec.json';
 
+/** The file beside the manifest holding the sha256 of every model and weight file, as `sha256sum` writes them. */
+export const CHECKSUMS_FILE = 'treespec.sha256';
+
 /** Value of the manifest's `format` field. */
 export const MANIFEST_FORMAT = 'treespec-models';
 
 /** Version of the manifest format this code reads and writes. */
 export const MANIFEST_VERSION = 1;
 
-/** What a model is for: the model being accelerated, an independent draft LM, or an EAGLE-1/2 head. */
-export type ModelRole = 'target' | 'draft' | 'eagle-head';
+/**
+ * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
+ * an EAGLE-3 head.
+ */
+export type ModelRole = 'target' | 'draft' | 'eagle-head' | 'eagle3-head';
 
 /** The graph contract a model file follows (see docs/onnx-layout.md). */
-export type GraphKind = 'causal-lm' | 'eagle-head';
+export type GraphKind = 'causal-lm' | 'eagle-head' | 'eagle3-head';
 
 /** Element type of activations, KV entries and the attention bias. */
 export type ActivationDtype = 'float32' | 'float16';
@@ -79,6 +85,8 @@ export interface ModelInputs {
   readonly feature?: string;
   /** EAGLE heads only: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
+  /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
+  readonly draftHidden?: string;
 }
 
 /** Names of a model's graph outputs. Per-layer names contain `{layer}`. */
@@ -92,8 +100,13 @@ export interface ModelOutputs {
   readonly hidden?: string;
   /** EAGLE heads: top-k log-probabilities, best first. */
   readonly topLogProbs?: string;
-  /** EAGLE heads: their token ids. */
+  /** EAGLE heads: their token ids, always target vocabulary ids (mapped in-graph from a reduced draft vocabulary). */
   readonly topIds?: string;
+  /**
+   * Causal LMs converted for an EAGLE-3 head: each row's `feature` followed by the inputs of the
+   * decoder layers `capturedLayers` ([1, new, (1 + capturedLayers.length) x hidden]).
+   */
+  readonly capturedFeature?: string;
 }
 
 /** How the KV cache is shaped and what `present_*` holds. */
@@ -138,6 +151,24 @@ export interface ModelSource {
   readonly checkpoint: string;
 }
 
+/**
+ * A reduced draft vocabulary: the model multiplies only the lm_head rows of `size` target tokens,
+ * and its graph maps them back to target ids through a draft→target table stored as an
+ * initializer, so every runner sees target ids: heads map their top-k ids (their `logits` cover
+ * the draft tokens only), draft LMs spread their logits over the whole vocabulary (other tokens at
+ * -1e30). EAGLE-3 heads bring theirs (`d2t`); FR-Spec keeps the most frequent tokens of a corpus.
+ */
+export interface DraftVocabulary {
+  /** Draft tokens (rows of the draft lm_head). */
+  readonly size: number;
+  /** `eagle3-d2t`: the head's own `d2t`; `frequency`: the `size` most frequent tokens of `corpus`. */
+  readonly source: 'eagle3-d2t' | 'frequency';
+  /** `frequency` only: the file the tokens were counted in (its name) and how many tokens it held. */
+  readonly corpus?: { readonly file: string; readonly tokens: number };
+  /** Share of the counted tokens the draft vocabulary covers, when known. */
+  readonly coverage?: number;
+}
+
 /** The base model an EAGLE head was converted against. */
 export interface BaseModelInfo {
   /** Id of the base model's manifest entry when it was in the same directory, else its checkpoint name. */
@@ -169,9 +200,17 @@ export interface ManifestModel {
   readonly rmsNormEps: number;
   /**
    * Which hidden state `outputs.feature` (causal LMs) holds, or `inputs.feature` (heads) expects:
-   * always the last hidden state after the final norm (the lm_head input).
+   * the last hidden state after the final norm (the lm_head input), or for EAGLE-3 heads the
+   * target's captured layer inputs (`captured-layers`, see {@link ManifestModel.capturedLayers}).
    */
-  readonly feature: 'final-norm';
+  readonly feature: 'final-norm' | 'captured-layers';
+  /**
+   * Targets converted for an EAGLE-3 head: the decoder layers whose inputs `outputs.capturedFeature`
+   * holds, ascending. EAGLE-3 heads: the layers they were trained on.
+   */
+  readonly capturedLayers?: readonly number[];
+  /** Heads and draft LMs whose logits cover a reduced draft vocabulary. */
+  readonly draftVocab?: DraftVocabulary;
   readonly tokenizer: TokenizerInfo;
   readonly source: ModelSource;
   /** Fingerprint of this model's own lm_head (causal LMs). */
@@ -234,6 +273,15 @@ export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: Mo
     presentValue: 'present_value.{layer}',
   },
 };
+
+/** Input and output names every EAGLE-3 head gets unless its manifest says otherwise. */
+export const EAGLE3_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: { ...EAGLE_HEAD_IO.inputs, draftHidden: 'draft_hidden' },
+  outputs: EAGLE_HEAD_IO.outputs,
+};
+
+/** Output name of the captured layer inputs of a causal LM converted for an EAGLE-3 head. */
+export const CAPTURED_FEATURE_OUTPUT = 'captured_feature';
 
 /** Expands a per-layer name such as `past_key.{layer}` for one layer. */
 export function layerName(pattern: string, layer: number): string {

@@ -3,6 +3,8 @@ import {
   BUNDLE_DEVICES,
   CAUSAL_LM_IO,
   EAGLE_HEAD_IO,
+  EAGLE3_HEAD_IO,
+  type GraphKind,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
@@ -87,11 +89,10 @@ export function findModel(manifest: Manifest, id: string, file: string = MANIFES
 function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const m = v.object(value, at);
   v.string(m.id, `${at}.id`);
-  const role = v.oneOf(m.role, `${at}.role`, ['target', 'draft', 'eagle-head'] as const);
-  const graph = v.oneOf(m.graph, `${at}.graph`, ['causal-lm', 'eagle-head'] as const);
-  if ((role === 'eagle-head') !== (graph === 'eagle-head')) {
-    v.fail(`${at}.graph`, role === 'eagle-head' ? '"eagle-head"' : '"causal-lm"', graph);
-  }
+  const role = v.oneOf(m.role, `${at}.role`, ['target', 'draft', 'eagle-head', 'eagle3-head'] as const);
+  const graph = v.oneOf(m.graph, `${at}.graph`, ['causal-lm', 'eagle-head', 'eagle3-head'] as const);
+  const expectedGraph = role === 'eagle-head' || role === 'eagle3-head' ? role : 'causal-lm';
+  if (graph !== expectedGraph) v.fail(`${at}.graph`, `"${expectedGraph}"`, graph);
   v.string(m.file, `${at}.file`);
   for (const [i, f] of v.array(m.externalData, `${at}.externalData`).entries()) {
     v.string(f, `${at}.externalData[${i}]`);
@@ -133,7 +134,8 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   if (heads % kvHeads !== 0) v.fail(`${at}.dims.kvHeads`, `a divisor of heads (${heads})`, kvHeads);
   const inputs = v.object(m.inputs, `${at}.inputs`);
   const outputs = v.object(m.outputs, `${at}.outputs`);
-  const need = graph === 'eagle-head' ? EAGLE_HEAD_IO : CAUSAL_LM_IO;
+  const need =
+    graph === 'eagle-head' ? EAGLE_HEAD_IO : graph === 'eagle3-head' ? EAGLE3_HEAD_IO : CAUSAL_LM_IO;
   for (const key of Object.keys(need.inputs)) v.string(inputs[key], `${at}.inputs.${key}`);
   for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
   for (const [key, name] of [
@@ -162,7 +164,9 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   v.oneOf(rope.type, `${at}.rope.type`, ['default', 'linear', 'llama3', 'yarn'] as const);
   v.positiveNumber(rope.theta, `${at}.rope.theta`);
   v.positiveNumber(m.rmsNormEps, `${at}.rmsNormEps`);
-  if (m.feature !== 'final-norm') v.fail(`${at}.feature`, '"final-norm"', m.feature);
+  const feature = graph === 'eagle3-head' ? 'captured-layers' : 'final-norm';
+  if (m.feature !== feature) v.fail(`${at}.feature`, `"${feature}"`, m.feature);
+  validateEagle3Fields(v, m, at, graph, dims.layers as number);
   const tok = v.object(m.tokenizer, `${at}.tokenizer`);
   const files = v.array(tok.files, `${at}.tokenizer.files`);
   if (!files.includes('tokenizer.json'))
@@ -179,12 +183,56 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const source = v.object(m.source, `${at}.source`);
   for (const key of ['architecture', 'modelType', 'checkpoint']) v.string(source[key], `${at}.source.${key}`);
   if (m.lmHead !== undefined) v.fingerprint(m.lmHead, `${at}.lmHead`);
-  if (role === 'eagle-head') {
+  if (role === 'eagle-head' || role === 'eagle3-head') {
     const base = v.object(m.base, `${at}.base`);
     v.string(base.id, `${at}.base.id`);
     v.fingerprint(base.lmHead, `${at}.base.lmHead`);
   }
   return m as unknown as ManifestModel;
+}
+
+/**
+ * `capturedLayers` (ascending layer indices, with `outputs.capturedFeature` on a causal LM; required
+ * on an EAGLE-3 head) and `draftVocab` (required on an EAGLE-3 head; at most `dims.vocab` tokens).
+ */
+function validateEagle3Fields(
+  v: Checker,
+  m: Record<string, unknown>,
+  at: string,
+  graph: GraphKind,
+  layers: number,
+): void {
+  const dims = m.dims as Record<string, unknown>;
+  if (m.capturedLayers !== undefined || graph === 'eagle3-head') {
+    const captured = v.array(m.capturedLayers, `${at}.capturedLayers`);
+    if (captured.length === 0) v.fail(`${at}.capturedLayers`, 'at least one layer', captured);
+    captured.forEach((layer, i) => {
+      v.nonNegativeInt(layer, `${at}.capturedLayers[${i}]`);
+      if (graph === 'causal-lm' && (layer as number) >= layers)
+        v.fail(`${at}.capturedLayers[${i}]`, `a layer index below dims.layers (${layers})`, layer);
+      if (i > 0 && (layer as number) <= (captured[i - 1] as number))
+        v.fail(`${at}.capturedLayers`, 'ascending layer indices', captured);
+    });
+    if (graph === 'causal-lm')
+      v.string((m.outputs as Record<string, unknown>).capturedFeature, `${at}.outputs.capturedFeature`);
+  }
+  if (m.draftVocab !== undefined || graph === 'eagle3-head') {
+    const dv = v.object(m.draftVocab, `${at}.draftVocab`);
+    const size = v.positiveInt(dv.size, `${at}.draftVocab.size`);
+    if (size > (dims.vocab as number))
+      v.fail(`${at}.draftVocab.size`, `at most dims.vocab (${dims.vocab})`, size);
+    const source = v.oneOf(dv.source, `${at}.draftVocab.source`, ['eagle3-d2t', 'frequency'] as const);
+    if (source === 'frequency') {
+      const corpus = v.object(dv.corpus, `${at}.draftVocab.corpus`);
+      v.string(corpus.file, `${at}.draftVocab.corpus.file`);
+      v.positiveInt(corpus.tokens, `${at}.draftVocab.corpus.tokens`);
+    }
+    if (
+      dv.coverage !== undefined &&
+      !(typeof dv.coverage === 'number' && dv.coverage >= 0 && dv.coverage <= 1)
+    )
+      v.fail(`${at}.draftVocab.coverage`, 'a number in [0, 1]', dv.coverage);
+  }
 }
 
 /** Field checks that throw a {@link ModelFormatError} naming the file and the field. */

@@ -12,6 +12,8 @@ export interface CausalLmLayout {
   maxContext: number;
   /** Element type of the attention bias, the KV cache and the feature. Logits are always float32. */
   dtype: KvDtype;
+  /** Width of a row of `names.feature`; `hiddenSize` unless it names the captured states. */
+  featureSize?: number;
   names: {
     inputIds: string;
     positionIds: string;
@@ -49,6 +51,34 @@ export interface EagleHeadLayout {
   };
 }
 
+/** What a runner needs to know about a treespec EAGLE-3 head; from its manifest. */
+export interface Eagle3HeadLayout extends EagleHeadLayout {
+  /** Width of a fed row's captured target states (captured layers x hidden). */
+  capturedSize: number;
+  names: EagleHeadLayout['names'] & { draftHidden: string };
+}
+
+/**
+ * The layout of a target whose fetched feature is `captured_feature`: each row's feature followed by
+ * the inputs of its captured layers, for EAGLE-3 heads (and EAGLE-2 heads, which read the first
+ * `hiddenSize` columns).
+ * @throws ModelFormatError when the target was converted without captured layers.
+ */
+export function capturedFeatureLayout(model: ManifestModel, file: string = model.file): CausalLmLayout {
+  const layout = causalLmLayout(model, file);
+  if (!model.capturedLayers || !model.outputs.capturedFeature) {
+    throw new ModelFormatError(
+      'an EAGLE-3 head needs a target that outputs its captured layer inputs; this target was converted without them (convert it with --eagle3-layers)',
+      { file },
+    );
+  }
+  return {
+    ...layout,
+    featureSize: (1 + model.capturedLayers.length) * model.dims.hidden,
+    names: { ...layout.names, feature: model.outputs.capturedFeature },
+  };
+}
+
 /** The runner layout of a causal LM (target or draft) described by a manifest entry. */
 export function causalLmLayout(model: ManifestModel, file: string = model.file): CausalLmLayout {
   if (model.graph !== 'causal-lm') {
@@ -76,6 +106,24 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
     },
+  };
+}
+
+/** The runner layout of an EAGLE-3 head described by a manifest entry. */
+export function eagle3HeadLayout(model: ManifestModel, file: string = model.file): Eagle3HeadLayout {
+  if (model.graph !== 'eagle3-head') {
+    throw new ModelFormatError(`expected an "eagle3-head" graph; found "${model.graph}"`, { file });
+  }
+  if (!model.inputs.draftHidden || !model.capturedLayers) {
+    throw new ModelFormatError('an EAGLE-3 head must name its draft_hidden input and its captured layers', {
+      file,
+    });
+  }
+  const layout = eagleHeadLayout({ ...model, graph: 'eagle-head' }, file);
+  return {
+    ...layout,
+    capturedSize: model.capturedLayers.length * model.dims.hidden,
+    names: { ...layout.names, draftHidden: model.inputs.draftHidden },
   };
 }
 

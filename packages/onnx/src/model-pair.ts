@@ -74,10 +74,20 @@ export function checkModelPair(
   }
   same('vocab size', target.dims.vocab, partner.dims.vocab);
   same('tokenizer.json sha256', target.tokenizer.sha256, partner.tokenizer.sha256);
+  if (partner.role === 'eagle3-head') {
+    same('hidden size', target.dims.hidden, partner.dims.hidden);
+    same('captured layers', capturedLayersText(target), capturedLayersText(partner));
+  }
   if (partner.role === 'eagle-head') {
     same('hidden size', target.dims.hidden, partner.dims.hidden);
     same('feature', target.feature, partner.feature);
     if (target.lmHead && partner.base)
       same('lm_head sha256', target.lmHead.sha256, partner.base.lmHead.sha256);
   }
+}
+
+function capturedLayersText(model: ManifestModel): string {
+  return model.capturedLayers
+    ? `[${model.capturedLayers.join(', ')}]`
+    : 'none (converted without --eagle3-layers)';
 }

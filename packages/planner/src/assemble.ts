@@ -7,7 +7,7 @@ import {
 } from '@treespec/core';
 import type { ModelTreeDrafter } from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
-import { causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
+import { capturedFeatureLayout, causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree } from './budgets.js';
 import { DRAFTERS, type DrafterContext } from './drafter-table.js';
@@ -61,7 +61,9 @@ export async function assemble(
   const drafters: Record<string, Drafter> = {};
   for (const name of plan.drafters) drafters[name] = await DRAFTERS[name].make(context);
   const treeSizes = Object.values(drafters).map((d) => d.maxTreeSize);
-  const target = new OnnxCausalLm(await openSession(plan.target), causalLmLayout(plan.target), {
+  // An EAGLE-3 head reads the target's captured layer inputs, which the target then also fetches.
+  const targetLayout = loaded.has('eagle3') ? capturedFeatureLayout : causalLmLayout;
+  const target = new OnnxCausalLm(await openSession(plan.target), targetLayout(plan.target), {
     maxContext: plan.maxContext,
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
   });

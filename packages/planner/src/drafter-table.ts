@@ -40,6 +40,7 @@ function suffixDrafter(context: DrafterContext): SuffixDrafter {
  */
 export const DRAFTERS = {
   eagle2: { needs: () => [MODEL_DRAFTERS.eagle2.role], make: (c) => c.modelDrafter('eagle2') },
+  eagle3: { needs: () => [MODEL_DRAFTERS.eagle3.role], make: (c) => c.modelDrafter('eagle3') },
   'draft-lm': { needs: () => [MODEL_DRAFTERS['draft-lm'].role], make: (c) => c.modelDrafter('draft-lm') },
   lookup: { needs: () => [], make: () => new LookupDrafter() },
   suffix: { needs: () => [], make: suffixDrafter },

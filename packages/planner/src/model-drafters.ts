@@ -1,12 +1,14 @@
 import type { DraftModel, TreeGrowth } from '@treespec/core';
-import { DraftLmDrafter, EagleDrafter, type ModelTreeDrafter } from '@treespec/drafters';
+import { DraftLmDrafter, Eagle3Drafter, EagleDrafter, type ModelTreeDrafter } from '@treespec/drafters';
 import {
   causalLmLayout,
   type DraftModelRunnerOptions,
+  eagle3HeadLayout,
   eagleHeadLayout,
   type ManifestModel,
   type ModelRole,
   OnnxDraftLm,
+  OnnxEagle3Head,
   OnnxEagleHead,
 } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -34,6 +36,12 @@ export const MODEL_DRAFTERS = {
     budget: 'tree',
     open: (session, model, capacity) => new OnnxEagleHead(session, eagleHeadLayout(model), capacity),
     make: (model, growth) => new EagleDrafter(model, { growth }),
+  },
+  eagle3: {
+    role: 'eagle3-head',
+    budget: 'tree',
+    open: (session, model, capacity) => new OnnxEagle3Head(session, eagle3HeadLayout(model), capacity),
+    make: (model, growth) => new Eagle3Drafter(model, { growth }),
   },
   'draft-lm': {
     role: 'draft',

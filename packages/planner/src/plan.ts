@@ -97,8 +97,9 @@ export function plan(
   const target = byRole('target');
   if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
   const hasHead = byRole('eagle-head') !== undefined;
+  const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
   const wanted = new Set<BundleDrafter>([
-    options.drafter ?? (hasHead ? 'eagle2' : 'none'),
+    options.drafter ?? bundleDefault,
     ...(options.drafters ?? []),
   ]);
   for (const name of wanted) {

@@ -20,6 +20,16 @@ interface ConvertFlags {
   weights: 'fp32' | 'int8' | 'int4';
   blockSize: number;
   asymmetric?: boolean;
+  eagle3Layers?: number[] | true;
+  draftVocab?: number;
+  draftVocabCorpus?: string;
+}
+
+function layerList(value: string): number[] {
+  const layers = value.split(',').map((v) => Number(v.trim()));
+  if (layers.some((l) => !Number.isInteger(l) || l < 0))
+    throw new InvalidArgumentError('expected comma-separated layer indices, e.g. 2,16,29');
+  return layers;
 }
 
 function positiveInt(value: string): number {
@@ -68,7 +78,10 @@ export function registerConvert(program: Command): void {
         .choices(['target', 'draft', 'eagle-head'])
         .default('target'),
     )
-    .option('-t, --target <dir>', "the target's checkpoint directory (required for --role eagle-head)")
+    .option(
+      '-t, --target <dir>',
+      "the target's checkpoint directory (required for --role eagle-head; EAGLE-1/2 and EAGLE-3 heads are recognised)",
+    )
     .option('--id <id>', 'manifest id and file name of the model (default: the role)')
     .option(
       '--max-context <n>',
@@ -90,6 +103,20 @@ export function registerConvert(program: Command): void {
       32,
     )
     .option('--asymmetric', 'int8/int4: store a zero point per block (default: symmetric blocks)')
+    .option(
+      '--draft-vocab <k>',
+      'EAGLE-2 head or draft LM, FR-Spec: draft over the K most frequent target tokens only',
+      positiveInt,
+    )
+    .option(
+      '--draft-vocab-corpus <file>',
+      'with --draft-vocab: a UTF-8 text file to count tokens in (target tokenizer), or a token-frequency JSON file',
+    )
+    .option(
+      '--eagle3-layers [layers]',
+      'target: also output the inputs of these layers for an EAGLE-3 head (bare: 2, L/2, L-3); EAGLE-3 head: the layers it fuses when its config does not say',
+      layerList,
+    )
     .addOption(
       new Option('--linear <op>', 'fp32: operator for linear layers')
         .choices(['gemm', 'matmul'])
@@ -104,6 +131,12 @@ export function registerConvert(program: Command): void {
         maxContext: flags.maxContext,
         weightFormat: weightFormatOf(flags, command),
       };
+      if ((flags.draftVocab === undefined) !== (flags.draftVocabCorpus === undefined))
+        throw new OptionError('--draft-vocab', flags.draftVocab, 'given together with --draft-vocab-corpus');
+      const draftVocab =
+        flags.draftVocab !== undefined
+          ? { draftVocab: { size: flags.draftVocab, corpus: resolve(flags.draftVocabCorpus!) } }
+          : {};
       let result: Awaited<ReturnType<typeof convertCausalLM>>;
       if (flags.role === 'eagle-head') {
         if (!flags.target)
@@ -112,11 +145,30 @@ export function registerConvert(program: Command): void {
             undefined,
             'the target checkpoint directory when --role is eagle-head',
           );
-        result = await convertEagleHead({ ...common, target: resolve(flags.target) });
+        if (flags.eagle3Layers === true)
+          throw new OptionError('--eagle3-layers', true, 'a list of layers with --role eagle-head');
+        result = await convertEagleHead({
+          ...common,
+          target: resolve(flags.target),
+          ...(flags.eagle3Layers ? { eagle3Layers: flags.eagle3Layers } : {}),
+          ...draftVocab,
+        });
       } else {
         if (flags.target)
           throw new OptionError('--target', flags.target, 'given only with --role eagle-head');
-        result = await convertCausalLM({ ...common, role: flags.role });
+        if (flags.draftVocab !== undefined && flags.role === 'target')
+          throw new OptionError(
+            '--draft-vocab',
+            flags.draftVocab,
+            'given only with --role draft or eagle-head',
+          );
+        const eagle3Layers = flags.eagle3Layers === true ? 'reference' : flags.eagle3Layers;
+        result = await convertCausalLM({
+          ...common,
+          role: flags.role,
+          ...(eagle3Layers ? { eagle3Layers } : {}),
+          ...draftVocab,
+        });
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const mb = (result.bytes / 1e6).toFixed(1);

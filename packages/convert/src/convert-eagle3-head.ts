@@ -1,0 +1,163 @@
+import { mkdir } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import type { Checkpoint } from './checkpoint.js';
+import { capturedLayersFor, type DecoderConfig, type Eagle3HeadConfig } from './config.js';
+import type { ConvertResult } from './convert-causal-lm.js';
+import {
+  type CommonConvertOptions,
+  manifestDims,
+  manifestKvCache,
+  manifestRope,
+  resolveOptions,
+} from './convert-options.js';
+import type { DraftVocabularyMap } from './draft-vocabulary.js';
+import { buildEagle3HeadGraph } from './eagle3-head-graph.js';
+import { CheckpointError } from './errors.js';
+import { readManifest, upsertManifestModel } from './manifest-file.js';
+import { writeModelFile } from './model-file.js';
+import { recordChecksums } from './checksums-file.js';
+import { copyTokenizerFiles } from './tokenizer-files.js';
+
+/** What {@link convertEagle3Head} works from: both configs parsed and both checkpoints open. */
+export interface Eagle3Sources {
+  readonly options: CommonConvertOptions & {
+    readonly checkpoint: string;
+    readonly target: string;
+    readonly eagle3Layers?: readonly number[];
+  };
+  readonly config: Eagle3HeadConfig;
+  readonly targetConfig: DecoderConfig;
+  readonly checkpoint: Checkpoint;
+  readonly target: Checkpoint;
+}
+
+/**
+ * Converts an EAGLE-3 head (published SafeAILab layout) into a treespec `eagle3-head` model: the
+ * target's embedding is copied in, `d2t` becomes the graph's draft→target table, and the manifest
+ * records the draft vocabulary and the captured target layers (the head's config, else
+ * `eagle3Layers`, else EAGLE's reference rule). A target converted into the same directory must
+ * capture the same layers.
+ * @throws CheckpointError `mismatch` when the head does not fit the target (hidden size,
+ * vocabulary, `d2t` range, captured layers), `missing-tensor` without `d2t`.
+ */
+export async function convertEagle3Head(sources: Eagle3Sources): Promise<ConvertResult> {
+  const { options, config, targetConfig, checkpoint, target } = sources;
+  checkEagle3FitsTarget(config, targetConfig);
+  const capturedLayers = capturedLayersFor(
+    options.eagle3Layers ?? config.capturedLayers ?? 'reference',
+    targetConfig.layers,
+    config.file,
+  );
+  const vocabulary = await readDraftToTarget(checkpoint, config);
+  const resolved = resolveOptions(
+    options,
+    'eagle3-head',
+    Math.min(config.maxPositions, targetConfig.maxPositions),
+  );
+  await mkdir(options.out, { recursive: true });
+  const { vocab, hidden } = targetConfig;
+  const lmHeadName = targetConfig.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
+  const existing = await readManifest(options.out);
+  const baseEntry = existing?.models.find(
+    (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
+  );
+  if (baseEntry && baseEntry.capturedLayers?.join() !== capturedLayers.join()) {
+    throw new CheckpointError(
+      'mismatch',
+      config.file,
+      `the EAGLE-3 head fuses the inputs of target layers [${capturedLayers.join(', ')}] but target "${baseEntry.id}" in ${options.out} captures ${baseEntry.capturedLayers ? `[${baseEntry.capturedLayers.join(', ')}]` : 'none'}; convert the target with --eagle3-layers ${capturedLayers.join(',')}`,
+    );
+  }
+  const tokenizer = await copyTokenizerFiles(options.target, options.out, targetConfig);
+  const embedding = target.matrix('model.embed_tokens.weight', vocab, hidden);
+  const written = await writeModelFile(options.out, resolved.id, (g) =>
+    buildEagle3HeadGraph(
+      g,
+      checkpoint,
+      config,
+      { embedding, vocabulary, capturedCount: capturedLayers.length },
+      resolved.format,
+      resolved.graph,
+      resolved.maxContext,
+    ),
+  );
+  await recordChecksums(options.out, [written.file, ...written.externalData]);
+  const model: ManifestModel = {
+    id: resolved.id,
+    role: 'eagle3-head',
+    graph: 'eagle3-head',
+    file: written.file,
+    externalData: written.externalData,
+    dtype: 'float32',
+    weightFormat: resolved.format.name,
+    ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
+    dims: manifestDims(config, resolved.maxContext),
+    inputs: EAGLE3_HEAD_IO.inputs,
+    outputs: EAGLE3_HEAD_IO.outputs,
+    kvCache: manifestKvCache(config),
+    rope: manifestRope(config),
+    rmsNormEps: config.rmsNormEps,
+    feature: 'captured-layers',
+    capturedLayers,
+    draftVocab: { size: config.draftVocab, source: 'eagle3-d2t' },
+    tokenizer,
+    source: {
+      architecture: config.architecture,
+      modelType: config.modelType,
+      checkpoint: basename(resolve(options.checkpoint)),
+    },
+    base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
+  };
+  const manifestPath = await upsertManifestModel(options.out, model);
+  return { model, manifestPath, bytes: written.bytes };
+}
+
+function checkEagle3FitsTarget(head: Eagle3HeadConfig, target: DecoderConfig): void {
+  for (const [property, a, b] of [
+    ['hidden_size', head.hidden, target.hidden],
+    ['vocab_size', head.vocab, target.vocab],
+  ] as const) {
+    if (a !== b) {
+      throw new CheckpointError(
+        'mismatch',
+        head.file,
+        `the EAGLE-3 head's ${property} is ${a} but the target's (${target.file}) is ${b}; a head only works with the target it was trained for`,
+      );
+    }
+  }
+}
+
+/**
+ * The head's draft→target table from `d2t` (target id = draft id + d2t[draft id]); identity when
+ * the draft vocabulary is the whole target vocabulary and the head stores no `d2t`.
+ * @throws CheckpointError `missing-tensor` without `d2t`, `mismatch` for a target id outside the
+ * target vocabulary or used twice.
+ */
+async function readDraftToTarget(
+  checkpoint: Checkpoint,
+  config: Eagle3HeadConfig,
+): Promise<DraftVocabularyMap> {
+  const size = config.draftVocab;
+  const targetIds = new Int32Array(size);
+  if (!checkpoint.has('d2t') && size === config.vocab) {
+    for (let d = 0; d < size; d++) targetIds[d] = d;
+    return { targetIds };
+  }
+  const d2t = await checkpoint.integerVector('d2t', size);
+  const seen = new Uint8Array(config.vocab);
+  for (let d = 0; d < size; d++) {
+    const id = d + d2t[d]!;
+    if (!(id >= 0 && id < config.vocab) || seen[id]) {
+      throw new CheckpointError(
+        'mismatch',
+        checkpoint.directory,
+        `d2t maps draft id ${d} to target id ${id}, which is ${seen[id] ? 'already taken by another draft id' : `outside the target vocabulary [0, ${config.vocab})`}`,
+      );
+    }
+    seen[id] = 1;
+    targetIds[d] = id;
+  }
+  return { targetIds };
+}

@@ -1,0 +1,104 @@
+import type { ModelOutputs } from '@treespec/onnx';
+import type { GraphBuilder } from './graph-builder.js';
+import type { Matrix } from './matrix.js';
+import { OnnxDataType } from './onnx-proto.js';
+import type { WeightFormat } from './weight-format.js';
+
+/**
+ * A reduced draft vocabulary: draft id d stands for target id `targetIds[d]`. EAGLE-3 heads bring
+ * one (`d2t`); FR-Spec builds one from token frequencies. Target ids are distinct and below the
+ * target's vocabulary size.
+ */
+export interface DraftVocabularyMap {
+  readonly targetIds: Int32Array;
+}
+
+/** The rows of `matrix` at `rows`, in that order (the lm_head rows of a draft vocabulary). */
+export function selectRows(matrix: Matrix, rows: Int32Array, label: string): Matrix {
+  return {
+    label,
+    rows: rows.length,
+    cols: matrix.cols,
+    async read(start, count) {
+      const out = new Float32Array(count * matrix.cols);
+      for (let r = 0; r < count; r++) out.set(await matrix.read(rows[start + r]!, 1), r * matrix.cols);
+      return out;
+    },
+  };
+}
+
+/**
+ * The tail every head graph shares: `logits` = `x` [N, H] times `lmHead` (one row per draft
+ * token), `top_log_probs`/`top_ids` = TopK(log_softmax(logits), top_k). With a draft vocabulary
+ * the top ids are mapped in-graph through its draft→target table (an int64 initializer), so the
+ * graph returns target ids and every runner, tree and verifier stays in the target vocabulary.
+ */
+export async function draftLogitsTail(
+  g: GraphBuilder,
+  format: WeightFormat,
+  x: string,
+  lmHead: Matrix,
+  vocabulary: DraftVocabularyMap | null,
+  topK: string,
+  outputs: ModelOutputs,
+): Promise<void> {
+  const logits = await format.linear(g, x, lmHead, null);
+  const logProbs = g.op('LogSoftmax', [logits], { axis: -1 });
+  const [values, indices] = g.opN('TopK', [logProbs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
+  let ids = indices!;
+  if (vocabulary) {
+    const table = BigInt64Array.from(vocabulary.targetIds, (id) => BigInt(id));
+    const name = await g.initializer(
+      'draft_to_target',
+      OnnxDataType.INT64,
+      [table.length],
+      [new Uint8Array(table.buffer)],
+      table.byteLength,
+    );
+    ids = g.op('Gather', [name, ids], { axis: 0 });
+  }
+  g.output(g.op('Reshape', [logits, g.int64([1, -1, lmHead.rows])]), outputs.logits, OnnxDataType.FLOAT, [
+    1,
+    'new',
+    lmHead.rows,
+  ]);
+  g.output(g.op('Unsqueeze', [values!, g.int64([0])]), outputs.topLogProbs!, OnnxDataType.FLOAT, [
+    1,
+    'new',
+    'k',
+  ]);
+  g.output(g.op('Unsqueeze', [ids, g.int64([0])]), outputs.topIds!, OnnxDataType.INT64, [1, 'new', 'k']);
+}
+
+/** Logit of the tokens outside a draft LM's draft vocabulary: finite, so entropies and temperatures stay finite. */
+export const OUTSIDE_DRAFT_LOGIT = -1e30;
+
+/**
+ * Spreads the draft-vocabulary logits [N, K] of a draft LM over the target's vocabulary [N, vocab]
+ * (`ScatterElements` through the draft→target table), every other token at
+ * {@link OUTSIDE_DRAFT_LOGIT}: the runner, the drafter's top-k and its sampled distributions see
+ * the full vocabulary, in which tokens outside the draft vocabulary have probability 0.
+ */
+export async function scatterToVocabulary(
+  g: GraphBuilder,
+  logits: string,
+  vocabulary: DraftVocabularyMap,
+  vocab: number,
+): Promise<string> {
+  const ids = BigInt64Array.from(vocabulary.targetIds, (id) => BigInt(id));
+  const table = await g.initializer(
+    'draft_to_target',
+    OnnxDataType.INT64,
+    [1, ids.length],
+    [new Uint8Array(ids.buffer)],
+    ids.byteLength,
+  );
+  const shape = g.op('Shape', [logits]);
+  const rows = g.op('Slice', [shape, g.int64([0]), g.int64([1])]);
+  const outside = g.op('Expand', [
+    g.float32([OUTSIDE_DRAFT_LOGIT], [1, 1]),
+    g.op('Concat', [rows, g.int64([vocab])], { axis: 0 }),
+  ]);
+  const indices = g.op('Expand', [table, shape]);
+  return g.op('ScatterElements', [outside, indices, logits], { axis: 1 });
+}

@@ -1,0 +1,195 @@
+import { copyFile, mkdir, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { floatToBfloat16Bits } from '../../src/index.js';
+import { seededRandom } from './random.js';
+
+const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
+
+/** Shapes of an EAGLE-3 head and the target it belongs to. */
+export interface Eagle3Spec {
+  readonly vocab: number;
+  readonly draftVocab: number;
+  readonly hidden: number;
+  readonly intermediate: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Decoder layers of the target (only its config says so; its layer tensors are not written). */
+  readonly targetLayers: number;
+  readonly seed: number;
+}
+
+/** A tensor streamed to disk in chunks of raw little-endian bytes. */
+interface RawTensor {
+  readonly name: string;
+  readonly dtype: 'BF16' | 'I64' | 'BOOL';
+  readonly shape: readonly number[];
+  readonly bytes: number;
+  chunks(): Iterable<Uint8Array>;
+}
+
+/** Most bytes one chunk holds, so that writing a 1 GB tensor never needs 1 GB of memory. */
+const CHUNK = 1 << 22;
+
+/**
+ * A bf16 tensor of seeded uniform values in ±`scale`: one random chunk of at most 4 MB is drawn
+ * and repeated (shapes matter here, not values), so gigabyte tensors cost only their disk writes.
+ */
+function bf16Tensor(name: string, shape: readonly number[], random: () => number, scale = 0.02): RawTensor {
+  const count = shape.reduce((a, b) => a * b, 1);
+  const block = new Uint16Array(Math.min(count, CHUNK / 2));
+  for (let i = 0; i < block.length; i++) block[i] = floatToBfloat16Bits((random() * 2 - 1) * scale);
+  const bytes = new Uint8Array(block.buffer);
+  return {
+    name,
+    dtype: 'BF16',
+    shape,
+    bytes: count * 2,
+    *chunks() {
+      for (let left = count * 2; left > 0; left -= bytes.length)
+        yield bytes.subarray(0, Math.min(left, bytes.length));
+    },
+  };
+}
+
+/** Writes a safetensors file tensor by tensor, chunk by chunk. */
+async function writeRawSafetensors(path: string, tensors: readonly RawTensor[]): Promise<void> {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes] };
+    offset += t.bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  const file = await open(path, 'w');
+  try {
+    await file.write(prefix);
+    await file.write(headerBytes);
+    for (const t of tensors) for (const chunk of t.chunks()) await file.write(chunk);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Draft ids → target ids: `draftVocab` distinct ids spread over the vocabulary, ascending (as EAGLE's d2t). */
+export function spreadDraftVocabulary(vocab: number, draftVocab: number): Int32Array {
+  return Int32Array.from({ length: draftVocab }, (_, d) => Math.floor((d * vocab) / draftVocab));
+}
+
+/** What to break in {@link writeEagle3Checkpoint}'s output. */
+export interface Eagle3Faults {
+  /** Tensors left out. */
+  readonly omit?: readonly string[];
+  /** Replaces `d2t`'s target ids (e.g. out of range). */
+  readonly targetIds?: Int32Array;
+  /** Entries merged into config.json. */
+  readonly config?: Record<string, unknown>;
+}
+
+/**
+ * Writes an EAGLE-3 head in the published SafeAILab layout (config `LlamaForCausalLMEagle3` with
+ * `draft_vocab_size`; `fc`, `midlayer.*`, `norm`, `lm_head` in bf16; `d2t` I64; `t2d` BOOL; no
+ * embedding) and returns the draft vocabulary's target ids.
+ */
+export async function writeEagle3Checkpoint(
+  dir: string,
+  spec: Eagle3Spec,
+  faults: Eagle3Faults = {},
+): Promise<Int32Array> {
+  await mkdir(dir, { recursive: true });
+  const random = seededRandom(spec.seed);
+  const { hidden: h, intermediate: m, heads, kvHeads, headDim: d, vocab, draftVocab } = spec;
+  const targetIds = faults.targetIds ?? spreadDraftVocabulary(vocab, draftVocab);
+  const d2t = BigInt64Array.from(targetIds, (id, i) => BigInt(id - i));
+  const t2d = new Uint8Array(vocab);
+  for (const id of targetIds) if (id >= 0 && id < vocab) t2d[id] = 1;
+  const norm = (name: string) => bf16Tensor(name, [h], () => 0.75 + random() * 0.5, 1);
+  const tensors: RawTensor[] = [
+    bf16Tensor('fc.weight', [h, 3 * h], random),
+    norm('midlayer.hidden_norm.weight'),
+    norm('midlayer.input_layernorm.weight'),
+    norm('midlayer.post_attention_layernorm.weight'),
+    bf16Tensor('midlayer.self_attn.q_proj.weight', [heads * d, 2 * h], random),
+    bf16Tensor('midlayer.self_attn.k_proj.weight', [kvHeads * d, 2 * h], random),
+    bf16Tensor('midlayer.self_attn.v_proj.weight', [kvHeads * d, 2 * h], random),
+    bf16Tensor('midlayer.self_attn.o_proj.weight', [h, heads * d], random),
+    bf16Tensor('midlayer.mlp.gate_proj.weight', [m, h], random),
+    bf16Tensor('midlayer.mlp.up_proj.weight', [m, h], random),
+    bf16Tensor('midlayer.mlp.down_proj.weight', [h, m], random),
+    norm('norm.weight'),
+    bf16Tensor('lm_head.weight', [draftVocab, h], random),
+    {
+      name: 'd2t',
+      dtype: 'I64',
+      shape: [draftVocab],
+      bytes: d2t.byteLength,
+      chunks: () => [new Uint8Array(d2t.buffer)],
+    },
+    { name: 't2d', dtype: 'BOOL', shape: [vocab], bytes: vocab, chunks: () => [t2d] },
+  ];
+  await writeRawSafetensors(
+    join(dir, 'model.safetensors'),
+    tensors.filter((t) => !faults.omit?.includes(t.name)),
+  );
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['LlamaForCausalLMEagle3'],
+      model_type: 'llama',
+      vocab_size: vocab,
+      draft_vocab_size: draftVocab,
+      hidden_size: h,
+      intermediate_size: m,
+      num_hidden_layers: 1,
+      num_attention_heads: heads,
+      num_key_value_heads: kvHeads,
+      head_dim: d,
+      hidden_act: 'silu',
+      max_position_embeddings: 2048,
+      rope_theta: 500000,
+      rms_norm_eps: 1e-5,
+      torch_dtype: 'bfloat16',
+      ...faults.config,
+    }),
+  );
+  return targetIds;
+}
+
+/**
+ * Writes the parts of a target checkpoint an EAGLE-3 head conversion reads: config.json (a
+ * `targetLayers`-layer Llama), `model.embed_tokens.weight` and `lm_head.weight` in bf16, and a
+ * tokenizer. Its decoder layers are not written, so it converts heads but not itself.
+ */
+export async function writeTargetForHead(dir: string, spec: Eagle3Spec): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const random = seededRandom(spec.seed + 1);
+  await writeRawSafetensors(join(dir, 'model.safetensors'), [
+    bf16Tensor('model.embed_tokens.weight', [spec.vocab, spec.hidden], random),
+    bf16Tensor('lm_head.weight', [spec.vocab, spec.hidden], random),
+  ]);
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      vocab_size: spec.vocab,
+      hidden_size: spec.hidden,
+      intermediate_size: spec.intermediate,
+      num_hidden_layers: spec.targetLayers,
+      num_attention_heads: spec.heads,
+      num_key_value_heads: spec.kvHeads,
+      head_dim: spec.headDim,
+      hidden_act: 'silu',
+      max_position_embeddings: 2048,
+      rope_theta: 500000,
+      rms_norm_eps: 1e-5,
+      bos_token_id: 1,
+      eos_token_id: 2,
+    }),
+  );
+  await copyFile(TOKENIZER, join(dir, 'tokenizer.json'));
+}

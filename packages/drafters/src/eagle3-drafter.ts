@@ -1,0 +1,58 @@
+import {
+  ContractError,
+  type DraftContext,
+  type DraftModel,
+  DynamicTreeGrowth,
+  type DynamicTreeOptions,
+  type TreeGrowth,
+} from '@treespec/core';
+import { FeatureColumns } from './feature-columns.js';
+import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
+
+/** An EAGLE-3 head: committed rows take the target's captured states, draft rows the head's own hidden state. */
+export interface Eagle3DraftModel extends DraftModel {
+  /** Width of a committed row's captured target states (captured layers x hidden). */
+  readonly capturedFeatureSize: number;
+}
+
+/** Options of {@link Eagle3Drafter}. */
+export interface Eagle3DrafterOptions {
+  /** The shape of the trees; default an EAGLE-2 dynamic tree with {@link Eagle3DrafterOptions.tree}. */
+  growth?: TreeGrowth;
+  /** EAGLE-2 budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
+  tree?: DynamicTreeOptions;
+}
+
+/**
+ * EAGLE-3 drafting. Each step the head first commits the newly committed tokens with the target's
+ * captured layer inputs (row i pairs token i + 1 with the states of row i; the head fuses them with
+ * its `fc`), taken from the trailing columns of the target's feature rows; then the tree grows one
+ * depth per head call, each draft row fed the head's own hidden state of the row that proposed it,
+ * exactly as EAGLE-2 (the dynamic growth, reranking and budgets apply unchanged). The head's draft
+ * ids arrive already mapped to target ids.
+ */
+export class Eagle3Drafter extends ModelTreeDrafter {
+  readonly name = 'eagle3';
+  readonly needsFeatures = true;
+  private readonly captured: FeatureColumns;
+
+  constructor(head: Eagle3DraftModel, options: Eagle3DrafterOptions = {}) {
+    super(head, options.growth ?? new DynamicTreeGrowth(options.tree));
+    this.captured = new FeatureColumns(head.capturedFeatureSize, 'trailing', 'the EAGLE-3 head');
+  }
+
+  protected rowsToCommit(context: DraftContext): CommitRows | null {
+    if (context.featureRows > 0) {
+      const start = context.featureStart + 1;
+      return {
+        tokens: context.tokens.subarray(start, start + context.featureRows),
+        features: this.captured.select(context),
+        rows: context.featureRows,
+      };
+    }
+    if (this.model.committedRows === 0) return null;
+    throw new ContractError(
+      'the EAGLE-3 drafter was called without the captured states of the newly committed tokens',
+    );
+  }
+}

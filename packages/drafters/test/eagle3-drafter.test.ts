@@ -1,0 +1,129 @@
+import { type DraftModelStep, DynamicTreeGrowth, SpeculativeDecoder } from '@treespec/core';
+import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
+import { describe, expect, it } from 'vitest';
+import { Eagle3Drafter, type Eagle3DraftModel, EagleDrafter } from '../src/index.js';
+import { ToyDraftHead } from './toy-draft-model.js';
+
+/** Target feature rows: a 4-wide feature followed by 12 columns of captured states. */
+const FEATURE = 4;
+const CAPTURED = 12;
+
+/** A toy EAGLE-3 head: checks that every committed row arrives with exactly its captured states. */
+class ToyEagle3Head extends ToyDraftHead implements Eagle3DraftModel {
+  readonly capturedFeatureSize = CAPTURED;
+  committedFeatureRows: Float32Array[] = [];
+
+  override async commit(
+    tokens: Int32Array,
+    features: Float32Array,
+    rows: number,
+    k: number,
+  ): Promise<DraftModelStep> {
+    for (let r = 0; r < rows; r++)
+      this.committedFeatureRows.push(features.slice(r * CAPTURED, (r + 1) * CAPTURED));
+    return super.commit(tokens, features, rows, k);
+  }
+}
+
+/** A toy target that remembers the feature rows it returned, in order. */
+class RecordingTarget extends ToyTarget {
+  rows: Float32Array[] = [];
+
+  override async prefill(tokens: Int32Array, options?: { features?: boolean }) {
+    const step = await super.prefill(tokens, options);
+    if (step.features)
+      for (let r = 0; r < step.rows; r++) this.rows.push(step.features.slice(r * 16, (r + 1) * 16));
+    return step;
+  }
+}
+
+describe('Eagle3Drafter', () => {
+  it('drafts the toy model perfectly and keeps greedy output identical, fed the trailing captured columns', async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed, sharpness: 2.5 });
+      const target = new RecordingTarget(model, { featureSize: FEATURE + CAPTURED });
+      const head = new ToyEagle3Head(model);
+      const drafter = new Eagle3Drafter(head, {
+        growth: new DynamicTreeGrowth({ topK: 3, depth: 4, totalTokens: 20 }),
+      });
+      const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+      const prompt = [1, 5, 9, 11];
+      const result = await decoder.generate(prompt, { maxTokens: 50 });
+      expect(drafter.name).toBe('eagle3');
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, prompt, { maxTokens: 50 })),
+      );
+      expect(result.stats.acceptanceByDepth.slice(0, 2)).toEqual([1, 1]);
+      expect(result.stats.tau).toBeGreaterThan(3.5);
+      // The prefilled prompt rows (all but the last token) were committed with their trailing 12 columns.
+      expect(target.rows).toHaveLength(prompt.length - 1);
+      for (let r = 0; r < prompt.length - 1; r++) {
+        expect(Array.from(head.committedFeatureRows[r]!)).toEqual(
+          Array.from(target.rows[r]!.subarray(FEATURE)),
+        );
+      }
+    }
+  });
+
+  it('lets an EAGLE-2 drafter read the leading feature columns of the same target', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 9, sharpness: 2.5 });
+    const target = new ToyTarget(model, { featureSize: FEATURE + CAPTURED });
+    const drafter = new EagleDrafter(new ToyDraftHead(model), {
+      tree: { topK: 3, depth: 4, totalTokens: 20 },
+    });
+    const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+    const result = await decoder.generate([2, 3, 4], { maxTokens: 40 });
+    expect(Array.from(result.tokens)).toEqual(
+      Array.from(referenceGreedy(model, [2, 3, 4], { maxTokens: 40 })),
+    );
+  });
+
+  it('refuses a target whose feature rows are narrower than the captured states', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 2, sharpness: 2.5 });
+    const target = new ToyTarget(model, { featureSize: FEATURE });
+    const drafter = new Eagle3Drafter(new ToyEagle3Head(model), {
+      tree: { topK: 2, depth: 2, totalTokens: 4 },
+    });
+    const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+    await expect(decoder.generate([2, 3, 4], { maxTokens: 8 })).rejects.toThrow(
+      /the EAGLE-3 head needs target features of width 12; got 4/,
+    );
+  });
+
+  it('stays lossless under stochastic verification with a weak head (chi-square over two tokens, alpha 1e-3)', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const headModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const target = new ToyTarget(model, { featureSize: FEATURE + CAPTURED });
+    const drafter = new Eagle3Drafter(new ToyEagle3Head(headModel), {
+      tree: { topK: 2, depth: 2, totalTokens: 4 },
+    });
+    const counts = new Map<string, number>();
+    const samples = 12000;
+    for (let i = 0; i < samples; i++) {
+      const decoder = new SpeculativeDecoder({
+        target,
+        drafter,
+        verifier: createVerifier({ temperature: 1, seed: i }),
+      });
+      const r = await decoder.generate([1, 2], { maxTokens: 2 });
+      const key = Array.from(r.tokens).join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    // Exact plain-sampling distribution of the first two tokens.
+    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+    const logits = new Float32Array(vocab);
+    const probs = new Float64Array(vocab);
+    const expected = new Map<string, number>();
+    model.logits([1, 2], 2, logits, 0);
+    pipeline.distribution(logits, 0, 1, probs);
+    const first = Array.from(probs);
+    for (let a = 0; a < vocab; a++) {
+      model.logits([1, 2, a], 3, logits, 0);
+      pipeline.distribution(logits, 0, 2, probs);
+      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
+    }
+    expect(chiSquareTest(counts, expected, samples).pValue).toBeGreaterThan(1e-3);
+  }, 60_000);
+});
