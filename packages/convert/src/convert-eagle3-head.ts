@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import type { Checkpoint } from './checkpoint.js';
+import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, type DecoderConfig, type Eagle3HeadConfig } from './config.js';
 import type { ConvertResult } from './convert-causal-lm.js';
 import {
@@ -16,7 +17,6 @@ import { buildEagle3HeadGraph } from './eagle3-head-graph.js';
 import { CheckpointError } from './errors.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
-import { recordChecksums } from './checksums-file.js';
 import { copyTokenizerFiles } from './tokenizer-files.js';
 
 /** What {@link convertEagle3Head} works from: both configs parsed and both checkpoints open. */

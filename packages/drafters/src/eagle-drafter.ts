@@ -33,7 +33,7 @@ export class EagleDrafter extends ModelTreeDrafter {
     const growth = options.growth ?? new DynamicTreeGrowth(options.tree);
     super(head, growth);
     this.name = growth.prunes ? 'eagle2' : 'eagle1';
-    this.feature = new FeatureColumns(head.hiddenSize, 'leading', 'the EAGLE head');
+    this.feature = new FeatureColumns(head.featureSize, 'leading', 'the EAGLE head');
   }
 
   /** The head this drafter drives. */

@@ -60,8 +60,8 @@ export abstract class DraftModelRunner implements DraftModel {
     defaultBatch: number,
   ) {
     this.session = session;
-    this.featureSize = shape.featureSize;
-    this.commitFeatureSize = shape.featureSize ?? shape.featureSize;
+    this.featureSize = shape.hiddenSize;
+    this.commitFeatureSize = shape.featureSize ?? shape.hiddenSize;
     this.vocabSize = shape.vocabSize;
     this.maxContext = requireInteger(
       'maxContext',
@@ -160,7 +160,7 @@ export abstract class DraftModelRunner implements DraftModel {
   /**
    * Runs `rows` rows prepared in `ids`/`positions` after the cached ones, appends their KV
    * entries to the cache and returns their outputs. `committed` rows carry `commitFeatureSize`-wide
-   * features, draft rows `hiddenSize`-wide ones.
+   * features, draft rows `featureSize`-wide ones.
    */
   protected abstract run(
     rows: number,

@@ -11,7 +11,7 @@ export type Eagle3HeadRunnerOptions = DraftModelRunnerOptions;
 /**
  * A treespec EAGLE-3 head ONNX model as a {@link DraftModel}. Committed rows pair token i + 1 with
  * the target's captured states of row i (`capturedFeatureSize` wide, fused by the head's `fc`);
- * draft rows carry the head's own hidden state of the row that proposed them (`hiddenSize` wide).
+ * draft rows carry the head's own hidden state of the row that proposed them (`featureSize` wide).
  * The graph returns each row's hidden state and its top-k log-probabilities over the draft
  * vocabulary with the ids already mapped to target ids.
  */
@@ -48,7 +48,7 @@ export class OnnxEagle3Head extends DraftModelRunner {
     const past = cache.length;
     const width = past + rows;
     this.topK.set(0, k);
-    const size = committed ? this.capturedFeatureSize : this.hiddenSize;
+    const size = committed ? this.capturedFeatureSize : this.featureSize;
     const rowsTensor = new Tensor('float32', features.subarray(0, rows * size), [1, rows, size]);
     const feeds: Record<string, Tensor> = {
       [names.inputIds]: new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]),

@@ -1,5 +1,11 @@
 import type { DraftModel, TreeGrowth } from '@treespec/core';
-import { DraftLmDrafter, Eagle3Drafter, EagleDrafter, type ModelTreeDrafter } from '@treespec/drafters';
+import {
+  DraftLmDrafter,
+  Eagle3Drafter,
+  type Eagle3DraftModel,
+  EagleDrafter,
+  type ModelTreeDrafter,
+} from '@treespec/drafters';
 import {
   causalLmLayout,
   type DraftModelRunnerOptions,
@@ -41,7 +47,8 @@ export const MODEL_DRAFTERS = {
     role: 'eagle3-head',
     budget: 'tree',
     open: (session, model, capacity) => new OnnxEagle3Head(session, eagle3HeadLayout(model), capacity),
-    make: (model, growth) => new Eagle3Drafter(model, { growth }),
+    // `model` is what `open` above returned: an OnnxEagle3Head.
+    make: (model, growth) => new Eagle3Drafter(model as Eagle3DraftModel, { growth }),
   },
   'draft-lm': {
     role: 'draft',

@@ -98,10 +98,7 @@ export function plan(
   if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
   const hasHead = byRole('eagle-head') !== undefined;
   const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
-  const wanted = new Set<BundleDrafter>([
-    options.drafter ?? bundleDefault,
-    ...(options.drafters ?? []),
-  ]);
+  const wanted = new Set<BundleDrafter>([options.drafter ?? bundleDefault, ...(options.drafters ?? [])]);
   for (const name of wanted) {
     if (!BUNDLE_DRAFTERS.includes(name)) {
       throw new OptionError('drafter', name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
