@@ -2,6 +2,7 @@ import { CAUSAL_LM_IO, layerName, type ModelInputs, type ModelOutputs } from '@t
 import type { Checkpoint } from './checkpoint.js';
 import type { DecoderConfig } from './config.js';
 import {
+  type AttentionKind,
   type DecoderContext,
   declareSharedInputs,
   decoderLayer,
@@ -22,7 +23,8 @@ export interface CausalLMNames {
 /**
  * Builds the treespec causal-LM graph (docs/onnx-layout.md) of a Llama-family checkpoint into
  * `g`: embeddings, every decoder layer with its KV cache inputs and outputs, the final norm
- * whose output is the `feature`, and the lm_head (the embedding when tied) for `logits`.
+ * whose output is the `feature`, and the lm_head (the embedding when tied) for `logits`;
+ * attention `plain` or `fused` (see {@link AttentionKind}).
  */
 export async function buildCausalLMGraph(
   g: GraphBuilder,
@@ -32,8 +34,9 @@ export async function buildCausalLMGraph(
   options: GraphOptions,
   maxContext: number,
   names: CausalLMNames = CAUSAL_LM_IO,
+  attention: AttentionKind = 'plain',
 ): Promise<void> {
-  const ctx: DecoderContext = { g, format, options, config };
+  const ctx: DecoderContext = { g, format, options, config, attention };
   const embed = checkpoint.matrix('model.embed_tokens.weight', config.vocab, config.hidden);
   const lmHead = config.tieWordEmbeddings
     ? embed

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { OptionError } from '@treespec/core';
 import { CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
@@ -11,6 +12,7 @@ import {
   manifestRope,
   resolveOptions,
 } from './convert-options.js';
+import type { AttentionKind } from './decoder-graph.js';
 import { upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
@@ -22,6 +24,11 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
   readonly checkpoint: string;
   /** `target` (default) or `draft` (an independent small draft LM). */
   readonly role?: 'target' | 'draft';
+  /**
+   * Attention of the graph: `fused` (ONNX Runtime's GroupQueryAttention over a cache buffer shared
+   * in place; targets only) or `plain` (MatMul/Softmax, runs everywhere). Default `plain`.
+   */
+  readonly attention?: AttentionKind;
 }
 
 /** What a conversion wrote. */
@@ -42,6 +49,15 @@ export interface ConvertResult {
  */
 export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
   const role = options.role ?? 'target';
+  const attention = options.attention ?? 'plain';
+  if (attention !== 'plain' && attention !== 'fused')
+    throw new OptionError('attention', attention, '"plain" or "fused"');
+  if (attention === 'fused' && role !== 'target')
+    throw new OptionError(
+      'attention',
+      attention,
+      '"plain" for a draft model (its runner reads a bsnh cache)',
+    );
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
@@ -52,7 +68,16 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
     const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
-      buildCausalLMGraph(g, checkpoint, config, resolved.format, resolved.graph, resolved.maxContext),
+      buildCausalLMGraph(
+        g,
+        checkpoint,
+        config,
+        resolved.format,
+        resolved.graph,
+        resolved.maxContext,
+        CAUSAL_LM_IO,
+        attention,
+      ),
     );
     const model: ManifestModel = {
       id: resolved.id,
@@ -66,7 +91,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       dims: manifestDims(config, resolved.maxContext),
       inputs: CAUSAL_LM_IO.inputs,
       outputs: CAUSAL_LM_IO.outputs,
-      kvCache: manifestKvCache(config),
+      ...(attention === 'fused' ? { attention } : {}),
+      kvCache: manifestKvCache(config, attention),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',

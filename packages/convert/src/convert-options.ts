@@ -1,7 +1,7 @@
 import { OptionError, requireInteger } from '@treespec/core';
 import type { KvCacheInfo, ModelDims, RopeInfo, WeightFormatName } from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
-import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
+import { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 import { Int4Weights, Int8Weights } from './quantized-weights.js';
 import { ropeParameters } from './rope.js';
 import { Fp32Weights, type WeightFormat } from './weight-format.js';
@@ -78,16 +78,17 @@ export function manifestDims(config: DecoderConfig, maxContext: number): ModelDi
   return { vocab, hidden, layers, heads, kvHeads, headDim, intermediate, maxContext };
 }
 
-/** Manifest KV-cache description. */
-export function manifestKvCache(config: DecoderConfig): KvCacheInfo {
+/** Manifest KV-cache description: bsnh new-only entries for plain attention, a shared bnsh buffer for fused. */
+export function manifestKvCache(config: DecoderConfig, attention: AttentionKind = 'plain'): KvCacheInfo {
+  const fused = attention === 'fused';
   return {
-    layout: 'bsnh',
+    layout: fused ? 'bnsh' : 'bsnh',
     layers: config.layers,
     kvHeads: config.kvHeads,
     headDim: config.headDim,
     dtype: 'float32',
     keysRotated: true,
-    present: 'new-only',
+    present: fused ? 'shared' : 'new-only',
   };
 }
 

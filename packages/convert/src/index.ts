@@ -23,7 +23,7 @@ export {
   type ProducedWeightFormat,
   weightFormatNamed,
 } from './convert-options.js';
-export { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
+export { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 export { CheckpointError, type CheckpointProblem } from './errors.js';
 export {
   decodeFloats,

@@ -7,9 +7,10 @@ export {
 } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
 export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
-export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
+export { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 export {
   type ActivationDtype,
+  type AttentionLayout,
   type BaseModelInfo,
   CAUSAL_LM_IO,
   checkModelPair,
@@ -46,3 +47,4 @@ export {
   type EagleHeadLayout,
   eagleHeadLayout,
 } from './model-layout.js';
+export { SharedKvCache } from './shared-kv-cache.js';

@@ -96,18 +96,31 @@ export interface ModelOutputs {
   readonly topIds?: string;
 }
 
+/**
+ * How a causal LM's attention is built: `plain` MatMul/Softmax ops (every provider), or `fused`
+ * `com.microsoft.GroupQueryAttention` over a cache buffer its `past_*` and `present_*` share.
+ */
+export type AttentionLayout = 'plain' | 'fused';
+
 /** How the KV cache is shaped and what `present_*` holds. */
 export interface KvCacheInfo {
-  /** Axis order of `past_*`/`present_*`: batch, sequence, kv-head, head-dim. */
-  readonly layout: 'bsnh';
+  /**
+   * Axis order of `past_*`/`present_*`: `bsnh` (batch, sequence, kv-head, head-dim) for plain
+   * attention, `bnsh` (batch, kv-head, sequence, head-dim) for fused.
+   */
+  readonly layout: 'bsnh' | 'bnsh';
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
   readonly dtype: ActivationDtype;
   /** Keys are cached after RoPE. */
   readonly keysRotated: true;
-  /** `present_*` holds only the new entries of the call. */
-  readonly present: 'new-only';
+  /**
+   * `new-only`: `present_*` holds only the new entries of the call. `shared`: `past_*` and
+   * `present_*` are one buffer of capacity rows, bound to both by the runner, that the model
+   * writes the call's entries into after the first `past` rows.
+   */
+  readonly present: 'new-only' | 'shared';
 }
 
 /** The tokenizer a model was trained with. */
@@ -164,6 +177,8 @@ export interface ManifestModel {
   readonly dims: ModelDims;
   readonly inputs: ModelInputs;
   readonly outputs: ModelOutputs;
+  /** Causal LMs: how attention is built. Absent means `plain`. */
+  readonly attention?: AttentionLayout;
   readonly kvCache: KvCacheInfo;
   readonly rope: RopeInfo;
   readonly rmsNormEps: number;
@@ -418,10 +433,18 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
     if (!(name as string).includes('{layer}'))
       v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
   }
+  const attention = v.oneOf(m.attention ?? 'plain', `${at}.attention`, ['plain', 'fused'] as const);
+  if (attention === 'fused' && graph !== 'causal-lm')
+    v.fail(`${at}.attention`, '"plain" for an EAGLE head', attention);
+  const fused = attention === 'fused';
   const kv = v.object(m.kvCache, `${at}.kvCache`);
-  if (kv.layout !== 'bsnh') v.fail(`${at}.kvCache.layout`, '"bsnh"', kv.layout);
+  const layout = fused ? 'bnsh' : 'bsnh';
+  if (kv.layout !== layout)
+    v.fail(`${at}.kvCache.layout`, `"${layout}" (attention "${attention}")`, kv.layout);
   if (kv.keysRotated !== true) v.fail(`${at}.kvCache.keysRotated`, 'true', kv.keysRotated);
-  if (kv.present !== 'new-only') v.fail(`${at}.kvCache.present`, '"new-only"', kv.present);
+  const present = fused ? 'shared' : 'new-only';
+  if (kv.present !== present)
+    v.fail(`${at}.kvCache.present`, `"${present}" (attention "${attention}")`, kv.present);
   v.oneOf(kv.dtype, `${at}.kvCache.dtype`, ['float32', 'float16'] as const);
   for (const key of ['layers', 'kvHeads', 'headDim'] as const) {
     if (kv[key] !== dims[key]) v.fail(`${at}.kvCache.${key}`, `dims.${key} (${dims[key]})`, kv[key]);

@@ -1,6 +1,6 @@
 import { ModelFormatError } from '@treespec/core';
 import type { KvDtype } from './kv-cache.js';
-import { layerName, type ManifestModel } from './manifest.js';
+import { type AttentionLayout, layerName, type ManifestModel } from './manifest.js';
 
 /** What a runner needs to know about a treespec causal LM (target or draft LM); from its manifest. */
 export interface CausalLmLayout {
@@ -12,6 +12,8 @@ export interface CausalLmLayout {
   maxContext: number;
   /** Element type of the attention bias, the KV cache and the feature. Logits are always float32. */
   dtype: KvDtype;
+  /** `plain` (bsnh cache, new-only present outputs) or `fused` (a shared bnsh cache buffer). */
+  attention: AttentionLayout;
   names: {
     inputIds: string;
     positionIds: string;
@@ -65,6 +67,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
     headDim: model.kvCache.headDim,
     maxContext: model.dims.maxContext,
     dtype: model.dtype,
+    attention: model.attention ?? 'plain',
     names: {
       inputIds: model.inputs.inputIds,
       positionIds: model.inputs.positionIds,
