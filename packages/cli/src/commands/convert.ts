@@ -20,6 +20,7 @@ interface ConvertFlags {
   weights: 'fp32' | 'int8' | 'int4';
   blockSize: number;
   asymmetric?: boolean;
+  attention: 'plain' | 'fused';
 }
 
 function positiveInt(value: string): number {
@@ -91,6 +92,14 @@ export function registerConvert(program: Command): void {
     )
     .option('--asymmetric', 'int8/int4: store a zero point per block (default: symmetric blocks)')
     .addOption(
+      new Option(
+        '--attention <layout>',
+        'target: plain MatMul/Softmax attention (every provider), or fused GroupQueryAttention over a shared KV buffer',
+      )
+        .choices(['plain', 'fused'])
+        .default('plain'),
+    )
+    .addOption(
       new Option('--linear <op>', 'fp32: operator for linear layers')
         .choices(['gemm', 'matmul'])
         .default('gemm'),
@@ -112,11 +121,13 @@ export function registerConvert(program: Command): void {
             undefined,
             'the target checkpoint directory when --role is eagle-head',
           );
+        if (flags.attention !== 'plain')
+          throw new OptionError('--attention', flags.attention, 'plain for --role eagle-head');
         result = await convertEagleHead({ ...common, target: resolve(flags.target) });
       } else {
         if (flags.target)
           throw new OptionError('--target', flags.target, 'given only with --role eagle-head');
-        result = await convertCausalLM({ ...common, role: flags.role });
+        result = await convertCausalLM({ ...common, role: flags.role, attention: flags.attention });
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const mb = (result.bytes / 1e6).toFixed(1);
