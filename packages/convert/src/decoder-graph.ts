@@ -184,10 +184,14 @@ export async function attention(
   const { g, format, options, config } = ctx;
   const { heads, kvHeads, headDim: d } = config;
   const scale = 1 / Math.sqrt(d);
-  const scaleInWeights = options.foldScale && !weights.qNorm;
+  // Folded into fp16-stored weights, a scale that is not a power of two would round them once more.
+  const exactInFormat = format.name !== 'fp16' || Number.isInteger(Math.log2(scale));
+  const scaleInWeights = options.foldScale && !weights.qNorm && exactInFormat;
+  const scaleInNorm = options.foldScale && weights.qNorm !== null;
+  const folded = scaleInWeights || scaleInNorm;
   const q = scaleInWeights ? scaleMatrix(weights.q, scale) : weights.q;
   const qBias = weights.qBias && scaleInWeights ? weights.qBias.map((b) => b * scale) : weights.qBias;
-  const qNorm = weights.qNorm && options.foldScale ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
+  const qNorm = weights.qNorm && scaleInNorm ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
   const prefix = `layers.${layer}.attn`;
   // Plain attention's new entries are its present outputs; fused attention writes them to the cache.
   const keyName = shared.fused ? g.unique(`${prefix}.k`) : kv.presentKey;
@@ -246,8 +250,8 @@ export async function attention(
   }
   const rows = { q: qh, keys: newKeys, values: newValues };
   const flat = shared.fused
-    ? fusedAttention(ctx, rows, shared.fused, kv, options.foldScale ? 1 : scale)
-    : plainAttention(ctx, rows, shared.bias, kv, options.foldScale ? null : scale);
+    ? fusedAttention(ctx, rows, shared.fused, kv, folded ? 1 : scale)
+    : plainAttention(ctx, rows, shared.bias, kv, folded ? null : scale);
   return format.linear(g, flat, renamed(weights.o, `${prefix}.o`), weights.oBias);
 }
 

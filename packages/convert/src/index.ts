@@ -28,6 +28,7 @@ export { CheckpointError, type CheckpointProblem } from './errors.js';
 export {
   decodeFloats,
   type FloatDtype,
+  floatsToHalfBits,
   floatToBfloat16Bits,
   floatToHalfBits,
   halfToFloat,
@@ -50,4 +51,4 @@ export {
 export { SafetensorsFile, type TensorEntry } from './safetensors.js';
 export { type SafetensorsTensor, writeSafetensors } from './safetensors-writer.js';
 export { TOKENIZER_FILES } from './tokenizer-files.js';
-export { Fp32Weights, type LinearOp, type WeightFormat } from './weight-format.js';
+export { Fp16Weights, Fp32Weights, type LinearOp, type WeightFormat } from './weight-format.js';

@@ -19,9 +19,10 @@ export type GraphKind = 'causal-lm' | 'eagle-head';
 export type ActivationDtype = 'float32' | 'float16';
 
 /**
- * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), or block-quantized
- * `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
- * {@link WeightQuantization}); `fp16` is reserved. Embeddings and norms stay float32 in every format.
+ * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), `fp16` (half
+ * storage of the linear layers and the embedding, widened to float32 for the arithmetic), or
+ * block-quantized `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
+ * {@link WeightQuantization}). Norms stay float32 in every format, and so do embeddings except fp16's.
  */
 export type WeightFormatName = 'fp32' | 'fp16' | 'int8' | 'int4';
 

@@ -3,6 +3,7 @@ import {
   BlockQuantizedWeights,
   convertCausalLM,
   convertEagleHead,
+  Fp16Weights,
   Fp32Weights,
   PRODUCED_WEIGHT_FORMATS,
   type WeightFormat,
@@ -17,7 +18,7 @@ interface ConvertFlags {
   id?: string;
   maxContext?: number;
   linear: 'gemm' | 'matmul';
-  weights: 'fp32' | 'int8' | 'int4';
+  weights: 'fp32' | 'fp16' | 'int8' | 'int4';
   blockSize: number;
   asymmetric?: boolean;
   attention: 'plain' | 'fused';
@@ -38,12 +39,16 @@ function blockSize(value: string): number {
 /** The weight format the flags ask for; quantization flags only with a quantized format and --linear only with fp32. */
 function weightFormatOf(flags: ConvertFlags, command: Command): WeightFormat {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
-  if (flags.weights === 'fp32') {
+  if (flags.weights === 'fp32' || flags.weights === 'fp16') {
     for (const [name, flag] of [
       ['blockSize', '--block-size'],
       ['asymmetric', '--asymmetric'],
     ] as const) {
       if (given(name)) throw new OptionError(flag, flags[name], 'given only with --weights int8 or int4');
+    }
+    if (flags.weights === 'fp16') {
+      if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
+      return new Fp16Weights();
     }
     return new Fp32Weights(flags.linear);
   }
@@ -79,7 +84,7 @@ export function registerConvert(program: Command): void {
     .addOption(
       new Option(
         '--weights <format>',
-        'weights of the linear layers: fp32, or int8/int4 block-quantized for MatMulNBits (ONNX Runtime only)',
+        'weights of the linear layers: fp32, fp16 (half storage, fp32 arithmetic), or int8/int4 block-quantized for MatMulNBits (ONNX Runtime only)',
       )
         .choices(PRODUCED_WEIGHT_FORMATS)
         .default('fp32'),
