@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convertCausalLM } from '@treespec/convert';
 import { DraftTree } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
 import { causalLmLayout, findModel, OnnxCausalLm, parseManifest, SharedKvCache } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
+import { bundleWithTarget } from './converted-target.js';
 import { devPrompts, TINY, targetCases } from './tiny.js';
 
 /** PyTorch fp32 vs ONNX Runtime fp32 on the same weights: the issue's 1e-3 on logits. */
@@ -19,29 +19,10 @@ interface VectorCase {
   positions?: { position: number; first64: number[]; argmax: number }[];
 }
 
-/**
- * A copy of the tiny bundle whose target is converted with fused attention: the drafters' model
- * files are linked, the target's are written fresh, the manifest and tokenizer files copied.
- */
-async function fusedBundle(dir: string): Promise<void> {
-  for (const file of await readdir(TINY)) {
-    if (file.startsWith('target.onnx')) continue;
-    if (file.endsWith('.onnx') || file.endsWith('.onnx.data'))
-      await symlink(join(TINY, file), join(dir, file));
-    else await copyFile(join(TINY, file), join(dir, file));
-  }
-  await convertCausalLM({
-    checkpoint: tinyCheckpointDirectory('target'),
-    out: dir,
-    id: 'target',
-    attention: 'fused',
-  });
-}
-
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'treespec-fused-tiny-'));
-  await fusedBundle(dir);
+  await bundleWithTarget(dir, { attention: 'fused' });
 }, 120_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
