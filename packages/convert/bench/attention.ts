@@ -1,14 +1,15 @@
 /**
  * Plain against fused attention on the tiny target, through the real runner (`OnnxCausalLm`,
  * prefill, tree verification, commit) on onnxruntime-node's CPU provider: a plain token (a
- * 1-node tree, then its commit) and a 10-node tree at 100 and 1000 cached tokens; and, for plain
+ * 1-node tree, then its commit) and a 10-node tree at 100 and 1000 cached tokens (the cache is cut
+ * back after each commit, so every call sees the same context); and, for plain
  * attention, the bare `session.run` on prebuilt feeds of the same shapes (`path: "session"`), so
  * the runner's own cost per call is the difference. Reports each
  * call's wall time and the process CPU time it used (less sensitive to other processes on a
  * shared machine when threads do not spin), interleaved round by round. JSON on stdout, a table on
  * stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:attention [--checkpoints DIR] [--threads 1,2] [--rounds 15] [--formats fp32,int8]
+ *   pnpm --filter @treespec/convert bench:attention [--checkpoints DIR] [--threads 1,2] [--rounds 15] [--formats fp32,fp16,int8]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
           out: dir,
           id,
           attention,
-          weightFormat: format as 'fp32' | 'int8' | 'int4',
+          weightFormat: format as 'fp32' | 'fp16' | 'int8' | 'int4',
         });
         files.set(id, { ...causalLmLayout(model), file: model.file });
       }
@@ -109,6 +110,8 @@ async function main(): Promise<void> {
                 await runner.verify(tree);
                 runner.commit(keep);
                 if (round >= 2) record(`${id}:runner:${nodes}`, t, c);
+                // Back to `past` rows, so every call sees the same context.
+                runner.cache.length = past;
               }
               if (runner.layout.attention !== 'plain') continue;
               const { names } = runner.layout;
