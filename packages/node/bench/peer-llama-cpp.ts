@@ -3,8 +3,8 @@
  * prompts, in one process, interleaved prompt by prompt: plain decoding in fp32/f32, fp16/f16 and
  * int8/q8_0, and treespec's EAGLE-2 in fp32; 1 and 2 threads. Greedy, 128 tokens, the
  * development prompts. Prints tokens/s per system (median over rounds of each prompt's rate,
- * prompt prefill included on both sides), same-run ratios, and how many greedy tokens agree.
- * Not a test.
+ * prompt prefill included on both sides), same-run ratios, and how many greedy tokens agree:
+ * one JSON line per thread count as it finishes, then the whole report. Not a test.
  *
  * node-llama-cpp is not a dependency of the workspace (its prebuilt binaries are large and
  * platform-specific): install it in a scratch folder and write the GGUF files there with
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
       for (const [name, rate] of Object.entries(tokS))
         process.stderr.write(`threads ${threads}  ${name.padEnd(28)} ${rate.toFixed(1)} tok/s\n`);
       const ratio = (a: string, b: string) => (tokS[a] && tokS[b] ? tokS[a]! / tokS[b]! : null);
-      report.push({
+      const entry = {
         threads,
         tokensPerSecond: tokS,
         ratios: {
@@ -191,7 +191,10 @@ async function main(): Promise<void> {
           eagle2Fp32OverLlamaF32: ratio('treespec EAGLE-2 fp32', 'node-llama-cpp plain f32'),
         },
         greedyPrefixAgreement: Object.fromEntries(agree),
-      });
+      };
+      // One JSON line per thread count as soon as it is measured, then the whole report.
+      process.stdout.write(`${JSON.stringify(entry)}\n`);
+      report.push(entry);
       for (const g of generators) await g.dispose();
     }
   } finally {
