@@ -130,6 +130,45 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
     });
   }
 
+  it("gives the plain graph's logits with int8 and int4 weights too, through a tree and a commit", async () => {
+    const spec: VariantSpec = {
+      ...BASE,
+      architecture: 'LlamaForCausalLM',
+      tie: false,
+      dtype: 'F32',
+      seed: 15,
+    };
+    const dir = join(root, 'quantized');
+    await writeVariantCheckpoint(join(dir, 'hf'), spec);
+    for (const weightFormat of ['int8', 'int4'] as const) {
+      const logits: Float32Array[][] = [];
+      for (const attention of ['plain', 'fused'] as const) {
+        const { model } = await convertCausalLM({
+          checkpoint: join(dir, 'hf'),
+          out: join(dir, 'onnx'),
+          id: `${weightFormat}-${attention}`,
+          weightFormat,
+          attention,
+        });
+        const runner = new OnnxCausalLm(
+          await openSession(join(dir, 'onnx', model.file)),
+          causalLmLayout(model),
+        );
+        await runner.prefill(Int32Array.from(PROMPT));
+        const t = tree();
+        const first = Float32Array.from((await runner.verify(t)).logits);
+        runner.commit(planKeep(t, Int32Array.from(ACCEPTED), ACCEPTED.length, new KeepPlan(8)));
+        const next = new DraftTree(1);
+        next.reset(23);
+        logits.push([first, Float32Array.from((await runner.verify(next)).logits)]);
+        await runner.dispose();
+      }
+      // Same quantized weights on both sides: only the attention's summation order differs.
+      expect(maxAbsDiff(logits[0]![0]!, logits[1]![0]!), weightFormat).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(logits[0]![1]!, logits[1]![1]!), weightFormat).toBeLessThan(TOLERANCE);
+    }
+  });
+
   it('refuses fused attention for a draft model', async () => {
     const dir = join(root, 'draft');
     await writeVariantCheckpoint(join(dir, 'hf'), {
