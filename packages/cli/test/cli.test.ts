@@ -174,6 +174,10 @@ describe('treespec convert and inspect', () => {
       ['convert', 'x', '-o', 'y', '--asymmetric'],
       'error: option "--asymmetric" must be given only with --weights int8 or int4',
     ],
+    [
+      ['convert', 'x', '-o', 'y', '--attention', 'flash'],
+      "error: option '--attention <layout>' argument 'flash' is invalid",
+    ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);

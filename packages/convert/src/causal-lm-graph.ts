@@ -8,6 +8,7 @@ import {
 import type { Checkpoint } from './checkpoint.js';
 import type { DecoderConfig } from './config.js';
 import {
+  type AttentionKind,
   type DecoderContext,
   declareSharedInputs,
   decoderLayer,
@@ -33,7 +34,8 @@ export interface CausalLMNames {
  * `capturedLayers` (for an EAGLE-3 head) it also outputs `captured_feature`: each row's feature
  * followed by the inputs of those layers (the residual stream before them, not normalised). With
  * a draft `vocabulary` (FR-Spec draft LMs) only its rows of the lm_head are multiplied and the
- * logits are spread over the full vocabulary, the other tokens at a very negative logit.
+ * logits are spread over the full vocabulary, the other tokens at a very negative logit. Attention
+ * is `plain` or `fused` (see {@link AttentionKind}).
  */
 export async function buildCausalLMGraph(
   g: GraphBuilder,
@@ -45,8 +47,9 @@ export async function buildCausalLMGraph(
   names: CausalLMNames = CAUSAL_LM_IO,
   capturedLayers: readonly number[] = [],
   vocabulary: DraftVocabularyMap | null = null,
+  attention: AttentionKind = 'plain',
 ): Promise<void> {
-  const ctx: DecoderContext = { g, format, options, config };
+  const ctx: DecoderContext = { g, format, options, config, attention };
   const embed = checkpoint.matrix('model.embed_tokens.weight', config.vocab, config.hidden);
   const lmHead = config.tieWordEmbeddings
     ? embed

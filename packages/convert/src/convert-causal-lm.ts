@@ -13,6 +13,7 @@ import {
   manifestRope,
   resolveOptions,
 } from './convert-options.js';
+import type { AttentionKind } from './decoder-graph.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
@@ -35,6 +36,11 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
    * corpus (the logits still cover the vocabulary; the other tokens can never be drafted).
    */
   readonly draftVocab?: FrequencyVocabularyOptions;
+  /**
+   * Attention of the graph: `fused` (ONNX Runtime's GroupQueryAttention over a cache buffer shared
+   * in place; targets only) or `plain` (MatMul/Softmax, runs everywhere). Default `plain`.
+   */
+  readonly attention?: AttentionKind;
 }
 
 /** What a conversion wrote. */
@@ -55,6 +61,15 @@ export interface ConvertResult {
  */
 export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
   const role = options.role ?? 'target';
+  const attention = options.attention ?? 'plain';
+  if (attention !== 'plain' && attention !== 'fused')
+    throw new OptionError('attention', attention, '"plain" or "fused"');
+  if (attention === 'fused' && role !== 'target')
+    throw new OptionError(
+      'attention',
+      attention,
+      '"plain" for a draft model (its runner reads a bsnh cache)',
+    );
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
@@ -89,6 +104,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
         CAUSAL_LM_IO,
         capturedLayers,
         draftVocabulary?.map ?? null,
+        attention,
       ),
     );
     await recordChecksums(options.out, [written.file, ...written.externalData]);
@@ -109,7 +125,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
           : CAUSAL_LM_IO.outputs,
       ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-      kvCache: manifestKvCache(config),
+      ...(attention === 'fused' ? { attention } : {}),
+      kvCache: manifestKvCache(config, attention),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',

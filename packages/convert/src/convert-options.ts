@@ -2,10 +2,10 @@ import { OptionError, requireInteger } from '@treespec/core';
 import type { KvCacheInfo, ModelDims, RopeInfo, WeightFormatName } from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
 import { defaultPositions } from './config-caps.js';
-import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
+import { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 import { Int4Weights, Int8Weights } from './quantized-weights.js';
 import { ropeParameters } from './rope.js';
-import { Fp32Weights, type WeightFormat } from './weight-format.js';
+import { Fp16Weights, Fp32Weights, type WeightFormat } from './weight-format.js';
 
 /** Options every conversion takes. */
 export interface CommonConvertOptions {
@@ -16,7 +16,8 @@ export interface CommonConvertOptions {
   /** Positions the RoPE tables cover (default: the config's max_position_embeddings). */
   readonly maxContext?: number;
   /**
-   * Weight storage of the linear layers: `fp32` (default, `Gemm`), `int8` or `int4`
+   * Weight storage of the linear layers: `fp32` (default, `Gemm`), `fp16` (half storage, float32
+   * arithmetic), `int8` or `int4`
    * (block-quantized, MatMulNBits, block size 32, symmetric), or a configured {@link WeightFormat}
    * such as `new Int8Weights({ blockSize: 64 })`.
    */
@@ -25,15 +26,19 @@ export interface CommonConvertOptions {
   readonly graph?: Partial<GraphOptions>;
 }
 
-/** The weight formats the converter produces (`fp16` is reserved in the manifest). */
-export type ProducedWeightFormat = Exclude<WeightFormatName, 'fp16'>;
+/** The weight formats the converter produces. */
+export type ProducedWeightFormat = WeightFormatName;
 
 /** Names accepted by {@link weightFormatNamed}. */
-export const PRODUCED_WEIGHT_FORMATS: readonly ProducedWeightFormat[] = ['fp32', 'int8', 'int4'];
+export const PRODUCED_WEIGHT_FORMATS: readonly ProducedWeightFormat[] = ['fp32', 'fp16', 'int8', 'int4'];
 
-/** The default {@link WeightFormat} of a name: `fp32` → `Gemm`; `int8`/`int4` → MatMulNBits, block 32, symmetric, accuracy level 4. */
+/**
+ * The default {@link WeightFormat} of a name: `fp32` → `Gemm`; `fp16` → half storage, `Gemm` in
+ * float32; `int8`/`int4` → MatMulNBits, block 32, symmetric, accuracy level 4.
+ */
 export function weightFormatNamed(name: string): WeightFormat {
   if (name === 'fp32') return new Fp32Weights();
+  if (name === 'fp16') return new Fp16Weights();
   if (name === 'int8') return new Int8Weights();
   if (name === 'int4') return new Int4Weights();
   throw new OptionError('weightFormat', name, `one of ${PRODUCED_WEIGHT_FORMATS.join(', ')}`);
@@ -79,16 +84,17 @@ export function manifestDims(config: DecoderConfig, maxContext: number): ModelDi
   return { vocab, hidden, layers, heads, kvHeads, headDim, intermediate, maxContext };
 }
 
-/** Manifest KV-cache description. */
-export function manifestKvCache(config: DecoderConfig): KvCacheInfo {
+/** Manifest KV-cache description: bsnh new-only entries for plain attention, a shared bnsh buffer for fused. */
+export function manifestKvCache(config: DecoderConfig, attention: AttentionKind = 'plain'): KvCacheInfo {
+  const fused = attention === 'fused';
   return {
-    layout: 'bsnh',
+    layout: fused ? 'bnsh' : 'bsnh',
     layers: config.layers,
     kvHeads: config.kvHeads,
     headDim: config.headDim,
     dtype: 'float32',
     keysRotated: true,
-    present: 'new-only',
+    present: fused ? 'shared' : 'new-only',
   };
 }
 

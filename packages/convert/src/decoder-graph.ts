@@ -32,14 +32,33 @@ export const DEFAULT_GRAPH_OPTIONS: GraphOptions = {
   foldScale: true,
 };
 
+/**
+ * How attention is built: `plain` from MatMul/Softmax over concat(past, new), with `present_*`
+ * holding only the new entries (runs on every provider); `fused` as ONNX Runtime's
+ * `com.microsoft.GroupQueryAttention` over a cache buffer shared by `past_*` and `present_*`
+ * ([1, kvHeads, capacity, headDim], written in place), so a call touches only its new rows.
+ */
+export type AttentionKind = 'plain' | 'fused';
+
 /** Per-call values every layer reads. */
 export interface SharedInputs {
   /** [N, 1, headDim] cosines of each row's position. */
   readonly cos: string;
   /** [N, 1, headDim] sines, sign-folded: -sin on the first half, +sin on the second. */
   readonly sin: string;
-  /** [N * group, P + N]: the attention bias repeated once per query head sharing a KV head. */
+  /** Plain attention: [N * group, P + N], the attention bias repeated once per query head sharing a KV head. */
   readonly bias: string;
+  /** Fused attention: the [1, 1, N, P + N] bias as fed, and GroupQueryAttention's int32 lengths. */
+  readonly fused: FusedInputs | null;
+}
+
+/** The per-call values GroupQueryAttention reads, derived in the graph from the bias's shape. */
+export interface FusedInputs {
+  readonly bias: string;
+  /** int32 [1]: P + N - 1. */
+  readonly seqlensK: string;
+  /** int32 scalar: P + N. */
+  readonly totalLength: string;
 }
 
 /** What the layer builders need besides weights. */
@@ -48,6 +67,8 @@ export interface DecoderContext {
   readonly format: WeightFormat;
   readonly options: GraphOptions;
   readonly config: DecoderConfig;
+  /** Default `plain`. */
+  readonly attention?: AttentionKind;
 }
 
 /** Graph input names shared by causal LMs and heads. */
@@ -80,16 +101,28 @@ export async function declareSharedInputs(
     const picked = g.op('Gather', [t, flatPositions], { axis: 0 });
     return g.op('Reshape', [picked, g.int64([-1, 1, d])], {}, `${label}_rows`);
   };
+  const fused = ctx.attention === 'fused';
   const group = config.heads / config.kvHeads;
-  const bias2d = g.op('Squeeze', [bias, g.int64([0, 1])], {}, 'bias_rows');
+  const bias2d = fused ? bias : g.op('Squeeze', [bias, g.int64([0, 1])], {}, 'bias_rows');
 
   return {
     ids: g.op('Reshape', [ids, g.int64([-1])], {}, 'ids'),
     shared: {
       cos: await rows('rope_cos', cos),
       sin: await rows('rope_sin', sin),
-      bias: group === 1 ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
+      bias: group === 1 || fused ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
+      fused: fused ? fusedInputs(g, bias) : null,
     },
+  };
+}
+
+/** GroupQueryAttention's lengths from the bias [1, 1, N, P + N]: seqlens_k = P + N - 1, total = P + N. */
+function fusedInputs(g: GraphBuilder, bias: string): FusedInputs {
+  const total = g.op('Cast', [g.op('Shape', [bias], { start: 3 })], { to: OnnxDataType.INT32 });
+  return {
+    bias,
+    seqlensK: g.op('Sub', [total, g.int32([1])], {}, 'seqlens_k'),
+    totalLength: g.op('Squeeze', [total, g.int64([0])], {}, 'total_sequence_length'),
   };
 }
 
@@ -136,8 +169,9 @@ export interface KvNames {
 }
 
 /**
- * Grouped-query self-attention over concat(past, new) with the additive tree bias. Declares the
- * layer's `past_*` inputs and `present_*` outputs (new entries only, keys after RoPE).
+ * Grouped-query self-attention of the new rows over the cached ones and each other, under the
+ * additive tree bias, built as {@link DecoderContext.attention} says. Declares the layer's
+ * `past_*` inputs and `present_*` outputs (keys after RoPE).
  */
 export async function attention(
   ctx: DecoderContext,
@@ -149,19 +183,25 @@ export async function attention(
 ): Promise<string> {
   const { g, format, options, config } = ctx;
   const { heads, kvHeads, headDim: d } = config;
-  const group = heads / kvHeads;
   const scale = 1 / Math.sqrt(d);
-  const scaleInWeights = options.foldScale && !weights.qNorm;
+  // Folded into fp16-stored weights, a scale that is not a power of two would round them once more.
+  const exactInFormat = format.name !== 'fp16' || Number.isInteger(Math.log2(scale));
+  const scaleInWeights = options.foldScale && !weights.qNorm && exactInFormat;
+  const scaleInNorm = options.foldScale && weights.qNorm !== null;
+  const folded = scaleInWeights || scaleInNorm;
   const q = scaleInWeights ? scaleMatrix(weights.q, scale) : weights.q;
   const qBias = weights.qBias && scaleInWeights ? weights.qBias.map((b) => b * scale) : weights.qBias;
-  const qNorm = weights.qNorm && options.foldScale ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
+  const qNorm = weights.qNorm && scaleInNorm ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
   const prefix = `layers.${layer}.attn`;
+  // Plain attention's new entries are its present outputs; fused attention writes them to the cache.
+  const keyName = shared.fused ? g.unique(`${prefix}.k`) : kv.presentKey;
+  const valueName = shared.fused ? g.unique(`${prefix}.v`) : kv.presentValue;
   const heads4 = (value: string, n: number, hint?: string) =>
     g.op('Reshape', [value, g.int64([1, -1, n, d])], {}, hint);
 
   let qh: string;
-  let presentKey: string;
-  let presentValue: string;
+  let newKeys: string;
+  let newValues: string;
   if (options.fuseQkv) {
     // One projection, one RoPE over the query and key heads together, then split.
     const w = concatRows(`${prefix}.qkv`, [q, weights.k, weights.v]);
@@ -170,12 +210,12 @@ export async function attention(
     const [qk] = g.opNamed(
       'Split',
       [qkv, g.int64([heads + kvHeads, kvHeads])],
-      [g.unique(`${prefix}.qk`), kv.presentValue],
+      [g.unique(`${prefix}.qk`), valueName],
       {
         axis: 2,
       },
     );
-    presentValue = kv.presentValue;
+    newValues = valueName;
     let rotated = qk!;
     if (qNorm && weights.kNorm) {
       const table = new Float32Array((heads + kvHeads) * d);
@@ -184,10 +224,10 @@ export async function attention(
       rotated = primitiveRmsNorm(g, rotated, w, config.rmsNormEps);
     }
     rotated = applyRope(g, rotated, shared, d);
-    [qh, presentKey] = g.opNamed(
+    [qh, newKeys] = g.opNamed(
       'Split',
       [rotated, g.int64([heads, kvHeads])],
-      [g.unique(`${prefix}.q`), kv.presentKey],
+      [g.unique(`${prefix}.q`), keyName],
       {
         axis: 2,
       },
@@ -195,7 +235,7 @@ export async function attention(
   } else {
     qh = heads4(await format.linear(g, x, renamed(q, `${prefix}.q`), qBias), heads);
     let kh = heads4(await format.linear(g, x, renamed(weights.k, `${prefix}.k`), weights.kBias), kvHeads);
-    const vh = heads4(await format.linear(g, x, renamed(weights.v, `${prefix}.v`), weights.vBias), kvHeads);
+    newValues = heads4(await format.linear(g, x, renamed(weights.v, `${prefix}.v`), weights.vBias), kvHeads);
     if (qNorm && weights.kNorm) {
       qh = primitiveRmsNorm(g, qh, await format.vector(g, `${prefix}.q_norm`, qNorm), config.rmsNormEps);
       kh = primitiveRmsNorm(
@@ -206,12 +246,39 @@ export async function attention(
       );
     }
     qh = applyRope(g, qh, shared, d);
-    presentKey = applyRope(g, kh, shared, d, kv.presentKey);
-    presentValue = vh;
+    newKeys = applyRope(g, kh, shared, d, keyName);
   }
-  if (!options.foldScale) qh = g.op('Mul', [qh, g.float32([scale], [])]);
-  g.output(presentKey!, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
-  g.output(presentValue!, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
+  const rows = { q: qh, keys: newKeys, values: newValues };
+  const flat = shared.fused
+    ? fusedAttention(ctx, rows, shared.fused, kv, folded ? 1 : scale)
+    : plainAttention(ctx, rows, shared.bias, kv, folded ? null : scale);
+  return format.linear(g, flat, renamed(weights.o, `${prefix}.o`), weights.oBias);
+}
+
+/** One layer's new rows after RoPE: q [1, N, heads, d], keys and values [1, N, kvHeads, d]. */
+interface NewRows {
+  readonly q: string;
+  readonly keys: string;
+  readonly values: string;
+}
+
+/**
+ * MatMul/Softmax attention over concat(past, new); `present_*` are the new rows (bsnh). `scale`
+ * multiplies q at run time (null when it is folded into the weights). Returns [N, heads * d].
+ */
+function plainAttention(
+  ctx: DecoderContext,
+  rows: NewRows,
+  bias: string,
+  kv: KvNames,
+  scale: number | null,
+): string {
+  const { g, config } = ctx;
+  const { heads, kvHeads, headDim: d } = config;
+  const group = heads / kvHeads;
+  const qh = scale === null ? rows.q : g.op('Mul', [rows.q, g.float32([scale], [])]);
+  g.output(rows.keys, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
+  g.output(rows.values, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
 
   const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
   const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, 'past', kvHeads, d]);
@@ -233,9 +300,9 @@ export async function attention(
           }),
           g.int64([kvHeads, -1, d]),
         ]);
-  const keys = g.op('Concat', [pastKey, presentKey!], { axis: 1 });
-  const values = g.op('Concat', [pastValue, presentValue!], { axis: 1 });
-  const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT(keys)]), shared.bias]);
+  const keys = g.op('Concat', [pastKey, rows.keys], { axis: 1 });
+  const values = g.op('Concat', [pastValue, rows.values], { axis: 1 });
+  const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT(keys)]), bias]);
   const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), valuesT(values)]);
   const merged =
     group === 1
@@ -243,8 +310,50 @@ export async function attention(
       : g.op('Transpose', [g.op('Reshape', [context, g.int64([kvHeads, group, -1, d])])], {
           perm: [2, 0, 1, 3],
         });
-  const flat = g.op('Reshape', [merged, g.int64([-1, heads * d])]);
-  return format.linear(g, flat, renamed(weights.o, `${prefix}.o`), weights.oBias);
+  return g.op('Reshape', [merged, g.int64([-1, heads * d])]);
+}
+
+/**
+ * `com.microsoft.GroupQueryAttention` with the tree bias as `attention_bias` (added to its causal
+ * mask, which every tree bias implies: a node's ancestors come before it). `past_*` and
+ * `present_*` are one bnsh buffer of `capacity` rows that the runner binds to both; the operator
+ * writes the new rows at P…P+N-1 and reads the first P + N. Returns [N, heads * d].
+ */
+function fusedAttention(
+  ctx: DecoderContext,
+  rows: NewRows,
+  inputs: FusedInputs,
+  kv: KvNames,
+  scale: number,
+): string {
+  const { g, config } = ctx;
+  const { heads, kvHeads, headDim: d } = config;
+  const flat = (value: string, n: number) => g.op('Reshape', [value, g.int64([1, -1, n * d])]);
+  const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
+  const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
+  const [out, presentKey, presentValue] = g.opInN(
+    'com.microsoft',
+    1,
+    'GroupQueryAttention',
+    [
+      flat(rows.q, heads),
+      flat(rows.keys, kvHeads),
+      flat(rows.values, kvHeads),
+      pastKey,
+      pastValue,
+      inputs.seqlensK,
+      inputs.totalLength,
+      '',
+      '',
+      '',
+      inputs.bias,
+    ],
+    [g.unique('attn'), kv.presentKey, kv.presentValue],
+    { num_heads: heads, kv_num_heads: kvHeads, scale: floatAttr(scale) },
+  );
+  g.output(presentKey!, kv.presentKey, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
+  g.output(presentValue!, kv.presentValue, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
+  return g.op('Reshape', [out!, g.int64([-1, heads * d])]);
 }
 
 /** SwiGLU: down(silu(gate(x)) * up(x)). */

@@ -85,3 +85,43 @@ function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
+
+/**
+ * Rounds every float32 of `values` to the nearest IEEE half (ties to even) into `out`, by bit
+ * manipulation: the same results as {@link floatToHalfBits}, fast enough for whole weight matrices.
+ */
+export function floatsToHalfBits(values: Float32Array, out: Uint16Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = bits[i]!;
+    const sign = (x >>> 16) & 0x8000;
+    const e = (x >>> 23) & 0xff;
+    let m = x & 0x7fffff;
+    if (e === 0xff) {
+      out[i] = sign | 0x7c00 | (m ? 0x200 : 0);
+      continue;
+    }
+    const exponent = e - 112;
+    if (exponent >= 0x1f) {
+      out[i] = sign | 0x7c00;
+    } else if (exponent <= 0) {
+      if (exponent < -10) {
+        out[i] = sign;
+        continue;
+      }
+      m |= 0x800000;
+      const shift = 14 - exponent;
+      let half = m >>> shift;
+      const rest = m & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rest > halfway || (rest === halfway && half & 1)) half++;
+      out[i] = sign | half;
+    } else {
+      let half = (exponent << 10) | (m >>> 13);
+      const rest = m & 0x1fff;
+      if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+      out[i] = sign | half;
+    }
+  }
+  return out;
+}

@@ -113,13 +113,28 @@ export class GraphBuilder {
     attrs: Record<string, AttributeValue> = {},
     hint?: string,
   ): string {
+    return this.opInN(domain, version, opType, inputs, [this.unique(hint ?? opType)], attrs)[0]!;
+  }
+
+  /**
+   * Like {@link GraphBuilder.opIn}, with outputs named exactly `names` (graph output names, or
+   * names from {@link GraphBuilder.unique}); an empty input name leaves an optional input out.
+   */
+  opInN(
+    domain: string,
+    version: number,
+    opType: string,
+    inputs: readonly string[],
+    names: readonly string[],
+    attrs: Record<string, AttributeValue> = {},
+  ): string[] {
     const known = this.domains.get(domain);
     if (known !== undefined && known !== version)
       throw new Error(`operator set "${domain}" is used at versions ${known} and ${version}`);
     this.domains.set(domain, version);
-    const name = this.unique(hint ?? opType);
-    this.nodes.push({ ...makeNode(opType, inputs, [name], attrs, this.unique(`${opType}_node`)), domain });
-    return name;
+    for (const name of names) this.used.add(name);
+    this.nodes.push({ ...makeNode(opType, inputs, names, attrs, this.unique(`${opType}_node`)), domain });
+    return [...names];
   }
 
   /** Operator sets other than the default domain that the graph's nodes use. */
@@ -148,6 +163,15 @@ export class GraphBuilder {
     return this.constant(key, () => {
       const data = new BigInt64Array(values.map((v) => BigInt(v)));
       return { dataType: OnnxDataType.INT64, dims, bytes: new Uint8Array(data.buffer) };
+    });
+  }
+
+  /** An inline int32 constant (shared between identical uses). */
+  int32(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    const key = `i32:${dims.join('x')}:${values.join(',')}`;
+    return this.constant(key, () => {
+      const data = Int32Array.from(values);
+      return { dataType: OnnxDataType.INT32, dims, bytes: new Uint8Array(data.buffer) };
     });
   }
 

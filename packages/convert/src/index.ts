@@ -32,11 +32,12 @@ export {
   type ProducedWeightFormat,
   weightFormatNamed,
 } from './convert-options.js';
-export { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
+export { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 export { CheckpointError, type CheckpointProblem } from './errors.js';
 export {
   decodeFloats,
   type FloatDtype,
+  floatsToHalfBits,
   floatToBfloat16Bits,
   floatToHalfBits,
   halfToFloat,
@@ -67,4 +68,4 @@ export {
 export { SafetensorsFile, type TensorEntry } from './safetensors.js';
 export { type SafetensorsTensor, writeSafetensors } from './safetensors-writer.js';
 export { TOKENIZER_FILES } from './tokenizer-files.js';
-export { Fp32Weights, type LinearOp, type WeightFormat } from './weight-format.js';
+export { Fp16Weights, Fp32Weights, type LinearOp, type WeightFormat } from './weight-format.js';

@@ -1,11 +1,14 @@
 import type { WeightFormatName, WeightQuantization } from '@treespec/onnx';
+import { floatsToHalfBits } from './float-conversion.js';
 import type { GraphBuilder } from './graph-builder.js';
-import { type Matrix, matrixOf, readAll } from './matrix.js';
+import { type Matrix, matrixOf, readAll, rowBlocks } from './matrix.js';
+import { OnnxDataType } from './onnx-proto.js';
 
 /**
  * How weights are stored and multiplied. Every weight of a model goes through one of these
  * methods, so a new storage format is one new implementation of this interface and nothing else:
- * {@link Fp32Weights}, and the block-quantized `Int8Weights`/`Int4Weights` (MatMulNBits).
+ * {@link Fp32Weights}, {@link Fp16Weights}, and the block-quantized `Int8Weights`/`Int4Weights`
+ * (MatMulNBits).
  */
 export interface WeightFormat {
   /** Recorded in the manifest. */
@@ -55,6 +58,61 @@ export class Fp32Weights implements WeightFormat {
     dims: readonly number[] = [data.length],
   ): Promise<string> {
     return g.tensor(label, dims, data);
+  }
+}
+
+/**
+ * float16 storage of the linear layers and the embedding (`weightFormat: "fp16"`), float32
+ * arithmetic: each weight is stored as IEEE half in the checkpoint's [out, in] layout and widened
+ * by a `Cast` in front of its `Gemm(transB=1)`; ONNX Runtime folds that cast when it loads the
+ * model, so the file is half the size of fp32 and the computation (and its speed) is fp32's, on
+ * every provider. The embedding rows are gathered in half and widened after the `Gather`. bf16
+ * checkpoints lose nothing but values below half's normal range (about 6e-5) and the last
+ * mantissa bits of fp32 ones. Norm scales and biases stay float32.
+ */
+export class Fp16Weights implements WeightFormat {
+  readonly name = 'fp16' as const;
+  private readonly halves = new Map<Matrix, string>();
+
+  async linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string> {
+    const biasName = bias ? await g.tensor(`${weight.label}.bias`, [bias.length], bias) : null;
+    const w = g.op('Cast', [await this.half(g, weight)], { to: OnnxDataType.FLOAT });
+    return g.op('Gemm', biasName ? [x, w, biasName] : [x, w], { transB: 1 });
+  }
+
+  async embedding(g: GraphBuilder, ids: string, table: Matrix): Promise<string> {
+    const rows = g.op('Gather', [await this.half(g, table), ids], { axis: 0 });
+    return g.op('Cast', [rows], { to: OnnxDataType.FLOAT });
+  }
+
+  async vector(
+    g: GraphBuilder,
+    label: string,
+    data: Float32Array,
+    dims: readonly number[] = [data.length],
+  ): Promise<string> {
+    return g.tensor(label, dims, data);
+  }
+
+  /** The float16 initializer of `m`, streamed block by block; stored once for a tied embedding. */
+  private async half(g: GraphBuilder, m: Matrix): Promise<string> {
+    const known = this.halves.get(m);
+    if (known) return known;
+    const chunks = (async function* () {
+      for await (const block of rowBlocks(m)) {
+        const halves = floatsToHalfBits(block, new Uint16Array(block.length));
+        yield new Uint8Array(halves.buffer);
+      }
+    })();
+    const name = await g.initializer(
+      `${m.label}.f16`,
+      OnnxDataType.FLOAT16,
+      [m.rows, m.cols],
+      chunks,
+      m.rows * m.cols * 2,
+    );
+    this.halves.set(m, name);
+    return name;
   }
 }
 

@@ -11,11 +11,12 @@ import {
   writeAttentionBias,
   writeCausalBias,
 } from '@treespec/core';
-import type { InferenceSession } from 'onnxruntime-common';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { causalLmFeeds } from './causal-lm-feeds.js';
 import { Int64Buffer } from './int64.js';
-import { type KvArray, KvCache } from './kv-cache.js';
+import { KV_CHUNK_ROWS, type KvArray, KvCache } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
+import { SharedKvCache, type TensorClass } from './shared-kv-cache.js';
 
 /** Options of {@link OnnxCausalLm}. */
 export interface CausalLmRunnerOptions {
@@ -23,16 +24,21 @@ export interface CausalLmRunnerOptions {
   maxTreeSize?: number;
   /** Prompt tokens processed per prefill call. Default 128. */
   prefillChunk?: number;
-  /** Context window to allocate the KV cache for; at most the model's. Default: the model's. */
+  /** Most rows the KV cache may hold; at most the model's context. Default: the model's. */
   maxContext?: number;
+  /** Rows the KV cache allocates first and grows by at least (it doubles up to `maxContext`). Default 256. */
+  cacheChunk?: number;
 }
 
 /**
  * A treespec causal-LM ONNX model as a {@link TargetModel}: prefill, tree verification under a
  * tree attention bias, feature outputs, and commits of accepted paths into a KV cache that is
- * allocated once and never copied whole (the model returns only the new entries; a commit copies
- * the accepted ones). Every buffer it feeds is preallocated and passed as a zero-copy view; the
- * outputs are the arrays ONNX Runtime returns (its bindings copy them out of the session anyway).
+ * never copied whole and grows with the rows in use. With plain attention the model returns only
+ * the new entries and a commit copies the accepted ones into a {@link KvCache}; with fused
+ * attention the model writes its new entries into a {@link SharedKvCache} bound as both its past
+ * inputs and its present outputs, and a commit moves only the accepted rows that are out of
+ * place. Every buffer it feeds is preallocated and passed as a zero-copy view; logits and features
+ * are the arrays ONNX Runtime returns.
  *
  * Written against onnxruntime-common, so the same runner serves onnxruntime-node and
  * onnxruntime-web sessions.
@@ -45,17 +51,22 @@ export class OnnxCausalLm implements TargetModel {
   readonly featureSize: number;
   readonly maxContext: number;
   readonly maxTreeSize: number;
-  readonly cache: KvCache;
+  /** A {@link KvCache} for plain attention, a {@link SharedKvCache} for fused. */
+  readonly cache: KvCache | SharedKvCache;
   private readonly prefillChunk: number;
   private readonly maxRows: number;
   private readonly ids: Int64Buffer;
   private readonly positions: Int64Buffer;
-  private readonly bias: Float32Array;
+  private bias: Float32Array;
   private readonly visibility: Uint8Array;
   private readonly newKeys: KvArray[];
   private readonly newValues: KvArray[];
   private readonly fetchNames: string[];
   private readonly fetchNamesWithFeature: string[];
+  /** Fused attention: the cache tensors as feeds and as preallocated outputs, rebound on growth. */
+  private readonly boundFeeds: Record<string, Tensor> = {};
+  private readonly boundFetches: Record<string, Tensor | null> = {};
+  private readonly boundFetchesWithFeature: Record<string, Tensor | null> = {};
   private logits: Float32Array = new Float32Array(0);
   private features: Float32Array = new Float32Array(0);
   private pendingRows = 0;
@@ -86,16 +97,25 @@ export class OnnxCausalLm implements TargetModel {
       );
     }
     this.maxRows = Math.max(this.maxTreeSize, this.prefillChunk);
-    this.cache = new KvCache(layout.layers, layout.kvHeads, layout.headDim, this.maxContext, layout.dtype);
+    const { layers, kvHeads, headDim, dtype } = layout;
+    const chunk = requireInteger('cacheChunk', options.cacheChunk ?? KV_CHUNK_ROWS, 1);
+    this.cache =
+      layout.attention === 'fused'
+        ? new SharedKvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk)
+        : new KvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk);
     this.ids = new Int64Buffer(this.maxRows);
     this.positions = new Int64Buffer(this.maxRows);
-    this.bias = new Float32Array(this.maxRows * this.maxContext);
+    this.bias = new Float32Array(this.maxRows * this.cache.allocatedRows);
     this.visibility = new Uint8Array(this.maxTreeSize * this.maxTreeSize);
     this.newKeys = new Array<KvArray>(layout.layers);
     this.newValues = new Array<KvArray>(layout.layers);
     const { names } = layout;
     this.fetchNames = [names.logits, ...names.presentKeys, ...names.presentValues];
     this.fetchNamesWithFeature = [...this.fetchNames, names.feature];
+    this.boundFetches[names.logits] = null;
+    this.boundFetchesWithFeature[names.logits] = null;
+    this.boundFetchesWithFeature[names.feature] = null;
+    if (this.cache instanceof SharedKvCache) this.bindCache(this.cache);
   }
 
   get cachedLength(): number {
@@ -127,11 +147,13 @@ export class OnnxCausalLm implements TargetModel {
         this.ids.set(i, tokens[start + i]);
         this.positions.set(i, past + i);
       }
-      writeCausalBias(past, rows, this.bias);
+      this.writeBias(null, past, rows);
       await this.run(rows, wantFeatures);
-      for (let l = 0; l < this.layout.layers; l++)
-        this.cache.writeRows(l, this.newKeys[l], this.newValues[l], null, rows, past);
-      this.cache.length = past + rows;
+      const { cache } = this;
+      if (cache instanceof KvCache)
+        for (let l = 0; l < this.layout.layers; l++)
+          cache.writeRows(l, this.newKeys[l], this.newValues[l], null, rows, past);
+      cache.length = past + rows;
       features?.set(this.features.subarray(0, rows * this.featureSize), start * this.featureSize);
     }
     this.pendingRows = 0;
@@ -155,7 +177,7 @@ export class OnnxCausalLm implements TargetModel {
       this.ids.set(i, tree.tokens[i]);
       this.positions.set(i, past + tree.depths[i]);
     }
-    writeAttentionBias(tree, past, this.bias, this.visibility);
+    this.writeBias(tree, past, rows);
     const wantFeatures = options?.features === true;
     await this.run(rows, wantFeatures);
     this.pendingRows = rows;
@@ -168,11 +190,15 @@ export class OnnxCausalLm implements TargetModel {
 
   commit(plan: KeepPlan): void {
     if (this.pendingRows === 0) throw new ContractError('commit() needs a verify() first');
-    const at = this.cache.length;
-    for (let l = 0; l < this.layout.layers; l++) {
-      this.cache.writeRows(l, this.newKeys[l], this.newValues[l], plan.slots, plan.count, at);
+    const { cache } = this;
+    const at = cache.length;
+    if (cache instanceof SharedKvCache) {
+      cache.keep(plan.slots, plan.count, at);
+    } else {
+      for (let l = 0; l < this.layout.layers; l++)
+        cache.writeRows(l, this.newKeys[l], this.newValues[l], plan.slots, plan.count, at);
+      cache.length = at + plan.count;
     }
-    this.cache.length = at + plan.count;
     this.pendingRows = 0;
   }
 
@@ -183,17 +209,69 @@ export class OnnxCausalLm implements TargetModel {
     await this.session.release();
   }
 
+  /** Writes the bias of `rows` new rows after `past` cached ones (causal, or the tree's), growing its buffer. */
+  private writeBias(tree: DraftTree | null, past: number, rows: number): void {
+    const size = rows * (past + rows);
+    if (size > this.bias.length) this.bias = new Float32Array(Math.max(size, this.bias.length * 2));
+    if (tree) writeAttentionBias(tree, past, this.bias, this.visibility);
+    else writeCausalBias(past, rows, this.bias);
+  }
+
   /** Runs `rows` prepared rows after the cached ones and keeps references to the outputs. */
   private async run(rows: number, wantFeatures: boolean): Promise<void> {
-    const { layout } = this;
+    const { layout, cache } = this;
     const { names } = layout;
-    const feeds = causalLmFeeds(layout, this.cache, this.ids, this.positions, this.bias, rows);
+    if (cache instanceof SharedKvCache) {
+      if (cache.reserve(cache.length + rows)) this.bindCache(cache);
+      const feeds = this.boundFeeds;
+      const width = cache.length + rows;
+      feeds[names.inputIds] = new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]);
+      feeds[names.positionIds] = new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]);
+      feeds[names.attentionBias] = new Tensor('float32', this.bias.subarray(0, rows * width), [
+        1,
+        1,
+        rows,
+        width,
+      ]);
+      const fetches = wantFeatures ? this.boundFetchesWithFeature : this.boundFetches;
+      let out = await this.session.run(feeds, fetches);
+      if (out[names.presentKeys[0]!] === undefined) {
+        // The session ignored outputs bound with another copy of the Tensor class, so the model
+        // wrote this call's rows elsewhere: rebind with the session's own class and run again.
+        cache.useTensorClass(out[names.logits]!.constructor as TensorClass);
+        this.bindCache(cache);
+        out = await this.session.run(feeds, fetches);
+        if (out[names.presentKeys[0]!] === undefined)
+          throw new ContractError(
+            'the session did not accept the KV cache as its preallocated present outputs',
+          );
+      }
+      this.logits = out[names.logits].data as Float32Array;
+      if (wantFeatures) this.features = out[names.feature].data as Float32Array;
+      return;
+    }
+    const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, this.bias, rows);
     const out = await this.session.run(feeds, wantFeatures ? this.fetchNamesWithFeature : this.fetchNames);
     this.logits = out[names.logits].data as Float32Array;
     if (wantFeatures) this.features = out[names.feature].data as Float32Array;
     for (let l = 0; l < layout.layers; l++) {
       this.newKeys[l] = out[names.presentKeys[l]].data as KvArray;
       this.newValues[l] = out[names.presentValues[l]].data as KvArray;
+    }
+  }
+
+  /** Points the fused model's past inputs and present outputs at the shared cache's tensors. */
+  private bindCache(cache: SharedKvCache): void {
+    const { names } = this.layout;
+    for (let l = 0; l < this.layout.layers; l++) {
+      const key = cache.keyTensors[l]!;
+      const value = cache.valueTensors[l]!;
+      this.boundFeeds[names.pastKeys[l]!] = key;
+      this.boundFeeds[names.pastValues[l]!] = value;
+      for (const fetches of [this.boundFetches, this.boundFetchesWithFeature]) {
+        fetches[names.presentKeys[l]!] = key;
+        fetches[names.presentValues[l]!] = value;
+      }
     }
   }
 }

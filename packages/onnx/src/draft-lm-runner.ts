@@ -1,4 +1,4 @@
-import { type DraftModelStep, topK } from '@treespec/core';
+import { type DraftModelStep, ModelFormatError, topK } from '@treespec/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { causalLmFeeds } from './causal-lm-feeds.js';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
@@ -25,6 +25,12 @@ export class OnnxDraftLm extends DraftModelRunner {
   private readonly fetchNames: string[];
 
   constructor(session: InferenceSession, layout: CausalLmLayout, options: DraftLmRunnerOptions = {}) {
+    if (layout.attention !== 'plain') {
+      throw new ModelFormatError(
+        `a draft LM must use plain attention (its runner reads a bsnh cache); found "${layout.attention}": convert it with attention "plain"`,
+        { file: 'draft model' },
+      );
+    }
     super(session, { ...layout, hiddenSize: 0 }, options, 16);
     this.layout = layout;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);

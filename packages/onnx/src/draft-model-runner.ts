@@ -26,7 +26,7 @@ export interface DraftModelRunnerOptions {
 }
 
 /** What a draft-model runner needs to know of its model: a causal LM's layout without its I/O names. */
-export type DraftModelShape = Omit<CausalLmLayout, 'names'>;
+export type DraftModelShape = Omit<CausalLmLayout, 'names' | 'attention'>;
 
 /**
  * The row bookkeeping every ONNX {@link DraftModel} shares: a KV cache allocated once (committed
@@ -48,7 +48,7 @@ export abstract class DraftModelRunner implements DraftModel {
   protected readonly ids: Int64Buffer;
   protected readonly positions: Int64Buffer;
   private readonly chunk: number;
-  private readonly causalBias: Float32Array;
+  private causalBias: Float32Array;
   private committed = 0;
   private draftRowCount = 0;
   private disposed = false;
@@ -90,7 +90,7 @@ export abstract class DraftModelRunner implements DraftModel {
     );
     this.ids = new Int64Buffer(this.rowsCapacity);
     this.positions = new Int64Buffer(this.rowsCapacity);
-    this.causalBias = new Float32Array(this.chunk * this.cache.capacity);
+    this.causalBias = new Float32Array(this.chunk * this.cache.allocatedRows);
   }
 
   get committedRows(): number {
@@ -121,6 +121,9 @@ export abstract class DraftModelRunner implements DraftModel {
         this.ids.set(r, tokens[start + r]);
         this.positions.set(r, this.committed + r);
       }
+      const total = this.committed + n;
+      if (n * total > this.causalBias.length)
+        this.causalBias = new Float32Array(Math.max(n * total, this.causalBias.length * 2));
       writeCausalBias(this.committed, n, this.causalBias);
       const width = this.commitFeatureSize;
       const rowFeatures = features.subarray(start * width, (start + n) * width);

@@ -8,6 +8,7 @@ export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runn
 export { checkGraph, type GraphSignature } from './graph-check.js';
 export {
   type ActivationDtype,
+  type AttentionLayout,
   type BaseModelInfo,
   BUNDLE_DEVICES,
   type BundleDevice,

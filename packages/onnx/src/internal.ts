@@ -7,4 +7,5 @@
 export { DraftModelRunner, type DraftModelShape } from './draft-model-runner.js';
 export * from './index.js';
 export { Int64Buffer, readInt64, writeInt64 } from './int64.js';
-export { type KvArray, KvCache, type KvDtype } from './kv-cache.js';
+export { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
+export { SharedKvCache } from './shared-kv-cache.js';

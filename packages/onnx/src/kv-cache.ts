@@ -6,38 +6,70 @@ export type KvDtype = 'float32' | 'float16';
 /** Storage of one cache tensor. */
 export type KvArray = Float32Array | Uint16Array;
 
-function allocate(dtype: KvDtype, length: number): KvArray {
+/** Rows a cache allocates at first and adds at least per growth, unless its capacity is smaller. */
+export const KV_CHUNK_ROWS = 256;
+
+/** A zeroed buffer of `length` elements of `dtype`. */
+export function allocateKv(dtype: KvDtype, length: number): KvArray {
   return dtype === 'float16' ? new Uint16Array(length) : new Float32Array(length);
 }
 
 /**
- * A KV cache in the sequence-major layout of treespec models: per layer, one key and one value
- * buffer of `capacity` rows of `kvHeads * headDim` elements, allocated once. Position p's entry
- * is row p, so the first `length` rows are a contiguous prefix that is passed to the model as a
- * zero-copy view `[1, length, kvHeads, headDim]`. Entries are written row by row from a model's
- * new-entry outputs, so keeping a cache consistent costs O(rows written), never O(length).
+ * Rows to hold after growing from `allocated` to fit `needed`: at least double (so growth copies
+ * amortise to O(1) per row), rounded up to whole chunks, at most `capacity`.
+ */
+export function grownRows(allocated: number, needed: number, capacity: number, chunk: number): number {
+  if (needed > capacity) throw new ContextOverflowError(needed, capacity, 'the KV cache');
+  const doubled = Math.max(needed, allocated * 2, chunk);
+  return Math.min(capacity, Math.ceil(doubled / chunk) * chunk);
+}
+
+/**
+ * A KV cache in the sequence-major layout of plain-attention treespec models: per layer, one key
+ * and one value buffer of rows of `kvHeads * headDim` elements. Position p's entry is row p, so
+ * the first `length` rows are a contiguous prefix passed to the model as a zero-copy view
+ * `[1, length, kvHeads, headDim]`. Entries are written row by row from a model's new-entry
+ * outputs, so keeping a cache consistent costs O(rows written), never O(length). Memory grows
+ * with the rows in use (doubling, in chunks of {@link KV_CHUNK_ROWS}) up to `capacity`.
  */
 export class KvCache {
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
   readonly rowSize: number;
+  /** Most rows the cache may hold. */
   readonly capacity: number;
   readonly dtype: KvDtype;
   readonly keys: KvArray[];
   readonly values: KvArray[];
   /** Rows in use. */
   length = 0;
+  private allocated: number;
+  private readonly chunk: number;
 
-  constructor(layers: number, kvHeads: number, headDim: number, capacity: number, dtype: KvDtype) {
+  constructor(
+    layers: number,
+    kvHeads: number,
+    headDim: number,
+    capacity: number,
+    dtype: KvDtype,
+    chunk: number = KV_CHUNK_ROWS,
+  ) {
     this.layers = layers;
     this.kvHeads = kvHeads;
     this.headDim = headDim;
     this.rowSize = kvHeads * headDim;
     this.capacity = capacity;
     this.dtype = dtype;
-    this.keys = Array.from({ length: layers }, () => allocate(dtype, capacity * this.rowSize));
-    this.values = Array.from({ length: layers }, () => allocate(dtype, capacity * this.rowSize));
+    this.chunk = chunk;
+    this.allocated = Math.min(capacity, chunk);
+    this.keys = Array.from({ length: layers }, () => allocateKv(dtype, this.allocated * this.rowSize));
+    this.values = Array.from({ length: layers }, () => allocateKv(dtype, this.allocated * this.rowSize));
+  }
+
+  /** Rows currently allocated (at most `capacity`). */
+  get allocatedRows(): number {
+    return this.allocated;
   }
 
   /** The first `rows` key rows of `layer` as a `[1, rows, kvHeads, headDim]` tensor (no copy). */
@@ -72,9 +104,7 @@ export class KvCache {
     count: number,
     at: number,
   ): void {
-    if (at + count > this.capacity) {
-      throw new ContextOverflowError(at + count, this.capacity, 'the KV cache');
-    }
+    if (at + count > this.allocated) this.grow(at + count);
     const size = this.rowSize;
     const keys = this.keys[layer];
     const values = this.values[layer];
@@ -86,5 +116,19 @@ export class KvCache {
         values[dst + j] = newValues[src + j];
       }
     }
+  }
+
+  private grow(needed: number): void {
+    const rows = grownRows(this.allocated, needed, this.capacity, this.chunk);
+    const used = this.length * this.rowSize;
+    for (let l = 0; l < this.layers; l++) {
+      const keys = allocateKv(this.dtype, rows * this.rowSize);
+      const values = allocateKv(this.dtype, rows * this.rowSize);
+      keys.set(this.keys[l].subarray(0, used));
+      values.set(this.values[l].subarray(0, used));
+      this.keys[l] = keys;
+      this.values[l] = values;
+    }
+    this.allocated = rows;
   }
 }

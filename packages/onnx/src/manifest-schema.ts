@@ -25,9 +25,10 @@ export type GraphKind = 'causal-lm' | 'eagle-head' | 'eagle3-head';
 export type ActivationDtype = 'float32' | 'float16';
 
 /**
- * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), or block-quantized
- * `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
- * {@link WeightQuantization}); `fp16` is reserved. Embeddings and norms stay float32 in every format.
+ * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), `fp16` (half
+ * storage of the linear layers and the embedding, widened to float32 for the arithmetic), or
+ * block-quantized `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
+ * {@link WeightQuantization}). Norms stay float32 in every format, and so do embeddings except fp16's.
  */
 export type WeightFormatName = 'fp32' | 'fp16' | 'int8' | 'int4';
 
@@ -109,18 +110,31 @@ export interface ModelOutputs {
   readonly capturedFeature?: string;
 }
 
+/**
+ * How a causal LM's attention is built: `plain` MatMul/Softmax ops (every provider), or `fused`
+ * `com.microsoft.GroupQueryAttention` over a cache buffer its `past_*` and `present_*` share.
+ */
+export type AttentionLayout = 'plain' | 'fused';
+
 /** How the KV cache is shaped and what `present_*` holds. */
 export interface KvCacheInfo {
-  /** Axis order of `past_*`/`present_*`: batch, sequence, kv-head, head-dim. */
-  readonly layout: 'bsnh';
+  /**
+   * Axis order of `past_*`/`present_*`: `bsnh` (batch, sequence, kv-head, head-dim) for plain
+   * attention, `bnsh` (batch, kv-head, sequence, head-dim) for fused.
+   */
+  readonly layout: 'bsnh' | 'bnsh';
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
   readonly dtype: ActivationDtype;
   /** Keys are cached after RoPE. */
   readonly keysRotated: true;
-  /** `present_*` holds only the new entries of the call. */
-  readonly present: 'new-only';
+  /**
+   * `new-only`: `present_*` holds only the new entries of the call. `shared`: `past_*` and
+   * `present_*` are one buffer of capacity rows, bound to both by the runner, that the model
+   * writes the call's entries into after the first `past` rows.
+   */
+  readonly present: 'new-only' | 'shared';
 }
 
 /** The tokenizer a model was trained with. */
@@ -195,6 +209,8 @@ export interface ManifestModel {
   readonly dims: ModelDims;
   readonly inputs: ModelInputs;
   readonly outputs: ModelOutputs;
+  /** Causal LMs: how attention is built. Absent means `plain`. */
+  readonly attention?: AttentionLayout;
   readonly kvCache: KvCacheInfo;
   readonly rope: RopeInfo;
   readonly rmsNormEps: number;

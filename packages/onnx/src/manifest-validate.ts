@@ -152,10 +152,18 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
     if (!(name as string).includes('{layer}'))
       v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
   }
+  const attention = v.oneOf(m.attention ?? 'plain', `${at}.attention`, ['plain', 'fused'] as const);
+  if (attention === 'fused' && graph !== 'causal-lm')
+    v.fail(`${at}.attention`, '"plain" for an EAGLE head', attention);
+  const fused = attention === 'fused';
   const kv = v.object(m.kvCache, `${at}.kvCache`);
-  if (kv.layout !== 'bsnh') v.fail(`${at}.kvCache.layout`, '"bsnh"', kv.layout);
+  const layout = fused ? 'bnsh' : 'bsnh';
+  if (kv.layout !== layout)
+    v.fail(`${at}.kvCache.layout`, `"${layout}" (attention "${attention}")`, kv.layout);
   if (kv.keysRotated !== true) v.fail(`${at}.kvCache.keysRotated`, 'true', kv.keysRotated);
-  if (kv.present !== 'new-only') v.fail(`${at}.kvCache.present`, '"new-only"', kv.present);
+  const present = fused ? 'shared' : 'new-only';
+  if (kv.present !== present)
+    v.fail(`${at}.kvCache.present`, `"${present}" (attention "${attention}")`, kv.present);
   v.oneOf(kv.dtype, `${at}.kvCache.dtype`, ['float32', 'float16'] as const);
   for (const key of ['layers', 'kvHeads', 'headDim'] as const) {
     if (kv[key] !== dims[key]) v.fail(`${at}.kvCache.${key}`, `dims.${key} (${dims[key]})`, kv[key]);

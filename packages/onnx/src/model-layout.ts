@@ -1,6 +1,6 @@
 import { ModelFormatError } from '@treespec/core';
 import type { KvDtype } from './kv-cache.js';
-import { layerName, type ManifestModel } from './manifest-schema.js';
+import { type AttentionLayout, layerName, type ManifestModel } from './manifest-schema.js';
 
 /** What a runner needs to know about a treespec causal LM (target or draft LM); from its manifest. */
 export interface CausalLmLayout {
@@ -14,6 +14,8 @@ export interface CausalLmLayout {
   dtype: KvDtype;
   /** Width of a row of `names.feature`; `hiddenSize` unless it names the captured states. */
   featureSize?: number;
+  /** `plain` (bsnh cache, new-only present outputs) or `fused` (a shared bnsh cache buffer). */
+  attention: AttentionLayout;
   names: {
     inputIds: string;
     positionIds: string;
@@ -95,6 +97,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
     headDim: model.kvCache.headDim,
     maxContext: model.dims.maxContext,
     dtype: model.dtype,
+    attention: model.attention ?? 'plain',
     names: {
       inputIds: model.inputs.inputIds,
       positionIds: model.inputs.positionIds,

@@ -149,6 +149,24 @@ describe('parseManifest / validateManifest', () => {
     );
   });
 
+  it('accepts fused attention with a shared bnsh cache and rejects it with the plain cache layout', () => {
+    const fusedKv = { ...causalLM().kvCache, layout: 'bnsh', present: 'shared' } as const;
+    const fused = causalLM({ attention: 'fused', kvCache: fusedKv });
+    expect(parseManifest(JSON.stringify(manifest(fused)))).toEqual(manifest(fused));
+    const stale = errorOf(() => validateManifest(manifest(causalLM({ attention: 'fused' })), 'm.json'));
+    expect(stale.message).toContain('models[0].kvCache.layout');
+    expect(stale.message).toContain('"bnsh" (attention "fused")');
+    const plainShared = errorOf(() => validateManifest(manifest(causalLM({ kvCache: fusedKv })), 'm.json'));
+    expect(plainShared.message).toContain('"bsnh" (attention "plain")');
+    const fusedHead = errorOf(() =>
+      validateManifest(
+        manifest(causalLM(), head({ attention: 'fused', kvCache: { ...fusedKv, layers: 1 } })),
+        'm.json',
+      ),
+    );
+    expect(fusedHead.message).toContain('models[1].attention');
+  });
+
   it('names the file when the text is not JSON', () => {
     const e = errorOf(() => parseManifest('{"format":', 'models/treespec.json'));
     expect(e.file).toBe('models/treespec.json');

@@ -3,6 +3,7 @@ import {
   BlockQuantizedWeights,
   convertCausalLM,
   convertEagleHead,
+  Fp16Weights,
   Fp32Weights,
   PRODUCED_WEIGHT_FORMATS,
   type WeightFormat,
@@ -17,12 +18,13 @@ interface ConvertFlags {
   id?: string;
   maxContext?: number;
   linear: 'gemm' | 'matmul';
-  weights: 'fp32' | 'int8' | 'int4';
+  weights: 'fp32' | 'fp16' | 'int8' | 'int4';
   blockSize: number;
   asymmetric?: boolean;
   eagle3Layers?: number[] | true;
   draftVocab?: number;
   draftVocabCorpus?: string;
+  attention: 'plain' | 'fused';
 }
 
 function layerList(value: string): number[] {
@@ -47,12 +49,16 @@ function blockSize(value: string): number {
 /** The weight format the flags ask for; quantization flags only with a quantized format and --linear only with fp32. */
 function weightFormatOf(flags: ConvertFlags, command: Command): WeightFormat {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
-  if (flags.weights === 'fp32') {
+  if (flags.weights === 'fp32' || flags.weights === 'fp16') {
     for (const [name, flag] of [
       ['blockSize', '--block-size'],
       ['asymmetric', '--asymmetric'],
     ] as const) {
       if (given(name)) throw new OptionError(flag, flags[name], 'given only with --weights int8 or int4');
+    }
+    if (flags.weights === 'fp16') {
+      if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
+      return new Fp16Weights();
     }
     return new Fp32Weights(flags.linear);
   }
@@ -91,7 +97,7 @@ export function registerConvert(program: Command): void {
     .addOption(
       new Option(
         '--weights <format>',
-        'weights of the linear layers: fp32, or int8/int4 block-quantized for MatMulNBits (ONNX Runtime only)',
+        'weights of the linear layers: fp32, fp16 (half storage, fp32 arithmetic), or int8/int4 block-quantized for MatMulNBits (ONNX Runtime only)',
       )
         .choices(PRODUCED_WEIGHT_FORMATS)
         .default('fp32'),
@@ -116,6 +122,14 @@ export function registerConvert(program: Command): void {
       '--eagle3-layers [layers]',
       'target: also output the inputs of these layers for an EAGLE-3 head (bare: 2, L/2, L-3); EAGLE-3 head: the layers it fuses when its config does not say',
       layerList,
+    )
+    .addOption(
+      new Option(
+        '--attention <layout>',
+        'target: plain MatMul/Softmax attention (every provider), or fused GroupQueryAttention over a shared KV buffer',
+      )
+        .choices(['plain', 'fused'])
+        .default('plain'),
     )
     .addOption(
       new Option('--linear <op>', 'fp32: operator for linear layers')
@@ -147,6 +161,8 @@ export function registerConvert(program: Command): void {
           );
         if (flags.eagle3Layers === true)
           throw new OptionError('--eagle3-layers', true, 'a list of layers with --role eagle-head');
+        if (flags.attention !== 'plain')
+          throw new OptionError('--attention', flags.attention, 'plain for --role eagle-head');
         result = await convertEagleHead({
           ...common,
           target: resolve(flags.target),
@@ -166,6 +182,7 @@ export function registerConvert(program: Command): void {
         result = await convertCausalLM({
           ...common,
           role: flags.role,
+          attention: flags.attention,
           ...(eagle3Layers ? { eagle3Layers } : {}),
           ...draftVocab,
         });
