@@ -1,7 +1,7 @@
 import { ModelFormatError } from '@treespec/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
-import { type CausalLmLayout, KvCache, OnnxCausalLm, OnnxDraftLm, SharedKvCache } from '../src/index.js';
+import { type CausalLmLayout, KvCache, OnnxCausalLm, OnnxDraftLm, SharedKvCache } from '../src/internal.js';
 
 /** A session that is never run: these tests stop at construction. */
 const UNUSED_SESSION = {} as InferenceSession;
