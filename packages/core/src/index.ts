@@ -14,7 +14,8 @@ export {
   TreespecError,
   type TreespecErrorCode,
 } from './errors.js';
-export { type GenerationStats, StatsRecorder } from './generation-stats.js';
+export type { ControllerSeed } from './controller-seed.js';
+export { type ControllerStats, type GenerationStats, StatsRecorder } from './generation-stats.js';
 export { KeepPlan, planKeep } from './keep-plan.js';
 export { Xoshiro128 } from './prng.js';
 export {

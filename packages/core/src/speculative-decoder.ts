@@ -308,6 +308,8 @@ export class SpeculativeDecoder {
       stats.loopMs = now() - loopStart;
       const generated = tokens.slice(promptLength, length);
       const summary = stats.summary(promptLength, generated.length);
+      const controller = drafter?.controllerStats?.();
+      if (controller) summary.controller = controller;
       return { tokens: generated, finishReason, ...(stop ? { stop } : {}), stats: summary };
     } finally {
       this.busy = false;

@@ -1,0 +1,40 @@
+/**
+ * An exponential moving average of timings that ignores spikes: after a few observations, a value
+ * more than `spike` times the average (a GC pause, a scheduler hiccup) is dropped, unless it
+ * repeats, in which case the cost really changed and the average follows. The first observations
+ * are averaged plainly, so it settles within a few steps.
+ */
+export class RobustAverage {
+  /** The average; NaN before any observation. */
+  mean = Number.NaN;
+  /** Observations taken into the average (seeded weight included). */
+  count = 0;
+  private dropped = 0;
+
+  constructor(
+    readonly smoothing: number,
+    readonly spike = 3,
+  ) {}
+
+  /** Records a value; returns false when it was dropped as a spike (or is not a finite value >= 0). */
+  record(value: number): boolean {
+    if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) return false;
+    if (this.count >= 3 && value > this.spike * this.mean && this.dropped < 2) {
+      this.dropped++;
+      return false;
+    }
+    this.dropped = 0;
+    this.count++;
+    this.mean =
+      this.count === 1 ? value : this.mean + Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
+    return true;
+  }
+
+  /** Starts from a known value, weighted as `weight` observations. */
+  seed(value: number, weight: number): void {
+    if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) return;
+    this.mean = value;
+    this.count = weight;
+    this.dropped = 0;
+  }
+}
