@@ -45,6 +45,9 @@ export interface BudgetControllerOptions {
   clock?: () => number;
 }
 
+/** A tree expected to reach this share of plain decoding's rate is re-probed soon. */
+const CLOSE = 0.9;
+
 const NODE_SIZES = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128];
 
 /** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
@@ -67,7 +70,7 @@ class Regime {
     smoothing: number,
     probeEvery: number,
   ) {
-    this.calibration = new AcceptanceCalibration(maxDepth, smoothing / 2);
+    this.calibration = new AcceptanceCalibration(maxDepth, smoothing);
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
     this.plainLimit = 2 * probeEvery;
@@ -316,7 +319,7 @@ export class BudgetController implements Drafter {
       return this.pick(full, true);
     }
     let best = -1;
-    let bestRate = 1 / this.costs.stepMs(0, 1);
+    let bestRate = 0;
     for (let c = 0; c < this.depths.length; c++) {
       const accepted = this.expectedAccepted(c);
       if (Number.isNaN(accepted)) continue;
@@ -327,9 +330,14 @@ export class BudgetController implements Drafter {
         bestRate = rate;
       }
     }
-    if (best < 0) {
-      if (++regime.plainRun < regime.plainLimit) return this.pickPlain();
+    const plainRate = 1 / this.costs.stepMs(0, 1);
+    if (best < 0 || bestRate <= plainRate) {
+      // Close to paying: try the best tree again soon. Far from it: a full tree after a run of
+      // plain steps that doubles each time.
+      const close = best >= 0 && bestRate > CLOSE * plainRate;
+      if (++regime.plainRun < (close ? this.probeEvery : regime.plainLimit)) return this.pickPlain();
       regime.plainRun = 0;
+      if (close) return this.pick(best, true);
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
       return this.pick(full, true);
     }
