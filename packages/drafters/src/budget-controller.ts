@@ -41,6 +41,11 @@ export interface BudgetControllerOptions {
    * generations either way.
    */
   sampling?: ControlledDrafter;
+  /**
+   * Always draft the full capacity (a fixed budget): the controller then only measures costs and
+   * picks the drafter for greedy or sampling generations. Default false.
+   */
+  fixed?: boolean;
   /** Clock in milliseconds (tests drive it). Default `performance.now`. */
   clock?: () => number;
 }
@@ -104,6 +109,8 @@ export class BudgetController implements Drafter {
   /** Candidate caps: `depths[c]` depths, `nodes[c]` draft nodes. */
   readonly depths: Int32Array;
   readonly nodes: Int32Array;
+  /** The model drafter it controls for greedy generations. */
+  readonly inner: Drafter;
   /** The last choice: depth and node caps, both 0 for a plain step. */
   readonly lastChoice = { depth: 0, nodes: 0, probe: false };
   private readonly greedy: Regime;
@@ -114,6 +121,7 @@ export class BudgetController implements Drafter {
   private readonly start: { depth: number; nodes: number };
   private readonly probeEvery: number;
   private readonly maxPlainRun: number;
+  private readonly fixed: boolean;
   private readonly smoothing: number;
   private readonly maxDepth: number;
   private readonly order: Int32Array;
@@ -152,7 +160,9 @@ export class BudgetController implements Drafter {
     this.probeEvery = requireInteger('probeEvery', options.probeEvery ?? 8, 1);
     this.maxPlainRun = requireInteger('maxPlainRun', options.maxPlainRun ?? 128, 1);
     this.clock = options.clock ?? (() => performance.now());
+    this.fixed = options.fixed ?? false;
     this.name = part.drafter.name;
+    this.inner = part.drafter;
     this.needsFeatures = parts.some((p) => p.drafter.needsFeatures);
     this.maxTreeSize = Math.max(...parts.map((p) => p.drafter.maxTreeSize));
     this.maxDepth = Math.max(...parts.map((p) => p.growth.maxDepth));
@@ -312,6 +322,7 @@ export class BudgetController implements Drafter {
   /** Picks this step's tree: sets `lastChoice` and `predicted`; returns the candidate, or -1 for plain. */
   private choose(regime: Regime): number {
     const full = this.depths.length - 1;
+    if (this.fixed) return this.pick(full, false);
     if (regime.drafted === 0 && !this.costs.verify.measured) return this.pick(this.startCandidate(), false);
     if (this.costs.verify.observations(1) === 0) return this.pickPlain();
     if (!regime.probedFull) {

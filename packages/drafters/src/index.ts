@@ -4,6 +4,17 @@ export {
   type BudgetControllerOptions,
   type ControlledDrafter,
 } from './budget-controller.js';
+export {
+  type BudgetMode,
+  type BundleBudgetOptions,
+  CONTROLLED_DRAFT_LM_TREE,
+  CONTROLLED_TREE,
+  controlModelDrafter,
+  controlModelDrafters,
+  type ModelDrafterControl,
+  type ModelDrafterControls,
+  SAMPLED_TREE_PATHS,
+} from './controlled-drafter.js';
 export { draftCost, SizedCost, StepCostModel } from './cost-model.js';
 export { DraftLmDrafter, type DraftLmDrafterOptions } from './draft-lm-drafter.js';
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';

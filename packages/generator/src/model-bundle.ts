@@ -1,4 +1,5 @@
 import {
+  type ControllerSeed,
   type Drafter,
   DynamicTreeGrowth,
   type DynamicTreeOptions,
@@ -7,6 +8,8 @@ import {
   type TreeGrowth,
 } from '@treespec/core';
 import {
+  type BudgetMode,
+  controlModelDrafters,
   DraftLmDrafter,
   EagleDrafter,
   EntropyStopGrowth,
@@ -47,6 +50,16 @@ export interface BundleOptions {
   tree?: DynamicTreeOptions;
   /** Draft-LM tree budget. Defaults: see {@link DEFAULT_DRAFT_LM_TREE}. */
   draftTree?: DynamicTreeOptions;
+  /**
+   * How the model drafters' budgets (`tree`, `draftTree`) are used: `auto` (default) lets a budget
+   * controller choose each step's tree within them, a plain step included, from costs measured on
+   * this machine; `fixed` drafts the whole budget every step.
+   */
+  budget?: BudgetMode;
+  /** Stored step costs per model drafter (`treespec tune`), to seed the budget controller. */
+  controllerSeeds?: Partial<Record<'eagle2' | 'draft-lm', ControllerSeed>>;
+  /** Draft LM: draw sampled draft trees for sampling generations (lossless with min(1, p/q)). */
+  draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
   adaptive?: AdaptiveStop;
   /** The model drafter of `hybrid`. Default `eagle2` when the bundle has a head, else `draft-lm`. */
@@ -156,33 +169,45 @@ export async function createTextGenerator(
     checkModelPair(targetModel, model);
     return model;
   };
-  /** Buffers of a draft model's runner, sized for the trees its drafter grows. */
-  const runnerOptions = (growth: TreeGrowth) => ({
+  /** Buffers of a draft model's runner, sized for the trees its drafters grow. */
+  const runnerOptions = (...growths: TreeGrowth[]) => ({
     maxContext,
-    maxDraftBatch: growth.maxFrontier,
-    maxK: growth.maxChildren,
-    maxDraftRows: growth.maxNodes,
+    maxDraftBatch: Math.max(...growths.map((g) => g.maxFrontier)),
+    maxK: Math.max(...growths.map((g) => g.maxChildren)),
+    maxDraftRows: Math.max(...growths.map((g) => g.maxNodes)),
   });
-  let eagle: EagleDrafter | null = null;
-  const eagleDrafter = async (): Promise<EagleDrafter> => {
+  const control = controlModelDrafters(options);
+  let eagle: Drafter | null = null;
+  const eagleDrafter = async (): Promise<Drafter> => {
     if (eagle) return eagle;
     const model = need(headModel, 'eagle-head', 'eagle2');
-    const growth = growthFor(treeBudget(DEFAULT_TREE, options.tree), adaptive);
+    const growth = growthFor(treeBudget(control.defaults('eagle2', DEFAULT_TREE), options.tree), adaptive);
     const head = new OnnxEagleHead(
       await source.openSession(model),
       eagleHeadLayout(model),
       runnerOptions(growth),
     );
-    eagle = new EagleDrafter(head, { growth });
+    eagle = control.wrap('eagle2', new EagleDrafter(head, { growth }));
     return eagle;
   };
-  let draftLm: DraftLmDrafter | null = null;
-  const draftLmDrafter = async (): Promise<DraftLmDrafter> => {
+  let draftLm: Drafter | null = null;
+  const draftLmDrafter = async (): Promise<Drafter> => {
     if (draftLm) return draftLm;
     const model = need(draftModel, 'draft', 'draft-lm');
-    const growth = growthFor(treeBudget(DEFAULT_DRAFT_LM_TREE, options.draftTree), adaptive);
-    const lm = new OnnxDraftLm(await source.openSession(model), causalLmLayout(model), runnerOptions(growth));
-    draftLm = new DraftLmDrafter(lm, { growth });
+    const growth = growthFor(
+      treeBudget(control.defaults('draft-lm', DEFAULT_DRAFT_LM_TREE), options.draftTree),
+      adaptive,
+    );
+    const sampled = control.sampledGrowth();
+    const lm = new OnnxDraftLm(
+      await source.openSession(model),
+      causalLmLayout(model),
+      runnerOptions(growth, ...(sampled ? [sampled] : [])),
+    );
+    const sampling = sampled
+      ? new DraftLmDrafter(lm, { growth: sampled, sample: { temperature: 1 } })
+      : undefined;
+    draftLm = control.wrap('draft-lm', new DraftLmDrafter(lm, { growth }), sampling);
     return draftLm;
   };
 

@@ -6,3 +6,14 @@ export {
   type NodeSessionOptions,
   ProviderUnavailableError,
 } from './session.js';
+export {
+  defaultTuningCacheFile,
+  machineName,
+  manifestHash,
+  readTuningCache,
+  storedSeeds,
+  type TunedDrafter,
+  type TunedSeeds,
+  type TuningKey,
+  writeTuningCache,
+} from './tuning-cache.js';

@@ -10,9 +10,16 @@ import {
 import { MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { createSession, ModelLoadError, type NodeSessionOptions } from './session.js';
+import { storedSeeds } from './tuning-cache.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
-export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {}
+export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
+  /**
+   * The tuning cache that seeds the budget controller unless `controllerSeeds` is given: a file
+   * path, or false to start unseeded. Default: the OS cache directory's (`treespec tune` writes it).
+   */
+  tuningCache?: string | false;
+}
 
 /**
  * Loads a treespec model directory (a `treespec.json` manifest, the .onnx files and the
@@ -42,6 +49,8 @@ export async function loadTreespec(
   const manifest = parseManifest(text, manifestFile);
   const tokenizer = await loadTokenizer(directory);
   const onGpu = options.executionProvider === 'webgpu' || options.executionProvider === 'cuda';
+  const provider = options.executionProvider ?? 'cpu';
+  const controllerSeeds = options.controllerSeeds ?? (await storedSeeds(text, provider, options.tuningCache));
   return createTextGenerator(
     {
       manifest,
@@ -50,6 +59,6 @@ export async function loadTreespec(
       openSession: (model) =>
         createSession(join(directory, model.file), options, model.role === 'target' ? 'target' : 'drafter'),
     },
-    onGpu ? { ...options, tree: treeBudget(GPU_TREE, options.tree) } : options,
+    { ...options, ...(onGpu ? { tree: treeBudget(GPU_TREE, options.tree) } : {}), controllerSeeds },
   );
 }
