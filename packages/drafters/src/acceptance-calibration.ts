@@ -1,7 +1,7 @@
 import type { DraftTree } from '@treespec/core';
 
-/** Weight of the prior in observations' worth of smoothing. */
-const PRIOR_WEIGHT = 0.5;
+/** Weight of the prior, in observations. */
+const PRIOR_WEIGHT = 1;
 
 /**
  * How far the drafter's own probabilities predict what the target accepts, per depth. EAGLE-2's
@@ -9,12 +9,14 @@ const PRIOR_WEIGHT = 0.5;
  * at depth d the tree's nodes are alternatives for the same position, so the chance of accepting
  * any of them is about the sum of their probabilities (their "mass"). This keeps, per depth,
  * moving averages of that mass and of whether the target did accept a node there, and their
- * ratio is the factor that turns the drafter's mass into a calibrated chance.
+ * ratio is the factor that turns the drafter's mass into a calibrated chance. The first
+ * observations are averaged plainly (the prior weighing as one), so it settles within a few steps.
  */
 export class AcceptanceCalibration {
   private readonly hits: Float64Array;
   private readonly mass: Float64Array;
   private readonly scratch: Float64Array;
+  private readonly seen: Uint32Array;
 
   constructor(
     readonly maxDepth: number,
@@ -25,6 +27,7 @@ export class AcceptanceCalibration {
     this.hits = new Float64Array(maxDepth + 1).fill(prior * PRIOR_WEIGHT);
     this.mass = new Float64Array(maxDepth + 1).fill(PRIOR_WEIGHT);
     this.scratch = new Float64Array(maxDepth + 1);
+    this.seen = new Uint32Array(maxDepth + 1);
   }
 
   /** The factor at depth `d` (1-based). */
@@ -48,8 +51,8 @@ export class AcceptanceCalibration {
       mass[d] += Math.exp(tree.scores[i]);
       if (d > deepest) deepest = d;
     }
-    const s = this.smoothing;
     for (let d = 1; d <= deepest; d++) {
+      const s = Math.max(this.smoothing, 1 / (PRIOR_WEIGHT + ++this.seen[d]));
       const hit = accepted >= d ? 1 : 0;
       this.hits[d] += s * (hit - this.hits[d]);
       this.mass[d] += s * (mass[d] - this.mass[d]);

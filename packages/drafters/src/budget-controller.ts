@@ -58,6 +58,8 @@ const NODE_SIZES = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96,
 /** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
 class Regime {
   readonly calibration: AcceptanceCalibration;
+  /** Draft costs of steps that also caught up on a prompt or on plain steps: used until steady ones are known. */
+  readonly catchUp: SizedCost;
   /** Per candidate and depth, the moving average of the drafter's probability mass there. */
   readonly mass: Float64Array;
   readonly known: Uint8Array;
@@ -76,9 +78,15 @@ class Regime {
     probeEvery: number,
   ) {
     this.calibration = new AcceptanceCalibration(maxDepth, smoothing);
+    this.catchUp = draftCost(maxDepth, smoothing);
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
     this.plainLimit = 2 * probeEvery;
+  }
+
+  /** Predicted ms of drafting `depth` depths. */
+  draftMs(depth: number): number {
+    return this.draft.measured ? this.draft.at(depth) : this.catchUp.at(depth);
   }
 }
 
@@ -133,6 +141,9 @@ export class BudgetController implements Drafter {
   private expectedLength = -1;
   private lengthAtPropose = 0;
   private proposed = false;
+  /** Whether this step follows a drafted step of the same generation. */
+  private steady = false;
+  private lastDrafted = false;
   private predicted = 0;
   private readonly stats = {
     steps: 0,
@@ -238,6 +249,7 @@ export class BudgetController implements Drafter {
     this.lastObserveEnd = Number.NaN;
     this.expectedLength = -1;
     this.proposed = false;
+    this.lastDrafted = false;
     const s = this.stats;
     s.steps = s.plain = s.probes = s.drafted = s.depth = s.nodes = s.predicted = s.actual = 0;
   }
@@ -245,6 +257,7 @@ export class BudgetController implements Drafter {
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     const t0 = this.clock();
     if (context.length === this.expectedLength) this.costs.overhead.record(t0 - this.lastObserveEnd);
+    this.steady = this.lastDrafted && context.length === this.expectedLength;
     this.lengthAtPropose = context.length;
     this.proposeStart = t0;
     const regime = this.active;
@@ -276,8 +289,11 @@ export class BudgetController implements Drafter {
     if (this.lastChoice.depth === 0) {
       s.plain++;
     } else {
+      // Drafting right after a drafted step: the draft model committed one step's rows, not a
+      // prompt or the rows of plain steps, so this is what drafting at this depth costs.
       const depth = tree.maxDepth();
-      if (depth > 0) regime.draft.record(depth, this.proposeEnd - this.proposeStart);
+      const ms = this.proposeEnd - this.proposeStart;
+      if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
       regime.calibration.record(tree, pathLength - 1);
       this.learnMasses(regime, tree);
       regime.drafted++;
@@ -290,6 +306,7 @@ export class BudgetController implements Drafter {
       if (this.lastChoice.probe) s.probes++;
     }
     this.expectedLength = this.lengthAtPropose + pathLength;
+    this.lastDrafted = this.lastChoice.depth > 0;
     this.lastObserveEnd = this.clock();
   }
 
@@ -334,7 +351,7 @@ export class BudgetController implements Drafter {
     for (let c = 0; c < this.depths.length; c++) {
       const accepted = this.expectedAccepted(c);
       if (Number.isNaN(accepted)) continue;
-      const ms = this.costs.stepMs(regime.draft.at(this.depths[c]), this.nodes[c] + 1);
+      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
       const rate = (1 + accepted) / ms;
       if (rate > bestRate) {
         best = c;

@@ -90,14 +90,19 @@ export interface ModelDrafterControls {
 
 /**
  * The budget control of a model bundle's model drafters, from the bundle's options: one place
- * for the loader to get budgets, sampled trees and controllers from.
+ * for the loader to get budgets, sampled trees and controllers from. Controlled capacities are
+ * kept within a context window of `maxContext` tokens.
  */
-export function controlModelDrafters(options: BundleBudgetOptions): ModelDrafterControls {
+export function controlModelDrafters(options: BundleBudgetOptions, maxContext: number): ModelDrafterControls {
   const budget = options.budget ?? 'auto';
   if (budget !== 'auto' && budget !== 'fixed') throw new OptionError('budget', budget, '"auto" or "fixed"');
+  const capacity = (tree: DynamicTreeOptions): DynamicTreeOptions => ({
+    ...tree,
+    totalTokens: Math.max(1, Math.min(tree.totalTokens ?? 1, maxContext - 1)),
+  });
   return {
     defaults: (name, fixed) =>
-      budget === 'fixed' ? fixed : name === 'eagle2' ? CONTROLLED_TREE : CONTROLLED_DRAFT_LM_TREE,
+      budget === 'fixed' ? fixed : capacity(name === 'eagle2' ? CONTROLLED_TREE : CONTROLLED_DRAFT_LM_TREE),
     sampledGrowth: () =>
       options.draftSampling ? new StaticTreeGrowth(new StaticTreeShape(SAMPLED_TREE_PATHS)) : null,
     wrap: (name, drafter, sampling) => {

@@ -144,9 +144,11 @@ describe('budget controller', () => {
       quality: { kind: 'perfect' },
     });
     expect(t.drafted.inner).not.toBe(bad);
-    const right = await run(t, [1, 7, 3], 200);
+    const back = controllerOf(await run(t, [1, 7, 3], 200));
+    expect(back.steps - back.plainSteps).toBeGreaterThan(10);
+    const right = await run(t, [1, 8, 3], 200);
     const c = controllerOf(right);
-    expect(c.steps - c.plainSteps).toBeGreaterThan(c.plainSteps);
+    expect(c.plainSteps).toBeLessThan(0.1 * c.steps);
     expect(right.stats.tau).toBeGreaterThan(2);
   });
 

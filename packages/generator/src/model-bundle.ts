@@ -176,7 +176,7 @@ export async function createTextGenerator(
     maxK: Math.max(...growths.map((g) => g.maxChildren)),
     maxDraftRows: Math.max(...growths.map((g) => g.maxNodes)),
   });
-  const control = controlModelDrafters(options);
+  const control = controlModelDrafters(options, maxContext);
   let eagle: Drafter | null = null;
   const eagleDrafter = async (): Promise<Drafter> => {
     if (eagle) return eagle;

@@ -1,9 +1,17 @@
-import { writeFile } from 'node:fs/promises';
-import { type Drafter, DynamicTreeGrowth, type DynamicTreeOptions, OptionError } from '@treespec/core';
-import { DraftLmDrafter, EagleDrafter } from '@treespec/drafters';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ControllerSeed, DynamicTreeGrowth, type DynamicTreeOptions, OptionError } from '@treespec/core';
+import { BudgetController, controlModelDrafter, DraftLmDrafter, EagleDrafter } from '@treespec/drafters';
 import { TextGenerator, type TextResult } from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
-import { loadTreespec } from '@treespec/node';
+import {
+  defaultTuningCacheFile,
+  loadTreespec,
+  machineName,
+  manifestHash,
+  writeTuningCache,
+} from '@treespec/node';
+import { MANIFEST_FILE } from '@treespec/onnx';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { readPrompts, summarise } from './bench.js';
@@ -15,6 +23,27 @@ interface TuneFlags extends ModelFlags {
   maxTokens: number;
   json?: string;
   progress: boolean;
+  save: boolean;
+}
+
+/** Averages the step costs measured under every budget into one seed; `plainMs` prices a root-only tree. */
+export function mergeSeeds(seeds: readonly ControllerSeed[], plainMs: number): ControllerSeed {
+  const mean = (pairs: ReadonlyArray<readonly [number, number]>): Array<[number, number]> => {
+    const sums = new Map<number, { ms: number; n: number }>();
+    for (const [size, ms] of pairs) {
+      const s = sums.get(size) ?? { ms: 0, n: 0 };
+      s.ms += ms;
+      s.n++;
+      sums.set(size, s);
+    }
+    return [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([size, s]) => [size, s.ms / s.n]);
+  };
+  const overheads = seeds.flatMap((s) => (s.overheadMs === undefined ? [] : [s.overheadMs]));
+  return {
+    verifyMs: mean([[1, plainMs], ...seeds.flatMap((s) => s.verifyMs.filter(([size]) => size > 1))]),
+    draftMs: mean(seeds.flatMap((s) => s.draftMs)),
+    ...(overheads.length > 0 ? { overheadMs: overheads.reduce((a, b) => a + b, 0) / overheads.length } : {}),
+  };
 }
 
 /** The largest budget the grid uses: the head and target buffers are sized for it. */
@@ -92,11 +121,14 @@ export function registerTune(program: Command): void {
     .option('--threads <n>', 'intra-op threads of the target', integer(1))
     .option('--no-spinning', 'let idle ONNX Runtime threads sleep between operators')
     .option('--json <file>', 'write every measurement as JSON')
+    .option('--no-save', 'do not store the measured step costs in the tuning cache')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: TuneFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
       const prompts = (await readPrompts(flags.prompts ?? tinyDevPromptsPath())).slice(0, flags.limit);
-      const base = await loadOptions({ ...flags, adaptive: 'none' }, [flags.drafter]);
+      const base = await loadOptions({ ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false }, [
+        flags.drafter,
+      ]);
       const loaded = await loadTreespec(modelDirectory(flags), {
         ...base,
         drafter: flags.drafter,
@@ -104,16 +136,23 @@ export function registerTune(program: Command): void {
         draftTree: LARGEST,
       });
       try {
-        const model = loaded.drafters[flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm'];
+        const served = loaded.drafters[flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm'];
+        const model = served instanceof BudgetController ? served.inner : served;
         if (!(model instanceof EagleDrafter || model instanceof DraftLmDrafter)) {
           throw new OptionError('--drafter', flags.drafter, 'a model drafter this bundle provides');
         }
-        const make = (budget: DynamicTreeOptions): Drafter => {
+        // Each budget drafts whole under a fixed controller, which measures the step costs.
+        const make = (budget: DynamicTreeOptions): BudgetController => {
           const growth = new DynamicTreeGrowth(budget);
-          return model instanceof EagleDrafter
-            ? new EagleDrafter(model.model, { growth })
-            : new DraftLmDrafter(model.model, { growth });
+          const drafter =
+            model instanceof EagleDrafter
+              ? new EagleDrafter(model.model, { growth })
+              : new DraftLmDrafter(model.model, { growth });
+          return controlModelDrafter(drafter, { budget: 'fixed' });
         };
+        const seeds: ControllerSeed[] = [];
+        let plainMs = 0;
+        let plainSteps = 0;
         const grid = budgetGrid();
         const bar = flags.progress
           ? new SingleBar({
@@ -127,18 +166,22 @@ export function registerTune(program: Command): void {
         await plain.generate(prompts[0]!.prompt, { maxTokens: 8 });
         const rows = [];
         for (const budget of grid) {
+          const controller = make(budget);
           const generator = new TextGenerator({
             tokenizer: loaded.tokenizer,
             target: loaded.target,
-            drafter: make(budget),
+            drafter: controller,
           });
           await generator.generate(prompts[0]!.prompt, { maxTokens: 8 });
           const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
           for (const { prompt } of prompts) {
             const p = await plain.generate(prompt, { maxTokens: flags.maxTokens });
+            plainMs += p.stats.verifyMs;
+            plainSteps += p.stats.steps;
             const s = await generator.generate(prompt, { maxTokens: flags.maxTokens });
             pairs.push({ plain: p, spec: s });
           }
+          seeds.push(controller.snapshot());
           const row = summarise(pairs, true);
           const steps = pairs.reduce((n, p) => n + p.spec.stats.steps, 0);
           const draftMs = pairs.reduce((n, p) => n + p.spec.stats.draftMs, 0);
@@ -169,6 +212,22 @@ export function registerTune(program: Command): void {
           `\nfastest: ${best.label} (${best.speedup.toFixed(2)}x, tau ${best.tau.toFixed(2)}); use ` +
             `--${prefix}-top-k ${b.topK} --${prefix}-frontier ${b.frontier} --${prefix}-depth ${b.depth} --${prefix}-tokens ${b.totalTokens}\n`,
         );
+        if (flags.save) {
+          const file = defaultTuningCacheFile();
+          const manifestText = await readFile(join(modelDirectory(flags), MANIFEST_FILE), 'utf8');
+          const key = {
+            manifestHash: manifestHash(manifestText),
+            provider: flags.provider,
+            machine: machineName(),
+          };
+          await writeTuningCache(
+            file,
+            key,
+            flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm',
+            mergeSeeds(seeds, plainMs / plainSteps),
+          );
+          out(`step costs saved to ${file}: the budget controller starts from them on this machine\n`);
+        }
         if (flags.json) {
           await writeFile(
             flags.json,
