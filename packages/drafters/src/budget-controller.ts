@@ -358,6 +358,8 @@ export class BudgetController implements Drafter {
         bestRate = rate;
       }
     }
+    // Right after a probe, one more tree prices drafting without a catch-up in it.
+    if (best >= 0 && this.lastDrafted && !regime.draft.measured) return this.pick(best, true);
     const plainRate = 1 / this.costs.stepMs(0, 1);
     if (best < 0 || bestRate <= plainRate) {
       // Close to paying: try the best tree again soon. Far from it: a full tree after a run of
