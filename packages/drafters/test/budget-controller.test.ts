@@ -1,13 +1,8 @@
 import {
-  type DraftContext,
   type Drafter,
-  type DraftOutcome,
-  type DraftTree,
   DynamicTreeGrowth,
   type GenerationResult,
   SpeculativeDecoder,
-  type TargetCallOptions,
-  type TargetModel,
   type TreeGrowth,
 } from '@treespec/core';
 import {
