@@ -11,7 +11,7 @@ import {
   type TreeGrowth,
 } from '@treespec/core';
 import { AcceptanceCalibration } from './acceptance-calibration.js';
-import { draftCost, type SizedCost, StepCostModel } from './cost-model.js';
+import { draftCost, FRESH, type SizedCost, StepCostModel } from './cost-model.js';
 import { FeatureBacklog } from './feature-backlog.js';
 
 /** A model drafter and the growth it drafts with, which must support per-step caps. */
@@ -102,8 +102,10 @@ class Regime {
  *   probability mass its tree would have at each depth, taken from the trees actually drafted,
  *   turned into chances by a per-depth {@link AcceptanceCalibration} against what was accepted.
  * - It starts with a small tree, times a plain step, drafts one full tree to price every
- *   candidate, and from then on takes the best, probing one size up every `probeEvery` steps; when
- *   plain steps win it drafts a full tree again after a run of them that doubles each time.
+ *   candidate and one more tree to time drafting without a catch-up, and from then on takes the
+ *   best, probing one size up every `probeEvery` steps. When plain steps win it tries the best
+ *   tree again after `probeEvery` plain steps if that tree came close, else a full tree after a
+ *   run of plain steps that doubles each time (up to `maxPlainRun`).
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -341,7 +343,8 @@ export class BudgetController implements Drafter {
     const full = this.depths.length - 1;
     if (this.fixed) return this.pick(full, false);
     if (regime.drafted === 0 && !this.costs.verify.measured) return this.pick(this.startCandidate(), false);
-    if (this.costs.verify.observations(1) === 0) return this.pickPlain();
+    // A plain step now and then keeps its cost current as the machine's load changes.
+    if (this.costs.verify.age(1) > FRESH) return this.pickPlain();
     if (!regime.probedFull) {
       regime.probedFull = true;
       return this.pick(full, true);

@@ -5,6 +5,12 @@ import { RobustAverage } from './robust-average.js';
 const TRUSTED = 3;
 /** Weight of a seeded value, in observations. */
 const SEED_WEIGHT = 4;
+/**
+ * Observations (of any size) after which a size's own average is stale: the machine's load may
+ * have changed since. A stale size is read from the fit over the fresh sizes (over all of them
+ * when none is fresh).
+ */
+export const FRESH = 64;
 
 /**
  * A cost by an integer size (tree nodes, draft depths): one {@link RobustAverage} per size, read
@@ -14,6 +20,8 @@ const SEED_WEIGHT = 4;
  */
 export class SizedCost {
   private readonly buckets: RobustAverage[];
+  private readonly lastSeen: Float64Array;
+  private observed = 0;
 
   constructor(
     readonly maxSize: number,
@@ -22,12 +30,21 @@ export class SizedCost {
     readonly offset: number,
   ) {
     this.buckets = Array.from({ length: maxSize + 1 }, () => new RobustAverage(smoothing));
+    this.lastSeen = new Float64Array(maxSize + 1);
   }
 
   /** Records a cost at `size`; false when dropped as a spike or out of range. */
   record(size: number, ms: number): boolean {
     if (!(size >= 1 && size <= this.maxSize)) return false;
+    this.observed++;
+    this.lastSeen[size] = this.observed;
     return this.buckets[size].record(ms);
+  }
+
+  /** Observations of other sizes since `size` was last observed (Infinity if never). */
+  age(size: number): number {
+    const b = this.buckets[size];
+    return b && b.count > 0 ? this.observed - this.lastSeen[size] : Number.POSITIVE_INFINITY;
   }
 
   /** Seeds size `size` with a measured cost. */
@@ -49,7 +66,9 @@ export class SizedCost {
   /** Predicted cost at `size`; NaN when nothing has been measured. */
   at(size: number): number {
     const own = this.buckets[size];
-    if (own && own.count >= TRUSTED) return own.mean;
+    if (own && own.count >= TRUSTED && this.age(size) <= FRESH) return own.mean;
+    let fresh = false;
+    for (let s = 1; s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
     let w = 0;
     let sx = 0;
     let sy = 0;
@@ -57,7 +76,7 @@ export class SizedCost {
     let sxy = 0;
     for (let s = 1; s <= this.maxSize; s++) {
       const b = this.buckets[s];
-      if (b.count === 0) continue;
+      if (b.count === 0 || (fresh && this.age(s) > FRESH)) continue;
       const weight = Math.min(b.count, 10);
       w += weight;
       sx += weight * s;

@@ -43,6 +43,18 @@ describe('step cost model', () => {
     expect(cost.at(11)).toBeCloseTo(20, 6);
   });
 
+  it('stops trusting a size not measured for a while, as the load on the machine may have changed', () => {
+    const cost = new SizedCost(40, 0.1, 9);
+    for (let i = 0; i < 5; i++) cost.record(1, 10);
+    for (let i = 0; i < 5; i++) cost.record(11, 20);
+    expect(cost.at(1)).toBe(10);
+    // The machine got twice as slow: only size 11 is measured from now on.
+    for (let i = 0; i < 200; i++) cost.record(11, 40);
+    expect(cost.age(1)).toBe(205);
+    expect(cost.at(1)).toBeCloseTo(20, 3);
+    expect(cost.at(11)).toBeCloseTo(40, 3);
+  });
+
   it('seeds from stored measurements and round-trips them through a snapshot', () => {
     const model = new StepCostModel(33, 0.1);
     const draft = new SizedCost(6, 0.1, 1);
