@@ -74,9 +74,11 @@ export class SizedCost {
     let sy = 0;
     let sxx = 0;
     let sxy = 0;
+    let smallest = 0;
     for (let s = 1; s <= this.maxSize; s++) {
       const b = this.buckets[s];
       if (b.count === 0 || (fresh && this.age(s) > FRESH)) continue;
+      if (smallest === 0) smallest = s;
       const weight = Math.min(b.count, 10);
       w += weight;
       sx += weight * s;
@@ -89,7 +91,13 @@ export class SizedCost {
     const my = sy / w;
     const varX = sxx / w - mx * mx;
     const slope = varX > 1e-9 ? Math.max(0, (sxy / w - mx * my) / varX) : my / (mx + this.offset);
-    return Math.max(0, my + slope * (size - mx));
+    // Below the sizes measured, a steep (noisy) line could reach zero: no cost falls faster than
+    // in proportion to `size + offset` from the smallest size measured.
+    const floor =
+      smallest > 0 && size < smallest
+        ? (this.buckets[smallest].mean * (size + this.offset)) / (smallest + this.offset)
+        : 0;
+    return Math.max(floor, my + slope * (size - mx));
   }
 
   /** `[size, ms]` for every measured size. */

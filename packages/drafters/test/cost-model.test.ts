@@ -55,6 +55,15 @@ describe('step cost model', () => {
     expect(cost.at(11)).toBeCloseTo(40, 3);
   });
 
+  it('never prices a smaller size below its share of the smallest measured one', () => {
+    const cost = new SizedCost(40, 0.1, 9);
+    for (let i = 0; i < 5; i++) {
+      cost.record(5, 10);
+      cost.record(6, 30);
+    }
+    expect(cost.at(1)).toBeCloseTo((10 * 10) / 14, 6);
+  });
+
   it('seeds from stored measurements and round-trips them through a snapshot', () => {
     const model = new StepCostModel(33, 0.1);
     const draft = new SizedCost(6, 0.1, 1);
