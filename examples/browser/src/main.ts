@@ -245,6 +245,8 @@ async function run(
       signal: controller.signal,
       onDelta: (text) => ui.output.append(text),
       onStep: (tree) => {
+        // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
+        if (tree.tokens.length < 2) return;
         latest = tree;
         frame ||= requestAnimationFrame(draw);
       },
