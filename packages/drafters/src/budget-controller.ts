@@ -68,6 +68,8 @@ class Regime {
   sinceProbe = 0;
   plainRun = 0;
   plainLimit: number;
+  /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
+  measureNext = false;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -361,8 +363,10 @@ export class BudgetController implements Drafter {
         bestRate = rate;
       }
     }
-    // Right after a probe, one more tree prices drafting without a catch-up in it.
-    if (best >= 0 && this.lastDrafted && !regime.draft.measured) return this.pick(best, true);
+    // Right after a probe out of plain decoding, one more tree times drafting without a catch-up.
+    const measure = regime.measureNext || !regime.draft.measured;
+    regime.measureNext = false;
+    if (best >= 0 && this.lastDrafted && measure) return this.pick(best, true);
     const plainRate = 1 / this.costs.stepMs(0, 1);
     if (best < 0 || bestRate <= plainRate) {
       // Close to paying: try the best tree again soon. Far from it: a full tree after a run of
@@ -370,6 +374,7 @@ export class BudgetController implements Drafter {
       const close = best >= 0 && bestRate > CLOSE * plainRate;
       if (++regime.plainRun < (close ? this.probeEvery : regime.plainLimit)) return this.pickPlain();
       regime.plainRun = 0;
+      regime.measureNext = true;
       if (close) return this.pick(best, true);
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
       return this.pick(full, true);

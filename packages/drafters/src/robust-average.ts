@@ -1,8 +1,12 @@
+/** Observations whose minimum starts the average. */
+const WARM_UP = 3;
+
 /**
  * An exponential moving average of timings that ignores spikes: after a few observations, a value
  * more than `spike` times the average (a GC pause, a scheduler hiccup) is dropped, unless it
- * repeats, in which case the cost really changed and the average follows. The first observations
- * are averaged plainly, so it settles within a few steps.
+ * repeats, in which case the cost really changed and the average follows. Until then it keeps
+ * the smallest of its first observations, since timing noise only ever adds: one slow first
+ * step does not set the cost for long.
  */
 export class RobustAverage {
   /** The average; NaN before any observation. */
@@ -19,14 +23,18 @@ export class RobustAverage {
   /** Records a value; returns false when it was dropped as a spike (or is not a finite value >= 0). */
   record(value: number): boolean {
     if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) return false;
-    if (this.count >= 3 && value > this.spike * this.mean && this.dropped < 2) {
+    if (this.count >= WARM_UP && value > this.spike * this.mean && this.dropped < 2) {
       this.dropped++;
       return false;
     }
     this.dropped = 0;
     this.count++;
     this.mean =
-      this.count === 1 ? value : this.mean + Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
+      this.count === 1
+        ? value
+        : this.count <= WARM_UP
+          ? Math.min(this.mean, value)
+          : this.mean + Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
     return true;
   }
 

@@ -122,8 +122,9 @@ describe('budget controller', () => {
     const r = await run(t, [1, 5, 9], 200);
     const c = controllerOf(r);
     expect(c.plainSteps).toBeGreaterThan(0.85 * c.steps);
-    // Re-probing stays rare: about one drafted tree per doubling run of plain steps.
-    expect(c.steps - c.plainSteps).toBeLessThanOrEqual(4);
+    // Re-probing stays rare: two drafted trees (the probe and one to time steady drafting) per
+    // doubling run of plain steps.
+    expect(c.steps - c.plainSteps).toBeLessThanOrEqual(8);
   });
 
   it('stops drafting a drafter that is always wrong, then finds its way back once drafts are right again', async () => {
