@@ -28,7 +28,7 @@ export interface BudgetControllerOptions {
   smoothing?: number;
   /** The first tree, before anything is measured (a safe small one). Default depth 3, 4 nodes. */
   start?: { depth: number; nodes: number };
-  /** Steps between probes of a tree one size up from the best, to keep its estimates fresh. Default 8. */
+  /** Steps between probes of a tree one size up from the best, to keep its estimates fresh. Default 16. */
   probeEvery?: number;
   /**
    * Longest run of plain steps before drafting a full tree again to see whether speculation pays
@@ -172,7 +172,7 @@ export class BudgetController implements Drafter {
       max: 1,
       minExclusive: true,
     });
-    this.probeEvery = requireInteger('probeEvery', options.probeEvery ?? 8, 1);
+    this.probeEvery = requireInteger('probeEvery', options.probeEvery ?? 16, 1);
     this.maxPlainRun = requireInteger('maxPlainRun', options.maxPlainRun ?? 128, 1);
     this.clock = options.clock ?? (() => performance.now());
     this.fixed = options.fixed ?? false;
