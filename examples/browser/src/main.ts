@@ -41,6 +41,7 @@ const ui = {
   speedup: $('stat-speedup'),
   speedupNote: $('speedup-note'),
   identical: $('stat-identical'),
+  controller: $('stat-controller'),
   output: $('output'),
   treeSvg: document.getElementById('tree-svg') as unknown as SVGSVGElement,
   treeCaption: $('tree-caption'),
@@ -49,6 +50,17 @@ const ep = params.get('ep');
 if (ep === 'auto' || ep === 'webgpu' || ep === 'wasm') ui.ep.value = ep;
 if (params.get('prompt')) ui.prompt.value = params.get('prompt') as string;
 if (params.get('maxTokens')) ui.maxTokens.value = params.get('maxTokens') as string;
+
+/** The budget controller's choices in one line: plain steps, mean tree, predicted vs actual tokens per step. */
+function describeController(c: WorkerResult['stats']['controller']): string {
+  if (!c) return '–';
+  const plainShare = c.steps > 0 ? (100 * c.plainSteps) / c.steps : 0;
+  return (
+    `${fmt(plainShare, 0)}% plain steps; trees of depth ${fmt(c.meanDepth, 1)}, ${fmt(c.meanNodes, 1)} nodes; ` +
+    `${fmt(c.predictedTokensPerStep, 2)} tokens/step predicted, ${fmt(c.actualTokensPerStep, 2)} actual; ` +
+    `plain step ${fmt(c.costs.plainStep, 1)} ms`
+  );
+}
 
 type State = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'aborted' | 'error';
 
@@ -224,7 +236,8 @@ async function run(
   showError(null);
   setState('generating');
   ui.output.textContent = '';
-  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical]) cell.textContent = '–';
+  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical, ui.controller])
+    cell.textContent = '–';
   ui.speedupNote.hidden = true;
   let latest: TreeSnapshot | null = null;
   let frame = 0;
@@ -244,6 +257,8 @@ async function run(
       signal: controller.signal,
       onDelta: (text) => ui.output.append(text),
       onStep: (tree) => {
+        // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
+        if (tree.tokens.length < 2) return;
         latest = tree;
         frame ||= requestAnimationFrame(draw);
       },
@@ -258,6 +273,7 @@ async function run(
     }
     ui.tau.textContent = fmt(spec.stats.tau, 2);
     ui.tps.textContent = fmt(spec.stats.tokensPerSecond, 1);
+    ui.controller.textContent = describeController(spec.stats.controller);
     let plain: WorkerResult | null = null;
     if (compare && spec.finishReason !== 'abort') {
       ui.plainTps.textContent = '…';

@@ -4,10 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TextGenerator } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
-import { loadTokenizer } from '@treespec/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { runProgram } from '../src/index.js';
 
@@ -59,12 +57,7 @@ describe('treespec serve', () => {
         });
       expect((await ask('wrong')).status).toBe(401);
       const reply = (await (await ask('k3y')).json()) as { choices: [{ message: { content: string } }] };
-      const loaded = await loadTreespec(tinyModelDirectory());
-      const generator = new TextGenerator({
-        tokenizer: await loadTokenizer(tinyModelDirectory(), { chatTemplate: TEMPLATE }),
-        target: loaded.target,
-        drafter: loaded.drafter,
-      });
+      const generator = await loadTreespec(tinyModelDirectory(), { chatTemplate: TEMPLATE });
       const expected = await generator.generate([{ role: 'user', content: 'Once upon a time' }], {
         maxTokens: 16,
         temperature: 0,

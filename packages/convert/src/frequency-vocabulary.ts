@@ -107,7 +107,10 @@ async function countCorpus(
     }
     return { counts: Float64Array.from(frequencies.counts), tokens: frequencies.tokens };
   }
-  const tokenizer = await loadTokenizer(tokenizerDir);
+  // Counting needs the vocabulary and its merges only: tokenizer.json alone, no special tokens.
+  const tokenizer = await loadTokenizer({
+    tokenizer: new File([await readFile(tokenizerPath, 'utf8')], tokenizerPath),
+  });
   const counts = new Float64Array(vocab);
   let tokens = 0;
   for (const chunk of text.split(/(?<=\n\n)/)) {

@@ -66,7 +66,12 @@ describe('FR-Spec draft vocabulary', () => {
     const corpus = join(root, 'corpus.txt');
     await writeFile(corpus, text);
     const { map, manifest } = await frequencyVocabulary({ size: 3, corpus }, TINY_TARGET, 8192);
-    const ids = Array.from((await loadTokenizer(TINY_TARGET)).encode(text, { addSpecialTokens: false }));
+    const tokenizerJson = new File(
+      [await readFile(join(TINY_TARGET, 'tokenizer.json'), 'utf8')],
+      'tokenizer.json',
+    );
+    const tokenizer = await loadTokenizer({ tokenizer: tokenizerJson });
+    const ids = Array.from(tokenizer.encode(text, { addSpecialTokens: false }));
     const count = (id: number) => ids.filter((i) => i === id).length;
     const expected = [...new Set(ids)]
       .sort((a, b) => count(b) - count(a) || a - b)

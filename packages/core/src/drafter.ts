@@ -1,4 +1,5 @@
 import type { DraftTree } from './draft-tree.js';
+import type { ControllerStats } from './generation-stats.js';
 
 /**
  * What a drafter sees before each step. `tokens[0..length)` is the committed sequence; its last
@@ -77,4 +78,9 @@ export interface Drafter {
   observe?(outcome: StepOutcome): void;
   /** Releases native resources. */
   dispose?(): Promise<void>;
+  /**
+   * Optional: what a budget controller (this drafter or one it wraps) chose during the current
+   * generation; the decoder adds it to the generation's statistics.
+   */
+  controllerStats?(): ControllerStats | null;
 }

@@ -35,6 +35,39 @@ export interface GenerationStats {
   totalMs: number;
   /** Generated tokens per second of decoding (prefill excluded). */
   tokensPerSecond: number;
+  /** What the budget controller chose, when the drafter has one. */
+  controller?: ControllerStats;
+}
+
+/**
+ * The choices of a budget controller during one generation, and the cost model they came from.
+ * Means are over the steps that drafted; tokens per step count the bonus token.
+ */
+export interface ControllerStats {
+  /** Steps the controller decided. */
+  steps: number;
+  /** Steps it decoded plainly: the root alone, no drafting. */
+  plainSteps: number;
+  /** Steps that drafted a larger tree than the best one, to keep its acceptance estimates fresh. */
+  probeSteps: number;
+  /** Mean depth cap and node cap it chose. */
+  meanDepth: number;
+  meanNodes: number;
+  /** Mean tokens per step it predicted for the trees it drafted. */
+  predictedTokensPerStep: number;
+  /** Mean tokens those steps committed. */
+  actualTokensPerStep: number;
+  /** Its cost model at the end of the generation (ms). */
+  costs: {
+    /** A plain step: verifying the root alone, plus the step's overhead. */
+    plainStep: number;
+    /** `[treeSize, ms]` for the tree sizes it has measured. */
+    verify: Array<[number, number]>;
+    /** `[depth, ms]` for the draft depths it has measured. */
+    draft: Array<[number, number]>;
+    /** Per-step time outside drafting and verification. */
+    overhead: number;
+  };
 }
 
 /** Accumulates {@link GenerationStats} during a generation. Allocation-free per step. */

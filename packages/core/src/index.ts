@@ -1,4 +1,5 @@
 export { ChunkChannel } from './chunk-channel.js';
+export type { ControllerSeed } from './controller-seed.js';
 export type { DraftModel, DraftModelStep } from './draft-model.js';
 export { type CandidateKind, DraftTree } from './draft-tree.js';
 export type { DraftContext, Drafter, DraftOutcome, StepOutcome } from './drafter.js';
@@ -16,7 +17,7 @@ export {
   TreespecError,
   type TreespecErrorCode,
 } from './errors.js';
-export { type GenerationStats, StatsRecorder } from './generation-stats.js';
+export { type ControllerStats, type GenerationStats, StatsRecorder } from './generation-stats.js';
 export { KeepPlan, planKeep } from './keep-plan.js';
 export { Xoshiro128 } from './prng.js';
 export {

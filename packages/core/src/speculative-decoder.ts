@@ -237,6 +237,8 @@ export class SpeculativeDecoder {
       const generated = tokens.slice(promptLength, length);
       const summary = stats.summary(promptLength, generated.length);
       const { finishReason, stop } = gate;
+      const controller = drafter?.controllerStats?.();
+      if (controller) summary.controller = controller;
       return { tokens: generated, finishReason, ...(stop ? { stop } : {}), stats: summary };
     } finally {
       this.busy = false;

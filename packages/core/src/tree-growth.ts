@@ -66,6 +66,12 @@ export interface TreeGrowth {
   reportEntropy?(node: number, entropy: number): void;
   /** Optional: learns from a verification (adaptive growths tune their thresholds). */
   observe?(outcome: StepOutcome): void;
+  /**
+   * Optional: caps the trees begun from now on at `depth` draft depths and `nodes` draft nodes
+   * (root excluded), within the capacity set at construction (larger values are clamped to it);
+   * a budget controller sets it before each step. Buffers stay sized for the full capacity.
+   */
+  capNext?(depth: number, nodes: number): void;
 }
 
 /** Shared bookkeeping: generated nodes in flat arrays indexed by node id. */
@@ -184,6 +190,8 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly prunes = true;
   private currentDepth = 0;
   private newestStart = 0;
+  private depthCap: number;
+  private nodeCap: number;
   private readonly order: Int32Array;
   private readonly treeIndex: Int32Array;
 
@@ -211,8 +219,16 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.maxDepth = levels;
     this.maxFrontier = Math.max(1, frontier);
     this.maxChildren = topK;
+    this.depthCap = levels;
+    this.nodeCap = totalTokens - 1;
     this.order = new Int32Array(this.maxNodes);
     this.treeIndex = new Int32Array(this.maxNodes);
+  }
+
+  /** Caps later trees at `depth` depths and `nodes` kept draft nodes (clamped to the budget). */
+  capNext(depth: number, nodes: number): void {
+    this.depthCap = Math.max(1, Math.min(this.depthLimit, Math.floor(depth)));
+    this.nodeCap = Math.max(1, Math.min(this.totalTokens - 1, Math.floor(nodes)));
   }
 
   begin(rootToken: number): void {
@@ -222,7 +238,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   }
 
   nextFrontier(out: Int32Array): number {
-    if (this.currentDepth >= this.depthLimit) return 0;
+    if (this.currentDepth >= this.depthCap) return 0;
     if (this.currentDepth === 0) {
       this.currentDepth = 1;
       this.newestStart = 1;
@@ -264,7 +280,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
 
   finish(tree: DraftTree): void {
     const total = this.generated - 1;
-    const keep = Math.min(this.totalTokens - 1, total);
+    const keep = Math.min(this.nodeCap, total);
     const order = this.order;
     for (let i = 0; i < total; i++) order[i] = i + 1;
     const score = this.score;
@@ -364,6 +380,8 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   private readonly shapeNode: Int32Array;
   private readonly offered: Int32Array;
   private frontierDepth = 0;
+  private depthCap: number;
+  private nodeCap: number;
 
   constructor(shape: StaticTreeShape) {
     super(shape.size);
@@ -378,6 +396,18 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.maxChildren = shape.maxChildren;
     this.shapeNode = new Int32Array(shape.size);
     this.offered = new Int32Array(shape.size);
+    this.depthCap = this.maxDepth;
+    this.nodeCap = shape.size - 1;
+  }
+
+  /**
+   * Caps later trees at `depth` depths and the first `nodes` shape nodes in breadth-first order
+   * (a connected subtree, every node keeping its first children by rank). The cap is fixed before
+   * any token is drafted, so sampled children stay unbiased draws.
+   */
+  capNext(depth: number, nodes: number): void {
+    this.depthCap = Math.max(1, Math.min(this.maxDepth, Math.floor(depth)));
+    this.nodeCap = Math.max(1, Math.min(this.shape.size - 1, Math.floor(nodes)));
   }
 
   begin(rootToken: number): void {
@@ -388,7 +418,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   }
 
   nextFrontier(out: Int32Array): number {
-    if (this.frontierDepth >= this.maxDepth) return 0;
+    if (this.frontierDepth >= this.depthCap || this.generated > this.nodeCap) return 0;
     let count = 0;
     for (let id = 0; id < this.generated; id++) {
       if (this.depth[id] === this.frontierDepth && this.childrenWanted(id) > 0) out[count++] = id;
@@ -407,7 +437,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     const parentShape = this.shapeNode[parent];
     const target =
       rank < this.shape.maxChildren ? this.shape.childTable[parentShape * this.shape.maxChildren + rank] : -1;
-    if (target < 0) return -1;
+    if (target < 0 || this.generated > this.nodeCap) return -1;
     const id = this.pushNode(parent, token, logProb);
     this.shapeNode[id] = target;
     this.offered[id] = 0;

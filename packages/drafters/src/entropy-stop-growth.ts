@@ -172,6 +172,11 @@ export class EntropyStopGrowth implements TreeGrowth {
     return 1 - Math.sqrt(this.entropyFactor * this.entropyOf(node));
   }
 
+  /** Passes a per-step cap on to the inner growth. */
+  capNext(depth: number, nodes: number): void {
+    this.inner.capNext?.(depth, nodes);
+  }
+
   /**
    * Adapts λ after a verification of this growth's latest tree (when adapting): the acceptance
    * rate per drafted depth, a moving average, pushes λ up when below the target (stop sooner) and

@@ -1,5 +1,6 @@
 import {
   ContractError,
+  type ControllerStats,
   type DraftContext,
   type Drafter,
   type DraftOutcome,
@@ -204,6 +205,11 @@ export class HybridDrafter implements Drafter {
         this.estimates.record(i + 1, own, replayed, replayed === count);
       }
     }
+  }
+
+  /** The model drafter's budget controller statistics, when it has a controller. */
+  controllerStats(): ControllerStats | null {
+    return this.primary.controllerStats?.() ?? null;
   }
 
   async dispose(): Promise<void> {

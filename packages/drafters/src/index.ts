@@ -1,3 +1,18 @@
+export { AcceptanceCalibration } from './acceptance-calibration.js';
+export {
+  BudgetController,
+  type BudgetControllerOptions,
+  type ControlledDrafter,
+} from './budget-controller.js';
+export {
+  type BudgetMode,
+  controlModelDrafter,
+  type ModelDrafterControl,
+  requireBudgetMode,
+  SAMPLED_TREE_PATHS,
+  sampledTreeGrowth,
+} from './controlled-drafter.js';
+export { draftCost, SizedCost, StepCostModel } from './cost-model.js';
 export { DraftLmDrafter, type DraftLmDrafterOptions } from './draft-lm-drafter.js';
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';
 export { Eagle3Drafter, type Eagle3DrafterOptions, type Eagle3DraftModel } from './eagle3-drafter.js';
@@ -11,6 +26,7 @@ export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './h
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
 export type { MatchingDrafter } from './matching-drafter.js';
 export { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
+export { RobustAverage } from './robust-average.js';
 export { SuffixAutomaton } from './suffix-automaton.js';
 export { SuffixDrafter, type SuffixDrafterOptions } from './suffix-drafter.js';
 export { SuffixMatch } from './suffix-match.js';

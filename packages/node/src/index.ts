@@ -5,3 +5,14 @@ export { verifyChecksums } from './bundle-files.js';
 export { type LoadTreespecOptions, loadTreespec } from './load-treespec.js';
 export { createSession, type ExecutionProvider, type NodeSessionOptions } from './session.js';
 export { readTokenizerFiles } from './tokenizer-files.js';
+export {
+  defaultTuningCacheFile,
+  machineName,
+  manifestHash,
+  readTuningCache,
+  storedSeeds,
+  type TunedDrafter,
+  type TunedSeeds,
+  type TuningKey,
+  writeTuningCache,
+} from './tuning-cache.js';

@@ -8,11 +8,22 @@ import { loadTokenizer } from '@treespec/tokenizers';
 import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
 import { createSession, type NodeSessionOptions } from './session.js';
 import { readTokenizerFiles } from './tokenizer-files.js';
+import { storedSeeds } from './tuning-cache.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
 export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
   /** Hash every model file and compare with the checksums recorded at conversion (reads all weights). Default false. */
   verifyWeights?: boolean;
+  /**
+   * The tuning cache that seeds the budget controller unless `controllerSeeds` is given: a file
+   * path, or false to start unseeded. Default: the OS cache directory's (`treespec tune` writes it).
+   */
+  tuningCache?: string | false;
+  /**
+   * A Jinja chat template to use in place of the tokenizer config's, e.g. for a base model whose
+   * config has none (chats then render with it).
+   */
+  chatTemplate?: string;
 }
 
 /**
@@ -44,8 +55,13 @@ export async function loadTreespec(
   await resolveBundleFiles(directory, manifest, manifestFile);
   await checkBundleTokenizer(directory, manifest);
   if (options.verifyWeights) await verifyChecksums(directory);
-  const planned = plan(manifest, options, options.executionProvider ?? 'cpu', manifestFile);
-  const tokenizer = await loadTokenizer(await readTokenizerFiles(directory));
+  const device = options.executionProvider ?? 'cpu';
+  const controllerSeeds = options.controllerSeeds ?? (await storedSeeds(text, device, options.tuningCache));
+  const planned = plan(manifest, { ...options, controllerSeeds }, device, manifestFile);
+  const tokenizer = await loadTokenizer(
+    await readTokenizerFiles(directory),
+    options.chatTemplate !== undefined ? { chatTemplate: options.chatTemplate } : {},
+  );
   return assemble(
     planned,
     async (model) => {

@@ -1,4 +1,4 @@
-import { copyFile, readdir, symlink } from 'node:fs/promises';
+import { copyFile, link, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ConvertCausalLMOptions, convertCausalLM } from '@treespec/convert';
 import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
@@ -6,7 +6,8 @@ import { TINY } from './tiny.js';
 
 /**
  * Fills `dir` with a copy of the tiny bundle whose target is converted again with `options`
- * (fused attention, fp16 weights, …): the drafters' model files are linked, the target's written
+ * (fused attention, fp16 weights, …): the drafters' model files are hard-linked (a bundle's files
+ * may not be symlinks out of it) or copied, the target's written
  * fresh, the manifest and tokenizer files copied.
  */
 export async function bundleWithTarget(
@@ -16,7 +17,7 @@ export async function bundleWithTarget(
   for (const file of await readdir(TINY)) {
     if (file.startsWith('target.onnx')) continue;
     if (file.endsWith('.onnx') || file.endsWith('.onnx.data'))
-      await symlink(join(TINY, file), join(dir, file));
+      await link(join(TINY, file), join(dir, file)).catch(() => copyFile(join(TINY, file), join(dir, file)));
     else await copyFile(join(TINY, file), join(dir, file));
   }
   await convertCausalLM({

@@ -6,13 +6,18 @@ import { devPrompts, TINY, targetCases } from './tiny.js';
 
 let generator: TextGenerator;
 beforeAll(async () => {
-  generator = await loadTreespec(TINY, { tree: { topK: 4, depth: 3, totalTokens: 17 } });
+  // A fixed budget: these tests pin tau and seeded reproducibility, which a budget controller's
+  // timing-driven choices would not (budget-controller.test.ts covers the controller).
+  generator = await loadTreespec(TINY, { budget: 'fixed', tree: { topK: 4, depth: 3, totalTokens: 17 } });
 });
 afterAll(() => generator.dispose());
 
 describe('every drafter on the real tiny model', () => {
   it('keeps greedy output identical to plain decoding for draft-lm, lookup, suffix and hybrid', async () => {
-    const all = await loadTreespec(TINY, { drafters: ['draft-lm', 'lookup', 'suffix', 'hybrid'] });
+    const all = await loadTreespec(TINY, {
+      budget: 'fixed',
+      drafters: ['draft-lm', 'lookup', 'suffix', 'hybrid'],
+    });
     try {
       for (const { prompt } of devPrompts(4)) {
         const plain = await all.generate(prompt, { maxTokens: 40, plain: true });

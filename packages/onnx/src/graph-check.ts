@@ -28,26 +28,46 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   const kv = (pattern: string, field: string, layer: number): Expected => ({
     name: layerName(pattern, layer),
     field: `${field} (layer ${layer} of dims.layers ${dims.layers})`,
+    // Plain attention caches are bsnh ([1, S, kvHeads, headDim]); fused ones bnsh ([1, kvHeads, C, headDim]).
     dims: [
-      [-2, 'dims.kvHeads', dims.kvHeads],
+      [model.attention === 'fused' ? -3 : -2, 'dims.kvHeads', dims.kvHeads],
       [-1, 'dims.headDim', dims.headDim],
     ],
   });
+  const captured = model.capturedLayers?.length ?? 0;
   const wantedInputs: Expected[] = [
     { name: inputs.inputIds, field: 'inputs.inputIds', dims: [] },
     { name: inputs.positionIds, field: 'inputs.positionIds', dims: [] },
     { name: inputs.attentionBias, field: 'inputs.attentionBias', dims: [] },
   ];
-  if (inputs.feature)
+  if (inputs.feature) {
+    // An EAGLE-3 head is fed the target's captured layer inputs, one hidden width per layer.
+    const width = model.graph === 'eagle3-head' ? captured * dims.hidden : dims.hidden;
+    const field = model.graph === 'eagle3-head' ? 'capturedLayers.length × dims.hidden' : 'dims.hidden';
+    wantedInputs.push({ name: inputs.feature, field: 'inputs.feature', dims: [[-1, field, width]] });
+  }
+  if (inputs.draftHidden)
     wantedInputs.push({
-      name: inputs.feature,
-      field: 'inputs.feature',
+      name: inputs.draftHidden,
+      field: 'inputs.draftHidden',
       dims: [[-1, 'dims.hidden', dims.hidden]],
     });
   if (inputs.topK) wantedInputs.push({ name: inputs.topK, field: 'inputs.topK', dims: [] });
+  // A head over a reduced draft vocabulary has logits over the draft tokens only (draft LMs spread theirs).
+  const headVocab = model.graph !== 'causal-lm' && model.draftVocab !== undefined;
   const wantedOutputs: Expected[] = [
-    { name: outputs.logits, field: 'outputs.logits', dims: [[-1, 'dims.vocab', dims.vocab]] },
+    {
+      name: outputs.logits,
+      field: 'outputs.logits',
+      dims: [headVocab ? [-1, 'draftVocab.size', model.draftVocab!.size] : [-1, 'dims.vocab', dims.vocab]],
+    },
   ];
+  if (outputs.capturedFeature)
+    wantedOutputs.push({
+      name: outputs.capturedFeature,
+      field: 'outputs.capturedFeature',
+      dims: [[-1, '(1 + capturedLayers.length) × dims.hidden', (1 + captured) * dims.hidden]],
+    });
   for (const [name, field] of [
     [outputs.feature, 'outputs.feature'],
     [outputs.hidden, 'outputs.hidden'],

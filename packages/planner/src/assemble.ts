@@ -1,11 +1,12 @@
 import {
   type ChatTokenizer,
   type Drafter,
+  type DraftModel,
   type DynamicTreeOptions,
   OptionError,
   type TreeGrowth,
 } from '@treespec/core';
-import type { ModelTreeDrafter } from '@treespec/drafters';
+import { controlModelDrafter, sampledTreeGrowth } from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
 import { capturedFeatureLayout, causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -25,9 +26,10 @@ export type OpenSession = (model: ManifestModel) => Promise<InferenceSession>;
  */
 const MIN_VERIFIABLE_TREE = 64;
 
-/** A model drafter as loaded, with the growth its runner's buffers were sized for. */
+/** A model drafter as loaded: under its budget controller, with its runner and the growth its buffers were sized for. */
 interface LoadedModelDrafter {
-  readonly drafter: ModelTreeDrafter;
+  readonly drafter: Drafter;
+  readonly runner: DraftModel;
   readonly capacity: TreeGrowth;
 }
 
@@ -92,7 +94,9 @@ export async function assemble(
       const entry = MODEL_DRAFTERS[name];
       const growth = growthFor(mergeTree(plan.budgets[entry.budget], tree), plan.choices.adaptive);
       requireWithin(growth, model.capacity, target.maxTreeSize, tree);
-      return entry.make(model.drafter.model, growth);
+      // A tree asked for per call is drafted whole every step (an explicit, fixed budget); its
+      // controller only measures, so the generation's stats still carry the step costs.
+      return controlModelDrafter(entry.make(model.runner, growth), { budget: 'fixed' });
     },
   });
 }
@@ -106,13 +110,21 @@ async function openModelDrafter(
   const model = plan.draftModels[entry.role];
   if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
   const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
+  const sampled = plan.draftSampling && 'sampled' in entry ? sampledTreeGrowth() : null;
+  const growths = sampled ? [growth, sampled] : [growth];
   const runner = entry.open(await openSession(model), model, {
     maxContext: plan.maxContext,
-    maxDraftBatch: growth.maxFrontier,
-    maxK: growth.maxChildren,
-    maxDraftRows: growth.maxNodes,
+    maxDraftBatch: Math.max(...growths.map((g) => g.maxFrontier)),
+    maxK: Math.max(...growths.map((g) => g.maxChildren)),
+    maxDraftRows: Math.max(...growths.map((g) => g.maxNodes)),
   });
-  return { drafter: entry.make(runner, growth), capacity: growth };
+  const seed = plan.controllerSeeds[name];
+  const drafter = controlModelDrafter(entry.make(runner, growth), {
+    budget: plan.budgetMode,
+    ...(seed ? { seed } : {}),
+    ...(sampled && 'sampled' in entry ? { sampling: entry.sampled(runner, sampled) } : {}),
+  });
+  return { drafter, runner, capacity: growth };
 }
 
 /** Throws unless trees of `growth` fit the buffers allocated for `capacity` and the target's. */

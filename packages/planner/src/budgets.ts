@@ -1,4 +1,5 @@
 import { DYNAMIC_TREE_DEFAULTS, type DynamicTreeOptions } from '@treespec/core';
+import type { BudgetMode } from '@treespec/drafters';
 import type { BundleDevice, DeviceTuning } from '@treespec/onnx';
 
 /** The tree budgets of one load: the EAGLE-2 drafter's (`tree`) and the draft LM's (`draftTree`). */
@@ -35,6 +36,24 @@ export const DEVICE_PRESETS: Readonly<Record<BundleDevice, DeviceTuning>> = {
 };
 
 /**
+ * The capacities a budget controller chooses each step's tree within (`budget: 'auto'`, the
+ * default) on the CPU-bound devices: wide enough at the first depths for uncertain text and deep
+ * enough for predictable text. Buffers of the draft models and the target are sized for them; the
+ * controller drafts only what pays on the machine at hand (a plain step included). On `webgpu` and
+ * `cuda` the controller chooses within the device's budget.
+ */
+export const CONTROLLED_CAPACITIES: Readonly<Partial<Record<BundleDevice, DeviceTuning>>> = {
+  cpu: {
+    tree: { topK: 4, frontier: 2, depth: 6, totalTokens: 33 },
+    draftTree: { topK: 4, frontier: 1, depth: 5, totalTokens: 17 },
+  },
+  wasm: {
+    tree: { topK: 4, frontier: 2, depth: 6, totalTokens: 33 },
+    draftTree: { topK: 4, frontier: 1, depth: 5, totalTokens: 17 },
+  },
+};
+
+/**
  * `given` over `base`. A `topK` given without a `frontier` also sets the frontier, as it does for
  * core's `DynamicTreeGrowth`, rather than keeping the base's (so `{ topK: 8, depth: 4,
  * totalTokens: 33 }` is core's default budget whatever the base).
@@ -46,15 +65,19 @@ export function mergeTree(base: DynamicTreeOptions, given: DynamicTreeOptions = 
 
 /**
  * The budgets of a load, merged once, each layer over the one before: core's defaults → the
- * device's preset ({@link DEVICE_PRESETS}) → the bundle's own `tuning` section for the device
- * (`treespec.json`, written by `treespec tune --write`) → the caller's options.
+ * device's preset ({@link DEVICE_PRESETS}; under `auto`, the controlled capacity
+ * {@link CONTROLLED_CAPACITIES} over it) → the bundle's own `tuning` section for the device
+ * (`treespec.json`, written by `treespec tune --write`) → the caller's options. Under `auto` the
+ * result is the capacity a budget controller chooses within; under `fixed`, every step's tree.
  */
 export function resolveBudgets(
   device: BundleDevice,
   tuning: Readonly<Partial<Record<BundleDevice, DeviceTuning>>> | undefined,
   given: DeviceTuning = {},
+  mode: BudgetMode = 'auto',
 ): Budgets {
-  const layers = [DEVICE_PRESETS[device], tuning?.[device], given];
+  const controlled = mode === 'auto' ? CONTROLLED_CAPACITIES[device] : undefined;
+  const layers = [DEVICE_PRESETS[device], controlled, tuning?.[device], given];
   const merge = (pick: (layer: DeviceTuning) => DynamicTreeOptions | undefined): DynamicTreeOptions =>
     layers.reduce<DynamicTreeOptions>(
       (budget, layer) => mergeTree(budget, layer ? pick(layer) : undefined),

@@ -30,6 +30,8 @@ export interface ModelDrafterEntry {
   open(session: InferenceSession, model: ManifestModel, capacity: DraftModelRunnerOptions): DraftModel;
   /** A drafter over `model` growing `growth`'s trees (several may share one model, one at a time). */
   make(model: DraftModel, growth: TreeGrowth): ModelTreeDrafter;
+  /** Drafters that can draw sampled trees for sampling generations (`draftSampling`): how. */
+  readonly sampled?: (model: DraftModel, growth: TreeGrowth) => ModelTreeDrafter;
 }
 
 /**
@@ -55,6 +57,7 @@ export const MODEL_DRAFTERS = {
     budget: 'draftTree',
     open: (session, model, capacity) => new OnnxDraftLm(session, causalLmLayout(model), capacity),
     make: (model, growth) => new DraftLmDrafter(model, { growth }),
+    sampled: (model, growth) => new DraftLmDrafter(model, { growth, sample: { temperature: 1 } }),
   },
 } as const satisfies Record<string, ModelDrafterEntry>;
 

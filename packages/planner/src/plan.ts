@@ -1,5 +1,5 @@
-import { type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
-import type { HybridPolicy } from '@treespec/drafters';
+import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
+import { type BudgetMode, type HybridPolicy, requireBudgetMode } from '@treespec/drafters';
 import {
   type BundleDevice,
   checkModelPair,
@@ -30,6 +30,16 @@ export interface BundleOptions {
   tree?: DynamicTreeOptions;
   /** Draft-LM tree budget, over the device's (see {@link resolveBudgets}). */
   draftTree?: DynamicTreeOptions;
+  /**
+   * How the model drafters' budgets are used: `auto` (default) lets a budget controller choose each
+   * step's tree within them, a plain step included, from costs measured on this machine; `fixed`
+   * drafts the whole budget every step.
+   */
+  budget?: BudgetMode;
+  /** Stored step costs per model drafter (`treespec tune`), to seed the budget controller. */
+  controllerSeeds?: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
+  /** Draft LM: draw sampled draft trees for sampling generations (lossless with min(1, p/q)). */
+  draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
   adaptive?: AdaptiveStop;
   /** The model drafter of `hybrid`. Default `eagle2` when the bundle has a head, else `draft-lm`. */
@@ -75,6 +85,12 @@ export interface Plan {
   readonly corpus: readonly (string | ArrayLike<number>)[] | undefined;
   /** Most generations that may wait behind the running one (the generator's default when absent). */
   readonly maxQueued: number | undefined;
+  /** How the model drafters use their budgets. */
+  readonly budgetMode: BudgetMode;
+  /** Stored step costs that seed the model drafters' controllers. */
+  readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
+  /** Whether the draft LM draws sampled trees for sampling generations. */
+  readonly draftSampling: boolean;
 }
 
 /**
@@ -124,6 +140,7 @@ export function plan(
     }
   }
   const [first] = wanted;
+  const budgetMode = requireBudgetMode(options.budget ?? 'auto');
   return {
     manifestFile,
     device,
@@ -132,14 +149,22 @@ export function plan(
     models: [target, ...Object.values(draftModels)],
     drafters,
     defaultDrafter: first === 'none' ? null : (first as DrafterName),
-    budgets: resolveBudgets(device, manifest.tuning, {
-      ...(options.tree ? { tree: options.tree } : {}),
-      ...(options.draftTree ? { draftTree: options.draftTree } : {}),
-    }),
+    budgets: resolveBudgets(
+      device,
+      manifest.tuning,
+      {
+        ...(options.tree ? { tree: options.tree } : {}),
+        ...(options.draftTree ? { draftTree: options.draftTree } : {}),
+      },
+      budgetMode,
+    ),
     choices,
     maxContext: Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext),
     tokenizerFiles: target.tokenizer.files,
     corpus: options.corpus,
     maxQueued: options.maxQueued,
+    budgetMode,
+    controllerSeeds: options.controllerSeeds ?? {},
+    draftSampling: options.draftSampling ?? false,
   };
 }

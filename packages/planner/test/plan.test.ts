@@ -58,9 +58,14 @@ describe('plan', () => {
     );
     const headless: Manifest = {
       ...manifest,
-      models: manifest.models.filter((m) => m.role !== 'eagle-head'),
+      models: manifest.models.filter((m) => m.role !== 'eagle-head' && m.role !== 'eagle3-head'),
     };
     expect(plan(headless).drafters).toEqual([]);
+    const eagle3Only: Manifest = {
+      ...manifest,
+      models: manifest.models.filter((m) => m.role !== 'eagle-head'),
+    };
+    expect(plan(eagle3Only).drafters).toEqual(['eagle3']);
     expect(plan(headless, { drafter: 'hybrid' }).models.map((m) => m.role)).toEqual(['target', 'draft']);
     expect(() => plan(headless, { drafter: 'eagle2' }, 'cpu', 'm/treespec.json')).toThrow(
       'm/treespec.json: has no model with role "eagle-head", which the eagle2 drafter needs',

@@ -1,7 +1,6 @@
-import { TextGenerator } from '@treespec/generator';
+import type { TextGenerator } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
-import { loadTokenizer } from '@treespec/tokenizers';
 
 /**
  * A base model's chat template: the messages as plain text, one paragraph each. The tiny model
@@ -11,13 +10,6 @@ export const PLAIN_CHAT_TEMPLATE =
   '{{ bos_token }}{% for m in messages %}{{ m.content }}{% if not loop.last %}\n\n{% endif %}{% endfor %}';
 
 /** The embedded tiny bundle (EAGLE-2 drafter) with {@link PLAIN_CHAT_TEMPLATE}. */
-export async function loadTinyGenerator(): Promise<TextGenerator> {
-  const loaded = await loadTreespec(tinyModelDirectory());
-  const tokenizer = await loadTokenizer(tinyModelDirectory(), { chatTemplate: PLAIN_CHAT_TEMPLATE });
-  return new TextGenerator({
-    tokenizer,
-    target: loaded.target,
-    drafter: loaded.drafter,
-    drafters: loaded.drafters,
-  });
+export function loadTinyGenerator(): Promise<TextGenerator> {
+  return loadTreespec(tinyModelDirectory(), { chatTemplate: PLAIN_CHAT_TEMPLATE });
 }

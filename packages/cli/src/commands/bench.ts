@@ -24,6 +24,7 @@ interface BenchFlags extends ModelFlags, SamplingFlags {
   json?: string;
   temperature: string;
   drafters?: string;
+  budgets?: string;
   progress: boolean;
 }
 
@@ -48,6 +49,17 @@ export interface BenchRow {
   acceptanceByDepth: number[];
   /** Share of the speculative decode time spent drafting. */
   draftShare: number;
+  /** The budget controller's choices, summed over the runs (absent without a controller). */
+  controller?: {
+    plainShare: number;
+    probeShare: number;
+    meanDepth: number;
+    meanNodes: number;
+    predictedTokensPerStep: number;
+    actualTokensPerStep: number;
+    /** The cost model after the last run (ms). */
+    costs: NonNullable<TextResult['stats']['controller']>['costs'];
+  };
 }
 
 /** Reads a JSON-lines prompt file of `{"id", "prompt"}` objects. */
@@ -93,7 +105,22 @@ export function summarise(
   let identical = true;
   const depthWeighted: number[] = [];
   const depthSteps: number[] = [];
+  const c = { steps: 0, plain: 0, probes: 0, drafted: 0, depth: 0, nodes: 0, predicted: 0, actual: 0 };
+  let costs: NonNullable<BenchRow['controller']>['costs'] | null = null;
   for (const { plain, spec } of pairs) {
+    const choices = spec.stats.controller;
+    if (choices) {
+      const drafted = choices.steps - choices.plainSteps;
+      c.steps += choices.steps;
+      c.plain += choices.plainSteps;
+      c.probes += choices.probeSteps;
+      c.drafted += drafted;
+      c.depth += choices.meanDepth * drafted;
+      c.nodes += choices.meanNodes * drafted;
+      c.predicted += choices.predictedTokensPerStep * drafted;
+      c.actual += choices.actualTokensPerStep * drafted;
+      costs = choices.costs;
+    }
     baseTokens += plain.tokens.length;
     specTokens += spec.tokens.length;
     baseSeconds += decodeSeconds(plain);
@@ -125,6 +152,19 @@ export function summarise(
     meanTreeSize: steps > 0 ? treeNodes / steps : 0,
     acceptanceByDepth: depthWeighted.map((w, d) => w / (depthSteps[d] as number)),
     draftShare: specSeconds > 0 ? draftMs / 1000 / specSeconds : 0,
+    ...(costs && c.steps > 0
+      ? {
+          controller: {
+            plainShare: c.plain / c.steps,
+            probeShare: c.probes / c.steps,
+            meanDepth: c.drafted > 0 ? c.depth / c.drafted : 0,
+            meanNodes: c.drafted > 0 ? c.nodes / c.drafted : 0,
+            predictedTokensPerStep: c.drafted > 0 ? c.predicted / c.drafted : 0,
+            actualTokensPerStep: c.drafted > 0 ? c.actual / c.drafted : 0,
+            costs,
+          },
+        }
+      : {}),
   };
 }
 
@@ -167,32 +207,65 @@ function formatRow(label: string, row: BenchRow): string {
   ].join(' ');
 }
 
+function parseBudgets(list: string): Array<'auto' | 'fixed'> {
+  const names = list.split(',').map((b) => b.trim());
+  for (const name of names) {
+    if (name !== 'auto' && name !== 'fixed')
+      throw new OptionError('--budgets', list, 'a list of auto, fixed');
+  }
+  return names as Array<'auto' | 'fixed'>;
+}
+
+/** The controller's choices and cost model in one line, or null without a controller. */
+function controllerLine(row: BenchRow): string | null {
+  const c = row.controller;
+  if (!c) return null;
+  const verify = c.costs.verify.map(([n, ms]) => `${n}:${ms.toFixed(1)}`).join(' ');
+  const draft = c.costs.draft.map(([d, ms]) => `${d}:${ms.toFixed(1)}`).join(' ');
+  return (
+    `plain ${(100 * c.plainShare).toFixed(0)}% probes ${(100 * c.probeShare).toFixed(0)}% ` +
+    `depth ${c.meanDepth.toFixed(1)} nodes ${c.meanNodes.toFixed(1)} ` +
+    `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)} | ` +
+    `plain step ${c.costs.plainStep.toFixed(2)} ms, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms`
+  );
+}
+
 interface PromptRuns {
   id: string;
   plain: TextResult;
   spec: Record<string, TextResult>;
 }
 
+/** One speculative configuration of a bench run: a drafter of one of the loaded generators. */
+interface BenchConfig {
+  label: string;
+  generator: TextGenerator;
+  drafter: BundleDrafter;
+}
+
 /**
- * For each prompt: plain decoding once, then each drafter; the order rotates from prompt to
- * prompt so that no configuration always runs first (or last) on a warm machine.
+ * For each prompt: plain decoding once, then each configuration; the order rotates from prompt
+ * to prompt so that no configuration always runs first (or last) on a warm machine.
  */
 async function runPrompts(
-  generator: TextGenerator,
+  plainGenerator: TextGenerator,
   prompts: readonly BenchPrompt[],
-  drafters: readonly BundleDrafter[],
+  configs: readonly BenchConfig[],
   flags: BenchFlags,
   temperature: number,
   tick: (id: string) => void,
 ): Promise<PromptRuns[]> {
   const options = samplingOptions(flags, temperature);
-  const configs = ['none', ...drafters];
+  const all = [{ label: 'none', generator: plainGenerator, drafter: 'none' }, ...configs];
   const runs: PromptRuns[] = [];
   for (const [i, { id, prompt }] of prompts.entries()) {
     const results: Record<string, TextResult> = {};
-    for (let c = 0; c < configs.length; c++) {
-      const name = configs[(c + i) % configs.length] as string;
-      results[name] = await generator.generate(prompt, { ...options, drafter: name });
+    for (let c = 0; c < all.length; c++) {
+      const config = all[(c + i) % all.length]!;
+      results[config.label] = await config.generator.generate(prompt, {
+        ...options,
+        drafter: config.drafter,
+      });
     }
     const { none: plain, ...spec } = results;
     runs.push({ id, plain: plain as TextResult, spec });
@@ -264,6 +337,10 @@ export function registerBench(program: Command): void {
     .option('-t, --temperature <list>', 'comma-separated temperatures to run (0: greedy)', '0,1')
     .option('--drafters <list>', 'comma-separated drafters to compare (default: --drafter)')
     .option(
+      '--budgets <list>',
+      'compare budget modes in one process, e.g. auto,fixed (default: --budget); rows are drafter/mode',
+    )
+    .option(
       '--contexts <list>',
       'also measure time per token after prompts of these token lengths (e.g. 100,1000)',
     )
@@ -284,23 +361,39 @@ export function registerBench(program: Command): void {
       const allPrompts = await readPrompts(promptFile);
       const prompts = allPrompts.slice(0, flags.limit);
       const directory = modelDirectory(flags);
-      const generator = await loadTreespec(
-        directory,
-        await loadOptions({ ...flags, drafter: drafters[0]! }, drafters),
+      const budgets = parseBudgets(flags.budgets ?? flags.budget);
+      const generators: TextGenerator[] = [];
+      for (const budget of budgets) {
+        generators.push(
+          await loadTreespec(
+            directory,
+            await loadOptions({ ...flags, budget, drafter: drafters[0]! }, drafters),
+          ),
+        );
+      }
+      const generator = generators[0]!;
+      const configs: BenchConfig[] = budgets.flatMap((budget, b) =>
+        drafters.map((drafter) => ({
+          label: budgets.length > 1 ? `${drafter}/${budget}` : drafter,
+          generator: generators[b]!,
+          drafter,
+        })),
       );
+      const labels = configs.map((c) => c.label);
       try {
         const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
-        for (const name of ['none', ...drafters])
-          await generator.generate(prompts[0]!.prompt, { ...warm, drafter: name });
+        await generator.generate(prompts[0]!.prompt, { ...warm, drafter: 'none' });
+        for (const c of configs)
+          await c.generator.generate(prompts[0]!.prompt, { ...warm, drafter: c.drafter });
         const bar = flags.progress ? createBenchProgress(process.stderr, prompts.length, temperatures) : null;
         const runs = [];
         for (const temperature of temperatures) {
-          const results = await runPrompts(generator, prompts, drafters, flags, temperature, (id) =>
+          const results = await runPrompts(generator, prompts, configs, flags, temperature, (id) =>
             bar?.promptDone(temperature, id),
           );
           const greedy = temperature === 0;
           const byDrafter = Object.fromEntries(
-            drafters.map((name) => {
+            labels.map((name) => {
               const pairs = results.map((r) => ({
                 id: r.id,
                 plain: r.plain,
@@ -331,14 +424,18 @@ export function registerBench(program: Command): void {
           out(
             `\n${title}: ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}, ${flags.maxTokens} new tokens each\n`,
           );
-          if (drafters.length === 1) {
-            const only = run.drafters[drafters[0]!]!;
+          if (labels.length === 1) {
+            const only = run.drafters[labels[0]!]!;
             out(`${'prompt'.padEnd(22)} ${COLUMNS}\n`);
             for (const p of only.prompts) out(`${formatRow(p.id, p)}\n`);
             out(`${formatRow('OVERALL', only.overall)}\n`);
           } else {
             out(`${'drafter'.padEnd(22)} ${COLUMNS}\n`);
-            for (const name of drafters) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
+            for (const name of labels) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
+          }
+          for (const name of labels) {
+            const line = controllerLine(run.drafters[name]!.overall);
+            if (line) out(`  ${name}: ${line}\n`);
           }
         }
         if (contexts) {
@@ -353,11 +450,12 @@ export function registerBench(program: Command): void {
           }
         }
         if (flags.json) {
-          const first = runs[0]!.drafters[drafters[0]!]!;
+          const first = runs[0]!.drafters[labels[0]!]!;
           const report = {
             model: directory,
             promptFile,
-            drafters,
+            drafters: labels,
+            budgets,
             tree: (await loadOptions(flags)).tree,
             provider: flags.provider,
             threads: flags.threads ?? null,
@@ -372,7 +470,7 @@ export function registerBench(program: Command): void {
           out(`report written to ${flags.json}\n`);
         }
       } finally {
-        await generator.dispose();
+        for (const g of generators) await g.dispose();
       }
     });
 }

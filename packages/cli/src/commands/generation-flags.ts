@@ -17,6 +17,9 @@ export interface ModelFlags {
   draftDepth?: number;
   draftTokens?: number;
   adaptive: AdaptiveStop;
+  budget: 'auto' | 'fixed';
+  draftSampling?: boolean;
+  tuningCache: boolean;
   hybridBase?: 'eagle2' | 'draft-lm';
   hybridPolicy?: HybridPolicy;
   corpus?: string[];
@@ -107,6 +110,16 @@ export function addModelFlags(command: Command): Command {
         .default('none'),
     )
     .addOption(
+      new Option(
+        '--budget <mode>',
+        'model drafters: auto lets the controller pick each step’s tree (or none) within the tree flags; fixed drafts them whole',
+      )
+        .choices(['auto', 'fixed'])
+        .default('auto'),
+    )
+    .option('--draft-sampling', 'draft-lm: draw sampled draft trees when sampling (temperature > 0)')
+    .option('--no-tuning-cache', 'do not seed the budget controller from stored `treespec tune` results')
+    .addOption(
       new Option('--hybrid-base <drafter>', 'hybrid: the model drafter').choices(['eagle2', 'draft-lm']),
     )
     .addOption(
@@ -177,6 +190,9 @@ export async function loadOptions(
     tree: treeOptions(flags),
     draftTree: draftTreeOptions(flags),
     adaptive: flags.adaptive,
+    budget: flags.budget,
+    ...(flags.draftSampling ? { draftSampling: true } : {}),
+    ...(flags.tuningCache === false ? { tuningCache: false as const } : {}),
     ...(flags.hybridBase ? { hybridBase: flags.hybridBase } : {}),
     ...(flags.hybridPolicy ? { hybridPolicy: flags.hybridPolicy } : {}),
     ...(corpus ? { corpus } : {}),

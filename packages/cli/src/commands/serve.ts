@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { TextGenerator } from '@treespec/generator';
-import { loadTreespec, readTokenizerFiles } from '@treespec/node';
+import { loadTreespec } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { createServer } from '@treespec/server';
-import { loadTokenizer } from '@treespec/tokenizers';
 import { type Command, InvalidArgumentError } from 'commander';
 import { addModelFlags, integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
@@ -70,17 +68,10 @@ export function registerServe(program: Command): void {
     .action(async (flags: ServeFlags, cmd: Command) => {
       const err = cmd.parent!.configureOutput().writeErr!;
       const directory = modelDirectory(flags);
-      const loaded = await loadTreespec(directory, await loadOptions(flags, flags.drafters ?? []));
-      const generator = flags.chatTemplate
-        ? new TextGenerator({
-            tokenizer: await loadTokenizer(await readTokenizerFiles(directory), {
-              chatTemplate: await readFile(flags.chatTemplate, 'utf8'),
-            }),
-            target: loaded.target,
-            drafter: loaded.drafter,
-            drafters: loaded.drafters,
-          })
-        : loaded;
+      const generator = await loadTreespec(directory, {
+        ...(await loadOptions(flags, flags.drafters ?? [])),
+        ...(flags.chatTemplate ? { chatTemplate: await readFile(flags.chatTemplate, 'utf8') } : {}),
+      });
       const apiKey = flags.apiKey ?? process.env['TREESPEC_API_KEY'];
       const modelId = flags.modelId ?? basename(directory.replace(/[\\/]+$/, ''));
       const server = createServer(generator, {

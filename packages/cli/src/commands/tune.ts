@@ -1,8 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DynamicTreeOptions } from '@treespec/core';
+import type { ControllerSeed, DynamicTreeOptions } from '@treespec/core';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
-import { loadTreespec, type TextResult } from '@treespec/node';
+import {
+  defaultTuningCacheFile,
+  loadTreespec,
+  machineName,
+  manifestHash,
+  type TextResult,
+  writeTuningCache,
+} from '@treespec/node';
 import { type BundleDevice, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
@@ -16,6 +23,27 @@ interface TuneFlags extends ModelFlags {
   json?: string;
   write: boolean;
   progress: boolean;
+  save: boolean;
+}
+
+/** Averages the step costs measured under every budget into one seed; `plainMs` prices a root-only tree. */
+export function mergeSeeds(seeds: readonly ControllerSeed[], plainMs: number): ControllerSeed {
+  const mean = (pairs: ReadonlyArray<readonly [number, number]>): Array<[number, number]> => {
+    const sums = new Map<number, { ms: number; n: number }>();
+    for (const [size, ms] of pairs) {
+      const s = sums.get(size) ?? { ms: 0, n: 0 };
+      s.ms += ms;
+      s.n++;
+      sums.set(size, s);
+    }
+    return [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([size, s]) => [size, s.ms / s.n]);
+  };
+  const overheads = seeds.flatMap((s) => (s.overheadMs === undefined ? [] : [s.overheadMs]));
+  return {
+    verifyMs: mean([[1, plainMs], ...seeds.flatMap((s) => s.verifyMs.filter(([size]) => size > 1))]),
+    draftMs: mean(seeds.flatMap((s) => s.draftMs)),
+    ...(overheads.length > 0 ? { overheadMs: overheads.reduce((a, b) => a + b, 0) / overheads.length } : {}),
+  };
 }
 
 /** The largest budget the grid uses: the head and target buffers are sized for it. */
@@ -99,11 +127,14 @@ export function registerTune(program: Command): void {
       '--write',
       "store the fastest budget in the bundle's treespec.json (tuning section of this provider), where loads on it start from",
     )
+    .option('--no-save', 'do not store the measured step costs in the tuning cache')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: TuneFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
       const prompts = (await readPrompts(flags.prompts ?? tinyDevPromptsPath())).slice(0, flags.limit);
-      const base = await loadOptions({ ...flags, adaptive: 'none' }, [flags.drafter]);
+      const base = await loadOptions({ ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false }, [
+        flags.drafter,
+      ]);
       const loaded = await loadTreespec(modelDirectory(flags), {
         ...base,
         drafter: flags.drafter,
@@ -111,6 +142,9 @@ export function registerTune(program: Command): void {
         draftTree: LARGEST,
       });
       try {
+        const seeds: ControllerSeed[] = [];
+        let plainMs = 0;
+        let plainSteps = 0;
         const grid = budgetGrid();
         const bar = flags.progress
           ? new SingleBar({
@@ -127,7 +161,12 @@ export function registerTune(program: Command): void {
           const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
           for (const { prompt } of prompts) {
             const p = await loaded.generate(prompt, { maxTokens: flags.maxTokens, plain: true });
+            plainMs += p.stats.verifyMs;
+            plainSteps += p.stats.steps;
             const s = await loaded.generate(prompt, { maxTokens: flags.maxTokens, tree: budget });
+            const costs = s.stats.controller?.costs;
+            if (costs)
+              seeds.push({ verifyMs: costs.verify, draftMs: costs.draft, overheadMs: costs.overhead });
             pairs.push({ plain: p, spec: s });
           }
           const row = summarise(pairs, true);
@@ -160,6 +199,22 @@ export function registerTune(program: Command): void {
           `\nfastest: ${best.label} (${best.speedup.toFixed(2)}x, tau ${best.tau.toFixed(2)}); use ` +
             `--${prefix}-top-k ${b.topK} --${prefix}-frontier ${b.frontier} --${prefix}-depth ${b.depth} --${prefix}-tokens ${b.totalTokens}\n`,
         );
+        if (flags.save) {
+          const file = defaultTuningCacheFile();
+          const manifestText = await readFile(join(modelDirectory(flags), MANIFEST_FILE), 'utf8');
+          const key = {
+            manifestHash: manifestHash(manifestText),
+            provider: flags.provider,
+            machine: machineName(),
+          };
+          await writeTuningCache(
+            file,
+            key,
+            flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm',
+            mergeSeeds(seeds, plainMs / plainSteps),
+          );
+          out(`step costs saved to ${file}: the budget controller starts from them on this machine\n`);
+        }
         if (flags.json) {
           await writeFile(
             flags.json,

@@ -6,7 +6,7 @@ import {
   type TextGenerator,
   type TextResult,
 } from '@treespec/generator';
-import { loadTreespec } from '@treespec/node';
+import { loadTreespec, readTokenizerFiles } from '@treespec/node';
 import { ChatTemplateError, loadTokenizer, TokenIdError } from '@treespec/tokenizers';
 import { TINY } from '../fault-bundle.js';
 import { clean, type FaultCase, refused } from '../fault-case.js';
@@ -242,7 +242,9 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
     fault: 'a chat whose messages have no role',
     outcome: refused(OptionError, /messages/),
     run: async () => {
-      const tokenizer = await loadTokenizer(TINY, { chatTemplate: '{{ messages[0].content }}' });
+      const tokenizer = await loadTokenizer(await readTokenizerFiles(TINY), {
+        chatTemplate: '{{ messages[0].content }}',
+      });
       return tokenizer.encodeChat([{ content: 'hi' }] as never);
     },
   },
@@ -252,7 +254,7 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
       fault,
       outcome: refused(ChatTemplateError, message),
       run: async () => {
-        const tokenizer = await loadTokenizer(TINY, { chatTemplate: template });
+        const tokenizer = await loadTokenizer(await readTokenizerFiles(TINY), { chatTemplate: template });
         return tokenizer.encodeChat([{ role: 'user', content: 'hi' }]);
       },
     }),

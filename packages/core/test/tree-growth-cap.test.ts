@@ -1,0 +1,86 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  DraftTree,
+  DynamicTreeGrowth,
+  StaticTreeGrowth,
+  StaticTreeShape,
+  type TreeGrowth,
+} from '../src/index.js';
+
+/** Grows one tree with deterministic scores (children of node n: -(n + r + 1) / 7). */
+function grow(growth: TreeGrowth): DraftTree {
+  const frontier = new Int32Array(growth.maxFrontier);
+  growth.begin(5);
+  for (let n = growth.nextFrontier(frontier); n > 0; n = growth.nextFrontier(frontier)) {
+    for (let f = 0; f < n; f++) {
+      const node = frontier[f];
+      for (let r = 0; r < growth.childrenWanted(node); r++)
+        growth.addChild(node, node * 10 + r, -(node + r + 1) / 7);
+    }
+  }
+  const tree = new DraftTree(growth.maxTreeSize);
+  growth.finish(tree);
+  return tree;
+}
+
+function isConnected(tree: DraftTree): boolean {
+  for (let i = 1; i < tree.size; i++) if (!(tree.parents[i] >= 0 && tree.parents[i] < i)) return false;
+  return true;
+}
+
+describe('per-step caps on tree growth', () => {
+  it('caps a dynamic tree at the given depth and node count, and lifts the cap when raised again', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 0, max: 40 }),
+        (topK, frontier, depth, total, capDepth, capNodes) => {
+          const growth = new DynamicTreeGrowth({ topK, frontier, depth, totalTokens: total });
+          const full = grow(growth);
+          growth.capNext(capDepth, capNodes);
+          const capped = grow(growth);
+          const d = Math.max(1, Math.min(depth, capDepth));
+          const n = Math.max(1, Math.min(total, capNodes));
+          expect(capped.maxDepth()).toBeLessThanOrEqual(d);
+          expect(capped.size - 1).toBeLessThanOrEqual(n);
+          expect(isConnected(capped)).toBe(true);
+          // The capped tree is what a growth built with that budget keeps.
+          const reference = grow(new DynamicTreeGrowth({ topK, frontier, depth: d, totalTokens: n }));
+          expect(Array.from(capped.tokens.subarray(0, capped.size))).toEqual(
+            Array.from(reference.tokens.subarray(0, reference.size)),
+          );
+          growth.capNext(depth, total);
+          expect(Array.from(grow(growth).tokens.subarray(0, full.size))).toEqual(
+            Array.from(full.tokens.subarray(0, full.size)),
+          );
+        },
+      ),
+      { seed: 11, numRuns: 200 },
+    );
+  });
+
+  it('caps a static shape to its first nodes breadth first, keeping node ids equal to tree indices', () => {
+    const shape = new StaticTreeShape([
+      [0, 0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
+    const growth = new StaticTreeGrowth(shape);
+    expect(grow(growth).size).toBe(shape.size);
+    growth.capNext(2, 3);
+    const capped = grow(growth);
+    expect(capped.size).toBe(4);
+    expect(Array.from(capped.parents.subarray(0, 4))).toEqual(Array.from(shape.parents.subarray(0, 4)));
+    expect(capped.maxDepth()).toBe(2);
+    growth.capNext(1, 100);
+    const shallow = grow(growth);
+    expect(shallow.maxDepth()).toBe(1);
+    expect(shallow.size).toBe(3);
+  });
+});

@@ -1,0 +1,481 @@
+import {
+  ContractError,
+  type ControllerSeed,
+  type ControllerStats,
+  type DraftContext,
+  type Drafter,
+  type DraftOutcome,
+  type DraftTree,
+  requireInteger,
+  requireNumber,
+  type TreeGrowth,
+} from '@treespec/core';
+import { AcceptanceCalibration } from './acceptance-calibration.js';
+import { draftCost, FRESH, type SizedCost, StepCostModel } from './cost-model.js';
+import { FeatureBacklog } from './feature-backlog.js';
+
+/** A model drafter and the growth it drafts with, which must support per-step caps. */
+export interface ControlledDrafter {
+  drafter: Drafter;
+  growth: TreeGrowth;
+}
+
+/** Options of {@link BudgetController}. */
+export interface BudgetControllerOptions {
+  /** Stored cost measurements of this machine and provider (`treespec tune`), to start from. */
+  seed?: ControllerSeed;
+  /** Smoothing of the moving averages of costs and acceptance. Default 0.1. */
+  smoothing?: number;
+  /** The first tree, before anything is measured (a safe small one). Default depth 3, 4 nodes. */
+  start?: { depth: number; nodes: number };
+  /** Steps between probes of a tree one size up from the best, to keep its estimates fresh. Default 16. */
+  probeEvery?: number;
+  /**
+   * Longest run of plain steps before drafting a full tree again to see whether speculation pays
+   * now; the run starts at `2 * probeEvery` and doubles each time the probe loses. Default 128.
+   */
+  maxPlainRun?: number;
+  /**
+   * The drafter for generations that sample (those whose `reset` gets a seed), e.g. one that draws
+   * sampled trees; default the same drafter. Acceptance is learnt apart for greedy and sampling
+   * generations either way.
+   */
+  sampling?: ControlledDrafter;
+  /**
+   * Always draft the full capacity (a fixed budget): the controller then only measures costs and
+   * picks the drafter for greedy or sampling generations. Default false.
+   */
+  fixed?: boolean;
+  /** Clock in milliseconds (tests drive it). Default `performance.now`. */
+  clock?: () => number;
+}
+
+/** A tree expected to reach this share of plain decoding's rate is re-probed soon. */
+const CLOSE = 0.9;
+
+const NODE_SIZES = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128];
+
+/** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
+class Regime {
+  readonly calibration: AcceptanceCalibration;
+  /** Draft costs of steps that also caught up on a prompt or on plain steps: used until steady ones are known. */
+  readonly catchUp: SizedCost;
+  /** Per candidate and depth, the moving average of the drafter's probability mass there. */
+  readonly mass: Float64Array;
+  readonly known: Uint8Array;
+  drafted = 0;
+  probedFull = false;
+  sinceProbe = 0;
+  plainRun = 0;
+  plainLimit: number;
+  /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
+  measureNext = false;
+
+  constructor(
+    readonly part: ControlledDrafter,
+    readonly draft: SizedCost,
+    candidates: number,
+    readonly maxDepth: number,
+    smoothing: number,
+    probeEvery: number,
+  ) {
+    this.calibration = new AcceptanceCalibration(maxDepth, smoothing);
+    this.catchUp = draftCost(maxDepth, smoothing);
+    this.mass = new Float64Array(candidates * (maxDepth + 1));
+    this.known = new Uint8Array(candidates);
+    this.plainLimit = 2 * probeEvery;
+  }
+
+  /** Predicted ms of drafting `depth` depths. */
+  draftMs(depth: number): number {
+    return this.draft.measured ? this.draft.at(depth) : this.catchUp.at(depth);
+  }
+}
+
+/**
+ * Chooses each step's draft tree for the machine it runs on: the depth and node count (within the
+ * drafter's capacity) that maximise expected committed tokens per second — or no tree at all, a
+ * plain step, when speculation does not pay.
+ *
+ * - Costs are measured during generation ({@link StepCostModel}): drafting by depth from `propose`
+ *   to its return, verification by tree size from there to `observe`, and the overhead between
+ *   steps; spikes are dropped.
+ * - Acceptance comes from the drafter's own probabilities: for every candidate (depth, nodes) the
+ *   probability mass its tree would have at each depth, taken from the trees actually drafted,
+ *   turned into chances by a per-depth {@link AcceptanceCalibration} against what was accepted.
+ * - It starts with a small tree, times a plain step, drafts one full tree to price every
+ *   candidate and one more tree to time drafting without a catch-up, and from then on takes the
+ *   best, probing one size up every `probeEvery` steps. When plain steps win it tries the best
+ *   tree again after `probeEvery` plain steps if that tree came close, else a full tree after a
+ *   run of plain steps that doubles each time (up to `maxPlainRun`).
+ *
+ * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
+ * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
+ * choices (never its output) depend on timing.
+ */
+export class BudgetController implements Drafter {
+  readonly name: string;
+  readonly needsFeatures: boolean;
+  readonly maxTreeSize: number;
+  readonly costs: StepCostModel;
+  /** Candidate caps: `depths[c]` depths, `nodes[c]` draft nodes. */
+  readonly depths: Int32Array;
+  readonly nodes: Int32Array;
+  /** The model drafter it controls for greedy generations. */
+  readonly inner: Drafter;
+  /** The last choice: depth and node caps, both 0 for a plain step. */
+  readonly lastChoice = { depth: 0, nodes: 0, probe: false };
+  private readonly greedy: Regime;
+  private readonly sampled: Regime;
+  private active: Regime;
+  private readonly clock: () => number;
+  private readonly backlog = new FeatureBacklog();
+  private readonly start: { depth: number; nodes: number };
+  private readonly probeEvery: number;
+  private readonly maxPlainRun: number;
+  private readonly fixed: boolean;
+  private readonly smoothing: number;
+  private readonly maxDepth: number;
+  private readonly order: Int32Array;
+  private readonly probability: Float64Array;
+  private readonly scratch: Float64Array;
+  private proposeStart = 0;
+  private proposeEnd = 0;
+  private lastObserveEnd = Number.NaN;
+  private expectedLength = -1;
+  private lengthAtPropose = 0;
+  private proposed = false;
+  /** Whether this step follows a drafted step of the same generation. */
+  private steady = false;
+  private lastDrafted = false;
+  private predicted = 0;
+  private readonly stats = {
+    steps: 0,
+    plain: 0,
+    probes: 0,
+    drafted: 0,
+    depth: 0,
+    nodes: 0,
+    predicted: 0,
+    actual: 0,
+  };
+
+  constructor(part: ControlledDrafter, options: BudgetControllerOptions = {}) {
+    const parts = options.sampling ? [part, options.sampling] : [part];
+    for (const p of parts) {
+      if (!p.growth.capNext) {
+        throw new ContractError(`the ${p.drafter.name} drafter's tree growth cannot be capped per step`);
+      }
+    }
+    this.smoothing = requireNumber('smoothing', options.smoothing ?? 0.1, {
+      min: 0,
+      max: 1,
+      minExclusive: true,
+    });
+    this.probeEvery = requireInteger('probeEvery', options.probeEvery ?? 16, 1);
+    this.maxPlainRun = requireInteger('maxPlainRun', options.maxPlainRun ?? 128, 1);
+    this.clock = options.clock ?? (() => performance.now());
+    this.fixed = options.fixed ?? false;
+    this.name = part.drafter.name;
+    this.inner = part.drafter;
+    this.needsFeatures = parts.some((p) => p.drafter.needsFeatures);
+    this.maxTreeSize = Math.max(...parts.map((p) => p.drafter.maxTreeSize));
+    this.maxDepth = Math.max(...parts.map((p) => p.growth.maxDepth));
+    const maxNodes = this.maxTreeSize - 1;
+    const depths: number[] = [];
+    const nodes: number[] = [];
+    for (let d = 1; d <= this.maxDepth; d++) {
+      for (const n of [...NODE_SIZES.filter((s) => s < maxNodes), maxNodes]) {
+        if (n >= d) {
+          depths.push(d);
+          nodes.push(n);
+        }
+      }
+    }
+    this.depths = Int32Array.from(depths);
+    this.nodes = Int32Array.from(nodes);
+    this.costs = new StepCostModel(this.maxTreeSize, this.smoothing);
+    const greedyDraft = draftCost(this.maxDepth, this.smoothing);
+    this.greedy = new Regime(
+      part,
+      greedyDraft,
+      depths.length,
+      this.maxDepth,
+      this.smoothing,
+      this.probeEvery,
+    );
+    this.sampled = new Regime(
+      options.sampling ?? part,
+      options.sampling ? draftCost(this.maxDepth, this.smoothing) : greedyDraft,
+      depths.length,
+      this.maxDepth,
+      this.smoothing,
+      this.probeEvery,
+    );
+    this.active = this.greedy;
+    const start = options.start ?? { depth: 3, nodes: 4 };
+    this.start = {
+      depth: requireInteger('start.depth', start.depth, 1),
+      nodes: requireInteger('start.nodes', start.nodes, 1),
+    };
+    if (options.seed) this.costs.seed(options.seed, greedyDraft);
+    this.order = new Int32Array(this.maxTreeSize);
+    this.probability = new Float64Array(this.maxTreeSize);
+    this.scratch = new Float64Array(this.maxDepth + 1);
+  }
+
+  /** The measured costs, as a seed for later runs on this machine and provider. */
+  snapshot(): ControllerSeed {
+    return this.costs.snapshot(this.greedy.draft);
+  }
+
+  /**
+   * Expected drafted tokens accepted with candidate `c`'s tree in the current kind of generation;
+   * NaN before a tree covering it was drafted.
+   */
+  expectedAccepted(c: number): number {
+    const regime = this.active;
+    if (regime.known[c] === 0) return Number.NaN;
+    const base = c * (this.maxDepth + 1);
+    let chance = 1;
+    let sum = 0;
+    for (let d = 1; d <= this.depths[c]; d++) {
+      chance = Math.min(chance, regime.calibration.chance(d, regime.mass[base + d]));
+      sum += chance;
+    }
+    return sum;
+  }
+
+  reset(seed?: number): void {
+    this.active = seed === undefined ? this.greedy : this.sampled;
+    this.active.part.drafter.reset(seed);
+    this.backlog.clear();
+    this.lastObserveEnd = Number.NaN;
+    this.expectedLength = -1;
+    this.proposed = false;
+    this.lastDrafted = false;
+    const s = this.stats;
+    s.steps = s.plain = s.probes = s.drafted = s.depth = s.nodes = s.predicted = s.actual = 0;
+  }
+
+  async propose(context: DraftContext, tree: DraftTree): Promise<void> {
+    const t0 = this.clock();
+    if (context.length === this.expectedLength) this.costs.overhead.record(t0 - this.lastObserveEnd);
+    this.steady = this.lastDrafted && context.length === this.expectedLength;
+    this.lengthAtPropose = context.length;
+    this.proposeStart = t0;
+    const regime = this.active;
+    const choice = this.choose(regime);
+    this.stats.steps++;
+    this.proposed = true;
+    if (choice < 0) {
+      if (this.needsFeatures) this.backlog.hold(context);
+      tree.reset(context.tokens[context.length - 1]);
+    } else {
+      const { drafter, growth } = regime.part;
+      (growth.capNext as (depth: number, nodes: number) => void).call(
+        growth,
+        this.lastChoice.depth,
+        this.lastChoice.nodes,
+      );
+      await drafter.propose(this.needsFeatures ? this.backlog.release(context) : context, tree);
+    }
+    this.proposeEnd = this.clock();
+  }
+
+  observe(outcome: DraftOutcome): void {
+    if (!this.proposed) throw new ContractError('observe() needs a propose() first');
+    const now = this.clock();
+    const regime = this.active;
+    const { tree, pathLength } = outcome;
+    this.costs.verify.record(tree.size, now - this.proposeEnd);
+    const s = this.stats;
+    if (this.lastChoice.depth === 0) {
+      s.plain++;
+    } else {
+      // Drafting right after a drafted step: the draft model committed one step's rows, not a
+      // prompt or the rows of plain steps, so this is what drafting at this depth costs.
+      const depth = tree.maxDepth();
+      const ms = this.proposeEnd - this.proposeStart;
+      if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
+      regime.calibration.record(tree, pathLength - 1);
+      this.learnMasses(regime, tree);
+      regime.drafted++;
+      regime.part.drafter.observe?.(outcome);
+      s.drafted++;
+      s.depth += this.lastChoice.depth;
+      s.nodes += this.lastChoice.nodes;
+      s.predicted += this.predicted;
+      s.actual += pathLength;
+      if (this.lastChoice.probe) s.probes++;
+    }
+    this.expectedLength = this.lengthAtPropose + pathLength;
+    this.lastDrafted = this.lastChoice.depth > 0;
+    this.lastObserveEnd = this.clock();
+  }
+
+  controllerStats(): ControllerStats {
+    const s = this.stats;
+    const per = (x: number) => (s.drafted > 0 ? x / s.drafted : 0);
+    const plainStep = this.costs.stepMs(0, 1);
+    return {
+      steps: s.steps,
+      plainSteps: s.plain,
+      probeSteps: s.probes,
+      meanDepth: per(s.depth),
+      meanNodes: per(s.nodes),
+      predictedTokensPerStep: per(s.predicted),
+      actualTokensPerStep: per(s.actual),
+      costs: {
+        plainStep: Number.isNaN(plainStep) ? 0 : plainStep,
+        verify: this.costs.verify.entries(),
+        draft: this.active.draft.entries(),
+        overhead: this.costs.overheadMs(),
+      },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.greedy.part.drafter.dispose?.();
+    if (this.sampled.part !== this.greedy.part) await this.sampled.part.drafter.dispose?.();
+  }
+
+  /** Picks this step's tree: sets `lastChoice` and `predicted`; returns the candidate, or -1 for plain. */
+  private choose(regime: Regime): number {
+    const full = this.depths.length - 1;
+    if (this.fixed) return this.pick(full, false);
+    if (regime.drafted === 0 && !this.costs.verify.measured) return this.pick(this.startCandidate(), false);
+    // A plain step now and then keeps its cost current as the machine's load changes.
+    if (this.costs.verify.age(1) > FRESH) return this.pickPlain();
+    if (!regime.probedFull) {
+      regime.probedFull = true;
+      return this.pick(full, true);
+    }
+    let best = -1;
+    let bestRate = 0;
+    for (let c = 0; c < this.depths.length; c++) {
+      const accepted = this.expectedAccepted(c);
+      if (Number.isNaN(accepted)) continue;
+      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
+      const rate = (1 + accepted) / ms;
+      if (rate > bestRate) {
+        best = c;
+        bestRate = rate;
+      }
+    }
+    // Right after a probe out of plain decoding, one more tree times drafting without a catch-up.
+    const measure = regime.measureNext || !regime.draft.measured;
+    regime.measureNext = false;
+    if (best >= 0 && this.lastDrafted && measure) return this.pick(best, true);
+    const plainRate = 1 / this.costs.stepMs(0, 1);
+    if (best < 0 || bestRate <= plainRate) {
+      // Close to paying: try the best tree again soon. Far from it: a full tree after a run of
+      // plain steps that doubles each time.
+      const close = best >= 0 && bestRate > CLOSE * plainRate;
+      if (++regime.plainRun < (close ? this.probeEvery : regime.plainLimit)) return this.pickPlain();
+      regime.plainRun = 0;
+      regime.measureNext = true;
+      if (close) return this.pick(best, true);
+      regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
+      return this.pick(full, true);
+    }
+    regime.plainRun = 0;
+    regime.plainLimit = 2 * this.probeEvery;
+    if (++regime.sinceProbe >= this.probeEvery) {
+      regime.sinceProbe = 0;
+      const up = this.oneSizeUp(best);
+      if (up !== best) return this.pick(up, true);
+    }
+    return this.pick(best, false);
+  }
+
+  private pickPlain(): number {
+    this.lastChoice.depth = 0;
+    this.lastChoice.nodes = 0;
+    this.lastChoice.probe = false;
+    this.predicted = 1;
+    return -1;
+  }
+
+  private pick(c: number, probe: boolean): number {
+    this.lastChoice.depth = this.depths[c];
+    this.lastChoice.nodes = this.nodes[c];
+    this.lastChoice.probe = probe;
+    const accepted = this.expectedAccepted(c);
+    this.predicted = 1 + (Number.isNaN(accepted) ? 0 : accepted);
+    return c;
+  }
+
+  /** The candidate closest to the start cap (within capacity). */
+  private startCandidate(): number {
+    let best = 0;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (let c = 0; c < this.depths.length; c++) {
+      const distance =
+        Math.abs(this.depths[c] - this.start.depth) * 100 + Math.abs(this.nodes[c] - this.start.nodes);
+      if (distance < bestDistance) {
+        best = c;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  }
+
+  /** The candidate one depth deeper (within capacity) with the next node count up. */
+  private oneSizeUp(c: number): number {
+    const depth = Math.min(this.maxDepth, this.depths[c] + 1);
+    let up = -1;
+    for (let i = 0; i < this.depths.length; i++) {
+      if (this.depths[i] !== depth || this.nodes[i] <= this.nodes[c]) continue;
+      if (up < 0 || this.nodes[i] < this.nodes[up]) up = i;
+    }
+    return up < 0 ? c : up;
+  }
+
+  /**
+   * From a verified tree drafted with the current caps, the mass per depth that each candidate
+   * within those caps would have drafted: its `nodes` best nodes (by cumulative score) no deeper
+   * than its `depth` — what a growth capped so keeps.
+   */
+  private learnMasses(regime: Regime, tree: DraftTree): void {
+    const count = tree.size - 1;
+    const order = this.order;
+    const probability = this.probability;
+    for (let i = 0; i < count; i++) {
+      const node = i + 1;
+      probability[node] = Math.exp(tree.scores[node]);
+      let pos = i;
+      while (pos > 0 && tree.scores[order[pos - 1]] < tree.scores[node]) {
+        order[pos] = order[pos - 1];
+        pos--;
+      }
+      order[pos] = node;
+    }
+    const capDepth = this.lastChoice.depth;
+    const capNodes = this.lastChoice.nodes;
+    const stride = this.maxDepth + 1;
+    const mass = this.scratch;
+    for (let c = 0; c < this.depths.length; c++) {
+      const depth = this.depths[c];
+      const nodes = this.nodes[c];
+      if (depth > capDepth || nodes > capNodes) continue;
+      mass.fill(0);
+      let taken = 0;
+      for (let i = 0; i < count && taken < nodes; i++) {
+        const node = order[i];
+        const d = tree.depths[node];
+        if (d > depth) continue;
+        mass[d] += probability[node];
+        taken++;
+      }
+      const base = c * stride;
+      const first = regime.known[c] === 0;
+      for (let d = 1; d <= depth; d++) {
+        regime.mass[base + d] = first
+          ? mass[d]
+          : regime.mass[base + d] + this.smoothing * (mass[d] - regime.mass[base + d]);
+      }
+      regime.known[c] = 1;
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { type ControllerSeed, OptionError, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import { BudgetController } from './budget-controller.js';
+import type { ModelTreeDrafter } from './model-tree-drafter.js';
+
+/**
+ * How a model drafter's tree budget is set: `auto` lets a {@link BudgetController} choose each
+ * step's tree within the budget (which is then a capacity); `fixed` drafts the whole budget every
+ * step.
+ */
+export type BudgetMode = 'auto' | 'fixed';
+
+/**
+ * The shape of sampled draft trees (child ranks from the root): three draws at the root, a deep
+ * chain below the first and short ones below the others. A controller caps it breadth first.
+ */
+export const SAMPLED_TREE_PATHS: readonly (readonly number[])[] = [
+  [0, 0, 0, 0, 0, 0],
+  [0, 1, 0],
+  [1, 0, 0],
+  [2, 0],
+];
+
+/** Options of {@link controlModelDrafter}. */
+export interface ModelDrafterControl {
+  /** Default `auto`. */
+  budget?: BudgetMode;
+  /** Stored costs of this machine and provider (`treespec tune`). */
+  seed?: ControllerSeed;
+  /** A drafter over the same model for sampling generations, e.g. one that draws sampled trees. */
+  sampling?: ModelTreeDrafter;
+}
+
+/**
+ * Puts a model drafter (EAGLE-2, the draft LM, later EAGLE-3) under a {@link BudgetController}:
+ * under `auto` it picks each step's tree, a plain step included; under `fixed` it drafts the whole
+ * budget and only measures. Either way sampling generations use `sampling` when given.
+ */
+export function controlModelDrafter(
+  drafter: ModelTreeDrafter,
+  control: ModelDrafterControl = {},
+): BudgetController {
+  const { budget = 'auto', seed, sampling } = control;
+  return new BudgetController(
+    { drafter, growth: drafter.growth },
+    {
+      fixed: budget === 'fixed',
+      ...(seed ? { seed } : {}),
+      ...(sampling ? { sampling: { drafter: sampling, growth: sampling.growth } } : {}),
+    },
+  );
+}
+
+/** The growth of sampled draft trees ({@link SAMPLED_TREE_PATHS}). */
+export function sampledTreeGrowth(): StaticTreeGrowth {
+  return new StaticTreeGrowth(new StaticTreeShape(SAMPLED_TREE_PATHS));
+}
+
+/** Checks a budget mode given by a caller. */
+export function requireBudgetMode(budget: unknown): BudgetMode {
+  if (budget !== 'auto' && budget !== 'fixed') throw new OptionError('budget', budget, '"auto" or "fixed"');
+  return budget;
+}

@@ -1,0 +1,159 @@
+import type { ControllerSeed } from '@treespec/core';
+import { RobustAverage } from './robust-average.js';
+
+/** Observations after which a bucket's own average is used instead of the fit across buckets. */
+const TRUSTED = 3;
+/** Weight of a seeded value, in observations. */
+const SEED_WEIGHT = 4;
+/**
+ * Observations (of any size) after which a size's own average is stale: the machine's load may
+ * have changed since. A stale size is read from the fit over the fresh sizes (over all of them
+ * when none is fresh).
+ */
+export const FRESH = 64;
+
+/**
+ * A cost by an integer size (tree nodes, draft depths): one {@link RobustAverage} per size, read
+ * directly once it has a few observations, else from a weighted least-squares line through the
+ * measured sizes (with one size measured, a cost in proportion to `size + offset` through it).
+ * Sizes never measured near a measured one are so priced before they are tried.
+ */
+export class SizedCost {
+  private readonly buckets: RobustAverage[];
+  private readonly lastSeen: Float64Array;
+  private observed = 0;
+
+  constructor(
+    readonly maxSize: number,
+    smoothing: number,
+    /** While a single size is measured, costs are taken to grow in proportion to `size + offset`. */
+    readonly offset: number,
+  ) {
+    this.buckets = Array.from({ length: maxSize + 1 }, () => new RobustAverage(smoothing));
+    this.lastSeen = new Float64Array(maxSize + 1);
+  }
+
+  /** Records a cost at `size`; false when dropped as a spike or out of range. */
+  record(size: number, ms: number): boolean {
+    if (!(size >= 1 && size <= this.maxSize)) return false;
+    this.observed++;
+    this.lastSeen[size] = this.observed;
+    return this.buckets[size].record(ms);
+  }
+
+  /** Observations of other sizes since `size` was last observed (Infinity if never). */
+  age(size: number): number {
+    const b = this.buckets[size];
+    return b && b.count > 0 ? this.observed - this.lastSeen[size] : Number.POSITIVE_INFINITY;
+  }
+
+  /** Seeds size `size` with a measured cost. */
+  seed(size: number, ms: number): void {
+    if (size >= 1 && size <= this.maxSize) this.buckets[size].seed(ms, SEED_WEIGHT);
+  }
+
+  /** Observations (seeded weight included) at `size`. */
+  observations(size: number): number {
+    return size >= 1 && size <= this.maxSize ? this.buckets[size].count : 0;
+  }
+
+  /** Whether any size has been measured. */
+  get measured(): boolean {
+    for (let s = 1; s <= this.maxSize; s++) if (this.buckets[s].count > 0) return true;
+    return false;
+  }
+
+  /** Predicted cost at `size`; NaN when nothing has been measured. */
+  at(size: number): number {
+    const own = this.buckets[size];
+    if (own && own.count >= TRUSTED && this.age(size) <= FRESH) return own.mean;
+    let fresh = false;
+    for (let s = 1; s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
+    let w = 0;
+    let sx = 0;
+    let sy = 0;
+    let sxx = 0;
+    let sxy = 0;
+    let smallest = 0;
+    for (let s = 1; s <= this.maxSize; s++) {
+      const b = this.buckets[s];
+      if (b.count === 0 || (fresh && this.age(s) > FRESH)) continue;
+      if (smallest === 0) smallest = s;
+      const weight = Math.min(b.count, 10);
+      w += weight;
+      sx += weight * s;
+      sy += weight * b.mean;
+      sxx += weight * s * s;
+      sxy += weight * s * b.mean;
+    }
+    if (w === 0) return Number.NaN;
+    const mx = sx / w;
+    const my = sy / w;
+    const varX = sxx / w - mx * mx;
+    const slope = varX > 1e-9 ? Math.max(0, (sxy / w - mx * my) / varX) : my / (mx + this.offset);
+    // Below the sizes measured, a steep (noisy) line could reach zero: no cost falls faster than
+    // in proportion to `size + offset` from the smallest size measured.
+    const floor =
+      smallest > 0 && size < smallest
+        ? (this.buckets[smallest].mean * (size + this.offset)) / (smallest + this.offset)
+        : 0;
+    return Math.max(floor, my + slope * (size - mx));
+  }
+
+  /** `[size, ms]` for every measured size. */
+  entries(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let s = 1; s <= this.maxSize; s++) {
+      const b = this.buckets[s];
+      if (b.count > 0) out.push([s, b.mean]);
+    }
+    return out;
+  }
+}
+
+/**
+ * What a decoding step costs on this machine and provider, measured during generation:
+ * verification by tree size and the per-step overhead outside drafting and verification. Draft
+ * costs belong to each drafter (a {@link SizedCost} by depth), since one target may serve several.
+ */
+export class StepCostModel {
+  readonly verify: SizedCost;
+  readonly overhead: RobustAverage;
+
+  constructor(maxTreeSize: number, smoothing: number) {
+    // While one size is measured: a CPU verifies a node for about a tenth of a token.
+    this.verify = new SizedCost(maxTreeSize, smoothing, 9);
+    this.overhead = new RobustAverage(smoothing);
+  }
+
+  /** Per-step overhead in ms (0 until measured). */
+  overheadMs(): number {
+    return Number.isNaN(this.overhead.mean) ? 0 : this.overhead.mean;
+  }
+
+  /** Predicted ms of a step that drafts for `draftMs` and verifies a tree of `treeSize` nodes. */
+  stepMs(draftMs: number, treeSize: number): number {
+    return this.overheadMs() + draftMs + this.verify.at(treeSize);
+  }
+
+  /** Starts from stored measurements (entries out of range are ignored); `draft` takes the draft costs. */
+  seed(seed: ControllerSeed, draft: SizedCost): void {
+    for (const [size, ms] of seed.verifyMs) this.verify.seed(size, ms);
+    for (const [depth, ms] of seed.draftMs) draft.seed(depth, ms);
+    if (seed.overheadMs !== undefined) this.overhead.seed(seed.overheadMs, SEED_WEIGHT);
+  }
+
+  /** The measurements, with `draft`'s, as a seed for another run on the same machine. */
+  snapshot(draft: SizedCost): ControllerSeed {
+    return {
+      verifyMs: this.verify.entries(),
+      draftMs: draft.entries(),
+      ...(Number.isNaN(this.overhead.mean) ? {} : { overheadMs: this.overhead.mean }),
+    };
+  }
+}
+
+/** A cost by draft depth, with committing the new rows priced like about one depth's call. */
+export function draftCost(maxDepth: number, smoothing: number): SizedCost {
+  return new SizedCost(maxDepth, smoothing, 1);
+}

@@ -1,0 +1,48 @@
+/** Observations whose minimum starts the average. */
+const WARM_UP = 3;
+
+/**
+ * An exponential moving average of timings that ignores spikes: after a few observations, a value
+ * more than `spike` times the average (a GC pause, a scheduler hiccup) is dropped, unless it
+ * repeats, in which case the cost really changed and the average follows. Until then it keeps
+ * the smallest of its first observations, since timing noise only ever adds: one slow first
+ * step does not set the cost for long.
+ */
+export class RobustAverage {
+  /** The average; NaN before any observation. */
+  mean = Number.NaN;
+  /** Observations taken into the average (seeded weight included). */
+  count = 0;
+  private dropped = 0;
+
+  constructor(
+    readonly smoothing: number,
+    readonly spike = 3,
+  ) {}
+
+  /** Records a value; returns false when it was dropped as a spike (or is not a finite value >= 0). */
+  record(value: number): boolean {
+    if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) return false;
+    if (this.count >= WARM_UP && value > this.spike * this.mean && this.dropped < 2) {
+      this.dropped++;
+      return false;
+    }
+    this.dropped = 0;
+    this.count++;
+    this.mean =
+      this.count === 1
+        ? value
+        : this.count <= WARM_UP
+          ? Math.min(this.mean, value)
+          : this.mean + Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
+    return true;
+  }
+
+  /** Starts from a known value, weighted as `weight` observations. */
+  seed(value: number, weight: number): void {
+    if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) return;
+    this.mean = value;
+    this.count = weight;
+    this.dropped = 0;
+  }
+}

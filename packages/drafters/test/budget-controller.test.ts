@@ -1,0 +1,226 @@
+import {
+  type Drafter,
+  DynamicTreeGrowth,
+  type GenerationResult,
+  SpeculativeDecoder,
+  type TreeGrowth,
+} from '@treespec/core';
+import {
+  referenceGreedy,
+  ToyDrafter,
+  type ToyDraftQuality,
+  ToyLanguageModel,
+  ToyTarget,
+} from '@treespec/core/testing';
+import { GreedyVerifier } from '@treespec/sampling';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BudgetController,
+  type BudgetControllerOptions,
+  HybridDrafter,
+  SuffixDrafter,
+} from '../src/index.js';
+import { Clock, ClockedDrafter, ClockedTarget, type ToyCosts } from './clocked-toy.js';
+import { FeatureLedger, repeatingPrompt } from './helpers.js';
+
+interface Toy {
+  model: ToyLanguageModel;
+  clock: Clock;
+  target: ClockedTarget;
+  growth: TreeGrowth;
+  drafted: ClockedDrafter;
+  controller: BudgetController;
+}
+
+function toy(
+  model: ToyLanguageModel,
+  quality: ToyDraftQuality,
+  costs: ToyCosts,
+  options: BudgetControllerOptions & { featureSize?: number } = {},
+): Toy {
+  const clock = new Clock();
+  const featureSize = options.featureSize ?? 0;
+  const target = new ClockedTarget(new ToyTarget(model, { featureSize }), clock, costs);
+  const growth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 6, totalTokens: 24 });
+  const inner = new ToyDrafter({
+    target: target.inner,
+    growth,
+    quality,
+    checkFeatures: featureSize > 0,
+  });
+  const drafted = new ClockedDrafter(featureSize > 0 ? new FeatureLedger(inner) : inner, target);
+  const controller = new BudgetController({ drafter: drafted, growth }, { clock: clock.read, ...options });
+  return { model, clock, target, growth, drafted, controller };
+}
+
+async function run(t: Toy, prompt: readonly number[], maxTokens: number, drafter: Drafter = t.controller) {
+  const decoder = new SpeculativeDecoder({ target: t.target, drafter, verifier: new GreedyVerifier() });
+  const result = await decoder.generate(prompt, { maxTokens });
+  expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(t.model, prompt, { maxTokens })));
+  return result;
+}
+
+function controllerOf(result: GenerationResult) {
+  const c = result.stats.controller;
+  if (!c) throw new Error('no controller statistics');
+  return c;
+}
+
+const cheapVerify: ToyCosts = { verify: (n) => 10 + 0.05 * n, draftCall: 0.1 };
+const dearVerify: ToyCosts = { verify: (n) => 10 + 15 * (n - 1), draftCall: 0.5 };
+
+describe('budget controller', () => {
+  it('keeps greedy output identical to plain decoding whatever the clock makes it choose', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1000 }),
+        fc.double({ min: 0, max: 8, noNaN: true }),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.constantFrom<ToyDraftQuality>(
+          { kind: 'perfect' },
+          { kind: 'mixed', noise: 0.5 },
+          { kind: 'adversarial' },
+        ),
+        async (seed, perNode, draftCall, quality) => {
+          const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed, sharpness: 2 });
+          // Each verification also takes a little jitter, so choices shift from step to step.
+          let jitter = seed;
+          const costs: ToyCosts = {
+            verify: (n) => {
+              jitter = (jitter * 1103515245 + 12345) >>> 0;
+              return 5 + perNode * (n - 1) + (jitter % 7);
+            },
+            draftCall,
+          };
+          const t = toy(model, quality, costs, { probeEvery: 3, maxPlainRun: 8 });
+          for (const prompt of [[1, seed % 30, 4], repeatingPrompt(model, [2, seed % 30], 20)]) {
+            await run(t, prompt, 60);
+          }
+        },
+      ),
+      { seed: 7, numRuns: 40 },
+    );
+  });
+
+  it('drafts large trees when verification is nearly free and a good drafter guesses well', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 3, sharpness: 2 });
+    const t = toy(model, { kind: 'perfect' }, cheapVerify);
+    await run(t, [1, 2, 3], 40);
+    const r = await run(t, [1, 5, 9], 120);
+    const c = controllerOf(r);
+    expect(c.plainSteps).toBeLessThanOrEqual(1);
+    expect(c.meanNodes).toBeGreaterThan(10);
+    expect(c.meanDepth).toBeGreaterThan(4);
+    expect(r.stats.tau).toBeGreaterThan(3);
+  });
+
+  it('decodes plainly when every drafted node costs more than it can gain', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 4, sharpness: 2 });
+    const t = toy(model, { kind: 'mixed', noise: 0.5 }, dearVerify);
+    await run(t, [1, 2, 3], 60);
+    const r = await run(t, [1, 5, 9], 200);
+    const c = controllerOf(r);
+    expect(c.plainSteps).toBeGreaterThan(0.85 * c.steps);
+    // Re-probing stays rare: two drafted trees (the probe and one to time steady drafting) per
+    // doubling run of plain steps.
+    expect(c.steps - c.plainSteps).toBeLessThanOrEqual(8);
+  });
+
+  it('stops drafting a drafter that is always wrong, then finds its way back once drafts are right again', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 5, sharpness: 2 });
+    const costs: ToyCosts = { verify: (n) => 10 + 0.5 * (n - 1), draftCall: 1 };
+    const t = toy(model, { kind: 'adversarial' }, costs, { maxPlainRun: 32 });
+    const bad = t.drafted.inner;
+    const wrong = await run(t, [1, 2, 3], 150);
+    expect(controllerOf(wrong).plainSteps).toBeGreaterThan(0.8 * controllerOf(wrong).steps);
+    t.drafted.inner = new ToyDrafter({
+      target: t.target.inner,
+      growth: t.growth,
+      quality: { kind: 'perfect' },
+    });
+    expect(t.drafted.inner).not.toBe(bad);
+    const back = controllerOf(await run(t, [1, 7, 3], 200));
+    expect(back.steps - back.plainSteps).toBeGreaterThan(10);
+    const right = await run(t, [1, 8, 3], 200);
+    const c = controllerOf(right);
+    expect(c.plainSteps).toBeLessThan(0.1 * c.steps);
+    expect(right.stats.tau).toBeGreaterThan(2);
+  });
+
+  it('predicts the tokens per step it gets, once calibrated', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 6, sharpness: 2 });
+    const t = toy(model, { kind: 'mixed', noise: 0.4 }, { verify: (n) => 10 + n, draftCall: 1 });
+    for (let p = 0; p < 4; p++) await run(t, [1, p, 2], 100);
+    const c = controllerOf(await run(t, [1, 9, 2], 200));
+    expect(c.steps - c.plainSteps).toBeGreaterThan(20);
+    expect(Math.abs(c.predictedTokensPerStep - c.actualTokensPerStep)).toBeLessThan(
+      0.25 * c.actualTokensPerStep,
+    );
+  });
+
+  it('shows a feature drafter every feature row once, in order, across plain steps', async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed, sharpness: 2 });
+      const costs: ToyCosts = { verify: (n) => 10 + 2 * (n - 1), draftCall: 0.5 };
+      const t = toy(model, { kind: 'mixed', noise: 0.5 }, costs, {
+        featureSize: 3,
+        probeEvery: 2,
+        maxPlainRun: 4,
+      });
+      expect(t.controller.needsFeatures).toBe(true);
+      const r = await run(t, [1, seed, 4], 120);
+      const c = controllerOf(r);
+      expect(c.plainSteps).toBeGreaterThan(0);
+      expect(c.steps - c.plainSteps).toBeGreaterThan(0);
+    }
+  });
+
+  it('runs as the model part of a hybrid drafter and reports its choices through it', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 8, sharpness: 2 });
+    const t = toy(
+      model,
+      { kind: 'mixed', noise: 0.3 },
+      { verify: (n) => 10 + n, draftCall: 1 },
+      { featureSize: 3 },
+    );
+    const hybrid = new HybridDrafter(t.controller, [new SuffixDrafter()]);
+    const r = await run(t, repeatingPrompt(model, [1, 8], 30), 120, hybrid);
+    expect(controllerOf(r).steps).toBe(hybrid.steps[0]);
+  });
+
+  it('starts from a seed: no plain step to time, a full tree first', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 9, sharpness: 2 });
+    const t = toy(model, { kind: 'perfect' }, cheapVerify, {
+      seed: {
+        verifyMs: [
+          [1, 10],
+          [25, 11.2],
+        ],
+        draftMs: [[6, 0.7]],
+        overheadMs: 0,
+      },
+    });
+    const decoder = new SpeculativeDecoder({
+      target: t.target,
+      drafter: t.controller,
+      verifier: new GreedyVerifier(),
+    });
+    const first: number[] = [];
+    await decoder.generate([1, 2, 3], {
+      maxTokens: 20,
+      onStep: () => first.push(t.controller.lastChoice.nodes),
+    });
+    expect(first[0]).toBe(24);
+    expect(first).not.toContain(0);
+    expect(t.controller.snapshot().verifyMs.find(([n]) => n === 1)?.[1]).toBe(10);
+  });
+
+  it('rejects a growth that cannot be capped', () => {
+    const growth = new DynamicTreeGrowth();
+    const uncappable: TreeGrowth = Object.assign(Object.create(growth), { capNext: undefined });
+    const model = new ToyLanguageModel({ vocabSize: 10, order: 1, seed: 1 });
+    const drafter = new ToyDrafter({ target: new ToyTarget(model), growth });
+    expect(() => new BudgetController({ drafter, growth: uncappable })).toThrow(/cannot be capped per step/);
+  });
+});

@@ -1,0 +1,124 @@
+import { DraftTree } from '@treespec/core';
+import { describe, expect, it } from 'vitest';
+import { AcceptanceCalibration, RobustAverage, SizedCost, StepCostModel } from '../src/index.js';
+
+describe('step cost model', () => {
+  it('drops a lone spike such as a GC pause, but follows a cost that really changed', () => {
+    const avg = new RobustAverage(0.1);
+    for (let i = 0; i < 10; i++) avg.record(10);
+    expect(avg.record(200)).toBe(false);
+    expect(avg.mean).toBe(10);
+    expect(avg.record(10)).toBe(true);
+    // Three in a row: the machine got slower.
+    expect(avg.record(50)).toBe(false);
+    expect(avg.record(50)).toBe(false);
+    expect(avg.record(50)).toBe(true);
+    expect(avg.mean).toBeCloseTo(14, 5);
+    expect(avg.record(Number.NaN)).toBe(false);
+    expect(avg.record(-1)).toBe(false);
+  });
+
+  it('starts from the smallest of its first observations, so one slow first step does not stick', () => {
+    const avg = new RobustAverage(0.1);
+    avg.record(9.6);
+    avg.record(1.2);
+    avg.record(1.5);
+    expect(avg.mean).toBe(1.2);
+    avg.record(1.6);
+    expect(avg.mean).toBeCloseTo(1.3, 6);
+  });
+
+  it('prices unmeasured sizes from a line through the measured ones', () => {
+    const cost = new SizedCost(40, 0.1, 9);
+    for (let i = 0; i < 5; i++) {
+      cost.record(1, 10);
+      cost.record(11, 20);
+    }
+    expect(cost.at(1)).toBe(10);
+    expect(cost.at(6)).toBeCloseTo(15, 6);
+    expect(cost.at(31)).toBeCloseTo(40, 6);
+  });
+
+  it('assumes cost in proportion to size + offset while a single size is measured', () => {
+    const cost = new SizedCost(40, 0.1, 9);
+    expect(cost.at(5)).toBeNaN();
+    cost.record(1, 10);
+    expect(cost.at(11)).toBeCloseTo(20, 6);
+  });
+
+  it('stops trusting a size not measured for a while, as the load on the machine may have changed', () => {
+    const cost = new SizedCost(40, 0.1, 9);
+    for (let i = 0; i < 5; i++) cost.record(1, 10);
+    for (let i = 0; i < 5; i++) cost.record(11, 20);
+    expect(cost.at(1)).toBe(10);
+    // The machine got twice as slow: only size 11 is measured from now on.
+    for (let i = 0; i < 200; i++) cost.record(11, 40);
+    expect(cost.age(1)).toBe(205);
+    expect(cost.at(1)).toBeCloseTo(20, 3);
+    expect(cost.at(11)).toBeCloseTo(40, 3);
+  });
+
+  it('never prices a smaller size below its share of the smallest measured one', () => {
+    const cost = new SizedCost(40, 0.1, 9);
+    for (let i = 0; i < 5; i++) {
+      cost.record(5, 10);
+      cost.record(6, 30);
+    }
+    expect(cost.at(1)).toBeCloseTo((10 * 10) / 14, 6);
+  });
+
+  it('seeds from stored measurements and round-trips them through a snapshot', () => {
+    const model = new StepCostModel(33, 0.1);
+    const draft = new SizedCost(6, 0.1, 1);
+    model.seed(
+      {
+        verifyMs: [
+          [1, 8],
+          [33, 12],
+          [99, 1],
+        ],
+        draftMs: [[5, 3]],
+        overheadMs: 0.5,
+      },
+      draft,
+    );
+    expect(model.verify.at(1)).toBe(8);
+    expect(model.overheadMs()).toBe(0.5);
+    expect(model.stepMs(draft.at(5), 33)).toBeCloseTo(15.5, 6);
+    expect(model.snapshot(draft)).toEqual({
+      verifyMs: [
+        [1, 8],
+        [33, 12],
+      ],
+      draftMs: [[5, 3]],
+      overheadMs: 0.5,
+    });
+  });
+});
+
+describe('acceptance calibration', () => {
+  function tree(scores: Array<[number, number]>): DraftTree {
+    // [parent, logProb of the path] pairs.
+    const t = new DraftTree(scores.length + 1);
+    t.reset(0);
+    for (const [parent, score] of scores) t.add(parent, 1, score);
+    return t;
+  }
+
+  it('learns how much the drafter over- or under-states acceptance, per depth', () => {
+    const cal = new AcceptanceCalibration(3, 0.1);
+    expect(cal.factor(1)).toBe(1);
+    // The drafter claims 0.8 at depth 1 and 0.4 at depth 2; the target accepts depth 1 half the
+    // time and depth 2 never.
+    const t = tree([
+      [0, Math.log(0.8)],
+      [1, Math.log(0.4)],
+    ]);
+    for (let i = 0; i < 300; i++) cal.record(t, i % 2);
+    expect(cal.factor(1)).toBeCloseTo(0.5 / 0.8, 1);
+    expect(cal.factor(2)).toBeLessThan(0.01);
+    expect(cal.factor(3)).toBe(1);
+    expect(cal.chance(1, 0.8)).toBeCloseTo(0.5, 1);
+    expect(cal.chance(1, 5)).toBe(1);
+  });
+});

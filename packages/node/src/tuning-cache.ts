@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cpus, homedir, platform } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { ControllerSeed } from '@treespec/core';
+
+/** The model drafters a tuning cache keeps step costs for. */
+export type TunedDrafter = 'eagle2' | 'draft-lm';
+
+/** Step costs stored for one model, provider and machine, by drafter. */
+export type TunedSeeds = Partial<Record<TunedDrafter, ControllerSeed>>;
+
+/** What a tuning cache entry belongs to. */
+export interface TuningKey {
+  /** SHA-256 of the bundle's manifest text: another conversion is another model. */
+  manifestHash: string;
+  /** Execution provider, e.g. `cpu`. */
+  provider: string;
+  /** The machine: CPU model and core count. */
+  machine: string;
+}
+
+const FORMAT = 'treespec-tuning-cache';
+const VERSION = 1;
+const DRAFTERS: readonly TunedDrafter[] = ['eagle2', 'draft-lm'];
+/** Largest tree size or depth a stored entry may name; anything larger is not ours. */
+const LARGEST_SIZE = 1 << 16;
+
+/** SHA-256 (hex) of a manifest's text, the model part of a {@link TuningKey}. */
+export function manifestHash(manifestText: string): string {
+  return createHash('sha256').update(manifestText).digest('hex');
+}
+
+/** This machine, as a {@link TuningKey} names it: CPU model and logical core count. */
+export function machineName(): string {
+  const list = cpus();
+  return `${list[0]?.model.trim() ?? 'unknown CPU'} x${list.length}`;
+}
+
+/**
+ * The tuning cache file: `$XDG_CACHE_HOME/treespec/tuning.json`, else the OS cache directory
+ * (`~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows, `~/.cache` elsewhere).
+ */
+export function defaultTuningCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base =
+    env.XDG_CACHE_HOME ||
+    (platform() === 'darwin'
+      ? join(homedir(), 'Library', 'Caches')
+      : platform() === 'win32'
+        ? env.LOCALAPPDATA || join(homedir(), 'AppData', 'Local')
+        : join(homedir(), '.cache'));
+  return join(base, 'treespec', 'tuning.json');
+}
+
+function keyString(key: TuningKey): string {
+  return `${key.manifestHash}|${key.provider}|${key.machine}`;
+}
+
+function isPairs(value: unknown): value is Array<[number, number]> {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (p) =>
+        Array.isArray(p) &&
+        p.length === 2 &&
+        Number.isInteger(p[0]) &&
+        p[0] >= 1 &&
+        p[0] <= LARGEST_SIZE &&
+        typeof p[1] === 'number' &&
+        Number.isFinite(p[1]) &&
+        p[1] >= 0,
+    )
+  );
+}
+
+function isSeed(value: unknown): value is ControllerSeed {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  const overhead = v.overheadMs;
+  return (
+    isPairs(v.verifyMs) &&
+    isPairs(v.draftMs) &&
+    (overhead === undefined || (typeof overhead === 'number' && Number.isFinite(overhead) && overhead >= 0))
+  );
+}
+
+/** The entries of a cache file's text, or a reason it cannot be trusted. */
+function parseCache(text: string): Record<string, TunedSeeds> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'it is not JSON';
+  }
+  const v = value as { format?: unknown; version?: unknown; entries?: unknown } | null;
+  if (typeof v !== 'object' || v === null || v.format !== FORMAT) return `it is not a ${FORMAT} file`;
+  if (v.version !== VERSION) return `it has version ${String(v.version)}; this treespec reads ${VERSION}`;
+  if (typeof v.entries !== 'object' || v.entries === null || Array.isArray(v.entries)) {
+    return 'its "entries" is not an object';
+  }
+  const entries: Record<string, TunedSeeds> = {};
+  for (const [key, entry] of Object.entries(v.entries)) {
+    if (typeof entry !== 'object' || entry === null) return `entry ${key} is not an object`;
+    const seeds: TunedSeeds = {};
+    for (const [drafter, seed] of Object.entries(entry)) {
+      if (!(DRAFTERS as readonly string[]).includes(drafter) || !isSeed(seed)) {
+        return `entry ${key} holds an invalid "${drafter}" seed`;
+      }
+      seeds[drafter as TunedDrafter] = seed;
+    }
+    entries[key] = seeds;
+  }
+  return entries;
+}
+
+/**
+ * The stored step costs for `key`, or undefined when none are stored. A file that is corrupt,
+ * of another format or version, or holds invalid values is never trusted: it is ignored with a
+ * warning through `warn` (default `console.warn`), and a later `writeTuningCache` replaces it.
+ */
+export async function readTuningCache(
+  file: string,
+  key: TuningKey,
+  warn: (message: string) => void = console.warn,
+): Promise<TunedSeeds | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const entries = parseCache(text);
+  if (typeof entries === 'string') {
+    warn(`treespec: ignoring the tuning cache ${file}: ${entries}`);
+    return undefined;
+  }
+  return entries[keyString(key)];
+}
+
+/** Stores `seed` for `drafter` under `key`, keeping the file's other valid entries. */
+export async function writeTuningCache(
+  file: string,
+  key: TuningKey,
+  drafter: TunedDrafter,
+  seed: ControllerSeed,
+): Promise<void> {
+  let entries: Record<string, TunedSeeds> = {};
+  try {
+    const parsed = parseCache(await readFile(file, 'utf8'));
+    if (typeof parsed !== 'string') entries = parsed;
+  } catch {
+    // No file yet.
+  }
+  const k = keyString(key);
+  entries[k] = { ...entries[k], [drafter]: seed };
+  await mkdir(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ format: FORMAT, version: VERSION, entries }, null, 2)}\n`);
+  await rename(temporary, file);
+}
+
+/**
+ * The stored step costs of a bundle on this machine and provider, for a loader: from `file`
+ * (default {@link defaultTuningCacheFile}), or undefined when `file` is false or nothing is stored.
+ */
+export async function storedSeeds(
+  manifestText: string,
+  provider: string,
+  file: string | false | undefined,
+): Promise<TunedSeeds | undefined> {
+  if (file === false) return undefined;
+  return readTuningCache(file ?? defaultTuningCacheFile(), {
+    manifestHash: manifestHash(manifestText),
+    provider,
+    machine: machineName(),
+  });
+}

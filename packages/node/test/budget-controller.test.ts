@@ -1,0 +1,97 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BudgetController } from '@treespec/drafters';
+import { MANIFEST_FILE } from '@treespec/onnx';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadTreespec, machineName, manifestHash, writeTuningCache } from '../src/index.js';
+import { devPrompts, TINY } from './tiny.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'treespec-controller-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('the budget controller on the real tiny model', () => {
+  it('keeps greedy output identical to plain decoding for eagle2, draft-lm and hybrid whatever it picks', async () => {
+    const generator = await loadTreespec(TINY, {
+      drafters: ['eagle2', 'draft-lm', 'hybrid'],
+      tuningCache: false,
+    });
+    try {
+      const eagle = generator.drafters.eagle2;
+      expect(eagle).toBeInstanceOf(BudgetController);
+      const choices = new Set<string>();
+      const note = () => {
+        const c = (eagle as BudgetController).lastChoice;
+        choices.add(`${c.depth}/${c.nodes}`);
+      };
+      for (const { prompt } of devPrompts(4)) {
+        const plain = await generator.generate(prompt, { maxTokens: 48, plain: true });
+        for (const drafter of ['eagle2', 'draft-lm', 'hybrid']) {
+          const r = await generator.generate(prompt, { maxTokens: 48, drafter, onStep: note });
+          expect(Array.from(r.tokens), drafter).toEqual(Array.from(plain.tokens));
+          expect(r.stats.controller?.steps, drafter).toBeGreaterThan(0);
+        }
+      }
+      // It learns: a small first tree, a plain step, a full tree, then its own choices.
+      expect(choices.size).toBeGreaterThanOrEqual(3);
+      expect(choices).toContain('0/0');
+    } finally {
+      await generator.dispose();
+    }
+  }, 180_000);
+
+  it('starts from the costs `treespec tune` stored for this model, provider and machine', async () => {
+    const file = join(dir, 'tuning.json');
+    const key = {
+      manifestHash: manifestHash(await readFile(join(TINY, MANIFEST_FILE), 'utf8')),
+      provider: 'cpu',
+      machine: machineName(),
+    };
+    await writeTuningCache(file, key, 'eagle2', {
+      verifyMs: [
+        [1, 10],
+        [33, 12],
+      ],
+      draftMs: [[7, 1]],
+      overheadMs: 0,
+    });
+    const generator = await loadTreespec(TINY, { tuningCache: file });
+    try {
+      const eagle = generator.drafters.eagle2 as BudgetController;
+      const first: number[] = [];
+      await generator.generate(devPrompts(1)[0]!.prompt, {
+        maxTokens: 8,
+        onStep: () => first.push(eagle.lastChoice.nodes),
+      });
+      // Seeded, it needs no plain step to time and drafts a full tree at once to price the others.
+      expect(first[0]).toBe(32);
+    } finally {
+      await generator.dispose();
+    }
+  }, 60_000);
+
+  it('ignores a corrupt tuning cache with a warning and learns from scratch', async () => {
+    const file = join(dir, 'corrupt.json');
+    await writeFile(
+      file,
+      '{"format":"treespec-tuning-cache","version":1,"entries":{"x":{"eagle2":{"verifyMs":"fast"}}}}',
+    );
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const generator = await loadTreespec(TINY, { tuningCache: file });
+      try {
+        const r = await generator.generate(devPrompts(1)[0]!.prompt, { maxTokens: 16 });
+        expect(r.tokens.length).toBe(16);
+        expect(r.stats.controller?.plainSteps).toBeGreaterThan(0);
+      } finally {
+        await generator.dispose();
+      }
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/ignoring the tuning cache .*corrupt\.json/));
+    } finally {
+      warn.mockRestore();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,98 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  defaultTuningCacheFile,
+  manifestHash,
+  readTuningCache,
+  type TuningKey,
+  writeTuningCache,
+} from '../src/index.js';
+
+const key: TuningKey = {
+  manifestHash: manifestHash('{"models":[]}'),
+  provider: 'cpu',
+  machine: 'Test CPU x2',
+};
+const seed = {
+  verifyMs: [[1, 9.5] as [number, number], [11, 14]],
+  draftMs: [[5, 3.25] as [number, number]],
+  overheadMs: 0.3,
+};
+
+describe('tuning cache', () => {
+  let dir: string;
+  let file: string;
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'treespec-tuning-'));
+    file = join(dir, 'sub', 'tuning.json');
+    warnings.length = 0;
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps step costs per model, provider and machine, and drafter by drafter', async () => {
+    expect(await readTuningCache(file, key, warn)).toBeUndefined();
+    await writeTuningCache(file, key, 'eagle2', seed);
+    await writeTuningCache(file, key, 'draft-lm', { verifyMs: [[1, 9]], draftMs: [] });
+    await writeTuningCache(file, { ...key, provider: 'cuda' }, 'eagle2', { verifyMs: [[1, 1]], draftMs: [] });
+    expect(await readTuningCache(file, key, warn)).toEqual({
+      eagle2: seed,
+      'draft-lm': { verifyMs: [[1, 9]], draftMs: [] },
+    });
+    expect((await readTuningCache(file, { ...key, provider: 'cuda' }, warn))?.eagle2?.verifyMs).toEqual([
+      [1, 1],
+    ]);
+    expect(await readTuningCache(file, { ...key, machine: 'Other CPU x8' }, warn)).toBeUndefined();
+    expect(await readTuningCache(file, { ...key, manifestHash: manifestHash('{}') }, warn)).toBeUndefined();
+    expect(warnings).toEqual([]);
+  });
+
+  it('ignores a corrupt, foreign or tampered file with a warning, and a later write replaces it', async () => {
+    const bad = [
+      'not json {',
+      JSON.stringify({ format: 'something-else', version: 1, entries: {} }),
+      JSON.stringify({ format: 'treespec-tuning-cache', version: 99, entries: {} }),
+      JSON.stringify({
+        format: 'treespec-tuning-cache',
+        version: 1,
+        entries: {
+          [`${key.manifestHash}|cpu|Test CPU x2`]: { eagle2: { verifyMs: [[1, -5]], draftMs: [] } },
+        },
+      }),
+      JSON.stringify({
+        format: 'treespec-tuning-cache',
+        version: 1,
+        entries: {
+          [`${key.manifestHash}|cpu|Test CPU x2`]: { eagle2: { verifyMs: [[0.5, 3]], draftMs: [] } },
+        },
+      }),
+      JSON.stringify({
+        format: 'treespec-tuning-cache',
+        version: 1,
+        entries: { [`${key.manifestHash}|cpu|Test CPU x2`]: { medusa: seed } },
+      }),
+    ];
+    await writeTuningCache(file, key, 'eagle2', seed);
+    for (const text of bad) {
+      await writeFile(file, text);
+      expect(await readTuningCache(file, key, warn)).toBeUndefined();
+    }
+    expect(warnings).toHaveLength(bad.length);
+    expect(warnings[0]).toMatch(/ignoring the tuning cache .*tuning\.json: it is not JSON/);
+    expect(warnings[2]).toMatch(/version 99/);
+    await writeTuningCache(file, key, 'eagle2', seed);
+    expect(await readTuningCache(file, key, warn)).toEqual({ eagle2: seed });
+    expect(JSON.parse(await readFile(file, 'utf8')).format).toBe('treespec-tuning-cache');
+  });
+
+  it('lives under XDG_CACHE_HOME when it is set', () => {
+    expect(defaultTuningCacheFile({ XDG_CACHE_HOME: '/tmp/xdg' })).toBe(
+      join('/tmp/xdg', 'treespec', 'tuning.json'),
+    );
+  });
+});
