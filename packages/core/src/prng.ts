@@ -29,19 +29,21 @@ export class Xoshiro128 {
   /** Restarts the stream from `seed` (an integer in [0, 2^32)). */
   seed(seed: number): void {
     requireInteger('seed', seed, 0, 0xffffffff);
-    let x = seed >>> 0;
-    const next = (): number => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
+    const x = seed >>> 0;
+    this.s0 = fmix32((x + GOLDEN) >>> 0);
+    this.s1 = fmix32((x + 2 * GOLDEN) >>> 0);
+    this.s2 = fmix32((x + 3 * GOLDEN) >>> 0);
+    this.s3 = fmix32((x + 4 * GOLDEN) >>> 0);
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /**
+   * Restarts the stream from the pair (`seed`, `stream`), e.g. a generation's seed and a token
+   * position: the same pair always gives the same stream, different streams of one seed are
+   * unrelated. Allocation-free, for per-token use.
+   */
+  seedStream(seed: number, stream: number): void {
+    this.seed(fmix32((seed ^ fmix32((stream + GOLDEN) >>> 0)) >>> 0));
   }
 
   /** The next 32-bit unsigned integer. */
@@ -63,6 +65,17 @@ export class Xoshiro128 {
     const lo = this.nextUint32() >>> 6;
     return (hi * 67108864 + lo) / 9007199254740992;
   }
+}
+
+/** The golden-ratio increment of SplitMix32. */
+const GOLDEN = 0x9e3779b9;
+
+/** murmur3's 32-bit finaliser: a bijective mix of a 32-bit unsigned integer. */
+function fmix32(value: number): number {
+  let z = value;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

@@ -40,7 +40,9 @@ describe('per-step caps on tree growth', () => {
         fc.integer({ min: 0, max: 8 }),
         fc.integer({ min: 0, max: 40 }),
         (topK, frontier, depth, total, capDepth, capNodes) => {
-          const growth = new DynamicTreeGrowth({ topK, frontier, depth, totalTokens: total });
+          // `depth` levels of draft nodes and `total` kept nodes beside the root, in the options'
+          // conventions (EAGLE's: depth counts the levels after the first, totalTokens the root).
+          const growth = new DynamicTreeGrowth({ topK, frontier, depth: depth - 1, totalTokens: total + 1 });
           const full = grow(growth);
           growth.capNext(capDepth, capNodes);
           const capped = grow(growth);
@@ -50,7 +52,7 @@ describe('per-step caps on tree growth', () => {
           expect(capped.size - 1).toBeLessThanOrEqual(n);
           expect(isConnected(capped)).toBe(true);
           // The capped tree is what a growth built with that budget keeps.
-          const reference = grow(new DynamicTreeGrowth({ topK, frontier, depth: d, totalTokens: n }));
+          const reference = grow(new DynamicTreeGrowth({ topK, frontier, depth: d - 1, totalTokens: n + 1 }));
           expect(Array.from(capped.tokens.subarray(0, capped.size))).toEqual(
             Array.from(reference.tokens.subarray(0, reference.size)),
           );

@@ -92,7 +92,7 @@ async function sample(growth: TreeGrowth, drafterSample?: { temperature: number;
 describe('sampling through a budget controller that switches trees mid-generation (chi-square, alpha 1e-3)', () => {
   it('matches plain sampling with top-k trees', async () => {
     const { counts, choices, switches } = await sample(
-      new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 10 }),
+      new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 3, totalTokens: 11 }),
     );
     const test = chiSquareTest(counts, exactDistribution(), SAMPLES);
     expect(choices.size).toBeGreaterThanOrEqual(4);

@@ -42,7 +42,7 @@ function toy(
   const clock = new Clock();
   const featureSize = options.featureSize ?? 0;
   const target = new ClockedTarget(new ToyTarget(model, { featureSize }), clock, costs);
-  const growth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 6, totalTokens: 24 });
+  const growth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 5, totalTokens: 25 });
   const inner = new ToyDrafter({
     target: target.inner,
     growth,

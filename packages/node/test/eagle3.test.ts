@@ -15,7 +15,12 @@ const BUDGETS: Array<DynamicTreeOptions | undefined> = [
 describe('EAGLE-3 on the real tiny model through onnxruntime-node', () => {
   it('gives token for token the output of plain decoding on development prompts, for every budget', async () => {
     for (const tree of BUDGETS) {
-      const generator = await loadTreespec(TINY, { drafter: 'eagle3', ...(tree ? { tree } : {}) });
+      // Fixed budgets: a budget controller would decode plainly where the weak head does not pay.
+      const generator = await loadTreespec(TINY, {
+        drafter: 'eagle3',
+        budget: 'fixed',
+        ...(tree ? { tree } : {}),
+      });
       try {
         let steps = 0;
         let tokens = 0;
@@ -35,7 +40,7 @@ describe('EAGLE-3 on the real tiny model through onnxruntime-node', () => {
   }, 300_000);
 
   it('serves eagle2 and eagle3 from one generator: the target fetch carries both heads’ inputs', async () => {
-    const generator = await loadTreespec(TINY, { drafter: 'eagle3', drafters: ['eagle2'] });
+    const generator = await loadTreespec(TINY, { drafter: 'eagle3', drafters: ['eagle2'], budget: 'fixed' });
     try {
       const { prompt } = devPrompts(1)[0]!;
       const plain = await generator.generate(prompt, { maxTokens: 40, plain: true });

@@ -85,3 +85,12 @@ export function resolveBudgets(
     );
   return { tree: merge((l) => l.tree), draftTree: merge((l) => l.draftTree) };
 }
+
+/** `budgets` with trees of at most `maxContext` nodes: a small context window bounds what one step can verify. */
+export function withinContext(budgets: Budgets, maxContext: number): Budgets {
+  const fit = (tree: DynamicTreeOptions): DynamicTreeOptions =>
+    tree.totalTokens !== undefined && tree.totalTokens > maxContext
+      ? { ...tree, totalTokens: Math.max(2, maxContext) }
+      : tree;
+  return { tree: fit(budgets.tree), draftTree: fit(budgets.draftTree) };
+}

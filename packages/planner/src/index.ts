@@ -1,5 +1,12 @@
 export { assemble, type OpenSession } from './assemble.js';
-export { type Budgets, DEVICE_PRESETS, mergeTree, resolveBudgets } from './budgets.js';
+export {
+  type Budgets,
+  CONTROLLED_CAPACITIES,
+  DEVICE_PRESETS,
+  mergeTree,
+  resolveBudgets,
+  withinContext,
+} from './budgets.js';
 export {
   BUNDLE_DRAFTERS,
   type BundleDrafter,

@@ -8,7 +8,7 @@ import {
   type ManifestModel,
   type ModelRole,
 } from '@treespec/onnx';
-import { type Budgets, resolveBudgets } from './budgets.js';
+import { type Budgets, resolveBudgets, withinContext } from './budgets.js';
 import {
   BUNDLE_DRAFTERS,
   type BundleDrafter,
@@ -140,6 +140,7 @@ export function plan(
     }
   }
   const [first] = wanted;
+  const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
   return {
     manifestFile,
@@ -149,17 +150,20 @@ export function plan(
     models: [target, ...Object.values(draftModels)],
     drafters,
     defaultDrafter: first === 'none' ? null : (first as DrafterName),
-    budgets: resolveBudgets(
-      device,
-      manifest.tuning,
-      {
-        ...(options.tree ? { tree: options.tree } : {}),
-        ...(options.draftTree ? { draftTree: options.draftTree } : {}),
-      },
-      budgetMode,
+    budgets: withinContext(
+      resolveBudgets(
+        device,
+        manifest.tuning,
+        {
+          ...(options.tree ? { tree: options.tree } : {}),
+          ...(options.draftTree ? { draftTree: options.draftTree } : {}),
+        },
+        budgetMode,
+      ),
+      maxContext,
     ),
     choices,
-    maxContext: Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext),
+    maxContext,
     tokenizerFiles: target.tokenizer.files,
     corpus: options.corpus,
     maxQueued: options.maxQueued,

@@ -1,6 +1,6 @@
 import { DYNAMIC_TREE_DEFAULTS } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
-import { DEVICE_PRESETS, mergeTree, resolveBudgets } from '../src/index.js';
+import { CONTROLLED_CAPACITIES, DEVICE_PRESETS, mergeTree, resolveBudgets } from '../src/index.js';
 
 describe('mergeTree', () => {
   it('fills in the base for what is not given', () => {
@@ -28,14 +28,14 @@ describe('resolveBudgets', () => {
     expect(resolveBudgets('cuda', undefined).tree).toEqual(gpu);
   });
 
-  it('takes the device preset, then the bundle tuning of that device, then the call options', () => {
-    expect(resolveBudgets('cpu', undefined).tree).toEqual({
+  it('takes the device preset, then the bundle tuning of that device, then the call options (fixed budgets)', () => {
+    expect(resolveBudgets('cpu', undefined, {}, 'fixed').tree).toEqual({
       topK: 3,
       frontier: 1,
       depth: 4,
       totalTokens: 11,
     });
-    expect(resolveBudgets('wasm', undefined).tree).toEqual({
+    expect(resolveBudgets('wasm', undefined, {}, 'fixed').tree).toEqual({
       topK: 2,
       frontier: 2,
       depth: 1,
@@ -45,16 +45,29 @@ describe('resolveBudgets', () => {
       cpu: { tree: { totalTokens: 12 }, draftTree: { depth: 4 } },
       wasm: { tree: { depth: 3 } },
     };
-    expect(resolveBudgets('cpu', tuning)).toEqual({
+    expect(resolveBudgets('cpu', tuning, {}, 'fixed')).toEqual({
       tree: { topK: 3, frontier: 1, depth: 4, totalTokens: 12 },
       draftTree: { topK: 4, frontier: 1, depth: 4, totalTokens: 6 },
     });
-    expect(resolveBudgets('cpu', tuning, { tree: { topK: 2 } }).tree).toEqual({
+    expect(resolveBudgets('cpu', tuning, { tree: { topK: 2 } }, 'fixed').tree).toEqual({
       topK: 2,
       frontier: 2,
       depth: 4,
       totalTokens: 12,
     });
     expect(resolveBudgets('webgpu', tuning).tree.totalTokens).toBe(DYNAMIC_TREE_DEFAULTS.totalTokens);
+  });
+
+  it('under a budget controller (auto, the default) gives CPU-bound devices the controlled capacity, tuning and call options over it', () => {
+    expect(resolveBudgets('cpu', undefined)).toEqual(CONTROLLED_CAPACITIES.cpu);
+    expect(resolveBudgets('wasm', undefined)).toEqual(CONTROLLED_CAPACITIES.wasm);
+    expect(
+      resolveBudgets('cpu', { cpu: { tree: { totalTokens: 12 } } }, { tree: { depth: 2 } }).tree,
+    ).toEqual({
+      ...CONTROLLED_CAPACITIES.cpu?.tree,
+      depth: 2,
+      totalTokens: 12,
+    });
+    expect(resolveBudgets('webgpu', undefined)).toEqual(resolveBudgets('webgpu', undefined, {}, 'fixed'));
   });
 });

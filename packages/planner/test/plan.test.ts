@@ -29,10 +29,10 @@ describe('plan', () => {
 
   it('takes fp32 models on wasm and the device budgets, with the call options over them', async () => {
     const manifest = await tinyManifest();
-    const wasm = plan(manifest, { drafters: ['draft-lm'] }, 'wasm');
+    const wasm = plan(manifest, { drafters: ['draft-lm'], budget: 'fixed' }, 'wasm');
     expect(wasm.models.every((m) => m.weightFormat === 'fp32')).toBe(true);
     expect(wasm.budgets.tree).toEqual({ topK: 2, frontier: 2, depth: 1, totalTokens: 5 });
-    expect(plan(manifest, { tree: { depth: 3 } }, 'cpu').budgets.tree).toEqual({
+    expect(plan(manifest, { tree: { depth: 3 }, budget: 'fixed' }, 'cpu').budgets.tree).toEqual({
       topK: 3,
       frontier: 1,
       depth: 3,
@@ -40,6 +40,7 @@ describe('plan', () => {
     });
     const tuned: Manifest = { ...manifest, tuning: { cpu: { tree: { totalTokens: 6 } } } };
     expect(plan(tuned, {}, 'cpu').budgets.tree.totalTokens).toBe(6);
+    expect(plan(manifest, { maxContext: 16 }, 'cpu').budgets.tree.totalTokens).toBe(16);
     expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
   });
 

@@ -17,19 +17,26 @@ import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './
  *
  * At each node the target's distribution p (after penalties, temperature, top-k, top-p, min-p,
  * computed for exactly the context plain decoding would have there) decides among the node's
- * children, tried in draft-score order:
- * - deterministic candidates (top-k drafters: EAGLE-2, static trees, lookup): accept child c with
- *   probability p(c); on rejection set p(c) = 0 and renormalise;
+ * children:
+ * - deterministic candidates (top-k drafters: EAGLE-2/3, static trees, lookup): the target's own
+ *   token x is drawn from p with a uniform that depends on the seed and x's position only; the
+ *   child whose token is x is accepted, and when none is, x is the bonus token. A child is thus
+ *   accepted with the probability of the sequential scheme (accept c with p(c), on rejection
+ *   remove c and renormalise), and the output is, token for token, what plain decoding with the
+ *   same seed samples, whatever the tree: seeded generations reproduce whichever drafter or budget
+ *   (a budget controller's timing-driven choice included) drafted them;
  * - sampled candidates (drawn i.i.d. from a known draft distribution q, stored in
  *   `tree.draftDistributions`): accept c with probability min(1, p(c) / q(c)); on rejection
- *   replace p by max(p − q, 0), renormalised.
- * An accepted child becomes the current node; when no child is accepted (or there is none) the
- * bonus token is drawn from what is left of p.
+ *   replace p by max(p − q, 0), renormalised; when no child is accepted the bonus token is drawn
+ *   from what is left of p. Their output depends on the drafts, so it is reproducible for a fixed
+ *   drafter and budget only.
  */
 export class StochasticVerifier implements Verifier {
   readonly name = 'stochastic';
   readonly sampling: ResolvedSampling;
   private readonly rng: Xoshiro128;
+  /** Reseeded per token position for deterministic candidates. */
+  private readonly positionRng = new Xoshiro128(0);
   private seedValue: number;
   private pipeline: LogitsPipeline | null = null;
   private probs = new Float64Array(0);
@@ -84,12 +91,22 @@ export class StochasticVerifier implements Verifier {
     result.path[0] = 0;
     while (true) {
       pipeline.distribution(logits, node * vocabSize, input.contextLength - 1 + tree.depths[node], probs);
-      const next = sampled
-        ? this.trySampled(node, input, probs, q as Float32Array)
-        : this.tryDeterministic(node, input, probs);
-      if (next < 0) {
-        result.bonusToken = sampleToken(probs, vocabSize, rng);
-        break;
+      let next: number;
+      if (sampled) {
+        next = this.trySampled(node, input, probs, q as Float32Array);
+        if (next < 0) {
+          result.bonusToken = sampleToken(probs, vocabSize, rng);
+          break;
+        }
+      } else {
+        // The token at this position, drawn as plain decoding would draw it with this seed.
+        this.positionRng.seedStream(this.seedValue, input.contextLength + tree.depths[node]);
+        const token = sampleToken(probs, vocabSize, this.positionRng);
+        next = childWithToken(tree, node, token);
+        if (next < 0) {
+          result.bonusToken = token;
+          break;
+        }
       }
       result.path[length++] = next;
       penalties?.push(tree.tokens[next]);
@@ -97,21 +114,6 @@ export class StochasticVerifier implements Verifier {
     }
     result.pathLength = length;
     if (penalties) for (let k = length - 1; k >= 1; k--) penalties.pop(tree.tokens[result.path[k]]);
-  }
-
-  /** Children are the draft's top tokens: accept c with p(c) / remaining mass, else remove c from p. */
-  private tryDeterministic(node: number, input: VerifyInput, probs: Float64Array): number {
-    const { tree } = input;
-    let mass = 1;
-    for (let c = node + 1; c < tree.size; c++) {
-      if (tree.parents[c] !== node) continue;
-      const token = tree.tokens[c];
-      const pc = probs[token];
-      if (pc > 0 && this.rng.nextFloat() * mass < pc) return c;
-      mass -= pc;
-      probs[token] = 0;
-    }
-    return -1;
   }
 
   /** Children were drawn from q: accept c with min(1, p(c)/q(c)), else p ← norm(max(p − q, 0)). */
@@ -135,4 +137,11 @@ export class StochasticVerifier implements Verifier {
     }
     return -1;
   }
+}
+
+/** The child of `node` whose token is `token`, or -1. */
+function childWithToken(tree: VerifyInput['tree'], node: number, token: number): number {
+  for (let c = node + 1; c < tree.size; c++)
+    if (tree.parents[c] === node && tree.tokens[c] === token) return c;
+  return -1;
 }

@@ -155,7 +155,13 @@ describe('serving one generation at a time', () => {
   it('on close, finishes the running stream within the grace period and refuses queued requests with 503', async () => {
     const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 30_000 });
     const base = await server.listen({ port: 0 });
-    const running = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 48, temperature: 0 });
+    // Long enough to be running still when the queued request arrives and the server closes.
+    const running = streamCompletion(base, {
+      model: 'tiny',
+      prompt: PROMPT,
+      max_tokens: 600,
+      temperature: 0,
+    });
     await new Promise((resolve) => setTimeout(resolve, 100));
     const queued = fetch(`${base}/v1/completions`, {
       method: 'POST',
@@ -168,7 +174,7 @@ describe('serving one generation at a time', () => {
     const finished = await running;
     await closed;
     expect(finished.done).toBe(true);
-    expect(finished.text).toBe((await generator.generate(PROMPT, { maxTokens: 48, temperature: 0 })).text);
+    expect(finished.text).toBe((await generator.generate(PROMPT, { maxTokens: 600, temperature: 0 })).text);
   });
 
   it('on close, aborts the running generation once the grace period is over', async () => {

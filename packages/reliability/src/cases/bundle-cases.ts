@@ -506,10 +506,10 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
   ),
   bundleCase(
     'bundle-tree-product',
-    'tree topK 4096 × depth 1024 (each within bounds)',
+    'tree topK 4096 × depth 1023 (each within bounds)',
     {},
     refused(OptionError, /option "tree" must be a budget whose drafted nodes/),
-    { tree: { topK: 4096, depth: 1024 } },
+    { tree: { topK: 4096, depth: 1023 } },
   ),
   bundleCase('bundle-tree-zero', 'tree topK 0', {}, refused(OptionError, /topK/), { tree: { topK: 0 } }),
   bundleCase('bundle-context-zero', 'maxContext 0', {}, refused(OptionError, /maxContext/), {

@@ -120,7 +120,7 @@ export const CLI_CASES: readonly CliCase[] = [
     '`-d turbo`',
     () => ['generate', PROMPT, '-d', 'turbo'],
     1,
-    /argument 'turbo' is invalid\. Allowed choices are eagle2, draft-lm/,
+    /argument 'turbo' is invalid\. Allowed choices are eagle2, eagle3, draft-lm/,
   ),
   cli(
     'cli-provider-unknown',
@@ -152,10 +152,10 @@ export const CLI_CASES: readonly CliCase[] = [
   ),
   cli(
     'cli-tree-product',
-    '`--tree-top-k 4096 --tree-depth 1024`',
-    () => ['generate', PROMPT, '--tree-top-k', '4096', '--tree-depth', '1024'],
+    '`--tree-top-k 4096 --tree-depth 1023`',
+    () => ['generate', PROMPT, '--tree-top-k', '4096', '--tree-depth', '1023'],
     1,
-    /error: option "tree" must be a budget whose drafted nodes \(1 \+ topK \+ \(depth - 1\) × frontier × topK = \d+\) are at most 65536/,
+    /error: option "tree" must be a budget whose drafted nodes \(1 \+ topK \+ depth × frontier × topK = \d+\) are at most 65536/,
   ),
   cli(
     'cli-max-context-zero',
@@ -246,7 +246,7 @@ export const CLI_CASES: readonly CliCase[] = [
     () => ['inspect', TINY, '--verify'],
     0,
     /^$/,
-    /verified the sha256 of 10 files\n$/,
+    /verified the sha256 of 12 files\n$/,
   ),
   cli(
     'cli-inspect-verify-bitflip',
