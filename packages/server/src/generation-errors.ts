@@ -13,6 +13,7 @@ const OPTION_PARAMS: Readonly<Record<string, string>> = {
   maxTokens: 'max_tokens',
   stop: 'stop',
   drafter: 'treespec.drafter',
+  tree: 'treespec.tree',
 };
 
 /**

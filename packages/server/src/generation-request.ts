@@ -69,6 +69,7 @@ function sharedOptions(
     ...(request.min_p != null ? { minP: request.min_p } : {}),
     ...(request.repetition_penalty != null ? { repetitionPenalty: request.repetition_penalty } : {}),
     ...(drafter !== null ? { drafter } : {}),
+    ...(request.treespec?.tree ? { tree: request.treespec.tree } : {}),
   };
   return { options, drafter };
 }

@@ -7,6 +7,18 @@ const nullish = <T extends z.ZodType>(schema: T) => schema.nullable().optional()
 const treespecExtension = z.strictObject({
   /** One of the drafters the server loaded, or `none` for plain decoding. */
   drafter: z.string().min(1).optional(),
+  /**
+   * A tree budget for this request's model drafter, in EAGLE's conventions, within the capacity
+   * the server loaded; drafted whole every step (no budget controller).
+   */
+  tree: z
+    .strictObject({
+      topK: z.number().int().min(1).optional(),
+      frontier: z.number().int().min(1).optional(),
+      depth: z.number().int().min(0).optional(),
+      totalTokens: z.number().int().min(2).optional(),
+    })
+    .optional(),
 });
 
 /** Sampling and streaming fields both endpoints share, with OpenAI's ranges. */

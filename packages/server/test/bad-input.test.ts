@@ -123,6 +123,14 @@ describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
     });
     expectOpenAiError(drafter, 400, 'treespec.drafter');
     expect(drafter.body.error.message).toMatch(/none/);
+    const tree = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: 'x',
+      temperature: 0,
+      treespec: { tree: { topK: 64, depth: 8, totalTokens: 200 } },
+    });
+    expectOpenAiError(tree, 400, 'treespec.tree');
+    expect(tree.body.error.message).toMatch(/capacity set at load/);
     const ids = await post('/v1/completions', { model: 'tiny', prompt: [1, 10_000_000] });
     expectOpenAiError(ids, 400, 'prompt');
   });

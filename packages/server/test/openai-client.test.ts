@@ -176,6 +176,21 @@ describe('the official openai client against treespec serve', () => {
     expect(completion.treespec.tau).toBe(1);
   });
 
+  it('drafts the tree budget a request gives in treespec.tree, to the same greedy text', async () => {
+    const expected = await generator.generate(PROMPT, { maxTokens: 24, temperature: 0 });
+    const completion = (await client.completions.create({
+      model: 'tiny',
+      prompt: PROMPT,
+      max_tokens: 24,
+      temperature: 0,
+      // @ts-expect-error the treespec extension object is not in OpenAI's types
+      treespec: { tree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 } },
+    })) as unknown as { choices: [{ text: string }]; treespec: { mean_tree_size: number } };
+    expect(completion.choices[0].text).toBe(expected.text);
+    expect(completion.treespec.mean_tree_size).toBeLessThanOrEqual(4);
+    expect(completion.treespec.mean_tree_size).toBeGreaterThan(1);
+  });
+
   it('reproduces a seeded sampled completion', async () => {
     const ask = () =>
       client.completions.create({
