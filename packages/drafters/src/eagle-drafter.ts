@@ -1,12 +1,11 @@
 import {
-  ContractError,
   type DraftContext,
   type DraftModel,
   DynamicTreeGrowth,
   type DynamicTreeOptions,
   type TreeGrowth,
 } from '@treespec/core';
-import { FeatureColumns } from './feature-columns.js';
+import { FeatureColumns, featureRowsToCommit } from './feature-columns.js';
 import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 
 /** Options of {@link EagleDrafter}. */
@@ -42,17 +41,6 @@ export class EagleDrafter extends ModelTreeDrafter {
   }
 
   protected rowsToCommit(context: DraftContext): CommitRows | null {
-    if (context.featureRows > 0) {
-      const start = context.featureStart + 1;
-      return {
-        tokens: context.tokens.subarray(start, start + context.featureRows),
-        features: this.feature.select(context),
-        rows: context.featureRows,
-      };
-    }
-    if (this.model.committedRows === 0) return null;
-    throw new ContractError(
-      'the EAGLE drafter was called without the features of the newly committed tokens',
-    );
+    return featureRowsToCommit(context, this.model.committedRows, this.feature);
   }
 }

@@ -1,5 +1,6 @@
 import { ContractError, type DraftContext } from '@treespec/core';
 import { grownCapacity } from './buffers.js';
+import type { CommitRows } from './model-tree-drafter.js';
 
 /**
  * A fixed band of columns of the target's feature rows, as contiguous rows. A target fetched for
@@ -19,7 +20,7 @@ export class FeatureColumns {
   constructor(
     readonly width: number,
     readonly from: 'leading' | 'trailing',
-    private readonly what: string,
+    readonly what: string,
   ) {}
 
   /**
@@ -43,4 +44,29 @@ export class FeatureColumns {
     }
     return this.rows;
   }
+}
+
+/**
+ * The rows a feature drafter commits to its head before drafting: the newly committed tokens, each
+ * with the feature band `columns` of the target row before it; null on the first call of a
+ * sequence, when there is nothing yet.
+ * @throws ContractError when tokens were committed without their features.
+ */
+export function featureRowsToCommit(
+  context: DraftContext,
+  committedRows: number,
+  columns: FeatureColumns,
+): CommitRows | null {
+  if (context.featureRows > 0) {
+    const start = context.featureStart + 1;
+    return {
+      tokens: context.tokens.subarray(start, start + context.featureRows),
+      features: columns.select(context),
+      rows: context.featureRows,
+    };
+  }
+  if (committedRows === 0) return null;
+  throw new ContractError(
+    `${columns.what} was called without the target features of the newly committed tokens`,
+  );
 }

@@ -1,0 +1,76 @@
+import type { DraftModelStep } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import {
+  DraftModelRunner,
+  type DraftModelRunnerOptions,
+  type DraftModelShape,
+} from './draft-model-runner.js';
+import { Int64Buffer } from './int64.js';
+import type { KvArray } from './kv-cache.js';
+import type { EagleHeadLayout } from './model-layout.js';
+
+/**
+ * What the EAGLE heads' runners share: the head's one-layer cache, the in-graph top-k, and the
+ * step each call returns (hidden states, top-k log-probabilities and their target token ids). A
+ * subclass gives the feature inputs of its rows; the widest draft call defaults to 64 rows.
+ */
+export abstract class HeadRunner extends DraftModelRunner {
+  private readonly names: EagleHeadLayout['names'];
+  private readonly topK = new Int64Buffer(1);
+  private readonly topTokens: Int32Array;
+  private readonly fetchNames: string[];
+
+  protected constructor(
+    session: InferenceSession,
+    shape: DraftModelShape,
+    names: EagleHeadLayout['names'],
+    options: DraftModelRunnerOptions,
+  ) {
+    super(session, shape, options, 64);
+    this.names = names;
+    this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
+    this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
+  }
+
+  /** Runs the head on `rows` rows fed `featureFeeds`, keeps their cache rows and returns the step. */
+  protected async runHead(
+    rows: number,
+    k: number,
+    bias: Float32Array,
+    featureFeeds: Record<string, Tensor>,
+  ): Promise<DraftModelStep> {
+    const { names, cache } = this;
+    const past = cache.length;
+    const width = past + rows;
+    this.topK.set(0, k);
+    const feeds: Record<string, Tensor> = {
+      ...featureFeeds,
+      [names.inputIds]: new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]),
+      [names.positionIds]: new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]),
+      [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
+      [names.pastKey]: cache.keyTensor(0, past),
+      [names.pastValue]: cache.valueTensor(0, past),
+      [names.topK]: new Tensor('int64', this.topK.values, [1]),
+    };
+    const out = await this.session.run(feeds, this.fetchNames);
+    cache.writeRows(
+      0,
+      out[names.presentKey].data as KvArray,
+      out[names.presentValue].data as KvArray,
+      null,
+      rows,
+      past,
+    );
+    cache.length = width;
+    const ids = out[names.topIds].data as BigInt64Array;
+    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    for (let i = 0; i < rows * k; i++) this.topTokens[i] = words[2 * i];
+    return {
+      rows,
+      hidden: out[names.hidden].data as Float32Array,
+      topLogProbs: out[names.topLogProbs].data as Float32Array,
+      topTokens: this.topTokens,
+      k,
+    };
+  }
+}
