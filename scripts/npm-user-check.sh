@@ -51,7 +51,7 @@ export repo
 printf '%s\0' "$work"/tarballs/*.tgz | xargs -0 -P 2 -I{} bash -c 'lint_tarball "$1"' _ {}
 
 tarball() { ls "$work"/tarballs/treespec-"$1"-*.tgz; }
-quickstart=(core sampling drafters onnx tokenizers generator node convert model-tiny)
+quickstart=(core sampling drafters onnx tokenizers generator planner node convert model-tiny)
 
 # The two CPU-only installs of README "Install" that work with the npm registry alone: the app's
 # package.json denies onnxruntime-node's install script (npm 11.19 and later), or
@@ -130,7 +130,7 @@ EOF
 node require-check.cjs
 
 step "npm install @treespec/cli @treespec/web, TypeScript, Vite"
-"${npm_install[@]}" "$(tarball cli)" "$(tarball web)" typescript@5.9.3 @types/node@^20.19.0 vite@7.3.8
+"${npm_install[@]}" "$(tarball cli)" "$(tarball server)" "$(tarball web)" typescript@5.9.3 @types/node@^20.19.0 vite@7.3.8
 
 step "the treespec command"
 [ "$(npx --no-install treespec --version)" = "$(node -p "require('@treespec/cli/package.json').version")" ]
