@@ -5,7 +5,6 @@ import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import {
-  type DecoderConfig,
   parseDecoderConfig,
   parseEagle3HeadConfig,
   parseEagleHeadConfig,
@@ -21,8 +20,8 @@ import {
   resolveOptions,
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
-import { CheckpointError } from './errors.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
+import { checkHeadFitsTarget } from './head-fit.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
@@ -75,7 +74,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   }
   await probe.close();
   const config = parseEagleHeadConfig(head.json, head.file);
-  checkHeadFitsTarget(config, targetConfig);
+  checkHeadFitsTarget(config, targetConfig, 'EAGLE head');
   const draftVocabulary = options.draftVocab
     ? await frequencyVocabulary(options.draftVocab, options.target, targetConfig.vocab)
     : null;
@@ -144,20 +143,5 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
     return { model, manifestPath, bytes: written.bytes };
   } finally {
     await Promise.all([checkpoint.close(), target.close()]);
-  }
-}
-
-function checkHeadFitsTarget(head: DecoderConfig, target: DecoderConfig): void {
-  for (const [property, a, b] of [
-    ['hidden_size', head.hidden, target.hidden],
-    ['vocab_size', head.vocab, target.vocab],
-  ] as const) {
-    if (a !== b) {
-      throw new CheckpointError(
-        'mismatch',
-        head.file,
-        `the EAGLE head's ${property} is ${a} but the target's (${target.file}) is ${b}; a head only works with the target it was trained for`,
-      );
-    }
   }
 }

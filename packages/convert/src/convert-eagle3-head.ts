@@ -15,6 +15,7 @@ import {
 import type { DraftVocabularyMap } from './draft-vocabulary.js';
 import { buildEagle3HeadGraph } from './eagle3-head-graph.js';
 import { CheckpointError } from './errors.js';
+import { checkHeadFitsTarget } from './head-fit.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { copyTokenizerFiles } from './tokenizer-files.js';
@@ -43,7 +44,7 @@ export interface Eagle3Sources {
  */
 export async function convertEagle3Head(sources: Eagle3Sources): Promise<ConvertResult> {
   const { options, config, targetConfig, checkpoint, target } = sources;
-  checkEagle3FitsTarget(config, targetConfig);
+  checkHeadFitsTarget(config, targetConfig, 'EAGLE-3 head');
   const capturedLayers = capturedLayersFor(
     options.eagle3Layers ?? config.capturedLayers ?? 'reference',
     targetConfig.layers,
@@ -112,21 +113,6 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   };
   const manifestPath = await upsertManifestModel(options.out, model);
   return { model, manifestPath, bytes: written.bytes };
-}
-
-function checkEagle3FitsTarget(head: Eagle3HeadConfig, target: DecoderConfig): void {
-  for (const [property, a, b] of [
-    ['hidden_size', head.hidden, target.hidden],
-    ['vocab_size', head.vocab, target.vocab],
-  ] as const) {
-    if (a !== b) {
-      throw new CheckpointError(
-        'mismatch',
-        head.file,
-        `the EAGLE-3 head's ${property} is ${a} but the target's (${target.file}) is ${b}; a head only works with the target it was trained for`,
-      );
-    }
-  }
 }
 
 /**

@@ -1,16 +1,8 @@
-import {
-  copyFileSync,
-  linkSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import { linkedCopy } from './linked-copy.js';
 
 /** The tiny model bundle every fault starts from. */
 export const TINY = tinyModelDirectory();
@@ -44,17 +36,7 @@ const made: string[] = [];
 export function faultBundle(fault: BundleFault = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'treespec-fault-'));
   made.push(dir);
-  for (const name of readdirSync(TINY)) {
-    try {
-      linkSync(join(TINY, name), join(dir, name));
-    } catch {
-      copyFileSync(join(TINY, name), join(dir, name));
-    }
-  }
-  const replace = (name: string, bytes: Uint8Array | string) => {
-    unlinkSync(join(dir, name));
-    writeFileSync(join(dir, name), bytes);
-  };
+  const replace = linkedCopy(TINY, dir);
   if (fault.manifest) {
     const manifest = JSON.parse(readFileSync(join(TINY, 'treespec.json'), 'utf8')) as ManifestJson;
     fault.manifest(manifest);

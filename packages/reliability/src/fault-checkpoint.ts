@@ -1,16 +1,8 @@
-import {
-  copyFileSync,
-  linkSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { linkedCopy } from './linked-copy.js';
 
 /** The tiny draft LM's Hugging Face checkpoint, the smallest real one. */
 export const DRAFT_CHECKPOINT = fileURLToPath(
@@ -38,17 +30,7 @@ export function tempFolder(prefix = 'treespec-out-'): string {
 /** A copy of the tiny draft checkpoint with one fault (unchanged files hard-linked). */
 export function faultCheckpoint(fault: CheckpointFault = {}): string {
   const dir = tempFolder('treespec-ckpt-');
-  for (const name of readdirSync(DRAFT_CHECKPOINT)) {
-    try {
-      linkSync(join(DRAFT_CHECKPOINT, name), join(dir, name));
-    } catch {
-      copyFileSync(join(DRAFT_CHECKPOINT, name), join(dir, name));
-    }
-  }
-  const replace = (name: string, bytes: Uint8Array | string) => {
-    unlinkSync(join(dir, name));
-    writeFileSync(join(dir, name), bytes);
-  };
+  const replace = linkedCopy(DRAFT_CHECKPOINT, dir);
   if (fault.config) {
     const config = JSON.parse(readFileSync(join(DRAFT_CHECKPOINT, 'config.json'), 'utf8'));
     fault.config(config);
