@@ -5,6 +5,11 @@
 //   node scripts/publish-fields.mjs          check every packages/*/package.json (exit 1 on a gap)
 //   node scripts/publish-fields.mjs --write  apply the fields (and tsup's dual output) in place
 //
+// A package with an "os" field is a binary package of ONNX Runtime's Node binding
+// (@treespec/onnxruntime-<platform>-<arch>): no JavaScript, ONNX Runtime's MIT licence, one os and
+// one cpu, no install script, and the onnxruntime-node its files come from pinned to the version
+// of the loader's onnxruntime-common.
+//
 // It edits fields, never the order of the rest of the file, so packages added later get the same
 // treatment with one command and merges stay small.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +64,51 @@ export function expectedFields(pkg, dir) {
 }
 
 const PREPACK = 'node ../../scripts/prepack.mjs';
+const PLATFORM_FILES = 'node ../../scripts/onnxruntime-platform-files.mjs';
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'];
+
+/** The publishing fields of one binary package, as they should be. */
+export function expectedBinaryFields(dir) {
+  return {
+    license: 'MIT',
+    repository: { type: 'git', url: `git+${REPOSITORY}.git`, directory: `packages/${dir}` },
+    homepage: `${REPOSITORY}/tree/main/packages/${dir}#readme`,
+    bugs: { url: `${REPOSITORY}/issues` },
+    publishConfig: { access: 'public' },
+    files: ['bin'],
+  };
+}
+
+/** Differences between a binary package's package.json and what it should be, as messages. */
+export function binaryPackageGaps(pkg, dir, loader) {
+  const gaps = [];
+  for (const [key, value] of Object.entries(expectedBinaryFields(dir))) {
+    if (JSON.stringify(pkg[key]) !== JSON.stringify(value)) {
+      gaps.push(`"${key}" should be ${JSON.stringify(value)}, found ${JSON.stringify(pkg[key])}`);
+    }
+  }
+  const [os, cpu] = [pkg.os ?? [], pkg.cpu ?? []];
+  if (os.length !== 1 || cpu.length !== 1 || dir !== `onnxruntime-${os[0]}-${cpu[0]}`) {
+    gaps.push(
+      `"os" and "cpu" should name the one platform of the folder's name, found ${JSON.stringify([os, cpu])}`,
+    );
+  }
+  for (const script of ['build', 'prepack']) {
+    if (pkg.scripts?.[script] !== PLATFORM_FILES)
+      gaps.push(`scripts.${script} should be "${PLATFORM_FILES}"`);
+  }
+  for (const script of INSTALL_SCRIPTS)
+    if (pkg.scripts?.[script]) gaps.push(`scripts.${script} must not exist`);
+  const runtime = loader.dependencies?.['onnxruntime-common'];
+  if (pkg.devDependencies?.['onnxruntime-node'] !== runtime) {
+    gaps.push(`devDependencies["onnxruntime-node"] should be "${runtime}", the loader's onnxruntime-common`);
+  }
+  if (loader.optionalDependencies?.[pkg.name] === undefined) {
+    gaps.push(`packages/onnxruntime/package.json should list ${pkg.name} in "optionalDependencies"`);
+  }
+  if (!pkg.description) gaps.push('"description" is missing');
+  return gaps;
+}
 const DUAL_FORMAT = /format:\s*\[\s*'esm',\s*'cjs'\s*\]/;
 
 /** Differences between a package.json and the expected fields, as messages. */
@@ -110,6 +160,14 @@ function main() {
     const pkgPath = join(root, 'packages', dir, 'package.json');
     const tsupPath = join(root, 'packages', dir, 'tsup.config.ts');
     const pkg = readJson(dir);
+    if (pkg.os !== undefined) {
+      if (write)
+        writeFileSync(pkgPath, `${JSON.stringify(withFields(pkg, expectedBinaryFields(dir)), null, 2)}\n`);
+      const gaps = binaryPackageGaps(readJson(dir), dir, readJson('onnxruntime'));
+      for (const gap of gaps) console.error(`packages/${dir}/package.json: ${gap}`);
+      failed ||= gaps.length > 0;
+      continue;
+    }
     let tsup = existsSync(tsupPath) ? readFileSync(tsupPath, 'utf8') : '';
     if (write) {
       const fields = expectedFields(pkg, dir);

@@ -11,6 +11,7 @@ export type TreespecErrorCode =
   | 'BUSY'
   | 'DISPOSED'
   | 'PROVIDER_UNAVAILABLE'
+  | 'RUNTIME_UNAVAILABLE'
   | 'TOKENIZER'
   | 'LOAD'
   | 'CONTRACT';

@@ -1,9 +1,18 @@
 import { access } from 'node:fs/promises';
 import { ModelLoadError, OptionError, ProviderUnavailableError } from '@treespec/core';
-import * as ort from 'onnxruntime-node';
+import {
+  loadOnnxRuntime,
+  type OnnxRuntime,
+  type OnnxRuntimeSource,
+  OnnxRuntimeUnavailableError,
+} from '@treespec/onnxruntime';
+import type { InferenceSession } from 'onnxruntime-common';
 import { hasVulkanLoader } from './vulkan-loader.js';
 
-/** Where a model runs. `cpu` always works; `webgpu` needs a GPU (Vulkan on Linux); `cuda` needs ORT's CUDA binaries. */
+/**
+ * Where a model runs. `cpu` always works; `webgpu` needs a GPU (Vulkan on Linux); `cuda` runs on
+ * an onnxruntime-node installed with its CUDA libraries (see {@link NodeSessionOptions.onnxRuntime}).
+ */
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
 
 /** Options of {@link createSession}. */
@@ -32,13 +41,23 @@ export interface NodeSessionOptions {
   spinning?: boolean;
   /** Default `all`. */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Which ONNX Runtime runs the models: `bundled`, the binary package of this platform that
+   * installs with treespec (CPU; WebGPU and DirectML where the platform's build has them), or
+   * `onnxruntime-node` as the application installed it beside treespec (for CUDA:
+   * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0`). A process holds one:
+   * the first session picks it, later sessions without this option use it. Default: the runtime
+   * already loaded; else `onnxruntime-node` for `cuda` and `bundled` for the other providers.
+   */
+  onnxRuntime?: OnnxRuntimeSource;
 }
 
 const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
   cuda:
-    "onnxruntime-node's CUDA execution provider binaries are not installed. They are downloaded by its install script, " +
-    'which this project skips by default (.npmrc: onnxruntime-node-install=skip). Reinstall with network access: ' +
-    '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (CUDA 12 and cuDNN 9 must be on the machine).',
+    "treespec's bundled ONNX Runtime has no CUDA; CUDA runs on onnxruntime-node with its CUDA libraries, downloaded " +
+    'by its install script when asked: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0` ' +
+    '(CUDA 12 and cuDNN 9 must be on the machine; `npm rebuild onnxruntime-node` with the same variable adds them later). ' +
+    "executionProvider 'cuda' then uses it, provided it is the process's first ONNX Runtime",
   webgpu:
     'no WebGPU adapter could be created. onnxruntime-node runs WebGPU through Dawn, which on Linux needs a GPU with a ' +
     'Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
@@ -53,7 +72,7 @@ export async function createSession(
   modelPath: string,
   options: NodeSessionOptions = {},
   role: 'target' | 'drafter' = 'target',
-): Promise<ort.InferenceSession> {
+): Promise<InferenceSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
     throw new OptionError('executionProvider', provider, '"cpu", "webgpu" or "cuda"');
@@ -63,7 +82,7 @@ export async function createSession(
   } catch (error) {
     throw new ModelLoadError(modelPath, 'the model file does not exist or cannot be read', error);
   }
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
+  const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     interOpNumThreads: options.interOpNumThreads ?? 1,
@@ -72,16 +91,23 @@ export async function createSession(
     ...threads(options, role),
     ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
-  // ONNX Runtime logs a failed provider library at error level before it throws (the error
-  // becomes a ProviderUnavailableError below); the level only takes effect before the first session.
-  if (provider !== 'cpu') ort.env.logLevel = 'fatal';
   try {
+    const ort = onnxRuntimeFor(options, provider);
+    // ONNX Runtime logs a failed provider library at error level before it throws (the error
+    // becomes a ProviderUnavailableError below); the level only takes effect before the first session.
+    if (provider !== 'cpu') ort.env.logLevel = 'fatal';
     if (provider === 'webgpu' && process.platform === 'linux' && !(await hasVulkanLoader()))
       throw new Error('Failed to load library libvulkan.so.1 (the Vulkan loader is not installed)');
     return await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
-    if (provider !== 'cpu' && isProviderFailure(error)) {
-      const unavailable = new ProviderUnavailableError(provider, INSTALL_HINTS[provider], { cause: error });
+    // Without its ONNX Runtime, CUDA is an unavailable provider (so fallbackToCpu applies); the
+    // other providers run on any runtime, so a missing one is an error of its own.
+    const noRuntime = error instanceof OnnxRuntimeUnavailableError;
+    if (noRuntime && provider !== 'cuda') throw error;
+    if (provider !== 'cpu' && (noRuntime || isProviderFailure(error))) {
+      const unavailable = noRuntime
+        ? new ProviderUnavailableError(provider, error.message, { hint: INSTALL_HINTS.cuda, cause: error })
+        : new ProviderUnavailableError(provider, INSTALL_HINTS[provider], { cause: error });
       if (!options.fallbackToCpu) throw unavailable;
       options.onFallback?.(unavailable);
       return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false }, role);
@@ -92,6 +118,11 @@ export async function createSession(
       error,
     );
   }
+}
+
+/** The ONNX Runtime of this session: the option's, else `onnxruntime-node` for CUDA, else the process's (bundled at first). */
+function onnxRuntimeFor(options: NodeSessionOptions, provider: ExecutionProvider): OnnxRuntime {
+  return loadOnnxRuntime(options.onnxRuntime ?? (provider === 'cuda' ? 'onnxruntime-node' : undefined));
 }
 
 function threads(options: NodeSessionOptions, role: 'target' | 'drafter'): { intraOpNumThreads?: number } {

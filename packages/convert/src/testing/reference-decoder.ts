@@ -1,10 +1,11 @@
 /**
- * A reference decoder for checking converted models with onnxruntime-node directly: raw feeds in
+ * A reference decoder for checking converted models with ONNX Runtime directly: raw feeds in
  * the layout docs/onnx-layout.md specifies, a KV cache grown by copying (simple, not fast). The
  * runners of `@treespec/onnx` are the fast path; this is what tests compare against.
  */
 import { ContractError } from '@treespec/core';
-import * as ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '@treespec/onnxruntime';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 
 /** A masked position of the additive attention bias (a very negative finite float32). */
 export const MASKED = -3.4028234663852886e38;
@@ -25,9 +26,12 @@ export function emptyCache(layers: number): KvCache {
   };
 }
 
-/** Opens a converted model on the CPU with all graph optimizations. */
-export function openSession(path: string, threads = 1): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', intraOpNumThreads: threads });
+/** Opens a converted model on the CPU with all graph optimizations, on the process's ONNX Runtime. */
+export function openSession(path: string, threads = 1): Promise<InferenceSession> {
+  return loadOnnxRuntime().InferenceSession.create(path, {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+  });
 }
 
 /** Causal bias for `n` new rows after `past` cached ones: row i sees the cache and rows 0..i. */
@@ -38,8 +42,8 @@ export function causalBias(past: number, n: number): Float32Array {
 }
 
 /** int64 tensor [1, values.length]. */
-export function int64Row(values: readonly number[]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
+export function int64Row(values: readonly number[]): Tensor {
+  return new Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
 }
 
 /**
@@ -47,29 +51,29 @@ export function int64Row(values: readonly number[]): ort.Tensor {
  * and the cache extended by the new entries.
  */
 export async function runDecoder(
-  session: ort.InferenceSession,
+  session: InferenceSession,
   shape: { layers: number; kvHeads: number; headDim: number },
   tokens: readonly number[],
   positions: readonly number[],
   bias: Float32Array,
   cache: KvCache,
-  extra: Record<string, ort.Tensor> = {},
-): Promise<{ outputs: ort.InferenceSession.ReturnType; cache: KvCache }> {
+  extra: Record<string, Tensor> = {},
+): Promise<{ outputs: InferenceSession.ReturnType; cache: KvCache }> {
   const n = tokens.length;
   const p = cache.length;
   const { layers, kvHeads, headDim } = shape;
-  const feeds: Record<string, ort.Tensor> = {
+  const feeds: Record<string, Tensor> = {
     input_ids: int64Row(tokens),
     position_ids: int64Row(positions),
-    attention_bias: new ort.Tensor('float32', bias, [1, 1, n, p + n]),
+    attention_bias: new Tensor('float32', bias, [1, 1, n, p + n]),
     ...extra,
   };
   for (let l = 0; l < layers; l++) {
-    feeds[`past_key.${l}`] = new ort.Tensor('float32', cache.keys[l]!, [1, p, kvHeads, headDim]);
-    feeds[`past_value.${l}`] = new ort.Tensor('float32', cache.values[l]!, [1, p, kvHeads, headDim]);
+    feeds[`past_key.${l}`] = new Tensor('float32', cache.keys[l]!, [1, p, kvHeads, headDim]);
+    feeds[`past_value.${l}`] = new Tensor('float32', cache.values[l]!, [1, p, kvHeads, headDim]);
   }
   const outputs = await session.run(feeds);
-  const grow = (old: Float32Array, added: ort.Tensor) => {
+  const grow = (old: Float32Array, added: Tensor) => {
     const next = new Float32Array(old.length + added.data.length);
     next.set(old);
     next.set(added.data as Float32Array, old.length);
@@ -99,11 +103,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * it, nothing cached; `extra` feeds what a head also takes (its `feature`, `top_k`).
  */
 export function runSequence(
-  session: ort.InferenceSession,
+  session: InferenceSession,
   shape: { layers: number; kvHeads: number; headDim: number },
   tokens: readonly number[],
-  extra: Record<string, ort.Tensor> = {},
-): Promise<{ outputs: ort.InferenceSession.ReturnType; cache: KvCache }> {
+  extra: Record<string, Tensor> = {},
+): Promise<{ outputs: InferenceSession.ReturnType; cache: KvCache }> {
   const positions = tokens.map((_, i) => i);
   return runDecoder(
     session,

@@ -1,0 +1,130 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import * as common from 'onnxruntime-common';
+import { OnnxRuntimeUnavailableError } from './errors.js';
+import { NativeBackend } from './native-backend.js';
+import type { NativeBinding } from './native-binding.js';
+import { locateBinding } from './platform-packages.js';
+
+/**
+ * Where ONNX Runtime comes from. `bundled`: the binary package of this platform
+ * (`@treespec/onnxruntime-<platform>-<arch>`, an optional dependency installed with treespec;
+ * CPU and, where the platform's build has it, WebGPU and DirectML). `onnxruntime-node`: an
+ * onnxruntime-node the application installed itself, e.g. with its CUDA libraries
+ * (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node`).
+ */
+export type OnnxRuntimeSource = 'bundled' | 'onnxruntime-node';
+
+/** A loaded ONNX Runtime: the onnxruntime-common classes whose sessions run on it. */
+export interface OnnxRuntime {
+  readonly source: OnnxRuntimeSource;
+  /** The package the native binding was loaded from, e.g. `@treespec/onnxruntime-linux-x64`. */
+  readonly packageName: string;
+  /** Opens models on this runtime. */
+  readonly InferenceSession: typeof common.InferenceSession;
+  /** The tensor class this runtime's sessions accept as feeds and preallocated outputs, and return. */
+  readonly Tensor: typeof common.Tensor;
+  /** ONNX Runtime's settings (`logLevel` takes effect if set before the first session). */
+  readonly env: common.Env;
+}
+
+type OnnxRuntimeExports = Pick<typeof common, 'InferenceSession' | 'Tensor' | 'env'>;
+
+const requireHere = createRequire(import.meta.url);
+let loaded: OnnxRuntime | undefined;
+
+/** The ONNX Runtime this process loaded, or undefined before the first {@link loadOnnxRuntime}. */
+export function loadedOnnxRuntime(): OnnxRuntime | undefined {
+  return loaded;
+}
+
+/**
+ * Loads ONNX Runtime from `source` once per process and returns it; later calls return the same
+ * runtime. Without `source`: the runtime already loaded, else `bundled`. A process holds one ONNX
+ * Runtime (two native builds would share one library name), so asking for the other source once
+ * one is loaded fails.
+ * @throws OnnxRuntimeUnavailableError when the source is not installed, has no build for this
+ *   platform, cannot be loaded, or another source is loaded already.
+ */
+export function loadOnnxRuntime(source: OnnxRuntimeSource = loaded?.source ?? 'bundled'): OnnxRuntime {
+  if (loaded !== undefined) {
+    if (loaded.source === source) return loaded;
+    throw new OnnxRuntimeUnavailableError(
+      source,
+      thisPlatform(),
+      `this process already runs ONNX Runtime from ${loaded.packageName}, and one process holds one ONNX Runtime; ` +
+        `choose '${source}' before the first session is created`,
+    );
+  }
+  loaded = source === 'bundled' ? loadBundled() : loadOnnxruntimeNode();
+  return loaded;
+}
+
+function thisPlatform(): string {
+  return `${process.platform}-${process.arch}`;
+}
+
+function loadBundled(): OnnxRuntime {
+  const location = locateBinding(process.platform, process.arch, (specifier) =>
+    requireHere.resolve(specifier),
+  );
+  if (!location.found) throw new OnnxRuntimeUnavailableError('bundled', thisPlatform(), location.reason);
+  let binding: NativeBinding;
+  try {
+    binding = requireHere(location.bindingPath) as NativeBinding;
+  } catch (error) {
+    throw new OnnxRuntimeUnavailableError(
+      'bundled',
+      thisPlatform(),
+      `Node could not load ${location.bindingPath}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const backend = new NativeBackend(binding, common.env, common.Tensor);
+  for (const { name } of binding.listSupportedBackends()) common.registerBackend(name, backend, 100);
+  return {
+    source: 'bundled',
+    packageName: location.packageName,
+    InferenceSession: common.InferenceSession,
+    Tensor: common.Tensor,
+    env: common.env,
+  };
+}
+
+/** onnxruntime-node as the application installed it: found from this package, else from the working directory. */
+function loadOnnxruntimeNode(): OnnxRuntime {
+  const version = common.env.versions.common;
+  let entry: string | undefined;
+  for (const require of [requireHere, createRequire(join(process.cwd(), 'package.json'))]) {
+    try {
+      entry = require.resolve('onnxruntime-node');
+      break;
+    } catch {}
+  }
+  if (entry === undefined) {
+    throw new OnnxRuntimeUnavailableError(
+      'onnxruntime-node',
+      thisPlatform(),
+      `onnxruntime-node is not installed; install it beside treespec: \`npm install onnxruntime-node@${version}\` ` +
+        `(\`ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@${version}\` with its CUDA 12 libraries)`,
+    );
+  }
+  let ortNode: OnnxRuntimeExports;
+  try {
+    ortNode = requireHere(entry) as OnnxRuntimeExports;
+  } catch (error) {
+    throw new OnnxRuntimeUnavailableError(
+      'onnxruntime-node',
+      thisPlatform(),
+      `Node could not load ${entry}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return {
+    source: 'onnxruntime-node',
+    packageName: 'onnxruntime-node',
+    InferenceSession: ortNode.InferenceSession,
+    Tensor: ortNode.Tensor,
+    env: ortNode.env,
+  };
+}
