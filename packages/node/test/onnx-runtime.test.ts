@@ -1,0 +1,65 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DraftTree } from '@treespec/core';
+import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { SharedKvCache } from '@treespec/onnx/internal';
+import { loadedOnnxRuntime, platformPackageName } from '@treespec/onnxruntime';
+import { Tensor } from 'onnxruntime-common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession } from '../src/index.js';
+import { bundleWithTarget } from './converted-target.js';
+import { TINY, targetCases } from './tiny.js';
+
+let fused: string;
+beforeAll(async () => {
+  fused = await mkdtemp(join(tmpdir(), 'treespec-runtime-fused-'));
+  await bundleWithTarget(fused, { attention: 'fused' });
+}, 120_000);
+afterAll(async () => {
+  await rm(fused, { recursive: true, force: true });
+});
+
+describe("the Node sessions' ONNX Runtime", () => {
+  it("runs on the bundled binary package of this machine's platform", async () => {
+    const session = await createSession(join(TINY, 'eagle-head.onnx'));
+    await session.release();
+    expect(loadedOnnxRuntime()).toMatchObject({
+      source: 'bundled',
+      packageName: platformPackageName(process.platform, process.arch),
+    });
+  });
+
+  it('accepts the KV cache tensors the runners construct as preallocated outputs on the first call', async () => {
+    const manifestPath = join(fused, 'treespec.json');
+    const entry = findModel(
+      parseManifest(await readFile(manifestPath, 'utf8'), manifestPath),
+      'target',
+      manifestPath,
+    );
+    const session = await createSession(join(fused, entry.file));
+    const run = session.run.bind(session);
+    let calls = 0;
+    session.run = ((...args: Parameters<typeof run>) => {
+      calls++;
+      return run(...args);
+    }) as typeof session.run;
+    const runner = new OnnxCausalLm(session, causalLmLayout(entry));
+    try {
+      const { prompt_ids, greedy_ids } = targetCases()[0]!;
+      await runner.prefill(Int32Array.from(prompt_ids.slice(0, -1)));
+      const tree = new DraftTree(1);
+      tree.reset(prompt_ids.at(-1)!);
+      const { logits } = await runner.verify(tree);
+      // One run per call: none repeated with the session's own Tensor class (the dual-package fallback).
+      expect(calls).toBe(2);
+      const cache = runner.cache as SharedKvCache;
+      expect(cache).toBeInstanceOf(SharedKvCache);
+      expect(cache.keyTensors[0]!.constructor).toBe(Tensor);
+      const first = logits.subarray(0, entry.dims.vocab);
+      expect(first.indexOf(Math.max(...first))).toBe(greedy_ids[0]);
+    } finally {
+      await runner.dispose();
+    }
+  });
+});
