@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The npm user, in CI: build, `pnpm pack` every public package, lint each tarball (publint,
 # @arethetypeswrong/cli), install the tarballs with plain npm into an app outside the workspace
-# (no .npmrc from the repository; npm registry only), and run what the README and the examples
-# promise there. Prints the tarball sizes and the quickstart's node_modules size, and fails when
-# they pass the bounds (model-tiny ≤ 30 MB packed).
+# (no .npmrc from the repository; npm registry only; no ONNXRUNTIME_NODE_INSTALL), and run what
+# the README and the examples promise there. Prints the tarball sizes and the quickstart's
+# node_modules size, and fails when they pass the bounds (quickstart ≤ 150 MB, model-tiny ≤ 30 MB
+# packed). Last, the second install mode: onnxruntime-node installed beside treespec (CPU files
+# only, ONNXRUNTIME_NODE_INSTALL=skip, as far as it can be tried without its CUDA download).
 #
 #   scripts/npm-user-check.sh            run it (about 3 minutes on 2 cores, after a build)
 #   KEEP=1 scripts/npm-user-check.sh     keep the temporary app to look at
@@ -13,21 +15,35 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/treespec-npm-user.XXXXXX")"
 case "$work" in "$repo"/*) echo "the app must live outside the repository" >&2; exit 1 ;; esac
 [ "${KEEP:-}" = 1 ] || trap 'rm -rf "$work"' EXIT
 export TURBO_TELEMETRY_DISABLED=1
+# The user's install is plain: whatever the calling shell set for onnxruntime-node does not apply.
+unset ONNXRUNTIME_NODE_INSTALL npm_config_onnxruntime_node_install
 # The converted tiny bundle goes to a cache of this run, as it would to a user's ~/.cache.
 export TREESPEC_CACHE_DIR="$work/cache"
 npm_install=(npm install --no-audit --no-fund --loglevel=error)
 started=$SECONDS
 step() { printf '\n== %s (%ss)\n' "$1" "$((SECONDS - started))"; }
 
+# ONNX Runtime's binary packages need no build (their prepack copies onnxruntime-node's files):
+# the other platforms' four (about 250 MB to compress) are packed beside the build.
+mkdir -p "$work/tarballs"
+platform="$(node -p 'process.platform + "-" + process.arch')"
+foreign=()
+for dir in "$repo"/packages/onnxruntime-*-*/; do
+  [ "$(basename "$dir")" = "onnxruntime-$platform" ] || foreign+=("$dir")
+done
+(for dir in "${foreign[@]}"; do (cd "$dir" && pnpm pack --pack-destination "$work/tarballs" >/dev/null); done) &
+foreign_pack=$!
+
 step "build"
 (cd "$repo" && pnpm build --output-logs=errors-only)
 
 step "pack every public package"
-mkdir -p "$work/tarballs"
 for dir in "$repo"/packages/*/; do
   [ "$(node -p "require('$dir/package.json').private === true")" = true ] && continue
+  [[ " ${foreign[*]} " == *" $dir "* ]] && continue
   (cd "$dir" && pnpm pack --pack-destination "$work/tarballs" >/dev/null)
 done
+wait "$foreign_pack"
 ls -l "$work/tarballs" | awk 'NR > 1 { printf "%10.2f MB  %s\n", $5 / 1e6, $9 }'
 tiny_bytes=$(stat -c %s "$work"/tarballs/treespec-model-tiny-*.tgz)
 if [ "$tiny_bytes" -gt 30000000 ]; then
@@ -36,10 +52,12 @@ if [ "$tiny_bytes" -gt 30000000 ]; then
 fi
 
 step "publint and @arethetypeswrong/cli on every tarball"
+# The binary packages of ONNX Runtime hold no JavaScript and no types: publint only.
 lint_tarball() {
   local report="$1.lint.txt"
   if "$repo/node_modules/.bin/publint" --strict "$1" >"$report" 2>&1 &&
-    "$repo/node_modules/.bin/attw" "$1" --format ascii >>"$report" 2>&1; then
+    { [[ "$(basename "$1")" =~ ^treespec-onnxruntime-(linux|darwin|win32)- ]] ||
+      "$repo/node_modules/.bin/attw" "$1" --format ascii >>"$report" 2>&1; }; then
     echo "ok  $(basename "$1")"
   else
     cat "$report"
@@ -50,42 +68,39 @@ export -f lint_tarball
 export repo
 printf '%s\0' "$work"/tarballs/*.tgz | xargs -0 -P 2 -I{} bash -c 'lint_tarball "$1"' _ {}
 
-tarball() { ls "$work"/tarballs/treespec-"$1"-*.tgz; }
-quickstart=(core sampling drafters onnx tokenizers generator planner node convert model-tiny)
-
-# The two CPU-only installs of README "Install" that work with the npm registry alone: the app's
-# package.json denies onnxruntime-node's install script (npm 11.19 and later), or
-# ONNXRUNTIME_NODE_INSTALL=skip (any npm). The app below uses the first where npm has it; the
-# second gets an app of its own.
-allow_scripts=$(node -e '
-  const [major, minor] = process.argv[1].split(".").map(Number);
-  console.log(major > 11 || (major === 11 && minor >= 19));
-' "$(npm --version)")
-ort_version=$(node -p "require('$repo/packages/node/package.json').dependencies['onnxruntime-node']")
-if [ "$allow_scripts" = true ]; then
-  step "onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=skip"
-  mkdir -p "$work/env-skip" && cd "$work/env-skip"
-  printf '{ "name": "env-skip", "version": "1.0.0", "private": true }\n' >package.json
-  ONNXRUNTIME_NODE_INSTALL=skip "${npm_install[@]}" "onnxruntime-node@$ort_version"
-  node -e 'require("onnxruntime-node").InferenceSession.create(process.argv[1]).then(() => console.log("ok  CPU session"))' \
-    "$(node -p "require('path').join(require.resolve('$repo/packages/model-tiny/package.json'), '..', 'models/tiny/eagle-head-fp32.onnx')")"
-  deny='"allowScripts": { "onnxruntime-node": false }, '
-else
-  echo "npm $(npm --version) has no allowScripts: the app installs with ONNXRUNTIME_NODE_INSTALL=skip"
-  export ONNXRUNTIME_NODE_INSTALL=skip
-  deny=''
-fi
+tarball() { ls "$work"/tarballs/treespec-"$1"-[0-9]*.tgz; }
+quickstart=(core sampling drafters onnx onnxruntime tokenizers generator planner node convert model-tiny)
+ort_version=$(node -p "require('$repo/packages/onnxruntime/package.json').dependencies['onnxruntime-common']")
 
 step "npm install @treespec/node @treespec/model-tiny into an app outside the workspace"
 app="$work/app"
 mkdir -p "$app" && cd "$app"
-printf '{ "name": "npm-user-app", "version": "1.0.0", "private": true, %s"type": "module" }\n' "$deny" >package.json
-# Each @treespec dependency is installed from its tarball (they are not on the registry yet).
+# The binary packages are optional dependencies of @treespec/onnxruntime, fetched by name and
+# version from the registry; until they are published, the app points those names at the tarballs
+# (npm still reads each one's os and cpu, and installs only this machine's). Each @treespec
+# dependency is installed from its tarball too.
+node -e '
+  const [tarballs, loader] = process.argv.slice(1);
+  const overrides = {};
+  for (const name of Object.keys(require(loader).optionalDependencies)) {
+    overrides[name] = `file:${tarballs}/${name.slice(1).replace("/", "-")}-0.1.0.tgz`;
+  }
+  const app = { name: "npm-user-app", version: "1.0.0", private: true, type: "module", overrides };
+  require("fs").writeFileSync("package.json", `${JSON.stringify(app, null, 2)}\n`);
+' "$work/tarballs" "$repo/packages/onnxruntime/package.json"
 "${npm_install[@]}" $(for p in "${quickstart[@]}"; do tarball "$p"; done)
-[ ! -e node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so ]
+# No install script ran and nothing came from outside the registry: no onnxruntime-node at all,
+# and of the binary packages only this platform's.
+[ ! -e node_modules/onnxruntime-node ]
+[ -e "node_modules/@treespec/onnxruntime-$platform/bin/onnxruntime_binding.node" ]
+[ "$(ls -d node_modules/@treespec/onnxruntime-*-* | wc -l)" = 1 ]
 quickstart_mb=$(du -sm node_modules | cut -f1)
 echo "quickstart node_modules: ${quickstart_mb} MB"
 du -sm node_modules/* node_modules/@treespec/* 2>/dev/null | sort -rn | head -n 6
+if [ "$quickstart_mb" -gt 150 ]; then
+  echo "the quickstart's node_modules is ${quickstart_mb} MB; the bound is 150 MB" >&2
+  exit 1
+fi
 
 step "the README's 'What it looks like' snippet"
 node -e '
@@ -117,13 +132,14 @@ cat >require-check.cjs <<'EOF'
 const assert = require('node:assert');
 const { loadTreespec } = require('@treespec/node');
 const { tinyModelDirectory } = require('@treespec/model-tiny/node');
-for (const name of ['core', 'core/testing', 'sampling', 'drafters', 'onnx', 'tokenizers', 'generator', 'convert', 'convert/testing', 'model-tiny']) {
+for (const name of ['core', 'core/testing', 'sampling', 'drafters', 'onnx', 'onnxruntime', 'tokenizers', 'generator', 'convert', 'convert/testing', 'model-tiny']) {
   assert.ok(Object.keys(require(`@treespec/${name}`)).length > 0, name);
 }
 loadTreespec(tinyModelDirectory()).then(async (generator) => {
   const { text, stats } = await generator.generate('The history of the city begins in', { maxTokens: 16 });
   assert.ok(text.length > 0 && stats.generatedTokens === 16, JSON.stringify({ text, stats }));
   await generator.dispose();
+  require('node:fs').writeFileSync('bundled.out', text);
   console.log(`ok  require(): ${JSON.stringify(text)}`);
 });
 EOF
@@ -141,7 +157,7 @@ grep -q '^temperature 0 (greedy): 1 prompt, 16 new tokens each$' bench.out
 
 step "tsc --noEmit under moduleResolution bundler and node16"
 mkdir -p types-bundler types-node16
-packages=(core core/testing sampling drafters onnx tokenizers generator node web cli convert model-tiny model-tiny/node)
+packages=(core core/testing sampling drafters onnx onnxruntime tokenizers generator node web cli convert model-tiny model-tiny/node)
 entries=()
 for name in "${packages[@]}"; do entries+=("${name//[\/-]/_}"); done
 {
@@ -167,6 +183,25 @@ mkdir -p examples/browser
 (cd "$repo/examples/browser" && tar cf - --exclude=node_modules --exclude=dist --exclude=test .) | tar xf - -C examples/browser
 (cd examples/browser && npx --no-install vite build --logLevel warn && ls dist/index.html >/dev/null)
 echo "ok  vite build"
+
+step "onnxruntime-node beside treespec (ONNXRUNTIME_NODE_INSTALL=skip: its CPU files, no download)"
+# With cuda12 instead of skip its install script adds the CUDA libraries beside these files;
+# executionProvider 'cuda' then runs on it (it picks onnxruntime-node by default).
+ONNXRUNTIME_NODE_INSTALL=skip "${npm_install[@]}" "onnxruntime-node@$ort_version"
+cat >runtime-check.mjs <<'EOF'
+import assert from 'node:assert';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
+import { loadedOnnxRuntime } from '@treespec/onnxruntime';
+const generator = await loadTreespec(tinyModelDirectory(), { onnxRuntime: 'onnxruntime-node' });
+const { text } = await generator.generate('The history of the city begins in', { maxTokens: 16 });
+await generator.dispose();
+assert.equal(loadedOnnxRuntime().source, 'onnxruntime-node');
+assert.equal(text, process.argv[2]);
+EOF
+# The same generation as the CommonJS check's on the bundled runtime, now on onnxruntime-node.
+node runtime-check.mjs "$(cat bundled.out)"
+echo "ok  onnxRuntime 'onnxruntime-node' writes the bundled runtime's text"
 
 step "done"
 echo "quickstart node_modules: ${quickstart_mb} MB; @treespec/model-tiny packed: $((tiny_bytes / 1000000)) MB"
