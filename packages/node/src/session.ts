@@ -43,7 +43,7 @@ export interface NodeSessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * Which ONNX Runtime runs the models: `bundled`, the binary package of this platform that
-   * installs with treespec (CPU; WebGPU and DirectML where the platform's build has them), or
+   * installs with treespec (CPU; WebGPU where the platform's build has it), or
    * `onnxruntime-node` as the application installed it beside treespec (for CUDA:
    * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0`). A process holds one:
    * the first session picks it, later sessions without this option use it. Default: the runtime

@@ -9,7 +9,7 @@ import { locateBinding } from './platform-packages.js';
 /**
  * Where ONNX Runtime comes from. `bundled`: the binary package of this platform
  * (`@treespec/onnxruntime-<platform>-<arch>`, an optional dependency installed with treespec;
- * CPU and, where the platform's build has it, WebGPU and DirectML). `onnxruntime-node`: an
+ * CPU and, where the platform's build has it, WebGPU). `onnxruntime-node`: an
  * onnxruntime-node the application installed itself, e.g. with its CUDA libraries
  * (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node`).
  */
