@@ -45,9 +45,9 @@ export interface NodeSessionOptions {
    * Which ONNX Runtime runs the models: `bundled`, the binary package of this platform that
    * installs with treespec (CPU; WebGPU where the platform's build has it), or
    * `onnxruntime-node` as the application installed it beside treespec (for CUDA:
-   * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0`). A process holds one:
-   * the first session picks it, later sessions without this option use it. Default: the runtime
-   * already loaded; else `onnxruntime-node` for `cuda` and `bundled` for the other providers.
+   * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0`). A process holds one,
+   * picked by its first session. Default: `onnxruntime-node` for `cuda`; for the other providers
+   * the runtime already loaded, else `bundled`.
    */
   onnxRuntime?: OnnxRuntimeSource;
 }
@@ -120,7 +120,7 @@ export async function createSession(
   }
 }
 
-/** The ONNX Runtime of this session: the option's, else `onnxruntime-node` for CUDA, else the process's (bundled at first). */
+/** The ONNX Runtime of a session: the option's, else `onnxruntime-node` for CUDA, else the process's (`bundled` at first). */
 function onnxRuntimeFor(options: NodeSessionOptions, provider: ExecutionProvider): OnnxRuntime {
   return loadOnnxRuntime(options.onnxRuntime ?? (provider === 'cuda' ? 'onnxruntime-node' : undefined));
 }
