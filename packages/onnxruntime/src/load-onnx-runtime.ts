@@ -94,13 +94,9 @@ function loadBundled(): OnnxRuntime {
 /** onnxruntime-node as the application installed it: found from this package, else from the working directory. */
 function loadOnnxruntimeNode(): OnnxRuntime {
   const version = common.env.versions.common;
-  let entry: string | undefined;
-  for (const require of [requireHere, createRequire(join(process.cwd(), 'package.json'))]) {
-    try {
-      entry = require.resolve('onnxruntime-node');
-      break;
-    } catch {}
-  }
+  const entry =
+    resolveFrom(requireHere, 'onnxruntime-node') ??
+    resolveFrom(createRequire(join(process.cwd(), 'package.json')), 'onnxruntime-node');
   if (entry === undefined) {
     throw new OnnxRuntimeUnavailableError(
       'onnxruntime-node',
@@ -127,4 +123,13 @@ function loadOnnxruntimeNode(): OnnxRuntime {
     Tensor: ortNode.Tensor,
     env: ortNode.env,
   };
+}
+
+/** Where `require` finds `id`, or undefined when it is not installed there. */
+function resolveFrom(require: NodeJS.Require, id: string): string | undefined {
+  try {
+    return require.resolve(id);
+  } catch {
+    return undefined;
+  }
 }
