@@ -41,7 +41,8 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
     '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (CUDA 12 and cuDNN 9 must be on the machine).',
   webgpu:
     'no WebGPU adapter could be created. onnxruntime-node runs WebGPU through Dawn, which on Linux needs a GPU with a ' +
-    'Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
+    "Vulkan driver (without one, Mesa's software lavapipe from mesa-vulkan-drivers 23 or later) and the Vulkan loader " +
+    '(libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
 };
 
 /**
