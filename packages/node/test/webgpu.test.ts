@@ -28,7 +28,8 @@ beforeAll(async () => {
     (e: unknown) => e,
   );
   if (probe instanceof ProviderUnavailableError) {
-    unavailable = `no WebGPU adapter here (${String((probe.cause as Error)?.message ?? probe.reason)})`;
+    const detail = String((probe.cause as Error)?.message ?? '');
+    unavailable = `no WebGPU adapter here: ${(/Failed to .*/.exec(detail)?.[0] ?? probe.reason).trim()}`;
     return;
   }
   if (probe) throw probe;
