@@ -1,0 +1,80 @@
+import { ProviderSupportError } from '@treespec/core';
+import type { ActivationDtype, AttentionLayout, BundleDevice, Manifest, ManifestModel } from '@treespec/onnx';
+
+/**
+ * The activation dtypes each provider runs natively, per attention layout, in ONNX Runtime 1.30
+ * (onnxruntime-node and onnxruntime-web 1.30.0). The one place that decides whether a model may
+ * load on a provider; the hosts only surface the error.
+ *
+ * - `plain` (MatMul/Softmax/Concat): every provider, float32. float16 only where the arithmetic
+ *   is native: the CPU provider has no float16 kernels for most of these ops on x86 (ONNX Runtime
+ *   inserts Casts to float32 around them), and WebAssembly has no half arithmetic at all; WebGPU
+ *   runs float16 when the adapter has `shader-f16`, CUDA always.
+ * - `fused` (`com.microsoft.GroupQueryAttention` with the tree as `attention_bias` and a past
+ *   cache shared with `present_*`): the CPU kernel takes `attention_bias` since
+ *   microsoft/onnxruntime#23944 (tested here, float32); the WebAssembly build compiles the same
+ *   CPU kernel (float32); the native WebGPU kernel takes it since #25285 (tested here on lavapipe,
+ *   float32). CUDA registers GroupQueryAttention for float16 and bfloat16 only (contrib_ops/cuda/
+ *   bert/group_query_attention.cc), so a float32 node would run on the CPU with the whole cache
+ *   copied across each call; its `attention_bias` was rejected at run time until #29525
+ *   (merged 2026-07, before 1.30) — CUDA is untested here.
+ */
+export const PROVIDER_SUPPORT: Readonly<
+  Record<BundleDevice, Readonly<Record<AttentionLayout, readonly ActivationDtype[]>>>
+> = {
+  cpu: { plain: ['float32'], fused: ['float32'] },
+  wasm: { plain: ['float32'], fused: ['float32'] },
+  webgpu: { plain: ['float32', 'float16'], fused: ['float32', 'float16'] },
+  cuda: { plain: ['float32', 'float16'], fused: ['float16'] },
+};
+
+/** The providers that run `layout` with `dtype` activations. */
+function providersFor(layout: AttentionLayout, dtype: ActivationDtype): BundleDevice[] {
+  return (Object.keys(PROVIDER_SUPPORT) as BundleDevice[]).filter((d) =>
+    PROVIDER_SUPPORT[d][layout].includes(dtype),
+  );
+}
+
+function runs(device: BundleDevice, model: ManifestModel): boolean {
+  return PROVIDER_SUPPORT[device][model.attention ?? 'plain'].includes(model.dtype);
+}
+
+/**
+ * Throws unless `device` runs `model` as converted (see {@link PROVIDER_SUPPORT}). The error
+ * names the provider, what the model needs, and the fallback: another model of the same role in
+ * the bundle that the provider runs, else the conversion that does, and the providers that run
+ * this one.
+ *
+ * @throws ProviderSupportError
+ */
+export function requireProviderRuns(
+  manifest: Manifest,
+  model: ManifestModel,
+  device: BundleDevice,
+  manifestFile: string,
+): void {
+  if (runs(device, model)) return;
+  const layout = model.attention ?? 'plain';
+  const half = model.dtype === 'float16';
+  const feature = half
+    ? `float16 activations${layout === 'fused' ? ' with fused attention (GroupQueryAttention)' : ''}`
+    : 'fused attention (GroupQueryAttention) with float32 activations';
+  const sibling = manifest.models.find((m) => m.role === model.role && m !== model && runs(device, m));
+  const convert = half
+    ? 'convert it with float32 activations (the default; `--weights fp16` keeps half-size weights and runs everywhere)'
+    : 'convert it with `--attention plain` (the default), which runs on every provider';
+  const elsewhere = providersFor(layout, model.dtype).filter((d) => d !== device);
+  const fallback = [
+    sibling ? `load the bundle's ${model.role} "${sibling.id}" instead (option \`models\`)` : convert,
+    elsewhere.length ? `or run it on ${elsewhere.map((d) => `"${d}"`).join(' or ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  throw new ProviderSupportError({
+    provider: device,
+    model: model.id,
+    feature,
+    fallback,
+    file: manifestFile,
+  });
+}
