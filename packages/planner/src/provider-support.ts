@@ -12,19 +12,22 @@ import type { ActivationDtype, AttentionLayout, BundleDevice, Manifest, Manifest
  *   runs float16 when the adapter has `shader-f16`, CUDA always.
  * - `fused` (`com.microsoft.GroupQueryAttention` with the tree as `attention_bias` and a past
  *   cache shared with `present_*`): the CPU kernel takes `attention_bias` since
- *   microsoft/onnxruntime#23944 (tested here, float32); the WebAssembly build compiles the same
- *   CPU kernel (float32); the native WebGPU kernel takes it since #25285 (tested here on lavapipe,
- *   float32). CUDA registers GroupQueryAttention for float16 and bfloat16 only (contrib_ops/cuda/
- *   bert/group_query_attention.cc), so a float32 node would run on the CPU with the whole cache
- *   copied across each call; its `attention_bias` was rejected at run time until #29525
- *   (merged 2026-07, before 1.30) — CUDA is untested here.
+ *   microsoft/onnxruntime#23944 (tested here against the PyTorch logits, float32); the WebAssembly
+ *   build compiles the same CPU kernel (float32). The native WebGPU kernel takes it (#25285), but
+ *   its output is wrong for calls of 32 rows or more: measured on Mesa's lavapipe, logits differ
+ *   from the CPU kernel's by 0.07–0.8 for 32–40 rows (with or without a past cache, whatever the
+ *   bias), while 1–31 rows agree within 1.5e-5 — and prefill chunks and GPU trees (33 nodes by
+ *   default) exceed 31 rows. CUDA registers GroupQueryAttention for float16 and bfloat16 only
+ *   (contrib_ops/cuda/bert/group_query_attention.cc), so a float32 node would run on the CPU with
+ *   the whole cache copied across each call; its `attention_bias` was rejected at run time until
+ *   #29525 (merged 2026-07, before 1.30) — CUDA is untested here.
  */
 export const PROVIDER_SUPPORT: Readonly<
   Record<BundleDevice, Readonly<Record<AttentionLayout, readonly ActivationDtype[]>>>
 > = {
   cpu: { plain: ['float32'], fused: ['float32'] },
   wasm: { plain: ['float32'], fused: ['float32'] },
-  webgpu: { plain: ['float32', 'float16'], fused: ['float32', 'float16'] },
+  webgpu: { plain: ['float32', 'float16'], fused: [] },
   cuda: { plain: ['float32', 'float16'], fused: ['float16'] },
 };
 

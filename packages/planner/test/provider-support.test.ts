@@ -38,10 +38,13 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     for (const support of Object.values(PROVIDER_SUPPORT)) expect(support.plain).toContain('float32');
   });
 
-  it('plans a fused-attention float32 target on cpu, wasm and webgpu', async () => {
+  it('plans a fused-attention float32 target on cpu and wasm, and refuses it on webgpu', async () => {
     const manifest = await withModels((m) => (m.id === 'target' ? FUSED : null));
-    for (const device of ['cpu', 'wasm', 'webgpu'] as const)
+    for (const device of ['cpu', 'wasm'] as const)
       expect(plan(manifest, {}, device).target.attention).toBe('fused');
+    expect(thrown(() => plan(manifest, {}, 'webgpu')).fallback).toBe(
+      'convert it with `--attention plain` (the default), which runs on every provider, or run it on "cpu" or "wasm"',
+    );
   });
 
   it('refuses a fused-attention float32 target on cuda, naming the provider, the model and the fallback', async () => {
@@ -51,7 +54,7 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     expect(error.message).toBe(
       'bundle/treespec.json: model "target" needs fused attention (GroupQueryAttention) with float32 ' +
         'activations, which execution provider "cuda" cannot run; convert it with `--attention plain` ' +
-        '(the default), which runs on every provider, or run it on "cpu" or "wasm" or "webgpu"',
+        '(the default), which runs on every provider, or run it on "cpu" or "wasm"',
     );
   });
 
