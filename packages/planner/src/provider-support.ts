@@ -2,8 +2,8 @@ import { ProviderSupportError } from '@treespec/core';
 import type { ActivationDtype, AttentionLayout, BundleDevice, Manifest, ManifestModel } from '@treespec/onnx';
 
 /**
- * The activation dtypes each provider runs natively, per attention layout, in ONNX Runtime 1.30
- * (onnxruntime-node and onnxruntime-web 1.30.0). The one place that decides whether a model may
+ * The activation dtypes each provider runs natively and correctly, per attention layout, in ONNX
+ * Runtime 1.30 (onnxruntime-node and onnxruntime-web 1.30.0). The one place that decides whether a model may
  * load on a provider; the hosts only surface the error.
  *
  * - `plain` (MatMul/Softmax/Concat): every provider, float32. float16 only where the arithmetic
@@ -58,14 +58,15 @@ export function requireProviderRuns(
 ): void {
   if (runs(device, model)) return;
   const layout = model.attention ?? 'plain';
-  const half = model.dtype === 'float16';
-  const feature = half
-    ? `float16 activations${layout === 'fused' ? ' with fused attention (GroupQueryAttention)' : ''}`
-    : 'fused attention (GroupQueryAttention) with float32 activations';
+  // The provider runs these activations with plain attention: the fused layout is what it lacks.
+  const layoutLacking = PROVIDER_SUPPORT[device].plain.includes(model.dtype);
+  const feature = layoutLacking
+    ? `fused attention (GroupQueryAttention) with ${model.dtype} activations`
+    : `${model.dtype} activations`;
   const sibling = manifest.models.find((m) => m.role === model.role && m !== model && runs(device, m));
-  const convert = half
-    ? 'convert it with float32 activations (the default; `--weights fp16` keeps half-size weights and runs everywhere)'
-    : 'convert it with `--attention plain` (the default), which runs on every provider';
+  const convert = layoutLacking
+    ? 'convert it with `--attention plain` (the default), which runs on every provider'
+    : 'convert it with float32 activations (the default; `--weights fp16` keeps half-size weights and runs everywhere)';
   const elsewhere = providersFor(layout, model.dtype).filter((d) => d !== device);
   const fallback = [
     sibling ? `load the bundle's ${model.role} "${sibling.id}" instead (option \`models\`)` : convert,

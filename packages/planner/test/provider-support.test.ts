@@ -70,7 +70,7 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     expect(plan(manifest, { models: ['target-plain'] }, 'cuda').target.id).toBe('target-plain');
   });
 
-  it('refuses float16 activations on cpu and wasm, for the target and for a draft model', async () => {
+  it('refuses float16 activations on cpu and wasm, for the target and a draft model, and fused float16 on webgpu', async () => {
     const halfTarget = await withModels((m) => (m.id === 'target' ? { dtype: 'float16' } : null));
     const error = thrown(() => plan(halfTarget, {}, 'cpu'));
     expect(error).toMatchObject({ provider: 'cpu', model: 'target', feature: 'float16 activations' });
@@ -79,6 +79,12 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
         'runs everywhere), or run it on "webgpu" or "cuda"',
     );
     expect(plan(halfTarget, {}, 'webgpu').target.dtype).toBe('float16');
+    const halfFused = await withModels((m) => (m.id === 'target' ? { ...FUSED, dtype: 'float16' } : null));
+    expect(thrown(() => plan(halfFused, {}, 'webgpu'))).toMatchObject({
+      feature: 'fused attention (GroupQueryAttention) with float16 activations',
+      fallback:
+        'convert it with `--attention plain` (the default), which runs on every provider, or run it on "cuda"',
+    });
     const halfDraft = await withModels((m) => (m.role === 'draft' ? { dtype: 'float16' } : null));
     expect(thrown(() => plan(halfDraft, { drafter: 'draft-lm' }, 'wasm')).model).toBe('draft');
     // Not loaded, not checked: the same bundle plans for EAGLE-2 alone.
