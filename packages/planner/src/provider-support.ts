@@ -56,7 +56,8 @@ export function requireProviderRuns(
   device: BundleDevice,
   manifestFile: string,
 ): void {
-  if (runs(device, model)) return;
+  // A device the table does not know is the host's to refuse: it names the providers it has.
+  if (!Object.hasOwn(PROVIDER_SUPPORT, device) || runs(device, model)) return;
   const layout = model.attention ?? 'plain';
   // The provider runs these activations with plain attention: the fused layout is what it lacks.
   const layoutLacking = PROVIDER_SUPPORT[device].plain.includes(model.dtype);

@@ -38,6 +38,11 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     for (const support of Object.values(PROVIDER_SUPPORT)) expect(support.plain).toContain('float32');
   });
 
+  it('leaves a device it does not know to the host, which names its own providers', async () => {
+    const manifest = await withModels((m) => (m.id === 'target' ? FUSED : null));
+    expect(plan(manifest, {}, 'tpu' as never).target.id).toBe('target');
+  });
+
   it('plans a fused-attention float32 target on cpu and wasm, and refuses it on webgpu', async () => {
     const manifest = await withModels((m) => (m.id === 'target' ? FUSED : null));
     for (const device of ['cpu', 'wasm'] as const)
