@@ -12,6 +12,7 @@ export type TreespecErrorCode =
   | 'DISPOSED'
   | 'PROVIDER_UNAVAILABLE'
   | 'RUNTIME_UNAVAILABLE'
+  | 'PROVIDER_UNSUPPORTED'
   | 'TOKENIZER'
   | 'LOAD'
   | 'CONTRACT';
@@ -146,5 +147,37 @@ export class ProviderUnavailableError extends TreespecError {
     this.name = 'ProviderUnavailableError';
     this.provider = provider;
     this.reason = reason;
+  }
+}
+
+/**
+ * A model that the chosen execution provider cannot run as converted (e.g. fused attention or
+ * float16 activations where the provider lacks the kernels); `fallback` says what runs instead.
+ * Thrown at load, before any session is opened, by the planner for every host.
+ */
+export class ProviderSupportError extends TreespecError {
+  /** The provider asked for, e.g. `cuda`, `wasm`. */
+  readonly provider: string;
+  /** The manifest id of the model it cannot run. */
+  readonly model: string;
+  /** What of the model the provider lacks, e.g. `fused attention (GroupQueryAttention) with float32 activations`. */
+  readonly feature: string;
+  /** What to use instead: another model, conversion or provider. */
+  readonly fallback: string;
+  /** The manifest's path or URL. */
+  readonly file: string;
+
+  constructor(details: { provider: string; model: string; feature: string; fallback: string; file: string }) {
+    super(
+      'PROVIDER_UNSUPPORTED',
+      `${details.file}: model "${details.model}" needs ${details.feature}, which execution provider ` +
+        `"${details.provider}" cannot run; ${details.fallback}`,
+    );
+    this.name = 'ProviderSupportError';
+    this.provider = details.provider;
+    this.model = details.model;
+    this.feature = details.feature;
+    this.fallback = details.fallback;
+    this.file = details.file;
   }
 }

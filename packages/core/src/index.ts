@@ -13,6 +13,7 @@ export {
   ModelLoadError,
   NumericError,
   OptionError,
+  ProviderSupportError,
   ProviderUnavailableError,
   TreespecError,
   type TreespecErrorCode,

@@ -1,4 +1,4 @@
-export { ModelLoadError, ProviderUnavailableError } from '@treespec/core';
+export { ModelLoadError, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
 export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export { verifyChecksums } from './bundle-files.js';

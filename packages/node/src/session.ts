@@ -60,7 +60,8 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
     "executionProvider 'cuda' then uses it, provided it is the process's first ONNX Runtime",
   webgpu:
     'no WebGPU adapter could be created. onnxruntime-node runs WebGPU through Dawn, which on Linux needs a GPU with a ' +
-    'Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
+    "Vulkan driver (without one, Mesa's software lavapipe from mesa-vulkan-drivers 23 or later) and the Vulkan loader " +
+    '(libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
 };
 
 /**

@@ -3,12 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelMismatchError } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
-import { createSession, loadTreespec, ModelLoadError, ProviderUnavailableError } from '../src/index.js';
+import {
+  createSession,
+  loadTreespec,
+  ModelLoadError,
+  ProviderSupportError,
+  ProviderUnavailableError,
+} from '../src/index.js';
 import { TINY } from './tiny.js';
 
 /** A copy of the tiny bundle (model files hard-linked) whose manifest `edit` may change. */
 function bundleWith(
-  edit: (manifest: { models: Array<{ role: string; dims: Record<string, unknown> }> }) => void,
+  edit: (manifest: {
+    models: Array<{ role: string; dims: Record<string, unknown>; [field: string]: unknown }>;
+  }) => void,
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'treespec-bundle-'));
   for (const name of readdirSync(TINY)) {
@@ -84,5 +92,37 @@ describe('execution providers', () => {
     });
     expect(session.inputNames).toContain('feature');
     await session.release();
+  });
+});
+
+describe('models a provider cannot run', () => {
+  it('refuses float16 activations on the CPU at load, naming the provider and the fallback', async () => {
+    const dir = bundleWith((m) => {
+      m.models.find((x) => x.role === 'target')!.dtype = 'float16';
+    });
+    const load = loadTreespec(dir);
+    await expect(load).rejects.toThrow(ProviderSupportError);
+    await expect(load).rejects.toMatchObject({
+      code: 'PROVIDER_UNSUPPORTED',
+      provider: 'cpu',
+      model: 'target',
+    });
+    await expect(load).rejects.toThrow(
+      /model "target" needs float16 activations, which execution provider "cpu" cannot run; convert it with float32 activations.*or run it on "webgpu" or "cuda"/,
+    );
+  });
+
+  it('refuses a fused-attention float32 target on CUDA before opening any session', async () => {
+    const dir = bundleWith((m) => {
+      const target = m.models.find((x) => x.role === 'target')!;
+      target.attention = 'fused';
+      target.kvCache = { ...(target.kvCache as object), layout: 'bnsh', present: 'shared' };
+    });
+    // The plain-attention target.onnx stays: the planner decides from the manifest, so nothing is opened.
+    const load = loadTreespec(dir, { executionProvider: 'cuda' });
+    await expect(load).rejects.toThrow(ProviderSupportError);
+    await expect(load).rejects.toThrow(
+      /model "target" needs fused attention \(GroupQueryAttention\) with float32 activations, which execution provider "cuda" cannot run; convert it with `--attention plain`/,
+    );
   });
 });

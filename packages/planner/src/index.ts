@@ -18,5 +18,6 @@ export {
 } from './drafter-table.js';
 export { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
 export { type BundleOptions, type Plan, plan } from './plan.js';
+export { PROVIDER_SUPPORT, requireProviderRuns } from './provider-support.js';
 export { preferModels, selectModels } from './select-models.js';
 export { type AdaptiveStop, growthFor } from './tree-growth.js';

@@ -17,6 +17,7 @@ import {
   type DrafterName,
 } from './drafter-table.js';
 import type { ModelDrafterName } from './model-drafters.js';
+import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
 
@@ -101,6 +102,8 @@ export interface Plan {
  * @throws OptionError for an unknown drafter or model id.
  * @throws ModelFormatError (naming `manifestFile`) when the bundle lacks a model a drafter needs,
  *   or `ModelMismatchError` when a draft model does not fit the target.
+ * @throws ProviderSupportError when `device` cannot run a model to load as converted (its attention
+ *   layout or activation dtype; see `PROVIDER_SUPPORT`), naming the fallback.
  */
 export function plan(
   manifest: Manifest,
@@ -139,6 +142,8 @@ export function plan(
       draftModels[role] = model;
     }
   }
+  const models = [target, ...Object.values(draftModels)];
+  for (const model of models) requireProviderRuns(manifest, model, device, manifestFile);
   const [first] = wanted;
   const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
@@ -147,7 +152,7 @@ export function plan(
     device,
     target,
     draftModels,
-    models: [target, ...Object.values(draftModels)],
+    models,
     drafters,
     defaultDrafter: first === 'none' ? null : (first as DrafterName),
     budgets: withinContext(

@@ -1,6 +1,6 @@
 import { mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelFormatError, OptionError } from '@treespec/core';
+import { ModelFormatError, OptionError, ProviderSupportError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { type LoadTreespecOptions, loadTreespec, ModelLoadError } from '@treespec/node';
 import { ModelMismatchError } from '@treespec/onnx';
@@ -503,6 +503,35 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
     {},
     refused(OptionError, /executionProvider/),
     { executionProvider: 'tpu' as 'cpu' },
+  ),
+  bundleCase(
+    'bundle-fused-on-cuda',
+    'a fused-attention float32 target loaded on `cuda`',
+    {
+      manifest: (m) => {
+        const target = model(m, 'target');
+        target.attention = 'fused';
+        target.kvCache = { ...(target.kvCache as object), layout: 'bnsh', present: 'shared' };
+      },
+    },
+    refused(
+      ProviderSupportError,
+      /model "target" needs fused attention \(GroupQueryAttention\) with float32 activations, which execution provider "cuda" cannot run; convert it with .--attention plain/,
+    ),
+    { executionProvider: 'cuda' },
+  ),
+  bundleCase(
+    'bundle-fp16-activations-on-cpu',
+    'a target with float16 activations loaded on `cpu`',
+    {
+      manifest: (m) => {
+        model(m, 'target').dtype = 'float16';
+      },
+    },
+    refused(
+      ProviderSupportError,
+      /model "target" needs float16 activations, which execution provider "cpu" cannot run; convert it with float32 activations/,
+    ),
   ),
   bundleCase(
     'bundle-tree-product',

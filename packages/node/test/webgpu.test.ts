@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DraftTree, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
+import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, loadTreespec } from '../src/index.js';
+import { bundleWithTarget } from './converted-target.js';
+import { devPrompts, TINY } from './tiny.js';
+
+/**
+ * onnxruntime-node's WebGPU provider through the real path. Without a GPU it runs on Mesa's
+ * software Vulkan driver (lavapipe, Debian's mesa-vulkan-drivers 23 or later: Dawn rejects the 22.3
+ * of bookworm, which lacks dynamic indexing of image arrays; .ci/run installs it). Lavapipe takes
+ * hundreds of milliseconds per target call, so the generations are short and the tree small.
+ */
+const TOKENS = 5;
+const PROMPTS = 5;
+/** A small tree, drafted whole every step (`budget: 'fixed'`), so that every step verifies drafts. */
+const TREE = { topK: 3, depth: 2, totalTokens: 6 };
+
+/** Why WebGPU cannot run here, or null when an adapter exists. */
+let unavailable: string | null = null;
+let fusedDir: string | null = null;
+
+beforeAll(async () => {
+  const probe = await createSession(join(TINY, 'eagle-head.onnx'), { executionProvider: 'webgpu' }).then(
+    (s) => s.release().then(() => null),
+    (e: unknown) => e,
+  );
+  if (probe instanceof ProviderUnavailableError) {
+    const detail = String((probe.cause as Error)?.message ?? '');
+    unavailable = `no WebGPU adapter here: ${(/Failed to .*/.exec(detail)?.[0] ?? probe.reason).trim()}`;
+    return;
+  }
+  if (probe) throw probe;
+  fusedDir = await mkdtemp(join(tmpdir(), 'treespec-webgpu-fused-'));
+  await bundleWithTarget(fusedDir, { attention: 'fused' });
+}, 120_000);
+afterAll(async () => {
+  if (fusedDir) await rm(fusedDir, { recursive: true, force: true });
+});
+
+/** Fused attention's logits for `rows` chained rows after 16 cached tokens, on `provider`. */
+async function fusedLogits(provider: 'cpu' | 'webgpu', rows: number): Promise<Float32Array> {
+  const manifestPath = join(fusedDir!, 'treespec.json');
+  const entry = findModel(
+    parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath),
+    'target',
+    manifestPath,
+  );
+  const runner = new OnnxCausalLm(
+    await createSession(join(fusedDir!, entry.file), { executionProvider: provider }),
+    causalLmLayout(entry),
+    { maxContext: 64 },
+  );
+  try {
+    const ids = Array.from({ length: 16 + rows }, (_, i) => 100 + ((i * 37) % 5000));
+    await runner.prefill(Int32Array.from(ids.slice(0, 16)));
+    const tree = new DraftTree(rows);
+    tree.reset(ids[16]!);
+    for (let n = 1; n < rows; n++) tree.add(n - 1, ids[16 + n]!, 0);
+    const { logits } = await runner.verify(tree);
+    return Float32Array.from(logits.subarray(0, rows * entry.dims.vocab));
+  } finally {
+    await runner.dispose();
+  }
+}
+
+describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
+  it('give EAGLE-2 greedy output equal to plain decoding on 5 prompts, and the CPU provider’s', async (ctx) => {
+    ctx.skip(unavailable !== null, unavailable ?? '');
+    const options = { drafter: 'eagle2', budget: 'fixed', tree: TREE, maxContext: 192 } as const;
+    const generator = await loadTreespec(TINY, { ...options, executionProvider: 'webgpu' });
+    const cpu = await loadTreespec(TINY, options);
+    try {
+      let accepted = 0;
+      for (const { id, prompt } of devPrompts(PROMPTS)) {
+        const plain = await generator.generate(prompt, { maxTokens: TOKENS, plain: true });
+        const speculative = await generator.generate(prompt, { maxTokens: TOKENS });
+        const reference = await cpu.generate(prompt, { maxTokens: TOKENS, plain: true });
+        expect(plain.tokens.length, id).toBe(TOKENS);
+        expect(Array.from(speculative.tokens), id).toEqual(Array.from(plain.tokens));
+        expect(Array.from(plain.tokens), id).toEqual(Array.from(reference.tokens));
+        speculative.stats.acceptedLengths.forEach((steps, k) => {
+          accepted += k * steps;
+        });
+      }
+      // The comparison means something only if drafts were verified and some accepted.
+      expect(accepted).toBeGreaterThan(0);
+    } finally {
+      await generator.dispose();
+      await cpu.dispose();
+    }
+  }, 300_000);
+
+  it('run fused GroupQueryAttention as the CPU does for calls below 32 rows (the planner still refuses it)', async (ctx) => {
+    ctx.skip(unavailable !== null, unavailable ?? '');
+    // At 32 rows or more the WebGPU kernel's logits drift from the CPU's by 0.07–0.8 (ORT 1.30 on
+    // lavapipe), which is why PROVIDER_SUPPORT lists no fused layout for webgpu.
+    const [gpu, cpu] = [await fusedLogits('webgpu', 31), await fusedLogits('cpu', 31)];
+    let worst = 0;
+    for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(gpu[i]! - cpu[i]!));
+    expect(worst).toBeLessThan(1e-4);
+    await expect(loadTreespec(fusedDir!, { executionProvider: 'webgpu' })).rejects.toThrow(
+      ProviderSupportError,
+    );
+  }, 300_000);
+});
