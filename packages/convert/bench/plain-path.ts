@@ -5,7 +5,8 @@
  * 1. `calls`: process CPU and wall milliseconds per call through the real runner (`OnnxCausalLm`:
  *    a plain token = a 1-node verify + its commit, and a 10-node tree) at 100 and 1000 cached
  *    tokens (the cache is cut back after each commit, so every call sees the same context), and
- *    the bare `session.run` on prebuilt feeds of the same shapes; variants interleaved round by
+ *    the bare `session.run` on prebuilt feeds of the same shapes (fetching every output, and the
+ *    logits alone: the difference is what the binding's copies of 16 cache outputs cost); variants interleaved round by
  *    round so that a shared machine's drift hits them alike.
  * 2. `profile`: ONNX Runtime's own profiler (`enableProfiling`) on a plain token at 100 cached
  *    tokens: milliseconds per call inside `model_run`, the sum of kernel times, per operator type,
@@ -16,7 +17,7 @@
  *
  * JSON on stdout, a table on stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 8]
+ *   pnpm --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 150]
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -28,12 +29,20 @@ import * as ort from 'onnxruntime-node';
 import { convertCausalLM, type GraphOptions } from '../src/index.js';
 import { decoderFeeds, percentiles } from './decoder-feeds.js';
 
-/** Graph variants: `before` is the graph of the previous release (primitive RMSNorm and RoPE). */
-const VARIANTS: Record<string, Partial<GraphOptions>> = {
-  before: { norm: 'primitive', rope: 'primitive' },
-  'no-skip-norm': { norm: 'primitive' },
-  'no-fused-rope': { rope: 'primitive' },
-  default: {},
+/** A graph variant and the session options it runs with. */
+interface Variant {
+  readonly graph: Partial<GraphOptions>;
+  readonly session?: ort.InferenceSession.SessionOptions;
+}
+
+/** `before` is the graph of the previous release (primitive RMSNorm and RoPE). */
+const VARIANTS: Record<string, Variant> = {
+  before: { graph: { norm: 'primitive', rope: 'primitive' } },
+  'no-skip-norm': { graph: { norm: 'primitive' } },
+  'no-fused-rope': { graph: { rope: 'primitive' } },
+  default: { graph: {} },
+  'no-mem-pattern': { graph: {}, session: { enableMemPattern: false } },
+  'no-arena': { graph: {}, session: { enableCpuMemArena: false } },
 };
 
 const { values: args } = parseArgs({
@@ -42,8 +51,7 @@ const { values: args } = parseArgs({
     variants: { type: 'string', default: 'before,default' },
     formats: { type: 'string', default: 'fp32,int8' },
     threads: { type: 'string', default: '1,2' },
-    rounds: { type: 'string', default: '8' },
-    calls: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '150' },
   },
 });
 
@@ -67,6 +75,7 @@ interface Model {
   readonly variant: string;
   readonly format: string;
   readonly file: string;
+  readonly session: ort.InferenceSession.SessionOptions;
   readonly layout: ReturnType<typeof causalLmLayout>;
 }
 
@@ -74,7 +83,8 @@ interface CallRow {
   variant: string;
   format: string;
   threads: number;
-  path: 'runner' | 'session';
+  /** `session`: bare run, every output fetched; `logits-only`: bare run fetching the logits alone. */
+  path: 'runner' | 'session' | 'logits-only';
   past: number;
   nodes: number;
   cpuMs: number;
@@ -89,71 +99,79 @@ const KEEP_ONE = (() => {
   return plan;
 })();
 
-async function prefilled(model: Model, threads: number, past: number): Promise<OnnxCausalLm> {
+async function runnerFor(model: Model, threads: number): Promise<OnnxCausalLm> {
   const session = await ort.InferenceSession.create(model.file, {
+    ...model.session,
     intraOpNumThreads: threads,
     // Several sessions are open at once here: spinning pools would steal the cores from each other.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const runner = new OnnxCausalLm(session, model.layout, { maxContext: 2048 });
-  await runner.prefill(Int32Array.from({ length: past }, (_, i) => 10 + ((i * 37) % 4000)));
+  const longest = Math.max(...SHAPES.map((s) => s.past));
+  await runner.prefill(Int32Array.from({ length: longest }, (_, i) => 10 + ((i * 37) % 4000)));
   return runner;
 }
 
-/** Part 1: CPU and wall ms per call, runner and bare session, variants interleaved. */
-async function timeCalls(models: Model[], threads: number, rounds: number, calls: number): Promise<CallRow[]> {
-  const rows: CallRow[] = [];
-  for (const { past, nodes } of SHAPES) {
-    const runners = new Map<string, OnnxCausalLm>();
-    for (const model of models) runners.set(model.id, await prefilled(model, threads, past));
-    const tree = treeOf(nodes);
-    const feeds = decoderFeeds(8, past, nodes, false, 'tree');
-    const cpu = new Map<string, number[]>();
-    const wall = new Map<string, number[]>();
-    const record = (key: string, t: number, c: NodeJS.CpuUsage) => {
-      const used = process.cpuUsage(c);
-      (cpu.get(key) ?? cpu.set(key, []).get(key)!).push((used.user + used.system) / 1000 / calls);
-      (wall.get(key) ?? wall.set(key, []).get(key)!).push((performance.now() - t) / calls);
-    };
-    for (let round = 0; round < rounds + 1; round++) {
+/**
+ * Part 1: CPU and wall ms per call, runner and bare session. Every call alternates with the
+ * other variants' and shapes' (one runner per model, its cache cut back to the shape's context
+ * before each call), so that a shared machine's drift hits them alike; medians per key.
+ */
+async function timeCalls(models: Model[], threads: number, rounds: number): Promise<CallRow[]> {
+  const runners = new Map<string, OnnxCausalLm>();
+  for (const model of models) runners.set(model.id, await runnerFor(model, threads));
+  const feeds = SHAPES.map(({ past, nodes }) => decoderFeeds(8, past, nodes, false, 'tree'));
+  const trees = SHAPES.map(({ nodes }) => treeOf(nodes));
+  const cpu = new Map<string, number[]>();
+  const wall = new Map<string, number[]>();
+  const record = (key: string, t: number, c: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(c);
+    (cpu.get(key) ?? cpu.set(key, []).get(key)!).push((used.user + used.system) / 1000);
+    (wall.get(key) ?? wall.set(key, []).get(key)!).push(performance.now() - t);
+  };
+  for (let round = 0; round < rounds + 3; round++) {
+    for (const [s, { past }] of SHAPES.entries()) {
       for (const [id, runner] of runners) {
+        runner.cache.length = past;
         let t = performance.now();
         let c = process.cpuUsage();
-        for (let i = 0; i < calls; i++) {
-          await runner.verify(tree);
-          runner.commit(KEEP_ONE);
-          runner.cache.length = past;
-        }
-        if (round > 0) record(`${id}|runner`, t, c);
+        await runner.verify(trees[s]!);
+        runner.commit(KEEP_ONE);
+        if (round >= 3) record(`${id}|runner|${s}`, t, c);
         const { names } = runner.layout;
-        const fetches = [names.logits, ...names.presentKeys, ...names.presentValues];
         t = performance.now();
         c = process.cpuUsage();
-        for (let i = 0; i < calls; i++) await runner.session.run(feeds, fetches);
-        if (round > 0) record(`${id}|session`, t, c);
+        await runner.session.run(feeds[s]!, [names.logits, ...names.presentKeys, ...names.presentValues]);
+        if (round >= 3) record(`${id}|session|${s}`, t, c);
+        t = performance.now();
+        c = process.cpuUsage();
+        await runner.session.run(feeds[s]!, [names.logits]);
+        if (round >= 3) record(`${id}|logits-only|${s}`, t, c);
       }
     }
-    for (const [key, samples] of cpu) {
-      const [id, path] = key.split('|') as [string, CallRow['path']];
-      const model = models.find((m) => m.id === id)!;
-      const row: CallRow = {
-        variant: model.variant,
-        format: model.format,
-        threads,
-        path,
-        past,
-        nodes,
-        cpuMs: percentiles(samples).medianMs,
-        wallMs: percentiles(wall.get(key)!).medianMs,
-        calls: samples.length * calls,
-      };
-      rows.push(row);
-      process.stderr.write(
-        `${model.format.padEnd(5)} ${model.variant.padEnd(14)} ${path.padEnd(7)} threads ${threads} ` +
-          `P ${String(past).padStart(4)} N ${String(nodes).padStart(2)}: cpu ${row.cpuMs.toFixed(3)} ms, wall ${row.wallMs.toFixed(3)} ms\n`,
-      );
-    }
-    for (const runner of runners.values()) await runner.dispose();
+  }
+  for (const runner of runners.values()) await runner.dispose();
+  const rows: CallRow[] = [];
+  for (const [key, samples] of cpu) {
+    const [id, path, s] = key.split('|') as [string, CallRow['path'], string];
+    const model = models.find((m) => m.id === id)!;
+    const { past, nodes } = SHAPES[Number(s)]!;
+    const row: CallRow = {
+      variant: model.variant,
+      format: model.format,
+      threads,
+      path,
+      past,
+      nodes,
+      cpuMs: percentiles(samples).medianMs,
+      wallMs: percentiles(wall.get(key)!).medianMs,
+      calls: samples.length,
+    };
+    rows.push(row);
+    process.stderr.write(
+      `${model.format.padEnd(5)} ${model.variant.padEnd(14)} ${path.padEnd(11)} threads ${threads} ` +
+        `P ${String(past).padStart(4)} N ${String(nodes).padStart(2)}: cpu ${row.cpuMs.toFixed(3)} ms, wall ${row.wallMs.toFixed(3)} ms\n`,
+    );
   }
   return rows;
 }
@@ -170,6 +188,7 @@ interface ProfileEvent {
 async function profile(model: Model, dir: string, calls: number) {
   const prefix = join(dir, `profile-${model.id}`);
   const session = await ort.InferenceSession.create(model.file, {
+    ...model.session,
     intraOpNumThreads: 1,
     enableProfiling: true,
     profileFilePrefix: prefix,
@@ -254,22 +273,30 @@ async function main(): Promise<void> {
     const models: Model[] = [];
     for (const format of args.formats!.split(',')) {
       for (const variant of args.variants!.split(',')) {
-        const graph = VARIANTS[variant];
-        if (!graph) throw new Error(`unknown variant "${variant}"; known: ${Object.keys(VARIANTS).join(', ')}`);
+        const chosen = VARIANTS[variant];
+        if (!chosen)
+          throw new Error(`unknown variant "${variant}"; known: ${Object.keys(VARIANTS).join(', ')}`);
         const id = `${format}-${variant}`;
         const { model } = await convertCausalLM({
           checkpoint: join(args.checkpoints!, 'treespec-tiny'),
           out: dir,
           id,
-          graph,
+          graph: chosen.graph,
           weightFormat: format as WeightFormatName,
         });
-        models.push({ id, variant, format, file: join(dir, model.file), layout: causalLmLayout(model) });
+        models.push({
+          id,
+          variant,
+          format,
+          file: join(dir, model.file),
+          session: chosen.session ?? {},
+          layout: causalLmLayout(model),
+        });
       }
     }
     const calls: CallRow[] = [];
     for (const threads of args.threads!.split(',').map(Number))
-      calls.push(...(await timeCalls(models, threads, Number(args.rounds), Number(args.calls))));
+      calls.push(...(await timeCalls(models, threads, Number(args.rounds))));
     const profiles = [];
     for (const model of models) profiles.push(await profile(model, dir, 200));
     for (const p of profiles)
@@ -299,7 +326,13 @@ async function main(): Promise<void> {
         token1000OverToken100Wall: find(r, 1000, 1).wallMs / r.wallMs,
         verify10OverTokenWall: find(r, 100, 10).wallMs / r.wallMs,
       }));
-    const report = { loadAverage: { before: loadBefore, after: loadavg() }, calls, ratios, profiles, js: timeJs() };
+    const report = {
+      loadAverage: { before: loadBefore, after: loadavg() },
+      calls,
+      ratios,
+      profiles,
+      js: timeJs(),
+    };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });

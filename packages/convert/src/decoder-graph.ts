@@ -117,7 +117,6 @@ export async function declareSharedInputs(
   maxContext: number,
 ): Promise<{ ids: string; shared: SharedInputs }> {
   const { g, config } = ctx;
-  const d = config.headDim;
   const ids = g.input(names.inputIds, OnnxDataType.INT64, [1, 'new']);
   const positions = g.input(names.positionIds, OnnxDataType.INT64, [1, 'new']);
   const bias = g.input(names.attentionBias, OnnxDataType.FLOAT, [1, 1, 'new', 'total']);

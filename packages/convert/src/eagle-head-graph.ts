@@ -6,8 +6,8 @@ import {
   type DecoderContext,
   declareSharedInputs,
   decoderLayer,
-  residualSum,
   type GraphOptions,
+  residualSum,
 } from './decoder-graph.js';
 import { type DraftVocabularyMap, draftLogitsTail, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
