@@ -15,6 +15,10 @@
  * 3. `js`: the runner's JavaScript work per plain token, timed alone: building the feeds,
  *    writing the attention bias, and a commit's KV copy.
  *
+ * Beside the variants, a `weights-only` model per format holds nothing but the target's 33 linear
+ * layers (the same shapes and weight format, random values, every one fed the same row): the cost
+ * of streaming the weights through ONNX Runtime's kernels, which no graph change can remove.
+ *
  * JSON on stdout, a table on stderr. Not a test.
  *
  *   pnpm --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 150]
@@ -26,7 +30,12 @@ import { parseArgs } from 'node:util';
 import { DraftTree, KeepPlan, writeAttentionBias } from '@treespec/core';
 import { causalLmLayout, OnnxCausalLm, type WeightFormatName } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
+import { weightFormatNamed } from '../src/convert-options.js';
 import { convertCausalLM, type GraphOptions } from '../src/index.js';
+import { matrixOf } from '../src/matrix.js';
+import { writeModelFile } from '../src/model-file.js';
+import { OnnxDataType } from '../src/onnx-proto.js';
+import { seededRandom } from '../test/helpers/random.js';
 import { decoderFeeds, percentiles } from './decoder-feeds.js';
 
 /** A graph variant and the session options it runs with. */
@@ -54,6 +63,33 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '150' },
   },
 });
+
+/** The tiny target's linear layers [out, in]: per layer q/k/v, o, gate/up, down; then the lm_head. */
+const LINEAR_SHAPES: readonly (readonly [number, number])[] = [
+  ...(Array.from({ length: 8 }, () => [
+    [640, 384],
+    [384, 384],
+    [2048, 384],
+    [384, 1024],
+  ]).flat() as [number, number][]),
+  [8192, 384],
+];
+
+/** Writes `weights-only.onnx` (see the file comment): inputs `x` [N, 384] and `x_wide` [N, 1024]. */
+async function writeWeightsOnly(dir: string, id: string, format: WeightFormatName): Promise<string> {
+  const weights = weightFormatNamed(format);
+  const random = seededRandom(7);
+  const { file } = await writeModelFile(dir, id, async (g) => {
+    const x = g.input('x', OnnxDataType.FLOAT, ['n', 384]);
+    const wide = g.input('x_wide', OnnxDataType.FLOAT, ['n', 1024]);
+    for (const [i, [rows, cols]] of LINEAR_SHAPES.entries()) {
+      const data = Float32Array.from({ length: rows * cols }, () => (random() - 0.5) * 0.1);
+      const y = await weights.linear(g, cols === 1024 ? wide : x, matrixOf(`w${i}`, rows, cols, data), null);
+      g.output(y, `y${i}`, OnnxDataType.FLOAT, ['n', rows]);
+    }
+  });
+  return join(dir, file);
+}
 
 /** The calls measured: cached tokens and tree nodes. */
 const SHAPES = [
@@ -83,8 +119,11 @@ interface CallRow {
   variant: string;
   format: string;
   threads: number;
-  /** `session`: bare run, every output fetched; `logits-only`: bare run fetching the logits alone. */
-  path: 'runner' | 'session' | 'logits-only';
+  /**
+   * `session`: bare run, every output fetched; `logits-only`: bare run fetching the logits alone;
+   * `weights-only`: the format's weights-only model (variant `weights-only`).
+   */
+  path: 'runner' | 'session' | 'logits-only' | 'weights-only';
   past: number;
   nodes: number;
   cpuMs: number;
@@ -117,9 +156,26 @@ async function runnerFor(model: Model, threads: number): Promise<OnnxCausalLm> {
  * other variants' and shapes' (one runner per model, its cache cut back to the shape's context
  * before each call), so that a shared machine's drift hits them alike; medians per key.
  */
-async function timeCalls(models: Model[], threads: number, rounds: number): Promise<CallRow[]> {
+async function timeCalls(
+  models: Model[],
+  floors: Map<string, string>,
+  threads: number,
+  rounds: number,
+): Promise<CallRow[]> {
   const runners = new Map<string, OnnxCausalLm>();
   for (const model of models) runners.set(model.id, await runnerFor(model, threads));
+  const floorSessions = new Map<string, ort.InferenceSession>();
+  for (const [format, file] of floors)
+    floorSessions.set(
+      format,
+      await ort.InferenceSession.create(file, {
+        intraOpNumThreads: threads,
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      }),
+    );
+  const rowsIn = (n: number, width: number) =>
+    new ort.Tensor('float32', new Float32Array(n * width).fill(0.1), [n, width]);
+  const floorFeeds = SHAPES.map(({ nodes }) => ({ x: rowsIn(nodes, 384), x_wide: rowsIn(nodes, 1024) }));
   const feeds = SHAPES.map(({ past, nodes }) => decoderFeeds(8, past, nodes, false, 'tree'));
   const trees = SHAPES.map(({ nodes }) => treeOf(nodes));
   const cpu = new Map<string, number[]>();
@@ -148,13 +204,23 @@ async function timeCalls(models: Model[], threads: number, rounds: number): Prom
         await runner.session.run(feeds[s]!, [names.logits]);
         if (round >= 3) record(`${id}|logits-only|${s}`, t, c);
       }
+      for (const [format, session] of floorSessions) {
+        const t = performance.now();
+        const c = process.cpuUsage();
+        await session.run(floorFeeds[s]!, [`y${LINEAR_SHAPES.length - 1}`]);
+        if (round >= 3) record(`${format}-weights-only|weights-only|${s}`, t, c);
+      }
     }
   }
   for (const runner of runners.values()) await runner.dispose();
+  for (const session of floorSessions.values()) await session.release();
   const rows: CallRow[] = [];
   for (const [key, samples] of cpu) {
     const [id, path, s] = key.split('|') as [string, CallRow['path'], string];
-    const model = models.find((m) => m.id === id)!;
+    const model = models.find((m) => m.id === id) ?? {
+      variant: 'weights-only',
+      format: id.slice(0, id.indexOf('-')),
+    };
     const { past, nodes } = SHAPES[Number(s)]!;
     const row: CallRow = {
       variant: model.variant,
@@ -294,9 +360,12 @@ async function main(): Promise<void> {
         });
       }
     }
+    const floors = new Map<string, string>();
+    for (const format of args.formats!.split(','))
+      floors.set(format, await writeWeightsOnly(dir, `${format}-weights-only`, format as WeightFormatName));
     const calls: CallRow[] = [];
     for (const threads of args.threads!.split(',').map(Number))
-      calls.push(...(await timeCalls(models, threads, Number(args.rounds))));
+      calls.push(...(await timeCalls(models, floors, threads, Number(args.rounds))));
     const profiles = [];
     for (const model of models) profiles.push(await profile(model, dir, 200));
     for (const p of profiles)
