@@ -21,7 +21,7 @@
  *
  * JSON on stdout, a table on stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 150]
+ *   pnpm --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 20] [--burst 8]
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import { DraftTree, KeepPlan, writeAttentionBias } from '@treespec/core';
 import { causalLmLayout, OnnxCausalLm, type WeightFormatName } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { weightFormatNamed } from '../src/convert-options.js';
-import { convertCausalLM, type GraphOptions } from '../src/index.js';
+import { type AttentionKind, convertCausalLM, type GraphOptions } from '../src/index.js';
 import { matrixOf } from '../src/matrix.js';
 import { writeModelFile } from '../src/model-file.js';
 import { OnnxDataType } from '../src/onnx-proto.js';
@@ -41,6 +41,7 @@ import { decoderFeeds, percentiles } from './decoder-feeds.js';
 /** A graph variant and the session options it runs with. */
 interface Variant {
   readonly graph: Partial<GraphOptions>;
+  readonly attention?: AttentionKind;
   readonly session?: ort.InferenceSession.SessionOptions;
 }
 
@@ -50,6 +51,7 @@ const VARIANTS: Record<string, Variant> = {
   'no-skip-norm': { graph: { norm: 'primitive' } },
   'no-fused-rope': { graph: { rope: 'primitive' } },
   default: { graph: {} },
+  fused: { graph: {}, attention: 'fused' },
   'no-mem-pattern': { graph: {}, session: { enableMemPattern: false } },
   'no-arena': { graph: {}, session: { enableCpuMemArena: false } },
 };
@@ -60,7 +62,8 @@ const { values: args } = parseArgs({
     variants: { type: 'string', default: 'before,default' },
     formats: { type: 'string', default: 'fp32,int8' },
     threads: { type: 'string', default: '1,2' },
-    rounds: { type: 'string', default: '150' },
+    rounds: { type: 'string', default: '20' },
+    burst: { type: 'string', default: '8' },
   },
 });
 
@@ -152,15 +155,17 @@ async function runnerFor(model: Model, threads: number): Promise<OnnxCausalLm> {
 }
 
 /**
- * Part 1: CPU and wall ms per call, runner and bare session. Every call alternates with the
- * other variants' and shapes' (one runner per model, its cache cut back to the shape's context
- * before each call), so that a shared machine's drift hits them alike; medians per key.
+ * Part 1: CPU and wall ms per call, runner and bare session. Bursts of `burst` calls alternate
+ * with the other variants' and shapes' (one runner per model, its cache cut back to the shape's
+ * context before each call), so that a shared machine's drift hits them alike while a burst
+ * runs with its weights as warm in the caches as decoding would have them; medians per call.
  */
 async function timeCalls(
   models: Model[],
   floors: Map<string, string>,
   threads: number,
   rounds: number,
+  burst: number,
 ): Promise<CallRow[]> {
   const runners = new Map<string, OnnxCausalLm>();
   for (const model of models) runners.set(model.id, await runnerFor(model, threads));
@@ -185,30 +190,41 @@ async function timeCalls(
     (cpu.get(key) ?? cpu.set(key, []).get(key)!).push((used.user + used.system) / 1000);
     (wall.get(key) ?? wall.set(key, []).get(key)!).push(performance.now() - t);
   };
-  for (let round = 0; round < rounds + 3; round++) {
+  const measure = async (key: string, call: () => Promise<unknown>, record_: boolean) => {
+    for (let i = 0; i < burst; i++) {
+      const t = performance.now();
+      const c = process.cpuUsage();
+      await call();
+      if (record_) record(key, t, c);
+    }
+  };
+  for (let round = 0; round < rounds + 1; round++) {
+    const keep = round > 0;
     for (const [s, { past }] of SHAPES.entries()) {
       for (const [id, runner] of runners) {
-        runner.cache.length = past;
-        let t = performance.now();
-        let c = process.cpuUsage();
-        await runner.verify(trees[s]!);
-        runner.commit(KEEP_ONE);
-        if (round >= 3) record(`${id}|runner|${s}`, t, c);
+        await measure(
+          `${id}|runner|${s}`,
+          async () => {
+            runner.cache.length = past;
+            await runner.verify(trees[s]!);
+            runner.commit(KEEP_ONE);
+          },
+          keep,
+        );
+        // The bare runs feed plain attention's cache layout.
+        if (runner.layout.attention === 'fused') continue;
         const { names } = runner.layout;
-        t = performance.now();
-        c = process.cpuUsage();
-        await runner.session.run(feeds[s]!, [names.logits, ...names.presentKeys, ...names.presentValues]);
-        if (round >= 3) record(`${id}|session|${s}`, t, c);
-        t = performance.now();
-        c = process.cpuUsage();
-        await runner.session.run(feeds[s]!, [names.logits]);
-        if (round >= 3) record(`${id}|logits-only|${s}`, t, c);
+        const all = [names.logits, ...names.presentKeys, ...names.presentValues];
+        await measure(`${id}|session|${s}`, () => runner.session.run(feeds[s]!, all), keep);
+        await measure(`${id}|logits-only|${s}`, () => runner.session.run(feeds[s]!, [names.logits]), keep);
       }
       for (const [format, session] of floorSessions) {
-        const t = performance.now();
-        const c = process.cpuUsage();
-        await session.run(floorFeeds[s]!, [`y${LINEAR_SHAPES.length - 1}`]);
-        if (round >= 3) record(`${format}-weights-only|weights-only|${s}`, t, c);
+        const last = [`y${LINEAR_SHAPES.length - 1}`];
+        await measure(
+          `${format}-weights-only|weights-only|${s}`,
+          () => session.run(floorFeeds[s]!, last),
+          keep,
+        );
       }
     }
   }
@@ -348,6 +364,7 @@ async function main(): Promise<void> {
           out: dir,
           id,
           graph: chosen.graph,
+          attention: chosen.attention ?? 'plain',
           weightFormat: format as WeightFormatName,
         });
         models.push({
@@ -365,7 +382,7 @@ async function main(): Promise<void> {
       floors.set(format, await writeWeightsOnly(dir, `${format}-weights-only`, format as WeightFormatName));
     const calls: CallRow[] = [];
     for (const threads of args.threads!.split(',').map(Number))
-      calls.push(...(await timeCalls(models, floors, threads, Number(args.rounds))));
+      calls.push(...(await timeCalls(models, floors, threads, Number(args.rounds), Number(args.burst))));
     const profiles = [];
     for (const model of models) profiles.push(await profile(model, dir, 200));
     for (const p of profiles)
