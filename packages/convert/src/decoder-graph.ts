@@ -27,7 +27,7 @@ export interface GraphOptions {
   /**
    * Rotary embedding as primitive ops from gathered cos/sin rows (`primitive`), or as
    * `com.microsoft.RotaryEmbedding` over the query and key heads together (`fused`, the default:
-   * one node per layer instead of six, the tables read by position id inside the kernel).
+   * one node per layer instead of five, the tables read by position id inside the kernel).
    */
   readonly rope: 'primitive' | 'fused';
   /** Fold 1/sqrt(headDim) into the query projection instead of scaling q at run time (default true). */
