@@ -13,7 +13,9 @@ import {
   declareSharedInputs,
   decoderLayer,
   type GraphOptions,
-  rmsNorm,
+  type Residual,
+  residualNorm,
+  residualSum,
 } from './decoder-graph.js';
 import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
@@ -55,15 +57,18 @@ export async function buildCausalLMGraph(
     ? embed
     : checkpoint.matrix('lm_head.weight', config.vocab, config.hidden);
   const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
-  let h = await format.embedding(g, ids, embed);
+  let h: Residual = { h: await format.embedding(g, ids, embed), delta: null };
   const captured: string[] = [];
   for (let layer = 0; layer < config.layers; layer++) {
-    if (capturedLayers.includes(layer)) captured.push(h);
+    if (capturedLayers.includes(layer)) {
+      h = { h: residualSum(ctx, h, `layers.${layer}.input`), delta: null };
+      captured.push(h.h);
+    }
     const weights = await loadLayerWeights(checkpoint, `model.layers.${layer}.`, config, true);
     h = await decoderLayer(ctx, h, weights, shared, kvNames(names, layer), layer);
   }
   const normWeight = await checkpoint.vector('model.norm.weight', config.hidden);
-  const feature = await rmsNorm(ctx, h, normWeight, 'final_norm');
+  const { normed: feature } = await residualNorm(ctx, h, normWeight, 'final_norm');
   const logits = vocabulary
     ? await scatterToVocabulary(
         g,

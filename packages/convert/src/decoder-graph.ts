@@ -3,6 +3,7 @@ import { floatAttr, type GraphBuilder } from './graph-builder.js';
 import type { AttentionWeights, LayerWeights, MlpWeights } from './layer-weights.js';
 import { concatRows, type Matrix, scaleMatrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { MS_DOMAIN } from './quantized-weights.js';
 import { ropeTables } from './rope.js';
 import type { WeightFormat } from './weight-format.js';
 
@@ -17,9 +18,18 @@ export interface GraphOptions {
   readonly fuseGateUp: boolean;
   /**
    * RMSNorm as primitive ops (`primitive`, portable everywhere; ONNX Runtime fuses the pattern
-   * itself) or as the `SimplifiedLayerNormalization` kernel that ONNX Runtime registers.
+   * itself), or as the kernels ONNX Runtime registers (`simplified`, the default):
+   * `SimplifiedLayerNormalization`, and `com.microsoft.SkipSimplifiedLayerNormalization` where a
+   * residual addition comes before the norm (ONNX Runtime does not fuse that pair on its own in
+   * these 2-D graphs), one node instead of two.
    */
   readonly norm: 'primitive' | 'simplified';
+  /**
+   * Rotary embedding as primitive ops from gathered cos/sin rows (`primitive`), or as
+   * `com.microsoft.RotaryEmbedding` over the query and key heads together (`fused`, the default:
+   * one node per layer instead of five, the tables read by position id inside the kernel).
+   */
+  readonly rope: 'primitive' | 'fused';
   /** Fold 1/sqrt(headDim) into the query projection instead of scaling q at run time (default true). */
   readonly foldScale: boolean;
 }
@@ -28,7 +38,8 @@ export interface GraphOptions {
 export const DEFAULT_GRAPH_OPTIONS: GraphOptions = {
   fuseQkv: true,
   fuseGateUp: true,
-  norm: 'primitive',
+  norm: 'simplified',
+  rope: 'fused',
   foldScale: true,
 };
 
@@ -42,14 +53,31 @@ export type AttentionKind = 'plain' | 'fused';
 
 /** Per-call values every layer reads. */
 export interface SharedInputs {
-  /** [N, 1, headDim] cosines of each row's position. */
-  readonly cos: string;
-  /** [N, 1, headDim] sines, sign-folded: -sin on the first half, +sin on the second. */
-  readonly sin: string;
+  /** The rotary embedding's inputs, as {@link GraphOptions.rope} builds it. */
+  readonly rope: PrimitiveRope | FusedRope;
   /** Plain attention: [N * group, P + N], the attention bias repeated once per query head sharing a KV head. */
   readonly bias: string;
   /** Fused attention: the [1, 1, N, P + N] bias as fed, and GroupQueryAttention's int32 lengths. */
   readonly fused: FusedInputs | null;
+}
+
+/** Rotary rows gathered per call for the primitive-op rotation. */
+export interface PrimitiveRope {
+  readonly kind: 'primitive';
+  /** [N, 1, headDim] cosines of each row's position. */
+  readonly cos: string;
+  /** [N, 1, headDim] sines, sign-folded: -sin on the first half, +sin on the second. */
+  readonly sin: string;
+}
+
+/** What `com.microsoft.RotaryEmbedding` reads: the position ids and half-width tables. */
+export interface FusedRope {
+  readonly kind: 'fused';
+  /** int64 [1, N], the graph input. */
+  readonly positions: string;
+  /** [maxContext, headDim / 2] cosines and sines of every position. */
+  readonly cos: string;
+  readonly sin: string;
 }
 
 /** The per-call values GroupQueryAttention reads, derived in the graph from the bias's shape. */
@@ -89,18 +117,9 @@ export async function declareSharedInputs(
   maxContext: number,
 ): Promise<{ ids: string; shared: SharedInputs }> {
   const { g, config } = ctx;
-  const d = config.headDim;
   const ids = g.input(names.inputIds, OnnxDataType.INT64, [1, 'new']);
   const positions = g.input(names.positionIds, OnnxDataType.INT64, [1, 'new']);
   const bias = g.input(names.attentionBias, OnnxDataType.FLOAT, [1, 1, 'new', 'total']);
-  const { cos, sin } = ropeTables(config.rope, d, maxContext);
-  for (let p = 0; p < maxContext; p++) for (let j = 0; j < d / 2; j++) sin[p * d + j] = -sin[p * d + j]!;
-  const flatPositions = g.op('Reshape', [positions, g.int64([-1])], {}, 'positions');
-  const rows = async (label: string, table: Float32Array) => {
-    const t = await g.tensor(label, [maxContext, d], table);
-    const picked = g.op('Gather', [t, flatPositions], { axis: 0 });
-    return g.op('Reshape', [picked, g.int64([-1, 1, d])], {}, `${label}_rows`);
-  };
   const fused = ctx.attention === 'fused';
   const group = config.heads / config.kvHeads;
   const bias2d = fused ? bias : g.op('Squeeze', [bias, g.int64([0, 1])], {}, 'bias_rows');
@@ -108,12 +127,44 @@ export async function declareSharedInputs(
   return {
     ids: g.op('Reshape', [ids, g.int64([-1])], {}, 'ids'),
     shared: {
-      cos: await rows('rope_cos', cos),
-      sin: await rows('rope_sin', sin),
+      rope: await ropeInputs(ctx, positions, maxContext),
       bias: group === 1 || fused ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
       fused: fused ? fusedInputs(g, bias) : null,
     },
   };
+}
+
+/** The rotary tables of `maxContext` positions, and for primitive ops each row's cos/sin picked by position id. */
+async function ropeInputs(
+  ctx: DecoderContext,
+  positions: string,
+  maxContext: number,
+): Promise<PrimitiveRope | FusedRope> {
+  const { g, config, options } = ctx;
+  const d = config.headDim;
+  const { cos, sin } = ropeTables(config.rope, d, maxContext);
+  if (options.rope === 'fused') {
+    // Rotate-half tables repeat each frequency in both halves; the kernel reads the first half.
+    const half = (table: Float32Array) => {
+      const out = new Float32Array(maxContext * (d / 2));
+      for (let p = 0; p < maxContext; p++) out.set(table.subarray(p * d, p * d + d / 2), (p * d) / 2);
+      return out;
+    };
+    return {
+      kind: 'fused',
+      positions,
+      cos: await g.tensor('rope_cos_half', [maxContext, d / 2], half(cos)),
+      sin: await g.tensor('rope_sin_half', [maxContext, d / 2], half(sin)),
+    };
+  }
+  for (let p = 0; p < maxContext; p++) for (let j = 0; j < d / 2; j++) sin[p * d + j] = -sin[p * d + j]!;
+  const flatPositions = g.op('Reshape', [positions, g.int64([-1])], {}, 'positions');
+  const rows = async (label: string, table: Float32Array) => {
+    const t = await g.tensor(label, [maxContext, d], table);
+    const picked = g.op('Gather', [t, flatPositions], { axis: 0 });
+    return g.op('Reshape', [picked, g.int64([-1, 1, d])], {}, `${label}_rows`);
+  };
+  return { kind: 'primitive', cos: await rows('rope_cos', cos), sin: await rows('rope_sin', sin) };
 }
 
 /** GroupQueryAttention's lengths from the bias [1, 1, N, P + N]: seqlens_k = P + N - 1, total = P + N. */
@@ -145,6 +196,48 @@ export async function rmsNorm(
   return primitiveRmsNorm(g, x, w, config.rmsNormEps);
 }
 
+/**
+ * The residual stream between the blocks of a decoder: `h`, with `delta` (a block's output) still
+ * to be added, so that the addition and the next RMSNorm can be one node.
+ */
+export interface Residual {
+  readonly h: string;
+  readonly delta: string | null;
+}
+
+/** `residual.h + residual.delta` as one value (an Add when a delta is pending). */
+export function residualSum(ctx: DecoderContext, residual: Residual, hint?: string): string {
+  return residual.delta === null ? residual.h : ctx.g.op('Add', [residual.h, residual.delta], {}, hint);
+}
+
+/**
+ * The residual sum and its RMSNorm: `SkipSimplifiedLayerNormalization` (both from one node) with
+ * `norm: 'simplified'` and a pending delta, otherwise the addition and {@link rmsNorm}.
+ */
+export async function residualNorm(
+  ctx: DecoderContext,
+  residual: Residual,
+  weight: Float32Array,
+  label: string,
+  sumHint?: string,
+): Promise<{ sum: string; normed: string }> {
+  const { g, format, options, config } = ctx;
+  if (options.norm !== 'simplified' || residual.delta === null) {
+    const sum = residualSum(ctx, residual, sumHint);
+    return { sum, normed: await rmsNorm(ctx, sum, weight, label) };
+  }
+  const w = await format.vector(g, label, weight);
+  const [normed, , , sum] = g.opInN(
+    MS_DOMAIN,
+    1,
+    'SkipSimplifiedLayerNormalization',
+    [residual.h, residual.delta, w],
+    [g.unique(`${label}_out`), '', '', g.unique(sumHint ?? `${label}_sum`)],
+    { epsilon: floatAttr(config.rmsNormEps) },
+  );
+  return { sum: sum!, normed: normed! };
+}
+
 /** The primitive-op RMSNorm, in the Pow/ReduceMean/Add/Sqrt/Div/Mul pattern ONNX Runtime fuses. */
 function primitiveRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number): string {
   const squared = g.op('Pow', [x, g.float32([2], [])]);
@@ -155,9 +248,21 @@ function primitiveRmsNorm(g: GraphBuilder, x: string, weight: string, eps: numbe
 
 /** Rotates [1, N, heads, headDim] by the rows' positions (rotate-half convention). */
 function applyRope(g: GraphBuilder, x: string, shared: SharedInputs, headDim: number, hint?: string): string {
+  const { rope } = shared;
+  if (rope.kind === 'fused') {
+    const flat = g.op('Reshape', [x, g.int64([1, 0, -1])]);
+    return g.op('Reshape', [fusedRope(g, flat, rope), g.int64([1, 0, -1, headDim])], {}, hint);
+  }
   const [first, second] = g.opN('Split', [x, g.int64([headDim / 2, headDim / 2])], 2, { axis: 3 });
   const swapped = g.op('Concat', [second!, first!], { axis: 3 });
-  return g.op('Add', [g.op('Mul', [x, shared.cos]), g.op('Mul', [swapped, shared.sin])], {}, hint);
+  return g.op('Add', [g.op('Mul', [x, rope.cos]), g.op('Mul', [swapped, rope.sin])], {}, hint);
+}
+
+/** `com.microsoft.RotaryEmbedding` of [1, N, heads * headDim] (rotate-half, heads from the table width). */
+function fusedRope(g: GraphBuilder, flat: string, rope: FusedRope): string {
+  return g.opIn(MS_DOMAIN, 1, 'RotaryEmbedding', [flat, rope.positions, rope.cos, rope.sin], {
+    interleaved: 0,
+  });
 }
 
 /** Names of the layer's KV cache inputs and outputs. */
@@ -206,24 +311,31 @@ export async function attention(
     // One projection, one RoPE over the query and key heads together, then split.
     const w = concatRows(`${prefix}.qkv`, [q, weights.k, weights.v]);
     const b = qBias ? concatVectors(qBias, weights.kBias!, weights.vBias!) : null;
-    const qkv = heads4(await format.linear(g, x, w, b), heads + 2 * kvHeads);
-    const [qk] = g.opNamed(
-      'Split',
-      [qkv, g.int64([heads + kvHeads, kvHeads])],
-      [g.unique(`${prefix}.qk`), valueName],
-      {
-        axis: 2,
-      },
-    );
-    newValues = valueName;
-    let rotated = qk!;
-    if (qNorm && weights.kNorm) {
-      const table = new Float32Array((heads + kvHeads) * d);
-      for (let h = 0; h < heads + kvHeads; h++) table.set(h < heads ? qNorm : weights.kNorm, h * d);
-      const w = await format.vector(g, `${prefix}.qk_norm`, table, [heads + kvHeads, d]);
-      rotated = primitiveRmsNorm(g, rotated, w, config.rmsNormEps);
+    const qkv = await format.linear(g, x, w, b);
+    let rotated: string;
+    if (shared.rope.kind === 'fused' && !(qNorm && weights.kNorm)) {
+      // [N, (heads + 2 kv) d] -> q and k rows [1, N, (heads + kv) d] for the kernel, v heads.
+      const [qk, v] = g.opN('Split', [qkv, g.int64([(heads + kvHeads) * d, kvHeads * d])], 2, { axis: 1 });
+      [newValues] = g.opNamed('Reshape', [v!, g.int64([1, -1, kvHeads, d])], [valueName]) as [string];
+      const flat = g.op('Reshape', [qk!, g.int64([1, -1, (heads + kvHeads) * d])]);
+      rotated = heads4(fusedRope(g, flat, shared.rope), heads + kvHeads);
+    } else {
+      const [qk] = g.opNamed(
+        'Split',
+        [heads4(qkv, heads + 2 * kvHeads), g.int64([heads + kvHeads, kvHeads])],
+        [g.unique(`${prefix}.qk`), valueName],
+        { axis: 2 },
+      );
+      newValues = valueName;
+      rotated = qk!;
+      if (qNorm && weights.kNorm) {
+        const table = new Float32Array((heads + kvHeads) * d);
+        for (let h = 0; h < heads + kvHeads; h++) table.set(h < heads ? qNorm : weights.kNorm, h * d);
+        const w = await format.vector(g, `${prefix}.qk_norm`, table, [heads + kvHeads, d]);
+        rotated = primitiveRmsNorm(g, rotated, w, config.rmsNormEps);
+      }
+      rotated = applyRope(g, rotated, shared, d);
     }
-    rotated = applyRope(g, rotated, shared, d);
     [qh, newKeys] = g.opNamed(
       'Split',
       [rotated, g.int64([heads, kvHeads])],
@@ -332,7 +444,7 @@ function fusedAttention(
   const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
   const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
   const [out, presentKey, presentValue] = g.opInN(
-    'com.microsoft',
+    MS_DOMAIN,
     1,
     'GroupQueryAttention',
     [
@@ -382,26 +494,31 @@ export async function mlp(
   return format.linear(g, g.op('Mul', [silu, up]), renamed(weights.down, `${prefix}.down`), weights.downBias);
 }
 
-/** One decoder layer: h + attn(norm(h)), then + mlp(norm(.)); without input norm for EAGLE heads. */
+/**
+ * One decoder layer: h + attn(norm(h)), then + mlp(norm(.)); without input norm for EAGLE heads.
+ * Takes and returns the residual stream with the last block's output pending (see
+ * {@link Residual}), so each addition can share a node with the norm after it.
+ */
 export async function decoderLayer(
   ctx: DecoderContext,
-  x: string,
+  x: Residual,
   weights: LayerWeights,
   shared: SharedInputs,
   kv: KvNames,
   layer: number,
-): Promise<string> {
-  const attnInput = weights.inputNorm
-    ? await rmsNorm(ctx, x, weights.inputNorm, `layers.${layer}.input_norm`)
-    : x;
-  const h = ctx.g.op(
-    'Add',
-    [x, await attention(ctx, attnInput, weights.attention, shared, kv, layer)],
-    {},
+): Promise<Residual> {
+  const input = weights.inputNorm
+    ? await residualNorm(ctx, x, weights.inputNorm, `layers.${layer}.input_norm`, `layers.${layer}.input`)
+    : { sum: residualSum(ctx, x, `layers.${layer}.input`), normed: null };
+  const attended = await attention(ctx, input.normed ?? input.sum, weights.attention, shared, kv, layer);
+  const { sum: h, normed } = await residualNorm(
+    ctx,
+    { h: input.sum, delta: attended },
+    weights.postAttentionNorm,
+    `layers.${layer}.post_attention_norm`,
     `layers.${layer}.attn_residual`,
   );
-  const normed = await rmsNorm(ctx, h, weights.postAttentionNorm, `layers.${layer}.post_attention_norm`);
-  return ctx.g.op('Add', [h, await mlp(ctx, normed, weights.mlp, layer)], {}, `layers.${layer}.output`);
+  return { h, delta: await mlp(ctx, normed, weights.mlp, layer) };
 }
 
 function concatVectors(...parts: Float32Array[]): Float32Array {

@@ -7,6 +7,7 @@ import {
   declareSharedInputs,
   decoderLayer,
   type GraphOptions,
+  residualSum,
 } from './decoder-graph.js';
 import { type DraftVocabularyMap, draftLogitsTail, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
@@ -59,7 +60,11 @@ export async function buildEagleHeadGraph(
   const features = g.op('Reshape', [feature, g.int64([-1, hidden])]);
   const joined = g.op('Concat', [embedded, features], { axis: 1 });
   const h = await format.linear(g, joined, { ...fcWeight, label: 'fc' }, fcBias);
-  const out = await decoderLayer(ctx, h, layerWeights, shared, kvNames(names, 0), 0);
+  const out = residualSum(
+    ctx,
+    await decoderLayer(ctx, { h, delta: null }, layerWeights, shared, kvNames(names, 0), 0),
+    'layers.0.output',
+  );
   g.output(g.op('Reshape', [out, g.int64([1, -1, hidden])]), names.outputs.hidden!, OnnxDataType.FLOAT, [
     1,
     'new',

@@ -8,6 +8,7 @@ import {
   declareSharedInputs,
   type GraphOptions,
   mlp,
+  residualNorm,
   rmsNorm,
 } from './decoder-graph.js';
 import { type DraftVocabularyMap, draftLogitsTail } from './draft-vocabulary.js';
@@ -70,15 +71,25 @@ export async function buildEagle3HeadGraph(
     { axis: 1 },
   );
   const attended = await attention(ctx, x, weights.attention, shared, kvNames(names, 0), 0);
-  const m = g.op('Add', [h, attended], {}, 'midlayer.attn_residual');
-  const normed = await rmsNorm(ctx, m, weights.postAttentionNorm, 'midlayer.post_attention_layernorm');
-  const out = g.op('Add', [m, await mlp(ctx, normed, weights.mlp, 0)], {}, 'midlayer.output');
+  const { sum: m, normed } = await residualNorm(
+    ctx,
+    { h, delta: attended },
+    weights.postAttentionNorm,
+    'midlayer.post_attention_layernorm',
+    'midlayer.attn_residual',
+  );
+  const { sum: out, normed: final } = await residualNorm(
+    ctx,
+    { h: m, delta: await mlp(ctx, normed, weights.mlp, 0) },
+    weights.norm,
+    'norm',
+    'midlayer.output',
+  );
   g.output(g.op('Reshape', [out, g.int64([1, -1, hidden])]), names.outputs.hidden!, OnnxDataType.FLOAT, [
     1,
     'new',
     hidden,
   ]);
-  const final = await rmsNorm(ctx, out, weights.norm, 'norm');
   const lmHead = checkpoint.matrix('lm_head.weight', config.draftVocab, hidden);
   await draftLogitsTail(g, format, final, lmHead, externals.vocabulary, topK, names.outputs);
 }

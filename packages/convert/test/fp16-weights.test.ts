@@ -89,7 +89,7 @@ describe('fp16 weights (half storage, float32 arithmetic)', () => {
       const largeFloat = graph.initializer!.filter(
         (t) => t.dataType === OnnxDataType.FLOAT && elements(t.dims!) > 256,
       );
-      expect(largeFloat.map((t) => t.name).sort()).toEqual(['rope_cos', 'rope_sin']);
+      expect(largeFloat.map((t) => t.name).sort()).toEqual(['rope_cos_half', 'rope_sin_half']);
       const config = parseDecoderConfig(variantConfig(spec), 'config.json');
       const tokens = [1, 17, 42, 5, 88, 3, 60];
       const ref = referenceCausalLM(

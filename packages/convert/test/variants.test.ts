@@ -186,7 +186,9 @@ describe('graph variants compute the same function', () => {
   const qwen3 = VARIANTS['qwen3, q/k norms, tied, GQA 8:2, bf16, 2 shards']!;
   const cases: [string, VariantSpec, Partial<GraphOptions>, 'gemm' | 'matmul'][] = [
     ['separate q/k/v and gate/up matmuls', spec, { fuseQkv: false, fuseGateUp: false }, 'gemm'],
-    ['SimplifiedLayerNormalization', spec, { norm: 'simplified' }, 'gemm'],
+    ['primitive-op RMSNorm', spec, { norm: 'primitive' }, 'gemm'],
+    ['primitive-op RoPE', spec, { rope: 'primitive' }, 'gemm'],
+    ['qwen3 with primitive RMSNorm and RoPE', qwen3, { norm: 'primitive', rope: 'primitive' }, 'gemm'],
     ['attention scale applied at run time', spec, { foldScale: false }, 'gemm'],
     ['MatMul with transposed weights', spec, {}, 'matmul'],
     [

@@ -13,6 +13,8 @@
  *   pnpm --filter @treespec/node bench:peer -- --llama-dir /tmp/nlc [--threads 1,2] [--rounds 3] [--prompts 10] [--tokens 128]
  *
  * Reads `<llama-dir>/tiny-f32.gguf`, `tiny-f16.gguf` and `tiny-q8_0.gguf` (each skipped when absent).
+ * `--before` adds treespec plain fp32 and int8 with the graph of the previous release (primitive
+ * RMSNorm and RoPE), so a change to the graph is measured against it in the same run.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     prompts: { type: 'string', default: '10' },
     tokens: { type: 'string', default: '128' },
+    before: { type: 'boolean', default: false },
   },
 });
 if (!args['llama-dir'])
@@ -117,6 +120,17 @@ async function main(): Promise<void> {
     await mkdir(bundles[format]!, { recursive: true });
     await bundleWithTarget(bundles[format]!, { weightFormat: format });
   }
+  const before: Record<string, string> = {};
+  if (args.before) {
+    for (const format of ['fp32', 'int8'] as const) {
+      before[format] = join(work, `${format}-before`);
+      await mkdir(before[format]!, { recursive: true });
+      await bundleWithTarget(before[format]!, {
+        weightFormat: format,
+        graph: { norm: 'primitive', rope: 'primitive' },
+      });
+    }
+  }
   const gguf: Record<string, string> = {
     fp32: 'tiny-f32.gguf',
     fp16: 'tiny-f16.gguf',
@@ -135,6 +149,11 @@ async function main(): Promise<void> {
         plainOf[format] = treespecSystem(`treespec plain ${format}`, generator, true);
         systems.push(plainOf[format]);
         if (format === 'fp32') systems.push(treespecSystem('treespec EAGLE-2 fp32', generator, false));
+        if (before[format]) {
+          const old = await loadTreespec(before[format]!, { intraOpNumThreads: threads });
+          generators.push(old);
+          systems.push(treespecSystem(`treespec plain ${format} before`, old, true));
+        }
         const file = join(llamaDir, gguf[format]!);
         if (!existsSync(file)) {
           process.stderr.write(`skipping llama.cpp ${format}: ${file} not found\n`);
@@ -188,6 +207,12 @@ async function main(): Promise<void> {
           plainFp32OverLlamaF32: ratio('treespec plain fp32', 'node-llama-cpp plain f32'),
           plainFp16OverLlamaF16: ratio('treespec plain fp16', 'node-llama-cpp plain f16'),
           plainInt8OverLlamaQ8: ratio('treespec plain int8', 'node-llama-cpp plain q8_0'),
+          ...(args.before
+            ? {
+                beforeFp32OverLlamaF32: ratio('treespec plain fp32 before', 'node-llama-cpp plain f32'),
+                beforeInt8OverLlamaQ8: ratio('treespec plain int8 before', 'node-llama-cpp plain q8_0'),
+              }
+            : {}),
           eagle2Fp32OverLlamaF32: ratio('treespec EAGLE-2 fp32', 'node-llama-cpp plain f32'),
         },
         greedyPrefixAgreement: Object.fromEntries(agree),

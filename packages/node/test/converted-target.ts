@@ -12,7 +12,7 @@ import { TINY } from './tiny.js';
  */
 export async function bundleWithTarget(
   dir: string,
-  options: Pick<ConvertCausalLMOptions, 'attention' | 'weightFormat'>,
+  options: Pick<ConvertCausalLMOptions, 'attention' | 'weightFormat' | 'graph'>,
 ): Promise<void> {
   for (const file of await readdir(TINY)) {
     if (file.startsWith('target.onnx')) continue;

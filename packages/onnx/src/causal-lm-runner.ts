@@ -61,8 +61,11 @@ export class OnnxCausalLm implements TargetModel {
   private readonly visibility: Uint8Array;
   private readonly newKeys: KvArray[];
   private readonly newValues: KvArray[];
+  /** Plain attention's fetches: verify needs the logits, a prefill only the cache (and features). */
   private readonly fetchNames: string[];
   private readonly fetchNamesWithFeature: string[];
+  private readonly prefillFetchNames: string[];
+  private readonly prefillFetchNamesWithFeature: string[];
   /** Fused attention: the cache tensors as feeds and as preallocated outputs, rebound on growth. */
   private readonly boundFeeds: Record<string, Tensor> = {};
   private readonly boundFetches: Record<string, Tensor | null> = {};
@@ -110,7 +113,9 @@ export class OnnxCausalLm implements TargetModel {
     this.newKeys = new Array<KvArray>(layout.layers);
     this.newValues = new Array<KvArray>(layout.layers);
     const { names } = layout;
-    this.fetchNames = [names.logits, ...names.presentKeys, ...names.presentValues];
+    this.prefillFetchNames = [...names.presentKeys, ...names.presentValues];
+    this.prefillFetchNamesWithFeature = [...this.prefillFetchNames, names.feature];
+    this.fetchNames = [names.logits, ...this.prefillFetchNames];
     this.fetchNamesWithFeature = [...this.fetchNames, names.feature];
     this.boundFetches[names.logits] = null;
     this.boundFetchesWithFeature[names.logits] = null;
@@ -148,7 +153,7 @@ export class OnnxCausalLm implements TargetModel {
         this.positions.set(i, past + i);
       }
       this.writeBias(null, past, rows);
-      await this.run(rows, wantFeatures);
+      await this.run(rows, wantFeatures, false);
       const { cache } = this;
       if (cache instanceof KvCache)
         for (let l = 0; l < this.layout.layers; l++)
@@ -179,7 +184,7 @@ export class OnnxCausalLm implements TargetModel {
     }
     this.writeBias(tree, past, rows);
     const wantFeatures = options?.features === true;
-    await this.run(rows, wantFeatures);
+    await this.run(rows, wantFeatures, true);
     this.pendingRows = rows;
     return {
       rows,
@@ -217,8 +222,12 @@ export class OnnxCausalLm implements TargetModel {
     else writeCausalBias(past, rows, this.bias);
   }
 
-  /** Runs `rows` prepared rows after the cached ones and keeps references to the outputs. */
-  private async run(rows: number, wantFeatures: boolean): Promise<void> {
+  /**
+   * Runs `rows` prepared rows after the cached ones and keeps references to the outputs. A
+   * prefill (`wantLogits` false) leaves the logits unfetched with plain attention, so the binding
+   * does not copy `rows × vocab` floats nobody reads.
+   */
+  private async run(rows: number, wantFeatures: boolean, wantLogits: boolean): Promise<void> {
     const { layout, cache } = this;
     const { names } = layout;
     if (cache instanceof SharedKvCache) {
@@ -251,8 +260,15 @@ export class OnnxCausalLm implements TargetModel {
       return;
     }
     const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, this.bias, rows);
-    const out = await this.session.run(feeds, wantFeatures ? this.fetchNamesWithFeature : this.fetchNames);
-    this.logits = out[names.logits].data as Float32Array;
+    const fetches = wantLogits
+      ? wantFeatures
+        ? this.fetchNamesWithFeature
+        : this.fetchNames
+      : wantFeatures
+        ? this.prefillFetchNamesWithFeature
+        : this.prefillFetchNames;
+    const out = await this.session.run(feeds, fetches);
+    if (wantLogits) this.logits = out[names.logits].data as Float32Array;
     if (wantFeatures) this.features = out[names.feature].data as Float32Array;
     for (let l = 0; l < layout.layers; l++) {
       this.newKeys[l] = out[names.presentKeys[l]].data as KvArray;

@@ -1,0 +1,92 @@
+import { DraftTree } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { describe, expect, it } from 'vitest';
+import { OnnxCausalLm } from './causal-lm-runner.js';
+import { KvCache } from './kv-cache.js';
+import type { CausalLmLayout } from './model-layout.js';
+
+const LAYOUT: CausalLmLayout = {
+  vocabSize: 5,
+  hiddenSize: 4,
+  layers: 2,
+  kvHeads: 1,
+  headDim: 2,
+  maxContext: 64,
+  dtype: 'float32',
+  attention: 'plain',
+  names: {
+    inputIds: 'input_ids',
+    positionIds: 'position_ids',
+    attentionBias: 'attention_bias',
+    pastKeys: ['past_key.0', 'past_key.1'],
+    pastValues: ['past_value.0', 'past_value.1'],
+    logits: 'logits',
+    feature: 'feature',
+    presentKeys: ['present_key.0', 'present_key.1'],
+    presentValues: ['present_value.0', 'present_value.1'],
+  },
+};
+
+/**
+ * A stand-in session for the runner's fetch logic: it records the fetched names and returns, for
+ * each, a tensor of the new rows filled with the row's input id.
+ */
+function recordingSession(): { session: InferenceSession; fetched: string[][] } {
+  const fetched: string[][] = [];
+  const session = {
+    async run(feeds: Record<string, Tensor>, fetches: readonly string[]) {
+      fetched.push([...fetches]);
+      const ids = feeds.input_ids!.data as BigInt64Array;
+      const rows = ids.length;
+      const out: Record<string, Tensor> = {};
+      for (const name of fetches) {
+        const width = name === 'logits' ? 5 : name === 'feature' ? 4 : 2;
+        const data = new Float32Array(rows * width);
+        for (let r = 0; r < rows; r++) data.fill(Number(ids[r]), r * width, (r + 1) * width);
+        out[name] = new Tensor('float32', data, [1, rows, width]);
+      }
+      return out;
+    },
+    async release() {},
+  };
+  return { session: session as unknown as InferenceSession, fetched };
+}
+
+describe('OnnxCausalLm fetches', () => {
+  it('leaves the logits unfetched in a prefill and fetches them to verify a tree', async () => {
+    const { session, fetched } = recordingSession();
+    const runner = new OnnxCausalLm(session, LAYOUT, { prefillChunk: 4 });
+    await runner.prefill(Int32Array.from([7, 8, 9, 10, 11, 12]));
+    expect(fetched).toEqual([
+      ['present_key.0', 'present_key.1', 'present_value.0', 'present_value.1'],
+      ['present_key.0', 'present_key.1', 'present_value.0', 'present_value.1'],
+    ]);
+    expect(runner.cachedLength).toBe(6);
+    const { cache } = runner;
+    if (!(cache instanceof KvCache)) throw new Error('plain attention keeps a KvCache');
+    expect(Array.from(cache.keyTensor(1, 6).data as Float32Array)).toEqual([
+      7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
+    ]);
+
+    const tree = new DraftTree(2);
+    tree.reset(3);
+    tree.add(0, 4, 0);
+    const step = await runner.verify(tree);
+    expect(fetched[2]).toEqual(['logits', ...fetched[0]!]);
+    expect(Array.from(step.logits)).toEqual([3, 3, 3, 3, 3, 4, 4, 4, 4, 4]);
+  });
+
+  it('fetches the features of a prefill when asked, still without the logits', async () => {
+    const { session, fetched } = recordingSession();
+    const runner = new OnnxCausalLm(session, LAYOUT);
+    const step = await runner.prefill(Int32Array.from([5, 6]), { features: true });
+    expect(fetched[0]).toEqual([
+      'present_key.0',
+      'present_key.1',
+      'present_value.0',
+      'present_value.1',
+      'feature',
+    ]);
+    expect(Array.from(step.features!)).toEqual([5, 5, 5, 5, 6, 6, 6, 6]);
+  });
+});
