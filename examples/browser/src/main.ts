@@ -1,10 +1,13 @@
 import {
   DownloadError,
+  describeStepCosts,
   type ExecutionProviderPreference,
   type LoadInfo,
   type LoadProgress,
   type LoadTreespecWebOptions,
   ProviderUnavailableError,
+  type StepCosts,
+  stepCosts,
   type TreeSnapshot,
   TreespecWorkerClient,
   type WorkerResult,
@@ -42,6 +45,7 @@ const ui = {
   speedupNote: $('speedup-note'),
   identical: $('stat-identical'),
   controller: $('stat-controller'),
+  costs: $('stat-costs'),
   output: $('output'),
   treeSvg: document.getElementById('tree-svg') as unknown as SVGSVGElement,
   treeCaption: $('tree-caption'),
@@ -74,6 +78,8 @@ export interface RunOutcome {
   identical: boolean | null;
   /** Trees drawn (each step's tree, throttled to one per frame). */
   treesDrawn: number;
+  /** Where the speculative run's decoding time went, per step, beside the plain run's token. */
+  costs: StepCosts;
 }
 
 let client: TreespecWorkerClient | null = null;
@@ -236,7 +242,7 @@ async function run(
   showError(null);
   setState('generating');
   ui.output.textContent = '';
-  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical, ui.controller])
+  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical, ui.controller, ui.costs])
     cell.textContent = '–';
   ui.speedupNote.hidden = true;
   let latest: TreeSnapshot | null = null;
@@ -288,7 +294,9 @@ async function run(
       ui.speedupNote.hidden = !(speedup !== null && speedup < 1);
       ui.identical.textContent = identical ? 'yes' : 'NO';
     }
-    const outcome: RunOutcome = { spec, plain, speedup, identical, treesDrawn };
+    const costs = stepCosts(spec, plain);
+    ui.costs.textContent = describeStepCosts(costs);
+    const outcome: RunOutcome = { spec, plain, speedup, identical, treesDrawn, costs };
     demo.lastRun = outcome;
     setState(spec.finishReason === 'abort' || (compare && !plain) ? 'aborted' : 'done');
     return outcome;

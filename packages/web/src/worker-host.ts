@@ -96,6 +96,13 @@ export function serveTreespecWorker(
     };
     const started = performance.now();
     let lastStats = Number.NEGATIVE_INFINITY;
+    // Time spent turning trees, text and statistics into messages for the page.
+    let postMs = 0;
+    const timedPost = (make: () => WorkerEvent) => {
+      const t0 = performance.now();
+      post(make());
+      postMs += performance.now() - t0;
+    };
     const live: LiveStats = { generatedTokens: 0, steps: 0, tau: 0, tokensPerSecond: 0, elapsedMs: 0 };
     try {
       const stream = generator.stream(request.prompt, {
@@ -104,18 +111,18 @@ export function serveTreespecWorker(
         onStep: (event) => {
           live.steps++;
           live.generatedTokens += event.pathLength;
-          if (trees) post({ type: 'step', id, tree: treeSnapshot(event, label) });
+          if (trees) timedPost(() => ({ type: 'step', id, tree: treeSnapshot(event, label) }));
           const now = performance.now();
           if (now - lastStats >= statsIntervalMs) {
             lastStats = now;
             live.elapsedMs = now - started;
             live.tau = live.generatedTokens / live.steps;
             live.tokensPerSecond = (live.generatedTokens * 1000) / Math.max(live.elapsedMs, 1e-3);
-            post({ type: 'stats', id, stats: { ...live } });
+            timedPost(() => ({ type: 'stats', id, stats: { ...live } }));
           }
         },
       });
-      for await (const text of stream) if (text) post({ type: 'delta', id, text });
+      for await (const text of stream) if (text) timedPost(() => ({ type: 'delta', id, text }));
       const result = await stream.result;
       post({
         type: 'done',
@@ -126,6 +133,7 @@ export function serveTreespecWorker(
           promptTokens: result.promptTokens.length,
           finishReason: result.finishReason,
           stats: result.stats,
+          postMs,
         },
       });
     } finally {

@@ -71,6 +71,12 @@ export interface WorkerResult {
   promptTokens: number;
   finishReason: FinishReason;
   stats: GenerationStats;
+  /**
+   * Milliseconds the worker spent turning this generation's trees, text and statistics into
+   * messages for the page (the cost of the worker boundary; trees are posted inside the decoding
+   * loop, so that part is also in `stats.bookkeepingMs`).
+   */
+  postMs: number;
 }
 
 /** An error that crossed from the worker; rebuilt by {@link deserializeError} as its own class. */
