@@ -6,7 +6,8 @@
 //   pnpm --filter @treespec-examples/browser build
 //   pnpm --filter @treespec-examples/browser measure -- --prompts 10 --max-tokens 64 --repeats 3
 //
-// Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --drafter NAME,
+// Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --budget auto|fixed,
+// --drafter NAME,
 // --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE, --no-node (skip the same
 // prompts on @treespec/node's CPU provider, run after the browser for the cost comparison).
 import { existsSync } from 'node:fs';
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
   options: {
     ep: { type: 'string', default: 'wasm' },
     tree: { type: 'string' },
+    budget: { type: 'string' },
     drafter: { type: 'string' },
     threads: { type: 'string' },
     prompts: { type: 'string', default: '10' },
@@ -48,6 +50,7 @@ const prompts = (await readFile(tinyDevPromptsPath(), 'utf8'))
 const query = new URLSearchParams({ ep: args.ep });
 if (args.tree) query.set('tree', args.tree);
 if (args.drafter) query.set('drafter', args.drafter);
+if (args.budget) query.set('budget', args.budget);
 if (args.threads) query.set('threads', args.threads);
 
 const median = (xs) => {
@@ -211,6 +214,7 @@ async function measureNode() {
   const tree = args.tree ? args.tree.split(',').map(Number) : null;
   const generator = await loadTreespec(tinyModelDirectory(), {
     ...(args.drafter ? { drafter: args.drafter } : {}),
+    ...(args.budget ? { budget: args.budget } : {}),
     ...(tree ? { tree: { topK: tree[0], depth: tree[1], totalTokens: tree[2] } } : {}),
     // As in the page: as many threads as its WASM pool, the controller unseeded.
     intraOpNumThreads: environment?.threads ?? 2,

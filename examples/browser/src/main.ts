@@ -14,7 +14,7 @@ import {
 } from '@treespec/web';
 import { renderTree } from './tree-view.js';
 
-/** Page settings from the query string: ?model=…&ep=wasm&tree=4,4,12&threads=2&cache=0&autoload=0&prompt=…&maxTokens=… */
+/** Page settings from the query string: ?model=…&ep=wasm&tree=4,4,12&budget=fixed&threads=2&cache=0&autoload=0&prompt=…&maxTokens=… */
 const params = new URLSearchParams(location.search);
 const MODEL_URL = params.get('model') ?? '/models/tiny/';
 const TREE = parseTree(params.get('tree'));
@@ -193,6 +193,7 @@ async function load(): Promise<LoadInfo | null> {
       cache: params.get('cache') !== '0',
       ...(params.get('threads') ? { numThreads: Number(params.get('threads')) } : {}),
       ...(TREE ? { tree: TREE } : {}),
+      ...(params.get('budget') ? { budget: params.get('budget') as LoadTreespecWebOptions['budget'] } : {}),
       ...(params.get('drafter')
         ? { drafter: params.get('drafter') as LoadTreespecWebOptions['drafter'] }
         : {}),
