@@ -263,6 +263,8 @@ async function run(
       maxTokens,
       signal: controller.signal,
       onDelta: (text) => ui.output.append(text),
+      // Twenty trees a second are plenty to watch, and each one sent costs the decoding loop.
+      treeIntervalMs: 50,
       onStep: (tree) => {
         // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
         if (tree.tokens.length < 2) return;

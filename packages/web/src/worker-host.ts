@@ -1,5 +1,6 @@
 import { BusyError } from '@treespec/core';
 import { WorkerProtocolError } from './errors.js';
+import { LatestStep } from './latest-step.js';
 import { loadTreespecWeb, type WebTreespec } from './load-treespec-web.js';
 import {
   type LiveStats,
@@ -79,6 +80,7 @@ export function serveTreespecWorker(
     const { generator } = bundle;
     const {
       trees = false,
+      treeIntervalMs = 0,
       statsIntervalMs = 100,
       ...generateOptions
     } = (request.options ?? {}) as WorkerGenerateOptions;
@@ -96,6 +98,8 @@ export function serveTreespecWorker(
     };
     const started = performance.now();
     let lastStats = Number.NEGATIVE_INFINITY;
+    let lastTree = Number.NEGATIVE_INFINITY;
+    const skipped = new LatestStep();
     // Time spent turning trees, text and statistics into messages for the page.
     let postMs = 0;
     const timedPost = (make: () => WorkerEvent) => {
@@ -111,8 +115,14 @@ export function serveTreespecWorker(
         onStep: (event) => {
           live.steps++;
           live.generatedTokens += event.pathLength;
-          if (trees) timedPost(() => ({ type: 'step', id, tree: treeSnapshot(event, label) }));
           const now = performance.now();
+          if (trees && now - lastTree >= treeIntervalMs) {
+            lastTree = now;
+            skipped.held = false;
+            timedPost(() => ({ type: 'step', id, tree: treeSnapshot(event, label) }));
+          } else if (trees) {
+            skipped.keep(event);
+          }
           if (now - lastStats >= statsIntervalMs) {
             lastStats = now;
             live.elapsedMs = now - started;
@@ -124,6 +134,7 @@ export function serveTreespecWorker(
       });
       for await (const text of stream) if (text) timedPost(() => ({ type: 'delta', id, text }));
       const result = await stream.result;
+      if (skipped.held) timedPost(() => ({ type: 'step', id, tree: treeSnapshot(skipped.take(), label) }));
       post({
         type: 'done',
         id,

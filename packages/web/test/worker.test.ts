@@ -204,6 +204,20 @@ describe('the treespec worker', () => {
     expect(result.postMs).toBeLessThan(2 * posted.length + 200);
   });
 
+  it('sends at most one tree per treeIntervalMs, and always the last one, before the result', async () => {
+    const { client, sent } = connect();
+    await client.load('https://x/m/');
+    const trees: TreeSnapshot[] = [];
+    const before = sent.length;
+    await client.generate('Once', { maxTokens: 5, treeIntervalMs: 60_000, onStep: (t) => trees.push(t) });
+    expect(trees.map((t) => [t.step, t.tokens, t.path, t.bonusLabel])).toEqual([
+      [0, [0, 1], [0, 1], 'w7'],
+      [4, [4, 5], [0, 1], 'w7'],
+    ]);
+    const order = sent.slice(before).map((e) => e.type);
+    expect(order.lastIndexOf('step')).toBeLessThan(order.indexOf('done'));
+  });
+
   it('sends no trees unless asked for them', async () => {
     const { client, sent } = connect();
     await client.load('https://x/m/');
