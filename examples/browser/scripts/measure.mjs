@@ -6,13 +6,17 @@
 //   pnpm --filter @treespec-examples/browser build
 //   pnpm --filter @treespec-examples/browser measure -- --prompts 10 --max-tokens 64 --repeats 3
 //
-// Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --drafter NAME,
-// --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE.
+// Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --budget auto|fixed,
+// --drafter NAME,
+// --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE, --no-node (skip the same
+// prompts on @treespec/node's CPU provider, run after the browser for the cost comparison).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
+import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { loadTreespec } from '@treespec/node';
+import { stepCosts } from '@treespec/web';
 import { hasChromium, launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 
@@ -21,12 +25,14 @@ const { values: args } = parseArgs({
   options: {
     ep: { type: 'string', default: 'wasm' },
     tree: { type: 'string' },
+    budget: { type: 'string' },
     drafter: { type: 'string' },
     threads: { type: 'string' },
     prompts: { type: 'string', default: '10' },
     'max-tokens': { type: 'string', default: '64' },
     repeats: { type: 'string', default: '3' },
     out: { type: 'string' },
+    'no-node': { type: 'boolean', default: false },
   },
 });
 const maxTokens = Number(args['max-tokens']);
@@ -44,6 +50,7 @@ const prompts = (await readFile(tinyDevPromptsPath(), 'utf8'))
 const query = new URLSearchParams({ ep: args.ep });
 if (args.tree) query.set('tree', args.tree);
 if (args.drafter) query.set('drafter', args.drafter);
+if (args.budget) query.set('budget', args.budget);
 if (args.threads) query.set('threads', args.threads);
 
 const median = (xs) => {
@@ -99,6 +106,7 @@ try {
           plainTps: o.plain.stats.tokensPerSecond,
           speedup: o.speedup,
           identical: o.identical,
+          costs: o.costs,
         });
         process.stderr.write(
           `repeat ${r + 1} ${p.id}: tau ${o.spec.stats.tau.toFixed(2)} ` +
@@ -155,8 +163,92 @@ const report = {
     speedup: round(median(spec.map((s, r) => s / plain[r]))),
     identical: perPrompt.every((p) => p.identical),
   },
+  costs: summariseCosts(runs.flat().map((x) => x.costs)),
+  node: args['no-node'] ? null : await measureNode(),
   perPrompt,
 };
+/**
+ * Medians over runs of where a step's time went (see `stepCosts` in @treespec/web), with the
+ * controller's verification cost by tree size and draft cost by depth merged over runs.
+ */
+function summariseCosts(costs) {
+  const scalar = (key, digits = 3) => {
+    const xs = costs.map((c) => c[key]).filter((x) => x !== null);
+    return xs.length > 0 ? round(median(xs), digits) : null;
+  };
+  const bySize = (key) => {
+    const sizes = new Map();
+    for (const c of costs)
+      for (const [size, ms, ratio] of c[key]) {
+        if (!sizes.has(size)) sizes.set(size, []);
+        sizes.get(size).push([ms, ratio ?? null]);
+      }
+    return [...sizes.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([size, xs]) => {
+        const ratios = xs.map((x) => x[1]).filter((r) => r !== null);
+        return {
+          size,
+          runs: xs.length,
+          ms: round(median(xs.map((x) => x[0])), 3),
+          ...(key === 'verifyByNodes' && ratios.length > 0 ? { perPlainCall: round(median(ratios), 2) } : {}),
+        };
+      });
+  };
+  return {
+    stepMs: scalar('stepMs'),
+    draftMs: scalar('draftMs'),
+    verifyMs: scalar('verifyMs'),
+    otherMs: scalar('otherMs'),
+    postMs: scalar('postMs'),
+    treeNodes: scalar('treeNodes', 2),
+    plainTokenMs: scalar('plainTokenMs'),
+    plainCallMs: scalar('plainCallMs'),
+    verifyByNodes: bySize('verifyByNodes'),
+    draftByDepth: bySize('draftByDepth'),
+  };
+}
+
+/** The same prompts, speculative then plain, on @treespec/node's CPU provider in this process. */
+async function measureNode() {
+  const tree = args.tree ? args.tree.split(',').map(Number) : null;
+  const generator = await loadTreespec(tinyModelDirectory(), {
+    ...(args.drafter ? { drafter: args.drafter } : {}),
+    ...(args.budget ? { budget: args.budget } : {}),
+    ...(tree ? { tree: { topK: tree[0], depth: tree[1], totalTokens: tree[2] } } : {}),
+    // As in the page: as many threads as its WASM pool, the controller unseeded.
+    intraOpNumThreads: environment?.threads ?? 2,
+    tuningCache: false,
+  });
+  try {
+    await generator.generate(prompts[0].prompt, { maxTokens: 8 });
+    const costs = [];
+    let specTokens = 0;
+    let specMs = 0;
+    let plainMs = 0;
+    let steps = 0;
+    for (const p of prompts) {
+      const spec = await generator.generate(p.prompt, { maxTokens });
+      const plain = await generator.generate(p.prompt, { maxTokens, plain: true });
+      if (spec.text !== plain.text) throw new Error(`${p.id}: Node's speculative text differs from plain`);
+      costs.push(stepCosts(spec, plain));
+      specTokens += spec.stats.generatedTokens;
+      steps += spec.stats.steps;
+      specMs += spec.stats.totalMs - spec.stats.prefillMs;
+      plainMs += plain.stats.totalMs - plain.stats.prefillMs;
+    }
+    return {
+      provider: 'cpu',
+      threads: environment?.threads ?? 2,
+      tau: round(specTokens / steps),
+      speedup: round(plainMs / specMs),
+      costs: summariseCosts(costs),
+    };
+  } finally {
+    await generator.dispose();
+  }
+}
+
 const json = JSON.stringify(report, null, 2);
 console.log(json);
 if (args.out) await writeFile(args.out, `${json}\n`);

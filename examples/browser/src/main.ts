@@ -1,17 +1,20 @@
 import {
   DownloadError,
+  describeStepCosts,
   type ExecutionProviderPreference,
   type LoadInfo,
   type LoadProgress,
   type LoadTreespecWebOptions,
   ProviderUnavailableError,
+  type StepCosts,
+  stepCosts,
   type TreeSnapshot,
   TreespecWorkerClient,
   type WorkerResult,
 } from '@treespec/web';
 import { renderTree } from './tree-view.js';
 
-/** Page settings from the query string: ?model=…&ep=wasm&tree=4,4,12&threads=2&cache=0&autoload=0&prompt=…&maxTokens=… */
+/** Page settings from the query string: ?model=…&ep=wasm&tree=4,4,12&budget=fixed&threads=2&cache=0&autoload=0&prompt=…&maxTokens=… */
 const params = new URLSearchParams(location.search);
 const MODEL_URL = params.get('model') ?? '/models/tiny/';
 const TREE = parseTree(params.get('tree'));
@@ -42,6 +45,7 @@ const ui = {
   speedupNote: $('speedup-note'),
   identical: $('stat-identical'),
   controller: $('stat-controller'),
+  costs: $('stat-costs'),
   output: $('output'),
   treeSvg: document.getElementById('tree-svg') as unknown as SVGSVGElement,
   treeCaption: $('tree-caption'),
@@ -74,6 +78,8 @@ export interface RunOutcome {
   identical: boolean | null;
   /** Trees drawn (each step's tree, throttled to one per frame). */
   treesDrawn: number;
+  /** Where the speculative run's decoding time went, per step, beside the plain run's token. */
+  costs: StepCosts;
 }
 
 let client: TreespecWorkerClient | null = null;
@@ -187,6 +193,7 @@ async function load(): Promise<LoadInfo | null> {
       cache: params.get('cache') !== '0',
       ...(params.get('threads') ? { numThreads: Number(params.get('threads')) } : {}),
       ...(TREE ? { tree: TREE } : {}),
+      ...(params.get('budget') ? { budget: params.get('budget') as LoadTreespecWebOptions['budget'] } : {}),
       ...(params.get('drafter')
         ? { drafter: params.get('drafter') as LoadTreespecWebOptions['drafter'] }
         : {}),
@@ -236,7 +243,7 @@ async function run(
   showError(null);
   setState('generating');
   ui.output.textContent = '';
-  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical, ui.controller])
+  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical, ui.controller, ui.costs])
     cell.textContent = '–';
   ui.speedupNote.hidden = true;
   let latest: TreeSnapshot | null = null;
@@ -256,6 +263,8 @@ async function run(
       maxTokens,
       signal: controller.signal,
       onDelta: (text) => ui.output.append(text),
+      // Twenty trees a second are plenty to watch, and each one sent costs the decoding loop.
+      treeIntervalMs: 50,
       onStep: (tree) => {
         // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
         if (tree.tokens.length < 2) return;
@@ -288,7 +297,9 @@ async function run(
       ui.speedupNote.hidden = !(speedup !== null && speedup < 1);
       ui.identical.textContent = identical ? 'yes' : 'NO';
     }
-    const outcome: RunOutcome = { spec, plain, speedup, identical, treesDrawn };
+    const costs = stepCosts(spec, plain);
+    ui.costs.textContent = describeStepCosts(costs);
+    const outcome: RunOutcome = { spec, plain, speedup, identical, treesDrawn, costs };
     demo.lastRun = outcome;
     setState(spec.finishReason === 'abort' || (compare && !plain) ? 'aborted' : 'done');
     return outcome;

@@ -47,8 +47,12 @@ export const CONTROLLED_CAPACITIES: Readonly<Partial<Record<BundleDevice, Device
     tree: { topK: 4, frontier: 2, depth: 6, totalTokens: 33 },
     draftTree: { topK: 4, frontier: 1, depth: 5, totalTokens: 17 },
   },
+  // WASM verifies each extra row for about 0.3 of a token (1 thread; a native CPU about 0.05),
+  // so no tree beyond a few nodes pays, and pricing a large one costs a short generation more
+  // than it learns: in Chromium (10 development prompts, 64 tokens) this capacity gave 1.16–1.17×
+  // plain against 0.82–0.97× for the CPU's (docs/benchmarks.md "In the browser").
   wasm: {
-    tree: { topK: 4, frontier: 2, depth: 6, totalTokens: 33 },
+    tree: { topK: 2, frontier: 2, depth: 2, totalTokens: 4 },
     draftTree: { topK: 4, frontier: 1, depth: 5, totalTokens: 17 },
   },
 };

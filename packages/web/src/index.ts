@@ -18,6 +18,7 @@ export {
 } from './load-treespec-web.js';
 export { clearModelCache, DEFAULT_CACHE_NAME } from './model-cache.js';
 export type { FileProgress, LoadProgress } from './progress.js';
+export { type CostedRun, describeStepCosts, type StepCosts, stepCosts } from './step-costs.js';
 export type { WasmPaths } from './web-session.js';
 export {
   type ClientGenerateOptions,

@@ -17,6 +17,7 @@ import {
 } from '@treespec/onnx';
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
+import type * as OrtWeb from 'onnxruntime-web';
 import { type Downloaded, download } from './download.js';
 import { DownloadError, ProviderUnavailableError } from './errors.js';
 import {
@@ -194,7 +195,7 @@ export async function loadTreespecWeb(
             spinning,
           });
           providers[model.id] = provider;
-          return checkGraph(yieldingSession(session), model, bytes.url);
+          return checkGraph(yieldAtTarget(session, model), model, bytes.url);
         } catch (error) {
           if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
           provider = 'wasm';
@@ -205,7 +206,7 @@ export async function loadTreespecWeb(
             intraOpNumThreads,
             spinning,
           });
-          return checkGraph(yieldingSession(session), model, bytes.url);
+          return checkGraph(yieldAtTarget(session, model), model, bytes.url);
         }
       },
       tokenizer,
@@ -250,6 +251,15 @@ export async function loadTreespecWeb(
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The target's session yields to the event loop before each call (see {@link yieldingSession}):
+ * once per decoding step is enough for an abort message or a paint to get through, and a
+ * drafter's calls, several per step, then cost no extra task each.
+ */
+function yieldAtTarget(session: OrtWeb.InferenceSession, model: ManifestModel): OrtWeb.InferenceSession {
+  return model.role === 'target' ? yieldingSession(session) : session;
 }
 
 /**

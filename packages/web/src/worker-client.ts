@@ -33,7 +33,7 @@ export interface ClientLoadOptions extends WorkerLoadOptions {
 export interface ClientGenerateOptions extends WorkerGenerateOptions {
   /** Text as it is committed. */
   onDelta?: (text: string) => void;
-  /** Each verified draft tree (turns on `trees`). */
+  /** Each verified draft tree, or one per `treeIntervalMs` and the last (turns on `trees`). */
   onStep?: (tree: TreeSnapshot) => void;
   /** Running statistics, at most every `statsIntervalMs`. */
   onStats?: (stats: LiveStats) => void;

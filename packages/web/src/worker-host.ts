@@ -1,5 +1,6 @@
 import { BusyError } from '@treespec/core';
 import { WorkerProtocolError } from './errors.js';
+import { LatestStep } from './latest-step.js';
 import { loadTreespecWeb, type WebTreespec } from './load-treespec-web.js';
 import {
   type LiveStats,
@@ -79,6 +80,7 @@ export function serveTreespecWorker(
     const { generator } = bundle;
     const {
       trees = false,
+      treeIntervalMs = 0,
       statsIntervalMs = 100,
       ...generateOptions
     } = (request.options ?? {}) as WorkerGenerateOptions;
@@ -96,6 +98,15 @@ export function serveTreespecWorker(
     };
     const started = performance.now();
     let lastStats = Number.NEGATIVE_INFINITY;
+    let lastTree = Number.NEGATIVE_INFINITY;
+    const skipped = new LatestStep();
+    // Time spent turning trees, text and statistics into messages for the page.
+    let postMs = 0;
+    const timedPost = (make: () => WorkerEvent) => {
+      const t0 = performance.now();
+      post(make());
+      postMs += performance.now() - t0;
+    };
     const live: LiveStats = { generatedTokens: 0, steps: 0, tau: 0, tokensPerSecond: 0, elapsedMs: 0 };
     try {
       const stream = generator.stream(request.prompt, {
@@ -104,19 +115,26 @@ export function serveTreespecWorker(
         onStep: (event) => {
           live.steps++;
           live.generatedTokens += event.pathLength;
-          if (trees) post({ type: 'step', id, tree: treeSnapshot(event, label) });
           const now = performance.now();
+          if (trees && now - lastTree >= treeIntervalMs) {
+            lastTree = now;
+            skipped.held = false;
+            timedPost(() => ({ type: 'step', id, tree: treeSnapshot(event, label) }));
+          } else if (trees) {
+            skipped.keep(event);
+          }
           if (now - lastStats >= statsIntervalMs) {
             lastStats = now;
             live.elapsedMs = now - started;
             live.tau = live.generatedTokens / live.steps;
             live.tokensPerSecond = (live.generatedTokens * 1000) / Math.max(live.elapsedMs, 1e-3);
-            post({ type: 'stats', id, stats: { ...live } });
+            timedPost(() => ({ type: 'stats', id, stats: { ...live } }));
           }
         },
       });
-      for await (const text of stream) if (text) post({ type: 'delta', id, text });
+      for await (const text of stream) if (text) timedPost(() => ({ type: 'delta', id, text }));
       const result = await stream.result;
+      if (skipped.held) timedPost(() => ({ type: 'step', id, tree: treeSnapshot(skipped.take(), label) }));
       post({
         type: 'done',
         id,
@@ -126,6 +144,7 @@ export function serveTreespecWorker(
           promptTokens: result.promptTokens.length,
           finishReason: result.finishReason,
           stats: result.stats,
+          postMs,
         },
       });
     } finally {

@@ -25,6 +25,12 @@ export type WorkerLoadOptions = Omit<LoadTreespecWebOptions, 'onProgress' | 'sig
 export interface WorkerGenerateOptions extends Omit<TextGenerateOptions, 'signal' | 'onStep'> {
   /** Send every verified draft tree (`step` events, with each node's text). Default false. */
   trees?: boolean;
+  /**
+   * Least time between two `step` events; trees in between are not sent, except a generation's
+   * last, which comes before `done`. Default 0: every tree. A page that draws trees needs no
+   * more than it can paint, and each tree sent costs the decoding loop its copy and message.
+   */
+  treeIntervalMs?: number;
   /** Least time between two `stats` events. Default 100 ms. */
   statsIntervalMs?: number;
 }
@@ -71,6 +77,12 @@ export interface WorkerResult {
   promptTokens: number;
   finishReason: FinishReason;
   stats: GenerationStats;
+  /**
+   * Milliseconds the worker spent turning this generation's trees, text and statistics into
+   * messages for the page (the cost of the worker boundary; trees are posted inside the decoding
+   * loop, so that part is also in `stats.bookkeepingMs`).
+   */
+  postMs: number;
 }
 
 /** An error that crossed from the worker; rebuilt by {@link deserializeError} as its own class. */

@@ -90,12 +90,16 @@ function fakeLoader(generators: ScriptedGenerator[]) {
 }
 
 /** A worker and its scope joined in one process; messages are cloned as postMessage would. */
-function connect(generators: ScriptedGenerator[] = []) {
+function connect(generators: ScriptedGenerator[] = [], postCostMs = 0) {
   const toHost: Array<(e: { data: unknown }) => void> = [];
   const toPage: Array<(e: { data: unknown }) => void> = [];
   const sent: WorkerEvent[] = [];
   const scope: WorkerScopeLike = {
     postMessage: (message) => {
+      const start = performance.now();
+      while (performance.now() - start < postCostMs) {
+        // a slow boundary: postMessage takes postCostMs
+      }
       sent.push(message);
       const data = structuredClone(message);
       setTimeout(() => {
@@ -161,7 +165,9 @@ describe('the treespec worker', () => {
     expect(deltas).toEqual([' w1', ' w2', ' w3']);
     const result = await stream.result;
     expect(result.text).toBe(deltas.join(''));
-    expect(result).toEqual(await client.generate('Once', { maxTokens: 3 }));
+    const generated = await client.generate('Once', { maxTokens: 3 });
+    // The same but for the time the worker spent posting, which varies from run to run.
+    expect({ ...result, postMs: 0 }).toEqual({ ...generated, postMs: 0 });
   });
 
   it('rejects the stream, and its result, when the generation fails', async () => {
@@ -175,6 +181,41 @@ describe('the treespec worker', () => {
       })(),
     ).rejects.toBeInstanceOf(WorkerProtocolError);
     await expect(stream.result).rejects.toBeInstanceOf(WorkerProtocolError);
+  });
+
+  it('reports the time it spent posting trees, text and statistics to the page', async () => {
+    const { client, sent } = connect([], 2);
+    await client.load('https://x/m/');
+    const before = sent.length;
+    const result = await client.generate('Once', { maxTokens: 3, statsIntervalMs: 0, onStep: () => {} });
+    const posted = sent.slice(before).filter((e) => e.type !== 'done');
+    expect(posted.map((e) => e.type).sort()).toEqual([
+      'delta',
+      'delta',
+      'delta',
+      'stats',
+      'stats',
+      'stats',
+      'step',
+      'step',
+      'step',
+    ]);
+    expect(result.postMs).toBeGreaterThanOrEqual(2 * posted.length);
+    expect(result.postMs).toBeLessThan(2 * posted.length + 200);
+  });
+
+  it('sends at most one tree per treeIntervalMs, and always the last one, before the result', async () => {
+    const { client, sent } = connect();
+    await client.load('https://x/m/');
+    const trees: TreeSnapshot[] = [];
+    const before = sent.length;
+    await client.generate('Once', { maxTokens: 5, treeIntervalMs: 60_000, onStep: (t) => trees.push(t) });
+    expect(trees.map((t) => [t.step, t.tokens, t.path, t.bonusLabel])).toEqual([
+      [0, [0, 1], [0, 1], 'w7'],
+      [4, [4, 5], [0, 1], 'w7'],
+    ]);
+    const order = sent.slice(before).map((e) => e.type);
+    expect(order.lastIndexOf('step')).toBeLessThan(order.indexOf('done'));
   });
 
   it('sends no trees unless asked for them', async () => {
