@@ -4,6 +4,7 @@
  *
  *   pnpm --filter @treespec/convert bench:real-scale [--models llama-3.2-1b,qwen3-0.6b] [--formats int4,fp32]
  *     [--rounds 7] [--threads 1] [--max-rss-gb 8] [--work DIR] [--tau-from REPORT.json] [--json FILE]
+ *     [--report-from REPORT.json]   (tables and projection again from an earlier report, nothing measured)
  *
  * For each model it writes a synthetic bf16 checkpoint with the published shapes (random weights,
  * test/helpers/real-scale.ts) and an EAGLE-2 head for the same hidden size, converts them with
@@ -55,7 +56,7 @@ const CONTEXTS = [128, 1024, 4096];
 const VERIFY_CONTEXTS = [128, 1024];
 const NODES = [1, 4, 8, 16, 32, 64];
 const HEAD_CONTEXT = 128;
-const HEAD_ROWS = [1, 2, 3, 4, 8, 10];
+const HEAD_ROWS = [1, 2, 3, 4, 5, 8, 10];
 const MAX_CONTEXT = 8192;
 const CLI = resolve(import.meta.dirname, '../../cli/dist/bin.js');
 
@@ -70,6 +71,7 @@ const { values: args, positionals } = parseArgs({
     'draft-vocab': { type: 'string', default: '4096' },
     work: { type: 'string', default: '/tmp/treespec-real-scale' },
     'tau-from': { type: 'string' },
+    'report-from': { type: 'string' },
     'tau-prompts': { type: 'string', default: '39' },
     'tau-tokens': { type: 'string', default: '128' },
     json: { type: 'string' },
@@ -460,15 +462,15 @@ function project(reports: readonly FormatReport[], taus: readonly TauRow[]): Pro
     const t = r.target.timings;
     for (const [head, measured] of Object.entries(r.heads)) {
       if (!isMeasured(measured)) continue;
-      const h = (rows: number) => measured.timings[`head/${rows}`]!.cpuMedianMs;
+      // A call over the smallest measured row count that holds `rows`.
+      const h = (rows: number) =>
+        measured.timings[`head/${HEAD_ROWS.find((r) => r >= rows) ?? HEAD_ROWS.at(-1)}`]!.cpuMedianMs;
       for (const past of VERIFY_CONTEXTS) {
         const plainMs = t[`plain@${past}`]!.cpuMedianMs;
         for (const n of NODES) {
           const budget = taus.find((x) => x.tree.totalTokens === n);
           const tau = budget?.tau ?? 1;
-          const draftMs = budget
-            ? h(Math.min(Math.ceil(tau), 10)) + budget.tree.depth * h(budget.tree.frontier)
-            : 0;
+          const draftMs = budget ? h(Math.ceil(tau)) + budget.tree.depth * h(budget.tree.frontier) : 0;
           const verifyMs = t[verifyKey(past, n)]!.cpuMedianMs;
           out.push({
             model: r.model,
@@ -536,11 +538,15 @@ async function main(): Promise<void> {
   const taus: TauRow[] = args['tau-from']
     ? JSON.parse(await readFile(args['tau-from'], 'utf8')).tau
     : await measureTau(work);
-  const reports: FormatReport[] = [];
-  for (const name of args.models!.split(',')) {
+  const reports: FormatReport[] = args['report-from']
+    ? JSON.parse(await readFile(args['report-from'], 'utf8')).reports
+    : [];
+  for (const name of args['report-from'] ? [] : args.models!.split(',')) {
     const spec = MODELS[name];
     if (!spec) throw new Error(`unknown model "${name}"; known: ${Object.keys(MODELS).join(', ')}`);
     reports.push(...(await runModel(name, spec, work, limitMb)));
+    if (args.json)
+      await writeFile(args.json, `${JSON.stringify({ started, tau: taus, reports }, null, 2)}\n`);
   }
   const projections = project(reports, taus);
   const report = {
