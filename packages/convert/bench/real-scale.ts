@@ -463,8 +463,11 @@ function project(reports: readonly FormatReport[], taus: readonly TauRow[]): Pro
     for (const [head, measured] of Object.entries(r.heads)) {
       if (!isMeasured(measured)) continue;
       // A call over the smallest measured row count that holds `rows`.
+      const measuredRows = Object.keys(measured.timings)
+        .map((key) => Number(key.split('/')[1]))
+        .sort((x, y) => x - y);
       const h = (rows: number) =>
-        measured.timings[`head/${HEAD_ROWS.find((r) => r >= rows) ?? HEAD_ROWS.at(-1)}`]!.cpuMedianMs;
+        measured.timings[`head/${measuredRows.find((r) => r >= rows) ?? measuredRows.at(-1)}`]!.cpuMedianMs;
       for (const past of VERIFY_CONTEXTS) {
         const plainMs = t[`plain@${past}`]!.cpuMedianMs;
         for (const n of NODES) {
