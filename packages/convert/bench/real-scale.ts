@@ -61,6 +61,8 @@ const MAX_CONTEXT = 8192;
 const CLI = resolve(import.meta.dirname, '../../cli/dist/bin.js');
 
 const { values: args, positionals } = parseArgs({
+  // `pnpm <script> -- --flag` passes the `--` on; options follow it here.
+  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
   allowPositionals: true,
   options: {
     models: { type: 'string', default: Object.keys(MODELS).join(',') },
