@@ -6,6 +6,9 @@
  *     [--rounds 7] [--threads 1] [--max-rss-gb 8] [--work DIR] [--tau-from REPORT.json] [--json FILE]
  *     [--report-from REPORT.json]   (tables and projection again from an earlier report, nothing measured)
  *
+ * Needs the CLI built (`pnpm build`), about 10 GB of free disk under `--work` at a time (Llama fp32:
+ * 2.5 GB checkpoint, 5 GB target, 2.4 GB head) and 40 minutes on a shared 2-core machine, 17 of
+ * them for tau.
  * For each model it writes a synthetic bf16 checkpoint with the published shapes (random weights,
  * test/helpers/real-scale.ts) and an EAGLE-2 head for the same hidden size, converts them with
  * `treespec convert` (the head twice: full vocabulary, and FR-Spec with `--draft-vocab`), and times
