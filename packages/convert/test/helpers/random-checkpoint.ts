@@ -63,22 +63,19 @@ export function variantConfig(spec: VariantSpec): Record<string, unknown> {
   };
 }
 
-/** Random weights of a variant, keyed by HF tensor name, with shapes. */
-export function variantTensors(spec: VariantSpec): { name: string; shape: number[]; data: Float32Array }[] {
-  const random = seededRandom(spec.seed);
+/** One tensor of a checkpoint to generate: its HF name, shape and the normal it is drawn from. */
+export interface TensorPlan {
+  readonly name: string;
+  readonly shape: number[];
+  readonly std: number;
+  readonly mean: number;
+}
+
+/** Every tensor of a variant in file order, with the spread of an initialised model's weights. */
+export function variantShapes(spec: VariantSpec): TensorPlan[] {
   const { vocab, hidden: h, intermediate: m, heads, kvHeads, headDim: d } = spec;
-  const out: { name: string; shape: number[]; data: Float32Array }[] = [];
-  const add = (name: string, shape: number[], std: number, mean = 0) =>
-    out.push({
-      name,
-      shape,
-      data: normals(
-        random,
-        shape.reduce((a, b) => a * b, 1),
-        std,
-        mean,
-      ),
-    });
+  const out: TensorPlan[] = [];
+  const add = (name: string, shape: number[], std: number, mean = 0) => out.push({ name, shape, std, mean });
   const linear = (_rows: number, cols: number) => 1 / Math.sqrt(cols);
   add('model.embed_tokens.weight', [vocab, h], 1);
   const qwen2 = spec.architecture === 'Qwen2ForCausalLM';
@@ -113,6 +110,21 @@ export function variantTensors(spec: VariantSpec): { name: string; shape: number
   add('model.norm.weight', [h], 0.1, 1);
   if (!spec.tie) add('lm_head.weight', [vocab, h], linear(vocab, h));
   return out;
+}
+
+/** Random weights of a variant, keyed by HF tensor name, with shapes. */
+export function variantTensors(spec: VariantSpec): { name: string; shape: number[]; data: Float32Array }[] {
+  const random = seededRandom(spec.seed);
+  return variantShapes(spec).map(({ name, shape, std, mean }) => ({
+    name,
+    shape,
+    data: normals(
+      random,
+      shape.reduce((a, b) => a * b, 1),
+      std,
+      mean,
+    ),
+  }));
 }
 
 /** Rounds values to what a file of `dtype` holds, as the converter will read them back. */

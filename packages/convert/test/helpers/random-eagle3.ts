@@ -1,7 +1,7 @@
-import { copyFile, mkdir, open, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { floatToBfloat16Bits } from '../../src/index.js';
 import { seededRandom } from './random.js';
+import { bf16Tensor, type RawTensor, writeRawSafetensors } from './streamed-safetensors.js';
 
 const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
@@ -17,62 +17,6 @@ export interface Eagle3Spec {
   /** Decoder layers of the target (only its config says so; its layer tensors are not written). */
   readonly targetLayers: number;
   readonly seed: number;
-}
-
-/** A tensor streamed to disk in chunks of raw little-endian bytes. */
-interface RawTensor {
-  readonly name: string;
-  readonly dtype: 'BF16' | 'I64' | 'BOOL';
-  readonly shape: readonly number[];
-  readonly bytes: number;
-  chunks(): Iterable<Uint8Array>;
-}
-
-/** Most bytes one chunk holds, so that writing a 1 GB tensor never needs 1 GB of memory. */
-const CHUNK = 1 << 22;
-
-/**
- * A bf16 tensor of seeded uniform values in ±`scale`: one random chunk of at most 4 MB is drawn
- * and repeated (shapes matter here, not values), so gigabyte tensors cost only their disk writes.
- */
-function bf16Tensor(name: string, shape: readonly number[], random: () => number, scale = 0.02): RawTensor {
-  const count = shape.reduce((a, b) => a * b, 1);
-  const block = new Uint16Array(Math.min(count, CHUNK / 2));
-  for (let i = 0; i < block.length; i++) block[i] = floatToBfloat16Bits((random() * 2 - 1) * scale);
-  const bytes = new Uint8Array(block.buffer);
-  return {
-    name,
-    dtype: 'BF16',
-    shape,
-    bytes: count * 2,
-    *chunks() {
-      for (let left = count * 2; left > 0; left -= bytes.length)
-        yield bytes.subarray(0, Math.min(left, bytes.length));
-    },
-  };
-}
-
-/** Writes a safetensors file tensor by tensor, chunk by chunk. */
-async function writeRawSafetensors(path: string, tensors: readonly RawTensor[]): Promise<void> {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes] };
-    offset += t.bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
-  const prefix = new Uint8Array(8);
-  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  const file = await open(path, 'w');
-  try {
-    await file.write(prefix);
-    await file.write(headerBytes);
-    for (const t of tensors) for (const chunk of t.chunks()) await file.write(chunk);
-  } finally {
-    await file.close();
-  }
 }
 
 /** Draft ids → target ids: `draftVocab` distinct ids spread over the vocabulary, ascending (as EAGLE's d2t). */
@@ -107,7 +51,7 @@ export async function writeEagle3Checkpoint(
   const d2t = BigInt64Array.from(targetIds, (id, i) => BigInt(id - i));
   const t2d = new Uint8Array(vocab);
   for (const id of targetIds) if (id >= 0 && id < vocab) t2d[id] = 1;
-  const norm = (name: string) => bf16Tensor(name, [h], () => 0.75 + random() * 0.5, 1);
+  const norm = (name: string) => bf16Tensor(name, [h], random, 0.5, 1);
   const tensors: RawTensor[] = [
     bf16Tensor('fc.weight', [h, 3 * h], random),
     norm('midlayer.hidden_norm.weight'),
