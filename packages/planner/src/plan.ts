@@ -91,6 +91,8 @@ export interface Plan {
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /** Whether the draft LM draws sampled trees for sampling generations. */
   readonly draftSampling: boolean;
+  /** The budgets `fixed` would draft: under `auto`, the trees the controllers start from. */
+  readonly startBudgets: Budgets;
 }
 
 /**
@@ -142,6 +144,10 @@ export function plan(
   const [first] = wanted;
   const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
+  const given = {
+    ...(options.tree ? { tree: options.tree } : {}),
+    ...(options.draftTree ? { draftTree: options.draftTree } : {}),
+  };
   return {
     manifestFile,
     device,
@@ -150,18 +156,8 @@ export function plan(
     models: [target, ...Object.values(draftModels)],
     drafters,
     defaultDrafter: first === 'none' ? null : (first as DrafterName),
-    budgets: withinContext(
-      resolveBudgets(
-        device,
-        manifest.tuning,
-        {
-          ...(options.tree ? { tree: options.tree } : {}),
-          ...(options.draftTree ? { draftTree: options.draftTree } : {}),
-        },
-        budgetMode,
-      ),
-      maxContext,
-    ),
+    budgets: withinContext(resolveBudgets(device, manifest.tuning, given, budgetMode), maxContext),
+    startBudgets: withinContext(resolveBudgets(device, manifest.tuning, given, 'fixed'), maxContext),
     choices,
     maxContext,
     tokenizerFiles: target.tokenizer.files,
