@@ -11,7 +11,7 @@ import {
   type TreeGrowth,
 } from '@treespec/core';
 import { AcceptanceCalibration } from './acceptance-calibration.js';
-import { draftCost, FRESH, type SizedCost, StepCostModel } from './cost-model.js';
+import { draftCost, FRESH, type SizedCost, StepCostModel, TRUSTED } from './cost-model.js';
 import { FeatureBacklog } from './feature-backlog.js';
 
 /** A model drafter and the growth it drafts with, which must support per-step caps. */
@@ -35,8 +35,9 @@ export interface BudgetControllerOptions {
   /** Steps between probes of a tree one size up from the best, to keep its estimates fresh. Default 16. */
   probeEvery?: number;
   /**
-   * Longest run of plain steps before drafting a full tree again to see whether speculation pays
-   * now; the run starts at `2 * probeEvery` and doubles each time the probe loses. Default 128.
+   * Longest run of plain steps before drafting again to see whether speculation pays now: the
+   * best tree after `probeEvery` plain steps if it came close to paying, else the start tree
+   * after `2 * probeEvery`; each run doubles while the probes lose. Default 128.
    */
   maxPlainRun?: number;
   /**
@@ -87,6 +88,7 @@ class Regime {
   sinceProbe = 0;
   plainRun = 0;
   plainLimit: number;
+  closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
 
@@ -103,6 +105,7 @@ class Regime {
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
     this.plainLimit = 2 * probeEvery;
+    this.closeLimit = probeEvery;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -126,9 +129,9 @@ class Regime {
  *   step, and from then on takes the best candidate it has seen; every `probeEvery` steps it
  *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
  *   one size up from the best later. When plain steps win it tries the best tree again after
- *   `probeEvery` plain steps if that tree came close, else the start tree after a run of plain
- *   steps that doubles each time (up to `maxPlainRun`), then one more tree to time drafting
- *   without a catch-up.
+ *   `probeEvery` plain steps if that tree came close, else the start tree after `2 * probeEvery`;
+ *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is timed once,
+ *   and again every {@link FRESH} steps unless speculation wins by far.
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -407,23 +410,30 @@ export class BudgetController implements Drafter {
     if (age === Number.POSITIVE_INFINITY || (age > FRESH && !(bestRate > FAR_AHEAD * plainRate))) {
       return this.pickPlain();
     }
-    // Right after a probe out of plain decoding, one more tree times drafting without a catch-up.
-    const measure = regime.measureNext || !regime.draft.measured;
+    // Right after a probe out of plain decoding, one more tree times drafting without a catch-up,
+    // unless that cost is known already.
+    const measure =
+      (regime.measureNext && regime.draft.observations(this.depths[best]) < TRUSTED) ||
+      !regime.draft.measured;
     regime.measureNext = false;
     if (best >= 0 && this.lastDrafted && measure) return this.pick(best, true);
     if (best < 0 || bestRate <= plainRate) {
-      // Close to paying: try the best tree again soon. Far from it: a full tree after a run of
-      // plain steps that doubles each time.
+      // Close to paying: try the best tree again soon. Far from it: the start tree later. Each
+      // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins.
       const close = best >= 0 && bestRate > CLOSE * plainRate;
-      if (++regime.plainRun < (close ? this.probeEvery : regime.plainLimit)) return this.pickPlain();
+      if (++regime.plainRun < (close ? regime.closeLimit : regime.plainLimit)) return this.pickPlain();
       regime.plainRun = 0;
       regime.measureNext = true;
-      if (close) return this.pick(best, true);
+      if (close) {
+        regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
+        return this.pick(best, true);
+      }
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
       return this.pick(this.startChoice, true);
     }
     regime.plainRun = 0;
     regime.plainLimit = 2 * this.probeEvery;
+    regime.closeLimit = this.probeEvery;
     if (++regime.sinceProbe >= this.probeEvery) {
       regime.sinceProbe = 0;
       // The first probe drafts the whole capacity, which prices every candidate at once; later

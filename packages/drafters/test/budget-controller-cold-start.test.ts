@@ -1,6 +1,6 @@
 import { DynamicTreeGrowth, SpeculativeDecoder } from '@treespec/core';
 import { referenceGreedy, ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { GreedyVerifier } from '@treespec/sampling';
+import { GreedyVerifier, StochasticVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { BudgetController } from '../src/index.js';
 import { Clock, ClockedDrafter, ClockedTarget, type ToyCosts } from './clocked-toy.js';
@@ -53,5 +53,41 @@ describe('budget controller, cold start', () => {
     // fixed: 1.23 to 1.29).
     for (const r of ratios) expect(r).toBeLessThan(1.05);
     expect(ratios.reduce((a, b) => a + b) / ratios.length).toBeLessThan(1.01);
+  });
+});
+
+describe('budget controller, when speculation does not pay', () => {
+  it('decodes within 2 % of plain decoding’s speed over a run of sampled generations', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 11, sharpness: 1 });
+    const clock = new Clock();
+    const target = new ClockedTarget(new ToyTarget(model), clock, REFERENCE);
+    const growth = new CountingGrowth(
+      new DynamicTreeGrowth({ topK: 3, frontier: 1, depth: 7, totalTokens: 25 }),
+    );
+    const inner = new ToyDrafter({
+      target: target.inner,
+      growth,
+      quality: { kind: 'mixed', noise: 0.7, seed: 3 },
+    });
+    const controller = new BudgetController(
+      { drafter: new ClockedDrafter(inner, target, growth), growth },
+      { clock: clock.read, start: { depth: 5, nodes: 10 } },
+    );
+    const verifier = new StochasticVerifier({ temperature: 1 });
+    const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
+    let tokens = 0;
+    let plainSteps = 0;
+    let steps = 0;
+    for (let i = 0; i < 20; i++) {
+      verifier.setSeed(100 + i);
+      const r = await decoder.generate([1, i % 30, 4], { maxTokens: 128 });
+      tokens += r.tokens.length;
+      steps += r.stats.controller?.steps ?? 0;
+      plainSteps += r.stats.controller?.plainSteps ?? 0;
+    }
+    // Plain decoding would take one plain step per token.
+    const plainMs = tokens * REFERENCE.verify(1);
+    expect(plainMs / clock.now).toBeGreaterThan(0.98);
+    expect(plainSteps / steps).toBeGreaterThan(0.95);
   });
 });
