@@ -297,11 +297,11 @@ export class BudgetController implements Drafter {
     const t0 = this.clock();
     if (context.length === this.expectedLength) {
       this.costs.overhead.record(t0 - this.lastObserveEnd);
-    }
-    if (context.length === this.expectedLength && Number.isFinite(this.predictedMs)) {
-      this.stats.predictedMs += this.predictedMs;
-      this.stats.actualMs += t0 - this.proposeStart;
-      this.stats.timed++;
+      if (Number.isFinite(this.predictedMs)) {
+        this.stats.predictedMs += this.predictedMs;
+        this.stats.actualMs += t0 - this.proposeStart;
+        this.stats.timed++;
+      }
     }
     this.steady = this.lastDrafted && context.length === this.expectedLength;
     this.lengthAtPropose = context.length;
@@ -413,10 +413,12 @@ export class BudgetController implements Drafter {
     // Right after a probe out of plain decoding, one more tree times drafting without a catch-up,
     // unless that cost is known already.
     const measure =
-      (regime.measureNext && regime.draft.observations(this.depths[best]) < TRUSTED) ||
-      !regime.draft.measured;
+      best >= 0 &&
+      this.lastDrafted &&
+      (!regime.draft.measured ||
+        (regime.measureNext && regime.draft.observations(this.depths[best]) < TRUSTED));
     regime.measureNext = false;
-    if (best >= 0 && this.lastDrafted && measure) return this.pick(best, true);
+    if (measure) return this.pick(best, true);
     if (best < 0 || bestRate <= plainRate) {
       // Close to paying: try the best tree again soon. Far from it: the start tree later. Each
       // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins.
