@@ -57,6 +57,13 @@ export interface ControllerStats {
   predictedTokensPerStep: number;
   /** Mean tokens those steps committed. */
   actualTokensPerStep: number;
+  /**
+   * Mean ms per step its cost model predicted for the trees (or plain steps) it chose, over the
+   * steps followed by another of the same generation (0 when none was).
+   */
+  predictedMsPerStep: number;
+  /** Mean ms those steps took, from one step's drafting to the next one's. */
+  actualMsPerStep: number;
   /** Its cost model at the end of the generation (ms). */
   costs: {
     /** A plain step: verifying the root alone, plus the step's overhead. */

@@ -1,16 +1,17 @@
 import type { DraftTree } from '@treespec/core';
 
-/** Weight of the prior, in observations. */
-const PRIOR_WEIGHT = 1;
-
 /**
  * How far the drafter's own probabilities predict what the target accepts, per depth. EAGLE-2's
  * observation is that a draft node's cumulative probability tracks its chance of being accepted;
  * at depth d the tree's nodes are alternatives for the same position, so the chance of accepting
  * any of them is about the sum of their probabilities (their "mass"). This keeps, per depth,
  * moving averages of that mass and of whether the target did accept a node there, and their
- * ratio is the factor that turns the drafter's mass into a calibrated chance. The first
- * observations are averaged plainly (the prior weighing as one), so it settles within a few steps.
+ * ratio is the factor that turns the drafter's mass into a calibrated chance. The prior factor
+ * holds only until a depth is first observed, and is not averaged in as a mass: a depth whose
+ * mass is tiny (the deep nodes of an under-confident head: 0.002 at depth 4 on the tiny model,
+ * where the target accepts half of them) is priced from what the target accepted after a few
+ * steps, not near its raw mass for a hundred. The first observations are averaged plainly, then
+ * exponentially.
  */
 export class AcceptanceCalibration {
   private readonly hits: Float64Array;
@@ -24,8 +25,8 @@ export class AcceptanceCalibration {
     /** Factor assumed before any observation. */
     prior = 1,
   ) {
-    this.hits = new Float64Array(maxDepth + 1).fill(prior * PRIOR_WEIGHT);
-    this.mass = new Float64Array(maxDepth + 1).fill(PRIOR_WEIGHT);
+    this.hits = new Float64Array(maxDepth + 1).fill(prior);
+    this.mass = new Float64Array(maxDepth + 1).fill(1);
     this.scratch = new Float64Array(maxDepth + 1);
     this.seen = new Uint32Array(maxDepth + 1);
   }
@@ -52,7 +53,7 @@ export class AcceptanceCalibration {
       if (d > deepest) deepest = d;
     }
     for (let d = 1; d <= deepest; d++) {
-      const s = Math.max(this.smoothing, 1 / (PRIOR_WEIGHT + ++this.seen[d]));
+      const s = Math.max(this.smoothing, 1 / ++this.seen[d]);
       const hit = accepted >= d ? 1 : 0;
       this.hits[d] += s * (hit - this.hits[d]);
       this.mass[d] += s * (mass[d] - this.mass[d]);

@@ -11,7 +11,7 @@ import {
   type TreeGrowth,
 } from '@treespec/core';
 import { AcceptanceCalibration } from './acceptance-calibration.js';
-import { draftCost, FRESH, type SizedCost, StepCostModel } from './cost-model.js';
+import { draftCost, FRESH, type SizedCost, StepCostModel, TRUSTED } from './cost-model.js';
 import { FeatureBacklog } from './feature-backlog.js';
 
 /** A model drafter and the growth it drafts with, which must support per-step caps. */
@@ -26,13 +26,18 @@ export interface BudgetControllerOptions {
   seed?: ControllerSeed;
   /** Smoothing of the moving averages of costs and acceptance. Default 0.1. */
   smoothing?: number;
-  /** The first tree, before anything is measured (a safe small one). Default depth 3, 4 nodes. */
+  /**
+   * The tree drafted before anything is measured, and again to see whether speculation pays after
+   * a run of plain steps: a tree known to be good for this model family (the loaders pass the
+   * device's fixed budget). Default depth 3, 4 nodes.
+   */
   start?: { depth: number; nodes: number };
   /** Steps between probes of a tree one size up from the best, to keep its estimates fresh. Default 16. */
   probeEvery?: number;
   /**
-   * Longest run of plain steps before drafting a full tree again to see whether speculation pays
-   * now; the run starts at `2 * probeEvery` and doubles each time the probe loses. Default 128.
+   * Longest run of plain steps before drafting again to see whether speculation pays now: the
+   * best tree after `probeEvery` plain steps if it came close to paying, else the start tree
+   * after `2 * probeEvery`; each run doubles while the probes lose. Default 128.
    */
   maxPlainRun?: number;
   /**
@@ -53,7 +58,22 @@ export interface BudgetControllerOptions {
 /** A tree expected to reach this share of plain decoding's rate is re-probed soon. */
 const CLOSE = 0.9;
 
-const NODE_SIZES = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128];
+/**
+ * Steps of each kind of generation that draft the start tree before the controller chooses:
+ * enough for the calibration of every depth of it, and its cost, to rest on more than one or
+ * two noisy observations (with four, the clocked toy settled a depth or two too shallow).
+ */
+const START_STEPS = 8;
+
+/** Speculation this many times faster than plain decoding needs no plain step to time. */
+const FAR_AHEAD = 1.5;
+
+/**
+ * Node caps the controller chooses among (with the start tree's and the capacity's): a few
+ * buckets, so that each tree size it drafts is timed often enough to be priced by its own
+ * measurements rather than by a line through its neighbours'.
+ */
+const NODE_SIZES = [1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 96, 128];
 
 /** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
 class Regime {
@@ -68,6 +88,7 @@ class Regime {
   sinceProbe = 0;
   plainRun = 0;
   plainLimit: number;
+  closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
 
@@ -84,6 +105,7 @@ class Regime {
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
     this.plainLimit = 2 * probeEvery;
+    this.closeLimit = probeEvery;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -103,11 +125,13 @@ class Regime {
  * - Acceptance comes from the drafter's own probabilities: for every candidate (depth, nodes) the
  *   probability mass its tree would have at each depth, taken from the trees actually drafted,
  *   turned into chances by a per-depth {@link AcceptanceCalibration} against what was accepted.
- * - It starts with a small tree, times a plain step, drafts one full tree to price every
- *   candidate and one more tree to time drafting without a catch-up, and from then on takes the
- *   best, probing one size up every `probeEvery` steps. When plain steps win it tries the best
- *   tree again after `probeEvery` plain steps if that tree came close, else a full tree after a
- *   run of plain steps that doubles each time (up to `maxPlainRun`).
+ * - It starts with the start tree (one known to be good for the model family), times a plain
+ *   step, and from then on takes the best candidate it has seen; every `probeEvery` steps it
+ *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
+ *   one size up from the best later. When plain steps win it tries the best tree again after
+ *   `probeEvery` plain steps if that tree came close, else the start tree after `2 * probeEvery`;
+ *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is timed once,
+ *   and again every {@link FRESH} steps unless speculation wins by far.
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -131,6 +155,8 @@ export class BudgetController implements Drafter {
   private readonly clock: () => number;
   private readonly backlog = new FeatureBacklog();
   private readonly start: { depth: number; nodes: number };
+  /** The candidate closest to `start` within capacity. */
+  private readonly startChoice: number;
   private readonly probeEvery: number;
   private readonly maxPlainRun: number;
   private readonly fixed: boolean;
@@ -158,7 +184,11 @@ export class BudgetController implements Drafter {
     nodes: 0,
     predicted: 0,
     actual: 0,
+    predictedMs: 0,
+    actualMs: 0,
+    timed: 0,
   };
+  private predictedMs = 0;
 
   constructor(part: ControlledDrafter, options: BudgetControllerOptions = {}) {
     const parts = options.sampling ? [part, options.sampling] : [part];
@@ -182,10 +212,18 @@ export class BudgetController implements Drafter {
     this.maxTreeSize = Math.max(...parts.map((p) => p.drafter.maxTreeSize));
     this.maxDepth = Math.max(...parts.map((p) => p.growth.maxDepth));
     const maxNodes = this.maxTreeSize - 1;
+    const start = options.start ?? { depth: 3, nodes: 4 };
+    this.start = {
+      depth: requireInteger('start.depth', start.depth, 1),
+      nodes: requireInteger('start.nodes', start.nodes, 1),
+    };
+    const sizes = [...new Set([...NODE_SIZES, this.start.nodes])]
+      .filter((n) => n < maxNodes)
+      .sort((a, b) => a - b);
     const depths: number[] = [];
     const nodes: number[] = [];
     for (let d = 1; d <= this.maxDepth; d++) {
-      for (const n of [...NODE_SIZES.filter((s) => s < maxNodes), maxNodes]) {
+      for (const n of [...sizes, maxNodes]) {
         if (n >= d) {
           depths.push(d);
           nodes.push(n);
@@ -213,11 +251,7 @@ export class BudgetController implements Drafter {
       this.probeEvery,
     );
     this.active = this.greedy;
-    const start = options.start ?? { depth: 3, nodes: 4 };
-    this.start = {
-      depth: requireInteger('start.depth', start.depth, 1),
-      nodes: requireInteger('start.nodes', start.nodes, 1),
-    };
+    this.startChoice = this.startCandidate();
     if (options.seed) this.costs.seed(options.seed, greedyDraft);
     this.order = new Int32Array(this.maxTreeSize);
     this.probability = new Float64Array(this.maxTreeSize);
@@ -256,11 +290,19 @@ export class BudgetController implements Drafter {
     this.lastDrafted = false;
     const s = this.stats;
     s.steps = s.plain = s.probes = s.drafted = s.depth = s.nodes = s.predicted = s.actual = 0;
+    s.predictedMs = s.actualMs = s.timed = 0;
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     const t0 = this.clock();
-    if (context.length === this.expectedLength) this.costs.overhead.record(t0 - this.lastObserveEnd);
+    if (context.length === this.expectedLength) {
+      this.costs.overhead.record(t0 - this.lastObserveEnd);
+      if (Number.isFinite(this.predictedMs)) {
+        this.stats.predictedMs += this.predictedMs;
+        this.stats.actualMs += t0 - this.proposeStart;
+        this.stats.timed++;
+      }
+    }
     this.steady = this.lastDrafted && context.length === this.expectedLength;
     this.lengthAtPropose = context.length;
     this.proposeStart = t0;
@@ -294,8 +336,10 @@ export class BudgetController implements Drafter {
       s.plain++;
     } else {
       // Drafting right after a drafted step: the draft model committed one step's rows, not a
-      // prompt or the rows of plain steps, so this is what drafting at this depth costs.
-      const depth = tree.maxDepth();
+      // prompt or the rows of plain steps, so this is what drafting at this depth costs. The
+      // drafter expanded every depth up to the cap (one model call each), even where the rerank
+      // kept no node that deep.
+      const depth = tree.size > 1 ? this.lastChoice.depth : 0;
       const ms = this.proposeEnd - this.proposeStart;
       if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
       regime.calibration.record(tree, pathLength - 1);
@@ -326,6 +370,8 @@ export class BudgetController implements Drafter {
       meanNodes: per(s.nodes),
       predictedTokensPerStep: per(s.predicted),
       actualTokensPerStep: per(s.actual),
+      predictedMsPerStep: s.timed > 0 ? s.predictedMs / s.timed : 0,
+      actualMsPerStep: s.timed > 0 ? s.actualMs / s.timed : 0,
       costs: {
         plainStep: Number.isNaN(plainStep) ? 0 : plainStep,
         verify: this.costs.verify.entries(),
@@ -344,13 +390,7 @@ export class BudgetController implements Drafter {
   private choose(regime: Regime): number {
     const full = this.depths.length - 1;
     if (this.fixed) return this.pick(full, false);
-    if (regime.drafted === 0 && !this.costs.verify.measured) return this.pick(this.startCandidate(), false);
-    // A plain step now and then keeps its cost current as the machine's load changes.
-    if (this.costs.verify.age(1) > FRESH) return this.pickPlain();
-    if (!regime.probedFull) {
-      regime.probedFull = true;
-      return this.pick(full, true);
-    }
+    if (regime.drafted < START_STEPS) return this.pick(this.startChoice, false);
     let best = -1;
     let bestRate = 0;
     for (let c = 0; c < this.depths.length; c++) {
@@ -363,27 +403,45 @@ export class BudgetController implements Drafter {
         bestRate = rate;
       }
     }
-    // Right after a probe out of plain decoding, one more tree times drafting without a catch-up.
-    const measure = regime.measureNext || !regime.draft.measured;
-    regime.measureNext = false;
-    if (best >= 0 && this.lastDrafted && measure) return this.pick(best, true);
     const plainRate = 1 / this.costs.stepMs(0, 1);
+    // A plain step is timed once, then now and then to keep its cost current as the machine's
+    // load changes, unless speculation wins by far.
+    const age = this.costs.verify.age(1);
+    if (age === Number.POSITIVE_INFINITY || (age > FRESH && !(bestRate > FAR_AHEAD * plainRate))) {
+      return this.pickPlain();
+    }
+    // Right after a probe out of plain decoding, one more tree times drafting without a catch-up,
+    // unless that cost is known already.
+    const measure =
+      best >= 0 &&
+      this.lastDrafted &&
+      (!regime.draft.measured ||
+        (regime.measureNext && regime.draft.observations(this.depths[best]) < TRUSTED));
+    regime.measureNext = false;
+    if (measure) return this.pick(best, true);
     if (best < 0 || bestRate <= plainRate) {
-      // Close to paying: try the best tree again soon. Far from it: a full tree after a run of
-      // plain steps that doubles each time.
+      // Close to paying: try the best tree again soon. Far from it: the start tree later. Each
+      // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins.
       const close = best >= 0 && bestRate > CLOSE * plainRate;
-      if (++regime.plainRun < (close ? this.probeEvery : regime.plainLimit)) return this.pickPlain();
+      if (++regime.plainRun < (close ? regime.closeLimit : regime.plainLimit)) return this.pickPlain();
       regime.plainRun = 0;
       regime.measureNext = true;
-      if (close) return this.pick(best, true);
+      if (close) {
+        regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
+        return this.pick(best, true);
+      }
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
-      return this.pick(full, true);
+      return this.pick(this.startChoice, true);
     }
     regime.plainRun = 0;
     regime.plainLimit = 2 * this.probeEvery;
+    regime.closeLimit = this.probeEvery;
     if (++regime.sinceProbe >= this.probeEvery) {
       regime.sinceProbe = 0;
-      const up = this.oneSizeUp(best);
+      // The first probe drafts the whole capacity, which prices every candidate at once; later
+      // ones go one size up from the best.
+      const up = regime.probedFull ? this.oneSizeUp(best) : full;
+      regime.probedFull = true;
       if (up !== best) return this.pick(up, true);
     }
     return this.pick(best, false);
@@ -394,6 +452,7 @@ export class BudgetController implements Drafter {
     this.lastChoice.nodes = 0;
     this.lastChoice.probe = false;
     this.predicted = 1;
+    this.predictedMs = this.costs.stepMs(0, 1);
     return -1;
   }
 
@@ -403,10 +462,11 @@ export class BudgetController implements Drafter {
     this.lastChoice.probe = probe;
     const accepted = this.expectedAccepted(c);
     this.predicted = 1 + (Number.isNaN(accepted) ? 0 : accepted);
+    this.predictedMs = this.costs.stepMs(this.active.draftMs(this.depths[c]), this.nodes[c] + 1);
     return c;
   }
 
-  /** The candidate closest to the start cap (within capacity). */
+  /** The candidate closest to the start cap (within capacity); used once, by the constructor. */
   private startCandidate(): number {
     let best = 0;
     let bestDistance = Number.POSITIVE_INFINITY;

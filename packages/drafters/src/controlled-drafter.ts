@@ -28,6 +28,8 @@ export interface ModelDrafterControl {
   seed?: ControllerSeed;
   /** A drafter over the same model for sampling generations, e.g. one that draws sampled trees. */
   sampling?: ModelTreeDrafter;
+  /** Under `auto`, the tree to start from: one known to be good for the model family. */
+  start?: { depth: number; nodes: number };
 }
 
 /**
@@ -39,12 +41,13 @@ export function controlModelDrafter(
   drafter: ModelTreeDrafter,
   control: ModelDrafterControl = {},
 ): BudgetController {
-  const { budget = 'auto', seed, sampling } = control;
+  const { budget = 'auto', seed, sampling, start } = control;
   return new BudgetController(
     { drafter, growth: drafter.growth },
     {
       fixed: budget === 'fixed',
       ...(seed ? { seed } : {}),
+      ...(start ? { start } : {}),
       ...(sampling ? { sampling: { drafter: sampling, growth: sampling.growth } } : {}),
     },
   );

@@ -2,7 +2,7 @@ import type { ControllerSeed } from '@treespec/core';
 import { RobustAverage } from './robust-average.js';
 
 /** Observations after which a bucket's own average is used instead of the fit across buckets. */
-const TRUSTED = 3;
+export const TRUSTED = 3;
 /** Weight of a seeded value, in observations. */
 const SEED_WEIGHT = 4;
 /**

@@ -1,12 +1,14 @@
-/** Observations whose minimum starts the average. */
+/** Observations whose median starts the average. */
 const WARM_UP = 3;
 
 /**
  * An exponential moving average of timings that ignores spikes: after a few observations, a value
  * more than `spike` times the average (a GC pause, a scheduler hiccup) is dropped, unless it
- * repeats, in which case the cost really changed and the average follows. Until then it keeps
- * the smallest of its first observations, since timing noise only ever adds: one slow first
- * step does not set the cost for long.
+ * repeats, in which case the cost really changed and the average follows. It starts from the
+ * median of its first three observations (the smaller of the first two until then), so one
+ * slow first call does not set the cost for long, nor does one lucky fast one: on a loaded
+ * machine the smallest of three was a third below the mean, and the sizes timed least often
+ * looked cheapest.
  */
 export class RobustAverage {
   /** The average; NaN before any observation. */
@@ -14,6 +16,8 @@ export class RobustAverage {
   /** Observations taken into the average (seeded weight included). */
   count = 0;
   private dropped = 0;
+  private first = 0;
+  private second = 0;
 
   constructor(
     readonly smoothing: number,
@@ -29,12 +33,19 @@ export class RobustAverage {
     }
     this.dropped = 0;
     this.count++;
-    this.mean =
-      this.count === 1
-        ? value
-        : this.count <= WARM_UP
-          ? Math.min(this.mean, value)
-          : this.mean + Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
+    if (this.count === 1) {
+      this.first = this.mean = value;
+    } else if (this.count === 2) {
+      this.second = value;
+      this.mean = Math.min(this.first, value);
+    } else if (this.count === WARM_UP) {
+      this.mean = Math.max(
+        Math.min(this.first, this.second),
+        Math.min(Math.max(this.first, this.second), value),
+      );
+    } else {
+      this.mean += Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
+    }
     return true;
   }
 

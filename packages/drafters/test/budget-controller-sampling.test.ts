@@ -52,7 +52,7 @@ async function sample(growth: TreeGrowth, drafterSample?: { temperature: number;
   const target = new ClockedTarget(new ToyTarget(model), clock, {
     verify: (n) => {
       state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      return 4 + (state % 5) * (n - 1) * 0.5;
+      return 4 + (state % 5) * (n - 1) * 0.8;
     },
     draftCall: 0.3,
   });

@@ -189,7 +189,7 @@ describe('budget controller', () => {
     expect(controllerOf(r).steps).toBe(hybrid.steps[0]);
   });
 
-  it('starts from a seed: no plain step to time, a full tree first', async () => {
+  it('starts from a seed: no plain step to time, the start tree first', async () => {
     const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 9, sharpness: 2 });
     const t = toy(model, { kind: 'perfect' }, cheapVerify, {
       seed: {
@@ -200,6 +200,7 @@ describe('budget controller', () => {
         draftMs: [[6, 0.7]],
         overheadMs: 0,
       },
+      start: { depth: 4, nodes: 7 },
     });
     const decoder = new SpeculativeDecoder({
       target: t.target,
@@ -211,7 +212,9 @@ describe('budget controller', () => {
       maxTokens: 20,
       onStep: () => first.push(t.controller.lastChoice.nodes),
     });
-    expect(first[0]).toBe(24);
+    expect(first[0]).toBe(7);
+    expect(t.controller.depths).toContain(4);
+    expect(Array.from(t.controller.nodes)).toContain(7);
     expect(first).not.toContain(0);
     expect(t.controller.snapshot().verifyMs.find(([n]) => n === 1)?.[1]).toBe(10);
   });

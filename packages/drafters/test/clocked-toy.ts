@@ -7,6 +7,7 @@ import type {
   TargetModel,
 } from '@treespec/core';
 import type { ToyTarget } from '@treespec/core/testing';
+import type { CountingGrowth } from './helpers.js';
 
 /** A fake clock in milliseconds that the toy target and drafter advance by what their work would cost. */
 export class Clock {
@@ -54,7 +55,11 @@ export class ClockedTarget implements TargetModel {
   }
 }
 
-/** A drafter whose proposals advance a {@link Clock} by one draft call per depth, plus one to commit. */
+/**
+ * A drafter whose proposals advance a {@link Clock} by one draft call per depth of the kept tree,
+ * plus one to commit; or, given the {@link CountingGrowth} it drafts with, by one call per depth
+ * it expanded, as a model drafter makes them (the first call also commits).
+ */
 export class ClockedDrafter implements Drafter {
   readonly name: string;
   readonly needsFeatures: boolean;
@@ -62,6 +67,7 @@ export class ClockedDrafter implements Drafter {
   constructor(
     public inner: Drafter,
     readonly target: ClockedTarget,
+    readonly counted?: CountingGrowth,
   ) {
     this.name = inner.name;
     this.needsFeatures = inner.needsFeatures;
@@ -71,8 +77,10 @@ export class ClockedDrafter implements Drafter {
     this.inner.reset(seed);
   }
   async propose(context: DraftContext, tree: DraftTree) {
+    const before = this.counted?.expansions ?? 0;
     await this.inner.propose(context, tree);
-    this.target.clock.now += this.target.costs.draftCall * (tree.maxDepth() + 1);
+    const calls = this.counted ? this.counted.expansions - before : tree.maxDepth() + 1;
+    this.target.clock.now += this.target.costs.draftCall * calls;
   }
   observe(outcome: DraftOutcome) {
     this.inner.observe?.(outcome);

@@ -18,14 +18,19 @@ describe('step cost model', () => {
     expect(avg.record(-1)).toBe(false);
   });
 
-  it('starts from the smallest of its first observations, so one slow first step does not stick', () => {
+  it('starts from the median of its first three observations, so neither a slow nor a fast one sticks', () => {
     const avg = new RobustAverage(0.1);
     avg.record(9.6);
+    expect(avg.mean).toBe(9.6);
     avg.record(1.2);
-    avg.record(1.5);
     expect(avg.mean).toBe(1.2);
-    avg.record(1.6);
-    expect(avg.mean).toBeCloseTo(1.3, 6);
+    avg.record(1.5);
+    expect(avg.mean).toBe(1.5);
+    avg.record(1.9);
+    expect(avg.mean).toBeCloseTo(1.6, 6);
+    const fast = new RobustAverage(0.1);
+    for (const ms of [4, 0.5, 4.2]) fast.record(ms);
+    expect(fast.mean).toBe(4);
   });
 
   it('prices unmeasured sizes from a line through the measured ones', () => {

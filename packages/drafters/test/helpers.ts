@@ -106,6 +106,9 @@ export class CountingGrowth implements TreeGrowth {
   finish(tree: DraftTree) {
     this.inner.finish(tree);
   }
+  capNext(depth: number, nodes: number) {
+    this.inner.capNext?.(depth, nodes);
+  }
 }
 
 /**

@@ -38,7 +38,7 @@ describe('the budget controller on the real tiny model', () => {
           else expect(r.stats.controller?.steps, drafter).toBeGreaterThan(0);
         }
       }
-      // It learns: a small first tree, a plain step, a full tree, then its own choices.
+      // It learns: the start tree, a plain step to time, then its own choices.
       expect(choices.size).toBeGreaterThanOrEqual(3);
       expect(choices).toContain('0/0');
     } finally {
@@ -69,8 +69,27 @@ describe('the budget controller on the real tiny model', () => {
         maxTokens: 8,
         onStep: () => first.push(eagle.lastChoice.nodes),
       });
-      // Seeded, it needs no plain step to time and drafts a full tree at once to price the others.
-      expect(first[0]).toBe(32);
+      // Seeded, it needs no plain step to time: it drafts the start tree, the CPU's fixed budget.
+      expect(first[0]).toBe(10);
+      expect(first).not.toContain(0);
+    } finally {
+      await generator.dispose();
+    }
+  }, 60_000);
+
+  it('draws sampled draft-LM trees for sampling generations by default, greedy ones stay top-k', async () => {
+    const generator = await loadTreespec(TINY, { drafter: 'draft-lm', tuningCache: false });
+    try {
+      const kinds = { sampled: 0, deterministic: 0 };
+      const count = (e: { tree: { size: number; candidateKind: 'sampled' | 'deterministic' } }) => {
+        if (e.tree.size > 1) kinds[e.tree.candidateKind]++;
+      };
+      const prompt = devPrompts(1)[0]!.prompt;
+      await generator.generate(prompt, { maxTokens: 32, temperature: 1, seed: 3, onStep: count });
+      expect(kinds.sampled).toBeGreaterThan(0);
+      expect(kinds.deterministic).toBe(0);
+      await generator.generate(prompt, { maxTokens: 32, onStep: count });
+      expect(kinds.deterministic).toBeGreaterThan(0);
     } finally {
       await generator.dispose();
     }
@@ -86,8 +105,8 @@ describe('the budget controller on the real tiny model', () => {
     try {
       const generator = await loadTreespec(TINY, { tuningCache: file });
       try {
-        const r = await generator.generate(devPrompts(1)[0]!.prompt, { maxTokens: 16 });
-        expect(r.tokens.length).toBe(16);
+        const r = await generator.generate(devPrompts(1)[0]!.prompt, { maxTokens: 64 });
+        expect(r.tokens.length).toBe(64);
         expect(r.stats.controller?.plainSteps).toBeGreaterThan(0);
       } finally {
         await generator.dispose();

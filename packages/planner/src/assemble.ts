@@ -10,7 +10,7 @@ import { controlModelDrafter, sampledTreeGrowth } from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
 import { capturedFeatureLayout, causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
-import { mergeTree } from './budgets.js';
+import { mergeTree, startTree } from './budgets.js';
 import { DRAFTERS, type DrafterContext } from './drafter-table.js';
 import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import type { Plan } from './plan.js';
@@ -121,6 +121,7 @@ async function openModelDrafter(
   const seed = plan.controllerSeeds[name];
   const drafter = controlModelDrafter(entry.make(runner, growth), {
     budget: plan.budgetMode,
+    start: startTree(plan.startBudgets[entry.budget]),
     ...(seed ? { seed } : {}),
     ...(sampled && 'sampled' in entry ? { sampling: entry.sampled(runner, sampled) } : {}),
   });

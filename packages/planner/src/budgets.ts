@@ -37,14 +37,18 @@ export const DEVICE_PRESETS: Readonly<Record<BundleDevice, DeviceTuning>> = {
 
 /**
  * The capacities a budget controller chooses each step's tree within (`budget: 'auto'`, the
- * default) on the CPU-bound devices: wide enough at the first depths for uncertain text and deep
- * enough for predictable text. Buffers of the draft models and the target are sized for them; the
- * controller drafts only what pays on the machine at hand (a plain step included). On `webgpu` and
- * `cuda` the controller chooses within the device's budget.
+ * default) on the CPU-bound devices. Buffers of the draft models and the target are sized for
+ * them; the controller drafts only what pays on the machine at hand (a plain step included),
+ * starting from the device's fixed budget ({@link startTree}). On `cpu` the EAGLE-2 capacity
+ * grows the fixed budget's shape (top-3, frontier 1) deeper, so that a cap of 5 depths and 10
+ * nodes is that budget's tree: under a top-4, frontier-2 capacity the same cap kept siblings at
+ * the first depths and lost the deep chain (on the clocked toy, 23–29 % slower than the fixed
+ * budget on a first short generation). On `webgpu` and `cuda` the controller chooses within the
+ * device's budget.
  */
 export const CONTROLLED_CAPACITIES: Readonly<Partial<Record<BundleDevice, DeviceTuning>>> = {
   cpu: {
-    tree: { topK: 4, frontier: 2, depth: 6, totalTokens: 33 },
+    tree: { topK: 3, frontier: 1, depth: 7, totalTokens: 25 },
     draftTree: { topK: 4, frontier: 1, depth: 5, totalTokens: 17 },
   },
   // WASM verifies each extra row for about 0.3 of a token (1 thread; a native CPU about 0.05),
@@ -88,6 +92,19 @@ export function resolveBudgets(
       mergeTree({}, DYNAMIC_TREE_DEFAULTS),
     );
   return { tree: merge((l) => l.tree), draftTree: merge((l) => l.draftTree) };
+}
+
+/**
+ * The tree a budget controller starts from under `auto`: the one `fixed` would draft (its levels
+ * of draft nodes and kept nodes, in the controller's terms), which `treespec tune` chose for the
+ * device. It is drafted until costs are measured, and again to test whether speculation pays
+ * after a run of plain steps.
+ */
+export function startTree(tree: DynamicTreeOptions): { depth: number; nodes: number } {
+  return {
+    depth: 1 + (tree.depth ?? DYNAMIC_TREE_DEFAULTS.depth),
+    nodes: (tree.totalTokens ?? DYNAMIC_TREE_DEFAULTS.totalTokens) - 1,
+  };
 }
 
 /** `budgets` with trees of at most `maxContext` nodes: a small context window bounds what one step can verify. */

@@ -39,7 +39,12 @@ export interface BundleOptions {
   budget?: BudgetMode;
   /** Stored step costs per model drafter (`treespec tune`), to seed the budget controller. */
   controllerSeeds?: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
-  /** Draft LM: draw sampled draft trees for sampling generations (lossless with min(1, p/q)). */
+  /**
+   * Draft LM: draw sampled draft trees for sampling generations (lossless with min(1, p/q)).
+   * Default true under `auto`, where the controller drafts them only while they pay (at
+   * temperature 1 on the tiny model they commit more per step than top-k trees: tau 2.13
+   * against 1.56), false under `fixed`.
+   */
   draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
   adaptive?: AdaptiveStop;
@@ -92,6 +97,8 @@ export interface Plan {
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /** Whether the draft LM draws sampled trees for sampling generations. */
   readonly draftSampling: boolean;
+  /** The budgets `fixed` would draft: under `auto`, the trees the controllers start from. */
+  readonly startBudgets: Budgets;
 }
 
 /**
@@ -147,6 +154,10 @@ export function plan(
   const [first] = wanted;
   const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
+  const given = {
+    ...(options.tree ? { tree: options.tree } : {}),
+    ...(options.draftTree ? { draftTree: options.draftTree } : {}),
+  };
   return {
     manifestFile,
     device,
@@ -155,18 +166,8 @@ export function plan(
     models,
     drafters,
     defaultDrafter: first === 'none' ? null : (first as DrafterName),
-    budgets: withinContext(
-      resolveBudgets(
-        device,
-        manifest.tuning,
-        {
-          ...(options.tree ? { tree: options.tree } : {}),
-          ...(options.draftTree ? { draftTree: options.draftTree } : {}),
-        },
-        budgetMode,
-      ),
-      maxContext,
-    ),
+    budgets: withinContext(resolveBudgets(device, manifest.tuning, given, budgetMode), maxContext),
+    startBudgets: withinContext(resolveBudgets(device, manifest.tuning, given, 'fixed'), maxContext),
     choices,
     maxContext,
     tokenizerFiles: target.tokenizer.files,
@@ -174,6 +175,6 @@ export function plan(
     maxQueued: options.maxQueued,
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
-    draftSampling: options.draftSampling ?? false,
+    draftSampling: options.draftSampling ?? budgetMode === 'auto',
   };
 }

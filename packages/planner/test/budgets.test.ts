@@ -1,5 +1,6 @@
 import { DYNAMIC_TREE_DEFAULTS } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
+import { startTree } from '../src/budgets.js';
 import { CONTROLLED_CAPACITIES, DEVICE_PRESETS, mergeTree, resolveBudgets } from '../src/index.js';
 
 describe('mergeTree', () => {
@@ -69,5 +70,17 @@ describe('resolveBudgets', () => {
       totalTokens: 12,
     });
     expect(resolveBudgets('webgpu', undefined)).toEqual(resolveBudgets('webgpu', undefined, {}, 'fixed'));
+  });
+
+  it('starts a controller from the fixed budget, which the CPU capacity grows in the same shape', () => {
+    const fixed = resolveBudgets('cpu', undefined, {}, 'fixed');
+    expect(startTree(fixed.tree)).toEqual({ depth: 5, nodes: 10 });
+    expect(startTree(fixed.draftTree)).toEqual({ depth: 3, nodes: 5 });
+    const capacity = resolveBudgets('cpu', undefined);
+    expect(capacity.tree.topK).toBe(fixed.tree.topK);
+    expect(capacity.tree.frontier).toBe(fixed.tree.frontier);
+    expect(startTree(capacity.tree).depth).toBeGreaterThan(5);
+    expect(startTree(capacity.tree).nodes).toBeGreaterThan(10);
+    expect(startTree({})).toEqual({ depth: 5, nodes: 32 });
   });
 });

@@ -44,6 +44,19 @@ describe('plan', () => {
     expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
   });
 
+  it('under auto, starts the controllers from the fixed budgets and lets sampling generations draw sampled trees', async () => {
+    const manifest = await tinyManifest();
+    const auto = plan(manifest, { drafters: ['draft-lm'] }, 'cpu');
+    const fixed = plan(manifest, { drafters: ['draft-lm'], budget: 'fixed' }, 'cpu');
+    expect(auto.startBudgets).toEqual(fixed.budgets);
+    expect(auto.budgets.tree.depth).toBeGreaterThan(fixed.budgets.tree.depth as number);
+    expect(auto.draftSampling).toBe(true);
+    expect(fixed.draftSampling).toBe(false);
+    expect(plan(manifest, { draftSampling: false }).draftSampling).toBe(false);
+    const small = plan(manifest, { maxContext: 8 }, 'cpu');
+    expect(small.startBudgets.tree.totalTokens).toBe(8);
+  });
+
   it('allocates the context asked for, at most the model’s, and names the tokenizer files', async () => {
     const manifest = await tinyManifest();
     const target = manifest.models.find((m) => m.role === 'target') as ManifestModel;

@@ -57,6 +57,9 @@ export interface BenchRow {
     meanNodes: number;
     predictedTokensPerStep: number;
     actualTokensPerStep: number;
+    /** Mean ms per step its cost model predicted for its choices, and what they took. */
+    predictedMsPerStep: number;
+    actualMsPerStep: number;
     /** The cost model after the last run (ms). */
     costs: NonNullable<TextResult['stats']['controller']>['costs'];
   };
@@ -105,7 +108,18 @@ export function summarise(
   let identical = true;
   const depthWeighted: number[] = [];
   const depthSteps: number[] = [];
-  const c = { steps: 0, plain: 0, probes: 0, drafted: 0, depth: 0, nodes: 0, predicted: 0, actual: 0 };
+  const c = {
+    steps: 0,
+    plain: 0,
+    probes: 0,
+    drafted: 0,
+    depth: 0,
+    nodes: 0,
+    predicted: 0,
+    actual: 0,
+    predictedMs: 0,
+    actualMs: 0,
+  };
   let costs: NonNullable<BenchRow['controller']>['costs'] | null = null;
   for (const { plain, spec } of pairs) {
     const choices = spec.stats.controller;
@@ -119,6 +133,8 @@ export function summarise(
       c.nodes += choices.meanNodes * drafted;
       c.predicted += choices.predictedTokensPerStep * drafted;
       c.actual += choices.actualTokensPerStep * drafted;
+      c.predictedMs += choices.predictedMsPerStep * choices.steps;
+      c.actualMs += choices.actualMsPerStep * choices.steps;
       costs = choices.costs;
     }
     baseTokens += plain.tokens.length;
@@ -161,6 +177,8 @@ export function summarise(
             meanNodes: c.drafted > 0 ? c.nodes / c.drafted : 0,
             predictedTokensPerStep: c.drafted > 0 ? c.predicted / c.drafted : 0,
             actualTokensPerStep: c.drafted > 0 ? c.actual / c.drafted : 0,
+            predictedMsPerStep: c.predictedMs / c.steps,
+            actualMsPerStep: c.actualMs / c.steps,
             costs,
           },
         }
@@ -225,7 +243,8 @@ function controllerLine(row: BenchRow): string | null {
   return (
     `plain ${(100 * c.plainShare).toFixed(0)}% probes ${(100 * c.probeShare).toFixed(0)}% ` +
     `depth ${c.meanDepth.toFixed(1)} nodes ${c.meanNodes.toFixed(1)} ` +
-    `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)} | ` +
+    `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)}, ` +
+    `ms/step predicted ${c.predictedMsPerStep.toFixed(2)} actual ${c.actualMsPerStep.toFixed(2)} | ` +
     `plain step ${c.costs.plainStep.toFixed(2)} ms, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms`
   );
 }

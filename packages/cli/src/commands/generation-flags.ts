@@ -117,7 +117,11 @@ export function addModelFlags(command: Command): Command {
         .choices(['auto', 'fixed'])
         .default('auto'),
     )
-    .option('--draft-sampling', 'draft-lm: draw sampled draft trees when sampling (temperature > 0)')
+    .option(
+      '--draft-sampling',
+      'draft-lm: draw sampled draft trees when sampling (temperature > 0); the default under --budget auto',
+    )
+    .option('--no-draft-sampling', 'draft-lm: draw top-k draft trees when sampling, too')
     .option('--no-tuning-cache', 'do not seed the budget controller from stored `treespec tune` results')
     .addOption(
       new Option('--hybrid-base <drafter>', 'hybrid: the model drafter').choices(['eagle2', 'draft-lm']),
@@ -191,7 +195,7 @@ export async function loadOptions(
     draftTree: draftTreeOptions(flags),
     adaptive: flags.adaptive,
     budget: flags.budget,
-    ...(flags.draftSampling ? { draftSampling: true } : {}),
+    ...(flags.draftSampling !== undefined ? { draftSampling: flags.draftSampling } : {}),
     ...(flags.tuningCache === false ? { tuningCache: false as const } : {}),
     ...(flags.hybridBase ? { hybridBase: flags.hybridBase } : {}),
     ...(flags.hybridPolicy ? { hybridPolicy: flags.hybridPolicy } : {}),
