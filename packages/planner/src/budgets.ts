@@ -109,9 +109,9 @@ export function startTree(tree: DynamicTreeOptions): { depth: number; nodes: num
 
 /** `budgets` with trees of at most `maxContext` nodes: a small context window bounds what one step can verify. */
 export function withinContext(budgets: Budgets, maxContext: number): Budgets {
-  const fit = (tree: DynamicTreeOptions): DynamicTreeOptions =>
+  const clamp = (tree: DynamicTreeOptions): DynamicTreeOptions =>
     tree.totalTokens !== undefined && tree.totalTokens > maxContext
       ? { ...tree, totalTokens: Math.max(2, maxContext) }
       : tree;
-  return { tree: fit(budgets.tree), draftTree: fit(budgets.draftTree) };
+  return { tree: clamp(budgets.tree), draftTree: clamp(budgets.draftTree) };
 }
