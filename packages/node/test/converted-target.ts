@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { copyFile, link, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ConvertCausalLMOptions, convertCausalLM } from '@treespec/convert';
+import { DraftTree } from '@treespec/core';
 import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
+import { findModel, type OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { expect } from 'vitest';
 import { TINY } from './tiny.js';
 
 /**
@@ -26,4 +30,44 @@ export async function bundleWithTarget(
     id: 'target',
     ...options,
   });
+}
+
+/** The target's entry in the manifest of the bundle in `dir`. */
+export function targetEntry(dir: string): ReturnType<typeof findModel> {
+  const manifestPath = join(dir, 'treespec.json');
+  return findModel(parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath), 'target', manifestPath);
+}
+
+interface VectorCase {
+  prompt_ids: number[];
+  positions?: { position: number; first64: number[]; argmax: number }[];
+}
+
+/**
+ * Checks `runner` against the PyTorch test vectors of the tiny target (first case): at each
+ * recorded position, the first 64 logits within `tolerance` and the same argmax over `vocab`.
+ */
+export async function expectRecordedLogits(
+  runner: OnnxCausalLm,
+  vocab: number,
+  tolerance: number,
+): Promise<void> {
+  const c = (
+    JSON.parse(readFileSync(join(tinyCheckpointDirectory('target'), 'test-vectors.json'), 'utf8')) as {
+      cases: VectorCase[];
+    }
+  ).cases[0]!;
+  for (const p of c.positions!) {
+    runner.reset();
+    if (p.position > 0) await runner.prefill(Int32Array.from(c.prompt_ids.slice(0, p.position)));
+    const tree = new DraftTree(1);
+    tree.reset(c.prompt_ids[p.position]!);
+    const { logits } = await runner.verify(tree);
+    let worst = 0;
+    for (let i = 0; i < 64; i++) worst = Math.max(worst, Math.abs(logits[i]! - p.first64[i]!));
+    expect(worst).toBeLessThan(tolerance);
+    let best = 0;
+    for (let i = 1; i < vocab; i++) if (logits[i]! > logits[best]!) best = i;
+    expect(best).toBe(p.argmax);
+  }
 }

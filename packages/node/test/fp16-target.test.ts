@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DraftTree } from '@treespec/core';
-import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
-import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
-import { bundleWithTarget } from './converted-target.js';
+import { bundleWithTarget, expectRecordedLogits, targetEntry } from './converted-target.js';
 import { devPrompts, targetCases } from './tiny.js';
 
 /**
@@ -16,11 +13,6 @@ import { devPrompts, targetCases } from './tiny.js';
  * (measured: largest difference from the PyTorch logits 5.2e-5, the same as fp32 storage).
  */
 const FP16_TOLERANCE = 1e-3;
-
-interface VectorCase {
-  prompt_ids: number[];
-  positions?: { position: number; first64: number[]; argmax: number }[];
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -33,33 +25,11 @@ afterAll(async () => {
 
 describe('the tiny target with fp16 weights on the CPU provider', () => {
   it('stays within the documented tolerance of the PyTorch logits, with the same argmax', async () => {
-    const manifestPath = join(dir, 'treespec.json');
-    const entry = findModel(
-      parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath),
-      'target',
-      manifestPath,
-    );
+    const entry = targetEntry(dir);
     expect(entry.weightFormat).toBe('fp16');
-    const c = (
-      JSON.parse(readFileSync(join(tinyCheckpointDirectory('target'), 'test-vectors.json'), 'utf8')) as {
-        cases: VectorCase[];
-      }
-    ).cases[0]!;
     const runner = new OnnxCausalLm(await createSession(join(dir, entry.file)), causalLmLayout(entry));
     try {
-      for (const p of c.positions!) {
-        runner.reset();
-        if (p.position > 0) await runner.prefill(Int32Array.from(c.prompt_ids.slice(0, p.position)));
-        const tree = new DraftTree(1);
-        tree.reset(c.prompt_ids[p.position]!);
-        const { logits } = await runner.verify(tree);
-        let worst = 0;
-        for (let i = 0; i < 64; i++) worst = Math.max(worst, Math.abs(logits[i]! - p.first64[i]!));
-        expect(worst).toBeLessThan(FP16_TOLERANCE);
-        let best = 0;
-        for (let i = 1; i < entry.dims.vocab; i++) if (logits[i]! > logits[best]!) best = i;
-        expect(best).toBe(p.argmax);
-      }
+      await expectRecordedLogits(runner, entry.dims.vocab, FP16_TOLERANCE);
     } finally {
       await runner.dispose();
     }

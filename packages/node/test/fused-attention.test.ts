@@ -1,24 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DraftTree } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
-import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
-import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import { SharedKvCache } from '@treespec/onnx/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
-import { bundleWithTarget } from './converted-target.js';
+import { bundleWithTarget, expectRecordedLogits, targetEntry } from './converted-target.js';
 import { devPrompts, TINY, targetCases } from './tiny.js';
 
 /** PyTorch fp32 vs ONNX Runtime fp32 on the same weights: the 1e-3 on logits. */
 const TOLERANCE = 1e-3;
-
-interface VectorCase {
-  prompt_ids: number[];
-  positions?: { position: number; first64: number[]; argmax: number }[];
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -31,35 +23,13 @@ afterAll(async () => {
 
 describe('the tiny target with fused attention (GroupQueryAttention) on the CPU provider', () => {
   it('reproduces the PyTorch logits at the recorded positions within 1e-3', async () => {
-    const manifestPath = join(dir, 'treespec.json');
-    const entry = findModel(
-      parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath),
-      'target',
-      manifestPath,
-    );
+    const entry = targetEntry(dir);
     expect(entry.attention).toBe('fused');
-    const c = (
-      JSON.parse(readFileSync(join(tinyCheckpointDirectory('target'), 'test-vectors.json'), 'utf8')) as {
-        cases: VectorCase[];
-      }
-    ).cases[0]!;
     const runner = new OnnxCausalLm(await createSession(join(dir, entry.file)), causalLmLayout(entry));
     expect(runner.cache).toBeInstanceOf(SharedKvCache);
-    const vocab = entry.dims.vocab;
+    const _vocab = entry.dims.vocab;
     try {
-      for (const p of c.positions!) {
-        runner.reset();
-        if (p.position > 0) await runner.prefill(Int32Array.from(c.prompt_ids.slice(0, p.position)));
-        const tree = new DraftTree(1);
-        tree.reset(c.prompt_ids[p.position]!);
-        const { logits } = await runner.verify(tree);
-        let worst = 0;
-        for (let i = 0; i < 64; i++) worst = Math.max(worst, Math.abs(logits[i]! - p.first64[i]!));
-        expect(worst).toBeLessThan(TOLERANCE);
-        let best = 0;
-        for (let i = 1; i < vocab; i++) if (logits[i]! > logits[best]!) best = i;
-        expect(best).toBe(p.argmax);
-      }
+      await expectRecordedLogits(runner, entry.dims.vocab, TOLERANCE);
     } finally {
       await runner.dispose();
     }

@@ -1,14 +1,14 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DraftTree } from '@treespec/core';
-import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import { SharedKvCache } from '@treespec/onnx/internal';
 import { loadedOnnxRuntime, platformPackageName } from '@treespec/onnxruntime';
 import { Tensor } from 'onnxruntime-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../src/index.js';
-import { bundleWithTarget } from './converted-target.js';
+import { bundleWithTarget, targetEntry } from './converted-target.js';
 import { TINY, targetCases } from './tiny.js';
 
 let fused: string;
@@ -31,12 +31,7 @@ describe("the Node sessions' ONNX Runtime", () => {
   });
 
   it('accepts the KV cache tensors the runners construct as preallocated outputs on the first call', async () => {
-    const manifestPath = join(fused, 'treespec.json');
-    const entry = findModel(
-      parseManifest(await readFile(manifestPath, 'utf8'), manifestPath),
-      'target',
-      manifestPath,
-    );
+    const entry = targetEntry(fused);
     const session = await createSession(join(fused, entry.file));
     const run = session.run.bind(session);
     let calls = 0;
