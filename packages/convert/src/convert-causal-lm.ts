@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
@@ -11,6 +10,7 @@ import {
   manifestDims,
   manifestKvCache,
   manifestRope,
+  manifestSource,
   resolveOptions,
 } from './convert-options.js';
 import type { AttentionKind } from './decoder-graph.js';
@@ -131,11 +131,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',
       tokenizer,
-      source: {
-        architecture: config.architecture,
-        modelType: config.modelType,
-        checkpoint: basename(resolve(options.checkpoint)),
-      },
+      source: manifestSource(config, options.checkpoint),
       lmHead,
     };
     const manifestPath = await upsertManifestModel(options.out, model);

@@ -17,6 +17,7 @@ import {
   manifestDims,
   manifestKvCache,
   manifestRope,
+  manifestSource,
   resolveOptions,
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
@@ -132,11 +133,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       feature: 'final-norm',
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       tokenizer,
-      source: {
-        architecture: config.architecture,
-        modelType: config.modelType,
-        checkpoint: basename(resolve(options.checkpoint)),
-      },
+      source: manifestSource(config, options.checkpoint),
       base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
     };
     const manifestPath = await upsertManifestModel(options.out, model);

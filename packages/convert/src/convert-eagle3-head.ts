@@ -10,6 +10,7 @@ import {
   manifestDims,
   manifestKvCache,
   manifestRope,
+  manifestSource,
   resolveOptions,
 } from './convert-options.js';
 import type { DraftVocabularyMap } from './draft-vocabulary.js';
@@ -104,11 +105,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     capturedLayers,
     draftVocab: { size: config.draftVocab, source: 'eagle3-d2t' },
     tokenizer,
-    source: {
-      architecture: config.architecture,
-      modelType: config.modelType,
-      checkpoint: basename(resolve(options.checkpoint)),
-    },
+    source: manifestSource(config, options.checkpoint),
     base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
   };
   const manifestPath = await upsertManifestModel(options.out, model);

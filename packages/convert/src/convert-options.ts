@@ -1,5 +1,6 @@
+import { basename, resolve } from 'node:path';
 import { OptionError, requireInteger } from '@treespec/core';
-import type { KvCacheInfo, ModelDims, RopeInfo, WeightFormatName } from '@treespec/onnx';
+import type { KvCacheInfo, ModelDims, ModelSource, RopeInfo, WeightFormatName } from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
 import { defaultPositions } from './config-caps.js';
 import { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
@@ -95,6 +96,15 @@ export function manifestKvCache(config: DecoderConfig, attention: AttentionKind 
     dtype: 'float32',
     keysRotated: true,
     present: fused ? 'shared' : 'new-only',
+  };
+}
+
+/** Manifest source of a converted model: its architecture, model type and checkpoint folder's name. */
+export function manifestSource(config: DecoderConfig, checkpoint: string): ModelSource {
+  return {
+    architecture: config.architecture,
+    modelType: config.modelType,
+    checkpoint: basename(resolve(checkpoint)),
   };
 }
 
