@@ -4,30 +4,18 @@
 import { rm } from 'node:fs/promises';
 import { convertCausalLM, convertEagleHead } from '@treespec/convert';
 import { TINY_MODEL_IDS, tinyCheckpointDirectory, tinyModelDirectory } from '../dist/node.js';
+import { convertDefaultModels } from '../dist/packing.js';
 
 const out = tinyModelDirectory();
 const started = performance.now();
 await rm(out, { recursive: true, force: true });
-await convertCausalLM({
-  checkpoint: tinyCheckpointDirectory(TINY_MODEL_IDS.target),
-  out,
-  id: TINY_MODEL_IDS.target,
-  role: 'target',
-  // The captured layer inputs the EAGLE-3 head fuses, as one extra output beside the feature.
-  eagle3Layers: 'reference',
-});
-for (const [id, weightFormat] of [
-  [TINY_MODEL_IDS.eagleHead, 'int8'],
-  [TINY_MODEL_IDS.eagleHeadFp32, 'fp32'],
-]) {
-  await convertEagleHead({
-    checkpoint: tinyCheckpointDirectory(id),
+await convertDefaultModels(
+  {
     target: tinyCheckpointDirectory(TINY_MODEL_IDS.target),
-    out,
-    id,
-    weightFormat,
-  });
-}
+    eagleHead: tinyCheckpointDirectory(TINY_MODEL_IDS.eagleHead),
+  },
+  out,
+);
 await convertEagleHead({
   checkpoint: tinyCheckpointDirectory(TINY_MODEL_IDS.eagle3Head),
   target: tinyCheckpointDirectory(TINY_MODEL_IDS.target),

@@ -26,6 +26,37 @@ export function planarWeightsFile(checkpoint: string): string {
 }
 
 /**
+ * Converts the models the defaults use into `out`, in this manifest order: the target (with the
+ * captured layer inputs an EAGLE-3 head fuses, as one extra output beside the feature), the int8
+ * EAGLE-2 head (the Node default) and the fp32 head (the WASM default). The repository build and
+ * the installed package's first use both convert them here, so the two bundles agree.
+ */
+export async function convertDefaultModels(
+  checkpoints: { target: string; eagleHead: string },
+  out: string,
+): Promise<void> {
+  await convertCausalLM({
+    checkpoint: checkpoints.target,
+    out,
+    id: TINY_MODEL_IDS.target,
+    role: 'target',
+    eagle3Layers: 'reference',
+  });
+  for (const [id, weightFormat] of [
+    [TINY_MODEL_IDS.eagleHead, 'int8'],
+    [TINY_MODEL_IDS.eagleHeadFp32, 'fp32'],
+  ] as const) {
+    await convertEagleHead({
+      checkpoint: checkpoints.eagleHead,
+      target: checkpoints.target,
+      out,
+      id,
+      weightFormat,
+    });
+  }
+}
+
+/**
  * Converts the packed checkpoints of an installed package (`packageRoot`) into the bundle `out`:
  * the target, the int8 EAGLE-2 head (the Node default) and the fp32 head (the WASM default), in
  * that manifest order. Works in a temporary folder beside `out` and renames it into place, so a
@@ -59,27 +90,10 @@ export async function preparePackedBundle(packageRoot: string, out: string): Pro
       await writeFile(join(checkpoint(name), 'model.safetensors'), weights);
     }
     const bundle = join(work, 'bundle');
-    const target = checkpoint('treespec-tiny');
-    await convertCausalLM({
-      checkpoint: target,
-      out: bundle,
-      id: TINY_MODEL_IDS.target,
-      role: 'target',
-      // The same target graph as the repository build's (which also serves its EAGLE-3 head).
-      eagle3Layers: 'reference',
-    });
-    for (const [id, weightFormat] of [
-      [TINY_MODEL_IDS.eagleHead, 'int8'],
-      [TINY_MODEL_IDS.eagleHeadFp32, 'fp32'],
-    ] as const) {
-      await convertEagleHead({
-        checkpoint: checkpoint('treespec-tiny-eagle2'),
-        target,
-        out: bundle,
-        id,
-        weightFormat,
-      });
-    }
+    await convertDefaultModels(
+      { target: checkpoint('treespec-tiny'), eagleHead: checkpoint('treespec-tiny-eagle2') },
+      bundle,
+    );
     await rename(bundle, out).catch(async (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
     });

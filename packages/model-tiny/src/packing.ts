@@ -1,5 +1,6 @@
 // Internal entry (not in the exports map) for the build's weight packing and the on-demand conversion.
 export {
+  convertDefaultModels,
   PACKED_CHECKPOINTS,
   planarWeightsFile,
   preparePackedBundle,
