@@ -130,8 +130,9 @@ class Regime {
  *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
  *   one size up from the best later. When plain steps win it tries the best tree again after
  *   `probeEvery` plain steps if that tree came close, else the start tree after `2 * probeEvery`;
- *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is timed once,
- *   and again every {@link FRESH} steps unless speculation wins by far.
+ *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is priced by plain
+ *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
+ *   steps), and re-timed every {@link FRESH} steps unless speculation wins by far.
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -173,6 +174,8 @@ export class BudgetController implements Drafter {
   private proposed = false;
   /** Whether this step follows a drafted step of the same generation. */
   private steady = false;
+  /** Whether this step follows a plain step of the same generation. */
+  private afterPlain = false;
   private lastDrafted = false;
   private predicted = 0;
   private readonly stats = {
@@ -304,6 +307,7 @@ export class BudgetController implements Drafter {
       }
     }
     this.steady = this.lastDrafted && context.length === this.expectedLength;
+    this.afterPlain = !this.lastDrafted && context.length === this.expectedLength;
     this.lengthAtPropose = context.length;
     this.proposeStart = t0;
     const regime = this.active;
@@ -330,11 +334,15 @@ export class BudgetController implements Drafter {
     const now = this.clock();
     const regime = this.active;
     const { tree, pathLength } = outcome;
-    this.costs.verify.record(tree.size, now - this.proposeEnd);
     const s = this.stats;
     if (this.lastChoice.depth === 0) {
+      // A plain step is priced only where it follows a plain step: the first target call after
+      // drafting can cost several plain tokens (the drafter's calls between, the page drawing the
+      // last tree), which a run of plain steps pays once, not per step.
+      if (this.afterPlain) this.costs.verify.record(1, now - this.proposeEnd);
       s.plain++;
     } else {
+      if (tree.size > 1) this.costs.verify.record(tree.size, now - this.proposeEnd);
       // Drafting right after a drafted step: the draft model committed one step's rows, not a
       // prompt or the rows of plain steps, so this is what drafting at this depth costs. The
       // drafter expanded every depth up to the cap (one model call each), even where the rerank
@@ -405,7 +413,8 @@ export class BudgetController implements Drafter {
     }
     const plainRate = 1 / this.costs.stepMs(0, 1);
     // A plain step is timed once, then now and then to keep its cost current as the machine's
-    // load changes, unless speculation wins by far.
+    // load changes, unless speculation wins by far. Only the second of two plain steps in a row
+    // is timed, so this picks a plain step until one is.
     const age = this.costs.verify.age(1);
     if (age === Number.POSITIVE_INFINITY || (age > FRESH && !(bestRate > FAR_AHEAD * plainRate))) {
       return this.pickPlain();
