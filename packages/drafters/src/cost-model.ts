@@ -37,9 +37,14 @@ export class SizedCost {
     this.lastSeen = new Float64Array(maxSize + 1);
   }
 
-  /** Records a cost at `size`; false when dropped as a spike or out of range. */
+  /**
+   * Records a cost at `size`; false when dropped as a spike or out of range. A size below
+   * `fitFrom` that went stale starts its average again: nothing else prices it meanwhile, and a
+   * price from another hour would otherwise take many timings to forget.
+   */
   record(size: number, ms: number): boolean {
     if (!(size >= 1 && size <= this.maxSize)) return false;
+    if (size < this.fitFrom && this.age(size) > FRESH) this.buckets[size].clear();
     this.observed++;
     this.lastSeen[size] = this.observed;
     return this.buckets[size].record(ms);
@@ -106,6 +111,16 @@ export class SizedCost {
     return Math.max(floor, my + slope * (size - mx));
   }
 
+  /** The lowest own average of the sizes from `from` up measured within the last {@link FRESH} observations; NaN if none. */
+  cheapestFresh(from: number): number {
+    let cheapest = Number.NaN;
+    for (let s = Math.max(1, from); s <= this.maxSize; s++) {
+      const b = this.buckets[s];
+      if (b.count > 0 && this.age(s) <= FRESH && !(b.mean >= cheapest)) cheapest = b.mean;
+    }
+    return cheapest;
+  }
+
   /** Whether any size from `from` up has been measured. */
   private measuredFrom(from: number): boolean {
     for (let s = from; s <= this.maxSize; s++) if (this.buckets[s].count > 0) return true;
@@ -144,6 +159,18 @@ export class StepCostModel {
   /** Per-step overhead in ms (0 until measured). */
   overheadMs(): number {
     return Number.isNaN(this.overhead.mean) ? 0 : this.overhead.mean;
+  }
+
+  /**
+   * Predicted ms of a plain step: its own timings, but never more than a fresh verification of a
+   * tree, which does a plain step's work and more. A price timed at a busy moment would otherwise
+   * make every tree look far ahead, and speculation that is far ahead is not re-timed. NaN until
+   * a plain step is timed.
+   */
+  plainMs(): number {
+    const own = this.verify.at(1);
+    const tree = this.verify.cheapestFresh(2);
+    return this.overheadMs() + (Number.isNaN(tree) ? own : Math.min(own, tree));
   }
 
   /** Predicted ms of a step that drafts for `draftMs` and verifies a tree of `treeSize` nodes. */

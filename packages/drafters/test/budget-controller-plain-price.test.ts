@@ -51,4 +51,34 @@ describe('budget controller, pricing a plain step', () => {
     expect(plainSteps / steps).toBeLessThan(0.1);
     expect((tokens * PAGE.verify(1)) / clock.now).toBeGreaterThan(1.3);
   });
+
+  it('re-times a plain step priced at a busy moment, although that price made speculation look far ahead', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 11, sharpness: 1 });
+    const clock = new Clock();
+    // While the machine is busy, the plain steps that price a plain step take 40 ms.
+    const busy: ToyCosts = { ...PAGE, verify: (n) => (n === 1 ? 40 : PAGE.verify(n)) };
+    const target = new ClockedTarget(new ToyTarget(model), clock, busy);
+    const growth = new CountingGrowth(
+      new DynamicTreeGrowth({ topK: 3, frontier: 1, depth: 7, totalTokens: 25 }),
+    );
+    const inner = new ToyDrafter({
+      target: target.inner,
+      growth,
+      quality: { kind: 'mixed', noise: 0.5, seed: 3 },
+    });
+    const controller = new BudgetController(
+      { drafter: new ClockedDrafter(inner, target, growth), growth },
+      { clock: clock.read, start: { depth: 5, nodes: 10 } },
+    );
+    const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
+    await decoder.generate([1, 2, 4], { maxTokens: 96 });
+    expect(controller.costs.verify.at(1)).toBe(40);
+    target.costs = PAGE;
+    // 30 generations of about 11 steps: long enough for a price to go stale even while speculation
+    // looks far ahead.
+    for (let i = 0; i < 30; i++) await decoder.generate([1, i, 4], { maxTokens: 96 });
+    // Drafting is about 1.4 times as fast as a 3 ms plain step here and 19 times as fast as a
+    // 40 ms one: never re-timed while it looked that far ahead, the busy price stayed for good.
+    expect(controller.costs.verify.at(1)).toBeCloseTo(PAGE.verify(1), 6);
+  });
 });
