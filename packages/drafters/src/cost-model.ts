@@ -111,12 +111,15 @@ export class SizedCost {
     return Math.max(floor, my + slope * (size - mx));
   }
 
-  /** The lowest own average of the sizes from `from` up measured within the last {@link FRESH} observations; NaN if none. */
+  /**
+   * The lowest own average of the sizes from `from` up with {@link TRUSTED} observations, one of
+   * them within the last {@link FRESH}; NaN if none.
+   */
   cheapestFresh(from: number): number {
     let cheapest = Number.NaN;
     for (let s = Math.max(1, from); s <= this.maxSize; s++) {
       const b = this.buckets[s];
-      if (b.count > 0 && this.age(s) <= FRESH && !(b.mean >= cheapest)) cheapest = b.mean;
+      if (b.count >= TRUSTED && this.age(s) <= FRESH && !(b.mean >= cheapest)) cheapest = b.mean;
     }
     return cheapest;
   }
