@@ -375,8 +375,9 @@ export function registerBench(program: Command): void {
       const labelOf = (drafter: BundleDrafter, budget: string) =>
         budgets.length > 1 ? `${drafter}/${budget}` : drafter;
       const labels = budgets.flatMap((budget) => drafters.map((drafter) => labelOf(drafter, budget)));
-      // Each budget mode's generator is loaded alone and compared with plain decoding on itself: a
-      // second target session in the process made the first one's plain steps a few per cent dearer.
+      // Each budget mode's generator is loaded alone and compared with plain decoding on itself, one
+      // target session at a time as a user has it: with a second one loaded, the first one's plain
+      // decoding measured 0.95–1.01 of its speed alone (docs/benchmarks.md).
       const pairsByTemperature = temperatures.map(
         () => new Map<string, Array<{ id: string; plain: TextResult; spec: TextResult }>>(),
       );
