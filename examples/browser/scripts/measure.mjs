@@ -9,7 +9,8 @@
 // Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --budget auto|fixed,
 // --drafter NAME,
 // --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE, --no-node (skip the same
-// prompts on @treespec/node's CPU provider, run after the browser for the cost comparison).
+// prompts on @treespec/node's CPU provider, run after the browser for the cost comparison),
+// --dist DIR (the built page to measure, default ../dist: another checkout's, to compare builds).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -33,11 +34,12 @@ const { values: args } = parseArgs({
     repeats: { type: 'string', default: '3' },
     out: { type: 'string' },
     'no-node': { type: 'boolean', default: false },
+    dist: { type: 'string' },
   },
 });
 const maxTokens = Number(args['max-tokens']);
 const repeats = Number(args.repeats);
-const dist = new URL('../dist/', import.meta.url).pathname;
+const dist = args.dist ? `${args.dist.replace(/\/$/, '')}/` : new URL('../dist/', import.meta.url).pathname;
 if (!hasChromium()) throw new Error('needs /usr/bin/chromium (apt-get install chromium)');
 if (!existsSync(`${dist}index.html`))
   throw new Error('build the page first: pnpm --filter @treespec-examples/browser build');
@@ -107,6 +109,7 @@ try {
           speedup: o.speedup,
           identical: o.identical,
           costs: o.costs,
+          controller: o.spec.stats.controller ?? null,
         });
         process.stderr.write(
           `repeat ${r + 1} ${p.id}: tau ${o.spec.stats.tau.toFixed(2)} ` +
@@ -164,9 +167,31 @@ const report = {
     identical: perPrompt.every((p) => p.identical),
   },
   costs: summariseCosts(runs.flat().map((x) => x.costs)),
+  controller: summariseController(runs.flat()),
   node: args['no-node'] ? null : await measureNode(),
   perPrompt,
 };
+/**
+ * The budget controller's account over all runs: the share of plain steps (and of probes), its
+ * predicted against measured ms per step, and its price of a plain step beside the plain run's
+ * call (medians over runs); null without a controller.
+ */
+function summariseController(all) {
+  const runs = all.filter((x) => x.controller);
+  if (runs.length === 0) return null;
+  const sum = (pick) => runs.reduce((a, x) => a + pick(x.controller), 0);
+  const steps = sum((c) => c.steps);
+  const timed = runs.filter((x) => x.controller.actualMsPerStep > 0);
+  return {
+    plainShare: round(sum((c) => c.plainSteps) / steps, 3),
+    probeShare: round(sum((c) => c.probeSteps) / steps, 3),
+    predictedMsPerStep: round(median(timed.map((x) => x.controller.predictedMsPerStep)), 3),
+    actualMsPerStep: round(median(timed.map((x) => x.controller.actualMsPerStep)), 3),
+    plainStepMs: round(median(runs.map((x) => x.controller.costs.plainStep)), 3),
+    plainCallMs: round(median(runs.map((x) => x.costs.plainCallMs).filter((x) => x !== null)), 3),
+  };
+}
+
 /**
  * Medians over runs of where a step's time went (see `stepCosts` in @treespec/web), with the
  * controller's verification cost by tree size and draft cost by depth merged over runs.

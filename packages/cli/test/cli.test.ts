@@ -232,3 +232,38 @@ describe('treespec tune --write', () => {
     }
   });
 });
+
+describe('treespec bench', () => {
+  it('measures each budget mode on its own generator against plain decoding on that generator', async () => {
+    const json = join(dir, 'bench.json');
+    const r = await run(
+      'bench',
+      '--drafters',
+      'eagle2',
+      '--budgets',
+      'auto,fixed',
+      '-n',
+      '8',
+      '-t',
+      '0',
+      '--limit',
+      '2',
+      '--no-tuning-cache',
+      '--no-progress',
+      '--json',
+      json,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^eagle2\/auto +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+ +yes$/m);
+    expect(r.out).toMatch(/^eagle2\/fixed +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+ +yes$/m);
+    const report = JSON.parse(await readFile(json, 'utf8'));
+    const rows = report.runs[0].drafters;
+    const auto = rows['eagle2/auto'].overall;
+    const fixed = rows['eagle2/fixed'].overall;
+    // Each mode has its own plain runs: the same greedy tokens, timed on its own generator.
+    expect(auto.tokens.baseline).toBe(16);
+    expect(fixed.tokens.baseline).toBe(16);
+    expect(auto.seconds.baseline).not.toBe(fixed.seconds.baseline);
+    expect(fixed.controller.plainShare).toBe(0);
+  }, 120_000);
+});

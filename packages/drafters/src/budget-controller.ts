@@ -65,8 +65,17 @@ const CLOSE = 0.9;
  */
 const START_STEPS = 8;
 
-/** Speculation this many times faster than plain decoding needs no plain step to time. */
+/**
+ * Speculation this many times faster than plain decoding re-times a plain step {@link FAR_AHEAD_AGE}
+ * times less often.
+ */
 const FAR_AHEAD = 1.5;
+/**
+ * How much longer a plain step's price may age while speculation is far ahead: never re-timing
+ * it then kept a price taken at a busy moment for good, since that price itself put speculation
+ * far ahead.
+ */
+const FAR_AHEAD_AGE = 4;
 
 /**
  * Node caps the controller chooses among (with the start tree's and the capacity's): a few
@@ -130,8 +139,10 @@ class Regime {
  *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
  *   one size up from the best later. When plain steps win it tries the best tree again after
  *   `probeEvery` plain steps if that tree came close, else the start tree after `2 * probeEvery`;
- *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is timed once,
- *   and again every {@link FRESH} steps unless speculation wins by far.
+ *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is priced by plain
+ *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
+ *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
+ *   by far).
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -173,6 +184,8 @@ export class BudgetController implements Drafter {
   private proposed = false;
   /** Whether this step follows a drafted step of the same generation. */
   private steady = false;
+  /** Whether this step follows a plain step of the same generation. */
+  private afterPlain = false;
   private lastDrafted = false;
   private predicted = 0;
   private readonly stats = {
@@ -304,6 +317,7 @@ export class BudgetController implements Drafter {
       }
     }
     this.steady = this.lastDrafted && context.length === this.expectedLength;
+    this.afterPlain = !this.lastDrafted && context.length === this.expectedLength;
     this.lengthAtPropose = context.length;
     this.proposeStart = t0;
     const regime = this.active;
@@ -330,11 +344,15 @@ export class BudgetController implements Drafter {
     const now = this.clock();
     const regime = this.active;
     const { tree, pathLength } = outcome;
-    this.costs.verify.record(tree.size, now - this.proposeEnd);
     const s = this.stats;
     if (this.lastChoice.depth === 0) {
+      // A plain step is priced only where it follows a plain step: the first target call after
+      // drafting can cost several plain tokens (the drafter's calls between, the page drawing the
+      // last tree), which a run of plain steps pays once, not per step.
+      if (this.afterPlain) this.costs.verify.record(1, now - this.proposeEnd);
       s.plain++;
     } else {
+      if (tree.size > 1) this.costs.verify.record(tree.size, now - this.proposeEnd);
       // Drafting right after a drafted step: the draft model committed one step's rows, not a
       // prompt or the rows of plain steps, so this is what drafting at this depth costs. The
       // drafter expanded every depth up to the cap (one model call each), even where the rerank
@@ -361,7 +379,7 @@ export class BudgetController implements Drafter {
   controllerStats(): ControllerStats {
     const s = this.stats;
     const per = (x: number) => (s.drafted > 0 ? x / s.drafted : 0);
-    const plainStep = this.costs.stepMs(0, 1);
+    const plainStep = this.costs.plainMs();
     return {
       steps: s.steps,
       plainSteps: s.plain,
@@ -403,13 +421,12 @@ export class BudgetController implements Drafter {
         bestRate = rate;
       }
     }
-    const plainRate = 1 / this.costs.stepMs(0, 1);
+    const plainRate = 1 / this.costs.plainMs();
     // A plain step is timed once, then now and then to keep its cost current as the machine's
-    // load changes, unless speculation wins by far.
+    // load changes, less often while speculation wins by far. Only the second of two plain steps
+    // in a row is timed, so this picks a plain step until one is.
     const age = this.costs.verify.age(1);
-    if (age === Number.POSITIVE_INFINITY || (age > FRESH && !(bestRate > FAR_AHEAD * plainRate))) {
-      return this.pickPlain();
-    }
+    if (age > (bestRate > FAR_AHEAD * plainRate ? FAR_AHEAD_AGE * FRESH : FRESH)) return this.pickPlain();
     // Right after a probe out of plain decoding, one more tree times drafting without a catch-up,
     // unless that cost is known already.
     const measure =
@@ -452,7 +469,7 @@ export class BudgetController implements Drafter {
     this.lastChoice.nodes = 0;
     this.lastChoice.probe = false;
     this.predicted = 1;
-    this.predictedMs = this.costs.stepMs(0, 1);
+    this.predictedMs = this.costs.plainMs();
     return -1;
   }
 

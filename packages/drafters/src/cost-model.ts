@@ -16,7 +16,9 @@ export const FRESH = 64;
  * A cost by an integer size (tree nodes, draft depths): one {@link RobustAverage} per size, read
  * directly once it has a few observations, else from a weighted least-squares line through the
  * measured sizes (with one size measured, a cost in proportion to `size + offset` through it).
- * Sizes never measured near a measured one are so priced before they are tried.
+ * Sizes never measured near a measured one are so priced before they are tried. Sizes below
+ * `fitFrom` are a different kind of work: priced by their own measurements alone, and left out
+ * of the line while any larger size is measured.
  */
 export class SizedCost {
   private readonly buckets: RobustAverage[];
@@ -28,14 +30,21 @@ export class SizedCost {
     smoothing: number,
     /** While a single size is measured, costs are taken to grow in proportion to `size + offset`. */
     readonly offset: number,
+    /** The smallest size the line runs through. Default 1. */
+    readonly fitFrom = 1,
   ) {
     this.buckets = Array.from({ length: maxSize + 1 }, () => new RobustAverage(smoothing));
     this.lastSeen = new Float64Array(maxSize + 1);
   }
 
-  /** Records a cost at `size`; false when dropped as a spike or out of range. */
+  /**
+   * Records a cost at `size`; false when dropped as a spike or out of range. A size below
+   * `fitFrom` that went stale starts its average again: nothing else prices it meanwhile, and a
+   * price from another hour would otherwise take many timings to forget.
+   */
   record(size: number, ms: number): boolean {
     if (!(size >= 1 && size <= this.maxSize)) return false;
+    if (size < this.fitFrom && this.age(size) > FRESH) this.buckets[size].clear();
     this.observed++;
     this.lastSeen[size] = this.observed;
     return this.buckets[size].record(ms);
@@ -59,23 +68,25 @@ export class SizedCost {
 
   /** Whether any size has been measured. */
   get measured(): boolean {
-    for (let s = 1; s <= this.maxSize; s++) if (this.buckets[s].count > 0) return true;
-    return false;
+    return this.measuredFrom(1);
   }
 
   /** Predicted cost at `size`; NaN when nothing has been measured. */
   at(size: number): number {
     const own = this.buckets[size];
+    if (size < this.fitFrom) return own && own.count > 0 ? own.mean : Number.NaN;
     if (own && own.count >= TRUSTED && this.age(size) <= FRESH) return own.mean;
+    let from = this.fitFrom;
+    while (from > 1 && !this.measuredFrom(from)) from--;
     let fresh = false;
-    for (let s = 1; s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
+    for (let s = from; s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
     let w = 0;
     let sx = 0;
     let sy = 0;
     let sxx = 0;
     let sxy = 0;
     let smallest = 0;
-    for (let s = 1; s <= this.maxSize; s++) {
+    for (let s = from; s <= this.maxSize; s++) {
       const b = this.buckets[s];
       if (b.count === 0 || (fresh && this.age(s) > FRESH)) continue;
       if (smallest === 0) smallest = s;
@@ -100,6 +111,25 @@ export class SizedCost {
     return Math.max(floor, my + slope * (size - mx));
   }
 
+  /**
+   * The lowest own average of the sizes from `from` up with {@link TRUSTED} observations, one of
+   * them within the last {@link FRESH}; NaN if none.
+   */
+  cheapestFresh(from: number): number {
+    let cheapest = Number.NaN;
+    for (let s = Math.max(1, from); s <= this.maxSize; s++) {
+      const b = this.buckets[s];
+      if (b.count >= TRUSTED && this.age(s) <= FRESH && !(b.mean >= cheapest)) cheapest = b.mean;
+    }
+    return cheapest;
+  }
+
+  /** Whether any size from `from` up has been measured. */
+  private measuredFrom(from: number): boolean {
+    for (let s = from; s <= this.maxSize; s++) if (this.buckets[s].count > 0) return true;
+    return false;
+  }
+
   /** `[size, ms]` for every measured size. */
   entries(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -115,6 +145,9 @@ export class SizedCost {
  * What a decoding step costs on this machine and provider, measured during generation:
  * verification by tree size and the per-step overhead outside drafting and verification. Draft
  * costs belong to each drafter (a {@link SizedCost} by depth), since one target may serve several.
+ * Size 1 is a plain step, timed after a plain step: no drafting came before it, so it is priced
+ * by its own timings and not by the line through the trees' (which pay for the target's first
+ * call after the drafter's).
  */
 export class StepCostModel {
   readonly verify: SizedCost;
@@ -122,13 +155,25 @@ export class StepCostModel {
 
   constructor(maxTreeSize: number, smoothing: number) {
     // While one size is measured: a CPU verifies a node for about a tenth of a token.
-    this.verify = new SizedCost(maxTreeSize, smoothing, 9);
+    this.verify = new SizedCost(maxTreeSize, smoothing, 9, 2);
     this.overhead = new RobustAverage(smoothing);
   }
 
   /** Per-step overhead in ms (0 until measured). */
   overheadMs(): number {
     return Number.isNaN(this.overhead.mean) ? 0 : this.overhead.mean;
+  }
+
+  /**
+   * Predicted ms of a plain step: its own timings, but never more than a fresh verification of a
+   * tree, which does a plain step's work and more. A price timed at a busy moment would otherwise
+   * make every tree look far ahead, and speculation that is far ahead is not re-timed. NaN until
+   * a plain step is timed.
+   */
+  plainMs(): number {
+    const own = this.verify.at(1);
+    const tree = this.verify.cheapestFresh(2);
+    return this.overheadMs() + (Number.isNaN(tree) ? own : Math.min(own, tree));
   }
 
   /** Predicted ms of a step that drafts for `draftMs` and verifies a tree of `treeSize` nodes. */

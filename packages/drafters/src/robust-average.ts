@@ -49,6 +49,13 @@ export class RobustAverage {
     return true;
   }
 
+  /** Forgets every observation: the next one starts the average again. */
+  clear(): void {
+    this.mean = Number.NaN;
+    this.count = 0;
+    this.dropped = 0;
+  }
+
   /** Starts from a known value, weighted as `weight` observations. */
   seed(value: number, weight: number): void {
     if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) return;

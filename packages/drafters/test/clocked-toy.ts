@@ -19,6 +19,11 @@ export class Clock {
 export interface ToyCosts {
   verify: (treeSize: number) => number;
   draftCall: number;
+  /**
+   * Extra ms of the first verification after a draft call (as in the browser page, where the
+   * target's first call after the head's costs several plain calls). Default 0.
+   */
+  afterDraft?: number;
 }
 
 /** A toy target whose verifications advance a {@link Clock} by their modelled cost. */
@@ -28,6 +33,8 @@ export class ClockedTarget implements TargetModel {
     readonly clock: Clock,
     public costs: ToyCosts,
   ) {}
+  /** Whether a draft call came after the last verification. */
+  drafted = false;
   get vocabSize() {
     return this.inner.vocabSize;
   }
@@ -47,7 +54,8 @@ export class ClockedTarget implements TargetModel {
     return this.inner.prefill(tokens, options);
   }
   verify(tree: DraftTree, options?: TargetCallOptions) {
-    this.clock.now += this.costs.verify(tree.size);
+    this.clock.now += this.costs.verify(tree.size) + (this.drafted ? (this.costs.afterDraft ?? 0) : 0);
+    this.drafted = false;
     return this.inner.verify(tree, options);
   }
   commit(plan: Parameters<TargetModel['commit']>[0]) {
@@ -81,6 +89,7 @@ export class ClockedDrafter implements Drafter {
     await this.inner.propose(context, tree);
     const calls = this.counted ? this.counted.expansions - before : tree.maxDepth() + 1;
     this.target.clock.now += this.target.costs.draftCall * calls;
+    if (calls > 0) this.target.drafted = true;
   }
   observe(outcome: DraftOutcome) {
     this.inner.observe?.(outcome);

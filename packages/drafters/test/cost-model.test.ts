@@ -101,6 +101,33 @@ describe('step cost model', () => {
   });
 });
 
+describe('the price of a plain step', () => {
+  it('is its own timings alone, left out of the line through the trees', () => {
+    const costs = new StepCostModel(32, 0.1);
+    for (let i = 0; i < 5; i++) {
+      costs.verify.record(1, 3);
+      costs.verify.record(4, 10);
+      costs.verify.record(8, 11);
+    }
+    expect(costs.plainMs()).toBe(3);
+    // Through 4 and 8 only: the plain step's 3 ms would have pulled size 2 down to 7.
+    expect(costs.verify.at(2)).toBeCloseTo(9.5, 6);
+  });
+
+  it('is never above a fresh verification of a tree, and starts again once stale', () => {
+    const costs = new StepCostModel(32, 0.1);
+    for (let i = 0; i < 3; i++) costs.verify.record(1, 40);
+    costs.verify.record(4, 2);
+    // One timing of a tree is too few to bound it.
+    expect(costs.plainMs()).toBe(40);
+    for (let i = 0; i < 2; i++) costs.verify.record(4, 10);
+    expect(costs.plainMs()).toBe(10);
+    for (let i = 0; i < 70; i++) costs.verify.record(4, 10);
+    costs.verify.record(1, 3);
+    expect(costs.verify.at(1)).toBe(3);
+  });
+});
+
 describe('acceptance calibration', () => {
   function tree(scores: Array<[number, number]>): DraftTree {
     // [parent, logProb of the path] pairs.

@@ -255,36 +255,27 @@ interface PromptRuns {
   spec: Record<string, TextResult>;
 }
 
-/** One speculative configuration of a bench run: a drafter of one of the loaded generators. */
-interface BenchConfig {
-  label: string;
-  generator: TextGenerator;
-  drafter: BundleDrafter;
-}
-
 /**
- * For each prompt: plain decoding once, then each configuration; the order rotates from prompt
- * to prompt so that no configuration always runs first (or last) on a warm machine.
+ * For each prompt: plain decoding once, then each drafter, all on the same generator (one target
+ * session, as a user has it); the order rotates from prompt to prompt so that no drafter always
+ * runs first (or last) on a warm machine.
  */
 async function runPrompts(
-  plainGenerator: TextGenerator,
+  generator: TextGenerator,
   prompts: readonly BenchPrompt[],
-  configs: readonly BenchConfig[],
+  drafters: readonly BundleDrafter[],
   flags: BenchFlags,
   temperature: number,
   tick: (id: string) => void,
 ): Promise<PromptRuns[]> {
   const options = samplingOptions(flags, temperature);
-  const all = [{ label: 'none', generator: plainGenerator, drafter: 'none' }, ...configs];
+  const all = ['none', ...drafters];
   const runs: PromptRuns[] = [];
   for (const [i, { id, prompt }] of prompts.entries()) {
     const results: Record<string, TextResult> = {};
     for (let c = 0; c < all.length; c++) {
-      const config = all[(c + i) % all.length]!;
-      results[config.label] = await config.generator.generate(prompt, {
-        ...options,
-        drafter: config.drafter,
-      });
+      const drafter = all[(c + i) % all.length]!;
+      results[drafter] = await generator.generate(prompt, { ...options, drafter });
     }
     const { none: plain, ...spec } = results;
     runs.push({ id, plain: plain as TextResult, spec });
@@ -357,7 +348,7 @@ export function registerBench(program: Command): void {
     .option('--drafters <list>', 'comma-separated drafters to compare (default: --drafter)')
     .option(
       '--budgets <list>',
-      'compare budget modes in one process, e.g. auto,fixed (default: --budget); rows are drafter/mode',
+      'compare budget modes, e.g. auto,fixed (default: --budget), each loaded in turn and measured against plain decoding on itself; rows are drafter/mode',
     )
     .option(
       '--contexts <list>',
@@ -381,115 +372,117 @@ export function registerBench(program: Command): void {
       const prompts = allPrompts.slice(0, flags.limit);
       const directory = modelDirectory(flags);
       const budgets = parseBudgets(flags.budgets ?? flags.budget);
-      const generators: TextGenerator[] = [];
-      for (const budget of budgets) {
-        generators.push(
-          await loadTreespec(
-            directory,
-            await loadOptions({ ...flags, budget, drafter: drafters[0]! }, drafters),
-          ),
-        );
-      }
-      const generator = generators[0]!;
-      const configs: BenchConfig[] = budgets.flatMap((budget, b) =>
-        drafters.map((drafter) => ({
-          label: budgets.length > 1 ? `${drafter}/${budget}` : drafter,
-          generator: generators[b]!,
-          drafter,
-        })),
+      const labelOf = (drafter: BundleDrafter, budget: string) =>
+        budgets.length > 1 ? `${drafter}/${budget}` : drafter;
+      const labels = budgets.flatMap((budget) => drafters.map((drafter) => labelOf(drafter, budget)));
+      // Each budget mode's generator is loaded alone and compared with plain decoding on itself, one
+      // target session at a time as a user has it: with a second one loaded, the first one's plain
+      // decoding measured 0.95–1.01 of its speed alone (docs/benchmarks.md).
+      const pairsByTemperature = temperatures.map(
+        () => new Map<string, Array<{ id: string; plain: TextResult; spec: TextResult }>>(),
       );
-      const labels = configs.map((c) => c.label);
-      try {
-        const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
-        await generator.generate(prompts[0]!.prompt, { ...warm, drafter: 'none' });
-        for (const c of configs)
-          await c.generator.generate(prompts[0]!.prompt, { ...warm, drafter: c.drafter });
-        const bar = flags.progress ? createBenchProgress(process.stderr, prompts.length, temperatures) : null;
-        const runs = [];
-        for (const temperature of temperatures) {
-          const results = await runPrompts(generator, prompts, configs, flags, temperature, (id) =>
-            bar?.promptDone(temperature, id),
-          );
-          const greedy = temperature === 0;
-          const byDrafter = Object.fromEntries(
-            labels.map((name) => {
-              const pairs = results.map((r) => ({
-                id: r.id,
-                plain: r.plain,
-                spec: r.spec[name] as TextResult,
-              }));
-              return [
-                name,
-                {
-                  overall: summarise(pairs, greedy),
-                  prompts: pairs.map((p) => ({ id: p.id, ...summarise([p], greedy) })),
-                },
-              ];
-            }),
-          );
-          runs.push({ temperature, drafters: byDrafter });
-        }
-        const contexts = flags.contexts
-          ? await measureContexts(
+      let contexts: ContextRow[] | null = null;
+      for (const [b, budget] of budgets.entries()) {
+        const generator = await loadTreespec(
+          directory,
+          await loadOptions({ ...flags, budget, drafter: drafters[0]! }, drafters),
+        );
+        try {
+          const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
+          for (const drafter of ['none', ...drafters])
+            await generator.generate(prompts[0]!.prompt, { ...warm, drafter });
+          const bar = flags.progress
+            ? createBenchProgress(process.stderr, prompts.length, temperatures)
+            : null;
+          for (const [t, temperature] of temperatures.entries()) {
+            const results = await runPrompts(generator, prompts, drafters, flags, temperature, (id) =>
+              bar?.promptDone(temperature, id),
+            );
+            for (const drafter of drafters) {
+              pairsByTemperature[t]!.set(
+                labelOf(drafter, budget),
+                results.map((r) => ({ id: r.id, plain: r.plain, spec: r.spec[drafter] as TextResult })),
+              );
+            }
+          }
+          bar?.stop();
+          if (b === 0 && flags.contexts) {
+            contexts = await measureContexts(
               generator,
               allPrompts,
               flags.contexts.split(',').map((n) => integer(1)(n.trim())),
               flags.maxTokens,
-            )
-          : null;
-        bar?.stop();
-        for (const run of runs) {
-          const title = `temperature ${run.temperature}${run.temperature === 0 ? ' (greedy)' : ''}`;
-          out(
-            `\n${title}: ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}, ${flags.maxTokens} new tokens each\n`,
-          );
-          if (labels.length === 1) {
-            const only = run.drafters[labels[0]!]!;
-            out(`${'prompt'.padEnd(22)} ${COLUMNS}\n`);
-            for (const p of only.prompts) out(`${formatRow(p.id, p)}\n`);
-            out(`${formatRow('OVERALL', only.overall)}\n`);
-          } else {
-            out(`${'drafter'.padEnd(22)} ${COLUMNS}\n`);
-            for (const name of labels) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
-          }
-          for (const name of labels) {
-            const line = controllerLine(run.drafters[name]!.overall);
-            if (line) out(`  ${name}: ${line}\n`);
-          }
-        }
-        if (contexts) {
-          out(`\ntime per token after a prompt of n tokens (greedy, ${drafters[0]}):\n`);
-          out(
-            `${'prompt tokens'.padEnd(14)} ${'plain ms'.padStart(9)} ${'spec ms'.padStart(9)} ${'tau'.padStart(6)}\n`,
-          );
-          for (const c of contexts) {
-            out(
-              `${String(c.promptTokens).padEnd(14)} ${c.msPerToken.baseline.toFixed(2).padStart(9)} ${c.msPerToken.speculative.toFixed(2).padStart(9)} ${c.tau.toFixed(2).padStart(6)}\n`,
             );
           }
+        } finally {
+          await generator.dispose();
         }
-        if (flags.json) {
-          const first = runs[0]!.drafters[labels[0]!]!;
-          const report = {
-            model: directory,
-            promptFile,
-            drafters: labels,
-            budgets,
-            tree: (await loadOptions(flags)).tree,
-            provider: flags.provider,
-            threads: flags.threads ?? null,
-            maxTokens: flags.maxTokens,
-            temperature: runs[0]!.temperature,
-            overall: first.overall,
-            prompts: first.prompts,
-            runs,
-            ...(contexts ? { contexts } : {}),
-          };
-          await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-          out(`report written to ${flags.json}\n`);
+      }
+      const runs = temperatures.map((temperature, t) => {
+        const greedy = temperature === 0;
+        const drafterRows = Object.fromEntries(
+          labels.map((name) => {
+            const pairs = pairsByTemperature[t]!.get(name)!;
+            return [
+              name,
+              {
+                overall: summarise(pairs, greedy),
+                prompts: pairs.map((p) => ({ id: p.id, ...summarise([p], greedy) })),
+              },
+            ];
+          }),
+        );
+        return { temperature, drafters: drafterRows };
+      });
+      for (const run of runs) {
+        const title = `temperature ${run.temperature}${run.temperature === 0 ? ' (greedy)' : ''}`;
+        out(
+          `\n${title}: ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}, ${flags.maxTokens} new tokens each\n`,
+        );
+        if (labels.length === 1) {
+          const only = run.drafters[labels[0]!]!;
+          out(`${'prompt'.padEnd(22)} ${COLUMNS}\n`);
+          for (const p of only.prompts) out(`${formatRow(p.id, p)}\n`);
+          out(`${formatRow('OVERALL', only.overall)}\n`);
+        } else {
+          out(`${'drafter'.padEnd(22)} ${COLUMNS}\n`);
+          for (const name of labels) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
         }
-      } finally {
-        for (const g of generators) await g.dispose();
+        for (const name of labels) {
+          const line = controllerLine(run.drafters[name]!.overall);
+          if (line) out(`  ${name}: ${line}\n`);
+        }
+      }
+      if (contexts) {
+        out(`\ntime per token after a prompt of n tokens (greedy, ${drafters[0]}):\n`);
+        out(
+          `${'prompt tokens'.padEnd(14)} ${'plain ms'.padStart(9)} ${'spec ms'.padStart(9)} ${'tau'.padStart(6)}\n`,
+        );
+        for (const c of contexts) {
+          out(
+            `${String(c.promptTokens).padEnd(14)} ${c.msPerToken.baseline.toFixed(2).padStart(9)} ${c.msPerToken.speculative.toFixed(2).padStart(9)} ${c.tau.toFixed(2).padStart(6)}\n`,
+          );
+        }
+      }
+      if (flags.json) {
+        const first = runs[0]!.drafters[labels[0]!]!;
+        const report = {
+          model: directory,
+          promptFile,
+          drafters: labels,
+          budgets,
+          tree: (await loadOptions(flags)).tree,
+          provider: flags.provider,
+          threads: flags.threads ?? null,
+          maxTokens: flags.maxTokens,
+          temperature: runs[0]!.temperature,
+          overall: first.overall,
+          prompts: first.prompts,
+          runs,
+          ...(contexts ? { contexts } : {}),
+        };
+        await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+        out(`report written to ${flags.json}\n`);
       }
     });
 }
