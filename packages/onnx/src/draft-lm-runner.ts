@@ -12,8 +12,9 @@ export type DraftLmRunnerOptions = DraftModelRunnerOptions;
 
 /**
  * A small causal LM (same tokenizer as the target) as a {@link DraftModel}: row i is token i at
- * position i. Each call returns, per row, the full logits, the top-k log-probabilities and the
- * exact entropy of the next-token distribution (computed here, in preallocated buffers).
+ * position i. Each call returns, per scored row (a commit's newest, every draft row), the full
+ * logits, the top-k log-probabilities and the exact entropy of the next-token distribution
+ * (computed here, in preallocated buffers).
  */
 export class OnnxDraftLm extends DraftModelRunner {
   readonly layout: CausalLmLayout;
@@ -47,6 +48,7 @@ export class OnnxDraftLm extends DraftModelRunner {
     k: number,
     _features: Float32Array,
     bias: Float32Array,
+    committed: boolean,
   ): Promise<DraftModelStep> {
     const { layout, cache } = this;
     const past = cache.length;
@@ -58,10 +60,11 @@ export class OnnxDraftLm extends DraftModelRunner {
       cache.writeRows(l, keys, values, null, rows, past);
     }
     cache.length = past + rows;
-    const logits = out[layout.names.logits].data as Float32Array;
-    this.summarise(logits, rows, k);
+    const scored = committed ? 1 : rows;
+    const logits = (out[layout.names.logits].data as Float32Array).subarray((rows - scored) * this.vocabSize);
+    this.summarise(logits, scored, k);
     return {
-      rows,
+      rows: scored,
       hidden: NO_FEATURES,
       topLogProbs: this.topLogProbs,
       topTokens: this.topTokens,
@@ -71,7 +74,7 @@ export class OnnxDraftLm extends DraftModelRunner {
     };
   }
 
-  /** Per row: log-softmax top-k and the exact entropy. */
+  /** Per row of `logits`, the first `rows`: log-softmax top-k and the exact entropy. */
   private summarise(logits: Float32Array, rows: number, k: number): void {
     const vocab = this.vocabSize;
     for (let r = 0; r < rows; r++) {

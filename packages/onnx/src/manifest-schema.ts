@@ -86,6 +86,12 @@ export interface ModelInputs {
   readonly feature?: string;
   /** EAGLE heads only: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
+  /**
+   * EAGLE heads only: how many trailing rows get `hidden`, `logits` and the top outputs (the
+   * present keys and values always cover every row). Absent in heads converted before it
+   * existed, which score every row.
+   */
+  readonly scoreRows?: string;
   /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
   readonly draftHidden?: string;
 }
@@ -279,7 +285,7 @@ export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mod
 
 /** Input and output names every EAGLE head gets unless its manifest says otherwise. */
 export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
-  inputs: { ...CAUSAL_LM_IO.inputs, feature: 'feature', topK: 'top_k' },
+  inputs: { ...CAUSAL_LM_IO.inputs, feature: 'feature', topK: 'top_k', scoreRows: 'score_rows' },
   outputs: {
     logits: 'logits',
     hidden: 'hidden',
@@ -295,6 +301,9 @@ export const EAGLE3_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: M
   inputs: { ...EAGLE_HEAD_IO.inputs, draftHidden: 'draft_hidden' },
   outputs: EAGLE_HEAD_IO.outputs,
 };
+
+/** Inputs a bundle converted before they existed may lack; the runners work without them. */
+export const OPTIONAL_INPUTS: ReadonlySet<keyof ModelInputs> = new Set(['scoreRows']);
 
 /** Output name of the captured layer inputs of a causal LM converted for an EAGLE-3 head. */
 export const CAPTURED_FEATURE_OUTPUT = 'captured_feature';

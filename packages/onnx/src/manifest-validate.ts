@@ -10,6 +10,8 @@ import {
   MANIFEST_VERSION,
   type Manifest,
   type ManifestModel,
+  type ModelInputs,
+  OPTIONAL_INPUTS,
   QUANTIZED_BITS,
   WEIGHT_FORMATS,
 } from './manifest-schema.js';
@@ -136,7 +138,9 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const outputs = v.object(m.outputs, `${at}.outputs`);
   const need =
     graph === 'eagle-head' ? EAGLE_HEAD_IO : graph === 'eagle3-head' ? EAGLE3_HEAD_IO : CAUSAL_LM_IO;
-  for (const key of Object.keys(need.inputs)) v.string(inputs[key], `${at}.inputs.${key}`);
+  for (const key of Object.keys(need.inputs) as (keyof ModelInputs)[]) {
+    if (!OPTIONAL_INPUTS.has(key) || inputs[key] !== undefined) v.string(inputs[key], `${at}.inputs.${key}`);
+  }
   for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
   for (const [key, name] of [
     ['pastKey', inputs.pastKey],

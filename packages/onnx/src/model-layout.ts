@@ -45,6 +45,8 @@ export interface EagleHeadLayout {
     pastKey: string;
     pastValue: string;
     topK: string;
+    /** How many trailing rows get outputs other than the cache; null: the graph scores every row. */
+    scoreRows: string | null;
     hidden: string;
     topLogProbs: string;
     topIds: string;
@@ -157,6 +159,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
       pastKey: layerName(inputs.pastKey, 0),
       pastValue: layerName(inputs.pastValue, 0),
       topK: inputs.topK,
+      scoreRows: inputs.scoreRows ?? null,
       hidden: outputs.hidden,
       topLogProbs: outputs.topLogProbs,
       topIds: outputs.topIds,

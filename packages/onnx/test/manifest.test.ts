@@ -4,6 +4,7 @@ import {
   CAUSAL_LM_IO,
   checkModelPair,
   EAGLE_HEAD_IO,
+  eagleHeadLayout,
   findModel,
   layerName,
   type Manifest,
@@ -147,6 +148,20 @@ describe('parseManifest / validateManifest', () => {
     expect(bad({ cuda: { tree: { width: 2 } } })).toMatch(
       /field "tuning\.cuda\.tree\.width" must be one of "topK"/,
     );
+  });
+
+  it('accepts a head converted before score_rows existed, and rejects a score_rows name that is not a string', () => {
+    const { scoreRows: _, ...older } = EAGLE_HEAD_IO.inputs;
+    const m = manifest(causalLM(), head({ inputs: older }));
+    expect(validateManifest(m)).toEqual(m);
+    expect(eagleHeadLayout(m.models[1]!).names.scoreRows).toBeNull();
+    expect(eagleHeadLayout(head()).names.scoreRows).toBe('score_rows');
+    const bad = errorOf(() =>
+      validateManifest(
+        manifest(causalLM(), head({ inputs: { ...older, scoreRows: 3 as unknown as string } })),
+      ),
+    );
+    expect(bad.message).toContain('field "models[1].inputs.scoreRows" must be a non-empty string; found 3');
   });
 
   it('accepts fused attention with a shared bnsh cache and rejects it with the plain cache layout', () => {

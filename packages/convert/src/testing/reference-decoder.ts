@@ -46,6 +46,14 @@ export function int64Row(values: readonly number[]): Tensor {
   return new Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
 }
 
+/** A head's count inputs: `top_k` candidates per scored row, `score_rows` trailing rows scored. */
+export function headCounts(topK: number, scoreRows: number): Record<string, Tensor> {
+  return {
+    top_k: new Tensor('int64', BigInt64Array.of(BigInt(topK)), [1]),
+    score_rows: new Tensor('int64', BigInt64Array.of(BigInt(scoreRows)), [1]),
+  };
+}
+
 /**
  * Runs a causal LM (or, with `extra`, a head) over `tokens` after `cache`, returning all outputs
  * and the cache extended by the new entries.
@@ -100,7 +108,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /**
  * Runs `tokens` as a new sequence: positions 0…n-1, each row seeing itself and the rows before
- * it, nothing cached; `extra` feeds what a head also takes (its `feature`, `top_k`).
+ * it, nothing cached; `extra` feeds what a head also takes (its `feature`, {@link headCounts}).
  */
 export function runSequence(
   session: InferenceSession,
