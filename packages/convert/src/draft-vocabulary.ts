@@ -1,4 +1,4 @@
-import type { ModelInputs, ModelOutputs } from '@treespec/onnx';
+import type { ModelOutputs } from '@treespec/onnx';
 import type { GraphBuilder } from './graph-builder.js';
 import type { Matrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
@@ -25,23 +25,6 @@ export function selectRows(matrix: Matrix, rows: Int32Array, label: string): Mat
       return out;
     },
   };
-}
-
-/**
- * Declares the head's `score_rows` input (int64 [1]) when `names` has one, and returns it; null
- * for a head that scores every row.
- */
-export function scoreRowsInput(g: GraphBuilder, names: ModelInputs): string | null {
-  return names.scoreRows ? g.input(names.scoreRows, OnnxDataType.INT64, [1]) : null;
-}
-
-/**
- * The last `scoreRows` rows of `x` [N, W] (all of them when `scoreRows` exceeds N), or `x` itself
- * when the head scores every row (`scoreRows` null).
- */
-export function trailingRows(g: GraphBuilder, x: string, scoreRows: string | null): string {
-  if (!scoreRows) return x;
-  return g.op('Slice', [x, g.op('Neg', [scoreRows]), g.int64([Number.MAX_SAFE_INTEGER]), g.int64([0])]);
 }
 
 /**

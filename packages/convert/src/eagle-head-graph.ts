@@ -9,17 +9,12 @@ import {
   type GraphOptions,
   residualSum,
 } from './decoder-graph.js';
-import {
-  type DraftVocabularyMap,
-  draftLogitsTail,
-  scoreRowsInput,
-  selectRows,
-  trailingRows,
-} from './draft-vocabulary.js';
+import { type DraftVocabularyMap, draftLogitsTail, selectRows } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /** Weights an EAGLE head takes from outside its own checkpoint. */

@@ -11,16 +11,12 @@ import {
   residualNorm,
   rmsNorm,
 } from './decoder-graph.js';
-import {
-  type DraftVocabularyMap,
-  draftLogitsTail,
-  scoreRowsInput,
-  trailingRows,
-} from './draft-vocabulary.js';
+import { type DraftVocabularyMap, draftLogitsTail } from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import type { AttentionWeights, MlpWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /** Weights an EAGLE-3 head takes from outside its own checkpoint, and its draft vocabulary. */

@@ -16,6 +16,7 @@ export {
   CAUSAL_LM_IO,
   CHECKSUMS_FILE,
   type DeviceTuning,
+  DRAFT_LM_IO,
   type DraftVocabulary,
   EAGLE_HEAD_IO,
   EAGLE3_HEAD_IO,

@@ -87,9 +87,9 @@ export interface ModelInputs {
   /** EAGLE heads only: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
   /**
-   * EAGLE heads only: how many trailing rows get `hidden`, `logits` and the top outputs (the
-   * present keys and values always cover every row). Absent in heads converted before it
-   * existed, which score every row.
+   * EAGLE heads and draft LMs, never targets: how many trailing rows get `logits` (a head's
+   * `hidden` and top outputs too; the present keys and values always cover every row). Absent in
+   * models converted before it existed, which score every row.
    */
   readonly scoreRows?: string;
   /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
@@ -281,6 +281,12 @@ export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mod
     presentKey: 'present_key.{layer}',
     presentValue: 'present_value.{layer}',
   },
+};
+
+/** Input and output names every draft LM gets: a causal LM's, and `score_rows`. */
+export const DRAFT_LM_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: { ...CAUSAL_LM_IO.inputs, scoreRows: 'score_rows' },
+  outputs: CAUSAL_LM_IO.outputs,
 };
 
 /** Input and output names every EAGLE head gets unless its manifest says otherwise. */

@@ -2,6 +2,7 @@ import { describeValue, ModelFormatError } from '@treespec/core';
 import {
   BUNDLE_DEVICES,
   CAUSAL_LM_IO,
+  DRAFT_LM_IO,
   EAGLE_HEAD_IO,
   EAGLE3_HEAD_IO,
   type GraphKind,
@@ -137,7 +138,19 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const inputs = v.object(m.inputs, `${at}.inputs`);
   const outputs = v.object(m.outputs, `${at}.outputs`);
   const need =
-    graph === 'eagle-head' ? EAGLE_HEAD_IO : graph === 'eagle3-head' ? EAGLE3_HEAD_IO : CAUSAL_LM_IO;
+    graph === 'eagle-head'
+      ? EAGLE_HEAD_IO
+      : graph === 'eagle3-head'
+        ? EAGLE3_HEAD_IO
+        : role === 'draft'
+          ? DRAFT_LM_IO
+          : CAUSAL_LM_IO;
+  if (role === 'target' && inputs.scoreRows !== undefined)
+    v.fail(
+      `${at}.inputs.scoreRows`,
+      "absent for a target (verification reads every row's logits)",
+      inputs.scoreRows,
+    );
   for (const key of Object.keys(need.inputs) as (keyof ModelInputs)[]) {
     if (!OPTIONAL_INPUTS.has(key) || inputs[key] !== undefined) v.string(inputs[key], `${at}.inputs.${key}`);
   }

@@ -23,6 +23,8 @@ export interface CausalLmLayout {
     pastKeys: string[];
     pastValues: string[];
     logits: string;
+    /** Draft LMs: how many trailing rows get `logits`; absent: the graph gives every row's. */
+    scoreRows?: string;
     feature: string;
     presentKeys: string[];
     presentValues: string[];
@@ -107,6 +109,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       pastKeys: layers.map((l) => layerName(model.inputs.pastKey, l)),
       pastValues: layers.map((l) => layerName(model.inputs.pastValue, l)),
       logits: model.outputs.logits,
+      scoreRows: model.inputs.scoreRows,
       feature: model.outputs.feature,
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),

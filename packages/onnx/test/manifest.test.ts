@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CAUSAL_LM_IO,
   checkModelPair,
+  DRAFT_LM_IO,
   EAGLE_HEAD_IO,
   eagleHeadLayout,
   findModel,
@@ -162,6 +163,15 @@ describe('parseManifest / validateManifest', () => {
       ),
     );
     expect(bad.message).toContain('field "models[1].inputs.scoreRows" must be a non-empty string; found 3');
+  });
+
+  it('accepts score_rows on a draft LM and rejects it on a target, whose verification reads every row', () => {
+    const draft = causalLM({ id: 'draft', role: 'draft', inputs: DRAFT_LM_IO.inputs });
+    expect(validateManifest(manifest(causalLM(), draft))).toEqual(manifest(causalLM(), draft));
+    const target = errorOf(() => validateManifest(manifest(causalLM({ inputs: DRAFT_LM_IO.inputs }))));
+    expect(target.message).toContain(
+      `field "models[0].inputs.scoreRows" must be absent for a target (verification reads every row's logits); found "score_rows"`,
+    );
   });
 
   it('accepts fused attention with a shared bnsh cache and rejects it with the plain cache layout', () => {

@@ -56,7 +56,8 @@ export function headCounts(topK: number, scoreRows: number): Record<string, Tens
 
 /**
  * Runs a causal LM (or, with `extra`, a head) over `tokens` after `cache`, returning all outputs
- * and the cache extended by the new entries.
+ * and the cache extended by the new entries. A graph with a `score_rows` input (draft LMs, heads)
+ * scores every row unless `extra` says otherwise.
  */
 export async function runDecoder(
   session: InferenceSession,
@@ -74,6 +75,9 @@ export async function runDecoder(
     input_ids: int64Row(tokens),
     position_ids: int64Row(positions),
     attention_bias: new Tensor('float32', bias, [1, 1, n, p + n]),
+    ...(session.inputNames.includes('score_rows')
+      ? { score_rows: new Tensor('int64', BigInt64Array.of(BigInt(n)), [1]) }
+      : {}),
     ...extra,
   };
   for (let l = 0; l < layers; l++) {
