@@ -21,10 +21,11 @@ export interface CommitRows {
 /**
  * Grows a draft tree with a {@link DraftModel}, one depth per model call. Each step the model
  * first catches up on the newly committed rows (what those are is the subclass's business), and
- * the top-k of the newest committed row (the one row a commit returns) become the root's children. Then every frontier node becomes a
- * draft row (its token, and the predicted feature of the row that proposed it when the model
- * takes features) at position `committedRows + depth - 1`, attending to all committed rows and
- * to its own ancestors' draft rows; that row's top-k become the node's children.
+ * the top-k of the newest committed row (the one row a commit returns) become the root's
+ * children. Then every frontier node becomes a draft row (its token, and the predicted feature of
+ * the row that proposed it when the model takes features) at position `committedRows + depth -
+ * 1`, attending to all committed rows and to its own ancestors' draft rows; that row's top-k
+ * become the node's children.
  */
 export abstract class ModelTreeDrafter implements Drafter {
   abstract readonly name: string;
