@@ -9,8 +9,17 @@ export const CHECKSUMS_FILE = 'treespec.sha256';
 /** Value of the manifest's `format` field. */
 export const MANIFEST_FORMAT = 'treespec-models';
 
-/** Version of the manifest format this code reads and writes. */
-export const MANIFEST_VERSION = 1;
+/**
+ * Version of the manifest format this code writes. Version 2: EAGLE heads and draft LMs take a
+ * required `score_rows` input (`inputs.scoreRows`), which a version-1 loader would not feed.
+ */
+export const MANIFEST_VERSION = 2;
+
+/** Manifest versions this code reads: version 1 bundles lack `score_rows` and score every row. */
+export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2];
+
+/** A manifest version this code reads. */
+export type ManifestVersion = 1 | 2;
 
 /**
  * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
@@ -258,7 +267,7 @@ export interface DeviceTuning {
 /** The content of a `treespec.json`. */
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
-  readonly version: typeof MANIFEST_VERSION;
+  readonly version: ManifestVersion;
   /** Converter that wrote it, e.g. `@treespec/convert 0.1.0`. */
   readonly generator: string;
   readonly models: readonly ManifestModel[];
@@ -308,7 +317,7 @@ export const EAGLE3_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: M
   outputs: EAGLE_HEAD_IO.outputs,
 };
 
-/** Inputs a bundle converted before they existed may lack; the runners work without them. */
+/** Inputs a bundle converted before they existed (manifest version 1) lacks; the runners work without them. */
 export const OPTIONAL_INPUTS: ReadonlySet<keyof ModelInputs> = new Set(['scoreRows']);
 
 /** Output name of the captured layer inputs of a causal LM converted for an EAGLE-3 head. */

@@ -8,12 +8,13 @@ import {
   type GraphKind,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
-  MANIFEST_VERSION,
   type Manifest,
   type ManifestModel,
+  type ManifestVersion,
   type ModelInputs,
   OPTIONAL_INPUTS,
   QUANTIZED_BITS,
+  READABLE_MANIFEST_VERSIONS,
   WEIGHT_FORMATS,
 } from './manifest-schema.js';
 
@@ -39,8 +40,12 @@ export function validateManifest(value: unknown, file: string = MANIFEST_FILE): 
   const v = new Checker(file);
   const root = v.object(value, '');
   if (root.format !== MANIFEST_FORMAT) v.fail('format', `"${MANIFEST_FORMAT}"`, root.format);
-  if (root.version !== MANIFEST_VERSION) {
-    v.fail('version', `${MANIFEST_VERSION} (the manifest version this @treespec/onnx reads)`, root.version);
+  if (!READABLE_MANIFEST_VERSIONS.includes(root.version as ManifestVersion)) {
+    v.fail(
+      'version',
+      `${READABLE_MANIFEST_VERSIONS.join(' or ')} (the manifest versions this @treespec/onnx reads)`,
+      root.version,
+    );
   }
   v.string(root.generator, 'generator');
   const models = v.array(root.models, 'models');

@@ -8,6 +8,7 @@ import {
   eagleHeadLayout,
   findModel,
   layerName,
+  MANIFEST_VERSION,
   type Manifest,
   type ManifestModel,
   ModelMismatchError,
@@ -154,7 +155,10 @@ describe('parseManifest / validateManifest', () => {
   it('accepts a head converted before score_rows existed, and rejects a score_rows name that is not a string', () => {
     const { scoreRows: _, ...older } = EAGLE_HEAD_IO.inputs;
     const m = manifest(causalLM(), head({ inputs: older }));
+    expect(m.version).toBe(1);
     expect(validateManifest(m)).toEqual(m);
+    const current = { ...manifest(causalLM(), head()), version: MANIFEST_VERSION };
+    expect(validateManifest(current)).toEqual(current);
     expect(eagleHeadLayout(m.models[1]!).names.scoreRows).toBeNull();
     expect(eagleHeadLayout(head()).names.scoreRows).toBe('score_rows');
     const bad = errorOf(() =>
@@ -200,9 +204,9 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it('rejects a manifest version it does not read, saying which it reads', () => {
-    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 2 }, 'a/treespec.json'));
+    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 3 }, 'a/treespec.json'));
     expect(e.message).toBe(
-      'a/treespec.json: field "version" must be 1 (the manifest version this @treespec/onnx reads); found 2',
+      'a/treespec.json: field "version" must be 1 or 2 (the manifest versions this @treespec/onnx reads); found 3',
     );
   });
 
