@@ -1,6 +1,6 @@
 /** Inputs and statistics shared by the latency benchmarks of the converted tiny models. */
 import * as ort from 'onnxruntime-node';
-import { causalBias } from '../src/testing/index.js';
+import { causalBias, headCounts } from '../src/testing/index.js';
 import { seededRandom } from '../test/helpers/random.js';
 
 /** The tiny family's attention shape: 2 KV heads of 64, hidden size 384. */
@@ -10,7 +10,7 @@ const HIDDEN = 384;
 
 /**
  * Inputs for `n` new rows after `past` cached ones: random cache contents in [-0.5, 0.5), a
- * causal bias; heads also get features and `top_k` 10. Positions run `past + i` for a sequence,
+ * causal bias; heads also get features, `top_k` 10 and `score_rows` n (every row scored). Positions run `past + i` for a sequence,
  * or `past + floor(log2(i + 1))` (the depths of a full binary tree's rows) for a tree.
  */
 export function decoderFeeds(
@@ -47,7 +47,7 @@ export function decoderFeeds(
       fill(n * HIDDEN).map((x) => x * 4),
       [1, n, HIDDEN],
     );
-    out.top_k = new ort.Tensor('int64', BigInt64Array.from([10n]), [1]);
+    Object.assign(out, headCounts(10, n));
   }
   return out;
 }

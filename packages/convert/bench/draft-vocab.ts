@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   await target.release();
 }
 
-/** Feeds of the tiny draft LM (3 layers, 2 KV heads of 32): `n` new rows after `past` cached ones. */
+/** Feeds of the tiny draft LM (3 layers, 2 KV heads of 32): `n` new rows after `past` cached ones, all scored. */
 function draftLmFeeds(past: number, n: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor(
@@ -144,6 +144,7 @@ function draftLmFeeds(past: number, n: number): Record<string, ort.Tensor> {
       [1, n],
     ),
     attention_bias: new ort.Tensor('float32', causalBias(past, n), [1, 1, n, past + n]),
+    score_rows: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]),
   };
   const cache = Float32Array.from({ length: past * 2 * 32 }, (_, i) => Math.sin(i) * 0.5);
   for (let l = 0; l < 3; l++) {

@@ -32,7 +32,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { causalBias } from '../src/testing/index.js';
+import { causalBias, headCounts } from '../src/testing/index.js';
 import { seededRandom } from '../test/helpers/random.js';
 import type { VariantSpec } from '../test/helpers/random-checkpoint.js';
 import {
@@ -256,7 +256,7 @@ function feeds(
   }
   if (head) {
     out.feature = new ort.Tensor('float32', fill(n * spec.hidden), [1, n, spec.hidden]);
-    out.top_k = new ort.Tensor('int64', BigInt64Array.from([10n]), [1]);
+    Object.assign(out, headCounts(10, n));
   }
   return out;
 }

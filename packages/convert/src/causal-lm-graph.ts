@@ -21,6 +21,7 @@ import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draf
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /** Input and output names of a causal LM graph. */
@@ -36,7 +37,8 @@ export interface CausalLMNames {
  * `capturedLayers` (for an EAGLE-3 head) it also outputs `captured_feature`: each row's feature
  * followed by the inputs of those layers (the residual stream before them, not normalised). With
  * a draft `vocabulary` (FR-Spec draft LMs) only its rows of the lm_head are multiplied and the
- * logits are spread over the full vocabulary, the other tokens at a very negative logit. Attention
+ * logits are spread over the full vocabulary, the other tokens at a very negative logit. With a
+ * `scoreRows` input in `names` (draft LMs) `logits` cover the last `score_rows` rows only. Attention
  * is `plain` or `fused` (see {@link AttentionKind}).
  */
 export async function buildCausalLMGraph(
@@ -57,6 +59,7 @@ export async function buildCausalLMGraph(
     ? embed
     : checkpoint.matrix('lm_head.weight', config.vocab, config.hidden);
   const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
+  const scoreRows = scoreRowsInput(g, names.inputs);
   let h: Residual = { h: await format.embedding(g, ids, embed), delta: null };
   const captured: string[] = [];
   for (let layer = 0; layer < config.layers; layer++) {
@@ -69,14 +72,15 @@ export async function buildCausalLMGraph(
   }
   const normWeight = await checkpoint.vector('model.norm.weight', config.hidden);
   const { normed: feature } = await residualNorm(ctx, h, normWeight, 'final_norm');
+  const scored = trailingRows(g, feature, scoreRows);
   const logits = vocabulary
     ? await scatterToVocabulary(
         g,
-        await format.linear(g, feature, selectRows(lmHead, vocabulary.targetIds, 'lm_head.draft_rows'), null),
+        await format.linear(g, scored, selectRows(lmHead, vocabulary.targetIds, 'lm_head.draft_rows'), null),
         vocabulary,
         config.vocab,
       )
-    : await format.linear(g, feature, lmHead, null);
+    : await format.linear(g, scored, lmHead, null);
   const featureOut = g.op('Reshape', [feature, g.int64([1, -1, config.hidden])]);
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);

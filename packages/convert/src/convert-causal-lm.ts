@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { OptionError } from '@treespec/core';
-import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, type ManifestModel } from '@treespec/onnx';
+import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, DRAFT_LM_IO, type ManifestModel } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -87,6 +87,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     : null;
   const capturedLayers =
     options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
+  // A draft LM scores only the rows a call needs; a target's verification reads every row.
+  const names = role === 'draft' ? DRAFT_LM_IO : CAUSAL_LM_IO;
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {
@@ -101,7 +103,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
         resolved.format,
         resolved.graph,
         resolved.maxContext,
-        CAUSAL_LM_IO,
+        names,
         capturedLayers,
         draftVocabulary?.map ?? null,
         attention,
@@ -118,11 +120,11 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       weightFormat: resolved.format.name,
       ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
-      inputs: CAUSAL_LM_IO.inputs,
+      inputs: names.inputs,
       outputs:
         capturedLayers.length > 0
-          ? { ...CAUSAL_LM_IO.outputs, capturedFeature: CAPTURED_FEATURE_OUTPUT }
-          : CAUSAL_LM_IO.outputs,
+          ? { ...names.outputs, capturedFeature: CAPTURED_FEATURE_OUTPUT }
+          : names.outputs,
       ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       ...(attention === 'fused' ? { attention } : {}),

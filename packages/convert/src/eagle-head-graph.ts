@@ -14,6 +14,7 @@ import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /** Weights an EAGLE head takes from outside its own checkpoint. */
@@ -34,7 +35,8 @@ export interface EagleHeadExternals {
  * Builds the treespec EAGLE-1/2 head graph (docs/onnx-layout.md): fc(concat(embed(token),
  * feature)) → one decoder layer without input norm → `hidden`; `logits` through the target's
  * lm_head (its draft-vocabulary rows with FR-Spec); `top_log_probs`/`top_ids` =
- * TopK(log_softmax(logits), top_k), ids in the target vocabulary.
+ * TopK(log_softmax(logits), top_k), ids in the target vocabulary. Those four cover the last
+ * `score_rows` rows only (every row when `names` has no `scoreRows`); the cache, every row.
  */
 export async function buildEagleHeadGraph(
   g: GraphBuilder,
@@ -51,6 +53,7 @@ export async function buildEagleHeadGraph(
   const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
   const feature = g.input(names.inputs.feature!, OnnxDataType.FLOAT, [1, 'new', hidden]);
   const topK = g.input(names.inputs.topK!, OnnxDataType.INT64, [1]);
+  const scoreRows = scoreRowsInput(g, names.inputs);
   const p = externals.prefix;
   const fcWeight = checkpoint.matrix(`${p}fc.weight`, hidden, 2 * hidden);
   const fcBias = externals.fcBias ? await checkpoint.vector(`${p}fc.bias`, hidden) : null;
@@ -60,10 +63,14 @@ export async function buildEagleHeadGraph(
   const features = g.op('Reshape', [feature, g.int64([-1, hidden])]);
   const joined = g.op('Concat', [embedded, features], { axis: 1 });
   const h = await format.linear(g, joined, { ...fcWeight, label: 'fc' }, fcBias);
-  const out = residualSum(
-    ctx,
-    await decoderLayer(ctx, { h, delta: null }, layerWeights, shared, kvNames(names, 0), 0),
-    'layers.0.output',
+  const out = trailingRows(
+    g,
+    residualSum(
+      ctx,
+      await decoderLayer(ctx, { h, delta: null }, layerWeights, shared, kvNames(names, 0), 0),
+      'layers.0.output',
+    ),
+    scoreRows,
   );
   g.output(g.op('Reshape', [out, g.int64([1, -1, hidden])]), names.outputs.hidden!, OnnxDataType.FLOAT, [
     1,

@@ -16,6 +16,7 @@ import type { GraphBuilder } from './graph-builder.js';
 import type { AttentionWeights, MlpWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /** Weights an EAGLE-3 head takes from outside its own checkpoint, and its draft vocabulary. */
@@ -35,7 +36,8 @@ export interface Eagle3HeadExternals {
  * them, in that order. Each row: x = concat(input_layernorm(embed(token)), hidden_norm(h)) →
  * attention over 2H-wide q/k/v with RoPE and the head's own KV cache → h + attn → + mlp(norm(.))
  * = `hidden`; `logits` = lm_head(norm(hidden)) over the draft vocabulary; TopK of its
- * log-softmax, ids mapped to target ids in-graph.
+ * log-softmax, ids mapped to target ids in-graph. Everything after attention runs on the last
+ * `score_rows` rows only (every row when `names` has no `scoreRows`); the cache covers every row.
  */
 export async function buildEagle3HeadGraph(
   g: GraphBuilder,
@@ -54,6 +56,7 @@ export async function buildEagle3HeadGraph(
   const feature = g.input(names.inputs.feature!, OnnxDataType.FLOAT, [1, 'fed', fedWidth]);
   const draftHidden = g.input(names.inputs.draftHidden!, OnnxDataType.FLOAT, [1, 'drafted', hidden]);
   const topK = g.input(names.inputs.topK!, OnnxDataType.INT64, [1]);
+  const scoreRows = scoreRowsInput(g, names.inputs);
   const fcBias = checkpoint.has('fc.bias') ? await checkpoint.vector('fc.bias', hidden) : null;
   const fc = checkpoint.matrix('fc.weight', hidden, fedWidth);
   const weights = await loadMidlayer(checkpoint, config);
@@ -73,7 +76,7 @@ export async function buildEagle3HeadGraph(
   const attended = await attention(ctx, x, weights.attention, shared, kvNames(names, 0), 0);
   const { sum: m, normed } = await residualNorm(
     ctx,
-    { h, delta: attended },
+    { h: trailingRows(g, h, scoreRows), delta: trailingRows(g, attended, scoreRows) },
     weights.postAttentionNorm,
     'midlayer.post_attention_layernorm',
     'midlayer.attn_residual',

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, convertEagleHead, parseDecoderConfig } from '../src/index.js';
-import { causalBias, emptyCache, maxAbsDiff, openSession, runDecoder } from '../src/testing/index.js';
+import {
+  causalBias,
+  emptyCache,
+  headCounts,
+  maxAbsDiff,
+  openSession,
+  runDecoder,
+} from '../src/testing/index.js';
 import { type VariantSpec, variantConfig, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { writeHeadCheckpoint } from './helpers/random-head.js';
 import { referenceEagleHead } from './helpers/reference-forward.js';
@@ -39,7 +46,7 @@ describe('converted random EAGLE heads match a TypeScript reference forward', ()
     ['with the target embedding and an untied lm_head', TARGET, false],
     ['with its own embedding copy and a tied target', { ...TARGET, tie: true, seed: 22 }, true],
   ] as const) {
-    it(`matches ${name}, for a tree of draft rows after committed rows`, async () => {
+    it(`matches ${name}, for a tree of draft rows after committed rows, scoring only the last score_rows rows`, async () => {
       const dir = join(root, name.replace(/\W+/g, '-'));
       const targetWeights = await writeVariantCheckpoint(join(dir, 'target'), target);
       const embedding = targetWeights.get('model.embed_tokens.weight')!;
@@ -74,25 +81,26 @@ describe('converted random EAGLE heads match a TypeScript reference forward', ()
       const ref = referenceEagleHead(head, lmHead, embedding, dims, tokens, features, positions, visible);
 
       const shape = { layers: 1, kvHeads: 2, headDim: 8 };
-      const k = { top_k: new ort.Tensor('int64', BigInt64Array.from([3n]), [1]) };
-      const commit = await runDecoder(
-        session,
-        shape,
-        tokens.slice(0, 4),
-        positions.slice(0, 4),
-        causalBias(0, 4),
-        emptyCache(1),
-        {
-          feature: new ort.Tensor('float32', features.slice(0, 4 * 32), [1, 4, 32]),
-          ...k,
-        },
-      );
+      const commitRows = (scored: number) =>
+        runDecoder(
+          session,
+          shape,
+          tokens.slice(0, 4),
+          positions.slice(0, 4),
+          causalBias(0, 4),
+          emptyCache(1),
+          {
+            feature: new ort.Tensor('float32', features.slice(0, 4 * 32), [1, 4, 32]),
+            ...headCounts(3, scored),
+          },
+        );
+      const commit = await commitRows(4);
       const bias = new Float32Array(3 * 7);
       for (let i = 0; i < 3; i++)
         for (let j = 0; j < 7; j++) bias[i * 7 + j] = visible(4 + i, j) ? 0 : -3.4e38;
       const tree = await runDecoder(session, shape, tokens.slice(4), positions.slice(4), bias, commit.cache, {
         feature: new ort.Tensor('float32', features.slice(4 * 32), [1, 3, 32]),
-        ...k,
+        ...headCounts(3, 3),
       });
       const hidden = new Float32Array([
         ...(commit.outputs.hidden!.data as Float32Array),
@@ -112,6 +120,21 @@ describe('converted random EAGLE heads match a TypeScript reference forward', ()
           best.slice(0, 3).map((b) => b[1]),
         );
       }
+      // Scoring the newest committed row alone: its outputs as before, the cache of every row.
+      const newest = await commitRows(1);
+      expect(newest.outputs.hidden!.dims).toEqual([1, 1, 32]);
+      expect(newest.outputs.top_ids!.dims).toEqual([1, 1, 3]);
+      expect(
+        maxAbsDiff(newest.outputs.hidden!.data as Float32Array, ref.hidden.subarray(3 * 32, 4 * 32)),
+      ).toBeLessThan(TOLERANCE);
+      expect(
+        maxAbsDiff(newest.outputs.logits!.data as Float32Array, ref.logits.subarray(3 * 80, 4 * 80)),
+      ).toBeLessThan(TOLERANCE);
+      expect(newest.outputs.top_ids!.data).toEqual(
+        (commit.outputs.top_ids!.data as BigInt64Array).subarray(9, 12),
+      );
+      expect(newest.cache.keys[0]).toEqual(commit.cache.keys[0]);
+      expect(newest.cache.values[0]).toEqual(commit.cache.values[0]);
       await session.release();
     });
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, convertCausalLM, convertEagleHead } from '../src/index.js';
-import { openSession, runSequence } from '../src/testing/index.js';
+import { headCounts, maxAbsDiff, openSession, runSequence } from '../src/testing/index.js';
 import { type VariantSpec, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { type Eagle3Spec, writeEagle3Checkpoint } from './helpers/random-eagle3.js';
 
@@ -59,7 +59,7 @@ async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
 }
 
 describe('EAGLE-3 head conversion', () => {
-  it('converts a head in the published layout, drafting target ids of its draft vocabulary', async () => {
+  it('converts a head in the published layout, drafting target ids of its draft vocabulary for the last score_rows rows', async () => {
     const out = join(root, 'bundle');
     await convertCausalLM({ checkpoint: target, out, eagle3Layers: 'reference' });
     const targetIds = await writeEagle3Checkpoint(join(root, 'head-ok'), HEAD);
@@ -85,11 +85,16 @@ describe('EAGLE-3 head conversion', () => {
     const states = new Float32Array(n * 96);
     for (let r = 0; r < n; r++) states.set(all.subarray(r * 128 + 32, (r + 1) * 128), r * 96);
     const session = await openSession(join(out, 'eagle3-head.onnx'));
-    const { outputs } = await runSequence(session, { layers: 1, kvHeads: 2, headDim: 8 }, tokens, {
-      feature: new ort.Tensor('float32', states, [1, n, 96]),
-      draft_hidden: new ort.Tensor('float32', new Float32Array(0), [1, 0, 32]),
-      top_k: new ort.Tensor('int64', BigInt64Array.from([4n]), [1]),
-    });
+    const { outputs, cache: fullCache } = await runSequence(
+      session,
+      { layers: 1, kvHeads: 2, headDim: 8 },
+      tokens,
+      {
+        feature: new ort.Tensor('float32', states, [1, n, 96]),
+        draft_hidden: new ort.Tensor('float32', new Float32Array(0), [1, 0, 32]),
+        ...headCounts(4, n),
+      },
+    );
     expect(outputs.logits!.dims).toEqual([1, n, 24]);
     const logits = outputs.logits!.data as Float32Array;
     const ids = outputs.top_ids!.data as BigInt64Array;
@@ -98,6 +103,18 @@ describe('EAGLE-3 head conversion', () => {
       const order = row.map((v, d) => [v, d] as const).sort((a, b) => b[0] - a[0]);
       for (let k = 0; k < 4; k++) expect(Number(ids[r * 4 + k])).toBe(targetIds[order[k]![1]]);
     }
+    // Scoring the last 2 rows: their outputs as before, the cache of every row.
+    const lastTwo = await runSequence(session, { layers: 1, kvHeads: 2, headDim: 8 }, tokens, {
+      feature: new ort.Tensor('float32', states, [1, n, 96]),
+      draft_hidden: new ort.Tensor('float32', new Float32Array(0), [1, 0, 32]),
+      ...headCounts(4, 2),
+    });
+    expect(lastTwo.outputs.logits!.dims).toEqual([1, 2, 24]);
+    expect(
+      maxAbsDiff(lastTwo.outputs.logits!.data as Float32Array, logits.subarray((n - 2) * 24)),
+    ).toBeLessThan(1e-5);
+    expect(lastTwo.outputs.top_ids!.data).toEqual(ids.subarray((n - 2) * 4));
+    expect(lastTwo.cache.keys[0]).toEqual(fullCache.keys[0]);
     await Promise.all([t.release(), session.release()]);
   }, 60_000);
 
@@ -119,7 +136,7 @@ describe('EAGLE-3 head conversion', () => {
     const feeds = {
       feature: new ort.Tensor('float32', states, [1, n, 96]),
       draft_hidden: new ort.Tensor('float32', new Float32Array(0), [1, 0, 32]),
-      top_k: new ort.Tensor('int64', BigInt64Array.from([2n]), [1]),
+      ...headCounts(2, n),
     };
     const shape = { layers: 1, kvHeads: 2, headDim: 8 };
     const a = await runSequence(await openSession(join(out, 'int8.onnx')), shape, tokens, feeds);

@@ -14,7 +14,7 @@ import {
   TOKEN_FREQUENCIES_FORMAT,
   writeTokenFrequencies,
 } from '../src/index.js';
-import { openSession, runSequence } from '../src/testing/index.js';
+import { headCounts, openSession, runSequence } from '../src/testing/index.js';
 import { type VariantSpec, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { writeHeadCheckpoint } from './helpers/random-head.js';
 
@@ -158,7 +158,7 @@ describe('FR-Spec draft vocabulary', () => {
         Float32Array.from({ length: 5 * 32 }, (_, i) => Math.sin(i * 0.3)),
         [1, 5, 32],
       ),
-      top_k: new ort.Tensor('int64', BigInt64Array.from([3n]), [1]),
+      ...headCounts(3, 5),
     };
     const shape = { layers: 1, kvHeads: 2, headDim: 8 };
     const reduced = await runSequence(await openSession(join(out, 'k16.onnx')), shape, tokens, feeds);

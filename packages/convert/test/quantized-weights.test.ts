@@ -21,6 +21,7 @@ import { decodeModel } from '../src/onnx-proto.js';
 import {
   causalBias,
   emptyCache,
+  headCounts,
   maxAbsDiff,
   openSession,
   runDecoder,
@@ -347,7 +348,7 @@ describe('int8 and int4 weights (MatMulNBits)', () => {
       const session = await openSession(join(dir, 'onnx', result.model.file));
       const { outputs } = await runSequence(session, { layers: 1, kvHeads: 2, headDim: 8 }, tokens, {
         feature: new ort.Tensor('float32', features, [1, tokens.length, 32]),
-        top_k: new ort.Tensor('int64', BigInt64Array.from([3n]), [1]),
+        ...headCounts(3, tokens.length),
       });
       await session.release();
       return {

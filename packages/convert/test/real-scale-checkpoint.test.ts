@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, convertEagleHead, SafetensorsFile, type TokenFrequencies } from '../src/index.js';
-import { openSession, runSequence } from '../src/testing/index.js';
+import { headCounts, openSession, runSequence } from '../src/testing/index.js';
 import { type VariantSpec, variantShapes } from './helpers/random-checkpoint.js';
 import {
   LLAMA_3_2_1B,
@@ -113,7 +113,7 @@ describe('writeStreamedHeadCheckpoint and writeSyntheticFrequencies', () => {
       [5, 6],
       {
         feature: new ort.Tensor('float32', feature, [1, n, spec.hidden]),
-        top_k: new ort.Tensor('int64', BigInt64Array.from([8n]), [1]),
+        ...headCounts(8, n),
       },
     );
     await session.release();

@@ -1,6 +1,9 @@
-/** What a draft model call returns; the arrays stay valid until the model's next call. */
+/**
+ * What a draft model call returns; the arrays stay valid until the model's next call. A `draft`
+ * call returns every row it was given; a `commit` returns its newest committed row alone.
+ */
 export interface DraftModelStep {
-  /** Rows processed. */
+  /** Rows whose outputs follow: the rows given to `draft`, 1 for `commit`. */
   readonly rows: number;
   /**
    * Predicted next feature of each row, `rows` x `featureSize` (EAGLE feeds it back to child
@@ -44,8 +47,9 @@ export interface DraftModel {
   reset(): void;
   /**
    * Drops the round's draft rows and appends `rows` committed rows: `tokens[r]` with feature row
-   * r of `features`, at position `committedRows + r`, causally. The last row's outputs predict
-   * what follows the newest committed token.
+   * r of `features`, at position `committedRows + r`, causally. Returns the outputs of the newest
+   * committed row only (`rows` 1): what follows the newest committed token. The older rows are
+   * only cached, so a model need not score them.
    */
   commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftModelStep>;
   /**

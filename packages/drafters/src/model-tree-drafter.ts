@@ -21,10 +21,11 @@ export interface CommitRows {
 /**
  * Grows a draft tree with a {@link DraftModel}, one depth per model call. Each step the model
  * first catches up on the newly committed rows (what those are is the subclass's business), and
- * the last committed row's top-k become the root's children. Then every frontier node becomes a
- * draft row (its token, and the predicted feature of the row that proposed it when the model
- * takes features) at position `committedRows + depth - 1`, attending to all committed rows and
- * to its own ancestors' draft rows; that row's top-k become the node's children.
+ * the top-k of the newest committed row (the one row a commit returns) become the root's
+ * children. Then every frontier node becomes a draft row (its token, and the predicted feature of
+ * the row that proposed it when the model takes features) at position `committedRows + depth -
+ * 1`, attending to all committed rows and to its own ancestors' draft rows; that row's top-k
+ * become the node's children.
  */
 export abstract class ModelTreeDrafter implements Drafter {
   abstract readonly name: string;
@@ -100,15 +101,19 @@ export abstract class ModelTreeDrafter implements Drafter {
     const commit = this.rowsToCommit(context);
     if (!commit || model.committedRows + commit.rows > model.maxContext) return;
     const first = await model.commit(commit.tokens, commit.features, commit.rows, this.k);
+    if (first.rows !== 1) {
+      throw new ContractError(
+        `a draft model's commit must return its newest row alone; it returned ${first.rows} rows`,
+      );
+    }
     const deepest = expandableDepth(context.room, model.maxContext, model.committedRows);
-    const last = first.rows - 1;
-    this.predicted.set(first.hidden.subarray(last * hidden, (last + 1) * hidden), 0);
+    this.predicted.set(first.hidden.subarray(0, hidden), 0);
     growth.begin(context.tokens[context.length - 1]);
     if (growth.nextFrontier(this.frontier) !== 1 || this.frontier[0] !== 0) {
       throw new ContractError('a tree growth must expand the root first, alone');
     }
     this.draftRowOf[0] = -1;
-    this.addChildren(0, first, last, 0);
+    this.addChildren(0, first, 0, 0);
 
     for (let n = growth.nextFrontier(this.frontier); n > 0; n = growth.nextFrontier(this.frontier)) {
       n = keepShallow(growth, this.frontier, n, deepest);

@@ -61,6 +61,24 @@ describe('EAGLE drafter', () => {
     }
   });
 
+  it('rejects a head whose commit returns more than its newest row, naming the count', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 3, sharpness: 2.5 });
+    class EveryRowHead extends ToyDraftHead {
+      override async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number) {
+        const step = await super.commit(tokens, features, rows, k);
+        return { ...step, rows };
+      }
+    }
+    const decoder = new SpeculativeDecoder({
+      target: new ToyTarget(model, { featureSize: 4 }),
+      drafter: new EagleDrafter(new EveryRowHead(model)),
+      verifier: new GreedyVerifier(),
+    });
+    await expect(decoder.generate([1, 5, 9, 11], { maxTokens: 8 })).rejects.toThrow(
+      "a draft model's commit must return its newest row alone; it returned 3 rows",
+    );
+  });
+
   it('names itself after the tree it grows', () => {
     expect(setup(new DynamicTreeGrowth()).decoder.drafter?.name).toBe('eagle2');
     expect(setup(new StaticTreeGrowth(StaticTreeShape.chain(3))).decoder.drafter?.name).toBe('eagle1');

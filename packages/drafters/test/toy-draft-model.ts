@@ -55,11 +55,11 @@ export class ToyDraftHead implements DraftModel {
     k: number,
   ): Promise<DraftModelStep> {
     this.tokens.length = this.positions.length = this.hiddenIds.length = this.committed;
-    const out = this.outputs(rows, k);
+    const out = this.outputs(1, k);
     for (let r = 0; r < rows; r++) {
       this.push(tokens[r], this.committed);
       this.committed++;
-      this.predict(this.tokens, r, out);
+      this.predict(this.tokens, 0, out);
     }
     return out;
   }

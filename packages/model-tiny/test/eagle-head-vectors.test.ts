@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
+import { causalBias, headCounts, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
@@ -35,8 +35,6 @@ describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () =
     await head.session.release();
   });
 
-  const topK = (k: number) => ({ top_k: new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]) });
-
   it('predicts the recorded feature, top-5 tokens and logits, and drafts the recorded greedy chain', async () => {
     const hidden = head.entry.dims.hidden;
     for (const c of vectors.cases) {
@@ -49,7 +47,7 @@ describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () =
 
       let step = await runSequence(head.session, head.shape, c.head_input_ids, {
         feature: t.outputs.feature!,
-        ...topK(5),
+        ...headCounts(5, n),
       });
       const predicted = (step.outputs.hidden!.data as Float32Array).subarray((n - 1) * hidden, n * hidden);
       expect(maxAbsDiff(predicted.subarray(0, 16), c.head_pred_feature_last_first16)).toBeLessThan(TOLERANCE);
@@ -85,7 +83,7 @@ describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () =
           step.cache,
           {
             feature: new ort.Tensor('float32', feature, [1, 1, hidden]),
-            ...topK(5),
+            ...headCounts(5, 1),
           },
         );
         feature = Float32Array.from(step.outputs.hidden!.data as Float32Array);
@@ -101,7 +99,7 @@ describe('converted fp32 EAGLE-2 head reproduces its PyTorch test vectors', () =
     const t = await runSequence(target.session, target.shape, c.prompt_ids);
     const { outputs } = await runSequence(head.session, head.shape, c.head_input_ids, {
       feature: t.outputs.feature!,
-      ...topK(10),
+      ...headCounts(10, n),
     });
     const vocab = head.entry.dims.vocab;
     const logits = outputs.logits!.data as Float32Array;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Checkpoint } from '@treespec/convert';
-import { causalBias, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
+import { causalBias, headCounts, maxAbsDiff, runDecoder, runSequence } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyCheckpointDirectory, tinyTestVectorsPath } from '../src/node.js';
@@ -58,7 +58,6 @@ describe('converted EAGLE-3 head and its target reproduce the PyTorch test vecto
     await head.session.release();
   });
 
-  const topK = (k: number) => ({ top_k: new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]) });
   const noRows = (width: number) => new ort.Tensor('float32', new Float32Array(0), [1, 0, width]);
 
   it('records the captured layers and draft vocabulary in the manifest', () => {
@@ -129,7 +128,7 @@ describe('converted EAGLE-3 head and its target reproduce the PyTorch test vecto
       let step = await runSequence(head.session, head.shape, c.head_input_ids, {
         feature: new ort.Tensor('float32', states, [1, n, 3 * hidden]),
         draft_hidden: noRows(hidden),
-        ...topK(5),
+        ...headCounts(5, n),
       });
       const out = (step.outputs.hidden!.data as Float32Array).subarray((n - 1) * hidden, n * hidden);
       expect(maxAbsDiff(out.subarray(0, 16), c.head_out_last_first16)).toBeLessThan(TOLERANCE);
@@ -180,7 +179,7 @@ describe('converted EAGLE-3 head and its target reproduce the PyTorch test vecto
           {
             feature: noRows(3 * hidden),
             draft_hidden: new ort.Tensor('float32', own, [1, 1, hidden]),
-            ...topK(5),
+            ...headCounts(5, 1),
           },
         );
         row0 = 0;

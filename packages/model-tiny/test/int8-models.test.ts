@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { causalBias, runDecoder, runSequence } from '@treespec/convert/testing';
+import { causalBias, headCounts, runDecoder, runSequence } from '@treespec/convert/testing';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_IDS, tinyTestVectorsPath } from '../src/node.js';
@@ -33,8 +33,6 @@ interface DraftCase {
   prompt_ids: number[];
   greedy_ids: number[];
 }
-
-const topK = (k: number) => ({ top_k: new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]) });
 
 /** Top-5 ids of each row of `logits` [rows, vocab], best first. */
 function top5(logits: Float32Array, rows: number, vocab: number): number[][] {
@@ -98,7 +96,7 @@ describe('the int8 EAGLE head and draft LM agree with their fp32 versions', () =
       const run = (head: LoadedModel) =>
         runSequence(head.session, head.shape, c.head_input_ids, {
           feature: t.outputs.feature!,
-          ...topK(5),
+          ...headCounts(5, n),
         });
       let step = await run(int8);
       const reference = await run(fp32);
@@ -124,7 +122,7 @@ describe('the int8 EAGLE head and draft LM agree with their fp32 versions', () =
           [n + depth],
           causalBias(n + depth, 1),
           step.cache,
-          { feature: new ort.Tensor('float32', feature, [1, 1, hidden]), ...topK(5) },
+          { feature: new ort.Tensor('float32', feature, [1, 1, hidden]), ...headCounts(5, 1) },
         );
         feature = (step.outputs.hidden!.data as Float32Array).slice();
         row = 0;

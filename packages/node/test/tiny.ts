@@ -27,6 +27,7 @@ export function targetCases(): Array<{
 export function headCases(): Array<{
   prompt_ids: number[];
   target_next_token: number;
+  head_pred_feature_last_first16: number[];
   head_top5_ids: number[];
   head_greedy_chain_ids: number[];
 }> {

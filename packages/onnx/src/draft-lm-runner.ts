@@ -1,7 +1,8 @@
 import { type DraftModelStep, ModelFormatError, topK } from '@treespec/core';
-import type { InferenceSession } from 'onnxruntime-common';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { causalLmFeeds } from './causal-lm-feeds.js';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
+import { Int64Buffer } from './int64.js';
 import type { KvArray } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
@@ -12,8 +13,9 @@ export type DraftLmRunnerOptions = DraftModelRunnerOptions;
 
 /**
  * A small causal LM (same tokenizer as the target) as a {@link DraftModel}: row i is token i at
- * position i. Each call returns, per row, the full logits, the top-k log-probabilities and the
- * exact entropy of the next-token distribution (computed here, in preallocated buffers).
+ * position i. Each call returns, per scored row (a commit's newest, every draft row), the full
+ * logits, the top-k log-probabilities and the exact entropy of the next-token distribution
+ * (computed here, in preallocated buffers).
  */
 export class OnnxDraftLm extends DraftModelRunner {
   readonly layout: CausalLmLayout;
@@ -23,6 +25,7 @@ export class OnnxDraftLm extends DraftModelRunner {
   private readonly index: Int32Array;
   private readonly value: Float32Array;
   private readonly fetchNames: string[];
+  private readonly scoreRows = new Int64Buffer(1);
 
   constructor(session: InferenceSession, layout: CausalLmLayout, options: DraftLmRunnerOptions = {}) {
     if (layout.attention !== 'plain') {
@@ -47,10 +50,16 @@ export class OnnxDraftLm extends DraftModelRunner {
     k: number,
     _features: Float32Array,
     bias: Float32Array,
+    committed: boolean,
   ): Promise<DraftModelStep> {
     const { layout, cache } = this;
     const past = cache.length;
+    const scored = committed ? 1 : rows;
     const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, bias, rows);
+    if (layout.names.scoreRows) {
+      this.scoreRows.set(0, scored);
+      feeds[layout.names.scoreRows] = new Tensor('int64', this.scoreRows.values, [1]);
+    }
     const out = await this.session.run(feeds, this.fetchNames);
     for (let l = 0; l < layout.layers; l++) {
       const keys = out[layout.names.presentKeys[l]].data as KvArray;
@@ -58,10 +67,12 @@ export class OnnxDraftLm extends DraftModelRunner {
       cache.writeRows(l, keys, values, null, rows, past);
     }
     cache.length = past + rows;
-    const logits = out[layout.names.logits].data as Float32Array;
-    this.summarise(logits, rows, k);
+    // A draft LM without `score_rows` returned every row's logits: its scored rows are the trailing ones.
+    const first = layout.names.scoreRows ? 0 : rows - scored;
+    const logits = (out[layout.names.logits].data as Float32Array).subarray(first * this.vocabSize);
+    this.summarise(logits, scored, k);
     return {
-      rows,
+      rows: scored,
       hidden: NO_FEATURES,
       topLogProbs: this.topLogProbs,
       topTokens: this.topTokens,
@@ -71,7 +82,7 @@ export class OnnxDraftLm extends DraftModelRunner {
     };
   }
 
-  /** Per row: log-softmax top-k and the exact entropy. */
+  /** Per row of `logits`, the first `rows`: log-softmax top-k and the exact entropy. */
   private summarise(logits: Float32Array, rows: number, k: number): void {
     const vocab = this.vocabSize;
     for (let r = 0; r < rows; r++) {

@@ -30,7 +30,8 @@ export type DraftModelShape = Omit<CausalLmLayout, 'names' | 'attention'>;
 
 /**
  * The row bookkeeping every ONNX {@link DraftModel} shares: a KV cache allocated once (committed
- * rows, then room for one round of draft rows), committed rows processed causally in chunks,
+ * rows, then room for one round of draft rows), committed rows processed causally in chunks
+ * (each scoring its last row only; the last chunk's is the commit's result),
  * draft rows appended under the caller's bias and dropped by the next commit, and preallocated
  * int64 token and position buffers. Subclasses run the model on prepared rows.
  */
@@ -162,8 +163,9 @@ export abstract class DraftModelRunner implements DraftModel {
 
   /**
    * Runs `rows` rows prepared in `ids`/`positions` after the cached ones, appends their KV
-   * entries to the cache and returns their outputs. `committed` rows carry `commitFeatureSize`-wide
-   * features, draft rows `featureSize`-wide ones.
+   * entries to the cache and returns outputs: of the last row alone (rows 1) for `committed`
+   * rows, of every row for draft rows. `committed` rows carry `commitFeatureSize`-wide features,
+   * draft rows `featureSize`-wide ones.
    */
   protected abstract run(
     rows: number,

@@ -9,8 +9,9 @@ export type EagleHeadRunnerOptions = DraftModelRunnerOptions;
 
 /**
  * A treespec EAGLE-1/2 head ONNX model as a {@link DraftModel}: row i pairs token i + 1 with the
- * target's feature i; the graph returns each row's predicted next feature and its top-k
- * log-probabilities (through the target's lm_head, in-graph TopK).
+ * target's feature i; the graph returns each scored row's predicted next feature and its top-k
+ * log-probabilities (through the target's lm_head, in-graph TopK): a commit's newest row, every
+ * draft row.
  */
 export class OnnxEagleHead extends HeadRunner {
   readonly layout: EagleHeadLayout;
@@ -25,9 +26,10 @@ export class OnnxEagleHead extends HeadRunner {
     k: number,
     features: Float32Array,
     bias: Float32Array,
+    committed: boolean,
   ): Promise<DraftModelStep> {
     const size = this.featureSize;
-    return this.runHead(rows, k, bias, {
+    return this.runHead(rows, committed, k, bias, {
       [this.layout.names.feature]: new Tensor('float32', features.subarray(0, rows * size), [1, rows, size]),
     });
   }

@@ -11,8 +11,8 @@ export type Eagle3HeadRunnerOptions = DraftModelRunnerOptions;
  * A treespec EAGLE-3 head ONNX model as a {@link DraftModel}. Committed rows pair token i + 1 with
  * the target's captured states of row i (`capturedFeatureSize` wide, fused by the head's `fc`);
  * draft rows carry the head's own hidden state of the row that proposed them (`featureSize` wide).
- * The graph returns each row's hidden state and its top-k log-probabilities over the draft
- * vocabulary with the ids already mapped to target ids.
+ * The graph returns each scored row's (a commit's newest, every draft row) hidden state and its
+ * top-k log-probabilities over the draft vocabulary with the ids already mapped to target ids.
  */
 export class OnnxEagle3Head extends HeadRunner {
   readonly layout: Eagle3HeadLayout;
@@ -39,7 +39,7 @@ export class OnnxEagle3Head extends HeadRunner {
     const { names } = this.layout;
     const size = committed ? this.capturedFeatureSize : this.featureSize;
     const rowsTensor = new Tensor('float32', features.subarray(0, rows * size), [1, rows, size]);
-    return this.runHead(rows, k, bias, {
+    return this.runHead(rows, committed, k, bias, {
       [names.feature]: committed ? rowsTensor : this.noFedRows,
       [names.draftHidden]: committed ? this.noDraftRows : rowsTensor,
     });

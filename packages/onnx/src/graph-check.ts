@@ -53,6 +53,7 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
       dims: [[-1, 'dims.hidden', dims.hidden]],
     });
   if (inputs.topK) wantedInputs.push({ name: inputs.topK, field: 'inputs.topK', dims: [] });
+  if (inputs.scoreRows) wantedInputs.push({ name: inputs.scoreRows, field: 'inputs.scoreRows', dims: [] });
   // A head over a reduced draft vocabulary has logits over the draft tokens only (draft LMs spread theirs).
   const headVocab = model.graph !== 'causal-lm' && model.draftVocab !== undefined;
   const wantedOutputs: Expected[] = [

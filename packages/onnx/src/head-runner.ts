@@ -12,11 +12,14 @@ import type { EagleHeadLayout } from './model-layout.js';
 /**
  * What the EAGLE heads' runners share: the head's one-layer cache, the in-graph top-k, and the
  * step each call returns (hidden states, top-k log-probabilities and their target token ids). A
- * subclass gives the feature inputs of its rows; the widest draft call defaults to 64 rows.
+ * commit scores its newest row only (the graph's `score_rows` input, or the last row of a head
+ * converted before it, which scores every row); a draft call scores every row. A subclass gives
+ * the feature inputs of its rows; the widest draft call defaults to 64 rows.
  */
 export abstract class HeadRunner extends DraftModelRunner {
   private readonly names: EagleHeadLayout['names'];
   private readonly topK = new Int64Buffer(1);
+  private readonly scoreRows = new Int64Buffer(1);
   private readonly topTokens: Int32Array;
   private readonly fetchNames: string[];
 
@@ -32,9 +35,13 @@ export abstract class HeadRunner extends DraftModelRunner {
     this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
   }
 
-  /** Runs the head on `rows` rows fed `featureFeeds`, keeps their cache rows and returns the step. */
+  /**
+   * Runs the head on `rows` rows fed `featureFeeds`, keeps their cache rows and returns the step:
+   * of the last row alone for `committed` rows, of every row for draft rows.
+   */
   protected async runHead(
     rows: number,
+    committed: boolean,
     k: number,
     bias: Float32Array,
     featureFeeds: Record<string, Tensor>,
@@ -42,6 +49,7 @@ export abstract class HeadRunner extends DraftModelRunner {
     const { names, cache } = this;
     const past = cache.length;
     const width = past + rows;
+    const scored = committed ? 1 : rows;
     this.topK.set(0, k);
     const feeds: Record<string, Tensor> = {
       ...featureFeeds,
@@ -52,6 +60,10 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.pastValue]: cache.valueTensor(0, past),
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
+    if (names.scoreRows) {
+      this.scoreRows.set(0, scored);
+      feeds[names.scoreRows] = new Tensor('int64', this.scoreRows.values, [1]);
+    }
     const out = await this.session.run(feeds, this.fetchNames);
     cache.writeRows(
       0,
@@ -62,13 +74,15 @@ export abstract class HeadRunner extends DraftModelRunner {
       past,
     );
     cache.length = width;
+    // A head without `score_rows` returned every row: its scored rows are the trailing ones.
+    const first = names.scoreRows ? 0 : rows - scored;
     const ids = out[names.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    for (let i = 0; i < rows * k; i++) this.topTokens[i] = words[2 * i];
+    for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * (first * k + i)];
     return {
-      rows,
-      hidden: out[names.hidden].data as Float32Array,
-      topLogProbs: out[names.topLogProbs].data as Float32Array,
+      rows: scored,
+      hidden: (out[names.hidden].data as Float32Array).subarray(first * this.featureSize),
+      topLogProbs: (out[names.topLogProbs].data as Float32Array).subarray(first * k),
       topTokens: this.topTokens,
       k,
     };

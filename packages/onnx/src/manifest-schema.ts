@@ -9,8 +9,17 @@ export const CHECKSUMS_FILE = 'treespec.sha256';
 /** Value of the manifest's `format` field. */
 export const MANIFEST_FORMAT = 'treespec-models';
 
-/** Version of the manifest format this code reads and writes. */
-export const MANIFEST_VERSION = 1;
+/**
+ * Version of the manifest format this code writes. Version 2: EAGLE heads and draft LMs take a
+ * required `score_rows` input (`inputs.scoreRows`), which a version-1 loader would not feed.
+ */
+export const MANIFEST_VERSION = 2;
+
+/** Manifest versions this code reads: version 1 bundles lack `score_rows` and score every row. */
+export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2];
+
+/** A manifest version this code reads. */
+export type ManifestVersion = 1 | 2;
 
 /**
  * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
@@ -86,6 +95,12 @@ export interface ModelInputs {
   readonly feature?: string;
   /** EAGLE heads only: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
+  /**
+   * EAGLE heads and draft LMs, never targets: how many trailing rows get `logits` (a head's
+   * `hidden` and top outputs too; the present keys and values always cover every row). Absent in
+   * models converted before it existed, which score every row.
+   */
+  readonly scoreRows?: string;
   /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
   readonly draftHidden?: string;
 }
@@ -252,7 +267,7 @@ export interface DeviceTuning {
 /** The content of a `treespec.json`. */
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
-  readonly version: typeof MANIFEST_VERSION;
+  readonly version: ManifestVersion;
   /** Converter that wrote it, e.g. `@treespec/convert 0.1.0`. */
   readonly generator: string;
   readonly models: readonly ManifestModel[];
@@ -277,9 +292,15 @@ export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mod
   },
 };
 
+/** Input and output names every draft LM gets: a causal LM's, and `score_rows`. */
+export const DRAFT_LM_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: { ...CAUSAL_LM_IO.inputs, scoreRows: 'score_rows' },
+  outputs: CAUSAL_LM_IO.outputs,
+};
+
 /** Input and output names every EAGLE head gets unless its manifest says otherwise. */
 export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
-  inputs: { ...CAUSAL_LM_IO.inputs, feature: 'feature', topK: 'top_k' },
+  inputs: { ...CAUSAL_LM_IO.inputs, feature: 'feature', topK: 'top_k', scoreRows: 'score_rows' },
   outputs: {
     logits: 'logits',
     hidden: 'hidden',
@@ -295,6 +316,9 @@ export const EAGLE3_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: M
   inputs: { ...EAGLE_HEAD_IO.inputs, draftHidden: 'draft_hidden' },
   outputs: EAGLE_HEAD_IO.outputs,
 };
+
+/** Inputs a bundle converted before they existed (manifest version 1) lacks; the runners work without them. */
+export const OPTIONAL_INPUTS: ReadonlySet<keyof ModelInputs> = new Set(['scoreRows']);
 
 /** Output name of the captured layer inputs of a causal LM converted for an EAGLE-3 head. */
 export const CAPTURED_FEATURE_OUTPUT = 'captured_feature';

@@ -2,15 +2,19 @@ import { describeValue, ModelFormatError } from '@treespec/core';
 import {
   BUNDLE_DEVICES,
   CAUSAL_LM_IO,
+  DRAFT_LM_IO,
   EAGLE_HEAD_IO,
   EAGLE3_HEAD_IO,
   type GraphKind,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
-  MANIFEST_VERSION,
   type Manifest,
   type ManifestModel,
+  type ManifestVersion,
+  type ModelInputs,
+  OPTIONAL_INPUTS,
   QUANTIZED_BITS,
+  READABLE_MANIFEST_VERSIONS,
   WEIGHT_FORMATS,
 } from './manifest-schema.js';
 
@@ -36,8 +40,12 @@ export function validateManifest(value: unknown, file: string = MANIFEST_FILE): 
   const v = new Checker(file);
   const root = v.object(value, '');
   if (root.format !== MANIFEST_FORMAT) v.fail('format', `"${MANIFEST_FORMAT}"`, root.format);
-  if (root.version !== MANIFEST_VERSION) {
-    v.fail('version', `${MANIFEST_VERSION} (the manifest version this @treespec/onnx reads)`, root.version);
+  if (!READABLE_MANIFEST_VERSIONS.includes(root.version as ManifestVersion)) {
+    v.fail(
+      'version',
+      `${READABLE_MANIFEST_VERSIONS.join(' or ')} (the manifest versions this @treespec/onnx reads)`,
+      root.version,
+    );
   }
   v.string(root.generator, 'generator');
   const models = v.array(root.models, 'models');
@@ -135,8 +143,22 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   const inputs = v.object(m.inputs, `${at}.inputs`);
   const outputs = v.object(m.outputs, `${at}.outputs`);
   const need =
-    graph === 'eagle-head' ? EAGLE_HEAD_IO : graph === 'eagle3-head' ? EAGLE3_HEAD_IO : CAUSAL_LM_IO;
-  for (const key of Object.keys(need.inputs)) v.string(inputs[key], `${at}.inputs.${key}`);
+    graph === 'eagle-head'
+      ? EAGLE_HEAD_IO
+      : graph === 'eagle3-head'
+        ? EAGLE3_HEAD_IO
+        : role === 'draft'
+          ? DRAFT_LM_IO
+          : CAUSAL_LM_IO;
+  if (role === 'target' && inputs.scoreRows !== undefined)
+    v.fail(
+      `${at}.inputs.scoreRows`,
+      "absent for a target (verification reads every row's logits)",
+      inputs.scoreRows,
+    );
+  for (const key of Object.keys(need.inputs) as (keyof ModelInputs)[]) {
+    if (!OPTIONAL_INPUTS.has(key) || inputs[key] !== undefined) v.string(inputs[key], `${at}.inputs.${key}`);
+  }
   for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
   for (const [key, name] of [
     ['pastKey', inputs.pastKey],

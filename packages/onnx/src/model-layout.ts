@@ -23,6 +23,8 @@ export interface CausalLmLayout {
     pastKeys: string[];
     pastValues: string[];
     logits: string;
+    /** Draft LMs: how many trailing rows get `logits`; absent: the graph gives every row's. */
+    scoreRows?: string;
     feature: string;
     presentKeys: string[];
     presentValues: string[];
@@ -45,6 +47,8 @@ export interface EagleHeadLayout {
     pastKey: string;
     pastValue: string;
     topK: string;
+    /** How many trailing rows get outputs other than the cache; null: the graph scores every row. */
+    scoreRows: string | null;
     hidden: string;
     topLogProbs: string;
     topIds: string;
@@ -105,6 +109,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       pastKeys: layers.map((l) => layerName(model.inputs.pastKey, l)),
       pastValues: layers.map((l) => layerName(model.inputs.pastValue, l)),
       logits: model.outputs.logits,
+      scoreRows: model.inputs.scoreRows,
       feature: model.outputs.feature,
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
@@ -157,6 +162,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
       pastKey: layerName(inputs.pastKey, 0),
       pastValue: layerName(inputs.pastValue, 0),
       topK: inputs.topK,
+      scoreRows: inputs.scoreRows ?? null,
       hidden: outputs.hidden,
       topLogProbs: outputs.topLogProbs,
       topIds: outputs.topIds,

@@ -3,9 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   CAUSAL_LM_IO,
   checkModelPair,
+  DRAFT_LM_IO,
   EAGLE_HEAD_IO,
+  eagleHeadLayout,
   findModel,
   layerName,
+  MANIFEST_VERSION,
   type Manifest,
   type ManifestModel,
   ModelMismatchError,
@@ -149,6 +152,32 @@ describe('parseManifest / validateManifest', () => {
     );
   });
 
+  it('accepts a head converted before score_rows existed, and rejects a score_rows name that is not a string', () => {
+    const { scoreRows: _, ...older } = EAGLE_HEAD_IO.inputs;
+    const m = manifest(causalLM(), head({ inputs: older }));
+    expect(m.version).toBe(1);
+    expect(validateManifest(m)).toEqual(m);
+    const current = { ...manifest(causalLM(), head()), version: MANIFEST_VERSION };
+    expect(validateManifest(current)).toEqual(current);
+    expect(eagleHeadLayout(m.models[1]!).names.scoreRows).toBeNull();
+    expect(eagleHeadLayout(head()).names.scoreRows).toBe('score_rows');
+    const bad = errorOf(() =>
+      validateManifest(
+        manifest(causalLM(), head({ inputs: { ...older, scoreRows: 3 as unknown as string } })),
+      ),
+    );
+    expect(bad.message).toContain('field "models[1].inputs.scoreRows" must be a non-empty string; found 3');
+  });
+
+  it('accepts score_rows on a draft LM and rejects it on a target, whose verification reads every row', () => {
+    const draft = causalLM({ id: 'draft', role: 'draft', inputs: DRAFT_LM_IO.inputs });
+    expect(validateManifest(manifest(causalLM(), draft))).toEqual(manifest(causalLM(), draft));
+    const target = errorOf(() => validateManifest(manifest(causalLM({ inputs: DRAFT_LM_IO.inputs }))));
+    expect(target.message).toContain(
+      `field "models[0].inputs.scoreRows" must be absent for a target (verification reads every row's logits); found "score_rows"`,
+    );
+  });
+
   it('accepts fused attention with a shared bnsh cache and rejects it with the plain cache layout', () => {
     const fusedKv = { ...causalLM().kvCache, layout: 'bnsh', present: 'shared' } as const;
     const fused = causalLM({ attention: 'fused', kvCache: fusedKv });
@@ -175,9 +204,9 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it('rejects a manifest version it does not read, saying which it reads', () => {
-    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 2 }, 'a/treespec.json'));
+    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 3 }, 'a/treespec.json'));
     expect(e.message).toBe(
-      'a/treespec.json: field "version" must be 1 (the manifest version this @treespec/onnx reads); found 2',
+      'a/treespec.json: field "version" must be 1 or 2 (the manifest versions this @treespec/onnx reads); found 3',
     );
   });
 

@@ -1,6 +1,7 @@
 export {
   causalBias,
   emptyCache,
+  headCounts,
   int64Row,
   type KvCache,
   MASKED,

@@ -46,9 +46,18 @@ export function int64Row(values: readonly number[]): Tensor {
   return new Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
 }
 
+/** A head's count inputs: `top_k` candidates per scored row, `score_rows` trailing rows scored. */
+export function headCounts(topK: number, scoreRows: number): Record<string, Tensor> {
+  return {
+    top_k: new Tensor('int64', BigInt64Array.of(BigInt(topK)), [1]),
+    score_rows: new Tensor('int64', BigInt64Array.of(BigInt(scoreRows)), [1]),
+  };
+}
+
 /**
  * Runs a causal LM (or, with `extra`, a head) over `tokens` after `cache`, returning all outputs
- * and the cache extended by the new entries.
+ * and the cache extended by the new entries. A graph with a `score_rows` input (draft LMs, heads)
+ * scores every row unless `extra` says otherwise.
  */
 export async function runDecoder(
   session: InferenceSession,
@@ -66,6 +75,9 @@ export async function runDecoder(
     input_ids: int64Row(tokens),
     position_ids: int64Row(positions),
     attention_bias: new Tensor('float32', bias, [1, 1, n, p + n]),
+    ...(session.inputNames.includes('score_rows')
+      ? { score_rows: new Tensor('int64', BigInt64Array.of(BigInt(n)), [1]) }
+      : {}),
     ...extra,
   };
   for (let l = 0; l < layers; l++) {
@@ -100,7 +112,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /**
  * Runs `tokens` as a new sequence: positions 0…n-1, each row seeing itself and the rows before
- * it, nothing cached; `extra` feeds what a head also takes (its `feature`, `top_k`).
+ * it, nothing cached; `extra` feeds what a head also takes (its `feature`, {@link headCounts}).
  */
 export function runSequence(
   session: InferenceSession,

@@ -93,10 +93,10 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
   ),
   bundleCase(
     'bundle-future-version',
-    'manifest `version` 2',
+    'manifest `version` 3',
     {
       manifest: (m) => {
-        m.version = 2;
+        m.version = 3;
       },
     },
     refused(ModelFormatError, /version/),
