@@ -30,6 +30,8 @@ const controller = {
   meanNodes: 4,
   predictedTokensPerStep: 2,
   actualTokensPerStep: 2,
+  predictedMsPerStep: 5.4,
+  actualMsPerStep: 5.5,
   costs: {
     plainStep: 3.2,
     verify: [
