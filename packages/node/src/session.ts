@@ -99,7 +99,7 @@ export async function createSession(
     if (provider !== 'cpu') ort.env.logLevel = 'fatal';
     if (provider === 'webgpu' && process.platform === 'linux' && !(await hasVulkanLoader()))
       throw new Error('Failed to load library libvulkan.so.1 (the Vulkan loader is not installed)');
-    return await ort.InferenceSession.create(modelPath, sessionOptions);
+    return await ort.createSession(modelPath, sessionOptions);
   } catch (error) {
     // Without its ONNX Runtime, CUDA is an unavailable provider (so fallbackToCpu applies); the
     // other providers run on any runtime, so a missing one is an error of its own.

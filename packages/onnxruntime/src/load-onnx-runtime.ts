@@ -5,6 +5,7 @@ import { OnnxRuntimeUnavailableError } from './errors.js';
 import { NativeBackend } from './native-backend.js';
 import type { NativeBinding } from './native-binding.js';
 import { locateBinding } from './platform-packages.js';
+import { sessionFromHandler } from './session-from-handler.js';
 
 /**
  * Where ONNX Runtime comes from. `bundled`: the binary package of this platform
@@ -20,7 +21,21 @@ export interface OnnxRuntime {
   readonly source: OnnxRuntimeSource;
   /** The package the native binding was loaded from, e.g. `@treespec/onnxruntime-linux-x64`. */
   readonly packageName: string;
-  /** Opens models on this runtime. */
+  /**
+   * Opens a model (its path, or its bytes) on this runtime. The bundled runtime's sessions open
+   * on its native binding whatever else registered a backend with onnxruntime-common under the
+   * same name (onnxruntime-web's WASM backend registers 'cpu'); onnxruntime-node's open through
+   * its own `InferenceSession.create`.
+   */
+  createSession(
+    model: string | Uint8Array,
+    options?: common.InferenceSession.SessionOptions,
+  ): Promise<common.InferenceSession>;
+  /**
+   * The session class of this runtime's onnxruntime-common. Its `create` resolves the backend
+   * through onnxruntime-common's process-global registry, where whoever registered a provider
+   * name first keeps it; {@link OnnxRuntime.createSession} does not.
+   */
   readonly InferenceSession: typeof common.InferenceSession;
   /** The tensor class this runtime's sessions accept as feeds and preallocated outputs, and return. */
   readonly Tensor: typeof common.Tensor;
@@ -81,14 +96,33 @@ function loadBundled(): OnnxRuntime {
     );
   }
   const backend = new NativeBackend(binding, common.env, common.Tensor);
-  for (const { name } of binding.listSupportedBackends()) common.registerBackend(name, backend, 100);
+  for (const { name } of binding.listSupportedBackends()) registerUnlessTaken(name, backend);
   return {
     source: 'bundled',
     packageName: location.packageName,
+    createSession: async (model, options) =>
+      sessionFromHandler(
+        common.InferenceSession,
+        await backend.createInferenceSessionHandler(model, options),
+      ),
     InferenceSession: common.InferenceSession,
     Tensor: common.Tensor,
     env: common.env,
   };
+}
+
+/**
+ * Registers `backend` as `name` with onnxruntime-common, for applications that open sessions with
+ * its `InferenceSession.create`. onnxruntime-common 1.30 throws when another backend holds the
+ * name at the same priority (another onnxruntime-node in the process); the name then stays
+ * theirs, since this runtime's own sessions open without the registry.
+ */
+function registerUnlessTaken(name: string, backend: common.Backend): void {
+  try {
+    common.registerBackend(name, backend, 100);
+  } catch (error) {
+    if (!/cannot register backend/.test((error as Error).message)) throw error;
+  }
 }
 
 /** onnxruntime-node as the application installed it: found from this package, else from the working directory. */
@@ -119,6 +153,11 @@ function loadOnnxruntimeNode(): OnnxRuntime {
   return {
     source: 'onnxruntime-node',
     packageName: 'onnxruntime-node',
+    // Two overloads of `create`, one for a path and one for bytes.
+    createSession: (model, options) =>
+      typeof model === 'string'
+        ? ortNode.InferenceSession.create(model, options)
+        : ortNode.InferenceSession.create(model, options),
     InferenceSession: ortNode.InferenceSession,
     Tensor: ortNode.Tensor,
     env: ortNode.env,
