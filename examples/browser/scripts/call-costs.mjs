@@ -38,6 +38,10 @@ const target = modelOf('target');
 const head = modelOf('eagle-head-fp32');
 const { layers, kvHeads, headDim, hidden } = target.dims;
 
+// onnxruntime-web's build for Node (the same .wasm as the page's, its threads on worker_threads).
+const fromWeb = createRequire(fileURLToPath(import.meta.resolve('@treespec/web')));
+const web = await import(join(dirname(fromWeb.resolve('onnxruntime-web')), 'ort.node.min.mjs'));
+web.env.wasm.numThreads = threads;
 async function openWeb(model, intraOpNumThreads) {
   const bytes = await readFile(join(dir, model.file));
   const externalData = await Promise.all(
@@ -77,29 +81,24 @@ function feeds(Tensor, rows, cachedLayers, extra = {}) {
   return f;
 }
 
-// onnxruntime-node's sessions first: importing onnxruntime-web registers its WASM backend for
-// the `cpu` provider name as well, and sessions created after that would resolve to it.
-const cpu = {
-  name: 'cpu',
-  Tensor: (
-    await import(
-      createRequire(fileURLToPath(import.meta.resolve('@treespec/node'))).resolve('onnxruntime-common')
-    )
-  ).Tensor,
-  target: await openNode(target, 'target'),
-  head: await openNode(head, 'drafter'),
-};
-// onnxruntime-web's build for Node (the same .wasm as the page's, its threads on worker_threads).
-const fromWeb = createRequire(fileURLToPath(import.meta.resolve('@treespec/web')));
-const web = await import(join(dirname(fromWeb.resolve('onnxruntime-web')), 'ort.node.min.mjs'));
-web.env.wasm.numThreads = threads;
-const wasm = {
-  name: 'wasm',
-  Tensor: web.Tensor,
-  target: await openWeb(target, threads),
-  head: await openWeb(head, headThreads),
-};
-const runtimes = [wasm, cpu];
+const runtimes = [
+  {
+    name: 'wasm',
+    Tensor: web.Tensor,
+    target: await openWeb(target, threads),
+    head: await openWeb(head, headThreads),
+  },
+  {
+    name: 'cpu',
+    Tensor: (
+      await import(
+        createRequire(fileURLToPath(import.meta.resolve('@treespec/node'))).resolve('onnxruntime-common')
+      )
+    ).Tensor,
+    target: await openNode(target, 'target'),
+    head: await openNode(head, 'drafter'),
+  },
+];
 const cases = [];
 for (const rt of runtimes) {
   const targetFetches = rt.target.outputNames.filter((n) => n !== 'captured_feature');
