@@ -117,6 +117,8 @@ for (const rt of runtimes) {
     const extra = {
       feature: new rt.Tensor('float32', new Float32Array(n * hidden).fill(0.1), [1, n, hidden]),
       top_k: new rt.Tensor('int64', BigInt64Array.from([8n]), [1]),
+      // a draft call: every row scored
+      score_rows: new rt.Tensor('int64', BigInt64Array.from([BigInt(n)]), [1]),
     };
     cases.push({
       runtime: rt.name,
