@@ -5,6 +5,7 @@ import {
   type DynamicTreeOptions,
   type TreeGrowth,
 } from '@treespec/core';
+import type { DraftSampling } from './draft-sampler.js';
 import { FeatureColumns, featureRowsToCommit } from './feature-columns.js';
 import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 
@@ -14,13 +15,21 @@ export interface EagleDrafterOptions {
   growth?: TreeGrowth;
   /** EAGLE-2 budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
   tree?: DynamicTreeOptions;
+  /**
+   * Draw each node's children i.i.d. from the head's draft distribution at this temperature
+   * instead of taking its top-k, making `sampled` trees for lossless verification with
+   * min(1, p/q). Needs a head that returns its full `logits` over the target vocabulary and a
+   * growth that keeps every node (a static shape).
+   */
+  sample?: DraftSampling;
 }
 
 /**
  * EAGLE-1/2 drafting with a feature head. Each step the head first commits the target's
  * features of the newly committed tokens (row i pairs token i + 1 with feature i); then the tree
  * grows one depth per head call, each draft row fed the head's own predicted feature of the row
- * that proposed it. With the default dynamic growth this is EAGLE-2; with a static shape, EAGLE-1.
+ * that proposed it. With the default dynamic growth this is EAGLE-2; with a static shape, EAGLE-1;
+ * with `sample`, the children are drawn from the head's distribution (for sampling generations).
  */
 export class EagleDrafter extends ModelTreeDrafter {
   readonly name: string;
@@ -30,7 +39,7 @@ export class EagleDrafter extends ModelTreeDrafter {
 
   constructor(head: DraftModel, options: EagleDrafterOptions = {}) {
     const growth = options.growth ?? new DynamicTreeGrowth(options.tree);
-    super(head, growth);
+    super(head, growth, options.sample);
     this.name = growth.prunes ? 'eagle2' : 'eagle1';
     this.feature = new FeatureColumns(head.featureSize, 'leading', 'the EAGLE head');
   }

@@ -14,6 +14,7 @@ export {
 } from './controlled-drafter.js';
 export { draftCost, SizedCost, StepCostModel } from './cost-model.js';
 export { DraftLmDrafter, type DraftLmDrafterOptions } from './draft-lm-drafter.js';
+export { DraftSampler, type DraftSampling } from './draft-sampler.js';
 export { EagleDrafter, type EagleDrafterOptions } from './eagle-drafter.js';
 export { Eagle3Drafter, type Eagle3DrafterOptions, type Eagle3DraftModel } from './eagle3-drafter.js';
 export {

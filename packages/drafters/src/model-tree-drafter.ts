@@ -9,6 +9,7 @@ import {
   MASKED_BIAS,
   type TreeGrowth,
 } from '@treespec/core';
+import { DraftSampler, type DraftSampling } from './draft-sampler.js';
 
 /** The committed rows a drafter hands its model before drafting a step. */
 export interface CommitRows {
@@ -25,7 +26,9 @@ export interface CommitRows {
  * children. Then every frontier node becomes a draft row (its token, and the predicted feature of
  * the row that proposed it when the model takes features) at position `committedRows + depth -
  * 1`, attending to all committed rows and to its own ancestors' draft rows; that row's top-k
- * become the node's children.
+ * become the node's children. With `sample`, every node's children are drawn i.i.d. from the
+ * draft distribution of its row instead (from the model's full `logits`), making `sampled` trees
+ * that carry each node's distribution for lossless verification with min(1, p/q).
  */
 export abstract class ModelTreeDrafter implements Drafter {
   abstract readonly name: string;
@@ -45,8 +48,10 @@ export abstract class ModelTreeDrafter implements Drafter {
   private readonly sourceOf: Int32Array;
   /** For each expanded growth node, its draft row (-1 if not expanded). */
   private readonly draftRowOf: Int32Array;
+  /** Draws the children of sampled trees; null for top-k trees. */
+  private readonly sampler: DraftSampler | null;
 
-  constructor(model: DraftModel, growth: TreeGrowth) {
+  constructor(model: DraftModel, growth: TreeGrowth, sample?: DraftSampling) {
     this.model = model;
     this.growth = growth;
     this.maxTreeSize = growth.maxTreeSize;
@@ -67,18 +72,35 @@ export abstract class ModelTreeDrafter implements Drafter {
     this.predicted = new Float32Array((1 + maxDraftRows) * hidden);
     this.sourceOf = new Int32Array(growth.maxNodes);
     this.draftRowOf = new Int32Array(growth.maxNodes);
+    this.sampler = sample ? new DraftSampler(sample, growth, model.vocabSize) : null;
+  }
+
+  /** True when the trees are sampled (children drawn from the draft distribution), not top-k. */
+  get samples(): boolean {
+    return this.sampler !== null;
   }
 
   /** The rows to commit before drafting this step, or null when there is nothing to draft from. */
   protected abstract rowsToCommit(context: DraftContext): CommitRows | null;
 
   /**
-   * Adds the children of `node` from row `row` of a model call (its top-k by default); `source`
-   * is the predicted-feature row the children's own draft rows will be fed.
+   * Adds the children of `node` from row `row` of a model call: its top-k, or draws from its
+   * draft distribution for sampled trees. `source` is the predicted-feature row the children's
+   * own draft rows will be fed.
    */
-  protected addChildren(node: number, step: DraftModelStep, row: number, source: number): void {
-    const { growth } = this;
+  private addChildren(node: number, step: DraftModelStep, row: number, source: number): void {
+    const { growth, sampler } = this;
     const wanted = growth.childrenWanted(node);
+    if (sampler) {
+      if (!step.logits) throw new ContractError('sampled drafting needs the draft model’s full logits');
+      sampler.setDistribution(node, step.logits, row);
+      for (let r = 0; r < wanted; r++) {
+        const token = sampler.draw(node);
+        const child = growth.addChild(node, token, sampler.logProbability(node, token));
+        if (child >= 0) this.sourceOf[child] = source;
+      }
+      return;
+    }
     const base = row * step.k;
     if (step.entropies) growth.reportEntropy?.(node, step.entropies[row]);
     for (let r = 0; r < wanted && r < step.k; r++) {
@@ -87,11 +109,9 @@ export abstract class ModelTreeDrafter implements Drafter {
     }
   }
 
-  /** Called after `growth.finish(tree)`: subclasses may attach draft distributions. */
-  protected finishTree(_tree: DraftTree): void {}
-
-  reset(): void {
+  reset(seed?: number): void {
     this.model.reset();
+    this.sampler?.reseed(seed);
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
@@ -145,7 +165,10 @@ export abstract class ModelTreeDrafter implements Drafter {
       }
     }
     growth.finish(tree);
-    this.finishTree(tree);
+    if (this.sampler) {
+      tree.candidateKind = 'sampled';
+      tree.draftDistributions = this.sampler.distributions;
+    }
   }
 
   observe(outcome: DraftOutcome): void {

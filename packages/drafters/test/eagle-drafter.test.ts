@@ -1,6 +1,6 @@
 import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
-import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { GreedyVerifier } from '@treespec/sampling';
+import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { EagleDrafter } from '../src/index.js';
 import { ToyDraftHead } from './toy-draft-model.js';
@@ -77,6 +77,78 @@ describe('EAGLE drafter', () => {
     await expect(decoder.generate([1, 5, 9, 11], { maxTokens: 8 })).rejects.toThrow(
       "a draft model's commit must return its newest row alone; it returned 3 rows",
     );
+  });
+
+  it('draws sampled trees from the head, feeding each row its parent’s feature, lossless under stochastic verification (chi-square, alpha 1e-3)', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const headModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const target = new ToyTarget(model, { featureSize: 4 });
+    const head = new ToyDraftHead(headModel);
+    const shape = new StaticTreeShape([[0, 0, 0], [0, 1], [1, 0], [2]]);
+    const drafter = new EagleDrafter(head, {
+      growth: new StaticTreeGrowth(shape),
+      sample: { temperature: 1, seed: 4 },
+    });
+    expect(drafter.samples).toBe(true);
+    const counts = new Map<string, number>();
+    const samples = 12000;
+    const kinds = new Set<string>();
+    let steps = 0;
+    let produced = 0;
+    for (let i = 0; i < samples; i++) {
+      const decoder = new SpeculativeDecoder({
+        target,
+        drafter,
+        verifier: createVerifier({ temperature: 1, seed: i }),
+      });
+      const r = await decoder.generate([1, 2], {
+        maxTokens: 2,
+        onStep: (e) => kinds.add(e.tree.candidateKind),
+      });
+      const key = Array.from(r.tokens).join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      steps += r.stats.steps;
+      produced += r.tokens.length;
+    }
+    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+    const logits = new Float32Array(vocab);
+    const probs = new Float64Array(vocab);
+    const expected = new Map<string, number>();
+    model.logits([1, 2], 2, logits, 0);
+    pipeline.distribution(logits, 0, 1, probs);
+    const first = Array.from(probs);
+    for (let a = 0; a < vocab; a++) {
+      model.logits([1, 2, a], 3, logits, 0);
+      pipeline.distribution(logits, 0, 2, probs);
+      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
+    }
+    const test = chiSquareTest(counts, expected, samples);
+    expect([...kinds]).toEqual(['sampled']);
+    expect(test.pValue).toBeGreaterThan(1e-3);
+    expect(produced / steps).toBeGreaterThan(1.2);
+  }, 60_000);
+
+  it('refuses sampled trees on a growth that prunes, and a head step without logits', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 3, sharpness: 2.5 });
+    expect(() => new EagleDrafter(new ToyDraftHead(model), { sample: { temperature: 1 } })).toThrow(
+      /keeps every node/,
+    );
+    class TopKOnlyHead extends ToyDraftHead {
+      override async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number) {
+        const { logits: _, ...step } = await super.commit(tokens, features, rows, k);
+        return step;
+      }
+    }
+    const decoder = new SpeculativeDecoder({
+      target: new ToyTarget(model, { featureSize: 4 }),
+      drafter: new EagleDrafter(new TopKOnlyHead(model), {
+        growth: new StaticTreeGrowth(StaticTreeShape.chain(3)),
+        sample: { temperature: 1 },
+      }),
+      verifier: createVerifier({ temperature: 1, seed: 1 }),
+    });
+    await expect(decoder.generate([1, 5, 9], { maxTokens: 8 })).rejects.toThrow(/full logits/);
   });
 
   it('names itself after the tree it grows', () => {
