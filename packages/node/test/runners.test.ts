@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DraftTree, KeepPlan, planKeep } from '@treespec/core';
+import { type DraftModelStep, DraftTree, KeepPlan, planKeep } from '@treespec/core';
 import {
   causalLmLayout,
+  eagle3HeadLayout,
   eagleHeadLayout,
   findModel,
   OnnxCausalLm,
   OnnxDraftLm,
+  OnnxEagle3Head,
   OnnxEagleHead,
   parseManifest,
 } from '@treespec/onnx';
@@ -156,6 +158,63 @@ describe('OnnxEagleHead on the tiny head', () => {
     await runner.dispose();
     await head.dispose();
   }, 60_000);
+});
+
+/** Checks each scored row's logits: their top 5 are the step's top-k ids, their log-softmax its top log-prob. */
+function expectLogitsMatchTopK(step: DraftModelStep, vocab: number): void {
+  expect(step.logits!.length).toBe(step.rows * vocab);
+  for (let r = 0; r < step.rows; r++) {
+    const logits = step.logits!.subarray(r * vocab, (r + 1) * vocab);
+    let max = -Infinity;
+    for (const l of logits) max = Math.max(max, l);
+    let sum = 0;
+    for (const l of logits) sum += Math.exp(l - max);
+    const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
+    expect(order.slice(0, step.k)).toEqual(Array.from(step.topTokens.subarray(r * step.k, (r + 1) * step.k)));
+    expect(-Math.log(sum)).toBeCloseTo(step.topLogProbs[r * step.k]!, 4);
+  }
+}
+
+describe('the EAGLE heads’ logits', () => {
+  it('are fetched only when asked: each scored row’s log-softmax matches the in-graph top-k', async () => {
+    const runner = await target();
+    const headModel = findModel(manifest, 'eagle-head-fp32');
+    const session = await createSession(join(TINY, headModel.file));
+    const vocab = headModel.dims.vocab;
+    const c = headCases()[0]!;
+    const { features } = await runner.prefill(Int32Array.from(c.prompt_ids), { features: true });
+    const rows = Int32Array.from([...c.prompt_ids.slice(1), c.target_next_token]);
+    const n = c.prompt_ids.length;
+    const topK = new OnnxEagleHead(session, eagleHeadLayout(headModel), { maxContext: 256 });
+    expect((await topK.commit(rows, features!, n, 5)).logits).toBeUndefined();
+    const head = new OnnxEagleHead(session, eagleHeadLayout(headModel), { maxContext: 256, logits: true });
+    const first = await head.commit(rows, features!, n, 5);
+    expect(Array.from(first.topTokens.subarray(0, 5))).toEqual(c.head_top5_ids);
+    expectLogitsMatchTopK(first, vocab);
+    // Two sibling draft rows, each seeing every committed row and itself, fed the commit's feature.
+    const tokens = Int32Array.of(first.topTokens[0]!, first.topTokens[1]!);
+    const feature = new Float32Array(2 * 384);
+    feature.set(first.hidden.subarray(0, 384), 0);
+    feature.set(first.hidden.subarray(0, 384), 384);
+    const width = n + 2;
+    const bias = new Float32Array(2 * width);
+    bias[n + 1] = -1e30;
+    bias[width + n] = -1e30;
+    const step = await head.draft(tokens, feature, Int32Array.of(n, n), bias, 2, 5);
+    expect(step.rows).toBe(2);
+    expectLogitsMatchTopK(step, vocab);
+    await runner.dispose();
+    await head.dispose();
+  }, 60_000);
+
+  it('are refused on a head over a reduced draft vocabulary, naming its size', async () => {
+    const headModel = findModel(manifest, 'eagle3-head');
+    const session = await createSession(join(TINY, headModel.file));
+    expect(() => new OnnxEagle3Head(session, eagle3HeadLayout(headModel), { logits: true })).toThrow(
+      /whole target vocabulary \(8192 tokens\); this one scores a reduced draft vocabulary of 2048 tokens/,
+    );
+    await session.release();
+  });
 });
 
 describe('OnnxDraftLm on the tiny draft LM', () => {

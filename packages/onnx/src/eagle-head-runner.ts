@@ -1,11 +1,10 @@
 import type { DraftModelStep } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
-import type { DraftModelRunnerOptions } from './draft-model-runner.js';
-import { HeadRunner } from './head-runner.js';
+import { HeadRunner, type HeadRunnerOptions } from './head-runner.js';
 import type { EagleHeadLayout } from './model-layout.js';
 
 /** Options of {@link OnnxEagleHead}; the widest draft call defaults to 64 rows. */
-export type EagleHeadRunnerOptions = DraftModelRunnerOptions;
+export type EagleHeadRunnerOptions = HeadRunnerOptions;
 
 /**
  * A treespec EAGLE-1/2 head ONNX model as a {@link DraftModel}: row i pairs token i + 1 with the
@@ -17,7 +16,7 @@ export class OnnxEagleHead extends HeadRunner {
   readonly layout: EagleHeadLayout;
 
   constructor(session: InferenceSession, layout: EagleHeadLayout, options: EagleHeadRunnerOptions = {}) {
-    super(session, { ...layout, layers: 1 }, layout.names, options);
+    super(session, { ...layout, layers: 1 }, layout, options);
     this.layout = layout;
   }
 

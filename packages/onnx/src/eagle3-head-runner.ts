@@ -1,11 +1,10 @@
 import type { DraftModelStep } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
-import type { DraftModelRunnerOptions } from './draft-model-runner.js';
-import { HeadRunner } from './head-runner.js';
+import { HeadRunner, type HeadRunnerOptions } from './head-runner.js';
 import type { Eagle3HeadLayout } from './model-layout.js';
 
 /** Options of {@link OnnxEagle3Head}; the widest draft call defaults to 64 rows. */
-export type Eagle3HeadRunnerOptions = DraftModelRunnerOptions;
+export type Eagle3HeadRunnerOptions = HeadRunnerOptions;
 
 /**
  * A treespec EAGLE-3 head ONNX model as a {@link DraftModel}. Committed rows pair token i + 1 with
@@ -22,7 +21,7 @@ export class OnnxEagle3Head extends HeadRunner {
   private readonly noDraftRows: Tensor;
 
   constructor(session: InferenceSession, layout: Eagle3HeadLayout, options: Eagle3HeadRunnerOptions = {}) {
-    super(session, { ...layout, layers: 1, featureSize: layout.capturedSize }, layout.names, options);
+    super(session, { ...layout, layers: 1, featureSize: layout.capturedSize }, layout, options);
     this.layout = layout;
     this.capturedFeatureSize = layout.capturedSize;
     this.noFedRows = new Tensor('float32', new Float32Array(0), [1, 0, layout.capturedSize]);

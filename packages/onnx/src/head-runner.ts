@@ -1,4 +1,4 @@
-import type { DraftModelStep } from '@treespec/core';
+import { type DraftModelStep, OptionError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import {
   DraftModelRunner,
@@ -9,12 +9,23 @@ import { Int64Buffer } from './int64.js';
 import type { KvArray } from './kv-cache.js';
 import type { EagleHeadLayout } from './model-layout.js';
 
+/** Options of the EAGLE heads' runners; the widest draft call defaults to 64 rows. */
+export interface HeadRunnerOptions extends DraftModelRunnerOptions {
+  /**
+   * Also fetch each scored row's full `logits`, which sampled draft trees are drawn from; default
+   * false, so top-k drafting copies none. Needs a head whose logits cover the whole target
+   * vocabulary (not a reduced draft vocabulary).
+   */
+  logits?: boolean;
+}
+
 /**
  * What the EAGLE heads' runners share: the head's one-layer cache, the in-graph top-k, and the
  * step each call returns (hidden states, top-k log-probabilities and their target token ids). A
  * commit scores its newest row only (the graph's `score_rows` input, or the last row of a head
  * converted before it, which scores every row); a draft call scores every row. A subclass gives
- * the feature inputs of its rows; the widest draft call defaults to 64 rows.
+ * the feature inputs of its rows. With the `logits` option the step also carries each scored
+ * row's logits over the target vocabulary.
  */
 export abstract class HeadRunner extends DraftModelRunner {
   private readonly names: EagleHeadLayout['names'];
@@ -22,17 +33,29 @@ export abstract class HeadRunner extends DraftModelRunner {
   private readonly scoreRows = new Int64Buffer(1);
   private readonly topTokens: Int32Array;
   private readonly fetchNames: string[];
+  private readonly fetchesLogits: boolean;
 
   protected constructor(
     session: InferenceSession,
     shape: DraftModelShape,
-    names: EagleHeadLayout['names'],
-    options: DraftModelRunnerOptions,
+    layout: Pick<EagleHeadLayout, 'names' | 'draftVocabSize'>,
+    options: HeadRunnerOptions,
   ) {
     super(session, shape, options, 64);
+    const { names, draftVocabSize } = layout;
     this.names = names;
+    this.fetchesLogits = options.logits ?? false;
+    if (this.fetchesLogits && draftVocabSize !== null) {
+      throw new OptionError(
+        'logits',
+        true,
+        `a head whose logits cover the whole target vocabulary (${shape.vocabSize} tokens); ` +
+          `this one scores a reduced draft vocabulary of ${draftVocabSize} tokens`,
+      );
+    }
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
     this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
+    if (this.fetchesLogits) this.fetchNames.push(names.logits);
   }
 
   /**
@@ -85,6 +108,9 @@ export abstract class HeadRunner extends DraftModelRunner {
       topLogProbs: (out[names.topLogProbs].data as Float32Array).subarray(first * k),
       topTokens: this.topTokens,
       k,
+      ...(this.fetchesLogits
+        ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.vocabSize) }
+        : {}),
     };
   }
 }

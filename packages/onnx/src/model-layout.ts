@@ -39,6 +39,11 @@ export interface EagleHeadLayout {
   headDim: number;
   maxContext: number;
   dtype: KvDtype;
+  /**
+   * Size of the reduced draft vocabulary (FR-Spec, EAGLE-3's `d2t`) whose tokens alone the head's
+   * `logits` cover; null when they cover the whole target vocabulary.
+   */
+  draftVocabSize: number | null;
   names: {
     inputIds: string;
     feature: string;
@@ -52,6 +57,8 @@ export interface EagleHeadLayout {
     hidden: string;
     topLogProbs: string;
     topIds: string;
+    /** Each scored row's logits (float32), over `draftVocabSize` tokens or the whole vocabulary. */
+    logits: string;
     presentKey: string;
     presentValue: string;
   };
@@ -154,6 +161,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
     headDim: model.kvCache.headDim,
     maxContext: model.dims.maxContext,
     dtype: model.dtype,
+    draftVocabSize: model.draftVocab?.size ?? null,
     names: {
       inputIds: inputs.inputIds,
       feature: inputs.feature,
@@ -166,6 +174,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
       hidden: outputs.hidden,
       topLogProbs: outputs.topLogProbs,
       topIds: outputs.topIds,
+      logits: outputs.logits,
       presentKey: layerName(outputs.presentKey, 0),
       presentValue: layerName(outputs.presentValue, 0),
     },

@@ -110,13 +110,16 @@ async function openModelDrafter(
   const model = plan.draftModels[entry.role];
   if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
   const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
-  const sampled = plan.draftSampling && 'sampled' in entry ? sampledTreeGrowth() : null;
+  const samples =
+    plan.draftSampling && 'sampled' in entry && (!('canSample' in entry) || entry.canSample(model));
+  const sampled = samples ? sampledTreeGrowth() : null;
   const growths = sampled ? [growth, sampled] : [growth];
   const runner = entry.open(await openSession(model), model, {
     maxContext: plan.maxContext,
     maxDraftBatch: Math.max(...growths.map((g) => g.maxFrontier)),
     maxK: Math.max(...growths.map((g) => g.maxChildren)),
     maxDraftRows: Math.max(...growths.map((g) => g.maxNodes)),
+    logits: sampled !== null,
   });
   const seed = plan.controllerSeeds[name];
   const drafter = controlModelDrafter(entry.make(runner, growth), {

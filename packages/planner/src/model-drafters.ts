@@ -8,9 +8,9 @@ import {
 } from '@treespec/drafters';
 import {
   causalLmLayout,
-  type DraftModelRunnerOptions,
   eagle3HeadLayout,
   eagleHeadLayout,
+  type HeadRunnerOptions,
   type ManifestModel,
   type ModelRole,
   OnnxDraftLm,
@@ -26,12 +26,17 @@ export interface ModelDrafterEntry {
   readonly role: Exclude<ModelRole, 'target'>;
   /** The budget of the load its trees follow. */
   readonly budget: keyof Budgets;
-  /** Opens the draft model's runner, its buffers sized by `capacity`. */
-  open(session: InferenceSession, model: ManifestModel, capacity: DraftModelRunnerOptions): DraftModel;
+  /**
+   * Opens the draft model's runner, its buffers sized by `capacity`; `capacity.logits` asks a head
+   * for its full logits (set when it will draw sampled trees; draft LMs always return theirs).
+   */
+  open(session: InferenceSession, model: ManifestModel, capacity: HeadRunnerOptions): DraftModel;
   /** A drafter over `model` growing `growth`'s trees (several may share one model, one at a time). */
   make(model: DraftModel, growth: TreeGrowth): ModelTreeDrafter;
   /** Drafters that can draw sampled trees for sampling generations (`draftSampling`): how. */
   readonly sampled?: (model: DraftModel, growth: TreeGrowth) => ModelTreeDrafter;
+  /** Whether `sampled` can draw from this draft model; absent: always. */
+  readonly canSample?: (model: ManifestModel) => boolean;
 }
 
 /**
@@ -44,6 +49,9 @@ export const MODEL_DRAFTERS = {
     budget: 'tree',
     open: (session, model, capacity) => new OnnxEagleHead(session, eagleHeadLayout(model), capacity),
     make: (model, growth) => new EagleDrafter(model, { growth }),
+    sampled: (model, growth) => new EagleDrafter(model, { growth, sample: { temperature: 1 } }),
+    // Sampled trees need q over the whole target vocabulary; an FR-Spec head scores its draft tokens only.
+    canSample: (model) => model.draftVocab === undefined,
   },
   eagle3: {
     role: 'eagle3-head',

@@ -40,7 +40,8 @@ export interface BundleOptions {
   /** Stored step costs per model drafter (`treespec tune`), to seed the budget controller. */
   controllerSeeds?: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /**
-   * Draft LM: draw sampled draft trees for sampling generations (lossless with min(1, p/q)).
+   * Draft LM and EAGLE-2 head (one over the whole vocabulary): draw sampled draft trees for
+   * sampling generations (lossless with min(1, p/q)).
    * Default true under `auto`, where the controller drafts them only while they pay (at
    * temperature 1 on the tiny model they commit more per step than top-k trees: tau 2.13
    * against 1.56), false under `fixed`.
