@@ -222,7 +222,7 @@ describe('treespec tune --write', () => {
         draftTree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 },
       },
     });
-    // Top-k trees only: sampled draft-LM trees (the default under auto) keep their own shape.
+    // Top-k trees only: sampled draft trees (the default under auto) keep their own shape.
     const generator = await loadTreespec(bundle, { drafters: ['draft-lm'], draftSampling: false });
     try {
       expect(generator.drafters.eagle2?.maxTreeSize).toBe(5);

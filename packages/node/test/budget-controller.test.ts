@@ -77,23 +77,27 @@ describe('the budget controller on the real tiny model', () => {
     }
   }, 60_000);
 
-  it('draws sampled draft-LM trees for sampling generations by default, greedy ones stay top-k', async () => {
-    const generator = await loadTreespec(TINY, { drafter: 'draft-lm', tuningCache: false });
-    try {
-      const kinds = { sampled: 0, deterministic: 0 };
-      const count = (e: { tree: { size: number; candidateKind: 'sampled' | 'deterministic' } }) => {
-        if (e.tree.size > 1) kinds[e.tree.candidateKind]++;
-      };
-      const prompt = devPrompts(1)[0]!.prompt;
-      await generator.generate(prompt, { maxTokens: 32, temperature: 1, seed: 3, onStep: count });
-      expect(kinds.sampled).toBeGreaterThan(0);
-      expect(kinds.deterministic).toBe(0);
-      await generator.generate(prompt, { maxTokens: 32, onStep: count });
-      expect(kinds.deterministic).toBeGreaterThan(0);
-    } finally {
-      await generator.dispose();
-    }
-  }, 60_000);
+  it.each(['draft-lm', 'eagle2'] as const)(
+    '%s draws sampled trees for sampling generations by default, greedy ones stay top-k',
+    async (drafter) => {
+      const generator = await loadTreespec(TINY, { drafter, tuningCache: false });
+      try {
+        const kinds = { sampled: 0, deterministic: 0 };
+        const count = (e: { tree: { size: number; candidateKind: 'sampled' | 'deterministic' } }) => {
+          if (e.tree.size > 1) kinds[e.tree.candidateKind]++;
+        };
+        const prompt = devPrompts(1)[0]!.prompt;
+        await generator.generate(prompt, { maxTokens: 32, temperature: 1, seed: 3, onStep: count });
+        expect(kinds.sampled).toBeGreaterThan(0);
+        expect(kinds.deterministic).toBe(0);
+        await generator.generate(prompt, { maxTokens: 32, onStep: count });
+        expect(kinds.deterministic).toBeGreaterThan(0);
+      } finally {
+        await generator.dispose();
+      }
+    },
+    60_000,
+  );
 
   it('ignores a corrupt tuning cache with a warning and learns from scratch', async () => {
     const file = join(dir, 'corrupt.json');
