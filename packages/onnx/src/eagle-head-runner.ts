@@ -10,7 +10,7 @@ export type EagleHeadRunnerOptions = HeadRunnerOptions;
  * A treespec EAGLE-1/2 head ONNX model as a {@link DraftModel}: row i pairs token i + 1 with the
  * target's feature i; the graph returns each scored row's predicted next feature and its top-k
  * log-probabilities (through the target's lm_head, in-graph TopK): a commit's newest row, every
- * draft row.
+ * draft row. With the `logits` option the step also carries those rows' logits, for sampled trees.
  */
 export class OnnxEagleHead extends HeadRunner {
   readonly layout: EagleHeadLayout;
