@@ -67,3 +67,45 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     await expect(generator.generate('Hi', { tree: { topK: 5 } })).rejects.toThrow(/capacity set at load/);
   });
 });
+
+describe('sampled EAGLE-2 trees at assembly', () => {
+  async function kindsAtTemperature1(generator: TextGenerator): Promise<Set<string>> {
+    const [prompt] = await devPrompts(1);
+    const kinds = new Set<string>();
+    await generator.generate(prompt, {
+      maxTokens: 16,
+      temperature: 1,
+      seed: 5,
+      onStep: (event) => kinds.add(event.tree.candidateKind),
+    });
+    return kinds;
+  }
+
+  it('draw from the head’s logits when sampling', async () => {
+    const planned = plan(await tinyManifest(), { drafter: 'eagle2', budget: 'fixed', draftSampling: true });
+    const generator = await assemble(planned, openTinySession, await tinyTokenizer());
+    try {
+      expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled']);
+    } finally {
+      await generator.dispose();
+    }
+  });
+
+  it('stay top-k for a head over a reduced draft vocabulary, whose logits miss the other tokens', async () => {
+    const manifest = await tinyManifest();
+    // The manifest claims an FR-Spec head; the planner must not ask it for full-vocabulary logits.
+    const reduced = {
+      ...manifest,
+      models: manifest.models.map((m) =>
+        m.role === 'eagle-head' ? { ...m, draftVocab: { size: 2048, source: 'frequency' as const } } : m,
+      ),
+    };
+    const planned = plan(reduced, { drafter: 'eagle2', budget: 'fixed', draftSampling: true });
+    const generator = await assemble(planned, openTinySession, await tinyTokenizer());
+    try {
+      expect([...(await kindsAtTemperature1(generator))]).toEqual(['deterministic']);
+    } finally {
+      await generator.dispose();
+    }
+  });
+});
