@@ -11,7 +11,9 @@
 // --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE, --no-node (skip the same
 // prompts on @treespec/node's CPU provider, run after the browser for the cost comparison),
 // --dist DIR (the built page to measure, default ../dist: another checkout's, to compare builds),
-// --calls (log every model call in the worker and report them by kind under `calls`).
+// --calls (log every model call in the worker and report them by kind under `calls`),
+// --no-render (the speculative run neither streams its text into the page nor draws trees, as
+// the plain run does not: tells the page's rendering apart from decoding).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     'no-node': { type: 'boolean', default: false },
     dist: { type: 'string' },
     calls: { type: 'boolean', default: false },
+    'no-render': { type: 'boolean', default: false },
   },
 });
 const maxTokens = Number(args['max-tokens']);
@@ -57,6 +60,7 @@ if (args.drafter) query.set('drafter', args.drafter);
 if (args.budget) query.set('budget', args.budget);
 if (args.threads) query.set('threads', args.threads);
 if (args.calls) query.set('calls', '1');
+if (args['no-render']) query.set('render', '0');
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -241,11 +245,11 @@ function summariseCosts(costs) {
 
 /**
  * The model calls of every run (`--calls`) by kind, pooled over runs: the plain run's target
- * calls; the speculative run's single-row target calls after a single-row step (a plain step
+ * calls (the first after the prefill apart, in both runs); the speculative run's single-row target calls after a single-row step (a plain step
  * after a plain step), right after a drafted step's verification, and right after the drafter's
  * calls (by rows: a drafted tree's verification); the drafter's first call of a step by its rows
- * (after plain steps the EAGLE head first catches up on their rows, and on the prompt's before
- * its first draft) and its later calls. Each kind: calls, min, p25 and median ms, and per run the
+ * (after plain steps the EAGLE head first catches up on their rows), apart from the
+ * generation's first (the prompt's rows), and its later calls. Each kind: calls, min, p25 and median ms, and per run the
  * total ms. The prefill's calls are left out.
  */
 function summariseCalls(all) {
@@ -257,31 +261,42 @@ function summariseCalls(all) {
     k.rows += rows;
   };
   for (const { spec, plain } of all) {
-    for (let i = 1; i < plain.ms.length; i++) add('plain run: target, 1 row', plain.ms[i], 1);
+    add('plain run: target, first step after the prefill', plain.ms[1], 1);
+    for (let i = 2; i < plain.ms.length; i++) add('plain run: target, 1 row', plain.ms[i], 1);
     let previousRows = 0;
+    let first = true;
+    let headStarted = false;
     let drafterCalls = 0;
     for (let i = 1; i < spec.ms.length; i++) {
       const rows = spec.rows[i];
       if (spec.model[i] === 'drafter') {
         const size = rows === 1 ? '1 row' : rows <= 8 ? '2-8 rows' : rows <= 32 ? '9-32 rows' : '33+ rows';
         add(
-          drafterCalls === 0 ? `drafter: first call of a step, ${size}` : 'drafter: later calls',
+          !headStarted
+            ? "drafter: the generation's first call (the prompt's rows)"
+            : drafterCalls === 0
+              ? `drafter: first call of a step, ${size}`
+              : 'drafter: later calls',
           spec.ms[i],
           rows,
         );
+        headStarted = true;
         drafterCalls++;
         continue;
       }
       const kind =
         drafterCalls > 0
           ? `target after the drafter, ${Math.min(rows, 4)}${rows >= 4 ? '+' : ''} rows`
-          : rows > 1
-            ? 'target without drafting, 2+ rows'
-            : previousRows === 1
-              ? 'target, 1 row after a 1-row step'
-              : 'target, 1 row after a drafted step';
+          : first
+            ? 'target, first step after the prefill'
+            : rows > 1
+              ? 'target without drafting, 2+ rows'
+              : previousRows === 1
+                ? 'target, 1 row after a 1-row step'
+                : 'target, 1 row after a drafted step';
       add(kind, spec.ms[i], rows);
       previousRows = rows;
+      first = false;
       drafterCalls = 0;
     }
   }

@@ -18,6 +18,8 @@ import { renderTree } from './tree-view.js';
 const params = new URLSearchParams(location.search);
 const MODEL_URL = params.get('model') ?? '/models/tiny/';
 const TREE = parseTree(params.get('tree'));
+/** `?render=0`: show the text only when done and draw no trees (measuring decoding apart from the page's rendering). */
+const RENDER = params.get('render') !== '0';
 
 function parseTree(value: string | null): { topK: number; depth: number; totalTokens: number } | undefined {
   if (!value) return undefined;
@@ -263,15 +265,19 @@ async function run(
     const spec = await client.generate(prompt, {
       maxTokens,
       signal: controller.signal,
-      onDelta: (text) => ui.output.append(text),
       // Twenty trees a second are plenty to watch, and each one sent costs the decoding loop.
       treeIntervalMs: 50,
-      onStep: (tree) => {
-        // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
-        if (tree.tokens.length < 2) return;
-        latest = tree;
-        frame ||= requestAnimationFrame(draw);
-      },
+      ...(RENDER
+        ? {
+            onDelta: (text: string) => ui.output.append(text),
+            onStep: (tree: TreeSnapshot) => {
+              // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
+              if (tree.tokens.length < 2) return;
+              latest = tree;
+              frame ||= requestAnimationFrame(draw);
+            },
+          }
+        : {}),
       onStats: (s) => {
         ui.tau.textContent = fmt(s.tau, 2);
         ui.tps.textContent = fmt(s.tokensPerSecond, 1);
@@ -281,6 +287,7 @@ async function run(
       cancelAnimationFrame(frame);
       draw();
     }
+    if (!RENDER) ui.output.textContent = spec.text;
     ui.tau.textContent = fmt(spec.stats.tau, 2);
     ui.tps.textContent = fmt(spec.stats.tokensPerSecond, 1);
     ui.controller.textContent = describeController(spec.stats.controller);
