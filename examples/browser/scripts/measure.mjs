@@ -10,7 +10,10 @@
 // --drafter NAME,
 // --threads N, --prompts N, --max-tokens N, --repeats N, --out FILE, --no-node (skip the same
 // prompts on @treespec/node's CPU provider, run after the browser for the cost comparison),
-// --dist DIR (the built page to measure, default ../dist: another checkout's, to compare builds).
+// --dist DIR (the built page to measure, default ../dist: another checkout's, to compare builds),
+// --calls (log every model call in the worker and report them by kind under `calls`),
+// --no-render (the speculative run neither streams its text into the page nor draws trees, as
+// the plain run does not: tells the page's rendering apart from decoding).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -35,6 +38,8 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     'no-node': { type: 'boolean', default: false },
     dist: { type: 'string' },
+    calls: { type: 'boolean', default: false },
+    'no-render': { type: 'boolean', default: false },
   },
 });
 const maxTokens = Number(args['max-tokens']);
@@ -54,6 +59,8 @@ if (args.tree) query.set('tree', args.tree);
 if (args.drafter) query.set('drafter', args.drafter);
 if (args.budget) query.set('budget', args.budget);
 if (args.threads) query.set('threads', args.threads);
+if (args.calls) query.set('calls', '1');
+if (args['no-render']) query.set('render', '0');
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -110,6 +117,7 @@ try {
           identical: o.identical,
           costs: o.costs,
           controller: o.spec.stats.controller ?? null,
+          calls: args.calls ? { spec: o.spec.calls, plain: o.plain.calls } : null,
         });
         process.stderr.write(
           `repeat ${r + 1} ${p.id}: tau ${o.spec.stats.tau.toFixed(2)} ` +
@@ -168,6 +176,7 @@ const report = {
   },
   costs: summariseCosts(runs.flat().map((x) => x.costs)),
   controller: summariseController(runs.flat()),
+  calls: args.calls ? summariseCalls(runs.flat().map((x) => x.calls)) : null,
   node: args['no-node'] ? null : await measureNode(),
   perPrompt,
 };
@@ -232,6 +241,85 @@ function summariseCosts(costs) {
     verifyByNodes: bySize('verifyByNodes'),
     draftByDepth: bySize('draftByDepth'),
   };
+}
+
+/**
+ * The model calls of every run (`--calls`) by kind, pooled over runs: the plain run's target
+ * calls (the first after the prefill apart, in both runs); the speculative run's single-row target calls after a single-row step (a plain step
+ * after a plain step), right after a drafted step's verification, and right after the drafter's
+ * calls (by rows: a drafted tree's verification); the drafter's first call of a step by its rows
+ * (after plain steps the EAGLE head first catches up on their rows), apart from the
+ * generation's first (the prompt's rows), and its later calls. Each kind: calls, min, p25 and median ms, and per run the
+ * total ms. The prefill's calls are left out.
+ */
+function summariseCalls(all) {
+  const kinds = new Map();
+  const add = (kind, ms, rows) => {
+    if (!kinds.has(kind)) kinds.set(kind, { ms: [], rows: 0 });
+    const k = kinds.get(kind);
+    k.ms.push(ms);
+    k.rows += rows;
+  };
+  for (const { spec, plain } of all) {
+    add('plain run: target, first step after the prefill', plain.ms[1], 1);
+    for (let i = 2; i < plain.ms.length; i++) add('plain run: target, 1 row', plain.ms[i], 1);
+    let previousRows = 0;
+    let first = true;
+    let headStarted = false;
+    let drafterCalls = 0;
+    for (let i = 1; i < spec.ms.length; i++) {
+      const rows = spec.rows[i];
+      if (spec.model[i] === 'drafter') {
+        const size = rows === 1 ? '1 row' : rows <= 8 ? '2-8 rows' : rows <= 32 ? '9-32 rows' : '33+ rows';
+        add(
+          !headStarted
+            ? "drafter: the generation's first call (the prompt's rows)"
+            : drafterCalls === 0
+              ? `drafter: first call of a step, ${size}`
+              : 'drafter: later calls',
+          spec.ms[i],
+          rows,
+        );
+        headStarted = true;
+        drafterCalls++;
+        continue;
+      }
+      const kind =
+        drafterCalls > 0
+          ? `target after the drafter, ${Math.min(rows, 4)}${rows >= 4 ? '+' : ''} rows`
+          : first
+            ? 'target, first step after the prefill'
+            : rows > 1
+              ? 'target without drafting, 2+ rows'
+              : previousRows === 1
+                ? 'target, 1 row after a 1-row step'
+                : 'target, 1 row after a drafted step';
+      add(kind, spec.ms[i], rows);
+      previousRows = rows;
+      first = false;
+      drafterCalls = 0;
+    }
+  }
+  const at = (xs, q) => xs[Math.floor(q * (xs.length - 1))];
+  return Object.fromEntries(
+    [...kinds.entries()]
+      .sort((a, b) => a[0].localeCompare(b[0]))
+      .map(([kind, { ms, rows }]) => {
+        const sorted = [...ms].sort((a, b) => a - b);
+        const total = ms.reduce((a, b) => a + b, 0);
+        return [
+          kind,
+          {
+            calls: ms.length,
+            meanRows: round(rows / ms.length, 1),
+            minMs: round(sorted[0], 3),
+            p25Ms: round(at(sorted, 0.25), 3),
+            medianMs: round(median(sorted), 3),
+            msPerRun: round(total / all.length, 1),
+          },
+        ];
+      }),
+  );
 }
 
 /** The same prompts, speculative then plain, on @treespec/node's CPU provider in this process. */

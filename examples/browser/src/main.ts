@@ -18,6 +18,8 @@ import { renderTree } from './tree-view.js';
 const params = new URLSearchParams(location.search);
 const MODEL_URL = params.get('model') ?? '/models/tiny/';
 const TREE = parseTree(params.get('tree'));
+/** `?render=0`: show the text only when done and draw no trees (measuring decoding apart from the page's rendering). */
+const RENDER = params.get('render') !== '0';
 
 function parseTree(value: string | null): { topK: number; depth: number; totalTokens: number } | undefined {
   if (!value) return undefined;
@@ -193,6 +195,7 @@ async function load(): Promise<LoadInfo | null> {
       cache: params.get('cache') !== '0',
       ...(params.get('threads') ? { numThreads: Number(params.get('threads')) } : {}),
       ...(TREE ? { tree: TREE } : {}),
+      ...(params.get('calls') === '1' ? { logCalls: true } : {}),
       ...(params.get('budget') ? { budget: params.get('budget') as LoadTreespecWebOptions['budget'] } : {}),
       ...(params.get('drafter')
         ? { drafter: params.get('drafter') as LoadTreespecWebOptions['drafter'] }
@@ -258,28 +261,46 @@ async function run(
     const accepted = latest.path.length - 1;
     ui.treeCaption.textContent = `Step ${latest.step + 1}: the target accepted ${accepted} of ${drafted} drafted tokens, then added its own.`;
   };
+  // The text arrives a token at a time but is shown with the statistics, ten times a second:
+  // each change to the page costs a frame (style, layout, paint) on the same two cores as the
+  // WASM threads, and a frame per token made the decoding steps dearer than the plain run's.
+  let unshown = '';
+  const showText = () => {
+    if (unshown) ui.output.append(unshown);
+    unshown = '';
+  };
   try {
-    const spec = await client.generate(prompt, {
-      maxTokens,
-      signal: controller.signal,
-      onDelta: (text) => ui.output.append(text),
-      // Twenty trees a second are plenty to watch, and each one sent costs the decoding loop.
-      treeIntervalMs: 50,
-      onStep: (tree) => {
-        // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
-        if (tree.tokens.length < 2) return;
-        latest = tree;
-        frame ||= requestAnimationFrame(draw);
-      },
-      onStats: (s) => {
-        ui.tau.textContent = fmt(s.tau, 2);
-        ui.tps.textContent = fmt(s.tokensPerSecond, 1);
-      },
-    });
+    const spec = await client
+      .generate(prompt, {
+        maxTokens,
+        signal: controller.signal,
+        // Twenty trees a second are plenty to watch, and each one sent costs the decoding loop.
+        treeIntervalMs: 50,
+        ...(RENDER
+          ? {
+              onDelta: (text: string) => {
+                unshown += text;
+              },
+              onStep: (tree: TreeSnapshot) => {
+                // Plain steps (the budget controller drafted nothing) leave the last drafted tree shown.
+                if (tree.tokens.length < 2) return;
+                latest = tree;
+                frame ||= requestAnimationFrame(draw);
+              },
+            }
+          : {}),
+        onStats: (s) => {
+          showText();
+          ui.tau.textContent = fmt(s.tau, 2);
+          ui.tps.textContent = fmt(s.tokensPerSecond, 1);
+        },
+      })
+      .finally(showText);
     if (frame) {
       cancelAnimationFrame(frame);
       draw();
     }
+    if (!RENDER) ui.output.textContent = spec.text;
     ui.tau.textContent = fmt(spec.stats.tau, 2);
     ui.tps.textContent = fmt(spec.stats.tokensPerSecond, 1);
     ui.controller.textContent = describeController(spec.stats.controller);

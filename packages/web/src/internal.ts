@@ -4,6 +4,7 @@
  * semver; the public entry re-exported here too.
  */
 
+export { loggedSession } from './call-log.js';
 export { type Downloaded, type DownloadOptions, download, expectedLength } from './download.js';
 export { providerUnavailable } from './errors.js';
 export {

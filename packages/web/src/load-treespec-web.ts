@@ -18,6 +18,7 @@ import {
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type * as OrtWeb from 'onnxruntime-web';
+import { CallLog, loggedSession } from './call-log.js';
 import { type Downloaded, download } from './download.js';
 import { DownloadError, ProviderUnavailableError } from './errors.js';
 import {
@@ -52,6 +53,13 @@ export interface LoadTreespecWebOptions extends BundleOptions {
   cache?: boolean;
   /** Name of the Cache Storage cache. Default `treespec-models`. */
   cacheName?: string;
+  /**
+   * Log every model call's rows and duration in `WebTreespec.calls` (a diagnostic: what a
+   * speculative step's time goes to, call by call). In a worker each generation's result carries
+   * its calls (`WorkerResult.calls`; the log restarts when a generation starts, so calls of
+   * generations queued behind each other mix). Default false.
+   */
+  logCalls?: boolean;
   /** Called as bytes arrive (at most every `progressIntervalMs`, and whenever a file starts or ends). */
   onProgress?: (progress: LoadProgress) => void;
   /** Default 50. */
@@ -90,6 +98,8 @@ export interface LoadInfo {
 export interface WebTreespec {
   generator: TextGenerator;
   info: LoadInfo;
+  /** Every model call since the log was last reset, with `logCalls`; else null. */
+  calls: CallLog | null;
 }
 
 /**
@@ -174,6 +184,19 @@ export async function loadTreespecWeb(
     const filesDone = performance.now();
 
     const providers: Record<string, WebExecutionProvider> = {};
+    const calls = options.logCalls ? new CallLog() : null;
+    const wrap = (session: OrtWeb.InferenceSession, model: ManifestModel) =>
+      yieldAtTarget(
+        calls
+          ? loggedSession(
+              session,
+              model.role === 'target' ? 'target' : 'drafter',
+              model.inputs.inputIds,
+              calls,
+            )
+          : session,
+        model,
+      );
     const generator = await assemble(
       planned,
       async (model: ManifestModel) => {
@@ -195,7 +218,7 @@ export async function loadTreespecWeb(
             spinning,
           });
           providers[model.id] = provider;
-          return checkGraph(yieldAtTarget(session, model), model, bytes.url);
+          return checkGraph(wrap(session, model), model, bytes.url);
         } catch (error) {
           if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
           provider = 'wasm';
@@ -206,7 +229,7 @@ export async function loadTreespecWeb(
             intraOpNumThreads,
             spinning,
           });
-          return checkGraph(yieldAtTarget(session, model), model, bytes.url);
+          return checkGraph(wrap(session, model), model, bytes.url);
         }
       },
       tokenizer,
@@ -219,6 +242,7 @@ export async function loadTreespecWeb(
     const snapshot = progress.snapshot();
     return {
       generator,
+      calls,
       info: {
         manifestUrl,
         version,

@@ -77,7 +77,7 @@ export function serveTreespecWorker(
     const { id } = request;
     if (loading) throw new BusyError('the treespec worker');
     if (!bundle) throw new WorkerProtocolError('"start" came before a model was loaded; send "load" first');
-    const { generator } = bundle;
+    const { generator, calls } = bundle;
     const {
       trees = false,
       treeIntervalMs = 0,
@@ -107,6 +107,7 @@ export function serveTreespecWorker(
       post(make());
       postMs += performance.now() - t0;
     };
+    calls?.reset();
     const live: LiveStats = { generatedTokens: 0, steps: 0, tau: 0, tokensPerSecond: 0, elapsedMs: 0 };
     try {
       const stream = generator.stream(request.prompt, {
@@ -145,6 +146,7 @@ export function serveTreespecWorker(
           finishReason: result.finishReason,
           stats: result.stats,
           postMs,
+          ...(calls ? { calls: calls.toJSON() } : {}),
         },
       });
     } finally {

@@ -14,6 +14,7 @@ import {
 } from '@treespec/core';
 import { DisposedError, QueueFullError, type TextGenerateOptions } from '@treespec/generator';
 import type { ChatMessage } from '@treespec/tokenizers';
+import type { ModelCalls } from './call-log.js';
 import { DownloadError, ModelLoadError, ProviderUnavailableError, WorkerProtocolError } from './errors.js';
 import type { LoadInfo, LoadTreespecWebOptions } from './load-treespec-web.js';
 import type { LoadProgress } from './progress.js';
@@ -83,6 +84,8 @@ export interface WorkerResult {
    * loop, so that part is also in `stats.bookkeepingMs`).
    */
   postMs: number;
+  /** The generation's model calls, when the model was loaded with `logCalls`. */
+  calls?: ModelCalls;
 }
 
 /** An error that crossed from the worker; rebuilt by {@link deserializeError} as its own class. */

@@ -90,6 +90,44 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
     }
   });
 
+  it("with logCalls, logs a generation's model calls: the prefill, then one target call per step with its tree's rows", async () => {
+    const { fetch } = bundleFetch();
+    const { generator, calls } = await loadTreespecWeb(BASE, { fetch, logCalls: true });
+    try {
+      const [prompt] = await devPrompts(1);
+      const plain = await generator.generate(prompt, { maxTokens: 8, plain: true });
+      const promptTokens = plain.promptTokens.length;
+      const plainCalls = calls?.toJSON();
+      expect(plainCalls?.model).toEqual(Array(1 + plain.stats.steps).fill('target'));
+      expect(plainCalls?.rows).toEqual([promptTokens - 1, ...Array(plain.stats.steps).fill(1)]);
+      expect(plainCalls?.ms.every((ms) => ms > 0)).toBe(true);
+
+      calls?.reset();
+      const spec = await generator.generate(prompt, { maxTokens: 24 });
+      const specCalls = calls?.toJSON();
+      const targetRows = specCalls?.rows.filter((_, i) => specCalls.model[i] === 'target') ?? [];
+      expect(targetRows[0]).toBe(promptTokens - 1);
+      expect(targetRows.slice(1).reduce((a, b) => a + b, 0)).toBeCloseTo(
+        spec.stats.meanTreeSize * spec.stats.steps,
+        6,
+      );
+      // The head caught up on the prompt's rows before its first draft.
+      expect(specCalls?.model.filter((m) => m === 'drafter').length).toBeGreaterThan(0);
+      expect(
+        Math.max(...(specCalls?.rows.filter((_, i) => specCalls.model[i] === 'drafter') ?? [])),
+      ).toBeGreaterThanOrEqual(promptTokens - 1);
+    } finally {
+      await generator.dispose();
+    }
+  });
+
+  it('logs no calls without logCalls', async () => {
+    const { fetch } = bundleFetch();
+    const { generator, calls } = await loadTreespecWeb(BASE, { fetch, drafter: 'none' });
+    await generator.dispose();
+    expect(calls).toBeNull();
+  });
+
   it('fetches only the models the chosen drafter needs', async () => {
     const { fetch, requested } = bundleFetch();
     const { generator, info } = await loadTreespecWeb(`${BASE}treespec.json`, { fetch, drafter: 'none' });

@@ -2,6 +2,7 @@ import { AbortError, BusyError, DraftTree, type StepEvent } from '@treespec/core
 import type { TextGenerateOptions } from '@treespec/generator';
 import { describe, expect, it } from 'vitest';
 import {
+  CallLog,
   DownloadError,
   type LoadInfo,
   type LoadProgress,
@@ -20,10 +21,13 @@ import {
 /** A generator that writes "w1 w2 …", one word per step, drafting a two-node tree each time. */
 class ScriptedGenerator {
   disposed = 0;
+  /** Where its "model calls" go (one two-row target call a step), when loaded with `logCalls`. */
+  calls: CallLog | null = null;
   readonly tokenizer = { decode: (ids: ArrayLike<number>) => `w${ids[0]}` };
 
   stream(_prompt: unknown, options: TextGenerateOptions) {
     const max = options.maxTokens ?? 8;
+    const calls = this.calls;
     const tree = new DraftTree(4);
     let text = '';
     let finishReason: 'length' | 'abort' = 'length';
@@ -41,6 +45,7 @@ class ScriptedGenerator {
         }
         tree.reset(n);
         tree.add(0, n + 1, -0.5);
+        calls?.record('target', 2, 1.5);
         const event: StepEvent = {
           step: n,
           tree,
@@ -84,8 +89,9 @@ function fakeLoader(generators: ScriptedGenerator[]) {
       throw new AbortError(`loading ${href} was aborted`);
     }
     const generator = new ScriptedGenerator();
+    generator.calls = options.logCalls ? new CallLog() : null;
     generators.push(generator);
-    return { generator, info: INFO } as unknown as WebTreespec;
+    return { generator, info: INFO, calls: generator.calls } as unknown as WebTreespec;
   };
 }
 
@@ -202,6 +208,16 @@ describe('the treespec worker', () => {
     ]);
     expect(result.postMs).toBeGreaterThanOrEqual(2 * posted.length);
     expect(result.postMs).toBeLessThan(2 * posted.length + 200);
+  });
+
+  it('returns each generation its own model calls when loaded with logCalls, and none otherwise', async () => {
+    const { client } = connect();
+    await client.load('https://x/m/', { logCalls: true });
+    await client.generate('Once', { maxTokens: 3 });
+    const second = await client.generate('Once', { maxTokens: 2 });
+    expect(second.calls).toEqual({ model: ['target', 'target'], rows: [2, 2], ms: [1.5, 1.5] });
+    await client.load('https://x/m/');
+    expect((await client.generate('Once', { maxTokens: 2 })).calls).toBeUndefined();
   });
 
   it('sends at most one tree per treeIntervalMs, and always the last one, before the result', async () => {
