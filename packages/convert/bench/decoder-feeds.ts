@@ -9,6 +9,18 @@ const HEAD_DIM = 64;
 const HIDDEN = 384;
 
 /**
+ * Session options of the benches that time one model call at a time: one intra-op thread, no
+ * spinning, so every model starts a call from the same idle state.
+ */
+export const ONE_THREAD_SESSION: ort.InferenceSession.SessionOptions = {
+  graphOptimizationLevel: 'all',
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
+
+/**
  * Inputs for `n` new rows after `past` cached ones: random cache contents in [-0.5, 0.5), a
  * causal bias; heads also get features, `top_k` 10 and `score_rows` n (every row scored). Positions run `past + i` for a sequence,
  * or `past + floor(log2(i + 1))` (the depths of a full binary tree's rows) for a tree.

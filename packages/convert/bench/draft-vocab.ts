@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { convertCausalLM, convertEagleHead } from '../src/index.js';
 import { causalBias } from '../src/testing/index.js';
-import { decoderFeeds, percentiles } from './decoder-feeds.js';
+import { decoderFeeds, ONE_THREAD_SESSION, percentiles } from './decoder-feeds.js';
 
 const tiny = resolve(import.meta.dirname, '../../model-tiny');
 const { values: args } = parseArgs({
@@ -68,13 +68,7 @@ async function main(): Promise<void> {
     });
     heads.push({ id: draftId, kind: 'draft' });
   }
-  const options: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
+  const options = ONE_THREAD_SESSION;
   const sessions = new Map<string, ort.InferenceSession>();
   for (const h of heads)
     sessions.set(h.id, await ort.InferenceSession.create(join(out, `${h.id}.onnx`), options));

@@ -12,7 +12,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { decoderFeeds, percentiles } from './decoder-feeds.js';
+import { decoderFeeds, ONE_THREAD_SESSION, percentiles } from './decoder-feeds.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,13 +58,7 @@ function commitFeeds(kind: Kind, past: number, n: number, scored: number): Recor
 
 async function main(): Promise<void> {
   const bundle = args.bundle!;
-  const options: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
+  const options = ONE_THREAD_SESSION;
   const sessions = new Map<string, ort.InferenceSession>();
   for (const m of MODELS)
     sessions.set(m.id, await ort.InferenceSession.create(join(bundle, `${m.id}.onnx`), options));
