@@ -1,8 +1,7 @@
 import { type DraftModelStep, ModelFormatError, topK } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { InferenceSession } from 'onnxruntime-common';
 import { causalLmFeeds } from './causal-lm-feeds.js';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
-import { Int64Buffer } from './int64.js';
 import type { KvArray } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
@@ -25,7 +24,6 @@ export class OnnxDraftLm extends DraftModelRunner {
   private readonly index: Int32Array;
   private readonly value: Float32Array;
   private readonly fetchNames: string[];
-  private readonly scoreRows = new Int64Buffer(1);
 
   constructor(session: InferenceSession, layout: CausalLmLayout, options: DraftLmRunnerOptions = {}) {
     if (layout.attention !== 'plain') {
@@ -56,10 +54,7 @@ export class OnnxDraftLm extends DraftModelRunner {
     const past = cache.length;
     const scored = committed ? 1 : rows;
     const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, bias, rows);
-    if (layout.names.scoreRows) {
-      this.scoreRows.set(0, scored);
-      feeds[layout.names.scoreRows] = new Tensor('int64', this.scoreRows.values, [1]);
-    }
+    const first = this.feedScoreRows(feeds, layout.names.scoreRows, rows, scored);
     const out = await this.session.run(feeds, this.fetchNames);
     for (let l = 0; l < layout.layers; l++) {
       const keys = out[layout.names.presentKeys[l]].data as KvArray;
@@ -67,8 +62,6 @@ export class OnnxDraftLm extends DraftModelRunner {
       cache.writeRows(l, keys, values, null, rows, past);
     }
     cache.length = past + rows;
-    // A draft LM without `score_rows` returned every row's logits: its scored rows are the trailing ones.
-    const first = layout.names.scoreRows ? 0 : rows - scored;
     const logits = (out[layout.names.logits].data as Float32Array).subarray(first * this.vocabSize);
     this.summarise(logits, scored, k);
     return {

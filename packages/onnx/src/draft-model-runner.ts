@@ -6,7 +6,7 @@ import {
   requireInteger,
   writeCausalBias,
 } from '@treespec/core';
-import type { InferenceSession } from 'onnxruntime-common';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { Int64Buffer } from './int64.js';
 import { KvCache } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
@@ -50,6 +50,7 @@ export abstract class DraftModelRunner implements DraftModel {
   protected readonly positions: Int64Buffer;
   private readonly chunk: number;
   private causalBias: Float32Array;
+  private readonly scoreRows = new Int64Buffer(1);
   private committed = 0;
   private draftRowCount = 0;
   private disposed = false;
@@ -174,6 +175,23 @@ export abstract class DraftModelRunner implements DraftModel {
     bias: Float32Array,
     committed: boolean,
   ): Promise<DraftModelStep>;
+
+  /**
+   * Tells a graph with a `score_rows` input (`name`) to score the last `scored` of a call's `rows`
+   * rows, and returns the row of the outputs they start at: 0 when fed, else `rows - scored`, since
+   * a graph converted before `score_rows` scores every row.
+   */
+  protected feedScoreRows(
+    feeds: Record<string, Tensor>,
+    name: string | null | undefined,
+    rows: number,
+    scored: number,
+  ): number {
+    if (!name) return rows - scored;
+    this.scoreRows.set(0, scored);
+    feeds[name] = new Tensor('int64', this.scoreRows.values, [1]);
+    return 0;
+  }
 
   private checkedRun(
     rows: number,

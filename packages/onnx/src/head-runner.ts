@@ -30,7 +30,6 @@ export interface HeadRunnerOptions extends DraftModelRunnerOptions {
 export abstract class HeadRunner extends DraftModelRunner {
   private readonly names: EagleHeadLayout['names'];
   private readonly topK = new Int64Buffer(1);
-  private readonly scoreRows = new Int64Buffer(1);
   private readonly topTokens: Int32Array;
   private readonly fetchNames: string[];
   private readonly fetchesLogits: boolean;
@@ -83,10 +82,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.pastValue]: cache.valueTensor(0, past),
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
-    if (names.scoreRows) {
-      this.scoreRows.set(0, scored);
-      feeds[names.scoreRows] = new Tensor('int64', this.scoreRows.values, [1]);
-    }
+    const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
     const out = await this.session.run(feeds, this.fetchNames);
     cache.writeRows(
       0,
@@ -97,8 +93,6 @@ export abstract class HeadRunner extends DraftModelRunner {
       past,
     );
     cache.length = width;
-    // A head without `score_rows` returned every row: its scored rows are the trailing ones.
-    const first = names.scoreRows ? 0 : rows - scored;
     const ids = out[names.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * (first * k + i)];
