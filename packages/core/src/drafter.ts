@@ -76,6 +76,13 @@ export interface Drafter {
   propose(context: DraftContext, tree: DraftTree): Promise<void> | void;
   /** Learns from a verification (optional: adaptive drafters use it). */
   observe?(outcome: StepOutcome): void;
+  /**
+   * Optional, for drafters that keep a model's context: bounds the catch-up of the next
+   * `propose`. When it would first feed the model more than `rows` committed rows (after a run
+   * of plain steps, say), the drafter forgets its context and feeds only the newest `rows`. Its
+   * drafts then see a shorter history, which changes how much is accepted, never the output.
+   */
+  catchUpWithin?(rows: number): void;
   /** Releases native resources. */
   dispose?(): Promise<void>;
   /**

@@ -41,6 +41,20 @@ export interface BudgetControllerOptions {
    */
   maxPlainRun?: number;
   /**
+   * Most committed rows a probe out of plain decoding catches its drafter up on: a drafter that
+   * would first feed its model more (the prompt and every plain step since it last drafted)
+   * forgets its context and feeds the newest this many instead, so that a probe costs about the
+   * same after a long run of plain steps as after a short one. Default 16.
+   */
+  probeCatchUp?: number;
+  /**
+   * Share of the time spent decoding plainly that probes out of it may lose: probes that lost L ms
+   * against plain steps committing the same tokens are followed by at least L / (share × a plain
+   * step) plain steps, so that speculation that does not pay costs at most about this share.
+   * Default 0.01.
+   */
+  probeShare?: number;
+  /**
    * The drafter for generations that sample (those whose `reset` gets a seed), e.g. one that draws
    * sampled trees; default the same drafter. Acceptance is learnt apart for greedy and sampling
    * generations either way.
@@ -100,6 +114,10 @@ class Regime {
   closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
+  /** Whether the drafted steps since the last run of plain steps are probes of it. */
+  probing = false;
+  /** Milliseconds those probes lost against plain steps committing the same tokens. */
+  probeLoss = 0;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -170,6 +188,10 @@ export class BudgetController implements Drafter {
   private readonly startChoice: number;
   private readonly probeEvery: number;
   private readonly maxPlainRun: number;
+  private readonly probeCatchUp: number;
+  private readonly probeShare: number;
+  /** Whether this step probes out of a run of plain steps. */
+  private outOfPlain = false;
   private readonly fixed: boolean;
   private readonly smoothing: number;
   private readonly maxDepth: number;
@@ -217,6 +239,12 @@ export class BudgetController implements Drafter {
     });
     this.probeEvery = requireInteger('probeEvery', options.probeEvery ?? 16, 1);
     this.maxPlainRun = requireInteger('maxPlainRun', options.maxPlainRun ?? 128, 1);
+    this.probeCatchUp = requireInteger('probeCatchUp', options.probeCatchUp ?? 16, 1);
+    this.probeShare = requireNumber('probeShare', options.probeShare ?? 0.01, {
+      min: 0,
+      max: 1,
+      minExclusive: true,
+    });
     this.clock = options.clock ?? (() => performance.now());
     this.fixed = options.fixed ?? false;
     this.name = part.drafter.name;
@@ -321,6 +349,7 @@ export class BudgetController implements Drafter {
     this.lengthAtPropose = context.length;
     this.proposeStart = t0;
     const regime = this.active;
+    this.outOfPlain = false;
     const choice = this.choose(regime);
     this.stats.steps++;
     this.proposed = true;
@@ -329,6 +358,7 @@ export class BudgetController implements Drafter {
       tree.reset(context.tokens[context.length - 1]);
     } else {
       const { drafter, growth } = regime.part;
+      if (this.outOfPlain) drafter.catchUpWithin?.(this.probeCatchUp);
       (growth.capNext as (depth: number, nodes: number) => void).call(
         growth,
         this.lastChoice.depth,
@@ -360,6 +390,10 @@ export class BudgetController implements Drafter {
       const depth = tree.size > 1 ? this.lastChoice.depth : 0;
       const ms = this.proposeEnd - this.proposeStart;
       if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
+      if (regime.probing) {
+        const plainMs = this.costs.plainMs();
+        if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - pathLength * plainMs;
+      }
       regime.calibration.record(tree, pathLength - 1);
       this.learnMasses(regime, tree);
       regime.drafted++;
@@ -438,10 +472,18 @@ export class BudgetController implements Drafter {
     if (measure) return this.pick(best, true);
     if (best < 0 || bestRate <= plainRate) {
       // Close to paying: try the best tree again soon. Far from it: the start tree later. Each
-      // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins.
+      // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins, and
+      // long enough that what the last probes lost stays within `probeShare` of the run's time.
       const close = best >= 0 && bestRate > CLOSE * plainRate;
-      if (++regime.plainRun < (close ? regime.closeLimit : regime.plainLimit)) return this.pickPlain();
+      regime.probing = false;
+      const paidFor = !(regime.probeLoss * plainRate > this.probeShare * regime.plainRun);
+      if (++regime.plainRun < (close ? regime.closeLimit : regime.plainLimit) || !paidFor) {
+        return this.pickPlain();
+      }
       regime.plainRun = 0;
+      regime.probeLoss = 0;
+      regime.probing = true;
+      this.outOfPlain = true;
       regime.measureNext = true;
       if (close) {
         regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
@@ -451,6 +493,8 @@ export class BudgetController implements Drafter {
       return this.pick(this.startChoice, true);
     }
     regime.plainRun = 0;
+    regime.probing = false;
+    regime.probeLoss = 0;
     regime.plainLimit = 2 * this.probeEvery;
     regime.closeLimit = this.probeEvery;
     if (++regime.sinceProbe >= this.probeEvery) {

@@ -44,12 +44,13 @@ export class DraftLmDrafter extends ModelTreeDrafter {
   }
 
   protected rowsToCommit(context: DraftContext): CommitRows | null {
-    const done = this.model.committedRows;
+    const done = this.skipped + this.model.committedRows;
     if (done > context.length)
       throw new ContractError('the draft LM holds more tokens than were committed; reset() it first');
     return {
       tokens: context.tokens.subarray(done, context.length),
       features: EMPTY,
+      featureWidth: 0,
       rows: context.length - done,
     };
   }

@@ -62,6 +62,7 @@ export function featureRowsToCommit(
     return {
       tokens: context.tokens.subarray(start, start + context.featureRows),
       features: columns.select(context),
+      featureWidth: columns.width,
       rows: context.featureRows,
     };
   }

@@ -7,6 +7,7 @@ import {
   type DraftOutcome,
   type DraftTree,
   MASKED_BIAS,
+  requireInteger,
   type TreeGrowth,
 } from '@treespec/core';
 import { DraftSampler, type DraftSampling } from './draft-sampler.js';
@@ -16,6 +17,8 @@ export interface CommitRows {
   tokens: Int32Array;
   /** Feature rows for feature heads; an empty array for models without features. */
   features: Float32Array;
+  /** Width of a feature row in `features`; 0 for models without features. */
+  featureWidth: number;
   rows: number;
 }
 
@@ -50,6 +53,13 @@ export abstract class ModelTreeDrafter implements Drafter {
   private readonly draftRowOf: Int32Array;
   /** Draws the children of sampled trees; null for top-k trees. */
   private readonly sampler: DraftSampler | null;
+  /**
+   * Rows of the sequence before the model's first committed row: those a bounded catch-up
+   * ({@link ModelTreeDrafter.catchUpWithin}) left out since the last `reset`.
+   */
+  protected skipped = 0;
+  /** The bound on the next catch-up in rows; 0 for none. */
+  private catchUpBound = 0;
 
   constructor(model: DraftModel, growth: TreeGrowth, sample?: DraftSampling) {
     this.model = model;
@@ -112,13 +122,40 @@ export abstract class ModelTreeDrafter implements Drafter {
   reset(seed?: number): void {
     this.model.reset();
     this.sampler?.reseed(seed);
+    this.skipped = 0;
+    this.catchUpBound = 0;
+  }
+
+  catchUpWithin(rows: number): void {
+    this.catchUpBound = requireInteger('rows', rows, 1);
+  }
+
+  /**
+   * The rows to commit this step, cut to the newest `catchUpBound` after forgetting the model's
+   * context when there are more (the bound applies to this one catch-up).
+   */
+  private boundedRows(context: DraftContext): CommitRows | null {
+    const commit = this.rowsToCommit(context);
+    const bound = this.catchUpBound;
+    this.catchUpBound = 0;
+    if (!commit || bound === 0 || commit.rows <= bound) return commit;
+    const drop = commit.rows - bound;
+    this.skipped += this.model.committedRows + drop;
+    this.model.reset();
+    const width = commit.featureWidth;
+    return {
+      tokens: commit.tokens.subarray(drop, drop + bound),
+      features: width > 0 ? commit.features.subarray(drop * width, (drop + bound) * width) : commit.features,
+      featureWidth: width,
+      rows: bound,
+    };
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     const { model, growth } = this;
     const hidden = model.featureSize;
     if (context.room < 2) return;
-    const commit = this.rowsToCommit(context);
+    const commit = this.boundedRows(context);
     if (!commit || model.committedRows + commit.rows > model.maxContext) return;
     const first = await model.commit(commit.tokens, commit.features, commit.rows, this.k);
     if (first.rows !== 1) {

@@ -64,7 +64,8 @@ async function sample(growth: TreeGrowth, drafterSample?: { temperature: number;
   });
   const controller = new BudgetController(
     { drafter: new ClockedDrafter(inner, target), growth },
-    { clock: clock.read, probeEvery: 2, maxPlainRun: 4 },
+    // Probes may lose as much time as plain steps take, so the choice keeps changing.
+    { clock: clock.read, probeEvery: 2, maxPlainRun: 4, probeShare: 1 },
   );
   const verifier = new StochasticVerifier({ temperature: TEMPERATURE });
   const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });

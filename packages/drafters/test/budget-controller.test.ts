@@ -127,6 +127,21 @@ describe('budget controller', () => {
     expect(c.steps - c.plainSteps).toBeLessThanOrEqual(8);
   });
 
+  it('keeps what its probes out of plain decoding lose within about 1 % of the time decoded plainly', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 4, sharpness: 2 });
+    const plainMs = 10;
+    // A probe of the start tree (depth 3, 4 nodes) costs 72 ms and commits one token: 62 ms lost
+    // to plain decoding, twice per probe (the probe and the step that times steady drafting).
+    const t = toy(model, { kind: 'adversarial' }, dearVerify);
+    await run(t, [1, 2, 3], 200);
+    const start = t.clock.now;
+    const r = await run(t, [1, 5, 9], 3000);
+    const c = controllerOf(r);
+    expect(c.steps - c.plainSteps).toBeGreaterThan(0);
+    // Doubling runs of plain steps alone (up to 128) lost about 10 % here.
+    expect(t.clock.now - start).toBeLessThan(1.02 * plainMs * r.tokens.length);
+  });
+
   it('stops drafting a drafter that is always wrong, then finds its way back once drafts are right again', async () => {
     const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 5, sharpness: 2 });
     const costs: ToyCosts = { verify: (n) => 10 + 0.5 * (n - 1), draftCall: 1 };

@@ -94,4 +94,7 @@ export class ClockedDrafter implements Drafter {
   observe(outcome: DraftOutcome) {
     this.inner.observe?.(outcome);
   }
+  catchUpWithin(rows: number) {
+    this.inner.catchUpWithin?.(rows);
+  }
 }

@@ -1,0 +1,132 @@
+import {
+  type DraftContext,
+  type Drafter,
+  type DraftModelStep,
+  type DraftTree,
+  DynamicTreeGrowth,
+  SpeculativeDecoder,
+} from '@treespec/core';
+import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { GreedyVerifier } from '@treespec/sampling';
+import { describe, expect, it } from 'vitest';
+import { BudgetController, DraftLmDrafter, EagleDrafter, type ModelTreeDrafter } from '../src/index.js';
+import { Clock, ClockedDrafter, ClockedTarget } from './clocked-toy.js';
+import { ToyDraftHead } from './toy-draft-model.js';
+
+/** A toy draft model that records how many rows each commit fed it. */
+class RecordingHead extends ToyDraftHead {
+  readonly commits: number[] = [];
+  override commit(
+    tokens: Int32Array,
+    features: Float32Array,
+    rows: number,
+    k: number,
+  ): Promise<DraftModelStep> {
+    this.commits.push(rows);
+    return super.commit(tokens, features, rows, k);
+  }
+}
+
+const WINDOW = 6;
+
+/**
+ * A controller over a drafter of the toy model itself (its drafts are always right) where a tree
+ * still costs a little more than it gains (each node 11 ms against a 10 ms plain step): it decodes plainly
+ * and probes now and then, each probe catching up within WINDOW rows.
+ */
+async function probeRuns(kind: 'eagle' | 'draft-lm') {
+  const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 12, sharpness: 2 });
+  const clock = new Clock();
+  const featureSize = kind === 'eagle' ? 3 : 0;
+  const target = new ClockedTarget(new ToyTarget(model, { featureSize }), clock, {
+    verify: (n) => 10 + 11 * (n - 1),
+    draftCall: 0.5,
+  });
+  const head = new RecordingHead(model, { featureSize });
+  const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
+  const drafter: ModelTreeDrafter =
+    kind === 'eagle' ? new EagleDrafter(head, { growth }) : new DraftLmDrafter(head, { growth });
+  const controller = new BudgetController(
+    { drafter: new ClockedDrafter(drafter, target), growth },
+    { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 16 },
+  );
+  const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
+  const drafted: Array<{ depth: number; accepted: number }> = [];
+  const prompt = [1, 4, 2, 7];
+  const result = await decoder.generate(prompt, {
+    maxTokens: 2000,
+    onStep: ({ tree, pathLength }) => {
+      if (tree.size > 1) drafted.push({ depth: tree.maxDepth(), accepted: pathLength - 1 });
+    },
+  });
+  expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 2000 })));
+  return { head, drafted, controller: result.stats.controller };
+}
+
+describe('a probe out of plain decoding catches its drafter up within a bound', () => {
+  for (const kind of ['eagle', 'draft-lm'] as const) {
+    it(`${kind}: feeds the model at most the newest rows, and its drafts still follow the sequence`, async () => {
+      const { head, drafted, controller } = await probeRuns(kind);
+      expect(controller?.plainSteps).toBeGreaterThan(1000);
+      // The start trees commit a step's rows each (at most 4); the probes after runs of 16 plain
+      // steps or more would have fed 16 rows or more.
+      const probes = head.commits.filter((rows) => rows === WINDOW).length;
+      expect(probes).toBeGreaterThan(3);
+      expect(Math.max(...head.commits.slice(1))).toBeLessThanOrEqual(WINDOW);
+      // The toy model drafts exactly when it sees the right last two tokens at the right places:
+      // every drafted path is accepted whole, probes included.
+      expect(drafted.length).toBeGreaterThan(probes);
+      for (const step of drafted) expect(step.accepted).toBe(step.depth);
+    });
+  }
+});
+
+/** Drafts with `inner` in the last 4 of every 16 steps, the first of them bounded to WINDOW rows. */
+class ProbeEvery16 implements Drafter {
+  readonly name = 'probe-every-16';
+  readonly needsFeatures = false;
+  readonly maxTreeSize: number;
+  private step = 0;
+  constructor(readonly inner: ModelTreeDrafter) {
+    this.maxTreeSize = inner.maxTreeSize;
+  }
+  reset(seed?: number) {
+    this.step = 0;
+    this.inner.reset(seed);
+  }
+  async propose(context: DraftContext, tree: DraftTree) {
+    const phase = this.step++ % 16;
+    if (phase < 12) return;
+    if (phase === 12) this.inner.catchUpWithin(WINDOW);
+    await this.inner.propose(context, tree);
+  }
+}
+
+describe('a draft LM caught up within a bound', () => {
+  it('commits the tokens that follow its window on the next steps, each at its place', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 13, sharpness: 2 });
+    const head = new RecordingHead(model, { featureSize: 0 });
+    const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
+    const drafter = new ProbeEvery16(new DraftLmDrafter(head, { growth }));
+    const decoder = new SpeculativeDecoder({
+      target: new ToyTarget(model),
+      drafter,
+      verifier: new GreedyVerifier(),
+    });
+    const accepted: number[] = [];
+    const prompt = [1, 4, 2];
+    const r = await decoder.generate(prompt, {
+      maxTokens: 300,
+      onStep: ({ tree, pathLength }) => {
+        if (tree.size > 1) accepted.push(pathLength - 1 - tree.maxDepth());
+      },
+    });
+    expect(Array.from(r.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 300 })));
+    // Bounded catch-ups of WINDOW rows, each followed by commits of one step's tokens (at most 4).
+    expect(head.commits.filter((rows) => rows === WINDOW).length).toBeGreaterThan(10);
+    expect(Math.max(...head.commits)).toBeLessThanOrEqual(WINDOW);
+    // The toy drafts right only from the right last two tokens: every path accepted whole.
+    expect(accepted.length).toBeGreaterThan(40);
+    expect(accepted.every((short) => short === 0)).toBe(true);
+  });
+});
