@@ -267,3 +267,15 @@ describe('treespec bench', () => {
     expect(fixed.controller.plainShare).toBe(0);
   }, 120_000);
 });
+
+describe('treespec generate --compare', () => {
+  it('prints the text once, both runs, and the speed-up with identical greedy output', async () => {
+    const r = await run('generate', 'Once upon a time', '--max-tokens', '12', '--compare');
+    expect(r.code).toBe(0);
+    expect(r.out.trim().length).toBeGreaterThan(0);
+    expect(r.out.split('\n').filter((line) => line.trim() !== '')).toHaveLength(1);
+    expect(r.err).toMatch(/^speculative: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau [\d.]+/m);
+    expect(r.err).toMatch(/^plain: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau 1\.00/m);
+    expect(r.err).toMatch(/^speed-up over plain decoding: [\d.]+x, identical output$/m);
+  }, 120_000);
+});
