@@ -83,3 +83,27 @@ export function requireProviderRuns(
     file: manifestFile,
   });
 }
+
+/** Where a model's KV cache lives between calls: host memory, or the provider's device. */
+export type KvCacheLocation = 'host' | 'device';
+
+/**
+ * Where each provider keeps a plain-attention model's KV cache. On `webgpu` and `cuda` a host
+ * cache would cross to the device and back on every call, so the cache stays there as the
+ * session's own output tensors (`preferredOutputLocation: 'gpu-buffer'`) and commits run a small
+ * compaction graph on the device (`DeviceKvCache` of @treespec/onnx). The CPU and WebAssembly
+ * providers read host memory directly. Fused attention shares one cache buffer in place and keeps
+ * it on the host everywhere.
+ */
+export const KV_CACHE_LOCATION: Readonly<Record<BundleDevice, KvCacheLocation>> = {
+  cpu: 'host',
+  wasm: 'host',
+  webgpu: 'device',
+  cuda: 'device',
+};
+
+/** Where `model`'s KV cache lives on `device` (see {@link KV_CACHE_LOCATION}). */
+export function kvCacheLocation(model: ManifestModel, device: BundleDevice): KvCacheLocation {
+  if ((model.attention ?? 'plain') !== 'plain') return 'host';
+  return Object.hasOwn(KV_CACHE_LOCATION, device) ? KV_CACHE_LOCATION[device] : 'host';
+}
