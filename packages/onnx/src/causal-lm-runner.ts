@@ -83,7 +83,11 @@ export class OnnxCausalLm implements TargetModel {
   private readonly fetchNamesWithFeature: string[];
   private readonly prefillFetchNames: string[];
   private readonly prefillFetchNamesWithFeature: string[];
-  /** A device cache's fetches: every output (a session with gpu-buffer outputs binds them all). */
+  /**
+   * A device cache's fetches: every output. With outputs preferred on the device, onnxruntime-node
+   * binds the session's outputs across calls, and a call that leaves one unfetched fails
+   * ("Tensor size mismatch") once its shape changes.
+   */
   private readonly allFetchNames: readonly string[];
   /** Fused attention: the cache tensors as feeds and as preallocated outputs, rebound on growth. */
   private readonly boundFeeds: Record<string, Tensor> = {};
@@ -330,9 +334,9 @@ export class OnnxCausalLm implements TargetModel {
 
   /**
    * Runs `rows` prepared rows after a {@link DeviceKvCache}'s rows (once its running commit is
-   * done) and holds the new entries for the next commit. Every output is fetched: with outputs
-   * preferred on the device, ONNX Runtime binds them all. Logits and features are expected on the
-   * host (their preferred location stays `cpu`).
+   * done) and holds the new entries for the next commit. Every output is fetched (see
+   * `allFetchNames`), a prefill's logits too; logits and features are expected on the host (their
+   * preferred location stays `cpu`).
    */
   private async runOnDeviceCache(cache: DeviceKvCache, rows: number, wantFeatures: boolean): Promise<void> {
     await cache.ready();
