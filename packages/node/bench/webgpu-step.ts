@@ -6,7 +6,10 @@
  *
  * For each attention layout (plain, and fused GroupQueryAttention converted into a temporary
  * folder) and provider, it prefills `context` tokens through the causal-LM runner and times
- * `verify` + `commit` of a one-node tree and of an eight-node chain (median of `reps`). For the
+ * `verify` + `commit` of a one-node tree and of an eight-node chain (median of `reps`); the plain
+ * layout also with the KV cache on the device (`DeviceKvCache`: present outputs on `gpu-buffer`,
+ * commits by the compaction graph, timed until the compaction is done), as the planner sets it up
+ * on webgpu, and on the CPU provider the same logic on host tensors. For the
  * fused layout on WebGPU it also times the bare session two ways with the same feeds: the cache
  * as host tensors bound to `past_*`/`present_*` (what the runner does: uploaded and read back
  * every call), and the cache kept on the device (`preferredOutputLocation: 'gpu-buffer'`, each
@@ -19,7 +22,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DraftTree, KeepPlan, planKeep } from '@treespec/core';
-import { causalLmLayout, findModel, layerName, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import {
+  causalLmLayout,
+  compactionModel,
+  compactionOutputLocations,
+  DeviceKvCache,
+  deviceCacheOutputLocations,
+  findModel,
+  layerName,
+  OnnxCausalLm,
+  parseManifest,
+} from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { createSession, type ExecutionProvider } from '../src/index.js';
 import { bundleWithTarget } from '../test/converted-target.js';
@@ -59,15 +72,40 @@ function medians(costs: Cost[]): Cost {
   };
 }
 
-/** Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached tokens. */
-async function stepCost(dir: string, provider: ExecutionProvider, nodes: number): Promise<Cost> {
+/**
+ * Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached
+ * tokens; with `onDevice`, the cache is a {@link DeviceKvCache} and the step ends when its
+ * compaction has run.
+ */
+async function stepCost(
+  dir: string,
+  provider: ExecutionProvider,
+  nodes: number,
+  onDevice = false,
+): Promise<Cost> {
   const file = join(dir, 'treespec.json');
   const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
+  const layout = causalLmLayout(entry);
+  const options = { executionProvider: provider };
+  const compaction = onDevice
+    ? await createSession(
+        compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+        options,
+        'drafter',
+        compactionOutputLocations(layout.layers),
+      )
+    : undefined;
   const runner = new OnnxCausalLm(
-    await createSession(join(dir, entry.file), { executionProvider: provider }),
-    causalLmLayout(entry),
-    { maxContext: capacity, cacheChunk: capacity },
+    await createSession(
+      join(dir, entry.file),
+      options,
+      'target',
+      onDevice ? deviceCacheOutputLocations(layout) : undefined,
+    ),
+    layout,
+    { maxContext: capacity, cacheChunk: capacity, ...(compaction ? { compaction } : {}) },
   );
+  const { cache } = runner;
   try {
     const prompt = Int32Array.from({ length: context }, (_, i) => 100 + ((i * 37) % 5000));
     const tree = new DraftTree(nodes);
@@ -79,9 +117,11 @@ async function stepCost(dir: string, provider: ExecutionProvider, nodes: number)
       await runner.prefill(prompt);
       tree.reset(7);
       for (let n = 1; n < nodes; n++) tree.add(n - 1, 11 + n, 0);
+      if (cache instanceof DeviceKvCache) await cache.ready();
       const cost = await timed(async () => {
         await runner.verify(tree);
         runner.commit(planKeep(tree, root, 1, keep));
+        if (cache instanceof DeviceKvCache) await cache.ready();
       });
       if (r > 0) times.push(cost); // the first builds WebGPU pipelines
     }
@@ -182,6 +222,11 @@ try {
         verify1: await stepCost(dir, provider, 1),
         verify8: await stepCost(dir, provider, 8),
       };
+      if (layout === 'plain')
+        report[`plain/${provider}, cache on the device`] = {
+          verify1: await stepCost(dir, provider, 1, true),
+          verify8: await stepCost(dir, provider, 8, true),
+        };
     }
   }
   report['fused/webgpu bare call, 1 row'] = await fusedCallCosts(fusedDir);
