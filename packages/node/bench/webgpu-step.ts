@@ -15,6 +15,11 @@
  * every call), and the cache kept on the device (`preferredOutputLocation: 'gpu-buffer'`, each
  * call's `present_*` bound as the next call's `past_*` and preallocated `present_*`). Needs a WebGPU adapter (without a GPU:
  * Mesa's lavapipe, mesa-vulkan-drivers 23 or later). Prints one JSON report.
+ *
+ * `--memory-rounds N` instead checks that the device cache releases what it replaces: N rounds of
+ * a 40-token prefill and 40 verify + commit steps on webgpu, printing the process's resident
+ * memory after each (lavapipe's device memory is host memory); `--no-release` keeps the replaced
+ * cache tensors undisposed, for comparison.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -40,7 +45,12 @@ import { TINY } from '../test/tiny.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: { context: { type: 'string', default: '128' }, reps: { type: 'string', default: '9' } },
+  options: {
+    context: { type: 'string', default: '128' },
+    reps: { type: 'string', default: '9' },
+    'memory-rounds': { type: 'string', default: '0' },
+    'no-release': { type: 'boolean', default: false },
+  },
 });
 const context = Number(values.context);
 const reps = Number(values.reps);
@@ -207,6 +217,55 @@ async function fusedCallCosts(dir: string): Promise<{ cacheOnHost: Cost; cacheOn
     await host.release();
     await device.release();
   }
+}
+
+/** Resident MiB after each of `rounds` rounds of a prefill and 40 device-cache steps on webgpu. */
+async function deviceCacheMemory(rounds: number, release: boolean): Promise<number[]> {
+  if (!release) Object.defineProperty(DeviceKvCache.prototype, 'release', { value: () => undefined });
+  const file = join(TINY, 'treespec.json');
+  const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
+  const layout = causalLmLayout(entry);
+  const options = { executionProvider: 'webgpu' as const };
+  const compaction = await createSession(
+    compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+    options,
+    'drafter',
+    compactionOutputLocations(layout.layers),
+  );
+  const runner = new OnnxCausalLm(
+    await createSession(join(TINY, entry.file), options, 'target', deviceCacheOutputLocations(layout)),
+    layout,
+    { maxContext: 512, compaction },
+  );
+  const tree = new DraftTree(4);
+  const keep = new KeepPlan(4);
+  const path = Int32Array.from([0, 2]);
+  const rss: number[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      runner.reset();
+      await runner.prefill(Int32Array.from({ length: 40 }, (_, i) => 100 + i));
+      for (let step = 0; step < 40; step++) {
+        tree.reset(5 + step);
+        tree.add(0, 9, 0);
+        tree.add(0, 11, 0);
+        tree.add(2, 13, 0);
+        await runner.verify(tree);
+        runner.commit(planKeep(tree, path, 2, keep));
+      }
+      rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    }
+    return rss;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+const memoryRounds = Number(values['memory-rounds']);
+if (memoryRounds > 0) {
+  const rss = await deviceCacheMemory(memoryRounds, !values['no-release']);
+  console.log(JSON.stringify({ release: !values['no-release'], residentMiBAfterEachRound: rss }));
+  process.exit(0);
 }
 
 const fusedDir = await mkdtemp(join(tmpdir(), 'treespec-webgpu-step-'));
