@@ -85,8 +85,8 @@ export class OnnxCausalLm implements TargetModel {
   private readonly prefillFetchNamesWithFeature: string[];
   /**
    * A device cache's fetches: every output. With outputs preferred on the device, onnxruntime-node
-   * binds the session's outputs across calls, and a call that leaves one unfetched fails
-   * ("Tensor size mismatch") once its shape changes.
+   * 1.30 failed a verification after prefills that had left the logits out ("Tensor size
+   * mismatch").
    */
   private readonly allFetchNames: readonly string[];
   /** Fused attention: the cache tensors as feeds and as preallocated outputs, rebound on growth. */
