@@ -6,12 +6,20 @@
  *
  * For each attention layout (plain, and fused GroupQueryAttention converted into a temporary
  * folder) and provider, it prefills `context` tokens through the causal-LM runner and times
- * `verify` + `commit` of a one-node tree and of an eight-node chain (median of `reps`). For the
+ * `verify` + `commit` of a one-node tree and of an eight-node chain (median of `reps`); the plain
+ * layout also with the KV cache on the device (`DeviceKvCache`: present outputs on `gpu-buffer`,
+ * commits by the compaction graph, timed until the compaction is done), as the planner sets it up
+ * on webgpu, and on the CPU provider the same logic on host tensors. For the
  * fused layout on WebGPU it also times the bare session two ways with the same feeds: the cache
  * as host tensors bound to `past_*`/`present_*` (what the runner does: uploaded and read back
  * every call), and the cache kept on the device (`preferredOutputLocation: 'gpu-buffer'`, each
  * call's `present_*` bound as the next call's `past_*` and preallocated `present_*`). Needs a WebGPU adapter (without a GPU:
  * Mesa's lavapipe, mesa-vulkan-drivers 23 or later). Prints one JSON report.
+ *
+ * `--memory-rounds N` instead checks that the device cache releases what it replaces: N rounds of
+ * a 40-token prefill and 40 verify + commit steps on webgpu, printing the process's resident
+ * memory after each (lavapipe's device memory is host memory); `--no-release` keeps the replaced
+ * cache tensors undisposed, for comparison.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,7 +27,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DraftTree, KeepPlan, planKeep } from '@treespec/core';
-import { causalLmLayout, findModel, layerName, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import {
+  causalLmLayout,
+  compactionModel,
+  compactionOutputLocations,
+  DeviceKvCache,
+  deviceCacheOutputLocations,
+  findModel,
+  layerName,
+  OnnxCausalLm,
+  parseManifest,
+} from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { createSession, type ExecutionProvider } from '../src/index.js';
 import { bundleWithTarget } from '../test/converted-target.js';
@@ -27,7 +45,12 @@ import { TINY } from '../test/tiny.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: { context: { type: 'string', default: '128' }, reps: { type: 'string', default: '9' } },
+  options: {
+    context: { type: 'string', default: '128' },
+    reps: { type: 'string', default: '9' },
+    'memory-rounds': { type: 'string', default: '0' },
+    'no-release': { type: 'boolean', default: false },
+  },
 });
 const context = Number(values.context);
 const reps = Number(values.reps);
@@ -59,15 +82,40 @@ function medians(costs: Cost[]): Cost {
   };
 }
 
-/** Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached tokens. */
-async function stepCost(dir: string, provider: ExecutionProvider, nodes: number): Promise<Cost> {
+/**
+ * Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached
+ * tokens; with `onDevice`, the cache is a {@link DeviceKvCache} and the step ends when its
+ * compaction has run.
+ */
+async function stepCost(
+  dir: string,
+  provider: ExecutionProvider,
+  nodes: number,
+  onDevice = false,
+): Promise<Cost> {
   const file = join(dir, 'treespec.json');
   const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
+  const layout = causalLmLayout(entry);
+  const options = { executionProvider: provider };
+  const compaction = onDevice
+    ? await createSession(
+        compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+        options,
+        'drafter',
+        compactionOutputLocations(layout.layers),
+      )
+    : undefined;
   const runner = new OnnxCausalLm(
-    await createSession(join(dir, entry.file), { executionProvider: provider }),
-    causalLmLayout(entry),
-    { maxContext: capacity, cacheChunk: capacity },
+    await createSession(
+      join(dir, entry.file),
+      options,
+      'target',
+      onDevice ? deviceCacheOutputLocations(layout) : undefined,
+    ),
+    layout,
+    { maxContext: capacity, cacheChunk: capacity, ...(compaction ? { compaction } : {}) },
   );
+  const { cache } = runner;
   try {
     const prompt = Int32Array.from({ length: context }, (_, i) => 100 + ((i * 37) % 5000));
     const tree = new DraftTree(nodes);
@@ -79,9 +127,11 @@ async function stepCost(dir: string, provider: ExecutionProvider, nodes: number)
       await runner.prefill(prompt);
       tree.reset(7);
       for (let n = 1; n < nodes; n++) tree.add(n - 1, 11 + n, 0);
+      if (cache instanceof DeviceKvCache) await cache.ready();
       const cost = await timed(async () => {
         await runner.verify(tree);
         runner.commit(planKeep(tree, root, 1, keep));
+        if (cache instanceof DeviceKvCache) await cache.ready();
       });
       if (r > 0) times.push(cost); // the first builds WebGPU pipelines
     }
@@ -169,6 +219,55 @@ async function fusedCallCosts(dir: string): Promise<{ cacheOnHost: Cost; cacheOn
   }
 }
 
+/** Resident MiB after each of `rounds` rounds of a prefill and 40 device-cache steps on webgpu. */
+async function deviceCacheMemory(rounds: number, release: boolean): Promise<number[]> {
+  if (!release) Object.defineProperty(DeviceKvCache.prototype, 'release', { value: () => undefined });
+  const file = join(TINY, 'treespec.json');
+  const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
+  const layout = causalLmLayout(entry);
+  const options = { executionProvider: 'webgpu' as const };
+  const compaction = await createSession(
+    compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+    options,
+    'drafter',
+    compactionOutputLocations(layout.layers),
+  );
+  const runner = new OnnxCausalLm(
+    await createSession(join(TINY, entry.file), options, 'target', deviceCacheOutputLocations(layout)),
+    layout,
+    { maxContext: 512, compaction },
+  );
+  const tree = new DraftTree(4);
+  const keep = new KeepPlan(4);
+  const path = Int32Array.from([0, 2]);
+  const rss: number[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      runner.reset();
+      await runner.prefill(Int32Array.from({ length: 40 }, (_, i) => 100 + i));
+      for (let step = 0; step < 40; step++) {
+        tree.reset(5 + step);
+        tree.add(0, 9, 0);
+        tree.add(0, 11, 0);
+        tree.add(2, 13, 0);
+        await runner.verify(tree);
+        runner.commit(planKeep(tree, path, 2, keep));
+      }
+      rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    }
+    return rss;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+const memoryRounds = Number(values['memory-rounds']);
+if (memoryRounds > 0) {
+  const rss = await deviceCacheMemory(memoryRounds, !values['no-release']);
+  console.log(JSON.stringify({ release: !values['no-release'], residentMiBAfterEachRound: rss }));
+  process.exit(0);
+}
+
 const fusedDir = await mkdtemp(join(tmpdir(), 'treespec-webgpu-step-'));
 try {
   await bundleWithTarget(fusedDir, { attention: 'fused' });
@@ -182,6 +281,11 @@ try {
         verify1: await stepCost(dir, provider, 1),
         verify8: await stepCost(dir, provider, 8),
       };
+      if (layout === 'plain')
+        report[`plain/${provider}, cache on the device`] = {
+          verify1: await stepCost(dir, provider, 1, true),
+          verify8: await stepCost(dir, provider, 8, true),
+        };
     }
   }
   report['fused/webgpu bare call, 1 row'] = await fusedCallCosts(fusedDir);

@@ -3,7 +3,12 @@ export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@tr
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export { verifyChecksums } from './bundle-files.js';
 export { type LoadTreespecOptions, loadTreespec } from './load-treespec.js';
-export { createSession, type ExecutionProvider, type NodeSessionOptions } from './session.js';
+export {
+  createSession,
+  type ExecutionProvider,
+  type NodeSessionOptions,
+  type OutputLocations,
+} from './session.js';
 export { readTokenizerFiles } from './tokenizer-files.js';
 export {
   defaultTuningCacheFile,

@@ -64,11 +64,12 @@ export async function loadTreespec(
   );
   return assemble(
     planned,
-    async (model) => {
+    async (model, outputs) => {
       const file = join(directory, model.file);
-      const session = await createSession(file, options, model.role === 'target' ? 'target' : 'drafter');
-      return checkGraph(session, model, file);
+      const role = model.role === 'target' ? 'target' : 'drafter';
+      return checkGraph(await createSession(file, options, role, outputs), model, file);
     },
     tokenizer,
+    (graph, outputs) => createSession(graph, options, 'drafter', outputs),
   );
 }

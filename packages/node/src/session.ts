@@ -64,24 +64,32 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
     '(libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
 };
 
+/** Output name → where ONNX Runtime leaves it: on the host (`cpu`) or the GPU provider's device (`gpu-buffer`). */
+export type OutputLocations = Readonly<Record<string, 'cpu' | 'gpu-buffer'>>;
+
 /**
- * Opens an ONNX model with onnxruntime-node on the chosen execution provider. External data
- * files next to the model are found by ONNX Runtime from the model's path. `role` picks the
- * thread setting: `intraOpNumThreads` for the target, `drafterThreads` for a drafter's model.
+ * Opens an ONNX model (its path, or its bytes for a graph built in memory) with onnxruntime-node
+ * on the chosen execution provider. External data files next to the model are found by ONNX
+ * Runtime from the model's path. `role` picks the thread setting: `intraOpNumThreads` for the
+ * target, `drafterThreads` for a drafter's model. `outputs` places outputs on the device
+ * (`preferredOutputLocation`); a session that falls back to the CPU keeps them all on the host.
  */
 export async function createSession(
-  modelPath: string,
+  modelPath: string | Uint8Array,
   options: NodeSessionOptions = {},
   role: 'target' | 'drafter' = 'target',
+  outputs?: OutputLocations,
 ): Promise<InferenceSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
     throw new OptionError('executionProvider', provider, '"cpu", "webgpu" or "cuda"');
   }
+  const modelName =
+    typeof modelPath === 'string' ? modelPath : `an in-memory model of ${modelPath.length} bytes`;
   try {
-    await access(modelPath);
+    if (typeof modelPath === 'string') await access(modelPath);
   } catch (error) {
-    throw new ModelLoadError(modelPath, 'the model file does not exist or cannot be read', error);
+    throw new ModelLoadError(modelName, 'the model file does not exist or cannot be read', error);
   }
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: [provider],
@@ -91,6 +99,7 @@ export async function createSession(
     ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
     ...threads(options, role),
     ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    ...(outputs && provider !== 'cpu' ? { preferredOutputLocation: { ...outputs } } : {}),
   };
   try {
     const ort = onnxRuntimeFor(options, provider);
@@ -114,7 +123,7 @@ export async function createSession(
       return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false }, role);
     }
     throw new ModelLoadError(
-      modelPath,
+      modelName,
       `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`,
       error,
     );

@@ -5,7 +5,6 @@ import { type ConvertCausalLMOptions, convertCausalLM } from '@treespec/convert'
 import { DraftTree } from '@treespec/core';
 import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
 import { findModel, type OnnxCausalLm, parseManifest } from '@treespec/onnx';
-import { expect } from 'vitest';
 import { TINY } from './tiny.js';
 
 /**
@@ -52,6 +51,8 @@ export async function expectRecordedLogits(
   vocab: number,
   tolerance: number,
 ): Promise<void> {
+  // Imported here, not at the top: bench/webgpu-step.ts runs bundleWithTarget outside vitest.
+  const { expect } = await import('vitest');
   const c = (
     JSON.parse(readFileSync(join(tinyCheckpointDirectory('target'), 'test-vectors.json'), 'utf8')) as {
       cases: VectorCase[];

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DraftTree, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
-import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { causalLmLayout, DeviceKvCache, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
 import { bundleWithTarget } from './converted-target.js';
@@ -14,6 +14,8 @@ import { devPrompts, TINY } from './tiny.js';
  * software Vulkan driver (lavapipe, Debian's mesa-vulkan-drivers 23 or later: Dawn rejects the 22.3
  * of bookworm, which lacks dynamic indexing of image arrays; .ci/run installs it). Lavapipe takes
  * hundreds of milliseconds per target call, so the generations are short and the tree small.
+ * The target's KV cache stays on the device there (the planner's KV_CACHE_LOCATION), committed by
+ * the compaction graph; test/device-kv-cache.test.ts runs the same logic on the CPU provider.
  */
 const TOKENS = 5;
 const PROMPTS = 5;
@@ -69,7 +71,7 @@ async function fusedLogits(provider: 'cpu' | 'webgpu', rows: number): Promise<Fl
 }
 
 describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
-  it('give EAGLE-2 greedy output equal to plain decoding on 5 prompts, and the CPU provider’s', async (ctx) => {
+  it('give EAGLE-2 greedy output equal to plain decoding on 5 prompts, and the CPU provider’s, with the KV cache on the device', async (ctx) => {
     ctx.skip(unavailable !== null, unavailable ?? '');
     const options = { drafter: 'eagle2', budget: 'fixed', tree: TREE, maxContext: 192 } as const;
     const generator = await loadTreespec(TINY, { ...options, executionProvider: 'webgpu' });
@@ -89,6 +91,13 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       }
       // The comparison means something only if drafts were verified and some accepted.
       expect(accepted).toBeGreaterThan(0);
+      // ... and if the cache was the device's: the last generation's rows are gpu-buffer tensors.
+      const { cache } = generator.target as OnnxCausalLm;
+      expect(cache).toBeInstanceOf(DeviceKvCache);
+      expect((cache as DeviceKvCache).length).toBeGreaterThan(0);
+      await (cache as DeviceKvCache).ready();
+      expect((cache as DeviceKvCache).keyTensor(0).location).toBe('gpu-buffer');
+      expect((cpu.target as OnnxCausalLm).cache).not.toBeInstanceOf(DeviceKvCache);
     } finally {
       await generator.dispose();
       await cpu.dispose();

@@ -1,16 +1,22 @@
 import { Tensor } from 'onnxruntime-common';
 import type { Int64Buffer } from './int64.js';
-import type { KvCache } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
+
+/** A cache whose first `rows` rows of a layer can be fed as `[1, rows, kvHeads, headDim]` tensors. */
+export interface CacheTensors {
+  readonly length: number;
+  keyTensor(layer: number, rows: number): Tensor;
+  valueTensor(layer: number, rows: number): Tensor;
+}
 
 /**
  * The feeds of one causal-LM call: `rows` new tokens with their position ids after the
  * `cache.length` cached ones, the `[1, 1, rows, cache.length + rows]` additive bias, and every
- * layer's cache as zero-copy views.
+ * layer's cache as the cache gives it (zero-copy views of a host cache).
  */
 export function causalLmFeeds(
   layout: CausalLmLayout,
-  cache: KvCache,
+  cache: CacheTensors,
   ids: Int64Buffer,
   positions: Int64Buffer,
   bias: Float32Array,

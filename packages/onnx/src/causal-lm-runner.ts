@@ -13,6 +13,7 @@ import {
 } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { causalLmFeeds } from './causal-lm-feeds.js';
+import { DeviceKvCache } from './device-kv-cache.js';
 import { Int64Buffer } from './int64.js';
 import { KV_CHUNK_ROWS, type KvArray, KvCache } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
@@ -28,6 +29,14 @@ export interface CausalLmRunnerOptions {
   maxContext?: number;
   /** Rows the KV cache allocates first and grows by at least (it doubles up to `maxContext`). Default 256. */
   cacheChunk?: number;
+  /**
+   * Keep the KV cache as the session's own output tensors, committed by this compaction session
+   * (of `compactionModel(layers, kvHeads, headDim, dtype)`, on the target's provider): a
+   * {@link DeviceKvCache}. With the session's `present_*` and the compaction's outputs preferred on
+   * `gpu-buffer` the cache stays on the GPU. Plain attention only. The runner releases the session.
+   * Default: a host cache.
+   */
+  compaction?: InferenceSession;
 }
 
 /**
@@ -38,7 +47,9 @@ export interface CausalLmRunnerOptions {
  * attention the model writes its new entries into a {@link SharedKvCache} bound as both its past
  * inputs and its present outputs, and a commit moves only the accepted rows that are out of
  * place. Every buffer it feeds is preallocated and passed as a zero-copy view; logits and features
- * are the arrays ONNX Runtime returns.
+ * are the arrays ONNX Runtime returns. Given a compaction session (plain attention), the cache is
+ * a {@link DeviceKvCache} instead: the model's own output tensors, which stay on a GPU provider's
+ * device, committed by that session.
  *
  * Written against onnxruntime-common, so the same runner serves onnxruntime-node and
  * onnxruntime-web sessions.
@@ -51,8 +62,11 @@ export class OnnxCausalLm implements TargetModel {
   readonly featureSize: number;
   readonly maxContext: number;
   readonly maxTreeSize: number;
-  /** A {@link KvCache} for plain attention, a {@link SharedKvCache} for fused. */
-  readonly cache: KvCache | SharedKvCache;
+  /**
+   * A {@link KvCache} for plain attention, a {@link DeviceKvCache} for plain attention with a
+   * compaction session, a {@link SharedKvCache} for fused.
+   */
+  readonly cache: KvCache | SharedKvCache | DeviceKvCache;
   private readonly prefillChunk: number;
   private readonly maxRows: number;
   private readonly ids: Int64Buffer;
@@ -61,11 +75,20 @@ export class OnnxCausalLm implements TargetModel {
   private readonly visibility: Uint8Array;
   private readonly newKeys: KvArray[];
   private readonly newValues: KvArray[];
+  /** A device cache's new-entry outputs of the last call. */
+  private readonly deviceKeys: Tensor[];
+  private readonly deviceValues: Tensor[];
   /** Plain attention's fetches: verify needs the logits, a prefill only the cache (and features). */
   private readonly fetchNames: string[];
   private readonly fetchNamesWithFeature: string[];
   private readonly prefillFetchNames: string[];
   private readonly prefillFetchNamesWithFeature: string[];
+  /**
+   * A device cache's fetches: every output. With outputs preferred on the device, onnxruntime-node
+   * 1.30 failed a verification after prefills that had left the logits out ("Tensor size
+   * mismatch").
+   */
+  private readonly allFetchNames: readonly string[];
   /** Fused attention: the cache tensors as feeds and as preallocated outputs, rebound on growth. */
   private readonly boundFeeds: Record<string, Tensor> = {};
   private readonly boundFetches: Record<string, Tensor | null> = {};
@@ -102,21 +125,43 @@ export class OnnxCausalLm implements TargetModel {
     this.maxRows = Math.max(this.maxTreeSize, this.prefillChunk);
     const { layers, kvHeads, headDim, dtype } = layout;
     const chunk = requireInteger('cacheChunk', options.cacheChunk ?? KV_CHUNK_ROWS, 1);
+    if (options.compaction && layout.attention === 'fused') {
+      throw new OptionError(
+        'compaction',
+        'a compaction session',
+        'none for fused attention (its cache is shared in place; device-resident caches need plain attention)',
+      );
+    }
     this.cache =
       layout.attention === 'fused'
         ? new SharedKvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk)
-        : new KvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk);
+        : options.compaction
+          ? new DeviceKvCache(
+              options.compaction,
+              layers,
+              kvHeads,
+              headDim,
+              this.maxContext,
+              dtype,
+              this.maxRows,
+            )
+          : new KvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk);
     this.ids = new Int64Buffer(this.maxRows);
     this.positions = new Int64Buffer(this.maxRows);
-    this.bias = new Float32Array(this.maxRows * this.cache.allocatedRows);
+    const biasColumns =
+      this.cache instanceof DeviceKvCache ? Math.min(chunk, this.maxContext) : this.cache.allocatedRows;
+    this.bias = new Float32Array(this.maxRows * biasColumns);
     this.visibility = new Uint8Array(this.maxTreeSize * this.maxTreeSize);
     this.newKeys = new Array<KvArray>(layout.layers);
     this.newValues = new Array<KvArray>(layout.layers);
+    this.deviceKeys = new Array<Tensor>(layout.layers);
+    this.deviceValues = new Array<Tensor>(layout.layers);
     const { names } = layout;
     this.prefillFetchNames = [...names.presentKeys, ...names.presentValues];
     this.prefillFetchNamesWithFeature = [...this.prefillFetchNames, names.feature];
     this.fetchNames = [names.logits, ...this.prefillFetchNames];
     this.fetchNamesWithFeature = [...this.fetchNames, names.feature];
+    this.allFetchNames = session.outputNames;
     this.boundFetches[names.logits] = null;
     this.boundFetchesWithFeature[names.logits] = null;
     this.boundFetchesWithFeature[names.feature] = null;
@@ -128,7 +173,8 @@ export class OnnxCausalLm implements TargetModel {
   }
 
   reset(): void {
-    this.cache.length = 0;
+    if (this.cache instanceof DeviceKvCache) this.cache.reset();
+    else this.cache.length = 0;
     this.pendingRows = 0;
   }
 
@@ -155,10 +201,13 @@ export class OnnxCausalLm implements TargetModel {
       this.writeBias(null, past, rows);
       await this.run(rows, wantFeatures, false);
       const { cache } = this;
-      if (cache instanceof KvCache)
-        for (let l = 0; l < this.layout.layers; l++)
-          cache.writeRows(l, this.newKeys[l], this.newValues[l], null, rows, past);
-      cache.length = past + rows;
+      if (cache instanceof DeviceKvCache) cache.commit(null, rows);
+      else {
+        if (cache instanceof KvCache)
+          for (let l = 0; l < this.layout.layers; l++)
+            cache.writeRows(l, this.newKeys[l], this.newValues[l], null, rows, past);
+        cache.length = past + rows;
+      }
       features?.set(this.features.subarray(0, rows * this.featureSize), start * this.featureSize);
     }
     this.pendingRows = 0;
@@ -199,6 +248,8 @@ export class OnnxCausalLm implements TargetModel {
     const at = cache.length;
     if (cache instanceof SharedKvCache) {
       cache.keep(plan.slots, plan.count, at);
+    } else if (cache instanceof DeviceKvCache) {
+      cache.commit(plan.slots, plan.count);
     } else {
       for (let l = 0; l < this.layout.layers; l++)
         cache.writeRows(l, this.newKeys[l], this.newValues[l], plan.slots, plan.count, at);
@@ -211,6 +262,7 @@ export class OnnxCausalLm implements TargetModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.cache instanceof DeviceKvCache) await this.cache.dispose();
     await this.session.release();
   }
 
@@ -259,6 +311,10 @@ export class OnnxCausalLm implements TargetModel {
       if (wantFeatures) this.features = out[names.feature].data as Float32Array;
       return;
     }
+    if (cache instanceof DeviceKvCache) {
+      await this.runOnDeviceCache(cache, rows, wantFeatures);
+      return;
+    }
     const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, this.bias, rows);
     const fetches = wantLogits
       ? wantFeatures
@@ -274,6 +330,27 @@ export class OnnxCausalLm implements TargetModel {
       this.newKeys[l] = out[names.presentKeys[l]].data as KvArray;
       this.newValues[l] = out[names.presentValues[l]].data as KvArray;
     }
+  }
+
+  /**
+   * Runs `rows` prepared rows after a {@link DeviceKvCache}'s rows (once its running commit is
+   * done) and holds the new entries for the next commit. Every output is fetched (see
+   * `allFetchNames`), a prefill's logits too; logits and features are expected on the host (their
+   * preferred location stays `cpu`).
+   */
+  private async runOnDeviceCache(cache: DeviceKvCache, rows: number, wantFeatures: boolean): Promise<void> {
+    await cache.ready();
+    const { layout } = this;
+    const { names } = layout;
+    const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, this.bias, rows);
+    const out = await this.session.run(feeds, this.allFetchNames);
+    this.logits = out[names.logits]!.data as Float32Array;
+    if (wantFeatures) this.features = out[names.feature]!.data as Float32Array;
+    for (let l = 0; l < layout.layers; l++) {
+      this.deviceKeys[l] = out[names.presentKeys[l]!]!;
+      this.deviceValues[l] = out[names.presentValues[l]!]!;
+    }
+    cache.hold(this.deviceKeys, this.deviceValues);
   }
 
   /** Points the fused model's past inputs and present outputs at the shared cache's tensors. */

@@ -1,6 +1,13 @@
 export { checkBundleLimits, MAX_MANIFEST_DIMS } from './bundle-limits.js';
 export { type BundlePath, checkBundlePath, checkedBundlePaths } from './bundle-paths.js';
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
+export { type CompactionNames, compactionModel, compactionNames } from './compaction-graph.js';
+export {
+  compactionOutputLocations,
+  DeviceKvCache,
+  deviceCacheOutputLocations,
+  type OutputLocation,
+} from './device-kv-cache.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
 export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';

@@ -8,16 +8,38 @@ import {
 } from '@treespec/core';
 import { controlModelDrafter, sampledTreeGrowth } from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
-import { capturedFeatureLayout, causalLmLayout, type ManifestModel, OnnxCausalLm } from '@treespec/onnx';
+import {
+  capturedFeatureLayout,
+  causalLmLayout,
+  compactionModel,
+  compactionOutputLocations,
+  deviceCacheOutputLocations,
+  type ManifestModel,
+  OnnxCausalLm,
+  type OutputLocation,
+} from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree, startTree } from './budgets.js';
 import { DRAFTERS, type DrafterContext } from './drafter-table.js';
 import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import type { Plan } from './plan.js';
+import { kvCacheLocation } from './provider-support.js';
 import { growthFor } from './tree-growth.js';
 
-/** Opens an ONNX Runtime session for one model of the plan: the host's job (files, fetches, providers). */
-export type OpenSession = (model: ManifestModel) => Promise<InferenceSession>;
+/** Output name → where ONNX Runtime leaves it (the session option `preferredOutputLocation`). */
+export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
+
+/**
+ * Opens an ONNX Runtime session for one model of the plan: the host's job (files, fetches,
+ * providers). `outputs`, when given, is the session's `preferredOutputLocation`.
+ */
+export type OpenSession = (model: ManifestModel, outputs?: OutputPlacement) => Promise<InferenceSession>;
+
+/**
+ * Opens a graph built in memory (the KV cache's compaction graph) on the provider of the plan's
+ * target, with `outputs` as its `preferredOutputLocation`.
+ */
+export type OpenGraph = (model: Uint8Array, outputs: OutputPlacement) => Promise<InferenceSession>;
 
 /**
  * The target verifies trees of at least this many nodes, so that drafters composed later with the
@@ -37,12 +59,15 @@ interface LoadedModelDrafter {
  * Builds the {@link TextGenerator} a {@link Plan} describes: opens the draft models' sessions
  * (each model drafter once, shared), makes every planned drafter from the drafter table, then
  * opens the target sized for the largest tree. Generations may ask for another tree budget
- * (`TextGenerateOptions.tree`) within the capacity set here.
+ * (`TextGenerateOptions.tree`) within the capacity set here. Where the plan's provider keeps KV
+ * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
+ * (`openGraph`), the target's cache stays there, committed by a compaction graph.
  */
 export async function assemble(
   plan: Plan,
   openSession: OpenSession,
   tokenizer: ChatTokenizer,
+  openGraph?: OpenGraph,
 ): Promise<TextGenerator> {
   const loaded = new Map<ModelDrafterName, Promise<LoadedModelDrafter>>();
   const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {
@@ -64,10 +89,19 @@ export async function assemble(
   for (const name of plan.drafters) drafters[name] = await DRAFTERS[name].make(context);
   const treeSizes = Object.values(drafters).map((d) => d.maxTreeSize);
   // An EAGLE-3 head reads the target's captured layer inputs, which the target then also fetches.
-  const targetLayout = loaded.has('eagle3') ? capturedFeatureLayout : causalLmLayout;
-  const target = new OnnxCausalLm(await openSession(plan.target), targetLayout(plan.target), {
+  const layout = (loaded.has('eagle3') ? capturedFeatureLayout : causalLmLayout)(plan.target);
+  const onDevice = openGraph !== undefined && kvCacheLocation(plan.target, plan.device) === 'device';
+  const session = await openSession(plan.target, onDevice ? deviceCacheOutputLocations(layout) : undefined);
+  const compaction = onDevice
+    ? await openGraph(
+        compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+        compactionOutputLocations(layout.layers),
+      )
+    : undefined;
+  const target = new OnnxCausalLm(session, layout, {
     maxContext: plan.maxContext,
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
+    ...(compaction ? { compaction } : {}),
   });
   const models = new Map<Drafter, [ModelDrafterName, LoadedModelDrafter]>();
   for (const [name, promise] of loaded) {

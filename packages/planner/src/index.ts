@@ -1,4 +1,4 @@
-export { assemble, type OpenSession } from './assemble.js';
+export { assemble, type OpenGraph, type OpenSession, type OutputPlacement } from './assemble.js';
 export {
   type Budgets,
   CONTROLLED_CAPACITIES,
@@ -18,6 +18,12 @@ export {
 } from './drafter-table.js';
 export { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
 export { type BundleOptions, type Plan, plan } from './plan.js';
-export { PROVIDER_SUPPORT, requireProviderRuns } from './provider-support.js';
+export {
+  KV_CACHE_LOCATION,
+  type KvCacheLocation,
+  kvCacheLocation,
+  PROVIDER_SUPPORT,
+  requireProviderRuns,
+} from './provider-support.js';
 export { preferModels, selectModels } from './select-models.js';
 export { type AdaptiveStop, growthFor } from './tree-growth.js';

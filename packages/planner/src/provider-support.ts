@@ -83,3 +83,31 @@ export function requireProviderRuns(
     file: manifestFile,
   });
 }
+
+/** Where a model's KV cache lives between calls: host memory, or the provider's device. */
+export type KvCacheLocation = 'host' | 'device';
+
+/**
+ * Where each provider keeps a plain-attention model's KV cache. On `webgpu` a host cache would
+ * cross to the device and back on every call, so the cache stays there as the session's own
+ * output tensors (`preferredOutputLocation: 'gpu-buffer'`) and commits run a small compaction
+ * graph on the device (`DeviceKvCache` of @treespec/onnx); tested on Mesa's lavapipe. `cuda` keeps
+ * the host cache for now: onnxruntime-node 1.30 binds every `gpu-buffer` output with the memory
+ * info named `WebGPU_Buf` whatever the provider (js/node/src/inference_session_wrap.cc), and
+ * whether a CUDA session accepts that is untested here; the runner's path is the same, so `device`
+ * is the one change once it is verified on a CUDA machine. The CPU and WebAssembly providers read
+ * host memory directly. Fused attention shares one cache buffer in place and keeps it on the host
+ * everywhere.
+ */
+export const KV_CACHE_LOCATION: Readonly<Record<BundleDevice, KvCacheLocation>> = {
+  cpu: 'host',
+  wasm: 'host',
+  webgpu: 'device',
+  cuda: 'host',
+};
+
+/** Where `model`'s KV cache lives on `device` (see {@link KV_CACHE_LOCATION}). */
+export function kvCacheLocation(model: ManifestModel, device: BundleDevice): KvCacheLocation {
+  if ((model.attention ?? 'plain') !== 'plain') return 'host';
+  return Object.hasOwn(KV_CACHE_LOCATION, device) ? KV_CACHE_LOCATION[device] : 'host';
+}

@@ -1,7 +1,9 @@
 import { OptionError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
+import { causalLmLayout, DeviceKvCache, type OnnxCausalLm } from '@treespec/onnx';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assemble, plan } from '../src/index.js';
+import { assemble, type OutputPlacement, plan } from '../src/index.js';
 import { devPrompts, openTinySession, tinyManifest, tinyTokenizer } from './tiny.js';
 
 describe('assemble (the tiny bundle through onnxruntime-node)', () => {
@@ -104,6 +106,55 @@ describe('sampled EAGLE-2 trees at assembly', () => {
     const generator = await assemble(planned, openTinySession, await tinyTokenizer());
     try {
       expect([...(await kindsAtTemperature1(generator))]).toEqual(['deterministic']);
+    } finally {
+      await generator.dispose();
+    }
+  });
+});
+
+describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LOCATION)', () => {
+  // Planned for webgpu, opened on the CPU provider: the device path's wiring and logic run here,
+  // on host tensors (packages/node's webgpu test runs it on a WebGPU adapter).
+  it('opens the target with its present outputs on the device and a compaction graph beside it, with greedy output unchanged', async () => {
+    const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
+    const placements: (OutputPlacement | undefined)[] = [];
+    const graphs: OutputPlacement[] = [];
+    const generator = await assemble(
+      planned,
+      (model, outputs) => {
+        if (model.role === 'target') placements.push(outputs);
+        return openTinySession(model);
+      },
+      await tinyTokenizer(),
+      (graph, outputs) => {
+        graphs.push(outputs);
+        return ort.InferenceSession.create(graph, { intraOpNumThreads: 1 });
+      },
+    );
+    try {
+      const { names } = causalLmLayout(planned.target);
+      expect(placements).toEqual([
+        Object.fromEntries([...names.presentKeys, ...names.presentValues].map((n) => [n, 'gpu-buffer'])),
+      ]);
+      expect(graphs).toHaveLength(1);
+      expect((generator.target as OnnxCausalLm).cache).toBeInstanceOf(DeviceKvCache);
+      const [prompt] = await devPrompts(1);
+      const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
+      const speculative = await generator.generate(prompt, { maxTokens: 24 });
+      expect(Array.from(speculative.tokens)).toEqual(Array.from(plain.tokens));
+      // Drafts were accepted, so commits kept tree rows through the compaction graph.
+      const accepted = speculative.stats.acceptedLengths.reduce((sum, steps, k) => sum + k * steps, 0);
+      expect(accepted).toBeGreaterThan(0);
+    } finally {
+      await generator.dispose();
+    }
+  });
+
+  it('keeps the cache on the host when the host opens no in-memory graphs', async () => {
+    const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
+    const generator = await assemble(planned, openTinySession, await tinyTokenizer());
+    try {
+      expect((generator.target as OnnxCausalLm).cache).not.toBeInstanceOf(DeviceKvCache);
     } finally {
       await generator.dispose();
     }

@@ -1,7 +1,7 @@
 import { ProviderSupportError } from '@treespec/core';
 import type { Manifest, ManifestModel } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
-import { PROVIDER_SUPPORT, plan } from '../src/index.js';
+import { KV_CACHE_LOCATION, kvCacheLocation, PROVIDER_SUPPORT, plan } from '../src/index.js';
 import { tinyManifest } from './tiny.js';
 
 /** The tiny manifest with its models changed by `edit` (by id). */
@@ -94,5 +94,21 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     expect(thrown(() => plan(halfDraft, { drafter: 'draft-lm' }, 'wasm')).model).toBe('draft');
     // Not loaded, not checked: the same bundle plans for EAGLE-2 alone.
     expect(plan(halfDraft, {}, 'wasm').models.map((m) => m.id)).toEqual(['target', 'eagle-head-fp32']);
+  });
+});
+
+describe('where a KV cache lives (KV_CACHE_LOCATION)', () => {
+  it('keeps a plain-attention cache on the device of webgpu, and in host memory on cpu, wasm and (until verified there) cuda', async () => {
+    const target = (await tinyManifest()).models.find((m) => m.role === 'target')!;
+    expect(kvCacheLocation(target, 'webgpu')).toBe('device');
+    expect(kvCacheLocation(target, 'cuda')).toBe('host');
+    expect(kvCacheLocation(target, 'cpu')).toBe('host');
+    expect(kvCacheLocation(target, 'wasm')).toBe('host');
+  });
+
+  it('keeps a fused-attention cache, shared in place, on the host everywhere', async () => {
+    const target = (await withModels(() => FUSED)).models.find((m) => m.role === 'target')!;
+    for (const device of Object.keys(KV_CACHE_LOCATION) as (keyof typeof KV_CACHE_LOCATION)[])
+      expect(kvCacheLocation(target, device)).toBe('host');
   });
 });

@@ -1,0 +1,160 @@
+import { ContextOverflowError } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { describe, expect, it } from 'vitest';
+import { compactionNames } from './compaction-graph.js';
+import { DeviceKvCache } from './device-kv-cache.js';
+
+const LAYERS = 2;
+const ROW = 2; // kvHeads 1 × headDim 2
+const names = compactionNames(LAYERS);
+
+/** Tensors handed out by the fakes below, and those disposed. */
+interface Ledger {
+  disposed: Set<Tensor>;
+  made: Tensor[];
+}
+
+/** A `[1, rows, 1, 2]` tensor whose row r holds `values[r]` twice; records its disposal. */
+function rowsTensor(ledger: Ledger, values: number[]): Tensor {
+  const tensor = new Tensor('float32', Float32Array.from(values.flatMap((v) => [v, v])), [
+    1,
+    values.length,
+    1,
+    2,
+  ]);
+  tensor.dispose = () => {
+    if (ledger.disposed.has(tensor)) throw new Error('disposed twice');
+    ledger.disposed.add(tensor);
+  };
+  ledger.made.push(tensor);
+  return tensor;
+}
+
+function rowValues(tensor: Tensor): number[] {
+  const data = tensor.data as Float32Array;
+  return Array.from({ length: data.length / ROW }, (_, r) => data[r * ROW]!);
+}
+
+/**
+ * A stand-in for the compaction graph on host tensors (toy logic, for the cache's bookkeeping):
+ * kept = past ++ new[keep], every output a fresh tensor in the ledger. `fail` makes the next run reject.
+ */
+function compactionSession(ledger: Ledger): {
+  session: InferenceSession;
+  runs: number;
+  fail: boolean;
+  released: boolean;
+} {
+  const state = { runs: 0, fail: false, released: false, session: undefined as unknown as InferenceSession };
+  state.session = {
+    async run(feeds: Record<string, Tensor>) {
+      state.runs++;
+      if (state.fail) throw new Error('the device is lost');
+      const keep = Array.from(feeds[names.keep]!.data as BigInt64Array, Number);
+      const out: Record<string, Tensor> = {};
+      const lists = [
+        [names.pastKeys, names.newKeys, names.keptKeys],
+        [names.pastValues, names.newValues, names.keptValues],
+      ] as const;
+      for (let l = 0; l < LAYERS; l++)
+        for (const [past, added, kept] of lists) {
+          const fresh = rowValues(feeds[added[l]!]!);
+          out[kept[l]!] = rowsTensor(ledger, [...rowValues(feeds[past[l]!]!), ...keep.map((k) => fresh[k]!)]);
+        }
+      return out;
+    },
+    async release() {
+      state.released = true;
+    },
+  } as unknown as InferenceSession;
+  return state;
+}
+
+/** Holds new rows `values` (+100 for values) in every layer, as a model call's outputs. */
+function holdRows(cache: DeviceKvCache, ledger: Ledger, values: number[]): Tensor[] {
+  const keys = Array.from({ length: LAYERS }, (_, l) =>
+    rowsTensor(
+      ledger,
+      values.map((v) => v + 10 * l),
+    ),
+  );
+  const vals = Array.from({ length: LAYERS }, (_, l) =>
+    rowsTensor(
+      ledger,
+      values.map((v) => v + 10 * l + 100),
+    ),
+  );
+  cache.hold(keys, vals);
+  return [...keys, ...vals];
+}
+
+describe('DeviceKvCache', () => {
+  it('appends the kept new rows after the cached ones, in the order the slots list them', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const fake = compactionSession(ledger);
+    const cache = new DeviceKvCache(fake.session, LAYERS, 1, 2, 64, 'float32', 8);
+    holdRows(cache, ledger, [1, 2, 3]);
+    cache.commit(null, 3);
+    expect(cache.length).toBe(3);
+    await cache.ready();
+    holdRows(cache, ledger, [4, 5, 6, 7, 8]);
+    cache.commit(Int32Array.from([0, 2, 4]), 3);
+    await cache.ready();
+    expect(cache.length).toBe(6);
+    expect(rowValues(cache.keyTensor(0))).toEqual([1, 2, 3, 4, 6, 8]);
+    expect(rowValues(cache.keyTensor(1))).toEqual([11, 12, 13, 14, 16, 18]);
+    expect(rowValues(cache.valueTensor(1))).toEqual([111, 112, 113, 114, 116, 118]);
+  });
+
+  it('disposes every tensor it no longer references, and nothing it still feeds', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const fake = compactionSession(ledger);
+    const cache = new DeviceKvCache(fake.session, LAYERS, 1, 2, 64, 'float32', 8);
+    const first = holdRows(cache, ledger, [1, 2]);
+    cache.commit(null, 2);
+    await cache.ready();
+    const afterFirst = [0, 1].flatMap((l) => [cache.keyTensor(l), cache.valueTensor(l)]);
+    // A call's outputs are released once committed; a verify not committed is released by the next.
+    for (const t of first) expect(ledger.disposed.has(t)).toBe(true);
+    const dropped = holdRows(cache, ledger, [3]);
+    const second = holdRows(cache, ledger, [4, 5]);
+    for (const t of dropped) expect(ledger.disposed.has(t)).toBe(true);
+    cache.commit(Int32Array.from([1]), 1);
+    await cache.ready();
+    for (const t of [...afterFirst, ...second]) expect(ledger.disposed.has(t)).toBe(true);
+    const live = [0, 1].flatMap((l) => [cache.keyTensor(l), cache.valueTensor(l)]);
+    for (const t of live) expect(ledger.disposed.has(t)).toBe(false);
+    expect(rowValues(cache.keyTensor(0))).toEqual([1, 2, 5]);
+    await cache.dispose();
+    expect(fake.released).toBe(true);
+    // Everything the fakes handed out is released exactly once (rowsTensor throws on a second time).
+    expect(ledger.disposed.size).toBe(ledger.made.length);
+  });
+
+  it('reports a failed commit at the next ready() and recovers on reset', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const fake = compactionSession(ledger);
+    const cache = new DeviceKvCache(fake.session, LAYERS, 1, 2, 64, 'float32', 8);
+    holdRows(cache, ledger, [1, 2]);
+    fake.fail = true;
+    cache.commit(null, 2);
+    await expect(cache.ready()).rejects.toThrow('the device is lost');
+    fake.fail = false;
+    cache.reset();
+    await cache.ready();
+    expect(cache.length).toBe(0);
+    expect(cache.keyTensor(0).dims).toEqual([1, 0, 1, 2]);
+    holdRows(cache, ledger, [7]);
+    cache.commit(null, 1);
+    await cache.ready();
+    expect(rowValues(cache.keyTensor(0))).toEqual([7]);
+  });
+
+  it('refuses a commit past its capacity', () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const cache = new DeviceKvCache(compactionSession(ledger).session, LAYERS, 1, 2, 4, 'float32', 8);
+    holdRows(cache, ledger, [1, 2, 3, 4, 5]);
+    expect(() => cache.commit(null, 5)).toThrow(ContextOverflowError);
+    expect(cache.length).toBe(0);
+  });
+});

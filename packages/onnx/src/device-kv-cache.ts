@@ -1,0 +1,175 @@
+import { ContextOverflowError } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { type CompactionNames, compactionNames } from './compaction-graph.js';
+import { Int64Buffer } from './int64.js';
+import type { KvDtype } from './kv-cache.js';
+import type { CausalLmLayout } from './model-layout.js';
+
+/** Where ONNX Runtime puts a session output (onnxruntime-common's `preferredOutputLocation` values). */
+export type OutputLocation = 'cpu' | 'gpu-buffer';
+
+/**
+ * The `preferredOutputLocation` of a causal LM whose cache is a {@link DeviceKvCache} on a GPU
+ * provider: its new entries (`present_*`) stay on the device, logits and features come to the host.
+ */
+export function deviceCacheOutputLocations(layout: CausalLmLayout): Record<string, OutputLocation> {
+  const { presentKeys, presentValues } = layout.names;
+  return Object.fromEntries([...presentKeys, ...presentValues].map((name) => [name, 'gpu-buffer' as const]));
+}
+
+/** The `preferredOutputLocation` of a compaction session whose kept rows stay on the device. */
+export function compactionOutputLocations(layers: number): Record<string, OutputLocation> {
+  const { keptKeys, keptValues } = compactionNames(layers);
+  return Object.fromEntries([...keptKeys, ...keptValues].map((name) => [name, 'gpu-buffer' as const]));
+}
+
+/**
+ * A plain-attention KV cache kept as ONNX Runtime's own output tensors, so that on a GPU provider
+ * (sessions whose `present_*` and kept rows are preferred on `gpu-buffer`) it never leaves the
+ * device: each call's past inputs are the tensors the last commit produced, and a commit runs the
+ * compaction session ({@link compactionModel}) on the new-entry outputs the call held, keeping the
+ * accepted rows after the cached ones. Nothing of the cache crosses to the host. On the CPU
+ * provider the same session runs on host tensors, which is how CI exercises this path.
+ *
+ * A commit only starts the compaction; {@link DeviceKvCache.ready} waits for it, so that it
+ * overlaps with whatever the caller does before the next model call. Tensors no longer referenced
+ * are disposed, releasing their device memory.
+ */
+export class DeviceKvCache {
+  readonly layers: number;
+  /** Most rows the cache may hold. */
+  readonly capacity: number;
+  /** Rows in use, counting a commit still running. */
+  length = 0;
+  private readonly session: InferenceSession;
+  private readonly names: CompactionNames;
+  /** The `[1, 0, kvHeads, headDim]` host tensor fed while the cache is empty (never disposed). */
+  private readonly empty: Tensor;
+  private readonly keys: Tensor[];
+  private readonly values: Tensor[];
+  /** The last call's new-entry outputs, until a commit keeps some of them. */
+  private readonly newKeys: (Tensor | null)[];
+  private readonly newValues: (Tensor | null)[];
+  private readonly keep: Int64Buffer;
+  private readonly feeds: Record<string, Tensor> = {};
+  private pending: Promise<void> = Promise.resolve();
+
+  /**
+   * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
+   *   on the provider of the model whose cache this is.
+   * @param maxRows most new rows of one call.
+   */
+  constructor(
+    session: InferenceSession,
+    layers: number,
+    kvHeads: number,
+    headDim: number,
+    capacity: number,
+    dtype: KvDtype,
+    maxRows: number,
+  ) {
+    this.session = session;
+    this.layers = layers;
+    this.capacity = capacity;
+    this.names = compactionNames(layers);
+    const data = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+    this.empty = new Tensor(dtype, data, [1, 0, kvHeads, headDim]);
+    this.keys = new Array<Tensor>(layers).fill(this.empty);
+    this.values = new Array<Tensor>(layers).fill(this.empty);
+    this.newKeys = new Array<Tensor | null>(layers).fill(null);
+    this.newValues = new Array<Tensor | null>(layers).fill(null);
+    this.keep = new Int64Buffer(maxRows);
+  }
+
+  /** Waits for the running commit; rethrows its error. */
+  ready(): Promise<void> {
+    return this.pending;
+  }
+
+  /** The cached keys of `layer` (all `length` rows; call after {@link ready}). */
+  keyTensor(layer: number): Tensor {
+    return this.keys[layer]!;
+  }
+
+  /** The cached values of `layer`. */
+  valueTensor(layer: number): Tensor {
+    return this.values[layer]!;
+  }
+
+  /** Holds one call's new-entry outputs (`[1, rows, kvHeads, headDim]` per layer) for the next commit. */
+  hold(newKeys: readonly Tensor[], newValues: readonly Tensor[]): void {
+    this.dropNew();
+    for (let l = 0; l < this.layers; l++) {
+      this.newKeys[l] = newKeys[l]!;
+      this.newValues[l] = newValues[l]!;
+    }
+  }
+
+  /**
+   * Appends held rows `slots[0..count)` (every row in order when `slots` is null) to the cache and
+   * starts the compaction that does it.
+   * @throws ContextOverflowError when the cache would exceed its capacity.
+   */
+  commit(slots: Int32Array | null, count: number): void {
+    if (this.length + count > this.capacity)
+      throw new ContextOverflowError(this.length + count, this.capacity, 'the KV cache');
+    for (let k = 0; k < count; k++) this.keep.set(k, slots ? slots[k]! : k);
+    this.length += count;
+    this.pending = this.pending.then(() => this.compact(count));
+  }
+
+  /** Empties the cache (after the running commit), releasing its tensors. */
+  reset(): void {
+    this.length = 0;
+    this.pending = this.pending
+      .catch(() => undefined)
+      .then(() => {
+        this.dropNew();
+        for (let l = 0; l < this.layers; l++) {
+          this.release(this.keys[l]!);
+          this.release(this.values[l]!);
+          this.keys[l] = this.empty;
+          this.values[l] = this.empty;
+        }
+      });
+  }
+
+  /** Releases every tensor and the compaction session. */
+  async dispose(): Promise<void> {
+    this.reset();
+    await this.pending;
+    await this.session.release();
+  }
+
+  private async compact(count: number): Promise<void> {
+    const { names, feeds } = this;
+    feeds[names.keep] = new Tensor('int64', this.keep.values.subarray(0, count), [count]);
+    for (let l = 0; l < this.layers; l++) {
+      feeds[names.pastKeys[l]!] = this.keys[l]!;
+      feeds[names.pastValues[l]!] = this.values[l]!;
+      feeds[names.newKeys[l]!] = this.newKeys[l]!;
+      feeds[names.newValues[l]!] = this.newValues[l]!;
+    }
+    const out = await this.session.run(feeds);
+    for (let l = 0; l < this.layers; l++) {
+      this.release(this.keys[l]!);
+      this.release(this.values[l]!);
+      this.keys[l] = out[names.keptKeys[l]!]!;
+      this.values[l] = out[names.keptValues[l]!]!;
+    }
+    this.dropNew();
+  }
+
+  private dropNew(): void {
+    for (let l = 0; l < this.layers; l++) {
+      this.newKeys[l]?.dispose();
+      this.newValues[l]?.dispose();
+      this.newKeys[l] = null;
+      this.newValues[l] = null;
+    }
+  }
+
+  private release(tensor: Tensor): void {
+    if (tensor !== this.empty) tensor.dispose();
+  }
+}
