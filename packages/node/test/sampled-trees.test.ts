@@ -6,8 +6,9 @@ import { loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from './tiny.js';
 
 /**
- * Sampled draft trees on the real tiny model: the draft LM, or the EAGLE-2 head, draws each node's
- * children from its own distribution and the target accepts them with min(1, p/q). The first two sampled tokens
+ * Sampled draft trees on the real tiny model: the draft LM, the EAGLE-2 head, or the EAGLE-3 head
+ * (over its draft vocabulary of 2048 tokens, mapped through its d2t; q = 0 elsewhere), draws each
+ * node's children from its own distribution and the target accepts them with min(1, p/q). The first two sampled tokens
  * must follow the target's own distribution at temperature 1, which is computed exactly from the
  * target's logits (first tokens below 4 % pooled into one cell). SAMPLES generations with fixed
  * seeds, Pearson's chi-square; false-alarm rate ALPHA = 1e-3 (reproducible: the seeds are fixed).
@@ -35,7 +36,7 @@ async function nextDistribution(generator: TextGenerator, ids: readonly number[]
   return softmax(step.logits.subarray(0, target.vocabSize));
 }
 
-describe.each(['draft-lm', 'eagle2'] as const)(
+describe.each(['draft-lm', 'eagle2', 'eagle3'] as const)(
   'sampled draft trees of %s on the real tiny model',
   (drafter) => {
     let generator: TextGenerator;
@@ -94,13 +95,18 @@ describe.each(['draft-lm', 'eagle2'] as const)(
       expect(test.pValue).toBeGreaterThan(ALPHA);
     }, 400_000);
 
-    it('keep greedy generations on top-k trees: a seedless generation drafts no sampled tree', async () => {
-      const kinds = new Set<string>();
-      await generator.generate(devPrompts(1)[0]!.prompt, {
-        maxTokens: 16,
-        onStep: (e) => kinds.add(e.tree.candidateKind),
-      });
-      expect([...kinds]).toEqual(['deterministic']);
+    it('keep greedy generations on top-k trees: a seedless generation drafts no sampled tree and decodes plainly’s tokens', async () => {
+      for (const { prompt } of devPrompts(2)) {
+        const kinds = new Set<string>();
+        const spec = await generator.generate(prompt, {
+          maxTokens: 24,
+          onStep: (e) => kinds.add(e.tree.candidateKind),
+        });
+        const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
+        expect([...kinds]).toEqual(['deterministic']);
+        expect(Array.from(spec.tokens)).toEqual(Array.from(plain.tokens));
+        expect(spec.stats.steps).toBeLessThan(24);
+      }
     }, 60_000);
   },
 );
