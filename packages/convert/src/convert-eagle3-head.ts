@@ -37,7 +37,7 @@ export interface Eagle3Sources {
 /**
  * Converts an EAGLE-3 head (published SafeAILab layout) into a treespec `eagle3-head` model: the
  * target's embedding is copied in, `d2t` becomes the graph's draft→target table, and the manifest
- * records the draft vocabulary and the captured target layers (the head's config, else
+ * records the draft vocabulary (with that table's target ids) and the captured target layers (the head's config, else
  * `eagle3Layers`, else EAGLE's reference rule). A target converted into the same directory must
  * capture the same layers.
  * @throws CheckpointError `mismatch` when the head does not fit the target (hidden size,
@@ -103,7 +103,11 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     rmsNormEps: config.rmsNormEps,
     feature: 'captured-layers',
     capturedLayers,
-    draftVocab: { size: config.draftVocab, source: 'eagle3-d2t' },
+    draftVocab: {
+      size: config.draftVocab,
+      source: 'eagle3-d2t',
+      targetIds: Array.from(vocabulary.targetIds),
+    },
     tokenizer,
     source: manifestSource(config, options.checkpoint),
     base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },

@@ -73,6 +73,7 @@ export async function frequencyVocabulary(
       source: 'frequency',
       corpus: { file: basename(options.corpus), tokens },
       coverage: Math.round((covered / tokens) * 1e4) / 1e4,
+      targetIds: kept,
     },
   };
 }

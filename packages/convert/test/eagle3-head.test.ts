@@ -59,7 +59,7 @@ async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
 }
 
 describe('EAGLE-3 head conversion', () => {
-  it('converts a head in the published layout, drafting target ids of its draft vocabulary for the last score_rows rows', async () => {
+  it('converts a head in the published layout, recording its d2t target ids and drafting them for the last score_rows rows', async () => {
     const out = join(root, 'bundle');
     await convertCausalLM({ checkpoint: target, out, eagle3Layers: 'reference' });
     const targetIds = await writeEagle3Checkpoint(join(root, 'head-ok'), HEAD);
@@ -74,6 +74,7 @@ describe('EAGLE-3 head conversion', () => {
       base: { id: 'target' },
     });
     expect(model.dims.vocab).toBe(96);
+    expect(model.draftVocab?.targetIds).toEqual(Array.from(targetIds));
     const manifest = JSON.parse(await readFile(join(out, 'treespec.json'), 'utf8'));
     expect(manifest.models.find((m: { id: string }) => m.id === 'target').capturedLayers).toEqual([2, 4, 5]);
 

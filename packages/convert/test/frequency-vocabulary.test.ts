@@ -150,6 +150,7 @@ describe('FR-Spec draft vocabulary', () => {
     expect(full.model.draftVocab).toBeUndefined();
     expect(model.draftVocab).toMatchObject({ size: 16, source: 'frequency', corpus: { file: 'freq.json' } });
     const kept = (await frequencyVocabulary({ size: 16, corpus }, join(dir, 'target'), 80)).map.targetIds;
+    expect(model.draftVocab?.targetIds).toEqual(Array.from(kept));
 
     const tokens = [4, 9, 33, 71, 12];
     const feeds = {

@@ -16,7 +16,11 @@ export interface DraftModelStep {
   readonly topTokens: Int32Array;
   /** Candidates per row. */
   readonly k: number;
-  /** The full next-token logits, `rows` x `vocabSize`, when the model exposes them (draft LMs). */
+  /**
+   * The next-token logits when the model exposes them (draft LMs; heads asked for them):
+   * `rows` x `vocabSize`, or `rows` x `draftTokenIds.length` for a model with
+   * {@link DraftModel.draftTokenIds}.
+   */
   readonly logits?: Float32Array;
   /** The entropy (nats) of each row's draft distribution, when known exactly. */
   readonly entropies?: Float32Array;
@@ -35,6 +39,12 @@ export interface DraftModel {
   readonly featureSize: number;
   /** Size of the token distribution. */
   readonly vocabSize: number;
+  /**
+   * A model whose `logits` cover a reduced draft vocabulary (FR-Spec, EAGLE-3's `d2t`): column d
+   * of a row is the logit of target token `draftTokenIds[d]`, and every other token has draft
+   * probability 0. Absent or null: the logits cover the whole vocabulary.
+   */
+  readonly draftTokenIds?: Int32Array | null;
   /** Most rows the head's context can hold. */
   readonly maxContext: number;
   /** Most rows one `draft` call may take. */

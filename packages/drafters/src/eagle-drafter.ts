@@ -18,8 +18,9 @@ export interface EagleDrafterOptions {
   /**
    * Draw each node's children i.i.d. from the head's draft distribution at this temperature
    * instead of taking its top-k, making `sampled` trees for lossless verification with
-   * min(1, p/q). Needs a head that returns its full `logits` over the target vocabulary and a
-   * growth that keeps every node (a static shape).
+   * min(1, p/q). Needs a head that returns its `logits` (over the target vocabulary, or over a
+   * draft vocabulary whose target ids it gives as `draftTokenIds`) and a growth that keeps every
+   * node (a static shape).
    */
   sample?: DraftSampling;
 }

@@ -5,6 +5,7 @@ import {
   type DynamicTreeOptions,
   type TreeGrowth,
 } from '@treespec/core';
+import type { DraftSampling } from './draft-sampler.js';
 import { FeatureColumns, featureRowsToCommit } from './feature-columns.js';
 import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
 
@@ -20,6 +21,14 @@ export interface Eagle3DrafterOptions {
   growth?: TreeGrowth;
   /** EAGLE-2 budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
   tree?: DynamicTreeOptions;
+  /**
+   * Draw each node's children i.i.d. from the head's draft distribution at this temperature
+   * instead of taking its top-k, making `sampled` trees for lossless verification with
+   * min(1, p/q). q covers the head's draft vocabulary (`draftTokenIds`, its `d2t`), every other
+   * target token at q = 0. Needs a head that returns its `logits` and a growth that keeps every
+   * node (a static shape).
+   */
+  sample?: DraftSampling;
 }
 
 /**
@@ -28,7 +37,8 @@ export interface Eagle3DrafterOptions {
  * its `fc`), taken from the trailing columns of the target's feature rows; then the tree grows one
  * depth per head call, each draft row fed the head's own hidden state of the row that proposed it,
  * exactly as EAGLE-2 (the dynamic growth, reranking and budgets apply unchanged). The head's draft
- * ids arrive already mapped to target ids.
+ * ids arrive already mapped to target ids; with `sample`, the children are drawn over its draft
+ * vocabulary and mapped through `draftTokenIds` (for sampling generations).
  */
 export class Eagle3Drafter extends ModelTreeDrafter {
   readonly name = 'eagle3';
@@ -36,7 +46,7 @@ export class Eagle3Drafter extends ModelTreeDrafter {
   private readonly captured: FeatureColumns;
 
   constructor(head: Eagle3DraftModel, options: Eagle3DrafterOptions = {}) {
-    super(head, options.growth ?? new DynamicTreeGrowth(options.tree));
+    super(head, options.growth ?? new DynamicTreeGrowth(options.tree), options.sample);
     this.captured = new FeatureColumns(head.capturedFeatureSize, 'trailing', 'the EAGLE-3 head');
   }
 

@@ -30,7 +30,8 @@ export interface CommitRows {
  * the row that proposed it when the model takes features) at position `committedRows + depth -
  * 1`, attending to all committed rows and to its own ancestors' draft rows; that row's top-k
  * become the node's children. With `sample`, every node's children are drawn i.i.d. from the
- * draft distribution of its row instead (from the model's full `logits`), making `sampled` trees
+ * draft distribution of its row instead (from the model's `logits`: over the whole vocabulary, or
+ * over its draft vocabulary, `draftTokenIds`, the other tokens at q = 0), making `sampled` trees
  * that carry each node's distribution for lossless verification with min(1, p/q).
  */
 export abstract class ModelTreeDrafter implements Drafter {
@@ -82,7 +83,9 @@ export abstract class ModelTreeDrafter implements Drafter {
     this.predicted = new Float32Array((1 + maxDraftRows) * hidden);
     this.sourceOf = new Int32Array(growth.maxNodes);
     this.draftRowOf = new Int32Array(growth.maxNodes);
-    this.sampler = sample ? new DraftSampler(sample, growth, model.vocabSize) : null;
+    this.sampler = sample
+      ? new DraftSampler(sample, growth, model.vocabSize, model.draftTokenIds ?? null)
+      : null;
   }
 
   /** True when the trees are sampled (children drawn from the draft distribution), not top-k. */
@@ -102,7 +105,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     const { growth, sampler } = this;
     const wanted = growth.childrenWanted(node);
     if (sampler) {
-      if (!step.logits) throw new ContractError('sampled drafting needs the draft model’s full logits');
+      if (!step.logits) throw new ContractError('sampled drafting needs the draft model’s logits');
       sampler.setDistribution(node, step.logits, row);
       for (let r = 0; r < wanted; r++) {
         const token = sampler.draw(node);

@@ -1,4 +1,12 @@
-import { type DraftModelStep, DynamicTreeGrowth, SpeculativeDecoder } from '@treespec/core';
+import {
+  type DraftModelStep,
+  DynamicTreeGrowth,
+  logSumExp,
+  SpeculativeDecoder,
+  StaticTreeGrowth,
+  StaticTreeShape,
+  topK,
+} from '@treespec/core';
 import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +31,57 @@ class ToyEagle3Head extends ToyDraftHead implements Eagle3DraftModel {
     for (let r = 0; r < rows; r++)
       this.committedFeatureRows.push(features.slice(r * CAPTURED, (r + 1) * CAPTURED));
     return super.commit(tokens, features, rows, k);
+  }
+}
+
+/**
+ * A toy EAGLE-3 head over a reduced draft vocabulary, as a `d2t` head: its logits and top-k cover
+ * the draft tokens `draftTokenIds` only (top-k ids mapped to target ids).
+ */
+class ReducedToyEagle3Head extends ToyEagle3Head {
+  readonly draftTokenIds: Int32Array;
+  /** The widths of the logits rows it returned: the draft vocabulary's, every call. */
+  readonly logitWidths = new Set<number>();
+
+  constructor(model: ToyLanguageModel, draftTokenIds: Int32Array) {
+    super(model);
+    this.draftTokenIds = draftTokenIds;
+  }
+
+  override async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number) {
+    return this.reduce(await super.commit(tokens, features, rows, k));
+  }
+
+  override async draft(
+    tokens: Int32Array,
+    features: Float32Array,
+    positions: Int32Array,
+    bias: Float32Array,
+    rows: number,
+    k: number,
+  ) {
+    return this.reduce(await super.draft(tokens, features, positions, bias, rows, k));
+  }
+
+  private reduce(step: DraftModelStep): DraftModelStep {
+    const ids = this.draftTokenIds;
+    const width = ids.length;
+    const logits = new Float32Array(step.rows * width);
+    const topTokens = new Int32Array(step.rows * step.k);
+    const topLogProbs = new Float32Array(step.rows * step.k);
+    const index = new Int32Array(width);
+    const values = new Float32Array(width);
+    for (let r = 0; r < step.rows; r++) {
+      for (let d = 0; d < width; d++) logits[r * width + d] = step.logits![r * this.vocabSize + ids[d]!]!;
+      const lse = logSumExp(logits, r * width, width);
+      const n = topK(logits, r * width, width, step.k, index, values);
+      for (let i = 0; i < n; i++) {
+        topTokens[r * step.k + i] = ids[index[i]!]!;
+        topLogProbs[r * step.k + i] = values[i]! - lse;
+      }
+    }
+    this.logitWidths.add(logits.length / step.rows);
+    return { ...step, logits, topTokens, topLogProbs };
   }
 }
 
@@ -125,5 +184,58 @@ describe('Eagle3Drafter', () => {
       for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
     }
     expect(chiSquareTest(counts, expected, samples).pValue).toBeGreaterThan(1e-3);
+  }, 60_000);
+  it('draws sampled trees over a reduced draft vocabulary and stays lossless (chi-square over two tokens, alpha 1e-3)', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const headModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const target = new ToyTarget(model, { featureSize: FEATURE + CAPTURED });
+    // Target tokens 1 and 3 lie outside the draft vocabulary: q = 0, so only the residual makes them.
+    const draftTokenIds = Int32Array.of(4, 0, 5, 2);
+    const head = new ReducedToyEagle3Head(headModel, draftTokenIds);
+    const drafter = new Eagle3Drafter(head, {
+      growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0, 0], [0, 1], [1, 0], [2]])),
+      sample: { temperature: 1, seed: 4 },
+    });
+    expect(drafter.samples).toBe(true);
+    const counts = new Map<string, number>();
+    const drafted = new Set<number>();
+    const samples = 12000;
+    let steps = 0;
+    let produced = 0;
+    for (let i = 0; i < samples; i++) {
+      const decoder = new SpeculativeDecoder({
+        target,
+        drafter,
+        verifier: createVerifier({ temperature: 1, seed: i }),
+      });
+      const r = await decoder.generate([1, 2], {
+        maxTokens: 2,
+        onStep: (e) => {
+          expect(e.tree.candidateKind).toBe('sampled');
+          for (let n = 1; n < e.tree.size; n++) drafted.add(e.tree.tokens[n]!);
+        },
+      });
+      const key = Array.from(r.tokens).join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      steps += r.stats.steps;
+      produced += r.tokens.length;
+    }
+    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+    const logits = new Float32Array(vocab);
+    const probs = new Float64Array(vocab);
+    const expected = new Map<string, number>();
+    model.logits([1, 2], 2, logits, 0);
+    pipeline.distribution(logits, 0, 1, probs);
+    const first = Array.from(probs);
+    for (let a = 0; a < vocab; a++) {
+      model.logits([1, 2, a], 3, logits, 0);
+      pipeline.distribution(logits, 0, 2, probs);
+      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
+    }
+    expect([...head.logitWidths]).toEqual([4]);
+    expect([...drafted].sort()).toEqual([0, 2, 4, 5]);
+    expect(chiSquareTest(counts, expected, samples).pValue).toBeGreaterThan(1e-3);
+    expect(produced / steps).toBeGreaterThan(1.2);
   }, 60_000);
 });

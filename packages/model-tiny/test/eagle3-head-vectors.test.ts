@@ -60,11 +60,15 @@ describe('converted EAGLE-3 head and its target reproduce the PyTorch test vecto
 
   const noRows = (width: number) => new ort.Tensor('float32', new Float32Array(0), [1, 0, width]);
 
-  it('records the captured layers and draft vocabulary in the manifest', () => {
+  it('records the captured layers and the draft vocabulary with its d2t target ids in the manifest', () => {
     expect(target.entry.capturedLayers).toEqual([2, 4, 5]);
     expect(target.entry.outputs.capturedFeature).toBe('captured_feature');
     expect(head.entry.capturedLayers).toEqual([2, 4, 5]);
-    expect(head.entry.draftVocab).toEqual({ size: 2048, source: 'eagle3-d2t' });
+    expect(head.entry.draftVocab).toMatchObject({ size: 2048, source: 'eagle3-d2t' });
+    const targetIds = head.entry.draftVocab!.targetIds!;
+    expect(targetIds).toHaveLength(2048);
+    for (const c of vectors.cases)
+      expect(c.draft_top5_draft_ids.map((d) => targetIds[d])).toEqual(c.draft_top5_target_ids);
   });
 
   it('captures the inputs of target layers 2, 4 and 5 after the feature', async () => {

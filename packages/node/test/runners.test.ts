@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DraftModelStep, DraftTree, KeepPlan, planKeep } from '@treespec/core';
 import {
+  capturedFeatureLayout,
   causalLmLayout,
   eagle3HeadLayout,
   eagleHeadLayout,
@@ -160,17 +161,21 @@ describe('OnnxEagleHead on the tiny head', () => {
   }, 60_000);
 });
 
-/** Checks each scored row's logits: their top 5 are the step's top-k ids, their log-softmax its top log-prob. */
-function expectLogitsMatchTopK(step: DraftModelStep, vocab: number): void {
-  expect(step.logits!.length).toBe(step.rows * vocab);
+/**
+ * Checks each scored row's logits (`width` per row; column d is token `ids[d]`, or token d without
+ * `ids`): their top k, as tokens, are the step's top-k ids, their log-softmax its top log-prob.
+ */
+function expectLogitsMatchTopK(step: DraftModelStep, width: number, ids?: Int32Array): void {
+  expect(step.logits!.length).toBe(step.rows * width);
   for (let r = 0; r < step.rows; r++) {
-    const logits = step.logits!.subarray(r * vocab, (r + 1) * vocab);
+    const logits = step.logits!.subarray(r * width, (r + 1) * width);
     let max = -Infinity;
     for (const l of logits) max = Math.max(max, l);
     let sum = 0;
     for (const l of logits) sum += Math.exp(l - max);
     const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
-    expect(order.slice(0, step.k)).toEqual(Array.from(step.topTokens.subarray(r * step.k, (r + 1) * step.k)));
+    const tokens = order.slice(0, step.k).map((d) => (ids ? ids[d]! : d));
+    expect(tokens).toEqual(Array.from(step.topTokens.subarray(r * step.k, (r + 1) * step.k)));
     expect(-Math.log(sum)).toBeCloseTo(step.topLogProbs[r * step.k]!, 4);
   }
 }
@@ -207,12 +212,50 @@ describe('the EAGLE heads’ logits', () => {
     await head.dispose();
   }, 60_000);
 
-  it('are refused on a head over a reduced draft vocabulary, naming its size', async () => {
+  it('cover the draft vocabulary of an EAGLE-3 head, whose target ids (its d2t) map their top-k onto the step’s', async () => {
+    const targetModel = findModel(manifest, 'target');
+    const runner = new OnnxCausalLm(
+      await createSession(join(TINY, targetModel.file)),
+      capturedFeatureLayout(targetModel),
+      { maxContext: 256, maxTreeSize: 24 },
+    );
+    const headModel = findModel(manifest, 'eagle3-head');
+    const layout = eagle3HeadLayout(headModel);
+    const head = new OnnxEagle3Head(await createSession(join(TINY, headModel.file)), layout, {
+      maxContext: 256,
+      logits: true,
+    });
+    expect(head.draftTokenIds).toEqual(Int32Array.from(headModel.draftVocab!.targetIds!));
+    const prompt = headCases()[0]!.prompt_ids;
+    const n = prompt.length;
+    const { features } = await runner.prefill(Int32Array.from(prompt), { features: true });
+    const wide = runner.featureSize;
+    const captured = new Float32Array((n - 1) * layout.capturedSize);
+    for (let r = 0; r < n - 1; r++)
+      captured.set(features!.subarray(r * wide + 384, (r + 1) * wide), r * layout.capturedSize);
+    const first = await head.commit(Int32Array.from(prompt.slice(1)), captured, n - 1, 5);
+    expectLogitsMatchTopK(first, 2048, head.draftTokenIds!);
+    const step = await head.draft(
+      Int32Array.of(first.topTokens[0]!),
+      first.hidden.slice(0, 384),
+      Int32Array.of(n - 1),
+      new Float32Array(n),
+      1,
+      5,
+    );
+    expectLogitsMatchTopK(step, 2048, head.draftTokenIds!);
+    await runner.dispose();
+    await head.dispose();
+  }, 60_000);
+
+  it('are refused on a reduced head whose manifest predates its target ids, saying to convert it again', async () => {
     const headModel = findModel(manifest, 'eagle3-head');
     const session = await createSession(join(TINY, headModel.file));
-    expect(() => new OnnxEagle3Head(session, eagle3HeadLayout(headModel), { logits: true })).toThrow(
-      /whole target vocabulary \(8192 tokens\); this one scores a reduced draft vocabulary of 2048 tokens/,
+    const old = { ...eagle3HeadLayout(headModel), draftTokenIds: null };
+    expect(() => new OnnxEagle3Head(session, old, { logits: true })).toThrow(
+      /target ids of its 2048 draft tokens \(draftVocab\.targetIds\).*convert the head again/,
     );
+    expect(new OnnxEagle3Head(session, old).draftTokenIds).toBeNull();
     await session.release();
   });
 });

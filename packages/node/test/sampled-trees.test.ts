@@ -1,13 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { copyFile, link, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertEagleHead } from '@treespec/convert';
 import { DraftTree } from '@treespec/core';
 import { chiSquareTest } from '@treespec/core/testing';
 import type { TextGenerator } from '@treespec/generator';
+import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
+import { findModel, type ModelRole, parseManifest } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from './tiny.js';
 
 /**
- * Sampled draft trees on the real tiny model: the draft LM, or the EAGLE-2 head, draws each node's
- * children from its own distribution and the target accepts them with min(1, p/q). The first two sampled tokens
+ * Sampled draft trees on the real tiny model: the draft LM, the EAGLE-2 head, or the EAGLE-3 head
+ * (over its draft vocabulary of 2048 tokens, mapped through its d2t; q = 0 elsewhere), draws each
+ * node's children from its own distribution and the target accepts them with min(1, p/q). The first two sampled tokens
  * must follow the target's own distribution at temperature 1, which is computed exactly from the
  * target's logits (first tokens below 4 % pooled into one cell). SAMPLES generations with fixed
  * seeds, Pearson's chi-square; false-alarm rate ALPHA = 1e-3 (reproducible: the seeds are fixed).
@@ -24,6 +32,45 @@ function softmax(logits: Float32Array): Float64Array {
   return p.map((x) => x / sum);
 }
 
+/** The FR-Spec head: the tiny EAGLE-2 head over the 2048 most frequent tokens the target generated. */
+const FR_SPEC_ID = 'eagle-head-k2048';
+
+/** A copy of the tiny bundle (model files hard-linked) with the FR-Spec EAGLE-2 head converted into it. */
+async function bundleWithFrSpecHead(dir: string): Promise<void> {
+  for (const file of await readdir(TINY)) {
+    if (file.endsWith('.onnx') || file.endsWith('.onnx.data'))
+      await link(join(TINY, file), join(dir, file)).catch(() => copyFile(join(TINY, file), join(dir, file)));
+    else await copyFile(join(TINY, file), join(dir, file));
+  }
+  await convertEagleHead({
+    checkpoint: tinyCheckpointDirectory('eagle-head'),
+    target: tinyCheckpointDirectory('target'),
+    out: dir,
+    id: FR_SPEC_ID,
+    weightFormat: 'int8',
+    draftVocab: {
+      size: 2048,
+      corpus: join(tinyCheckpointDirectory('target'), '..', 'treespec-tiny-generated-frequencies.json'),
+    },
+  });
+}
+
+/** The target ids of the draft vocabulary of the bundle's first model of `role`, or null over the whole vocabulary. */
+function draftVocabulary(dir: string, role: ModelRole, id?: string): Set<number> | null {
+  const path = join(dir, 'treespec.json');
+  const manifest = parseManifest(readFileSync(path, 'utf8'), path);
+  const model = id ? findModel(manifest, id, path) : manifest.models.find((m) => m.role === role)!;
+  return model.draftVocab ? new Set(model.draftVocab.targetIds) : null;
+}
+
+/** The drafters tried: the draft LM, the EAGLE-2 head, the EAGLE-3 head, and an FR-Spec EAGLE-2 head. */
+const CASES = [
+  { name: 'draft-lm', drafter: 'draft-lm', role: 'draft' },
+  { name: 'eagle2', drafter: 'eagle2', role: 'eagle-head' },
+  { name: 'eagle3 (d2t, 2048 draft tokens)', drafter: 'eagle3', role: 'eagle3-head' },
+  { name: 'eagle2 FR-Spec (2048 draft tokens)', drafter: 'eagle2', role: 'eagle-head', frSpec: true },
+] as const;
+
 /** The target's next-token distribution after `ids`: the prefix prefilled, the last token verified alone. */
 async function nextDistribution(generator: TextGenerator, ids: readonly number[]): Promise<Float64Array> {
   const { target } = generator;
@@ -35,72 +82,94 @@ async function nextDistribution(generator: TextGenerator, ids: readonly number[]
   return softmax(step.logits.subarray(0, target.vocabSize));
 }
 
-describe.each(['draft-lm', 'eagle2'] as const)(
-  'sampled draft trees of %s on the real tiny model',
-  (drafter) => {
-    let generator: TextGenerator;
-    beforeAll(async () => {
-      generator = await loadTreespec(TINY, {
-        drafter,
-        draftSampling: true,
-        budget: 'fixed',
-        tuningCache: false,
-      });
+describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) => {
+  let generator: TextGenerator;
+  let dir = TINY;
+  /** Target ids the head drafts over; null for the whole vocabulary. */
+  let vocabulary: Set<number> | null;
+  beforeAll(async () => {
+    if ('frSpec' in c) {
+      dir = await mkdtemp(join(tmpdir(), 'treespec-frspec-'));
+      await bundleWithFrSpecHead(dir);
+    }
+    vocabulary = draftVocabulary(dir, c.role, 'frSpec' in c ? FR_SPEC_ID : undefined);
+    generator = await loadTreespec(dir, {
+      drafter: c.drafter,
+      ...('frSpec' in c ? { models: [FR_SPEC_ID] } : {}),
+      draftSampling: true,
+      budget: 'fixed',
+      tuningCache: false,
     });
-    afterAll(() => generator.dispose());
+  }, 60_000);
+  afterAll(async () => {
+    await generator.dispose();
+    if (dir !== TINY) await rm(dir, { recursive: true, force: true });
+  });
 
-    it('sample the target distribution exactly at temperature 1 (chi-square, alpha 1e-3)', async () => {
-      const prompt = 'The history of the city';
-      const probe = await generator.generate(prompt, { maxTokens: 1 });
-      const ids = Array.from(probe.promptTokens);
-      const first = await nextDistribution(generator, ids);
-      const expected = new Map<string, number>();
-      const top = new Set<number>();
-      let other = 0;
-      for (let t1 = 0; t1 < first.length; t1++) {
-        if (first[t1]! < TOP_FIRST) {
-          other += first[t1]!;
-          continue;
-        }
-        top.add(t1);
-        const second = await nextDistribution(generator, [...ids, t1]);
-        for (let t2 = 0; t2 < second.length; t2++) expected.set(`${t1},${t2}`, first[t1]! * second[t2]!);
+  it('draft over the whole vocabulary, or the 2048 tokens of a reduced head', () => {
+    expect(vocabulary?.size ?? null).toBe(c.role === 'eagle3-head' || 'frSpec' in c ? 2048 : null);
+  });
+
+  it('sample the target distribution exactly at temperature 1 (chi-square, alpha 1e-3)', async () => {
+    const prompt = 'The history of the city';
+    const probe = await generator.generate(prompt, { maxTokens: 1 });
+    const ids = Array.from(probe.promptTokens);
+    const first = await nextDistribution(generator, ids);
+    const expected = new Map<string, number>();
+    const top = new Set<number>();
+    let other = 0;
+    for (let t1 = 0; t1 < first.length; t1++) {
+      if (first[t1]! < TOP_FIRST) {
+        other += first[t1]!;
+        continue;
       }
-      expected.set('other', other);
+      top.add(t1);
+      const second = await nextDistribution(generator, [...ids, t1]);
+      for (let t2 = 0; t2 < second.length; t2++) expected.set(`${t1},${t2}`, first[t1]! * second[t2]!);
+    }
+    expected.set('other', other);
 
-      const counts = new Map<string, number>();
-      let steps = 0;
-      let sampledSteps = 0;
-      for (let i = 0; i < SAMPLES; i++) {
-        const r = await generator.generate(prompt, {
-          maxTokens: 2,
-          temperature: 1,
-          seed: 1 + i,
-          onStep: (e) => {
-            steps++;
-            if (e.tree.candidateKind === 'sampled') sampledSteps++;
-          },
-        });
-        const [t1, t2] = Array.from(r.tokens);
-        const key = top.has(t1!) ? `${t1},${t2}` : 'other';
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
-      const test = chiSquareTest(counts, expected, SAMPLES);
-      expect(sampledSteps).toBe(steps);
-      // Two tokens in fewer than two steps on average: sampled drafts do get accepted.
-      expect(steps).toBeGreaterThanOrEqual(SAMPLES);
-      expect(steps).toBeLessThan(2 * SAMPLES);
-      expect(test.degreesOfFreedom).toBeGreaterThanOrEqual(4);
-      expect(test.pValue).toBeGreaterThan(ALPHA);
-    }, 400_000);
+    const counts = new Map<string, number>();
+    let steps = 0;
+    let sampledSteps = 0;
+    let outsideDraftVocabulary = 0;
+    for (let i = 0; i < SAMPLES; i++) {
+      const r = await generator.generate(prompt, {
+        maxTokens: 2,
+        temperature: 1,
+        seed: 1 + i,
+        onStep: (e) => {
+          steps++;
+          if (e.tree.candidateKind === 'sampled') sampledSteps++;
+          for (let n = 1; n < e.tree.size; n++)
+            if (vocabulary && !vocabulary.has(e.tree.tokens[n]!)) outsideDraftVocabulary++;
+        },
+      });
+      const [t1, t2] = Array.from(r.tokens);
+      const key = top.has(t1!) ? `${t1},${t2}` : 'other';
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const test = chiSquareTest(counts, expected, SAMPLES);
+    expect(sampledSteps).toBe(steps);
+    expect(outsideDraftVocabulary).toBe(0);
+    // Two tokens in fewer than two steps on average: sampled drafts do get accepted.
+    expect(steps).toBeGreaterThanOrEqual(SAMPLES);
+    expect(steps).toBeLessThan(2 * SAMPLES);
+    expect(test.degreesOfFreedom).toBeGreaterThanOrEqual(4);
+    expect(test.pValue).toBeGreaterThan(ALPHA);
+  }, 400_000);
 
-    it('keep greedy generations on top-k trees: a seedless generation drafts no sampled tree', async () => {
+  it('keep greedy generations on top-k trees: a seedless generation drafts no sampled tree and decodes plainly’s tokens', async () => {
+    for (const { prompt } of devPrompts(2)) {
       const kinds = new Set<string>();
-      await generator.generate(devPrompts(1)[0]!.prompt, {
-        maxTokens: 16,
+      const spec = await generator.generate(prompt, {
+        maxTokens: 24,
         onStep: (e) => kinds.add(e.tree.candidateKind),
       });
+      const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
       expect([...kinds]).toEqual(['deterministic']);
-    }, 60_000);
-  },
-);
+      expect(Array.from(spec.tokens)).toEqual(Array.from(plain.tokens));
+      expect(spec.stats.steps).toBeLessThan(24);
+    }
+  }, 60_000);
+});

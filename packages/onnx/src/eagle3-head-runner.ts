@@ -11,7 +11,9 @@ export type Eagle3HeadRunnerOptions = HeadRunnerOptions;
  * the target's captured states of row i (`capturedFeatureSize` wide, fused by the head's `fc`);
  * draft rows carry the head's own hidden state of the row that proposed them (`featureSize` wide).
  * The graph returns each scored row's (a commit's newest, every draft row) hidden state and its
- * top-k log-probabilities over the draft vocabulary with the ids already mapped to target ids.
+ * top-k log-probabilities over the draft vocabulary with the ids already mapped to target ids;
+ * with the `logits` option, also their logits over the draft vocabulary, whose target ids are
+ * `draftTokenIds` (for sampled trees).
  */
 export class OnnxEagle3Head extends HeadRunner {
   readonly layout: Eagle3HeadLayout;

@@ -12,9 +12,9 @@ import type { EagleHeadLayout } from './model-layout.js';
 /** Options of the EAGLE heads' runners; the widest draft call defaults to 64 rows. */
 export interface HeadRunnerOptions extends DraftModelRunnerOptions {
   /**
-   * Also fetch each scored row's full `logits`, which sampled draft trees are drawn from; default
-   * false, so top-k drafting copies none. Needs a head whose logits cover the whole target
-   * vocabulary (not a reduced draft vocabulary).
+   * Also fetch each scored row's `logits`, which sampled draft trees are drawn from; default
+   * false, so top-k drafting copies none. A head over a reduced draft vocabulary returns them over
+   * its draft tokens (see `draftTokenIds`), which needs a manifest that records their target ids.
    */
   logits?: boolean;
 }
@@ -25,7 +25,8 @@ export interface HeadRunnerOptions extends DraftModelRunnerOptions {
  * commit scores its newest row only (the graph's `score_rows` input, or the last row of a head
  * converted before it, which scores every row); a draft call scores every row. A subclass gives
  * the feature inputs of its rows. With the `logits` option the step also carries each scored
- * row's logits over the target vocabulary.
+ * row's logits: over the target vocabulary, or over the draft vocabulary of a head that has one
+ * (FR-Spec, EAGLE-3), whose target ids are `draftTokenIds`.
  */
 export abstract class HeadRunner extends DraftModelRunner {
   private readonly names: EagleHeadLayout['names'];
@@ -33,25 +34,32 @@ export abstract class HeadRunner extends DraftModelRunner {
   private readonly topTokens: Int32Array;
   private readonly fetchNames: string[];
   private readonly fetchesLogits: boolean;
+  /** Width of a row of `logits`: the draft vocabulary's size, or the whole vocabulary's. */
+  private readonly logitsWidth: number;
+  /** Target ids of the draft vocabulary a reduced head's `logits` cover; null over the whole vocabulary. */
+  readonly draftTokenIds: Int32Array | null;
 
   protected constructor(
     session: InferenceSession,
     shape: DraftModelShape,
-    layout: Pick<EagleHeadLayout, 'names' | 'draftVocabSize'>,
+    layout: Pick<EagleHeadLayout, 'names' | 'draftVocabSize' | 'draftTokenIds'>,
     options: HeadRunnerOptions,
   ) {
     super(session, shape, options, 64);
-    const { names, draftVocabSize } = layout;
+    const { names, draftVocabSize, draftTokenIds } = layout;
     this.names = names;
     this.fetchesLogits = options.logits ?? false;
-    if (this.fetchesLogits && draftVocabSize !== null) {
+    if (this.fetchesLogits && draftVocabSize !== null && draftTokenIds?.length !== draftVocabSize) {
       throw new OptionError(
         'logits',
         true,
-        `a head whose logits cover the whole target vocabulary (${shape.vocabSize} tokens); ` +
-          `this one scores a reduced draft vocabulary of ${draftVocabSize} tokens`,
+        `a head whose manifest records the target ids of its ${draftVocabSize} draft tokens ` +
+          '(draftVocab.targetIds), which sampling over a reduced draft vocabulary needs; ' +
+          'this bundle was converted before they were recorded: convert the head again',
       );
     }
+    this.draftTokenIds = draftVocabSize === null ? null : draftTokenIds;
+    this.logitsWidth = draftVocabSize ?? shape.vocabSize;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
     this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
     if (this.fetchesLogits) this.fetchNames.push(names.logits);
@@ -103,7 +111,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       topTokens: this.topTokens,
       k,
       ...(this.fetchesLogits
-        ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.vocabSize) }
+        ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.logitsWidth) }
         : {}),
     };
   }

@@ -196,6 +196,12 @@ export interface DraftVocabulary {
   readonly corpus?: { readonly file: string; readonly tokens: number };
   /** Share of the counted tokens the draft vocabulary covers, when known. */
   readonly coverage?: number;
+  /**
+   * The graph's draft→target table: draft token d (column d of the model's `logits`) is target
+   * token `targetIds[d]`; `size` distinct ids below `dims.vocab`. Runners that sample over the
+   * draft vocabulary need it; absent in bundles converted before it was recorded.
+   */
+  readonly targetIds?: readonly number[];
 }
 
 /** The base model an EAGLE head was converted against. */

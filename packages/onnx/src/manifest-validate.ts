@@ -223,7 +223,8 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
 
 /**
  * `capturedLayers` (ascending layer indices, with `outputs.capturedFeature` on a causal LM; required
- * on an EAGLE-3 head) and `draftVocab` (required on an EAGLE-3 head; at most `dims.vocab` tokens).
+ * on an EAGLE-3 head) and `draftVocab` (required on an EAGLE-3 head; at most `dims.vocab` tokens,
+ * their `targetIds`, when recorded, distinct and below `dims.vocab`).
  */
 function validateEagle3Fields(
   v: Checker,
@@ -262,7 +263,22 @@ function validateEagle3Fields(
       !(typeof dv.coverage === 'number' && dv.coverage >= 0 && dv.coverage <= 1)
     )
       v.fail(`${at}.draftVocab.coverage`, 'a number in [0, 1]', dv.coverage);
+    if (dv.targetIds !== undefined)
+      validateTargetIds(v, dv.targetIds, `${at}.draftVocab.targetIds`, size, dims.vocab as number);
   }
+}
+
+/** Checks a draft→target table: `size` distinct integers below `vocab`. */
+function validateTargetIds(v: Checker, value: unknown, field: string, size: number, vocab: number): void {
+  const ids = v.array(value, field);
+  if (ids.length !== size) v.fail(field, `an array of draftVocab.size (${size}) target ids`, ids.length);
+  const seen = new Uint8Array(vocab);
+  ids.forEach((id, d) => {
+    if (!(Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocab))
+      v.fail(`${field}[${d}]`, `an integer in [0, dims.vocab ${vocab})`, id);
+    if (seen[id as number]) v.fail(`${field}[${d}]`, 'a target id no other draft token has', id);
+    seen[id as number] = 1;
+  });
 }
 
 /** Field checks that throw a {@link ModelFormatError} naming the file and the field. */

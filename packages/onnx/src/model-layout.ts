@@ -44,6 +44,11 @@ export interface EagleHeadLayout {
    * `logits` cover; null when they cover the whole target vocabulary.
    */
   draftVocabSize: number | null;
+  /**
+   * The draft vocabulary's target ids (column d of `logits` is target token `draftTokenIds[d]`);
+   * null for a full-vocabulary head, or for a bundle converted before the manifest recorded them.
+   */
+  draftTokenIds: Int32Array | null;
   names: {
     inputIds: string;
     feature: string;
@@ -162,6 +167,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
     maxContext: model.dims.maxContext,
     dtype: model.dtype,
     draftVocabSize: model.draftVocab?.size ?? null,
+    draftTokenIds: model.draftVocab?.targetIds ? Int32Array.from(model.draftVocab.targetIds) : null,
     names: {
       inputIds: inputs.inputIds,
       feature: inputs.feature,

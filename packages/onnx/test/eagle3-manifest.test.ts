@@ -96,6 +96,29 @@ describe('EAGLE-3 fields of the manifest', () => {
     const headLayout = eagle3HeadLayout(head());
     expect(headLayout.capturedSize).toBe(3 * 384);
     expect(headLayout.names.draftHidden).toBe('draft_hidden');
+    expect(headLayout.draftTokenIds).toBeNull();
+  });
+
+  it('keeps the draft vocabulary’s target ids for the runners, and names a table that does not fit', () => {
+    const targetIds = Array.from({ length: 2048 }, (_, d) => 4 * d + 1);
+    const withIds = head({ draftVocab: { size: 2048, source: 'eagle3-d2t', targetIds } });
+    expect(() => validateManifest(manifest(target(), withIds))).not.toThrow();
+    expect(eagle3HeadLayout(withIds).draftTokenIds).toEqual(Int32Array.from(targetIds));
+    const cases: Array<[number[], RegExp]> = [
+      [targetIds.slice(1), /targetIds" must be an array of draftVocab\.size \(2048\) target ids; found 2047/],
+      [
+        targetIds.map((id, d) => (d === 7 ? 8192 : id)),
+        /targetIds\[7\]" must be an integer in \[0, dims\.vocab 8192\); found 8192/,
+      ],
+      [
+        targetIds.map((id, d) => (d === 9 ? 1 : id)),
+        /targetIds\[9\]" must be a target id no other draft token has; found 1/,
+      ],
+    ];
+    for (const [ids, message] of cases) {
+      const model = head({ draftVocab: { size: 2048, source: 'eagle3-d2t', targetIds: ids } });
+      expect(() => validateManifest(manifest(target(), model)), String(message)).toThrow(message);
+    }
   });
 
   it('names the field that is wrong', () => {

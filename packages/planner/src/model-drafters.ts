@@ -28,7 +28,7 @@ export interface ModelDrafterEntry {
   readonly budget: keyof Budgets;
   /**
    * Opens the draft model's runner, its buffers sized by `capacity`; `capacity.logits` asks a head
-   * for its full logits (set when it will draw sampled trees; draft LMs always return theirs).
+   * for its logits (set when it will draw sampled trees; draft LMs always return theirs).
    */
   open(session: InferenceSession, model: ManifestModel, capacity: HeadRunnerOptions): DraftModel;
   /** A drafter over `model` growing `growth`'s trees (several may share one model, one at a time). */
@@ -37,6 +37,15 @@ export interface ModelDrafterEntry {
   readonly sampled?: (model: DraftModel, growth: TreeGrowth) => ModelTreeDrafter;
   /** Whether `sampled` can draw from this draft model; absent: always. */
   readonly canSample?: (model: ManifestModel) => boolean;
+}
+
+/**
+ * Whether a head's logits can be sampled from: they cover the whole vocabulary, or a draft
+ * vocabulary (FR-Spec, EAGLE-3) whose target ids the manifest records; a bundle converted before
+ * it recorded them keeps top-k trees.
+ */
+function knowsDraftTokenIds(model: ManifestModel): boolean {
+  return model.draftVocab === undefined || model.draftVocab.targetIds !== undefined;
 }
 
 /**
@@ -50,8 +59,7 @@ export const MODEL_DRAFTERS = {
     open: (session, model, capacity) => new OnnxEagleHead(session, eagleHeadLayout(model), capacity),
     make: (model, growth) => new EagleDrafter(model, { growth }),
     sampled: (model, growth) => new EagleDrafter(model, { growth, sample: { temperature: 1 } }),
-    // Sampled trees need q over the whole target vocabulary; an FR-Spec head scores its draft tokens only.
-    canSample: (model) => model.draftVocab === undefined,
+    canSample: knowsDraftTokenIds,
   },
   eagle3: {
     role: 'eagle3-head',
@@ -59,6 +67,9 @@ export const MODEL_DRAFTERS = {
     open: (session, model, capacity) => new OnnxEagle3Head(session, eagle3HeadLayout(model), capacity),
     // `model` is what `open` above returned: an OnnxEagle3Head.
     make: (model, growth) => new Eagle3Drafter(model as Eagle3DraftModel, { growth }),
+    sampled: (model, growth) =>
+      new Eagle3Drafter(model as Eagle3DraftModel, { growth, sample: { temperature: 1 } }),
+    canSample: knowsDraftTokenIds,
   },
   'draft-lm': {
     role: 'draft',

@@ -40,8 +40,9 @@ export interface BundleOptions {
   /** Stored step costs per model drafter (`treespec tune`), to seed the budget controller. */
   controllerSeeds?: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /**
-   * Draft LM and EAGLE-2 head (one over the whole vocabulary): draw sampled draft trees for
-   * sampling generations (lossless with min(1, p/q)).
+   * Draft LM, EAGLE-2 and EAGLE-3 heads (a head over a reduced draft vocabulary once its manifest
+   * records the vocabulary's target ids): draw sampled draft trees for sampling generations
+   * (lossless with min(1, p/q)).
    * Default true under `auto`, where the controller drafts them only while they pay (at
    * temperature 1 on the tiny model they commit more per step than top-k trees: tau 2.13
    * against 1.56), false under `fixed`.
@@ -96,7 +97,7 @@ export interface Plan {
   readonly budgetMode: BudgetMode;
   /** Stored step costs that seed the model drafters' controllers. */
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
-  /** Whether the draft LM draws sampled trees for sampling generations. */
+  /** Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling generations. */
   readonly draftSampling: boolean;
   /** The budgets `fixed` would draft: under `auto`, the trees the controllers start from. */
   readonly startBudgets: Budgets;

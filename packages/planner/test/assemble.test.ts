@@ -70,7 +70,7 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
   });
 });
 
-describe('sampled EAGLE-2 trees at assembly', () => {
+describe('sampled EAGLE trees at assembly', () => {
   async function kindsAtTemperature1(generator: TextGenerator): Promise<Set<string>> {
     const [prompt] = await devPrompts(1);
     const kinds = new Set<string>();
@@ -93,9 +93,19 @@ describe('sampled EAGLE-2 trees at assembly', () => {
     }
   });
 
-  it('stay top-k for a head over a reduced draft vocabulary, whose logits miss the other tokens', async () => {
+  it('draw over the draft vocabulary of an EAGLE-3 head when sampling', async () => {
+    const planned = plan(await tinyManifest(), { drafter: 'eagle3', budget: 'fixed', draftSampling: true });
+    const generator = await assemble(planned, openTinySession, await tinyTokenizer());
+    try {
+      expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled']);
+    } finally {
+      await generator.dispose();
+    }
+  });
+
+  it('stay top-k for a reduced head whose manifest predates the target ids of its draft vocabulary', async () => {
     const manifest = await tinyManifest();
-    // The manifest claims an FR-Spec head; the planner must not ask it for full-vocabulary logits.
+    // The manifest claims an FR-Spec head without its target ids; the planner must not ask it for logits.
     const reduced = {
       ...manifest,
       models: manifest.models.map((m) =>

@@ -1,0 +1,77 @@
+import { ContractError, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import { chiSquareTest } from '@treespec/core/testing';
+import { describe, expect, it } from 'vitest';
+import { DraftSampler } from '../src/index.js';
+
+/** A vocabulary of 10 target tokens, of which the draft vocabulary keeps 4, in this order. */
+const VOCAB = 10;
+const DRAFT_IDS = Int32Array.of(7, 2, 9, 4);
+/** Two rows of logits over the 4 draft tokens. */
+const LOGITS = Float32Array.of(1, 0, -1, 2, 0.5, 3, 0.25, -2);
+
+function sampler(temperature: number, seed = 11, ids: Int32Array | null = DRAFT_IDS): DraftSampler {
+  const growth = new StaticTreeGrowth(StaticTreeShape.chain(2));
+  return new DraftSampler({ temperature, seed }, growth, VOCAB, ids);
+}
+
+/** softmax(row / temperature) in float64, by draft id. */
+function softmax(row: ArrayLike<number>, temperature: number): number[] {
+  const e = Array.from(row, (l) => Math.exp(l / temperature));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
+}
+
+describe('DraftSampler over a reduced draft vocabulary', () => {
+  it('writes q of each draft token at its target id and leaves every other token at 0', () => {
+    const s = sampler(0.5);
+    s.setDistribution(1, LOGITS, 1);
+    const q = Array.from(s.distributions.subarray(VOCAB, 2 * VOCAB));
+    const expected = softmax(LOGITS.subarray(4, 8), 0.5);
+    const want = new Array<number>(VOCAB).fill(0);
+    DRAFT_IDS.forEach((id, d) => {
+      want[id] = expected[d]!;
+    });
+    for (let t = 0; t < VOCAB; t++) expect(q[t]).toBeCloseTo(want[t]!, 6);
+    expect(s.logProbability(1, 2)).toBeCloseTo(Math.log(expected[1]!), 5);
+    expect(s.logProbability(1, 3)).toBe(-Infinity);
+    // Node 0 was never set: the row stays all zero.
+    expect(Array.from(s.distributions.subarray(0, VOCAB))).toEqual(new Array(VOCAB).fill(0));
+  });
+
+  it('draws target ids of draft tokens only, with the frequencies of q (chi-square, alpha 1e-3)', () => {
+    const s = sampler(1);
+    s.setDistribution(0, LOGITS, 0);
+    const draws = 20000;
+    const counts = new Map<string, number>();
+    for (let i = 0; i < draws; i++) {
+      const token = String(s.draw(0));
+      counts.set(token, (counts.get(token) ?? 0) + 1);
+    }
+    const q = softmax(LOGITS.subarray(0, 4), 1);
+    const expected = new Map(Array.from(DRAFT_IDS, (id, d) => [String(id), q[d]!] as const));
+    expect([...counts.keys()].sort()).toEqual(['2', '4', '7', '9']);
+    expect(chiSquareTest(counts, expected, draws).pValue).toBeGreaterThan(1e-3);
+  });
+
+  it('gives the q a full-vocabulary sampler gives for the draft logits spread over the vocabulary', () => {
+    const reduced = sampler(0.7, 5);
+    const full = sampler(0.7, 5, null);
+    const spread = new Float32Array(VOCAB).fill(-Infinity);
+    DRAFT_IDS.forEach((id, d) => {
+      spread[id] = LOGITS[d]!;
+    });
+    reduced.setDistribution(0, LOGITS, 0);
+    full.setDistribution(0, spread, 0);
+    for (let t = 0; t < VOCAB; t++) expect(reduced.distributions[t]).toBeCloseTo(full.distributions[t]!, 6);
+  });
+
+  it('refuses draft token ids that repeat or fall outside the vocabulary, naming the draft token', () => {
+    expect(() => sampler(1, 0, Int32Array.of(3, 1, 3))).toThrow(ContractError);
+    expect(() => sampler(1, 0, Int32Array.of(3, 1, 3))).toThrow(
+      'draft token 2 maps to target id 3, which is taken by another draft token',
+    );
+    expect(() => sampler(1, 0, Int32Array.of(0, 10))).toThrow(
+      'draft token 1 maps to target id 10, which is outside the vocabulary [0, 10)',
+    );
+  });
+});
