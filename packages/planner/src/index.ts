@@ -2,7 +2,10 @@ export { assemble, type OpenSession } from './assemble.js';
 export {
   type Budgets,
   CONTROLLED_CAPACITIES,
+  DEVICE_DEFAULT_DRAFTERS,
   DEVICE_PRESETS,
+  MODEL_FREE_BUDGETS,
+  type ModelFreeBudget,
   mergeTree,
   resolveBudgets,
   withinContext,
