@@ -77,7 +77,7 @@ export interface ModelFreeBudget {
  * 16 tokens, 8 deep, 4 occurrences merged). On `wasm` a one-token chain, the continuation of the
  * latest occurrence: every verified row beyond the first costs WASM about 0.3–0.5 of a plain token
  * (a native CPU about 0.05), so a 7-node tree (tau 1.9) ran at 0.62–0.68× plain decoding in
- * Chromium where the one-token chain (tau 1.37) ran at 1.15–1.54×, and 2–3 token chains in between
+ * Chromium where the one-token chain (tau 1.37) ran at 1.11–1.54×, and 2–3 token chains in between
  * (docs/benchmarks.md "In the browser"). A step without a match verifies the root alone: a plain
  * step, with nothing drafted.
  */
@@ -89,10 +89,11 @@ export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFree
  * The drafter a device runs when the caller names none, where the bundle's own default (its EAGLE
  * head's drafter) does not pay there. On `wasm`, `lookup` (prompt lookup, no model call; with
  * {@link MODEL_FREE_BUDGETS}'s one-token chains): an EAGLE-2 step costs WASM a head call (about
- * 0.3–0.5 of a plain token) and a row per drafted node, so even priced by the budget controller
- * EAGLE-2 ran the page at 0.78–0.97× plain decoding (10 development prompts, 64 tokens; bounded
- * at 1.14× by its one-token chain), while `lookup` ran at 1.15–1.54× in the same hour. Other
- * drafters, EAGLE-2 included, stay available by name.
+ * 0.15–0.33 of a plain token) and a row per drafted node, and each generation its head's catch-up
+ * over the prompt, so even under the budget controller EAGLE-2 ran the page at 0.78–1.04× plain
+ * decoding (median 0.88×; 10 development prompts, 64 tokens; bounded at 1.14× by its one-token
+ * chain), while `lookup` ran at 1.11–1.54× (median 1.22×) in the same hours. Other drafters,
+ * EAGLE-2 included, stay available by name.
  */
 export const DEVICE_DEFAULT_DRAFTERS: Readonly<Partial<Record<BundleDevice, BundleDrafter>>> = {
   wasm: 'lookup',
