@@ -74,12 +74,12 @@ export interface ModelFreeBudget {
 
 /**
  * What each device changes in the model-free drafters' trees (their own defaults elsewhere: up to
- * 16 tokens, 8 deep, 4 occurrences merged). On `wasm` a one-token chain, the continuation of the
- * latest occurrence: every verified row beyond the first costs WASM about 0.3–0.5 of a plain token
- * (a native CPU about 0.05), so a 7-node tree (tau 1.9) ran at 0.62–0.68× plain decoding in
- * Chromium where the one-token chain (tau 1.37) ran at 1.11–1.54×, and 2–3 token chains in between
- * (docs/benchmarks.md "In the browser"). A step without a match verifies the root alone: a plain
- * step, with nothing drafted.
+ * 16 tokens, 8 deep, 4 occurrences merged). On `wasm` a one-token chain, the token that followed
+ * one earlier occurrence of the longest match (for `lookup` the most recent): every verified row
+ * beyond the first costs WASM about 0.3–0.5 of a plain token (a native CPU about 0.05), so a
+ * 7-node tree (tau 1.9) ran at 0.62–0.68× plain decoding in Chromium where the one-token chain
+ * (tau 1.37) ran at 1.11–1.54×, and 2–3 token chains in between (docs/benchmarks.md "In the
+ * browser"). A step without a match verifies the root alone: a plain step, with nothing drafted.
  */
 export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFreeBudget>>> = {
   wasm: { maxDepth: 1, maxTokens: 1, maxCandidates: 1 },

@@ -15,7 +15,7 @@ import {
   type ManifestModel,
   parseManifest,
 } from '@treespec/onnx';
-import { assemble, type BundleOptions, plan } from '@treespec/planner';
+import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type * as OrtWeb from 'onnxruntime-web';
 import { CallLog, loggedSession } from './call-log.js';
@@ -87,7 +87,7 @@ export interface LoadInfo {
    * The drafter generations use unless they name one, or null for plain decoding: the caller's
    * `drafter`, else the device's default (on WASM the model-free `lookup`, one-token chains).
    */
-  drafter: string | null;
+  drafter: DrafterName | null;
   /** The EAGLE-2 tree budget the generator uses. */
   tree: DynamicTreeOptions;
   /** Why WASM runs on one thread, or null. */
