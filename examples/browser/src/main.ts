@@ -166,7 +166,9 @@ function runtimeNote(info: LoadInfo): { text: string; warn: boolean } {
       ? 'Running on WebGPU.'
       : `Running on WASM with ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.crossOriginIsolated ? ' (cross-origin isolated)' : ''}.`;
   const { topK, depth, totalTokens } = info.tree;
-  const notes = [where, `EAGLE-2 trees: top-${topK}, depth ${depth}, at most ${totalTokens} tokens.`];
+  const notes = [where, `Drafter: ${info.drafter ?? 'none (plain decoding)'}.`];
+  if (info.drafter === 'eagle2' || info.drafter === 'hybrid')
+    notes.push(`EAGLE-2 trees: top-${topK}, depth ${depth}, at most ${totalTokens} tokens.`);
   if (info.fallbackReason) notes.push(`WebGPU is not available: ${info.fallbackReason}; fell back to WASM.`);
   if (info.threadsLimitedBecause) notes.push(`Only one thread: ${info.threadsLimitedBecause}.`);
   const source =

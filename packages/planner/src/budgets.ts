@@ -1,6 +1,7 @@
 import { DYNAMIC_TREE_DEFAULTS, type DynamicTreeOptions } from '@treespec/core';
 import type { BudgetMode } from '@treespec/drafters';
 import type { BundleDevice, DeviceTuning } from '@treespec/onnx';
+import type { BundleDrafter } from './drafter-table.js';
 
 /** The tree budgets of one load: the EAGLE-2 drafter's (`tree`) and the draft LM's (`draftTree`). */
 export interface Budgets {
@@ -59,6 +60,43 @@ export const CONTROLLED_CAPACITIES: Readonly<Partial<Record<BundleDevice, Device
     tree: { topK: 2, frontier: 2, depth: 2, totalTokens: 4 },
     draftTree: { topK: 4, frontier: 1, depth: 5, totalTokens: 17 },
   },
+};
+
+/**
+ * How far the model-free drafters (`lookup`, `suffix`, and the hybrid's model-free parts) draft:
+ * the longest continuation, the most draft tokens, and how many earlier occurrences are merged.
+ */
+export interface ModelFreeBudget {
+  readonly maxDepth: number;
+  readonly maxTokens: number;
+  readonly maxCandidates: number;
+}
+
+/**
+ * What each device changes in the model-free drafters' trees (their own defaults elsewhere: up to
+ * 16 tokens, 8 deep, 4 occurrences merged). On `wasm` a one-token chain, the token that followed
+ * one earlier occurrence of the longest match (for `lookup` the most recent): every verified row
+ * beyond the first costs WASM about 0.3–0.5 of a plain token (a native CPU about 0.05), so a
+ * 7-node tree (tau 1.9) ran at 0.62–0.68× plain decoding in Chromium where the one-token chain
+ * (tau 1.37) ran at 1.11–1.54×, and 2–3 token chains in between (docs/benchmarks.md "In the
+ * browser"). A step without a match verifies the root alone: a plain step, with nothing drafted.
+ */
+export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFreeBudget>>> = {
+  wasm: { maxDepth: 1, maxTokens: 1, maxCandidates: 1 },
+};
+
+/**
+ * The drafter a device runs when the caller names none, where the bundle's own default (its EAGLE
+ * head's drafter) does not pay there. On `wasm`, `lookup` (prompt lookup, no model call; with
+ * {@link MODEL_FREE_BUDGETS}'s one-token chains): an EAGLE-2 step costs WASM a head call (about
+ * 0.15–0.33 of a plain token) and a row per drafted node, and each generation its head's catch-up
+ * over the prompt, so even under the budget controller EAGLE-2 ran the page at 0.78–1.04× plain
+ * decoding (median 0.88×; 10 development prompts, 64 tokens; bounded at 1.14× by its one-token
+ * chain), while `lookup` ran at 1.11–1.54× (median 1.22×) in the same hours. Other drafters,
+ * EAGLE-2 included, stay available by name.
+ */
+export const DEVICE_DEFAULT_DRAFTERS: Readonly<Partial<Record<BundleDevice, BundleDrafter>>> = {
+  wasm: 'lookup',
 };
 
 /**

@@ -1,5 +1,6 @@
 import type { Drafter } from '@treespec/core';
 import { HybridDrafter, type HybridPolicy, LookupDrafter, SuffixDrafter } from '@treespec/drafters';
+import type { ModelFreeBudget } from './budgets.js';
 import { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
 import type { AdaptiveStop } from './tree-growth.js';
 
@@ -11,6 +12,8 @@ export interface DrafterChoices {
   readonly hybridPolicy: HybridPolicy | undefined;
   /** When model drafters stop growing a tree early. */
   readonly adaptive: AdaptiveStop;
+  /** The device's trees for the model-free drafters; undefined: their own defaults. */
+  readonly modelFree: ModelFreeBudget | undefined;
 }
 
 /** What a {@link DrafterEntry} is made from. */
@@ -30,7 +33,14 @@ export interface DrafterEntry {
 }
 
 function suffixDrafter(context: DrafterContext): SuffixDrafter {
-  return new SuffixDrafter(context.corpus ? { corpus: context.corpus } : {});
+  return new SuffixDrafter({
+    ...context.choices.modelFree,
+    ...(context.corpus ? { corpus: context.corpus } : {}),
+  });
+}
+
+function lookupDrafter(context: DrafterContext): LookupDrafter {
+  return new LookupDrafter({ ...context.choices.modelFree });
 }
 
 /**
@@ -42,12 +52,12 @@ export const DRAFTERS = {
   eagle2: { needs: () => [MODEL_DRAFTERS.eagle2.role], make: (c) => c.modelDrafter('eagle2') },
   eagle3: { needs: () => [MODEL_DRAFTERS.eagle3.role], make: (c) => c.modelDrafter('eagle3') },
   'draft-lm': { needs: () => [MODEL_DRAFTERS['draft-lm'].role], make: (c) => c.modelDrafter('draft-lm') },
-  lookup: { needs: () => [], make: () => new LookupDrafter() },
+  lookup: { needs: () => [], make: lookupDrafter },
   suffix: { needs: () => [], make: suffixDrafter },
   hybrid: {
     needs: (choices) => [MODEL_DRAFTERS[choices.hybridBase].role],
     make: async (c) =>
-      new HybridDrafter(await c.modelDrafter(c.choices.hybridBase), [suffixDrafter(c), new LookupDrafter()], {
+      new HybridDrafter(await c.modelDrafter(c.choices.hybridBase), [suffixDrafter(c), lookupDrafter(c)], {
         ...(c.choices.hybridPolicy ? { policy: c.choices.hybridPolicy } : {}),
       }),
   },

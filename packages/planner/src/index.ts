@@ -2,7 +2,10 @@ export { assemble, type OpenGraph, type OpenSession, type OutputPlacement } from
 export {
   type Budgets,
   CONTROLLED_CAPACITIES,
+  DEVICE_DEFAULT_DRAFTERS,
   DEVICE_PRESETS,
+  MODEL_FREE_BUDGETS,
+  type ModelFreeBudget,
   mergeTree,
   resolveBudgets,
   withinContext,

@@ -8,7 +8,13 @@ import {
   type ManifestModel,
   type ModelRole,
 } from '@treespec/onnx';
-import { type Budgets, resolveBudgets, withinContext } from './budgets.js';
+import {
+  type Budgets,
+  DEVICE_DEFAULT_DRAFTERS,
+  MODEL_FREE_BUDGETS,
+  resolveBudgets,
+  withinContext,
+} from './budgets.js';
 import {
   BUNDLE_DRAFTERS,
   type BundleDrafter,
@@ -23,7 +29,10 @@ import type { AdaptiveStop } from './tree-growth.js';
 
 /** What a load of a treespec bundle should provide: drafters, budgets, models, context. */
 export interface BundleOptions {
-  /** The default drafter. Default `eagle2` when the bundle has an EAGLE head, else `none`. */
+  /**
+   * The default drafter. Default: the device's where it has one (`lookup` on `wasm`, see
+   * `DEVICE_DEFAULT_DRAFTERS`), else `eagle2` when the bundle has an EAGLE head, else `none`.
+   */
   drafter?: BundleDrafter;
   /** Further drafters to load, selectable per generation (`TextGenerateOptions.drafter`). */
   drafters?: readonly BundleDrafter[];
@@ -125,7 +134,8 @@ export function plan(
   const target = byRole('target');
   if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
   const hasHead = byRole('eagle-head') !== undefined;
-  const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
+  const bundleDefault: BundleDrafter =
+    DEVICE_DEFAULT_DRAFTERS[device] ?? (hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none');
   const wanted = new Set<BundleDrafter>([options.drafter ?? bundleDefault, ...(options.drafters ?? [])]);
   for (const name of wanted) {
     if (!BUNDLE_DRAFTERS.includes(name)) {
@@ -136,6 +146,7 @@ export function plan(
     hybridBase: options.hybridBase ?? (hasHead ? 'eagle2' : 'draft-lm'),
     hybridPolicy: options.hybridPolicy,
     adaptive: options.adaptive ?? 'none',
+    modelFree: MODEL_FREE_BUDGETS[device],
   };
   const drafters = [...wanted].filter((name): name is DrafterName => name !== 'none');
   const draftModels: Partial<Record<ModelRole, ManifestModel>> = {};

@@ -93,7 +93,10 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     const halfDraft = await withModels((m) => (m.role === 'draft' ? { dtype: 'float16' } : null));
     expect(thrown(() => plan(halfDraft, { drafter: 'draft-lm' }, 'wasm')).model).toBe('draft');
     // Not loaded, not checked: the same bundle plans for EAGLE-2 alone.
-    expect(plan(halfDraft, {}, 'wasm').models.map((m) => m.id)).toEqual(['target', 'eagle-head-fp32']);
+    expect(plan(halfDraft, { drafter: 'eagle2' }, 'wasm').models.map((m) => m.id)).toEqual([
+      'target',
+      'eagle-head-fp32',
+    ]);
   });
 });
 

@@ -15,7 +15,7 @@ import {
   type ManifestModel,
   parseManifest,
 } from '@treespec/onnx';
-import { assemble, type BundleOptions, plan } from '@treespec/planner';
+import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type * as OrtWeb from 'onnxruntime-web';
 import { CallLog, loggedSession } from './call-log.js';
@@ -83,6 +83,11 @@ export interface LoadInfo {
   fallbackReason: string | null;
   /** Threads of the WASM pool. */
   threads: number;
+  /**
+   * The drafter generations use unless they name one, or null for plain decoding: the caller's
+   * `drafter`, else the device's default (on WASM the model-free `lookup`, one-token chains).
+   */
+  drafter: DrafterName | null;
   /** The EAGLE-2 tree budget the generator uses. */
   tree: DynamicTreeOptions;
   /** Why WASM runs on one thread, or null. */
@@ -250,6 +255,7 @@ export async function loadTreespecWeb(
         providers,
         fallbackReason,
         threads: threads.threads,
+        drafter: planned.defaultDrafter,
         tree: planned.budgets.tree,
         threadsLimitedBecause: threads.limitedBecause,
         crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,

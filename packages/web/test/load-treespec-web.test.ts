@@ -47,12 +47,46 @@ async function devPrompts(n: number): Promise<string[]> {
 }
 
 describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
-  it('generates exactly the greedy text of @treespec/node, and falls back to WASM without WebGPU', async () => {
+  it('drafts one-token lookup chains by default on WASM, fetching no head, with the text of @treespec/node', async () => {
+    const { fetch, requested } = bundleFetch();
+    const { generator, info } = await loadTreespecWeb(BASE, { fetch });
+    const reference = await loadTreespec(TINY);
+    try {
+      expect(info).toMatchObject({ provider: 'wasm', providers: { target: 'wasm' }, drafter: 'lookup' });
+      expect(Object.keys(info.providers)).toEqual(['target']);
+      expect(requested.filter((f) => f.includes('.onnx')).sort()).toEqual([
+        'target.onnx',
+        'target.onnx.data',
+      ]);
+      let drafted = 0;
+      for (const prompt of await devPrompts(2)) {
+        const sizes = new Set<number>();
+        const web = await generator.generate(prompt, {
+          maxTokens: 32,
+          onStep: (event) => void sizes.add(event.tree.size),
+        });
+        const node = await reference.generate(prompt, { maxTokens: 32 });
+        expect(web.text).toBe(node.text);
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
+        drafted += web.stats.generatedTokens - web.stats.steps;
+      }
+      expect(drafted).toBeGreaterThan(0);
+    } finally {
+      await generator.dispose();
+      await reference.dispose();
+    }
+  });
+
+  it('generates exactly the greedy text of @treespec/node with EAGLE-2, and falls back to WASM without WebGPU', async () => {
     const { fetch } = bundleFetch();
-    const wasmPlan = plan(await tinyManifest(), {}, 'wasm');
+    const wasmPlan = plan(await tinyManifest(), { drafter: 'eagle2' }, 'wasm');
     const wasmHead = wasmPlan.models[1].id;
     const progress: LoadProgress[] = [];
-    const { generator, info } = await loadTreespecWeb(BASE, { fetch, onProgress: (p) => progress.push(p) });
+    const { generator, info } = await loadTreespecWeb(BASE, {
+      fetch,
+      drafter: 'eagle2',
+      onProgress: (p) => progress.push(p),
+    });
     const reference = await loadTreespec(TINY);
     try {
       expect(info).toMatchObject({
@@ -92,7 +126,7 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
 
   it("with logCalls, logs a generation's model calls: the prefill, then one target call per step with its tree's rows", async () => {
     const { fetch } = bundleFetch();
-    const { generator, calls } = await loadTreespecWeb(BASE, { fetch, logCalls: true });
+    const { generator, calls } = await loadTreespecWeb(BASE, { fetch, drafter: 'eagle2', logCalls: true });
     try {
       const [prompt] = await devPrompts(1);
       const plain = await generator.generate(prompt, { maxTokens: 8, plain: true });
