@@ -69,6 +69,13 @@ export interface BudgetControllerOptions {
   clock?: () => number;
 }
 
+/**
+ * Plain steps that reuse the last ranking of the candidates: nothing they learn changes what a
+ * tree is expected to accept or cost, save the slow ageing of stale prices, so ranking every
+ * candidate again each plain step (tens of microseconds) bought nothing.
+ */
+const BEST_REUSE = 16;
+
 /** A tree expected to reach this share of plain decoding's rate is re-probed soon. */
 const CLOSE = 0.9;
 
@@ -114,6 +121,10 @@ class Regime {
   closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
+  /** The best candidate when last ranked (-1: none), its expected tokens per ms, and steps since. */
+  best = -1;
+  bestRate = 0;
+  bestAge = Number.POSITIVE_INFINITY;
   /** Whether the drafted steps since the last run of plain steps are probes of it. */
   probing = false;
   /** Milliseconds those probes lost against plain steps committing the same tokens. */
@@ -395,6 +406,7 @@ export class BudgetController implements Drafter {
         if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - pathLength * plainMs;
       }
       regime.calibration.record(tree, pathLength - 1);
+      regime.bestAge = Number.POSITIVE_INFINITY;
       this.learnMasses(regime, tree);
       regime.drafted++;
       regime.part.drafter.observe?.(outcome);
@@ -443,18 +455,10 @@ export class BudgetController implements Drafter {
     const full = this.depths.length - 1;
     if (this.fixed) return this.pick(full, false);
     if (regime.drafted < START_STEPS) return this.pick(this.startChoice, false);
-    let best = -1;
-    let bestRate = 0;
-    for (let c = 0; c < this.depths.length; c++) {
-      const accepted = this.expectedAccepted(c);
-      if (Number.isNaN(accepted)) continue;
-      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
-      const rate = (1 + accepted) / ms;
-      if (rate > bestRate) {
-        best = c;
-        bestRate = rate;
-      }
-    }
+    if (regime.bestAge >= BEST_REUSE) this.rankCandidates(regime);
+    regime.bestAge++;
+    const best = regime.best;
+    const bestRate = regime.bestRate;
     const plainRate = 1 / this.costs.plainMs();
     // A plain step is timed once, then now and then to keep its cost current as the machine's
     // load changes, less often while speculation wins by far. Only the second of two plain steps
@@ -506,6 +510,25 @@ export class BudgetController implements Drafter {
       if (up !== best) return this.pick(up, true);
     }
     return this.pick(best, false);
+  }
+
+  /** The candidate with the most expected tokens per millisecond now, into `regime.best`. */
+  private rankCandidates(regime: Regime): void {
+    let best = -1;
+    let bestRate = 0;
+    for (let c = 0; c < this.depths.length; c++) {
+      const accepted = this.expectedAccepted(c);
+      if (Number.isNaN(accepted)) continue;
+      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
+      const rate = (1 + accepted) / ms;
+      if (rate > bestRate) {
+        best = c;
+        bestRate = rate;
+      }
+    }
+    regime.best = best;
+    regime.bestRate = bestRate;
+    regime.bestAge = 0;
   }
 
   private pickPlain(): number {
