@@ -1,66 +1,10 @@
-import type {
-  DraftContext,
-  Drafter,
-  DraftOutcome,
-  DraftTree,
-  TargetCallOptions,
-  TargetModel,
-} from '@treespec/core';
-import type { ToyTarget } from '@treespec/core/testing';
+import type { DraftContext, Drafter, DraftOutcome, DraftTree } from '@treespec/core';
+import { Clock, ClockedTarget, type ToyTarget, type VerifyCosts } from '@treespec/core/testing';
 import type { CountingGrowth } from './helpers.js';
 
-/** A fake clock in milliseconds that the toy target and drafter advance by what their work would cost. */
-export class Clock {
-  now = 0;
-  readonly read = (): number => this.now;
-}
-
 /** Costs of the clocked toy: verification by tree size, drafting by draft calls (depths + 1). */
-export interface ToyCosts {
-  verify: (treeSize: number) => number;
+export interface ToyCosts extends VerifyCosts {
   draftCall: number;
-  /**
-   * Extra ms of the first verification after a draft call (as in the browser page, where the
-   * target's first call after the head's costs several plain calls). Default 0.
-   */
-  afterDraft?: number;
-}
-
-/** A toy target whose verifications advance a {@link Clock} by their modelled cost. */
-export class ClockedTarget implements TargetModel {
-  constructor(
-    readonly inner: ToyTarget,
-    readonly clock: Clock,
-    public costs: ToyCosts,
-  ) {}
-  /** Whether a draft call came after the last verification. */
-  drafted = false;
-  get vocabSize() {
-    return this.inner.vocabSize;
-  }
-  get featureSize() {
-    return this.inner.featureSize;
-  }
-  get maxContext() {
-    return this.inner.maxContext;
-  }
-  get cachedLength() {
-    return this.inner.cachedLength;
-  }
-  reset() {
-    this.inner.reset();
-  }
-  prefill(tokens: Int32Array, options?: TargetCallOptions) {
-    return this.inner.prefill(tokens, options);
-  }
-  verify(tree: DraftTree, options?: TargetCallOptions) {
-    this.clock.now += this.costs.verify(tree.size) + (this.drafted ? (this.costs.afterDraft ?? 0) : 0);
-    this.drafted = false;
-    return this.inner.verify(tree, options);
-  }
-  commit(plan: Parameters<TargetModel['commit']>[0]) {
-    this.inner.commit(plan);
-  }
 }
 
 /**
@@ -74,7 +18,7 @@ export class ClockedDrafter implements Drafter {
   readonly maxTreeSize: number;
   constructor(
     public inner: Drafter,
-    readonly target: ClockedTarget,
+    readonly target: ClockedTarget<ToyTarget, ToyCosts>,
     readonly counted?: CountingGrowth,
   ) {
     this.name = inner.name;
@@ -98,3 +42,5 @@ export class ClockedDrafter implements Drafter {
     this.inner.catchUpWithin?.(rows);
   }
 }
+
+export { Clock, ClockedTarget };

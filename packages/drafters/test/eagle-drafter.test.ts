@@ -1,8 +1,9 @@
 import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
 import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
+import { createVerifier, GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { EagleDrafter } from '../src/index.js';
+import { firstTwoTokens } from './helpers.js';
 import { ToyDraftHead } from './toy-draft-model.js';
 
 function setup(growth: DynamicTreeGrowth | StaticTreeGrowth, seed = 3) {
@@ -111,18 +112,8 @@ describe('EAGLE drafter', () => {
       steps += r.stats.steps;
       produced += r.tokens.length;
     }
-    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
-    const logits = new Float32Array(vocab);
-    const probs = new Float64Array(vocab);
-    const expected = new Map<string, number>();
-    model.logits([1, 2], 2, logits, 0);
-    pipeline.distribution(logits, 0, 1, probs);
-    const first = Array.from(probs);
-    for (let a = 0; a < vocab; a++) {
-      model.logits([1, 2, a], 3, logits, 0);
-      pipeline.distribution(logits, 0, 2, probs);
-      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
-    }
+    // Exact plain-sampling distribution of the first two tokens.
+    const expected = firstTwoTokens(model, [1, 2]);
     const test = chiSquareTest(counts, expected, samples);
     expect([...kinds]).toEqual(['sampled']);
     expect(test.pValue).toBeGreaterThan(1e-3);

@@ -8,9 +8,10 @@ import {
   topK,
 } from '@treespec/core';
 import { chiSquareTest, referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
+import { createVerifier, GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { Eagle3Drafter, type Eagle3DraftModel, EagleDrafter } from '../src/index.js';
+import { firstTwoTokens } from './helpers.js';
 import { ToyDraftHead } from './toy-draft-model.js';
 
 /** Target feature rows: a 4-wide feature followed by 12 columns of captured states. */
@@ -171,18 +172,7 @@ describe('Eagle3Drafter', () => {
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     // Exact plain-sampling distribution of the first two tokens.
-    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
-    const logits = new Float32Array(vocab);
-    const probs = new Float64Array(vocab);
-    const expected = new Map<string, number>();
-    model.logits([1, 2], 2, logits, 0);
-    pipeline.distribution(logits, 0, 1, probs);
-    const first = Array.from(probs);
-    for (let a = 0; a < vocab; a++) {
-      model.logits([1, 2, a], 3, logits, 0);
-      pipeline.distribution(logits, 0, 2, probs);
-      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
-    }
+    const expected = firstTwoTokens(model, [1, 2]);
     expect(chiSquareTest(counts, expected, samples).pValue).toBeGreaterThan(1e-3);
   }, 60_000);
   it('draws sampled trees over a reduced draft vocabulary and stays lossless (chi-square over two tokens, alpha 1e-3)', async () => {
@@ -221,18 +211,8 @@ describe('Eagle3Drafter', () => {
       steps += r.stats.steps;
       produced += r.tokens.length;
     }
-    const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
-    const logits = new Float32Array(vocab);
-    const probs = new Float64Array(vocab);
-    const expected = new Map<string, number>();
-    model.logits([1, 2], 2, logits, 0);
-    pipeline.distribution(logits, 0, 1, probs);
-    const first = Array.from(probs);
-    for (let a = 0; a < vocab; a++) {
-      model.logits([1, 2, a], 3, logits, 0);
-      pipeline.distribution(logits, 0, 2, probs);
-      for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
-    }
+    // Exact plain-sampling distribution of the first two tokens.
+    const expected = firstTwoTokens(model, [1, 2]);
     expect([...head.logitWidths]).toEqual([4]);
     expect([...drafted].sort()).toEqual([0, 2, 4, 5]);
     expect(chiSquareTest(counts, expected, samples).pValue).toBeGreaterThan(1e-3);

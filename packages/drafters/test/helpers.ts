@@ -9,7 +9,7 @@ import {
   type Verifier,
 } from '@treespec/core';
 import { referenceGreedy, type ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { GreedyVerifier } from '@treespec/sampling';
+import { GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
 import { expect } from 'vitest';
 
 /** Runs one speculative generation of `model` with `drafter` and returns its result. */
@@ -151,4 +151,26 @@ export class FeatureLedger implements Drafter {
   observe(outcome: DraftOutcome): void {
     this.inner.observe?.(outcome);
   }
+}
+
+/**
+ * The exact distribution of the first two tokens that plain sampling at temperature 1 draws after
+ * `prompt` from `model`, keyed `"a,b"`: what a lossless sampling drafter must reproduce.
+ */
+export function firstTwoTokens(model: ToyLanguageModel, prompt: readonly number[]): Map<string, number> {
+  const vocab = model.vocabSize;
+  const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+  const logits = new Float32Array(vocab);
+  const probs = new Float64Array(vocab);
+  const expected = new Map<string, number>();
+  const at = prompt.length;
+  model.logits(prompt, at, logits, 0);
+  pipeline.distribution(logits, 0, at - 1, probs);
+  const first = Array.from(probs);
+  for (let a = 0; a < vocab; a++) {
+    model.logits([...prompt, a], at + 1, logits, 0);
+    pipeline.distribution(logits, 0, at, probs);
+    for (let b = 0; b < vocab; b++) expected.set(`${a},${b}`, first[a]! * probs[b]!);
+  }
+  return expected;
 }

@@ -1,4 +1,5 @@
-import { type DraftModelStep, SpeculativeDecoder, type TargetModel } from '@treespec/core';
+import { type DraftModelStep, SpeculativeDecoder } from '@treespec/core';
+import { Clock, ClockedTarget } from '@treespec/core/testing';
 import { BudgetController, ModelTreeDrafter } from '@treespec/drafters';
 import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
@@ -6,45 +7,6 @@ import { loadTreespec } from '../src/index.js';
 import { TINY, targetCases } from './tiny.js';
 
 const WINDOW = 6;
-
-/**
- * The target with a clock that its verifications advance as a CPU where a tree node costs more
- * than it gains would (10 ms a plain step, 11 ms each further node), so that a budget controller
- * over the real drafters decodes plainly and probes now and then.
- */
-class ClockedTarget implements TargetModel {
-  now = 0;
-  readonly read = (): number => this.now;
-  constructor(readonly inner: TargetModel) {}
-  get vocabSize() {
-    return this.inner.vocabSize;
-  }
-  get featureSize() {
-    return this.inner.featureSize;
-  }
-  get maxContext() {
-    return this.inner.maxContext;
-  }
-  get cachedLength() {
-    return this.inner.cachedLength;
-  }
-  get maxTreeSize() {
-    return this.inner.maxTreeSize;
-  }
-  reset() {
-    this.inner.reset();
-  }
-  prefill(...args: Parameters<TargetModel['prefill']>) {
-    return this.inner.prefill(...args);
-  }
-  verify(...args: Parameters<TargetModel['verify']>) {
-    this.now += 10 + 11 * (args[0].size - 1);
-    return this.inner.verify(...args);
-  }
-  commit(plan: Parameters<TargetModel['commit']>[0]) {
-    this.inner.commit(plan);
-  }
-}
 
 describe('probes caught up within a bound, on the real tiny model', () => {
   for (const name of ['eagle2', 'draft-lm'] as const) {
@@ -61,10 +23,14 @@ describe('probes caught up within a bound, on the real tiny model', () => {
           commits.push(rows);
           return commit(tokens, features, rows, k);
         };
-        const target = new ClockedTarget(generator.target);
+        // A clock its verifications advance as a CPU where a tree node costs more than it gains
+        // would (10 ms a plain step, 11 ms each further node): the controller decodes plainly and
+        // probes now and then.
+        const clock = new Clock();
+        const target = new ClockedTarget(generator.target, clock, { verify: (n) => 10 + 11 * (n - 1) });
         const controller = new BudgetController(
           { drafter, growth: drafter.growth },
-          { clock: target.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 16, probeShare: 1 },
+          { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 16, probeShare: 1 },
         );
         let drafted = 0;
         let accepted = 0;

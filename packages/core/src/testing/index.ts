@@ -1,4 +1,5 @@
 export { type ChiSquareResult, chiSquareTest, upperRegularizedGamma } from './chi-square.js';
+export { Clock, ClockedTarget, type VerifyCosts } from './clocked-target.js';
 export { referenceGreedy } from './reference-decoding.js';
 export { ToyDrafter, type ToyDrafterOptions, type ToyDraftQuality } from './toy-drafter.js';
 export { ToyLanguageModel, type ToyModelOptions } from './toy-model.js';
