@@ -22,7 +22,7 @@ import {
   type DrafterChoices,
   type DrafterName,
 } from './drafter-table.js';
-import type { ModelDrafterName } from './model-drafters.js';
+import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
@@ -162,6 +162,7 @@ export function plan(
       draftModels[role] = model;
     }
   }
+  if (options.draftSampling === true) requireSampleable(draftModels, manifestFile);
   const models = [target, ...Object.values(draftModels)];
   for (const model of models) requireProviderRuns(manifest, model, device, manifestFile);
   const [first] = wanted;
@@ -190,4 +191,26 @@ export function plan(
     controllerSeeds: options.controllerSeeds ?? {},
     draftSampling: options.draftSampling ?? budgetMode === 'auto',
   };
+}
+
+/**
+ * Throws when sampled draft trees are asked for by name and a head to load cannot draw them: a
+ * reduced draft vocabulary (FR-Spec, EAGLE-3) converted before the manifest recorded its target
+ * ids. Left to its default, such a head quietly keeps top-k trees.
+ */
+function requireSampleable(
+  draftModels: Partial<Record<ModelRole, ManifestModel>>,
+  manifestFile: string,
+): void {
+  for (const entry of Object.values(MODEL_DRAFTERS)) {
+    const model = draftModels[entry.role];
+    if (!model || !('canSample' in entry) || entry.canSample(model)) continue;
+    throw new OptionError(
+      'draftSampling',
+      true,
+      `unset or false with the "${model.id}" model of ${manifestFile}: its draft vocabulary's target ids ` +
+        'are not in the manifest (converted before they were recorded), so no sampled draft tree can be drawn ' +
+        'from it; convert it again to sample draft trees',
+    );
+  }
 }

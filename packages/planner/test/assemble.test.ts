@@ -112,7 +112,9 @@ describe('sampled EAGLE trees at assembly', () => {
         m.role === 'eagle-head' ? { ...m, draftVocab: { size: 2048, source: 'frequency' as const } } : m,
       ),
     };
-    const planned = plan(reduced, { drafter: 'eagle2', budget: 'fixed', draftSampling: true });
+    // Sampling on by default, as under `auto` (asked for by name, plan() refuses such a head), with
+    // the whole tree drafted every step so that every step's tree kind shows.
+    const planned = { ...plan(reduced, { drafter: 'eagle2', budget: 'fixed' }), draftSampling: true };
     const generator = await assemble(planned, openTinySession, await tinyTokenizer());
     try {
       expect([...(await kindsAtTemperature1(generator))]).toEqual(['deterministic']);

@@ -94,4 +94,22 @@ describe('plan', () => {
     expect(() => plan({ ...manifest, models }, { drafter: 'draft-lm' })).toThrow(/vocab size/);
     expect(() => plan({ ...manifest, models })).not.toThrow();
   });
+
+  it('refuses sampled draft trees asked for by name from a head whose draft vocabulary has no recorded target ids', async () => {
+    const manifest = await tinyManifest();
+    // The EAGLE-3 head as a bundle converted before the manifest recorded its draft tokens' target ids.
+    const models = manifest.models.map((m) =>
+      m.role === 'eagle3-head' && m.draftVocab
+        ? { ...m, draftVocab: { size: m.draftVocab.size, source: m.draftVocab.source } }
+        : m,
+    );
+    const old: Manifest = { ...manifest, models };
+    expect(() => plan(old, { drafter: 'eagle3', draftSampling: true }, 'cpu', 'm/treespec.json')).toThrow(
+      /option "draftSampling" must be unset or false with the "eagle3-head" model of m\/treespec\.json: its draft vocabulary's target ids are not in the manifest/,
+    );
+    // Left to its default it keeps top-k trees; the full-vocabulary EAGLE-2 head samples either way.
+    expect(plan(old, { drafter: 'eagle3' }).draftSampling).toBe(true);
+    expect(() => plan(old, { drafter: 'eagle2', draftSampling: true })).not.toThrow();
+    expect(() => plan(manifest, { drafter: 'eagle3', draftSampling: true })).not.toThrow();
+  });
 });
