@@ -129,6 +129,12 @@ class Regime {
   probing = false;
   /** Milliseconds those probes lost against plain steps committing the same tokens. */
   probeLoss = 0;
+  /** The deepest and largest tree its drafter grows: candidates beyond either are not its own. */
+  readonly depthCap: number;
+  readonly nodeCap: number;
+  /** Its largest candidate (a fixed budget, the first probe) and the one nearest the start tree. */
+  full = 0;
+  start = 0;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -144,6 +150,13 @@ class Regime {
     this.known = new Uint8Array(candidates);
     this.plainLimit = 2 * probeEvery;
     this.closeLimit = probeEvery;
+    this.depthCap = part.growth.maxDepth;
+    this.nodeCap = part.drafter.maxTreeSize - 1;
+  }
+
+  /** Whether candidate caps `depth`, `nodes` are within what its drafter grows. */
+  within(depth: number, nodes: number): boolean {
+    return depth <= this.depthCap && nodes <= this.nodeCap;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -195,8 +208,6 @@ export class BudgetController implements Drafter {
   private readonly clock: () => number;
   private readonly backlog = new FeatureBacklog();
   private readonly start: { depth: number; nodes: number };
-  /** The candidate closest to `start` within capacity. */
-  private readonly startChoice: number;
   private readonly probeEvery: number;
   private readonly maxPlainRun: number;
   private readonly probeCatchUp: number;
@@ -269,7 +280,9 @@ export class BudgetController implements Drafter {
       depth: requireInteger('start.depth', start.depth, 1),
       nodes: requireInteger('start.nodes', start.nodes, 1),
     };
-    const sizes = [...new Set([...NODE_SIZES, this.start.nodes])]
+    const sizes = [
+      ...new Set([...NODE_SIZES, this.start.nodes, ...parts.map((p) => p.drafter.maxTreeSize - 1)]),
+    ]
       .filter((n) => n < maxNodes)
       .sort((a, b) => a - b);
     const depths: number[] = [];
@@ -303,7 +316,10 @@ export class BudgetController implements Drafter {
       this.probeEvery,
     );
     this.active = this.greedy;
-    this.startChoice = this.startCandidate();
+    for (const regime of [this.greedy, this.sampled]) {
+      regime.full = this.largestCandidate(regime);
+      regime.start = this.startCandidate(regime);
+    }
     if (options.seed) this.costs.seed(options.seed, greedyDraft);
     this.order = new Int32Array(this.maxTreeSize);
     this.probability = new Float64Array(this.maxTreeSize);
@@ -452,9 +468,8 @@ export class BudgetController implements Drafter {
 
   /** Picks this step's tree: sets `lastChoice` and `predicted`; returns the candidate, or -1 for plain. */
   private choose(regime: Regime): number {
-    const full = this.depths.length - 1;
-    if (this.fixed) return this.pick(full, false);
-    if (regime.drafted < START_STEPS) return this.pick(this.startChoice, false);
+    if (this.fixed) return this.pick(regime.full, false);
+    if (regime.drafted < START_STEPS) return this.pick(regime.start, false);
     if (regime.bestAge >= BEST_REUSE) this.rankCandidates(regime);
     regime.bestAge++;
     const best = regime.best;
@@ -494,7 +509,7 @@ export class BudgetController implements Drafter {
         return this.pick(best, true);
       }
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
-      return this.pick(this.startChoice, true);
+      return this.pick(regime.start, true);
     }
     regime.plainRun = 0;
     regime.probing = false;
@@ -505,7 +520,7 @@ export class BudgetController implements Drafter {
       regime.sinceProbe = 0;
       // The first probe drafts the whole capacity, which prices every candidate at once; later
       // ones go one size up from the best.
-      const up = regime.probedFull ? this.oneSizeUp(best) : full;
+      const up = regime.probedFull ? this.oneSizeUp(regime, best) : regime.full;
       regime.probedFull = true;
       if (up !== best) return this.pick(up, true);
     }
@@ -517,6 +532,7 @@ export class BudgetController implements Drafter {
     let best = -1;
     let bestRate = 0;
     for (let c = 0; c < this.depths.length; c++) {
+      if (!regime.within(this.depths[c], this.nodes[c])) continue;
       const accepted = this.expectedAccepted(c);
       if (Number.isNaN(accepted)) continue;
       const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
@@ -550,11 +566,12 @@ export class BudgetController implements Drafter {
     return c;
   }
 
-  /** The candidate closest to the start cap (within capacity); used once, by the constructor. */
-  private startCandidate(): number {
-    let best = 0;
+  /** The regime's candidate closest to the start cap; used once, by the constructor. */
+  private startCandidate(regime: Regime): number {
+    let best = regime.full;
     let bestDistance = Number.POSITIVE_INFINITY;
     for (let c = 0; c < this.depths.length; c++) {
+      if (!regime.within(this.depths[c], this.nodes[c])) continue;
       const distance =
         Math.abs(this.depths[c] - this.start.depth) * 100 + Math.abs(this.nodes[c] - this.start.nodes);
       if (distance < bestDistance) {
@@ -565,12 +582,25 @@ export class BudgetController implements Drafter {
     return best;
   }
 
-  /** The candidate one depth deeper (within capacity) with the next node count up. */
-  private oneSizeUp(c: number): number {
-    const depth = Math.min(this.maxDepth, this.depths[c] + 1);
+  /** The regime's deepest candidate with the most nodes; used once, by the constructor. */
+  private largestCandidate(regime: Regime): number {
+    let largest = 0;
+    for (let c = 1; c < this.depths.length; c++) {
+      if (!regime.within(this.depths[c], this.nodes[c])) continue;
+      const deeper = this.depths[c] > this.depths[largest];
+      if (deeper || (this.depths[c] === this.depths[largest] && this.nodes[c] > this.nodes[largest]))
+        largest = c;
+    }
+    return largest;
+  }
+
+  /** The regime's candidate one depth deeper (within what it grows) with the next node count up. */
+  private oneSizeUp(regime: Regime, c: number): number {
+    const depth = Math.min(regime.depthCap, this.depths[c] + 1);
     let up = -1;
     for (let i = 0; i < this.depths.length; i++) {
-      if (this.depths[i] !== depth || this.nodes[i] <= this.nodes[c]) continue;
+      if (this.depths[i] !== depth || this.nodes[i] <= this.nodes[c] || this.nodes[i] > regime.nodeCap)
+        continue;
       if (up < 0 || this.nodes[i] < this.nodes[up]) up = i;
     }
     return up < 0 ? c : up;

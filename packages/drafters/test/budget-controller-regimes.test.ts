@@ -1,0 +1,58 @@
+import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { GreedyVerifier, StochasticVerifier } from '@treespec/sampling';
+import { describe, expect, it } from 'vitest';
+import { BudgetController } from '../src/index.js';
+import { Clock, ClockedDrafter, ClockedTarget } from './clocked-toy.js';
+
+describe('a budget controller over a greedy drafter and a shallower sampling drafter', () => {
+  it('chooses, drafts and prices each kind of generation within what its own drafter grows', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 2 });
+    const clock = new Clock();
+    const target = new ClockedTarget(new ToyTarget(model), clock, {
+      verify: (n) => 10 + 0.5 * (n - 1),
+      draftCall: 0.5,
+    });
+    // Greedy: up to 5 levels, 16 nodes. Sampling: 2 levels, 3 nodes.
+    const greedyGrowth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 17 });
+    const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
+    const greedy = new ClockedDrafter(
+      new ToyDrafter({ target: target.inner, growth: greedyGrowth, quality: { kind: 'mixed', noise: 0.2 } }),
+      target,
+    );
+    const sampled = new ClockedDrafter(
+      new ToyDrafter({
+        target: target.inner,
+        growth: sampledGrowth,
+        quality: { kind: 'mixed', noise: 0.2 },
+        sample: { temperature: 1, seed: 3 },
+      }),
+      target,
+    );
+    const controller = new BudgetController(
+      { drafter: greedy, growth: greedyGrowth },
+      { clock: clock.read, sampling: { drafter: sampled, growth: sampledGrowth }, probeEvery: 4 },
+    );
+    const choices = { greedy: { depth: 0, nodes: 0 }, sampling: { depth: 0, nodes: 0 } };
+    const note = (kind: 'greedy' | 'sampling') => () => {
+      choices[kind].depth = Math.max(choices[kind].depth, controller.lastChoice.depth);
+      choices[kind].nodes = Math.max(choices[kind].nodes, controller.lastChoice.nodes);
+    };
+    const greedyDecoder = new SpeculativeDecoder({
+      target,
+      drafter: controller,
+      verifier: new GreedyVerifier(),
+    });
+    await greedyDecoder.generate([1, 2, 3], { maxTokens: 200, onStep: note('greedy') });
+    const verifier = new StochasticVerifier({ temperature: 1, seed: 7 });
+    const samplingDecoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
+    const r = await samplingDecoder.generate([1, 2, 3], { maxTokens: 200, onStep: note('sampling') });
+    expect(choices.greedy.depth).toBe(5);
+    expect(choices.greedy.nodes).toBe(16);
+    // The sampling trees' caps never pass their own growth, whose timings file under its depths.
+    expect(choices.sampling).toEqual({ depth: 2, nodes: 3 });
+    const draft = r.stats.controller?.costs.draft ?? [];
+    expect(draft.length).toBeGreaterThan(0);
+    for (const [depth] of draft) expect(depth).toBeLessThanOrEqual(2);
+  });
+});
