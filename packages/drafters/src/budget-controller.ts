@@ -129,9 +129,12 @@ class Regime {
   probing = false;
   /** Milliseconds those probes lost against plain steps committing the same tokens. */
   probeLoss = 0;
-  /** The deepest and largest tree its drafter grows: candidates beyond either are not its own. */
+  /**
+   * The deepest tree its drafter grows: deeper candidates are not its own, and their draft costs
+   * would be filed under depths it never drafts. (A node cap past its largest tree drafts that
+   * tree, whose verification is timed by its size.)
+   */
   readonly depthCap: number;
-  readonly nodeCap: number;
   /** Its largest candidate (a fixed budget, the first probe) and the one nearest the start tree. */
   full = 0;
   start = 0;
@@ -151,12 +154,6 @@ class Regime {
     this.plainLimit = 2 * probeEvery;
     this.closeLimit = probeEvery;
     this.depthCap = part.growth.maxDepth;
-    this.nodeCap = part.drafter.maxTreeSize - 1;
-  }
-
-  /** Whether candidate caps `depth`, `nodes` are within what its drafter grows. */
-  within(depth: number, nodes: number): boolean {
-    return depth <= this.depthCap && nodes <= this.nodeCap;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -280,9 +277,7 @@ export class BudgetController implements Drafter {
       depth: requireInteger('start.depth', start.depth, 1),
       nodes: requireInteger('start.nodes', start.nodes, 1),
     };
-    const sizes = [
-      ...new Set([...NODE_SIZES, this.start.nodes, ...parts.map((p) => p.drafter.maxTreeSize - 1)]),
-    ]
+    const sizes = [...new Set([...NODE_SIZES, this.start.nodes])]
       .filter((n) => n < maxNodes)
       .sort((a, b) => a - b);
     const depths: number[] = [];
@@ -532,7 +527,7 @@ export class BudgetController implements Drafter {
     let best = -1;
     let bestRate = 0;
     for (let c = 0; c < this.depths.length; c++) {
-      if (!regime.within(this.depths[c], this.nodes[c])) continue;
+      if (this.depths[c] > regime.depthCap) continue;
       const accepted = this.expectedAccepted(c);
       if (Number.isNaN(accepted)) continue;
       const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
@@ -571,7 +566,7 @@ export class BudgetController implements Drafter {
     let best = regime.full;
     let bestDistance = Number.POSITIVE_INFINITY;
     for (let c = 0; c < this.depths.length; c++) {
-      if (!regime.within(this.depths[c], this.nodes[c])) continue;
+      if (this.depths[c] > regime.depthCap) continue;
       const distance =
         Math.abs(this.depths[c] - this.start.depth) * 100 + Math.abs(this.nodes[c] - this.start.nodes);
       if (distance < bestDistance) {
@@ -586,7 +581,7 @@ export class BudgetController implements Drafter {
   private largestCandidate(regime: Regime): number {
     let largest = 0;
     for (let c = 1; c < this.depths.length; c++) {
-      if (!regime.within(this.depths[c], this.nodes[c])) continue;
+      if (this.depths[c] > regime.depthCap) continue;
       const deeper = this.depths[c] > this.depths[largest];
       if (deeper || (this.depths[c] === this.depths[largest] && this.nodes[c] > this.nodes[largest]))
         largest = c;
@@ -599,8 +594,7 @@ export class BudgetController implements Drafter {
     const depth = Math.min(regime.depthCap, this.depths[c] + 1);
     let up = -1;
     for (let i = 0; i < this.depths.length; i++) {
-      if (this.depths[i] !== depth || this.nodes[i] <= this.nodes[c] || this.nodes[i] > regime.nodeCap)
-        continue;
+      if (this.depths[i] !== depth || this.nodes[i] <= this.nodes[c]) continue;
       if (up < 0 || this.nodes[i] < this.nodes[up]) up = i;
     }
     return up < 0 ? c : up;

@@ -6,7 +6,7 @@ import { BudgetController } from '../src/index.js';
 import { Clock, ClockedDrafter, ClockedTarget } from './clocked-toy.js';
 
 describe('a budget controller over a greedy drafter and a shallower sampling drafter', () => {
-  it('chooses, drafts and prices each kind of generation within what its own drafter grows', async () => {
+  it('chooses, drafts and prices each kind of generation within the depths its own drafter grows', async () => {
     const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 2 });
     const clock = new Clock();
     const target = new ClockedTarget(new ToyTarget(model), clock, {
@@ -49,8 +49,8 @@ describe('a budget controller over a greedy drafter and a shallower sampling dra
     const r = await samplingDecoder.generate([1, 2, 3], { maxTokens: 200, onStep: note('sampling') });
     expect(choices.greedy.depth).toBe(5);
     expect(choices.greedy.nodes).toBe(16);
-    // The sampling trees' caps never pass their own growth, whose timings file under its depths.
-    expect(choices.sampling).toEqual({ depth: 2, nodes: 3 });
+    // The sampling trees' depth caps never pass their own growth, whose timings file under its depths.
+    expect(choices.sampling.depth).toBe(2);
     const draft = r.stats.controller?.costs.draft ?? [];
     expect(draft.length).toBeGreaterThan(0);
     for (const [depth] of draft) expect(depth).toBeLessThanOrEqual(2);
