@@ -69,13 +69,6 @@ export interface BudgetControllerOptions {
   clock?: () => number;
 }
 
-/**
- * Plain steps that reuse the last ranking of the candidates: nothing they learn changes what a
- * tree is expected to accept or cost, save the slow ageing of stale prices, so ranking every
- * candidate again each plain step (tens of microseconds) bought nothing.
- */
-const BEST_REUSE = 16;
-
 /** A tree expected to reach this share of plain decoding's rate is re-probed soon. */
 const CLOSE = 0.9;
 
@@ -121,10 +114,9 @@ class Regime {
   closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
-  /** The best candidate when last ranked (-1: none), its expected tokens per ms, and steps since. */
+  /** The best candidate when last ranked (-1: none) and its expected tokens per ms. */
   best = -1;
   bestRate = 0;
-  bestAge = Number.POSITIVE_INFINITY;
   /** Whether the drafted steps since the last run of plain steps are probes of it. */
   probing = false;
   /** Milliseconds those probes lost against plain steps committing the same tokens. */
@@ -417,7 +409,6 @@ export class BudgetController implements Drafter {
         if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - pathLength * plainMs;
       }
       regime.calibration.record(tree, pathLength - 1);
-      regime.bestAge = Number.POSITIVE_INFINITY;
       this.learnMasses(regime, tree);
       regime.drafted++;
       regime.part.drafter.observe?.(outcome);
@@ -465,8 +456,7 @@ export class BudgetController implements Drafter {
   private choose(regime: Regime): number {
     if (this.fixed) return this.pick(regime.full, false);
     if (regime.drafted < START_STEPS) return this.pick(regime.start, false);
-    if (regime.bestAge >= BEST_REUSE) this.rankCandidates(regime);
-    regime.bestAge++;
+    this.rankCandidates(regime);
     const best = regime.best;
     const bestRate = regime.bestRate;
     const plainRate = 1 / this.costs.plainMs();
@@ -539,7 +529,6 @@ export class BudgetController implements Drafter {
     }
     regime.best = best;
     regime.bestRate = bestRate;
-    regime.bestAge = 0;
   }
 
   private pickPlain(): number {
