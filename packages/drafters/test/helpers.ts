@@ -5,11 +5,13 @@ import {
   type DraftTree,
   type GenerationResult,
   SpeculativeDecoder,
+  type StepEvent,
+  type TargetModel,
   type TreeGrowth,
   type Verifier,
 } from '@treespec/core';
-import { referenceGreedy, type ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
+import { chiSquareTest, referenceGreedy, type ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { createVerifier, GreedyVerifier, LogitsPipeline, resolveSampling } from '@treespec/sampling';
 import { expect } from 'vitest';
 
 /** Runs one speculative generation of `model` with `drafter` and returns its result. */
@@ -153,11 +155,46 @@ export class FeatureLedger implements Drafter {
   }
 }
 
+/** The prompt of {@link sampleTwoTokens}. */
+const SAMPLED_PROMPT = [1, 2];
+
+/**
+ * Samples `samples` two-token generations after the prompt [1, 2] with `drafter` over `target`
+ * (the toy `model`), stochastic verification at temperature 1 with seeds 0 … samples − 1, and
+ * compares what they produced with the exact distribution of plain sampling (Pearson's
+ * chi-square). Returns its p-value and the tokens produced per verification step.
+ */
+export async function sampleTwoTokens(
+  model: ToyLanguageModel,
+  target: TargetModel,
+  drafter: Drafter,
+  samples: number,
+  onStep?: (event: StepEvent) => void,
+): Promise<{ pValue: number; tokensPerStep: number }> {
+  const counts = new Map<string, number>();
+  let steps = 0;
+  let produced = 0;
+  for (let i = 0; i < samples; i++) {
+    const decoder = new SpeculativeDecoder({
+      target,
+      drafter,
+      verifier: createVerifier({ temperature: 1, seed: i }),
+    });
+    const r = await decoder.generate(SAMPLED_PROMPT, { maxTokens: 2, ...(onStep ? { onStep } : {}) });
+    const key = Array.from(r.tokens).join(',');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    steps += r.stats.steps;
+    produced += r.tokens.length;
+  }
+  const { pValue } = chiSquareTest(counts, firstTwoTokens(model, SAMPLED_PROMPT), samples);
+  return { pValue, tokensPerStep: produced / steps };
+}
+
 /**
  * The exact distribution of the first two tokens that plain sampling at temperature 1 draws after
  * `prompt` from `model`, keyed `"a,b"`: what a lossless sampling drafter must reproduce.
  */
-export function firstTwoTokens(model: ToyLanguageModel, prompt: readonly number[]): Map<string, number> {
+function firstTwoTokens(model: ToyLanguageModel, prompt: readonly number[]): Map<string, number> {
   const vocab = model.vocabSize;
   const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
   const logits = new Float32Array(vocab);
