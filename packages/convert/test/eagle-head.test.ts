@@ -12,26 +12,14 @@ import {
   openSession,
   runDecoder,
 } from '../src/testing/index.js';
-import { type VariantSpec, variantConfig, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
-import { writeHeadCheckpoint } from './helpers/random-head.js';
+import { variantConfig, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
+import { headTarget, writeHeadCheckpoint } from './helpers/random-head.js';
 import { referenceEagleHead } from './helpers/reference-forward.js';
 
 /** fp32 ONNX vs float64 reference on identical weights; see variants.test.ts for the reasoning. */
 const TOLERANCE = 2e-4;
 
-const TARGET: VariantSpec = {
-  architecture: 'LlamaForCausalLM',
-  vocab: 80,
-  hidden: 32,
-  intermediate: 40,
-  layers: 2,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 8,
-  tie: false,
-  dtype: 'BF16',
-  seed: 21,
-};
+const TARGET = headTarget(21);
 
 let root: string;
 beforeAll(async () => {

@@ -15,24 +15,12 @@ import {
   writeTokenFrequencies,
 } from '../src/index.js';
 import { headCounts, openSession, runSequence } from '../src/testing/index.js';
-import { type VariantSpec, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
-import { writeHeadCheckpoint } from './helpers/random-head.js';
+import { writeVariantCheckpoint } from './helpers/random-checkpoint.js';
+import { headTarget, writeHeadCheckpoint } from './helpers/random-head.js';
 
 const TINY_TARGET = join(import.meta.dirname, '../../model-tiny/checkpoints/treespec-tiny');
 
-const TARGET: VariantSpec = {
-  architecture: 'LlamaForCausalLM',
-  vocab: 80,
-  hidden: 32,
-  intermediate: 40,
-  layers: 2,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 8,
-  tie: false,
-  dtype: 'BF16',
-  seed: 51,
-};
+const TARGET = headTarget(51);
 
 let root: string;
 let tokenizerSha: string;

@@ -27,22 +27,10 @@ import {
 import { writeModelFile } from '../src/model-file.js';
 import { readConfigJson } from '../src/read-config.js';
 import { MASKED, maxAbsDiff, openSession } from '../src/testing/index.js';
-import { type VariantSpec, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
-import { writeHeadCheckpoint } from './helpers/random-head.js';
+import { writeVariantCheckpoint } from './helpers/random-checkpoint.js';
+import { headTarget, writeHeadCheckpoint } from './helpers/random-head.js';
 
-const TARGET: VariantSpec = {
-  architecture: 'LlamaForCausalLM',
-  vocab: 80,
-  hidden: 32,
-  intermediate: 40,
-  layers: 2,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 8,
-  tie: false,
-  dtype: 'BF16',
-  seed: 31,
-};
+const TARGET = headTarget(31);
 
 /** The input names of a head converted before `score_rows` existed. */
 const { scoreRows: _, ...OLDER_INPUTS } = EAGLE_HEAD_IO.inputs;

@@ -4,6 +4,23 @@ import { writeSafetensors } from '../../src/index.js';
 import { normals, seededRandom } from './random.js';
 import { roundTo, type TensorPlan, type VariantSpec, type Weights } from './random-checkpoint.js';
 
+/** A small Llama target (BF16, untied lm_head) for the test EAGLE heads to pair with, its random weights from `seed`. */
+export function headTarget(seed: number): VariantSpec {
+  return {
+    architecture: 'LlamaForCausalLM',
+    vocab: 80,
+    hidden: 32,
+    intermediate: 40,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 8,
+    tie: false,
+    dtype: 'BF16',
+    seed,
+  };
+}
+
 const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
 /** The tensors of an EAGLE-1/2 head for a target of shape `spec` (EAGLE's layout, without an embedding copy). */
