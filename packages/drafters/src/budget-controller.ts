@@ -114,9 +114,6 @@ class Regime {
   closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
-  /** The best candidate when last ranked (-1: none) and its expected tokens per ms. */
-  best = -1;
-  bestRate = 0;
   /** Whether the drafted steps since the last run of plain steps are probes of it. */
   probing = false;
   /** Milliseconds those probes lost against plain steps committing the same tokens. */
@@ -456,9 +453,19 @@ export class BudgetController implements Drafter {
   private choose(regime: Regime): number {
     if (this.fixed) return this.pick(regime.full, false);
     if (regime.drafted < START_STEPS) return this.pick(regime.start, false);
-    this.rankCandidates(regime);
-    const best = regime.best;
-    const bestRate = regime.bestRate;
+    let best = -1;
+    let bestRate = 0;
+    for (let c = 0; c < this.depths.length; c++) {
+      if (this.depths[c] > regime.depthCap) continue;
+      const accepted = this.expectedAccepted(c);
+      if (Number.isNaN(accepted)) continue;
+      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
+      const rate = (1 + accepted) / ms;
+      if (rate > bestRate) {
+        best = c;
+        bestRate = rate;
+      }
+    }
     const plainRate = 1 / this.costs.plainMs();
     // A plain step is timed once, then now and then to keep its cost current as the machine's
     // load changes, less often while speculation wins by far. Only the second of two plain steps
@@ -512,25 +519,6 @@ export class BudgetController implements Drafter {
     return this.pick(best, false);
   }
 
-  /** The candidate with the most expected tokens per millisecond now, into `regime.best`. */
-  private rankCandidates(regime: Regime): void {
-    let best = -1;
-    let bestRate = 0;
-    for (let c = 0; c < this.depths.length; c++) {
-      if (this.depths[c] > regime.depthCap) continue;
-      const accepted = this.expectedAccepted(c);
-      if (Number.isNaN(accepted)) continue;
-      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
-      const rate = (1 + accepted) / ms;
-      if (rate > bestRate) {
-        best = c;
-        bestRate = rate;
-      }
-    }
-    regime.best = best;
-    regime.bestRate = bestRate;
-  }
-
   private pickPlain(): number {
     this.lastChoice.depth = 0;
     this.lastChoice.nodes = 0;
@@ -566,16 +554,14 @@ export class BudgetController implements Drafter {
     return best;
   }
 
-  /** The regime's deepest candidate with the most nodes; used once, by the constructor. */
+  /**
+   * The regime's deepest candidate with the most nodes (candidates run by depth, then by nodes);
+   * used once, by the constructor.
+   */
   private largestCandidate(regime: Regime): number {
-    let largest = 0;
-    for (let c = 1; c < this.depths.length; c++) {
-      if (this.depths[c] > regime.depthCap) continue;
-      const deeper = this.depths[c] > this.depths[largest];
-      if (deeper || (this.depths[c] === this.depths[largest] && this.nodes[c] > this.nodes[largest]))
-        largest = c;
-    }
-    return largest;
+    let c = this.depths.length - 1;
+    while (c > 0 && this.depths[c] > regime.depthCap) c--;
+    return c;
   }
 
   /** The regime's candidate one depth deeper (within what it grows) with the next node count up. */
