@@ -88,14 +88,7 @@ export function registerGenerate(program: Command): void {
           out('\n');
           result = await stream.result;
         }
-        // Plain decoding runs as the speculative run did, streamed (text not shown) unless --json, so
-        // that both pay the same for streaming.
-        const plainOptions = { ...options, plain: true };
-        const plain = !flags.compare
-          ? null
-          : flags.json
-            ? await generator.generate(input, plainOptions)
-            : await drained(generator.stream(input, plainOptions));
+        const plain = flags.compare ? await generator.generate(input, { ...options, plain: true }) : null;
         const comparison = plain
           ? {
               plainTokensPerSecond: plain.stats.tokensPerSecond,
@@ -129,10 +122,4 @@ export function registerGenerate(program: Command): void {
         await generator.dispose();
       }
     });
-}
-
-/** Reads a stream to its end without showing it; returns its result. */
-async function drained<R>(stream: AsyncIterable<unknown> & { result: Promise<R> }): Promise<R> {
-  for await (const _ of stream);
-  return stream.result;
 }
