@@ -18,7 +18,7 @@ import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequenc
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { readConfigJson } from './read-config.js';
-import { copyTokenizerFiles } from './tokenizer-files.js';
+import { checkChatTemplate, copyTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link convertCausalLM}. */
 export interface ConvertCausalLMOptions extends CommonConvertOptions {
@@ -41,6 +41,12 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
    * in place; targets only) or `plain` (MatMul/Softmax, runs everywhere). Default `plain`.
    */
   readonly attention?: AttentionKind;
+  /**
+   * Targets: a Jinja chat template for a model whose tokenizer has none (a base model), written
+   * into the bundle as chat_template.jinja so that chat prompts (`generate(messages)`, the
+   * server's /v1/chat/completions) work without one given at load time.
+   */
+  readonly chatTemplate?: string;
 }
 
 /** What a conversion wrote. */
@@ -70,6 +76,15 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       attention,
       '"plain" for a draft model (its runner reads a bsnh cache)',
     );
+  if (options.chatTemplate !== undefined) {
+    if (role !== 'target')
+      throw new OptionError(
+        'role',
+        role,
+        '"target" when a chatTemplate is given (the template belongs to the bundle’s tokenizer)',
+      );
+    checkChatTemplate(options.chatTemplate);
+  }
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
@@ -94,7 +109,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   try {
     const lmHeadName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
-    const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config);
+    const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config, options.chatTemplate);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildCausalLMGraph(
         g,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TOKENIZER_FILE_NAMES } from '@treespec/core';
+import { OptionError, TOKENIZER_FILE_NAMES } from '@treespec/core';
 import type { TokenizerInfo } from '@treespec/onnx';
+import { ChatTemplate } from '@treespec/tokenizers';
 import type { DecoderConfig } from './config.js';
 import { CheckpointError } from './errors.js';
 
@@ -13,9 +14,28 @@ import { CheckpointError } from './errors.js';
 export const TOKENIZER_FILES: readonly string[] = Object.values(TOKENIZER_FILE_NAMES);
 
 /**
+ * Checks that `template` is a Jinja chat template that renders a one-message chat, before a
+ * conversion writes anything.
+ * @throws OptionError `chatTemplate` with the template's error when it does not.
+ */
+export function checkChatTemplate(template: string): void {
+  try {
+    new ChatTemplate(template).render([{ role: 'user', content: 'Hello.' }]);
+  } catch (error) {
+    throw new OptionError(
+      'chatTemplate',
+      template.length > 60 ? `${template.slice(0, 57)}…` : template,
+      `a Jinja chat template that renders a one-message chat (${(error as Error).message})`,
+    );
+  }
+}
+
+/**
  * Copies the tokenizer files of `checkpointDir` into `outDir` and describes them for the
  * manifest: the files, the sha256 of tokenizer.json, and the special token ids of the config
- * merged with generation_config.json (its eos ids are added to the config's).
+ * merged with generation_config.json (its eos ids are added to the config's). A `chatTemplate`
+ * (checked with {@link checkChatTemplate}) is written as the bundle's chat_template.jinja, over
+ * any template file the checkpoint has; tokenizers prefer that file to the config's template.
  * @throws CheckpointError `missing-file` when tokenizer.json is absent, `mismatch` when `outDir`
  *   already holds a different tokenizer.json (models sharing a directory share one tokenizer).
  */
@@ -23,6 +43,7 @@ export async function copyTokenizerFiles(
   checkpointDir: string,
   outDir: string,
   config: DecoderConfig,
+  chatTemplate?: string,
 ): Promise<TokenizerInfo> {
   const source = join(checkpointDir, 'tokenizer.json');
   const tokenizer = await readOptional(source);
@@ -54,6 +75,10 @@ export async function copyTokenizerFiles(
     await copyFile(join(checkpointDir, name), join(outDir, name));
     files.push(name);
     if (name === 'generation_config.json') generation = parseJson(bytes, join(checkpointDir, name));
+  }
+  if (chatTemplate !== undefined) {
+    await writeFile(join(outDir, TOKENIZER_FILE_NAMES.chatTemplate), chatTemplate, 'utf8');
+    if (!files.includes(TOKENIZER_FILE_NAMES.chatTemplate)) files.push(TOKENIZER_FILE_NAMES.chatTemplate);
   }
   const ids = (v: unknown): number[] =>
     Array.isArray(v)

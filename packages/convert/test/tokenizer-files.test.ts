@@ -2,9 +2,10 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TOKENIZER_FILE_NAMES } from '@treespec/core';
+import { TOKENIZER_FILE_NAMES as NAMES, OptionError } from '@treespec/core';
+import { loadTokenizer } from '@treespec/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDecoderConfig, TOKENIZER_FILES } from '../src/index.js';
+import { convertCausalLM, parseDecoderConfig, TOKENIZER_FILES } from '../src/index.js';
 import { copyTokenizerFiles } from '../src/tokenizer-files.js';
 
 const TINY = fileURLToPath(new URL('../../model-tiny/checkpoints/treespec-tiny/', import.meta.url));
@@ -20,7 +21,7 @@ afterAll(async () => {
 
 describe('copyTokenizerFiles', () => {
   it('copies every file of the one tokenizer table, tokenizer.json first', () => {
-    expect(TOKENIZER_FILES).toEqual(Object.values(TOKENIZER_FILE_NAMES));
+    expect(TOKENIZER_FILES).toEqual(Object.values(NAMES));
     expect(TOKENIZER_FILES[0]).toBe('tokenizer.json');
   });
 
@@ -38,5 +39,35 @@ describe('copyTokenizerFiles', () => {
     const info = await copyTokenizerFiles(checkpoint, out, config);
     expect(info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
     expect(await readFile(join(out, 'chat_template.jinja'), 'utf8')).toBe(TEMPLATE);
+  });
+
+  it('writes a chat template it is given over the checkpoint’s, and the tokenizer then renders chats with it', async () => {
+    const out = join(dir, 'given');
+    await mkdir(out);
+    const configFile = join(TINY, 'config.json');
+    const config = parseDecoderConfig(JSON.parse(await readFile(configFile, 'utf8')), configFile);
+    const given = '{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}';
+    const info = await copyTokenizerFiles(join(dir, 'checkpoint'), out, config, given);
+    expect(info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+    const read = async (name: string) => readFile(join(out, name), 'utf8');
+    const tokenizer = await loadTokenizer({
+      tokenizer: await read(NAMES.tokenizer),
+      config: await read(NAMES.config),
+      chatTemplate: await read(NAMES.chatTemplate),
+    });
+    const ids = tokenizer.encodeChat([{ role: 'user', content: 'Hello there.' }]);
+    expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe('[user] Hello there.');
+  });
+});
+
+describe('convertCausalLM with a chat template', () => {
+  it('refuses a template that does not render, or one given for a draft model, before writing anything', async () => {
+    const out = join(dir, 'refused');
+    const broken = convertCausalLM({ checkpoint: TINY, out, chatTemplate: '{% for m in messages %}' });
+    await expect(broken).rejects.toThrow(OptionError);
+    await expect(broken).rejects.toThrow(/option "chatTemplate" must be a Jinja chat template that renders/);
+    const draft = convertCausalLM({ checkpoint: TINY, out, role: 'draft', chatTemplate: '{{ 1 }}' });
+    await expect(draft).rejects.toThrow(/option "role" must be "target" when a chatTemplate is given/);
+    await expect(readFile(join(out, 'treespec.json'))).rejects.toThrow(/ENOENT/);
   });
 });

@@ -25,3 +25,12 @@ export const TINY_MODEL_IDS = {
 
 /** One of {@link TINY_MODEL_IDS}' values. */
 export type TinyModelId = (typeof TINY_MODEL_IDS)[keyof typeof TINY_MODEL_IDS];
+
+/**
+ * The bundle's chat template. treespec-tiny is a base model trained on plain text, so a chat is
+ * written as plain text too: the messages' contents, one paragraph each, after the BOS token
+ * (a ChatML-style turn would make it end its answer at once). The converter writes it into the
+ * bundle as chat_template.jinja, so `generate(messages)` and the server's chat completions work.
+ */
+export const TINY_CHAT_TEMPLATE =
+  '{{ bos_token }}{% for m in messages %}{{ m.content }}{% if not loop.last %}\n\n{% endif %}{% endfor %}';

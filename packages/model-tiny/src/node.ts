@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TINY_BUNDLE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
 
-export { TINY_BUNDLE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
+export { TINY_BUNDLE, TINY_CHAT_TEMPLATE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
 
 const packageRoot = new URL('../', import.meta.url);
 

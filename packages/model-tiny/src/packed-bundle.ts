@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } fr
 import { dirname, join } from 'node:path';
 import { convertCausalLM, convertEagleHead } from '@treespec/convert';
 import { ModelFormatError } from '@treespec/core';
-import { TINY_MODEL_IDS } from './bundle.js';
+import { TINY_CHAT_TEMPLATE, TINY_MODEL_IDS } from './bundle.js';
 import { type SharedTensor, unpackPlanarWeights } from './planar-weights.js';
 
 /**
@@ -27,7 +27,8 @@ export function planarWeightsFile(checkpoint: string): string {
 
 /**
  * Converts the models the defaults use into `out`, in this manifest order: the target (with the
- * captured layer inputs an EAGLE-3 head fuses, as one extra output beside the feature), the int8
+ * captured layer inputs an EAGLE-3 head fuses, as one extra output beside the feature, and the
+ * bundle's plain-text chat template, {@link TINY_CHAT_TEMPLATE}), the int8
  * EAGLE-2 head (the Node default) and the fp32 head (the WASM default). The repository build and
  * the installed package's first use both convert them here, so the two bundles agree.
  */
@@ -41,6 +42,7 @@ export async function convertDefaultModels(
     id: TINY_MODEL_IDS.target,
     role: 'target',
     eagle3Layers: 'reference',
+    chatTemplate: TINY_CHAT_TEMPLATE,
   });
   for (const [id, weightFormat] of [
     [TINY_MODEL_IDS.eagleHead, 'int8'],

@@ -1,10 +1,9 @@
 import type { TextGenerator } from '@treespec/generator';
-import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type TreespecServer } from '../src/index.js';
 import { streamCompletion } from './sse-client.js';
-import { loadTinyGenerator } from './tiny.js';
+import { loadTinyGenerator, tinyWithoutChatTemplate } from './tiny.js';
 
 const PROMPT = 'Once upon a time';
 let generator: TextGenerator;
@@ -197,7 +196,8 @@ describe('serving one generation at a time', () => {
   });
 
   it('answers a chat request for a model without a chat template with a 400 that says so', async () => {
-    const bare = await loadTreespec(tinyModelDirectory());
+    const untemplated = await tinyWithoutChatTemplate();
+    const bare = await loadTreespec(untemplated.directory);
     const server = createServer(bare, { modelId: 'tiny' });
     const base = await server.listen({ port: 0 });
     try {
@@ -213,6 +213,7 @@ describe('serving one generation at a time', () => {
     } finally {
       await server.close();
       await bare.dispose();
+      await untemplated.remove();
     }
   });
 });

@@ -1,19 +1,38 @@
+import { link, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { TOKENIZER_FILE_NAMES } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 
 /**
- * A base model's chat template: the messages as plain text, one paragraph each. The tiny model
- * ships no template, and a story model continues plain text where it would end a ChatML turn at once.
- */
-export const PLAIN_CHAT_TEMPLATE =
-  '{{ bos_token }}{% for m in messages %}{{ m.content }}{% if not loop.last %}\n\n{% endif %}{% endfor %}';
-
-/**
- * The embedded tiny bundle (EAGLE-2 drafter) with {@link PLAIN_CHAT_TEMPLATE}, drafting its whole
+ * The embedded tiny bundle (EAGLE-2 drafter, its plain-text chat template), drafting its whole
  * budget every step: these tests check what the server reports of speculation, which a budget
  * controller's timing-driven choices (a short answer decoded plainly) would make machine-dependent.
  */
 export function loadTinyGenerator(): Promise<TextGenerator> {
-  return loadTreespec(tinyModelDirectory(), { chatTemplate: PLAIN_CHAT_TEMPLATE, budget: 'fixed' });
+  return loadTreespec(tinyModelDirectory(), { budget: 'fixed' });
+}
+
+/**
+ * The tiny bundle without its chat template, as a model whose tokenizer has none: its files hard-
+ * linked into a folder beside it (so nothing large is copied), the template file left out of the
+ * folder and of the manifest. `remove` deletes the folder.
+ */
+export async function tinyWithoutChatTemplate(): Promise<{ directory: string; remove: () => Promise<void> }> {
+  const source = tinyModelDirectory();
+  const directory = await mkdtemp(join(dirname(source), '.no-chat-template-'));
+  const template = TOKENIZER_FILE_NAMES.chatTemplate;
+  for (const name of await readdir(source)) {
+    if (name === template || name === 'treespec.json') continue;
+    await link(join(source, name), join(directory, name));
+  }
+  const manifest = JSON.parse(await readFile(join(source, 'treespec.json'), 'utf8')) as {
+    models: Array<{ tokenizer: { files: string[] } }>;
+  };
+  for (const model of manifest.models) {
+    model.tokenizer.files = model.tokenizer.files.filter((file) => file !== template);
+  }
+  await writeFile(join(directory, 'treespec.json'), JSON.stringify(manifest));
+  return { directory, remove: () => rm(directory, { recursive: true, force: true }) };
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   BlockQuantizedWeights,
@@ -25,6 +26,7 @@ interface ConvertFlags {
   draftVocab?: number;
   draftVocabCorpus?: string;
   attention: 'plain' | 'fused';
+  chatTemplate?: string;
 }
 
 function layerList(value: string): number[] {
@@ -131,6 +133,10 @@ export function registerConvert(program: Command): void {
         .choices(['plain', 'fused'])
         .default('plain'),
     )
+    .option(
+      '--chat-template <file>',
+      'target: a Jinja chat template written into the bundle, for a base model whose tokenizer has none',
+    )
     .addOption(
       new Option('--linear <op>', 'fp32: operator for linear layers')
         .choices(['gemm', 'matmul'])
@@ -151,6 +157,8 @@ export function registerConvert(program: Command): void {
         flags.draftVocab !== undefined
           ? { draftVocab: { size: flags.draftVocab, corpus: resolve(flags.draftVocabCorpus!) } }
           : {};
+      if (flags.chatTemplate !== undefined && flags.role !== 'target')
+        throw new OptionError('--chat-template', flags.chatTemplate, 'given only with --role target');
       let result: Awaited<ReturnType<typeof convertCausalLM>>;
       if (flags.role === 'eagle-head') {
         if (!flags.target)
@@ -184,6 +192,9 @@ export function registerConvert(program: Command): void {
           role: flags.role,
           attention: flags.attention,
           ...(eagle3Layers ? { eagle3Layers } : {}),
+          ...(flags.chatTemplate !== undefined
+            ? { chatTemplate: await readFile(resolve(flags.chatTemplate), 'utf8') }
+            : {}),
           ...draftVocab,
         });
       }

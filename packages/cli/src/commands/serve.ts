@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { ChatTokenizer } from '@treespec/core';
 import { loadTreespec } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { createServer } from '@treespec/server';
+import { ChatTemplateError } from '@treespec/tokenizers';
 import { type Command, InvalidArgumentError } from 'commander';
 import { addModelFlags, integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
@@ -40,6 +42,17 @@ function untilStopped(): Promise<NodeJS.Signals> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** The error a chat prompt meets when the tokenizer has no chat template, else null. */
+function chatTemplateMissing(tokenizer: ChatTokenizer): ChatTemplateError | null {
+  try {
+    tokenizer.encodeChat([{ role: 'user', content: 'Hello.' }]);
+    return null;
+  } catch (error) {
+    if (error instanceof ChatTemplateError) return error;
+    throw error;
+  }
 }
 
 /** `treespec serve`: an OpenAI-compatible HTTP server over the model until SIGINT or SIGTERM. */
@@ -86,6 +99,14 @@ export function registerServe(program: Command): void {
         err(
           `treespec: serving "${modelId}" at ${url}/v1 (drafter: ${generator.drafter?.name ?? 'none'}); Ctrl-C stops\n`,
         );
+        const missing = chatTemplateMissing(generator.tokenizer);
+        if (missing) {
+          err(
+            `treespec: a one-message chat fails with this model's tokenizer (${missing.message}), so ` +
+              '/v1/chat/completions will refuse requests: give a template with --chat-template <file>, ' +
+              'or use /v1/completions\n',
+          );
+        }
         const signal = await stopped;
         err(`treespec: ${signal}: finishing the running request, then stopping\n`);
         await server.close();

@@ -235,7 +235,11 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
     id: 'chat-without-template',
     fault: 'a chat prompt for a model without a chat template',
     outcome: refused(ChatTemplateError, /this tokenizer has no chat template; pass one with loadTokenizer/),
-    run: ({ generator }) => generator.generate([{ role: 'user', content: 'hi' }]),
+    run: async () => {
+      // The tiny bundle ships a chat template; its tokenizer without that file has none.
+      const { chatTemplate: _, ...files } = await readTokenizerFiles(TINY);
+      return (await loadTokenizer(files)).encodeChat([{ role: 'user', content: 'hi' }]);
+    },
   },
   {
     id: 'chat-not-messages',
