@@ -73,7 +73,7 @@ describe('treespec serve', () => {
     }
   }, 120_000);
 
-  it('completes a prompt with the same greedy text as treespec generate, with each loaded drafter', async () => {
+  it('completes a prompt with the same greedy text as treespec generate, with each loaded drafter, and chats with the bundle’s template', async () => {
     let out = '';
     const code = await runProgram(
       ['node', 'treespec', 'generate', 'Once upon a time', '-n', '24', '--json'],
@@ -86,7 +86,7 @@ describe('treespec serve', () => {
     );
     expect(code).toBe(0);
     const generated = JSON.parse(out) as { text: string };
-    const { child, url } = await startServe(['--drafters', 'lookup,suffix']);
+    const { child, url, stderr } = await startServe(['--drafters', 'lookup,suffix']);
     try {
       for (const drafter of ['eagle2', 'lookup', 'suffix', 'none']) {
         const reply = await fetch(`${url}/v1/completions`, {
@@ -109,6 +109,20 @@ describe('treespec serve', () => {
         expect(body.treespec.drafter).toBe(drafter);
         expect(body.choices[0].text).toBe(generated.text);
       }
+      // The embedded bundle carries its own chat template: chat needs no --chat-template.
+      const chat = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'tiny',
+          messages: [{ role: 'user', content: 'Once upon a time' }],
+          max_tokens: 8,
+        }),
+      });
+      expect(chat.status).toBe(200);
+      const answer = (await chat.json()) as { choices: [{ message: { content: string } }] };
+      expect(answer.choices[0].message.content.length).toBeGreaterThan(0);
+      expect(stderr()).not.toMatch(/a one-message chat fails/);
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');
