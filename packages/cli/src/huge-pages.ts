@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * glibc's malloc tunable (glibc ≥ 2.35) that asks the kernel for transparent huge pages for the
+ * memory malloc maps. ONNX Runtime keeps the prepacked weights there, and a decoding step streams
+ * all of them: with 4 KiB pages every step walks the page tables tens of thousands of times. On the
+ * reference machine (THP in `madvise` mode) a plain fp32 token of the tiny target took 22 % less
+ * time with it, an int8 one 15 % less (docs/benchmarks.md, "Huge pages").
+ */
+export const HUGE_PAGE_TUNABLE = 'glibc.malloc.hugetlb=1';
+
+/** Set to `0` to keep the CLI from relaunching itself with {@link HUGE_PAGE_TUNABLE}. */
+export const HUGE_PAGES_VARIABLE = 'TREESPEC_HUGE_PAGES';
+
+/** What decides whether the CLI relaunches itself with huge pages. */
+export interface HugePageFacts {
+  readonly platform: NodeJS.Platform;
+  readonly env: NodeJS.ProcessEnv;
+  /** glibc's version at run time (`2.36`), undefined where the C library is another. */
+  readonly glibc: string | undefined;
+  /** The kernel's transparent huge page mode (`always`, `madvise`, `never`), null if unknown. */
+  readonly thpMode: string | null;
+}
+
+/** The facts of this process. */
+export function hugePageFacts(): HugePageFacts {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)
+    ?.header;
+  return {
+    platform: process.platform,
+    env: process.env,
+    glibc: header?.glibcVersionRuntime,
+    thpMode: process.platform === 'linux' ? transparentHugePageMode() : null,
+  };
+}
+
+/**
+ * The environment to relaunch with, or null when a relaunch would change nothing: not Linux, a
+ * glibc before 2.35 or another C library, THP `always` (malloc's memory gets huge pages already)
+ * or `never` (it cannot), the tunable already set, or {@link HUGE_PAGES_VARIABLE} `0`.
+ */
+export function hugePageEnvironment(facts: HugePageFacts): NodeJS.ProcessEnv | null {
+  if (facts.platform !== 'linux' || facts.env[HUGE_PAGES_VARIABLE] === '0') return null;
+  if (facts.thpMode !== 'madvise' || !atLeast(facts.glibc, 2, 35)) return null;
+  const tunables = facts.env['GLIBC_TUNABLES'] ?? '';
+  if (tunables.includes('glibc.malloc.hugetlb')) return null;
+  return { ...facts.env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE };
+}
+
+/**
+ * Runs this same command in a child process with `env` and resolves with its exit code. The
+ * child shares the terminal (a Ctrl-C reaches it from there, so SIGINT is not forwarded, which
+ * would deliver it twice); SIGTERM and SIGHUP sent to this process are passed on. A child killed
+ * by a signal ends this process with the same signal.
+ */
+export function relaunch(env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    env,
+    stdio: 'inherit',
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const ignore = () => {};
+  process.on('SIGTERM', forward);
+  process.on('SIGHUP', forward);
+  process.on('SIGINT', ignore);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      process.off('SIGTERM', forward);
+      process.off('SIGHUP', forward);
+      process.off('SIGINT', ignore);
+      if (signal) process.kill(process.pid, signal);
+      resolve(code ?? 1);
+    });
+  });
+}
+
+function transparentHugePageMode(): string | null {
+  try {
+    const text = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+    return /\[(\w+)\]/.exec(text)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function atLeast(version: string | undefined, major: number, minor: number): boolean {
+  const match = /^(\d+)\.(\d+)/.exec(version ?? '');
+  if (!match) return false;
+  const [have, haveMinor] = [Number(match[1]), Number(match[2])];
+  return have > major || (have === major && haveMinor >= minor);
+}
