@@ -48,6 +48,13 @@ export function hugePageEnvironment(facts: HugePageFacts): NodeJS.ProcessEnv | n
   return { ...facts.env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE };
 }
 
+/** Whether malloc's memory in a process with these facts gets transparent huge pages. */
+export function hugePagesInUse(facts: HugePageFacts): boolean {
+  if (facts.platform !== 'linux' || facts.thpMode === 'never' || facts.thpMode === null) return false;
+  if (facts.thpMode === 'always') return true;
+  return atLeast(facts.glibc, 2, 35) && /glibc\.malloc\.hugetlb=[12]/.test(facts.env['GLIBC_TUNABLES'] ?? '');
+}
+
 /**
  * Runs this same command in a child process with `env` and resolves with its exit code. The
  * child shares the terminal (a Ctrl-C reaches it from there, so SIGINT is not forwarded, which

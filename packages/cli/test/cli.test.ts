@@ -265,6 +265,10 @@ describe('treespec bench', () => {
     expect(fixed.tokens.baseline).toBe(16);
     expect(auto.seconds.baseline).not.toBe(fixed.seconds.baseline);
     expect(fixed.controller.plainShare).toBe(0);
+    // What the numbers were measured on.
+    expect(report.machine.cpus).toBeGreaterThan(0);
+    expect(typeof report.machine.hugePages).toBe('boolean');
+    expect(report.machine.loadAverage.start).toBeGreaterThanOrEqual(0);
   }, 120_000);
 });
 

@@ -9,6 +9,7 @@ import {
   type HugePageFacts,
   hugePageEnvironment,
   hugePageFacts,
+  hugePagesInUse,
 } from '../src/huge-pages.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -33,6 +34,17 @@ describe('relaunching the CLI with transparent huge pages', () => {
     expect(hugePageEnvironment({ ...LINUX, env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' } })).toBeNull();
     expect(hugePageEnvironment({ ...LINUX, env: { [HUGE_PAGES_VARIABLE]: '0' } })).toBeNull();
     expect(hugePageEnvironment({ ...LINUX, glibc: '3.0' })).not.toBeNull();
+  });
+
+  it('tells whether a process gets huge pages, for the bench report', () => {
+    expect(hugePagesInUse(LINUX)).toBe(false);
+    expect(hugePagesInUse({ ...LINUX, env: { GLIBC_TUNABLES: HUGE_PAGE_TUNABLE } })).toBe(true);
+    expect(hugePagesInUse({ ...LINUX, env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' } })).toBe(false);
+    expect(hugePagesInUse({ ...LINUX, thpMode: 'always' })).toBe(true);
+    expect(hugePagesInUse({ ...LINUX, thpMode: 'never', env: { GLIBC_TUNABLES: HUGE_PAGE_TUNABLE } })).toBe(
+      false,
+    );
+    expect(hugePagesInUse({ ...LINUX, platform: 'darwin', thpMode: null })).toBe(false);
   });
 
   it('runs the command in a child that has the tunable and huge pages, passing on its output, exit code and SIGTERM', async (context) => {

@@ -1,10 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { ModelFormatError, OptionError } from '@treespec/core';
 import type { TextGenerator, TextResult } from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import type { Command } from 'commander';
+import { hugePageFacts, hugePagesInUse } from '../huge-pages.js';
 import { createBenchProgress } from './bench-progress.js';
 import {
   addModelFlags,
@@ -366,6 +368,7 @@ export function registerBench(program: Command): void {
           'a drafter (bench compares speculative with plain decoding)',
         );
       }
+      const loadAtStart = loadavg()[0];
       const drafters = parseDrafters(flags.drafters, flags.drafter);
       const promptFile = flags.prompts ?? tinyDevPromptsPath();
       const allPrompts = await readPrompts(promptFile);
@@ -468,6 +471,12 @@ export function registerBench(program: Command): void {
         const first = runs[0]!.drafters[labels[0]!]!;
         const report = {
           model: directory,
+          machine: {
+            cpus: cpus().length,
+            node: process.version,
+            hugePages: hugePagesInUse(hugePageFacts()),
+            loadAverage: { start: loadAtStart, end: loadavg()[0] },
+          },
           promptFile,
           drafters: labels,
           budgets,
