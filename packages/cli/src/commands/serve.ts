@@ -31,12 +31,17 @@ function drafterList(value: string): BundleDrafter[] {
   return names as BundleDrafter[];
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/**
+ * Resolves on the first SIGINT or SIGTERM. A later SIGTERM is the same request (a service manager
+ * signals every process of the service, and the `treespec` command's huge-page relaunch passes it
+ * on as well) and is ignored; a second SIGINT (Ctrl-C twice) ends the process at once.
+ */
 function untilStopped(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.on('SIGTERM', () => {});
       resolve(signal);
     };
     process.on('SIGINT', stop);
