@@ -1,11 +1,11 @@
 #!/usr/bin/env node
+import { relaunchWithHugePages } from '@treespec/node/huge-pages';
 import { exitQuietlyOnClosedPipe } from './closed-pipe.js';
-import { hugePageEnvironment, hugePageFacts, relaunch } from './huge-pages.js';
 import { runProgram } from './program.js';
 
-const hugePages = hugePageEnvironment(hugePageFacts());
-if (hugePages) {
-  process.exitCode = await relaunch(hugePages);
+const relaunched = await relaunchWithHugePages();
+if (relaunched !== null) {
+  process.exitCode = relaunched;
 } else {
   exitQuietlyOnClosedPipe(process.stdout, (code) => process.exit(code));
   process.exitCode = await runProgram(process.argv);

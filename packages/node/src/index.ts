@@ -2,6 +2,15 @@ export { ModelLoadError, ProviderSupportError, ProviderUnavailableError } from '
 export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export { verifyChecksums } from './bundle-files.js';
+export {
+  HUGE_PAGE_TUNABLE,
+  HUGE_PAGES_VARIABLE,
+  type HugePageFacts,
+  hugePageEnvironment,
+  hugePageFacts,
+  hugePagesInUse,
+  relaunchWithHugePages,
+} from './huge-pages.js';
 export { type LoadTreespecOptions, loadTreespec } from './load-treespec.js';
 export {
   createSession,

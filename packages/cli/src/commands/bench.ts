@@ -3,10 +3,9 @@ import { cpus, loadavg } from 'node:os';
 import { ModelFormatError, OptionError } from '@treespec/core';
 import type { TextGenerator, TextResult } from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
-import { loadTreespec } from '@treespec/node';
+import { hugePageFacts, hugePagesInUse, loadTreespec } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import type { Command } from 'commander';
-import { hugePageFacts, hugePagesInUse } from '../huge-pages.js';
 import { createBenchProgress } from './bench-progress.js';
 import {
   addModelFlags,

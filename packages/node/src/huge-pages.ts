@@ -6,14 +6,15 @@ import { readFileSync } from 'node:fs';
  * memory malloc maps. ONNX Runtime keeps the prepacked weights there, and a decoding step streams
  * all of them: with 4 KiB pages every step walks the page tables tens of thousands of times. On the
  * reference machine (THP in `madvise` mode) a plain fp32 token of the tiny target took 22 % less
- * time with it, an int8 one 15 % less (docs/benchmarks.md, "Huge pages").
+ * time with it, an int8 one 15 % less (docs/benchmarks.md, "Huge pages"). The tunable only acts
+ * when set at process start: see {@link relaunchWithHugePages}.
  */
 export const HUGE_PAGE_TUNABLE = 'glibc.malloc.hugetlb=1';
 
-/** Set to `0` to keep the CLI from relaunching itself with {@link HUGE_PAGE_TUNABLE}. */
+/** Set to `0` to keep {@link relaunchWithHugePages} (and the `treespec` command) from relaunching. */
 export const HUGE_PAGES_VARIABLE = 'TREESPEC_HUGE_PAGES';
 
-/** What decides whether the CLI relaunches itself with huge pages. */
+/** What decides whether a process relaunches itself with huge pages. */
 export interface HugePageFacts {
   readonly platform: NodeJS.Platform;
   readonly env: NodeJS.ProcessEnv;
@@ -56,12 +57,26 @@ export function hugePagesInUse(facts: HugePageFacts): boolean {
 }
 
 /**
- * Runs this same command in a child process with `env` and resolves with its exit code. The
- * child shares the terminal (a Ctrl-C reaches it from there, so SIGINT is not forwarded, which
+ * Makes ONNX Runtime's weights sit on transparent huge pages by running this same script again
+ * in a child process with {@link HUGE_PAGE_TUNABLE}, where that changes anything
+ * ({@link hugePageEnvironment}), and resolves with the child's exit code; resolves null when the
+ * script should simply go on here (nothing to gain, already relaunched, or turned off with
+ * {@link HUGE_PAGES_VARIABLE} `0`). Call it first thing in an app's entry script, before loading
+ * a model:
+ *
+ * ```ts
+ * const code = await relaunchWithHugePages();
+ * if (code !== null) process.exit(code);
+ * const generator = await loadTreespec(dir);
+ * ```
+ *
+ * The child shares the terminal (a Ctrl-C reaches it from there, so SIGINT is not forwarded, which
  * would deliver it twice); SIGTERM and SIGHUP sent to this process are passed on. A child killed
  * by a signal ends this process with the same signal.
  */
-export function relaunch(env: NodeJS.ProcessEnv): Promise<number> {
+export async function relaunchWithHugePages(facts: HugePageFacts = hugePageFacts()): Promise<number | null> {
+  const env = hugePageEnvironment(facts);
+  if (!env) return null;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     env,
     stdio: 'inherit',
