@@ -33,8 +33,10 @@ export function compactionOutputLocations(layers: number): Record<string, Output
  * provider the same session runs on host tensors, which is how CI exercises this path.
  *
  * A commit only starts the compaction; {@link DeviceKvCache.ready} waits for it, so that it
- * overlaps with whatever the caller does before the next model call. Tensors no longer referenced
- * are disposed, releasing their device memory.
+ * overlaps with whatever the caller does before the next model call (a drafter's call may then
+ * start while it runs: hosts whose runtime cannot run two sessions at once, such as
+ * onnxruntime-web's WebGPU build, queue their sessions' calls). Tensors no longer referenced are
+ * disposed, releasing their device memory.
  */
 export class DeviceKvCache implements CausalLmCache {
   readonly layers: number;
