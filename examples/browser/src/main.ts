@@ -46,6 +46,7 @@ const ui = {
   speedup: $('stat-speedup'),
   speedupNote: $('speedup-note'),
   identical: $('stat-identical'),
+  kvCache: $('stat-kv-cache'),
   controller: $('stat-controller'),
   costs: $('stat-costs'),
   output: $('output'),
@@ -56,6 +57,13 @@ const ep = params.get('ep');
 if (ep === 'auto' || ep === 'webgpu' || ep === 'wasm') ui.ep.value = ep;
 if (params.get('prompt')) ui.prompt.value = params.get('prompt') as string;
 if (params.get('maxTokens')) ui.maxTokens.value = params.get('maxTokens') as string;
+
+/** Where the target's KV cache was, as the runner reported it at the end of a generation. */
+function describeCacheLocation(location: WorkerResult['kvCacheLocation']): string {
+  if (location === 'gpu-buffer') return 'on the GPU (WebGPU buffers, committed there)';
+  if (location === 'cpu') return 'in host memory';
+  return location;
+}
 
 /** The budget controller's choices in one line: plain steps, mean tree, predicted vs actual tokens per step. */
 function describeController(c: WorkerResult['stats']['controller']): string {
@@ -248,7 +256,16 @@ async function run(
   showError(null);
   setState('generating');
   ui.output.textContent = '';
-  for (const cell of [ui.tau, ui.tps, ui.plainTps, ui.speedup, ui.identical, ui.controller, ui.costs])
+  for (const cell of [
+    ui.tau,
+    ui.tps,
+    ui.plainTps,
+    ui.speedup,
+    ui.identical,
+    ui.kvCache,
+    ui.controller,
+    ui.costs,
+  ])
     cell.textContent = '–';
   ui.speedupNote.hidden = true;
   let latest: TreeSnapshot | null = null;
@@ -306,6 +323,7 @@ async function run(
     ui.tau.textContent = fmt(spec.stats.tau, 2);
     ui.tps.textContent = fmt(spec.stats.tokensPerSecond, 1);
     ui.controller.textContent = describeController(spec.stats.controller);
+    ui.kvCache.textContent = describeCacheLocation(spec.kvCacheLocation);
     let plain: WorkerResult | null = null;
     if (compare && spec.finishReason !== 'abort') {
       ui.plainTps.textContent = '…';

@@ -38,8 +38,9 @@ type Demo = {
       text: string;
       finishReason: string;
       stats: { tau: number; generatedTokens: number; meanTreeSize: number };
+      kvCacheLocation: string;
     };
-    plain: { text: string } | null;
+    plain: { text: string; kvCacheLocation: string } | null;
     speedup: number | null;
     identical: boolean | null;
   };
@@ -115,6 +116,9 @@ describe.skipIf(!runBrowser)('the example page in Chromium', () => {
       expect(run.spec.text).toBe(expected);
       expect(run.plain?.text).toBe(expected);
       expect(run.spec.stats.tau).toBeGreaterThan(1);
+      // WASM reads host memory, so the planner keeps the target's cache there.
+      expect(run.spec.kvCacheLocation).toBe('cpu');
+      await expect(page.textContent('#stat-kv-cache')).resolves.toBe('in host memory');
       await expect(page.textContent('#stat-identical')).resolves.toBe('yes');
       await expect(page.textContent('#stat-speedup')).resolves.toMatch(/^\d+\.\d\d×$/);
 
@@ -215,7 +219,7 @@ describe.skipIf(!runBrowser)('the example page in Chromium', () => {
   });
 
   describe('on WebGPU (SwiftShader, a software adapter)', () => {
-    it('decodes speculatively exactly as plainly on 5 prompts, and as the Node runner on the first', async (context) => {
+    it('decodes speculatively exactly as plainly on 5 prompts, and as the Node runner on the first, with the KV cache on the device', async (context) => {
       const browser = await launchChromium({ webgpu: true });
       try {
         const { page } = browser;
@@ -255,7 +259,14 @@ describe.skipIf(!runBrowser)('the example page in Chromium', () => {
           expect(run.spec.stats.generatedTokens).toBe(WEBGPU_TOKENS);
           expect(run.plain?.text).toBe(run.spec.text);
           expect(run.identical).toBe(true);
+          // The runner read its cache's tensors after each generation: WebGPU buffers, which the
+          // compaction graph committed on the device.
+          expect(run.spec.kvCacheLocation).toBe('gpu-buffer');
+          expect(run.plain?.kvCacheLocation).toBe('gpu-buffer');
         }
+        await expect(page.textContent('#stat-kv-cache')).resolves.toBe(
+          'on the GPU (WebGPU buffers, committed there)',
+        );
         // Every step verified a drafted token (tree of 2 nodes), so speculation really ran.
         expect(runs.every((run) => run.spec.stats.meanTreeSize === 2)).toBe(true);
         const generator = await loadTreespec(tinyModelDirectory());

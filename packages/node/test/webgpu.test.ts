@@ -97,6 +97,8 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       expect((cache as DeviceKvCache).length).toBeGreaterThan(0);
       await (cache as DeviceKvCache).ready();
       expect((cache as DeviceKvCache).keyTensor(0).location).toBe('gpu-buffer');
+      expect((generator.target as OnnxCausalLm).cacheLocation).toBe('gpu-buffer');
+      expect((cpu.target as OnnxCausalLm).cacheLocation).toBe('cpu');
       expect((cpu.target as OnnxCausalLm).cache).not.toBeInstanceOf(DeviceKvCache);
     } finally {
       await generator.dispose();

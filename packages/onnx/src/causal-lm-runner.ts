@@ -12,12 +12,13 @@ import {
   writeCausalBias,
 } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
-import { causalLmFeeds } from './causal-lm-feeds.js';
+import type { CausalLmCache } from './causal-lm-cache.js';
 import { DeviceKvCache } from './device-kv-cache.js';
+import { HostKvCache } from './host-kv-cache.js';
 import { Int64Buffer } from './int64.js';
-import { KV_CHUNK_ROWS, type KvArray, KvCache } from './kv-cache.js';
+import { KV_CHUNK_ROWS } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
-import { SharedKvCache, type TensorClass } from './shared-kv-cache.js';
+import { SharedKvCache } from './shared-kv-cache.js';
 
 /** Options of {@link OnnxCausalLm}. */
 export interface CausalLmRunnerOptions {
@@ -43,7 +44,7 @@ export interface CausalLmRunnerOptions {
  * A treespec causal-LM ONNX model as a {@link TargetModel}: prefill, tree verification under a
  * tree attention bias, feature outputs, and commits of accepted paths into a KV cache that is
  * never copied whole and grows with the rows in use. With plain attention the model returns only
- * the new entries and a commit copies the accepted ones into a {@link KvCache}; with fused
+ * the new entries and a commit copies the accepted ones into a {@link HostKvCache}; with fused
  * attention the model writes its new entries into a {@link SharedKvCache} bound as both its past
  * inputs and its present outputs, and a commit moves only the accepted rows that are out of
  * place. Every buffer it feeds is preallocated and passed as a zero-copy view; logits and features
@@ -63,36 +64,17 @@ export class OnnxCausalLm implements TargetModel {
   readonly maxContext: number;
   readonly maxTreeSize: number;
   /**
-   * A {@link KvCache} for plain attention, a {@link DeviceKvCache} for plain attention with a
+   * A {@link HostKvCache} for plain attention, a {@link DeviceKvCache} for plain attention with a
    * compaction session, a {@link SharedKvCache} for fused.
    */
-  readonly cache: KvCache | SharedKvCache | DeviceKvCache;
+  readonly cache: CausalLmCache;
   private readonly prefillChunk: number;
-  private readonly maxRows: number;
   private readonly ids: Int64Buffer;
   private readonly positions: Int64Buffer;
   private bias: Float32Array;
   private readonly visibility: Uint8Array;
-  private readonly newKeys: KvArray[];
-  private readonly newValues: KvArray[];
-  /** A device cache's new-entry outputs of the last call. */
-  private readonly deviceKeys: Tensor[];
-  private readonly deviceValues: Tensor[];
-  /** Plain attention's fetches: verify needs the logits, a prefill only the cache (and features). */
-  private readonly fetchNames: string[];
-  private readonly fetchNamesWithFeature: string[];
-  private readonly prefillFetchNames: string[];
-  private readonly prefillFetchNamesWithFeature: string[];
-  /**
-   * A device cache's fetches: every output. With outputs preferred on the device, onnxruntime-node
-   * 1.30 failed a verification after prefills that had left the logits out ("Tensor size
-   * mismatch").
-   */
-  private readonly allFetchNames: readonly string[];
-  /** Fused attention: the cache tensors as feeds and as preallocated outputs, rebound on growth. */
-  private readonly boundFeeds: Record<string, Tensor> = {};
-  private readonly boundFetches: Record<string, Tensor | null> = {};
-  private readonly boundFetchesWithFeature: Record<string, Tensor | null> = {};
+  /** The feeds of a call: input ids, position ids and bias here, the past tensors from the cache. */
+  private readonly inputs: Record<string, Tensor> = {};
   private logits: Float32Array = new Float32Array(0);
   private features: Float32Array = new Float32Array(0);
   private pendingRows = 0;
@@ -122,8 +104,8 @@ export class OnnxCausalLm implements TargetModel {
         '"float32" (fp16 activations are not supported by this runner yet)',
       );
     }
-    this.maxRows = Math.max(this.maxTreeSize, this.prefillChunk);
-    const { layers, kvHeads, headDim, dtype } = layout;
+    const maxRows = Math.max(this.maxTreeSize, this.prefillChunk);
+    const { names, kvHeads, headDim, dtype } = layout;
     const chunk = requireInteger('cacheChunk', options.cacheChunk ?? KV_CHUNK_ROWS, 1);
     if (options.compaction && layout.attention === 'fused') {
       throw new OptionError(
@@ -134,47 +116,27 @@ export class OnnxCausalLm implements TargetModel {
     }
     this.cache =
       layout.attention === 'fused'
-        ? new SharedKvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk)
+        ? new SharedKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk)
         : options.compaction
-          ? new DeviceKvCache(
-              options.compaction,
-              layers,
-              kvHeads,
-              headDim,
-              this.maxContext,
-              dtype,
-              this.maxRows,
-            )
-          : new KvCache(layers, kvHeads, headDim, this.maxContext, dtype, chunk);
-    this.ids = new Int64Buffer(this.maxRows);
-    this.positions = new Int64Buffer(this.maxRows);
-    const biasColumns =
-      this.cache instanceof DeviceKvCache ? Math.min(chunk, this.maxContext) : this.cache.allocatedRows;
-    this.bias = new Float32Array(this.maxRows * biasColumns);
+          ? new DeviceKvCache(options.compaction, names, kvHeads, headDim, this.maxContext, dtype, maxRows)
+          : new HostKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk);
+    this.ids = new Int64Buffer(maxRows);
+    this.positions = new Int64Buffer(maxRows);
+    this.bias = new Float32Array(maxRows * Math.min(chunk, this.maxContext));
     this.visibility = new Uint8Array(this.maxTreeSize * this.maxTreeSize);
-    this.newKeys = new Array<KvArray>(layout.layers);
-    this.newValues = new Array<KvArray>(layout.layers);
-    this.deviceKeys = new Array<Tensor>(layout.layers);
-    this.deviceValues = new Array<Tensor>(layout.layers);
-    const { names } = layout;
-    this.prefillFetchNames = [...names.presentKeys, ...names.presentValues];
-    this.prefillFetchNamesWithFeature = [...this.prefillFetchNames, names.feature];
-    this.fetchNames = [names.logits, ...this.prefillFetchNames];
-    this.fetchNamesWithFeature = [...this.fetchNames, names.feature];
-    this.allFetchNames = session.outputNames;
-    this.boundFetches[names.logits] = null;
-    this.boundFetchesWithFeature[names.logits] = null;
-    this.boundFetchesWithFeature[names.feature] = null;
-    if (this.cache instanceof SharedKvCache) this.bindCache(this.cache);
   }
 
   get cachedLength(): number {
     return this.cache.length;
   }
 
+  /** Where the target's cached rows are now (see {@link CausalLmCache.location}). */
+  get cacheLocation(): Tensor.DataLocation {
+    return this.cache.location;
+  }
+
   reset(): void {
-    if (this.cache instanceof DeviceKvCache) this.cache.reset();
-    else this.cache.length = 0;
+    this.cache.reset();
     this.pendingRows = 0;
   }
 
@@ -200,14 +162,7 @@ export class OnnxCausalLm implements TargetModel {
       }
       this.writeBias(null, past, rows);
       await this.run(rows, wantFeatures, false);
-      const { cache } = this;
-      if (cache instanceof DeviceKvCache) cache.commit(null, rows);
-      else {
-        if (cache instanceof KvCache)
-          for (let l = 0; l < this.layout.layers; l++)
-            cache.writeRows(l, this.newKeys[l], this.newValues[l], null, rows, past);
-        cache.length = past + rows;
-      }
+      this.cache.commit(null, rows);
       features?.set(this.features.subarray(0, rows * this.featureSize), start * this.featureSize);
     }
     this.pendingRows = 0;
@@ -244,17 +199,7 @@ export class OnnxCausalLm implements TargetModel {
 
   commit(plan: KeepPlan): void {
     if (this.pendingRows === 0) throw new ContractError('commit() needs a verify() first');
-    const { cache } = this;
-    const at = cache.length;
-    if (cache instanceof SharedKvCache) {
-      cache.keep(plan.slots, plan.count, at);
-    } else if (cache instanceof DeviceKvCache) {
-      cache.commit(plan.slots, plan.count);
-    } else {
-      for (let l = 0; l < this.layout.layers; l++)
-        cache.writeRows(l, this.newKeys[l], this.newValues[l], plan.slots, plan.count, at);
-      cache.length = at + plan.count;
-    }
+    this.cache.commit(plan.slots, plan.count);
     this.pendingRows = 0;
   }
 
@@ -262,7 +207,7 @@ export class OnnxCausalLm implements TargetModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.cache instanceof DeviceKvCache) await this.cache.dispose();
+    await this.cache.dispose();
     await this.session.release();
   }
 
@@ -275,96 +220,23 @@ export class OnnxCausalLm implements TargetModel {
   }
 
   /**
-   * Runs `rows` prepared rows after the cached ones and keeps references to the outputs. A
-   * prefill (`wantLogits` false) leaves the logits unfetched with plain attention, so the binding
-   * does not copy `rows × vocab` floats nobody reads.
+   * Runs `rows` prepared rows after the cached ones through the cache and keeps references to the
+   * logits (`wantLogits`; a prefill leaves them out where the cache can) and features.
    */
   private async run(rows: number, wantFeatures: boolean, wantLogits: boolean): Promise<void> {
-    const { layout, cache } = this;
-    const { names } = layout;
-    if (cache instanceof SharedKvCache) {
-      if (cache.reserve(cache.length + rows)) this.bindCache(cache);
-      const feeds = this.boundFeeds;
-      const width = cache.length + rows;
-      feeds[names.inputIds] = new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]);
-      feeds[names.positionIds] = new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]);
-      feeds[names.attentionBias] = new Tensor('float32', this.bias.subarray(0, rows * width), [
-        1,
-        1,
-        rows,
-        width,
-      ]);
-      const fetches = wantFeatures ? this.boundFetchesWithFeature : this.boundFetches;
-      let out = await this.session.run(feeds, fetches);
-      if (out[names.presentKeys[0]!] === undefined) {
-        // The session ignored outputs bound with another copy of the Tensor class, so the model
-        // wrote this call's rows elsewhere: rebind with the session's own class and run again.
-        cache.useTensorClass(out[names.logits]!.constructor as TensorClass);
-        this.bindCache(cache);
-        out = await this.session.run(feeds, fetches);
-        if (out[names.presentKeys[0]!] === undefined)
-          throw new ContractError(
-            'the session did not accept the KV cache as its preallocated present outputs',
-          );
-      }
-      this.logits = out[names.logits].data as Float32Array;
-      if (wantFeatures) this.features = out[names.feature].data as Float32Array;
-      return;
-    }
-    if (cache instanceof DeviceKvCache) {
-      await this.runOnDeviceCache(cache, rows, wantFeatures);
-      return;
-    }
-    const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, this.bias, rows);
-    const fetches = wantLogits
-      ? wantFeatures
-        ? this.fetchNamesWithFeature
-        : this.fetchNames
-      : wantFeatures
-        ? this.prefillFetchNamesWithFeature
-        : this.prefillFetchNames;
-    const out = await this.session.run(feeds, fetches);
-    if (wantLogits) this.logits = out[names.logits].data as Float32Array;
-    if (wantFeatures) this.features = out[names.feature].data as Float32Array;
-    for (let l = 0; l < layout.layers; l++) {
-      this.newKeys[l] = out[names.presentKeys[l]].data as KvArray;
-      this.newValues[l] = out[names.presentValues[l]].data as KvArray;
-    }
-  }
-
-  /**
-   * Runs `rows` prepared rows after a {@link DeviceKvCache}'s rows (once its running commit is
-   * done) and holds the new entries for the next commit. Every output is fetched (see
-   * `allFetchNames`), a prefill's logits too; logits and features are expected on the host (their
-   * preferred location stays `cpu`).
-   */
-  private async runOnDeviceCache(cache: DeviceKvCache, rows: number, wantFeatures: boolean): Promise<void> {
-    await cache.ready();
-    const { layout } = this;
-    const { names } = layout;
-    const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, this.bias, rows);
-    const out = await this.session.run(feeds, this.allFetchNames);
-    this.logits = out[names.logits]!.data as Float32Array;
-    if (wantFeatures) this.features = out[names.feature]!.data as Float32Array;
-    for (let l = 0; l < layout.layers; l++) {
-      this.deviceKeys[l] = out[names.presentKeys[l]!]!;
-      this.deviceValues[l] = out[names.presentValues[l]!]!;
-    }
-    cache.hold(this.deviceKeys, this.deviceValues);
-  }
-
-  /** Points the fused model's past inputs and present outputs at the shared cache's tensors. */
-  private bindCache(cache: SharedKvCache): void {
     const { names } = this.layout;
-    for (let l = 0; l < this.layout.layers; l++) {
-      const key = cache.keyTensors[l]!;
-      const value = cache.valueTensors[l]!;
-      this.boundFeeds[names.pastKeys[l]!] = key;
-      this.boundFeeds[names.pastValues[l]!] = value;
-      for (const fetches of [this.boundFetches, this.boundFetchesWithFeature]) {
-        fetches[names.presentKeys[l]!] = key;
-        fetches[names.presentValues[l]!] = value;
-      }
-    }
+    const { inputs } = this;
+    const width = this.cache.length + rows;
+    inputs[names.inputIds] = new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]);
+    inputs[names.positionIds] = new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]);
+    inputs[names.attentionBias] = new Tensor('float32', this.bias.subarray(0, rows * width), [
+      1,
+      1,
+      rows,
+      width,
+    ]);
+    const out = await this.cache.run(this.session, inputs, rows, wantLogits, wantFeatures);
+    if (wantLogits) this.logits = out[names.logits]!.data as Float32Array;
+    if (wantFeatures) this.features = out[names.feature]!.data as Float32Array;
   }
 }

@@ -7,6 +7,16 @@ import { DeviceKvCache } from './device-kv-cache.js';
 const LAYERS = 2;
 const ROW = 2; // kvHeads 1 × headDim 2
 const names = compactionNames(LAYERS);
+const layerNames = (prefix: string) => Array.from({ length: LAYERS }, (_, l) => `${prefix}.${l}`);
+/** The cache names of the model whose cache this is. */
+const MODEL = {
+  pastKeys: layerNames('past_key'),
+  pastValues: layerNames('past_value'),
+  presentKeys: layerNames('present_key'),
+  presentValues: layerNames('present_value'),
+  logits: 'logits',
+  feature: 'feature',
+};
 
 /** Tensors handed out by the fakes below, and those disposed. */
 interface Ledger {
@@ -92,7 +102,7 @@ describe('DeviceKvCache', () => {
   it('appends the kept new rows after the cached ones, in the order the slots list them', async () => {
     const ledger: Ledger = { disposed: new Set(), made: [] };
     const fake = compactionSession(ledger);
-    const cache = new DeviceKvCache(fake.session, LAYERS, 1, 2, 64, 'float32', 8);
+    const cache = new DeviceKvCache(fake.session, MODEL, 1, 2, 64, 'float32', 8);
     holdRows(cache, ledger, [1, 2, 3]);
     cache.commit(null, 3);
     expect(cache.length).toBe(3);
@@ -109,7 +119,7 @@ describe('DeviceKvCache', () => {
   it('disposes every tensor it no longer references, and nothing it still feeds', async () => {
     const ledger: Ledger = { disposed: new Set(), made: [] };
     const fake = compactionSession(ledger);
-    const cache = new DeviceKvCache(fake.session, LAYERS, 1, 2, 64, 'float32', 8);
+    const cache = new DeviceKvCache(fake.session, MODEL, 1, 2, 64, 'float32', 8);
     const first = holdRows(cache, ledger, [1, 2]);
     cache.commit(null, 2);
     await cache.ready();
@@ -134,7 +144,7 @@ describe('DeviceKvCache', () => {
   it('reports a failed commit at the next ready() and recovers on reset', async () => {
     const ledger: Ledger = { disposed: new Set(), made: [] };
     const fake = compactionSession(ledger);
-    const cache = new DeviceKvCache(fake.session, LAYERS, 1, 2, 64, 'float32', 8);
+    const cache = new DeviceKvCache(fake.session, MODEL, 1, 2, 64, 'float32', 8);
     holdRows(cache, ledger, [1, 2]);
     fake.fail = true;
     cache.commit(null, 2);
@@ -150,9 +160,33 @@ describe('DeviceKvCache', () => {
     expect(rowValues(cache.keyTensor(0))).toEqual([7]);
   });
 
+  it('reports where its rows are from its own tensors: the host while empty, the device once a commit kept rows there', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const onDevice = {
+      async run(feeds: Record<string, Tensor>) {
+        const total = feeds[names.pastKeys[0]!]!.dims[1]! + feeds[names.keep]!.dims[0]!;
+        const out: Record<string, Tensor> = {};
+        for (const kept of [...names.keptKeys, ...names.keptValues])
+          out[kept] = Tensor.fromGpuBuffer({} as never, { dataType: 'float32', dims: [1, total, 1, 2] });
+        return out;
+      },
+    } as unknown as InferenceSession;
+    const cache = new DeviceKvCache(onDevice, MODEL, 1, 2, 64, 'float32', 8);
+    expect(cache.location).toBe('cpu');
+    expect(cache.allocatedRows).toBe(0);
+    holdRows(cache, ledger, [1, 2, 3]);
+    cache.commit(Int32Array.from([0, 2]), 2);
+    await cache.ready();
+    expect(cache.location).toBe('gpu-buffer');
+    expect(cache.allocatedRows).toBe(2);
+    cache.reset();
+    await cache.ready();
+    expect(cache.location).toBe('cpu');
+  });
+
   it('refuses a commit past its capacity', () => {
     const ledger: Ledger = { disposed: new Set(), made: [] };
-    const cache = new DeviceKvCache(compactionSession(ledger).session, LAYERS, 1, 2, 4, 'float32', 8);
+    const cache = new DeviceKvCache(compactionSession(ledger).session, MODEL, 1, 2, 4, 'float32', 8);
     holdRows(cache, ledger, [1, 2, 3, 4, 5]);
     expect(() => cache.commit(null, 5)).toThrow(ContextOverflowError);
     expect(cache.length).toBe(0);

@@ -1,5 +1,6 @@
 import { ContextOverflowError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
 import { type CompactionNames, compactionNames } from './compaction-graph.js';
 import { Int64Buffer } from './int64.js';
 import type { KvDtype } from './kv-cache.js';
@@ -32,17 +33,20 @@ export function compactionOutputLocations(layers: number): Record<string, Output
  * provider the same session runs on host tensors, which is how CI exercises this path.
  *
  * A commit only starts the compaction; {@link DeviceKvCache.ready} waits for it, so that it
- * overlaps with whatever the caller does before the next model call. Tensors no longer referenced
- * are disposed, releasing their device memory.
+ * overlaps with whatever the caller does before the next model call (a drafter's call may then
+ * start while it runs: hosts whose runtime cannot run two sessions at once, such as
+ * onnxruntime-web's WebGPU build, queue their sessions' calls). Tensors no longer referenced are
+ * disposed, releasing their device memory.
  */
-export class DeviceKvCache {
+export class DeviceKvCache implements CausalLmCache {
   readonly layers: number;
   /** Most rows the cache may hold. */
   readonly capacity: number;
   /** Rows in use, counting a commit still running. */
   length = 0;
   private readonly session: InferenceSession;
-  private readonly names: CompactionNames;
+  private readonly names: CacheNames;
+  private readonly compaction: CompactionNames;
   /** The `[1, 0, kvHeads, headDim]` host tensor fed while the cache is empty (never disposed). */
   private readonly empty: Tensor;
   private readonly keys: Tensor[];
@@ -57,21 +61,24 @@ export class DeviceKvCache {
   /**
    * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
    *   on the provider of the model whose cache this is.
+   * @param names the model's cache inputs and outputs, one per layer.
    * @param maxRows most new rows of one call.
    */
   constructor(
     session: InferenceSession,
-    layers: number,
+    names: CacheNames,
     kvHeads: number,
     headDim: number,
     capacity: number,
     dtype: KvDtype,
     maxRows: number,
   ) {
+    const layers = names.pastKeys.length;
     this.session = session;
+    this.names = names;
     this.layers = layers;
     this.capacity = capacity;
-    this.names = compactionNames(layers);
+    this.compaction = compactionNames(layers);
     const data = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     this.empty = new Tensor(dtype, data, [1, 0, kvHeads, headDim]);
     this.keys = new Array<Tensor>(layers).fill(this.empty);
@@ -79,6 +86,45 @@ export class DeviceKvCache {
     this.newKeys = new Array<Tensor | null>(layers).fill(null);
     this.newValues = new Array<Tensor | null>(layers).fill(null);
     this.keep = new Int64Buffer(maxRows);
+  }
+
+  /** Rows the cache's tensors hold: a commit's outputs are exactly the rows kept so far. */
+  get allocatedRows(): number {
+    return this.keys[0]!.dims[1]!;
+  }
+
+  /** Where the cached rows are: `gpu-buffer` once a commit on a GPU provider has kept some. */
+  get location(): Tensor.DataLocation {
+    return this.keys[0]!.location;
+  }
+
+  /**
+   * Runs the call after the running commit is done, with the cache's tensors as the past, and
+   * holds its new-entry outputs. Every output is fetched, a prefill's logits too: with outputs
+   * preferred on the device, onnxruntime-node 1.30 failed a verification after prefills that had
+   * left the logits out ("Tensor size mismatch"). Logits and features are expected on the host
+   * (their preferred location stays `cpu`).
+   */
+  async run(
+    session: InferenceSession,
+    inputs: Record<string, Tensor>,
+    _rows: number,
+    _logits: boolean,
+    _features: boolean,
+  ): Promise<InferenceSession.ReturnType> {
+    await this.ready();
+    const { names } = this;
+    for (let l = 0; l < this.layers; l++) {
+      inputs[names.pastKeys[l]!] = this.keys[l]!;
+      inputs[names.pastValues[l]!] = this.values[l]!;
+    }
+    const out = await session.run(inputs, session.outputNames);
+    this.dropNew();
+    for (let l = 0; l < this.layers; l++) {
+      this.newKeys[l] = out[names.presentKeys[l]!]!;
+      this.newValues[l] = out[names.presentValues[l]!]!;
+    }
+    return out;
   }
 
   /** Waits for the running commit; rethrows its error. */
@@ -142,7 +188,7 @@ export class DeviceKvCache {
   }
 
   private async compact(count: number): Promise<void> {
-    const { names, feeds } = this;
+    const { compaction: names, feeds } = this;
     feeds[names.keep] = new Tensor('int64', this.keep.values.subarray(0, count), [count]);
     for (let l = 0; l < this.layers; l++) {
       feeds[names.pastKeys[l]!] = this.keys[l]!;

@@ -3,6 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { grownRows, KvCache } from './kv-cache.js';
 import { SharedKvCache } from './shared-kv-cache.js';
 
+/** A one-layer model's cache names. */
+const NAMES = {
+  pastKeys: ['past_key.0'],
+  pastValues: ['past_value.0'],
+  presentKeys: ['present_key.0'],
+  presentValues: ['present_value.0'],
+  logits: 'logits',
+  feature: 'feature',
+};
+
 /** Rows of `count` entries of `size` elements, entry r holding r * 100 + j. */
 function rowsOf(count: number, size: number, offset = 0): Float32Array {
   return Float32Array.from(
@@ -65,7 +75,7 @@ describe('SharedKvCache', () => {
   }
 
   it('keeps the accepted rows of a tree in order and moves nothing else', () => {
-    const cache = new SharedKvCache(1, 2, 4, 100, 'float32', 16);
+    const cache = new SharedKvCache(NAMES, 2, 4, 100, 'float32', 16);
     writeAsModel(cache, 0, 12);
     cache.length = 5;
     const before = row(cache, 1, 11);
@@ -81,7 +91,7 @@ describe('SharedKvCache', () => {
   });
 
   it('grows per head in chunks, keeping the rows in use, and replaces its tensors', () => {
-    const cache = new SharedKvCache(1, 2, 4, 100, 'float32', 16);
+    const cache = new SharedKvCache(NAMES, 2, 4, 100, 'float32', 16);
     writeAsModel(cache, 0, 16);
     cache.length = 16;
     const old = cache.keyTensors[0];

@@ -1,4 +1,6 @@
-import { Tensor } from 'onnxruntime-common';
+import { ContractError } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
 import { allocateKv, grownRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
 /** A constructor of onnxruntime-common tensors (Node loads a CommonJS copy of the class beside the ESM one). */
@@ -13,7 +15,8 @@ export type TensorClass = typeof Tensor;
  * rows of a tree. Memory grows with the rows in use (doubling, in chunks of
  * {@link KV_CHUNK_ROWS}) up to `capacity`; a growth copies the cache once.
  */
-export class SharedKvCache {
+export class SharedKvCache implements CausalLmCache {
+  readonly location = 'cpu' as const;
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -29,24 +32,33 @@ export class SharedKvCache {
   private allocated: number;
   private readonly chunk: number;
   private tensorClass: TensorClass = Tensor;
+  private readonly names: CacheNames;
+  /** The cache tensors bound as the present outputs, beside the logits (and features). */
+  private readonly fetches: Record<string, Tensor | null> = {};
+  private readonly fetchesWithFeature: Record<string, Tensor | null> = {};
 
   constructor(
-    layers: number,
+    names: CacheNames,
     kvHeads: number,
     headDim: number,
     capacity: number,
     dtype: KvDtype,
     chunk: number = KV_CHUNK_ROWS,
   ) {
-    this.layers = layers;
+    this.names = names;
+    this.layers = names.pastKeys.length;
     this.kvHeads = kvHeads;
     this.headDim = headDim;
     this.capacity = capacity;
     this.dtype = dtype;
     this.chunk = chunk;
     this.allocated = Math.min(capacity, chunk);
-    this.keyTensors = Array.from({ length: layers }, () => this.tensor(this.allocated));
-    this.valueTensors = Array.from({ length: layers }, () => this.tensor(this.allocated));
+    this.keyTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
+    this.valueTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
+    this.fetches[names.logits] = null;
+    this.fetchesWithFeature[names.logits] = null;
+    this.fetchesWithFeature[names.feature] = null;
+    this.bindPresent();
   }
 
   /** Rows currently allocated (at most `capacity`). */
@@ -67,8 +79,47 @@ export class SharedKvCache {
       this.valueTensors[l] = this.regrown(this.valueTensors[l]!, next);
     }
     this.allocated = next;
+    this.bindPresent();
     return true;
   }
+
+  async run(
+    session: InferenceSession,
+    inputs: Record<string, Tensor>,
+    rows: number,
+    _logits: boolean,
+    features: boolean,
+  ): Promise<InferenceSession.ReturnType> {
+    const { names } = this;
+    this.reserve(this.length + rows);
+    this.feedPast(inputs);
+    const fetches = features ? this.fetchesWithFeature : this.fetches;
+    let out = await session.run(inputs, fetches);
+    if (out[names.presentKeys[0]!] === undefined) {
+      // The session ignored outputs bound with another copy of the Tensor class, so the model
+      // wrote this call's rows elsewhere: rebind with the session's own class and run again.
+      this.useTensorClass(out[names.logits]!.constructor as TensorClass);
+      this.feedPast(inputs);
+      out = await session.run(inputs, fetches);
+      if (out[names.presentKeys[0]!] === undefined)
+        throw new ContractError(
+          'the session did not accept the KV cache as its preallocated present outputs',
+        );
+    }
+    return out;
+  }
+
+  /** The model wrote the call's rows in place after the cached ones: keeps `slots` of them ({@link keep}). */
+  commit(slots: Int32Array | null, count: number): void {
+    if (slots) this.keep(slots, count, this.length);
+    else this.length += count;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  async dispose(): Promise<void> {}
 
   /**
    * Keeps rows `at + slots[k]` as rows `at + k` for k < count (the accepted nodes of a tree the
@@ -103,6 +154,25 @@ export class SharedKvCache {
     for (let l = 0; l < this.layers; l++) {
       this.keyTensors[l] = wrap(this.keyTensors[l]!);
       this.valueTensors[l] = wrap(this.valueTensors[l]!);
+    }
+    this.bindPresent();
+  }
+
+  /** Feeds the cache tensors as the past inputs. */
+  private feedPast(inputs: Record<string, Tensor>): void {
+    for (let l = 0; l < this.layers; l++) {
+      inputs[this.names.pastKeys[l]!] = this.keyTensors[l]!;
+      inputs[this.names.pastValues[l]!] = this.valueTensors[l]!;
+    }
+  }
+
+  /** Points the present outputs of both fetch records at the cache tensors. */
+  private bindPresent(): void {
+    for (let l = 0; l < this.layers; l++) {
+      for (const fetches of [this.fetches, this.fetchesWithFeature]) {
+        fetches[this.names.presentKeys[l]!] = this.keyTensors[l]!;
+        fetches[this.names.presentValues[l]!] = this.valueTensors[l]!;
+      }
     }
   }
 

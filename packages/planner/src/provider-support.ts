@@ -91,7 +91,8 @@ export type KvCacheLocation = 'host' | 'device';
  * Where each provider keeps a plain-attention model's KV cache. On `webgpu` a host cache would
  * cross to the device and back on every call, so the cache stays there as the session's own
  * output tensors (`preferredOutputLocation: 'gpu-buffer'`) and commits run a small compaction
- * graph on the device (`DeviceKvCache` of @treespec/onnx); tested on Mesa's lavapipe. `cuda` keeps
+ * graph on the device (`DeviceKvCache` of @treespec/onnx); tested in Node on Mesa's lavapipe and in
+ * Chromium on SwiftShader (@treespec/web runs WebGPU sessions' calls one at a time). `cuda` keeps
  * the host cache for now: onnxruntime-node 1.30 binds every `gpu-buffer` output with the memory
  * info named `WebGPU_Buf` whatever the provider (js/node/src/inference_session_wrap.cc), and
  * whether a CUDA session accepts that is untested here; the runner's path is the same, so `device`

@@ -25,6 +25,8 @@ export {
   loadRuntime,
   type ModelBytes,
   type OrtModule,
+  queuedSession,
+  RunQueue,
   type RuntimeSetup,
   type WebSessionOptions,
   yieldingSession,

@@ -13,10 +13,18 @@ import {
   checkTokenizerHash,
   MANIFEST_FILE,
   type ManifestModel,
+  type OnnxCausalLm,
   parseManifest,
 } from '@treespec/onnx';
-import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
+import {
+  assemble,
+  type BundleOptions,
+  type DrafterName,
+  type OutputPlacement,
+  plan,
+} from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
+import type { Tensor } from 'onnxruntime-common';
 import type * as OrtWeb from 'onnxruntime-web';
 import { CallLog, loggedSession } from './call-log.js';
 import { type Downloaded, download } from './download.js';
@@ -33,9 +41,15 @@ import {
   createWebSession,
   externalDataLocation,
   loadRuntime,
+  type ModelBytes,
+  queuedSession,
+  RunQueue,
   type WasmPaths,
   yieldingSession,
 } from './web-session.js';
+
+/** Every WebGPU session of this page or worker runs its calls through this queue (see {@link RunQueue}). */
+const WEBGPU_RUNS = new RunQueue();
 
 /** Options of {@link loadTreespecWeb}: the generator's (drafter, tree) and how models load and run. */
 export interface LoadTreespecWebOptions extends BundleOptions {
@@ -105,6 +119,12 @@ export interface WebTreespec {
   info: LoadInfo;
   /** Every model call since the log was last reset, with `logCalls`; else null. */
   calls: CallLog | null;
+  /**
+   * Where the target's KV cache rows are now, as its runner reads them from the cache's own
+   * tensors: `gpu-buffer` once a generation on WebGPU has kept rows on the device (the planner's
+   * `KV_CACHE_LOCATION`), `cpu` on WASM (and before the first generation).
+   */
+  kvCacheLocation(): Tensor.DataLocation;
 }
 
 /**
@@ -190,21 +210,34 @@ export async function loadTreespecWeb(
 
     const providers: Record<string, WebExecutionProvider> = {};
     const calls = options.logCalls ? new CallLog() : null;
+    // On WebGPU a call waits for the calls of other sessions before it (a call log times the call alone).
+    const inTurn = (session: OrtWeb.InferenceSession) =>
+      provider === 'webgpu' ? queuedSession(session, WEBGPU_RUNS) : session;
     const wrap = (session: OrtWeb.InferenceSession, model: ManifestModel) =>
       yieldAtTarget(
-        calls
-          ? loggedSession(
-              session,
-              model.role === 'target' ? 'target' : 'drafter',
-              model.inputs.inputIds,
-              calls,
-            )
-          : session,
+        inTurn(
+          calls
+            ? loggedSession(
+                session,
+                model.role === 'target' ? 'target' : 'drafter',
+                model.inputs.inputIds,
+                calls,
+              )
+            : session,
+        ),
         model,
       );
+    const spinning = options.spinning ?? false;
+    const open = async (bytes: ModelBytes, intraOpNumThreads: number, outputs?: OutputPlacement) =>
+      createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
+        provider,
+        intraOpNumThreads,
+        spinning,
+        ...(outputs ? { outputs } : {}),
+      });
     const generator = await assemble(
       planned,
-      async (model: ManifestModel) => {
+      async (model: ManifestModel, outputs?: OutputPlacement) => {
         const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
         const bytes = {
           url: new URL(model.file, manifestUrl).href,
@@ -215,13 +248,8 @@ export async function loadTreespecWeb(
           })),
         };
         const intraOpNumThreads = model.role === 'target' ? threads.threads : drafterThreads;
-        const spinning = options.spinning ?? false;
         try {
-          const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
-            provider,
-            intraOpNumThreads,
-            spinning,
-          });
+          const session = await open(bytes, intraOpNumThreads, outputs);
           providers[model.id] = provider;
           return checkGraph(wrap(session, model), model, bytes.url);
         } catch (error) {
@@ -229,15 +257,21 @@ export async function loadTreespecWeb(
           provider = 'wasm';
           fallbackReason = `WebGPU failed to start: ${error.reason}`;
           providers[model.id] = provider;
-          const session = await createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
-            provider,
-            intraOpNumThreads,
-            spinning,
-          });
+          const session = await open(bytes, intraOpNumThreads, outputs);
           return checkGraph(wrap(session, model), model, bytes.url);
         }
       },
       tokenizer,
+      // The target's KV cache compaction graph, on the provider the target just opened on (the
+      // planner asks for it where its policy keeps the cache on the device).
+      async (graph: Uint8Array, outputs: OutputPlacement) =>
+        inTurn(
+          await open(
+            { url: `${manifestUrl} (KV cache compaction graph)`, bytes: graph, externalData: [] },
+            threads.threads,
+            outputs,
+          ),
+        ),
     );
     if (signal.aborted) {
       await generator.dispose();
@@ -245,9 +279,12 @@ export async function loadTreespecWeb(
     }
     const finished = performance.now();
     const snapshot = progress.snapshot();
+    // assemble opens the plan's target as an OnnxCausalLm.
+    const runner = generator.target as OnnxCausalLm;
     return {
       generator,
       calls,
+      kvCacheLocation: () => runner.cacheLocation,
       info: {
         manifestUrl,
         version,

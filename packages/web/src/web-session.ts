@@ -1,3 +1,4 @@
+import type { OutputLocation } from '@treespec/onnx';
 import type * as OrtWeb from 'onnxruntime-web';
 import { ModelLoadError, providerUnavailable } from './errors.js';
 import type { WebExecutionProvider } from './execution-provider.js';
@@ -63,6 +64,13 @@ export interface WebSessionOptions {
    * prompts: 132 → 155 speculative tokens/s and 235 → 270 plain tokens/s once spinning was off).
    */
   spinning?: boolean;
+  /**
+   * Where ONNX Runtime leaves each named output (`preferredOutputLocation`; others stay on the
+   * host). Honoured on `webgpu`, where a `gpu-buffer` output stays on the device as a tensor that
+   * later calls of any session of the page can take as an input, until it is disposed. Left out on
+   * `wasm`, whose outputs are host memory anyway and whose build has no GPU buffers to give.
+   */
+  outputs?: Readonly<Record<string, OutputLocation>>;
 }
 
 /**
@@ -83,6 +91,9 @@ export async function createWebSession(
       : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
     ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     ...(options.provider === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
+    ...(options.provider === 'webgpu' && options.outputs
+      ? { preferredOutputLocation: { ...options.outputs } }
+      : {}),
   };
   try {
     return await ort.InferenceSession.create(model.bytes, sessionOptions);
@@ -127,6 +138,35 @@ export function yieldingSession(
     await yieldNow();
     return run(...args);
   }) as OrtWeb.InferenceSession['run'];
+  return view;
+}
+
+/**
+ * Runs tasks one at a time, in the order they were queued; a task that fails does not stop the
+ * next. onnxruntime-web 1.30's WebGPU build (its asyncify `.wasm`) cannot run two sessions' calls
+ * at once: in Chromium 156 on SwiftShader, a compaction `run` started while the target's was in
+ * flight failed with "RuntimeError: memory access out of bounds" inside the `.wasm`, and neither
+ * promise settled. A device-resident KV cache starts its compaction at commit without waiting,
+ * so the next drafter call would overlap it.
+ */
+export class RunQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Starts `task` once every task queued before it has settled; settles as it does. */
+  enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** A view of a session whose `run` waits its turn in `queue` (see {@link RunQueue}). */
+export function queuedSession(session: OrtWeb.InferenceSession, queue: RunQueue): OrtWeb.InferenceSession {
+  const view = Object.create(session) as OrtWeb.InferenceSession;
+  const run = session.run.bind(session) as (
+    ...args: unknown[]
+  ) => Promise<OrtWeb.InferenceSession.ReturnType>;
+  view.run = ((...args: unknown[]) => queue.enqueue(() => run(...args))) as OrtWeb.InferenceSession['run'];
   return view;
 }
 

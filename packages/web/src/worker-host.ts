@@ -77,7 +77,7 @@ export function serveTreespecWorker(
     const { id } = request;
     if (loading) throw new BusyError('the treespec worker');
     if (!bundle) throw new WorkerProtocolError('"start" came before a model was loaded; send "load" first');
-    const { generator, calls } = bundle;
+    const { generator, calls, kvCacheLocation } = bundle;
     const {
       trees = false,
       treeIntervalMs = 0,
@@ -147,6 +147,7 @@ export function serveTreespecWorker(
           stats: result.stats,
           postMs,
           ...(calls ? { calls: calls.toJSON() } : {}),
+          kvCacheLocation: kvCacheLocation(),
         },
       });
     } finally {

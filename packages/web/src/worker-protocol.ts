@@ -14,6 +14,7 @@ import {
 } from '@treespec/core';
 import { DisposedError, QueueFullError, type TextGenerateOptions } from '@treespec/generator';
 import type { ChatMessage } from '@treespec/tokenizers';
+import type { Tensor } from 'onnxruntime-common';
 import type { ModelCalls } from './call-log.js';
 import { DownloadError, ModelLoadError, ProviderUnavailableError, WorkerProtocolError } from './errors.js';
 import type { LoadInfo, LoadTreespecWebOptions } from './load-treespec-web.js';
@@ -86,6 +87,8 @@ export interface WorkerResult {
   postMs: number;
   /** The generation's model calls, when the model was loaded with `logCalls`. */
   calls?: ModelCalls;
+  /** Where the target's KV cache rows were at the end (`WebTreespec.kvCacheLocation`). */
+  kvCacheLocation: Tensor.DataLocation;
 }
 
 /** An error that crossed from the worker; rebuilt by {@link deserializeError} as its own class. */

@@ -82,7 +82,7 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
     const wasmPlan = plan(await tinyManifest(), { drafter: 'eagle2' }, 'wasm');
     const wasmHead = wasmPlan.models[1].id;
     const progress: LoadProgress[] = [];
-    const { generator, info } = await loadTreespecWeb(BASE, {
+    const { generator, info, kvCacheLocation } = await loadTreespecWeb(BASE, {
       fetch,
       drafter: 'eagle2',
       onProgress: (p) => progress.push(p),
@@ -118,6 +118,8 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
         drafted += web.stats.steps - (web.stats.controller?.plainSteps ?? 0);
       }
       expect(drafted).toBeGreaterThan(0);
+      // WASM reads host memory: the planner keeps the target's cache there.
+      expect(kvCacheLocation()).toBe('cpu');
     } finally {
       await generator.dispose();
       await reference.dispose();

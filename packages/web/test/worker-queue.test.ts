@@ -1,5 +1,6 @@
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
+import type { OnnxCausalLm } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
 import {
   serveTreespecWorker,
@@ -34,8 +35,11 @@ function connect(): TreespecWorkerClient {
       if (type === 'message') toPage.push(listener);
     }) as WorkerLike['addEventListener'],
   };
-  const load = async () =>
-    ({ generator: await loadTreespec(tinyModelDirectory()), info: {} }) as unknown as WebTreespec;
+  const load = async () => {
+    const generator = await loadTreespec(tinyModelDirectory());
+    const target = generator.target as OnnxCausalLm;
+    return { generator, info: {}, kvCacheLocation: () => target.cacheLocation } as unknown as WebTreespec;
+  };
   serveTreespecWorker(scope, { load });
   return new TreespecWorkerClient(worker);
 }
@@ -52,6 +56,7 @@ describe('the treespec worker over the real tiny model', () => {
       prompts.map((p, i) => client.generate(p, { maxTokens: 20, onDelta: () => order.push(i) })),
     );
     expect(together.map((r) => r.text)).toEqual(alone);
+    expect(together.map((r) => r.kvCacheLocation)).toEqual(['cpu', 'cpu', 'cpu']);
     expect(order.lastIndexOf(0)).toBeLessThan(order.indexOf(1));
     expect(order.lastIndexOf(1)).toBeLessThan(order.indexOf(2));
     await client.dispose();

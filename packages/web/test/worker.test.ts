@@ -23,11 +23,15 @@ class ScriptedGenerator {
   disposed = 0;
   /** Where its "model calls" go (one two-row target call a step), when loaded with `logCalls`. */
   calls: CallLog | null = null;
+  /** Where its "KV cache" is: on the host until a generation, then where the loader put it. */
+  cacheLocation = 'cpu';
+  generatedCacheLocation = 'gpu-buffer';
   readonly tokenizer = { decode: (ids: ArrayLike<number>) => `w${ids[0]}` };
 
   stream(_prompt: unknown, options: TextGenerateOptions) {
     const max = options.maxTokens ?? 8;
     const calls = this.calls;
+    const scripted = this;
     const tree = new DraftTree(4);
     let text = '';
     let finishReason: 'length' | 'abort' = 'length';
@@ -58,6 +62,7 @@ class ScriptedGenerator {
         text += delta;
         yield delta;
       }
+      scripted.cacheLocation = scripted.generatedCacheLocation;
       resolveResult({
         text,
         tokens: Int32Array.from({ length: n }, (_, i) => i + 1),
@@ -91,7 +96,13 @@ function fakeLoader(generators: ScriptedGenerator[]) {
     const generator = new ScriptedGenerator();
     generator.calls = options.logCalls ? new CallLog() : null;
     generators.push(generator);
-    return { generator, info: INFO, calls: generator.calls } as unknown as WebTreespec;
+    if (href.includes('wasm')) generator.generatedCacheLocation = 'cpu';
+    return {
+      generator,
+      info: INFO,
+      calls: generator.calls,
+      kvCacheLocation: () => generator.cacheLocation,
+    } as unknown as WebTreespec;
   };
 }
 
@@ -218,6 +229,14 @@ describe('the treespec worker', () => {
     expect(second.calls).toEqual({ model: ['target', 'target'], rows: [2, 2], ms: [1.5, 1.5] });
     await client.load('https://x/m/');
     expect((await client.generate('Once', { maxTokens: 2 })).calls).toBeUndefined();
+  });
+
+  it("reports where the target's KV cache was at the end of each generation, as the loaded model tells it", async () => {
+    const { client } = connect();
+    await client.load('https://x/webgpu/');
+    expect((await client.generate('Once', { maxTokens: 2 })).kvCacheLocation).toBe('gpu-buffer');
+    await client.load('https://x/wasm/');
+    expect((await client.generate('Once', { maxTokens: 2 })).kvCacheLocation).toBe('cpu');
   });
 
   it('sends at most one tree per treeIntervalMs, and always the last one, before the result', async () => {

@@ -1,0 +1,49 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import type { CausalLmLayout } from './model-layout.js';
+
+/** The names of a causal LM's values that its KV cache feeds, binds or reads. */
+export type CacheNames = Pick<
+  CausalLmLayout['names'],
+  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'logits' | 'feature'
+>;
+
+/**
+ * What `OnnxCausalLm` needs of its KV cache, whatever keeps it: a host cache fed as views
+ * and committed by copying rows (`HostKvCache`), a fused model's cache shared in place
+ * (`SharedKvCache`), or the model's own output tensors committed by a compaction graph on
+ * the device (`DeviceKvCache`). Each runs the model's calls with itself as the past, holds a
+ * call's new entries, and keeps the accepted ones on commit.
+ */
+export interface CausalLmCache {
+  /** Rows in use (a device cache counts a commit still running). */
+  readonly length: number;
+  /** Rows its storage holds now; it grows with the rows in use up to its capacity. */
+  readonly allocatedRows: number;
+  /**
+   * Where the cached rows are now, read from the cache's own tensors: `cpu`, or `gpu-buffer` for a
+   * device cache on a GPU provider.
+   */
+  readonly location: Tensor.DataLocation;
+  /**
+   * Runs `session` on `inputs` (the call's input ids, position ids and bias for `rows` new rows
+   * after the cached ones) with the cache as its past, and holds the call's new entries for the
+   * next {@link commit}. The outputs hold the logits when `logits`, the features when `features`
+   * (some caches fetch more). The cache adds its past tensors to `inputs`.
+   */
+  run(
+    session: InferenceSession,
+    inputs: Record<string, Tensor>,
+    rows: number,
+    logits: boolean,
+    features: boolean,
+  ): Promise<InferenceSession.ReturnType>;
+  /**
+   * Keeps rows `slots[0..count)` of the last call's new entries after the cached rows (every row
+   * of the call in order when `slots` is null).
+   */
+  commit(slots: Int32Array | null, count: number): void;
+  /** Empties the cache. */
+  reset(): void;
+  /** Releases what the cache holds beyond plain memory (device tensors, a session). */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
+import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
+
+/**
+ * The KV cache of a plain-attention causal LM in host memory: a {@link KvCache} fed to each call
+ * as zero-copy views of its first `length` rows, holding the call's new-entry outputs (host
+ * arrays) until a commit copies the accepted rows after the cached ones. A prefill fetches no
+ * logits, so ONNX Runtime does not copy `rows × vocab` floats nobody reads.
+ */
+export class HostKvCache extends KvCache implements CausalLmCache {
+  readonly location = 'cpu' as const;
+  private readonly names: CacheNames;
+  private readonly newKeys: KvArray[];
+  private readonly newValues: KvArray[];
+  /** Fetches by what a call wants: [logits][features] (0 or 1 each). */
+  private readonly fetches: readonly (readonly string[])[][];
+
+  constructor(
+    names: CacheNames,
+    kvHeads: number,
+    headDim: number,
+    capacity: number,
+    dtype: KvDtype,
+    chunk: number = KV_CHUNK_ROWS,
+  ) {
+    const layers = names.pastKeys.length;
+    super(layers, kvHeads, headDim, capacity, dtype, chunk);
+    this.names = names;
+    this.newKeys = new Array<KvArray>(layers);
+    this.newValues = new Array<KvArray>(layers);
+    const cache = [...names.presentKeys, ...names.presentValues];
+    const withLogits = [names.logits, ...cache];
+    this.fetches = [
+      [cache, [...cache, names.feature]],
+      [withLogits, [...withLogits, names.feature]],
+    ];
+  }
+
+  async run(
+    session: InferenceSession,
+    inputs: Record<string, Tensor>,
+    _rows: number,
+    logits: boolean,
+    features: boolean,
+  ): Promise<InferenceSession.ReturnType> {
+    const { names } = this;
+    for (let l = 0; l < this.layers; l++) {
+      inputs[names.pastKeys[l]!] = this.keyTensor(l, this.length);
+      inputs[names.pastValues[l]!] = this.valueTensor(l, this.length);
+    }
+    const out = await session.run(inputs, this.fetches[logits ? 1 : 0]![features ? 1 : 0]!);
+    for (let l = 0; l < this.layers; l++) {
+      this.newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
+      this.newValues[l] = out[names.presentValues[l]!]!.data as KvArray;
+    }
+    return out;
+  }
+
+  commit(slots: Int32Array | null, count: number): void {
+    for (let l = 0; l < this.layers; l++)
+      this.writeRows(l, this.newKeys[l]!, this.newValues[l]!, slots, count, this.length);
+    this.length += count;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  async dispose(): Promise<void> {}
+}
