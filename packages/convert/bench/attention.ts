@@ -111,7 +111,7 @@ async function main(): Promise<void> {
                 runner.commit(keep);
                 if (round >= 2) record(`${id}:runner:${nodes}`, t, c);
                 // Back to `past` rows, so every call sees the same context.
-                runner.cache.length = past;
+                (runner.cache as { length: number }).length = past;
               }
               if (runner.layout.attention !== 'plain') continue;
               const { names } = runner.layout;

@@ -205,7 +205,7 @@ async function timeCalls(
         await measure(
           `${id}|runner|${s}`,
           async () => {
-            runner.cache.length = past;
+            (runner.cache as { length: number }).length = past;
             await runner.verify(trees[s]!);
             runner.commit(KEEP_ONE);
           },
@@ -282,7 +282,7 @@ async function profile(model: Model, dir: string, calls: number) {
   for (let i = 0; i < calls; i++) {
     await runner.verify(tree);
     runner.commit(KEEP_ONE);
-    runner.cache.length = 100;
+    (runner.cache as { length: number }).length = 100;
   }
   const runnerWallMs = (performance.now() - t) / calls;
   session.endProfiling();
