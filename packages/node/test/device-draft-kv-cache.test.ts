@@ -7,11 +7,13 @@ import {
   DeviceDraftKvCache,
   type DraftModelRunnerOptions,
   draftDeviceCacheSetup,
+  eagle3HeadLayout,
   eagleHeadLayout,
   findModel,
   HostDraftKvCache,
   type ManifestModel,
   OnnxDraftLm,
+  OnnxEagle3Head,
   OnnxEagleHead,
   parseManifest,
 } from '@treespec/onnx';
@@ -30,19 +32,20 @@ import { TINY } from './tiny.js';
 const manifestPath = join(TINY, 'treespec.json');
 const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
 const head = findModel(manifest, 'eagle-head');
+const eagle3 = findModel(manifest, 'eagle3-head');
 const draftLm = findModel(manifest, 'draft');
 /** Small chunks and batches, so that a prompt takes several commit calls. */
 const OPTIONS: DraftModelRunnerOptions = { maxContext: 64, chunk: 3, maxDraftBatch: 4, maxK: 4 };
 
-type Runner = OnnxEagleHead | OnnxDraftLm;
+type Runner = OnnxEagleHead | OnnxEagle3Head | OnnxDraftLm;
 
 /** `model`'s runner on the CPU provider: with a host cache, or with `compaction` a device cache. */
 async function open(model: ManifestModel, compaction?: InferenceSession): Promise<Runner> {
   const session = await createSession(join(TINY, model.file), {}, 'drafter');
   const options = { ...OPTIONS, ...(compaction ? { compaction } : {}) };
-  return model.role === 'eagle-head'
-    ? new OnnxEagleHead(session, eagleHeadLayout(model), options)
-    : new OnnxDraftLm(session, causalLmLayout(model), options);
+  if (model.role === 'eagle-head') return new OnnxEagleHead(session, eagleHeadLayout(model), options);
+  if (model.role === 'eagle3-head') return new OnnxEagle3Head(session, eagle3HeadLayout(model), options);
+  return new OnnxDraftLm(session, causalLmLayout(model), options);
 }
 
 /** The compaction session `draftDeviceCacheSetup` asks for, on the CPU provider. */
@@ -67,7 +70,7 @@ async function reversingCompaction(model: ManifestModel): Promise<InferenceSessi
 }
 
 describe('a draft model’s device-resident KV cache on the CPU provider', () => {
-  for (const model of [head, draftLm]) {
+  for (const model of [head, eagle3, draftLm]) {
     it(`${model.role}: every commit and draft step equals the host cache’s, bit for bit, through rounds whose drafts the next commit drops`, async () => {
       const host = await open(model);
       const device = await open(model, await compactionFor(model));

@@ -6,10 +6,12 @@ import {
   causalLmLayout,
   DeviceDraftKvCache,
   draftDeviceCacheSetup,
+  eagle3HeadLayout,
   eagleHeadLayout,
   findModel,
   type ManifestModel,
   OnnxDraftLm,
+  OnnxEagle3Head,
   OnnxEagleHead,
   parseManifest,
 } from '@treespec/onnx';
@@ -47,7 +49,10 @@ beforeAll(async () => {
 }, 120_000);
 
 /** `model`'s runner on WebGPU: with a host cache, or `onDevice` with its cache on the device. */
-async function openRunner(model: ManifestModel, onDevice: boolean): Promise<OnnxEagleHead | OnnxDraftLm> {
+async function openRunner(
+  model: ManifestModel,
+  onDevice: boolean,
+): Promise<OnnxEagleHead | OnnxEagle3Head | OnnxDraftLm> {
   const webgpu = { executionProvider: 'webgpu' } as const;
   const file = join(TINY, model.file);
   const setup = onDevice ? draftDeviceCacheSetup(model, false) : null;
@@ -62,9 +67,9 @@ async function openRunner(model: ManifestModel, onDevice: boolean): Promise<Onnx
     maxK: 4,
     ...(compaction ? { compaction } : {}),
   };
-  return model.role === 'eagle-head'
-    ? new OnnxEagleHead(session, eagleHeadLayout(model), options)
-    : new OnnxDraftLm(session, causalLmLayout(model), options);
+  if (model.role === 'eagle-head') return new OnnxEagleHead(session, eagleHeadLayout(model), options);
+  if (model.role === 'eagle3-head') return new OnnxEagle3Head(session, eagle3HeadLayout(model), options);
+  return new OnnxDraftLm(session, causalLmLayout(model), options);
 }
 
 describe('the draft models on the WebGPU provider, with their KV caches on the device', () => {
@@ -117,11 +122,12 @@ describe('the draft models on the WebGPU provider, with their KV caches on the d
     }
   }, 120_000);
 
-  it('give the host cache’s draft steps bit for bit, through rounds whose drafts the next commit drops', async (ctx) => {
+  it('give the EAGLE-2 head’s, the EAGLE-3 head’s and the draft LM’s steps of a host cache bit for bit, through rounds whose drafts the next commit drops', async (ctx) => {
     ctx.skip(unavailable !== null, unavailable ?? '');
     const manifestPath = join(TINY, 'treespec.json');
     const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
-    for (const model of [findModel(manifest, 'eagle-head'), findModel(manifest, 'draft')]) {
+    for (const role of ['eagle-head', 'eagle3-head', 'draft'] as const) {
+      const model = findModel(manifest, role);
       const host = await openRunner(model, false);
       const gpu = await openRunner(model, true);
       try {
