@@ -189,9 +189,9 @@ export abstract class DraftModelRunner implements DraftModel {
 
   /**
    * Runs `rows` rows prepared in `ids`/`positions` after the cached ones through the cache (which
-   * appends their KV entries, as committed rows when `committed`) and returns outputs: of the last row alone (rows 1) for `committed`
-   * rows, of every row for draft rows. `committed` rows carry `commitFeatureSize`-wide features,
-   * draft rows `featureSize`-wide ones.
+   * appends their KV entries, as committed rows when `committed`) and returns outputs: of the last
+   * row alone (rows 1) for `committed` rows, of every row for draft rows. `committed` rows carry
+   * `commitFeatureSize`-wide features, draft rows `featureSize`-wide ones.
    */
   protected abstract run(
     rows: number,
