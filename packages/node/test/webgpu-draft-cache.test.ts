@@ -22,9 +22,9 @@ import { devPrompts, TINY } from './tiny.js';
 
 /**
  * The draft models' KV caches on onnxruntime-node's WebGPU provider (Mesa's lavapipe without a
- * GPU; see test/webgpu.test.ts for what it needs): the EAGLE-2 and EAGLE-3 heads' and the draft LM's caches
- * stay on the device there (the planner's KV_CACHE_LOCATION), appended by the compaction graph;
- * test/device-draft-kv-cache.test.ts runs the same logic on the CPU provider. Lavapipe takes
+ * GPU; see test/webgpu.test.ts for what it needs): the EAGLE-2 and EAGLE-3 heads' and the draft
+ * LM's caches stay on the device there (the planner's KV_CACHE_LOCATION), appended by the
+ * compaction graph; test/device-draft-kv-cache.test.ts runs the same logic on the CPU provider. Lavapipe takes
  * hundreds of milliseconds per target call, so the generations are short and the trees small.
  */
 const TOKENS = 4;
