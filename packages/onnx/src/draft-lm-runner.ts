@@ -1,8 +1,6 @@
 import { type DraftModelStep, ModelFormatError, topK } from '@treespec/core';
-import type { InferenceSession } from 'onnxruntime-common';
-import { causalLmFeeds } from './causal-lm-feeds.js';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
-import type { KvArray } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 const NO_FEATURES = new Float32Array(0);
@@ -32,7 +30,7 @@ export class OnnxDraftLm extends DraftModelRunner {
         { file: 'draft model' },
       );
     }
-    super(session, { ...layout, hiddenSize: 0 }, options, 16);
+    super(session, { ...layout, hiddenSize: 0 }, layout.names, options, 16);
     this.layout = layout;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
     this.topLogProbs = new Float32Array(this.rowsCapacity * this.maxK);
@@ -51,18 +49,17 @@ export class OnnxDraftLm extends DraftModelRunner {
     committed: boolean,
   ): Promise<DraftModelStep> {
     const { layout, cache } = this;
-    const past = cache.length;
+    const { names } = layout;
+    const width = cache.length + rows;
     const scored = committed ? 1 : rows;
-    const feeds = causalLmFeeds(layout, cache, this.ids, this.positions, bias, rows);
-    const first = this.feedScoreRows(feeds, layout.names.scoreRows, rows, scored);
-    const out = await this.session.run(feeds, this.fetchNames);
-    for (let l = 0; l < layout.layers; l++) {
-      const keys = out[layout.names.presentKeys[l]].data as KvArray;
-      const values = out[layout.names.presentValues[l]].data as KvArray;
-      cache.writeRows(l, keys, values, null, rows, past);
-    }
-    cache.length = past + rows;
-    const logits = (out[layout.names.logits].data as Float32Array).subarray(first * this.vocabSize);
+    const feeds: Record<string, Tensor> = {
+      [names.inputIds]: new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]),
+      [names.positionIds]: new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]),
+      [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
+    };
+    const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
+    const out = await cache.run(this.session, feeds, this.fetchNames, rows, committed);
+    const logits = (out[names.logits].data as Float32Array).subarray(first * this.vocabSize);
     this.summarise(logits, scored, k);
     return {
       rows: scored,

@@ -7,8 +7,10 @@ import {
   writeCausalBias,
 } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { DeviceDraftKvCache } from './device-draft-kv-cache.js';
+import { type DraftCacheNames, type DraftKvCache, HostDraftKvCache } from './draft-kv-cache.js';
 import { Int64Buffer } from './int64.js';
-import { KvCache } from './kv-cache.js';
+import { KV_CHUNK_ROWS } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 /** Options shared by the draft-model runners. */
@@ -23,14 +25,23 @@ export interface DraftModelRunnerOptions {
   maxK?: number;
   /** Context window to allocate the KV cache for; at most the model's. Default: the model's. */
   maxContext?: number;
+  /**
+   * Keep the KV cache as the session's own output tensors, appended by this compaction session
+   * (of `compactionModel(layers, kvHeads, headDim, dtype)`, on the draft model's provider): a
+   * {@link DeviceDraftKvCache}. With the session's `present_*` and the compaction's outputs
+   * preferred on `gpu-buffer` (`draftDeviceCacheSetup`) the cache stays on the GPU. The runner
+   * releases the session. Default: a host cache.
+   */
+  compaction?: InferenceSession;
 }
 
 /** What a draft-model runner needs to know of its model: a causal LM's layout without its I/O names. */
 export type DraftModelShape = Omit<CausalLmLayout, 'names' | 'attention'>;
 
 /**
- * The row bookkeeping every ONNX {@link DraftModel} shares: a KV cache allocated once (committed
- * rows, then room for one round of draft rows), committed rows processed causally in chunks
+ * The row bookkeeping every ONNX {@link DraftModel} shares: a KV cache (committed rows, then room
+ * for one round of draft rows; on the host, or on the device given a compaction session),
+ * committed rows processed causally in chunks
  * (each scoring its last row only; the last chunk's is the commit's result),
  * draft rows appended under the caller's bias and dropped by the next commit, and preallocated
  * int64 token and position buffers. Subclasses run the model on prepared rows.
@@ -43,7 +54,8 @@ export abstract class DraftModelRunner implements DraftModel {
   readonly vocabSize: number;
   readonly maxContext: number;
   readonly maxDraftBatch: number;
-  readonly cache: KvCache;
+  /** A {@link HostDraftKvCache}, or a {@link DeviceDraftKvCache} given a compaction session. */
+  readonly cache: DraftKvCache;
   protected readonly maxK: number;
   protected readonly rowsCapacity: number;
   protected readonly ids: Int64Buffer;
@@ -58,6 +70,7 @@ export abstract class DraftModelRunner implements DraftModel {
   constructor(
     session: InferenceSession,
     shape: DraftModelShape,
+    cacheNames: DraftCacheNames,
     options: DraftModelRunnerOptions,
     defaultBatch: number,
   ) {
@@ -83,16 +96,22 @@ export abstract class DraftModelRunner implements DraftModel {
       );
     }
     this.rowsCapacity = Math.max(this.maxDraftBatch, this.chunk);
-    this.cache = new KvCache(
-      shape.layers,
-      shape.kvHeads,
-      shape.headDim,
-      this.maxContext + maxDraftRows,
-      shape.dtype,
-    );
+    const { kvHeads, headDim, dtype } = shape;
+    const capacity = this.maxContext + maxDraftRows;
+    this.cache = options.compaction
+      ? new DeviceDraftKvCache(
+          options.compaction,
+          cacheNames,
+          kvHeads,
+          headDim,
+          capacity,
+          dtype,
+          this.rowsCapacity,
+        )
+      : new HostDraftKvCache(cacheNames, kvHeads, headDim, capacity, dtype);
     this.ids = new Int64Buffer(this.rowsCapacity);
     this.positions = new Int64Buffer(this.rowsCapacity);
-    this.causalBias = new Float32Array(this.chunk * this.cache.allocatedRows);
+    this.causalBias = new Float32Array(this.chunk * Math.min(capacity, KV_CHUNK_ROWS));
   }
 
   get committedRows(): number {
@@ -103,16 +122,21 @@ export abstract class DraftModelRunner implements DraftModel {
     return this.draftRowCount;
   }
 
+  /** Where the draft model's cached rows are now (see {@link DraftKvCache.location}). */
+  get cacheLocation(): Tensor.DataLocation {
+    return this.cache.location;
+  }
+
   reset(): void {
     this.committed = 0;
     this.draftRowCount = 0;
-    this.cache.length = 0;
+    this.cache.reset();
   }
 
   async commit(tokens: Int32Array, features: Float32Array, rows: number, k: number): Promise<DraftModelStep> {
     requireInteger('rows', rows, 1);
     this.draftRowCount = 0;
-    this.cache.length = this.committed;
+    this.cache.dropDrafts();
     if (this.committed + rows > this.maxContext) {
       throw new ContextOverflowError(this.committed + rows, this.maxContext, 'the draft model');
     }
@@ -155,18 +179,19 @@ export abstract class DraftModelRunner implements DraftModel {
     return step;
   }
 
-  /** Releases the session; later calls do nothing. */
+  /** Releases the session and the cache; later calls do nothing. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    await this.cache.dispose();
     await this.session.release();
   }
 
   /**
-   * Runs `rows` rows prepared in `ids`/`positions` after the cached ones, appends their KV
-   * entries to the cache and returns outputs: of the last row alone (rows 1) for `committed`
-   * rows, of every row for draft rows. `committed` rows carry `commitFeatureSize`-wide features,
-   * draft rows `featureSize`-wide ones.
+   * Runs `rows` rows prepared in `ids`/`positions` after the cached ones through the cache (which
+   * appends their KV entries, as committed rows when `committed`) and returns outputs: of the last
+   * row alone (rows 1) for `committed` rows, of every row for draft rows. `committed` rows carry
+   * `commitFeatureSize`-wide features, draft rows `featureSize`-wide ones.
    */
   protected abstract run(
     rows: number,

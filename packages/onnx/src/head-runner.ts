@@ -6,7 +6,6 @@ import {
   type DraftModelShape,
 } from './draft-model-runner.js';
 import { Int64Buffer } from './int64.js';
-import type { KvArray } from './kv-cache.js';
 import type { EagleHeadLayout } from './model-layout.js';
 
 /** Options of the EAGLE heads' runners; the widest draft call defaults to 64 rows. */
@@ -45,8 +44,19 @@ export abstract class HeadRunner extends DraftModelRunner {
     layout: Pick<EagleHeadLayout, 'names' | 'draftVocabSize' | 'draftTokenIds'>,
     options: HeadRunnerOptions,
   ) {
-    super(session, shape, options, 64);
     const { names, draftVocabSize, draftTokenIds } = layout;
+    super(
+      session,
+      shape,
+      {
+        pastKeys: [names.pastKey],
+        pastValues: [names.pastValue],
+        presentKeys: [names.presentKey],
+        presentValues: [names.presentValue],
+      },
+      options,
+      64,
+    );
     this.names = names;
     this.fetchesLogits = options.logits ?? false;
     if (this.fetchesLogits && draftVocabSize !== null && draftTokenIds?.length !== draftVocabSize) {
@@ -86,21 +96,10 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.inputIds]: new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]),
       [names.positionIds]: new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]),
       [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
-      [names.pastKey]: cache.keyTensor(0, past),
-      [names.pastValue]: cache.valueTensor(0, past),
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
     const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
-    const out = await this.session.run(feeds, this.fetchNames);
-    cache.writeRows(
-      0,
-      out[names.presentKey].data as KvArray,
-      out[names.presentValue].data as KvArray,
-      null,
-      rows,
-      past,
-    );
-    cache.length = width;
+    const out = await cache.run(this.session, feeds, this.fetchNames, rows, committed);
     const ids = out[names.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * (first * k + i)];

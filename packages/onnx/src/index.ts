@@ -4,11 +4,17 @@ export type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
 export { type CompactionNames, compactionModel, compactionNames } from './compaction-graph.js';
 export {
+  DeviceDraftKvCache,
+  type DraftDeviceCacheSetup,
+  draftDeviceCacheSetup,
+} from './device-draft-kv-cache.js';
+export {
   compactionOutputLocations,
   DeviceKvCache,
   deviceCacheOutputLocations,
   type OutputLocation,
 } from './device-kv-cache.js';
+export { type DraftCacheNames, type DraftKvCache, HostDraftKvCache } from './draft-kv-cache.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
 export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';

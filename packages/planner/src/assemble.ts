@@ -14,6 +14,7 @@ import {
   compactionModel,
   compactionOutputLocations,
   deviceCacheOutputLocations,
+  draftDeviceCacheSetup,
   type ManifestModel,
   OnnxCausalLm,
   type OutputLocation,
@@ -61,7 +62,8 @@ interface LoadedModelDrafter {
  * opens the target sized for the largest tree. Generations may ask for another tree budget
  * (`TextGenerateOptions.tree`) within the capacity set here. Where the plan's provider keeps KV
  * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
- * (`openGraph`), the target's cache stays there, committed by a compaction graph.
+ * (`openGraph`), the target's and the draft models' caches stay there, committed by compaction
+ * graphs.
  */
 export async function assemble(
   plan: Plan,
@@ -73,7 +75,7 @@ export async function assemble(
   const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {
     let found = loaded.get(name);
     if (!found) {
-      found = openModelDrafter(plan, name, openSession);
+      found = openModelDrafter(plan, name, openSession, openGraph);
       loaded.set(name, found);
     }
     return found;
@@ -139,6 +141,7 @@ async function openModelDrafter(
   plan: Plan,
   name: ModelDrafterName,
   openSession: OpenSession,
+  openGraph: OpenGraph | undefined,
 ): Promise<LoadedModelDrafter> {
   const entry = MODEL_DRAFTERS[name];
   const model = plan.draftModels[entry.role];
@@ -148,7 +151,14 @@ async function openModelDrafter(
     plan.draftSampling && 'sampled' in entry && (!('canSample' in entry) || entry.canSample(model));
   const sampled = samples ? sampledTreeGrowth() : null;
   const growths = sampled ? [growth, sampled] : [growth];
-  const runner = entry.open(await openSession(model), model, {
+  const device =
+    openGraph && kvCacheLocation(model, plan.device) === 'device'
+      ? { open: openGraph, ...draftDeviceCacheSetup(model, sampled !== null) }
+      : null;
+  const session = await openSession(model, device?.modelOutputs);
+  const compaction = device ? await device.open(device.compaction, device.compactionOutputs) : undefined;
+  const runner = entry.open(session, model, {
+    ...(compaction ? { compaction } : {}),
     maxContext: plan.maxContext,
     maxDraftBatch: Math.max(...growths.map((g) => g.maxFrontier)),
     maxK: Math.max(...growths.map((g) => g.maxChildren)),

@@ -1,6 +1,13 @@
 import { OptionError } from '@treespec/core';
+import { type BudgetController, ModelTreeDrafter } from '@treespec/drafters';
 import type { TextGenerator } from '@treespec/generator';
-import { causalLmLayout, DeviceKvCache, type OnnxCausalLm } from '@treespec/onnx';
+import {
+  causalLmLayout,
+  DeviceDraftKvCache,
+  DeviceKvCache,
+  HostDraftKvCache,
+  type OnnxCausalLm,
+} from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble, type OutputPlacement, plan } from '../src/index.js';
@@ -127,14 +134,14 @@ describe('sampled EAGLE trees at assembly', () => {
 describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LOCATION)', () => {
   // Planned for webgpu, opened on the CPU provider: the device path's wiring and logic run here,
   // on host tensors (packages/node's webgpu test runs it on a WebGPU adapter).
-  it('opens the target with its present outputs on the device and a compaction graph beside it, with greedy output unchanged', async () => {
+  it('opens the target and the EAGLE head with their present outputs on the device and a compaction graph beside each, with greedy output unchanged', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
-    const placements: (OutputPlacement | undefined)[] = [];
+    const placements = new Map<string, OutputPlacement | undefined>();
     const graphs: OutputPlacement[] = [];
     const generator = await assemble(
       planned,
       (model, outputs) => {
-        if (model.role === 'target') placements.push(outputs);
+        placements.set(model.role, outputs);
         return openTinySession(model);
       },
       await tinyTokenizer(),
@@ -145,16 +152,23 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
     );
     try {
       const { names } = causalLmLayout(planned.target);
-      expect(placements).toEqual([
+      expect(placements.get('target')).toEqual(
         Object.fromEntries([...names.presentKeys, ...names.presentValues].map((n) => [n, 'gpu-buffer'])),
-      ]);
-      expect(graphs).toHaveLength(1);
+      );
+      expect(placements.get('eagle-head')).toMatchObject({
+        'present_key.0': 'gpu-buffer',
+        'present_value.0': 'gpu-buffer',
+      });
+      expect(graphs).toHaveLength(2);
       expect((generator.target as OnnxCausalLm).cache).toBeInstanceOf(DeviceKvCache);
+      const head = (generator.drafters.eagle2 as BudgetController).inner as ModelTreeDrafter;
+      expect(head).toBeInstanceOf(ModelTreeDrafter);
+      expect((head.model as { cache?: unknown }).cache).toBeInstanceOf(DeviceDraftKvCache);
       const [prompt] = await devPrompts(1);
       const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
       const speculative = await generator.generate(prompt, { maxTokens: 24 });
       expect(Array.from(speculative.tokens)).toEqual(Array.from(plain.tokens));
-      // Drafts were accepted, so commits kept tree rows through the compaction graph.
+      // Drafts were accepted, so commits kept tree rows through the compaction graphs.
       const accepted = speculative.stats.acceptedLengths.reduce((sum, steps, k) => sum + k * steps, 0);
       expect(accepted).toBeGreaterThan(0);
     } finally {
@@ -162,11 +176,13 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
     }
   });
 
-  it('keeps the cache on the host when the host opens no in-memory graphs', async () => {
+  it('keeps the target’s and the head’s caches on the host when the host opens no in-memory graphs', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
     const generator = await assemble(planned, openTinySession, await tinyTokenizer());
     try {
       expect((generator.target as OnnxCausalLm).cache).not.toBeInstanceOf(DeviceKvCache);
+      const head = (generator.drafters.eagle2 as BudgetController).inner as ModelTreeDrafter;
+      expect((head.model as { cache?: unknown }).cache).toBeInstanceOf(HostDraftKvCache);
     } finally {
       await generator.dispose();
     }

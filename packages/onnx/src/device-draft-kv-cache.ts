@@ -1,0 +1,257 @@
+import { ContractError } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { type CompactionNames, compactionModel, compactionNames } from './compaction-graph.js';
+import { compactionOutputLocations, type OutputLocation } from './device-kv-cache.js';
+import type { DraftCacheNames, DraftKvCache } from './draft-kv-cache.js';
+import { Int64Buffer } from './int64.js';
+import type { KvDtype } from './kv-cache.js';
+import type { ManifestModel } from './manifest-schema.js';
+import { causalLmLayout, eagle3HeadLayout, eagleHeadLayout } from './model-layout.js';
+
+/** What a host opens to keep a draft model's KV cache on the device: see {@link draftDeviceCacheSetup}. */
+export interface DraftDeviceCacheSetup {
+  /** The draft model session's `preferredOutputLocation`. */
+  readonly modelOutputs: Record<string, OutputLocation>;
+  /** The compaction graph to open on the same provider, passed to the runner as `compaction`. */
+  readonly compaction: Uint8Array;
+  /** The compaction session's `preferredOutputLocation`. */
+  readonly compactionOutputs: Record<string, OutputLocation>;
+}
+
+/**
+ * How to open a draft model (an EAGLE-2/3 head, or a draft LM) whose cache is a
+ * {@link DeviceDraftKvCache}: its new entries (`present_*`) and the outputs its runner does not
+ * read (a head's `logits` unless `logits`, a draft LM's `feature`) stay on the device, the rest
+ * come to the host; the compaction graph for its cache, its outputs on the device too.
+ */
+export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): DraftDeviceCacheSetup {
+  let layers: number;
+  let kvHeads: number;
+  let headDim: number;
+  let onDevice: string[];
+  if (model.graph === 'causal-lm') {
+    const layout = causalLmLayout(model);
+    ({ layers, kvHeads, headDim } = layout);
+    const { presentKeys, presentValues, feature } = layout.names;
+    onDevice = [...presentKeys, ...presentValues, ...(feature ? [feature] : [])];
+  } else {
+    const layout = model.graph === 'eagle3-head' ? eagle3HeadLayout(model) : eagleHeadLayout(model);
+    ({ kvHeads, headDim } = layout);
+    layers = 1;
+    const { presentKey, presentValue } = layout.names;
+    onDevice = [presentKey, presentValue, ...(logits ? [] : [layout.names.logits])];
+  }
+  return {
+    modelOutputs: Object.fromEntries(onDevice.map((name) => [name, 'gpu-buffer' as const])),
+    compaction: compactionModel(layers, kvHeads, headDim, model.dtype),
+    compactionOutputs: compactionOutputLocations(layers),
+  };
+}
+
+/**
+ * A draft model's plain-attention KV cache kept as ONNX Runtime's own output tensors, so that on a
+ * GPU provider (the model's `present_*` outputs and the compaction's outputs preferred on
+ * `gpu-buffer`) it never leaves the device. Each call's past inputs are the tensors of the last
+ * append; after each call the compaction session ({@link compactionModel}, keeping every new row
+ * in order) appends its new entries: `Concat(past, Gather(new, 0..rows))` per layer. The
+ * committed rows are kept as their own tensors, so dropping a round's draft rows releases the
+ * tensors drafted on top of them and feeds the committed ones again, moving no data. Nothing of
+ * the cache crosses to the host; on the CPU provider the same session runs on host tensors, which
+ * is how CI exercises this path.
+ *
+ * Every output of a call is fetched (with outputs preferred on the device, onnxruntime-node 1.30
+ * fails later calls of a session that left some out); those the caller does not read are disposed
+ * at once. An append only starts the compaction; the next call waits for it. Tensors no longer
+ * referenced are disposed, releasing their device memory.
+ */
+export class DeviceDraftKvCache implements DraftKvCache {
+  readonly layers: number;
+  readonly capacity: number;
+  /** Rows in use, counting an append still running. */
+  length = 0;
+  private committedRows = 0;
+  private readonly session: InferenceSession;
+  private readonly names: DraftCacheNames;
+  private readonly compaction: CompactionNames;
+  /** The `[1, 0, kvHeads, headDim]` host tensor fed while the cache is empty (never disposed). */
+  private readonly empty: Tensor;
+  /** The committed rows' tensors. */
+  private readonly committedKeys: Tensor[];
+  private readonly committedValues: Tensor[];
+  /** The tensors the next call attends to: the committed ones, or those with draft rows appended. */
+  private readonly keys: Tensor[];
+  private readonly values: Tensor[];
+  /** `0, 1, …, maxRows - 1`: a call's new rows, all kept in order. */
+  private readonly everyRow: Int64Buffer;
+  private readonly feeds: Record<string, Tensor> = {};
+  private pending: Promise<void> = Promise.resolve();
+
+  /**
+   * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
+   *   on the provider of the draft model whose cache this is.
+   * @param names the draft model's cache inputs and outputs, one per layer.
+   * @param maxRows most new rows of one call.
+   */
+  constructor(
+    session: InferenceSession,
+    names: DraftCacheNames,
+    kvHeads: number,
+    headDim: number,
+    capacity: number,
+    dtype: KvDtype,
+    maxRows: number,
+  ) {
+    const layers = names.pastKeys.length;
+    this.session = session;
+    this.names = names;
+    this.layers = layers;
+    this.capacity = capacity;
+    this.compaction = compactionNames(layers);
+    const data = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+    this.empty = new Tensor(dtype, data, [1, 0, kvHeads, headDim]);
+    this.committedKeys = new Array<Tensor>(layers).fill(this.empty);
+    this.committedValues = new Array<Tensor>(layers).fill(this.empty);
+    this.keys = new Array<Tensor>(layers).fill(this.empty);
+    this.values = new Array<Tensor>(layers).fill(this.empty);
+    this.everyRow = new Int64Buffer(maxRows);
+    for (let r = 0; r < maxRows; r++) this.everyRow.set(r, r);
+  }
+
+  /** Where the cached rows are: `gpu-buffer` once an append on a GPU provider has kept some. */
+  get location(): Tensor.DataLocation {
+    return this.keys[0]!.location;
+  }
+
+  /** Waits for the running append; rethrows its error. */
+  ready(): Promise<void> {
+    return this.pending;
+  }
+
+  /** The keys of `layer` the next call attends to (all `length` rows; call after {@link ready}). */
+  keyTensor(layer: number): Tensor {
+    return this.keys[layer]!;
+  }
+
+  /** The values of `layer` the next call attends to. */
+  valueTensor(layer: number): Tensor {
+    return this.values[layer]!;
+  }
+
+  async run(
+    session: InferenceSession,
+    feeds: Record<string, Tensor>,
+    fetches: readonly string[],
+    rows: number,
+    committed: boolean,
+  ): Promise<InferenceSession.ReturnType> {
+    if (committed && this.length !== this.committedRows) {
+      throw new ContractError('committed rows of a draft model follow dropDrafts() or reset()');
+    }
+    await this.ready();
+    const { names } = this;
+    for (let l = 0; l < this.layers; l++) {
+      feeds[names.pastKeys[l]!] = this.keys[l]!;
+      feeds[names.pastValues[l]!] = this.values[l]!;
+    }
+    const out = await session.run(feeds, session.outputNames);
+    for (const name of session.outputNames)
+      if (!fetches.includes(name) && !this.isPresent(name)) out[name]!.dispose();
+    this.length += rows;
+    if (committed) this.committedRows = this.length;
+    const newKeys = names.presentKeys.map((name) => out[name]!);
+    const newValues = names.presentValues.map((name) => out[name]!);
+    this.pending = this.pending.then(() => this.append(newKeys, newValues, rows, committed));
+    return out;
+  }
+
+  /** Drops the draft rows (after the running append), releasing their tensors. */
+  dropDrafts(): void {
+    this.length = this.committedRows;
+    this.pending = this.pending.then(() => this.restoreCommitted());
+  }
+
+  /** Empties the cache (after the running append), releasing its tensors. */
+  reset(): void {
+    this.length = 0;
+    this.committedRows = 0;
+    this.pending = this.pending
+      .catch(() => undefined)
+      .then(() => {
+        this.restoreCommitted();
+        for (let l = 0; l < this.layers; l++) {
+          this.release(this.committedKeys[l]!);
+          this.release(this.committedValues[l]!);
+          this.committedKeys[l] = this.empty;
+          this.committedValues[l] = this.empty;
+          this.keys[l] = this.empty;
+          this.values[l] = this.empty;
+        }
+      });
+  }
+
+  /** Releases every tensor and the compaction session. */
+  async dispose(): Promise<void> {
+    this.reset();
+    await this.pending;
+    await this.session.release();
+  }
+
+  private isPresent(name: string): boolean {
+    return this.names.presentKeys.includes(name) || this.names.presentValues.includes(name);
+  }
+
+  private async append(
+    newKeys: Tensor[],
+    newValues: Tensor[],
+    rows: number,
+    committed: boolean,
+  ): Promise<void> {
+    const { compaction: names, feeds } = this;
+    feeds[names.keep] = new Tensor('int64', this.everyRow.values.subarray(0, rows), [rows]);
+    for (let l = 0; l < this.layers; l++) {
+      feeds[names.pastKeys[l]!] = this.keys[l]!;
+      feeds[names.pastValues[l]!] = this.values[l]!;
+      feeds[names.newKeys[l]!] = newKeys[l]!;
+      feeds[names.newValues[l]!] = newValues[l]!;
+    }
+    try {
+      const out = await this.session.run(feeds);
+      for (let l = 0; l < this.layers; l++) {
+        const keys = out[names.keptKeys[l]!]!;
+        const values = out[names.keptValues[l]!]!;
+        this.releaseDraft(l);
+        if (committed) {
+          this.release(this.committedKeys[l]!);
+          this.release(this.committedValues[l]!);
+          this.committedKeys[l] = keys;
+          this.committedValues[l] = values;
+        }
+        this.keys[l] = keys;
+        this.values[l] = values;
+      }
+    } finally {
+      for (let l = 0; l < this.layers; l++) {
+        newKeys[l]!.dispose();
+        newValues[l]!.dispose();
+      }
+    }
+  }
+
+  private restoreCommitted(): void {
+    for (let l = 0; l < this.layers; l++) {
+      this.releaseDraft(l);
+      this.keys[l] = this.committedKeys[l]!;
+      this.values[l] = this.committedValues[l]!;
+    }
+  }
+
+  /** Releases layer `l`'s tensors with draft rows, if the next call's are not the committed ones. */
+  private releaseDraft(l: number): void {
+    if (this.keys[l] !== this.committedKeys[l]) this.release(this.keys[l]!);
+    if (this.values[l] !== this.committedValues[l]) this.release(this.values[l]!);
+  }
+
+  private release(tensor: Tensor): void {
+    if (tensor !== this.empty) tensor.dispose();
+  }
+}
