@@ -1,9 +1,9 @@
 import { ContractError } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
-import { type CompactionNames, compactionModel, compactionNames } from './compaction-graph.js';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import { compactionModel } from './compaction-graph.js';
+import { DeviceCompaction } from './device-compaction.js';
 import { compactionOutputLocations, type OutputLocation } from './device-kv-cache.js';
 import type { DraftCacheNames, DraftKvCache } from './draft-kv-cache.js';
-import { Int64Buffer } from './int64.js';
 import type { KvDtype } from './kv-cache.js';
 import type { ManifestModel } from './manifest-schema.js';
 import { causalLmLayout, eagle3HeadLayout, eagleHeadLayout } from './model-layout.js';
@@ -70,20 +70,14 @@ export class DeviceDraftKvCache implements DraftKvCache {
   /** Rows in use, counting an append still running. */
   length = 0;
   private committedRows = 0;
-  private readonly session: InferenceSession;
   private readonly names: DraftCacheNames;
-  private readonly compaction: CompactionNames;
-  /** The `[1, 0, kvHeads, headDim]` host tensor fed while the cache is empty (never disposed). */
-  private readonly empty: Tensor;
+  private readonly compaction: DeviceCompaction;
   /** The committed rows' tensors. */
   private readonly committedKeys: Tensor[];
   private readonly committedValues: Tensor[];
   /** The tensors the next call attends to: the committed ones, or those with draft rows appended. */
   private readonly keys: Tensor[];
   private readonly values: Tensor[];
-  /** `0, 1, …, maxRows - 1`: a call's new rows, all kept in order. */
-  private readonly everyRow: Int64Buffer;
-  private readonly feeds: Record<string, Tensor> = {};
   private pending: Promise<void> = Promise.resolve();
 
   /**
@@ -102,19 +96,17 @@ export class DeviceDraftKvCache implements DraftKvCache {
     maxRows: number,
   ) {
     const layers = names.pastKeys.length;
-    this.session = session;
     this.names = names;
     this.layers = layers;
     this.capacity = capacity;
-    this.compaction = compactionNames(layers);
-    const data = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-    this.empty = new Tensor(dtype, data, [1, 0, kvHeads, headDim]);
-    this.committedKeys = new Array<Tensor>(layers).fill(this.empty);
-    this.committedValues = new Array<Tensor>(layers).fill(this.empty);
-    this.keys = new Array<Tensor>(layers).fill(this.empty);
-    this.values = new Array<Tensor>(layers).fill(this.empty);
-    this.everyRow = new Int64Buffer(maxRows);
-    for (let r = 0; r < maxRows; r++) this.everyRow.set(r, r);
+    // Every append keeps all of a call's new rows, in order.
+    this.compaction = new DeviceCompaction(session, layers, kvHeads, headDim, dtype, maxRows);
+    this.compaction.keepRows(null, maxRows);
+    const { empty } = this.compaction;
+    this.committedKeys = new Array<Tensor>(layers).fill(empty);
+    this.committedValues = new Array<Tensor>(layers).fill(empty);
+    this.keys = new Array<Tensor>(layers).fill(empty);
+    this.values = new Array<Tensor>(layers).fill(empty);
   }
 
   /** Where the cached rows are: `gpu-buffer` once an append on a GPU provider has kept some. */
@@ -178,13 +170,14 @@ export class DeviceDraftKvCache implements DraftKvCache {
       .catch(() => undefined)
       .then(() => {
         this.restoreCommitted();
+        const { compaction } = this;
         for (let l = 0; l < this.layers; l++) {
-          this.release(this.committedKeys[l]!);
-          this.release(this.committedValues[l]!);
-          this.committedKeys[l] = this.empty;
-          this.committedValues[l] = this.empty;
-          this.keys[l] = this.empty;
-          this.values[l] = this.empty;
+          compaction.release(this.committedKeys[l]!);
+          compaction.release(this.committedValues[l]!);
+          this.committedKeys[l] = compaction.empty;
+          this.committedValues[l] = compaction.empty;
+          this.keys[l] = compaction.empty;
+          this.values[l] = compaction.empty;
         }
       });
   }
@@ -193,7 +186,7 @@ export class DeviceDraftKvCache implements DraftKvCache {
   async dispose(): Promise<void> {
     this.reset();
     await this.pending;
-    await this.session.release();
+    await this.compaction.dispose();
   }
 
   private isPresent(name: string): boolean {
@@ -206,28 +199,19 @@ export class DeviceDraftKvCache implements DraftKvCache {
     rows: number,
     committed: boolean,
   ): Promise<void> {
-    const { compaction: names, feeds } = this;
-    feeds[names.keep] = new Tensor('int64', this.everyRow.values.subarray(0, rows), [rows]);
-    for (let l = 0; l < this.layers; l++) {
-      feeds[names.pastKeys[l]!] = this.keys[l]!;
-      feeds[names.pastValues[l]!] = this.values[l]!;
-      feeds[names.newKeys[l]!] = newKeys[l]!;
-      feeds[names.newValues[l]!] = newValues[l]!;
-    }
+    const { compaction } = this;
     try {
-      const out = await this.session.run(feeds);
+      await compaction.append(this.keys, this.values, newKeys, newValues, rows);
       for (let l = 0; l < this.layers; l++) {
-        const keys = out[names.keptKeys[l]!]!;
-        const values = out[names.keptValues[l]!]!;
         this.releaseDraft(l);
         if (committed) {
-          this.release(this.committedKeys[l]!);
-          this.release(this.committedValues[l]!);
-          this.committedKeys[l] = keys;
-          this.committedValues[l] = values;
+          compaction.release(this.committedKeys[l]!);
+          compaction.release(this.committedValues[l]!);
+          this.committedKeys[l] = compaction.keptKeys[l]!;
+          this.committedValues[l] = compaction.keptValues[l]!;
         }
-        this.keys[l] = keys;
-        this.values[l] = values;
+        this.keys[l] = compaction.keptKeys[l]!;
+        this.values[l] = compaction.keptValues[l]!;
       }
     } finally {
       for (let l = 0; l < this.layers; l++) {
@@ -247,11 +231,7 @@ export class DeviceDraftKvCache implements DraftKvCache {
 
   /** Releases layer `l`'s tensors with draft rows, if the next call's are not the committed ones. */
   private releaseDraft(l: number): void {
-    if (this.keys[l] !== this.committedKeys[l]) this.release(this.keys[l]!);
-    if (this.values[l] !== this.committedValues[l]) this.release(this.values[l]!);
-  }
-
-  private release(tensor: Tensor): void {
-    if (tensor !== this.empty) tensor.dispose();
+    if (this.keys[l] !== this.committedKeys[l]) this.compaction.release(this.keys[l]!);
+    if (this.values[l] !== this.committedValues[l]) this.compaction.release(this.values[l]!);
   }
 }

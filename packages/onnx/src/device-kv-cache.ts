@@ -1,8 +1,8 @@
 import { ContextOverflowError } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
-import { type CompactionNames, compactionNames } from './compaction-graph.js';
-import { Int64Buffer } from './int64.js';
+import { compactionNames } from './compaction-graph.js';
+import { DeviceCompaction } from './device-compaction.js';
 import type { KvDtype } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
@@ -44,18 +44,13 @@ export class DeviceKvCache implements CausalLmCache {
   readonly capacity: number;
   /** Rows in use, counting a commit still running. */
   length = 0;
-  private readonly session: InferenceSession;
   private readonly names: CacheNames;
-  private readonly compaction: CompactionNames;
-  /** The `[1, 0, kvHeads, headDim]` host tensor fed while the cache is empty (never disposed). */
-  private readonly empty: Tensor;
+  private readonly compaction: DeviceCompaction;
   private readonly keys: Tensor[];
   private readonly values: Tensor[];
-  /** The last call's new-entry outputs, until a commit keeps some of them. */
-  private readonly newKeys: (Tensor | null)[];
-  private readonly newValues: (Tensor | null)[];
-  private readonly keep: Int64Buffer;
-  private readonly feeds: Record<string, Tensor> = {};
+  /** The last call's new-entry outputs, until a commit keeps some of them (else `empty`). */
+  private readonly newKeys: Tensor[];
+  private readonly newValues: Tensor[];
   private pending: Promise<void> = Promise.resolve();
 
   /**
@@ -74,18 +69,14 @@ export class DeviceKvCache implements CausalLmCache {
     maxRows: number,
   ) {
     const layers = names.pastKeys.length;
-    this.session = session;
     this.names = names;
     this.layers = layers;
     this.capacity = capacity;
-    this.compaction = compactionNames(layers);
-    const data = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-    this.empty = new Tensor(dtype, data, [1, 0, kvHeads, headDim]);
-    this.keys = new Array<Tensor>(layers).fill(this.empty);
-    this.values = new Array<Tensor>(layers).fill(this.empty);
-    this.newKeys = new Array<Tensor | null>(layers).fill(null);
-    this.newValues = new Array<Tensor | null>(layers).fill(null);
-    this.keep = new Int64Buffer(maxRows);
+    this.compaction = new DeviceCompaction(session, layers, kvHeads, headDim, dtype, maxRows);
+    this.keys = new Array<Tensor>(layers).fill(this.compaction.empty);
+    this.values = new Array<Tensor>(layers).fill(this.compaction.empty);
+    this.newKeys = new Array<Tensor>(layers).fill(this.compaction.empty);
+    this.newValues = new Array<Tensor>(layers).fill(this.compaction.empty);
   }
 
   /** Rows the cache's tensors hold: a commit's outputs are exactly the rows kept so far. */
@@ -159,7 +150,7 @@ export class DeviceKvCache implements CausalLmCache {
   commit(slots: Int32Array | null, count: number): void {
     if (this.length + count > this.capacity)
       throw new ContextOverflowError(this.length + count, this.capacity, 'the KV cache');
-    for (let k = 0; k < count; k++) this.keep.set(k, slots ? slots[k]! : k);
+    this.compaction.keepRows(slots, count);
     this.length += count;
     this.pending = this.pending.then(() => this.compact(count));
   }
@@ -171,11 +162,12 @@ export class DeviceKvCache implements CausalLmCache {
       .catch(() => undefined)
       .then(() => {
         this.dropNew();
+        const { compaction } = this;
         for (let l = 0; l < this.layers; l++) {
-          this.release(this.keys[l]!);
-          this.release(this.values[l]!);
-          this.keys[l] = this.empty;
-          this.values[l] = this.empty;
+          compaction.release(this.keys[l]!);
+          compaction.release(this.values[l]!);
+          this.keys[l] = compaction.empty;
+          this.values[l] = compaction.empty;
         }
       });
   }
@@ -184,38 +176,28 @@ export class DeviceKvCache implements CausalLmCache {
   async dispose(): Promise<void> {
     this.reset();
     await this.pending;
-    await this.session.release();
+    await this.compaction.dispose();
   }
 
   private async compact(count: number): Promise<void> {
-    const { compaction: names, feeds } = this;
-    feeds[names.keep] = new Tensor('int64', this.keep.values.subarray(0, count), [count]);
+    const { compaction } = this;
+    await compaction.append(this.keys, this.values, this.newKeys, this.newValues, count);
     for (let l = 0; l < this.layers; l++) {
-      feeds[names.pastKeys[l]!] = this.keys[l]!;
-      feeds[names.pastValues[l]!] = this.values[l]!;
-      feeds[names.newKeys[l]!] = this.newKeys[l]!;
-      feeds[names.newValues[l]!] = this.newValues[l]!;
-    }
-    const out = await this.session.run(feeds);
-    for (let l = 0; l < this.layers; l++) {
-      this.release(this.keys[l]!);
-      this.release(this.values[l]!);
-      this.keys[l] = out[names.keptKeys[l]!]!;
-      this.values[l] = out[names.keptValues[l]!]!;
+      compaction.release(this.keys[l]!);
+      compaction.release(this.values[l]!);
+      this.keys[l] = compaction.keptKeys[l]!;
+      this.values[l] = compaction.keptValues[l]!;
     }
     this.dropNew();
   }
 
   private dropNew(): void {
+    const { compaction } = this;
     for (let l = 0; l < this.layers; l++) {
-      this.newKeys[l]?.dispose();
-      this.newValues[l]?.dispose();
-      this.newKeys[l] = null;
-      this.newValues[l] = null;
+      compaction.release(this.newKeys[l]!);
+      compaction.release(this.newValues[l]!);
+      this.newKeys[l] = compaction.empty;
+      this.newValues[l] = compaction.empty;
     }
-  }
-
-  private release(tensor: Tensor): void {
-    if (tensor !== this.empty) tensor.dispose();
   }
 }
