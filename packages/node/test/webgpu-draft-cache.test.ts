@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProviderUnavailableError } from '@treespec/core';
 import { type BudgetController, ModelTreeDrafter } from '@treespec/drafters';
 import {
   causalLmLayout,
@@ -19,6 +18,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
 import { runDraftScript } from './draft-cache-script.js';
 import { devPrompts, TINY } from './tiny.js';
+import { webGpuUnavailable } from './webgpu-adapter.js';
 
 /**
  * The draft models' KV caches on onnxruntime-node's WebGPU provider (Mesa's lavapipe without a
@@ -36,16 +36,7 @@ const TREE = { topK: 2, depth: 2, totalTokens: 4 };
 let unavailable: string | null = null;
 
 beforeAll(async () => {
-  const probe = await createSession(join(TINY, 'eagle-head.onnx'), { executionProvider: 'webgpu' }).then(
-    (s) => s.release().then(() => null),
-    (e: unknown) => e,
-  );
-  if (probe instanceof ProviderUnavailableError) {
-    const detail = String((probe.cause as Error)?.message ?? '');
-    unavailable = `no WebGPU adapter here: ${(/Failed to .*/.exec(detail)?.[0] ?? probe.reason).trim()}`;
-    return;
-  }
-  if (probe) throw probe;
+  unavailable = await webGpuUnavailable();
 }, 120_000);
 
 /** `model`'s runner on WebGPU: with a host cache, or `onDevice` with its cache on the device. */

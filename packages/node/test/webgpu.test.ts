@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DraftTree, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
+import { DraftTree, ProviderSupportError } from '@treespec/core';
 import { causalLmLayout, DeviceKvCache, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
 import { bundleWithTarget } from './converted-target.js';
 import { devPrompts, TINY } from './tiny.js';
+import { webGpuUnavailable } from './webgpu-adapter.js';
 
 /**
  * onnxruntime-node's WebGPU provider through the real path. Without a GPU it runs on Mesa's
@@ -27,16 +28,8 @@ let unavailable: string | null = null;
 let fusedDir: string | null = null;
 
 beforeAll(async () => {
-  const probe = await createSession(join(TINY, 'eagle-head.onnx'), { executionProvider: 'webgpu' }).then(
-    (s) => s.release().then(() => null),
-    (e: unknown) => e,
-  );
-  if (probe instanceof ProviderUnavailableError) {
-    const detail = String((probe.cause as Error)?.message ?? '');
-    unavailable = `no WebGPU adapter here: ${(/Failed to .*/.exec(detail)?.[0] ?? probe.reason).trim()}`;
-    return;
-  }
-  if (probe) throw probe;
+  unavailable = await webGpuUnavailable();
+  if (unavailable) return;
   fusedDir = await mkdtemp(join(tmpdir(), 'treespec-webgpu-fused-'));
   await bundleWithTarget(fusedDir, { attention: 'fused' });
 }, 120_000);
