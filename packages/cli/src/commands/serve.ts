@@ -34,15 +34,20 @@ function drafterList(value: string): BundleDrafter[] {
 /**
  * Resolves on the first SIGINT or SIGTERM. A later SIGTERM is the same request (a service manager
  * signals every process of the service, and the `treespec` command's huge-page relaunch passes it
- * on as well) and is ignored; a second SIGINT (Ctrl-C twice) ends the process at once.
+ * on as well) and is ignored; a second SIGINT (Ctrl-C twice) ends the process at once. The
+ * handlers stay installed throughout: removing one would give a signal arriving in between the
+ * default action, which ends the process.
  */
 function untilStopped(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.on('SIGTERM', () => {});
-      resolve(signal);
+      if (!stopping) {
+        stopping = true;
+        resolve(signal);
+      } else if (signal === 'SIGINT') {
+        process.exit(130);
+      }
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
