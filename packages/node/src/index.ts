@@ -1,5 +1,6 @@
 export { ModelLoadError, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
 export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
+export type { OutputPlacement } from '@treespec/onnx';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export { verifyChecksums } from './bundle-files.js';
 export {
@@ -16,7 +17,6 @@ export {
   createSession,
   type ExecutionProvider,
   type NodeSessionOptions,
-  type OutputLocations,
 } from './session.js';
 export { readTokenizerFiles } from './tokenizer-files.js';
 export {

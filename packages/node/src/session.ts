@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import { ModelLoadError, OptionError, ProviderUnavailableError } from '@treespec/core';
+import type { OutputPlacement } from '@treespec/onnx';
 import {
   loadOnnxRuntime,
   type OnnxRuntime,
@@ -64,9 +65,6 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
     '(libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
 };
 
-/** Output name → where ONNX Runtime leaves it: on the host (`cpu`) or the GPU provider's device (`gpu-buffer`). */
-export type OutputLocations = Readonly<Record<string, 'cpu' | 'gpu-buffer'>>;
-
 /**
  * Opens an ONNX model (its path, or its bytes for a graph built in memory) with onnxruntime-node
  * on the chosen execution provider. External data files next to the model are found by ONNX
@@ -78,7 +76,7 @@ export async function createSession(
   modelPath: string | Uint8Array,
   options: NodeSessionOptions = {},
   role: 'target' | 'drafter' = 'target',
-  outputs?: OutputLocations,
+  outputs?: OutputPlacement,
 ): Promise<InferenceSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {

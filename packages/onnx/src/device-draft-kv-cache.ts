@@ -2,7 +2,7 @@ import { ContractError } from '@treespec/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { compactionModel } from './compaction-graph.js';
 import { DeviceCompaction } from './device-compaction.js';
-import { compactionOutputLocations, type OutputLocation } from './device-kv-cache.js';
+import { compactionOutputLocations, type OutputPlacement } from './device-kv-cache.js';
 import type { DraftCacheNames, DraftKvCache } from './draft-kv-cache.js';
 import type { KvDtype } from './kv-cache.js';
 import type { ManifestModel } from './manifest-schema.js';
@@ -11,11 +11,11 @@ import { causalLmLayout, eagle3HeadLayout, eagleHeadLayout } from './model-layou
 /** What a host opens to keep a draft model's KV cache on the device: see {@link draftDeviceCacheSetup}. */
 export interface DraftDeviceCacheSetup {
   /** The draft model session's `preferredOutputLocation`. */
-  readonly modelOutputs: Record<string, OutputLocation>;
+  readonly modelOutputs: OutputPlacement;
   /** The compaction graph to open on the same provider, passed to the runner as `compaction`. */
   readonly compaction: Uint8Array;
   /** The compaction session's `preferredOutputLocation`. */
-  readonly compactionOutputs: Record<string, OutputLocation>;
+  readonly compactionOutputs: OutputPlacement;
 }
 
 /**

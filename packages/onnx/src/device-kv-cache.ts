@@ -9,17 +9,20 @@ import type { CausalLmLayout } from './model-layout.js';
 /** Where ONNX Runtime puts a session output (onnxruntime-common's `preferredOutputLocation` values). */
 export type OutputLocation = 'cpu' | 'gpu-buffer';
 
+/** Output name → where ONNX Runtime leaves it (a session's `preferredOutputLocation`). */
+export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
+
 /**
  * The `preferredOutputLocation` of a causal LM whose cache is a {@link DeviceKvCache} on a GPU
  * provider: its new entries (`present_*`) stay on the device, logits and features come to the host.
  */
-export function deviceCacheOutputLocations(layout: CausalLmLayout): Record<string, OutputLocation> {
+export function deviceCacheOutputLocations(layout: CausalLmLayout): OutputPlacement {
   const { presentKeys, presentValues } = layout.names;
   return Object.fromEntries([...presentKeys, ...presentValues].map((name) => [name, 'gpu-buffer' as const]));
 }
 
 /** The `preferredOutputLocation` of a compaction session whose kept rows stay on the device. */
-export function compactionOutputLocations(layers: number): Record<string, OutputLocation> {
+export function compactionOutputLocations(layers: number): OutputPlacement {
   const { keptKeys, keptValues } = compactionNames(layers);
   return Object.fromEntries([...keptKeys, ...keptValues].map((name) => [name, 'gpu-buffer' as const]));
 }

@@ -13,6 +13,7 @@ export {
   DeviceKvCache,
   deviceCacheOutputLocations,
   type OutputLocation,
+  type OutputPlacement,
 } from './device-kv-cache.js';
 export { type DraftCacheNames, type DraftKvCache, HostDraftKvCache } from './draft-kv-cache.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';

@@ -17,7 +17,7 @@ import {
   draftDeviceCacheSetup,
   type ManifestModel,
   OnnxCausalLm,
-  type OutputLocation,
+  type OutputPlacement,
 } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree, startTree } from './budgets.js';
@@ -26,9 +26,6 @@ import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import type { Plan } from './plan.js';
 import { kvCacheLocation } from './provider-support.js';
 import { growthFor } from './tree-growth.js';
-
-/** Output name → where ONNX Runtime leaves it (the session option `preferredOutputLocation`). */
-export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
 
 /**
  * Opens an ONNX Runtime session for one model of the plan: the host's job (files, fetches,

@@ -1,4 +1,5 @@
-export { assemble, type OpenGraph, type OpenSession, type OutputPlacement } from './assemble.js';
+export type { OutputPlacement } from '@treespec/onnx';
+export { assemble, type OpenGraph, type OpenSession } from './assemble.js';
 export {
   type Budgets,
   CONTROLLED_CAPACITIES,

@@ -14,15 +14,10 @@ import {
   MANIFEST_FILE,
   type ManifestModel,
   type OnnxCausalLm,
+  type OutputPlacement,
   parseManifest,
 } from '@treespec/onnx';
-import {
-  assemble,
-  type BundleOptions,
-  type DrafterName,
-  type OutputPlacement,
-  plan,
-} from '@treespec/planner';
+import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type { Tensor } from 'onnxruntime-common';
 import type * as OrtWeb from 'onnxruntime-web';

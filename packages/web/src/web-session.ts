@@ -1,4 +1,4 @@
-import type { OutputLocation } from '@treespec/onnx';
+import type { OutputPlacement } from '@treespec/onnx';
 import type * as OrtWeb from 'onnxruntime-web';
 import { ModelLoadError, providerUnavailable } from './errors.js';
 import type { WebExecutionProvider } from './execution-provider.js';
@@ -70,7 +70,7 @@ export interface WebSessionOptions {
    * later calls of any session of the page can take as an input, until it is disposed. Left out on
    * `wasm`, whose outputs are host memory anyway and whose build has no GPU buffers to give.
    */
-  outputs?: Readonly<Record<string, OutputLocation>>;
+  outputs?: OutputPlacement;
 }
 
 /**
