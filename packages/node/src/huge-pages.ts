@@ -18,21 +18,30 @@ export const HUGE_PAGES_VARIABLE = 'TREESPEC_HUGE_PAGES';
 export interface HugePageFacts {
   readonly platform: NodeJS.Platform;
   readonly env: NodeJS.ProcessEnv;
-  /** glibc's version at run time (`2.36`), undefined where the C library is another. */
+  /**
+   * glibc's version at run time (`2.36`); undefined where the C library is another, and where the
+   * THP mode leaves nothing for it to decide (not `madvise`).
+   */
   readonly glibc: string | undefined;
   /** The kernel's transparent huge page mode (`always`, `madvise`, `never`), null if unknown. */
   readonly thpMode: string | null;
 }
 
-/** The facts of this process. */
+/**
+ * The facts of this process. glibc's version comes from a diagnostic report (a few milliseconds),
+ * so it is read only where the THP mode is `madvise`, the one mode in which it matters.
+ */
 export function hugePageFacts(): HugePageFacts {
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)
-    ?.header;
+  const thpMode = process.platform === 'linux' ? transparentHugePageMode() : null;
+  const report =
+    thpMode === 'madvise'
+      ? (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)
+      : undefined;
   return {
     platform: process.platform,
     env: process.env,
-    glibc: header?.glibcVersionRuntime,
-    thpMode: process.platform === 'linux' ? transparentHugePageMode() : null,
+    glibc: report?.header?.glibcVersionRuntime,
+    thpMode,
   };
 }
 
