@@ -157,7 +157,7 @@ grep -q '^temperature 0 (greedy): 1 prompt, 16 new tokens each$' bench.out
 
 step "tsc --noEmit under moduleResolution bundler and node16"
 mkdir -p types-bundler types-node16
-packages=(core core/testing sampling drafters onnx onnxruntime tokenizers generator node web cli convert model-tiny model-tiny/node)
+packages=(core core/testing sampling drafters onnx onnxruntime tokenizers generator node node/huge-pages web cli convert model-tiny model-tiny/node)
 entries=()
 for name in "${packages[@]}"; do entries+=("${name//[\/-]/_}"); done
 {
