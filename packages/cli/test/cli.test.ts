@@ -1,4 +1,4 @@
-import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,6 +202,32 @@ describe('treespec convert and inspect', () => {
   });
 });
 
+describe('treespec generate with the bundle’s default drafter', () => {
+  it('generates from a bundle without an EAGLE head when no --drafter is named', async () => {
+    const bundle = join(dir, 'headless');
+    await mkdir(bundle);
+    const manifest = JSON.parse(await readFile(join(tinyModelDirectory(), 'treespec.json'), 'utf8'));
+    const head = manifest.models.filter((m: { role: string }) => m.role === 'eagle-head');
+    const headFiles = new Set(
+      head.flatMap((m: { file: string; externalData?: string[] }) => [m.file, ...(m.externalData ?? [])]),
+    );
+    manifest.models = manifest.models.filter((m: { role: string }) => m.role !== 'eagle-head');
+    for (const name of await readdir(tinyModelDirectory())) {
+      if (name === 'treespec.json' || headFiles.has(name)) continue;
+      const from = join(tinyModelDirectory(), name);
+      await link(from, join(bundle, name)).catch(() => copyFile(from, join(bundle, name)));
+    }
+    await writeFile(join(bundle, 'treespec.json'), JSON.stringify(manifest));
+    const plain = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--drafter', 'none');
+    const r = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--compare');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(plain.out);
+    // Without an EAGLE head the CPU's hybrid default would load a draft model the bundle's own
+    // default does not, so the bundle's EAGLE-3 head drafts.
+    expect(r.err).toMatch(/^speculative \(eagle3\): 8 tokens/m);
+  }, 120_000);
+});
+
 describe('treespec tune --write', () => {
   it("stores a budget in the bundle's manifest, where the next load on that device starts from", async () => {
     const bundle = join(dir, 'tuned');
@@ -223,7 +249,7 @@ describe('treespec tune --write', () => {
       },
     });
     // Top-k trees only: sampled draft trees (the default under auto) keep their own shape.
-    const generator = await loadTreespec(bundle, { drafters: ['draft-lm'], draftSampling: false });
+    const generator = await loadTreespec(bundle, { drafters: ['eagle2', 'draft-lm'], draftSampling: false });
     try {
       expect(generator.drafters.eagle2?.maxTreeSize).toBe(5);
       expect(generator.drafters['draft-lm']?.maxTreeSize).toBe(4);
@@ -278,7 +304,7 @@ describe('treespec generate --compare', () => {
     expect(r.code).toBe(0);
     expect(r.out.trim().length).toBeGreaterThan(0);
     expect(r.out.split('\n').filter((line) => line.trim() !== '')).toHaveLength(1);
-    expect(r.err).toMatch(/^speculative: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau [\d.]+/m);
+    expect(r.err).toMatch(/^speculative \(hybrid\): 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau [\d.]+/m);
     expect(r.err).toMatch(/^plain: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau 1\.00/m);
     expect(r.err).toMatch(/^speed-up over plain decoding: [\d.]+x, identical output$/m);
   }, 120_000);

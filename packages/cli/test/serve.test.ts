@@ -99,7 +99,7 @@ describe('treespec serve', () => {
     const generated = JSON.parse(out) as { text: string };
     const { child, url, stderr } = await startServe(['--drafters', 'lookup,suffix']);
     try {
-      for (const drafter of ['eagle2', 'lookup', 'suffix', 'none']) {
+      for (const drafter of ['hybrid', 'lookup', 'suffix', 'none']) {
         const reply = await fetch(`${url}/v1/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

@@ -61,7 +61,7 @@ describe('the budget controller on the real tiny model', () => {
       draftMs: [[7, 1]],
       overheadMs: 0,
     });
-    const generator = await loadTreespec(TINY, { tuningCache: file });
+    const generator = await loadTreespec(TINY, { drafter: 'eagle2', tuningCache: file });
     try {
       const eagle = generator.drafters.eagle2 as BudgetController;
       const first: number[] = [];
@@ -107,7 +107,7 @@ describe('the budget controller on the real tiny model', () => {
     );
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     try {
-      const generator = await loadTreespec(TINY, { tuningCache: file });
+      const generator = await loadTreespec(TINY, { drafter: 'eagle2', tuningCache: file });
       try {
         const r = await generator.generate(devPrompts(1)[0]!.prompt, { maxTokens: 64 });
         expect(r.tokens.length).toBe(64);

@@ -9,6 +9,7 @@ let generator: TextGenerator;
 beforeAll(async () => {
   generator = await loadTreespec(TINY, {
     maxContext: MAX_CONTEXT,
+    drafter: 'eagle2',
     drafters: ['draft-lm', 'hybrid'],
     tree: { topK: 4, depth: 6, totalTokens: 24 },
   });

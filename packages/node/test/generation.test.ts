@@ -8,7 +8,11 @@ let generator: TextGenerator;
 beforeAll(async () => {
   // A fixed budget: these tests pin tau and seeded reproducibility, which a budget controller's
   // timing-driven choices would not (budget-controller.test.ts covers the controller).
-  generator = await loadTreespec(TINY, { budget: 'fixed', tree: { topK: 4, depth: 3, totalTokens: 17 } });
+  generator = await loadTreespec(TINY, {
+    drafter: 'eagle2',
+    budget: 'fixed',
+    tree: { topK: 4, depth: 3, totalTokens: 17 },
+  });
 });
 afterAll(() => generator.dispose());
 

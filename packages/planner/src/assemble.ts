@@ -6,7 +6,7 @@ import {
   OptionError,
   type TreeGrowth,
 } from '@treespec/core';
-import { controlModelDrafter, sampledTreeGrowth } from '@treespec/drafters';
+import { controlModelDrafter, HybridDrafter, sampledTreeGrowth } from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
 import {
   capturedFeatureLayout,
@@ -57,7 +57,7 @@ interface LoadedModelDrafter {
  * Builds the {@link TextGenerator} a {@link Plan} describes: opens the draft models' sessions
  * (each model drafter once, shared), makes every planned drafter from the drafter table, then
  * opens the target sized for the largest tree. Generations may ask for another tree budget
- * (`TextGenerateOptions.tree`) within the capacity set here. Where the plan's provider keeps KV
+ * (`TextGenerateOptions.tree`, for the hybrid its model drafter's) within the capacity set here. Where the plan's provider keeps KV
  * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
  * (`openGraph`), the target's and the draft models' caches stay there, committed by compaction
  * graphs.
@@ -114,12 +114,14 @@ export async function assemble(
     defaultDrafter: plan.defaultDrafter,
     ...(plan.maxQueued !== undefined ? { maxQueued: plan.maxQueued } : {}),
     withTree: (drafter, tree) => {
-      const found = models.get(drafter);
+      // A tree asked of the hybrid is its model drafter's; the model-free drafters stay beside it.
+      const hybrid = drafter instanceof HybridDrafter ? drafter : null;
+      const found = models.get(hybrid ? hybrid.primary : drafter);
       if (!found) {
         throw new OptionError(
           'tree',
           tree,
-          `a generation by a model drafter (${Object.keys(MODEL_DRAFTERS).join(', ')}); ` +
+          `a generation by a model drafter (${Object.keys(MODEL_DRAFTERS).join(', ')}) or the hybrid; ` +
             `"${drafter.name}" grows no budgeted tree`,
         );
       }
@@ -129,7 +131,10 @@ export async function assemble(
       requireWithin(growth, model.capacity, target.maxTreeSize, tree);
       // A tree asked for per call is drafted whole every step (an explicit, fixed budget); its
       // controller only measures, so the generation's stats still carry the step costs.
-      return controlModelDrafter(entry.make(model.runner, growth), { budget: 'fixed' });
+      const fixed = controlModelDrafter(entry.make(model.runner, growth), { budget: 'fixed' });
+      return hybrid
+        ? new HybridDrafter(fixed, hybrid.modelFree, { policy: hybrid.policy, minMatch: hybrid.minMatch })
+        : fixed;
     },
   });
 }

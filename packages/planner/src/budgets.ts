@@ -87,15 +87,27 @@ export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFree
 
 /**
  * The drafter a device runs when the caller names none, where the bundle's own default (its EAGLE
- * head's drafter) does not pay there. On `wasm`, `lookup` (prompt lookup, no model call; with
- * {@link MODEL_FREE_BUDGETS}'s one-token chains): an EAGLE-2 step costs WASM a head call (about
- * 0.15–0.33 of a plain token) and a row per drafted node, and each generation its head's catch-up
- * over the prompt, so even under the budget controller EAGLE-2 ran the page at 0.78–1.04× plain
- * decoding (median 0.88×; 10 development prompts, 64 tokens; bounded at 1.14× by its one-token
- * chain), while `lookup` ran at 1.11–1.54× (median 1.22×) in the same hours. Other drafters,
- * EAGLE-2 included, stay available by name.
+ * head's drafter) does not pay there, or pays less. A device's default is taken only where it loads
+ * no draft model beyond the bundle's default's (so `hybrid` on `cpu` builds on the bundle's EAGLE-2
+ * head, never on a draft LM the bundle's default would not load).
+ * - `cpu`: `hybrid`, the bundle's EAGLE-2 head with the model-free suffix and lookup drafters
+ *   beside it, each step taking whichever tree is expected to commit the most per millisecond; a
+ *   copied continuation costs no model call. On the 2-core reference machine (128 tokens, one
+ *   process; docs/benchmarks.md "The CPU's default drafter") it ran the 39 development prompts at
+ *   2.00× plain decoding greedy against EAGLE-2's 1.16×, and 12 prompts written after the models
+ *   were trained (docs/prompts-fresh.jsonl) at 1.68× against 1.01×; at temperature 1, 0.98× and
+ *   0.95× against 0.93× and 0.90×.
+ * - `wasm`: `lookup` (prompt lookup, no model call; with {@link MODEL_FREE_BUDGETS}'s one-token
+ *   chains): an EAGLE-2 step costs WASM a head call (about 0.15–0.33 of a plain token) and a row
+ *   per drafted node, and each generation its head's catch-up over the prompt, so even under the
+ *   budget controller EAGLE-2 ran the page at 0.78–1.04× plain decoding (median 0.88×; 10
+ *   development prompts, 64 tokens; bounded at 1.14× by its one-token chain), while `lookup` ran
+ *   at 1.11–1.54× (median 1.22×) in the same hours.
+ *
+ * Every other drafter, EAGLE-2 alone included, stays available by name.
  */
 export const DEVICE_DEFAULT_DRAFTERS: Readonly<Partial<Record<BundleDevice, BundleDrafter>>> = {
+  cpu: 'hybrid',
   wasm: 'lookup',
 };
 

@@ -30,8 +30,9 @@ import type { AdaptiveStop } from './tree-growth.js';
 /** What a load of a treespec bundle should provide: drafters, budgets, models, context. */
 export interface BundleOptions {
   /**
-   * The default drafter. Default: the device's where it has one (`lookup` on `wasm`, see
-   * `DEVICE_DEFAULT_DRAFTERS`), else `eagle2` when the bundle has an EAGLE head, else `none`.
+   * The default drafter. The bundle's: `eagle2` when it has an EAGLE head, else `eagle3` when it
+   * has an EAGLE-3 head, else `none`; replaced by the device's (`hybrid` on `cpu`, `lookup` on
+   * `wasm`; see `DEVICE_DEFAULT_DRAFTERS`) where that loads no draft model beyond it.
    */
   drafter?: BundleDrafter;
   /** Further drafters to load, selectable per generation (`TextGenerateOptions.drafter`). */
@@ -134,20 +135,26 @@ export function plan(
   const target = byRole('target');
   if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
   const hasHead = byRole('eagle-head') !== undefined;
-  const bundleDefault: BundleDrafter =
-    DEVICE_DEFAULT_DRAFTERS[device] ?? (hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none');
-  const wanted = new Set<BundleDrafter>([options.drafter ?? bundleDefault, ...(options.drafters ?? [])]);
-  for (const name of wanted) {
-    if (!BUNDLE_DRAFTERS.includes(name)) {
-      throw new OptionError('drafter', name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
-    }
-  }
   const choices: DrafterChoices = {
     hybridBase: options.hybridBase ?? (hasHead ? 'eagle2' : 'draft-lm'),
     hybridPolicy: options.hybridPolicy,
     adaptive: options.adaptive ?? 'none',
     modelFree: MODEL_FREE_BUDGETS[device],
   };
+  const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
+  const needs = (name: BundleDrafter) => (name === 'none' ? [] : DRAFTERS[name].needs(choices));
+  // A device's default is taken where it loads no draft model beyond the bundle's default's.
+  const deviceDefault = DEVICE_DEFAULT_DRAFTERS[device];
+  const byDefault =
+    deviceDefault && needs(deviceDefault).every((role) => needs(bundleDefault).includes(role))
+      ? deviceDefault
+      : bundleDefault;
+  const wanted = new Set<BundleDrafter>([options.drafter ?? byDefault, ...(options.drafters ?? [])]);
+  for (const name of wanted) {
+    if (!BUNDLE_DRAFTERS.includes(name)) {
+      throw new OptionError('drafter', name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
+    }
+  }
   const drafters = [...wanted].filter((name): name is DrafterName => name !== 'none');
   const draftModels: Partial<Record<ModelRole, ManifestModel>> = {};
   for (const name of drafters) {

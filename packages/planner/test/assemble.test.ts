@@ -1,5 +1,5 @@
 import { OptionError } from '@treespec/core';
-import { type BudgetController, ModelTreeDrafter } from '@treespec/drafters';
+import { type BudgetController, type HybridDrafter, ModelTreeDrafter } from '@treespec/drafters';
 import type { TextGenerator } from '@treespec/generator';
 import {
   causalLmLayout,
@@ -64,6 +64,17 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     });
     expect(Array.from(draftLm.tokens)).toEqual(Array.from(plain.tokens));
     expect(draftLm.stats.tau).toBeLessThanOrEqual(2);
+    // The hybrid's model drafter drafts the tree asked for, its model-free drafters beside it.
+    const hybrid = generator.drafterFor({ drafter: 'hybrid', tree: { topK: 2, depth: 1, totalTokens: 4 } });
+    expect(hybrid?.name).toBe('hybrid');
+    expect((hybrid as HybridDrafter).primary.maxTreeSize).toBe(4);
+    expect((hybrid as HybridDrafter).modelFree).toBe((generator.drafters.hybrid as HybridDrafter).modelFree);
+    const viaHybrid = await generator.generate(prompt, {
+      maxTokens: 24,
+      drafter: 'hybrid',
+      tree: { topK: 2, depth: 1, totalTokens: 4 },
+    });
+    expect(Array.from(viaHybrid.tokens)).toEqual(Array.from(plain.tokens));
   });
 
   it('refuses a per-call tree beyond the capacity, or for a drafter without a budget', async () => {

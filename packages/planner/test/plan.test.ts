@@ -74,6 +74,10 @@ describe('plan', () => {
       ...manifest,
       models: manifest.models.filter((m) => m.role !== 'eagle-head' && m.role !== 'eagle3-head'),
     };
+    // The CPU's default (hybrid) builds on the bundle's EAGLE-2 head, never on a draft LM the
+    // bundle's own default would not load.
+    expect(plan(manifest).drafters).toEqual(['hybrid']);
+    expect(plan(manifest).models.map((m) => m.role)).toEqual(['target', 'eagle-head']);
     expect(plan(headless).drafters).toEqual([]);
     const eagle3Only: Manifest = {
       ...manifest,

@@ -77,7 +77,7 @@ describe('the wasm policy (the tiny bundle through onnxruntime-node, verificatio
     expect(planned.models.map((m) => m.id)).toEqual(['target']);
     expect(planned.choices.modelFree).toEqual(MODEL_FREE_BUDGETS.wasm);
     expect(plan(manifest, { drafter: 'eagle2' }, 'wasm').defaultDrafter).toBe('eagle2');
-    expect(plan(manifest, {}, 'cpu').defaultDrafter).toBe('eagle2');
+    expect(plan(manifest, {}, 'cpu').defaultDrafter).toBe('hybrid');
     expect(plan(manifest, {}, 'webgpu').defaultDrafter).toBe('eagle2');
     expect(wasm.drafter?.name).toBe('lookup');
     expect(wasm.drafter?.maxTreeSize).toBe(2);

@@ -184,11 +184,22 @@ describe('the official openai client against treespec serve', () => {
       max_tokens: 24,
       temperature: 0,
       // @ts-expect-error the treespec extension object is not in OpenAI's types
-      treespec: { tree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 } },
+      treespec: { drafter: 'eagle2', tree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 } },
     })) as unknown as { choices: [{ text: string }]; treespec: { mean_tree_size: number } };
     expect(completion.choices[0].text).toBe(expected.text);
     expect(completion.treespec.mean_tree_size).toBeLessThanOrEqual(4);
     expect(completion.treespec.mean_tree_size).toBeGreaterThan(1);
+    // The default drafter, the hybrid, drafts the tree with its EAGLE-2 head.
+    const hybrid = (await client.completions.create({
+      model: 'tiny',
+      prompt: PROMPT,
+      max_tokens: 24,
+      temperature: 0,
+      // @ts-expect-error the treespec extension object is not in OpenAI's types
+      treespec: { tree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 } },
+    })) as unknown as { choices: [{ text: string }]; treespec: { drafter: string } };
+    expect(hybrid.choices[0].text).toBe(expected.text);
+    expect(hybrid.treespec.drafter).toBe('hybrid');
   });
 
   it('reproduces a seeded sampled completion', async () => {

@@ -197,8 +197,19 @@ function parseTemperatures(list: string): number[] {
   return values;
 }
 
-function parseDrafters(list: string | undefined, fallback: BundleDrafter): BundleDrafter[] {
-  const names = (list ?? fallback).split(',').map((d) => d.trim());
+function noDrafter(found: string): OptionError {
+  return new OptionError('--drafter', found, 'a drafter (bench compares speculative with plain decoding)');
+}
+
+/** The drafter a generator loaded without --drafter runs: the bundle's and device's default. */
+function requireDrafter(generator: TextGenerator): BundleDrafter {
+  const name = generator.drafter?.name;
+  if (!name) throw noDrafter('none (the bundle has no draft model)');
+  return name as BundleDrafter;
+}
+
+function parseDrafters(list: string | undefined, fallback: BundleDrafter | undefined): BundleDrafter[] {
+  const names = (list ?? fallback ?? '').split(',').map((d) => d.trim());
   for (const name of names) {
     if (name === 'none' || !(BUNDLE_DRAFTERS as readonly string[]).includes(name)) {
       throw new OptionError(
@@ -360,15 +371,10 @@ export function registerBench(program: Command): void {
     .action(async (flags: BenchFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
       const temperatures = parseTemperatures(flags.temperature);
-      if (flags.drafter === 'none' && !flags.drafters) {
-        throw new OptionError(
-          '--drafter',
-          'none',
-          'a drafter (bench compares speculative with plain decoding)',
-        );
-      }
+      if (flags.drafter === 'none' && !flags.drafters) throw noDrafter('none');
       const loadAtStart = loadavg()[0];
-      const drafters = parseDrafters(flags.drafters, flags.drafter);
+      // Without --drafter or --drafters, the drafter the loader picks for this bundle and device.
+      let drafters = flags.drafters || flags.drafter ? parseDrafters(flags.drafters, flags.drafter) : null;
       const promptFile = flags.prompts ?? tinyDevPromptsPath();
       const allPrompts = await readPrompts(promptFile);
       const prompts = allPrompts.slice(0, flags.limit);
@@ -376,7 +382,6 @@ export function registerBench(program: Command): void {
       const budgets = parseBudgets(flags.budgets ?? flags.budget);
       const labelOf = (drafter: BundleDrafter, budget: string) =>
         budgets.length > 1 ? `${drafter}/${budget}` : drafter;
-      const labels = budgets.flatMap((budget) => drafters.map((drafter) => labelOf(drafter, budget)));
       // Each budget mode's generator is loaded alone and compared with plain decoding on itself, one
       // target session at a time as a user has it: with a second one loaded, the first one's plain
       // decoding measured 0.95–1.01 of its speed alone (docs/benchmarks.md).
@@ -387,9 +392,13 @@ export function registerBench(program: Command): void {
       for (const [b, budget] of budgets.entries()) {
         const generator = await loadTreespec(
           directory,
-          await loadOptions({ ...flags, budget, drafter: drafters[0]! }, drafters),
+          await loadOptions(
+            { ...flags, budget, ...(drafters ? { drafter: drafters[0]! } : {}) },
+            drafters ?? [],
+          ),
         );
         try {
+          drafters ??= [requireDrafter(generator)];
           const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
           for (const drafter of ['none', ...drafters])
             await generator.generate(prompts[0]!.prompt, { ...warm, drafter });
@@ -420,6 +429,8 @@ export function registerBench(program: Command): void {
           await generator.dispose();
         }
       }
+      const measured = drafters ?? [];
+      const labels = budgets.flatMap((budget) => measured.map((drafter) => labelOf(drafter, budget)));
       const runs = temperatures.map((temperature, t) => {
         const greedy = temperature === 0;
         const drafterRows = Object.fromEntries(
@@ -456,7 +467,7 @@ export function registerBench(program: Command): void {
         }
       }
       if (contexts) {
-        out(`\ntime per token after a prompt of n tokens (greedy, ${drafters[0]}):\n`);
+        out(`\ntime per token after a prompt of n tokens (greedy, ${measured[0]}):\n`);
         out(
           `${'prompt tokens'.padEnd(14)} ${'plain ms'.padStart(9)} ${'spec ms'.padStart(9)} ${'tau'.padStart(6)}\n`,
         );

@@ -107,7 +107,7 @@ export function registerGenerate(program: Command): void {
           out(`${JSON.stringify(json)}\n`);
           return;
         }
-        err(`${summary(generator.drafter ? 'speculative' : 'plain', result)}\n`);
+        err(`${summary(generator.drafter ? `speculative (${generator.drafter.name})` : 'plain', result)}\n`);
         if (plain && comparison) {
           err(`${summary('plain', plain)}\n`);
           const same =

@@ -11,7 +11,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 export interface ModelFlags {
   model?: string;
   models?: string[];
-  drafter: BundleDrafter;
+  drafter?: BundleDrafter;
   draftTopK?: number;
   draftFrontier?: number;
   draftDepth?: number;
@@ -69,9 +69,10 @@ export function addModelFlags(command: Command): Command {
       'manifest ids of the models to use, one per role (default: the first of each role; see `treespec inspect`)',
     )
     .addOption(
-      new Option('-d, --drafter <name>', 'how to draft (none: plain decoding)')
-        .choices([...BUNDLE_DRAFTERS])
-        .default('eagle2'),
+      new Option(
+        '-d, --drafter <name>',
+        "how to draft (none: plain decoding; default: the device's and bundle's, hybrid on the CPU with an EAGLE-2 head)",
+      ).choices([...BUNDLE_DRAFTERS]),
     )
     .option(
       '--tree-top-k <n>',
@@ -189,7 +190,7 @@ export async function loadOptions(
 ): Promise<LoadTreespecOptions> {
   const corpus = await readCorpus(flags);
   return {
-    drafter: flags.drafter,
+    ...(flags.drafter ? { drafter: flags.drafter } : {}),
     drafters,
     tree: treeOptions(flags),
     draftTree: draftTreeOptions(flags),

@@ -17,6 +17,8 @@ import { readPrompts, summarise } from './bench.js';
 import { integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
 interface TuneFlags extends ModelFlags {
+  /** The model drafter whose budget is tuned (commander fills in its default). */
+  drafter: 'eagle2' | 'draft-lm';
   prompts?: string;
   limit: number;
   maxTokens: number;
