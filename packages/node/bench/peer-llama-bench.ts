@@ -1,8 +1,8 @@
 /**
  * treespec against the llama.cpp binary itself (`llama-bench`) on the same tiny target weights,
- * round by round in one script: each round runs `treespec bench` (plain decoding and EAGLE-2, as
- * the `treespec` command runs them: with huge pages where they apply) and the same with
- * `TREESPEC_HUGE_PAGES=0`, then `llama-bench` on every GGUF file given, at each thread count. The
+ * round by round in one script: each round runs `treespec bench` (plain decoding, EAGLE-2 and the
+ * CPU's default drafter, the hybrid, as the `treespec` command runs them: with huge pages where
+ * they apply), then `llama-bench` on every GGUF file given, at each thread count. The
  * machine's drift hits every system of a round alike; the report gives medians over rounds and
  * the ratios within each round. Greedy; treespec decodes after each development prompt
  * (`--prompts` of them, `--tokens` new tokens, prefill excluded), llama-bench generates
@@ -53,12 +53,11 @@ interface Round {
   rates: Record<string, number>;
 }
 
-/** tokens/s of plain decoding and EAGLE-2 from one `treespec bench` run. */
-async function treespec(threadCount: number, hugePages: boolean, json: string): Promise<[number, number]> {
-  const env = { ...process.env, ...(hugePages ? {} : { TREESPEC_HUGE_PAGES: '0' }) };
+/** tokens/s of plain decoding, EAGLE-2 and the hybrid from one `treespec bench` run. */
+async function treespec(threadCount: number, json: string): Promise<[number, number, number]> {
   await run(
     process.execPath,
-    [CLI, 'bench', '--drafters', 'eagle2', '--limit', args.prompts, '-n', tokens, '-t', '0'].concat([
+    [CLI, 'bench', '--drafters', 'eagle2,hybrid', '--limit', args.prompts, '-n', tokens, '-t', '0'].concat([
       '--threads',
       String(threadCount),
       '--no-tuning-cache',
@@ -66,14 +65,20 @@ async function treespec(threadCount: number, hugePages: boolean, json: string): 
       '--json',
       json,
     ]),
-    { env, maxBuffer: 1 << 24 },
+    { maxBuffer: 1 << 24 },
   );
+  type Row = { tokensPerSecond: { baseline: number; speculative: number }; identical: boolean };
   const report = JSON.parse(await readFile(json, 'utf8')) as {
-    overall: { tokensPerSecond: { baseline: number; speculative: number }; identical: boolean };
+    runs: Array<{ drafters: Record<'eagle2' | 'hybrid', { overall: Row }> }>;
   };
-  if (!report.overall.identical)
-    throw new Error('treespec bench: EAGLE-2 output differs from plain decoding');
-  return [report.overall.tokensPerSecond.baseline, report.overall.tokensPerSecond.speculative];
+  const { eagle2, hybrid } = report.runs[0]!.drafters;
+  if (!eagle2.overall.identical || !hybrid.overall.identical)
+    throw new Error('treespec bench: speculative output differs from plain decoding');
+  return [
+    eagle2.overall.tokensPerSecond.baseline,
+    eagle2.overall.tokensPerSecond.speculative,
+    hybrid.overall.tokensPerSecond.speculative,
+  ];
 }
 
 /** tokens/s of llama-bench's generation on one GGUF file. */
@@ -104,13 +109,11 @@ try {
     for (let r = 0; r < rounds; r++) {
       const round: Round = { load: loadavg()[0]!, rates: {} };
       const json = join(scratch, 'bench.json');
-      [round.rates['treespec plain fp32'], round.rates['treespec EAGLE-2 fp32']] = await treespec(
-        threadCount,
-        true,
-        json,
-      );
-      [round.rates['treespec plain fp32, 4 KiB pages'], round.rates['treespec EAGLE-2 fp32, 4 KiB pages']] =
-        await treespec(threadCount, false, json);
+      [
+        round.rates['treespec plain fp32'],
+        round.rates['treespec EAGLE-2 fp32'],
+        round.rates['treespec hybrid fp32 (default)'],
+      ] = await treespec(threadCount, json);
       for (const gguf of ggufs)
         round.rates[`llama.cpp ${basename(gguf, '.gguf')}`] = await llama(gguf, threadCount);
       all.push(round);
