@@ -1,7 +1,7 @@
 import { ContractError } from '@treespec/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { compactionModel } from './compaction-graph.js';
-import { DeviceCompaction } from './device-compaction.js';
+import { DeviceCacheTensors } from './device-cache-tensors.js';
 import { compactionOutputLocations, type OutputPlacement } from './device-kv-cache.js';
 import type { DraftCacheNames, DraftKvCache } from './draft-kv-cache.js';
 import type { KvDtype } from './kv-cache.js';
@@ -64,21 +64,12 @@ export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): Dr
  * at once. An append only starts the compaction; the next call waits for it. Tensors no longer
  * referenced are disposed, releasing their device memory.
  */
-export class DeviceDraftKvCache implements DraftKvCache {
-  readonly layers: number;
-  readonly capacity: number;
-  /** Rows in use, counting an append still running. */
-  length = 0;
+export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCache {
   private committedRows = 0;
   private readonly names: DraftCacheNames;
-  private readonly compaction: DeviceCompaction;
-  /** The committed rows' tensors. */
+  /** The committed rows' tensors; the next call attends to these, or to those with draft rows appended. */
   private readonly committedKeys: Tensor[];
   private readonly committedValues: Tensor[];
-  /** The tensors the next call attends to: the committed ones, or those with draft rows appended. */
-  private readonly keys: Tensor[];
-  private readonly values: Tensor[];
-  private pending: Promise<void> = Promise.resolve();
 
   /**
    * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
@@ -95,38 +86,12 @@ export class DeviceDraftKvCache implements DraftKvCache {
     dtype: KvDtype,
     maxRows: number,
   ) {
-    const layers = names.pastKeys.length;
+    super(session, names.pastKeys.length, kvHeads, headDim, capacity, dtype, maxRows);
     this.names = names;
-    this.layers = layers;
-    this.capacity = capacity;
     // Every append keeps all of a call's new rows, in order.
-    this.compaction = new DeviceCompaction(session, layers, kvHeads, headDim, dtype, maxRows);
     this.compaction.keepRows(null, maxRows);
-    const { empty } = this.compaction;
-    this.committedKeys = new Array<Tensor>(layers).fill(empty);
-    this.committedValues = new Array<Tensor>(layers).fill(empty);
-    this.keys = new Array<Tensor>(layers).fill(empty);
-    this.values = new Array<Tensor>(layers).fill(empty);
-  }
-
-  /** Where the cached rows are: `gpu-buffer` once an append on a GPU provider has kept some. */
-  get location(): Tensor.DataLocation {
-    return this.keys[0]!.location;
-  }
-
-  /** Waits for the running append; rethrows its error. */
-  ready(): Promise<void> {
-    return this.pending;
-  }
-
-  /** The keys of `layer` the next call attends to (all `length` rows; call after {@link ready}). */
-  keyTensor(layer: number): Tensor {
-    return this.keys[layer]!;
-  }
-
-  /** The values of `layer` the next call attends to. */
-  valueTensor(layer: number): Tensor {
-    return this.values[layer]!;
+    this.committedKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
+    this.committedValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
   }
 
   async run(
@@ -162,7 +127,6 @@ export class DeviceDraftKvCache implements DraftKvCache {
     this.pending = this.pending.then(() => this.restoreCommitted());
   }
 
-  /** Empties the cache (after the running append), releasing its tensors. */
   reset(): void {
     this.length = 0;
     this.committedRows = 0;
@@ -180,13 +144,6 @@ export class DeviceDraftKvCache implements DraftKvCache {
           this.values[l] = compaction.empty;
         }
       });
-  }
-
-  /** Releases every tensor and the compaction session. */
-  async dispose(): Promise<void> {
-    this.reset();
-    await this.pending;
-    await this.compaction.dispose();
   }
 
   private isPresent(name: string): boolean {

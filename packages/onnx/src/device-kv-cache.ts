@@ -2,7 +2,7 @@ import { ContextOverflowError } from '@treespec/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
 import { compactionNames } from './compaction-graph.js';
-import { DeviceCompaction } from './device-compaction.js';
+import { DeviceCacheTensors } from './device-cache-tensors.js';
 import type { KvDtype } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
@@ -41,20 +41,11 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
  * onnxruntime-web's WebGPU build, queue their sessions' calls). Tensors no longer referenced are
  * disposed, releasing their device memory.
  */
-export class DeviceKvCache implements CausalLmCache {
-  readonly layers: number;
-  /** Most rows the cache may hold. */
-  readonly capacity: number;
-  /** Rows in use, counting a commit still running. */
-  length = 0;
+export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   private readonly names: CacheNames;
-  private readonly compaction: DeviceCompaction;
-  private readonly keys: Tensor[];
-  private readonly values: Tensor[];
   /** The last call's new-entry outputs, until a commit keeps some of them (else `empty`). */
   private readonly newKeys: Tensor[];
   private readonly newValues: Tensor[];
-  private pending: Promise<void> = Promise.resolve();
 
   /**
    * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
@@ -71,25 +62,15 @@ export class DeviceKvCache implements CausalLmCache {
     dtype: KvDtype,
     maxRows: number,
   ) {
-    const layers = names.pastKeys.length;
+    super(session, names.pastKeys.length, kvHeads, headDim, capacity, dtype, maxRows);
     this.names = names;
-    this.layers = layers;
-    this.capacity = capacity;
-    this.compaction = new DeviceCompaction(session, layers, kvHeads, headDim, dtype, maxRows);
-    this.keys = new Array<Tensor>(layers).fill(this.compaction.empty);
-    this.values = new Array<Tensor>(layers).fill(this.compaction.empty);
-    this.newKeys = new Array<Tensor>(layers).fill(this.compaction.empty);
-    this.newValues = new Array<Tensor>(layers).fill(this.compaction.empty);
+    this.newKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
+    this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
   }
 
   /** Rows the cache's tensors hold: a commit's outputs are exactly the rows kept so far. */
   get allocatedRows(): number {
     return this.keys[0]!.dims[1]!;
-  }
-
-  /** Where the cached rows are: `gpu-buffer` once a commit on a GPU provider has kept some. */
-  get location(): Tensor.DataLocation {
-    return this.keys[0]!.location;
   }
 
   /**
@@ -121,21 +102,6 @@ export class DeviceKvCache implements CausalLmCache {
     return out;
   }
 
-  /** Waits for the running commit; rethrows its error. */
-  ready(): Promise<void> {
-    return this.pending;
-  }
-
-  /** The cached keys of `layer` (all `length` rows; call after {@link ready}). */
-  keyTensor(layer: number): Tensor {
-    return this.keys[layer]!;
-  }
-
-  /** The cached values of `layer`. */
-  valueTensor(layer: number): Tensor {
-    return this.values[layer]!;
-  }
-
   /** Holds one call's new-entry outputs (`[1, rows, kvHeads, headDim]` per layer) for the next commit. */
   hold(newKeys: readonly Tensor[], newValues: readonly Tensor[]): void {
     this.dropNew();
@@ -158,7 +124,6 @@ export class DeviceKvCache implements CausalLmCache {
     this.pending = this.pending.then(() => this.compact(count));
   }
 
-  /** Empties the cache (after the running commit), releasing its tensors. */
   reset(): void {
     this.length = 0;
     this.pending = this.pending
@@ -173,13 +138,6 @@ export class DeviceKvCache implements CausalLmCache {
           this.values[l] = compaction.empty;
         }
       });
-  }
-
-  /** Releases every tensor and the compaction session. */
-  async dispose(): Promise<void> {
-    this.reset();
-    await this.pending;
-    await this.compaction.dispose();
   }
 
   private async compact(count: number): Promise<void> {
