@@ -8,8 +8,9 @@ const drafters = ['draft-lm', 'hybrid', 'suffix', 'lookup'] as const;
 let context: LibraryContext;
 let reference8: string;
 beforeAll(async () => {
-  const generator = await loadTreespec(TINY, { drafters });
-  const small = await loadTreespec(TINY, { drafters, maxContext: 40 });
+  // EAGLE-2 by default, as the cases name it (on a CPU the planner's default is the hybrid).
+  const generator = await loadTreespec(TINY, { drafter: 'eagle2', drafters });
+  const small = await loadTreespec(TINY, { drafter: 'eagle2', drafters, maxContext: 40 });
   const reference = await generator.generate(REFERENCE_PROMPT, { maxTokens: 24, plain: true });
   reference8 = (await generator.generate(REFERENCE_PROMPT, { maxTokens: 8 })).text;
   context = { generator, small, prompt: REFERENCE_PROMPT, reference };
