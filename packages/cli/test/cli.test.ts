@@ -225,6 +225,8 @@ describe('treespec generate with the bundle’s default drafter', () => {
     // Without an EAGLE head the CPU's hybrid default would load a draft model the bundle's own
     // default does not, so the bundle's EAGLE-3 head drafts.
     expect(r.err).toMatch(/^speculative \(eagle3\): 8 tokens/m);
+    const json = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ drafter: 'eagle3', text: plain.out.trim() });
   }, 120_000);
 });
 

@@ -60,7 +60,7 @@ export function registerGenerate(program: Command): void {
     .option('-t, --temperature <t>', 'sampling temperature (0: greedy)', number, 0)
     .option('--stop <text...>', 'strings that end the generation (cut from the text)')
     .option('--chat', 'treat the prompt as a user message and apply the model’s chat template')
-    .option('--json', 'print one JSON object {text, tokens, stats} instead of streaming text')
+    .option('--json', 'print one JSON object {text, tokens, drafter, stats} instead of streaming text')
     .option('--compare', 'also decode plainly (same model, no drafter) and print the speed-up')
     .action(async (prompt: string, flags: GenerateFlags, cmd: Command) => {
       if (prompt.length === 0) throw new OptionError('prompt', prompt, 'a non-empty string');
@@ -100,6 +100,7 @@ export function registerGenerate(program: Command): void {
           const json = {
             text: result.text,
             tokens: Array.from(result.tokens),
+            drafter: generator.drafter?.name ?? 'none',
             finishReason: result.finishReason,
             stats: statsJson(result.stats),
             ...(comparison ? { comparison } : {}),
