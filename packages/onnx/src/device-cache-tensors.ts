@@ -60,6 +60,21 @@ export abstract class DeviceCacheTensors {
     return this.values[layer]!;
   }
 
+  /**
+   * Waits for the running compaction, then feeds the tensors the next call attends to as its past
+   * inputs, under the model's per-layer names.
+   */
+  protected async feedPast(
+    feeds: Record<string, Tensor>,
+    names: { readonly pastKeys: readonly string[]; readonly pastValues: readonly string[] },
+  ): Promise<void> {
+    await this.ready();
+    for (let l = 0; l < this.layers; l++) {
+      feeds[names.pastKeys[l]!] = this.keys[l]!;
+      feeds[names.pastValues[l]!] = this.values[l]!;
+    }
+  }
+
   /** Empties the cache (after the running compaction), releasing its tensors. */
   abstract reset(): void;
 

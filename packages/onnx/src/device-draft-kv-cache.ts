@@ -104,12 +104,8 @@ export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCac
     if (committed && this.length !== this.committedRows) {
       throw new ContractError('committed rows of a draft model follow dropDrafts() or reset()');
     }
-    await this.ready();
     const { names } = this;
-    for (let l = 0; l < this.layers; l++) {
-      feeds[names.pastKeys[l]!] = this.keys[l]!;
-      feeds[names.pastValues[l]!] = this.values[l]!;
-    }
+    await this.feedPast(feeds, names);
     const out = await session.run(feeds, session.outputNames);
     for (const name of session.outputNames)
       if (!fetches.includes(name) && !this.isPresent(name)) out[name]!.dispose();

@@ -87,12 +87,8 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     _logits: boolean,
     _features: boolean,
   ): Promise<InferenceSession.ReturnType> {
-    await this.ready();
     const { names } = this;
-    for (let l = 0; l < this.layers; l++) {
-      inputs[names.pastKeys[l]!] = this.keys[l]!;
-      inputs[names.pastValues[l]!] = this.values[l]!;
-    }
+    await this.feedPast(inputs, names);
     const out = await session.run(inputs, session.outputNames);
     this.dropNew();
     for (let l = 0; l < this.layers; l++) {
