@@ -151,14 +151,9 @@ class Regime {
     this.depthCap = part.growth.maxDepth;
   }
 
-  /** Predicted ms of drafting `depth` depths right after a drafted step. */
+  /** Predicted ms of drafting `depth` depths. */
   draftMs(depth: number): number {
     return this.draft.measured ? this.draft.at(depth) : this.catchUp.at(depth);
-  }
-
-  /** Predicted ms of drafting `depth` depths after a prompt or a plain step, catching up first. */
-  catchUpMs(depth: number): number {
-    return this.catchUp.measured ? this.catchUp.at(depth) : this.draft.at(depth);
   }
 }
 
@@ -556,9 +551,7 @@ export class BudgetController implements Drafter {
     this.lastChoice.probe = probe;
     const accepted = this.expectedAccepted(c);
     this.predicted = 1 + (Number.isNaN(accepted) ? 0 : accepted);
-    const depth = this.depths[c];
-    const draftMs = this.steady ? this.active.draftMs(depth) : this.active.catchUpMs(depth);
-    this.predictedMs = this.costs.stepMs(draftMs, this.nodes[c] + 1);
+    this.predictedMs = this.costs.stepMs(this.active.draftMs(this.depths[c]), this.nodes[c] + 1);
     return c;
   }
 
