@@ -39,6 +39,8 @@ export class DraftTree {
    * from. Required for `sampled` trees; optional otherwise.
    */
   draftDistributions: Float32Array | null = null;
+  /** For {@link DraftTree.copyToDepth}: each copied node's index in this tree, by its index in the other. */
+  private renumbered = new Int32Array(0);
 
   constructor(capacity: number) {
     requireInteger('capacity', capacity, 1);
@@ -83,6 +85,12 @@ export class DraftTree {
     return max;
   }
 
+  /** The first child of node `node` (its best-ranked), or -1 when it has none. */
+  firstChild(node: number): number {
+    for (let i = node + 1; i < this.size; i++) if (this.parents[i] === node) return i;
+    return -1;
+  }
+
   /** Copies another tree into this one (capacity permitting). */
   copyFrom(other: DraftTree): void {
     if (other.size > this.capacity) {
@@ -93,6 +101,50 @@ export class DraftTree {
     this.parents.set(other.parents.subarray(0, other.size));
     this.depths.set(other.depths.subarray(0, other.size));
     this.scores.set(other.scores.subarray(0, other.size));
+    this.candidateKind = other.candidateKind;
+    this.draftDistributions = other.draftDistributions;
+  }
+
+  /**
+   * Copies the nodes of another tree that are at most `maxDepth` deep, in their order (capacity
+   * permitting): the tree cut to its first `maxDepth` levels. `maxDepth` 0 leaves the root alone.
+   */
+  copyToDepth(other: DraftTree, maxDepth: number): void {
+    let kept = 0;
+    for (let i = 0; i < other.size; i++) if (other.depths[i] <= maxDepth) kept++;
+    if (kept > this.capacity) {
+      throw new OptionError('capacity', this.capacity, `at least ${kept} to copy this draft tree`);
+    }
+    if (this.renumbered.length < other.size) this.renumbered = new Int32Array(other.capacity);
+    const renumbered = this.renumbered;
+    let size = 0;
+    for (let i = 0; i < other.size; i++) {
+      if (other.depths[i] > maxDepth) continue;
+      renumbered[i] = size;
+      this.tokens[size] = other.tokens[i];
+      this.parents[size] = i === 0 ? -1 : renumbered[other.parents[i]];
+      this.depths[size] = other.depths[i];
+      this.scores[size] = other.scores[i];
+      size++;
+    }
+    this.size = size;
+    this.candidateKind = other.candidateKind;
+    this.draftDistributions = other.draftDistributions;
+  }
+
+  /**
+   * Replaces this tree with the first path of another, at most `maxDepth` deep: from its root,
+   * each node's first child (its best-ranked) in turn.
+   */
+  copyFirstPath(other: DraftTree, maxDepth: number): void {
+    this.reset(other.tokens[0]);
+    let node = 0;
+    for (let d = 0; d < maxDepth; d++) {
+      const child = other.firstChild(node);
+      if (child < 0) break;
+      this.add(this.size - 1, other.tokens[child], other.scores[child]);
+      node = child;
+    }
     this.candidateKind = other.candidateKind;
     this.draftDistributions = other.draftDistributions;
   }

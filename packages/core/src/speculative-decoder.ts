@@ -216,7 +216,7 @@ export class SpeculativeDecoder {
         stats.recordStep(
           tree.size,
           result.pathLength - 1,
-          hasChildren(tree, result.path[result.pathLength - 1]),
+          tree.firstChild(result.path[result.pathLength - 1]) >= 0,
         );
         feed.afterStep(step.features, result, from, length);
         outcome.step = stats.steps - 1;
@@ -295,9 +295,4 @@ export class SpeculativeDecoder {
     if (options.stopCriteria) criteria.push(...options.stopCriteria);
     return criteria;
   }
-}
-
-function hasChildren(tree: DraftTree, node: number): boolean {
-  for (let i = node + 1; i < tree.size; i++) if (tree.parents[i] === node) return true;
-  return false;
 }

@@ -10,9 +10,11 @@ import {
   requireNumber,
 } from '@treespec/core';
 import { AcceptanceEstimates, MATCH_CLASSES, matchClass } from './acceptance-estimates.js';
+import { SizedCost } from './cost-model.js';
+import { DepthAcceptance } from './depth-acceptance.js';
 import { FeatureBacklog } from './feature-backlog.js';
 import type { MatchingDrafter } from './matching-drafter.js';
-import { committedTokens, replayAccepted } from './replay-acceptance.js';
+import { committedTokens, replayFirstPath, replayWalk } from './replay-acceptance.js';
 import { StepTimes } from './step-times.js';
 
 /**
@@ -22,14 +24,15 @@ import { StepTimes } from './step-times.js';
  * - `expected`: the drafter with the most accepted tokens expected in this step's situation (the
  *   longest model-free match, in classes 0, 1, 2–3, 4–7, 8–15, 16+), learnt online; ties go to
  *   the model-free drafter, which costs nothing to run;
- * - `throughput`: the drafter with the most tokens expected per second — (1 + expected accepted)
- *   over its measured step time (drafting and verification, timed from `propose` to `observe`);
- *   as `expected` until the model drafter has been timed, and each model-free drafter is tried
- *   once to time it. A plain step (the root alone: one token, no drafting) competes too, once
- *   the best tree is expected to gain less than one token per step; so when no drafter pays (e.g.
- *   sampling from flat distributions) the hybrid decodes about as fast as plain decoding. Adapts to
- *   what drafting costs on the machine at hand; its choices (never its output) then depend on
- *   timing.
+ * - `throughput`: the tree with the most tokens expected per second — (1 + expected accepted)
+ *   over its predicted step time. A model-free tree is also weighed cut to each of its depths
+ *   (its first level, its first two, …), whole or as its first path alone (each node's
+ *   best-ranked child), and the root alone (a plain step) competes too: what each level adds in
+ *   accepted tokens is learnt per depth, and what verifying it costs is measured by tree size, so
+ *   where extra nodes cost more than they return (sampling from flat distributions, a provider
+ *   whose rows are dear) the trees shrink, down to plain decoding. The model drafter's
+ *   step (drafting and verification) is timed from `propose` to `observe`. Adapts to what drafting
+ *   costs on the machine at hand; its choices (never its output) then depend on timing.
  *
  * Under the learning policies (`expected`, `throughput`) the model drafter still drafts once after
  * every 64 steps of a match class without it, so its estimates there follow changes.
@@ -52,19 +55,31 @@ export interface HybridDrafterOptions {
   smoothing?: number;
 }
 
+/** The best model-free tree of a step, cut to its best depth. */
+interface ModelFreeCut {
+  /** Index in `modelFree`; -1 when no model-free drafter matched. */
+  drafter: number;
+  /** Whether only the tree's first path is kept (each node's best-ranked child), else every branch. */
+  firstPath: boolean;
+  depth: number;
+  /** Accepted tokens expected of the cut tree. */
+  expected: number;
+  /** Tokens expected per ms of the step. */
+  rate: number;
+}
+
 /**
  * Combines a model drafter (EAGLE-2, a draft LM: any {@link Drafter}) with model-free drafters
  * (lookup, suffix automata), choosing one tree per step. The model-free drafters propose first —
  * they take microseconds — and the model drafter runs only on steps it is chosen for.
  *
- * Learning: after each verification the model-free trees that were not verified are replayed
- * against the tokens the target committed (see {@link replayAccepted}): a replay that ends before
- * those tokens do is what greedy verification would have accepted, one that uses them all is a
- * lower bound (censored, see {@link AcceptanceEstimates}). So their estimates improve every step,
- * whichever tree was verified. The model drafter's estimate is updated on the steps it drafts; it
- * reads as unbounded until its first observation in a match class, so it gets tried in each. Under
- * stochastic verification replays are approximate (the target's tokens were sampled), which only
- * affects the choice, never the output.
+ * Learning: after each verification every model-free tree, verified or not, is replayed against
+ * the tokens the target committed (see {@link replayWalk}); what the replay decides updates how
+ * deep that drafter's trees get accepted ({@link DepthAcceptance}), so its estimates improve every
+ * step, whichever tree was verified. The model drafter's estimate is updated on the steps it
+ * drafts; it reads as unbounded until its first observation in a match class, so it gets tried in
+ * each. Under stochastic verification replays are approximate (the target's tokens were sampled),
+ * which only affects the choice, never the output.
  *
  * Keeping a feature drafter in sync: the loop shows each target feature row once. On steps the
  * model drafter sits out, its rows are held ({@link FeatureBacklog}) and handed over, with the new
@@ -84,18 +99,33 @@ export class HybridDrafter implements Drafter {
    * a plain step (root alone); -1 before any.
    */
   lastChoice = -1;
-  private readonly estimates: AcceptanceEstimates;
-  private readonly times: StepTimes;
+  /** Depth the latest model-free tree was cut to (its full depth when not cut); 0 otherwise. */
+  lastDepth = 0;
+  private readonly modelAccepted: AcceptanceEstimates;
+  private readonly modelTimes: StepTimes;
+  private readonly depths: DepthAcceptance;
+  /** Step times of plain steps and model-free trees (drafting them costs microseconds), by tree size. */
+  private readonly treeTimes: SizedCost;
   private readonly picks: Uint32Array;
   private readonly scratch: DraftTree[];
   private readonly backlog = new FeatureBacklog();
   private readonly committed: Int32Array;
+  /** For the cuts of one tree: accepted tokens expected, and nodes kept, by depth. */
+  private readonly expectedByDepth: Float64Array;
+  private readonly nodesByDepth: Int32Array;
   private stepClass = 0;
   private stepStart = 0;
   /** Per match class, steps since the model drafter last drafted there. */
   private readonly sinceModel = new Uint32Array(MATCH_CLASSES);
   /** The `lastChoice` of a plain step. */
   private readonly plain: number;
+  private readonly cut: ModelFreeCut = {
+    drafter: -1,
+    firstPath: false,
+    depth: 0,
+    expected: 0,
+    rate: Number.NEGATIVE_INFINITY,
+  };
 
   constructor(primary: Drafter, modelFree: readonly MatchingDrafter[], options: HybridDrafterOptions = {}) {
     if (modelFree.length === 0) {
@@ -115,16 +145,18 @@ export class HybridDrafter implements Drafter {
     this.primary = primary;
     this.modelFree = modelFree;
     this.needsFeatures = primary.needsFeatures;
-    this.maxTreeSize = Math.max(primary.maxTreeSize, ...modelFree.map((d) => d.maxTreeSize));
+    const modelFreeSize = Math.max(...modelFree.map((d) => d.maxTreeSize));
+    this.maxTreeSize = Math.max(primary.maxTreeSize, modelFreeSize);
     this.scratch = modelFree.map((d) => new DraftTree(d.maxTreeSize));
-    this.estimates = new AcceptanceEstimates(
-      [Number.POSITIVE_INFINITY, ...modelFree.map(() => 0)],
-      smoothing,
-    );
+    this.modelAccepted = new AcceptanceEstimates([Number.POSITIVE_INFINITY], smoothing);
+    this.modelTimes = new StepTimes(1, smoothing);
+    this.depths = new DepthAcceptance(2 * modelFree.length, modelFreeSize - 1, smoothing);
+    this.treeTimes = new SizedCost(modelFreeSize, smoothing, 9, 2);
     this.plain = modelFree.length + 1;
-    this.times = new StepTimes(modelFree.length + 2, smoothing);
     this.picks = new Uint32Array(modelFree.length + 2);
     this.committed = new Int32Array(this.maxTreeSize + 1);
+    this.expectedByDepth = new Float64Array(modelFreeSize);
+    this.nodesByDepth = new Int32Array(modelFreeSize);
   }
 
   /**
@@ -135,18 +167,26 @@ export class HybridDrafter implements Drafter {
     return Array.from(this.picks);
   }
 
-  /** The current estimate of accepted tokens per step for part `d` (as in `steps`) at a match length. */
+  /**
+   * The current estimate of accepted tokens per step for part `d` (as in `steps`) at a match
+   * length: for a model-free drafter, of a tree as deep as its largest.
+   */
   expectedAccepted(d: number, matchLength: number): number {
-    return this.estimates.estimate(d, matchClass(matchLength));
+    const c = matchClass(matchLength);
+    if (d === 0) return this.modelAccepted.estimate(0, c);
+    const out = this.expectedByDepth;
+    this.depths.expectedByDepth(row(d - 1, false), c, this.modelFree[d - 1].maxTreeSize - 1, out);
+    return out[this.modelFree[d - 1].maxTreeSize - 2];
   }
 
-  /**
-   * The mean measured step time (ms, drafting and verification) with part `d`'s trees at a match
-   * length (the longest model-free match for the model drafter, its own for the others); NaN
-   * before any.
-   */
-  meanStepMs(d: number, matchLength: number): number {
-    return this.times.of(d, matchClass(matchLength));
+  /** The mean measured step time (ms, drafting and verification) of the model drafter at a match length; NaN before any. */
+  modelStepMs(matchLength: number): number {
+    return this.modelTimes.of(0, matchClass(matchLength));
+  }
+
+  /** The predicted time (ms) of a step that verifies a model-free tree of `nodes` nodes (1: a plain step); NaN before any. */
+  treeStepMs(nodes: number): number {
+    return this.treeTimes.at(nodes);
   }
 
   /** Resets every part for a new sequence; the learnt estimates are kept (they describe the drafters). */
@@ -155,6 +195,7 @@ export class HybridDrafter implements Drafter {
     for (const d of this.modelFree) d.reset();
     this.backlog.clear();
     this.lastChoice = -1;
+    this.lastDepth = 0;
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
@@ -168,17 +209,22 @@ export class HybridDrafter implements Drafter {
       longest = Math.max(longest, this.modelFree[i].matchLength);
     }
     this.stepClass = matchClass(longest);
-    const best = this.bestModelFree();
     const retry = this.policy !== 'match' && this.sinceModel[this.stepClass]++ >= RETRY_MODEL_AFTER;
-    const drafted = best >= 0 && !retry && this.prefersModelFree(best) ? best + 1 : 0;
-    const choice = !retry && this.prefersPlainTo(drafted) ? this.plain : drafted;
+    const choice = retry ? 0 : this.policy === 'throughput' ? this.byThroughput() : this.byMatch();
+    this.lastDepth = 0;
     if (choice === 0) {
       this.sinceModel[this.stepClass] = 0;
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
     } else {
       if (this.primary.needsFeatures) this.backlog.hold(context);
-      if (choice === this.plain) tree.reset(context.tokens[context.length - 1]);
-      else tree.copyFrom(this.scratch[best]);
+      if (choice === this.plain) {
+        tree.reset(context.tokens[context.length - 1]);
+      } else {
+        const scratch = this.scratch[choice - 1];
+        this.lastDepth = this.policy === 'throughput' ? this.cut.depth : scratch.maxDepth();
+        if (this.policy === 'throughput' && this.cut.firstPath) tree.copyFirstPath(scratch, this.lastDepth);
+        else tree.copyToDepth(scratch, this.lastDepth);
+      }
     }
     this.lastChoice = choice;
     this.picks[choice]++;
@@ -188,22 +234,23 @@ export class HybridDrafter implements Drafter {
     const choice = this.lastChoice;
     if (choice < 0) throw new ContractError('observe() needs a propose() first');
     const ms = performance.now() - this.stepStart;
-    this.times.record(choice, this.classOf(choice), ms);
-    const count = committedTokens(outcome, this.committed);
-    const stepClass = this.stepClass;
     if (choice === 0) {
-      this.estimates.record(0, stepClass, outcome.pathLength - 1);
+      this.modelTimes.record(0, this.stepClass, ms);
+      this.modelAccepted.record(0, this.stepClass, outcome.pathLength - 1);
       this.primary.observe?.(outcome);
+    } else {
+      this.treeTimes.record(outcome.tree.size, ms);
     }
+    const count = committedTokens(outcome, this.committed);
     for (let i = 0; i < this.modelFree.length; i++) {
+      const scratch = this.scratch[i];
       const own = this.ownClass(i);
-      if (choice === i + 1) {
-        this.estimates.record(i + 1, own, outcome.pathLength - 1);
-        this.modelFree[i].observe?.(outcome);
-      } else {
-        const replayed = replayAccepted(this.scratch[i], this.committed, count);
-        this.estimates.record(i + 1, own, replayed, replayed === count);
+      for (const firstPath of [true, false]) {
+        const node = (firstPath ? replayFirstPath : replayWalk)(scratch, this.committed, count);
+        const reached = scratch.depths[node];
+        this.depths.record(row(i, firstPath), own, reached, reached < count && scratch.firstChild(node) >= 0);
       }
+      if (choice === i + 1) this.modelFree[i].observe?.(outcome);
     }
   }
 
@@ -218,62 +265,122 @@ export class HybridDrafter implements Drafter {
   }
 
   /**
-   * The model-free drafter that the policy ranks first, or -1. Under `throughput` its tree may be
-   * the root alone (no match): a plain decoding step, which beats a model drafter that costs more
-   * time than its tokens save.
+   * `match` and `expected`: the model-free drafter that ranks first (longest match, or most
+   * accepted tokens expected of its whole tree) when it beats the model drafter, else the model.
    */
-  private bestModelFree(): number {
+  private byMatch(): number {
     let best = -1;
     let bestValue = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < this.modelFree.length; i++) {
-      if (this.policy !== 'throughput' && this.scratch[i].size <= 1) continue;
-      const value = this.policy === 'match' ? this.modelFree[i].matchLength : this.ownEstimate(i);
+      if (this.scratch[i].size <= 1) continue;
+      const value = this.policy === 'match' ? this.modelFree[i].matchLength : this.wholeTreeExpected(i);
       if (value > bestValue) {
         best = i;
         bestValue = value;
       }
     }
-    return best;
-  }
-
-  private prefersModelFree(i: number): boolean {
-    if (this.policy === 'match') return this.modelFree[i].matchLength >= this.minMatch;
-    const own = this.ownEstimate(i);
-    const model = this.estimates.estimate(0, this.stepClass);
-    const ownTime = this.times.of(i + 1, this.ownClass(i));
-    const modelTime = this.times.of(0, this.stepClass);
-    if (this.policy === 'expected' || Number.isNaN(modelTime)) return own >= model;
-    // Untimed, a model-free tree gets one step to measure it: it costs no drafting to try.
-    if (Number.isNaN(ownTime)) return true;
-    return (1 + own) * modelTime >= (1 + model) * ownTime;
+    if (best < 0) return 0;
+    const wins =
+      this.policy === 'match'
+        ? bestValue >= this.minMatch
+        : bestValue >= this.modelAccepted.estimate(0, this.stepClass);
+    return wins ? best + 1 : 0;
   }
 
   /**
-   * Under `throughput`, whether a plain step is expected to commit more tokens per second than the
-   * tree of part `d`. It is considered only when that tree is expected to gain less than one
-   * token, and tried once, to time it, the first time that happens.
+   * `throughput`: the part whose step is expected to commit the most tokens per millisecond: the
+   * model drafter until it is timed in this match class, then a plain step until one is timed;
+   * afterwards the model drafter, a model-free tree at its best cut (tried whole while no tree has
+   * been timed) or a plain step, whichever rates highest. Ties go to the model-free drafters, which
+   * cost nothing to run, and to plain steps before them.
    */
-  private prefersPlainTo(d: number): boolean {
-    if (this.policy !== 'throughput') return false;
-    const expected = this.estimates.estimate(d, this.classOf(d));
-    if (!(expected < 1)) return false;
-    const plainTime = this.times.of(this.plain, 0);
-    if (Number.isNaN(plainTime)) return true;
-    const time = this.times.of(d, this.classOf(d));
-    return !Number.isNaN(time) && (1 + expected) * plainTime < time;
+  private byThroughput(): number {
+    const modelMs = this.modelTimes.of(0, this.stepClass);
+    if (Number.isNaN(modelMs)) return 0;
+    const modelExpected = this.modelAccepted.estimate(0, this.stepClass);
+    const modelRate = (1 + modelExpected) / modelMs;
+    const cut = this.bestCut();
+    const treeWins = cut.drafter >= 0 && cut.rate >= modelRate;
+    const plainMs = this.plainMs();
+    if (Number.isNaN(plainMs)) return this.plain;
+    const plainRate = 1 / plainMs;
+    if (treeWins) return plainRate >= cut.rate ? this.plain : cut.drafter + 1;
+    return plainRate >= modelRate ? this.plain : 0;
   }
 
-  /** The class step times and estimates of part `d` are kept under for this step. */
-  private classOf(d: number): number {
-    if (d === 0) return this.stepClass;
-    return d === this.plain ? 0 : this.ownClass(d - 1);
+  /**
+   * Predicted ms of a plain step: its own timings, but never more than a fresh model-free tree's,
+   * which does a plain step's work and more (a plain step timed at a busy moment would otherwise
+   * price plain decoding out for good). NaN until a plain step is timed.
+   */
+  private plainMs(): number {
+    const tree = this.treeTimes.cheapestFresh(2);
+    const own = this.treeTimes.at(1);
+    return Number.isNaN(tree) ? own : Math.min(own, tree);
   }
 
-  private ownEstimate(i: number): number {
-    return this.estimates.estimate(i + 1, this.ownClass(i));
+  /**
+   * Finds the model-free tree and the cut of it (a depth; every branch or the first path) with
+   * the highest expected rate (tokens per ms, from the step times measured by tree size) into
+   * `this.cut`; a tree is taken whole while no step has been timed.
+   */
+  private bestCut(): ModelFreeCut {
+    const cut = this.cut;
+    cut.drafter = -1;
+    cut.depth = 0;
+    cut.expected = 0;
+    cut.rate = Number.NEGATIVE_INFINITY;
+    const expected = this.expectedByDepth;
+    const nodes = this.nodesByDepth;
+    for (let i = 0; i < this.modelFree.length; i++) {
+      const scratch = this.scratch[i];
+      if (scratch.size <= 1) continue;
+      const depth = scratch.maxDepth();
+      if (!this.treeTimes.measured) {
+        this.take(i, false, depth, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+        continue;
+      }
+      nodes.fill(0, 0, depth);
+      for (let n = 1; n < scratch.size; n++) nodes[scratch.depths[n] - 1]++;
+      this.depths.expectedByDepth(row(i, false), this.ownClass(i), depth, expected);
+      for (let d = 1, size = 1; d <= depth; d++) {
+        size += nodes[d - 1];
+        this.take(i, false, d, expected[d - 1], (1 + expected[d - 1]) / this.treeTimes.at(size));
+      }
+      let pathDepth = 0;
+      for (let n = scratch.firstChild(0); n >= 0; n = scratch.firstChild(n)) pathDepth++;
+      this.depths.expectedByDepth(row(i, true), this.ownClass(i), pathDepth, expected);
+      for (let d = 1; d <= pathDepth; d++) {
+        this.take(i, true, d, expected[d - 1], (1 + expected[d - 1]) / this.treeTimes.at(d + 1));
+      }
+    }
+    return cut;
+  }
+
+  /** Makes this cut the step's best when its rate is higher. */
+  private take(drafter: number, firstPath: boolean, depth: number, expected: number, rate: number): void {
+    const cut = this.cut;
+    if (!(rate > cut.rate)) return;
+    cut.drafter = drafter;
+    cut.firstPath = firstPath;
+    cut.depth = depth;
+    cut.expected = expected;
+    cut.rate = rate;
+  }
+
+  /** Accepted tokens expected of model-free drafter `i`'s whole tree of this step. */
+  private wholeTreeExpected(i: number): number {
+    const depth = this.scratch[i].maxDepth();
+    this.depths.expectedByDepth(row(i, false), this.ownClass(i), depth, this.expectedByDepth);
+    return this.expectedByDepth[depth - 1];
   }
 
   private ownClass(i: number): number {
     return matchClass(this.modelFree[i].matchLength);
   }
+}
+
+/** The row of {@link DepthAcceptance} that model-free drafter `i`'s first path, or whole tree, is learnt in. */
+function row(i: number, firstPath: boolean): number {
+  return 2 * i + (firstPath ? 0 : 1);
 }

@@ -12,15 +12,14 @@ export function committedTokens(outcome: DraftOutcome, out: Int32Array): number 
 }
 
 /**
- * How many of the tokens `committed[0 .. count)` another tree would have accepted: the length of
- * its walk from the root along children with exactly those tokens. Under greedy verification this
- * is what that tree would have accepted, unless the walk used every committed token (then it
- * would have accepted at least that many).
+ * Where another tree's walk from the root along children with exactly the tokens
+ * `committed[0 .. count)` ends: the last node whose path spells a prefix of them. Its depth is how
+ * many of them that tree would have accepted under greedy verification, unless the walk used every
+ * committed token or ended at a leaf (then at least that many).
  */
-export function replayAccepted(tree: DraftTree, committed: Int32Array, count: number): number {
+export function replayWalk(tree: DraftTree, committed: Int32Array, count: number): number {
   let node = 0;
-  let accepted = 0;
-  for (; accepted < count; accepted++) {
+  for (let accepted = 0; accepted < count; accepted++) {
     let next = -1;
     for (let c = node + 1; c < tree.size; c++) {
       if (tree.parents[c] === node && tree.tokens[c] === committed[accepted]) {
@@ -31,5 +30,16 @@ export function replayAccepted(tree: DraftTree, committed: Int32Array, count: nu
     if (next < 0) break;
     node = next;
   }
-  return accepted;
+  return node;
+}
+
+/** The node where the walk along first children only (the tree's first path) ends; see {@link replayWalk}. */
+export function replayFirstPath(tree: DraftTree, committed: Int32Array, count: number): number {
+  let node = 0;
+  for (let accepted = 0; accepted < count; accepted++) {
+    const child = tree.firstChild(node);
+    if (child < 0 || tree.tokens[child] !== committed[accepted]) break;
+    node = child;
+  }
+  return node;
 }

@@ -1,5 +1,7 @@
 import {
+  type DraftContext,
   type Drafter,
+  type DraftTree,
   DynamicTreeGrowth,
   OptionError,
   SpeculativeDecoder,
@@ -20,6 +22,7 @@ import {
   HybridDrafter,
   type HybridPolicy,
   LookupDrafter,
+  type MatchingDrafter,
   SuffixDrafter,
 } from '../src/index.js';
 import { expectGreedyIdentity, FeatureLedger, generate, repeatingPrompt } from './helpers.js';
@@ -34,6 +37,30 @@ function toyDrafter(model: ToyLanguageModel, quality: ToyDraftQuality, checkFeat
     quality,
     checkFeatures,
   });
+}
+
+/**
+ * A model-free drafter that knows the target: a 6-token chain whose first `right` tokens are the
+ * target's greedy continuation and the rest wrong, and a wrong sibling of its first token.
+ */
+class PrefixOracle implements MatchingDrafter {
+  readonly name = 'oracle';
+  readonly needsFeatures = false;
+  readonly maxTreeSize = 8;
+  readonly matchLength = 4;
+  constructor(
+    private readonly model: ToyLanguageModel,
+    private readonly right: number,
+  ) {}
+  reset(): void {}
+  propose(context: DraftContext, tree: DraftTree): void {
+    const next = referenceGreedy(this.model, context.tokens.subarray(0, context.length), { maxTokens: 6 });
+    const wrong = (t: number, by: number) => (t + by) % this.model.vocabSize;
+    tree.reset(context.tokens[context.length - 1]);
+    let parent = 0;
+    for (let d = 0; d < 6; d++) parent = tree.add(parent, d < this.right ? next[d] : wrong(next[d], 1), -d);
+    tree.add(0, wrong(next[0], 2), -10);
+  }
 }
 
 describe('hybrid drafter', () => {
@@ -179,8 +206,8 @@ describe('hybrid drafter', () => {
         await expectGreedyIdentity(model, hybrid, prompt, 200);
         steps[policy] = hybrid.steps;
         if (policy === 'throughput') {
-          expect(hybrid.meanStepMs(0, 4)).toBe(21);
-          expect(hybrid.meanStepMs(1, 4)).toBe(1);
+          expect(hybrid.modelStepMs(4)).toBe(21);
+          expect(hybrid.treeStepMs(5)).toBe(1);
         }
       }
       // More tokens per step from the model (10 + 1 against 4 + 1) ...
@@ -220,6 +247,56 @@ describe('hybrid drafter', () => {
       expect(throughput.hybrid.steps[2]).toBeGreaterThan(throughput.hybrid.steps[1]);
       expect(throughput.msPerToken).toBeLessThan(expected.msPerToken);
     });
+  });
+
+  it('cuts model-free trees to the levels that pay for their verification', async () => {
+    let clock = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const model = new ToyLanguageModel({ vocabSize: 40, order: 2, seed: 7, sharpness: 2 });
+      /** A target whose verification costs 1 ms plus `perNode` ms per draft node. */
+      const pricedTarget = (perNode: number) =>
+        new (class extends ToyTarget {
+          override verify(...args: Parameters<ToyTarget['verify']>) {
+            clock += 1 + perNode * (args[0].size - 1);
+            return super.verify(...args);
+          }
+        })(model);
+      const prompt = [3, 9, 4];
+      const reference = Array.from(referenceGreedy(model, prompt, { maxTokens: 150 }));
+      for (const perNode of [0.5, 0.02]) {
+        const run = async (policy: HybridPolicy) => {
+          const oracle = new PrefixOracle(model, 2);
+          const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [oracle], { policy });
+          const decoder = new SpeculativeDecoder({
+            target: pricedTarget(perNode),
+            drafter: hybrid,
+            verifier: new GreedyVerifier(),
+          });
+          const sizes: number[] = [];
+          const started = clock;
+          const result = await decoder.generate(prompt, {
+            maxTokens: 150,
+            onStep: (e) => {
+              if (hybrid.lastChoice === 1) sizes.push(e.tree.size);
+            },
+          });
+          expect(Array.from(result.tokens)).toEqual(reference);
+          return { sizes, msPerToken: (clock - started) / result.tokens.length };
+        };
+        const cut = await run('throughput');
+        const whole = await run('expected');
+        // Cut to the two levels that get accepted within a few steps, and to the first path alone
+        // (root + 2 nodes) once the sibling has been seen to fail.
+        expect(whole.sizes.every((n) => n === 8)).toBe(true);
+        expect(cut.sizes.slice(4).every((n) => n <= 4)).toBe(true);
+        expect(cut.sizes.slice(-20).every((n) => n === 3)).toBe(true);
+        expect(cut.sizes.length).toBeGreaterThan(30);
+        expect(cut.msPerToken).toBeLessThan(whole.msPerToken);
+      }
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('learns expected accepted lengths per match class from every step', async () => {
