@@ -99,8 +99,6 @@ export class HybridDrafter implements Drafter {
    * a plain step (root alone); -1 before any.
    */
   lastChoice = -1;
-  /** Depth the latest model-free tree was cut to (its full depth when not cut); 0 otherwise. */
-  lastDepth = 0;
   private readonly modelAccepted: AcceptanceEstimates;
   private readonly modelTimes: StepTimes;
   private readonly depths: DepthAcceptance;
@@ -169,7 +167,8 @@ export class HybridDrafter implements Drafter {
 
   /**
    * The current estimate of accepted tokens per step for part `d` (as in `steps`) at a match
-   * length: for a model-free drafter, of a tree as deep as its largest.
+   * length: for a model-free drafter, of a whole tree as deep as its token budget allows (a chain
+   * of `maxTreeSize - 1` tokens).
    */
   expectedAccepted(d: number, matchLength: number): number {
     const c = matchClass(matchLength);
@@ -195,7 +194,6 @@ export class HybridDrafter implements Drafter {
     for (const d of this.modelFree) d.reset();
     this.backlog.clear();
     this.lastChoice = -1;
-    this.lastDepth = 0;
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
@@ -211,7 +209,6 @@ export class HybridDrafter implements Drafter {
     this.stepClass = matchClass(longest);
     const retry = this.policy !== 'match' && this.sinceModel[this.stepClass]++ >= RETRY_MODEL_AFTER;
     const choice = retry ? 0 : this.policy === 'throughput' ? this.byThroughput() : this.byMatch();
-    this.lastDepth = 0;
     if (choice === 0) {
       this.sinceModel[this.stepClass] = 0;
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
@@ -221,9 +218,9 @@ export class HybridDrafter implements Drafter {
         tree.reset(context.tokens[context.length - 1]);
       } else {
         const scratch = this.scratch[choice - 1];
-        this.lastDepth = this.policy === 'throughput' ? this.cut.depth : scratch.maxDepth();
-        if (this.policy === 'throughput' && this.cut.firstPath) tree.copyFirstPath(scratch, this.lastDepth);
-        else tree.copyToDepth(scratch, this.lastDepth);
+        if (this.policy !== 'throughput') tree.copyFrom(scratch);
+        else if (this.cut.firstPath) tree.copyFirstPath(scratch, this.cut.depth);
+        else tree.copyToDepth(scratch, this.cut.depth);
       }
     }
     this.lastChoice = choice;
@@ -243,15 +240,25 @@ export class HybridDrafter implements Drafter {
     }
     const count = committedTokens(outcome, this.committed);
     for (let i = 0; i < this.modelFree.length; i++) {
-      const scratch = this.scratch[i];
-      const own = this.ownClass(i);
-      for (const firstPath of [true, false]) {
-        const node = (firstPath ? replayFirstPath : replayWalk)(scratch, this.committed, count);
-        const reached = scratch.depths[node];
-        this.depths.record(row(i, firstPath), own, reached, reached < count && scratch.firstChild(node) >= 0);
-      }
+      this.learnDepth(i, true, replayFirstPath(this.scratch[i], this.committed, count), count);
+      this.learnDepth(i, false, replayWalk(this.scratch[i], this.committed, count), count);
       if (choice === i + 1) this.modelFree[i].observe?.(outcome);
     }
+  }
+
+  /**
+   * Records how deep model-free drafter `i`'s first path or whole tree got: its replay against the
+   * `count` committed tokens ended at `node`, short of them where that node has children.
+   */
+  private learnDepth(i: number, firstPath: boolean, node: number, count: number): void {
+    const scratch = this.scratch[i];
+    const reached = scratch.depths[node];
+    this.depths.record(
+      row(i, firstPath),
+      this.ownClass(i),
+      reached,
+      reached < count && scratch.firstChild(node) >= 0,
+    );
   }
 
   /** The model drafter's budget controller statistics, when it has a controller. */
