@@ -56,6 +56,13 @@ export interface DraftModel {
   /** Forgets everything. */
   reset(): void;
   /**
+   * Optional, for models that fetch `logits` only on request (EAGLE heads opened with them):
+   * whether the steps of the following calls carry them. Drafters that sample their trees ask
+   * for them before drafting and top-k drafters do not, so that top-k drafting over a model that
+   * can sample copies no logits (a row of 8192 cost 0.06 ms a call on the reference CPU).
+   */
+  requestLogits?(wanted: boolean): void;
+  /**
    * Drops the round's draft rows and appends `rows` committed rows: `tokens[r]` with feature row
    * r of `features`, at position `committedRows + r`, causally. Returns the outputs of the newest
    * committed row only (`rows` 1): what follows the newest committed token. The older rows are

@@ -160,6 +160,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     if (context.room < 2) return;
     const commit = this.boundedRows(context);
     if (!commit || model.committedRows + commit.rows > model.maxContext) return;
+    model.requestLogits?.(this.sampler !== null);
     const first = await model.commit(commit.tokens, commit.features, commit.rows, this.k);
     if (first.rows !== 1) {
       throw new ContractError(

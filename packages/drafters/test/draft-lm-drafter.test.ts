@@ -1,4 +1,10 @@
-import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import {
+  DraftTree,
+  DynamicTreeGrowth,
+  SpeculativeDecoder,
+  StaticTreeGrowth,
+  StaticTreeShape,
+} from '@treespec/core';
 import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +71,32 @@ describe('draft-LM drafter', () => {
     expect(pValue).toBeGreaterThan(1e-3);
     expect(tokensPerStep).toBeGreaterThan(1.2);
   }, 60_000);
+
+  it('asks its model for logits only when it samples its trees, so top-k drafting copies none', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 12, order: 2, seed: 5, sharpness: 1.5 });
+    const lm = new ToyDraftHead(model, { featureSize: 0 });
+    const requests: boolean[] = [];
+    lm.requestLogits = (wanted) => requests.push(wanted);
+    const growth = () => new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
+    const sampled = new DraftLmDrafter(lm, { growth: growth(), sample: { temperature: 1, seed: 2 } });
+    const topK = new DraftLmDrafter(lm, { growth: growth() });
+    const tokens = Int32Array.of(1, 4, 7);
+    const context = {
+      tokens,
+      length: 3,
+      promptLength: 3,
+      features: null,
+      featureStart: 0,
+      featureRows: 0,
+      featureSize: 0,
+      room: 16,
+    };
+    for (const drafter of [sampled, topK, sampled]) {
+      drafter.reset(1);
+      await drafter.propose(context, new DraftTree(8));
+    }
+    expect(requests).toEqual([true, false, true]);
+  });
 
   it('refuses sampled trees on a growth that prunes', () => {
     const { lm } = setup(null, new StaticTreeGrowth(StaticTreeShape.chain(2)));

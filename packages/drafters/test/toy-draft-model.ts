@@ -21,6 +21,8 @@ export class ToyDraftHead implements DraftModel {
   private readonly idx: Int32Array;
   private readonly val: Float64Array;
   draftCalls = 0;
+  /** Unset: it always returns logits; a test may set it to see what its drafters ask for. */
+  requestLogits?: (wanted: boolean) => void;
 
   /** `featureSize` 0 makes it a draft LM (rows are the committed tokens themselves, no features). */
   constructor(

@@ -78,25 +78,36 @@ describe('the budget controller on the real tiny model', () => {
   }, 60_000);
 
   it.each(['draft-lm', 'eagle2'] as const)(
-    '%s draws sampled trees for sampling generations by default, greedy ones stay top-k',
+    '%s drafts top-k trees for sampling generations by default, sampled trees when asked, and top-k ones for greedy generations either way',
     async (drafter) => {
-      const generator = await loadTreespec(TINY, { drafter, tuningCache: false });
-      try {
-        const kinds = { sampled: 0, deterministic: 0 };
-        const count = (e: { tree: { size: number; candidateKind: 'sampled' | 'deterministic' } }) => {
-          if (e.tree.size > 1) kinds[e.tree.candidateKind]++;
-        };
-        const prompt = devPrompts(1)[0]!.prompt;
-        await generator.generate(prompt, { maxTokens: 32, temperature: 1, seed: 3, onStep: count });
-        expect(kinds.sampled).toBeGreaterThan(0);
-        expect(kinds.deterministic).toBe(0);
-        await generator.generate(prompt, { maxTokens: 32, onStep: count });
-        expect(kinds.deterministic).toBeGreaterThan(0);
-      } finally {
-        await generator.dispose();
+      const prompt = devPrompts(1)[0]!.prompt;
+      for (const draftSampling of [undefined, true]) {
+        const generator = await loadTreespec(TINY, {
+          drafter,
+          tuningCache: false,
+          ...(draftSampling ? { draftSampling } : {}),
+        });
+        try {
+          const kinds = { sampled: 0, deterministic: 0 };
+          const count = (e: { tree: { size: number; candidateKind: 'sampled' | 'deterministic' } }) => {
+            if (e.tree.size > 1) kinds[e.tree.candidateKind]++;
+          };
+          await generator.generate(prompt, { maxTokens: 32, temperature: 1, seed: 3, onStep: count });
+          const [drawn, other] = draftSampling
+            ? (['sampled', 'deterministic'] as const)
+            : (['deterministic', 'sampled'] as const);
+          expect(kinds[drawn], `draftSampling ${draftSampling}`).toBeGreaterThan(0);
+          expect(kinds[other], `draftSampling ${draftSampling}`).toBe(0);
+          kinds.deterministic = kinds.sampled = 0;
+          await generator.generate(prompt, { maxTokens: 32, onStep: count });
+          expect(kinds.deterministic).toBeGreaterThan(0);
+          expect(kinds.sampled).toBe(0);
+        } finally {
+          await generator.dispose();
+        }
       }
     },
-    60_000,
+    120_000,
   );
 
   it('ignores a corrupt tuning cache with a warning and learns from scratch', async () => {

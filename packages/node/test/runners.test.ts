@@ -208,6 +208,20 @@ describe('the EAGLE heads’ logits', () => {
     const step = await head.draft(tokens, feature, Int32Array.of(n, n), bias, 2, 5);
     expect(step.rows).toBe(2);
     expectLogitsMatchTopK(step, vocab);
+    const drafted = Array.from(step.topTokens.subarray(0, 10));
+    // A top-k drafter over a head that can sample asks it to leave the logits out: same top-k.
+    const shared = new OnnxEagleHead(session, eagleHeadLayout(headModel), { maxContext: 256, logits: true });
+    shared.requestLogits(false);
+    const committed = await shared.commit(rows, features!, n, 5);
+    expect(committed.logits).toBeUndefined();
+    expect(Array.from(committed.topTokens.subarray(0, 5))).toEqual(c.head_top5_ids);
+    shared.requestLogits(true);
+    const again = await shared.draft(tokens, feature, Int32Array.of(n, n), bias, 2, 5);
+    expectLogitsMatchTopK(again, vocab);
+    expect(Array.from(again.topTokens.subarray(0, 10))).toEqual(drafted);
+    // A head opened without them has none to give.
+    topK.requestLogits(true);
+    expect((await topK.commit(rows, features!, n, 5)).logits).toBeUndefined();
     await runner.dispose();
     await head.dispose();
   }, 60_000);

@@ -11,9 +11,11 @@ import type { EagleHeadLayout } from './model-layout.js';
 /** Options of the EAGLE heads' runners; the widest draft call defaults to 64 rows. */
 export interface HeadRunnerOptions extends DraftModelRunnerOptions {
   /**
-   * Also fetch each scored row's `logits`, which sampled draft trees are drawn from; default
-   * false, so top-k drafting copies none. A head over a reduced draft vocabulary returns them over
-   * its draft tokens (see `draftTokenIds`), which needs a manifest that records their target ids.
+   * Make each scored row's `logits` available, which sampled draft trees are drawn from; default
+   * false. They are then fetched while requested ({@link HeadRunner.requestLogits}, on from the
+   * start), so that top-k drafting copies none. A head over a reduced draft vocabulary returns them
+   * over its draft tokens (see `draftTokenIds`), which needs a manifest that records their target
+   * ids.
    */
   logits?: boolean;
 }
@@ -32,7 +34,9 @@ export abstract class HeadRunner extends DraftModelRunner {
   private readonly topK = new Int64Buffer(1);
   private readonly topTokens: Int32Array;
   private readonly fetchNames: string[];
-  private readonly fetchesLogits: boolean;
+  /** `fetchNames` and the logits; null when the head was opened without the `logits` option. */
+  private readonly fetchNamesWithLogits: string[] | null;
+  private fetchesLogits: boolean;
   /** Width of a row of `logits`: the draft vocabulary's size, or the whole vocabulary's. */
   private readonly logitsWidth: number;
   /** Target ids of the draft vocabulary a reduced head's `logits` cover; null over the whole vocabulary. */
@@ -72,7 +76,12 @@ export abstract class HeadRunner extends DraftModelRunner {
     this.logitsWidth = draftVocabSize ?? shape.vocabSize;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
     this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
-    if (this.fetchesLogits) this.fetchNames.push(names.logits);
+    this.fetchNamesWithLogits = this.fetchesLogits ? [...this.fetchNames, names.logits] : null;
+  }
+
+  /** Whether the next calls fetch `logits`; only a head opened with the `logits` option can. */
+  requestLogits(wanted: boolean): void {
+    this.fetchesLogits = wanted && this.fetchNamesWithLogits !== null;
   }
 
   /**
@@ -99,7 +108,8 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
     const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
-    const out = await cache.run(this.session, feeds, this.fetchNames, rows, committed);
+    const fetches = this.fetchesLogits ? (this.fetchNamesWithLogits as string[]) : this.fetchNames;
+    const out = await cache.run(this.session, feeds, fetches, rows, committed);
     const ids = out[names.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * (first * k + i)];

@@ -46,16 +46,19 @@ export type OpenGraph = (model: Uint8Array, outputs: OutputPlacement) => Promise
  */
 const MIN_VERIFIABLE_TREE = 64;
 
-/** A model drafter as loaded: under its budget controller, with its runner and the growth its buffers were sized for. */
+/**
+ * A draft model as loaded: its runner, the growth its buffers were sized for, and how to put a
+ * drafter over it under a budget controller of its own.
+ */
 interface LoadedModelDrafter {
-  readonly drafter: Drafter;
   readonly runner: DraftModel;
   readonly capacity: TreeGrowth;
+  control(): Drafter;
 }
 
 /**
  * Builds the {@link TextGenerator} a {@link Plan} describes: opens the draft models' sessions
- * (each model drafter once, shared), makes every planned drafter from the drafter table, then
+ * (each draft model once, shared by the drafters over it), makes every planned drafter from the drafter table, then
  * opens the target sized for the largest tree. Generations may ask for another tree budget
  * (`TextGenerateOptions.tree`, for the hybrid its model drafter's) within the capacity set here. Where the plan's provider keeps KV
  * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
@@ -77,12 +80,18 @@ export async function assemble(
     }
     return found;
   };
+  const models = new Map<Drafter, [ModelDrafterName, LoadedModelDrafter]>();
   const context: DrafterContext = {
     choices: plan.choices,
     corpus: plan.corpus?.map((doc) =>
       typeof doc === 'string' ? tokenizer.encode(doc, { addSpecialTokens: false }) : doc,
     ),
-    modelDrafter: async (name) => (await loadModelDrafter(name)).drafter,
+    modelDrafter: async (name) => {
+      const model = await loadModelDrafter(name);
+      const drafter = model.control();
+      models.set(drafter, [name, model]);
+      return drafter;
+    },
   };
   const drafters: Record<string, Drafter> = {};
   for (const name of plan.drafters) drafters[name] = await DRAFTERS[name].make(context);
@@ -102,11 +111,6 @@ export async function assemble(
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
     ...(compaction ? { compaction } : {}),
   });
-  const models = new Map<Drafter, [ModelDrafterName, LoadedModelDrafter]>();
-  for (const [name, promise] of loaded) {
-    const model = await promise;
-    models.set(model.drafter, [name, model]);
-  }
   return new TextGenerator({
     tokenizer,
     target,
@@ -168,13 +172,14 @@ async function openModelDrafter(
     logits: sampled !== null,
   });
   const seed = plan.controllerSeeds[name];
-  const drafter = controlModelDrafter(entry.make(runner, growth), {
-    budget: plan.budgetMode,
-    start: startTree(plan.startBudgets[entry.budget]),
-    ...(seed ? { seed } : {}),
-    ...(sampled && 'sampled' in entry ? { sampling: entry.sampled(runner, sampled) } : {}),
-  });
-  return { drafter, runner, capacity: growth };
+  const control = () =>
+    controlModelDrafter(entry.make(runner, growth), {
+      budget: plan.budgetMode,
+      start: startTree(plan.startBudgets[entry.budget]),
+      ...(seed ? { seed } : {}),
+      ...(sampled && 'sampled' in entry ? { sampling: entry.sampled(runner, sampled) } : {}),
+    });
+  return { runner, capacity: growth, control };
 }
 
 /** Throws unless trees of `growth` fit the buffers allocated for `capacity` and the target's. */

@@ -21,7 +21,11 @@ export interface DrafterContext {
   readonly choices: DrafterChoices;
   /** Documents (token ids) the suffix drafter may also copy from, or undefined. */
   readonly corpus: readonly ArrayLike<number>[] | undefined;
-  /** The drafter over one of the bundle's draft models, built once per load and shared. */
+  /**
+   * A drafter over one of the bundle's draft models (its session is opened once per load and
+   * shared), under a budget controller of its own: `eagle2` and the hybrid's model part learn
+   * their trees apart, since the hybrid calls its model drafter only on the steps it picks it.
+   */
   modelDrafter(name: ModelDrafterName): Promise<Drafter>;
 }
 

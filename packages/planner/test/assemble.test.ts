@@ -25,7 +25,7 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
   });
   afterAll(() => generator.dispose());
 
-  it('builds every drafter of the plan, sharing one model drafter between eagle2 and hybrid', () => {
+  it('builds every drafter of the plan; eagle2 and the hybrid share the head, each under a controller of its own', () => {
     expect(Object.keys(generator.drafters).sort()).toEqual([
       'draft-lm',
       'eagle2',
@@ -35,6 +35,12 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     ]);
     expect(generator.drafter?.name).toBe('eagle2');
     expect(generator.drafters.eagle2?.maxTreeSize).toBe(17);
+    const eagle2 = generator.drafters.eagle2 as BudgetController;
+    const hybridModel = (generator.drafters.hybrid as HybridDrafter).primary as BudgetController;
+    // The hybrid calls its model drafter only on the steps it picks it, so a controller shared
+    // with eagle2 would learn its plain runs and catch-ups from two different patterns of use.
+    expect(hybridModel).not.toBe(eagle2);
+    expect((hybridModel.inner as ModelTreeDrafter).model).toBe((eagle2.inner as ModelTreeDrafter).model);
   });
 
   it('keeps greedy output identical to plain decoding with every drafter', async () => {

@@ -44,15 +44,15 @@ describe('plan', () => {
     expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
   });
 
-  it('under auto, starts the controllers from the fixed budgets and lets sampling generations draw sampled trees', async () => {
+  it('under auto, starts the controllers from the fixed budgets; sampled draft trees only when asked for', async () => {
     const manifest = await tinyManifest();
     const auto = plan(manifest, { drafters: ['draft-lm'] }, 'cpu');
     const fixed = plan(manifest, { drafters: ['draft-lm'], budget: 'fixed' }, 'cpu');
     expect(auto.startBudgets).toEqual(fixed.budgets);
     expect(auto.budgets.tree.depth).toBeGreaterThan(fixed.budgets.tree.depth as number);
-    expect(auto.draftSampling).toBe(true);
+    expect(auto.draftSampling).toBe(false);
     expect(fixed.draftSampling).toBe(false);
-    expect(plan(manifest, { draftSampling: false }).draftSampling).toBe(false);
+    expect(plan(manifest, { draftSampling: true }).draftSampling).toBe(true);
     const small = plan(manifest, { maxContext: 8 }, 'cpu');
     expect(small.startBudgets.tree.totalTokens).toBe(8);
   });
@@ -111,8 +111,8 @@ describe('plan', () => {
     expect(() => plan(old, { drafter: 'eagle3', draftSampling: true }, 'cpu', 'm/treespec.json')).toThrow(
       /option "draftSampling" must be unset or false with the "eagle3-head" model of m\/treespec\.json: its draft vocabulary's target ids are not in the manifest/,
     );
-    // Left to its default it keeps top-k trees; the full-vocabulary EAGLE-2 head samples either way.
-    expect(plan(old, { drafter: 'eagle3' }).draftSampling).toBe(true);
+    // Left to its default it keeps top-k trees; the full-vocabulary EAGLE-2 head can sample either way.
+    expect(plan(old, { drafter: 'eagle3' }).draftSampling).toBe(false);
     expect(() => plan(old, { drafter: 'eagle2', draftSampling: true })).not.toThrow();
     expect(() => plan(manifest, { drafter: 'eagle3', draftSampling: true })).not.toThrow();
   });

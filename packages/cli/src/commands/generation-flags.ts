@@ -120,9 +120,12 @@ export function addModelFlags(command: Command): Command {
     )
     .option(
       '--draft-sampling',
-      'draft-lm, eagle2, eagle3: draw sampled draft trees when sampling (temperature > 0); the default under --budget auto',
+      'draft-lm, eagle2, eagle3: draw sampled draft trees when sampling (temperature > 0) instead of top-k trees',
     )
-    .option('--no-draft-sampling', 'draft-lm, eagle2, eagle3: draw top-k draft trees when sampling, too')
+    .option(
+      '--no-draft-sampling',
+      'draft-lm, eagle2, eagle3: draw top-k draft trees when sampling, too (the default)',
+    )
     .option('--no-tuning-cache', 'do not seed the budget controller from stored `treespec tune` results')
     .addOption(
       new Option('--hybrid-base <drafter>', 'hybrid: the model drafter').choices(['eagle2', 'draft-lm']),
