@@ -34,8 +34,11 @@ export abstract class HeadRunner extends DraftModelRunner {
   private readonly topK = new Int64Buffer(1);
   private readonly topTokens: Int32Array;
   private readonly fetchNames: string[];
-  /** `fetchNames` and the logits; null when the head was opened without the `logits` option. */
-  private readonly fetchNamesWithLogits: string[] | null;
+  /** `fetchNames` and the logits. */
+  private readonly fetchNamesWithLogits: string[];
+  /** Whether the head was opened with the `logits` option. */
+  private readonly canFetchLogits: boolean;
+  /** Whether the next calls fetch the logits ({@link HeadRunner.requestLogits}). */
   private fetchesLogits: boolean;
   /** Width of a row of `logits`: the draft vocabulary's size, or the whole vocabulary's. */
   private readonly logitsWidth: number;
@@ -62,8 +65,9 @@ export abstract class HeadRunner extends DraftModelRunner {
       64,
     );
     this.names = names;
-    this.fetchesLogits = options.logits ?? false;
-    if (this.fetchesLogits && draftVocabSize !== null && draftTokenIds?.length !== draftVocabSize) {
+    this.canFetchLogits = options.logits ?? false;
+    this.fetchesLogits = this.canFetchLogits;
+    if (this.canFetchLogits && draftVocabSize !== null && draftTokenIds?.length !== draftVocabSize) {
       throw new OptionError(
         'logits',
         true,
@@ -76,12 +80,12 @@ export abstract class HeadRunner extends DraftModelRunner {
     this.logitsWidth = draftVocabSize ?? shape.vocabSize;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
     this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
-    this.fetchNamesWithLogits = this.fetchesLogits ? [...this.fetchNames, names.logits] : null;
+    this.fetchNamesWithLogits = [...this.fetchNames, names.logits];
   }
 
   /** Whether the next calls fetch `logits`; only a head opened with the `logits` option can. */
   requestLogits(wanted: boolean): void {
-    this.fetchesLogits = wanted && this.fetchNamesWithLogits !== null;
+    this.fetchesLogits = wanted && this.canFetchLogits;
   }
 
   /**
@@ -108,7 +112,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
     const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
-    const fetches = this.fetchesLogits ? (this.fetchNamesWithLogits as string[]) : this.fetchNames;
+    const fetches = this.fetchesLogits ? this.fetchNamesWithLogits : this.fetchNames;
     const out = await cache.run(this.session, feeds, fetches, rows, committed);
     const ids = out[names.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
