@@ -178,6 +178,14 @@ describe('treespec convert and inspect', () => {
       ['convert', 'x', '-o', 'y', '--attention', 'flash'],
       "error: option '--attention <layout>' argument 'flash' is invalid",
     ],
+    [
+      ['convert', 'x', '-o', 'y', '--attention-precision', 'float16'],
+      "error: option '--attention-precision <p>' argument 'float16' is invalid",
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '-r', 'eagle-head', '-t', 'z', '--attention-precision', 'float64'],
+      'error: option "--attention-precision" must be given only with --role target or draft',
+    ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);

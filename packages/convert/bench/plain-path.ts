@@ -54,6 +54,8 @@ const VARIANTS: Record<string, Variant> = {
   fused: { graph: {}, attention: 'fused' },
   'no-mem-pattern': { graph: {}, session: { enableMemPattern: false } },
   'no-arena': { graph: {}, session: { enableCpuMemArena: false } },
+  'float32-sums': { graph: { attentionPrecision: 'float32' } },
+  'float64-sums': { graph: { attentionPrecision: 'float64' } },
 };
 
 const { values: args } = parseArgs({

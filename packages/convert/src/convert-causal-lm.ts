@@ -116,7 +116,12 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
         checkpoint,
         config,
         resolved.format,
-        resolved.graph,
+        {
+          // A target's greedy output must not depend on the tree (see GraphOptions.attentionPrecision).
+          attentionPrecision:
+            role === 'target' && resolved.format.quantizesActivations ? 'float64' : 'float32',
+          ...resolved.graph,
+        },
         resolved.maxContext,
         names,
         capturedLayers,

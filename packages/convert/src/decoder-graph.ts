@@ -32,6 +32,18 @@ export interface GraphOptions {
   readonly rope: 'primitive' | 'fused';
   /** Fold 1/sqrt(headDim) into the query projection instead of scaling q at run time (default true). */
   readonly foldScale: boolean;
+  /**
+   * Precision of plain attention's sums over the keys (the softmax's total and the weighted
+   * values). In `float32` ONNX Runtime's kernels group a sum's terms by column (vector lanes,
+   * blocks of the inner dimension), so a tree node, whose ancestors sit at other columns than the
+   * same tokens in a plain step, gets an attention output that can differ from the plain step's in
+   * the last bits. `float64` sums in double and rounds once to float32, so a row's output no longer
+   * depends on where the tree puts the other rows. Weight formats that quantize activations
+   * ({@link WeightFormat.quantizesActivations}) can turn one such bit into another code, and greedy
+   * speculative decoding into another token; the converter gives their targets `float64` by
+   * default, every other model `float32`. The fused attention (`attention: 'fused'`) ignores it.
+   */
+  readonly attentionPrecision?: 'float32' | 'float64';
 }
 
 /** The default {@link GraphOptions}. */
@@ -415,7 +427,10 @@ function plainAttention(
   const keys = g.op('Concat', [pastKey, rows.keys], { axis: 1 });
   const values = g.op('Concat', [pastValue, rows.values], { axis: 1 });
   const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT(keys)]), bias]);
-  const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), valuesT(values)]);
+  const context =
+    ctx.options.attentionPrecision === 'float64'
+      ? float64Weighting(g, scores, valuesT(values))
+      : g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), valuesT(values)]);
   const merged =
     group === 1
       ? g.op('Transpose', [context], { perm: [1, 0, 2] })
@@ -423,6 +438,19 @@ function plainAttention(
           perm: [2, 0, 1, 3],
         });
   return g.op('Reshape', [merged, g.int64([-1, heads * d])]);
+}
+
+/**
+ * softmax(scores) · values with the sums in float64: the exponentials are float32 (elementwise, so
+ * each is the same wherever its column sits), their products with the values are exact in float64,
+ * and the two sums over the keys round once, to float32, after the division.
+ */
+function float64Weighting(g: GraphBuilder, scores: string, values: string): string {
+  const max = g.op('ReduceMax', [scores], { axes: [-1], keepdims: 1 });
+  const weights = g.op('Cast', [g.op('Exp', [g.op('Sub', [scores, max])])], { to: OnnxDataType.DOUBLE });
+  const weighted = g.op('MatMul', [weights, g.op('Cast', [values], { to: OnnxDataType.DOUBLE })]);
+  const total = g.op('ReduceSum', [weights, g.int64([-1])], { keepdims: 1 });
+  return g.op('Cast', [g.op('Div', [weighted, total])], { to: OnnxDataType.FLOAT });
 }
 
 /**

@@ -9,6 +9,7 @@ export const OnnxDataType = {
   INT64: 7,
   BOOL: 9,
   FLOAT16: 10,
+  DOUBLE: 11,
   BFLOAT16: 16,
 } as const;
 

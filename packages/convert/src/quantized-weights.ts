@@ -41,6 +41,8 @@ export interface QuantizedWeightOptions {
 export class BlockQuantizedWeights implements WeightFormat {
   readonly name: WeightFormatName;
   readonly quantization: WeightQuantization;
+  /** Every accuracy level but 1 (float32) rounds the activations: to int8 (4), bf16 (3), fp16 (2), or ONNX Runtime's pick (0). */
+  readonly quantizesActivations: boolean;
   private readonly block: BlockQuantization;
   /** Embeddings and norm scales are stored as float32 weights store them. */
   private readonly float = new Fp32Weights();
@@ -54,6 +56,7 @@ export class BlockQuantizedWeights implements WeightFormat {
     this.name = bits === 8 ? 'int8' : 'int4';
     this.block = { bits, blockSize, symmetric };
     this.quantization = { op: `${MS_DOMAIN}.MatMulNBits`, bits, blockSize, symmetric, accuracyLevel };
+    this.quantizesActivations = accuracyLevel !== 1;
   }
 
   async linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string> {

@@ -15,6 +15,12 @@ export interface WeightFormat {
   readonly name: WeightFormatName;
   /** Recorded in the manifest (`quantization`) by quantized formats. */
   readonly quantization?: WeightQuantization;
+  /**
+   * True when the linear layers round their inputs (int8 activations and the like), so that a
+   * last-bit difference in an activation can change a result by a whole quantization step; the
+   * converter then sums a target's attention in float64 (see `GraphOptions.attentionPrecision`).
+   */
+  readonly quantizesActivations?: boolean;
   /** `x` [N, in] times the weight [out, in] transposed, plus `bias` [out] when given: [N, out]. */
   linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string>;
   /** Rows of `table` [vocab, hidden] picked by the int64 ids `ids` [N]: [N, hidden]. */

@@ -260,6 +260,29 @@ describe('int8 and int4 weights (MatMulNBits)', () => {
     expect(gather).toMatchObject({ dataType: 1, dims: [96, 40] });
   });
 
+  it('sums a target’s attention in float64 where its activations are quantized, and nowhere else', async () => {
+    /** Casts to float64 in the model file: the scores and the values of each layer's plain attention. */
+    const doubleCasts = async (file: string) =>
+      decodeModel(await readFile(file)).graph.node.filter(
+        (n) => n.opType === 'Cast' && n.attribute.some((a) => a.name === 'to' && a.i === 11),
+      ).length;
+    const converted = async (options: Partial<Parameters<typeof convertCausalLM>[0]>) => {
+      const out = join(root, `m${++counter}`);
+      const result = await convertCausalLM({ checkpoint, out, ...options });
+      return doubleCasts(join(out, result.model.file));
+    };
+    expect(await converted({ weightFormat: 'int8' })).toBe(2 * SPEC.layers);
+    expect(await converted({ weightFormat: 'int4' })).toBe(2 * SPEC.layers);
+    expect(await converted({ weightFormat: new Int8Weights({ accuracyLevel: 1 }) })).toBe(0);
+    expect(await converted({ weightFormat: 'fp32' })).toBe(0);
+    expect(await converted({ weightFormat: 'fp32', graph: { attentionPrecision: 'float64' } })).toBe(
+      2 * SPEC.layers,
+    );
+    expect(await converted({ weightFormat: 'int8', graph: { attentionPrecision: 'float32' } })).toBe(0);
+    // A draft LM's drafts only change how many tokens are accepted, never the output.
+    expect(await converted({ weightFormat: 'int8', role: 'draft' })).toBe(0);
+  });
+
   for (const [bits, symmetric] of [
     [8, true],
     [4, true],

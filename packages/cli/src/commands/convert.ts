@@ -26,6 +26,7 @@ interface ConvertFlags {
   draftVocab?: number;
   draftVocabCorpus?: string;
   attention: 'plain' | 'fused';
+  attentionPrecision?: 'float32' | 'float64';
   chatTemplate?: string;
 }
 
@@ -133,6 +134,12 @@ export function registerConvert(program: Command): void {
         .choices(['plain', 'fused'])
         .default('plain'),
     )
+    .addOption(
+      new Option(
+        '--attention-precision <p>',
+        'target, plain attention: sum the softmax and the values in float32 or float64 (default: float64 when the weights quantize activations, int8/int4, so that tree verification computes each row bit for bit as a plain step does; float32 otherwise)',
+      ).choices(['float32', 'float64']),
+    )
     .option(
       '--chat-template <file>',
       'target: a Jinja chat template written into the bundle, for a base model whose tokenizer has none',
@@ -171,6 +178,12 @@ export function registerConvert(program: Command): void {
           throw new OptionError('--eagle3-layers', true, 'a list of layers with --role eagle-head');
         if (flags.attention !== 'plain')
           throw new OptionError('--attention', flags.attention, 'plain for --role eagle-head');
+        if (flags.attentionPrecision !== undefined)
+          throw new OptionError(
+            '--attention-precision',
+            flags.attentionPrecision,
+            'given only with --role target or draft',
+          );
         result = await convertEagleHead({
           ...common,
           target: resolve(flags.target),
@@ -191,6 +204,7 @@ export function registerConvert(program: Command): void {
           ...common,
           role: flags.role,
           attention: flags.attention,
+          ...(flags.attentionPrecision ? { graph: { attentionPrecision: flags.attentionPrecision } } : {}),
           ...(eagle3Layers ? { eagle3Layers } : {}),
           ...(flags.chatTemplate !== undefined
             ? { chatTemplate: await readFile(resolve(flags.chatTemplate), 'utf8') }
