@@ -13,7 +13,7 @@ import {
   manifestSource,
   resolveOptions,
 } from './convert-options.js';
-import type { AttentionKind } from './decoder-graph.js';
+import type { AttentionKind, GraphOptions } from './decoder-graph.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
@@ -88,6 +88,11 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
   const resolved = resolveOptions(options, role, config.maxPositions);
+  // A target's greedy output must not depend on the tree (see GraphOptions.attentionPrecision).
+  const graph: GraphOptions = {
+    attentionPrecision: role === 'target' && resolved.format.quantizesActivations ? 'float64' : 'float32',
+    ...resolved.graph,
+  };
   // A corrupt manifest in the output directory fails here, before any file is written.
   await readManifest(options.out);
   if (options.draftVocab && role !== 'draft') {
@@ -116,12 +121,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
         checkpoint,
         config,
         resolved.format,
-        {
-          // A target's greedy output must not depend on the tree (see GraphOptions.attentionPrecision).
-          attentionPrecision:
-            role === 'target' && resolved.format.quantizesActivations ? 'float64' : 'float32',
-          ...resolved.graph,
-        },
+        graph,
         resolved.maxContext,
         names,
         capturedLayers,
@@ -148,6 +148,9 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
       ...(attention === 'fused' ? { attention } : {}),
+      ...(attention === 'plain' && graph.attentionPrecision === 'float64'
+        ? { attentionPrecision: 'float64' as const }
+        : {}),
       kvCache: manifestKvCache(config, attention),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,

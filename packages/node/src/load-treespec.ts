@@ -58,6 +58,7 @@ export async function loadTreespec(
   const device = options.executionProvider ?? 'cpu';
   const controllerSeeds = options.controllerSeeds ?? (await storedSeeds(text, device, options.tuningCache));
   const planned = plan(manifest, { ...options, controllerSeeds }, device, manifestFile);
+  for (const warning of planned.warnings) (options.onWarning ?? console.warn)(warning);
   const tokenizer = await loadTokenizer(
     await readTokenizerFiles(directory),
     options.chatTemplate !== undefined ? { chatTemplate: options.chatTemplate } : {},

@@ -92,7 +92,7 @@ afterAll(async () => {
 
 describe('a target with int8 activations', () => {
   it('verifies each tree node bit for bit as the plain steps of its path compute it', async () => {
-    expect(targetEntry(dir).weightFormat).toBe('int8');
+    expect(targetEntry(dir)).toMatchObject({ weightFormat: 'int8', attentionPrecision: 'float64' });
     expect(await rowsDifferingFromPlain(dir, targetEntry(dir).file)).toBe(0);
   }, 60_000);
 
@@ -101,7 +101,13 @@ describe('a target with int8 activations', () => {
   }, 60_000);
 
   it('gives greedy speculative output equal to its plain decoding where float32 sums did not', async () => {
-    const generator = await loadTreespec(dir, { drafters: ['eagle2', 'hybrid'], budget: 'fixed' });
+    const warnings: string[] = [];
+    const generator = await loadTreespec(dir, {
+      drafters: ['eagle2', 'hybrid'],
+      budget: 'fixed',
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(warnings).toEqual([]);
     try {
       const prompts = devPrompts(39).filter((p) => DIVERGED_WITH_FLOAT32_SUMS.includes(p.id));
       expect(prompts).toHaveLength(DIVERGED_WITH_FLOAT32_SUMS.length);
@@ -116,4 +122,19 @@ describe('a target with int8 activations', () => {
       await generator.dispose();
     }
   }, 240_000);
+
+  it('is loaded with a warning when converted with float32 sums', async () => {
+    const inexact = await mkdtemp(join(tmpdir(), 'treespec-int8-float32-sums-'));
+    try {
+      await bundleWithTarget(inexact, { weightFormat: 'int8', graph: { attentionPrecision: 'float32' } });
+      expect(targetEntry(inexact).attentionPrecision).toBeUndefined();
+      const warnings: string[] = [];
+      const generator = await loadTreespec(inexact, { onWarning: (w) => warnings.push(w) });
+      await generator.dispose();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('speculative decoding can give another token than plain decoding');
+    } finally {
+      await rm(inexact, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -232,6 +232,13 @@ export interface ManifestModel {
   readonly outputs: ModelOutputs;
   /** Causal LMs: how attention is built. Absent means `plain`. */
   readonly attention?: AttentionLayout;
+  /**
+   * Causal LMs with plain attention: `float64` when the sums over the keys (the softmax's total and
+   * the weighted values) run in float64, so that each row of a tree verification equals the plain
+   * step of its path bit for bit. Absent means float32 (fine for float activations; a target whose
+   * weights quantize activations can then decode a token differently under speculation).
+   */
+  readonly attentionPrecision?: 'float32' | 'float64';
   readonly kvCache: KvCacheInfo;
   readonly rope: RopeInfo;
   readonly rmsNormEps: number;

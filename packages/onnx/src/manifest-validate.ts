@@ -178,6 +178,15 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
   if (attention === 'fused' && graph !== 'causal-lm')
     v.fail(`${at}.attention`, '"plain" for an EAGLE head', attention);
   const fused = attention === 'fused';
+  if (m.attentionPrecision !== undefined) {
+    v.oneOf(m.attentionPrecision, `${at}.attentionPrecision`, ['float32', 'float64'] as const);
+    if (graph !== 'causal-lm' || fused)
+      v.fail(
+        `${at}.attentionPrecision`,
+        'absent except for a causal LM with plain attention',
+        m.attentionPrecision,
+      );
+  }
   const kv = v.object(m.kvCache, `${at}.kvCache`);
   const layout = fused ? 'bnsh' : 'bsnh';
   if (kv.layout !== layout)

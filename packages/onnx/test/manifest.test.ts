@@ -196,6 +196,21 @@ describe('parseManifest / validateManifest', () => {
     expect(fusedHead.message).toContain('models[1].attention');
   });
 
+  it('accepts attentionPrecision on a causal LM with plain attention only', () => {
+    const exact = causalLM({ attentionPrecision: 'float64' });
+    expect(parseManifest(JSON.stringify(manifest(exact)))).toEqual(manifest(exact));
+    const other = errorOf(() =>
+      validateManifest(manifest(causalLM({ attentionPrecision: 'float16' as 'float64' })), 'm.json'),
+    );
+    expect(other.message).toContain('models[0].attentionPrecision');
+    const onHead = errorOf(() =>
+      validateManifest(manifest(causalLM(), head({ attentionPrecision: 'float64' })), 'm.json'),
+    );
+    expect(onHead.message).toContain(
+      'field "models[1].attentionPrecision" must be absent except for a causal LM',
+    );
+  });
+
   it('names the file when the text is not JSON', () => {
     const e = errorOf(() => parseManifest('{"format":', 'models/treespec.json'));
     expect(e.file).toBe('models/treespec.json');

@@ -22,6 +22,7 @@ import {
   type DrafterChoices,
   type DrafterName,
 } from './drafter-table.js';
+import { exactnessWarning } from './exactness.js';
 import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
@@ -29,6 +30,12 @@ import type { AdaptiveStop } from './tree-growth.js';
 
 /** What a load of a treespec bundle should provide: drafters, budgets, models, context. */
 export interface BundleOptions {
+  /**
+   * Where the loader reports what the user should know about a load that still goes ahead, such
+   * as a quantized target whose speculative output may differ from its plain decoding
+   * (`Plan.warnings`). Default `console.warn`.
+   */
+  onWarning?: (message: string) => void;
   /**
    * The default drafter. The bundle's: `eagle2` when it has an EAGLE head, else `eagle3` when it
    * has an EAGLE-3 head, else `none`; replaced by the device's (`hybrid` on `cpu`, `lookup` on
@@ -109,6 +116,8 @@ export interface Plan {
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /** Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling generations. */
   readonly draftSampling: boolean;
+  /** What the host should tell the user about this load (see {@link exactnessWarning}); printed, never thrown. */
+  readonly warnings: readonly string[];
   /** The budgets `fixed` would draft: under `auto`, the trees the controllers start from. */
   readonly startBudgets: Budgets;
 }
@@ -197,6 +206,7 @@ export function plan(
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
     draftSampling: options.draftSampling ?? false,
+    warnings: [exactnessWarning(target)].filter((w): w is string => w !== null),
   };
 }
 

@@ -106,6 +106,8 @@ export interface LoadInfo {
   bytes: { total: number; downloaded: number; fromCache: number };
   /** Wall time of the whole load, of fetching every file, and of opening the sessions after that. */
   timings: { totalMs: number; filesMs: number; sessionsMs: number };
+  /** What the load reported through `onWarning` (e.g. a quantized target that may decode inexactly). */
+  warnings: string[];
 }
 
 /** A loaded model bundle. */
@@ -166,6 +168,7 @@ export async function loadTreespecWeb(
     let provider = choice.provider;
     let fallbackReason = choice.fallbackReason;
     const planned = plan(bundled, options, provider, manifestUrl);
+    for (const warning of planned.warnings) (options.onWarning ?? console.warn)(warning);
     const runtimeSetup = {
       threads: threads.threads,
       ...(options.wasmPaths !== undefined ? { wasmPaths: options.wasmPaths } : {}),
@@ -301,6 +304,7 @@ export async function loadTreespecWeb(
           filesMs: filesDone - started,
           sessionsMs: finished - filesDone,
         },
+        warnings: [...planned.warnings],
       },
     };
   } catch (error) {

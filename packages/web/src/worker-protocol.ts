@@ -21,7 +21,7 @@ import type { LoadInfo, LoadTreespecWebOptions } from './load-treespec-web.js';
 import type { LoadProgress } from './progress.js';
 
 /** Load options that can cross into a worker (no callbacks, signals or fetch). */
-export type WorkerLoadOptions = Omit<LoadTreespecWebOptions, 'onProgress' | 'signal' | 'fetch'>;
+export type WorkerLoadOptions = Omit<LoadTreespecWebOptions, 'onProgress' | 'signal' | 'fetch' | 'onWarning'>;
 
 /** Generation options that can cross into a worker. */
 export interface WorkerGenerateOptions extends Omit<TextGenerateOptions, 'signal' | 'onStep'> {

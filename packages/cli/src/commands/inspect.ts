@@ -5,15 +5,16 @@ import { verifyChecksums } from '@treespec/node';
 import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
 import type { Command } from 'commander';
 
-/** One line per model: id, role, file, dimensions, KV layout, RoPE, tokenizer, and EAGLE-3/FR-Spec fields. */
+/** One line per model: id, role, file, dimensions, formats, KV layout, RoPE, tokenizer, and EAGLE-3/FR-Spec fields. */
 export function describeModel(m: ManifestModel): string {
   const d = m.dims;
   const base = m.base ? ` base=${m.base.id}` : '';
   const captured = m.capturedLayers ? ` captured layers ${m.capturedLayers.join(',')}` : '';
+  const sums = m.attentionPrecision === 'float64' ? ' (attention sums float64)' : '';
   const draftVocab = m.draftVocab ? ` draft vocab ${m.draftVocab.size} (${m.draftVocab.source})` : '';
   return (
     `${m.id.padEnd(12)} ${m.role.padEnd(10)} ${m.file}  vocab ${d.vocab}, hidden ${d.hidden}, ${d.layers} layers, ` +
-    `heads ${d.heads}/${d.kvHeads} x ${d.headDim}, ctx ${d.maxContext}, ${m.dtype}/${m.weightFormat}, ` +
+    `heads ${d.heads}/${d.kvHeads} x ${d.headDim}, ctx ${d.maxContext}, ${m.dtype}/${m.weightFormat}${sums}, ` +
     `kv ${m.kvCache.layout}, rope ${m.rope.type} ${m.rope.theta}, tokenizer ${m.tokenizer.sha256.slice(0, 12)}${base}${captured}${draftVocab}`
   );
 }
