@@ -144,7 +144,11 @@ async function main(): Promise<void> {
       const plainOf: Record<string, System> = {};
       const llamaOf: Record<string, System> = {};
       for (const format of ['fp32', 'fp16', 'int8']) {
-        const generator = await loadTreespec(bundles[format]!, { intraOpNumThreads: threads });
+        // EAGLE-2 by name: the CPU's default drafter is the hybrid.
+        const generator = await loadTreespec(bundles[format]!, {
+          intraOpNumThreads: threads,
+          drafters: ['eagle2'],
+        });
         generators.push(generator);
         plainOf[format] = treespecSystem(`treespec plain ${format}`, generator, true);
         systems.push(plainOf[format]);
