@@ -19,6 +19,6 @@ export function exactnessWarning(target: ManifestModel): string | null {
   return (
     `treespec: model "${target.id}" quantizes its activations (${target.weightFormat}) and ${sums}, ` +
     'so speculative decoding can give another token than plain decoding where two are nearly tied; ' +
-    're-convert it with `treespec convert --attention plain` for output identical to plain decoding'
+    're-convert it with `treespec convert` and plain attention (it then sums in float64) for output identical to plain decoding'
   );
 }
