@@ -308,6 +308,38 @@ describe('treespec bench', () => {
   }, 120_000);
 });
 
+describe('treespec bench --rounds', () => {
+  it('sums every round into the rows and reports each round’s speed-up', async () => {
+    const json = join(dir, 'rounds.json');
+    const r = await run(
+      'bench',
+      '--drafters',
+      'lookup',
+      '-n',
+      '8',
+      '-t',
+      '0',
+      '--limit',
+      '2',
+      '--rounds',
+      '3',
+      '--no-progress',
+      '--json',
+      json,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /^ {2}lookup: speed-up by round [\d.]+x [\d.]+x [\d.]+x \(range [\d.]+–[\d.]+x\)$/m,
+    );
+    const report = JSON.parse(await readFile(json, 'utf8'));
+    expect(report.overall.roundSpeedups).toHaveLength(3);
+    expect(report.overall.tokens.baseline).toBe(2 * 8 * 3);
+    // One row per prompt, over its three rounds.
+    expect(report.prompts.map((p: { id: string }) => p.id)).toHaveLength(2);
+    expect(report.prompts[0].tokens.baseline).toBe(8 * 3);
+  }, 120_000);
+});
+
 describe('treespec generate --compare', () => {
   it('prints the text once, both runs, and the speed-up with identical greedy output', async () => {
     const r = await run('generate', 'Once upon a time', '--max-tokens', '12', '--compare');

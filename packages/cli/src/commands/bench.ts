@@ -26,6 +26,7 @@ interface BenchFlags extends ModelFlags, SamplingFlags {
   temperature: string;
   drafters?: string;
   budgets?: string;
+  rounds: number;
   progress: boolean;
 }
 
@@ -50,6 +51,11 @@ export interface BenchRow {
   acceptanceByDepth: number[];
   /** Share of the speculative decode time spent drafting. */
   draftShare: number;
+  /**
+   * With `--rounds` above 1 (the overall rows only): the speed-up of each round over the whole
+   * prompt set, which shows how far this machine's noise moves one round's ratio.
+   */
+  roundSpeedups?: number[];
   /** The budget controller's choices, summed over the runs (absent without a controller). */
   controller?: {
     plainShare: number;
@@ -246,6 +252,12 @@ function parseBudgets(list: string): Array<'auto' | 'fixed'> {
   return names as Array<'auto' | 'fixed'>;
 }
 
+/** Each round's speed-up and their range, e.g. `0.95x 0.99x 0.97x (range 0.95–0.99x)`. */
+function roundsLine(speedups: readonly number[]): string {
+  const each = speedups.map((s) => `${s.toFixed(2)}x`).join(' ');
+  return `${each} (range ${Math.min(...speedups).toFixed(2)}–${Math.max(...speedups).toFixed(2)}x)`;
+}
+
 /** The controller's choices and cost model in one line, or null without a controller. */
 function controllerLine(row: BenchRow): string | null {
   const c = row.controller;
@@ -269,8 +281,8 @@ interface PromptRuns {
 
 /**
  * For each prompt: plain decoding once, then each drafter, all on the same generator (one target
- * session, as a user has it); the order rotates from prompt to prompt so that no drafter always
- * runs first (or last) on a warm machine.
+ * session, as a user has it); the order rotates from prompt to prompt, and from round to round, so
+ * that no drafter always runs first (or last) on a warm machine.
  */
 async function runPrompts(
   generator: TextGenerator,
@@ -278,6 +290,7 @@ async function runPrompts(
   drafters: readonly BundleDrafter[],
   flags: BenchFlags,
   temperature: number,
+  round: number,
   tick: (id: string) => void,
 ): Promise<PromptRuns[]> {
   const options = samplingOptions(flags, temperature);
@@ -286,7 +299,7 @@ async function runPrompts(
   for (const [i, { id, prompt }] of prompts.entries()) {
     const results: Record<string, TextResult> = {};
     for (let c = 0; c < all.length; c++) {
-      const drafter = all[(c + i) % all.length]!;
+      const drafter = all[(c + i + round) % all.length]!;
       results[drafter] = await generator.generate(prompt, { ...options, drafter });
     }
     const { none: plain, ...spec } = results;
@@ -366,6 +379,12 @@ export function registerBench(program: Command): void {
       '--contexts <list>',
       'also measure time per token after prompts of these token lengths (e.g. 100,1000)',
     )
+    .option(
+      '--rounds <n>',
+      'run the prompt set n times per temperature: rows sum every round, and the speed-up of each round shows how far noise moves one',
+      integer(1),
+      1,
+    )
     .option('--json <file>', 'write the report as JSON')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: BenchFlags, cmd: Command) => {
@@ -386,7 +405,7 @@ export function registerBench(program: Command): void {
       // target session at a time as a user has it: with a second one loaded, the first one's plain
       // decoding measured 0.95–1.01 of its speed alone (docs/benchmarks.md).
       const pairsByTemperature = temperatures.map(
-        () => new Map<string, Array<{ id: string; plain: TextResult; spec: TextResult }>>(),
+        () => new Map<string, Array<{ id: string; round: number; plain: TextResult; spec: TextResult }>>(),
       );
       let contexts: ContextRow[] | null = null;
       for (const [b, budget] of budgets.entries()) {
@@ -403,17 +422,32 @@ export function registerBench(program: Command): void {
           for (const drafter of ['none', ...drafters])
             await generator.generate(prompts[0]!.prompt, { ...warm, drafter });
           const bar = flags.progress
-            ? createBenchProgress(process.stderr, prompts.length, temperatures)
+            ? createBenchProgress(process.stderr, prompts.length * flags.rounds, temperatures)
             : null;
           for (const [t, temperature] of temperatures.entries()) {
-            const results = await runPrompts(generator, prompts, drafters, flags, temperature, (id) =>
-              bar?.promptDone(temperature, id),
-            );
-            for (const drafter of drafters) {
-              pairsByTemperature[t]!.set(
-                labelOf(drafter, budget),
-                results.map((r) => ({ id: r.id, plain: r.plain, spec: r.spec[drafter] as TextResult })),
+            for (let round = 0; round < flags.rounds; round++) {
+              const results = await runPrompts(
+                generator,
+                prompts,
+                drafters,
+                flags,
+                temperature,
+                round,
+                (id) => bar?.promptDone(temperature, id),
               );
+              for (const drafter of drafters) {
+                const pairs = pairsByTemperature[t]!;
+                const label = labelOf(drafter, budget);
+                if (!pairs.has(label)) pairs.set(label, []);
+                pairs.get(label)!.push(
+                  ...results.map((r) => ({
+                    id: r.id,
+                    round,
+                    plain: r.plain,
+                    spec: r.spec[drafter] as TextResult,
+                  })),
+                );
+              }
             }
           }
           bar?.stop();
@@ -436,11 +470,29 @@ export function registerBench(program: Command): void {
         const drafterRows = Object.fromEntries(
           labels.map((name) => {
             const pairs = pairsByTemperature[t]!.get(name)!;
+            const of = <K>(key: (p: (typeof pairs)[number]) => K, k: K) => pairs.filter((p) => key(p) === k);
+            const overall = summarise(pairs, greedy);
+            if (flags.rounds > 1) {
+              overall.roundSpeedups = Array.from(
+                { length: flags.rounds },
+                (_, r) =>
+                  summarise(
+                    of((p) => p.round, r),
+                    greedy,
+                  ).speedup,
+              );
+            }
             return [
               name,
               {
-                overall: summarise(pairs, greedy),
-                prompts: pairs.map((p) => ({ id: p.id, ...summarise([p], greedy) })),
+                overall,
+                prompts: prompts.map(({ id }) => ({
+                  id,
+                  ...summarise(
+                    of((p) => p.id, id),
+                    greedy,
+                  ),
+                })),
               },
             ];
           }),
@@ -462,6 +514,8 @@ export function registerBench(program: Command): void {
           for (const name of labels) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
         }
         for (const name of labels) {
+          const { roundSpeedups } = run.drafters[name]!.overall;
+          if (roundSpeedups) out(`  ${name}: speed-up by round ${roundsLine(roundSpeedups)}\n`);
           const line = controllerLine(run.drafters[name]!.overall);
           if (line) out(`  ${name}: ${line}\n`);
         }
