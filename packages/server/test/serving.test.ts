@@ -34,13 +34,35 @@ function metricValue(text: string, name: string): number {
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
 }
 
+/**
+ * Waits until the server's metric `name` reads `value` (polling /metrics), so that a test acts on
+ * the server's state rather than on how fast this machine generates.
+ */
+async function untilMetric(base: string, name: string, value: number): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const found = metricValue(await (await fetch(`${base}/metrics`)).text(), name);
+    if (found === value) return;
+    if (performance.now() > deadline) throw new Error(`${name} stayed ${found}, expected ${value}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Tokens of a request that is still running when the test's next requests arrive, however fast the machine. */
+const LONG = 1500;
+
 describe('serving one generation at a time', () => {
   it('answers 429 with Retry-After when the queue is full, and serves the queued request after', async () => {
     await withServer({ maxQueue: 1 }, async (base) => {
-      const long = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 200, temperature: 0 });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const long = streamCompletion(base, {
+        model: 'tiny',
+        prompt: PROMPT,
+        max_tokens: LONG,
+        temperature: 0,
+      });
+      await untilMetric(base, 'vllm:num_requests_running', 1);
       const queued = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 8, temperature: 0 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await untilMetric(base, 'vllm:num_requests_waiting', 1);
       const refused = await fetch(`${base}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -85,10 +107,10 @@ describe('serving one generation at a time', () => {
       const running = streamCompletion(base, {
         model: 'tiny',
         prompt: PROMPT,
-        max_tokens: 200,
+        max_tokens: LONG,
         temperature: 0,
       });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await untilMetric(base, 'vllm:num_requests_running', 1);
       const controller = new AbortController();
       const waiting = fetch(`${base}/v1/completions`, {
         method: 'POST',
@@ -96,14 +118,10 @@ describe('serving one generation at a time', () => {
         body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
         signal: controller.signal,
       }).catch((error: Error) => error.name);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const queued = await (await fetch(`${base}/metrics`)).text();
-      expect(metricValue(queued, 'vllm:num_requests_waiting')).toBe(1);
+      await untilMetric(base, 'vllm:num_requests_waiting', 1);
       controller.abort();
       expect(await waiting).toBe('AbortError');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const after = await (await fetch(`${base}/metrics`)).text();
-      expect(metricValue(after, 'vllm:num_requests_waiting')).toBe(0);
+      await untilMetric(base, 'vllm:num_requests_waiting', 0);
       expect((await running).done).toBe(true);
       const final = await (await fetch(`${base}/metrics`)).text();
       expect(metricValue(final, 'vllm:request_success_total')).toBe(1);
@@ -158,22 +176,22 @@ describe('serving one generation at a time', () => {
     const running = streamCompletion(base, {
       model: 'tiny',
       prompt: PROMPT,
-      max_tokens: 600,
+      max_tokens: LONG,
       temperature: 0,
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await untilMetric(base, 'vllm:num_requests_running', 1);
     const queued = fetch(`${base}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await untilMetric(base, 'vllm:num_requests_waiting', 1);
     const closed = server.close();
     expect((await queued).status).toBe(503);
     const finished = await running;
     await closed;
     expect(finished.done).toBe(true);
-    expect(finished.text).toBe((await generator.generate(PROMPT, { maxTokens: 600, temperature: 0 })).text);
+    expect(finished.text).toBe((await generator.generate(PROMPT, { maxTokens: LONG, temperature: 0 })).text);
   });
 
   it('on close, aborts the running generation once the grace period is over', async () => {
@@ -182,13 +200,14 @@ describe('serving one generation at a time', () => {
     const running = streamCompletion(base, {
       model: 'tiny',
       prompt: PROMPT,
-      max_tokens: 200,
+      max_tokens: LONG,
       temperature: 0,
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Some text out first: the cut generation must have begun.
+    await untilMetric(base, 'vllm:time_to_first_token_seconds_count', 1);
     await server.close();
     const cut = await running;
-    const full = (await generator.generate(PROMPT, { maxTokens: 200, temperature: 0 })).text;
+    const full = (await generator.generate(PROMPT, { maxTokens: LONG, temperature: 0 })).text;
     expect(cut.done).toBe(true);
     expect(cut.text.length).toBeGreaterThan(0);
     expect(cut.text.length).toBeLessThan(full.length);
