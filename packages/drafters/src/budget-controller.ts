@@ -41,7 +41,8 @@ export interface BudgetControllerOptions {
    */
   maxPlainRun?: number;
   /**
-   * Most committed rows a probe out of plain decoding catches its drafter up on: a drafter that
+   * Most committed rows a probe out of plain decoding (or any tree drafted after at least this many
+   * plain steps in a row) catches its drafter up on: a drafter that
    * would first feed its model more (the prompt and every plain step since it last drafted)
    * forgets its context and feeds the newest this many instead, so that a probe costs about the
    * same after a long run of plain steps as after a short one. Default 16.
@@ -367,6 +368,7 @@ export class BudgetController implements Drafter {
     this.proposeStart = t0;
     const regime = this.active;
     this.outOfPlain = false;
+    const plainRun = regime.plainRun;
     const choice = this.choose(regime);
     this.stats.steps++;
     this.proposed = true;
@@ -375,7 +377,9 @@ export class BudgetController implements Drafter {
       tree.reset(context.tokens[context.length - 1]);
     } else {
       const { drafter, growth } = regime.part;
-      if (this.outOfPlain) drafter.catchUpWithin?.(this.probeCatchUp);
+      // Any tree out of a long run of plain steps, a probe or one that the rates now favour,
+      // catches up within the bound: unbounded, the rows of the whole run cost several plain steps.
+      if (this.outOfPlain || plainRun >= this.probeCatchUp) drafter.catchUpWithin?.(this.probeCatchUp);
       (growth.capNext as (depth: number, nodes: number) => void).call(
         growth,
         this.lastChoice.depth,

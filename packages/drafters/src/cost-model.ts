@@ -71,11 +71,23 @@ export class SizedCost {
     return this.measuredFrom(1);
   }
 
-  /** Predicted cost at `size`; NaN when nothing has been measured. */
+  /**
+   * Predicted cost at `size`; NaN when nothing has been measured. A size without a trusted average
+   * of its own is never priced above a larger size that has one: a smaller tree is part of a
+   * larger one's work, and a line through one slow early timing at a size seldom chosen would
+   * otherwise keep that size from ever being chosen, and so from being timed again.
+   */
   at(size: number): number {
     const own = this.buckets[size];
     if (size < this.fitFrom) return own && own.count > 0 ? own.mean : Number.NaN;
     if (own && own.count >= TRUSTED && this.age(size) <= FRESH) return own.mean;
+    const fitted = this.fitted(size);
+    const larger = this.cheapestFresh(size + 1);
+    return Number.isNaN(larger) ? fitted : Math.min(fitted, larger);
+  }
+
+  /** The line through the measured sizes at `size` (see the class); NaN when nothing is measured. */
+  private fitted(size: number): number {
     let from = this.fitFrom;
     while (from > 1 && !this.measuredFrom(from)) from--;
     let fresh = false;

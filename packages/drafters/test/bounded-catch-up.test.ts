@@ -81,6 +81,40 @@ describe('a probe out of plain decoding catches its drafter up within a bound', 
   }
 });
 
+describe('a tree the rates favour after a long run of plain steps', () => {
+  it('catches its drafter up within the same bound as a probe', async () => {
+    // Plain decoding wins (a 5-node tree commits 4 tokens for 56 ms) until the machine gets busier
+    // and a plain step costs 20 ms instead of 10; the trees, priced as before, then win, and the
+    // controller drafts again without a probe.
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 12, sharpness: 2 });
+    const clock = new Clock();
+    const busyFrom = 3000;
+    const target = new ClockedTarget(new ToyTarget(model, { featureSize: 3 }), clock, {
+      verify: (n) => (n === 1 && clock.now >= busyFrom ? 20 : 10 + 11 * (n - 1)),
+      draftCall: 0.5,
+    });
+    const head = new RecordingHead(model, { featureSize: 3 });
+    const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
+    const controller = new BudgetController(
+      { drafter: new ClockedDrafter(new EagleDrafter(head, { growth }), target), growth },
+      { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 1000 },
+    );
+    const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
+    const prompt = [1, 4, 2, 7];
+    const before: number[] = [];
+    const after: number[] = [];
+    const result = await decoder.generate(prompt, {
+      maxTokens: 600,
+      onStep: ({ tree }) => (clock.now < busyFrom ? before : after).push(tree.size),
+    });
+    expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 600 })));
+    // Plain before (the start steps and one probe aside), trees after.
+    expect(before.filter((size) => size === 1).length).toBeGreaterThan(200);
+    expect(after.filter((size) => size > 1).length).toBeGreaterThan(after.length / 2);
+    expect(Math.max(...head.commits.slice(1))).toBeLessThanOrEqual(WINDOW);
+  });
+});
+
 /** Drafts with `inner` in the last 4 of every 16 steps, the first of them bounded to WINDOW rows. */
 class ProbeEvery16 implements Drafter {
   readonly name = 'probe-every-16';

@@ -72,6 +72,20 @@ describe('step cost model', () => {
     expect(cost.at(1)).toBeCloseTo((10 * 10) / 14, 6);
   });
 
+  it('never prices a size above a larger one it trusts, however slow its one early timing was', () => {
+    // Draft depths on a cold process: depth 1 timed once during a warm-up spike, depth 5 often.
+    const cost = new SizedCost(8, 0.1, 1);
+    cost.record(1, 6.4);
+    for (let i = 0; i < 10; i++) cost.record(5, 3.7);
+    expect(cost.at(1)).toBe(3.7);
+    expect(cost.at(3)).toBeLessThanOrEqual(3.7);
+    // With three timings of its own, depth 1 is priced by them.
+    cost.record(1, 1.0);
+    cost.record(1, 1.1);
+    expect(cost.at(1)).toBeCloseTo(1.1, 6);
+    expect(cost.at(8)).toBeGreaterThan(3.7);
+  });
+
   it('seeds from stored measurements and round-trips them through a snapshot', () => {
     const model = new StepCostModel(33, 0.1);
     const draft = new SizedCost(6, 0.1, 1);
