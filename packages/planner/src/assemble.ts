@@ -26,6 +26,7 @@ import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import type { Plan } from './plan.js';
 import { kvCacheLocation } from './provider-support.js';
 import { growthFor } from './tree-growth.js';
+import { warmUp } from './warm-up.js';
 
 /**
  * Opens an ONNX Runtime session for one model of the plan: the host's job (files, fetches,
@@ -111,7 +112,7 @@ export async function assemble(
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
     ...(compaction ? { compaction } : {}),
   });
-  return new TextGenerator({
+  const generator = new TextGenerator({
     tokenizer,
     target,
     drafters,
@@ -141,6 +142,30 @@ export async function assemble(
         : fixed;
     },
   });
+  await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens);
+  return generator;
+}
+
+/**
+ * One drafter name per loaded draft model, a model drafter's own name before the hybrid's (whose
+ * model-free drafters need no warming).
+ */
+function warmUpDrafters(
+  drafters: Readonly<Record<string, Drafter>>,
+  models: ReadonlyMap<Drafter, readonly [ModelDrafterName, LoadedModelDrafter]>,
+): string[] {
+  const names: string[] = [];
+  const warmed = new Set<LoadedModelDrafter>();
+  const entries = Object.entries(drafters).sort(
+    ([, a], [, b]) => Number(a instanceof HybridDrafter) - Number(b instanceof HybridDrafter),
+  );
+  for (const [name, drafter] of entries) {
+    const found = models.get(drafter instanceof HybridDrafter ? drafter.primary : drafter);
+    if (!found || warmed.has(found[1])) continue;
+    warmed.add(found[1]);
+    names.push(name);
+  }
+  return names;
 }
 
 async function openModelDrafter(

@@ -10,7 +10,7 @@ import {
 } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assemble, type OutputPlacement, plan } from '../src/index.js';
+import { assemble, type OpenSession, type OutputPlacement, plan } from '../src/index.js';
 import { devPrompts, openTinySession, tinyManifest, tinyTokenizer } from './tiny.js';
 
 describe('assemble (the tiny bundle through onnxruntime-node)', () => {
@@ -200,6 +200,60 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
       expect((generator.target as OnnxCausalLm).cache).not.toBeInstanceOf(DeviceKvCache);
       const head = (generator.drafters.eagle2 as BudgetController).inner as ModelTreeDrafter;
       expect((head.model as { cache?: unknown }).cache).toBeInstanceOf(HostDraftKvCache);
+    } finally {
+      await generator.dispose();
+    }
+  });
+});
+
+describe('the warm-up at load', () => {
+  /** Opens the tiny bundle's sessions, counting each one's runs by model id. */
+  function countingSessions(runs: Map<string, number>): OpenSession {
+    return async (model, outputs) => {
+      const session = await openTinySession(model, outputs);
+      const run = session.run.bind(session);
+      runs.set(model.id, 0);
+      session.run = ((...args: Parameters<typeof run>) => {
+        runs.set(model.id, (runs.get(model.id) ?? 0) + 1);
+        return run(...args);
+      }) as typeof session.run;
+      return session;
+    };
+  }
+
+  it('runs every session before the first generation, and leaves the controllers nothing to unlearn', async () => {
+    const runs = new Map<string, number>();
+    const planned = plan(await tinyManifest(), { drafter: 'hybrid', drafters: ['eagle2', 'draft-lm'] });
+    expect(planned.warmUpTokens).toBeGreaterThan(0);
+    const generator = await assemble(planned, countingSessions(runs), await tinyTokenizer());
+    try {
+      expect([...runs.keys()].sort()).toEqual(['draft-int8', 'eagle-head', 'target']);
+      for (const [id, count] of runs) expect(count, id).toBeGreaterThan(2);
+      // The warm-up drafted with throwaway fixed-budget drafters: the controllers that generations
+      // use have timed nothing yet.
+      const eagle2 = generator.drafters.eagle2 as BudgetController;
+      const hybridModel = (generator.drafters.hybrid as HybridDrafter).primary as BudgetController;
+      for (const controller of [eagle2, hybridModel, generator.drafters['draft-lm'] as BudgetController]) {
+        expect(controller.snapshot()).toEqual({ verifyMs: [], draftMs: [] });
+      }
+      const [prompt] = await devPrompts(1);
+      const plain = await generator.generate(prompt, { maxTokens: 24, plain: true });
+      for (const drafter of ['hybrid', 'eagle2', 'draft-lm']) {
+        const result = await generator.generate(prompt, { maxTokens: 24, drafter });
+        expect(Array.from(result.tokens), drafter).toEqual(Array.from(plain.tokens));
+      }
+    } finally {
+      await generator.dispose();
+    }
+  });
+
+  it('is skipped with warmUp: false', async () => {
+    const runs = new Map<string, number>();
+    const planned = plan(await tinyManifest(), { drafter: 'eagle2', warmUp: false });
+    expect(planned.warmUpTokens).toBe(0);
+    const generator = await assemble(planned, countingSessions(runs), await tinyTokenizer());
+    try {
+      expect([...runs.values()]).toEqual([0, 0]);
     } finally {
       await generator.dispose();
     }

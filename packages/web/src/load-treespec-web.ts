@@ -275,6 +275,8 @@ export async function loadTreespecWeb(
       await generator.dispose();
       throw new AbortError(`loading ${manifestUrl} was aborted`);
     }
+    // The log is of generations' calls: the load's warm-up calls are not among them.
+    calls?.reset();
     const finished = performance.now();
     const snapshot = progress.snapshot();
     // assemble opens the plan's target as an OnnxCausalLm.
