@@ -134,7 +134,7 @@ export interface Plan {
 /**
  * Tokens of each warm-up generation at load: enough for every session to run each of its call
  * shapes a few times (on a fresh process the first calls of a shape cost two to three times what
- * later ones do), few enough to add about a tenth of a second to a CPU load of the tiny bundle.
+ * later ones do), few enough to add about 0.15 s to a CPU load of the tiny bundle.
  */
 export const WARM_UP_TOKENS = 16;
 

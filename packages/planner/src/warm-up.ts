@@ -5,8 +5,9 @@ const WARM_UP_PROMPT = 'The';
 
 /**
  * Runs every session of `generator` before its first generation: for each drafter named, a greedy
- * and a sampling generation of `tokens` tokens with an explicit tree (the load's budget, drafted
- * whole by a throwaway fixed-budget drafter over the same draft model), then a few plain steps.
+ * generation of `tokens` tokens with an explicit tree (the load's budget, the largest tree the
+ * sessions will see, drafted whole by a throwaway fixed-budget drafter over the same draft model),
+ * then a few plain steps.
  * The drafters that generations use never see these steps, so their budget controllers learn
  * only from calls that cost what later ones will: on a fresh process the first calls of each
  * shape cost two to three times as much (memory arenas growing, kernels packing weights, code
@@ -22,9 +23,6 @@ export async function warmUp(
   const room = generator.target.maxContext - generator.encode(WARM_UP_PROMPT).length - 1;
   const maxTokens = Math.min(tokens, room);
   if (maxTokens < 2) return;
-  for (const drafter of drafters) {
-    await generator.generate(WARM_UP_PROMPT, { drafter, tree: {}, maxTokens });
-    await generator.generate(WARM_UP_PROMPT, { drafter, tree: {}, maxTokens, temperature: 1, seed: 0 });
-  }
+  for (const drafter of drafters) await generator.generate(WARM_UP_PROMPT, { drafter, tree: {}, maxTokens });
   await generator.generate(WARM_UP_PROMPT, { plain: true, maxTokens: Math.min(4, maxTokens) });
 }
