@@ -74,6 +74,9 @@ describe('the draft models on the WebGPU provider, with their KV caches on the d
       maxContext: 160,
       executionProvider: 'webgpu',
       tuningCache: false,
+      // A correctness test on a software adapter, where each call costs tens of milliseconds: the
+      // load's warm-up (which only steadies the budget controllers' timings) would add about 20 s.
+      warmUp: false,
     });
     try {
       const runners = (['eagle2', 'eagle3', 'draft-lm'] as const).map((name) => {
