@@ -206,6 +206,7 @@ async function load(): Promise<LoadInfo | null> {
       ...(params.get('threads') ? { numThreads: Number(params.get('threads')) } : {}),
       ...(TREE ? { tree: TREE } : {}),
       ...(params.get('calls') === '1' ? { logCalls: true } : {}),
+      ...(params.get('warmup') === '0' ? { warmUp: false } : {}),
       ...(params.get('budget') ? { budget: params.get('budget') as LoadTreespecWebOptions['budget'] } : {}),
       ...(params.get('drafter')
         ? { drafter: params.get('drafter') as LoadTreespecWebOptions['drafter'] }

@@ -238,7 +238,8 @@ describe.skipIf(!runBrowser)('the example page in Chromium', () => {
         // rows: a fixed one-token draft (so every step drafts, whatever the budget controller
         // would choose), 2 tokens and short prompts (the first words of 5 development prompts)
         // keep it to about 8 calls per prompt.
-        await page.goto(`${server.url}?ep=webgpu&tree=1,1,2&budget=fixed`);
+        // A correctness test on SwiftShader, where each call is slow: no warm-up at load.
+        await page.goto(`${server.url}?ep=webgpu&tree=1,1,2&budget=fixed&warmup=0`);
         expect(await settled(page, ['ready', 'error'])).toBe('ready');
         await expect(page.textContent('#runtime-note')).resolves.toContain('Running on WebGPU.');
         const prompts = (await devPrompts(5)).map((p) => p.split(' ').slice(0, 4).join(' '));
