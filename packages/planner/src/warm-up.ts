@@ -4,10 +4,17 @@ import type { TextGenerator } from '@treespec/generator';
 const WARM_UP_PROMPT = 'The';
 
 /**
+ * Each warm-up generation stops at the end of the step running after this many milliseconds, so
+ * that a model whose steps take seconds (a billion-parameter target on a CPU) loads in about the
+ * time of one step per generation more, not of sixteen tokens; the tiny bundle's take 50–200 ms.
+ */
+export const WARM_UP_MS = 500;
+
+/**
  * Runs every session of `generator` before its first generation: for each drafter named, a greedy
  * generation of `tokens` tokens with an explicit tree (the load's budget, the largest tree the
  * sessions will see, drafted whole by a throwaway fixed-budget drafter over the same draft model),
- * then a few plain steps.
+ * then a few plain steps, each generation for at most about {@link WARM_UP_MS}.
  * The drafters that generations use never see these steps, so their budget controllers learn
  * only from calls that cost what later ones will: on a fresh process the first calls of each
  * shape cost two to three times as much (memory arenas growing, kernels packing weights, code
@@ -23,6 +30,17 @@ export async function warmUp(
   const room = generator.target.maxContext - generator.encode(WARM_UP_PROMPT).length - 1;
   const maxTokens = Math.min(tokens, room);
   if (maxTokens < 2) return;
-  for (const drafter of drafters) await generator.generate(WARM_UP_PROMPT, { drafter, tree: {}, maxTokens });
-  await generator.generate(WARM_UP_PROMPT, { plain: true, maxTokens: Math.min(4, maxTokens) });
+  for (const drafter of drafters) {
+    await generator.generate(WARM_UP_PROMPT, {
+      drafter,
+      tree: {},
+      maxTokens,
+      signal: AbortSignal.timeout(WARM_UP_MS),
+    });
+  }
+  await generator.generate(WARM_UP_PROMPT, {
+    plain: true,
+    maxTokens: Math.min(4, maxTokens),
+    signal: AbortSignal.timeout(WARM_UP_MS),
+  });
 }
