@@ -51,23 +51,29 @@ async function untilMetric(base: string, name: string, value: number): Promise<v
 /** Tokens of a request that is still running when the test's next requests arrive, however fast the machine. */
 const LONG = 1500;
 
+/** Streams a greedy request of {@link LONG} tokens. */
+function streamLong(base: string): ReturnType<typeof streamCompletion> {
+  return streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: LONG, temperature: 0 });
+}
+
+/** Posts an 8-token completion request, its response unread. */
+function postShort(base: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${base}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
+    ...(signal ? { signal } : {}),
+  });
+}
+
 describe('serving one generation at a time', () => {
   it('answers 429 with Retry-After when the queue is full, and serves the queued request after', async () => {
     await withServer({ maxQueue: 1 }, async (base) => {
-      const long = streamCompletion(base, {
-        model: 'tiny',
-        prompt: PROMPT,
-        max_tokens: LONG,
-        temperature: 0,
-      });
+      const long = streamLong(base);
       await untilMetric(base, 'vllm:num_requests_running', 1);
       const queued = streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: 8, temperature: 0 });
       await untilMetric(base, 'vllm:num_requests_waiting', 1);
-      const refused = await fetch(`${base}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
-      });
+      const refused = await postShort(base);
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
@@ -104,20 +110,10 @@ describe('serving one generation at a time', () => {
 
   it('drops a request whose client gives up while it waits in the queue', async () => {
     await withServer({}, async (base) => {
-      const running = streamCompletion(base, {
-        model: 'tiny',
-        prompt: PROMPT,
-        max_tokens: LONG,
-        temperature: 0,
-      });
+      const running = streamLong(base);
       await untilMetric(base, 'vllm:num_requests_running', 1);
       const controller = new AbortController();
-      const waiting = fetch(`${base}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
-        signal: controller.signal,
-      }).catch((error: Error) => error.name);
+      const waiting = postShort(base, controller.signal).catch((error: Error) => error.name);
       await untilMetric(base, 'vllm:num_requests_waiting', 1);
       controller.abort();
       expect(await waiting).toBe('AbortError');
@@ -173,18 +169,9 @@ describe('serving one generation at a time', () => {
     const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 30_000 });
     const base = await server.listen({ port: 0 });
     // Long enough to be running still when the queued request arrives and the server closes.
-    const running = streamCompletion(base, {
-      model: 'tiny',
-      prompt: PROMPT,
-      max_tokens: LONG,
-      temperature: 0,
-    });
+    const running = streamLong(base);
     await untilMetric(base, 'vllm:num_requests_running', 1);
-    const queued = fetch(`${base}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: 8 }),
-    });
+    const queued = postShort(base);
     await untilMetric(base, 'vllm:num_requests_waiting', 1);
     const closed = server.close();
     expect((await queued).status).toBe(503);
@@ -197,12 +184,7 @@ describe('serving one generation at a time', () => {
   it('on close, aborts the running generation once the grace period is over', async () => {
     const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 0 });
     const base = await server.listen({ port: 0 });
-    const running = streamCompletion(base, {
-      model: 'tiny',
-      prompt: PROMPT,
-      max_tokens: LONG,
-      temperature: 0,
-    });
+    const running = streamLong(base);
     // Some text out first: the cut generation must have begun.
     await untilMetric(base, 'vllm:time_to_first_token_seconds_count', 1);
     await server.close();
