@@ -27,6 +27,7 @@ import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
+import { WARM_UP_TOKENS } from './warm-up.js';
 
 /** What a load of a treespec bundle should provide: drafters, budgets, models, context. */
 export interface BundleOptions {
@@ -130,13 +131,6 @@ export interface Plan {
   /** Tokens each warm-up generation decodes at load; 0 for none. */
   readonly warmUpTokens: number;
 }
-
-/**
- * Tokens of each warm-up generation at load: enough for every session to run each of its call
- * shapes a few times (on a fresh process the first calls of a shape cost two to three times what
- * later ones do), few enough to add about 0.15 s to a CPU load of the tiny bundle.
- */
-export const WARM_UP_TOKENS = 16;
 
 /**
  * Decides a load: which models of the bundle to use (`models`, else the first of each role; on

@@ -4,6 +4,13 @@ import type { TextGenerator } from '@treespec/generator';
 const WARM_UP_PROMPT = 'The';
 
 /**
+ * Tokens of each warm-up generation at load: enough for every session to run each of its call
+ * shapes a few times (on a fresh process the first calls of a shape cost two to three times what
+ * later ones do), few enough to add about 0.15 s to a CPU load of the tiny bundle.
+ */
+export const WARM_UP_TOKENS = 16;
+
+/**
  * Each warm-up generation stops at the end of the step running after this many milliseconds, so
  * that a model whose steps take seconds (a billion-parameter target on a CPU) loads in about the
  * time of one step per generation more, not of sixteen tokens; the tiny bundle's take 50–200 ms.
