@@ -18,6 +18,7 @@ export {
   TreespecError,
   type TreespecErrorCode,
 } from './errors.js';
+export { expNonPositive } from './exp-non-positive.js';
 export { type ControllerStats, type GenerationStats, StatsRecorder } from './generation-stats.js';
 export { KeepPlan, planKeep } from './keep-plan.js';
 export { Xoshiro128 } from './prng.js';

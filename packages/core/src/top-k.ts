@@ -1,3 +1,5 @@
+import { expNonPositive } from './exp-non-positive.js';
+
 /**
  * Finds the `k` largest values of `values[offset .. offset+length)` and writes their indices
  * (relative to `offset`) into `outIndices` and the values into `outValues`, best first; ties
@@ -61,6 +63,6 @@ export function logSumExp(values: ArrayLike<number>, offset: number, length: num
   }
   if (max === -Infinity) return max;
   let sum = 0;
-  for (let i = 0; i < length; i++) sum += Math.exp(values[offset + i] - max);
+  for (let i = 0; i < length; i++) sum += expNonPositive(values[offset + i] - max);
   return max + Math.log(sum);
 }

@@ -1,4 +1,11 @@
-import { ContractError, requireInteger, requireNumber, type TreeGrowth, Xoshiro128 } from '@treespec/core';
+import {
+  ContractError,
+  expNonPositive,
+  requireInteger,
+  requireNumber,
+  type TreeGrowth,
+  Xoshiro128,
+} from '@treespec/core';
 
 /** How a model drafter draws sampled trees: the draft distribution's temperature and the draws' seed. */
 export interface DraftSampling {
@@ -82,7 +89,7 @@ export class DraftSampler {
     let sum = 0;
     if (tokenIds) {
       for (let d = 0; d < width; d++) {
-        const e = Math.exp((logits[from + d] - max) * inv);
+        const e = expNonPositive((logits[from + d] - max) * inv);
         q[at + tokenIds[d]] = e;
         sum += e;
       }
@@ -90,7 +97,7 @@ export class DraftSampler {
       return;
     }
     for (let i = 0; i < width; i++) {
-      const e = Math.exp((logits[from + i] - max) * inv);
+      const e = expNonPositive((logits[from + i] - max) * inv);
       q[at + i] = e;
       sum += e;
     }

@@ -1,4 +1,4 @@
-import { type DraftModelStep, ModelFormatError, topK } from '@treespec/core';
+import { type DraftModelStep, expNonPositive, ModelFormatError, topK } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
 import type { CausalLmLayout } from './model-layout.js';
@@ -83,7 +83,7 @@ export class OnnxDraftLm extends DraftModelRunner {
       let weighted = 0;
       for (let i = 0; i < vocab; i++) {
         const z = logits[offset + i] - max;
-        const e = Math.exp(z);
+        const e = expNonPositive(z);
         sum += e;
         weighted += e * z;
       }

@@ -1,4 +1,4 @@
-import { NumericError } from '@treespec/core';
+import { expNonPositive, NumericError } from '@treespec/core';
 import type { TokenCounts } from './token-counts.js';
 
 /**
@@ -126,7 +126,7 @@ export function softmaxInto(
   const max = rowMax(logits, offset, vocabSize);
   let sum = 0;
   for (let i = 0; i < vocabSize; i++) {
-    const e = Math.exp(logits[offset + i] - max);
+    const e = expNonPositive(logits[offset + i] - max);
     out[i] = e;
     sum += e;
   }
@@ -143,7 +143,7 @@ export function logSoftmaxInto(
 ): void {
   const max = rowMax(logits, offset, vocabSize);
   let sum = 0;
-  for (let i = 0; i < vocabSize; i++) sum += Math.exp(logits[offset + i] - max);
+  for (let i = 0; i < vocabSize; i++) sum += expNonPositive(logits[offset + i] - max);
   const shift = max + Math.log(sum);
   for (let i = 0; i < vocabSize; i++) out[i] = logits[offset + i] - shift;
 }
