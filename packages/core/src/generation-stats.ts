@@ -64,6 +64,8 @@ export interface ControllerStats {
   predictedMsPerStep: number;
   /** Mean ms those steps took, from one step's drafting to the next one's. */
   actualMsPerStep: number;
+  /** Mean drafted steps per run of them (between plain steps, or to a generation's end); 0 before one ended. */
+  meanDraftRun: number;
   /** Its cost model at the end of the generation (ms). */
   costs: {
     /** A plain step: verifying the root alone, plus the step's overhead. */
@@ -74,6 +76,13 @@ export interface ControllerStats {
     draft: Array<[number, number]>;
     /** Per-step time outside drafting and verification. */
     overhead: number;
+    /**
+     * A tree's actual over predicted ms right after plain steps (its drafter catching up on their
+     * rows); 1 until measured. A run of drafted steps entered from plain steps pays it once.
+     */
+    entering: number;
+    /** The plain step right after a drafted step, over a plain step's price; 1 until measured. */
+    leaving: number;
   };
 }
 

@@ -13,6 +13,7 @@ import {
 import { AcceptanceCalibration } from './acceptance-calibration.js';
 import { draftCost, FRESH, type SizedCost, StepCostModel, TRUSTED } from './cost-model.js';
 import { FeatureBacklog } from './feature-backlog.js';
+import { RobustAverage } from './robust-average.js';
 
 /** A model drafter and the growth it drafts with, which must support per-step caps. */
 export interface ControlledDrafter {
@@ -128,9 +129,19 @@ class Regime {
    * tree, whose verification is timed by its size.)
    */
   readonly depthCap: number;
-  /** The candidate with the highest predicted rate at the last rating (-1: none), and that rate. */
+  /** The candidate with the highest predicted rate at the last rating (-1: none), that rate, and its step's ms. */
   best = -1;
   bestRate = 0;
+  bestMs = 0;
+  /**
+   * How much dearer than its price a tree is right after plain steps: its drafter first catches
+   * up on the rows the plain steps committed (actual over predicted ms of such steps).
+   */
+  readonly entering: RobustAverage;
+  /** Drafted steps per run of them (between plain steps, or to a generation's end). */
+  readonly runLength: RobustAverage;
+  /** Drafted steps in the current run. */
+  runSteps = 0;
   /** Its largest candidate (a fixed budget, the first probe) and the one nearest the start tree. */
   full = 0;
   start = 0;
@@ -150,6 +161,15 @@ class Regime {
     this.plainLimit = 2 * probeEvery;
     this.closeLimit = probeEvery;
     this.depthCap = part.growth.maxDepth;
+    this.entering = new RobustAverage(smoothing);
+    // A long run is no spike: a generation that drafts throughout is one run.
+    this.runLength = new RobustAverage(smoothing, Number.POSITIVE_INFINITY);
+  }
+
+  /** Ends the current run of drafted steps, if any, recording its length. */
+  endRun(): void {
+    if (this.runSteps > 0) this.runLength.record(this.runSteps);
+    this.runSteps = 0;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -178,6 +198,10 @@ class Regime {
  *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
  *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
  *   by far).
+ * - Switching is priced too: a tree right after plain steps costs more than its price (the
+ *   drafter catches up on their rows), and so does the plain step right after a tree (the
+ *   target's first one-row call after a tree's); out of plain steps a tree must win by that cost
+ *   spread over a run of drafted steps.
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -340,6 +364,7 @@ export class BudgetController implements Drafter {
   }
 
   reset(seed?: number): void {
+    this.active.endRun();
     this.active = seed === undefined ? this.greedy : this.sampled;
     this.active.part.drafter.reset(seed);
     this.backlog.clear();
@@ -373,9 +398,11 @@ export class BudgetController implements Drafter {
     this.stats.steps++;
     this.proposed = true;
     if (choice < 0) {
+      regime.endRun();
       if (this.needsFeatures) this.backlog.hold(context);
       tree.reset(context.tokens[context.length - 1]);
     } else {
+      regime.runSteps++;
       const { drafter, growth } = regime.part;
       // Any tree out of a long run of plain steps, a probe or one that the rates now favour,
       // catches up within the bound: unbounded, the rows of the whole run cost several plain steps.
@@ -401,8 +428,13 @@ export class BudgetController implements Drafter {
       // drafting can cost several plain tokens (the drafter's calls between, the page drawing the
       // last tree), which a run of plain steps pays once, not per step.
       if (this.afterPlain) this.costs.verify.record(1, now - this.proposeEnd);
+      else if (this.steady) this.costs.recordLeaving(now - this.proposeEnd);
       s.plain++;
     } else {
+      if (this.afterPlain && tree.size > 1) {
+        const priced = regime.draftMs(this.lastChoice.depth) + this.costs.verify.at(tree.size);
+        if (regime.draft.measured) regime.entering.record((now - this.proposeStart) / priced);
+      }
       if (tree.size > 1) this.costs.verify.record(tree.size, now - this.proposeEnd);
       // Drafting right after a drafted step: the draft model committed one step's rows, not a
       // prompt or the rows of plain steps, so this is what drafting at this depth costs. The
@@ -445,11 +477,14 @@ export class BudgetController implements Drafter {
       actualTokensPerStep: per(s.actual),
       predictedMsPerStep: s.timed > 0 ? s.predictedMs / s.timed : 0,
       actualMsPerStep: s.timed > 0 ? s.actualMs / s.timed : 0,
+      meanDraftRun: Number.isNaN(this.active.runLength.mean) ? 0 : this.active.runLength.mean,
       costs: {
         plainStep: Number.isNaN(plainStep) ? 0 : plainStep,
         verify: this.costs.verify.entries(),
         draft: this.active.draft.entries(),
         overhead: this.costs.overheadMs(),
+        entering: ratioOr1(this.active.entering.mean),
+        leaving: ratioOr1(this.costs.leaving.mean),
       },
     };
   }
@@ -483,7 +518,7 @@ export class BudgetController implements Drafter {
         (regime.measureNext && regime.draft.observations(this.depths[best]) < TRUSTED));
     regime.measureNext = false;
     if (measure) return this.pick(best, true);
-    if (best < 0 || bestRate <= plainRate) {
+    if (best < 0 || this.enteringRate(regime) <= plainRate) {
       // Close to paying: try the best tree again soon. Far from it: the start tree later. Each
       // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins, and
       // long enough that what the last probes lost stays within `probeShare` of the run's time.
@@ -525,6 +560,7 @@ export class BudgetController implements Drafter {
   private rateCandidates(regime: Regime): void {
     let best = -1;
     let bestRate = 0;
+    let bestMs = 0;
     for (let c = 0; c < this.depths.length; c++) {
       if (this.depths[c] > regime.depthCap) continue;
       const accepted = this.expectedAccepted(c);
@@ -534,10 +570,29 @@ export class BudgetController implements Drafter {
       if (rate > bestRate) {
         best = c;
         bestRate = rate;
+        bestMs = ms;
       }
     }
     regime.best = best;
     regime.bestRate = bestRate;
+    regime.bestMs = bestMs;
+  }
+
+  /**
+   * The best tree's rate as a way out of plain steps: a run of drafted steps entered from plain
+   * steps pays once for its drafter catching up on their rows and for the target's first plain
+   * step after it, spread here over the mean run, and at least `probeEvery` steps (a run that a
+   * probe starts is short because the probe lost; spread over such runs, the cost would keep every
+   * later run from starting). Where speculation only just beats plain decoding, as at temperature
+   * 1 on the tiny model, runs are short and a tree must win by more; where runs are long it
+   * changes next to nothing. After a drafted step: the rate itself.
+   */
+  private enteringRate(regime: Regime): number {
+    if (!this.afterPlain || regime.best < 0) return regime.bestRate;
+    const runs = Math.max(this.probeEvery, regime.runLength.mean || 0);
+    const catchUp = regime.entering.mean > 1 ? (regime.entering.mean - 1) * regime.bestMs : 0;
+    const switching = catchUp + this.costs.leavingMs();
+    return (regime.bestRate * regime.bestMs) / (regime.bestMs + switching / runs);
   }
 
   private pickPlain(): number {
@@ -642,4 +697,9 @@ export class BudgetController implements Drafter {
       regime.known[c] = 1;
     }
   }
+}
+
+/** A measured ratio, or 1 before it is measured. */
+function ratioOr1(ratio: number): number {
+  return Number.isNaN(ratio) ? 1 : ratio;
 }

@@ -164,11 +164,29 @@ export class SizedCost {
 export class StepCostModel {
   readonly verify: SizedCost;
   readonly overhead: RobustAverage;
+  /** A plain step's verification right after a drafted step, over a plain step's price. */
+  readonly leaving: RobustAverage;
 
   constructor(maxTreeSize: number, smoothing: number) {
     // While one size is measured: a CPU verifies a node for about a tenth of a token.
     this.verify = new SizedCost(maxTreeSize, smoothing, 9, 2);
     this.overhead = new RobustAverage(smoothing);
+    this.leaving = new RobustAverage(smoothing);
+  }
+
+  /** Records a plain step's verification (ms) right after a drafted step. */
+  recordLeaving(ms: number): void {
+    const plain = this.verify.at(1);
+    if (plain > 0) this.leaving.record(ms / plain);
+  }
+
+  /**
+   * What the plain step right after a drafted step costs beyond a plain step's price, in ms: on a
+   * CPU the target's first one-row call after a tree's is dearer. 0 until measured.
+   */
+  leavingMs(): number {
+    const extra = (this.leaving.mean - 1) * this.verify.at(1);
+    return Number.isNaN(extra) ? 0 : Math.max(extra, 0);
   }
 
   /** Per-step overhead in ms (0 until measured). */

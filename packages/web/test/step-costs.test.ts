@@ -32,6 +32,7 @@ const controller = {
   actualTokensPerStep: 2,
   predictedMsPerStep: 5.4,
   actualMsPerStep: 5.5,
+  meanDraftRun: 8,
   costs: {
     plainStep: 3.2,
     verify: [
@@ -40,6 +41,8 @@ const controller = {
     ] as Array<[number, number]>,
     draft: [[2, 1.5]] as Array<[number, number]>,
     overhead: 0.2,
+    entering: 1.2,
+    leaving: 1.1,
   },
 };
 

@@ -67,6 +67,8 @@ export interface BenchRow {
     /** Mean ms per step its cost model predicted for its choices, and what they took. */
     predictedMsPerStep: number;
     actualMsPerStep: number;
+    /** Mean drafted steps per run of them, after the last run. */
+    meanDraftRun: number;
     /** The cost model after the last run (ms). */
     costs: NonNullable<TextResult['stats']['controller']>['costs'];
   };
@@ -128,6 +130,7 @@ export function summarise(
     actualMs: 0,
   };
   let costs: NonNullable<BenchRow['controller']>['costs'] | null = null;
+  let meanDraftRun = 0;
   for (const { plain, spec } of pairs) {
     const choices = spec.stats.controller;
     if (choices) {
@@ -143,6 +146,7 @@ export function summarise(
       c.predictedMs += choices.predictedMsPerStep * choices.steps;
       c.actualMs += choices.actualMsPerStep * choices.steps;
       costs = choices.costs;
+      meanDraftRun = choices.meanDraftRun;
     }
     baseTokens += plain.tokens.length;
     specTokens += spec.tokens.length;
@@ -186,6 +190,7 @@ export function summarise(
             actualTokensPerStep: c.drafted > 0 ? c.actual / c.drafted : 0,
             predictedMsPerStep: c.predictedMs / c.steps,
             actualMsPerStep: c.actualMs / c.steps,
+            meanDraftRun,
             costs,
           },
         }
@@ -269,7 +274,8 @@ function controllerLine(row: BenchRow): string | null {
     `depth ${c.meanDepth.toFixed(1)} nodes ${c.meanNodes.toFixed(1)} ` +
     `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)}, ` +
     `ms/step predicted ${c.predictedMsPerStep.toFixed(2)} actual ${c.actualMsPerStep.toFixed(2)} | ` +
-    `plain step ${c.costs.plainStep.toFixed(2)} ms, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms`
+    `plain step ${c.costs.plainStep.toFixed(2)} ms, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms, ` +
+    `drafted runs ${c.meanDraftRun.toFixed(1)} steps, entering x${c.costs.entering.toFixed(2)}, leaving x${c.costs.leaving.toFixed(2)}`
   );
 }
 
