@@ -1,5 +1,5 @@
 import { OptionError, requireInteger } from '@treespec/core';
-import type { WeightFormatName, WeightQuantization } from '@treespec/onnx';
+import { quantizesActivations, type WeightFormatName, type WeightQuantization } from '@treespec/onnx';
 import {
   type BlockQuantization,
   blobSize,
@@ -41,7 +41,7 @@ export interface QuantizedWeightOptions {
 export class BlockQuantizedWeights implements WeightFormat {
   readonly name: WeightFormatName;
   readonly quantization: WeightQuantization;
-  /** Every accuracy level but 1 (float32) rounds the activations: to int8 (4), bf16 (3), fp16 (2), or ONNX Runtime's pick (0). */
+  /** Whether its accuracy level rounds the activations (`quantizesActivations` of @treespec/onnx). */
   readonly quantizesActivations: boolean;
   private readonly block: BlockQuantization;
   /** Embeddings and norm scales are stored as float32 weights store them. */
@@ -56,7 +56,7 @@ export class BlockQuantizedWeights implements WeightFormat {
     this.name = bits === 8 ? 'int8' : 'int4';
     this.block = { bits, blockSize, symmetric };
     this.quantization = { op: `${MS_DOMAIN}.MatMulNBits`, bits, blockSize, symmetric, accuracyLevel };
-    this.quantizesActivations = accuracyLevel !== 1;
+    this.quantizesActivations = quantizesActivations(accuracyLevel);
   }
 
   async linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null): Promise<string> {

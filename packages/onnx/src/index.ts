@@ -51,6 +51,7 @@ export {
   type ModelRole,
   type ModelSource,
   QUANTIZED_BITS,
+  quantizesActivations,
   READABLE_MANIFEST_VERSIONS,
   type RopeInfo,
   type TokenizerInfo,

@@ -61,6 +61,15 @@ export interface WeightQuantization {
   readonly accuracyLevel: number;
 }
 
+/**
+ * Whether MatMulNBits at `accuracyLevel` rounds its activations: every level but 1 (float32) does,
+ * to int8 (4), bf16 (3), fp16 (2), or to ONNX Runtime's pick (0), so a last-bit difference in an
+ * activation can become another code.
+ */
+export function quantizesActivations(accuracyLevel: number): boolean {
+  return accuracyLevel !== 1;
+}
+
 /** RoPE frequency scheme baked into the model's cos/sin tables. */
 export interface RopeInfo {
   /** `default`, `linear`, `llama3` or `yarn`. */

@@ -64,13 +64,14 @@ interface LoadedModelDrafter {
  * (`TextGenerateOptions.tree`, for the hybrid its model drafter's) within the capacity set here. Where the plan's provider keeps KV
  * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
  * (`openGraph`), the target's and the draft models' caches stay there, committed by compaction
- * graphs.
+ * graphs. Last, the load's warm-up runs every session once; `signal` (the load's) cuts it short.
  */
 export async function assemble(
   plan: Plan,
   openSession: OpenSession,
   tokenizer: ChatTokenizer,
   openGraph?: OpenGraph,
+  signal?: AbortSignal,
 ): Promise<TextGenerator> {
   const loaded = new Map<ModelDrafterName, Promise<LoadedModelDrafter>>();
   const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {
@@ -142,7 +143,7 @@ export async function assemble(
         : fixed;
     },
   });
-  await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens);
+  await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens, signal);
   return generator;
 }
 

@@ -1,4 +1,4 @@
-import type { ManifestModel } from '@treespec/onnx';
+import { type ManifestModel, quantizesActivations } from '@treespec/onnx';
 
 /**
  * Why speculative decoding with `target` may not reproduce its plain decoding token for token, or
@@ -10,7 +10,8 @@ import type { ManifestModel } from '@treespec/onnx';
  */
 export function exactnessWarning(target: ManifestModel): string | null {
   const quantized = target.weightFormat === 'int8' || target.weightFormat === 'int4';
-  if (!quantized || target.quantization?.accuracyLevel === 1) return null;
+  if (!quantized || (target.quantization && !quantizesActivations(target.quantization.accuracyLevel)))
+    return null;
   if (target.attention !== 'fused' && target.attentionPrecision === 'float64') return null;
   const sums =
     target.attention === 'fused'

@@ -26,28 +26,29 @@ export const WARM_UP_MS = 500;
  * only from calls that cost what later ones will: on a fresh process the first calls of each
  * shape cost two to three times as much (memory arenas growing, kernels packing weights, code
  * still being compiled), and a controller that learnt from them decoded plainly for hundreds of
- * tokens. Nothing is kept: each generation resets the models it uses.
+ * tokens. Nothing is kept: each generation resets the models it uses. `signal` (the load's)
+ * ends the running generation and skips the rest.
  */
 export async function warmUp(
   generator: TextGenerator,
   drafters: readonly string[],
   tokens: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   if (tokens <= 0) return;
   const room = generator.target.maxContext - generator.encode(WARM_UP_PROMPT).length - 1;
   const maxTokens = Math.min(tokens, room);
   if (maxTokens < 2) return;
+  const bounded = (): AbortSignal =>
+    signal ? AbortSignal.any([signal, AbortSignal.timeout(WARM_UP_MS)]) : AbortSignal.timeout(WARM_UP_MS);
   for (const drafter of drafters) {
-    await generator.generate(WARM_UP_PROMPT, {
-      drafter,
-      tree: {},
-      maxTokens,
-      signal: AbortSignal.timeout(WARM_UP_MS),
-    });
+    if (signal?.aborted) return;
+    await generator.generate(WARM_UP_PROMPT, { drafter, tree: {}, maxTokens, signal: bounded() });
   }
+  if (signal?.aborted) return;
   await generator.generate(WARM_UP_PROMPT, {
     plain: true,
     maxTokens: Math.min(4, maxTokens),
-    signal: AbortSignal.timeout(WARM_UP_MS),
+    signal: bounded(),
   });
 }

@@ -43,6 +43,18 @@ describe('the warm-up at load', () => {
     expect(performance.now() - started).toBeLessThan(16 * (WARM_UP_MS / 4));
   });
 
+  it('ends at once when the load is aborted: the running generation stops and the rest are skipped', async () => {
+    const { generator, calls } = recordingGenerator(2048, WARM_UP_MS / 8);
+    const load = new AbortController();
+    setTimeout(() => load.abort(), WARM_UP_MS / 4);
+    await warmUp(generator, ['eagle2', 'draft-lm'], 16, load.signal);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.aborted).toBe(true);
+    expect(calls[0]?.tokens).toBeLessThan(4);
+    await warmUp(generator, ['eagle2'], 16, load.signal);
+    expect(calls).toHaveLength(1);
+  });
+
   it('fits a small context window, and does nothing without room or tokens', async () => {
     const small = recordingGenerator(8, 0);
     await warmUp(small.generator, ['eagle2'], 16);

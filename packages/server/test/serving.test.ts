@@ -51,6 +51,13 @@ async function untilMetric(base: string, name: string, value: number): Promise<v
 /** Tokens of a request that is still running when the test's next requests arrive, however fast the machine. */
 const LONG = 1500;
 
+let longText: Promise<string> | undefined;
+/** The text of a greedy generation of {@link LONG} tokens, generated once for the tests that compare with it. */
+function longReference(): Promise<string> {
+  longText ??= generator.generate(PROMPT, { maxTokens: LONG, temperature: 0 }).then((r) => r.text);
+  return longText;
+}
+
 /** Streams a greedy request of {@link LONG} tokens. */
 function streamLong(base: string): ReturnType<typeof streamCompletion> {
   return streamCompletion(base, { model: 'tiny', prompt: PROMPT, max_tokens: LONG, temperature: 0 });
@@ -178,7 +185,7 @@ describe('serving one generation at a time', () => {
     const finished = await running;
     await closed;
     expect(finished.done).toBe(true);
-    expect(finished.text).toBe((await generator.generate(PROMPT, { maxTokens: LONG, temperature: 0 })).text);
+    expect(finished.text).toBe(await longReference());
   });
 
   it('on close, aborts the running generation once the grace period is over', async () => {
@@ -189,7 +196,7 @@ describe('serving one generation at a time', () => {
     await untilMetric(base, 'vllm:time_to_first_token_seconds_count', 1);
     await server.close();
     const cut = await running;
-    const full = (await generator.generate(PROMPT, { maxTokens: LONG, temperature: 0 })).text;
+    const full = await longReference();
     expect(cut.done).toBe(true);
     expect(cut.text.length).toBeGreaterThan(0);
     expect(cut.text.length).toBeLessThan(full.length);

@@ -270,6 +270,7 @@ export async function loadTreespecWeb(
             outputs,
           ),
         ),
+      signal,
     );
     if (signal.aborted) {
       await generator.dispose();
