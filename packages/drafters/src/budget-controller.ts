@@ -37,8 +37,9 @@ export interface BudgetControllerOptions {
   probeEvery?: number;
   /**
    * Longest run of plain steps before drafting again to see whether speculation pays now: the
-   * best tree after `probeEvery` plain steps if it came close to paying, else the start tree
-   * after `2 * probeEvery`; each run doubles while the probes lose. Default 128.
+   * best tree after `probeEvery` plain steps if it came close to paying, else after
+   * `2 * probeEvery` the start tree (greedy generations) or the best tree (sampling ones); each
+   * run doubles while the probes lose. Default 128.
    */
   maxPlainRun?: number;
   /**
@@ -153,6 +154,13 @@ class Regime {
     readonly maxDepth: number,
     smoothing: number,
     probeEvery: number,
+    /**
+     * The tree a probe out of plain decoding drafts when the best one was far from paying: the
+     * start tree for greedy generations, whose deep chains are what pays there and which one probe
+     * of it finds; the best-rated tree for sampling ones, where acceptance falls with depth and a
+     * probe of the start tree cost two to three plain tokens for the one or two it committed.
+     */
+    readonly farProbe: 'start' | 'best',
   ) {
     this.calibration = new AcceptanceCalibration(maxDepth, smoothing);
     this.catchUp = draftCost(maxDepth, smoothing);
@@ -193,7 +201,8 @@ class Regime {
  *   step, and from then on takes the best candidate it has seen; every `probeEvery` steps it
  *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
  *   one size up from the best later. When plain steps win it tries the best tree again after
- *   `probeEvery` plain steps if that tree came close, else the start tree after `2 * probeEvery`;
+ *   `probeEvery` plain steps if that tree came close, else after `2 * probeEvery` the start tree
+ *   in greedy generations and the best tree in sampling ones;
  *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is priced by plain
  *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
  *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
@@ -321,6 +330,7 @@ export class BudgetController implements Drafter {
       this.maxDepth,
       this.smoothing,
       this.probeEvery,
+      'start',
     );
     this.sampled = new Regime(
       options.sampling ?? part,
@@ -329,6 +339,7 @@ export class BudgetController implements Drafter {
       this.maxDepth,
       this.smoothing,
       this.probeEvery,
+      'best',
     );
     this.active = this.greedy;
     for (const regime of [this.greedy, this.sampled]) {
@@ -519,7 +530,8 @@ export class BudgetController implements Drafter {
     regime.measureNext = false;
     if (measure) return this.pick(best, true);
     if (best < 0 || this.enteringRate(regime) <= plainRate) {
-      // Close to paying: try the best tree again soon. Far from it: the start tree later. Each
+      // Close to paying: try the best tree again soon. Far from it: the regime's far probe later
+      // (the start tree until a tree is rated). Each
       // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins, and
       // long enough that what the last probes lost stays within `probeShare` of the run's time.
       const close = best >= 0 && bestRate > CLOSE * plainRate;
@@ -538,7 +550,7 @@ export class BudgetController implements Drafter {
         return this.pick(best, true);
       }
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
-      return this.pick(regime.start, true);
+      return this.pick(regime.farProbe === 'best' && best >= 0 ? best : regime.start, true);
     }
     regime.plainRun = 0;
     regime.probing = false;

@@ -4,6 +4,7 @@ import {
   type GenerationResult,
   SpeculativeDecoder,
   type TreeGrowth,
+  type Verifier,
 } from '@treespec/core';
 import {
   referenceGreedy,
@@ -12,7 +13,7 @@ import {
   ToyLanguageModel,
   ToyTarget,
 } from '@treespec/core/testing';
-import { GreedyVerifier } from '@treespec/sampling';
+import { GreedyVerifier, StochasticVerifier } from '@treespec/sampling';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -140,6 +141,33 @@ describe('budget controller', () => {
     expect(c.steps - c.plainSteps).toBeGreaterThan(0);
     // Doubling runs of plain steps alone (up to 128) lost about 10 % here.
     expect(t.clock.now - start).toBeLessThan(1.02 * plainMs * r.tokens.length);
+  });
+
+  it('probes out of plain decoding with the start tree when greedy, with the best-rated tree when sampling', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 4, sharpness: 2 });
+    // Every draft is wrong: the best-rated tree is the cheapest (one node at depth 1), and a
+    // probe of the start tree (depth 3, 4 nodes) costs 62 ms more than the plain step it replaces.
+    const t = toy(model, { kind: 'adversarial' }, dearVerify);
+    const probeSizes = async (verifier: Verifier): Promise<number[]> => {
+      const sizes: number[] = [];
+      const decoder = new SpeculativeDecoder({ target: t.target, drafter: t.controller, verifier });
+      await decoder.generate([1, 2, 3], { maxTokens: 200 });
+      await decoder.generate([1, 5, 9], {
+        maxTokens: 1500,
+        onStep: (e) => {
+          if (t.controller.lastChoice.probe) sizes.push(e.tree.size);
+        },
+      });
+      return sizes;
+    };
+    const greedy = await probeSizes(new GreedyVerifier());
+    const sampling = new StochasticVerifier({ temperature: 1 });
+    sampling.setSeed(7);
+    const sampled = await probeSizes(sampling);
+    expect(greedy.length).toBeGreaterThan(0);
+    expect(Math.max(...greedy)).toBe(5);
+    expect(sampled.length).toBeGreaterThan(0);
+    expect(Math.max(...sampled)).toBe(2);
   });
 
   it('stops drafting a drafter that is always wrong, then finds its way back once drafts are right again', async () => {
