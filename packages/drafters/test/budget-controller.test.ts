@@ -143,6 +143,21 @@ describe('budget controller', () => {
     expect(t.clock.now - start).toBeLessThan(1.02 * plainMs * r.tokens.length);
   });
 
+  it('starts greedy generations from the start tree and sampling ones from the small sampling start tree', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 4, sharpness: 2 });
+    const firstTrees = async (verifier: Verifier): Promise<number[]> => {
+      const t = toy(model, { kind: 'mixed', noise: 0.5 }, cheapVerify);
+      const sizes: number[] = [];
+      const decoder = new SpeculativeDecoder({ target: t.target, drafter: t.controller, verifier });
+      await decoder.generate([1, 2, 3], { maxTokens: 40, onStep: (e) => sizes.push(e.tree.size) });
+      return sizes.filter((size) => size > 1).slice(0, 8);
+    };
+    expect(await firstTrees(new GreedyVerifier())).toEqual(Array(8).fill(5));
+    const sampling = new StochasticVerifier({ temperature: 1 });
+    sampling.setSeed(3);
+    expect(await firstTrees(sampling)).toEqual(Array(8).fill(2));
+  });
+
   it('probes out of plain decoding with the start tree when greedy, with the best-rated tree when sampling', async () => {
     const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 4, sharpness: 2 });
     // Every draft is wrong: the best-rated tree is the cheapest (one node at depth 1), and a
