@@ -1,0 +1,152 @@
+/**
+ * Where a speculative generation's time goes against plain decoding, step by step, in one process:
+ * each development prompt is generated plainly and then speculatively through one loaded model (same
+ * temperature, same seed), and every step is timed from one `onStep` to the next. A speculative
+ * generation loses to plain decoding in two places, which this separates:
+ *
+ * - its plain steps (the budget controller chose no tree) can cost more than the plain loop's
+ *   steps: the controller's choice, the drafter's bookkeeping, the features fetched for the head;
+ * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
+ *
+ *   pnpm --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2]
+ *
+ * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
+ * plain-loop step; `lossMs` splits the speculative run's extra time into what its plain steps and
+ * its drafted steps lost (each drafted step against its committed tokens at the plain loop's mean
+ * step); `speculativeRun` is the whole speculative run's time over plain decoding's for its tokens.
+ * Both loops' first step of each generation (the prefill's) is left out of the step times.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { type BundleDrafter, loadTreespec } from '../src/index.js';
+
+const { values } = parseArgs({
+  // pnpm passes on a `--` written before the options.
+  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  options: {
+    drafter: { type: 'string', default: 'eagle2' },
+    temperature: { type: 'string', default: '1' },
+    prompts: { type: 'string', default: '39' },
+    'max-tokens': { type: 'string', default: '128' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+/** Checked by the loader, which names the drafters this bundle has when it has not this one. */
+const drafter = values.drafter as BundleDrafter;
+const temperature = Number(values.temperature);
+const maxTokens = Number(values['max-tokens']);
+const rounds = Number(values.rounds);
+const prompts = readFileSync(tinyDevPromptsPath(), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() !== '')
+  .map((line) => (JSON.parse(line) as { prompt: string }).prompt)
+  .slice(0, Number(values.prompts));
+
+/** Step times of one kind, in ms, and the tokens those steps committed. */
+class StepTimes {
+  readonly ms: number[] = [];
+  tokens = 0;
+  add(ms: number, tokens: number): void {
+    this.ms.push(ms);
+    this.tokens += tokens;
+  }
+  get total(): number {
+    return this.ms.reduce((a, b) => a + b, 0);
+  }
+  get mean(): number {
+    return this.total / this.ms.length;
+  }
+  get median(): number {
+    const sorted = [...this.ms].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1] ?? Number.NaN;
+  }
+}
+
+const generator = await loadTreespec(tinyModelDirectory(), {
+  drafter,
+  drafters: ['none'],
+  tuningCache: false,
+});
+const plainLoop = new StepTimes();
+const plainSteps = new StepTimes();
+const draftedSteps = new StepTimes();
+const totals = { plainMs: 0, plainTokens: 0, speculativeMs: 0, speculativeTokens: 0 };
+for (let round = 0; round < rounds; round++) {
+  for (const [i, prompt] of prompts.entries()) {
+    for (const plain of [true, false]) {
+      let last = Number.NaN;
+      const started = performance.now();
+      const result = await generator.generate(prompt, {
+        maxTokens,
+        temperature,
+        seed: i,
+        drafter: plain ? 'none' : drafter,
+        onStep: (event) => {
+          const now = performance.now();
+          if (!Number.isNaN(last)) {
+            const times = plain ? plainLoop : event.tree.size === 1 ? plainSteps : draftedSteps;
+            times.add(now - last, event.pathLength);
+          }
+          last = now;
+        },
+      });
+      const ms = performance.now() - started;
+      if (plain) {
+        totals.plainMs += ms;
+        totals.plainTokens += result.tokens.length;
+      } else {
+        totals.speculativeMs += ms;
+        totals.speculativeTokens += result.tokens.length;
+      }
+    }
+  }
+}
+await generator.dispose();
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const plainStep = plainLoop.mean;
+console.log(
+  JSON.stringify(
+    {
+      drafter,
+      temperature,
+      prompts: prompts.length,
+      maxTokens,
+      rounds,
+      speedup: round3(
+        totals.speculativeTokens / totals.speculativeMs / (totals.plainTokens / totals.plainMs),
+      ),
+      msPerToken: {
+        plain: round3(totals.plainMs / totals.plainTokens),
+        speculative: round3(totals.speculativeMs / totals.speculativeTokens),
+      },
+      plainLoopStep: {
+        steps: plainLoop.ms.length,
+        meanMs: round3(plainStep),
+        medianMs: round3(plainLoop.median),
+      },
+      speculativePlainStep: {
+        steps: plainSteps.ms.length,
+        meanMs: round3(plainSteps.mean),
+        medianMs: round3(plainSteps.median),
+      },
+      plainStepOverheadMs: round3(plainSteps.mean - plainStep),
+      draftedStep: {
+        steps: draftedSteps.ms.length,
+        meanMs: round3(draftedSteps.mean),
+        tokensPerStep: round3(draftedSteps.tokens / draftedSteps.ms.length),
+      },
+      lossMs: {
+        plainSteps: Math.round(plainSteps.total - plainSteps.ms.length * plainStep),
+        draftedSteps: Math.round(draftedSteps.total - draftedSteps.tokens * plainStep),
+        // Against plain decoding's ms per token, prefills and first steps included.
+        speculativeRun: Math.round(
+          totals.speculativeMs - totals.speculativeTokens * (totals.plainMs / totals.plainTokens),
+        ),
+      },
+    },
+    null,
+    2,
+  ),
+);
