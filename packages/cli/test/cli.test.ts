@@ -234,7 +234,10 @@ describe('treespec generate with the bundle’s default drafter', () => {
     // default does not, so the bundle's EAGLE-3 head drafts.
     expect(r.err).toMatch(/^speculative \(eagle3\): 8 tokens/m);
     const json = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--json');
-    expect(JSON.parse(json.out)).toMatchObject({ drafter: 'eagle3', text: plain.out.trim() });
+    const generated = JSON.parse(json.out);
+    expect(generated).toMatchObject({ drafter: 'eagle3', text: plain.out.trim() });
+    // The budget controller's account comes with the statistics.
+    expect(generated.stats.controller.steps).toBe(generated.stats.steps);
   }, 120_000);
 });
 
@@ -347,6 +350,8 @@ describe('treespec generate --compare', () => {
     expect(r.out.trim().length).toBeGreaterThan(0);
     expect(r.out.split('\n').filter((line) => line.trim() !== '')).toHaveLength(1);
     expect(r.err).toMatch(/^speculative \(hybrid\): 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau [\d.]+/m);
+    // What the budget controller chose, right under the run it chose for.
+    expect(r.err).toMatch(/^speculative \(hybrid\).*\nbudget controller: \d+ of \d+ steps plain/m);
     expect(r.err).toMatch(/^plain: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau 1\.00/m);
     expect(r.err).toMatch(/^speed-up over plain decoding: [\d.]+x, identical output$/m);
   }, 120_000);

@@ -1,4 +1,4 @@
-import { type GenerationStats, OptionError } from '@treespec/core';
+import { type ControllerStats, type GenerationStats, OptionError } from '@treespec/core';
 import type { TextResult } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
 import type { Command } from 'commander';
@@ -38,7 +38,19 @@ export function statsJson(stats: GenerationStats) {
     verifyMs: stats.verifyMs,
     bookkeepingMs: stats.bookkeepingMs,
     totalMs: stats.totalMs,
+    ...(stats.controller ? { controller: stats.controller } : {}),
   };
+}
+
+/** What the budget controller chose in a generation: how often it decoded plainly, and what its trees committed. */
+function controllerSummary(c: ControllerStats): string {
+  const drafted = c.steps - c.plainSteps;
+  const trees =
+    drafted > 0
+      ? `; ${drafted} drafted (${c.probeSteps} probes), depth ${c.meanDepth.toFixed(1)} and ${c.meanNodes.toFixed(1)} nodes on average, ` +
+        `${c.actualTokensPerStep.toFixed(2)} tokens a drafted step (predicted ${c.predictedTokensPerStep.toFixed(2)})`
+      : '';
+  return `budget controller: ${c.plainSteps} of ${c.steps} steps plain${trees}`;
 }
 
 function summary(label: string, r: TextResult): string {
@@ -109,6 +121,7 @@ export function registerGenerate(program: Command): void {
           return;
         }
         err(`${summary(generator.drafter ? `speculative (${generator.drafter.name})` : 'plain', result)}\n`);
+        if (result.stats.controller) err(`${controllerSummary(result.stats.controller)}\n`);
         if (plain && comparison) {
           err(`${summary('plain', plain)}\n`);
           const same =
