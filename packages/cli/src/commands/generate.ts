@@ -42,15 +42,19 @@ export function statsJson(stats: GenerationStats) {
   };
 }
 
-/** What the budget controller chose in a generation: how often it decoded plainly, and what its trees committed. */
-function controllerSummary(c: ControllerStats): string {
+/**
+ * What the budget controller chose in a generation: how often it decoded plainly, and what its
+ * trees committed. Under the hybrid it decides only the steps its model drafter takes.
+ */
+function controllerSummary(c: ControllerStats, steps: number): string {
   const drafted = c.steps - c.plainSteps;
   const trees =
     drafted > 0
       ? `; ${drafted} drafted (${c.probeSteps} probes), depth ${c.meanDepth.toFixed(1)} and ${c.meanNodes.toFixed(1)} nodes on average, ` +
         `${c.actualTokensPerStep.toFixed(2)} tokens a drafted step (predicted ${c.predictedTokensPerStep.toFixed(2)})`
       : '';
-  return `budget controller: ${c.plainSteps} of ${c.steps} steps plain${trees}`;
+  const scope = c.steps === steps ? '' : ` (the ${c.steps} of ${steps} steps its model drafter took)`;
+  return `budget controller${scope}: ${c.plainSteps} of ${c.steps} steps plain${trees}`;
 }
 
 function summary(label: string, r: TextResult): string {
@@ -121,7 +125,8 @@ export function registerGenerate(program: Command): void {
           return;
         }
         err(`${summary(generator.drafter ? `speculative (${generator.drafter.name})` : 'plain', result)}\n`);
-        if (result.stats.controller) err(`${controllerSummary(result.stats.controller)}\n`);
+        if (result.stats.controller)
+          err(`${controllerSummary(result.stats.controller, result.stats.steps)}\n`);
         if (plain && comparison) {
           err(`${summary('plain', plain)}\n`);
           const same =
