@@ -16,10 +16,9 @@
  * step); `speculativeRun` is the whole speculative run's time over plain decoding's for its tokens.
  * Both loops' first step of each generation (the prefill's) is left out of the step times.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { type BundleDrafter, loadTreespec } from '../src/index.js';
+import { devPrompts, TINY } from '../test/tiny.js';
 
 const { values } = parseArgs({
   // pnpm passes on a `--` written before the options.
@@ -37,11 +36,7 @@ const drafter = values.drafter as BundleDrafter;
 const temperature = Number(values.temperature);
 const maxTokens = Number(values['max-tokens']);
 const rounds = Number(values.rounds);
-const prompts = readFileSync(tinyDevPromptsPath(), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => (JSON.parse(line) as { prompt: string }).prompt)
-  .slice(0, Number(values.prompts));
+const prompts = devPrompts(Number(values.prompts)).map((p) => p.prompt);
 
 /** Step times of one kind, in ms, and the tokens those steps committed. */
 class StepTimes {
@@ -63,7 +58,7 @@ class StepTimes {
   }
 }
 
-const generator = await loadTreespec(tinyModelDirectory(), {
+const generator = await loadTreespec(TINY, {
   drafter,
   drafters: ['none'],
   tuningCache: false,
