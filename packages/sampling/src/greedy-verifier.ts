@@ -1,4 +1,4 @@
-import { argmax, type Verifier, type VerifyInput, type VerifyResult } from '@treespec/core';
+import type { Verifier, VerifyInput, VerifyResult } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
 import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './sampling-options.js';
 
@@ -38,8 +38,11 @@ export class GreedyVerifier implements Verifier {
     let length = 1;
     result.path[0] = 0;
     while (true) {
-      pipeline.shape(logits, node * vocabSize, input.contextLength - 1 + tree.depths[node]);
-      const best = argmax(logits, node * vocabSize, vocabSize);
+      const best = pipeline.greedyToken(
+        logits,
+        node * vocabSize,
+        input.contextLength - 1 + tree.depths[node],
+      );
       let next = -1;
       for (let c = node + 1; c < tree.size; c++) {
         if (tree.parents[c] === node && tree.tokens[c] === best) {

@@ -9,6 +9,7 @@ export {
   applyTemperature,
   applyTopK,
   applyTopP,
+  checkedArgmax,
   checkLogits,
   logSoftmaxInto,
   softmaxInto,

@@ -1,3 +1,4 @@
+import { argmax } from '@treespec/core';
 import {
   applyMinP,
   applyPresenceFrequencyPenalty,
@@ -5,7 +6,9 @@ import {
   applyTemperature,
   applyTopK,
   applyTopP,
+  checkedArgmax,
   checkLogits,
+  softmaxFromMax,
   softmaxInto,
 } from './logits-processors.js';
 import { PenaltyContext } from './penalty-context.js';
@@ -23,6 +26,8 @@ export class LogitsPipeline {
   private readonly sortScratch: Float32Array;
   private readonly probScratch: Float64Array;
   private readonly sortedScratch: Float64Array;
+  /** Whether anything but the temperature shapes a row (penalties, top-k, top-p, min-p). */
+  private readonly filters: boolean;
 
   constructor(vocabSize: number, sampling: ResolvedSampling) {
     this.vocabSize = vocabSize;
@@ -31,6 +36,7 @@ export class LogitsPipeline {
     this.sortScratch = new Float32Array(sampling.topK > 0 ? vocabSize : 0);
     this.probScratch = new Float64Array(sampling.topP < 1 ? vocabSize : 0);
     this.sortedScratch = new Float64Array(sampling.topP < 1 ? vocabSize : 0);
+    this.filters = this.penalties !== null || sampling.topK > 0 || sampling.topP < 1 || sampling.minP > 0;
   }
 
   /**
@@ -63,7 +69,29 @@ export class LogitsPipeline {
 
   /** Shapes the row and writes the resulting distribution into `out`. */
   distribution(logits: Float32Array, offset: number, position: number, out: Float64Array): void {
+    const v = this.vocabSize;
+    const s = this.sampling;
+    if (!this.filters) {
+      // Nothing but the temperature between the check and the softmax: the check finds the
+      // maximum, and the temperature, a monotone scaling, keeps it the maximum.
+      let max = logits[offset + checkedArgmax(logits, offset, v, position)];
+      if (s.temperature !== 1) {
+        applyTemperature(logits, offset, v, s.temperature);
+        max = Math.fround(max * (1 / s.temperature));
+      }
+      softmaxFromMax(logits, offset, v, max, out);
+      return;
+    }
     this.shape(logits, offset, position);
-    softmaxInto(logits, offset, this.vocabSize, out);
+    softmaxInto(logits, offset, v, out);
+  }
+
+  /** The greedy token of the row: {@link LogitsPipeline.shape}, then the largest logit's token. */
+  greedyToken(logits: Float32Array, offset: number, position: number): number {
+    if (this.penalties) {
+      this.shape(logits, offset, position);
+      return argmax(logits, offset, this.vocabSize);
+    }
+    return checkedArgmax(logits, offset, this.vocabSize, position);
   }
 }

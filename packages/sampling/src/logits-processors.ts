@@ -12,19 +12,41 @@ import type { TokenCounts } from './token-counts.js';
  * when every logit is -Infinity: such a row has no distribution to sample from.
  */
 export function checkLogits(logits: Float32Array, offset: number, vocabSize: number, position: number): void {
-  let finite = false;
+  checkedArgmax(logits, offset, vocabSize, position);
+}
+
+/**
+ * The token of the row's largest logit (the smallest such token on a tie), checking the row as
+ * {@link checkLogits} does in the same pass: a greedy token or a softmax's maximum costs one
+ * pass over the vocabulary instead of two (each about 40 µs for 8192 logits on the 2-core
+ * reference machine, right after a target call).
+ */
+export function checkedArgmax(
+  logits: Float32Array,
+  offset: number,
+  vocabSize: number,
+  position: number,
+): number {
+  let best = -1;
+  let bestValue = -Infinity;
   for (let i = offset, end = offset + vocabSize; i < end; i++) {
     const v = logits[i];
-    if (Number.isNaN(v) || v === Infinity) {
-      throw new NumericError(
-        `target logit of token ${i - offset} at sequence position ${position} is ${v}`,
-        position,
-      );
-    }
-    if (v !== -Infinity) finite = true;
+    if (v > bestValue) {
+      if (v === Infinity) throw nonFiniteLogit(v, i - offset, position);
+      best = i - offset;
+      bestValue = v;
+    } else if (Number.isNaN(v)) throw nonFiniteLogit(v, i - offset, position);
   }
-  if (!finite)
+  if (best < 0)
     throw new NumericError(`every target logit at sequence position ${position} is -Infinity`, position);
+  return best;
+}
+
+function nonFiniteLogit(value: number, token: number, position: number): NumericError {
+  return new NumericError(
+    `target logit of token ${token} at sequence position ${position} is ${value}`,
+    position,
+  );
 }
 
 /** CTRL-style repetition penalty over the tokens in `counts`: positive logits ÷ penalty, negative × penalty. */
@@ -187,7 +209,17 @@ export function softmaxInto(
   vocabSize: number,
   out: Float64Array,
 ): void {
-  const max = rowMax(logits, offset, vocabSize);
+  softmaxFromMax(logits, offset, vocabSize, rowMax(logits, offset, vocabSize), out);
+}
+
+/** {@link softmaxInto} of a row whose largest logit, `max`, the caller knows. */
+export function softmaxFromMax(
+  logits: Float32Array,
+  offset: number,
+  vocabSize: number,
+  max: number,
+  out: Float64Array,
+): void {
   let sum = 0;
   for (let i = 0; i < vocabSize; i++) {
     const e = expNonPositive(logits[offset + i] - max);

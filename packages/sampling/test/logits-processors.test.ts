@@ -1,4 +1,4 @@
-import { NumericError } from '@treespec/core';
+import { argmax, NumericError, Xoshiro128 } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
 import {
   applyMinP,
@@ -7,6 +7,7 @@ import {
   applyTemperature,
   applyTopK,
   applyTopP,
+  checkedArgmax,
   checkLogits,
   LogitsPipeline,
   logSoftmaxInto,
@@ -90,6 +91,56 @@ describe('logits processors (in place, float32 rows)', () => {
       /every target logit at sequence position 5/,
     );
     expect(() => checkLogits(row(-Infinity, 0), 0, 2, 5)).not.toThrow();
+  });
+
+  it('finds the greedy token while checking the row, as argmax after checkLogits does in two passes', () => {
+    const rng = new Xoshiro128(21);
+    const size = 64;
+    for (let trial = 0; trial < 500; trial++) {
+      // Few distinct values, so that ties are common; some masked tokens, now and then a bad one.
+      const l = Float32Array.from({ length: size }, () => Math.floor(rng.nextFloat() * 6) - 3);
+      for (let i = 0; i < size; i++) if (rng.nextFloat() < 0.3) l[i] = -Infinity;
+      if (trial % 5 === 0) l[Math.floor(rng.nextFloat() * size)] = trial % 10 === 0 ? Number.NaN : Infinity;
+      if (trial % 50 === 1) l.fill(-Infinity);
+      const twoPasses = () => {
+        checkLogits(l, 0, size, trial);
+        return argmax(l, 0, size);
+      };
+      let expected: unknown;
+      try {
+        expected = twoPasses();
+      } catch (e) {
+        expected = (e as Error).message;
+      }
+      let fused: unknown;
+      try {
+        fused = checkedArgmax(l, 0, size, trial);
+      } catch (e) {
+        expect(e).toBeInstanceOf(NumericError);
+        fused = (e as Error).message;
+      }
+      expect(fused).toEqual(expected);
+    }
+  });
+
+  it('gives with a temperature alone exactly the row and distribution that shaping then a softmax give', () => {
+    const rng = new Xoshiro128(22);
+    for (const temperature of [1, 0.7, 1.3, 0.05]) {
+      const pipeline = new LogitsPipeline(256, resolveSampling({ temperature }));
+      for (let trial = 0; trial < 50; trial++) {
+        const l = Float32Array.from({ length: 256 }, () => 20 * (rng.nextFloat() - 0.5));
+        for (let i = 0; i < 256; i += 7) l[i] = -Infinity;
+        const shaped = l.slice();
+        checkLogits(shaped, 0, 256, 0);
+        applyTemperature(shaped, 0, 256, temperature);
+        const expected = new Float64Array(256);
+        softmaxInto(shaped, 0, 256, expected);
+        const p = new Float64Array(256);
+        pipeline.distribution(l, 0, 0, p);
+        expect(l).toEqual(shaped);
+        expect(p).toEqual(expected);
+      }
+    }
   });
 
   it('composes in the documented order: penalties, temperature, top-k, top-p, min-p', () => {
