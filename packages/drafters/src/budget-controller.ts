@@ -191,6 +191,11 @@ class Regime {
   draftMs(depth: number): number {
     return this.draft.measured ? this.draft.at(depth) : this.catchUp.at(depth);
   }
+
+  /** {@link Regime.draftMs} of every depth, into `out[1..maxDepth]`. */
+  draftPricesInto(out: Float64Array): void {
+    (this.draft.measured ? this.draft : this.catchUp).pricesInto(out);
+  }
 }
 
 /**
@@ -254,6 +259,9 @@ export class BudgetController implements Drafter {
   private readonly order: Int32Array;
   private readonly probability: Float64Array;
   private readonly scratch: Float64Array;
+  /** Prices by tree size and by draft depth, filled when the candidates are rated. */
+  private readonly verifyPrices: Float64Array;
+  private readonly draftPrices: Float64Array;
   private proposeStart = 0;
   private proposeEnd = 0;
   private lastObserveEnd = Number.NaN;
@@ -355,6 +363,8 @@ export class BudgetController implements Drafter {
     this.order = new Int32Array(this.maxTreeSize);
     this.probability = new Float64Array(this.maxTreeSize);
     this.scratch = new Float64Array(this.maxDepth + 1);
+    this.verifyPrices = new Float64Array(this.maxTreeSize + 1);
+    this.draftPrices = new Float64Array(this.maxDepth + 1);
   }
 
   /** The measured costs, as a seed for later runs on this machine and provider. */
@@ -519,12 +529,14 @@ export class BudgetController implements Drafter {
     // candidate took about 27 µs a step on the reference machine, 1 % of a plain step).
     if (regime.plainRun === 0 || regime.plainRun % RERATE_EVERY === 0) this.rateCandidates(regime);
     const { best, bestRate } = regime;
-    const plainRate = 1 / this.costs.plainMs();
+    const plainMs = this.costs.plainMs();
+    const plainRate = 1 / plainMs;
     // A plain step is timed once, then now and then to keep its cost current as the machine's
     // load changes, less often while speculation wins by far. Only the second of two plain steps
     // in a row is timed, so this picks a plain step until one is.
     const age = this.costs.verify.age(1);
-    if (age > (bestRate > FAR_AHEAD * plainRate ? FAR_AHEAD_AGE * FRESH : FRESH)) return this.pickPlain();
+    if (age > (bestRate > FAR_AHEAD * plainRate ? FAR_AHEAD_AGE * FRESH : FRESH))
+      return this.pickPlain(plainMs);
     // Right after a probe out of plain decoding, one more tree times drafting without a catch-up,
     // unless that cost is known already.
     const measure =
@@ -543,7 +555,7 @@ export class BudgetController implements Drafter {
       regime.probing = false;
       const paidFor = !(regime.probeLoss * plainRate > this.probeShare * regime.plainRun);
       if (++regime.plainRun < (close ? regime.closeLimit : regime.plainLimit) || !paidFor) {
-        return this.pickPlain();
+        return this.pickPlain(plainMs);
       }
       regime.plainRun = 0;
       regime.probeLoss = 0;
@@ -578,11 +590,15 @@ export class BudgetController implements Drafter {
     let best = -1;
     let bestRate = 0;
     let bestMs = 0;
+    const overhead = this.costs.overheadMs();
+    this.costs.verify.pricesInto(this.verifyPrices);
+    regime.draftPricesInto(this.draftPrices);
     for (let c = 0; c < this.depths.length; c++) {
       if (this.depths[c] > regime.depthCap) continue;
       const accepted = this.expectedAccepted(c);
       if (Number.isNaN(accepted)) continue;
-      const ms = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
+      // As `costs.stepMs`, from the tables.
+      const ms = overhead + this.draftPrices[this.depths[c]] + this.verifyPrices[this.nodes[c] + 1];
       const rate = (1 + accepted) / ms;
       if (rate > bestRate) {
         best = c;
@@ -612,12 +628,13 @@ export class BudgetController implements Drafter {
     return (regime.bestRate * regime.bestMs) / (regime.bestMs + switching / runs);
   }
 
-  private pickPlain(): number {
+  /** Picks a plain step, predicted to take `plainMs`. */
+  private pickPlain(plainMs: number): number {
     this.lastChoice.depth = 0;
     this.lastChoice.nodes = 0;
     this.lastChoice.probe = false;
     this.predicted = 1;
-    this.predictedMs = this.costs.plainMs();
+    this.predictedMs = plainMs;
     return -1;
   }
 

@@ -24,6 +24,11 @@ export class SizedCost {
   private readonly buckets: RobustAverage[];
   private readonly lastSeen: Float64Array;
   private observed = 0;
+  /** The last fitted line ({@link SizedCost.fitLine}): mean size, mean cost, slope, smallest size. */
+  private lineX = 0;
+  private lineY = 0;
+  private lineSlope = 0;
+  private lineSmallest = 0;
 
   constructor(
     readonly maxSize: number,
@@ -81,13 +86,38 @@ export class SizedCost {
     const own = this.buckets[size];
     if (size < this.fitFrom) return own && own.count > 0 ? own.mean : Number.NaN;
     if (own && own.count >= TRUSTED && this.age(size) <= FRESH) return own.mean;
-    const fitted = this.fitted(size);
+    const fitted = this.fitLine() ? this.onLine(size) : Number.NaN;
     const larger = this.cheapestFresh(size + 1);
     return Number.isNaN(larger) ? fitted : Math.min(fitted, larger);
   }
 
-  /** The line through the measured sizes at `size` (see the class); NaN when nothing is measured. */
-  private fitted(size: number): number {
+  /**
+   * Writes {@link SizedCost.at} of every size into `out[1..maxSize]` in one pass over the sizes
+   * (the line fitted once), as a controller rating every candidate tree reads them.
+   */
+  pricesInto(out: Float64Array): void {
+    let fitted = false;
+    let lineFitted = false;
+    let larger = Number.NaN;
+    for (let size = this.maxSize; size >= 1; size--) {
+      const own = this.buckets[size];
+      const fresh = this.age(size) <= FRESH;
+      if (size < this.fitFrom) out[size] = own.count > 0 ? own.mean : Number.NaN;
+      else if (own.count >= TRUSTED && fresh) out[size] = own.mean;
+      else {
+        if (!fitted) {
+          lineFitted = this.fitLine();
+          fitted = true;
+        }
+        const onLine = lineFitted ? this.onLine(size) : Number.NaN;
+        out[size] = Number.isNaN(larger) ? onLine : Math.min(onLine, larger);
+      }
+      if (own.count >= TRUSTED && fresh && !(own.mean >= larger)) larger = own.mean;
+    }
+  }
+
+  /** Fits the line through the measured sizes (see the class); false when nothing is measured. */
+  private fitLine(): boolean {
     let from = this.fitFrom;
     while (from > 1 && !this.measuredFrom(from)) from--;
     let fresh = false;
@@ -109,18 +139,27 @@ export class SizedCost {
       sxx += weight * s * s;
       sxy += weight * s * b.mean;
     }
-    if (w === 0) return Number.NaN;
+    if (w === 0) return false;
     const mx = sx / w;
     const my = sy / w;
     const varX = sxx / w - mx * mx;
-    const slope = varX > 1e-9 ? Math.max(0, (sxy / w - mx * my) / varX) : my / (mx + this.offset);
+    this.lineX = mx;
+    this.lineY = my;
+    this.lineSlope = varX > 1e-9 ? Math.max(0, (sxy / w - mx * my) / varX) : my / (mx + this.offset);
+    this.lineSmallest = smallest;
+    return true;
+  }
+
+  /** The fitted line at `size`. */
+  private onLine(size: number): number {
+    const smallest = this.lineSmallest;
     // Below the sizes measured, a steep (noisy) line could reach zero: no cost falls faster than
     // in proportion to `size + offset` from the smallest size measured.
     const floor =
       smallest > 0 && size < smallest
         ? (this.buckets[smallest].mean * (size + this.offset)) / (smallest + this.offset)
         : 0;
-    return Math.max(floor, my + slope * (size - mx));
+    return Math.max(floor, this.lineY + this.lineSlope * (size - this.lineX));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { DraftTree } from '@treespec/core';
+import { DraftTree, Xoshiro128 } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
 import { AcceptanceCalibration, RobustAverage, SizedCost, StepCostModel } from '../src/index.js';
 
@@ -112,6 +112,26 @@ describe('step cost model', () => {
       draftMs: [[5, 3]],
       overheadMs: 0.5,
     });
+  });
+
+  it('fills a table of every size with exactly the prices it gives one size at a time', () => {
+    const rng = new Xoshiro128(7);
+    for (const fitFrom of [1, 2]) {
+      const cost = new SizedCost(25, 0.1, 9, fitFrom);
+      const table = new Float64Array(26);
+      const expectTable = () => {
+        cost.pricesInto(table);
+        for (let size = 1; size <= 25; size++) expect(Object.is(table[size], cost.at(size))).toBe(true);
+      };
+      expectTable();
+      // Sizes measured often and seldom, some gone stale, slow and fast ones, a cost that jumps.
+      for (let i = 0; i < 400; i++) {
+        const size =
+          rng.nextFloat() < 0.5 ? 1 + Math.floor(rng.nextFloat() * 4) : 1 + Math.floor(rng.nextFloat() * 25);
+        cost.record(size, (3 + 0.2 * size) * (0.5 + rng.nextFloat()) * (i > 200 ? 2 : 1));
+        if (i % 7 === 0) expectTable();
+      }
+    }
   });
 });
 
