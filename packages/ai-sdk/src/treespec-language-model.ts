@@ -126,11 +126,8 @@ export class TreespecLanguageModel implements LanguageModelV4 {
     const release = await this.lock.acquire();
     try {
       if (controller.signal.aborted) throw abortError(controller.signal);
-      const stream = this.engine.stream(prompt, generate);
-      for await (const _ of stream) {
-        // the result holds the whole text
-      }
-      const result = await stream.result;
+      // Unread, the stream decodes its text once at the end instead of step by step.
+      const result = await this.engine.stream(prompt, generate).result;
       if (controller.signal.aborted) throw abortError(controller.signal);
       return {
         content: [{ type: 'text', text: result.text }],

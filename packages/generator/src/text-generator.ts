@@ -160,13 +160,12 @@ export class TextGenerator implements TextGeneration {
       : this.tokenizer.encodeChat([...prompt], { addGenerationPrompt: true });
   }
 
-  /** Generates after `prompt` and returns the whole result. */
+  /**
+   * Generates after `prompt` and returns the whole result. Nothing streams the text, so it is
+   * decoded once, at the end, rather than step by step.
+   */
   async generate(prompt: Prompt, options: TextGenerateOptions = {}): Promise<TextResult> {
-    const stream = this.stream(prompt, options);
-    for await (const _ of stream) {
-      // deltas accumulate in the result
-    }
-    return stream.result;
+    return this.stream(prompt, options).result;
   }
 
   /** Generates after `prompt`, yielding text as tokens are committed. */

@@ -102,9 +102,7 @@ export class CompletionHandler {
       }
       let result: TextResult;
       try {
-        for await (const _ of stream) {
-          // the result holds the whole text
-        }
+        // Unread, the text is decoded once at the end instead of step by step.
         result = await stream.result;
       } catch (error) {
         throw apiErrorOf(error);

@@ -22,5 +22,5 @@ export {
 } from './streaming-detokenizer.js';
 export { StringStopCriterion, type StringStopMatch, type StringStopOptions } from './string-stop.js';
 export { DEFAULT_TEMPLATE_BUDGET, type TemplateBudget } from './template-budget.js';
-export { TextStream, type TextStreamOptions, type TokenChunks } from './text-stream.js';
+export { TextStream, type TextStreamOptions, type TokenChunk, type TokenChunks } from './text-stream.js';
 export type { JsonInput, ResolvedFiles, TokenizerFiles } from './tokenizer-files.js';

