@@ -26,6 +26,8 @@ export interface Tokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): Int32Array;
   /** Decodes ids; `skipSpecialTokens` defaults to true. */
   decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string;
+  /** Optional: throws, naming the position, unless every id is one the tokenizer defines. */
+  checkIds?(ids: ArrayLike<number>): void;
   /**
    * A fresh streaming decoder. `context` (e.g. the prompt) makes the first pushed id decode as
    * it would after it (SentencePiece tokenizers drop a leading space at the start of a text).

@@ -150,10 +150,13 @@ export class TextGenerator implements TextGeneration {
 
   /**
    * Encodes a prompt the way the model's tokenizer config says, or a chat through its template;
-   * token ids are taken as they are.
+   * token ids are taken as they are, once the tokenizer has checked them (`checkIds`).
    */
   encode(prompt: Prompt): Int32Array {
-    if (prompt instanceof Int32Array) return prompt;
+    if (prompt instanceof Int32Array) {
+      this.tokenizer.checkIds?.(prompt);
+      return prompt;
+    }
     checkPromptSize(prompt, this.target.maxContext);
     return typeof prompt === 'string'
       ? this.tokenizer.encode(prompt)

@@ -323,6 +323,11 @@ export class HfTokenizer implements ChatTokenizer {
     });
   }
 
+  /** Throws {@link TokenIdError} for the first id that is not a defined id. */
+  checkIds(ids: ArrayLike<number>): void {
+    for (let i = 0; i < ids.length; i++) this.checkId(ids[i], i);
+  }
+
   /**
    * Throws {@link TokenIdError} unless `id` is a defined id; `position` is its index in the
    * caller's array.

@@ -171,6 +171,13 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
     run: ({ generator }) => generator.generate(Int32Array.from([1, 5, 8192])),
   },
   {
+    id: 'prompt-id-early-in-long-prompt',
+    fault: 'an id past the vocabulary at the start of a 40-token prompt',
+    outcome: refused(TokenIdError, /tokenizer\.json: token id 9000 at position 0 is not in the vocabulary/),
+    run: ({ generator }) =>
+      generator.generate(Int32Array.from({ length: 40 }, (_, i) => (i === 0 ? 9000 : 5))),
+  },
+  {
     id: 'prompt-ids-too-long',
     fault: 'token ids longer than the context',
     outcome: refused(
