@@ -96,8 +96,7 @@ export class SizedCost {
    * (the line fitted once), as a controller rating every candidate tree reads them.
    */
   pricesInto(out: Float64Array): void {
-    let fitted = false;
-    let lineFitted = false;
+    let line: boolean | undefined;
     let larger = Number.NaN;
     for (let size = this.maxSize; size >= 1; size--) {
       const own = this.buckets[size];
@@ -105,11 +104,8 @@ export class SizedCost {
       if (size < this.fitFrom) out[size] = own.count > 0 ? own.mean : Number.NaN;
       else if (own.count >= TRUSTED && fresh) out[size] = own.mean;
       else {
-        if (!fitted) {
-          lineFitted = this.fitLine();
-          fitted = true;
-        }
-        const onLine = lineFitted ? this.onLine(size) : Number.NaN;
+        line ??= this.fitLine();
+        const onLine = line ? this.onLine(size) : Number.NaN;
         out[size] = Number.isNaN(larger) ? onLine : Math.min(onLine, larger);
       }
       if (own.count >= TRUSTED && fresh && !(own.mean >= larger)) larger = own.mean;

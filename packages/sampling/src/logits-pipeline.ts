@@ -73,13 +73,10 @@ export class LogitsPipeline {
     const s = this.sampling;
     if (!this.filters) {
       // Nothing but the temperature between the check and the softmax: the check finds the
-      // maximum, and the temperature, a monotone scaling, keeps it the maximum.
-      let max = logits[offset + checkedArgmax(logits, offset, v, position)];
-      if (s.temperature !== 1) {
-        applyTemperature(logits, offset, v, s.temperature);
-        max = Math.fround(max * (1 / s.temperature));
-      }
-      softmaxFromMax(logits, offset, v, max, out);
+      // largest logit, and the temperature, a monotone scaling, keeps it the largest.
+      const largest = offset + checkedArgmax(logits, offset, v, position);
+      applyTemperature(logits, offset, v, s.temperature);
+      softmaxFromMax(logits, offset, v, logits[largest], out);
       return;
     }
     this.shape(logits, offset, position);
