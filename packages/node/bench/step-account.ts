@@ -15,9 +15,12 @@
  * its drafted steps lost (each drafted step against its committed tokens at the plain loop's mean
  * step); `speculativeRun` is the whole speculative run's time over plain decoding's for its tokens.
  * Both loops' first step of each generation (the prefill's) is left out of the step times.
+ * `calls` groups every model call of each loop (`summarizeCalls`): the target's by rows, and the
+ * drafter's right after a target call against right after one of its own, where its weights are
+ * still in the caches.
  */
 import { parseArgs } from 'node:util';
-import { type BundleDrafter, loadTreespec } from '../src/index.js';
+import { type BundleDrafter, CallLog, loadTreespec, type ModelCalls, summarizeCalls } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
 
 const { values } = parseArgs({
@@ -58,11 +61,18 @@ class StepTimes {
   }
 }
 
+const log = new CallLog();
 const generator = await loadTreespec(TINY, {
   drafter,
   drafters: ['none'],
   tuningCache: false,
+  callLog: log,
 });
+/** Every model call of the plain and of the speculative generations, in order. */
+const calls: Record<'plain' | 'speculative', ModelCalls> = {
+  plain: { model: [], rows: [], ms: [] },
+  speculative: { model: [], rows: [], ms: [] },
+};
 const plainLoop = new StepTimes();
 const plainSteps = new StepTimes();
 const draftedSteps = new StepTimes();
@@ -71,6 +81,7 @@ for (let round = 0; round < rounds; round++) {
   for (const [i, prompt] of prompts.entries()) {
     for (const plain of [true, false]) {
       let last = Number.NaN;
+      log.reset();
       const started = performance.now();
       const result = await generator.generate(prompt, {
         maxTokens,
@@ -87,6 +98,11 @@ for (let round = 0; round < rounds; round++) {
         },
       });
       const ms = performance.now() - started;
+      const logged = log.toJSON();
+      const into = calls[plain ? 'plain' : 'speculative'];
+      into.model.push(...logged.model);
+      into.rows.push(...logged.rows);
+      into.ms.push(...logged.ms);
       if (plain) {
         totals.plainMs += ms;
         totals.plainTokens += result.tokens.length;
@@ -140,6 +156,7 @@ console.log(
           totals.speculativeMs - totals.speculativeTokens * (totals.plainMs / totals.plainTokens),
         ),
       },
+      calls: { plain: summarizeCalls(calls.plain), speculative: summarizeCalls(calls.speculative) },
     },
     null,
     2,

@@ -1,6 +1,14 @@
 export { ModelLoadError, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
 export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
-export type { OutputPlacement } from '@treespec/onnx';
+export {
+  type CallGroup,
+  CallLog,
+  type CallModel,
+  type CallSummary,
+  type ModelCalls,
+  type OutputPlacement,
+  summarizeCalls,
+} from '@treespec/onnx';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export { verifyChecksums } from './bundle-files.js';
 export {

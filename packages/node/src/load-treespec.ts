@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelLoadError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
-import { checkGraph, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { type CallLog, checkGraph, loggedSession, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
@@ -24,6 +24,12 @@ export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
    * config has none (chats then render with it).
    */
   chatTemplate?: string;
+  /**
+   * Records every model call of the generations (not the load's warm-up) in this log: which model,
+   * how many rows, how long (`summarizeCalls` groups them). A diagnostic of what a step costs on
+   * this machine, as the page's `logCalls`.
+   */
+  callLog?: CallLog;
 }
 
 /**
@@ -63,14 +69,18 @@ export async function loadTreespec(
     await readTokenizerFiles(directory),
     options.chatTemplate !== undefined ? { chatTemplate: options.chatTemplate } : {},
   );
-  return assemble(
+  const { callLog } = options;
+  const generator = await assemble(
     planned,
     async (model, outputs) => {
       const file = join(directory, model.file);
       const role = model.role === 'target' ? 'target' : 'drafter';
-      return checkGraph(await createSession(file, options, role, outputs), model, file);
+      const session = checkGraph(await createSession(file, options, role, outputs), model, file);
+      return callLog ? loggedSession(session, role, model.inputs.inputIds, callLog) : session;
     },
     tokenizer,
     (graph, outputs) => createSession(graph, options, 'drafter', outputs),
   );
+  callLog?.reset();
+  return generator;
 }

@@ -1,5 +1,14 @@
 export { checkBundleLimits, MAX_MANIFEST_DIMS } from './bundle-limits.js';
 export { type BundlePath, checkBundlePath, checkedBundlePaths } from './bundle-paths.js';
+export {
+  type CallGroup,
+  CallLog,
+  type CallModel,
+  type CallSummary,
+  loggedSession,
+  type ModelCalls,
+  summarizeCalls,
+} from './call-log.js';
 export type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
 export { type CausalLmRunnerOptions, OnnxCausalLm } from './causal-lm-runner.js';
 export { type CompactionNames, compactionModel, compactionNames } from './compaction-graph.js';

@@ -1,6 +1,6 @@
 export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
+export { CallLog, type CallModel, type ModelCalls } from '@treespec/onnx';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
-export { CallLog, type CallModel, type ModelCalls } from './call-log.js';
 export {
   DownloadError,
   type DownloadErrorDetails,

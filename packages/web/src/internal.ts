@@ -4,7 +4,7 @@
  * semver; the public entry re-exported here too.
  */
 
-export { loggedSession } from './call-log.js';
+export { loggedSession } from '@treespec/onnx';
 export { type Downloaded, type DownloadOptions, download, expectedLength } from './download.js';
 export { providerUnavailable } from './errors.js';
 export {

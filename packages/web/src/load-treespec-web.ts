@@ -8,9 +8,11 @@ import {
 } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import {
+  CallLog,
   checkedBundlePaths,
   checkGraph,
   checkTokenizerHash,
+  loggedSession,
   MANIFEST_FILE,
   type ManifestModel,
   type OnnxCausalLm,
@@ -21,7 +23,6 @@ import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type { Tensor } from 'onnxruntime-common';
 import type * as OrtWeb from 'onnxruntime-web';
-import { CallLog, loggedSession } from './call-log.js';
 import { type Downloaded, download } from './download.js';
 import { DownloadError, ProviderUnavailableError } from './errors.js';
 import {

@@ -13,9 +13,9 @@ import {
   type TreespecErrorCode,
 } from '@treespec/core';
 import { DisposedError, QueueFullError, type TextGenerateOptions } from '@treespec/generator';
+import type { ModelCalls } from '@treespec/onnx';
 import type { ChatMessage } from '@treespec/tokenizers';
 import type { Tensor } from 'onnxruntime-common';
-import type { ModelCalls } from './call-log.js';
 import { DownloadError, ModelLoadError, ProviderUnavailableError, WorkerProtocolError } from './errors.js';
 import type { LoadInfo, LoadTreespecWebOptions } from './load-treespec-web.js';
 import type { LoadProgress } from './progress.js';
