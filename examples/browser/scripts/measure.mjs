@@ -3,8 +3,8 @@
 // Prints a JSON report (and writes it to --out). Run it on a quiet machine; it reports the load
 // average it saw.
 //
-//   pnpm --filter @treespec-examples/browser build
-//   pnpm --filter @treespec-examples/browser measure -- --prompts 10 --max-tokens 64 --repeats 3
+//   pnpm -s --filter @treespec-examples/browser build
+//   pnpm -s --filter @treespec-examples/browser measure -- --prompts 10 --max-tokens 64 --repeats 3
 //
 // Options: --ep wasm|webgpu|auto (default wasm), --tree topK,depth,totalTokens, --budget auto|fixed,
 // --drafter NAME,

@@ -9,7 +9,7 @@
  * shared machine when threads do not spin), interleaved round by round. JSON on stdout, a table on
  * stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:attention [--checkpoints DIR] [--threads 1,2] [--rounds 15] [--formats fp32,fp16,int8]
+ *   pnpm -s --filter @treespec/convert bench:attention [--checkpoints DIR] [--threads 1,2] [--rounds 15] [--formats fp32,fp16,int8]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

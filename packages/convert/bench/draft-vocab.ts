@@ -6,7 +6,7 @@
  * same bundle, and times one drafting call of every head, interleaved call by call so drift of a
  * shared machine hits all alike (medians). Not a test.
  *
- *   pnpm --filter @treespec/convert exec tsx bench/draft-vocab.ts --corpus FILE [--out DIR] [--k 512,1024,2048,4096] [--rounds 30]
+ *   pnpm -s --filter @treespec/convert exec tsx bench/draft-vocab.ts --corpus FILE [--out DIR] [--k 512,1024,2048,4096] [--rounds 30]
  */
 import { cp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -7,7 +7,7 @@
  * timed hot (right after the same call) and right after a target call (caches cold, as in
  * decoding). Not a test.
  *
- *   pnpm --filter @treespec/convert exec tsx bench/head-rows.ts [--rows 1,3,32] [--rounds 40] [--past 200]
+ *   pnpm -s --filter @treespec/convert exec tsx bench/head-rows.ts [--rows 1,3,32] [--rounds 40] [--past 200]
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

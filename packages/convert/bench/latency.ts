@@ -3,7 +3,7 @@
  * variant: the target for N new tokens after P cached ones, and the EAGLE head likewise.
  * Prints a JSON report on stdout and a table on stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench [--checkpoints DIR] [--variants a,b] [--threads 2,1] [--quick] [--spinning]
+ *   pnpm -s --filter @treespec/convert bench [--checkpoints DIR] [--variants a,b] [--threads 2,1] [--quick] [--spinning]
  *
  * Intra-op threads do not spin-wait unless --spinning is given: with several sessions open (the
  * variants here; a target and a head in a decoder) spinning pools steal the cores from each other.

@@ -21,7 +21,7 @@
  *
  * JSON on stdout, a table on stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 20] [--burst 8]
+ *   pnpm -s --filter @treespec/convert bench:plain [--variants before,default] [--formats fp32,int8] [--threads 1,2] [--rounds 20] [--burst 8]
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';

@@ -2,7 +2,7 @@
  * Costs at real scale (issue 12 item 6): what a 0.6B–1B model costs per call on this CPU, and the
  * speed-up EAGLE-2 can reach with it, before anyone converts a real checkpoint. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:real-scale [--models llama-3.2-1b,qwen3-0.6b] [--formats int4,fp32]
+ *   pnpm -s --filter @treespec/convert bench:real-scale [--models llama-3.2-1b,qwen3-0.6b] [--formats int4,fp32]
  *     [--rounds 7] [--threads 1] [--max-rss-gb 8] [--work DIR] [--tau-from REPORT.json] [--json FILE]
  *     [--report-from REPORT.json]   (tables and projection again from an earlier report, nothing measured)
  *

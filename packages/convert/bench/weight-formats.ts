@@ -3,7 +3,7 @@
  * MatMulNBits) on onnxruntime-node's CPU execution provider. Prints a JSON report on stdout and a
  * table on stderr. Not a test.
  *
- *   pnpm --filter @treespec/convert bench:weights [--checkpoints DIR] [--threads 1] [--rounds 20] [--quick]
+ *   pnpm -s --filter @treespec/convert bench:weights [--checkpoints DIR] [--threads 1] [--rounds 20] [--quick]
  *
  * The head is timed in three states:
  * - `hot`: the same call repeated, so its weights stay in the caches;

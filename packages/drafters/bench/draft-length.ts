@@ -6,7 +6,7 @@
  * 30 % of another (a mediocre draft); sharper models mean a more confident draft. Output is
  * identical in every configuration (greedy); only the work changes.
  *
- *   pnpm --filter @treespec/drafters bench:length
+ *   pnpm -s --filter @treespec/drafters bench:length
  *
  * Prints one JSON report. The real-model comparison (time per token) belongs to `treespec bench`.
  */

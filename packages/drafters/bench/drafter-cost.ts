@@ -7,7 +7,7 @@
  * in code or a rewritten passage). `prefillUsPerToken` is the one-off cost of indexing a prompt
  * (reset included), per prompt token.
  *
- *   pnpm --filter @treespec/drafters bench:cost
+ *   pnpm -s --filter @treespec/drafters bench:cost
  *
  * Prints one JSON report.
  */

@@ -4,7 +4,7 @@
  * process's resident set size and V8 heap after every prompt. A leak in the decoding loop, the KV
  * caches or the drafters shows as RSS that keeps climbing after the first round of prompts.
  *
- *   pnpm --filter @treespec/node bench:memory [--tokens 30000 --max-tokens 256]
+ *   pnpm -s --filter @treespec/node bench:memory [--tokens 30000 --max-tokens 256]
  *
  * Prints one JSON report: `growthMb` compares the first sample after a warm-up of 8192 tokens
  * (ONNX Runtime's arenas and V8's heap settle during it) with the last one, and

@@ -13,7 +13,7 @@
  * files with ../shared/tools/hf-to-gguf-tiny.py (docs/benchmarks.md, "The llama.cpp binary
  * itself"); build treespec first (`pnpm build`), since this runs the built `treespec` command.
  *
- *   pnpm --filter @treespec/node bench:llama-bench --llama-bench <path> --gguf <f32.gguf,q8_0.gguf> [--threads 1,2] [--rounds 3] [--prompts 10] [--tokens 128] [--json out.json]
+ *   pnpm -s --filter @treespec/node bench:llama-bench --llama-bench <path> --gguf <f32.gguf,q8_0.gguf> [--threads 1,2] [--rounds 3] [--prompts 10] [--tokens 128] [--json out.json]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -10,7 +10,7 @@
  * platform-specific): install it in a scratch folder and write the GGUF files there with
  * ../shared/tools/hf-to-gguf-tiny.py (docs/benchmarks.md, "Against llama.cpp"):
  *
- *   pnpm --filter @treespec/node bench:peer -- --llama-dir /tmp/nlc [--threads 1,2] [--rounds 3] [--prompts 10] [--tokens 128]
+ *   pnpm -s --filter @treespec/node bench:peer -- --llama-dir /tmp/nlc [--threads 1,2] [--rounds 3] [--prompts 10] [--tokens 128]
  *
  * Reads `<llama-dir>/tiny-f32.gguf`, `tiny-f16.gguf` and `tiny-q8_0.gguf` (each skipped when absent).
  * `--before` adds treespec plain fp32 and int8 with the graph of the previous release (primitive

@@ -8,7 +8,7 @@
  *   steps: the controller's choice, the drafter's bookkeeping, the features fetched for the head;
  * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
  *
- *   pnpm --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2]
+ *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2]
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
  * plain-loop step; `lossMs` splits the speculative run's extra time into what its plain steps and

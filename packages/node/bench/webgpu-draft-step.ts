@@ -3,7 +3,7 @@
  * costs on onnxruntime-node's WebGPU provider with their KV cache on the host and on the device,
  * against the CPU provider's host cache.
  *
- *   pnpm --filter @treespec/node bench:webgpu-draft-step [-- --context 128 --reps 15]
+ *   pnpm -s --filter @treespec/node bench:webgpu-draft-step [-- --context 128 --reps 15]
  *
  * Each runner commits `context` rows, then times rounds (median of `reps`, after 3 warm-up
  * rounds) of what a drafter does per step: a commit of 2 accepted rows (which drops the last

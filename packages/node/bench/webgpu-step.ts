@@ -2,7 +2,7 @@
  * What one verification step of the tiny target costs on onnxruntime-node's WebGPU provider
  * against its CPU provider, and what keeping the KV cache on the device would save.
  *
- *   pnpm --filter @treespec/node bench:webgpu-step [-- --context 128 --reps 9]
+ *   pnpm -s --filter @treespec/node bench:webgpu-step [-- --context 128 --reps 9]
  *
  * For each attention layout (plain, and fused GroupQueryAttention converted into a temporary
  * folder) and provider, it prefills `context` tokens through the causal-LM runner and times

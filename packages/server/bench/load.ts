@@ -10,7 +10,7 @@ import { LOAD_PROMPTS, type LoadPlan, runLoad, serialAnswers } from './load-run.
  * Prints (and with `--out file` writes) a JSON report: every request answered, each answer equal to
  * its serial answer, latency percentiles, aggregate tokens/s and the server's RSS before and after.
  *
- *   pnpm --filter @treespec/server bench:load -- --out load.json
+ *   pnpm -s --filter @treespec/server bench:load -- --out load.json
  */
 const plan: LoadPlan = {
   clients: 32,
