@@ -289,6 +289,7 @@ describe('treespec bench', () => {
       '2',
       '--no-tuning-cache',
       '--no-progress',
+      '--calls',
       '--json',
       json,
     );
@@ -304,6 +305,20 @@ describe('treespec bench', () => {
     expect(fixed.tokens.baseline).toBe(16);
     expect(auto.seconds.baseline).not.toBe(fixed.seconds.baseline);
     expect(fixed.controller.plainShare).toBe(0);
+    // --calls: every model call of the runs, grouped. Plain runs: the prefill and one 1-row call a token.
+    expect(r.out).toMatch(
+      /^ {2}eagle2\/fixed: calls, plain: target 1 row [\d.]+ ms \(16\), \d+ rows .*\(medians, calls\)$/m,
+    );
+    expect(r.out).toMatch(
+      /^ {2}eagle2\/fixed: calls, speculative: target .*; drafter after a target call [\d.]+ ms \(\d+, [\d.]+ rows\), after its own/m,
+    );
+    expect(fixed.calls.plain.targetByRows['1'].calls).toBe(16);
+    expect(fixed.calls.plain.drafterAfterTarget.calls).toBe(0);
+    const verified = Object.values(
+      fixed.calls.speculative.targetByRows as Record<string, { calls: number }>,
+    ).reduce((sum, g) => sum + g.calls, 0);
+    expect(verified).toBe(fixed.targetCalls.speculative);
+    expect(fixed.calls.speculative.drafterAfterTarget.calls).toBeGreaterThan(0);
     // What the numbers were measured on.
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(typeof report.machine.hugePages).toBe('boolean');

@@ -3,7 +3,15 @@ import { cpus, loadavg } from 'node:os';
 import { ModelFormatError, OptionError } from '@treespec/core';
 import type { TextGenerator, TextResult } from '@treespec/generator';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
-import { hugePageFacts, hugePagesInUse, loadTreespec } from '@treespec/node';
+import {
+  CallLog,
+  type CallSummary,
+  hugePageFacts,
+  hugePagesInUse,
+  loadTreespec,
+  type ModelCalls,
+  summarizeCalls,
+} from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import type { Command } from 'commander';
 import { createBenchProgress } from './bench-progress.js';
@@ -27,6 +35,7 @@ interface BenchFlags extends ModelFlags, SamplingFlags {
   drafters?: string;
   budgets?: string;
   rounds: number;
+  calls?: boolean;
   progress: boolean;
 }
 
@@ -56,6 +65,11 @@ export interface BenchRow {
    * prompt set, which shows how far this machine's noise moves one round's ratio.
    */
   roundSpeedups?: number[];
+  /**
+   * With `--calls` (the overall rows only): every model call of the plain and of the speculative
+   * runs, grouped by {@link summarizeCalls}.
+   */
+  calls?: { plain: CallSummary; speculative: CallSummary };
   /** The budget controller's choices, summed over the runs (absent without a controller). */
   controller?: {
     plainShare: number;
@@ -279,6 +293,49 @@ function controllerLine(row: BenchRow): string | null {
   );
 }
 
+/** The calls of several generations, in the order they ran. */
+class CallRecords {
+  private readonly byKey = new Map<string, ModelCalls>();
+
+  /** Appends the calls `log` holds under `key`. */
+  add(key: string, log: CallLog): void {
+    let calls = this.byKey.get(key);
+    if (!calls) {
+      calls = { model: [], rows: [], ms: [] };
+      this.byKey.set(key, calls);
+    }
+    const logged = log.toJSON();
+    for (let i = 0; i < logged.ms.length; i++) {
+      calls.model.push(logged.model[i]!);
+      calls.rows.push(logged.rows[i]!);
+      calls.ms.push(logged.ms[i]!);
+    }
+  }
+
+  summary(key: string): CallSummary {
+    return summarizeCalls(this.byKey.get(key) ?? { model: [], rows: [], ms: [] });
+  }
+}
+
+/** The most frequent target call sizes, the drafter's calls after a target call and after its own. */
+function callsLine(calls: CallSummary): string {
+  const targets = Object.entries(calls.targetByRows)
+    .sort(([, a], [, b]) => b.calls - a.calls)
+    .slice(0, 4)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([rows, g]) => `${rows} row${rows === '1' ? '' : 's'} ${g.medianMs.toFixed(2)} ms (${g.calls})`)
+    .join(', ');
+  const drafter = (g: CallSummary['drafterAfterTarget']) =>
+    `${g.medianMs.toFixed(2)} ms (${g.calls}, ${g.meanRows.toFixed(1)} rows)`;
+  if (calls.drafterAfterTarget.calls + calls.drafterAfterDrafter.calls === 0) {
+    return `target ${targets} (medians, calls)`;
+  }
+  return (
+    `target ${targets}; drafter after a target call ${drafter(calls.drafterAfterTarget)}, ` +
+    `after its own ${drafter(calls.drafterAfterDrafter)} (medians, calls)`
+  );
+}
+
 interface PromptRuns {
   id: string;
   plain: TextResult;
@@ -298,6 +355,7 @@ async function runPrompts(
   temperature: number,
   round: number,
   tick: (id: string) => void,
+  calls: { log: CallLog; records: CallRecords; key: (drafter: string) => string } | null,
 ): Promise<PromptRuns[]> {
   const options = samplingOptions(flags, temperature);
   const all = ['none', ...drafters];
@@ -306,7 +364,9 @@ async function runPrompts(
     const results: Record<string, TextResult> = {};
     for (let c = 0; c < all.length; c++) {
       const drafter = all[(c + i + round) % all.length]!;
+      calls?.log.reset();
       results[drafter] = await generator.generate(prompt, { ...options, drafter });
+      calls?.records.add(calls.key(drafter), calls.log);
     }
     const { none: plain, ...spec } = results;
     runs.push({ id, plain: plain as TextResult, spec });
@@ -391,6 +451,10 @@ export function registerBench(program: Command): void {
       integer(1),
       1,
     )
+    .option(
+      '--calls',
+      'log every model call and report them grouped: the target by rows, the drafter right after a target call and after its own',
+    )
     .option('--json <file>', 'write the report as JSON')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: BenchFlags, cmd: Command) => {
@@ -414,14 +478,19 @@ export function registerBench(program: Command): void {
         () => new Map<string, Array<{ id: string; round: number; plain: TextResult; spec: TextResult }>>(),
       );
       let contexts: ContextRow[] | null = null;
+      const log = flags.calls ? new CallLog() : null;
+      const records = new CallRecords();
+      /** Where a generation's calls go: plain runs per budget mode, speculative ones per row label. */
+      const callKey = (t: number, budget: string, drafter: string) =>
+        `${t}|${drafter === 'none' ? `none|${budget}` : labelOf(drafter as BundleDrafter, budget)}`;
       for (const [b, budget] of budgets.entries()) {
-        const generator = await loadTreespec(
-          directory,
-          await loadOptions(
+        const generator = await loadTreespec(directory, {
+          ...(await loadOptions(
             { ...flags, budget, ...(drafters ? { drafter: drafters[0]! } : {}) },
             drafters ?? [],
-          ),
-        );
+          )),
+          ...(log ? { callLog: log } : {}),
+        });
         try {
           drafters ??= [requireDrafter(generator)];
           const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
@@ -440,6 +509,7 @@ export function registerBench(program: Command): void {
                 temperature,
                 round,
                 (id) => bar?.promptDone(temperature, id),
+                log ? { log, records, key: (drafter) => callKey(t, budget, drafter) } : null,
               );
               for (const drafter of drafters) {
                 const pairs = pairsByTemperature[t]!;
@@ -478,6 +548,13 @@ export function registerBench(program: Command): void {
             const pairs = pairsByTemperature[t]!.get(name)!;
             const of = <K>(key: (p: (typeof pairs)[number]) => K, k: K) => pairs.filter((p) => key(p) === k);
             const overall = summarise(pairs, greedy);
+            if (log) {
+              const budget = budgets.find((m) => budgets.length === 1 || name.endsWith(`/${m}`))!;
+              overall.calls = {
+                plain: records.summary(callKey(t, budget, 'none')),
+                speculative: records.summary(`${t}|${name}`),
+              };
+            }
             if (flags.rounds > 1) {
               overall.roundSpeedups = Array.from(
                 { length: flags.rounds },
@@ -524,6 +601,11 @@ export function registerBench(program: Command): void {
           if (roundSpeedups) out(`  ${name}: speed-up by round ${roundsLine(roundSpeedups)}\n`);
           const line = controllerLine(run.drafters[name]!.overall);
           if (line) out(`  ${name}: ${line}\n`);
+          const { calls } = run.drafters[name]!.overall;
+          if (calls) {
+            out(`  ${name}: calls, plain: ${callsLine(calls.plain)}\n`);
+            out(`  ${name}: calls, speculative: ${callsLine(calls.speculative)}\n`);
+          }
         }
       }
       if (contexts) {
