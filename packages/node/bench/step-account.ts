@@ -98,11 +98,7 @@ for (let round = 0; round < rounds; round++) {
         },
       });
       const ms = performance.now() - started;
-      const logged = log.toJSON();
-      const into = calls[plain ? 'plain' : 'speculative'];
-      into.model.push(...logged.model);
-      into.rows.push(...logged.rows);
-      into.ms.push(...logged.ms);
+      log.appendTo(calls[plain ? 'plain' : 'speculative']);
       if (plain) {
         totals.plainMs += ms;
         totals.plainTokens += result.tokens.length;

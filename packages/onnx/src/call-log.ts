@@ -45,6 +45,15 @@ export class CallLog {
     this.count = 0;
   }
 
+  /** Appends the calls logged since the last reset to `into`, e.g. to gather several generations' calls. */
+  appendTo(into: ModelCalls): void {
+    for (let i = 0; i < this.count; i++) {
+      into.model.push(this.drafter[i] ? 'drafter' : 'target');
+      into.rows.push(this.rows[i] as number);
+      into.ms.push(this.ms[i] as number);
+    }
+  }
+
   /** The calls logged since the last reset. */
   toJSON(): ModelCalls {
     const n = this.count;

@@ -16,6 +16,9 @@ describe('CallLog', () => {
     expect(log.toJSON()).toEqual({ model: [], rows: [], ms: [] });
     log.record('target', 1, 2.5);
     expect(log.toJSON()).toEqual({ model: ['target'], rows: [1], ms: [2.5] });
+    const gathered = { model: ['drafter' as const], rows: [7], ms: [0.5] };
+    log.appendTo(gathered);
+    expect(gathered).toEqual({ model: ['drafter', 'target'], rows: [7, 1], ms: [0.5, 2.5] });
   });
 });
 

@@ -304,12 +304,7 @@ class CallRecords {
       calls = { model: [], rows: [], ms: [] };
       this.byKey.set(key, calls);
     }
-    const logged = log.toJSON();
-    for (let i = 0; i < logged.ms.length; i++) {
-      calls.model.push(logged.model[i]!);
-      calls.rows.push(logged.rows[i]!);
-      calls.ms.push(logged.ms[i]!);
-    }
+    log.appendTo(calls);
   }
 
   summary(key: string): CallSummary {
@@ -480,9 +475,8 @@ export function registerBench(program: Command): void {
       let contexts: ContextRow[] | null = null;
       const log = flags.calls ? new CallLog() : null;
       const records = new CallRecords();
-      /** Where a generation's calls go: plain runs per budget mode, speculative ones per row label. */
-      const callKey = (t: number, budget: string, drafter: string) =>
-        `${t}|${drafter === 'none' ? `none|${budget}` : labelOf(drafter as BundleDrafter, budget)}`;
+      /** Where a generation's calls go: per temperature, budget mode and drafter (`none`: plain). */
+      const callKey = (t: number, budget: string, drafter: string) => `${t}|${budget}|${drafter}`;
       for (const [b, budget] of budgets.entries()) {
         const generator = await loadTreespec(directory, {
           ...(await loadOptions(
@@ -540,19 +534,21 @@ export function registerBench(program: Command): void {
         }
       }
       const measured = drafters ?? [];
-      const labels = budgets.flatMap((budget) => measured.map((drafter) => labelOf(drafter, budget)));
+      const rows = budgets.flatMap((budget) =>
+        measured.map((drafter) => ({ name: labelOf(drafter, budget), budget, drafter })),
+      );
+      const labels = rows.map((row) => row.name);
       const runs = temperatures.map((temperature, t) => {
         const greedy = temperature === 0;
         const drafterRows = Object.fromEntries(
-          labels.map((name) => {
+          rows.map(({ name, budget, drafter }) => {
             const pairs = pairsByTemperature[t]!.get(name)!;
             const of = <K>(key: (p: (typeof pairs)[number]) => K, k: K) => pairs.filter((p) => key(p) === k);
             const overall = summarise(pairs, greedy);
             if (log) {
-              const budget = budgets.find((m) => budgets.length === 1 || name.endsWith(`/${m}`))!;
               overall.calls = {
                 plain: records.summary(callKey(t, budget, 'none')),
-                speculative: records.summary(`${t}|${name}`),
+                speculative: records.summary(callKey(t, budget, drafter)),
               };
             }
             if (flags.rounds > 1) {
