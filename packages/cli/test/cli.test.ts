@@ -155,6 +155,10 @@ describe('treespec convert and inspect', () => {
       "error: option '--max-context <n>' argument '0' is invalid. expected an integer >= 1",
     ],
     [
+      ['generate', 'x', '--head-prompt-rows', '-1'],
+      "error: option '--head-prompt-rows <n>' argument '-1' is invalid. expected an integer >= 0",
+    ],
+    [
       ['convert', 'x', '-o', 'y', '--role', 'eagle-head'],
       'error: option "--target" must be the target checkpoint directory',
     ],
@@ -371,6 +375,24 @@ describe('treespec generate --compare', () => {
       /^speculative \(hybrid\).*\nbudget controller( \(the \d+ of \d+ steps its model drafter took\))?: \d+ of \d+ steps plain/m,
     );
     expect(r.err).toMatch(/^plain: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau 1\.00/m);
+    expect(r.err).toMatch(/^speed-up over plain decoding: [\d.]+x, identical output$/m);
+  }, 120_000);
+
+  it('lets an EAGLE head read a window of the prompt as asked, to the same text', async () => {
+    const prompt = 'The committee met on Tuesday to review the budget for the coming year, and after';
+    const r = await run(
+      'generate',
+      prompt,
+      '-n',
+      '12',
+      '--drafter',
+      'eagle2',
+      '--head-prompt-rows',
+      '4',
+      '--compare',
+    );
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^speculative \(eagle2\): 12 tokens/m);
     expect(r.err).toMatch(/^speed-up over plain decoding: [\d.]+x, identical output$/m);
   }, 120_000);
 });

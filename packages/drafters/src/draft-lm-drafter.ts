@@ -7,10 +7,10 @@ import {
   type TreeGrowth,
 } from '@treespec/core';
 import type { DraftSampling } from './draft-sampler.js';
-import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
+import { type CommitRows, ModelTreeDrafter, type ModelTreeDrafterOptions } from './model-tree-drafter.js';
 
 /** Options of {@link DraftLmDrafter}. */
-export interface DraftLmDrafterOptions {
+export interface DraftLmDrafterOptions extends ModelTreeDrafterOptions {
   /** The shape of the trees; default a dynamic tree (EAGLE-2's rule with the draft LM) from `tree`. */
   growth?: TreeGrowth;
   /** Dynamic-tree budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
@@ -40,7 +40,7 @@ export class DraftLmDrafter extends ModelTreeDrafter {
   constructor(model: DraftModel, options: DraftLmDrafterOptions = {}) {
     if (model.featureSize !== 0)
       throw new ContractError('a draft LM takes no features; this model has a hidden size');
-    super(model, options.growth ?? new DynamicTreeGrowth(options.tree), options.sample);
+    super(model, options.growth ?? new DynamicTreeGrowth(options.tree), options);
   }
 
   protected rowsToCommit(context: DraftContext): CommitRows | null {

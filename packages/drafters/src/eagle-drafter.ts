@@ -7,10 +7,10 @@ import {
 } from '@treespec/core';
 import type { DraftSampling } from './draft-sampler.js';
 import { FeatureColumns, featureRowsToCommit } from './feature-columns.js';
-import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
+import { type CommitRows, ModelTreeDrafter, type ModelTreeDrafterOptions } from './model-tree-drafter.js';
 
 /** Options of {@link EagleDrafter}. */
-export interface EagleDrafterOptions {
+export interface EagleDrafterOptions extends ModelTreeDrafterOptions {
   /** The shape of the trees; default an EAGLE-2 dynamic tree with {@link EagleDrafterOptions.tree}. */
   growth?: TreeGrowth;
   /** EAGLE-2 budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
@@ -40,7 +40,7 @@ export class EagleDrafter extends ModelTreeDrafter {
 
   constructor(head: DraftModel, options: EagleDrafterOptions = {}) {
     const growth = options.growth ?? new DynamicTreeGrowth(options.tree);
-    super(head, growth, options.sample);
+    super(head, growth, options);
     this.name = growth.prunes ? 'eagle2' : 'eagle1';
     this.feature = new FeatureColumns(head.featureSize, 'leading', 'the EAGLE head');
   }

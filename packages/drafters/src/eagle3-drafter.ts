@@ -7,7 +7,7 @@ import {
 } from '@treespec/core';
 import type { DraftSampling } from './draft-sampler.js';
 import { FeatureColumns, featureRowsToCommit } from './feature-columns.js';
-import { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
+import { type CommitRows, ModelTreeDrafter, type ModelTreeDrafterOptions } from './model-tree-drafter.js';
 
 /** An EAGLE-3 head: committed rows take the target's captured states, draft rows the head's own hidden state. */
 export interface Eagle3DraftModel extends DraftModel {
@@ -16,7 +16,7 @@ export interface Eagle3DraftModel extends DraftModel {
 }
 
 /** Options of {@link Eagle3Drafter}. */
-export interface Eagle3DrafterOptions {
+export interface Eagle3DrafterOptions extends ModelTreeDrafterOptions {
   /** The shape of the trees; default an EAGLE-2 dynamic tree with {@link Eagle3DrafterOptions.tree}. */
   growth?: TreeGrowth;
   /** EAGLE-2 budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
@@ -46,7 +46,7 @@ export class Eagle3Drafter extends ModelTreeDrafter {
   private readonly captured: FeatureColumns;
 
   constructor(head: Eagle3DraftModel, options: Eagle3DrafterOptions = {}) {
-    super(head, options.growth ?? new DynamicTreeGrowth(options.tree), options.sample);
+    super(head, options.growth ?? new DynamicTreeGrowth(options.tree), options);
     this.captured = new FeatureColumns(head.capturedFeatureSize, 'trailing', 'the EAGLE-3 head');
   }
 

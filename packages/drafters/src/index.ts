@@ -26,7 +26,7 @@ export { FeatureColumns } from './feature-columns.js';
 export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './hybrid-drafter.js';
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
 export type { MatchingDrafter } from './matching-drafter.js';
-export { type CommitRows, ModelTreeDrafter } from './model-tree-drafter.js';
+export { type CommitRows, ModelTreeDrafter, type ModelTreeDrafterOptions } from './model-tree-drafter.js';
 export { RobustAverage } from './robust-average.js';
 export { SuffixAutomaton } from './suffix-automaton.js';
 export { SuffixDrafter, type SuffixDrafterOptions } from './suffix-drafter.js';

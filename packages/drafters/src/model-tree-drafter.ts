@@ -22,6 +22,20 @@ export interface CommitRows {
   rows: number;
 }
 
+/** What every {@link ModelTreeDrafter} takes beside its tree shape. */
+export interface ModelTreeDrafterOptions {
+  /** Draw each node's children from the model's draft distribution (sampled trees) instead of its top-k. */
+  sample?: DraftSampling;
+  /**
+   * The most rows the model reads at the first draft of a generation: the newest of the prompt
+   * (and of the tokens committed before that draft), a bounded catch-up as a probe's
+   * ({@link ModelTreeDrafter.catchUpWithin}). 0, the default, reads them all. A feature head reads
+   * the whole context through the target's features, so a short window costs it little
+   * acceptance and saves its prompt's rows from the time to the first token.
+   */
+  promptRows?: number;
+}
+
 /**
  * Grows a draft tree with a {@link DraftModel}, one depth per model call. Each step the model
  * first catches up on the newly committed rows (what those are is the subclass's business), and
@@ -61,9 +75,12 @@ export abstract class ModelTreeDrafter implements Drafter {
   protected skipped = 0;
   /** The bound on the next catch-up in rows; 0 for none. */
   private catchUpBound = 0;
+  /** The bound on a generation's first catch-up; 0 for none. */
+  private readonly promptRows: number;
 
-  constructor(model: DraftModel, growth: TreeGrowth, sample?: DraftSampling) {
+  constructor(model: DraftModel, growth: TreeGrowth, options: ModelTreeDrafterOptions) {
     this.model = model;
+    this.promptRows = requireInteger('promptRows', options.promptRows ?? 0, 0);
     this.growth = growth;
     this.maxTreeSize = growth.maxTreeSize;
     this.k = growth.maxChildren;
@@ -83,8 +100,8 @@ export abstract class ModelTreeDrafter implements Drafter {
     this.predicted = new Float32Array((1 + maxDraftRows) * hidden);
     this.sourceOf = new Int32Array(growth.maxNodes);
     this.draftRowOf = new Int32Array(growth.maxNodes);
-    this.sampler = sample
-      ? new DraftSampler(sample, growth, model.vocabSize, model.draftTokenIds ?? null)
+    this.sampler = options.sample
+      ? new DraftSampler(options.sample, growth, model.vocabSize, model.draftTokenIds ?? null)
       : null;
   }
 
@@ -126,7 +143,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     this.model.reset();
     this.sampler?.reseed(seed);
     this.skipped = 0;
-    this.catchUpBound = 0;
+    this.catchUpBound = this.promptRows;
   }
 
   catchUpWithin(rows: number): void {

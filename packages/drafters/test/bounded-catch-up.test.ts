@@ -164,3 +164,47 @@ describe('a draft LM caught up within a bound', () => {
     expect(accepted.every((short) => short === 0)).toBe(true);
   });
 });
+
+describe("a generation's first draft reads at most promptRows of its context", () => {
+  const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 12, sharpness: 2 });
+  const prompt = Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % 30);
+  const growth = () => new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
+
+  for (const kind of ['eagle', 'draft-lm'] as const) {
+    it(`${kind}: the first commit is the newest rows, later ones a step's, output unchanged`, async () => {
+      const featureSize = kind === 'eagle' ? 3 : 0;
+      const runs: number[][] = [];
+      for (const promptRows of [WINDOW, 0]) {
+        const head = new RecordingHead(model, { featureSize });
+        const drafter =
+          kind === 'eagle'
+            ? new EagleDrafter(head, { growth: growth(), promptRows })
+            : new DraftLmDrafter(head, { growth: growth(), promptRows });
+        const decoder = new SpeculativeDecoder({
+          target: new ToyTarget(model, { featureSize }),
+          drafter,
+          verifier: new GreedyVerifier(),
+        });
+        // Twice: the bound holds for each generation's first draft, not only the drafter's first.
+        for (let g = 0; g < 2; g++) {
+          head.commits.length = 0;
+          const r = await decoder.generate(prompt, { maxTokens: 60 });
+          expect(Array.from(r.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 60 })));
+          runs.push([...head.commits]);
+        }
+      }
+      const contextRows = kind === 'eagle' ? prompt.length - 1 : prompt.length;
+      for (const bounded of runs.slice(0, 2)) {
+        expect(bounded[0]).toBe(WINDOW);
+        expect(Math.max(...bounded.slice(1))).toBeLessThanOrEqual(4);
+      }
+      for (const whole of runs.slice(2)) expect(whole[0]).toBe(contextRows);
+    });
+  }
+
+  it('rejects a negative or fractional bound', () => {
+    const head = new RecordingHead(model, { featureSize: 3 });
+    expect(() => new EagleDrafter(head, { growth: growth(), promptRows: -1 })).toThrow(/promptRows/);
+    expect(() => new EagleDrafter(head, { growth: growth(), promptRows: 2.5 })).toThrow(/promptRows/);
+  });
+});

@@ -137,7 +137,9 @@ export async function assemble(
       requireWithin(growth, model.capacity, target.maxTreeSize, tree);
       // A tree asked for per call is drafted whole every step (an explicit, fixed budget); its
       // controller only measures, so the generation's stats still carry the step costs.
-      const fixed = controlModelDrafter(entry.make(model.runner, growth), { budget: 'fixed' });
+      const fixed = controlModelDrafter(entry.make(model.runner, growth, plan.headPromptRows), {
+        budget: 'fixed',
+      });
       return hybrid
         ? new HybridDrafter(fixed, hybrid.modelFree, { policy: hybrid.policy, minMatch: hybrid.minMatch })
         : fixed;
@@ -199,11 +201,13 @@ async function openModelDrafter(
   });
   const seed = plan.controllerSeeds[name];
   const control = () =>
-    controlModelDrafter(entry.make(runner, growth), {
+    controlModelDrafter(entry.make(runner, growth, plan.headPromptRows), {
       budget: plan.budgetMode,
       start: startTree(plan.startBudgets[entry.budget]),
       ...(seed ? { seed } : {}),
-      ...(sampled && 'sampled' in entry ? { sampling: entry.sampled(runner, sampled) } : {}),
+      ...(sampled && 'sampled' in entry
+        ? { sampling: entry.sampled(runner, sampled, plan.headPromptRows) }
+        : {}),
     });
   return { runner, capacity: growth, control };
 }

@@ -21,7 +21,7 @@ export {
   type DrafterName,
 } from './drafter-table.js';
 export { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
-export { type BundleOptions, type Plan, plan } from './plan.js';
+export { type BundleOptions, HEAD_PROMPT_ROWS, type Plan, plan } from './plan.js';
 export {
   KV_CACHE_LOCATION,
   type KvCacheLocation,

@@ -31,10 +31,14 @@ export interface ModelDrafterEntry {
    * for its logits (set when it will draw sampled trees; draft LMs always return theirs).
    */
   open(session: InferenceSession, model: ManifestModel, capacity: HeadRunnerOptions): DraftModel;
-  /** A drafter over `model` growing `growth`'s trees (several may share one model, one at a time). */
-  make(model: DraftModel, growth: TreeGrowth): ModelTreeDrafter;
+  /**
+   * A drafter over `model` growing `growth`'s trees (several may share one model, one at a time);
+   * a head reads at most `headPromptRows` rows at a generation's first draft (0: all), a draft LM
+   * always all of them.
+   */
+  make(model: DraftModel, growth: TreeGrowth, headPromptRows: number): ModelTreeDrafter;
   /** Drafters that can draw sampled trees for sampling generations (`draftSampling`): how. */
-  readonly sampled?: (model: DraftModel, growth: TreeGrowth) => ModelTreeDrafter;
+  readonly sampled?: (model: DraftModel, growth: TreeGrowth, headPromptRows: number) => ModelTreeDrafter;
   /** Whether `sampled` can draw from this draft model; absent: always. */
   readonly canSample?: (model: ManifestModel) => boolean;
 }
@@ -57,8 +61,9 @@ export const MODEL_DRAFTERS = {
     role: 'eagle-head',
     budget: 'tree',
     open: (session, model, capacity) => new OnnxEagleHead(session, eagleHeadLayout(model), capacity),
-    make: (model, growth) => new EagleDrafter(model, { growth }),
-    sampled: (model, growth) => new EagleDrafter(model, { growth, sample: { temperature: 1 } }),
+    make: (model, growth, promptRows) => new EagleDrafter(model, { growth, promptRows }),
+    sampled: (model, growth, promptRows) =>
+      new EagleDrafter(model, { growth, promptRows, sample: { temperature: 1 } }),
     canSample: knowsDraftTokenIds,
   },
   eagle3: {
@@ -66,9 +71,9 @@ export const MODEL_DRAFTERS = {
     budget: 'tree',
     open: (session, model, capacity) => new OnnxEagle3Head(session, eagle3HeadLayout(model), capacity),
     // `model` is what `open` above returned: an OnnxEagle3Head.
-    make: (model, growth) => new Eagle3Drafter(model as Eagle3DraftModel, { growth }),
-    sampled: (model, growth) =>
-      new Eagle3Drafter(model as Eagle3DraftModel, { growth, sample: { temperature: 1 } }),
+    make: (model, growth, promptRows) => new Eagle3Drafter(model as Eagle3DraftModel, { growth, promptRows }),
+    sampled: (model, growth, promptRows) =>
+      new Eagle3Drafter(model as Eagle3DraftModel, { growth, promptRows, sample: { temperature: 1 } }),
     canSample: knowsDraftTokenIds,
   },
   'draft-lm': {

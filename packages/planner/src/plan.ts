@@ -1,4 +1,10 @@
-import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
+import {
+  type ControllerSeed,
+  type DynamicTreeOptions,
+  ModelFormatError,
+  OptionError,
+  requireInteger,
+} from '@treespec/core';
 import { type BudgetMode, type HybridPolicy, requireBudgetMode } from '@treespec/drafters';
 import {
   type BundleDevice,
@@ -28,6 +34,17 @@ import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
 import { WARM_UP_TOKENS } from './warm-up.js';
+
+/**
+ * How many of the prompt's newest tokens an EAGLE head reads before its first draft of a
+ * generation, by default. The head sees the whole context through the target's features, so its
+ * own window of the prompt is what it needs: on the tiny family a window of 16 or 64 rows drafts
+ * as well as the whole prompt (fixed budget, greedy: tau 3.51–3.52 against 3.52 on the
+ * development prompts, 2.65 against 2.63 on 524-token prompts), while the head's catch-up over a
+ * 524-token prompt (five calls, about 60 ms) had added a third to the first step, which plain
+ * decoding takes in about 210 ms. 64 keeps a margin for heads trained on longer windows (docs/benchmarks.md, session 17).
+ */
+export const HEAD_PROMPT_ROWS = 64;
 
 /** What a load of a treespec bundle should provide: drafters, budgets, models, context. */
 export interface BundleOptions {
@@ -91,6 +108,12 @@ export interface BundleOptions {
    * for the sessions' first calls.
    */
   warmUp?: boolean;
+  /**
+   * EAGLE-2 and EAGLE-3 heads: the most of the prompt's newest tokens a head reads before its
+   * first draft of a generation; 0 reads the whole prompt. Default {@link HEAD_PROMPT_ROWS}. A
+   * draft LM always reads the whole prompt: it has no other view of the context.
+   */
+  headPromptRows?: number;
 }
 
 /** Everything a load decides before any file is read or session opened. */
@@ -130,6 +153,8 @@ export interface Plan {
   readonly startBudgets: Budgets;
   /** Tokens each warm-up generation decodes at load; 0 for none. */
   readonly warmUpTokens: number;
+  /** The most prompt rows an EAGLE head reads before a generation's first draft; 0 for all. */
+  readonly headPromptRows: number;
 }
 
 /**
@@ -214,6 +239,7 @@ export function plan(
     corpus: options.corpus,
     maxQueued: options.maxQueued,
     warmUpTokens: options.warmUp === false ? 0 : WARM_UP_TOKENS,
+    headPromptRows: requireInteger('headPromptRows', options.headPromptRows ?? HEAD_PROMPT_ROWS, 0),
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
     draftSampling: options.draftSampling ?? false,

@@ -1,6 +1,6 @@
 import type { Manifest, ManifestModel } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
-import { type BundleOptions, DRAFTERS, plan } from '../src/index.js';
+import { type BundleOptions, DRAFTERS, HEAD_PROMPT_ROWS, plan } from '../src/index.js';
 import { tinyManifest } from './tiny.js';
 
 describe('plan', () => {
@@ -55,6 +55,15 @@ describe('plan', () => {
     expect(plan(manifest, { draftSampling: true }).draftSampling).toBe(true);
     const small = plan(manifest, { maxContext: 8 }, 'cpu');
     expect(small.startBudgets.tree.totalTokens).toBe(8);
+  });
+
+  it('bounds the prompt rows an EAGLE head reads first by default, as asked, or not at all with 0', async () => {
+    const manifest = await tinyManifest();
+    expect(plan(manifest, {}).headPromptRows).toBe(HEAD_PROMPT_ROWS);
+    expect(plan(manifest, { headPromptRows: 16 }).headPromptRows).toBe(16);
+    expect(plan(manifest, { headPromptRows: 0 }).headPromptRows).toBe(0);
+    expect(() => plan(manifest, { headPromptRows: -1 })).toThrow(/headPromptRows/);
+    expect(() => plan(manifest, { headPromptRows: 1.5 })).toThrow(/headPromptRows/);
   });
 
   it('allocates the context asked for, at most the model’s, and names the tokenizer files', async () => {

@@ -4,7 +4,7 @@ import type { HybridPolicy } from '@treespec/drafters';
 import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
-import { type AdaptiveStop, BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
+import { type AdaptiveStop, BUNDLE_DRAFTERS, type BundleDrafter, HEAD_PROMPT_ROWS } from '@treespec/planner';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
@@ -22,6 +22,7 @@ export interface ModelFlags {
   tuningCache: boolean;
   hybridBase?: 'eagle2' | 'draft-lm';
   hybridPolicy?: HybridPolicy;
+  headPromptRows?: number;
   corpus?: string[];
   treeTopK?: number;
   treeFrontier?: number;
@@ -137,6 +138,11 @@ export function addModelFlags(command: Command): Command {
         'throughput',
       ]),
     )
+    .option(
+      '--head-prompt-rows <n>',
+      `eagle2, eagle3, hybrid: the prompt's newest tokens an EAGLE head reads before its first draft (0: all; default ${HEAD_PROMPT_ROWS})`,
+      integer(0),
+    )
     .option('--corpus <files...>', 'suffix/hybrid: text files the suffix automaton may also copy from')
     .addOption(
       new Option('--provider <name>', 'ONNX Runtime execution provider')
@@ -203,6 +209,7 @@ export async function loadOptions(
     ...(flags.tuningCache === false ? { tuningCache: false as const } : {}),
     ...(flags.hybridBase ? { hybridBase: flags.hybridBase } : {}),
     ...(flags.hybridPolicy ? { hybridPolicy: flags.hybridPolicy } : {}),
+    ...(flags.headPromptRows !== undefined ? { headPromptRows: flags.headPromptRows } : {}),
     ...(corpus ? { corpus } : {}),
     ...(flags.models ? { models: flags.models } : {}),
     executionProvider: flags.provider,
