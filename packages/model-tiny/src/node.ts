@@ -76,3 +76,19 @@ export function tinyTestVectorsPath(model: TinyModelId): string {
 export function tinyDevPromptsPath(): string {
   return fileURLToPath(new URL('checkpoints/prompts-dev.jsonl', packageRoot));
 }
+
+/** One of the development prompts: its id, its text, its kind (e.g. `prose`, `code`) and where it comes from. */
+export interface TinyDevPrompt {
+  id: string;
+  prompt: string;
+  kind: string;
+  source: string;
+}
+
+/** The 39 development prompts of {@link tinyDevPromptsPath}, in file order. */
+export function tinyDevPrompts(): TinyDevPrompt[] {
+  return readFileSync(tinyDevPromptsPath(), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as TinyDevPrompt);
+}

@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkModelPair, findModel, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
-import { TINY_MODEL_IDS, tinyDevPromptsPath, tinyModelDirectory, tinyTestVectorsPath } from '../src/node.js';
+import {
+  TINY_MODEL_IDS,
+  tinyDevPrompts,
+  tinyDevPromptsPath,
+  tinyModelDirectory,
+  tinyTestVectorsPath,
+} from '../src/node.js';
 
 describe('the embedded tiny bundle', () => {
   const dir = tinyModelDirectory();
@@ -54,10 +60,8 @@ describe('the embedded tiny bundle', () => {
 
   it('points at the test vectors and the development prompts', () => {
     expect(existsSync(tinyTestVectorsPath(TINY_MODEL_IDS.eagleHead))).toBe(true);
-    const prompts = readFileSync(tinyDevPromptsPath(), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    expect(existsSync(tinyDevPromptsPath())).toBe(true);
+    const prompts = tinyDevPrompts();
     expect(prompts).toHaveLength(39);
     expect(Object.keys(prompts[0])).toEqual(['id', 'prompt', 'kind', 'source']);
   });

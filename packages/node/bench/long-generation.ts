@@ -10,9 +10,8 @@
  * (ONNX Runtime's arenas and V8's heap settle during it) with the last one, and
  * `rssSlopeMbPer10kTokens` is the least-squares slope of RSS over the samples after the warm-up.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '../src/index.js';
 
 const { values } = parseArgs({
@@ -25,10 +24,7 @@ const { values } = parseArgs({
 });
 const wanted = Number(values.tokens);
 const maxTokens = Number(values['max-tokens']);
-const prompts = readFileSync(tinyDevPromptsPath(), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => (JSON.parse(line) as { prompt: string }).prompt);
+const prompts = tinyDevPrompts().map((p) => p.prompt);
 
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 const sample = (tokens: number) => {

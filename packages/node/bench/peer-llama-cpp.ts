@@ -16,7 +16,7 @@
  * `--before` adds treespec plain fp32 and int8 with the graph of the previous release (primitive
  * RMSNorm and RoPE), so a change to the graph is measured against it in the same run.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { TextGenerator } from '@treespec/generator';
-import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '../src/index.js';
 import { bundleWithTarget } from '../test/converted-target.js';
 
@@ -108,11 +108,9 @@ async function main(): Promise<void> {
   const require = createRequire(join(llamaDir, 'package.json'));
   const llamaApi = (await import(pathToFileURL(require.resolve('node-llama-cpp')).href)) as LlamaApi;
   const llama = await llamaApi.getLlama({ gpu: false, build: 'never', progressLogs: false });
-  const prompts = readFileSync(tinyDevPromptsPath(), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
+  const prompts = tinyDevPrompts()
     .slice(0, Number(args.prompts))
-    .map((l) => (JSON.parse(l) as { prompt: string }).prompt);
+    .map((p) => p.prompt);
   const work = await mkdtemp(join(tmpdir(), 'treespec-peer-'));
   const bundles: Record<string, string> = { fp32: tinyModelDirectory() };
   for (const format of ['fp16', 'int8'] as const) {

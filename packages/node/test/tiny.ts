@@ -1,16 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { tinyDevPromptsPath, tinyModelDirectory, tinyTestVectorsPath } from '@treespec/model-tiny/node';
+import { tinyDevPrompts, tinyModelDirectory, tinyTestVectorsPath } from '@treespec/model-tiny/node';
 
 /** The embedded tiny model bundle (built by `pnpm build`). */
 export const TINY = tinyModelDirectory();
 
 /** The first `n` development prompts. */
 export function devPrompts(n: number): Array<{ id: string; prompt: string }> {
-  return readFileSync(tinyDevPromptsPath(), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .slice(0, n)
-    .map((l) => JSON.parse(l));
+  return tinyDevPrompts().slice(0, n);
 }
 
 /** The target's PyTorch reference cases (prompt ids, 48 greedy ids, top-1/top-2 margins). */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { type Manifest, parseManifest } from '@treespec/onnx';
 import { type HfTokenizer, loadTokenizer } from '@treespec/tokenizers';
 import * as ort from 'onnxruntime-node';
@@ -26,6 +26,7 @@ export async function tinyTokenizer(): Promise<HfTokenizer> {
 }
 
 export async function devPrompts(n: number): Promise<string[]> {
-  const lines = (await readFile(tinyDevPromptsPath(), 'utf8')).split('\n').filter((l) => l.trim());
-  return lines.slice(0, n).map((l) => JSON.parse(l).prompt as string);
+  return tinyDevPrompts()
+    .slice(0, n)
+    .map((p) => p.prompt);
 }

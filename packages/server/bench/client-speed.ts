@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
+import { tinyDevPrompts } from '@treespec/model-tiny/node';
 import OpenAI from 'openai';
 
 /**
@@ -36,11 +36,9 @@ const drafters = [...values.drafters.split(',').filter((d) => d && d !== 'none')
 const temperature = Number(values.temperature);
 const maxTokens = Number(values['max-tokens']);
 const rounds = Number(values.rounds);
-const prompts = readFileSync(tinyDevPromptsPath(), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim())
+const prompts = tinyDevPrompts()
   .slice(0, Number(values.prompts))
-  .map((line) => (JSON.parse(line) as { prompt: string }).prompt);
+  .map((p) => p.prompt);
 
 /** One drafter's requests, summed. */
 interface Tally {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError } from '@treespec/core';
-import { tinyDevPromptsPath, tinyModelDirectory } from '@treespec/model-tiny/node';
+import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { type Manifest, parseManifest } from '@treespec/onnx';
 import { plan } from '@treespec/planner';
@@ -42,8 +42,9 @@ async function tinyManifest(): Promise<Manifest> {
 }
 
 async function devPrompts(n: number): Promise<string[]> {
-  const lines = (await readFile(tinyDevPromptsPath(), 'utf8')).split('\n').filter((l) => l.trim());
-  return lines.slice(0, n).map((l) => JSON.parse(l).prompt as string);
+  return tinyDevPrompts()
+    .slice(0, n)
+    .map((p) => p.prompt);
 }
 
 describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
