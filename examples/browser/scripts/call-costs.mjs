@@ -6,7 +6,11 @@
 // milliseconds per call and each call's cost in plain tokens (p25 over p25) as JSON. The machine's
 // load moves medians; the minimum and p25 are the steadier columns.
 //
-//   node scripts/call-costs.mjs [--threads 2] [--head-threads 1] [--past 100] [--rounds 40] [--out FILE]
+// `--heads` names the head models to time (manifest ids, default the fp32 EAGLE-2 head the page
+// runs on WASM), `--dir` another bundle directory than the tiny one (a copy holding more heads).
+//
+//   node scripts/call-costs.mjs [--threads 2] [--head-threads 1] [--past 100] [--rounds 40]
+//     [--heads eagle-head-fp32,...] [--dir BUNDLE] [--out FILE]
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
@@ -24,6 +28,8 @@ const { values: args } = parseArgs({
     'head-threads': { type: 'string', default: '1' },
     past: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '40' },
+    heads: { type: 'string', default: 'eagle-head-fp32' },
+    dir: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -31,11 +37,15 @@ const threads = Number(args.threads);
 const headThreads = Number(args['head-threads']);
 const past = Number(args.past);
 const rounds = Number(args.rounds);
-const dir = tinyModelDirectory();
+const dir = args.dir ?? tinyModelDirectory();
 const manifest = JSON.parse(await readFile(join(dir, 'treespec.json'), 'utf8'));
-const modelOf = (id) => manifest.models.find((m) => m.id === id);
+const modelOf = (id) => {
+  const model = manifest.models.find((m) => m.id === id);
+  if (!model) throw new Error(`no model '${id}' in ${join(dir, 'treespec.json')}`);
+  return model;
+};
 const target = modelOf('target');
-const head = modelOf('eagle-head-fp32');
+const heads = args.heads.split(',').map(modelOf);
 const { layers, kvHeads, headDim, hidden } = target.dims;
 
 // onnxruntime-web's build for Node (the same .wasm as the page's, its threads on worker_threads).
@@ -86,7 +96,7 @@ const runtimes = [
     name: 'wasm',
     Tensor: web.Tensor,
     target: await openWeb(target, threads),
-    head: await openWeb(head, headThreads),
+    heads: await Promise.all(heads.map((head) => openWeb(head, headThreads))),
   },
   {
     name: 'cpu',
@@ -96,7 +106,7 @@ const runtimes = [
       )
     ).Tensor,
     target: await openNode(target, 'target'),
-    head: await openNode(head, 'drafter'),
+    heads: await Promise.all(heads.map((head) => openNode(head, 'drafter'))),
   },
 ];
 const cases = [];
@@ -112,22 +122,24 @@ for (const rt of runtimes) {
       feeds: feeds(rt.Tensor, n, layers),
     });
   }
-  const headFetches = rt.head.outputNames.filter((n) => n !== 'logits');
-  for (const n of [1, 2, 4, 8]) {
-    const extra = {
-      feature: new rt.Tensor('float32', new Float32Array(n * hidden).fill(0.1), [1, n, hidden]),
-      top_k: new rt.Tensor('int64', BigInt64Array.from([8n]), [1]),
-      // a draft call: every row scored
-      score_rows: new rt.Tensor('int64', BigInt64Array.from([BigInt(n)]), [1]),
-    };
-    cases.push({
-      runtime: rt.name,
-      call: 'head',
-      rows: n,
-      session: rt.head,
-      fetches: headFetches,
-      feeds: feeds(rt.Tensor, n, 1, extra),
-    });
+  for (const [h, session] of rt.heads.entries()) {
+    const headFetches = session.outputNames.filter((n) => n !== 'logits');
+    for (const n of [1, 2, 4, 8]) {
+      const extra = {
+        feature: new rt.Tensor('float32', new Float32Array(n * hidden).fill(0.1), [1, n, hidden]),
+        top_k: new rt.Tensor('int64', BigInt64Array.from([8n]), [1]),
+        // a draft call: every row scored
+        score_rows: new rt.Tensor('int64', BigInt64Array.from([BigInt(n)]), [1]),
+      };
+      cases.push({
+        runtime: rt.name,
+        call: heads[h].id,
+        rows: n,
+        session,
+        fetches: headFetches,
+        feeds: feeds(rt.Tensor, n, 1, extra),
+      });
+    }
   }
 }
 
@@ -170,7 +182,7 @@ const report = {
 };
 for (const rt of runtimes) {
   await rt.target.release();
-  await rt.head.release();
+  for (const session of rt.heads) await session.release();
 }
 const json = JSON.stringify(report, null, 2);
 console.log(json);

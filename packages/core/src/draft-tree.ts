@@ -5,10 +5,13 @@ import { requireInteger } from './validate.js';
  * How the candidates in a draft tree were chosen, which decides the lossless acceptance rule
  * under sampling:
  * - `deterministic`: children are the draft's top-k (EAGLE-2, static trees, lookup drafters);
- * - `sampled`: each child was drawn from a known draft distribution q, stored per parent in
- *   {@link DraftTree.draftDistributions}.
+ * - `sampled`: each child was drawn i.i.d. from a known draft distribution q, stored per parent
+ *   in {@link DraftTree.draftDistributions};
+ * - `sampled-distinct`: the children were drawn from q without replacement, each from q with the
+ *   node's earlier children removed and the rest renormalised, so siblings never repeat a token
+ *   (what treespec's model drafters draw).
  */
-export type CandidateKind = 'deterministic' | 'sampled';
+export type CandidateKind = 'deterministic' | 'sampled' | 'sampled-distinct';
 
 /**
  * A draft tree in flat typed arrays. Node 0 is the root: the last committed token, which the
@@ -36,7 +39,7 @@ export class DraftTree {
   candidateKind: CandidateKind = 'deterministic';
   /**
    * Row i (vocabSize floats) is the draft distribution q at node i, that its children were drawn
-   * from. Required for `sampled` trees; optional otherwise.
+   * from. Required for `sampled` and `sampled-distinct` trees; optional otherwise.
    */
   draftDistributions: Float32Array | null = null;
   /** For {@link DraftTree.copyToDepth}: each copied node's index in this tree, by its index in the other. */

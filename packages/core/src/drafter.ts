@@ -67,11 +67,13 @@ export interface Drafter {
   readonly maxTreeSize: number;
   /**
    * Forgets everything about the previous sequence. Called before every generation, with the
-   * generation's sampling seed when the verifier has one: drafters that sample their trees derive
-   * their own stream from it, so that a seed reproduces a run and different seeds give
-   * independent drafts (which lossless verification of sampled candidates requires).
+   * generation's sampling seed and temperature when the verifier samples: drafters that sample
+   * their trees derive their own stream from the seed, so that a seed reproduces a run and
+   * different seeds give independent drafts (which lossless verification of sampled candidates
+   * requires), and draw from their draft distribution at the target's temperature, so that their
+   * draws follow what the target will sample.
    */
-  reset(seed?: number): void;
+  reset(seed?: number, temperature?: number): void;
   /** Writes a tree rooted at the last committed token into `tree`. */
   propose(context: DraftContext, tree: DraftTree): Promise<void> | void;
   /** Learns from a verification (optional: adaptive drafters use it). */

@@ -144,7 +144,7 @@ export class SpeculativeDecoder {
     this.busy = true;
     try {
       target.reset();
-      drafter?.reset(verifier.seed);
+      drafter?.reset(verifier.seed, verifier.temperature);
       verifier.reset();
       feed.reset();
       for (const c of criteria) c.reset();

@@ -36,6 +36,11 @@ export interface Verifier {
   readonly name: string;
   /** The sampling seed of the next generation, for verifiers that sample (passed on to the drafter). */
   readonly seed?: number;
+  /**
+   * The temperature of the target distribution the verifier samples from, for verifiers that
+   * sample (passed on to the drafter, whose sampled trees draw from their own distribution at it).
+   */
+  readonly temperature?: number;
   /** Forgets per-generation state (e.g. reseeds). Called before every generation. */
   reset(): void;
   /** Walks the tree and writes the accepted path and the bonus token into `result`. */

@@ -389,10 +389,10 @@ export class BudgetController implements Drafter {
     return sum;
   }
 
-  reset(seed?: number): void {
+  reset(seed?: number, temperature?: number): void {
     this.active.endRun();
     this.active = seed === undefined ? this.greedy : this.sampled;
-    this.active.part.drafter.reset(seed);
+    this.active.part.drafter.reset(seed, temperature);
     this.backlog.clear();
     this.lastObserveEnd = Number.NaN;
     this.expectedLength = -1;

@@ -9,18 +9,24 @@ import {
 
 /** How a model drafter draws sampled trees: the draft distribution's temperature and the draws' seed. */
 export interface DraftSampling {
-  /** Temperature of the draft distribution q the children are drawn from (> 0). */
-  temperature: number;
+  /**
+   * A fixed temperature of the draft distribution q the children are drawn from (> 0). Default:
+   * each generation's own, the temperature the target samples at (1 for a generation that names
+   * none), so that q sharpens with the target's distribution p and the draws stay likely under it.
+   */
+  temperature?: number;
   /** Seed of the draws when a generation brings none; default 0. */
   seed?: number;
 }
 
 /**
- * Draws a node's children i.i.d. from the draft distribution q of the model row that scored it
- * (the softmax of its logits at a temperature) and keeps every node's q, for a verifier that
- * accepts a sampled child with min(1, p/q) and samples the residual, which keeps sampling
- * lossless. `distributions` holds q of growth node n over the whole vocabulary at
- * `n * vocabSize`, preallocated for `maxNodes` nodes.
+ * Draws a node's children from the draft distribution q of the model row that scored it (the
+ * softmax of its logits at a temperature) without replacement, each from q with the node's earlier
+ * children removed and the rest renormalised, and keeps every node's q, for a verifier that
+ * accepts the k-th child with min(1, p/q_k) and samples the residual (`sampled-distinct` trees),
+ * which keeps sampling lossless while no node repeats a sibling's token. `distributions` holds q
+ * of growth node n over the whole vocabulary at `n * vocabSize`, preallocated for `maxNodes`
+ * nodes.
  *
  * Logits over a reduced draft vocabulary (FR-Spec, EAGLE-3's `d2t`: column d stands for target
  * token `draftTokenIds[d]`) give q over the draft tokens, written at their target ids; the other
@@ -35,9 +41,20 @@ export class DraftSampler {
   private readonly tokenIds: Int32Array | null;
   /** Logits per row: the draft vocabulary's size, or `vocabSize`. */
   private readonly width: number;
-  private readonly inverseTemperature: number;
+  /** The configured fixed temperature; NaN to follow each generation's. */
+  private readonly fixedTemperature: number;
+  private inverseTemperature = 1;
   private readonly seed: number;
   private readonly rng: Xoshiro128;
+  /** 1 at the target ids drawn from the current node's q so far. */
+  private readonly drawnMark: Uint8Array;
+  /** The current node's draws, in order. */
+  private readonly drawnTokens: Int32Array;
+  private drawnCount = 0;
+  /** q's mass on the current node's draws (summed as the verifier sums it). */
+  private drawnMass = 0;
+  /** The node whose q was set last: the one being drawn from. */
+  private node = -1;
 
   /**
    * @param draftTokenIds the target ids of the logits' columns for a reduced draft vocabulary
@@ -52,26 +69,32 @@ export class DraftSampler {
   ) {
     if (growth.prunes)
       throw new ContractError('sampled draft trees need a growth that keeps every node (a static shape)');
-    const temperature = requireNumber('sample.temperature', sampling.temperature, {
-      min: 0,
-      minExclusive: true,
-    });
+    this.fixedTemperature =
+      sampling.temperature === undefined
+        ? Number.NaN
+        : requireDrawTemperature('sample.temperature', sampling.temperature);
+    if (!Number.isNaN(this.fixedTemperature)) this.inverseTemperature = 1 / this.fixedTemperature;
     this.seed = requireInteger('sample.seed', sampling.seed ?? 0, 0, 0xffffffff);
     this.rng = new Xoshiro128(this.seed);
-    this.inverseTemperature = 1 / temperature;
     this.vocabSize = vocabSize;
     if (draftTokenIds) requireDistinctIds(draftTokenIds, vocabSize);
     this.tokenIds = draftTokenIds;
     this.width = draftTokenIds ? draftTokenIds.length : vocabSize;
     this.distributions = new Float32Array(growth.maxNodes * vocabSize);
+    this.drawnMark = new Uint8Array(vocabSize);
+    this.drawnTokens = new Int32Array(growth.maxChildren);
   }
 
   /**
-   * Restarts the draws: from a generation's sampling seed (decorrelated from the verifier's
-   * stream by a constant), or from the configured seed without one.
+   * Restarts the draws for a generation: from its sampling seed (decorrelated from the verifier's
+   * stream by a constant), or from the configured seed without one; and, unless a fixed
+   * temperature was configured, at the generation's temperature (1 without one).
    */
-  reseed(seed?: number): void {
+  restart(seed?: number, temperature?: number): void {
     this.rng.seed(seed === undefined ? this.seed : (seed ^ 0x5bd1e995) >>> 0);
+    if (!Number.isNaN(this.fixedTemperature)) return;
+    this.inverseTemperature =
+      1 / (temperature === undefined ? 1 : requireDrawTemperature('temperature', temperature));
   }
 
   /**
@@ -84,6 +107,7 @@ export class DraftSampler {
     const at = node * this.vocabSize;
     const from = row * width;
     const inv = this.inverseTemperature;
+    this.startNode(node);
     let max = -Infinity;
     for (let i = 0; i < width; i++) if (logits[from + i] > max) max = logits[from + i];
     let sum = 0;
@@ -104,28 +128,56 @@ export class DraftSampler {
     for (let i = 0; i < width; i++) q[at + i] /= sum;
   }
 
-  /** Draws one token from q of `node` (set by {@link DraftSampler.setDistribution}); a target id. */
+  /** Forgets the previous node's draws: the next ones come from `node`'s q. */
+  private startNode(node: number): void {
+    for (let i = 0; i < this.drawnCount; i++) this.drawnMark[this.drawnTokens[i]] = 0;
+    this.drawnCount = 0;
+    this.drawnMass = 0;
+    this.node = node;
+  }
+
+  /**
+   * Draws the next child of `node` (whose q {@link DraftSampler.setDistribution} set last) from q
+   * without the tokens drawn for it before, renormalised; a target id, or -1 once q has no mass
+   * left off those tokens.
+   */
   draw(node: number): number {
-    const { width, tokenIds } = this;
+    if (node !== this.node)
+      throw new ContractError(`draws for node ${node} follow the distribution of node ${this.node}`);
+    const { width, tokenIds, drawnMark } = this;
+    if (this.drawnCount === this.drawnTokens.length) return -1;
     const q = this.distributions;
     const at = node * this.vocabSize;
-    const u = this.rng.nextFloat();
+    const remaining = 1 - this.drawnMass;
+    const u = this.rng.nextFloat() * remaining;
     let cumulative = 0;
+    let last = -1;
     for (let d = 0; d < width; d++) {
       const token = tokenIds ? tokenIds[d] : d;
-      cumulative += q[at + token];
-      if (u < cumulative) return token;
+      const p = q[at + token];
+      if (drawnMark[token] || !(p > 0)) continue;
+      cumulative += p;
+      last = token;
+      if (u < cumulative) break;
     }
-    // Rounding left u above the total: the last token q can draw.
-    let last = width - 1;
-    while (last > 0 && q[at + (tokenIds ? tokenIds[last] : last)] === 0) last--;
-    return tokenIds ? tokenIds[last] : last;
+    // Past the loop without a break, rounding left u above the total: the last token q can draw.
+    if (last >= 0) {
+      drawnMark[last] = 1;
+      this.drawnTokens[this.drawnCount++] = last;
+      this.drawnMass += q[at + last];
+    }
+    return last;
   }
 
   /** log q(token) at `node`. */
   logProbability(node: number, token: number): number {
     return Math.log(this.distributions[node * this.vocabSize + token]);
   }
+}
+
+/** A draft distribution's temperature: a finite number above 0. */
+function requireDrawTemperature(name: string, temperature: number): number {
+  return requireNumber(name, temperature, { min: 0, minExclusive: true });
 }
 
 /** Checks that a draft vocabulary's target ids are distinct and below `vocabSize`. */

@@ -189,8 +189,8 @@ export class HybridDrafter implements Drafter {
   }
 
   /** Resets every part for a new sequence; the learnt estimates are kept (they describe the drafters). */
-  reset(seed?: number): void {
-    this.primary.reset(seed);
+  reset(seed?: number, temperature?: number): void {
+    this.primary.reset(seed, temperature);
     for (const d of this.modelFree) d.reset();
     this.backlog.clear();
     this.lastChoice = -1;

@@ -126,8 +126,11 @@ export abstract class ModelTreeDrafter implements Drafter {
       sampler.setDistribution(node, step.logits, row);
       for (let r = 0; r < wanted; r++) {
         const token = sampler.draw(node);
+        if (token < 0) break;
         const child = growth.addChild(node, token, sampler.logProbability(node, token));
-        if (child >= 0) this.sourceOf[child] = source;
+        // The tree must hold exactly the first draws: a later one comes from q without this one.
+        if (child < 0) break;
+        this.sourceOf[child] = source;
       }
       return;
     }
@@ -139,9 +142,9 @@ export abstract class ModelTreeDrafter implements Drafter {
     }
   }
 
-  reset(seed?: number): void {
+  reset(seed?: number, temperature?: number): void {
     this.model.reset();
-    this.sampler?.reseed(seed);
+    this.sampler?.restart(seed, temperature);
     this.skipped = 0;
     this.catchUpBound = this.promptRows;
   }
@@ -224,7 +227,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     }
     growth.finish(tree);
     if (this.sampler) {
-      tree.candidateKind = 'sampled';
+      tree.candidateKind = 'sampled-distinct';
       tree.draftDistributions = this.sampler.distributions;
     }
   }

@@ -124,9 +124,9 @@ class ProbeEvery16 implements Drafter {
   constructor(readonly inner: ModelTreeDrafter) {
     this.maxTreeSize = inner.maxTreeSize;
   }
-  reset(seed?: number) {
+  reset(seed?: number, temperature?: number) {
     this.step = 0;
-    this.inner.reset(seed);
+    this.inner.reset(seed, temperature);
   }
   async propose(context: DraftContext, tree: DraftTree) {
     const phase = this.step++ % 16;

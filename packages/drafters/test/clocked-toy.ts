@@ -25,8 +25,8 @@ export class ClockedDrafter implements Drafter {
     this.needsFeatures = inner.needsFeatures;
     this.maxTreeSize = inner.maxTreeSize;
   }
-  reset(seed?: number) {
-    this.inner.reset(seed);
+  reset(seed?: number, temperature?: number) {
+    this.inner.reset(seed, temperature);
   }
   async propose(context: DraftContext, tree: DraftTree) {
     const before = this.counted?.expansions ?? 0;

@@ -1,4 +1,4 @@
-import { ContractError, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import { ContractError, OptionError, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
 import { chiSquareTest } from '@treespec/core/testing';
 import { describe, expect, it } from 'vitest';
 import { DraftSampler } from '../src/index.js';
@@ -9,9 +9,15 @@ const DRAFT_IDS = Int32Array.of(7, 2, 9, 4);
 /** Two rows of logits over the 4 draft tokens. */
 const LOGITS = Float32Array.of(1, 0, -1, 2, 0.5, 3, 0.25, -2);
 
-function sampler(temperature: number, seed = 11, ids: Int32Array | null = DRAFT_IDS): DraftSampler {
-  const growth = new StaticTreeGrowth(StaticTreeShape.chain(2));
-  return new DraftSampler({ temperature, seed }, growth, VOCAB, ids);
+function sampler(temperature?: number, seed = 11, ids: Int32Array | null = DRAFT_IDS): DraftSampler {
+  // Three children at the root, so a node takes up to three draws.
+  const growth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1], [2]]));
+  return new DraftSampler(
+    { ...(temperature === undefined ? {} : { temperature }), seed },
+    growth,
+    VOCAB,
+    ids,
+  );
 }
 
 /** softmax(row / temperature) in float64, by draft id. */
@@ -40,10 +46,10 @@ describe('DraftSampler over a reduced draft vocabulary', () => {
 
   it('draws target ids of draft tokens only, with the frequencies of q (chi-square, alpha 1e-3)', () => {
     const s = sampler(1);
-    s.setDistribution(0, LOGITS, 0);
     const draws = 20000;
     const counts = new Map<string, number>();
     for (let i = 0; i < draws; i++) {
+      s.setDistribution(0, LOGITS, 0);
       const token = String(s.draw(0));
       counts.set(token, (counts.get(token) ?? 0) + 1);
     }
@@ -51,6 +57,35 @@ describe('DraftSampler over a reduced draft vocabulary', () => {
     const expected = new Map(Array.from(DRAFT_IDS, (id, d) => [String(id), q[d]!] as const));
     expect([...counts.keys()].sort()).toEqual(['2', '4', '7', '9']);
     expect(chiSquareTest(counts, expected, draws).pValue).toBeGreaterThan(1e-3);
+  });
+
+  it('draws a node’s children without replacement: ordered pairs with the frequencies of q, then q without the first (chi-square, alpha 1e-3)', () => {
+    const s = sampler(1);
+    const q = softmax(LOGITS.subarray(0, 4), 1);
+    const expected = new Map<string, number>();
+    DRAFT_IDS.forEach((a, i) => {
+      DRAFT_IDS.forEach((b, j) => {
+        if (i !== j) expected.set(`${a},${b}`, (q[i]! * q[j]!) / (1 - q[i]!));
+      });
+    });
+    const draws = 20000;
+    const counts = new Map<string, number>();
+    for (let i = 0; i < draws; i++) {
+      s.setDistribution(0, LOGITS, 0);
+      const key = `${s.draw(0)},${s.draw(0)}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    expect([...counts.keys()].every((k) => expected.has(k))).toBe(true);
+    expect(chiSquareTest(counts, expected, draws).pValue).toBeGreaterThan(1e-3);
+  });
+
+  it('stops drawing, with -1, once the tokens q can draw are all drawn', () => {
+    // At temperature 0.002 only the largest logit’s token keeps a q above 0 in float32.
+    const s = sampler(0.002);
+    s.setDistribution(0, LOGITS, 0);
+    expect(s.draw(0)).toBe(4);
+    expect(s.draw(0)).toBe(-1);
+    expect(() => s.draw(1)).toThrow(ContractError);
   });
 
   it('gives the q a full-vocabulary sampler gives for the draft logits spread over the vocabulary', () => {
@@ -63,6 +98,22 @@ describe('DraftSampler over a reduced draft vocabulary', () => {
     reduced.setDistribution(0, LOGITS, 0);
     full.setDistribution(0, spread, 0);
     for (let t = 0; t < VOCAB; t++) expect(reduced.distributions[t]).toBeCloseTo(full.distributions[t]!, 6);
+  });
+
+  it('takes each generation’s temperature from restart, 1 without one, unless a fixed one was configured', () => {
+    const q = (s: DraftSampler) => {
+      s.setDistribution(0, LOGITS, 0);
+      return DRAFT_IDS.reduce<number[]>((row, id) => [...row, s.distributions[id]!], []);
+    };
+    const following = sampler();
+    following.restart(3, 0.4);
+    softmax(LOGITS.subarray(0, 4), 0.4).forEach((p, d) => expect(q(following)[d]).toBeCloseTo(p, 6));
+    following.restart(3);
+    softmax(LOGITS.subarray(0, 4), 1).forEach((p, d) => expect(q(following)[d]).toBeCloseTo(p, 6));
+    const fixed = sampler(0.7);
+    fixed.restart(3, 0.4);
+    softmax(LOGITS.subarray(0, 4), 0.7).forEach((p, d) => expect(q(fixed)[d]).toBeCloseTo(p, 6));
+    expect(() => following.restart(3, 0)).toThrow(OptionError);
   });
 
   it('refuses draft token ids that repeat or fall outside the vocabulary, naming the draft token', () => {

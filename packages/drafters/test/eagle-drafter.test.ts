@@ -93,10 +93,55 @@ describe('EAGLE drafter', () => {
     });
     expect(drafter.samples).toBe(true);
     const kinds = new Set<string>();
-    const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000, (e) =>
-      kinds.add(e.tree.candidateKind),
-    );
-    expect([...kinds]).toEqual(['sampled']);
+    const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000, {
+      onStep: (e) => kinds.add(e.tree.candidateKind),
+    });
+    expect([...kinds]).toEqual(['sampled-distinct']);
+    expect(pValue).toBeGreaterThan(1e-3);
+    expect(tokensPerStep).toBeGreaterThan(1.2);
+  }, 60_000);
+
+  it('draws sampled trees at each generation’s temperature: a head that is the target has every draw accepted', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 12, order: 2, seed: 8, sharpness: 2 });
+    const target = new ToyTarget(model, { featureSize: 4 });
+    const tauAt = async (temperature: number, sample: { temperature?: number }) => {
+      const drafter = new EagleDrafter(new ToyDraftHead(model), {
+        growth: new StaticTreeGrowth(StaticTreeShape.chain(3)),
+        sample: { seed: 2, ...sample },
+      });
+      let steps = 0;
+      let tokens = 0;
+      for (let seed = 0; seed < 40; seed++) {
+        const decoder = new SpeculativeDecoder({
+          target,
+          drafter,
+          verifier: createVerifier({ temperature, seed }),
+        });
+        const { stats } = await decoder.generate([1, 5, 9], { maxTokens: 12 });
+        steps += stats.steps;
+        tokens += stats.generatedTokens;
+      }
+      return tokens / steps;
+    };
+    // q = p at the target's temperature: min(1, p/q) = 1, so each step commits the 3-token chain
+    // and the target's bonus token.
+    for (const temperature of [0.3, 0.6, 1, 1.7]) expect(await tauAt(temperature, {})).toBe(4);
+    // A fixed draft temperature other than the generation's draws from another distribution.
+    expect(await tauAt(0.3, { temperature: 1 })).toBeLessThan(3.5);
+  });
+
+  it('samples the target distribution exactly at temperature 0.6 with draws at that temperature (chi-square, alpha 1e-3)', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const headModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const drafter = new EagleDrafter(new ToyDraftHead(headModel), {
+      growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0, 0], [0, 1], [1, 0], [2]])),
+      sample: { seed: 4 },
+    });
+    const target = new ToyTarget(model, { featureSize: 4 });
+    const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000, {
+      temperature: 0.6,
+    });
     expect(pValue).toBeGreaterThan(1e-3);
     expect(tokensPerStep).toBeGreaterThan(1.2);
   }, 60_000);

@@ -176,9 +176,11 @@ describe('Eagle3Drafter', () => {
     });
     expect(drafter.samples).toBe(true);
     const drafted = new Set<number>();
-    const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000, (e) => {
-      expect(e.tree.candidateKind).toBe('sampled');
-      for (let n = 1; n < e.tree.size; n++) drafted.add(e.tree.tokens[n]!);
+    const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000, {
+      onStep: (e) => {
+        expect(e.tree.candidateKind).toBe('sampled-distinct');
+        for (let n = 1; n < e.tree.size; n++) drafted.add(e.tree.tokens[n]!);
+      },
     });
     expect([...head.logitWidths]).toEqual([4]);
     expect([...drafted].sort()).toEqual([0, 2, 4, 5]);

@@ -169,8 +169,9 @@ export async function sampleTwoTokens(
   target: TargetModel,
   drafter: Drafter,
   samples: number,
-  onStep?: (event: StepEvent) => void,
+  options: { onStep?: (event: StepEvent) => void; temperature?: number } = {},
 ): Promise<{ pValue: number; tokensPerStep: number }> {
+  const { onStep, temperature = 1 } = options;
   const counts = new Map<string, number>();
   let steps = 0;
   let produced = 0;
@@ -178,7 +179,7 @@ export async function sampleTwoTokens(
     const decoder = new SpeculativeDecoder({
       target,
       drafter,
-      verifier: createVerifier({ temperature: 1, seed: i }),
+      verifier: createVerifier({ temperature, seed: i }),
     });
     const r = await decoder.generate(SAMPLED_PROMPT, { maxTokens: 2, ...(onStep ? { onStep } : {}) });
     const key = Array.from(r.tokens).join(',');
@@ -186,17 +187,21 @@ export async function sampleTwoTokens(
     steps += r.stats.steps;
     produced += r.tokens.length;
   }
-  const { pValue } = chiSquareTest(counts, firstTwoTokens(model, SAMPLED_PROMPT), samples);
+  const { pValue } = chiSquareTest(counts, firstTwoTokens(model, SAMPLED_PROMPT, temperature), samples);
   return { pValue, tokensPerStep: produced / steps };
 }
 
 /**
- * The exact distribution of the first two tokens that plain sampling at temperature 1 draws after
+ * The exact distribution of the first two tokens that plain sampling at `temperature` draws after
  * `prompt` from `model`, keyed `"a,b"`: what a lossless sampling drafter must reproduce.
  */
-function firstTwoTokens(model: ToyLanguageModel, prompt: readonly number[]): Map<string, number> {
+function firstTwoTokens(
+  model: ToyLanguageModel,
+  prompt: readonly number[],
+  temperature: number,
+): Map<string, number> {
   const vocab = model.vocabSize;
-  const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature: 1 }));
+  const pipeline = new LogitsPipeline(vocab, resolveSampling({ temperature }));
   const logits = new Float32Array(vocab);
   const probs = new Float64Array(vocab);
   const expected = new Map<string, number>();

@@ -62,8 +62,7 @@ export const MODEL_DRAFTERS = {
     budget: 'tree',
     open: (session, model, capacity) => new OnnxEagleHead(session, eagleHeadLayout(model), capacity),
     make: (model, growth, promptRows) => new EagleDrafter(model, { growth, promptRows }),
-    sampled: (model, growth, promptRows) =>
-      new EagleDrafter(model, { growth, promptRows, sample: { temperature: 1 } }),
+    sampled: (model, growth, promptRows) => new EagleDrafter(model, { growth, promptRows, sample: {} }),
     canSample: knowsDraftTokenIds,
   },
   eagle3: {
@@ -73,7 +72,7 @@ export const MODEL_DRAFTERS = {
     // `model` is what `open` above returned: an OnnxEagle3Head.
     make: (model, growth, promptRows) => new Eagle3Drafter(model as Eagle3DraftModel, { growth, promptRows }),
     sampled: (model, growth, promptRows) =>
-      new Eagle3Drafter(model as Eagle3DraftModel, { growth, promptRows, sample: { temperature: 1 } }),
+      new Eagle3Drafter(model as Eagle3DraftModel, { growth, promptRows, sample: {} }),
     canSample: knowsDraftTokenIds,
   },
   'draft-lm': {
@@ -81,7 +80,7 @@ export const MODEL_DRAFTERS = {
     budget: 'draftTree',
     open: (session, model, capacity) => new OnnxDraftLm(session, causalLmLayout(model), capacity),
     make: (model, growth) => new DraftLmDrafter(model, { growth }),
-    sampled: (model, growth) => new DraftLmDrafter(model, { growth, sample: { temperature: 1 } }),
+    sampled: (model, growth) => new DraftLmDrafter(model, { growth, sample: {} }),
   },
 } as const satisfies Record<string, ModelDrafterEntry>;
 

@@ -29,7 +29,11 @@ import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './
  *   `tree.draftDistributions`): accept c with probability min(1, p(c) / q(c)); on rejection
  *   replace p by max(p − q, 0), renormalised; when no child is accepted the bonus token is drawn
  *   from what is left of p. Their output depends on the drafts, so it is reproducible for a fixed
- *   drafter and budget only.
+ *   drafter and budget only;
+ * - distinct sampled candidates (drawn from q without replacement): the same, with the k-th child's
+ *   own draft distribution q_k, q with the earlier children removed and renormalised, in place of
+ *   q (recursive rejection sampling without replacement, lossless as the i.i.d. scheme is, and no
+ *   node is spent on a repeated token, which a rejected token's residual never accepts).
  */
 export class StochasticVerifier implements Verifier {
   readonly name = 'stochastic';
@@ -59,6 +63,11 @@ export class StochasticVerifier implements Verifier {
     return this.seedValue;
   }
 
+  /** The temperature of the distribution it samples from (above 0). */
+  get temperature(): number {
+    return this.sampling.temperature;
+  }
+
   /** Changes the seed used from the next `reset()` (i.e. the next generation) on. */
   setSeed(seed: number): void {
     this.rng.seed(seed);
@@ -79,7 +88,8 @@ export class StochasticVerifier implements Verifier {
     const { pipeline, probs, rng } = this;
     const penalties = pipeline.penalties;
     penalties?.sync(input.context, input.contextLength, input.promptLength);
-    const sampled = tree.candidateKind === 'sampled';
+    const kind = tree.candidateKind;
+    const sampled = kind !== 'deterministic';
     const q = tree.draftDistributions;
     if (sampled && (!q || q.length < tree.size * vocabSize)) {
       throw new ContractError(
@@ -93,7 +103,7 @@ export class StochasticVerifier implements Verifier {
       pipeline.distribution(logits, node * vocabSize, input.contextLength - 1 + tree.depths[node], probs);
       let next: number;
       if (sampled) {
-        next = this.trySampled(node, input, probs, q as Float32Array);
+        next = this.trySampled(node, input, probs, q as Float32Array, kind === 'sampled-distinct');
         if (next < 0) {
           result.bonusToken = sampleToken(probs, vocabSize, rng);
           break;
@@ -116,24 +126,39 @@ export class StochasticVerifier implements Verifier {
     if (penalties) for (let k = length - 1; k >= 1; k--) penalties.pop(tree.tokens[result.path[k]]);
   }
 
-  /** Children were drawn from q: accept c with min(1, p(c)/q(c)), else p ← norm(max(p − q, 0)). */
-  private trySampled(node: number, input: VerifyInput, probs: Float64Array, q: Float32Array): number {
+  /**
+   * Children were drawn from q: accept c with min(1, p(c)/q_c(c)), else p ← norm(max(p − q_c, 0)),
+   * where q_c is q for i.i.d. draws and, for draws without replacement (`distinct`), q over the
+   * tokens not drawn before c, renormalised. A rejected token's residual is 0, so the earlier
+   * children need no masking in the residual: max(0 − q_c, 0) is 0 for them either way.
+   */
+  private trySampled(
+    node: number,
+    input: VerifyInput,
+    probs: Float64Array,
+    q: Float32Array,
+    distinct: boolean,
+  ): number {
     const { tree, vocabSize } = input;
     const row = node * vocabSize;
+    /** q's mass on the children rejected so far (draws without replacement). */
+    let drawn = 0;
     for (let c = node + 1; c < tree.size; c++) {
       if (tree.parents[c] !== node) continue;
       const token = tree.tokens[c];
-      const qc = q[row + token];
-      if (!(qc > 0))
+      const scale = distinct ? 1 / (1 - drawn) : 1;
+      const qc = q[row + token] * scale;
+      if (!(qc > 0 && Number.isFinite(qc)))
         throw new ContractError(`draft token ${token} at tree node ${c} has draft probability ${qc}`);
       if (this.rng.nextFloat() * qc < probs[token]) return c;
       let sum = 0;
       for (let i = 0; i < vocabSize; i++) {
-        const residual = Math.max(probs[i] - q[row + i], 0);
+        const residual = Math.max(probs[i] - q[row + i] * scale, 0);
         probs[i] = residual;
         sum += residual;
       }
       if (sum > 0) for (let i = 0; i < vocabSize; i++) probs[i] /= sum;
+      if (distinct) drawn += q[row + token];
     }
     return -1;
   }

@@ -6,6 +6,7 @@ import {
   SpeculativeDecoder,
   StaticTreeGrowth,
   StaticTreeShape,
+  type StepEvent,
   type TreeGrowth,
   type Verifier,
   type VerifyInput,
@@ -15,6 +16,7 @@ import {
   chiSquareTest,
   ToyDrafter,
   type ToyDraftQuality,
+  type ToyDraftSampling,
   ToyLanguageModel,
   ToyTarget,
 } from '@treespec/core/testing';
@@ -87,13 +89,14 @@ async function speculativeCounts(
   decoder: SpeculativeDecoder,
   verifier: { setSeed(seed: number): void },
   seedBase: number,
+  onStep?: (event: StepEvent) => void,
 ) {
   const counts = new Map<string, number>();
   let steps = 0;
   let tokens = 0;
   for (let i = 0; i < SAMPLES; i++) {
     verifier.setSeed(seedBase + i);
-    const r = await decoder.generate(PROMPT, { maxTokens: LENGTH });
+    const r = await decoder.generate(PROMPT, { maxTokens: LENGTH, ...(onStep ? { onStep } : {}) });
     const key = Array.from(r.tokens).join(',');
     counts.set(key, (counts.get(key) ?? 0) + 1);
     steps += r.stats.steps;
@@ -107,11 +110,7 @@ function makeDecoder(verifier: Verifier, drafter: Drafter) {
   return new SpeculativeDecoder({ target, drafter, verifier });
 }
 
-function toyDrafter(
-  quality: ToyDraftQuality,
-  growth: TreeGrowth,
-  sample?: { temperature: number; seed: number },
-) {
+function toyDrafter(quality: ToyDraftQuality, growth: TreeGrowth, sample?: ToyDraftSampling) {
   const target = new ToyTarget(model);
   const drafter = new ToyDrafter({ target, growth, quality, sample });
   return Object.assign(drafter, { target });
@@ -154,28 +153,38 @@ describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
 
   for (const [processorName, options] of [processors[0], processors[2], processors[5]]) {
     for (const [drafterName, quality] of drafters.slice(0, 2)) {
-      seedBase += SAMPLES;
-      const base = seedBase;
-      it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples two children per node`, async () => {
-        const verifier = new StochasticVerifier(options);
-        const shape = new StaticTreeShape([
-          [0, 0, 0],
-          [0, 1],
-          [1, 0],
-          [1, 1],
-        ]);
-        const drafter = toyDrafter(quality, new StaticTreeGrowth(shape), { temperature: 1, seed: base });
-        const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base);
-        const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
-        record(`${processorName}, ${drafterName} sampling drafter (2 children)`, test, tau);
-        expect(test.pValue).toBeGreaterThan(ALPHA);
-        expect(tau).toBeGreaterThan(1.2);
-      }, 60_000);
+      for (const distinct of [false, true]) {
+        seedBase += SAMPLES;
+        const base = seedBase;
+        const draws = distinct ? 'three children per node without replacement' : 'two children per node';
+        it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${draws}`, async () => {
+          const verifier = new StochasticVerifier(options);
+          const paths = [[0, 0, 0], [0, 1], [1, 0], [1, 1], ...(distinct ? [[2], [0, 2]] : [])];
+          const sample = { temperature: 1, seed: base, distinct };
+          const drafter = toyDrafter(quality, new StaticTreeGrowth(new StaticTreeShape(paths)), sample);
+          const kinds = new Set<string>();
+          const { counts, tau } = await speculativeCounts(
+            makeDecoder(verifier, drafter),
+            verifier,
+            base,
+            (e) => kinds.add(e.tree.candidateKind),
+          );
+          const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
+          record(
+            `${processorName}, ${drafterName} sampling drafter (${distinct ? '3 distinct' : '2'} children)`,
+            test,
+            tau,
+          );
+          expect([...kinds]).toEqual([distinct ? 'sampled-distinct' : 'sampled']);
+          expect(test.pValue).toBeGreaterThan(ALPHA);
+          expect(tau).toBeGreaterThan(1.2);
+        }, 60_000);
+      }
     }
   }
 });
 
-/** Labels a top-k tree as if its children had been sampled from the draft distribution. */
+/** Labels its inner drafter's trees as drawn i.i.d. from the draft distribution, whatever they are. */
 class MislabellingDrafter implements Drafter {
   readonly name = 'mislabelled';
   readonly needsFeatures = false;
@@ -243,6 +252,26 @@ describe('the statistical test has power', () => {
     const { counts } = await speculativeCounts(decoder, verifier, 77);
     const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
     record('BROKEN: min(1, p/q) on top-k candidates', test);
+    expect(test.pValue).toBeLessThan(1e-9);
+  }, 60_000);
+
+  it('detects children drawn without replacement but verified as i.i.d. draws', async () => {
+    const verifier = new StochasticVerifier({ temperature: 1 });
+    const target = new ToyTarget(model);
+    const inner = new ToyDrafter({
+      target,
+      growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1], [2]])),
+      quality: { kind: 'mixed', noise: 0.5 },
+      sample: { temperature: 1, seed: 79, distinct: true },
+    });
+    const decoder = new SpeculativeDecoder({
+      target,
+      drafter: new MislabellingDrafter(inner, target),
+      verifier,
+    });
+    const { counts } = await speculativeCounts(decoder, verifier, 79);
+    const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
+    record('BROKEN: draws without replacement verified as i.i.d.', test);
     expect(test.pValue).toBeLessThan(1e-9);
   }, 60_000);
 

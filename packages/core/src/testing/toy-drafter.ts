@@ -34,10 +34,19 @@ export interface ToyDrafterOptions {
    */
   checkFeatures?: boolean;
   /**
-   * Draw each node's children i.i.d. from the draft distribution at this temperature instead of
-   * taking the top tokens, making a `sampled` tree. Needs a growth that keeps every node.
+   * Draw each node's children from the draft distribution at this temperature instead of taking
+   * the top tokens: i.i.d., making a `sampled` tree, or with `distinct` without replacement,
+   * making a `sampled-distinct` one. Needs a growth that keeps every node.
    */
-  sample?: { temperature: number; seed: number };
+  sample?: ToyDraftSampling;
+}
+
+/** How a {@link ToyDrafter} samples its trees. */
+export interface ToyDraftSampling {
+  temperature: number;
+  seed: number;
+  /** Draw each node's children without replacement (default: i.i.d.). */
+  distinct?: boolean;
 }
 
 /** A {@link Drafter} over the toy model, of controllable quality and any tree shape. */
@@ -56,7 +65,7 @@ export class ToyDrafter implements Drafter {
   private readonly idx: Int32Array;
   private readonly val: Float64Array;
   private readonly expected: Float32Array;
-  private readonly sample: { temperature: number; seed: number } | null;
+  private readonly sample: ToyDraftSampling | null;
   private readonly distributions: Float32Array | null;
   private draws = 0;
   private calls = 0;
@@ -117,25 +126,33 @@ export class ToyDrafter implements Drafter {
     }
     growth.finish(tree);
     if (this.distributions) tree.draftDistributions = this.distributions;
-    if (this.sample) tree.candidateKind = 'sampled';
+    if (this.sample) tree.candidateKind = this.sample.distinct ? 'sampled-distinct' : 'sampled';
   }
 
-  /** Draws the node's children i.i.d. from softmax(logits / temperature). */
+  /**
+   * Draws the node's children from softmax(logits / temperature): i.i.d., or without replacement
+   * (each from the distribution without the earlier draws, renormalised) when `distinct`.
+   */
   private drawChildren(node: number): void {
     const vocab = this.target.model.vocabSize;
-    const { temperature, seed } = this.sample!;
+    const { temperature, seed, distinct = false } = this.sample!;
     const lse = logSumExp(this.scaled(temperature), 0, vocab);
-    for (let r = this.growth.childrenWanted(node); r > 0; r--) {
+    const drawn: number[] = [];
+    let drawnMass = 0;
+    for (let r = this.growth.childrenWanted(node); r > 0 && drawn.length < vocab; r--) {
       // The draw counter runs across generations: each generation draws fresh children.
-      const u = unit(mix32(mix32(seed) ^ Math.imul(++this.draws, 0x9e3779b1)));
+      const u = unit(mix32(mix32(seed) ^ Math.imul(++this.draws, 0x9e3779b1))) * (1 - drawnMass);
       let cumulative = 0;
-      let token = vocab - 1;
+      let token = -1;
       for (let v = 0; v < vocab; v++) {
+        if (drawn.includes(v)) continue;
         cumulative += Math.exp(this.otherLogits[v] - lse);
-        if (u < cumulative) {
-          token = v;
-          break;
-        }
+        token = v;
+        if (u < cumulative) break;
+      }
+      if (distinct) {
+        drawn.push(token);
+        drawnMass += Math.exp(this.otherLogits[token] - lse);
       }
       this.growth.addChild(node, token, this.otherLogits[token] - lse);
     }
