@@ -101,18 +101,20 @@ describe('DraftSampler over a reduced draft vocabulary', () => {
   });
 
   it('takes each generation’s temperature from restart, 1 without one, unless a fixed one was configured', () => {
-    const q = (s: DraftSampler) => {
+    /** Checks that `s` sets q of a node to softmax(row 0 / temperature). */
+    const expectDrawsAt = (s: DraftSampler, temperature: number) => {
       s.setDistribution(0, LOGITS, 0);
-      return DRAFT_IDS.reduce<number[]>((row, id) => [...row, s.distributions[id]!], []);
+      const want = softmax(LOGITS.subarray(0, 4), temperature);
+      for (const [d, id] of DRAFT_IDS.entries()) expect(s.distributions[id]).toBeCloseTo(want[d]!, 6);
     };
     const following = sampler();
     following.restart(3, 0.4);
-    softmax(LOGITS.subarray(0, 4), 0.4).forEach((p, d) => expect(q(following)[d]).toBeCloseTo(p, 6));
+    expectDrawsAt(following, 0.4);
     following.restart(3);
-    softmax(LOGITS.subarray(0, 4), 1).forEach((p, d) => expect(q(following)[d]).toBeCloseTo(p, 6));
+    expectDrawsAt(following, 1);
     const fixed = sampler(0.7);
     fixed.restart(3, 0.4);
-    softmax(LOGITS.subarray(0, 4), 0.7).forEach((p, d) => expect(q(fixed)[d]).toBeCloseTo(p, 6));
+    expectDrawsAt(fixed, 0.7);
     expect(() => following.restart(3, 0)).toThrow(OptionError);
   });
 
