@@ -235,42 +235,37 @@ class NoResidualVerifier implements Verifier {
   }
 }
 
+/**
+ * The chi-square test of trees a mediocre toy drafter grows (its top-k, or draws from q when
+ * `sample` is given), all labelled as drawn i.i.d. from q, under `StochasticVerifier`.
+ */
+async function mislabelledTest(seedBase: number, sample?: ToyDraftSampling) {
+  const verifier = new StochasticVerifier({ temperature: 1 });
+  const target = new ToyTarget(model);
+  const inner = new ToyDrafter({
+    target,
+    growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1], [2]])),
+    quality: { kind: 'mixed', noise: 0.5 },
+    ...(sample ? { sample } : {}),
+  });
+  const decoder = new SpeculativeDecoder({
+    target,
+    drafter: new MislabellingDrafter(inner, target),
+    verifier,
+  });
+  const { counts } = await speculativeCounts(decoder, verifier, seedBase);
+  return chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
+}
+
 describe('the statistical test has power', () => {
   it('detects a verifier that applies min(1, p/q) to top-k candidates', async () => {
-    const verifier = new StochasticVerifier({ temperature: 1 });
-    const target = new ToyTarget(model);
-    const inner = new ToyDrafter({
-      target,
-      growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1], [2]])),
-      quality: { kind: 'mixed', noise: 0.5 },
-    });
-    const decoder = new SpeculativeDecoder({
-      target,
-      drafter: new MislabellingDrafter(inner, target),
-      verifier,
-    });
-    const { counts } = await speculativeCounts(decoder, verifier, 77);
-    const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
+    const test = await mislabelledTest(77);
     record('BROKEN: min(1, p/q) on top-k candidates', test);
     expect(test.pValue).toBeLessThan(1e-9);
   }, 60_000);
 
   it('detects children drawn without replacement but verified as i.i.d. draws', async () => {
-    const verifier = new StochasticVerifier({ temperature: 1 });
-    const target = new ToyTarget(model);
-    const inner = new ToyDrafter({
-      target,
-      growth: new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1], [2]])),
-      quality: { kind: 'mixed', noise: 0.5 },
-      sample: { temperature: 1, seed: 79, distinct: true },
-    });
-    const decoder = new SpeculativeDecoder({
-      target,
-      drafter: new MislabellingDrafter(inner, target),
-      verifier,
-    });
-    const { counts } = await speculativeCounts(decoder, verifier, 79);
-    const test = chiSquareTest(counts, exactDistribution({ temperature: 1 }), SAMPLES);
+    const test = await mislabelledTest(79, { temperature: 1, seed: 79, distinct: true });
     record('BROKEN: draws without replacement verified as i.i.d.', test);
     expect(test.pValue).toBeLessThan(1e-9);
   }, 60_000);
