@@ -16,9 +16,9 @@ export interface DraftLmDrafterOptions extends ModelTreeDrafterOptions {
   /** Dynamic-tree budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
   tree?: DynamicTreeOptions;
   /**
-   * Draw each node's children i.i.d. from the draft distribution (at the generation's
-   * temperature unless `sample.temperature` fixes one) instead of taking its top-k, making
-   * `sampled` trees for lossless verification with min(1, p/q). Needs a growth that keeps every
+   * Draw each node's children from the draft distribution (at the generation's temperature unless
+   * `sample.temperature` fixes one), without replacement, instead of taking its top-k, making
+   * `sampled-distinct` trees for lossless verification with min(1, p/q_k). Needs a growth that keeps every
    * node (a static shape or a chain). Sampled trees accept more under sampling when the draft LM
    * is close to the target; greedy decoding wants top-k.
    */

@@ -16,11 +16,11 @@ export interface EagleDrafterOptions extends ModelTreeDrafterOptions {
   /** EAGLE-2 budget when no `growth` is given. Defaults: core's `DYNAMIC_TREE_DEFAULTS`. */
   tree?: DynamicTreeOptions;
   /**
-   * Draw each node's children i.i.d. from the head's draft distribution (at the
-   * generation's temperature unless `sample.temperature` fixes one) instead of taking its top-k,
-   * making `sampled` trees for lossless verification with min(1, p/q). Needs a head that returns its `logits` (over the target vocabulary, or over a
-   * draft vocabulary whose target ids it gives as `draftTokenIds`) and a growth that keeps every
-   * node (a static shape).
+   * Draw each node's children from the head's draft distribution (at the generation's temperature
+   * unless `sample.temperature` fixes one), without replacement, instead of taking its top-k,
+   * making `sampled-distinct` trees for lossless verification with min(1, p/q_k). Needs a head
+   * that returns its `logits` (over the target vocabulary, or over a draft vocabulary whose target
+   * ids it gives as `draftTokenIds`) and a growth that keeps every node (a static shape).
    */
   sample?: DraftSampling;
 }

@@ -22,11 +22,11 @@ export interface Eagle3DrafterOptions extends ModelTreeDrafterOptions {
   /** EAGLE-2 budget when no `growth` is given. Defaults: topK 8, depth 5, totalTokens 32. */
   tree?: DynamicTreeOptions;
   /**
-   * Draw each node's children i.i.d. from the head's draft distribution (at the
-   * generation's temperature unless `sample.temperature` fixes one) instead of taking its top-k,
-   * making `sampled` trees for lossless verification with min(1, p/q). q covers the head's draft vocabulary (`draftTokenIds`, its `d2t`), every other
-   * target token at q = 0. Needs a head that returns its `logits` and a growth that keeps every
-   * node (a static shape).
+   * Draw each node's children from the head's draft distribution (at the generation's temperature
+   * unless `sample.temperature` fixes one), without replacement, instead of taking its top-k,
+   * making `sampled-distinct` trees for lossless verification with min(1, p/q_k). q covers the
+   * head's draft vocabulary (`draftTokenIds`, its `d2t`), every other target token at q = 0.
+   * Needs a head that returns its `logits` and a growth that keeps every node (a static shape).
    */
   sample?: DraftSampling;
 }

@@ -43,10 +43,10 @@ export interface ModelTreeDrafterOptions {
  * children. Then every frontier node becomes a draft row (its token, and the predicted feature of
  * the row that proposed it when the model takes features) at position `committedRows + depth -
  * 1`, attending to all committed rows and to its own ancestors' draft rows; that row's top-k
- * become the node's children. With `sample`, every node's children are drawn i.i.d. from the
- * draft distribution of its row instead (from the model's `logits`: over the whole vocabulary, or
- * over its draft vocabulary, `draftTokenIds`, the other tokens at q = 0), making `sampled` trees
- * that carry each node's distribution for lossless verification with min(1, p/q).
+ * become the node's children. With `sample`, every node's children are drawn without replacement
+ * from the draft distribution of its row instead (from the model's `logits`: over the whole
+ * vocabulary, or over its draft vocabulary, `draftTokenIds`, the other tokens at q = 0), making
+ * `sampled-distinct` trees that carry each node's distribution for lossless verification.
  */
 export abstract class ModelTreeDrafter implements Drafter {
   abstract readonly name: string;

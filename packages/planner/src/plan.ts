@@ -42,7 +42,8 @@ import { WARM_UP_TOKENS } from './warm-up.js';
  * as well as the whole prompt (fixed budget, greedy: tau 3.51–3.52 against 3.52 on the
  * development prompts, 2.65 against 2.63 on 524-token prompts), while the head's catch-up over a
  * 524-token prompt (five calls, about 60 ms) had added a third to the first step, which plain
- * decoding takes in about 210 ms. 64 keeps a margin for heads trained on longer windows (docs/benchmarks.md, session 17).
+ * decoding takes in about 210 ms. 64 keeps a margin for heads trained on longer windows
+ * (docs/benchmarks.md, session 17).
  */
 export const HEAD_PROMPT_ROWS = 64;
 
