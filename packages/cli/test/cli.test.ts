@@ -240,8 +240,10 @@ describe('treespec generate with the bundle’s default drafter', () => {
     const json = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--json');
     const generated = JSON.parse(json.out);
     expect(generated).toMatchObject({ drafter: 'eagle3', text: plain.out.trim() });
-    // The budget controller's account comes with the statistics.
-    expect(generated.stats.controller.steps).toBe(generated.stats.steps);
+    // The budget controller's account comes with the statistics: every step it decided, all but
+    // a last token taken alone (decoded without a draft).
+    expect(generated.stats.controller.steps).toBeGreaterThanOrEqual(generated.stats.steps - 1);
+    expect(generated.stats.controller.steps).toBeLessThanOrEqual(generated.stats.steps);
   }, 120_000);
 });
 

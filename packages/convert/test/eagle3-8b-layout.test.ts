@@ -9,8 +9,9 @@ import { type Eagle3Spec, writeEagle3Checkpoint, writeTargetForHead } from './he
  * The shapes of a published 8B-class EAGLE-3 head (SafeAILab's EAGLE3-LLaMA3.1-Instruct-8B:
  * hidden 4096, 32/8 heads of 128, MLP 14336, vocabulary 128256, draft vocabulary 32000) for a
  * 32-layer target. Weights are a repeated random block: the test is about the layout at real sizes
- * (about 0.85 GB of head and 2.1 GB of target bf16 written, 3.8 GB of fp32 ONNX converted), not
- * about values, and does not load the result into ONNX Runtime.
+ * (about 0.85 GB of head and 1.05 GB of target bf16 written, the target's embedding tied to its
+ * lm_head; 3.8 GB of fp32 ONNX converted), not about values, and does not load the result into
+ * ONNX Runtime.
  */
 const LLAMA_8B_HEAD: Eagle3Spec = {
   vocab: 128256,

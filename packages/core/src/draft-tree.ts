@@ -1,4 +1,4 @@
-import { OptionError } from './errors.js';
+import { ContractError, OptionError } from './errors.js';
 import { requireInteger } from './validate.js';
 
 /**
@@ -42,7 +42,10 @@ export class DraftTree {
    * from. Required for `sampled` and `sampled-distinct` trees; optional otherwise.
    */
   draftDistributions: Float32Array | null = null;
-  /** For {@link DraftTree.copyToDepth}: each copied node's index in this tree, by its index in the other. */
+  /**
+   * For {@link DraftTree.copyToDepth} and {@link DraftTree.cutToDepth}: each kept node's new
+   * index, by its old one.
+   */
   private renumbered = new Int32Array(0);
 
   constructor(capacity: number) {
@@ -133,6 +136,33 @@ export class DraftTree {
     this.size = size;
     this.candidateKind = other.candidateKind;
     this.draftDistributions = other.draftDistributions;
+  }
+
+  /**
+   * Drops, in place, every node deeper than `maxDepth`, keeping the others in their order. Only
+   * for trees without draft distributions (their rows follow the node indices, which this
+   * renumbers).
+   * @throws ContractError for a tree that carries draft distributions.
+   */
+  cutToDepth(maxDepth: number): void {
+    if (this.draftDistributions) {
+      throw new ContractError(
+        `cutting a tree to depth ${maxDepth} renumbers its nodes; this ${this.candidateKind} tree carries draft distributions indexed by node`,
+      );
+    }
+    if (this.renumbered.length < this.capacity) this.renumbered = new Int32Array(this.capacity);
+    const renumbered = this.renumbered;
+    let size = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (this.depths[i] > maxDepth) continue;
+      renumbered[i] = size;
+      this.tokens[size] = this.tokens[i];
+      this.parents[size] = i === 0 ? -1 : renumbered[this.parents[i]];
+      this.depths[size] = this.depths[i];
+      this.scores[size] = this.scores[i];
+      size++;
+    }
+    this.size = size;
   }
 
   /**

@@ -30,6 +30,14 @@ export interface DraftContext {
    * draft row is placed past the context.
    */
   readonly room: number;
+  /**
+   * Deepest tree node (the root at depth 0) whose token the generation can still take: the tokens
+   * left to `maxTokens`, less this step's bonus token; at least 1 (the loop decodes the last
+   * token plainly, without a draft). Deeper nodes could be accepted but never kept, so model
+   * drafters draft no deeper, and the loop cuts deeper nodes off trees without draft
+   * distributions.
+   */
+  readonly maxDepth: number;
   /** Cancels drafting where the drafter supports it. */
   readonly signal?: AbortSignal;
 }

@@ -44,7 +44,10 @@ export interface GenerationStats {
  * Means are over the steps that drafted; tokens per step count the bonus token.
  */
 export interface ControllerStats {
-  /** Steps the controller decided. */
+  /**
+   * Steps the controller decided: all of a generation's but the one that takes its last token
+   * alone, which the loop decodes without asking the drafter.
+   */
   steps: number;
   /** Steps it decoded plainly: the root alone, no drafting. */
   plainSteps: number;

@@ -176,6 +176,7 @@ export class SpeculativeDecoder {
         featureRows: 0,
         featureSize: feed.size,
         room: target.maxContext,
+        maxDepth: maxTokens,
         signal,
       };
       const outcome: Mutable<StepOutcome> = {
@@ -199,12 +200,18 @@ export class SpeculativeDecoder {
 
         const t0 = now();
         tree.reset(tokens[length - 1]);
-        if (drafter) {
+        // A step commits its accepted path and a bonus token: with `left` tokens to go, drafts
+        // deeper than `left - 1` would be cut at maxTokens, and the last token is a plain step.
+        const left = maxTokens - (length - promptLength);
+        const drafts = drafter !== null && left > 1;
+        if (drafts) {
           drafting.length = length;
           feed.fill(drafting);
           drafting.room = room;
+          drafting.maxDepth = left - 1;
           await drafter.propose(drafting, tree);
           if (tree.size > room) tree.size = room;
+          if (left - 1 < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(left - 1);
         }
         const t1 = now();
         const step = await target.verify(tree, { features: wantFeatures, signal });
@@ -222,7 +229,7 @@ export class SpeculativeDecoder {
         outcome.step = stats.steps - 1;
         outcome.pathLength = result.pathLength;
         outcome.bonusToken = result.bonusToken;
-        drafter?.observe?.(outcome);
+        if (drafts) drafter.observe?.(outcome);
         options.onStep?.(outcome);
 
         const keep = gate.check(tokens, from, length);

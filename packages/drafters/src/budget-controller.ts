@@ -433,6 +433,9 @@ export class BudgetController implements Drafter {
       // Any tree out of a long run of plain steps, a probe or one that the rates now favour,
       // catches up within the bound: unbounded, the rows of the whole run cost several plain steps.
       if (this.outOfPlain || plainRun >= this.probeCatchUp) drafter.catchUpWithin?.(this.probeCatchUp);
+      // Near maxTokens the drafter stops at the generation's last useful depth: drafting is
+      // timed by the depth it reaches.
+      if (this.lastChoice.depth > context.maxDepth) this.lastChoice.depth = context.maxDepth;
       (growth.capNext as (depth: number, nodes: number) => void).call(
         growth,
         this.lastChoice.depth,

@@ -22,6 +22,7 @@ export class FeatureBacklog {
     featureRows: 0,
     featureSize: 0,
     room: 0,
+    maxDepth: 0,
   };
 
   /** Rows held. */
@@ -70,6 +71,7 @@ export class FeatureBacklog {
     view.featureRows = this.count;
     view.featureSize = context.featureSize;
     view.room = context.room;
+    view.maxDepth = context.maxDepth;
     view.signal = context.signal;
     this.count = 0;
     return view;

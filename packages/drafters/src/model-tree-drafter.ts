@@ -187,7 +187,10 @@ export abstract class ModelTreeDrafter implements Drafter {
         `a draft model's commit must return its newest row alone; it returned ${first.rows} rows`,
       );
     }
-    const deepest = expandableDepth(context.room, model.maxContext, model.committedRows);
+    const deepest = Math.min(
+      expandableDepth(context.room, model.maxContext, model.committedRows),
+      context.maxDepth - 1,
+    );
     this.predicted.set(first.hidden.subarray(0, hidden), 0);
     growth.begin(context.tokens[context.length - 1]);
     if (growth.nextFrontier(this.frontier) !== 1 || this.frontier[0] !== 0) {

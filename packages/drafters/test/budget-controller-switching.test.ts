@@ -27,15 +27,17 @@ class RowClockedHead extends ToyDraftHead {
  */
 class SwitchingTarget extends ClockedTarget<ToyTarget, ToyCosts> {
   private lastTree = false;
-  private readonly noise = new Xoshiro128(5);
+  private readonly noise: Xoshiro128;
   constructor(
     inner: ToyTarget,
     clock: Clock,
     costs: ToyCosts,
     readonly jitter: number,
     readonly leavingMs: number,
+    noiseSeed: number,
   ) {
     super(inner, clock, costs);
+    this.noise = new Xoshiro128(noiseSeed);
   }
   override verify(...args: Parameters<ClockedTarget['verify']>) {
     const [tree] = args;
@@ -54,13 +56,20 @@ class SwitchingTarget extends ClockedTarget<ToyTarget, ToyCosts> {
  * of plain steps), on a machine whose calls vary by 25 %, where entering drafted steps from plain
  * steps costs the head's catch-up over the plain steps' rows (0.5 ms a row) and leaving them a
  * dearer first plain call (15 ms): the controller's rates cross back and forth, and each crossing
- * pays both.
+ * pays both. `noiseSeed` seeds the calls' jitter.
  */
-async function decodeSwitching() {
+async function decodeSwitching(noiseSeed: number) {
   const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 12, sharpness: 2 });
   const clock = new Clock();
   const costs: ToyCosts = { verify: (n) => 10 + 9 * (n - 1), draftCall: 0.25 };
-  const target = new SwitchingTarget(new ToyTarget(model, { featureSize: 3 }), clock, costs, 0.25, 15);
+  const target = new SwitchingTarget(
+    new ToyTarget(model, { featureSize: 3 }),
+    clock,
+    costs,
+    0.25,
+    15,
+    noiseSeed,
+  );
   const head = new RowClockedHead(model, clock, 0.5);
   const growth = new DynamicTreeGrowth({ topK: 1, frontier: 1, depth: 3, totalTokens: 4 });
   const controller = new BudgetController(
@@ -97,17 +106,24 @@ async function decodeSwitching() {
 
 describe('budget controller, entering and leaving drafted steps', () => {
   it('prices a run of drafted steps entered from plain steps with what entering and leaving it cost', async () => {
-    const { speedup, entered, drafted, stats } = await decodeSwitching();
+    // Where the rates cross back and forth, which crossings the noise forces varies with its seed
+    // (drafted steps from 100 to 525 over seeds 1-8): the first four seeds, each and together.
+    const runs = [];
+    for (const seed of [1, 2, 3, 4]) runs.push(await decodeSwitching(seed));
+    const mean = (f: (r: (typeof runs)[number]) => number) =>
+      runs.reduce((a, r) => a + f(r), 0) / runs.length;
     // It measured both: a tree right after plain steps costs its price plus the catch-up (here
-    // about 1.09 times it), the first plain step after a tree 25 ms against 10.
-    expect(stats.costs.entering).toBeGreaterThan(1.04);
-    expect(stats.costs.leaving).toBeGreaterThan(2);
-    expect(stats.meanDraftRun).toBeGreaterThan(1);
+    // 1.04-1.27 times it), the first plain step after a tree 25 ms against 10.
+    expect(mean((r) => r.stats.costs.entering)).toBeGreaterThan(1.04);
+    for (const { stats } of runs) {
+      expect(stats.costs.entering).toBeGreaterThan(1);
+      expect(stats.costs.leaving).toBeGreaterThan(2);
+      expect(stats.meanDraftRun).toBeGreaterThan(1);
+    }
     // It still drafts where the chains pay, in runs, and ends no slower than plain decoding by more
-    // than the start steps, its probes and the crossings the noise forces (0.976x; pricing the
-    // steady steps alone, it entered drafting 26 times instead of 22 and ran at 0.972x).
-    expect(drafted).toBeGreaterThan(100);
-    expect(drafted / entered).toBeGreaterThan(5);
-    expect(speedup).toBeGreaterThan(0.97);
+    // than the start steps, its probes and the crossings the noise forces (0.974-0.990x).
+    expect(mean((r) => r.drafted)).toBeGreaterThan(100);
+    expect(mean((r) => r.drafted) / mean((r) => r.entered)).toBeGreaterThan(5);
+    for (const { speedup } of runs) expect(speedup).toBeGreaterThan(0.97);
   });
 });

@@ -90,6 +90,7 @@ describe('draft-LM drafter', () => {
       featureRows: 0,
       featureSize: 0,
       room: 16,
+      maxDepth: 16,
     };
     for (const drafter of [sampled, topK, sampled]) {
       drafter.reset(1);

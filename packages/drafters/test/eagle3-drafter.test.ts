@@ -178,7 +178,7 @@ describe('Eagle3Drafter', () => {
     const drafted = new Set<number>();
     const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000, {
       onStep: (e) => {
-        expect(e.tree.candidateKind).toBe('sampled-distinct');
+        if (e.tree.size > 1) expect(e.tree.candidateKind).toBe('sampled-distinct');
         for (let n = 1; n < e.tree.size; n++) drafted.add(e.tree.tokens[n]!);
       },
     });

@@ -159,10 +159,12 @@ export class FeatureLedger implements Drafter {
 const SAMPLED_PROMPT = [1, 2];
 
 /**
- * Samples `samples` two-token generations after the prompt [1, 2] with `drafter` over `target`
- * (the toy `model`), stochastic verification at temperature 1 with seeds 0 … samples − 1, and
- * compares what they produced with the exact distribution of plain sampling (Pearson's
- * chi-square). Returns its p-value and the tokens produced per verification step.
+ * Samples `samples` generations after the prompt [1, 2] with `drafter` over `target` (the toy
+ * `model`), stochastic verification at `temperature` (default 1) with seeds 0 … samples − 1, and
+ * compares their first two tokens with the exact distribution of plain sampling (Pearson's
+ * chi-square). Each generation asks for three tokens, so the first step drafts two deep (the
+ * loop drafts no deeper than the tokens left, less the bonus token) and both tokens can come
+ * from accepted drafts. Returns the p-value and the tokens produced per verification step.
  */
 export async function sampleTwoTokens(
   model: ToyLanguageModel,
@@ -181,8 +183,8 @@ export async function sampleTwoTokens(
       drafter,
       verifier: createVerifier({ temperature, seed: i }),
     });
-    const r = await decoder.generate(SAMPLED_PROMPT, { maxTokens: 2, ...(onStep ? { onStep } : {}) });
-    const key = Array.from(r.tokens).join(',');
+    const r = await decoder.generate(SAMPLED_PROMPT, { maxTokens: 3, ...(onStep ? { onStep } : {}) });
+    const key = Array.from(r.tokens.subarray(0, 2)).join(',');
     counts.set(key, (counts.get(key) ?? 0) + 1);
     steps += r.stats.steps;
     produced += r.tokens.length;

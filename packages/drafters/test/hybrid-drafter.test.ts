@@ -156,10 +156,14 @@ describe('hybrid drafter', () => {
       const decoder = new SpeculativeDecoder({ target, drafter: hybrid, verifier: new GreedyVerifier() });
       const prompt = repeatingPrompt(model, [2, seed], 30);
       const accepted: number[] = [];
+      let generated = 0;
       const result = await decoder.generate(prompt, {
         maxTokens: 120,
         onStep: (e) => {
-          if (hybrid.lastChoice === 0 && e.tree.size > 1) accepted.push(e.pathLength - 1);
+          // Near the end the tokens left, less the bonus, bound the depth drafted.
+          const left = 120 - generated;
+          generated += e.pathLength;
+          if (hybrid.lastChoice === 0 && e.tree.size > 1 && left > 2) accepted.push(e.pathLength - 1);
         },
       });
       expect(Array.from(result.tokens)).toEqual(
@@ -283,10 +287,14 @@ describe('hybrid drafter', () => {
           });
           const sizes: number[] = [];
           const started = clock;
+          let generated = 0;
           const result = await decoder.generate(prompt, {
             maxTokens: 150,
             onStep: (e) => {
-              if (hybrid.lastChoice === 1) sizes.push(e.tree.size);
+              // Steps near the end, where the tokens left bound the depth, are not counted.
+              const left = 150 - generated;
+              generated += e.pathLength;
+              if (hybrid.lastChoice === 1 && left > 8) sizes.push(e.tree.size);
             },
           });
           expect(Array.from(result.tokens)).toEqual(reference);

@@ -16,6 +16,7 @@ function contextOf(tokens: readonly number[]): DraftContext {
     featureRows: 0,
     featureSize: 0,
     room: 1 << 30,
+    maxDepth: 1 << 30,
   };
 }
 

@@ -148,10 +148,22 @@ describe('greedy speculative decoding', () => {
       new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 7 }),
     );
     const pathLengths: number[] = [];
-    await decoder.generate([1, 3, 5, 7, 9], { maxTokens: 30, onStep: (e) => pathLengths.push(e.pathLength) });
-    // The prefill's 4 rows (positions 0..3), then each step's accepted path, except the last
-    // step's, which no later proposal sees. The drafter checks each row against the target.
-    const shown = 4 + pathLengths.slice(0, -1).reduce((a, b) => a + b, 0);
+    const drafted: boolean[] = [];
+    let generated = 0;
+    await decoder.generate([1, 3, 5, 7, 9], {
+      maxTokens: 30,
+      onStep: (e) => {
+        // The last token is decoded without a draft: no proposal.
+        drafted.push(30 - generated > 1);
+        generated += e.pathLength;
+        pathLengths.push(e.pathLength);
+      },
+    });
+    // The prefill's 4 rows (positions 0..3), then each step's accepted path up to the last
+    // proposal, which sees the rows of the steps before it. The drafter checks each row against
+    // the target.
+    const lastProposal = drafted.lastIndexOf(true);
+    const shown = 4 + pathLengths.slice(0, lastProposal).reduce((a, b) => a + b, 0);
     expect(pathLengths.some((n) => n > 1)).toBe(true);
     expect(drafter.featureRowsChecked).toBe(shown);
   });

@@ -105,15 +105,15 @@ export async function writeEagle3Checkpoint(
 
 /**
  * Writes the parts of a target checkpoint an EAGLE-3 head conversion reads: config.json (a
- * `targetLayers`-layer Llama), `model.embed_tokens.weight` and `lm_head.weight` in bf16, and a
- * tokenizer. Its decoder layers are not written, so it converts heads but not itself.
+ * `targetLayers`-layer Llama with tied embeddings, as Llama 3.2's), `model.embed_tokens.weight`
+ * in bf16 (also its lm_head, which the conversion fingerprints), and a tokenizer. Its decoder
+ * layers are not written, so it converts heads but not itself.
  */
 export async function writeTargetForHead(dir: string, spec: Eagle3Spec): Promise<void> {
   await mkdir(dir, { recursive: true });
   const random = seededRandom(spec.seed + 1);
   await writeRawSafetensors(join(dir, 'model.safetensors'), [
     bf16Tensor('model.embed_tokens.weight', [spec.vocab, spec.hidden], random),
-    bf16Tensor('lm_head.weight', [spec.vocab, spec.hidden], random),
   ]);
   await writeFile(
     join(dir, 'config.json'),
@@ -127,6 +127,7 @@ export async function writeTargetForHead(dir: string, spec: Eagle3Spec): Promise
       num_attention_heads: spec.heads,
       num_key_value_heads: spec.kvHeads,
       head_dim: spec.headDim,
+      tie_word_embeddings: true,
       hidden_act: 'silu',
       max_position_embeddings: 2048,
       rope_theta: 500000,
