@@ -121,19 +121,7 @@ export class DraftTree {
     if (kept > this.capacity) {
       throw new OptionError('capacity', this.capacity, `at least ${kept} to copy this draft tree`);
     }
-    if (this.renumbered.length < other.size) this.renumbered = new Int32Array(other.capacity);
-    const renumbered = this.renumbered;
-    let size = 0;
-    for (let i = 0; i < other.size; i++) {
-      if (other.depths[i] > maxDepth) continue;
-      renumbered[i] = size;
-      this.tokens[size] = other.tokens[i];
-      this.parents[size] = i === 0 ? -1 : renumbered[other.parents[i]];
-      this.depths[size] = other.depths[i];
-      this.scores[size] = other.scores[i];
-      size++;
-    }
-    this.size = size;
+    this.size = this.keepShallow(other, maxDepth);
     this.candidateKind = other.candidateKind;
     this.draftDistributions = other.draftDistributions;
   }
@@ -150,19 +138,28 @@ export class DraftTree {
         `cutting a tree to depth ${maxDepth} renumbers its nodes; this ${this.candidateKind} tree carries draft distributions indexed by node`,
       );
     }
-    if (this.renumbered.length < this.capacity) this.renumbered = new Int32Array(this.capacity);
+    this.size = this.keepShallow(this, maxDepth);
+  }
+
+  /**
+   * Writes the nodes of `from` at most `maxDepth` deep into this tree's first slots, renumbered,
+   * and returns how many there are. `from` may be this tree: a node is never written past the
+   * slot it is read from.
+   */
+  private keepShallow(from: DraftTree, maxDepth: number): number {
+    if (this.renumbered.length < from.size) this.renumbered = new Int32Array(from.capacity);
     const renumbered = this.renumbered;
     let size = 0;
-    for (let i = 0; i < this.size; i++) {
-      if (this.depths[i] > maxDepth) continue;
+    for (let i = 0; i < from.size; i++) {
+      if (from.depths[i] > maxDepth) continue;
       renumbered[i] = size;
-      this.tokens[size] = this.tokens[i];
-      this.parents[size] = i === 0 ? -1 : renumbered[this.parents[i]];
-      this.depths[size] = this.depths[i];
-      this.scores[size] = this.scores[i];
+      this.tokens[size] = from.tokens[i];
+      this.parents[size] = i === 0 ? -1 : renumbered[from.parents[i]];
+      this.depths[size] = from.depths[i];
+      this.scores[size] = from.scores[i];
       size++;
     }
-    this.size = size;
+    return size;
   }
 
   /**

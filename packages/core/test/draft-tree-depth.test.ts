@@ -44,6 +44,35 @@ describe('DraftTree.copyToDepth', () => {
   });
 });
 
+describe('DraftTree.cutToDepth', () => {
+  it('keeps in place exactly what copyToDepth keeps', () => {
+    fc.assert(
+      fc.property(arbitraryTree(30), fc.integer({ min: 0, max: 12 }), (tree, depth) => {
+        const copy = new DraftTree(tree.size);
+        copy.copyToDepth(tree, depth);
+        tree.cutToDepth(depth);
+        expect(paths(tree)).toEqual(paths(copy));
+        expect(Array.from(tree.parents.subarray(0, tree.size))).toEqual(
+          Array.from(copy.parents.subarray(0, copy.size)),
+        );
+        expect(Array.from(tree.scores.subarray(0, tree.size))).toEqual(
+          Array.from(copy.scores.subarray(0, copy.size)),
+        );
+      }),
+    );
+  });
+
+  it('refuses a tree whose draft distributions are indexed by node', () => {
+    const tree = new DraftTree(3);
+    tree.reset(1);
+    tree.add(tree.add(0, 2, -1), 3, -2);
+    tree.candidateKind = 'sampled-distinct';
+    tree.draftDistributions = new Float32Array(12);
+    expect(() => tree.cutToDepth(1)).toThrow(/draft distributions/);
+    expect(tree.size).toBe(3);
+  });
+});
+
 describe('DraftTree.copyFirstPath', () => {
   it('follows each node’s first child, up to the depth asked', () => {
     const tree = new DraftTree(6);
