@@ -200,18 +200,18 @@ export class SpeculativeDecoder {
 
         const t0 = now();
         tree.reset(tokens[length - 1]);
-        // A step commits its accepted path and a bonus token: with `left` tokens to go, drafts
-        // deeper than `left - 1` would be cut at maxTokens, and the last token is a plain step.
-        const left = maxTokens - (length - promptLength);
-        const drafts = drafter !== null && left > 1;
+        // A step commits its accepted path and a bonus token: drafts deeper than the tokens left
+        // less one would be cut at maxTokens, and the last token is a plain step.
+        const maxDepth = maxTokens - (length - promptLength) - 1;
+        const drafts = drafter !== null && maxDepth > 0;
         if (drafts) {
           drafting.length = length;
           feed.fill(drafting);
           drafting.room = room;
-          drafting.maxDepth = left - 1;
+          drafting.maxDepth = maxDepth;
           await drafter.propose(drafting, tree);
           if (tree.size > room) tree.size = room;
-          if (left - 1 < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(left - 1);
+          if (maxDepth < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(maxDepth);
         }
         const t1 = now();
         const step = await target.verify(tree, { features: wantFeatures, signal });

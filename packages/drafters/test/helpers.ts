@@ -164,7 +164,8 @@ const SAMPLED_PROMPT = [1, 2];
  * compares their first two tokens with the exact distribution of plain sampling (Pearson's
  * chi-square). Each generation asks for three tokens, so the first step drafts two deep (the
  * loop drafts no deeper than the tokens left, less the bonus token) and both tokens can come
- * from accepted drafts. Returns the p-value and the tokens produced per verification step.
+ * from accepted drafts. Returns the p-value, the tokens produced per verification step and the
+ * candidate kinds of the trees drafted (the last token, taken alone, drafts none).
  */
 export async function sampleTwoTokens(
   model: ToyLanguageModel,
@@ -172,8 +173,13 @@ export async function sampleTwoTokens(
   drafter: Drafter,
   samples: number,
   options: { onStep?: (event: StepEvent) => void; temperature?: number } = {},
-): Promise<{ pValue: number; tokensPerStep: number }> {
+): Promise<{ pValue: number; tokensPerStep: number; draftedKinds: Set<string> }> {
   const { onStep, temperature = 1 } = options;
+  const draftedKinds = new Set<string>();
+  const step = (event: StepEvent) => {
+    if (event.tree.size > 1) draftedKinds.add(event.tree.candidateKind);
+    onStep?.(event);
+  };
   const counts = new Map<string, number>();
   let steps = 0;
   let produced = 0;
@@ -183,14 +189,14 @@ export async function sampleTwoTokens(
       drafter,
       verifier: createVerifier({ temperature, seed: i }),
     });
-    const r = await decoder.generate(SAMPLED_PROMPT, { maxTokens: 3, ...(onStep ? { onStep } : {}) });
+    const r = await decoder.generate(SAMPLED_PROMPT, { maxTokens: 3, onStep: step });
     const key = Array.from(r.tokens.subarray(0, 2)).join(',');
     counts.set(key, (counts.get(key) ?? 0) + 1);
     steps += r.stats.steps;
     produced += r.tokens.length;
   }
   const { pValue } = chiSquareTest(counts, firstTwoTokens(model, SAMPLED_PROMPT, temperature), samples);
-  return { pValue, tokensPerStep: produced / steps };
+  return { pValue, tokensPerStep: produced / steps, draftedKinds };
 }
 
 /**
