@@ -84,6 +84,11 @@ export interface ControllerStats {
      * rows); 1 until measured. A run of drafted steps entered from plain steps pays it once.
      */
     entering: number;
+    /**
+     * The drafter's first tree of a generation, actual over predicted ms (it reads the prompt
+     * first); 1 until measured. A generation pays it once, if it drafts at all.
+     */
+    starting: number;
     /** The plain step right after a drafted step, over a plain step's price; 1 until measured. */
     leaving: number;
   };

@@ -146,6 +146,11 @@ class Regime {
    * up on the rows the plain steps committed (actual over predicted ms of such steps).
    */
   readonly entering: RobustAverage;
+  /**
+   * How much dearer than its price a tree at a generation's first step is (actual over predicted
+   * ms): its drafter first reads the prompt (an EAGLE head its newest rows, a draft LM all of it).
+   */
+  readonly starting: RobustAverage;
   /** Drafted steps per run of them (between plain steps, or to a generation's end). */
   readonly runLength: RobustAverage;
   /** Drafted steps in the current run. */
@@ -177,6 +182,7 @@ class Regime {
     this.closeLimit = probeEvery;
     this.depthCap = part.growth.maxDepth;
     this.entering = new RobustAverage(smoothing);
+    this.starting = new RobustAverage(smoothing);
     // A long run is no spike: a generation that drafts throughout is one run.
     this.runLength = new RobustAverage(smoothing, Number.POSITIVE_INFINITY);
   }
@@ -220,9 +226,10 @@ class Regime {
  *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
  *   by far).
  * - Switching is priced too: a tree right after plain steps costs more than its price (the
- *   drafter catches up on their rows), and so does the plain step right after a tree (the
- *   target's first one-row call after a tree's); out of plain steps a tree must win by that cost
- *   spread over a run of drafted steps.
+ *   drafter catches up on their rows), a generation's first tree more still (it reads the
+ *   prompt), and so does the plain step right after a tree (the target's first one-row call
+ *   after a tree's); into drafting a tree must win by that cost spread over a run of drafted
+ *   steps, no longer than the tokens the generation has left (`DraftContext.maxDepth`) allow.
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -272,6 +279,15 @@ export class BudgetController implements Drafter {
   private steady = false;
   /** Whether this step follows a plain step of the same generation. */
   private afterPlain = false;
+  /** Whether the drafter has drafted in this generation: its first tree reads the prompt first. */
+  private drafterStarted = false;
+  /**
+   * Whether this step is the generation's first and drafts a tree the rates chose: its drafter
+   * reads the prompt first (a probe's reads no more than `probeCatchUp` rows of it).
+   */
+  private starts = false;
+  /** Tokens the generation can still take (`maxDepth + 1` of this step's context). */
+  private tokensLeft = 0;
   private lastDrafted = false;
   private predicted = 0;
   private readonly stats = {
@@ -398,6 +414,7 @@ export class BudgetController implements Drafter {
     this.expectedLength = -1;
     this.proposed = false;
     this.lastDrafted = false;
+    this.drafterStarted = false;
     const s = this.stats;
     s.steps = s.plain = s.probes = s.drafted = s.depth = s.nodes = s.predicted = s.actual = 0;
     s.predictedMs = s.actualMs = s.timed = 0;
@@ -416,11 +433,14 @@ export class BudgetController implements Drafter {
     this.steady = this.lastDrafted && context.length === this.expectedLength;
     this.afterPlain = !this.lastDrafted && context.length === this.expectedLength;
     this.lengthAtPropose = context.length;
+    this.tokensLeft = context.maxDepth + 1;
     this.proposeStart = t0;
     const regime = this.active;
     this.outOfPlain = false;
     const plainRun = regime.plainRun;
     const choice = this.choose(regime);
+    this.starts = choice >= 0 && !this.outOfPlain && context.length === context.promptLength;
+    if (choice >= 0) this.drafterStarted = true;
     this.stats.steps++;
     this.proposed = true;
     if (choice < 0) {
@@ -460,9 +480,10 @@ export class BudgetController implements Drafter {
       else if (this.steady) this.costs.recordLeaving(now - this.proposeEnd);
       s.plain++;
     } else {
-      if (this.afterPlain && tree.size > 1) {
+      if ((this.starts || this.afterPlain) && tree.size > 1 && regime.draft.measured) {
         const priced = regime.draftMs(this.lastChoice.depth) + this.costs.verify.at(tree.size);
-        if (regime.draft.measured) regime.entering.record((now - this.proposeStart) / priced);
+        const ms = now - this.proposeStart;
+        (this.starts ? regime.starting : regime.entering).record(ms / priced);
       }
       if (tree.size > 1) this.costs.verify.record(tree.size, now - this.proposeEnd);
       // Drafting right after a drafted step: the draft model committed one step's rows, not a
@@ -513,6 +534,7 @@ export class BudgetController implements Drafter {
         draft: this.active.draft.entries(),
         overhead: this.costs.overheadMs(),
         entering: ratioOr1(this.active.entering.mean),
+        starting: ratioOr1(this.active.starting.mean),
         leaving: ratioOr1(this.costs.leaving.mean),
       },
     };
@@ -615,20 +637,27 @@ export class BudgetController implements Drafter {
   }
 
   /**
-   * The best tree's rate as a way out of plain steps: a run of drafted steps entered from plain
-   * steps pays once for its drafter catching up on their rows and for the target's first plain
-   * step after it, spread here over the mean run, and at least `probeEvery` steps (a run that a
-   * probe starts is short because the probe lost; spread over such runs, the cost would keep every
-   * later run from starting). Where speculation only just beats plain decoding, as at temperature
-   * 1 on the tiny model, runs are short and a tree must win by more; where runs are long it
-   * changes next to nothing. After a drafted step: the rate itself.
+   * The best tree's rate as a way into drafting: a run of drafted steps pays once for its
+   * drafter's catch-up (over the prompt at its first tree of a generation, priced by such trees at
+   * a generation's first step; over the rows of the plain steps before it later) and for the
+   * target's first plain step after it, spread here over the mean run, and at least `probeEvery`
+   * steps (a run that a probe starts is short because the probe lost; spread over such runs, the
+   * cost would keep every later run from starting), but over no more steps than the generation has
+   * left: a short generation cannot pay for a dear first tree. Where speculation only just beats
+   * plain decoding, as at temperature 1 on the tiny model, runs are short and a tree must win by
+   * more; where runs and generations are long it changes next to nothing. After a drafted step:
+   * the rate itself.
    */
   private enteringRate(regime: Regime): number {
-    if (!this.afterPlain || regime.best < 0) return regime.bestRate;
-    const runs = Math.max(this.probeEvery, regime.runLength.mean || 0);
-    const catchUp = regime.entering.mean > 1 ? (regime.entering.mean - 1) * regime.bestMs : 0;
+    const starts = !this.drafterStarted;
+    if (!(starts || this.afterPlain) || regime.best < 0) return regime.bestRate;
+    const tokensPerStep = regime.bestRate * regime.bestMs;
+    const stepsLeft = this.tokensLeft / tokensPerStep;
+    const runs = Math.min(Math.max(this.probeEvery, regime.runLength.mean || 0), stepsLeft);
+    const dearer = (starts ? regime.starting : regime.entering).mean;
+    const catchUp = dearer > 1 ? (dearer - 1) * regime.bestMs : 0;
     const switching = catchUp + this.costs.leavingMs();
-    return (regime.bestRate * regime.bestMs) / (regime.bestMs + switching / runs);
+    return tokensPerStep / (regime.bestMs + switching / runs);
   }
 
   /** Picks a plain step, predicted to take `plainMs`. */

@@ -3,23 +3,7 @@ import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/tes
 import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { BudgetController, EagleDrafter } from '../src/index.js';
-import { Clock, ClockedDrafter, ClockedTarget, type ToyCosts } from './clocked-toy.js';
-import { ToyDraftHead } from './toy-draft-model.js';
-
-/** A toy head whose commits advance the clock by `rowMs` per row: catching up costs by the row. */
-class RowClockedHead extends ToyDraftHead {
-  constructor(
-    model: ToyLanguageModel,
-    readonly clock: Clock,
-    readonly rowMs: number,
-  ) {
-    super(model, { featureSize: 3 });
-  }
-  override commit(tokens: Int32Array, features: Float32Array, rows: number, k: number) {
-    this.clock.now += this.rowMs * rows;
-    return super.commit(tokens, features, rows, k);
-  }
-}
+import { Clock, ClockedDrafter, ClockedTarget, RowClockedHead, type ToyCosts } from './clocked-toy.js';
 
 /**
  * A target whose calls cost `costs` give or take `jitter` (a shared machine), and whose first plain

@@ -1,6 +1,13 @@
 import type { DraftContext, Drafter, DraftOutcome, DraftTree } from '@treespec/core';
-import { Clock, ClockedTarget, type ToyTarget, type VerifyCosts } from '@treespec/core/testing';
+import {
+  Clock,
+  ClockedTarget,
+  type ToyLanguageModel,
+  type ToyTarget,
+  type VerifyCosts,
+} from '@treespec/core/testing';
 import type { CountingGrowth } from './helpers.js';
+import { ToyDraftHead } from './toy-draft-model.js';
 
 /** Costs of the clocked toy: verification by tree size, drafting by draft calls (depths + 1). */
 export interface ToyCosts extends VerifyCosts {
@@ -40,6 +47,21 @@ export class ClockedDrafter implements Drafter {
   }
   catchUpWithin(rows: number) {
     this.inner.catchUpWithin?.(rows);
+  }
+}
+
+/** A toy EAGLE head whose commits advance the clock by `rowMs` per row: catching up costs by the row. */
+export class RowClockedHead extends ToyDraftHead {
+  constructor(
+    model: ToyLanguageModel,
+    readonly clock: Clock,
+    readonly rowMs: number,
+  ) {
+    super(model, { featureSize: 3 });
+  }
+  override commit(tokens: Int32Array, features: Float32Array, rows: number, k: number) {
+    this.clock.now += this.rowMs * rows;
+    return super.commit(tokens, features, rows, k);
   }
 }
 

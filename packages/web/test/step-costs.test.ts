@@ -42,6 +42,7 @@ const controller = {
     draft: [[2, 1.5]] as Array<[number, number]>,
     overhead: 0.2,
     entering: 1.2,
+    starting: 2.2,
     leaving: 1.1,
   },
 };

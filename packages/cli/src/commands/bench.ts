@@ -289,7 +289,7 @@ function controllerLine(row: BenchRow): string | null {
     `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)}, ` +
     `ms/step predicted ${c.predictedMsPerStep.toFixed(2)} actual ${c.actualMsPerStep.toFixed(2)} | ` +
     `plain step ${c.costs.plainStep.toFixed(2)} ms, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms, ` +
-    `drafted runs ${c.meanDraftRun.toFixed(1)} steps, entering x${c.costs.entering.toFixed(2)}, leaving x${c.costs.leaving.toFixed(2)}`
+    `drafted runs ${c.meanDraftRun.toFixed(1)} steps, starting x${c.costs.starting.toFixed(2)}, entering x${c.costs.entering.toFixed(2)}, leaving x${c.costs.leaving.toFixed(2)}`
   );
 }
 
