@@ -595,10 +595,15 @@ export class BudgetController implements Drafter {
       return this.pick(regime.farProbe === 'best' && best >= 0 ? best : regime.start, true);
     }
     regime.plainRun = 0;
-    regime.probing = false;
-    regime.probeLoss = 0;
-    regime.plainLimit = 2 * this.probeEvery;
-    regime.closeLimit = this.probeEvery;
+    // Drafted steps after a probe out of plain decoding stay its run until they have paid for it:
+    // a run the generation's end or the rates cut short of that leaves the next run of plain
+    // steps as long as after a lost probe.
+    if (!(regime.probing && regime.probeLoss > 0)) {
+      regime.probing = false;
+      regime.probeLoss = 0;
+      regime.plainLimit = 2 * this.probeEvery;
+      regime.closeLimit = this.probeEvery;
+    }
     if (++regime.sinceProbe >= this.probeEvery) {
       regime.sinceProbe = 0;
       // The first probe drafts the whole capacity, which prices every candidate at once; later

@@ -55,11 +55,13 @@ describe('budget controller, short generations', () => {
     expect(long.stats.costs.starting).toBeGreaterThan(2);
     // Drafting every short generation's first tree costs 60 + 19.5 ms for 6 tokens (0.75x, as
     // before the controller weighed it against the tokens left); it takes plain steps instead, but
-    // for a probe after every run of 16 plain steps (its catch-up bounded to 16 rows: 65.5 ms).
+    // for a probe now and then (its catch-up bounded to 16 rows: 65.5 ms). A probe whose drafted
+    // steps the generation's end cuts short of paying for it counts as lost, so probes do not
+    // come every 16 plain steps (3 of the 12 generations before that rule, 1 after).
     const ms = shorts.reduce((a, s) => a + s.ms, 0);
     const tokens = shorts.reduce((a, s) => a + s.tokens, 0);
-    expect(shorts.filter((s) => s.drafted === 0).length).toBeGreaterThanOrEqual(9);
-    expect((tokens * PLAIN_MS) / ms).toBeGreaterThan(0.97);
+    expect(shorts.filter((s) => s.drafted === 0).length).toBeGreaterThanOrEqual(10);
+    expect((tokens * PLAIN_MS) / ms).toBeGreaterThan(0.98);
     // A long generation still drafts from its first step on.
     expect(long.drafted).toBeGreaterThan(20);
     expect((long.tokens * PLAIN_MS) / long.ms).toBeGreaterThan(1.6);
