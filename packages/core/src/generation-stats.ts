@@ -85,8 +85,8 @@ export interface ControllerStats {
      */
     entering: number;
     /**
-     * The drafter's first tree of a generation, actual over predicted ms (it reads the prompt
-     * first); 1 until measured. A generation pays it once, if it drafts at all.
+     * A tree drafted at a generation's first step (not a probe), actual over predicted ms: its
+     * drafter reads the prompt first; 1 until measured. A generation pays it once, if it drafts.
      */
     starting: number;
     /** The plain step right after a drafted step, over a plain step's price; 1 until measured. */

@@ -654,12 +654,12 @@ export class BudgetController implements Drafter {
    * the rate itself.
    */
   private enteringRate(regime: Regime): number {
-    const starts = !this.drafterStarted;
-    if (!(starts || this.afterPlain) || regime.best < 0) return regime.bestRate;
+    const readsPrompt = !this.drafterStarted;
+    if (!(readsPrompt || this.afterPlain) || regime.best < 0) return regime.bestRate;
     const tokensPerStep = regime.bestRate * regime.bestMs;
     const stepsLeft = this.tokensLeft / tokensPerStep;
     const runs = Math.min(Math.max(this.probeEvery, regime.runLength.mean || 0), stepsLeft);
-    const dearer = (starts ? regime.starting : regime.entering).mean;
+    const dearer = (readsPrompt ? regime.starting : regime.entering).mean;
     const catchUp = dearer > 1 ? (dearer - 1) * regime.bestMs : 0;
     const switching = catchUp + this.costs.leavingMs();
     return tokensPerStep / (regime.bestMs + switching / runs);
