@@ -8,7 +8,7 @@
  *   steps: the controller's choice, the drafter's bookkeeping, the features fetched for the head;
  * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
  *
- *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2]
+ *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N]
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
  * plain-loop step; `lossMs` splits the speculative run's extra time into what its plain steps and
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     prompts: { type: 'string', default: '39' },
     'max-tokens': { type: 'string', default: '128' },
     rounds: { type: 'string', default: '2' },
+    threads: { type: 'string' },
   },
 });
 /** Checked by the loader, which names the drafters this bundle has when it has not this one. */
@@ -67,6 +68,7 @@ const generator = await loadTreespec(TINY, {
   drafters: ['none'],
   tuningCache: false,
   callLog: log,
+  ...(values.threads === undefined ? {} : { intraOpNumThreads: Number(values.threads) }),
 });
 /** Every model call of the plain and of the speculative generations, in order. */
 const calls: Record<'plain' | 'speculative', ModelCalls> = {

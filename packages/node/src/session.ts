@@ -8,6 +8,7 @@ import {
   OnnxRuntimeUnavailableError,
 } from '@treespec/onnxruntime';
 import type { InferenceSession } from 'onnxruntime-common';
+import { defaultTargetThreads } from './cpu-cores.js';
 import { hasVulkanLoader } from './vulkan-loader.js';
 
 /**
@@ -24,7 +25,12 @@ export interface NodeSessionOptions {
   fallbackToCpu?: boolean;
   /** Called with the reason when `fallbackToCpu` took effect. */
   onFallback?: (error: ProviderUnavailableError) => void;
-  /** Threads inside one operator of the target. Default: ONNX Runtime's choice (the physical cores). */
+  /**
+   * Threads inside one operator of the target. Default: on Linux the physical cores this process
+   * may use, named so that ONNX Runtime does not pin its threads to cores (which it does when it
+   * picks the count itself: beside Node's own threads and the drafter's calls, pinned threads made
+   * the target's calls slower and erratic, docs/benchmarks.md); elsewhere ONNX Runtime's choice.
+   */
   intraOpNumThreads?: number;
   /**
    * Threads inside one operator of a drafter's model (EAGLE head, draft LM). Default 1: a draft
@@ -95,7 +101,7 @@ export async function createSession(
     interOpNumThreads: options.interOpNumThreads ?? 1,
     // A provider that fails to start becomes a ProviderUnavailableError; keep ORT's own log quiet.
     ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
-    ...threads(options, role),
+    ...sessionThreads(options, role),
     ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     ...(outputs && provider !== 'cpu' ? { preferredOutputLocation: { ...outputs } } : {}),
   };
@@ -133,8 +139,17 @@ function onnxRuntimeFor(options: NodeSessionOptions, provider: ExecutionProvider
   return loadOnnxRuntime(options.onnxRuntime ?? (provider === 'cuda' ? 'onnxruntime-node' : undefined));
 }
 
-function threads(options: NodeSessionOptions, role: 'target' | 'drafter'): { intraOpNumThreads?: number } {
-  const n = role === 'target' ? options.intraOpNumThreads : (options.drafterThreads ?? 1);
+/**
+ * The intra-op threads of a session for `role`: the target's `intraOpNumThreads` (default
+ * {@link defaultTargetThreads}), a drafter's `drafterThreads` (default 1); none named leaves
+ * ONNX Runtime's choice.
+ */
+export function sessionThreads(
+  options: NodeSessionOptions,
+  role: 'target' | 'drafter',
+): { intraOpNumThreads?: number } {
+  const n =
+    role === 'target' ? (options.intraOpNumThreads ?? defaultTargetThreads()) : (options.drafterThreads ?? 1);
   return n === undefined ? {} : { intraOpNumThreads: n };
 }
 

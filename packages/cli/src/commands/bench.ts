@@ -6,6 +6,7 @@ import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
   CallLog,
   type CallSummary,
+  defaultTargetThreads,
   hugePageFacts,
   hugePagesInUse,
   loadTreespec,
@@ -630,7 +631,7 @@ export function registerBench(program: Command): void {
           budgets,
           tree: (await loadOptions(flags)).tree,
           provider: flags.provider,
-          threads: flags.threads ?? null,
+          threads: flags.threads ?? defaultTargetThreads() ?? null,
           maxTokens: flags.maxTokens,
           temperature: runs[0]!.temperature,
           overall: first.overall,

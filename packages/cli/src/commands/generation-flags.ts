@@ -149,7 +149,11 @@ export function addModelFlags(command: Command): Command {
         .choices(['cpu', 'webgpu', 'cuda'])
         .default('cpu'),
     )
-    .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)', integer(1))
+    .option(
+      '--threads <n>',
+      'intra-op threads of the target (default: the physical cores on Linux, else ONNX Runtime chooses)',
+      integer(1),
+    )
     .option('--no-spinning', 'let idle ONNX Runtime threads sleep between operators instead of spin-waiting')
     .option('--max-context <n>', 'context window to allocate (default: the model’s)', integer(1));
 }
