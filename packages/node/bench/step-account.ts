@@ -11,7 +11,8 @@
  *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N]
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
- * plain-loop step; `lossMs` splits the speculative run's extra time into what its plain steps and
+ * plain-loop step, and `leavingStep` the speculative plain steps right after a drafted one (the
+ * target's first call after the drafter's); `lossMs` splits the speculative run's extra time into what its plain steps and
  * its drafted steps lost (each drafted step against its committed tokens at the plain loop's mean
  * step); `speculativeRun` is the whole speculative run's time over plain decoding's for its tokens.
  * Both loops' first step of each generation (the prefill's) is left out of the step times.
@@ -77,12 +78,15 @@ const calls: Record<'plain' | 'speculative', ModelCalls> = {
 };
 const plainLoop = new StepTimes();
 const plainSteps = new StepTimes();
+/** The speculative plain steps right after a drafted step: the target's first call after the drafter's. */
+const leavingSteps = new StepTimes();
 const draftedSteps = new StepTimes();
 const totals = { plainMs: 0, plainTokens: 0, speculativeMs: 0, speculativeTokens: 0 };
 for (let round = 0; round < rounds; round++) {
   for (const [i, prompt] of prompts.entries()) {
     for (const plain of [true, false]) {
       let last = Number.NaN;
+      let lastDrafted = false;
       log.reset();
       const started = performance.now();
       const result = await generator.generate(prompt, {
@@ -92,11 +96,14 @@ for (let round = 0; round < rounds; round++) {
         drafter: plain ? 'none' : drafter,
         onStep: (event) => {
           const now = performance.now();
+          const drafted = event.tree.size > 1;
           if (!Number.isNaN(last)) {
-            const times = plain ? plainLoop : event.tree.size === 1 ? plainSteps : draftedSteps;
+            const times = plain ? plainLoop : drafted ? draftedSteps : plainSteps;
             times.add(now - last, event.pathLength);
+            if (!plain && !drafted && lastDrafted) leavingSteps.add(now - last, event.pathLength);
           }
           last = now;
+          lastDrafted = drafted;
         },
       });
       const ms = performance.now() - started;
@@ -141,6 +148,7 @@ console.log(
         medianMs: round3(plainSteps.median),
       },
       plainStepOverheadMs: round3(plainSteps.mean - plainStep),
+      leavingStep: { steps: leavingSteps.ms.length, meanMs: round3(leavingSteps.mean) },
       draftedStep: {
         steps: draftedSteps.ms.length,
         meanMs: round3(draftedSteps.mean),
