@@ -44,6 +44,11 @@ export function cpuList(text: string): number[] {
 
 let linuxCores: number | undefined | null = null;
 
+/** The target's intra-op threads: `named`, else {@link defaultTargetThreads}; undefined leaves ONNX Runtime's choice. */
+export function targetThreads(named: number | undefined): number | undefined {
+  return named ?? defaultTargetThreads();
+}
+
 /**
  * The target's intra-op threads when the caller names none: on Linux the physical cores this
  * process may use, named explicitly because ONNX Runtime pins its threads to cores when it picks

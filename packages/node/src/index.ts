@@ -11,7 +11,7 @@ export {
 } from '@treespec/onnx';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
 export { verifyChecksums } from './bundle-files.js';
-export { defaultTargetThreads, physicalCoreCount } from './cpu-cores.js';
+export { defaultTargetThreads, physicalCoreCount, targetThreads } from './cpu-cores.js';
 export {
   HUGE_PAGE_TUNABLE,
   HUGE_PAGES_VARIABLE,

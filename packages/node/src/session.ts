@@ -8,7 +8,7 @@ import {
   OnnxRuntimeUnavailableError,
 } from '@treespec/onnxruntime';
 import type { InferenceSession } from 'onnxruntime-common';
-import { defaultTargetThreads } from './cpu-cores.js';
+import { defaultTargetThreads, targetThreads } from './cpu-cores.js';
 import { hasVulkanLoader } from './vulkan-loader.js';
 
 /**
@@ -148,8 +148,7 @@ export function sessionThreads(
   options: NodeSessionOptions,
   role: 'target' | 'drafter',
 ): { intraOpNumThreads?: number } {
-  const n =
-    role === 'target' ? (options.intraOpNumThreads ?? defaultTargetThreads()) : (options.drafterThreads ?? 1);
+  const n = role === 'target' ? targetThreads(options.intraOpNumThreads) : (options.drafterThreads ?? 1);
   return n === undefined ? {} : { intraOpNumThreads: n };
 }
 

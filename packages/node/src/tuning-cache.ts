@@ -18,6 +18,11 @@ export interface TuningKey {
   provider: string;
   /** The machine: CPU model and core count. */
   machine: string;
+  /**
+   * The target's intra-op threads (`targetThreads`); null where ONNX Runtime chose. Step
+   * costs at another thread count are another machine's.
+   */
+  threads: number | null;
 }
 
 const FORMAT = 'treespec-tuning-cache';
@@ -53,7 +58,7 @@ export function defaultTuningCacheFile(env: NodeJS.ProcessEnv = process.env): st
 }
 
 function keyString(key: TuningKey): string {
-  return `${key.manifestHash}|${key.provider}|${key.machine}`;
+  return `${key.manifestHash}|${key.provider}|${key.machine}|threads ${key.threads ?? 'auto'}`;
 }
 
 function isPairs(value: unknown): value is Array<[number, number]> {
@@ -160,18 +165,21 @@ export async function writeTuningCache(
 }
 
 /**
- * The stored step costs of a bundle on this machine and provider, for a loader: from `file`
- * (default {@link defaultTuningCacheFile}), or undefined when `file` is false or nothing is stored.
+ * The stored step costs of a bundle on this machine and provider at the target's `threads`, for
+ * a loader: from `file` (default {@link defaultTuningCacheFile}), or undefined when `file` is false
+ * or nothing is stored.
  */
 export async function storedSeeds(
   manifestText: string,
   provider: string,
   file: string | false | undefined,
+  threads: number | null,
 ): Promise<TunedSeeds | undefined> {
   if (file === false) return undefined;
   return readTuningCache(file ?? defaultTuningCacheFile(), {
     manifestHash: manifestHash(manifestText),
     provider,
     machine: machineName(),
+    threads,
   });
 }

@@ -5,7 +5,7 @@ import type { CandidateKind, StepEvent } from '@treespec/core';
 import { BudgetController } from '@treespec/drafters';
 import { MANIFEST_FILE } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadTreespec, machineName, manifestHash, writeTuningCache } from '../src/index.js';
+import { loadTreespec, machineName, manifestHash, targetThreads, writeTuningCache } from '../src/index.js';
 import { devPrompts, TINY } from './tiny.js';
 
 let dir: string;
@@ -47,12 +47,13 @@ describe('the budget controller on the real tiny model', () => {
     }
   }, 180_000);
 
-  it('starts from the costs `treespec tune` stored for this model, provider and machine', async () => {
+  it("starts from the costs `treespec tune` stored for this model, provider, machine and the target's threads", async () => {
     const file = join(dir, 'tuning.json');
     const key = {
       manifestHash: manifestHash(await readFile(join(TINY, MANIFEST_FILE), 'utf8')),
       provider: 'cpu',
       machine: machineName(),
+      threads: targetThreads(undefined) ?? null,
     };
     await writeTuningCache(file, key, 'eagle2', {
       verifyMs: [

@@ -14,6 +14,7 @@ const key: TuningKey = {
   manifestHash: manifestHash('{"models":[]}'),
   provider: 'cpu',
   machine: 'Test CPU x2',
+  threads: 2,
 };
 const seed = {
   verifyMs: [[1, 9.5] as [number, number], [11, 14]],
@@ -35,7 +36,7 @@ describe('tuning cache', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('keeps step costs per model, provider and machine, and drafter by drafter', async () => {
+  it("keeps step costs per model, provider, machine and the target's threads, and drafter by drafter", async () => {
     expect(await readTuningCache(file, key, warn)).toBeUndefined();
     await writeTuningCache(file, key, 'eagle2', seed);
     await writeTuningCache(file, key, 'draft-lm', { verifyMs: [[1, 9]], draftMs: [] });
@@ -48,6 +49,8 @@ describe('tuning cache', () => {
       [1, 1],
     ]);
     expect(await readTuningCache(file, { ...key, machine: 'Other CPU x8' }, warn)).toBeUndefined();
+    expect(await readTuningCache(file, { ...key, threads: 1 }, warn)).toBeUndefined();
+    expect(await readTuningCache(file, { ...key, threads: null }, warn)).toBeUndefined();
     expect(await readTuningCache(file, { ...key, manifestHash: manifestHash('{}') }, warn)).toBeUndefined();
     expect(warnings).toEqual([]);
   });

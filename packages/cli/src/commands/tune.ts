@@ -8,6 +8,7 @@ import {
   machineName,
   manifestHash,
   type TextResult,
+  targetThreads,
   writeTuningCache,
 } from '@treespec/node';
 import { type BundleDevice, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
@@ -208,6 +209,7 @@ export function registerTune(program: Command): void {
             manifestHash: manifestHash(manifestText),
             provider: flags.provider,
             machine: machineName(),
+            threads: targetThreads(flags.threads) ?? null,
           };
           await writeTuningCache(
             file,
