@@ -8,7 +8,7 @@ import {
   OnnxRuntimeUnavailableError,
 } from '@treespec/onnxruntime';
 import type { InferenceSession } from 'onnxruntime-common';
-import { defaultTargetThreads, targetThreads } from './cpu-cores.js';
+import { targetThreads } from './cpu-cores.js';
 import { hasVulkanLoader } from './vulkan-loader.js';
 
 /**
@@ -140,9 +140,8 @@ function onnxRuntimeFor(options: NodeSessionOptions, provider: ExecutionProvider
 }
 
 /**
- * The intra-op threads of a session for `role`: the target's `intraOpNumThreads` (default
- * {@link defaultTargetThreads}), a drafter's `drafterThreads` (default 1); none named leaves
- * ONNX Runtime's choice.
+ * The intra-op threads of a session for `role`: the target's {@link targetThreads}, a drafter's
+ * `drafterThreads` (default 1); none named leaves ONNX Runtime's choice.
  */
 export function sessionThreads(
   options: NodeSessionOptions,

@@ -6,12 +6,12 @@ import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
   CallLog,
   type CallSummary,
-  defaultTargetThreads,
   hugePageFacts,
   hugePagesInUse,
   loadTreespec,
   type ModelCalls,
   summarizeCalls,
+  targetThreads,
 } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import type { Command } from 'commander';
@@ -631,7 +631,7 @@ export function registerBench(program: Command): void {
           budgets,
           tree: (await loadOptions(flags)).tree,
           provider: flags.provider,
-          threads: flags.threads ?? defaultTargetThreads() ?? null,
+          threads: targetThreads(flags.threads) ?? null,
           maxTokens: flags.maxTokens,
           temperature: runs[0]!.temperature,
           overall: first.overall,
