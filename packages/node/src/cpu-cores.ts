@@ -42,12 +42,13 @@ export function cpuList(text: string): number[] {
   return cpus;
 }
 
-let linuxCores: number | undefined | null = null;
-
 /** The target's intra-op threads: `named`, else {@link defaultTargetThreads}; undefined leaves ONNX Runtime's choice. */
 export function targetThreads(named: number | undefined): number | undefined {
   return named ?? defaultTargetThreads();
 }
+
+/** This machine's {@link physicalCoreCount}, read once; null until read. */
+let linuxCores: number | undefined | null = null;
 
 /**
  * The target's intra-op threads when the caller names none: on Linux the physical cores this

@@ -37,5 +37,6 @@ export {
   type TunedDrafter,
   type TunedSeeds,
   type TuningKey,
+  tuningKey,
   writeTuningCache,
 } from './tuning-cache.js';

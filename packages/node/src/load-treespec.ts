@@ -6,7 +6,6 @@ import { type CallLog, checkGraph, loggedSession, MANIFEST_FILE, parseManifest }
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
-import { targetThreads } from './cpu-cores.js';
 import { createSession, type NodeSessionOptions } from './session.js';
 import { readTokenizerFiles } from './tokenizer-files.js';
 import { storedSeeds } from './tuning-cache.js';
@@ -63,9 +62,9 @@ export async function loadTreespec(
   await checkBundleTokenizer(directory, manifest);
   if (options.verifyWeights) await verifyChecksums(directory);
   const device = options.executionProvider ?? 'cpu';
-  const threads = targetThreads(options.intraOpNumThreads) ?? null;
   const controllerSeeds =
-    options.controllerSeeds ?? (await storedSeeds(text, device, options.tuningCache, threads));
+    options.controllerSeeds ??
+    (await storedSeeds(text, device, options.tuningCache, options.intraOpNumThreads));
   const planned = plan(manifest, { ...options, controllerSeeds }, device, manifestFile);
   for (const warning of planned.warnings) (options.onWarning ?? console.warn)(warning);
   const tokenizer = await loadTokenizer(

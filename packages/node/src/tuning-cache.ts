@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, homedir, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ControllerSeed } from '@treespec/core';
+import { targetThreads } from './cpu-cores.js';
 
 /** The model drafters a tuning cache keeps step costs for. */
 export type TunedDrafter = 'eagle2' | 'draft-lm';
@@ -19,7 +20,7 @@ export interface TuningKey {
   /** The machine: CPU model and core count. */
   machine: string;
   /**
-   * The target's intra-op threads (`targetThreads`); null where ONNX Runtime chose. Step
+   * The target's intra-op threads ({@link targetThreads}); null where ONNX Runtime chose. Step
    * costs at another thread count are another machine's.
    */
   threads: number | null;
@@ -165,21 +166,33 @@ export async function writeTuningCache(
 }
 
 /**
- * The stored step costs of a bundle on this machine and provider at the target's `threads`, for
- * a loader: from `file` (default {@link defaultTuningCacheFile}), or undefined when `file` is false
- * or nothing is stored.
+ * The key of a bundle's entries (its manifest text) on this machine and `provider`, at the
+ * target's threads as a session given `namedThreads` (its `intraOpNumThreads`) runs it.
+ */
+export function tuningKey(
+  manifestText: string,
+  provider: string,
+  namedThreads: number | undefined,
+): TuningKey {
+  return {
+    manifestHash: manifestHash(manifestText),
+    provider,
+    machine: machineName(),
+    threads: targetThreads(namedThreads) ?? null,
+  };
+}
+
+/**
+ * The stored step costs of a bundle on this machine and provider at the target's threads
+ * ({@link tuningKey}), for a loader: from `file` (default {@link defaultTuningCacheFile}), or
+ * undefined when `file` is false or nothing is stored.
  */
 export async function storedSeeds(
   manifestText: string,
   provider: string,
   file: string | false | undefined,
-  threads: number | null,
+  namedThreads: number | undefined,
 ): Promise<TunedSeeds | undefined> {
   if (file === false) return undefined;
-  return readTuningCache(file ?? defaultTuningCacheFile(), {
-    manifestHash: manifestHash(manifestText),
-    provider,
-    machine: machineName(),
-    threads,
-  });
+  return readTuningCache(file ?? defaultTuningCacheFile(), tuningKey(manifestText, provider, namedThreads));
 }

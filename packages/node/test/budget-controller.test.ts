@@ -5,7 +5,7 @@ import type { CandidateKind, StepEvent } from '@treespec/core';
 import { BudgetController } from '@treespec/drafters';
 import { MANIFEST_FILE } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadTreespec, machineName, manifestHash, targetThreads, writeTuningCache } from '../src/index.js';
+import { loadTreespec, tuningKey, writeTuningCache } from '../src/index.js';
 import { devPrompts, TINY } from './tiny.js';
 
 let dir: string;
@@ -49,12 +49,7 @@ describe('the budget controller on the real tiny model', () => {
 
   it("starts from the costs `treespec tune` stored for this model, provider, machine and the target's threads", async () => {
     const file = join(dir, 'tuning.json');
-    const key = {
-      manifestHash: manifestHash(await readFile(join(TINY, MANIFEST_FILE), 'utf8')),
-      provider: 'cpu',
-      machine: machineName(),
-      threads: targetThreads(undefined) ?? null,
-    };
+    const key = tuningKey(await readFile(join(TINY, MANIFEST_FILE), 'utf8'), 'cpu', undefined);
     await writeTuningCache(file, key, 'eagle2', {
       verifyMs: [
         [1, 10],

@@ -5,10 +5,8 @@ import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
   defaultTuningCacheFile,
   loadTreespec,
-  machineName,
-  manifestHash,
   type TextResult,
-  targetThreads,
+  tuningKey,
   writeTuningCache,
 } from '@treespec/node';
 import { type BundleDevice, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
@@ -205,15 +203,9 @@ export function registerTune(program: Command): void {
         if (flags.save) {
           const file = defaultTuningCacheFile();
           const manifestText = await readFile(join(modelDirectory(flags), MANIFEST_FILE), 'utf8');
-          const key = {
-            manifestHash: manifestHash(manifestText),
-            provider: flags.provider,
-            machine: machineName(),
-            threads: targetThreads(flags.threads) ?? null,
-          };
           await writeTuningCache(
             file,
-            key,
+            tuningKey(manifestText, flags.provider, flags.threads),
             flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm',
             mergeSeeds(seeds, plainMs / plainSteps),
           );
