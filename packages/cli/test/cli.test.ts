@@ -355,7 +355,15 @@ describe('treespec bench --rounds', () => {
     expect(r.out).toMatch(
       /^ {2}lookup: speed-up by round [\d.]+x [\d.]+x [\d.]+x \(range [\d.]+–[\d.]+x\)$/m,
     );
+    // Six prompt runs (two prompts, three rounds): the speed-up with its bootstrap interval.
+    expect(r.out).toMatch(
+      /^ {2}lookup: speed-up ([\d.]+)x, 95 % interval ([\d.]+)–([\d.]+)x over prompts \(bootstrap\)$/m,
+    );
     const report = JSON.parse(await readFile(json, 'utf8'));
+    const { speedup, speedupInterval } = report.overall;
+    expect(speedupInterval).toMatchObject({ level: 0.95, resamples: 2000 });
+    expect(speedupInterval.low).toBeLessThanOrEqual(speedup);
+    expect(speedupInterval.high).toBeGreaterThanOrEqual(speedup);
     expect(report.overall.roundSpeedups).toHaveLength(3);
     expect(report.overall.tokens.baseline).toBe(2 * 8 * 3);
     // One row per prompt, over its three rounds.

@@ -26,6 +26,7 @@ import {
   type SamplingFlags,
   samplingOptions,
 } from './generation-flags.js';
+import { type SpeedupInterval, speedupInterval } from './speedup-interval.js';
 
 interface BenchFlags extends ModelFlags, SamplingFlags {
   contexts?: string;
@@ -66,6 +67,12 @@ export interface BenchRow {
    * prompt set, which shows how far this machine's noise moves one round's ratio.
    */
   roundSpeedups?: number[];
+  /**
+   * The overall rows, over two or more prompt runs: a 95 % bootstrap interval of `speedup` over the
+   * runs (each prompt in each round), which shows how far another set of prompts like these would
+   * move the ratio on a machine this noisy ({@link speedupInterval}).
+   */
+  speedupInterval?: SpeedupInterval;
   /**
    * With `--calls` (the overall rows only): every model call of the plain and of the speculative
    * runs, grouped by {@link summarizeCalls}.
@@ -276,6 +283,15 @@ function parseBudgets(list: string): Array<'auto' | 'fixed'> {
 function roundsLine(speedups: readonly number[]): string {
   const each = speedups.map((s) => `${s.toFixed(2)}x`).join(' ');
   return `${each} (range ${Math.min(...speedups).toFixed(2)}–${Math.max(...speedups).toFixed(2)}x)`;
+}
+
+/** The speed-up with its interval, e.g. `speed-up 0.94x, 95 % interval 0.89–0.99x over prompts (bootstrap)`. */
+function intervalLine(interval: SpeedupInterval, speedup: number): string {
+  const percent = Math.round(100 * interval.level);
+  return (
+    `speed-up ${speedup.toFixed(2)}x, ${percent} % interval ${interval.low.toFixed(2)}–${interval.high.toFixed(2)}x ` +
+    'over prompts (bootstrap)'
+  );
 }
 
 /** The controller's choices and cost model in one line, or null without a controller. */
@@ -552,6 +568,15 @@ export function registerBench(program: Command): void {
                 speculative: records.summary(callKey(t, budget, drafter)),
               };
             }
+            const interval = speedupInterval(
+              pairs.map(({ plain, spec }) => ({
+                baseTokens: plain.tokens.length,
+                baseSeconds: decodeSeconds(plain),
+                specTokens: spec.tokens.length,
+                specSeconds: decodeSeconds(spec),
+              })),
+            );
+            if (interval) overall.speedupInterval = interval;
             if (flags.rounds > 1) {
               overall.roundSpeedups = Array.from(
                 { length: flags.rounds },
@@ -595,6 +620,8 @@ export function registerBench(program: Command): void {
         }
         for (const name of labels) {
           const { roundSpeedups } = run.drafters[name]!.overall;
+          const { speedupInterval: interval } = run.drafters[name]!.overall;
+          if (interval) out(`  ${name}: ${intervalLine(interval, run.drafters[name]!.overall.speedup)}\n`);
           if (roundSpeedups) out(`  ${name}: speed-up by round ${roundsLine(roundSpeedups)}\n`);
           const line = controllerLine(run.drafters[name]!.overall);
           if (line) out(`  ${name}: ${line}\n`);
