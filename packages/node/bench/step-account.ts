@@ -14,7 +14,8 @@
  * plain-loop step, and `leavingStep` the speculative plain steps right after a drafted one (the
  * target's first call after the drafter's); `lossMs` splits the speculative run's extra time into
  * what its plain steps and its drafted steps lost (each drafted step against its committed tokens
- * at the plain loop's mean step); `speculativeRun` is the whole speculative run's time over plain decoding's for its tokens.
+ * at the plain loop's mean step); `speculativeRun` is the whole speculative run's time over plain
+ * decoding's for its tokens.
  * Both loops' first step of each generation (the prefill's) is left out of the step times.
  * `calls` groups every model call of each loop (`summarizeCalls`): the target's by rows, and the
  * drafter's right after a target call against right after one of its own, where its weights are

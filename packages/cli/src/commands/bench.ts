@@ -285,11 +285,16 @@ function roundsLine(speedups: readonly number[]): string {
   return `${each} (range ${Math.min(...speedups).toFixed(2)}–${Math.max(...speedups).toFixed(2)}x)`;
 }
 
-/** The speed-up with its interval, e.g. `speed-up 0.94x, 95 % interval 0.89–0.99x over prompts (bootstrap)`. */
-function intervalLine(interval: SpeedupInterval, speedup: number): string {
+/**
+ * The speed-up with its interval, e.g. `speed-up 0.94x, 95 % interval 0.89–0.99x over prompts
+ * (bootstrap)`, or null without an interval.
+ */
+function intervalLine(row: BenchRow): string | null {
+  const interval = row.speedupInterval;
+  if (!interval) return null;
   const percent = Math.round(100 * interval.level);
   return (
-    `speed-up ${speedup.toFixed(2)}x, ${percent} % interval ${interval.low.toFixed(2)}–${interval.high.toFixed(2)}x ` +
+    `speed-up ${row.speedup.toFixed(2)}x, ${percent} % interval ${interval.low.toFixed(2)}–${interval.high.toFixed(2)}x ` +
     'over prompts (bootstrap)'
   );
 }
@@ -619,13 +624,13 @@ export function registerBench(program: Command): void {
           for (const name of labels) out(`${formatRow(name, run.drafters[name]!.overall)}\n`);
         }
         for (const name of labels) {
-          const { roundSpeedups } = run.drafters[name]!.overall;
-          const { speedupInterval: interval } = run.drafters[name]!.overall;
-          if (interval) out(`  ${name}: ${intervalLine(interval, run.drafters[name]!.overall.speedup)}\n`);
+          const { overall } = run.drafters[name]!;
+          const interval = intervalLine(overall);
+          if (interval) out(`  ${name}: ${interval}\n`);
+          const { roundSpeedups, calls } = overall;
           if (roundSpeedups) out(`  ${name}: speed-up by round ${roundsLine(roundSpeedups)}\n`);
-          const line = controllerLine(run.drafters[name]!.overall);
+          const line = controllerLine(overall);
           if (line) out(`  ${name}: ${line}\n`);
-          const { calls } = run.drafters[name]!.overall;
           if (calls) {
             out(`  ${name}: calls, plain: ${callsLine(calls.plain)}\n`);
             out(`  ${name}: calls, speculative: ${callsLine(calls.speculative)}\n`);
