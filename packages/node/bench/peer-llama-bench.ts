@@ -31,7 +31,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
+import { tinyDevPrompts } from '@treespec/model-tiny/node';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
@@ -65,17 +65,21 @@ const int8Bundle = args['int8-bundle'] ? resolve(args['int8-bundle']) : null;
 const threads = args.threads.split(',').map(Number);
 const rounds = Number(args.rounds);
 const tokens = args.tokens;
-const prompts = (await readFile(tinyDevPromptsPath(), 'utf8'))
-  .split('\n')
-  .filter((line) => line.trim() !== '')
+const prompts = tinyDevPrompts()
   .slice(0, Number(args.prompts))
-  .map((line) => (JSON.parse(line) as { prompt: string }).prompt);
+  .map((p) => p.prompt);
 
-/** A weight format and the llama.cpp GGUF file of the same weights (matched by name). */
+/** A weight format, the GGUF type of the same weights and its file (matched by name). */
 const FORMATS = [
-  { name: 'fp32', gguf: ggufs.find((f) => /f32/i.test(basename(f))) },
-  { name: 'int8', gguf: ggufs.find((f) => /q8_0/i.test(basename(f))) },
-] as const;
+  { name: 'fp32', ggufType: 'f32' },
+  { name: 'int8', ggufType: 'q8_0' },
+].map((f) => ({ ...f, gguf: ggufs.find((file) => basename(file).toLowerCase().includes(f.ggufType)) }));
+for (const { name, ggufType, gguf } of FORMATS) {
+  if (!gguf && (name === 'fp32' || int8Bundle))
+    throw new Error(
+      `--gguf needs a ${ggufType} file (a name holding "${ggufType}") to compare treespec ${name} with`,
+    );
+}
 
 interface Round {
   load: number;
@@ -83,7 +87,7 @@ interface Round {
   rates: Record<string, number>;
 }
 
-/** A system's name and the format whose llama-bench rate its ratios are taken against. */
+/** Each system's weight format, whose llama.cpp plain decoding its ratios are taken against. */
 const referenceOf = new Map<string, string>();
 const record = (round: Round, system: string, format: string, rate: number) => {
   round.rates[system] = rate;
