@@ -17,7 +17,8 @@
  * greedy texts equal plain decoding's.
  */
 import { parseArgs } from 'node:util';
-import { type BudgetMode, type BundleDrafter, CallLog, loadTreespec } from '../src/index.js';
+import type { BudgetMode } from '@treespec/drafters';
+import { type BundleDrafter, CallLog, loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
 
 const { values } = parseArgs({

@@ -8,7 +8,7 @@
  *   steps: the controller's choice, the drafter's bookkeeping, the features fetched for the head;
  * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
  *
- *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N]
+ *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N --budget auto]
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
  * plain-loop step, and `leavingStep` the speculative plain steps right after a drafted one (the
@@ -16,12 +16,16 @@
  * what its plain steps and its drafted steps lost (each drafted step against its committed tokens
  * at the plain loop's mean step); `speculativeRun` is the whole speculative run's time over plain
  * decoding's for its tokens.
+ * Each kind of step also reports `modelMs`, its mean time inside model calls (the call log's), so
+ * that the rest of a step, JavaScript and the event loop, shows as `meanMs − modelMs`; drafted
+ * steps add their model calls per step. `--budget fixed` drafts the whole tree every step.
  * Both loops' first step of each generation (the prefill's) is left out of the step times.
  * `calls` groups every model call of each loop (`summarizeCalls`): the target's by rows, and the
  * drafter's right after a target call against right after one of its own, where its weights are
  * still in the caches.
  */
 import { parseArgs } from 'node:util';
+import type { BudgetMode } from '@treespec/drafters';
 import { type BundleDrafter, CallLog, loadTreespec, type ModelCalls, summarizeCalls } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
 
@@ -35,10 +39,13 @@ const { values } = parseArgs({
     'max-tokens': { type: 'string', default: '128' },
     rounds: { type: 'string', default: '2' },
     threads: { type: 'string' },
+    budget: { type: 'string', default: 'auto' },
   },
 });
 /** Checked by the loader, which names the drafters this bundle has when it has not this one. */
 const drafter = values.drafter as BundleDrafter;
+/** Checked by the loader. */
+const budget = values.budget as BudgetMode;
 const temperature = Number(values.temperature);
 const maxTokens = Number(values['max-tokens']);
 const rounds = Number(values.rounds);
@@ -48,15 +55,25 @@ const prompts = devPrompts(Number(values.prompts)).map((p) => p.prompt);
 class StepTimes {
   readonly ms: number[] = [];
   tokens = 0;
-  add(ms: number, tokens: number): void {
+  /** Of `ms`, the time inside the steps' model calls (the call log's); the rest is JavaScript and the event loop. */
+  modelMs = 0;
+  /** Model calls inside the steps. */
+  calls = 0;
+  add(ms: number, tokens: number, modelMs: number, calls: number): void {
     this.ms.push(ms);
     this.tokens += tokens;
+    this.modelMs += modelMs;
+    this.calls += calls;
   }
   get total(): number {
     return this.ms.reduce((a, b) => a + b, 0);
   }
   get mean(): number {
     return this.total / this.ms.length;
+  }
+  /** Mean ms per step inside model calls. */
+  get modelMean(): number {
+    return this.modelMs / this.ms.length;
   }
   get median(): number {
     const sorted = [...this.ms].sort((a, b) => a - b);
@@ -70,6 +87,7 @@ const generator = await loadTreespec(TINY, {
   drafters: ['none'],
   tuningCache: false,
   callLog: log,
+  budget,
   ...(values.threads === undefined ? {} : { intraOpNumThreads: Number(values.threads) }),
 });
 /** Every model call of the plain and of the speculative generations, in order. */
@@ -87,7 +105,10 @@ for (let round = 0; round < rounds; round++) {
   for (const [i, prompt] of prompts.entries()) {
     for (const plain of [true, false]) {
       let last = Number.NaN;
+      let lastCalls = 0;
       let lastDrafted = false;
+      /** This generation's timed steps: where each goes, and the call log's calls inside it. */
+      const steps: { into: StepTimes[]; ms: number; tokens: number; from: number; to: number }[] = [];
       log.reset();
       const started = performance.now();
       const result = await generator.generate(prompt, {
@@ -99,15 +120,22 @@ for (let round = 0; round < rounds; round++) {
           const now = performance.now();
           const drafted = event.tree.size > 1;
           if (!Number.isNaN(last)) {
-            const times = plain ? plainLoop : drafted ? draftedSteps : plainSteps;
-            times.add(now - last, event.pathLength);
-            if (!plain && !drafted && lastDrafted) leavingSteps.add(now - last, event.pathLength);
+            const into = [plain ? plainLoop : drafted ? draftedSteps : plainSteps];
+            if (!plain && !drafted && lastDrafted) into.push(leavingSteps);
+            steps.push({ into, ms: now - last, tokens: event.pathLength, from: lastCalls, to: log.size });
           }
           last = now;
+          lastCalls = log.size;
           lastDrafted = drafted;
         },
       });
       const ms = performance.now() - started;
+      const callMs = log.toJSON().ms;
+      for (const step of steps) {
+        let modelMs = 0;
+        for (let c = step.from; c < step.to; c++) modelMs += callMs[c] as number;
+        for (const times of step.into) times.add(step.ms, step.tokens, modelMs, step.to - step.from);
+      }
       log.appendTo(calls[plain ? 'plain' : 'speculative']);
       if (plain) {
         totals.plainMs += ms;
@@ -142,17 +170,25 @@ console.log(
         steps: plainLoop.ms.length,
         meanMs: round3(plainStep),
         medianMs: round3(plainLoop.median),
+        modelMs: round3(plainLoop.modelMean),
       },
       speculativePlainStep: {
         steps: plainSteps.ms.length,
         meanMs: round3(plainSteps.mean),
         medianMs: round3(plainSteps.median),
+        modelMs: round3(plainSteps.modelMean),
       },
       plainStepOverheadMs: round3(plainSteps.mean - plainStep),
-      leavingStep: { steps: leavingSteps.ms.length, meanMs: round3(leavingSteps.mean) },
+      leavingStep: {
+        steps: leavingSteps.ms.length,
+        meanMs: round3(leavingSteps.mean),
+        modelMs: round3(leavingSteps.modelMean),
+      },
       draftedStep: {
         steps: draftedSteps.ms.length,
         meanMs: round3(draftedSteps.mean),
+        modelMs: round3(draftedSteps.modelMean),
+        callsPerStep: round3(draftedSteps.calls / draftedSteps.ms.length),
         tokensPerStep: round3(draftedSteps.tokens / draftedSteps.ms.length),
       },
       lossMs: {
