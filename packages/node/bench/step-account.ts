@@ -130,13 +130,14 @@ for (let round = 0; round < rounds; round++) {
         },
       });
       const ms = performance.now() - started;
-      const callMs = log.toJSON().ms;
+      const loopCalls = calls[plain ? 'plain' : 'speculative'];
+      const offset = loopCalls.ms.length;
+      log.appendTo(loopCalls);
       for (const step of steps) {
         let modelMs = 0;
-        for (let c = step.from; c < step.to; c++) modelMs += callMs[c] as number;
+        for (let c = offset + step.from; c < offset + step.to; c++) modelMs += loopCalls.ms[c] as number;
         for (const times of step.into) times.add(step.ms, step.tokens, modelMs, step.to - step.from);
       }
-      log.appendTo(calls[plain ? 'plain' : 'speculative']);
       if (plain) {
         totals.plainMs += ms;
         totals.plainTokens += result.tokens.length;
