@@ -85,6 +85,7 @@ export async function buildCausalLMGraph(
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);
   g.output(featureOut, names.outputs.feature!, OnnxDataType.FLOAT, [1, 'new', config.hidden]);
+  if (names.outputs.greedyToken && names.outputs.logitSum) greedyOutputs(g, logits, names.outputs);
   if (captured.length > 0) {
     const width = (1 + captured.length) * config.hidden;
     const joined = g.op('Concat', [feature, ...captured], { axis: 1 }, 'captured_states');
@@ -95,6 +96,18 @@ export async function buildCausalLMGraph(
       [1, 'new', width],
     );
   }
+}
+
+/**
+ * A target's `greedyToken` (the first index of each row's largest logit, as ONNX's ArgMax picks
+ * it) and `logitSum` (each row's sum of logits) of the `[rows, vocab]` logits.
+ */
+export function greedyOutputs(g: GraphBuilder, logits: string, outputs: ModelOutputs): void {
+  const argmax = g.op('ArgMax', [logits], { axis: -1, keepdims: 0, select_last_index: 0 }, 'greedy_argmax');
+  const token = g.op('Cast', [argmax], { to: OnnxDataType.INT32 });
+  g.output(g.op('Reshape', [token, g.int64([1, -1])]), outputs.greedyToken!, OnnxDataType.INT32, [1, 'new']);
+  const sum = g.op('ReduceSum', [logits, g.int64([-1])], { keepdims: 0 }, 'logit_sum_rows');
+  g.output(g.op('Reshape', [sum, g.int64([1, -1])]), outputs.logitSum!, OnnxDataType.FLOAT, [1, 'new']);
 }
 
 /** The KV names of one layer. */

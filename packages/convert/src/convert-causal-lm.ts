@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { OptionError } from '@treespec/core';
-import { CAPTURED_FEATURE_OUTPUT, CAUSAL_LM_IO, DRAFT_LM_IO, type ManifestModel } from '@treespec/onnx';
+import { CAPTURED_FEATURE_OUTPUT, DRAFT_LM_IO, type ManifestModel, TARGET_IO } from '@treespec/onnx';
 import { buildCausalLMGraph } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -107,8 +107,9 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     : null;
   const capturedLayers =
     options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
-  // A draft LM scores only the rows a call needs; a target's verification reads every row.
-  const names = role === 'draft' ? DRAFT_LM_IO : CAUSAL_LM_IO;
+  // A draft LM scores only the rows a call needs; a target's verification reads every row, its
+  // logits or, when greedy, its greedy token.
+  const names = role === 'draft' ? DRAFT_LM_IO : TARGET_IO;
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {

@@ -13,7 +13,7 @@ import {
   TokenSequenceStop,
 } from './stop-criteria.js';
 import { type GenerationChunk, StopGate } from './stop-gate.js';
-import type { TargetModel } from './target-model.js';
+import type { TargetModel, TargetStep } from './target-model.js';
 import { requireInteger } from './validate.js';
 import { type Verifier, VerifyResult } from './verifier.js';
 
@@ -138,6 +138,7 @@ export class SpeculativeDecoder {
     const prompt = this.checkPrompt(promptIds);
     const promptLength = prompt.length;
     const wantFeatures = feed.size > 0;
+    const greedy = target.greedyTokens === true && verifier.argmaxOnly === true;
     const stats = new StatsRecorder(tree.capacity);
     const signal = options.signal;
 
@@ -214,12 +215,12 @@ export class SpeculativeDecoder {
           if (maxDepth < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(maxDepth);
         }
         const t1 = now();
-        const step = await target.verify(tree, { features: wantFeatures, signal });
+        const step = await target.verify(tree, { features: wantFeatures, greedy, signal });
         stats.draftMs += t1 - t0;
         stats.verifyMs += now() - t1;
 
         const from = length;
-        length = this.accept(step.logits, tokens, length, promptLength);
+        length = this.accept(step, tokens, length, promptLength);
         stats.recordStep(
           tree.size,
           result.pathLength - 1,
@@ -256,10 +257,19 @@ export class SpeculativeDecoder {
    * Verifies the drafted tree against the target's logits, commits the accepted path in the
    * target's cache and appends it and the bonus token to `tokens`; returns the new length.
    */
-  private accept(logits: Float32Array, tokens: Int32Array, length: number, promptLength: number): number {
+  private accept(step: TargetStep, tokens: Int32Array, length: number, promptLength: number): number {
     const { target, tree, result, plan } = this;
     this.verifier.verify(
-      { tree, logits, vocabSize: target.vocabSize, context: tokens, contextLength: length, promptLength },
+      {
+        tree,
+        logits: step.logits,
+        greedyTokens: step.greedyTokens,
+        logitSums: step.logitSums,
+        vocabSize: target.vocabSize,
+        context: tokens,
+        contextLength: length,
+        promptLength,
+      },
       result,
     );
     planKeep(tree, result.path, result.pathLength, plan);

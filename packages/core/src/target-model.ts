@@ -15,12 +15,29 @@ export interface TargetStep {
    * `featureSize`; null when the model exports none or it was not requested.
    */
   readonly features: Float32Array | null;
+  /**
+   * Each row's greedy token, the first index of its largest logit, in place of `logits` (then
+   * empty): returned when the call asked for `greedy` and the model computes it in its graph.
+   */
+  readonly greedyTokens?: Int32Array;
+  /**
+   * Beside `greedyTokens`: each row's sum of logits, finite exactly when every logit of the row
+   * is (a NaN or an infinity anywhere makes it non-finite), so greedy verification can still
+   * refuse a non-finite row without its logits.
+   */
+  readonly logitSums?: Float32Array;
 }
 
 /** Options of a target call. */
 export interface TargetCallOptions {
   /** Also return features (EAGLE drafters need them). Default false. */
   readonly features?: boolean;
+  /**
+   * A verification whose caller needs only each row's greedy token: a model with
+   * {@link TargetModel.greedyTokens} returns `greedyTokens` and `logitSums` instead of the logits,
+   * sparing their copy. Default false.
+   */
+  readonly greedy?: boolean;
   /** Cancels the call where the runtime allows. */
   readonly signal?: AbortSignal;
 }
@@ -44,6 +61,8 @@ export interface TargetModel {
   readonly cachedLength: number;
   /** Most tree nodes (root included) one `verify` takes, when the model has such a limit. */
   readonly maxTreeSize?: number;
+  /** Whether `verify` returns greedy tokens in place of logits when asked (`greedy`). */
+  readonly greedyTokens?: boolean;
   /** Drops the cache. */
   reset(): void;
   /**

@@ -3,8 +3,14 @@ import type { DraftTree } from './draft-tree.js';
 /** The verified tree and the target's view of it. */
 export interface VerifyInput {
   readonly tree: DraftTree;
-  /** Target logits per tree node, `tree.size` x `vocabSize`, row-major. */
+  /** Target logits per tree node, `tree.size` x `vocabSize`, row-major; empty when `greedyTokens` replaces them. */
   readonly logits: Float32Array;
+  /**
+   * Each node's greedy token and logit sum in place of `logits` (see `TargetStep.greedyTokens`),
+   * given only to a verifier that declares {@link Verifier.argmaxOnly}.
+   */
+  readonly greedyTokens?: Int32Array;
+  readonly logitSums?: Float32Array;
   readonly vocabSize: number;
   /** Committed tokens; the last one is the tree's root. */
   readonly context: Int32Array;
@@ -41,6 +47,12 @@ export interface Verifier {
    * sample (passed on to the drafter, whose sampled trees draw from their own distribution at it).
    */
   readonly temperature?: number;
+  /**
+   * True when the verifier reads nothing of a row but its greedy token (greedy verification
+   * without logits processors): the decoder may then ask the target for greedy tokens instead of
+   * logits.
+   */
+  readonly argmaxOnly?: boolean;
   /** Forgets per-generation state (e.g. reseeds). Called before every generation. */
   reset(): void;
   /** Walks the tree and writes the accepted path and the bonus token into `result`. */

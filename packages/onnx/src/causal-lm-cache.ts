@@ -4,8 +4,14 @@ import type { CausalLmLayout } from './model-layout.js';
 /** The names of a causal LM's values that its KV cache feeds, binds or reads. */
 export type CacheNames = Pick<
   CausalLmLayout['names'],
-  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'logits' | 'feature'
+  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'logits' | 'feature' | 'greedy'
 >;
+
+/**
+ * What a call reads of each new row besides the cache: nothing (a prefill), its logits, or its
+ * greedy token and logit sum (`CausalLmLayout.names.greedy`) in place of the logits.
+ */
+export type RowOutputs = 'none' | 'logits' | 'greedy';
 
 /**
  * What `OnnxCausalLm` needs of its KV cache, whatever keeps it: a host cache fed as views
@@ -24,17 +30,19 @@ export interface CausalLmCache {
    * device cache on a GPU provider.
    */
   readonly location: Tensor.DataLocation;
+  /** Whether {@link run} can fetch `greedy` row outputs (the model has them and this cache reads them). */
+  readonly greedyOutputs: boolean;
   /**
    * Runs `session` on `inputs` (the call's input ids, position ids and bias for `rows` new rows
    * after the cached ones) with the cache as its past, and holds the call's new entries for the
-   * next {@link commit}. The outputs hold the logits when `logits`, the features when `features`
-   * (some caches fetch more). The cache adds its past tensors to `inputs`.
+   * next {@link commit}. The outputs hold what `rowOutputs` names (some caches fetch more), and
+   * the features when `features`. The cache adds its past tensors to `inputs`.
    */
   run(
     session: InferenceSession,
     inputs: Record<string, Tensor>,
     rows: number,
-    logits: boolean,
+    rowOutputs: RowOutputs,
     features: boolean,
   ): Promise<InferenceSession.ReturnType>;
   /**

@@ -1,4 +1,4 @@
-import { DraftTree } from '@treespec/core';
+import { DraftTree, KeepPlan } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
 import { OnnxCausalLm } from './causal-lm-runner.js';
@@ -40,7 +40,15 @@ function recordingSession(): { session: InferenceSession; fetched: string[][] } 
       const rows = ids.length;
       const out: Record<string, Tensor> = {};
       for (const name of fetches) {
-        const width = name === 'logits' ? 5 : name === 'feature' ? 4 : 2;
+        if (name === 'greedy_token') {
+          out[name] = new Tensor(
+            'int32',
+            Int32Array.from(ids, (id) => Number(id) + 1),
+            [1, rows],
+          );
+          continue;
+        }
+        const width = name === 'logits' ? 5 : name === 'feature' ? 4 : name === 'logit_sum' ? 1 : 2;
         const data = new Float32Array(rows * width);
         for (let r = 0; r < rows; r++) data.fill(Number(ids[r]), r * width, (r + 1) * width);
         out[name] = new Tensor('float32', data, [1, rows, width]);
@@ -88,5 +96,30 @@ describe('OnnxCausalLm fetches', () => {
       'feature',
     ]);
     expect(Array.from(step.features!)).toEqual([5, 5, 5, 5, 6, 6, 6, 6]);
+  });
+
+  it("fetches the rows' greedy tokens and logit sums instead of the logits when a verification asks", async () => {
+    const layout: CausalLmLayout = {
+      ...LAYOUT,
+      names: { ...LAYOUT.names, greedy: { token: 'greedy_token', logitSum: 'logit_sum' } },
+    };
+    const { session, fetched } = recordingSession();
+    const runner = new OnnxCausalLm(session, layout);
+    expect(runner.greedyTokens).toBe(true);
+    expect(new OnnxCausalLm(session, LAYOUT).greedyTokens).toBe(false);
+    await runner.prefill(Int32Array.from([5, 6]));
+    const tree = new DraftTree(2);
+    tree.reset(3);
+    tree.add(0, 4, 0);
+    const greedy = await runner.verify(tree, { greedy: true, features: true });
+    expect(fetched[1]).toEqual(['greedy_token', 'logit_sum', ...fetched[0]!, 'feature']);
+    expect(greedy.logits.length).toBe(0);
+    expect(Array.from(greedy.greedyTokens!)).toEqual([4, 5]);
+    expect(Array.from(greedy.logitSums!)).toEqual([3, 4]);
+    runner.commit(Object.assign(new KeepPlan(1), { count: 1 }));
+    const full = await runner.verify(tree);
+    expect(fetched[2]).toEqual(['logits', ...fetched[0]!]);
+    expect(full.greedyTokens).toBeUndefined();
+    expect(Array.from(full.logits)).toEqual([3, 3, 3, 3, 3, 4, 4, 4, 4, 4]);
   });
 });

@@ -12,13 +12,16 @@ import {
   writeCausalBias,
 } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
-import type { CausalLmCache } from './causal-lm-cache.js';
+import type { CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { DeviceKvCache } from './device-kv-cache.js';
 import { HostKvCache } from './host-kv-cache.js';
 import { Int64Buffer } from './int64.js';
 import { KV_CHUNK_ROWS } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 import { SharedKvCache } from './shared-kv-cache.js';
+
+/** The logits of a greedy verification, which returns each row's greedy token instead. */
+const NO_LOGITS = new Float32Array(0);
 
 /** Options of {@link OnnxCausalLm}. */
 export interface CausalLmRunnerOptions {
@@ -77,6 +80,9 @@ export class OnnxCausalLm implements TargetModel {
   private readonly inputs: Record<string, Tensor> = {};
   private logits: Float32Array = new Float32Array(0);
   private features: Float32Array = new Float32Array(0);
+  /** The last greedy verification's row outputs (`CausalLmLayout.names.greedy`). */
+  private rowTokens: Int32Array = new Int32Array(0);
+  private rowLogitSums: Float32Array = new Float32Array(0);
   private pendingRows = 0;
 
   constructor(session: InferenceSession, layout: CausalLmLayout, options: CausalLmRunnerOptions = {}) {
@@ -126,6 +132,11 @@ export class OnnxCausalLm implements TargetModel {
     this.visibility = new Uint8Array(this.maxTreeSize * this.maxTreeSize);
   }
 
+  /** True when the graph computes each row's greedy token and the cache fetches it ({@link TargetModel.greedyTokens}). */
+  get greedyTokens(): boolean {
+    return this.cache.greedyOutputs;
+  }
+
   get cachedLength(): number {
     return this.cache.length;
   }
@@ -161,7 +172,7 @@ export class OnnxCausalLm implements TargetModel {
         this.positions.set(i, past + i);
       }
       this.writeBias(null, past, rows);
-      await this.run(rows, wantFeatures, false);
+      await this.run(rows, wantFeatures, 'none');
       this.cache.commit(null, rows);
       features?.set(this.features.subarray(0, rows * this.featureSize), start * this.featureSize);
     }
@@ -188,13 +199,13 @@ export class OnnxCausalLm implements TargetModel {
     }
     this.writeBias(tree, past, rows);
     const wantFeatures = options?.features === true;
-    await this.run(rows, wantFeatures, true);
+    const greedy = options?.greedy === true && this.cache.greedyOutputs;
+    await this.run(rows, wantFeatures, greedy ? 'greedy' : 'logits');
     this.pendingRows = rows;
-    return {
-      rows,
-      logits: this.logits,
-      features: wantFeatures ? this.features : null,
-    };
+    const features = wantFeatures ? this.features : null;
+    return greedy
+      ? { rows, logits: NO_LOGITS, features, greedyTokens: this.rowTokens, logitSums: this.rowLogitSums }
+      : { rows, logits: this.logits, features };
   }
 
   commit(plan: KeepPlan): void {
@@ -221,9 +232,9 @@ export class OnnxCausalLm implements TargetModel {
 
   /**
    * Runs `rows` prepared rows after the cached ones through the cache and keeps references to the
-   * logits (`wantLogits`; a prefill leaves them out where the cache can) and features.
+   * row outputs asked for (a prefill leaves them out where the cache can) and the features.
    */
-  private async run(rows: number, wantFeatures: boolean, wantLogits: boolean): Promise<void> {
+  private async run(rows: number, wantFeatures: boolean, rowOutputs: RowOutputs): Promise<void> {
     const { names } = this.layout;
     const { inputs } = this;
     const width = this.cache.length + rows;
@@ -235,8 +246,12 @@ export class OnnxCausalLm implements TargetModel {
       rows,
       width,
     ]);
-    const out = await this.cache.run(this.session, inputs, rows, wantLogits, wantFeatures);
-    if (wantLogits) this.logits = out[names.logits]!.data as Float32Array;
+    const out = await this.cache.run(this.session, inputs, rows, rowOutputs, wantFeatures);
+    if (rowOutputs === 'logits') this.logits = out[names.logits]!.data as Float32Array;
+    if (rowOutputs === 'greedy' && names.greedy) {
+      this.rowTokens = out[names.greedy.token]!.data as Int32Array;
+      this.rowLogitSums = out[names.greedy.logitSum]!.data as Float32Array;
+    }
     if (wantFeatures) this.features = out[names.feature]!.data as Float32Array;
   }
 }

@@ -1,6 +1,6 @@
 import { ContextOverflowError } from '@treespec/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
+import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { compactionNames } from './compaction-graph.js';
 import { DeviceCacheTensors } from './device-cache-tensors.js';
 import type { KvDtype } from './kv-cache.js';
@@ -42,6 +42,8 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
  * disposed, releasing their device memory.
  */
 export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
+  /** It fetches every output (see {@link run}), the logits among them. */
+  readonly greedyOutputs = false;
   private readonly names: CacheNames;
   /** The last call's new-entry outputs, until a commit keeps some of them (else `empty`). */
   private readonly newKeys: Tensor[];
@@ -84,7 +86,7 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     session: InferenceSession,
     inputs: Record<string, Tensor>,
     _rows: number,
-    _logits: boolean,
+    _rowOutputs: RowOutputs,
     _features: boolean,
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;

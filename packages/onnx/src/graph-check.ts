@@ -78,6 +78,9 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   if (outputs.topLogProbs)
     wantedOutputs.push({ name: outputs.topLogProbs, field: 'outputs.topLogProbs', dims: [] });
   if (outputs.topIds) wantedOutputs.push({ name: outputs.topIds, field: 'outputs.topIds', dims: [] });
+  if (outputs.greedyToken)
+    wantedOutputs.push({ name: outputs.greedyToken, field: 'outputs.greedyToken', dims: [] });
+  if (outputs.logitSum) wantedOutputs.push({ name: outputs.logitSum, field: 'outputs.logitSum', dims: [] });
   for (let layer = 0; layer < dims.layers; layer++) {
     wantedInputs.push(
       kv(inputs.pastKey, 'inputs.pastKey', layer),

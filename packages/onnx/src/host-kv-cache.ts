@@ -1,20 +1,22 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
+import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 
 /**
  * The KV cache of a plain-attention causal LM in host memory: a {@link KvCache} fed to each call
  * as zero-copy views of its first `length` rows, holding the call's new-entry outputs (host
  * arrays) until a commit copies the accepted rows after the cached ones. A prefill fetches no
- * logits, so ONNX Runtime does not copy `rows × vocab` floats nobody reads.
+ * logits, so ONNX Runtime does not copy `rows × vocab` floats nobody reads, and a greedy
+ * verification only each row's greedy token and logit sum where the model has them.
  */
 export class HostKvCache extends KvCache implements CausalLmCache {
   readonly location = 'cpu' as const;
   private readonly names: CacheNames;
   private readonly newKeys: KvArray[];
   private readonly newValues: KvArray[];
-  /** Fetches by what a call wants: [logits][features] (0 or 1 each). */
-  private readonly fetches: readonly (readonly string[])[][];
+  readonly greedyOutputs: boolean;
+  /** Fetches by what a call wants: [row outputs][features (0 or 1)]. */
+  private readonly fetches: Readonly<Record<RowOutputs, readonly (readonly string[])[]>>;
 
   constructor(
     names: CacheNames,
@@ -30,18 +32,22 @@ export class HostKvCache extends KvCache implements CausalLmCache {
     this.newKeys = new Array<KvArray>(layers);
     this.newValues = new Array<KvArray>(layers);
     const cache = [...names.presentKeys, ...names.presentValues];
-    const withLogits = [names.logits, ...cache];
-    this.fetches = [
-      [cache, [...cache, names.feature]],
-      [withLogits, [...withLogits, names.feature]],
-    ];
+    const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
+    this.greedyOutputs = names.greedy !== undefined;
+    this.fetches = {
+      none: withFeature(cache),
+      logits: withFeature([names.logits, ...cache]),
+      greedy: names.greedy
+        ? withFeature([names.greedy.token, names.greedy.logitSum, ...cache])
+        : withFeature([names.logits, ...cache]),
+    };
   }
 
   async run(
     session: InferenceSession,
     inputs: Record<string, Tensor>,
     _rows: number,
-    logits: boolean,
+    rowOutputs: RowOutputs,
     features: boolean,
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
@@ -49,7 +55,7 @@ export class HostKvCache extends KvCache implements CausalLmCache {
       inputs[names.pastKeys[l]!] = this.keyTensor(l, this.length);
       inputs[names.pastValues[l]!] = this.valueTensor(l, this.length);
     }
-    const out = await session.run(inputs, this.fetches[logits ? 1 : 0]![features ? 1 : 0]!);
+    const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
     for (let l = 0; l < this.layers; l++) {
       this.newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
       this.newValues[l] = out[names.presentValues[l]!]!.data as KvArray;

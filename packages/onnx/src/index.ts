@@ -63,6 +63,7 @@ export {
   quantizesActivations,
   READABLE_MANIFEST_VERSIONS,
   type RopeInfo,
+  TARGET_IO,
   type TokenizerInfo,
   WEIGHT_FORMATS,
   type WeightFingerprint,

@@ -132,6 +132,17 @@ export interface ModelOutputs {
    * decoder layers `capturedLayers` ([1, new, (1 + capturedLayers.length) x hidden]).
    */
   readonly capturedFeature?: string;
+  /**
+   * Targets: each row's greedy token, the first index of its largest logit (int32 [1, new]),
+   * computed in the graph so that greedy verification need not fetch `rows × vocab` logits.
+   * Given with `logitSum`; absent in bundles converted before it existed.
+   */
+  readonly greedyToken?: string;
+  /**
+   * Targets, beside `greedyToken`: each row's sum of logits (float32 [1, new]), finite exactly
+   * when every logit of the row is (a NaN or an infinity anywhere makes the sum non-finite).
+   */
+  readonly logitSum?: string;
 }
 
 /**
@@ -312,6 +323,12 @@ export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mod
     presentKey: 'present_key.{layer}',
     presentValue: 'present_value.{layer}',
   },
+};
+
+/** Input and output names every target gets: a causal LM's, and each row's greedy token and logit sum. */
+export const TARGET_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: CAUSAL_LM_IO.inputs,
+  outputs: { ...CAUSAL_LM_IO.outputs, greedyToken: 'greedy_token', logitSum: 'logit_sum' },
 };
 
 /** Input and output names every draft LM gets: a causal LM's, and `score_rows`. */

@@ -160,6 +160,16 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
     if (!OPTIONAL_INPUTS.has(key) || inputs[key] !== undefined) v.string(inputs[key], `${at}.inputs.${key}`);
   }
   for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
+  if (outputs.greedyToken !== undefined || outputs.logitSum !== undefined) {
+    if (role !== 'target')
+      v.fail(
+        `${at}.outputs.greedyToken`,
+        'absent except for a target',
+        outputs.greedyToken ?? outputs.logitSum,
+      );
+    v.string(outputs.greedyToken, `${at}.outputs.greedyToken`);
+    v.string(outputs.logitSum, `${at}.outputs.logitSum`);
+  }
   for (const [key, name] of [
     ['pastKey', inputs.pastKey],
     ['pastValue', inputs.pastValue],

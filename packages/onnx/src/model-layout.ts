@@ -28,6 +28,8 @@ export interface CausalLmLayout {
     feature: string;
     presentKeys: string[];
     presentValues: string[];
+    /** Targets: each row's greedy token and logit sum (see `ModelOutputs.greedyToken`); absent in older bundles. */
+    greedy?: { token: string; logitSum: string };
   };
 }
 
@@ -125,6 +127,9 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       feature: model.outputs.feature,
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
+      ...(model.outputs.greedyToken && model.outputs.logitSum
+        ? { greedy: { token: model.outputs.greedyToken, logitSum: model.outputs.logitSum } }
+        : {}),
     },
   };
 }

@@ -1,6 +1,6 @@
 import { ContractError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
-import type { CacheNames, CausalLmCache } from './causal-lm-cache.js';
+import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { allocateKv, grownRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
 /** A constructor of onnxruntime-common tensors (Node loads a CommonJS copy of the class beside the ESM one). */
@@ -17,6 +17,8 @@ export type TensorClass = typeof Tensor;
  */
 export class SharedKvCache implements CausalLmCache {
   readonly location = 'cpu' as const;
+  /** It fetches every row's logits: its fetch records bind the cache tensors as outputs. */
+  readonly greedyOutputs = false;
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -87,7 +89,7 @@ export class SharedKvCache implements CausalLmCache {
     session: InferenceSession,
     inputs: Record<string, Tensor>,
     rows: number,
-    _logits: boolean,
+    _rowOutputs: RowOutputs,
     features: boolean,
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;

@@ -13,6 +13,7 @@ import {
   type ManifestModel,
   ModelMismatchError,
   parseManifest,
+  TARGET_IO,
   validateManifest,
 } from '../src/index.js';
 
@@ -175,6 +176,24 @@ describe('parseManifest / validateManifest', () => {
     const target = errorOf(() => validateManifest(manifest(causalLM({ inputs: DRAFT_LM_IO.inputs }))));
     expect(target.message).toContain(
       `field "models[0].inputs.scoreRows" must be absent for a target (verification reads every row's logits); found "score_rows"`,
+    );
+  });
+
+  it("accepts a target's greedy outputs as a pair, and only on a target", () => {
+    const target = causalLM({ outputs: TARGET_IO.outputs });
+    expect(validateManifest(manifest(target))).toEqual(manifest(target));
+    const { logitSum: _, ...alone } = TARGET_IO.outputs;
+    expect(errorOf(() => validateManifest(manifest(causalLM({ outputs: alone })))).message).toContain(
+      'field "models[0].outputs.logitSum" must be a non-empty string; found undefined',
+    );
+    const draft = causalLM({
+      id: 'draft',
+      role: 'draft',
+      inputs: DRAFT_LM_IO.inputs,
+      outputs: TARGET_IO.outputs,
+    });
+    expect(errorOf(() => validateManifest(manifest(causalLM(), draft))).message).toContain(
+      'field "models[1].outputs.greedyToken" must be absent except for a target; found "greedy_token"',
     );
   });
 

@@ -1,6 +1,11 @@
-import type { Verifier, VerifyInput, VerifyResult } from '@treespec/core';
+import { NumericError, type Verifier, type VerifyInput, type VerifyResult } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
-import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './sampling-options.js';
+import {
+  hasPenalties,
+  type ResolvedSampling,
+  resolveSampling,
+  type SamplingOptions,
+} from './sampling-options.js';
 
 /** Penalties a greedy verifier can apply before taking the argmax. */
 export type GreedyOptions = Pick<
@@ -14,14 +19,20 @@ export type GreedyOptions = Pick<
  * bonus token. The output is token for token that of plain greedy decoding (ties go to the
  * smallest token id in both). Penalties, when given, see exactly the context plain decoding
  * would see at each node. Non-finite logits throw a `NumericError` naming the position.
+ *
+ * Without penalties it reads nothing of a row but its argmax ({@link argmaxOnly}), so it takes the
+ * target's in-graph greedy tokens where the target returns them; a row whose logit sum is not
+ * finite is then refused as a whole (a -Infinity logit too, which the logits path would pass over).
  */
 export class GreedyVerifier implements Verifier {
   readonly name = 'greedy';
+  readonly argmaxOnly: boolean;
   private pipeline: LogitsPipeline | null = null;
   private readonly sampling: ResolvedSampling;
 
   constructor(options: GreedyOptions = {}) {
     this.sampling = resolveSampling({ ...options, temperature: 0 });
+    this.argmaxOnly = !hasPenalties(this.sampling);
   }
 
   reset(): void {
@@ -29,7 +40,8 @@ export class GreedyVerifier implements Verifier {
   }
 
   verify(input: VerifyInput, result: VerifyResult): void {
-    const { tree, logits, vocabSize } = input;
+    const { tree, logits, vocabSize, greedyTokens, logitSums } = input;
+    const fromTokens = this.argmaxOnly && greedyTokens !== undefined && logitSums !== undefined;
     if (this.pipeline?.vocabSize !== vocabSize) this.pipeline = new LogitsPipeline(vocabSize, this.sampling);
     const pipeline = this.pipeline;
     const penalties = pipeline.penalties;
@@ -38,11 +50,10 @@ export class GreedyVerifier implements Verifier {
     let length = 1;
     result.path[0] = 0;
     while (true) {
-      const best = pipeline.greedyToken(
-        logits,
-        node * vocabSize,
-        input.contextLength - 1 + tree.depths[node],
-      );
+      const position = input.contextLength - 1 + tree.depths[node];
+      const best = fromTokens
+        ? checkedToken(greedyTokens, logitSums, node, position)
+        : pipeline.greedyToken(logits, node * vocabSize, position);
       let next = -1;
       for (let c = node + 1; c < tree.size; c++) {
         if (tree.parents[c] === node && tree.tokens[c] === best) {
@@ -61,4 +72,21 @@ export class GreedyVerifier implements Verifier {
     result.pathLength = length;
     if (penalties) for (let k = length - 1; k >= 1; k--) penalties.pop(tree.tokens[result.path[k]]);
   }
+}
+
+/** Row `node`'s in-graph greedy token, refused as a whole when its logit sum is not finite. */
+function checkedToken(
+  greedyTokens: Int32Array,
+  logitSums: Float32Array,
+  node: number,
+  position: number,
+): number {
+  const sum = logitSums[node] as number;
+  if (!Number.isFinite(sum)) {
+    throw new NumericError(
+      `target logits at sequence position ${position} are not all finite (their sum is ${sum})`,
+      position,
+    );
+  }
+  return greedyTokens[node] as number;
 }

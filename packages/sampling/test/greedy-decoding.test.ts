@@ -35,7 +35,13 @@ const shapes: Array<[string, () => TreeGrowth]> = [
   ['chain of 5', () => new StaticTreeGrowth(StaticTreeShape.chain(5))],
 ];
 
-function setup(seed: number, quality: ToyDraftQuality, growth: TreeGrowth, vocabSize = 24) {
+function setup(
+  seed: number,
+  quality: ToyDraftQuality,
+  growth: TreeGrowth,
+  vocabSize = 24,
+  greedyTokens = false,
+) {
   // Low sharpness and a small vocabulary make near-ties and EOS common, which is where bugs hide.
   const model = new ToyLanguageModel({
     vocabSize,
@@ -45,30 +51,36 @@ function setup(seed: number, quality: ToyDraftQuality, growth: TreeGrowth, vocab
     eosTokenId: 2,
     eosBias: 0.5,
   });
-  const target = new ToyTarget(model, { featureSize: 3 });
+  const target = new ToyTarget(model, { featureSize: 3, greedyTokens });
   const drafter = new ToyDrafter({ target, growth, quality, checkFeatures: true });
   const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
   return { model, target, drafter, decoder };
 }
 
 describe('greedy speculative decoding', () => {
-  it('is token for token plain greedy decoding for every drafter quality and tree shape', async () => {
-    let compared = 0;
-    for (let seed = 1; seed <= 12; seed++) {
-      for (const quality of qualities) {
-        for (const [, makeGrowth] of shapes) {
-          const { model, decoder } = setup(seed, quality, makeGrowth());
-          const prompt = [1, (seed * 7) % 24, (seed * 13) % 24];
-          const result = await decoder.generate(prompt, { maxTokens: 40 });
-          expect(Array.from(result.tokens)).toEqual(
-            Array.from(referenceGreedy(model, prompt, { maxTokens: 40 })),
-          );
-          compared++;
+  it.each([
+    ['its logits', false],
+    ['its greedy tokens', true],
+  ])(
+    'is token for token plain greedy decoding for every drafter quality and tree shape, from %s',
+    async (_, greedyTokens) => {
+      let compared = 0;
+      for (let seed = 1; seed <= 12; seed++) {
+        for (const quality of qualities) {
+          for (const [, makeGrowth] of shapes) {
+            const { model, decoder } = setup(seed, quality, makeGrowth(), 24, greedyTokens);
+            const prompt = [1, (seed * 7) % 24, (seed * 13) % 24];
+            const result = await decoder.generate(prompt, { maxTokens: 40 });
+            expect(Array.from(result.tokens)).toEqual(
+              Array.from(referenceGreedy(model, prompt, { maxTokens: 40 })),
+            );
+            compared++;
+          }
         }
       }
-    }
-    expect(compared).toBe(12 * qualities.length * shapes.length);
-  });
+      expect(compared).toBe(12 * qualities.length * shapes.length);
+    },
+  );
 
   it('stops at EOS and at stop sequences that fall inside an accepted path, as plain decoding does', async () => {
     let eosHits = 0;
@@ -262,6 +274,45 @@ describe('streaming, aborting and limits', () => {
 
     target.nanOnVerifyCall = target.verifyCalls + 2;
     await expect(decoder.generate([1, 2], { maxTokens: 10 })).rejects.toThrow(NumericError);
+    const ok = await decoder.generate([1, 2], { maxTokens: 10 });
+    expect(ok.tokens.length).toBe(10);
+  });
+
+  it('asks the target for greedy tokens only when it reads nothing else of a row', async () => {
+    for (const [options, expected] of [
+      [{}, true],
+      [{ repetitionPenalty: 1.2 }, false],
+    ] as const) {
+      const model = new ToyLanguageModel({ vocabSize: 24, seed: 5 });
+      const target = new ToyTarget(model, { greedyTokens: true });
+      const asked = new Set<boolean>();
+      const verify = target.verify.bind(target);
+      target.verify = (tree, callOptions) => {
+        asked.add(callOptions?.greedy === true);
+        return verify(tree, callOptions);
+      };
+      const growth = new DynamicTreeGrowth({ topK: 2, depth: 3, totalTokens: 7 });
+      const verifier = new GreedyVerifier(options);
+      expect(verifier.argmaxOnly).toBe(expected);
+      const drafter = new ToyDrafter({ target, growth, quality: { kind: 'mixed', noise: 0.3 } });
+      const decoder = new SpeculativeDecoder({ target, drafter, verifier });
+      await decoder.generate([1, 2], { maxTokens: 12 });
+      expect([...asked]).toEqual([expected]);
+    }
+  });
+
+  it('refuses a row of greedy tokens whose logits are not all finite, and stays usable', async () => {
+    const { decoder, target } = setup(
+      4,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 2, totalTokens: 5 }),
+      24,
+      true,
+    );
+    target.nanOnVerifyCall = target.verifyCalls + 2;
+    await expect(decoder.generate([1, 2], { maxTokens: 10 })).rejects.toThrow(
+      /target logits at sequence position \d+ are not all finite \(their sum is NaN\)/,
+    );
     const ok = await decoder.generate([1, 2], { maxTokens: 10 });
     expect(ok.tokens.length).toBe(10);
   });

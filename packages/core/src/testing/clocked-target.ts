@@ -50,6 +50,9 @@ export class ClockedTarget<T extends TargetModel = TargetModel, C extends Verify
   get maxTreeSize(): number | undefined {
     return this.inner.maxTreeSize;
   }
+  get greedyTokens(): boolean | undefined {
+    return this.inner.greedyTokens;
+  }
   reset(): void {
     this.inner.reset();
   }

@@ -12,6 +12,11 @@ export interface ToyTargetOptions {
   maxContext?: number;
   /** Width of the fake feature rows; 0 exports none. Default 0. */
   featureSize?: number;
+  /**
+   * Return each row's greedy token and logit sum in place of the logits when a verification asks
+   * (`greedy`), as an ONNX target with in-graph greedy outputs does. Default false.
+   */
+  greedyTokens?: boolean;
 }
 
 /**
@@ -24,6 +29,7 @@ export class ToyTarget implements TargetModel {
   readonly vocabSize: number;
   readonly featureSize: number;
   readonly maxContext: number;
+  readonly greedyTokens: boolean;
   /** Number of `verify` calls since construction. */
   verifyCalls = 0;
   /** Number of `prefill` calls since construction. */
@@ -34,6 +40,8 @@ export class ToyTarget implements TargetModel {
   private cached = 0;
   private logitsBuffer = new Float32Array(0);
   private featureBuffer = new Float32Array(0);
+  private tokenBuffer = new Int32Array(0);
+  private sumBuffer = new Float32Array(0);
   private readonly scratch: Int32Array;
   private lastTree: DraftTree | null = null;
 
@@ -42,6 +50,7 @@ export class ToyTarget implements TargetModel {
     this.vocabSize = model.vocabSize;
     this.maxContext = requireInteger('maxContext', options.maxContext ?? 4096, 1);
     this.featureSize = requireInteger('featureSize', options.featureSize ?? 0, 0);
+    this.greedyTokens = options.greedyTokens ?? false;
     this.cache = new Int32Array(this.maxContext);
     this.scratch = new Int32Array(model.order);
   }
@@ -103,6 +112,7 @@ export class ToyTarget implements TargetModel {
     }
     if (call === this.nanOnVerifyCall) this.logitsBuffer[0] = Number.NaN;
     this.lastTree = tree;
+    if (this.greedyTokens && options?.greedy) return this.greedyStep(rows, options);
     return this.step(rows, options);
   }
 
@@ -124,6 +134,32 @@ export class ToyTarget implements TargetModel {
 
   private writeFeature(hash: number, row: number): void {
     this.featureFor(hash, this.featureBuffer, row * this.featureSize);
+  }
+
+  /** Each row's first largest logit and logit sum, in place of the logits. */
+  private greedyStep(rows: number, options: TargetCallOptions): TargetStep {
+    if (this.tokenBuffer.length < rows) {
+      this.tokenBuffer = new Int32Array(rows * 2);
+      this.sumBuffer = new Float32Array(rows * 2);
+    }
+    const vocab = this.vocabSize;
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) {
+        const x = this.logitsBuffer[r * vocab + v] as number;
+        sum += x;
+        if (x > (this.logitsBuffer[r * vocab + best] as number)) best = v;
+      }
+      this.tokenBuffer[r] = best;
+      this.sumBuffer[r] = sum;
+    }
+    return {
+      ...this.step(rows, options),
+      logits: new Float32Array(0),
+      greedyTokens: this.tokenBuffer.subarray(0, rows),
+      logitSums: this.sumBuffer.subarray(0, rows),
+    };
   }
 
   private ensure(rows: number): void {
