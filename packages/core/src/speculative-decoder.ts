@@ -254,8 +254,9 @@ export class SpeculativeDecoder {
   }
 
   /**
-   * Verifies the drafted tree against the target's logits, commits the accepted path in the
-   * target's cache and appends it and the bonus token to `tokens`; returns the new length.
+   * Verifies the drafted tree against the target's step (its logits, or each row's greedy token
+   * when it returned those), commits the accepted path in the target's cache and appends it and
+   * the bonus token to `tokens`; returns the new length.
    */
   private accept(step: TargetStep, tokens: Int32Array, length: number, promptLength: number): number {
     const { target, tree, result, plan } = this;
