@@ -33,13 +33,13 @@ export class HostKvCache extends KvCache implements CausalLmCache {
     this.newValues = new Array<KvArray>(layers);
     const cache = [...names.presentKeys, ...names.presentValues];
     const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
+    const logits = withFeature([names.logits, ...cache]);
     this.greedyOutputs = names.greedy !== undefined;
     this.fetches = {
       none: withFeature(cache),
-      logits: withFeature([names.logits, ...cache]),
-      greedy: names.greedy
-        ? withFeature([names.greedy.token, names.greedy.logitSum, ...cache])
-        : withFeature([names.logits, ...cache]),
+      logits,
+      // Never asked for without the outputs (greedyOutputs is false then); the logits stand in.
+      greedy: names.greedy ? withFeature([names.greedy.token, names.greedy.logitSum, ...cache]) : logits,
     };
   }
 

@@ -2,6 +2,7 @@ import type { DraftTree } from '../draft-tree.js';
 import { ContextOverflowError, ContractError } from '../errors.js';
 import type { KeepPlan } from '../keep-plan.js';
 import type { TargetCallOptions, TargetModel, TargetStep } from '../target-model.js';
+import { argmax } from '../top-k.js';
 import { requireInteger } from '../validate.js';
 import { mix32, unit } from './hash.js';
 import type { ToyLanguageModel } from './toy-model.js';
@@ -144,14 +145,9 @@ export class ToyTarget implements TargetModel {
     }
     const vocab = this.vocabSize;
     for (let r = 0; r < rows; r++) {
-      let best = 0;
       let sum = 0;
-      for (let v = 0; v < vocab; v++) {
-        const x = this.logitsBuffer[r * vocab + v] as number;
-        sum += x;
-        if (x > (this.logitsBuffer[r * vocab + best] as number)) best = v;
-      }
-      this.tokenBuffer[r] = best;
+      for (let v = r * vocab; v < (r + 1) * vocab; v++) sum += this.logitsBuffer[v] as number;
+      this.tokenBuffer[r] = argmax(this.logitsBuffer, r * vocab, vocab);
       this.sumBuffer[r] = sum;
     }
     return {
