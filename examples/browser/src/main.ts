@@ -247,10 +247,15 @@ function fmt(value: number, digits: number): string {
  */
 async function run(
   prompt: string = ui.prompt.value,
-  options: { maxTokens?: number; compare?: boolean } = {},
+  options: { maxTokens?: number; compare?: boolean; temperature?: number; seed?: number } = {},
 ): Promise<RunOutcome | null> {
   if (!client || !loaded) return null;
   const maxTokens = options.maxTokens ?? Number(ui.maxTokens.value);
+  // Greedy unless the caller (a test through `treespecDemo`) samples; both runs sample alike.
+  const sampling = {
+    ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  };
   const compare = options.compare ?? ui.compare.checked;
   const controller = new AbortController();
   current = controller;
@@ -293,6 +298,7 @@ async function run(
     const spec = await client
       .generate(prompt, {
         maxTokens,
+        ...sampling,
         signal: controller.signal,
         // Twenty trees a second are plenty to watch, and each one sent costs the decoding loop.
         treeIntervalMs: 50,
@@ -328,7 +334,12 @@ async function run(
     let plain: WorkerResult | null = null;
     if (compare && spec.finishReason !== 'abort') {
       ui.plainTps.textContent = '…';
-      plain = await client.generate(prompt, { maxTokens, plain: true, signal: controller.signal });
+      plain = await client.generate(prompt, {
+        maxTokens,
+        ...sampling,
+        plain: true,
+        signal: controller.signal,
+      });
       if (plain.finishReason === 'abort') plain = null;
     }
     const speedup = plain ? spec.stats.tokensPerSecond / plain.stats.tokensPerSecond : null;

@@ -44,7 +44,10 @@ type Demo = {
     speedup: number | null;
     identical: boolean | null;
   };
-  run(prompt?: string, options?: { maxTokens?: number; compare?: boolean }): Promise<Demo['lastRun']>;
+  run(
+    prompt?: string,
+    options?: { maxTokens?: number; compare?: boolean; temperature?: number; seed?: number },
+  ): Promise<Demo['lastRun']>;
 };
 
 /** Waits until the page's state is one of `states` and returns it. */
@@ -273,10 +276,30 @@ describe.skipIf(!runBrowser)('the example page in Chromium', () => {
         expect(runs.map((run) => run.spec.stats.meanTreeSize * run.spec.stats.steps)).toEqual(
           runs.map((run) => run.spec.stats.steps + 1),
         );
+        // Sampling reads the logits, which the target leaves on the device (greedy steps read each
+        // row's greedy token instead): they come down through the logits copy graph and sample as
+        // Node's CPU provider does with the same seed.
+        const sampling = { temperature: 1, seed: 11 };
+        const sampled = await page.evaluate(
+          ({ prompt, maxTokens, sampling }) =>
+            (window as unknown as { treespecDemo: Demo }).treespecDemo.run(prompt, {
+              maxTokens,
+              compare: true,
+              ...sampling,
+            }),
+          { prompt: prompts[1] as string, maxTokens: WEBGPU_TOKENS, sampling },
+        );
         const generator = await loadTreespec(tinyModelDirectory());
         const reference = await generator.generate(prompts[0] as string, { maxTokens: WEBGPU_TOKENS });
+        const sampledReference = await generator.generate(prompts[1] as string, {
+          maxTokens: WEBGPU_TOKENS,
+          plain: true,
+          ...sampling,
+        });
         await generator.dispose();
         expect(runs[0]?.spec.text).toBe(reference.text);
+        expect(sampled.spec.stats.generatedTokens).toBe(WEBGPU_TOKENS);
+        expect(sampled.plain?.text).toBe(sampledReference.text);
         await page.screenshot({ path: `${ARTIFACTS}browser-webgpu.png`, fullPage: true });
       } finally {
         await browser.close();

@@ -7,9 +7,12 @@
  * For each attention layout (plain, and fused GroupQueryAttention converted into a temporary
  * folder) and provider, it prefills `context` tokens through the causal-LM runner and times
  * `verify` + `commit` of a one-node tree and of an eight-node chain (median of `reps`); the plain
- * layout also with the KV cache on the device (`DeviceKvCache`: present outputs on `gpu-buffer`,
- * commits by the compaction graph, timed until the compaction is done), as the planner sets it up
- * on webgpu, and on the CPU provider the same logic on host tensors. For the
+ * layout also with the KV cache on the device (`DeviceKvCache`: present outputs and logits on
+ * `gpu-buffer`, commits by the compaction graph, timed until the compaction is done), as the
+ * planner sets it up on webgpu, and on the CPU provider the same logic on host tensors; and with
+ * the cache on the device, a verification that reads the logits (copied down by the logits copy
+ * graph) against a greedy one (each row's greedy token only, the logits left on the device),
+ * alternating step by step. For the
  * fused layout on WebGPU it also times the bare session two ways with the same feeds: the cache
  * as host tensors bound to `past_*`/`present_*` (what the runner does: uploaded and read back
  * every call), and the cache kept on the device (`preferredOutputLocation: 'gpu-buffer'`, each
@@ -28,6 +31,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DraftTree, KeepPlan, planKeep } from '@treespec/core';
 import {
+  type CausalLmLayout,
   causalLmLayout,
   compactionModel,
   compactionOutputLocations,
@@ -35,6 +39,7 @@ import {
   deviceCacheOutputLocations,
   findModel,
   layerName,
+  logitsCopyModel,
   OnnxCausalLm,
   parseManifest,
 } from '@treespec/onnx';
@@ -82,6 +87,23 @@ function medians(costs: Cost[]): Cost {
   };
 }
 
+/** The sessions a device cache needs beside the target, on `provider`, as the planner opens them. */
+async function deviceSessions(
+  layout: CausalLmLayout,
+  provider: ExecutionProvider,
+): Promise<{ compaction: ort.InferenceSession; logitsCopy: ort.InferenceSession }> {
+  const options = { executionProvider: provider };
+  return {
+    compaction: await createSession(
+      compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+      options,
+      'drafter',
+      compactionOutputLocations(layout.layers),
+    ),
+    logitsCopy: await createSession(logitsCopyModel(layout.vocabSize), options, 'drafter', {}),
+  };
+}
+
 /**
  * Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached
  * tokens; with `onDevice`, the cache is a {@link DeviceKvCache} and the step ends when its
@@ -96,24 +118,19 @@ async function stepCost(
   const file = join(dir, 'treespec.json');
   const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
   const layout = causalLmLayout(entry);
-  const options = { executionProvider: provider };
-  const compaction = onDevice
-    ? await createSession(
-        compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
-        options,
-        'drafter',
-        compactionOutputLocations(layout.layers),
-      )
-    : undefined;
   const runner = new OnnxCausalLm(
     await createSession(
       join(dir, entry.file),
-      options,
+      { executionProvider: provider },
       'target',
       onDevice ? deviceCacheOutputLocations(layout) : undefined,
     ),
     layout,
-    { maxContext: capacity, cacheChunk: capacity, ...(compaction ? { compaction } : {}) },
+    {
+      maxContext: capacity,
+      cacheChunk: capacity,
+      ...(onDevice ? await deviceSessions(layout, provider) : {}),
+    },
   );
   const { cache } = runner;
   try {
@@ -141,6 +158,56 @@ async function stepCost(
   }
 }
 
+/**
+ * Median ms of `verify` + `commit` with the cache (and the logits) on the device, the verification
+ * reading the logits (copied down by the logits copy graph) and reading each row's greedy token
+ * (the logits left on the device), alternating step by step.
+ */
+async function deviceLogitsCosts(
+  provider: ExecutionProvider,
+  nodes: number,
+): Promise<{ logitsRead: Cost; greedy: Cost }> {
+  const file = join(TINY, 'treespec.json');
+  const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
+  const layout = causalLmLayout(entry);
+  const runner = new OnnxCausalLm(
+    await createSession(
+      join(TINY, entry.file),
+      { executionProvider: provider },
+      'target',
+      deviceCacheOutputLocations(layout),
+    ),
+    layout,
+    { maxContext: capacity, cacheChunk: capacity, ...(await deviceSessions(layout, provider)) },
+  );
+  const cache = runner.cache as DeviceKvCache;
+  try {
+    const prompt = Int32Array.from({ length: context }, (_, i) => 100 + ((i * 37) % 5000));
+    const tree = new DraftTree(nodes);
+    const keep = new KeepPlan(nodes);
+    const root = Int32Array.from([0]);
+    const times: [Cost[], Cost[]] = [[], []];
+    for (let r = 0; r <= reps; r++) {
+      for (const greedy of r % 2 ? [true, false] : [false, true]) {
+        runner.reset();
+        await runner.prefill(prompt);
+        tree.reset(7);
+        for (let n = 1; n < nodes; n++) tree.add(n - 1, 11 + n, 0);
+        await cache.ready();
+        const cost = await timed(async () => {
+          await runner.verify(tree, { greedy });
+          runner.commit(planKeep(tree, root, 1, keep));
+          await cache.ready();
+        });
+        if (r > 0) times[greedy ? 1 : 0].push(cost); // the first builds WebGPU pipelines
+      }
+    }
+    return { logitsRead: medians(times[0]), greedy: medians(times[1]) };
+  } finally {
+    await runner.dispose();
+  }
+}
+
 /** A bare fused-target session with its feeds and fetches, the cache on the host or on the device. */
 async function fusedCall(
   dir: string,
@@ -160,6 +227,8 @@ async function fusedCall(
       : {}),
   });
   const feeds: Record<string, ort.Tensor> = {};
+  if (entry.inputs.scoreRows)
+    feeds[entry.inputs.scoreRows] = new ort.Tensor('int64', BigInt64Array.of(1n), [1]);
   for (const name of past)
     feeds[name] = new ort.Tensor('float32', new Float32Array(kvHeads * capacity * headDim), [
       1,
@@ -225,17 +294,15 @@ async function deviceCacheMemory(rounds: number, release: boolean): Promise<numb
   const file = join(TINY, 'treespec.json');
   const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
   const layout = causalLmLayout(entry);
-  const options = { executionProvider: 'webgpu' as const };
-  const compaction = await createSession(
-    compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
-    options,
-    'drafter',
-    compactionOutputLocations(layout.layers),
-  );
   const runner = new OnnxCausalLm(
-    await createSession(join(TINY, entry.file), options, 'target', deviceCacheOutputLocations(layout)),
+    await createSession(
+      join(TINY, entry.file),
+      { executionProvider: 'webgpu' },
+      'target',
+      deviceCacheOutputLocations(layout),
+    ),
     layout,
-    { maxContext: 512, compaction },
+    { maxContext: 512, ...(await deviceSessions(layout, 'webgpu')) },
   );
   const tree = new DraftTree(4);
   const keep = new KeepPlan(4);
@@ -281,11 +348,18 @@ try {
         verify1: await stepCost(dir, provider, 1),
         verify8: await stepCost(dir, provider, 8),
       };
-      if (layout === 'plain')
+      if (layout === 'plain') {
         report[`plain/${provider}, cache on the device`] = {
           verify1: await stepCost(dir, provider, 1, true),
           verify8: await stepCost(dir, provider, 8, true),
         };
+        report[
+          `plain/${provider}, cache on the device: logits read (copied down) against greedy (left there)`
+        ] = {
+          verify1: await deviceLogitsCosts(provider, 1),
+          verify8: await deviceLogitsCosts(provider, 8),
+        };
+      }
     }
   }
   report['fused/webgpu bare call, 1 row'] = await fusedCallCosts(fusedDir);

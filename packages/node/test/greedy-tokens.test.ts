@@ -75,5 +75,5 @@ describe("the tiny target's in-graph greedy tokens", () => {
     } finally {
       await generator.dispose();
     }
-  });
+  }, 60_000);
 });

@@ -3,11 +3,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DraftTree, ProviderSupportError } from '@treespec/core';
-import { causalLmLayout, DeviceKvCache, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import {
+  causalLmLayout,
+  compactionModel,
+  compactionOutputLocations,
+  DeviceKvCache,
+  deviceCacheOutputLocations,
+  findModel,
+  logitsCopyModel,
+  OnnxCausalLm,
+  parseManifest,
+} from '@treespec/onnx';
+import type { InferenceSession } from 'onnxruntime-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
-import { bundleWithTarget } from './converted-target.js';
-import { devPrompts, TINY } from './tiny.js';
+import { bundleWithTarget, targetEntry } from './converted-target.js';
+import { devPrompts, TINY, targetCases } from './tiny.js';
 import { webGpuUnavailable } from './webgpu-adapter.js';
 
 /**
@@ -94,6 +105,82 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       expect((generator.target as OnnxCausalLm).cacheLocation).toBe('gpu-buffer');
       expect((cpu.target as OnnxCausalLm).cacheLocation).toBe('cpu');
       expect((cpu.target as OnnxCausalLm).cache).not.toBeInstanceOf(DeviceKvCache);
+    } finally {
+      await generator.dispose();
+      await cpu.dispose();
+    }
+  }, 300_000);
+
+  it('leave the target’s logits on the device for greedy verifications, and copy them down, equal to the host cache’s, when read', async (ctx) => {
+    ctx.skip(unavailable !== null, unavailable ?? '');
+    const layout = causalLmLayout(targetEntry(TINY));
+    const webgpu = { executionProvider: 'webgpu' } as const;
+    const file = join(TINY, 'target.onnx');
+    let copies = 0;
+    const copy = await createSession(logitsCopyModel(layout.vocabSize), webgpu, 'drafter', {});
+    const counted = Object.assign(Object.create(copy) as InferenceSession, {
+      run: (...args: Parameters<InferenceSession['run']>) => {
+        copies++;
+        return copy.run(...args);
+      },
+    });
+    const device = new OnnxCausalLm(
+      await createSession(file, webgpu, 'target', deviceCacheOutputLocations(layout)),
+      layout,
+      {
+        maxContext: 64,
+        compaction: await createSession(
+          compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+          webgpu,
+          'drafter',
+          compactionOutputLocations(layout.layers),
+        ),
+        logitsCopy: counted,
+      },
+    );
+    const host = new OnnxCausalLm(await createSession(file, webgpu), layout, { maxContext: 64 });
+    try {
+      const tree = new DraftTree(6);
+      tree.reset(1);
+      for (const [i, parent] of [0, 0, 1, 1, 2].entries()) tree.add(parent, 300 + 37 * i, 0);
+      const prompt = Int32Array.from(targetCases()[0]!.prompt_ids.slice(0, 16));
+      await device.prefill(prompt);
+      await host.prefill(prompt);
+      const greedy = await device.verify(tree, { greedy: true });
+      const tokens = greedy.greedyTokens!.slice();
+      expect(greedy.logits.length).toBe(0);
+      expect(copies).toBe(0);
+      const read = Float32Array.from((await device.verify(tree)).logits);
+      expect(copies).toBe(1);
+      const { logits } = await host.verify(tree);
+      expect(read).toEqual(logits);
+      const vocab = layout.vocabSize;
+      for (let row = 0; row < tree.size; row++) {
+        let best = 0;
+        for (let v = 1; v < vocab; v++) if (logits[row * vocab + v]! > logits[row * vocab + best]!) best = v;
+        expect(tokens[row], `row ${row}`).toBe(best);
+      }
+    } finally {
+      await device.dispose();
+      await host.dispose();
+    }
+  }, 300_000);
+
+  it('sample as the CPU provider does with the logits copied down from the device', async (ctx) => {
+    ctx.skip(unavailable !== null, unavailable ?? '');
+    const options = { drafter: 'eagle2', tree: TREE, maxContext: 192 } as const;
+    const generator = await loadTreespec(TINY, { ...options, executionProvider: 'webgpu', warmUp: false });
+    const cpu = await loadTreespec(TINY, options);
+    try {
+      expect((generator.target as OnnxCausalLm).cache).toBeInstanceOf(DeviceKvCache);
+      for (const { id, prompt } of devPrompts(3)) {
+        const sampling = { maxTokens: TOKENS, temperature: 1, seed: 7 } as const;
+        const plain = await generator.generate(prompt, { ...sampling, plain: true });
+        const reference = await cpu.generate(prompt, { ...sampling, plain: true });
+        expect(Array.from(plain.tokens), id).toEqual(Array.from(reference.tokens));
+        const speculative = await generator.generate(prompt, sampling);
+        expect(speculative.tokens.length, id).toBe(TOKENS);
+      }
     } finally {
       await generator.dispose();
       await cpu.dispose();

@@ -41,6 +41,12 @@ export interface CausalLmRunnerOptions {
    * Default: a host cache.
    */
   compaction?: InferenceSession;
+  /**
+   * With `compaction`, the session of `logitsCopyModel(vocab)` on the target's provider: where the
+   * session's logits are preferred on `gpu-buffer` too (`deviceCacheOutputLocations`), it brings
+   * them to the host for the calls that read them. The runner releases it.
+   */
+  logitsCopy?: InferenceSession;
 }
 
 /**
@@ -124,7 +130,16 @@ export class OnnxCausalLm implements TargetModel {
       layout.attention === 'fused'
         ? new SharedKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk)
         : options.compaction
-          ? new DeviceKvCache(options.compaction, names, kvHeads, headDim, this.maxContext, dtype, maxRows)
+          ? new DeviceKvCache(
+              options.compaction,
+              names,
+              kvHeads,
+              headDim,
+              this.maxContext,
+              dtype,
+              maxRows,
+              options.logitsCopy,
+            )
           : new HostKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk);
     this.ids = new Int64Buffer(maxRows);
     this.positions = new Int64Buffer(maxRows);

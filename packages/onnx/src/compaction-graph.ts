@@ -1,4 +1,5 @@
 import type { KvDtype } from './kv-cache.js';
+import { ELEMENT_TYPE, modelProto, nodeProto, valueInfo } from './onnx-wire.js';
 
 /**
  * The names of a compaction graph's values for `layers` layers: per layer the cached rows
@@ -29,9 +30,6 @@ export function compactionNames(layers: number): CompactionNames {
   };
 }
 
-/** ONNX `TensorProto.DataType` numbers. */
-const ELEMENT_TYPE: Readonly<Record<KvDtype | 'int64', number>> = { float32: 1, float16: 10, int64: 7 };
-
 /**
  * The ONNX model that commits rows of a plain-attention cache (`[1, rows, kvHeads, headDim]` per
  * layer, sequence-major) without leaving the device it runs on: per layer and for keys and values,
@@ -59,74 +57,11 @@ export function compactionModel(
   for (let l = 0; l < layers; l++) {
     for (const [past, added, kept] of lists) {
       const gathered = `${added[l]}.kept`;
-      nodes.push(node('Gather', [added[l]!, names.keep], gathered, 1));
-      nodes.push(node('Concat', [past[l]!, gathered], kept[l]!, 1));
+      nodes.push(nodeProto('Gather', [added[l]!, names.keep], gathered, 1));
+      nodes.push(nodeProto('Concat', [past[l]!, gathered], kept[l]!, 1));
       inputs.push(cacheValue(past[l]!, 'past'), cacheValue(added[l]!, 'rows'));
       outputs.push(cacheValue(kept[l]!, 'total'));
     }
   }
-  const graph = message([
-    ...nodes.map((n) => bytesField(1, n)),
-    stringField(2, 'treespec_kv_compaction'),
-    ...inputs.map((v) => bytesField(11, v)),
-    ...outputs.map((v) => bytesField(12, v)),
-  ]);
-  const opset = message([stringField(1, ''), varintField(2, 13)]);
-  return message([varintField(1, 8), stringField(2, 'treespec'), bytesField(7, graph), bytesField(8, opset)]);
-}
-
-/** A `NodeProto` with one output and an integer `axis` attribute. */
-function node(opType: string, inputs: string[], output: string, axis: number): Uint8Array {
-  const attribute = message([stringField(1, 'axis'), varintField(3, axis), varintField(20, 2)]);
-  return message([
-    ...inputs.map((name) => stringField(1, name)),
-    stringField(2, output),
-    stringField(3, output),
-    stringField(4, opType),
-    bytesField(5, attribute),
-  ]);
-}
-
-/** A `ValueInfoProto` of a tensor; string dimensions are symbolic. */
-function valueInfo(name: string, element: number, dims: (number | string)[]): Uint8Array {
-  const shape = message(
-    dims.map((d) => bytesField(1, typeof d === 'number' ? varintField(1, d) : stringField(2, d))),
-  );
-  const tensorType = message([varintField(1, element), bytesField(2, shape)]);
-  return message([stringField(1, name), bytesField(2, message([bytesField(1, tensorType)]))]);
-}
-
-// Protocol buffers wire format: a field is a varint key (number << 3 | wire type) and its payload.
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-function varintField(field: number, value: number): Uint8Array {
-  return Uint8Array.from([...varint(field << 3), ...varint(value)]);
-}
-
-function bytesField(field: number, payload: Uint8Array): Uint8Array {
-  return message([Uint8Array.from([...varint((field << 3) | 2), ...varint(payload.length)]), payload]);
-}
-
-function stringField(field: number, text: string): Uint8Array {
-  return bytesField(field, new TextEncoder().encode(text));
-}
-
-function message(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return modelProto('treespec_kv_compaction', nodes, inputs, outputs);
 }

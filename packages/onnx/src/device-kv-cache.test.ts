@@ -1,8 +1,9 @@
-import { ContextOverflowError } from '@treespec/core';
+import { ContextOverflowError, ContractError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
 import { compactionNames } from './compaction-graph.js';
 import { DeviceKvCache } from './device-kv-cache.js';
+import { LOGITS_COPY_NAMES } from './logits-copy-graph.js';
 
 const LAYERS = 2;
 const ROW = 2; // kvHeads 1 × headDim 2
@@ -182,6 +183,71 @@ describe('DeviceKvCache', () => {
     cache.reset();
     await cache.ready();
     expect(cache.location).toBe('cpu');
+  });
+
+  it('copies logits the model left on the device to the host only for calls that read them, and releases them either way', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const withGreedy = { ...MODEL, greedy: { token: 'greedy_token', logitSum: 'logit_sum' } };
+    const deviceLogits: Tensor[] = [];
+    const released = new Set<Tensor>();
+    const model = {
+      outputNames: [...withGreedy.presentKeys, ...withGreedy.presentValues, 'logits', 'greedy_token'],
+      async run() {
+        const out: Record<string, Tensor> = {};
+        for (const name of [...withGreedy.presentKeys, ...withGreedy.presentValues])
+          out[name] = rowsTensor(ledger, [1, 2]);
+        const logits: Tensor = Tensor.fromGpuBuffer({} as never, {
+          dataType: 'float32',
+          dims: [1, 2, 3],
+          dispose: (): void => {
+            released.add(logits);
+          },
+        });
+        deviceLogits.push(logits);
+        out.logits = logits;
+        out.greedy_token = new Tensor('int32', Int32Array.from([2, 0]), [1, 2]);
+        return out;
+      },
+    } as unknown as InferenceSession;
+    const copied: Tensor[] = [];
+    const copy = {
+      async run(feeds: Record<string, Tensor>) {
+        expect(feeds[LOGITS_COPY_NAMES.deviceLogits]).toBe(deviceLogits.at(-1));
+        const host = new Tensor('float32', Float32Array.from([0, 1, 2, 3, 4, 5]), [1, 2, 3]);
+        copied.push(host);
+        return { [LOGITS_COPY_NAMES.logits]: host };
+      },
+      async release() {},
+    } as unknown as InferenceSession;
+    const cache = new DeviceKvCache(
+      compactionSession(ledger).session,
+      withGreedy,
+      1,
+      2,
+      64,
+      'float32',
+      8,
+      copy,
+    );
+    expect(cache.greedyOutputs).toBe(true);
+    for (const rowOutputs of ['none', 'greedy'] as const) {
+      const out = await cache.run(model, {}, 2, rowOutputs, false);
+      expect(copied).toHaveLength(0);
+      expect(out.greedy_token!.data).toEqual(Int32Array.from([2, 0]));
+      expect(released.has(deviceLogits.at(-1)!)).toBe(true);
+    }
+    const out = await cache.run(model, {}, 2, 'logits', false);
+    expect(copied).toHaveLength(1);
+    expect(out.logits).toBe(copied[0]);
+    expect(released.has(deviceLogits.at(-1)!)).toBe(true);
+    // Without a copy session, a call that reads the logits is refused, and the cache stays usable.
+    const uncopied = new DeviceKvCache(compactionSession(ledger).session, withGreedy, 1, 2, 64, 'float32', 8);
+    await expect(uncopied.run(model, {}, 2, 'logits', false)).rejects.toThrow(ContractError);
+    expect(released.has(deviceLogits.at(-1)!)).toBe(true);
+    uncopied.commit(null, 2);
+    await uncopied.ready();
+    expect(rowValues(uncopied.keyTensor(0))).toEqual([1, 2]);
+    expect((await uncopied.run(model, {}, 2, 'greedy', false)).greedy_token).toBeDefined();
   });
 
   it('refuses a commit past its capacity', () => {

@@ -1,9 +1,10 @@
-import { ContextOverflowError } from '@treespec/core';
+import { ContextOverflowError, ContractError } from '@treespec/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { compactionNames } from './compaction-graph.js';
 import { DeviceCacheTensors } from './device-cache-tensors.js';
 import type { KvDtype } from './kv-cache.js';
+import { LOGITS_COPY_NAMES } from './logits-copy-graph.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 /** Where ONNX Runtime puts a session output (onnxruntime-common's `preferredOutputLocation` values). */
@@ -14,11 +15,28 @@ export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
 
 /**
  * The `preferredOutputLocation` of a causal LM whose cache is a {@link DeviceKvCache} on a GPU
- * provider: its new entries (`present_*`) stay on the device, logits and features come to the host.
+ * provider: its new entries (`present_*`) stay on the device, and so do its logits where the model
+ * also outputs each row's greedy token (`names.greedy`), which comes to the host with the features.
+ * Logits on the device reach the host only through a {@link logitsCopyModel} session, for the calls
+ * whose logits the verifier reads ({@link logitsStayOnDevice}).
  */
 export function deviceCacheOutputLocations(layout: CausalLmLayout): OutputPlacement {
-  const { presentKeys, presentValues } = layout.names;
-  return Object.fromEntries([...presentKeys, ...presentValues].map((name) => [name, 'gpu-buffer' as const]));
+  const { presentKeys, presentValues, logits } = layout.names;
+  return Object.fromEntries(
+    [...presentKeys, ...presentValues, ...(logitsStayOnDevice(layout) ? [logits] : [])].map((name) => [
+      name,
+      'gpu-buffer' as const,
+    ]),
+  );
+}
+
+/**
+ * Whether {@link deviceCacheOutputLocations} leaves the logits on the device: when the model
+ * outputs each row's greedy token, so a greedy verification needs no logits on the host. Older
+ * bundles, without those outputs, download every call's logits.
+ */
+export function logitsStayOnDevice(layout: CausalLmLayout): boolean {
+  return layout.names.greedy !== undefined;
 }
 
 /** The `preferredOutputLocation` of a compaction session whose kept rows stay on the device. */
@@ -35,6 +53,10 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
  * accepted rows after the cached ones. Nothing of the cache crosses to the host. On the CPU
  * provider the same session runs on host tensors, which is how CI exercises this path.
  *
+ * Logits the model leaves on the device too ({@link deviceCacheOutputLocations}) are copied to the
+ * host by the logits copy session only for calls that read them; a prefill's and a greedy
+ * verification's are released where they are.
+ *
  * A commit only starts the compaction; {@link DeviceKvCache.ready} waits for it, so that it
  * overlaps with whatever the caller does before the next model call (a drafter's call may then
  * start while it runs: hosts whose runtime cannot run two sessions at once, such as
@@ -42,9 +64,12 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
  * disposed, releasing their device memory.
  */
 export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
-  /** It fetches every output (see {@link run}), the logits among them. */
-  readonly greedyOutputs = false;
+  /** Whether {@link run} returns each row's greedy token: whenever the model outputs it. */
+  readonly greedyOutputs: boolean;
   private readonly names: CacheNames;
+  /** The logits copy session, for models whose logits stay on the device. */
+  private readonly logitsCopy: InferenceSession | null;
+  private readonly copyFeeds: Record<string, Tensor> = {};
   /** The last call's new-entry outputs, until a commit keeps some of them (else `empty`). */
   private readonly newKeys: Tensor[];
   private readonly newValues: Tensor[];
@@ -54,6 +79,9 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
    *   on the provider of the model whose cache this is.
    * @param names the model's cache inputs and outputs, one per layer.
    * @param maxRows most new rows of one call.
+   * @param logitsCopy the session of `logitsCopyModel(vocab)` on the model's provider, which brings
+   *   logits the model left on the device to the host; needed when the model's logits are preferred
+   *   on `gpu-buffer`.
    */
   constructor(
     session: InferenceSession,
@@ -63,9 +91,12 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     capacity: number,
     dtype: KvDtype,
     maxRows: number,
+    logitsCopy?: InferenceSession,
   ) {
     super(session, names.pastKeys.length, kvHeads, headDim, capacity, dtype, maxRows);
     this.names = names;
+    this.greedyOutputs = names.greedy !== undefined;
+    this.logitsCopy = logitsCopy ?? null;
     this.newKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
   }
@@ -77,16 +108,18 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
 
   /**
    * Runs the call after the running commit is done, with the cache's tensors as the past, and
-   * holds its new-entry outputs. Every output is fetched, a prefill's logits too: with outputs
-   * preferred on the device, onnxruntime-node 1.30 failed a verification after prefills that had
-   * left the logits out ("Tensor size mismatch"). Logits and features are expected on the host
-   * (their preferred location stays `cpu`).
+   * holds its new-entry outputs. Every output is fetched: with outputs preferred on the device,
+   * onnxruntime-node 1.30 failed a verification after prefills that had left the logits out
+   * ("Tensor size mismatch"). Features and greedy tokens come to the host; logits left on the
+   * device come to the host only when `rowOutputs` is `logits`, and are released either way.
+   * @throws ContractError when the model left its logits on the device, the call reads them and
+   *   the cache has no logits copy session.
    */
   async run(
     session: InferenceSession,
     inputs: Record<string, Tensor>,
     _rows: number,
-    _rowOutputs: RowOutputs,
+    rowOutputs: RowOutputs,
     _features: boolean,
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
@@ -97,7 +130,30 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
       this.newKeys[l] = out[names.presentKeys[l]!]!;
       this.newValues[l] = out[names.presentValues[l]!]!;
     }
-    return out;
+    const logits = out[names.logits]!;
+    if (logits.location !== 'gpu-buffer') return out;
+    try {
+      return rowOutputs === 'logits' ? { ...out, [names.logits]: await this.logitsToHost(logits) } : out;
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  /** Copies logits the model left on the device to the host. */
+  private async logitsToHost(logits: Tensor): Promise<Tensor> {
+    if (!this.logitsCopy)
+      throw new ContractError(
+        'expected a logits copy session (logitsCopyModel) beside a target whose logits stay on the device; found none, and this call reads its logits',
+      );
+    this.copyFeeds[LOGITS_COPY_NAMES.deviceLogits] = logits;
+    const copied = await this.logitsCopy.run(this.copyFeeds);
+    return copied[LOGITS_COPY_NAMES.logits]!;
+  }
+
+  /** Releases every tensor, the compaction session and the logits copy session. */
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    await this.logitsCopy?.release();
   }
 
   /** Holds one call's new-entry outputs (`[1, rows, kvHeads, headDim]` per layer) for the next commit. */

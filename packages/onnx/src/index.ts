@@ -21,6 +21,7 @@ export {
   compactionOutputLocations,
   DeviceKvCache,
   deviceCacheOutputLocations,
+  logitsStayOnDevice,
   type OutputLocation,
   type OutputPlacement,
 } from './device-kv-cache.js';
@@ -31,6 +32,7 @@ export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.
 export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runner.js';
 export { checkGraph, type GraphSignature } from './graph-check.js';
 export type { HeadRunnerOptions } from './head-runner.js';
+export { LOGITS_COPY_NAMES, logitsCopyModel } from './logits-copy-graph.js';
 export {
   type ActivationDtype,
   type AttentionLayout,

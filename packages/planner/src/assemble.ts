@@ -15,6 +15,8 @@ import {
   compactionOutputLocations,
   deviceCacheOutputLocations,
   draftDeviceCacheSetup,
+  logitsCopyModel,
+  logitsStayOnDevice,
   type ManifestModel,
   OnnxCausalLm,
   type OutputPlacement,
@@ -108,10 +110,16 @@ export async function assemble(
         compactionOutputLocations(layout.layers),
       )
     : undefined;
+  // Logits left on the device come down only for the calls that read them.
+  const logitsCopy =
+    onDevice && logitsStayOnDevice(layout)
+      ? await openGraph(logitsCopyModel(layout.vocabSize), {})
+      : undefined;
   const target = new OnnxCausalLm(session, layout, {
     maxContext: plan.maxContext,
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
     ...(compaction ? { compaction } : {}),
+    ...(logitsCopy ? { logitsCopy } : {}),
   });
   const generator = new TextGenerator({
     tokenizer,

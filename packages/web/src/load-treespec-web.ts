@@ -261,12 +261,13 @@ export async function loadTreespecWeb(
         }
       },
       tokenizer,
-      // The target's KV cache compaction graph, on the provider the target just opened on (the
-      // planner asks for it where its policy keeps the cache on the device).
+      // The target's in-memory graphs (its KV cache compaction, its logits copy), on the provider
+      // the target just opened on (the planner asks for them where its policy keeps the cache on
+      // the device).
       async (graph: Uint8Array, outputs: OutputPlacement) =>
         inTurn(
           await open(
-            { url: `${manifestUrl} (KV cache compaction graph)`, bytes: graph, externalData: [] },
+            { url: `${manifestUrl} (an in-memory graph of the target)`, bytes: graph, externalData: [] },
             threads.threads,
             outputs,
           ),
