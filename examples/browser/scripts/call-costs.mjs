@@ -119,7 +119,10 @@ for (const rt of runtimes) {
       rows: n,
       session: rt.target,
       fetches: targetFetches,
-      feeds: feeds(rt.Tensor, n, layers),
+      // a verification: every row scored (a target converted before score_rows ignores it)
+      feeds: feeds(rt.Tensor, n, layers, {
+        score_rows: new rt.Tensor('int64', BigInt64Array.from([BigInt(n)]), [1]),
+      }),
     });
   }
   for (const [h, session] of rt.heads.entries()) {

@@ -22,7 +22,7 @@ export const ONE_THREAD_SESSION: ort.InferenceSession.SessionOptions = {
 
 /**
  * Inputs for `n` new rows after `past` cached ones: random cache contents in [-0.5, 0.5), a
- * causal bias; heads also get features, `top_k` 10 and `score_rows` n (every row scored). Positions run `past + i` for a sequence,
+ * causal bias, `score_rows` n (every row scored); heads also get features and `top_k` 10. Positions run `past + i` for a sequence,
  * or `past + floor(log2(i + 1))` (the depths of a full binary tree's rows) for a tree.
  */
 export function decoderFeeds(
@@ -60,7 +60,7 @@ export function decoderFeeds(
       [1, n, HIDDEN],
     );
     Object.assign(out, headCounts(10, n));
-  }
+  } else out.score_rows = new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]); // a verification: every row
   return out;
 }
 

@@ -122,4 +122,35 @@ describe('OnnxCausalLm fetches', () => {
     expect(full.greedyTokens).toBeUndefined();
     expect(Array.from(full.logits)).toEqual([3, 3, 3, 3, 3, 4, 4, 4, 4, 4]);
   });
+
+  it('scores the last row of each prefill chunk and every row of a verification, where the graph takes score_rows', async () => {
+    const layout: CausalLmLayout = { ...LAYOUT, names: { ...LAYOUT.names, scoreRows: 'score_rows' } };
+    const scored: number[] = [];
+    const { session } = recordingSession();
+    const run = session.run.bind(session);
+    session.run = ((feeds: Record<string, Tensor>, fetches: readonly string[]) => {
+      scored.push(Number((feeds.score_rows!.data as BigInt64Array)[0]));
+      return run(feeds, fetches as never);
+    }) as InferenceSession['run'];
+    const runner = new OnnxCausalLm(session, layout, { prefillChunk: 4 });
+    await runner.prefill(Int32Array.from([7, 8, 9, 10, 11, 12]));
+    const tree = new DraftTree(3);
+    tree.reset(3);
+    tree.add(0, 4, 0);
+    tree.add(0, 5, 0);
+    await runner.verify(tree);
+    expect(scored).toEqual([1, 1, 3]);
+    // A graph converted without the input is fed none.
+    const { session: older } = recordingSession();
+    const fed: string[][] = [];
+    const runOlder = older.run.bind(older);
+    older.run = ((feeds: Record<string, Tensor>, fetches: readonly string[]) => {
+      fed.push(Object.keys(feeds));
+      return runOlder(feeds, fetches as never);
+    }) as InferenceSession['run'];
+    await new OnnxCausalLm(older, LAYOUT).prefill(Int32Array.from([7, 8]));
+    expect(fed).toHaveLength(1);
+    expect(fed[0]).toContain('input_ids');
+    expect(fed[0]).not.toContain('score_rows');
+  });
 });

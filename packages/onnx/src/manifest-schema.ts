@@ -12,14 +12,19 @@ export const MANIFEST_FORMAT = 'treespec-models';
 /**
  * Version of the manifest format this code writes. Version 2: EAGLE heads and draft LMs take a
  * required `score_rows` input (`inputs.scoreRows`), which a version-1 loader would not feed.
+ * Version 3: targets take it too (a prefill's lm_head then covers its last row only), which a
+ * version-2 loader would not feed.
  */
-export const MANIFEST_VERSION = 2;
+export const MANIFEST_VERSION = 3;
 
-/** Manifest versions this code reads: version 1 bundles lack `score_rows` and score every row. */
-export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2];
+/**
+ * Manifest versions this code reads: version 1 bundles lack `score_rows` and score every row;
+ * version 2 targets lack it and score every row.
+ */
+export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2, 3];
 
 /** A manifest version this code reads. */
-export type ManifestVersion = 1 | 2;
+export type ManifestVersion = 1 | 2 | 3;
 
 /**
  * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
@@ -105,9 +110,10 @@ export interface ModelInputs {
   /** EAGLE heads only: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
   /**
-   * EAGLE heads and draft LMs, never targets: how many trailing rows get `logits` (a head's
-   * `hidden` and top outputs too; the present keys and values always cover every row). Absent in
-   * models converted before it existed, which score every row.
+   * How many trailing rows get `logits` (a head's `hidden` and top outputs too, a target's greedy
+   * tokens and logit sums; the present keys and values and the features always cover every row).
+   * A target's verification scores every row and its prefill only the last. Absent in models
+   * converted before it existed (targets before manifest version 3), which score every row.
    */
   readonly scoreRows?: string;
   /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
@@ -325,9 +331,12 @@ export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mod
   },
 };
 
-/** Input and output names every target gets: a causal LM's, and each row's greedy token and logit sum. */
+/**
+ * Input and output names every target gets: a causal LM's, `score_rows`, and each row's greedy
+ * token and logit sum.
+ */
 export const TARGET_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
-  inputs: CAUSAL_LM_IO.inputs,
+  inputs: { ...CAUSAL_LM_IO.inputs, scoreRows: 'score_rows' },
   outputs: { ...CAUSAL_LM_IO.outputs, greedyToken: 'greedy_token', logitSum: 'logit_sum' },
 };
 

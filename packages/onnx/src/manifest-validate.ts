@@ -43,7 +43,7 @@ export function validateManifest(value: unknown, file: string = MANIFEST_FILE): 
   if (!READABLE_MANIFEST_VERSIONS.includes(root.version as ManifestVersion)) {
     v.fail(
       'version',
-      `${READABLE_MANIFEST_VERSIONS.join(' or ')} (the manifest versions this @treespec/onnx reads)`,
+      `${READABLE_MANIFEST_VERSIONS.slice(0, -1).join(', ')} or ${READABLE_MANIFEST_VERSIONS.at(-1)} (the manifest versions this @treespec/onnx reads)`,
       root.version,
     );
   }
@@ -52,7 +52,7 @@ export function validateManifest(value: unknown, file: string = MANIFEST_FILE): 
   if (models.length === 0) v.fail('models', 'at least one model', models);
   const ids = new Set<string>();
   models.forEach((m, i) => {
-    const model = validateModel(v, m, `models[${i}]`);
+    const model = validateModel(v, m, `models[${i}]`, root.version as ManifestVersion);
     if (ids.has(model.id)) v.fail(`models[${i}].id`, 'an id not used by another model', model.id);
     ids.add(model.id);
   });
@@ -94,7 +94,7 @@ export function findModel(manifest: Manifest, id: string, file: string = MANIFES
   return model;
 }
 
-function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
+function validateModel(v: Checker, value: unknown, at: string, version: ManifestVersion): ManifestModel {
   const m = v.object(value, at);
   v.string(m.id, `${at}.id`);
   const role = v.oneOf(m.role, `${at}.role`, ['target', 'draft', 'eagle-head', 'eagle3-head'] as const);
@@ -150,10 +150,10 @@ function validateModel(v: Checker, value: unknown, at: string): ManifestModel {
         : role === 'draft'
           ? DRAFT_LM_IO
           : CAUSAL_LM_IO;
-  if (role === 'target' && inputs.scoreRows !== undefined)
+  if (role === 'target' && inputs.scoreRows !== undefined && version < 3)
     v.fail(
       `${at}.inputs.scoreRows`,
-      "absent for a target (verification reads every row's logits)",
+      `absent for a target in a version-${version} manifest (targets take score_rows from version 3)`,
       inputs.scoreRows,
     );
   for (const key of Object.keys(need.inputs) as (keyof ModelInputs)[]) {

@@ -170,12 +170,14 @@ describe('parseManifest / validateManifest', () => {
     expect(bad.message).toContain('field "models[1].inputs.scoreRows" must be a non-empty string; found 3');
   });
 
-  it('accepts score_rows on a draft LM and rejects it on a target, whose verification reads every row', () => {
+  it('accepts score_rows on a draft LM, and on a target from manifest version 3 on', () => {
     const draft = causalLM({ id: 'draft', role: 'draft', inputs: DRAFT_LM_IO.inputs });
     expect(validateManifest(manifest(causalLM(), draft))).toEqual(manifest(causalLM(), draft));
-    const target = errorOf(() => validateManifest(manifest(causalLM({ inputs: DRAFT_LM_IO.inputs }))));
-    expect(target.message).toContain(
-      `field "models[0].inputs.scoreRows" must be absent for a target (verification reads every row's logits); found "score_rows"`,
+    const scored = { ...manifest(causalLM({ inputs: TARGET_IO.inputs })), version: 3 };
+    expect(validateManifest(scored)).toEqual(scored);
+    const older = errorOf(() => validateManifest({ ...scored, version: 2 }));
+    expect(older.message).toContain(
+      `field "models[0].inputs.scoreRows" must be absent for a target in a version-2 manifest (targets take score_rows from version 3); found "score_rows"`,
     );
   });
 
@@ -238,9 +240,9 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it('rejects a manifest version it does not read, saying which it reads', () => {
-    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 3 }, 'a/treespec.json'));
+    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 4 }, 'a/treespec.json'));
     expect(e.message).toBe(
-      'a/treespec.json: field "version" must be 1 or 2 (the manifest versions this @treespec/onnx reads); found 3',
+      'a/treespec.json: field "version" must be 1, 2 or 3 (the manifest versions this @treespec/onnx reads); found 4',
     );
   });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ModelFormatError, OptionError, ProviderSupportError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { type LoadTreespecOptions, loadTreespec, ModelLoadError } from '@treespec/node';
-import { ModelMismatchError } from '@treespec/onnx';
+import { MANIFEST_VERSION, ModelMismatchError } from '@treespec/onnx';
 import { TokenizerError } from '@treespec/tokenizers';
 import { type BundleFault, faultBundle, flipBit, model, TINY } from '../fault-bundle.js';
 import { clean, type FaultCase, refused } from '../fault-case.js';
@@ -93,10 +93,10 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
   ),
   bundleCase(
     'bundle-future-version',
-    'manifest `version` 3',
+    `manifest \`version\` ${MANIFEST_VERSION + 1}, one past the newest this code reads`,
     {
       manifest: (m) => {
-        m.version = 3;
+        m.version = MANIFEST_VERSION + 1;
       },
     },
     refused(ModelFormatError, /version/),
