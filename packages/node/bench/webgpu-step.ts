@@ -105,20 +105,18 @@ async function deviceSessions(
 }
 
 /**
- * Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached
- * tokens; with `onDevice`, the cache is a {@link DeviceKvCache} and the step ends when its
- * compaction has run.
+ * The causal-LM runner of the bundle in `dir` on `provider`, sized for this bench; with `onDevice`
+ * its KV cache (and logits) on the device as the planner sets it up.
  */
-async function stepCost(
+async function openRunner(
   dir: string,
   provider: ExecutionProvider,
-  nodes: number,
-  onDevice = false,
-): Promise<Cost> {
+  onDevice: boolean,
+): Promise<OnnxCausalLm> {
   const file = join(dir, 'treespec.json');
   const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
   const layout = causalLmLayout(entry);
-  const runner = new OnnxCausalLm(
+  return new OnnxCausalLm(
     await createSession(
       join(dir, entry.file),
       { executionProvider: provider },
@@ -132,6 +130,20 @@ async function stepCost(
       ...(onDevice ? await deviceSessions(layout, provider) : {}),
     },
   );
+}
+
+/**
+ * Median ms of `verify` + `commit` for a tree of `nodes` chained nodes after `context` cached
+ * tokens; with `onDevice`, the cache is a {@link DeviceKvCache} and the step ends when its
+ * compaction has run.
+ */
+async function stepCost(
+  dir: string,
+  provider: ExecutionProvider,
+  nodes: number,
+  onDevice = false,
+): Promise<Cost> {
+  const runner = await openRunner(dir, provider, onDevice);
   const { cache } = runner;
   try {
     const prompt = Int32Array.from({ length: context }, (_, i) => 100 + ((i * 37) % 5000));
@@ -167,19 +179,7 @@ async function deviceLogitsCosts(
   provider: ExecutionProvider,
   nodes: number,
 ): Promise<{ logitsRead: Cost; greedy: Cost }> {
-  const file = join(TINY, 'treespec.json');
-  const entry = findModel(parseManifest(readFileSync(file, 'utf8'), file), 'target', file);
-  const layout = causalLmLayout(entry);
-  const runner = new OnnxCausalLm(
-    await createSession(
-      join(TINY, entry.file),
-      { executionProvider: provider },
-      'target',
-      deviceCacheOutputLocations(layout),
-    ),
-    layout,
-    { maxContext: capacity, cacheChunk: capacity, ...(await deviceSessions(layout, provider)) },
-  );
+  const runner = await openRunner(TINY, provider, true);
   const cache = runner.cache as DeviceKvCache;
   try {
     const prompt = Int32Array.from({ length: context }, (_, i) => 100 + ((i * 37) % 5000));
