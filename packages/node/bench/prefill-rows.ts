@@ -10,6 +10,7 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeCausalBias } from '@treespec/core';
 import { causalLmLayout } from '@treespec/onnx';
 import { Tensor } from 'onnxruntime-common';
 import { createSession } from '../src/index.js';
@@ -38,7 +39,7 @@ const fetches = [...names.presentKeys, ...names.presentValues];
 function feeds(past: number, rows: number, scored: number): Record<string, Tensor> {
   const width = past + rows;
   const bias = new Float32Array(rows * width);
-  for (let r = 0; r < rows; r++) bias.fill(-3.4e38, r * width + past + r + 1, (r + 1) * width);
+  writeCausalBias(past, rows, bias);
   const f: Record<string, Tensor> = {
     [names.inputIds]: new Tensor(
       'int64',

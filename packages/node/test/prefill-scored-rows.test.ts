@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { writeCausalBias } from '@treespec/core';
 import { causalLmLayout } from '@treespec/onnx';
 import { Tensor } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ describe("the tiny target's scored rows", () => {
       const ids = targetCases()[0]!.prompt_ids.slice(0, 12);
       const rows = ids.length;
       const bias = new Float32Array(rows * rows);
-      for (let r = 0; r < rows; r++) bias.fill(-3.4e38, r * rows + r + 1, (r + 1) * rows);
+      writeCausalBias(0, rows, bias);
       const empty = new Tensor('float32', new Float32Array(0), [1, 0, kvHeads, headDim]);
       const feeds = (scored: number): Record<string, Tensor> => {
         const f: Record<string, Tensor> = {

@@ -14,6 +14,7 @@ import {
   OnnxCausalLm,
   parseManifest,
 } from '@treespec/onnx';
+import { checkedArgmax } from '@treespec/sampling';
 import type { InferenceSession } from 'onnxruntime-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
@@ -156,9 +157,7 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       expect(read).toEqual(logits);
       const vocab = layout.vocabSize;
       for (let row = 0; row < tree.size; row++) {
-        let best = 0;
-        for (let v = 1; v < vocab; v++) if (logits[row * vocab + v]! > logits[row * vocab + best]!) best = v;
-        expect(tokens[row], `row ${row}`).toBe(best);
+        expect(tokens[row], `row ${row}`).toBe(checkedArgmax(logits, row * vocab, vocab, row));
       }
     } finally {
       await device.dispose();

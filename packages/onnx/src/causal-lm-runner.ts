@@ -18,6 +18,7 @@ import { HostKvCache } from './host-kv-cache.js';
 import { Int64Buffer } from './int64.js';
 import { KV_CHUNK_ROWS } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
+import { ScoreRowsFeed } from './score-rows-feed.js';
 import { SharedKvCache } from './shared-kv-cache.js';
 
 /** The logits of a greedy verification, which returns each row's greedy token instead. */
@@ -58,9 +59,9 @@ export interface CausalLmRunnerOptions {
  * inputs and its present outputs, and a commit moves only the accepted rows that are out of
  * place. Every buffer it feeds is preallocated and passed as a zero-copy view; logits and features
  * are the arrays ONNX Runtime returns. A graph with a `score_rows` input (targets converted since
- * manifest version 3) computes a prefill chunk's logits for its last row only. Given a compaction session (plain attention), the cache is
- * a {@link DeviceKvCache} instead: the model's own output tensors, which stay on a GPU provider's
- * device, committed by that session.
+ * manifest version 3) computes a prefill chunk's logits for its last row only. Given a compaction
+ * session (plain attention), the cache is a {@link DeviceKvCache} instead: the model's own output
+ * tensors, which stay on a GPU provider's device, committed by that session.
  *
  * Written against onnxruntime-common, so the same runner serves onnxruntime-node and
  * onnxruntime-web sessions.
@@ -82,7 +83,7 @@ export class OnnxCausalLm implements TargetModel {
   private readonly ids: Int64Buffer;
   private readonly positions: Int64Buffer;
   /** The rows whose logits a call computes, for a graph with a `score_rows` input. */
-  private readonly scoredRows = new Int64Buffer(1);
+  private readonly scoreRows = new ScoreRowsFeed();
   private bias: Float32Array;
   private readonly visibility: Uint8Array;
   /** The feeds of a call: input ids, position ids and bias here, the past tensors from the cache. */
@@ -264,12 +265,9 @@ export class OnnxCausalLm implements TargetModel {
       rows,
       width,
     ]);
-    if (names.scoreRows) {
-      // A prefill reads no row's logits: its lm_head covers the last row only (a graph cannot
-      // slice none away), where a verification's covers every row.
-      this.scoredRows.set(0, rowOutputs === 'none' ? 1 : rows);
-      inputs[names.scoreRows] = new Tensor('int64', this.scoredRows.values, [1]);
-    }
+    // A prefill reads no row's logits: its lm_head covers the last row only (a graph cannot slice
+    // none away), where a verification's covers every row.
+    this.scoreRows.feed(inputs, names.scoreRows, rows, rowOutputs === 'none' ? 1 : rows);
     const out = await this.cache.run(this.session, inputs, rows, rowOutputs, wantFeatures);
     if (rowOutputs === 'logits') this.logits = out[names.logits]!.data as Float32Array;
     if (rowOutputs === 'greedy' && names.greedy) {

@@ -57,7 +57,7 @@ export class OnnxDraftLm extends DraftModelRunner {
       [names.positionIds]: new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]),
       [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
     };
-    const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
+    const first = this.scoreRows.feed(feeds, names.scoreRows, rows, scored);
     const out = await cache.run(this.session, feeds, this.fetchNames, rows, committed);
     const logits = (out[names.logits].data as Float32Array).subarray(first * this.vocabSize);
     this.summarise(logits, scored, k);

@@ -6,12 +6,13 @@ import {
   requireInteger,
   writeCausalBias,
 } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { DeviceDraftKvCache } from './device-draft-kv-cache.js';
 import { type DraftCacheNames, type DraftKvCache, HostDraftKvCache } from './draft-kv-cache.js';
 import { Int64Buffer } from './int64.js';
 import { KV_CHUNK_ROWS } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
+import { ScoreRowsFeed } from './score-rows-feed.js';
 
 /** Options shared by the draft-model runners. */
 export interface DraftModelRunnerOptions {
@@ -62,7 +63,8 @@ export abstract class DraftModelRunner implements DraftModel {
   protected readonly positions: Int64Buffer;
   private readonly chunk: number;
   private causalBias: Float32Array;
-  private readonly scoreRows = new Int64Buffer(1);
+  /** The graph's `score_rows` feed. */
+  protected readonly scoreRows = new ScoreRowsFeed();
   private committed = 0;
   private draftRowCount = 0;
   private disposed = false;
@@ -200,23 +202,6 @@ export abstract class DraftModelRunner implements DraftModel {
     bias: Float32Array,
     committed: boolean,
   ): Promise<DraftModelStep>;
-
-  /**
-   * Tells a graph with a `score_rows` input (`name`) to score the last `scored` of a call's `rows`
-   * rows, and returns the row of the outputs they start at: 0 when fed, else `rows - scored`, since
-   * a graph converted before `score_rows` scores every row.
-   */
-  protected feedScoreRows(
-    feeds: Record<string, Tensor>,
-    name: string | null | undefined,
-    rows: number,
-    scored: number,
-  ): number {
-    if (!name) return rows - scored;
-    this.scoreRows.set(0, scored);
-    feeds[name] = new Tensor('int64', this.scoreRows.values, [1]);
-    return 0;
-  }
 
   private checkedRun(
     rows: number,

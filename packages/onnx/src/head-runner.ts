@@ -111,7 +111,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
-    const first = this.feedScoreRows(feeds, names.scoreRows, rows, scored);
+    const first = this.scoreRows.feed(feeds, names.scoreRows, rows, scored);
     const fetches = this.fetchesLogits ? this.fetchNamesWithLogits : this.fetchNames;
     const out = await cache.run(this.session, feeds, fetches, rows, committed);
     const ids = out[names.topIds].data as BigInt64Array;
