@@ -116,6 +116,8 @@ describe('treespec convert and inspect', () => {
       '1024',
       '--draft-vocab-corpus',
       corpus,
+      '--draft-vocab-context',
+      '256',
     );
     expect(frSpec).toMatchObject({ code: 0, err: '' });
     const lines = (await run('inspect', out)).out.trim().split('\n');
@@ -123,7 +125,9 @@ describe('treespec convert and inspect', () => {
     expect(lines[2]).toMatch(
       /^eagle3-head .* base=target captured layers 2,4,5 draft vocab 2048 \(eagle3-d2t\)$/,
     );
-    expect(lines[3]).toMatch(/^eagle-head .* base=target draft vocab 1024 \(frequency\)$/);
+    expect(lines[3]).toMatch(
+      /^eagle-head .* base=target draft vocab 1024 \(frequency\) \+ up to 256 context tokens$/,
+    );
     const tooBig = await run(
       'convert',
       join(CHECKPOINTS, 'treespec-tiny-eagle2'),
@@ -161,6 +165,10 @@ describe('treespec convert and inspect', () => {
     [
       ['convert', 'x', '-o', 'y', '--role', 'eagle-head'],
       'error: option "--target" must be the target checkpoint directory',
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--draft-vocab-context', '8'],
+      'error: option "--draft-vocab-context" must be given together with --draft-vocab; got 8',
     ],
     [
       ['convert', 'x', '-o', 'y', '--weights', 'int3'],

@@ -4,9 +4,11 @@
  * converted bundle (default: model-tiny's), adds the EAGLE-2 head at each K (ids
  * `eagle-head-k<K>` int8 and `eagle-head-fp32-k<K>`) and the int8 draft LM (`draft-int8-k<K>`) so that `treespec bench -m <out> --models <id>` can measure tau on the
  * same bundle, and times one drafting call of every head, interleaved call by call so drift of a
- * shared machine hits all alike (medians). Not a test.
+ * shared machine hits all alike (medians). With `--context C` each K also gets an int8 EAGLE-2 head
+ * that scores up to C tokens of the generation's context beside its K (`eagle-head-k<K>-c<C>`), timed
+ * with `--context-ids` of them listed. Not a test.
  *
- *   pnpm -s --filter @treespec/convert exec tsx bench/draft-vocab.ts --corpus FILE [--out DIR] [--k 512,1024,2048,4096] [--rounds 30]
+ *   pnpm -s --filter @treespec/convert exec tsx bench/draft-vocab.ts --corpus FILE [--out DIR] [--k 512,1024,2048,4096] [--rounds 30] [--context 512 --context-ids 40]
  */
 import { cp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -26,6 +28,8 @@ const { values: args } = parseArgs({
     k: { type: 'string', default: '512,1024,2048,4096' },
     rounds: { type: 'string', default: '30' },
     past: { type: 'string', default: '200' },
+    context: { type: 'string', default: '0' },
+    'context-ids': { type: 'string', default: '40' },
   },
 });
 
@@ -35,6 +39,8 @@ async function main(): Promise<void> {
   await cp(args.bundle!, out, { recursive: true });
   const checkpoint = (name: string) => join(args.checkpoints!, name);
   const sizes = args.k!.split(',').map(Number);
+  const contextTokens = Number(args.context);
+  const contextFeeds = new Map<string, ort.Tensor>();
   const heads: Array<{ id: string; kind: 'eagle2' | 'eagle3' | 'draft' }> = [
     { id: 'eagle-head', kind: 'eagle2' },
     { id: 'eagle-head-fp32', kind: 'eagle2' },
@@ -55,6 +61,23 @@ async function main(): Promise<void> {
         weightFormat,
         draftVocab: { size: k, corpus: resolve(args.corpus!) },
       });
+      heads.push({ id, kind: 'eagle2' });
+    }
+    if (contextTokens > 0) {
+      const id = `eagle-head-k${k}-c${contextTokens}`;
+      const { model } = await convertEagleHead({
+        checkpoint: checkpoint('treespec-tiny-eagle2'),
+        target: checkpoint('treespec-tiny'),
+        out,
+        id,
+        weightFormat: 'int8',
+        draftVocab: { size: k, corpus: resolve(args.corpus!), contextTokens },
+      });
+      const kept = new Set(model.draftVocab!.targetIds);
+      const ids: bigint[] = [];
+      for (let t = model.dims.vocab - 1; ids.length < Number(args['context-ids']); t--)
+        if (!kept.has(t)) ids.push(BigInt(t));
+      contextFeeds.set(id, new ort.Tensor('int64', BigInt64Array.from(ids), [ids.length]));
       heads.push({ id, kind: 'eagle2' });
     }
     const draftId = `draft-int8-k${k}`;
@@ -92,8 +115,11 @@ async function main(): Promise<void> {
       draft_hidden: eagle2Input.feature!,
     };
     const draftInput = draftLmFeeds(past, n);
-    const inputOf = (h: { kind: string }) =>
-      h.kind === 'eagle3' ? eagle3Input : h.kind === 'draft' ? draftInput : eagle2Input;
+    const inputOf = (h: { id: string; kind: string }) => {
+      const context = contextFeeds.get(h.id);
+      if (context) return { ...eagle2Input, context_ids: context };
+      return h.kind === 'eagle3' ? eagle3Input : h.kind === 'draft' ? draftInput : eagle2Input;
+    };
     for (const h of heads) for (let i = 0; i < 3; i++) await sessions.get(h.id)!.run(inputOf(h));
     const samples = new Map<string, number[]>();
     for (let r = 0; r < rounds; r++) {

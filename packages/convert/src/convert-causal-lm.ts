@@ -102,6 +102,13 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       'given only for a draft LM or an EAGLE head (a target verifies over its whole vocabulary)',
     );
   }
+  if (options.draftVocab?.contextTokens) {
+    throw new OptionError(
+      'draftVocabContext',
+      options.draftVocab.contextTokens,
+      'given only for an EAGLE-1/2 head (a draft LM scores its draft vocabulary alone)',
+    );
+  }
   const draftVocabulary = options.draftVocab
     ? await frequencyVocabulary(options.draftVocab, options.checkpoint, config.vocab)
     : null;

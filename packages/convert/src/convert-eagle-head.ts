@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
-import { EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import {
@@ -36,7 +36,10 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
   readonly target: string;
   /** EAGLE-3 heads: the target layers whose inputs the head fuses, when its config does not say (default: EAGLE's rule). */
   readonly eagle3Layers?: readonly number[];
-  /** EAGLE-1/2 heads, FR-Spec: compute logits over the K most frequent target tokens of a corpus only. */
+  /**
+   * EAGLE-1/2 heads, FR-Spec: compute logits over the K most frequent target tokens of a corpus
+   * only, and over up to `contextTokens` tokens of the generation's context beside them.
+   */
   readonly draftVocab?: FrequencyVocabularyOptions;
 }
 
@@ -79,6 +82,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   const draftVocabulary = options.draftVocab
     ? await frequencyVocabulary(options.draftVocab, options.target, targetConfig.vocab)
     : null;
+  const io = draftVocabulary?.map.contextTokens ? EAGLE_HEAD_CONTEXT_IO : EAGLE_HEAD_IO;
   const resolved = resolveOptions(
     options,
     'eagle-head',
@@ -109,6 +113,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
         resolved.format,
         resolved.graph,
         resolved.maxContext,
+        io,
       ),
     );
     await recordChecksums(options.out, [written.file, ...written.externalData]);
@@ -125,8 +130,8 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       weightFormat: resolved.format.name,
       ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
-      inputs: EAGLE_HEAD_IO.inputs,
-      outputs: EAGLE_HEAD_IO.outputs,
+      inputs: io.inputs,
+      outputs: io.outputs,
       kvCache: manifestKvCache(config),
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,

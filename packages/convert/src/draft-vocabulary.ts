@@ -1,6 +1,6 @@
 import type { ModelOutputs } from '@treespec/onnx';
 import type { GraphBuilder } from './graph-builder.js';
-import type { Matrix } from './matrix.js';
+import { type Matrix, rowBlocks } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
 import type { WeightFormat } from './weight-format.js';
 
@@ -11,6 +11,62 @@ import type { WeightFormat } from './weight-format.js';
  */
 export interface DraftVocabularyMap {
   readonly targetIds: Int32Array;
+  /**
+   * Most tokens of the generation's context (outside `targetIds`) an EAGLE-1/2 head also scores,
+   * fed per call as `context_ids`; absent or 0: none.
+   */
+  readonly contextTokens?: number;
+}
+
+/** The context part of a head's draft vocabulary: its target ids (an int64 input [C]) and their logits [N, C]. */
+export interface ContextScores {
+  readonly ids: string;
+  readonly logits: string;
+}
+
+/**
+ * Logits of the context tokens `ids` (int64 [C], any C ≥ 0): `x` [N, H] times their lm_head rows,
+ * picked per call from a table of every row. The table is `lmHead` in float32, or, `quantized`,
+ * int8 codes with one float scale per row (symmetric, max |w| / 127): a quarter of the bytes, and
+ * precise enough for drafts, which never change the output.
+ */
+export async function contextLogits(
+  g: GraphBuilder,
+  x: string,
+  lmHead: Matrix,
+  ids: string,
+  quantized: boolean,
+): Promise<string> {
+  if (!quantized)
+    return g.op('Gemm', [x, g.op('Gather', [await g.matrix(lmHead), ids], { axis: 0 })], { transB: 1 });
+  const scales = new Float32Array(lmHead.rows);
+  let row = 0;
+  const codes = (async function* () {
+    for await (const block of rowBlocks(lmHead)) {
+      const out = new Int8Array(block.length);
+      for (let start = 0; start < block.length; start += lmHead.cols, row++) {
+        let largest = 0;
+        for (let c = 0; c < lmHead.cols; c++) largest = Math.max(largest, Math.abs(block[start + c]!));
+        const scale = largest > 0 ? largest / 127 : 1;
+        scales[row] = scale;
+        for (let c = 0; c < lmHead.cols; c++) out[start + c] = Math.round(block[start + c]! / scale);
+      }
+      yield new Uint8Array(out.buffer);
+    }
+  })();
+  const table = await g.initializer(
+    `${lmHead.label}.context_codes`,
+    OnnxDataType.INT8,
+    [lmHead.rows, lmHead.cols],
+    codes,
+    lmHead.rows * lmHead.cols,
+  );
+  const scale = await g.tensor(`${lmHead.label}.context_scales`, [lmHead.rows], scales);
+  const rows = g.op('Mul', [
+    g.op('Cast', [g.op('Gather', [table, ids], { axis: 0 })], { to: OnnxDataType.FLOAT }),
+    g.op('Unsqueeze', [g.op('Gather', [scale, ids], { axis: 0 }), g.int64([1])]),
+  ]);
+  return g.op('Gemm', [x, rows], { transB: 1 });
 }
 
 /** The rows of `matrix` at `rows`, in that order (the lm_head rows of a draft vocabulary). */
@@ -32,6 +88,8 @@ export function selectRows(matrix: Matrix, rows: Int32Array, label: string): Mat
  * token), `top_log_probs`/`top_ids` = TopK(log_softmax(logits), top_k). With a draft vocabulary
  * the top ids are mapped in-graph through its draft→target table (an int64 initializer), so the
  * graph returns target ids and every runner, tree and verifier stays in the target vocabulary.
+ * With `context` scores the softmax and the top-k run over the draft tokens and the context
+ * tokens together (`logits` stays over the draft tokens, which sampled trees are drawn from).
  */
 export async function draftLogitsTail(
   g: GraphBuilder,
@@ -41,9 +99,11 @@ export async function draftLogitsTail(
   vocabulary: DraftVocabularyMap | null,
   topK: string,
   outputs: ModelOutputs,
+  context: ContextScores | null = null,
 ): Promise<void> {
   const logits = await format.linear(g, x, lmHead, null);
-  const logProbs = g.op('LogSoftmax', [logits], { axis: -1 });
+  const scored = context ? g.op('Concat', [logits, context.logits], { axis: -1 }) : logits;
+  const logProbs = g.op('LogSoftmax', [scored], { axis: -1 });
   const [values, indices] = g.opN('TopK', [logProbs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
   let ids = indices!;
   if (vocabulary) {
@@ -55,7 +115,8 @@ export async function draftLogitsTail(
       [new Uint8Array(table.buffer)],
       table.byteLength,
     );
-    ids = g.op('Gather', [name, ids], { axis: 0 });
+    const targets = context ? g.op('Concat', [name, context.ids], { axis: 0 }) : name;
+    ids = g.op('Gather', [targets, ids], { axis: 0 });
   }
   g.output(g.op('Reshape', [logits, g.int64([1, -1, lmHead.rows])]), outputs.logits, OnnxDataType.FLOAT, [
     1,

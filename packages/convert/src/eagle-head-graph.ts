@@ -9,7 +9,13 @@ import {
   type GraphOptions,
   residualSum,
 } from './decoder-graph.js';
-import { type DraftVocabularyMap, draftLogitsTail, selectRows } from './draft-vocabulary.js';
+import {
+  type ContextScores,
+  contextLogits,
+  type DraftVocabularyMap,
+  draftLogitsTail,
+  selectRows,
+} from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
@@ -81,5 +87,11 @@ export async function buildEagleHeadGraph(
   const lmHead = vocabulary
     ? selectRows(externals.lmHead, vocabulary.targetIds, 'lm_head.draft_rows')
     : externals.lmHead;
-  await draftLogitsTail(g, format, out, lmHead, vocabulary, topK, names.outputs);
+  let context: ContextScores | null = null;
+  if (vocabulary?.contextTokens) {
+    const ids = g.input(names.inputs.contextIds!, OnnxDataType.INT64, ['context']);
+    const logits = await contextLogits(g, out, externals.lmHead, ids, format.name !== 'fp32');
+    context = { ids, logits };
+  }
+  await draftLogitsTail(g, format, out, lmHead, vocabulary, topK, names.outputs, context);
 }

@@ -32,6 +32,12 @@ export interface FrequencyVocabularyOptions {
   readonly size: number;
   /** A UTF-8 text file (tokenized with the target's tokenizer) or a {@link TokenFrequencies} JSON file. */
   readonly corpus: string;
+  /**
+   * EAGLE-1/2 heads: beside the K frequent tokens, also score up to this many tokens of the
+   * generation's own context (its prompt and output) outside them, picked per call; absent or 0:
+   * none. Copied names and identifiers are rare in any corpus and common in the text at hand.
+   */
+  readonly contextTokens?: number;
 }
 
 /** A draft vocabulary chosen by frequency, with what the manifest records about it. */
@@ -60,6 +66,14 @@ export async function frequencyVocabulary(
   if (!Number.isInteger(size) || size < 1 || size > vocab) {
     throw new OptionError('draftVocab', size, `an integer in [1, ${vocab}] (the target's vocabulary)`);
   }
+  const contextTokens = options.contextTokens ?? 0;
+  if (!Number.isInteger(contextTokens) || contextTokens < 0 || contextTokens > vocab - size) {
+    throw new OptionError(
+      'draftVocabContext',
+      contextTokens,
+      `an integer in [0, ${vocab - size}] (the target's tokens outside the ${size} draft tokens)`,
+    );
+  }
   const { counts, tokens } = await countCorpus(options.corpus, tokenizerDir, vocab);
   if (tokens === 0) throw new OptionError('draftVocabCorpus', options.corpus, 'a corpus holding text');
   const order = Array.from({ length: vocab }, (_, id) => id).sort((a, b) => counts[b]! - counts[a]! || a - b);
@@ -67,13 +81,14 @@ export async function frequencyVocabulary(
   let covered = 0;
   for (const id of kept) covered += counts[id]!;
   return {
-    map: { targetIds: Int32Array.from(kept) },
+    map: { targetIds: Int32Array.from(kept), contextTokens },
     manifest: {
       size,
       source: 'frequency',
       corpus: { file: basename(options.corpus), tokens },
       coverage: Math.round((covered / tokens) * 1e4) / 1e4,
       targetIds: kept,
+      ...(contextTokens > 0 ? { contextTokens } : {}),
     },
   };
 }

@@ -162,6 +162,83 @@ describe('FR-Spec draft vocabulary', () => {
     expect(reduced.outputs.hidden!.data).toEqual(whole.outputs.hidden!.data);
   }, 60_000);
 
+  it('converts an EAGLE-2 head that also ranks the context tokens it is given beside its draft tokens', async () => {
+    const dir = join(root, 'context-case');
+    await writeVariantCheckpoint(join(dir, 'target'), TARGET);
+    await writeHeadCheckpoint(join(dir, 'head'), TARGET, 52);
+    const counts = Array.from({ length: 80 }, (_, i) => (i * 37) % 80);
+    const corpus = await frequencies('context-freq.json', counts);
+    const out = join(dir, 'out');
+    await convertCausalLM({ checkpoint: join(dir, 'target'), out });
+    const convert = (id: string, extra: object) =>
+      convertEagleHead({ checkpoint: join(dir, 'head'), target: join(dir, 'target'), out, id, ...extra });
+    await convert('full', {});
+    await convert('k16', { draftVocab: { size: 16, corpus } });
+    const { model } = await convert('k16-c8', { draftVocab: { size: 16, corpus, contextTokens: 8 } });
+    await convert('k16-c8-int8', {
+      draftVocab: { size: 16, corpus, contextTokens: 8 },
+      weightFormat: 'int8',
+    });
+    expect(model.draftVocab).toMatchObject({ size: 16, contextTokens: 8 });
+    expect(model.inputs.contextIds).toBe('context_ids');
+    const kept = new Set(model.draftVocab!.targetIds);
+    const context = [79, 5, 60].filter((t) => !kept.has(t));
+    expect(context.length).toBeGreaterThan(1);
+
+    const rows = 5;
+    const feeds = (ids: number[]) => ({
+      feature: new ort.Tensor(
+        'float32',
+        Float32Array.from({ length: rows * 32 }, (_, i) => Math.sin(i * 0.3)),
+        [1, rows, 32],
+      ),
+      ...headCounts(3, rows),
+      context_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [ids.length]),
+    });
+    const { context_ids: _, ...plainFeeds } = feeds([]);
+    const shape = { layers: 1, kvHeads: 2, headDim: 8 };
+    const tokens = [4, 9, 33, 71, 12];
+    const run = async (id: string, f: Record<string, ort.Tensor>) =>
+      (await runSequence(await openSession(join(out, `${id}.onnx`)), shape, tokens, f)).outputs;
+    const whole = await run('full', plainFeeds);
+    const withContext = await run('k16-c8', feeds(context));
+    const fullLogits = whole.logits!.data as Float32Array;
+    expect(withContext.logits!.dims).toEqual([1, rows, 16]);
+    const ids = withContext.top_ids!.data as BigInt64Array;
+    const logProbs = withContext.top_log_probs!.data as Float32Array;
+    const candidates = [...kept, ...context];
+    expect(Array.from(ids, Number).some((t) => context.includes(t))).toBe(true);
+    for (let r = 0; r < rows; r++) {
+      const logit = (t: number) => fullLogits[r * 80 + t]!;
+      const best = [...candidates].sort((a, b) => logit(b) - logit(a));
+      expect(Array.from(ids.subarray(r * 3, r * 3 + 3), Number)).toEqual(best.slice(0, 3));
+      const top = logit(best[0]!);
+      const logSum = top + Math.log(candidates.reduce((sum, t) => sum + Math.exp(logit(t) - top), 0));
+      for (let j = 0; j < 3; j++) expect(logProbs[r * 3 + j]!).toBeCloseTo(logit(best[j]!) - logSum, 4);
+    }
+    // Without context tokens it ranks its draft tokens alone, as the head without them does.
+    const none = await run('k16-c8', feeds([]));
+    expect(none.top_ids!.data).toEqual((await run('k16', plainFeeds)).top_ids!.data);
+    // The int8 head keeps its context rows as int8 codes with a scale per row: the same ranking here.
+    const int8 = await run('k16-c8-int8', feeds(context));
+    const int8LogProbs = int8.top_log_probs!.data as Float32Array;
+    for (let i = 0; i < logProbs.length; i++)
+      expect(Math.abs(int8LogProbs[i]! - logProbs[i]!)).toBeLessThan(0.05);
+
+    await expect(
+      convert('too-many', { draftVocab: { size: 16, corpus, contextTokens: 65 } }),
+    ).rejects.toThrow(OptionError);
+    await expect(
+      convertCausalLM({
+        checkpoint: join(dir, 'target'),
+        out,
+        role: 'draft',
+        id: 'draft-context',
+        draftVocab: { size: 16, corpus, contextTokens: 8 },
+      }),
+    ).rejects.toThrow(/given only for an EAGLE-1\/2 head/);
+  }, 60_000);
+
   it('converts a draft LM that multiplies only the draft rows and gives every other token a logit of -1e30', async () => {
     const dir = join(root, 'draft-case');
     await writeVariantCheckpoint(join(dir, 'draft'), { ...TARGET, seed: 53 });

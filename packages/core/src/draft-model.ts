@@ -63,6 +63,15 @@ export interface DraftModel {
    */
   requestLogits?(wanted: boolean): void;
   /**
+   * Optional, for models that also score tokens of the generation's own context (an EAGLE head
+   * whose reduced draft vocabulary takes context tokens): notes `tokens[from .. to)`, which belong
+   * to the generation's prompt or output. Drafters note every committed token once, the ones a
+   * bounded catch-up skips included.
+   */
+  noteContext?(tokens: Int32Array, from: number, to: number): void;
+  /** Optional, with `noteContext`: forgets the noted tokens (a new generation). */
+  clearContext?(): void;
+  /**
    * Drops the round's draft rows and appends `rows` committed rows: `tokens[r]` with feature row
    * r of `features`, at position `committedRows + r`, causally. Returns the outputs of the newest
    * committed row only (`rows` 1): what follows the newest committed token. The older rows are

@@ -75,6 +75,8 @@ export abstract class ModelTreeDrafter implements Drafter {
   protected skipped = 0;
   /** The bound on the next catch-up in rows; 0 for none. */
   private catchUpBound = 0;
+  /** Committed tokens of this generation already noted by the model (`DraftModel.noteContext`). */
+  private notedTokens = 0;
   /** The bound on a generation's first catch-up; 0 for none. */
   private readonly promptRows: number;
 
@@ -144,6 +146,8 @@ export abstract class ModelTreeDrafter implements Drafter {
 
   reset(seed?: number, temperature?: number): void {
     this.model.reset();
+    this.model.clearContext?.();
+    this.notedTokens = 0;
     this.sampler?.restart(seed, temperature);
     this.skipped = 0;
     this.catchUpBound = this.promptRows;
@@ -178,6 +182,10 @@ export abstract class ModelTreeDrafter implements Drafter {
     const { model, growth } = this;
     const hidden = model.featureSize;
     if (context.room < 2) return;
+    if (model.noteContext && context.length > this.notedTokens) {
+      model.noteContext(context.tokens, this.notedTokens, context.length);
+      this.notedTokens = context.length;
+    }
     const commit = this.boundedRows(context);
     if (!commit || model.committedRows + commit.rows > model.maxContext) return;
     model.requestLogits?.(this.sampler !== null);

@@ -208,3 +208,40 @@ describe("a generation's first draft reads at most promptRows of its context", (
     expect(() => new EagleDrafter(head, { growth: growth(), promptRows: 2.5 })).toThrow(/promptRows/);
   });
 });
+
+/** A toy head that scores context tokens: it records the tokens noted since its last clear. */
+class ContextHead extends ToyDraftHead {
+  noted: number[] = [];
+  clears = 0;
+  noteContext(tokens: Int32Array, from: number, to: number): void {
+    for (let i = from; i < to; i++) this.noted.push(tokens[i]!);
+  }
+  clearContext(): void {
+    this.noted = [];
+    this.clears++;
+  }
+}
+
+describe('a head that scores context tokens', () => {
+  it('is shown every committed token once, the ones a bounded catch-up skips included, and forgets them at reset', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 5, sharpness: 2 });
+    const clock = new Clock();
+    const target = new ClockedTarget(new ToyTarget(model, { featureSize: 3 }), clock, {
+      verify: (n) => 10 + 11 * (n - 1),
+      draftCall: 0.5,
+    });
+    const head = new ContextHead(model, { featureSize: 3 });
+    const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
+    const drafter = new ProbeEvery16(new EagleDrafter(head, { growth, promptRows: 2 }));
+    const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+    const prompt = [1, 4, 2, 7, 9, 3];
+    const result = await decoder.generate(prompt, { maxTokens: 80 });
+    const sequence = [...prompt, ...Array.from(result.tokens)];
+    expect(head.noted.length).toBeGreaterThan(prompt.length);
+    expect(head.noted).toEqual(sequence.slice(0, head.noted.length));
+    const clears = head.clears;
+    await decoder.generate([2, 2, 5], { maxTokens: 20 });
+    expect(head.clears).toBe(clears + 1);
+    expect(head.noted.slice(0, 3)).toEqual([2, 2, 5]);
+  });
+});

@@ -1,9 +1,16 @@
 // Build step: converts the tiny Hugging Face checkpoints into the ONNX bundle models/tiny/.
-// Manifest order matters to loaders that take the first model of a role: the int8 EAGLE head comes
-// before the fp32 one (test vectors), and so does the int8 draft LM (faster on CPUs, docs/benchmarks.md).
+// Manifest order matters to loaders that take the first model of a role: the int8 EAGLE head with
+// a reduced draft vocabulary and context tokens comes first, then the full int8 one and the fp32 one
+// (test vectors), and the int8 draft LM before the fp32 one (faster on CPUs, docs/benchmarks.md).
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { convertCausalLM, convertEagleHead } from '@treespec/convert';
-import { TINY_MODEL_IDS, tinyCheckpointDirectory, tinyModelDirectory } from '../dist/node.js';
+import {
+  TINY_MODEL_IDS,
+  TINY_TOKEN_FREQUENCIES,
+  tinyCheckpointDirectory,
+  tinyModelDirectory,
+} from '../dist/node.js';
 import { convertDefaultModels } from '../dist/packing.js';
 
 const out = tinyModelDirectory();
@@ -13,6 +20,7 @@ await convertDefaultModels(
   {
     target: tinyCheckpointDirectory(TINY_MODEL_IDS.target),
     eagleHead: tinyCheckpointDirectory(TINY_MODEL_IDS.eagleHead),
+    tokenFrequencies: join(tinyCheckpointDirectory(TINY_MODEL_IDS.target), '..', TINY_TOKEN_FREQUENCIES),
   },
   out,
 );

@@ -3,12 +3,20 @@ export const TINY_BUNDLE = 'tiny';
 
 /**
  * Manifest ids of the converted models of the bundle, in manifest order. Loaders that take the
- * first model of a role get the int8 EAGLE head and the int8 draft LM (the faster ones on CPUs).
+ * first model of a role get the int8 EAGLE head with a reduced draft vocabulary and context
+ * tokens, and the int8 draft LM (the faster ones on CPUs).
  */
 export const TINY_MODEL_IDS = {
   /** treespec-tiny: Llama, 8 layers x 384, GQA 6/2, vocab 8192 (fp32). */
   target: 'target',
-  /** treespec-tiny-eagle2: the EAGLE-2 head trained for the target, int8 linear layers (MatMulNBits); the default head. */
+  /**
+   * treespec-tiny-eagle2, int8, scoring the 1024 tokens the target generates most often plus up to
+   * 256 tokens of the generation's own context (FR-Spec with context tokens): the default head,
+   * first in the manifest. Greedy drafts as good as the full head's, head calls about 40 % cheaper
+   * (docs/benchmarks.md).
+   */
+  eagleHeadContext: 'eagle-head-context',
+  /** treespec-tiny-eagle2: the EAGLE-2 head trained for the target over the whole vocabulary, int8 linear layers (MatMulNBits). */
   eagleHead: 'eagle-head',
   /** The same head with fp32 weights: reproduces the PyTorch test vectors. */
   eagleHeadFp32: 'eagle-head-fp32',
@@ -22,6 +30,12 @@ export const TINY_MODEL_IDS = {
   /** The draft LM with fp32 weights: reproduces the PyTorch test vectors. */
   draft: 'draft',
 } as const;
+
+/** Draft vocabulary of the default head: the K most frequent tokens and the most context tokens it also scores. */
+export const TINY_HEAD_DRAFT_VOCAB = { size: 1024, contextTokens: 256 } as const;
+
+/** The token counts of text the tiny target generated (FR-Spec), beside the checkpoints. */
+export const TINY_TOKEN_FREQUENCIES = 'treespec-tiny-generated-frequencies.json';
 
 /** One of {@link TINY_MODEL_IDS}' values. */
 export type TinyModelId = (typeof TINY_MODEL_IDS)[keyof typeof TINY_MODEL_IDS];

@@ -1,1 +1,8 @@
-export { TINY_BUNDLE, TINY_CHAT_TEMPLATE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
+export {
+  TINY_BUNDLE,
+  TINY_CHAT_TEMPLATE,
+  TINY_HEAD_DRAFT_VOCAB,
+  TINY_MODEL_IDS,
+  TINY_TOKEN_FREQUENCIES,
+  type TinyModelId,
+} from './bundle.js';

@@ -5,12 +5,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TINY_BUNDLE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
 
-export { TINY_BUNDLE, TINY_CHAT_TEMPLATE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
+export {
+  TINY_BUNDLE,
+  TINY_CHAT_TEMPLATE,
+  TINY_HEAD_DRAFT_VOCAB,
+  TINY_MODEL_IDS,
+  TINY_TOKEN_FREQUENCIES,
+  type TinyModelId,
+} from './bundle.js';
 
 const packageRoot = new URL('../', import.meta.url);
 
 const CHECKPOINTS: Record<TinyModelId, string> = {
   [TINY_MODEL_IDS.target]: 'treespec-tiny',
+  [TINY_MODEL_IDS.eagleHeadContext]: 'treespec-tiny-eagle2',
   [TINY_MODEL_IDS.eagleHead]: 'treespec-tiny-eagle2',
   [TINY_MODEL_IDS.eagleHeadFp32]: 'treespec-tiny-eagle2',
   [TINY_MODEL_IDS.eagle3Head]: 'treespec-tiny-eagle3',

@@ -2,7 +2,12 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } fr
 import { dirname, join } from 'node:path';
 import { convertCausalLM, convertEagleHead } from '@treespec/convert';
 import { ModelFormatError } from '@treespec/core';
-import { TINY_CHAT_TEMPLATE, TINY_MODEL_IDS } from './bundle.js';
+import {
+  TINY_CHAT_TEMPLATE,
+  TINY_HEAD_DRAFT_VOCAB,
+  TINY_MODEL_IDS,
+  TINY_TOKEN_FREQUENCIES,
+} from './bundle.js';
 import { type SharedTensor, unpackPlanarWeights } from './planar-weights.js';
 
 /**
@@ -33,7 +38,7 @@ export function planarWeightsFile(checkpoint: string): string {
  * the installed package's first use both convert them here, so the two bundles agree.
  */
 export async function convertDefaultModels(
-  checkpoints: { target: string; eagleHead: string },
+  checkpoints: { target: string; eagleHead: string; tokenFrequencies: string },
   out: string,
 ): Promise<void> {
   await convertCausalLM({
@@ -43,6 +48,14 @@ export async function convertDefaultModels(
     role: 'target',
     eagle3Layers: 'reference',
     chatTemplate: TINY_CHAT_TEMPLATE,
+  });
+  await convertEagleHead({
+    checkpoint: checkpoints.eagleHead,
+    target: checkpoints.target,
+    out,
+    id: TINY_MODEL_IDS.eagleHeadContext,
+    weightFormat: 'int8',
+    draftVocab: { ...TINY_HEAD_DRAFT_VOCAB, corpus: checkpoints.tokenFrequencies },
   });
   for (const [id, weightFormat] of [
     [TINY_MODEL_IDS.eagleHead, 'int8'],
@@ -93,7 +106,11 @@ export async function preparePackedBundle(packageRoot: string, out: string): Pro
     }
     const bundle = join(work, 'bundle');
     await convertDefaultModels(
-      { target: checkpoint('treespec-tiny'), eagleHead: checkpoint('treespec-tiny-eagle2') },
+      {
+        target: checkpoint('treespec-tiny'),
+        eagleHead: checkpoint('treespec-tiny-eagle2'),
+        tokenFrequencies: join(packageRoot, 'checkpoints', TINY_TOKEN_FREQUENCIES),
+      },
       bundle,
     );
     await rename(bundle, out).catch(async (error: NodeJS.ErrnoException) => {

@@ -15,10 +15,11 @@ describe('the embedded tiny bundle', () => {
   const path = join(dir, MANIFEST_FILE);
   const manifest = parseManifest(readFileSync(path, 'utf8'), path);
 
-  it('lists the target, the int8 and fp32 EAGLE-2 heads, the EAGLE-3 head and the int8 and fp32 draft LMs with their files present', () => {
-    // Loaders that take the first model of a role get the int8 head and the int8 draft.
+  it('lists the target, the EAGLE-2 heads, the EAGLE-3 head and the int8 and fp32 draft LMs with their files present', () => {
+    // Loaders that take the first model of a role get the int8 head with context tokens and the int8 draft.
     expect(manifest.models.map((m) => [m.id, m.role, m.weightFormat])).toEqual([
       ['target', 'target', 'fp32'],
+      ['eagle-head-context', 'eagle-head', 'int8'],
       ['eagle-head', 'eagle-head', 'int8'],
       ['eagle-head-fp32', 'eagle-head', 'fp32'],
       ['eagle3-head', 'eagle3-head', 'fp32'],
@@ -46,7 +47,11 @@ describe('the embedded tiny bundle', () => {
 
   it('pairs the heads and the drafts with the target', () => {
     const target = findModel(manifest, TINY_MODEL_IDS.target);
-    for (const id of [TINY_MODEL_IDS.eagleHead, TINY_MODEL_IDS.eagleHeadFp32]) {
+    for (const id of [
+      TINY_MODEL_IDS.eagleHeadContext,
+      TINY_MODEL_IDS.eagleHead,
+      TINY_MODEL_IDS.eagleHeadFp32,
+    ]) {
       const head = findModel(manifest, id);
       expect(head.base).toEqual({ id: 'target', lmHead: target.lmHead });
       expect(() => checkModelPair(target, head)).not.toThrow();

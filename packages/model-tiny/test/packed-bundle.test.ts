@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelFormatError } from '@treespec/core';
 import { CHECKSUMS_FILE, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TINY_TOKEN_FREQUENCIES } from '../src/bundle.js';
 import {
   PACKED_CHECKPOINTS,
   planarWeightsFile,
@@ -25,7 +26,13 @@ const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('he
 /** A folder laid out like the published package: dist, weights, checkpoints without safetensors. */
 function installedCopy(): string {
   const root = mkdtempSync(join(tmpdir(), 'model-tiny-installed-'));
-  for (const part of ['dist', WEIGHTS_FOLDER, 'package.json', 'checkpoints/prompts-dev.jsonl']) {
+  for (const part of [
+    'dist',
+    WEIGHTS_FOLDER,
+    'package.json',
+    'checkpoints/prompts-dev.jsonl',
+    `checkpoints/${TINY_TOKEN_FREQUENCIES}`,
+  ]) {
     cpSync(join(packageRoot, part), join(root, part), { recursive: true });
   }
   for (const name of Object.keys(PACKED_CHECKPOINTS)) {
@@ -106,6 +113,7 @@ describe('the packed bundle of an installed package', () => {
     const manifest = parseManifest(readFileSync(join(out, MANIFEST_FILE), 'utf8'));
     expect(manifest.models.map((m) => [m.id, m.weightFormat])).toEqual([
       ['target', 'fp32'],
+      ['eagle-head-context', 'int8'],
       ['eagle-head', 'int8'],
       ['eagle-head-fp32', 'fp32'],
     ]);

@@ -46,7 +46,7 @@ describe('loading errors', () => {
     const load = loadTreespec(dir);
     await expect(load).rejects.toThrow(ModelMismatchError);
     await expect(loadTreespec(dir)).rejects.toThrow(
-      'eagle-head eagle-head.onnx does not fit target target.onnx: hidden size is 512 in eagle-head.onnx but 384 in target.onnx',
+      'eagle-head eagle-head-context.onnx does not fit target target.onnx: hidden size is 512 in eagle-head-context.onnx but 384 in target.onnx',
     );
   });
 

@@ -322,3 +322,61 @@ describe('OnnxDraftLm on the tiny draft LM', () => {
     await fresh.dispose();
   }, 60_000);
 });
+
+describe('OnnxEagleHead with context tokens on the tiny bundle’s default head', () => {
+  it('ranks the noted context tokens beside its draft tokens as the full-vocabulary head does', async () => {
+    const runner = await target();
+    const model = findModel(manifest, 'eagle-head-context');
+    const layout = eagleHeadLayout(model);
+    expect(layout.contextTokens).toBe(256);
+    const draftTokens = new Set(layout.draftTokenIds!);
+    const head = new OnnxEagleHead(await createSession(join(TINY, model.file)), layout, { maxContext: 256 });
+    const fullModel = findModel(manifest, 'eagle-head');
+    const full = new OnnxEagleHead(
+      await createSession(join(TINY, fullModel.file)),
+      eagleHeadLayout(fullModel),
+      {
+        maxContext: 256,
+        logits: true,
+      },
+    );
+    let contextTop = 0;
+    let compared = 0;
+    for (const c of targetCases()) {
+      // The prompt and the target's greedy continuation, committed to both heads a token at a time.
+      const sequence = Int32Array.from([...c.prompt_ids, ...c.greedy_ids]);
+      runner.reset();
+      head.reset();
+      head.clearContext();
+      full.reset();
+      const { features } = await runner.prefill(sequence, { features: true });
+      const rows = sequence.subarray(1);
+      const first = c.prompt_ids.length;
+      for (let end = first; end < rows.length; end++) {
+        const start = end === first ? 0 : end;
+        const count = end === first ? first + 1 : 1;
+        head.noteContext(sequence, start === 0 ? 0 : end, end + 1);
+        const feature = features!.subarray(start * 384, (start + count) * 384);
+        const step = await head.commit(rows.subarray(start, start + count), feature, count, 8);
+        const reference = await full.commit(rows.subarray(start, start + count), feature, count, 8);
+        const noted = new Set(Array.from(sequence.subarray(0, end + 1)).filter((t) => !draftTokens.has(t)));
+        expect(head.contextTokenCount).toBe(noted.size);
+        const logits = reference.logits!;
+        const allowed = [...draftTokens, ...noted].sort((a, b) => logits[b]! - logits[a]!);
+        const top = Array.from(step.topTokens.subarray(0, 8));
+        for (const t of top) expect(draftTokens.has(t) || noted.has(t)).toBe(true);
+        if (top.some((t) => noted.has(t))) contextTop++;
+        // Where the two best allowed tokens are clearly apart, the head's best is the full head's.
+        if (logits[allowed[0]!]! - logits[allowed[1]!]! > 0.1) {
+          expect(top[0]).toBe(allowed[0]);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+    expect(contextTop).toBeGreaterThan(5);
+    await runner.dispose();
+    await head.dispose();
+    await full.dispose();
+  }, 120_000);
+});

@@ -64,10 +64,13 @@ function draftVocabulary(dir: string, role: ModelRole, id?: string): Set<number>
   return model.draftVocab ? new Set(model.draftVocab.targetIds) : null;
 }
 
-/** The drafters tried: the draft LM, the EAGLE-2 head, the EAGLE-3 head, and an FR-Spec EAGLE-2 head. */
+/**
+ * The drafters tried: the draft LM, the EAGLE-2 head over the whole vocabulary (the bundle's
+ * default head scores a reduced one), the EAGLE-3 head, and an FR-Spec EAGLE-2 head.
+ */
 const CASES = [
   { name: 'draft-lm', drafter: 'draft-lm', role: 'draft', temperature: 1 },
-  { name: 'eagle2', drafter: 'eagle2', role: 'eagle-head', temperature: 0.6 },
+  { name: 'eagle2', drafter: 'eagle2', role: 'eagle-head', model: 'eagle-head', temperature: 0.6 },
   { name: 'eagle3 (d2t, 2048 draft tokens)', drafter: 'eagle3', role: 'eagle3-head', temperature: 1 },
   {
     name: 'eagle2 FR-Spec (2048 draft tokens)',
@@ -106,10 +109,11 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
       dir = await mkdtemp(join(tmpdir(), 'treespec-frspec-'));
       await bundleWithFrSpecHead(dir);
     }
-    vocabulary = draftVocabulary(dir, c.role, 'frSpec' in c ? FR_SPEC_ID : undefined);
+    const model = 'frSpec' in c ? FR_SPEC_ID : 'model' in c ? c.model : undefined;
+    vocabulary = draftVocabulary(dir, c.role, model);
     generator = await loadTreespec(dir, {
       drafter: c.drafter,
-      ...('frSpec' in c ? { models: [FR_SPEC_ID] } : {}),
+      ...(model ? { models: [model] } : {}),
       draftSampling: true,
       budget: 'fixed',
       tuningCache: false,

@@ -1,5 +1,6 @@
 import { type DraftModelStep, OptionError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { ContextTokenFeed } from './context-token-feed.js';
 import {
   DraftModelRunner,
   type DraftModelRunnerOptions,
@@ -44,14 +45,16 @@ export abstract class HeadRunner extends DraftModelRunner {
   private readonly logitsWidth: number;
   /** Target ids of the draft vocabulary a reduced head's `logits` cover; null over the whole vocabulary. */
   readonly draftTokenIds: Int32Array | null;
+  /** The context tokens a head with `contextTokens` scores beside its draft vocabulary; null for other heads. */
+  private readonly context: ContextTokenFeed | null;
 
   protected constructor(
     session: InferenceSession,
     shape: DraftModelShape,
-    layout: Pick<EagleHeadLayout, 'names' | 'draftVocabSize' | 'draftTokenIds'>,
+    layout: Pick<EagleHeadLayout, 'names' | 'draftVocabSize' | 'draftTokenIds' | 'contextTokens'>,
     options: HeadRunnerOptions,
   ) {
-    const { names, draftVocabSize, draftTokenIds } = layout;
+    const { names, draftVocabSize, draftTokenIds, contextTokens } = layout;
     super(
       session,
       shape,
@@ -77,10 +80,32 @@ export abstract class HeadRunner extends DraftModelRunner {
       );
     }
     this.draftTokenIds = draftVocabSize === null ? null : draftTokenIds;
+    this.context =
+      contextTokens > 0 && names.contextIds !== null && draftTokenIds !== null
+        ? new ContextTokenFeed(contextTokens, shape.vocabSize, draftTokenIds)
+        : null;
     this.logitsWidth = draftVocabSize ?? shape.vocabSize;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
     this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
     this.fetchNamesWithLogits = [...this.fetchNames, names.logits];
+  }
+
+  /** Context tokens listed for the head to score beside its draft vocabulary (0 for a head without them). */
+  get contextTokenCount(): number {
+    return this.context?.size ?? 0;
+  }
+
+  /**
+   * Notes tokens of the generation's context (prompt and output): a head with `contextTokens`
+   * scores each one outside its draft vocabulary from its next call on; other heads ignore them.
+   */
+  noteContext(tokens: Int32Array, from: number, to: number): void {
+    this.context?.note(tokens, from, to);
+  }
+
+  /** Forgets the noted context (a new generation). */
+  clearContext(): void {
+    this.context?.clear();
   }
 
   /** Whether the next calls fetch `logits`; only a head opened with the `logits` option can. */
@@ -111,6 +136,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
       [names.topK]: new Tensor('int64', this.topK.values, [1]),
     };
+    if (this.context) this.context.feed(feeds, names.contextIds!);
     const first = this.scoreRows.feed(feeds, names.scoreRows, rows, scored);
     const fetches = this.fetchesLogits ? this.fetchNamesWithLogits : this.fetchNames;
     const out = await cache.run(this.session, feeds, fetches, rows, committed);

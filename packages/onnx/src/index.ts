@@ -45,6 +45,7 @@ export {
   type DeviceTuning,
   DRAFT_LM_IO,
   type DraftVocabulary,
+  EAGLE_HEAD_CONTEXT_IO,
   EAGLE_HEAD_IO,
   EAGLE3_HEAD_IO,
   type GraphKind,

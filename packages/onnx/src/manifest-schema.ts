@@ -13,18 +13,20 @@ export const MANIFEST_FORMAT = 'treespec-models';
  * Version of the manifest format this code writes. Version 2: EAGLE heads and draft LMs take a
  * required `score_rows` input (`inputs.scoreRows`), which a version-1 loader would not feed.
  * Version 3: targets take it too (a prefill's lm_head then covers its last row only), which a
- * version-2 loader would not feed.
+ * version-2 loader would not feed. Version 4: an EAGLE-1/2 head with a reduced draft vocabulary may
+ * also score tokens of the generation's context, fed per call as `context_ids`
+ * (`inputs.contextIds`, `draftVocab.contextTokens`), which a version-3 loader would not feed.
  */
-export const MANIFEST_VERSION = 3;
+export const MANIFEST_VERSION = 4;
 
 /**
  * Manifest versions this code reads: version 1 bundles lack `score_rows` and score every row;
- * version 2 targets lack it and score every row.
+ * version 2 targets lack it and score every row; heads before version 4 score no context tokens.
  */
-export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2, 3];
+export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2, 3, 4];
 
 /** A manifest version this code reads. */
-export type ManifestVersion = 1 | 2 | 3;
+export type ManifestVersion = 1 | 2 | 3 | 4;
 
 /**
  * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
@@ -116,6 +118,12 @@ export interface ModelInputs {
    * converted before it existed (targets before manifest version 3), which score every row.
    */
   readonly scoreRows?: string;
+  /**
+   * EAGLE-1/2 heads with `draftVocab.contextTokens` only (manifest version 4): int64 [C], the
+   * target ids of the generation's context tokens outside the draft vocabulary that the head also
+   * scores (0 ≤ C ≤ `contextTokens`, distinct).
+   */
+  readonly contextIds?: string;
   /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
   readonly draftHidden?: string;
 }
@@ -228,6 +236,12 @@ export interface DraftVocabulary {
    * draft vocabulary need it; absent in bundles converted before it was recorded.
    */
   readonly targetIds?: readonly number[];
+  /**
+   * EAGLE-1/2 heads (manifest version 4): besides the `size` draft tokens, the head scores up to
+   * this many tokens of the generation's context outside them, fed per call as `inputs.contextIds`;
+   * its top-k then ranks both together. `logits` stay over the draft tokens.
+   */
+  readonly contextTokens?: number;
 }
 
 /** The base model an EAGLE head was converted against. */
@@ -357,6 +371,12 @@ export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: Mo
     presentKey: 'present_key.{layer}',
     presentValue: 'present_value.{layer}',
   },
+};
+
+/** Input and output names of an EAGLE-1/2 head that scores context tokens (`draftVocab.contextTokens`). */
+export const EAGLE_HEAD_CONTEXT_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
+  inputs: { ...EAGLE_HEAD_IO.inputs, contextIds: 'context_ids' },
+  outputs: EAGLE_HEAD_IO.outputs,
 };
 
 /** Input and output names every EAGLE-3 head gets unless its manifest says otherwise. */

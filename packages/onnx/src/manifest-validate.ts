@@ -160,6 +160,7 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
     if (!OPTIONAL_INPUTS.has(key) || inputs[key] !== undefined) v.string(inputs[key], `${at}.inputs.${key}`);
   }
   for (const key of Object.keys(need.outputs)) v.string(outputs[key], `${at}.outputs.${key}`);
+  validateContextTokens(v, m, at, graph, version);
   if (outputs.greedyToken !== undefined || outputs.logitSum !== undefined) {
     if (role !== 'target')
       v.fail(
@@ -285,6 +286,43 @@ function validateEagle3Fields(
     if (dv.targetIds !== undefined)
       validateTargetIds(v, dv.targetIds, `${at}.draftVocab.targetIds`, size, dims.vocab as number);
   }
+}
+
+/**
+ * `draftVocab.contextTokens` and `inputs.contextIds` come together, on an EAGLE-1/2 head with a
+ * recorded draft→target table, in a manifest of version 4 or later; the draft and context tokens
+ * together fit in the vocabulary.
+ */
+function validateContextTokens(
+  v: Checker,
+  m: Record<string, unknown>,
+  at: string,
+  graph: GraphKind,
+  version: ManifestVersion,
+): void {
+  const inputs = m.inputs as Record<string, unknown>;
+  const dv = m.draftVocab as Record<string, unknown> | undefined;
+  if (dv?.contextTokens === undefined && inputs.contextIds === undefined) return;
+  if (graph !== 'eagle-head')
+    v.fail(`${at}.draftVocab.contextTokens`, 'absent except for an EAGLE-1/2 head', dv?.contextTokens);
+  if (version < 4)
+    v.fail(
+      `${at}.inputs.contextIds`,
+      `absent in a version-${version} manifest (heads score context tokens from version 4)`,
+      inputs.contextIds,
+    );
+  if (dv === undefined) v.fail(`${at}.draftVocab`, 'a draft vocabulary beside inputs.contextIds', dv);
+  const tokens = v.positiveInt(dv.contextTokens, `${at}.draftVocab.contextTokens`);
+  v.string(inputs.contextIds, `${at}.inputs.contextIds`);
+  if (dv.targetIds === undefined)
+    v.fail(`${at}.draftVocab.targetIds`, 'the draft tokens’ target ids beside contextTokens', dv.targetIds);
+  const vocab = (m.dims as Record<string, unknown>).vocab as number;
+  if ((dv.size as number) + tokens > vocab)
+    v.fail(
+      `${at}.draftVocab.contextTokens`,
+      `at most dims.vocab − draftVocab.size (${vocab - (dv.size as number)})`,
+      tokens,
+    );
 }
 
 /** Checks a draft→target table: `size` distinct integers below `vocab`. */

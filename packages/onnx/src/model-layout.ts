@@ -51,6 +51,11 @@ export interface EagleHeadLayout {
    * null for a full-vocabulary head, or for a bundle converted before the manifest recorded them.
    */
   draftTokenIds: Int32Array | null;
+  /**
+   * Most tokens of the generation's context outside the draft vocabulary the head also scores
+   * (`draftVocab.contextTokens`; fed as `names.contextIds`); 0: none.
+   */
+  contextTokens: number;
   names: {
     inputIds: string;
     feature: string;
@@ -61,6 +66,8 @@ export interface EagleHeadLayout {
     topK: string;
     /** How many trailing rows get outputs other than the cache; null: the graph scores every row. */
     scoreRows: string | null;
+    /** The context tokens' target ids (int64 [C]); null: the head scores none. */
+    contextIds: string | null;
     hidden: string;
     topLogProbs: string;
     topIds: string;
@@ -173,6 +180,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
     dtype: model.dtype,
     draftVocabSize: model.draftVocab?.size ?? null,
     draftTokenIds: model.draftVocab?.targetIds ? Int32Array.from(model.draftVocab.targetIds) : null,
+    contextTokens: inputs.contextIds ? (model.draftVocab?.contextTokens ?? 0) : 0,
     names: {
       inputIds: inputs.inputIds,
       feature: inputs.feature,
@@ -182,6 +190,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
       pastValue: layerName(inputs.pastValue, 0),
       topK: inputs.topK,
       scoreRows: inputs.scoreRows ?? null,
+      contextIds: inputs.contextIds ?? null,
       hidden: outputs.hidden,
       topLogProbs: outputs.topLogProbs,
       topIds: outputs.topIds,

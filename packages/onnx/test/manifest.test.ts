@@ -4,6 +4,7 @@ import {
   CAUSAL_LM_IO,
   checkModelPair,
   DRAFT_LM_IO,
+  EAGLE_HEAD_CONTEXT_IO,
   EAGLE_HEAD_IO,
   eagleHeadLayout,
   findModel,
@@ -181,6 +182,41 @@ describe('parseManifest / validateManifest', () => {
     );
   });
 
+  it('accepts context tokens on an FR-Spec EAGLE-2 head from manifest version 4 on, and names what is missing', () => {
+    const draftVocab = {
+      size: 4,
+      source: 'frequency' as const,
+      corpus: { file: 'freq.json', tokens: 100 },
+      targetIds: [3, 5, 7, 9],
+      contextTokens: 16,
+    };
+    const withContext = head({ inputs: EAGLE_HEAD_CONTEXT_IO.inputs, draftVocab });
+    const current = { ...manifest(causalLM(), withContext), version: 4 };
+    expect(validateManifest(current)).toEqual(current);
+    expect(eagleHeadLayout(withContext)).toMatchObject({
+      contextTokens: 16,
+      names: { contextIds: 'context_ids' },
+    });
+    expect(eagleHeadLayout(head())).toMatchObject({ contextTokens: 0, names: { contextIds: null } });
+    expect(errorOf(() => validateManifest({ ...current, version: 3 })).message).toContain(
+      'field "models[1].inputs.contextIds" must be absent in a version-3 manifest (heads score context tokens from version 4); found "context_ids"',
+    );
+    const noInput = { ...current, models: [causalLM(), head({ draftVocab })] };
+    expect(errorOf(() => validateManifest(noInput)).message).toContain(
+      'field "models[1].inputs.contextIds" must be a non-empty string; found undefined',
+    );
+    const { targetIds: _, ...noIds } = draftVocab;
+    const unmapped = {
+      ...current,
+      models: [causalLM(), head({ inputs: withContext.inputs, draftVocab: noIds })],
+    };
+    expect(errorOf(() => validateManifest(unmapped)).message).toContain('models[1].draftVocab.targetIds');
+    const tooMany = head({ inputs: withContext.inputs, draftVocab: { ...draftVocab, contextTokens: 8189 } });
+    expect(errorOf(() => validateManifest({ ...current, models: [causalLM(), tooMany] })).message).toContain(
+      'field "models[1].draftVocab.contextTokens" must be at most dims.vocab − draftVocab.size (8188); found 8189',
+    );
+  });
+
   it("accepts a target's greedy outputs as a pair, and only on a target", () => {
     const target = causalLM({ outputs: TARGET_IO.outputs });
     expect(validateManifest(manifest(target))).toEqual(manifest(target));
@@ -240,9 +276,9 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it('rejects a manifest version it does not read, saying which it reads', () => {
-    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 4 }, 'a/treespec.json'));
+    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 5 }, 'a/treespec.json'));
     expect(e.message).toBe(
-      'a/treespec.json: field "version" must be 1, 2 or 3 (the manifest versions this @treespec/onnx reads); found 4',
+      'a/treespec.json: field "version" must be 1, 2, 3 or 4 (the manifest versions this @treespec/onnx reads); found 5',
     );
   });
 

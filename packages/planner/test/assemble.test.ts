@@ -132,12 +132,15 @@ describe('sampled EAGLE trees at assembly', () => {
 
   it('stay top-k for a reduced head whose manifest predates the target ids of its draft vocabulary', async () => {
     const manifest = await tinyManifest();
-    // The manifest claims an FR-Spec head without its target ids; the planner must not ask it for logits.
+    // The manifest claims an FR-Spec head without its target ids (the whole-vocabulary head, the
+    // head with context tokens left out); the planner must not ask it for logits.
     const reduced = {
       ...manifest,
-      models: manifest.models.map((m) =>
-        m.role === 'eagle-head' ? { ...m, draftVocab: { size: 2048, source: 'frequency' as const } } : m,
-      ),
+      models: manifest.models
+        .filter((m) => m.id !== 'eagle-head-context')
+        .map((m) =>
+          m.role === 'eagle-head' ? { ...m, draftVocab: { size: 2048, source: 'frequency' as const } } : m,
+        ),
     };
     // Sampling on by default, as under `auto` (asked for by name, plan() refuses such a head), with
     // the whole tree drafted every step so that every step's tree kind shows.
@@ -234,7 +237,7 @@ describe('the warm-up at load', () => {
     expect(planned.warmUpTokens).toBeGreaterThan(0);
     const generator = await assemble(planned, countingSessions(runs), await tinyTokenizer());
     try {
-      expect([...runs.keys()].sort()).toEqual(['draft-int8', 'eagle-head', 'target']);
+      expect([...runs.keys()].sort()).toEqual(['draft-int8', 'eagle-head-context', 'target']);
       for (const [id, count] of runs) expect(count, id).toBeGreaterThan(2);
       // The warm-up drafted with throwaway fixed-budget drafters: the controllers that generations
       // use have timed nothing yet.

@@ -7,14 +7,14 @@ describe('plan', () => {
   it('loads the models of the drafters asked for, and only those', async () => {
     const manifest = await tinyManifest();
     const ids = (options: BundleOptions) => plan(manifest, options).models.map((m) => m.id);
-    expect(ids({})).toEqual(['target', 'eagle-head']);
+    expect(ids({})).toEqual(['target', 'eagle-head-context']);
     expect(ids({ drafter: 'none' })).toEqual(['target']);
     expect(ids({ drafter: 'suffix' })).toEqual(['target']);
     expect(ids({ drafter: 'draft-lm' })).toEqual(['target', 'draft-int8']);
     expect(ids({ drafter: 'hybrid', hybridBase: 'draft-lm' })).toEqual(['target', 'draft-int8']);
     expect(ids({ drafter: 'hybrid', drafters: ['draft-lm'] })).toEqual([
       'target',
-      'eagle-head',
+      'eagle-head-context',
       'draft-int8',
     ]);
   });

@@ -25,6 +25,7 @@ interface ConvertFlags {
   eagle3Layers?: number[] | true;
   draftVocab?: number;
   draftVocabCorpus?: string;
+  draftVocabContext?: number;
   attention: 'plain' | 'fused';
   attentionPrecision?: 'float32' | 'float64';
   chatTemplate?: string;
@@ -122,6 +123,11 @@ export function registerConvert(program: Command): void {
       'with --draft-vocab: a UTF-8 text file to count tokens in (target tokenizer), or a token-frequency JSON file',
     )
     .option(
+      '--draft-vocab-context <n>',
+      "with --draft-vocab, EAGLE-2 head: also score up to n tokens of the generation's own prompt and output outside the K",
+      positiveInt,
+    )
+    .option(
       '--eagle3-layers [layers]',
       'target: also output the inputs of these layers for an EAGLE-3 head (bare: 2, L/2, L-3); EAGLE-3 head: the layers it fuses when its config does not say',
       layerList,
@@ -160,9 +166,21 @@ export function registerConvert(program: Command): void {
       };
       if ((flags.draftVocab === undefined) !== (flags.draftVocabCorpus === undefined))
         throw new OptionError('--draft-vocab', flags.draftVocab, 'given together with --draft-vocab-corpus');
+      if (flags.draftVocabContext !== undefined && flags.draftVocab === undefined)
+        throw new OptionError(
+          '--draft-vocab-context',
+          flags.draftVocabContext,
+          'given together with --draft-vocab',
+        );
       const draftVocab =
         flags.draftVocab !== undefined
-          ? { draftVocab: { size: flags.draftVocab, corpus: resolve(flags.draftVocabCorpus!) } }
+          ? {
+              draftVocab: {
+                size: flags.draftVocab,
+                corpus: resolve(flags.draftVocabCorpus!),
+                ...(flags.draftVocabContext !== undefined ? { contextTokens: flags.draftVocabContext } : {}),
+              },
+            }
           : {};
       if (flags.chatTemplate !== undefined && flags.role !== 'target')
         throw new OptionError('--chat-template', flags.chatTemplate, 'given only with --role target');

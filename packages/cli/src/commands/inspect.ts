@@ -11,7 +11,10 @@ export function describeModel(m: ManifestModel): string {
   const base = m.base ? ` base=${m.base.id}` : '';
   const captured = m.capturedLayers ? ` captured layers ${m.capturedLayers.join(',')}` : '';
   const sums = m.attentionPrecision === 'float64' ? ' (attention sums float64)' : '';
-  const draftVocab = m.draftVocab ? ` draft vocab ${m.draftVocab.size} (${m.draftVocab.source})` : '';
+  const context = m.draftVocab?.contextTokens ? ` + up to ${m.draftVocab.contextTokens} context tokens` : '';
+  const draftVocab = m.draftVocab
+    ? ` draft vocab ${m.draftVocab.size} (${m.draftVocab.source})${context}`
+    : '';
   return (
     `${m.id.padEnd(12)} ${m.role.padEnd(10)} ${m.file}  vocab ${d.vocab}, hidden ${d.hidden}, ${d.layers} layers, ` +
     `heads ${d.heads}/${d.kvHeads} x ${d.headDim}, ctx ${d.maxContext}, ${m.dtype}/${m.weightFormat}${sums}, ` +

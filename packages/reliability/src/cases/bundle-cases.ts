@@ -310,15 +310,15 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
   ),
   bundleCase(
     'bundle-vocab-declared-wrong',
-    'dims.vocab 8000 on every model (graphs have 8192)',
+    'dims.vocab 8200 on every model (graphs have 8192)',
     {
       manifest: (m) => {
-        for (const x of m.models) x.dims.vocab = 8000;
+        for (const x of m.models) x.dims.vocab = 8200;
       },
     },
     refused(
       ModelFormatError,
-      /\.onnx: dims\.vocab is 8000 in the manifest but the graph's output "logits" has 8192/,
+      /\.onnx: dims\.vocab is 8200 in the manifest but the graph's output "logits" has 8192/,
     ),
   ),
   bundleCase(
@@ -373,17 +373,17 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
     'head dims.hidden 512 (target 384)',
     {
       manifest: (m) => {
-        model(m, 'eagle-head').dims.hidden = 512;
+        model(m, 'eagle-head-context').dims.hidden = 512;
       },
     },
-    refused(ModelMismatchError, /hidden size is 512 in eagle-head\.onnx but 384 in target\.onnx/),
+    refused(ModelMismatchError, /hidden size is 512 in eagle-head-context\.onnx but 384 in target\.onnx/),
   ),
   bundleCase(
     'bundle-head-is-lm',
     'the head entry points at the draft LM’s graph',
     {
       manifest: (m) => {
-        const h = model(m, 'eagle-head');
+        const h = model(m, 'eagle-head-context');
         const d = model(m, 'draft');
         h.file = d.file;
         h.externalData = d.externalData;

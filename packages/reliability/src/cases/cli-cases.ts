@@ -246,7 +246,7 @@ export const CLI_CASES: readonly CliCase[] = [
     () => ['inspect', TINY, '--verify'],
     0,
     /^$/,
-    /verified the sha256 of 12 files\n$/,
+    /verified the sha256 of 14 files\n$/,
   ),
   cli(
     'cli-inspect-verify-bitflip',

@@ -1,0 +1,36 @@
+import type { Tensor } from 'onnxruntime-common';
+import { describe, expect, it } from 'vitest';
+import { ContextTokenFeed } from './context-token-feed.js';
+
+function fed(feed: ContextTokenFeed): number[] {
+  const feeds: Record<string, Tensor> = {};
+  feed.feed(feeds, 'context_ids');
+  expect(feeds.context_ids!.dims).toEqual([feed.size]);
+  return Array.from(feeds.context_ids!.data as BigInt64Array, Number);
+}
+
+describe('ContextTokenFeed', () => {
+  it('lists each context token outside the draft vocabulary once, in the order first seen', () => {
+    const feed = new ContextTokenFeed(8, 20, Int32Array.of(1, 2, 3));
+    expect(fed(feed)).toEqual([]);
+    feed.note(Int32Array.of(9, 2, 7, 9, 1, 12), 0, 6);
+    expect(fed(feed)).toEqual([9, 7, 12]);
+    feed.note(Int32Array.of(5, 7, 4, 3), 1, 3);
+    expect(fed(feed)).toEqual([9, 7, 12, 4]);
+  });
+
+  it('stops at its capacity and ignores ids outside the vocabulary', () => {
+    const feed = new ContextTokenFeed(3, 10, Int32Array.of(0));
+    feed.note(Int32Array.of(-1, 10, 4, 5, 6, 7), 0, 6);
+    expect(fed(feed)).toEqual([4, 5, 6]);
+  });
+
+  it('forgets every listed token when cleared, and lists them again afterwards', () => {
+    const feed = new ContextTokenFeed(4, 10, Int32Array.of(0));
+    feed.note(Int32Array.of(4, 5), 0, 2);
+    feed.clear();
+    expect(fed(feed)).toEqual([]);
+    feed.note(Int32Array.of(5, 4, 0), 0, 3);
+    expect(fed(feed)).toEqual([5, 4]);
+  });
+});

@@ -1,0 +1,59 @@
+import { Tensor } from 'onnxruntime-common';
+import { Int64Buffer } from './int64.js';
+
+/** What a target id is to a {@link ContextTokenFeed}: not seen, a draft token, or listed. */
+const UNSEEN = 0;
+const DRAFT_TOKEN = 1;
+const LISTED = 2;
+
+/**
+ * The tokens of a generation's context (prompt and output) that an EAGLE head scores beside its
+ * reduced draft vocabulary, fed to the graph as `context_ids` (int64 [C]): each target id outside
+ * the draft vocabulary once, in the order first seen, up to `capacity` ids. Preallocated; noting a
+ * token costs a table lookup.
+ */
+export class ContextTokenFeed {
+  private readonly ids: Int64Buffer;
+  private readonly listedIds: Int32Array;
+  private readonly kind: Uint8Array;
+  private count = 0;
+
+  constructor(
+    readonly capacity: number,
+    vocabSize: number,
+    draftTokenIds: Int32Array,
+  ) {
+    this.ids = new Int64Buffer(capacity);
+    this.listedIds = new Int32Array(capacity);
+    this.kind = new Uint8Array(vocabSize);
+    for (const id of draftTokenIds) this.kind[id] = DRAFT_TOKEN;
+  }
+
+  /** Ids listed so far. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Lists the tokens of `tokens[from .. to)` not yet listed and outside the draft vocabulary, while there is room. */
+  note(tokens: Int32Array, from: number, to: number): void {
+    const { kind } = this;
+    for (let i = from; i < to && this.count < this.capacity; i++) {
+      const id = tokens[i]!;
+      if (id < 0 || id >= kind.length || kind[id] !== UNSEEN) continue;
+      kind[id] = LISTED;
+      this.listedIds[this.count] = id;
+      this.ids.set(this.count++, id);
+    }
+  }
+
+  /** Forgets every listed id (a new generation). */
+  clear(): void {
+    for (let i = 0; i < this.count; i++) this.kind[this.listedIds[i]!] = UNSEEN;
+    this.count = 0;
+  }
+
+  /** The listed ids as the graph's `name` input. */
+  feed(feeds: Record<string, Tensor>, name: string): void {
+    feeds[name] = new Tensor('int64', this.ids.values.subarray(0, this.count), [this.count]);
+  }
+}
