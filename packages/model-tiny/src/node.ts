@@ -5,14 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TINY_BUNDLE, TINY_MODEL_IDS, type TinyModelId } from './bundle.js';
 
-export {
-  TINY_BUNDLE,
-  TINY_CHAT_TEMPLATE,
-  TINY_HEAD_DRAFT_VOCAB,
-  TINY_MODEL_IDS,
-  TINY_TOKEN_FREQUENCIES,
-  type TinyModelId,
-} from './bundle.js';
+export * from './index.js';
 
 const packageRoot = new URL('../', import.meta.url);
 
