@@ -7,10 +7,11 @@
 // load moves medians; the minimum and p25 are the steadier columns.
 //
 // `--heads` names the head models to time (manifest ids, default the fp32 EAGLE-2 head the page
-// runs on WASM), `--dir` another bundle directory than the tiny one (a copy holding more heads).
+// runs on WASM), `--dir` another bundle directory than the tiny one (a copy holding more heads); a
+// head that scores context tokens gets `--context-ids` of them (default 40).
 //
 //   node scripts/call-costs.mjs [--threads 2] [--head-threads 1] [--past 100] [--rounds 40]
-//     [--heads eagle-head-fp32,...] [--dir BUNDLE] [--out FILE]
+//     [--heads eagle-head-fp32,...] [--context-ids 40] [--dir BUNDLE] [--out FILE]
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     past: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '40' },
     heads: { type: 'string', default: 'eagle-head-fp32' },
+    'context-ids': { type: 'string', default: '40' },
     dir: { type: 'string' },
     out: { type: 'string' },
   },
@@ -65,6 +67,18 @@ async function openWeb(model, intraOpNumThreads) {
 }
 const openNode = (model, role) =>
   createSession(join(dir, model.file), { intraOpNumThreads: threads, drafterThreads: headThreads }, role);
+
+/**
+ * A head's context tokens (`--context-ids` of them, ids outside its draft vocabulary from the top of
+ * the vocabulary down), for heads that take them.
+ */
+function contextIds(Tensor, head) {
+  const draft = new Set(head.draftVocab.targetIds);
+  const ids = [];
+  for (let t = head.dims.vocab - 1; ids.length < Number(args['context-ids']); t--)
+    if (!draft.has(t)) ids.push(BigInt(t));
+  return new Tensor('int64', BigInt64Array.from(ids), [ids.length]);
+}
 
 /** Feeds of a call with `rows` new rows after `past` cached ones, built with a runtime's Tensor class. */
 function feeds(Tensor, rows, cachedLayers, extra = {}) {
@@ -133,6 +147,9 @@ for (const rt of runtimes) {
         top_k: new rt.Tensor('int64', BigInt64Array.from([8n]), [1]),
         // a draft call: every row scored
         score_rows: new rt.Tensor('int64', BigInt64Array.from([BigInt(n)]), [1]),
+        ...(heads[h].inputs.contextIds
+          ? { [heads[h].inputs.contextIds]: contextIds(rt.Tensor, heads[h]) }
+          : {}),
       };
       cases.push({
         runtime: rt.name,
