@@ -19,10 +19,14 @@ describe('ContextTokenFeed', () => {
     expect(fed(feed)).toEqual([9, 7, 12, 4]);
   });
 
-  it('stops at its capacity and ignores ids outside the vocabulary', () => {
+  it('once full, lists a new token in place of the one listed longest ago, and ignores ids outside the vocabulary', () => {
     const feed = new ContextTokenFeed(3, 10, Int32Array.of(0));
-    feed.note(Int32Array.of(-1, 10, 4, 5, 6, 7), 0, 6);
+    feed.note(Int32Array.of(-1, 10, 4, 5, 6), 0, 5);
     expect(fed(feed)).toEqual([4, 5, 6]);
+    feed.note(Int32Array.of(7, 5, 8), 0, 3);
+    expect(fed(feed)).toEqual([7, 8, 6]);
+    feed.note(Int32Array.of(4), 0, 1);
+    expect(fed(feed)).toEqual([7, 8, 4]);
   });
 
   it('forgets every listed token when cleared, and lists them again afterwards', () => {

@@ -9,14 +9,17 @@ const LISTED = 2;
 /**
  * The tokens of a generation's context (prompt and output) that an EAGLE head scores beside its
  * reduced draft vocabulary, fed to the graph as `context_ids` (int64 [C]): each target id outside
- * the draft vocabulary once, in the order first seen, up to `capacity` ids. Preallocated; noting a
- * token costs a table lookup.
+ * the draft vocabulary once, up to `capacity` ids; once full, a new token takes the place of the one
+ * listed longest ago (which is listed again when it comes back), so a long generation keeps its
+ * recent tokens. Preallocated; noting a token costs a table lookup.
  */
 export class ContextTokenFeed {
   private readonly ids: Int64Buffer;
   private readonly listedIds: Int32Array;
   private readonly kind: Uint8Array;
   private count = 0;
+  /** Once full, the slot of the token listed longest ago. */
+  private oldest = 0;
 
   constructor(
     readonly capacity: number,
@@ -34,15 +37,22 @@ export class ContextTokenFeed {
     return this.count;
   }
 
-  /** Lists the tokens of `tokens[from .. to)` not yet listed and outside the draft vocabulary, while there is room. */
+  /** Lists the tokens of `tokens[from .. to)` not listed yet and outside the draft vocabulary. */
   note(tokens: Int32Array, from: number, to: number): void {
     const { kind } = this;
-    for (let i = from; i < to && this.count < this.capacity; i++) {
+    for (let i = from; i < to; i++) {
       const id = tokens[i]!;
       if (id < 0 || id >= kind.length || kind[id] !== UNSEEN) continue;
+      let slot = this.count;
+      if (slot < this.capacity) this.count++;
+      else {
+        slot = this.oldest;
+        this.oldest = (slot + 1) % this.capacity;
+        kind[this.listedIds[slot]!] = UNSEEN;
+      }
       kind[id] = LISTED;
-      this.listedIds[this.count] = id;
-      this.ids.set(this.count++, id);
+      this.listedIds[slot] = id;
+      this.ids.set(slot, id);
     }
   }
 
@@ -50,6 +60,7 @@ export class ContextTokenFeed {
   clear(): void {
     for (let i = 0; i < this.count; i++) this.kind[this.listedIds[i]!] = UNSEEN;
     this.count = 0;
+    this.oldest = 0;
   }
 
   /** The listed ids as the graph's `name` input. */
