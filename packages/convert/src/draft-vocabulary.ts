@@ -1,4 +1,5 @@
 import type { ModelOutputs } from '@treespec/onnx';
+import { quantizeRows } from './block-quantization.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { type Matrix, rowBlocks } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
@@ -24,11 +25,14 @@ export interface ContextScores {
   readonly logits: string;
 }
 
+/** One scale per row, 8-bit codes: how the lm_head rows of context tokens are stored in a quantized head. */
+const CONTEXT_ROWS = { bits: 8, symmetric: true } as const;
+
 /**
  * Logits of the context tokens `ids` (int64 [C], any C ≥ 0): `x` [N, H] times their lm_head rows,
  * picked per call from a table of every row. The table is `lmHead` in float32, or, `quantized`,
- * int8 codes with one float scale per row (symmetric, max |w| / 127): a quarter of the bytes, and
- * precise enough for drafts, which never change the output.
+ * 8-bit codes with one float scale per row (`quantizeRows`, symmetric, a block as wide as a row): a
+ * quarter of the bytes, and precise enough for drafts, which never change the output.
  */
 export async function contextLogits(
   g: GraphBuilder,
@@ -39,32 +43,30 @@ export async function contextLogits(
 ): Promise<string> {
   if (!quantized)
     return g.op('Gemm', [x, g.op('Gather', [await g.matrix(lmHead), ids], { axis: 0 })], { transB: 1 });
+  const q = { ...CONTEXT_ROWS, blockSize: lmHead.cols };
   const scales = new Float32Array(lmHead.rows);
   let row = 0;
   const codes = (async function* () {
     for await (const block of rowBlocks(lmHead)) {
-      const out = new Int8Array(block.length);
-      for (let start = 0; start < block.length; start += lmHead.cols, row++) {
-        let largest = 0;
-        for (let c = 0; c < lmHead.cols; c++) largest = Math.max(largest, Math.abs(block[start + c]!));
-        const scale = largest > 0 ? largest / 127 : 1;
-        scales[row] = scale;
-        for (let c = 0; c < lmHead.cols; c++) out[start + c] = Math.round(block[start + c]! / scale);
-      }
-      yield new Uint8Array(out.buffer);
+      const rows = block.length / lmHead.cols;
+      const coded = quantizeRows(block, rows, lmHead.cols, q);
+      scales.set(coded.scales, row);
+      row += rows;
+      yield coded.codes;
     }
   })();
   const table = await g.initializer(
     `${lmHead.label}.context_codes`,
-    OnnxDataType.INT8,
+    OnnxDataType.UINT8,
     [lmHead.rows, lmHead.cols],
     codes,
     lmHead.rows * lmHead.cols,
   );
-  const scale = await g.tensor(`${lmHead.label}.context_scales`, [lmHead.rows], scales);
+  const scale = await g.tensor(`${lmHead.label}.context_scales`, [lmHead.rows, 1], scales);
+  const codesAsFloat = g.op('Cast', [g.op('Gather', [table, ids], { axis: 0 })], { to: OnnxDataType.FLOAT });
   const rows = g.op('Mul', [
-    g.op('Cast', [g.op('Gather', [table, ids], { axis: 0 })], { to: OnnxDataType.FLOAT }),
-    g.op('Unsqueeze', [g.op('Gather', [scale, ids], { axis: 0 }), g.int64([1])]),
+    g.op('Sub', [codesAsFloat, g.float32([1 << (q.bits - 1)], [])]),
+    g.op('Gather', [scale, ids], { axis: 0 }),
   ]);
   return g.op('Gemm', [x, rows], { transB: 1 });
 }

@@ -355,7 +355,7 @@ describe('OnnxEagleHead with context tokens on the tiny bundle’s default head'
       for (let end = first; end < rows.length; end++) {
         const start = end === first ? 0 : end;
         const count = end === first ? first + 1 : 1;
-        head.noteContext(sequence, start === 0 ? 0 : end, end + 1);
+        head.noteContext(sequence, start, end + 1);
         const feature = features!.subarray(start * 384, (start + count) * 384);
         const step = await head.commit(rows.subarray(start, start + count), feature, count, 8);
         const reference = await full.commit(rows.subarray(start, start + count), feature, count, 8);
