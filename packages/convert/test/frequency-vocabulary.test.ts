@@ -219,7 +219,7 @@ describe('FR-Spec draft vocabulary', () => {
     // Without context tokens it ranks its draft tokens alone, as the head without them does.
     const none = await run('k16-c8', feeds([]));
     expect(none.top_ids!.data).toEqual((await run('k16', plainFeeds)).top_ids!.data);
-    // The int8 head keeps its context rows as int8 codes with a scale per row: the same ranking here.
+    // The int8 head keeps its context rows as 8-bit codes with a scale per row: the same ranking here.
     const int8 = await run('k16-c8-int8', feeds(context));
     const int8LogProbs = int8.top_log_probs!.data as Float32Array;
     for (let i = 0; i < logProbs.length; i++)
