@@ -136,6 +136,13 @@ for (const rt of runtimes) {
       // a verification: every row scored (a target converted before score_rows ignores it)
       feeds: feeds(rt.Tensor, n, layers, {
         score_rows: new rt.Tensor('int64', BigInt64Array.from([BigInt(n)]), [1]),
+        // its logits read: the target draws no tokens itself
+        ...(rt.target.inputNames.includes('sample_uniforms')
+          ? {
+              sample_uniforms: new rt.Tensor('float32', new Float32Array(0), [0, 2]),
+              sample_temperature: new rt.Tensor('float32', Float32Array.from([1]), [1]),
+            }
+          : {}),
       }),
     });
   }

@@ -60,7 +60,12 @@ export function decoderFeeds(
       [1, n, HIDDEN],
     );
     Object.assign(out, headCounts(10, n));
-  } else out.score_rows = new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]); // a verification: every row
+  } else {
+    out.score_rows = new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]); // a verification: every row
+    // ...reading its logits: the graph draws no tokens itself.
+    out.sample_uniforms = new ort.Tensor('float32', new Float32Array(0), [0, 2]);
+    out.sample_temperature = new ort.Tensor('float32', Float32Array.of(1), [1]);
+  }
   return out;
 }
 

@@ -21,6 +21,7 @@ import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draf
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { sampledTokens } from './row-sampler-graph.js';
 import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
@@ -85,7 +86,10 @@ export async function buildCausalLMGraph(
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);
   g.output(featureOut, names.outputs.feature!, OnnxDataType.FLOAT, [1, 'new', config.hidden]);
-  if (names.outputs.greedyToken && names.outputs.logitSum) greedyOutputs(g, logits, names.outputs);
+  if (names.outputs.greedyToken && names.outputs.logitSum) {
+    const argmax = greedyOutputs(g, logits, names.outputs);
+    if (names.outputs.sampledToken) sampledTokens(g, logits, argmax, config.vocab, names);
+  }
   if (captured.length > 0) {
     const width = (1 + captured.length) * config.hidden;
     const joined = g.op('Concat', [feature, ...captured], { axis: 1 }, 'captured_states');
@@ -100,14 +104,16 @@ export async function buildCausalLMGraph(
 
 /**
  * A target's `greedyToken` (the first index of each row's largest logit, as ONNX's ArgMax picks
- * it) and `logitSum` (each row's sum of logits) of the `[rows, vocab]` logits.
+ * it) and `logitSum` (each row's sum of logits) of the `[rows, vocab]` logits. Returns the
+ * int64 `[rows]` argmax.
  */
-export function greedyOutputs(g: GraphBuilder, logits: string, outputs: ModelOutputs): void {
+export function greedyOutputs(g: GraphBuilder, logits: string, outputs: ModelOutputs): string {
   const argmax = g.op('ArgMax', [logits], { axis: -1, keepdims: 0, select_last_index: 0 }, 'greedy_argmax');
   const token = g.op('Cast', [argmax], { to: OnnxDataType.INT32 });
   g.output(g.op('Reshape', [token, g.int64([1, -1])]), outputs.greedyToken!, OnnxDataType.INT32, [1, 'new']);
   const sum = g.op('ReduceSum', [logits, g.int64([-1])], { keepdims: 0 }, 'logit_sum_rows');
   g.output(g.op('Reshape', [sum, g.int64([1, -1])]), outputs.logitSum!, OnnxDataType.FLOAT, [1, 'new']);
+  return argmax;
 }
 
 /** The KV names of one layer. */

@@ -38,7 +38,7 @@ export {
   type StopMatch,
   TokenSequenceStop,
 } from './stop-criteria.js';
-export type { TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
+export type { RowSampling, TargetCallOptions, TargetModel, TargetStep } from './target-model.js';
 export {
   type ChatContentPart,
   type ChatMessage,

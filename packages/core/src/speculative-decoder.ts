@@ -79,6 +79,8 @@ export class SpeculativeDecoder {
   private readonly result: VerifyResult;
   private readonly plan: KeepPlan;
   private readonly feed: FeatureFeed;
+  /** Each tree node's two uniforms, for a target that draws the tokens itself. */
+  private readonly uniforms: Float32Array;
   private busy = false;
 
   constructor(parts: DecoderParts) {
@@ -94,6 +96,7 @@ export class SpeculativeDecoder {
       );
     }
     this.tree = new DraftTree(capacity);
+    this.uniforms = new Float32Array(2 * capacity);
     this.result = new VerifyResult(capacity);
     this.plan = new KeepPlan(capacity);
     const fed = this.drafter?.needsFeatures === true && this.target.featureSize > 0;
@@ -139,6 +142,11 @@ export class SpeculativeDecoder {
     const promptLength = prompt.length;
     const wantFeatures = feed.size > 0;
     const greedy = target.greedyTokens === true && verifier.argmaxOnly === true;
+    // The target draws a tree's tokens itself where the verifier reads nothing else of its rows.
+    const rowSampling =
+      target.sampledTokens === true && verifier.sampleUniforms && verifier.temperature !== undefined
+        ? { uniforms: this.uniforms, temperature: verifier.temperature }
+        : null;
     const stats = new StatsRecorder(tree.capacity);
     const signal = options.signal;
 
@@ -214,8 +222,12 @@ export class SpeculativeDecoder {
           if (tree.size > room) tree.size = room;
           if (maxDepth < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(maxDepth);
         }
+        const sample =
+          rowSampling && verifier.sampleUniforms?.(tree, length, rowSampling.uniforms)
+            ? rowSampling
+            : undefined;
         const t1 = now();
-        const step = await target.verify(tree, { features: wantFeatures, greedy, signal });
+        const step = await target.verify(tree, { features: wantFeatures, greedy, sample, signal });
         stats.draftMs += t1 - t0;
         stats.verifyMs += now() - t1;
 
@@ -265,6 +277,7 @@ export class SpeculativeDecoder {
         tree,
         logits: step.logits,
         greedyTokens: step.greedyTokens,
+        sampledTokens: step.sampledTokens,
         logitSums: step.logitSums,
         vocabSize: target.vocabSize,
         context: tokens,

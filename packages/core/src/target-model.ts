@@ -26,6 +26,28 @@ export interface TargetStep {
    * refuse a non-finite row without its logits.
    */
   readonly logitSums?: Float32Array;
+  /**
+   * Each row's token drawn from the softmax of its logits at `sample.temperature` with the row's
+   * two uniforms (`sample.uniforms`), in place of `logits` (then empty), beside `logitSums`:
+   * returned when the call asked for `sample` and the model draws tokens in its graph.
+   */
+  readonly sampledTokens?: Int32Array;
+}
+
+/**
+ * Draws each row's token in the model from the softmax of the row's logits at `temperature`, with
+ * two uniforms per row: the first picks a block of the vocabulary by the blocks' probabilities,
+ * the second a token of that block by the tokens' probabilities within it (so each token is drawn
+ * with its probability, resolved in float32 level by level).
+ */
+export interface RowSampling {
+  /**
+   * Two uniforms in [0, 1) per row of the call, row by row (entries past the call's rows are
+   * ignored): float32 values, each a multiple of 2^-24.
+   */
+  readonly uniforms: Float32Array;
+  /** Above 0. */
+  readonly temperature: number;
 }
 
 /** Options of a target call. */
@@ -38,6 +60,12 @@ export interface TargetCallOptions {
    * sparing their copy. Default false.
    */
   readonly greedy?: boolean;
+  /**
+   * A verification whose caller needs only a token drawn from each row at a temperature: a model
+   * with {@link TargetModel.sampledTokens} returns `sampledTokens` and `logitSums` instead of the
+   * logits, sparing their copy and the softmax over the vocabulary in JavaScript.
+   */
+  readonly sample?: RowSampling;
   /** Cancels the call where the runtime allows. */
   readonly signal?: AbortSignal;
 }
@@ -63,6 +91,8 @@ export interface TargetModel {
   readonly maxTreeSize?: number;
   /** Whether `verify` returns greedy tokens in place of logits when asked (`greedy`). */
   readonly greedyTokens?: boolean;
+  /** Whether `verify` returns tokens drawn in the model in place of logits when asked (`sample`). */
+  readonly sampledTokens?: boolean;
   /** Drops the cache. */
   reset(): void;
   /**

@@ -11,6 +11,11 @@ export interface VerifyInput {
    */
   readonly greedyTokens?: Int32Array;
   readonly logitSums?: Float32Array;
+  /**
+   * Each node's token drawn by the target from the uniforms {@link Verifier.sampleUniforms} wrote
+   * (see `TargetStep.sampledTokens`), with `logitSums`, in place of `logits`.
+   */
+  readonly sampledTokens?: Int32Array;
   readonly vocabSize: number;
   /** Committed tokens; the last one is the tree's root. */
   readonly context: Int32Array;
@@ -53,6 +58,14 @@ export interface Verifier {
    * logits.
    */
   readonly argmaxOnly?: boolean;
+  /**
+   * For a verifier that, for this tree, reads nothing of a row but a token drawn from the row's
+   * softmax at {@link Verifier.temperature} (no logits processors, candidates not drawn from a
+   * draft distribution): writes each node's two uniforms (`RowSampling.uniforms`) into
+   * `out[0..2 × tree.size)` and returns true, so the decoder may ask the target to draw the tokens
+   * itself; returns false otherwise. The tree's root follows `contextLength` committed tokens.
+   */
+  sampleUniforms?(tree: DraftTree, contextLength: number, out: Float32Array): boolean;
   /** Forgets per-generation state (e.g. reseeds). Called before every generation. */
   reset(): void;
   /** Walks the tree and writes the accepted path and the bonus token into `result`. */

@@ -53,6 +53,8 @@ function feeds(past: number, rows: number, scored: number): Record<string, Tenso
     ),
     [names.attentionBias]: new Tensor('float32', bias, [1, 1, rows, width]),
     [names.scoreRows!]: new Tensor('int64', BigInt64Array.of(BigInt(scored)), [1]),
+    [names.sampler!.uniforms]: new Tensor('float32', new Float32Array(0), [0, 2]),
+    [names.sampler!.temperature]: new Tensor('float32', Float32Array.of(1), [1]),
   };
   const cache = new Tensor('float32', new Float32Array(past * kvHeads * headDim).fill(0.01), [
     1,

@@ -1,9 +1,10 @@
-import { DraftTree, SpeculativeDecoder, type Verifier } from '@treespec/core';
+import { SpeculativeDecoder, type Verifier } from '@treespec/core';
 import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import { checkedArgmax, GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
 import { targetEntry } from './converted-target.js';
+import { branchingTree } from './target-distribution.js';
 import { TINY, targetCases } from './tiny.js';
 
 /** A greedy verifier that reads the logits, as it does with penalties: the path the in-graph tokens replace. */
@@ -25,10 +26,7 @@ describe("the tiny target's in-graph greedy tokens", () => {
     );
     try {
       expect(runner.greedyTokens).toBe(true);
-      const tree = new DraftTree(12);
-      tree.reset(1);
-      for (const [i, parent] of [0, 0, 0, 1, 1, 2, 3, 3, 5, 6, 8].entries())
-        tree.add(parent, 300 + 37 * i, 0);
+      const tree = branchingTree();
       const prompt = Int32Array.from(targetCases()[0]!.prompt_ids.slice(0, -1));
       await runner.prefill(prompt);
       const greedy = await runner.verify(tree, { greedy: true });

@@ -33,6 +33,8 @@ describe("the tiny target's scored rows", () => {
           ),
           [names.attentionBias]: new Tensor('float32', bias, [1, 1, rows, rows]),
           [names.scoreRows!]: new Tensor('int64', BigInt64Array.of(BigInt(scored)), [1]),
+          [names.sampler!.uniforms]: new Tensor('float32', new Float32Array(0), [0, 2]),
+          [names.sampler!.temperature]: new Tensor('float32', Float32Array.of(1), [1]),
         };
         for (const name of [...names.pastKeys, ...names.pastValues]) f[name] = empty;
         return f;

@@ -3,13 +3,13 @@ import { copyFile, link, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertEagleHead } from '@treespec/convert';
-import { DraftTree } from '@treespec/core';
 import { chiSquareTest } from '@treespec/core/testing';
 import type { TextGenerator } from '@treespec/generator';
 import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
 import { findModel, type ModelRole, parseManifest } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTreespec } from '../src/index.js';
+import { firstTwoTokens } from './target-distribution.js';
 import { devPrompts, TINY } from './tiny.js';
 
 /**
@@ -24,14 +24,6 @@ import { devPrompts, TINY } from './tiny.js';
 const SAMPLES = 400;
 const ALPHA = 1e-3;
 const TOP_FIRST = 0.04;
-
-function softmax(logits: Float32Array, temperature: number): Float64Array {
-  let max = -Infinity;
-  for (const l of logits) max = Math.max(max, l);
-  const p = Float64Array.from(logits, (l) => Math.exp((l - max) / temperature));
-  const sum = p.reduce((a, b) => a + b, 0);
-  return p.map((x) => x / sum);
-}
 
 /** The FR-Spec head: the tiny EAGLE-2 head over the 2048 most frequent tokens the target generated. */
 const FR_SPEC_ID = 'eagle-head-k2048';
@@ -81,24 +73,6 @@ const CASES = [
   },
 ] as const;
 
-/**
- * The target's next-token distribution at `temperature` after `ids`: the prefix prefilled, the last
- * token verified alone.
- */
-async function nextDistribution(
-  generator: TextGenerator,
-  ids: readonly number[],
-  temperature: number,
-): Promise<Float64Array> {
-  const { target } = generator;
-  target.reset();
-  await target.prefill(Int32Array.from(ids.slice(0, -1)));
-  const root = new DraftTree(1);
-  root.reset(ids[ids.length - 1]!);
-  const step = await target.verify(root);
-  return softmax(step.logits.subarray(0, target.vocabSize), temperature);
-}
-
 describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) => {
   let generator: TextGenerator;
   let dir = TINY;
@@ -132,21 +106,7 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     const prompt = 'The history of the city';
     const probe = await generator.generate(prompt, { maxTokens: 1 });
     const ids = Array.from(probe.promptTokens);
-    const first = await nextDistribution(generator, ids, c.temperature);
-    const expected = new Map<string, number>();
-    const top = new Set<number>();
-    let other = 0;
-    for (let t1 = 0; t1 < first.length; t1++) {
-      if (first[t1]! < TOP_FIRST) {
-        other += first[t1]!;
-        continue;
-      }
-      top.add(t1);
-      const second = await nextDistribution(generator, [...ids, t1], c.temperature);
-      for (let t2 = 0; t2 < second.length; t2++) expected.set(`${t1},${t2}`, first[t1]! * second[t2]!);
-    }
-    expected.set('other', other);
-
+    const { expected, top } = await firstTwoTokens(generator, ids, c.temperature, TOP_FIRST);
     const counts = new Map<string, number>();
     let steps = 0;
     let draftedSteps = 0;

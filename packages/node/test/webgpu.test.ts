@@ -165,20 +165,21 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
     }
   }, 300_000);
 
-  it('sample as the CPU provider does with the logits copied down from the device', async (ctx) => {
+  it('sample as the CPU provider does, the tokens drawn in the graph next to the logits on the device', async (ctx) => {
     ctx.skip(unavailable !== null, unavailable ?? '');
     const options = { drafter: 'eagle2', tree: TREE, maxContext: 192 } as const;
     const generator = await loadTreespec(TINY, { ...options, executionProvider: 'webgpu', warmUp: false });
     const cpu = await loadTreespec(TINY, options);
     try {
       expect((generator.target as OnnxCausalLm).cache).toBeInstanceOf(DeviceKvCache);
+      expect((generator.target as OnnxCausalLm).sampledTokens).toBe(true);
       for (const { id, prompt } of devPrompts(3)) {
         const sampling = { maxTokens: TOKENS, temperature: 1, seed: 7 } as const;
         const plain = await generator.generate(prompt, { ...sampling, plain: true });
         const reference = await cpu.generate(prompt, { ...sampling, plain: true });
         expect(Array.from(plain.tokens), id).toEqual(Array.from(reference.tokens));
         const speculative = await generator.generate(prompt, sampling);
-        expect(speculative.tokens.length, id).toBe(TOKENS);
+        expect(Array.from(speculative.tokens), id).toEqual(Array.from(plain.tokens));
       }
     } finally {
       await generator.dispose();

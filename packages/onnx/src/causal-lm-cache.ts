@@ -4,14 +4,15 @@ import type { CausalLmLayout } from './model-layout.js';
 /** The names of a causal LM's values that its KV cache feeds, binds or reads. */
 export type CacheNames = Pick<
   CausalLmLayout['names'],
-  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'logits' | 'feature' | 'greedy'
+  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'logits' | 'feature' | 'greedy' | 'sampler'
 >;
 
 /**
- * What a call reads of each new row besides the cache: nothing (a prefill), its logits, or its
- * greedy token and logit sum (`CausalLmLayout.names.greedy`) in place of the logits.
+ * What a call reads of each new row besides the cache: nothing (a prefill), its logits, its
+ * greedy token and logit sum (`CausalLmLayout.names.greedy`) in place of the logits, or the token
+ * the model drew for it (`CausalLmLayout.names.sampler`) and its logit sum.
  */
-export type RowOutputs = 'none' | 'logits' | 'greedy';
+export type RowOutputs = 'none' | 'logits' | 'greedy' | 'sampled';
 
 /**
  * What `OnnxCausalLm` needs of its KV cache, whatever keeps it: a host cache fed as views
@@ -32,6 +33,8 @@ export interface CausalLmCache {
   readonly location: Tensor.DataLocation;
   /** Whether {@link run} can fetch `greedy` row outputs (the model has them and this cache reads them). */
   readonly greedyOutputs: boolean;
+  /** Whether {@link run} can fetch `sampled` row outputs (the model draws tokens and this cache reads them). */
+  readonly sampledOutputs: boolean;
   /**
    * Runs `session` on `inputs` (the call's input ids, position ids and bias for `rows` new rows
    * after the cached ones) with the cache as its past, and holds the call's new entries for the

@@ -4,6 +4,7 @@ import {
   type DraftTree,
   type KeepPlan,
   OptionError,
+  type RowSampling,
   requireInteger,
   type TargetCallOptions,
   type TargetModel,
@@ -21,8 +22,10 @@ import type { CausalLmLayout } from './model-layout.js';
 import { ScoreRowsFeed } from './score-rows-feed.js';
 import { SharedKvCache } from './shared-kv-cache.js';
 
-/** The logits of a greedy verification, which returns each row's greedy token instead. */
+/** The logits of a greedy or sampling verification, which returns each row's token instead. */
 const NO_LOGITS = new Float32Array(0);
+/** The uniforms of a call that draws no tokens in the graph. */
+const NO_UNIFORMS = new Float32Array(0);
 
 /** Options of {@link OnnxCausalLm}. */
 export interface CausalLmRunnerOptions {
@@ -93,6 +96,8 @@ export class OnnxCausalLm implements TargetModel {
   /** The last greedy verification's row outputs (`CausalLmLayout.names.greedy`). */
   private rowTokens: Int32Array = new Int32Array(0);
   private rowLogitSums: Float32Array = new Float32Array(0);
+  /** The temperature fed to a graph that draws tokens (`CausalLmLayout.names.sampler`). */
+  private readonly sampleTemperature = new Float32Array([1]);
   private pendingRows = 0;
 
   constructor(session: InferenceSession, layout: CausalLmLayout, options: CausalLmRunnerOptions = {}) {
@@ -156,6 +161,11 @@ export class OnnxCausalLm implements TargetModel {
     return this.cache.greedyOutputs;
   }
 
+  /** True when the graph draws each row's token from fed uniforms and the cache fetches it ({@link TargetModel.sampledTokens}). */
+  get sampledTokens(): boolean {
+    return this.cache.sampledOutputs;
+  }
+
   get cachedLength(): number {
     return this.cache.length;
   }
@@ -191,7 +201,7 @@ export class OnnxCausalLm implements TargetModel {
         this.positions.set(i, past + i);
       }
       this.writeBias(null, past, rows);
-      await this.run(rows, wantFeatures, 'none');
+      await this.run(rows, wantFeatures, 'none', null);
       this.cache.commit(null, rows);
       features?.set(this.features.subarray(0, rows * this.featureSize), start * this.featureSize);
     }
@@ -219,12 +229,33 @@ export class OnnxCausalLm implements TargetModel {
     this.writeBias(tree, past, rows);
     const wantFeatures = options?.features === true;
     const greedy = options?.greedy === true && this.cache.greedyOutputs;
-    await this.run(rows, wantFeatures, greedy ? 'greedy' : 'logits');
+    const sample = !greedy && this.cache.sampledOutputs ? (options?.sample ?? null) : null;
+    if (sample && sample.uniforms.length < 2 * rows)
+      throw new OptionError(
+        'sample.uniforms',
+        `${sample.uniforms.length} uniforms`,
+        `two per tree node (${2 * rows})`,
+      );
+    await this.run(rows, wantFeatures, greedy ? 'greedy' : sample ? 'sampled' : 'logits', sample);
     this.pendingRows = rows;
     const features = wantFeatures ? this.features : null;
-    return greedy
-      ? { rows, logits: NO_LOGITS, features, greedyTokens: this.rowTokens, logitSums: this.rowLogitSums }
-      : { rows, logits: this.logits, features };
+    if (greedy)
+      return {
+        rows,
+        logits: NO_LOGITS,
+        features,
+        greedyTokens: this.rowTokens,
+        logitSums: this.rowLogitSums,
+      };
+    if (sample)
+      return {
+        rows,
+        logits: NO_LOGITS,
+        features,
+        sampledTokens: this.rowTokens,
+        logitSums: this.rowLogitSums,
+      };
+    return { rows, logits: this.logits, features };
   }
 
   commit(plan: KeepPlan): void {
@@ -251,9 +282,15 @@ export class OnnxCausalLm implements TargetModel {
 
   /**
    * Runs `rows` prepared rows after the cached ones through the cache and keeps references to the
-   * row outputs asked for (a prefill leaves them out where the cache can) and the features.
+   * row outputs asked for (a prefill leaves them out where the cache can) and the features. A graph
+   * that draws tokens is fed `sample`'s uniforms for the call's rows, or none.
    */
-  private async run(rows: number, wantFeatures: boolean, rowOutputs: RowOutputs): Promise<void> {
+  private async run(
+    rows: number,
+    wantFeatures: boolean,
+    rowOutputs: RowOutputs,
+    sample: RowSampling | null,
+  ): Promise<void> {
     const { names } = this.layout;
     const { inputs } = this;
     const width = this.cache.length + rows;
@@ -268,10 +305,20 @@ export class OnnxCausalLm implements TargetModel {
     // A prefill reads no row's logits: its lm_head covers the last row only (a graph cannot slice
     // none away), where a verification's covers every row.
     this.scoreRows.feed(inputs, names.scoreRows, rows, rowOutputs === 'none' ? 1 : rows);
+    if (names.sampler) {
+      if (sample) this.sampleTemperature[0] = sample.temperature;
+      const uniforms = sample ? sample.uniforms.subarray(0, 2 * rows) : NO_UNIFORMS;
+      inputs[names.sampler.uniforms] = new Tensor('float32', uniforms, [uniforms.length / 2, 2]);
+      inputs[names.sampler.temperature] = new Tensor('float32', this.sampleTemperature, [1]);
+    }
     const out = await this.cache.run(this.session, inputs, rows, rowOutputs, wantFeatures);
     if (rowOutputs === 'logits') this.logits = out[names.logits]!.data as Float32Array;
     if (rowOutputs === 'greedy' && names.greedy) {
       this.rowTokens = out[names.greedy.token]!.data as Int32Array;
+      this.rowLogitSums = out[names.greedy.logitSum]!.data as Float32Array;
+    }
+    if (rowOutputs === 'sampled' && names.sampler && names.greedy) {
+      this.rowTokens = out[names.sampler.token]!.data as Int32Array;
       this.rowLogitSums = out[names.greedy.logitSum]!.data as Float32Array;
     }
     if (wantFeatures) this.features = out[names.feature]!.data as Float32Array;

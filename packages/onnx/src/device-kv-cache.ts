@@ -66,6 +66,8 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
 export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   /** Whether {@link run} returns each row's greedy token: whenever the model outputs it. */
   readonly greedyOutputs: boolean;
+  /** Whether {@link run} returns the token the model drew for each row: whenever the model draws them. */
+  readonly sampledOutputs: boolean;
   private readonly names: CacheNames;
   /** The logits copy session, for models whose logits stay on the device. */
   private readonly logitsCopy: InferenceSession | null;
@@ -96,6 +98,7 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     super(session, names.pastKeys.length, kvHeads, headDim, capacity, dtype, maxRows);
     this.names = names;
     this.greedyOutputs = names.greedy !== undefined;
+    this.sampledOutputs = names.greedy !== undefined && names.sampler !== undefined;
     this.logitsCopy = logitsCopy ?? null;
     this.newKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
@@ -110,7 +113,7 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
    * Runs the call after the running commit is done, with the cache's tensors as the past, and
    * holds its new-entry outputs. Every output is fetched: with outputs preferred on the device,
    * onnxruntime-node 1.30 failed a verification after prefills that had left the logits out
-   * ("Tensor size mismatch"). Features and greedy tokens come to the host; logits left on the
+   * ("Tensor size mismatch"). Features, greedy tokens and drawn tokens come to the host; logits left on the
    * device come to the host only when `rowOutputs` is `logits`, and are released either way.
    * @throws ContractError when the model left its logits on the device, the call reads them and
    *   the cache has no logits copy session.

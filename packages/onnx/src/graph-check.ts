@@ -54,6 +54,10 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
     });
   if (inputs.topK) wantedInputs.push({ name: inputs.topK, field: 'inputs.topK', dims: [] });
   if (inputs.scoreRows) wantedInputs.push({ name: inputs.scoreRows, field: 'inputs.scoreRows', dims: [] });
+  if (inputs.sampleUniforms)
+    wantedInputs.push({ name: inputs.sampleUniforms, field: 'inputs.sampleUniforms', dims: [] });
+  if (inputs.sampleTemperature)
+    wantedInputs.push({ name: inputs.sampleTemperature, field: 'inputs.sampleTemperature', dims: [] });
   // A head over a reduced draft vocabulary has logits over the draft tokens only (draft LMs spread theirs).
   const headVocab = model.graph !== 'causal-lm' && model.draftVocab !== undefined;
   const wantedOutputs: Expected[] = [
@@ -81,6 +85,8 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   if (outputs.greedyToken)
     wantedOutputs.push({ name: outputs.greedyToken, field: 'outputs.greedyToken', dims: [] });
   if (outputs.logitSum) wantedOutputs.push({ name: outputs.logitSum, field: 'outputs.logitSum', dims: [] });
+  if (outputs.sampledToken)
+    wantedOutputs.push({ name: outputs.sampledToken, field: 'outputs.sampledToken', dims: [] });
   for (let layer = 0; layer < dims.layers; layer++) {
     wantedInputs.push(
       kv(inputs.pastKey, 'inputs.pastKey', layer),

@@ -15,6 +15,7 @@ export class HostKvCache extends KvCache implements CausalLmCache {
   private readonly newKeys: KvArray[];
   private readonly newValues: KvArray[];
   readonly greedyOutputs: boolean;
+  readonly sampledOutputs: boolean;
   /** Fetches by what a call wants: [row outputs][features (0 or 1)]. */
   private readonly fetches: Readonly<Record<RowOutputs, readonly (readonly string[])[]>>;
 
@@ -35,11 +36,17 @@ export class HostKvCache extends KvCache implements CausalLmCache {
     const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
     const logits = withFeature([names.logits, ...cache]);
     this.greedyOutputs = names.greedy !== undefined;
+    this.sampledOutputs = names.greedy !== undefined && names.sampler !== undefined;
     this.fetches = {
       none: withFeature(cache),
       logits,
-      // Never asked for without the outputs (greedyOutputs is false then); the logits stand in.
+      // Never asked for without the outputs (greedyOutputs, sampledOutputs are false then); the
+      // logits stand in.
       greedy: names.greedy ? withFeature([names.greedy.token, names.greedy.logitSum, ...cache]) : logits,
+      sampled:
+        names.greedy && names.sampler
+          ? withFeature([names.sampler.token, names.greedy.logitSum, ...cache])
+          : logits,
     };
   }
 

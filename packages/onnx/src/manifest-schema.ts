@@ -16,17 +16,21 @@ export const MANIFEST_FORMAT = 'treespec-models';
  * version-2 loader would not feed. Version 4: an EAGLE-1/2 head with a reduced draft vocabulary may
  * also score tokens of the generation's context, fed per call as `context_ids`
  * (`inputs.contextIds`, `draftVocab.contextTokens`), which a version-3 loader would not feed.
+ * Version 5: a target may draw each row's token in its graph, fed per call as `sample_uniforms` and
+ * `sample_temperature` (`inputs.sampleUniforms`, `inputs.sampleTemperature`), which a version-4
+ * loader would not feed.
  */
-export const MANIFEST_VERSION = 4;
+export const MANIFEST_VERSION = 5;
 
 /**
  * Manifest versions this code reads: version 1 bundles lack `score_rows` and score every row;
- * version 2 targets lack it and score every row; heads before version 4 score no context tokens.
+ * version 2 targets lack it and score every row; heads before version 4 score no context tokens;
+ * targets before version 5 draw no tokens in their graph.
  */
-export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2, 3, 4];
+export const READABLE_MANIFEST_VERSIONS: readonly ManifestVersion[] = [1, 2, 3, 4, 5];
 
 /** A manifest version this code reads. */
-export type ManifestVersion = 1 | 2 | 3 | 4;
+export type ManifestVersion = 1 | 2 | 3 | 4 | 5;
 
 /**
  * What a model is for: the model being accelerated, an independent draft LM, an EAGLE-1/2 head or
@@ -126,6 +130,14 @@ export interface ModelInputs {
   readonly contextIds?: string;
   /** EAGLE-3 heads only: the head's own hidden state fed to drafted rows (the rows after the fed ones). */
   readonly draftHidden?: string;
+  /**
+   * Targets with `outputs.sampledToken` only (manifest version 5): float32 [k, 2], two uniforms in
+   * [0, 1) for each of the call's first k rows, from which `sampled_token` draws that row's token
+   * (k = 0 when the call samples none).
+   */
+  readonly sampleUniforms?: string;
+  /** Beside `sampleUniforms`: float32 [1], the temperature (> 0) the rows are sampled at. */
+  readonly sampleTemperature?: string;
 }
 
 /** Names of a model's graph outputs. Per-layer names contain `{layer}`. */
@@ -157,6 +169,14 @@ export interface ModelOutputs {
    * when every logit of the row is (a NaN or an infinity anywhere makes the sum non-finite).
    */
   readonly logitSum?: string;
+  /**
+   * Targets, beside `greedyToken` (manifest version 5): the token drawn for each of the first k
+   * rows (int32 [1, k], k the rows of `sampleUniforms`) from the softmax of its logits at
+   * `sampleTemperature`: a block of the vocabulary by the first uniform, a token of it by the
+   * second (docs/onnx-layout.md), so that sampling at a temperature alone need not fetch
+   * `rows × vocab` logits.
+   */
+  readonly sampledToken?: string;
 }
 
 /**
@@ -346,12 +366,22 @@ export const CAUSAL_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mod
 };
 
 /**
- * Input and output names every target gets: a causal LM's, `score_rows`, and each row's greedy
- * token and logit sum.
+ * Input and output names every target gets: a causal LM's, `score_rows`, each row's greedy token
+ * and logit sum, and the tokens it draws from uniforms it is fed.
  */
 export const TARGET_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {
-  inputs: { ...CAUSAL_LM_IO.inputs, scoreRows: 'score_rows' },
-  outputs: { ...CAUSAL_LM_IO.outputs, greedyToken: 'greedy_token', logitSum: 'logit_sum' },
+  inputs: {
+    ...CAUSAL_LM_IO.inputs,
+    scoreRows: 'score_rows',
+    sampleUniforms: 'sample_uniforms',
+    sampleTemperature: 'sample_temperature',
+  },
+  outputs: {
+    ...CAUSAL_LM_IO.outputs,
+    greedyToken: 'greedy_token',
+    logitSum: 'logit_sum',
+    sampledToken: 'sampled_token',
+  },
 };
 
 /** Input and output names every draft LM gets: a causal LM's, and `score_rows`. */

@@ -12,6 +12,7 @@ import {
   type ManifestModel,
   type ManifestVersion,
   type ModelInputs,
+  type ModelRole,
   OPTIONAL_INPUTS,
   QUANTIZED_BITS,
   READABLE_MANIFEST_VERSIONS,
@@ -171,6 +172,7 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
     v.string(outputs.greedyToken, `${at}.outputs.greedyToken`);
     v.string(outputs.logitSum, `${at}.outputs.logitSum`);
   }
+  validateSampler(v, inputs, outputs, at, role, version);
   for (const [key, name] of [
     ['pastKey', inputs.pastKey],
     ['pastValue', inputs.pastValue],
@@ -323,6 +325,34 @@ function validateContextTokens(
       `at most dims.vocab − draftVocab.size (${vocab - (dv.size as number)})`,
       tokens,
     );
+}
+
+/**
+ * A target's in-graph sampler (manifest version 5): `inputs.sampleUniforms`,
+ * `inputs.sampleTemperature` and `outputs.sampledToken` together, beside the greedy outputs.
+ */
+function validateSampler(
+  v: Checker,
+  inputs: Record<string, unknown>,
+  outputs: Record<string, unknown>,
+  at: string,
+  role: ModelRole,
+  version: ManifestVersion,
+): void {
+  const named = inputs.sampleUniforms ?? inputs.sampleTemperature ?? outputs.sampledToken;
+  if (named === undefined) return;
+  if (role !== 'target') v.fail(`${at}.outputs.sampledToken`, 'absent except for a target', named);
+  if (version < 5)
+    v.fail(
+      `${at}.inputs.sampleUniforms`,
+      `absent in a version-${version} manifest (targets draw tokens in their graph from version 5)`,
+      named,
+    );
+  v.string(inputs.sampleUniforms, `${at}.inputs.sampleUniforms`);
+  v.string(inputs.sampleTemperature, `${at}.inputs.sampleTemperature`);
+  v.string(outputs.sampledToken, `${at}.outputs.sampledToken`);
+  if (outputs.logitSum === undefined)
+    v.fail(`${at}.outputs.logitSum`, 'a logit sum beside outputs.sampledToken', outputs.logitSum);
 }
 
 /** Checks a draft→target table: `size` distinct integers below `vocab`. */

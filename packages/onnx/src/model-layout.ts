@@ -30,6 +30,11 @@ export interface CausalLmLayout {
     presentValues: string[];
     /** Targets: each row's greedy token and logit sum (see `ModelOutputs.greedyToken`); absent in older bundles. */
     greedy?: { token: string; logitSum: string };
+    /**
+     * Targets since manifest version 5: the uniforms and temperature it draws each row's token
+     * from, and that token (see `ModelOutputs.sampledToken`); absent in older bundles.
+     */
+    sampler?: { uniforms: string; temperature: string; token: string };
   };
 }
 
@@ -136,6 +141,15 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
       ...(model.outputs.greedyToken && model.outputs.logitSum
         ? { greedy: { token: model.outputs.greedyToken, logitSum: model.outputs.logitSum } }
+        : {}),
+      ...(model.inputs.sampleUniforms && model.inputs.sampleTemperature && model.outputs.sampledToken
+        ? {
+            sampler: {
+              uniforms: model.inputs.sampleUniforms,
+              temperature: model.inputs.sampleTemperature,
+              token: model.outputs.sampledToken,
+            },
+          }
         : {}),
     },
   };

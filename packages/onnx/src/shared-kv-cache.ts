@@ -19,6 +19,7 @@ export class SharedKvCache implements CausalLmCache {
   readonly location = 'cpu' as const;
   /** It fetches every row's logits: its fetch records bind the cache tensors as outputs. */
   readonly greedyOutputs = false;
+  readonly sampledOutputs = false;
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;

@@ -2,6 +2,7 @@ import { ModelFormatError } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
 import {
   CAUSAL_LM_IO,
+  causalLmLayout,
   checkModelPair,
   DRAFT_LM_IO,
   EAGLE_HEAD_CONTEXT_IO,
@@ -174,7 +175,8 @@ describe('parseManifest / validateManifest', () => {
   it('accepts score_rows on a draft LM, and on a target from manifest version 3 on', () => {
     const draft = causalLM({ id: 'draft', role: 'draft', inputs: DRAFT_LM_IO.inputs });
     expect(validateManifest(manifest(causalLM(), draft))).toEqual(manifest(causalLM(), draft));
-    const scored = { ...manifest(causalLM({ inputs: TARGET_IO.inputs })), version: 3 };
+    const { sampleUniforms: _u, sampleTemperature: _t, ...scoredInputs } = TARGET_IO.inputs;
+    const scored = { ...manifest(causalLM({ inputs: scoredInputs })), version: 3 };
     expect(validateManifest(scored)).toEqual(scored);
     const older = errorOf(() => validateManifest({ ...scored, version: 2 }));
     expect(older.message).toContain(
@@ -218,9 +220,10 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it("accepts a target's greedy outputs as a pair, and only on a target", () => {
-    const target = causalLM({ outputs: TARGET_IO.outputs });
+    const { sampledToken: _s, ...greedyOutputs } = TARGET_IO.outputs;
+    const target = causalLM({ outputs: greedyOutputs });
     expect(validateManifest(manifest(target))).toEqual(manifest(target));
-    const { logitSum: _, ...alone } = TARGET_IO.outputs;
+    const { logitSum: _, ...alone } = greedyOutputs;
     expect(errorOf(() => validateManifest(manifest(causalLM({ outputs: alone })))).message).toContain(
       'field "models[0].outputs.logitSum" must be a non-empty string; found undefined',
     );
@@ -228,10 +231,38 @@ describe('parseManifest / validateManifest', () => {
       id: 'draft',
       role: 'draft',
       inputs: DRAFT_LM_IO.inputs,
-      outputs: TARGET_IO.outputs,
+      outputs: greedyOutputs,
     });
     expect(errorOf(() => validateManifest(manifest(causalLM(), draft))).message).toContain(
       'field "models[1].outputs.greedyToken" must be absent except for a target; found "greedy_token"',
+    );
+  });
+
+  it("accepts a target's in-graph sampler from manifest version 5 on, whole, beside a logit sum, on a target only", () => {
+    const target = causalLM({ inputs: TARGET_IO.inputs, outputs: TARGET_IO.outputs });
+    const current = { ...manifest(target), version: 5 };
+    expect(validateManifest(current)).toEqual(current);
+    expect(causalLmLayout(target).names.sampler).toEqual({
+      uniforms: 'sample_uniforms',
+      temperature: 'sample_temperature',
+      token: 'sampled_token',
+    });
+    expect(causalLmLayout(causalLM()).names.sampler).toBeUndefined();
+    expect(errorOf(() => validateManifest({ ...current, version: 4 })).message).toContain(
+      'field "models[0].inputs.sampleUniforms" must be absent in a version-4 manifest (targets draw tokens in their graph from version 5); found "sample_uniforms"',
+    );
+    const { sampleTemperature: _t, ...noTemperature } = TARGET_IO.inputs;
+    const partial = { ...current, models: [causalLM({ inputs: noTemperature, outputs: TARGET_IO.outputs })] };
+    expect(errorOf(() => validateManifest(partial)).message).toContain(
+      'field "models[0].inputs.sampleTemperature" must be a non-empty string; found undefined',
+    );
+    const draft = causalLM({
+      id: 'draft',
+      role: 'draft',
+      inputs: { ...DRAFT_LM_IO.inputs, sampleUniforms: 'u' },
+    });
+    expect(errorOf(() => validateManifest({ ...manifest(causalLM(), draft), version: 5 })).message).toContain(
+      'field "models[1].outputs.sampledToken" must be absent except for a target; found "u"',
     );
   });
 
@@ -276,9 +307,9 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it('rejects a manifest version it does not read, saying which it reads', () => {
-    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 5 }, 'a/treespec.json'));
+    const e = errorOf(() => validateManifest({ ...manifest(causalLM()), version: 6 }, 'a/treespec.json'));
     expect(e.message).toBe(
-      'a/treespec.json: field "version" must be 1, 2, 3 or 4 (the manifest versions this @treespec/onnx reads); found 5',
+      'a/treespec.json: field "version" must be 1, 2, 3, 4 or 5 (the manifest versions this @treespec/onnx reads); found 6',
     );
   });
 

@@ -1,5 +1,6 @@
-import { NumericError, type Verifier, type VerifyInput, type VerifyResult } from '@treespec/core';
+import type { Verifier, VerifyInput, VerifyResult } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
+import { checkedToken } from './row-tokens.js';
 import {
   hasPenalties,
   type ResolvedSampling,
@@ -72,21 +73,4 @@ export class GreedyVerifier implements Verifier {
     result.pathLength = length;
     if (penalties) for (let k = length - 1; k >= 1; k--) penalties.pop(tree.tokens[result.path[k]]);
   }
-}
-
-/** Row `node`'s in-graph greedy token, refused as a whole when its logit sum is not finite. */
-function checkedToken(
-  greedyTokens: Int32Array,
-  logitSums: Float32Array,
-  node: number,
-  position: number,
-): number {
-  const sum = logitSums[node] as number;
-  if (!Number.isFinite(sum)) {
-    throw new NumericError(
-      `target logits at sequence position ${position} are not all finite (their sum is ${sum})`,
-      position,
-    );
-  }
-  return greedyTokens[node] as number;
 }

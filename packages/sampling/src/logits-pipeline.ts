@@ -12,7 +12,7 @@ import {
   softmaxInto,
 } from './logits-processors.js';
 import { PenaltyContext } from './penalty-context.js';
-import { hasPenalties, type ResolvedSampling } from './sampling-options.js';
+import { hasPenalties, type ResolvedSampling, shapesBeyondTemperature } from './sampling-options.js';
 
 /**
  * The processors of {@link ResolvedSampling}, composed in their documented order and run in
@@ -36,7 +36,7 @@ export class LogitsPipeline {
     this.sortScratch = new Float32Array(sampling.topK > 0 ? vocabSize : 0);
     this.probScratch = new Float64Array(sampling.topP < 1 ? vocabSize : 0);
     this.sortedScratch = new Float64Array(sampling.topP < 1 ? vocabSize : 0);
-    this.filters = this.penalties !== null || sampling.topK > 0 || sampling.topP < 1 || sampling.minP > 0;
+    this.filters = shapesBeyondTemperature(sampling);
   }
 
   /**

@@ -56,3 +56,11 @@ export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling
 export function hasPenalties(s: ResolvedSampling): boolean {
   return s.repetitionPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0;
 }
+
+/**
+ * True when anything but the temperature shapes a row before sampling (penalties, top-k, top-p,
+ * min-p): the distribution is then not the row's softmax at the temperature.
+ */
+export function shapesBeyondTemperature(s: ResolvedSampling): boolean {
+  return hasPenalties(s) || s.topK > 0 || s.topP < 1 || s.minP > 0;
+}

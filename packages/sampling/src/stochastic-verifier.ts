@@ -1,5 +1,6 @@
 import {
   ContractError,
+  type DraftTree,
   OptionError,
   type Verifier,
   type VerifyInput,
@@ -7,9 +8,18 @@ import {
   Xoshiro128,
 } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
+import { checkedToken } from './row-tokens.js';
 
 import { sampleToken } from './sample.js';
-import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './sampling-options.js';
+import {
+  type ResolvedSampling,
+  resolveSampling,
+  type SamplingOptions,
+  shapesBeyondTemperature,
+} from './sampling-options.js';
+
+/** 2^24: a float32 holds every multiple of its inverse in [0, 1) exactly. */
+const FLOAT32_STEPS = 16777216;
 
 /**
  * Lossless stochastic verification of a draft tree: the committed tokens are distributed exactly
@@ -34,6 +44,15 @@ import { type ResolvedSampling, resolveSampling, type SamplingOptions } from './
  *   own draft distribution q_k, q with the earlier children removed and renormalised, in place of
  *   q (recursive rejection sampling without replacement, lossless as the i.i.d. scheme is, and no
  *   node is spent on a repeated token, which a rejected token's residual never accepts).
+ *
+ * With nothing but the temperature shaping the rows and deterministic candidates, a target that
+ * draws tokens in its graph can draw each node's token itself ({@link sampleUniforms}): the
+ * verifier writes each node's uniforms (its position's uniform, as above, split into two float32
+ * ones) and follows the tokens the target drew, so neither the logits nor their softmax reach
+ * JavaScript. Plain and speculative decoding then draw every position's token from the same
+ * softmax with the same uniforms, and seeded generations still reproduce whichever drafter
+ * drafted them (though not the tokens the logits path draws with the same seed: the target draws
+ * in two levels).
  */
 export class StochasticVerifier implements Verifier {
   readonly name = 'stochastic';
@@ -44,6 +63,8 @@ export class StochasticVerifier implements Verifier {
   private seedValue: number;
   private pipeline: LogitsPipeline | null = null;
   private probs = new Float64Array(0);
+  /** Whether anything but the temperature shapes a row (then the target cannot draw its tokens). */
+  private readonly shaped: boolean;
 
   constructor(options: SamplingOptions = {}) {
     this.sampling = resolveSampling(options);
@@ -56,6 +77,7 @@ export class StochasticVerifier implements Verifier {
     }
     this.seedValue = this.sampling.seed;
     this.rng = new Xoshiro128(this.seedValue);
+    this.shaped = shapesBeyondTemperature(this.sampling);
   }
 
   /** The seed the next generation starts from. */
@@ -79,8 +101,25 @@ export class StochasticVerifier implements Verifier {
     this.pipeline?.penalties?.reset();
   }
 
+  sampleUniforms(tree: DraftTree, contextLength: number, out: Float32Array): boolean {
+    if (this.shaped || tree.candidateKind !== 'deterministic') return false;
+    for (let i = 0; i < tree.size; i++) {
+      this.positionRng.seedStream(this.seedValue, contextLength + tree.depths[i]);
+      // The position's uniform split into two float32 ones: its first 24 bits and its next 24.
+      const scaled = this.positionRng.nextFloat() * FLOAT32_STEPS;
+      const first = Math.floor(scaled);
+      out[2 * i] = first / FLOAT32_STEPS;
+      out[2 * i + 1] = Math.floor((scaled - first) * FLOAT32_STEPS) / FLOAT32_STEPS;
+    }
+    return true;
+  }
+
   verify(input: VerifyInput, result: VerifyResult): void {
-    const { tree, logits, vocabSize } = input;
+    const { tree, logits, vocabSize, sampledTokens, logitSums } = input;
+    if (sampledTokens !== undefined && logitSums !== undefined) {
+      followDrawnTokens(tree, sampledTokens, logitSums, input.contextLength, result);
+      return;
+    }
     if (this.pipeline?.vocabSize !== vocabSize) {
       this.pipeline = new LogitsPipeline(vocabSize, this.sampling);
       this.probs = new Float64Array(vocabSize);
@@ -162,6 +201,34 @@ export class StochasticVerifier implements Verifier {
     }
     return -1;
   }
+}
+
+/**
+ * Walks the tree along the tokens the target drew for its nodes (with the uniforms of
+ * {@link StochasticVerifier.sampleUniforms}): the child with the drawn token is accepted; the
+ * first drawn token no child has is the bonus token.
+ */
+function followDrawnTokens(
+  tree: DraftTree,
+  drawn: Int32Array,
+  logitSums: Float32Array,
+  contextLength: number,
+  result: VerifyResult,
+): void {
+  let node = 0;
+  let length = 1;
+  result.path[0] = 0;
+  while (true) {
+    const token = checkedToken(drawn, logitSums, node, contextLength - 1 + tree.depths[node]);
+    const next = childWithToken(tree, node, token);
+    if (next < 0) {
+      result.bonusToken = token;
+      break;
+    }
+    result.path[length++] = next;
+    node = next;
+  }
+  result.pathLength = length;
 }
 
 /** The child of `node` whose token is `token`, or -1. */

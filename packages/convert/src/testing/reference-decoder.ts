@@ -78,6 +78,13 @@ export async function runDecoder(
     ...(session.inputNames.includes('score_rows')
       ? { score_rows: new Tensor('int64', BigInt64Array.of(BigInt(n)), [1]) }
       : {}),
+    // A target draws no tokens itself here: every row's logits are read.
+    ...(session.inputNames.includes('sample_uniforms')
+      ? {
+          sample_uniforms: new Tensor('float32', new Float32Array(0), [0, 2]),
+          sample_temperature: new Tensor('float32', Float32Array.of(1), [1]),
+        }
+      : {}),
     ...extra,
   };
   for (let l = 0; l < layers; l++) {

@@ -53,6 +53,9 @@ export class ClockedTarget<T extends TargetModel = TargetModel, C extends Verify
   get greedyTokens(): boolean | undefined {
     return this.inner.greedyTokens;
   }
+  get sampledTokens(): boolean | undefined {
+    return this.inner.sampledTokens;
+  }
   reset(): void {
     this.inner.reset();
   }

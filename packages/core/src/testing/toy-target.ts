@@ -1,7 +1,7 @@
 import type { DraftTree } from '../draft-tree.js';
 import { ContextOverflowError, ContractError } from '../errors.js';
 import type { KeepPlan } from '../keep-plan.js';
-import type { TargetCallOptions, TargetModel, TargetStep } from '../target-model.js';
+import type { RowSampling, TargetCallOptions, TargetModel, TargetStep } from '../target-model.js';
 import { argmax } from '../top-k.js';
 import { requireInteger } from '../validate.js';
 import { mix32, unit } from './hash.js';
@@ -18,6 +18,12 @@ export interface ToyTargetOptions {
    * (`greedy`), as an ONNX target with in-graph greedy outputs does. Default false.
    */
   greedyTokens?: boolean;
+  /**
+   * Return each row's token drawn from its softmax at the call's temperature with the call's
+   * uniforms, and logit sums, in place of the logits when a verification asks (`sample`), as an
+   * ONNX target with an in-graph sampler does. Default false.
+   */
+  sampledTokens?: boolean;
 }
 
 /**
@@ -31,6 +37,7 @@ export class ToyTarget implements TargetModel {
   readonly featureSize: number;
   readonly maxContext: number;
   readonly greedyTokens: boolean;
+  readonly sampledTokens: boolean;
   /** Number of `verify` calls since construction. */
   verifyCalls = 0;
   /** Number of `prefill` calls since construction. */
@@ -52,6 +59,7 @@ export class ToyTarget implements TargetModel {
     this.maxContext = requireInteger('maxContext', options.maxContext ?? 4096, 1);
     this.featureSize = requireInteger('featureSize', options.featureSize ?? 0, 0);
     this.greedyTokens = options.greedyTokens ?? false;
+    this.sampledTokens = options.sampledTokens ?? false;
     this.cache = new Int32Array(this.maxContext);
     this.scratch = new Int32Array(model.order);
   }
@@ -114,6 +122,7 @@ export class ToyTarget implements TargetModel {
     if (call === this.nanOnVerifyCall) this.logitsBuffer[0] = Number.NaN;
     this.lastTree = tree;
     if (this.greedyTokens && options?.greedy) return this.greedyStep(rows, options);
+    if (this.sampledTokens && options?.sample) return this.sampledStep(rows, options, options.sample);
     return this.step(rows, options);
   }
 
@@ -139,10 +148,7 @@ export class ToyTarget implements TargetModel {
 
   /** Each row's first largest logit and logit sum, in place of the logits. */
   private greedyStep(rows: number, options: TargetCallOptions): TargetStep {
-    if (this.tokenBuffer.length < rows) {
-      this.tokenBuffer = new Int32Array(rows * 2);
-      this.sumBuffer = new Float32Array(rows * 2);
-    }
+    this.ensureRowOutputs(rows);
     const vocab = this.vocabSize;
     for (let r = 0; r < rows; r++) {
       let sum = 0;
@@ -156,6 +162,48 @@ export class ToyTarget implements TargetModel {
       greedyTokens: this.tokenBuffer.subarray(0, rows),
       logitSums: this.sumBuffer.subarray(0, rows),
     };
+  }
+
+  /**
+   * Each row's token drawn as an ONNX target's in-graph sampler draws it (a block of the
+   * vocabulary by the first uniform, a token within it by the second; blocks of the power of two
+   * above the vocabulary's square root), and logit sums, in place of the logits.
+   */
+  private sampledStep(rows: number, options: TargetCallOptions, sample: RowSampling): TargetStep {
+    this.ensureRowOutputs(rows);
+    const vocab = this.vocabSize;
+    const size = 2 ** Math.ceil(Math.log2(Math.sqrt(vocab)));
+    const logits = this.logitsBuffer;
+    const weights = new Float64Array(vocab);
+    for (let r = 0; r < rows; r++) {
+      const offset = r * vocab;
+      const largest = logits[offset + argmax(logits, offset, vocab)] as number;
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) {
+        weights[v] = Math.exp(((logits[offset + v] as number) - largest) / sample.temperature);
+        sum += logits[offset + v] as number;
+      }
+      const blockWeights = Array.from({ length: Math.ceil(vocab / size) }, (_, b) =>
+        weights.subarray(b * size, (b + 1) * size).reduce((a, w) => a + w, 0),
+      );
+      const block = inverseCdf(blockWeights, sample.uniforms[2 * r] as number);
+      const within = Array.from(weights.subarray(block * size, (block + 1) * size));
+      this.tokenBuffer[r] = block * size + inverseCdf(within, sample.uniforms[2 * r + 1] as number);
+      this.sumBuffer[r] = sum;
+    }
+    return {
+      ...this.step(rows, options),
+      logits: new Float32Array(0),
+      sampledTokens: this.tokenBuffer.subarray(0, rows),
+      logitSums: this.sumBuffer.subarray(0, rows),
+    };
+  }
+
+  private ensureRowOutputs(rows: number): void {
+    if (this.tokenBuffer.length < rows) {
+      this.tokenBuffer = new Int32Array(rows * 2);
+      this.sumBuffer = new Float32Array(rows * 2);
+    }
   }
 
   private ensure(rows: number): void {
@@ -175,4 +223,15 @@ export class ToyTarget implements TargetModel {
           : null,
     };
   }
+}
+
+/** The first index whose cumulative share of `weights`' total exceeds `u`. */
+function inverseCdf(weights: readonly number[], u: number): number {
+  const total = weights.reduce((a, w) => a + w, 0);
+  let cumulative = 0;
+  for (let i = 0; i < weights.length; i++) {
+    cumulative += weights[i] as number;
+    if (cumulative / total > u) return i;
+  }
+  return weights.length - 1;
 }

@@ -407,7 +407,7 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
     },
     refused(
       ModelFormatError,
-      /draft\.onnx: dims\.headDim is 64 in the manifest but the graph's input "past_key\.0" has 32/,
+      /draft\.onnx: the manifest's inputs\.sampleUniforms names the input "sample_uniforms", which the graph does not have/,
     ),
   ),
   bundleCase(

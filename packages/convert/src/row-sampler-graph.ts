@@ -1,0 +1,93 @@
+import type { ModelInputs, ModelOutputs } from '@treespec/onnx';
+import type { GraphBuilder } from './graph-builder.js';
+import { OnnxDataType } from './onnx-proto.js';
+
+/**
+ * Tokens a row is split into for {@link sampledTokens}: the power of two nearest above the square
+ * root of the vocabulary (128 for 8192 tokens, 512 for 128,256), so that neither level sums many
+ * float32 terms.
+ */
+export function samplerBlockSize(vocab: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.sqrt(vocab)));
+}
+
+/**
+ * A target's `sampledToken`: for each of the first k rows of the `[rows, vocab]` logits (k the
+ * rows of the `sampleUniforms` input, float32 [k, 2]), a token drawn from the softmax of the row at
+ * `sampleTemperature`, in two levels: the row's tokens are split into blocks of
+ * {@link samplerBlockSize}; the first uniform picks a block by inverse CDF of the blocks' weights,
+ * the second a token of that block by inverse CDF of its weights within it. That draws each token
+ * with its softmax probability, and in float32 only (which every provider runs, WebGPU's included):
+ * each cumulative sum adds at most a few hundred terms, and each level resolves 2^-24 of its own
+ * mass, so a token far rarer than 2^-24 keeps its share of its block where one float32 inverse CDF
+ * over the whole vocabulary would round it away (its cumulative sums drifted by over 1e-5 over
+ * 8192 tokens). Each level's cumulative weights are divided by their total, which makes the last
+ * exactly 1: any uniform below 1 picks something, and never a block or token of weight 0 (its
+ * cumulative value equals its predecessor's). The row's largest logit, subtracted before `Exp`, is
+ * the one at its greedy token, and every count is a cumulative sum's last column: no reduction,
+ * which WebGPU refuses over the empty rows of a call that draws nothing.
+ */
+export function sampledTokens(
+  g: GraphBuilder,
+  logits: string,
+  argmax: string,
+  vocab: number,
+  names: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs },
+): void {
+  const uniforms = g.input(names.inputs.sampleUniforms!, OnnxDataType.FLOAT, ['sampled', 2]);
+  const temperature = g.input(names.inputs.sampleTemperature!, OnnxDataType.FLOAT, [1]);
+  const size = samplerBlockSize(vocab);
+  const blocks = Math.ceil(vocab / size);
+  const k = g.op('Slice', [g.op('Shape', [uniforms]), g.int64([0]), g.int64([1])]);
+  const rows = g.op('Slice', [logits, g.int64([0]), k, g.int64([0])]);
+  const best = g.op('Slice', [g.op('Unsqueeze', [argmax, g.int64([1])]), g.int64([0]), k, g.int64([0])]);
+  const largest = g.op('Div', [g.op('GatherElements', [rows, best], { axis: 1 }), temperature]);
+  let weights = g.op('Exp', [g.op('Sub', [g.op('Div', [rows, temperature]), largest])], {}, 'sample_weights');
+  if (blocks * size > vocab) weights = g.op('Pad', [weights, g.int64([0, 0, 0, blocks * size - vocab])]);
+  const withinBlocks = g.op('CumSum', [
+    g.op('Reshape', [weights, g.int64([0, blocks, size])]),
+    g.int64([2], []),
+  ]);
+  const blockWeights = g.op('Reshape', [lastColumn(g, withinBlocks, 2), g.int64([0, blocks])]);
+  const block = firstAbove(g, g.op('CumSum', [blockWeights, g.int64([1], [])]), column(g, uniforms, 0));
+  const index = g.op('Expand', [
+    g.op('Unsqueeze', [block, g.int64([1, 2])]),
+    g.op('Concat', [k, g.int64([1, size])], { axis: 0 }),
+  ]);
+  const chosen = g.op('Reshape', [
+    g.op('GatherElements', [withinBlocks, index], { axis: 1 }),
+    g.int64([0, size]),
+  ]);
+  const token = g.op('Add', [
+    g.op('Mul', [block, g.int64([size], [])]),
+    firstAbove(g, chosen, column(g, uniforms, 1)),
+  ]);
+  g.output(
+    g.op('Reshape', [g.op('Cast', [token], { to: OnnxDataType.INT32 }), g.int64([1, -1])]),
+    names.outputs.sampledToken!,
+    OnnxDataType.INT32,
+    [1, 'sampled'],
+  );
+}
+
+/** The last entry of `x` along `axis`, kept as an axis of size 1. */
+function lastColumn(g: GraphBuilder, x: string, axis: number): string {
+  return g.op('Slice', [x, g.int64([-1]), g.int64([Number.MAX_SAFE_INTEGER]), g.int64([axis])]);
+}
+
+/** Column `c` of `x` [n, 2], as [n, 1]. */
+function column(g: GraphBuilder, x: string, c: number): string {
+  return g.op('Slice', [x, g.int64([c]), g.int64([c + 1]), g.int64([1])]);
+}
+
+/**
+ * For each row of the cumulative weights `cumulative` [n, m], the index (int64 [n]) of the first
+ * entry whose share of the row's total exceeds the row's `uniform` [n, 1]: the number of entries
+ * at or below it, counted as a cumulative sum's last column.
+ */
+function firstAbove(g: GraphBuilder, cumulative: string, uniform: string): string {
+  const share = g.op('Div', [cumulative, lastColumn(g, cumulative, 1)]);
+  const below = g.op('Cast', [g.op('LessOrEqual', [share, uniform])], { to: OnnxDataType.FLOAT });
+  const count = g.op('Reshape', [lastColumn(g, g.op('CumSum', [below, g.int64([1], [])]), 1), g.int64([-1])]);
+  return g.op('Cast', [count], { to: OnnxDataType.INT64 });
+}
