@@ -1,6 +1,6 @@
 import type { Verifier, VerifyInput, VerifyResult } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
-import { checkedToken } from './row-tokens.js';
+import { childWithToken, followRowTokens } from './row-tokens.js';
 import {
   hasPenalties,
   type ResolvedSampling,
@@ -42,7 +42,10 @@ export class GreedyVerifier implements Verifier {
 
   verify(input: VerifyInput, result: VerifyResult): void {
     const { tree, logits, vocabSize, greedyTokens, logitSums } = input;
-    const fromTokens = this.argmaxOnly && greedyTokens !== undefined && logitSums !== undefined;
+    if (this.argmaxOnly && greedyTokens !== undefined && logitSums !== undefined) {
+      followRowTokens(tree, greedyTokens, logitSums, input.contextLength, result);
+      return;
+    }
     if (this.pipeline?.vocabSize !== vocabSize) this.pipeline = new LogitsPipeline(vocabSize, this.sampling);
     const pipeline = this.pipeline;
     const penalties = pipeline.penalties;
@@ -51,17 +54,12 @@ export class GreedyVerifier implements Verifier {
     let length = 1;
     result.path[0] = 0;
     while (true) {
-      const position = input.contextLength - 1 + tree.depths[node];
-      const best = fromTokens
-        ? checkedToken(greedyTokens, logitSums, node, position)
-        : pipeline.greedyToken(logits, node * vocabSize, position);
-      let next = -1;
-      for (let c = node + 1; c < tree.size; c++) {
-        if (tree.parents[c] === node && tree.tokens[c] === best) {
-          next = c;
-          break;
-        }
-      }
+      const best = pipeline.greedyToken(
+        logits,
+        node * vocabSize,
+        input.contextLength - 1 + tree.depths[node],
+      );
+      const next = childWithToken(tree, node, best);
       if (next < 0) {
         result.bonusToken = best;
         break;

@@ -8,7 +8,7 @@ import {
   Xoshiro128,
 } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
-import { checkedToken } from './row-tokens.js';
+import { childWithToken, followRowTokens } from './row-tokens.js';
 
 import { sampleToken } from './sample.js';
 import {
@@ -117,7 +117,7 @@ export class StochasticVerifier implements Verifier {
   verify(input: VerifyInput, result: VerifyResult): void {
     const { tree, logits, vocabSize, sampledTokens, logitSums } = input;
     if (sampledTokens !== undefined && logitSums !== undefined) {
-      followDrawnTokens(tree, sampledTokens, logitSums, input.contextLength, result);
+      followRowTokens(tree, sampledTokens, logitSums, input.contextLength, result);
       return;
     }
     if (this.pipeline?.vocabSize !== vocabSize) {
@@ -201,39 +201,4 @@ export class StochasticVerifier implements Verifier {
     }
     return -1;
   }
-}
-
-/**
- * Walks the tree along the tokens the target drew for its nodes (with the uniforms of
- * {@link StochasticVerifier.sampleUniforms}): the child with the drawn token is accepted; the
- * first drawn token no child has is the bonus token.
- */
-function followDrawnTokens(
-  tree: DraftTree,
-  drawn: Int32Array,
-  logitSums: Float32Array,
-  contextLength: number,
-  result: VerifyResult,
-): void {
-  let node = 0;
-  let length = 1;
-  result.path[0] = 0;
-  while (true) {
-    const token = checkedToken(drawn, logitSums, node, contextLength - 1 + tree.depths[node]);
-    const next = childWithToken(tree, node, token);
-    if (next < 0) {
-      result.bonusToken = token;
-      break;
-    }
-    result.path[length++] = next;
-    node = next;
-  }
-  result.pathLength = length;
-}
-
-/** The child of `node` whose token is `token`, or -1. */
-function childWithToken(tree: VerifyInput['tree'], node: number, token: number): number {
-  for (let c = node + 1; c < tree.size; c++)
-    if (tree.parents[c] === node && tree.tokens[c] === token) return c;
-  return -1;
 }
