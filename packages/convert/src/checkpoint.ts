@@ -4,48 +4,83 @@ import { join } from 'node:path';
 import { CheckpointError } from './errors.js';
 import { decodeFloats, FLOAT_DTYPE_BYTES } from './float-conversion.js';
 import type { Matrix } from './matrix.js';
-import { requireFloatDtype, SafetensorsFile, type TensorEntry } from './safetensors.js';
+import { SafetensorsFile } from './safetensors.js';
+import { TorchArchiveFile } from './torch-archive.js';
+import { requireFloatDtype, type TensorEntry, type WeightsFile } from './weights-file.js';
 
-/** Name of the index that lists the shards of a sharded checkpoint. */
+/** Name of the index that lists the shards of a sharded safetensors checkpoint. */
 export const SHARD_INDEX_FILE = 'model.safetensors.index.json';
 
 /**
- * The weights of a Hugging Face checkpoint directory: `model.safetensors`, or the shards listed
- * in `model.safetensors.index.json`. Tensors are found by name across shards and read lazily
- * with their shapes checked against what the architecture expects.
+ * The weights files a checkpoint directory may hold, in the order they are looked for: safetensors,
+ * then PyTorch archives (`pytorch_model.bin`, as most published EAGLE heads ship), each single or
+ * sharded with an index.
+ */
+const WEIGHT_FORMATS = [
+  {
+    single: 'model.safetensors',
+    index: SHARD_INDEX_FILE,
+    open: (path: string) => SafetensorsFile.open(path),
+  },
+  {
+    single: 'pytorch_model.bin',
+    index: 'pytorch_model.bin.index.json',
+    open: (path: string) => TorchArchiveFile.open(path),
+  },
+] as const;
+
+/**
+ * The weights of a Hugging Face checkpoint directory: `model.safetensors`, the shards listed in
+ * `model.safetensors.index.json`, or the same as PyTorch archives (`pytorch_model.bin`, or the
+ * shards of `pytorch_model.bin.index.json`, read without running their pickles). Tensors are found
+ * by name across shards and read lazily with their shapes checked against what the architecture
+ * expects.
  */
 export class Checkpoint {
   private constructor(
     readonly directory: string,
-    private readonly files: readonly SafetensorsFile[],
-    private readonly owner: ReadonlyMap<string, SafetensorsFile>,
+    private readonly files: readonly WeightsFile[],
+    private readonly owner: ReadonlyMap<string, WeightsFile>,
+    /** The shard index, when the weights are sharded. */
+    private readonly index: string | null,
   ) {}
 
   /**
-   * Opens every safetensors file of `directory` and checks their headers.
+   * Opens every weights file of `directory` and locates their tensors.
    * @throws CheckpointError when there is no weights file, a shard is missing or a header is bad.
    */
   static async open(directory: string): Promise<Checkpoint> {
-    const indexPath = join(directory, SHARD_INDEX_FILE);
-    const single = join(directory, 'model.safetensors');
-    const shards = (await exists(indexPath)) ? await readIndex(indexPath) : null;
-    if (!shards && !(await exists(single))) {
+    let format: (typeof WEIGHT_FORMATS)[number] | undefined;
+    let shards: Map<string, string> | null = null;
+    for (const candidate of WEIGHT_FORMATS) {
+      const indexPath = join(directory, candidate.index);
+      if (await exists(indexPath)) {
+        shards = await readIndex(indexPath);
+        format = candidate;
+        break;
+      }
+      if (await exists(join(directory, candidate.single))) {
+        format = candidate;
+        break;
+      }
+    }
+    if (!format) {
       throw new CheckpointError(
         'unreadable',
         directory,
-        `no weights: expected model.safetensors or ${SHARD_INDEX_FILE} in the checkpoint directory`,
+        `no weights: expected ${WEIGHT_FORMATS.flatMap((f) => [f.single, f.index]).join(', ')} in the checkpoint directory`,
       );
     }
-    const names = shards ? [...new Set(shards.values())] : ['model.safetensors'];
-    const files: SafetensorsFile[] = [];
+    const names = shards ? [...new Set(shards.values())] : [format.single];
+    const files: WeightsFile[] = [];
     try {
-      for (const name of names) files.push(await SafetensorsFile.open(join(directory, name)));
+      for (const name of names) files.push(await format.open(join(directory, name)));
     } catch (error) {
       await Promise.all(files.map((f) => f.close()));
       throw error;
     }
     const byName = new Map(names.map((n, i) => [n, files[i]!]));
-    const owner = new Map<string, SafetensorsFile>();
+    const owner = new Map<string, WeightsFile>();
     for (const file of files) for (const tensor of file.tensors.keys()) owner.set(tensor, file);
     if (shards) {
       for (const [tensor, shard] of shards) {
@@ -53,12 +88,12 @@ export class Checkpoint {
           throw new CheckpointError(
             'missing-tensor',
             join(directory, shard),
-            `${SHARD_INDEX_FILE} places tensor "${tensor}" in ${shard}, but that shard does not contain it`,
+            `${format.index} places tensor "${tensor}" in ${shard}, but that shard does not contain it`,
           );
         }
       }
     }
-    return new Checkpoint(directory, files, owner);
+    return new Checkpoint(directory, files, owner, shards ? format.index : null);
   }
 
   /** Names of all tensors. */
@@ -72,7 +107,7 @@ export class Checkpoint {
   }
 
   /** The tensor's entry and file; throws `missing-tensor` when absent and `unsupported-dtype` unless it is floating-point. */
-  entry(name: string, expectedShape: readonly number[]): { file: SafetensorsFile; entry: TensorEntry } {
+  entry(name: string, expectedShape: readonly number[]): { file: WeightsFile; entry: TensorEntry } {
     const found = this.shapedEntry(name, expectedShape);
     requireFloatDtype(found.entry, found.file.path);
     return found;
@@ -103,12 +138,12 @@ export class Checkpoint {
   private shapedEntry(
     name: string,
     expectedShape: readonly number[],
-  ): { file: SafetensorsFile; entry: TensorEntry } {
+  ): { file: WeightsFile; entry: TensorEntry } {
     const file = this.owner.get(name);
     if (!file) {
       throw new CheckpointError(
         'missing-tensor',
-        this.files.length === 1 ? this.files[0]!.path : join(this.directory, SHARD_INDEX_FILE),
+        this.index === null ? this.files[0]!.path : join(this.directory, this.index),
         `tensor "${name}" (shape [${expectedShape.join(', ')}]) is missing`,
       );
     }

@@ -7,6 +7,7 @@ export type CheckpointProblem =
   | 'bad-header'
   | 'truncated'
   | 'unsupported-dtype'
+  | 'unsupported-layout'
   | 'missing-tensor'
   | 'shape-mismatch'
   | 'unknown-architecture'

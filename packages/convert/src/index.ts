@@ -65,7 +65,9 @@ export {
   ropeInverseFrequencies,
   ropeTables,
 } from './rope.js';
-export { SafetensorsFile, type TensorEntry } from './safetensors.js';
+export { SafetensorsFile } from './safetensors.js';
 export { type SafetensorsTensor, writeSafetensors } from './safetensors-writer.js';
 export { TOKENIZER_FILES } from './tokenizer-files.js';
+export { TorchArchiveFile } from './torch-archive.js';
 export { Fp16Weights, Fp32Weights, type LinearOp, type WeightFormat } from './weight-format.js';
+export { type TensorEntry, WeightsFile } from './weights-file.js';

@@ -1,35 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { CheckpointError } from './errors.js';
-import { decodeFloats, FLOAT_DTYPE_BYTES, type FloatDtype } from './float-conversion.js';
-
-/** Where one tensor lives in a safetensors file. */
-export interface TensorEntry {
-  readonly name: string;
-  /** The dtype string of the header (`F32`, `BF16`, …), whether or not it is supported. */
-  readonly dtype: string;
-  readonly shape: readonly number[];
-  /** Byte range within the file (not within the data section). */
-  readonly begin: number;
-  readonly end: number;
-}
-
-const ELEMENT_BYTES: Readonly<Record<string, number>> = {
-  BOOL: 1,
-  U8: 1,
-  I8: 1,
-  F8_E4M3: 1,
-  F8_E5M2: 1,
-  I16: 2,
-  U16: 2,
-  F16: 2,
-  BF16: 2,
-  I32: 4,
-  U32: 4,
-  F32: 4,
-  I64: 8,
-  U64: 8,
-  F64: 8,
-};
+import { ELEMENT_BYTES, type TensorEntry, WeightsFile } from './weights-file.js';
 
 /** Largest JSON header accepted (the format's own limit is 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -41,15 +12,16 @@ const MAX_HEADER_BYTES = 100_000_000;
  * truncated download is reported as such). Tensors are then read one at a time, so memory holds
  * only the tensor being converted.
  */
-export class SafetensorsFile {
+export class SafetensorsFile extends WeightsFile {
   private constructor(
-    readonly path: string,
-    private readonly handle: FileHandle,
-    /** Tensors by name, in file order. */
-    readonly tensors: ReadonlyMap<string, TensorEntry>,
+    path: string,
+    handle: FileHandle,
+    tensors: ReadonlyMap<string, TensorEntry>,
     /** The header's `__metadata__` strings. */
     readonly metadata: Readonly<Record<string, string>>,
-  ) {}
+  ) {
+    super(path, handle, tensors);
+  }
 
   /**
    * Opens and validates `path`.
@@ -71,55 +43,6 @@ export class SafetensorsFile {
       throw error;
     }
   }
-
-  /** The entry of `name`, or undefined. */
-  get(name: string): TensorEntry | undefined {
-    return this.tensors.get(name);
-  }
-
-  /** Reads the raw little-endian bytes of a tensor. */
-  async readBytes(entry: TensorEntry): Promise<Uint8Array> {
-    const length = entry.end - entry.begin;
-    const bytes = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.handle.read(bytes, done, length - done, entry.begin + done);
-      if (bytesRead === 0) {
-        throw new CheckpointError(
-          'truncated',
-          this.path,
-          `tensor "${entry.name}" ends at byte ${entry.end} but the file ended at byte ${entry.begin + done}`,
-        );
-      }
-      done += bytesRead;
-    }
-    return bytes;
-  }
-
-  /**
-   * Reads a floating-point tensor as float32 (bf16 and fp16 widen exactly).
-   * @throws CheckpointError `unsupported-dtype` for any other dtype.
-   */
-  async readFloat32(entry: TensorEntry): Promise<Float32Array> {
-    const dtype = requireFloatDtype(entry, this.path);
-    const out = new Float32Array((entry.end - entry.begin) / FLOAT_DTYPE_BYTES[dtype]);
-    return decodeFloats(await this.readBytes(entry), dtype, out);
-  }
-
-  /** Closes the file. */
-  async close(): Promise<void> {
-    await this.handle.close();
-  }
-}
-
-/** Returns the entry's dtype when it is one the converter reads, else throws `unsupported-dtype`. */
-export function requireFloatDtype(entry: TensorEntry, file: string): FloatDtype {
-  if (entry.dtype === 'F32' || entry.dtype === 'F16' || entry.dtype === 'BF16') return entry.dtype;
-  throw new CheckpointError(
-    'unsupported-dtype',
-    file,
-    `tensor "${entry.name}" has dtype ${entry.dtype}; expected F32, F16 or BF16`,
-  );
 }
 
 async function readHeader(

@@ -234,7 +234,7 @@ describe('Checkpoint', () => {
   it('says what it expected in a directory without weights', async () => {
     const e = await problemOf(Checkpoint.open(dir));
     expect(e.message).toBe(
-      `${dir}: no weights: expected model.safetensors or model.safetensors.index.json in the checkpoint directory`,
+      `${dir}: no weights: expected model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json in the checkpoint directory`,
     );
   });
 });

@@ -1,8 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { linkedCopy } from './linked-copy.js';
+
+/** PyTorch checkpoints written by torch itself (the converter's test fixtures). */
+export const TORCH_FIXTURES = fileURLToPath(new URL('../../convert/test/fixtures/torch/', import.meta.url));
 
 /** The tiny draft LM's Hugging Face checkpoint, the smallest real one. */
 export const DRAFT_CHECKPOINT = fileURLToPath(
@@ -16,6 +19,8 @@ export interface CheckpointFault {
   /** New bytes of model.safetensors from the original's. */
   safetensors?: (original: Buffer) => Uint8Array;
   remove?: readonly string[];
+  /** Files to add: name in the checkpoint → the file whose bytes it gets. */
+  add?: Readonly<Record<string, string>>;
 }
 
 const made: string[] = [];
@@ -43,6 +48,8 @@ export function faultCheckpoint(fault: CheckpointFault = {}): string {
       fault.safetensors(readFileSync(join(DRAFT_CHECKPOINT, 'model.safetensors'))),
     );
   for (const name of fault.remove ?? []) unlinkSync(join(dir, name));
+  for (const [name, source] of Object.entries(fault.add ?? {}))
+    writeFileSync(join(dir, name), readFileSync(source));
   return dir;
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, SafetensorsFile } from '@treespec/convert';
+import { CheckpointError, SafetensorsFile, TorchArchiveFile } from '@treespec/convert';
 import { TreespecError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
@@ -12,6 +12,7 @@ import {
   DRAFT_CHECKPOINT,
   readHeader,
   removeFaultCheckpoints,
+  TORCH_FIXTURES,
   tempFolder,
   writeHeader,
 } from '../src/fault-checkpoint.js';
@@ -118,5 +119,42 @@ describe('seeded fuzzing of what a file can hold', () => {
     expect(runs).toBeGreaterThan(20);
     expect(refused).toBeGreaterThan(0);
     await expectReference(generator, reference);
+  }, 30_000);
+
+  it(`${FUZZ_CASES[3].id}: ${FUZZ_CASES[3].fault}`, async () => {
+    const original = readFileSync(join(TORCH_FIXTURES, 'state-dict.bin'));
+    // torch writes data.pkl first: from its PROTO opcode to the next zip record.
+    const start = original.indexOf(Buffer.from([0x80, 0x02]));
+    const end = original.indexOf(Buffer.from('PK'), start);
+    const dir = tempFolder('treespec-fuzz-');
+    let refused = 0;
+    let reachedPickle = 0;
+    const runs = await fuzz(2000, 3000, async (seed) => {
+      const rng = seeded(300_000 + seed);
+      const bytes = Buffer.from(original);
+      for (let n = 1 + (rng.nextUint32() % 4); n > 0; n--) {
+        bytes[start + (rng.nextUint32() % (end - start))] = rng.nextUint32() & 0xff;
+      }
+      const file = join(dir, `${seed}.bin`);
+      writeFileSync(file, bytes);
+      try {
+        const archive = await TorchArchiveFile.open(file);
+        try {
+          // The fixture's transposed tensor is refused as such, mutated or not.
+          for (const entry of archive.tensors.values()) {
+            if (entry.name !== 'transposed') await archive.readBytes(entry);
+          }
+        } finally {
+          await archive.close();
+        }
+      } catch (error) {
+        expect(error, `seed ${seed}: ${(error as Error).stack}`).toBeInstanceOf(CheckpointError);
+        if ((error as Error).message.includes('data.pkl: ')) reachedPickle++;
+        refused++;
+      }
+    });
+    expect(runs).toBeGreaterThan(50);
+    expect(reachedPickle).toBeGreaterThan(runs / 4);
+    expect(refused).toBeLessThan(runs);
   }, 30_000);
 });

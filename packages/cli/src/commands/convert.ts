@@ -77,7 +77,9 @@ function weightFormatOf(flags: ConvertFlags, command: Command): WeightFormat {
 export function registerConvert(program: Command): void {
   program
     .command('convert')
-    .description('convert a Hugging Face checkpoint (config.json + safetensors) into treespec ONNX models')
+    .description(
+      'convert a Hugging Face checkpoint (config.json + safetensors or pytorch_model.bin) into treespec ONNX models',
+    )
     .argument('<checkpoint>', 'checkpoint directory')
     .requiredOption(
       '-o, --out <dir>',

@@ -7,6 +7,7 @@ import {
   editHeader,
   faultCheckpoint,
   firstTensor,
+  TORCH_FIXTURES,
   tempFolder,
   writeHeader,
 } from '../fault-checkpoint.js';
@@ -406,6 +407,18 @@ export const CLI_CASES: readonly CliCase[] = [
     ['--max-context', '6000000'],
   ),
   convert('st-missing', 'no model.safetensors', { remove: ['model.safetensors'] }, /safetensors/),
+  convert(
+    'pt-runs-code',
+    'pytorch_model.bin whose pickle calls os.system',
+    { remove: ['model.safetensors'], add: { 'pytorch_model.bin': join(TORCH_FIXTURES, 'runs-code.bin') } },
+    /pytorch_model\.bin: data\.pkl: refuses the pickled global (posix|os)\.system/,
+  ),
+  convert(
+    'pt-legacy',
+    'pytorch_model.bin in the format before torch 1.6',
+    { remove: ['model.safetensors'], add: { 'pytorch_model.bin': join(TORCH_FIXTURES, 'legacy.bin') } },
+    /pytorch_model\.bin: is a PyTorch checkpoint in the format before torch 1\.6/,
+  ),
   convert(
     'st-empty',
     'model.safetensors is empty',

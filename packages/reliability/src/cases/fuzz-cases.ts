@@ -16,4 +16,10 @@ export const FUZZ_CASES = [
     fault: 'seeded mutations of the tiny draft checkpoint’s safetensors header (dtypes, shapes, offsets)',
     outcome: 'each opens and reads clean or is refused with a `CheckpointError`; up to 3 s or 400 files',
   },
+  {
+    id: 'fuzz-torch-pickle',
+    fault: 'seeded byte mutations (1–4 each) of the pickle inside a state dict that torch saved',
+    outcome:
+      'each opens and reads clean or is refused with a `CheckpointError`, and never runs the pickle; up to 3 s or 2000 files',
+  },
 ] as const;
