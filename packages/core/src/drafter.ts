@@ -84,6 +84,15 @@ export interface Drafter {
   reset(seed?: number, temperature?: number): void;
   /** Writes a tree rooted at the last committed token into `tree`. */
   propose(context: DraftContext, tree: DraftTree): Promise<void> | void;
+  /**
+   * Optional, for drafters that read target features: asked after each `propose`, whether the
+   * features of the rows this step commits may still be read. A drafter that knows it will not
+   * draft before those rows fall outside what it would catch up on (a budget controller in a run
+   * of plain steps far from its next probe) answers false, and the loop does not fetch them: the
+   * next rows it does fetch then start after a gap, which the drafter bridges by forgetting its
+   * context ({@link Drafter.catchUpWithin}). Absent: always.
+   */
+  wantsStepFeatures?(): boolean;
   /** Learns from a verification (optional: adaptive drafters use it). */
   observe?(outcome: StepOutcome): void;
   /**

@@ -213,12 +213,15 @@ export class SpeculativeDecoder {
         // less one would be cut at maxTokens, and the last token is a plain step.
         const maxDepth = maxTokens - (length - promptLength) - 1;
         const drafts = drafter !== null && maxDepth > 0;
+        // The last step's features would be read by no later draft.
+        let stepFeatures = wantFeatures && drafts;
         if (drafts) {
           drafting.length = length;
           feed.fill(drafting);
           drafting.room = room;
           drafting.maxDepth = maxDepth;
           await drafter.propose(drafting, tree);
+          if (stepFeatures && drafter.wantsStepFeatures) stepFeatures = drafter.wantsStepFeatures();
           if (tree.size > room) tree.size = room;
           if (maxDepth < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(maxDepth);
         }
@@ -227,7 +230,7 @@ export class SpeculativeDecoder {
             ? rowSampling
             : undefined;
         const t1 = now();
-        const step = await target.verify(tree, { features: wantFeatures, greedy, sample, signal });
+        const step = await target.verify(tree, { features: stepFeatures, greedy, sample, signal });
         stats.draftMs += t1 - t0;
         stats.verifyMs += now() - t1;
 

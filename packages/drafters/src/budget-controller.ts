@@ -79,6 +79,12 @@ export interface BudgetControllerOptions {
   clock?: () => number;
 }
 
+/**
+ * Rows whose features a tree waits for after plain steps that skipped theirs: its drafter starts
+ * again from them, and a head shown only the newest row or two drafts from too little.
+ */
+const AFTER_GAP_ROWS = 4;
+
 /** Steps of a run of plain steps between ratings of every candidate tree. */
 const RERATE_EVERY = 8;
 
@@ -231,6 +237,12 @@ class Regime {
  *   after a tree's); into drafting a tree must win by that cost spread over a run of drafted
  *   steps, no longer than the tokens the generation has left (`DraftContext.maxDepth`) allow.
  *
+ * - A run of plain steps far from paying (its best tree under {@link CLOSE} of plain decoding's
+ *   rate) asks the target for no features ({@link BudgetController.wantsStepFeatures}) until its
+ *   probe nears: the probe catches its drafter up on the newest `probeCatchUp` rows alone, whose
+ *   features it fetches. A tree the rates favour before then waits for the features of the newest
+ *   {@link AFTER_GAP_ROWS} steps, and its drafter starts again after the gap.
+ *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
  * choices (never its output) depend on timing.
@@ -260,6 +272,10 @@ export class BudgetController implements Drafter {
   private readonly probeShare: number;
   /** Whether this step probes out of a run of plain steps. */
   private outOfPlain = false;
+  /** Whether the features of the rows this step commits may be read ({@link BudgetController.wantsStepFeatures}). */
+  private stepFeatures = true;
+  /** Steps in a row up to the last one whose features were fetched (the prompt's all are). */
+  private featureRun = Number.POSITIVE_INFINITY;
   private readonly fixed: boolean;
   private readonly smoothing: number;
   private readonly maxDepth: number;
@@ -437,6 +453,9 @@ export class BudgetController implements Drafter {
     this.proposeStart = t0;
     const regime = this.active;
     this.outOfPlain = false;
+    if (context.length !== this.expectedLength) this.featureRun = Number.POSITIVE_INFINITY;
+    else this.featureRun = this.stepFeatures ? this.featureRun + 1 : 0;
+    this.stepFeatures = true;
     const plainRun = regime.plainRun;
     const choice = this.choose(regime);
     this.starts = choice >= 0 && !this.outOfPlain && context.length === context.promptLength;
@@ -445,7 +464,9 @@ export class BudgetController implements Drafter {
     this.proposed = true;
     if (choice < 0) {
       regime.endRun();
-      if (this.needsFeatures) this.backlog.hold(context);
+      // Rows the next tree will not read are dropped: the ones held so far precede a gap.
+      if (this.needsFeatures && this.stepFeatures) this.backlog.hold(context);
+      else if (this.needsFeatures) this.backlog.clear();
       tree.reset(context.tokens[context.length - 1]);
     } else {
       regime.runSteps++;
@@ -464,6 +485,10 @@ export class BudgetController implements Drafter {
       await drafter.propose(this.needsFeatures ? this.backlog.release(context) : context, tree);
     }
     this.proposeEnd = this.clock();
+  }
+
+  wantsStepFeatures(): boolean {
+    return this.stepFeatures;
   }
 
   observe(outcome: DraftOutcome): void {
@@ -579,7 +604,13 @@ export class BudgetController implements Drafter {
       const close = best >= 0 && bestRate > CLOSE * plainRate;
       regime.probing = false;
       const paidFor = !(regime.probeLoss * plainRate > this.probeShare * regime.plainRun);
-      if (++regime.plainRun < (close ? regime.closeLimit : regime.plainLimit) || !paidFor) {
+      const limit = close ? regime.closeLimit : regime.plainLimit;
+      if (++regime.plainRun < limit || !paidFor || this.featuresMissing()) {
+        // Far from paying and from its probe, a run of plain steps does not fetch the target's
+        // features (0.02–0.05 ms a plain step on the reference CPU): a probe catches its drafter
+        // up on the newest `probeCatchUp` rows alone, which are fetched.
+        const due = Math.max(limit, (regime.probeLoss * plainRate) / this.probeShare);
+        this.stepFeatures = close || regime.plainRun >= due - 1 - this.probeCatchUp;
         return this.pickPlain(plainMs);
       }
       regime.plainRun = 0;
@@ -594,6 +625,7 @@ export class BudgetController implements Drafter {
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
       return this.pick(regime.farProbe === 'best' && best >= 0 ? best : regime.start, true);
     }
+    if (this.featuresMissing()) return this.pickPlain(plainMs);
     regime.plainRun = 0;
     // Drafted steps after a probe out of plain decoding stay its run until they have paid for it:
     // a run the generation's end or the rates cut short of that leaves the next run of plain
@@ -613,6 +645,17 @@ export class BudgetController implements Drafter {
       if (up !== best) return this.pick(up, true);
     }
     return this.pick(best, false);
+  }
+
+  /**
+   * Whether any of the newest {@link AFTER_GAP_ROWS} steps skipped their features (a run of plain
+   * steps far from paying): a tree now would draft from too short a history, so the step stays
+   * plain and fetches them. A run fetches the rows its probe catches up on as the probe nears; a
+   * tree the rates favour before then (they rose past plain decoding's, or its probe came sooner)
+   * catches up on the rows fetched since, its drafter starting again after the gap.
+   */
+  private featuresMissing(): boolean {
+    return this.needsFeatures && this.featureRun < Math.min(AFTER_GAP_ROWS, this.probeCatchUp);
   }
 
   /** Sets the regime's best candidate and its predicted rate (tokens per ms). */

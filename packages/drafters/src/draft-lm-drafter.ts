@@ -49,6 +49,7 @@ export class DraftLmDrafter extends ModelTreeDrafter {
     if (done > context.length)
       throw new ContractError('the draft LM holds more tokens than were committed; reset() it first');
     return {
+      start: done,
       tokens: context.tokens.subarray(done, context.length),
       features: EMPTY,
       featureWidth: 0,

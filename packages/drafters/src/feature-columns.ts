@@ -60,6 +60,7 @@ export function featureRowsToCommit(
   if (context.featureRows > 0) {
     const start = context.featureStart + 1;
     return {
+      start: context.featureStart,
       tokens: context.tokens.subarray(start, start + context.featureRows),
       features: columns.select(context),
       featureWidth: columns.width,

@@ -14,6 +14,8 @@ import { DraftSampler, type DraftSampling } from './draft-sampler.js';
 
 /** The committed rows a drafter hands its model before drafting a step. */
 export interface CommitRows {
+  /** Position of the first row in the sequence. */
+  start: number;
   tokens: Int32Array;
   /** Feature rows for feature heads; an empty array for models without features. */
   features: Float32Array;
@@ -165,12 +167,19 @@ export abstract class ModelTreeDrafter implements Drafter {
     const commit = this.rowsToCommit(context);
     const bound = this.catchUpBound;
     this.catchUpBound = 0;
+    // Rows after a gap (a budget controller did not fetch the features of some plain steps):
+    // what the model holds does not continue into them, so it starts again from them.
+    if (commit && commit.start > this.skipped + this.model.committedRows) {
+      this.skipped = commit.start;
+      this.model.reset();
+    }
     if (!commit || bound === 0 || commit.rows <= bound) return commit;
     const drop = commit.rows - bound;
     this.skipped += this.model.committedRows + drop;
     this.model.reset();
     const width = commit.featureWidth;
     return {
+      start: commit.start + drop,
       tokens: commit.tokens.subarray(drop, drop + bound),
       features: width > 0 ? commit.features.subarray(drop * width, (drop + bound) * width) : commit.features,
       featureWidth: width,
