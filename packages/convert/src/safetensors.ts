@@ -1,6 +1,6 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { CheckpointError } from './errors.js';
-import { ELEMENT_BYTES, type TensorEntry, WeightsFile } from './weights-file.js';
+import { ELEMENT_BYTES, openAndLocate, type TensorEntry, WeightsFile } from './weights-file.js';
 
 /** Largest JSON header accepted (the format's own limit is 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -28,20 +28,10 @@ export class SafetensorsFile extends WeightsFile {
    * @throws CheckpointError `unreadable`, `bad-header` or `truncated`, naming the file.
    */
   static async open(path: string): Promise<SafetensorsFile> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } catch (cause) {
-      throw new CheckpointError('unreadable', path, `cannot open: ${(cause as Error).message}`, { cause });
-    }
-    try {
-      const size = (await handle.stat()).size;
-      const { tensors, metadata } = await readHeader(handle, path, size);
-      return new SafetensorsFile(path, handle, tensors, metadata);
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    const { handle, located } = await openAndLocate(path, async (h) =>
+      readHeader(h, path, (await h.stat()).size),
+    );
+    return new SafetensorsFile(path, handle, located.tensors, located.metadata);
   }
 }
 

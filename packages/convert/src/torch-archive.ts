@@ -1,8 +1,8 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { CheckpointError } from './errors.js';
 import { readTorchStateDict, type TorchTensorRecord } from './torch-pickle.js';
-import { ELEMENT_BYTES, type TensorEntry, WeightsFile } from './weights-file.js';
+import { ELEMENT_BYTES, openAndLocate, type TensorEntry, WeightsFile } from './weights-file.js';
 
 /** The first bytes of a pickle of protocol 2 or more: a file torch wrote before its zip format (1.6). */
 const LEGACY_MAGIC = 0x80;
@@ -33,19 +33,8 @@ export class TorchArchiveFile extends WeightsFile {
    *   compressed storage, a pickle that is not a state dict) or `truncated`.
    */
   static async open(path: string): Promise<TorchArchiveFile> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } catch (cause) {
-      throw new CheckpointError('unreadable', path, `cannot open: ${(cause as Error).message}`, { cause });
-    }
-    try {
-      const { tensors, strided } = await locateTensors(handle, path);
-      return new TorchArchiveFile(path, handle, tensors, strided);
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    const { handle, located } = await openAndLocate(path, (h) => locateTensors(h, path));
+    return new TorchArchiveFile(path, handle, located.tensors, located.strided);
   }
 
   override async readBytes(entry: TensorEntry): Promise<Uint8Array> {

@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { CheckpointError } from './errors.js';
 import { decodeFloats, FLOAT_DTYPE_BYTES, type FloatDtype } from './float-conversion.js';
 
@@ -81,6 +81,29 @@ export abstract class WeightsFile {
   /** Closes the file. */
   async close(): Promise<void> {
     await this.handle.close();
+  }
+}
+
+/**
+ * Opens `path` for reading and runs `locate` on it (finding its tensors), closing the file when
+ * `locate` throws.
+ * @throws CheckpointError `unreadable` when the file cannot be opened; whatever `locate` throws.
+ */
+export async function openAndLocate<T>(
+  path: string,
+  locate: (handle: FileHandle) => Promise<T>,
+): Promise<{ handle: FileHandle; located: T }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (cause) {
+    throw new CheckpointError('unreadable', path, `cannot open: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    return { handle, located: await locate(handle) };
+  } catch (error) {
+    await handle.close();
+    throw error;
   }
 }
 

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, convertCausalLM, convertEagleHead, writeSafetensors } from '../src/index.js';
+import { convertCausalLM, convertEagleHead, writeSafetensors } from '../src/index.js';
+import { problemOf } from './helpers/checkpoint-error.js';
 import {
   type VariantSpec,
   variantConfig,
@@ -35,16 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof CheckpointError) return error;
-    throw error;
-  }
-  throw new Error('expected a CheckpointError');
-}
 
 /** A copy of the good checkpoint with a changed config and/or tensors. */
 async function variantDir(

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, convertCausalLM, convertEagleHead } from '../src/index.js';
+import { convertCausalLM, convertEagleHead } from '../src/index.js';
 import { headCounts, maxAbsDiff, openSession, runSequence } from '../src/testing/index.js';
+import { problemOf } from './helpers/checkpoint-error.js';
 import { type VariantSpec, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { type Eagle3Spec, writeEagle3Checkpoint } from './helpers/random-eagle3.js';
 
@@ -47,16 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof CheckpointError) return error;
-    throw error;
-  }
-  throw new Error('expected a CheckpointError');
-}
 
 describe('EAGLE-3 head conversion', () => {
   it('converts a head in the published layout, recording its d2t target ids and drafting them for the last score_rows rows', async () => {

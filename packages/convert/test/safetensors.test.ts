@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Checkpoint,
-  CheckpointError,
   decodeFloats,
   floatToBfloat16Bits,
   floatToHalfBits,
@@ -12,6 +11,7 @@ import {
   SafetensorsFile,
   writeSafetensors,
 } from '../src/index.js';
+import { problemOf } from './helpers/checkpoint-error.js';
 import { writeShards } from './helpers/random-checkpoint.js';
 
 let dir: string;
@@ -21,16 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof CheckpointError) return error;
-    throw error;
-  }
-  throw new Error('expected a CheckpointError');
-}
 
 /** Writes a raw file: 8-byte little-endian header length, header JSON, then `body`. */
 async function rawFile(name: string, header: unknown, body: Uint8Array): Promise<string> {

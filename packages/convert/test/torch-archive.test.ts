@@ -2,7 +2,8 @@ import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpoint, CheckpointError, convertCausalLM, TorchArchiveFile } from '../src/index.js';
+import { Checkpoint, convertCausalLM, TorchArchiveFile } from '../src/index.js';
+import { problemOf } from './helpers/checkpoint-error.js';
 
 /** Written by torch itself (make-fixtures.py beside them). */
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'torch');
@@ -27,15 +28,6 @@ function decodeInts(bytes: Uint8Array, dtype: string): number[] {
     else out.push(view.getUint8(at));
   }
   return out;
-}
-
-async function problemOf(promise: Promise<unknown>): Promise<CheckpointError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CheckpointError);
-  return error as CheckpointError;
 }
 
 let root: string;

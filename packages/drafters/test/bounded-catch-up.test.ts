@@ -1,7 +1,6 @@
 import {
   type DraftContext,
   type Drafter,
-  type DraftModelStep,
   type DraftTree,
   DynamicTreeGrowth,
   SpeculativeDecoder,
@@ -11,21 +10,7 @@ import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { BudgetController, DraftLmDrafter, EagleDrafter, type ModelTreeDrafter } from '../src/index.js';
 import { Clock, ClockedDrafter, ClockedTarget } from './clocked-toy.js';
-import { ToyDraftHead } from './toy-draft-model.js';
-
-/** A toy draft model that records how many rows each commit fed it. */
-class RecordingHead extends ToyDraftHead {
-  readonly commits: number[] = [];
-  override commit(
-    tokens: Int32Array,
-    features: Float32Array,
-    rows: number,
-    k: number,
-  ): Promise<DraftModelStep> {
-    this.commits.push(rows);
-    return super.commit(tokens, features, rows, k);
-  }
-}
+import { RecordingHead, ToyDraftHead } from './toy-draft-model.js';
 
 const WINDOW = 6;
 

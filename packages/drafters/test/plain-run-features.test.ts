@@ -1,31 +1,12 @@
-import {
-  type DraftModelStep,
-  DynamicTreeGrowth,
-  SpeculativeDecoder,
-  type TargetCallOptions,
-} from '@treespec/core';
+import { DynamicTreeGrowth, SpeculativeDecoder, type TargetCallOptions } from '@treespec/core';
 import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
 import { BudgetController, EagleDrafter } from '../src/index.js';
 import { Clock, ClockedDrafter, ClockedTarget, type ToyCosts } from './clocked-toy.js';
-import { ToyDraftHead } from './toy-draft-model.js';
+import { RecordingHead } from './toy-draft-model.js';
 
 const WINDOW = 6;
-
-/** A toy EAGLE head that records how many rows each commit fed it. */
-class RecordingHead extends ToyDraftHead {
-  readonly commits: number[] = [];
-  override commit(
-    tokens: Int32Array,
-    features: Float32Array,
-    rows: number,
-    k: number,
-  ): Promise<DraftModelStep> {
-    this.commits.push(rows);
-    return super.commit(tokens, features, rows, k);
-  }
-}
 
 /** A clocked toy target that records, step by step, whether it was asked for features. */
 class FeatureLoggingTarget extends ClockedTarget<ToyTarget, ToyCosts> {

@@ -146,3 +146,17 @@ export class ToyDraftHead implements DraftModel {
     }
   }
 }
+
+/** A {@link ToyDraftHead} that records how many rows each commit fed it. */
+export class RecordingHead extends ToyDraftHead {
+  readonly commits: number[] = [];
+  override commit(
+    tokens: Int32Array,
+    features: Float32Array,
+    rows: number,
+    k: number,
+  ): Promise<DraftModelStep> {
+    this.commits.push(rows);
+    return super.commit(tokens, features, rows, k);
+  }
+}
