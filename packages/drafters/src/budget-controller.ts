@@ -274,6 +274,8 @@ export class BudgetController implements Drafter {
   private outOfPlain = false;
   /** Whether the features of the rows this step commits may be read ({@link BudgetController.wantsStepFeatures}). */
   private stepFeatures = true;
+  /** Whether the loop asked and was told to skip this step's features. */
+  private skipped = false;
   /** Steps in a row up to the last one whose features were fetched (the prompt's all are). */
   private featureRun = Number.POSITIVE_INFINITY;
   private readonly fixed: boolean;
@@ -422,6 +424,7 @@ export class BudgetController implements Drafter {
   }
 
   reset(seed?: number, temperature?: number): void {
+    this.skipped = false;
     this.active.endRun();
     this.active = seed === undefined ? this.greedy : this.sampled;
     this.active.part.drafter.reset(seed, temperature);
@@ -453,9 +456,12 @@ export class BudgetController implements Drafter {
     this.proposeStart = t0;
     const regime = this.active;
     this.outOfPlain = false;
+    // The rows held end where the last step's features were skipped: the next ones follow a gap.
+    if (this.skipped) this.backlog.clear();
     if (context.length !== this.expectedLength) this.featureRun = Number.POSITIVE_INFINITY;
-    else this.featureRun = this.stepFeatures ? this.featureRun + 1 : 0;
+    else this.featureRun = this.skipped ? 0 : this.featureRun + 1;
     this.stepFeatures = true;
+    this.skipped = false;
     const plainRun = regime.plainRun;
     const choice = this.choose(regime);
     this.starts = choice >= 0 && !this.outOfPlain && context.length === context.promptLength;
@@ -464,9 +470,7 @@ export class BudgetController implements Drafter {
     this.proposed = true;
     if (choice < 0) {
       regime.endRun();
-      // Rows the next tree will not read are dropped: the ones held so far precede a gap.
-      if (this.needsFeatures && this.stepFeatures) this.backlog.hold(context);
-      else if (this.needsFeatures) this.backlog.clear();
+      if (this.needsFeatures) this.backlog.hold(context);
       tree.reset(context.tokens[context.length - 1]);
     } else {
       regime.runSteps++;
@@ -487,7 +491,12 @@ export class BudgetController implements Drafter {
     this.proposeEnd = this.clock();
   }
 
+  /**
+   * After `propose`: no in a run of plain steps far from paying and from its probe (see the class),
+   * yes otherwise. A caller that never asks (a drafter wrapping this one) gets every row as before.
+   */
   wantsStepFeatures(): boolean {
+    this.skipped = !this.stepFeatures;
     return this.stepFeatures;
   }
 

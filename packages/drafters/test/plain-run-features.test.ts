@@ -1,4 +1,4 @@
-import { DynamicTreeGrowth, SpeculativeDecoder, type TargetCallOptions } from '@treespec/core';
+import { type Drafter, DynamicTreeGrowth, SpeculativeDecoder, type TargetCallOptions } from '@treespec/core';
 import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,10 @@ class FeatureLoggingTarget extends ClockedTarget<ToyTarget, ToyCosts> {
  * it gains (each node 13 ms against a 10 ms plain step) until `jumpAt` tokens, after which a plain
  * step costs `jumpedMs`: long runs of plain steps far from paying, probing now and then.
  */
-async function decode(maxTokens: number, jumpAt = Number.POSITIVE_INFINITY, jumpedMs = 10) {
+async function decode(
+  maxTokens: number,
+  { jumpAt = Number.POSITIVE_INFINITY, jumpedMs = 10, wrapped = false } = {},
+) {
   const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 12, sharpness: 2 });
   const clock = new Clock();
   let plainMs = 10;
@@ -36,7 +39,20 @@ async function decode(maxTokens: number, jumpAt = Number.POSITIVE_INFINITY, jump
     { drafter: new ClockedDrafter(new EagleDrafter(head, { growth }), target), growth },
     { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 64 },
   );
-  const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
+  // A drafter wrapping the controller that does not pass `wantsStepFeatures` on.
+  const wrapper: Drafter = {
+    name: 'wrapper',
+    needsFeatures: true,
+    maxTreeSize: controller.maxTreeSize,
+    reset: (seed, temperature) => controller.reset(seed, temperature),
+    propose: (context, tree) => controller.propose(context, tree),
+    observe: (outcome) => controller.observe(outcome),
+  };
+  const decoder = new SpeculativeDecoder({
+    target,
+    drafter: wrapped ? wrapper : controller,
+    verifier: new GreedyVerifier(),
+  });
   /** Per step: drafted or not, depth, accepted tokens, and the head's commits before it. */
   const steps: Array<{ drafted: boolean; depth: number; accepted: number; commitsBefore: number }> = [];
   let commitsBefore = 0;
@@ -79,7 +95,7 @@ describe('runs of plain steps far from paying', () => {
 
   it('leave for drafting mid-run after a plain step that fetches features, past the gap', async () => {
     // A plain step becomes four times dearer after token 1200, at a step whose features were skipped.
-    const { steps, asked, head } = await decode(1600, 1200, 40);
+    const { steps, asked, head } = await decode(1600, { jumpAt: 1200, jumpedMs: 40 });
     const jump = asked.findIndex(
       (a, i) => !a && steps.slice(0, i + 1).reduce((n, s) => n + s.accepted + 1, 0) >= 1200,
     );
@@ -94,5 +110,13 @@ describe('runs of plain steps far from paying', () => {
     for (const step of steps.filter((s) => s.drafted)) expect(step.accepted).toBe(step.depth);
     // Drafting now pays, and it stays.
     expect(steps.slice(next).filter((s) => s.drafted).length).toBeGreaterThan(steps.slice(next).length / 2);
+  });
+
+  it("under a drafter that does not ask, fetch every step's features and show them all, as before", async () => {
+    const { steps, asked, head } = await decode(2000, { wrapped: true });
+    expect(asked.slice(0, -1)).not.toContain(false);
+    expect(steps.filter((s) => !s.drafted).length).toBeGreaterThan(1500);
+    expect(head.commits.filter((rows) => rows === WINDOW).length).toBeGreaterThan(5);
+    for (const step of steps.filter((s) => s.drafted)) expect(step.accepted).toBe(step.depth);
   });
 });
