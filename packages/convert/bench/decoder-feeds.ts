@@ -1,6 +1,6 @@
 /** Inputs and statistics shared by the latency benchmarks of the converted tiny models. */
 import * as ort from 'onnxruntime-node';
-import { causalBias, headCounts } from '../src/testing/index.js';
+import { causalBias, headCounts, noDrawFeeds } from '../src/testing/index.js';
 import { seededRandom } from '../test/helpers/random.js';
 
 /** The tiny family's attention shape: 2 KV heads of 64, hidden size 384. */
@@ -63,8 +63,7 @@ export function decoderFeeds(
   } else {
     out.score_rows = new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]); // a verification: every row
     // ...reading its logits: the graph draws no tokens itself.
-    out.sample_uniforms = new ort.Tensor('float32', new Float32Array(0), [0, 2]);
-    out.sample_temperature = new ort.Tensor('float32', Float32Array.of(1), [1]);
+    Object.assign(out, noDrawFeeds());
   }
   return out;
 }

@@ -32,7 +32,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { causalBias, headCounts } from '../src/testing/index.js';
+import { causalBias, headCounts, noDrawFeeds } from '../src/testing/index.js';
 import { seededRandom } from '../test/helpers/random.js';
 import type { VariantSpec } from '../test/helpers/random-checkpoint.js';
 import {
@@ -260,8 +260,7 @@ function feeds(
   } else {
     out.score_rows = new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]); // a verification: every row
     // ...reading its logits: the graph draws no tokens itself.
-    out.sample_uniforms = new ort.Tensor('float32', new Float32Array(0), [0, 2]);
-    out.sample_temperature = new ort.Tensor('float32', Float32Array.of(1), [1]);
+    Object.assign(out, noDrawFeeds());
   }
   return out;
 }

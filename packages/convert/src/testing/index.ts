@@ -6,6 +6,7 @@ export {
   type KvCache,
   MASKED,
   maxAbsDiff,
+  noDrawFeeds,
   openSession,
   runDecoder,
   runSequence,

@@ -54,6 +54,14 @@ export function headCounts(topK: number, scoreRows: number): Record<string, Tens
   };
 }
 
+/** A target's sampler inputs for a call that draws no tokens in the graph (its logits are read). */
+export function noDrawFeeds(): Record<string, Tensor> {
+  return {
+    sample_uniforms: new Tensor('float32', new Float32Array(0), [0, 2]),
+    sample_temperature: new Tensor('float32', Float32Array.of(1), [1]),
+  };
+}
+
 /**
  * Runs a causal LM (or, with `extra`, a head) over `tokens` after `cache`, returning all outputs
  * and the cache extended by the new entries. A graph with a `score_rows` input (draft LMs, heads)
@@ -79,12 +87,7 @@ export async function runDecoder(
       ? { score_rows: new Tensor('int64', BigInt64Array.of(BigInt(n)), [1]) }
       : {}),
     // A target draws no tokens itself here: every row's logits are read.
-    ...(session.inputNames.includes('sample_uniforms')
-      ? {
-          sample_uniforms: new Tensor('float32', new Float32Array(0), [0, 2]),
-          sample_temperature: new Tensor('float32', Float32Array.of(1), [1]),
-        }
-      : {}),
+    ...(session.inputNames.includes('sample_uniforms') ? noDrawFeeds() : {}),
     ...extra,
   };
   for (let l = 0; l < layers; l++) {
