@@ -62,32 +62,19 @@ export function readTorchStateDict(bytes: Uint8Array, file: string): Map<string,
   const need = (n: number) => {
     if (at + n > bytes.length) throw bad(`ends inside an opcode at byte ${at} (truncated?)`);
   };
-  const u8 = () => {
-    need(1);
-    return bytes[at++]!;
-  };
-  const u16 = () => {
-    need(2);
-    const v = view.getUint16(at, true);
-    at += 2;
+  /** Reads a fixed-size little-endian field of `n` bytes and moves past it. */
+  const fixed = <T>(n: number, read: (offset: number) => T): T => {
+    need(n);
+    const v = read(at);
+    at += n;
     return v;
   };
-  const i32 = () => {
-    need(4);
-    const v = view.getInt32(at, true);
-    at += 4;
-    return v;
-  };
-  const u32 = () => {
-    need(4);
-    const v = view.getUint32(at, true);
-    at += 4;
-    return v;
-  };
+  const u8 = () => fixed(1, (o) => view.getUint8(o));
+  const u16 = () => fixed(2, (o) => view.getUint16(o, true));
+  const i32 = () => fixed(4, (o) => view.getInt32(o, true));
+  const u32 = () => fixed(4, (o) => view.getUint32(o, true));
   const u64 = () => {
-    need(8);
-    const v = view.getBigUint64(at, true);
-    at += 8;
+    const v = fixed(8, (o) => view.getBigUint64(o, true));
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`a length of ${v} bytes at byte ${at - 8}`);
     return Number(v);
   };
@@ -195,8 +182,6 @@ export function readTorchStateDict(bytes: Uint8Array, file: string): Map<string,
         stack.push(new Map());
         break;
       case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
       case 0x29: // EMPTY_TUPLE
         stack.push([]);
         break;
@@ -253,9 +238,7 @@ export function readTorchStateDict(bytes: Uint8Array, file: string): Map<string,
         stack.push(Number.parseInt(line(), 10));
         break;
       case 0x47: // BINFLOAT (big-endian)
-        need(8);
-        stack.push(view.getFloat64(at, false));
-        at += 8;
+        stack.push(fixed(8, (o) => view.getFloat64(o, false)));
         break;
       case 0x58: // BINUNICODE
         stack.push(utf8(take(u32())));
@@ -328,12 +311,7 @@ export function readTorchStateDict(bytes: Uint8Array, file: string): Map<string,
         stack.push({ kind: 'storage', dtype: storage, key: String(key) } satisfies StorageRef);
         break;
       }
-      case 0x52: {
-        // REDUCE
-        const args = pop();
-        stack.push(reduce(pop(), args));
-        break;
-      }
+      case 0x52: // REDUCE
       case 0x81: {
         // NEWOBJ
         const args = pop();
