@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { type ConvertCausalLMOptions, convertCausalLM } from '@treespec/convert';
 import { DraftTree } from '@treespec/core';
 import { tinyCheckpointDirectory } from '@treespec/model-tiny/node';
-import { findModel, type OnnxCausalLm, parseManifest } from '@treespec/onnx';
-import { TINY } from './tiny.js';
+import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { createSession } from '../src/index.js';
+import { TINY, targetCases } from './tiny.js';
 
 /**
  * Fills `dir` with a copy of the tiny bundle whose target is converted again with `options`
@@ -35,6 +36,25 @@ export async function bundleWithTarget(
 export function targetEntry(dir: string): ReturnType<typeof findModel> {
   const manifestPath = join(dir, 'treespec.json');
   return findModel(parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath), 'target', manifestPath);
+}
+
+/**
+ * The tiny bundle's target through its runner, with `prompt` prefilled: the first test case's
+ * prompt less its last token (a tree's root).
+ */
+export async function tinyTargetAfterPrompt(): Promise<{ runner: OnnxCausalLm; prompt: Int32Array }> {
+  const runner = new OnnxCausalLm(
+    await createSession(`${TINY}/target.onnx`),
+    causalLmLayout(targetEntry(TINY)),
+  );
+  const prompt = Int32Array.from(targetCases()[0]!.prompt_ids.slice(0, -1));
+  try {
+    await runner.prefill(prompt);
+    return { runner, prompt };
+  } catch (error) {
+    await runner.dispose();
+    throw error;
+  }
 }
 
 interface VectorCase {

@@ -1,9 +1,8 @@
 import { SpeculativeDecoder, type Verifier } from '@treespec/core';
-import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import { checkedArgmax, GreedyVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
-import { createSession, loadTreespec } from '../src/index.js';
-import { targetEntry } from './converted-target.js';
+import { loadTreespec } from '../src/index.js';
+import { tinyTargetAfterPrompt } from './converted-target.js';
 import { branchingTree } from './target-distribution.js';
 import { TINY, targetCases } from './tiny.js';
 
@@ -20,15 +19,10 @@ function logitsVerifier(): Verifier {
 
 describe("the tiny target's in-graph greedy tokens", () => {
   it("are each tree row's first largest logit, with a finite logit sum", async () => {
-    const runner = new OnnxCausalLm(
-      await createSession(`${TINY}/target.onnx`),
-      causalLmLayout(targetEntry(TINY)),
-    );
+    const { runner, prompt } = await tinyTargetAfterPrompt();
     try {
       expect(runner.greedyTokens).toBe(true);
       const tree = branchingTree();
-      const prompt = Int32Array.from(targetCases()[0]!.prompt_ids.slice(0, -1));
-      await runner.prefill(prompt);
       const greedy = await runner.verify(tree, { greedy: true });
       const tokens = greedy.greedyTokens!.slice();
       const sums = greedy.logitSums!.slice();

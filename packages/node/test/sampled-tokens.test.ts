@@ -1,12 +1,11 @@
 import { type TargetCallOptions, Xoshiro128 } from '@treespec/core';
 import { chiSquareTest } from '@treespec/core/testing';
 import type { TextGenerator } from '@treespec/generator';
-import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSession, loadTreespec } from '../src/index.js';
-import { targetEntry } from './converted-target.js';
+import { loadTreespec } from '../src/index.js';
+import { tinyTargetAfterPrompt } from './converted-target.js';
 import { branchingTree, firstTwoTokens, softmax } from './target-distribution.js';
-import { devPrompts, TINY, targetCases } from './tiny.js';
+import { devPrompts, TINY } from './tiny.js';
 
 /**
  * The tiny target draws tokens in its graph (manifest version 5): a sampling verification of
@@ -43,15 +42,10 @@ function twoLevel(p: Float64Array, u1: number, u2: number): { token: number; mar
 
 describe("the tiny target's in-graph sampler", () => {
   it("draws each tree row's token from its softmax at the temperature, a block by one uniform and a token of it by the other, with a finite logit sum", async () => {
-    const runner = new OnnxCausalLm(
-      await createSession(`${TINY}/target.onnx`),
-      causalLmLayout(targetEntry(TINY)),
-    );
+    const { runner, prompt } = await tinyTargetAfterPrompt();
     try {
       expect(runner.sampledTokens).toBe(true);
       const tree = branchingTree();
-      const prompt = Int32Array.from(targetCases()[0]!.prompt_ids.slice(0, -1));
-      await runner.prefill(prompt);
       const { logits } = await runner.verify(tree);
       const copy = logits.slice();
       const vocab = runner.vocabSize;
