@@ -75,7 +75,31 @@ const LAYOUTS = [
 type Layout = (typeof LAYOUTS)[number];
 
 /** Whether the layout's cache inputs are `[kv, P, d]` (else `[1, P, kv, d]`). */
-const headMajor = (layout: Layout) => layout === 'in-place-bnsh' || layout === 'in-place-bnsh-per-query';
+const headMajor = (layout: Layout) => layout.startsWith('in-place-bnsh');
+
+/** What every layer's attention reads besides its own cache: the new rows, the bias, the shape. */
+interface LayerInputs {
+  readonly g: GraphBuilder;
+  readonly kv: number;
+  readonly d: number;
+  readonly group: number;
+  /** Query rows `[kv, group * N, d]`, row g * N + n, as treespec's graph groups them. */
+  readonly q: string;
+  readonly newKeys: string;
+  readonly newValues: string;
+  /** The new rows as `[kv, d, N]` keys and `[kv, N, d]` values. */
+  readonly newKeysT: string;
+  readonly newValuesT: string;
+  /** The bias `[1, 1, N, T]` tiled over the group: `[1, group * N, T]`. */
+  readonly bias: string;
+  /** −N, where the new rows' columns start from the end. */
+  readonly newFromEnd: string;
+}
+
+/** `[T, kv, d]` rows of a token-major tensor (`[1, T, kv, d]`), transposed by `perm`. */
+function perHead({ g, kv, d }: Pick<LayerInputs, 'g' | 'kv' | 'd'>, x: string, perm: number[]): string {
+  return g.op('Transpose', [g.op('Reshape', [x, g.int64([-1, kv, d])])], { perm });
+}
 
 /** Writes the attention-only graph of `layout` (see the file comment) and returns its path. */
 async function writeGraph(dir: string, name: string, shape: AttentionShape, layout: Layout): Promise<string> {
@@ -86,15 +110,20 @@ async function writeGraph(dir: string, name: string, shape: AttentionShape, layo
     const newKeys = g.input('k', OnnxDataType.FLOAT, [1, 'new', kv, d]);
     const newValues = g.input('v', OnnxDataType.FLOAT, [1, 'new', kv, d]);
     const bias = g.input('bias', OnnxDataType.FLOAT, [1, 1, 'new', 'total']);
-    const perHead = (x: string, perm: number[]) =>
-      g.op('Transpose', [g.op('Reshape', [x, g.int64([-1, kv, d])])], { perm });
-    // [kv, group * N, d], row g * N + n, as treespec's graph groups its query rows.
-    const qGrouped = g.op('Reshape', [
-      g.op('Transpose', [g.op('Reshape', [q, g.int64([-1, kv, group, d])])], { perm: [1, 2, 0, 3] }),
-      g.int64([kv, -1, d]),
-    ]);
-    const newKeysT = perHead(newKeys, [1, 2, 0]);
-    const newValuesT = perHead(newValues, [1, 0, 2]);
+    const shared = { g, kv, d, group };
+    const inputs: LayerInputs = {
+      ...shared,
+      q: g.op('Reshape', [
+        g.op('Transpose', [g.op('Reshape', [q, g.int64([-1, kv, group, d])])], { perm: [1, 2, 0, 3] }),
+        g.int64([kv, -1, d]),
+      ]),
+      newKeys,
+      newValues,
+      newKeysT: perHead(shared, newKeys, [1, 2, 0]),
+      newValuesT: perHead(shared, newValues, [1, 0, 2]),
+      bias: g.op('Tile', [g.op('Squeeze', [bias, g.int64([0])]), g.int64([1, group, 1])]),
+      newFromEnd: g.op('Neg', [g.op('Shape', [newKeys], { start: 1, end: 2 })]),
+    };
     for (let layer = 0; layer < layers; layer++) {
       const cacheDims = headMajor(layout) ? [kv, 'past', d] : [1, 'past', kv, d];
       const pastKeys = g.input(`past_key.${layer}`, OnnxDataType.FLOAT, cacheDims);
@@ -105,104 +134,80 @@ async function writeGraph(dir: string, name: string, shape: AttentionShape, layo
               g.op('ReduceSum', [pastKeys], { keepdims: 0 }),
               g.op('ReduceSum', [pastValues], { keepdims: 0 }),
             ])
-          : attend(
-              g,
-              layout,
-              qGrouped,
-              pastKeys,
-              pastValues,
-              { newKeys, newValues, newKeysT, newValuesT },
-              bias,
-              shape,
-            );
+          : attend(inputs, layout, pastKeys, pastValues);
       g.output(out, `out.${layer}`, OnnxDataType.FLOAT, layout === 'read-only' ? [] : ['kv', 'rows', d]);
     }
   });
   return join(dir, file);
 }
 
-interface NewRows {
-  readonly newKeys: string;
-  readonly newValues: string;
-  /** The new rows as `[kv, d, N]` keys and `[kv, N, d]` values. */
-  readonly newKeysT: string;
-  readonly newValuesT: string;
+/**
+ * The cache as the layout's MatMuls read it: keys transposed and values, `[kv, d, P]` and
+ * `[kv, P, d]`, or per query `[kv, 1, d, P]` and `[kv, 1, P, d]`, every transpose last so that
+ * ONNX Runtime folds it into the MatMul.
+ */
+function cacheViews(
+  inputs: LayerInputs,
+  layout: Exclude<Layout, 'concatenated' | 'read-only'>,
+  pastKeys: string,
+  pastValues: string,
+): { keysT: string; values: string } {
+  const { g, kv, d } = inputs;
+  const perQuery = layout.endsWith('-per-query');
+  if (!headMajor(layout)) {
+    if (!perQuery)
+      return { keysT: perHead(inputs, pastKeys, [1, 2, 0]), values: perHead(inputs, pastValues, [1, 0, 2]) };
+    const view = (x: string, perm: number[]) =>
+      g.op('Transpose', [g.op('Reshape', [x, g.int64([-1, kv, 1, d])])], { perm });
+    return { keysT: view(pastKeys, [1, 2, 3, 0]), values: view(pastValues, [1, 2, 0, 3]) };
+  }
+  if (!perQuery) return { keysT: g.op('Transpose', [pastKeys], { perm: [0, 2, 1] }), values: pastValues };
+  const unsqueezed = (x: string) => g.op('Unsqueeze', [x, g.int64([1])]);
+  return {
+    keysT: g.op('Transpose', [unsqueezed(pastKeys)], { perm: [0, 1, 3, 2] }),
+    values: unsqueezed(pastValues),
+  };
 }
 
 /** One layer's attention context `[kv, group * N, d]` in `layout`. */
 function attend(
-  g: GraphBuilder,
+  inputs: LayerInputs,
   layout: Exclude<Layout, 'read-only'>,
-  qGrouped: string,
   pastKeys: string,
   pastValues: string,
-  rows: NewRows,
-  bias: string,
-  shape: AttentionShape,
 ): string {
-  const { kvHeads: kv, headDim: d } = shape;
-  const group = shape.heads / kv;
-  const perHead = (x: string, perm: number[]) =>
-    g.op('Transpose', [g.op('Reshape', [x, g.int64([-1, kv, d])])], { perm });
-  // The bias [1, 1, N, T] tiled over the group: rows g * N + n.
-  const tiledSoftmax = (scores: string) =>
-    g.op(
-      'Softmax',
-      [g.op('Add', [scores, g.op('Tile', [g.op('Squeeze', [bias, g.int64([0])]), g.int64([1, group, 1])])])],
-      {
-        axis: -1,
-      },
-    );
+  const { g, kv, group, q } = inputs;
+  const softmax = (scores: string) => g.op('Softmax', [g.op('Add', [scores, inputs.bias])], { axis: -1 });
   if (layout === 'concatenated') {
-    const keys = g.op('Concat', [pastKeys, rows.newKeys], { axis: 1 });
-    const values = g.op('Concat', [pastValues, rows.newValues], { axis: 1 });
-    const weights = tiledSoftmax(g.op('MatMul', [qGrouped, perHead(keys, [1, 2, 0])]));
-    return g.op('MatMul', [weights, perHead(values, [1, 0, 2])]);
+    const keys = g.op('Concat', [pastKeys, inputs.newKeys], { axis: 1 });
+    const values = g.op('Concat', [pastValues, inputs.newValues], { axis: 1 });
+    const weights = softmax(g.op('MatMul', [q, perHead(inputs, keys, [1, 2, 0])]));
+    return g.op('MatMul', [weights, perHead(inputs, values, [1, 0, 2])]);
   }
   // Per query head: [kv, group, N, d] against [kv, 1, ·, ·], so a plain token's MatMuls have one
   // row each (MLAS's one-row kernels, which read the cache without packing it).
   const perQuery = layout.endsWith('-per-query');
-  const tokenMajor = layout.startsWith('in-place-bsnh');
   const lastDim = (x: string) => g.op('Shape', [x], { start: -1 });
   const byQuery = (x: string) =>
     g.op('Reshape', [x, g.op('Concat', [g.int64([kv, group, -1]), lastDim(x)], { axis: 0 })]);
   const grouped = (x: string) =>
     g.op('Reshape', [x, g.op('Concat', [g.int64([kv, -1]), lastDim(x)], { axis: 0 })]);
-  // Per query: views [kv, 1, d, P] and [kv, 1, P, d], transposes last, where ONNX Runtime folds them
-  // into the MatMul.
-  const tokenMajorView = (x: string, perm: number[]) =>
-    g.op('Transpose', [g.op('Reshape', [x, g.int64([-1, kv, 1, d])])], { perm });
-  const cachedKeysT = perQuery
-    ? tokenMajor
-      ? tokenMajorView(pastKeys, [1, 2, 3, 0])
-      : g.op('Transpose', [g.op('Unsqueeze', [pastKeys, g.int64([1])])], { perm: [0, 1, 3, 2] })
-    : tokenMajor
-      ? perHead(pastKeys, [1, 2, 0])
-      : g.op('Transpose', [pastKeys], { perm: [0, 2, 1] });
-  const cachedValues = perQuery
-    ? tokenMajor
-      ? tokenMajorView(pastValues, [1, 2, 0, 3])
-      : g.op('Unsqueeze', [pastValues, g.int64([1])])
-    : tokenMajor
-      ? perHead(pastValues, [1, 0, 2])
-      : pastValues;
+  const cached = cacheViews(inputs, layout, pastKeys, pastValues);
   const cachedScores = perQuery
-    ? grouped(g.op('MatMul', [byQuery(qGrouped), cachedKeysT]))
-    : g.op('MatMul', [qGrouped, cachedKeysT]);
-  const scores = g.op('Concat', [cachedScores, g.op('MatMul', [qGrouped, rows.newKeysT])], { axis: -1 });
-  const weights = tiledSoftmax(scores);
-  const newRows = g.op('Shape', [rows.newKeys], { start: 1, end: 2 });
-  const cachedWeights = g.op('Slice', [weights, g.int64([0]), g.op('Neg', [newRows]), g.int64([-1])]);
+    ? grouped(g.op('MatMul', [byQuery(q), cached.keysT]))
+    : g.op('MatMul', [q, cached.keysT]);
+  const weights = softmax(g.op('Concat', [cachedScores, g.op('MatMul', [q, inputs.newKeysT])], { axis: -1 }));
+  const cachedWeights = g.op('Slice', [weights, g.int64([0]), inputs.newFromEnd, g.int64([-1])]);
   const newWeights = g.op('Slice', [
     weights,
-    g.op('Neg', [newRows]),
+    inputs.newFromEnd,
     g.int64([Number.MAX_SAFE_INTEGER]),
     g.int64([-1]),
   ]);
   const cachedContext = perQuery
-    ? grouped(g.op('MatMul', [byQuery(cachedWeights), cachedValues]))
-    : g.op('MatMul', [cachedWeights, cachedValues]);
-  return g.op('Add', [cachedContext, g.op('MatMul', [newWeights, rows.newValuesT])]);
+    ? grouped(g.op('MatMul', [byQuery(cachedWeights), cached.values]))
+    : g.op('MatMul', [cachedWeights, cached.values]);
+  return g.op('Add', [cachedContext, g.op('MatMul', [newWeights, inputs.newValuesT])]);
 }
 
 /** Feeds of one call: random rows, a zero bias, and caches of `past` rows in the layout's shape. */
