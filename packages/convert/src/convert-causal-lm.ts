@@ -37,8 +37,11 @@ export interface ConvertCausalLMOptions extends CommonConvertOptions {
    */
   readonly draftVocab?: FrequencyVocabularyOptions;
   /**
-   * Attention of the graph: `fused` (ONNX Runtime's GroupQueryAttention over a cache buffer shared
-   * in place; targets only) or `plain` (MatMul/Softmax, runs everywhere). Default `plain`.
+   * Attention of the graph: `plain` (MatMul/Softmax over the cache concatenated with the new rows,
+   * runs everywhere), `in-place` (the same ops reading a head-major cache where it lies, faster for
+   * long contexts of real-size models on the CPU; sums in float32; targets only) or `fused` (ONNX
+   * Runtime's GroupQueryAttention over a cache buffer shared in place; targets only). Default
+   * `plain`. See {@link AttentionKind}.
    */
   readonly attention?: AttentionKind;
   /**
@@ -68,13 +71,19 @@ export interface ConvertResult {
 export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
   const role = options.role ?? 'target';
   const attention = options.attention ?? 'plain';
-  if (attention !== 'plain' && attention !== 'fused')
-    throw new OptionError('attention', attention, '"plain" or "fused"');
-  if (attention === 'fused' && role !== 'target')
+  if (attention !== 'plain' && attention !== 'in-place' && attention !== 'fused')
+    throw new OptionError('attention', attention, '"plain", "in-place" or "fused"');
+  if (attention !== 'plain' && role !== 'target')
     throw new OptionError(
       'attention',
       attention,
       '"plain" for a draft model (its runner reads a bsnh cache)',
+    );
+  if (attention !== 'plain' && options.graph?.attentionPrecision === 'float64')
+    throw new OptionError(
+      'graph.attentionPrecision',
+      'float64',
+      `"float32" or none with ${attention} attention (only plain attention sums in float64)`,
     );
   if (options.chatTemplate !== undefined) {
     if (role !== 'target')
@@ -90,7 +99,10 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   const resolved = resolveOptions(options, role, config.maxPositions);
   // A target's greedy output must not depend on the tree (see GraphOptions.attentionPrecision).
   const graph: GraphOptions = {
-    attentionPrecision: role === 'target' && resolved.format.quantizesActivations ? 'float64' : 'float32',
+    attentionPrecision:
+      role === 'target' && attention === 'plain' && resolved.format.quantizesActivations
+        ? 'float64'
+        : 'float32',
     ...resolved.graph,
   };
   // A corrupt manifest in the output directory fails here, before any file is written.
@@ -155,7 +167,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
           : names.outputs,
       ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-      ...(attention === 'fused' ? { attention } : {}),
+      ...(attention !== 'plain' ? { attention } : {}),
       ...(attention === 'plain' && graph.attentionPrecision === 'float64'
         ? { attentionPrecision: 'float64' as const }
         : {}),

@@ -85,11 +85,14 @@ export function manifestDims(config: DecoderConfig, maxContext: number): ModelDi
   return { vocab, hidden, layers, heads, kvHeads, headDim, intermediate, maxContext };
 }
 
-/** Manifest KV-cache description: bsnh new-only entries for plain attention, a shared bnsh buffer for fused. */
+/**
+ * Manifest KV-cache description: bsnh new-only entries for plain attention, bnsh new-only entries
+ * for in-place, a shared bnsh buffer for fused.
+ */
 export function manifestKvCache(config: DecoderConfig, attention: AttentionKind = 'plain'): KvCacheInfo {
   const fused = attention === 'fused';
   return {
-    layout: fused ? 'bnsh' : 'bsnh',
+    layout: attention === 'plain' ? 'bsnh' : 'bnsh',
     layers: config.layers,
     kvHeads: config.kvHeads,
     headDim: config.headDim,

@@ -57,11 +57,15 @@ export const DEFAULT_GRAPH_OPTIONS: GraphOptions = {
 
 /**
  * How attention is built: `plain` from MatMul/Softmax over concat(past, new), with `present_*`
- * holding only the new entries (runs on every provider); `fused` as ONNX Runtime's
- * `com.microsoft.GroupQueryAttention` over a cache buffer shared by `past_*` and `present_*`
- * ([1, kvHeads, capacity, headDim], written in place), so a call touches only its new rows.
+ * holding only the new entries (runs on every provider); `in-place` from the same ops reading a
+ * head-major cache buffer ([1, kvHeads, capacity, headDim], the rows past the cached ones masked
+ * by the bias) where it lies, one query head at a time for a plain token, with `present_*` the new
+ * entries head-major (for long contexts of real models on the CPU, where copying and packing the
+ * cache costs more than reading it); `fused` as ONNX Runtime's `com.microsoft.GroupQueryAttention`
+ * over a cache buffer shared by `past_*` and `present_*` ([1, kvHeads, capacity, headDim], written
+ * in place), so a call touches only its new rows.
  */
-export type AttentionKind = 'plain' | 'fused';
+export type AttentionKind = 'plain' | 'in-place' | 'fused';
 
 /** Per-call values every layer reads. */
 export interface SharedInputs {
@@ -71,6 +75,25 @@ export interface SharedInputs {
   readonly bias: string;
   /** Fused attention: the [1, 1, N, P + N] bias as fed, and GroupQueryAttention's int32 lengths. */
   readonly fused: FusedInputs | null;
+  /** In-place attention: the per-call shapes every layer reshapes by. */
+  readonly inPlace: InPlaceShapes | null;
+}
+
+/**
+ * What in-place attention reshapes by, derived once per call from the bias [1, 1, N, C + N] (C the
+ * cache buffer's rows). Query rows are multiplied with the cache in `b` batches per KV head: one
+ * per query head (`b` = group) when N = 1, so that each MatMul has one row and MLAS streams the
+ * cache instead of packing it, and one (`b` = 1) for a tree, whose rows share a packed cache.
+ */
+export interface InPlaceShapes {
+  /** int64 [4]: [kvHeads, b, -1, headDim], the grouped query rows batched for the cache. */
+  readonly queryBatches: string;
+  /** int64 [4]: [kvHeads, b, -1, C], the cached columns of the softmax weights batched alike. */
+  readonly weightBatches: string;
+  /** int64 [3]: [kvHeads, -1, C], scores against the cache back to one batch per KV head. */
+  readonly cacheScores: string;
+  /** int64 [2]: [C, N], where the softmax weights split between the cache and the new rows. */
+  readonly split: string;
 }
 
 /** Rotary rows gathered per call for the primitive-op rotation. */
@@ -135,6 +158,8 @@ export async function declareSharedInputs(
   const fused = ctx.attention === 'fused';
   const group = config.heads / config.kvHeads;
   const bias2d = fused ? bias : g.op('Squeeze', [bias, g.int64([0, 1])], {}, 'bias_rows');
+  const inPlace =
+    ctx.attention === 'in-place' ? inPlaceShapes(g, bias, config.kvHeads, group, config.headDim) : null;
 
   return {
     ids: g.op('Reshape', [ids, g.int64([-1])], {}, 'ids'),
@@ -142,7 +167,38 @@ export async function declareSharedInputs(
       rope: await ropeInputs(ctx, positions, maxContext),
       bias: group === 1 || fused ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
       fused: fused ? fusedInputs(g, bias) : null,
+      inPlace,
     },
+  };
+}
+
+/** {@link InPlaceShapes} from the bias [1, 1, N, C + N]. */
+function inPlaceShapes(
+  g: GraphBuilder,
+  bias: string,
+  kvHeads: number,
+  group: number,
+  d: number,
+): InPlaceShapes {
+  const rows = g.op('Shape', [bias], { start: 2, end: 3 });
+  const cached = g.op('Sub', [g.op('Shape', [bias], { start: 3 }), rows], {}, 'cache_rows');
+  // b = group when N = 1, else 1: 1 + (group - 1) * (N == 1).
+  const batches =
+    group === 1
+      ? g.int64([1])
+      : g.op('Add', [
+          g.int64([1]),
+          g.op('Mul', [
+            g.op('Cast', [g.op('Equal', [rows, g.int64([1])])], { to: OnnxDataType.INT64 }),
+            g.int64([group - 1]),
+          ]),
+        ]);
+  const kv = g.int64([kvHeads]);
+  return {
+    queryBatches: g.op('Concat', [kv, batches, g.int64([-1, d])], { axis: 0 }, 'query_batches'),
+    weightBatches: g.op('Concat', [kv, batches, g.int64([-1]), cached], { axis: 0 }, 'weight_batches'),
+    cacheScores: g.op('Concat', [g.int64([kvHeads, -1]), cached], { axis: 0 }, 'cache_scores'),
+    split: g.op('Concat', [cached, rows], { axis: 0 }, 'weight_split'),
   };
 }
 
@@ -310,9 +366,11 @@ export async function attention(
   const qBias = weights.qBias && scaleInWeights ? weights.qBias.map((b) => b * scale) : weights.qBias;
   const qNorm = weights.qNorm && scaleInNorm ? weights.qNorm.map((w) => w * scale) : weights.qNorm;
   const prefix = `layers.${layer}.attn`;
-  // Plain attention's new entries are its present outputs; fused attention writes them to the cache.
-  const keyName = shared.fused ? g.unique(`${prefix}.k`) : kv.presentKey;
-  const valueName = shared.fused ? g.unique(`${prefix}.v`) : kv.presentValue;
+  // Plain attention's new entries are its present outputs; in-place attention transposes them into
+  // its outputs, and fused attention writes them to the cache.
+  const newEntriesAreOutputs = !shared.fused && !shared.inPlace;
+  const keyName = newEntriesAreOutputs ? kv.presentKey : g.unique(`${prefix}.k`);
+  const valueName = newEntriesAreOutputs ? kv.presentValue : g.unique(`${prefix}.v`);
   const heads4 = (value: string, n: number, hint?: string) =>
     g.op('Reshape', [value, g.int64([1, -1, n, d])], {}, hint);
 
@@ -375,7 +433,9 @@ export async function attention(
   const rows = { q: qh, keys: newKeys, values: newValues };
   const flat = shared.fused
     ? fusedAttention(ctx, rows, shared.fused, kv, folded ? 1 : scale)
-    : plainAttention(ctx, rows, shared.bias, kv, folded ? null : scale);
+    : shared.inPlace
+      ? inPlaceAttention(ctx, rows, shared.bias, shared.inPlace, kv, folded ? null : scale)
+      : plainAttention(ctx, rows, shared.bias, kv, folded ? null : scale);
   return format.linear(g, flat, renamed(weights.o, `${prefix}.o`), weights.oBias);
 }
 
@@ -398,8 +458,7 @@ function plainAttention(
   scale: number | null,
 ): string {
   const { g, config } = ctx;
-  const { heads, kvHeads, headDim: d } = config;
-  const group = heads / kvHeads;
+  const { kvHeads, headDim: d } = config;
   const qh = scale === null ? rows.q : g.op('Mul', [rows.q, g.float32([scale], [])]);
   g.output(rows.keys, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
   g.output(rows.values, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
@@ -414,23 +473,34 @@ function plainAttention(
   const valuesT = (v: string) =>
     g.op('Transpose', [g.op('Reshape', [v, g.int64([-1, kvHeads, d])])], { perm: [1, 0, 2] });
 
-  // Query rows grouped per KV head: [1, N, kv*group, d] -> [kv, group*N, d], row g*N + n.
-  const qGrouped =
-    group === 1
-      ? g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, d])])], { perm: [1, 0, 2] })
-      : g.op('Reshape', [
-          g.op('Transpose', [g.op('Reshape', [qh, g.int64([-1, kvHeads, group, d])])], {
-            perm: [1, 2, 0, 3],
-          }),
-          g.int64([kvHeads, -1, d]),
-        ]);
   const keys = g.op('Concat', [pastKey, rows.keys], { axis: 1 });
   const values = g.op('Concat', [pastValue, rows.values], { axis: 1 });
-  const scores = g.op('Add', [g.op('MatMul', [qGrouped, keysT(keys)]), bias]);
+  const scores = g.op('Add', [g.op('MatMul', [groupedQueries(ctx, qh), keysT(keys)]), bias]);
   const context =
     ctx.options.attentionPrecision === 'float64'
       ? float64Weighting(g, scores, valuesT(values))
       : g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), valuesT(values)]);
+  return mergedHeads(ctx, context);
+}
+
+/** Query rows grouped per KV head: [1, N, kv * group, d] -> [kv, group * N, d], row g * N + n. */
+function groupedQueries(ctx: DecoderContext, q: string): string {
+  const { g, config } = ctx;
+  const { kvHeads, headDim: d } = config;
+  const group = config.heads / kvHeads;
+  if (group === 1)
+    return g.op('Transpose', [g.op('Reshape', [q, g.int64([-1, kvHeads, d])])], { perm: [1, 0, 2] });
+  return g.op('Reshape', [
+    g.op('Transpose', [g.op('Reshape', [q, g.int64([-1, kvHeads, group, d])])], { perm: [1, 2, 0, 3] }),
+    g.int64([kvHeads, -1, d]),
+  ]);
+}
+
+/** The attention context [kv, group * N, d] back to query-head order, [N, heads * d]. */
+function mergedHeads(ctx: DecoderContext, context: string): string {
+  const { g, config } = ctx;
+  const { heads, kvHeads, headDim: d } = config;
+  const group = heads / kvHeads;
   const merged =
     group === 1
       ? g.op('Transpose', [context], { perm: [1, 0, 2] })
@@ -438,6 +508,68 @@ function plainAttention(
           perm: [2, 0, 1, 3],
         });
   return g.op('Reshape', [merged, g.int64([-1, heads * d])]);
+}
+
+/**
+ * MatMul/Softmax attention that reads the cache where it lies: `past_*` is a head-major buffer
+ * [1, kv, C, d] whose rows past the cached ones the bias masks, scored separately from the new
+ * rows and joined before the softmax; the weights split again and multiply the cached and the new
+ * values separately. The cache is never copied or transposed, and a plain token multiplies it one
+ * query head at a time ({@link InPlaceShapes}). `present_*` are the new rows, [1, kv, N, d].
+ * Returns [N, heads * d].
+ */
+function inPlaceAttention(
+  ctx: DecoderContext,
+  rows: NewRows,
+  bias: string,
+  shapes: InPlaceShapes,
+  kv: KvNames,
+  scale: number | null,
+): string {
+  const { g, config } = ctx;
+  const { kvHeads, headDim: d } = config;
+  const qh = scale === null ? rows.q : g.op('Mul', [rows.q, g.float32([scale], [])]);
+  const headMajor = (x: string, name: string) =>
+    g.opNamed('Transpose', [x], [name], { perm: [0, 2, 1, 3] })[0]!;
+  const presentKey = headMajor(rows.keys, kv.presentKey);
+  const presentValue = headMajor(rows.values, kv.presentValue);
+  g.output(presentKey, kv.presentKey, OnnxDataType.FLOAT, [1, kvHeads, 'new', d]);
+  g.output(presentValue, kv.presentValue, OnnxDataType.FLOAT, [1, kvHeads, 'new', d]);
+  const pastKey = g.input(kv.pastKey, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
+  const pastValue = g.input(kv.pastValue, OnnxDataType.FLOAT, [1, kvHeads, 'capacity', d]);
+  // [kv, 1, C, d]: one batch per KV head, broadcast over the query batches; the keys' transpose is
+  // folded into the MatMul.
+  const cachedKeysT = g.op('Transpose', [g.op('Reshape', [pastKey, g.int64([kvHeads, 1, -1, d])])], {
+    perm: [0, 1, 3, 2],
+  });
+  const cachedValues = g.op('Reshape', [pastValue, g.int64([kvHeads, 1, -1, d])]);
+  const newKeysT = g.op('Transpose', [g.op('Reshape', [presentKey, g.int64([kvHeads, -1, d])])], {
+    perm: [0, 2, 1],
+  });
+  const newValues = g.op('Reshape', [presentValue, g.int64([kvHeads, -1, d])]);
+
+  const q = groupedQueries(ctx, qh);
+  const cachedScores = g.op('Reshape', [
+    g.op('MatMul', [g.op('Reshape', [q, shapes.queryBatches]), cachedKeysT]),
+    shapes.cacheScores,
+  ]);
+  const scores = g.op('Add', [
+    g.op('Concat', [cachedScores, g.op('MatMul', [q, newKeysT])], { axis: -1 }),
+    bias,
+  ]);
+  const [cachedWeights, newWeights] = g.opN(
+    'Split',
+    [g.op('Softmax', [scores], { axis: -1 }), shapes.split],
+    2,
+    {
+      axis: -1,
+    },
+  ) as [string, string];
+  const cachedContext = g.op('Reshape', [
+    g.op('MatMul', [g.op('Reshape', [cachedWeights, shapes.weightBatches]), cachedValues]),
+    g.int64([kvHeads, -1, d]),
+  ]);
+  return mergedHeads(ctx, g.op('Add', [cachedContext, g.op('MatMul', [newWeights, newValues])]));
 }
 
 /**

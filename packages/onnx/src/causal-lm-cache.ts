@@ -16,7 +16,8 @@ export type RowOutputs = 'none' | 'logits' | 'greedy' | 'sampled';
 
 /**
  * What `OnnxCausalLm` needs of its KV cache, whatever keeps it: a host cache fed as views
- * and committed by copying rows (`HostKvCache`), a fused model's cache shared in place
+ * and committed by copying rows (`HostKvCache`), a head-major host cache fed whole and committed
+ * by copying rows (`HeadMajorKvCache`), a fused model's cache shared in place
  * (`SharedKvCache`), or the model's own output tensors committed by a compaction graph on
  * the device (`DeviceKvCache`). Each runs the model's calls with itself as the past, holds a
  * call's new entries, and keeps the accepted ones on commit.
@@ -24,6 +25,11 @@ export type RowOutputs = 'none' | 'logits' | 'greedy' | 'sampled';
 export interface CausalLmCache {
   /** Rows in use (a device cache counts a commit still running). */
   readonly length: number;
+  /**
+   * Rows of `past_*` a call is fed, which the attention bias's cached columns cover: `length`, or
+   * more for a cache fed whole (`HeadMajorKvCache`), whose columns past `length` the caller masks.
+   */
+  readonly pastRows: number;
   /** Rows its storage holds now; it grows with the rows in use up to its capacity. */
   readonly allocatedRows: number;
   /**
@@ -57,4 +63,36 @@ export interface CausalLmCache {
   reset(): void;
   /** Releases what the cache holds beyond plain memory (device tensors, a session). */
   dispose(): Promise<void>;
+}
+
+/** What a cache whose model returns the new entries as outputs fetches for each kind of call. */
+export interface NewEntryFetches {
+  /** Fetches by what a call wants: [row outputs][features (0 or 1)]. */
+  readonly fetches: Readonly<Record<RowOutputs, readonly (readonly string[])[]>>;
+  /** Whether the model has greedy row outputs ({@link CausalLmCache.greedyOutputs}). */
+  readonly greedyOutputs: boolean;
+  /** Whether the model draws sampled tokens ({@link CausalLmCache.sampledOutputs}). */
+  readonly sampledOutputs: boolean;
+}
+
+/** The fetches of a model whose `present_*` hold a call's new entries (plain and in-place attention). */
+export function newEntryFetches(names: CacheNames): NewEntryFetches {
+  const cache = [...names.presentKeys, ...names.presentValues];
+  const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
+  const logits = withFeature([names.logits, ...cache]);
+  return {
+    greedyOutputs: names.greedy !== undefined,
+    sampledOutputs: names.greedy !== undefined && names.sampler !== undefined,
+    fetches: {
+      none: withFeature(cache),
+      logits,
+      // Never asked for without the outputs (greedyOutputs, sampledOutputs are false then); the
+      // logits stand in.
+      greedy: names.greedy ? withFeature([names.greedy.token, names.greedy.logitSum, ...cache]) : logits,
+      sampled:
+        names.greedy && names.sampler
+          ? withFeature([names.sampler.token, names.greedy.logitSum, ...cache])
+          : logits,
+    },
+  };
 }

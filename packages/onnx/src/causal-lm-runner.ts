@@ -3,6 +3,7 @@ import {
   ContractError,
   type DraftTree,
   type KeepPlan,
+  MASKED_BIAS,
   OptionError,
   type RowSampling,
   requireInteger,
@@ -15,6 +16,7 @@ import {
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { DeviceKvCache } from './device-kv-cache.js';
+import { HeadMajorKvCache } from './head-major-kv-cache.js';
 import { HostKvCache } from './host-kv-cache.js';
 import { Int64Buffer } from './int64.js';
 import { KV_CHUNK_ROWS } from './kv-cache.js';
@@ -35,7 +37,10 @@ export interface CausalLmRunnerOptions {
   prefillChunk?: number;
   /** Most rows the KV cache may hold; at most the model's context. Default: the model's. */
   maxContext?: number;
-  /** Rows the KV cache allocates first and grows by at least (it doubles up to `maxContext`). Default 256. */
+  /**
+   * Rows the KV cache allocates first and grows by at least (it doubles up to `maxContext`; an
+   * in-place-attention model's cache grows by whole chunks). Default 256.
+   */
   cacheChunk?: number;
   /**
    * Keep the KV cache as the session's own output tensors, committed by this compaction session
@@ -128,28 +133,30 @@ export class OnnxCausalLm implements TargetModel {
     const maxRows = Math.max(this.maxTreeSize, this.prefillChunk);
     const { names, kvHeads, headDim, dtype } = layout;
     const chunk = requireInteger('cacheChunk', options.cacheChunk ?? KV_CHUNK_ROWS, 1);
-    if (options.compaction && layout.attention === 'fused') {
+    if (options.compaction && layout.attention !== 'plain') {
       throw new OptionError(
         'compaction',
         'a compaction session',
-        'none for fused attention (its cache is shared in place; device-resident caches need plain attention)',
+        `none for ${layout.attention} attention (its cache is read in place on the host; device-resident caches need plain attention)`,
       );
     }
     this.cache =
       layout.attention === 'fused'
         ? new SharedKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk)
-        : options.compaction
-          ? new DeviceKvCache(
-              options.compaction,
-              names,
-              kvHeads,
-              headDim,
-              this.maxContext,
-              dtype,
-              maxRows,
-              options.logitsCopy,
-            )
-          : new HostKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk);
+        : layout.attention === 'in-place'
+          ? new HeadMajorKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk)
+          : options.compaction
+            ? new DeviceKvCache(
+                options.compaction,
+                names,
+                kvHeads,
+                headDim,
+                this.maxContext,
+                dtype,
+                maxRows,
+                options.logitsCopy,
+              )
+            : new HostKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk);
     this.ids = new Int64Buffer(maxRows);
     this.positions = new Int64Buffer(maxRows);
     this.bias = new Float32Array(maxRows * Math.min(chunk, this.maxContext));
@@ -272,12 +279,20 @@ export class OnnxCausalLm implements TargetModel {
     await this.session.release();
   }
 
-  /** Writes the bias of `rows` new rows after `past` cached ones (causal, or the tree's), growing its buffer. */
-  private writeBias(tree: DraftTree | null, past: number, rows: number): void {
-    const size = rows * (past + rows);
+  /**
+   * Writes the bias of `rows` new rows after the cache's fed past rows (causal, or the tree's),
+   * growing its buffer; the fed rows from `cached` on, which a cache fed whole holds unused, are
+   * masked.
+   */
+  private writeBias(tree: DraftTree | null, cached: number, rows: number): void {
+    const past = this.cache.pastRows;
+    const width = past + rows;
+    const size = rows * width;
     if (size > this.bias.length) this.bias = new Float32Array(Math.max(size, this.bias.length * 2));
     if (tree) writeAttentionBias(tree, past, this.bias, this.visibility);
     else writeCausalBias(past, rows, this.bias);
+    if (past > cached)
+      for (let i = 0; i < rows; i++) this.bias.fill(MASKED_BIAS, i * width + cached, i * width + past);
   }
 
   /**
@@ -293,7 +308,7 @@ export class OnnxCausalLm implements TargetModel {
   ): Promise<void> {
     const { names } = this.layout;
     const { inputs } = this;
-    const width = this.cache.length + rows;
+    const width = this.cache.pastRows + rows;
     inputs[names.inputIds] = new Tensor('int64', this.ids.values.subarray(0, rows), [1, rows]);
     inputs[names.positionIds] = new Tensor('int64', this.positions.values.subarray(0, rows), [1, rows]);
     inputs[names.attentionBias] = new Tensor('float32', this.bias.subarray(0, rows * width), [

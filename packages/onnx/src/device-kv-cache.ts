@@ -104,6 +104,11 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
   }
 
+  /** The cached rows, fed as tensors of exactly that many. */
+  get pastRows(): number {
+    return this.length;
+  }
+
   /** Rows the cache's tensors hold: a commit's outputs are exactly the rows kept so far. */
   get allocatedRows(): number {
     return this.keys[0]!.dims[1]!;

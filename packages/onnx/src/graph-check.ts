@@ -28,9 +28,10 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   const kv = (pattern: string, field: string, layer: number): Expected => ({
     name: layerName(pattern, layer),
     field: `${field} (layer ${layer} of dims.layers ${dims.layers})`,
-    // Plain attention caches are bsnh ([1, S, kvHeads, headDim]); fused ones bnsh ([1, kvHeads, C, headDim]).
+    // Plain attention caches are bsnh ([1, S, kvHeads, headDim]); in-place and fused ones bnsh
+    // ([1, kvHeads, C, headDim]).
     dims: [
-      [model.attention === 'fused' ? -3 : -2, 'dims.kvHeads', dims.kvHeads],
+      [(model.attention ?? 'plain') === 'plain' ? -2 : -3, 'dims.kvHeads', dims.kvHeads],
       [-1, 'dims.headDim', dims.headDim],
     ],
   });

@@ -1,5 +1,11 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
+import {
+  type CacheNames,
+  type CausalLmCache,
+  type NewEntryFetches,
+  newEntryFetches,
+  type RowOutputs,
+} from './causal-lm-cache.js';
 import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 
 /**
@@ -16,8 +22,7 @@ export class HostKvCache extends KvCache implements CausalLmCache {
   private readonly newValues: KvArray[];
   readonly greedyOutputs: boolean;
   readonly sampledOutputs: boolean;
-  /** Fetches by what a call wants: [row outputs][features (0 or 1)]. */
-  private readonly fetches: Readonly<Record<RowOutputs, readonly (readonly string[])[]>>;
+  private readonly fetches: NewEntryFetches['fetches'];
 
   constructor(
     names: CacheNames,
@@ -32,22 +37,16 @@ export class HostKvCache extends KvCache implements CausalLmCache {
     this.names = names;
     this.newKeys = new Array<KvArray>(layers);
     this.newValues = new Array<KvArray>(layers);
-    const cache = [...names.presentKeys, ...names.presentValues];
-    const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
-    const logits = withFeature([names.logits, ...cache]);
-    this.greedyOutputs = names.greedy !== undefined;
-    this.sampledOutputs = names.greedy !== undefined && names.sampler !== undefined;
-    this.fetches = {
-      none: withFeature(cache),
-      logits,
-      // Never asked for without the outputs (greedyOutputs, sampledOutputs are false then); the
-      // logits stand in.
-      greedy: names.greedy ? withFeature([names.greedy.token, names.greedy.logitSum, ...cache]) : logits,
-      sampled:
-        names.greedy && names.sampler
-          ? withFeature([names.sampler.token, names.greedy.logitSum, ...cache])
-          : logits,
-    };
+    ({
+      fetches: this.fetches,
+      greedyOutputs: this.greedyOutputs,
+      sampledOutputs: this.sampledOutputs,
+    } = newEntryFetches(names));
+  }
+
+  /** The cached rows, fed as views of exactly that many. */
+  get pastRows(): number {
+    return this.length;
   }
 
   async run(

@@ -5,6 +5,7 @@
  */
 
 export { DraftModelRunner, type DraftModelShape } from './draft-model-runner.js';
+export { chunkedRows, HeadMajorKvCache } from './head-major-kv-cache.js';
 export { HostKvCache } from './host-kv-cache.js';
 export * from './index.js';
 export { Int64Buffer, readInt64, writeInt64 } from './int64.js';

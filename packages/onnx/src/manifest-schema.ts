@@ -180,16 +180,19 @@ export interface ModelOutputs {
 }
 
 /**
- * How a causal LM's attention is built: `plain` MatMul/Softmax ops (every provider), or `fused`
- * `com.microsoft.GroupQueryAttention` over a cache buffer its `past_*` and `present_*` share.
+ * How a causal LM's attention is built: `plain` MatMul/Softmax ops over the cache concatenated
+ * with the new rows (every provider); `in-place`, the same ops reading a head-major cache buffer
+ * where it lies (its rows past the cached ones masked by the bias, `present_*` the new rows
+ * head-major; targets only); or `fused` `com.microsoft.GroupQueryAttention` over a cache buffer
+ * its `past_*` and `present_*` share.
  */
-export type AttentionLayout = 'plain' | 'fused';
+export type AttentionLayout = 'plain' | 'in-place' | 'fused';
 
 /** How the KV cache is shaped and what `present_*` holds. */
 export interface KvCacheInfo {
   /**
    * Axis order of `past_*`/`present_*`: `bsnh` (batch, sequence, kv-head, head-dim) for plain
-   * attention, `bnsh` (batch, kv-head, sequence, head-dim) for fused.
+   * attention, `bnsh` (batch, kv-head, sequence, head-dim) for in-place and fused.
    */
   readonly layout: 'bsnh' | 'bnsh';
   readonly layers: number;

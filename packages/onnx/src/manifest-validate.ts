@@ -187,13 +187,17 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
     if (!(name as string).includes('{layer}'))
       v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
   }
-  const attention = v.oneOf(m.attention ?? 'plain', `${at}.attention`, ['plain', 'fused'] as const);
-  if (attention === 'fused' && graph !== 'causal-lm')
+  const attention = v.oneOf(m.attention ?? 'plain', `${at}.attention`, [
+    'plain',
+    'in-place',
+    'fused',
+  ] as const);
+  if (attention !== 'plain' && graph !== 'causal-lm')
     v.fail(`${at}.attention`, '"plain" for an EAGLE head', attention);
   const fused = attention === 'fused';
   if (m.attentionPrecision !== undefined) {
     v.oneOf(m.attentionPrecision, `${at}.attentionPrecision`, ['float32', 'float64'] as const);
-    if (graph !== 'causal-lm' || fused)
+    if (graph !== 'causal-lm' || attention !== 'plain')
       v.fail(
         `${at}.attentionPrecision`,
         'absent except for a causal LM with plain attention',
@@ -201,7 +205,7 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
       );
   }
   const kv = v.object(m.kvCache, `${at}.kvCache`);
-  const layout = fused ? 'bnsh' : 'bsnh';
+  const layout = attention === 'plain' ? 'bsnh' : 'bnsh';
   if (kv.layout !== layout)
     v.fail(`${at}.kvCache.layout`, `"${layout}" (attention "${attention}")`, kv.layout);
   if (kv.keysRotated !== true) v.fail(`${at}.kvCache.keysRotated`, 'true', kv.keysRotated);

@@ -64,6 +64,11 @@ export class SharedKvCache implements CausalLmCache {
     this.bindPresent();
   }
 
+  /** The cached rows: the bias covers the first `length` rows of the buffer. */
+  get pastRows(): number {
+    return this.length;
+  }
+
   /** Rows currently allocated (at most `capacity`). */
   get allocatedRows(): number {
     return this.allocated;

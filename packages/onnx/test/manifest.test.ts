@@ -266,6 +266,28 @@ describe('parseManifest / validateManifest', () => {
     );
   });
 
+  it('accepts in-place attention with a new-only bnsh cache, for a causal LM only, without float64 sums', () => {
+    const kvCache = { ...causalLM().kvCache, layout: 'bnsh' } as const;
+    const inPlace = causalLM({ attention: 'in-place', kvCache });
+    expect(parseManifest(JSON.stringify(manifest(inPlace)))).toEqual(manifest(inPlace));
+    const bsnh = errorOf(() => validateManifest(manifest(causalLM({ attention: 'in-place' })), 'm.json'));
+    expect(bsnh.message).toContain('"bnsh" (attention "in-place")');
+    const shared = errorOf(() =>
+      validateManifest(
+        manifest(causalLM({ attention: 'in-place', kvCache: { ...kvCache, present: 'shared' } })),
+        'm.json',
+      ),
+    );
+    expect(shared.message).toContain('"new-only" (attention "in-place")');
+    const float64 = errorOf(() =>
+      validateManifest(
+        manifest(causalLM({ attention: 'in-place', kvCache, attentionPrecision: 'float64' })),
+        'm.json',
+      ),
+    );
+    expect(float64.message).toContain('absent except for a causal LM with plain attention');
+  });
+
   it('accepts fused attention with a shared bnsh cache and rejects it with the plain cache layout', () => {
     const fusedKv = { ...causalLM().kvCache, layout: 'bnsh', present: 'shared' } as const;
     const fused = causalLM({ attention: 'fused', kvCache: fusedKv });

@@ -1,7 +1,14 @@
 import { ModelFormatError } from '@treespec/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
-import { type CausalLmLayout, KvCache, OnnxCausalLm, OnnxDraftLm, SharedKvCache } from '../src/internal.js';
+import {
+  type CausalLmLayout,
+  HeadMajorKvCache,
+  KvCache,
+  OnnxCausalLm,
+  OnnxDraftLm,
+  SharedKvCache,
+} from '../src/internal.js';
 
 /** A session that is never run: these tests stop at construction. */
 const UNUSED_SESSION = {} as InferenceSession;
@@ -32,8 +39,11 @@ function layout(attention: CausalLmLayout['attention']): CausalLmLayout {
 }
 
 describe('runners and attention layouts', () => {
-  it('gives a plain target a bsnh cache and a fused one a shared bnsh cache, each sized by one chunk, not the context', () => {
+  it('gives a plain target a bsnh cache, an in-place one a head-major cache and a fused one a shared bnsh cache, each sized by one chunk, not the context', () => {
     const plain = new OnnxCausalLm(UNUSED_SESSION, layout('plain'));
+    const inPlace = new OnnxCausalLm(UNUSED_SESSION, layout('in-place'), { cacheChunk: 32 });
+    expect(inPlace.cache).toBeInstanceOf(HeadMajorKvCache);
+    expect(inPlace.cache.allocatedRows).toBe(32);
     const fused = new OnnxCausalLm(UNUSED_SESSION, layout('fused'), { cacheChunk: 64 });
     expect(plain.cache).toBeInstanceOf(KvCache);
     expect(plain.cache.allocatedRows).toBe(256);

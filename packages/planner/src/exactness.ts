@@ -6,17 +6,20 @@ import { type ManifestModel, quantizesActivations } from '@treespec/onnx';
  * at any MatMulNBits accuracy level but 1) turns last-bit differences into whole codes; a tree
  * verification's rows differ from plain steps in the last bits unless the attention sums over the
  * keys in float64 (`attentionPrecision`, which the converter records since it sums so), and the
- * fused attention always sums in float32.
+ * in-place and fused attentions always sum in float32.
  */
 export function exactnessWarning(target: ManifestModel): string | null {
   const quantized = target.weightFormat === 'int8' || target.weightFormat === 'int4';
   if (!quantized || (target.quantization && !quantizesActivations(target.quantization.accuracyLevel)))
     return null;
-  if (target.attention !== 'fused' && target.attentionPrecision === 'float64') return null;
+  const attention = target.attention ?? 'plain';
+  if (attention === 'plain' && target.attentionPrecision === 'float64') return null;
   const sums =
-    target.attention === 'fused'
+    attention === 'fused'
       ? 'its fused attention (GroupQueryAttention) sums in float32'
-      : 'its attention sums in float32 (converted before treespec summed such targets in float64)';
+      : attention === 'in-place'
+        ? 'its in-place attention sums in float32'
+        : 'its attention sums in float32 (converted before treespec summed such targets in float64)';
   return (
     `treespec: model "${target.id}" quantizes its activations (${target.weightFormat}) and ${sums}, ` +
     'so speculative decoding can give another token than plain decoding where two are nearly tied; ' +

@@ -10,6 +10,9 @@ import type { ActivationDtype, AttentionLayout, BundleDevice, Manifest, Manifest
  *   is native: the CPU provider has no float16 kernels for most of these ops on x86 (ONNX Runtime
  *   inserts Casts to float32 around them), and WebAssembly has no half arithmetic at all; WebGPU
  *   runs float16 when the adapter has `shader-f16`, CUDA always.
+ * - `in-place` (the same ops reading a head-major host cache buffer where it lies): the CPU and
+ *   WebAssembly providers, float32. Not on GPU providers: the buffer is fed whole from host memory
+ *   on every call, where plain attention keeps its cache on the device.
  * - `fused` (`com.microsoft.GroupQueryAttention` with the tree as `attention_bias` and a past
  *   cache shared with `present_*`): the CPU kernel takes `attention_bias` since
  *   microsoft/onnxruntime#23944 (tested here against the PyTorch logits, float32); the WebAssembly
@@ -25,10 +28,17 @@ import type { ActivationDtype, AttentionLayout, BundleDevice, Manifest, Manifest
 export const PROVIDER_SUPPORT: Readonly<
   Record<BundleDevice, Readonly<Record<AttentionLayout, readonly ActivationDtype[]>>>
 > = {
-  cpu: { plain: ['float32'], fused: ['float32'] },
-  wasm: { plain: ['float32'], fused: ['float32'] },
-  webgpu: { plain: ['float32', 'float16'], fused: [] },
-  cuda: { plain: ['float32', 'float16'], fused: ['float16'] },
+  cpu: { plain: ['float32'], 'in-place': ['float32'], fused: ['float32'] },
+  wasm: { plain: ['float32'], 'in-place': ['float32'], fused: ['float32'] },
+  webgpu: { plain: ['float32', 'float16'], 'in-place': [], fused: [] },
+  cuda: { plain: ['float32', 'float16'], 'in-place': [], fused: ['float16'] },
+};
+
+/** How an error names each attention layout. */
+const LAYOUT_NAMES: Readonly<Record<AttentionLayout, string>> = {
+  plain: 'plain attention',
+  'in-place': 'in-place attention (a head-major host cache)',
+  fused: 'fused attention (GroupQueryAttention)',
 };
 
 /** The providers that run `layout` with `dtype` activations. */
@@ -59,10 +69,10 @@ export function requireProviderRuns(
   // A device the table does not know is the host's to refuse: it names the providers it has.
   if (!Object.hasOwn(PROVIDER_SUPPORT, device) || runs(device, model)) return;
   const layout = model.attention ?? 'plain';
-  // The provider runs these activations with plain attention: the fused layout is what it lacks.
+  // The provider runs these activations with plain attention: the model's layout is what it lacks.
   const layoutLacking = PROVIDER_SUPPORT[device].plain.includes(model.dtype);
   const feature = layoutLacking
-    ? `fused attention (GroupQueryAttention) with ${model.dtype} activations`
+    ? `${LAYOUT_NAMES[layout]} with ${model.dtype} activations`
     : `${model.dtype} activations`;
   const sibling = manifest.models.find((m) => m.role === model.role && m !== model && runs(device, m));
   const convert = layoutLacking

@@ -21,10 +21,11 @@ const INT8 = {
 } as const;
 
 describe('warning about a target whose speculative output may differ from its plain decoding', () => {
-  it('warns for a quantized target whose attention sums in float32, and for one with fused attention', async () => {
+  it('warns for a quantized target whose attention sums in float32, and for one with in-place or fused attention', async () => {
     for (const edit of [
       INT8,
       { ...INT8, attentionPrecision: 'float32' as const },
+      { ...INT8, attention: 'in-place' as const },
       { ...INT8, attention: 'fused' as const },
     ]) {
       const { warnings } = plan(await withTarget(edit));

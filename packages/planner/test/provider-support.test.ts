@@ -52,6 +52,28 @@ describe('which provider runs which model (PROVIDER_SUPPORT)', () => {
     );
   });
 
+  it('plans an in-place-attention float32 target on cpu and wasm, keeps its cache on the host, and refuses it on GPU providers', async () => {
+    const inPlace: Partial<ManifestModel> = {
+      attention: 'in-place',
+      kvCache: { ...FUSED.kvCache!, present: 'new-only' },
+    };
+    const manifest = await withModels((m) => (m.id === 'target' ? inPlace : null));
+    for (const device of ['cpu', 'wasm'] as const) {
+      const target = plan(manifest, {}, device).target;
+      expect(target.attention).toBe('in-place');
+      expect(kvCacheLocation(target, device)).toBe('host');
+    }
+    for (const device of ['webgpu', 'cuda'] as const) {
+      const error = thrown(() => plan(manifest, {}, device));
+      expect(error.message).toContain(
+        'needs in-place attention (a head-major host cache) with float32 activations',
+      );
+      expect(error.fallback).toBe(
+        'convert it with `--attention plain` (the default), which runs on every provider, or run it on "cpu" or "wasm"',
+      );
+    }
+  });
+
   it('refuses a fused-attention float32 target on cuda, naming the provider, the model and the fallback', async () => {
     const manifest = await withModels((m) => (m.id === 'target' ? FUSED : null));
     const error = thrown(() => plan(manifest, {}, 'cuda', 'bundle/treespec.json'));

@@ -26,7 +26,7 @@ interface ConvertFlags {
   draftVocab?: number;
   draftVocabCorpus?: string;
   draftVocabContext?: number;
-  attention: 'plain' | 'fused';
+  attention: 'plain' | 'in-place' | 'fused';
   attentionPrecision?: 'float32' | 'float64';
   chatTemplate?: string;
 }
@@ -137,9 +137,9 @@ export function registerConvert(program: Command): void {
     .addOption(
       new Option(
         '--attention <layout>',
-        'target: plain MatMul/Softmax attention (every provider), or fused GroupQueryAttention over a shared KV buffer',
+        'target: plain MatMul/Softmax attention over the concatenated cache (every provider), in-place (the same ops reading a head-major cache where it lies: faster on the CPU for long contexts of real-size models; sums in float32), or fused GroupQueryAttention over a shared KV buffer',
       )
-        .choices(['plain', 'fused'])
+        .choices(['plain', 'in-place', 'fused'])
         .default('plain'),
     )
     .addOption(

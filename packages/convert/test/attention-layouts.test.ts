@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DraftTree, KeepPlan, OptionError, planKeep } from '@treespec/core';
 import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
-import { SharedKvCache } from '@treespec/onnx/internal';
+import { HeadMajorKvCache, SharedKvCache } from '@treespec/onnx/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, type GraphOptions, parseDecoderConfig } from '../src/index.js';
 import { maxAbsDiff, openSession } from '../src/testing/index.js';
@@ -62,13 +62,13 @@ function ancestorOf(a: number, b: number): boolean {
 
 let root: string;
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'treespec-fused-'));
+  root = await mkdtemp(join(tmpdir(), 'treespec-attention-'));
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('fused attention (GroupQueryAttention over a shared cache)', () => {
+describe('in-place attention (a head-major cache read where it lies) and fused attention (GroupQueryAttention over a shared cache)', () => {
   for (const [name, spec, graph] of VARIANTS) {
     it(`matches the reference forward and the plain graph through prefill, a tree, a commit and a token: ${name}`, async () => {
       const dir = join(root, `v${spec.seed}`);
@@ -76,7 +76,7 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
       const config = parseDecoderConfig(variantConfig(spec), 'config.json');
       const dims = { ...config, eps: config.rmsNormEps, tie: spec.tie };
       const runners: OnnxCausalLm[] = [];
-      for (const attention of ['plain', 'fused'] as const) {
+      for (const attention of ['plain', 'in-place', 'fused'] as const) {
         const { model } = await convertCausalLM({
           checkpoint: join(dir, 'hf'),
           out: join(dir, 'onnx'),
@@ -86,10 +86,12 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
         });
         expect(model.attention ?? 'plain').toBe(attention);
         const session = await openSession(join(dir, 'onnx', model.file));
-        // A 4-row cache chunk makes the cache grow twice on the way: 4 → 8 (prefill) → 16 (tree).
+        // A 4-row cache chunk makes the cache grow on the way: fused 4 → 8 (prefill) → 16 (tree),
+        // in-place by whole chunks 4 → 8 (prefill) → 12 (after the commit and the token).
         runners.push(new OnnxCausalLm(session, causalLmLayout(model), { cacheChunk: 4, prefillChunk: 3 }));
       }
-      expect(runners[1]!.cache).toBeInstanceOf(SharedKvCache);
+      expect(runners[1]!.cache).toBeInstanceOf(HeadMajorKvCache);
+      expect(runners[2]!.cache).toBeInstanceOf(SharedKvCache);
 
       const past = PROMPT.length;
       const depths = [0, 1, 1, 2, 2, 2];
@@ -127,7 +129,8 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
         ).toBeLessThan(TOLERANCE);
         await runner.dispose();
       }
-      expect(runners[1]!.cache.allocatedRows).toBe(16);
+      expect(runners[1]!.cache.allocatedRows).toBe(12);
+      expect(runners[2]!.cache.allocatedRows).toBe(16);
     });
   }
 
@@ -143,7 +146,7 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
     await writeVariantCheckpoint(join(dir, 'hf'), spec);
     for (const weightFormat of ['int8', 'int4'] as const) {
       const logits: Float32Array[][] = [];
-      for (const attention of ['plain', 'fused'] as const) {
+      for (const attention of ['plain', 'in-place', 'fused'] as const) {
         const { model } = await convertCausalLM({
           checkpoint: join(dir, 'hf'),
           out: join(dir, 'onnx'),
@@ -164,13 +167,15 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
         logits.push([first, Float32Array.from((await runner.verify(next)).logits)]);
         await runner.dispose();
       }
-      // Same quantized weights on both sides: only the attention's summation order differs.
-      expect(maxAbsDiff(logits[0]![0]!, logits[1]![0]!), weightFormat).toBeLessThan(TOLERANCE);
-      expect(maxAbsDiff(logits[0]![1]!, logits[1]![1]!), weightFormat).toBeLessThan(TOLERANCE);
+      // Same quantized weights on every side: only the attention's summation order differs.
+      for (const other of [1, 2]) {
+        expect(maxAbsDiff(logits[0]![0]!, logits[other]![0]!), weightFormat).toBeLessThan(TOLERANCE);
+        expect(maxAbsDiff(logits[0]![1]!, logits[other]![1]!), weightFormat).toBeLessThan(TOLERANCE);
+      }
     }
   });
 
-  it('refuses fused attention for a draft model', async () => {
+  it('refuses in-place and fused attention for a draft model, and float64 sums with either', async () => {
     const dir = join(root, 'draft');
     await writeVariantCheckpoint(join(dir, 'hf'), {
       ...BASE,
@@ -179,13 +184,18 @@ describe('fused attention (GroupQueryAttention over a shared cache)', () => {
       dtype: 'F32',
       seed: 14,
     });
-    await expect(
-      convertCausalLM({
-        checkpoint: join(dir, 'hf'),
-        out: join(dir, 'onnx'),
-        role: 'draft',
-        attention: 'fused',
-      }),
-    ).rejects.toThrow(OptionError);
+    for (const attention of ['in-place', 'fused'] as const) {
+      await expect(
+        convertCausalLM({ checkpoint: join(dir, 'hf'), out: join(dir, 'onnx'), role: 'draft', attention }),
+      ).rejects.toThrow(OptionError);
+      await expect(
+        convertCausalLM({
+          checkpoint: join(dir, 'hf'),
+          out: join(dir, 'onnx'),
+          attention,
+          graph: { attentionPrecision: 'float64' },
+        }),
+      ).rejects.toThrow(/only plain attention sums in float64/);
+    }
   });
 });

@@ -1,0 +1,202 @@
+import { ContextOverflowError } from '@treespec/core';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import {
+  type CacheNames,
+  type CausalLmCache,
+  type NewEntryFetches,
+  newEntryFetches,
+  type RowOutputs,
+} from './causal-lm-cache.js';
+import { allocateKv, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
+
+/**
+ * Rows to hold after growing to fit `needed`: `needed` rounded up to whole chunks, at most
+ * `capacity`. A cache fed whole grows by chunks rather than doubling, so the rows every call reads
+ * stay within a chunk of the rows in use; a growth copies the cache once, O(length / chunk) rows
+ * per row added.
+ * @throws ContextOverflowError when `needed` exceeds `capacity`.
+ */
+export function chunkedRows(needed: number, capacity: number, chunk: number): number {
+  if (needed > capacity) throw new ContextOverflowError(needed, capacity, 'the KV cache');
+  return Math.min(capacity, Math.ceil(Math.max(needed, 1) / chunk) * chunk);
+}
+
+/**
+ * The KV cache of an in-place-attention treespec target (`attention: 'in-place'`): per layer one
+ * key and one value buffer, head-major `[1, kvHeads, allocatedRows, headDim]`, fed whole to every
+ * call as the same tensors, so that the model reads each KV head's rows where they lie and no call
+ * copies the cache. The caller's bias masks the rows past `length` ({@link pastRows}). A call's
+ * new entries (the model's `[1, kvHeads, N, headDim]` outputs) wait for a commit, which copies the
+ * accepted rows after the cached ones head by head: O(rows kept) per call. Memory grows in whole
+ * chunks of {@link KV_CHUNK_ROWS} up to `capacity` ({@link chunkedRows}).
+ */
+export class HeadMajorKvCache implements CausalLmCache {
+  readonly location = 'cpu' as const;
+  readonly greedyOutputs: boolean;
+  readonly sampledOutputs: boolean;
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Most rows the cache may hold. */
+  readonly capacity: number;
+  readonly dtype: KvDtype;
+  /** Rows in use. */
+  length = 0;
+  private allocated: number;
+  private readonly chunk: number;
+  private readonly names: CacheNames;
+  private readonly fetches: NewEntryFetches['fetches'];
+  /** Per layer, the key and value buffers as the tensors fed to every call. */
+  private readonly keyTensors: Tensor[];
+  private readonly valueTensors: Tensor[];
+  /** The last call's new entries per layer, `[kvHeads, newRows, headDim]`. */
+  private readonly newKeys: KvArray[];
+  private readonly newValues: KvArray[];
+  private newRows = 0;
+
+  constructor(
+    names: CacheNames,
+    kvHeads: number,
+    headDim: number,
+    capacity: number,
+    dtype: KvDtype,
+    chunk: number = KV_CHUNK_ROWS,
+  ) {
+    this.names = names;
+    this.layers = names.pastKeys.length;
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    this.capacity = capacity;
+    this.dtype = dtype;
+    this.chunk = chunk;
+    this.allocated = chunkedRows(0, capacity, chunk);
+    this.keyTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
+    this.valueTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
+    this.newKeys = new Array<KvArray>(this.layers);
+    this.newValues = new Array<KvArray>(this.layers);
+    ({
+      fetches: this.fetches,
+      greedyOutputs: this.greedyOutputs,
+      sampledOutputs: this.sampledOutputs,
+    } = newEntryFetches(names));
+  }
+
+  /** Every allocated row is fed; the bias must mask those from `length` on. */
+  get pastRows(): number {
+    return this.allocated;
+  }
+
+  /** Rows currently allocated (at most `capacity`). */
+  get allocatedRows(): number {
+    return this.allocated;
+  }
+
+  /** Layer `layer`'s key buffer, `[kvHeads, allocatedRows, headDim]` (replaced when the cache grows). */
+  keys(layer: number): KvArray {
+    return this.keyTensors[layer]!.data as KvArray;
+  }
+
+  /** Layer `layer`'s value buffer. */
+  values(layer: number): KvArray {
+    return this.valueTensors[layer]!.data as KvArray;
+  }
+
+  async run(
+    session: InferenceSession,
+    inputs: Record<string, Tensor>,
+    rows: number,
+    rowOutputs: RowOutputs,
+    features: boolean,
+  ): Promise<InferenceSession.ReturnType> {
+    const { names } = this;
+    for (let l = 0; l < this.layers; l++) {
+      inputs[names.pastKeys[l]!] = this.keyTensors[l]!;
+      inputs[names.pastValues[l]!] = this.valueTensors[l]!;
+    }
+    const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
+    for (let l = 0; l < this.layers; l++) {
+      this.newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
+      this.newValues[l] = out[names.presentValues[l]!]!.data as KvArray;
+    }
+    this.newRows = rows;
+    return out;
+  }
+
+  commit(slots: Int32Array | null, count: number): void {
+    const at = this.length;
+    if (at + count > this.allocated) this.grow(at + count);
+    const d = this.headDim;
+    const stride = this.allocated * d;
+    const newStride = this.newRows * d;
+    for (let l = 0; l < this.layers; l++) {
+      const keys = this.keys(l);
+      const values = this.values(l);
+      const newKeys = this.newKeys[l]!;
+      const newValues = this.newValues[l]!;
+      for (let h = 0; h < this.kvHeads; h++) {
+        for (let k = 0; k < count; k++) {
+          const src = h * newStride + (slots ? slots[k]! : k) * d;
+          const dst = h * stride + (at + k) * d;
+          for (let j = 0; j < d; j++) {
+            keys[dst + j] = newKeys[src + j]!;
+            values[dst + j] = newValues[src + j]!;
+          }
+        }
+      }
+    }
+    this.length = at + count;
+  }
+
+  /**
+   * Makes room for `rows` rows in all (growing by whole chunks); returns true when it grew.
+   * @throws ContextOverflowError when `rows` exceeds the capacity.
+   */
+  reserve(rows: number): boolean {
+    if (rows <= this.allocated) return false;
+    this.grow(rows);
+    return true;
+  }
+
+  /**
+   * Empties the cache and gives back all but one chunk: every call reads the whole buffer, so a
+   * long generation's rows must not stay behind for the short ones after it.
+   */
+  reset(): void {
+    this.length = 0;
+    const rows = chunkedRows(0, this.capacity, this.chunk);
+    if (this.allocated === rows) return;
+    for (let l = 0; l < this.layers; l++) {
+      this.keyTensors[l] = this.tensor(rows);
+      this.valueTensors[l] = this.tensor(rows);
+    }
+    this.allocated = rows;
+  }
+
+  async dispose(): Promise<void> {}
+
+  private grow(needed: number): void {
+    const rows = chunkedRows(needed, this.capacity, this.chunk);
+    for (let l = 0; l < this.layers; l++) {
+      this.keyTensors[l] = this.regrown(this.keyTensors[l]!, rows);
+      this.valueTensors[l] = this.regrown(this.valueTensors[l]!, rows);
+    }
+    this.allocated = rows;
+  }
+
+  private tensor(rows: number): Tensor {
+    const data = allocateKv(this.dtype, this.kvHeads * rows * this.headDim);
+    return new Tensor(this.dtype, data, [1, this.kvHeads, rows, this.headDim]);
+  }
+
+  /** A buffer of `rows` rows per head holding the old one's first `length` rows of each head. */
+  private regrown(old: Tensor, rows: number): Tensor {
+    const next = this.tensor(rows);
+    const from = old.data as KvArray;
+    const to = next.data as KvArray;
+    const d = this.headDim;
+    const used = this.length * d;
+    for (let h = 0; h < this.kvHeads; h++)
+      to.set(from.subarray(h * this.allocated * d, h * this.allocated * d + used), h * rows * d);
+    return next;
+  }
+}
