@@ -26,7 +26,7 @@
  * milliseconds per call by operator type (`--profile-calls` calls, 0 for none). JSON on stdout, a
  * table on stderr. Not a test.
  *
- *   pnpm -s --filter @treespec/convert bench:cache-read [--shapes llama-3.2-1b,qwen3-0.6b] [--past 1024,4096] [--rows 1,8] [--threads 1,2] [--rounds 9] [--profile-calls 5]
+ *   pnpm -s --filter @treespec/convert bench:cache-read [--shapes llama-3.2-1b,qwen3-0.6b] [--past 1024,4096] [--rows 1,8] [--threads 1,2] [--rounds 9] [--profile-calls 5] [--layouts concatenated,…]
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -47,6 +47,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     rounds: { type: 'string', default: '9' },
     'profile-calls': { type: 'string', default: '5' },
+    layouts: { type: 'string' },
   },
 });
 
@@ -73,6 +74,16 @@ const LAYOUTS = [
   'read-only',
 ] as const;
 type Layout = (typeof LAYOUTS)[number];
+
+/** The layouts `--layouts` names, all by default. */
+function chosenLayouts(): readonly Layout[] {
+  if (!args.layouts) return LAYOUTS;
+  return args.layouts.split(',').map((name) => {
+    if (!(LAYOUTS as readonly string[]).includes(name))
+      throw new Error(`--layouts: expected some of ${LAYOUTS.join(', ')}, found "${name}"`);
+    return name as Layout;
+  });
+}
 
 /** Whether the layout's cache inputs are `[kv, P, d]` (else `[1, P, kv, d]`). */
 const headMajor = (layout: Layout) => layout.startsWith('in-place-bnsh');
@@ -283,6 +294,7 @@ async function profileOf(dir: string, file: string, feeds: Record<string, ort.Te
 }
 
 async function main(): Promise<void> {
+  const layouts = chosenLayouts();
   const dir = await mkdtemp(join(tmpdir(), 'treespec-cache-read-'));
   const result: Row[] = [];
   const profiles: {
@@ -300,10 +312,10 @@ async function main(): Promise<void> {
       if (!shape)
         throw new Error(`--shapes: expected some of ${Object.keys(SHAPES).join(', ')}, found "${name}"`);
       const files = new Map<Layout, string>();
-      for (const layout of LAYOUTS) files.set(layout, await writeGraph(dir, name, shape, layout));
+      for (const layout of layouts) files.set(layout, await writeGraph(dir, name, shape, layout));
       for (const threads of args.threads.split(',').map(Number)) {
         const sessions = new Map<Layout, ort.InferenceSession>();
-        for (const layout of LAYOUTS) {
+        for (const layout of layouts) {
           sessions.set(
             layout,
             await ort.InferenceSession.create(files.get(layout)!, {
@@ -314,11 +326,11 @@ async function main(): Promise<void> {
         }
         for (const past of args.past.split(',').map(Number)) {
           for (const rows of args.rows.split(',').map(Number)) {
-            const feeds = new Map(LAYOUTS.map((layout) => [layout, feedsOf(shape, layout, past, rows)]));
-            const wall = new Map<Layout, number[]>(LAYOUTS.map((l) => [l, []]));
-            const cpu = new Map<Layout, number[]>(LAYOUTS.map((l) => [l, []]));
+            const feeds = new Map(layouts.map((layout) => [layout, feedsOf(shape, layout, past, rows)]));
+            const wall = new Map<Layout, number[]>(layouts.map((l) => [l, []]));
+            const cpu = new Map<Layout, number[]>(layouts.map((l) => [l, []]));
             for (let round = -1; round < rounds; round++) {
-              for (const layout of LAYOUTS) {
+              for (const layout of layouts) {
                 const started = performance.now();
                 const used = process.cpuUsage();
                 await sessions.get(layout)!.run(feeds.get(layout)!);
@@ -329,7 +341,7 @@ async function main(): Promise<void> {
               }
             }
             const cacheBytes = 2 * shape.layers * past * shape.kvHeads * shape.headDim * 4;
-            for (const layout of LAYOUTS) {
+            for (const layout of layouts) {
               const wallMs = percentiles(wall.get(layout)!).medianMs;
               const row: Row = {
                 shape: name,
@@ -354,7 +366,7 @@ async function main(): Promise<void> {
         for (const session of sessions.values()) await session.release();
       }
       const past = Math.max(...args.past.split(',').map(Number));
-      for (const layout of profileCalls > 0 ? LAYOUTS : []) {
+      for (const layout of profileCalls > 0 ? layouts : []) {
         const kernelMsByOperator = await profileOf(
           dir,
           files.get(layout)!,

@@ -3,7 +3,7 @@
  * (issue 12 item 2 at real scale). Not a test.
  *
  *   pnpm -s --filter @treespec/convert bench:long-context [--models llama-3.2-1b,qwen3-0.6b]
- *     [--weights int4] [--layouts plain,plain-float32,in-place] [--contexts 1024,4096] [--rows 1,8]
+ *     [--weights int4] [--layouts plain,plain-float32,in-place(,fused)] [--contexts 1024,4096] [--rows 1,8]
  *     [--rounds 7] [--threads 1] [--work DIR] [--json FILE]
  *
  * For each model it writes the synthetic checkpoint of bench:real-scale (published shapes, random
@@ -12,6 +12,7 @@
  *   weights its sums over the keys in float64, so that tree rows match plain steps bit for bit);
  * - `plain-float32`: the same graph summing in float32;
  * - `in-place`: `--attention in-place`, the head-major cache read where it lies (float32 sums);
+ * - `fused`: `--attention fused`, ONNX Runtime's GroupQueryAttention over a shared cache buffer;
  * loads every layout in one process as an `OnnxCausalLm` on ONNX Runtime's CPU provider, fills
  * each runner's KV cache by prefilling the same random prompt up to each context in turn (so every
  * layer's cache is its own memory, as in decoding), and times greedy verification calls of each
@@ -38,6 +39,7 @@ const LAYOUTS: Record<string, { attention: AttentionKind; precision?: 'float32' 
   plain: { attention: 'plain' },
   'plain-float32': { attention: 'plain', precision: 'float32' },
   'in-place': { attention: 'in-place' },
+  fused: { attention: 'fused' },
 };
 
 const { values: args } = parseArgs({
@@ -46,7 +48,7 @@ const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: Object.keys(MODELS).join(',') },
     weights: { type: 'string', default: 'int4' },
-    layouts: { type: 'string', default: Object.keys(LAYOUTS).join(',') },
+    layouts: { type: 'string', default: 'plain,plain-float32,in-place' },
     contexts: { type: 'string', default: '1024,4096' },
     rows: { type: 'string', default: '1,8' },
     rounds: { type: 'string', default: '7' },

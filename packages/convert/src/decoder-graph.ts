@@ -459,7 +459,7 @@ function plainAttention(
 ): string {
   const { g, config } = ctx;
   const { kvHeads, headDim: d } = config;
-  const qh = scale === null ? rows.q : g.op('Mul', [rows.q, g.float32([scale], [])]);
+  const qh = scaledQueries(g, rows.q, scale);
   g.output(rows.keys, kv.presentKey, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
   g.output(rows.values, kv.presentValue, OnnxDataType.FLOAT, [1, 'new', kvHeads, d]);
 
@@ -481,6 +481,11 @@ function plainAttention(
       ? float64Weighting(g, scores, valuesT(values))
       : g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), valuesT(values)]);
   return mergedHeads(ctx, context);
+}
+
+/** The query rows multiplied by `scale` at run time, or as they are when it is folded (null). */
+function scaledQueries(g: GraphBuilder, q: string, scale: number | null): string {
+  return scale === null ? q : g.op('Mul', [q, g.float32([scale], [])]);
 }
 
 /** Query rows grouped per KV head: [1, N, kv * group, d] -> [kv, group * N, d], row g * N + n. */
@@ -528,7 +533,7 @@ function inPlaceAttention(
 ): string {
   const { g, config } = ctx;
   const { kvHeads, headDim: d } = config;
-  const qh = scale === null ? rows.q : g.op('Mul', [rows.q, g.float32([scale], [])]);
+  const qh = scaledQueries(g, rows.q, scale);
   const headMajor = (x: string, name: string) =>
     g.opNamed('Transpose', [x], [name], { perm: [0, 2, 1, 3] })[0]!;
   const presentKey = headMajor(rows.keys, kv.presentKey);

@@ -7,7 +7,7 @@ import {
   newEntryFetches,
   type RowOutputs,
 } from './causal-lm-cache.js';
-import { allocateKv, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
+import { allocateKv, copyHeadRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
 /**
  * Rows to hold after growing to fit `needed`: `needed` rounded up to whole chunks, at most
@@ -191,12 +191,15 @@ export class HeadMajorKvCache implements CausalLmCache {
   /** A buffer of `rows` rows per head holding the old one's first `length` rows of each head. */
   private regrown(old: Tensor, rows: number): Tensor {
     const next = this.tensor(rows);
-    const from = old.data as KvArray;
-    const to = next.data as KvArray;
-    const d = this.headDim;
-    const used = this.length * d;
-    for (let h = 0; h < this.kvHeads; h++)
-      to.set(from.subarray(h * this.allocated * d, h * this.allocated * d + used), h * rows * d);
+    copyHeadRows(
+      old.data as KvArray,
+      this.allocated,
+      next.data as KvArray,
+      rows,
+      this.kvHeads,
+      this.headDim,
+      this.length,
+    );
     return next;
   }
 }

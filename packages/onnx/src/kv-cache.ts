@@ -25,6 +25,24 @@ export function grownRows(allocated: number, needed: number, capacity: number, c
 }
 
 /**
+ * Copies the first `length` rows of every head of a head-major buffer (`kvHeads` blocks of
+ * `fromRows` rows of `headDim`) to the same rows of `to`, whose blocks hold `toRows` rows.
+ */
+export function copyHeadRows(
+  from: KvArray,
+  fromRows: number,
+  to: KvArray,
+  toRows: number,
+  kvHeads: number,
+  headDim: number,
+  length: number,
+): void {
+  const used = length * headDim;
+  for (let h = 0; h < kvHeads; h++)
+    to.set(from.subarray(h * fromRows * headDim, h * fromRows * headDim + used), h * toRows * headDim);
+}
+
+/**
  * A KV cache in the sequence-major layout of plain-attention treespec models: per layer, one key
  * and one value buffer of rows of `kvHeads * headDim` elements. Position p's entry is row p, so
  * the first `length` rows are a contiguous prefix passed to the model as a zero-copy view

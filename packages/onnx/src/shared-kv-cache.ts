@@ -1,7 +1,14 @@
 import { ContractError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
-import { allocateKv, grownRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
+import {
+  allocateKv,
+  copyHeadRows,
+  grownRows,
+  KV_CHUNK_ROWS,
+  type KvArray,
+  type KvDtype,
+} from './kv-cache.js';
 
 /** A constructor of onnxruntime-common tensors (Node loads a CommonJS copy of the class beside the ESM one). */
 export type TensorClass = typeof Tensor;
@@ -191,12 +198,15 @@ export class SharedKvCache implements CausalLmCache {
 
   private regrown(old: Tensor, rows: number): Tensor {
     const next = this.tensor(rows);
-    const from = old.data as KvArray;
-    const to = next.data as KvArray;
-    const d = this.headDim;
-    const used = this.length * d;
-    for (let h = 0; h < this.kvHeads; h++)
-      to.set(from.subarray(h * this.allocated * d, h * this.allocated * d + used), h * rows * d);
+    copyHeadRows(
+      old.data as KvArray,
+      this.allocated,
+      next.data as KvArray,
+      rows,
+      this.kvHeads,
+      this.headDim,
+      this.length,
+    );
     return next;
   }
 }
