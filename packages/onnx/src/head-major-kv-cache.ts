@@ -1,5 +1,5 @@
 import { ContextOverflowError } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import {
   type CacheNames,
   type CausalLmCache,
@@ -7,7 +7,8 @@ import {
   newEntryFetches,
   type RowOutputs,
 } from './causal-lm-cache.js';
-import { allocateKv, copyHeadRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
+import { HeadMajorBuffers } from './head-major-buffers.js';
+import { KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
 /**
  * Rows to hold after growing to fit `needed`: `needed` rounded up to whole chunks, at most
@@ -30,25 +31,12 @@ export function chunkedRows(needed: number, capacity: number, chunk: number): nu
  * accepted rows after the cached ones head by head: O(rows kept) per call. Memory grows in whole
  * chunks of {@link KV_CHUNK_ROWS} up to `capacity` ({@link chunkedRows}).
  */
-export class HeadMajorKvCache implements CausalLmCache {
+export class HeadMajorKvCache extends HeadMajorBuffers implements CausalLmCache {
   readonly location = 'cpu' as const;
   readonly greedyOutputs: boolean;
   readonly sampledOutputs: boolean;
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Most rows the cache may hold. */
-  readonly capacity: number;
-  readonly dtype: KvDtype;
-  /** Rows in use. */
-  length = 0;
-  private allocated: number;
-  private readonly chunk: number;
   private readonly names: CacheNames;
   private readonly fetches: NewEntryFetches['fetches'];
-  /** Per layer, the key and value buffers as the tensors fed to every call. */
-  private readonly keyTensors: Tensor[];
-  private readonly valueTensors: Tensor[];
   /** The last call's new entries per layer, `[kvHeads, newRows, headDim]`. */
   private readonly newKeys: KvArray[];
   private readonly newValues: KvArray[];
@@ -62,18 +50,11 @@ export class HeadMajorKvCache implements CausalLmCache {
     dtype: KvDtype,
     chunk: number = KV_CHUNK_ROWS,
   ) {
+    const layers = names.pastKeys.length;
+    super(layers, kvHeads, headDim, capacity, dtype, chunk, chunkedRows(0, capacity, chunk));
     this.names = names;
-    this.layers = names.pastKeys.length;
-    this.kvHeads = kvHeads;
-    this.headDim = headDim;
-    this.capacity = capacity;
-    this.dtype = dtype;
-    this.chunk = chunk;
-    this.allocated = chunkedRows(0, capacity, chunk);
-    this.keyTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
-    this.valueTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
-    this.newKeys = new Array<KvArray>(this.layers);
-    this.newValues = new Array<KvArray>(this.layers);
+    this.newKeys = new Array<KvArray>(layers);
+    this.newValues = new Array<KvArray>(layers);
     ({
       fetches: this.fetches,
       greedyOutputs: this.greedyOutputs,
@@ -83,11 +64,6 @@ export class HeadMajorKvCache implements CausalLmCache {
 
   /** Every allocated row is fed; the bias must mask those from `length` on. */
   get pastRows(): number {
-    return this.allocated;
-  }
-
-  /** Rows currently allocated (at most `capacity`). */
-  get allocatedRows(): number {
     return this.allocated;
   }
 
@@ -109,10 +85,7 @@ export class HeadMajorKvCache implements CausalLmCache {
     features: boolean,
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
-    for (let l = 0; l < this.layers; l++) {
-      inputs[names.pastKeys[l]!] = this.keyTensors[l]!;
-      inputs[names.pastValues[l]!] = this.valueTensors[l]!;
-    }
+    this.feedBuffers(inputs, names.pastKeys, names.pastValues);
     const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
     for (let l = 0; l < this.layers; l++) {
       this.newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
@@ -124,7 +97,7 @@ export class HeadMajorKvCache implements CausalLmCache {
 
   commit(slots: Int32Array | null, count: number): void {
     const at = this.length;
-    if (at + count > this.allocated) this.grow(at + count);
+    this.reserve(at + count);
     const d = this.headDim;
     const stride = this.allocated * d;
     const newStride = this.newRows * d;
@@ -153,7 +126,7 @@ export class HeadMajorKvCache implements CausalLmCache {
    */
   reserve(rows: number): boolean {
     if (rows <= this.allocated) return false;
-    this.grow(rows);
+    this.resize(chunkedRows(rows, this.capacity, this.chunk), true);
     return true;
   }
 
@@ -164,42 +137,8 @@ export class HeadMajorKvCache implements CausalLmCache {
   reset(): void {
     this.length = 0;
     const rows = chunkedRows(0, this.capacity, this.chunk);
-    if (this.allocated === rows) return;
-    for (let l = 0; l < this.layers; l++) {
-      this.keyTensors[l] = this.tensor(rows);
-      this.valueTensors[l] = this.tensor(rows);
-    }
-    this.allocated = rows;
+    if (this.allocated !== rows) this.resize(rows, false);
   }
 
   async dispose(): Promise<void> {}
-
-  private grow(needed: number): void {
-    const rows = chunkedRows(needed, this.capacity, this.chunk);
-    for (let l = 0; l < this.layers; l++) {
-      this.keyTensors[l] = this.regrown(this.keyTensors[l]!, rows);
-      this.valueTensors[l] = this.regrown(this.valueTensors[l]!, rows);
-    }
-    this.allocated = rows;
-  }
-
-  private tensor(rows: number): Tensor {
-    const data = allocateKv(this.dtype, this.kvHeads * rows * this.headDim);
-    return new Tensor(this.dtype, data, [1, this.kvHeads, rows, this.headDim]);
-  }
-
-  /** A buffer of `rows` rows per head holding the old one's first `length` rows of each head. */
-  private regrown(old: Tensor, rows: number): Tensor {
-    const next = this.tensor(rows);
-    copyHeadRows(
-      old.data as KvArray,
-      this.allocated,
-      next.data as KvArray,
-      rows,
-      this.kvHeads,
-      this.headDim,
-      this.length,
-    );
-    return next;
-  }
 }

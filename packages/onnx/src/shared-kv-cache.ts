@@ -1,17 +1,9 @@
 import { ContractError } from '@treespec/core';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
-import {
-  allocateKv,
-  copyHeadRows,
-  grownRows,
-  KV_CHUNK_ROWS,
-  type KvArray,
-  type KvDtype,
-} from './kv-cache.js';
+import { HeadMajorBuffers, type TensorClass } from './head-major-buffers.js';
+import { grownRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
-/** A constructor of onnxruntime-common tensors (Node loads a CommonJS copy of the class beside the ESM one). */
-export type TensorClass = typeof Tensor;
 
 /**
  * The KV cache of a fused-attention treespec model (`kvCache.present` `shared`): per layer one key
@@ -22,26 +14,11 @@ export type TensorClass = typeof Tensor;
  * rows of a tree. Memory grows with the rows in use (doubling, in chunks of
  * {@link KV_CHUNK_ROWS}) up to `capacity`; a growth copies the cache once.
  */
-export class SharedKvCache implements CausalLmCache {
+export class SharedKvCache extends HeadMajorBuffers implements CausalLmCache {
   readonly location = 'cpu' as const;
   /** It fetches every row's logits: its fetch records bind the cache tensors as outputs. */
   readonly greedyOutputs = false;
   readonly sampledOutputs = false;
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Most rows the cache may hold. */
-  readonly capacity: number;
-  readonly dtype: KvDtype;
-  /** Per layer, the key buffer as a `[1, kvHeads, allocatedRows, headDim]` tensor. */
-  readonly keyTensors: Tensor[];
-  /** Per layer, the value buffer as a tensor. */
-  readonly valueTensors: Tensor[];
-  /** Rows in use. */
-  length = 0;
-  private allocated: number;
-  private readonly chunk: number;
-  private tensorClass: TensorClass = Tensor;
   private readonly names: CacheNames;
   /** The cache tensors bound as the present outputs, beside the logits (and features). */
   private readonly fetches: Record<string, Tensor | null> = {};
@@ -55,16 +32,8 @@ export class SharedKvCache implements CausalLmCache {
     dtype: KvDtype,
     chunk: number = KV_CHUNK_ROWS,
   ) {
+    super(names.pastKeys.length, kvHeads, headDim, capacity, dtype, chunk, Math.min(capacity, chunk));
     this.names = names;
-    this.layers = names.pastKeys.length;
-    this.kvHeads = kvHeads;
-    this.headDim = headDim;
-    this.capacity = capacity;
-    this.dtype = dtype;
-    this.chunk = chunk;
-    this.allocated = Math.min(capacity, chunk);
-    this.keyTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
-    this.valueTensors = Array.from({ length: this.layers }, () => this.tensor(this.allocated));
     this.fetches[names.logits] = null;
     this.fetchesWithFeature[names.logits] = null;
     this.fetchesWithFeature[names.feature] = null;
@@ -76,11 +45,6 @@ export class SharedKvCache implements CausalLmCache {
     return this.length;
   }
 
-  /** Rows currently allocated (at most `capacity`). */
-  get allocatedRows(): number {
-    return this.allocated;
-  }
-
   /**
    * Makes room for `rows` rows in all; growing replaces the tensors, so callers that hold them
    * must read them again afterwards. Returns true when it grew.
@@ -88,12 +52,7 @@ export class SharedKvCache implements CausalLmCache {
    */
   reserve(rows: number): boolean {
     if (rows <= this.allocated) return false;
-    const next = grownRows(this.allocated, rows, this.capacity, this.chunk);
-    for (let l = 0; l < this.layers; l++) {
-      this.keyTensors[l] = this.regrown(this.keyTensors[l]!, next);
-      this.valueTensors[l] = this.regrown(this.valueTensors[l]!, next);
-    }
-    this.allocated = next;
+    this.resize(grownRows(this.allocated, rows, this.capacity, this.chunk), true);
     this.bindPresent();
     return true;
   }
@@ -107,14 +66,14 @@ export class SharedKvCache implements CausalLmCache {
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
     this.reserve(this.length + rows);
-    this.feedPast(inputs);
+    this.feedBuffers(inputs, names.pastKeys, names.pastValues);
     const fetches = features ? this.fetchesWithFeature : this.fetches;
     let out = await session.run(inputs, fetches);
     if (out[names.presentKeys[0]!] === undefined) {
       // The session ignored outputs bound with another copy of the Tensor class, so the model
       // wrote this call's rows elsewhere: rebind with the session's own class and run again.
       this.useTensorClass(out[names.logits]!.constructor as TensorClass);
-      this.feedPast(inputs);
+      this.feedBuffers(inputs, names.pastKeys, names.pastValues);
       out = await session.run(inputs, fetches);
       if (out[names.presentKeys[0]!] === undefined)
         throw new ContractError(
@@ -173,14 +132,6 @@ export class SharedKvCache implements CausalLmCache {
     this.bindPresent();
   }
 
-  /** Feeds the cache tensors as the past inputs. */
-  private feedPast(inputs: Record<string, Tensor>): void {
-    for (let l = 0; l < this.layers; l++) {
-      inputs[this.names.pastKeys[l]!] = this.keyTensors[l]!;
-      inputs[this.names.pastValues[l]!] = this.valueTensors[l]!;
-    }
-  }
-
   /** Points the present outputs of both fetch records at the cache tensors. */
   private bindPresent(): void {
     for (let l = 0; l < this.layers; l++) {
@@ -189,24 +140,5 @@ export class SharedKvCache implements CausalLmCache {
         fetches[this.names.presentValues[l]!] = this.valueTensors[l]!;
       }
     }
-  }
-
-  private tensor(rows: number): Tensor {
-    const data = allocateKv(this.dtype, this.kvHeads * rows * this.headDim);
-    return new this.tensorClass(this.dtype, data, [1, this.kvHeads, rows, this.headDim]);
-  }
-
-  private regrown(old: Tensor, rows: number): Tensor {
-    const next = this.tensor(rows);
-    copyHeadRows(
-      old.data as KvArray,
-      this.allocated,
-      next.data as KvArray,
-      rows,
-      this.kvHeads,
-      this.headDim,
-      this.length,
-    );
-    return next;
   }
 }
