@@ -1,4 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import type { KvArray } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 /** The names of a causal LM's values that its KV cache feeds, binds or reads. */
@@ -65,25 +66,37 @@ export interface CausalLmCache {
   dispose(): Promise<void>;
 }
 
-/** What a cache whose model returns the new entries as outputs fetches for each kind of call. */
-export interface NewEntryFetches {
-  /** Fetches by what a call wants: [row outputs][features (0 or 1)]. */
-  readonly fetches: Readonly<Record<RowOutputs, readonly (readonly string[])[]>>;
+/**
+ * The new KV entries of a model whose `present_*` outputs hold a call's new rows (plain and
+ * in-place attention): what each kind of call fetches beside them, and the last call's entries per
+ * layer, host arrays kept until a commit copies the accepted rows into the cache.
+ */
+export class NewEntries {
   /** Whether the model has greedy row outputs ({@link CausalLmCache.greedyOutputs}). */
   readonly greedyOutputs: boolean;
   /** Whether the model draws sampled tokens ({@link CausalLmCache.sampledOutputs}). */
   readonly sampledOutputs: boolean;
-}
+  /** The last call's new keys per layer, as the model returned them. */
+  readonly keys: KvArray[];
+  /** The last call's new values per layer. */
+  readonly values: KvArray[];
+  /** Rows of the last call. */
+  rows = 0;
+  private readonly names: CacheNames;
+  /** Fetches by what a call wants: [row outputs][features (0 or 1)]. */
+  private readonly fetches: Readonly<Record<RowOutputs, readonly (readonly string[])[]>>;
 
-/** The fetches of a model whose `present_*` hold a call's new entries (plain and in-place attention). */
-export function newEntryFetches(names: CacheNames): NewEntryFetches {
-  const cache = [...names.presentKeys, ...names.presentValues];
-  const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
-  const logits = withFeature([names.logits, ...cache]);
-  return {
-    greedyOutputs: names.greedy !== undefined,
-    sampledOutputs: names.greedy !== undefined && names.sampler !== undefined,
-    fetches: {
+  constructor(names: CacheNames) {
+    this.names = names;
+    const layers = names.pastKeys.length;
+    this.keys = new Array<KvArray>(layers);
+    this.values = new Array<KvArray>(layers);
+    const cache = [...names.presentKeys, ...names.presentValues];
+    const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
+    const logits = withFeature([names.logits, ...cache]);
+    this.greedyOutputs = names.greedy !== undefined;
+    this.sampledOutputs = names.greedy !== undefined && names.sampler !== undefined;
+    this.fetches = {
       none: withFeature(cache),
       logits,
       // Never asked for without the outputs (greedyOutputs, sampledOutputs are false then); the
@@ -93,6 +106,27 @@ export function newEntryFetches(names: CacheNames): NewEntryFetches {
         names.greedy && names.sampler
           ? withFeature([names.sampler.token, names.greedy.logitSum, ...cache])
           : logits,
-    },
-  };
+    };
+  }
+
+  /**
+   * Runs `session` on `inputs` (the past already fed), fetching what `rowOutputs` and `features`
+   * ask beside the new entries, and keeps the call's `rows` new entries.
+   */
+  async run(
+    session: InferenceSession,
+    inputs: Record<string, Tensor>,
+    rows: number,
+    rowOutputs: RowOutputs,
+    features: boolean,
+  ): Promise<InferenceSession.ReturnType> {
+    const { names } = this;
+    const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
+    for (let l = 0; l < this.keys.length; l++) {
+      this.keys[l] = out[names.presentKeys[l]!]!.data as KvArray;
+      this.values[l] = out[names.presentValues[l]!]!.data as KvArray;
+    }
+    this.rows = rows;
+    return out;
+  }
 }

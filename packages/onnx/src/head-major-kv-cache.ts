@@ -1,12 +1,6 @@
 import { ContextOverflowError } from '@treespec/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import {
-  type CacheNames,
-  type CausalLmCache,
-  type NewEntryFetches,
-  newEntryFetches,
-  type RowOutputs,
-} from './causal-lm-cache.js';
+import { type CacheNames, type CausalLmCache, NewEntries, type RowOutputs } from './causal-lm-cache.js';
 import { HeadMajorBuffers } from './head-major-buffers.js';
 import { KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
@@ -36,11 +30,7 @@ export class HeadMajorKvCache extends HeadMajorBuffers implements CausalLmCache 
   readonly greedyOutputs: boolean;
   readonly sampledOutputs: boolean;
   private readonly names: CacheNames;
-  private readonly fetches: NewEntryFetches['fetches'];
-  /** The last call's new entries per layer, `[kvHeads, newRows, headDim]`. */
-  private readonly newKeys: KvArray[];
-  private readonly newValues: KvArray[];
-  private newRows = 0;
+  private readonly entries: NewEntries;
 
   constructor(
     names: CacheNames,
@@ -50,16 +40,11 @@ export class HeadMajorKvCache extends HeadMajorBuffers implements CausalLmCache 
     dtype: KvDtype,
     chunk: number = KV_CHUNK_ROWS,
   ) {
-    const layers = names.pastKeys.length;
-    super(layers, kvHeads, headDim, capacity, dtype, chunk, chunkedRows(0, capacity, chunk));
+    super(names.pastKeys.length, kvHeads, headDim, capacity, dtype, chunk, chunkedRows(0, capacity, chunk));
     this.names = names;
-    this.newKeys = new Array<KvArray>(layers);
-    this.newValues = new Array<KvArray>(layers);
-    ({
-      fetches: this.fetches,
-      greedyOutputs: this.greedyOutputs,
-      sampledOutputs: this.sampledOutputs,
-    } = newEntryFetches(names));
+    this.entries = new NewEntries(names);
+    this.greedyOutputs = this.entries.greedyOutputs;
+    this.sampledOutputs = this.entries.sampledOutputs;
   }
 
   /** Every allocated row is fed; the bias must mask those from `length` on. */
@@ -84,15 +69,8 @@ export class HeadMajorKvCache extends HeadMajorBuffers implements CausalLmCache 
     rowOutputs: RowOutputs,
     features: boolean,
   ): Promise<InferenceSession.ReturnType> {
-    const { names } = this;
-    this.feedBuffers(inputs, names.pastKeys, names.pastValues);
-    const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
-    for (let l = 0; l < this.layers; l++) {
-      this.newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
-      this.newValues[l] = out[names.presentValues[l]!]!.data as KvArray;
-    }
-    this.newRows = rows;
-    return out;
+    this.feedBuffers(inputs, this.names.pastKeys, this.names.pastValues);
+    return this.entries.run(session, inputs, rows, rowOutputs, features);
   }
 
   commit(slots: Int32Array | null, count: number): void {
@@ -100,12 +78,12 @@ export class HeadMajorKvCache extends HeadMajorBuffers implements CausalLmCache 
     this.reserve(at + count);
     const d = this.headDim;
     const stride = this.allocated * d;
-    const newStride = this.newRows * d;
+    const newStride = this.entries.rows * d;
     for (let l = 0; l < this.layers; l++) {
       const keys = this.keys(l);
       const values = this.values(l);
-      const newKeys = this.newKeys[l]!;
-      const newValues = this.newValues[l]!;
+      const newKeys = this.entries.keys[l]!;
+      const newValues = this.entries.values[l]!;
       for (let h = 0; h < this.kvHeads; h++) {
         for (let k = 0; k < count; k++) {
           const src = h * newStride + (slots ? slots[k]! : k) * d;

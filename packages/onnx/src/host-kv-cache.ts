@@ -1,12 +1,6 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import {
-  type CacheNames,
-  type CausalLmCache,
-  type NewEntryFetches,
-  newEntryFetches,
-  type RowOutputs,
-} from './causal-lm-cache.js';
-import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
+import { type CacheNames, type CausalLmCache, NewEntries, type RowOutputs } from './causal-lm-cache.js';
+import { KV_CHUNK_ROWS, KvCache, type KvDtype } from './kv-cache.js';
 
 /**
  * The KV cache of a plain-attention causal LM in host memory: a {@link KvCache} fed to each call
@@ -17,12 +11,10 @@ import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.j
  */
 export class HostKvCache extends KvCache implements CausalLmCache {
   readonly location = 'cpu' as const;
-  private readonly names: CacheNames;
-  private readonly newKeys: KvArray[];
-  private readonly newValues: KvArray[];
   readonly greedyOutputs: boolean;
   readonly sampledOutputs: boolean;
-  private readonly fetches: NewEntryFetches['fetches'];
+  private readonly names: CacheNames;
+  private readonly entries: NewEntries;
 
   constructor(
     names: CacheNames,
@@ -32,16 +24,11 @@ export class HostKvCache extends KvCache implements CausalLmCache {
     dtype: KvDtype,
     chunk: number = KV_CHUNK_ROWS,
   ) {
-    const layers = names.pastKeys.length;
-    super(layers, kvHeads, headDim, capacity, dtype, chunk);
+    super(names.pastKeys.length, kvHeads, headDim, capacity, dtype, chunk);
     this.names = names;
-    this.newKeys = new Array<KvArray>(layers);
-    this.newValues = new Array<KvArray>(layers);
-    ({
-      fetches: this.fetches,
-      greedyOutputs: this.greedyOutputs,
-      sampledOutputs: this.sampledOutputs,
-    } = newEntryFetches(names));
+    this.entries = new NewEntries(names);
+    this.greedyOutputs = this.entries.greedyOutputs;
+    this.sampledOutputs = this.entries.sampledOutputs;
   }
 
   /** The cached rows, fed as views of exactly that many. */
@@ -52,7 +39,7 @@ export class HostKvCache extends KvCache implements CausalLmCache {
   async run(
     session: InferenceSession,
     inputs: Record<string, Tensor>,
-    _rows: number,
+    rows: number,
     rowOutputs: RowOutputs,
     features: boolean,
   ): Promise<InferenceSession.ReturnType> {
@@ -61,17 +48,12 @@ export class HostKvCache extends KvCache implements CausalLmCache {
       inputs[names.pastKeys[l]!] = this.keyTensor(l, this.length);
       inputs[names.pastValues[l]!] = this.valueTensor(l, this.length);
     }
-    const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
-    for (let l = 0; l < this.layers; l++) {
-      this.newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
-      this.newValues[l] = out[names.presentValues[l]!]!.data as KvArray;
-    }
-    return out;
+    return this.entries.run(session, inputs, rows, rowOutputs, features);
   }
 
   commit(slots: Int32Array | null, count: number): void {
-    for (let l = 0; l < this.layers; l++)
-      this.writeRows(l, this.newKeys[l]!, this.newValues[l]!, slots, count, this.length);
+    const { keys, values } = this.entries;
+    for (let l = 0; l < this.layers; l++) this.writeRows(l, keys[l]!, values[l]!, slots, count, this.length);
     this.length += count;
   }
 

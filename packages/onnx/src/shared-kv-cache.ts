@@ -4,7 +4,6 @@ import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js
 import { HeadMajorBuffers, type TensorClass } from './head-major-buffers.js';
 import { grownRows, KV_CHUNK_ROWS, type KvArray, type KvDtype } from './kv-cache.js';
 
-
 /**
  * The KV cache of a fused-attention treespec model (`kvCache.present` `shared`): per layer one key
  * and one value buffer in the head-major layout `[1, kvHeads, rows, headDim]`, passed to the model
