@@ -85,6 +85,28 @@ describe('treespec convert and inspect', () => {
     expect(lines[2]).toContain('float32/int8');
   });
 
+  it('converts a target with --attention in-place and lists its layout', async () => {
+    const out = join(dir, 'in-place');
+    const converted = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny'),
+      '-o',
+      out,
+      '--attention',
+      'in-place',
+      '--max-context',
+      '256',
+    );
+    expect(converted.code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(out, 'treespec.json'), 'utf8'));
+    expect(manifest.models[0]).toMatchObject({
+      attention: 'in-place',
+      kvCache: { layout: 'bnsh', present: 'new-only' },
+    });
+    const lines = (await run('inspect', out)).out.trim().split('\n');
+    expect(lines[1]).toContain('float32/fp32, in-place attention, kv bnsh');
+  });
+
   it('converts a target with --eagle3-layers, then an EAGLE-3 head and an FR-Spec EAGLE-2 head, and lists what they record', async () => {
     const out = join(dir, 'eagle3');
     const target = join(CHECKPOINTS, 'treespec-tiny');

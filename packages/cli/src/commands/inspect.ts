@@ -5,12 +5,13 @@ import { verifyChecksums } from '@treespec/node';
 import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
 import type { Command } from 'commander';
 
-/** One line per model: id, role, file, dimensions, formats, KV layout, RoPE, tokenizer, and EAGLE-3/FR-Spec fields. */
+/** One line per model: id, role, file, dimensions, formats, attention and KV layout, RoPE, tokenizer, and EAGLE-3/FR-Spec fields. */
 export function describeModel(m: ManifestModel): string {
   const d = m.dims;
   const base = m.base ? ` base=${m.base.id}` : '';
   const captured = m.capturedLayers ? ` captured layers ${m.capturedLayers.join(',')}` : '';
   const sums = m.attentionPrecision === 'float64' ? ' (attention sums float64)' : '';
+  const attention = (m.attention ?? 'plain') === 'plain' ? '' : `${m.attention} attention, `;
   const context = m.draftVocab?.contextTokens ? ` + up to ${m.draftVocab.contextTokens} context tokens` : '';
   const draftVocab = m.draftVocab
     ? ` draft vocab ${m.draftVocab.size} (${m.draftVocab.source})${context}`
@@ -18,7 +19,7 @@ export function describeModel(m: ManifestModel): string {
   return (
     `${m.id.padEnd(12)} ${m.role.padEnd(10)} ${m.file}  vocab ${d.vocab}, hidden ${d.hidden}, ${d.layers} layers, ` +
     `heads ${d.heads}/${d.kvHeads} x ${d.headDim}, ctx ${d.maxContext}, ${m.dtype}/${m.weightFormat}${sums}, ` +
-    `kv ${m.kvCache.layout}, rope ${m.rope.type} ${m.rope.theta}, tokenizer ${m.tokenizer.sha256.slice(0, 12)}${base}${captured}${draftVocab}`
+    `${attention}kv ${m.kvCache.layout}, rope ${m.rope.type} ${m.rope.theta}, tokenizer ${m.tokenizer.sha256.slice(0, 12)}${base}${captured}${draftVocab}`
   );
 }
 
