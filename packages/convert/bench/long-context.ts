@@ -21,7 +21,7 @@
  * CPU time of `--rounds` calls after a warm-up call. The greedy tokens of every layout's calls are
  * compared with the first layout's (random weights: ties are rare, and float32 sums may break one).
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import { DraftTree } from '@treespec/core';
 import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { type AttentionKind, convertCausalLM, type ProducedWeightFormat } from '../src/index.js';
+import { readManifest } from '../src/manifest-file.js';
 import { seededRandom } from '../test/helpers/random.js';
 import type { VariantSpec } from '../test/helpers/random-checkpoint.js';
 import { LLAMA_3_2_1B, QWEN3_0_6B, writeStreamedCheckpoint } from '../test/helpers/real-scale.js';
@@ -86,9 +87,7 @@ async function exists(path: string): Promise<boolean> {
 /** The converted target of `layout`, converting it unless `dir` has it. */
 async function converted(hf: string, dir: string, layout: string): Promise<OnnxCausalLm> {
   const { attention, precision } = LAYOUTS[layout]!;
-  const manifestPath = join(dir, 'treespec.json');
-  const manifest = (await exists(manifestPath)) ? JSON.parse(await readFile(manifestPath, 'utf8')) : null;
-  let model = manifest?.models.find((m: { id: string }) => m.id === layout);
+  let model = (await readManifest(dir))?.models.find((m) => m.id === layout);
   if (!model) {
     process.stderr.write(`converting ${hf} as ${layout}\n`);
     ({ model } = await convertCausalLM({

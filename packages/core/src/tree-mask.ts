@@ -26,10 +26,11 @@ export function writeTreeVisibility(tree: DraftTree, out: Uint8Array): void {
 }
 
 /**
- * Writes the additive attention bias for verifying `tree` after `pastLength` committed
- * positions: row i has `pastLength + size` columns, 0 for every committed position and for node
- * i's ancestors and itself, {@link MASKED_BIAS} elsewhere. This is the `[1, 1, new, past + new]`
- * bias a tree-ready model takes.
+ * Writes the additive attention bias for verifying `tree` after `pastLength` past columns: row i
+ * has `pastLength + size` columns, 0 for the first `committed` past columns (by default all of
+ * them) and for node i's ancestors and itself, {@link MASKED_BIAS} elsewhere. This is the
+ * `[1, 1, new, past + new]` bias a tree-ready model takes; `committed` below `pastLength` masks the
+ * unused rows of a cache buffer fed whole.
  *
  * `visibility` is scratch of at least size*size bytes (see {@link writeTreeVisibility}).
  */
@@ -38,20 +39,15 @@ export function writeAttentionBias(
   pastLength: number,
   out: Float32Array,
   visibility: Uint8Array,
+  committed: number = pastLength,
 ): void {
   const n = tree.size;
   const width = pastLength + n;
-  if (out.length < n * width) {
-    throw new OptionError(
-      'out.length',
-      out.length,
-      `at least ${n * width} for ${n} nodes after ${pastLength} positions`,
-    );
-  }
+  checkBiasSize(out, n, pastLength, committed, 'nodes');
   writeTreeVisibility(tree, visibility);
   for (let i = 0; i < n; i++) {
     const row = i * width;
-    out.fill(0, row, row + pastLength);
+    writePastColumns(out, row, pastLength, committed);
     const visRow = i * n;
     for (let j = 0; j < n; j++) out[row + pastLength + j] = visibility[visRow + j] === 1 ? 0 : MASKED_BIAS;
   }
@@ -65,22 +61,47 @@ export function writePositionIds(tree: DraftTree, pastLength: number, out: Int32
 }
 
 /**
- * Writes the additive bias for `rows` new tokens in sequence after `pastLength` committed
- * positions (a plain causal mask): row i sees every committed position and new tokens 0..i.
- * Equal to {@link writeAttentionBias} for a chain, without needing a tree.
+ * Writes the additive bias for `rows` new tokens in sequence after `pastLength` past columns (a
+ * plain causal mask): row i sees the first `committed` past columns (by default all of them) and
+ * new tokens 0..i. Equal to {@link writeAttentionBias} for a chain, without needing a tree.
  */
-export function writeCausalBias(pastLength: number, rows: number, out: Float32Array): void {
+export function writeCausalBias(
+  pastLength: number,
+  rows: number,
+  out: Float32Array,
+  committed: number = pastLength,
+): void {
   const width = pastLength + rows;
-  if (out.length < rows * width) {
+  checkBiasSize(out, rows, pastLength, committed, 'rows');
+  for (let i = 0; i < rows; i++) {
+    const row = i * width;
+    writePastColumns(out, row, pastLength, committed);
+    out.fill(0, row + pastLength, row + pastLength + i + 1);
+    out.fill(MASKED_BIAS, row + pastLength + i + 1, row + width);
+  }
+}
+
+/** Throws unless `out` holds `rows` bias rows after `pastLength` columns and `committed` ≤ `pastLength`. */
+function checkBiasSize(
+  out: Float32Array,
+  rows: number,
+  pastLength: number,
+  committed: number,
+  what: string,
+): void {
+  const size = rows * (pastLength + rows);
+  if (out.length < size)
     throw new OptionError(
       'out.length',
       out.length,
-      `at least ${rows * width} for ${rows} rows after ${pastLength} positions`,
+      `at least ${size} for ${rows} ${what} after ${pastLength} positions`,
     );
-  }
-  for (let i = 0; i < rows; i++) {
-    const row = i * width;
-    out.fill(0, row, row + pastLength + i + 1);
-    out.fill(MASKED_BIAS, row + pastLength + i + 1, row + width);
-  }
+  if (committed < 0 || committed > pastLength)
+    throw new OptionError('committed', committed, `between 0 and pastLength (${pastLength})`);
+}
+
+/** A bias row's past columns from `row`: the first `committed` visible, the rest masked. */
+function writePastColumns(out: Float32Array, row: number, pastLength: number, committed: number): void {
+  out.fill(0, row, row + committed);
+  out.fill(MASKED_BIAS, row + committed, row + pastLength);
 }

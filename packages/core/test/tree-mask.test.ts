@@ -43,6 +43,41 @@ describe('tree attention mask', () => {
     );
   });
 
+  it('masks the past columns from `committed` on, for the tree and the causal bias alike', () => {
+    fc.assert(
+      fc.property(
+        arbitraryTree(),
+        fc.integer({ min: 0, max: 30 }),
+        fc.integer({ min: 0, max: 30 }),
+        (tree, a, b) => {
+          const [committed, past] = a <= b ? [a, b] : [b, a];
+          const n = tree.size;
+          const width = past + n;
+          const bias = new Float32Array(n * width).fill(123);
+          writeAttentionBias(tree, past, bias, new Uint8Array(n * n), committed);
+          const causal = new Float32Array(n * width).fill(123);
+          writeCausalBias(past, n, causal, committed);
+          for (let i = 0; i < n; i++) {
+            const anc = ancestorsOf(tree, i);
+            for (let j = 0; j < past; j++) {
+              const expected = j < committed ? 0 : MASKED_BIAS;
+              expect(bias[i * width + j]).toBe(expected);
+              expect(causal[i * width + j]).toBe(expected);
+            }
+            for (let j = 0; j < n; j++) {
+              expect(bias[i * width + past + j]).toBe(anc.has(j) ? 0 : MASKED_BIAS);
+              expect(causal[i * width + past + j]).toBe(j <= i ? 0 : MASKED_BIAS);
+            }
+          }
+        },
+      ),
+      { seed: 45, numRuns: 200 },
+    );
+    expect(() => writeCausalBias(3, 1, new Float32Array(4), 4)).toThrow(
+      /committed.*between 0 and pastLength \(3\)/,
+    );
+  });
+
   it('places every node at the context length plus its depth', () => {
     fc.assert(
       fc.property(arbitraryTree(), fc.integer({ min: 0, max: 5000 }), (tree, past) => {

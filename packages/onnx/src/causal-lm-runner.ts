@@ -3,7 +3,6 @@ import {
   ContractError,
   type DraftTree,
   type KeepPlan,
-  MASKED_BIAS,
   OptionError,
   type RowSampling,
   requireInteger,
@@ -286,13 +285,10 @@ export class OnnxCausalLm implements TargetModel {
    */
   private writeBias(tree: DraftTree | null, cached: number, rows: number): void {
     const past = this.cache.pastRows;
-    const width = past + rows;
-    const size = rows * width;
+    const size = rows * (past + rows);
     if (size > this.bias.length) this.bias = new Float32Array(Math.max(size, this.bias.length * 2));
-    if (tree) writeAttentionBias(tree, past, this.bias, this.visibility);
-    else writeCausalBias(past, rows, this.bias);
-    if (past > cached)
-      for (let i = 0; i < rows; i++) this.bias.fill(MASKED_BIAS, i * width + cached, i * width + past);
+    if (tree) writeAttentionBias(tree, past, this.bias, this.visibility, cached);
+    else writeCausalBias(past, rows, this.bias, cached);
   }
 
   /**
