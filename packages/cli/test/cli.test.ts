@@ -85,6 +85,26 @@ describe('treespec convert and inspect', () => {
     expect(lines[2]).toContain('float32/int8');
   });
 
+  it('converts with --weights w8a8 and lists the format', async () => {
+    const out = join(dir, 'w8a8');
+    const converted = await run(
+      'convert',
+      join(CHECKPOINTS, 'treespec-tiny-draft'),
+      '-o',
+      out,
+      '-r',
+      'draft',
+      '--weights',
+      'w8a8',
+    );
+    expect(converted).toMatchObject({ code: 0, err: '' });
+    const manifest = JSON.parse(await readFile(join(out, 'treespec.json'), 'utf8'));
+    expect(manifest.models[0]).toMatchObject({ id: 'draft', weightFormat: 'w8a8' });
+    expect(manifest.models[0].quantization).toBeUndefined();
+    const inspect = await run('inspect', out);
+    expect(inspect.out).toContain('float32/w8a8');
+  });
+
   it('converts a target with --attention in-place and lists its layout', async () => {
     const out = join(dir, 'in-place');
     const converted = await run(
@@ -203,6 +223,10 @@ describe('treespec convert and inspect', () => {
     [
       ['convert', 'x', '-o', 'y', '--weights', 'int8', '--linear', 'matmul'],
       'error: option "--linear" must be given only with --weights fp32',
+    ],
+    [
+      ['convert', 'x', '-o', 'y', '--weights', 'w8a8', '--block-size', '64'],
+      'error: option "--block-size" must be given only with --weights int8 or int4',
     ],
     [
       ['convert', 'x', '-o', 'y', '--asymmetric'],

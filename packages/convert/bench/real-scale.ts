@@ -5,6 +5,7 @@
  *   pnpm -s --filter @treespec/convert bench:real-scale [--models llama-3.2-1b,qwen3-0.6b] [--formats int4,fp32]
  *     [--rounds 7] [--threads 1] [--max-rss-gb 8] [--work DIR] [--tau-from REPORT.json] [--json FILE]
  *     [--report-from REPORT.json]   (tables and projection again from an earlier report, nothing measured)
+ *   (--formats takes any of fp32, fp16, int8, int4, w8a8)
  *
  * Needs the CLI built (`pnpm build`), about 10 GB of free disk under `--work` at a time (Llama fp32:
  * 2.5 GB checkpoint, 5 GB target, 2.4 GB head) and 40 minutes on a shared 2-core machine, 17 of

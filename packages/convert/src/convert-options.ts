@@ -6,6 +6,7 @@ import { defaultPositions } from './config-caps.js';
 import { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
 import { Int4Weights, Int8Weights } from './quantized-weights.js';
 import { ropeParameters } from './rope.js';
+import { W8A8Weights } from './w8a8-weights.js';
 import { Fp16Weights, Fp32Weights, type WeightFormat } from './weight-format.js';
 
 /** Options every conversion takes. */
@@ -19,7 +20,8 @@ export interface CommonConvertOptions {
   /**
    * Weight storage of the linear layers: `fp32` (default, `Gemm`), `fp16` (half storage, float32
    * arithmetic), `int8` or `int4`
-   * (block-quantized, MatMulNBits, block size 32, symmetric), or a configured {@link WeightFormat}
+   * (block-quantized, MatMulNBits, block size 32, symmetric), `w8a8` (int8 weights per channel
+   * times int8 activations per row, MatMulInteger), or a configured {@link WeightFormat}
    * such as `new Int8Weights({ blockSize: 64 })`.
    */
   readonly weightFormat?: WeightFormat | ProducedWeightFormat;
@@ -31,17 +33,25 @@ export interface CommonConvertOptions {
 export type ProducedWeightFormat = WeightFormatName;
 
 /** Names accepted by {@link weightFormatNamed}. */
-export const PRODUCED_WEIGHT_FORMATS: readonly ProducedWeightFormat[] = ['fp32', 'fp16', 'int8', 'int4'];
+export const PRODUCED_WEIGHT_FORMATS: readonly ProducedWeightFormat[] = [
+  'fp32',
+  'fp16',
+  'int8',
+  'int4',
+  'w8a8',
+];
 
 /**
  * The default {@link WeightFormat} of a name: `fp32` → `Gemm`; `fp16` → half storage, `Gemm` in
- * float32; `int8`/`int4` → MatMulNBits, block 32, symmetric, accuracy level 4.
+ * float32; `int8`/`int4` → MatMulNBits, block 32, symmetric, accuracy level 4; `w8a8` → int8
+ * weights per channel times int8 activations per row (`MatMulInteger`).
  */
 export function weightFormatNamed(name: string): WeightFormat {
   if (name === 'fp32') return new Fp32Weights();
   if (name === 'fp16') return new Fp16Weights();
   if (name === 'int8') return new Int8Weights();
   if (name === 'int4') return new Int4Weights();
+  if (name === 'w8a8') return new W8A8Weights();
   throw new OptionError('weightFormat', name, `one of ${PRODUCED_WEIGHT_FORMATS.join(', ')}`);
 }
 

@@ -69,5 +69,6 @@ export { SafetensorsFile } from './safetensors.js';
 export { type SafetensorsTensor, writeSafetensors } from './safetensors-writer.js';
 export { TOKENIZER_FILES } from './tokenizer-files.js';
 export { TorchArchiveFile } from './torch-archive.js';
+export { type ChannelQuantized, quantizeChannels, W8A8Weights } from './w8a8-weights.js';
 export { Fp16Weights, Fp32Weights, type LinearOp, type WeightFormat } from './weight-format.js';
 export { type TensorEntry, WeightsFile } from './weights-file.js';

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BlockQuantization,
   BlockQuantizedWeights,
+  type ChannelQuantized,
   convertCausalLM,
   convertEagleHead,
   dequantizeRows,
@@ -14,10 +15,13 @@ import {
   parseDecoderConfig,
   type QuantizedBits,
   type QuantizedRows,
+  quantizeChannels,
   quantizeRows,
+  W8A8Weights,
   type WeightFormat,
 } from '../src/index.js';
-import { decodeModel } from '../src/onnx-proto.js';
+import { type Matrix, matrixOf } from '../src/matrix.js';
+import { decodeModel, OnnxDataType } from '../src/onnx-proto.js';
 import {
   causalBias,
   emptyCache,
@@ -58,12 +62,15 @@ import { type ReferenceDims, referenceCausalLM, referenceEagleHead } from './hel
  *   2-layer test model crosses 9 linear layers (qkv, o, gate/up, down per layer, lm_head) whose
  *   independent errors add in quadrature: × 3 → int8 2.5 %, int4 23 %. The head test uses the same
  *   bounds (its path crosses 6 linear layers, but its fc input is not normalised).
- * Measured (seeded, so fixed): causal LM logits int8 1.3 %, int4 16 %; head logits int8 1.7 %,
+ * - w8a8 (one scale per weight row, absmax of 40–52 Gaussian values ≈ 2.3σ: 2.3 / (127·√12) =
+ *   0.52 %; one scale per activation row, absmax ≲ 4× rms: ≲ 0.91 %): √(0.52² + 0.91²) = 1.05 % per
+ *   layer, × 3 → 3.1 %, rounded up to 3.5 %.
+ * Measured (seeded, so fixed): causal LM logits int8 1.3 %, int4 16 %, w8a8 1.7 %; head logits int8 1.7 %,
  * int4 19 %. The bounds are the derived values rounded up; a wrong scale (×1.1 → 20 % measured) or
  * layout (scrambled weights → 140–150 %) exceeds them, and breaks the exact check by far more.
  */
 const EXACT = 2e-4;
-const RELATIVE = { int8: 0.025, int4: 0.25 } as const;
+const RELATIVE = { int8: 0.025, int4: 0.25, w8a8: 0.035 } as const;
 
 const SPEC: VariantSpec = {
   // hidden 40 and intermediate 52 are not multiples of the block size 32: the last blocks are partial.
@@ -161,7 +168,7 @@ afterAll(async () => {
 });
 
 /** Converts the test checkpoint with `format` and returns its logits and features for TOKENS. */
-async function convertAndRun(format: WeightFormat | 'int8' | 'int4') {
+async function convertAndRun(format: WeightFormat | 'int8' | 'int4' | 'w8a8') {
   const out = join(root, `m${++counter}`);
   const result = await convertCausalLM({ checkpoint, out, weightFormat: format });
   const session = await openSession(join(out, result.model.file));
@@ -403,5 +410,87 @@ describe('int8 and int4 weights (MatMulNBits)', () => {
       expect(relativeError(hidden, ref.hidden)).toBeLessThan(bound);
       expect(relativeError(logits, ref.logits)).toBeLessThan(bound);
     }
+  });
+});
+
+describe('quantizeChannels', () => {
+  it('keeps one scale per output row and stores the codes transposed, each within half a step', async () => {
+    const random = seededRandom(5);
+    const [rows, cols] = [7, 19];
+    const data = Float32Array.from({ length: rows * cols }, () => (random() - 0.5) * 4);
+    data.fill(0, 3 * cols, 4 * cols); // an all-zero row: scale 0, codes 0
+    const { codes, scales } = await quantizeChannels(matrixOf('w', rows, cols, data));
+    expect(codes).toHaveLength(rows * cols);
+    expect(scales).toHaveLength(rows);
+    expect(scales[3]).toBe(0);
+    for (let r = 0; r < rows; r++) {
+      let largest = 0;
+      for (let c = 0; c < cols; c++) largest = Math.max(largest, Math.abs(data[r * cols + c]!));
+      expect(scales[r]).toBeCloseTo(largest / 127, 7);
+      for (let c = 0; c < cols; c++) {
+        const code = codes[c * rows + r]!;
+        expect(Math.abs(code)).toBeLessThanOrEqual(127);
+        expect(Math.abs(code * scales[r]! - data[r * cols + c]!)).toBeLessThanOrEqual(scales[r]! / 2 + 1e-7);
+      }
+    }
+  });
+});
+
+describe('w8a8 weights (MatMulInteger)', () => {
+  it('records the format and multiplies every linear layer with MatMulInteger on [in, out] int8 codes', async () => {
+    const { result, file } = await convertAndRun('w8a8');
+    expect(result.model.weightFormat).toBe('w8a8');
+    expect(result.model.quantization).toBeUndefined();
+    const model = decodeModel(await readFile(file));
+    const ops = model.graph.node.map((n) => n.opType);
+    // Per layer: fused q/k/v, o, fused gate/up, down; then lm_head.
+    expect(ops.filter((o) => o === 'MatMulInteger')).toHaveLength(2 * 4 + 1);
+    expect(ops).not.toContain('Gemm');
+    expect(ops).not.toContain('MatMulNBits');
+    const lmHead = model.graph.node.filter((n) => n.opType === 'MatMulInteger').at(-1)!;
+    const [activations, codes, zeroPoint] = lmHead.input;
+    expect(model.graph.initializer.find((t) => t.name === codes)).toMatchObject({
+      dataType: OnnxDataType.INT8,
+      dims: [40, 96],
+    });
+    expect(model.graph.initializer.find((t) => t.name === zeroPoint)).toMatchObject({
+      dataType: OnnxDataType.UINT8,
+      dims: [],
+    });
+    const cast = model.graph.node.find((n) => n.output[0] === activations)!;
+    expect(cast.opType).toBe('Cast');
+    expect(cast.attribute.find((a) => a.name === 'to')?.i).toBe(OnnxDataType.UINT8);
+    // Its activations round, so a target's attention sums in float64 (as int8's).
+    expect(result.model.attentionPrecision).toBe('float64');
+  });
+
+  it(`stays within ${RELATIVE.w8a8 * 100} % relative error of the fp32 reference forward`, async () => {
+    const { logits, features } = await convertAndRun('w8a8');
+    const ref = referenceCausalLM(weights, DIMS, TOKENS, POSITIONS, causal);
+    expect(relativeError(logits, ref.logits)).toBeLessThan(RELATIVE.w8a8);
+    expect(relativeError(features, ref.features)).toBeLessThan(RELATIVE.w8a8);
+  });
+
+  it.each([
+    ['every scale 10 % too large', (q: ChannelQuantized) => q.scales.set(q.scales.map((s) => s * 1.1))],
+    [
+      'the codes left in the checkpoint’s [out, in] order',
+      (q: ChannelQuantized, weight: Matrix) => {
+        const copy = q.codes.slice();
+        for (let r = 0; r < weight.rows; r++)
+          for (let c = 0; c < weight.cols; c++) q.codes[r * weight.cols + c] = copy[c * weight.rows + r]!;
+      },
+    ],
+  ] as const)('fails the check with %s', async (_name, corrupt) => {
+    class Corrupted extends W8A8Weights {
+      protected override async quantize(weight: Matrix): Promise<ChannelQuantized> {
+        const quantized = await super.quantize(weight);
+        corrupt(quantized, weight);
+        return quantized;
+      }
+    }
+    const { logits } = await convertAndRun(new Corrupted());
+    const ref = referenceCausalLM(weights, DIMS, TOKENS, POSITIONS, causal);
+    expect(relativeError(logits, ref.logits)).toBeGreaterThan(RELATIVE.w8a8 * 2);
   });
 });

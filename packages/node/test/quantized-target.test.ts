@@ -9,8 +9,8 @@ import { bundleWithTarget, targetEntry } from './converted-target.js';
 import { devPrompts, TINY } from './tiny.js';
 
 /**
- * A target whose linear layers quantize their activations (int8, MatMulNBits at accuracy level 4)
- * rounds every activation to a code, so a last-bit difference between a tree's row and the plain
+ * A target whose linear layers quantize their activations (int8, MatMulNBits at accuracy level 4;
+ * w8a8, MatMulInteger on activations quantized per row) rounds every activation to a code, so a last-bit difference between a tree's row and the plain
  * step of the same tokens can become a whole code and another greedy token. The converter sums
  * such a target's attention in float64 (`GraphOptions.attentionPrecision`), which makes each row
  * independent of where the tree puts the other rows.
@@ -81,28 +81,30 @@ async function rowsDifferingFromPlain(dir: string, file: string): Promise<number
   }
 }
 
-let dir: string;
+/** The tiny target converted with each weight format that quantizes its activations. */
+const FORMATS = ['int8', 'w8a8'] as const;
+const dirs = new Map<(typeof FORMATS)[number], string>();
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'treespec-int8-tiny-'));
-  await bundleWithTarget(dir, { weightFormat: 'int8' });
-}, 120_000);
+  for (const format of FORMATS) {
+    const dir = await mkdtemp(join(tmpdir(), `treespec-${format}-tiny-`));
+    dirs.set(format, dir);
+    await bundleWithTarget(dir, { weightFormat: format });
+  }
+}, 180_000);
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  for (const dir of dirs.values()) await rm(dir, { recursive: true, force: true });
 });
 
-describe('a target with int8 activations', () => {
+describe.each(FORMATS)('a target with quantized activations (%s)', (format) => {
   it('verifies each tree node bit for bit as the plain steps of its path compute it', async () => {
-    expect(targetEntry(dir)).toMatchObject({ weightFormat: 'int8', attentionPrecision: 'float64' });
+    const dir = dirs.get(format)!;
+    expect(targetEntry(dir)).toMatchObject({ weightFormat: format, attentionPrecision: 'float64' });
     expect(await rowsDifferingFromPlain(dir, targetEntry(dir).file)).toBe(0);
   }, 60_000);
 
-  it('is checked by a comparison that sees float32 sums differ: the fp32 tiny target’s rows do', async () => {
-    expect(await rowsDifferingFromPlain(TINY, targetEntry(TINY).file)).toBeGreaterThan(0);
-  }, 60_000);
-
-  it('gives greedy speculative output equal to its plain decoding where float32 sums did not', async () => {
+  it('gives greedy speculative output equal to its plain decoding on the prompts int8 with float32 sums changed', async () => {
     const warnings: string[] = [];
-    const generator = await loadTreespec(dir, {
+    const generator = await loadTreespec(dirs.get(format)!, {
       drafters: ['eagle2', 'hybrid'],
       budget: 'fixed',
       onWarning: (w) => warnings.push(w),
@@ -122,6 +124,12 @@ describe('a target with int8 activations', () => {
       await generator.dispose();
     }
   }, 240_000);
+});
+
+describe('a target with int8 activations', () => {
+  it('is checked by a comparison that sees float32 sums differ: the fp32 tiny target’s rows do', async () => {
+    expect(await rowsDifferingFromPlain(TINY, targetEntry(TINY).file)).toBeGreaterThan(0);
+  }, 60_000);
 
   it('is loaded with a warning when converted with float32 sums', async () => {
     const inexact = await mkdtemp(join(tmpdir(), 'treespec-int8-float32-sums-'));

@@ -72,6 +72,7 @@ export {
   type WeightFingerprint,
   type WeightFormatName,
   type WeightQuantization,
+  weightsQuantizeActivations,
 } from './manifest-schema.js';
 export { findModel, parseManifest, validateManifest } from './manifest-validate.js';
 export {

@@ -48,12 +48,14 @@ export type ActivationDtype = 'float32' | 'float16';
  * How the weights of linear layers are stored in the ONNX file: `fp32` (`Gemm`), `fp16` (half
  * storage of the linear layers and the embedding, widened to float32 for the arithmetic), or
  * block-quantized `int8`/`int4` codes multiplied by ONNX Runtime's `com.microsoft.MatMulNBits` (see
- * {@link WeightQuantization}). Norms stay float32 in every format, and so do embeddings except fp16's.
+ * {@link WeightQuantization}), or `w8a8`: int8 codes per output channel multiplied by `MatMulInteger`
+ * with the activations quantized to int8 per row in the graph. Norms stay float32 in every format,
+ * and so do embeddings except fp16's.
  */
-export type WeightFormatName = 'fp32' | 'fp16' | 'int8' | 'int4';
+export type WeightFormatName = 'fp32' | 'fp16' | 'int8' | 'int4' | 'w8a8';
 
 /** Every {@link WeightFormatName}. */
-export const WEIGHT_FORMATS: readonly WeightFormatName[] = ['fp32', 'fp16', 'int8', 'int4'];
+export const WEIGHT_FORMATS: readonly WeightFormatName[] = ['fp32', 'fp16', 'int8', 'int4', 'w8a8'];
 
 /** Bits per weight of the quantized formats. */
 export const QUANTIZED_BITS: Readonly<Partial<Record<WeightFormatName, 4 | 8>>> = { int8: 8, int4: 4 };
@@ -79,6 +81,20 @@ export interface WeightQuantization {
  */
 export function quantizesActivations(accuracyLevel: number): boolean {
   return accuracyLevel !== 1;
+}
+
+/**
+ * Whether a model's linear layers round their activations: `w8a8` always does; `int8`/`int4` at
+ * every MatMulNBits accuracy level but 1 ({@link quantizesActivations}; without a recorded
+ * `quantization`, the converter's default level 4 is assumed).
+ */
+export function weightsQuantizeActivations(model: {
+  readonly weightFormat: WeightFormatName;
+  readonly quantization?: WeightQuantization;
+}): boolean {
+  if (model.weightFormat === 'w8a8') return true;
+  if (model.weightFormat !== 'int8' && model.weightFormat !== 'int4') return false;
+  return model.quantization === undefined || quantizesActivations(model.quantization.accuracyLevel);
 }
 
 /** RoPE frequency scheme baked into the model's cos/sin tables. */

@@ -1,17 +1,15 @@
-import { type ManifestModel, quantizesActivations } from '@treespec/onnx';
+import { type ManifestModel, weightsQuantizeActivations } from '@treespec/onnx';
 
 /**
  * Why speculative decoding with `target` may not reproduce its plain decoding token for token, or
- * null when nothing stands in the way. A target whose weights quantize activations (`int8`/`int4`
- * at any MatMulNBits accuracy level but 1) turns last-bit differences into whole codes; a tree
+ * null when nothing stands in the way. A target whose weights quantize activations (`w8a8`, and
+ * `int8`/`int4` at any MatMulNBits accuracy level but 1) turns last-bit differences into whole codes; a tree
  * verification's rows differ from plain steps in the last bits unless the attention sums over the
  * keys in float64 (`attentionPrecision`, which the converter records since it sums so), and the
  * in-place and fused attentions always sum in float32.
  */
 export function exactnessWarning(target: ManifestModel): string | null {
-  const quantized = target.weightFormat === 'int8' || target.weightFormat === 'int4';
-  if (!quantized || (target.quantization && !quantizesActivations(target.quantization.accuracyLevel)))
-    return null;
+  if (!weightsQuantizeActivations(target)) return null;
   const attention = target.attention ?? 'plain';
   if (attention === 'plain' && target.attentionPrecision === 'float64') return null;
   const sums =

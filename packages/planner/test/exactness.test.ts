@@ -36,10 +36,22 @@ describe('warning about a target whose speculative output may differ from its pl
     }
   });
 
+  it('warns for a w8a8 target (activations quantized per row) whose attention sums in float32', async () => {
+    for (const edit of [
+      { weightFormat: 'w8a8' as const },
+      { weightFormat: 'w8a8' as const, attention: 'in-place' as const },
+    ]) {
+      const { warnings } = plan(await withTarget(edit));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/model "target" quantizes its activations \(w8a8\)/);
+    }
+  });
+
   it('stays quiet for float32 targets, float64 sums, and MatMulNBits in float32 arithmetic', async () => {
     for (const edit of [
       {},
       { ...INT8, attentionPrecision: 'float64' as const },
+      { weightFormat: 'w8a8' as const, attentionPrecision: 'float64' as const },
       { ...INT8, quantization: { ...INT8.quantization, accuracyLevel: 1 } },
     ]) {
       expect(plan(await withTarget(edit)).warnings).toEqual([]);

@@ -7,6 +7,7 @@ import {
   Fp16Weights,
   Fp32Weights,
   PRODUCED_WEIGHT_FORMATS,
+  W8A8Weights,
   type WeightFormat,
 } from '@treespec/convert';
 import { OptionError } from '@treespec/core';
@@ -19,7 +20,7 @@ interface ConvertFlags {
   id?: string;
   maxContext?: number;
   linear: 'gemm' | 'matmul';
-  weights: 'fp32' | 'fp16' | 'int8' | 'int4';
+  weights: 'fp32' | 'fp16' | 'int8' | 'int4' | 'w8a8';
   blockSize: number;
   asymmetric?: boolean;
   eagle3Layers?: number[] | true;
@@ -53,12 +54,16 @@ function blockSize(value: string): number {
 /** The weight format the flags ask for; quantization flags only with a quantized format and --linear only with fp32. */
 function weightFormatOf(flags: ConvertFlags, command: Command): WeightFormat {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
-  if (flags.weights === 'fp32' || flags.weights === 'fp16') {
+  if (flags.weights === 'fp32' || flags.weights === 'fp16' || flags.weights === 'w8a8') {
     for (const [name, flag] of [
       ['blockSize', '--block-size'],
       ['asymmetric', '--asymmetric'],
     ] as const) {
       if (given(name)) throw new OptionError(flag, flags[name], 'given only with --weights int8 or int4');
+    }
+    if (flags.weights === 'w8a8') {
+      if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
+      return new W8A8Weights();
     }
     if (flags.weights === 'fp16') {
       if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
@@ -103,7 +108,7 @@ export function registerConvert(program: Command): void {
     .addOption(
       new Option(
         '--weights <format>',
-        'weights of the linear layers: fp32, fp16 (half storage, fp32 arithmetic), or int8/int4 block-quantized for MatMulNBits (ONNX Runtime only)',
+        "weights of the linear layers: fp32, fp16 (half storage, fp32 arithmetic), int8/int4 block-quantized for MatMulNBits, or w8a8 (int8 weights per channel times int8 activations per row, MatMulInteger: trees verify at little more than a token's cost on CPUs) (quantized: ONNX Runtime only)",
       )
         .choices(PRODUCED_WEIGHT_FORMATS)
         .default('fp32'),
