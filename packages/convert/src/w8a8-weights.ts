@@ -31,7 +31,7 @@ export async function quantizeChannels(weight: Matrix): Promise<ChannelQuantized
     for (let at = 0; at < block.length; at += cols, row++) {
       let max = 0;
       for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(block[at + c]!));
-      const scale = max / INT8_LEVELS;
+      const scale = Math.fround(max / INT8_LEVELS);
       scales[row] = scale;
       if (scale === 0) continue;
       for (let c = 0; c < cols; c++) rowMajor[row * cols + c] = Math.round(block[at + c]! / scale);
