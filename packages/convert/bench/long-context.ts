@@ -25,7 +25,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DraftTree } from '@treespec/core';
+import { argmax, DraftTree } from '@treespec/core';
 import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { type AttentionKind, convertCausalLM, type ProducedWeightFormat } from '../src/index.js';
@@ -112,13 +112,7 @@ async function converted(hf: string, dir: string, layout: string): Promise<OnnxC
 
 /** Each row's greedy token from its logits (a cache without greedy row outputs returns those). */
 function greedyOf(logits: Float32Array, rows: number, vocab: number): Int32Array {
-  const tokens = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (logits[r * vocab + v]! > logits[r * vocab + best]!) best = v;
-    tokens[r] = best;
-  }
-  return tokens;
+  return Int32Array.from({ length: rows }, (_, r) => argmax(logits, r * vocab, vocab));
 }
 
 /** A tree of `rows` nodes, node i a child of node (i - 1) / 2 (a binary tree, as bench:real-scale's positions). */

@@ -24,7 +24,7 @@ export interface ChannelQuantized {
  */
 export async function quantizeChannels(weight: Matrix): Promise<ChannelQuantized> {
   const { rows, cols } = weight;
-  const rowMajor = new Int8Array(rows * cols);
+  const codes = new Int8Array(rows * cols);
   const scales = new Float32Array(rows);
   let row = 0;
   for await (const block of rowBlocks(weight)) {
@@ -34,13 +34,8 @@ export async function quantizeChannels(weight: Matrix): Promise<ChannelQuantized
       const scale = Math.fround(max / INT8_LEVELS);
       scales[row] = scale;
       if (scale === 0) continue;
-      for (let c = 0; c < cols; c++) rowMajor[row * cols + c] = Math.round(block[at + c]! / scale);
+      for (let c = 0; c < cols; c++) codes[c * rows + row] = Math.round(block[at + c]! / scale);
     }
-  }
-  const codes = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const from = r * cols;
-    for (let c = 0; c < cols; c++) codes[c * rows + r] = rowMajor[from + c]!;
   }
   return { codes, scales };
 }
@@ -81,7 +76,7 @@ export class W8A8Weights implements WeightFormat {
       codes.length,
     );
     const channelScales = await g.tensor(`${weight.label}.scales`, [weight.rows], scales);
-    const { codes: rowCodes, scales: rowScales } = this.quantizeRows(g, x);
+    const { codes: rowCodes, scales: rowScales } = this.quantizeActivationRows(g, x);
     const products = g.op('MatMulInteger', [rowCodes, w, await this.zeroPoint(g)]);
     const rowScaled = g.op('Mul', [g.op('Cast', [products], { to: OnnxDataType.FLOAT }), rowScales]);
     const y = g.op('Mul', [rowScaled, channelScales]);
@@ -102,7 +97,7 @@ export class W8A8Weights implements WeightFormat {
   }
 
   /** Each row of `x` [N, in] as uint8 codes (zero point 128) and its float32 scale [N, 1]. */
-  private quantizeRows(g: GraphBuilder, x: string): { codes: string; scales: string } {
+  private quantizeActivationRows(g: GraphBuilder, x: string): { codes: string; scales: string } {
     const largest = g.op('ReduceMax', [g.op('Abs', [x])], { axes: [-1], keepdims: 1 });
     const scales = g.op('Max', [
       g.op('Mul', [largest, g.float32([1 / INT8_LEVELS], [])]),

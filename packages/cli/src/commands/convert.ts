@@ -54,24 +54,20 @@ function blockSize(value: string): number {
 /** The weight format the flags ask for; quantization flags only with a quantized format and --linear only with fp32. */
 function weightFormatOf(flags: ConvertFlags, command: Command): WeightFormat {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
-  if (flags.weights === 'fp32' || flags.weights === 'fp16' || flags.weights === 'w8a8') {
+  const blockQuantized = flags.weights === 'int8' || flags.weights === 'int4';
+  if (!blockQuantized) {
     for (const [name, flag] of [
       ['blockSize', '--block-size'],
       ['asymmetric', '--asymmetric'],
     ] as const) {
       if (given(name)) throw new OptionError(flag, flags[name], 'given only with --weights int8 or int4');
     }
-    if (flags.weights === 'w8a8') {
-      if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
-      return new W8A8Weights();
-    }
-    if (flags.weights === 'fp16') {
-      if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
-      return new Fp16Weights();
-    }
-    return new Fp32Weights(flags.linear);
   }
-  if (given('linear')) throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
+  if (flags.weights !== 'fp32' && given('linear'))
+    throw new OptionError('--linear', flags.linear, 'given only with --weights fp32');
+  if (flags.weights === 'fp32') return new Fp32Weights(flags.linear);
+  if (flags.weights === 'fp16') return new Fp16Weights();
+  if (flags.weights === 'w8a8') return new W8A8Weights();
   return new BlockQuantizedWeights(flags.weights === 'int8' ? 8 : 4, {
     blockSize: flags.blockSize,
     symmetric: !flags.asymmetric,
