@@ -1,13 +1,19 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cpuList, defaultTargetThreads, LINUX_CPU_ROOT, physicalCoreCount } from '../src/cpu-cores.js';
 import { sessionThreads } from '../src/session.js';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A fake `/sys/devices/system/cpu`: `online`, and each CPU's package and core id. */
 function cpuRoot(online: string, topology: Record<number, [pkg: number, core: number]>): string {
   const root = mkdtempSync(join(tmpdir(), 'cpu-root-'));
+  made.push(root);
   writeFileSync(join(root, 'online'), `${online}\n`);
   for (const [cpu, [pkg, core]] of Object.entries(topology)) {
     const dir = join(root, `cpu${cpu}`, 'topology');

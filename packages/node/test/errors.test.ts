@@ -1,8 +1,16 @@
-import { copyFileSync, linkSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  linkSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelMismatchError } from '@treespec/onnx';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   createSession,
   loadTreespec,
@@ -12,13 +20,25 @@ import {
 } from '../src/index.js';
 import { TINY } from './tiny.js';
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp folder, removed after this file's tests. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
 /** A copy of the tiny bundle (model files hard-linked) whose manifest `edit` may change. */
 function bundleWith(
   edit: (manifest: {
     models: Array<{ role: string; dims: Record<string, unknown>; [field: string]: unknown }>;
   }) => void,
 ): string {
-  const dir = mkdtempSync(join(tmpdir(), 'treespec-bundle-'));
+  const dir = tempDir('treespec-bundle-');
   for (const name of readdirSync(TINY)) {
     if (name.endsWith('.onnx') || name.endsWith('.data')) linkSync(join(TINY, name), join(dir, name));
     else if (name !== 'treespec.json') copyFileSync(join(TINY, name), join(dir, name));
@@ -31,7 +51,7 @@ function bundleWith(
 
 describe('loading errors', () => {
   it('names the missing manifest and says how to make one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'treespec-empty-'));
+    const dir = tempDir('treespec-empty-');
     await expect(loadTreespec(dir)).rejects.toThrow(ModelLoadError);
     await expect(loadTreespec(dir)).rejects.toThrow(
       /treespec\.json: no treespec manifest here.*treespec convert/,

@@ -3,7 +3,7 @@ import { loadTreespec } from '@treespec/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_CASES, caseFolder } from '../src/cases/cli-cases.js';
 import { treespec } from '../src/cli-case.js';
-import { TINY } from '../src/fault-bundle.js';
+import { removeFaultBundles, TINY } from '../src/fault-bundle.js';
 import { removeFaultCheckpoints } from '../src/fault-checkpoint.js';
 import { expectReference, REFERENCE_PROMPT } from './support.js';
 
@@ -16,6 +16,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await generator.dispose();
   removeFaultCheckpoints();
+  removeFaultBundles();
 });
 
 describe('command-line misuse and faulty checkpoints', () => {
