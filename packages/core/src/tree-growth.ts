@@ -358,6 +358,47 @@ export class StaticTreeShape {
     }
   }
 
+  /**
+   * The part of this shape a budget in EAGLE's terms allows: draft nodes at most `depth + 1`
+   * levels deep, a node's first `topK` children, children under at most `frontier` nodes of each
+   * level (the first in breadth-first order), and the first `totalTokens - 1` draft nodes in
+   * breadth-first order, siblings by rank. What the options leave out does not limit it; the
+   * result is connected.
+   * @throws OptionError for a limit out of range (as {@link DynamicTreeGrowth} checks them), or
+   * limits that keep no node of the shape (a shape without a first child under `topK` ranks).
+   */
+  within(options: DynamicTreeOptions): StaticTreeShape {
+    const unlimited = 1 << 20;
+    const levels = 1 + requireInteger('depth', options.depth ?? unlimited, 0, unlimited);
+    const children = requireInteger('topK', options.topK ?? unlimited, 1, unlimited);
+    const frontier = requireInteger('frontier', options.frontier ?? options.topK ?? unlimited, 1, unlimited);
+    const nodes = requireInteger('totalTokens', options.totalTokens ?? unlimited, 2, unlimited) - 1;
+    const paths: number[][] = [[]];
+    const kept = new Int32Array(this.size).fill(-1);
+    kept[0] = 0;
+    const expanded = new Int32Array(Math.max(...this.depths) + 1);
+    const expanding = new Uint8Array(this.size);
+    for (let i = 1; i < this.size && paths.length <= nodes; i++) {
+      const parent = this.parents[i]!;
+      if (kept[parent]! < 0 || this.depths[i]! > levels || this.ranks[i]! >= children) continue;
+      if (!expanding[parent]) {
+        if (expanded[this.depths[parent]!]! >= frontier) continue;
+        expanded[this.depths[parent]!]!++;
+        expanding[parent] = 1;
+      }
+      kept[i] = paths.length;
+      paths.push([...paths[kept[parent]!]!, this.ranks[i]!]);
+    }
+    if (paths.length === 1) {
+      throw new OptionError(
+        'tree',
+        options,
+        `limits that keep a node of the shape (its root has no child below rank ${children})`,
+      );
+    }
+    return new StaticTreeShape(paths.slice(1));
+  }
+
   /** A chain of `length` draft tokens: classic speculative decoding. */
   static chain(length: number): StaticTreeShape {
     requireInteger('length', length, 1, 4096);

@@ -187,6 +187,78 @@ describe('static trees', () => {
     expect(frontiers).toEqual([[0], [1], [2], [3]]);
   });
 
+  it('keeps the part of a shape within an EAGLE budget: depth, children, frontier and nodes', () => {
+    // The sampled-tree shape: three draws at the root, a deep chain below the first.
+    const shape = new StaticTreeShape([
+      [0, 0, 0, 0, 0, 0],
+      [0, 1, 0],
+      [1, 0, 0],
+      [2, 0],
+    ]);
+    const paths = (s: StaticTreeShape) =>
+      Array.from({ length: s.size - 1 }, (_, k) => {
+        const path: number[] = [];
+        for (let n = k + 1; n > 0; n = s.parents[n]!) path.unshift(s.ranks[n]!);
+        return path.join('');
+      });
+    expect(paths(shape.within({}))).toEqual(paths(shape));
+    expect(paths(shape.within({ totalTokens: 3 }))).toEqual(['0', '1']);
+    expect(paths(shape.within({ depth: 0 }))).toEqual(['0', '1', '2']);
+    expect(paths(shape.within({ topK: 1 }))).toEqual(['0', '00', '000', '0000', '00000', '000000']);
+    expect(paths(shape.within({ topK: 1, depth: 1, totalTokens: 8 }))).toEqual(['0', '00']);
+    // One node expanded per level: the deep chain under the first draw, the other draws leaves.
+    expect(paths(shape.within({ topK: 3, frontier: 1, depth: 3 }))).toEqual([
+      '0',
+      '1',
+      '2',
+      '00',
+      '01',
+      '000',
+      '0000',
+    ]);
+    expect(paths(shape.within({ topK: 2, totalTokens: 6 }))).toEqual(['0', '1', '00', '01', '10']);
+    expect(() => shape.within({ totalTokens: 1 })).toThrow(/totalTokens/);
+    expect(() => shape.within({ depth: -1 })).toThrow(/depth/);
+    expect(() => new StaticTreeShape([[1]]).within({ topK: 1 })).toThrow(/no child below rank 1/);
+  });
+
+  it('keeps a part of the shape within every limit, always its root’s first child', () => {
+    const pathArb = fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 6 });
+    const limitsArb = fc.record(
+      {
+        topK: fc.integer({ min: 1, max: 4 }),
+        frontier: fc.integer({ min: 1, max: 4 }),
+        depth: fc.integer({ min: 0, max: 6 }),
+        totalTokens: fc.integer({ min: 2, max: 40 }),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.array(pathArb, { minLength: 1, maxLength: 8 }), limitsArb, (given, limits) => {
+        const shape = new StaticTreeShape([[0], ...given]);
+        const kept = shape.within(limits);
+        const key = (s: StaticTreeShape, n: number): string => {
+          const path: number[] = [];
+          for (let m = n; m > 0; m = s.parents[m]!) path.unshift(s.ranks[m]!);
+          return path.join(',');
+        };
+        const all = new Set(Array.from({ length: shape.size }, (_, n) => key(shape, n)));
+        const parents = new Map<number, Set<number>>();
+        for (let n = 1; n < kept.size; n++) {
+          expect(all.has(key(kept, n))).toBe(true);
+          expect(kept.depths[n]).toBeLessThanOrEqual((limits.depth ?? 99) + 1);
+          expect(kept.ranks[n]).toBeLessThan(limits.topK ?? 99);
+          const level = kept.depths[kept.parents[n]!]!;
+          parents.set(level, (parents.get(level) ?? new Set()).add(kept.parents[n]!));
+        }
+        for (const expanded of parents.values())
+          expect(expanded.size).toBeLessThanOrEqual(limits.frontier ?? limits.topK ?? 99);
+        expect(kept.size - 1).toBeLessThanOrEqual((limits.totalTokens ?? 99) - 1);
+        expect(kept.size).toBeGreaterThanOrEqual(2);
+      }),
+    );
+  });
+
   it('rejects empty paths and negative ranks', () => {
     expect(() => new StaticTreeShape([])).toThrow(OptionError);
     expect(() => new StaticTreeShape([[]])).toThrow(/non-empty/);

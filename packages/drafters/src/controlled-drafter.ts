@@ -1,4 +1,10 @@
-import { type ControllerSeed, OptionError, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
+import {
+  type ControllerSeed,
+  type DynamicTreeOptions,
+  OptionError,
+  StaticTreeGrowth,
+  StaticTreeShape,
+} from '@treespec/core';
 import { BudgetController } from './budget-controller.js';
 import type { ModelTreeDrafter } from './model-tree-drafter.js';
 
@@ -53,9 +59,14 @@ export function controlModelDrafter(
   );
 }
 
-/** The growth of sampled draft trees ({@link SAMPLED_TREE_PATHS}). */
-export function sampledTreeGrowth(): StaticTreeGrowth {
-  return new StaticTreeGrowth(new StaticTreeShape(SAMPLED_TREE_PATHS));
+/**
+ * The growth of sampled draft trees ({@link SAMPLED_TREE_PATHS}), within a caller's tree budget
+ * when given ({@link StaticTreeShape.within}: EAGLE's `depth`, `topK`, `frontier` and
+ * `totalTokens`, as they bound top-k trees).
+ */
+export function sampledTreeGrowth(within?: DynamicTreeOptions): StaticTreeGrowth {
+  const shape = new StaticTreeShape(SAMPLED_TREE_PATHS);
+  return new StaticTreeGrowth(within ? shape.within(within) : shape);
 }
 
 /** Checks a budget mode given by a caller. */

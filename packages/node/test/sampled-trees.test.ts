@@ -157,3 +157,36 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     }
   }, 60_000);
 });
+
+describe("a caller's tree options bound the sampled trees on the real tiny model", () => {
+  it('draws a chain of two under a fixed budget of one draw per node, two levels and three nodes', async () => {
+    const generator = await loadTreespec(TINY, {
+      drafter: 'eagle2',
+      draftSampling: true,
+      budget: 'fixed',
+      tree: { topK: 1, depth: 1, totalTokens: 3 },
+      tuningCache: false,
+    });
+    try {
+      let sampled = 0;
+      for (const [i, { prompt }] of devPrompts(3).entries()) {
+        await generator.generate(prompt, {
+          maxTokens: 24,
+          temperature: 1,
+          seed: 7 + i,
+          onStep: (e) => {
+            if (e.tree.candidateKind !== 'sampled-distinct') return;
+            sampled++;
+            expect(e.tree.size).toBeLessThanOrEqual(3);
+            expect(Array.from(e.tree.parents.subarray(0, e.tree.size))).toEqual(
+              [-1, 0, 1].slice(0, e.tree.size),
+            );
+          },
+        });
+      }
+      expect(sampled).toBeGreaterThan(10);
+    } finally {
+      await generator.dispose();
+    }
+  }, 60_000);
+});

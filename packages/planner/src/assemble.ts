@@ -191,7 +191,7 @@ async function openModelDrafter(
   const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
   const samples =
     plan.draftSampling && 'sampled' in entry && (!('canSample' in entry) || entry.canSample(model));
-  const sampled = samples ? sampledTreeGrowth() : null;
+  const sampled = samples ? sampledTreeGrowth(plan.givenTrees[entry.budget]) : null;
   const growths = sampled ? [growth, sampled] : [growth];
   const device =
     openGraph && kvCacheLocation(model, plan.device) === 'device'

@@ -63,9 +63,12 @@ export interface BundleOptions {
   drafter?: BundleDrafter;
   /** Further drafters to load, selectable per generation (`TextGenerateOptions.drafter`). */
   drafters?: readonly BundleDrafter[];
-  /** EAGLE-2 tree budget, over the device's (see {@link resolveBudgets}). */
+  /**
+   * EAGLE-2 tree budget, over the device's (see {@link resolveBudgets}); it also bounds the EAGLE
+   * heads' sampled trees (`draftSampling`).
+   */
   tree?: DynamicTreeOptions;
-  /** Draft-LM tree budget, over the device's (see {@link resolveBudgets}). */
+  /** Draft-LM tree budget, over the device's (see {@link resolveBudgets}); it also bounds the draft LM's sampled trees. */
   draftTree?: DynamicTreeOptions;
   /**
    * How the model drafters' budgets are used: `auto` (default) lets a budget controller choose each
@@ -78,7 +81,8 @@ export interface BundleOptions {
   /**
    * Draft LM, EAGLE-2 and EAGLE-3 heads (a head over a reduced draft vocabulary once its manifest
    * records the vocabulary's target ids): draw sampled draft trees for sampling generations
-   * (lossless with min(1, p/q)). Default false: at a fixed budget they commit more per step than
+   * (lossless with min(1, p/q)), of their own shape (three draws at the root, a chain of six
+   * below the first) within `tree` / `draftTree` when those are given. Default false: at a fixed budget they commit more per step than
    * top-k trees (temperature 1, tiny model: tau 2.13 against 1.56), but under the budget
    * controller on the reference CPU they drafted on 16–28 % of the steps and ran at 0.90–0.93×
    * plain decoding, against 0.98–0.99× with top-k trees (hybrid 1.00× against 1.07×).
@@ -148,6 +152,8 @@ export interface Plan {
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /** Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling generations. */
   readonly draftSampling: boolean;
+  /** The caller's own tree options, by budget: they bound the sampled trees too, which otherwise keep their own shape. */
+  readonly givenTrees: Partial<Budgets>;
   /** What the host should tell the user about this load (see {@link exactnessWarning}); printed, never thrown. */
   readonly warnings: readonly string[];
   /** The budgets `fixed` would draft: under `auto`, the trees the controllers start from. */
@@ -244,6 +250,7 @@ export function plan(
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
     draftSampling: options.draftSampling ?? false,
+    givenTrees: given,
     warnings: [exactnessWarning(target)].filter((w): w is string => w !== null),
   };
 }

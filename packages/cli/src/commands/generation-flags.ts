@@ -121,7 +121,7 @@ export function addModelFlags(command: Command): Command {
     )
     .option(
       '--draft-sampling',
-      'draft-lm, eagle2, eagle3: draw sampled draft trees when sampling (temperature > 0) instead of top-k trees',
+      'draft-lm, eagle2, eagle3: draw sampled draft trees when sampling (temperature > 0) instead of top-k trees (within the tree flags given)',
     )
     .option(
       '--no-draft-sampling',
