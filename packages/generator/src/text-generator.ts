@@ -29,7 +29,8 @@ export interface TextGenerateOptions extends SamplingOptions {
   plain?: boolean;
   /**
    * This generation's tree budget, over the one the drafter was loaded with, for drafters that grow
-   * budgeted trees (eagle2, draft-lm). It must fit the capacity set at load.
+   * budgeted trees (eagle2, draft-lm). It must fit the capacity set at load. A sampling generation
+   * of a drafter loaded with `draftSampling` draws sampled trees within it (and within the load's).
    */
   tree?: DynamicTreeOptions;
   /** Aborting returns what was generated so far with finish reason `abort`. */

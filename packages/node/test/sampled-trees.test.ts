@@ -189,4 +189,33 @@ describe("a caller's tree options bound the sampled trees on the real tiny model
       await generator.dispose();
     }
   }, 60_000);
+
+  it("draws a generation's own tree when one is asked for, sampled within it", async () => {
+    const generator = await loadTreespec(TINY, {
+      drafter: 'eagle2',
+      draftSampling: true,
+      tuningCache: false,
+    });
+    try {
+      const kinds = new Set<string>();
+      let largest = 0;
+      for (const [i, { prompt }] of devPrompts(2).entries()) {
+        await generator.generate(prompt, {
+          maxTokens: 24,
+          temperature: 1,
+          seed: 3 + i,
+          tree: { topK: 2, frontier: 1, depth: 0, totalTokens: 3 },
+          onStep: (e) => {
+            if (e.tree.size > 1) kinds.add(e.tree.candidateKind);
+            largest = Math.max(largest, e.tree.size);
+            expect(Array.from(e.tree.depths.subarray(1, e.tree.size)).every((d) => d === 1)).toBe(true);
+          },
+        });
+      }
+      expect([...kinds]).toEqual(['sampled-distinct']);
+      expect(largest).toBe(3);
+    } finally {
+      await generator.dispose();
+    }
+  }, 60_000);
 });

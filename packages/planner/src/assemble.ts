@@ -4,9 +4,15 @@ import {
   type DraftModel,
   type DynamicTreeOptions,
   OptionError,
+  StaticTreeGrowth,
   type TreeGrowth,
 } from '@treespec/core';
-import { controlModelDrafter, HybridDrafter, sampledTreeGrowth } from '@treespec/drafters';
+import {
+  controlModelDrafter,
+  HybridDrafter,
+  type ModelTreeDrafter,
+  sampledTreeGrowth,
+} from '@treespec/drafters';
 import { TextGenerator } from '@treespec/generator';
 import {
   capturedFeatureLayout,
@@ -57,6 +63,11 @@ interface LoadedModelDrafter {
   readonly runner: DraftModel;
   readonly capacity: TreeGrowth;
   control(): Drafter;
+  /**
+   * A drafter of sampled trees within a generation's own tree (and the load's sampled trees, whose
+   * buffers it uses), for the sampling generations of a load that draws sampled trees; else null.
+   */
+  sampledWithin: ((tree: DynamicTreeOptions) => ModelTreeDrafter) | null;
 }
 
 /**
@@ -147,6 +158,7 @@ export async function assemble(
       // controller only measures, so the generation's stats still carry the step costs.
       const fixed = controlModelDrafter(entry.make(model.runner, growth, plan.headPromptRows), {
         budget: 'fixed',
+        ...(model.sampledWithin ? { sampling: model.sampledWithin(tree) } : {}),
       });
       return hybrid
         ? new HybridDrafter(fixed, hybrid.modelFree, { policy: hybrid.policy, minMatch: hybrid.minMatch })
@@ -217,7 +229,12 @@ async function openModelDrafter(
         ? { sampling: entry.sampled(runner, sampled, plan.headPromptRows) }
         : {}),
     });
-  return { runner, capacity: growth, control };
+  const sampledWithin =
+    sampled && 'sampled' in entry
+      ? (tree: DynamicTreeOptions) =>
+          entry.sampled(runner, new StaticTreeGrowth(sampled.shape.within(tree)), plan.headPromptRows)
+      : null;
+  return { runner, capacity: growth, control, sampledWithin };
 }
 
 /** Throws unless trees of `growth` fit the buffers allocated for `capacity` and the target's. */
