@@ -158,64 +158,59 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
   }, 60_000);
 });
 
+/**
+ * The drafted trees of three seeded temperature-1 generations (24 tokens each) of a sampling EAGLE-2
+ * load with `load` options, each generation with `tree` when given: every step's tree kind and the
+ * parents and depths of its nodes.
+ */
+async function drafted(
+  load: Parameters<typeof loadTreespec>[1],
+  tree?: { topK: number; frontier: number; depth: number; totalTokens: number },
+): Promise<Array<{ kind: string; parents: number[]; depths: number[] }>> {
+  const generator = await loadTreespec(TINY, {
+    drafter: 'eagle2',
+    draftSampling: true,
+    tuningCache: false,
+    ...load,
+  });
+  const trees: Array<{ kind: string; parents: number[]; depths: number[] }> = [];
+  try {
+    for (const [i, { prompt }] of devPrompts(3).entries()) {
+      await generator.generate(prompt, {
+        maxTokens: 24,
+        temperature: 1,
+        seed: 7 + i,
+        ...(tree ? { tree } : {}),
+        onStep: (e) => {
+          if (e.tree.size < 2) return;
+          trees.push({
+            kind: e.tree.candidateKind,
+            parents: Array.from(e.tree.parents.subarray(0, e.tree.size)),
+            depths: Array.from(e.tree.depths.subarray(0, e.tree.size)),
+          });
+        },
+      });
+    }
+  } finally {
+    await generator.dispose();
+  }
+  return trees;
+}
+
 describe("a caller's tree options bound the sampled trees on the real tiny model", () => {
   it('draws a chain of two under a fixed budget of one draw per node, two levels and three nodes', async () => {
-    const generator = await loadTreespec(TINY, {
-      drafter: 'eagle2',
-      draftSampling: true,
-      budget: 'fixed',
-      tree: { topK: 1, depth: 1, totalTokens: 3 },
-      tuningCache: false,
-    });
-    try {
-      let sampled = 0;
-      for (const [i, { prompt }] of devPrompts(3).entries()) {
-        await generator.generate(prompt, {
-          maxTokens: 24,
-          temperature: 1,
-          seed: 7 + i,
-          onStep: (e) => {
-            if (e.tree.candidateKind !== 'sampled-distinct') return;
-            sampled++;
-            expect(e.tree.size).toBeLessThanOrEqual(3);
-            expect(Array.from(e.tree.parents.subarray(0, e.tree.size))).toEqual(
-              [-1, 0, 1].slice(0, e.tree.size),
-            );
-          },
-        });
-      }
-      expect(sampled).toBeGreaterThan(10);
-    } finally {
-      await generator.dispose();
+    const trees = await drafted({ budget: 'fixed', tree: { topK: 1, depth: 1, totalTokens: 3 } });
+    expect(trees.length).toBeGreaterThan(10);
+    for (const t of trees) {
+      expect(t.kind).toBe('sampled-distinct');
+      expect(t.parents).toEqual([-1, 0, 1].slice(0, t.parents.length));
     }
   }, 60_000);
 
   it("draws a generation's own tree when one is asked for, sampled within it", async () => {
-    const generator = await loadTreespec(TINY, {
-      drafter: 'eagle2',
-      draftSampling: true,
-      tuningCache: false,
-    });
-    try {
-      const kinds = new Set<string>();
-      let largest = 0;
-      for (const [i, { prompt }] of devPrompts(2).entries()) {
-        await generator.generate(prompt, {
-          maxTokens: 24,
-          temperature: 1,
-          seed: 3 + i,
-          tree: { topK: 2, frontier: 1, depth: 0, totalTokens: 3 },
-          onStep: (e) => {
-            if (e.tree.size > 1) kinds.add(e.tree.candidateKind);
-            largest = Math.max(largest, e.tree.size);
-            expect(Array.from(e.tree.depths.subarray(1, e.tree.size)).every((d) => d === 1)).toBe(true);
-          },
-        });
-      }
-      expect([...kinds]).toEqual(['sampled-distinct']);
-      expect(largest).toBe(3);
-    } finally {
-      await generator.dispose();
-    }
+    const trees = await drafted({}, { topK: 2, frontier: 1, depth: 0, totalTokens: 3 });
+    expect(new Set(trees.map((t) => t.kind))).toEqual(new Set(['sampled-distinct']));
+    expect(trees.every((t) => t.depths.slice(1).every((d) => d === 1))).toBe(true);
+    expect(Math.max(...trees.map((t) => t.parents.length))).toBe(3);
   }, 60_000);
 });
