@@ -82,9 +82,10 @@ export interface TextGeneratorParts {
   maxQueued?: number;
   /**
    * The drafter to use in place of `drafter` for a generation that asks for its own tree budget
-   * (`TextGenerateOptions.tree`); without it such generations are refused.
+   * (`TextGenerateOptions.tree`); without it such generations are refused. `sampling` says whether
+   * the generation samples (temperature above 0), so that a greedy one builds no sampled drafter.
    */
-  withTree?: (drafter: Drafter, tree: DynamicTreeOptions) => Drafter;
+  withTree?: (drafter: Drafter, tree: DynamicTreeOptions, sampling: boolean) => Drafter;
 }
 
 /**
@@ -132,7 +133,9 @@ export class TextGenerator implements TextGeneration {
   }
 
   /** The drafter a generation with these options uses (null: plain decoding). */
-  drafterFor(options: Pick<TextGenerateOptions, 'drafter' | 'plain' | 'tree'>): Drafter | null {
+  drafterFor(
+    options: Pick<TextGenerateOptions, 'drafter' | 'plain' | 'tree' | 'temperature'>,
+  ): Drafter | null {
     if (options.plain || options.drafter === 'none') return null;
     const found = options.drafter === undefined ? this.drafter : this.drafters[options.drafter];
     if (found === undefined) {
@@ -146,7 +149,7 @@ export class TextGenerator implements TextGeneration {
     if (!this.withTree) {
       throw new OptionError('tree', options.tree, 'absent: this generator was composed without tree budgets');
     }
-    return this.withTree(found, options.tree);
+    return this.withTree(found, options.tree, (options.temperature ?? 0) > 0);
   }
 
   /**
@@ -181,7 +184,7 @@ export class TextGenerator implements TextGeneration {
     const decoder = new SpeculativeDecoder({
       target: this.target,
       drafter: this.drafterFor(options),
-      verifier: createVerifier({ temperature: 0, ...options }),
+      verifier: createVerifier({ ...options, temperature: options.temperature ?? 0 }),
     });
     const decodeOptions: GenerateOptions = {
       maxTokens: options.maxTokens ?? 128,

@@ -61,6 +61,27 @@ describe('TextGenerator', () => {
     expect(r.text).toBe(tokenizer.decode(r.tokens));
   });
 
+  it('decodes greedily when the temperature is left undefined, and tells a per-call tree whether it samples', async () => {
+    const { tokenizer, generator: base } = await setup();
+    const asked: boolean[] = [];
+    const generator = new TextGenerator({
+      tokenizer,
+      target: base.target,
+      drafter: base.drafter,
+      withTree: (drafter, _tree, sampling) => {
+        asked.push(sampling);
+        return drafter;
+      },
+    });
+    const greedy = await generator.generate('Hello', { maxTokens: 20 });
+    const undefinedTemperature = await generator.generate('Hello', { maxTokens: 20, temperature: undefined });
+    expect(Array.from(undefinedTemperature.tokens)).toEqual(Array.from(greedy.tokens));
+    await generator.generate('Hello', { maxTokens: 4, tree: { depth: 1 } });
+    await generator.generate('Hello', { maxTokens: 4, tree: { depth: 1 }, temperature: undefined });
+    await generator.generate('Hello', { maxTokens: 4, tree: { depth: 1 }, temperature: 0.7 });
+    expect(asked).toEqual([false, false, true]);
+  });
+
   it('samples reproducibly with a seed', async () => {
     const { generator } = await setup();
     const a = await generator.generate('Hello', { maxTokens: 20, temperature: 0.9, seed: 5 });

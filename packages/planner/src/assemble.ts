@@ -138,7 +138,7 @@ export async function assemble(
     drafters,
     defaultDrafter: plan.defaultDrafter,
     ...(plan.maxQueued !== undefined ? { maxQueued: plan.maxQueued } : {}),
-    withTree: (drafter, tree) => {
+    withTree: (drafter, tree, sampling) => {
       // A tree asked of the hybrid is its model drafter's; the model-free drafters stay beside it.
       const hybrid = drafter instanceof HybridDrafter ? drafter : null;
       const found = models.get(hybrid ? hybrid.primary : drafter);
@@ -155,10 +155,11 @@ export async function assemble(
       const growth = growthFor(mergeTree(plan.budgets[entry.budget], tree), plan.choices.adaptive);
       requireWithin(growth, model.capacity, target.maxTreeSize, tree);
       // A tree asked for per call is drafted whole every step (an explicit, fixed budget); its
-      // controller only measures, so the generation's stats still carry the step costs.
+      // controller only measures, so the generation's stats still carry the step costs. Only a
+      // sampling generation gets the sampled drafter (its sampler holds nodes × vocabulary floats).
       const fixed = controlModelDrafter(entry.make(model.runner, growth, plan.headPromptRows), {
         budget: 'fixed',
-        ...(model.sampledWithin ? { sampling: model.sampledWithin(tree) } : {}),
+        ...(sampling && model.sampledWithin ? { sampling: model.sampledWithin(tree) } : {}),
       });
       return hybrid
         ? new HybridDrafter(fixed, hybrid.modelFree, { policy: hybrid.policy, minMatch: hybrid.minMatch })

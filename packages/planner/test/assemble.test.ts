@@ -9,8 +9,9 @@ import {
   type OnnxCausalLm,
 } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { assemble, type OpenSession, type OutputPlacement, plan } from '../src/index.js';
+import { MODEL_DRAFTERS } from '../src/model-drafters.js';
 import { devPrompts, openTinySession, tinyManifest, tinyTokenizer } from './tiny.js';
 
 describe('assemble (the tiny bundle through onnxruntime-node)', () => {
@@ -116,6 +117,23 @@ describe('sampled EAGLE trees at assembly', () => {
     try {
       expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled-distinct']);
     } finally {
+      await generator.dispose();
+    }
+  });
+
+  it('are built for a per-call tree only when the generation samples', async () => {
+    const planned = plan(await tinyManifest(), { drafter: 'eagle2', draftSampling: true });
+    const generator = await assemble(planned, openTinySession, await tinyTokenizer());
+    const sampled = vi.spyOn(MODEL_DRAFTERS.eagle2, 'sampled');
+    try {
+      const tree = { topK: 2, frontier: 1, depth: 1, totalTokens: 3 };
+      generator.drafterFor({ tree });
+      generator.drafterFor({ tree, temperature: 0 });
+      expect(sampled).not.toHaveBeenCalled();
+      generator.drafterFor({ tree, temperature: 1 });
+      expect(sampled).toHaveBeenCalledTimes(1);
+    } finally {
+      sampled.mockRestore();
       await generator.dispose();
     }
   });
