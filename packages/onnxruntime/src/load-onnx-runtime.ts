@@ -55,7 +55,8 @@ export function loadedOnnxRuntime(): OnnxRuntime | undefined {
 
 /**
  * Loads ONNX Runtime from `source` once per process and returns it; later calls return the same
- * runtime. Without `source`: the runtime already loaded, else `bundled`. A process holds one ONNX
+ * runtime. ONNX Runtime's telemetry is switched off (`ORT_DISABLE_TELEMETRY=1`) unless the
+ * process set `ORT_DISABLE_TELEMETRY` itself. Without `source`: the runtime already loaded, else `bundled`. A process holds one ONNX
  * Runtime (two native builds would share one library name), so asking for the other source once
  * one is loaded fails.
  * @throws OnnxRuntimeUnavailableError when the source is not installed, has no build for this
@@ -71,8 +72,20 @@ export function loadOnnxRuntime(source: OnnxRuntimeSource = loaded?.source ?? 'b
         `choose '${source}' before the first session is created`,
     );
   }
+  disableTelemetryUnlessSet();
   loaded = source === 'bundled' ? loadBundled() : loadOnnxruntimeNode();
   return loaded;
+}
+
+/**
+ * ONNX Runtime's builds for Linux and macOS start a telemetry uploader with their environment (a
+ * thread, a `/tmp/.ses` session file and a `mat-debug-<pid>.log` per process in the temporary
+ * folder) unless `ORT_DISABLE_TELEMETRY` is set when the first session opens. treespec runs
+ * without the network, so it sets the variable to 1 unless the process set it already, which
+ * leaves an application's explicit choice, `0` included, as it is.
+ */
+function disableTelemetryUnlessSet(): void {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
 }
 
 function thisPlatform(): string {
