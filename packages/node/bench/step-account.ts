@@ -9,6 +9,7 @@
  * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
  *
  *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N --budget auto]
+ *     [--draft-sampling] [--tree '{"topK":1,"depth":0,"totalTokens":2}']
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
  * plain-loop step, and `leavingStep` the speculative plain steps right after a drafted one (the
@@ -40,6 +41,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     threads: { type: 'string' },
     budget: { type: 'string', default: 'auto' },
+    'draft-sampling': { type: 'boolean', default: false },
+    tree: { type: 'string' },
   },
 });
 /** Checked by the loader, which names the drafters this bundle has when it has not this one. */
@@ -88,6 +91,8 @@ const generator = await loadTreespec(TINY, {
   tuningCache: false,
   callLog: log,
   budget,
+  draftSampling: values['draft-sampling'],
+  ...(values.tree === undefined ? {} : { tree: JSON.parse(values.tree) }),
   ...(values.threads === undefined ? {} : { intraOpNumThreads: Number(values.threads) }),
 });
 /** Every model call of the plain and of the speculative generations, in order. */
