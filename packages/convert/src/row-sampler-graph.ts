@@ -23,9 +23,14 @@ export function samplerBlockSize(vocab: number): number {
  * over the whole vocabulary would round it away (its cumulative sums drifted by over 1e-5 over
  * 8192 tokens). Each level's cumulative weights are divided by their total, which makes the last
  * exactly 1: any uniform below 1 picks something, and never a block or token of weight 0 (its
- * cumulative value equals its predecessor's). The row's largest logit, subtracted before `Exp`, is
- * the one at its greedy token, and every count is a cumulative sum's last column: no reduction,
- * which WebGPU refuses over the empty rows of a call that draws nothing.
+ * cumulative value equals its predecessor's). Cumulative sums run over the block weights and the
+ * chosen block's weights only; a block's weight is its weights' product with ones. The row's
+ * largest logit, subtracted before `Exp`, is the one at its greedy token, and every count is a
+ * cumulative sum's last column: no reduction, which WebGPU refuses over the empty rows of a call
+ * that draws nothing. Given the names, the rows'
+ * weights (`exp((logit − largest) / temperature)`, [1, k, vocab]) and their sums over the blocks
+ * ([1, k]) are outputs too: the distribution a tree drawn from a draft distribution is verified
+ * against.
  */
 export function sampledTokens(
   g: GraphBuilder,
@@ -42,25 +47,26 @@ export function sampledTokens(
   const rows = g.op('Slice', [logits, g.int64([0]), k, g.int64([0])]);
   const best = g.op('Slice', [g.op('Unsqueeze', [argmax, g.int64([1])]), g.int64([0]), k, g.int64([0])]);
   const largest = g.op('Div', [g.op('GatherElements', [rows, best], { axis: 1 }), temperature]);
-  let weights = g.op('Exp', [g.op('Sub', [g.op('Div', [rows, temperature]), largest])], {}, 'sample_weights');
-  if (blocks * size > vocab) weights = g.op('Pad', [weights, g.int64([0, 0, 0, blocks * size - vocab])]);
-  const withinBlocks = g.op('CumSum', [
-    g.op('Reshape', [weights, g.int64([0, blocks, size])]),
-    g.int64([2], []),
+  const weights = g.op('Exp', [g.op('Sub', [g.op('Div', [rows, temperature]), largest])], {}, 'row_weights');
+  const padded =
+    blocks * size > vocab ? g.op('Pad', [weights, g.int64([0, 0, 0, blocks * size - vocab])]) : weights;
+  const blocked = g.op('Reshape', [padded, g.int64([0, blocks, size])]);
+  // Each block's weight as a product with ones: ONNX Runtime's CumSum over a whole row cost 27 µs
+  // a row of 8192 tokens, and a reduction is refused on WebGPU over a call's empty rows.
+  const blockWeights = g.op('Reshape', [
+    g.op('MatMul', [blocked, g.float32(new Array<number>(size).fill(1), [size, 1])]),
+    g.int64([0, blocks]),
   ]);
-  const blockWeights = g.op('Reshape', [lastColumn(g, withinBlocks, 2), g.int64([0, blocks])]);
-  const block = firstAbove(g, g.op('CumSum', [blockWeights, g.int64([1], [])]), column(g, uniforms, 0));
+  const blockTotals = g.op('CumSum', [blockWeights, g.int64([1], [])]);
+  const block = firstAbove(g, blockTotals, column(g, uniforms, 0));
   const index = g.op('Expand', [
     g.op('Unsqueeze', [block, g.int64([1, 2])]),
     g.op('Concat', [k, g.int64([1, size])], { axis: 0 }),
   ]);
-  const chosen = g.op('Reshape', [
-    g.op('GatherElements', [withinBlocks, index], { axis: 1 }),
-    g.int64([0, size]),
-  ]);
+  const chosen = g.op('Reshape', [g.op('GatherElements', [blocked, index], { axis: 1 }), g.int64([0, size])]);
   const token = g.op('Add', [
     g.op('Mul', [block, g.int64([size], [])]),
-    firstAbove(g, chosen, column(g, uniforms, 1)),
+    firstAbove(g, g.op('CumSum', [chosen, g.int64([1], [])]), column(g, uniforms, 1)),
   ]);
   g.output(
     g.op('Reshape', [g.op('Cast', [token], { to: OnnxDataType.INT32 }), g.int64([1, -1])]),
@@ -68,6 +74,15 @@ export function sampledTokens(
     OnnxDataType.INT32,
     [1, 'sampled'],
   );
+  if (names.outputs.sampleWeights && names.outputs.sampleMass) {
+    g.output(g.op('Unsqueeze', [weights, g.int64([0])]), names.outputs.sampleWeights, OnnxDataType.FLOAT, [
+      1,
+      'sampled',
+      vocab,
+    ]);
+    const mass = g.op('Reshape', [lastColumn(g, blockTotals, 1), g.int64([1, -1])]);
+    g.output(mass, names.outputs.sampleMass, OnnxDataType.FLOAT, [1, 'sampled']);
+  }
 }
 
 /** The last entry of `x` along `axis`, kept as an axis of size 1. */

@@ -16,12 +16,15 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-/** The sampler alone, over logits fed as an input: each of the first `uniforms.length` rows' token. */
-async function drawnTokens(
+/**
+ * The sampler alone, over logits fed as an input: each of the first `uniforms.length` rows' token,
+ * weights and their sum.
+ */
+async function sampler(
   rows: number[][],
   uniforms: [number, number][],
   temperature: number,
-): Promise<number[]> {
+): Promise<{ tokens: number[]; weights: ort.Tensor; mass: ort.Tensor }> {
   const dir = await mkdtemp(join(tmpdir(), 'treespec-sampler-'));
   dirs.push(dir);
   const written = await writeModelFile(dir, 'sampler', async (g) => {
@@ -37,10 +40,22 @@ async function drawnTokens(
     });
     expect(out.sampled_token!.dims).toEqual([1, uniforms.length]);
     expect(out.sampled_token!.type).toBe('int32');
-    return Array.from(out.sampled_token!.data as Int32Array);
+    return {
+      tokens: Array.from(out.sampled_token!.data as Int32Array),
+      weights: out.sample_weights!,
+      mass: out.sample_mass!,
+    };
   } finally {
     await session.release();
   }
+}
+
+async function drawnTokens(
+  rows: number[][],
+  uniforms: [number, number][],
+  temperature: number,
+): Promise<number[]> {
+  return (await sampler(rows, uniforms, temperature)).tokens;
 }
 
 /** The two-level draw in float64: the block by the first uniform, the token within it by the second. */
@@ -105,6 +120,37 @@ describe("a target's in-graph sampler", () => {
       const [token] = await drawnTokens([rows[2]!], [[u, u]], 1);
       expect([1, 3, 8]).toContain(token);
     }
+  });
+
+  it("returns the first k rows' weights, exp((logit − largest) / temperature), and their sums", async () => {
+    for (const temperature of [1, 0.5, 2]) {
+      const { weights, mass } = await sampler(
+        rows,
+        [
+          [0.5, 0.5],
+          [0.5, 0.5],
+        ],
+        temperature,
+      );
+      expect(weights.dims).toEqual([1, 2, VOCAB]);
+      expect(mass.dims).toEqual([1, 2]);
+      for (let r = 0; r < 2; r++) {
+        const row = rows[r]!;
+        const largest = Math.max(...row);
+        const expected = row.map((x) => Math.exp((x - largest) / temperature));
+        const got = Array.from((weights.data as Float32Array).subarray(r * VOCAB, (r + 1) * VOCAB));
+        for (let i = 0; i < VOCAB; i++) expect(got[i]).toBeCloseTo(expected[i]!, 6);
+        // The largest weights 1 exactly: the row's largest logit is the one at its greedy token.
+        expect(Math.max(...got)).toBe(1);
+        expect((mass.data as Float32Array)[r]).toBeCloseTo(
+          expected.reduce((a, c) => a + c, 0),
+          5,
+        );
+      }
+    }
+    const none = await sampler(rows, [], 1);
+    expect(none.weights.dims).toEqual([1, 0, VOCAB]);
+    expect(none.mass.dims).toEqual([1, 0]);
   });
 
   it('draws for the first k rows only, and for none with no uniforms', async () => {

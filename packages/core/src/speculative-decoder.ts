@@ -147,6 +147,11 @@ export class SpeculativeDecoder {
       target.sampledTokens === true && verifier.sampleUniforms && verifier.temperature !== undefined
         ? { uniforms: this.uniforms, temperature: verifier.temperature }
         : null;
+    // Trees drawn from a draft distribution read each row's softmax, which the target can weigh.
+    const rowWeighing =
+      rowSampling && target.sampleWeights === true && verifier.weighsRows
+        ? { ...rowSampling, weights: true }
+        : null;
     const stats = new StatsRecorder(tree.capacity);
     const signal = options.signal;
 
@@ -228,7 +233,9 @@ export class SpeculativeDecoder {
         const sample =
           rowSampling && verifier.sampleUniforms?.(tree, length, rowSampling.uniforms)
             ? rowSampling
-            : undefined;
+            : rowWeighing && verifier.weighsRows?.(tree, length, rowWeighing.uniforms)
+              ? rowWeighing
+              : undefined;
         const t1 = now();
         const step = await target.verify(tree, { features: stepFeatures, greedy, sample, signal });
         stats.draftMs += t1 - t0;
@@ -281,6 +288,8 @@ export class SpeculativeDecoder {
         logits: step.logits,
         greedyTokens: step.greedyTokens,
         sampledTokens: step.sampledTokens,
+        sampleWeights: step.sampleWeights,
+        sampleMasses: step.sampleMasses,
         logitSums: step.logitSums,
         vocabSize: target.vocabSize,
         context: tokens,

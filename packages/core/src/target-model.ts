@@ -32,6 +32,15 @@ export interface TargetStep {
    * returned when the call asked for `sample` and the model draws tokens in its graph.
    */
   readonly sampledTokens?: Int32Array;
+  /**
+   * Beside `sampledTokens`, when the call asked for `sample` with `weights`: each row's softmax
+   * weights at `sample.temperature`, `exp((logit − the row's largest logit) / temperature)`,
+   * `rows` x `vocabSize`, unnormalised (the largest is 1); the row's distribution is its weights
+   * over `sampleMasses`.
+   */
+  readonly sampleWeights?: Float32Array;
+  /** Beside `sampleWeights`: each row's sum of weights. */
+  readonly sampleMasses?: Float32Array;
 }
 
 /**
@@ -48,6 +57,12 @@ export interface RowSampling {
   readonly uniforms: Float32Array;
   /** Above 0. */
   readonly temperature: number;
+  /**
+   * Also return each row's softmax weights and their sum (`TargetStep.sampleWeights`,
+   * `sampleMasses`) beside the drawn tokens, where the model has them
+   * ({@link TargetModel.sampleWeights}); without them, the logits. Default false.
+   */
+  readonly weights?: boolean;
 }
 
 /** Options of a target call. */
@@ -93,6 +108,11 @@ export interface TargetModel {
   readonly greedyTokens?: boolean;
   /** Whether `verify` returns tokens drawn in the model in place of logits when asked (`sample`). */
   readonly sampledTokens?: boolean;
+  /**
+   * Whether `verify` also returns each row's softmax weights and their sum in place of logits when
+   * asked (`sample` with `weights`).
+   */
+  readonly sampleWeights?: boolean;
   /** Drops the cache. */
   reset(): void;
   /**

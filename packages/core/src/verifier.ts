@@ -16,6 +16,13 @@ export interface VerifyInput {
    * (see `TargetStep.sampledTokens`), with `logitSums`, in place of `logits`.
    */
   readonly sampledTokens?: Int32Array;
+  /**
+   * With `sampledTokens` and `logitSums`, for the uniforms {@link Verifier.weighsRows} wrote: each
+   * node's softmax weights at the verifier's temperature and their sum (see
+   * `TargetStep.sampleWeights`), in place of `logits`.
+   */
+  readonly sampleWeights?: Float32Array;
+  readonly sampleMasses?: Float32Array;
   readonly vocabSize: number;
   /** Committed tokens; the last one is the tree's root. */
   readonly context: Int32Array;
@@ -66,6 +73,14 @@ export interface Verifier {
    * itself; returns false otherwise. The tree's root follows `contextLength` committed tokens.
    */
   sampleUniforms?(tree: DraftTree, contextLength: number, out: Float32Array): boolean;
+  /**
+   * For a verifier that, for this tree, reads nothing of a row but its softmax at
+   * {@link Verifier.temperature} and a token drawn from it (no logits processors, candidates drawn
+   * from a draft distribution): writes each node's two uniforms as {@link Verifier.sampleUniforms}
+   * does and returns true, so the decoder may ask the target for each row's softmax weights
+   * (`RowSampling.weights`) in place of its logits; returns false otherwise.
+   */
+  weighsRows?(tree: DraftTree, contextLength: number, out: Float32Array): boolean;
   /** Forgets per-generation state (e.g. reseeds). Called before every generation. */
   reset(): void;
   /** Walks the tree and writes the accepted path and the bonus token into `result`. */

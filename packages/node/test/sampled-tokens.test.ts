@@ -77,6 +77,44 @@ describe("the tiny target's in-graph sampler", () => {
       await runner.dispose();
     }
   });
+
+  it("returns each tree row's softmax weights and their sum when asked, its softmax at the temperature, beside the same drawn tokens", async () => {
+    const { runner, prompt } = await tinyTargetAfterPrompt();
+    try {
+      expect(runner.sampleWeights).toBe(true);
+      const tree = branchingTree();
+      const { logits } = await runner.verify(tree);
+      const copy = logits.slice();
+      const vocab = runner.vocabSize;
+      const uniforms = Float32Array.from({ length: 2 * tree.size }, (_, i) => ((i * 37) % 64) / 64);
+      for (const temperature of [1, 0.7, 1.6]) {
+        runner.reset();
+        await runner.prefill(prompt);
+        const drawn = await runner.verify(tree, { sample: { uniforms, temperature } });
+        const tokens = Array.from(drawn.sampledTokens!);
+        runner.reset();
+        await runner.prefill(prompt);
+        const step = await runner.verify(tree, { sample: { uniforms, temperature, weights: true } });
+        expect(step.logits.length).toBe(0);
+        expect(Array.from(step.sampledTokens!)).toEqual(tokens);
+        expect(step.sampleWeights!.length).toBe(tree.size * vocab);
+        expect(step.sampleMasses!.length).toBe(tree.size);
+        let largestError = 0;
+        for (let row = 0; row < tree.size; row++) {
+          const p = softmax(copy, temperature, row, vocab);
+          const mass = step.sampleMasses![row]!;
+          for (let t = 0; t < vocab; t++)
+            largestError = Math.max(
+              largestError,
+              Math.abs(step.sampleWeights![row * vocab + t]! / mass - p[t]!),
+            );
+        }
+        expect(largestError).toBeLessThan(1e-6);
+      }
+    } finally {
+      await runner.dispose();
+    }
+  });
 });
 
 /**

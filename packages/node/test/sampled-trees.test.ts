@@ -16,7 +16,7 @@ import { devPrompts, TINY } from './tiny.js';
  * Sampled draft trees on the real tiny model: the draft LM, the EAGLE-2 head, or the EAGLE-3 head
  * (over its draft vocabulary of 2048 tokens, mapped through its d2t; q = 0 elsewhere), draws each
  * node's children from its own distribution at the generation's temperature and the target accepts
- * them with min(1, p/q). The first two sampled tokens must follow the target's own distribution at
+ * them with min(1, p/q), p from the softmax weights the target computes for each row in its graph. The first two sampled tokens must follow the target's own distribution at
  * that temperature (1 for two of the drafters, 0.6 for the other two), which is computed exactly
  * from the target's logits (first tokens below 4 % pooled into one cell). SAMPLES generations with fixed
  * seeds, Pearson's chi-square; false-alarm rate ALPHA = 1e-3 (reproducible: the seeds are fixed).
@@ -113,6 +113,16 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     let sampledSteps = 0;
     let tokens = 0;
     let outsideDraftVocabulary = 0;
+    // What the verifications of drafted trees fetch: the rows' weights computed by the target.
+    const fetched = new Set<string>();
+    const target = generator.target;
+    const verify = target.verify.bind(target);
+    target.verify = async (tree, options) => {
+      const step = await verify(tree, options);
+      if (tree.size > 1)
+        fetched.add(step.sampleWeights ? 'weights' : step.logits.length > 0 ? 'logits' : 'tokens');
+      return step;
+    };
     for (let i = 0; i < SAMPLES; i++) {
       // Three tokens, so that the first step drafts two deep (no deeper than the tokens left, less
       // the bonus) and both tokens counted can come from accepted drafts.
@@ -133,7 +143,9 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
       const key = top.has(t1!) ? `${t1},${t2}` : 'other';
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
+    target.verify = verify;
     const test = chiSquareTest(counts, expected, SAMPLES);
+    expect([...fetched]).toEqual(['weights']);
     expect(draftedSteps).toBeGreaterThanOrEqual(SAMPLES);
     expect(sampledSteps).toBe(draftedSteps);
     expect(outsideDraftVocabulary).toBe(0);

@@ -10,10 +10,11 @@ export type CacheNames = Pick<
 
 /**
  * What a call reads of each new row besides the cache: nothing (a prefill), its logits, its
- * greedy token and logit sum (`CausalLmLayout.names.greedy`) in place of the logits, or the token
- * the model drew for it (`CausalLmLayout.names.sampler`) and its logit sum.
+ * greedy token and logit sum (`CausalLmLayout.names.greedy`) in place of the logits, the token
+ * the model drew for it (`CausalLmLayout.names.sampler`) and its logit sum, or those and the
+ * row's softmax weights and their sum (`sampler.weights`, `sampler.mass`).
  */
-export type RowOutputs = 'none' | 'logits' | 'greedy' | 'sampled';
+export type RowOutputs = 'none' | 'logits' | 'greedy' | 'sampled' | 'weights';
 
 /**
  * What `OnnxCausalLm` needs of its KV cache, whatever keeps it: a host cache fed as views
@@ -105,6 +106,16 @@ export class NewEntries {
       sampled:
         names.greedy && names.sampler
           ? withFeature([names.sampler.token, names.greedy.logitSum, ...cache])
+          : logits,
+      weights:
+        names.greedy && names.sampler?.weights && names.sampler.mass
+          ? withFeature([
+              names.sampler.token,
+              names.sampler.weights,
+              names.sampler.mass,
+              names.greedy.logitSum,
+              ...cache,
+            ])
           : logits,
     };
   }

@@ -100,6 +100,9 @@ export class OnnxCausalLm implements TargetModel {
   /** The last greedy verification's row outputs (`CausalLmLayout.names.greedy`). */
   private rowTokens: Int32Array = new Int32Array(0);
   private rowLogitSums: Float32Array = new Float32Array(0);
+  /** The last weighed verification's rows' softmax weights and their sums (`sampler.weights`, `sampler.mass`). */
+  private rowWeights: Float32Array = new Float32Array(0);
+  private rowMasses: Float32Array = new Float32Array(0);
   /** The temperature fed to a graph that draws tokens (`CausalLmLayout.names.sampler`). */
   private readonly sampleTemperature = new Float32Array([1]);
   private pendingRows = 0;
@@ -172,6 +175,15 @@ export class OnnxCausalLm implements TargetModel {
     return this.cache.sampledOutputs;
   }
 
+  /**
+   * True when the graph also returns each drawn row's softmax weights and their sum, and the cache
+   * fetches them ({@link TargetModel.sampleWeights}).
+   */
+  get sampleWeights(): boolean {
+    const sampler = this.layout.names.sampler;
+    return this.cache.sampledOutputs && sampler?.weights !== undefined && sampler.mass !== undefined;
+  }
+
   get cachedLength(): number {
     return this.cache.length;
   }
@@ -242,7 +254,17 @@ export class OnnxCausalLm implements TargetModel {
         `${sample.uniforms.length} uniforms`,
         `two per tree node (${2 * rows})`,
       );
-    await this.run(rows, wantFeatures, greedy ? 'greedy' : sample ? 'sampled' : 'logits', sample);
+    // Weights are asked for where the tokens alone do not decide; without them, the logits do.
+    const rowOutputs: RowOutputs = greedy
+      ? 'greedy'
+      : !sample
+        ? 'logits'
+        : sample.weights !== true
+          ? 'sampled'
+          : this.sampleWeights
+            ? 'weights'
+            : 'logits';
+    await this.run(rows, wantFeatures, rowOutputs, rowOutputs === 'logits' ? null : sample);
     this.pendingRows = rows;
     const features = wantFeatures ? this.features : null;
     if (greedy)
@@ -253,13 +275,23 @@ export class OnnxCausalLm implements TargetModel {
         greedyTokens: this.rowTokens,
         logitSums: this.rowLogitSums,
       };
-    if (sample)
+    if (rowOutputs === 'sampled')
       return {
         rows,
         logits: NO_LOGITS,
         features,
         sampledTokens: this.rowTokens,
         logitSums: this.rowLogitSums,
+      };
+    if (rowOutputs === 'weights')
+      return {
+        rows,
+        logits: NO_LOGITS,
+        features,
+        sampledTokens: this.rowTokens,
+        logitSums: this.rowLogitSums,
+        sampleWeights: this.rowWeights,
+        sampleMasses: this.rowMasses,
       };
     return { rows, logits: this.logits, features };
   }
@@ -328,9 +360,13 @@ export class OnnxCausalLm implements TargetModel {
       this.rowTokens = out[names.greedy.token]!.data as Int32Array;
       this.rowLogitSums = out[names.greedy.logitSum]!.data as Float32Array;
     }
-    if (rowOutputs === 'sampled' && names.sampler && names.greedy) {
+    if ((rowOutputs === 'sampled' || rowOutputs === 'weights') && names.sampler && names.greedy) {
       this.rowTokens = out[names.sampler.token]!.data as Int32Array;
       this.rowLogitSums = out[names.greedy.logitSum]!.data as Float32Array;
+    }
+    if (rowOutputs === 'weights' && names.sampler?.weights && names.sampler.mass) {
+      this.rowWeights = out[names.sampler.weights]!.data as Float32Array;
+      this.rowMasses = out[names.sampler.mass]!.data as Float32Array;
     }
     if (wantFeatures) this.features = out[names.feature]!.data as Float32Array;
   }

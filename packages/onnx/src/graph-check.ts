@@ -88,6 +88,10 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
   if (outputs.logitSum) wantedOutputs.push({ name: outputs.logitSum, field: 'outputs.logitSum', dims: [] });
   if (outputs.sampledToken)
     wantedOutputs.push({ name: outputs.sampledToken, field: 'outputs.sampledToken', dims: [] });
+  if (outputs.sampleWeights)
+    wantedOutputs.push({ name: outputs.sampleWeights, field: 'outputs.sampleWeights', dims: [] });
+  if (outputs.sampleMass)
+    wantedOutputs.push({ name: outputs.sampleMass, field: 'outputs.sampleMass', dims: [] });
   for (let layer = 0; layer < dims.layers; layer++) {
     wantedInputs.push(
       kv(inputs.pastKey, 'inputs.pastKey', layer),

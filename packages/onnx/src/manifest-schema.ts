@@ -193,6 +193,16 @@ export interface ModelOutputs {
    * `rows × vocab` logits.
    */
   readonly sampledToken?: string;
+  /**
+   * Targets, beside `sampledToken`: each of the first k rows' softmax weights at
+   * `sampleTemperature`, `exp((logit − the row's largest) / temperature)` (float32 [1, k, vocab]),
+   * unnormalised, so that verifying a tree drawn from a draft distribution need not fetch the
+   * logits and take their softmax in JavaScript. Given with `sampleMass`; absent in bundles
+   * converted before it existed (manifest version 5 readers ignore it).
+   */
+  readonly sampleWeights?: string;
+  /** Beside `sampleWeights`: each of those rows' sum of weights (float32 [1, k]), as the sampler sums them. */
+  readonly sampleMass?: string;
 }
 
 /**
@@ -400,6 +410,8 @@ export const TARGET_IO: { readonly inputs: ModelInputs; readonly outputs: ModelO
     greedyToken: 'greedy_token',
     logitSum: 'logit_sum',
     sampledToken: 'sampled_token',
+    sampleWeights: 'sample_weights',
+    sampleMass: 'sample_mass',
   },
 };
 

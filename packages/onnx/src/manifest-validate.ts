@@ -333,7 +333,8 @@ function validateContextTokens(
 
 /**
  * A target's in-graph sampler (manifest version 5): `inputs.sampleUniforms`,
- * `inputs.sampleTemperature` and `outputs.sampledToken` together, beside the greedy outputs.
+ * `inputs.sampleTemperature` and `outputs.sampledToken` together, beside the greedy outputs; and
+ * its rows' weights, `outputs.sampleWeights` and `outputs.sampleMass` together, or neither.
  */
 function validateSampler(
   v: Checker,
@@ -357,6 +358,9 @@ function validateSampler(
   v.string(outputs.sampledToken, `${at}.outputs.sampledToken`);
   if (outputs.logitSum === undefined)
     v.fail(`${at}.outputs.logitSum`, 'a logit sum beside outputs.sampledToken', outputs.logitSum);
+  if (outputs.sampleWeights === undefined && outputs.sampleMass === undefined) return;
+  v.string(outputs.sampleWeights, `${at}.outputs.sampleWeights`);
+  v.string(outputs.sampleMass, `${at}.outputs.sampleMass`);
 }
 
 /** Checks a draft→target table: `size` distinct integers below `vocab`. */

@@ -32,9 +32,11 @@ export interface CausalLmLayout {
     greedy?: { token: string; logitSum: string };
     /**
      * Targets since manifest version 5: the uniforms and temperature it draws each row's token
-     * from, and that token (see `ModelOutputs.sampledToken`); absent in older bundles.
+     * from, and that token (see `ModelOutputs.sampledToken`); absent in older bundles. `weights`
+     * and `mass`: the rows' softmax weights and their sums (`ModelOutputs.sampleWeights`), where
+     * the target has them.
      */
-    sampler?: { uniforms: string; temperature: string; token: string };
+    sampler?: { uniforms: string; temperature: string; token: string; weights?: string; mass?: string };
   };
 }
 
@@ -148,6 +150,9 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
               uniforms: model.inputs.sampleUniforms,
               temperature: model.inputs.sampleTemperature,
               token: model.outputs.sampledToken,
+              ...(model.outputs.sampleWeights && model.outputs.sampleMass
+                ? { weights: model.outputs.sampleWeights, mass: model.outputs.sampleMass }
+                : {}),
             },
           }
         : {}),

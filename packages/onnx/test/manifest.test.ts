@@ -220,7 +220,7 @@ describe('parseManifest / validateManifest', () => {
   });
 
   it("accepts a target's greedy outputs as a pair, and only on a target", () => {
-    const { sampledToken: _s, ...greedyOutputs } = TARGET_IO.outputs;
+    const { sampledToken: _s, sampleWeights: _w, sampleMass: _m, ...greedyOutputs } = TARGET_IO.outputs;
     const target = causalLM({ outputs: greedyOutputs });
     expect(validateManifest(manifest(target))).toEqual(manifest(target));
     const { logitSum: _, ...alone } = greedyOutputs;
@@ -246,7 +246,22 @@ describe('parseManifest / validateManifest', () => {
       uniforms: 'sample_uniforms',
       temperature: 'sample_temperature',
       token: 'sampled_token',
+      weights: 'sample_weights',
+      mass: 'sample_mass',
     });
+    // A version-5 target converted before the rows' weights existed draws tokens without them.
+    const { sampleWeights: _w, sampleMass: _m, ...drawing } = TARGET_IO.outputs;
+    const older = causalLM({ inputs: TARGET_IO.inputs, outputs: drawing });
+    expect(validateManifest({ ...manifest(older), version: 5 })).toEqual({ ...manifest(older), version: 5 });
+    expect(causalLmLayout(older).names.sampler).toEqual({
+      uniforms: 'sample_uniforms',
+      temperature: 'sample_temperature',
+      token: 'sampled_token',
+    });
+    const weightsAlone = causalLM({ inputs: TARGET_IO.inputs, outputs: { ...drawing, sampleWeights: 'w' } });
+    expect(errorOf(() => validateManifest({ ...manifest(weightsAlone), version: 5 })).message).toContain(
+      'field "models[0].outputs.sampleMass" must be a non-empty string; found undefined',
+    );
     expect(causalLmLayout(causalLM()).names.sampler).toBeUndefined();
     expect(errorOf(() => validateManifest({ ...current, version: 4 })).message).toContain(
       'field "models[0].inputs.sampleUniforms" must be absent in a version-4 manifest (targets draw tokens in their graph from version 5); found "sample_uniforms"',

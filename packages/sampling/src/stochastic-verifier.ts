@@ -8,7 +8,7 @@ import {
   Xoshiro128,
 } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
-import { childWithToken, followRowTokens } from './row-tokens.js';
+import { checkedToken, childWithToken, followRowTokens } from './row-tokens.js';
 
 import { sampleToken } from './sample.js';
 import {
@@ -52,7 +52,11 @@ const FLOAT32_STEPS = 16777216;
  * JavaScript. Plain and speculative decoding then draw every position's token from the same
  * softmax with the same uniforms, and seeded generations still reproduce whichever drafter
  * drafted them (though not the tokens the logits path draws with the same seed: the target draws
- * in two levels).
+ * in two levels). With sampled candidates and nothing but the temperature shaping the rows, a
+ * target that also returns each row's softmax weights and their sum ({@link weighsRows}) spares
+ * the logits and their softmax in JavaScript the same way: a child is tried on its row's weight
+ * over the row's mass, the whole row is read only after a rejection, and a node without children
+ * takes the token the target drew at its position.
  */
 export class StochasticVerifier implements Verifier {
   readonly name = 'stochastic';
@@ -103,6 +107,18 @@ export class StochasticVerifier implements Verifier {
 
   sampleUniforms(tree: DraftTree, contextLength: number, out: Float32Array): boolean {
     if (this.shaped || tree.candidateKind !== 'deterministic') return false;
+    this.writeUniforms(tree, contextLength, out);
+    return true;
+  }
+
+  weighsRows(tree: DraftTree, contextLength: number, out: Float32Array): boolean {
+    if (this.shaped || tree.candidateKind === 'deterministic') return false;
+    this.writeUniforms(tree, contextLength, out);
+    return true;
+  }
+
+  /** Each node's uniform, its position's (as plain decoding draws it), split into two float32 ones. */
+  private writeUniforms(tree: DraftTree, contextLength: number, out: Float32Array): void {
     for (let i = 0; i < tree.size; i++) {
       this.positionRng.seedStream(this.seedValue, contextLength + tree.depths[i]);
       // The position's uniform split into two float32 ones: its first 24 bits and its next 24.
@@ -111,11 +127,14 @@ export class StochasticVerifier implements Verifier {
       out[2 * i] = first / FLOAT32_STEPS;
       out[2 * i + 1] = Math.floor((scaled - first) * FLOAT32_STEPS) / FLOAT32_STEPS;
     }
-    return true;
   }
 
   verify(input: VerifyInput, result: VerifyResult): void {
-    const { tree, logits, vocabSize, sampledTokens, logitSums } = input;
+    const { tree, logits, vocabSize, sampledTokens, logitSums, sampleWeights, sampleMasses } = input;
+    if (sampledTokens !== undefined && logitSums !== undefined && sampleWeights && sampleMasses) {
+      this.verifyWeighed(input, sampledTokens, logitSums, sampleWeights, sampleMasses, result);
+      return;
+    }
     if (sampledTokens !== undefined && logitSums !== undefined) {
       followRowTokens(tree, sampledTokens, logitSums, input.contextLength, result);
       return;
@@ -129,12 +148,7 @@ export class StochasticVerifier implements Verifier {
     penalties?.sync(input.context, input.contextLength, input.promptLength);
     const kind = tree.candidateKind;
     const sampled = kind !== 'deterministic';
-    const q = tree.draftDistributions;
-    if (sampled && (!q || q.length < tree.size * vocabSize)) {
-      throw new ContractError(
-        `a sampled draft tree of ${tree.size} nodes needs ${tree.size} draft distribution rows`,
-      );
-    }
+    const q = sampled ? this.draftRows(tree, vocabSize) : null;
     let node = 0;
     let length = 1;
     result.path[0] = 0;
@@ -166,10 +180,58 @@ export class StochasticVerifier implements Verifier {
   }
 
   /**
+   * {@link verify} of a tree drawn from a draft distribution, on each row's softmax weights and
+   * their sum computed in the target (`sampleWeights`, `sampleMasses`, for the uniforms
+   * {@link weighsRows} wrote): a child is tried on its row's weight over the row's mass alone, the
+   * whole row becomes a distribution only once a child is rejected, and a node without children
+   * takes the token the target drew for it at its position, as plain decoding draws it.
+   */
+  private verifyWeighed(
+    input: VerifyInput,
+    sampledTokens: Int32Array,
+    logitSums: Float32Array,
+    weights: Float32Array,
+    masses: Float32Array,
+    result: VerifyResult,
+  ): void {
+    const { tree, vocabSize } = input;
+    const q = this.draftRows(tree, vocabSize);
+    if (this.probs.length !== vocabSize) this.probs = new Float64Array(vocabSize);
+    const distinct = tree.candidateKind === 'sampled-distinct';
+    let node = 0;
+    let length = 1;
+    result.path[0] = 0;
+    while (true) {
+      const drawn = checkedToken(sampledTokens, logitSums, node, input.contextLength - 1 + tree.depths[node]);
+      const next = this.trySampled(node, input, this.probs, q, distinct, weights, 1 / masses[node]!);
+      if (next < 0) {
+        result.bonusToken = tree.firstChild(node) < 0 ? drawn : sampleToken(this.probs, vocabSize, this.rng);
+        break;
+      }
+      result.path[length++] = next;
+      node = next;
+    }
+    result.pathLength = length;
+  }
+
+  /** The draft distribution rows of a tree drawn from one, checked to cover every node. */
+  private draftRows(tree: DraftTree, vocabSize: number): Float32Array {
+    const q = tree.draftDistributions;
+    if (!q || q.length < tree.size * vocabSize) {
+      throw new ContractError(
+        `a sampled draft tree of ${tree.size} nodes needs ${tree.size} draft distribution rows`,
+      );
+    }
+    return q;
+  }
+
+  /**
    * Children were drawn from q: accept c with min(1, p(c)/q_c(c)), else p ← norm(max(p − q_c, 0)),
    * where q_c is q for i.i.d. draws and, for draws without replacement (`distinct`), q over the
    * tokens not drawn before c, renormalised. A rejected token's residual is 0, so the earlier
-   * children need no masking in the residual: max(0 − q_c, 0) is 0 for them either way.
+   * children need no masking in the residual: max(0 − q_c, 0) is 0 for them either way. p is
+   * `probs`, or, given the row's `weights`, their row times `inverseMass` until the first rejection
+   * writes it into `probs`.
    */
   private trySampled(
     node: number,
@@ -177,11 +239,15 @@ export class StochasticVerifier implements Verifier {
     probs: Float64Array,
     q: Float32Array,
     distinct: boolean,
+    weights: Float32Array | null = null,
+    inverseMass = 1,
   ): number {
     const { tree, vocabSize } = input;
     const row = node * vocabSize;
     /** q's mass on the children rejected so far (draws without replacement). */
     let drawn = 0;
+    /** Whether `probs` holds p (from the start on the logits path). */
+    let written = weights === null;
     for (let c = node + 1; c < tree.size; c++) {
       if (tree.parents[c] !== node) continue;
       const token = tree.tokens[c];
@@ -189,7 +255,12 @@ export class StochasticVerifier implements Verifier {
       const qc = q[row + token] * scale;
       if (!(qc > 0 && Number.isFinite(qc)))
         throw new ContractError(`draft token ${token} at tree node ${c} has draft probability ${qc}`);
-      if (this.rng.nextFloat() * qc < probs[token]) return c;
+      const pc = written ? probs[token] : (weights as Float32Array)[row + token] * inverseMass;
+      if (this.rng.nextFloat() * qc < pc) return c;
+      if (!written) {
+        for (let i = 0; i < vocabSize; i++) probs[i] = (weights as Float32Array)[row + i] * inverseMass;
+        written = true;
+      }
       let sum = 0;
       for (let i = 0; i < vocabSize; i++) {
         const residual = Math.max(probs[i] - q[row + i] * scale, 0);

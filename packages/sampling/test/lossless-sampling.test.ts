@@ -19,6 +19,7 @@ import {
   type ToyDraftSampling,
   ToyLanguageModel,
   ToyTarget,
+  type ToyTargetOptions,
 } from '@treespec/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -110,8 +111,13 @@ function makeDecoder(verifier: Verifier, drafter: Drafter) {
   return new SpeculativeDecoder({ target, drafter, verifier });
 }
 
-function toyDrafter(quality: ToyDraftQuality, growth: TreeGrowth, sample?: ToyDraftSampling) {
-  const target = new ToyTarget(model);
+function toyDrafter(
+  quality: ToyDraftQuality,
+  growth: TreeGrowth,
+  sample?: ToyDraftSampling,
+  targetOptions?: ToyTargetOptions,
+) {
+  const target = new ToyTarget(model, targetOptions);
   const drafter = new ToyDrafter({ target, growth, quality, sample });
   return Object.assign(drafter, { target });
 }
@@ -184,6 +190,47 @@ describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
         }, 60_000);
       }
     }
+  }
+});
+
+describe('stochastic verification of sampled trees on the weights a target computes is lossless (chi-square, alpha 1e-3)', () => {
+  const cases: Array<[string, SamplingOptions, string, ToyDraftQuality, boolean]> = [
+    [...processors[0]!, ...drafters[1]!, false],
+    [...processors[0]!, ...drafters[1]!, true],
+    [...processors[1]!, ...drafters[0]!, true],
+    [...processors[1]!, ...drafters[1]!, false],
+  ];
+  let seedBase = 900_000;
+  for (const [processorName, options, drafterName, quality, distinct] of cases) {
+    seedBase += SAMPLES;
+    const base = seedBase;
+    const draws = distinct ? 'three children per node without replacement' : 'two children per node';
+    it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${draws}`, async () => {
+      const verifier = new StochasticVerifier(options);
+      const paths = [[0, 0, 0], [0, 1], [1, 0], [1, 1], ...(distinct ? [[2], [0, 2]] : [])];
+      const sample = { temperature: 1, seed: base, distinct };
+      const drafter = toyDrafter(quality, new StaticTreeGrowth(new StaticTreeShape(paths)), sample, {
+        sampledTokens: true,
+        sampleWeights: true,
+      });
+      // Every verification of a drafted tree asks the target for its rows' weights.
+      const asked = new Set<string>();
+      const verify = drafter.target.verify.bind(drafter.target);
+      drafter.target.verify = (tree, callOptions) => {
+        if (tree.size > 1) asked.add(callOptions?.sample?.weights === true ? 'weights' : 'logits');
+        return verify(tree, callOptions);
+      };
+      const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base);
+      const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
+      record(
+        `${processorName}, ${drafterName} sampling drafter (${distinct ? '3 distinct' : '2'} children), row weights`,
+        test,
+        tau,
+      );
+      expect([...asked]).toEqual(['weights']);
+      expect(test.pValue).toBeGreaterThan(ALPHA);
+      expect(tau).toBeGreaterThan(1.2);
+    }, 60_000);
   }
 });
 

@@ -24,6 +24,12 @@ export interface ToyTargetOptions {
    * ONNX target with an in-graph sampler does. Default false.
    */
   sampledTokens?: boolean;
+  /**
+   * With `sampledTokens`: also return each row's softmax weights and their sum in place of the
+   * logits when a verification asks (`sample` with `weights`), as an ONNX target with the
+   * sampler's weights outputs does. Default false.
+   */
+  sampleWeights?: boolean;
 }
 
 /**
@@ -38,6 +44,7 @@ export class ToyTarget implements TargetModel {
   readonly maxContext: number;
   readonly greedyTokens: boolean;
   readonly sampledTokens: boolean;
+  readonly sampleWeights: boolean;
   /** Number of `verify` calls since construction. */
   verifyCalls = 0;
   /** Number of `prefill` calls since construction. */
@@ -50,6 +57,8 @@ export class ToyTarget implements TargetModel {
   private featureBuffer = new Float32Array(0);
   private tokenBuffer = new Int32Array(0);
   private sumBuffer = new Float32Array(0);
+  private weightBuffer = new Float32Array(0);
+  private massBuffer = new Float32Array(0);
   private readonly scratch: Int32Array;
   private lastTree: DraftTree | null = null;
 
@@ -60,6 +69,7 @@ export class ToyTarget implements TargetModel {
     this.featureSize = requireInteger('featureSize', options.featureSize ?? 0, 0);
     this.greedyTokens = options.greedyTokens ?? false;
     this.sampledTokens = options.sampledTokens ?? false;
+    this.sampleWeights = this.sampledTokens && (options.sampleWeights ?? false);
     this.cache = new Int32Array(this.maxContext);
     this.scratch = new Int32Array(model.order);
   }
@@ -122,7 +132,8 @@ export class ToyTarget implements TargetModel {
     if (call === this.nanOnVerifyCall) this.logitsBuffer[0] = Number.NaN;
     this.lastTree = tree;
     if (this.greedyTokens && options?.greedy) return this.greedyStep(rows, options);
-    if (this.sampledTokens && options?.sample) return this.sampledStep(rows, options, options.sample);
+    if (this.sampledTokens && options?.sample && (options.sample.weights !== true || this.sampleWeights))
+      return this.sampledStep(rows, options, options.sample);
     return this.step(rows, options);
   }
 
@@ -167,7 +178,8 @@ export class ToyTarget implements TargetModel {
   /**
    * Each row's token drawn as an ONNX target's in-graph sampler draws it (a block of the
    * vocabulary by the first uniform, a token within it by the second; blocks of the power of two
-   * above the vocabulary's square root), and logit sums, in place of the logits.
+   * above the vocabulary's square root), and logit sums, in place of the logits; with
+   * `sample.weights`, the rows' float32 weights and their sums too.
    */
   private sampledStep(rows: number, options: TargetCallOptions, sample: RowSampling): TargetStep {
     this.ensureRowOutputs(rows);
@@ -190,12 +202,20 @@ export class ToyTarget implements TargetModel {
       const within = Array.from(weights.subarray(block * size, (block + 1) * size));
       this.tokenBuffer[r] = block * size + inverseCdf(within, sample.uniforms[2 * r + 1] as number);
       this.sumBuffer[r] = sum;
+      this.weightBuffer.set(weights, offset);
+      this.massBuffer[r] = blockWeights.reduce((a, w) => a + w, 0);
     }
-    return {
+    const step = {
       ...this.step(rows, options),
       logits: new Float32Array(0),
       sampledTokens: this.tokenBuffer.subarray(0, rows),
       logitSums: this.sumBuffer.subarray(0, rows),
+    };
+    if (sample.weights !== true) return step;
+    return {
+      ...step,
+      sampleWeights: this.weightBuffer.subarray(0, rows * vocab),
+      sampleMasses: this.massBuffer.subarray(0, rows),
     };
   }
 
@@ -203,6 +223,8 @@ export class ToyTarget implements TargetModel {
     if (this.tokenBuffer.length < rows) {
       this.tokenBuffer = new Int32Array(rows * 2);
       this.sumBuffer = new Float32Array(rows * 2);
+      this.weightBuffer = new Float32Array(rows * 2 * this.vocabSize);
+      this.massBuffer = new Float32Array(rows * 2);
     }
   }
 
