@@ -51,8 +51,8 @@ export function sampledTokens(
   const padded =
     blocks * size > vocab ? g.op('Pad', [weights, g.int64([0, 0, 0, blocks * size - vocab])]) : weights;
   const blocked = g.op('Reshape', [padded, g.int64([0, blocks, size])]);
-  // Each block's weight as a product with ones: ONNX Runtime's CumSum over a whole row cost 27 µs
-  // a row of 8192 tokens, and a reduction is refused on WebGPU over a call's empty rows.
+  // Each block's weight as a product with ones: ONNX Runtime's CumSum over a whole row of 8192
+  // tokens cost 27 µs, and a reduction is refused on WebGPU over a call's empty rows.
   const blockWeights = g.op('Reshape', [
     g.op('MatMul', [blocked, g.float32(new Array<number>(size).fill(1), [size, 1])]),
     g.int64([0, blocks]),
