@@ -275,23 +275,14 @@ export class OnnxCausalLm implements TargetModel {
         greedyTokens: this.rowTokens,
         logitSums: this.rowLogitSums,
       };
-    if (rowOutputs === 'sampled')
+    if (rowOutputs === 'sampled' || rowOutputs === 'weights')
       return {
         rows,
         logits: NO_LOGITS,
         features,
         sampledTokens: this.rowTokens,
         logitSums: this.rowLogitSums,
-      };
-    if (rowOutputs === 'weights')
-      return {
-        rows,
-        logits: NO_LOGITS,
-        features,
-        sampledTokens: this.rowTokens,
-        logitSums: this.rowLogitSums,
-        sampleWeights: this.rowWeights,
-        sampleMasses: this.rowMasses,
+        ...(rowOutputs === 'weights' ? { sampleWeights: this.rowWeights, sampleMasses: this.rowMasses } : {}),
       };
     return { rows, logits: this.logits, features };
   }

@@ -122,6 +122,25 @@ function toyDrafter(
   return Object.assign(drafter, { target });
 }
 
+/**
+ * The drafter of the sampled-tree tests: two children per node drawn i.i.d., or three drawn
+ * without replacement (`distinct`), from its draft distribution at temperature 1.
+ */
+function samplingDrafter(
+  quality: ToyDraftQuality,
+  distinct: boolean,
+  seed: number,
+  targetOptions?: ToyTargetOptions,
+) {
+  const paths = [[0, 0, 0], [0, 1], [1, 0], [1, 1], ...(distinct ? [[2], [0, 2]] : [])];
+  const growth = new StaticTreeGrowth(new StaticTreeShape(paths));
+  return toyDrafter(quality, growth, { temperature: 1, seed, distinct }, targetOptions);
+}
+
+/** How {@link samplingDrafter} draws, for test names. */
+const drawsOf = (distinct: boolean) =>
+  distinct ? 'three children per node without replacement' : 'two children per node';
+
 const processors: Array<[string, SamplingOptions]> = [
   ['temperature 0.7', { temperature: 0.7 }],
   ['temperature 1.3', { temperature: 1.3 }],
@@ -162,12 +181,9 @@ describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
       for (const distinct of [false, true]) {
         seedBase += SAMPLES;
         const base = seedBase;
-        const draws = distinct ? 'three children per node without replacement' : 'two children per node';
-        it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${draws}`, async () => {
+        it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${drawsOf(distinct)}`, async () => {
           const verifier = new StochasticVerifier(options);
-          const paths = [[0, 0, 0], [0, 1], [1, 0], [1, 1], ...(distinct ? [[2], [0, 2]] : [])];
-          const sample = { temperature: 1, seed: base, distinct };
-          const drafter = toyDrafter(quality, new StaticTreeGrowth(new StaticTreeShape(paths)), sample);
+          const drafter = samplingDrafter(quality, distinct, base);
           const kinds = new Set<string>();
           const { counts, tau } = await speculativeCounts(
             makeDecoder(verifier, drafter),
@@ -204,15 +220,9 @@ describe('stochastic verification of sampled trees on the weights a target compu
   for (const [processorName, options, drafterName, quality, distinct] of cases) {
     seedBase += SAMPLES;
     const base = seedBase;
-    const draws = distinct ? 'three children per node without replacement' : 'two children per node';
-    it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${draws}`, async () => {
+    it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${drawsOf(distinct)}`, async () => {
       const verifier = new StochasticVerifier(options);
-      const paths = [[0, 0, 0], [0, 1], [1, 0], [1, 1], ...(distinct ? [[2], [0, 2]] : [])];
-      const sample = { temperature: 1, seed: base, distinct };
-      const drafter = toyDrafter(quality, new StaticTreeGrowth(new StaticTreeShape(paths)), sample, {
-        sampledTokens: true,
-        sampleWeights: true,
-      });
+      const drafter = samplingDrafter(quality, distinct, base, { sampledTokens: true, sampleWeights: true });
       // Every verification of a drafted tree asks the target for its rows' weights.
       const asked = new Set<string>();
       const verify = drafter.target.verify.bind(drafter.target);
