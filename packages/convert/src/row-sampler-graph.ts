@@ -27,10 +27,9 @@ export function samplerBlockSize(vocab: number): number {
  * chosen block's weights only; a block's weight is its weights' product with ones. The row's
  * largest logit, subtracted before `Exp`, is the one at its greedy token, and every count is a
  * cumulative sum's last column: no reduction, which WebGPU refuses over the empty rows of a call
- * that draws nothing. Given the names, the rows'
- * weights (`exp((logit − largest) / temperature)`, [1, k, vocab]) and their sums over the blocks
- * ([1, k]) are outputs too: the distribution a tree drawn from a draft distribution is verified
- * against.
+ * that draws nothing. Given the names, the rows' weights (`exp((logit − largest) / temperature)`,
+ * [1, k, vocab]) and their sums over the blocks ([1, k]) are outputs too: the distribution a tree
+ * drawn from a draft distribution is verified against.
  */
 export function sampledTokens(
   g: GraphBuilder,

@@ -254,16 +254,7 @@ export class OnnxCausalLm implements TargetModel {
         `${sample.uniforms.length} uniforms`,
         `two per tree node (${2 * rows})`,
       );
-    // Weights are asked for where the tokens alone do not decide; without them, the logits do.
-    const rowOutputs: RowOutputs = greedy
-      ? 'greedy'
-      : !sample
-        ? 'logits'
-        : sample.weights !== true
-          ? 'sampled'
-          : this.sampleWeights
-            ? 'weights'
-            : 'logits';
+    const rowOutputs = this.verifiedRowOutputs(greedy, sample);
     await this.run(rows, wantFeatures, rowOutputs, rowOutputs === 'logits' ? null : sample);
     this.pendingRows = rows;
     const features = wantFeatures ? this.features : null;
@@ -291,6 +282,18 @@ export class OnnxCausalLm implements TargetModel {
     if (this.pendingRows === 0) throw new ContractError('commit() needs a verify() first');
     this.cache.commit(plan.slots, plan.count);
     this.pendingRows = 0;
+  }
+
+  /**
+   * What a verification reads of its rows: greedy tokens, drawn tokens, drawn tokens with the
+   * rows' weights (asked for where the tokens alone do not decide), or, where the model lacks
+   * what was asked, the logits.
+   */
+  private verifiedRowOutputs(greedy: boolean, sample: RowSampling | null): RowOutputs {
+    if (greedy) return 'greedy';
+    if (!sample) return 'logits';
+    if (sample.weights !== true) return 'sampled';
+    return this.sampleWeights ? 'weights' : 'logits';
   }
 
   /** Releases the session; later calls do nothing. */

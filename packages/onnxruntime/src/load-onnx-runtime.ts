@@ -56,9 +56,9 @@ export function loadedOnnxRuntime(): OnnxRuntime | undefined {
 /**
  * Loads ONNX Runtime from `source` once per process and returns it; later calls return the same
  * runtime. ONNX Runtime's telemetry is switched off (`ORT_DISABLE_TELEMETRY=1`) unless the
- * process set `ORT_DISABLE_TELEMETRY` itself. Without `source`: the runtime already loaded, else `bundled`. A process holds one ONNX
- * Runtime (two native builds would share one library name), so asking for the other source once
- * one is loaded fails.
+ * process set `ORT_DISABLE_TELEMETRY` itself. Without `source`: the runtime already loaded, else
+ * `bundled`. A process holds one ONNX Runtime (two native builds would share one library name), so
+ * asking for the other source once one is loaded fails.
  * @throws OnnxRuntimeUnavailableError when the source is not installed, has no build for this
  *   platform, cannot be loaded, or another source is loaded already.
  */
