@@ -57,6 +57,7 @@ export {
   StaticTreeGrowth,
   StaticTreeShape,
   type TreeGrowth,
+  type TreePricing,
 } from './tree-growth.js';
 export {
   MASKED_BIAS,

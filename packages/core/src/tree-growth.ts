@@ -72,7 +72,40 @@ export interface TreeGrowth {
    * a budget controller sets it before each step. Buffers stay sized for the full capacity.
    */
   capNext?(depth: number, nodes: number): void;
+  /**
+   * Optional: sizes the trees begun from now on by their value (null: by the caps alone). Each
+   * tree then grows another depth only while its best frontier node is expected to pay for the
+   * draft call and the row it adds, and keeps, within the caps, the nodes whose calibrated chances
+   * give the most expected tokens per ms under `pricing`. A budget controller sets it.
+   */
+  priceNext?(pricing: TreePricing | null): void;
+  /** Optional: depths the last tree grew (its draft-model calls), which a priced tree decides itself. */
+  readonly grownDepth?: number;
+  /** Optional: drafted tokens the last priced tree expects the target to accept (NaN if unpriced). */
+  readonly expectedAccepted?: number;
 }
+
+/**
+ * What a tree's nodes are worth and what they cost, for growths sized by value
+ * ({@link TreeGrowth.priceNext}): the measured costs of this machine and a calibration of the
+ * drafter's probabilities against what the target accepted.
+ */
+export interface TreePricing {
+  /** The chance that the target accepts a node at `depth` whose cumulative draft probability is `probability`. */
+  chance(depth: number, probability: number): number;
+  /** Milliseconds of verifying a tree of `rows` nodes, the root included. */
+  verifyMs(rows: number): number;
+  /** Milliseconds of drafting `depth` depths (0: none). */
+  draftMs(depth: number): number;
+  /** Milliseconds a step costs beside drafting and verification. */
+  readonly stepMs: number;
+}
+
+/**
+ * A frontier node's best child is expected to be accepted this share as often as the node: the
+ * growth expands another depth when that child would pay for its draft call and row.
+ */
+const CHILD_SHARE = 0.85;
 
 /** Shared bookkeeping: generated nodes in flat arrays indexed by node id. */
 abstract class GrowthNodes {
@@ -173,7 +206,11 @@ export const DYNAMIC_TREE_DEFAULTS: Readonly<
  * next depths the `frontier` (default `topK`) newest nodes with the highest cumulative score are
  * expanded, each into `topK` children; then every generated node is reranked by cumulative score
  * and the best `totalTokens - 1` are kept beside the root. A child never scores above its parent and ties go to the node
- * generated first (ancestors come first), so the kept set is always a connected tree.
+ * generated first (ancestors come first), so the kept set is always a connected tree. Priced
+ * ({@link DynamicTreeGrowth.priceNext}), it stops at the first depth whose best frontier node does
+ * not pay for its draft call and row, and keeps the nodes by calibrated chance instead (a chance
+ * never above the parent's, so the kept set stays connected), as many as give the most expected
+ * tokens per ms.
  */
 export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   readonly topK: number;
@@ -194,6 +231,14 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   private nodeCap: number;
   private readonly order: Int32Array;
   private readonly treeIndex: Int32Array;
+  private pricing: TreePricing | null = null;
+  /** Per generated node, its calibrated chance (never above its parent's); valid below `priced`. */
+  private readonly chance: Float64Array;
+  private priced = 0;
+  /** Nodes the priced tree keeps so far (the best by chance), and its expected tokens per ms. */
+  private keep = 0;
+  private rate = 0;
+  private accepted = Number.NaN;
 
   constructor(options: DynamicTreeOptions = {}) {
     const topK = requireInteger('topK', options.topK ?? DYNAMIC_TREE_DEFAULTS.topK, 1, 4096);
@@ -223,6 +268,22 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.nodeCap = totalTokens - 1;
     this.order = new Int32Array(this.maxNodes);
     this.treeIndex = new Int32Array(this.maxNodes);
+    this.chance = new Float64Array(this.maxNodes);
+  }
+
+  /** Sizes later trees by their value under `pricing` (null: by the caps alone). */
+  priceNext(pricing: TreePricing | null): void {
+    this.pricing = pricing;
+  }
+
+  /** Depths the last tree grew. */
+  get grownDepth(): number {
+    return this.currentDepth;
+  }
+
+  /** Drafted tokens the last priced tree expects accepted; NaN when it was not priced. */
+  get expectedAccepted(): number {
+    return this.accepted;
   }
 
   /** Caps later trees at `depth` depths and `nodes` kept draft nodes (clamped to the budget). */
@@ -235,6 +296,9 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.beginNodes(rootToken);
     this.currentDepth = 0;
     this.newestStart = 0;
+    this.chance[0] = 1;
+    this.priced = 1;
+    this.accepted = Number.NaN;
   }
 
   nextFrontier(out: Int32Array): number {
@@ -265,6 +329,17 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
       count++;
     }
     if (this.score[out[0]] < this.minFrontierLogProb) return 0;
+    const pricing = this.pricing;
+    if (pricing) {
+      this.rankByValue(pricing);
+      let best = 0;
+      for (let j = 0; j < count; j++) best = Math.max(best, this.chance[out[j]]);
+      const d = this.currentDepth;
+      const rows = this.keep + 1;
+      const added =
+        pricing.draftMs(d + 1) - pricing.draftMs(d) + pricing.verifyMs(rows + 1) - pricing.verifyMs(rows);
+      if (best * CHILD_SHARE < this.rate * added) return 0;
+    }
     this.currentDepth++;
     this.newestStart = end;
     return count;
@@ -278,14 +353,59 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     return this.pushNode(parent, token, logProb);
   }
 
+  /**
+   * Prices the nodes generated since the last call, then ranks every node by chance into `order`
+   * and sets `keep` to the count, within the node cap, with the most expected tokens per ms
+   * (`rate`), and `accepted` to their expected accepted tokens.
+   */
+  private rankByValue(pricing: TreePricing): void {
+    const { chance, order } = this;
+    for (let id = this.priced; id < this.generated; id++) {
+      const own = pricing.chance(this.depth[id], Math.exp(this.score[id]));
+      chance[id] = Math.min(own, chance[this.parent[id]]);
+    }
+    this.priced = this.generated;
+    const total = this.generated - 1;
+    // Insertion by chance (desc, id asc): a parent ranks before its children.
+    for (let i = 0; i < total; i++) {
+      const id = i + 1;
+      let pos = i;
+      while (pos > 0 && chance[order[pos - 1]] < chance[id]) {
+        order[pos] = order[pos - 1];
+        pos--;
+      }
+      order[pos] = id;
+    }
+    const draft = pricing.draftMs(this.currentDepth) + pricing.stepMs;
+    let sum = 1;
+    this.keep = 0;
+    this.rate = 1 / (draft + pricing.verifyMs(1));
+    this.accepted = 0;
+    const most = Math.min(this.nodeCap, total);
+    for (let k = 1; k <= most; k++) {
+      sum += chance[order[k - 1]];
+      const rate = sum / (draft + pricing.verifyMs(k + 1));
+      if (rate > this.rate) {
+        this.rate = rate;
+        this.keep = k;
+        this.accepted = sum - 1;
+      }
+    }
+  }
+
   finish(tree: DraftTree): void {
     const total = this.generated - 1;
-    const keep = Math.min(this.nodeCap, total);
     const order = this.order;
-    for (let i = 0; i < total; i++) order[i] = i + 1;
     const score = this.score;
-    const byRank = order.subarray(0, total);
-    byRank.sort((a, b) => score[b] - score[a] || a - b);
+    let keep: number;
+    if (this.pricing) {
+      this.rankByValue(this.pricing);
+      keep = this.keep;
+    } else {
+      keep = Math.min(this.nodeCap, total);
+      for (let i = 0; i < total; i++) order[i] = i + 1;
+      order.subarray(0, total).sort((a, b) => score[b] - score[a] || a - b);
+    }
     const kept = order.subarray(0, keep);
     const depth = this.depth;
     kept.sort((a, b) => depth[a] - depth[b] || score[b] - score[a] || a - b);

@@ -9,10 +9,12 @@ import {
   requireInteger,
   requireNumber,
   type TreeGrowth,
+  type TreePricing,
 } from '@treespec/core';
 import { AcceptanceCalibration } from './acceptance-calibration.js';
 import { draftCost, FRESH, type SizedCost, StepCostModel, TRUSTED } from './cost-model.js';
 import { FeatureBacklog } from './feature-backlog.js';
+import { NodeChances } from './node-chances.js';
 import { RobustAverage } from './robust-average.js';
 
 /** A model drafter and the growth it drafts with, which must support per-step caps. */
@@ -75,6 +77,14 @@ export interface BudgetControllerOptions {
    * picks the drafter for greedy or sampling generations. Default false.
    */
   fixed?: boolean;
+  /**
+   * Size greedy generations' trees by value where the drafter's growth can
+   * ({@link TreeGrowth.priceNext}): each step's tree grows and keeps what this step's own draft
+   * probabilities, calibrated against what the target accepted, pay for at the measured prices.
+   * False: choose each step's caps among candidate sizes by their average acceptance, as sampling
+   * generations always do. Default true.
+   */
+  valueTrees?: boolean;
   /** Clock in milliseconds (tests drive it). Default `performance.now`. */
   clock?: () => number;
 }
@@ -116,6 +126,15 @@ const FAR_AHEAD_AGE = 4;
  * measurements rather than by a line through its neighbours'.
  */
 const NODE_SIZES = [1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 96, 128];
+
+/**
+ * Smoothing of the drafting rate of trees sized by value (about the last 30 steady steps): each
+ * tree already shrinks where the text is hard, to a root verified alone at the price of one draft
+ * call, so a short hard stretch should not start a run of plain steps; a long one still does. In
+ * the replay of the development prompts (docs/benchmarks.md) 0.03 ran 1.30–1.34× where the
+ * controller's own smoothing (0.1) ran 1.27–1.33× (two cost tables, three seeds each, in session 36).
+ */
+const DRAFTING_SMOOTHING = 0.03;
 
 /** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
 class Regime {
@@ -164,6 +183,23 @@ class Regime {
   /** Its largest candidate (a fixed budget, the first probe) and the one nearest the start tree. */
   full = 0;
   start = 0;
+  /**
+   * Whether its trees are sized by value once the start trees are drafted: each step's growth
+   * prices its own nodes ({@link TreeGrowth.priceNext}) within the largest candidate, rather than
+   * the controller capping it at the candidate whose average acceptance rates best.
+   */
+  readonly valued: boolean;
+  /** Chances of acceptance by depth and draft probability, for trees sized by value. */
+  readonly chances: NodeChances;
+  /**
+   * Expected tokens (plain moving average) and ms (the overhead included, spikes dropped) of its
+   * steady drafted steps: the rate of drafting, for trees sized by value.
+   */
+  draftingTokens = Number.NaN;
+  draftingSteps = 0;
+  readonly draftingMs: RobustAverage;
+  /** A probe out of plain decoding drafted: the next steady step starts the drafting rate again. */
+  rerate = false;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -177,8 +213,10 @@ class Regime {
      * start tree for greedy generations, whose deep chains are what pays there and which one probe
      * of it finds; the best-rated tree for sampling ones, where acceptance falls with depth and a
      * probe of the start tree cost two to three plain tokens for the one or two it committed.
+     * Trees sized by value probe with a tree sized by value, which is small where drafts are poor.
      */
     readonly farProbe: 'start' | 'best',
+    valued: boolean,
   ) {
     this.calibration = new AcceptanceCalibration(maxDepth, smoothing);
     this.catchUp = draftCost(maxDepth, smoothing);
@@ -189,8 +227,27 @@ class Regime {
     this.depthCap = part.growth.maxDepth;
     this.entering = new RobustAverage(smoothing);
     this.starting = new RobustAverage(smoothing);
+    this.valued = valued && part.growth.priceNext !== undefined;
+    this.chances = new NodeChances(maxDepth);
+    this.draftingMs = new RobustAverage(DRAFTING_SMOOTHING);
     // A long run is no spike: a generation that drafts throughout is one run.
     this.runLength = new RobustAverage(smoothing, Number.POSITIVE_INFINITY);
+  }
+
+  /** Records a steady drafted step: its expected tokens and its ms. */
+  recordDrafting(tokens: number, ms: number): void {
+    if (this.rerate) {
+      this.rerate = false;
+      this.draftingSteps = 0;
+      this.draftingMs.clear();
+    }
+    this.draftingSteps++;
+    this.draftingTokens =
+      this.draftingSteps === 1
+        ? tokens
+        : this.draftingTokens +
+          Math.max(DRAFTING_SMOOTHING, 1 / this.draftingSteps) * (tokens - this.draftingTokens);
+    this.draftingMs.record(ms);
   }
 
   /** Ends the current run of drafted steps, if any, recording its length. */
@@ -218,15 +275,31 @@ class Regime {
  * - Costs are measured during generation ({@link StepCostModel}): drafting by depth from `propose`
  *   to its return, verification by tree size from there to `observe`, and the overhead between
  *   steps; spikes are dropped.
- * - Acceptance comes from the drafter's own probabilities: for every candidate (depth, nodes) the
- *   probability mass its tree would have at each depth, taken from the trees actually drafted,
- *   turned into chances by a per-depth {@link AcceptanceCalibration} against what was accepted.
+ * - Greedy generations size each tree by value (`valueTrees`, where the drafter's growth supports
+ *   {@link TreeGrowth.priceNext}): after the start trees, every drafted step hands the growth the
+ *   measured prices (verification by rows along a line through the measured sizes, drafting by
+ *   depth) and {@link NodeChances} — the drafter's probabilities calibrated per depth and
+ *   probability band against what the target accepted — and the growth grows a depth while its
+ *   best frontier node pays for the draft call and row, then keeps the nodes with the most
+ *   expected tokens per ms, none at all where nothing pays. A tree thus follows this step's own
+ *   confidence, deep where the text is predictable, a root alone where it is not, rather than an
+ *   average of the last trees'; the plain-or-draft choice below rates it by its drafted steps'
+ *   expected tokens per ms ({@link DRAFTING_SMOOTHING}), afresh after each probe out of plain
+ *   decoding. On the replay of the development prompts (docs/benchmarks.md) this ran 1.25–1.48×
+ *   plain decoding where choosing among candidates ran 1.17–1.40× and the best fixed tree
+ *   1.29–1.43×.
+ * - Otherwise (sampling generations, `valueTrees: false`) acceptance comes from the drafter's own
+ *   probabilities: for every candidate (depth, nodes) the probability mass its tree would have at
+ *   each depth, taken from the trees actually drafted, turned into chances by a per-depth
+ *   {@link AcceptanceCalibration} against what was accepted, and each step drafts the candidate
+ *   with the best expected rate.
  * - It starts with the start tree (one known to be good for the model family), times a plain
  *   step, and from then on takes the best candidate it has seen; every `probeEvery` steps it
  *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
  *   one size up from the best later. When plain steps win it tries the best tree again after
  *   `probeEvery` plain steps if that tree came close, else after `2 * probeEvery` the start tree
- *   in greedy generations and the best tree in sampling ones;
+ *   in greedy generations (a tree sized by value where they are) and the best tree in sampling
+ *   ones;
  *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is priced by plain
  *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
  *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
@@ -322,6 +395,10 @@ export class BudgetController implements Drafter {
     timed: 0,
   };
   private predictedMs = 0;
+  /** Whether this step's tree is sized by value ({@link Regime.valued}), under {@link BudgetController.pricing}. */
+  private pricedStep = false;
+  /** What trees sized by value read: this controller's prices and the active regime's chances. */
+  private readonly pricing: TreePricing;
 
   constructor(part: ControlledDrafter, options: BudgetControllerOptions = {}) {
     const parts = options.sampling ? [part, options.sampling] : [part];
@@ -378,6 +455,7 @@ export class BudgetController implements Drafter {
       this.smoothing,
       this.probeEvery,
       'start',
+      !this.fixed && (options.valueTrees ?? true),
     );
     this.sampled = new Regime(
       options.sampling ?? part,
@@ -387,6 +465,7 @@ export class BudgetController implements Drafter {
       this.smoothing,
       this.probeEvery,
       'best',
+      false,
     );
     this.active = this.greedy;
     for (const regime of [this.greedy, this.sampled]) {
@@ -399,6 +478,17 @@ export class BudgetController implements Drafter {
     this.scratch = new Float64Array(this.maxDepth + 1);
     this.verifyPrices = new Float64Array(this.maxTreeSize + 1);
     this.draftPrices = new Float64Array(this.maxDepth + 1);
+    const verifyPrices = this.verifyPrices;
+    const draftPrices = this.draftPrices;
+    const costs = this.costs;
+    this.pricing = {
+      chance: (depth, probability) => this.active.chances.chance(depth, probability),
+      verifyMs: (rows) => verifyPrices[Math.min(rows, verifyPrices.length - 1)],
+      draftMs: (depth) => draftPrices[Math.min(depth, draftPrices.length - 1)],
+      get stepMs() {
+        return costs.overheadMs();
+      },
+    };
   }
 
   /** The measured costs, as a seed for later runs on this machine and provider. */
@@ -486,7 +576,11 @@ export class BudgetController implements Drafter {
         this.lastChoice.depth,
         this.lastChoice.nodes,
       );
+      growth.priceNext?.(this.pricedStep ? this.pricing : null);
       await drafter.propose(this.needsFeatures ? this.backlog.release(context) : context, tree);
+      const expected = growth.expectedAccepted;
+      if (this.pricedStep && expected !== undefined && Number.isFinite(expected))
+        this.predicted = 1 + expected;
     }
     this.proposeEnd = this.clock();
   }
@@ -514,8 +608,12 @@ export class BudgetController implements Drafter {
       else if (this.steady) this.costs.recordLeaving(now - this.proposeEnd);
       s.plain++;
     } else {
+      // A tree sized by value grew as deep as its nodes paid for, within the cap.
+      const grown = this.pricedStep
+        ? (regime.part.growth.grownDepth ?? this.lastChoice.depth)
+        : this.lastChoice.depth;
       if ((this.starts || this.afterPlain) && tree.size > 1 && regime.draft.measured) {
-        const priced = regime.draftMs(this.lastChoice.depth) + this.costs.verify.at(tree.size);
+        const priced = regime.draftMs(grown) + this.costs.verify.at(tree.size);
         const ms = now - this.proposeStart;
         (this.starts ? regime.starting : regime.entering).record(ms / priced);
       }
@@ -523,21 +621,29 @@ export class BudgetController implements Drafter {
       // Drafting right after a drafted step: the draft model committed one step's rows, not a
       // prompt or the rows of plain steps, so this is what drafting at this depth costs. The
       // drafter expanded every depth up to the cap (one model call each), even where the rerank
-      // kept no node that deep.
-      const depth = tree.size > 1 ? this.lastChoice.depth : 0;
+      // kept no node that deep (a tree sized by value may keep none).
+      const depth = tree.size > 1 || this.pricedStep ? grown : 0;
       const ms = this.proposeEnd - this.proposeStart;
       if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
+      if (this.pricedStep && this.steady) {
+        // Its expected tokens rather than the committed ones: as calibrated as them on average,
+        // far less noisy, and they follow the draft's confidence at this step.
+        regime.recordDrafting(this.predicted, now - this.proposeStart + this.costs.overheadMs());
+      }
       if (regime.probing) {
         const plainMs = this.costs.plainMs();
         if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - pathLength * plainMs;
       }
-      regime.calibration.record(tree, pathLength - 1);
-      this.learnMasses(regime, tree);
+      if (regime.valued) regime.chances.record(outcome);
+      else {
+        regime.calibration.record(tree, pathLength - 1);
+        this.learnMasses(regime, tree);
+      }
       regime.drafted++;
       regime.part.drafter.observe?.(outcome);
       s.drafted++;
-      s.depth += this.lastChoice.depth;
-      s.nodes += this.lastChoice.nodes;
+      s.depth += grown;
+      s.nodes += this.pricedStep ? tree.size - 1 : this.lastChoice.nodes;
       s.predicted += this.predicted;
       s.actual += pathLength;
       if (this.lastChoice.probe) s.probes++;
@@ -583,10 +689,18 @@ export class BudgetController implements Drafter {
   private choose(regime: Regime): number {
     if (this.fixed) return this.pick(regime.full, false);
     if (regime.drafted < START_STEPS) return this.pick(regime.start, false);
+    // Trees sized by value are drafted until one steady step of them is timed: their rate.
+    if (regime.valued && regime.draftingSteps === 0) {
+      this.rateValue(regime);
+      return this.pick(regime.full, false);
+    }
     // Within a run of plain steps nothing the candidates' rates rest on changes but the costs'
     // slow drift, so the best tree is re-rated every RERATE_EVERY steps of the run (rating every
     // candidate took about 27 µs a step on the reference machine, 1 % of a plain step).
-    if (regime.plainRun === 0 || regime.plainRun % RERATE_EVERY === 0) this.rateCandidates(regime);
+    if (regime.plainRun === 0 || regime.plainRun % RERATE_EVERY === 0) {
+      if (regime.valued) this.rateValue(regime);
+      else this.rateCandidates(regime);
+    }
     const { best, bestRate } = regime;
     const plainMs = this.costs.plainMs();
     const plainRate = 1 / plainMs;
@@ -602,7 +716,7 @@ export class BudgetController implements Drafter {
       best >= 0 &&
       this.lastDrafted &&
       (!regime.draft.measured ||
-        (regime.measureNext && regime.draft.observations(this.depths[best]) < TRUSTED));
+        (regime.measureNext && (regime.valued || regime.draft.observations(this.depths[best]) < TRUSTED)));
     regime.measureNext = false;
     if (measure) return this.pick(best, true);
     if (best < 0 || this.enteringRate(regime) <= plainRate) {
@@ -627,12 +741,16 @@ export class BudgetController implements Drafter {
       regime.probing = true;
       this.outOfPlain = true;
       regime.measureNext = true;
+      // Trees sized by value are rated afresh by the probe's drafting: the last rate is from
+      // before the run of plain steps, which that rate itself started.
+      regime.rerate = regime.valued;
       if (close) {
         regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
         return this.pick(best, true);
       }
       regime.plainLimit = Math.min(this.maxPlainRun, 2 * regime.plainLimit);
-      return this.pick(regime.farProbe === 'best' && best >= 0 ? best : regime.start, true);
+      const far = (regime.valued || regime.farProbe === 'best') && best >= 0 ? best : regime.start;
+      return this.pick(far, true);
     }
     if (this.featuresMissing()) return this.pickPlain(plainMs);
     regime.plainRun = 0;
@@ -645,7 +763,7 @@ export class BudgetController implements Drafter {
       regime.plainLimit = 2 * this.probeEvery;
       regime.closeLimit = this.probeEvery;
     }
-    if (++regime.sinceProbe >= this.probeEvery) {
+    if (!regime.valued && ++regime.sinceProbe >= this.probeEvery) {
       regime.sinceProbe = 0;
       // The first probe drafts the whole capacity, which prices every candidate at once; later
       // ones go one size up from the best.
@@ -665,6 +783,22 @@ export class BudgetController implements Drafter {
    */
   private featuresMissing(): boolean {
     return this.needsFeatures && this.featureRun < Math.min(AFTER_GAP_ROWS, this.probeCatchUp);
+  }
+
+  /**
+   * For trees sized by value: the best candidate is the largest (each step's growth sizes its tree
+   * within it), rated by the drafted steps' rate; none before a steady drafted step is timed. The
+   * growth reads this step's prices.
+   */
+  private rateValue(regime: Regime): void {
+    this.costs.verify.linePricesInto(this.verifyPrices);
+    regime.draftPricesInto(this.draftPrices);
+    const tokens = regime.draftingTokens;
+    const ms = regime.draftingMs.mean;
+    const known = tokens > 0 && ms > 0;
+    regime.best = known ? regime.full : -1;
+    regime.bestRate = known ? tokens / ms : 0;
+    regime.bestMs = known ? ms : 0;
   }
 
   /** Sets the regime's best candidate and its predicted rate (tokens per ms). */
@@ -719,6 +853,7 @@ export class BudgetController implements Drafter {
 
   /** Picks a plain step, predicted to take `plainMs`. */
   private pickPlain(plainMs: number): number {
+    this.pricedStep = false;
     this.lastChoice.depth = 0;
     this.lastChoice.nodes = 0;
     this.lastChoice.probe = false;
@@ -728,12 +863,20 @@ export class BudgetController implements Drafter {
   }
 
   private pick(c: number, probe: boolean): number {
+    const regime = this.active;
     this.lastChoice.depth = this.depths[c];
     this.lastChoice.nodes = this.nodes[c];
     this.lastChoice.probe = probe;
+    this.pricedStep = regime.valued && !this.fixed && regime.drafted >= START_STEPS && c === regime.full;
+    if (this.pricedStep) {
+      // Until the growth has priced its tree (`propose`), the drafted steps' averages.
+      this.predicted = regime.draftingTokens || 1;
+      this.predictedMs = regime.draftingMs.mean || this.costs.stepMs(regime.draftMs(1), 2);
+      return c;
+    }
     const accepted = this.expectedAccepted(c);
     this.predicted = 1 + (Number.isNaN(accepted) ? 0 : accepted);
-    this.predictedMs = this.costs.stepMs(this.active.draftMs(this.depths[c]), this.nodes[c] + 1);
+    this.predictedMs = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
     return c;
   }
 

@@ -112,12 +112,37 @@ export class SizedCost {
     }
   }
 
-  /** Fits the line through the measured sizes (see the class); false when nothing is measured. */
-  private fitLine(): boolean {
-    let from = this.fitFrom;
+  /**
+   * Writes a smooth price of every size into `out[1..maxSize]`: below `fitFrom` each size's own
+   * average, from there the line through the measured sizes (NaN while none is). Sizing a tree
+   * node by node reads the differences between neighbouring sizes, which the sizes' own noisy
+   * averages would make erratic, and which a size priced high once and so never chosen again
+   * would keep high. While fewer than two sizes from `fitFrom` up are measured, the line runs
+   * through the smaller sizes too: through one size alone it would price the others in proportion
+   * to `size + offset`, far from what they cost when that size is large.
+   */
+  linePricesInto(out: Float64Array): void {
+    let measured = 0;
+    for (let size = this.fitFrom; size <= this.maxSize && measured < 2; size++) {
+      if (this.buckets[size].count > 0) measured++;
+    }
+    const line = this.fitLine(measured < 2 ? 1 : this.fitFrom);
+    for (let size = 1; size <= this.maxSize; size++) {
+      const own = this.buckets[size];
+      if (size < this.fitFrom) out[size] = own.count > 0 ? own.mean : Number.NaN;
+      else out[size] = line ? this.onLine(size) : Number.NaN;
+    }
+  }
+
+  /**
+   * Fits the line through the measured sizes from `lowest` up (see the class); false when nothing
+   * is measured. Stale sizes are left out while a size from `fitFrom` up is fresh.
+   */
+  private fitLine(lowest = this.fitFrom): boolean {
+    let from = lowest;
     while (from > 1 && !this.measuredFrom(from)) from--;
     let fresh = false;
-    for (let s = from; s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
+    for (let s = Math.max(from, this.fitFrom); s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
     let w = 0;
     let sx = 0;
     let sy = 0;

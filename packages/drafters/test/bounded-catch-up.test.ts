@@ -19,7 +19,7 @@ const WINDOW = 6;
  * still costs a little more than it gains (each node 11 ms against a 10 ms plain step): it decodes plainly
  * and probes now and then, each probe catching up within WINDOW rows.
  */
-async function probeRuns(kind: 'eagle' | 'draft-lm') {
+async function probeRuns(kind: 'eagle' | 'draft-lm', valueTrees: boolean) {
   const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 12, sharpness: 2 });
   const clock = new Clock();
   const featureSize = kind === 'eagle' ? 3 : 0;
@@ -33,15 +33,15 @@ async function probeRuns(kind: 'eagle' | 'draft-lm') {
     kind === 'eagle' ? new EagleDrafter(head, { growth }) : new DraftLmDrafter(head, { growth });
   const controller = new BudgetController(
     { drafter: new ClockedDrafter(drafter, target), growth },
-    { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 16 },
+    { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 16, valueTrees },
   );
   const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
-  const drafted: Array<{ depth: number; accepted: number }> = [];
+  const drafted: Array<{ depth: number; accepted: number; step: number }> = [];
   const prompt = [1, 4, 2, 7];
   const result = await decoder.generate(prompt, {
     maxTokens: 2000,
-    onStep: ({ tree, pathLength }) => {
-      if (tree.size > 1) drafted.push({ depth: tree.maxDepth(), accepted: pathLength - 1 });
+    onStep: ({ step, tree, pathLength }) => {
+      if (tree.size > 1) drafted.push({ depth: tree.maxDepth(), accepted: pathLength - 1, step });
     },
   });
   expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 2000 })));
@@ -51,7 +51,7 @@ async function probeRuns(kind: 'eagle' | 'draft-lm') {
 describe('a probe out of plain decoding catches its drafter up within a bound', () => {
   for (const kind of ['eagle', 'draft-lm'] as const) {
     it(`${kind}: feeds the model at most the newest rows, and its drafts still follow the sequence`, async () => {
-      const { head, drafted, controller } = await probeRuns(kind);
+      const { head, drafted, controller } = await probeRuns(kind, false);
       expect(controller?.plainSteps).toBeGreaterThan(1000);
       // The start trees commit a step's rows each (at most 4); the probes after runs of 16 plain
       // steps or more would have fed 16 rows or more.
@@ -61,6 +61,18 @@ describe('a probe out of plain decoding catches its drafter up within a bound', 
       // The toy model drafts exactly when it sees the right last two tokens at the right places:
       // every drafted path is accepted whole, probes included.
       expect(drafted.length).toBeGreaterThan(probes);
+      for (const step of drafted) expect(step.accepted).toBe(step.depth);
+    });
+
+    it(`${kind}: with trees sized by value, its probes catch up within the bound too and keep no node that costs more than it gains`, async () => {
+      const { head, drafted, controller } = await probeRuns(kind, true);
+      expect(controller?.plainSteps).toBeGreaterThan(1000);
+      expect(head.commits.filter((rows) => rows === WINDOW).length).toBeGreaterThan(3);
+      expect(Math.max(...head.commits.slice(1))).toBeLessThanOrEqual(WINDOW);
+      // A node costs 11 ms, more than the plain token it can at best save: once the start trees
+      // and the first trees have timed that, the probes verify their roots alone.
+      expect(drafted.length).toBeGreaterThanOrEqual(8);
+      expect(Math.max(...drafted.map((d) => d.step))).toBeLessThan(100);
       for (const step of drafted) expect(step.accepted).toBe(step.depth);
     });
   }
@@ -82,7 +94,7 @@ describe('a tree the rates favour after a long run of plain steps', () => {
     const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
     const controller = new BudgetController(
       { drafter: new ClockedDrafter(new EagleDrafter(head, { growth }), target), growth },
-      { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 1000 },
+      { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 1000, valueTrees: false },
     );
     const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
     const prompt = [1, 4, 2, 7];

@@ -24,7 +24,7 @@ function shortAndLong() {
   const growth = new DynamicTreeGrowth({ topK: 1, frontier: 1, depth: 3, totalTokens: 4 });
   const controller = new BudgetController(
     { drafter: new ClockedDrafter(new EagleDrafter(head, { growth }), target), growth },
-    { clock: clock.read, start: { depth: 3, nodes: 3 } },
+    { clock: clock.read, start: { depth: 3, nodes: 3 }, valueTrees: false },
   );
   const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
   let generation = 0;

@@ -158,11 +158,11 @@ describe('budget controller', () => {
     expect(await firstTrees(sampling)).toEqual(Array(8).fill(2));
   });
 
-  it('probes out of plain decoding with the start tree when greedy, with the best-rated tree when sampling', async () => {
+  it('probes out of plain decoding with the start tree when greedy (trees chosen among candidates), with the best-rated tree when sampling', async () => {
     const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 4, sharpness: 2 });
     // Every draft is wrong: the best-rated tree is the cheapest (one node at depth 1), and a
     // probe of the start tree (depth 3, 4 nodes) costs 62 ms more than the plain step it replaces.
-    const t = toy(model, { kind: 'adversarial' }, dearVerify);
+    const t = toy(model, { kind: 'adversarial' }, dearVerify, { valueTrees: false });
     const probeSizes = async (verifier: Verifier): Promise<number[]> => {
       const sizes: number[] = [];
       const decoder = new SpeculativeDecoder({ target: t.target, drafter: t.controller, verifier });

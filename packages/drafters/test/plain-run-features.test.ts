@@ -37,7 +37,7 @@ async function decode(
   const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 5 });
   const controller = new BudgetController(
     { drafter: new ClockedDrafter(new EagleDrafter(head, { growth }), target), growth },
-    { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 64 },
+    { clock: clock.read, probeCatchUp: WINDOW, probeEvery: 4, maxPlainRun: 64, valueTrees: false },
   );
   // A drafter wrapping the controller that does not pass `wantsStepFeatures` on.
   const wrapper: Drafter = {

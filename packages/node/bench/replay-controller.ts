@@ -1,18 +1,14 @@
 /**
  * Replays the EAGLE-2 budget controller over recorded draft trees (`bench:record-trees`) on a
- * simulated clock: each step's tree is the recorded one at that position cut to the controller's
- * cap, the accepted path is the recorded one within it, and the clock advances by a cost table
+ * simulated clock: each step's tree is grown by the drafter's real growth (its caps, and its prices
+ * when the controller sizes trees by value) from the recorded one at that position, the accepted
+ * path is the recorded one within it, and the clock advances by a cost table
  * (plain step, verification by rows, drafting by depth, a catch-up after plain steps, the first
  * plain step after a tree) with seeded noise. Plain decoding is replayed on the same clock, so
  * the speed-up carries no machine noise, and controller policies can be compared step for step.
  *
- * `--budget value` replays a policy the controller does not have yet, for comparison: every step
- * grows the tree depth by depth while its best frontier node is worth a draft call, and keeps the
- * nodes whose chance of acceptance (the drafter's probability, calibrated per depth and probability
- * band on the nodes verified so far) maximises the step's tokens per ms under the cost table.
- *
  *   pnpm -s --filter @treespec/node bench:replay-controller --trees trees.json
- *     [--budget auto|fixed] [--tree '{"depth":2,"nodes":2}'] [--rounds 2] [--seed 1]
+ *     [--budget auto|fixed] [--value-trees false] [--tree '{"depth":2,"nodes":2}'] [--rounds 2] [--seed 1]
  *     [--noise 0.15] [--costs costs.json]
  *
  * `--costs` overrides the default table (medians of one `bench:steps` run on the Zen 5 reference
@@ -38,8 +34,10 @@ const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
   options: {
     trees: { type: 'string', default: 'trees.json' },
-    // auto | fixed | value
+    // auto | fixed
     budget: { type: 'string', default: 'auto' },
+    // Under auto: false chooses greedy trees among capped candidates (`valueTrees: false`).
+    'value-trees': { type: 'string', default: 'true' },
     tree: { type: 'string' },
     rounds: { type: 'string', default: '2' },
     seed: { type: 'string', default: '1' },
@@ -140,107 +138,11 @@ function verifyMs(rows: number): number {
 
 const clock = { now: 0 };
 
-/** A growth that remembers the cap the controller set; the replay drafter cuts recorded trees to it. */
-class ReplayGrowth extends DynamicTreeGrowth {
-  capDepth = 0;
-  capNodes = 0;
-  override capNext(depth: number, nodes: number): void {
-    super.capNext(depth, nodes);
-    this.capDepth = depth;
-    this.capNodes = nodes;
-  }
-}
-
-/** Upper bounds of the probability bands the value policy calibrates apart. */
-const BANDS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, Number.POSITIVE_INFINITY];
-/** Weight of the prior (the raw probability) in a band's chance, in observations. */
-const PRIOR_WEIGHT = 2;
-/** Expected chance of a frontier node's best child, relative to the node's own. */
-const CHILD_SHARE = 0.85;
-
-/** The `--budget value` policy: each step's depth and nodes from that step's own draft probabilities. */
-class ValueTrees {
-  private readonly hits = new Float64Array(16 * BANDS.length);
-  private readonly seen = new Float64Array(16 * BANDS.length);
-  private readonly chance: number[] = [];
-  private readonly byChance: number[] = [];
-
-  /** Calibrated chance that the target accepts a node at `depth` drafted with probability `p`. */
-  chanceOf(depth: number, p: number): number {
-    let band = 0;
-    while (p >= (BANDS[band] as number)) band++;
-    const k = depth * BANDS.length + band;
-    return ((this.hits[k] as number) + PRIOR_WEIGHT * p) / ((this.seen[k] as number) + PRIOR_WEIGHT);
-  }
-
-  /** The depth to draft and the nodes to keep (into `keep`) at `step`, no deeper than `maxDepth`. */
-  choose(step: RecordedStep, maxDepth: number, keep: number[]): number {
-    const chance = this.chance;
-    chance.length = 0;
-    for (let i = 0; i < step.depths.length; i++) {
-      const own = this.chanceOf(step.depths[i] as number, Math.exp(step.scores[i] as number));
-      const parent = step.parents[i] as number;
-      chance.push(parent === 0 ? own : Math.min(own, chance[parent - 1] as number));
-    }
-    let depth = 1;
-    let rate = this.best(step, depth, keep);
-    while (depth < maxDepth && depth < 16) {
-      let frontier = -1;
-      for (let i = 0; i < step.depths.length; i++) {
-        if (
-          step.depths[i] === depth &&
-          (frontier < 0 || (chance[i] as number) > (chance[frontier] as number))
-        )
-          frontier = i;
-      }
-      if (frontier < 0) break;
-      const rows = keep.length + 1;
-      const added = costs.draftDepth + verifyMs(rows + 1) - verifyMs(rows);
-      if ((chance[frontier] as number) * CHILD_SHARE < rate * added) break;
-      depth++;
-      rate = this.best(step, depth, keep);
-    }
-    return depth;
-  }
-
-  /** The nodes no deeper than `depth` with the best tokens per ms, into `keep`; returns that rate. */
-  private best(step: RecordedStep, depth: number, keep: number[]): number {
-    const chance = this.chance;
-    const order = this.byChance;
-    order.length = 0;
-    for (let i = 0; i < step.depths.length; i++) if ((step.depths[i] as number) <= depth) order.push(i);
-    order.sort((a, b) => (chance[b] as number) - (chance[a] as number) || a - b);
-    const draft = costs.draftFirst + costs.draftDepth * (depth - 1) + costs.overhead;
-    let bestRate = 1 / (draft + verifyMs(1));
-    let bestCount = 0;
-    let sum = 1;
-    for (let k = 1; k <= order.length; k++) {
-      sum += chance[order[k - 1] as number] as number;
-      const rate = sum / (draft + verifyMs(k + 1));
-      if (rate > bestRate) {
-        bestRate = rate;
-        bestCount = k;
-      }
-    }
-    keep.length = 0;
-    for (let k = 0; k < bestCount; k++) keep.push(order[k] as number);
-    return bestRate;
-  }
-
-  /** Learns from the verified nodes of `step`: whether each was on the accepted path. */
-  learn(step: RecordedStep, kept: readonly number[]): void {
-    for (const i of kept) {
-      let band = 0;
-      const p = Math.exp(step.scores[i] as number);
-      while (p >= (BANDS[band] as number)) band++;
-      const k = (step.depths[i] as number) * BANDS.length + band;
-      this.hits[k] = (this.hits[k] as number) + (step.onPath[i] as number);
-      this.seen[k] = (this.seen[k] as number) + 1;
-    }
-  }
-}
-
-/** Drafts the recorded tree at the context's position, cut to the cap, and pays for it on the clock. */
+/**
+ * Grows the recorded tree at the context's position with the drafter's real growth, and pays for
+ * it on the clock: the head's first call and one more a depth, the catch-up rows, and the first
+ * tree of a generation or after plain steps dearer.
+ */
 class ReplayDrafter implements Drafter {
   readonly name = 'eagle2';
   readonly needsFeatures = true;
@@ -251,16 +153,11 @@ class ReplayDrafter implements Drafter {
   /** The context length at the last tree, and the length its verification reached. */
   private length = 0;
   private draftedThrough = -1;
-  private order: number[] = [];
-  private readonly index = new Int32Array(64);
-  private step: RecordedStep | null = null;
+  private readonly frontier: Int32Array;
 
-  constructor(
-    readonly growth: ReplayGrowth,
-    /** Chooses every tree itself (`--budget value`) instead of the controller's caps. */
-    readonly value: ValueTrees | null,
-  ) {
+  constructor(readonly growth: DynamicTreeGrowth) {
     this.maxTreeSize = growth.maxTreeSize;
+    this.frontier = new Int32Array(growth.maxFrontier);
   }
   reset(): void {
     this.started = false;
@@ -270,13 +167,8 @@ class ReplayDrafter implements Drafter {
     this.bound = rows;
   }
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
-    const step = this.steps.get(context.length) as RecordedStep;
-    this.step = step;
     this.length = context.length;
-    const order = this.order;
-    const depth = this.value
-      ? this.value.choose(step, context.maxDepth, order)
-      : Math.min(this.growth.capDepth, context.maxDepth);
+    const depth = this.grow(this.steps.get(context.length) as RecordedStep, context.maxDepth);
     const rows = this.bound > 0 ? Math.min(this.bound, context.featureRows) : context.featureRows;
     this.bound = 0;
     let ms = costs.draftFirst + costs.draftDepth * (depth - 1);
@@ -285,31 +177,35 @@ class ReplayDrafter implements Drafter {
     ms += costs.catchUpRow * rows;
     this.started = true;
     clock.now += paid(ms);
-    if (!this.value) {
-      order.length = 0;
-      for (let i = 0; i < step.depths.length; i++) if ((step.depths[i] as number) <= depth) order.push(i);
-      order.sort((a, b) => (step.scores[b] as number) - (step.scores[a] as number) || a - b);
-      order.length = Math.min(order.length, this.growth.capNodes);
-    }
-    order.sort(
-      (a, b) =>
-        (step.depths[a] as number) - (step.depths[b] as number) ||
-        (step.scores[b] as number) - (step.scores[a] as number) ||
-        a - b,
-    );
-    tree.reset(0);
-    for (const i of order) {
-      const parent = step.parents[i] as number;
-      this.index[i + 1] = tree.add(
-        parent === 0 ? 0 : (this.index[parent] as number),
-        i + 1,
-        step.scores[i] as number,
-      );
-    }
+    this.growth.finish(tree);
   }
+
+  /**
+   * Grows the step's tree (within the controller's caps, and by its prices when it sizes trees by
+   * value), each expanded node getting its recorded children; returns the depths grown. The
+   * recorded tree expanded the best-scored node of each depth, as the growth does, so the children
+   * it asks for were recorded. A node's token is its recorded index plus one (the root's 0).
+   */
+  private grow(step: RecordedStep, maxDepth: number): number {
+    const { growth, frontier } = this;
+    growth.begin(0);
+    for (let n = growth.nextFrontier(frontier); n > 0; n = growth.nextFrontier(frontier)) {
+      for (let j = 0; j < n; j++) {
+        const node = frontier[j] as number;
+        if (growth.depthOf(node) >= maxDepth) continue;
+        const recorded = growth.tokenOf(node);
+        const parentScore = recorded === 0 ? 0 : (step.scores[recorded - 1] as number);
+        for (let i = 0; i < step.depths.length; i++) {
+          if (step.parents[i] === recorded)
+            growth.addChild(node, i + 1, (step.scores[i] as number) - parentScore);
+        }
+      }
+    }
+    return growth.grownDepth;
+  }
+
   observe(outcome: DraftOutcome): void {
     this.draftedThrough = this.length + outcome.pathLength;
-    if (this.value && this.step) this.value.learn(this.step, this.order);
   }
 }
 
@@ -325,8 +221,8 @@ function acceptedPath(step: RecordedStep, tree: DraftTree, path: Int32Array): nu
   return length;
 }
 
-const growth = new ReplayGrowth(recording.capacity);
-const drafter = new ReplayDrafter(growth, values.budget === 'value' ? new ValueTrees() : null);
+const growth = new DynamicTreeGrowth(recording.capacity);
+const drafter = new ReplayDrafter(growth);
 const fixedTree = values.tree ? (JSON.parse(values.tree) as { depth: number; nodes: number }) : null;
 const controller = new BudgetController(
   { drafter, growth },
@@ -338,6 +234,7 @@ const controller = new BudgetController(
       nodes: (DEVICE_PRESETS.cpu.tree?.totalTokens ?? 11) - 1,
     },
     fixed: values.budget === 'fixed',
+    valueTrees: values['value-trees'] !== 'false',
   },
 );
 if (fixedTree) {
@@ -345,8 +242,6 @@ if (fixedTree) {
   growth.capNext = () => capNext(fixedTree.depth, fixedTree.nodes);
 }
 
-/** What the loop drafts with: the controller, or under `--budget value` the value policy itself. */
-const drafting: Drafter = values.budget === 'value' ? drafter : controller;
 const tree = new DraftTree(growth.maxTreeSize);
 const path = new Int32Array(growth.maxTreeSize);
 const totals = {
@@ -368,7 +263,7 @@ for (let round = 0; round < rounds; round++) {
     hour = costs.hours[generation++ % costs.hours.length] as number;
     drafter.steps = new Map(g.steps.map((s) => [s.length, s]));
     for (let i = 0; i < g.tokens; i++) totals.plainMs += paid(verifyMs(1)) + paid(costs.overhead);
-    drafting.reset();
+    controller.reset();
     const tokens = new Int32Array(g.promptLength + g.tokens + 1);
     const context = {
       tokens,
@@ -389,8 +284,8 @@ for (let round = 0; round < rounds; round++) {
       let fetched = true;
       if (maxDepth > 0) {
         context.maxDepth = maxDepth;
-        await drafting.propose(context, tree);
-        fetched = drafting.wantsStepFeatures?.() ?? true;
+        await controller.propose(context, tree);
+        fetched = controller.wantsStepFeatures();
       }
       const step = drafter.steps.get(context.length) as RecordedStep;
       const accepted = tree.size > 1 ? Math.min(acceptedPath(step, tree, path), maxDepth + 1) : 1;
@@ -403,7 +298,7 @@ for (let round = 0; round < rounds; round++) {
         totals.accepted += accepted - 1;
       } else totals.plainSteps++;
       if (maxDepth > 0)
-        drafting.observe?.({ step: totals.steps, tree, path, pathLength: accepted, bonusToken: 0 });
+        controller.observe({ step: totals.steps, tree, path, pathLength: accepted, bonusToken: 0 });
       context.featureStart = context.length - 1;
       context.featureRows = fetched ? accepted : 0;
       context.length += accepted;

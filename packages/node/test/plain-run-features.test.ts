@@ -13,7 +13,9 @@ describe('runs of plain steps far from paying, on the real tiny model', () => {
       const drafter = (generator.drafters.eagle2 as BudgetController).inner as ModelTreeDrafter;
       // A clock its verifications advance as a CPU where a tree node costs more than it gains
       // (10 ms a plain step, 13 ms each further node): the controller decodes plainly in runs that
-      // double up to 64 steps, probing at their ends.
+      // double up to 64 steps, probing at their ends. Its trees are chosen among candidate sizes:
+      // sized by value, a tree keeps no node here and costs a plain step (drafting is free on this
+      // clock), so its runs of plain steps are never far from paying.
       const clock = new Clock();
       const target = new ClockedTarget(generator.target, clock, { verify: (n) => 10 + 13 * (n - 1) });
       const asked: boolean[] = [];
@@ -24,7 +26,14 @@ describe('runs of plain steps far from paying, on the real tiny model', () => {
       };
       const controller = new BudgetController(
         { drafter, growth: drafter.growth },
-        { clock: clock.read, probeCatchUp: 6, probeEvery: 4, maxPlainRun: 64, probeShare: 1 },
+        {
+          clock: clock.read,
+          probeCatchUp: 6,
+          probeEvery: 4,
+          maxPlainRun: 64,
+          probeShare: 1,
+          valueTrees: false,
+        },
       );
       let plainSteps = 0;
       /** Drafted steps and their accepted tokens, greedy and seeded. */
