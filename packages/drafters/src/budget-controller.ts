@@ -285,7 +285,7 @@ class Regime {
  *   confidence, deep where the text is predictable, a root alone where it is not, rather than an
  *   average of the last trees'; the plain-or-draft choice below rates it by its drafted steps'
  *   expected tokens per ms ({@link DRAFTING_SMOOTHING}), afresh after each probe out of plain
- *   decoding. On the replay of the development prompts (docs/benchmarks.md) this ran 1.25–1.48×
+ *   decoding. On the replay of the development prompts (docs/benchmarks.md) this ran 1.21–1.47×
  *   plain decoding where choosing among candidates ran 1.17–1.40× and the best fixed tree
  *   1.29–1.43×.
  * - Otherwise (sampling generations, `valueTrees: false`) acceptance comes from the drafter's own

@@ -119,7 +119,8 @@ export class SizedCost {
    * averages would make erratic, and which a size priced high once and so never chosen again
    * would keep high. While fewer than two sizes from `fitFrom` up are measured, the line runs
    * through the smaller sizes too: through one size alone it would price the others in proportion
-   * to `size + offset`, far from what they cost when that size is large.
+   * to `size + offset`, far from what they cost when that size is large. A size below `fitFrom`
+   * not yet measured (a plain step, before one is timed) is read from the line too.
    */
   linePricesInto(out: Float64Array): void {
     let measured = 0;
@@ -129,7 +130,7 @@ export class SizedCost {
     const line = this.fitLine(measured < 2 ? 1 : this.fitFrom);
     for (let size = 1; size <= this.maxSize; size++) {
       const own = this.buckets[size];
-      if (size < this.fitFrom) out[size] = own.count > 0 ? own.mean : Number.NaN;
+      if (size < this.fitFrom && own.count > 0) out[size] = own.mean;
       else out[size] = line ? this.onLine(size) : Number.NaN;
     }
   }
