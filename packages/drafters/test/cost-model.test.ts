@@ -188,3 +188,32 @@ describe('acceptance calibration', () => {
     expect(cal.chance(1, 5)).toBe(1);
   });
 });
+
+describe('smooth prices for trees sized by value', () => {
+  it('prices every size along the line through the tree sizes, the sizes below it by their own timings or the line', () => {
+    const cost = new SizedCost(12, 0.1, 9, 2);
+    const out = new Float64Array(13);
+    // One tree size timed: the line runs through it and the plain step, not in proportion to size + 9.
+    for (let i = 0; i < 4; i++) {
+      cost.record(1, 10);
+      cost.record(5, 54);
+    }
+    cost.linePricesInto(out);
+    expect(out[1]).toBeCloseTo(10);
+    expect(out[3]).toBeCloseTo(32);
+    // Two tree sizes: the line through them alone, the plain step by its own timing.
+    for (let i = 0; i < 4; i++) cost.record(9, 70);
+    cost.linePricesInto(out);
+    expect(out[1]).toBeCloseTo(10);
+    expect(out[7]).toBeCloseTo(62);
+    // No plain step timed yet (a drafter that only drafts): the line (16 at size 1), never NaN, and
+    // no lower than in proportion to size + 9 from the smallest size timed (20 × 10 / 12).
+    const trees = new SizedCost(12, 0.1, 9, 2);
+    for (let i = 0; i < 4; i++) {
+      trees.record(3, 20);
+      trees.record(7, 28);
+    }
+    trees.linePricesInto(out);
+    expect(out[1]).toBeCloseTo((20 * 10) / 12);
+  });
+});
