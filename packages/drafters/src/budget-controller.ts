@@ -867,7 +867,7 @@ export class BudgetController implements Drafter {
     this.lastChoice.depth = this.depths[c];
     this.lastChoice.nodes = this.nodes[c];
     this.lastChoice.probe = probe;
-    this.pricedStep = regime.valued && !this.fixed && regime.drafted >= START_STEPS && c === regime.full;
+    this.pricedStep = regime.valued && regime.drafted >= START_STEPS && c === regime.full;
     if (this.pricedStep) {
       // Until the growth has priced its tree (`propose`), the drafted steps' averages.
       this.predicted = regime.draftingTokens || 1;
