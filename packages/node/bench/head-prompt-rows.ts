@@ -20,10 +20,10 @@ import { parseArgs } from 'node:util';
 import type { BudgetMode } from '@treespec/drafters';
 import { type BundleDrafter, CallLog, loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  // pnpm passes on a `--` written before the options.
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  args: scriptArgs(),
   options: {
     drafter: { type: 'string', default: 'eagle2' },
     rows: { type: 'string', default: '0,16,64' },

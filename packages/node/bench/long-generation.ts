@@ -13,10 +13,10 @@
 import { parseArgs } from 'node:util';
 import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '../src/index.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  // pnpm passes on a `--` written before the options.
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  args: scriptArgs(),
   options: {
     tokens: { type: 'string', default: '30000' },
     'max-tokens': { type: 'string', default: '256' },

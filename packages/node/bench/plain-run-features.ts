@@ -14,9 +14,10 @@ import { parseArgs } from 'node:util';
 import { BudgetController } from '@treespec/drafters';
 import { loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  args: scriptArgs(),
   options: {
     temperature: { type: 'string', default: '1' },
     prompts: { type: 'string', default: '39' },

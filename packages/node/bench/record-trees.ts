@@ -18,9 +18,10 @@ import type { DraftContext, Drafter, DraftOutcome, DraftTree } from '@treespec/c
 import { CONTROLLED_CAPACITIES } from '@treespec/planner';
 import { loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  args: scriptArgs(),
   options: {
     out: { type: 'string', default: 'trees.json' },
     prompts: { type: 'string', default: '39' },

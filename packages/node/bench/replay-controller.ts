@@ -29,9 +29,10 @@ import {
 } from '@treespec/core';
 import { BudgetController } from '@treespec/drafters';
 import { DEVICE_PRESETS } from '@treespec/planner';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  args: scriptArgs(),
   options: {
     trees: { type: 'string', default: 'trees.json' },
     // auto | fixed

@@ -13,10 +13,10 @@
 import { parseArgs } from 'node:util';
 import { loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  // pnpm passes on a `--` written before the options.
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
+  args: scriptArgs(),
   options: {
     temperature: { type: 'string', default: '1' },
     tree: { type: 'string', default: '{"topK":1,"depth":0,"totalTokens":2}' },
