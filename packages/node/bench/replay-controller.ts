@@ -6,6 +6,10 @@
  * (plain step, verification by rows, drafting by depth, a catch-up after plain steps, the first
  * plain step after a tree) with seeded noise. Plain decoding is replayed on the same clock, so
  * the speed-up carries no machine noise, and controller policies can be compared step for step.
+ * Beside it, `bound` is the speed-up of a schedule that knows every position's accepted path in
+ * advance (each step plain, or a chain of exactly the tokens the target will accept, whichever
+ * finishes the generation sooner), on the same table without noise and without switching costs:
+ * what no policy drafting with the same head can beat on this machine.
  *
  *   pnpm -s --filter @treespec/node bench:replay-controller --trees trees.json
  *     [--budget auto|fixed] [--value-trees false] [--tree '{"depth":2,"nodes":2}'] [--rounds 2] [--seed 1]
@@ -243,6 +247,40 @@ if (fixedTree) {
   growth.capNext = () => capNext(fixedTree.depth, fixedTree.nodes);
 }
 
+/**
+ * Deepest accepted node of every recorded position's tree: the draft tokens a step there commits
+ * when it drafts the accepted path (within the drafter's capacity).
+ */
+function acceptedDepths(steps: Map<number, RecordedStep>): Map<number, number> {
+  const depths = new Map<number, number>();
+  for (const [length, step] of steps) {
+    let deepest = 0;
+    for (let i = 0; i < step.depths.length; i++)
+      if (step.onPath[i] === 1) deepest = Math.max(deepest, step.depths[i] as number);
+    depths.set(length, deepest);
+  }
+  return depths;
+}
+
+/**
+ * The least time to generate a recording's `tokens` knowing each position's accepted depth: by
+ * dynamic programming from the end, each position either decodes plainly or drafts a chain of
+ * `l` ≤ accepted depth tokens and commits `l + 1` (the table's expected costs, no switching).
+ */
+function perfectKnowledgeMs(promptLength: number, tokens: number, accepted: Map<number, number>): number {
+  const fastest = new Float64Array(tokens + 1);
+  for (let k = tokens - 1; k >= 0; k--) {
+    let best = (fastest[k + 1] as number) + verifyMs(1) + costs.overhead;
+    const deepest = Math.min(accepted.get(promptLength + k) ?? 0, tokens - k - 1);
+    for (let l = 1; l <= deepest; l++) {
+      const step = costs.draftFirst + costs.draftDepth * (l - 1) + verifyMs(l + 1) + costs.overhead;
+      best = Math.min(best, (fastest[k + l + 1] as number) + step);
+    }
+    fastest[k] = best;
+  }
+  return fastest[0] as number;
+}
+
 const tree = new DraftTree(growth.maxTreeSize);
 const path = new Int32Array(growth.maxTreeSize);
 const totals = {
@@ -253,6 +291,9 @@ const totals = {
   plainMs: 0,
   speculativeMs: 0,
   tokens: 0,
+  /** Noise-free plain decoding and the perfect-knowledge schedule, for `bound`. */
+  boundPlainMs: 0,
+  boundMs: 0,
   steps: 0,
   plainSteps: 0,
   drafted: 0,
@@ -263,6 +304,8 @@ for (let round = 0; round < rounds; round++) {
   for (const g of recording.generations) {
     hour = costs.hours[generation++ % costs.hours.length] as number;
     drafter.steps = new Map(g.steps.map((s) => [s.length, s]));
+    totals.boundPlainMs += hour * g.tokens * (verifyMs(1) + costs.overhead);
+    totals.boundMs += hour * perfectKnowledgeMs(g.promptLength, g.tokens, acceptedDepths(drafter.steps));
     for (let i = 0; i < g.tokens; i++) totals.plainMs += paid(verifyMs(1)) + paid(costs.overhead);
     controller.reset();
     const tokens = new Int32Array(g.promptLength + g.tokens + 1);
@@ -322,6 +365,7 @@ console.log(
     tree: fixedTree,
     seed: Number(values.seed),
     speedup: round3(totals.plainMs / totals.speculativeMs),
+    bound: round3(totals.boundPlainMs / totals.boundMs),
     tau: round3(totals.tokens / totals.steps),
     plainShare: round3(totals.plainSteps / totals.steps),
     acceptedPerDraftedStep: round3(totals.accepted / Math.max(1, totals.drafted)),
