@@ -63,7 +63,8 @@ export interface BudgetControllerOptions {
    * Share of the time spent decoding plainly that probes out of it may lose: probes that lost L ms
    * against plain steps committing the same tokens are followed by at least L / (share × a plain
    * step) plain steps, so that speculation that does not pay costs at most about this share.
-   * Default 0.01.
+   * Default {@link VALUE_PROBE_SHARE} (0.03) for greedy generations whose trees are sized by value,
+   * 0.01 for the others; a number given here holds for both.
    */
   probeShare?: number;
   /**
@@ -136,6 +137,22 @@ const NODE_SIZES = [1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 96, 128];
  */
 const DRAFTING_SMOOTHING = 0.03;
 
+/**
+ * Default {@link BudgetControllerOptions.probeShare} of greedy generations whose trees are sized by
+ * value. Their probes cost little where drafts are poor (the probe's tree shrinks to what its
+ * draft probabilities pay for), while predictable text they miss costs much (on the development
+ * prompts some generations accept the head's whole 8-token chain at most positions), and a
+ * 0.01 share made one lost probe hold plain decoding for about a hundred steps: on the Zen 5
+ * reference machine, in its fast hours, whole generations ran plainly and `bench:steps` fell to
+ * 1.05–1.17× in three of six runs, where 0.03 ran 1.25–1.36× in all six (docs/benchmarks.md,
+ * session 37). Sampling generations keep 0.01: at temperature 1 on the tiny model drafting does
+ * not pay, and what the probes lose is what they cost against plain decoding.
+ */
+const VALUE_PROBE_SHARE = 0.03;
+
+/** Default {@link BudgetControllerOptions.probeShare} of the other generations. */
+const PROBE_SHARE = 0.01;
+
 /** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
 class Regime {
   readonly calibration: AcceptanceCalibration;
@@ -200,6 +217,8 @@ class Regime {
   readonly draftingMs: RobustAverage;
   /** A probe out of plain decoding drafted: the next steady step starts the drafting rate again. */
   rerate = false;
+  /** Share of its plain decoding's time that its probes may lose ({@link BudgetControllerOptions.probeShare}). */
+  readonly probeShare: number;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -217,6 +236,8 @@ class Regime {
      */
     readonly farProbe: 'start' | 'best',
     valued: boolean,
+    /** The option given, if any. */
+    probeShare: number | undefined,
   ) {
     this.calibration = new AcceptanceCalibration(maxDepth, smoothing);
     this.catchUp = draftCost(maxDepth, smoothing);
@@ -228,6 +249,7 @@ class Regime {
     this.entering = new RobustAverage(smoothing);
     this.starting = new RobustAverage(smoothing);
     this.valued = valued && part.growth.priceNext !== undefined;
+    this.probeShare = probeShare ?? (this.valued ? VALUE_PROBE_SHARE : PROBE_SHARE);
     this.chances = new NodeChances(maxDepth);
     this.draftingMs = new RobustAverage(DRAFTING_SMOOTHING);
     // A long run is no spike: a generation that drafts throughout is one run.
@@ -342,7 +364,6 @@ export class BudgetController implements Drafter {
   private readonly probeEvery: number;
   private readonly maxPlainRun: number;
   private readonly probeCatchUp: number;
-  private readonly probeShare: number;
   /** Whether this step probes out of a run of plain steps. */
   private outOfPlain = false;
   /** Whether the features of the rows this step commits may be read ({@link BudgetController.wantsStepFeatures}). */
@@ -415,11 +436,10 @@ export class BudgetController implements Drafter {
     this.probeEvery = requireInteger('probeEvery', options.probeEvery ?? 16, 1);
     this.maxPlainRun = requireInteger('maxPlainRun', options.maxPlainRun ?? 128, 1);
     this.probeCatchUp = requireInteger('probeCatchUp', options.probeCatchUp ?? 16, 1);
-    this.probeShare = requireNumber('probeShare', options.probeShare ?? 0.01, {
-      min: 0,
-      max: 1,
-      minExclusive: true,
-    });
+    const probeShare =
+      options.probeShare === undefined
+        ? undefined
+        : requireNumber('probeShare', options.probeShare, { min: 0, max: 1, minExclusive: true });
     this.clock = options.clock ?? (() => performance.now());
     this.fixed = options.fixed ?? false;
     this.name = part.drafter.name;
@@ -456,6 +476,7 @@ export class BudgetController implements Drafter {
       this.probeEvery,
       'start',
       !this.fixed && (options.valueTrees ?? true),
+      probeShare,
     );
     this.sampled = new Regime(
       options.sampling ?? part,
@@ -466,6 +487,7 @@ export class BudgetController implements Drafter {
       this.probeEvery,
       'best',
       false,
+      probeShare,
     );
     this.active = this.greedy;
     for (const regime of [this.greedy, this.sampled]) {
@@ -726,13 +748,13 @@ export class BudgetController implements Drafter {
       // long enough that what the last probes lost stays within `probeShare` of the run's time.
       const close = best >= 0 && bestRate > CLOSE * plainRate;
       regime.probing = false;
-      const paidFor = !(regime.probeLoss * plainRate > this.probeShare * regime.plainRun);
+      const paidFor = !(regime.probeLoss * plainRate > regime.probeShare * regime.plainRun);
       const limit = close ? regime.closeLimit : regime.plainLimit;
       if (++regime.plainRun < limit || !paidFor || this.featuresMissing()) {
         // Far from paying and from its probe, a run of plain steps does not fetch the target's
         // features (0.02–0.05 ms a plain step on the reference CPU): a probe catches its drafter
         // up on the newest `probeCatchUp` rows alone, which are fetched.
-        const due = Math.max(limit, (regime.probeLoss * plainRate) / this.probeShare);
+        const due = Math.max(limit, (regime.probeLoss * plainRate) / regime.probeShare);
         this.stepFeatures = close || regime.plainRun >= due - 1 - this.probeCatchUp;
         return this.pickPlain(plainMs);
       }
