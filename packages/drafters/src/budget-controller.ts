@@ -142,11 +142,13 @@ const DRAFTING_SMOOTHING = 0.03;
  * value. Their probes cost little where drafts are poor (the probe's tree shrinks to what its
  * draft probabilities pay for), while predictable text they miss costs much (on the development
  * prompts some generations accept the head's whole 8-token chain at most positions), and a
- * 0.01 share made one lost probe hold plain decoding for about a hundred steps: on the Zen 5
- * reference machine, in its fast hours, whole generations ran plainly and `bench:steps` fell to
- * 1.05–1.17× in three of six runs, where 0.03 ran 1.25–1.36× in all six (docs/benchmarks.md,
- * session 37). Sampling generations keep 0.01: at temperature 1 on the tiny model drafting does
- * not pay, and what the probes lose is what they cost against plain decoding.
+ * 0.01 share made one lost probe hold plain decoding for about a hundred steps, through such
+ * generations. In the replay of recorded trees (docs/benchmarks.md, session 37) 0.03 ran 1.357×
+ * against 0.01's 1.338× (four cost tables, three seeds); on the Zen 5 reference machine, eight
+ * alternating `bench:steps` runs each, 1.274× against 1.262× (within its noise; two runs with 0.01
+ * fell to 1.05× and 1.17×, spending most of their steps plain). Sampling generations keep 0.01:
+ * at temperature 1 on the tiny model drafting does not pay, and what the probes lose is what they
+ * cost against plain decoding.
  */
 const VALUE_PROBE_SHARE = 0.03;
 
