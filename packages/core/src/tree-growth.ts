@@ -239,6 +239,8 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   private keep = 0;
   private rate = 0;
   private accepted = Number.NaN;
+  /** Whether `order`, `keep`, `rate` and `accepted` describe the current nodes and depth. */
+  private ranked = false;
 
   constructor(options: DynamicTreeOptions = {}) {
     const topK = requireInteger('topK', options.topK ?? DYNAMIC_TREE_DEFAULTS.topK, 1, 4096);
@@ -299,6 +301,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.chance[0] = 1;
     this.priced = 1;
     this.accepted = Number.NaN;
+    this.ranked = false;
   }
 
   nextFrontier(out: Int32Array): number {
@@ -341,6 +344,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
       if (best * CHILD_SHARE < this.rate * added) return 0;
     }
     this.currentDepth++;
+    this.ranked = false;
     this.newestStart = end;
     return count;
   }
@@ -350,6 +354,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
   }
 
   addChild(parent: number, token: number, logProb: number): number {
+    this.ranked = false;
     return this.pushNode(parent, token, logProb);
   }
 
@@ -391,6 +396,7 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
         this.accepted = sum - 1;
       }
     }
+    this.ranked = true;
   }
 
   finish(tree: DraftTree): void {
@@ -399,7 +405,8 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     const score = this.score;
     let keep: number;
     if (this.pricing) {
-      this.rankByValue(this.pricing);
+      // A tree that stopped at a depth whose frontier did not pay was ranked there already.
+      if (!this.ranked) this.rankByValue(this.pricing);
       keep = this.keep;
     } else {
       keep = Math.min(this.nodeCap, total);
