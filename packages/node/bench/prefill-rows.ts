@@ -16,9 +16,10 @@ import { Tensor } from 'onnxruntime-common';
 import { createSession } from '../src/index.js';
 import { targetEntry } from '../test/converted-target.js';
 import { TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  args: scriptArgs(),
   options: {
     rounds: { type: 'string', default: '24' },
     threads: { type: 'string' },

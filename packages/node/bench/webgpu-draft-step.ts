@@ -30,9 +30,10 @@ import {
 } from '@treespec/onnx';
 import { createSession } from '../src/index.js';
 import { TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  args: scriptArgs(),
   options: {
     context: { type: 'string', default: '128' },
     reps: { type: 'string', default: '15' },

@@ -47,9 +47,10 @@ import * as ort from 'onnxruntime-node';
 import { createSession, type ExecutionProvider } from '../src/index.js';
 import { bundleWithTarget } from '../test/converted-target.js';
 import { TINY } from '../test/tiny.js';
+import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  args: scriptArgs(),
   options: {
     context: { type: 'string', default: '128' },
     reps: { type: 'string', default: '9' },
