@@ -87,8 +87,8 @@ export async function buildCausalLMGraph(
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);
   g.output(featureOut, names.outputs.feature!, OnnxDataType.FLOAT, [1, 'new', config.hidden]);
   if (names.outputs.greedyToken && names.outputs.logitSum) {
-    const argmax = greedyOutputs(g, logits, names.outputs);
-    if (names.outputs.sampledToken) sampledTokens(g, logits, argmax, config.vocab, names);
+    greedyOutputs(g, logits, logitsOut, names.outputs);
+    if (names.outputs.sampledToken) sampledTokens(g, logits, config.vocab, names);
   }
   if (captured.length > 0) {
     const width = (1 + captured.length) * config.hidden;
@@ -104,16 +104,30 @@ export async function buildCausalLMGraph(
 
 /**
  * A target's `greedyToken` (the first index of each row's largest logit, as ONNX's ArgMax picks
- * it) and `logitSum` (each row's sum of logits) of the `[rows, vocab]` logits. Returns the
- * int64 `[rows]` argmax.
+ * it) and `logitSum` (each row's sum of logits), from the `[rows, vocab]` logits and their
+ * `[1, rows, vocab]` reshape. The argmax runs on the reshape, so that its int64 result needs only a
+ * `Cast` to become the output: on WebGPU, which has no int64 kernels, that `Cast` runs on the host
+ * after the graph's one download, where a `Reshape` after it sent the token back up to the device
+ * and down again.
  */
-export function greedyOutputs(g: GraphBuilder, logits: string, outputs: ModelOutputs): string {
-  const argmax = g.op('ArgMax', [logits], { axis: -1, keepdims: 0, select_last_index: 0 }, 'greedy_argmax');
-  const token = g.op('Cast', [argmax], { to: OnnxDataType.INT32 });
-  g.output(g.op('Reshape', [token, g.int64([1, -1])]), outputs.greedyToken!, OnnxDataType.INT32, [1, 'new']);
+export function greedyOutputs(
+  g: GraphBuilder,
+  logits: string,
+  logitsOut: string,
+  outputs: ModelOutputs,
+): void {
+  const argmax = g.op(
+    'ArgMax',
+    [logitsOut],
+    { axis: -1, keepdims: 0, select_last_index: 0 },
+    'greedy_argmax',
+  );
+  g.output(g.op('Cast', [argmax], { to: OnnxDataType.INT32 }), outputs.greedyToken!, OnnxDataType.INT32, [
+    1,
+    'new',
+  ]);
   const sum = g.op('ReduceSum', [logits, g.int64([-1])], { keepdims: 0 }, 'logit_sum_rows');
   g.output(g.op('Reshape', [sum, g.int64([1, -1])]), outputs.logitSum!, OnnxDataType.FLOAT, [1, 'new']);
-  return argmax;
 }
 
 /** The KV names of one layer. */

@@ -85,9 +85,18 @@ export function selectRows(matrix: Matrix, rows: Int32Array, label: string): Mat
   };
 }
 
+/** float32's smallest normal number: the least probability a head's top-k log-probabilities are taken of. */
+const SMALLEST_NORMAL_FLOAT32 = 2 ** -126;
+
 /**
  * The tail every head graph shares: `logits` = `x` [N, H] times `lmHead` (one row per draft
- * token), `top_log_probs`/`top_ids` = TopK(log_softmax(logits), top_k). With a draft vocabulary
+ * token), `top_log_probs`/`top_ids` = TopK(log_softmax(logits), top_k), computed as the log of
+ * the top-k of the softmax (a probability below float32's smallest normal number counts as that
+ * number, so every log-probability stays finite): ONNX Runtime's WebGPU provider has no
+ * `LogSoftmax`, which ran on the host in the middle of every head call (a download and an upload
+ * on the device's queue), where `Softmax`, `TopK`, `Max` and `Log` run on the device. On the CPU it
+ * costs what `LogSoftmax` did (8 rows of 8192 logits: 0.13 ms either way, the same 2e-6 from float64
+ * log-probabilities; a `ReduceLogSumExp` beside the top-k cost 0.33 ms and erred by 4e-5). With a draft vocabulary
  * the top ids are mapped in-graph through its draft→target table (an int64 initializer), so the
  * graph returns target ids and every runner, tree and verifier stays in the target vocabulary.
  * With `context` scores the softmax and the top-k run over the draft tokens and the context
@@ -105,8 +114,9 @@ export async function draftLogitsTail(
 ): Promise<void> {
   const logits = await format.linear(g, x, lmHead, null);
   const scored = context ? g.op('Concat', [logits, context.logits], { axis: -1 }) : logits;
-  const logProbs = g.op('LogSoftmax', [scored], { axis: -1 });
-  const [values, indices] = g.opN('TopK', [logProbs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
+  const probs = g.op('Softmax', [scored], { axis: -1 });
+  const [top, indices] = g.opN('TopK', [probs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
+  const values = g.op('Log', [g.op('Max', [top!, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]);
   let ids = indices!;
   if (vocabulary) {
     const table = BigInt64Array.from(vocabulary.targetIds, (id) => BigInt(id));
@@ -125,7 +135,7 @@ export async function draftLogitsTail(
     'new',
     lmHead.rows,
   ]);
-  g.output(g.op('Unsqueeze', [values!, g.int64([0])]), outputs.topLogProbs!, OnnxDataType.FLOAT, [
+  g.output(g.op('Unsqueeze', [values, g.int64([0])]), outputs.topLogProbs!, OnnxDataType.FLOAT, [
     1,
     'new',
     'k',

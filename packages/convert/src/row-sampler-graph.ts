@@ -25,16 +25,17 @@ export function samplerBlockSize(vocab: number): number {
  * exactly 1: any uniform below 1 picks something, and never a block or token of weight 0 (its
  * cumulative value equals its predecessor's). Cumulative sums run over the block weights and the
  * chosen block's weights only; a block's weight is its weights' product with ones. The row's
- * largest logit, subtracted before `Exp`, is the one at its greedy token, and every count is a
- * cumulative sum's last column: no reduction, which WebGPU refuses over the empty rows of a call
- * that draws nothing. Given the names, the rows' weights (`exp((logit − largest) / temperature)`,
+ * largest logit, subtracted before `Exp`, is reduced over all of the call's rows (never empty) and
+ * then sliced to the drawn ones, and every count is a cumulative sum's last column: no reduction
+ * over the drawn rows, which WebGPU refuses when a call draws nothing. Indices are int32, which
+ * WebGPU runs on the device, where int64 ones (ONNX's argmax) sent each draw to the host and back
+ * twice. Given the names, the rows' weights (`exp((logit − largest) / temperature)`,
  * [1, k, vocab]) and their sums over the blocks ([1, k]) are outputs too: the distribution a tree
  * drawn from a draft distribution is verified against.
  */
 export function sampledTokens(
   g: GraphBuilder,
   logits: string,
-  argmax: string,
   vocab: number,
   names: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs },
 ): void {
@@ -44,8 +45,8 @@ export function sampledTokens(
   const blocks = Math.ceil(vocab / size);
   const k = g.op('Slice', [g.op('Shape', [uniforms]), g.int64([0]), g.int64([1])]);
   const rows = g.op('Slice', [logits, g.int64([0]), k, g.int64([0])]);
-  const best = g.op('Slice', [g.op('Unsqueeze', [argmax, g.int64([1])]), g.int64([0]), k, g.int64([0])]);
-  const largest = g.op('Div', [g.op('GatherElements', [rows, best], { axis: 1 }), temperature]);
+  const rowMaxima = g.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
+  const largest = g.op('Div', [g.op('Slice', [rowMaxima, g.int64([0]), k, g.int64([0])]), temperature]);
   const weights = g.op('Exp', [g.op('Sub', [g.op('Div', [rows, temperature]), largest])], {}, 'row_weights');
   const padded =
     blocks * size > vocab ? g.op('Pad', [weights, g.int64([0, 0, 0, blocks * size - vocab])]) : weights;
@@ -64,15 +65,13 @@ export function sampledTokens(
   ]);
   const chosen = g.op('Reshape', [g.op('GatherElements', [blocked, index], { axis: 1 }), g.int64([0, size])]);
   const token = g.op('Add', [
-    g.op('Mul', [block, g.int64([size], [])]),
+    g.op('Mul', [block, g.int32([size], [])]),
     firstAbove(g, g.op('CumSum', [chosen, g.int64([1], [])]), column(g, uniforms, 1)),
   ]);
-  g.output(
-    g.op('Reshape', [g.op('Cast', [token], { to: OnnxDataType.INT32 }), g.int64([1, -1])]),
-    names.outputs.sampledToken!,
-    OnnxDataType.INT32,
-    [1, 'sampled'],
-  );
+  g.output(g.op('Reshape', [token, g.int64([1, -1])]), names.outputs.sampledToken!, OnnxDataType.INT32, [
+    1,
+    'sampled',
+  ]);
   if (names.outputs.sampleWeights && names.outputs.sampleMass) {
     g.output(g.op('Unsqueeze', [weights, g.int64([0])]), names.outputs.sampleWeights, OnnxDataType.FLOAT, [
       1,
@@ -95,7 +94,7 @@ function column(g: GraphBuilder, x: string, c: number): string {
 }
 
 /**
- * For each row of the cumulative weights `cumulative` [n, m], the index (int64 [n]) of the first
+ * For each row of the cumulative weights `cumulative` [n, m], the index (int32 [n]) of the first
  * entry whose share of the row's total exceeds the row's `uniform` [n, 1]: the number of entries
  * at or below it, counted as a cumulative sum's last column.
  */
@@ -103,5 +102,5 @@ function firstAbove(g: GraphBuilder, cumulative: string, uniform: string): strin
   const share = g.op('Div', [cumulative, lastColumn(g, cumulative, 1)]);
   const below = g.op('Cast', [g.op('LessOrEqual', [share, uniform])], { to: OnnxDataType.FLOAT });
   const count = g.op('Reshape', [lastColumn(g, g.op('CumSum', [below, g.int64([1], [])]), 1), g.int64([-1])]);
-  return g.op('Cast', [count], { to: OnnxDataType.INT64 });
+  return g.op('Cast', [count], { to: OnnxDataType.INT32 });
 }

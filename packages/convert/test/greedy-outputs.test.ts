@@ -19,7 +19,8 @@ async function greedyRows(rows: number[][]): Promise<{ tokens: number[]; sums: n
   const dir = await mkdtemp(join(tmpdir(), 'treespec-greedy-'));
   dirs.push(dir);
   const written = await writeModelFile(dir, 'greedy', async (g) => {
-    greedyOutputs(g, g.input('logits', OnnxDataType.FLOAT, ['rows', VOCAB]), TARGET_IO.outputs);
+    const logits = g.input('logits', OnnxDataType.FLOAT, ['rows', VOCAB]);
+    greedyOutputs(g, logits, g.op('Unsqueeze', [logits, g.int64([0])]), TARGET_IO.outputs);
   });
   const session = await ort.InferenceSession.create(join(dir, written.file));
   try {

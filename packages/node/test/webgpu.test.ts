@@ -21,6 +21,7 @@ import { createSession, loadTreespec } from '../src/index.js';
 import { bundleWithTarget, targetEntry } from './converted-target.js';
 import { devPrompts, TINY, targetCases } from './tiny.js';
 import { webGpuUnavailable } from './webgpu-adapter.js';
+import { webGpuHostCopies } from './webgpu-host-copies.js';
 
 /**
  * onnxruntime-node's WebGPU provider through the real path. Without a GPU it runs on Mesa's
@@ -186,6 +187,26 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       await cpu.dispose();
     }
   }, 300_000);
+
+  it('keep the target’s and the heads’ work on the device, crossing to the host only at their inputs and outputs', async (ctx) => {
+    ctx.skip(unavailable !== null, unavailable ?? '');
+    // The token ids go up; the greedy argmax (int64, which WebGPU has no kernels for) comes down
+    // to be cast. The heads' LogSoftmax and the sampler's int64 indices, which ran on the host
+    // in the middle of each call, are gone (docs/benchmarks.md, "On a real GPU").
+    expect(await webGpuHostCopies(join(TINY, 'target.onnx'))).toEqual([
+      'MemcpyFromHost after ids',
+      'MemcpyToHost before greedy_argmax',
+    ]);
+    expect(await webGpuHostCopies(join(TINY, 'eagle-head-fp32.onnx'))).toEqual([
+      'MemcpyFromHost after ids',
+      'MemcpyToHost before TopK_1',
+    ]);
+    expect(await webGpuHostCopies(join(TINY, 'eagle-head-context.onnx'))).toEqual([
+      'MemcpyFromHost after context_ids',
+      'MemcpyFromHost after ids',
+      'MemcpyToHost before TopK_1',
+    ]);
+  }, 120_000);
 
   it('run fused GroupQueryAttention as the CPU does for calls below 32 rows (the planner still refuses it)', async (ctx) => {
     ctx.skip(unavailable !== null, unavailable ?? '');
