@@ -68,7 +68,9 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
   webgpu:
     'no WebGPU adapter could be created. onnxruntime-node runs WebGPU through Dawn, which on Linux needs a GPU with a ' +
     "Vulkan driver (without one, Mesa's software lavapipe from mesa-vulkan-drivers 23 or later) and the Vulkan loader " +
-    '(libvulkan.so.1, Debian package libvulkan1); use executionProvider "cpu" elsewhere.',
+    "(libvulkan.so.1, Debian package libvulkan1). NVIDIA's Vulkan driver also needs libglvnd (libGLdispatch.so.0, " +
+    'package libglvnd0; without it the Vulkan loader finds no drivers), and in a container the NVIDIA runtime ' +
+    'must mount its graphics libraries (NVIDIA_DRIVER_CAPABILITIES including graphics). Use executionProvider "cpu" elsewhere.',
 };
 
 /**
