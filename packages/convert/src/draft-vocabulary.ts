@@ -95,11 +95,11 @@ const SMALLEST_NORMAL_FLOAT32 = 2 ** -126;
  * number, so every log-probability stays finite): ONNX Runtime's WebGPU provider has no
  * `LogSoftmax`, which ran on the host in the middle of every head call (a download and an upload
  * on the device's queue), where `Softmax`, `TopK`, `Max` and `Log` run on the device. On the CPU it
- * costs what `LogSoftmax` did (8 rows of 8192 logits: 0.13 ms either way, the same 2e-6 from float64
- * log-probabilities; a `ReduceLogSumExp` beside the top-k cost 0.33 ms and erred by 4e-5). With a draft vocabulary
- * the top ids are mapped in-graph through its draft→target table (an int64 initializer), so the
- * graph returns target ids and every runner, tree and verifier stays in the target vocabulary.
- * With `context` scores the softmax and the top-k run over the draft tokens and the context
+ * costs what `LogSoftmax` did (8 rows of 8192 logits: 0.13 ms either way, the same 2e-6 from
+ * float64 log-probabilities; a `ReduceLogSumExp` beside the top-k cost 0.33 ms and erred by 4e-5).
+ * With a draft vocabulary the top ids are mapped in-graph through its draft→target table (an int64
+ * initializer), so the graph returns target ids and every runner, tree and verifier stays in the
+ * target vocabulary. With `context` scores the softmax and the top-k run over the draft tokens and the context
  * tokens together (`logits` stays over the draft tokens, which sampled trees are drawn from).
  */
 export async function draftLogitsTail(
