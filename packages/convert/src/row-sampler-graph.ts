@@ -25,9 +25,9 @@ export function samplerBlockSize(vocab: number): number {
  * exactly 1: any uniform below 1 picks something, and never a block or token of weight 0 (its
  * cumulative value equals its predecessor's). Cumulative sums run over the block weights and the
  * chosen block's weights only; a block's weight is its weights' product with ones. The row's
- * largest logit, subtracted before `Exp`, is reduced over all of the call's rows (never empty) and
- * then sliced to the drawn ones, and every count is a cumulative sum's last column: no reduction
- * over the drawn rows, which WebGPU refuses when a call draws nothing. Indices are int32, which
+ * largest logit, subtracted before `Exp`, is reduced over the drawn rows or, when the call draws
+ * nothing, its first row (a call has one at least) and then sliced to the drawn ones, and every
+ * count is a cumulative sum's last column: no reduction over no rows, which WebGPU refuses. Indices are int32, which
  * WebGPU runs on the device, where int64 ones (ONNX's argmax) sent each draw to the host and back
  * twice. Given the names, the rows' weights (`exp((logit − largest) / temperature)`,
  * [1, k, vocab]) and their sums over the blocks ([1, k]) are outputs too: the distribution a tree
@@ -45,7 +45,9 @@ export function sampledTokens(
   const blocks = Math.ceil(vocab / size);
   const k = g.op('Slice', [g.op('Shape', [uniforms]), g.int64([0]), g.int64([1])]);
   const rows = g.op('Slice', [logits, g.int64([0]), k, g.int64([0])]);
-  const rowMaxima = g.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
+  // At least one row, so that a call drawing nothing reduces one row rather than none or all.
+  const reduced = g.op('Slice', [logits, g.int64([0]), g.op('Max', [k, g.int64([1])]), g.int64([0])]);
+  const rowMaxima = g.op('ReduceMax', [reduced], { axes: [-1], keepdims: 1 });
   const largest = g.op('Div', [g.op('Slice', [rowMaxima, g.int64([0]), k, g.int64([0])]), temperature]);
   const weights = g.op('Exp', [g.op('Sub', [g.op('Div', [rows, temperature]), largest])], {}, 'row_weights');
   const padded =
