@@ -4,6 +4,7 @@ import {
   layerName,
   type ModelInputs,
   type ModelOutputs,
+  PLAIN_CACHE_OUTPUTS,
 } from '@treespec/onnx';
 import type { Checkpoint } from './checkpoint.js';
 import type { DecoderConfig } from './config.js';
@@ -13,6 +14,7 @@ import {
   declareSharedInputs,
   decoderLayer,
   type GraphOptions,
+  type KvNames,
   type Residual,
   residualNorm,
   residualSum,
@@ -131,11 +133,23 @@ export function greedyOutputs(
 }
 
 /** The KV names of one layer. */
-export function kvNames(names: CausalLMNames, layer: number) {
+export function kvNames(names: CausalLMNames, layer: number): KvNames {
+  const { cacheKey, cacheValue } = names.outputs;
   return {
     pastKey: layerName(names.inputs.pastKey, layer),
     pastValue: layerName(names.inputs.pastValue, layer),
     presentKey: layerName(names.outputs.presentKey, layer),
     presentValue: layerName(names.outputs.presentValue, layer),
+    ...(cacheKey && cacheValue
+      ? { cacheKey: layerName(cacheKey, layer), cacheValue: layerName(cacheValue, layer) }
+      : {}),
   };
+}
+
+/**
+ * `names` with each layer's cache after the call among its outputs (`ModelOutputs.cacheKey`,
+ * `ModelOutputs.cacheValue`), which plain attention computes anyway.
+ */
+export function withCacheOutputs(names: CausalLMNames): CausalLMNames {
+  return { inputs: names.inputs, outputs: { ...names.outputs, ...PLAIN_CACHE_OUTPUTS } };
 }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { OptionError } from '@treespec/core';
 import { CAPTURED_FEATURE_OUTPUT, DRAFT_LM_IO, type ManifestModel, TARGET_IO } from '@treespec/onnx';
-import { buildCausalLMGraph } from './causal-lm-graph.js';
+import { buildCausalLMGraph, withCacheOutputs } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, parseDecoderConfig } from './config.js';
@@ -128,7 +128,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
   // A draft LM scores only the rows a call needs; a target's verification reads every row, its
   // logits or, when greedy, its greedy token.
-  const names = role === 'draft' ? DRAFT_LM_IO : TARGET_IO;
+  const io = role === 'draft' ? DRAFT_LM_IO : TARGET_IO;
+  const names = attention === 'plain' ? withCacheOutputs(io) : io;
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { withCacheOutputs } from './causal-lm-graph.js';
 import type { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, type DecoderConfig, type Eagle3HeadConfig } from './config.js';
@@ -52,6 +53,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     config.file,
   );
   const vocabulary = await readDraftToTarget(checkpoint, config);
+  const io = withCacheOutputs(EAGLE3_HEAD_IO);
   const resolved = resolveOptions(
     options,
     'eagle3-head',
@@ -83,6 +85,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
       resolved.format,
       resolved.graph,
       resolved.maxContext,
+      io,
     ),
   );
   await recordChecksums(options.out, [written.file, ...written.externalData]);
@@ -96,8 +99,8 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     weightFormat: resolved.format.name,
     ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
     dims: manifestDims(config, resolved.maxContext),
-    inputs: EAGLE3_HEAD_IO.inputs,
-    outputs: EAGLE3_HEAD_IO.outputs,
+    inputs: io.inputs,
+    outputs: io.outputs,
     kvCache: manifestKvCache(config),
     rope: manifestRope(config),
     rmsNormEps: config.rmsNormEps,

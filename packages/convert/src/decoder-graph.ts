@@ -339,6 +339,9 @@ export interface KvNames {
   readonly pastValue: string;
   readonly presentKey: string;
   readonly presentValue: string;
+  /** Plain attention: the output names of the layer's cache after the call (`ModelOutputs.cacheKey`), if any. */
+  readonly cacheKey?: string;
+  readonly cacheValue?: string;
 }
 
 /**
@@ -447,8 +450,9 @@ interface NewRows {
 }
 
 /**
- * MatMul/Softmax attention over concat(past, new); `present_*` are the new rows (bsnh). `scale`
- * multiplies q at run time (null when it is folded into the weights). Returns [N, heads * d].
+ * MatMul/Softmax attention over concat(past, new); `present_*` are the new rows (bsnh), and that
+ * concatenation is output too where `kv` names it (`cache_*`). `scale` multiplies q at run time
+ * (null when it is folded into the weights). Returns [N, heads * d].
  */
 function plainAttention(
   ctx: DecoderContext,
@@ -473,8 +477,14 @@ function plainAttention(
   const valuesT = (v: string) =>
     g.op('Transpose', [g.op('Reshape', [v, g.int64([-1, kvHeads, d])])], { perm: [1, 0, 2] });
 
-  const keys = g.op('Concat', [pastKey, rows.keys], { axis: 1 });
-  const values = g.op('Concat', [pastValue, rows.values], { axis: 1 });
+  const joined = (past: string, added: string, output: string | undefined) => {
+    if (!output) return g.op('Concat', [past, added], { axis: 1 });
+    const [all] = g.opNamed('Concat', [past, added], [output], { axis: 1 }) as [string];
+    g.output(all, output, OnnxDataType.FLOAT, [1, 'total', kvHeads, d]);
+    return all;
+  };
+  const keys = joined(pastKey, rows.keys, kv.cacheKey);
+  const values = joined(pastValue, rows.values, kv.cacheValue);
   const scores = g.op('Add', [g.op('MatMul', [groupedQueries(ctx, qh), keysT(keys)]), bias]);
   const context =
     ctx.options.attentionPrecision === 'float64'

@@ -24,10 +24,11 @@ import { runDraftScript } from './draft-cache-script.js';
 import { TINY } from './tiny.js';
 
 /**
- * The draft models' device-resident KV cache logic (ONNX Runtime's own output tensors, appended by
- * the compaction graph, the committed rows kept apart from a round's drafts) on the CPU provider,
- * where the same graph runs on host tensors, so that CI without a GPU exercises it.
- * test/webgpu-draft-cache.test.ts runs it on the device.
+ * The draft models' device-resident KV cache logic (ONNX Runtime's own output tensors: each call's
+ * cache outputs, or for bundles without them rows appended by the compaction graph; the committed
+ * rows kept apart from a round's drafts) on the CPU provider, where the same graphs run on host
+ * tensors, so that CI without a GPU exercises it. test/webgpu-draft-cache.test.ts runs it on the
+ * device.
  */
 const manifestPath = join(TINY, 'treespec.json');
 const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
@@ -38,6 +39,25 @@ const draftLm = findModel(manifest, 'draft');
 const OPTIONS: DraftModelRunnerOptions = { maxContext: 64, chunk: 3, maxDraftBatch: 4, maxK: 4 };
 
 type Runner = OnnxEagleHead | OnnxEagle3Head | OnnxDraftLm;
+
+/** `model` as a bundle converted before models output their cache after each call describes it. */
+function withoutCacheOutputs(model: ManifestModel): ManifestModel {
+  const { cacheKey: _key, cacheValue: _value, ...outputs } = model.outputs;
+  return { ...model, outputs };
+}
+
+/** `session` counting its runs. */
+function counted(session: InferenceSession): { session: InferenceSession; runs: number } {
+  const state = { runs: 0, session };
+  state.session = {
+    run: (feeds: Record<string, Tensor>) => {
+      state.runs++;
+      return session.run(feeds);
+    },
+    release: () => session.release(),
+  } as InferenceSession;
+  return state;
+}
 
 /** `model`'s runner on the CPU provider: with a host cache, or with `compaction` a device cache. */
 async function open(model: ManifestModel, compaction?: InferenceSession): Promise<Runner> {
@@ -70,10 +90,15 @@ async function reversingCompaction(model: ManifestModel): Promise<InferenceSessi
 }
 
 describe('a draft model’s device-resident KV cache on the CPU provider', () => {
-  for (const model of [head, eagle3, draftLm]) {
-    it(`${model.role}: every commit and draft step equals the host cache’s, bit for bit, through rounds whose drafts the next commit drops`, async () => {
+  const variants = [head, eagle3, draftLm].flatMap((model) => [
+    { model, how: 'taking each call’s cache outputs' },
+    { model: withoutCacheOutputs(model), how: 'appending with the compaction graph (an older bundle)' },
+  ]);
+  for (const { model, how } of variants) {
+    it(`${model.role}, ${how}: every commit and draft step equals the host cache’s, bit for bit, through rounds whose drafts the next commit drops`, async () => {
       const host = await open(model);
-      const device = await open(model, await compactionFor(model));
+      const compaction = counted(await compactionFor(model));
+      const device = await open(model, compaction.session);
       try {
         expect(host.cache).toBeInstanceOf(HostDraftKvCache);
         expect(device.cache).toBeInstanceOf(DeviceDraftKvCache);
@@ -86,6 +111,8 @@ describe('a draft model’s device-resident KV cache on the CPU provider', () =>
         await (device.cache as DeviceDraftKvCache).ready();
         expect((device.cache as DeviceDraftKvCache).keyTensor(0).dims[1]).toBe(host.cache.length);
         expect(device.cacheLocation).toBe('cpu');
+        if (model.outputs.cacheKey) expect(compaction.runs).toBe(0);
+        else expect(compaction.runs).toBeGreaterThan(0);
       } finally {
         await host.dispose();
         await device.dispose();
@@ -94,8 +121,9 @@ describe('a draft model’s device-resident KV cache on the CPU provider', () =>
   }
 
   it('tells a wrong commit apart: rows appended in the wrong order change the steps', async () => {
-    const host = await open(head);
-    const wrong = await open(head, await reversingCompaction(head));
+    const older = withoutCacheOutputs(head);
+    const host = await open(older);
+    const wrong = await open(older, await reversingCompaction(older));
     try {
       const expected = await runDraftScript(host, 5);
       const found = await runDraftScript(wrong, 5);
@@ -139,15 +167,17 @@ describe('a draft model’s device-resident KV cache on the CPU provider', () =>
     const headLayout = eagleHeadLayout(head);
     const lmLayout = causalLmLayout(draftLm);
     const onDevice = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'gpu-buffer']));
-    const { presentKey, presentValue, logits } = headLayout.names;
+    const { presentKey, presentValue, cache, logits } = headLayout.names;
     expect(draftDeviceCacheSetup(head, false).modelOutputs).toEqual(
-      onDevice([presentKey, presentValue, logits]),
+      onDevice([presentKey, presentValue, cache!.key, cache!.value, logits]),
     );
     // A head drawing sampled trees reads its logits on the host.
-    expect(draftDeviceCacheSetup(head, true).modelOutputs).toEqual(onDevice([presentKey, presentValue]));
-    const { presentKeys, presentValues, feature } = lmLayout.names;
+    expect(draftDeviceCacheSetup(head, true).modelOutputs).toEqual(
+      onDevice([presentKey, presentValue, cache!.key, cache!.value]),
+    );
+    const { presentKeys, presentValues, cache: lmCache, feature } = lmLayout.names;
     expect(draftDeviceCacheSetup(draftLm, false).modelOutputs).toEqual(
-      onDevice([...presentKeys, ...presentValues, feature]),
+      onDevice([...presentKeys, ...presentValues, ...lmCache!.keys, ...lmCache!.values, feature]),
     );
     expect(Object.keys(draftDeviceCacheSetup(draftLm, false).compactionOutputs)).toHaveLength(
       2 * lmLayout.layers,

@@ -14,24 +14,35 @@ import { createSession } from '../src/index.js';
 import { TINY, targetCases } from './tiny.js';
 
 /**
- * The device-resident KV cache's logic (a cache of ONNX Runtime's own output tensors, committed by
- * the compaction graph) on the CPU provider, where the same graph runs on host tensors, so that CI
- * without a GPU exercises it. test/webgpu.test.ts runs it on the device.
+ * The device-resident KV cache's logic (a cache of ONNX Runtime's own output tensors: a call's
+ * cache outputs where the commit keeps all its rows in order, else rows kept by the compaction
+ * graph) on the CPU provider, where the same graphs run on host tensors, so that CI without a GPU
+ * exercises it. test/webgpu.test.ts runs it on the device.
  */
 const manifestPath = join(TINY, 'treespec.json');
 const model = findModel(parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath), 'target');
 const layout = causalLmLayout(model);
 const MAX_TREE = 16;
 
+/** Runs of the device runners' compaction sessions. */
+let compactions = 0;
+
 async function runner(onDevice: boolean): Promise<OnnxCausalLm> {
-  const compaction = onDevice
+  const session = onDevice
     ? await createSession(compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype))
     : undefined;
+  const compaction = session && {
+    run: (feeds: Parameters<typeof session.run>[0]) => {
+      compactions++;
+      return session.run(feeds);
+    },
+    release: () => session.release(),
+  };
   return new OnnxCausalLm(await createSession(join(TINY, model.file)), layout, {
     maxContext: 256,
     maxTreeSize: MAX_TREE,
     prefillChunk: 5,
-    ...(compaction ? { compaction } : {}),
+    ...(compaction ? { compaction: compaction as unknown as typeof session } : {}),
   });
 }
 
@@ -82,8 +93,9 @@ describe('a device-resident KV cache on the CPU provider', () => {
           host.commit(planKeep(one, Int32Array.from([0]), 1, keepOne));
           plain.push(last);
         }
-        // Speculative decoding on both caches: each step drafts a tree of wrong siblings and,
-        // at a random place among them, the oracle's next tokens, so that accepted paths skip rows.
+        // Speculative decoding on both caches: most steps draft a tree of wrong siblings and, at a
+        // random place among them, the oracle's next tokens, so that accepted paths skip rows;
+        // every third step drafts the oracle's chain, which is accepted whole.
         host.reset();
         device.reset();
         await host.prefill(Int32Array.from(prompt.slice(0, -1)));
@@ -95,11 +107,15 @@ describe('a device-resident KV cache on the CPU provider', () => {
         const output: number[] = [];
         let root = prompt[prompt.length - 1]!;
         let skipped = 0;
+        let whole = 0;
+        let step = 0;
+        compactions = 0;
         while (output.length < total) {
           tree.reset(root);
           let parent = 0;
+          const chain = step++ % 3 === 0;
           for (let depth = 0; depth < 3 && output.length + depth < total; depth++) {
-            const siblings = 1 + random(3);
+            const siblings = chain ? 0 : 1 + random(3);
             const right = random(siblings + 1);
             let next = parent;
             for (let s = 0; s <= siblings; s++) {
@@ -129,14 +145,19 @@ describe('a device-resident KV cache on the CPU provider', () => {
           }
           planKeep(tree, path, length, keep);
           if (keep.firstMove < length) skipped++;
+          if (length === tree.size) whole++;
           host.commit(keep);
           device.commit(keep);
           root = output[output.length - 1]!;
           expect(device.cachedLength).toBe(host.cachedLength);
         }
         expect(output.slice(0, total)).toEqual(plain);
-        // The comparison means something only if some commits kept rows out of place.
+        // The comparison means something only if some commits kept rows out of place, and some
+        // kept every row, which take the verification's own cache outputs without a compaction.
         expect(skipped).toBeGreaterThan(0);
+        expect(whole).toBeGreaterThan(0);
+        await (device.cache as DeviceKvCache).ready();
+        expect(compactions).toBe(step - whole);
       }
     } finally {
       await host.dispose();

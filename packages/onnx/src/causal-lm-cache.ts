@@ -5,7 +5,15 @@ import type { CausalLmLayout } from './model-layout.js';
 /** The names of a causal LM's values that its KV cache feeds, binds or reads. */
 export type CacheNames = Pick<
   CausalLmLayout['names'],
-  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'logits' | 'feature' | 'greedy' | 'sampler'
+  | 'pastKeys'
+  | 'pastValues'
+  | 'presentKeys'
+  | 'presentValues'
+  | 'cache'
+  | 'logits'
+  | 'feature'
+  | 'greedy'
+  | 'sampler'
 >;
 
 /**

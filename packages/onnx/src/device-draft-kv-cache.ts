@@ -32,14 +32,24 @@ export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): Dr
   if (model.graph === 'causal-lm') {
     const layout = causalLmLayout(model);
     ({ layers, kvHeads, headDim } = layout);
-    const { presentKeys, presentValues, feature } = layout.names;
-    onDevice = [...presentKeys, ...presentValues, ...(feature ? [feature] : [])];
+    const { presentKeys, presentValues, cache, feature } = layout.names;
+    onDevice = [
+      ...presentKeys,
+      ...presentValues,
+      ...(cache ? [...cache.keys, ...cache.values] : []),
+      ...(feature ? [feature] : []),
+    ];
   } else {
     const layout = model.graph === 'eagle3-head' ? eagle3HeadLayout(model) : eagleHeadLayout(model);
     ({ kvHeads, headDim } = layout);
     layers = 1;
-    const { presentKey, presentValue } = layout.names;
-    onDevice = [presentKey, presentValue, ...(logits ? [] : [layout.names.logits])];
+    const { presentKey, presentValue, cache } = layout.names;
+    onDevice = [
+      presentKey,
+      presentValue,
+      ...(cache ? [cache.key, cache.value] : []),
+      ...(logits ? [] : [layout.names.logits]),
+    ];
   }
   return {
     modelOutputs: Object.fromEntries(onDevice.map((name) => [name, 'gpu-buffer' as const])),
@@ -50,14 +60,15 @@ export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): Dr
 
 /**
  * A draft model's plain-attention KV cache kept as ONNX Runtime's own output tensors, so that on a
- * GPU provider (the model's `present_*` outputs and the compaction's outputs preferred on
- * `gpu-buffer`) it never leaves the device. Each call's past inputs are the tensors of the last
- * append; after each call the compaction session ({@link compactionModel}, keeping every new row
- * in order) appends its new entries: `Concat(past, Gather(new, 0..rows))` per layer. The
- * committed rows are kept as their own tensors, so dropping a round's draft rows releases the
- * tensors drafted on top of them and feeds the committed ones again, moving no data. Nothing of
- * the cache crosses to the host; on the CPU provider the same session runs on host tensors, which
- * is how CI exercises this path.
+ * GPU provider (the model's `present_*` and `cache_*` outputs and the compaction's outputs
+ * preferred on `gpu-buffer`) it never leaves the device. Each call's past inputs are the tensors
+ * the last call left: a model that outputs its cache after the call (`cache_*`, past rows then new
+ * ones) leaves them itself; for an older one, the compaction session ({@link compactionModel},
+ * keeping every new row in order) appends the call's new entries in a call of its own,
+ * `Concat(past, Gather(new, 0..rows))` per layer. The committed rows are kept as their own
+ * tensors, so dropping a round's draft rows releases the tensors drafted on top of them and feeds
+ * the committed ones again, moving no data. Nothing of the cache crosses to the host; on the CPU
+ * provider the same tensors are host tensors, which is how CI exercises this path.
  *
  * Every output of a call is fetched (with outputs preferred on the device, onnxruntime-node 1.30
  * fails later calls of a session that left some out); those the caller does not read are disposed
@@ -67,6 +78,8 @@ export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): Dr
 export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCache {
   private committedRows = 0;
   private readonly names: DraftCacheNames;
+  /** The outputs a call leaves for the cache: `cache_*` where the model has them, else `present_*`. */
+  private readonly kept: ReadonlySet<string>;
   /** The committed rows' tensors; the next call attends to these, or to those with draft rows appended. */
   private readonly committedKeys: Tensor[];
   private readonly committedValues: Tensor[];
@@ -88,6 +101,11 @@ export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCac
   ) {
     super(session, names.pastKeys.length, kvHeads, headDim, capacity, dtype, maxRows);
     this.names = names;
+    this.kept = new Set(
+      names.cache
+        ? [...names.cache.keys, ...names.cache.values]
+        : [...names.presentKeys, ...names.presentValues],
+    );
     // Every append keeps all of a call's new rows, in order.
     this.compaction.keepRows(null, maxRows);
     this.committedKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
@@ -108,12 +126,18 @@ export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCac
     await this.feedPast(feeds, names);
     const out = await session.run(feeds, session.outputNames);
     for (const name of session.outputNames)
-      if (!fetches.includes(name) && !this.isPresent(name)) out[name]!.dispose();
+      if (!fetches.includes(name) && !this.kept.has(name)) out[name]!.dispose();
     this.length += rows;
     if (committed) this.committedRows = this.length;
-    const newKeys = names.presentKeys.map((name) => out[name]!);
-    const newValues = names.presentValues.map((name) => out[name]!);
-    this.pending = this.pending.then(() => this.append(newKeys, newValues, rows, committed));
+    if (names.cache) {
+      const keys = names.cache.keys.map((name) => out[name]!);
+      const values = names.cache.values.map((name) => out[name]!);
+      this.pending = this.pending.then(() => this.keep(keys, values, committed));
+    } else {
+      const newKeys = names.presentKeys.map((name) => out[name]!);
+      const newValues = names.presentValues.map((name) => out[name]!);
+      this.pending = this.pending.then(() => this.append(newKeys, newValues, rows, committed));
+    }
     return out;
   }
 
@@ -142,10 +166,6 @@ export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCac
       });
   }
 
-  private isPresent(name: string): boolean {
-    return this.names.presentKeys.includes(name) || this.names.presentValues.includes(name);
-  }
-
   private async append(
     newKeys: Tensor[],
     newValues: Tensor[],
@@ -155,22 +175,31 @@ export class DeviceDraftKvCache extends DeviceCacheTensors implements DraftKvCac
     const { compaction } = this;
     try {
       await compaction.append(this.keys, this.values, newKeys, newValues, rows);
-      for (let l = 0; l < this.layers; l++) {
-        this.releaseDraft(l);
-        if (committed) {
-          compaction.release(this.committedKeys[l]!);
-          compaction.release(this.committedValues[l]!);
-          this.committedKeys[l] = compaction.keptKeys[l]!;
-          this.committedValues[l] = compaction.keptValues[l]!;
-        }
-        this.keys[l] = compaction.keptKeys[l]!;
-        this.values[l] = compaction.keptValues[l]!;
-      }
+      this.keep(compaction.keptKeys, compaction.keptValues, committed);
     } finally {
       for (let l = 0; l < this.layers; l++) {
         newKeys[l]!.dispose();
         newValues[l]!.dispose();
       }
+    }
+  }
+
+  /**
+   * Makes `keys`/`values` (per layer, every row the next call attends to) the cache's tensors,
+   * and its committed ones when `committed`, releasing those they replace.
+   */
+  private keep(keys: readonly Tensor[], values: readonly Tensor[], committed: boolean): void {
+    const { compaction } = this;
+    for (let l = 0; l < this.layers; l++) {
+      this.releaseDraft(l);
+      if (committed) {
+        compaction.release(this.committedKeys[l]!);
+        compaction.release(this.committedValues[l]!);
+        this.committedKeys[l] = keys[l]!;
+        this.committedValues[l] = values[l]!;
+      }
+      this.keys[l] = keys[l]!;
+      this.values[l] = values[l]!;
     }
   }
 

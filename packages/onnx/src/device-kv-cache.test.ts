@@ -19,6 +19,9 @@ const MODEL = {
   feature: 'feature',
 };
 
+/** The names of the cache after a call, for a model that outputs it. */
+const CACHE = { keys: layerNames('cache_key'), values: layerNames('cache_value') };
+
 /** Tensors handed out by the fakes below, and those disposed. */
 interface Ledger {
   disposed: Set<Tensor>;
@@ -81,8 +84,11 @@ function compactionSession(ledger: Ledger): {
   return state;
 }
 
-/** Holds new rows `values` (+100 for values) in every layer, as a model call's outputs. */
-function holdRows(cache: DeviceKvCache, ledger: Ledger, values: number[]): Tensor[] {
+/**
+ * Holds new rows `values` (+100 for values) in every layer, as a model call's outputs; with
+ * `cached`, also the cache after the call (`cached` then `values`), as a model with `cache_*` outputs.
+ */
+function holdRows(cache: DeviceKvCache, ledger: Ledger, values: number[], cached?: number[]): Tensor[] {
   const keys = Array.from({ length: LAYERS }, (_, l) =>
     rowsTensor(
       ledger,
@@ -95,8 +101,22 @@ function holdRows(cache: DeviceKvCache, ledger: Ledger, values: number[]): Tenso
       values.map((v) => v + 10 * l + 100),
     ),
   );
-  cache.hold(keys, vals);
-  return [...keys, ...vals];
+  const all = cached ? [...cached, ...values] : [];
+  const joinedKeys = cached ? CACHE.keys.map((_, l) => rowsTensor(ledger, all.map((v) => v + 10 * l))) : [];
+  const joinedValues = cached
+    ? CACHE.values.map((_, l) => rowsTensor(ledger, all.map((v) => v + 10 * l + 100)))
+    : [];
+  const named = (names: string[], tensors: Tensor[]) => tensors.map((t, l) => [names[l]!, t] as const);
+  cache.hold(
+    Object.fromEntries([
+      ...named(MODEL.presentKeys, keys),
+      ...named(MODEL.presentValues, vals),
+      ...named(CACHE.keys, joinedKeys),
+      ...named(CACHE.values, joinedValues),
+    ]),
+    values.length,
+  );
+  return [...keys, ...vals, ...joinedKeys, ...joinedValues];
 }
 
 describe('DeviceKvCache', () => {
@@ -139,6 +159,38 @@ describe('DeviceKvCache', () => {
     await cache.dispose();
     expect(fake.released).toBe(true);
     // Everything the fakes handed out is released exactly once (rowsTensor throws on a second time).
+    expect(ledger.disposed.size).toBe(ledger.made.length);
+  });
+
+  it('takes the call’s own cache outputs for a commit that keeps every row in order, and compacts any other', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const fake = compactionSession(ledger);
+    const cache = new DeviceKvCache(fake.session, { ...MODEL, cache: CACHE }, 1, 2, 64, 'float32', 8);
+    const prefill = holdRows(cache, ledger, [1, 2, 3], []);
+    cache.commit(null, 3);
+    await cache.ready();
+    const chain = holdRows(cache, ledger, [4, 5], [1, 2, 3]);
+    cache.commit(Int32Array.from([0, 1]), 2);
+    await cache.ready();
+    expect(fake.runs).toBe(0);
+    expect(cache.keyTensor(0)).toBe(chain[2 * LAYERS]);
+    expect(rowValues(cache.valueTensor(1))).toEqual([111, 112, 113, 114, 115]);
+    // The first commit's tensors and every new-entry output were released; the cache's are live.
+    for (const t of [...prefill, ...chain.slice(0, 2 * LAYERS)]) expect(ledger.disposed.has(t)).toBe(true);
+    for (const t of chain.slice(2 * LAYERS)) expect(ledger.disposed.has(t)).toBe(false);
+    // A tree whose accepted rows are not all its rows, in order, is compacted.
+    const tree = holdRows(cache, ledger, [6, 7, 8], [1, 2, 3, 4, 5]);
+    cache.commit(Int32Array.from([0, 2]), 2);
+    await cache.ready();
+    expect(fake.runs).toBe(1);
+    expect(rowValues(cache.keyTensor(1))).toEqual([11, 12, 13, 14, 15, 16, 18]);
+    for (const t of tree) expect(ledger.disposed.has(t)).toBe(true);
+    holdRows(cache, ledger, [9, 10], [1, 2, 3, 4, 5, 6, 8]);
+    cache.commit(Int32Array.from([1, 0]), 2);
+    await cache.ready();
+    expect(fake.runs).toBe(2);
+    expect(rowValues(cache.keyTensor(0))).toEqual([1, 2, 3, 4, 5, 6, 8, 10, 9]);
+    await cache.dispose();
     expect(ledger.disposed.size).toBe(ledger.made.length);
   });
 

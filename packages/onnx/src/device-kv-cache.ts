@@ -15,18 +15,21 @@ export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
 
 /**
  * The `preferredOutputLocation` of a causal LM whose cache is a {@link DeviceKvCache} on a GPU
- * provider: its new entries (`present_*`) stay on the device, and so do its logits where the model
+ * provider: its new entries (`present_*`) and its cache after the call (`cache_*`, where the model
+ * outputs it) stay on the device, and so do its logits where the model
  * also outputs each row's greedy token (`names.greedy`), which comes to the host with the features.
  * Logits on the device reach the host only through a {@link logitsCopyModel} session, for the calls
  * whose logits the verifier reads ({@link logitsStayOnDevice}).
  */
 export function deviceCacheOutputLocations(layout: CausalLmLayout): OutputPlacement {
-  const { presentKeys, presentValues, logits } = layout.names;
+  const { presentKeys, presentValues, cache, logits } = layout.names;
   return Object.fromEntries(
-    [...presentKeys, ...presentValues, ...(logitsStayOnDevice(layout) ? [logits] : [])].map((name) => [
-      name,
-      'gpu-buffer' as const,
-    ]),
+    [
+      ...presentKeys,
+      ...presentValues,
+      ...(cache ? [...cache.keys, ...cache.values] : []),
+      ...(logitsStayOnDevice(layout) ? [logits] : []),
+    ].map((name) => [name, 'gpu-buffer' as const]),
   );
 }
 
@@ -47,11 +50,14 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
 
 /**
  * A plain-attention KV cache kept as ONNX Runtime's own output tensors, so that on a GPU provider
- * (sessions whose `present_*` and kept rows are preferred on `gpu-buffer`) it never leaves the
- * device: each call's past inputs are the tensors the last commit produced, and a commit runs the
- * compaction session ({@link compactionModel}) on the new-entry outputs the call held, keeping the
- * accepted rows after the cached ones. Nothing of the cache crosses to the host. On the CPU
- * provider the same session runs on host tensors, which is how CI exercises this path.
+ * (sessions whose `present_*`, `cache_*` and kept rows are preferred on `gpu-buffer`) it never
+ * leaves the device: each call's past inputs are the tensors the last commit left. A commit that
+ * keeps every row of the call in order (a prefill chunk, a plain token, a chain accepted whole)
+ * takes the call's own cache outputs (`cache_*`: the cached rows then the new ones) where the model
+ * has them, running nothing; any other commit runs the compaction session ({@link compactionModel})
+ * on the new-entry outputs the call held, keeping the accepted rows after the cached ones. Nothing
+ * of the cache crosses to the host. On the CPU provider the same tensors are host tensors, which is
+ * how CI exercises this path.
  *
  * Logits the model leaves on the device too ({@link deviceCacheOutputLocations}) are copied to the
  * host by the logits copy session only for calls that read them; a prefill's and a greedy
@@ -75,6 +81,11 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   /** The last call's new-entry outputs, until a commit keeps some of them (else `empty`). */
   private readonly newKeys: Tensor[];
   private readonly newValues: Tensor[];
+  /** The last call's cache outputs where the model has them, until a commit (else `empty`). */
+  private readonly joinedKeys: Tensor[];
+  private readonly joinedValues: Tensor[];
+  /** Rows of the last call, whose outputs are held. */
+  private heldRows = 0;
 
   /**
    * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
@@ -102,6 +113,8 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     this.logitsCopy = logitsCopy ?? null;
     this.newKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
+    this.joinedKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
+    this.joinedValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
   }
 
   /** The cached rows, fed as tensors of exactly that many. */
@@ -126,18 +139,14 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   async run(
     session: InferenceSession,
     inputs: Record<string, Tensor>,
-    _rows: number,
+    rows: number,
     rowOutputs: RowOutputs,
     _features: boolean,
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
     await this.feedPast(inputs, names);
     const out = await session.run(inputs, session.outputNames);
-    this.dropNew();
-    for (let l = 0; l < this.layers; l++) {
-      this.newKeys[l] = out[names.presentKeys[l]!]!;
-      this.newValues[l] = out[names.presentValues[l]!]!;
-    }
+    this.hold(out, rows);
     const logits = out[names.logits]!;
     if (logits.location !== 'gpu-buffer') return out;
     try {
@@ -164,12 +173,22 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     await this.logitsCopy?.release();
   }
 
-  /** Holds one call's new-entry outputs (`[1, rows, kvHeads, headDim]` per layer) for the next commit. */
-  hold(newKeys: readonly Tensor[], newValues: readonly Tensor[]): void {
+  /**
+   * Holds one call's outputs for the next commit, releasing those of the call before: its `rows`
+   * new entries (`present_*`, `[1, rows, kvHeads, headDim]` per layer) and, where the model outputs
+   * them, the cache after the call (`cache_*`, `[1, length + rows, kvHeads, headDim]`).
+   */
+  hold(out: Readonly<Record<string, Tensor>>, rows: number): void {
+    const { names } = this;
     this.dropNew();
+    this.heldRows = rows;
     for (let l = 0; l < this.layers; l++) {
-      this.newKeys[l] = newKeys[l]!;
-      this.newValues[l] = newValues[l]!;
+      this.newKeys[l] = out[names.presentKeys[l]!]!;
+      this.newValues[l] = out[names.presentValues[l]!]!;
+      if (names.cache) {
+        this.joinedKeys[l] = out[names.cache.keys[l]!]!;
+        this.joinedValues[l] = out[names.cache.values[l]!]!;
+      }
     }
   }
 
@@ -181,8 +200,12 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   commit(slots: Int32Array | null, count: number): void {
     if (this.length + count > this.capacity)
       throw new ContextOverflowError(this.length + count, this.capacity, 'the KV cache');
-    this.compaction.keepRows(slots, count);
     this.length += count;
+    if (this.joinedKeys[0] !== this.compaction.empty && keepsEveryRow(slots, count, this.heldRows)) {
+      this.pending = this.pending.then(() => this.takeJoined());
+      return;
+    }
+    this.compaction.keepRows(slots, count);
     this.pending = this.pending.then(() => this.compact(count));
   }
 
@@ -202,6 +225,20 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
       });
   }
 
+  /** Makes the held call's cache outputs the cache's tensors. */
+  private takeJoined(): void {
+    const { compaction } = this;
+    for (let l = 0; l < this.layers; l++) {
+      compaction.release(this.keys[l]!);
+      compaction.release(this.values[l]!);
+      this.keys[l] = this.joinedKeys[l]!;
+      this.values[l] = this.joinedValues[l]!;
+      this.joinedKeys[l] = compaction.empty;
+      this.joinedValues[l] = compaction.empty;
+    }
+    this.dropNew();
+  }
+
   private async compact(count: number): Promise<void> {
     const { compaction } = this;
     await compaction.append(this.keys, this.values, this.newKeys, this.newValues, count);
@@ -219,8 +256,19 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     for (let l = 0; l < this.layers; l++) {
       compaction.release(this.newKeys[l]!);
       compaction.release(this.newValues[l]!);
+      compaction.release(this.joinedKeys[l]!);
+      compaction.release(this.joinedValues[l]!);
       this.newKeys[l] = compaction.empty;
       this.newValues[l] = compaction.empty;
+      this.joinedKeys[l] = compaction.empty;
+      this.joinedValues[l] = compaction.empty;
     }
   }
+}
+
+/** Whether a commit of `slots[0..count)` (every row in order when null) keeps all `rows` rows of the call, in order. */
+function keepsEveryRow(slots: Int32Array | null, count: number, rows: number): boolean {
+  if (count !== rows) return false;
+  if (slots) for (let k = 0; k < count; k++) if (slots[k] !== k) return false;
+  return true;
 }

@@ -3,7 +3,10 @@ import type { CacheNames } from './causal-lm-cache.js';
 import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
 
 /** The names of a draft model's cache inputs and outputs, one per layer (an EAGLE head has one). */
-export type DraftCacheNames = Pick<CacheNames, 'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues'>;
+export type DraftCacheNames = Pick<
+  CacheNames,
+  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'cache'
+>;
 
 /**
  * What a draft model's runner (`DraftModelRunner`) needs of its KV cache, whatever keeps it: a

@@ -63,6 +63,7 @@ export abstract class HeadRunner extends DraftModelRunner {
         pastValues: [names.pastValue],
         presentKeys: [names.presentKey],
         presentValues: [names.presentValue],
+        ...(names.cache ? { cache: { keys: [names.cache.key], values: [names.cache.value] } } : {}),
       },
       options,
       64,

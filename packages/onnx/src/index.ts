@@ -62,6 +62,7 @@ export {
   type ModelOutputs,
   type ModelRole,
   type ModelSource,
+  PLAIN_CACHE_OUTPUTS,
   QUANTIZED_BITS,
   quantizesActivations,
   READABLE_MANIFEST_VERSIONS,

@@ -203,6 +203,16 @@ export interface ModelOutputs {
   readonly sampleWeights?: string;
   /** Beside `sampleWeights`: each of those rows' sum of weights (float32 [1, k]), as the sampler sums them. */
   readonly sampleMass?: string;
+  /**
+   * Plain attention only: each layer's keys after the call, its `past_*` rows followed by the
+   * call's new entries ([1, past + new, kvHeads, headDim]), the concatenation attention reads
+   * anyway, so that a cache kept on the device takes it as its next past instead of appending the
+   * new entries in a call of its own. Given with `cacheValue`; absent in bundles converted before it
+   * existed (manifest version 5 readers ignore it).
+   */
+  readonly cacheKey?: string;
+  /** Beside `cacheKey`: each layer's values after the call. */
+  readonly cacheValue?: string;
 }
 
 /**
@@ -445,6 +455,15 @@ export const EAGLE3_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: M
   inputs: { ...EAGLE_HEAD_IO.inputs, draftHidden: 'draft_hidden' },
   outputs: EAGLE_HEAD_IO.outputs,
 };
+
+/**
+ * The outputs every plain-attention model gets besides its IO names: each layer's cache after the
+ * call (`ModelOutputs.cacheKey`, `ModelOutputs.cacheValue`).
+ */
+export const PLAIN_CACHE_OUTPUTS = {
+  cacheKey: 'cache_key.{layer}',
+  cacheValue: 'cache_value.{layer}',
+} as const satisfies Partial<ModelOutputs>;
 
 /** Inputs a bundle converted before they existed (manifest version 1) lacks; the runners work without them. */
 export const OPTIONAL_INPUTS: ReadonlySet<keyof ModelInputs> = new Set(['scoreRows']);

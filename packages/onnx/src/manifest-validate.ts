@@ -1,5 +1,6 @@
 import { describeValue, ModelFormatError } from '@treespec/core';
 import {
+  type AttentionLayout,
   BUNDLE_DEVICES,
   CAUSAL_LM_IO,
   DRAFT_LM_IO,
@@ -195,6 +196,7 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
   if (attention !== 'plain' && graph !== 'causal-lm')
     v.fail(`${at}.attention`, '"plain" for an EAGLE head', attention);
   const fused = attention === 'fused';
+  validateCacheOutputs(v, outputs, at, attention);
   if (m.attentionPrecision !== undefined) {
     v.oneOf(m.attentionPrecision, `${at}.attentionPrecision`, ['float32', 'float64'] as const);
     if (graph !== 'causal-lm' || attention !== 'plain')
@@ -361,6 +363,26 @@ function validateSampler(
   if (outputs.sampleWeights === undefined && outputs.sampleMass === undefined) return;
   v.string(outputs.sampleWeights, `${at}.outputs.sampleWeights`);
   v.string(outputs.sampleMass, `${at}.outputs.sampleMass`);
+}
+
+/**
+ * A plain-attention model's cache after each call: `outputs.cacheKey` and `outputs.cacheValue`
+ * together, per-layer names, or neither.
+ */
+function validateCacheOutputs(
+  v: Checker,
+  outputs: Record<string, unknown>,
+  at: string,
+  attention: AttentionLayout,
+): void {
+  const named = outputs.cacheKey ?? outputs.cacheValue;
+  if (named === undefined) return;
+  if (attention !== 'plain')
+    v.fail(`${at}.outputs.cacheKey`, `absent except for plain attention (found "${attention}")`, named);
+  for (const key of ['cacheKey', 'cacheValue'] as const) {
+    const name = v.string(outputs[key], `${at}.outputs.${key}`);
+    if (!name.includes('{layer}')) v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
+  }
 }
 
 /** Checks a draft→target table: `size` distinct integers below `vocab`. */

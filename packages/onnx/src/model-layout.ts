@@ -28,6 +28,11 @@ export interface CausalLmLayout {
     feature: string;
     presentKeys: string[];
     presentValues: string[];
+    /**
+     * Plain attention: each layer's cache after a call, past rows then new ones
+     * (`ModelOutputs.cacheKey`); absent in bundles converted before it existed.
+     */
+    cache?: { keys: string[]; values: string[] };
     /** Targets: each row's greedy token and logit sum (see `ModelOutputs.greedyToken`); absent in older bundles. */
     greedy?: { token: string; logitSum: string };
     /**
@@ -82,6 +87,8 @@ export interface EagleHeadLayout {
     logits: string;
     presentKey: string;
     presentValue: string;
+    /** The cache after a call, past rows then new ones (`ModelOutputs.cacheKey`); absent in older bundles. */
+    cache?: { key: string; value: string };
   };
 }
 
@@ -121,6 +128,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
   if (!model.outputs.feature)
     throw new ModelFormatError('a causal LM must name its feature output', { file });
   const layers = Array.from({ length: model.dims.layers }, (_, l) => l);
+  const { cacheKey, cacheValue } = model.outputs;
   return {
     vocabSize: model.dims.vocab,
     hiddenSize: model.dims.hidden,
@@ -141,6 +149,14 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       feature: model.outputs.feature,
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
+      ...(cacheKey && cacheValue
+        ? {
+            cache: {
+              keys: layers.map((l) => layerName(cacheKey, l)),
+              values: layers.map((l) => layerName(cacheValue, l)),
+            },
+          }
+        : {}),
       ...(model.outputs.greedyToken && model.outputs.logitSum
         ? { greedy: { token: model.outputs.greedyToken, logitSum: model.outputs.logitSum } }
         : {}),
@@ -216,6 +232,9 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
       logits: outputs.logits,
       presentKey: layerName(outputs.presentKey, 0),
       presentValue: layerName(outputs.presentValue, 0),
+      ...(outputs.cacheKey && outputs.cacheValue
+        ? { cache: { key: layerName(outputs.cacheKey, 0), value: layerName(outputs.cacheValue, 0) } }
+        : {}),
     },
   };
 }

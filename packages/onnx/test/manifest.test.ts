@@ -14,6 +14,7 @@ import {
   type Manifest,
   type ManifestModel,
   ModelMismatchError,
+  PLAIN_CACHE_OUTPUTS,
   parseManifest,
   TARGET_IO,
   validateManifest,
@@ -278,6 +279,35 @@ describe('parseManifest / validateManifest', () => {
     });
     expect(errorOf(() => validateManifest({ ...manifest(causalLM(), draft), version: 5 })).message).toContain(
       'field "models[1].outputs.sampledToken" must be absent except for a target; found "u"',
+    );
+  });
+
+  it('accepts each layer’s cache after a call, both names per layer, for plain attention only', () => {
+    const outputs = { ...CAUSAL_LM_IO.outputs, ...PLAIN_CACHE_OUTPUTS };
+    const target = causalLM({ outputs });
+    const drafter = head({ outputs: { ...EAGLE_HEAD_IO.outputs, ...PLAIN_CACHE_OUTPUTS } });
+    expect(validateManifest(manifest(target, drafter))).toEqual(manifest(target, drafter));
+    const layers = Array.from({ length: 8 }, (_, l) => l);
+    expect(causalLmLayout(target).names.cache).toEqual({
+      keys: layers.map((l) => `cache_key.${l}`),
+      values: layers.map((l) => `cache_value.${l}`),
+    });
+    expect(eagleHeadLayout(drafter).names.cache).toEqual({ key: 'cache_key.0', value: 'cache_value.0' });
+    // Bundles converted before these outputs existed have neither.
+    expect(causalLmLayout(causalLM()).names.cache).toBeUndefined();
+    expect(eagleHeadLayout(head()).names.cache).toBeUndefined();
+    const { cacheValue: _v, ...keysAlone } = outputs;
+    expect(errorOf(() => validateManifest(manifest(causalLM({ outputs: keysAlone })))).message).toContain(
+      'field "models[0].outputs.cacheValue" must be a non-empty string; found undefined',
+    );
+    const unlayered = causalLM({ outputs: { ...outputs, cacheKey: 'cache_key' } });
+    expect(errorOf(() => validateManifest(manifest(unlayered))).message).toContain(
+      'field "models[0].outputs.cacheKey" must be a name containing "{layer}"; found "cache_key"',
+    );
+    const kvCache = { ...causalLM().kvCache, layout: 'bnsh', present: 'shared' } as const;
+    const fused = causalLM({ attention: 'fused', kvCache, outputs });
+    expect(errorOf(() => validateManifest(manifest(fused))).message).toContain(
+      'field "models[0].outputs.cacheKey" must be absent except for plain attention (found "fused"); found "cache_key.{layer}"',
     );
   });
 

@@ -175,7 +175,7 @@ describe('sampled EAGLE trees at assembly', () => {
 describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LOCATION)', () => {
   // Planned for webgpu, opened on the CPU provider: the device path's wiring and logic run here,
   // on host tensors (packages/node's webgpu test runs it on a WebGPU adapter).
-  it('opens the target with its present outputs and logits on the device, the EAGLE head with its present outputs there, a compaction graph beside each and the target’s logits copy, with greedy output unchanged', async () => {
+  it('opens the target with its present and cache outputs and logits on the device, the EAGLE head with its present and cache outputs there, a compaction graph beside each and the target’s logits copy, with greedy output unchanged', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
     const placements = new Map<string, OutputPlacement | undefined>();
     const graphs: OutputPlacement[] = [];
@@ -195,12 +195,20 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
       const { names } = causalLmLayout(planned.target);
       expect(placements.get('target')).toEqual(
         Object.fromEntries(
-          [...names.presentKeys, ...names.presentValues, names.logits].map((n) => [n, 'gpu-buffer']),
+          [
+            ...names.presentKeys,
+            ...names.presentValues,
+            ...names.cache!.keys,
+            ...names.cache!.values,
+            names.logits,
+          ].map((n) => [n, 'gpu-buffer']),
         ),
       );
       expect(placements.get('eagle-head')).toMatchObject({
         'present_key.0': 'gpu-buffer',
         'present_value.0': 'gpu-buffer',
+        'cache_key.0': 'gpu-buffer',
+        'cache_value.0': 'gpu-buffer',
       });
       // The target's compaction and logits copy (whose output comes to the host), the head's compaction.
       expect(graphs).toHaveLength(3);
