@@ -5,6 +5,7 @@
 // or webgpu; each BUNDLE_DIR a tiny bundle, compared round by round (their tokens must agree).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { interleaved, median } from './interleaved.mjs';
 
 const [repo, provider, ...dirs] = process.argv.slice(2);
 const onnx = await import(join(repo, 'packages/onnx/dist/index.js'));
@@ -23,7 +24,6 @@ const rand = () => {
   seed = (seed * 1103515245 + 12345) % 2147483648;
   return seed / 2147483648;
 };
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 async function rounds(head, n) {
   seed = 1;
   const f = (rows) => Float32Array.from({ length: rows * head.featureSize }, () => rand() - 0.5);
@@ -57,18 +57,9 @@ async function rounds(head, n) {
   }
   return { commit: median(commits.slice(5)), draft: median(drafts.slice(20)), out: sums.join(',') };
 }
-const heads = await Promise.all(dirs.map(open));
-const results = dirs.map(() => []);
-let first = null;
-for (let round = 0; round < 4; round++)
-  for (let h = 0; h < heads.length; h++) {
-    const res = await rounds(heads[h], 40);
-    if (first === null) first = res.out;
-    if (res.out !== first) throw new Error(`${dirs[h]} drafted other tokens`);
-    results[h].push(res);
-  }
-for (let h = 0; h < dirs.length; h++)
-  console.log(
-    dirs[h],
-    results[h].map((x) => `commit ${x.commit.toFixed(2)} draft ${x.draft.toFixed(2)}`).join(' | '),
-  );
+await interleaved(
+  dirs,
+  await Promise.all(dirs.map(open)),
+  (head) => rounds(head, 40),
+  (x) => `commit ${x.commit.toFixed(2)} draft ${x.draft.toFixed(2)}`,
+);

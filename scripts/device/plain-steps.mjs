@@ -5,6 +5,7 @@
 // or webgpu; each BUNDLE_DIR a tiny bundle, compared round by round (their tokens must agree).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { interleaved, median } from './interleaved.mjs';
 
 const [repo, provider, ...dirs] = process.argv.slice(2);
 const onnx = await import(join(repo, 'packages/onnx/dist/index.js'));
@@ -29,7 +30,6 @@ async function open(dir) {
   return new onnx.OnnxCausalLm(session, layout, { maxContext: 512, compaction });
 }
 const prompt = Int32Array.from({ length: 40 }, (_, i) => 100 + ((i * 37) % 500));
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 async function decode(runner, steps) {
   runner.reset();
   await runner.prefill(prompt);
@@ -62,20 +62,9 @@ async function decode(runner, steps) {
     out: out.join(','),
   };
 }
-const runners = await Promise.all(dirs.map(open));
-const results = dirs.map(() => []);
-let first = null;
-for (let round = 0; round < 4; round++)
-  for (let r = 0; r < runners.length; r++) {
-    const res = await decode(runners[r], 150);
-    if (first === null) first = res.out;
-    if (res.out !== first) throw new Error(`${dirs[r]} decoded other tokens`);
-    results[r].push(res);
-  }
-for (let r = 0; r < dirs.length; r++)
-  console.log(
-    dirs[r],
-    results[r]
-      .map((x) => `${x.ms.toFixed(2)} (verify ${x.verify.toFixed(2)} + commit ${x.commit.toFixed(2)})`)
-      .join(' | '),
-  );
+await interleaved(
+  dirs,
+  await Promise.all(dirs.map(open)),
+  (runner) => decode(runner, 150),
+  (x) => `${x.ms.toFixed(2)} (verify ${x.verify.toFixed(2)} + commit ${x.commit.toFixed(2)})`,
+);
