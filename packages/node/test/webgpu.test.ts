@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DraftTree, ProviderSupportError } from '@treespec/core';
 import {
+  type CausalLmLayout,
+  type CausalLmRunnerOptions,
   causalLmLayout,
   compactionModel,
   compactionOutputLocations,
@@ -13,6 +15,7 @@ import {
   logitsCopyModel,
   OnnxCausalLm,
   parseManifest,
+  weightsCopyModel,
 } from '@treespec/onnx';
 import { checkedArgmax } from '@treespec/sampling';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -49,6 +52,45 @@ beforeAll(async () => {
 afterAll(async () => {
   if (fusedDir) await rm(fusedDir, { recursive: true, force: true });
 });
+
+const WEBGPU = { executionProvider: 'webgpu' } as const;
+
+/** A WebGPU session of an in-memory graph whose outputs come to the host, counting its runs. */
+async function countedSession(model: Uint8Array): Promise<{ session: InferenceSession; runs: () => number }> {
+  const session = await createSession(model, WEBGPU, 'drafter', {});
+  let runs = 0;
+  const counted = Object.assign(Object.create(session) as InferenceSession, {
+    run: (...args: Parameters<InferenceSession['run']>) => {
+      runs++;
+      return session.run(...args);
+    },
+  });
+  return { session: counted, runs: () => runs };
+}
+
+/**
+ * The tiny target on WebGPU with its KV cache on the device, placed and committed as the planner
+ * opens it, with `copies` bringing what it leaves there to the host; and the same target with its
+ * cache on the host, to compare with.
+ */
+async function deviceAndHostTargets(
+  layout: CausalLmLayout,
+  copies: Pick<CausalLmRunnerOptions, 'logitsCopy' | 'weightsCopy'>,
+): Promise<[OnnxCausalLm, OnnxCausalLm]> {
+  const file = join(TINY, 'target.onnx');
+  const compaction = await createSession(
+    compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
+    WEBGPU,
+    'drafter',
+    compactionOutputLocations(layout.layers),
+  );
+  const placement = deviceCacheOutputLocations(layout);
+  const session = await createSession(file, WEBGPU, 'target', placement);
+  return [
+    new OnnxCausalLm(session, layout, { maxContext: 64, compaction, ...copies }),
+    new OnnxCausalLm(await createSession(file, WEBGPU), layout, { maxContext: 64 }),
+  ];
+}
 
 /** Fused attention's logits for `rows` chained rows after 16 cached tokens, on `provider`. */
 async function fusedLogits(provider: 'cpu' | 'webgpu', rows: number): Promise<Float32Array> {
@@ -116,31 +158,8 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
   it('leave the target’s logits on the device for greedy verifications, and copy them down, equal to the host cache’s, when read', async (ctx) => {
     ctx.skip(unavailable !== null, unavailable ?? '');
     const layout = causalLmLayout(targetEntry(TINY));
-    const webgpu = { executionProvider: 'webgpu' } as const;
-    const file = join(TINY, 'target.onnx');
-    let copies = 0;
-    const copy = await createSession(logitsCopyModel(layout.vocabSize), webgpu, 'drafter', {});
-    const counted = Object.assign(Object.create(copy) as InferenceSession, {
-      run: (...args: Parameters<InferenceSession['run']>) => {
-        copies++;
-        return copy.run(...args);
-      },
-    });
-    const device = new OnnxCausalLm(
-      await createSession(file, webgpu, 'target', deviceCacheOutputLocations(layout)),
-      layout,
-      {
-        maxContext: 64,
-        compaction: await createSession(
-          compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
-          webgpu,
-          'drafter',
-          compactionOutputLocations(layout.layers),
-        ),
-        logitsCopy: counted,
-      },
-    );
-    const host = new OnnxCausalLm(await createSession(file, webgpu), layout, { maxContext: 64 });
+    const copy = await countedSession(logitsCopyModel(layout.vocabSize));
+    const [device, host] = await deviceAndHostTargets(layout, { logitsCopy: copy.session });
     try {
       const tree = new DraftTree(6);
       tree.reset(1);
@@ -151,15 +170,54 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       const greedy = await device.verify(tree, { greedy: true });
       const tokens = greedy.greedyTokens!.slice();
       expect(greedy.logits.length).toBe(0);
-      expect(copies).toBe(0);
+      expect(copy.runs()).toBe(0);
       const read = Float32Array.from((await device.verify(tree)).logits);
-      expect(copies).toBe(1);
+      expect(copy.runs()).toBe(1);
       const { logits } = await host.verify(tree);
       expect(read).toEqual(logits);
       const vocab = layout.vocabSize;
       for (let row = 0; row < tree.size; row++) {
         expect(tokens[row], `row ${row}`).toBe(checkedArgmax(logits, row * vocab, vocab, row));
       }
+    } finally {
+      await device.dispose();
+      await host.dispose();
+    }
+  }, 300_000);
+
+  it('leave the sampled rows’ weights on the device, and copy them down, equal to the host cache’s, for the verifications that read them', async (ctx) => {
+    ctx.skip(unavailable !== null, unavailable ?? '');
+    const layout = causalLmLayout(targetEntry(TINY));
+    const placement = deviceCacheOutputLocations(layout);
+    // The weights, their sums and the unread captured feature stay on the device with the cache.
+    for (const name of ['sample_weights', 'sample_mass', 'captured_feature'])
+      expect(placement[name], name).toBe('gpu-buffer');
+    const copy = await countedSession(weightsCopyModel(layout.vocabSize));
+    const [device, host] = await deviceAndHostTargets(layout, {
+      logitsCopy: await createSession(logitsCopyModel(layout.vocabSize), WEBGPU, 'drafter', {}),
+      weightsCopy: copy.session,
+    });
+    try {
+      const tree = new DraftTree(4);
+      tree.reset(1);
+      for (const parent of [0, 0, 1]) tree.add(parent, 300 + 37 * parent, 0);
+      const prompt = Int32Array.from(targetCases()[0]!.prompt_ids.slice(0, 16));
+      await device.prefill(prompt);
+      await host.prefill(prompt);
+      const uniforms = Float32Array.from({ length: 2 * tree.size }, (_, i) => ((i * 0.37) % 1) * 0.999);
+      const drawn = await device.verify(tree, { sample: { uniforms, temperature: 1 } });
+      expect(drawn.sampledTokens).toBeDefined();
+      expect(copy.runs()).toBe(0);
+      const sample = { uniforms, temperature: 1, weights: true } as const;
+      const found = await device.verify(tree, { sample });
+      expect(copy.runs()).toBe(1);
+      const expected = await host.verify(tree, { sample });
+      // Compared as the count of differing entries: a diff of 4 × 8192 floats takes minutes to print.
+      const differing = (a: Float32Array, b: Float32Array) => a.filter((x, i) => x !== b[i]).length;
+      expect(found.sampleWeights!.length).toBe(tree.size * layout.vocabSize);
+      expect(differing(found.sampleWeights!, expected.sampleWeights!)).toBe(0);
+      expect(Array.from(found.sampleMasses!)).toEqual(Array.from(expected.sampleMasses!));
+      expect(Array.from(found.sampledTokens!)).toEqual(Array.from(expected.sampledTokens!));
     } finally {
       await device.dispose();
       await host.dispose();

@@ -10,6 +10,7 @@ export type CacheNames = Pick<
   | 'presentKeys'
   | 'presentValues'
   | 'cache'
+  | 'unread'
   | 'logits'
   | 'feature'
   | 'greedy'

@@ -55,6 +55,12 @@ export interface CausalLmRunnerOptions {
    * them to the host for the calls that read them. The runner releases it.
    */
   logitsCopy?: InferenceSession;
+  /**
+   * With `compaction`, the session of `weightsCopyModel(vocab)` on the target's provider: where the
+   * session's sampled rows' weights are preferred on `gpu-buffer` too (`deviceCacheOutputLocations`),
+   * it brings them to the host for the verifications that read them. The runner releases it.
+   */
+  weightsCopy?: InferenceSession;
 }
 
 /**
@@ -156,7 +162,10 @@ export class OnnxCausalLm implements TargetModel {
                 this.maxContext,
                 dtype,
                 maxRows,
-                options.logitsCopy,
+                {
+                  ...(options.logitsCopy ? { logits: options.logitsCopy } : {}),
+                  ...(options.weightsCopy ? { weights: options.weightsCopy } : {}),
+                },
               )
             : new HostKvCache(names, kvHeads, headDim, this.maxContext, dtype, chunk);
     this.ids = new Int64Buffer(maxRows);

@@ -3,7 +3,7 @@ import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
 import { compactionNames } from './compaction-graph.js';
 import { DeviceKvCache } from './device-kv-cache.js';
-import { LOGITS_COPY_NAMES } from './logits-copy-graph.js';
+import { LOGITS_COPY_NAMES, WEIGHTS_COPY_NAMES } from './logits-copy-graph.js';
 
 const LAYERS = 2;
 const ROW = 2; // kvHeads 1 × headDim 2
@@ -102,9 +102,21 @@ function holdRows(cache: DeviceKvCache, ledger: Ledger, values: number[], cached
     ),
   );
   const all = cached ? [...cached, ...values] : [];
-  const joinedKeys = cached ? CACHE.keys.map((_, l) => rowsTensor(ledger, all.map((v) => v + 10 * l))) : [];
+  const joinedKeys = cached
+    ? CACHE.keys.map((_, l) =>
+        rowsTensor(
+          ledger,
+          all.map((v) => v + 10 * l),
+        ),
+      )
+    : [];
   const joinedValues = cached
-    ? CACHE.values.map((_, l) => rowsTensor(ledger, all.map((v) => v + 10 * l + 100)))
+    ? CACHE.values.map((_, l) =>
+        rowsTensor(
+          ledger,
+          all.map((v) => v + 10 * l + 100),
+        ),
+      )
     : [];
   const named = (names: string[], tensors: Tensor[]) => tensors.map((t, l) => [names[l]!, t] as const);
   cache.hold(
@@ -271,16 +283,9 @@ describe('DeviceKvCache', () => {
       },
       async release() {},
     } as unknown as InferenceSession;
-    const cache = new DeviceKvCache(
-      compactionSession(ledger).session,
-      withGreedy,
-      1,
-      2,
-      64,
-      'float32',
-      8,
-      copy,
-    );
+    const cache = new DeviceKvCache(compactionSession(ledger).session, withGreedy, 1, 2, 64, 'float32', 8, {
+      logits: copy,
+    });
     expect(cache.greedyOutputs).toBe(true);
     for (const rowOutputs of ['none', 'greedy'] as const) {
       const out = await cache.run(model, {}, 2, rowOutputs, false);
@@ -300,6 +305,83 @@ describe('DeviceKvCache', () => {
     await uncopied.ready();
     expect(rowValues(uncopied.keyTensor(0))).toEqual([1, 2]);
     expect((await uncopied.run(model, {}, 2, 'greedy', false)).greedy_token).toBeDefined();
+  });
+
+  it('copies sampled rows’ weights left on the device to the host only for calls that read them, and releases them and an unread feature either way', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const sampler = {
+      uniforms: 'sample_uniforms',
+      temperature: 'sample_temperature',
+      token: 'sampled_token',
+      weights: 'sample_weights',
+      mass: 'sample_mass',
+    };
+    const names = {
+      ...MODEL,
+      greedy: { token: 'greedy_token', logitSum: 'logit_sum' },
+      sampler,
+      unread: ['captured_feature'],
+    };
+    const onDevice = new Map<string, Tensor[]>();
+    const released = new Set<Tensor>();
+    const deviceTensor = (name: string, dims: number[]): Tensor => {
+      const tensor: Tensor = Tensor.fromGpuBuffer({} as never, {
+        dataType: 'float32',
+        dims,
+        dispose: (): void => {
+          released.add(tensor);
+        },
+      });
+      onDevice.set(name, [...(onDevice.get(name) ?? []), tensor]);
+      return tensor;
+    };
+    const model = {
+      outputNames: [],
+      async run() {
+        const out: Record<string, Tensor> = {};
+        for (const name of [...names.presentKeys, ...names.presentValues])
+          out[name] = rowsTensor(ledger, [1]);
+        for (const name of ['logits', 'sample_weights', 'captured_feature'])
+          out[name] = deviceTensor(name, [1, 1, 3]);
+        out.sample_mass = deviceTensor('sample_mass', [1, 1]);
+        out.greedy_token = new Tensor('int32', Int32Array.from([2]), [1, 1]);
+        out.logit_sum = new Tensor('float32', Float32Array.from([3]), [1, 1]);
+        out.sampled_token = new Tensor('int32', Int32Array.from([1]), [1, 1]);
+        return out;
+      },
+    } as unknown as InferenceSession;
+    let copies = 0;
+    const hostWeights = new Tensor('float32', Float32Array.from([0.5, 1, 0.25]), [1, 1, 3]);
+    const hostMass = new Tensor('float32', Float32Array.from([1.75]), [1, 1]);
+    const copy = {
+      async run(feeds: Record<string, Tensor>) {
+        copies++;
+        expect(feeds[WEIGHTS_COPY_NAMES.deviceWeights]).toBe(onDevice.get('sample_weights')!.at(-1));
+        expect(feeds[WEIGHTS_COPY_NAMES.deviceMass]).toBe(onDevice.get('sample_mass')!.at(-1));
+        return { [WEIGHTS_COPY_NAMES.weights]: hostWeights, [WEIGHTS_COPY_NAMES.mass]: hostMass };
+      },
+      async release() {},
+    } as unknown as InferenceSession;
+    const cache = new DeviceKvCache(compactionSession(ledger).session, names, 1, 2, 64, 'float32', 8, {
+      weights: copy,
+    });
+    const sampled = await cache.run(model, {}, 1, 'sampled', false);
+    expect(copies).toBe(0);
+    expect(sampled.sampled_token!.data).toEqual(Int32Array.from([1]));
+    const weighed = await cache.run(model, {}, 1, 'weights', false);
+    expect(copies).toBe(1);
+    expect(weighed.sample_weights).toBe(hostWeights);
+    expect(weighed.sample_mass).toBe(hostMass);
+    // Every output left on the device, read or not, was released after its call.
+    for (const tensors of onDevice.values())
+      for (const tensor of tensors) expect(released.has(tensor)).toBe(true);
+    // Without a weights copy session, a call that reads them is refused, and the cache stays usable.
+    const uncopied = new DeviceKvCache(compactionSession(ledger).session, names, 1, 2, 64, 'float32', 8);
+    await expect(uncopied.run(model, {}, 1, 'weights', false)).rejects.toThrow(ContractError);
+    for (const tensors of onDevice.values()) expect(released.has(tensors.at(-1)!)).toBe(true);
+    uncopied.commit(null, 1);
+    await uncopied.ready();
+    expect(rowValues(uncopied.keyTensor(0))).toEqual([1]);
   });
 
   it('refuses a commit past its capacity', () => {

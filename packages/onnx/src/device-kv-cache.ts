@@ -4,8 +4,16 @@ import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js
 import { compactionNames } from './compaction-graph.js';
 import { DeviceCacheTensors } from './device-cache-tensors.js';
 import type { KvDtype } from './kv-cache.js';
-import { LOGITS_COPY_NAMES } from './logits-copy-graph.js';
+import { LOGITS_COPY_NAMES, WEIGHTS_COPY_NAMES } from './logits-copy-graph.js';
 import type { CausalLmLayout } from './model-layout.js';
+
+/** The sessions that bring outputs a target left on the device to the host, for the calls that read them. */
+export interface DeviceCacheCopies {
+  /** The session of `logitsCopyModel(vocab)`, for a target whose logits stay on the device. */
+  readonly logits?: InferenceSession;
+  /** The session of `weightsCopyModel(vocab)`, for a target whose sampled rows' weights stay there. */
+  readonly weights?: InferenceSession;
+}
 
 /** Where ONNX Runtime puts a session output (onnxruntime-common's `preferredOutputLocation` values). */
 export type OutputLocation = 'cpu' | 'gpu-buffer';
@@ -16,19 +24,24 @@ export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
 /**
  * The `preferredOutputLocation` of a causal LM whose cache is a {@link DeviceKvCache} on a GPU
  * provider: its new entries (`present_*`) and its cache after the call (`cache_*`, where the model
- * outputs it) stay on the device, and so do its logits where the model
- * also outputs each row's greedy token (`names.greedy`), which comes to the host with the features.
- * Logits on the device reach the host only through a {@link logitsCopyModel} session, for the calls
- * whose logits the verifier reads ({@link logitsStayOnDevice}).
+ * outputs it) stay on the device, and so do the outputs few calls read or none: its logits where
+ * the model also outputs each row's greedy token (`names.greedy`, which comes to the host with the
+ * features; {@link logitsStayOnDevice}), its sampled rows' weights and their sums
+ * (`names.sampler.weights`, `names.sampler.mass`) and the feature output the runner does not read
+ * (`names.unread`). Every output a call brings to the host is a download of its own, a wait on the
+ * device. Logits and weights on the device reach the host only through a {@link logitsCopyModel} or
+ * {@link weightsCopyModel} session, for the calls that read them.
  */
 export function deviceCacheOutputLocations(layout: CausalLmLayout): OutputPlacement {
-  const { presentKeys, presentValues, cache, logits } = layout.names;
+  const { presentKeys, presentValues, cache, logits, sampler, unread } = layout.names;
   return Object.fromEntries(
     [
       ...presentKeys,
       ...presentValues,
       ...(cache ? [...cache.keys, ...cache.values] : []),
       ...(logitsStayOnDevice(layout) ? [logits] : []),
+      ...(sampler?.weights && sampler.mass ? [sampler.weights, sampler.mass] : []),
+      ...(unread ?? []),
     ].map((name) => [name, 'gpu-buffer' as const]),
   );
 }
@@ -59,9 +72,9 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
  * of the cache crosses to the host. On the CPU provider the same tensors are host tensors, which is
  * how CI exercises this path.
  *
- * Logits the model leaves on the device too ({@link deviceCacheOutputLocations}) are copied to the
- * host by the logits copy session only for calls that read them; a prefill's and a greedy
- * verification's are released where they are.
+ * Logits and sampled rows' weights the model leaves on the device too
+ * ({@link deviceCacheOutputLocations}) are copied to the host by the copy sessions only for calls
+ * that read them; the other calls' are released where they are, as is an unread feature output.
  *
  * A commit only starts the compaction; {@link DeviceKvCache.ready} waits for it, so that it
  * overlaps with whatever the caller does before the next model call (a drafter's call may then
@@ -75,9 +88,11 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   /** Whether {@link run} returns the token the model drew for each row: whenever the model draws them. */
   readonly sampledOutputs: boolean;
   private readonly names: CacheNames;
-  /** The logits copy session, for models whose logits stay on the device. */
-  private readonly logitsCopy: InferenceSession | null;
+  /** The copy sessions, for models whose logits or sampled rows' weights stay on the device. */
+  private readonly copies: DeviceCacheCopies;
   private readonly copyFeeds: Record<string, Tensor> = {};
+  /** The outputs a call may leave on the device that the cache does not hold: released after it. */
+  private readonly released: readonly string[];
   /** The last call's new-entry outputs, until a commit keeps some of them (else `empty`). */
   private readonly newKeys: Tensor[];
   private readonly newValues: Tensor[];
@@ -92,9 +107,8 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
    *   on the provider of the model whose cache this is.
    * @param names the model's cache inputs and outputs, one per layer.
    * @param maxRows most new rows of one call.
-   * @param logitsCopy the session of `logitsCopyModel(vocab)` on the model's provider, which brings
-   *   logits the model left on the device to the host; needed when the model's logits are preferred
-   *   on `gpu-buffer`.
+   * @param copies the copy sessions on the model's provider that bring outputs it left on the
+   *   device to the host: needed for the calls that read them.
    */
   constructor(
     session: InferenceSession,
@@ -104,13 +118,19 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     capacity: number,
     dtype: KvDtype,
     maxRows: number,
-    logitsCopy?: InferenceSession,
+    copies: DeviceCacheCopies = {},
   ) {
     super(session, names.pastKeys.length, kvHeads, headDim, capacity, dtype, maxRows);
     this.names = names;
     this.greedyOutputs = names.greedy !== undefined;
     this.sampledOutputs = names.greedy !== undefined && names.sampler !== undefined;
-    this.logitsCopy = logitsCopy ?? null;
+    this.copies = copies;
+    const { sampler } = names;
+    this.released = [
+      names.logits,
+      ...(sampler?.weights && sampler.mass ? [sampler.weights, sampler.mass] : []),
+      ...(names.unread ?? []),
+    ];
     this.newKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.joinedKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
@@ -132,9 +152,10 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
    * holds its new-entry outputs. Every output is fetched: with outputs preferred on the device,
    * onnxruntime-node 1.30 failed a verification after prefills that had left the logits out
    * ("Tensor size mismatch"). Features, greedy tokens and drawn tokens come to the host; logits left on the
-   * device come to the host only when `rowOutputs` is `logits`, and are released either way.
-   * @throws ContractError when the model left its logits on the device, the call reads them and
-   *   the cache has no logits copy session.
+   * device come to the host only when `rowOutputs` is `logits`, sampled rows' weights only when it
+   * is `weights`, and outputs left on the device are released either way.
+   * @throws ContractError when the model left the logits or weights the call reads on the device
+   *   and the cache has no session to copy them.
    */
   async run(
     session: InferenceSession,
@@ -147,30 +168,63 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     await this.feedPast(inputs, names);
     const out = await session.run(inputs, session.outputNames);
     this.hold(out, rows);
-    const logits = out[names.logits]!;
-    if (logits.location !== 'gpu-buffer') return out;
     try {
-      return rowOutputs === 'logits' ? { ...out, [names.logits]: await this.logitsToHost(logits) } : out;
+      if (rowOutputs === 'logits' && out[names.logits]!.location === 'gpu-buffer')
+        return { ...out, [names.logits]: await this.logitsToHost(out[names.logits]!) };
+      const { sampler } = names;
+      if (rowOutputs === 'weights' && sampler?.weights && sampler.mass) {
+        const weights = out[sampler.weights]!;
+        if (weights.location === 'gpu-buffer')
+          return {
+            ...out,
+            ...(await this.weightsToHost(weights, out[sampler.mass]!, sampler.weights, sampler.mass)),
+          };
+      }
+      return out;
     } finally {
-      logits.dispose();
+      for (const name of this.released) {
+        const tensor = out[name];
+        if (tensor?.location === 'gpu-buffer') tensor.dispose();
+      }
     }
   }
 
   /** Copies logits the model left on the device to the host. */
   private async logitsToHost(logits: Tensor): Promise<Tensor> {
-    if (!this.logitsCopy)
+    if (!this.copies.logits)
       throw new ContractError(
         'expected a logits copy session (logitsCopyModel) beside a target whose logits stay on the device; found none, and this call reads its logits',
       );
     this.copyFeeds[LOGITS_COPY_NAMES.deviceLogits] = logits;
-    const copied = await this.logitsCopy.run(this.copyFeeds);
+    const copied = await this.copies.logits.run(this.copyFeeds);
     return copied[LOGITS_COPY_NAMES.logits]!;
   }
 
-  /** Releases every tensor, the compaction session and the logits copy session. */
+  /** Copies sampled rows' weights and their sums the model left on the device to the host, in one run. */
+  private async weightsToHost(
+    weights: Tensor,
+    mass: Tensor,
+    weightsName: string,
+    massName: string,
+  ): Promise<Record<string, Tensor>> {
+    if (!this.copies.weights)
+      throw new ContractError(
+        'expected a weights copy session (weightsCopyModel) beside a target whose sampled rows’ weights stay on the device; found none, and this call reads them',
+      );
+    const { deviceWeights, deviceMass } = WEIGHTS_COPY_NAMES;
+    const feeds = { [deviceWeights]: weights, [deviceMass]: mass };
+    const copied = await this.copies.weights.run(feeds);
+    return {
+      [weightsName]: copied[WEIGHTS_COPY_NAMES.weights]!,
+      [massName]: copied[WEIGHTS_COPY_NAMES.mass]!,
+    };
+  }
+
+  /** Releases every tensor, the compaction session and the copy sessions. */
   override async dispose(): Promise<void> {
     await super.dispose();
-    await this.logitsCopy?.release();
+    await this.copies.logits?.release();
+    await this.copies.weights?.release();
   }
 
   /**

@@ -19,6 +19,7 @@ export {
 } from './device-draft-kv-cache.js';
 export {
   compactionOutputLocations,
+  type DeviceCacheCopies,
   DeviceKvCache,
   deviceCacheOutputLocations,
   logitsStayOnDevice,
@@ -32,7 +33,12 @@ export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.
 export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runner.js';
 export { checkGraph, type GraphSignature } from './graph-check.js';
 export type { HeadRunnerOptions } from './head-runner.js';
-export { LOGITS_COPY_NAMES, logitsCopyModel } from './logits-copy-graph.js';
+export {
+  LOGITS_COPY_NAMES,
+  logitsCopyModel,
+  WEIGHTS_COPY_NAMES,
+  weightsCopyModel,
+} from './logits-copy-graph.js';
 export {
   type ActivationDtype,
   type AttentionLayout,

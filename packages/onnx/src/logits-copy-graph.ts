@@ -21,3 +21,30 @@ export function logitsCopyModel(vocab: number): Uint8Array {
     [rows(logits)],
   );
 }
+
+/** The value names of {@link weightsCopyModel}: the device tensors in, their host copies out. */
+export const WEIGHTS_COPY_NAMES = {
+  deviceWeights: 'device_weights',
+  deviceMass: 'device_mass',
+  weights: 'weights',
+  mass: 'mass',
+} as const;
+
+/**
+ * The ONNX model that brings a target's sampled rows' weights (`sample_weights`, `[1, rows,
+ * vocab]`) and their sums (`sample_mass`, `[1, rows]`) from a GPU provider's device to the host in
+ * one run, as {@link logitsCopyModel} brings logits: a target whose weights stay on the device
+ * (see `deviceCacheOutputLocations`) runs it only for the verifications that read them, so that no
+ * other call downloads them.
+ */
+export function weightsCopyModel(vocab: number): Uint8Array {
+  const { deviceWeights, deviceMass, weights, mass } = WEIGHTS_COPY_NAMES;
+  const rows = (name: string) => valueInfo(name, ELEMENT_TYPE.float32, [1, 'rows', vocab]);
+  const sums = (name: string) => valueInfo(name, ELEMENT_TYPE.float32, [1, 'rows']);
+  return modelProto(
+    'treespec_weights_copy',
+    [nodeProto('Identity', [deviceWeights], weights), nodeProto('Identity', [deviceMass], mass)],
+    [rows(deviceWeights), sums(deviceMass)],
+    [rows(weights), sums(mass)],
+  );
+}

@@ -33,6 +33,11 @@ export interface CausalLmLayout {
      * (`ModelOutputs.cacheKey`); absent in bundles converted before it existed.
      */
     cache?: { keys: string[]; values: string[] };
+    /**
+     * Outputs the runner never reads: the feature output it does not fetch, where the target has
+     * both (`feature` and `captured_feature`). A cache on a GPU device leaves them there.
+     */
+    unread?: string[];
     /** Targets: each row's greedy token and logit sum (see `ModelOutputs.greedyToken`); absent in older bundles. */
     greedy?: { token: string; logitSum: string };
     /**
@@ -116,7 +121,7 @@ export function capturedFeatureLayout(model: ManifestModel, file: string = model
   return {
     ...layout,
     featureSize: (1 + model.capturedLayers.length) * model.dims.hidden,
-    names: { ...layout.names, feature: model.outputs.capturedFeature },
+    names: { ...layout.names, feature: model.outputs.capturedFeature, unread: [layout.names.feature] },
   };
 }
 
@@ -147,6 +152,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       logits: model.outputs.logits,
       scoreRows: model.inputs.scoreRows,
       feature: model.outputs.feature,
+      ...(model.outputs.capturedFeature ? { unread: [model.outputs.capturedFeature] } : {}),
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
       ...(cacheKey && cacheValue

@@ -26,6 +26,7 @@ import {
   type ManifestModel,
   OnnxCausalLm,
   type OutputPlacement,
+  weightsCopyModel,
 } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree, startTree } from './budgets.js';
@@ -126,11 +127,17 @@ export async function assemble(
     onDevice && logitsStayOnDevice(layout)
       ? await openGraph(logitsCopyModel(layout.vocabSize), {})
       : undefined;
+  // So do sampled rows' weights, which only verifications of sampled trees read.
+  const weightsCopy =
+    onDevice && layout.names.sampler?.weights
+      ? await openGraph(weightsCopyModel(layout.vocabSize), {})
+      : undefined;
   const target = new OnnxCausalLm(session, layout, {
     maxContext: plan.maxContext,
     maxTreeSize: Math.min(Math.max(MIN_VERIFIABLE_TREE, ...treeSizes), plan.maxContext),
     ...(compaction ? { compaction } : {}),
     ...(logitsCopy ? { logitsCopy } : {}),
+    ...(weightsCopy ? { weightsCopy } : {}),
   });
   const generator = new TextGenerator({
     tokenizer,

@@ -175,7 +175,7 @@ describe('sampled EAGLE trees at assembly', () => {
 describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LOCATION)', () => {
   // Planned for webgpu, opened on the CPU provider: the device path's wiring and logic run here,
   // on host tensors (packages/node's webgpu test runs it on a WebGPU adapter).
-  it('opens the target with its present and cache outputs and logits on the device, the EAGLE head with its present and cache outputs there, a compaction graph beside each and the target’s logits copy, with greedy output unchanged', async () => {
+  it('opens the target with its present and cache outputs, logits, sampled rows’ weights and unread feature on the device, the EAGLE head with its present and cache outputs there, a compaction graph beside each and the target’s logits and weights copies, with greedy output unchanged', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
     const placements = new Map<string, OutputPlacement | undefined>();
     const graphs: OutputPlacement[] = [];
@@ -201,6 +201,9 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
             ...names.cache!.keys,
             ...names.cache!.values,
             names.logits,
+            names.sampler!.weights!,
+            names.sampler!.mass!,
+            ...names.unread!,
           ].map((n) => [n, 'gpu-buffer']),
         ),
       );
@@ -210,9 +213,10 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
         'cache_key.0': 'gpu-buffer',
         'cache_value.0': 'gpu-buffer',
       });
-      // The target's compaction and logits copy (whose output comes to the host), the head's compaction.
-      expect(graphs).toHaveLength(3);
-      expect(graphs.filter((outputs) => Object.keys(outputs).length === 0)).toHaveLength(1);
+      // The target's compaction, logits copy and weights copy (whose outputs come to the host), the
+      // head's compaction.
+      expect(graphs).toHaveLength(4);
+      expect(graphs.filter((outputs) => Object.keys(outputs).length === 0)).toHaveLength(2);
       expect((generator.target as OnnxCausalLm).cache).toBeInstanceOf(DeviceKvCache);
       const head = (generator.drafters.eagle2 as BudgetController).inner as ModelTreeDrafter;
       expect(head).toBeInstanceOf(ModelTreeDrafter);
