@@ -66,8 +66,9 @@ export interface CausalLmCache {
     features: boolean,
   ): Promise<InferenceSession.ReturnType>;
   /**
-   * Keeps rows `slots[0..count)` of the last call's new entries after the cached rows (every row
-   * of the call in order when `slots` is null).
+   * Keeps rows `slots[0..count)` of the last call's new entries after the cached rows (the first
+   * `count` rows of the call in order when `slots` is null, which the runner passes whenever no kept
+   * row moves).
    */
   commit(slots: Int32Array | null, count: number): void;
   /** Empties the cache. */

@@ -289,7 +289,8 @@ export class OnnxCausalLm implements TargetModel {
 
   commit(plan: KeepPlan): void {
     if (this.pendingRows === 0) throw new ContractError('commit() needs a verify() first');
-    this.cache.commit(plan.slots, plan.count);
+    // Null when no kept row moves (`plan.firstMove`): every kept row of the call is in order.
+    this.cache.commit(plan.firstMove < plan.count ? plan.slots : null, plan.count);
     this.pendingRows = 0;
   }
 

@@ -65,12 +65,12 @@ export function compactionOutputLocations(layers: number): OutputPlacement {
  * A plain-attention KV cache kept as ONNX Runtime's own output tensors, so that on a GPU provider
  * (sessions whose `present_*`, `cache_*` and kept rows are preferred on `gpu-buffer`) it never
  * leaves the device: each call's past inputs are the tensors the last commit left. A commit that
- * keeps every row of the call in order (a prefill chunk, a plain token, a chain accepted whole)
- * takes the call's own cache outputs (`cache_*`: the cached rows then the new ones) where the model
- * has them, running nothing; any other commit runs the compaction session ({@link compactionModel})
- * on the new-entry outputs the call held, keeping the accepted rows after the cached ones. Nothing
- * of the cache crosses to the host. On the CPU provider the same tensors are host tensors, which is
- * how CI exercises this path.
+ * keeps every row of the call in order (`slots` null: a prefill chunk, a plain token, a chain
+ * accepted whole) takes the call's own cache outputs (`cache_*`: the cached rows then the new ones)
+ * where the model has them, running nothing; any other commit runs the compaction session
+ * ({@link compactionModel}) on the new-entry outputs the call held, keeping the accepted rows after
+ * the cached ones. Nothing of the cache crosses to the host. On the CPU provider the same tensors
+ * are host tensors, which is how CI exercises this path.
  *
  * Logits and sampled rows' weights the model leaves on the device too
  * ({@link deviceCacheOutputLocations}) are copied to the host by the copy sessions only for calls
@@ -255,7 +255,8 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     if (this.length + count > this.capacity)
       throw new ContextOverflowError(this.length + count, this.capacity, 'the KV cache');
     this.length += count;
-    if (this.joinedKeys[0] !== this.compaction.empty && keepsEveryRow(slots, count, this.heldRows)) {
+    // The call's cache outputs hold every row it added: they serve a commit that keeps them all in order.
+    if (slots === null && count === this.heldRows && this.joinedKeys[0] !== this.compaction.empty) {
       this.pending = this.pending.then(() => this.takeJoined());
       return;
     }
@@ -318,11 +319,4 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
       this.joinedValues[l] = compaction.empty;
     }
   }
-}
-
-/** Whether a commit of `slots[0..count)` (every row in order when null) keeps all `rows` rows of the call, in order. */
-function keepsEveryRow(slots: Int32Array | null, count: number, rows: number): boolean {
-  if (count !== rows) return false;
-  if (slots) for (let k = 0; k < count; k++) if (slots[k] !== k) return false;
-  return true;
 }
