@@ -76,7 +76,7 @@ describe("the tiny target's in-graph sampler", () => {
     } finally {
       await runner.dispose();
     }
-  });
+  }, 60_000);
 
   it("returns each tree row's softmax weights and their sum when asked, its softmax at the temperature, beside the same drawn tokens", async () => {
     const { runner, prompt } = await tinyTargetAfterPrompt();
