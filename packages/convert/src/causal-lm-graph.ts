@@ -1,6 +1,8 @@
 import {
   CAPTURED_FEATURE_OUTPUT,
+  CAPTURED_ROW_OUTPUTS,
   CAUSAL_LM_IO,
+  HEAD_STEP_OUTPUTS,
   layerName,
   type ModelInputs,
   type ModelOutputs,
@@ -88,10 +90,16 @@ export async function buildCausalLMGraph(
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);
   g.output(featureOut, names.outputs.feature!, OnnxDataType.FLOAT, [1, 'new', config.hidden]);
-  if (names.outputs.greedyToken && names.outputs.logitSum) {
-    greedyOutputs(g, logits, logitsOut, names.outputs);
-    if (names.outputs.sampledToken) sampledTokens(g, logits, config.vocab, names);
-  }
+  const rowResults =
+    names.outputs.greedyToken && names.outputs.logitSum
+      ? greedyOutputs(g, logits, logitsOut, config.vocab, names.outputs)
+      : null;
+  const sampled =
+    rowResults && names.outputs.sampledToken ? sampledTokens(g, logits, config.vocab, names) : null;
+  const tail = rowResults
+    ? [...rowResults, ...(sampled ? [g.op('Cast', [sampled], { to: OnnxDataType.FLOAT })] : [])]
+    : [];
+  if (names.outputs.rowOutputs && rowResults) rowOutputs(g, feature, tail, names.outputs.rowOutputs);
   if (captured.length > 0) {
     const width = (1 + captured.length) * config.hidden;
     const joined = g.op('Concat', [feature, ...captured], { axis: 1 }, 'captured_states');
@@ -101,35 +109,57 @@ export async function buildCausalLMGraph(
       OnnxDataType.FLOAT,
       [1, 'new', width],
     );
+    if (names.outputs.rowOutputs && rowResults) rowOutputs(g, joined, tail, CAPTURED_ROW_OUTPUTS);
   }
+}
+
+/**
+ * A target's `rowOutputs` (or, over the captured states, `capturedRowOutputs`): every value a call
+ * reads on the host in one float32 `[1, n]` tensor, `features` (each new row's) flattened, then
+ * `tail` (each scored row's greedy token and logit sum, each drawn row's token), so that a cache on
+ * a GPU, whose every other output stays on the device, waits for one download per call, not four.
+ */
+function rowOutputs(g: GraphBuilder, features: string, tail: readonly string[], name: string): void {
+  const flat = [features, ...tail].map((x) => g.op('Reshape', [x, g.int64([-1])]));
+  g.output(g.op('Unsqueeze', [g.op('Concat', flat, { axis: 0 }), g.int64([0])]), name, OnnxDataType.FLOAT, [
+    1,
+    'packed',
+  ]);
 }
 
 /**
  * A target's `greedyToken` (the first index of each row's largest logit, as ONNX's ArgMax picks
  * it) and `logitSum` (each row's sum of logits), from the `[rows, vocab]` logits and their
- * `[1, rows, vocab]` reshape. The argmax runs on the reshape, so that its int64 result needs only a
- * `Cast` to become the output: on WebGPU, which has no int64 kernels, that `Cast` runs on the host
- * after the graph's one download, where a `Reshape` after it sent the token back up to the device
- * and down again.
+ * `[1, rows, vocab]` reshape. The index is found in float32 (the least of the positions, as floats,
+ * where a row equals its maximum), which every provider runs on its device: ONNX's ArgMax returns
+ * int64, which ONNX Runtime's WebGPU provider has no kernels for, so an ArgMax there downloaded
+ * every row's logits to the host in the middle of the call and waited for the device to finish
+ * them. On the CPU the two cost the same (0.022 / 0.069 / 0.216 ms against 0.022 / 0.079 /
+ * 0.240 ms for 1 / 9 / 33 rows of 8192, docs/benchmarks.md). Positions are exact in float32 for
+ * vocabularies up to 2^24 tokens. Returns each row's token as a float and its sum, for
+ * {@link rowOutputs}.
  */
 export function greedyOutputs(
   g: GraphBuilder,
   logits: string,
   logitsOut: string,
+  vocab: number,
   outputs: ModelOutputs,
-): void {
-  const argmax = g.op(
-    'ArgMax',
-    [logitsOut],
-    { axis: -1, keepdims: 0, select_last_index: 0 },
-    'greedy_argmax',
+): [token: string, sum: string] {
+  const largest = g.op('ReduceMax', [logitsOut], { axes: [-1], keepdims: 1 }, 'greedy_max');
+  const positions = g.float32(
+    Array.from({ length: vocab }, (_, i) => i),
+    [vocab],
   );
-  g.output(g.op('Cast', [argmax], { to: OnnxDataType.INT32 }), outputs.greedyToken!, OnnxDataType.INT32, [
+  const atLargest = g.op('Where', [g.op('Equal', [logitsOut, largest]), positions, g.float32([vocab], [])]);
+  const first = g.op('ReduceMin', [atLargest], { axes: [-1], keepdims: 0 }, 'greedy_first');
+  g.output(g.op('Cast', [first], { to: OnnxDataType.INT32 }), outputs.greedyToken!, OnnxDataType.INT32, [
     1,
     'new',
   ]);
   const sum = g.op('ReduceSum', [logits, g.int64([-1])], { keepdims: 0 }, 'logit_sum_rows');
   g.output(g.op('Reshape', [sum, g.int64([1, -1])]), outputs.logitSum!, OnnxDataType.FLOAT, [1, 'new']);
+  return [first, sum];
 }
 
 /** The KV names of one layer. */
@@ -152,4 +182,9 @@ export function kvNames(names: CausalLMNames, layer: number): KvNames {
  */
 export function withCacheOutputs(names: CausalLMNames): CausalLMNames {
   return { inputs: names.inputs, outputs: { ...names.outputs, ...PLAIN_CACHE_OUTPUTS } };
+}
+
+/** An EAGLE head's `names` with its step's outputs in one tensor among its outputs (`ModelOutputs.stepOutputs`). */
+export function withStepOutputs(names: CausalLMNames): CausalLMNames {
+  return { inputs: names.inputs, outputs: { ...names.outputs, ...HEAD_STEP_OUTPUTS } };
 }

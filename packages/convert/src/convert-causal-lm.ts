@@ -1,6 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { OptionError } from '@treespec/core';
-import { CAPTURED_FEATURE_OUTPUT, DRAFT_LM_IO, type ManifestModel, TARGET_IO } from '@treespec/onnx';
+import {
+  CAPTURED_FEATURE_OUTPUT,
+  CAPTURED_ROW_OUTPUTS,
+  DRAFT_LM_IO,
+  type ManifestModel,
+  TARGET_IO,
+} from '@treespec/onnx';
 import { buildCausalLMGraph, withCacheOutputs } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -164,7 +170,11 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       inputs: names.inputs,
       outputs:
         capturedLayers.length > 0
-          ? { ...names.outputs, capturedFeature: CAPTURED_FEATURE_OUTPUT }
+          ? {
+              ...names.outputs,
+              capturedFeature: CAPTURED_FEATURE_OUTPUT,
+              ...(names.outputs.rowOutputs ? { capturedRowOutputs: CAPTURED_ROW_OUTPUTS } : {}),
+            }
           : names.outputs,
       ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),

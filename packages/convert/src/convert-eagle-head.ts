@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
-import { withCacheOutputs } from './causal-lm-graph.js';
+import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import {
@@ -83,7 +83,9 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   const draftVocabulary = options.draftVocab
     ? await frequencyVocabulary(options.draftVocab, options.target, targetConfig.vocab)
     : null;
-  const io = withCacheOutputs(draftVocabulary?.map.contextTokens ? EAGLE_HEAD_CONTEXT_IO : EAGLE_HEAD_IO);
+  const io = withStepOutputs(
+    withCacheOutputs(draftVocabulary?.map.contextTokens ? EAGLE_HEAD_CONTEXT_IO : EAGLE_HEAD_IO),
+  );
   const resolved = resolveOptions(
     options,
     'eagle-head',

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
-import { withCacheOutputs } from './causal-lm-graph.js';
+import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import type { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, type DecoderConfig, type Eagle3HeadConfig } from './config.js';
@@ -53,7 +53,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     config.file,
   );
   const vocabulary = await readDraftToTarget(checkpoint, config);
-  const io = withCacheOutputs(EAGLE3_HEAD_IO);
+  const io = withStepOutputs(withCacheOutputs(EAGLE3_HEAD_IO));
   const resolved = resolveOptions(
     options,
     'eagle3-head',

@@ -101,6 +101,11 @@ const SMALLEST_NORMAL_FLOAT32 = 2 ** -126;
  * initializer), so the graph returns target ids and every runner, tree and verifier stays in the
  * target vocabulary. With `context` scores the softmax and the top-k run over the draft tokens and the context
  * tokens together (`logits` stays over the draft tokens, which sampled trees are drawn from).
+ * Given `outputs.stepOutputs`, the scored rows' `hidden` [N, H], their top-k log-probabilities
+ * and their top ids (as floats) are also output together, flattened in that order: on WebGPU the
+ * top ids reach the host in the middle of the call (TopK's indices are int64, which the device
+ * has no kernels for, so the table lookup runs on the host) and go back up as floats, and the
+ * call's end downloads one tensor instead of two.
  */
 export async function draftLogitsTail(
   g: GraphBuilder,
@@ -110,6 +115,7 @@ export async function draftLogitsTail(
   vocabulary: DraftVocabularyMap | null,
   topK: string,
   outputs: ModelOutputs,
+  hidden: string,
   context: ContextScores | null = null,
 ): Promise<void> {
   const logits = await format.linear(g, x, lmHead, null);
@@ -141,6 +147,16 @@ export async function draftLogitsTail(
     'k',
   ]);
   g.output(g.op('Unsqueeze', [ids, g.int64([0])]), outputs.topIds!, OnnxDataType.INT64, [1, 'new', 'k']);
+  if (outputs.stepOutputs) {
+    const parts = [hidden, values, g.op('Cast', [ids], { to: OnnxDataType.FLOAT })];
+    const flat = parts.map((x) => g.op('Reshape', [x, g.int64([-1])]));
+    g.output(
+      g.op('Unsqueeze', [g.op('Concat', flat, { axis: 0 }), g.int64([0])]),
+      outputs.stepOutputs,
+      OnnxDataType.FLOAT,
+      [1, 'packed'],
+    );
+  }
 }
 
 /** Logit of the tokens outside a draft LM's draft vocabulary: finite, so entropies and temperatures stay finite. */

@@ -93,5 +93,5 @@ export async function buildEagleHeadGraph(
     const logits = await contextLogits(g, out, externals.lmHead, ids, format.name !== 'fp32');
     context = { ids, logits };
   }
-  await draftLogitsTail(g, format, out, lmHead, vocabulary, topK, names.outputs, context);
+  await draftLogitsTail(g, format, out, lmHead, vocabulary, topK, names.outputs, out, context);
 }

@@ -94,7 +94,7 @@ export async function buildEagle3HeadGraph(
     hidden,
   ]);
   const lmHead = checkpoint.matrix('lm_head.weight', config.draftVocab, hidden);
-  await draftLogitsTail(g, format, final, lmHead, externals.vocabulary, topK, names.outputs);
+  await draftLogitsTail(g, format, final, lmHead, externals.vocabulary, topK, names.outputs, out);
 }
 
 /** The tensors of an EAGLE-3 head's `midlayer` (q/k/v read 2H), its `norm`, and nothing else. */

@@ -31,14 +31,14 @@ export function samplerBlockSize(vocab: number): number {
  * WebGPU runs on the device, where int64 ones (ONNX's argmax) sent each draw to the host and back
  * twice. Given the names, the rows' weights (`exp((logit − largest) / temperature)`,
  * [1, k, vocab]) and their sums over the blocks ([1, k]) are outputs too: the distribution a tree
- * drawn from a draft distribution is verified against.
+ * drawn from a draft distribution is verified against. Returns the drawn tokens (int32 [k]).
  */
 export function sampledTokens(
   g: GraphBuilder,
   logits: string,
   vocab: number,
   names: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs },
-): void {
+): string {
   const uniforms = g.input(names.inputs.sampleUniforms!, OnnxDataType.FLOAT, ['sampled', 2]);
   const temperature = g.input(names.inputs.sampleTemperature!, OnnxDataType.FLOAT, [1]);
   const size = samplerBlockSize(vocab);
@@ -83,6 +83,7 @@ export function sampledTokens(
     const mass = g.op('Reshape', [lastColumn(g, blockTotals, 1), g.int64([1, -1])]);
     g.output(mass, names.outputs.sampleMass, OnnxDataType.FLOAT, [1, 'sampled']);
   }
+  return token;
 }
 
 /** The last entry of `x` along `axis`, kept as an axis of size 1. */

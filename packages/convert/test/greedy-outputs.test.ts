@@ -20,7 +20,7 @@ async function greedyRows(rows: number[][]): Promise<{ tokens: number[]; sums: n
   dirs.push(dir);
   const written = await writeModelFile(dir, 'greedy', async (g) => {
     const logits = g.input('logits', OnnxDataType.FLOAT, ['rows', VOCAB]);
-    greedyOutputs(g, logits, g.op('Unsqueeze', [logits, g.int64([0])]), TARGET_IO.outputs);
+    greedyOutputs(g, logits, g.op('Unsqueeze', [logits, g.int64([0])]), VOCAB, TARGET_IO.outputs);
   });
   const session = await ort.InferenceSession.create(join(dir, written.file));
   try {

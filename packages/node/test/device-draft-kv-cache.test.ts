@@ -46,6 +46,12 @@ function withoutCacheOutputs(model: ManifestModel): ManifestModel {
   return { ...model, outputs };
 }
 
+/** `model` as a bundle converted before heads output their step in one tensor describes it. */
+function withoutStepOutputs(model: ManifestModel): ManifestModel {
+  const { stepOutputs: _step, ...outputs } = model.outputs;
+  return { ...model, outputs };
+}
+
 /** `session` counting its runs. */
 function counted(session: InferenceSession): { session: InferenceSession; runs: number } {
   const state = { runs: 0, session };
@@ -120,6 +126,23 @@ describe('a draft model’s device-resident KV cache on the CPU provider', () =>
     }, 60_000);
   }
 
+  for (const model of manifest.models.filter((m) => m.graph !== 'causal-lm')) {
+    it(`${model.id}: reads each call's hidden states, top log-probabilities and top ids from its one step output, as from the separate outputs`, async () => {
+      expect(model.outputs.stepOutputs).toBe('step_outputs');
+      const packed = await open(model);
+      const separate = await open(withoutStepOutputs(model));
+      try {
+        const expected = await runDraftScript(separate, 7);
+        const found = await runDraftScript(packed, 7);
+        expect(found).toEqual(expected);
+        expect(found.some((c) => c.topTokens.some((t) => t > 255))).toBe(true);
+      } finally {
+        await packed.dispose();
+        await separate.dispose();
+      }
+    }, 60_000);
+  }
+
   it('tells a wrong commit apart: rows appended in the wrong order change the steps', async () => {
     const older = withoutCacheOutputs(head);
     const host = await open(older);
@@ -167,13 +190,16 @@ describe('a draft model’s device-resident KV cache on the CPU provider', () =>
     const headLayout = eagleHeadLayout(head);
     const lmLayout = causalLmLayout(draftLm);
     const onDevice = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'gpu-buffer']));
-    const { presentKey, presentValue, cache, logits } = headLayout.names;
+    const { presentKey, presentValue, cache, logits, hidden, topLogProbs, stepOutputs } = headLayout.names;
+    // Its step comes to the host in one tensor; the parts it packs stay on the device.
+    expect(stepOutputs).toBe('step_outputs');
+    const packed = [hidden, topLogProbs];
     expect(draftDeviceCacheSetup(head, false).modelOutputs).toEqual(
-      onDevice([presentKey, presentValue, cache!.key, cache!.value, logits]),
+      onDevice([presentKey, presentValue, cache!.key, cache!.value, logits, ...packed]),
     );
     // A head drawing sampled trees reads its logits on the host.
     expect(draftDeviceCacheSetup(head, true).modelOutputs).toEqual(
-      onDevice([presentKey, presentValue, cache!.key, cache!.value]),
+      onDevice([presentKey, presentValue, cache!.key, cache!.value, ...packed]),
     );
     const { presentKeys, presentValues, cache: lmCache, feature } = lmLayout.names;
     expect(draftDeviceCacheSetup(draftLm, false).modelOutputs).toEqual(

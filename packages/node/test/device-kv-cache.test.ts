@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DraftTree, KeepPlan, OptionError, planKeep } from '@treespec/core';
 import {
+  type CausalLmLayout,
+  capturedFeatureLayout,
   causalLmLayout,
   compactionModel,
   DeviceKvCache,
+  deviceCacheOutputLocations,
   findModel,
   OnnxCausalLm,
   parseManifest,
@@ -27,7 +30,7 @@ const MAX_TREE = 16;
 /** Runs of the device runners' compaction sessions. */
 let compactions = 0;
 
-async function runner(onDevice: boolean): Promise<OnnxCausalLm> {
+async function runner(onDevice: boolean, target: CausalLmLayout = layout): Promise<OnnxCausalLm> {
   const session = onDevice
     ? await createSession(compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype))
     : undefined;
@@ -38,7 +41,7 @@ async function runner(onDevice: boolean): Promise<OnnxCausalLm> {
     },
     release: () => session.release(),
   };
-  return new OnnxCausalLm(await createSession(join(TINY, model.file)), layout, {
+  return new OnnxCausalLm(await createSession(join(TINY, model.file)), target, {
     maxContext: 256,
     maxTreeSize: MAX_TREE,
     prefillChunk: 5,
@@ -164,6 +167,75 @@ describe('a device-resident KV cache on the CPU provider', () => {
       await device.dispose();
     }
   }, 120_000);
+
+  it.each([
+    ['the feature', layout],
+    ['the captured states', capturedFeatureLayout(model)],
+  ])(
+    'reads %s, greedy tokens, logit sums and drawn tokens from the one packed output, equal to the host cache’s separate outputs',
+    async (_, target) => {
+      expect(target.names.rowOutputs).toBeDefined();
+      const host = await runner(false, target);
+      const device = await runner(true, target);
+      try {
+        const width = target.featureSize ?? target.hiddenSize;
+        const prompt = Int32Array.from(targetCases()[0]!.prompt_ids);
+        const prefilled = [
+          await host.prefill(prompt, { features: true }),
+          await device.prefill(prompt, { features: true }),
+        ];
+        expect(prefilled[1]!.features!.length).toBe(prompt.length * width);
+        expect(Array.from(prefilled[1]!.features!)).toEqual(Array.from(prefilled[0]!.features!));
+        const tree = new DraftTree(4);
+        tree.reset(prompt[prompt.length - 1]!);
+        tree.add(0, 40, 0);
+        tree.add(0, 41, 0);
+        tree.add(1, 42, 0);
+        const uniforms = Float32Array.from([0.1, 0.9, 0.5, 0.5, 0.99, 0.01, 0.3, 0.7]);
+        for (const options of [
+          { features: true, greedy: true },
+          { features: false, greedy: true },
+          { features: true, sample: { uniforms, temperature: 0.8 } },
+        ]) {
+          const [fromHost, fromDevice] = [
+            await host.verify(tree, options),
+            await device.verify(tree, options),
+          ];
+          for (const key of ['greedyTokens', 'sampledTokens', 'logitSums'] as const) {
+            expect(fromDevice[key] && Array.from(fromDevice[key])).toEqual(
+              fromHost[key] && Array.from(fromHost[key]),
+            );
+          }
+          expect(fromDevice.greedyTokens ?? fromDevice.sampledTokens).toHaveLength(tree.size);
+          if (options.features)
+            expect(Array.from(fromDevice.features!)).toEqual(Array.from(fromHost.features!));
+          const keep = planKeep(tree, Int32Array.from([0]), 1, new KeepPlan(4));
+          host.commit(keep);
+          device.commit(keep);
+        }
+      } finally {
+        await host.dispose();
+        await device.dispose();
+      }
+    },
+    60_000,
+  );
+
+  it('leaves on the device, placed for a GPU, every output but the packed row outputs it reads: the feature’s or the captured states’', async () => {
+    const session = await createSession(join(TINY, model.file));
+    try {
+      for (const [target, read] of [
+        [layout, 'row_outputs'],
+        [capturedFeatureLayout(model), 'captured_row_outputs'],
+      ] as const) {
+        const placement = deviceCacheOutputLocations(target);
+        expect(target.names.rowOutputs).toBe(read);
+        expect(session.outputNames.filter((name) => placement[name] !== 'gpu-buffer')).toEqual([read]);
+      }
+    } finally {
+      await session.release();
+    }
+  });
 
   it('is refused with fused attention, whose cache is shared in place', async () => {
     const compaction = await createSession(

@@ -15,6 +15,8 @@ export type CacheNames = Pick<
   | 'feature'
   | 'greedy'
   | 'sampler'
+  | 'scoreRows'
+  | 'rowOutputs'
 >;
 
 /**

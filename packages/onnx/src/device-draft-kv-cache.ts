@@ -22,7 +22,8 @@ export interface DraftDeviceCacheSetup {
  * How to open a draft model (an EAGLE-2/3 head, or a draft LM) whose cache is a
  * {@link DeviceDraftKvCache}: its new entries (`present_*`) and the outputs its runner does not
  * read (a head's `logits` unless `logits`, a draft LM's `feature`) stay on the device, the rest
- * come to the host; the compaction graph for its cache, its outputs on the device too.
+ * come to the host (a head's step in one tensor where it has `names.stepOutputs`, whose parts stay on
+ * the device); the compaction graph for its cache, its outputs on the device too.
  */
 export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): DraftDeviceCacheSetup {
   let layers: number;
@@ -43,12 +44,13 @@ export function draftDeviceCacheSetup(model: ManifestModel, logits: boolean): Dr
     const layout = model.graph === 'eagle3-head' ? eagle3HeadLayout(model) : eagleHeadLayout(model);
     ({ kvHeads, headDim } = layout);
     layers = 1;
-    const { presentKey, presentValue, cache } = layout.names;
+    const { presentKey, presentValue, cache, stepOutputs, hidden, topLogProbs } = layout.names;
     onDevice = [
       presentKey,
       presentValue,
       ...(cache ? [cache.key, cache.value] : []),
       ...(logits ? [] : [layout.names.logits]),
+      ...(stepOutputs ? [hidden, topLogProbs] : []),
     ];
   }
   return {

@@ -385,6 +385,60 @@ describe('DeviceKvCache', () => {
     expect(rowValues(uncopied.keyTensor(0))).toEqual([1]);
   });
 
+  it('reads a call’s features, greedy tokens, logit sums and drawn tokens from its packed row outputs, releasing the parts left on the device', async () => {
+    const ledger: Ledger = { disposed: new Set(), made: [] };
+    const names = {
+      ...MODEL,
+      scoreRows: 'score_rows',
+      greedy: { token: 'greedy_token', logitSum: 'logit_sum' },
+      sampler: { uniforms: 'sample_uniforms', temperature: 'sample_temperature', token: 'sampled_token' },
+      rowOutputs: 'row_outputs',
+    };
+    const released = new Set<Tensor>();
+    const onDevice: Tensor[] = [];
+    let packed = Float32Array.from([0.5, 1.5, 2.5, 3.5, 7, 4, -1, 2.25, 3]);
+    const model = {
+      outputNames: [],
+      async run() {
+        const out: Record<string, Tensor> = {};
+        for (const name of [...names.presentKeys, ...names.presentValues]) out[name] = rowsTensor(ledger, [1, 2]);
+        for (const name of ['logits', 'feature', 'greedy_token', 'logit_sum', 'sampled_token']) {
+          const tensor: Tensor = Tensor.fromGpuBuffer({} as never, {
+            dataType: 'float32',
+            dims: [1],
+            dispose: (): void => {
+              released.add(tensor);
+            },
+          });
+          onDevice.push(tensor);
+          out[name] = tensor;
+        }
+        out.row_outputs = new Tensor('float32', packed, [1, packed.length]);
+        return out;
+      },
+    } as unknown as InferenceSession;
+    const cache = new DeviceKvCache(compactionSession(ledger).session, names, 1, 2, 64, 'float32', 8);
+    // 2 rows of 2 feature values; 2 scored rows' greedy tokens 7, 4 and logit sums -1, 2.25; 1 drawn token 3.
+    const inputs = () => ({
+      score_rows: new Tensor('int64', BigInt64Array.from([2n]), [1]),
+      sample_uniforms: new Tensor('float32', Float32Array.from([0.5, 0.5]), [1, 2]),
+    });
+    const out = await cache.run(model, inputs(), 2, 'sampled', true);
+    expect(out.feature!.dims).toEqual([1, 2, 2]);
+    expect(Array.from(out.feature!.data as Float32Array)).toEqual([0.5, 1.5, 2.5, 3.5]);
+    expect(out.greedy_token!.data).toEqual(Int32Array.from([7, 4]));
+    expect(out.logit_sum!.data).toEqual(Float32Array.from([-1, 2.25]));
+    expect(out.sampled_token!.data).toEqual(Int32Array.from([3]));
+    for (const tensor of onDevice) expect(released.has(tensor)).toBe(true);
+    // A packed tensor of another size is refused, and the cache stays usable.
+    packed = Float32Array.from([1, 2, 3]);
+    await expect(cache.run(model, inputs(), 2, 'sampled', true)).rejects.toThrow(ContractError);
+    for (const tensor of onDevice) expect(released.has(tensor)).toBe(true);
+    cache.commit(null, 2);
+    await cache.ready();
+    expect(rowValues(cache.keyTensor(0))).toEqual([1, 2]);
+  });
+
   it('refuses a commit past its capacity', () => {
     const ledger: Ledger = { disposed: new Set(), made: [] };
     const cache = new DeviceKvCache(compactionSession(ledger).session, MODEL, 1, 2, 4, 'float32', 8);

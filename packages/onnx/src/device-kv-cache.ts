@@ -1,5 +1,5 @@
 import { ContextOverflowError, ContractError } from '@treespec/core';
-import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames, CausalLmCache, RowOutputs } from './causal-lm-cache.js';
 import { compactionNames } from './compaction-graph.js';
 import { DeviceCacheTensors } from './device-cache-tensors.js';
@@ -29,7 +29,9 @@ export type OutputPlacement = Readonly<Record<string, OutputLocation>>;
  * features; {@link logitsStayOnDevice}), its sampled rows' weights and their sums
  * (`names.sampler.weights`, `names.sampler.mass`) and the feature output the runner does not read
  * (`names.unread`). Every output a call brings to the host is a download of its own, a wait on the
- * device. Logits and weights on the device reach the host only through a {@link logitsCopyModel} or
+ * device: where the model packs what a call reads into `names.rowOutputs`, the features, greedy
+ * tokens, logit sums and drawn tokens stay there too and that one tensor comes down. Logits and
+ * weights on the device reach the host only through a {@link logitsCopyModel} or
  * {@link weightsCopyModel} session, for the calls that read them.
  */
 export function deviceCacheOutputLocations(layout: CausalLmLayout): OutputPlacement {
@@ -42,8 +44,16 @@ export function deviceCacheOutputLocations(layout: CausalLmLayout): OutputPlacem
       ...(logitsStayOnDevice(layout) ? [logits] : []),
       ...(sampler?.weights && sampler.mass ? [sampler.weights, sampler.mass] : []),
       ...(unread ?? []),
+      ...packedRowOutputs(layout.names),
     ].map((name) => [name, 'gpu-buffer' as const]),
   );
+}
+
+/** The outputs `names.rowOutputs` packs, where the model has it: what a call reads of its rows. */
+function packedRowOutputs(names: CacheNames): string[] {
+  const { rowOutputs, greedy, sampler, feature } = names;
+  if (rowOutputs === undefined || greedy === undefined) return [];
+  return [feature, greedy.token, greedy.logitSum, ...(sampler ? [sampler.token] : [])];
 }
 
 /**
@@ -101,6 +111,9 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
   private readonly joinedValues: Tensor[];
   /** Rows of the last call, whose outputs are held. */
   private heldRows = 0;
+  /** The greedy and drawn tokens of the last call, unpacked from `names.rowOutputs`. */
+  private readonly greedyTokens: Int32Array;
+  private readonly drawnTokens: Int32Array;
 
   /**
    * @param session the compaction session of `compactionModel(layers, kvHeads, headDim, dtype)`,
@@ -130,7 +143,10 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
       names.logits,
       ...(sampler?.weights && sampler.mass ? [sampler.weights, sampler.mass] : []),
       ...(names.unread ?? []),
+      ...packedRowOutputs(names),
     ];
+    this.greedyTokens = new Int32Array(maxRows);
+    this.drawnTokens = new Int32Array(maxRows);
     this.newKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.newValues = new Array<Tensor>(this.layers).fill(this.compaction.empty);
     this.joinedKeys = new Array<Tensor>(this.layers).fill(this.compaction.empty);
@@ -169,24 +185,63 @@ export class DeviceKvCache extends DeviceCacheTensors implements CausalLmCache {
     const out = await session.run(inputs, session.outputNames);
     this.hold(out, rows);
     try {
+      const read = names.rowOutputs
+        ? { ...out, ...this.unpackRows(out[names.rowOutputs]!, inputs, rows) }
+        : out;
       if (rowOutputs === 'logits' && out[names.logits]!.location === 'gpu-buffer')
-        return { ...out, [names.logits]: await this.logitsToHost(out[names.logits]!) };
+        return { ...read, [names.logits]: await this.logitsToHost(out[names.logits]!) };
       const { sampler } = names;
       if (rowOutputs === 'weights' && sampler?.weights && sampler.mass) {
         const weights = out[sampler.weights]!;
         if (weights.location === 'gpu-buffer')
           return {
-            ...out,
+            ...read,
             ...(await this.weightsToHost(weights, out[sampler.mass]!, sampler.weights, sampler.mass)),
           };
       }
-      return out;
+      return read;
     } finally {
       for (const name of this.released) {
         const tensor = out[name];
         if (tensor?.location === 'gpu-buffer') tensor.dispose();
       }
     }
+  }
+
+  /**
+   * The outputs `names.rowOutputs` packs, as host tensors over its data: `rows` feature rows, then
+   * the greedy tokens and logit sums of the rows the call scored (`score_rows`, else every row), then
+   * the tokens drawn for the rows it was fed uniforms for.
+   */
+  private unpackRows(
+    packed: Tensor,
+    inputs: Readonly<Record<string, Tensor>>,
+    rows: number,
+  ): Record<string, Tensor> {
+    const { feature, greedy, sampler, scoreRows } = this.names;
+    const data = packed.data as Float32Array;
+    const scoreFeed = scoreRows ? inputs[scoreRows] : undefined;
+    const scored = scoreFeed ? Number((scoreFeed.data as BigInt64Array)[0]) : rows;
+    const drawn = sampler ? inputs[sampler.uniforms]!.dims[0]! : 0;
+    const width = (data.length - 2 * scored - drawn) / rows;
+    if (!(Number.isInteger(width) && width > 0))
+      throw new ContractError(
+        `expected ${this.names.rowOutputs} to hold ${rows} feature rows, ${scored} greedy tokens and logit sums and ${drawn} drawn tokens; found ${data.length} values`,
+      );
+    let at = rows * width;
+    const unpacked: Record<string, Tensor> = {
+      [feature]: new Tensor('float32', data.subarray(0, at), [1, rows, width]),
+    };
+    if (!greedy) return unpacked;
+    for (let r = 0; r < scored; r++) this.greedyTokens[r] = data[at + r]!;
+    unpacked[greedy.token] = new Tensor('int32', this.greedyTokens.subarray(0, scored), [1, scored]);
+    at += scored;
+    unpacked[greedy.logitSum] = new Tensor('float32', data.subarray(at, at + scored), [1, scored]);
+    at += scored;
+    if (!sampler) return unpacked;
+    for (let r = 0; r < drawn; r++) this.drawnTokens[r] = data[at + r]!;
+    unpacked[sampler.token] = new Tensor('int32', this.drawnTokens.subarray(0, drawn), [1, drawn]);
+    return unpacked;
   }
 
   /** Copies logits the model left on the device to the host. */

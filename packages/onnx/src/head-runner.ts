@@ -1,4 +1,4 @@
-import { type DraftModelStep, OptionError } from '@treespec/core';
+import { ContractError, type DraftModelStep, OptionError } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { ContextTokenFeed } from './context-token-feed.js';
 import {
@@ -87,7 +87,11 @@ export abstract class HeadRunner extends DraftModelRunner {
         : null;
     this.logitsWidth = draftVocabSize ?? shape.vocabSize;
     this.topTokens = new Int32Array(this.rowsCapacity * this.maxK);
-    this.fetchNames = [names.hidden, names.topLogProbs, names.topIds, names.presentKey, names.presentValue];
+    this.fetchNames = [
+      ...(names.stepOutputs ? [names.stepOutputs] : [names.hidden, names.topLogProbs, names.topIds]),
+      names.presentKey,
+      names.presentValue,
+    ];
     this.fetchNamesWithLogits = [...this.fetchNames, names.logits];
   }
 
@@ -141,6 +145,27 @@ export abstract class HeadRunner extends DraftModelRunner {
     const first = this.scoreRows.feed(feeds, names.scoreRows, rows, scored);
     const fetches = this.fetchesLogits ? this.fetchNamesWithLogits : this.fetchNames;
     const out = await cache.run(this.session, feeds, fetches, rows, committed);
+    const logits = this.fetchesLogits
+      ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.logitsWidth) }
+      : {};
+    if (names.stepOutputs) {
+      const step = out[names.stepOutputs].data as Float32Array;
+      const width = this.featureSize;
+      if (step.length !== scored * (width + 2 * k))
+        throw new ContractError(
+          `expected ${names.stepOutputs} to hold ${scored} rows of ${width} hidden values, ${k} log-probabilities and ${k} ids; found ${step.length} values`,
+        );
+      const ids = scored * (width + k);
+      for (let i = 0; i < scored * k; i++) this.topTokens[i] = step[ids + i];
+      return {
+        rows: scored,
+        hidden: step.subarray(0, scored * width),
+        topLogProbs: step.subarray(scored * width, ids),
+        topTokens: this.topTokens,
+        k,
+        ...logits,
+      };
+    }
     const ids = out[names.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * (first * k + i)];
@@ -150,9 +175,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       topLogProbs: (out[names.topLogProbs].data as Float32Array).subarray(first * k),
       topTokens: this.topTokens,
       k,
-      ...(this.fetchesLogits
-        ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.logitsWidth) }
-        : {}),
+      ...logits,
     };
   }
 }

@@ -213,6 +213,24 @@ export interface ModelOutputs {
   readonly cacheKey?: string;
   /** Beside `cacheKey`: each layer's values after the call. */
   readonly cacheValue?: string;
+  /**
+   * Targets, beside `greedyToken`: what a call's rows give the host, in one float32 tensor
+   * [1, n]: the `feature` of each new row (new × hidden), each scored row's greedy token, then their
+   * logit sums, then the token drawn for each sampled row (tokens as floats, exact below 2^24), so
+   * that a cache on a GPU, whose other outputs stay on the device, downloads one tensor a call.
+   * Absent in bundles converted before it existed (manifest version 5 readers ignore it).
+   */
+  readonly rowOutputs?: string;
+  /** Targets with `capturedFeature`, beside `rowOutputs`: the same with `capturedFeature`'s rows first. */
+  readonly capturedRowOutputs?: string;
+  /**
+   * EAGLE heads: what a call gives the host, in one float32 tensor [1, n]: `hidden` of each scored
+   * row (scored × hidden), then their `topLogProbs` (scored × k), then their `topIds` as floats
+   * (exact below 2^24), so that a head whose cache stays on a GPU waits for one download at the end
+   * of a call instead of one per output. Absent in bundles converted before it existed (manifest
+   * version 5 readers ignore it).
+   */
+  readonly stepOutputs?: string;
 }
 
 /**
@@ -422,6 +440,7 @@ export const TARGET_IO: { readonly inputs: ModelInputs; readonly outputs: ModelO
     sampledToken: 'sampled_token',
     sampleWeights: 'sample_weights',
     sampleMass: 'sample_mass',
+    rowOutputs: 'row_outputs',
   },
 };
 
@@ -465,11 +484,17 @@ export const PLAIN_CACHE_OUTPUTS = {
   cacheValue: 'cache_value.{layer}',
 } as const satisfies Partial<ModelOutputs>;
 
+/** The output every EAGLE head gets besides its IO names: its step's outputs in one tensor (`ModelOutputs.stepOutputs`). */
+export const HEAD_STEP_OUTPUTS = { stepOutputs: 'step_outputs' } as const satisfies Partial<ModelOutputs>;
+
 /** Inputs a bundle converted before they existed (manifest version 1) lacks; the runners work without them. */
 export const OPTIONAL_INPUTS: ReadonlySet<keyof ModelInputs> = new Set(['scoreRows']);
 
 /** Output name of the captured layer inputs of a causal LM converted for an EAGLE-3 head. */
 export const CAPTURED_FEATURE_OUTPUT = 'captured_feature';
+
+/** Output name of a target's row outputs over its captured states (`ModelOutputs.capturedRowOutputs`). */
+export const CAPTURED_ROW_OUTPUTS = 'captured_row_outputs';
 
 /** Expands a per-layer name such as `past_key.{layer}` for one layer. */
 export function layerName(pattern: string, layer: number): string {

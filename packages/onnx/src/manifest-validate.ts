@@ -197,6 +197,12 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
     v.fail(`${at}.attention`, '"plain" for an EAGLE head', attention);
   const fused = attention === 'fused';
   validateCacheOutputs(v, outputs, at, attention);
+  validateRowOutputs(v, outputs, at, role);
+  if (outputs.stepOutputs !== undefined) {
+    if (graph === 'causal-lm')
+      v.fail(`${at}.outputs.stepOutputs`, 'absent except for an EAGLE head', outputs.stepOutputs);
+    v.string(outputs.stepOutputs, `${at}.outputs.stepOutputs`);
+  }
   if (m.attentionPrecision !== undefined) {
     v.oneOf(m.attentionPrecision, `${at}.attentionPrecision`, ['float32', 'float64'] as const);
     if (graph !== 'causal-lm' || attention !== 'plain')
@@ -383,6 +389,27 @@ function validateCacheOutputs(
     const name = v.string(outputs[key], `${at}.outputs.${key}`);
     if (!name.includes('{layer}')) v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
   }
+}
+
+/**
+ * A target's packed row outputs: `outputs.rowOutputs` beside the greedy outputs, and
+ * `outputs.capturedRowOutputs` only beside it and `outputs.capturedFeature`.
+ */
+function validateRowOutputs(v: Checker, outputs: Record<string, unknown>, at: string, role: ModelRole): void {
+  const named = outputs.rowOutputs ?? outputs.capturedRowOutputs;
+  if (named === undefined) return;
+  if (role !== 'target') v.fail(`${at}.outputs.rowOutputs`, 'absent except for a target', named);
+  v.string(outputs.rowOutputs, `${at}.outputs.rowOutputs`);
+  if (outputs.greedyToken === undefined || outputs.logitSum === undefined)
+    v.fail(`${at}.outputs.greedyToken`, 'greedy outputs beside outputs.rowOutputs', outputs.greedyToken);
+  if (outputs.capturedRowOutputs === undefined) return;
+  v.string(outputs.capturedRowOutputs, `${at}.outputs.capturedRowOutputs`);
+  if (outputs.capturedFeature === undefined)
+    v.fail(
+      `${at}.outputs.capturedFeature`,
+      'a captured feature beside outputs.capturedRowOutputs',
+      outputs.capturedFeature,
+    );
 }
 
 /** Checks a draft→target table: `size` distinct integers below `vocab`. */

@@ -41,6 +41,12 @@ export interface CausalLmLayout {
     /** Targets: each row's greedy token and logit sum (see `ModelOutputs.greedyToken`); absent in older bundles. */
     greedy?: { token: string; logitSum: string };
     /**
+     * Targets: `feature`'s rows, the greedy tokens, logit sums and drawn tokens in one tensor
+     * (`ModelOutputs.rowOutputs`, or `capturedRowOutputs` where `feature` names the captured
+     * states); absent in older bundles. A cache on a GPU device downloads it alone.
+     */
+    rowOutputs?: string;
+    /**
      * Targets since manifest version 5: the uniforms and temperature it draws each row's token
      * from, and that token (see `ModelOutputs.sampledToken`); absent in older bundles. `weights`
      * and `mass`: the rows' softmax weights and their sums (`ModelOutputs.sampleWeights`), where
@@ -94,6 +100,11 @@ export interface EagleHeadLayout {
     presentValue: string;
     /** The cache after a call, past rows then new ones (`ModelOutputs.cacheKey`); absent in older bundles. */
     cache?: { key: string; value: string };
+    /**
+     * `hidden`, `topLogProbs` and `topIds` of the scored rows in one tensor (`ModelOutputs.stepOutputs`);
+     * null in older bundles, or in a graph that scores every row.
+     */
+    stepOutputs: string | null;
   };
 }
 
@@ -121,8 +132,21 @@ export function capturedFeatureLayout(model: ManifestModel, file: string = model
   return {
     ...layout,
     featureSize: (1 + model.capturedLayers.length) * model.dims.hidden,
-    names: { ...layout.names, feature: model.outputs.capturedFeature, unread: [layout.names.feature] },
+    names: {
+      ...layout.names,
+      feature: model.outputs.capturedFeature,
+      ...(model.outputs.capturedRowOutputs ? { rowOutputs: model.outputs.capturedRowOutputs } : {}),
+      unread: [
+        layout.names.feature,
+        ...unreadRowOutputs(model.outputs.capturedRowOutputs, model.outputs.rowOutputs),
+      ],
+    },
   };
+}
+
+/** The row outputs a layout that reads `read` leaves unread: `other`, where the model has both. */
+function unreadRowOutputs(read: string | undefined, other: string | undefined): string[] {
+  return read !== undefined && other !== undefined ? [other] : [];
 }
 
 /** The runner layout of a causal LM (target or draft) described by a manifest entry. */
@@ -152,7 +176,14 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       logits: model.outputs.logits,
       scoreRows: model.inputs.scoreRows,
       feature: model.outputs.feature,
-      ...(model.outputs.capturedFeature ? { unread: [model.outputs.capturedFeature] } : {}),
+      ...(model.outputs.capturedFeature
+        ? {
+            unread: [
+              model.outputs.capturedFeature,
+              ...unreadRowOutputs(model.outputs.rowOutputs, model.outputs.capturedRowOutputs),
+            ],
+          }
+        : {}),
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
       ...(cacheKey && cacheValue
@@ -166,6 +197,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       ...(model.outputs.greedyToken && model.outputs.logitSum
         ? { greedy: { token: model.outputs.greedyToken, logitSum: model.outputs.logitSum } }
         : {}),
+      ...(model.outputs.rowOutputs ? { rowOutputs: model.outputs.rowOutputs } : {}),
       ...(model.inputs.sampleUniforms && model.inputs.sampleTemperature && model.outputs.sampledToken
         ? {
             sampler: {
@@ -241,6 +273,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
       ...(outputs.cacheKey && outputs.cacheValue
         ? { cache: { key: layerName(outputs.cacheKey, 0), value: layerName(outputs.cacheValue, 0) } }
         : {}),
+      stepOutputs: inputs.scoreRows ? (outputs.stepOutputs ?? null) : null,
     },
   };
 }

@@ -1,7 +1,9 @@
 import { ModelFormatError } from '@treespec/core';
 import { describe, expect, it } from 'vitest';
 import {
+  CAPTURED_ROW_OUTPUTS,
   CAUSAL_LM_IO,
+  capturedFeatureLayout,
   causalLmLayout,
   checkModelPair,
   DRAFT_LM_IO,
@@ -9,6 +11,7 @@ import {
   EAGLE_HEAD_IO,
   eagleHeadLayout,
   findModel,
+  HEAD_STEP_OUTPUTS,
   layerName,
   MANIFEST_VERSION,
   type Manifest,
@@ -308,6 +311,53 @@ describe('parseManifest / validateManifest', () => {
     const fused = causalLM({ attention: 'fused', kvCache, outputs });
     expect(errorOf(() => validateManifest(manifest(fused))).message).toContain(
       'field "models[0].outputs.cacheKey" must be absent except for plain attention (found "fused"); found "cache_key.{layer}"',
+    );
+  });
+
+  it('accepts a target’s packed row outputs beside its greedy outputs (over its captured states beside those), and a head’s step output on a head only', () => {
+    const { sampledToken: _s, sampleWeights: _w, sampleMass: _m, ...outputs } = TARGET_IO.outputs;
+    const captured = {
+      ...outputs,
+      capturedFeature: 'captured_feature',
+      capturedRowOutputs: CAPTURED_ROW_OUTPUTS,
+    };
+    const target = causalLM({ outputs: captured, capturedLayers: [2, 4] });
+    const drafter = head({ outputs: { ...EAGLE_HEAD_IO.outputs, ...HEAD_STEP_OUTPUTS } });
+    expect(validateManifest(manifest(target, drafter))).toEqual(manifest(target, drafter));
+    expect(causalLmLayout(target).names).toMatchObject({
+      rowOutputs: 'row_outputs',
+      unread: ['captured_feature', 'captured_row_outputs'],
+    });
+    expect(capturedFeatureLayout(target).names).toMatchObject({
+      rowOutputs: 'captured_row_outputs',
+      unread: ['feature', 'row_outputs'],
+    });
+    expect(eagleHeadLayout(drafter).names.stepOutputs).toBe('step_outputs');
+    // Older bundles have none; a head that scores every row cannot pack its scored rows.
+    expect(causalLmLayout(causalLM()).names.rowOutputs).toBeUndefined();
+    expect(eagleHeadLayout(head()).names.stepOutputs).toBeNull();
+    const { scoreRows: _r, ...unscored } = EAGLE_HEAD_IO.inputs;
+    expect(
+      eagleHeadLayout(head({ inputs: unscored, outputs: drafter.outputs })).names.stepOutputs,
+    ).toBeNull();
+    const { greedyToken: _g, logitSum: _l, ...ungreedy } = outputs;
+    expect(errorOf(() => validateManifest(manifest(causalLM({ outputs: ungreedy })))).message).toContain(
+      'field "models[0].outputs.greedyToken" must be greedy outputs beside outputs.rowOutputs; found undefined',
+    );
+    expect(
+      errorOf(() =>
+        validateManifest(manifest(causalLM({ outputs: { ...outputs, capturedRowOutputs: 'c' } }))),
+      ).message,
+    ).toContain(
+      'field "models[0].outputs.capturedFeature" must be a captured feature beside outputs.capturedRowOutputs',
+    );
+    const stepped = causalLM({ outputs: { ...outputs, ...HEAD_STEP_OUTPUTS } });
+    expect(errorOf(() => validateManifest(manifest(stepped))).message).toContain(
+      'field "models[0].outputs.stepOutputs" must be absent except for an EAGLE head; found "step_outputs"',
+    );
+    const packedHead = head({ outputs: { ...EAGLE_HEAD_IO.outputs, rowOutputs: 'row_outputs' } });
+    expect(errorOf(() => validateManifest(manifest(causalLM(), packedHead))).message).toContain(
+      'field "models[1].outputs.rowOutputs" must be absent except for a target; found "row_outputs"',
     );
   });
 
