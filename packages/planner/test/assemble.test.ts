@@ -175,7 +175,7 @@ describe('sampled EAGLE trees at assembly', () => {
 describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LOCATION)', () => {
   // Planned for webgpu, opened on the CPU provider: the device path's wiring and logic run here,
   // on host tensors (packages/node's webgpu test runs it on a WebGPU adapter).
-  it('opens the target with its present and cache outputs, logits, sampled rows’ weights and unread feature on the device, the EAGLE head with its present and cache outputs there, a compaction graph beside each and the target’s logits and weights copies, with greedy output unchanged', async () => {
+  it('opens the target with its present and cache outputs, logits, sampled rows’ weights, unread feature and what its packed row outputs hold on the device, the EAGLE head with its present and cache outputs and what its step output holds there, a compaction graph beside each and the target’s logits and weights copies, with greedy output unchanged', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2' }, 'webgpu');
     const placements = new Map<string, OutputPlacement | undefined>();
     const graphs: OutputPlacement[] = [];
@@ -204,6 +204,10 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
             names.sampler!.weights!,
             names.sampler!.mass!,
             ...names.unread!,
+            names.feature,
+            names.greedy!.token,
+            names.greedy!.logitSum,
+            names.sampler!.token,
           ].map((n) => [n, 'gpu-buffer']),
         ),
       );
@@ -212,6 +216,8 @@ describe('assemble on a provider that keeps KV caches on the device (KV_CACHE_LO
         'present_value.0': 'gpu-buffer',
         'cache_key.0': 'gpu-buffer',
         'cache_value.0': 'gpu-buffer',
+        hidden: 'gpu-buffer',
+        top_log_probs: 'gpu-buffer',
       });
       // The target's compaction, logits copy and weights copy (whose outputs come to the host), the
       // head's compaction.
