@@ -1,10 +1,10 @@
-import { join } from 'node:path';
-import { findModel, parseManifest, causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
-import { DraftTree } from '@treespec/core';
 import { readFileSync } from 'node:fs';
-import { createSession } from './src/index.js';
+import { join } from 'node:path';
+import { DraftTree } from '@treespec/core';
+import { causalLmLayout, findModel, OnnxCausalLm, parseManifest } from '@treespec/onnx';
+import { createSession, loadTreespec } from './src/index.js';
 import { devPrompts } from './test/tiny.js';
-import { loadTreespec } from './src/index.js';
+
 const N = 64;
 const ref = await loadTreespec('../model-tiny/models/tiny', { drafter: 'none' } as never);
 const prompts = devPrompts(39);
@@ -17,7 +17,10 @@ for (const p of prompts) {
 await ref.dispose();
 async function open(dir: string) {
   const m = findModel(parseManifest(readFileSync(join(dir, 'treespec.json'), 'utf8'), dir), 'target');
-  return new OnnxCausalLm(await createSession(join(dir, m.file), {}, 'target'), causalLmLayout(m), { maxContext: 512, maxTreeSize: N + 1 });
+  return new OnnxCausalLm(await createSession(join(dir, m.file), {}, 'target'), causalLmLayout(m), {
+    maxContext: 512,
+    maxTreeSize: N + 1,
+  });
 }
 async function rowsLogits(lm: OnnxCausalLm, seq: Int32Array, promptLen: number): Promise<Float32Array> {
   lm.reset();
@@ -33,7 +36,11 @@ const fp32 = await open('../model-tiny/models/tiny');
 const variants = process.argv.slice(2);
 const lms = await Promise.all(variants.map(open));
 const stats = variants.map(() => ({ agree: 0, total: 0, err2: 0, ref2: 0 }));
-const argmax = (a: Float32Array, r: number) => { let b = 0; for (let i = 1; i < 8192; i++) if (a[r * 8192 + i]! > a[r * 8192 + b]!) b = i; return b; };
+const argmax = (a: Float32Array, r: number) => {
+  let b = 0;
+  for (let i = 1; i < 8192; i++) if (a[r * 8192 + i]! > a[r * 8192 + b]!) b = i;
+  return b;
+};
 for (let p = 0; p < prompts.length; p++) {
   const seq = chains[p]!;
   const promptLen = seq.length - N;
@@ -45,7 +52,24 @@ for (let p = 0; p < prompts.length; p++) {
       stats[v]!.total++;
       if (argmax(got, r) === argmax(base, r)) stats[v]!.agree++;
     }
-    for (let i = 0; i < base.length; i++) { const d = got[i]! - base[i]!; stats[v]!.err2 += d * d; stats[v]!.ref2 += base[i]! * base[i]!; }
+    for (let i = 0; i < base.length; i++) {
+      const d = got[i]! - base[i]!;
+      stats[v]!.err2 += d * d;
+      stats[v]!.ref2 += base[i]! * base[i]!;
+    }
   }
 }
-console.log(JSON.stringify(Object.fromEntries(variants.map((v, i) => [v.split('/').pop(), { top1Agreement: +(stats[i]!.agree / stats[i]!.total).toFixed(4), relRms: +Math.sqrt(stats[i]!.err2 / stats[i]!.ref2).toFixed(4), rows: stats[i]!.total }]))));
+console.log(
+  JSON.stringify(
+    Object.fromEntries(
+      variants.map((v, i) => [
+        v.split('/').pop(),
+        {
+          top1Agreement: +(stats[i]!.agree / stats[i]!.total).toFixed(4),
+          relRms: +Math.sqrt(stats[i]!.err2 / stats[i]!.ref2).toFixed(4),
+          rows: stats[i]!.total,
+        },
+      ]),
+    ),
+  ),
+);

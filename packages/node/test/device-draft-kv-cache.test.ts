@@ -143,6 +143,27 @@ describe('a draft model’s device-resident KV cache on the CPU provider', () =>
     }, 60_000);
   }
 
+  it('refuses a step output of another size than the call’s scored rows and k ask for, naming both sizes', async () => {
+    const session = await createSession(join(TINY, head.file), {}, 'drafter');
+    const truncating = {
+      run: async (feeds: Record<string, Tensor>, fetches: readonly string[]) => {
+        const out = await session.run(feeds, fetches);
+        const step = out.step_outputs!.data as Float32Array;
+        return { ...out, step_outputs: new Tensor('float32', step.subarray(1), [1, step.length - 1]) };
+      },
+      release: () => session.release(),
+    } as unknown as InferenceSession;
+    const runner = new OnnxEagleHead(truncating, eagleHeadLayout(head), OPTIONS);
+    try {
+      await expect(runDraftScript(runner, 3)).rejects.toThrow(
+        'expected step_outputs to hold 390 values (1 scored rows × 384 hidden values, 3 log-probabilities and 3 ids); found 389',
+      );
+      await expect(runDraftScript(runner, 3)).rejects.toThrow(ContractError);
+    } finally {
+      await runner.dispose();
+    }
+  });
+
   it('tells a wrong commit apart: rows appended in the wrong order change the steps', async () => {
     const older = withoutCacheOutputs(head);
     const host = await open(older);

@@ -401,7 +401,8 @@ describe('DeviceKvCache', () => {
       outputNames: [],
       async run() {
         const out: Record<string, Tensor> = {};
-        for (const name of [...names.presentKeys, ...names.presentValues]) out[name] = rowsTensor(ledger, [1, 2]);
+        for (const name of [...names.presentKeys, ...names.presentValues])
+          out[name] = rowsTensor(ledger, [1, 2]);
         for (const name of ['logits', 'feature', 'greedy_token', 'logit_sum', 'sampled_token']) {
           const tensor: Tensor = Tensor.fromGpuBuffer({} as never, {
             dataType: 'float32',

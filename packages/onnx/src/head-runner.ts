@@ -153,7 +153,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       const width = this.featureSize;
       if (step.length !== scored * (width + 2 * k))
         throw new ContractError(
-          `expected ${names.stepOutputs} to hold ${scored} rows of ${width} hidden values, ${k} log-probabilities and ${k} ids; found ${step.length} values`,
+          `expected ${names.stepOutputs} to hold ${scored * (width + 2 * k)} values (${scored} scored rows × ${width} hidden values, ${k} log-probabilities and ${k} ids); found ${step.length}`,
         );
       const ids = scored * (width + k);
       for (let i = 0; i < scored * k; i++) this.topTokens[i] = step[ids + i];
