@@ -63,8 +63,9 @@ export interface BudgetControllerOptions {
    * Share of the time spent decoding plainly that probes out of it may lose: probes that lost L ms
    * against plain steps committing the same tokens are followed by at least L / (share × a plain
    * step) plain steps, so that speculation that does not pay costs at most about this share.
-   * Default {@link VALUE_PROBE_SHARE} (0.03) for greedy generations whose trees are sized by value,
-   * 0.01 for the others; a number given here holds for both.
+   * Default {@link VALUE_PROBE_SHARE} (0.03) for greedy generations whose trees are sized by value
+   * (0.01 once {@link LOST_PROBES_TO_SETTLE} of their probes in a row have lost, until drafting pays
+   * again), 0.01 for the others; a number given here holds for both.
    */
   probeShare?: number;
   /**
@@ -155,6 +156,17 @@ const VALUE_PROBE_SHARE = 0.03;
 /** Default {@link BudgetControllerOptions.probeShare} of the other generations. */
 const PROBE_SHARE = 0.01;
 
+/**
+ * Probes in a row that lost, after which greedy trees sized by value fall back from
+ * {@link VALUE_PROBE_SHARE} to {@link PROBE_SHARE} until a probe's drafted run pays: a drafter
+ * whose drafts never pay (the tiny bundle's EAGLE-3 head, tau 1.00) would otherwise cost greedy
+ * decoding the larger share for good (0.96× plain, 2 % of its steps probes; 0.98–0.99× and 1 %
+ * with this, docs/benchmarks.md). In the replay of EAGLE-2's recorded trees no run of 8 lost
+ * probes occurs: all twelve replays (four cost tables, three seeds) ran as before; with 3, the
+ * mean fell from 1.360× to 1.352× (one replay from 1.332× to 1.294×).
+ */
+const LOST_PROBES_TO_SETTLE = 8;
+
 /** Learnt state of one kind of generation (greedy or sampling) with its drafter. */
 class Regime {
   readonly calibration: AcceptanceCalibration;
@@ -219,8 +231,10 @@ class Regime {
   readonly draftingMs: RobustAverage;
   /** A probe out of plain decoding drafted: the next steady step starts the drafting rate again. */
   rerate = false;
-  /** Share of its plain decoding's time that its probes may lose ({@link BudgetControllerOptions.probeShare}). */
-  readonly probeShare: number;
+  /** The option given, or null: the share then depends on how its probes fared ({@link Regime.probeShare}). */
+  private readonly givenShare: number | null;
+  /** Probes out of plain decoding in a row whose drafted runs did not pay for them. */
+  lostProbes = 0;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -251,7 +265,7 @@ class Regime {
     this.entering = new RobustAverage(smoothing);
     this.starting = new RobustAverage(smoothing);
     this.valued = valued && part.growth.priceNext !== undefined;
-    this.probeShare = probeShare ?? (this.valued ? VALUE_PROBE_SHARE : PROBE_SHARE);
+    this.givenShare = probeShare ?? null;
     this.chances = new NodeChances(maxDepth);
     this.draftingMs = new RobustAverage(DRAFTING_SMOOTHING);
     // A long run is no spike: a generation that drafts throughout is one run.
@@ -278,6 +292,17 @@ class Regime {
   endRun(): void {
     if (this.runSteps > 0) this.runLength.record(this.runSteps);
     this.runSteps = 0;
+  }
+
+  /**
+   * Share of its plain decoding's time that its probes may lose
+   * ({@link BudgetControllerOptions.probeShare}): the option given, else {@link VALUE_PROBE_SHARE}
+   * for trees sized by value until {@link LOST_PROBES_TO_SETTLE} probes in a row have lost, and
+   * {@link PROBE_SHARE} otherwise.
+   */
+  get probeShare(): number {
+    if (this.givenShare !== null) return this.givenShare;
+    return this.valued && this.lostProbes < LOST_PROBES_TO_SETTLE ? VALUE_PROBE_SHARE : PROBE_SHARE;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -749,6 +774,8 @@ export class BudgetController implements Drafter {
       // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins, and
       // long enough that what the last probes lost stays within `probeShare` of the run's time.
       const close = best >= 0 && bestRate > CLOSE * plainRate;
+      // The first plain step after a probe's drafted run: that run paid for the probe, or not.
+      if (regime.probing) regime.lostProbes = regime.probeLoss > 0 ? regime.lostProbes + 1 : 0;
       regime.probing = false;
       const paidFor = !(regime.probeLoss * plainRate > regime.probeShare * regime.plainRun);
       const limit = close ? regime.closeLimit : regime.plainLimit;
@@ -782,6 +809,7 @@ export class BudgetController implements Drafter {
     // a run the generation's end or the rates cut short of that leaves the next run of plain
     // steps as long as after a lost probe.
     if (!(regime.probing && regime.probeLoss > 0)) {
+      if (regime.probing) regime.lostProbes = 0;
       regime.probing = false;
       regime.probeLoss = 0;
       regime.plainLimit = 2 * this.probeEvery;
