@@ -25,6 +25,7 @@ import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draf
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { packedOutput } from './packed-output.js';
 import { sampledTokens } from './row-sampler-graph.js';
 import { scoreRowsInput, trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
@@ -99,7 +100,8 @@ export async function buildCausalLMGraph(
   const tail = rowResults
     ? [...rowResults, ...(sampled ? [g.op('Cast', [sampled], { to: OnnxDataType.FLOAT })] : [])]
     : [];
-  if (names.outputs.rowOutputs && rowResults) rowOutputs(g, feature, tail, names.outputs.rowOutputs);
+  // `rowOutputs` (and `capturedRowOutputs` below): each new row's features, then `tail`.
+  if (names.outputs.rowOutputs && rowResults) packedOutput(g, [feature, ...tail], names.outputs.rowOutputs);
   if (captured.length > 0) {
     const width = (1 + captured.length) * config.hidden;
     const joined = g.op('Concat', [feature, ...captured], { axis: 1 }, 'captured_states');
@@ -109,22 +111,8 @@ export async function buildCausalLMGraph(
       OnnxDataType.FLOAT,
       [1, 'new', width],
     );
-    if (names.outputs.rowOutputs && rowResults) rowOutputs(g, joined, tail, CAPTURED_ROW_OUTPUTS);
+    if (names.outputs.rowOutputs && rowResults) packedOutput(g, [joined, ...tail], CAPTURED_ROW_OUTPUTS);
   }
-}
-
-/**
- * A target's `rowOutputs` (or, over the captured states, `capturedRowOutputs`): every value a call
- * reads on the host in one float32 `[1, n]` tensor, `features` (each new row's) flattened, then
- * `tail` (each scored row's greedy token and logit sum, each drawn row's token), so that a cache on
- * a GPU, whose every other output stays on the device, waits for one download per call, not four.
- */
-function rowOutputs(g: GraphBuilder, features: string, tail: readonly string[], name: string): void {
-  const flat = [features, ...tail].map((x) => g.op('Reshape', [x, g.int64([-1])]));
-  g.output(g.op('Unsqueeze', [g.op('Concat', flat, { axis: 0 }), g.int64([0])]), name, OnnxDataType.FLOAT, [
-    1,
-    'packed',
-  ]);
 }
 
 /**
@@ -136,8 +124,8 @@ function rowOutputs(g: GraphBuilder, features: string, tail: readonly string[], 
  * every row's logits to the host in the middle of the call and waited for the device to finish
  * them. On the CPU the two cost the same (0.022 / 0.069 / 0.216 ms against 0.022 / 0.079 /
  * 0.240 ms for 1 / 9 / 33 rows of 8192, docs/benchmarks.md). Positions are exact in float32 for
- * vocabularies up to 2^24 tokens. Returns each row's token as a float and its sum, for
- * {@link rowOutputs}.
+ * vocabularies up to 2^24 tokens. Returns each row's token as a float and its sum, for the
+ * packed `rowOutputs`.
  */
 export function greedyOutputs(
   g: GraphBuilder,

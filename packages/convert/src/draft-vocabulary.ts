@@ -3,6 +3,7 @@ import { quantizeRows } from './block-quantization.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { type Matrix, rowBlocks } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { packedOutput } from './packed-output.js';
 import type { WeightFormat } from './weight-format.js';
 
 /**
@@ -147,16 +148,8 @@ export async function draftLogitsTail(
     'k',
   ]);
   g.output(g.op('Unsqueeze', [ids, g.int64([0])]), outputs.topIds!, OnnxDataType.INT64, [1, 'new', 'k']);
-  if (outputs.stepOutputs) {
-    const parts = [hidden, values, g.op('Cast', [ids], { to: OnnxDataType.FLOAT })];
-    const flat = parts.map((x) => g.op('Reshape', [x, g.int64([-1])]));
-    g.output(
-      g.op('Unsqueeze', [g.op('Concat', flat, { axis: 0 }), g.int64([0])]),
-      outputs.stepOutputs,
-      OnnxDataType.FLOAT,
-      [1, 'packed'],
-    );
-  }
+  if (outputs.stepOutputs)
+    packedOutput(g, [hidden, values, g.op('Cast', [ids], { to: OnnxDataType.FLOAT })], outputs.stepOutputs);
 }
 
 /** Logit of the tokens outside a draft LM's draft vocabulary: finite, so entropies and temperatures stay finite. */

@@ -44,6 +44,18 @@ function rowsTensor(ledger: Ledger, values: number[]): Tensor {
   return tensor;
 }
 
+/** A float32 tensor left on the device (no data on the host); adds itself to `released` when disposed. */
+function deviceTensor(released: Set<Tensor>, dims: number[]): Tensor {
+  const tensor: Tensor = Tensor.fromGpuBuffer({} as never, {
+    dataType: 'float32',
+    dims,
+    dispose: (): void => {
+      released.add(tensor);
+    },
+  });
+  return tensor;
+}
+
 function rowValues(tensor: Tensor): number[] {
   const data = tensor.data as Float32Array;
   return Array.from({ length: data.length / ROW }, (_, r) => data[r * ROW]!);
@@ -261,13 +273,7 @@ describe('DeviceKvCache', () => {
         const out: Record<string, Tensor> = {};
         for (const name of [...withGreedy.presentKeys, ...withGreedy.presentValues])
           out[name] = rowsTensor(ledger, [1, 2]);
-        const logits: Tensor = Tensor.fromGpuBuffer({} as never, {
-          dataType: 'float32',
-          dims: [1, 2, 3],
-          dispose: (): void => {
-            released.add(logits);
-          },
-        });
+        const logits = deviceTensor(released, [1, 2, 3]);
         deviceLogits.push(logits);
         out.logits = logits;
         out.greedy_token = new Tensor('int32', Int32Array.from([2, 0]), [1, 2]);
@@ -325,14 +331,8 @@ describe('DeviceKvCache', () => {
     };
     const onDevice = new Map<string, Tensor[]>();
     const released = new Set<Tensor>();
-    const deviceTensor = (name: string, dims: number[]): Tensor => {
-      const tensor: Tensor = Tensor.fromGpuBuffer({} as never, {
-        dataType: 'float32',
-        dims,
-        dispose: (): void => {
-          released.add(tensor);
-        },
-      });
+    const leftOnDevice = (name: string, dims: number[]): Tensor => {
+      const tensor = deviceTensor(released, dims);
       onDevice.set(name, [...(onDevice.get(name) ?? []), tensor]);
       return tensor;
     };
@@ -343,8 +343,8 @@ describe('DeviceKvCache', () => {
         for (const name of [...names.presentKeys, ...names.presentValues])
           out[name] = rowsTensor(ledger, [1]);
         for (const name of ['logits', 'sample_weights', 'captured_feature'])
-          out[name] = deviceTensor(name, [1, 1, 3]);
-        out.sample_mass = deviceTensor('sample_mass', [1, 1]);
+          out[name] = leftOnDevice(name, [1, 1, 3]);
+        out.sample_mass = leftOnDevice('sample_mass', [1, 1]);
         out.greedy_token = new Tensor('int32', Int32Array.from([2]), [1, 1]);
         out.logit_sum = new Tensor('float32', Float32Array.from([3]), [1, 1]);
         out.sampled_token = new Tensor('int32', Int32Array.from([1]), [1, 1]);
@@ -404,15 +404,8 @@ describe('DeviceKvCache', () => {
         for (const name of [...names.presentKeys, ...names.presentValues])
           out[name] = rowsTensor(ledger, [1, 2]);
         for (const name of ['logits', 'feature', 'greedy_token', 'logit_sum', 'sampled_token']) {
-          const tensor: Tensor = Tensor.fromGpuBuffer({} as never, {
-            dataType: 'float32',
-            dims: [1],
-            dispose: (): void => {
-              released.add(tensor);
-            },
-          });
-          onDevice.push(tensor);
-          out[name] = tensor;
+          out[name] = deviceTensor(released, [1]);
+          onDevice.push(out[name]!);
         }
         out.row_outputs = new Tensor('float32', packed, [1, packed.length]);
         return out;
