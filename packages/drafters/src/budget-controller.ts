@@ -163,7 +163,8 @@ const PROBE_SHARE = 0.01;
  * decoding the larger share for good (0.96× plain, 2 % of its steps probes; 0.98–0.99× and 1 %
  * with this, docs/benchmarks.md). In the replay of EAGLE-2's recorded trees no run of 8 lost
  * probes occurs: all twelve replays (four cost tables, three seeds) ran as before; with 3, the
- * mean fell from 1.360× to 1.352× (one replay from 1.332× to 1.294×).
+ * mean fell from 1.360× to 1.352× (one replay from 1.332× to 1.294×). Settled so, its probes also
+ * start its calibrated chances afresh, so that it finds its way back when drafts pay again.
  */
 const LOST_PROBES_TO_SETTLE = 8;
 
@@ -302,7 +303,12 @@ class Regime {
    */
   get probeShare(): number {
     if (this.givenShare !== null) return this.givenShare;
-    return this.valued && this.lostProbes < LOST_PROBES_TO_SETTLE ? VALUE_PROBE_SHARE : PROBE_SHARE;
+    return this.valued && !this.settled ? VALUE_PROBE_SHARE : PROBE_SHARE;
+  }
+
+  /** Whether {@link LOST_PROBES_TO_SETTLE} of its probes in a row have lost. */
+  get settled(): boolean {
+    return this.lostProbes >= LOST_PROBES_TO_SETTLE;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -795,6 +801,12 @@ export class BudgetController implements Drafter {
       // Trees sized by value are rated afresh by the probe's drafting: the last rate is from
       // before the run of plain steps, which that rate itself started.
       regime.rerate = regime.valued;
+      // A settled regime's chances have learnt that every draft loses, so a tree sized by them
+      // keeps no node and its probe verifies nothing to learn from: it would never find its way
+      // back to text that became predictable (on the clocked toy, 3000 tokens of a perfect drafter
+      // after 3200 of drafts that never paid stayed plain). Its probes start them afresh from the
+      // drafter's own probabilities; what that costs stays within its probe share.
+      if (regime.valued && regime.settled) regime.chances.clear();
       if (close) {
         regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
         return this.pick(best, true);

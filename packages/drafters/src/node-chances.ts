@@ -52,6 +52,12 @@ export class NodeChances {
     }
   }
 
+  /** Forgets every observation: each band's chance is the drafter's own probability again. */
+  clear(): void {
+    this.hits.fill(0);
+    this.seen.fill(0);
+  }
+
   private cell(depth: number, probability: number): number {
     let band = 0;
     while (band < BANDS.length && probability >= BANDS[band]) band++;

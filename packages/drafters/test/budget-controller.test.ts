@@ -242,6 +242,37 @@ describe('budget controller', () => {
     expect(right.stats.tau).toBeGreaterThan(2);
   });
 
+  it('finds its way back to drafting after a long losing stretch has taught every band that drafts lose', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 5, sharpness: 2 });
+    const plainMs = 10;
+    // An accepted node pays (2 ms a row, 1 ms a draft call), so only the drafts decide.
+    const costs: ToyCosts = { verify: (n) => plainMs + 2 * (n - 1), draftCall: 1 };
+    const t = toy(model, { kind: 'adversarial' }, costs);
+    /** Milliseconds per token of a 400-token generation, and its share of plain steps. */
+    const window = async (p: number) => {
+      const start = t.clock.now;
+      const r = await run(t, [1, p, 3], 400);
+      const c = controllerOf(r);
+      return { ms: (t.clock.now - start) / r.tokens.length, plain: c.plainSteps / c.steps };
+    };
+    // 3200 tokens of drafts that never pay: past the 200 observations each band remembers.
+    const losing = [];
+    for (let p = 0; p < 8; p++) losing.push(await window(p));
+    // Probes out of plain decoding cost at most about the settled 1 % share.
+    for (const { ms } of losing.slice(1)) expect(ms).toBeLessThan(1.015 * plainMs);
+    t.drafted.inner = new ToyDrafter({
+      target: t.target.inner,
+      growth: t.growth,
+      quality: { kind: 'perfect' },
+    });
+    const back = await window(10);
+    const right = await window(11);
+    // Before settled probes started the bands afresh, both windows stayed plain (10.02 ms a token).
+    expect(back.ms).toBeLessThan(0.9 * plainMs);
+    expect(right.ms).toBeLessThan(0.7 * plainMs);
+    expect(right.plain).toBeLessThan(0.05);
+  });
+
   it('predicts the tokens per step it gets, once calibrated', async () => {
     const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 6, sharpness: 2 });
     const t = toy(model, { kind: 'mixed', noise: 0.4 }, { verify: (n) => 10 + n, draftCall: 1 });

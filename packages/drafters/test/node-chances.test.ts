@@ -36,4 +36,15 @@ describe('node chances', () => {
     for (let i = 0; i < 60; i++) chances.record(chain([0.5], 0));
     expect(chances.chance(1, 0.5)).toBeLessThan(0.1);
   });
+
+  it('forgets everything it learnt when cleared, reading each probability as its chance again', () => {
+    const chances = new NodeChances(2);
+    for (let i = 0; i < 300; i++) chances.record(chain([0.5, 0.3], 0));
+    expect(chances.chance(1, 0.5)).toBeLessThan(0.01);
+    chances.clear();
+    expect(chances.chance(1, 0.5)).toBeCloseTo(0.5);
+    expect(chances.chance(2, 0.3)).toBeCloseTo(0.3);
+    chances.record(chain([0.5], 1));
+    expect(chances.chance(1, 0.5)).toBeCloseTo((1 + 2 * 0.5) / 3);
+  });
 });
