@@ -636,6 +636,9 @@ export class BudgetController implements Drafter {
       const expected = growth.expectedAccepted;
       if (this.pricedStep && expected !== undefined && Number.isFinite(expected))
         this.predicted = 1 + expected;
+      // The start trees of a regime sized by value: no candidate's acceptance is learnt, but the
+      // chances price any tree (the drafter's own probabilities before anything is verified).
+      else if (regime.valued && !this.pricedStep) this.predicted = 1 + regime.chances.expectedAccepted(tree);
     }
     this.proposeEnd = this.clock();
   }

@@ -1,4 +1,4 @@
-import type { DraftOutcome } from '@treespec/core';
+import type { DraftOutcome, DraftTree } from '@treespec/core';
 
 /** Upper bounds of the probability bands calibrated apart (the last takes the rest). */
 const BANDS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9];
@@ -18,6 +18,8 @@ export class NodeChances {
   private readonly hits: Float64Array;
   private readonly seen: Float64Array;
   private readonly stride = BANDS.length + 1;
+  /** Per node of the tree being priced, its chance ({@link NodeChances.expectedAccepted}). */
+  private nodeChance = new Float64Array(0);
 
   constructor(
     readonly maxDepth: number,
@@ -50,6 +52,23 @@ export class NodeChances {
         this.hits[k] += hit - this.hits[k] / this.seen[k];
       }
     }
+  }
+
+  /**
+   * Drafted tokens the target is expected to accept from `tree`: the sum of its nodes' chances,
+   * each never above its parent's (as a priced growth ranks them).
+   */
+  expectedAccepted(tree: DraftTree): number {
+    if (this.nodeChance.length < tree.size) this.nodeChance = new Float64Array(tree.capacity);
+    const chance = this.nodeChance;
+    chance[0] = 1;
+    let sum = 0;
+    for (let node = 1; node < tree.size; node++) {
+      const own = this.chance(tree.depths[node], Math.exp(tree.scores[node]));
+      chance[node] = Math.min(own, chance[tree.parents[node]]);
+      sum += chance[node];
+    }
+    return sum;
   }
 
   /** Forgets every observation: each band's chance is the drafter's own probability again. */

@@ -273,6 +273,25 @@ describe('budget controller', () => {
     expect(right.plain).toBeLessThan(0.05);
   });
 
+  it("predicts its start trees from the drafter's own probabilities before anything is verified", async () => {
+    const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 6, sharpness: 2 });
+    const t = toy(model, { kind: 'perfect' }, cheapVerify);
+    const decoder = new SpeculativeDecoder({
+      target: t.target,
+      drafter: t.controller,
+      verifier: new GreedyVerifier(),
+    });
+    // Every step of a short first generation drafts the start tree (depth 3, 4 nodes).
+    const r = await decoder.generate([1, 5, 9], { maxTokens: 12 });
+    const c = controllerOf(r);
+    expect(c.steps - c.plainSteps).toBe(c.steps);
+    expect(c.meanNodes).toBe(4);
+    // Before any verification each node's chance is its own probability, never above its parent's:
+    // a perfect drafter's start tree expects more than its root, and less than all four nodes.
+    expect(c.predictedTokensPerStep).toBeGreaterThan(1.2);
+    expect(c.predictedTokensPerStep).toBeLessThan(5);
+  });
+
   it('predicts the tokens per step it gets, once calibrated', async () => {
     const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 6, sharpness: 2 });
     const t = toy(model, { kind: 'mixed', noise: 0.4 }, { verify: (n) => 10 + n, draftCall: 1 });

@@ -47,4 +47,19 @@ describe('node chances', () => {
     chances.record(chain([0.5], 1));
     expect(chances.chance(1, 0.5)).toBeCloseTo((1 + 2 * 0.5) / 3);
   });
+
+  it("expects of a tree the sum of its nodes' chances, each capped at its parent's", () => {
+    const chances = new NodeChances(3);
+    const tree = new DraftTree(5);
+    tree.reset(0);
+    const a = tree.add(0, 1, Math.log(0.6));
+    tree.add(0, 2, Math.log(0.2));
+    tree.add(a, 3, Math.log(0.5));
+    // Before anything is verified a node's chance is its probability: 0.6 + 0.2 + 0.5.
+    expect(chances.expectedAccepted(tree)).toBeCloseTo(1.3);
+    // Depth 1 at 0.5–0.7 learnt to be rejected: its child cannot be likelier than it.
+    for (let i = 0; i < 50; i++) chances.record(chain([0.6], 0));
+    const first = (2 * 0.6) / 52;
+    expect(chances.expectedAccepted(tree)).toBeCloseTo(first + 0.2 + first);
+  });
 });
