@@ -236,6 +236,12 @@ class Regime {
   private readonly givenShare: number | null;
   /** Probes out of plain decoding in a row whose drafted runs did not pay for them. */
   lostProbes = 0;
+  /**
+   * Whether its chances were started afresh at the current probe ({@link Regime.settled}): until
+   * the probe's run ends, they are the drafter's own probabilities, no calibration, so its drafting
+   * rate counts the tokens its steps committed rather than the ones they expected.
+   */
+  freshChances = false;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -685,8 +691,11 @@ export class BudgetController implements Drafter {
       if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
       if (this.pricedStep && this.steady) {
         // Its expected tokens rather than the committed ones: as calibrated as them on average,
-        // far less noisy, and they follow the draft's confidence at this step.
-        regime.recordDrafting(this.predicted, now - this.proposeStart + this.costs.overheadMs());
+        // far less noisy, and they follow the draft's confidence at this step. Chances just started
+        // afresh are not calibrated yet: on the real tiny model a drafter whose drafts never paid
+        // then drafted some 80 steps on them, which kept the next probe 2500 steps away.
+        const tokens = regime.freshChances ? pathLength : this.predicted;
+        regime.recordDrafting(tokens, now - this.proposeStart + this.costs.overheadMs());
       }
       if (regime.probing) {
         const plainMs = this.costs.plainMs();
@@ -786,6 +795,7 @@ export class BudgetController implements Drafter {
       // The first plain step after a probe's drafted run: that run paid for the probe, or not.
       if (regime.probing) regime.lostProbes = regime.probeLoss > 0 ? regime.lostProbes + 1 : 0;
       regime.probing = false;
+      regime.freshChances = false;
       const paidFor = !(regime.probeLoss * plainRate > regime.probeShare * regime.plainRun);
       const limit = close ? regime.closeLimit : regime.plainLimit;
       if (++regime.plainRun < limit || !paidFor || this.featuresMissing()) {
@@ -808,8 +818,12 @@ export class BudgetController implements Drafter {
       // keeps no node and its probe verifies nothing to learn from: it would never find its way
       // back to text that became predictable (on the clocked toy, 3000 tokens of a perfect drafter
       // after 3200 of drafts that never paid stayed plain). Its probes start them afresh from the
-      // drafter's own probabilities; what that costs stays within its probe share.
-      if (regime.valued && regime.settled) regime.chances.clear();
+      // drafter's own probabilities, and its run is rated by what it commits; what that costs
+      // stays within its probe share.
+      if (regime.valued && regime.settled) {
+        regime.chances.clear();
+        regime.freshChances = true;
+      }
       if (close) {
         regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
         return this.pick(best, true);
@@ -826,6 +840,7 @@ export class BudgetController implements Drafter {
     if (!(regime.probing && regime.probeLoss > 0)) {
       if (regime.probing) regime.lostProbes = 0;
       regime.probing = false;
+      regime.freshChances = false;
       regime.probeLoss = 0;
       regime.plainLimit = 2 * this.probeEvery;
       regime.closeLimit = this.probeEvery;
