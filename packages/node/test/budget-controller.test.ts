@@ -118,9 +118,8 @@ describe('the budget controller on the real tiny model', () => {
         return (clock.now - start) / r.tokens.length;
       };
       // The head's own trees with every token shifted: the target accepts none, and the
-      // calibrated chances learn that every draft loses.
-      // Its first generation drafts the start trees; after it, probes lose about 1 % (measured
-      // 0.3–0.9 %).
+      // calibrated chances learn that every draft loses. The first generation drafts the start
+      // trees; after it, probes lose about 1 % (measured 0.3–0.9 %).
       await window(0);
       for (let p = 1; p < 10; p++) expect(await window(p)).toBeLessThan(1.02 * plainMs);
       drafter.misdirect = false;
