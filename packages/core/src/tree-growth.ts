@@ -99,6 +99,13 @@ export interface TreePricing {
   draftMs(depth: number): number;
   /** Milliseconds a step costs beside drafting and verification. */
   readonly stepMs: number;
+  /**
+   * Nodes a tree keeps whatever their chances, the likeliest grown first, as long as they would
+   * pay if the target accepted them (a growth grows no depth that does not pay for its call, so
+   * the root's children bound what it can keep): a probe whose chances were just started afresh
+   * verifies at least these, so that it has something to learn from. Default 0.
+   */
+  readonly minNodes?: number;
 }
 
 /**
@@ -387,10 +394,14 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.rate = 1 / (draft + pricing.verifyMs(1));
     this.accepted = 0;
     const most = Math.min(this.nodeCap, total);
+    const floor = Math.min(pricing.minNodes ?? 0, most);
     for (let k = 1; k <= most; k++) {
       sum += chance[order[k - 1]];
-      const rate = sum / (draft + pricing.verifyMs(k + 1));
-      if (rate > this.rate) {
+      const ms = draft + pricing.verifyMs(k + 1);
+      const rate = sum / ms;
+      // A node kept whatever it is worth must at least pay if the target accepts it.
+      const kept = k <= floor && (1 + k) / ms > this.rate;
+      if (kept || rate > this.rate) {
         this.rate = rate;
         this.keep = k;
         this.accepted = sum - 1;

@@ -68,6 +68,27 @@ describe('trees sized by value', () => {
     expect(growth.expectedAccepted).toBeNaN();
   });
 
+  it('keeps its likeliest node when told to keep one whatever its chance, where it would pay if accepted', () => {
+    const growth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 3, totalTokens: 9 });
+    const logProbs = [Math.log(0.9), Math.log(0.05)];
+    // Chances a twentieth of the probabilities: no node is worth its 3 ms row (0.3 of a token).
+    const doubtful = pricing(3, 0, (_d, p) => p / 20);
+    growth.priceNext(doubtful);
+    expect(grow(growth, logProbs).size).toBe(1);
+    // Told to keep one, it keeps the likeliest: accepted, it would save 7 ms.
+    growth.priceNext({ ...doubtful, minNodes: 1 });
+    const one = grow(growth, logProbs);
+    expect(one.size).toBe(2);
+    expect(Math.exp(one.scores[1])).toBeCloseTo(0.9);
+    expect(growth.expectedAccepted).toBeCloseTo(0.045);
+    // A node that would cost more than it saves even if accepted is not kept.
+    growth.priceNext({ ...pricing(100, 0), minNodes: 1 });
+    expect(grow(growth, logProbs).size).toBe(1);
+    // Where more nodes pay, the floor changes nothing.
+    growth.priceNext({ ...pricing(0.01, 0), minNodes: 1 });
+    expect(grow(growth, logProbs).size).toBe(9);
+  });
+
   it('stops growing where the next depth cannot pay for its draft call', () => {
     const growth = new DynamicTreeGrowth({ topK: 1, depth: 7, totalTokens: 9 });
     const logProbs = [Math.log(0.5)];

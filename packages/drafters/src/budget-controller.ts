@@ -238,8 +238,9 @@ class Regime {
   lostProbes = 0;
   /**
    * Whether its chances were started afresh at the current probe ({@link Regime.settled}): until
-   * the probe's run ends, they are the drafter's own probabilities, no calibration, so its drafting
-   * rate counts the tokens its steps committed rather than the ones they expected.
+   * the probe's run ends, they are the drafter's own probabilities, no calibration, so its trees
+   * keep at least their likeliest node ({@link TreePricing.minNodes}) and its drafting rate counts
+   * the tokens its steps committed rather than the ones they expected.
    */
   freshChances = false;
 
@@ -542,12 +543,16 @@ export class BudgetController implements Drafter {
     const verifyPrices = this.verifyPrices;
     const draftPrices = this.draftPrices;
     const costs = this.costs;
+    const active = () => this.active;
     this.pricing = {
       chance: (depth, probability) => this.active.chances.chance(depth, probability),
       verifyMs: (rows) => verifyPrices[Math.min(rows, verifyPrices.length - 1)],
       draftMs: (depth) => draftPrices[Math.min(depth, draftPrices.length - 1)],
       get stepMs() {
         return costs.overheadMs();
+      },
+      get minNodes() {
+        return active().freshChances ? 1 : 0;
       },
     };
   }
@@ -818,8 +823,9 @@ export class BudgetController implements Drafter {
       // keeps no node and its probe verifies nothing to learn from: it would never find its way
       // back to text that became predictable (on the clocked toy, 3000 tokens of a perfect drafter
       // after 3200 of drafts that never paid stayed plain). Its probes start them afresh from the
-      // drafter's own probabilities, and its run is rated by what it commits; what that costs
-      // stays within its probe share.
+      // drafter's own probabilities, keep at least their likeliest node (an under-confident
+      // drafter's probabilities alone may keep none) and are rated by what they commit; what that
+      // costs stays within the probe share.
       if (regime.valued && regime.settled) {
         regime.chances.clear();
         regime.freshChances = true;
