@@ -236,13 +236,6 @@ class Regime {
   private readonly givenShare: number | null;
   /** Probes out of plain decoding in a row whose drafted runs did not pay for them. */
   lostProbes = 0;
-  /**
-   * Whether its chances were started afresh at the current probe ({@link Regime.settled}): until
-   * the probe's run ends, they are the drafter's own probabilities, no calibration, so its trees
-   * keep at least their likeliest node ({@link TreePricing.minNodes}) and its drafting rate counts
-   * the tokens its steps committed rather than the ones they expected.
-   */
-  freshChances = false;
 
   constructor(
     readonly part: ControlledDrafter,
@@ -316,6 +309,17 @@ class Regime {
   /** Whether {@link LOST_PROBES_TO_SETTLE} of its probes in a row have lost. */
   get settled(): boolean {
     return this.lostProbes >= LOST_PROBES_TO_SETTLE;
+  }
+
+  /**
+   * Whether its chances were started afresh at the current probe (a settled regime's probes start
+   * them so, and `lostProbes` changes only when a probe's run ends): until the run ends, they are
+   * the drafter's own probabilities, no calibration, so its trees keep at least their likeliest
+   * node ({@link TreePricing.minNodes}) and its drafting rate counts the tokens its steps
+   * committed rather than the ones they expected.
+   */
+  get freshChances(): boolean {
+    return this.probing && this.valued && this.settled;
   }
 
   /** Predicted ms of drafting `depth` depths. */
@@ -800,7 +804,6 @@ export class BudgetController implements Drafter {
       // The first plain step after a probe's drafted run: that run paid for the probe, or not.
       if (regime.probing) regime.lostProbes = regime.probeLoss > 0 ? regime.lostProbes + 1 : 0;
       regime.probing = false;
-      regime.freshChances = false;
       const paidFor = !(regime.probeLoss * plainRate > regime.probeShare * regime.plainRun);
       const limit = close ? regime.closeLimit : regime.plainLimit;
       if (++regime.plainRun < limit || !paidFor || this.featuresMissing()) {
@@ -826,10 +829,7 @@ export class BudgetController implements Drafter {
       // drafter's own probabilities, keep at least their likeliest node (an under-confident
       // drafter's probabilities alone may keep none) and are rated by what they commit; what that
       // costs stays within the probe share.
-      if (regime.valued && regime.settled) {
-        regime.chances.clear();
-        regime.freshChances = true;
-      }
+      if (regime.freshChances) regime.chances.clear();
       if (close) {
         regime.closeLimit = Math.min(this.maxPlainRun, 2 * regime.closeLimit);
         return this.pick(best, true);
@@ -846,7 +846,6 @@ export class BudgetController implements Drafter {
     if (!(regime.probing && regime.probeLoss > 0)) {
       if (regime.probing) regime.lostProbes = 0;
       regime.probing = false;
-      regime.freshChances = false;
       regime.probeLoss = 0;
       regime.plainLimit = 2 * this.probeEvery;
       regime.closeLimit = this.probeEvery;
