@@ -74,10 +74,10 @@ export async function loadTreespec(
   const { callLog } = options;
   const generator = await assemble(
     planned,
-    async (model, outputs) => {
+    async (model, outputs, unread) => {
       const file = join(directory, model.file);
       const role = model.role === 'target' ? 'target' : 'drafter';
-      const session = checkGraph(await createSession(file, options, role, outputs), model, file);
+      const session = checkGraph(await createSession(file, options, role, outputs, unread), model, file);
       return callLog ? loggedSession(session, role, model.inputs.inputIds, callLog) : session;
     },
     tokenizer,

@@ -1,6 +1,7 @@
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ModelLoadError, OptionError, ProviderUnavailableError } from '@treespec/core';
-import type { OutputPlacement } from '@treespec/onnx';
+import { type OutputPlacement, withoutOutputs } from '@treespec/onnx';
 import {
   loadOnnxRuntime,
   type OnnxRuntime,
@@ -79,12 +80,16 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
  * Runtime from the model's path. `role` picks the thread setting: `intraOpNumThreads` for the
  * target, `drafterThreads` for a drafter's model. `outputs` places outputs on the device
  * (`preferredOutputLocation`); a session that falls back to the CPU keeps them all on the host.
+ * `unread` names outputs the caller never fetches: a model file is then opened without them and
+ * without what computes only them ({@link withoutOutputs}), its external data still read from the
+ * file's folder.
  */
 export async function createSession(
   modelPath: string | Uint8Array,
   options: NodeSessionOptions = {},
   role: 'target' | 'drafter' = 'target',
   outputs?: OutputPlacement,
+  unread: readonly string[] = [],
 ): Promise<InferenceSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
@@ -97,6 +102,8 @@ export async function createSession(
   } catch (error) {
     throw new ModelLoadError(modelName, 'the model file does not exist or cannot be read', error);
   }
+  const trimmed =
+    typeof modelPath === 'string' && unread.length > 0 ? await trimmedModel(modelPath, unread) : null;
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
@@ -104,7 +111,7 @@ export async function createSession(
     // A provider that fails to start becomes a ProviderUnavailableError; keep ORT's own log quiet.
     ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
     ...sessionThreads(options, role),
-    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    ...sessionConfig(options.spinning === false, trimmed ? dirname(modelPath as string) : null),
     ...(outputs && provider !== 'cpu' ? { preferredOutputLocation: { ...outputs } } : {}),
   };
   try {
@@ -114,7 +121,7 @@ export async function createSession(
     if (provider !== 'cpu') ort.env.logLevel = 'fatal';
     if (provider === 'webgpu' && process.platform === 'linux' && !(await hasVulkanLoader()))
       throw new Error('Failed to load library libvulkan.so.1 (the Vulkan loader is not installed)');
-    return await ort.createSession(modelPath, sessionOptions);
+    return await ort.createSession(trimmed ?? modelPath, sessionOptions);
   } catch (error) {
     // Without its ONNX Runtime, CUDA is an unavailable provider (so fallbackToCpu applies); the
     // other providers run on any runtime, so a missing one is an error of its own.
@@ -133,6 +140,38 @@ export async function createSession(
       `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`,
       error,
     );
+  }
+}
+
+/**
+ * ONNX Runtime's session configuration entries: idle threads that sleep, and the folder a model
+ * opened from its bytes finds its external data in (the folder of the file it was read from).
+ */
+function sessionConfig(
+  sleeping: boolean,
+  externalDataFolder: string | null,
+): Pick<InferenceSession.SessionOptions, 'extra'> {
+  if (!sleeping && externalDataFolder === null) return {};
+  return {
+    extra: {
+      session: {
+        ...(sleeping ? { intra_op: { allow_spinning: '0' } } : {}),
+        ...(externalDataFolder !== null
+          ? { model_external_initializers_file_folder_path: externalDataFolder }
+          : {}),
+      },
+    },
+  };
+}
+
+/** The model file's bytes without the `unread` outputs; null when it has none of them. */
+async function trimmedModel(file: string, unread: readonly string[]): Promise<Uint8Array | null> {
+  const bytes = new Uint8Array(await readFile(file));
+  try {
+    const trimmed = withoutOutputs(bytes, new Set(unread));
+    return trimmed === bytes ? null : trimmed;
+  } catch (error) {
+    throw new ModelLoadError(file, `the model file is not an ONNX model: ${(error as Error).message}`, error);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The few pieces of the ONNX protocol buffers that the runners' in-memory graphs (the KV cache
- * compaction, the logits copy) are written with: no dependency, nothing read back.
+ * compaction, the logits copy) are written with, and that `withoutOutputs` edits models with: no
+ * dependency.
  */
 
 /** ONNX `TensorProto.DataType` numbers of the element types these graphs use. */
@@ -69,7 +70,8 @@ function varintField(field: number, value: number): Uint8Array {
   return Uint8Array.from([...varint(field << 3), ...varint(value)]);
 }
 
-function bytesField(field: number, payload: Uint8Array): Uint8Array {
+/** A length-delimited field (bytes, string or message) of `payload`. */
+export function bytesField(field: number, payload: Uint8Array): Uint8Array {
   return message([Uint8Array.from([...varint((field << 3) | 2), ...varint(payload.length)]), payload]);
 }
 
@@ -77,7 +79,8 @@ function stringField(field: number, text: string): Uint8Array {
   return bytesField(field, new TextEncoder().encode(text));
 }
 
-function message(parts: readonly Uint8Array[]): Uint8Array {
+/** The concatenation of a message's encoded fields. */
+export function message(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {

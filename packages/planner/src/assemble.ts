@@ -20,6 +20,7 @@ import {
   compactionModel,
   compactionOutputLocations,
   deviceCacheOutputLocations,
+  deviceOnlyOutputs,
   draftDeviceCacheSetup,
   logitsCopyModel,
   logitsStayOnDevice,
@@ -39,9 +40,15 @@ import { warmUp } from './warm-up.js';
 
 /**
  * Opens an ONNX Runtime session for one model of the plan: the host's job (files, fetches,
- * providers). `outputs`, when given, is the session's `preferredOutputLocation`.
+ * providers). `outputs`, when given, is the session's `preferredOutputLocation`. `unread` names
+ * outputs no runner of the plan fetches from this session: the host opens the graph without them
+ * (`withoutOutputs` of @treespec/onnx), and without what computes only them.
  */
-export type OpenSession = (model: ManifestModel, outputs?: OutputPlacement) => Promise<InferenceSession>;
+export type OpenSession = (
+  model: ManifestModel,
+  outputs?: OutputPlacement,
+  unread?: readonly string[],
+) => Promise<InferenceSession>;
 
 /**
  * Opens a graph built in memory (the KV cache's compaction graph) on the provider of the plan's
@@ -115,7 +122,10 @@ export async function assemble(
   // An EAGLE-3 head reads the target's captured layer inputs, which the target then also fetches.
   const layout = (loaded.has('eagle3') ? capturedFeatureLayout : causalLmLayout)(plan.target);
   const onDevice = openGraph !== undefined && kvCacheLocation(plan.target, plan.device) === 'device';
-  const session = await openSession(plan.target, onDevice ? deviceCacheOutputLocations(layout) : undefined);
+  // Host caches read neither the cache after a call nor the packed row outputs.
+  const session = onDevice
+    ? await openSession(plan.target, deviceCacheOutputLocations(layout))
+    : await openSession(plan.target, undefined, deviceOnlyOutputs(plan.target));
   const compaction = onDevice
     ? await openGraph(
         compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
@@ -217,7 +227,9 @@ async function openModelDrafter(
     openGraph && kvCacheLocation(model, plan.device) === 'device'
       ? { open: openGraph, ...draftDeviceCacheSetup(model, sampled !== null) }
       : null;
-  const session = await openSession(model, device?.modelOutputs);
+  const session = device
+    ? await openSession(model, device.modelOutputs)
+    : await openSession(model, undefined, deviceOnlyOutputs(model));
   const compaction = device ? await device.open(device.compaction, device.compactionOutputs) : undefined;
   const runner = entry.open(session, model, {
     ...(compaction ? { compaction } : {}),

@@ -18,6 +18,7 @@ import {
   type OnnxCausalLm,
   type OutputPlacement,
   parseManifest,
+  withoutOutputs,
 } from '@treespec/onnx';
 import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
@@ -236,11 +237,11 @@ export async function loadTreespecWeb(
       });
     const generator = await assemble(
       planned,
-      async (model: ManifestModel, outputs?: OutputPlacement) => {
+      async (model: ManifestModel, outputs?: OutputPlacement, unread: readonly string[] = []) => {
         const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
         const bytes = {
           url: new URL(model.file, manifestUrl).href,
-          bytes: file.bytes,
+          bytes: withoutOutputs(file.bytes, new Set(unread)),
           externalData: model.externalData.map((name, i) => ({
             path: externalDataLocation(model.file, name),
             data: data[i].bytes,

@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ModelFormatError, ModelLoadError, writeCausalBias } from '@treespec/core';
+import {
+  causalLmLayout,
+  compactionModel,
+  compactionNames,
+  deviceOnlyOutputs,
+  withoutOutputs,
+} from '@treespec/onnx';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { describe, expect, it } from 'vitest';
+import { createSession } from '../src/index.js';
+import { targetEntry } from './converted-target.js';
+import { TINY, targetCases } from './tiny.js';
+
+const run = promisify(execFile);
+
+/**
+ * Models opened without the outputs their runners never fetch (`withoutOutputs`, and
+ * `createSession`'s `unread`): what stays computes the same bits, and what only fed the dropped
+ * outputs is gone.
+ */
+describe('graphs opened without unread outputs', () => {
+  it('drop the outputs named and the nodes that computed only them, and compute the rest alike', async () => {
+    const names = compactionNames(2);
+    const whole = compactionModel(2, 1, 2, 'float32');
+    const trimmed = withoutOutputs(whole, new Set([names.keptKeys[1]!, names.keptValues[1]!]));
+    const text = (bytes: Uint8Array) => new TextDecoder('latin1').decode(bytes);
+    expect(trimmed.length).toBeLessThan(whole.length);
+    // Layer 1's Gather outputs (`new_key.1.kept`) fed only the dropped Concats.
+    expect(text(whole)).toContain('new_key.1.kept');
+    expect(text(trimmed)).not.toContain('new_key.1.kept');
+    expect(text(trimmed)).toContain('new_key.0.kept');
+    const rows = (values: number[]) =>
+      new Tensor('float32', Float32Array.from(values), [1, values.length / 2, 1, 2]);
+    const feeds: Record<string, Tensor> = { [names.keep]: new Tensor('int64', BigInt64Array.of(1n), [1]) };
+    for (const list of [names.pastKeys, names.pastValues])
+      for (const name of list) feeds[name] = rows([1, 2]);
+    for (const list of [names.newKeys, names.newValues])
+      for (const name of list) feeds[name] = rows([3, 4, 5, 6]);
+    const a = await createSession(whole);
+    const b = await createSession(trimmed);
+    try {
+      expect([...b.outputNames].sort()).toEqual([names.keptKeys[0], names.keptValues[0]].sort());
+      // Graph inputs stay, so the same feeds serve both.
+      expect([...b.inputNames].sort()).toEqual([...a.inputNames].sort());
+      const [x, y] = [await a.run(feeds), await b.run(feeds)];
+      for (const name of b.outputNames) expect(y[name]!.data).toEqual(x[name]!.data);
+      expect(Array.from(y[names.keptKeys[0]!]!.data as Float32Array)).toEqual([1, 2, 5, 6]);
+    } finally {
+      await Promise.all([a.release(), b.release()]);
+    }
+  });
+
+  it('return the model itself when it has none of the outputs, and refuse bytes that are not a model', () => {
+    const model = compactionModel(1, 1, 2, 'float32');
+    expect(withoutOutputs(model, new Set(['no_such_output']))).toBe(model);
+    expect(withoutOutputs(model, new Set())).toBe(model);
+    expect(() => withoutOutputs(Uint8Array.of(0x0a, 0x7f, 0x01), new Set(['x']))).toThrow(ModelFormatError);
+    expect(() => withoutOutputs(Uint8Array.of(0x0b), new Set(['x']))).toThrow(/wire type 3/);
+  });
+
+  it("open the tiny target without its device-only outputs, with every fetched output's bits unchanged", async () => {
+    const model = targetEntry(TINY);
+    const unread = deviceOnlyOutputs(model);
+    expect(unread).toEqual([
+      ...Array.from({ length: 8 }, (_, l) => `cache_key.${l}`),
+      ...Array.from({ length: 8 }, (_, l) => `cache_value.${l}`),
+      'row_outputs',
+      'captured_row_outputs',
+    ]);
+    const file = join(TINY, model.file);
+    const whole = await createSession(file);
+    const trimmed = await createSession(file, {}, 'target', undefined, unread);
+    try {
+      expect(whole.outputNames).toEqual(expect.arrayContaining(unread));
+      expect(trimmed.outputNames.filter((n) => unread.includes(n))).toEqual([]);
+      expect(trimmed.outputNames.length).toBe(whole.outputNames.length - unread.length);
+      const { names, kvHeads, headDim } = causalLmLayout(model);
+      const fetches = [
+        names.logits,
+        names.feature,
+        names.greedy!.token,
+        names.greedy!.logitSum,
+        names.sampler!.token,
+        ...names.presentKeys,
+        ...names.presentValues,
+      ];
+      const ids = targetCases()[0]!.prompt_ids.slice(0, 9);
+      const [x, y] = [await prefill(whole, ids), await prefill(trimmed, ids)];
+      for (const name of fetches) expect(y[name]!.data, name).toEqual(x[name]!.data);
+
+      async function prefill(session: InferenceSession, tokens: number[]) {
+        const rows = tokens.length;
+        const bias = new Float32Array(rows * rows);
+        writeCausalBias(0, rows, bias);
+        const empty = new Tensor('float32', new Float32Array(0), [1, 0, kvHeads, headDim]);
+        const feeds: Record<string, Tensor> = {
+          [names.inputIds]: new Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, rows]),
+          [names.positionIds]: new Tensor(
+            'int64',
+            BigInt64Array.from(tokens, (_, i) => BigInt(i)),
+            [1, rows],
+          ),
+          [names.attentionBias]: new Tensor('float32', bias, [1, 1, rows, rows]),
+          [names.scoreRows!]: new Tensor('int64', BigInt64Array.of(BigInt(rows)), [1]),
+          [names.sampler!.uniforms]: new Tensor('float32', Float32Array.of(0.25, 0.75), [1, 2]),
+          [names.sampler!.temperature]: new Tensor('float32', Float32Array.of(1), [1]),
+        };
+        for (const name of [...names.pastKeys, ...names.pastValues]) feeds[name] = empty;
+        return session.run(feeds, fetches);
+      }
+    } finally {
+      await Promise.all([whole.release(), trimmed.release()]);
+    }
+  });
+
+  it('leave no initializer behind that ONNX Runtime would warn about', async () => {
+    // The sampler's outputs dropped as well: its nodes' constants then feed nothing, and ONNX
+    // Runtime logs a warning for each initializer it finds unused (in a child, whose stderr is ours to read).
+    const script = `
+      const { createSession } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const unread = [...${JSON.stringify(deviceOnlyOutputs(targetEntry(TINY)))}, 'sampled_token', 'sample_weights', 'sample_mass'];
+      const session = await createSession(${JSON.stringify(join(TINY, 'target.onnx'))}, {}, 'target', undefined, unread);
+      console.log(session.outputNames.length);`;
+    const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(Number(stdout.trim())).toBeGreaterThan(0);
+    expect(stderr).toBe('');
+  });
+
+  it('fail to open a model file that is not ONNX with a ModelLoadError', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'treespec-trim-'));
+    try {
+      const file = join(dir, 'broken.onnx');
+      await writeFile(file, Uint8Array.of(0x3a, 0xff));
+      const opened = createSession(file, {}, 'target', undefined, ['cache_key.0']);
+      await expect(opened).rejects.toThrow(ModelLoadError);
+      await expect(opened).rejects.toThrow(/not an ONNX model/);
+      expect((await readFile(file)).length).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * A model's graph without the outputs its runners never fetch. ONNX Runtime runs every node of a
+ * graph on every call, whatever the call fetches, and keeps each graph output in a buffer of its
+ * own: a plain-attention target's `cache_key.{l}` outputs (read only by caches on a GPU device) make
+ * each layer's concatenated cache a separate buffer on the CPU instead of one reused across layers.
+ * Trimming works on the protocol buffer's wire format, so every other field of the model is kept
+ * byte for byte.
+ */
+import { ModelFormatError } from '@treespec/core';
+import { bytesField, message } from './onnx-wire.js';
+
+/** One field of a protocol buffer message: its number, and where it and its payload lie. */
+interface WireField {
+  readonly number: number;
+  /** The whole field, key included. */
+  readonly start: number;
+  readonly end: number;
+  /** A length-delimited field's payload. */
+  readonly payloadStart: number;
+}
+
+// ModelProto.graph; GraphProto.node, initializer, input, output, value_info; NodeProto.input,
+// output, attribute; AttributeProto.g, graphs; TensorProto.name; ValueInfoProto.name.
+const MODEL_GRAPH = 7;
+const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+const GRAPH_VALUE_INFO = 13;
+const NODE_INPUT = 1;
+const NODE_OUTPUT = 2;
+const NODE_ATTRIBUTE = 5;
+const ATTRIBUTE_GRAPH = 6;
+const ATTRIBUTE_GRAPHS = 11;
+const TENSOR_NAME = 8;
+const VALUE_INFO_NAME = 1;
+
+/**
+ * `model` (ONNX `ModelProto` bytes) without the graph outputs named in `unread`, and without the
+ * nodes and initializers that only computed them. Returns `model` itself when it has none of them.
+ * Graph inputs stay, so a runner feeds the trimmed graph what it fed the whole one. A graph with
+ * control flow (subgraph attributes) keeps all of its nodes.
+ * @throws ModelFormatError when the bytes are not a protocol buffer message.
+ */
+export function withoutOutputs(model: Uint8Array, unread: ReadonlySet<string>): Uint8Array {
+  const modelFields = wireFields(model, 0, model.length);
+  const graphField = modelFields.find((f) => f.number === MODEL_GRAPH);
+  if (!graphField || unread.size === 0) return model;
+  const fields = wireFields(model, graphField.payloadStart, graphField.end);
+  const outputs = fields.filter((f) => f.number === GRAPH_OUTPUT);
+  const kept = outputs.filter((f) => !unread.has(firstString(model, f, VALUE_INFO_NAME)));
+  if (kept.length === outputs.length) return model;
+  const live = liveFields(model, fields, kept);
+  const graph = message(fields.filter((f) => live.has(f)).map((f) => model.subarray(f.start, f.end)));
+  return message(
+    modelFields.map((f) =>
+      f === graphField ? bytesField(MODEL_GRAPH, graph) : model.subarray(f.start, f.end),
+    ),
+  );
+}
+
+/** The graph's fields that stay: every field but dropped outputs, dead nodes, their initializers and value infos. */
+function liveFields(
+  model: Uint8Array,
+  fields: readonly WireField[],
+  kept: readonly WireField[],
+): Set<WireField> {
+  const live = new Set(fields.filter((f) => f.number !== GRAPH_OUTPUT));
+  for (const f of kept) live.add(f);
+  const nodes = fields.filter((f) => f.number === GRAPH_NODE);
+  if (nodes.some((node) => hasSubgraph(model, node))) return live;
+  const needed = new Set(kept.map((f) => firstString(model, f, VALUE_INFO_NAME)));
+  for (const f of fields) if (f.number === GRAPH_INPUT) needed.add(firstString(model, f, VALUE_INFO_NAME));
+  // ONNX keeps nodes in topological order, so a walk from the last finds every producer's consumers first.
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    const parts = wireFields(model, node.payloadStart, node.end);
+    if (!parts.some((p) => p.number === NODE_OUTPUT && needed.has(text(model, p)))) {
+      live.delete(node);
+      continue;
+    }
+    for (const p of parts) if (p.number === NODE_INPUT) needed.add(text(model, p));
+  }
+  for (const f of fields) {
+    const name =
+      f.number === GRAPH_INITIALIZER
+        ? firstString(model, f, TENSOR_NAME)
+        : f.number === GRAPH_VALUE_INFO
+          ? firstString(model, f, VALUE_INFO_NAME)
+          : null;
+    if (name !== null && !needed.has(name)) live.delete(f);
+  }
+  return live;
+}
+
+function hasSubgraph(model: Uint8Array, node: WireField): boolean {
+  return wireFields(model, node.payloadStart, node.end).some(
+    (p) =>
+      p.number === NODE_ATTRIBUTE &&
+      wireFields(model, p.payloadStart, p.end).some(
+        (a) => a.number === ATTRIBUTE_GRAPH || a.number === ATTRIBUTE_GRAPHS,
+      ),
+  );
+}
+
+/** The first string field `number` of a length-delimited message field; '' when it has none. */
+function firstString(bytes: Uint8Array, field: WireField, number: number): string {
+  const found = wireFields(bytes, field.payloadStart, field.end).find((f) => f.number === number);
+  return found ? text(bytes, found) : '';
+}
+
+const decoder = new TextDecoder();
+
+function text(bytes: Uint8Array, field: WireField): string {
+  return decoder.decode(bytes.subarray(field.payloadStart, field.end));
+}
+
+/** The fields of the message in `bytes[start, end)`. */
+function wireFields(bytes: Uint8Array, start: number, end: number): WireField[] {
+  const fields: WireField[] = [];
+  let at = start;
+  while (at < end) {
+    const fieldStart = at;
+    const [key, afterKey] = readVarint(bytes, at, end);
+    const wireType = key % 8;
+    let payloadStart = afterKey;
+    if (wireType === 0) at = readVarint(bytes, afterKey, end)[1];
+    else if (wireType === 1) at = afterKey + 8;
+    else if (wireType === 5) at = afterKey + 4;
+    else if (wireType === 2) {
+      const [length, afterLength] = readVarint(bytes, afterKey, end);
+      payloadStart = afterLength;
+      at = afterLength + length;
+    } else throw malformed(`wire type ${wireType} at byte ${fieldStart}`);
+    if (at > end) throw malformed(`a field running past its message's end at byte ${fieldStart}`);
+    fields.push({ number: Math.floor(key / 8), start: fieldStart, end: at, payloadStart });
+  }
+  return fields;
+}
+
+function readVarint(bytes: Uint8Array, start: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let at = start; at < end; at++) {
+    const byte = bytes[at]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, at + 1];
+    scale *= 128;
+  }
+  throw malformed(`a varint running past its message's end at byte ${start}`);
+}
+
+function malformed(found: string): ModelFormatError {
+  return new ModelFormatError(`expected an ONNX model (a protocol buffer message); found ${found}`);
+}
