@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ModelFormatError, ModelLoadError, writeCausalBias } from '@treespec/core';
+import { ModelFormatError, ModelLoadError } from '@treespec/core';
 import {
   causalLmLayout,
   compactionModel,
@@ -11,10 +11,11 @@ import {
   deviceOnlyOutputs,
   withoutOutputs,
 } from '@treespec/onnx';
-import { type InferenceSession, Tensor } from 'onnxruntime-common';
+import { Tensor } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
 import { createSession } from '../src/index.js';
 import { targetEntry } from './converted-target.js';
+import { prefillFeeds } from './prefill-feeds.js';
 import { TINY, targetCases } from './tiny.js';
 
 const run = promisify(execFile);
@@ -80,7 +81,8 @@ describe('graphs opened without unread outputs', () => {
       expect(whole.outputNames).toEqual(expect.arrayContaining(unread));
       expect(trimmed.outputNames.filter((n) => unread.includes(n))).toEqual([]);
       expect(trimmed.outputNames.length).toBe(whole.outputNames.length - unread.length);
-      const { names, kvHeads, headDim } = causalLmLayout(model);
+      const layout = causalLmLayout(model);
+      const { names } = layout;
       const fetches = [
         names.logits,
         names.feature,
@@ -91,29 +93,9 @@ describe('graphs opened without unread outputs', () => {
         ...names.presentValues,
       ];
       const ids = targetCases()[0]!.prompt_ids.slice(0, 9);
-      const [x, y] = [await prefill(whole, ids), await prefill(trimmed, ids)];
+      const feeds = prefillFeeds(layout, ids, ids.length, [0.25, 0.75]);
+      const [x, y] = [await whole.run(feeds, fetches), await trimmed.run(feeds, fetches)];
       for (const name of fetches) expect(y[name]!.data, name).toEqual(x[name]!.data);
-
-      async function prefill(session: InferenceSession, tokens: number[]) {
-        const rows = tokens.length;
-        const bias = new Float32Array(rows * rows);
-        writeCausalBias(0, rows, bias);
-        const empty = new Tensor('float32', new Float32Array(0), [1, 0, kvHeads, headDim]);
-        const feeds: Record<string, Tensor> = {
-          [names.inputIds]: new Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, rows]),
-          [names.positionIds]: new Tensor(
-            'int64',
-            BigInt64Array.from(tokens, (_, i) => BigInt(i)),
-            [1, rows],
-          ),
-          [names.attentionBias]: new Tensor('float32', bias, [1, 1, rows, rows]),
-          [names.scoreRows!]: new Tensor('int64', BigInt64Array.of(BigInt(rows)), [1]),
-          [names.sampler!.uniforms]: new Tensor('float32', Float32Array.of(0.25, 0.75), [1, 2]),
-          [names.sampler!.temperature]: new Tensor('float32', Float32Array.of(1), [1]),
-        };
-        for (const name of [...names.pastKeys, ...names.pastValues]) feeds[name] = empty;
-        return session.run(feeds, fetches);
-      }
     } finally {
       await Promise.all([whole.release(), trimmed.release()]);
     }
