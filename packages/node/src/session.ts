@@ -164,14 +164,17 @@ function sessionConfig(
   };
 }
 
-/** The model file's bytes without the `unread` outputs; null when it has none of them. */
+/**
+ * The model file's bytes without the `unread` outputs; null when it has none of them, or when the
+ * file cannot be read or parsed: it is then opened as it is, and ONNX Runtime says what is wrong.
+ */
 async function trimmedModel(file: string, unread: readonly string[]): Promise<Uint8Array | null> {
-  const bytes = new Uint8Array(await readFile(file));
   try {
+    const bytes = new Uint8Array(await readFile(file));
     const trimmed = withoutOutputs(bytes, new Set(unread));
     return trimmed === bytes ? null : trimmed;
-  } catch (error) {
-    throw new ModelLoadError(file, `the model file is not an ONNX model: ${(error as Error).message}`, error);
+  } catch {
+    return null;
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,15 +114,14 @@ describe('graphs opened without unread outputs', () => {
     expect(stderr).toBe('');
   });
 
-  it('fail to open a model file that is not ONNX with a ModelLoadError', async () => {
+  it("leave a model file that is not ONNX to ONNX Runtime's own ModelLoadError", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'treespec-trim-'));
     try {
       const file = join(dir, 'broken.onnx');
       await writeFile(file, Uint8Array.of(0x3a, 0xff));
       const opened = createSession(file, {}, 'target', undefined, ['cache_key.0']);
       await expect(opened).rejects.toThrow(ModelLoadError);
-      await expect(opened).rejects.toThrow(/not an ONNX model/);
-      expect((await readFile(file)).length).toBe(2);
+      await expect(opened).rejects.toThrow(/broken\.onnx: ONNX Runtime could not load the model/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
