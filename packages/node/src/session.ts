@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ModelLoadError, OptionError, ProviderUnavailableError } from '@treespec/core';
-import { type OutputPlacement, withoutOutputs } from '@treespec/onnx';
+import { modelToOpen, type OutputPlacement } from '@treespec/onnx';
 import {
   loadOnnxRuntime,
   type OnnxRuntime,
@@ -81,7 +81,7 @@ const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
  * target, `drafterThreads` for a drafter's model. `outputs` places outputs on the device
  * (`preferredOutputLocation`); a session that falls back to the CPU keeps them all on the host.
  * `unread` names outputs the caller never fetches: a model file is then opened without them and
- * without what computes only them ({@link withoutOutputs}), its external data still read from the
+ * without what computes only them ({@link modelToOpen}), its external data still read from the
  * file's folder.
  */
 export async function createSession(
@@ -165,17 +165,19 @@ function sessionConfig(
 }
 
 /**
- * The model file's bytes without the `unread` outputs; null when it has none of them, or when the
- * file cannot be read or parsed: it is then opened as it is, and ONNX Runtime says what is wrong.
+ * The model file's bytes without the `unread` outputs ({@link modelToOpen}); null when it has none
+ * of them, or when the file cannot be read: it is then opened by its path, and ONNX Runtime says
+ * what is wrong.
  */
 async function trimmedModel(file: string, unread: readonly string[]): Promise<Uint8Array | null> {
+  let bytes: Uint8Array;
   try {
-    const bytes = new Uint8Array(await readFile(file));
-    const trimmed = withoutOutputs(bytes, new Set(unread));
-    return trimmed === bytes ? null : trimmed;
+    bytes = new Uint8Array(await readFile(file));
   } catch {
     return null;
   }
+  const trimmed = modelToOpen(bytes, unread);
+  return trimmed === bytes ? null : trimmed;
 }
 
 /** The ONNX Runtime of a session: the option's, else `onnxruntime-node` for CUDA, else the process's (`bundled` at first). */

@@ -43,9 +43,10 @@ const VALUE_INFO_NAME = 1;
  * @throws ModelFormatError when the bytes are not a protocol buffer message.
  */
 export function withoutOutputs(model: Uint8Array, unread: ReadonlySet<string>): Uint8Array {
+  if (unread.size === 0) return model;
   const modelFields = wireFields(model, 0, model.length);
   const graphField = modelFields.find((f) => f.number === MODEL_GRAPH);
-  if (!graphField || unread.size === 0) return model;
+  if (!graphField) return model;
   const fields = wireFields(model, graphField.payloadStart, graphField.end);
   const outputs = fields.filter((f) => f.number === GRAPH_OUTPUT);
   const kept = outputs.filter((f) => !unread.has(firstString(model, f, VALUE_INFO_NAME)));
@@ -57,6 +58,20 @@ export function withoutOutputs(model: Uint8Array, unread: ReadonlySet<string>): 
       f === graphField ? bytesField(MODEL_GRAPH, graph) : model.subarray(f.start, f.end),
     ),
   );
+}
+
+/**
+ * What a host opens: `model` without the `unread` outputs ({@link withoutOutputs}), or `model` as
+ * it is when its bytes are not a protocol buffer message, so that ONNX Runtime's own error says
+ * what is wrong with the file. Trimming only saves work; it never decides whether a model loads.
+ */
+export function modelToOpen(model: Uint8Array, unread: readonly string[]): Uint8Array {
+  try {
+    return withoutOutputs(model, new Set(unread));
+  } catch (error) {
+    if (error instanceof ModelFormatError) return model;
+    throw error;
+  }
 }
 
 /** The graph's fields that stay: every field but dropped outputs, dead nodes, their initializers and value infos. */

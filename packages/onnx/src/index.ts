@@ -33,7 +33,7 @@ export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
 export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runner.js';
 export { checkGraph, type GraphSignature } from './graph-check.js';
-export { withoutOutputs } from './graph-trim.js';
+export { modelToOpen, withoutOutputs } from './graph-trim.js';
 export type { HeadRunnerOptions } from './head-runner.js';
 export {
   LOGITS_COPY_NAMES,

@@ -15,10 +15,10 @@ import {
   loggedSession,
   MANIFEST_FILE,
   type ManifestModel,
+  modelToOpen,
   type OnnxCausalLm,
   type OutputPlacement,
   parseManifest,
-  withoutOutputs,
 } from '@treespec/onnx';
 import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
@@ -241,7 +241,7 @@ export async function loadTreespecWeb(
         const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
         const bytes = {
           url: new URL(model.file, manifestUrl).href,
-          bytes: withoutOutputs(file.bytes, new Set(unread)),
+          bytes: modelToOpen(file.bytes, unread),
           externalData: model.externalData.map((name, i) => ({
             path: externalDataLocation(model.file, name),
             data: data[i].bytes,
