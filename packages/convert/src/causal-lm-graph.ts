@@ -7,6 +7,7 @@ import {
   type ModelInputs,
   type ModelOutputs,
   PLAIN_CACHE_OUTPUTS,
+  PRESENT_ROWS_OUTPUT,
 } from '@treespec/onnx';
 import type { Checkpoint } from './checkpoint.js';
 import type { DecoderConfig } from './config.js';
@@ -45,7 +46,8 @@ export interface CausalLMNames {
  * a draft `vocabulary` (FR-Spec draft LMs) only its rows of the lm_head are multiplied and the
  * logits are spread over the full vocabulary, the other tokens at a very negative logit. With a
  * `scoreRows` input in `names` (draft LMs) `logits` cover the last `score_rows` rows only. Attention
- * is `plain` or `fused` (see {@link AttentionKind}).
+ * is `plain`, `in-place` or `fused` (see {@link AttentionKind}). With `presentRows` in `names` it
+ * also outputs every layer's new entries in one tensor (`ModelOutputs.presentRows`).
  */
 export async function buildCausalLMGraph(
   g: GraphBuilder,
@@ -75,6 +77,14 @@ export async function buildCausalLMGraph(
     }
     const weights = await loadLayerWeights(checkpoint, `model.layers.${layer}.`, config, true);
     h = await decoderLayer(ctx, h, weights, shared, kvNames(names, layer), layer);
+  }
+  if (names.outputs.presentRows) {
+    const layers = Array.from({ length: config.layers }, (_, l) => kvNames(names, l));
+    packedOutput(
+      g,
+      layers.flatMap((kv) => [kv.presentKey, kv.presentValue]),
+      names.outputs.presentRows,
+    );
   }
   const normWeight = await checkpoint.vector('model.norm.weight', config.hidden);
   const { normed: feature } = await residualNorm(ctx, h, normWeight, 'final_norm');
@@ -170,6 +180,14 @@ export function kvNames(names: CausalLMNames, layer: number): KvNames {
  */
 export function withCacheOutputs(names: CausalLMNames): CausalLMNames {
   return { inputs: names.inputs, outputs: { ...names.outputs, ...PLAIN_CACHE_OUTPUTS } };
+}
+
+/**
+ * `names` with every layer's new entries in one tensor among its outputs (`ModelOutputs.presentRows`),
+ * which a cache in host memory fetches in place of the per-layer `present_*`.
+ */
+export function withPresentRows(names: CausalLMNames): CausalLMNames {
+  return { inputs: names.inputs, outputs: { ...names.outputs, ...PRESENT_ROWS_OUTPUT } };
 }
 
 /** An EAGLE head's `names` with its step's outputs in one tensor among its outputs (`ModelOutputs.stepOutputs`). */

@@ -7,7 +7,7 @@ import {
   type ManifestModel,
   TARGET_IO,
 } from '@treespec/onnx';
-import { buildCausalLMGraph, withCacheOutputs } from './causal-lm-graph.js';
+import { buildCausalLMGraph, withCacheOutputs, withPresentRows } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, parseDecoderConfig } from './config.js';
@@ -135,7 +135,12 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   // A draft LM scores only the rows a call needs; a target's verification reads every row, its
   // logits or, when greedy, its greedy token.
   const io = role === 'draft' ? DRAFT_LM_IO : TARGET_IO;
-  const names = attention === 'plain' ? withCacheOutputs(io) : io;
+  const names =
+    attention === 'plain'
+      ? withPresentRows(withCacheOutputs(io))
+      : attention === 'in-place'
+        ? withPresentRows(io)
+        : io;
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {

@@ -3,8 +3,18 @@ import { type Matrix, rowBlocks } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
 import { Fp32Weights, type WeightFormat } from './weight-format.js';
 
-/** Largest int8 code of a symmetric scale: a value of magnitude `scale * 127` is stored as ±127. */
-const INT8_LEVELS = 127;
+/** Largest activation code: a row's largest magnitude is stored as ±127. */
+const ACTIVATION_LEVELS = 127;
+
+/**
+ * Largest weight code: a channel's largest magnitude is stored as ±63 (7 bits). ONNX Runtime's x86
+ * kernels without VNNI (AVX2, AVX-512 before VNNI) add each two uint8 × int8 products in a
+ * saturating 16-bit lane (`vpmaddubsw`): with activation codes up to 255 and weights up to ±127 the
+ * pair reaches ±64770 and is clipped at 32767, which put a test model's logits 16 % off on a Zen 2
+ * CPU while VNNI CPUs sum them exactly. At ±63 a pair stays within ±32130, so the integer sums are
+ * exact on every x86 kernel, as ONNX Runtime's own quantizer does with `reduce_range`.
+ */
+const WEIGHT_LEVELS = 63;
 
 /** The unsigned offset of an activation code: codes -127..127 are fed as 1..255 with zero point 128. */
 const ACTIVATION_ZERO_POINT = 128;
@@ -19,8 +29,9 @@ export interface ChannelQuantized {
 }
 
 /**
- * Symmetric int8 codes of a weight [out, in], one scale per output row (channel), transposed to
- * the [in, out] layout `MatMulInteger` multiplies by: the codes and the `out` scales.
+ * Symmetric codes in ±{@link WEIGHT_LEVELS} of a weight [out, in], one scale per output row
+ * (channel), transposed to the [in, out] layout `MatMulInteger` multiplies by: the int8 codes and
+ * the `out` scales.
  */
 export async function quantizeChannels(weight: Matrix): Promise<ChannelQuantized> {
   const { rows, cols } = weight;
@@ -31,7 +42,7 @@ export async function quantizeChannels(weight: Matrix): Promise<ChannelQuantized
     for (let at = 0; at < block.length; at += cols, row++) {
       let max = 0;
       for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(block[at + c]!));
-      const scale = Math.fround(max / INT8_LEVELS);
+      const scale = Math.fround(max / WEIGHT_LEVELS);
       scales[row] = scale;
       if (scale === 0) continue;
       for (let c = 0; c < cols; c++) codes[c * rows + row] = Math.round(block[at + c]! / scale);
@@ -43,9 +54,9 @@ export async function quantizeChannels(weight: Matrix): Promise<ChannelQuantized
 /**
  * Linear layers as int8 weights times int8 activations (`weightFormat: "w8a8"`), multiplied in
  * integers by ONNX Runtime's `MatMulInteger`:
- * - each weight row (output channel) is quantized symmetrically with one float32 scale, and the
- *   codes are stored transposed, [in, out], as `MatMulInteger` reads them (ONNX Runtime packs them
- *   once at load);
+ * - each weight row (output channel) is quantized symmetrically to 7 bits with one float32 scale
+ *   (so that no x86 kernel saturates, {@link WEIGHT_LEVELS}), and the codes are stored transposed,
+ *   [in, out], as `MatMulInteger` reads them (ONNX Runtime packs them once at load);
  * - each activation row is quantized in the graph with its own scale (its largest magnitude over
  *   127), fed as uint8 with zero point 128, because ONNX Runtime's x86 kernels multiply unsigned
  *   activations by signed weights fastest;
@@ -100,7 +111,7 @@ export class W8A8Weights implements WeightFormat {
   private quantizeActivationRows(g: GraphBuilder, x: string): { codes: string; scales: string } {
     const largest = g.op('ReduceMax', [g.op('Abs', [x])], { axes: [-1], keepdims: 1 });
     const scales = g.op('Max', [
-      g.op('Mul', [largest, g.float32([1 / INT8_LEVELS], [])]),
+      g.op('Mul', [largest, g.float32([1 / ACTIVATION_LEVELS], [])]),
       g.float32([MIN_ROW_SCALE], []),
     ]);
     const signed = g.op('Round', [g.op('Div', [x, scales])]);

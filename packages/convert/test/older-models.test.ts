@@ -167,6 +167,7 @@ describe('draft models with and without score_rows', () => {
       id: 'older-draft',
       file: 'older-draft.onnx',
       inputs: CAUSAL_LM_IO.inputs,
+      outputs: CAUSAL_LM_IO.outputs,
     };
 
     const steps: Copied[][] = [];

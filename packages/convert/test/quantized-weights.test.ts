@@ -415,7 +415,7 @@ describe('int8 and int4 weights (MatMulNBits)', () => {
 });
 
 describe('quantizeChannels', () => {
-  it('keeps one scale per output row and stores the codes transposed, each within half a step', async () => {
+  it('keeps one scale per output row and stores 7-bit codes transposed, each within half a step', async () => {
     const random = seededRandom(5);
     const [rows, cols] = [7, 19];
     const data = Float32Array.from({ length: rows * cols }, () => (random() - 0.5) * 4);
@@ -427,10 +427,10 @@ describe('quantizeChannels', () => {
     for (let r = 0; r < rows; r++) {
       let largest = 0;
       for (let c = 0; c < cols; c++) largest = Math.max(largest, Math.abs(data[r * cols + c]!));
-      expect(scales[r]).toBeCloseTo(largest / 127, 7);
+      expect(scales[r]).toBeCloseTo(largest / 63, 7);
       for (let c = 0; c < cols; c++) {
         const code = codes[c * rows + r]!;
-        expect(Math.abs(code)).toBeLessThanOrEqual(127);
+        expect(Math.abs(code)).toBeLessThanOrEqual(63);
         expect(Math.abs(code * scales[r]! - data[r * cols + c]!)).toBeLessThanOrEqual(scales[r]! / 2 + 1e-7);
       }
     }

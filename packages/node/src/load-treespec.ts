@@ -77,7 +77,12 @@ export async function loadTreespec(
     async (model, outputs, unread) => {
       const file = join(directory, model.file);
       const role = model.role === 'target' ? 'target' : 'drafter';
-      const session = checkGraph(await createSession(file, options, role, outputs, unread), model, file);
+      const session = checkGraph(
+        await createSession(file, options, role, outputs, unread),
+        model,
+        file,
+        unread,
+      );
       return callLog ? loggedSession(session, role, model.inputs.inputIds, callLog) : session;
     },
     tokenizer,

@@ -137,8 +137,14 @@ describe('models a provider cannot run', () => {
       const target = m.models.find((x) => x.role === 'target')!;
       target.attention = 'fused';
       target.kvCache = { ...(target.kvCache as object), layout: 'bnsh', present: 'shared' };
-      // A fused target shares its cache buffer in place: it outputs no cache after the call.
-      const { cacheKey: _key, cacheValue: _value, ...outputs } = target.outputs as Record<string, unknown>;
+      // A fused target shares its cache buffer in place: it outputs no cache after the call, nor
+      // packed new entries.
+      const {
+        cacheKey: _key,
+        cacheValue: _value,
+        presentRows: _rows,
+        ...outputs
+      } = target.outputs as Record<string, unknown>;
       target.outputs = outputs;
     });
     // The plain-attention target.onnx stays: the planner decides from the manifest, so nothing is opened.

@@ -1,5 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import type { KvArray } from './kv-cache.js';
+import { type KvArray, viewPresentRows } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 /** The names of a causal LM's values that its KV cache feeds, binds or reads. */
@@ -9,6 +9,7 @@ export type CacheNames = Pick<
   | 'pastValues'
   | 'presentKeys'
   | 'presentValues'
+  | 'presentRows'
   | 'cache'
   | 'unread'
   | 'logits'
@@ -82,7 +83,9 @@ export interface CausalLmCache {
 /**
  * The new KV entries of a model whose `present_*` outputs hold a call's new rows (plain and
  * in-place attention): what each kind of call fetches beside them, and the last call's entries per
- * layer, host arrays kept until a commit copies the accepted rows into the cache.
+ * layer, host arrays kept until a commit copies the accepted rows into the cache. Where the model
+ * packs them into one output (`names.presentRows`), a call fetches that alone and each layer's
+ * entries are views of it.
  */
 export class NewEntries {
   /** Whether the model has greedy row outputs ({@link CausalLmCache.greedyOutputs}). */
@@ -104,7 +107,7 @@ export class NewEntries {
     const layers = names.pastKeys.length;
     this.keys = new Array<KvArray>(layers);
     this.values = new Array<KvArray>(layers);
-    const cache = [...names.presentKeys, ...names.presentValues];
+    const cache = names.presentRows ? [names.presentRows] : [...names.presentKeys, ...names.presentValues];
     const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
     const logits = withFeature([names.logits, ...cache]);
     this.greedyOutputs = names.greedy !== undefined;
@@ -145,10 +148,13 @@ export class NewEntries {
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
     const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
-    for (let l = 0; l < this.keys.length; l++) {
-      this.keys[l] = out[names.presentKeys[l]!]!.data as KvArray;
-      this.values[l] = out[names.presentValues[l]!]!.data as KvArray;
-    }
+    if (names.presentRows)
+      viewPresentRows(out[names.presentRows]!.data as KvArray, this.keys, this.values, names.presentRows);
+    else
+      for (let l = 0; l < this.keys.length; l++) {
+        this.keys[l] = out[names.presentKeys[l]!]!.data as KvArray;
+        this.values[l] = out[names.presentValues[l]!]!.data as KvArray;
+      }
     this.rows = rows;
     return out;
   }

@@ -69,6 +69,23 @@ export function deviceOnlyOutputs(model: ManifestModel): string[] {
   ];
 }
 
+/**
+ * The outputs of `model` that its KV cache never reads where the cache is kept (`host` memory or a
+ * GPU `device`), which the host opens the model without ({@link withoutOutputs}): on the host,
+ * {@link deviceOnlyOutputs}, and each layer's `present_*` where the model packs them into
+ * `outputs.presentRows`, which a host cache fetches in their place; on a device,
+ * `outputs.presentRows`.
+ */
+export function unreadOutputs(model: ManifestModel, cache: 'host' | 'device'): string[] {
+  const { presentRows, presentKey, presentValue } = model.outputs;
+  if (cache === 'device') return presentRows ? [presentRows] : [];
+  const layers = Array.from({ length: model.dims.layers }, (_, l) => l);
+  return [
+    ...deviceOnlyOutputs(model),
+    ...(presentRows ? layers.flatMap((l) => [layerName(presentKey, l), layerName(presentValue, l)]) : []),
+  ];
+}
+
 /** The outputs `names.rowOutputs` packs, where the model has it: what a call reads of its rows. */
 function packedRowOutputs(names: CacheNames): string[] {
   const { rowOutputs, greedy, sampler, feature } = names;

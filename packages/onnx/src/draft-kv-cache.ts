@@ -1,11 +1,11 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames } from './causal-lm-cache.js';
-import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype } from './kv-cache.js';
+import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype, viewPresentRows } from './kv-cache.js';
 
 /** The names of a draft model's cache inputs and outputs, one per layer (an EAGLE head has one). */
 export type DraftCacheNames = Pick<
   CacheNames,
-  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'cache'
+  'pastKeys' | 'pastValues' | 'presentKeys' | 'presentValues' | 'presentRows' | 'cache'
 >;
 
 /**
@@ -48,13 +48,16 @@ export interface DraftKvCache {
 
 /**
  * A draft model's KV cache in host memory: a {@link KvCache} fed to each call as zero-copy views
- * of its first `length` rows, into which each call's new-entry outputs are copied row by row.
- * Its storage grows with the rows in use (doubling, in chunks of {@link KV_CHUNK_ROWS}).
+ * of its first `length` rows, into which each call's new-entry outputs (`names.presentRows` where
+ * the model packs them) are copied row by row. Its storage grows with the rows in use (doubling,
+ * in chunks of {@link KV_CHUNK_ROWS}).
  */
 export class HostDraftKvCache extends KvCache implements DraftKvCache {
   readonly location = 'cpu' as const;
   private readonly names: DraftCacheNames;
   private committedRows = 0;
+  private readonly newKeys: KvArray[];
+  private readonly newValues: KvArray[];
 
   constructor(
     names: DraftCacheNames,
@@ -66,6 +69,8 @@ export class HostDraftKvCache extends KvCache implements DraftKvCache {
   ) {
     super(names.pastKeys.length, kvHeads, headDim, capacity, dtype, chunk);
     this.names = names;
+    this.newKeys = new Array<KvArray>(this.layers);
+    this.newValues = new Array<KvArray>(this.layers);
   }
 
   async run(
@@ -82,11 +87,15 @@ export class HostDraftKvCache extends KvCache implements DraftKvCache {
       feeds[names.pastValues[l]!] = this.valueTensor(l, past);
     }
     const out = await session.run(feeds, fetches);
-    for (let l = 0; l < this.layers; l++) {
-      const keys = out[names.presentKeys[l]!]!.data as KvArray;
-      const values = out[names.presentValues[l]!]!.data as KvArray;
-      this.writeRows(l, keys, values, null, rows, past);
-    }
+    const { newKeys, newValues } = this;
+    if (names.presentRows)
+      viewPresentRows(out[names.presentRows]!.data as KvArray, newKeys, newValues, names.presentRows);
+    else
+      for (let l = 0; l < this.layers; l++) {
+        newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
+        newValues[l] = out[names.presentValues[l]!]!.data as KvArray;
+      }
+    for (let l = 0; l < this.layers; l++) this.writeRows(l, newKeys[l]!, newValues[l]!, null, rows, past);
     this.length = past + rows;
     if (committed) this.committedRows = this.length;
     return out;

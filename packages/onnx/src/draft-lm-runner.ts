@@ -38,7 +38,12 @@ export class OnnxDraftLm extends DraftModelRunner {
     this.index = new Int32Array(this.maxK);
     this.value = new Float32Array(this.maxK);
     const { names } = layout;
-    this.fetchNames = [names.logits, ...names.presentKeys, ...names.presentValues];
+    // A host cache reads the packed new entries where the model has them (a device cache fetches
+    // what it keeps whatever these say).
+    this.fetchNames = [
+      names.logits,
+      ...(names.presentRows ? [names.presentRows] : [...names.presentKeys, ...names.presentValues]),
+    ];
   }
 
   protected async run(

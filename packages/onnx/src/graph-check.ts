@@ -20,10 +20,16 @@ interface Expected {
  * Checks a loaded graph against its manifest entry: every input and output the manifest names
  * exists, there is one `past_key`/`past_value` pair per declared layer and no more, and the
  * fixed dims the graph declares agree with the manifest (vocab on `logits`, hidden size on the
- * features, KV heads and head size on the cache). Returns the session.
+ * features, KV heads and head size on the cache). Outputs in `unread`, which the caller opened the
+ * graph without ({@link withoutOutputs}), are not looked for. Returns the session.
  * @throws ModelFormatError naming the model file, the manifest field, and both values.
  */
-export function checkGraph<S extends GraphSignature>(session: S, model: ManifestModel, file: string): S {
+export function checkGraph<S extends GraphSignature>(
+  session: S,
+  model: ManifestModel,
+  file: string,
+  unread: readonly string[] = [],
+): S {
   const { dims, inputs, outputs } = model;
   const kv = (pattern: string, field: string, layer: number): Expected => ({
     name: layerName(pattern, layer),
@@ -92,6 +98,8 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
     wantedOutputs.push({ name: outputs.sampleWeights, field: 'outputs.sampleWeights', dims: [] });
   if (outputs.sampleMass)
     wantedOutputs.push({ name: outputs.sampleMass, field: 'outputs.sampleMass', dims: [] });
+  if (outputs.presentRows)
+    wantedOutputs.push({ name: outputs.presentRows, field: 'outputs.presentRows', dims: [] });
   for (let layer = 0; layer < dims.layers; layer++) {
     wantedInputs.push(
       kv(inputs.pastKey, 'inputs.pastKey', layer),
@@ -103,7 +111,8 @@ export function checkGraph<S extends GraphSignature>(session: S, model: Manifest
     );
   }
   checkValues('input', session.inputNames, session.inputMetadata, wantedInputs, file);
-  checkValues('output', session.outputNames, session.outputMetadata, wantedOutputs, file);
+  const opened = unread.length > 0 ? wantedOutputs.filter((o) => !unread.includes(o.name)) : wantedOutputs;
+  checkValues('output', session.outputNames, session.outputMetadata, opened, file);
   const extraLayer = layerName(inputs.pastKey, dims.layers);
   if (session.inputNames.includes(extraLayer)) {
     const prefix = inputs.pastKey.split('{layer}')[0] ?? '';

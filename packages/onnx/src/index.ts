@@ -26,6 +26,7 @@ export {
   logitsStayOnDevice,
   type OutputLocation,
   type OutputPlacement,
+  unreadOutputs,
 } from './device-kv-cache.js';
 export { type DraftCacheNames, type DraftKvCache, HostDraftKvCache } from './draft-kv-cache.js';
 export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
@@ -73,6 +74,7 @@ export {
   type ModelRole,
   type ModelSource,
   PLAIN_CACHE_OUTPUTS,
+  PRESENT_ROWS_OUTPUT,
   QUANTIZED_BITS,
   quantizesActivations,
   READABLE_MANIFEST_VERSIONS,

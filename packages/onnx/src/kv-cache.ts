@@ -1,10 +1,28 @@
-import { ContextOverflowError } from '@treespec/core';
+import { ContextOverflowError, ContractError } from '@treespec/core';
 import { Tensor } from 'onnxruntime-common';
 
 /** Element type of a KV cache: fp32, or fp16 stored as raw 16-bit words. */
 export type KvDtype = 'float32' | 'float16';
 /** Storage of one cache tensor. */
 export type KvArray = Float32Array | Uint16Array;
+
+/**
+ * Points `keys[l]` and `values[l]` at layer l's blocks of `packed`, a call's `presentRows` output
+ * (`name`): every layer's new keys, then its new values, layer by layer, each block as long.
+ * @throws ContractError when `packed` does not split into two blocks per layer.
+ */
+export function viewPresentRows(packed: KvArray, keys: KvArray[], values: KvArray[], name: string): void {
+  const layers = keys.length;
+  const block = packed.length / (2 * layers);
+  if (!Number.isInteger(block))
+    throw new ContractError(
+      `expected ${name} to hold the new keys and values of ${layers} layers (a multiple of ${2 * layers} values); found ${packed.length}`,
+    );
+  for (let l = 0; l < layers; l++) {
+    keys[l] = packed.subarray(2 * l * block, (2 * l + 1) * block);
+    values[l] = packed.subarray((2 * l + 1) * block, (2 * l + 2) * block);
+  }
+}
 
 /** Rows a cache allocates at first and adds at least per growth, unless its capacity is smaller. */
 export const KV_CHUNK_ROWS = 256;

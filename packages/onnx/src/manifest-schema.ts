@@ -224,6 +224,14 @@ export interface ModelOutputs {
   /** Targets with `capturedFeature`, beside `rowOutputs`: the same with `capturedFeature`'s rows first. */
   readonly capturedRowOutputs?: string;
   /**
+   * Causal LMs with plain or in-place attention: every layer's new entries in one tensor [1, n],
+   * layer by layer, each layer's `presentKey` then its `presentValue`, each flattened as that
+   * output is, so that a cache in host memory fetches one tensor a call instead of two per layer
+   * (each fetched output costs the binding an allocation, a copy and a tensor object). Absent in
+   * bundles converted before it existed (manifest version 5 readers ignore it).
+   */
+  readonly presentRows?: string;
+  /**
    * EAGLE heads: what a call gives the host, in one float32 tensor [1, n]: `hidden` of each scored
    * row (scored × hidden), then their `topLogProbs` (scored × k), then their `topIds` as floats
    * (exact below 2^24), so that a head whose cache stays on a GPU waits for one download at the end
@@ -483,6 +491,12 @@ export const PLAIN_CACHE_OUTPUTS = {
   cacheKey: 'cache_key.{layer}',
   cacheValue: 'cache_value.{layer}',
 } as const satisfies Partial<ModelOutputs>;
+
+/**
+ * The output every causal LM without fused attention gets besides its IO names: every layer's new
+ * entries in one tensor (`ModelOutputs.presentRows`).
+ */
+export const PRESENT_ROWS_OUTPUT = { presentRows: 'present_rows' } as const satisfies Partial<ModelOutputs>;
 
 /** The output every EAGLE head gets besides its IO names: its step's outputs in one tensor (`ModelOutputs.stepOutputs`). */
 export const HEAD_STEP_OUTPUTS = { stepOutputs: 'step_outputs' } as const satisfies Partial<ModelOutputs>;

@@ -198,6 +198,15 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
   const fused = attention === 'fused';
   validateCacheOutputs(v, outputs, at, attention);
   validateRowOutputs(v, outputs, at, role);
+  if (outputs.presentRows !== undefined) {
+    if (graph !== 'causal-lm' || fused)
+      v.fail(
+        `${at}.outputs.presentRows`,
+        'absent except for a causal LM with plain or in-place attention',
+        outputs.presentRows,
+      );
+    v.string(outputs.presentRows, `${at}.outputs.presentRows`);
+  }
   if (outputs.stepOutputs !== undefined) {
     if (graph === 'causal-lm')
       v.fail(`${at}.outputs.stepOutputs`, 'absent except for an EAGLE head', outputs.stepOutputs);

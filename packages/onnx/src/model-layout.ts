@@ -29,6 +29,12 @@ export interface CausalLmLayout {
     presentKeys: string[];
     presentValues: string[];
     /**
+     * Every layer's new entries in one tensor, layer by layer, keys then values
+     * (`ModelOutputs.presentRows`); absent in bundles converted before it existed. A cache in host
+     * memory fetches it in place of `presentKeys` and `presentValues`.
+     */
+    presentRows?: string;
+    /**
      * Plain attention: each layer's cache after a call, past rows then new ones
      * (`ModelOutputs.cacheKey`); absent in bundles converted before it existed.
      */
@@ -186,6 +192,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
         : {}),
       presentKeys: layers.map((l) => layerName(model.outputs.presentKey, l)),
       presentValues: layers.map((l) => layerName(model.outputs.presentValue, l)),
+      ...(model.outputs.presentRows ? { presentRows: model.outputs.presentRows } : {}),
       ...(cacheKey && cacheValue
         ? {
             cache: {

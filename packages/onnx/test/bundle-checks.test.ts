@@ -103,6 +103,19 @@ describe('checkGraph', () => {
     expect(checkGraph(s, await targetModel(), 'target.onnx')).toBe(s);
   });
 
+  it('does not look for the outputs a graph was opened without, and looks for every other one', async () => {
+    const target = await targetModel();
+    const { outputNames, outputMetadata, ...rest } = session(8192);
+    const trimmed = {
+      ...rest,
+      outputNames: outputNames.filter((n) => n !== 'present_key.3'),
+      outputMetadata: outputMetadata.filter((m) => m.name !== 'present_key.3'),
+    };
+    expect(checkGraph(trimmed, target, 'target.onnx', ['present_key.3'])).toBe(trimmed);
+    expect(() => checkGraph(trimmed, target, 'target.onnx')).toThrow(/present_key\.3/);
+    expect(() => checkGraph(trimmed, target, 'target.onnx', ['present_key.4'])).toThrow(/present_key\.3/);
+  });
+
   it('names the file, the manifest field and both values when a dim disagrees', async () => {
     const target = await targetModel();
     expect(() => checkGraph(session(8000), target, 'target.onnx')).toThrow(ModelFormatError);

@@ -18,6 +18,7 @@ import {
   type ManifestModel,
   ModelMismatchError,
   PLAIN_CACHE_OUTPUTS,
+  PRESENT_ROWS_OUTPUT,
   parseManifest,
   TARGET_IO,
   validateManifest,
@@ -358,6 +359,32 @@ describe('parseManifest / validateManifest', () => {
     const packedHead = head({ outputs: { ...EAGLE_HEAD_IO.outputs, rowOutputs: 'row_outputs' } });
     expect(errorOf(() => validateManifest(manifest(causalLM(), packedHead))).message).toContain(
       'field "models[1].outputs.rowOutputs" must be absent except for a target; found "row_outputs"',
+    );
+  });
+
+  it('accepts packed new entries on a causal LM with plain or in-place attention only', () => {
+    const packed = causalLM({ outputs: { ...causalLM().outputs, ...PRESENT_ROWS_OUTPUT } });
+    expect(validateManifest(manifest(packed))).toEqual(manifest(packed));
+    expect(causalLmLayout(packed).names.presentRows).toBe('present_rows');
+    expect(causalLmLayout(causalLM()).names.presentRows).toBeUndefined();
+    const inPlace = causalLM({
+      attention: 'in-place',
+      kvCache: { ...causalLM().kvCache, layout: 'bnsh' },
+      outputs: packed.outputs,
+    });
+    expect(validateManifest(manifest(inPlace))).toEqual(manifest(inPlace));
+    const kvCache = { ...causalLM().kvCache, layout: 'bnsh', present: 'shared' } as const;
+    const fused = causalLM({ attention: 'fused', kvCache, outputs: packed.outputs });
+    expect(errorOf(() => validateManifest(manifest(fused))).message).toContain(
+      'field "models[0].outputs.presentRows" must be absent except for a causal LM with plain or in-place attention; found "present_rows"',
+    );
+    const packedHead = head({ outputs: { ...EAGLE_HEAD_IO.outputs, ...PRESENT_ROWS_OUTPUT } });
+    expect(errorOf(() => validateManifest(manifest(causalLM(), packedHead))).message).toContain(
+      'field "models[1].outputs.presentRows" must be absent except for a causal LM with plain or in-place attention',
+    );
+    const unnamed = causalLM({ outputs: { ...causalLM().outputs, presentRows: '' } });
+    expect(errorOf(() => validateManifest(manifest(unnamed))).message).toContain(
+      'field "models[0].outputs.presentRows" must be a non-empty string',
     );
   });
 

@@ -20,13 +20,13 @@ import {
   compactionModel,
   compactionOutputLocations,
   deviceCacheOutputLocations,
-  deviceOnlyOutputs,
   draftDeviceCacheSetup,
   logitsCopyModel,
   logitsStayOnDevice,
   type ManifestModel,
   OnnxCausalLm,
   type OutputPlacement,
+  unreadOutputs,
   weightsCopyModel,
 } from '@treespec/onnx';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -122,10 +122,11 @@ export async function assemble(
   // An EAGLE-3 head reads the target's captured layer inputs, which the target then also fetches.
   const layout = (loaded.has('eagle3') ? capturedFeatureLayout : causalLmLayout)(plan.target);
   const onDevice = openGraph !== undefined && kvCacheLocation(plan.target, plan.device) === 'device';
-  // Host caches read neither the cache after a call nor the packed row outputs.
+  // Each kind of cache leaves outputs unread: a host cache the cache after a call, the packed row
+  // outputs and the per-layer new entries it fetches packed; a device cache the packed entries.
   const session = onDevice
-    ? await openSession(plan.target, deviceCacheOutputLocations(layout))
-    : await openSession(plan.target, undefined, deviceOnlyOutputs(plan.target));
+    ? await openSession(plan.target, deviceCacheOutputLocations(layout), unreadOutputs(plan.target, 'device'))
+    : await openSession(plan.target, undefined, unreadOutputs(plan.target, 'host'));
   const compaction = onDevice
     ? await openGraph(
         compactionModel(layout.layers, layout.kvHeads, layout.headDim, layout.dtype),
@@ -228,8 +229,8 @@ async function openModelDrafter(
       ? { open: openGraph, ...draftDeviceCacheSetup(model, sampled !== null) }
       : null;
   const session = device
-    ? await openSession(model, device.modelOutputs)
-    : await openSession(model, undefined, deviceOnlyOutputs(model));
+    ? await openSession(model, device.modelOutputs, unreadOutputs(model, 'device'))
+    : await openSession(model, undefined, unreadOutputs(model, 'host'));
   const compaction = device ? await device.open(device.compaction, device.compactionOutputs) : undefined;
   const runner = entry.open(session, model, {
     ...(compaction ? { compaction } : {}),

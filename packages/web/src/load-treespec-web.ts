@@ -251,14 +251,14 @@ export async function loadTreespecWeb(
         try {
           const session = await open(bytes, intraOpNumThreads, outputs);
           providers[model.id] = provider;
-          return checkGraph(wrap(session, model), model, bytes.url);
+          return checkGraph(wrap(session, model), model, bytes.url, unread);
         } catch (error) {
           if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
           provider = 'wasm';
           fallbackReason = `WebGPU failed to start: ${error.reason}`;
           providers[model.id] = provider;
           const session = await open(bytes, intraOpNumThreads, outputs);
-          return checkGraph(wrap(session, model), model, bytes.url);
+          return checkGraph(wrap(session, model), model, bytes.url, unread);
         }
       },
       tokenizer,

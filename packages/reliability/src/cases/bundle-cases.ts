@@ -512,8 +512,14 @@ export const BUNDLE_CASES: readonly FaultCase<BundleContext>[] = [
         const target = model(m, 'target');
         target.attention = 'fused';
         target.kvCache = { ...(target.kvCache as object), layout: 'bnsh', present: 'shared' };
-        // A fused target shares its cache buffer in place: it outputs no cache after the call.
-        const { cacheKey: _key, cacheValue: _value, ...outputs } = target.outputs as Record<string, unknown>;
+        // A fused target shares its cache buffer in place: it outputs no cache after the call, nor
+        // packed new entries.
+        const {
+          cacheKey: _key,
+          cacheValue: _value,
+          presentRows: _rows,
+          ...outputs
+        } = target.outputs as Record<string, unknown>;
         target.outputs = outputs;
       },
     },
