@@ -131,27 +131,4 @@ describe('models a provider cannot run', () => {
       /model "target" needs float16 activations, which execution provider "cpu" cannot run; convert it with float32 activations.*or run it on "webgpu" or "cuda"/,
     );
   });
-
-  it('refuses a fused-attention float32 target on CUDA before opening any session', async () => {
-    const dir = bundleWith((m) => {
-      const target = m.models.find((x) => x.role === 'target')!;
-      target.attention = 'fused';
-      target.kvCache = { ...(target.kvCache as object), layout: 'bnsh', present: 'shared' };
-      // A fused target shares its cache buffer in place: it outputs no cache after the call, nor
-      // packed new entries.
-      const {
-        cacheKey: _key,
-        cacheValue: _value,
-        presentRows: _rows,
-        ...outputs
-      } = target.outputs as Record<string, unknown>;
-      target.outputs = outputs;
-    });
-    // The plain-attention target.onnx stays: the planner decides from the manifest, so nothing is opened.
-    const load = loadTreespec(dir, { executionProvider: 'cuda' });
-    await expect(load).rejects.toThrow(ProviderSupportError);
-    await expect(load).rejects.toThrow(
-      /model "target" needs fused attention \(GroupQueryAttention\) with float32 activations, which execution provider "cuda" cannot run; convert it with `--attention plain`/,
-    );
-  });
 });
