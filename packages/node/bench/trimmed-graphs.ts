@@ -21,7 +21,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TextGenerator, TextResult } from '@treespec/generator';
-import { checkGraph, MANIFEST_FILE, type Manifest, parseManifest } from '@treespec/onnx';
+import {
+  checkGraph,
+  MANIFEST_FILE,
+  type Manifest,
+  type ManifestModel,
+  type OutputPlacement,
+  PRESENT_ROWS_OUTPUT,
+  parseManifest,
+} from '@treespec/onnx';
 import { assemble, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -87,7 +95,7 @@ const AGAINST: Record<string, () => Promise<TextGenerator>> = {
       }),
       async (model, file, outputs, unread = []) => {
         // The graph still outputs `present_rows`, which this side never fetches.
-        const trimmed = [...unread, 'present_rows'];
+        const trimmed = [...unread, PRESENT_ROWS_OUTPUT.presentRows];
         const session = await createSession(file, sessionOptions, role(model), outputs, trimmed);
         return checkGraph(session, model, file, trimmed);
       },

@@ -1,5 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import { type KvArray, viewPresentRows } from './kv-cache.js';
+import { type KvArray, newEntryOutputs, readNewEntries } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 /** The names of a causal LM's values that its KV cache feeds, binds or reads. */
@@ -107,7 +107,7 @@ export class NewEntries {
     const layers = names.pastKeys.length;
     this.keys = new Array<KvArray>(layers);
     this.values = new Array<KvArray>(layers);
-    const cache = names.presentRows ? [names.presentRows] : [...names.presentKeys, ...names.presentValues];
+    const cache = newEntryOutputs(names);
     const withFeature = (fetch: string[]) => [fetch, [...fetch, names.feature]];
     const logits = withFeature([names.logits, ...cache]);
     this.greedyOutputs = names.greedy !== undefined;
@@ -148,13 +148,7 @@ export class NewEntries {
   ): Promise<InferenceSession.ReturnType> {
     const { names } = this;
     const out = await session.run(inputs, this.fetches[rowOutputs][features ? 1 : 0]!);
-    if (names.presentRows)
-      viewPresentRows(out[names.presentRows]!.data as KvArray, this.keys, this.values, names.presentRows);
-    else
-      for (let l = 0; l < this.keys.length; l++) {
-        this.keys[l] = out[names.presentKeys[l]!]!.data as KvArray;
-        this.values[l] = out[names.presentValues[l]!]!.data as KvArray;
-      }
+    readNewEntries(out, names, this.keys, this.values);
     this.rows = rows;
     return out;
   }

@@ -1,6 +1,6 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { CacheNames } from './causal-lm-cache.js';
-import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype, viewPresentRows } from './kv-cache.js';
+import { KV_CHUNK_ROWS, type KvArray, KvCache, type KvDtype, readNewEntries } from './kv-cache.js';
 
 /** The names of a draft model's cache inputs and outputs, one per layer (an EAGLE head has one). */
 export type DraftCacheNames = Pick<
@@ -88,13 +88,7 @@ export class HostDraftKvCache extends KvCache implements DraftKvCache {
     }
     const out = await session.run(feeds, fetches);
     const { newKeys, newValues } = this;
-    if (names.presentRows)
-      viewPresentRows(out[names.presentRows]!.data as KvArray, newKeys, newValues, names.presentRows);
-    else
-      for (let l = 0; l < this.layers; l++) {
-        newKeys[l] = out[names.presentKeys[l]!]!.data as KvArray;
-        newValues[l] = out[names.presentValues[l]!]!.data as KvArray;
-      }
+    readNewEntries(out, names, newKeys, newValues);
     for (let l = 0; l < this.layers; l++) this.writeRows(l, newKeys[l]!, newValues[l]!, null, rows, past);
     this.length = past + rows;
     if (committed) this.committedRows = this.length;

@@ -1,6 +1,7 @@
 import { type DraftModelStep, expNonPositive, ModelFormatError, topK } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
+import { newEntryOutputs } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
 const NO_FEATURES = new Float32Array(0);
@@ -40,10 +41,7 @@ export class OnnxDraftLm extends DraftModelRunner {
     const { names } = layout;
     // A host cache reads the packed new entries where the model has them (a device cache fetches
     // what it keeps whatever these say).
-    this.fetchNames = [
-      names.logits,
-      ...(names.presentRows ? [names.presentRows] : [...names.presentKeys, ...names.presentValues]),
-    ];
+    this.fetchNames = [names.logits, ...newEntryOutputs(names)];
   }
 
   protected async run(

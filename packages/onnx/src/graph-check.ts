@@ -111,7 +111,7 @@ export function checkGraph<S extends GraphSignature>(
     );
   }
   checkValues('input', session.inputNames, session.inputMetadata, wantedInputs, file);
-  const opened = unread.length > 0 ? wantedOutputs.filter((o) => !unread.includes(o.name)) : wantedOutputs;
+  const opened = wantedOutputs.filter((o) => !unread.includes(o.name));
   checkValues('output', session.outputNames, session.outputMetadata, opened, file);
   const extraLayer = layerName(inputs.pastKey, dims.layers);
   if (session.inputNames.includes(extraLayer)) {

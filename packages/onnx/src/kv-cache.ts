@@ -1,22 +1,48 @@
 import { ContextOverflowError, ContractError } from '@treespec/core';
-import { Tensor } from 'onnxruntime-common';
+import { type InferenceSession, Tensor } from 'onnxruntime-common';
 
 /** Element type of a KV cache: fp32, or fp16 stored as raw 16-bit words. */
 export type KvDtype = 'float32' | 'float16';
 /** Storage of one cache tensor. */
 export type KvArray = Float32Array | Uint16Array;
 
+/** The names of a model's new-entry outputs: per layer, and packed into one where it has that. */
+export interface NewEntryNames {
+  readonly presentKeys: readonly string[];
+  readonly presentValues: readonly string[];
+  /** Every layer's new keys, then its new values, layer by layer, in one output (`ModelOutputs.presentRows`). */
+  readonly presentRows?: string;
+}
+
+/** The outputs a call fetches for its new entries: the packed one where the model has it, else each layer's. */
+export function newEntryOutputs(names: NewEntryNames): string[] {
+  return names.presentRows ? [names.presentRows] : [...names.presentKeys, ...names.presentValues];
+}
+
 /**
- * Points `keys[l]` and `values[l]` at layer l's blocks of `packed`, a call's `presentRows` output
- * (`name`): every layer's new keys, then its new values, layer by layer, each block as long.
- * @throws ContractError when `packed` does not split into two blocks per layer.
+ * Points `keys[l]` and `values[l]` at layer l's new entries in a call's outputs `out`: views of the
+ * packed output where the model has it ({@link newEntryOutputs}), else each layer's own outputs.
+ * @throws ContractError when the packed output does not split into two blocks per layer.
  */
-export function viewPresentRows(packed: KvArray, keys: KvArray[], values: KvArray[], name: string): void {
+export function readNewEntries(
+  out: InferenceSession.ReturnType,
+  names: NewEntryNames,
+  keys: KvArray[],
+  values: KvArray[],
+): void {
   const layers = keys.length;
+  if (!names.presentRows) {
+    for (let l = 0; l < layers; l++) {
+      keys[l] = out[names.presentKeys[l]!]!.data as KvArray;
+      values[l] = out[names.presentValues[l]!]!.data as KvArray;
+    }
+    return;
+  }
+  const packed = out[names.presentRows]!.data as KvArray;
   const block = packed.length / (2 * layers);
   if (!Number.isInteger(block))
     throw new ContractError(
-      `expected ${name} to hold the new keys and values of ${layers} layers (a multiple of ${2 * layers} values); found ${packed.length}`,
+      `expected ${names.presentRows} to hold the new keys and values of ${layers} layers (a multiple of ${2 * layers} values); found ${packed.length}`,
     );
   for (let l = 0; l < layers; l++) {
     keys[l] = packed.subarray(2 * l * block, (2 * l + 1) * block);
