@@ -8,7 +8,7 @@
  * that scores up to C tokens of the generation's context beside its K (`eagle-head-k<K>-c<C>`), timed
  * with `--context-ids` of them listed. Not a test.
  *
- *   pnpm -s --filter @treespec/convert exec tsx bench/draft-vocab.ts --corpus FILE [--out DIR] [--k 512,1024,2048,4096] [--rounds 30] [--context 512 --context-ids 40]
+ *   pnpm -s --filter @treespec/convert exec tsx bench/draft-vocab.ts --corpus FILE [--out DIR] [--k 512,1024,2048,4096] [--rounds 30] [--rows 1,4] [--context 512 --context-ids 40]
  */
 import { cp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     k: { type: 'string', default: '512,1024,2048,4096' },
     rounds: { type: 'string', default: '30' },
     past: { type: 'string', default: '200' },
+    rows: { type: 'string', default: '1,4' },
     context: { type: 'string', default: '0' },
     'context-ids': { type: 'string', default: '40' },
   },
@@ -63,14 +64,14 @@ async function main(): Promise<void> {
       });
       heads.push({ id, kind: 'eagle2' });
     }
-    if (contextTokens > 0) {
-      const id = `eagle-head-k${k}-c${contextTokens}`;
+    for (const weightFormat of contextTokens > 0 ? (['int8', 'fp32'] as const) : []) {
+      const id = `eagle-head${weightFormat === 'fp32' ? '-fp32' : ''}-k${k}-c${contextTokens}`;
       const { model } = await convertEagleHead({
         checkpoint: checkpoint('treespec-tiny-eagle2'),
         target: checkpoint('treespec-tiny'),
         out,
         id,
-        weightFormat: 'int8',
+        weightFormat,
         draftVocab: { size: k, corpus: resolve(args.corpus!), contextTokens },
       });
       const kept = new Set(model.draftVocab!.targetIds);
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     p10Ms: number;
     p90Ms: number;
   }> = [];
-  for (const n of [1, 4]) {
+  for (const n of args.rows!.split(',').map(Number)) {
     const eagle2Input = decoderFeeds(1, past, n, true);
     const eagle3Input: Record<string, ort.Tensor> = {
       ...eagle2Input,

@@ -111,6 +111,15 @@ const CLOSE = 0.9;
 const START_STEPS = 8;
 
 /**
+ * Start steps of a regime whose acceptance is read off its trees' prefixes ({@link Regime.prefixCaps}):
+ * a sampled draft is accepted by chance (the tiny model's sampled chains at temperature 1 about
+ * 45 % of the time), and over {@link START_STEPS} steps one draft in nine was, an estimate that the
+ * rare probes of the plain runs it caused took hundreds of steps to correct. Over 32 steps the
+ * share of such a chance lies within ±0.17 of it 95 % of the time.
+ */
+const PREFIX_START_STEPS = 32;
+
+/**
  * Speculation this many times faster than plain decoding re-times a plain step {@link FAR_AHEAD_AGE}
  * times less often.
  */
@@ -176,6 +185,22 @@ class Regime {
   /** Per candidate and depth, the moving average of the drafter's probability mass there. */
   readonly mass: Float64Array;
   readonly known: Uint8Array;
+  /**
+   * Whether its drafter's capped trees are breadth-first prefixes of its uncapped ones (a growth
+   * that never prunes: node ids are tree indices in the order drawn, as sampled trees need). Each
+   * candidate's acceptance is then read off every drafted tree that holds it ({@link Regime.accepted})
+   * rather than from the drafter's probabilities: a sampled node's probability is that of a token
+   * drawn at random, which says little about whether the target accepts it. At temperature 1 on
+   * the tiny model the probabilities priced a sampled one-token chain at 0.08–0.15 accepted tokens
+   * where it accepted 0.5, and the controller decoded plainly three steps in four.
+   */
+  readonly prefixCaps: boolean;
+  /** Per candidate, the moving average of the drafted tokens its prefix of each tree accepted. */
+  readonly accepted: Float64Array;
+  /** Per candidate, the trees that average has seen. */
+  readonly acceptedSeen: Uint32Array;
+  /** Steps that draft the start tree before the controller chooses. */
+  readonly startSteps: number;
   drafted = 0;
   probedFull = false;
   sinceProbe = 0;
@@ -260,6 +285,10 @@ class Regime {
     this.catchUp = draftCost(maxDepth, smoothing);
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
+    this.prefixCaps = !part.growth.prunes;
+    this.startSteps = this.prefixCaps ? PREFIX_START_STEPS : START_STEPS;
+    this.accepted = new Float64Array(candidates);
+    this.acceptedSeen = new Uint32Array(candidates);
     this.plainLimit = 2 * probeEvery;
     this.closeLimit = probeEvery;
     this.depthCap = part.growth.maxDepth;
@@ -573,6 +602,7 @@ export class BudgetController implements Drafter {
   expectedAccepted(c: number): number {
     const regime = this.active;
     if (regime.known[c] === 0) return Number.NaN;
+    if (regime.prefixCaps) return regime.accepted[c];
     const base = c * (this.maxDepth + 1);
     let chance = 1;
     let sum = 0;
@@ -679,6 +709,7 @@ export class BudgetController implements Drafter {
       // last tree), which a run of plain steps pays once, not per step.
       if (this.afterPlain) this.costs.verify.record(1, now - this.proposeEnd);
       else if (this.steady) this.costs.recordLeaving(now - this.proposeEnd);
+      this.tickDraft(regime);
       s.plain++;
     } else {
       // A tree sized by value grew as deep as its nodes paid for, within the cap.
@@ -697,20 +728,35 @@ export class BudgetController implements Drafter {
       // kept no node that deep (a tree sized by value may keep none).
       const depth = tree.size > 1 || this.pricedStep ? grown : 0;
       const ms = this.proposeEnd - this.proposeStart;
-      if (depth > 0) (this.steady ? regime.draft : regime.catchUp).record(depth, ms);
+      if (depth > 0 && this.steady) {
+        // A candidates' regime starts a stale price again: taken long ago (on the tiny model at
+        // temperature 1, in the first generation's cold calls: 2.7 ms for a depth that costs 0.9),
+        // it would take many timings to forget, and a regime that drafts seldom takes few.
+        if (!regime.valued && regime.draft.age(depth) > FRESH) regime.draft.forget(depth);
+        regime.draft.record(depth, ms);
+      } else {
+        if (depth > 0) regime.catchUp.record(depth, ms);
+        this.tickDraft(regime);
+      }
+      // Its expected tokens rather than the committed ones: as calibrated as them on average, far
+      // less noisy, and they follow the draft's confidence at this step. Chances just started
+      // afresh are not calibrated yet: on the real tiny model a drafter whose drafts never paid
+      // then drafted some 80 steps on them, which kept the next probe 2500 steps away.
+      const tokens = regime.freshChances ? pathLength : this.predicted;
       if (this.pricedStep && this.steady) {
-        // Its expected tokens rather than the committed ones: as calibrated as them on average,
-        // far less noisy, and they follow the draft's confidence at this step. Chances just started
-        // afresh are not calibrated yet: on the real tiny model a drafter whose drafts never paid
-        // then drafted some 80 steps on them, which kept the next probe 2500 steps away.
-        const tokens = regime.freshChances ? pathLength : this.predicted;
         regime.recordDrafting(tokens, now - this.proposeStart + this.costs.overheadMs());
       }
+      // A probe of candidates (sampling generations) is judged by them too: at temperature 1 a
+      // sampled chain commits one token or two by chance, and a probe that lost by chance kept the
+      // next one 60 plain steps away. Trees sized by value keep the tokens committed: on the replay
+      // their expected tokens lengthened the plain runs (one seed of three 1.32× → 1.27×).
       if (regime.probing) {
         const plainMs = this.costs.plainMs();
-        if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - pathLength * plainMs;
+        const committed = regime.valued ? pathLength : tokens;
+        if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - committed * plainMs;
       }
       if (regime.valued) regime.chances.record(outcome);
+      else if (regime.prefixCaps) this.learnPrefixAcceptance(regime, outcome);
       else {
         regime.calibration.record(tree, pathLength - 1);
         this.learnMasses(regime, tree);
@@ -764,7 +810,7 @@ export class BudgetController implements Drafter {
   /** Picks this step's tree: sets `lastChoice` and `predicted`; returns the candidate, or -1 for plain. */
   private choose(regime: Regime): number {
     if (this.fixed) return this.pick(regime.full, false);
-    if (regime.drafted < START_STEPS) return this.pick(regime.start, false);
+    if (regime.drafted < regime.startSteps) return this.pick(regime.start, false);
     // Trees sized by value are drafted until one steady step of them is timed: their rate.
     if (regime.valued && regime.draftingSteps === 0) {
       this.rateValue(regime);
@@ -792,10 +838,10 @@ export class BudgetController implements Drafter {
       best >= 0 &&
       this.lastDrafted &&
       (!regime.draft.measured ||
-        (regime.measureNext && (regime.valued || regime.draft.observations(this.depths[best]) < TRUSTED)));
+        (regime.measureNext && (regime.valued || this.draftPriceWanted(regime, best, plainMs))));
     regime.measureNext = false;
     if (measure) return this.pick(best, true);
-    if (best < 0 || this.enteringRate(regime) <= plainRate) {
+    if (best < 0 || this.enteringRate(regime) <= this.leavingPlainRate(regime, plainMs)) {
       // Close to paying: try the best tree again soon. Far from it: the regime's far probe later
       // (the start tree until a tree is rated). Each
       // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins, and
@@ -859,6 +905,32 @@ export class BudgetController implements Drafter {
       if (up !== best) return this.pick(up, true);
     }
     return this.pick(best, false);
+  }
+
+  /**
+   * Counts a step that timed no steady drafting against a candidates' regime's draft prices
+   * ({@link SizedCost.tick}), so that they go stale in steps. Trees sized by value price drafting
+   * by the line through every depth's timings, which ages with no step count (on the replay,
+   * ageing them lengthened the plain runs).
+   */
+  private tickDraft(regime: Regime): void {
+    if (!regime.valued) regime.draft.tick();
+  }
+
+  /**
+   * Whether a probe of candidate `c` should draft one more step to time steady drafting: its
+   * depth has fewer than {@link TRUSTED} steady timings, or its price is stale (none within
+   * {@link FRESH} steps) and the tree would beat plain decoding were drafting free. A sampling
+   * generation that drafts seldom, one step after a run of plain steps at a time, times no steady
+   * drafting otherwise, and its price would stay what it was when last timed, however long ago;
+   * where even free drafting would not pay, the price cannot change the choice.
+   */
+  private draftPriceWanted(regime: Regime, c: number, plainMs: number): boolean {
+    const depth = this.depths[c];
+    if (regime.draft.observations(depth) < TRUSTED) return true;
+    if (regime.draft.age(depth) <= FRESH) return false;
+    const tokens = 1 + this.expectedAccepted(c);
+    return tokens * plainMs > this.costs.stepMs(0, this.nodes[c] + 1);
   }
 
   /**
@@ -938,6 +1010,24 @@ export class BudgetController implements Drafter {
     return tokensPerStep / (regime.bestMs + switching / runs);
   }
 
+  /**
+   * Plain decoding's rate as the way out of drafting, right after a drafted step: leaving costs
+   * the target's first plain call after a tree, and coming back the drafter's catch-up, both
+   * spread over the plain steps of a run that stays close to paying ({@link BudgetControllerOptions.probeEvery}),
+   * as {@link BudgetController.enteringRate} spreads them over the way in. Where drafting and plain
+   * steps are close, as with sampled chains at temperature 1 on the tiny model (drafting 9 % ahead),
+   * the rates' noise otherwise sent it back and forth, paying both each time: it decoded plainly
+   * on 40 % of the steps and ran 1.04–1.05× where drafting every step ran 1.09–1.11×. Otherwise,
+   * and for trees sized by value (whose rate follows each step's confidence, and which on the
+   * replay ran no faster for it), plain decoding's own rate.
+   */
+  private leavingPlainRate(regime: Regime, plainMs: number): number {
+    if (!this.lastDrafted || regime.best < 0 || regime.valued) return 1 / plainMs;
+    const dearer = regime.entering.mean;
+    const catchUp = dearer > 1 ? (dearer - 1) * regime.bestMs : 0;
+    return 1 / (plainMs + (catchUp + this.costs.leavingMs()) / this.probeEvery);
+  }
+
   /** Picks a plain step, predicted to take `plainMs`. */
   private pickPlain(plainMs: number): number {
     this.pricedStep = false;
@@ -954,7 +1044,7 @@ export class BudgetController implements Drafter {
     this.lastChoice.depth = this.depths[c];
     this.lastChoice.nodes = this.nodes[c];
     this.lastChoice.probe = probe;
-    this.pricedStep = regime.valued && regime.drafted >= START_STEPS && c === regime.full;
+    this.pricedStep = regime.valued && regime.drafted >= regime.startSteps && c === regime.full;
     if (this.pricedStep) {
       // Until the growth has priced its tree (`propose`), the drafted steps' averages.
       this.predicted = regime.draftingTokens || 1;
@@ -1001,6 +1091,33 @@ export class BudgetController implements Drafter {
       if (up < 0 || this.nodes[i] < this.nodes[up]) up = i;
     }
     return up < 0 ? c : up;
+  }
+
+  /**
+   * For a regime whose capped trees are prefixes ({@link Regime.prefixCaps}): the drafted tokens
+   * each candidate within this step's caps would have had accepted, its tree being the drafted
+   * tree's first nodes up to its caps. The accepted path counts while its nodes lie in that
+   * prefix: the verifier tries a node's children in the order they were drawn, so a path that
+   * leaves the prefix was one the smaller tree would have stopped before.
+   */
+  private learnPrefixAcceptance(regime: Regime, outcome: DraftOutcome): void {
+    const { tree, path, pathLength } = outcome;
+    const capDepth = this.lastChoice.depth;
+    const capNodes = this.lastChoice.nodes;
+    for (let c = 0; c < this.depths.length; c++) {
+      const depth = this.depths[c];
+      const nodes = this.nodes[c];
+      if (depth > capDepth || nodes > capNodes) continue;
+      let accepted = 0;
+      while (accepted + 1 < pathLength) {
+        const slot = path[accepted + 1];
+        if (slot > nodes || tree.depths[slot] > depth) break;
+        accepted++;
+      }
+      const seen = ++regime.acceptedSeen[c];
+      regime.accepted[c] += Math.max(DRAFTING_SMOOTHING, 1 / seen) * (accepted - regime.accepted[c]);
+      regime.known[c] = 1;
+    }
   }
 
   /**

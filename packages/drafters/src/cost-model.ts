@@ -55,6 +55,19 @@ export class SizedCost {
     return this.buckets[size].record(ms);
   }
 
+  /** Forgets the timings of `size`: its next one starts the average again. */
+  forget(size: number): void {
+    this.buckets[size]?.clear();
+  }
+
+  /**
+   * Counts a step that timed no size here, so that ages run in steps: a table timed only by some
+   * kinds of step (drafting, by steady drafted steps) sees its prices go stale while other steps run.
+   */
+  tick(): void {
+    this.observed++;
+  }
+
   /** Observations of other sizes since `size` was last observed (Infinity if never). */
   age(size: number): number {
     const b = this.buckets[size];

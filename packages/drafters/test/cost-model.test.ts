@@ -63,6 +63,20 @@ describe('step cost model', () => {
     expect(cost.at(11)).toBeCloseTo(40, 3);
   });
 
+  it('ages its sizes by the steps it is told of, and forgets a size to start its average again', () => {
+    const cost = new SizedCost(6, 0.1, 1);
+    for (let i = 0; i < 3; i++) cost.record(2, 9);
+    // Steps that timed nothing here (plain steps, for a drafting price) still age it.
+    for (let i = 0; i < 70; i++) cost.tick();
+    expect(cost.age(2)).toBe(70);
+    expect(cost.at(2)).toBe(9);
+    cost.forget(2);
+    expect(cost.observations(2)).toBe(0);
+    cost.record(2, 1.5);
+    expect(cost.at(2)).toBe(1.5);
+    expect(cost.age(2)).toBe(0);
+  });
+
   it('never prices a smaller size below its share of the smallest measured one', () => {
     const cost = new SizedCost(40, 0.1, 9);
     for (let i = 0; i < 5; i++) {

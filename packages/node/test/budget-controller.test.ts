@@ -161,15 +161,19 @@ describe('the budget controller on the real tiny model', () => {
     }
   }, 60_000);
 
-  it.each(['draft-lm', 'eagle2'] as const)(
-    '%s drafts top-k trees for sampling generations by default, sampled trees when asked, and top-k ones for greedy generations either way',
-    async (drafter) => {
+  it.each([
+    ['draft-lm', true],
+    ['eagle2', false],
+  ] as const)(
+    '%s draws sampled trees for sampling generations where its model covers the whole vocabulary (by default: %s), as asked otherwise, and top-k trees for greedy generations either way',
+    async (drafter, byDefault) => {
       const prompt = devPrompts(1)[0]!.prompt;
-      for (const draftSampling of [undefined, true]) {
+      for (const asked of [undefined, true, false]) {
+        const draftSampling = asked ?? byDefault;
         const generator = await loadTreespec(TINY, {
           drafter,
           tuningCache: false,
-          ...(draftSampling ? { draftSampling } : {}),
+          ...(asked === undefined ? {} : { draftSampling: asked }),
         });
         try {
           const kinds: Record<CandidateKind, number> = {
@@ -184,8 +188,8 @@ describe('the budget controller on the real tiny model', () => {
           const [drawn, other] = draftSampling
             ? (['sampled-distinct', 'deterministic'] as const)
             : (['deterministic', 'sampled-distinct'] as const);
-          expect(kinds[drawn], `draftSampling ${draftSampling}`).toBeGreaterThan(0);
-          expect(kinds[other], `draftSampling ${draftSampling}`).toBe(0);
+          expect(kinds[drawn], `draftSampling ${asked}`).toBeGreaterThan(0);
+          expect(kinds[other], `draftSampling ${asked}`).toBe(0);
           expect(kinds.sampled).toBe(0);
           kinds.deterministic = kinds['sampled-distinct'] = 0;
           await generator.generate(prompt, { maxTokens: 32, onStep: count });

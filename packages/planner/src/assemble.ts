@@ -32,7 +32,7 @@ import {
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree, startTree } from './budgets.js';
 import { DRAFTERS, type DrafterContext } from './drafter-table.js';
-import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
+import { MODEL_DRAFTERS, type ModelDrafterName, samplesByDefault } from './model-drafters.js';
 import type { Plan } from './plan.js';
 import { kvCacheLocation } from './provider-support.js';
 import { growthFor } from './tree-growth.js';
@@ -221,7 +221,9 @@ async function openModelDrafter(
   if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
   const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
   const samples =
-    plan.draftSampling && 'sampled' in entry && (!('canSample' in entry) || entry.canSample(model));
+    (plan.draftSampling ?? samplesByDefault(model)) &&
+    'sampled' in entry &&
+    (!('canSample' in entry) || entry.canSample(model));
   const sampled = samples ? sampledTreeGrowth(plan.givenTrees[entry.budget]) : null;
   const growths = sampled ? [growth, sampled] : [growth];
   const device =

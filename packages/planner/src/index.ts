@@ -20,7 +20,12 @@ export {
   type DrafterEntry,
   type DrafterName,
 } from './drafter-table.js';
-export { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
+export {
+  MODEL_DRAFTERS,
+  type ModelDrafterEntry,
+  type ModelDrafterName,
+  samplesByDefault,
+} from './model-drafters.js';
 export { type BundleOptions, HEAD_PROMPT_ROWS, type Plan, plan } from './plan.js';
 export {
   KV_CACHE_LOCATION,

@@ -82,10 +82,10 @@ export interface BundleOptions {
    * Draft LM, EAGLE-2 and EAGLE-3 heads (a head over a reduced draft vocabulary once its manifest
    * records the vocabulary's target ids): draw sampled draft trees for sampling generations
    * (lossless with min(1, p/q)), of their own shape (three draws at the root, a chain of six
-   * below the first) within `tree` / `draftTree` when those are given. Default false: at a fixed budget they commit more per step than
-   * top-k trees (temperature 1, tiny model: tau 2.13 against 1.56), but under the budget
-   * controller on the reference CPU they drafted on 16–28 % of the steps and ran at 0.90–0.93×
-   * plain decoding, against 0.98–0.99× with top-k trees (hybrid 1.00× against 1.07×).
+   * below the first) within `tree` / `draftTree` when those are given. Default: each drafter whose
+   * model drafts over the target's whole vocabulary (the draft LM, a head without a draft
+   * vocabulary) does, a head over a reduced draft vocabulary (FR-Spec, EAGLE-3) draws top-k trees
+   * (see `samplesByDefault`).
    */
   draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
@@ -150,8 +150,11 @@ export interface Plan {
   readonly budgetMode: BudgetMode;
   /** Stored step costs that seed the model drafters' controllers. */
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
-  /** Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling generations. */
-  readonly draftSampling: boolean;
+  /**
+   * Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling
+   * generations, as asked; undefined: each by its model (`samplesByDefault`).
+   */
+  readonly draftSampling: boolean | undefined;
   /** The caller's own tree options, by budget: they bound the sampled trees too, which otherwise keep their own shape. */
   readonly givenTrees: Partial<Budgets>;
   /** What the host should tell the user about this load (see {@link exactnessWarning}); printed, never thrown. */
@@ -249,7 +252,7 @@ export function plan(
     headPromptRows: requireInteger('headPromptRows', options.headPromptRows ?? HEAD_PROMPT_ROWS, 0),
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
-    draftSampling: options.draftSampling ?? false,
+    draftSampling: options.draftSampling,
     givenTrees: given,
     warnings: [exactnessWarning(target)].filter((w): w is string => w !== null),
   };

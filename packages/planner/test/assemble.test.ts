@@ -10,7 +10,7 @@ import {
 } from '@treespec/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { assemble, type OpenSession, type OutputPlacement, plan } from '../src/index.js';
+import { assemble, type OpenSession, type OutputPlacement, plan, preferModels } from '../src/index.js';
 import { MODEL_DRAFTERS } from '../src/model-drafters.js';
 import { devPrompts, openTinySession, tinyManifest, tinyTokenizer } from './tiny.js';
 
@@ -110,6 +110,36 @@ describe('sampled EAGLE trees at assembly', () => {
     });
     return kinds;
   }
+
+  it('are drawn by default where the draft model covers the whole vocabulary, not by an FR-Spec head', async () => {
+    const manifest = await tinyManifest();
+    for (const [options, kind] of [
+      [{ drafter: 'draft-lm' }, 'sampled-distinct'],
+      [{ drafter: 'eagle2' }, 'deterministic'],
+    ] as const) {
+      const generator = await assemble(
+        plan(manifest, { ...options, budget: 'fixed' }),
+        openTinySession,
+        await tinyTokenizer(),
+      );
+      try {
+        expect([...(await kindsAtTemperature1(generator))], options.drafter).toEqual([kind]);
+      } finally {
+        await generator.dispose();
+      }
+    }
+    // The whole-vocabulary EAGLE-2 head samples too.
+    const whole = plan(preferModels(manifest, ['eagle-head'], 'treespec.json'), {
+      drafter: 'eagle2',
+      budget: 'fixed',
+    });
+    const generator = await assemble(whole, openTinySession, await tinyTokenizer());
+    try {
+      expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled-distinct']);
+    } finally {
+      await generator.dispose();
+    }
+  });
 
   it('draw from the head’s logits when sampling', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2', budget: 'fixed', draftSampling: true });

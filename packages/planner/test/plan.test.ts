@@ -1,6 +1,6 @@
 import type { Manifest, ManifestModel } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
-import { type BundleOptions, DRAFTERS, HEAD_PROMPT_ROWS, plan } from '../src/index.js';
+import { type BundleOptions, DRAFTERS, HEAD_PROMPT_ROWS, plan, samplesByDefault } from '../src/index.js';
 import { tinyManifest } from './tiny.js';
 
 describe('plan', () => {
@@ -44,15 +44,22 @@ describe('plan', () => {
     expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
   });
 
-  it('under auto, starts the controllers from the fixed budgets; sampled draft trees only when asked for', async () => {
+  it('under auto, starts the controllers from the fixed budgets; sampled draft trees as asked, else by model', async () => {
     const manifest = await tinyManifest();
     const auto = plan(manifest, { drafters: ['draft-lm'] }, 'cpu');
     const fixed = plan(manifest, { drafters: ['draft-lm'], budget: 'fixed' }, 'cpu');
     expect(auto.startBudgets).toEqual(fixed.budgets);
     expect(auto.budgets.tree.depth).toBeGreaterThan(fixed.budgets.tree.depth as number);
-    expect(auto.draftSampling).toBe(false);
-    expect(fixed.draftSampling).toBe(false);
+    expect(auto.draftSampling).toBeUndefined();
+    expect(fixed.draftSampling).toBeUndefined();
     expect(plan(manifest, { draftSampling: true }).draftSampling).toBe(true);
+    expect(plan(manifest, { draftSampling: false }).draftSampling).toBe(false);
+    // Left unset: models over the whole vocabulary sample, heads over a draft vocabulary do not.
+    const byId = (id: string) => manifest.models.find((m) => m.id === id) as ManifestModel;
+    expect(samplesByDefault(byId('draft'))).toBe(true);
+    expect(samplesByDefault(byId('eagle-head'))).toBe(true);
+    expect(samplesByDefault(byId('eagle-head-context'))).toBe(false);
+    expect(samplesByDefault(byId('eagle3-head'))).toBe(false);
     const small = plan(manifest, { maxContext: 8 }, 'cpu');
     expect(small.startBudgets.tree.totalTokens).toBe(8);
   });
@@ -121,7 +128,7 @@ describe('plan', () => {
       /option "draftSampling" must be unset or false with the "eagle3-head" model of m\/treespec\.json: its draft vocabulary's target ids are not in the manifest/,
     );
     // Left to its default it keeps top-k trees; the full-vocabulary EAGLE-2 head can sample either way.
-    expect(plan(old, { drafter: 'eagle3' }).draftSampling).toBe(false);
+    expect(plan(old, { drafter: 'eagle3' }).draftSampling).toBeUndefined();
     expect(() => plan(old, { drafter: 'eagle2', draftSampling: true })).not.toThrow();
     expect(() => plan(manifest, { drafter: 'eagle3', draftSampling: true })).not.toThrow();
   });
