@@ -199,8 +199,6 @@ class Regime {
   readonly accepted: Float64Array;
   /** Per candidate, the trees that average has seen. */
   readonly acceptedSeen: Uint32Array;
-  /** Steps that draft the start tree before the controller chooses. */
-  readonly startSteps: number;
   drafted = 0;
   probedFull = false;
   sinceProbe = 0;
@@ -286,7 +284,6 @@ class Regime {
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
     this.prefixCaps = !part.growth.prunes;
-    this.startSteps = this.prefixCaps ? PREFIX_START_STEPS : START_STEPS;
     this.accepted = new Float64Array(candidates);
     this.acceptedSeen = new Uint32Array(candidates);
     this.plainLimit = 2 * probeEvery;
@@ -300,6 +297,11 @@ class Regime {
     this.draftingMs = new RobustAverage(DRAFTING_SMOOTHING);
     // A long run is no spike: a generation that drafts throughout is one run.
     this.runLength = new RobustAverage(smoothing, Number.POSITIVE_INFINITY);
+  }
+
+  /** Steps that draft the start tree before the controller chooses. */
+  get startSteps(): number {
+    return this.prefixCaps ? PREFIX_START_STEPS : START_STEPS;
   }
 
   /** Records a steady drafted step: its expected tokens and its ms. */
@@ -1004,10 +1006,18 @@ export class BudgetController implements Drafter {
     const tokensPerStep = regime.bestRate * regime.bestMs;
     const stepsLeft = this.tokensLeft / tokensPerStep;
     const runs = Math.min(Math.max(this.probeEvery, regime.runLength.mean || 0), stepsLeft);
+    return tokensPerStep / (regime.bestMs + this.switchingMs(regime, readsPrompt) / runs);
+  }
+
+  /**
+   * What a run of the best tree costs beyond its steps: the drafter's catch-up on its first tree
+   * (over the prompt when `readsPrompt`, else over the plain steps' rows), priced as that tree's
+   * measured excess over its price, and the target's dearer first plain call after the run.
+   */
+  private switchingMs(regime: Regime, readsPrompt: boolean): number {
     const dearer = (readsPrompt ? regime.starting : regime.entering).mean;
     const catchUp = dearer > 1 ? (dearer - 1) * regime.bestMs : 0;
-    const switching = catchUp + this.costs.leavingMs();
-    return tokensPerStep / (regime.bestMs + switching / runs);
+    return catchUp + this.costs.leavingMs();
   }
 
   /**
@@ -1023,9 +1033,7 @@ export class BudgetController implements Drafter {
    */
   private leavingPlainRate(regime: Regime, plainMs: number): number {
     if (!this.lastDrafted || regime.best < 0 || regime.valued) return 1 / plainMs;
-    const dearer = regime.entering.mean;
-    const catchUp = dearer > 1 ? (dearer - 1) * regime.bestMs : 0;
-    return 1 / (plainMs + (catchUp + this.costs.leavingMs()) / this.probeEvery);
+    return 1 / (plainMs + this.switchingMs(regime, false) / this.probeEvery);
   }
 
   /** Picks a plain step, predicted to take `plainMs`. */

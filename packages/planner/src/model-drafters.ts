@@ -58,9 +58,10 @@ function knowsDraftTokenIds(model: ManifestModel): boolean {
  * head without a draft vocabulary). Sampled trees commit more per step than top-k trees there, and
  * under the budget controller they ran faster on a 2-core Zen 2 CPU (temperature 1: draft LM
  * 1.00–1.04× plain decoding against 0.98–1.00× in alternating runs, the whole-vocabulary EAGLE-2
- * head 1.03× against 0.99×; 0.7: draft LM 1.12× against 1.05×). A head over a reduced draft vocabulary (FR-Spec, EAGLE-3) keeps
- * top-k trees: its sampled drafts can never be the target's samples outside the vocabulary, and the
- * tiny bundle's FR-Spec head ran 1.04× sampled against 1.08× top-k at 0.7 (1.00× against 0.98× at 1).
+ * head 1.03× against 0.99×; 0.7: draft LM 1.12× against 1.05×). A head over a reduced draft
+ * vocabulary (FR-Spec, EAGLE-3) keeps top-k trees: its sampled drafts can never be the target's
+ * samples outside the vocabulary, and the tiny bundle's FR-Spec head ran 1.04× sampled against
+ * 1.08× top-k at 0.7 (1.00× against 0.98× at 1).
  */
 export function samplesByDefault(model: ManifestModel): boolean {
   return model.draftVocab === undefined;
