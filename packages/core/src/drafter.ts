@@ -1,5 +1,6 @@
 import type { DraftTree } from './draft-tree.js';
 import type { ControllerStats } from './generation-stats.js';
+import type { FirstDraws } from './verifier.js';
 
 /**
  * What a drafter sees before each step. `tokens[0..length)` is the committed sequence; its last
@@ -57,6 +58,8 @@ export interface StepOutcome {
   readonly pathLength: number;
   /** The target's own token after the path. */
   readonly bonusToken: number;
+  /** The chances of a sampled tree's chain of first draws, where the verifier knows them. */
+  readonly firstDraws?: FirstDraws;
 }
 
 /** A step's outcome as a drafter sees it: {@link StepOutcome} under the name drafters use. */

@@ -69,4 +69,4 @@ export {
 export { rootToLeafPaths } from './tree-paths.js';
 export { requireInteger, requireNumber } from './validate.js';
 export type { Verifier, VerifyInput } from './verifier.js';
-export { VerifyResult } from './verifier.js';
+export { FirstDraws, VerifyResult } from './verifier.js';

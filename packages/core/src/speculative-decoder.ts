@@ -199,6 +199,7 @@ export class SpeculativeDecoder {
         path: result.path,
         pathLength: 0,
         bonusToken: 0,
+        firstDraws: result.firstDraws,
       };
       while (true) {
         if (signal?.aborted || cancel.cancelled) {
@@ -282,6 +283,7 @@ export class SpeculativeDecoder {
    */
   private accept(step: TargetStep, tokens: Int32Array, length: number, promptLength: number): number {
     const { target, tree, result, plan } = this;
+    result.firstDraws.count = 0;
     this.verifier.verify(
       {
         tree,

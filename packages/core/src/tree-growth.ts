@@ -73,6 +73,19 @@ export interface TreeGrowth {
    */
   capNext?(depth: number, nodes: number): void;
   /**
+   * Optional, for growths that never prune: whether a tree capped at `depth` depths and `nodes`
+   * draft nodes ({@link TreeGrowth.capNext}) keeps node `node` of the tree grown last. With
+   * {@link TreeGrowth.capCovers}, what a controller reads each smaller tree's acceptance off the
+   * drafted one with.
+   */
+  capKeeps?(node: number, depth: number, nodes: number): boolean;
+  /**
+   * Optional, for growths that never prune: whether the current caps keep every node that a tree
+   * capped at `depth` depths and `nodes` draft nodes keeps, so that such a tree is part of the
+   * trees grown now.
+   */
+  capCovers?(depth: number, nodes: number): boolean;
+  /**
    * Optional: sizes the trees begun from now on by their value (null: by the caps alone). Each
    * tree then grows another depth only while its best frontier node is expected to pay for the
    * draft call and the row it adds, and keeps, within the caps, the nodes whose calibrated chances
@@ -442,6 +455,12 @@ export class DynamicTreeGrowth extends GrowthNodes implements TreeGrowth {
  * A fixed tree shape, given as paths of child ranks from the root (EAGLE-1 / Medusa style):
  * `[[0], [1], [0, 0]]` is the root's best and second-best child plus the best child of the best.
  * Every prefix of a path is part of the shape too (added when missing).
+ *
+ * The order the paths are listed in is the order a cap keeps the nodes ({@link StaticTreeShape.byCapOrder}):
+ * each path's nodes from the root, a node after its parent and its earlier siblings. A cap of
+ * `n` nodes keeps the first `n`, so list first the nodes most likely to be accepted: for sampled
+ * trees, where a second draw at a node is accepted far less often than the first draw's own child,
+ * the deep chain of first draws.
  */
 export class StaticTreeShape {
   /** Parent of each shape node (-1 for the root), in breadth-first order, siblings by rank. */
@@ -458,6 +477,16 @@ export class StaticTreeShape {
   readonly maxChildren: number;
   /** Shape node of child `rank` of node `p` at `p * maxChildren + rank`, or -1. */
   readonly childTable: Int32Array;
+  /** The draft nodes (root excluded) in the order a cap keeps them. */
+  readonly byCapOrder: Int32Array;
+  /** Deepest node's depth. */
+  readonly maxDepth: number;
+  /**
+   * Position (1-based) of shape node `s` in {@link StaticTreeShape.byCapOrder} among the nodes no
+   * deeper than `d`, at `d * size + s`, for `d` up to {@link StaticTreeShape.maxDepth}; 0 for a node
+   * deeper than `d` (and the root).
+   */
+  private readonly capRanks: Int32Array;
 
   constructor(paths: readonly (readonly number[])[]) {
     if (paths.length === 0) throw new OptionError('paths', paths, 'at least one path of child ranks');
@@ -494,14 +523,56 @@ export class StaticTreeShape {
     for (let i = 1; i < this.size; i++) {
       this.childTable[this.parents[i] * this.maxChildren + this.ranks[i]] = i;
     }
+    this.maxDepth = Math.max(...this.depths);
+    this.byCapOrder = this.capOrder(
+      paths.map((path) => path.map((_, len) => indexOf.get(path.slice(0, len + 1).join(',')) as number)),
+    );
+    this.capRanks = new Int32Array((this.maxDepth + 1) * this.size);
+    for (let d = 1; d <= this.maxDepth; d++) {
+      let rank = 0;
+      for (const node of this.byCapOrder)
+        if (this.depths[node] <= d) this.capRanks[d * this.size + node] = ++rank;
+    }
+  }
+
+  /**
+   * Whether a tree capped at `depth` depths and `nodes` draft nodes keeps shape node `node`: it is
+   * no deeper, and among the first `nodes` of {@link StaticTreeShape.byCapOrder} no deeper.
+   */
+  capKeeps(node: number, depth: number, nodes: number): boolean {
+    const rank = this.capRanks[Math.min(depth, this.maxDepth) * this.size + node];
+    return rank > 0 && rank <= nodes;
+  }
+
+  /**
+   * The draft nodes in cap order: the paths' nodes as listed (`listed`: each path's shape nodes
+   * from the root), each after its parent and its earlier siblings in the shape.
+   */
+  private capOrder(listed: readonly (readonly number[])[]): Int32Array {
+    const order = new Int32Array(this.size - 1);
+    const placed = new Uint8Array(this.size);
+    placed[0] = 1;
+    let count = 0;
+    const place = (node: number): void => {
+      if (placed[node]) return;
+      place(this.parents[node]);
+      for (let rank = 0; rank < this.ranks[node]; rank++) {
+        const sibling = this.childTable[this.parents[node] * this.maxChildren + rank];
+        if (sibling >= 0) place(sibling);
+      }
+      placed[node] = 1;
+      order[count++] = node;
+    };
+    for (const path of listed) for (const node of path) place(node);
+    return order;
   }
 
   /**
    * The part of this shape a budget in EAGLE's terms allows: draft nodes at most `depth + 1`
    * levels deep, a node's first `topK` children, children under at most `frontier` nodes of each
-   * level (the first in breadth-first order), and the first `totalTokens - 1` draft nodes in
-   * breadth-first order, siblings by rank. What the options leave out does not limit it; the
-   * result is connected.
+   * level (the first in cap order), and the first `totalTokens - 1` draft nodes in cap order
+   * ({@link StaticTreeShape.byCapOrder}, which the result keeps). What the options leave out does
+   * not limit it; the result is connected.
    * @throws OptionError for a limit out of range (as {@link DynamicTreeGrowth} checks them), or
    * limits that keep no node of the shape (a shape without a first child under `topK` ranks).
    */
@@ -516,7 +587,8 @@ export class StaticTreeShape {
     kept[0] = 0;
     const expanded = new Int32Array(Math.max(...this.depths) + 1);
     const expanding = new Uint8Array(this.size);
-    for (let i = 1; i < this.size && paths.length <= nodes; i++) {
+    for (let k = 0; k < this.byCapOrder.length && paths.length <= nodes; k++) {
+      const i = this.byCapOrder[k]!;
       const parent = this.parents[i]!;
       if (kept[parent]! < 0 || this.depths[i]! > levels || this.ranks[i]! >= children) continue;
       if (!expanding[parent]) {
@@ -561,12 +633,16 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   private frontierDepth = 0;
   private depthCap: number;
   private nodeCap: number;
+  /** Per shape node, 1 where the current caps keep it. */
+  private readonly kept: Uint8Array;
+  /** Per shape node, the child ranks the current caps keep (its highest kept rank + 1). */
+  private readonly keptChildren: Int32Array;
 
   constructor(shape: StaticTreeShape) {
     super(shape.size);
     this.shape = shape;
     this.maxTreeSize = shape.size;
-    this.maxDepth = Math.max(...shape.depths);
+    this.maxDepth = shape.maxDepth;
     const perDepth = new Int32Array(this.maxDepth + 1);
     for (let i = 0; i < shape.size; i++) {
       if (shape.childrenWanted[i] > 0) perDepth[shape.depths[i]]++;
@@ -575,18 +651,52 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.maxChildren = shape.maxChildren;
     this.shapeNode = new Int32Array(shape.size);
     this.offered = new Int32Array(shape.size);
+    this.kept = new Uint8Array(shape.size);
+    this.keptChildren = new Int32Array(shape.size);
     this.depthCap = this.maxDepth;
     this.nodeCap = shape.size - 1;
+    this.keepWithinCaps();
   }
 
   /**
-   * Caps later trees at `depth` depths and the first `nodes` shape nodes in breadth-first order
-   * (a connected subtree, every node keeping its first children by rank). The cap is fixed before
-   * any token is drafted, so sampled children stay unbiased draws.
+   * Caps later trees at `depth` depths and `nodes` draft nodes: the first `nodes` shape nodes no
+   * deeper than `depth` in the shape's cap order ({@link StaticTreeShape.byCapOrder}), a connected
+   * subtree in which every node keeps its first children by rank. The cap is fixed before any
+   * token is drafted, so sampled children stay unbiased draws.
    */
   capNext(depth: number, nodes: number): void {
     this.depthCap = Math.max(1, Math.min(this.maxDepth, Math.floor(depth)));
     this.nodeCap = Math.max(1, Math.min(this.shape.size - 1, Math.floor(nodes)));
+    this.keepWithinCaps();
+  }
+
+  /** Whether a tree capped at `depth` depths and `nodes` draft nodes keeps node `node` of the tree grown last. */
+  capKeeps(node: number, depth: number, nodes: number): boolean {
+    return this.shape.capKeeps(this.shapeNode[node], depth, nodes);
+  }
+
+  /** Whether every node a tree capped at `depth` depths and `nodes` draft nodes keeps is within the current caps. */
+  capCovers(depth: number, nodes: number): boolean {
+    const { shape } = this;
+    for (const node of shape.byCapOrder) {
+      if (!shape.capKeeps(node, depth, nodes)) continue;
+      if (!this.kept[node]) return false;
+    }
+    return true;
+  }
+
+  /** Marks the shape nodes the current caps keep, and each node's kept children. */
+  private keepWithinCaps(): void {
+    const { shape, kept, keptChildren } = this;
+    kept.fill(0);
+    keptChildren.fill(0);
+    kept[0] = 1;
+    for (const node of shape.byCapOrder) {
+      if (!shape.capKeeps(node, this.depthCap, this.nodeCap)) continue;
+      kept[node] = 1;
+      const parent = shape.parents[node];
+      keptChildren[parent] = Math.max(keptChildren[parent], shape.ranks[node] + 1);
+    }
   }
 
   begin(rootToken: number): void {
@@ -597,7 +707,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   }
 
   nextFrontier(out: Int32Array): number {
-    if (this.frontierDepth >= this.depthCap || this.generated > this.nodeCap) return 0;
+    if (this.frontierDepth >= this.depthCap) return 0;
     let count = 0;
     for (let id = 0; id < this.generated; id++) {
       if (this.depth[id] === this.frontierDepth && this.childrenWanted(id) > 0) out[count++] = id;
@@ -607,7 +717,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   }
 
   childrenWanted(node: number): number {
-    return this.shape.childrenWanted[this.shapeNode[node]];
+    return this.keptChildren[this.shapeNode[node]];
   }
 
   addChild(parent: number, token: number, logProb: number): number {
@@ -616,7 +726,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     const parentShape = this.shapeNode[parent];
     const target =
       rank < this.shape.maxChildren ? this.shape.childTable[parentShape * this.shape.maxChildren + rank] : -1;
-    if (target < 0 || this.generated > this.nodeCap) return -1;
+    if (target < 0 || !this.kept[target]) return -1;
     const id = this.pushNode(parent, token, logProb);
     this.shapeNode[id] = target;
     this.offered[id] = 0;

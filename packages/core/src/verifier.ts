@@ -31,6 +31,26 @@ export interface VerifyInput {
   readonly promptLength: number;
 }
 
+/**
+ * What a verifier knows of a sampled tree's chain of first draws (the root's first child, its
+ * first child, …) beyond which of them it accepted: for the draw at depth `k + 1` (k < `count`),
+ * `ratios[k]` is the chance the target accepts it once its parent is reached, min(1, p/q) of the
+ * drawn token, and `overlaps[k]` the chance it would accept a draw from its parent's q,
+ * Σ min(p, q). A budget controller learns a sampled tree's acceptance from these expectations
+ * rather than from the one path the draws took, which varies far more from step to step.
+ */
+export class FirstDraws {
+  /** Draws known; 0 when the verifier knows none (a top-k tree, or a tree verified on logits). */
+  count = 0;
+  readonly ratios: Float32Array;
+  readonly overlaps: Float32Array;
+
+  constructor(capacity: number) {
+    this.ratios = new Float32Array(capacity);
+    this.overlaps = new Float32Array(capacity);
+  }
+}
+
 /** Where a verifier writes its decision; allocated once, reused every step. */
 export class VerifyResult {
   /** Accepted tree slots, root first. */
@@ -39,9 +59,12 @@ export class VerifyResult {
   pathLength = 1;
   /** The token the target itself chose after the last accepted node. */
   bonusToken = -1;
+  /** The chances of the tree's chain of first draws, where the verifier knows them. */
+  readonly firstDraws: FirstDraws;
 
   constructor(capacity: number) {
     this.path = new Int32Array(capacity);
+    this.firstDraws = new FirstDraws(capacity);
   }
 }
 

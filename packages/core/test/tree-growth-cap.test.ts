@@ -66,7 +66,9 @@ describe('per-step caps on tree growth', () => {
     );
   });
 
-  it('caps a static shape to its first nodes breadth first, keeping node ids equal to tree indices', () => {
+  it('caps a static shape to its first nodes in the order its paths are listed, keeping node ids equal to tree indices', () => {
+    // Cap order: (0), (0,0), (0,0,0), (0,1), (1), (1,0), (1,1); breadth first the ids are
+    // 1 = (0), 2 = (1), 3 = (0,0), 4 = (0,1), 5 = (1,0), 6 = (1,1), 7 = (0,0,0).
     const shape = new StaticTreeShape([
       [0, 0, 0],
       [0, 1],
@@ -75,14 +77,32 @@ describe('per-step caps on tree growth', () => {
     ]);
     const growth = new StaticTreeGrowth(shape);
     expect(grow(growth).size).toBe(shape.size);
+    const pathsOf = (tree: DraftTree) =>
+      Array.from({ length: tree.size - 1 }, (_, k) => {
+        const ranks: number[] = [];
+        for (let n = k + 1; n > 0; n = tree.parents[n]) ranks.unshift(tree.tokens[n] % 10);
+        return ranks.join('');
+      });
+    growth.capNext(2, 2);
+    expect(pathsOf(grow(growth))).toEqual(['0', '00']);
     growth.capNext(2, 3);
     const capped = grow(growth);
-    expect(capped.size).toBe(4);
-    expect(Array.from(capped.parents.subarray(0, 4))).toEqual(Array.from(shape.parents.subarray(0, 4)));
-    expect(capped.maxDepth()).toBe(2);
+    expect(pathsOf(capped)).toEqual(['0', '00', '01']);
+    expect(isConnected(capped)).toBe(true);
+    // Its node 2 is (0,0) and node 3 is (0,1): a cap of (2, 2) keeps the first, not the second.
+    expect(growth.capKeeps(2, 2, 3)).toBe(true);
+    expect(growth.capKeeps(3, 2, 3)).toBe(true);
+    expect(growth.capKeeps(2, 2, 2)).toBe(true);
+    expect(growth.capKeeps(3, 2, 2)).toBe(false);
+    // Under (2, 3) every node of (2, 2) and (1, 1) is grown; the second draw at the root of (1, 2) is not.
+    expect(growth.capCovers(2, 2)).toBe(true);
+    expect(growth.capCovers(1, 1)).toBe(true);
+    expect(growth.capCovers(1, 2)).toBe(false);
     growth.capNext(1, 100);
     const shallow = grow(growth);
     expect(shallow.maxDepth()).toBe(1);
     expect(shallow.size).toBe(3);
+    growth.capNext(3, 5);
+    expect(pathsOf(grow(growth))).toEqual(['0', '1', '00', '01', '000']);
   });
 });

@@ -202,7 +202,8 @@ describe('static trees', () => {
         return path.join('');
       });
     expect(paths(shape.within({}))).toEqual(paths(shape));
-    expect(paths(shape.within({ totalTokens: 3 }))).toEqual(['0', '1']);
+    // Nodes are cut in cap order: the deep chain of first draws before the second draws.
+    expect(paths(shape.within({ totalTokens: 3 }))).toEqual(['0', '00']);
     expect(paths(shape.within({ depth: 0 }))).toEqual(['0', '1', '2']);
     expect(paths(shape.within({ topK: 1 }))).toEqual(['0', '00', '000', '0000', '00000', '000000']);
     expect(paths(shape.within({ topK: 1, depth: 1, totalTokens: 8 }))).toEqual(['0', '00']);
@@ -216,7 +217,8 @@ describe('static trees', () => {
       '000',
       '0000',
     ]);
-    expect(paths(shape.within({ topK: 2, totalTokens: 6 }))).toEqual(['0', '1', '00', '01', '10']);
+    expect(paths(shape.within({ topK: 2, totalTokens: 6 }))).toEqual(['0', '00', '000', '0000', '00000']);
+    expect(paths(shape.within({ topK: 2, depth: 1, totalTokens: 5 }))).toEqual(['0', '1', '00', '01']);
     expect(() => shape.within({ totalTokens: 1 })).toThrow(/totalTokens/);
     expect(() => shape.within({ depth: -1 })).toThrow(/depth/);
     expect(() => new StaticTreeShape([[1]]).within({ topK: 1 })).toThrow(/no child below rank 1/);

@@ -186,13 +186,14 @@ class Regime {
   readonly mass: Float64Array;
   readonly known: Uint8Array;
   /**
-   * Whether its drafter's capped trees are breadth-first prefixes of its uncapped ones (a growth
-   * that never prunes: node ids are tree indices in the order drawn, as sampled trees need). Each
-   * candidate's acceptance is then read off every drafted tree that holds it ({@link Regime.accepted})
-   * rather than from the drafter's probabilities: a sampled node's probability is that of a token
-   * drawn at random, which says little about whether the target accepts it. At temperature 1 on
-   * the tiny model the probabilities priced a sampled one-token chain at 0.08–0.15 accepted tokens
-   * where it accepted 0.5, and the controller decoded plainly three steps in four.
+   * Whether its drafter's growth never prunes and tells which nodes a smaller cap keeps
+   * ({@link TreeGrowth.capKeeps}, {@link TreeGrowth.capCovers}; sampled trees, whose node ids are
+   * tree indices in the order drawn). Each candidate's acceptance is then read off every drafted
+   * tree that holds it ({@link Regime.accepted}) rather than from the drafter's probabilities: a
+   * sampled node's probability is that of a token drawn at random, which says little about whether
+   * the target accepts it. At temperature 1 on the tiny model the probabilities priced a sampled
+   * one-token chain at 0.08–0.15 accepted tokens where it accepted 0.5, and the controller decoded
+   * plainly three steps in four.
    */
   readonly prefixCaps: boolean;
   /** Per candidate, the moving average of the drafted tokens its prefix of each tree accepted. */
@@ -283,7 +284,8 @@ class Regime {
     this.catchUp = draftCost(maxDepth, smoothing);
     this.mass = new Float64Array(candidates * (maxDepth + 1));
     this.known = new Uint8Array(candidates);
-    this.prefixCaps = !part.growth.prunes;
+    const { growth } = part;
+    this.prefixCaps = !growth.prunes && growth.capKeeps !== undefined && growth.capCovers !== undefined;
     this.accepted = new Float64Array(candidates);
     this.acceptedSeen = new Uint32Array(candidates);
     this.plainLimit = 2 * probeEvery;
@@ -456,6 +458,9 @@ export class BudgetController implements Drafter {
   /** Prices by tree size and by draft depth, filled when the candidates are rated. */
   private readonly verifyPrices: Float64Array;
   private readonly draftPrices: Float64Array;
+  /** A sampled tree's chain of first draws, and the chance of reaching each ({@link BudgetController.learnPrefixAcceptance}). */
+  private readonly firstDrawNodes: Int32Array;
+  private readonly firstDrawReach: Float64Array;
   private proposeStart = 0;
   private proposeEnd = 0;
   private lastObserveEnd = Number.NaN;
@@ -575,6 +580,8 @@ export class BudgetController implements Drafter {
     this.scratch = new Float64Array(this.maxDepth + 1);
     this.verifyPrices = new Float64Array(this.maxTreeSize + 1);
     this.draftPrices = new Float64Array(this.maxDepth + 1);
+    this.firstDrawNodes = new Int32Array(this.maxTreeSize);
+    this.firstDrawReach = new Float64Array(this.maxTreeSize);
     const verifyPrices = this.verifyPrices;
     const draftPrices = this.draftPrices;
     const costs = this.costs;
@@ -745,21 +752,25 @@ export class BudgetController implements Drafter {
       // afresh are not calibrated yet: on the real tiny model a drafter whose drafts never paid
       // then drafted some 80 steps on them, which kept the next probe 2500 steps away.
       const tokens = regime.freshChances ? pathLength : this.predicted;
+      const expected = regime.prefixCaps ? this.learnPrefixAcceptance(regime, outcome) : Number.NaN;
       if (this.pricedStep && this.steady) {
         regime.recordDrafting(tokens, now - this.proposeStart + this.costs.overheadMs());
       }
-      // A probe of candidates (sampling generations) is judged by them too: at temperature 1 a
-      // sampled chain commits one token or two by chance, and a probe that lost by chance kept the
-      // next one 60 plain steps away. Trees sized by value keep the tokens committed: on the replay
-      // their expected tokens lengthened the plain runs (one seed of three 1.32× → 1.27×).
+      // A probe of candidates (sampling generations) is judged by expected tokens too: at
+      // temperature 1 a sampled chain commits one token or two by chance, and a probe that lost by
+      // chance kept the next one 60 plain steps away. Where the verifier knows the chances of the
+      // tree's draws, by what this tree was expected to commit: the prediction made before the
+      // step lies below plain decoding's whenever a probe starts, so judged by it every probe of a
+      // close tree lost, and the plain runs grew to hundreds of steps. Trees sized by value keep
+      // the tokens committed: on the replay their expected tokens lengthened the plain runs (one
+      // seed of three 1.32× → 1.27×).
       if (regime.probing) {
         const plainMs = this.costs.plainMs();
-        const committed = regime.valued ? pathLength : tokens;
+        const committed = regime.valued ? pathLength : Number.isNaN(expected) ? tokens : 1 + expected;
         if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - committed * plainMs;
       }
       if (regime.valued) regime.chances.record(outcome);
-      else if (regime.prefixCaps) this.learnPrefixAcceptance(regime, outcome);
-      else {
+      else if (!regime.prefixCaps) {
         regime.calibration.record(tree, pathLength - 1);
         this.learnMasses(regime, tree);
       }
@@ -1102,30 +1113,53 @@ export class BudgetController implements Drafter {
   }
 
   /**
-   * For a regime whose capped trees are prefixes ({@link Regime.prefixCaps}): the drafted tokens
-   * each candidate within this step's caps would have had accepted, its tree being the drafted
-   * tree's first nodes up to its caps. The accepted path counts while its nodes lie in that
-   * prefix: the verifier tries a node's children in the order they were drawn, so a path that
-   * leaves the prefix was one the smaller tree would have stopped before.
+   * For a regime whose caps keep known parts of its trees ({@link Regime.prefixCaps}): the drafted
+   * tokens each candidate held by this step's tree is expected to have had accepted, its tree being
+   * the drafted tree's nodes that its caps keep. The accepted path counts while its nodes are among
+   * them: the verifier tries a node's children in the order they were drawn, and a cap keeps a
+   * node's first draws, so a path that leaves them was one the smaller tree would have stopped
+   * before. Where the verifier knows the chances of the chain of first draws
+   * ({@link DraftOutcome.firstDraws}), each of those nodes counts as the chance of reaching it
+   * (the ratios of the draws above it times its own overlap) instead of as whether the path did:
+   * the same expectation, from far less noise. At temperature 1 on the tiny model a one-token
+   * chain's accepted draws vary by ±0.5 a step about a mean near 0.45, and the moving average
+   * crossed the break-even with plain decoding often enough to keep some generations plain.
+   * Returns the drafted tree's own expected accepted tokens so counted, or NaN where the verifier
+   * knew no chances.
    */
-  private learnPrefixAcceptance(regime: Regime, outcome: DraftOutcome): void {
-    const { tree, path, pathLength } = outcome;
-    const capDepth = this.lastChoice.depth;
-    const capNodes = this.lastChoice.nodes;
+  private learnPrefixAcceptance(regime: Regime, outcome: DraftOutcome): number {
+    const { tree, path, pathLength, firstDraws } = outcome;
+    const growth = regime.part.growth as Required<Pick<TreeGrowth, 'capKeeps' | 'capCovers'>>;
+    const chain = this.firstDrawNodes;
+    const reach = this.firstDrawReach;
+    let known = 0;
+    if (firstDraws !== undefined && firstDraws.count > 0) {
+      let ancestors = 1;
+      for (let child = tree.firstChild(0); child >= 0 && known < firstDraws.count; known++) {
+        chain[known] = child;
+        reach[known] = ancestors * firstDraws.overlaps[known];
+        ancestors *= firstDraws.ratios[known];
+        child = tree.firstChild(child);
+      }
+    }
     for (let c = 0; c < this.depths.length; c++) {
       const depth = this.depths[c];
       const nodes = this.nodes[c];
-      if (depth > capDepth || nodes > capNodes) continue;
+      if (!growth.capCovers(depth, nodes)) continue;
       let accepted = 0;
-      while (accepted + 1 < pathLength) {
-        const slot = path[accepted + 1];
-        if (slot > nodes || tree.depths[slot] > depth) break;
-        accepted++;
+      for (let j = 0; j < known && growth.capKeeps(chain[j], depth, nodes); j++) accepted += reach[j];
+      for (let k = 1; k < pathLength && growth.capKeeps(path[k], depth, nodes); k++) {
+        if (!(k <= known && path[k] === chain[k - 1])) accepted++;
       }
       const seen = ++regime.acceptedSeen[c];
       regime.accepted[c] += Math.max(DRAFTING_SMOOTHING, 1 / seen) * (accepted - regime.accepted[c]);
       regime.known[c] = 1;
     }
+    if (known === 0) return Number.NaN;
+    let expected = 0;
+    for (let j = 0; j < known; j++) expected += reach[j];
+    for (let k = 1; k < pathLength; k++) if (!(k <= known && path[k] === chain[k - 1])) expected++;
+    return expected;
   }
 
   /**

@@ -5,6 +5,9 @@ import {
   SpeculativeDecoder,
   StaticTreeGrowth,
   StaticTreeShape,
+  type Verifier,
+  type VerifyInput,
+  type VerifyResult,
 } from '@treespec/core';
 import { referenceGreedy, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { GreedyVerifier } from '@treespec/sampling';
@@ -73,7 +76,7 @@ function candidate(controller: BudgetController, depth: number, nodes: number): 
   return c;
 }
 
-describe('a budget controller over trees capped as breadth-first prefixes (sampled trees)', () => {
+describe('a budget controller over trees capped in their cap order (sampled trees)', () => {
   it("reads each candidate's acceptance off the drafted trees' prefixes", async () => {
     // Breadth first: 1 = (0), 2 = (1), 3 = (2), 4 = (0,0), 5 = (1,0). The target takes the second
     // draw at the root and the first below it: the path is [root, 2, 5].
@@ -88,12 +91,15 @@ describe('a budget controller over trees capped as breadth-first prefixes (sampl
     const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
     const result = await decoder.generate(PROMPT, { maxTokens: 60 });
     expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, PROMPT, { maxTokens: 60 })));
-    // One draw at the root misses; two or three take one token; the whole tree two. A tree that
-    // keeps (0,0) but not (1,0) takes one: the path leaves it after the second draw.
+    // Cap order: (0), (0,0), (1), (1,0), (2). One draw at the root misses; two or three take one
+    // token; the chain (0), (0,0) none; (0), (0,0), (1) one, the path leaving it after the second
+    // draw; with (1,0), two.
     expect(controller.expectedAccepted(candidate(controller, 1, 1))).toBe(0);
     expect(controller.expectedAccepted(candidate(controller, 1, 2))).toBe(1);
     expect(controller.expectedAccepted(candidate(controller, 1, 3))).toBe(1);
-    expect(controller.expectedAccepted(candidate(controller, 2, 4))).toBe(1);
+    expect(controller.expectedAccepted(candidate(controller, 2, 2))).toBe(0);
+    expect(controller.expectedAccepted(candidate(controller, 2, 3))).toBe(1);
+    expect(controller.expectedAccepted(candidate(controller, 2, 4))).toBe(2);
     expect(controller.expectedAccepted(candidate(controller, 2, 5))).toBe(2);
   });
 
@@ -135,5 +141,36 @@ describe('a budget controller over trees capped as breadth-first prefixes (sampl
     expect(drafted.slice(0, 200)).toContain(false);
     const late = drafted.slice(drafted.length / 2);
     expect(late.filter((d) => d).length).toBeGreaterThan(0.9 * late.length);
+  });
+
+  it("counts the chain of first draws by the verifier's chances of reaching each, not by the path taken", async () => {
+    // A chain of two the target never accepts (every draft is a wrong token), verified by a
+    // verifier that reports chances: each first draw accepted with 0.5 once reached, overlaps of
+    // 0.6 at the root and 0.4 below. Expected accepted: one draw 0.6, two 0.6 + 0.5 × 0.4 = 0.8.
+    const growth = new StaticTreeGrowth(StaticTreeShape.chain(2));
+    const clock = new Clock();
+    const target = new ClockedTarget(new ToyTarget(model), clock, { verify: (n) => 10 + n, draftCall: 1 });
+    const drafter = new RankedDrafter(growth, () => 1);
+    const greedy = new GreedyVerifier();
+    const verifier: Verifier = {
+      name: 'chances',
+      verify(input: VerifyInput, result: VerifyResult) {
+        greedy.verify(input, result);
+        result.firstDraws.count = 2;
+        result.firstDraws.ratios.set([0.5, 0.5]);
+        result.firstDraws.overlaps.set([0.6, 0.4]);
+      },
+      reset: () => greedy.reset(),
+    };
+    const controller = new BudgetController(
+      { drafter: new ClockedDrafter(drafter, target), growth },
+      { clock: clock.read, fixed: true },
+    );
+    const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
+    const result = await decoder.generate(PROMPT, { maxTokens: 40 });
+    expect(Array.from(result.tokens)).toEqual(Array.from(referenceGreedy(model, PROMPT, { maxTokens: 40 })));
+    expect(result.stats.tau).toBe(1);
+    expect(controller.expectedAccepted(candidate(controller, 1, 1))).toBeCloseTo(0.6, 6);
+    expect(controller.expectedAccepted(candidate(controller, 2, 2))).toBeCloseTo(0.8, 6);
   });
 });

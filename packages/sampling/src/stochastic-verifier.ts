@@ -1,6 +1,7 @@
 import {
   ContractError,
   type DraftTree,
+  type FirstDraws,
   OptionError,
   type Verifier,
   type VerifyInput,
@@ -212,6 +213,7 @@ export class StochasticVerifier implements Verifier {
       node = next;
     }
     result.pathLength = length;
+    firstDrawChances(tree, vocabSize, q, weights, masses, result.firstDraws);
   }
 
   /** The draft distribution rows of a tree drawn from one, checked to cover every node. */
@@ -272,4 +274,32 @@ export class StochasticVerifier implements Verifier {
     }
     return -1;
   }
+}
+
+/**
+ * The chances of `tree`'s chain of first draws (the root's first child, its first child, …) on
+ * the rows' softmax weights: each draw's min(1, p/q) and its parent row's Σ min(p, q), where p
+ * is the row's weights over their mass and q the distribution the draw came from (its first
+ * draw, so q whole).
+ */
+function firstDrawChances(
+  tree: DraftTree,
+  vocabSize: number,
+  q: Float32Array,
+  weights: Float32Array,
+  masses: Float32Array,
+  out: FirstDraws,
+): void {
+  let count = 0;
+  for (let node = 0, child = tree.firstChild(0); child >= 0; node = child, child = tree.firstChild(child)) {
+    const row = node * vocabSize;
+    const inverseMass = 1 / masses[node]!;
+    const token = tree.tokens[child]!;
+    out.ratios[count] = Math.min(1, (weights[row + token]! * inverseMass) / q[row + token]!);
+    let overlap = 0;
+    for (let i = 0; i < vocabSize; i++) overlap += Math.min(weights[row + i]! * inverseMass, q[row + i]!);
+    out.overlaps[count] = overlap;
+    count++;
+  }
+  out.count = count;
 }
