@@ -75,6 +75,12 @@ export interface BudgetControllerOptions {
    */
   sampling?: ControlledDrafter;
   /**
+   * With `sampling`: the temperature from which sampling generations draft with it; below it they
+   * draft with the greedy generations' drafter (its top-k trees), each way learnt apart. Default 0:
+   * every sampling generation drafts with `sampling`.
+   */
+  samplingFrom?: number;
+  /**
    * Always draft the full capacity (a fixed budget): the controller then only measures costs and
    * picks the drafter for greedy or sampling generations. Default false.
    */
@@ -433,6 +439,9 @@ export class BudgetController implements Drafter {
   readonly lastChoice = { depth: 0, nodes: 0, probe: false };
   private readonly greedy: Regime;
   private readonly sampled: Regime;
+  /** Sampling generations below {@link BudgetControllerOptions.samplingFrom}: the greedy drafter's trees. */
+  private readonly sampledTopK: Regime;
+  private readonly samplingFrom: number;
   private active: Regime;
   private readonly clock: () => number;
   private readonly backlog = new FeatureBacklog();
@@ -558,19 +567,25 @@ export class BudgetController implements Drafter {
       !this.fixed && (options.valueTrees ?? true),
       probeShare,
     );
-    this.sampled = new Regime(
-      options.sampling ?? part,
-      options.sampling ? draftCost(this.maxDepth, this.smoothing) : greedyDraft,
-      depths.length,
-      this.maxDepth,
-      this.smoothing,
-      this.probeEvery,
-      'best',
-      false,
-      probeShare,
-    );
+    const samplingRegime = (part: ControlledDrafter, draft: SizedCost) =>
+      new Regime(
+        part,
+        draft,
+        depths.length,
+        this.maxDepth,
+        this.smoothing,
+        this.probeEvery,
+        'best',
+        false,
+        probeShare,
+      );
+    this.sampledTopK = samplingRegime(part, greedyDraft);
+    this.sampled = options.sampling
+      ? samplingRegime(options.sampling, draftCost(this.maxDepth, this.smoothing))
+      : this.sampledTopK;
+    this.samplingFrom = requireNumber('samplingFrom', options.samplingFrom ?? 0, { min: 0 });
     this.active = this.greedy;
-    for (const regime of [this.greedy, this.sampled]) {
+    for (const regime of [this.greedy, this.sampledTopK, this.sampled]) {
       regime.full = this.largestCandidate(regime);
       regime.start = this.startCandidate(regime, regime === this.greedy ? this.start : this.samplingStart);
     }
@@ -625,7 +640,9 @@ export class BudgetController implements Drafter {
   reset(seed?: number, temperature?: number): void {
     this.skipped = false;
     this.active.endRun();
-    this.active = seed === undefined ? this.greedy : this.sampled;
+    // A sampling generation without a temperature samples at 1.
+    if (seed === undefined) this.active = this.greedy;
+    else this.active = (temperature ?? 1) >= this.samplingFrom ? this.sampled : this.sampledTopK;
     this.active.part.drafter.reset(seed, temperature);
     this.backlog.clear();
     this.lastObserveEnd = Number.NaN;

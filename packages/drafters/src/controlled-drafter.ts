@@ -34,6 +34,8 @@ export interface ModelDrafterControl {
   seed?: ControllerSeed;
   /** A drafter over the same model for sampling generations, e.g. one that draws sampled trees. */
   sampling?: ModelTreeDrafter;
+  /** With `sampling`: the temperature from which sampling generations draft with it (default 0, all). */
+  samplingFrom?: number;
   /** Under `auto`, the tree to start from: one known to be good for the model family. */
   start?: { depth: number; nodes: number };
 }
@@ -47,7 +49,7 @@ export function controlModelDrafter(
   drafter: ModelTreeDrafter,
   control: ModelDrafterControl = {},
 ): BudgetController {
-  const { budget = 'auto', seed, sampling, start } = control;
+  const { budget = 'auto', seed, sampling, samplingFrom, start } = control;
   return new BudgetController(
     { drafter, growth: drafter.growth },
     {
@@ -55,6 +57,7 @@ export function controlModelDrafter(
       ...(seed ? { seed } : {}),
       ...(start ? { start } : {}),
       ...(sampling ? { sampling: { drafter: sampling, growth: sampling.growth } } : {}),
+      ...(samplingFrom !== undefined ? { samplingFrom } : {}),
     },
   );
 }

@@ -55,4 +55,53 @@ describe('a budget controller over a greedy drafter and a shallower sampling dra
     expect(draft.length).toBeGreaterThan(0);
     for (const [depth] of draft) expect(depth).toBeLessThanOrEqual(2);
   });
+
+  it('drafts sampling generations below samplingFrom with the greedy drafter and from it with the sampling drafter', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 2 });
+    const clock = new Clock();
+    const target = new ClockedTarget(new ToyTarget(model), clock, {
+      verify: (n) => 10 + 0.5 * (n - 1),
+      draftCall: 0.5,
+    });
+    const greedyGrowth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 17 });
+    const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
+    const greedy = new ToyDrafter({
+      target: target.inner,
+      growth: greedyGrowth,
+      quality: { kind: 'mixed', noise: 0.2 },
+    });
+    const sampled = new ToyDrafter({
+      target: target.inner,
+      growth: sampledGrowth,
+      quality: { kind: 'mixed', noise: 0.2 },
+      sample: { seed: 3 },
+    });
+    const controller = new BudgetController(
+      { drafter: new ClockedDrafter(greedy, target), growth: greedyGrowth },
+      {
+        clock: clock.read,
+        sampling: { drafter: new ClockedDrafter(sampled, target), growth: sampledGrowth },
+        samplingFrom: 1,
+        fixed: true,
+      },
+    );
+    const kinds = async (temperature: number) => {
+      const verifier = new StochasticVerifier({ temperature, seed: 7 });
+      const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
+      const seen = new Set<string>();
+      await decoder.generate([1, 2, 3], {
+        maxTokens: 40,
+        onStep: ({ tree }) => {
+          if (tree.size > 1) seen.add(tree.candidateKind);
+        },
+      });
+      return [...seen];
+    };
+    expect(await kinds(0.7)).toEqual(['deterministic']);
+    expect(await kinds(1)).toEqual(['sampled']);
+    expect(await kinds(1.3)).toEqual(['sampled']);
+    expect(
+      () => new BudgetController({ drafter: greedy, growth: greedyGrowth }, { samplingFrom: -1 }),
+    ).toThrow(/samplingFrom/);
+  });
 });

@@ -162,11 +162,12 @@ describe('the budget controller on the real tiny model', () => {
   }, 60_000);
 
   it.each([
-    ['draft-lm', true],
-    ['eagle2', false],
+    ['draft-lm', 1, true],
+    ['eagle2', 0.7, false],
+    ['eagle2', 1, true],
   ] as const)(
-    '%s draws sampled trees for sampling generations where its model covers the whole vocabulary (by default: %s), as asked otherwise, and top-k trees for greedy generations either way',
-    async (drafter, byDefault) => {
+    '%s at temperature %s draws sampled trees where its model covers the whole vocabulary or from temperature 1 (by default: %s), as asked otherwise, and top-k trees for greedy generations either way',
+    async (drafter, temperature, byDefault) => {
       const prompt = devPrompts(1)[0]!.prompt;
       for (const asked of [undefined, true, false]) {
         const draftSampling = asked ?? byDefault;
@@ -184,7 +185,7 @@ describe('the budget controller on the real tiny model', () => {
           const count = (e: StepEvent) => {
             if (e.tree.size > 1) kinds[e.tree.candidateKind]++;
           };
-          await generator.generate(prompt, { maxTokens: 32, temperature: 1, seed: 3, onStep: count });
+          await generator.generate(prompt, { maxTokens: 32, temperature, seed: 3, onStep: count });
           const [drawn, other] = draftSampling
             ? (['sampled-distinct', 'deterministic'] as const)
             : (['deterministic', 'sampled-distinct'] as const);

@@ -32,7 +32,7 @@ import {
 import type { InferenceSession } from 'onnxruntime-common';
 import { mergeTree, startTree } from './budgets.js';
 import { DRAFTERS, type DrafterContext } from './drafter-table.js';
-import { MODEL_DRAFTERS, type ModelDrafterName, samplesByDefault } from './model-drafters.js';
+import { MODEL_DRAFTERS, type ModelDrafterName, sampledTreesFrom } from './model-drafters.js';
 import type { Plan } from './plan.js';
 import { kvCacheLocation } from './provider-support.js';
 import { growthFor } from './tree-growth.js';
@@ -76,6 +76,8 @@ interface LoadedModelDrafter {
    * buffers it uses), for the sampling generations of a load that draws sampled trees; else null.
    */
   sampledWithin: ((tree: DynamicTreeOptions) => ModelTreeDrafter) | null;
+  /** The temperature from which sampling generations draw sampled trees ({@link sampledTreesFrom}). */
+  readonly samplingFrom: number;
 }
 
 /**
@@ -177,7 +179,9 @@ export async function assemble(
       // sampling generation gets the sampled drafter (its sampler holds nodes × vocabulary floats).
       const fixed = controlModelDrafter(entry.make(model.runner, growth, plan.headPromptRows), {
         budget: 'fixed',
-        ...(sampling && model.sampledWithin ? { sampling: model.sampledWithin(tree) } : {}),
+        ...(sampling && model.sampledWithin
+          ? { sampling: model.sampledWithin(tree), samplingFrom: model.samplingFrom }
+          : {}),
       });
       return hybrid
         ? new HybridDrafter(fixed, hybrid.modelFree, { policy: hybrid.policy, minMatch: hybrid.minMatch })
@@ -220,8 +224,9 @@ async function openModelDrafter(
   const model = plan.draftModels[entry.role];
   if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
   const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
+  const samplingFrom = sampledTreesFrom(model, plan.draftSampling);
   const samples =
-    (plan.draftSampling ?? samplesByDefault(model)) &&
+    samplingFrom !== Number.POSITIVE_INFINITY &&
     'sampled' in entry &&
     (!('canSample' in entry) || entry.canSample(model));
   const sampled = samples ? sampledTreeGrowth(plan.givenTrees[entry.budget]) : null;
@@ -249,7 +254,7 @@ async function openModelDrafter(
       start: startTree(plan.startBudgets[entry.budget]),
       ...(seed ? { seed } : {}),
       ...(sampled && 'sampled' in entry
-        ? { sampling: entry.sampled(runner, sampled, plan.headPromptRows) }
+        ? { sampling: entry.sampled(runner, sampled, plan.headPromptRows), samplingFrom }
         : {}),
     });
   const sampledWithin =
@@ -257,7 +262,7 @@ async function openModelDrafter(
       ? (tree: DynamicTreeOptions) =>
           entry.sampled(runner, new StaticTreeGrowth(sampled.shape.within(tree)), plan.headPromptRows)
       : null;
-  return { runner, capacity: growth, control, sampledWithin };
+  return { runner, capacity: growth, control, sampledWithin, samplingFrom };
 }
 
 /** Throws unless trees of `growth` fit the buffers allocated for `capacity` and the target's. */

@@ -53,18 +53,37 @@ function knowsDraftTokenIds(model: ManifestModel): boolean {
 }
 
 /**
- * Whether a drafter over `model` draws sampled trees for sampling generations when the load does
- * not say (`draftSampling` unset): where it drafts over the target's whole vocabulary (a draft LM, a
- * head without a draft vocabulary). Sampled trees commit more per step than top-k trees there, and
- * under the budget controller they ran faster on a 2-core Zen 2 CPU (temperature 1: draft LM
+ * Whether a drafter over `model` draws sampled trees at every sampling temperature when the load
+ * does not say (`draftSampling` unset): where it drafts over the target's whole vocabulary (a draft
+ * LM, a head without a draft vocabulary). Sampled trees commit more per step than top-k trees there,
+ * and under the budget controller they ran faster on a 2-core Zen 2 CPU (temperature 1: draft LM
  * 1.00–1.04× plain decoding against 0.98–1.00× in alternating runs, the whole-vocabulary EAGLE-2
  * head 1.03× against 0.99×; 0.7: draft LM 1.12× against 1.05×). A head over a reduced draft
- * vocabulary (FR-Spec, EAGLE-3) keeps top-k trees: its sampled drafts can never be the target's
- * samples outside the vocabulary, and the tiny bundle's FR-Spec head ran 1.04× sampled against
- * 1.08× top-k at 0.7 (1.00× against 0.98× at 1).
+ * vocabulary (FR-Spec, EAGLE-3) draws them from {@link REDUCED_VOCABULARY_SAMPLED_FROM} only.
  */
 export function samplesByDefault(model: ManifestModel): boolean {
   return model.draftVocab === undefined;
+}
+
+/**
+ * The temperature from which a head over a reduced draft vocabulary draws sampled trees when the
+ * load does not say; top-k trees below it. Its sampled drafts can never be the target's samples
+ * outside the vocabulary, which costs them most where the target's distribution is sharp: the
+ * tiny bundle's FR-Spec head (K = 1024 and context tokens) ran 1.06× and 1.07× sampled against
+ * 1.08× and 1.14× top-k at 0.7, and at 1 1.00–1.06× sampled (five runs) against 0.97–1.00× top-k,
+ * whose controller decoded 83–93 % of the steps plainly (39 prompts, 2-core Zen 2 CPU, session 45).
+ */
+export const REDUCED_VOCABULARY_SAMPLED_FROM = 1;
+
+/**
+ * The temperature from which sampling generations by a drafter over `model` draw sampled trees
+ * (top-k trees below it): 0 where the load asks for them (`draftSampling` true) or the model
+ * covers the whole vocabulary ({@link samplesByDefault}), {@link REDUCED_VOCABULARY_SAMPLED_FROM}
+ * for a reduced draft vocabulary, and never (Infinity) where the load asks for top-k trees.
+ */
+export function sampledTreesFrom(model: ManifestModel, draftSampling: boolean | undefined): number {
+  if (draftSampling === false) return Number.POSITIVE_INFINITY;
+  return draftSampling === true || samplesByDefault(model) ? 0 : REDUCED_VOCABULARY_SAMPLED_FROM;
 }
 
 /**

@@ -85,7 +85,7 @@ export interface BundleOptions {
    * below the first) within `tree` / `draftTree` when those are given. Default: each drafter whose
    * model drafts over the target's whole vocabulary (the draft LM, a head without a draft
    * vocabulary) does, a head over a reduced draft vocabulary (FR-Spec, EAGLE-3) draws top-k trees
-   * (see `samplesByDefault`).
+   * below temperature 1 and sampled trees from it (see `sampledTreesFrom`).
    */
   draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
@@ -152,7 +152,8 @@ export interface Plan {
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /**
    * Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling
-   * generations, as asked; undefined: each by its model (`samplesByDefault`).
+   * generations, as asked; undefined: each by its model and the generation's temperature
+   * (`sampledTreesFrom`).
    */
   readonly draftSampling: boolean | undefined;
   /** The caller's own tree options, by budget: they bound the sampled trees too, which otherwise keep their own shape. */

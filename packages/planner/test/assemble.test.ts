@@ -96,12 +96,12 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
 });
 
 describe('sampled EAGLE trees at assembly', () => {
-  async function kindsAtTemperature1(generator: TextGenerator): Promise<Set<string>> {
+  async function kindsAt(generator: TextGenerator, temperature = 1): Promise<Set<string>> {
     const [prompt] = await devPrompts(1);
     const kinds = new Set<string>();
     await generator.generate(prompt, {
       maxTokens: 16,
-      temperature: 1,
+      temperature,
       seed: 5,
       onStep: (event) => {
         // The kinds of the drafted trees (the last token, taken alone, has none).
@@ -111,11 +111,13 @@ describe('sampled EAGLE trees at assembly', () => {
     return kinds;
   }
 
-  it('are drawn by default where the draft model covers the whole vocabulary, not by an FR-Spec head', async () => {
+  it('are drawn by default where the draft model covers the whole vocabulary, by an FR-Spec head from temperature 1', async () => {
     const manifest = await tinyManifest();
-    for (const [options, kind] of [
-      [{ drafter: 'draft-lm' }, 'sampled-distinct'],
-      [{ drafter: 'eagle2' }, 'deterministic'],
+    for (const [options, temperature, kind] of [
+      [{ drafter: 'draft-lm' }, 0.7, 'sampled-distinct'],
+      [{ drafter: 'eagle2' }, 0.7, 'deterministic'],
+      [{ drafter: 'eagle2' }, 1, 'sampled-distinct'],
+      [{ drafter: 'eagle2', draftSampling: false }, 1, 'deterministic'],
     ] as const) {
       const generator = await assemble(
         plan(manifest, { ...options, budget: 'fixed' }),
@@ -123,7 +125,7 @@ describe('sampled EAGLE trees at assembly', () => {
         await tinyTokenizer(),
       );
       try {
-        expect([...(await kindsAtTemperature1(generator))], options.drafter).toEqual([kind]);
+        expect([...(await kindsAt(generator, temperature))], options.drafter).toEqual([kind]);
       } finally {
         await generator.dispose();
       }
@@ -135,7 +137,7 @@ describe('sampled EAGLE trees at assembly', () => {
     });
     const generator = await assemble(whole, openTinySession, await tinyTokenizer());
     try {
-      expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled-distinct']);
+      expect([...(await kindsAt(generator))]).toEqual(['sampled-distinct']);
     } finally {
       await generator.dispose();
     }
@@ -145,7 +147,7 @@ describe('sampled EAGLE trees at assembly', () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2', budget: 'fixed', draftSampling: true });
     const generator = await assemble(planned, openTinySession, await tinyTokenizer());
     try {
-      expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled-distinct']);
+      expect([...(await kindsAt(generator))]).toEqual(['sampled-distinct']);
     } finally {
       await generator.dispose();
     }
@@ -172,7 +174,7 @@ describe('sampled EAGLE trees at assembly', () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle3', budget: 'fixed', draftSampling: true });
     const generator = await assemble(planned, openTinySession, await tinyTokenizer());
     try {
-      expect([...(await kindsAtTemperature1(generator))]).toEqual(['sampled-distinct']);
+      expect([...(await kindsAt(generator))]).toEqual(['sampled-distinct']);
     } finally {
       await generator.dispose();
     }
@@ -195,7 +197,7 @@ describe('sampled EAGLE trees at assembly', () => {
     const planned = { ...plan(reduced, { drafter: 'eagle2', budget: 'fixed' }), draftSampling: true };
     const generator = await assemble(planned, openTinySession, await tinyTokenizer());
     try {
-      expect([...(await kindsAtTemperature1(generator))]).toEqual(['deterministic']);
+      expect([...(await kindsAt(generator))]).toEqual(['deterministic']);
     } finally {
       await generator.dispose();
     }

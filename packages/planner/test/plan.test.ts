@@ -1,6 +1,14 @@
 import type { Manifest, ManifestModel } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
-import { type BundleOptions, DRAFTERS, HEAD_PROMPT_ROWS, plan, samplesByDefault } from '../src/index.js';
+import {
+  type BundleOptions,
+  DRAFTERS,
+  HEAD_PROMPT_ROWS,
+  plan,
+  REDUCED_VOCABULARY_SAMPLED_FROM,
+  sampledTreesFrom,
+  samplesByDefault,
+} from '../src/index.js';
 import { tinyManifest } from './tiny.js';
 
 describe('plan', () => {
@@ -60,6 +68,12 @@ describe('plan', () => {
     expect(samplesByDefault(byId('eagle-head'))).toBe(true);
     expect(samplesByDefault(byId('eagle-head-context'))).toBe(false);
     expect(samplesByDefault(byId('eagle3-head'))).toBe(false);
+    // From which temperature: heads over a draft vocabulary from 1 unless asked, none when asked not to.
+    expect(sampledTreesFrom(byId('draft'), undefined)).toBe(0);
+    expect(sampledTreesFrom(byId('eagle-head-context'), undefined)).toBe(REDUCED_VOCABULARY_SAMPLED_FROM);
+    expect(REDUCED_VOCABULARY_SAMPLED_FROM).toBe(1);
+    expect(sampledTreesFrom(byId('eagle-head-context'), true)).toBe(0);
+    expect(sampledTreesFrom(byId('draft'), false)).toBe(Number.POSITIVE_INFINITY);
     const small = plan(manifest, { maxContext: 8 }, 'cpu');
     expect(small.startBudgets.tree.totalTokens).toBe(8);
   });
