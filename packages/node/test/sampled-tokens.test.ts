@@ -132,9 +132,12 @@ describe('sampling generations on the real tiny model, tokens drawn in the graph
   /** The options of every target verification since the last reset. */
   const calls: (TargetCallOptions | undefined)[] = [];
   beforeAll(async () => {
+    // Top-k trees, whose sampling verification follows the tokens the target draws: a seed then
+    // gives plain decoding's tokens (the FR-Spec head would draw sampled trees at temperature 1).
     generator = await loadTreespec(TINY, {
       drafters: ['eagle2', 'hybrid'],
       budget: 'fixed',
+      draftSampling: false,
       tuningCache: false,
     });
     const { target } = generator;
