@@ -2,37 +2,44 @@ import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShap
 import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { GreedyVerifier, StochasticVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
-import { BudgetController } from '../src/index.js';
+import { BudgetController, type BudgetControllerOptions } from '../src/index.js';
 import { Clock, ClockedDrafter, ClockedTarget } from './clocked-toy.js';
+
+/**
+ * A budget controller over toy drafters on a clocked toy target: greedy trees up to 5 levels and
+ * 16 nodes, sampled trees of 2 levels and 3 nodes.
+ */
+function twoDrafters(options: BudgetControllerOptions) {
+  const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 2 });
+  const clock = new Clock();
+  const target = new ClockedTarget(new ToyTarget(model), clock, {
+    verify: (n) => 10 + 0.5 * (n - 1),
+    draftCall: 0.5,
+  });
+  const greedyGrowth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 17 });
+  const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
+  const quality = { kind: 'mixed', noise: 0.2 } as const;
+  const greedy = new ToyDrafter({ target: target.inner, growth: greedyGrowth, quality });
+  const sampled = new ToyDrafter({
+    target: target.inner,
+    growth: sampledGrowth,
+    quality,
+    sample: { seed: 3 },
+  });
+  const controller = new BudgetController(
+    { drafter: new ClockedDrafter(greedy, target), growth: greedyGrowth },
+    {
+      clock: clock.read,
+      sampling: { drafter: new ClockedDrafter(sampled, target), growth: sampledGrowth },
+      ...options,
+    },
+  );
+  return { target, controller };
+}
 
 describe('a budget controller over a greedy drafter and a shallower sampling drafter', () => {
   it('chooses, drafts and prices each kind of generation within the depths its own drafter grows', async () => {
-    const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 2 });
-    const clock = new Clock();
-    const target = new ClockedTarget(new ToyTarget(model), clock, {
-      verify: (n) => 10 + 0.5 * (n - 1),
-      draftCall: 0.5,
-    });
-    // Greedy: up to 5 levels, 16 nodes. Sampling: 2 levels, 3 nodes.
-    const greedyGrowth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 17 });
-    const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
-    const greedy = new ClockedDrafter(
-      new ToyDrafter({ target: target.inner, growth: greedyGrowth, quality: { kind: 'mixed', noise: 0.2 } }),
-      target,
-    );
-    const sampled = new ClockedDrafter(
-      new ToyDrafter({
-        target: target.inner,
-        growth: sampledGrowth,
-        quality: { kind: 'mixed', noise: 0.2 },
-        sample: { temperature: 1, seed: 3 },
-      }),
-      target,
-    );
-    const controller = new BudgetController(
-      { drafter: greedy, growth: greedyGrowth },
-      { clock: clock.read, sampling: { drafter: sampled, growth: sampledGrowth }, probeEvery: 4 },
-    );
+    const { target, controller } = twoDrafters({ probeEvery: 4 });
     const choices = { greedy: { depth: 0, nodes: 0 }, sampling: { depth: 0, nodes: 0 } };
     const note = (kind: 'greedy' | 'sampling') => () => {
       choices[kind].depth = Math.max(choices[kind].depth, controller.lastChoice.depth);
@@ -57,34 +64,7 @@ describe('a budget controller over a greedy drafter and a shallower sampling dra
   });
 
   it('drafts sampling generations below samplingFrom with the greedy drafter and from it with the sampling drafter', async () => {
-    const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 2 });
-    const clock = new Clock();
-    const target = new ClockedTarget(new ToyTarget(model), clock, {
-      verify: (n) => 10 + 0.5 * (n - 1),
-      draftCall: 0.5,
-    });
-    const greedyGrowth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 17 });
-    const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
-    const greedy = new ToyDrafter({
-      target: target.inner,
-      growth: greedyGrowth,
-      quality: { kind: 'mixed', noise: 0.2 },
-    });
-    const sampled = new ToyDrafter({
-      target: target.inner,
-      growth: sampledGrowth,
-      quality: { kind: 'mixed', noise: 0.2 },
-      sample: { seed: 3 },
-    });
-    const controller = new BudgetController(
-      { drafter: new ClockedDrafter(greedy, target), growth: greedyGrowth },
-      {
-        clock: clock.read,
-        sampling: { drafter: new ClockedDrafter(sampled, target), growth: sampledGrowth },
-        samplingFrom: 1,
-        fixed: true,
-      },
-    );
+    const { target, controller } = twoDrafters({ samplingFrom: 1, fixed: true });
     const kinds = async (temperature: number) => {
       const verifier = new StochasticVerifier({ temperature, seed: 7 });
       const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
@@ -100,8 +80,6 @@ describe('a budget controller over a greedy drafter and a shallower sampling dra
     expect(await kinds(0.7)).toEqual(['deterministic']);
     expect(await kinds(1)).toEqual(['sampled']);
     expect(await kinds(1.3)).toEqual(['sampled']);
-    expect(
-      () => new BudgetController({ drafter: greedy, growth: greedyGrowth }, { samplingFrom: -1 }),
-    ).toThrow(/samplingFrom/);
+    expect(() => twoDrafters({ samplingFrom: -1 })).toThrow(/samplingFrom/);
   });
 });
