@@ -585,7 +585,7 @@ export class StaticTreeShape {
     const paths: number[][] = [[]];
     const kept = new Int32Array(this.size).fill(-1);
     kept[0] = 0;
-    const expanded = new Int32Array(Math.max(...this.depths) + 1);
+    const expanded = new Int32Array(this.maxDepth + 1);
     const expanding = new Uint8Array(this.size);
     for (let k = 0; k < this.byCapOrder.length && paths.length <= nodes; k++) {
       const i = this.byCapOrder[k]!;
@@ -632,7 +632,6 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
   private readonly offered: Int32Array;
   private frontierDepth = 0;
   private depthCap: number;
-  private nodeCap: number;
   /** Per shape node, 1 where the current caps keep it. */
   private readonly kept: Uint8Array;
   /** Per shape node, the child ranks the current caps keep (its highest kept rank + 1). */
@@ -654,8 +653,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     this.kept = new Uint8Array(shape.size);
     this.keptChildren = new Int32Array(shape.size);
     this.depthCap = this.maxDepth;
-    this.nodeCap = shape.size - 1;
-    this.keepWithinCaps();
+    this.keepWithinCaps(shape.size - 1);
   }
 
   /**
@@ -666,8 +664,7 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
    */
   capNext(depth: number, nodes: number): void {
     this.depthCap = Math.max(1, Math.min(this.maxDepth, Math.floor(depth)));
-    this.nodeCap = Math.max(1, Math.min(this.shape.size - 1, Math.floor(nodes)));
-    this.keepWithinCaps();
+    this.keepWithinCaps(Math.max(1, Math.min(this.shape.size - 1, Math.floor(nodes))));
   }
 
   /** Whether a tree capped at `depth` depths and `nodes` draft nodes keeps node `node` of the tree grown last. */
@@ -685,14 +682,14 @@ export class StaticTreeGrowth extends GrowthNodes implements TreeGrowth {
     return true;
   }
 
-  /** Marks the shape nodes the current caps keep, and each node's kept children. */
-  private keepWithinCaps(): void {
+  /** Marks the shape nodes kept within `depthCap` and `nodes` draft nodes, and each node's kept children. */
+  private keepWithinCaps(nodes: number): void {
     const { shape, kept, keptChildren } = this;
     kept.fill(0);
     keptChildren.fill(0);
     kept[0] = 1;
     for (const node of shape.byCapOrder) {
-      if (!shape.capKeeps(node, this.depthCap, this.nodeCap)) continue;
+      if (!shape.capKeeps(node, this.depthCap, nodes)) continue;
       kept[node] = 1;
       const parent = shape.parents[node];
       keptChildren[parent] = Math.max(keptChildren[parent], shape.ranks[node] + 1);

@@ -1145,7 +1145,7 @@ export class BudgetController implements Drafter {
    * knew no chances.
    */
   private learnPrefixAcceptance(regime: Regime, outcome: DraftOutcome): number {
-    const { tree, path, pathLength, firstDraws } = outcome;
+    const { tree, firstDraws } = outcome;
     const growth = regime.part.growth as Required<Pick<TreeGrowth, 'capKeeps' | 'capCovers'>>;
     const chain = this.firstDrawNodes;
     const reach = this.firstDrawReach;
@@ -1163,20 +1163,36 @@ export class BudgetController implements Drafter {
       const depth = this.depths[c];
       const nodes = this.nodes[c];
       if (!growth.capCovers(depth, nodes)) continue;
-      let accepted = 0;
-      for (let j = 0; j < known && growth.capKeeps(chain[j], depth, nodes); j++) accepted += reach[j];
-      for (let k = 1; k < pathLength && growth.capKeeps(path[k], depth, nodes); k++) {
-        if (!(k <= known && path[k] === chain[k - 1])) accepted++;
-      }
+      const accepted = this.acceptedWithin(growth, outcome, known, depth, nodes);
       const seen = ++regime.acceptedSeen[c];
       regime.accepted[c] += Math.max(DRAFTING_SMOOTHING, 1 / seen) * (accepted - regime.accepted[c]);
       regime.known[c] = 1;
     }
     if (known === 0) return Number.NaN;
-    let expected = 0;
-    for (let j = 0; j < known; j++) expected += reach[j];
-    for (let k = 1; k < pathLength; k++) if (!(k <= known && path[k] === chain[k - 1])) expected++;
-    return expected;
+    return this.acceptedWithin(growth, outcome, known, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * The drafted tokens a tree capped at `depth` and `nodes` is expected to have had accepted of
+   * this step's tree ({@link BudgetController.learnPrefixAcceptance}): the chances of reaching the
+   * first `known` first draws it keeps, and the other nodes of the accepted path within it.
+   */
+  private acceptedWithin(
+    growth: Required<Pick<TreeGrowth, 'capKeeps'>>,
+    outcome: DraftOutcome,
+    known: number,
+    depth: number,
+    nodes: number,
+  ): number {
+    const { path, pathLength } = outcome;
+    const chain = this.firstDrawNodes;
+    let accepted = 0;
+    for (let j = 0; j < known && growth.capKeeps(chain[j], depth, nodes); j++)
+      accepted += this.firstDrawReach[j];
+    for (let k = 1; k < pathLength && growth.capKeeps(path[k], depth, nodes); k++) {
+      if (!(k <= known && path[k] === chain[k - 1])) accepted++;
+    }
+    return accepted;
   }
 
   /**
