@@ -43,6 +43,12 @@ export class DraftTree {
    */
   draftDistributions: Float32Array | null = null;
   /**
+   * The tokens outside of which every row of {@link DraftTree.draftDistributions} is 0 (a draft
+   * model over a reduced draft vocabulary: FR-Spec, EAGLE-3's `d2t`), distinct; null when a row
+   * may weigh any token. A verifier may then read only these columns of q.
+   */
+  draftSupport: Int32Array | null = null;
+  /**
    * For {@link DraftTree.copyToDepth} and {@link DraftTree.cutToDepth}: each kept node's new
    * index, by its old one.
    */
@@ -66,6 +72,7 @@ export class DraftTree {
     this.scores[0] = 0;
     this.candidateKind = 'deterministic';
     this.draftDistributions = null;
+    this.draftSupport = null;
   }
 
   /**
@@ -109,6 +116,7 @@ export class DraftTree {
     this.scores.set(other.scores.subarray(0, other.size));
     this.candidateKind = other.candidateKind;
     this.draftDistributions = other.draftDistributions;
+    this.draftSupport = other.draftSupport;
   }
 
   /**
@@ -124,6 +132,7 @@ export class DraftTree {
     this.size = this.keepShallow(other, maxDepth);
     this.candidateKind = other.candidateKind;
     this.draftDistributions = other.draftDistributions;
+    this.draftSupport = other.draftSupport;
   }
 
   /**
@@ -177,5 +186,6 @@ export class DraftTree {
     }
     this.candidateKind = other.candidateKind;
     this.draftDistributions = other.draftDistributions;
+    this.draftSupport = other.draftSupport;
   }
 }

@@ -85,6 +85,11 @@ export class DraftSampler {
     this.drawnTokens = new Int32Array(growth.maxChildren);
   }
 
+  /** The tokens q can weigh (the draft vocabulary's target ids); null for the whole vocabulary. */
+  get support(): Int32Array | null {
+    return this.tokenIds;
+  }
+
   /**
    * Restarts the draws for a generation: from its sampling seed (decorrelated from the verifier's
    * stream by a constant), or from the configured seed without one; and, unless a fixed

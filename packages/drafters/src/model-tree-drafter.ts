@@ -249,6 +249,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     if (this.sampler) {
       tree.candidateKind = 'sampled-distinct';
       tree.draftDistributions = this.sampler.distributions;
+      tree.draftSupport = this.sampler.support;
     }
   }
 

@@ -24,7 +24,7 @@ function twoDrafters(options: BudgetControllerOptions) {
     target: target.inner,
     growth: sampledGrowth,
     quality,
-    sample: { seed: 3 },
+    sample: { temperature: 1, seed: 3 },
   });
   const controller = new BudgetController(
     { drafter: new ClockedDrafter(greedy, target), growth: greedyGrowth },

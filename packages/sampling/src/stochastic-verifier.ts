@@ -9,6 +9,7 @@ import {
   Xoshiro128,
 } from '@treespec/core';
 import { LogitsPipeline } from './logits-pipeline.js';
+import { ResidualDistribution } from './residual-distribution.js';
 import { checkedToken, childWithToken, followRowTokens } from './row-tokens.js';
 
 import { sampleToken } from './sample.js';
@@ -56,8 +57,9 @@ const FLOAT32_STEPS = 16777216;
  * in two levels). With sampled candidates and nothing but the temperature shaping the rows, a
  * target that also returns each row's softmax weights and their sum ({@link weighsRows}) spares
  * the logits and their softmax in JavaScript the same way: a child is tried on its row's weight
- * over the row's mass, the whole row is read only after a rejection, and a node without children
- * takes the token the target drew at its position.
+ * over the row's mass, the row is read only after a rejection, and then only over the draft
+ * distribution's support when the tree names one (`draftSupport`: a reduced draft vocabulary),
+ * and a node without children takes the token the target drew at its position.
  */
 export class StochasticVerifier implements Verifier {
   readonly name = 'stochastic';
@@ -68,6 +70,7 @@ export class StochasticVerifier implements Verifier {
   private seedValue: number;
   private pipeline: LogitsPipeline | null = null;
   private probs = new Float64Array(0);
+  private residual: ResidualDistribution | null = null;
   /** Whether anything but the temperature shapes a row (then the target cannot draw its tokens). */
   private readonly shaped: boolean;
 
@@ -150,16 +153,25 @@ export class StochasticVerifier implements Verifier {
     const kind = tree.candidateKind;
     const sampled = kind !== 'deterministic';
     const q = sampled ? this.draftRows(tree, vocabSize) : null;
+    const residual = sampled ? this.residualFor(tree, vocabSize) : null;
     let node = 0;
     let length = 1;
     result.path[0] = 0;
     while (true) {
       pipeline.distribution(logits, node * vocabSize, input.contextLength - 1 + tree.depths[node], probs);
       let next: number;
-      if (sampled) {
-        next = this.trySampled(node, input, probs, q as Float32Array, kind === 'sampled-distinct');
+      if (residual) {
+        residual.begin(probs, 0, 1);
+        next = this.trySampled(
+          node,
+          tree,
+          vocabSize,
+          residual,
+          q as Float32Array,
+          kind === 'sampled-distinct',
+        );
         if (next < 0) {
-          result.bonusToken = sampleToken(probs, vocabSize, rng);
+          result.bonusToken = residual.rejected ? residual.sample(rng) : sampleToken(probs, vocabSize, rng);
           break;
         }
       } else {
@@ -183,9 +195,9 @@ export class StochasticVerifier implements Verifier {
   /**
    * {@link verify} of a tree drawn from a draft distribution, on each row's softmax weights and
    * their sum computed in the target (`sampleWeights`, `sampleMasses`, for the uniforms
-   * {@link weighsRows} wrote): a child is tried on its row's weight over the row's mass alone, the
-   * whole row becomes a distribution only once a child is rejected, and a node without children
-   * takes the token the target drew for it at its position, as plain decoding draws it.
+   * {@link weighsRows} wrote): a child is tried on its row's weight over the row's mass alone, a
+   * rejection reads the row over the draft distribution's support only, and a node without
+   * children takes the token the target drew for it at its position, as plain decoding draws it.
    */
   private verifyWeighed(
     input: VerifyInput,
@@ -197,23 +209,24 @@ export class StochasticVerifier implements Verifier {
   ): void {
     const { tree, vocabSize } = input;
     const q = this.draftRows(tree, vocabSize);
-    if (this.probs.length !== vocabSize) this.probs = new Float64Array(vocabSize);
+    const residual = this.residualFor(tree, vocabSize);
     const distinct = tree.candidateKind === 'sampled-distinct';
     let node = 0;
     let length = 1;
     result.path[0] = 0;
     while (true) {
       const drawn = checkedToken(sampledTokens, logitSums, node, input.contextLength - 1 + tree.depths[node]);
-      const next = this.trySampled(node, input, this.probs, q, distinct, weights, 1 / masses[node]!);
+      residual.begin(weights, node * vocabSize, 1 / masses[node]!);
+      const next = this.trySampled(node, tree, vocabSize, residual, q, distinct);
       if (next < 0) {
-        result.bonusToken = tree.firstChild(node) < 0 ? drawn : sampleToken(this.probs, vocabSize, this.rng);
+        result.bonusToken = tree.firstChild(node) < 0 ? drawn : residual.sample(this.rng);
         break;
       }
       result.path[length++] = next;
       node = next;
     }
     result.pathLength = length;
-    firstDrawChances(tree, vocabSize, q, weights, masses, result.firstDraws);
+    firstDrawChances(tree, vocabSize, q, weights, masses, residual, result.firstDraws);
   }
 
   /** The draft distribution rows of a tree drawn from one, checked to cover every node. */
@@ -227,29 +240,31 @@ export class StochasticVerifier implements Verifier {
     return q;
   }
 
+  /** The residual of a vocabulary's size, on the support of `tree`'s draft distributions. */
+  private residualFor(tree: DraftTree, vocabSize: number): ResidualDistribution {
+    if (this.residual?.vocabSize !== vocabSize) this.residual = new ResidualDistribution(vocabSize);
+    this.residual.useSupport(tree.draftSupport);
+    return this.residual;
+  }
+
   /**
    * Children were drawn from q: accept c with min(1, p(c)/q_c(c)), else p ← norm(max(p − q_c, 0)),
    * where q_c is q for i.i.d. draws and, for draws without replacement (`distinct`), q over the
    * tokens not drawn before c, renormalised. A rejected token's residual is 0, so the earlier
-   * children need no masking in the residual: max(0 − q_c, 0) is 0 for them either way. p is
-   * `probs`, or, given the row's `weights`, their row times `inverseMass` until the first rejection
-   * writes it into `probs`.
+   * children need no masking in the residual: max(0 − q_c, 0) is 0 for them either way. p is the
+   * node's `residual`, begun on its row.
    */
   private trySampled(
     node: number,
-    input: VerifyInput,
-    probs: Float64Array,
+    tree: DraftTree,
+    vocabSize: number,
+    residual: ResidualDistribution,
     q: Float32Array,
     distinct: boolean,
-    weights: Float32Array | null = null,
-    inverseMass = 1,
   ): number {
-    const { tree, vocabSize } = input;
     const row = node * vocabSize;
     /** q's mass on the children rejected so far (draws without replacement). */
     let drawn = 0;
-    /** Whether `probs` holds p (from the start on the logits path). */
-    let written = weights === null;
     for (let c = node + 1; c < tree.size; c++) {
       if (tree.parents[c] !== node) continue;
       const token = tree.tokens[c];
@@ -257,19 +272,12 @@ export class StochasticVerifier implements Verifier {
       const qc = q[row + token] * scale;
       if (!(qc > 0 && Number.isFinite(qc)))
         throw new ContractError(`draft token ${token} at tree node ${c} has draft probability ${qc}`);
-      const pc = written ? probs[token] : (weights as Float32Array)[row + token] * inverseMass;
-      if (this.rng.nextFloat() * qc < pc) return c;
-      if (!written) {
-        for (let i = 0; i < vocabSize; i++) probs[i] = (weights as Float32Array)[row + i] * inverseMass;
-        written = true;
-      }
-      let sum = 0;
-      for (let i = 0; i < vocabSize; i++) {
-        const residual = Math.max(probs[i] - q[row + i] * scale, 0);
-        probs[i] = residual;
-        sum += residual;
-      }
-      if (sum > 0) for (let i = 0; i < vocabSize; i++) probs[i] /= sum;
+      if (!residual.covers(token))
+        throw new ContractError(
+          `draft token ${token} at tree node ${c} lies outside the tree's draft support`,
+        );
+      if (this.rng.nextFloat() * qc < residual.probability(token)) return c;
+      residual.reject(q, row, scale);
       if (distinct) drawn += q[row + token];
     }
     return -1;
@@ -280,7 +288,7 @@ export class StochasticVerifier implements Verifier {
  * The chances of `tree`'s chain of first draws (the root's first child, its first child, …) on
  * the rows' softmax weights: each draw's min(1, p/q) and its parent row's Σ min(p, q), where p
  * is the row's weights over their mass and q the distribution the draw came from (its first
- * draw, so q whole).
+ * draw, so q whole), summed over the draft distributions' support (`residual`'s).
  */
 function firstDrawChances(
   tree: DraftTree,
@@ -288,6 +296,7 @@ function firstDrawChances(
   q: Float32Array,
   weights: Float32Array,
   masses: Float32Array,
+  residual: ResidualDistribution,
   out: FirstDraws,
 ): void {
   let count = 0;
@@ -296,9 +305,7 @@ function firstDrawChances(
     const inverseMass = 1 / masses[node]!;
     const token = tree.tokens[child]!;
     out.ratios[count] = Math.min(1, (weights[row + token]! * inverseMass) / q[row + token]!);
-    let overlap = 0;
-    for (let i = 0; i < vocabSize; i++) overlap += Math.min(weights[row + i]! * inverseMass, q[row + i]!);
-    out.overlaps[count] = overlap;
+    out.overlaps[count] = residual.overlap(weights, row, inverseMass, q, row);
     count++;
   }
   out.count = count;

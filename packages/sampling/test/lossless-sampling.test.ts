@@ -131,11 +131,23 @@ function samplingDrafter(
   distinct: boolean,
   seed: number,
   targetOptions?: ToyTargetOptions,
+  support?: readonly number[],
 ) {
   const paths = [[0, 0, 0], [0, 1], [1, 0], [1, 1], ...(distinct ? [[2], [0, 2]] : [])];
   const growth = new StaticTreeGrowth(new StaticTreeShape(paths));
-  return toyDrafter(quality, growth, { temperature: 1, seed, distinct }, targetOptions);
+  return toyDrafter(
+    quality,
+    growth,
+    { temperature: 1, seed, distinct, ...(support ? { support } : {}) },
+    targetOptions,
+  );
 }
+
+/**
+ * A reduced draft vocabulary of the sampled-tree tests: five of the eight tokens, listed out of
+ * order, so a rejection leaves mass off the support and the bonus token is drawn there too.
+ */
+const DRAFT_SUPPORT = [6, 1, 3, 0, 4];
 
 /** How {@link samplingDrafter} draws, for test names. */
 const drawsOf = (distinct: boolean) =>
@@ -207,22 +219,60 @@ describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
       }
     }
   }
+
+  for (const [processorName, options] of [processors[2], processors[5]]) {
+    for (const distinct of [false, true]) {
+      seedBase += SAMPLES;
+      const base = seedBase;
+      const over = `over ${DRAFT_SUPPORT.length} of ${VOCAB} tokens`;
+      it(`matches plain sampling with ${processorName} and a mediocre drafter ${over} that samples ${drawsOf(distinct)}`, async () => {
+        const verifier = new StochasticVerifier(options);
+        const drafter = samplingDrafter(drafters[1]![1], distinct, base, undefined, DRAFT_SUPPORT);
+        const supports = new Set<string>();
+        const { counts, tau } = await speculativeCounts(
+          makeDecoder(verifier, drafter),
+          verifier,
+          base,
+          (e) => {
+            if (e.tree.size > 1) supports.add(String(e.tree.draftSupport));
+          },
+        );
+        const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
+        record(
+          `${processorName}, mediocre sampling drafter ${over} (${distinct ? '3 distinct' : '2'} children)`,
+          test,
+          tau,
+        );
+        expect([...supports]).toEqual([DRAFT_SUPPORT.join(',')]);
+        expect(test.pValue).toBeGreaterThan(ALPHA);
+      }, 60_000);
+    }
+  }
 });
 
 describe('stochastic verification of sampled trees on the weights a target computes is lossless (chi-square, alpha 1e-3)', () => {
-  const cases: Array<[string, SamplingOptions, string, ToyDraftQuality, boolean]> = [
+  const cases: Array<[string, SamplingOptions, string, ToyDraftQuality, boolean, (readonly number[])?]> = [
     [...processors[0]!, ...drafters[1]!, false],
     [...processors[0]!, ...drafters[1]!, true],
     [...processors[1]!, ...drafters[0]!, true],
     [...processors[1]!, ...drafters[1]!, false],
+    [...processors[0]!, ...drafters[1]!, true, DRAFT_SUPPORT],
+    [...processors[1]!, ...drafters[1]!, false, DRAFT_SUPPORT],
   ];
   let seedBase = 900_000;
-  for (const [processorName, options, drafterName, quality, distinct] of cases) {
+  for (const [processorName, options, drafterName, quality, distinct, support] of cases) {
     seedBase += SAMPLES;
     const base = seedBase;
-    it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${drawsOf(distinct)}`, async () => {
+    const over = support ? ` over ${support.length} of ${VOCAB} tokens` : '';
+    it(`matches plain sampling with ${processorName} and a ${drafterName} drafter${over} that samples ${drawsOf(distinct)}`, async () => {
       const verifier = new StochasticVerifier(options);
-      const drafter = samplingDrafter(quality, distinct, base, { sampledTokens: true, sampleWeights: true });
+      const drafter = samplingDrafter(
+        quality,
+        distinct,
+        base,
+        { sampledTokens: true, sampleWeights: true },
+        support,
+      );
       // Every verification of a drafted tree asks the target for its rows' weights.
       const asked = new Set<string>();
       const verify = drafter.target.verify.bind(drafter.target);
@@ -233,7 +283,7 @@ describe('stochastic verification of sampled trees on the weights a target compu
       const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base);
       const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
       record(
-        `${processorName}, ${drafterName} sampling drafter (${distinct ? '3 distinct' : '2'} children), row weights`,
+        `${processorName}, ${drafterName} sampling drafter${over} (${distinct ? '3 distinct' : '2'} children), row weights`,
         test,
         tau,
       );

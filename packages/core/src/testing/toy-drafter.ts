@@ -47,6 +47,11 @@ export interface ToyDraftSampling {
   seed: number;
   /** Draw each node's children without replacement (default: i.i.d.). */
   distinct?: boolean;
+  /**
+   * Draft over these tokens only, a reduced draft vocabulary (distinct ids): the draft
+   * distribution is 0 off them, and the trees name them as their `draftSupport`.
+   */
+  support?: readonly number[];
 }
 
 /** A {@link Drafter} over the toy model, of controllable quality and any tree shape. */
@@ -58,6 +63,10 @@ export class ToyDrafter implements Drafter {
   private readonly growth: TreeGrowth;
   private readonly quality: ToyDraftQuality;
   private readonly other: ToyLanguageModel | null;
+  /** `sample.support` as the trees carry it; null for the whole vocabulary. */
+  private readonly support: Int32Array | null;
+  /** 1 at the tokens of `support`. */
+  private readonly supported: Uint8Array | null;
   private readonly frontier: Int32Array;
   private readonly logits: Float64Array;
   private readonly otherLogits: Float64Array;
@@ -93,6 +102,9 @@ export class ToyDrafter implements Drafter {
     this.val = new Float64Array(model.vocabSize);
     this.expected = new Float32Array(Math.max(1, this.target.featureSize));
     this.sample = options.sample ?? null;
+    this.support = this.sample?.support ? Int32Array.from(this.sample.support) : null;
+    this.supported = this.support ? new Uint8Array(model.vocabSize) : null;
+    if (this.support) for (const token of this.support) this.supported![token] = 1;
     if (this.sample && this.growth.prunes) {
       throw new ContractError('sampled candidates need a tree growth that keeps every node (a static shape)');
     }
@@ -114,6 +126,7 @@ export class ToyDrafter implements Drafter {
         const node = this.frontier[f];
         const hash = this.nodeHash(context, node);
         this.draftLogits(hash);
+        if (this.support) this.keepSupport();
         if (this.sample) this.drawChildren(node);
         else {
           const lse = logSumExp(this.logits, 0, vocab);
@@ -127,6 +140,7 @@ export class ToyDrafter implements Drafter {
     growth.finish(tree);
     if (this.distributions) tree.draftDistributions = this.distributions;
     if (this.sample) tree.candidateKind = this.sample.distinct ? 'sampled-distinct' : 'sampled';
+    if (this.sample) tree.draftSupport = this.support;
   }
 
   /**
@@ -139,14 +153,16 @@ export class ToyDrafter implements Drafter {
     const lse = logSumExp(this.scaled(temperature), 0, vocab);
     const drawn: number[] = [];
     let drawnMass = 0;
-    for (let r = this.growth.childrenWanted(node); r > 0 && drawn.length < vocab; r--) {
+    const drawable = this.support?.length ?? vocab;
+    for (let r = this.growth.childrenWanted(node); r > 0 && drawn.length < drawable; r--) {
       // The draw counter runs across generations: each generation draws fresh children.
       const u = unit(mix32(mix32(seed) ^ Math.imul(++this.draws, 0x9e3779b1))) * (1 - drawnMass);
       let cumulative = 0;
       let token = -1;
       for (let v = 0; v < vocab; v++) {
-        if (drawn.includes(v)) continue;
-        cumulative += Math.exp(this.otherLogits[v] - lse);
+        const p = Math.exp(this.otherLogits[v] - lse);
+        if (drawn.includes(v) || !(p > 0)) continue;
+        cumulative += p;
         token = v;
         if (u < cumulative) break;
       }
@@ -156,6 +172,12 @@ export class ToyDrafter implements Drafter {
       }
       this.growth.addChild(node, token, this.otherLogits[token] - lse);
     }
+  }
+
+  /** Sets the draft logits of the tokens off the support to -Infinity (draft probability 0). */
+  private keepSupport(): void {
+    const logits = this.logits;
+    for (let v = 0; v < logits.length; v++) if (!this.supported![v]) logits[v] = Number.NEGATIVE_INFINITY;
   }
 
   /** Writes softmax(logits / temperature) as the node's draft distribution row. */
