@@ -113,6 +113,8 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     let sampledSteps = 0;
     let tokens = 0;
     let outsideDraftVocabulary = 0;
+    /** Drafted trees whose support is not the head's draft vocabulary (or null over the whole one). */
+    let otherSupport = 0;
     // What the verifications of drafted trees fetch: the rows' weights computed by the target.
     const fetched = new Set<string>();
     const target = generator.target;
@@ -136,6 +138,8 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
           if (e.tree.candidateKind === 'sampled-distinct') sampledSteps++;
           for (let n = 1; n < e.tree.size; n++)
             if (vocabulary && !vocabulary.has(e.tree.tokens[n]!)) outsideDraftVocabulary++;
+          const support = e.tree.draftSupport;
+          if (e.tree.size > 1 && !sameTokens(support, vocabulary)) otherSupport++;
         },
       });
       tokens += r.tokens.length;
@@ -149,6 +153,8 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     expect(draftedSteps).toBeGreaterThanOrEqual(SAMPLES);
     expect(sampledSteps).toBe(draftedSteps);
     expect(outsideDraftVocabulary).toBe(0);
+    // The verifier reads a rejected row over the draft vocabulary alone.
+    expect(otherSupport).toBe(0);
     // More than one token a step: sampled drafts do get accepted.
     expect(tokens / steps).toBeGreaterThan(1.2);
     expect(test.degreesOfFreedom).toBeGreaterThanOrEqual(4);
@@ -226,3 +232,9 @@ describe("a caller's tree options bound the sampled trees on the real tiny model
     expect(Math.max(...trees.map((t) => t.parents.length))).toBe(3);
   }, 60_000);
 });
+
+/** Whether a tree's draft support holds exactly `vocabulary`'s tokens (both null: the whole vocabulary). */
+function sameTokens(support: Int32Array | null, vocabulary: Set<number> | null): boolean {
+  if (support === null || vocabulary === null) return support === null && vocabulary === null;
+  return support.length === vocabulary.size && support.every((token) => vocabulary.has(token));
+}
