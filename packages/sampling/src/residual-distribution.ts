@@ -97,22 +97,13 @@ export class ResidualDistribution {
     if (!this.rejected) {
       const { row, offset, scale } = this;
       let covered = 0;
-      // Over the whole vocabulary a column is its token: the same sums without the indirection.
-      if (this.whole) {
-        for (let t = 0; t < support.length; t++) {
-          const residual = Math.max(row[offset + t] * scale - q[qOffset + t] * qScale, 0);
-          inside[t] = residual;
-          sum += residual;
-        }
-      } else {
-        for (let d = 0; d < support.length; d++) {
-          const token = support[d];
-          const p = row[offset + token] * scale;
-          covered += p;
-          const residual = Math.max(p - q[qOffset + token] * qScale, 0);
-          inside[d] = residual;
-          sum += residual;
-        }
+      for (let d = 0; d < support.length; d++) {
+        const token = support[d];
+        const p = row[offset + token] * scale;
+        covered += p;
+        const residual = Math.max(p - q[qOffset + token] * qScale, 0);
+        inside[d] = residual;
+        sum += residual;
       }
       this.outsideMass = this.whole ? 0 : Math.max(1 - covered, 0);
       this.outsideScale = scale;
@@ -172,10 +163,6 @@ export class ResidualDistribution {
   overlap(row: Float32Array, offset: number, scale: number, q: Float32Array, qOffset: number): number {
     const { support } = this;
     let sum = 0;
-    if (this.whole) {
-      for (let t = 0; t < support.length; t++) sum += Math.min(row[offset + t] * scale, q[qOffset + t]);
-      return sum;
-    }
     for (let d = 0; d < support.length; d++) {
       const token = support[d];
       sum += Math.min(row[offset + token] * scale, q[qOffset + token]);

@@ -219,7 +219,8 @@ export class StochasticVerifier implements Verifier {
       residual.begin(weights, node * vocabSize, 1 / masses[node]!);
       const next = this.trySampled(node, tree, vocabSize, residual, q, distinct);
       if (next < 0) {
-        result.bonusToken = tree.firstChild(node) < 0 ? drawn : residual.sample(this.rng);
+        // Every child rejected: a draw from the residual; no child at all: the token the target drew.
+        result.bonusToken = residual.rejected ? residual.sample(this.rng) : drawn;
         break;
       }
       result.path[length++] = next;

@@ -149,6 +149,9 @@ function samplingDrafter(
  */
 const DRAFT_SUPPORT = [6, 1, 3, 0, 4];
 
+/** A sampled-tree test: the processors, the drafter's quality, distinct draws, and a draft support or none. */
+type SampledCase = [string, SamplingOptions, string, ToyDraftQuality, boolean, (readonly number[])?];
+
 /** How {@link samplingDrafter} draws, for test names. */
 const drawsOf = (distinct: boolean) =>
   distinct ? 'three children per node without replacement' : 'two children per node';
@@ -188,70 +191,46 @@ describe('stochastic verification is lossless (chi-square, alpha 1e-3)', () => {
     }
   }
 
-  for (const [processorName, options] of [processors[0], processors[2], processors[5]]) {
-    for (const [drafterName, quality] of drafters.slice(0, 2)) {
-      for (const distinct of [false, true]) {
-        seedBase += SAMPLES;
-        const base = seedBase;
-        it(`matches plain sampling with ${processorName} and a ${drafterName} drafter that samples ${drawsOf(distinct)}`, async () => {
-          const verifier = new StochasticVerifier(options);
-          const drafter = samplingDrafter(quality, distinct, base);
-          const kinds = new Set<string>();
-          const { counts, tau } = await speculativeCounts(
-            makeDecoder(verifier, drafter),
-            verifier,
-            base,
-            (e) => {
-              // The last token is decoded without a draft.
-              if (e.tree.size > 1) kinds.add(e.tree.candidateKind);
-            },
-          );
-          const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
-          record(
-            `${processorName}, ${drafterName} sampling drafter (${distinct ? '3 distinct' : '2'} children)`,
-            test,
-            tau,
-          );
-          expect([...kinds]).toEqual([distinct ? 'sampled-distinct' : 'sampled']);
-          expect(test.pValue).toBeGreaterThan(ALPHA);
-          expect(tau).toBeGreaterThan(1.2);
-        }, 60_000);
-      }
-    }
-  }
-
-  for (const [processorName, options] of [processors[2], processors[5]]) {
-    for (const distinct of [false, true]) {
-      seedBase += SAMPLES;
-      const base = seedBase;
-      const over = `over ${DRAFT_SUPPORT.length} of ${VOCAB} tokens`;
-      it(`matches plain sampling with ${processorName} and a mediocre drafter ${over} that samples ${drawsOf(distinct)}`, async () => {
-        const verifier = new StochasticVerifier(options);
-        const drafter = samplingDrafter(drafters[1]![1], distinct, base, undefined, DRAFT_SUPPORT);
-        const supports = new Set<string>();
-        const { counts, tau } = await speculativeCounts(
-          makeDecoder(verifier, drafter),
-          verifier,
-          base,
-          (e) => {
-            if (e.tree.size > 1) supports.add(String(e.tree.draftSupport));
-          },
-        );
-        const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
-        record(
-          `${processorName}, mediocre sampling drafter ${over} (${distinct ? '3 distinct' : '2'} children)`,
-          test,
-          tau,
-        );
-        expect([...supports]).toEqual([DRAFT_SUPPORT.join(',')]);
-        expect(test.pValue).toBeGreaterThan(ALPHA);
-      }, 60_000);
-    }
+  const sampledCases: SampledCase[] = [];
+  for (const [processorName, options] of [processors[0], processors[2], processors[5]])
+    for (const [drafterName, quality] of drafters.slice(0, 2))
+      for (const distinct of [false, true])
+        sampledCases.push([processorName, options, drafterName, quality, distinct]);
+  for (const [processorName, options] of [processors[2], processors[5]])
+    for (const distinct of [false, true])
+      sampledCases.push([processorName, options, ...drafters[1]!, distinct, DRAFT_SUPPORT]);
+  for (const [processorName, options, drafterName, quality, distinct, support] of sampledCases) {
+    seedBase += SAMPLES;
+    const base = seedBase;
+    const over = support ? ` over ${support.length} of ${VOCAB} tokens` : '';
+    it(`matches plain sampling with ${processorName} and a ${drafterName} drafter${over} that samples ${drawsOf(distinct)}`, async () => {
+      const verifier = new StochasticVerifier(options);
+      const drafter = samplingDrafter(quality, distinct, base, undefined, support);
+      const kinds = new Set<string>();
+      const supports = new Set<string>();
+      const { counts, tau } = await speculativeCounts(makeDecoder(verifier, drafter), verifier, base, (e) => {
+        // The last token is decoded without a draft.
+        if (e.tree.size > 1) {
+          kinds.add(e.tree.candidateKind);
+          supports.add(String(e.tree.draftSupport));
+        }
+      });
+      const test = chiSquareTest(counts, exactDistribution(options), SAMPLES);
+      record(
+        `${processorName}, ${drafterName} sampling drafter${over} (${distinct ? '3 distinct' : '2'} children)`,
+        test,
+        tau,
+      );
+      expect([...kinds]).toEqual([distinct ? 'sampled-distinct' : 'sampled']);
+      expect([...supports]).toEqual([String(support ?? null)]);
+      expect(test.pValue).toBeGreaterThan(ALPHA);
+      expect(tau).toBeGreaterThan(1.2);
+    }, 60_000);
   }
 });
 
 describe('stochastic verification of sampled trees on the weights a target computes is lossless (chi-square, alpha 1e-3)', () => {
-  const cases: Array<[string, SamplingOptions, string, ToyDraftQuality, boolean, (readonly number[])?]> = [
+  const cases: SampledCase[] = [
     [...processors[0]!, ...drafters[1]!, false],
     [...processors[0]!, ...drafters[1]!, true],
     [...processors[1]!, ...drafters[0]!, true],
