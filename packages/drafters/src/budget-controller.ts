@@ -63,7 +63,7 @@ export interface BudgetControllerOptions {
    * Share of the time spent decoding plainly that probes out of it may lose: probes that lost L ms
    * against plain steps committing the same tokens are followed by at least L / (share × a plain
    * step) plain steps, so that speculation that does not pay costs at most about this share.
-   * Default {@link VALUE_PROBE_SHARE} (0.03) for greedy generations whose trees are sized by value
+   * Default {@link VALUE_PROBE_SHARE} (0.03) for generations whose trees are sized by value
    * (0.01 once {@link LOST_PROBES_TO_SETTLE} of their probes in a row have lost, until drafting pays
    * again), 0.01 for the others; a number given here holds for both.
    */
@@ -86,11 +86,12 @@ export interface BudgetControllerOptions {
    */
   fixed?: boolean;
   /**
-   * Size greedy generations' trees by value where the drafter's growth can
-   * ({@link TreeGrowth.priceNext}): each step's tree grows and keeps what this step's own draft
-   * probabilities, calibrated against what the target accepted, pay for at the measured prices.
-   * False: choose each step's caps among candidate sizes by their average acceptance, as sampling
-   * generations always do. Default true.
+   * Size top-k trees by value where the drafter's growth can ({@link TreeGrowth.priceNext}), in
+   * greedy generations and in sampling ones that draft top-k trees: each step's tree grows and
+   * keeps what this step's own draft probabilities, calibrated against what the target accepted
+   * in that kind of generation, pay for at the measured prices. False: choose each step's caps
+   * among candidate sizes by their average acceptance, as sampled trees (whose growth prices no
+   * node) always do. Default true.
    */
   valueTrees?: boolean;
   /** Clock in milliseconds (tests drive it). Default `performance.now`. */
@@ -154,16 +155,16 @@ const NODE_SIZES = [1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 96, 128];
 const DRAFTING_SMOOTHING = 0.03;
 
 /**
- * Default {@link BudgetControllerOptions.probeShare} of greedy generations whose trees are sized by
- * value. Their probes cost little where drafts are poor (the probe's tree shrinks to what its
- * draft probabilities pay for), while predictable text they miss costs much (on the development
+ * Default {@link BudgetControllerOptions.probeShare} of generations whose trees are sized by value.
+ * Their probes cost little where drafts are poor (the probe's tree shrinks to what its draft
+ * probabilities pay for), while predictable text they miss costs much (on the development
  * prompts some generations accept the head's whole 8-token chain at most positions), and a
  * 0.01 share made one lost probe hold plain decoding for about a hundred steps, through such
  * generations. In the replay of recorded trees (docs/benchmarks.md, session 37) 0.03 ran 1.357×
  * against 0.01's 1.338× (four cost tables, three seeds); on the Zen 5 reference machine, eight
  * alternating `bench:steps` runs each, 1.274× against 1.262× (within its noise; two runs with 0.01
- * fell to 1.05× and 1.17×, spending most of their steps plain). Sampling generations keep 0.01:
- * at temperature 1 on the tiny model drafting does not pay, and what the probes lose is what they
+ * fell to 1.05× and 1.17×, spending most of their steps plain). Sampled trees keep 0.01: at
+ * temperature 1 on the tiny model drafting does not pay, and what the probes lose is what they
  * cost against plain decoding.
  */
 const VALUE_PROBE_SHARE = 0.03;
@@ -380,8 +381,9 @@ class Regime {
  * - Costs are measured during generation ({@link StepCostModel}): drafting by depth from `propose`
  *   to its return, verification by tree size from there to `observe`, and the overhead between
  *   steps; spikes are dropped.
- * - Greedy generations size each tree by value (`valueTrees`, where the drafter's growth supports
- *   {@link TreeGrowth.priceNext}): after the start trees, every drafted step hands the growth the
+ * - Top-k trees are sized by value (`valueTrees`, where the drafter's growth supports
+ *   {@link TreeGrowth.priceNext}), in greedy generations and in sampling ones alike, each kind
+ *   with its own chances: after the start trees, every drafted step hands the growth the
  *   measured prices (verification by rows along a line through the measured sizes, drafting by
  *   depth) and {@link NodeChances} — the drafter's probabilities calibrated per depth and
  *   probability band against what the target accepted — and the growth grows a depth while its
@@ -392,8 +394,10 @@ class Regime {
  *   expected tokens per ms ({@link DRAFTING_SMOOTHING}), afresh after each probe out of plain
  *   decoding. On the replay of the development prompts (docs/benchmarks.md) this ran 1.21–1.47×
  *   plain decoding where choosing among candidates ran 1.17–1.40× and the best fixed tree
- *   1.29–1.43×.
- * - Otherwise (sampling generations, `valueTrees: false`) acceptance comes from the drafter's own
+ *   1.29–1.43×. At temperatures 0.3–0.7, where a head over a reduced draft vocabulary drafts
+ *   top-k trees, it ran 1.14–1.19× plain decoding at 0.7 and 1.39× at 0.5 where choosing among
+ *   candidates ran 1.06–1.10× and 1.21×, decoding plainly on 55–75 % of the steps.
+ * - Otherwise (sampled trees, `valueTrees: false`) acceptance comes from the drafter's own
  *   probabilities: for every candidate (depth, nodes) the probability mass its tree would have at
  *   each depth, taken from the trees actually drafted, turned into chances by a per-depth
  *   {@link AcceptanceCalibration} against what was accepted, and each step drafts the candidate
@@ -402,9 +406,9 @@ class Regime {
  *   step, and from then on takes the best candidate it has seen; every `probeEvery` steps it
  *   probes a larger tree: the whole capacity the first time (pricing every candidate at once),
  *   one size up from the best later. When plain steps win it tries the best tree again after
- *   `probeEvery` plain steps if that tree came close, else after `2 * probeEvery` the start tree
- *   in greedy generations (a tree sized by value where they are) and the best tree in sampling
- *   ones;
+ *   `probeEvery` plain steps if that tree came close, else after `2 * probeEvery` a tree sized by
+ *   value where trees are, else the start tree in greedy generations and the best tree in
+ *   sampling ones;
  *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is priced by plain
  *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
  *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
@@ -556,6 +560,7 @@ export class BudgetController implements Drafter {
     this.nodes = Int32Array.from(nodes);
     this.costs = new StepCostModel(this.maxTreeSize, this.smoothing);
     const greedyDraft = draftCost(this.maxDepth, this.smoothing);
+    const valueTrees = !this.fixed && (options.valueTrees ?? true);
     this.greedy = new Regime(
       part,
       greedyDraft,
@@ -564,7 +569,7 @@ export class BudgetController implements Drafter {
       this.smoothing,
       this.probeEvery,
       'start',
-      !this.fixed && (options.valueTrees ?? true),
+      valueTrees,
       probeShare,
     );
     const samplingRegime = (part: ControlledDrafter, draft: SizedCost) =>
@@ -576,7 +581,7 @@ export class BudgetController implements Drafter {
         this.smoothing,
         this.probeEvery,
         'best',
-        false,
+        valueTrees,
         probeShare,
       );
     this.sampledTopK = samplingRegime(part, greedyDraft);

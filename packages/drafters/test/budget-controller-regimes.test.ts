@@ -34,7 +34,7 @@ function twoDrafters(options: BudgetControllerOptions) {
       ...options,
     },
   );
-  return { target, controller };
+  return { target, controller, greedyGrowth };
 }
 
 describe('a budget controller over a greedy drafter and a shallower sampling drafter', () => {
@@ -61,6 +61,36 @@ describe('a budget controller over a greedy drafter and a shallower sampling dra
     const draft = r.stats.controller?.costs.draft ?? [];
     expect(draft.length).toBeGreaterThan(0);
     for (const [depth] of draft) expect(depth).toBeLessThanOrEqual(2);
+  });
+
+  it('sizes the top-k trees of sampling generations below samplingFrom by value, and never the sampled ones', async () => {
+    const { target, controller, greedyGrowth } = twoDrafters({ samplingFrom: 1 });
+    const priced = { withPrices: 0, without: 0 };
+    const priceNext = greedyGrowth.priceNext.bind(greedyGrowth);
+    greedyGrowth.priceNext = (pricing) => {
+      if (pricing) priced.withPrices++;
+      else priced.without++;
+      priceNext(pricing);
+    };
+    const sizes = new Set<number>();
+    const generate = async (temperature: number) => {
+      const verifier = new StochasticVerifier({ temperature, seed: 7 });
+      const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
+      return decoder.generate([1, 2, 3], {
+        maxTokens: 300,
+        onStep: ({ tree }) => {
+          if (tree.size > 1 && tree.candidateKind === 'deterministic') sizes.add(tree.size);
+        },
+      });
+    };
+    await generate(0.7);
+    // After its start trees, each drafted step hands the growth the measured prices, so its
+    // trees follow each step's confidence rather than one capped size.
+    expect(priced.withPrices).toBeGreaterThan(priced.without);
+    expect(sizes.size).toBeGreaterThan(3);
+    const before = { ...priced };
+    await generate(1);
+    expect(priced).toEqual(before);
   });
 
   it('drafts sampling generations below samplingFrom with the greedy drafter and from it with the sampling drafter', async () => {
