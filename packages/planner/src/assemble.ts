@@ -224,7 +224,7 @@ async function openModelDrafter(
   const model = plan.draftModels[entry.role];
   if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
   const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
-  const samplingFrom = sampledTreesFrom(model, plan.draftSampling);
+  const samplingFrom = sampledTreesFrom(plan.draftSampling);
   const samples =
     samplingFrom !== Number.POSITIVE_INFINITY &&
     'sampled' in entry &&

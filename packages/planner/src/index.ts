@@ -24,9 +24,8 @@ export {
   MODEL_DRAFTERS,
   type ModelDrafterEntry,
   type ModelDrafterName,
-  REDUCED_VOCABULARY_SAMPLED_FROM,
+  SAMPLED_TREES_FROM,
   sampledTreesFrom,
-  samplesByDefault,
 } from './model-drafters.js';
 export { type BundleOptions, HEAD_PROMPT_ROWS, type Plan, plan } from './plan.js';
 export {

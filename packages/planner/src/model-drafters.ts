@@ -53,37 +53,26 @@ function knowsDraftTokenIds(model: ManifestModel): boolean {
 }
 
 /**
- * Whether a drafter over `model` draws sampled trees at every sampling temperature when the load
- * does not say (`draftSampling` unset): where it drafts over the target's whole vocabulary (a draft
- * LM, a head without a draft vocabulary). Sampled trees commit more per step than top-k trees there,
- * and under the budget controller they ran faster on a 2-core Zen 2 CPU (temperature 1: draft LM
- * 1.00–1.04× plain decoding against 0.98–1.00× in alternating runs, the whole-vocabulary EAGLE-2
- * head 1.03× against 0.99×; 0.7: draft LM 1.12× against 1.05×). A head over a reduced draft
- * vocabulary (FR-Spec, EAGLE-3) draws them from {@link REDUCED_VOCABULARY_SAMPLED_FROM} only.
+ * The temperature from which a model drafter's sampling generations draw sampled trees when the
+ * load does not say (`draftSampling` unset); below it they draft top-k trees, which the budget
+ * controller sizes by value as it does greedy ones. On a 2-core Zen 2 CPU (39 prompts, 128 tokens,
+ * alternating runs, session 47) top-k trees so sized ran ahead of sampled trees below 1: the draft
+ * LM at 0.5 1.36× against 1.11×, at 0.7 1.12–1.19× against 1.05–1.08×, at 0.9 1.02–1.04× against
+ * 0.96–1.04×; the tiny bundle's FR-Spec EAGLE-2 head (whose sampled drafts can never be the
+ * target's samples outside its vocabulary) at 0.7 1.11–1.19×, where sampled trees had run 1.06–1.07×
+ * (session 45). At 1 the two kinds ran alike (the draft LM 1.00–1.02× either way, the FR-Spec head
+ * 1.00–1.01×), and before the top-k trees were sized by value sampled trees were the faster there.
  */
-export function samplesByDefault(model: ManifestModel): boolean {
-  return model.draftVocab === undefined;
-}
+export const SAMPLED_TREES_FROM = 1;
 
 /**
- * The temperature from which a head over a reduced draft vocabulary draws sampled trees when the
- * load does not say; top-k trees below it. Its sampled drafts can never be the target's samples
- * outside the vocabulary, which costs them most where the target's distribution is sharp: the
- * tiny bundle's FR-Spec head (K = 1024 and context tokens) ran 1.06× and 1.07× sampled against
- * 1.08× and 1.14× top-k at 0.7, and at 1 1.00–1.06× sampled (five runs) against 0.97–1.00× top-k,
- * whose controller decoded 83–93 % of the steps plainly (39 prompts, 2-core Zen 2 CPU, session 45).
+ * The temperature from which sampling generations draw sampled trees (top-k trees below it): 0
+ * where the load asks for them (`draftSampling` true), never (Infinity) where it asks for top-k
+ * trees, {@link SAMPLED_TREES_FROM} where it does not say.
  */
-export const REDUCED_VOCABULARY_SAMPLED_FROM = 1;
-
-/**
- * The temperature from which sampling generations by a drafter over `model` draw sampled trees
- * (top-k trees below it): 0 where the load asks for them (`draftSampling` true) or the model
- * covers the whole vocabulary ({@link samplesByDefault}), {@link REDUCED_VOCABULARY_SAMPLED_FROM}
- * for a reduced draft vocabulary, and never (Infinity) where the load asks for top-k trees.
- */
-export function sampledTreesFrom(model: ManifestModel, draftSampling: boolean | undefined): number {
-  if (draftSampling === false) return Number.POSITIVE_INFINITY;
-  return draftSampling === true || samplesByDefault(model) ? 0 : REDUCED_VOCABULARY_SAMPLED_FROM;
+export function sampledTreesFrom(draftSampling: boolean | undefined): number {
+  if (draftSampling === undefined) return SAMPLED_TREES_FROM;
+  return draftSampling ? 0 : Number.POSITIVE_INFINITY;
 }
 
 /**

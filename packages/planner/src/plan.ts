@@ -82,10 +82,9 @@ export interface BundleOptions {
    * Draft LM, EAGLE-2 and EAGLE-3 heads (a head over a reduced draft vocabulary once its manifest
    * records the vocabulary's target ids): draw sampled draft trees for sampling generations
    * (lossless with min(1, p/q)), of their own shape (three draws at the root, a chain of six
-   * below the first) within `tree` / `draftTree` when those are given. Default: each drafter whose
-   * model drafts over the target's whole vocabulary (the draft LM, a head without a draft
-   * vocabulary) does, a head over a reduced draft vocabulary (FR-Spec, EAGLE-3) draws top-k trees
-   * below temperature 1 and sampled trees from it (see `sampledTreesFrom`).
+   * below the first) within `tree` / `draftTree` when those are given; false: top-k trees at every
+   * temperature. Default: top-k trees, sized by value by the budget controller, below temperature
+   * 1 and sampled trees from it (see `SAMPLED_TREES_FROM`).
    */
   draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
@@ -152,8 +151,7 @@ export interface Plan {
   readonly controllerSeeds: Readonly<Partial<Record<ModelDrafterName, ControllerSeed>>>;
   /**
    * Whether the model drafters that can (draft LM, EAGLE heads) draw sampled trees for sampling
-   * generations, as asked; undefined: each by its model and the generation's temperature
-   * (`sampledTreesFrom`).
+   * generations, as asked; undefined: by the generation's temperature (`sampledTreesFrom`).
    */
   readonly draftSampling: boolean | undefined;
   /** The caller's own tree options, by budget: they bound the sampled trees too, which otherwise keep their own shape. */

@@ -111,13 +111,15 @@ describe('sampled EAGLE trees at assembly', () => {
     return kinds;
   }
 
-  it('are drawn by default where the draft model covers the whole vocabulary, by an FR-Spec head from temperature 1', async () => {
+  it('are drawn by default from temperature 1, top-k trees below it, by every model drafter', async () => {
     const manifest = await tinyManifest();
     for (const [options, temperature, kind] of [
-      [{ drafter: 'draft-lm' }, 0.7, 'sampled-distinct'],
+      [{ drafter: 'draft-lm' }, 0.7, 'deterministic'],
+      [{ drafter: 'draft-lm' }, 1, 'sampled-distinct'],
       [{ drafter: 'eagle2' }, 0.7, 'deterministic'],
       [{ drafter: 'eagle2' }, 1, 'sampled-distinct'],
       [{ drafter: 'eagle2', draftSampling: false }, 1, 'deterministic'],
+      [{ drafter: 'draft-lm', draftSampling: true }, 0.7, 'sampled-distinct'],
     ] as const) {
       const generator = await assemble(
         plan(manifest, { ...options, budget: 'fixed' }),
@@ -130,7 +132,7 @@ describe('sampled EAGLE trees at assembly', () => {
         await generator.dispose();
       }
     }
-    // The whole-vocabulary EAGLE-2 head samples too.
+    // The whole-vocabulary EAGLE-2 head samples from 1 too.
     const whole = plan(preferModels(manifest, ['eagle-head'], 'treespec.json'), {
       drafter: 'eagle2',
       budget: 'fixed',

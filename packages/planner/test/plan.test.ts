@@ -5,9 +5,8 @@ import {
   DRAFTERS,
   HEAD_PROMPT_ROWS,
   plan,
-  REDUCED_VOCABULARY_SAMPLED_FROM,
+  SAMPLED_TREES_FROM,
   sampledTreesFrom,
-  samplesByDefault,
 } from '../src/index.js';
 import { tinyManifest } from './tiny.js';
 
@@ -62,18 +61,12 @@ describe('plan', () => {
     expect(fixed.draftSampling).toBeUndefined();
     expect(plan(manifest, { draftSampling: true }).draftSampling).toBe(true);
     expect(plan(manifest, { draftSampling: false }).draftSampling).toBe(false);
-    // Left unset: models over the whole vocabulary sample, heads over a draft vocabulary do not.
-    const byId = (id: string) => manifest.models.find((m) => m.id === id) as ManifestModel;
-    expect(samplesByDefault(byId('draft'))).toBe(true);
-    expect(samplesByDefault(byId('eagle-head'))).toBe(true);
-    expect(samplesByDefault(byId('eagle-head-context'))).toBe(false);
-    expect(samplesByDefault(byId('eagle3-head'))).toBe(false);
-    // From which temperature: heads over a draft vocabulary from 1 unless asked, none when asked not to.
-    expect(sampledTreesFrom(byId('draft'), undefined)).toBe(0);
-    expect(sampledTreesFrom(byId('eagle-head-context'), undefined)).toBe(REDUCED_VOCABULARY_SAMPLED_FROM);
-    expect(REDUCED_VOCABULARY_SAMPLED_FROM).toBe(1);
-    expect(sampledTreesFrom(byId('eagle-head-context'), true)).toBe(0);
-    expect(sampledTreesFrom(byId('draft'), false)).toBe(Number.POSITIVE_INFINITY);
+    // From which temperature sampled trees are drawn: from 1 unless asked, always when asked,
+    // never when asked not to.
+    expect(SAMPLED_TREES_FROM).toBe(1);
+    expect(sampledTreesFrom(undefined)).toBe(SAMPLED_TREES_FROM);
+    expect(sampledTreesFrom(true)).toBe(0);
+    expect(sampledTreesFrom(false)).toBe(Number.POSITIVE_INFINITY);
     const small = plan(manifest, { maxContext: 8 }, 'cpu');
     expect(small.startBudgets.tree.totalTokens).toBe(8);
   });

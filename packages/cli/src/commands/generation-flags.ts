@@ -121,11 +121,11 @@ export function addModelFlags(command: Command): Command {
     )
     .option(
       '--draft-sampling',
-      'draft-lm, eagle2, eagle3: draw sampled draft trees when sampling (temperature > 0) instead of top-k trees (within the tree flags given); default: where the draft model covers the whole vocabulary (the draft LM, a head without a draft vocabulary), and from temperature 1 for heads over a reduced draft vocabulary',
+      'draft-lm, eagle2, eagle3: draw sampled draft trees at every sampling temperature (> 0) instead of top-k trees (within the tree flags given); default: sampled trees from temperature 1, below it top-k trees sized by the budget controller',
     )
     .option(
       '--no-draft-sampling',
-      'draft-lm, eagle2, eagle3: draw top-k draft trees when sampling, too (the default for heads over a reduced draft vocabulary below temperature 1)',
+      'draft-lm, eagle2, eagle3: draw top-k draft trees at every sampling temperature (by default only below temperature 1)',
     )
     .option('--no-tuning-cache', 'do not seed the budget controller from stored `treespec tune` results')
     .addOption(
