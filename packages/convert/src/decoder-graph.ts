@@ -5,6 +5,7 @@ import { concatRows, type Matrix, scaleMatrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
 import { MS_DOMAIN } from './quantized-weights.js';
 import { ropeTables } from './rope.js';
+import { trailingRows } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /**
@@ -73,6 +74,8 @@ export interface SharedInputs {
   readonly rope: PrimitiveRope | FusedRope;
   /** Plain attention: [N * group, P + N], the attention bias repeated once per query head sharing a KV head. */
   readonly bias: string;
+  /** Plain attention: [N, P + N], the bias's row of each new row, before that repetition. */
+  readonly biasRows: string;
   /** Fused attention: the [1, 1, N, P + N] bias as fed, and GroupQueryAttention's int32 lengths. */
   readonly fused: FusedInputs | null;
   /** In-place attention: the per-call shapes every layer reshapes by. */
@@ -166,6 +169,7 @@ export async function declareSharedInputs(
     shared: {
       rope: await ropeInputs(ctx, positions, maxContext),
       bias: group === 1 || fused ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
+      biasRows: bias2d,
       fused: fused ? fusedInputs(g, bias) : null,
       inPlace,
     },
@@ -347,7 +351,10 @@ export interface KvNames {
 /**
  * Grouped-query self-attention of the new rows over the cached ones and each other, under the
  * additive tree bias, built as {@link DecoderContext.attention} says. Declares the layer's
- * `past_*` inputs and `present_*` outputs (keys after RoPE).
+ * `past_*` inputs and `present_*` outputs (keys after RoPE). With `queryRows` (an int64 [1] such
+ * as a head's `score_rows`) every new row's key and value still enter the cache, but only the
+ * last `queryRows` rows attend and are projected, and the result has those rows alone: the last
+ * layer of a graph whose later rows alone are read (a head catching up on committed rows).
  */
 export async function attention(
   ctx: DecoderContext,
@@ -356,6 +363,7 @@ export async function attention(
   shared: SharedInputs,
   kv: KvNames,
   layer: number,
+  queryRows: string | null = null,
 ): Promise<string> {
   const { g, format, options, config } = ctx;
   const { heads, kvHeads, headDim: d } = config;
@@ -433,13 +441,30 @@ export async function attention(
     qh = applyRope(g, qh, shared, d);
     newKeys = applyRope(g, kh, shared, d, keyName);
   }
-  const rows = { q: qh, keys: newKeys, values: newValues };
-  const flat = shared.fused
+  const plain = !shared.fused && !shared.inPlace;
+  // Plain attention scores the kept query rows alone; the fused and in-place kernels take every
+  // row, and their results are cut to the kept rows before the output projection.
+  const rows = {
+    q: plain ? trailingRows(g, qh, queryRows, 1) : qh,
+    keys: newKeys,
+    values: newValues,
+  };
+  const attended = shared.fused
     ? fusedAttention(ctx, rows, shared.fused, kv, folded ? 1 : scale)
     : shared.inPlace
       ? inPlaceAttention(ctx, rows, shared.bias, shared.inPlace, kv, folded ? null : scale)
-      : plainAttention(ctx, rows, shared.bias, kv, folded ? null : scale);
+      : plainAttention(ctx, rows, queriedBias(ctx, shared, queryRows), kv, folded ? null : scale);
+  const flat = plain ? attended : trailingRows(g, attended, queryRows);
   return format.linear(g, flat, renamed(weights.o, `${prefix}.o`), weights.oBias);
+}
+
+/** Plain attention's bias for the last `queryRows` query rows (all of them when null), repeated per query head of a group. */
+function queriedBias(ctx: DecoderContext, shared: SharedInputs, queryRows: string | null): string {
+  if (!queryRows) return shared.bias;
+  const { g, config } = ctx;
+  const group = config.heads / config.kvHeads;
+  const rows = trailingRows(g, shared.biasRows, queryRows);
+  return group === 1 ? rows : g.op('Tile', [rows, g.int64([group, 1])]);
 }
 
 /** One layer's new rows after RoPE: q [1, N, heads, d], keys and values [1, N, kvHeads, d]. */
@@ -672,7 +697,9 @@ export async function mlp(
 /**
  * One decoder layer: h + attn(norm(h)), then + mlp(norm(.)); without input norm for EAGLE heads.
  * Takes and returns the residual stream with the last block's output pending (see
- * {@link Residual}), so each addition can share a node with the norm after it.
+ * {@link Residual}), so each addition can share a node with the norm after it. With `outputRows`
+ * (int64 [1]) the layer returns the last `outputRows` rows alone, having computed every row's key
+ * and value but those rows' attention and MLP only ({@link attention}'s `queryRows`).
  */
 export async function decoderLayer(
   ctx: DecoderContext,
@@ -681,14 +708,23 @@ export async function decoderLayer(
   shared: SharedInputs,
   kv: KvNames,
   layer: number,
+  outputRows: string | null = null,
 ): Promise<Residual> {
   const input = weights.inputNorm
     ? await residualNorm(ctx, x, weights.inputNorm, `layers.${layer}.input_norm`, `layers.${layer}.input`)
     : { sum: residualSum(ctx, x, `layers.${layer}.input`), normed: null };
-  const attended = await attention(ctx, input.normed ?? input.sum, weights.attention, shared, kv, layer);
+  const attended = await attention(
+    ctx,
+    input.normed ?? input.sum,
+    weights.attention,
+    shared,
+    kv,
+    layer,
+    outputRows,
+  );
   const { sum: h, normed } = await residualNorm(
     ctx,
-    { h: input.sum, delta: attended },
+    { h: trailingRows(ctx.g, input.sum, outputRows), delta: attended },
     weights.postAttentionNorm,
     `layers.${layer}.post_attention_norm`,
     `layers.${layer}.attn_residual`,

@@ -20,7 +20,7 @@ import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import type { Matrix } from './matrix.js';
 import { OnnxDataType } from './onnx-proto.js';
-import { scoreRowsInput, trailingRows } from './scored-rows.js';
+import { scoreRowsInput } from './scored-rows.js';
 import type { WeightFormat } from './weight-format.js';
 
 /** Weights an EAGLE head takes from outside its own checkpoint. */
@@ -42,7 +42,8 @@ export interface EagleHeadExternals {
  * feature)) → one decoder layer without input norm → `hidden`; `logits` through the target's
  * lm_head (its draft-vocabulary rows with FR-Spec); `top_log_probs`/`top_ids` =
  * TopK(log_softmax(logits), top_k), ids in the target vocabulary. Those four cover the last
- * `score_rows` rows only (every row when `names` has no `scoreRows`); the cache, every row.
+ * `score_rows` rows only (every row when `names` has no `scoreRows`), and only those rows attend
+ * and pass the MLP; the cache takes every row's key and value.
  */
 export async function buildEagleHeadGraph(
   g: GraphBuilder,
@@ -69,14 +70,10 @@ export async function buildEagleHeadGraph(
   const features = g.op('Reshape', [feature, g.int64([-1, hidden])]);
   const joined = g.op('Concat', [embedded, features], { axis: 1 });
   const h = await format.linear(g, joined, { ...fcWeight, label: 'fc' }, fcBias);
-  const out = trailingRows(
-    g,
-    residualSum(
-      ctx,
-      await decoderLayer(ctx, { h, delta: null }, layerWeights, shared, kvNames(names, 0), 0),
-      'layers.0.output',
-    ),
-    scoreRows,
+  const out = residualSum(
+    ctx,
+    await decoderLayer(ctx, { h, delta: null }, layerWeights, shared, kvNames(names, 0), 0, scoreRows),
+    'layers.0.output',
   );
   g.output(g.op('Reshape', [out, g.int64([1, -1, hidden])]), names.outputs.hidden!, OnnxDataType.FLOAT, [
     1,

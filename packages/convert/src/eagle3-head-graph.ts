@@ -36,8 +36,8 @@ export interface Eagle3HeadExternals {
  * them, in that order. Each row: x = concat(input_layernorm(embed(token)), hidden_norm(h)) →
  * attention over 2H-wide q/k/v with RoPE and the head's own KV cache → h + attn → + mlp(norm(.))
  * = `hidden`; `logits` = lm_head(norm(hidden)) over the draft vocabulary; TopK of its
- * log-softmax, ids mapped to target ids in-graph. Everything after attention runs on the last
- * `score_rows` rows only (every row when `names` has no `scoreRows`); the cache covers every row.
+ * log-softmax, ids mapped to target ids in-graph. Only the last `score_rows` rows (every row when
+ * `names` has no `scoreRows`) attend and go on from there; the cache takes every row's key and value.
  */
 export async function buildEagle3HeadGraph(
   g: GraphBuilder,
@@ -73,10 +73,10 @@ export async function buildEagle3HeadGraph(
     ],
     { axis: 1 },
   );
-  const attended = await attention(ctx, x, weights.attention, shared, kvNames(names, 0), 0);
+  const attended = await attention(ctx, x, weights.attention, shared, kvNames(names, 0), 0, scoreRows);
   const { sum: m, normed } = await residualNorm(
     ctx,
-    { h: trailingRows(g, h, scoreRows), delta: trailingRows(g, attended, scoreRows) },
+    { h: trailingRows(g, h, scoreRows), delta: attended },
     weights.postAttentionNorm,
     'midlayer.post_attention_layernorm',
     'midlayer.attn_residual',

@@ -11,10 +11,10 @@ export function scoreRowsInput(g: GraphBuilder, names: ModelInputs): string | nu
 }
 
 /**
- * The last `scoreRows` rows of `x` [N, W] (all of them when `scoreRows` exceeds N), or `x` itself
- * when the graph scores every row (`scoreRows` null).
+ * The last `scoreRows` rows of `x` along `axis` ([N, W] by default; all of them when `scoreRows`
+ * exceeds N), or `x` itself when the graph scores every row (`scoreRows` null).
  */
-export function trailingRows(g: GraphBuilder, x: string, scoreRows: string | null): string {
+export function trailingRows(g: GraphBuilder, x: string, scoreRows: string | null, axis = 0): string {
   if (!scoreRows) return x;
-  return g.op('Slice', [x, g.op('Neg', [scoreRows]), g.int64([Number.MAX_SAFE_INTEGER]), g.int64([0])]);
+  return g.op('Slice', [x, g.op('Neg', [scoreRows]), g.int64([Number.MAX_SAFE_INTEGER]), g.int64([axis])]);
 }

@@ -12,6 +12,7 @@ import {
   openSession,
   runDecoder,
 } from '../src/testing/index.js';
+import { linearOutputRows } from './helpers/kernel-rows.js';
 import { variantConfig, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { headTarget, writeHeadCheckpoint } from './helpers/random-head.js';
 import { referenceEagleHead } from './helpers/reference-forward.js';
@@ -86,10 +87,12 @@ describe('converted random EAGLE heads match a TypeScript reference forward', ()
       const bias = new Float32Array(3 * 7);
       for (let i = 0; i < 3; i++)
         for (let j = 0; j < 7; j++) bias[i * 7 + j] = visible(4 + i, j) ? 0 : -3.4e38;
-      const tree = await runDecoder(session, shape, tokens.slice(4), positions.slice(4), bias, commit.cache, {
-        feature: new ort.Tensor('float32', features.slice(4 * 32), [1, 3, 32]),
-        ...headCounts(3, 3),
-      });
+      const treeRows = (scored: number) =>
+        runDecoder(session, shape, tokens.slice(4), positions.slice(4), bias, commit.cache, {
+          feature: new ort.Tensor('float32', features.slice(4 * 32), [1, 3, 32]),
+          ...headCounts(3, scored),
+        });
+      const tree = await treeRows(3);
       const hidden = new Float32Array([
         ...(commit.outputs.hidden!.data as Float32Array),
         ...(tree.outputs.hidden!.data as Float32Array),
@@ -108,22 +111,65 @@ describe('converted random EAGLE heads match a TypeScript reference forward', ()
           best.slice(0, 3).map((b) => b[1]),
         );
       }
-      // Scoring the newest committed row alone: its outputs as before, the cache of every row.
-      const newest = await commitRows(1);
-      expect(newest.outputs.hidden!.dims).toEqual([1, 1, 32]);
-      expect(newest.outputs.top_ids!.dims).toEqual([1, 1, 3]);
-      expect(
-        maxAbsDiff(newest.outputs.hidden!.data as Float32Array, ref.hidden.subarray(3 * 32, 4 * 32)),
-      ).toBeLessThan(TOLERANCE);
-      expect(
-        maxAbsDiff(newest.outputs.logits!.data as Float32Array, ref.logits.subarray(3 * 80, 4 * 80)),
-      ).toBeLessThan(TOLERANCE);
-      expect(newest.outputs.top_ids!.data).toEqual(
-        (commit.outputs.top_ids!.data as BigInt64Array).subarray(9, 12),
-      );
-      expect(newest.cache.keys[0]).toEqual(commit.cache.keys[0]);
-      expect(newest.cache.values[0]).toEqual(commit.cache.values[0]);
+      /** A call scoring its last `count` rows against `full` (every row scored; `first` is its first row in the reference). */
+      const expectScoredRows = (
+        call: Awaited<ReturnType<typeof runDecoder>>,
+        full: Awaited<ReturnType<typeof runDecoder>>,
+        first: number,
+        count: number,
+      ) => {
+        const rows = full.outputs.hidden!.dims[1]!;
+        const from = first + rows - count;
+        expect(call.outputs.hidden!.dims).toEqual([1, count, 32]);
+        expect(
+          maxAbsDiff(
+            call.outputs.hidden!.data as Float32Array,
+            ref.hidden.subarray(from * 32, (from + count) * 32),
+          ),
+        ).toBeLessThan(TOLERANCE);
+        expect(
+          maxAbsDiff(
+            call.outputs.logits!.data as Float32Array,
+            ref.logits.subarray(from * 80, (from + count) * 80),
+          ),
+        ).toBeLessThan(TOLERANCE);
+        expect(call.outputs.top_ids!.data).toEqual(
+          (full.outputs.top_ids!.data as BigInt64Array).subarray((rows - count) * 3),
+        );
+        expect(call.cache.keys[0]).toEqual(full.cache.keys[0]);
+        expect(call.cache.values[0]).toEqual(full.cache.values[0]);
+      };
+      // Scoring the newest committed row alone, and the tree's last two rows: only they attend
+      // (under their rows of the tree's bias), and every row's key and value still enter the cache.
+      expectScoredRows(await commitRows(1), commit, 0, 1);
+      expectScoredRows(await treeRows(2), tree, 4, 2);
       await session.release();
     });
   }
+});
+
+describe('a converted EAGLE head catching up on committed rows', () => {
+  it('projects every row into the cache, and attends and runs the MLP for the scored rows only', async () => {
+    const dir = join(root, 'scored-rows');
+    await writeVariantCheckpoint(join(dir, 'target'), TARGET);
+    await writeHeadCheckpoint(join(dir, 'head'), TARGET, 98);
+    const out = join(dir, 'onnx');
+    await convertCausalLM({ checkpoint: join(dir, 'target'), out });
+    await convertEagleHead({ checkpoint: join(dir, 'head'), target: join(dir, 'target'), out });
+    const rows = 4;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.of(4n, 9n, 33n, 71n), [1, rows]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.of(0n, 1n, 2n, 3n), [1, rows]),
+      attention_bias: new ort.Tensor('float32', causalBias(0, rows), [1, 1, rows, rows]),
+      feature: new ort.Tensor('float32', new Float32Array(rows * 32).fill(0.5), [1, rows, 32]),
+      'past_key.0': new ort.Tensor('float32', new Float32Array(0), [1, 0, 2, 8]),
+      'past_value.0': new ort.Tensor('float32', new Float32Array(0), [1, 0, 2, 8]),
+      ...headCounts(3, 1),
+    };
+    // fc and the fused q/k/v projection see the four rows; the output projection, the MLP's two
+    // and the lm_head see the one scored row.
+    expect(await linearOutputRows(join(out, 'eagle-head.onnx'), feeds, join(dir, 'profile'))).toEqual([
+      1, 1, 1, 1, 4, 4,
+    ]);
+  });
 });

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, convertEagleHead } from '../src/index.js';
-import { headCounts, maxAbsDiff, openSession, runSequence } from '../src/testing/index.js';
+import { causalBias, headCounts, maxAbsDiff, openSession, runSequence } from '../src/testing/index.js';
 import { problemOf } from './helpers/checkpoint-error.js';
+import { linearOutputRows } from './helpers/kernel-rows.js';
 import { type VariantSpec, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 import { type Eagle3Spec, writeEagle3Checkpoint } from './helpers/random-eagle3.js';
 
@@ -107,6 +108,27 @@ describe('EAGLE-3 head conversion', () => {
     ).toBeLessThan(1e-5);
     expect(lastTwo.outputs.top_ids!.data).toEqual(ids.subarray((n - 2) * 4));
     expect(lastTwo.cache.keys[0]).toEqual(fullCache.keys[0]);
+    // Only the scored rows attend: fc and the q/k/v projection see all six rows, the output
+    // projection, the MLP's two and the lm_head the two scored ones.
+    const rows = await linearOutputRows(
+      join(out, 'eagle3-head.onnx'),
+      {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, n]),
+        position_ids: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(tokens, (_, i) => BigInt(i)),
+          [1, n],
+        ),
+        attention_bias: new ort.Tensor('float32', causalBias(0, n), [1, 1, n, n]),
+        feature: new ort.Tensor('float32', states, [1, n, 96]),
+        draft_hidden: new ort.Tensor('float32', new Float32Array(0), [1, 0, 32]),
+        'past_key.0': new ort.Tensor('float32', new Float32Array(0), [1, 0, 2, 8]),
+        'past_value.0': new ort.Tensor('float32', new Float32Array(0), [1, 0, 2, 8]),
+        ...headCounts(4, 2),
+      },
+      join(root, 'profile'),
+    );
+    expect(rows).toEqual([2, 2, 2, 2, n, n]);
     await Promise.all([t.release(), session.release()]);
   }, 60_000);
 
