@@ -261,9 +261,10 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
       'MemcpyFromHost after ids',
       'MemcpyToHost before TopK_1',
     ]);
+    // (The cast's name ends in the graph builder's running count of repeated names.)
     expect(await webGpuHostCopies(join(TINY, 'eagle-head-context.onnx'))).toEqual([
       'MemcpyFromHost after context_ids',
-      'MemcpyFromHost after Cast_88',
+      expect.stringMatching(/^MemcpyFromHost after Cast_\d+$/),
       'MemcpyFromHost after ids',
       'MemcpyToHost before TopK_1',
     ]);

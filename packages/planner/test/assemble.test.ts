@@ -143,7 +143,8 @@ describe('sampled EAGLE trees at assembly', () => {
     } finally {
       await generator.dispose();
     }
-  });
+    // Seven generators loaded and run one after another: seconds on a machine busy with other tests.
+  }, 60_000);
 
   it('draw from the head’s logits when sampling', async () => {
     const planned = plan(await tinyManifest(), { drafter: 'eagle2', budget: 'fixed', draftSampling: true });
