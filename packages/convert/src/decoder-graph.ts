@@ -168,7 +168,7 @@ export async function declareSharedInputs(
     ids: g.op('Reshape', [ids, g.int64([-1])], {}, 'ids'),
     shared: {
       rope: await ropeInputs(ctx, positions, maxContext),
-      bias: group === 1 || fused ? bias2d : g.op('Tile', [bias2d, g.int64([group, 1])], {}, 'bias_tiled'),
+      bias: fused ? bias2d : perQueryHead(g, bias2d, group, 'bias_tiled'),
       biasRows: bias2d,
       fused: fused ? fusedInputs(g, bias) : null,
       inPlace,
@@ -379,9 +379,9 @@ export async function attention(
   const prefix = `layers.${layer}.attn`;
   // Plain attention's new entries are its present outputs; in-place attention transposes them into
   // its outputs, and fused attention writes them to the cache.
-  const newEntriesAreOutputs = !shared.fused && !shared.inPlace;
-  const keyName = newEntriesAreOutputs ? kv.presentKey : g.unique(`${prefix}.k`);
-  const valueName = newEntriesAreOutputs ? kv.presentValue : g.unique(`${prefix}.v`);
+  const plain = !shared.fused && !shared.inPlace;
+  const keyName = plain ? kv.presentKey : g.unique(`${prefix}.k`);
+  const valueName = plain ? kv.presentValue : g.unique(`${prefix}.v`);
   const heads4 = (value: string, n: number, hint?: string) =>
     g.op('Reshape', [value, g.int64([1, -1, n, d])], {}, hint);
 
@@ -441,7 +441,6 @@ export async function attention(
     qh = applyRope(g, qh, shared, d);
     newKeys = applyRope(g, kh, shared, d, keyName);
   }
-  const plain = !shared.fused && !shared.inPlace;
   // Plain attention scores the kept query rows alone; the fused and in-place kernels take every
   // row, and their results are cut to the kept rows before the output projection.
   const rows = {
@@ -462,9 +461,12 @@ export async function attention(
 function queriedBias(ctx: DecoderContext, shared: SharedInputs, queryRows: string | null): string {
   if (!queryRows) return shared.bias;
   const { g, config } = ctx;
-  const group = config.heads / config.kvHeads;
-  const rows = trailingRows(g, shared.biasRows, queryRows);
-  return group === 1 ? rows : g.op('Tile', [rows, g.int64([group, 1])]);
+  return perQueryHead(g, trailingRows(g, shared.biasRows, queryRows), config.heads / config.kvHeads);
+}
+
+/** Bias rows [N, T] repeated once per query head sharing a KV head: [group * N, T] (as they are for one). */
+function perQueryHead(g: GraphBuilder, rows: string, group: number, hint?: string): string {
+  return group === 1 ? rows : g.op('Tile', [rows, g.int64([group, 1])], {}, hint);
 }
 
 /** One layer's new rows after RoPE: q [1, N, heads, d], keys and values [1, N, kvHeads, d]. */
