@@ -102,6 +102,9 @@ const SMALLEST_NORMAL_FLOAT32 = 2 ** -126;
  * initializer), so the graph returns target ids and every runner, tree and verifier stays in the
  * target vocabulary. With `context` scores the softmax and the top-k run over the draft tokens and the context
  * tokens together (`logits` stays over the draft tokens, which sampled trees are drawn from).
+ * Given `outputs.draftProbabilities`, that softmax is output too (over the draft tokens, then the
+ * context tokens where they are scored): a sampled tree's draft distribution at temperature 1,
+ * which JavaScript would otherwise compute, over the same tokens its top-k trees draw from.
  * Given `outputs.stepOutputs`, the scored rows' `hidden` [N, H], their top-k log-probabilities
  * and their top ids (as floats) are also output together, flattened in that order: on WebGPU the
  * top ids reach the host in the middle of the call (TopK's indices are int64, which the device
@@ -148,6 +151,13 @@ export async function draftLogitsTail(
     'k',
   ]);
   g.output(g.op('Unsqueeze', [ids, g.int64([0])]), outputs.topIds!, OnnxDataType.INT64, [1, 'new', 'k']);
+  if (outputs.draftProbabilities) {
+    g.output(g.op('Unsqueeze', [probs, g.int64([0])]), outputs.draftProbabilities, OnnxDataType.FLOAT, [
+      1,
+      'new',
+      context ? 'columns' : lmHead.rows,
+    ]);
+  }
   if (outputs.stepOutputs)
     packedOutput(g, [hidden, values, g.op('Cast', [ids], { to: OnnxDataType.FLOAT })], outputs.stepOutputs);
 }

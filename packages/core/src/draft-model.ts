@@ -22,6 +22,21 @@ export interface DraftModelStep {
    * {@link DraftModel.draftTokenIds}.
    */
   readonly logits?: Float32Array;
+  /**
+   * In place of `logits`, when the drafter asked for them ({@link DraftModel.requestLogits}) and
+   * the model computes them: each row's draft distribution at temperature 1, the softmax of its
+   * logits, so that a sampled tree at that temperature need not take the softmax in JavaScript
+   * (8192 exponentials a node cost about 0.1 ms on the reference CPU). `rows` x the columns of
+   * `logits`, or x `probabilityIds.length` where given.
+   */
+  readonly probabilities?: Float32Array;
+  /**
+   * With `probabilities`, for a model whose distribution also covers tokens of the generation's
+   * context (an EAGLE head that scores context tokens beside its draft vocabulary): the target id
+   * of each column. The same array for as long as the columns stay the same (a new one when they
+   * change), and the same for every call of one tree.
+   */
+  readonly probabilityIds?: Int32Array;
   /** The entropy (nats) of each row's draft distribution, when known exactly. */
   readonly entropies?: Float32Array;
 }
@@ -59,9 +74,11 @@ export interface DraftModel {
    * Optional, for models that fetch `logits` only on request (EAGLE heads opened with them):
    * whether the steps of the following calls carry them. Drafters that sample their trees ask
    * for them before drafting and top-k drafters do not, so that top-k drafting over a model that
-   * can sample copies no logits (a row of 8192 cost 0.06 ms a call on the reference CPU).
+   * can sample copies no logits (a row of 8192 cost 0.06 ms a call on the reference CPU). With
+   * `probabilities`, a model that computes their softmax at temperature 1 returns that instead
+   * (`DraftModelStep.probabilities`); others return the logits.
    */
-  requestLogits?(wanted: boolean): void;
+  requestLogits?(wanted: boolean, probabilities?: boolean): void;
   /**
    * Optional, for models that also score tokens of the generation's own context (an EAGLE head
    * whose reduced draft vocabulary takes context tokens): notes `tokens[from .. to)`, which belong

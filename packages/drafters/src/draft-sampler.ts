@@ -41,6 +41,10 @@ export class DraftSampler {
   private readonly tokenIds: Int32Array | null;
   /** Logits per row: the draft vocabulary's size, or `vocabSize`. */
   private readonly width: number;
+  /** Target id of each column of the q set last (null: the whole vocabulary): q's support. */
+  private columns: Int32Array | null;
+  /** Per node, the columns its q row was last written over (undefined: never). */
+  private readonly rowColumns: (Int32Array | null | undefined)[];
   /** The configured fixed temperature; NaN to follow each generation's. */
   private readonly fixedTemperature: number;
   private inverseTemperature = 1;
@@ -79,15 +83,20 @@ export class DraftSampler {
     this.vocabSize = vocabSize;
     if (draftTokenIds) requireDistinctIds(draftTokenIds, vocabSize);
     this.tokenIds = draftTokenIds;
+    this.columns = draftTokenIds;
     this.width = draftTokenIds ? draftTokenIds.length : vocabSize;
+    this.rowColumns = new Array(growth.maxNodes);
     this.distributions = new Float32Array(growth.maxNodes * vocabSize);
     this.drawnMark = new Uint8Array(vocabSize);
     this.drawnTokens = new Int32Array(growth.maxChildren);
   }
 
-  /** The tokens q can weigh (the draft vocabulary's target ids); null for the whole vocabulary. */
+  /**
+   * The tokens q can weigh (the target ids of the columns it was last set over: the draft
+   * vocabulary's, or the model's `probabilityIds`); null for the whole vocabulary.
+   */
   get support(): Int32Array | null {
-    return this.tokenIds;
+    return this.columns;
   }
 
   /**
@@ -112,7 +121,7 @@ export class DraftSampler {
     const at = node * this.vocabSize;
     const from = row * width;
     const inv = this.inverseTemperature;
-    this.startNode(node);
+    this.startRow(node, tokenIds);
     let max = -Infinity;
     for (let i = 0; i < width; i++) if (logits[from + i] > max) max = logits[from + i];
     let sum = 0;
@@ -133,6 +142,62 @@ export class DraftSampler {
     for (let i = 0; i < width; i++) q[at + i] /= sum;
   }
 
+  /** Whether q is the draft model's distribution at temperature 1, which a model may compute itself. */
+  get unitTemperature(): boolean {
+    return this.inverseTemperature === 1;
+  }
+
+  /**
+   * Sets q of growth node `node` from row `row` of `probabilities`, the draft model's distribution
+   * at temperature 1 computed by the model: over the columns of the logits
+   * {@link DraftSampler.setDistribution} takes, or over `ids` (target ids, distinct, below the
+   * vocabulary's size: a model that also scores tokens of the generation's context), which then
+   * become q's support. Only the normalisation is taken again, so that q sums to 1 as the verifier
+   * sums it.
+   * @throws ContractError when q is not drawn at temperature 1 ({@link DraftSampler.unitTemperature}).
+   */
+  setProbabilities(
+    node: number,
+    probabilities: Float32Array,
+    row: number,
+    ids: Int32Array | null = this.tokenIds,
+  ): void {
+    if (!this.unitTemperature)
+      throw new ContractError(
+        `a draft model's probabilities are its distribution at temperature 1; q is drawn at ${1 / this.inverseTemperature}`,
+      );
+    const width = ids ? ids.length : this.vocabSize;
+    const q = this.distributions;
+    const at = node * this.vocabSize;
+    const from = row * width;
+    this.startRow(node, ids);
+    let sum = 0;
+    for (let i = 0; i < width; i++) sum += probabilities[from + i];
+    const inverse = 1 / sum;
+    if (ids) {
+      for (let d = 0; d < width; d++) q[at + ids[d]] = probabilities[from + d] * inverse;
+      return;
+    }
+    for (let i = 0; i < width; i++) q[at + i] = probabilities[from + i] * inverse;
+  }
+
+  /**
+   * Starts `node`'s q row over `columns` (target ids; null: the whole vocabulary), which become
+   * the support: where the row was last written over other columns, those entries are cleared
+   * first, so q stays 0 off its support.
+   */
+  private startRow(node: number, columns: Int32Array | null): void {
+    this.startNode(node);
+    this.columns = columns;
+    const last = this.rowColumns[node];
+    if (last !== undefined && last !== columns) {
+      const at = node * this.vocabSize;
+      if (last === null) this.distributions.fill(0, at, at + this.vocabSize);
+      else for (let d = 0; d < last.length; d++) this.distributions[at + last[d]] = 0;
+    }
+    this.rowColumns[node] = columns;
+  }
+
   /** Forgets the previous node's draws: the next ones come from `node`'s q. */
   private startNode(node: number): void {
     for (let i = 0; i < this.drawnCount; i++) this.drawnMark[this.drawnTokens[i]] = 0;
@@ -149,7 +214,8 @@ export class DraftSampler {
   draw(node: number): number {
     if (node !== this.node)
       throw new ContractError(`draws for node ${node} follow the distribution of node ${this.node}`);
-    const { width, tokenIds, drawnMark } = this;
+    const { columns, drawnMark } = this;
+    const width = columns ? columns.length : this.vocabSize;
     if (this.drawnCount === this.drawnTokens.length) return -1;
     const q = this.distributions;
     const at = node * this.vocabSize;
@@ -158,7 +224,7 @@ export class DraftSampler {
     let cumulative = 0;
     let last = -1;
     for (let d = 0; d < width; d++) {
-      const token = tokenIds ? tokenIds[d] : d;
+      const token = columns ? columns[d] : d;
       const p = q[at + token];
       if (drawnMark[token] || !(p > 0)) continue;
       cumulative += p;

@@ -47,8 +47,9 @@ export interface ModelTreeDrafterOptions {
  * 1`, attending to all committed rows and to its own ancestors' draft rows; that row's top-k
  * become the node's children. With `sample`, every node's children are drawn without replacement
  * from the draft distribution of its row instead (from the model's `logits`: over the whole
- * vocabulary, or over its draft vocabulary, `draftTokenIds`, the other tokens at q = 0), making
- * `sampled-distinct` trees that carry each node's distribution for lossless verification.
+ * vocabulary, or over its draft vocabulary, `draftTokenIds`, the other tokens at q = 0; at
+ * temperature 1 from their softmax where the model computes it), making `sampled-distinct` trees
+ * that carry each node's distribution for lossless verification.
  */
 export abstract class ModelTreeDrafter implements Drafter {
   abstract readonly name: string;
@@ -126,8 +127,9 @@ export abstract class ModelTreeDrafter implements Drafter {
     const { growth, sampler } = this;
     const wanted = growth.childrenWanted(node);
     if (sampler) {
-      if (!step.logits) throw new ContractError('sampled drafting needs the draft model’s logits');
-      sampler.setDistribution(node, step.logits, row);
+      if (step.probabilities) sampler.setProbabilities(node, step.probabilities, row, step.probabilityIds);
+      else if (step.logits) sampler.setDistribution(node, step.logits, row);
+      else throw new ContractError('sampled drafting needs the draft model’s logits');
       for (let r = 0; r < wanted; r++) {
         const token = sampler.draw(node);
         if (token < 0) break;
@@ -197,7 +199,7 @@ export abstract class ModelTreeDrafter implements Drafter {
     }
     const commit = this.boundedRows(context);
     if (!commit || model.committedRows + commit.rows > model.maxContext) return;
-    model.requestLogits?.(this.sampler !== null);
+    model.requestLogits?.(this.sampler !== null, this.sampler?.unitTemperature);
     const first = await model.commit(commit.tokens, commit.features, commit.rows, this.k);
     if (first.rows !== 1) {
       throw new ContractError(

@@ -72,6 +72,25 @@ describe('draft-LM drafter', () => {
     expect(tokensPerStep).toBeGreaterThan(1.2);
   }, 60_000);
 
+  it('draws at temperature 1 from the probabilities its model computes, losslessly (chi-square, alpha 1e-3), and from logits at another temperature', async () => {
+    const vocab = 6;
+    const model = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 8, sharpness: 1.5 });
+    const draftModel = new ToyLanguageModel({ vocabSize: vocab, order: 2, seed: 31, sharpness: 1.5 });
+    const target = new ToyTarget(model);
+    const lm = new ToyDraftHead(draftModel, { featureSize: 0, probabilities: true });
+    const growth = () => new StaticTreeGrowth(new StaticTreeShape([[0, 0], [0, 1], [1]]));
+    const drafter = new DraftLmDrafter(lm, { growth: growth(), sample: { seed: 4 } });
+    const { pValue, tokensPerStep } = await sampleTwoTokens(model, target, drafter, 12000);
+    expect(pValue).toBeGreaterThan(1e-3);
+    expect(tokensPerStep).toBeGreaterThan(1.2);
+    expect(new Set(lm.requests.map((r) => r.join()))).toEqual(new Set(['true,true']));
+    lm.requests.length = 0;
+    const tempered = new DraftLmDrafter(lm, { growth: growth(), sample: { seed: 4 } });
+    const cool = await sampleTwoTokens(model, target, tempered, 4000, { temperature: 0.7 });
+    expect(cool.pValue).toBeGreaterThan(1e-3);
+    expect(new Set(lm.requests.map((r) => r.join()))).toEqual(new Set(['true,false']));
+  }, 60_000);
+
   it('asks its model for logits only when it samples its trees, so top-k drafting copies none', async () => {
     const model = new ToyLanguageModel({ vocabSize: 12, order: 2, seed: 5, sharpness: 1.5 });
     const lm = new ToyDraftHead(model, { featureSize: 0 });

@@ -118,6 +118,55 @@ describe('DraftSampler over a reduced draft vocabulary', () => {
     expect(() => following.restart(3, 0)).toThrow(OptionError);
   });
 
+  it('takes q at temperature 1 from the model’s probabilities as from its logits, renormalised', () => {
+    const fromLogits = sampler();
+    const fromProbabilities = sampler();
+    expect(fromProbabilities.unitTemperature).toBe(true);
+    fromLogits.setDistribution(1, LOGITS, 1);
+    // The model's float32 softmax, off by a rounding: q sums to 1 all the same.
+    const probabilities = Float32Array.from([
+      ...softmax(LOGITS.subarray(0, 4), 1),
+      ...softmax(LOGITS.subarray(4, 8), 1),
+    ]);
+    probabilities[5] = probabilities[5]! * (1 + 1e-6);
+    fromProbabilities.setProbabilities(1, probabilities, 1);
+    const q = fromProbabilities.distributions.subarray(VOCAB, 2 * VOCAB);
+    for (let t = 0; t < VOCAB; t++) expect(q[t]).toBeCloseTo(fromLogits.distributions[VOCAB + t]!, 6);
+    expect(q.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(fromProbabilities.support).toBe(DRAFT_IDS);
+    const tempered = sampler(0.5);
+    expect(tempered.unitTemperature).toBe(false);
+    expect(() => tempered.setProbabilities(0, probabilities, 0)).toThrow(
+      /distribution at temperature 1; q is drawn at 0.5/,
+    );
+  });
+
+  it('takes q over the columns the model names, which become its support, clearing a row’s entries off them', () => {
+    const s = sampler();
+    // The draft tokens, then two tokens of the context (a head that scores them beside its draft vocabulary).
+    const wide = Int32Array.of(...DRAFT_IDS, 0, 5);
+    const probabilities = Float32Array.of(0.1, 0.2, 0.05, 0.15, 0.3, 0.2);
+    s.setProbabilities(0, probabilities, 0, wide);
+    expect(s.support).toBe(wide);
+    const q = () => Array.from(s.distributions.subarray(0, VOCAB), (x) => Number(x.toFixed(6)));
+    expect(q()).toEqual([0.3, 0, 0.2, 0, 0.15, 0.2, 0, 0.1, 0, 0.05]);
+    const drawn = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      s.setProbabilities(0, probabilities, 0, wide);
+      drawn.add(s.draw(0));
+    }
+    expect([...drawn].sort((a, b) => a - b)).toEqual([0, 2, 4, 5, 7, 9]);
+    // The context changed: token 5 left it, token 1 came in; q is 0 off the new columns.
+    const changed = Int32Array.of(...DRAFT_IDS, 0, 1);
+    s.setProbabilities(0, probabilities, 0, changed);
+    expect(q()).toEqual([0.3, 0.2, 0.2, 0, 0.15, 0, 0, 0.1, 0, 0.05]);
+    // Back to the draft tokens' logits: q over them alone again.
+    s.setDistribution(0, LOGITS, 0);
+    expect(s.support).toBe(DRAFT_IDS);
+    expect(s.distributions[0]).toBe(0);
+    expect(s.distributions[1]).toBe(0);
+  });
+
   it('refuses draft token ids that repeat or fall outside the vocabulary, naming the draft token', () => {
     expect(() => sampler(1, 0, Int32Array.of(3, 1, 3))).toThrow(ContractError);
     expect(() => sampler(1, 0, Int32Array.of(3, 1, 3))).toThrow(

@@ -21,14 +21,30 @@ export class ToyDraftHead implements DraftModel {
   private readonly idx: Int32Array;
   private readonly val: Float64Array;
   draftCalls = 0;
-  /** Unset: it always returns logits; a test may set it to see what its drafters ask for. */
-  requestLogits?: (wanted: boolean) => void;
+  /**
+   * Unset: it always returns logits; a test may set it to see what its drafters ask for. With the
+   * `probabilities` option it records every request in `requests` and answers a request for
+   * probabilities with them in place of the logits.
+   */
+  requestLogits?: (wanted: boolean, probabilities?: boolean) => void;
+  /** With the `probabilities` option: every `requestLogits` call's arguments. */
+  readonly requests: Array<[boolean, boolean]> = [];
+  private probabilitiesAsked = false;
 
-  /** `featureSize` 0 makes it a draft LM (rows are the committed tokens themselves, no features). */
+  /**
+   * `featureSize` 0 makes it a draft LM (rows are the committed tokens themselves, no features);
+   * `probabilities` makes it compute the softmax of its logits when asked, as a converted head does.
+   */
   constructor(
     private readonly model: ToyLanguageModel,
-    options: { featureSize?: number } = {},
+    options: { featureSize?: number; probabilities?: boolean } = {},
   ) {
+    if (options.probabilities) {
+      this.requestLogits = (wanted, probabilities = false) => {
+        this.requests.push([wanted, probabilities]);
+        this.probabilitiesAsked = wanted && probabilities;
+      };
+    }
     this.featureSize = options.featureSize ?? 4;
     this.vocabSize = model.vocabSize;
     this.logits = new Float64Array(model.vocabSize);
@@ -116,13 +132,15 @@ export class ToyDraftHead implements DraftModel {
   }
 
   private outputs(rows: number, k: number) {
+    const distributions = new Float32Array(rows * this.vocabSize);
     return {
       rows,
       hidden: new Float32Array(rows * this.featureSize),
       topLogProbs: new Float32Array(rows * k),
       topTokens: new Int32Array(rows * k),
       k,
-      logits: new Float32Array(rows * this.vocabSize),
+      logits: this.probabilitiesAsked ? new Float32Array(0) : distributions,
+      ...(this.probabilitiesAsked ? { probabilities: distributions } : {}),
     };
   }
 
@@ -137,8 +155,12 @@ export class ToyDraftHead implements DraftModel {
     if (seq === this.tokens) this.hiddenIds[this.tokens.length - 1] = id;
     const length = seq === this.tokens ? this.tokens.length : seq.length;
     this.model.logits(seq, length, this.logits, 0);
-    out.logits.set(this.logits, r * this.vocabSize);
     const lse = logSumExp(this.logits, 0, this.vocabSize);
+    if (this.probabilitiesAsked) {
+      const probabilities = out.probabilities as Float32Array;
+      for (let t = 0; t < this.vocabSize; t++)
+        probabilities[r * this.vocabSize + t] = Math.exp(this.logits[t] - lse);
+    } else out.logits.set(this.logits, r * this.vocabSize);
     const n = topK(this.logits, 0, this.vocabSize, out.k, this.idx, this.val);
     for (let i = 0; i < n; i++) {
       out.topTokens[r * out.k + i] = this.idx[i];

@@ -9,7 +9,11 @@
  * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
  *
  *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N --budget auto]
- *     [--draft-sampling] [--tree '{"topK":1,"depth":0,"totalTokens":2}']
+ *     [--draft-sampling | --top-k-trees] [--tree '{"topK":1,"depth":0,"totalTokens":2}']
+ *
+ * Trees are the loader's default kind for the temperature (sampled from temperature 1, top-k
+ * below) unless `--draft-sampling` (sampled at every temperature) or `--top-k-trees` (never
+ * sampled) says otherwise.
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
  * plain-loop step, and `leavingStep` the speculative plain steps right after a drafted one (the
@@ -41,7 +45,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     threads: { type: 'string' },
     budget: { type: 'string', default: 'auto' },
-    'draft-sampling': { type: 'boolean', default: false },
+    'draft-sampling': { type: 'boolean' },
+    'top-k-trees': { type: 'boolean' },
     tree: { type: 'string' },
   },
 });
@@ -91,7 +96,11 @@ const generator = await loadTreespec(TINY, {
   tuningCache: false,
   callLog: log,
   budget,
-  draftSampling: values['draft-sampling'],
+  ...(values['draft-sampling']
+    ? { draftSampling: true }
+    : values['top-k-trees']
+      ? { draftSampling: false }
+      : {}),
   ...(values.tree === undefined ? {} : { tree: JSON.parse(values.tree) }),
   ...(values.threads === undefined ? {} : { intraOpNumThreads: Number(values.threads) }),
 });

@@ -262,6 +262,58 @@ describe('the EAGLE heads’ logits', () => {
     await head.dispose();
   }, 60_000);
 
+  it('give way, when asked, to the draft probabilities the graph computes: their softmax, over the draft and context tokens of the default head', async () => {
+    const runner = await target();
+    const c = headCases()[0]!;
+    const sequence = Int32Array.from([...c.prompt_ids, c.target_next_token]);
+    const { features } = await runner.prefill(sequence.subarray(0, -1), { features: true });
+    const rows = sequence.subarray(1);
+    const n = c.prompt_ids.length;
+    for (const id of ['eagle-head', 'eagle-head-context']) {
+      const model = findModel(manifest, id);
+      const layout = eagleHeadLayout(model);
+      const head = new OnnxEagleHead(await createSession(join(TINY, model.file)), layout, {
+        maxContext: 256,
+        logits: true,
+      });
+      head.noteContext(sequence, 0, sequence.length);
+      head.requestLogits(true, true);
+      const step = await head.commit(rows, features!, n, 4);
+      expect(step.logits).toBeUndefined();
+      const columns = step.probabilityIds ?? null;
+      const width = columns?.length ?? model.dims.vocab;
+      if (id === 'eagle-head') expect(columns).toBeNull();
+      else {
+        // Its draft tokens, then the context tokens it scores, in the order they are fed.
+        const draft = layout.draftTokenIds!;
+        expect(Array.from(columns!.subarray(0, draft.length))).toEqual(Array.from(draft));
+        const listed = Array.from(columns!.subarray(draft.length));
+        expect(listed.length).toBe(head.contextTokenCount);
+        expect(listed.length).toBeGreaterThan(0);
+        expect(new Set(listed)).toEqual(new Set(Array.from(sequence).filter((t) => !draft.includes(t))));
+      }
+      const probabilities = step.probabilities!;
+      expect(probabilities.length).toBe(width);
+      expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      // The best columns are the top-k, their logs its log-probabilities.
+      const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b]! - probabilities[a]!);
+      const best = order.slice(0, 4);
+      expect(best.map((d) => (columns ? columns[d]! : d))).toEqual(Array.from(step.topTokens.subarray(0, 4)));
+      for (let j = 0; j < 4; j++)
+        expect(Math.log(probabilities[best[j]!]!)).toBeCloseTo(step.topLogProbs[j]!, 4);
+      // Asked for the logits alone, the same call gives them, whose softmax ratios these are.
+      head.reset();
+      head.requestLogits(true, false);
+      const again = await head.commit(rows, features!, n, 4);
+      expect(again.probabilities).toBeUndefined();
+      const logits = again.logits!;
+      const [a, b] = order.filter((d) => d < logits.length);
+      expect(Math.log(probabilities[a!]! / probabilities[b!]!)).toBeCloseTo(logits[a!]! - logits[b!]!, 3);
+      await head.dispose();
+    }
+    await runner.dispose();
+  }, 60_000);
+
   it('are refused on a reduced head whose manifest predates its target ids, saying to convert it again', async () => {
     const headModel = findModel(manifest, 'eagle3-head');
     const session = await createSession(join(TINY, headModel.file));

@@ -57,11 +57,21 @@ function draftVocabulary(dir: string, role: ModelRole, id?: string): Set<number>
 }
 
 /**
- * The drafters tried: the draft LM, the EAGLE-2 head over the whole vocabulary (the bundle's
- * default head scores a reduced one), the EAGLE-3 head, and an FR-Spec EAGLE-2 head.
+ * The drafters tried: the draft LM, the EAGLE-2 head over the whole vocabulary, the bundle's
+ * default EAGLE-2 head (1024 draft tokens and up to 256 tokens of the generation's context, whose
+ * distribution at temperature 1 the graph computes over both), the EAGLE-3 head, and an FR-Spec
+ * EAGLE-2 head.
  */
 const CASES = [
   { name: 'draft-lm', drafter: 'draft-lm', role: 'draft', temperature: 1 },
+  {
+    name: 'eagle2 with context tokens (the bundle’s default head)',
+    drafter: 'eagle2',
+    role: 'eagle-head',
+    model: 'eagle-head-context',
+    temperature: 1,
+    context: true,
+  },
   { name: 'eagle2', drafter: 'eagle2', role: 'eagle-head', model: 'eagle-head', temperature: 0.6 },
   { name: 'eagle3 (d2t, 2048 draft tokens)', drafter: 'eagle3', role: 'eagle3-head', temperature: 1 },
   {
@@ -98,8 +108,9 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     if (dir !== TINY) await rm(dir, { recursive: true, force: true });
   });
 
-  it('draft over the whole vocabulary, or the 2048 tokens of a reduced head', () => {
-    expect(vocabulary?.size ?? null).toBe(c.role === 'eagle3-head' || 'frSpec' in c ? 2048 : null);
+  it('draft over the whole vocabulary, or the draft tokens of a reduced head', () => {
+    const reduced = 'context' in c ? 1024 : c.role === 'eagle3-head' || 'frSpec' in c ? 2048 : null;
+    expect(vocabulary?.size ?? null).toBe(reduced);
   });
 
   it(`sample the target distribution exactly at temperature ${c.temperature} (chi-square, alpha 1e-3)`, async () => {
@@ -113,8 +124,16 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     let sampledSteps = 0;
     let tokens = 0;
     let outsideDraftVocabulary = 0;
-    /** Drafted trees whose support is not the head's draft vocabulary (or null over the whole one). */
+    /** Drafted tokens outside their tree's draft support. */
+    let outsideSupport = 0;
+    /**
+     * Drafted trees whose support is not the head's draft vocabulary (or null over the whole one);
+     * for a head with context tokens, whose support does not hold its draft vocabulary, or holds
+     * tokens the generation has not seen.
+     */
     let otherSupport = 0;
+    /** Trees drawn over context tokens beside the draft vocabulary. */
+    let contextSupport = 0;
     // What the verifications of drafted trees fetch: the rows' weights computed by the target.
     const fetched = new Set<string>();
     const target = generator.target;
@@ -126,6 +145,8 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
       return step;
     };
     for (let i = 0; i < SAMPLES; i++) {
+      // Tokens of the generation so far: the context a head notes before drafting.
+      const seen = new Set(ids);
       // Three tokens, so that the first step drafts two deep (no deeper than the tokens left, less
       // the bonus) and both tokens counted can come from accepted drafts.
       const r = await generator.generate(prompt, {
@@ -136,10 +157,20 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
           steps++;
           if (e.tree.size > 1) draftedSteps++;
           if (e.tree.candidateKind === 'sampled-distinct') sampledSteps++;
-          for (let n = 1; n < e.tree.size; n++)
-            if (vocabulary && !vocabulary.has(e.tree.tokens[n]!)) outsideDraftVocabulary++;
           const support = e.tree.draftSupport;
-          if (e.tree.size > 1 && !sameTokens(support, vocabulary)) otherSupport++;
+          const supported = support ? new Set(support) : null;
+          for (let n = 1; n < e.tree.size; n++) {
+            if (vocabulary && !vocabulary.has(e.tree.tokens[n]!)) outsideDraftVocabulary++;
+            if (supported && !supported.has(e.tree.tokens[n]!)) outsideSupport++;
+          }
+          if (e.tree.size > 1 && 'context' in c) {
+            const beside = support ? support.filter((t) => !vocabulary!.has(t)) : [];
+            if (beside.length > 0) contextSupport++;
+            if (!support || !subsetOf(vocabulary!, supported!) || !beside.every((t) => seen.has(t)))
+              otherSupport++;
+          } else if (e.tree.size > 1 && !sameTokens(support, vocabulary)) otherSupport++;
+          for (let k = 1; k < e.pathLength; k++) seen.add(e.tree.tokens[e.path[k]!]!);
+          seen.add(e.bonusToken);
         },
       });
       tokens += r.tokens.length;
@@ -152,8 +183,13 @@ describe.each(CASES)('sampled draft trees of $name on the real tiny model', (c) 
     expect([...fetched]).toEqual(['weights']);
     expect(draftedSteps).toBeGreaterThanOrEqual(SAMPLES);
     expect(sampledSteps).toBe(draftedSteps);
-    expect(outsideDraftVocabulary).toBe(0);
-    // The verifier reads a rejected row over the draft vocabulary alone.
+    expect(outsideSupport).toBe(0);
+    if ('context' in c) {
+      // Drawn over the draft tokens and the context's, as its top-k ranks them: some of each.
+      expect(outsideDraftVocabulary).toBeGreaterThan(0);
+      expect(contextSupport).toBe(draftedSteps);
+    } else expect(outsideDraftVocabulary).toBe(0);
+    // The verifier reads a rejected row over the draft support alone.
     expect(otherSupport).toBe(0);
     // More than one token a step: sampled drafts do get accepted.
     expect(tokens / steps).toBeGreaterThan(1.2);
@@ -232,6 +268,12 @@ describe("a caller's tree options bound the sampled trees on the real tiny model
     expect(Math.max(...trees.map((t) => t.parents.length))).toBe(3);
   }, 60_000);
 });
+
+/** Whether every token of `part` is in `whole`. */
+function subsetOf(part: Set<number>, whole: Set<number>): boolean {
+  for (const token of part) if (!whole.has(token)) return false;
+  return true;
+}
 
 /** Whether a tree's draft support holds exactly `vocabulary`'s tokens (both null: the whole vocabulary). */
 function sameTokens(support: Int32Array | null, vocabulary: Set<number> | null): boolean {

@@ -29,6 +29,24 @@ describe('ContextTokenFeed', () => {
     expect(fed(feed)).toEqual([7, 8, 4]);
   });
 
+  it('gives the target id of each scored column, draft tokens then listed ids as fed, as one array until the listed ids change', () => {
+    const feed = new ContextTokenFeed(2, 10, Int32Array.of(0, 3));
+    const before = feed.columns();
+    expect(Array.from(before)).toEqual([0, 3]);
+    feed.note(Int32Array.of(3, 0), 0, 2);
+    expect(feed.columns()).toBe(before);
+    feed.note(Int32Array.of(6, 3, 8), 0, 3);
+    const listed = feed.columns();
+    expect(Array.from(listed)).toEqual([0, 3, ...fed(feed)]);
+    expect(feed.columns()).toBe(listed);
+    feed.note(Int32Array.of(9), 0, 1);
+    expect(Array.from(feed.columns())).toEqual([0, 3, ...fed(feed)]);
+    expect(fed(feed)).toEqual([9, 8]);
+    expect(Array.from(listed)).toEqual([0, 3, 6, 8]);
+    feed.clear();
+    expect(Array.from(feed.columns())).toEqual([0, 3]);
+  });
+
   it('forgets every listed token when cleared, and lists them again afterwards', () => {
     const feed = new ContextTokenFeed(4, 10, Int32Array.of(0));
     feed.note(Int32Array.of(4, 5), 0, 2);

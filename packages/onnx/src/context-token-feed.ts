@@ -20,6 +20,9 @@ export class ContextTokenFeed {
   private count = 0;
   /** Once full, the slot of the token listed longest ago. */
   private oldest = 0;
+  private readonly draftTokenIds: Int32Array;
+  /** {@link ContextTokenFeed.columns} as last built; null once the listed ids changed. */
+  private columnIds: Int32Array | null = null;
 
   constructor(
     readonly capacity: number,
@@ -29,7 +32,23 @@ export class ContextTokenFeed {
     this.ids = new Int64Buffer(capacity);
     this.listedIds = new Int32Array(capacity);
     this.kind = new Uint8Array(vocabSize);
+    this.draftTokenIds = draftTokenIds;
     for (const id of draftTokenIds) this.kind[id] = DRAFT_TOKEN;
+  }
+
+  /**
+   * The target id of each column the head scores: its draft tokens, then the listed ids in the
+   * order they are fed. The same array until the listed ids change, a new one after (built then,
+   * once, for the next call).
+   */
+  columns(): Int32Array {
+    if (this.columnIds === null) {
+      const draft = this.draftTokenIds.length;
+      this.columnIds = new Int32Array(draft + this.count);
+      this.columnIds.set(this.draftTokenIds);
+      this.columnIds.set(this.listedIds.subarray(0, this.count), draft);
+    }
+    return this.columnIds;
   }
 
   /** Ids listed so far. */
@@ -53,6 +72,7 @@ export class ContextTokenFeed {
       kind[id] = LISTED;
       this.listedIds[slot] = id;
       this.ids.set(slot, id);
+      this.columnIds = null;
     }
   }
 
@@ -61,6 +81,7 @@ export class ContextTokenFeed {
     for (let i = 0; i < this.count; i++) this.kind[this.listedIds[i]!] = UNSEEN;
     this.count = 0;
     this.oldest = 0;
+    this.columnIds = null;
   }
 
   /** The listed ids as the graph's `name` input. */

@@ -37,10 +37,14 @@ export abstract class HeadRunner extends DraftModelRunner {
   private readonly fetchNames: string[];
   /** `fetchNames` and the logits. */
   private readonly fetchNamesWithLogits: string[];
+  /** `fetchNames` and the draft probabilities; null for a head converted without them. */
+  private readonly fetchNamesWithProbabilities: string[] | null;
   /** Whether the head was opened with the `logits` option. */
   private readonly canFetchLogits: boolean;
   /** Whether the next calls fetch the logits ({@link HeadRunner.requestLogits}). */
   private fetchesLogits: boolean;
+  /** Whether they fetch the draft probabilities in place of the logits. */
+  private fetchesProbabilities = false;
   /** Width of a row of `logits`: the draft vocabulary's size, or the whole vocabulary's. */
   private readonly logitsWidth: number;
   /** Target ids of the draft vocabulary a reduced head's `logits` cover; null over the whole vocabulary. */
@@ -93,6 +97,9 @@ export abstract class HeadRunner extends DraftModelRunner {
       names.presentValue,
     ];
     this.fetchNamesWithLogits = [...this.fetchNames, names.logits];
+    this.fetchNamesWithProbabilities = names.draftProbabilities
+      ? [...this.fetchNames, names.draftProbabilities]
+      : null;
   }
 
   /** Context tokens listed for the head to score beside its draft vocabulary (0 for a head without them). */
@@ -113,9 +120,28 @@ export abstract class HeadRunner extends DraftModelRunner {
     this.context?.clear();
   }
 
-  /** Whether the next calls fetch `logits`; only a head opened with the `logits` option can. */
-  requestLogits(wanted: boolean): void {
+  /**
+   * Whether the next calls fetch `logits`; only a head opened with the `logits` option can. With
+   * `probabilities`, a head converted with its draft probabilities fetches their softmax instead
+   * (`DraftModelStep.probabilities`).
+   */
+  requestLogits(wanted: boolean, probabilities = false): void {
     this.fetchesLogits = wanted && this.canFetchLogits;
+    this.fetchesProbabilities =
+      this.fetchesLogits && probabilities && this.fetchNamesWithProbabilities !== null;
+  }
+
+  /**
+   * The scored rows' draft probabilities from row `first` of the fetched output: over the draft
+   * tokens, and for a head with context tokens over those listed too, whose target ids it gives.
+   */
+  private probabilities(
+    data: Float32Array,
+    first: number,
+  ): { probabilities: Float32Array; probabilityIds?: Int32Array } {
+    if (!this.context) return { probabilities: data.subarray(first * this.logitsWidth) };
+    const columns = this.context.columns();
+    return { probabilities: data.subarray(first * columns.length), probabilityIds: columns };
   }
 
   /**
@@ -143,11 +169,17 @@ export abstract class HeadRunner extends DraftModelRunner {
     };
     if (this.context) this.context.feed(feeds, names.contextIds!);
     const first = this.scoreRows.feed(feeds, names.scoreRows, rows, scored);
-    const fetches = this.fetchesLogits ? this.fetchNamesWithLogits : this.fetchNames;
+    const fetches = this.fetchesProbabilities
+      ? (this.fetchNamesWithProbabilities as string[])
+      : this.fetchesLogits
+        ? this.fetchNamesWithLogits
+        : this.fetchNames;
     const out = await cache.run(this.session, feeds, fetches, rows, committed);
-    const logits = this.fetchesLogits
-      ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.logitsWidth) }
-      : {};
+    const logits = this.fetchesProbabilities
+      ? this.probabilities(out[names.draftProbabilities as string].data as Float32Array, first)
+      : this.fetchesLogits
+        ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.logitsWidth) }
+        : {};
     if (names.stepOutputs) {
       const step = out[names.stepOutputs].data as Float32Array;
       const width = this.featureSize;

@@ -239,6 +239,15 @@ export interface ModelOutputs {
    * version 5 readers ignore it).
    */
   readonly stepOutputs?: string;
+  /**
+   * EAGLE heads: each scored row's draft distribution at temperature 1 (float32 [1, scored,
+   * columns]): the softmax of its `logits`, and for a head that scores context tokens
+   * (`inputs.contextIds`) of those logits followed by the context tokens' (the columns its top-k
+   * ranks), computed in the graph so that drawing a sampled draft tree at temperature 1 need not
+   * take the softmax of `rows × columns` logits in JavaScript. Absent in bundles converted before
+   * it existed (manifest version 5 readers ignore it).
+   */
+  readonly draftProbabilities?: string;
 }
 
 /**
@@ -498,8 +507,14 @@ export const PLAIN_CACHE_OUTPUTS = {
  */
 export const PRESENT_ROWS_OUTPUT = { presentRows: 'present_rows' } as const satisfies Partial<ModelOutputs>;
 
-/** The output every EAGLE head gets besides its IO names: its step's outputs in one tensor (`ModelOutputs.stepOutputs`). */
-export const HEAD_STEP_OUTPUTS = { stepOutputs: 'step_outputs' } as const satisfies Partial<ModelOutputs>;
+/**
+ * The outputs every EAGLE head gets besides its IO names: its step's outputs in one tensor
+ * (`ModelOutputs.stepOutputs`) and its scored rows' draft distributions (`ModelOutputs.draftProbabilities`).
+ */
+export const HEAD_STEP_OUTPUTS = {
+  stepOutputs: 'step_outputs',
+  draftProbabilities: 'draft_probabilities',
+} as const satisfies Partial<ModelOutputs>;
 
 /** Inputs a bundle converted before they existed (manifest version 1) lacks; the runners work without them. */
 export const OPTIONAL_INPUTS: ReadonlySet<keyof ModelInputs> = new Set(['scoreRows']);

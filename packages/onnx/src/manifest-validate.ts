@@ -207,10 +207,11 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
       );
     v.string(outputs.presentRows, `${at}.outputs.presentRows`);
   }
-  if (outputs.stepOutputs !== undefined) {
+  for (const name of ['stepOutputs', 'draftProbabilities'] as const) {
+    if (outputs[name] === undefined) continue;
     if (graph === 'causal-lm')
-      v.fail(`${at}.outputs.stepOutputs`, 'absent except for an EAGLE head', outputs.stepOutputs);
-    v.string(outputs.stepOutputs, `${at}.outputs.stepOutputs`);
+      v.fail(`${at}.outputs.${name}`, 'absent except for an EAGLE head', outputs[name]);
+    v.string(outputs[name], `${at}.outputs.${name}`);
   }
   if (m.attentionPrecision !== undefined) {
     v.oneOf(m.attentionPrecision, `${at}.attentionPrecision`, ['float32', 'float64'] as const);

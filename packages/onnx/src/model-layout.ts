@@ -111,6 +111,8 @@ export interface EagleHeadLayout {
      * null in older bundles, or in a graph that scores every row.
      */
     stepOutputs: string | null;
+    /** Each scored row's softmax of `logits` (`ModelOutputs.draftProbabilities`); null in older bundles. */
+    draftProbabilities: string | null;
   };
 }
 
@@ -281,6 +283,7 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
         ? { cache: { key: layerName(outputs.cacheKey, 0), value: layerName(outputs.cacheValue, 0) } }
         : {}),
       stepOutputs: inputs.scoreRows ? (outputs.stepOutputs ?? null) : null,
+      draftProbabilities: outputs.draftProbabilities ?? null,
     },
   };
 }

@@ -334,9 +334,11 @@ describe('parseManifest / validateManifest', () => {
       unread: ['feature', 'row_outputs'],
     });
     expect(eagleHeadLayout(drafter).names.stepOutputs).toBe('step_outputs');
+    expect(eagleHeadLayout(drafter).names.draftProbabilities).toBe('draft_probabilities');
     // Older bundles have none; a head that scores every row cannot pack its scored rows.
     expect(causalLmLayout(causalLM()).names.rowOutputs).toBeUndefined();
     expect(eagleHeadLayout(head()).names.stepOutputs).toBeNull();
+    expect(eagleHeadLayout(head()).names.draftProbabilities).toBeNull();
     const { scoreRows: _r, ...unscored } = EAGLE_HEAD_IO.inputs;
     expect(
       eagleHeadLayout(head({ inputs: unscored, outputs: drafter.outputs })).names.stepOutputs,
@@ -355,6 +357,10 @@ describe('parseManifest / validateManifest', () => {
     const stepped = causalLM({ outputs: { ...outputs, ...HEAD_STEP_OUTPUTS } });
     expect(errorOf(() => validateManifest(manifest(stepped))).message).toContain(
       'field "models[0].outputs.stepOutputs" must be absent except for an EAGLE head; found "step_outputs"',
+    );
+    const weighing = causalLM({ outputs: { ...outputs, draftProbabilities: 'draft_probabilities' } });
+    expect(errorOf(() => validateManifest(manifest(weighing))).message).toContain(
+      'field "models[0].outputs.draftProbabilities" must be absent except for an EAGLE head; found "draft_probabilities"',
     );
     const packedHead = head({ outputs: { ...EAGLE_HEAD_IO.outputs, rowOutputs: 'row_outputs' } });
     expect(errorOf(() => validateManifest(manifest(causalLM(), packedHead))).message).toContain(
