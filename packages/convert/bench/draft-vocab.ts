@@ -166,6 +166,7 @@ function draftLmFeeds(past: number, n: number): Record<string, ort.Tensor> {
     ),
     attention_bias: new ort.Tensor('float32', causalBias(past, n), [1, 1, n, past + n]),
     score_rows: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]),
+    top_k: new ort.Tensor('int64', BigInt64Array.of(4n), [1]),
   };
   const cache = Float32Array.from({ length: past * 2 * 32 }, (_, i) => Math.sin(i) * 0.5);
   for (let l = 0; l < 3; l++) {

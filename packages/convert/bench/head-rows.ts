@@ -36,7 +36,8 @@ const MODELS: ReadonlyArray<{ id: string; kind: Kind }> = [
 function commitFeeds(kind: Kind, past: number, n: number, scored: number): Record<string, ort.Tensor> {
   const feeds = decoderFeeds(kind === 'draft' ? 3 : 1, past, n, kind !== 'draft');
   if (kind === 'draft') {
-    // The tiny draft LM: 3 layers of 2 KV heads of 32, no features.
+    // The tiny draft LM: 3 layers of 2 KV heads of 32, no features; its in-graph top-4.
+    feeds.top_k = new ort.Tensor('int64', BigInt64Array.of(4n), [1]);
     const cache = Float32Array.from({ length: past * 2 * 32 }, (_, i) => Math.sin(i) * 0.5);
     for (let l = 0; l < 3; l++) {
       feeds[`past_key.${l}`] = new ort.Tensor('float32', cache, [1, past, 2, 32]);

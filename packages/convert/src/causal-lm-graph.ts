@@ -2,6 +2,7 @@ import {
   CAPTURED_FEATURE_OUTPUT,
   CAPTURED_ROW_OUTPUTS,
   CAUSAL_LM_IO,
+  DRAFT_LM_SUMMARY,
   HEAD_STEP_OUTPUTS,
   layerName,
   type ModelInputs,
@@ -22,7 +23,13 @@ import {
   residualNorm,
   residualSum,
 } from './decoder-graph.js';
-import { type DraftVocabularyMap, scatterToVocabulary, selectRows } from './draft-vocabulary.js';
+import {
+  type DraftVocabularyMap,
+  rowEntropies,
+  scatterToVocabulary,
+  selectRows,
+  topLogProbabilities,
+} from './draft-vocabulary.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { loadLayerWeights } from './layer-weights.js';
 import { OnnxDataType } from './onnx-proto.js';
@@ -68,6 +75,7 @@ export async function buildCausalLMGraph(
     : checkpoint.matrix('lm_head.weight', config.vocab, config.hidden);
   const { ids, shared } = await declareSharedInputs(ctx, names.inputs, maxContext);
   const scoreRows = scoreRowsInput(g, names.inputs);
+  const topK = names.inputs.topK ? g.input(names.inputs.topK, OnnxDataType.INT64, [1]) : null;
   let h: Residual = { h: await format.embedding(g, ids, embed), delta: null };
   const captured: string[] = [];
   for (let layer = 0; layer < config.layers; layer++) {
@@ -101,6 +109,7 @@ export async function buildCausalLMGraph(
   const logitsOut = g.op('Reshape', [logits, g.int64([1, -1, config.vocab])]);
   g.output(logitsOut, names.outputs.logits, OnnxDataType.FLOAT, [1, 'new', config.vocab]);
   g.output(featureOut, names.outputs.feature!, OnnxDataType.FLOAT, [1, 'new', config.hidden]);
+  if (topK) draftSummaryOutputs(g, logits, topK, names.outputs);
   const rowResults =
     names.outputs.greedyToken && names.outputs.logitSum
       ? greedyOutputs(g, logits, logitsOut, config.vocab, names.outputs)
@@ -183,11 +192,36 @@ export function withCacheOutputs(names: CausalLMNames): CausalLMNames {
 }
 
 /**
+ * A draft LM's summary of each scored row's `logits` [rows, vocab] (`ModelOutputs.draftEntropy`):
+ * p = softmax(logits) as `draftProbabilities`, TopK(p, `topK`) as `topLogProbs` and `topIds`, and
+ * the exact entropy −Σ p·log p as `draftEntropy`: what its runner took in JavaScript from every
+ * row's logits (8192 exponentials a row, about 0.1 ms on a 2-core Zen 2; 150k a row for a real
+ * vocabulary).
+ */
+function draftSummaryOutputs(g: GraphBuilder, logits: string, topK: string, outputs: ModelOutputs): void {
+  const probs = g.op('Softmax', [logits], { axis: -1 });
+  const [logTop, indices] = topLogProbabilities(g, probs, topK);
+  const batched = (x: string) => g.op('Unsqueeze', [x, g.int64([0])]);
+  g.output(batched(logTop), outputs.topLogProbs!, OnnxDataType.FLOAT, [1, 'new', 'k']);
+  g.output(batched(indices), outputs.topIds!, OnnxDataType.INT64, [1, 'new', 'k']);
+  g.output(batched(rowEntropies(g, probs)), outputs.draftEntropy!, OnnxDataType.FLOAT, [1, 'new']);
+  g.output(batched(probs), outputs.draftProbabilities!, OnnxDataType.FLOAT, [1, 'new', 'vocab']);
+}
+
+/**
  * `names` with every layer's new entries in one tensor among its outputs (`ModelOutputs.presentRows`),
  * which a cache in host memory fetches in place of the per-layer `present_*`.
  */
 export function withPresentRows(names: CausalLMNames): CausalLMNames {
   return { inputs: names.inputs, outputs: { ...names.outputs, ...PRESENT_ROWS_OUTPUT } };
+}
+
+/** A draft LM's `names` with its in-graph top-k, entropy and distribution ({@link DRAFT_LM_SUMMARY}). */
+export function withDraftSummary(names: CausalLMNames): CausalLMNames {
+  return {
+    inputs: { ...names.inputs, ...DRAFT_LM_SUMMARY.inputs },
+    outputs: { ...names.outputs, ...DRAFT_LM_SUMMARY.outputs },
+  };
 }
 
 /** An EAGLE head's `names` with its step's outputs in one tensor among its outputs (`ModelOutputs.stepOutputs`). */

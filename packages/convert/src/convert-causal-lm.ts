@@ -7,7 +7,12 @@ import {
   type ManifestModel,
   TARGET_IO,
 } from '@treespec/onnx';
-import { buildCausalLMGraph, withCacheOutputs, withPresentRows } from './causal-lm-graph.js';
+import {
+  buildCausalLMGraph,
+  withCacheOutputs,
+  withDraftSummary,
+  withPresentRows,
+} from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, parseDecoderConfig } from './config.js';
@@ -134,7 +139,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     options.eagle3Layers === undefined ? [] : capturedLayersFor(options.eagle3Layers, config.layers, file);
   // A draft LM scores only the rows a call needs; a target's verification reads every row, its
   // logits or, when greedy, its greedy token.
-  const io = role === 'draft' ? DRAFT_LM_IO : TARGET_IO;
+  const io = role === 'draft' ? withDraftSummary(DRAFT_LM_IO) : TARGET_IO;
   const names =
     attention === 'plain'
       ? withPresentRows(withCacheOutputs(io))

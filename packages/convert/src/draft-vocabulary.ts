@@ -86,8 +86,25 @@ export function selectRows(matrix: Matrix, rows: Int32Array, label: string): Mat
   };
 }
 
-/** float32's smallest normal number: the least probability a head's top-k log-probabilities are taken of. */
+/** float32's smallest normal number: the least probability a draft model's log-probabilities are taken of. */
 const SMALLEST_NORMAL_FLOAT32 = 2 ** -126;
+
+/**
+ * TopK of a row-wise softmax `probs` [N, columns] with `topK` candidates: the log of each (at
+ * least float32's smallest normal number, so every log-probability stays finite) and their
+ * column indices (int64).
+ */
+export function topLogProbabilities(g: GraphBuilder, probs: string, topK: string): [string, string] {
+  const [top, indices] = g.opN('TopK', [probs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
+  return [g.op('Log', [g.op('Max', [top!, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]), indices!];
+}
+
+/** Each row's exact entropy −Σ p·log p (nats) of a row-wise softmax `probs` [N, columns]: [N]. */
+export function rowEntropies(g: GraphBuilder, probs: string): string {
+  const logProbs = g.op('Log', [g.op('Max', [probs, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]);
+  const sum = g.op('ReduceSum', [g.op('Mul', [probs, logProbs]), g.int64([-1])], { keepdims: 0 });
+  return g.op('Neg', [sum]);
+}
 
 /**
  * The tail every head graph shares: `logits` = `x` [N, H] times `lmHead` (one row per draft
@@ -125,9 +142,8 @@ export async function draftLogitsTail(
   const logits = await format.linear(g, x, lmHead, null);
   const scored = context ? g.op('Concat', [logits, context.logits], { axis: -1 }) : logits;
   const probs = g.op('Softmax', [scored], { axis: -1 });
-  const [top, indices] = g.opN('TopK', [probs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
-  const values = g.op('Log', [g.op('Max', [top!, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]);
-  let ids = indices!;
+  const [values, indices] = topLogProbabilities(g, probs, topK);
+  let ids = indices;
   if (vocabulary) {
     const table = BigInt64Array.from(vocabulary.targetIds, (id) => BigInt(id));
     const name = await g.initializer(

@@ -375,6 +375,78 @@ describe('OnnxDraftLm on the tiny draft LM', () => {
   }, 60_000);
 });
 
+describe('OnnxDraftLm’s in-graph top-k, entropy and softmax', () => {
+  /** Each row's top-k of `logits` ([rows, vocab]) with their log-softmax, and its exact entropy, in float64. */
+  function fromLogits(logits: Float32Array, vocab: number, k: number) {
+    const rows = [];
+    for (let r = 0; r < logits.length / vocab; r++) {
+      const row = Array.from(logits.subarray(r * vocab, (r + 1) * vocab));
+      const max = Math.max(...row);
+      const sum = row.reduce((s, l) => s + Math.exp(l - max), 0);
+      const logP = row.map((l) => l - max - Math.log(sum));
+      const entropy = -logP.reduce((s, lp) => s + Math.exp(lp) * lp, 0);
+      const top = Array.from(logP.keys())
+        .sort((a, b) => logP[b]! - logP[a]!)
+        .slice(0, k);
+      rows.push({ top, logProbs: top.map((t) => logP[t]!), entropy });
+    }
+    return rows;
+  }
+
+  it('are the logits’ top-k, log-softmax and entropy, and come with the logits, their softmax or neither, as asked', async () => {
+    for (const id of ['draft', 'draft-int8']) {
+      const model = findModel(manifest, id);
+      const layout = causalLmLayout(model);
+      expect(layout.names.draftSummary).toBeDefined();
+      const vocab = model.dims.vocab;
+      const lm = new OnnxDraftLm(await createSession(join(TINY, model.file)), layout, { maxContext: 256 });
+      const prompt = Int32Array.from(targetCases()[1]!.prompt_ids);
+      const n = prompt.length;
+      // Until asked otherwise, the logits.
+      const first = await lm.commit(prompt, new Float32Array(0), n, 6);
+      expect(first.probabilities).toBeUndefined();
+      const [want] = fromLogits(first.logits!, vocab, 6);
+      expect(Array.from(first.topTokens.subarray(0, 6))).toEqual(want!.top);
+      for (let j = 0; j < 6; j++) expect(first.topLogProbs[j]!).toBeCloseTo(want!.logProbs[j]!, 4);
+      expect(first.entropies![0]!).toBeCloseTo(want!.entropy, 3);
+      // Two sibling draft rows, the logits' softmax asked for: each row's, and no logits.
+      const bias = new Float32Array(2 * (n + 2));
+      bias[n + 1] = -1e30;
+      bias[n + 2 + n] = -1e30;
+      const siblings = Int32Array.of(first.topTokens[0]!, first.topTokens[1]!);
+      const draft = () => lm.draft(siblings, new Float32Array(0), Int32Array.of(n, n), bias, 2, 4);
+      lm.requestLogits(true, false);
+      const withLogits = await draft();
+      const logits = withLogits.logits!.slice();
+      const expected = fromLogits(logits, vocab, 4);
+      lm.reset();
+      await lm.commit(prompt, new Float32Array(0), n, 6);
+      lm.requestLogits(true, true);
+      const step = await draft();
+      expect(step.logits).toBeUndefined();
+      expect(step.probabilities!.length).toBe(2 * vocab);
+      for (let r = 0; r < 2; r++) {
+        const row = step.probabilities!.subarray(r * vocab, (r + 1) * vocab);
+        expect(row.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
+        const [t0, t1] = expected[r]!.top;
+        expect(Math.log(row[t0!]! / row[t1!]!)).toBeCloseTo(
+          logits[r * vocab + t0!]! - logits[r * vocab + t1!]!,
+          3,
+        );
+        expect(Array.from(step.topTokens.subarray(r * 4, r * 4 + 4))).toEqual(expected[r]!.top);
+        expect(step.entropies![r]!).toBeCloseTo(expected[r]!.entropy, 3);
+      }
+      // Top-k drafting asks for neither.
+      lm.requestLogits(false);
+      lm.reset();
+      const topK = await lm.commit(prompt, new Float32Array(0), n, 6);
+      expect([topK.logits, topK.probabilities]).toEqual([undefined, undefined]);
+      expect(Array.from(topK.topTokens.subarray(0, 6))).toEqual(want!.top);
+      await lm.dispose();
+    }
+  }, 60_000);
+});
+
 describe('OnnxEagleHead with context tokens on the tiny bundle’s default head', () => {
   it('ranks the noted context tokens beside its draft tokens as the full-vocabulary head does', async () => {
     const runner = await target();

@@ -1,6 +1,7 @@
 import { type DraftModelStep, expNonPositive, ModelFormatError, topK } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
+import { Int64Buffer } from './int64.js';
 import { newEntryOutputs } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
@@ -11,9 +12,12 @@ export type DraftLmRunnerOptions = DraftModelRunnerOptions;
 
 /**
  * A small causal LM (same tokenizer as the target) as a {@link DraftModel}: row i is token i at
- * position i. Each call returns, per scored row (a commit's newest, every draft row), the full
- * logits, the top-k log-probabilities and the exact entropy of the next-token distribution
- * (computed here, in preallocated buffers).
+ * position i. Each call returns, per scored row (a commit's newest, every draft row), the top-k
+ * log-probabilities, the exact entropy of the next-token distribution and, as asked
+ * ({@link OnnxDraftLm.requestLogits}; the logits until then), the logits or their softmax. A model
+ * converted with them computes the top-k, entropy and softmax in its graph
+ * (`CausalLmLayout.names.draftSummary`); for an older one they are computed here from the
+ * logits, in preallocated buffers, and every call fetches the logits.
  */
 export class OnnxDraftLm extends DraftModelRunner {
   readonly layout: CausalLmLayout;
@@ -22,7 +26,15 @@ export class OnnxDraftLm extends DraftModelRunner {
   private readonly entropies: Float32Array;
   private readonly index: Int32Array;
   private readonly value: Float32Array;
+  /** The cache outputs a call fetches (the packed new entries where the model has them). */
+  private readonly cacheFetches: string[];
+  /** Fetches of a model without an in-graph summary: the logits and the cache outputs. */
   private readonly fetchNames: string[];
+  private readonly topK = new Int64Buffer(1);
+  /** Whether the next calls fetch the logits (a model without an in-graph summary always does). */
+  private fetchesLogits = true;
+  /** Whether they fetch the in-graph softmax instead. */
+  private fetchesProbabilities = false;
 
   constructor(session: InferenceSession, layout: CausalLmLayout, options: DraftLmRunnerOptions = {}) {
     if (layout.attention !== 'plain') {
@@ -41,7 +53,19 @@ export class OnnxDraftLm extends DraftModelRunner {
     const { names } = layout;
     // A host cache reads the packed new entries where the model has them (a device cache fetches
     // what it keeps whatever these say).
-    this.fetchNames = [names.logits, ...newEntryOutputs(names)];
+    this.cacheFetches = newEntryOutputs(names);
+    this.fetchNames = [names.logits, ...this.cacheFetches];
+  }
+
+  /**
+   * Whether the next calls return the logits (`wanted`), or, with `probabilities`, their softmax
+   * where the model computes it. A model converted before its graph computed the top-k returns
+   * the logits whatever is asked: its top-k is taken from them here.
+   */
+  requestLogits(wanted: boolean, probabilities = false): void {
+    if (!this.layout.names.draftSummary) return;
+    this.fetchesLogits = wanted && !probabilities;
+    this.fetchesProbabilities = wanted && probabilities;
   }
 
   protected async run(
@@ -61,6 +85,8 @@ export class OnnxDraftLm extends DraftModelRunner {
       [names.attentionBias]: new Tensor('float32', bias.subarray(0, rows * width), [1, 1, rows, width]),
     };
     const first = this.scoreRows.feed(feeds, names.scoreRows, rows, scored);
+    const summary = names.draftSummary;
+    if (summary) return this.runSummarised(feeds, summary, rows, scored, k, committed);
     const out = await cache.run(this.session, feeds, this.fetchNames, rows, committed);
     const logits = (out[names.logits].data as Float32Array).subarray(first * this.vocabSize);
     this.summarise(logits, scored, k);
@@ -72,6 +98,46 @@ export class OnnxDraftLm extends DraftModelRunner {
       k,
       logits,
       entropies: this.entropies,
+    };
+  }
+
+  /** {@link OnnxDraftLm.run} of a model whose graph computes the top-k, entropy and softmax. */
+  private async runSummarised(
+    feeds: Record<string, Tensor>,
+    summary: NonNullable<CausalLmLayout['names']['draftSummary']>,
+    rows: number,
+    scored: number,
+    k: number,
+    committed: boolean,
+  ): Promise<DraftModelStep> {
+    const { names } = this.layout;
+    this.topK.set(0, k);
+    feeds[summary.topK] = new Tensor('int64', this.topK.values, [1]);
+    const fetches = [summary.topLogProbs, summary.topIds, summary.entropy];
+    if (this.fetchesProbabilities) fetches.push(summary.probabilities);
+    else if (this.fetchesLogits) fetches.push(names.logits);
+    const out = await this.cache.run(
+      this.session,
+      feeds,
+      [...fetches, ...this.cacheFetches],
+      rows,
+      committed,
+    );
+    const ids = out[summary.topIds].data as BigInt64Array;
+    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * i];
+    return {
+      rows: scored,
+      hidden: NO_FEATURES,
+      topLogProbs: out[summary.topLogProbs].data as Float32Array,
+      topTokens: this.topTokens,
+      k,
+      entropies: out[summary.entropy].data as Float32Array,
+      ...(this.fetchesProbabilities
+        ? { probabilities: out[summary.probabilities].data as Float32Array }
+        : this.fetchesLogits
+          ? { logits: out[names.logits].data as Float32Array }
+          : {}),
     };
   }
 

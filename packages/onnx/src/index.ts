@@ -54,6 +54,7 @@ export {
   CHECKSUMS_FILE,
   type DeviceTuning,
   DRAFT_LM_IO,
+  DRAFT_LM_SUMMARY,
   type DraftVocabulary,
   EAGLE_HEAD_CONTEXT_IO,
   EAGLE_HEAD_IO,

@@ -129,7 +129,7 @@ export interface ModelInputs {
   readonly pastValue: string;
   /** EAGLE heads only: the feature paired with each row. */
   readonly feature?: string;
-  /** EAGLE heads only: how many candidates the in-graph TopK returns. */
+  /** EAGLE heads, and draft LMs with `outputs.draftEntropy`: how many candidates the in-graph TopK returns. */
   readonly topK?: string;
   /**
    * How many trailing rows get `logits` (a head's `hidden` and top outputs too, a target's greedy
@@ -165,10 +165,18 @@ export interface ModelOutputs {
   readonly feature?: string;
   /** EAGLE heads: the predicted next feature, un-normalised. */
   readonly hidden?: string;
-  /** EAGLE heads: top-k log-probabilities, best first. */
+  /** EAGLE heads, and draft LMs with `draftEntropy`: top-k log-probabilities, best first. */
   readonly topLogProbs?: string;
-  /** EAGLE heads: their token ids, always target vocabulary ids (mapped in-graph from a reduced draft vocabulary). */
+  /** EAGLE heads, and draft LMs with `draftEntropy`: their token ids, always target vocabulary ids (mapped in-graph from a reduced draft vocabulary). */
   readonly topIds?: string;
+  /**
+   * Draft LMs: each scored row's exact entropy (nats) of its next-token distribution (float32
+   * [1, scored]), computed in the graph beside `topLogProbs`, `topIds` (of `inputs.topK`
+   * candidates) and `draftProbabilities`, so that a draft call need not take the softmax of
+   * `rows × vocab` logits in JavaScript. Given with those; absent in bundles converted before
+   * it existed (manifest version 5 readers ignore it).
+   */
+  readonly draftEntropy?: string;
   /**
    * Causal LMs converted for an EAGLE-3 head: each row's `feature` followed by the inputs of the
    * decoder layers `capturedLayers` ([1, new, (1 + capturedLayers.length) x hidden]).
@@ -240,8 +248,9 @@ export interface ModelOutputs {
    */
   readonly stepOutputs?: string;
   /**
-   * EAGLE heads: each scored row's draft distribution at temperature 1 (float32 [1, scored,
-   * columns]): the softmax of its `logits`, and for a head that scores context tokens
+   * EAGLE heads, and draft LMs with `draftEntropy`: each scored row's draft distribution at
+   * temperature 1 (float32 [1, scored, columns]): the softmax of its `logits`, and for a head that
+   * scores context tokens
    * (`inputs.contextIds`) of those logits followed by the context tokens' (the columns its top-k
    * ranks), computed in the graph so that drawing a sampled draft tree at temperature 1 need not
    * take the softmax of `rows × columns` logits in JavaScript. Absent in bundles converted before
@@ -466,6 +475,20 @@ export const DRAFT_LM_IO: { readonly inputs: ModelInputs; readonly outputs: Mode
   inputs: { ...CAUSAL_LM_IO.inputs, scoreRows: 'score_rows' },
   outputs: CAUSAL_LM_IO.outputs,
 };
+
+/**
+ * What a draft LM gets besides {@link DRAFT_LM_IO}: its scored rows' top-k (of `top_k`
+ * candidates), entropy and distribution, computed in the graph (`ModelOutputs.draftEntropy`).
+ */
+export const DRAFT_LM_SUMMARY = {
+  inputs: { topK: 'top_k' },
+  outputs: {
+    topLogProbs: 'top_log_probs',
+    topIds: 'top_ids',
+    draftEntropy: 'draft_entropy',
+    draftProbabilities: 'draft_probabilities',
+  },
+} as const satisfies { inputs: Partial<ModelInputs>; outputs: Partial<ModelOutputs> };
 
 /** Input and output names every EAGLE head gets unless its manifest says otherwise. */
 export const EAGLE_HEAD_IO: { readonly inputs: ModelInputs; readonly outputs: ModelOutputs } = {

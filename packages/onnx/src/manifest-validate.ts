@@ -207,12 +207,12 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
       );
     v.string(outputs.presentRows, `${at}.outputs.presentRows`);
   }
-  for (const name of ['stepOutputs', 'draftProbabilities'] as const) {
-    if (outputs[name] === undefined) continue;
+  if (outputs.stepOutputs !== undefined) {
     if (graph === 'causal-lm')
-      v.fail(`${at}.outputs.${name}`, 'absent except for an EAGLE head', outputs[name]);
-    v.string(outputs[name], `${at}.outputs.${name}`);
+      v.fail(`${at}.outputs.stepOutputs`, 'absent except for an EAGLE head', outputs.stepOutputs);
+    v.string(outputs.stepOutputs, `${at}.outputs.stepOutputs`);
   }
+  validateDraftSummary(v, inputs, outputs, at, graph, role);
   if (m.attentionPrecision !== undefined) {
     v.oneOf(m.attentionPrecision, `${at}.attentionPrecision`, ['float32', 'float64'] as const);
     if (graph !== 'causal-lm' || attention !== 'plain')
@@ -399,6 +399,44 @@ function validateCacheOutputs(
     const name = v.string(outputs[key], `${at}.outputs.${key}`);
     if (!name.includes('{layer}')) v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
   }
+}
+
+/**
+ * The draft distribution computed in the graph (`outputs.draftProbabilities`): an EAGLE head's
+ * beside its top outputs, or a draft LM's with its top-k (`inputs.topK`, `outputs.topLogProbs`,
+ * `outputs.topIds`) and entropy (`outputs.draftEntropy`), all four or none; never a target's.
+ */
+function validateDraftSummary(
+  v: Checker,
+  inputs: Record<string, unknown>,
+  outputs: Record<string, unknown>,
+  at: string,
+  graph: GraphKind,
+  role: ModelRole,
+): void {
+  if (outputs.draftProbabilities !== undefined) {
+    if (graph === 'causal-lm' && role !== 'draft')
+      v.fail(
+        `${at}.outputs.draftProbabilities`,
+        'absent except for an EAGLE head or a draft LM',
+        outputs.draftProbabilities,
+      );
+    v.string(outputs.draftProbabilities, `${at}.outputs.draftProbabilities`);
+  }
+  if (graph !== 'causal-lm') return;
+  const summary = [
+    inputs.topK,
+    outputs.topLogProbs,
+    outputs.topIds,
+    outputs.draftEntropy,
+    outputs.draftProbabilities,
+  ];
+  if (summary.every((name) => name === undefined)) return;
+  if (role !== 'draft')
+    v.fail(`${at}.outputs.draftEntropy`, 'absent except for a draft LM', outputs.draftEntropy);
+  v.string(inputs.topK, `${at}.inputs.topK`);
+  for (const key of ['topLogProbs', 'topIds', 'draftEntropy', 'draftProbabilities'])
+    v.string(outputs[key], `${at}.outputs.${key}`);
 }
 
 /**

@@ -25,6 +25,18 @@ export interface CausalLmLayout {
     logits: string;
     /** Draft LMs: how many trailing rows get `logits`; absent: the graph gives every row's. */
     scoreRows?: string;
+    /**
+     * Draft LMs: the scored rows' top-k of `topK` candidates, exact entropy and distribution at
+     * temperature 1, computed in the graph (`ModelOutputs.draftEntropy`); absent in older bundles,
+     * whose runner computes them from `logits`.
+     */
+    draftSummary?: {
+      topK: string;
+      topLogProbs: string;
+      topIds: string;
+      entropy: string;
+      probabilities: string;
+    };
     feature: string;
     presentKeys: string[];
     presentValues: string[];
@@ -183,6 +195,7 @@ export function causalLmLayout(model: ManifestModel, file: string = model.file):
       pastValues: layers.map((l) => layerName(model.inputs.pastValue, l)),
       logits: model.outputs.logits,
       scoreRows: model.inputs.scoreRows,
+      ...draftSummary(model),
       feature: model.outputs.feature,
       ...(model.outputs.capturedFeature
         ? {
@@ -284,6 +297,32 @@ export function eagleHeadLayout(model: ManifestModel, file: string = model.file)
         : {}),
       stepOutputs: inputs.scoreRows ? (outputs.stepOutputs ?? null) : null,
       draftProbabilities: outputs.draftProbabilities ?? null,
+    },
+  };
+}
+
+/** A draft LM's in-graph top-k, entropy and distribution (`CausalLmLayout.names.draftSummary`), where it has them. */
+function draftSummary(model: ManifestModel): {
+  draftSummary?: NonNullable<CausalLmLayout['names']['draftSummary']>;
+} {
+  const { inputs, outputs } = model;
+  if (
+    !(
+      inputs.topK &&
+      outputs.topLogProbs &&
+      outputs.topIds &&
+      outputs.draftEntropy &&
+      outputs.draftProbabilities
+    )
+  )
+    return {};
+  return {
+    draftSummary: {
+      topK: inputs.topK,
+      topLogProbs: outputs.topLogProbs,
+      topIds: outputs.topIds,
+      entropy: outputs.draftEntropy,
+      probabilities: outputs.draftProbabilities,
     },
   };
 }

@@ -7,6 +7,7 @@ import {
   causalLmLayout,
   checkModelPair,
   DRAFT_LM_IO,
+  DRAFT_LM_SUMMARY,
   EAGLE_HEAD_CONTEXT_IO,
   EAGLE_HEAD_IO,
   eagleHeadLayout,
@@ -189,6 +190,34 @@ describe('parseManifest / validateManifest', () => {
     );
   });
 
+  it('accepts a draft LM’s in-graph top-k, entropy and softmax whole, on a draft LM only', () => {
+    const summarised = causalLM({
+      id: 'draft',
+      role: 'draft',
+      inputs: { ...DRAFT_LM_IO.inputs, ...DRAFT_LM_SUMMARY.inputs },
+      outputs: { ...DRAFT_LM_IO.outputs, ...DRAFT_LM_SUMMARY.outputs },
+    });
+    expect(validateManifest(manifest(causalLM(), summarised))).toEqual(manifest(causalLM(), summarised));
+    expect(causalLmLayout(summarised).names.draftSummary).toEqual({
+      topK: 'top_k',
+      topLogProbs: 'top_log_probs',
+      topIds: 'top_ids',
+      entropy: 'draft_entropy',
+      probabilities: 'draft_probabilities',
+    });
+    expect(
+      causalLmLayout(causalLM({ role: 'draft', inputs: DRAFT_LM_IO.inputs })).names.draftSummary,
+    ).toBeUndefined();
+    const { draftEntropy: _e, ...partial } = summarised.outputs;
+    expect(
+      errorOf(() => validateManifest(manifest(causalLM(), { ...summarised, outputs: partial }))).message,
+    ).toContain('field "models[1].outputs.draftEntropy" must be a non-empty string; found undefined');
+    const target = causalLM({ inputs: { ...causalLM().inputs, topK: 'top_k' } });
+    expect(errorOf(() => validateManifest(manifest(target))).message).toContain(
+      'field "models[0].outputs.draftEntropy" must be absent except for a draft LM; found undefined',
+    );
+  });
+
   it('accepts context tokens on an FR-Spec EAGLE-2 head from manifest version 4 on, and names what is missing', () => {
     const draftVocab = {
       size: 4,
@@ -360,7 +389,7 @@ describe('parseManifest / validateManifest', () => {
     );
     const weighing = causalLM({ outputs: { ...outputs, draftProbabilities: 'draft_probabilities' } });
     expect(errorOf(() => validateManifest(manifest(weighing))).message).toContain(
-      'field "models[0].outputs.draftProbabilities" must be absent except for an EAGLE head; found "draft_probabilities"',
+      'field "models[0].outputs.draftProbabilities" must be absent except for an EAGLE head or a draft LM; found "draft_probabilities"',
     );
     const packedHead = head({ outputs: { ...EAGLE_HEAD_IO.outputs, rowOutputs: 'row_outputs' } });
     expect(errorOf(() => validateManifest(manifest(causalLM(), packedHead))).message).toContain(

@@ -65,7 +65,7 @@ export function noDrawFeeds(): Record<string, Tensor> {
 /**
  * Runs a causal LM (or, with `extra`, a head) over `tokens` after `cache`, returning all outputs
  * and the cache extended by the new entries. A graph with a `score_rows` input (draft LMs, heads)
- * scores every row unless `extra` says otherwise.
+ * scores every row, and one with a `top_k` input takes one candidate, unless `extra` says otherwise.
  */
 export async function runDecoder(
   session: InferenceSession,
@@ -88,6 +88,10 @@ export async function runDecoder(
       : {}),
     // A target draws no tokens itself here: every row's logits are read.
     ...(session.inputNames.includes('sample_uniforms') ? noDrawFeeds() : {}),
+    // A draft LM's in-graph top-k: one candidate (heads are given theirs in `extra`).
+    ...(session.inputNames.includes('top_k')
+      ? { top_k: new Tensor('int64', BigInt64Array.of(1n), [1]) }
+      : {}),
     ...extra,
   };
   for (let l = 0; l < layers; l++) {
