@@ -26,10 +26,13 @@ export class OnnxDraftLm extends DraftModelRunner {
   private readonly entropies: Float32Array;
   private readonly index: Int32Array;
   private readonly value: Float32Array;
-  /** The cache outputs a call fetches (the packed new entries where the model has them). */
-  private readonly cacheFetches: string[];
   /** Fetches of a model without an in-graph summary: the logits and the cache outputs. */
   private readonly fetchNames: string[];
+  /**
+   * Fetches of a model with one: its top-k and entropy, then the cache outputs, with nothing else,
+   * the logits or the softmax (`draftSummary`).
+   */
+  private readonly summaryFetches: { none: string[]; logits: string[]; probabilities: string[] } | null;
   private readonly topK = new Int64Buffer(1);
   /** Whether the next calls fetch the logits (a model without an in-graph summary always does). */
   private fetchesLogits = true;
@@ -53,8 +56,17 @@ export class OnnxDraftLm extends DraftModelRunner {
     const { names } = layout;
     // A host cache reads the packed new entries where the model has them (a device cache fetches
     // what it keeps whatever these say).
-    this.cacheFetches = newEntryOutputs(names);
-    this.fetchNames = [names.logits, ...this.cacheFetches];
+    const cacheFetches = newEntryOutputs(names);
+    this.fetchNames = [names.logits, ...cacheFetches];
+    const summary = names.draftSummary;
+    const summarised = summary ? [summary.topLogProbs, summary.topIds, summary.entropy] : [];
+    this.summaryFetches = summary
+      ? {
+          none: [...summarised, ...cacheFetches],
+          logits: [...summarised, names.logits, ...cacheFetches],
+          probabilities: [...summarised, summary.probabilities, ...cacheFetches],
+        }
+      : null;
   }
 
   /**
@@ -113,16 +125,13 @@ export class OnnxDraftLm extends DraftModelRunner {
     const { names } = this.layout;
     this.topK.set(0, k);
     feeds[summary.topK] = new Tensor('int64', this.topK.values, [1]);
-    const fetches = [summary.topLogProbs, summary.topIds, summary.entropy];
-    if (this.fetchesProbabilities) fetches.push(summary.probabilities);
-    else if (this.fetchesLogits) fetches.push(names.logits);
-    const out = await this.cache.run(
-      this.session,
-      feeds,
-      [...fetches, ...this.cacheFetches],
-      rows,
-      committed,
-    );
+    const lists = this.summaryFetches!;
+    const fetches = this.fetchesProbabilities
+      ? lists.probabilities
+      : this.fetchesLogits
+        ? lists.logits
+        : lists.none;
+    const out = await this.cache.run(this.session, feeds, fetches, rows, committed);
     const ids = out[summary.topIds].data as BigInt64Array;
     const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * i];
