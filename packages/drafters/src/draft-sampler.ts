@@ -45,6 +45,10 @@ export class DraftSampler {
   private columns: Int32Array | null;
   /** Per node, the columns its q row was last written over (undefined: never). */
   private readonly rowColumns: (Int32Array | null | undefined)[];
+  /** The columns a model named last, checked ({@link DraftSampler.setProbabilities}). */
+  private checkedColumns: Int32Array | null = null;
+  /** Zeroed scratch of that check: 1 at the ids seen so far. */
+  private readonly seenIds: Uint8Array;
   /** The configured fixed temperature; NaN to follow each generation's. */
   private readonly fixedTemperature: number;
   private inverseTemperature = 1;
@@ -88,6 +92,7 @@ export class DraftSampler {
     this.rowColumns = new Array(growth.maxNodes);
     this.distributions = new Float32Array(growth.maxNodes * vocabSize);
     this.drawnMark = new Uint8Array(vocabSize);
+    this.seenIds = new Uint8Array(vocabSize);
     this.drawnTokens = new Int32Array(growth.maxChildren);
   }
 
@@ -154,7 +159,8 @@ export class DraftSampler {
    * vocabulary's size: a model that also scores tokens of the generation's context), which then
    * become q's support. Only the normalisation is taken again, so that q sums to 1 as the verifier
    * sums it.
-   * @throws ContractError when q is not drawn at temperature 1 ({@link DraftSampler.unitTemperature}).
+   * @throws ContractError when q is not drawn at temperature 1 ({@link DraftSampler.unitTemperature}),
+   * or for `ids` that repeat or fall outside the vocabulary (checked once per array).
    */
   setProbabilities(
     node: number,
@@ -166,6 +172,10 @@ export class DraftSampler {
       throw new ContractError(
         `a draft model's probabilities are its distribution at temperature 1; q is drawn at ${1 / this.inverseTemperature}`,
       );
+    if (ids && ids !== this.tokenIds && ids !== this.checkedColumns) {
+      requireDistinctIds(ids, this.vocabSize, this.seenIds);
+      this.checkedColumns = ids;
+    }
     const width = ids ? ids.length : this.vocabSize;
     const q = this.distributions;
     const at = node * this.vocabSize;
@@ -252,15 +262,22 @@ function requireDrawTemperature(name: string, temperature: number): number {
 }
 
 /** Checks that a draft vocabulary's target ids are distinct and below `vocabSize`. */
-function requireDistinctIds(ids: Int32Array, vocabSize: number): void {
-  const seen = new Uint8Array(vocabSize);
-  for (let d = 0; d < ids.length; d++) {
-    const id = ids[d];
-    if (!(id >= 0 && id < vocabSize) || seen[id]) {
-      throw new ContractError(
-        `draft token ${d} maps to target id ${id}, which is ${seen[id] ? 'taken by another draft token' : `outside the vocabulary [0, ${vocabSize})`}`,
-      );
+function requireDistinctIds(
+  ids: Int32Array,
+  vocabSize: number,
+  seen: Uint8Array = new Uint8Array(vocabSize),
+): void {
+  try {
+    for (let d = 0; d < ids.length; d++) {
+      const id = ids[d];
+      if (!(id >= 0 && id < vocabSize) || seen[id]) {
+        throw new ContractError(
+          `draft token ${d} maps to target id ${id}, which is ${seen[id] ? 'taken by another draft token' : `outside the vocabulary [0, ${vocabSize})`}`,
+        );
+      }
+      seen[id] = 1;
     }
-    seen[id] = 1;
+  } finally {
+    for (let d = 0; d < ids.length; d++) if (ids[d] >= 0 && ids[d] < vocabSize) seen[ids[d]] = 0;
   }
 }

@@ -160,6 +160,15 @@ describe('DraftSampler over a reduced draft vocabulary', () => {
     const changed = Int32Array.of(...DRAFT_IDS, 0, 1);
     s.setProbabilities(0, probabilities, 0, changed);
     expect(q()).toEqual([0.3, 0.2, 0.2, 0, 0.15, 0, 0, 0.1, 0, 0.05]);
+    // Columns that repeat a token or leave the vocabulary are refused, naming the column.
+    expect(() => s.setProbabilities(0, probabilities, 0, Int32Array.of(...DRAFT_IDS, 0, 7))).toThrow(
+      'draft token 5 maps to target id 7, which is taken by another draft token',
+    );
+    expect(() => s.setProbabilities(0, probabilities, 0, Int32Array.of(...DRAFT_IDS, 0, 10))).toThrow(
+      'draft token 5 maps to target id 10, which is outside the vocabulary [0, 10)',
+    );
+    s.setProbabilities(0, probabilities, 0, changed);
+    expect(q()).toEqual([0.3, 0.2, 0.2, 0, 0.15, 0, 0, 0.1, 0, 0.05]);
     // Back to the draft tokens' logits: q over them alone again.
     s.setDistribution(0, LOGITS, 0);
     expect(s.support).toBe(DRAFT_IDS);
