@@ -96,14 +96,18 @@ const SMALLEST_NORMAL_FLOAT32 = 2 ** -126;
  */
 export function topLogProbabilities(g: GraphBuilder, probs: string, topK: string): [string, string] {
   const [top, indices] = g.opN('TopK', [probs, topK], 2, { axis: -1, largest: 1, sorted: 1 });
-  return [g.op('Log', [g.op('Max', [top!, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]), indices!];
+  return [flooredLog(g, top!), indices!];
 }
 
 /** Each row's exact entropy −Σ p·log p (nats) of a row-wise softmax `probs` [N, columns]: [N]. */
 export function rowEntropies(g: GraphBuilder, probs: string): string {
-  const logProbs = g.op('Log', [g.op('Max', [probs, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]);
-  const sum = g.op('ReduceSum', [g.op('Mul', [probs, logProbs]), g.int64([-1])], { keepdims: 0 });
+  const sum = g.op('ReduceSum', [g.op('Mul', [probs, flooredLog(g, probs)]), g.int64([-1])], { keepdims: 0 });
   return g.op('Neg', [sum]);
+}
+
+/** log(max(p, float32's smallest normal number)): finite for every probability. */
+function flooredLog(g: GraphBuilder, p: string): string {
+  return g.op('Log', [g.op('Max', [p, g.float32([SMALLEST_NORMAL_FLOAT32], [])])]);
 }
 
 /**

@@ -175,7 +175,7 @@ export abstract class HeadRunner extends DraftModelRunner {
         ? this.fetchNamesWithLogits
         : this.fetchNames;
     const out = await cache.run(this.session, feeds, fetches, rows, committed);
-    const logits = this.fetchesProbabilities
+    const distribution = this.fetchesProbabilities
       ? this.probabilities(out[names.draftProbabilities as string].data as Float32Array, first)
       : this.fetchesLogits
         ? { logits: (out[names.logits].data as Float32Array).subarray(first * this.logitsWidth) }
@@ -195,7 +195,7 @@ export abstract class HeadRunner extends DraftModelRunner {
         topLogProbs: step.subarray(scored * width, ids),
         topTokens: this.topTokens,
         k,
-        ...logits,
+        ...distribution,
       };
     }
     const ids = out[names.topIds].data as BigInt64Array;
@@ -207,7 +207,7 @@ export abstract class HeadRunner extends DraftModelRunner {
       topLogProbs: (out[names.topLogProbs].data as Float32Array).subarray(first * k),
       topTokens: this.topTokens,
       k,
-      ...logits,
+      ...distribution,
     };
   }
 }
