@@ -738,7 +738,7 @@ export class BudgetController implements Drafter {
       // A plain step is priced only where it follows a plain step: the first target call after
       // drafting can cost several plain tokens (the drafter's calls between, the page drawing the
       // last tree), which a run of plain steps pays once, not per step.
-      if (this.afterPlain) this.costs.verify.record(1, now - this.proposeEnd);
+      if (this.afterPlain) this.costs.recordPlain(now - this.proposeEnd);
       else if (this.steady) this.costs.recordLeaving(now - this.proposeEnd);
       this.tickDraft(regime);
       s.plain++;
@@ -787,7 +787,7 @@ export class BudgetController implements Drafter {
       // the tokens committed: on the replay their expected tokens lengthened the plain runs (one
       // seed of three 1.32× → 1.27×).
       if (regime.probing) {
-        const plainMs = this.costs.plainMs();
+        const plainMs = this.plainMs(regime);
         const committed = regime.valued ? pathLength : Number.isNaN(expected) ? tokens : 1 + expected;
         if (!Number.isNaN(plainMs)) regime.probeLoss += now - this.proposeStart - committed * plainMs;
       }
@@ -859,7 +859,7 @@ export class BudgetController implements Drafter {
       else this.rateCandidates(regime);
     }
     const { best, bestRate } = regime;
-    const plainMs = this.costs.plainMs();
+    const plainMs = this.plainMs(regime);
     const plainRate = 1 / plainMs;
     // A plain step is timed once, then now and then to keep its cost current as the machine's
     // load changes, less often while speculation wins by far. Only the second of two plain steps
@@ -1067,6 +1067,20 @@ export class BudgetController implements Drafter {
   private leavingPlainRate(regime: Regime, plainMs: number): number {
     if (!this.lastDrafted || regime.best < 0 || regime.valued) return 1 / plainMs;
     return 1 / (plainMs + this.switchingMs(regime, false) / this.probeEvery);
+  }
+
+  /**
+   * A plain step's price against `regime`'s trees. Trees sized by value are priced step by step
+   * along a line refitted to every drafted step, so they read the plain price as it is now; a
+   * candidates' regime (sampled trees) times each candidate seldom, so it reads the steady price
+   * ({@link StepCostModel.plainMs}): with the price of now, every burst of slow steps on a shared
+   * machine made its trees look cheap (session 50: EAGLE-2 at temperature 1 on a Zen 5 machine
+   * drafted a quarter of its steps, each 15 % below plain decoding's rate). Trees sized by value
+   * read the steady price worse: greedy EAGLE-2 there then stayed plain on whole generations in
+   * three runs of seven.
+   */
+  private plainMs(regime: Regime): number {
+    return this.costs.plainMs(!regime.valued);
   }
 
   /** Picks a plain step, predicted to take `plainMs`. */

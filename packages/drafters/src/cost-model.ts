@@ -150,13 +150,24 @@ export class SizedCost {
 
   /**
    * Fits the line through the measured sizes from `lowest` up (see the class); false when nothing
-   * is measured. Stale sizes are left out while a size from `fitFrom` up is fresh.
+   * is measured. Stale sizes are left out while a size from `fitFrom` up is fresh, and sizes timed
+   * fewer than {@link TRUSTED} times while two sizes are timed that often: a size's first timing
+   * can be a spike that its average does not yet drop (a GC pause, 103 ms for a verification of
+   * two nodes that costs 2.7 on the Zen 5 machine of session 50), and through the line it priced
+   * every size so high that greedy EAGLE-2's trees sized by value kept no node, so no size was
+   * timed again: it decoded plainly for a whole run of the benchmark.
    */
   private fitLine(lowest = this.fitFrom): boolean {
     let from = lowest;
     while (from > 1 && !this.measuredFrom(from)) from--;
     let fresh = false;
     for (let s = Math.max(from, this.fitFrom); s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
+    let trustedSizes = 0;
+    for (let s = from; s <= this.maxSize && trustedSizes < 2; s++) {
+      const b = this.buckets[s];
+      if (b.count >= TRUSTED && !(fresh && this.age(s) > FRESH)) trustedSizes++;
+    }
+    const fewest = trustedSizes >= 2 ? TRUSTED : 1;
     let w = 0;
     let sx = 0;
     let sy = 0;
@@ -165,7 +176,7 @@ export class SizedCost {
     let smallest = 0;
     for (let s = from; s <= this.maxSize; s++) {
       const b = this.buckets[s];
-      if (b.count === 0 || (fresh && this.age(s) > FRESH)) continue;
+      if (b.count < fewest || (fresh && this.age(s) > FRESH)) continue;
       if (smallest === 0) smallest = s;
       const weight = Math.min(b.count, 10);
       w += weight;
@@ -228,6 +239,16 @@ export class SizedCost {
 }
 
 /**
+ * Smoothing of the steady price of a plain step ({@link StepCostModel.plainMs}), at most the
+ * controller's own. A plain step is timed on every step of a run of them, so at the controller's
+ * 0.1 its price follows the bursts of a shared machine: on a Zen 5 machine whose steps slow by a
+ * third for five to ten steps at a time, each burst priced plain decoding above the sampled trees'
+ * prices (timed seldom, between bursts), and EAGLE-2 at temperature 1 drafted a quarter of its
+ * steps, each 15 % below plain decoding's rate (docs/benchmarks.md, session 50).
+ */
+const STEADY_PLAIN_SMOOTHING = 0.02;
+
+/**
  * What a decoding step costs on this machine and provider, measured during generation:
  * verification by tree size and the per-step overhead outside drafting and verification. Draft
  * costs belong to each drafter (a {@link SizedCost} by depth), since one target may serve several.
@@ -237,6 +258,8 @@ export class SizedCost {
  */
 export class StepCostModel {
   readonly verify: SizedCost;
+  /** A plain step's verification averaged over about fifty of them ({@link STEADY_PLAIN_SMOOTHING}). */
+  readonly steadyPlain: RobustAverage;
   readonly overhead: RobustAverage;
   /** A plain step's verification right after a drafted step, over a plain step's price. */
   readonly leaving: RobustAverage;
@@ -244,8 +267,19 @@ export class StepCostModel {
   constructor(maxTreeSize: number, smoothing: number) {
     // While one size is measured: a CPU verifies a node for about a tenth of a token.
     this.verify = new SizedCost(maxTreeSize, smoothing, 9, 2);
+    this.steadyPlain = new RobustAverage(Math.min(smoothing, STEADY_PLAIN_SMOOTHING));
     this.overhead = new RobustAverage(smoothing);
     this.leaving = new RobustAverage(smoothing);
+  }
+
+  /**
+   * Records a plain step's verification (ms) after a plain step, in its size-1 price and in its
+   * steady price; a stale price starts again in both.
+   */
+  recordPlain(ms: number): void {
+    if (this.verify.age(1) > FRESH) this.steadyPlain.clear();
+    this.verify.record(1, ms);
+    this.steadyPlain.record(ms);
   }
 
   /** Records a plain step's verification (ms) right after a drafted step. */
@@ -272,10 +306,11 @@ export class StepCostModel {
    * Predicted ms of a plain step: its own timings, but never more than a fresh verification of a
    * tree, which does a plain step's work and more. A price timed at a busy moment would otherwise
    * make every tree look far ahead, and speculation that is far ahead is not re-timed. NaN until
-   * a plain step is timed.
+   * a plain step is timed. `steady`: its own timings averaged over about fifty plain steps instead
+   * of ten, for choices between a plain step and trees whose prices are timed seldom.
    */
-  plainMs(): number {
-    const own = this.verify.at(1);
+  plainMs(steady = false): number {
+    const own = steady && this.steadyPlain.count > 0 ? this.steadyPlain.mean : this.verify.at(1);
     const tree = this.verify.cheapestFresh(2);
     return this.overheadMs() + (Number.isNaN(tree) ? own : Math.min(own, tree));
   }
@@ -287,7 +322,10 @@ export class StepCostModel {
 
   /** Starts from stored measurements (entries out of range are ignored); `draft` takes the draft costs. */
   seed(seed: ControllerSeed, draft: SizedCost): void {
-    for (const [size, ms] of seed.verifyMs) this.verify.seed(size, ms);
+    for (const [size, ms] of seed.verifyMs) {
+      this.verify.seed(size, ms);
+      if (size === 1) this.steadyPlain.seed(ms, SEED_WEIGHT);
+    }
     for (const [depth, ms] of seed.draftMs) draft.seed(depth, ms);
     if (seed.overheadMs !== undefined) this.overhead.seed(seed.overheadMs, SEED_WEIGHT);
   }

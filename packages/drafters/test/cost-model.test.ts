@@ -174,6 +174,28 @@ describe('the price of a plain step', () => {
     costs.verify.record(1, 3);
     expect(costs.verify.at(1)).toBe(3);
   });
+
+  it('has a steady price that rides out a burst of slow steps the trees, timed seldom, never saw', () => {
+    const costs = new StepCostModel(32, 0.1);
+    for (let i = 0; i < 10; i++) costs.verify.record(3, 2.6);
+    for (let i = 0; i < 100; i++) costs.recordPlain(2);
+    // Eight plain steps a third slower, as a shared machine's bursts: the price of now nears the
+    // tree's 2.6 ms, the steady price stays near 2.1.
+    for (let i = 0; i < 8; i++) costs.recordPlain(2.7);
+    expect(costs.plainMs()).toBeGreaterThan(2.35);
+    expect(costs.plainMs(true)).toBeGreaterThan(2.09);
+    expect(costs.plainMs(true)).toBeLessThan(2.11);
+    // A lasting change is followed within about a hundred steps.
+    for (let i = 0; i < 100; i++) costs.recordPlain(2.7);
+    expect(costs.plainMs(true)).toBeGreaterThan(2.6);
+    // Both are never above a fresh tree's verification, and start again once stale.
+    costs.verify.record(3, 2.6);
+    expect(costs.plainMs(true)).toBe(2.6);
+    for (let i = 0; i < 70; i++) costs.verify.record(3, 2.6);
+    costs.recordPlain(1.5);
+    expect(costs.plainMs(true)).toBe(1.5);
+    expect(costs.plainMs()).toBe(1.5);
+  });
 });
 
 describe('acceptance calibration', () => {
@@ -229,5 +251,40 @@ describe('smooth prices for trees sized by value', () => {
     }
     trees.linePricesInto(out);
     expect(out[1]).toBeCloseTo((20 * 10) / 12);
+  });
+
+  it('leaves a size timed once or twice out of the line while two sizes are timed more often, so one early spike cannot price every tree', () => {
+    const cost = new SizedCost(12, 0.1, 9, 2);
+    const out = new Float64Array(13);
+    // Session 50's lock-out: a GC pause in the first verification of two nodes (103 ms, where it
+    // costs 2.7) priced every size near 5 ms along a flat line, twice a 1.8 ms plain step, so no
+    // tree kept a node and size 2 was never timed again.
+    cost.record(2, 103);
+    const timings = new Map([
+      [3, 2.7],
+      [5, 2.9],
+      [7, 3.4],
+      [11, 4.1],
+    ]);
+    for (let i = 0; i < 5; i++) {
+      cost.record(1, 1.8);
+      for (const [size, ms] of timings) cost.record(size, ms);
+    }
+    cost.linePricesInto(out);
+    expect(out[2]).toBeGreaterThan(2.4);
+    expect(out[2]).toBeLessThan(2.7);
+    expect(out[11]).toBeCloseTo(4.1, 0);
+    // Its own timings count once it has three: the median of the first three drops the spike.
+    cost.record(2, 2.5);
+    cost.record(2, 2.6);
+    expect(cost.observations(2)).toBe(3);
+    cost.linePricesInto(out);
+    expect(out[2]).toBeLessThan(2.7);
+    // With one size timed that often, the others are all there is to fit.
+    const early = new SizedCost(12, 0.1, 9, 2);
+    for (let i = 0; i < 3; i++) early.record(3, 2.7);
+    early.record(7, 3.5);
+    early.linePricesInto(out);
+    expect(out[7]).toBeCloseTo(3.5, 6);
   });
 });
