@@ -1,9 +1,8 @@
 import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
-import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { StochasticVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
-import { BudgetController } from '../src/index.js';
-import { Clock, ClockedDrafter, ClockedTarget, type ToyCosts } from './clocked-toy.js';
+import { Clock, ClockedTarget, greedyAndSampledController, type ToyCosts } from './clocked-toy.js';
 
 /**
  * A shared machine's bursts: for 100 ms of every 800 every call costs 1.4 times as much (on a
@@ -33,16 +32,10 @@ async function tokensPerMs(drafts: boolean): Promise<{ rate: number; drafted: nu
   const greedyGrowth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 2, totalTokens: 3 });
   const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0]]));
   const quality = { kind: 'mixed', noise: 0.6, seed: 7 } as const;
-  const greedy = new ToyDrafter({ target: target.inner, growth: greedyGrowth, quality });
-  const sampled = new ToyDrafter({
-    target: target.inner,
-    growth: sampledGrowth,
+  const controller = greedyAndSampledController(
+    target,
+    { greedy: greedyGrowth, sampled: sampledGrowth },
     quality,
-    sample: { temperature: 1, seed: 3 },
-  });
-  const controller = new BudgetController(
-    { drafter: new ClockedDrafter(greedy, target), growth: greedyGrowth },
-    { clock: clock.read, sampling: { drafter: new ClockedDrafter(sampled, target), growth: sampledGrowth } },
   );
   const decoder = new SpeculativeDecoder({
     target,

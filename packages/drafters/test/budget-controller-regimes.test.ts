@@ -1,9 +1,9 @@
 import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
-import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { GreedyVerifier, StochasticVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
-import { BudgetController, type BudgetControllerOptions } from '../src/index.js';
-import { Clock, ClockedDrafter, ClockedTarget } from './clocked-toy.js';
+import type { BudgetControllerOptions } from '../src/index.js';
+import { Clock, ClockedTarget, greedyAndSampledController } from './clocked-toy.js';
 
 /**
  * A budget controller over toy drafters on a clocked toy target: greedy trees up to 5 levels and
@@ -19,20 +19,11 @@ function twoDrafters(options: BudgetControllerOptions) {
   const greedyGrowth = new DynamicTreeGrowth({ topK: 3, frontier: 2, depth: 4, totalTokens: 17 });
   const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0], [1]]));
   const quality = { kind: 'mixed', noise: 0.2 } as const;
-  const greedy = new ToyDrafter({ target: target.inner, growth: greedyGrowth, quality });
-  const sampled = new ToyDrafter({
-    target: target.inner,
-    growth: sampledGrowth,
+  const controller = greedyAndSampledController(
+    target,
+    { greedy: greedyGrowth, sampled: sampledGrowth },
     quality,
-    sample: { temperature: 1, seed: 3 },
-  });
-  const controller = new BudgetController(
-    { drafter: new ClockedDrafter(greedy, target), growth: greedyGrowth },
-    {
-      clock: clock.read,
-      sampling: { drafter: new ClockedDrafter(sampled, target), growth: sampledGrowth },
-      ...options,
-    },
+    options,
   );
   return { target, controller, greedyGrowth };
 }

@@ -1,11 +1,14 @@
-import type { DraftContext, Drafter, DraftOutcome, DraftTree } from '@treespec/core';
+import type { DraftContext, Drafter, DraftOutcome, DraftTree, TreeGrowth } from '@treespec/core';
 import {
   Clock,
   ClockedTarget,
+  ToyDrafter,
+  type ToyDraftQuality,
   type ToyLanguageModel,
   type ToyTarget,
   type VerifyCosts,
 } from '@treespec/core/testing';
+import { BudgetController, type BudgetControllerOptions } from '../src/index.js';
 import type { CountingGrowth } from './helpers.js';
 import { ToyDraftHead } from './toy-draft-model.js';
 
@@ -66,3 +69,30 @@ export class RowClockedHead extends ToyDraftHead {
 }
 
 export { Clock, ClockedTarget };
+
+/**
+ * A budget controller over two toy drafters of `quality` on a clocked toy target: one drafting
+ * greedy trees with `growths.greedy`, one sampling at temperature 1 (seed 3) with `growths.sampled`.
+ */
+export function greedyAndSampledController(
+  target: ClockedTarget<ToyTarget, ToyCosts>,
+  growths: { greedy: TreeGrowth; sampled: TreeGrowth },
+  quality: ToyDraftQuality,
+  options: BudgetControllerOptions = {},
+): BudgetController {
+  const greedy = new ToyDrafter({ target: target.inner, growth: growths.greedy, quality });
+  const sampled = new ToyDrafter({
+    target: target.inner,
+    growth: growths.sampled,
+    quality,
+    sample: { temperature: 1, seed: 3 },
+  });
+  return new BudgetController(
+    { drafter: new ClockedDrafter(greedy, target), growth: growths.greedy },
+    {
+      clock: target.clock.read,
+      sampling: { drafter: new ClockedDrafter(sampled, target), growth: growths.sampled },
+      ...options,
+    },
+  );
+}
