@@ -1,7 +1,7 @@
 import { type DraftModelStep, expNonPositive, ModelFormatError, topK } from '@treespec/core';
 import { type InferenceSession, Tensor } from 'onnxruntime-common';
 import { DraftModelRunner, type DraftModelRunnerOptions } from './draft-model-runner.js';
-import { Int64Buffer } from './int64.js';
+import { Int64Buffer, readInt64s } from './int64.js';
 import { newEntryOutputs } from './kv-cache.js';
 import type { CausalLmLayout } from './model-layout.js';
 
@@ -132,9 +132,7 @@ export class OnnxDraftLm extends DraftModelRunner {
         ? lists.logits
         : lists.none;
     const out = await this.cache.run(this.session, feeds, fetches, rows, committed);
-    const ids = out[summary.topIds].data as BigInt64Array;
-    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * i];
+    readInt64s(out[summary.topIds].data as BigInt64Array, 0, scored * k, this.topTokens);
     return {
       rows: scored,
       hidden: NO_FEATURES,

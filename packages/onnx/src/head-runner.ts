@@ -6,7 +6,7 @@ import {
   type DraftModelRunnerOptions,
   type DraftModelShape,
 } from './draft-model-runner.js';
-import { Int64Buffer } from './int64.js';
+import { Int64Buffer, readInt64s } from './int64.js';
 import type { EagleHeadLayout } from './model-layout.js';
 
 /** Options of the EAGLE heads' runners; the widest draft call defaults to 64 rows. */
@@ -198,9 +198,7 @@ export abstract class HeadRunner extends DraftModelRunner {
         ...distribution,
       };
     }
-    const ids = out[names.topIds].data as BigInt64Array;
-    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    for (let i = 0; i < scored * k; i++) this.topTokens[i] = words[2 * (first * k + i)];
+    readInt64s(out[names.topIds].data as BigInt64Array, first * k, scored * k, this.topTokens);
     return {
       rows: scored,
       hidden: (out[names.hidden].data as Float32Array).subarray(first * this.featureSize),

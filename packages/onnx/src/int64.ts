@@ -12,6 +12,15 @@ export function readInt64(words: Int32Array, index: number): number {
   return words[2 * index];
 }
 
+/**
+ * Copies `count` elements of an int64 tensor's `values`, from element `from` on, into `out` as
+ * numbers, reading each one's low word (valid for |value| < 2^31, as token ids are).
+ */
+export function readInt64s(values: BigInt64Array, from: number, count: number, out: Int32Array): void {
+  const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  for (let i = 0; i < count; i++) out[i] = words[2 * (from + i)];
+}
+
 /** An int64 buffer with an int32 view of the same memory. */
 export class Int64Buffer {
   readonly values: BigInt64Array;
