@@ -17,11 +17,18 @@ export const WARM_UP_TOKENS = 16;
  */
 export const WARM_UP_MS = 500;
 
+/** The two kinds of generation, whose model calls differ: greedy, and sampling at temperature 1. */
+const KINDS = [{}, { temperature: 1, seed: 0 }] as const;
+
 /**
  * Runs every session of `generator` before its first generation: for each drafter named, a greedy
- * generation of `tokens` tokens with an explicit tree (the load's budget, the largest tree the
- * sessions will see, drafted whole by a throwaway fixed-budget drafter over the same draft model),
- * then a few plain steps, each generation for at most about {@link WARM_UP_MS}.
+ * and then a sampling generation of `tokens` tokens with an explicit tree (the load's budget, the
+ * largest tree the sessions will see, drafted whole by a throwaway fixed-budget drafter over the
+ * same draft model), then a few plain steps of each kind, each generation for at most about
+ * {@link WARM_UP_MS}. Sampling generations call the models with shapes and outputs of their own
+ * (drawn tokens and the rows' weights from the target, the draft probabilities from a head):
+ * warmed greedily alone, the first sampled steps of a process cost about twice their later price
+ * (docs/benchmarks.md, session 51).
  * The drafters that generations use never see these steps, so their budget controllers learn
  * only from calls that cost what later ones will: on a fresh process the first calls of each
  * shape cost two to three times as much (memory arenas growing, kernels packing weights, code
@@ -42,13 +49,24 @@ export async function warmUp(
   const bounded = (): AbortSignal =>
     signal ? AbortSignal.any([signal, AbortSignal.timeout(WARM_UP_MS)]) : AbortSignal.timeout(WARM_UP_MS);
   for (const drafter of drafters) {
-    if (signal?.aborted) return;
-    await generator.generate(WARM_UP_PROMPT, { drafter, tree: {}, maxTokens, signal: bounded() });
+    for (const sampling of KINDS) {
+      if (signal?.aborted) return;
+      await generator.generate(WARM_UP_PROMPT, {
+        drafter,
+        tree: {},
+        maxTokens,
+        ...sampling,
+        signal: bounded(),
+      });
+    }
   }
-  if (signal?.aborted) return;
-  await generator.generate(WARM_UP_PROMPT, {
-    plain: true,
-    maxTokens: Math.min(4, maxTokens),
-    signal: bounded(),
-  });
+  for (const sampling of KINDS) {
+    if (signal?.aborted) return;
+    await generator.generate(WARM_UP_PROMPT, {
+      plain: true,
+      maxTokens: Math.min(4, maxTokens),
+      ...sampling,
+      signal: bounded(),
+    });
+  }
 }

@@ -22,15 +22,24 @@ function recordingGenerator(maxContext: number, stepMs: number) {
 }
 
 describe('the warm-up at load', () => {
-  it('runs each drafter named with the load’s own tree, then plain steps', async () => {
+  it('runs each drafter named with the load’s own tree, greedy and sampling, then plain steps of each kind', async () => {
     const { generator, calls } = recordingGenerator(2048, 0);
     await warmUp(generator, ['eagle2', 'draft-lm'], 16);
     expect(
-      calls.map((c) => [c.options.drafter, c.options.tree, c.options.plain, c.options.maxTokens]),
+      calls.map((c) => [
+        c.options.drafter,
+        c.options.tree,
+        c.options.plain,
+        c.options.maxTokens,
+        c.options.temperature,
+      ]),
     ).toEqual([
-      ['eagle2', {}, undefined, 16],
-      ['draft-lm', {}, undefined, 16],
-      [undefined, undefined, true, 4],
+      ['eagle2', {}, undefined, 16, undefined],
+      ['eagle2', {}, undefined, 16, 1],
+      ['draft-lm', {}, undefined, 16, undefined],
+      ['draft-lm', {}, undefined, 16, 1],
+      [undefined, undefined, true, 4, undefined],
+      [undefined, undefined, true, 4, 1],
     ]);
   });
 
@@ -38,9 +47,11 @@ describe('the warm-up at load', () => {
     const { generator, calls } = recordingGenerator(2048, WARM_UP_MS / 4);
     const started = performance.now();
     await warmUp(generator, ['eagle2'], 16);
-    expect(calls.map((c) => c.aborted)).toEqual([true, true]);
+    expect(calls.map((c) => c.aborted)).toEqual([true, true, true, true]);
     expect(calls[0]?.tokens).toBeLessThan(16);
-    expect(performance.now() - started).toBeLessThan(16 * (WARM_UP_MS / 4));
+    expect(calls[1]?.tokens).toBeLessThan(16);
+    // Less than the drafter's two generations (greedy and sampling) would take unbounded.
+    expect(performance.now() - started).toBeLessThan(2 * 16 * (WARM_UP_MS / 4));
   });
 
   it('ends at once when the load is aborted: the running generation stops and the rest are skipped', async () => {
@@ -58,7 +69,7 @@ describe('the warm-up at load', () => {
   it('fits a small context window, and does nothing without room or tokens', async () => {
     const small = recordingGenerator(8, 0);
     await warmUp(small.generator, ['eagle2'], 16);
-    expect(small.calls.map((c) => c.options.maxTokens)).toEqual([3, 3]);
+    expect(small.calls.map((c) => c.options.maxTokens)).toEqual([3, 3, 3, 3]);
     const none = recordingGenerator(3, 0);
     await warmUp(none.generator, ['eagle2'], 16);
     await warmUp(recordingGenerator(2048, 0).generator, ['eagle2'], 0);
