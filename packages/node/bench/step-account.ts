@@ -16,7 +16,8 @@
  * sampled) says otherwise.
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
- * plain-loop step, and `leavingStep` the speculative plain steps right after a drafted one (the
+ * plain-loop step (`quantilesMs`, the 10th to 99th percentiles of both, tell a shift of every step
+ * from a heavier tail), and `leavingStep` the speculative plain steps right after a drafted one (the
  * target's first call after the drafter's); `lossMs` splits the speculative run's extra time into
  * what its plain steps and its drafted steps lost (each drafted step against its committed tokens
  * at the plain loop's mean step); `speculativeRun` is the whole speculative run's time over plain
@@ -59,6 +60,11 @@ const maxTokens = Number(values['max-tokens']);
 const rounds = Number(values.rounds);
 const prompts = devPrompts(Number(values.prompts)).map((p) => p.prompt);
 
+/** The shares of steps at which `quantilesMs` reports a step time. */
+const QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
 /** Step times of one kind, in ms, and the tokens those steps committed. */
 class StepTimes {
   readonly ms: number[] = [];
@@ -84,8 +90,16 @@ class StepTimes {
     return this.modelMs / this.ms.length;
   }
   get median(): number {
+    return this.quantile(0.5);
+  }
+  /** The step time below which a share `q` of the steps lie. */
+  quantile(q: number): number {
     const sorted = [...this.ms].sort((a, b) => a - b);
-    return sorted[sorted.length >> 1] ?? Number.NaN;
+    return sorted[Math.floor(q * sorted.length)] ?? Number.NaN;
+  }
+  /** Step times at {@link QUANTILES}, to tell a shift of every step from a heavier tail. */
+  get quantilesMs(): number[] {
+    return QUANTILES.map((q) => round3(this.quantile(q)));
   }
 }
 
@@ -164,7 +178,6 @@ for (let round = 0; round < rounds; round++) {
 }
 await generator.dispose();
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const plainStep = plainLoop.mean;
 console.log(
   JSON.stringify(
@@ -185,12 +198,14 @@ console.log(
         steps: plainLoop.ms.length,
         meanMs: round3(plainStep),
         medianMs: round3(plainLoop.median),
+        quantilesMs: plainLoop.quantilesMs,
         modelMs: round3(plainLoop.modelMean),
       },
       speculativePlainStep: {
         steps: plainSteps.ms.length,
         meanMs: round3(plainSteps.mean),
         medianMs: round3(plainSteps.median),
+        quantilesMs: plainSteps.quantilesMs,
         modelMs: round3(plainSteps.modelMean),
       },
       plainStepOverheadMs: round3(plainSteps.mean - plainStep),
