@@ -188,7 +188,7 @@ export async function assemble(
         : fixed;
     },
   });
-  await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens, signal);
+  await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens, plan.warmUpSampling, signal);
   return generator;
 }
 

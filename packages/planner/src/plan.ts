@@ -106,12 +106,14 @@ export interface BundleOptions {
   /** Most generations that may wait behind the running one. Default 32. */
   maxQueued?: number;
   /**
-   * Run every session once at load, with throwaway drafters, so that the first generation's step
-   * costs are what later ones pay and the budget controllers learn from those (see
-   * {@link WARM_UP_TOKENS}). Default true; false loads faster and lets the first generation pay
-   * for the sessions' first calls.
+   * Run every session once at load, with throwaway drafters, greedy and at temperature 1 (their
+   * calls differ), so that the first generation's step costs are what later ones pay and the
+   * budget controllers learn from those (see {@link WARM_UP_TOKENS}). Default true; `'greedy'`
+   * warms greedy generations only, for a host that never samples (a greedy command-line run:
+   * about half the warm-up's time); false loads faster and lets the first generation pay for the
+   * sessions' first calls.
    */
-  warmUp?: boolean;
+  warmUp?: boolean | 'greedy';
   /**
    * EAGLE-2 and EAGLE-3 heads: the most of the prompt's newest tokens a head reads before its
    * first draft of a generation; 0 reads the whole prompt. Default {@link HEAD_PROMPT_ROWS}. A
@@ -162,6 +164,8 @@ export interface Plan {
   readonly startBudgets: Budgets;
   /** Tokens each warm-up generation decodes at load; 0 for none. */
   readonly warmUpTokens: number;
+  /** Whether the warm-up samples too (at temperature 1), beside its greedy generations. */
+  readonly warmUpSampling: boolean;
   /** The most prompt rows an EAGLE head reads before a generation's first draft; 0 for all. */
   readonly headPromptRows: number;
 }
@@ -247,7 +251,8 @@ export function plan(
     tokenizerFiles: target.tokenizer.files,
     corpus: options.corpus,
     maxQueued: options.maxQueued,
-    warmUpTokens: options.warmUp === false ? 0 : WARM_UP_TOKENS,
+    warmUpTokens: warmUpOption(options.warmUp) === false ? 0 : WARM_UP_TOKENS,
+    warmUpSampling: warmUpOption(options.warmUp) === true,
     headPromptRows: requireInteger('headPromptRows', options.headPromptRows ?? HEAD_PROMPT_ROWS, 0),
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
@@ -277,4 +282,11 @@ function requireSampleable(
         'from it; convert it again to sample draft trees',
     );
   }
+}
+
+/** The `warmUp` option checked: true (the default), `'greedy'` or false. */
+function warmUpOption(given: BundleOptions['warmUp']): boolean | 'greedy' {
+  if (given === undefined) return true;
+  if (given === true || given === false || given === 'greedy') return given;
+  throw new OptionError('warmUp', given, "true, false or 'greedy'");
 }

@@ -19,13 +19,15 @@ export const WARM_UP_MS = 500;
 
 /** The two kinds of generation, whose model calls differ: greedy, and sampling at temperature 1. */
 const KINDS = [{}, { temperature: 1, seed: 0 }] as const;
+/** Greedy generations alone. */
+const GREEDY = KINDS.slice(0, 1);
 
 /**
  * Runs every session of `generator` before its first generation: for each drafter named, a greedy
- * and then a sampling generation of `tokens` tokens with an explicit tree (the load's budget, the
- * largest tree the sessions will see, drafted whole by a throwaway fixed-budget drafter over the
- * same draft model), then a few plain steps of each kind, each generation for at most about
- * {@link WARM_UP_MS}. Sampling generations call the models with shapes and outputs of their own
+ * and then (with `sampling`) a sampling generation of `tokens` tokens with an explicit tree (the
+ * load's budget, the largest tree the sessions will see, drafted whole by a throwaway fixed-budget
+ * drafter over the same draft model), then a few plain steps of each kind, each generation for at
+ * most about {@link WARM_UP_MS}. Sampling generations call the models with shapes and outputs of their own
  * (drawn tokens and the rows' weights from the target, the draft probabilities from a head):
  * warmed greedily alone, the first sampled steps of a process cost about twice their later price
  * (docs/benchmarks.md, session 51).
@@ -40,6 +42,7 @@ export async function warmUp(
   generator: TextGenerator,
   drafters: readonly string[],
   tokens: number,
+  sampling: boolean,
   signal?: AbortSignal,
 ): Promise<void> {
   if (tokens <= 0) return;
@@ -48,24 +51,25 @@ export async function warmUp(
   if (maxTokens < 2) return;
   const bounded = (): AbortSignal =>
     signal ? AbortSignal.any([signal, AbortSignal.timeout(WARM_UP_MS)]) : AbortSignal.timeout(WARM_UP_MS);
+  const kinds = sampling ? KINDS : GREEDY;
   for (const drafter of drafters) {
-    for (const sampling of KINDS) {
+    for (const kind of kinds) {
       if (signal?.aborted) return;
       await generator.generate(WARM_UP_PROMPT, {
         drafter,
         tree: {},
         maxTokens,
-        ...sampling,
+        ...kind,
         signal: bounded(),
       });
     }
   }
-  for (const sampling of KINDS) {
+  for (const kind of kinds) {
     if (signal?.aborted) return;
     await generator.generate(WARM_UP_PROMPT, {
       plain: true,
       maxTokens: Math.min(4, maxTokens),
-      ...sampling,
+      ...kind,
       signal: bounded(),
     });
   }

@@ -328,6 +328,14 @@ describe('the warm-up at load', () => {
     }
   });
 
+  it('samples too unless told greedy, and refuses any other value', async () => {
+    const manifest = await tinyManifest();
+    expect(plan(manifest, { drafter: 'eagle2' }).warmUpSampling).toBe(true);
+    const greedy = plan(manifest, { drafter: 'eagle2', warmUp: 'greedy' });
+    expect([greedy.warmUpTokens > 0, greedy.warmUpSampling]).toEqual([true, false]);
+    expect(() => plan(manifest, { drafter: 'eagle2', warmUp: 'sampling' as 'greedy' })).toThrow(OptionError);
+  });
+
   it('is skipped with warmUp: false', async () => {
     const runs = new Map<string, number>();
     const planned = plan(await tinyManifest(), { drafter: 'eagle2', warmUp: false });

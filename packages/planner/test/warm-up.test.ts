@@ -24,7 +24,7 @@ function recordingGenerator(maxContext: number, stepMs: number) {
 describe('the warm-up at load', () => {
   it('runs each drafter named with the load’s own tree, greedy and sampling, then plain steps of each kind', async () => {
     const { generator, calls } = recordingGenerator(2048, 0);
-    await warmUp(generator, ['eagle2', 'draft-lm'], 16);
+    await warmUp(generator, ['eagle2', 'draft-lm'], 16, true);
     expect(
       calls.map((c) => [
         c.options.drafter,
@@ -43,10 +43,19 @@ describe('the warm-up at load', () => {
     ]);
   });
 
+  it('runs greedy generations alone where the host never samples', async () => {
+    const { generator, calls } = recordingGenerator(2048, 0);
+    await warmUp(generator, ['eagle2'], 16, false);
+    expect(calls.map((c) => [c.options.drafter, c.options.plain, c.options.temperature])).toEqual([
+      ['eagle2', undefined, undefined],
+      [undefined, true, undefined],
+    ]);
+  });
+
   it('stops each generation after WARM_UP_MS, so that a model with slow steps still loads soon', async () => {
     const { generator, calls } = recordingGenerator(2048, WARM_UP_MS / 4);
     const started = performance.now();
-    await warmUp(generator, ['eagle2'], 16);
+    await warmUp(generator, ['eagle2'], 16, true);
     expect(calls.map((c) => c.aborted)).toEqual([true, true, true, true]);
     expect(calls[0]?.tokens).toBeLessThan(16);
     expect(calls[1]?.tokens).toBeLessThan(16);
@@ -58,21 +67,21 @@ describe('the warm-up at load', () => {
     const { generator, calls } = recordingGenerator(2048, WARM_UP_MS / 8);
     const load = new AbortController();
     setTimeout(() => load.abort(), WARM_UP_MS / 4);
-    await warmUp(generator, ['eagle2', 'draft-lm'], 16, load.signal);
+    await warmUp(generator, ['eagle2', 'draft-lm'], 16, true, load.signal);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.aborted).toBe(true);
     expect(calls[0]?.tokens).toBeLessThan(4);
-    await warmUp(generator, ['eagle2'], 16, load.signal);
+    await warmUp(generator, ['eagle2'], 16, true, load.signal);
     expect(calls).toHaveLength(1);
   });
 
   it('fits a small context window, and does nothing without room or tokens', async () => {
     const small = recordingGenerator(8, 0);
-    await warmUp(small.generator, ['eagle2'], 16);
+    await warmUp(small.generator, ['eagle2'], 16, true);
     expect(small.calls.map((c) => c.options.maxTokens)).toEqual([3, 3, 3, 3]);
     const none = recordingGenerator(3, 0);
-    await warmUp(none.generator, ['eagle2'], 16);
-    await warmUp(recordingGenerator(2048, 0).generator, ['eagle2'], 0);
+    await warmUp(none.generator, ['eagle2'], 16, true);
+    await warmUp(recordingGenerator(2048, 0).generator, ['eagle2'], 0, true);
     expect(none.calls).toEqual([]);
   });
 });

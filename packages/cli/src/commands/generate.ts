@@ -83,7 +83,11 @@ export function registerGenerate(program: Command): void {
       const io = cmd.parent!.configureOutput();
       const out = io.writeOut!;
       const err = io.writeErr!;
-      const generator = await loadTreespec(modelDirectory(flags), await loadOptions(flags));
+      // One generation at one temperature: a greedy one needs no sampling calls warmed.
+      const generator = await loadTreespec(modelDirectory(flags), {
+        ...(await loadOptions(flags)),
+        ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
+      });
       try {
         const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
         const options = {
