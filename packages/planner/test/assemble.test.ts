@@ -328,6 +328,32 @@ describe('the warm-up at load', () => {
     }
   });
 
+  it('draws sampled tokens from the target at load unless told greedy', async () => {
+    const manifest = await tinyManifest();
+    const uniforms = manifest.models.find((m) => m.role === 'target')!.inputs.sampleUniforms!;
+    for (const warmUp of [true, 'greedy'] as const) {
+      let drawingCalls = 0;
+      const open: OpenSession = async (model, outputs, unread) => {
+        const session = await openTinySession(model, outputs, unread);
+        if (model.role !== 'target') return session;
+        const run = session.run.bind(session);
+        session.run = ((feeds: Parameters<typeof run>[0], ...rest: unknown[]) => {
+          if ((feeds[uniforms]?.dims[0] ?? 0) > 0) drawingCalls++;
+          return (run as (...args: unknown[]) => ReturnType<typeof run>)(feeds, ...rest);
+        }) as typeof session.run;
+        return session;
+      };
+      const generator = await assemble(
+        plan(manifest, { drafter: 'eagle2', warmUp }),
+        open,
+        await tinyTokenizer(),
+      );
+      await generator.dispose();
+      if (warmUp === true) expect(drawingCalls).toBeGreaterThan(0);
+      else expect(drawingCalls).toBe(0);
+    }
+  });
+
   it('samples too unless told greedy, and refuses any other value', async () => {
     const manifest = await tinyManifest();
     expect(plan(manifest, { drafter: 'eagle2' }).warmUpSampling).toBe(true);
