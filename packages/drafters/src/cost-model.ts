@@ -164,8 +164,7 @@ export class SizedCost {
     for (let s = Math.max(from, this.fitFrom); s <= this.maxSize && !fresh; s++) fresh = this.age(s) <= FRESH;
     let trustedSizes = 0;
     for (let s = from; s <= this.maxSize && trustedSizes < 2; s++) {
-      const b = this.buckets[s];
-      if (b.count >= TRUSTED && !(fresh && this.age(s) > FRESH)) trustedSizes++;
+      if (this.buckets[s].count >= TRUSTED && !this.staleBeside(s, fresh)) trustedSizes++;
     }
     const fewest = trustedSizes >= 2 ? TRUSTED : 1;
     let w = 0;
@@ -176,7 +175,7 @@ export class SizedCost {
     let smallest = 0;
     for (let s = from; s <= this.maxSize; s++) {
       const b = this.buckets[s];
-      if (b.count < fewest || (fresh && this.age(s) > FRESH)) continue;
+      if (b.count < fewest || this.staleBeside(s, fresh)) continue;
       if (smallest === 0) smallest = s;
       const weight = Math.min(b.count, 10);
       w += weight;
@@ -194,6 +193,11 @@ export class SizedCost {
     this.lineSlope = varX > 1e-9 ? Math.max(0, (sxy / w - mx * my) / varX) : my / (mx + this.offset);
     this.lineSmallest = smallest;
     return true;
+  }
+
+  /** Whether `size` is stale while a fresh size exists (`fresh`): the line then leaves it out. */
+  private staleBeside(size: number, fresh: boolean): boolean {
+    return fresh && this.age(size) > FRESH;
   }
 
   /** The fitted line at `size`. */

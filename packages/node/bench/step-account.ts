@@ -65,6 +65,11 @@ const QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** The value of ascending `sorted` below which a share `q` of them lie. */
+function quantileOf(sorted: readonly number[], q: number): number {
+  return sorted[Math.floor(q * sorted.length)] ?? Number.NaN;
+}
+
 /** Step times of one kind, in ms, and the tokens those steps committed. */
 class StepTimes {
   readonly ms: number[] = [];
@@ -90,16 +95,15 @@ class StepTimes {
     return this.modelMs / this.ms.length;
   }
   get median(): number {
-    return this.quantile(0.5);
-  }
-  /** The step time below which a share `q` of the steps lie. */
-  quantile(q: number): number {
-    const sorted = [...this.ms].sort((a, b) => a - b);
-    return sorted[Math.floor(q * sorted.length)] ?? Number.NaN;
+    return quantileOf(this.sorted(), 0.5);
   }
   /** Step times at {@link QUANTILES}, to tell a shift of every step from a heavier tail. */
   get quantilesMs(): number[] {
-    return QUANTILES.map((q) => round3(this.quantile(q)));
+    const sorted = this.sorted();
+    return QUANTILES.map((q) => round3(quantileOf(sorted, q)));
+  }
+  private sorted(): number[] {
+    return [...this.ms].sort((a, b) => a - b);
   }
 }
 

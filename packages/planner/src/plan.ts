@@ -232,6 +232,7 @@ export function plan(
   const [first] = wanted;
   const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
+  const warmUp = warmUpOption(options.warmUp);
   const given = {
     ...(options.tree ? { tree: options.tree } : {}),
     ...(options.draftTree ? { draftTree: options.draftTree } : {}),
@@ -251,8 +252,8 @@ export function plan(
     tokenizerFiles: target.tokenizer.files,
     corpus: options.corpus,
     maxQueued: options.maxQueued,
-    warmUpTokens: warmUpOption(options.warmUp) === false ? 0 : WARM_UP_TOKENS,
-    warmUpSampling: warmUpOption(options.warmUp) === true,
+    warmUpTokens: warmUp === false ? 0 : WARM_UP_TOKENS,
+    warmUpSampling: warmUp === true,
     headPromptRows: requireInteger('headPromptRows', options.headPromptRows ?? HEAD_PROMPT_ROWS, 0),
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},

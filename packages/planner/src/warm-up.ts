@@ -27,10 +27,10 @@ const GREEDY = KINDS.slice(0, 1);
  * and then (with `sampling`) a sampling generation of `tokens` tokens with an explicit tree (the
  * load's budget, the largest tree the sessions will see, drafted whole by a throwaway fixed-budget
  * drafter over the same draft model), then a few plain steps of each kind, each generation for at
- * most about {@link WARM_UP_MS}. Sampling generations call the models with shapes and outputs of their own
- * (drawn tokens and the rows' weights from the target, the draft probabilities from a head):
- * warmed greedily alone, the first sampled steps of a process cost about twice their later price
- * (docs/benchmarks.md, session 51).
+ * most about {@link WARM_UP_MS}. Sampling generations call the models with shapes and outputs of
+ * their own (drawn tokens and the rows' weights from the target, the draft probabilities from a
+ * head): warmed greedily alone, the first sampled steps of a process cost about twice their later
+ * price (docs/benchmarks.md, session 51).
  * The drafters that generations use never see these steps, so their budget controllers learn
  * only from calls that cost what later ones will: on a fresh process the first calls of each
  * shape cost two to three times as much (memory arenas growing, kernels packing weights, code
