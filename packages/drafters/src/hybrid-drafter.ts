@@ -4,17 +4,15 @@ import {
   type DraftContext,
   type Drafter,
   type DraftOutcome,
-  DraftTree,
+  type DraftTree,
   OptionError,
   requireInteger,
   requireNumber,
 } from '@treespec/core';
 import { AcceptanceEstimates, MATCH_CLASSES, matchClass } from './acceptance-estimates.js';
-import { SizedCost } from './cost-model.js';
-import { DepthAcceptance } from './depth-acceptance.js';
 import { FeatureBacklog } from './feature-backlog.js';
 import type { MatchingDrafter } from './matching-drafter.js';
-import { committedTokens, replayFirstPath, replayWalk } from './replay-acceptance.js';
+import { ModelFreeTrees } from './model-free-trees.js';
 import { StepTimes } from './step-times.js';
 
 /**
@@ -55,31 +53,18 @@ export interface HybridDrafterOptions {
   smoothing?: number;
 }
 
-/** The best model-free tree of a step, cut to its best depth. */
-interface ModelFreeCut {
-  /** Index in `modelFree`; -1 when no model-free drafter matched. */
-  drafter: number;
-  /** Whether only the tree's first path is kept (each node's best-ranked child), else every branch. */
-  firstPath: boolean;
-  depth: number;
-  /** Accepted tokens expected of the cut tree. */
-  expected: number;
-  /** Tokens expected per ms of the step. */
-  rate: number;
-}
-
 /**
  * Combines a model drafter (EAGLE-2, a draft LM: any {@link Drafter}) with model-free drafters
  * (lookup, suffix automata), choosing one tree per step. The model-free drafters propose first —
  * they take microseconds — and the model drafter runs only on steps it is chosen for.
  *
  * Learning: after each verification every model-free tree, verified or not, is replayed against
- * the tokens the target committed (see {@link replayWalk}); what the replay decides updates how
- * deep that drafter's trees get accepted ({@link DepthAcceptance}), so its estimates improve every
- * step, whichever tree was verified. The model drafter's estimate is updated on the steps it
- * drafts; it reads as unbounded until its first observation in a match class, so it gets tried in
- * each. Under stochastic verification replays are approximate (the target's tokens were sampled),
- * which only affects the choice, never the output.
+ * the tokens the target committed ({@link ModelFreeTrees}); what the replay decides updates how
+ * deep that drafter's trees get accepted, so its estimates improve every step, whichever tree was
+ * verified. The model drafter's estimate is updated on the steps it drafts; it reads as unbounded
+ * until its first observation in a match class, so it gets tried in each. Under stochastic
+ * verification replays are approximate (the target's tokens were sampled), which only affects the
+ * choice, never the output.
  *
  * Keeping a feature drafter in sync: the loop shows each target feature row once. On steps the
  * model drafter sits out, its rows are held ({@link FeatureBacklog}) and handed over, with the new
@@ -101,29 +86,16 @@ export class HybridDrafter implements Drafter {
   lastChoice = -1;
   private readonly modelAccepted: AcceptanceEstimates;
   private readonly modelTimes: StepTimes;
-  private readonly depths: DepthAcceptance;
-  /** Step times of plain steps and model-free trees (drafting them costs microseconds), by tree size. */
-  private readonly treeTimes: SizedCost;
+  /** The model-free drafters' trees, their cuts, and the step times of plain steps and model-free trees. */
+  private readonly trees: ModelFreeTrees;
   private readonly picks: Uint32Array;
-  private readonly scratch: DraftTree[];
   private readonly backlog = new FeatureBacklog();
-  private readonly committed: Int32Array;
-  /** For the cuts of one tree: accepted tokens expected, and nodes kept, by depth. */
-  private readonly expectedByDepth: Float64Array;
-  private readonly nodesByDepth: Int32Array;
   private stepClass = 0;
   private stepStart = 0;
   /** Per match class, steps since the model drafter last drafted there. */
   private readonly sinceModel = new Uint32Array(MATCH_CLASSES);
   /** The `lastChoice` of a plain step. */
   private readonly plain: number;
-  private readonly cut: ModelFreeCut = {
-    drafter: -1,
-    firstPath: false,
-    depth: 0,
-    expected: 0,
-    rate: Number.NEGATIVE_INFINITY,
-  };
 
   constructor(primary: Drafter, modelFree: readonly MatchingDrafter[], options: HybridDrafterOptions = {}) {
     if (modelFree.length === 0) {
@@ -143,18 +115,12 @@ export class HybridDrafter implements Drafter {
     this.primary = primary;
     this.modelFree = modelFree;
     this.needsFeatures = primary.needsFeatures;
-    const modelFreeSize = Math.max(...modelFree.map((d) => d.maxTreeSize));
-    this.maxTreeSize = Math.max(primary.maxTreeSize, modelFreeSize);
-    this.scratch = modelFree.map((d) => new DraftTree(d.maxTreeSize));
+    this.maxTreeSize = Math.max(primary.maxTreeSize, ...modelFree.map((d) => d.maxTreeSize));
+    this.trees = new ModelFreeTrees(modelFree, smoothing, this.maxTreeSize);
     this.modelAccepted = new AcceptanceEstimates([Number.POSITIVE_INFINITY], smoothing);
     this.modelTimes = new StepTimes(1, smoothing);
-    this.depths = new DepthAcceptance(2 * modelFree.length, modelFreeSize - 1, smoothing);
-    this.treeTimes = new SizedCost(modelFreeSize, smoothing, 9, 2);
     this.plain = modelFree.length + 1;
     this.picks = new Uint32Array(modelFree.length + 2);
-    this.committed = new Int32Array(this.maxTreeSize + 1);
-    this.expectedByDepth = new Float64Array(modelFreeSize);
-    this.nodesByDepth = new Int32Array(modelFreeSize);
   }
 
   /**
@@ -171,11 +137,8 @@ export class HybridDrafter implements Drafter {
    * of `maxTreeSize - 1` tokens).
    */
   expectedAccepted(d: number, matchLength: number): number {
-    const c = matchClass(matchLength);
-    if (d === 0) return this.modelAccepted.estimate(0, c);
-    const out = this.expectedByDepth;
-    this.depths.expectedByDepth(row(d - 1, false), c, this.modelFree[d - 1].maxTreeSize - 1, out);
-    return out[this.modelFree[d - 1].maxTreeSize - 2];
+    if (d === 0) return this.modelAccepted.estimate(0, matchClass(matchLength));
+    return this.trees.expectedAt(d - 1, matchLength, this.modelFree[d - 1].maxTreeSize - 1);
   }
 
   /** The mean measured step time (ms, drafting and verification) of the model drafter at a match length; NaN before any. */
@@ -185,28 +148,20 @@ export class HybridDrafter implements Drafter {
 
   /** The predicted time (ms) of a step that verifies a model-free tree of `nodes` nodes (1: a plain step); NaN before any. */
   treeStepMs(nodes: number): number {
-    return this.treeTimes.at(nodes);
+    return this.trees.stepMs(nodes);
   }
 
   /** Resets every part for a new sequence; the learnt estimates are kept (they describe the drafters). */
   reset(seed?: number, temperature?: number): void {
     this.primary.reset(seed, temperature);
-    for (const d of this.modelFree) d.reset();
+    this.trees.reset();
     this.backlog.clear();
     this.lastChoice = -1;
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     this.stepStart = performance.now();
-    let longest = 0;
-    for (let i = 0; i < this.modelFree.length; i++) {
-      const scratch = this.scratch[i];
-      scratch.reset(context.tokens[context.length - 1]);
-      const pending = this.modelFree[i].propose(context, scratch);
-      if (pending) await pending;
-      longest = Math.max(longest, this.modelFree[i].matchLength);
-    }
-    this.stepClass = matchClass(longest);
+    this.stepClass = matchClass(await this.trees.propose(context));
     const retry = this.policy !== 'match' && this.sinceModel[this.stepClass]++ >= RETRY_MODEL_AFTER;
     const choice = retry ? 0 : this.policy === 'throughput' ? this.byThroughput() : this.byMatch();
     if (choice === 0) {
@@ -214,14 +169,9 @@ export class HybridDrafter implements Drafter {
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
     } else {
       if (this.primary.needsFeatures) this.backlog.hold(context);
-      if (choice === this.plain) {
-        tree.reset(context.tokens[context.length - 1]);
-      } else {
-        const scratch = this.scratch[choice - 1];
-        if (this.policy !== 'throughput') tree.copyFrom(scratch);
-        else if (this.cut.firstPath) tree.copyFirstPath(scratch, this.cut.depth);
-        else tree.copyToDepth(scratch, this.cut.depth);
-      }
+      if (choice === this.plain) tree.reset(context.tokens[context.length - 1]);
+      else if (this.policy !== 'throughput') tree.copyFrom(this.trees.treeOf(choice - 1));
+      else this.trees.copyCut(tree);
     }
     this.lastChoice = choice;
     this.picks[choice]++;
@@ -236,29 +186,9 @@ export class HybridDrafter implements Drafter {
       this.modelAccepted.record(0, this.stepClass, outcome.pathLength - 1);
       this.primary.observe?.(outcome);
     } else {
-      this.treeTimes.record(outcome.tree.size, ms);
+      this.trees.recordStep(outcome.tree.size, ms);
     }
-    const count = committedTokens(outcome, this.committed);
-    for (let i = 0; i < this.modelFree.length; i++) {
-      this.learnDepth(i, true, replayFirstPath(this.scratch[i], this.committed, count), count);
-      this.learnDepth(i, false, replayWalk(this.scratch[i], this.committed, count), count);
-      if (choice === i + 1) this.modelFree[i].observe?.(outcome);
-    }
-  }
-
-  /**
-   * Records how deep model-free drafter `i`'s first path or whole tree got: its replay against the
-   * `count` committed tokens ended at `node`, short of them where that node has children.
-   */
-  private learnDepth(i: number, firstPath: boolean, node: number, count: number): void {
-    const scratch = this.scratch[i];
-    const reached = scratch.depths[node];
-    this.depths.record(
-      row(i, firstPath),
-      this.ownClass(i),
-      reached,
-      reached < count && scratch.firstChild(node) >= 0,
-    );
+    this.trees.learn(outcome, choice - 1);
   }
 
   /** The model drafter's budget controller statistics, when it has a controller. */
@@ -268,7 +198,7 @@ export class HybridDrafter implements Drafter {
 
   async dispose(): Promise<void> {
     await this.primary.dispose?.();
-    for (const d of this.modelFree) await d.dispose?.();
+    await this.trees.dispose();
   }
 
   /**
@@ -279,8 +209,8 @@ export class HybridDrafter implements Drafter {
     let best = -1;
     let bestValue = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < this.modelFree.length; i++) {
-      if (this.scratch[i].size <= 1) continue;
-      const value = this.policy === 'match' ? this.modelFree[i].matchLength : this.wholeTreeExpected(i);
+      if (this.trees.treeOf(i).size <= 1) continue;
+      const value = this.policy === 'match' ? this.modelFree[i].matchLength : this.trees.wholeTreeExpected(i);
       if (value > bestValue) {
         best = i;
         bestValue = value;
@@ -306,88 +236,12 @@ export class HybridDrafter implements Drafter {
     if (Number.isNaN(modelMs)) return 0;
     const modelExpected = this.modelAccepted.estimate(0, this.stepClass);
     const modelRate = (1 + modelExpected) / modelMs;
-    const cut = this.bestCut();
+    const cut = this.trees.bestCut();
     const treeWins = cut.drafter >= 0 && cut.rate >= modelRate;
-    const plainMs = this.plainMs();
+    const plainMs = this.trees.plainMs();
     if (Number.isNaN(plainMs)) return this.plain;
     const plainRate = 1 / plainMs;
     if (treeWins) return plainRate >= cut.rate ? this.plain : cut.drafter + 1;
     return plainRate >= modelRate ? this.plain : 0;
   }
-
-  /**
-   * Predicted ms of a plain step: its own timings, but never more than a fresh model-free tree's,
-   * which does a plain step's work and more (a plain step timed at a busy moment would otherwise
-   * price plain decoding out for good). NaN until a plain step is timed.
-   */
-  private plainMs(): number {
-    const tree = this.treeTimes.cheapestFresh(2);
-    const own = this.treeTimes.at(1);
-    return Number.isNaN(tree) ? own : Math.min(own, tree);
-  }
-
-  /**
-   * Finds the model-free tree and the cut of it (a depth; every branch or the first path) with
-   * the highest expected rate (tokens per ms, from the step times measured by tree size) into
-   * `this.cut`; a tree is taken whole while no step has been timed.
-   */
-  private bestCut(): ModelFreeCut {
-    const cut = this.cut;
-    cut.drafter = -1;
-    cut.depth = 0;
-    cut.expected = 0;
-    cut.rate = Number.NEGATIVE_INFINITY;
-    const expected = this.expectedByDepth;
-    const nodes = this.nodesByDepth;
-    for (let i = 0; i < this.modelFree.length; i++) {
-      const scratch = this.scratch[i];
-      if (scratch.size <= 1) continue;
-      const depth = scratch.maxDepth();
-      if (!this.treeTimes.measured) {
-        this.take(i, false, depth, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
-        continue;
-      }
-      nodes.fill(0, 0, depth);
-      for (let n = 1; n < scratch.size; n++) nodes[scratch.depths[n] - 1]++;
-      this.depths.expectedByDepth(row(i, false), this.ownClass(i), depth, expected);
-      for (let d = 1, size = 1; d <= depth; d++) {
-        size += nodes[d - 1];
-        this.take(i, false, d, expected[d - 1], (1 + expected[d - 1]) / this.treeTimes.at(size));
-      }
-      let pathDepth = 0;
-      for (let n = scratch.firstChild(0); n >= 0; n = scratch.firstChild(n)) pathDepth++;
-      this.depths.expectedByDepth(row(i, true), this.ownClass(i), pathDepth, expected);
-      for (let d = 1; d <= pathDepth; d++) {
-        this.take(i, true, d, expected[d - 1], (1 + expected[d - 1]) / this.treeTimes.at(d + 1));
-      }
-    }
-    return cut;
-  }
-
-  /** Makes this cut the step's best when its rate is higher. */
-  private take(drafter: number, firstPath: boolean, depth: number, expected: number, rate: number): void {
-    const cut = this.cut;
-    if (!(rate > cut.rate)) return;
-    cut.drafter = drafter;
-    cut.firstPath = firstPath;
-    cut.depth = depth;
-    cut.expected = expected;
-    cut.rate = rate;
-  }
-
-  /** Accepted tokens expected of model-free drafter `i`'s whole tree of this step. */
-  private wholeTreeExpected(i: number): number {
-    const depth = this.scratch[i].maxDepth();
-    this.depths.expectedByDepth(row(i, false), this.ownClass(i), depth, this.expectedByDepth);
-    return this.expectedByDepth[depth - 1];
-  }
-
-  private ownClass(i: number): number {
-    return matchClass(this.modelFree[i].matchLength);
-  }
-}
-
-/** The row of {@link DepthAcceptance} that model-free drafter `i`'s first path, or whole tree, is learnt in. */
-function row(i: number, firstPath: boolean): number {
-  return 2 * i + (firstPath ? 0 : 1);
 }

@@ -86,6 +86,17 @@ export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFree
 };
 
 /**
+ * Devices where `lookup` and `suffix` on their own verify the device's model-free tree as it is
+ * under the `auto` budget, rather than cut at the prices measured in the process (a
+ * `PricedModelFreeDrafter`): on `wasm` that tree is already the one-token chain that pays, and
+ * pricing it (a plain step to time, chains skipped in match classes that looked poor) ran the page
+ * at 0.99–1.05× plain decoding against 1.07–1.08× in two alternating pairs (docs/benchmarks.md,
+ * "Model-free drafters on their own, priced"). Elsewhere their own trees of up to 16 tokens are
+ * cut to what pays: on the CPU at temperature 1 `lookup` went from 0.81–0.83× to 1.02–1.06×.
+ */
+export const UNPRICED_MODEL_FREE: readonly BundleDevice[] = ['wasm'];
+
+/**
  * The drafter a device runs when the caller names none, where the bundle's own default (its EAGLE
  * head's drafter) does not pay there, or pays less. A device's default is taken only where it loads
  * no draft model beyond the bundle's default's (so `hybrid` on `cpu` builds on the bundle's EAGLE-2

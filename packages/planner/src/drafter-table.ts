@@ -1,5 +1,12 @@
 import type { Drafter } from '@treespec/core';
-import { HybridDrafter, type HybridPolicy, LookupDrafter, SuffixDrafter } from '@treespec/drafters';
+import {
+  HybridDrafter,
+  type HybridPolicy,
+  LookupDrafter,
+  type MatchingDrafter,
+  PricedModelFreeDrafter,
+  SuffixDrafter,
+} from '@treespec/drafters';
 import type { ModelFreeBudget } from './budgets.js';
 import { MODEL_DRAFTERS, type ModelDrafterEntry, type ModelDrafterName } from './model-drafters.js';
 import type { AdaptiveStop } from './tree-growth.js';
@@ -14,6 +21,11 @@ export interface DrafterChoices {
   readonly adaptive: AdaptiveStop;
   /** The device's trees for the model-free drafters; undefined: their own defaults. */
   readonly modelFree: ModelFreeBudget | undefined;
+  /**
+   * Whether `lookup` and `suffix` on their own cut each tree to what pays at this machine's prices
+   * ({@link PricedModelFreeDrafter}; the `auto` budget), else verify their whole trees (`fixed`).
+   */
+  readonly modelFreePriced: boolean;
 }
 
 /** What a {@link DrafterEntry} is made from. */
@@ -47,6 +59,11 @@ function lookupDrafter(context: DrafterContext): LookupDrafter {
   return new LookupDrafter({ ...context.choices.modelFree });
 }
 
+/** A model-free drafter on its own: priced under the `auto` budget, its whole tree every step under `fixed`. */
+function alone(context: DrafterContext, drafter: MatchingDrafter): Drafter {
+  return context.choices.modelFreePriced ? new PricedModelFreeDrafter(drafter) : drafter;
+}
+
 /**
  * Every drafter a bundle can provide, by the name users select it with (`drafter`, `drafters`,
  * `--drafter`). A new drafter is one entry here; a drafter over a new kind of draft model is an
@@ -56,8 +73,8 @@ export const DRAFTERS = {
   eagle2: { needs: () => [MODEL_DRAFTERS.eagle2.role], make: (c) => c.modelDrafter('eagle2') },
   eagle3: { needs: () => [MODEL_DRAFTERS.eagle3.role], make: (c) => c.modelDrafter('eagle3') },
   'draft-lm': { needs: () => [MODEL_DRAFTERS['draft-lm'].role], make: (c) => c.modelDrafter('draft-lm') },
-  lookup: { needs: () => [], make: lookupDrafter },
-  suffix: { needs: () => [], make: suffixDrafter },
+  lookup: { needs: () => [], make: (c) => alone(c, lookupDrafter(c)) },
+  suffix: { needs: () => [], make: (c) => alone(c, suffixDrafter(c)) },
   hybrid: {
     needs: (choices) => [MODEL_DRAFTERS[choices.hybridBase].role],
     make: async (c) =>

@@ -9,6 +9,7 @@ export {
   type ModelFreeBudget,
   mergeTree,
   resolveBudgets,
+  UNPRICED_MODEL_FREE,
   withinContext,
 } from './budgets.js';
 export {

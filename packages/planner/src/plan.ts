@@ -19,6 +19,7 @@ import {
   DEVICE_DEFAULT_DRAFTERS,
   MODEL_FREE_BUDGETS,
   resolveBudgets,
+  UNPRICED_MODEL_FREE,
   withinContext,
 } from './budgets.js';
 import {
@@ -192,11 +193,13 @@ export function plan(
   const target = byRole('target');
   if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
   const hasHead = byRole('eagle-head') !== undefined;
+  const budgetMode = requireBudgetMode(options.budget ?? 'auto');
   const choices: DrafterChoices = {
     hybridBase: options.hybridBase ?? (hasHead ? 'eagle2' : 'draft-lm'),
     hybridPolicy: options.hybridPolicy,
     adaptive: options.adaptive ?? 'none',
     modelFree: MODEL_FREE_BUDGETS[device],
+    modelFreePriced: budgetMode === 'auto' && !UNPRICED_MODEL_FREE.includes(device),
   };
   const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
   const needs = (name: BundleDrafter) => (name === 'none' ? [] : DRAFTERS[name].needs(choices));
@@ -231,7 +234,6 @@ export function plan(
   for (const model of models) requireProviderRuns(manifest, model, device, manifestFile);
   const [first] = wanted;
   const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
-  const budgetMode = requireBudgetMode(options.budget ?? 'auto');
   const warmUp = warmUpOption(options.warmUp);
   const given = {
     ...(options.tree ? { tree: options.tree } : {}),

@@ -1,5 +1,10 @@
 import { OptionError } from '@treespec/core';
-import { type BudgetController, type HybridDrafter, ModelTreeDrafter } from '@treespec/drafters';
+import {
+  type BudgetController,
+  type HybridDrafter,
+  ModelTreeDrafter,
+  PricedModelFreeDrafter,
+} from '@treespec/drafters';
 import type { TextGenerator } from '@treespec/generator';
 import {
   causalLmLayout,
@@ -42,6 +47,15 @@ describe('assemble (the tiny bundle through onnxruntime-node)', () => {
     // with eagle2 would learn its plain runs and catch-ups from two different patterns of use.
     expect(hybridModel).not.toBe(eagle2);
     expect((hybridModel.inner as ModelTreeDrafter).model).toBe((eagle2.inner as ModelTreeDrafter).model);
+  });
+
+  it('prices lookup and suffix on their own under the auto budget on the CPU, not under a fixed one nor on wasm', async () => {
+    expect(generator.drafters.lookup).toBeInstanceOf(PricedModelFreeDrafter);
+    expect(generator.drafters.suffix).toBeInstanceOf(PricedModelFreeDrafter);
+    const manifest = await tinyManifest();
+    expect(plan(manifest, { drafter: 'lookup' }).choices.modelFreePriced).toBe(true);
+    expect(plan(manifest, { drafter: 'lookup', budget: 'fixed' }).choices.modelFreePriced).toBe(false);
+    expect(plan(manifest, { drafter: 'lookup' }, 'wasm').choices.modelFreePriced).toBe(false);
   });
 
   it('keeps greedy output identical to plain decoding with every drafter', async () => {

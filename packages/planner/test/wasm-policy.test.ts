@@ -62,7 +62,13 @@ describe('the wasm policy (the tiny bundle through onnxruntime-node, verificatio
     const manifest = await tinyManifest();
     const tokenizer = await tinyTokenizer();
     wasm = await assemble(plan(manifest, {}, 'wasm'), openTinySession, tokenizer);
-    cpu = await assemble(plan(manifest, { drafter: 'lookup' }, 'cpu'), openTinySession, tokenizer);
+    // Under a fixed budget the lookup drafter verifies its own whole trees every step; under `auto`
+    // it would cut them at this process's CPU prices, which say nothing of WASM's.
+    cpu = await assemble(
+      plan(manifest, { drafter: 'lookup', budget: 'fixed' }, 'cpu'),
+      openTinySession,
+      tokenizer,
+    );
     prompts = await devPrompts(10);
   });
   afterAll(async () => {
