@@ -74,27 +74,20 @@ export interface ModelFreeBudget {
 
 /**
  * What each device changes in the model-free drafters' trees (their own defaults elsewhere: up to
- * 16 tokens, 8 deep, 4 occurrences merged). On `wasm` a one-token chain, the token that followed
- * one earlier occurrence of the longest match (for `lookup` the most recent): every verified row
- * beyond the first costs WASM about 0.3–0.5 of a plain token (a native CPU about 0.05), so a
- * 7-node tree (tau 1.9) ran at 0.62–0.68× plain decoding in Chromium where the one-token chain
- * (tau 1.37) ran at 1.11–1.54×, and 2–3 token chains in between (docs/benchmarks.md "In the
- * browser"). A step without a match verifies the root alone: a plain step, with nothing drafted.
+ * 16 tokens, 8 deep, 4 occurrences merged). On `wasm` a chain of up to 4 tokens, what followed one
+ * earlier occurrence of the longest match (for `lookup` the most recent): every verified row beyond
+ * the first costs WASM about 0.3–0.5 of a plain token (a native CPU about 0.05), so a 7-node tree
+ * (tau 1.9) ran at 0.62–0.68× plain decoding in Chromium where a one-token chain (tau 1.37) ran at
+ * 1.11–1.54× (docs/benchmarks.md "In the browser"). Priced (the `auto` budget,
+ * `PricedModelFreeDrafter`), the chain is cut each step to the tokens expected to pay at the
+ * page's measured step times: 1.00–1.24× (median 1.15×, tau 1.39–1.58) against 1.01–1.12× (median
+ * 1.03×, tau 1.37) for the unpriced one-token chain (nine runs against seven, alternating;
+ * docs/benchmarks.md "Model-free drafters on their own, priced"). A step without a match verifies
+ * the root alone: a plain step, with nothing drafted.
  */
 export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFreeBudget>>> = {
-  wasm: { maxDepth: 1, maxTokens: 1, maxCandidates: 1 },
+  wasm: { maxDepth: 4, maxTokens: 4, maxCandidates: 1 },
 };
-
-/**
- * Devices where `lookup` and `suffix` on their own verify the device's model-free tree as it is
- * under the `auto` budget, rather than cut at the prices measured in the process (a
- * `PricedModelFreeDrafter`): on `wasm` that tree is already the one-token chain that pays, and
- * pricing it (a plain step to time, chains skipped in match classes that looked poor) ran the page
- * at 0.99–1.05× plain decoding against 1.07–1.08× in two alternating pairs (docs/benchmarks.md,
- * "Model-free drafters on their own, priced"). Elsewhere their own trees of up to 16 tokens are
- * cut to what pays: on the CPU at temperature 1 `lookup` went from 0.81–0.83× to 1.02–1.06×.
- */
-export const UNPRICED_MODEL_FREE: readonly BundleDevice[] = ['wasm'];
 
 /**
  * The drafter a device runs when the caller names none, where the bundle's own default (its EAGLE
@@ -108,12 +101,12 @@ export const UNPRICED_MODEL_FREE: readonly BundleDevice[] = ['wasm'];
  *   2.00× plain decoding greedy against EAGLE-2's 1.16×, and 12 prompts written after the models
  *   were trained (docs/prompts-fresh.jsonl) at 1.68× against 1.01×; at temperature 1, 0.98× and
  *   0.95× against 0.93× and 0.90×.
- * - `wasm`: `lookup` (prompt lookup, no model call; with {@link MODEL_FREE_BUDGETS}'s one-token
- *   chains): an EAGLE-2 step costs WASM a head call (about 0.15–0.33 of a plain token) and a row
+ * - `wasm`: `lookup` (prompt lookup, no model call; with {@link MODEL_FREE_BUDGETS}'s chains of
+ *   up to 4 tokens, priced): an EAGLE-2 step costs WASM a head call (about 0.15–0.33 of a plain token) and a row
  *   per drafted node, and each generation its head's catch-up over the prompt, so even under the
  *   budget controller EAGLE-2 ran the page at 0.78–1.04× plain decoding (median 0.88×; 10
- *   development prompts, 64 tokens; bounded at 1.14× by its one-token chain), while `lookup` ran
- *   at 1.11–1.54× (median 1.22×) in the same hours.
+ *   development prompts, 64 tokens; bounded at 1.14× by its one-token chain), while `lookup`
+ *   with one-token chains ran at 1.11–1.54× (median 1.22×) in the same hours.
  *
  * Every other drafter, EAGLE-2 alone included, stays available by name.
  */

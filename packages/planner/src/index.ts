@@ -9,7 +9,6 @@ export {
   type ModelFreeBudget,
   mergeTree,
   resolveBudgets,
-  UNPRICED_MODEL_FREE,
   withinContext,
 } from './budgets.js';
 export {

@@ -19,7 +19,6 @@ import {
   DEVICE_DEFAULT_DRAFTERS,
   MODEL_FREE_BUDGETS,
   resolveBudgets,
-  UNPRICED_MODEL_FREE,
   withinContext,
 } from './budgets.js';
 import {
@@ -199,7 +198,7 @@ export function plan(
     hybridPolicy: options.hybridPolicy,
     adaptive: options.adaptive ?? 'none',
     modelFree: MODEL_FREE_BUDGETS[device],
-    modelFreePriced: budgetMode === 'auto' && !UNPRICED_MODEL_FREE.includes(device),
+    modelFreePriced: budgetMode === 'auto',
   };
   const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
   const needs = (name: BundleDrafter) => (name === 'none' ? [] : DRAFTERS[name].needs(choices));

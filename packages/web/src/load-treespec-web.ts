@@ -96,7 +96,7 @@ export interface LoadInfo {
   threads: number;
   /**
    * The drafter generations use unless they name one, or null for plain decoding: the caller's
-   * `drafter`, else the device's default (on WASM the model-free `lookup`, one-token chains).
+   * `drafter`, else the device's default (on WASM the model-free `lookup`, priced chains of up to 4 tokens).
    */
   drafter: DrafterName | null;
   /** The EAGLE-2 tree budget the generator uses. */

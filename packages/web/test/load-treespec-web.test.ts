@@ -48,7 +48,7 @@ async function devPrompts(n: number): Promise<string[]> {
 }
 
 describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
-  it('drafts one-token lookup chains by default on WASM, fetching no head, with the text of @treespec/node', async () => {
+  it('drafts lookup chains of up to 4 tokens by default on WASM, fetching no head, with the text of @treespec/node', async () => {
     const { fetch, requested } = bundleFetch();
     const { generator, info } = await loadTreespecWeb(BASE, { fetch });
     const reference = await loadTreespec(TINY);
@@ -68,7 +68,7 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
         });
         const node = await reference.generate(prompt, { maxTokens: 32 });
         expect(web.text).toBe(node.text);
-        expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(5);
         drafted += web.stats.generatedTokens - web.stats.steps;
       }
       expect(drafted).toBeGreaterThan(0);
