@@ -18,11 +18,10 @@ export interface PricedModelFreeDrafterOptions {
  * A model-free drafter (prompt lookup, a suffix automaton) run alone under the prices of this
  * machine: each step its tree is cut where the tokens it is expected to commit per millisecond
  * peak — at a depth, whole or as its first path — or dropped for a plain step (the root alone),
- * as the {@link HybridDrafter} cuts its model-free trees ({@link ModelFreeTrees}). A drafter that
- * matches text the target does not continue, or a provider whose tree rows cost more than they
- * return (sampling at temperature 1, WebAssembly), then decodes plainly instead of slower than
- * plainly. Only the choice depends on timing, never the output: every tree is the drafter's own,
- * cut.
+ * as the {@link HybridDrafter} cuts its model-free trees ({@link ModelFreeTrees}). Where the target
+ * seldom continues what it copies (sampling at temperature 1) or tree rows cost more than they
+ * return (WebAssembly), it then decodes plainly instead of slower than plainly. Only the choice
+ * depends on timing, never the output: every tree is the drafter's own, cut.
  */
 export class PricedModelFreeDrafter implements Drafter {
   readonly name: string;

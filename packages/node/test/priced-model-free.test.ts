@@ -39,5 +39,5 @@ describe('lookup on its own, priced, on the real tiny model', () => {
       spy.mockRestore();
       await generator.dispose();
     }
-  });
+  }, 120_000);
 });
