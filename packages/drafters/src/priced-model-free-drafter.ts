@@ -28,8 +28,6 @@ export class PricedModelFreeDrafter implements Drafter {
   readonly needsFeatures = false;
   readonly maxTreeSize: number;
   readonly drafter: MatchingDrafter;
-  /** Whether the latest step verified a drafted tree, else the root alone. */
-  drafted = false;
   private readonly trees: ModelFreeTrees;
   private stepStart = 0;
 
@@ -64,14 +62,14 @@ export class PricedModelFreeDrafter implements Drafter {
     const cut = this.trees.bestCut();
     const plainMs = this.trees.plainMs();
     const plain = cut.drafter < 0 || (cut.rate !== Number.POSITIVE_INFINITY && !(cut.rate > 1 / plainMs));
-    this.drafted = !plain;
     if (plain) tree.reset(context.tokens[context.length - 1]);
     else this.trees.copyCut(tree);
   }
 
   observe(outcome: DraftOutcome): void {
     this.trees.recordStep(outcome.tree.size, performance.now() - this.stepStart);
-    this.trees.learn(outcome, this.drafted ? 0 : -1);
+    // A drafted tree has a node beyond the root; a plain step verified the root alone.
+    this.trees.learn(outcome, outcome.tree.size > 1 ? 0 : -1);
   }
 
   async dispose(): Promise<void> {

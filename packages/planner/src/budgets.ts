@@ -102,11 +102,11 @@ export const MODEL_FREE_BUDGETS: Readonly<Partial<Record<BundleDevice, ModelFree
  *   were trained (docs/prompts-fresh.jsonl) at 1.68× against 1.01×; at temperature 1, 0.98× and
  *   0.95× against 0.93× and 0.90×.
  * - `wasm`: `lookup` (prompt lookup, no model call; with {@link MODEL_FREE_BUDGETS}'s chains of
- *   up to 4 tokens, priced): an EAGLE-2 step costs WASM a head call (about 0.15–0.33 of a plain token) and a row
- *   per drafted node, and each generation its head's catch-up over the prompt, so even under the
- *   budget controller EAGLE-2 ran the page at 0.78–1.04× plain decoding (median 0.88×; 10
- *   development prompts, 64 tokens; bounded at 1.14× by its one-token chain), while `lookup`
- *   with one-token chains ran at 1.11–1.54× (median 1.22×) in the same hours.
+ *   up to 4 tokens, priced): an EAGLE-2 step costs WASM a head call (about 0.15–0.33 of a plain
+ *   token) and a row per drafted node, and each generation its head's catch-up over the prompt,
+ *   so even under the budget controller EAGLE-2 ran the page at 0.78–1.04× plain decoding (median
+ *   0.88×; 10 development prompts, 64 tokens; bounded at 1.14× by its one-token chain), while
+ *   `lookup` with one-token chains ran at 1.11–1.54× (median 1.22×) in the same hours.
  *
  * Every other drafter, EAGLE-2 alone included, stays available by name.
  */
