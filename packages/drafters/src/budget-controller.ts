@@ -720,6 +720,14 @@ export class BudgetController implements Drafter {
   }
 
   /**
+   * Bounds the catch-up of the next tree its drafter grows ({@link Drafter.catchUpWithin}): a
+   * drafter wrapping this one that sat it out for a while (a hybrid's model part) sets it.
+   */
+  catchUpWithin(rows: number): void {
+    this.active.part.drafter.catchUpWithin?.(rows);
+  }
+
+  /**
    * After `propose`: no in a run of plain steps far from paying and from its probe (see the class),
    * yes otherwise. A caller that never asks (a drafter wrapping this one) gets every row as before.
    */

@@ -33,12 +33,25 @@ import { StepTimes } from './step-times.js';
  *   costs on the machine at hand; its choices (never its output) then depend on timing.
  *
  * Under the learning policies (`expected`, `throughput`) the model drafter still drafts once after
- * every 64 steps of a match class without it, so its estimates there follow changes.
+ * 64 steps of a match class without it, so its estimates there follow changes; each such retry
+ * that loses to what it displaced (a lower rate, or fewer accepted tokens) doubles the wait in
+ * that class, up to 1024 steps, and one that wins, or the model chosen on its merits, resets it.
  */
 export type HybridPolicy = 'match' | 'expected' | 'throughput';
 
-/** Steps in a row that a match class may go without the model drafter under a learning policy. */
+/** Steps in a row that a match class may go without the model drafter under a learning policy, at first. */
 const RETRY_MODEL_AFTER = 64;
+
+/** The longest wait, in steps of a match class, between retries of a model drafter that keeps losing. */
+const RETRY_MODEL_AFTER_MAX = 1024;
+
+/**
+ * The most committed rows the model drafter catches up on when it drafts after sitting steps out:
+ * beyond them it forgets its context and reads the newest ones ({@link Drafter.catchUpWithin}). After a run of
+ * model-free trees that commit four or five tokens a step, the rows of 64 steps cost it more than
+ * the target's step.
+ */
+const CATCH_UP_ROWS = 16;
 
 /** Options of {@link HybridDrafter}. */
 export interface HybridDrafterOptions {
@@ -94,6 +107,17 @@ export class HybridDrafter implements Drafter {
   private stepStart = 0;
   /** Per match class, steps since the model drafter last drafted there. */
   private readonly sinceModel = new Uint32Array(MATCH_CLASSES);
+  /** Per match class, the steps without the model drafter after which it is retried. */
+  private readonly retryAfter = new Uint32Array(MATCH_CLASSES).fill(RETRY_MODEL_AFTER);
+  /**
+   * On a retry of the model drafter, what the choice it displaced was worth: its tokens per ms
+   * (`throughput`) or accepted tokens expected (`expected`); NaN on other steps.
+   */
+  private displaced = Number.NaN;
+  /** The value of the tree {@link HybridDrafter.bestModelFree} found. */
+  private bestModelFreeValue = Number.NEGATIVE_INFINITY;
+  /** Whether the model drafter sat out steps of this generation since it last drafted. */
+  private modelSatOut = false;
   /** The `lastChoice` of a plain step. */
   private readonly plain: number;
 
@@ -131,6 +155,11 @@ export class HybridDrafter implements Drafter {
     return Array.from(this.picks);
   }
 
+  /** Steps of a match class at a match length that the model drafter now sits out before a retry. */
+  retryAfterSteps(matchLength: number): number {
+    return this.retryAfter[matchClass(matchLength)];
+  }
+
   /**
    * The current estimate of accepted tokens per step for part `d` (as in `steps`) at a match
    * length: for a model-free drafter, of a whole tree as deep as its token budget allows (a chain
@@ -156,18 +185,25 @@ export class HybridDrafter implements Drafter {
     this.primary.reset(seed, temperature);
     this.trees.reset();
     this.backlog.clear();
+    this.modelSatOut = false;
     this.lastChoice = -1;
   }
 
   async propose(context: DraftContext, tree: DraftTree): Promise<void> {
     this.stepStart = performance.now();
     this.stepClass = matchClass(await this.trees.propose(context));
-    const retry = this.policy !== 'match' && this.sinceModel[this.stepClass]++ >= RETRY_MODEL_AFTER;
+    const c = this.stepClass;
+    const retry = this.policy !== 'match' && this.sinceModel[c]++ >= this.retryAfter[c];
     const choice = retry ? 0 : this.policy === 'throughput' ? this.byThroughput() : this.byMatch();
+    this.displaced = retry ? this.displacedValue() : Number.NaN;
     if (choice === 0) {
-      this.sinceModel[this.stepClass] = 0;
+      this.sinceModel[c] = 0;
+      if (!retry) this.retryAfter[c] = RETRY_MODEL_AFTER;
+      if (this.modelSatOut) this.primary.catchUpWithin?.(CATCH_UP_ROWS);
+      this.modelSatOut = false;
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
     } else {
+      this.modelSatOut = true;
       if (this.primary.needsFeatures) this.backlog.hold(context);
       if (choice === this.plain) tree.reset(context.tokens[context.length - 1]);
       else if (this.policy !== 'throughput') tree.copyFrom(this.trees.treeOf(choice - 1));
@@ -182,8 +218,17 @@ export class HybridDrafter implements Drafter {
     if (choice < 0) throw new ContractError('observe() needs a propose() first');
     const ms = performance.now() - this.stepStart;
     if (choice === 0) {
+      const accepted = outcome.pathLength - 1;
       this.modelTimes.record(0, this.stepClass, ms);
-      this.modelAccepted.record(0, this.stepClass, outcome.pathLength - 1);
+      this.modelAccepted.record(0, this.stepClass, accepted);
+      if (!Number.isNaN(this.displaced)) {
+        const value = this.policy === 'throughput' ? (1 + accepted) / ms : accepted;
+        const c = this.stepClass;
+        this.retryAfter[c] =
+          value >= this.displaced
+            ? RETRY_MODEL_AFTER
+            : Math.min(2 * this.retryAfter[c], RETRY_MODEL_AFTER_MAX);
+      }
       this.primary.observe?.(outcome);
     } else {
       this.trees.recordStep(outcome.tree.size, ms);
@@ -206,22 +251,46 @@ export class HybridDrafter implements Drafter {
    * accepted tokens expected of its whole tree) when it beats the model drafter, else the model.
    */
   private byMatch(): number {
-    let best = -1;
-    let bestValue = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < this.modelFree.length; i++) {
-      if (this.trees.treeOf(i).size <= 1) continue;
-      const value = this.policy === 'match' ? this.modelFree[i].matchLength : this.trees.wholeTreeExpected(i);
-      if (value > bestValue) {
-        best = i;
-        bestValue = value;
-      }
-    }
+    const best = this.bestModelFree();
     if (best < 0) return 0;
     const wins =
       this.policy === 'match'
-        ? bestValue >= this.minMatch
-        : bestValue >= this.modelAccepted.estimate(0, this.stepClass);
+        ? this.bestModelFreeValue >= this.minMatch
+        : this.bestModelFreeValue >= this.modelAccepted.estimate(0, this.stepClass);
     return wins ? best + 1 : 0;
+  }
+
+  /**
+   * `match` and `expected`: the model-free drafter whose tree ranks first (longest match, or most
+   * accepted tokens expected of its whole tree), -1 when none matched; its value goes to
+   * `bestModelFreeValue`.
+   */
+  private bestModelFree(): number {
+    let best = -1;
+    this.bestModelFreeValue = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < this.modelFree.length; i++) {
+      if (this.trees.treeOf(i).size <= 1) continue;
+      const value = this.policy === 'match' ? this.modelFree[i].matchLength : this.trees.wholeTreeExpected(i);
+      if (value > this.bestModelFreeValue) {
+        best = i;
+        this.bestModelFreeValue = value;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * On a retry of the model drafter, what the choice it displaces is worth: under `throughput` the
+   * best rate of a model-free cut or a plain step, under `expected` the most accepted tokens
+   * expected of a model-free tree (0 when none matched).
+   */
+  private displacedValue(): number {
+    if (this.policy === 'throughput') {
+      const cut = this.trees.bestCut();
+      const plainRate = 1 / this.trees.plainMs();
+      return Math.max(cut.drafter >= 0 ? cut.rate : 0, Number.isNaN(plainRate) ? 0 : plainRate);
+    }
+    return this.bestModelFree() < 0 ? 0 : this.bestModelFreeValue;
   }
 
   /**

@@ -261,6 +261,61 @@ describe('hybrid drafter', () => {
     });
   });
 
+  it('waits longer before each retry of a model drafter that keeps losing, and bounds its catch-up', async () => {
+    let clock = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed: 11, sharpness: 2 });
+      const inner = toyDrafter(model, { kind: 'adversarial' });
+      /** A model drafter that is always wrong and takes 20 ms; it records each bound set on its catch-up. */
+      const bounds: number[] = [];
+      const slowWrong: Drafter = {
+        name: 'slow-wrong',
+        needsFeatures: false,
+        maxTreeSize: inner.maxTreeSize,
+        reset: () => inner.reset(),
+        catchUpWithin: (rows) => bounds.push(rows),
+        propose: (context, tree) => {
+          clock += 20;
+          bounds.push(0);
+          return inner.propose(context, tree);
+        },
+      };
+      /** A target whose verification costs 1 ms plus 1 ms per draft node. */
+      class TimedTarget extends ToyTarget {
+        override verify(...args: Parameters<ToyTarget['verify']>) {
+          clock += args[0].size;
+          return super.verify(...args);
+        }
+      }
+      const hybrid = new HybridDrafter(slowWrong, [new LookupDrafter()]);
+      const decoder = new SpeculativeDecoder({
+        target: new TimedTarget(model),
+        drafter: hybrid,
+        verifier: new GreedyVerifier(),
+      });
+      const prompt = [5, 1, 7];
+      const result = await decoder.generate(prompt, { maxTokens: 1500 });
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, prompt, { maxTokens: 1500 })),
+      );
+      const [modelSteps, , plainSteps] = hybrid.steps;
+      expect(plainSteps).toBeGreaterThan(1000);
+      // Retried after 64, 128, 256, 512 … steps of a match class (most of them match 4–7 tokens
+      // here): a wait of 64 would retry it about 20 times.
+      expect(modelSteps).toBeLessThan(12);
+      const waits = [0, 1, 2, 4, 8, 16].map((matchLength) => hybrid.retryAfterSteps(matchLength));
+      expect(Math.max(...waits)).toBeGreaterThanOrEqual(512);
+      expect(Math.min(...waits)).toBeGreaterThanOrEqual(64);
+      // Every draft after steps sat out catches up on the newest 16 rows at most; the first one
+      // of the generation reads the prompt.
+      expect(bounds[0]).toBe(0);
+      for (let i = 1; i < bounds.length; i += 2) expect(bounds.slice(i, i + 2)).toEqual([16, 0]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
   it('cuts model-free trees to the levels that pay for their verification', async () => {
     let clock = 0;
     vi.spyOn(performance, 'now').mockImplementation(() => clock);
