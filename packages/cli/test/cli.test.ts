@@ -365,6 +365,12 @@ describe('treespec bench', () => {
     expect(fixed.tokens.baseline).toBe(16);
     expect(auto.seconds.baseline).not.toBe(fixed.seconds.baseline);
     expect(fixed.controller.plainShare).toBe(0);
+    // It decides every step but each generation's last, which drafts nothing.
+    expect(auto.controller.steps).toBeGreaterThanOrEqual(auto.controller.ofSteps - 2);
+    expect(auto.controller.steps).toBeLessThanOrEqual(auto.controller.ofSteps);
+    expect(r.out).toMatch(
+      /^ {2}eagle2\/auto: decided \d+ of \d+ steps: plain \d+% probes \d+% .*\| plain step ([\d.]+ ms|untimed), /m,
+    );
     // --calls: every model call of the runs, grouped. Plain runs: the prefill and one 1-row call a token.
     expect(r.out).toMatch(
       /^ {2}eagle2\/fixed: calls, plain: target 1 row [\d.]+ ms \(16\), \d+ rows .*\(medians, calls\)$/m,

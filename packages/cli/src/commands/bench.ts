@@ -80,6 +80,12 @@ export interface BenchRow {
   calls?: { plain: CallSummary; speculative: CallSummary };
   /** The budget controller's choices, summed over the runs (absent without a controller). */
   controller?: {
+    /**
+     * Steps it decided, of the speculative runs' `ofSteps`: all but each generation's last for a
+     * model drafter under a controller; under the hybrid, the steps its model drafter took.
+     */
+    steps: number;
+    ofSteps: number;
     plainShare: number;
     probeShare: number;
     meanDepth: number;
@@ -204,6 +210,8 @@ export function summarise(
     ...(costs && c.steps > 0
       ? {
           controller: {
+            steps: c.steps,
+            ofSteps: steps,
             plainShare: c.plain / c.steps,
             probeShare: c.probes / c.steps,
             meanDepth: c.drafted > 0 ? c.depth / c.drafted : 0,
@@ -305,12 +313,15 @@ function controllerLine(row: BenchRow): string | null {
   if (!c) return null;
   const verify = c.costs.verify.map(([n, ms]) => `${n}:${ms.toFixed(1)}`).join(' ');
   const draft = c.costs.draft.map(([d, ms]) => `${d}:${ms.toFixed(1)}`).join(' ');
+  // A plain step is timed only after another one the controller decided.
+  const plainStep = c.costs.plainStep > 0 ? `${c.costs.plainStep.toFixed(2)} ms` : 'untimed';
   return (
+    `decided ${c.steps} of ${c.ofSteps} steps: ` +
     `plain ${(100 * c.plainShare).toFixed(0)}% probes ${(100 * c.probeShare).toFixed(0)}% ` +
     `depth ${c.meanDepth.toFixed(1)} nodes ${c.meanNodes.toFixed(1)} ` +
     `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)}, ` +
     `ms/step predicted ${c.predictedMsPerStep.toFixed(2)} actual ${c.actualMsPerStep.toFixed(2)} | ` +
-    `plain step ${c.costs.plainStep.toFixed(2)} ms, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms, ` +
+    `plain step ${plainStep}, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms, ` +
     `drafted runs ${c.meanDraftRun.toFixed(1)} steps, starting x${c.costs.starting.toFixed(2)}, entering x${c.costs.entering.toFixed(2)}, leaving x${c.costs.leaving.toFixed(2)}`
   );
 }
