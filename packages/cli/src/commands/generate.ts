@@ -53,7 +53,8 @@ function controllerSummary(c: ControllerStats, steps: number): string {
       ? `; ${drafted} drafted (${c.probeSteps} probes), depth ${c.meanDepth.toFixed(1)} and ${c.meanNodes.toFixed(1)} nodes on average, ` +
         `${c.actualTokensPerStep.toFixed(2)} tokens a drafted step (predicted ${c.predictedTokensPerStep.toFixed(2)})`
       : '';
-  const scope = c.steps === steps ? '' : ` (the ${c.steps} of ${steps} steps its model drafter took)`;
+  // A generation's last step drafts nothing when only the bonus token is left to commit.
+  const scope = c.steps >= steps - 1 ? '' : ` (the ${c.steps} of ${steps} steps its model drafter took)`;
   return `budget controller${scope}: ${c.plainSteps} of ${c.steps} steps plain${trees}`;
 }
 
