@@ -47,6 +47,15 @@ export interface NodeSessionOptions {
    * reference machine plain decoding lost about 22 % and EAGLE-2 about 14 % (docs/benchmarks.md).
    */
   spinning?: boolean;
+  /**
+   * Let ONNX Runtime plan a call's memory once per set of input shapes and reuse the plan on later
+   * calls of the same shapes (its `enableMemPattern`). Default true. Decoding calls the target at
+   * a new cache length every step, so a session's first generation plans every call it makes and
+   * later ones reuse the plans: a long-lived process (a server, many generations) ran plain
+   * decoding 2–5 % faster with plans, a process that generates once about 5 % slower
+   * (docs/benchmarks.md). `treespec generate` turns them off.
+   */
+  memoryPattern?: boolean;
   /** Default `all`. */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
@@ -108,6 +117,7 @@ export async function createSession(
     executionProviders: [provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     interOpNumThreads: options.interOpNumThreads ?? 1,
+    ...(options.memoryPattern === false ? { enableMemPattern: false } : {}),
     // A provider that fails to start becomes a ProviderUnavailableError; keep ORT's own log quiet.
     ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
     ...sessionThreads(options, role),

@@ -49,6 +49,20 @@ describe('EAGLE-2 on the real tiny model through onnxruntime-node', () => {
     }
   }, 120_000);
 
+  it('continues the reference prompts as PyTorch did with ONNX Runtime memory plans off, as `treespec generate` loads', async () => {
+    const unplanned = await loadTreespec(TINY, { drafter: 'eagle2', memoryPattern: false });
+    try {
+      for (const c of targetCases()) {
+        const r = await unplanned.generate(c.prompt, { maxTokens: c.greedy_ids.length });
+        expect(Array.from(r.tokens)).toEqual(c.greedy_ids);
+        const plain = await unplanned.generate(c.prompt, { maxTokens: c.greedy_ids.length, plain: true });
+        expect(Array.from(plain.tokens)).toEqual(c.greedy_ids);
+      }
+    } finally {
+      await unplanned.dispose();
+    }
+  }, 120_000);
+
   it('gives token for token the output of plain decoding on development prompts, with tau above 2', async () => {
     let steps = 0;
     let tokens = 0;

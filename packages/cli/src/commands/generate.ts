@@ -1,5 +1,5 @@
 import { type ControllerStats, type GenerationStats, OptionError } from '@treespec/core';
-import type { TextResult } from '@treespec/generator';
+import type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
 import type { Command } from 'commander';
 import {
@@ -66,6 +66,29 @@ function summary(label: string, r: TextResult): string {
   );
 }
 
+/**
+ * One generation of a freshly loaded model, disposed after it (before a second model is loaded);
+ * streamed to `out` when given. Returns the result and the drafter's name.
+ */
+async function generateOnce(
+  load: () => Promise<TextGenerator>,
+  input: Prompt,
+  options: TextGenerateOptions,
+  out?: (text: string) => void,
+): Promise<{ result: TextResult; drafter: string }> {
+  const generator = await load();
+  try {
+    const drafter = generator.drafter?.name ?? 'none';
+    if (!out) return { result: await generator.generate(input, options), drafter };
+    const stream = generator.stream(input, options);
+    for await (const delta of stream) out(delta);
+    out('\n');
+    return { result: await stream.result, drafter };
+  } finally {
+    await generator.dispose();
+  }
+}
+
 /** `treespec generate "<prompt>"`: streams the continuation to stdout. */
 export function registerGenerate(program: Command): void {
   const command = program
@@ -78,72 +101,63 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'strings that end the generation (cut from the text)')
     .option('--chat', 'treat the prompt as a user message and apply the model’s chat template')
     .option('--json', 'print one JSON object {text, tokens, drafter, stats} instead of streaming text')
-    .option('--compare', 'also decode plainly (same model, no drafter) and print the speed-up')
+    .option(
+      '--compare',
+      'also decode plainly (the same model loaded afresh, no drafter) and print the speed-up',
+    )
     .action(async (prompt: string, flags: GenerateFlags, cmd: Command) => {
       if (prompt.length === 0) throw new OptionError('prompt', prompt, 'a non-empty string');
       const io = cmd.parent!.configureOutput();
       const out = io.writeOut!;
       const err = io.writeErr!;
-      // One generation at one temperature: a greedy one needs no sampling calls warmed.
-      const generator = await loadTreespec(modelDirectory(flags), {
-        ...(await loadOptions(flags)),
-        ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
-      });
-      try {
-        const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
-        const options = {
-          ...samplingOptions(flags, flags.temperature),
-          ...(flags.stop ? { stop: flags.stop } : {}),
+      const load = async (drafter?: 'none') =>
+        loadTreespec(modelDirectory(flags), {
+          ...(await loadOptions(drafter ? { ...flags, drafter } : flags)),
+          // One generation at one temperature: a greedy one needs no sampling calls warmed, and no
+          // call shape recurs often enough to repay ONNX Runtime's memory plans.
+          ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
+          memoryPattern: false,
+        });
+      const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
+      const options = {
+        ...samplingOptions(flags, flags.temperature),
+        ...(flags.stop ? { stop: flags.stop } : {}),
+      };
+      const { result, drafter } = await generateOnce(load, input, options, flags.json ? undefined : out);
+      // The plain run loads the model afresh, as `--drafter none` would: in the same sessions it
+      // would reuse the memory plans ONNX Runtime made for the first run's call shapes
+      // (docs/benchmarks.md), and the comparison would not be that of the two commands.
+      const plain = flags.compare ? (await generateOnce(() => load('none'), input, options)).result : null;
+      const comparison = plain
+        ? {
+            plainTokensPerSecond: plain.stats.tokensPerSecond,
+            speedup: result.stats.tokensPerSecond / plain.stats.tokensPerSecond,
+            identical: flags.temperature === 0 ? plain.tokens.join() === result.tokens.join() : null,
+          }
+        : null;
+      if (flags.json) {
+        const json = {
+          text: result.text,
+          tokens: Array.from(result.tokens),
+          drafter,
+          finishReason: result.finishReason,
+          stats: statsJson(result.stats),
+          ...(comparison ? { comparison } : {}),
         };
-        if (flags.compare) {
-          // Warm both paths up so neither timing includes ONNX Runtime's first-run allocations.
-          await generator.generate(input, { ...options, maxTokens: 4 });
-          await generator.generate(input, { ...options, maxTokens: 4, plain: true });
-        }
-        let result: TextResult;
-        if (flags.json) {
-          result = await generator.generate(input, options);
-        } else {
-          const stream = generator.stream(input, options);
-          for await (const delta of stream) out(delta);
-          out('\n');
-          result = await stream.result;
-        }
-        const plain = flags.compare ? await generator.generate(input, { ...options, plain: true }) : null;
-        const comparison = plain
-          ? {
-              plainTokensPerSecond: plain.stats.tokensPerSecond,
-              speedup: result.stats.tokensPerSecond / plain.stats.tokensPerSecond,
-              identical: flags.temperature === 0 ? plain.tokens.join() === result.tokens.join() : null,
-            }
-          : null;
-        if (flags.json) {
-          const json = {
-            text: result.text,
-            tokens: Array.from(result.tokens),
-            drafter: generator.drafter?.name ?? 'none',
-            finishReason: result.finishReason,
-            stats: statsJson(result.stats),
-            ...(comparison ? { comparison } : {}),
-          };
-          out(`${JSON.stringify(json)}\n`);
-          return;
-        }
-        err(`${summary(generator.drafter ? `speculative (${generator.drafter.name})` : 'plain', result)}\n`);
-        if (result.stats.controller)
-          err(`${controllerSummary(result.stats.controller, result.stats.steps)}\n`);
-        if (plain && comparison) {
-          err(`${summary('plain', plain)}\n`);
-          const same =
-            comparison.identical === null
-              ? ''
-              : comparison.identical
-                ? ', identical output'
-                : ', OUTPUT DIFFERS';
-          err(`speed-up over plain decoding: ${comparison.speedup.toFixed(2)}x${same}\n`);
-        }
-      } finally {
-        await generator.dispose();
+        out(`${JSON.stringify(json)}\n`);
+        return;
+      }
+      err(`${summary(drafter === 'none' ? 'plain' : `speculative (${drafter})`, result)}\n`);
+      if (result.stats.controller) err(`${controllerSummary(result.stats.controller, result.stats.steps)}\n`);
+      if (plain && comparison) {
+        err(`${summary('plain', plain)}\n`);
+        const same =
+          comparison.identical === null
+            ? ''
+            : comparison.identical
+              ? ', identical output'
+              : ', OUTPUT DIFFERS';
+        err(`speed-up over plain decoding: ${comparison.speedup.toFixed(2)}x${same}\n`);
       }
     });
 }
