@@ -52,8 +52,8 @@ export interface NodeSessionOptions {
    * calls of the same shapes (its `enableMemPattern`). Default true. Decoding calls the target at
    * a new cache length every step, so a session's first generation plans every call it makes and
    * later ones reuse the plans: a long-lived process (a server, many generations) ran plain
-   * decoding 2–5 % faster with plans, a process that generates once about 5 % slower
-   * (docs/benchmarks.md). `treespec generate` turns them off.
+   * decoding 2–5 % faster with plans, a process that generates once about 3 % slower on
+   * average, with a wide spread (docs/benchmarks.md). `treespec generate` turns them off.
    */
   memoryPattern?: boolean;
   /** Default `all`. */

@@ -110,14 +110,15 @@ export function registerGenerate(program: Command): void {
       const io = cmd.parent!.configureOutput();
       const out = io.writeOut!;
       const err = io.writeErr!;
-      const load = async (drafter?: 'none') =>
-        loadTreespec(modelDirectory(flags), {
-          ...(await loadOptions(drafter ? { ...flags, drafter } : flags)),
-          // One generation at one temperature: a greedy one needs no sampling calls warmed, and no
-          // call shape recurs often enough to repay ONNX Runtime's memory plans.
-          ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
-          memoryPattern: false,
-        });
+      const loaded = {
+        ...(await loadOptions(flags)),
+        // One generation at one temperature: a greedy one needs no sampling calls warmed, and no
+        // call shape recurs often enough to repay ONNX Runtime's memory plans.
+        ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
+        memoryPattern: false,
+      };
+      const load = (drafter?: 'none') =>
+        loadTreespec(modelDirectory(flags), drafter ? { ...loaded, drafter } : loaded);
       const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
       const options = {
         ...samplingOptions(flags, flags.temperature),
