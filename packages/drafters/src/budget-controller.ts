@@ -122,9 +122,23 @@ const START_STEPS = 8;
  * a sampled draft is accepted by chance (the tiny model's sampled chains at temperature 1 about
  * 45 % of the time), and over {@link START_STEPS} steps one draft in nine was, an estimate that the
  * rare probes of the plain runs it caused took hundreds of steps to correct. Over 32 steps the
- * share of such a chance lies within ±0.17 of it 95 % of the time.
+ * share of such a chance lies within ±0.17 of it 95 % of the time. A start tree that cannot pay
+ * even at the top of that interval ends its start sooner ({@link BudgetController.startCannotPay}).
  */
 const PREFIX_START_STEPS = 32;
+
+/**
+ * How far above the start tree's mean accepted tokens a prefix regime's start looks before it
+ * ends early ({@link BudgetController.startCannotPay}): this many standard errors (one-sided, about
+ * 2 % of the time a tree that could pay would be taken for one that cannot).
+ */
+const START_BOUND_ERRORS = 2;
+
+/**
+ * Least standard deviation of a start tree's accepted tokens per step that the bound assumes: a
+ * few steps that happened to agree say little about the next ones.
+ */
+const START_LEAST_DEVIATION = 0.25;
 
 /**
  * Speculation this many times faster than plain decoding re-times a plain step {@link FAR_AHEAD_AGE}
@@ -208,6 +222,13 @@ class Regime {
   /** Per candidate, the trees that average has seen. */
   readonly acceptedSeen: Uint32Array;
   drafted = 0;
+  /**
+   * The start tree's expected accepted tokens per step over its start steps (count, sum, sum of
+   * squares), for a regime whose acceptance is read off its trees' prefixes.
+   */
+  readonly startAccepted = { count: 0, sum: 0, squares: 0 };
+  /** Whether its start ended before {@link PREFIX_START_STEPS}: the start tree could not pay. */
+  startCut = false;
   probedFull = false;
   sinceProbe = 0;
   plainRun = 0;
@@ -310,6 +331,7 @@ class Regime {
 
   /** Steps that draft the start tree before the controller chooses. */
   get startSteps(): number {
+    if (this.startCut) return 0;
     return this.prefixCaps ? PREFIX_START_STEPS : START_STEPS;
   }
 
@@ -853,7 +875,15 @@ export class BudgetController implements Drafter {
   /** Picks this step's tree: sets `lastChoice` and `predicted`; returns the candidate, or -1 for plain. */
   private choose(regime: Regime): number {
     if (this.fixed) return this.pick(regime.full, false);
-    if (regime.drafted < regime.startSteps) return this.pick(regime.start, false);
+    if (regime.drafted < regime.startSteps) {
+      if (!regime.prefixCaps || regime.drafted < START_STEPS) return this.pick(regime.start, false);
+      // Past the greedy regimes' start, a prefix regime times a plain step (the second of two in
+      // a row) and ends its start where the start tree cannot pay even at the top of its
+      // acceptance's interval.
+      if (this.costs.verify.observations(1) === 0) return this.pickPlain(this.costs.plainMs());
+      if (!this.startCannotPay(regime)) return this.pick(regime.start, false);
+      regime.startCut = true;
+    }
     // Trees sized by value are drafted until one steady step of them is timed: their rate.
     if (regime.valued && regime.draftingSteps === 0) {
       this.rateValue(regime);
@@ -948,6 +978,29 @@ export class BudgetController implements Drafter {
       if (up !== best) return this.pick(up, true);
     }
     return this.pick(best, false);
+  }
+
+  /**
+   * Whether the start tree of a prefix regime cannot pay: committing its root and the top of its
+   * accepted tokens' interval ({@link START_BOUND_ERRORS} standard errors above the mean, the
+   * deviation at least {@link START_LEAST_DEVIATION}) at plain decoding's steady price takes
+   * less time than its step costs. Its start steps would otherwise run to
+   * {@link PREFIX_START_STEPS}: on the tiny model at temperature 1 on a Zen 5 machine, a sampled
+   * one-token chain cost about 3.0 ms a step for 1.45 tokens against a 1.7–1.8 ms plain step, and
+   * its 32 start steps lost about 15 ms of a one-shot 128-token generation (docs/benchmarks.md).
+   */
+  private startCannotPay(regime: Regime): boolean {
+    const { count, sum, squares } = regime.startAccepted;
+    if (count === 0) return false;
+    const mean = sum / count;
+    const deviation = Math.max(START_LEAST_DEVIATION, Math.sqrt(Math.max(0, squares / count - mean * mean)));
+    const top = Math.min(
+      this.depths[regime.start],
+      mean + (START_BOUND_ERRORS * deviation) / Math.sqrt(count),
+    );
+    const c = regime.start;
+    const stepMs = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
+    return (1 + top) * this.plainMs(regime) < stepMs;
   }
 
   /**
@@ -1191,6 +1244,12 @@ export class BudgetController implements Drafter {
       const nodes = this.nodes[c];
       if (!growth.capCovers(depth, nodes)) continue;
       const accepted = this.acceptedWithin(growth, outcome, known, depth, nodes);
+      if (c === regime.start && regime.drafted < regime.startSteps) {
+        const start = regime.startAccepted;
+        start.count++;
+        start.sum += accepted;
+        start.squares += accepted * accepted;
+      }
       const seen = ++regime.acceptedSeen[c];
       regime.accepted[c] += Math.max(DRAFTING_SMOOTHING, 1 / seen) * (accepted - regime.accepted[c]);
       regime.known[c] = 1;

@@ -105,8 +105,9 @@ describe('a budget controller over trees capped in their cap order (sampled tree
 
   it('re-times a drafting price taken in cold calls once it is stale, and drafts again', async () => {
     // A chain of two the target always accepts: 3 tokens for a 12 ms verification and 3 draft
-    // calls, against 30 ms plain steps. The first 100 draft calls are cold (30 ms each), long
-    // enough for the start steps' price (90 ms of drafting) to say that plain steps win.
+    // calls, against 30 ms plain steps. The first 30 draft calls are cold (30 ms each), long
+    // enough for the start steps' price (90 ms of drafting) to say that plain steps win: their
+    // start ends after 8 steps (24 calls), since even every draft accepted cannot pay that price.
     const growth = new StaticTreeGrowth(StaticTreeShape.chain(2));
     const clock = new Clock();
     const costs: ToyCosts = { verify: (n) => (n === 1 ? 30 : 30 + (n - 1)), draftCall: 30 };
@@ -121,7 +122,7 @@ describe('a budget controller over trees capped in their cap order (sampled tree
       propose: async (context, tree) => {
         await cold.propose(context, tree);
         calls += tree.maxDepth() + 1;
-        if (calls >= 100) costs.draftCall = 0.5;
+        if (calls >= 30) costs.draftCall = 0.5;
       },
     };
     const controller = new BudgetController({ drafter, growth }, { clock: clock.read });
@@ -141,6 +142,43 @@ describe('a budget controller over trees capped in their cap order (sampled tree
     expect(drafted.slice(0, 200)).toContain(false);
     const late = drafted.slice(drafted.length / 2);
     expect(late.filter((d) => d).length).toBeGreaterThan(0.9 * late.length);
+  });
+
+  it('ends the start of trees that cannot pay at the top of their acceptance once a plain step is timed', async () => {
+    // A one-token chain for 3 ms of drafting and a 14 ms verification against 10 ms plain steps:
+    // never accepted, it commits 1 token for 17 ms; always accepted, 2 tokens for 17 ms.
+    const starts = async (rightRank: number): Promise<boolean[]> => {
+      const growth = new StaticTreeGrowth(StaticTreeShape.chain(1));
+      const clock = new Clock();
+      const target = new ClockedTarget(new ToyTarget(model), clock, {
+        verify: (n) => (n === 1 ? 10 : 13 + n / 2),
+        draftCall: 1.5,
+      });
+      const drafter = new RankedDrafter(growth, () => rightRank);
+      const controller = new BudgetController(
+        { drafter: new ClockedDrafter(drafter, target), growth },
+        { clock: clock.read },
+      );
+      const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
+      const drafted: boolean[] = [];
+      const result = await decoder.generate(PROMPT, {
+        maxTokens: 100,
+        onStep: ({ tree }) => drafted.push(tree.size > 1),
+      });
+      expect(Array.from(result.tokens)).toEqual(
+        Array.from(referenceGreedy(model, PROMPT, { maxTokens: 100 })),
+      );
+      return drafted;
+    };
+    // Never accepted: 8 start steps, two plain steps to time one, and plain from then on.
+    const losing = await starts(1);
+    expect(losing.slice(0, 8)).toEqual(Array(8).fill(true));
+    expect(losing.slice(8, 40)).toEqual(Array(32).fill(false));
+    // Always accepted: the two plain steps, then the start runs its 32 steps.
+    const paying = await starts(0);
+    expect(paying.slice(0, 8)).toEqual(Array(8).fill(true));
+    expect(paying.slice(8, 10)).toEqual([false, false]);
+    expect(paying.slice(10, 34)).toEqual(Array(24).fill(true));
   });
 
   it("counts the chain of first draws by the verifier's chances of reaching each, not by the path taken", async () => {
