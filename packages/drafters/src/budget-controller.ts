@@ -992,13 +992,10 @@ export class BudgetController implements Drafter {
   private startCannotPay(regime: Regime): boolean {
     const { count, sum, squares } = regime.startAccepted;
     if (count === 0) return false;
+    const c = regime.start;
     const mean = sum / count;
     const deviation = Math.max(START_LEAST_DEVIATION, Math.sqrt(Math.max(0, squares / count - mean * mean)));
-    const top = Math.min(
-      this.depths[regime.start],
-      mean + (START_BOUND_ERRORS * deviation) / Math.sqrt(count),
-    );
-    const c = regime.start;
+    const top = Math.min(this.depths[c], mean + (START_BOUND_ERRORS * deviation) / Math.sqrt(count));
     const stepMs = this.costs.stepMs(regime.draftMs(this.depths[c]), this.nodes[c] + 1);
     return (1 + top) * this.plainMs(regime) < stepMs;
   }

@@ -48,7 +48,13 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 /** Generates prompt `index` on a fresh load, as `treespec generate` loads, and prints its {@link OneShot}. */
 async function child(index: number): Promise<void> {
   const prompt = devPrompts(index + 1)[index]!.prompt;
-  const generator = await loadTreespec(TINY, { drafter, tuningCache: false, memoryPattern: false });
+  // As `treespec generate` loads: no memory plans, and a greedy generation warms no sampling calls.
+  const generator = await loadTreespec(TINY, {
+    drafter,
+    tuningCache: false,
+    memoryPattern: false,
+    ...(temperature === 0 ? { warmUp: 'greedy' as const } : {}),
+  });
   const started = performance.now();
   const result = await generator.generate(prompt, {
     maxTokens,
