@@ -13,6 +13,13 @@ const SEED_WEIGHT = 4;
 export const FRESH = 64;
 
 /**
+ * A size's cost that falls by more than this factor three timings in a row starts its average
+ * again from them ({@link RobustAverage}): ordinary noise on a shared machine moves a step by a
+ * third at most, a process's first cold calls by two to three times.
+ */
+const LEVEL_DROP = 1.5;
+
+/**
  * A cost by an integer size (tree nodes, draft depths): one {@link RobustAverage} per size, read
  * directly once it has a few observations, else from a weighted least-squares line through the
  * measured sizes (with one size measured, a cost in proportion to `size + offset` through it).
@@ -29,6 +36,8 @@ export class SizedCost {
   private lineY = 0;
   private lineSlope = 0;
   private lineSmallest = 0;
+  /** How far the last fitted line was lowered ({@link SizedCost.staleExcess}). */
+  private lineLowered = 0;
 
   constructor(
     readonly maxSize: number,
@@ -38,7 +47,7 @@ export class SizedCost {
     /** The smallest size the line runs through. Default 1. */
     readonly fitFrom = 1,
   ) {
-    this.buckets = Array.from({ length: maxSize + 1 }, () => new RobustAverage(smoothing));
+    this.buckets = Array.from({ length: maxSize + 1 }, () => new RobustAverage(smoothing, 3, LEVEL_DROP));
     this.lastSeen = new Float64Array(maxSize + 1);
   }
 
@@ -130,17 +139,18 @@ export class SizedCost {
    * average, from there the line through the measured sizes (NaN while none is). Sizing a tree
    * node by node reads the differences between neighbouring sizes, which the sizes' own noisy
    * averages would make erratic, and which a size priced high once and so never chosen again
-   * would keep high. While fewer than two sizes from `fitFrom` up are measured, the line runs
-   * through the smaller sizes too: through one size alone it would price the others in proportion
-   * to `size + offset`, far from what they cost when that size is large. A size below `fitFrom`
-   * not yet measured (a plain step, before one is timed) is read from the line too.
+   * would keep high. A line through stale sizes alone is lowered to the fresh prices below
+   * `fitFrom` ({@link SizedCost.staleExcess}). While fewer than two sizes from `fitFrom` up are
+   * measured, the line runs through the smaller sizes too: through one size alone it would price
+   * the others in proportion to `size + offset`, far from what they cost when that size is large.
+   * A size below `fitFrom` not yet measured (a plain step, before one is timed) is read from the line too.
    */
   linePricesInto(out: Float64Array): void {
     let measured = 0;
     for (let size = this.fitFrom; size <= this.maxSize && measured < 2; size++) {
       if (this.buckets[size].count > 0) measured++;
     }
-    const line = this.fitLine(measured < 2 ? 1 : this.fitFrom);
+    const line = this.fitLine(measured < 2 ? 1 : this.fitFrom, true);
     for (let size = 1; size <= this.maxSize; size++) {
       const own = this.buckets[size];
       if (size < this.fitFrom && own.count > 0) out[size] = own.mean;
@@ -155,9 +165,11 @@ export class SizedCost {
    * can be a spike that its average does not yet drop (a GC pause, 103 ms for a verification of
    * two nodes that costs 2.7 on the Zen 5 machine of session 50), and through the line it priced
    * every size so high that greedy EAGLE-2's trees sized by value kept no node, so no size was
-   * timed again: it decoded plainly for a whole run of the benchmark.
+   * timed again: it decoded plainly for a whole run of the benchmark. With `lowerStale`, a line
+   * through two or more stale sizes alone is lowered to the fresh prices below `fitFrom`
+   * ({@link SizedCost.staleExcess}); through one size, its slope is assumed, not measured.
    */
-  private fitLine(lowest = this.fitFrom): boolean {
+  private fitLine(lowest = this.fitFrom, lowerStale = false): boolean {
     let from = lowest;
     while (from > 1 && !this.measuredFrom(from)) from--;
     let fresh = false;
@@ -192,7 +204,30 @@ export class SizedCost {
     this.lineY = my;
     this.lineSlope = varX > 1e-9 ? Math.max(0, (sxy / w - mx * my) / varX) : my / (mx + this.offset);
     this.lineSmallest = smallest;
+    this.lineLowered = lowerStale && !fresh && varX > 1e-9 ? this.staleExcess() : 0;
+    this.lineY -= this.lineLowered;
     return true;
+  }
+
+  /**
+   * How far a line through stale sizes alone runs above the fresh prices of the sizes below
+   * `fitFrom` (a plain step, for verification); 0 where it runs below them or none is fresh. Its
+   * level is from another hour, its slope all it still says, so the prices that size trees by
+   * value ({@link SizedCost.linePricesInto}) lower it by this much. Left there, a line timed in a
+   * burst or in a process's first cold calls kept every tree dear against a plain price timed
+   * since: on a Zen 5 machine in session 55 a line through stale sizes priced every tree at about
+   * 6 ms against a 2.44 ms plain step, greedy EAGLE-2's trees sized by value kept no node, and no
+   * tree was timed again (0.96–1.58× plain decoding over 22 runs, three of them wholly plain).
+   */
+  private staleExcess(): number {
+    let excess = 0;
+    for (let s = 1; s < this.fitFrom; s++) {
+      const b = this.buckets[s];
+      if (b.count === 0 || this.age(s) > FRESH) continue;
+      excess = Math.max(excess, this.lineY + this.lineSlope * (s - this.lineX) - b.mean);
+    }
+    // A line through exact timings meets them up to rounding.
+    return excess > 1e-9 * this.lineY ? excess : 0;
   }
 
   /** Whether `size` is stale while a fresh size exists (`fresh`): the line then leaves it out. */
@@ -204,9 +239,10 @@ export class SizedCost {
   private onLine(size: number): number {
     const smallest = this.lineSmallest;
     // Below the sizes measured, a steep (noisy) line could reach zero: no cost falls faster than
-    // in proportion to `size + offset` from the smallest size measured.
+    // in proportion to `size + offset` from the smallest size measured. A lowered line meets a
+    // fresh price below them, which is its floor.
     const floor =
-      smallest > 0 && size < smallest
+      smallest > 0 && size < smallest && this.lineLowered === 0
         ? (this.buckets[smallest].mean * (size + this.offset)) / (smallest + this.offset)
         : 0;
     return Math.max(floor, this.lineY + this.lineSlope * (size - this.lineX));

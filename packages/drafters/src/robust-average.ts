@@ -2,13 +2,23 @@
 const WARM_UP = 3;
 
 /**
+ * Observations in a row below the average by more than its `drop` factor whose median restarts
+ * the average ({@link RobustAverage}).
+ */
+const LEVEL_DROP_RUN = 3;
+
+/**
  * An exponential moving average of timings that ignores spikes: after a few observations, a value
  * more than `spike` times the average (a GC pause, a scheduler hiccup) is dropped, unless it
- * repeats, in which case the cost really changed and the average follows. It starts from the
- * median of its first three observations (the smaller of the first two until then), so one
- * slow first call does not set the cost for long, nor does one lucky fast one: on a loaded
- * machine the smallest of three was a third below the mean, and the sizes timed least often
- * looked cheapest.
+ * repeats, in which case the cost really changed and the average follows. Given `drop`, a cost
+ * that falls by more than that factor for {@link LEVEL_DROP_RUN} observations in a row restarts
+ * the average from their median: the average was taken in a burst or in a process's first cold
+ * calls, which at the smoothing's pace took some twenty timings to forget (on a Zen 5 machine in
+ * session 55, a 2-row verification timed at 7.25 ms in a process's first generation cost about 3
+ * later). It starts from the median of its first three observations (the smaller of the first
+ * two until then), so one slow first call does not set the cost for long, nor does one lucky
+ * fast one: on a loaded machine the smallest of three was a third below the mean, and the sizes
+ * timed least often looked cheapest.
  */
 export class RobustAverage {
   /** The average; NaN before any observation. */
@@ -18,10 +28,16 @@ export class RobustAverage {
   private dropped = 0;
   private first = 0;
   private second = 0;
+  /** Observations in a row below the average over `drop`, and the lowest and the highest of them. */
+  private lowRun = 0;
+  private lowest = 0;
+  private highest = 0;
 
   constructor(
     readonly smoothing: number,
     readonly spike = 3,
+    /** A fall by more than this factor that repeats restarts the average (see the class); off by default. */
+    readonly drop = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Records a value; returns false when it was dropped as a spike (or is not a finite value >= 0). */
@@ -32,6 +48,7 @@ export class RobustAverage {
       return false;
     }
     this.dropped = 0;
+    if (this.count >= WARM_UP && this.fellBy(value)) return true;
     this.count++;
     if (this.count === 1) {
       this.first = this.mean = value;
@@ -49,11 +66,35 @@ export class RobustAverage {
     return true;
   }
 
+  /**
+   * Counts `value` into the run of values below the average over `drop`; true when it completes
+   * the run, whose median is then the average.
+   */
+  private fellBy(value: number): boolean {
+    if (!(value * this.drop < this.mean)) {
+      this.lowRun = 0;
+      return false;
+    }
+    if (this.lowRun === 0) this.lowest = this.highest = value;
+    this.lowRun++;
+    if (this.lowRun < LEVEL_DROP_RUN) {
+      if (value < this.lowest) this.lowest = value;
+      else if (value > this.highest) this.highest = value;
+      return false;
+    }
+    // The median of three: the one between the lowest and the highest of the other two.
+    this.mean = Math.max(this.lowest, Math.min(this.highest, value));
+    this.count++;
+    this.lowRun = 0;
+    return true;
+  }
+
   /** Forgets every observation: the next one starts the average again. */
   clear(): void {
     this.mean = Number.NaN;
     this.count = 0;
     this.dropped = 0;
+    this.lowRun = 0;
   }
 
   /** Starts from a known value, weighted as `weight` observations. */
@@ -62,5 +103,6 @@ export class RobustAverage {
     this.mean = value;
     this.count = weight;
     this.dropped = 0;
+    this.lowRun = 0;
   }
 }

@@ -1,8 +1,15 @@
 import { DynamicTreeGrowth, SpeculativeDecoder, StaticTreeGrowth, StaticTreeShape } from '@treespec/core';
-import { ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
-import { StochasticVerifier } from '@treespec/sampling';
+import { referenceGreedy, ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
+import { GreedyVerifier, StochasticVerifier } from '@treespec/sampling';
 import { describe, expect, it } from 'vitest';
-import { Clock, ClockedTarget, greedyAndSampledController, type ToyCosts } from './clocked-toy.js';
+import { BudgetController } from '../src/index.js';
+import {
+  Clock,
+  ClockedDrafter,
+  ClockedTarget,
+  greedyAndSampledController,
+  type ToyCosts,
+} from './clocked-toy.js';
 
 /**
  * A shared machine's bursts: for 100 ms of every 800 every call costs 1.4 times as much (on a
@@ -62,5 +69,64 @@ describe('budget controller on a machine with bursts of slow steps', () => {
     // drafted 13 % of its steps and ran 0.987× plain decoding (3.5 % and 0.995× now).
     expect(speculative.drafted / speculative.steps).toBeLessThan(0.05);
     expect(speculative.rate / plain.rate).toBeGreaterThan(0.99);
+  });
+});
+
+/**
+ * Greedy generations of a drafter whose trees pay (verification 3 ms + 0.3 a node, a draft call
+ * 0.55 ms), through a burst in which the first `coldTrees` tree verifications cost three times as
+ * much while plain steps stay at their price, as a process's first calls did on a Zen 5 machine
+ * (session 55: a 2-row verification timed once at 7.25 ms against a 2.9 ms plain step). Per
+ * generation of 128 tokens after the burst: its drafted steps' share and ms per token.
+ */
+async function afterColdTrees(coldTrees: number): Promise<{ drafted: number[]; msPerToken: number[] }> {
+  const model = new ToyLanguageModel({ vocabSize: 30, order: 2, seed: 6, sharpness: 2 });
+  const clock = new Clock();
+  let trees = 0;
+  const target = new ClockedTarget(new ToyTarget(model), clock, {
+    verify: (n: number) => (n > 1 && trees++ < coldTrees ? 3 : 1) * (3 + 0.3 * (n - 1)),
+    draftCall: 0.55,
+  });
+  const growth = new DynamicTreeGrowth({ topK: 3, frontier: 1, depth: 7, totalTokens: 25 });
+  const inner = new ToyDrafter({
+    target: target.inner,
+    growth,
+    quality: { kind: 'mixed', noise: 0.3, seed: 2 },
+  });
+  const controller = new BudgetController(
+    { drafter: new ClockedDrafter(inner, target), growth },
+    { clock: clock.read },
+  );
+  const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier: new GreedyVerifier() });
+  const drafted: number[] = [];
+  const msPerToken: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const prompt = [1, i + 2, 4];
+    const start = clock.now;
+    const r = await decoder.generate(prompt, { maxTokens: 128 });
+    expect(Array.from(r.tokens)).toEqual(Array.from(referenceGreedy(model, prompt, { maxTokens: 128 })));
+    const c = r.stats.controller;
+    drafted.push(c ? 1 - c.plainSteps / c.steps : 0);
+    msPerToken.push((clock.now - start) / r.tokens.length);
+  }
+  return { drafted, msPerToken };
+}
+
+describe('greedy trees sized by value after a burst of dear tree verifications', () => {
+  it('draft again once the burst is over and its tree prices are stale', async () => {
+    const warm = await afterColdTrees(0);
+    const cold = await afterColdTrees(12);
+    // Without a burst nearly every step drafts, at about two thirds of a plain step's 3 ms a token.
+    for (const share of warm.drafted) expect(share).toBeGreaterThan(0.9);
+    // The burst prices every tree at three times its cost, and the first generation decodes
+    // plainly after its start trees. Priced by a line through those stale prices alone, the
+    // probes' trees kept their roots alone and every later generation decoded plainly (3.0 ms a
+    // token); the stale line, lowered to the fresh plain price, lets a probe keep nodes and time
+    // them, and the controller drafts again from the fifth generation on (2.2 ms a token: its trees
+    // stay smaller than without the burst, 1.9 ms).
+    for (let i = 5; i < 8; i++) {
+      expect(cold.drafted[i]).toBeGreaterThan(0.9);
+      expect(cold.msPerToken[i]).toBeLessThan(0.8 * 3);
+    }
   });
 });

@@ -18,6 +18,25 @@ describe('step cost model', () => {
     expect(avg.record(-1)).toBe(false);
   });
 
+  it('given a drop factor, restarts from the median of three timings in a row that fell by more than it', () => {
+    const avg = new RobustAverage(0.1, 3, 1.5);
+    for (let i = 0; i < 12; i++) avg.record(9);
+    // A process's first cold calls priced it at 9; warm, it costs about 3.
+    avg.record(3.2);
+    avg.record(2.9);
+    expect(avg.mean).toBeGreaterThan(7);
+    avg.record(3.1);
+    expect(avg.mean).toBe(3.1);
+    // Noise within the factor, or a run it breaks, moves it at the smoothing's pace.
+    for (const ms of [2.2, 2.1, 3.1, 2.0, 2.1]) avg.record(ms);
+    expect(avg.mean).toBeGreaterThan(2.6);
+    // Without the factor it follows at that pace alone.
+    const plain = new RobustAverage(0.1);
+    for (let i = 0; i < 12; i++) plain.record(9);
+    for (let i = 0; i < 3; i++) plain.record(3);
+    expect(plain.mean).toBeGreaterThan(7);
+  });
+
   it('starts from the median of its first three observations, so neither a slow nor a fast one sticks', () => {
     const avg = new RobustAverage(0.1);
     avg.record(9.6);
@@ -286,5 +305,38 @@ describe('smooth prices for trees sized by value', () => {
     early.record(7, 3.5);
     early.linePricesInto(out);
     expect(out[7]).toBeCloseTo(3.5, 6);
+  });
+
+  it('lowers a line through stale tree sizes alone to the fresh plain price, its slope kept', () => {
+    const cost = new SizedCost(12, 0.1, 9, 2);
+    const out = new Float64Array(13);
+    // Session 55's lock: tree sizes timed in a process's first cold calls (about twice their price),
+    for (let i = 0; i < 3; i++) {
+      cost.record(2, 7);
+      cost.record(6, 8);
+      cost.record(10, 9);
+    }
+    // then 65 plain steps at 2.4 ms: every tree size is stale.
+    for (let i = 0; i < 65; i++) cost.record(1, 2.4);
+    cost.linePricesInto(out);
+    // The line (6.5 ms at size 1, 0.25 a node) meets the fresh plain price at size 1.
+    expect(out[1]).toBeCloseTo(2.4);
+    expect(out[2]).toBeCloseTo(2.65);
+    expect(out[10]).toBeCloseTo(4.65);
+    // The prices a choice among candidates reads keep the stale level.
+    expect(cost.at(2)).toBeCloseTo(7);
+    // One fresh tree size: the line runs through what is fresh, unlowered.
+    cost.record(4, 3.1);
+    cost.linePricesInto(out);
+    expect(out[4]).toBeCloseTo(3.1);
+    // A line below the plain price is not raised.
+    const cheap = new SizedCost(12, 0.1, 9, 2);
+    for (let i = 0; i < 3; i++) {
+      cheap.record(2, 2.5);
+      cheap.record(6, 3.5);
+    }
+    for (let i = 0; i < 65; i++) cheap.record(1, 3);
+    cheap.linePricesInto(out);
+    expect(out[2]).toBeCloseTo(2.5);
   });
 });
