@@ -442,9 +442,10 @@ class Regime {
  *   steps, no longer than the tokens the generation has left (`DraftContext.maxDepth`) allow.
  *
  * - A run of plain steps, close to paying or far from it, asks the target for no features
- *   ({@link BudgetController.wantsStepFeatures}) until its probe nears: the probe catches its drafter up on the newest `probeCatchUp` rows alone, whose
- *   features it fetches. A tree the rates favour before then waits for the features of the newest
- *   {@link AFTER_GAP_ROWS} steps, and its drafter starts again after the gap.
+ *   ({@link BudgetController.wantsStepFeatures}) until its probe nears: the probe catches its
+ *   drafter up on the newest `probeCatchUp` rows alone, whose features it fetches. A tree the
+ *   rates favour before then waits for the features of the newest {@link AFTER_GAP_ROWS} steps,
+ *   and its drafter starts again after the gap.
  *
  * Lossless whatever it picks: the cap is set before drafting, so a tree is only ever smaller. A
  * feature drafter sitting out plain steps is caught up later from a {@link FeatureBacklog}. Its
@@ -749,7 +750,8 @@ export class BudgetController implements Drafter {
   }
 
   /**
-   * After `propose`: no in a run of plain steps far from its probe (see the class), yes otherwise. A caller that never asks (a drafter wrapping this one) gets every row as before.
+   * After `propose`: no in a run of plain steps far from its probe (see the class), yes otherwise.
+   * A caller that never asks (a drafter wrapping this one) gets every row as before.
    */
   wantsStepFeatures(): boolean {
     this.skipped = !this.stepFeatures;
@@ -927,10 +929,9 @@ export class BudgetController implements Drafter {
         // Until its probe nears, a run of plain steps does not fetch the target's features
         // (0.02–0.05 ms a plain step on the reference CPU): a probe catches its drafter up on the
         // newest `probeCatchUp` rows alone, which are fetched, and a tree the rates favour sooner
-        // waits for a few (`featuresMissing`).
-        // Runs close to paying fetched on every step: at temperature 1 on the tiny model, 37 % of
-        // EAGLE-2's plain steps (session 56; without, 1.018× at temperature 1 and 1.020× greedy,
-        // 12 and 10 alternating runs, within noise).
+        // waits for a few (`featuresMissing`). Runs close to paying fetched on every step: at
+        // temperature 1 on the tiny model, 37 % of EAGLE-2's plain steps (session 56; without,
+        // 1.018× at temperature 1 and 1.020× greedy, 12 and 10 alternating runs, within noise).
         const due = Math.max(limit, (regime.probeLoss * plainRate) / regime.probeShare);
         this.stepFeatures = regime.plainRun >= due - 1 - this.probeCatchUp;
         return this.pickPlain(plainMs);

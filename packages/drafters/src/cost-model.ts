@@ -143,7 +143,8 @@ export class SizedCost {
    * `fitFrom` ({@link SizedCost.staleExcess}). While fewer than two sizes from `fitFrom` up are
    * measured, the line runs through the smaller sizes too: through one size alone it would price
    * the others in proportion to `size + offset`, far from what they cost when that size is large.
-   * A size below `fitFrom` not yet measured (a plain step, before one is timed) is read from the line too.
+   * A size below `fitFrom` not yet measured (a plain step, before one is timed) is read from the
+   * line too.
    */
   linePricesInto(out: Float64Array): void {
     let measured = 0;

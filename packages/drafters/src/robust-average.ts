@@ -1,18 +1,17 @@
 /** Observations whose median starts the average. */
 const WARM_UP = 3;
 
-/**
- * Observations in a row below the average by more than its `drop` factor whose median restarts
- * the average ({@link RobustAverage}).
- */
-const LEVEL_DROP_RUN = 3;
+/** The middle one of three values. */
+function median3(a: number, b: number, c: number): number {
+  return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+}
 
 /**
  * An exponential moving average of timings that ignores spikes: after a few observations, a value
  * more than `spike` times the average (a GC pause, a scheduler hiccup) is dropped, unless it
  * repeats, in which case the cost really changed and the average follows. Given `drop`, a cost
- * that falls by more than that factor for {@link LEVEL_DROP_RUN} observations in a row restarts
- * the average from their median: the average was taken in a burst or in a process's first cold
+ * that falls by more than that factor for three observations in a row restarts the average from
+ * their median: the average was taken in a burst or in a process's first cold
  * calls, which at the smoothing's pace took some twenty timings to forget (on a Zen 5 machine in
  * session 55, a 2-row verification timed at 7.25 ms in a process's first generation cost about 3
  * later). It starts from the median of its first three observations (the smaller of the first
@@ -28,15 +27,17 @@ export class RobustAverage {
   private dropped = 0;
   private first = 0;
   private second = 0;
-  /** Observations in a row below the average over `drop`, and the lowest and the highest of them. */
+  /** Observations in a row below the average over `drop` (up to two), and the first two of them. */
   private lowRun = 0;
-  private lowest = 0;
-  private highest = 0;
+  private firstLow = 0;
+  private secondLow = 0;
 
   constructor(
     readonly smoothing: number,
     readonly spike = 3,
-    /** A fall by more than this factor that repeats restarts the average (see the class); off by default. */
+    /**
+     * A fall by more than this factor that repeats restarts the average (see the class). Off by default.
+     */
     readonly drop = Number.POSITIVE_INFINITY,
   ) {}
 
@@ -56,10 +57,7 @@ export class RobustAverage {
       this.second = value;
       this.mean = Math.min(this.first, value);
     } else if (this.count === WARM_UP) {
-      this.mean = Math.max(
-        Math.min(this.first, this.second),
-        Math.min(Math.max(this.first, this.second), value),
-      );
+      this.mean = median3(this.first, this.second, value);
     } else {
       this.mean += Math.max(this.smoothing, 1 / this.count) * (value - this.mean);
     }
@@ -67,23 +65,21 @@ export class RobustAverage {
   }
 
   /**
-   * Counts `value` into the run of values below the average over `drop`; true when it completes
-   * the run, whose median is then the average.
+   * Counts `value` into the run of values below the average over `drop`; true when it is the
+   * run's third, whose median is then the average.
    */
   private fellBy(value: number): boolean {
     if (!(value * this.drop < this.mean)) {
       this.lowRun = 0;
       return false;
     }
-    if (this.lowRun === 0) this.lowest = this.highest = value;
-    this.lowRun++;
-    if (this.lowRun < LEVEL_DROP_RUN) {
-      if (value < this.lowest) this.lowest = value;
-      else if (value > this.highest) this.highest = value;
+    if (this.lowRun < 2) {
+      if (this.lowRun === 0) this.firstLow = value;
+      else this.secondLow = value;
+      this.lowRun++;
       return false;
     }
-    // The median of three: the one between the lowest and the highest of the other two.
-    this.mean = Math.max(this.lowest, Math.min(this.highest, value));
+    this.mean = median3(this.firstLow, this.secondLow, value);
     this.count++;
     this.lowRun = 0;
     return true;
