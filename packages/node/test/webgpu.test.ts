@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +10,8 @@ import {
   compactionOutputLocations,
   DeviceKvCache,
   deviceCacheOutputLocations,
-  findModel,
   logitsCopyModel,
   OnnxCausalLm,
-  parseManifest,
   weightsCopyModel,
 } from '@treespec/onnx';
 import { checkedArgmax } from '@treespec/sampling';
@@ -22,6 +19,7 @@ import type { InferenceSession } from 'onnxruntime-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, loadTreespec } from '../src/index.js';
 import { bundleWithTarget, targetEntry } from './converted-target.js';
+import { fusedLogits } from './fused-logits.js';
 import { devPrompts, TINY, targetCases } from './tiny.js';
 import { webGpuUnavailable } from './webgpu-adapter.js';
 import { webGpuHostCopies } from './webgpu-host-copies.js';
@@ -90,32 +88,6 @@ async function deviceAndHostTargets(
     new OnnxCausalLm(session, layout, { maxContext: 64, compaction, ...copies }),
     new OnnxCausalLm(await createSession(file, WEBGPU), layout, { maxContext: 64 }),
   ];
-}
-
-/** Fused attention's logits for `rows` chained rows after 16 cached tokens, on `provider`. */
-async function fusedLogits(provider: 'cpu' | 'webgpu', rows: number): Promise<Float32Array> {
-  const manifestPath = join(fusedDir!, 'treespec.json');
-  const entry = findModel(
-    parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath),
-    'target',
-    manifestPath,
-  );
-  const runner = new OnnxCausalLm(
-    await createSession(join(fusedDir!, entry.file), { executionProvider: provider }),
-    causalLmLayout(entry),
-    { maxContext: 64 },
-  );
-  try {
-    const ids = Array.from({ length: 16 + rows }, (_, i) => 100 + ((i * 37) % 5000));
-    await runner.prefill(Int32Array.from(ids.slice(0, 16)));
-    const tree = new DraftTree(rows);
-    tree.reset(ids[16]!);
-    for (let n = 1; n < rows; n++) tree.add(n - 1, ids[16 + n]!, 0);
-    const { logits } = await runner.verify(tree);
-    return Float32Array.from(logits.subarray(0, rows * entry.dims.vocab));
-  } finally {
-    await runner.dispose();
-  }
 }
 
 describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
@@ -274,7 +246,7 @@ describe('the tiny target and EAGLE-2 head on the WebGPU provider', () => {
     ctx.skip(unavailable !== null, unavailable ?? '');
     // At 32 rows or more the WebGPU kernel's logits drift from the CPU's by 0.07–0.8 (ORT 1.30 on
     // lavapipe), which is why PROVIDER_SUPPORT lists no fused layout for webgpu.
-    const [gpu, cpu] = [await fusedLogits('webgpu', 31), await fusedLogits('cpu', 31)];
+    const [gpu, cpu] = [await fusedLogits(fusedDir!, 'webgpu', 31), await fusedLogits(fusedDir!, 'cpu', 31)];
     let worst = 0;
     for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(gpu[i]! - cpu[i]!));
     expect(worst).toBeLessThan(1e-4);
