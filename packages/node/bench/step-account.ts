@@ -6,7 +6,9 @@
  *
  * - its plain steps (the budget controller chose no tree) can cost more than the plain loop's
  *   steps: the controller's choice, the drafter's bookkeeping, the features fetched for the head;
- * - its drafted steps can commit fewer tokens than plain steps would have in the same time.
+ * - its drafted steps can commit fewer tokens than plain steps would have in the same time. A step
+ *   whose drafter ran is a drafted one even where its tree kept only the root (a tree sized by
+ *   value where no node paid: a head call, then a one-row verification).
  *
  *   pnpm -s --filter @treespec/node bench:steps [--drafter eagle2 --temperature 1 --rounds 2 --threads N --budget auto]
  *     [--draft-sampling | --top-k-trees] [--tree '{"topK":1,"depth":0,"totalTokens":2}']
@@ -31,7 +33,7 @@
  * still in the caches.
  */
 import { parseArgs } from 'node:util';
-import type { BudgetMode } from '@treespec/drafters';
+import { BudgetController, type BudgetMode } from '@treespec/drafters';
 import { type BundleDrafter, CallLog, loadTreespec, type ModelCalls, summarizeCalls } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
 import { scriptArgs } from './script-args.js';
@@ -132,6 +134,10 @@ const plainSteps = new StepTimes();
 /** The speculative plain steps right after a drafted step: the target's first call after the drafter's. */
 const leavingSteps = new StepTimes();
 const draftedSteps = new StepTimes();
+const controller = generator.drafters[drafter];
+/** Whether the drafter ran this step: a tree larger than its root, or the controller chose one. */
+const drafterRan = (treeSize: number): boolean =>
+  treeSize > 1 || (controller instanceof BudgetController && controller.lastChoice.depth > 0);
 const totals = { plainMs: 0, plainTokens: 0, speculativeMs: 0, speculativeTokens: 0 };
 for (let round = 0; round < rounds; round++) {
   for (const [i, prompt] of prompts.entries()) {
@@ -150,7 +156,7 @@ for (let round = 0; round < rounds; round++) {
         drafter: plain ? 'none' : drafter,
         onStep: (event) => {
           const now = performance.now();
-          const drafted = event.tree.size > 1;
+          const drafted = !plain && drafterRan(event.tree.size);
           if (!Number.isNaN(last)) {
             const into = [plain ? plainLoop : drafted ? draftedSteps : plainSteps];
             if (!plain && !drafted && lastDrafted) into.push(leavingSteps);
