@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DraftTree } from '@treespec/core';
-import { causalLmLayout, OnnxCausalLm } from '@treespec/onnx';
+import { causalLmLayout, LOGITS_COPY_NAMES, logitsCopyModel, OnnxCausalLm } from '@treespec/onnx';
 import { SharedKvCache } from '@treespec/onnx/internal';
 import { loadedOnnxRuntime, platformPackageName } from '@treespec/onnxruntime';
 import { Tensor } from 'onnxruntime-common';
@@ -56,5 +56,40 @@ describe("the Node sessions' ONNX Runtime", () => {
     } finally {
       await runner.dispose();
     }
+  });
+
+  it('runs a chain of calls back to back, and gives the event loop a turn at least every 16 ms of them', async () => {
+    const session = await createSession(logitsCopyModel(4096));
+    const vocab = 4096;
+    const input = new Float32Array(vocab).map((_, i) => i * 0.5);
+    const feeds = { [LOGITS_COPY_NAMES.deviceLogits]: new Tensor('float32', input, [1, 1, vocab]) };
+    let turns = 0;
+    let longestGapMs = 0;
+    let lastTurn = performance.now();
+    let ticking = true;
+    const tick = () => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - lastTurn);
+      lastTurn = now;
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let calls = 0;
+    try {
+      const start = performance.now();
+      while (performance.now() - start < 80) {
+        const out = await session.run(feeds);
+        expect(out[LOGITS_COPY_NAMES.logits]!.data[vocab - 1]).toBe(input[vocab - 1]);
+        calls++;
+      }
+    } finally {
+      ticking = false;
+      await session.release();
+    }
+    // A turn per call would give about as many turns as calls (each call is a copy of 16 kB).
+    expect(turns).toBeGreaterThanOrEqual(3);
+    expect(turns).toBeLessThan(calls / 4);
+    expect(longestGapMs).toBeLessThan(16 + 40);
   });
 });

@@ -7,9 +7,10 @@ import type {
   SessionHandler,
   Tensor,
 } from 'onnxruntime-common';
+import { EventLoopTurns } from './event-loop-turns.js';
 import { LOG_SEVERITY, type NativeBinding, type NativeSession, valueMetadata } from './native-binding.js';
 
-/** Runs `work` on a later turn of the event loop, so a synchronous native call never blocks its caller's turn. */
+/** Runs `work` on a later turn of the event loop, so a synchronous native call does not block the caller's turn. */
 function later<T>(work: () => T): Promise<T> {
   return new Promise((resolve, reject) => {
     setImmediate(() => {
@@ -22,7 +23,13 @@ function later<T>(work: () => T): Promise<T> {
   });
 }
 
-/** One loaded model: onnxruntime-common's session handler over a native session. */
+/** The process's event loop as every session's calls see it (a worker thread has its own). */
+const turns = new EventLoopTurns();
+
+/**
+ * One loaded model: onnxruntime-common's session handler over a native session. A call runs at
+ * once while the event loop has turned recently ({@link EventLoopTurns}), else on its next turn.
+ */
 class NativeSessionHandler implements InferenceSessionHandler {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -43,7 +50,12 @@ class NativeSessionHandler implements InferenceSessionHandler {
     fetches: SessionHandler.FetchesType,
     options: InferenceSession.RunOptions,
   ): Promise<SessionHandler.ReturnType> {
-    return later(() => this.session.run(feeds, fetches, options));
+    if (!turns.mayRunNow()) return later(() => this.session.run(feeds, fetches, options));
+    try {
+      return Promise.resolve(this.session.run(feeds, fetches, options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async dispose(): Promise<void> {
