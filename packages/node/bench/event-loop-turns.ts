@@ -14,24 +14,19 @@
  *
  *   pnpm -s --filter @treespec/node bench:event-loop-turns [--drafter eagle2 --temperature 0 --prompts 39 --rounds 2]
  *
- * Prints one JSON report: each way's ms per token, plain and speculative, and back to back over a
- * turn per call (below 1: faster back to back).
+ * Prints one JSON report: the options it ran with, each way's ms per token, plain and speculative,
+ * and back to back over a turn per call (below 1: faster back to back).
  */
 import { parseArgs } from 'node:util';
 import { loadedOnnxRuntime } from '@treespec/onnxruntime';
+import type { InferenceSession } from 'onnxruntime-common';
 import { type BundleDrafter, loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
-import { scriptArgs } from './script-args.js';
+import { generationOptions, scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
   args: scriptArgs(),
-  options: {
-    drafter: { type: 'string', default: 'eagle2' },
-    temperature: { type: 'string', default: '0' },
-    prompts: { type: 'string', default: '39' },
-    'max-tokens': { type: 'string', default: '128' },
-    rounds: { type: 'string', default: '2' },
-  },
+  options: generationOptions({ temperature: '0' }),
 });
 /** Checked by the loader, which names the drafters this bundle has when it has not this one. */
 const drafter = values.drafter as BundleDrafter;
@@ -42,11 +37,13 @@ const prompts = devPrompts(Number(values.prompts)).map((p) => p.prompt);
 
 const generator = await loadTreespec(TINY, { drafter, drafters: ['none'], tuningCache: false });
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const sessionClass = loadedOnnxRuntime()!.InferenceSession.prototype;
+/** onnxruntime-common's session class, whose `run` every session of the process inherits. */
+const sessionClass = (loadedOnnxRuntime()!.InferenceSession as unknown as { prototype: InferenceSession })
+  .prototype;
 const run = sessionClass.run;
 const WAYS = ['backToBack', 'turnPerCall'] as const;
 let way: (typeof WAYS)[number] = 'backToBack';
-sessionClass.run = async function (this: typeof sessionClass, ...args: Parameters<typeof run>) {
+sessionClass.run = async function (this: InferenceSession, ...args: Parameters<typeof run>) {
   if (way === 'turnPerCall') await nextTurn();
   return run.apply(this, args);
 } as typeof run;
@@ -82,11 +79,7 @@ const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 console.log(
   JSON.stringify(
     {
-      drafter,
-      temperature,
-      prompts: prompts.length,
-      maxTokens,
-      rounds,
+      options: values,
       msPerToken: Object.fromEntries(Object.keys(totals).map((k) => [k, round4(msPerToken(k))])),
       backToBackOverTurnPerCall: {
         plain: round4(msPerToken('backToBack/plain') / msPerToken('turnPerCall/plain')),

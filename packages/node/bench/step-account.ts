@@ -36,16 +36,12 @@ import { parseArgs } from 'node:util';
 import { BudgetController, type BudgetMode } from '@treespec/drafters';
 import { type BundleDrafter, CallLog, loadTreespec, type ModelCalls, summarizeCalls } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
-import { scriptArgs } from './script-args.js';
+import { generationOptions, scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
   args: scriptArgs(),
   options: {
-    drafter: { type: 'string', default: 'eagle2' },
-    temperature: { type: 'string', default: '1' },
-    prompts: { type: 'string', default: '39' },
-    'max-tokens': { type: 'string', default: '128' },
-    rounds: { type: 'string', default: '2' },
+    ...generationOptions({ temperature: '1' }),
     threads: { type: 'string' },
     budget: { type: 'string', default: 'auto' },
     'draft-sampling': { type: 'boolean' },
