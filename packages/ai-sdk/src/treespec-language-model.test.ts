@@ -119,4 +119,51 @@ describe('TreespecLanguageModel', () => {
     expect(finish.finishReason).toEqual({ unified: 'stop', raw: 'eos' });
     expect(finish.providerMetadata.treespec.tau).toBe(2);
   });
+
+  it('frees the engine for the next call when a stream is cancelled with a chunk unread', async () => {
+    // Like TextGenerator's, this engine's result waits for a reader that started to finish.
+    const calls: string[] = [];
+    const engine: TreespecEngine = {
+      stream() {
+        calls.push('stream');
+        const { engine: scripted } = scriptedEngine(['a', 'b', 'c', 'd'], 'abort');
+        const inner = scripted.stream('', {});
+        let started = false;
+        let iterated!: () => void;
+        const done = new Promise<void>((resolve) => {
+          iterated = resolve;
+        });
+        const generationEnd = new Promise((resolve) => setTimeout(resolve, 10));
+        return {
+          result: generationEnd.then(async () => {
+            if (started) await done;
+            return inner.result;
+          }),
+          async *[Symbol.asyncIterator]() {
+            started = true;
+            try {
+              yield* inner;
+            } finally {
+              iterated();
+            }
+          },
+        };
+      },
+    };
+    const model = new TreespecLanguageModel(engine, { modelId: 'm' });
+    const controller = new AbortController();
+    const { stream } = await model.doStream({ prompt, abortSignal: controller.signal });
+    const reader = stream.getReader();
+    const parts: string[] = [];
+    while (parts.at(-1) !== 'text-delta') parts.push((await reader.read()).value!.type);
+    // A chunk is queued and no pull is in flight, as when the AI SDK aborts a fast stream.
+    controller.abort();
+    await reader.cancel();
+    const next = await Promise.race([
+      model.doGenerate({ prompt }).then(() => 'generated'),
+      new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting for the first call')),
+    ]);
+    expect(next).toBe('generated');
+    expect(calls).toHaveLength(2);
+  });
 });

@@ -206,6 +206,8 @@ export class TreespecLanguageModel implements LanguageModelV4 {
       },
       async cancel(reason) {
         controller.abort(reason);
+        // An engine's result waits for a reader that started to finish (TextGenerator's does).
+        await deltas?.return?.().catch(() => undefined);
         await engineStream?.result.catch(() => undefined);
         finish();
       },
