@@ -59,8 +59,8 @@ describe("the Node sessions' ONNX Runtime", () => {
   });
 
   it('runs a chain of calls back to back, and gives the event loop a turn at least every 16 ms of them', async () => {
-    const session = await createSession(logitsCopyModel(4096));
     const vocab = 4096;
+    const session = await createSession(logitsCopyModel(vocab));
     const input = new Float32Array(vocab).map((_, i) => i * 0.5);
     const feeds = { [LOGITS_COPY_NAMES.deviceLogits]: new Tensor('float32', input, [1, 1, vocab]) };
     let turns = 0;

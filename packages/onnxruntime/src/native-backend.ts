@@ -50,12 +50,9 @@ class NativeSessionHandler implements InferenceSessionHandler {
     fetches: SessionHandler.FetchesType,
     options: InferenceSession.RunOptions,
   ): Promise<SessionHandler.ReturnType> {
-    if (!turns.mayRunNow()) return later(() => this.session.run(feeds, fetches, options));
-    try {
-      return Promise.resolve(this.session.run(feeds, fetches, options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const work = () => this.session.run(feeds, fetches, options);
+    // The executor turns a throw into a rejection, as `later` does.
+    return turns.mayRunNow() ? new Promise((resolve) => resolve(work())) : later(work);
   }
 
   async dispose(): Promise<void> {
