@@ -13,7 +13,7 @@ import {
   type TargetModel,
 } from '@treespec/core';
 import { createVerifier, type SamplingOptions } from '@treespec/sampling';
-import { StringStopCriterion, TextStream } from '@treespec/tokenizers';
+import { StringStopCriterion, TextStream, type TokenChunks } from '@treespec/tokenizers';
 import { GenerationQueue } from './generation-queue.js';
 import { checkPromptSize } from './prompt-size.js';
 
@@ -56,6 +56,11 @@ export interface TextResult {
 
 /** A running text generation: iterate it for text deltas; `result` settles when it ends. */
 export interface TextGenerationStream<Result = TextResult> extends AsyncIterable<string> {
+  /**
+   * Settles when the generation ends, whether the deltas are read to the end, read in part or
+   * not at all; its text is that of every committed token (a stop string cut out), which the
+   * deltas add up to when read to the end. Breaking out of the iteration ends the generation.
+   */
   readonly result: Promise<Result>;
 }
 
@@ -195,18 +200,25 @@ export class TextGenerator implements TextGeneration {
     const tokens = this.queue.stream(promptTokens.length, options.signal, (signal) =>
       decoder.stream(promptTokens, { ...decodeOptions, signal }),
     );
-    const text = new TextStream(this.tokenizer, tokens, { context: promptTokens, stop });
-    let started = false;
-    let iterationDone!: () => void;
-    const iterated = new Promise<void>((resolve) => {
-      iterationDone = resolve;
-    });
+    const textOptions = { context: promptTokens, stop };
+    const text = new TextStream(this.tokenizer, tokens, textOptions);
+    let readerStarted = false;
+    let readerFinished = false;
     const result = tokens.result.then(async (r: GenerationResult): Promise<TextResult> => {
-      // Without a reader the buffered chunks are decoded here; with one, its text is the result's.
-      if (started) await iterated;
-      else await text.readAll();
+      // Without a reader the buffered chunks are decoded here, once. A reader that read to the end
+      // holds the text; one still reading, or one that stopped, may never finish, so the result
+      // decodes its tokens on its own rather than wait for it.
+      const generated = readerFinished
+        ? text.text
+        : readerStarted
+          ? await new TextStream(
+              this.tokenizer,
+              committedAtOnce(r.tokens, tokens.result),
+              textOptions,
+            ).readAll()
+          : await text.readAll();
       return {
-        text: text.text,
+        text: generated,
         tokens: r.tokens,
         promptTokens,
         finishReason: r.finishReason,
@@ -215,13 +227,20 @@ export class TextGenerator implements TextGeneration {
     });
     result.catch(() => {});
     async function* deltas(): AsyncGenerator<string, void, undefined> {
-      started = true;
-      try {
-        yield* text;
-      } finally {
-        iterationDone();
-      }
+      readerStarted = true;
+      yield* text;
+      readerFinished = true;
     }
     return { result, [Symbol.asyncIterator]: deltas };
   }
+}
+
+/** A generation's committed tokens as one chunk, with its result (which decides a stop string's cut). */
+function committedAtOnce(tokens: Int32Array, result: Promise<GenerationResult>): TokenChunks {
+  return {
+    result,
+    async *[Symbol.asyncIterator]() {
+      yield { tokens };
+    },
+  };
 }

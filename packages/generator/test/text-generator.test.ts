@@ -52,6 +52,33 @@ describe('TextGenerator', () => {
     expect(result.text.length).toBe(free.text.indexOf(stopText));
   });
 
+  it('settles the result while a reader is paused mid-stream, with the text of every committed token', async () => {
+    const { tokenizer, generator } = await setup();
+    const whole = await generator.generate('Once upon a time', { maxTokens: 30 });
+    const stream = generator.stream('Once upon a time', { maxTokens: 30 });
+    const reader = stream[Symbol.asyncIterator]();
+    const first = await reader.next();
+    expect(first.done).toBe(false);
+    // The reader never asks again nor returns: the result must not wait for it.
+    const result = await stream.result;
+    expect(result.text).toBe(whole.text);
+    expect(result.text).toBe(tokenizer.decode(result.tokens));
+    expect(result.text.startsWith(first.value as string)).toBe(true);
+    // The engine is free: the next generation runs.
+    expect((await generator.generate('Once upon a time', { maxTokens: 30 })).text).toBe(whole.text);
+  });
+
+  it('cuts a stop string from the result of a generation whose reader stopped early', async () => {
+    const { tokenizer, generator } = await setup();
+    const free = await generator.generate('Once upon a time', { maxTokens: 30 });
+    const stopText = tokenizer.decode(free.tokens.subarray(10, 12));
+    const stream = generator.stream('Once upon a time', { maxTokens: 30, stop: [stopText] });
+    await stream[Symbol.asyncIterator]().next();
+    const result = await stream.result;
+    expect(result.finishReason).toBe('stop');
+    expect(result.text.length).toBe(free.text.indexOf(stopText));
+  });
+
   it('settles the result without a reader, and renders chats through the template', async () => {
     const { tokenizer, generator } = await setup();
     const r = await generator.stream([{ role: 'user', content: 'Hi' }], { maxTokens: 8 }).result;

@@ -105,6 +105,16 @@ describe('EAGLE-2 on the real tiny model through onnxruntime-node', () => {
     );
   }, 60_000);
 
+  it('settles a stream whose reader read one delta and stopped, and generates again', async () => {
+    const prompt = devPrompts(3)[2]!.prompt;
+    const full = await generator.generate(prompt, { maxTokens: 40 });
+    const stream = generator.stream(prompt, { maxTokens: 40 });
+    await stream[Symbol.asyncIterator]().next();
+    const result = await stream.result;
+    expect(result.text).toBe(full.text);
+    expect((await generator.generate(prompt, { maxTokens: 40 })).text).toBe(full.text);
+  }, 60_000);
+
   it('handles maxTokens 0, an empty prompt and a prompt longer than the context', async () => {
     expect((await generator.generate('Hello', { maxTokens: 0 })).tokens.length).toBe(0);
     const empty = await generator.generate('', { maxTokens: 5 });
