@@ -79,9 +79,11 @@ export function hugePagesInUse(facts: HugePageFacts): boolean {
  * const generator = await loadTreespec(dir);
  * ```
  *
- * The child shares the terminal (a Ctrl-C reaches it from there, so SIGINT is not forwarded, which
- * would deliver it twice); SIGTERM and SIGHUP sent to this process are passed on. A child killed
- * by a signal ends this process with the same signal.
+ * SIGTERM and SIGHUP sent to this process are passed on to the child, and so is SIGINT, except
+ * where this process is in its terminal's foreground process group: a Ctrl-C there reaches the
+ * child from the terminal already, and passing it on would deliver it twice. So a supervisor's
+ * `kill -INT`, `child.kill('SIGINT')` or `timeout -s INT` stops the child as a Ctrl-C does. A
+ * child killed by a signal ends this process with the same signal.
  */
 export async function relaunchWithHugePages(facts: HugePageFacts = hugePageFacts()): Promise<number | null> {
   const env = hugePageEnvironment(facts);
@@ -91,20 +93,44 @@ export async function relaunchWithHugePages(facts: HugePageFacts = hugePageFacts
     stdio: 'inherit',
   });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  const ignore = () => {};
+  const interrupt = () => {
+    if (!inTerminalForeground(processStat())) child.kill('SIGINT');
+  };
   process.on('SIGTERM', forward);
   process.on('SIGHUP', forward);
-  process.on('SIGINT', ignore);
+  process.on('SIGINT', interrupt);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       process.off('SIGTERM', forward);
       process.off('SIGHUP', forward);
-      process.off('SIGINT', ignore);
+      process.off('SIGINT', interrupt);
       if (signal) process.kill(process.pid, signal);
       resolve(code ?? 1);
     });
   });
+}
+
+/**
+ * Whether the process whose `/proc/<pid>/stat` line this is sits in its controlling terminal's
+ * foreground process group, where a terminal's Ctrl-C signals every process of the group: its
+ * terminal (`tty_nr`) is set and the terminal's foreground group (`tpgid`) is its own (`pgrp`).
+ * False for a process without a terminal, in a background group, or where the line is unreadable.
+ */
+export function inTerminalForeground(stat: string | null): boolean {
+  // The command name, in parentheses, may hold spaces and parentheses: fields follow the last ')'.
+  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (!fields || fields.length < 6) return false;
+  const [processGroup, terminal, foregroundGroup] = [Number(fields[2]), Number(fields[4]), Number(fields[5])];
+  return terminal !== 0 && foregroundGroup > 0 && foregroundGroup === processGroup;
+}
+
+function processStat(): string | null {
+  try {
+    return readFileSync('/proc/self/stat', 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 function transparentHugePageMode(): string | null {

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import {
   hugePageEnvironment,
   hugePageFacts,
   hugePagesInUse,
+  inTerminalForeground,
 } from '../src/huge-pages.js';
 
 const LINUX: HugePageFacts = { platform: 'linux', env: { PATH: '/bin' }, glibc: '2.36', thpMode: 'madvise' };
@@ -47,6 +49,16 @@ describe('running a process on transparent huge pages', () => {
     expect(hugePagesInUse({ ...LINUX, platform: 'darwin', thpMode: null })).toBe(false);
   });
 
+  it('tells a process in its terminal’s foreground group, which a Ctrl-C reaches, from one a signal reaches alone', () => {
+    // pid (comm) state ppid pgrp session tty_nr tpgid …
+    expect(inTerminalForeground('4242 (node) S 4200 4242 4100 34816 4242 4194304 0')).toBe(true);
+    expect(inTerminalForeground('4243 (my app) (x) S 4242 4242 4100 34816 4242 0')).toBe(true);
+    expect(inTerminalForeground('4242 (node) S 4200 4242 4100 34816 4300 4194304 0')).toBe(false);
+    expect(inTerminalForeground('4242 (node) S 1 4242 4242 0 -1 4194304 0')).toBe(false);
+    expect(inTerminalForeground('garbage')).toBe(false);
+    expect(inTerminalForeground(null)).toBe(false);
+  });
+
   it('relaunches an app’s entry script in a child with the tunable, which runs the app and sets the exit code', async (context) => {
     const env = { ...process.env };
     delete env['GLIBC_TUNABLES'];
@@ -79,4 +91,54 @@ describe('running a process on transparent huge pages', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('passes a SIGINT sent to it alone on to the child, which stops as on a Ctrl-C', async (context) => {
+    const env = { ...process.env };
+    delete env['GLIBC_TUNABLES'];
+    delete env[HUGE_PAGES_VARIABLE];
+    if (hugePageEnvironment({ ...hugePageFacts(), env }) === null) {
+      console.warn('Skipping: no relaunch here (not Linux with glibc >= 2.35 and THP in madvise mode).');
+      context.skip();
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'treespec-huge-pages-'));
+    try {
+      const script = join(dir, 'server.mjs');
+      const module = fileURLToPath(new URL('../dist/huge-pages.js', import.meta.url));
+      await writeFile(
+        script,
+        `import { relaunchWithHugePages } from ${JSON.stringify(module)};\n` +
+          'const code = await relaunchWithHugePages();\n' +
+          'if (code !== null) process.exit(code);\n' +
+          "process.on('SIGINT', () => { process.stdout.write('stopped on SIGINT\\n'); process.exit(5); });\n" +
+          "process.stdout.write('ready\\n');\n" +
+          'setInterval(() => {}, 1000);\n',
+      );
+      // A session of its own: no terminal, as under a supervisor, whatever runs this test.
+      const parent = spawn(process.execPath, [script], {
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      const ready = new Promise<void>((resolve) => {
+        parent.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('ready')) resolve();
+        });
+      });
+      const exited = once(parent, 'exit');
+      const guard = setTimeout(() => parent.kill('SIGKILL'), 20_000);
+      try {
+        await ready;
+        process.kill(parent.pid!, 'SIGINT');
+        const [code] = await exited;
+        expect(stdout).toBe('ready\nstopped on SIGINT\n');
+        expect(code).toBe(5);
+      } finally {
+        clearTimeout(guard);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
