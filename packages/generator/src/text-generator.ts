@@ -54,7 +54,10 @@ export interface TextResult {
   stats: GenerationStats;
 }
 
-/** A running text generation: iterate it for text deltas; `result` settles when it ends. */
+/**
+ * A running text generation: iterate it for text deltas, once (a second iteration throws a
+ * `TypeError`, as a locked web `ReadableStream` does); `result` settles when it ends.
+ */
 export interface TextGenerationStream<Result = TextResult> extends AsyncIterable<string> {
   /**
    * Settles when the generation ends, whether the deltas are read to the end, read in part or
