@@ -83,9 +83,25 @@ export class CompletionHandler {
         model: modelId,
       };
       const drafter = generation.drafter ?? this.defaultDrafter;
+      // A stream's time to first token is that of its first text (`streamChunks`); an unread
+      // generation's that of its first verification step, which commits its first token.
+      let stepped = false;
+      const timeFirstStep = generation.stream
+        ? {}
+        : {
+            onStep: () => {
+              if (stepped) return;
+              stepped = true;
+              metrics.observeFirstToken((performance.now() - arrived) / 1000);
+            },
+          };
       let stream: TextGenerationStream;
       try {
-        stream = generator.stream(generation.prompt, { ...generation.options, signal: controller.signal });
+        stream = generator.stream(generation.prompt, {
+          ...generation.options,
+          signal: controller.signal,
+          ...timeFirstStep,
+        });
       } catch (error) {
         throw apiErrorOf(error);
       }

@@ -31,6 +31,24 @@ function messageText(message: ChatMessageInput): string {
   return message.content.map((part) => part.text).join('');
 }
 
+/**
+ * Whether a request streams and asks for a usage chunk. `stream_options` is only allowed with
+ * `stream: true`, as OpenAI has it: with `stream` false or absent it is a 400.
+ */
+function streaming(request: ChatCompletionRequest | CompletionRequest): {
+  stream: boolean;
+  includeUsage: boolean;
+} {
+  const stream = request.stream === true;
+  if (request.stream_options != null && !stream) {
+    throw invalidParam(
+      'stream_options',
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+    );
+  }
+  return { stream, includeUsage: request.stream_options?.include_usage === true };
+}
+
 function sharedOptions(
   request: ChatCompletionRequest | CompletionRequest,
   maxTokens: number | null | undefined,
@@ -93,8 +111,7 @@ export function chatGeneration(request: ChatCompletionRequest, limits: RequestLi
   return {
     prompt,
     options,
-    stream: request.stream === true,
-    includeUsage: request.stream_options?.include_usage === true,
+    ...streaming(request),
     drafter,
   };
 }
@@ -120,8 +137,7 @@ export function completionGeneration(request: CompletionRequest, limits: Request
   return {
     prompt,
     options,
-    stream: request.stream === true,
-    includeUsage: request.stream_options?.include_usage === true,
+    ...streaming(request),
     drafter,
   };
 }

@@ -74,7 +74,55 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 export type CompletionRequest = z.infer<typeof completionRequest>;
 export type ChatMessageInput = z.infer<typeof chatMessage>;
 
-/** Parses a request body with `schema`, or throws the 400 OpenAI would send for its first problem. */
+/** A value's JSON type, as an error message names it: `null`, `array`, `object`, `string`, … */
+function jsonType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** What `body` holds at `path`; `found` is false where a key on the way is absent. */
+function valueAt(body: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
+  let value = body;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) {
+      return { found: false, value: undefined };
+    }
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return { found: true, value };
+}
+
+/**
+ * Whether `issue` says that `value` (what the body holds at the issue's path) has the wrong JSON
+ * type, rather than a value of the right type outside what is allowed: a type zod expected and
+ * did not get (a decimal for an integer included), a literal or option of another type (`2` for
+ * `logprobs: false`), or a union every branch of which failed on a type.
+ */
+function wrongType(issue: z.core.$ZodIssue, value: unknown): boolean {
+  switch (issue.code) {
+    case 'invalid_type':
+      return true;
+    case 'invalid_value':
+      return issue.values.every((allowed) => jsonType(allowed) !== jsonType(value));
+    case 'invalid_union':
+      return (
+        issue.errors.length > 0 &&
+        issue.errors.every(
+          (branch) =>
+            branch.length > 0 && branch.every((inner) => wrongType(inner, valueAt(value, inner.path).value)),
+        )
+      );
+    default:
+      return false;
+  }
+}
+
+/**
+ * Parses a request body with `schema`, or throws the 400 OpenAI would send for its first problem,
+ * with OpenAI's error codes: `missing_required_parameter` for a required field the body lacks,
+ * `invalid_type` for a field of the wrong JSON type (`"max_tokens": "ten"`, `"max_tokens": 1.5`,
+ * `"messages": "hi"`), `invalid_value` for a value of the right type out of range or not among
+ * those allowed, `unsupported_parameter` for a field treespec does not serve.
+ */
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(400, 'the request body must be a JSON object', { code: 'invalid_body' });
@@ -96,9 +144,15 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
       },
     );
   }
-  const code =
-    issue.code === 'invalid_type' && issue.input === undefined
-      ? 'missing_required_parameter'
-      : 'invalid_value';
+  // zod 4 leaves the input out of its issues (unless asked to put it in), so what the body holds
+  // there is read from the body itself: an absent key is a missing field, whatever the issue.
+  const given = valueAt(body, issue.path);
+  if (!given.found) {
+    throw new ApiError(400, `Missing required parameter: '${path}'.`, {
+      param: path,
+      code: 'missing_required_parameter',
+    });
+  }
+  const code = wrongType(issue, given.value) ? 'invalid_type' : 'invalid_value';
   throw new ApiError(400, `${path || 'body'}: ${issue.message}`, { param: path || null, code });
 }

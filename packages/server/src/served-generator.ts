@@ -5,6 +5,11 @@ import type { Prompt, TextGenerateOptions, TextGenerationStream } from '@treespe
  * at a time; the server never calls `stream` again before the last stream's result settled.
  */
 export interface ServedGenerator {
+  /**
+   * Starts a generation. For a request not streamed the server passes `options.onStep` and times
+   * the request's first token (`vllm:time_to_first_token_seconds`) by its first call; a generator
+   * that never calls it leaves those requests out of that histogram.
+   */
   stream(prompt: Prompt, options?: TextGenerateOptions): TextGenerationStream;
   /** The default drafter (null: plain decoding). */
   readonly drafter: { readonly name: string } | null;

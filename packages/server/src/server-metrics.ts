@@ -77,7 +77,7 @@ export class ServerMetrics {
     });
     this.firstToken = new Histogram({
       name: 'vllm:time_to_first_token_seconds',
-      help: 'Time from a request arriving to its first streamed text.',
+      help: 'Time from a request arriving to its first token: the first streamed text, or the first verification step of a request not streamed.',
       labelNames: model,
       buckets: LATENCY_BUCKETS,
       registers,
@@ -131,7 +131,11 @@ export class ServerMetrics {
     this.queueTime.observe(this.labels, seconds);
   }
 
-  /** Records the time to a request's first streamed text. */
+  /**
+   * Records a request's time to first token, queueing included: to its first streamed text, or for
+   * a request not streamed to its generation's first verification step (which commits its first
+   * token). Every request that generates records one, streamed or not, as vLLM does.
+   */
   observeFirstToken(seconds: number): void {
     this.firstToken.observe(this.labels, seconds);
   }

@@ -72,6 +72,87 @@ describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
     expect(unknown.body.error.code).toBe('model_not_found');
   });
 
+  it('answers a missing required field with missing_required_parameter', async () => {
+    for (const [path, body, param] of [
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }] }, 'model'],
+      ['/v1/chat/completions', { model: 'tiny' }, 'messages'],
+      ['/v1/chat/completions', chat({ messages: [{ content: 'Hi' }] }), 'messages[0].role'],
+      ['/v1/chat/completions', chat({ messages: [{ role: 'user' }] }), 'messages[0].content'],
+      ['/v1/completions', { model: 'tiny' }, 'prompt'],
+    ] as const) {
+      const reply = await post(path, body);
+      expectOpenAiError(reply, 400, param);
+      expect(reply.body.error.code).toBe('missing_required_parameter');
+      expect(reply.body.error.message).toBe(`Missing required parameter: '${param}'.`);
+    }
+  });
+
+  it('answers a field of the wrong JSON type with invalid_type, as OpenAI does', async () => {
+    for (const [path, body, param] of [
+      ['/v1/chat/completions', chat({ max_tokens: 'ten' }), 'max_tokens'],
+      ['/v1/chat/completions', chat({ temperature: '0.5' }), 'temperature'],
+      ['/v1/chat/completions', chat({ max_tokens: 1.5 }), 'max_tokens'],
+      ['/v1/chat/completions', chat({ messages: 'hi' }), 'messages'],
+      ['/v1/chat/completions', chat({ logprobs: 2 }), 'logprobs'],
+      ['/v1/chat/completions', chat({ n: '1' }), 'n'],
+      ['/v1/chat/completions', chat({ model: 7 }), 'model'],
+      ['/v1/chat/completions', chat({ stream_options: 'yes' }), 'stream_options'],
+      ['/v1/chat/completions', chat({ messages: [{ role: 'user', content: 7 }] }), 'messages[0].content'],
+      ['/v1/chat/completions', chat({ messages: [{ role: 5, content: 'Hi' }] }), 'messages[0].role'],
+      ['/v1/completions', { model: 'tiny', prompt: { text: 'x' } }, 'prompt'],
+      ['/v1/completions', { model: 'tiny', prompt: 'x', logprobs: 0 }, 'logprobs'],
+      [
+        '/v1/completions',
+        { model: 'tiny', prompt: 'x', treespec: { tree: { topK: 'x' } } },
+        'treespec.tree.topK',
+      ],
+    ] as const) {
+      const reply = await post(path, body);
+      expectOpenAiError(reply, 400, param);
+      expect(reply.body.error.code, JSON.stringify(body)).toBe('invalid_type');
+    }
+  });
+
+  it('answers a value of the right type that is not allowed with invalid_value', async () => {
+    for (const [path, body, param] of [
+      ['/v1/chat/completions', chat({ temperature: 3 }), 'temperature'],
+      ['/v1/chat/completions', chat({ max_tokens: 0 }), 'max_tokens'],
+      ['/v1/chat/completions', chat({ max_tokens: 1_000_000_000 }), 'max_tokens'],
+      ['/v1/chat/completions', chat({ logprobs: true }), 'logprobs'],
+      ['/v1/chat/completions', chat({ n: 2 }), 'n'],
+      ['/v1/chat/completions', chat({ model: '' }), 'model'],
+      ['/v1/chat/completions', chat({ messages: [] }), 'messages'],
+      ['/v1/chat/completions', chat({ messages: [{ role: 'bot', content: 'Hi' }] }), 'messages[0].role'],
+      ['/v1/completions', { model: 'tiny', prompt: ['a', 'b'] }, 'prompt'],
+    ] as const) {
+      const reply = await post(path, body);
+      expectOpenAiError(reply, 400, param);
+      expect(reply.body.error.code, JSON.stringify(body)).toBe('invalid_value');
+    }
+  });
+
+  it('refuses stream_options without stream: true, as OpenAI does', async () => {
+    for (const [path, body] of [
+      ['/v1/chat/completions', chat({ stream_options: { include_usage: true } })],
+      ['/v1/chat/completions', chat({ stream: false, stream_options: { include_usage: true } })],
+      ['/v1/completions', { model: 'tiny', prompt: 'x', stream_options: {} }],
+    ] as const) {
+      const reply = await post(path, body);
+      expectOpenAiError(reply, 400, 'stream_options');
+      expect(reply.body.error.code).toBe('invalid_value');
+      expect(reply.body.error.message).toBe(
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      );
+    }
+    const none = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: 'x',
+      max_tokens: 1,
+      stream_options: null,
+    });
+    expect(none.status).toBe(200);
+  });
+
   it('refuses empty messages and an empty prompt', async () => {
     expectOpenAiError(await post('/v1/chat/completions', chat({ messages: [] })), 400, 'messages');
     expectOpenAiError(await post('/v1/completions', { model: 'tiny', prompt: '' }), 400, 'prompt');

@@ -23,6 +23,17 @@ afterAll(async () => {
   await generator.dispose();
 });
 
+/** The server's Prometheus text. */
+async function metricsText(): Promise<string> {
+  return (await fetch(`${client.baseURL.replace(/\/v1$/, '')}/metrics`)).text();
+}
+
+/** The value of the first sample of metric `name` whose labels hold `labels` (0 where none). */
+function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels) && !l.startsWith('#'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
 describe('the official openai client against treespec serve', () => {
   it('gets the same greedy chat completion as TextGenerator.generate, with usage and stats', async () => {
     const expected = await generator.generate(MESSAGES, { maxTokens: 40, temperature: 0 });
@@ -202,25 +213,32 @@ describe('the official openai client against treespec serve', () => {
     expect(hybrid.treespec.drafter).toBe('hybrid');
   });
 
-  it('reproduces a seeded sampled completion', async () => {
-    const ask = () =>
-      client.completions.create({
-        model: 'tiny',
-        prompt: PROMPT,
-        max_tokens: 24,
+  it('reproduces a seeded sampled completion where the trees do not follow timing', async () => {
+    // Plain decoding, and a model drafter under the fixed budget these tests load with; the hybrid
+    // picks its drafters by measured step times, so its seeded answers may differ (docs/serve.md).
+    for (const drafter of ['none', 'eagle2']) {
+      const ask = () =>
+        client.completions.create({
+          model: 'tiny',
+          prompt: PROMPT,
+          max_tokens: 24,
+          temperature: 0.9,
+          top_p: 0.95,
+          seed: 7,
+          // @ts-expect-error the treespec extension object is not in OpenAI's types
+          treespec: { drafter },
+        });
+      const [a, b] = [await ask(), await ask()];
+      const expected = await generator.generate(PROMPT, {
+        maxTokens: 24,
         temperature: 0.9,
-        top_p: 0.95,
+        topP: 0.95,
         seed: 7,
+        drafter,
       });
-    const [a, b] = [await ask(), await ask()];
-    const expected = await generator.generate(PROMPT, {
-      maxTokens: 24,
-      temperature: 0.9,
-      topP: 0.95,
-      seed: 7,
-    });
-    expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
-    expect(a.choices[0]!.text).toBe(expected.text);
+      expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
+      expect(a.choices[0]!.text).toBe(expected.text);
+    }
   });
 
   it('lists the model and reports health', async () => {
@@ -232,14 +250,7 @@ describe('the official openai client against treespec serve', () => {
   });
 
   it('exports vLLM speculative-decoding metrics that add up to the responses it served', async () => {
-    const base = client.baseURL.replace(/\/v1$/, '');
-    const value = (text: string, name: string, labels = '') => {
-      const line = text
-        .split('\n')
-        .find((l) => l.startsWith(name) && l.includes(labels) && !l.startsWith('#'));
-      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-    };
-    const before = await (await fetch(`${base}/metrics`)).text();
+    const before = await metricsText();
     const completion = (await client.completions.create({
       model: 'tiny',
       prompt: PROMPT,
@@ -249,8 +260,9 @@ describe('the official openai client against treespec serve', () => {
       treespec: { steps: number; accepted_lengths: number[] };
       usage: { completion_tokens: number };
     };
-    const after = await (await fetch(`${base}/metrics`)).text();
-    const delta = (name: string, labels = '') => value(after, name, labels) - value(before, name, labels);
+    const after = await metricsText();
+    const delta = (name: string, labels = '') =>
+      metricValue(after, name, labels) - metricValue(before, name, labels);
     const lengths = completion.treespec.accepted_lengths;
     const accepted = lengths.reduce((sum, count, k) => sum + k * count, 0);
     expect(delta('vllm:spec_decode_num_drafts_total')).toBe(completion.treespec.steps);
@@ -261,9 +273,46 @@ describe('the official openai client against treespec serve', () => {
     expect(delta('vllm:spec_decode_num_draft_tokens_total')).toBeGreaterThanOrEqual(accepted);
     expect(delta('vllm:generation_tokens_total')).toBe(completion.usage.completion_tokens);
     expect(delta('vllm:request_success_total', 'finished_reason="length"')).toBe(1);
+    // Not streamed, it still has a time to first token: arrival to its first verification step.
+    expect(delta('vllm:e2e_request_latency_seconds_count')).toBe(1);
+    expect(delta('vllm:time_to_first_token_seconds_count')).toBe(1);
+    const firstToken = delta('vllm:time_to_first_token_seconds_sum');
+    expect(firstToken).toBeGreaterThan(0);
+    expect(firstToken).toBeLessThanOrEqual(delta('vllm:e2e_request_latency_seconds_sum'));
     expect(after).toContain('# TYPE vllm:e2e_request_latency_seconds histogram');
     expect(after).toMatch(
       /http_requests_total\{handler="\/v1\/completions",method="POST",status="200"\} \d+/,
     );
+  });
+
+  it('records one time to first token per request, streamed or not, as vLLM does', async () => {
+    const before = await metricsText();
+    await client.chat.completions.create({
+      model: 'tiny',
+      messages: MESSAGES,
+      max_tokens: 8,
+      temperature: 0,
+    });
+    const stream = await client.completions.create({
+      model: 'tiny',
+      prompt: PROMPT,
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
+    });
+    for await (const _chunk of stream) {
+      // read to the end
+    }
+    await client.completions.create({
+      model: 'tiny',
+      prompt: PROMPT,
+      max_tokens: 8,
+      temperature: 0.7,
+      seed: 1,
+    });
+    const after = await metricsText();
+    const delta = (name: string) => metricValue(after, name) - metricValue(before, name);
+    expect(delta('vllm:e2e_request_latency_seconds_count')).toBe(3);
+    expect(delta('vllm:time_to_first_token_seconds_count')).toBe(3);
   });
 });

@@ -1,4 +1,5 @@
 import type { TextGenerator } from '@treespec/generator';
+import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type TreespecServer } from '../src/index.js';
@@ -222,6 +223,37 @@ describe('serving one generation at a time', () => {
       await server.close();
       await bare.dispose();
       await untemplated.remove();
+    }
+  });
+
+  it("reproduces a seeded answer of a request's own model-drafter tree under the auto budget", async () => {
+    // Under `auto` a model drafter's trees follow the machine's timing, so equal seeds need not
+    // repeat an answer; a tree the request gives is drafted whole every step, so they do.
+    const auto = await loadTreespec(tinyModelDirectory(), { drafters: ['eagle2'] });
+    const server = createServer(auto, { modelId: 'tiny' });
+    const base = await server.listen({ port: 0 });
+    try {
+      const ask = async () => {
+        const response = await fetch(`${base}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'tiny',
+            prompt: PROMPT,
+            max_tokens: 32,
+            temperature: 1,
+            seed: 42,
+            treespec: { drafter: 'eagle2', tree: { topK: 3, frontier: 1, depth: 3, totalTokens: 8 } },
+          }),
+        });
+        expect(response.status).toBe(200);
+        return ((await response.json()) as { choices: [{ text: string }] }).choices[0].text;
+      };
+      const answers = new Set([await ask(), await ask(), await ask()]);
+      expect(answers.size).toBe(1);
+    } finally {
+      await server.close();
+      await auto.dispose();
     }
   });
 });
