@@ -10,7 +10,7 @@ import type {
   SharedV4Warning,
 } from '@ai-sdk/provider';
 import { type PromptFormat, toEnginePrompt } from './prompt-conversion.js';
-import { lockOf, type SerialLock } from './serial-lock.js';
+import { abortError, lockOf, type SerialLock } from './serial-lock.js';
 import type { EngineGenerateOptions, EngineResult, EngineStream, TreespecEngine } from './treespec-engine.js';
 
 /** Settings of a treespec language model. */
@@ -36,10 +36,11 @@ function finishReason(result: EngineResult): LanguageModelV4FinishReason {
 }
 
 function usage(result: EngineResult): LanguageModelV4Usage {
+  const input = typeof result.promptTokens === 'number' ? result.promptTokens : result.promptTokens.length;
   return {
     inputTokens: {
-      total: result.promptTokens.length,
-      noCache: result.promptTokens.length,
+      total: input,
+      noCache: input,
       cacheRead: 0,
       cacheWrite: 0,
     },
@@ -63,8 +64,16 @@ function speculation(result: EngineResult): { treespec: JSONObject } {
   };
 }
 
-function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The generation was aborted', 'AbortError');
+/**
+ * An own abort controller that follows the call's signal, so that cancelling a stream can abort
+ * the generation too. Throws the call's abort error at once when its signal has already aborted.
+ */
+function follow(signal: AbortSignal | undefined) {
+  if (signal?.aborted) throw abortError(signal);
+  const controller = new AbortController();
+  const forward = () => controller.abort(abortError(signal!));
+  signal?.addEventListener('abort', forward, { once: true });
+  return { controller, unfollow: () => signal?.removeEventListener('abort', forward) };
 }
 
 /**
@@ -87,7 +96,7 @@ export class TreespecLanguageModel implements LanguageModelV4 {
     this.lock = lockOf(engine);
   }
 
-  private prepare(options: LanguageModelV4CallOptions, signal: AbortSignal) {
+  private prepare(options: LanguageModelV4CallOptions) {
     const warnings: SharedV4Warning[] = [];
     if (options.tools && options.tools.length > 0)
       warnings.push({ type: 'unsupported', feature: 'tools', details: 'treespec generates free text' });
@@ -100,7 +109,6 @@ export class TreespecLanguageModel implements LanguageModelV4 {
     }
     const generate: EngineGenerateOptions = {
       maxTokens: options.maxOutputTokens ?? this.settings.defaultMaxTokens ?? 256,
-      signal,
       ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
       ...(options.topK !== undefined ? { topK: options.topK } : {}),
@@ -117,63 +125,77 @@ export class TreespecLanguageModel implements LanguageModelV4 {
     };
   }
 
-  /** Generates the whole text; rejects with the signal's reason when `abortSignal` aborts. */
+  /**
+   * Generates the whole text. Rejects with the abort error (the signal's reason) when
+   * `abortSignal` aborts: at once, generating nothing, when it had aborted before the call or
+   * aborts while the call waits its turn.
+   */
   async doGenerate(options: LanguageModelV4CallOptions): Promise<LanguageModelV4GenerateResult> {
-    const controller = new AbortController();
-    const forward = () => controller.abort(abortError(options.abortSignal!));
-    options.abortSignal?.addEventListener('abort', forward, { once: true });
-    const { prompt, generate, warnings } = this.prepare(options, controller.signal);
-    const release = await this.lock.acquire();
+    const { prompt, generate, warnings } = this.prepare(options);
+    const { controller, unfollow } = follow(options.abortSignal);
     try {
-      if (controller.signal.aborted) throw abortError(controller.signal);
-      // Unread, the stream decodes its text once at the end instead of step by step.
-      const result = await this.engine.stream(prompt, generate).result;
-      if (controller.signal.aborted) throw abortError(controller.signal);
-      return {
-        content: [{ type: 'text', text: result.text }],
-        finishReason: finishReason(result),
-        usage: usage(result),
-        providerMetadata: speculation(result),
-        response: { modelId: this.modelId, timestamp: new Date() },
-        warnings,
-      };
+      const release = await this.lock.acquire(controller.signal);
+      try {
+        if (controller.signal.aborted) throw abortError(controller.signal);
+        // Unread, the stream decodes its text once at the end instead of step by step.
+        const result = await this.engine.stream(prompt, { ...generate, signal: controller.signal }).result;
+        if (controller.signal.aborted) throw abortError(controller.signal);
+        return {
+          content: [{ type: 'text', text: result.text }],
+          finishReason: finishReason(result),
+          usage: usage(result),
+          providerMetadata: speculation(result),
+          response: { modelId: this.modelId, timestamp: new Date() },
+          warnings,
+        };
+      } finally {
+        release();
+      }
     } finally {
-      options.abortSignal?.removeEventListener('abort', forward);
-      release();
+      unfollow();
     }
   }
 
   /**
    * Streams text deltas as the engine commits tokens. Aborting `abortSignal` (or cancelling the
-   * stream) aborts the generation, and the stream errors with the signal's reason.
+   * stream) aborts the generation, and the stream errors with the abort error (the signal's
+   * reason); a call that waits its turn leaves the queue at once. Rejects with that error, starting
+   * nothing, when `abortSignal` had aborted before the call. The engine is free for the next call
+   * once the generation ends, whether or not the stream is read on: one nobody reads (a caller
+   * that breaks out of `streamText`'s `textStream`) runs to its end (`maxOutputTokens` at most).
    */
   async doStream(options: LanguageModelV4CallOptions): Promise<LanguageModelV4StreamResult> {
-    const controller = new AbortController();
-    const forward = () => controller.abort(abortError(options.abortSignal!));
-    options.abortSignal?.addEventListener('abort', forward, { once: true });
-    const { prompt, generate, warnings } = this.prepare(options, controller.signal);
+    const { prompt, generate, warnings } = this.prepare(options);
+    const { controller, unfollow } = follow(options.abortSignal);
     const modelId = this.modelId;
     const engine = this.engine;
     const lock = this.lock;
     let release: (() => void) | null = null;
     let engineStream: EngineStream | null = null;
     let deltas: AsyncIterator<string> | null = null;
-    const finish = () => {
-      options.abortSignal?.removeEventListener('abort', forward);
+    const free = () => {
       release?.();
       release = null;
+    };
+    const finish = () => {
+      unfollow();
+      free();
     };
     const stream = new ReadableStream<LanguageModelV4StreamPart>({
       async start(sink) {
         sink.enqueue({ type: 'stream-start', warnings });
-        release = await lock.acquire();
-        if (controller.signal.aborted) {
+        try {
+          release = await lock.acquire(controller.signal);
+          if (controller.signal.aborted) throw abortError(controller.signal);
+          engineStream = engine.stream(prompt, { ...generate, signal: controller.signal });
+          deltas = engineStream[Symbol.asyncIterator]();
+        } catch (error) {
           finish();
-          sink.error(abortError(controller.signal));
-          return;
+          throw error;
         }
-        engineStream = engine.stream(prompt, generate);
-        deltas = engineStream[Symbol.asyncIterator]();
+        // Free the engine when the generation ends, even if nobody reads on: the AI SDK neither
+        // pulls nor cancels a stream whose text stream a caller broke out of.
+        engineStream.result.then(free, free);
         sink.enqueue({ type: 'response-metadata', modelId, timestamp: new Date() });
         sink.enqueue({ type: 'text-start', id: '0' });
       },
@@ -206,7 +228,8 @@ export class TreespecLanguageModel implements LanguageModelV4 {
       },
       async cancel(reason) {
         controller.abort(reason);
-        // An engine's result waits for a reader that started to finish (TextGenerator's does).
+        // End the iteration before awaiting the result, for an engine whose result waits for a
+        // reader that started to finish (as TextGenerator's once did).
         await deltas?.return?.().catch(() => undefined);
         await engineStream?.result.catch(() => undefined);
         finish();

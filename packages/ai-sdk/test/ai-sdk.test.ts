@@ -10,6 +10,15 @@ const MESSAGES = [
   { role: 'user' as const, content: 'Tell me about the sea.' },
 ];
 
+/** Settles with the promise, or rejects after `ms` so that a hang fails the test instead of stalling it. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer!: ReturnType<typeof setTimeout>;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 let generator: TextGenerator;
 let treespec: TreespecProvider;
 
@@ -171,5 +180,111 @@ describe('the AI SDK provider over TextGenerator', () => {
         ],
       }),
     ).rejects.toThrow(/file parts in user messages/);
+  });
+  it('frees the model once a streamText whose textStream the caller broke out of ends', async () => {
+    const result = streamText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 200,
+      temperature: 0,
+    });
+    let deltas = 0;
+    for await (const _ of result.textStream) if (++deltas === 3) break;
+    const after = await within(
+      generateText({ model: treespec('tiny', { promptFormat: 'text' }), prompt: PROMPT, maxOutputTokens: 8 }),
+      60_000,
+      'generateText after breaking out of a textStream',
+    );
+    expect(after.text).toBe((await generator.generate(PROMPT, { maxTokens: 8, temperature: 0 })).text);
+  });
+
+  it('frees the model after a streamText the generator refuses (an empty stop sequence)', async () => {
+    const result = streamText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 8,
+      stopSequences: [''],
+      onError: () => {},
+    });
+    let text = '';
+    const read = (async () => {
+      for await (const delta of result.textStream) text += delta;
+    })();
+    await expect(within(read, 10_000, 'the refused streamText')).rejects.toThrow(/stop\[0\]/);
+    expect(text).toBe('');
+    const after = await within(
+      generateText({ model: treespec('tiny', { promptFormat: 'text' }), prompt: PROMPT, maxOutputTokens: 8 }),
+      10_000,
+      'generateText after the refused streamText',
+    );
+    expect(after.text.length).toBeGreaterThan(0);
+  });
+
+  it('rejects generateText and ends streamText at once, without generating, on an already-aborted signal', async () => {
+    const reason = new Error('aborted before the call');
+    await expect(
+      within(
+        generateText({
+          model: treespec('tiny', { promptFormat: 'text' }),
+          prompt: PROMPT,
+          maxOutputTokens: 64,
+          abortSignal: AbortSignal.abort(reason),
+          maxRetries: 0,
+        }),
+        10_000,
+        'generateText on an aborted signal',
+      ),
+    ).rejects.toBe(reason);
+    const result = streamText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 64,
+      abortSignal: AbortSignal.abort(reason),
+      onError: () => {},
+    });
+    let text = '';
+    const read = (async () => {
+      for await (const delta of result.textStream) text += delta;
+    })();
+    await within(
+      read.catch(() => undefined),
+      10_000,
+      'streamText on an aborted signal',
+    );
+    expect(text).toBe('');
+  });
+
+  it('rejects a call aborted while it waits behind another at once, not when the other ends', async () => {
+    const longController = new AbortController();
+    let longEnded = false;
+    const long = generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: PROMPT,
+      maxOutputTokens: 1000,
+      abortSignal: longController.signal,
+      maxRetries: 0,
+    }).finally(() => {
+      longEnded = true;
+    });
+    long.catch(() => undefined);
+    const controller = new AbortController();
+    const queued = generateText({
+      model: treespec('tiny', { promptFormat: 'text' }),
+      prompt: 'Hi',
+      maxOutputTokens: 8,
+      abortSignal: controller.signal,
+      maxRetries: 0,
+    });
+    setTimeout(() => controller.abort(), 20);
+    await expect(within(queued, 10_000, 'the aborted queued call')).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+    expect(longEnded).toBe(false);
+    longController.abort();
+    await within(
+      long.catch(() => undefined),
+      30_000,
+      'the long call',
+    );
   });
 });
