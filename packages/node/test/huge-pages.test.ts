@@ -17,6 +17,34 @@ import {
 
 const LINUX: HugePageFacts = { platform: 'linux', env: { PATH: '/bin' }, glibc: '2.36', thpMode: 'madvise' };
 
+/** The environment of a process that relaunches itself here, or null (with a warning) where none would. */
+function relaunchingEnvironment(): NodeJS.ProcessEnv | null {
+  const env = { ...process.env };
+  delete env['GLIBC_TUNABLES'];
+  delete env[HUGE_PAGES_VARIABLE];
+  if (hugePageEnvironment({ ...hugePageFacts(), env }) !== null) return env;
+  console.warn('Skipping: no relaunch here (not Linux with glibc >= 2.35 and THP in madvise mode).');
+  return null;
+}
+
+/** Runs `use` on an app entry script that relaunches itself with huge pages, then runs `body`. */
+async function withRelaunchingApp(body: string, use: (script: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'treespec-huge-pages-'));
+  try {
+    const script = join(dir, 'app.mjs');
+    const module = fileURLToPath(new URL('../dist/huge-pages.js', import.meta.url));
+    await writeFile(
+      script,
+      `import { relaunchWithHugePages } from ${JSON.stringify(module)};\n` +
+        'const code = await relaunchWithHugePages();\n' +
+        `if (code !== null) process.exit(code);\n${body}`,
+    );
+    await use(script);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('running a process on transparent huge pages', () => {
   it('adds glibc’s huge-page tunable where malloc’s memory would otherwise get none', () => {
     expect(hugePageEnvironment(LINUX)).toEqual({ PATH: '/bin', GLIBC_TUNABLES: HUGE_PAGE_TUNABLE });
@@ -60,85 +88,57 @@ describe('running a process on transparent huge pages', () => {
   });
 
   it('relaunches an app’s entry script in a child with the tunable, which runs the app and sets the exit code', async (context) => {
-    const env = { ...process.env };
-    delete env['GLIBC_TUNABLES'];
-    delete env[HUGE_PAGES_VARIABLE];
-    if (hugePageEnvironment({ ...hugePageFacts(), env }) === null) {
-      console.warn('Skipping: no relaunch here (not Linux with glibc >= 2.35 and THP in madvise mode).');
-      context.skip();
-    }
-    const dir = await mkdtemp(join(tmpdir(), 'treespec-huge-pages-'));
-    try {
-      const script = join(dir, 'app.mjs');
-      const module = fileURLToPath(new URL('../dist/huge-pages.js', import.meta.url));
-      await writeFile(
-        script,
-        `import { relaunchWithHugePages } from ${JSON.stringify(module)};\n` +
-          'const code = await relaunchWithHugePages();\n' +
-          'if (code !== null) process.exit(code);\n' +
-          "process.stdout.write('app ran with ' + process.env.GLIBC_TUNABLES + '\\n');\n" +
-          'process.exitCode = 3;\n',
-      );
-      const run = spawnSync(process.execPath, [script], { env, encoding: 'utf8' });
-      expect(run.stdout).toBe(`app ran with ${HUGE_PAGE_TUNABLE}\n`);
-      expect(run.status).toBe(3);
-      const off = spawnSync(process.execPath, [script], {
-        env: { ...env, [HUGE_PAGES_VARIABLE]: '0' },
-        encoding: 'utf8',
-      });
-      expect(off.stdout).toBe('app ran with undefined\n');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const env = relaunchingEnvironment();
+    if (env === null) return context.skip();
+    await withRelaunchingApp(
+      "process.stdout.write('app ran with ' + process.env.GLIBC_TUNABLES + '\\n');\n" +
+        'process.exitCode = 3;\n',
+      async (script) => {
+        const run = spawnSync(process.execPath, [script], { env, encoding: 'utf8' });
+        expect(run.stdout).toBe(`app ran with ${HUGE_PAGE_TUNABLE}\n`);
+        expect(run.status).toBe(3);
+        const off = spawnSync(process.execPath, [script], {
+          env: { ...env, [HUGE_PAGES_VARIABLE]: '0' },
+          encoding: 'utf8',
+        });
+        expect(off.stdout).toBe('app ran with undefined\n');
+      },
+    );
   });
 
   it('passes a SIGINT sent to it alone on to the child, which stops as on a Ctrl-C', async (context) => {
-    const env = { ...process.env };
-    delete env['GLIBC_TUNABLES'];
-    delete env[HUGE_PAGES_VARIABLE];
-    if (hugePageEnvironment({ ...hugePageFacts(), env }) === null) {
-      console.warn('Skipping: no relaunch here (not Linux with glibc >= 2.35 and THP in madvise mode).');
-      context.skip();
-    }
-    const dir = await mkdtemp(join(tmpdir(), 'treespec-huge-pages-'));
-    try {
-      const script = join(dir, 'server.mjs');
-      const module = fileURLToPath(new URL('../dist/huge-pages.js', import.meta.url));
-      await writeFile(
-        script,
-        `import { relaunchWithHugePages } from ${JSON.stringify(module)};\n` +
-          'const code = await relaunchWithHugePages();\n' +
-          'if (code !== null) process.exit(code);\n' +
-          "process.on('SIGINT', () => { process.stdout.write('stopped on SIGINT\\n'); process.exit(5); });\n" +
-          "process.stdout.write('ready\\n');\n" +
-          'setInterval(() => {}, 1000);\n',
-      );
-      // A session of its own: no terminal, as under a supervisor, whatever runs this test.
-      const parent = spawn(process.execPath, [script], {
-        env,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let stdout = '';
-      const ready = new Promise<void>((resolve) => {
-        parent.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.includes('ready')) resolve();
+    const env = relaunchingEnvironment();
+    if (env === null) return context.skip();
+    await withRelaunchingApp(
+      "process.on('SIGINT', () => { process.stdout.write('stopped on SIGINT\\n'); process.exit(5); });\n" +
+        "process.stdout.write('ready\\n');\n" +
+        'setInterval(() => {}, 1000);\n',
+      async (script) => {
+        // A session of its own: no terminal, as under a supervisor, whatever runs this test.
+        const parent = spawn(process.execPath, [script], {
+          env,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'inherit'],
         });
-      });
-      const exited = once(parent, 'exit');
-      const guard = setTimeout(() => parent.kill('SIGKILL'), 20_000);
-      try {
-        await ready;
-        process.kill(parent.pid!, 'SIGINT');
-        const [code] = await exited;
-        expect(stdout).toBe('ready\nstopped on SIGINT\n');
-        expect(code).toBe(5);
-      } finally {
-        clearTimeout(guard);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+        let stdout = '';
+        const ready = new Promise<void>((resolve) => {
+          parent.stdout.on('data', (chunk: Buffer) => {
+            stdout += chunk.toString();
+            if (stdout.includes('ready')) resolve();
+          });
+        });
+        const exited = once(parent, 'exit');
+        const guard = setTimeout(() => parent.kill('SIGKILL'), 20_000);
+        try {
+          await ready;
+          process.kill(parent.pid!, 'SIGINT');
+          const [code] = await exited;
+          expect(stdout).toBe('ready\nstopped on SIGINT\n');
+          expect(code).toBe(5);
+        } finally {
+          clearTimeout(guard);
+        }
+      },
+    );
   }, 30_000);
 });
