@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
-import { loadTreespec } from '@treespec/node';
+import { loadTreespec, manifestHash } from '@treespec/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTuning } from '../src/commands/tune.js';
 import { runProgram } from '../src/index.js';
@@ -312,6 +312,7 @@ describe('treespec tune --write', () => {
       else await link(from, join(bundle, name)).catch(() => copyFile(from, join(bundle, name)));
     }
     const file = join(bundle, 'treespec.json');
+    const untuned = await readFile(file, 'utf8');
     await writeTuning(file, 'cpu', 'tree', { topK: 2, frontier: 1, depth: 2, totalTokens: 5 });
     await writeTuning(file, 'cpu', 'draftTree', { topK: 2, frontier: 1, depth: 1, totalTokens: 4 });
     const manifest = JSON.parse(await readFile(file, 'utf8'));
@@ -321,6 +322,8 @@ describe('treespec tune --write', () => {
         draftTree: { topK: 2, frontier: 1, depth: 1, totalTokens: 4 },
       },
     });
+    // The step costs `tune` saved before writing the budget still name this bundle.
+    expect(manifestHash(await readFile(file, 'utf8'))).toBe(manifestHash(untuned));
     // Top-k trees only: sampled draft trees (the default under auto) keep their own shape.
     const generator = await loadTreespec(bundle, { drafters: ['eagle2', 'draft-lm'], draftSampling: false });
     try {

@@ -21,11 +21,19 @@ export class ExternalDataWriter {
     private readonly handle: FileHandle,
     readonly path: string,
     private readonly alignment: number,
+    private readonly location: string,
   ) {}
 
-  /** Creates (or truncates) the file at `path`. */
-  static async create(path: string, alignment = 4096): Promise<ExternalDataWriter> {
-    return new ExternalDataWriter(await open(path, 'w'), path, alignment);
+  /**
+   * Creates (or truncates) the file at `path`. Tensors name `location` as their file (default:
+   * the file's own name), for a file written under a temporary name and renamed when complete.
+   */
+  static async create(
+    path: string,
+    alignment = 4096,
+    location = basename(path),
+  ): Promise<ExternalDataWriter> {
+    return new ExternalDataWriter(await open(path, 'w'), path, alignment, location);
   }
 
   /** Bytes written so far, padding included. */
@@ -46,7 +54,7 @@ export class ExternalDataWriter {
       at += chunk.length;
     }
     this.offset = at;
-    return { location: basename(this.path), offset: start, length: at - start };
+    return { location: this.location, offset: start, length: at - start };
   }
 
   /** Flushes and closes the file. */

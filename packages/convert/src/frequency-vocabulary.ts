@@ -55,7 +55,9 @@ export async function writeTokenFrequencies(path: string, frequencies: TokenFreq
  * Counts the corpus under the target's tokenizer (`tokenizerDir/tokenizer.json`) and keeps the
  * `size` most frequent token ids (ties to the lower id), in ascending id order as EAGLE-3's `d2t`.
  * @throws OptionError when `size` is not in [1, vocab] or the corpus holds no tokens;
- * CheckpointError `mismatch` when a frequency file was made with another tokenizer or vocabulary.
+ * CheckpointError `mismatch` when a frequency file was made with another tokenizer or vocabulary,
+ * `bad-header` when a `.json` corpus (or a JSON object naming a `format`) is not a valid
+ * token-frequency file.
  */
 export async function frequencyVocabulary(
   options: FrequencyVocabularyOptions,
@@ -102,7 +104,7 @@ async function countCorpus(
   const text = await readFile(path, 'utf8').catch((cause: Error) => {
     throw new OptionError('draftVocabCorpus', path, `a readable file (${cause.message})`);
   });
-  const frequencies = parseFrequencies(text);
+  const frequencies = parseFrequencies(text, path);
   if (frequencies) {
     const sha256 = createHash('sha256')
       .update(await readFile(tokenizerPath))
@@ -145,17 +147,35 @@ async function countCorpus(
   return { counts, tokens };
 }
 
-/** The file as {@link TokenFrequencies} when it is one (JSON with the format field), else null (text). */
-function parseFrequencies(text: string): TokenFrequencies | null {
-  if (!text.trimStart().startsWith('{')) return null;
+/**
+ * The file as {@link TokenFrequencies} when it is one (JSON with the format field), else null
+ * (text). A `.json` file, and a JSON object with a `format` field, are meant as token frequencies:
+ * one that is not valid JSON (a truncated file) or names another format is an error, not text.
+ */
+function parseFrequencies(text: string, path: string): TokenFrequencies | null {
+  const meant = path.toLowerCase().endsWith('.json');
+  if (!meant && !text.trimStart().startsWith('{')) return null;
+  const expected = `a token-frequency file (format "${TOKEN_FREQUENCIES_FORMAT}", as writeTokenFrequencies writes it)`;
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    return null;
+  } catch (cause) {
+    if (!meant) return null;
+    throw new CheckpointError(
+      'bad-header',
+      path,
+      `expected ${expected}, found invalid JSON (${(cause as Error).message})`,
+    );
   }
   const f = value as Partial<TokenFrequencies>;
-  if (f.format !== TOKEN_FREQUENCIES_FORMAT) return null;
+  if (f.format !== TOKEN_FREQUENCIES_FORMAT) {
+    if (!meant && !(value !== null && typeof value === 'object' && 'format' in value)) return null;
+    throw new CheckpointError(
+      'bad-header',
+      path,
+      `expected ${expected}, found format ${JSON.stringify(f.format)}`,
+    );
+  }
   if (
     typeof f.tokenizerSha256 !== 'string' ||
     typeof f.tokens !== 'number' ||

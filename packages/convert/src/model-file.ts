@@ -1,4 +1,4 @@
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalDataWriter } from './external-data.js';
 import { GraphBuilder } from './graph-builder.js';
@@ -18,9 +18,14 @@ export interface WrittenModel {
   readonly bytes: number;
 }
 
+/** Suffix of a model's files while they are written; they take their names once complete. */
+const PARTIAL = '.partial';
+
 /**
  * Creates `<id>.onnx` (graph) and `<id>.onnx.data` (weights) in `directory`, letting `build` add
- * the graph's content; weights are written to the data file while `build` runs.
+ * the graph's content; weights are written to the data file while `build` runs. Both are written
+ * under temporary names and renamed once complete, so a conversion that fails or is interrupted
+ * leaves a bundle's existing files of that id as they were.
  */
 export async function writeModelFile(
   directory: string,
@@ -29,28 +34,33 @@ export async function writeModelFile(
 ): Promise<WrittenModel> {
   const file = `${id}.onnx`;
   const dataFile = `${file}.data`;
-  const external = await ExternalDataWriter.create(join(directory, dataFile));
-  const g = new GraphBuilder(id, external);
+  const [path, dataPath] = [join(directory, file), join(directory, dataFile)];
+  const external = await ExternalDataWriter.create(dataPath + PARTIAL, undefined, dataFile);
   try {
+    const g = new GraphBuilder(id, external);
     await build(g);
-  } catch (error) {
     await external.close();
-    await rm(join(directory, dataFile), { force: true });
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: OPSET }, ...g.operatorSets()],
+      producerName: GENERATOR.split(' ')[0]!,
+      producerVersion: GENERATOR.split(' ')[1]!,
+      graph: g.build(),
+    });
+    await writeFile(path + PARTIAL, bytes);
+    if (external.size === 0) {
+      await rm(dataPath + PARTIAL);
+      await rm(dataPath, { force: true });
+      await rename(path + PARTIAL, path);
+      return { file, externalData: [], bytes: bytes.length };
+    }
+    const dataBytes = (await stat(dataPath + PARTIAL)).size;
+    await rename(dataPath + PARTIAL, dataPath);
+    await rename(path + PARTIAL, path);
+    return { file, externalData: [dataFile], bytes: bytes.length + dataBytes };
+  } catch (error) {
+    await external.close().catch(() => undefined);
+    await Promise.all([rm(dataPath + PARTIAL, { force: true }), rm(path + PARTIAL, { force: true })]);
     throw error;
   }
-  await external.close();
-  const bytes = encodeModel({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: OPSET }, ...g.operatorSets()],
-    producerName: GENERATOR.split(' ')[0]!,
-    producerVersion: GENERATOR.split(' ')[1]!,
-    graph: g.build(),
-  });
-  await writeFile(join(directory, file), bytes);
-  if (external.size === 0) {
-    await rm(join(directory, dataFile));
-    return { file, externalData: [], bytes: bytes.length };
-  }
-  const dataBytes = (await stat(join(directory, dataFile))).size;
-  return { file, externalData: [dataFile], bytes: bytes.length + dataBytes };
 }

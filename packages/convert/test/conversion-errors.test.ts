@@ -79,6 +79,23 @@ describe('conversion errors name the file and the problem', () => {
     expect((await readdir(out)).filter((f) => f.includes('.onnx'))).toEqual([]);
   });
 
+  it('leaves a bundle’s model as it was when converting it again fails', async () => {
+    const out = join(root, 'out-again');
+    await convertCausalLM({ checkpoint: good, out });
+    const modelFiles = async () => (await readdir(out)).filter((f) => f.startsWith('target.onnx')).sort();
+    const files = await modelFiles();
+    const before = await Promise.all(files.map((f) => readFile(join(out, f))));
+    const broken = await variantDir(
+      'broken-again',
+      (c) => c,
+      (t) => t.filter((x) => x.name !== 'model.layers.0.mlp.down_proj.weight'),
+    );
+    expect((await problemOf(convertCausalLM({ checkpoint: broken, out }))).problem).toBe('missing-tensor');
+    expect(await modelFiles()).toEqual(files);
+    const after = await Promise.all(files.map((f) => readFile(join(out, f))));
+    expect(after.every((bytes, i) => bytes.equals(before[i]!))).toBe(true);
+  });
+
   it('rejects a tensor whose shape does not follow the config', async () => {
     const dir = await variantDir('shape', (c) => ({ ...c, intermediate_size: 40 }));
     const e = await problemOf(convertCausalLM({ checkpoint: dir, out: join(root, 'out-shape') }));

@@ -91,6 +91,27 @@ describe('FR-Spec draft vocabulary', () => {
     expect(s.message).toMatch(/cover 100 token ids but the target's vocabulary has 8192/);
   });
 
+  it('refuses a token-frequency file cut short or of another format, never counting it as text', async () => {
+    const counts = Array.from({ length: 8192 }, (_, i) => (i % 7 === 0 ? 8192 - i : 0));
+    const good = await frequencies('whole.json', counts);
+    const cut = join(root, 'cut.json');
+    await writeFile(cut, (await readFile(good, 'utf8')).slice(0, 2000));
+    const other = join(root, 'other.json');
+    await writeFile(other, JSON.stringify({ format: 'nope', counts }));
+    const otherName = join(root, 'other.txt');
+    await writeFile(otherName, JSON.stringify({ format: 'nope', counts }));
+    for (const [file, found] of [
+      [cut, /found invalid JSON/],
+      [other, /found format "nope"/],
+      [otherName, /found format "nope"/],
+    ] as const) {
+      const e = await frequencyVocabulary({ size: 4, corpus: file }, TINY_TARGET, 8192).catch((x) => x);
+      expect(e).toBeInstanceOf(CheckpointError);
+      expect(e.message).toMatch(found);
+      expect(e.message).toMatch(/expected a token-frequency file/);
+    }
+  });
+
   it('refuses K outside [1, vocab] and an empty corpus', async () => {
     const corpus = join(root, 'small.txt');
     await writeFile(corpus, 'hello');

@@ -32,9 +32,25 @@ const DRAFTERS: readonly TunedDrafter[] = ['eagle2', 'draft-lm'];
 /** Largest tree size or depth a stored entry may name; anything larger is not ours. */
 const LARGEST_SIZE = 1 << 16;
 
-/** SHA-256 (hex) of a manifest's text, the model part of a {@link TuningKey}. */
+/**
+ * SHA-256 (hex) of a manifest, the model part of a {@link TuningKey}: of its JSON without the
+ * `tuning` section, which `treespec tune --write` edits after it saved the step costs it measured
+ * (they are still this bundle's), or of its text where it is not a JSON object.
+ */
 export function manifestHash(manifestText: string): string {
-  return createHash('sha256').update(manifestText).digest('hex');
+  return createHash('sha256').update(withoutTuning(manifestText)).digest('hex');
+}
+
+function withoutTuning(manifestText: string): string {
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(manifestText);
+  } catch {
+    return manifestText;
+  }
+  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) return manifestText;
+  const { tuning: _tuning, ...models } = manifest as Record<string, unknown>;
+  return JSON.stringify(models);
 }
 
 /** This machine, as a {@link TuningKey} names it: CPU model and logical core count. */

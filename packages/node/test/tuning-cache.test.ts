@@ -55,6 +55,16 @@ describe('tuning cache', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('names a bundle by its models, not by the budgets `treespec tune --write` stores beside them', () => {
+    const models = { version: 4, models: [{ id: 'target', file: 'target.onnx' }] };
+    const tuned = { ...models, tuning: { cpu: { tree: { depth: 3, totalTokens: 6 } } } };
+    expect(manifestHash(JSON.stringify(tuned, null, 2))).toBe(manifestHash(JSON.stringify(models)));
+    expect(manifestHash(JSON.stringify({ ...models, models: [] }))).not.toBe(
+      manifestHash(JSON.stringify(models)),
+    );
+    expect(manifestHash('not json {')).not.toBe(manifestHash('{}'));
+  });
+
   it('ignores a corrupt, foreign or tampered file with a warning, and a later write replaces it', async () => {
     const bad = [
       'not json {',
