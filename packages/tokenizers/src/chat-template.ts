@@ -170,7 +170,8 @@ export function pickTemplateName(
   throw new ChatTemplateError(
     'default',
     names.length === 0
-      ? 'this tokenizer has no chat template; pass one with loadTokenizer(source, { chatTemplate })'
+      ? 'this tokenizer has no chat template; give the bundle one (treespec convert --chat-template <file>), ' +
+          'or pass one to loadTreespec(dir, { chatTemplate }) or loadTokenizer(source, { chatTemplate })'
       : `none is named "default"; choose one of ${names.map((n) => `"${n}"`).join(', ')} with { template }`,
     { file },
   );

@@ -241,7 +241,10 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
   {
     id: 'chat-without-template',
     fault: 'a chat prompt for a model without a chat template',
-    outcome: refused(ChatTemplateError, /this tokenizer has no chat template; pass one with loadTokenizer/),
+    outcome: refused(
+      ChatTemplateError,
+      /this tokenizer has no chat template; give the bundle one \(treespec convert --chat-template/,
+    ),
     run: async () => {
       // The tiny bundle ships a chat template; its tokenizer without that file has none.
       const { chatTemplate: _, ...files } = await readTokenizerFiles(TINY);
