@@ -20,6 +20,7 @@ import {
   manifestRope,
   manifestSource,
   resolveOptions,
+  withHeadContext,
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
@@ -86,12 +87,12 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
   const io = withStepOutputs(
     withCacheOutputs(draftVocabulary?.map.contextTokens ? EAGLE_HEAD_CONTEXT_IO : EAGLE_HEAD_IO),
   );
-  const resolved = resolveOptions(
-    options,
-    'eagle-head',
-    Math.min(config.maxPositions, targetConfig.maxPositions),
-  );
   const existing = await readManifest(options.out);
+  const resolved = resolveOptions(
+    withHeadContext(options, existing, targetConfig.maxPositions),
+    'eagle-head',
+    targetConfig.maxPositions,
+  );
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   const target = await Checkpoint.open(options.target);

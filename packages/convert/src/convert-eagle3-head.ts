@@ -13,6 +13,7 @@ import {
   manifestRope,
   manifestSource,
   resolveOptions,
+  withHeadContext,
 } from './convert-options.js';
 import type { DraftVocabularyMap } from './draft-vocabulary.js';
 import { buildEagle3HeadGraph } from './eagle3-head-graph.js';
@@ -54,16 +55,16 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   );
   const vocabulary = await readDraftToTarget(checkpoint, config);
   const io = withStepOutputs(withCacheOutputs(EAGLE3_HEAD_IO));
+  const existing = await readManifest(options.out);
   const resolved = resolveOptions(
-    options,
+    withHeadContext(options, existing, targetConfig.maxPositions),
     'eagle3-head',
-    Math.min(config.maxPositions, targetConfig.maxPositions),
+    targetConfig.maxPositions,
   );
   await mkdir(options.out, { recursive: true });
   const { vocab, hidden } = targetConfig;
   const lmHeadName = targetConfig.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
-  const existing = await readManifest(options.out);
   const baseEntry = existing?.models.find(
     (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
   );

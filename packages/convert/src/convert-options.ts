@@ -1,6 +1,13 @@
 import { basename, resolve } from 'node:path';
 import { OptionError, requireInteger } from '@treespec/core';
-import type { KvCacheInfo, ModelDims, ModelSource, RopeInfo, WeightFormatName } from '@treespec/onnx';
+import type {
+  KvCacheInfo,
+  Manifest,
+  ModelDims,
+  ModelSource,
+  RopeInfo,
+  WeightFormatName,
+} from '@treespec/onnx';
 import type { DecoderConfig } from './config.js';
 import { defaultPositions } from './config-caps.js';
 import { type AttentionKind, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './decoder-graph.js';
@@ -87,6 +94,23 @@ export function resolveOptions(
         : options.weightFormat,
     graph: { ...DEFAULT_GRAPH_OPTIONS, ...options.graph },
   };
+}
+
+/**
+ * A head's options with the positions its RoPE tables cover settled. A head drafts at its
+ * target's positions: its own `max_position_embeddings` is the window it was trained on (EAGLE's
+ * reference computes RoPE at any position), so the target config's positions bound it, and by
+ * default it covers those of the target already in `bundle` (else the target config's). A head
+ * bounded by its own config would cap, or refuse, the context its target loads with.
+ */
+export function withHeadContext<T extends CommonConvertOptions>(
+  options: T,
+  bundle: Manifest | null,
+  targetPositions: number,
+): T {
+  if (options.maxContext !== undefined) return options;
+  const bundled = bundle?.models.find((m) => m.role === 'target')?.dims.maxContext;
+  return bundled === undefined ? options : { ...options, maxContext: Math.min(bundled, targetPositions) };
 }
 
 /** Manifest dimensions of a decoder. */

@@ -173,3 +173,22 @@ describe('a converted EAGLE head catching up on committed rows', () => {
     ]);
   });
 });
+
+describe('the positions an EAGLE head covers', () => {
+  it('are its target’s, not the shorter window its own config was trained on', async () => {
+    const dir = join(root, 'positions');
+    await writeVariantCheckpoint(join(dir, 'target'), TARGET);
+    await writeHeadCheckpoint(join(dir, 'head'), { ...TARGET, maxPositions: 16 }, 5);
+    const out = join(dir, 'onnx');
+    await convertCausalLM({ checkpoint: join(dir, 'target'), out, maxContext: 48 });
+    const head = { checkpoint: join(dir, 'head'), target: join(dir, 'target'), out };
+    // By default the positions of the target in the bundle; at most the target config's 256.
+    expect((await convertEagleHead(head)).model.dims.maxContext).toBe(48);
+    expect((await convertEagleHead({ ...head, id: 'wide', maxContext: 256 })).model.dims.maxContext).toBe(
+      256,
+    );
+    await expect(convertEagleHead({ ...head, id: 'wider', maxContext: 257 })).rejects.toThrow(
+      /option "maxContext" must be an integer in \[1, 256\]/,
+    );
+  });
+});

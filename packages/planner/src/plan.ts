@@ -95,7 +95,10 @@ export interface BundleOptions {
   hybridPolicy?: HybridPolicy;
   /** Documents (text, or token ids) the `suffix` drafter may also copy from, e.g. a RAG corpus. */
   corpus?: readonly (string | ArrayLike<number>)[];
-  /** Context window to allocate (prompt + generated); at most the model's. Default: the model's. */
+  /**
+   * Context window to allocate (prompt + generated); at most what every model loaded covers.
+   * Default: that, which is the target's unless a head converted with fewer positions is loaded.
+   */
   maxContext?: number;
   /**
    * Manifest ids of the models to use, at most one per role, for bundles that hold several
@@ -232,7 +235,10 @@ export function plan(
   const models = [target, ...Object.values(draftModels)];
   for (const model of models) requireProviderRuns(manifest, model, device, manifestFile);
   const [first] = wanted;
-  const maxContext = Math.min(options.maxContext ?? target.dims.maxContext, target.dims.maxContext);
+  // Bundles converted before heads took their target's positions may hold a head that covers
+  // fewer: the context is the least that any model loaded covers.
+  const covered = Math.min(...models.map((m) => m.dims.maxContext));
+  const maxContext = Math.min(options.maxContext ?? covered, covered);
   const warmUp = warmUpOption(options.warmUp);
   const given = {
     ...(options.tree ? { tree: options.tree } : {}),

@@ -88,6 +88,21 @@ describe('plan', () => {
     expect(plan(manifest).tokenizerFiles[0]).toBe('tokenizer.json');
   });
 
+  it('allocates no more context than a loaded head covers (a head converted with fewer positions)', async () => {
+    const manifest = await tinyManifest();
+    const short = {
+      ...manifest,
+      models: manifest.models.map((m) =>
+        m.role === 'target' ? m : { ...m, dims: { ...m.dims, maxContext: 300 } },
+      ),
+    } as Manifest;
+    expect(plan(short).maxContext).toBe(300);
+    expect(plan(short, { maxContext: 1e9 }).maxContext).toBe(300);
+    expect(plan(short, { maxContext: 200 }).maxContext).toBe(200);
+    const target = manifest.models.find((m) => m.role === 'target') as ManifestModel;
+    expect(plan(short, { drafter: 'suffix' }).maxContext).toBe(target.dims.maxContext);
+  });
+
   it('refuses an unknown drafter, and a drafter whose model the bundle lacks, naming the file', async () => {
     const manifest = await tinyManifest();
     expect(() => plan(manifest, { drafter: 'medusa' as never })).toThrow(
