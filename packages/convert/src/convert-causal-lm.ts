@@ -7,6 +7,7 @@ import {
   type ManifestModel,
   TARGET_IO,
 } from '@treespec/onnx';
+import { checkTargetFitsBundle } from './bundle-fit.js';
 import {
   buildCausalLMGraph,
   withCacheOutputs,
@@ -117,7 +118,7 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
     ...resolved.graph,
   };
   // A corrupt manifest in the output directory fails here, before any file is written.
-  await readManifest(options.out);
+  const existing = await readManifest(options.out);
   if (options.draftVocab && role !== 'draft') {
     throw new OptionError(
       'draftVocab',
@@ -151,6 +152,8 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
   try {
     const lmHeadName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
+    if (role === 'target')
+      checkTargetFitsBundle(existing, resolved.id, lmHead.sha256, capturedLayers, file, options.out);
     const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config, options.chatTemplate);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildCausalLMGraph(

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { checkHeadFitsBundle } from './bundle-fit.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -107,6 +108,7 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       : target.matrix('model.embed_tokens.weight', vocab, hidden);
     const fcBias = config.fcBias ?? checkpoint.has(`${prefix}fc.bias`);
     const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
+    checkHeadFitsBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
     const tokenizer = await copyTokenizerFiles(options.target, options.out, targetConfig);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildEagleHeadGraph(

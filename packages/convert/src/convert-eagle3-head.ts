@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { checkHeadFitsBundle } from './bundle-fit.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import type { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -65,6 +66,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   const { vocab, hidden } = targetConfig;
   const lmHeadName = targetConfig.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
+  checkHeadFitsBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
   const baseEntry = existing?.models.find(
     (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
   );

@@ -156,6 +156,27 @@ describe('conversion errors name the file and the problem', () => {
     );
   });
 
+  it('rejects a head for another target than the folder’s, and a target that would orphan the folder’s head', async () => {
+    const other = join(root, 'other-target');
+    await writeVariantCheckpoint(other, { ...SPEC, seed: 12 });
+    const head = join(root, 'fitting-head');
+    await writeHeadCheckpoint(head, SPEC, 13);
+    const headFirst = join(root, 'out-head-first');
+    await convertEagleHead({ checkpoint: head, target: good, out: headFirst });
+    const before = await readFile(join(headFirst, 'treespec.json'), 'utf8');
+    const orphaning = await problemOf(convertCausalLM({ checkpoint: other, out: headFirst }));
+    expect(orphaning.problem).toBe('mismatch');
+    expect(orphaning.message).toMatch(/holds the head "eagle-head", converted for another target/);
+    expect(await readFile(join(headFirst, 'treespec.json'), 'utf8')).toBe(before);
+
+    const targetFirst = join(root, 'out-target-first');
+    await convertCausalLM({ checkpoint: other, out: targetFirst });
+    const foreign = await problemOf(convertEagleHead({ checkpoint: head, target: good, out: targetFirst }));
+    expect(foreign.problem).toBe('mismatch');
+    expect(foreign.message).toMatch(/the target "target" in .* was converted from another checkpoint/);
+    expect((await readdir(targetFirst)).filter((f) => f.startsWith('eagle-head'))).toEqual([]);
+  });
+
   it('rejects a second model whose tokenizer differs from the one already in the directory', async () => {
     const out = join(root, 'out-shared');
     await convertCausalLM({ checkpoint: good, out });

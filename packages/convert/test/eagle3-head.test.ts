@@ -228,4 +228,15 @@ describe('EAGLE-3 head conversion', () => {
     );
     expect(past.message).toMatch(/ascending layer indices below the target's 8 layers; found \[2, 4, 8\]/);
   });
+
+  it('rejects converting the target again without the layers the folder’s EAGLE-3 head reads', async () => {
+    const out = join(root, 'bundle-again');
+    await convertCausalLM({ checkpoint: target, out, eagle3Layers: 'reference' });
+    await convertEagleHead({ checkpoint: head, target, out });
+    const e = await problemOf(convertCausalLM({ checkpoint: target, out }));
+    expect(e.problem).toBe('mismatch');
+    expect(e.message).toMatch(
+      /holds the EAGLE-3 head "eagle3-head", which reads target layers \[2, 4, 5\], but this target captures none; convert it with --eagle3-layers 2,4,5/,
+    );
+  });
 });
