@@ -10,9 +10,9 @@ import { TINY, targetCases } from './tiny.js';
 
 /**
  * Fills `dir` with a copy of the tiny bundle whose target is converted again with `options`
- * (fused attention, fp16 weights, …): the drafters' model files are hard-linked (a bundle's files
- * may not be symlinks out of it) or copied, the target's written
- * fresh, the manifest and tokenizer files copied.
+ * (fused attention, fp16 weights, …), capturing the layers the EAGLE-3 head reads as before: the
+ * drafters' model files are hard-linked (a bundle's files may not be symlinks out of it) or
+ * copied, the target's written fresh, the manifest and tokenizer files copied.
  */
 export async function bundleWithTarget(
   dir: string,
@@ -24,10 +24,13 @@ export async function bundleWithTarget(
       await link(join(TINY, file), join(dir, file)).catch(() => copyFile(join(TINY, file), join(dir, file)));
     else await copyFile(join(TINY, file), join(dir, file));
   }
+  // The layers the bundle's EAGLE-3 head reads, which the converter keeps a target from dropping.
+  const capturedLayers = targetEntry(TINY).capturedLayers;
   await convertCausalLM({
     checkpoint: tinyCheckpointDirectory('target'),
     out: dir,
     id: 'target',
+    ...(capturedLayers ? { eagle3Layers: capturedLayers } : {}),
     ...options,
   });
 }
