@@ -4,18 +4,20 @@ import { CheckpointError } from './errors.js';
 const HEAD_ROLES = new Set(['eagle-head', 'eagle3-head']);
 
 /**
- * Refuses a head whose target is not the one in the folder it is converted into: the folder holds
- * a target, and none has the lm_head (`lmHeadSha256`, the fingerprint of the head's `--target`)
- * the head was trained against. Loading such a bundle would fail on every later load.
+ * The target in the folder a head is converted into that the head was trained against: the one
+ * with its `--target`'s lm_head (`lmHeadSha256`); undefined where the folder holds no target.
+ * Refuses a folder whose targets all have another lm_head: loading such a bundle would fail on
+ * every later load.
  */
-export function checkHeadFitsBundle(
+export function headBaseInBundle(
   bundle: Manifest | null,
   lmHeadSha256: string,
   headFile: string,
   out: string,
-): void {
+): ManifestModel | undefined {
   const targets = bundle?.models.filter((m) => m.role === 'target') ?? [];
-  if (targets.length === 0 || targets.some((t) => t.lmHead?.sha256 === lmHeadSha256)) return;
+  const base = targets.find((t) => t.lmHead?.sha256 === lmHeadSha256);
+  if (base || targets.length === 0) return base;
   throw new CheckpointError(
     'mismatch',
     headFile,

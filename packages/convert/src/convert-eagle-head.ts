@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
-import { checkHeadFitsBundle } from './bundle-fit.js';
+import { headBaseInBundle } from './bundle-fit.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -89,11 +89,6 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
     withCacheOutputs(draftVocabulary?.map.contextTokens ? EAGLE_HEAD_CONTEXT_IO : EAGLE_HEAD_IO),
   );
   const existing = await readManifest(options.out);
-  const resolved = resolveOptions(
-    withHeadContext(options, existing, targetConfig.maxPositions),
-    'eagle-head',
-    targetConfig.maxPositions,
-  );
   await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   const target = await Checkpoint.open(options.target);
@@ -108,7 +103,12 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       : target.matrix('model.embed_tokens.weight', vocab, hidden);
     const fcBias = config.fcBias ?? checkpoint.has(`${prefix}fc.bias`);
     const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
-    checkHeadFitsBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
+    const baseEntry = headBaseInBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
+    const resolved = resolveOptions(
+      withHeadContext(options, baseEntry, targetConfig.maxPositions),
+      'eagle-head',
+      targetConfig.maxPositions,
+    );
     const tokenizer = await copyTokenizerFiles(options.target, options.out, targetConfig);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildEagleHeadGraph(
@@ -123,9 +123,6 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
       ),
     );
     await recordChecksums(options.out, [written.file, ...written.externalData]);
-    const baseEntry = existing?.models.find(
-      (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
-    );
     const model: ManifestModel = {
       id: resolved.id,
       role: 'eagle-head',

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
-import { checkHeadFitsBundle } from './bundle-fit.js';
+import { headBaseInBundle } from './bundle-fit.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import type { Checkpoint } from './checkpoint.js';
 import { recordChecksums } from './checksums-file.js';
@@ -57,19 +57,16 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   const vocabulary = await readDraftToTarget(checkpoint, config);
   const io = withStepOutputs(withCacheOutputs(EAGLE3_HEAD_IO));
   const existing = await readManifest(options.out);
+  const { vocab, hidden } = targetConfig;
+  const lmHeadName = targetConfig.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
+  const baseEntry = headBaseInBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
   const resolved = resolveOptions(
-    withHeadContext(options, existing, targetConfig.maxPositions),
+    withHeadContext(options, baseEntry, targetConfig.maxPositions),
     'eagle3-head',
     targetConfig.maxPositions,
   );
   await mkdir(options.out, { recursive: true });
-  const { vocab, hidden } = targetConfig;
-  const lmHeadName = targetConfig.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
-  checkHeadFitsBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
-  const baseEntry = existing?.models.find(
-    (m) => m.role === 'target' && m.lmHead?.sha256 === lmHeadFingerprint.sha256,
-  );
   if (baseEntry && baseEntry.capturedLayers?.join() !== capturedLayers.join()) {
     throw new CheckpointError(
       'mismatch',

@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { OptionError, requireInteger } from '@treespec/core';
 import type {
   KvCacheInfo,
-  Manifest,
+  ManifestModel,
   ModelDims,
   ModelSource,
   RopeInfo,
@@ -100,17 +100,16 @@ export function resolveOptions(
  * A head's options with the positions its RoPE tables cover settled. A head drafts at its
  * target's positions: its own `max_position_embeddings` is the window it was trained on (EAGLE's
  * reference computes RoPE at any position), so the target config's positions bound it, and by
- * default it covers those of the target already in `bundle` (else the target config's). A head
- * bounded by its own config would cap, or refuse, the context its target loads with.
+ * default it covers those of its target already in the bundle (`base`; else the target config's).
+ * A head bounded by its own config would cap, or refuse, the context its target loads with.
  */
 export function withHeadContext<T extends CommonConvertOptions>(
   options: T,
-  bundle: Manifest | null,
+  base: ManifestModel | undefined,
   targetPositions: number,
 ): T {
-  if (options.maxContext !== undefined) return options;
-  const bundled = bundle?.models.find((m) => m.role === 'target')?.dims.maxContext;
-  return bundled === undefined ? options : { ...options, maxContext: Math.min(bundled, targetPositions) };
+  if (options.maxContext !== undefined || base === undefined) return options;
+  return { ...options, maxContext: Math.min(base.dims.maxContext, targetPositions) };
 }
 
 /** Manifest dimensions of a decoder. */
