@@ -7,6 +7,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
 import { checkFlags } from './flag-checks.js';
+import { messageInFlagTerms } from './flag-names.js';
 import { cliVersion } from './version.js';
 
 /** Adds one subcommand to the program. */
@@ -69,7 +70,7 @@ export async function runProgram(argv: readonly string[], io: ProgramIO = proces
         : error.exitCode || 1;
     }
     if (error instanceof TreespecError) {
-      io.err(`error: ${error.message}\n`);
+      io.err(`error: ${messageInFlagTerms(error)}\n`);
       return 1;
     }
     io.err(`error: ${(error as Error).message ?? String(error)}\n`);

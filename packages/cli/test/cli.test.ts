@@ -186,7 +186,7 @@ describe('treespec convert and inspect', () => {
     );
     expect(tooBig.code).not.toBe(0);
     expect(tooBig.err).toBe(
-      'error: option "draftVocab" must be an integer in [1, 8192] (the target\'s vocabulary); got 9000\n',
+      'error: option "--draft-vocab" must be an integer in [1, 8192] (the target\'s vocabulary); got 9000\n',
     );
   }, 120_000);
 
@@ -244,6 +244,21 @@ describe('treespec convert and inspect', () => {
       ['convert', 'x', '-o', 'y', '-r', 'eagle-head', '-t', 'z', '--attention-precision', 'float64'],
       'error: option "--attention-precision" must be given only with --role target or draft',
     ],
+    [
+      [
+        'convert',
+        join(CHECKPOINTS, 'treespec-tiny'),
+        '-o',
+        join(tmpdir(), 'treespec-never'),
+        '--max-context',
+        '99999',
+      ],
+      'error: option "--max-context" must be an integer in [1, ',
+    ],
+    [
+      ['tune', '-m', join(tmpdir(), 'treespec-no-bundle')],
+      `error: ${join(tmpdir(), 'treespec-no-bundle', 'treespec.json')}: no treespec manifest here`,
+    ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);
@@ -288,16 +303,29 @@ describe('treespec generate with the bundle’s default drafter', () => {
     const r = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--compare');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe(plain.out);
-    // Without an EAGLE head the CPU's hybrid default would load a draft model the bundle's own
-    // default does not, so the bundle's EAGLE-3 head drafts.
-    expect(r.err).toMatch(/^speculative \(eagle3\): 8 tokens/m);
+    // Without an EAGLE head the CPU's default, the hybrid, drafts with the bundle's EAGLE-3 head
+    // (it loads no model the bundle's own default, eagle3, would not).
+    expect(r.err).toMatch(/^speculative \(hybrid\): 8 tokens/m);
     const json = await run('generate', 'Once upon a time', '-m', bundle, '-n', '8', '--json');
     const generated = JSON.parse(json.out);
-    expect(generated).toMatchObject({ drafter: 'eagle3', text: plain.out.trim() });
+    expect(generated).toMatchObject({ drafter: 'hybrid', text: plain.out.trim() });
+    const eagle3 = await run(
+      'generate',
+      'Once upon a time',
+      '-m',
+      bundle,
+      '-n',
+      '8',
+      '--json',
+      '--drafter',
+      'eagle3',
+    );
+    const drafted = JSON.parse(eagle3.out);
+    expect(drafted).toMatchObject({ drafter: 'eagle3', text: plain.out.trim() });
     // The budget controller's account comes with the statistics: every step it decided, all but
     // a last token taken alone (decoded without a draft).
-    expect(generated.stats.controller.steps).toBeGreaterThanOrEqual(generated.stats.steps - 1);
-    expect(generated.stats.controller.steps).toBeLessThanOrEqual(generated.stats.steps);
+    expect(drafted.stats.controller.steps).toBeGreaterThanOrEqual(drafted.stats.steps - 1);
+    expect(drafted.stats.controller.steps).toBeLessThanOrEqual(drafted.stats.steps);
   }, 120_000);
 });
 

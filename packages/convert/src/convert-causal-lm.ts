@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { OptionError } from '@treespec/core';
 import {
   CAPTURED_FEATURE_OUTPUT,
@@ -29,6 +28,7 @@ import type { AttentionKind, GraphOptions } from './decoder-graph.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
+import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
 import { checkChatTemplate, copyTokenizerFiles } from './tokenizer-files.js';
 
@@ -81,6 +81,10 @@ export interface ConvertResult {
  * @throws CheckpointError naming the file and the problem when the checkpoint cannot be converted.
  */
 export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
+  return intoOutputDirectory(options.out, () => writeCausalLM(options));
+}
+
+async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
   const role = options.role ?? 'target';
   const attention = options.attention ?? 'plain';
   if (attention !== 'plain' && attention !== 'in-place' && attention !== 'fused')
@@ -147,7 +151,6 @@ export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<
       : attention === 'in-place'
         ? withPresentRows(io)
         : io;
-  await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {
     const lmHeadName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
@@ -28,6 +27,7 @@ import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequenc
 import { checkHeadFitsTarget } from './head-fit.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
+import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
 import { copyTokenizerFiles } from './tokenizer-files.js';
 
@@ -57,6 +57,10 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
  * `unknown-architecture` for a head layout treespec does not know.
  */
 export async function convertEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {
+  return intoOutputDirectory(options.out, () => writeEagleHead(options));
+}
+
+async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {
   const head = await readConfigJson(options.checkpoint);
   const base = await readConfigJson(options.target);
   const targetConfig = parseDecoderConfig(base.json, base.file);
@@ -89,7 +93,6 @@ export async function convertEagleHead(options: ConvertEagleHeadOptions): Promis
     withCacheOutputs(draftVocabulary?.map.contextTokens ? EAGLE_HEAD_CONTEXT_IO : EAGLE_HEAD_IO),
   );
   const existing = await readManifest(options.out);
-  await mkdir(options.out, { recursive: true });
   const checkpoint = await Checkpoint.open(options.checkpoint);
   const target = await Checkpoint.open(options.target);
   try {

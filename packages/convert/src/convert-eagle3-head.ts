@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { headBaseInBundle } from './bundle-fit.js';
@@ -66,7 +65,6 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     'eagle3-head',
     targetConfig.maxPositions,
   );
-  await mkdir(options.out, { recursive: true });
   if (baseEntry && baseEntry.capturedLayers?.join() !== capturedLayers.join()) {
     throw new CheckpointError(
       'mismatch',

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,13 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** A copy of the good checkpoint with a changed config and/or tensors. */
 async function variantDir(
   name: string,
@@ -64,7 +71,7 @@ describe('conversion errors name the file and the problem', () => {
     );
   });
 
-  it('rejects a missing tensor and removes the partial output', async () => {
+  it('rejects a missing tensor and removes the folder it created, with the partial output', async () => {
     const dir = await variantDir(
       'missing',
       (c) => c,
@@ -76,7 +83,31 @@ describe('conversion errors name the file and the problem', () => {
     expect(e.message).toBe(
       `${join(dir, 'model.safetensors')}: tensor "model.layers.0.mlp.up_proj.weight" (shape [48, 32]) is missing`,
     );
-    expect((await readdir(out)).filter((f) => f.includes('.onnx'))).toEqual([]);
+    expect(await exists(out)).toBe(false);
+  });
+
+  it('removes the folders a failed conversion created, parents included, and keeps a folder that was there', async () => {
+    const broken = await variantDir(
+      'broken-new',
+      (c) => c,
+      (t) => t.filter((x) => x.name !== 'model.layers.0.self_attn.o_proj.weight'),
+    );
+    const created = join(root, 'new-parent');
+    const nested = join(created, 'child', 'bundle');
+    expect((await problemOf(convertCausalLM({ checkpoint: broken, out: nested }))).problem).toBe(
+      'missing-tensor',
+    );
+    expect(await exists(created)).toBe(false);
+
+    const kept = join(root, 'kept');
+    await mkdir(kept);
+    await writeFile(join(kept, 'notes.txt'), 'mine');
+    expect((await problemOf(convertCausalLM({ checkpoint: broken, out: kept }))).problem).toBe(
+      'missing-tensor',
+    );
+    const left = await readdir(kept);
+    expect(left).toContain('notes.txt');
+    expect(left.filter((f) => f.includes('.onnx') || f === 'treespec.json')).toEqual([]);
   });
 
   it('leaves a bundle’s model as it was when converting it again fails', async () => {

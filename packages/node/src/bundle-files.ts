@@ -1,15 +1,34 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ModelFormatError, ModelLoadError } from '@treespec/core';
 import {
   CHECKSUMS_FILE,
   checkBundlePath,
   checkedBundlePaths,
   checkTokenizerHash,
+  externalDataExtents,
+  MANIFEST_FILE,
   type Manifest,
 } from '@treespec/onnx';
+
+/**
+ * The text of the bundle manifest (`treespec.json`) in `directory`.
+ * @throws ModelLoadError naming the manifest's path, and how to make one, where there is none.
+ */
+export async function readManifestText(directory: string): Promise<string> {
+  const manifestFile = join(directory, MANIFEST_FILE);
+  try {
+    return await readFile(manifestFile, 'utf8');
+  } catch (cause) {
+    throw new ModelLoadError(
+      manifestFile,
+      'no treespec manifest here; convert a checkpoint first with `treespec convert` (it writes treespec.json)',
+      cause,
+    );
+  }
+}
 
 /**
  * Resolves every file the manifest names inside `directory`, following symlinks, and checks that
@@ -99,4 +118,34 @@ function sha256OfFile(path: string): Promise<string> {
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));
   });
+}
+
+/**
+ * Where ONNX Runtime could not open the model file `modelPath`: an error naming the first of its
+ * external data files that is shorter than the model's weights reach (an interrupted copy,
+ * download or conversion), with `cause` as its cause; null when every file is long enough or the
+ * model cannot be read.
+ */
+export async function cutShortWeights(modelPath: string, cause: unknown): Promise<ModelLoadError | null> {
+  let extents: Map<string, number>;
+  try {
+    extents = externalDataExtents(new Uint8Array(await readFile(modelPath)));
+  } catch {
+    return null;
+  }
+  for (const [location, needed] of extents) {
+    const file = join(dirname(modelPath), location);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => null,
+    );
+    if (size !== null && size < needed) {
+      return new ModelLoadError(
+        file,
+        `holds ${size} bytes, but ${basename(modelPath)} reads its weights up to byte ${needed}: the file was cut short (an interrupted copy, download or conversion); copy or convert it again (\`treespec inspect --verify\` checks every weight file)`,
+        cause,
+      );
+    }
+  }
+  return null;
 }

@@ -1,11 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelLoadError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { type CallLog, checkGraph, loggedSession, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
-import { checkBundleTokenizer, resolveBundleFiles, verifyChecksums } from './bundle-files.js';
+import {
+  checkBundleTokenizer,
+  readManifestText,
+  resolveBundleFiles,
+  verifyChecksums,
+} from './bundle-files.js';
 import { createSession, type NodeSessionOptions } from './session.js';
 import { readTokenizerFiles } from './tokenizer-files.js';
 import { storedSeeds } from './tuning-cache.js';
@@ -47,16 +50,7 @@ export async function loadTreespec(
   options: LoadTreespecOptions = {},
 ): Promise<TextGenerator> {
   const manifestFile = join(directory, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(manifestFile, 'utf8');
-  } catch (cause) {
-    throw new ModelLoadError(
-      manifestFile,
-      'no treespec manifest here; convert a checkpoint first with `treespec convert` (it writes treespec.json)',
-      cause,
-    );
-  }
+  const text = await readManifestText(directory);
   const manifest = parseManifest(text, manifestFile);
   await resolveBundleFiles(directory, manifest, manifestFile);
   await checkBundleTokenizer(directory, manifest);

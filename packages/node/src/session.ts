@@ -9,6 +9,7 @@ import {
   OnnxRuntimeUnavailableError,
 } from '@treespec/onnxruntime';
 import type { InferenceSession } from 'onnxruntime-common';
+import { cutShortWeights } from './bundle-files.js';
 import { targetThreads } from './cpu-cores.js';
 import { hasVulkanLoader } from './vulkan-loader.js';
 
@@ -145,10 +146,14 @@ export async function createSession(
       options.onFallback?.(unavailable);
       return createSession(modelPath, { ...options, executionProvider: 'cpu', fallbackToCpu: false }, role);
     }
-    throw new ModelLoadError(
-      modelName,
-      `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`,
-      error,
+    const cutShort = typeof modelPath === 'string' ? await cutShortWeights(modelPath, error) : null;
+    throw (
+      cutShort ??
+      new ModelLoadError(
+        modelName,
+        `ONNX Runtime could not load the model: ${String((error as Error)?.message ?? error)}`,
+        error,
+      )
     );
   }
 }

@@ -3,10 +3,11 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, homedir, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ControllerSeed } from '@treespec/core';
+import { MODEL_DRAFTER_NAMES, type ModelDrafterName } from '@treespec/planner';
 import { targetThreads } from './cpu-cores.js';
 
-/** The model drafters a tuning cache keeps step costs for. */
-export type TunedDrafter = 'eagle2' | 'draft-lm';
+/** The model drafters a tuning cache keeps step costs for: every model drafter. */
+export type TunedDrafter = ModelDrafterName;
 
 /** Step costs stored for one model, provider and machine, by drafter. */
 export type TunedSeeds = Partial<Record<TunedDrafter, ControllerSeed>>;
@@ -28,7 +29,6 @@ export interface TuningKey {
 
 const FORMAT = 'treespec-tuning-cache';
 const VERSION = 1;
-const DRAFTERS: readonly TunedDrafter[] = ['eagle2', 'draft-lm'];
 /** Largest tree size or depth a stored entry may name; anything larger is not ours. */
 const LARGEST_SIZE = 1 << 16;
 
@@ -125,7 +125,7 @@ function parseCache(text: string): Record<string, TunedSeeds> | string {
     if (typeof entry !== 'object' || entry === null) return `entry ${key} is not an object`;
     const seeds: TunedSeeds = {};
     for (const [drafter, seed] of Object.entries(entry)) {
-      if (!(DRAFTERS as readonly string[]).includes(drafter) || !isSeed(seed)) {
+      if (!(MODEL_DRAFTER_NAMES as readonly string[]).includes(drafter) || !isSeed(seed)) {
         return `entry ${key} holds an invalid "${drafter}" seed`;
       }
       seeds[drafter as TunedDrafter] = seed;

@@ -39,12 +39,17 @@ describe('EAGLE-3 on the real tiny model through onnxruntime-node', () => {
     }
   }, 300_000);
 
-  it('serves eagle2 and eagle3 from one generator: the target fetch carries both heads’ inputs', async () => {
-    const generator = await loadTreespec(TINY, { drafter: 'eagle3', drafters: ['eagle2'], budget: 'fixed' });
+  it('serves eagle2, eagle3 and a hybrid over eagle3 from one generator: the target fetch carries both heads’ inputs', async () => {
+    const generator = await loadTreespec(TINY, {
+      drafter: 'eagle3',
+      drafters: ['eagle2', 'hybrid'],
+      hybridBase: 'eagle3',
+      budget: 'fixed',
+    });
     try {
       const { prompt } = devPrompts(1)[0]!;
       const plain = await generator.generate(prompt, { maxTokens: 40, plain: true });
-      for (const drafter of ['eagle2', 'eagle3']) {
+      for (const drafter of ['eagle2', 'eagle3', 'hybrid']) {
         const r = await generator.generate(prompt, { maxTokens: 40, drafter });
         expect(Array.from(r.tokens), drafter).toEqual(Array.from(plain.tokens));
         expect(r.stats.steps).toBeLessThan(40);

@@ -77,6 +77,22 @@ describe('loading errors', () => {
     await expect(loadTreespec(dir)).rejects.toThrow(/treespec\.json.*models\[0\]\.dims\.vocab/);
   });
 
+  it('names a weights file cut short, with its size and the size its model reads', async () => {
+    const dir = tempDir('treespec-cut-');
+    const data = readFileSync(join(TINY, 'target.onnx.data'));
+    copyFileSync(join(TINY, 'target.onnx'), join(dir, 'target.onnx'));
+    writeFileSync(join(dir, 'target.onnx.data'), data.subarray(0, data.length >> 1));
+    const error = await createSession(join(dir, 'target.onnx')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as ModelLoadError).file).toBe(join(dir, 'target.onnx.data'));
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `holds ${data.length >> 1} bytes, but target\\.onnx reads its weights up to byte \\d+: the file was cut short.*treespec inspect --verify`,
+      ),
+    );
+    expect((error as Error).cause).toBeDefined();
+  });
+
   it('says a missing model file is missing', async () => {
     await expect(createSession(join(TINY, 'nope.onnx'))).rejects.toThrow(
       /nope\.onnx: the model file does not exist/,

@@ -40,10 +40,12 @@ describe('tuning cache', () => {
     expect(await readTuningCache(file, key, warn)).toBeUndefined();
     await writeTuningCache(file, key, 'eagle2', seed);
     await writeTuningCache(file, key, 'draft-lm', { verifyMs: [[1, 9]], draftMs: [] });
+    await writeTuningCache(file, key, 'eagle3', { verifyMs: [[1, 8]], draftMs: [[1, 0.5]] });
     await writeTuningCache(file, { ...key, provider: 'cuda' }, 'eagle2', { verifyMs: [[1, 1]], draftMs: [] });
     expect(await readTuningCache(file, key, warn)).toEqual({
       eagle2: seed,
       'draft-lm': { verifyMs: [[1, 9]], draftMs: [] },
+      eagle3: { verifyMs: [[1, 8]], draftMs: [[1, 0.5]] },
     });
     expect((await readTuningCache(file, { ...key, provider: 'cuda' }, warn))?.eagle2?.verifyMs).toEqual([
       [1, 1],

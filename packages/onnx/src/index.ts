@@ -33,6 +33,7 @@ export { type DraftLmRunnerOptions, OnnxDraftLm } from './draft-lm-runner.js';
 export type { DraftModelRunnerOptions } from './draft-model-runner.js';
 export { type EagleHeadRunnerOptions, OnnxEagleHead } from './eagle-head-runner.js';
 export { type Eagle3HeadRunnerOptions, OnnxEagle3Head } from './eagle3-head-runner.js';
+export { externalDataExtents } from './external-data-extents.js';
 export { checkGraph, type GraphSignature } from './graph-check.js';
 export { modelToOpen, withoutOutputs } from './graph-trim.js';
 export type { HeadRunnerOptions } from './head-runner.js';

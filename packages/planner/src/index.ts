@@ -21,6 +21,8 @@ export {
   type DrafterName,
 } from './drafter-table.js';
 export {
+  bundleModelDrafter,
+  MODEL_DRAFTER_NAMES,
   MODEL_DRAFTERS,
   type ModelDrafterEntry,
   type ModelDrafterName,

@@ -109,3 +109,17 @@ export const MODEL_DRAFTERS = {
 
 /** The name of a {@link MODEL_DRAFTERS} entry. */
 export type ModelDrafterName = keyof typeof MODEL_DRAFTERS;
+
+/** Every {@link MODEL_DRAFTERS} name, in the order {@link bundleModelDrafter} prefers them. */
+export const MODEL_DRAFTER_NAMES = Object.keys(MODEL_DRAFTERS) as readonly ModelDrafterName[];
+
+/**
+ * The model drafter a bundle's models serve by default (the hybrid's base, what `treespec tune`
+ * tunes): `eagle2` where an EAGLE head is among `models`, else `eagle3` where an EAGLE-3 head is,
+ * else `draft-lm` where a draft model is; undefined where none is.
+ */
+export function bundleModelDrafter(
+  models: ReadonlyArray<Pick<ManifestModel, 'role'>>,
+): ModelDrafterName | undefined {
+  return MODEL_DRAFTER_NAMES.find((name) => models.some((m) => m.role === MODEL_DRAFTERS[name].role));
+}

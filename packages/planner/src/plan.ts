@@ -29,7 +29,7 @@ import {
   type DrafterName,
 } from './drafter-table.js';
 import { exactnessWarning } from './exactness.js';
-import { MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
+import { bundleModelDrafter, MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
 import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
@@ -89,7 +89,10 @@ export interface BundleOptions {
   draftSampling?: boolean;
   /** Early stopping for the model drafters. Default `none`. */
   adaptive?: AdaptiveStop;
-  /** The model drafter of `hybrid`. Default `eagle2` when the bundle has a head, else `draft-lm`. */
+  /**
+   * The model drafter of `hybrid`. Default `eagle2` when the bundle has an EAGLE head, else
+   * `eagle3` when it has an EAGLE-3 head, else `draft-lm`.
+   */
   hybridBase?: ModelDrafterName;
   /** How `hybrid` picks each step's tree. Default `throughput`. */
   hybridPolicy?: HybridPolicy;
@@ -197,7 +200,7 @@ export function plan(
   const hasHead = byRole('eagle-head') !== undefined;
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
   const choices: DrafterChoices = {
-    hybridBase: options.hybridBase ?? (hasHead ? 'eagle2' : 'draft-lm'),
+    hybridBase: options.hybridBase ?? bundleModelDrafter(selected.models) ?? 'draft-lm',
     hybridPolicy: options.hybridPolicy,
     adaptive: options.adaptive ?? 'none',
     modelFree: MODEL_FREE_BUDGETS[device],

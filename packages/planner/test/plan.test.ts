@@ -2,6 +2,7 @@ import type { Manifest, ManifestModel } from '@treespec/onnx';
 import { describe, expect, it } from 'vitest';
 import {
   type BundleOptions,
+  bundleModelDrafter,
   DRAFTERS,
   HEAD_PROMPT_ROWS,
   plan,
@@ -24,6 +25,23 @@ describe('plan', () => {
       'eagle-head-context',
       'draft-int8',
     ]);
+  });
+
+  it("takes the bundle's model drafter as the hybrid's base: an EAGLE head, else an EAGLE-3 head, else a draft LM", async () => {
+    const manifest = await tinyManifest();
+    const without = (...roles: string[]): Manifest => ({
+      ...manifest,
+      models: manifest.models.filter((m) => !roles.includes(m.role)),
+    });
+    const hybridModels = (m: Manifest) =>
+      plan(m, { drafter: 'hybrid' })
+        .models.map((x) => x.role)
+        .slice(1);
+    expect(hybridModels(manifest)).toEqual(['eagle-head']);
+    expect(hybridModels(without('eagle-head'))).toEqual(['eagle3-head']);
+    expect(hybridModels(without('eagle-head', 'eagle3-head'))).toEqual(['draft']);
+    expect(bundleModelDrafter(without('eagle-head').models)).toBe('eagle3');
+    expect(bundleModelDrafter(without('eagle-head', 'eagle3-head', 'draft').models)).toBeUndefined();
   });
 
   it('puts the default drafter first, and plain decoding has none', async () => {
@@ -121,7 +139,9 @@ describe('plan', () => {
       ...manifest,
       models: manifest.models.filter((m) => m.role !== 'eagle-head'),
     };
-    expect(plan(eagle3Only).drafters).toEqual(['eagle3']);
+    // An EAGLE-3-only bundle's hybrid builds on its EAGLE-3 head, which it loads anyway.
+    expect(plan(eagle3Only).drafters).toEqual(['hybrid']);
+    expect(plan(eagle3Only).models.map((m) => m.role)).toEqual(['target', 'eagle3-head']);
     expect(plan(headless, { drafter: 'hybrid' }).models.map((m) => m.role)).toEqual(['target', 'draft']);
     expect(() => plan(headless, { drafter: 'eagle2' }, 'cpu', 'm/treespec.json')).toThrow(
       'm/treespec.json: has no model with role "eagle-head", which the eagle2 drafter needs',

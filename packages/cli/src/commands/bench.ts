@@ -16,6 +16,7 @@ import {
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import type { Command } from 'commander';
 import { createBenchProgress } from './bench-progress.js';
+import { controllerLine } from './controller-line.js';
 import {
   addModelFlags,
   addSamplingFlags,
@@ -308,24 +309,6 @@ function intervalLine(row: BenchRow): string | null {
 }
 
 /** The controller's choices and cost model in one line, or null without a controller. */
-function controllerLine(row: BenchRow): string | null {
-  const c = row.controller;
-  if (!c) return null;
-  const verify = c.costs.verify.map(([n, ms]) => `${n}:${ms.toFixed(1)}`).join(' ');
-  const draft = c.costs.draft.map(([d, ms]) => `${d}:${ms.toFixed(1)}`).join(' ');
-  // A plain step is timed only after another one the controller decided.
-  const plainStep = c.costs.plainStep > 0 ? `${c.costs.plainStep.toFixed(2)} ms` : 'untimed';
-  return (
-    `decided ${c.steps} of ${c.ofSteps} steps: ` +
-    `plain ${(100 * c.plainShare).toFixed(0)}% probes ${(100 * c.probeShare).toFixed(0)}% ` +
-    `depth ${c.meanDepth.toFixed(1)} nodes ${c.meanNodes.toFixed(1)} ` +
-    `tokens/step predicted ${c.predictedTokensPerStep.toFixed(2)} actual ${c.actualTokensPerStep.toFixed(2)}, ` +
-    `ms/step predicted ${c.predictedMsPerStep.toFixed(2)} actual ${c.actualMsPerStep.toFixed(2)} | ` +
-    `plain step ${plainStep}, verify ms by nodes ${verify}, draft ms by depth ${draft}, overhead ${c.costs.overhead.toFixed(2)} ms, ` +
-    `drafted runs ${c.meanDraftRun.toFixed(1)} steps, starting x${c.costs.starting.toFixed(2)}, entering x${c.costs.entering.toFixed(2)}, leaving x${c.costs.leaving.toFixed(2)}`
-  );
-}
-
 /** The calls of several generations, in the order they ran. */
 class CallRecords {
   private readonly byKey = new Map<string, ModelCalls>();

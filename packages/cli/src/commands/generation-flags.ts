@@ -4,7 +4,14 @@ import type { HybridPolicy } from '@treespec/drafters';
 import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
-import { type AdaptiveStop, BUNDLE_DRAFTERS, type BundleDrafter, HEAD_PROMPT_ROWS } from '@treespec/planner';
+import {
+  type AdaptiveStop,
+  BUNDLE_DRAFTERS,
+  type BundleDrafter,
+  HEAD_PROMPT_ROWS,
+  MODEL_DRAFTER_NAMES,
+  type ModelDrafterName,
+} from '@treespec/planner';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
@@ -20,7 +27,7 @@ export interface ModelFlags {
   budget: 'auto' | 'fixed';
   draftSampling?: boolean;
   tuningCache: boolean;
-  hybridBase?: 'eagle2' | 'draft-lm';
+  hybridBase?: ModelDrafterName;
   hybridPolicy?: HybridPolicy;
   headPromptRows?: number;
   corpus?: string[];
@@ -129,7 +136,10 @@ export function addModelFlags(command: Command): Command {
     )
     .option('--no-tuning-cache', 'do not seed the budget controller from stored `treespec tune` results')
     .addOption(
-      new Option('--hybrid-base <drafter>', 'hybrid: the model drafter').choices(['eagle2', 'draft-lm']),
+      new Option(
+        '--hybrid-base <drafter>',
+        "hybrid: the model drafter (default: the bundle's: eagle2, else eagle3, else draft-lm)",
+      ).choices(MODEL_DRAFTER_NAMES),
     )
     .addOption(
       new Option('--hybrid-policy <policy>', 'hybrid: how each step picks a tree').choices([

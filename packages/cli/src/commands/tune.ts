@@ -1,23 +1,30 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ControllerSeed, DynamicTreeOptions } from '@treespec/core';
+import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError } from '@treespec/core';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
   defaultTuningCacheFile,
   loadTreespec,
+  readManifestText,
   type TextResult,
   tuningKey,
   writeTuningCache,
 } from '@treespec/node';
 import { type BundleDevice, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import {
+  bundleModelDrafter,
+  MODEL_DRAFTER_NAMES,
+  MODEL_DRAFTERS,
+  type ModelDrafterName,
+} from '@treespec/planner';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { readPrompts, summarise } from './bench.js';
 import { integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
 interface TuneFlags extends ModelFlags {
-  /** The model drafter whose budget is tuned (commander fills in its default). */
-  drafter: 'eagle2' | 'draft-lm';
+  /** The model drafter whose budget is tuned; default the bundle's (`bundleModelDrafter`). */
+  drafter?: ModelDrafterName;
   prompts?: string;
   limit: number;
   maxTokens: number;
@@ -111,9 +118,10 @@ export function registerTune(program: Command): void {
     )
     .option('--models <ids...>', 'manifest ids of the models to use, one per role')
     .addOption(
-      new Option('-d, --drafter <name>', 'the model drafter to tune')
-        .choices(['eagle2', 'draft-lm'])
-        .default('eagle2'),
+      new Option(
+        '-d, --drafter <name>',
+        "the model drafter to tune (default: the bundle's: eagle2, else eagle3, else draft-lm)",
+      ).choices(MODEL_DRAFTER_NAMES),
     )
     .option('-p, --prompts <file>', 'JSON lines of {"id","prompt"} (default: the development prompts)')
     .option('-l, --limit <n>', 'prompts to use', integer(1), 6)
@@ -133,12 +141,15 @@ export function registerTune(program: Command): void {
     .action(async (flags: TuneFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
       const prompts = (await readPrompts(flags.prompts ?? tinyDevPromptsPath())).slice(0, flags.limit);
+      const manifestFile = join(modelDirectory(flags), MANIFEST_FILE);
+      const manifestText = await readManifestText(modelDirectory(flags));
+      const drafter = flags.drafter ?? bundleDrafter(manifestText, manifestFile);
       const base = await loadOptions({ ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false }, [
-        flags.drafter,
+        drafter,
       ]);
       const loaded = await loadTreespec(modelDirectory(flags), {
         ...base,
-        drafter: flags.drafter,
+        drafter,
         tree: LARGEST,
         draftTree: LARGEST,
       });
@@ -194,7 +205,8 @@ export function registerTune(program: Command): void {
           );
         }
         const best = rows[0]!;
-        const prefix = flags.drafter === 'eagle2' ? 'tree' : 'draft';
+        const budgetName = MODEL_DRAFTERS[drafter].budget;
+        const prefix = budgetName === 'tree' ? 'tree' : 'draft';
         const b = best.budget;
         out(
           `\nfastest: ${best.label} (${best.speedup.toFixed(2)}x, tau ${best.tau.toFixed(2)}); use ` +
@@ -202,11 +214,10 @@ export function registerTune(program: Command): void {
         );
         if (flags.save) {
           const file = defaultTuningCacheFile();
-          const manifestText = await readFile(join(modelDirectory(flags), MANIFEST_FILE), 'utf8');
           await writeTuningCache(
             file,
             tuningKey(manifestText, flags.provider, flags.threads),
-            flags.drafter === 'eagle2' ? 'eagle2' : 'draft-lm',
+            drafter,
             mergeSeeds(seeds, plainMs / plainSteps),
           );
           out(`step costs saved to ${file}: the budget controller starts from them on this machine\n`);
@@ -214,19 +225,32 @@ export function registerTune(program: Command): void {
         if (flags.json) {
           await writeFile(
             flags.json,
-            `${JSON.stringify({ drafter: flags.drafter, maxTokens: flags.maxTokens, prompts: prompts.length, rows }, null, 2)}\n`,
+            `${JSON.stringify({ drafter, maxTokens: flags.maxTokens, prompts: prompts.length, rows }, null, 2)}\n`,
           );
           out(`measurements written to ${flags.json}\n`);
         }
         if (flags.write) {
-          const file = join(modelDirectory(flags), MANIFEST_FILE);
-          await writeTuning(file, flags.provider, flags.drafter === 'eagle2' ? 'tree' : 'draftTree', b);
-          out(`budget written to ${file} (tuning.${flags.provider})\n`);
+          await writeTuning(manifestFile, flags.provider, budgetName, b);
+          out(`budget written to ${manifestFile} (tuning.${flags.provider})\n`);
         }
       } finally {
         await loaded.dispose();
       }
     });
+}
+
+/** The model drafter `treespec tune` tunes in a bundle when none is named. */
+function bundleDrafter(manifestText: string, manifestFile: string): ModelDrafterName {
+  const drafter = bundleModelDrafter(parseManifest(manifestText, manifestFile).models);
+  if (drafter === undefined) {
+    throw new ModelFormatError(
+      'lists no draft model to tune (an EAGLE head, an EAGLE-3 head or a draft LM)',
+      {
+        file: manifestFile,
+      },
+    );
+  }
+  return drafter;
 }
 
 /**
