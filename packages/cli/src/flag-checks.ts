@@ -8,6 +8,7 @@ import { OptionError } from '@treespec/core';
 const INPUT_FLAGS = [
   ['prompts', '--prompts'],
   ['corpus', '--corpus'],
+  ['chatTemplate', '--chat-template'],
 ] as const;
 
 /** Flags naming files the command writes (when given a path rather than a switch). */
@@ -58,6 +59,12 @@ async function checkWritable(flag: string, path: string): Promise<void> {
     throw new OptionError(flag, path, `a file in an existing folder; ${folder} does not exist`);
   const target = await stat(path).catch(() => null);
   if (target?.isDirectory()) throw new OptionError(flag, path, 'a file path; that path is a directory');
+  if (target) {
+    await access(path, constants.W_OK).catch(() => {
+      throw new OptionError(flag, path, 'a file this user can write; its permissions forbid it');
+    });
+    return;
+  }
   await access(folder, constants.W_OK).catch(() => {
     throw new OptionError(flag, path, `a file in a folder this user can write; ${folder} is not writable`);
   });

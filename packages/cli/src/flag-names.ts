@@ -14,19 +14,29 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   executionProvider: '--provider',
   id: '--id',
   maxContext: '--max-context',
+  maxTokens: '--max-tokens',
+  minP: '--min-p',
   models: '--models',
+  repetitionPenalty: '--repetition-penalty',
+  seed: '--seed',
+  stop: '--stop',
+  temperature: '--temperature',
+  topK: '--top-k',
+  topP: '--top-p',
   role: '--role',
   weightFormat: '--weights',
 };
 
 /**
  * The message of `error` as a command's user reads it: an {@link OptionError} about a library
- * option that a flag sets names the flag (`--max-context`, not `maxContext`).
+ * option that a flag sets names the flag (`--max-context`, not `maxContext`), and one about the
+ * prompt names the prompt argument.
  */
 export function messageInFlagTerms(error: Error): string {
   if (!(error instanceof OptionError)) return error.message;
-  const flag = FLAG_OF_OPTION[error.option];
-  return flag === undefined
-    ? error.message
-    : error.message.replace(`option "${error.option}"`, `option "${flag}"`);
+  const named = `option "${error.option}"`;
+  if (error.option === 'prompt') return error.message.replace(named, 'the prompt');
+  // A list's item (`stop[0]`) is its flag's value.
+  const flag = FLAG_OF_OPTION[error.option.replace(/\[\d*\]$/, '')];
+  return flag === undefined ? error.message : error.message.replace(named, `option "${flag}"`);
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { writeTuning } from '../src/commands/tune.js';
 import { runProgram } from '../src/index.js';
 
 const CHECKPOINTS = fileURLToPath(new URL('../../model-tiny/checkpoints/', import.meta.url));
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -259,6 +261,24 @@ describe('treespec convert and inspect', () => {
       ['tune', '-m', join(tmpdir(), 'treespec-no-bundle')],
       `error: ${join(tmpdir(), 'treespec-no-bundle', 'treespec.json')}: no treespec manifest here`,
     ],
+    [
+      ['bench', '--contexts', '100,abc'],
+      "error: option '--contexts <list>' argument '100,abc' is invalid. expected a comma-separated list of integers >= 1",
+    ],
+    [
+      ['bench', '--contexts', '5000', '--limit', '1', '-n', '4', '-t', '0', '--no-progress'],
+      'error: option "--contexts" must be a list of lengths of at most 2044 (the target\'s context window of 2048 tokens less --max-tokens 4); got 5000',
+    ],
+    [
+      ['bench', '-t', ','],
+      'error: option "--temperature" must be a comma-separated list of numbers >= 0; got ","',
+    ],
+    [['generate', 'x', '-n', '0x10'], "error: option '-n, --max-tokens <n>' argument '0x10' is invalid"],
+    [['serve', '--port', '99999'], "argument '99999' is invalid. expected an integer in [0, 65535]"],
+    [
+      ['serve', '--chat-template', join(tmpdir(), 'treespec-no-template.jinja')],
+      'error: option "--chat-template" must be an existing file; there is no file at that path',
+    ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);
@@ -329,6 +349,23 @@ describe('treespec generate with the bundle’s default drafter', () => {
   }, 120_000);
 });
 
+describe('treespec generate -', () => {
+  it('reads the prompt from stdin, and warns of sampling flags a greedy generation does not use', async () => {
+    const direct = await run('generate', 'Once upon a time', '-n', '6', '--drafter', 'none');
+    const piped = spawnSync(
+      process.execPath,
+      [BIN, 'generate', '-', '-n', '6', '--drafter', 'none', '--top-p', '0.5', '--seed', '3'],
+      { input: 'Once upon a time\n', encoding: 'utf8' },
+    );
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe(direct.out);
+    expect(piped.stderr).toContain(
+      'warning: --top-p, --seed have no effect at temperature 0 (greedy); give -t above 0 to sample\n',
+    );
+    expect(direct.err).not.toContain('warning');
+  }, 120_000);
+});
+
 describe('treespec tune --write', () => {
   it("stores a budget in the bundle's manifest, where the next load on that device starts from", async () => {
     const bundle = join(dir, 'tuned');
@@ -385,6 +422,9 @@ describe('treespec bench', () => {
       json,
     );
     expect(r.code).toBe(0);
+    // Notes go to stderr: stdout holds the tables only.
+    expect(r.err).toContain(`report written to ${json}`);
+    expect(r.out).not.toContain('written to');
     expect(r.out).toMatch(/^eagle2\/auto +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+ +yes$/m);
     expect(r.out).toMatch(/^eagle2\/fixed +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+ +yes$/m);
     const report = JSON.parse(await readFile(json, 'utf8'));

@@ -25,7 +25,7 @@ export {
 export { FeatureColumns } from './feature-columns.js';
 export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './hybrid-drafter.js';
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
-export type { MatchingDrafter } from './matching-drafter.js';
+export { MATCHING_TREE_TOKENS, type MatchingDrafter } from './matching-drafter.js';
 export { type ModelFreeCut, ModelFreeTrees } from './model-free-trees.js';
 export { type CommitRows, ModelTreeDrafter, type ModelTreeDrafterOptions } from './model-tree-drafter.js';
 export { PricedModelFreeDrafter, type PricedModelFreeDrafterOptions } from './priced-model-free-drafter.js';

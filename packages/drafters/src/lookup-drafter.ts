@@ -1,6 +1,6 @@
 import { type DraftContext, type DraftTree, requireInteger } from '@treespec/core';
 import { ContinuationTrie, readContinuation } from './continuation-trie.js';
-import type { MatchingDrafter } from './matching-drafter.js';
+import { MATCHING_TREE_TOKENS, type MatchingDrafter } from './matching-drafter.js';
 import { NgramIndex } from './ngram-index.js';
 
 /** Options of {@link LookupDrafter}. */
@@ -11,7 +11,7 @@ export interface LookupDrafterOptions {
   maxNgram?: number;
   /** Longest proposed continuation (tree depth). Default 8. */
   maxDepth?: number;
-  /** Most draft tokens in a tree (root excluded). Default 16. */
+  /** Most draft tokens in a tree (root excluded). Default {@link MATCHING_TREE_TOKENS} (16). */
   maxTokens?: number;
   /** Most earlier occurrences whose continuations are merged into the tree. Default 4. */
   maxCandidates?: number;
@@ -51,7 +51,7 @@ export class LookupDrafter implements MatchingDrafter {
     this.minNgram = requireInteger('minNgram', options.minNgram ?? 1, 1, 64);
     this.maxNgram = requireInteger('maxNgram', options.maxNgram ?? 4, this.minNgram, 64);
     this.maxDepth = requireInteger('maxDepth', options.maxDepth ?? 8, 1, 1024);
-    const maxTokens = requireInteger('maxTokens', options.maxTokens ?? 16, 1, 1 << 16);
+    const maxTokens = requireInteger('maxTokens', options.maxTokens ?? MATCHING_TREE_TOKENS, 1, 1 << 16);
     this.maxCandidates = requireInteger('maxCandidates', options.maxCandidates ?? 4, 1, 1024);
     this.maxTreeSize = maxTokens + 1;
     this.index = new NgramIndex(this.minNgram, this.maxNgram);

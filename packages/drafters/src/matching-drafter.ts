@@ -9,3 +9,6 @@ export interface MatchingDrafter extends Drafter {
   /** Length in tokens of the context suffix that the last `propose` matched; 0 when none. */
   readonly matchLength: number;
 }
+
+/** Most draft tokens in a matching drafter's tree (root excluded) where its options name none. */
+export const MATCHING_TREE_TOKENS = 16;

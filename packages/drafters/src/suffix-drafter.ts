@@ -1,6 +1,6 @@
 import { type DraftContext, type DraftTree, OptionError, requireInteger } from '@treespec/core';
 import { ContinuationTrie, readContinuation } from './continuation-trie.js';
-import type { MatchingDrafter } from './matching-drafter.js';
+import { MATCHING_TREE_TOKENS, type MatchingDrafter } from './matching-drafter.js';
 import { SuffixAutomaton } from './suffix-automaton.js';
 import { SuffixMatch } from './suffix-match.js';
 
@@ -8,7 +8,7 @@ import { SuffixMatch } from './suffix-match.js';
 export interface SuffixDrafterOptions {
   /** Longest proposed continuation (tree depth). Default 8. */
   maxDepth?: number;
-  /** Most draft tokens in a tree (root excluded). Default 16. */
+  /** Most draft tokens in a tree (root excluded). Default {@link MATCHING_TREE_TOKENS} (16). */
   maxTokens?: number;
   /** Most continuations merged into the tree, from the context and the corpus together. Default 4. */
   maxCandidates?: number;
@@ -59,7 +59,7 @@ export class SuffixDrafter implements MatchingDrafter {
 
   constructor(options: SuffixDrafterOptions = {}) {
     this.maxDepth = requireInteger('maxDepth', options.maxDepth ?? 8, 1, 1024);
-    const maxTokens = requireInteger('maxTokens', options.maxTokens ?? 16, 1, 1 << 16);
+    const maxTokens = requireInteger('maxTokens', options.maxTokens ?? MATCHING_TREE_TOKENS, 1, 1 << 16);
     this.maxCandidates = requireInteger('maxCandidates', options.maxCandidates ?? 4, 1, 1024);
     this.minMatch = requireInteger('minMatch', options.minMatch ?? 1, 1);
     this.maxTreeSize = maxTokens + 1;

@@ -11,6 +11,7 @@ import {
   externalDataExtents,
   MANIFEST_FILE,
   type Manifest,
+  parseManifest,
 } from '@treespec/onnx';
 
 /**
@@ -69,12 +70,14 @@ export async function checkBundleTokenizer(directory: string, manifest: Manifest
 
 /**
  * Hashes every file listed in the bundle's {@link CHECKSUMS_FILE} and compares it with the hash
- * recorded at conversion. Reads every weight byte, so loaders do it only when asked
+ * recorded at conversion, and checks that each of `required` (the model files a load reads,
+ * {@link modelFiles}) is listed. Reads every weight byte, so loaders do it only when asked
  * (`verifyWeights`). Returns the number of files verified.
  * @throws ModelLoadError when the bundle has no checksums (converted before they were recorded)
- * or a listed file is missing; ModelFormatError naming the file whose bytes changed.
+ * or a listed file is missing; ModelFormatError naming the file whose bytes changed, or a
+ * required file the listing leaves out.
  */
-export async function verifyChecksums(directory: string): Promise<number> {
+export async function verifyChecksums(directory: string, required: readonly string[] = []): Promise<number> {
   const listing = join(directory, CHECKSUMS_FILE);
   let text: string;
   try {
@@ -87,6 +90,7 @@ export async function verifyChecksums(directory: string): Promise<number> {
     );
   }
   let verified = 0;
+  const listed = new Set<string>();
   for (const line of text.split('\n')) {
     const match = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
     if (!match) continue;
@@ -106,8 +110,36 @@ export async function verifyChecksums(directory: string): Promise<number> {
       );
     }
     verified++;
+    listed.add(name);
+  }
+  const unlisted = required.find((name) => !listed.has(name));
+  if (unlisted !== undefined) {
+    throw new ModelFormatError(
+      `lists no sha256 of ${unlisted}, which ${MANIFEST_FILE} names: its bytes cannot be checked; convert its model again to record them`,
+      { file: listing },
+    );
   }
   return verified;
+}
+
+/** The model files of a manifest: each model's .onnx file and its external data files. */
+export function modelFiles(manifest: Manifest): string[] {
+  return manifest.models.flatMap((m) => [m.file, ...m.externalData]);
+}
+
+/**
+ * Checks a bundle as a load does, and then every weight byte: each file its manifest names is
+ * inside `directory`, its tokenizer.json is the one the target was converted with, and each model
+ * file is listed in {@link CHECKSUMS_FILE} with the sha256 its bytes have ({@link verifyChecksums}).
+ * Returns the number of files hashed.
+ * @throws ModelLoadError or ModelFormatError naming the first file that fails.
+ */
+export async function verifyBundle(directory: string): Promise<number> {
+  const manifestFile = join(directory, MANIFEST_FILE);
+  const manifest = parseManifest(await readManifestText(directory), manifestFile);
+  await resolveBundleFiles(directory, manifest, manifestFile);
+  await checkBundleTokenizer(directory, manifest);
+  return verifyChecksums(directory, modelFiles(manifest));
 }
 
 function sha256OfFile(path: string): Promise<string> {

@@ -5,6 +5,7 @@ import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import {
   checkBundleTokenizer,
+  modelFiles,
   readManifestText,
   resolveBundleFiles,
   verifyChecksums,
@@ -54,7 +55,7 @@ export async function loadTreespec(
   const manifest = parseManifest(text, manifestFile);
   await resolveBundleFiles(directory, manifest, manifestFile);
   await checkBundleTokenizer(directory, manifest);
-  if (options.verifyWeights) await verifyChecksums(directory);
+  if (options.verifyWeights) await verifyChecksums(directory, modelFiles(manifest));
   const device = options.executionProvider ?? 'cpu';
   const controllerSeeds =
     options.controllerSeeds ??

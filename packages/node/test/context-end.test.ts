@@ -42,3 +42,26 @@ describe('generation that reaches the end of the context', () => {
     }
   }, 60_000);
 });
+
+describe('a context window smaller than the drafters’ trees', () => {
+  it('loads every drafter, its trees (sampled ones too) cut to the window, and decodes what plain decoding does', async () => {
+    const small = await loadTreespec(TINY, {
+      maxContext: 6,
+      drafters: ['eagle2', 'eagle3', 'draft-lm', 'lookup', 'suffix', 'hybrid'],
+    });
+    try {
+      const prompt = Int32Array.from([1, 450, 3186]);
+      for (const temperature of [0, 1]) {
+        const sampling = { maxTokens: 8, temperature, seed: 7 };
+        const plain = await small.generate(prompt, { ...sampling, plain: true });
+        for (const drafter of ['eagle2', 'eagle3', 'draft-lm', 'lookup', 'suffix', 'hybrid']) {
+          const r = await small.generate(prompt, { ...sampling, drafter });
+          expect(r.finishReason, `${drafter} at T=${temperature}`).toBe('context');
+          if (temperature === 0) expect(Array.from(r.tokens), drafter).toEqual(Array.from(plain.tokens));
+        }
+      }
+    } finally {
+      await small.dispose();
+    }
+  }, 60_000);
+});

@@ -17,6 +17,7 @@ import {
   ModelLoadError,
   ProviderSupportError,
   ProviderUnavailableError,
+  verifyBundle,
 } from '../src/index.js';
 import { TINY } from './tiny.js';
 
@@ -91,6 +92,32 @@ describe('loading errors', () => {
       ),
     );
     expect((error as Error).cause).toBeDefined();
+  });
+
+  it('verifies a bundle as a load checks it, and each model file against its recorded sha256', async () => {
+    const listing = readFileSync(join(TINY, 'treespec.sha256'), 'utf8');
+    expect(await verifyBundle(TINY)).toBe(listing.trim().split('\n').length);
+
+    const tokenizer = bundleWith(() => {});
+    writeFileSync(join(tokenizer, 'tokenizer.json'), '{}');
+    await expect(verifyBundle(tokenizer)).rejects.toThrow(/tokenizer\.json: the tokenizer's sha256 is/);
+
+    const unlisted = bundleWith(() => {});
+    const kept = listing.split('\n').filter((line) => !line.endsWith('  target.onnx.data'));
+    writeFileSync(join(unlisted, 'treespec.sha256'), kept.join('\n'));
+    await expect(verifyBundle(unlisted)).rejects.toThrow(
+      'treespec.sha256: lists no sha256 of target.onnx.data, which treespec.json names',
+    );
+
+    const changed = bundleWith(() => {});
+    const head = join(changed, 'eagle-head.onnx');
+    const bytes = readFileSync(head);
+    rmSync(head);
+    bytes[bytes.length - 1]! ^= 1;
+    writeFileSync(head, bytes);
+    await expect(verifyBundle(changed)).rejects.toThrow(
+      /eagle-head\.onnx: sha256 is [0-9a-f]{64}, but treespec\.sha256 recorded/,
+    );
   });
 
   it('says a missing model file is missing', async () => {

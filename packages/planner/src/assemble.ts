@@ -106,11 +106,15 @@ export async function assemble(
     return found;
   };
   const models = new Map<Drafter, [ModelDrafterName, LoadedModelDrafter]>();
+  let corpus: ArrayLike<number>[] | undefined;
   const context: DrafterContext = {
     choices: plan.choices,
-    corpus: plan.corpus?.map((doc) =>
-      typeof doc === 'string' ? tokenizer.encode(doc, { addSpecialTokens: false }) : doc,
-    ),
+    corpus: () => {
+      corpus ??= plan.corpus?.map((doc) =>
+        typeof doc === 'string' ? tokenizer.encode(doc, { addSpecialTokens: false }) : doc,
+      );
+      return corpus;
+    },
     modelDrafter: async (name) => {
       const model = await loadModelDrafter(name);
       const drafter = model.control();
@@ -229,7 +233,7 @@ async function openModelDrafter(
     samplingFrom !== Number.POSITIVE_INFINITY &&
     'sampled' in entry &&
     (!('canSample' in entry) || entry.canSample(model));
-  const sampled = samples ? sampledTreeGrowth(plan.givenTrees[entry.budget]) : null;
+  const sampled = samples ? sampledTreeGrowth(plan.sampledBounds[entry.budget]) : null;
   const growths = sampled ? [growth, sampled] : [growth];
   const device =
     openGraph && kvCacheLocation(model, plan.device) === 'device'

@@ -1,5 +1,5 @@
 import { DYNAMIC_TREE_DEFAULTS, type DynamicTreeOptions } from '@treespec/core';
-import type { BudgetMode } from '@treespec/drafters';
+import { type BudgetMode, MATCHING_TREE_TOKENS, sampledTreeGrowth } from '@treespec/drafters';
 import type { BundleDevice, DeviceTuning } from '@treespec/onnx';
 import type { BundleDrafter } from './drafter-table.js';
 
@@ -67,9 +67,9 @@ export const CONTROLLED_CAPACITIES: Readonly<Partial<Record<BundleDevice, Device
  * the longest continuation, the most draft tokens, and how many earlier occurrences are merged.
  */
 export interface ModelFreeBudget {
-  readonly maxDepth: number;
-  readonly maxTokens: number;
-  readonly maxCandidates: number;
+  readonly maxDepth?: number;
+  readonly maxTokens?: number;
+  readonly maxCandidates?: number;
 }
 
 /**
@@ -159,6 +159,31 @@ export function startTree(tree: DynamicTreeOptions): { depth: number; nodes: num
     depth: 1 + (tree.depth ?? DYNAMIC_TREE_DEFAULTS.depth),
     nodes: (tree.totalTokens ?? DYNAMIC_TREE_DEFAULTS.totalTokens) - 1,
   };
+}
+
+/**
+ * `budget` (undefined: the model-free drafters' own trees, {@link MATCHING_TREE_TOKENS}) with trees
+ * of at most `maxContext` nodes, the root included.
+ */
+export function modelFreeWithinContext(
+  budget: ModelFreeBudget | undefined,
+  maxContext: number,
+): ModelFreeBudget | undefined {
+  const tokens = Math.max(1, maxContext - 1);
+  if ((budget?.maxTokens ?? MATCHING_TREE_TOKENS) <= tokens) return budget;
+  return { ...budget, maxTokens: tokens, maxDepth: Math.min(budget?.maxDepth ?? tokens, tokens) };
+}
+
+/**
+ * A caller's bound of the sampled draft trees (undefined: none), lowered to trees of at most
+ * `maxContext` nodes where the sampled trees would outgrow the context window.
+ */
+export function sampledWithinContext(
+  given: DynamicTreeOptions | undefined,
+  maxContext: number,
+): DynamicTreeOptions | undefined {
+  if (sampledTreeGrowth(given).maxTreeSize <= maxContext) return given;
+  return { ...given, totalTokens: Math.max(2, Math.min(given?.totalTokens ?? maxContext, maxContext)) };
 }
 
 /** `budgets` with trees of at most `maxContext` nodes: a small context window bounds what one step can verify. */

@@ -31,8 +31,11 @@ export interface DrafterChoices {
 /** What a {@link DrafterEntry} is made from. */
 export interface DrafterContext {
   readonly choices: DrafterChoices;
-  /** Documents (token ids) the suffix drafter may also copy from, or undefined. */
-  readonly corpus: readonly ArrayLike<number>[] | undefined;
+  /**
+   * Documents (token ids) the suffix drafter may also copy from, or undefined; tokenized at the
+   * first call, so a load whose drafters read none never tokenizes them.
+   */
+  corpus(): readonly ArrayLike<number>[] | undefined;
   /**
    * A drafter over one of the bundle's draft models (its session is opened once per load and
    * shared), under a budget controller of its own: `eagle2` and the hybrid's model part learn
@@ -46,13 +49,13 @@ export interface DrafterEntry {
   /** Roles of the draft models it needs (the target is always loaded). */
   needs(choices: DrafterChoices): readonly ModelDrafterEntry['role'][];
   make(context: DrafterContext): Drafter | Promise<Drafter>;
+  /** Whether it drafts from the load's corpus (`corpus`) too. */
+  readonly readsCorpus?: true;
 }
 
 function suffixDrafter(context: DrafterContext): SuffixDrafter {
-  return new SuffixDrafter({
-    ...context.choices.modelFree,
-    ...(context.corpus ? { corpus: context.corpus } : {}),
-  });
+  const corpus = context.corpus();
+  return new SuffixDrafter({ ...context.choices.modelFree, ...(corpus ? { corpus } : {}) });
 }
 
 function lookupDrafter(context: DrafterContext): LookupDrafter {
@@ -74,9 +77,10 @@ export const DRAFTERS = {
   eagle3: { needs: () => [MODEL_DRAFTERS.eagle3.role], make: (c) => c.modelDrafter('eagle3') },
   'draft-lm': { needs: () => [MODEL_DRAFTERS['draft-lm'].role], make: (c) => c.modelDrafter('draft-lm') },
   lookup: { needs: () => [], make: (c) => alone(c, lookupDrafter(c)) },
-  suffix: { needs: () => [], make: (c) => alone(c, suffixDrafter(c)) },
+  suffix: { needs: () => [], make: (c) => alone(c, suffixDrafter(c)), readsCorpus: true },
   hybrid: {
     needs: (choices) => [MODEL_DRAFTERS[choices.hybridBase].role],
+    readsCorpus: true,
     make: async (c) =>
       new HybridDrafter(await c.modelDrafter(c.choices.hybridBase), [suffixDrafter(c), lookupDrafter(c)], {
         ...(c.choices.hybridPolicy ? { policy: c.choices.hybridPolicy } : {}),

@@ -18,7 +18,9 @@ import {
   type Budgets,
   DEVICE_DEFAULT_DRAFTERS,
   MODEL_FREE_BUDGETS,
+  modelFreeWithinContext,
   resolveBudgets,
+  sampledWithinContext,
   withinContext,
 } from './budgets.js';
 import {
@@ -162,8 +164,11 @@ export interface Plan {
    * generations, as asked; undefined: by the generation's temperature (`sampledTreesFrom`).
    */
   readonly draftSampling: boolean | undefined;
-  /** The caller's own tree options, by budget: they bound the sampled trees too, which otherwise keep their own shape. */
-  readonly givenTrees: Partial<Budgets>;
+  /**
+   * The bounds of the sampled trees, by budget: the caller's own tree options (which otherwise
+   * keep their own shape), and the context window (`sampledWithinContext`).
+   */
+  readonly sampledBounds: Partial<Budgets>;
   /** What the host should tell the user about this load (see {@link exactnessWarning}); printed, never thrown. */
   readonly warnings: readonly string[];
   /** The budgets `fixed` would draft: under `auto`, the trees the controllers start from. */
@@ -257,7 +262,7 @@ export function plan(
     defaultDrafter: first === 'none' ? null : (first as DrafterName),
     budgets: withinContext(resolveBudgets(device, manifest.tuning, given, budgetMode), maxContext),
     startBudgets: withinContext(resolveBudgets(device, manifest.tuning, given, 'fixed'), maxContext),
-    choices,
+    choices: { ...choices, modelFree: modelFreeWithinContext(choices.modelFree, maxContext) },
     maxContext,
     tokenizerFiles: target.tokenizer.files,
     corpus: options.corpus,
@@ -268,8 +273,17 @@ export function plan(
     budgetMode,
     controllerSeeds: options.controllerSeeds ?? {},
     draftSampling: options.draftSampling,
-    givenTrees: given,
-    warnings: [exactnessWarning(target)].filter((w): w is string => w !== null),
+    sampledBounds: {
+      tree: sampledWithinContext(given.tree, maxContext),
+      draftTree: sampledWithinContext(given.draftTree, maxContext),
+    },
+    warnings: [
+      exactnessWarning(target),
+      unreadCorpusWarning(options.corpus, drafters),
+      options.maxContext !== undefined && options.maxContext > covered
+        ? `treespec: maxContext ${options.maxContext} is more than the ${covered} positions the models loaded cover; the context window is ${covered}`
+        : null,
+    ].filter((w): w is string => w !== null),
   };
 }
 
@@ -300,4 +314,14 @@ function warmUpOption(given: BundleOptions['warmUp']): boolean | 'greedy' {
   if (given === undefined) return true;
   if (given === true || given === false || given === 'greedy') return given;
   throw new OptionError('warmUp', given, "true, false or 'greedy'");
+}
+
+/** The warning of a load given a corpus that none of its drafters reads, else null. */
+function unreadCorpusWarning(
+  corpus: BundleOptions['corpus'],
+  drafters: readonly DrafterName[],
+): string | null {
+  if (!corpus || drafters.some((name) => 'readsCorpus' in DRAFTERS[name])) return null;
+  const readers = (Object.keys(DRAFTERS) as DrafterName[]).filter((name) => 'readsCorpus' in DRAFTERS[name]);
+  return `treespec: the corpus is read only by the ${readers.join(', ')} drafters, none of which this load has (it has ${drafters.join(', ') || 'none'}); the corpus is ignored`;
 }

@@ -5,6 +5,7 @@ import {
   bundleModelDrafter,
   DRAFTERS,
   HEAD_PROMPT_ROWS,
+  MODEL_FREE_BUDGETS,
   plan,
   SAMPLED_TREES_FROM,
   sampledTreesFrom,
@@ -44,6 +45,26 @@ describe('plan', () => {
     expect(bundleModelDrafter(without('eagle-head', 'eagle3-head', 'draft').models)).toBeUndefined();
   });
 
+  it('warns of a corpus that no drafter of the load reads', async () => {
+    const manifest = await tinyManifest();
+    const corpus = ['a document'];
+    expect(plan(manifest, { drafter: 'lookup', drafters: ['eagle2'], corpus }).warnings).toEqual([
+      'treespec: the corpus is read only by the suffix, hybrid drafters, none of which this load has (it has lookup, eagle2); the corpus is ignored',
+    ]);
+    expect(plan(manifest, { drafter: 'suffix', corpus }).warnings).toEqual([]);
+    expect(plan(manifest, { corpus }).warnings).toEqual([]);
+  });
+
+  it('warns of a context window asked above what the models cover, and allocates what they cover', async () => {
+    const manifest = await tinyManifest();
+    const planned = plan(manifest, { maxContext: 100_000 });
+    expect(planned.maxContext).toBe(2048);
+    expect(planned.warnings).toEqual([
+      'treespec: maxContext 100000 is more than the 2048 positions the models loaded cover; the context window is 2048',
+    ]);
+    expect(plan(manifest, { maxContext: 2048 }).warnings).toEqual([]);
+  });
+
   it('puts the default drafter first, and plain decoding has none', async () => {
     const manifest = await tinyManifest();
     const planned = plan(manifest, { drafter: 'suffix', drafters: ['eagle2', 'suffix', 'none'] });
@@ -66,6 +87,12 @@ describe('plan', () => {
     const tuned: Manifest = { ...manifest, tuning: { cpu: { tree: { totalTokens: 6 } } } };
     expect(plan(tuned, {}, 'cpu').budgets.tree.totalTokens).toBe(6);
     expect(plan(manifest, { maxContext: 16 }, 'cpu').budgets.tree.totalTokens).toBe(16);
+    // Model-free and sampled trees fit a small window too: 5 drafted tokens and a root.
+    const small = plan(manifest, { maxContext: 6 }, 'cpu');
+    expect(small.choices.modelFree).toEqual({ maxTokens: 5, maxDepth: 5 });
+    expect(small.sampledBounds.tree?.totalTokens).toBe(6);
+    expect(plan(manifest, { maxContext: 6 }, 'wasm').choices.modelFree).toEqual(MODEL_FREE_BUDGETS.wasm);
+    expect(plan(manifest, {}, 'cpu').sampledBounds).toEqual({ tree: undefined, draftTree: undefined });
     expect(plan(tuned, {}, 'cuda').budgets.tree.totalTokens).toBe(33);
   });
 

@@ -21,6 +21,7 @@ import {
   addModelFlags,
   addSamplingFlags,
   integer,
+  integerList,
   loadOptions,
   type ModelFlags,
   modelDirectory,
@@ -30,7 +31,7 @@ import {
 import { type SpeedupInterval, speedupInterval } from './speedup-interval.js';
 
 interface BenchFlags extends ModelFlags, SamplingFlags {
-  contexts?: string;
+  contexts?: number[];
   prompts?: string;
   limit?: number;
   json?: string;
@@ -230,9 +231,10 @@ export function summarise(
 }
 
 function parseTemperatures(list: string): number[] {
-  const values = list.split(',').map((t) => Number(t.trim()));
-  for (const t of values) {
-    if (!Number.isFinite(t) || t < 0) {
+  const items = list.split(',').map((t) => t.trim());
+  const values = items.map(Number);
+  for (const [i, t] of values.entries()) {
+    if (items[i] === '' || !Number.isFinite(t) || t < 0) {
       throw new OptionError('--temperature', list, 'a comma-separated list of numbers >= 0');
     }
   }
@@ -394,27 +396,52 @@ export interface ContextRow {
 }
 
 /**
- * Greedy decoding after prompts of exactly `length` tokens (windows of the prompt set's text,
- * three per length), plain and with the default drafter: how per-token cost grows with context.
+ * The prompts of `--contexts`: for each length, three windows of exactly that many tokens of the
+ * prompt set's text. Built before the bench runs, so that a length it cannot measure ends the
+ * command before anything is measured.
+ * @throws OptionError for a length above the prompt set's tokens, or one that leaves less than
+ * `maxTokens` of the target's context window.
  */
-async function measureContexts(
+function contextWindows(
   generator: TextGenerator,
   prompts: readonly BenchPrompt[],
   lengths: readonly number[],
   maxTokens: number,
-): Promise<ContextRow[]> {
-  const text = prompts.map((p) => p.prompt).join('\n\n');
-  const ids = generator.tokenizer.encode(text);
-  const rows: ContextRow[] = [];
-  for (const length of lengths) {
-    if (length > ids.length) {
-      throw new OptionError('--contexts', length, `at most ${ids.length} (the tokens of the prompt set)`);
+): Array<{ length: number; windows: Int32Array[] }> {
+  const ids = generator.tokenizer.encode(prompts.map((p) => p.prompt).join('\n\n'));
+  const room = generator.target.maxContext - maxTokens;
+  const limit = Math.min(ids.length, room);
+  return lengths.map((length) => {
+    if (length > limit) {
+      const bound =
+        limit === room
+          ? `the target's context window of ${generator.target.maxContext} tokens less --max-tokens ${maxTokens}`
+          : 'the tokens of the prompt set';
+      throw new OptionError('--contexts', length, `a list of lengths of at most ${limit} (${bound})`);
     }
-    const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
-    for (let w = 0; w < 3; w++) {
+    const windows = [0, 1, 2].map((w) => {
       const start = Math.floor(((ids.length - length) * w) / 3);
       const window = Int32Array.from(ids.subarray(start, start + length));
       window[0] = ids[0] as number;
+      return window;
+    });
+    return { length, windows };
+  });
+}
+
+/**
+ * Greedy decoding after prompts of exactly `length` tokens ({@link contextWindows}), plain and with
+ * the default drafter: how per-token cost grows with context.
+ */
+async function measureContexts(
+  generator: TextGenerator,
+  lengths: ReturnType<typeof contextWindows>,
+  maxTokens: number,
+): Promise<ContextRow[]> {
+  const rows: ContextRow[] = [];
+  for (const { length, windows } of lengths) {
+    const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
+    for (const window of windows) {
       const plain = await generator.generate(window, { maxTokens, plain: true });
       const spec = await generator.generate(window, { maxTokens });
       pairs.push({ plain, spec });
@@ -455,6 +482,7 @@ export function registerBench(program: Command): void {
     .option(
       '--contexts <list>',
       'also measure time per token after prompts of these token lengths (e.g. 100,1000)',
+      integerList(1),
     )
     .option(
       '--rounds <n>',
@@ -470,6 +498,7 @@ export function registerBench(program: Command): void {
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: BenchFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
+      const note = cmd.parent!.configureOutput().writeErr!;
       const temperatures = parseTemperatures(flags.temperature);
       if (flags.drafter === 'none' && !flags.drafters) throw noDrafter('none');
       const loadAtStart = loadavg()[0];
@@ -503,6 +532,10 @@ export function registerBench(program: Command): void {
         });
         try {
           drafters ??= [requireDrafter(generator)];
+          const windows =
+            b === 0 && flags.contexts
+              ? contextWindows(generator, allPrompts, flags.contexts, flags.maxTokens)
+              : null;
           const warm = { ...samplingOptions(flags, 0), maxTokens: 8 };
           for (const drafter of ['none', ...drafters])
             await generator.generate(prompts[0]!.prompt, { ...warm, drafter });
@@ -537,14 +570,7 @@ export function registerBench(program: Command): void {
             }
           }
           bar?.stop();
-          if (b === 0 && flags.contexts) {
-            contexts = await measureContexts(
-              generator,
-              allPrompts,
-              flags.contexts.split(',').map((n) => integer(1)(n.trim())),
-              flags.maxTokens,
-            );
-          }
+          if (windows) contexts = await measureContexts(generator, windows, flags.maxTokens);
         } finally {
           await generator.dispose();
         }
@@ -666,7 +692,7 @@ export function registerBench(program: Command): void {
           ...(contexts ? { contexts } : {}),
         };
         await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-        out(`report written to ${flags.json}\n`);
+        note(`report written to ${flags.json}\n`);
       }
     });
 }

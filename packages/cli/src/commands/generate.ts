@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import { type ControllerStats, type GenerationStats, OptionError } from '@treespec/core';
 import type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
@@ -89,12 +90,23 @@ async function generateOnce(
   }
 }
 
+/** The sampling flags a greedy generation (temperature 0) does not use. */
+const GREEDY_UNUSED = [
+  ['topK', '--top-k'],
+  ['topP', '--top-p'],
+  ['minP', '--min-p'],
+  ['seed', '--seed'],
+] as const;
+
 /** `treespec generate "<prompt>"`: streams the continuation to stdout. */
 export function registerGenerate(program: Command): void {
   const command = program
     .command('generate')
     .description('generate text after a prompt, speculatively, with the same output as plain decoding')
-    .argument('<prompt>', 'the prompt (encoded as the model’s tokenizer config says, e.g. with <s>)');
+    .argument(
+      '<prompt>',
+      'the prompt (encoded as the model’s tokenizer config says, e.g. with <s>); - reads it from stdin (without its last newline)',
+    );
   addModelFlags(command);
   addSamplingFlags(command, 128)
     .option('-t, --temperature <t>', 'sampling temperature (0: greedy)', number, 0)
@@ -105,11 +117,18 @@ export function registerGenerate(program: Command): void {
       '--compare',
       'also decode plainly (the same model loaded afresh, no drafter) and print the speed-up',
     )
-    .action(async (prompt: string, flags: GenerateFlags, cmd: Command) => {
+    .action(async (given: string, flags: GenerateFlags, cmd: Command) => {
+      const prompt = given === '-' ? (await text(process.stdin)).replace(/\r?\n$/, '') : given;
       if (prompt.length === 0) throw new OptionError('prompt', prompt, 'a non-empty string');
       const io = cmd.parent!.configureOutput();
       const out = io.writeOut!;
       const err = io.writeErr!;
+      const unused = flags.temperature === 0 ? GREEDY_UNUSED.filter(([key]) => flags[key] !== undefined) : [];
+      if (unused.length > 0) {
+        err(
+          `warning: ${unused.map(([, flag]) => flag).join(', ')} ${unused.length === 1 ? 'has' : 'have'} no effect at temperature 0 (greedy); give -t above 0 to sample\n`,
+        );
+      }
       const loaded = {
         ...(await loadOptions(flags)),
         // One generation at one temperature: a greedy one needs no sampling calls warmed, and no

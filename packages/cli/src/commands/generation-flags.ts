@@ -51,11 +51,32 @@ export interface SamplingFlags {
   seed?: number;
 }
 
-export function integer(min: number): (value: string) => number {
+/** A decimal number, e.g. `128`, `-5`, `1e12` (not `0x10`, `0b1` or an empty string). */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
+/** A parser of an integer in [`min`, `max`], written in decimal. */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    if (!DECIMAL.test(value) || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `expected an integer >= ${min}`
+          : `expected an integer in [${min}, ${max}]`,
+      );
+    }
     return n;
+  };
+}
+
+/** A parser of a comma-separated list of integers of at least `min`, e.g. `100,1000`. */
+export function integerList(min: number): (value: string) => number[] {
+  return (value) => {
+    const items = value.split(',').map((item) => item.trim());
+    if (items.some((item) => !/^\d+$/.test(item) || Number(item) < min)) {
+      throw new InvalidArgumentError(`expected a comma-separated list of integers >= ${min}`);
+    }
+    return items.map(Number);
   };
 }
 
@@ -171,12 +192,12 @@ export function addModelFlags(command: Command): Command {
 /** Adds the sampling flags; `--temperature` is added by each command (a list for bench). */
 export function addSamplingFlags(command: Command, defaultMaxTokens: number): Command {
   return command
-    .option('-n, --max-tokens <n>', 'tokens to generate', integer(0), defaultMaxTokens)
+    .option('-n, --max-tokens <n>', 'tokens to generate', integer(1), defaultMaxTokens)
     .option('--top-k <n>', 'sample from the k most likely tokens (0: off)', integer(0))
     .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]', number)
     .option('--min-p <p>', 'drop tokens below p times the most likely one', number)
     .option('--repetition-penalty <x>', 'CTRL-style repetition penalty (1: off)', number)
-    .option('--seed <n>', 'seed of the sampling stream', integer(0));
+    .option('--seed <n>', 'seed of the sampling stream, in [0, 4294967295]', integer(0, 0xffffffff));
 }
 
 export function modelDirectory(flags: ModelFlags): string {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelFormatError } from '@treespec/core';
-import { verifyChecksums } from '@treespec/node';
+import { verifyBundle } from '@treespec/node';
 import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
 import type { Command } from 'commander';
 
@@ -29,7 +29,10 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('print a summary of the models in a treespec bundle (a folder holding treespec.json)')
     .argument('<dir>', 'directory holding treespec.json')
-    .option('--verify', 'also hash every model file and compare with the checksums recorded at conversion')
+    .option(
+      '--verify',
+      'also check the bundle as a load does, and hash every model file against the checksums recorded at conversion',
+    )
     .action(async (dir: string, flags: { verify?: boolean }, command: Command) => {
       const path = join(resolve(dir), MANIFEST_FILE);
       let text: string;
@@ -45,6 +48,6 @@ export function registerInspect(program: Command): void {
       const write = command.parent!.configureOutput().writeOut!;
       write(`${path} (format ${manifest.format} v${manifest.version}, ${manifest.generator})\n`);
       for (const m of manifest.models) write(`${describeModel(m)}\n`);
-      if (flags.verify) write(`verified the sha256 of ${await verifyChecksums(resolve(dir))} files\n`);
+      if (flags.verify) write(`verified the sha256 of ${await verifyBundle(resolve(dir))} files\n`);
     });
 }

@@ -74,7 +74,7 @@ export function registerServe(program: Command): void {
     );
   addModelFlags(command)
     .option('--host <address>', 'address to bind (0.0.0.0 exposes the server to the network)', '127.0.0.1')
-    .option('--port <n>', 'port to listen on (0: any free port)', integer(0), 8000)
+    .option('--port <n>', 'port to listen on, in [0, 65535] (0: any free port)', integer(0, 65535), 8000)
     .option(
       '--api-key <key>',
       'require "Authorization: Bearer <key>" on /v1 (default: $TREESPEC_API_KEY if set)',

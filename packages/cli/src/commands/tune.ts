@@ -140,6 +140,7 @@ export function registerTune(program: Command): void {
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (flags: TuneFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
+      const note = cmd.parent!.configureOutput().writeErr!;
       const prompts = (await readPrompts(flags.prompts ?? tinyDevPromptsPath())).slice(0, flags.limit);
       const manifestFile = join(modelDirectory(flags), MANIFEST_FILE);
       const manifestText = await readManifestText(modelDirectory(flags));
@@ -220,18 +221,18 @@ export function registerTune(program: Command): void {
             drafter,
             mergeSeeds(seeds, plainMs / plainSteps),
           );
-          out(`step costs saved to ${file}: the budget controller starts from them on this machine\n`);
+          note(`step costs saved to ${file}: the budget controller starts from them on this machine\n`);
         }
         if (flags.json) {
           await writeFile(
             flags.json,
             `${JSON.stringify({ drafter, maxTokens: flags.maxTokens, prompts: prompts.length, rows }, null, 2)}\n`,
           );
-          out(`measurements written to ${flags.json}\n`);
+          note(`measurements written to ${flags.json}\n`);
         }
         if (flags.write) {
           await writeTuning(manifestFile, flags.provider, budgetName, b);
-          out(`budget written to ${manifestFile} (tuning.${flags.provider})\n`);
+          note(`budget written to ${manifestFile} (tuning.${flags.provider})\n`);
         }
       } finally {
         await loaded.dispose();

@@ -78,21 +78,21 @@ export const CLI_CASES: readonly CliCase[] = [
     '`generate ""`',
     () => ['generate', ''],
     1,
-    /error: option "prompt" must be a non-empty string/,
+    /error: the prompt must be a non-empty string/,
   ),
   cli(
     'cli-max-tokens-negative',
     '`-n -5`',
     () => ['generate', PROMPT, '-n', '-5'],
     1,
-    /error: option '-n, --max-tokens <n>' argument '-5' is invalid\. expected an integer >= 0/,
+    /error: option '-n, --max-tokens <n>' argument '-5' is invalid\. expected an integer >= 1/,
   ),
   cli(
     'cli-max-tokens-text',
     '`-n many`',
     () => ['generate', PROMPT, '-n', 'many'],
     1,
-    /argument 'many' is invalid\. expected an integer >= 0/,
+    /argument 'many' is invalid\. expected an integer >= 1/,
   ),
   cli(
     'cli-max-tokens-exponent',
@@ -114,7 +114,7 @@ export const CLI_CASES: readonly CliCase[] = [
     '`--top-p 2`',
     () => ['generate', PROMPT, '-t', '1', '--top-p', '2', '-n', '2'],
     1,
-    /error: option "topP" must be/,
+    /error: option "--top-p" must be/,
   ),
   cli(
     'cli-drafter-unknown',
@@ -149,7 +149,7 @@ export const CLI_CASES: readonly CliCase[] = [
     '`--models nope`',
     () => ['generate', PROMPT, '--models', 'nope'],
     1,
-    /error: option "models" must be an id of .*got "nope"/,
+    /error: option "--models" must be an id of .*got "nope"/,
   ),
   cli(
     'cli-tree-product',
@@ -170,7 +170,7 @@ export const CLI_CASES: readonly CliCase[] = [
     '`--threads 256` on a small machine (warned before anything else runs)',
     () => ['generate', '', '--threads', '256'],
     1,
-    /^warning: --threads 256 is more than the \d+ CPUs here; .*with --threads \d+\nerror: option "prompt"/,
+    /^warning: --threads 256 is more than the \d+ CPUs here; .*with --threads \d+\nerror: the prompt/,
   ),
   cli(
     'cli-prompts-missing',
@@ -291,7 +291,7 @@ export const CLI_CASES: readonly CliCase[] = [
       '../escape',
     ],
     1,
-    /option "id" must be a file-name-safe id/,
+    /option "--id" must be a file-name-safe id/,
   ),
   {
     id: 'convert-corrupt-existing-manifest',
@@ -383,7 +383,7 @@ export const CLI_CASES: readonly CliCase[] = [
         c.max_position_embeddings = 5_000_000;
       },
     },
-    /error: option "maxContext" must be given \(--max-context <n>, at most 5000000\) when the config's max_position_embeddings \(5000000\) exceeds the 131072 positions/,
+    /error: option "--max-context" must be given \(--max-context <n>, at most 5000000\) when the config's max_position_embeddings \(5000000\) exceeds the 131072 positions/,
   ),
   convert(
     'ckpt-rope-1e8',
@@ -403,7 +403,7 @@ export const CLI_CASES: readonly CliCase[] = [
         c.max_position_embeddings = 5_000_000;
       },
     },
-    /option "maxContext" must be .*5000000/,
+    /option "--max-context" must be .*5000000/,
     ['--max-context', '6000000'],
   ),
   convert('st-missing', 'no model.safetensors', { remove: ['model.safetensors'] }, /safetensors/),
