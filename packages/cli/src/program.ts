@@ -44,12 +44,25 @@ export function createProgram(
     .version(cliVersion(), '-v, --version', 'print the version of treespec')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: withListHint });
   program.hook('preAction', (_program, action) => checkFlags(action.opts(), io.err));
   for (const register of commands) register(program);
   for (const command of program.commands)
-    command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: withListHint });
   return program;
+}
+
+/**
+ * Writes a usage error; a missing argument gets a hint, since a list flag (`--stop`, `--models`,
+ * `--corpus`, `--eagle3-layers`) takes every word after it, the argument included.
+ */
+function withListHint(message: string, write: (text: string) => void): void {
+  write(
+    message.replace(
+      /^(error: missing required argument '([^']+)')\n$/,
+      '$1 (if you gave it after a list flag such as --stop, --models or --corpus, that flag took it: give the $2 first, or end the list with --)\n',
+    ),
+  );
 }
 
 /**

@@ -279,6 +279,10 @@ describe('treespec convert and inspect', () => {
       ['serve', '--chat-template', join(tmpdir(), 'treespec-no-template.jinja')],
       'error: option "--chat-template" must be an existing file; there is no file at that path',
     ],
+    [
+      ['generate', '--stop', 'X', 'Once upon a time'],
+      "error: missing required argument 'prompt' (if you gave it after a list flag such as --stop",
+    ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);

@@ -70,6 +70,10 @@ export interface NodeSessionOptions {
   onnxRuntime?: OnnxRuntimeSource;
 }
 
+/** Where onnxruntime-node itself is missing: its message says how to install it; this, what CUDA needs beside it. */
+const CUDA_RUNTIME_HINT =
+  "treespec's bundled ONNX Runtime has no CUDA; CUDA 12 and cuDNN 9 must be on the machine, and onnxruntime-node must be the process's first ONNX Runtime";
+
 const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
   cuda:
     "treespec's bundled ONNX Runtime has no CUDA; CUDA runs on onnxruntime-node with its CUDA libraries, downloaded " +
@@ -140,7 +144,11 @@ export async function createSession(
     if (noRuntime && provider !== 'cuda') throw error;
     if (provider !== 'cpu' && (noRuntime || isProviderFailure(error))) {
       const unavailable = noRuntime
-        ? new ProviderUnavailableError(provider, error.message, { hint: INSTALL_HINTS.cuda, cause: error })
+        ? new ProviderUnavailableError(provider, error.message, {
+            // A reason that says how to install onnxruntime-node is not told it again.
+            hint: error.message.includes('ONNXRUNTIME_NODE_INSTALL') ? CUDA_RUNTIME_HINT : INSTALL_HINTS.cuda,
+            cause: error,
+          })
         : new ProviderUnavailableError(provider, INSTALL_HINTS[provider], { cause: error });
       if (!options.fallbackToCpu) throw unavailable;
       options.onFallback?.(unavailable);
