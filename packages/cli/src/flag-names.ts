@@ -11,6 +11,7 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   draftVocabContext: '--draft-vocab-context',
   draftVocabCorpus: '--draft-vocab-corpus',
   drafter: '--drafter',
+  eagle3Layers: '--eagle3-layers',
   executionProvider: '--provider',
   id: '--id',
   maxContext: '--max-context',

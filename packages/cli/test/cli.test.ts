@@ -283,6 +283,19 @@ describe('treespec convert and inspect', () => {
       ['generate', '--stop', 'X', 'Once upon a time'],
       "error: missing required argument 'prompt' (if you gave it after a list flag such as --stop",
     ],
+    [
+      [
+        'convert',
+        join(CHECKPOINTS, 'treespec-tiny-draft'),
+        '-o',
+        join(tmpdir(), 'treespec-never'),
+        '-r',
+        'draft',
+        '--eagle3-layers',
+        '1,2',
+      ],
+      'error: option "--eagle3-layers" must be given only for a target',
+    ],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);

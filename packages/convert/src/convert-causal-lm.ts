@@ -123,6 +123,13 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
   };
   // A corrupt manifest in the output directory fails here, before any file is written.
   const existing = await readManifest(options.out);
+  if (options.eagle3Layers !== undefined && role !== 'target') {
+    throw new OptionError(
+      'eagle3Layers',
+      options.eagle3Layers,
+      'given only for a target (an EAGLE-3 head reads the inputs of its target’s layers)',
+    );
+  }
   if (options.draftVocab && role !== 'draft') {
     throw new OptionError(
       'draftVocab',
