@@ -85,6 +85,8 @@ describe('treespec convert and inspect', () => {
     );
     expect(lines[2]).toContain('base=treespec-tiny');
     expect(lines[2]).toContain('float32/int8');
+    // The file column lines up, whatever the ids' and roles' lengths.
+    expect(new Set(lines.slice(1).map((line) => line.search(/\S+\.onnx {2}/))).size).toBe(1);
   });
 
   it('converts with --weights w8a8 and lists the format', async () => {

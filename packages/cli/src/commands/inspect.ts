@@ -5,8 +5,15 @@ import { verifyBundle } from '@treespec/node';
 import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
 import type { Command } from 'commander';
 
-/** One line per model: id, role, file, dimensions, formats, attention and KV layout, RoPE, tokenizer, and EAGLE-3/FR-Spec fields. */
-export function describeModel(m: ManifestModel): string {
+/**
+ * One line per model: id, role, file, dimensions, formats, attention and KV layout, RoPE, tokenizer,
+ * and EAGLE-3/FR-Spec fields. The id and role are padded to `widths` (the longest of a bundle's, so
+ * its lines align).
+ */
+export function describeModel(
+  m: ManifestModel,
+  widths: { id: number; role: number } = { id: 12, role: 10 },
+): string {
   const d = m.dims;
   const base = m.base ? ` base=${m.base.id}` : '';
   const captured = m.capturedLayers ? ` captured layers ${m.capturedLayers.join(',')}` : '';
@@ -17,7 +24,7 @@ export function describeModel(m: ManifestModel): string {
     ? ` draft vocab ${m.draftVocab.size} (${m.draftVocab.source})${context}`
     : '';
   return (
-    `${m.id.padEnd(12)} ${m.role.padEnd(10)} ${m.file}  vocab ${d.vocab}, hidden ${d.hidden}, ${d.layers} layers, ` +
+    `${m.id.padEnd(widths.id)} ${m.role.padEnd(widths.role)} ${m.file}  vocab ${d.vocab}, hidden ${d.hidden}, ${d.layers} layers, ` +
     `heads ${d.heads}/${d.kvHeads} x ${d.headDim}, ctx ${d.maxContext}, ${m.dtype}/${m.weightFormat}${sums}, ` +
     `${attention}kv ${m.kvCache.layout}, rope ${m.rope.type} ${m.rope.theta}, tokenizer ${m.tokenizer.sha256.slice(0, 12)}${base}${captured}${draftVocab}`
   );
@@ -47,7 +54,11 @@ export function registerInspect(program: Command): void {
       const manifest = parseManifest(text, path);
       const write = command.parent!.configureOutput().writeOut!;
       write(`${path} (format ${manifest.format} v${manifest.version}, ${manifest.generator})\n`);
-      for (const m of manifest.models) write(`${describeModel(m)}\n`);
+      const widths = {
+        id: Math.max(12, ...manifest.models.map((m) => m.id.length)),
+        role: Math.max(10, ...manifest.models.map((m) => m.role.length)),
+      };
+      for (const m of manifest.models) write(`${describeModel(m, widths)}\n`);
       if (flags.verify) write(`verified the sha256 of ${await verifyBundle(resolve(dir))} files\n`);
     });
 }
