@@ -15,8 +15,9 @@ const INPUT_FLAGS = [
 const OUTPUT_FLAGS = [['json', '--json']] as const;
 
 /**
- * Checks a command's file flags before it runs: every input file can be read and every output
- * file's folder exists, so that a long bench never runs only to lose its report. Warns (through
+ * Checks a command's file flags before it runs: every input file can be read, and every output
+ * file can be written (an existing one, or a new one in an existing, writable folder), so that a
+ * long bench never runs only to lose its report. Warns (through
  * `warn`) about `--threads` above the machine's CPUs.
  * @throws OptionError naming the flag, the path and what is wrong with it.
  */

@@ -1,6 +1,9 @@
 import { OptionError } from '@treespec/core';
 
-/** The flags that set a library option, by the option's name. */
+/**
+ * The flags that set a library option, by the option's name; only names that mean one option
+ * (`topK` is both the sampling flag's and the tree flags' and stays unmapped).
+ */
 const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   attention: '--attention',
   'graph.attentionPrecision': '--attention-precision',
@@ -22,7 +25,6 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   seed: '--seed',
   stop: '--stop',
   temperature: '--temperature',
-  topK: '--top-k',
   topP: '--top-p',
   role: '--role',
   weightFormat: '--weights',

@@ -44,17 +44,21 @@ export function createProgram(
     .version(cliVersion(), '-v, --version', 'print the version of treespec')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: withListHint });
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
   program.hook('preAction', (_program, action) => checkFlags(action.opts(), io.err));
   for (const register of commands) register(program);
   for (const command of program.commands)
-    command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: withListHint });
+    command.exitOverride().configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      ...(command.options.some((option) => option.variadic) ? { outputError: withListHint } : {}),
+    });
   return program;
 }
 
 /**
- * Writes a usage error; a missing argument gets a hint, since a list flag (`--stop`, `--models`,
- * `--corpus`, `--eagle3-layers`) takes every word after it, the argument included.
+ * Writes a usage error of a command with list flags (`--stop`, `--models`, `--corpus`): a missing
+ * argument gets a hint, since such a flag takes every word after it, the argument included.
  */
 function withListHint(message: string, write: (text: string) => void): void {
   write(

@@ -298,6 +298,11 @@ describe('treespec convert and inspect', () => {
       ],
       'error: option "--eagle3-layers" must be given only for a target',
     ],
+    [
+      ['tune', '-d', 'eagle3', '--write'],
+      'error: option "--write" must be left out for eagle3 in a bundle that also has the eagle2 drafter\'s model',
+    ],
+    [['inspect'], "error: missing required argument 'dir'\n"],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
     const { code, err } = await run(...args);

@@ -1,5 +1,5 @@
-import { mkdir, rm, rmdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
 
 /**
  * Runs `write` into the folder `out`, creating it and its missing parents first. Where `write`
@@ -10,24 +10,44 @@ import { dirname, resolve } from 'node:path';
  * may have copied the checkpoint's tokenizer files into it.
  */
 export async function intoOutputDirectory<T>(out: string, write: () => Promise<T>): Promise<T> {
-  const created = await mkdir(out, { recursive: true });
+  const folder = resolve(out);
+  const created = await firstMissing(folder);
+  await mkdir(folder, { recursive: true });
   try {
     return await write();
   } catch (error) {
-    if (created !== undefined) await removeCreated(resolve(out), resolve(created));
+    if (created !== null) await removeCreated(folder, created);
     throw error;
   }
 }
 
-/** Removes `out` and, up to `created`, each parent this conversion created that is now empty. */
-async function removeCreated(out: string, created: string): Promise<void> {
-  await rm(out, { recursive: true, force: true });
-  for (let dir = dirname(out); out !== created && dir.startsWith(created); dir = dirname(dir)) {
+/** The outermost of `folder` and its parents that does not exist, or null when `folder` does. */
+async function firstMissing(folder: string): Promise<string | null> {
+  let missing: string | null = null;
+  for (let dir = folder; !(await exists(dir)); dir = dirname(dir)) {
+    missing = dir;
+    if (dirname(dir) === dir) break;
+  }
+  return missing;
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Removes `folder` and each parent up to `created` (which this conversion made) that is now empty. */
+async function removeCreated(folder: string, created: string): Promise<void> {
+  await rm(folder, { recursive: true, force: true });
+  for (let dir = folder; dir !== created; ) {
+    dir = dirname(dir);
+    if (relative(created, dir).startsWith('..')) return;
     try {
       await rmdir(dir);
     } catch {
       return;
     }
-    if (dir === created) return;
   }
 }

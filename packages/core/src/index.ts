@@ -21,7 +21,7 @@ export {
 export { expNonPositive } from './exp-non-positive.js';
 export { type ControllerStats, type GenerationStats, StatsRecorder } from './generation-stats.js';
 export { KeepPlan, planKeep } from './keep-plan.js';
-export { Xoshiro128 } from './prng.js';
+export { MAX_SEED, Xoshiro128 } from './prng.js';
 export {
   type DecoderParts,
   type GenerateOptions,

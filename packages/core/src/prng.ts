@@ -1,5 +1,8 @@
 import { requireInteger } from './validate.js';
 
+/** The largest seed of a sampling stream: seeds are 32-bit, in [0, MAX_SEED]. */
+export const MAX_SEED = 0xffffffff;
+
 /**
  * xoshiro128** (Blackman & Vigna, 2018): a 128-bit-state generator with 32-bit output, period
  * 2^128 − 1, that passes BigCrush, written with 32-bit integer operations only so it gives the
@@ -28,7 +31,7 @@ export class Xoshiro128 {
 
   /** Restarts the stream from `seed` (an integer in [0, 2^32)). */
   seed(seed: number): void {
-    requireInteger('seed', seed, 0, 0xffffffff);
+    requireInteger('seed', seed, 0, MAX_SEED);
     const x = seed >>> 0;
     this.s0 = fmix32((x + GOLDEN) >>> 0);
     this.s1 = fmix32((x + 2 * GOLDEN) >>> 0);

@@ -16,7 +16,10 @@ import { storedSeeds } from './tuning-cache.js';
 
 /** Options of {@link loadTreespec}: which drafter and tree, and how sessions run. */
 export interface LoadTreespecOptions extends BundleOptions, NodeSessionOptions {
-  /** Hash every model file and compare with the checksums recorded at conversion (reads all weights). Default false. */
+  /**
+   * Hash every model file and compare with the checksums recorded at conversion (reads all
+   * weights); a model file the checksum listing leaves out is refused. Default false.
+   */
   verifyWeights?: boolean;
   /**
    * The tuning cache that seeds the budget controller unless `controllerSeeds` is given: a file

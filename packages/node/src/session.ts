@@ -74,6 +74,14 @@ export interface NodeSessionOptions {
 const CUDA_RUNTIME_HINT =
   "treespec's bundled ONNX Runtime has no CUDA; CUDA 12 and cuDNN 9 must be on the machine, and onnxruntime-node must be the process's first ONNX Runtime";
 
+/**
+ * What to tell a user whose CUDA load found no onnxruntime-node it could use, after `reason`: how to
+ * install it with CUDA, unless the reason already says so.
+ */
+export function cudaHint(reason: string): string {
+  return reason.includes('ONNXRUNTIME_NODE_INSTALL') ? CUDA_RUNTIME_HINT : INSTALL_HINTS.cuda;
+}
+
 const INSTALL_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
   cuda:
     "treespec's bundled ONNX Runtime has no CUDA; CUDA runs on onnxruntime-node with its CUDA libraries, downloaded " +
@@ -145,8 +153,7 @@ export async function createSession(
     if (provider !== 'cpu' && (noRuntime || isProviderFailure(error))) {
       const unavailable = noRuntime
         ? new ProviderUnavailableError(provider, error.message, {
-            // A reason that says how to install onnxruntime-node is not told it again.
-            hint: error.message.includes('ONNXRUNTIME_NODE_INSTALL') ? CUDA_RUNTIME_HINT : INSTALL_HINTS.cuda,
+            hint: cudaHint(error.message),
             cause: error,
           })
         : new ProviderUnavailableError(provider, INSTALL_HINTS[provider], { cause: error });

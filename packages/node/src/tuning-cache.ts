@@ -106,8 +106,15 @@ function isSeed(value: unknown): value is ControllerSeed {
   );
 }
 
+/** A cache file's entries: the seeds this treespec reads, and every entry as stored. */
+interface ParsedCache {
+  readonly entries: Record<string, TunedSeeds>;
+  /** Each entry with the seeds of drafters this treespec does not know (a later one's), kept on writes. */
+  readonly stored: Record<string, Record<string, unknown>>;
+}
+
 /** The entries of a cache file's text, or a reason it cannot be trusted. */
-function parseCache(text: string): Record<string, TunedSeeds> | string {
+function parseCache(text: string): ParsedCache | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -121,18 +128,21 @@ function parseCache(text: string): Record<string, TunedSeeds> | string {
     return 'its "entries" is not an object';
   }
   const entries: Record<string, TunedSeeds> = {};
+  const stored: Record<string, Record<string, unknown>> = {};
   for (const [key, entry] of Object.entries(v.entries)) {
-    if (typeof entry !== 'object' || entry === null) return `entry ${key} is not an object`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      return `entry ${key} is not an object`;
     const seeds: TunedSeeds = {};
     for (const [drafter, seed] of Object.entries(entry)) {
-      if (!(MODEL_DRAFTER_NAMES as readonly string[]).includes(drafter) || !isSeed(seed)) {
-        return `entry ${key} holds an invalid "${drafter}" seed`;
-      }
+      // Another drafter's seeds (a later treespec's) are kept, not read.
+      if (!(MODEL_DRAFTER_NAMES as readonly string[]).includes(drafter)) continue;
+      if (!isSeed(seed)) return `entry ${key} holds an invalid "${drafter}" seed`;
       seeds[drafter as TunedDrafter] = seed;
     }
     entries[key] = seeds;
+    stored[key] = entry as Record<string, unknown>;
   }
-  return entries;
+  return { entries, stored };
 }
 
 /**
@@ -151,25 +161,28 @@ export async function readTuningCache(
   } catch {
     return undefined;
   }
-  const entries = parseCache(text);
-  if (typeof entries === 'string') {
-    warn(`treespec: ignoring the tuning cache ${file}: ${entries}`);
+  const parsed = parseCache(text);
+  if (typeof parsed === 'string') {
+    warn(`treespec: ignoring the tuning cache ${file}: ${parsed}`);
     return undefined;
   }
-  return entries[keyString(key)];
+  return parsed.entries[keyString(key)];
 }
 
-/** Stores `seed` for `drafter` under `key`, keeping the file's other valid entries. */
+/**
+ * Stores `seed` for `drafter` under `key`, keeping the file's other entries where the file is
+ * valid (seeds of drafters this treespec does not know included).
+ */
 export async function writeTuningCache(
   file: string,
   key: TuningKey,
   drafter: TunedDrafter,
   seed: ControllerSeed,
 ): Promise<void> {
-  let entries: Record<string, TunedSeeds> = {};
+  let entries: Record<string, Record<string, unknown>> = {};
   try {
     const parsed = parseCache(await readFile(file, 'utf8'));
-    if (typeof parsed !== 'string') entries = parsed;
+    if (typeof parsed !== 'string') entries = parsed.stored;
   } catch {
     // No file yet.
   }

@@ -19,6 +19,7 @@ import {
   ProviderUnavailableError,
   verifyBundle,
 } from '../src/index.js';
+import { cudaHint } from '../src/session.js';
 import { TINY } from './tiny.js';
 
 const made: string[] = [];
@@ -137,8 +138,19 @@ describe('execution providers', () => {
     expect(result).toBeInstanceOf(ProviderUnavailableError);
     const message = String((result as Error).message);
     expect(message).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
-    // Said once: the reason and the hint do not repeat each other.
     expect(message.split('ONNXRUNTIME_NODE_INSTALL=cuda12')).toHaveLength(2);
+  });
+
+  it('says how to install onnxruntime-node with CUDA once, whether or not the reason already does', () => {
+    const install =
+      'install it beside treespec: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0`';
+    for (const reason of [
+      'onnxruntime-node is not installed; ' + install,
+      'this process already runs ONNX Runtime',
+    ]) {
+      const text = `${reason}; ${cudaHint(reason)}`;
+      expect(text.split('ONNXRUNTIME_NODE_INSTALL=cuda12'), reason).toHaveLength(2);
+    }
   });
 
   it('reports a missing WebGPU adapter, or runs on one, and can fall back to the CPU', async () => {

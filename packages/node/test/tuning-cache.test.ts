@@ -86,11 +86,6 @@ describe('tuning cache', () => {
           [`${key.manifestHash}|cpu|Test CPU x2`]: { eagle2: { verifyMs: [[0.5, 3]], draftMs: [] } },
         },
       }),
-      JSON.stringify({
-        format: 'treespec-tuning-cache',
-        version: 1,
-        entries: { [`${key.manifestHash}|cpu|Test CPU x2`]: { medusa: seed } },
-      }),
     ];
     await writeTuningCache(file, key, 'eagle2', seed);
     for (const text of bad) {
@@ -103,6 +98,21 @@ describe('tuning cache', () => {
     await writeTuningCache(file, key, 'eagle2', seed);
     expect(await readTuningCache(file, key, warn)).toEqual({ eagle2: seed });
     expect(JSON.parse(await readFile(file, 'utf8')).format).toBe('treespec-tuning-cache');
+  });
+
+  it("keeps the seeds of drafters it does not know (a later treespec's) on writes, and reads its own", async () => {
+    await writeTuningCache(file, key, 'eagle2', seed);
+    const stored = JSON.parse(await readFile(file, 'utf8'));
+    const k = Object.keys(stored.entries)[0]!;
+    stored.entries[k].medusa = { anything: [1, 2] };
+    stored.entries['another model'] = { medusa: 'kept as it is' };
+    await writeFile(file, JSON.stringify(stored));
+    expect(await readTuningCache(file, key, warn)).toEqual({ eagle2: seed });
+    await writeTuningCache(file, key, 'draft-lm', seed);
+    const after = JSON.parse(await readFile(file, 'utf8'));
+    expect(after.entries[k]).toEqual({ eagle2: seed, medusa: { anything: [1, 2] }, 'draft-lm': seed });
+    expect(after.entries['another model']).toEqual({ medusa: 'kept as it is' });
+    expect(warnings).toEqual([]);
   });
 
   it('lives under XDG_CACHE_HOME when it is set', () => {

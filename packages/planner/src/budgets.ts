@@ -171,7 +171,12 @@ export function modelFreeWithinContext(
 ): ModelFreeBudget | undefined {
   const tokens = Math.max(1, maxContext - 1);
   if ((budget?.maxTokens ?? MATCHING_TREE_TOKENS) <= tokens) return budget;
-  return { ...budget, maxTokens: tokens, maxDepth: Math.min(budget?.maxDepth ?? tokens, tokens) };
+  // A chain is no deeper than its tokens, so only a depth given above them needs cutting.
+  return {
+    ...budget,
+    maxTokens: tokens,
+    ...(budget?.maxDepth !== undefined ? { maxDepth: Math.min(budget.maxDepth, tokens) } : {}),
+  };
 }
 
 /**

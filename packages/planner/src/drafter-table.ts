@@ -19,7 +19,10 @@ export interface DrafterChoices {
   readonly hybridPolicy: HybridPolicy | undefined;
   /** When model drafters stop growing a tree early. */
   readonly adaptive: AdaptiveStop;
-  /** The device's trees for the model-free drafters; undefined: their own defaults. */
+  /**
+   * The device's trees for the model-free drafters, cut to the context window
+   * (`modelFreeWithinContext`); undefined: their own defaults.
+   */
   readonly modelFree: ModelFreeBudget | undefined;
   /**
    * Whether `lookup` and `suffix` on their own cut each tree to what pays at this machine's prices

@@ -98,7 +98,10 @@ export interface BundleOptions {
   hybridBase?: ModelDrafterName;
   /** How `hybrid` picks each step's tree. Default `throughput`. */
   hybridPolicy?: HybridPolicy;
-  /** Documents (text, or token ids) the `suffix` drafter may also copy from, e.g. a RAG corpus. */
+  /**
+   * Documents (text, or token ids) the `suffix` and `hybrid` drafters may also copy from, e.g. a
+   * RAG corpus; tokenized only where one of them is loaded (the plan warns where none is).
+   */
   corpus?: readonly (string | ArrayLike<number>)[];
   /**
    * Context window to allocate (prompt + generated); at most what every model loaded covers.
@@ -202,7 +205,6 @@ export function plan(
   const byRole = (role: ModelRole) => selected.models.find((m) => m.role === role);
   const target = byRole('target');
   if (!target) throw new ModelFormatError('lists no model with role "target"', { file: manifestFile });
-  const hasHead = byRole('eagle-head') !== undefined;
   const budgetMode = requireBudgetMode(options.budget ?? 'auto');
   const choices: DrafterChoices = {
     hybridBase: options.hybridBase ?? bundleModelDrafter(selected.models) ?? 'draft-lm',
@@ -211,7 +213,9 @@ export function plan(
     modelFree: MODEL_FREE_BUDGETS[device],
     modelFreePriced: budgetMode === 'auto',
   };
-  const bundleDefault: BundleDrafter = hasHead ? 'eagle2' : byRole('eagle3-head') ? 'eagle3' : 'none';
+  // The bundle's own default drafts with a head, never with a draft LM alone.
+  const heads = selected.models.filter((m) => m.role !== MODEL_DRAFTERS['draft-lm'].role);
+  const bundleDefault: BundleDrafter = bundleModelDrafter(heads) ?? 'none';
   const needs = (name: BundleDrafter) => (name === 'none' ? [] : DRAFTERS[name].needs(choices));
   // A device's default is taken where it loads no draft model beyond the bundle's default's.
   const deviceDefault = DEVICE_DEFAULT_DRAFTERS[device];

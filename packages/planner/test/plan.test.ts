@@ -89,7 +89,7 @@ describe('plan', () => {
     expect(plan(manifest, { maxContext: 16 }, 'cpu').budgets.tree.totalTokens).toBe(16);
     // Model-free and sampled trees fit a small window too: 5 drafted tokens and a root.
     const small = plan(manifest, { maxContext: 6 }, 'cpu');
-    expect(small.choices.modelFree).toEqual({ maxTokens: 5, maxDepth: 5 });
+    expect(small.choices.modelFree).toEqual({ maxTokens: 5 });
     expect(small.sampledBounds.tree?.totalTokens).toBe(6);
     expect(plan(manifest, { maxContext: 6 }, 'wasm').choices.modelFree).toEqual(MODEL_FREE_BUDGETS.wasm);
     expect(plan(manifest, {}, 'cpu').sampledBounds).toEqual({ tree: undefined, draftTree: undefined });

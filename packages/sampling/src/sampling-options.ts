@@ -1,4 +1,4 @@
-import { OptionError, requireInteger, requireNumber } from '@treespec/core';
+import { MAX_SEED, OptionError, requireInteger, requireNumber } from '@treespec/core';
 
 /**
  * How the target's next-token distribution is shaped before sampling. Applied in this order:
@@ -48,7 +48,7 @@ export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling
     }),
     presencePenalty: requireNumber('presencePenalty', options.presencePenalty ?? 0, {}),
     frequencyPenalty: requireNumber('frequencyPenalty', options.frequencyPenalty ?? 0, {}),
-    seed: requireInteger('seed', options.seed ?? 0, 0, 0xffffffff),
+    seed: requireInteger('seed', options.seed ?? 0, 0, MAX_SEED),
   };
 }
 

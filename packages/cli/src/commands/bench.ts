@@ -310,7 +310,6 @@ function intervalLine(row: BenchRow): string | null {
   );
 }
 
-/** The controller's choices and cost model in one line, or null without a controller. */
 /** The calls of several generations, in the order they ran. */
 class CallRecords {
   private readonly byKey = new Map<string, ModelCalls>();
@@ -410,6 +409,13 @@ function contextWindows(
 ): Array<{ length: number; windows: Int32Array[] }> {
   const ids = generator.tokenizer.encode(prompts.map((p) => p.prompt).join('\n\n'));
   const room = generator.target.maxContext - maxTokens;
+  if (room < 1) {
+    throw new OptionError(
+      '--max-tokens',
+      maxTokens,
+      `less than the target's context window of ${generator.target.maxContext} tokens with --contexts, which puts a prompt before them`,
+    );
+  }
   const limit = Math.min(ids.length, room);
   return lengths.map((length) => {
     if (length > limit) {

@@ -136,8 +136,13 @@ export function registerGenerate(program: Command): void {
         ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
         memoryPattern: false,
       };
+      // The plain reload reads no corpus, and its warnings were the first load's.
+      const { corpus: _corpus, ...plainLoad } = loaded;
       const load = (drafter?: 'none') =>
-        loadTreespec(modelDirectory(flags), drafter ? { ...loaded, drafter } : loaded);
+        loadTreespec(
+          modelDirectory(flags),
+          drafter ? { ...plainLoad, drafter, onWarning: () => {} } : loaded,
+        );
       const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
       const options = {
         ...samplingOptions(flags, flags.temperature),

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { DynamicTreeOptions } from '@treespec/core';
+import { type DynamicTreeOptions, MAX_SEED } from '@treespec/core';
 import type { HybridPolicy } from '@treespec/drafters';
 import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
@@ -72,11 +72,12 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
 /** A parser of a comma-separated list of integers of at least `min`, e.g. `100,1000`. */
 export function integerList(min: number): (value: string) => number[] {
   return (value) => {
-    const items = value.split(',').map((item) => item.trim());
-    if (items.some((item) => !/^\d+$/.test(item) || Number(item) < min)) {
+    const item = integer(min);
+    try {
+      return value.split(',').map(item);
+    } catch {
       throw new InvalidArgumentError(`expected a comma-separated list of integers >= ${min}`);
     }
-    return items.map(Number);
   };
 }
 
@@ -100,23 +101,27 @@ export function addModelFlags(command: Command): Command {
     .addOption(
       new Option(
         '-d, --drafter <name>',
-        "how to draft (none: plain decoding; default: the device's and bundle's, hybrid on the CPU with an EAGLE-2 head)",
+        "how to draft (none: plain decoding; default: the device's and bundle's, hybrid on the CPU with an EAGLE-2 or EAGLE-3 head)",
       ).choices([...BUNDLE_DRAFTERS]),
     )
     .option(
       '--tree-top-k <n>',
-      'EAGLE-2: children per expanded node and nodes expanded per depth',
+      'EAGLE-2 and EAGLE-3: children per expanded node and nodes expanded per depth',
       integer(1),
     )
-    .option('--tree-frontier <n>', 'EAGLE-2: nodes expanded per depth (default: --tree-top-k)', integer(1))
+    .option(
+      '--tree-frontier <n>',
+      'EAGLE-2 and EAGLE-3: nodes expanded per depth (default: --tree-top-k)',
+      integer(1),
+    )
     .option(
       '--tree-depth <n>',
-      "EAGLE-2: levels grown after the root's children, as EAGLE's depth (head calls per step: n + 1)",
+      "EAGLE-2 and EAGLE-3: levels grown after the root's children, as EAGLE's depth (head calls per step: n + 1)",
       integer(0),
     )
     .option(
       '--tree-tokens <n>',
-      "EAGLE-2: tree nodes verified, the root included, as EAGLE's total_token",
+      "EAGLE-2 and EAGLE-3: tree nodes verified, the root included, as EAGLE's total_token",
       integer(2),
     )
     .option('--draft-top-k <n>', 'draft-lm: children per expanded node', integer(1))
@@ -197,7 +202,7 @@ export function addSamplingFlags(command: Command, defaultMaxTokens: number): Co
     .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]', number)
     .option('--min-p <p>', 'drop tokens below p times the most likely one', number)
     .option('--repetition-penalty <x>', 'CTRL-style repetition penalty (1: off)', number)
-    .option('--seed <n>', 'seed of the sampling stream, in [0, 4294967295]', integer(0, 0xffffffff));
+    .option('--seed <n>', `seed of the sampling stream, in [0, ${MAX_SEED}]`, integer(0, MAX_SEED));
 }
 
 export function modelDirectory(flags: ModelFlags): string {

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError } from '@treespec/core';
+import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
   defaultTuningCacheFile,
@@ -145,6 +145,7 @@ export function registerTune(program: Command): void {
       const manifestFile = join(modelDirectory(flags), MANIFEST_FILE);
       const manifestText = await readManifestText(modelDirectory(flags));
       const drafter = flags.drafter ?? bundleDrafter(manifestText, manifestFile);
+      if (flags.write) checkWritable(drafter, parseManifest(manifestText, manifestFile).models);
       const base = await loadOptions({ ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false }, [
         drafter,
       ]);
@@ -238,6 +239,28 @@ export function registerTune(program: Command): void {
         await loaded.dispose();
       }
     });
+}
+
+/**
+ * Checks that `--write` stores `drafter`'s budget for it alone: the EAGLE-2 and EAGLE-3 heads'
+ * trees share one budget (`tree`), so an EAGLE-3 tuning written into a bundle with an EAGLE-2
+ * head would become the EAGLE-2 head's start too.
+ * @throws OptionError naming `--write`.
+ */
+function checkWritable(drafter: ModelDrafterName, models: ReadonlyArray<{ role: string }>): void {
+  const shared = MODEL_DRAFTER_NAMES.find(
+    (other) =>
+      other !== drafter &&
+      MODEL_DRAFTERS[other].budget === MODEL_DRAFTERS[drafter].budget &&
+      models.some((m) => m.role === MODEL_DRAFTERS[other].role),
+  );
+  if (shared !== undefined) {
+    throw new OptionError(
+      '--write',
+      true,
+      `left out for ${drafter} in a bundle that also has the ${shared} drafter's model: their trees share one budget (tuning.<provider>.${MODEL_DRAFTERS[drafter].budget}); the step costs still go to the tuning cache`,
+    );
+  }
 }
 
 /** The model drafter `treespec tune` tunes in a bundle when none is named. */
