@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from './errors.js';
 import { decodeFloats, FLOAT_DTYPE_BYTES } from './float-conversion.js';
 import type { Matrix } from './matrix.js';
+import { pathExists } from './path-exists.js';
 import { SafetensorsFile } from './safetensors.js';
 import { TorchArchiveFile } from './torch-archive.js';
 import { requireFloatDtype, type TensorEntry, type WeightsFile } from './weights-file.js';
@@ -54,12 +55,12 @@ export class Checkpoint {
     let shards: Map<string, string> | null = null;
     for (const candidate of WEIGHT_FORMATS) {
       const indexPath = join(directory, candidate.index);
-      if (await exists(indexPath)) {
+      if (await pathExists(indexPath)) {
         shards = await readIndex(indexPath);
         format = candidate;
         break;
       }
-      if (await exists(join(directory, candidate.single))) {
+      if (await pathExists(join(directory, candidate.single))) {
         format = candidate;
         break;
       }
@@ -199,15 +200,6 @@ export class Checkpoint {
   /** Closes all files. */
   async close(): Promise<void> {
     await Promise.all(this.files.map((f) => f.close()));
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

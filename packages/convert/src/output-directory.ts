@@ -1,5 +1,6 @@
-import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pathExists } from './path-exists.js';
 
 /**
  * Runs `write` into the folder `out`, creating it and its missing parents first. Where `write`
@@ -24,26 +25,21 @@ export async function intoOutputDirectory<T>(out: string, write: () => Promise<T
 /** The outermost of `folder` and its parents that does not exist, or null when `folder` does. */
 async function firstMissing(folder: string): Promise<string | null> {
   let missing: string | null = null;
-  for (let dir = folder; !(await exists(dir)); dir = dirname(dir)) {
+  for (let dir = folder; !(await pathExists(dir)); dir = dirname(dir)) {
     missing = dir;
     if (dirname(dir) === dir) break;
   }
   return missing;
 }
 
-function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Removes `folder` and each parent up to `created` (which this conversion made) that is now empty. */
+/**
+ * Removes `folder` and each of its parents up to `created` (an ancestor of it, or itself, that
+ * this conversion made) that is now empty; stops at the first that is not.
+ */
 async function removeCreated(folder: string, created: string): Promise<void> {
   await rm(folder, { recursive: true, force: true });
   for (let dir = folder; dir !== created; ) {
     dir = dirname(dir);
-    if (relative(created, dir).startsWith('..')) return;
     try {
       await rmdir(dir);
     } catch {

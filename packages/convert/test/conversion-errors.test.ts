@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, convertEagleHead, writeSafetensors } from '../src/index.js';
+import { pathExists } from '../src/path-exists.js';
 import { problemOf } from './helpers/checkpoint-error.js';
 import {
   type VariantSpec,
@@ -36,13 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** A copy of the good checkpoint with a changed config and/or tensors. */
 async function variantDir(
@@ -83,7 +77,7 @@ describe('conversion errors name the file and the problem', () => {
     expect(e.message).toBe(
       `${join(dir, 'model.safetensors')}: tensor "model.layers.0.mlp.up_proj.weight" (shape [48, 32]) is missing`,
     );
-    expect(await exists(out)).toBe(false);
+    expect(await pathExists(out)).toBe(false);
   });
 
   it('removes the folders a failed conversion created, parents included, and keeps a folder that was there', async () => {
@@ -97,7 +91,7 @@ describe('conversion errors name the file and the problem', () => {
     expect((await problemOf(convertCausalLM({ checkpoint: broken, out: nested }))).problem).toBe(
       'missing-tensor',
     );
-    expect(await exists(created)).toBe(false);
+    expect(await pathExists(created)).toBe(false);
 
     const kept = join(root, 'kept');
     await mkdir(kept);
