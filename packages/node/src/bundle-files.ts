@@ -14,21 +14,31 @@ import {
   parseManifest,
 } from '@treespec/onnx';
 
+/** A bundle's manifest as read: its path, its text (which tuning keys hash) and its validated content. */
+export interface BundleManifest {
+  readonly file: string;
+  readonly text: string;
+  readonly manifest: Manifest;
+}
+
 /**
- * The text of the bundle manifest (`treespec.json`) in `directory`.
- * @throws ModelLoadError naming the manifest's path, and how to make one, where there is none.
+ * The bundle manifest (`treespec.json`) in `directory`, read and validated.
+ * @throws ModelLoadError naming the manifest's path, and how to make one, where there is none;
+ * ModelFormatError for a manifest that is not valid.
  */
-export async function readManifestText(directory: string): Promise<string> {
-  const manifestFile = join(directory, MANIFEST_FILE);
+export async function readBundleManifest(directory: string): Promise<BundleManifest> {
+  const file = join(directory, MANIFEST_FILE);
+  let text: string;
   try {
-    return await readFile(manifestFile, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (cause) {
     throw new ModelLoadError(
-      manifestFile,
+      file,
       'no treespec manifest here; convert a checkpoint first with `treespec convert` (it writes treespec.json)',
       cause,
     );
   }
+  return { file, text, manifest: parseManifest(text, file) };
 }
 
 /**
@@ -135,9 +145,8 @@ export function modelFiles(manifest: Manifest): string[] {
  * @throws ModelLoadError or ModelFormatError naming the first file that fails.
  */
 export async function verifyBundle(directory: string): Promise<number> {
-  const manifestFile = join(directory, MANIFEST_FILE);
-  const manifest = parseManifest(await readManifestText(directory), manifestFile);
-  await resolveBundleFiles(directory, manifest, manifestFile);
+  const { file, manifest } = await readBundleManifest(directory);
+  await resolveBundleFiles(directory, manifest, file);
   await checkBundleTokenizer(directory, manifest);
   return verifyChecksums(directory, modelFiles(manifest));
 }

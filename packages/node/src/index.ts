@@ -10,7 +10,13 @@ export {
   summarizeCalls,
 } from '@treespec/onnx';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
-export { modelFiles, readManifestText, verifyBundle, verifyChecksums } from './bundle-files.js';
+export {
+  type BundleManifest,
+  modelFiles,
+  readBundleManifest,
+  verifyBundle,
+  verifyChecksums,
+} from './bundle-files.js';
 export { defaultTargetThreads, physicalCoreCount, targetThreads } from './cpu-cores.js';
 export {
   HUGE_PAGE_TUNABLE,

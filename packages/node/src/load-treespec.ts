@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import type { TextGenerator } from '@treespec/generator';
-import { type CallLog, checkGraph, loggedSession, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { type CallLog, checkGraph, loggedSession } from '@treespec/onnx';
 import { assemble, type BundleOptions, plan } from '@treespec/planner';
 import { loadTokenizer } from '@treespec/tokenizers';
 import {
   checkBundleTokenizer,
   modelFiles,
-  readManifestText,
+  readBundleManifest,
   resolveBundleFiles,
   verifyChecksums,
 } from './bundle-files.js';
@@ -53,9 +53,7 @@ export async function loadTreespec(
   directory: string,
   options: LoadTreespecOptions = {},
 ): Promise<TextGenerator> {
-  const manifestFile = join(directory, MANIFEST_FILE);
-  const text = await readManifestText(directory);
-  const manifest = parseManifest(text, manifestFile);
+  const { file: manifestFile, text, manifest } = await readBundleManifest(directory);
   await resolveBundleFiles(directory, manifest, manifestFile);
   await checkBundleTokenizer(directory, manifest);
   if (options.verifyWeights) await verifyChecksums(directory, modelFiles(manifest));

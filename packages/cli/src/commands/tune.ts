@@ -1,16 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
   defaultTuningCacheFile,
   loadTreespec,
-  readManifestText,
+  readBundleManifest,
   type TextResult,
   tuningKey,
   writeTuningCache,
 } from '@treespec/node';
-import { type BundleDevice, MANIFEST_FILE, parseManifest } from '@treespec/onnx';
+import { type BundleDevice, type ManifestModel, parseManifest } from '@treespec/onnx';
 import {
   bundleModelDrafter,
   MODEL_DRAFTER_NAMES,
@@ -142,10 +141,9 @@ export function registerTune(program: Command): void {
       const out = cmd.parent!.configureOutput().writeOut!;
       const note = cmd.parent!.configureOutput().writeErr!;
       const prompts = (await readPrompts(flags.prompts ?? tinyDevPromptsPath())).slice(0, flags.limit);
-      const manifestFile = join(modelDirectory(flags), MANIFEST_FILE);
-      const manifestText = await readManifestText(modelDirectory(flags));
-      const drafter = flags.drafter ?? bundleDrafter(manifestText, manifestFile);
-      if (flags.write) checkWritable(drafter, parseManifest(manifestText, manifestFile).models);
+      const bundle = await readBundleManifest(modelDirectory(flags));
+      const drafter = flags.drafter ?? bundleDrafter(bundle.manifest.models, bundle.file);
+      if (flags.write) checkWritable(drafter, bundle.manifest.models);
       const base = await loadOptions({ ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false }, [
         drafter,
       ]);
@@ -218,7 +216,7 @@ export function registerTune(program: Command): void {
           const file = defaultTuningCacheFile();
           await writeTuningCache(
             file,
-            tuningKey(manifestText, flags.provider, flags.threads),
+            tuningKey(bundle.text, flags.provider, flags.threads),
             drafter,
             mergeSeeds(seeds, plainMs / plainSteps),
           );
@@ -232,8 +230,8 @@ export function registerTune(program: Command): void {
           note(`measurements written to ${flags.json}\n`);
         }
         if (flags.write) {
-          await writeTuning(manifestFile, flags.provider, budgetName, b);
-          note(`budget written to ${manifestFile} (tuning.${flags.provider})\n`);
+          await writeTuning(bundle.file, flags.provider, budgetName, b);
+          note(`budget written to ${bundle.file} (tuning.${flags.provider})\n`);
         }
       } finally {
         await loaded.dispose();
@@ -264,8 +262,11 @@ function checkWritable(drafter: ModelDrafterName, models: ReadonlyArray<{ role: 
 }
 
 /** The model drafter `treespec tune` tunes in a bundle when none is named. */
-function bundleDrafter(manifestText: string, manifestFile: string): ModelDrafterName {
-  const drafter = bundleModelDrafter(parseManifest(manifestText, manifestFile).models);
+function bundleDrafter(
+  models: ReadonlyArray<{ role: ManifestModel['role'] }>,
+  manifestFile: string,
+): ModelDrafterName {
+  const drafter = bundleModelDrafter(models);
   if (drafter === undefined) {
     throw new ModelFormatError(
       'lists no draft model to tune (an EAGLE head, an EAGLE-3 head or a draft LM)',
