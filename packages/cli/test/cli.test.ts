@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec, manifestHash } from '@treespec/node';
+import { MAX_CORPUS_LENGTH } from '@treespec/planner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTuning } from '../src/commands/tune.js';
 import { runProgram } from '../src/index.js';
@@ -302,6 +303,15 @@ describe('treespec convert and inspect', () => {
       ['tune', '-d', 'eagle3', '--write'],
       'error: option "--write" must be left out for eagle3 in a bundle that also has the eagle2 drafter\'s model',
     ],
+    [
+      [
+        'convert',
+        join(CHECKPOINTS, 'treespec-tiny-draft'),
+        '-o',
+        join(CHECKPOINTS, 'treespec-tiny-draft', 'config.json', 'x'),
+      ],
+      `error: option "--out" must be a folder that can be made; making ${join(CHECKPOINTS, 'treespec-tiny-draft', 'config.json', 'x')} failed (ENOTDIR)`,
+    ],
     [['inspect'], "error: missing required argument 'dir'\n"],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
@@ -309,6 +319,26 @@ describe('treespec convert and inspect', () => {
     expect(code).toBe(1);
     expect(err.trim().split('\n')).toHaveLength(1);
     expect(err).toContain(message);
+  });
+
+  it('refuses a --corpus file that is binary, and files too large together, before loading', async () => {
+    const binary = join(dir, 'corpus.bin');
+    await writeFile(binary, Buffer.from([0x47, 0x49, 0x46, 0x00, 0x01]));
+    const text = join(dir, 'corpus.txt');
+    await writeFile(text, 'A document.');
+    const huge = join(dir, 'corpus-huge.txt');
+    await writeFile(huge, '');
+    await truncate(huge, MAX_CORPUS_LENGTH);
+    const binaryRun = await run('generate', '-d', 'suffix', '--corpus', text, binary, '--', 'Hi');
+    expect(binaryRun.code).toBe(1);
+    expect(binaryRun.err).toBe(
+      `error: option "--corpus" must be text files; this one has a NUL character at offset 3 (a binary file?); got "${binary}"\n`,
+    );
+    const hugeRun = await run('generate', '-d', 'suffix', '--corpus', text, huge, '--', 'Hi');
+    expect(hugeRun.code).toBe(1);
+    expect(hugeRun.err).toContain(
+      `error: option "--corpus" must be files of at most ${MAX_CORPUS_LENGTH} bytes (32 MiB) in all; these hold ${MAX_CORPUS_LENGTH + 11}`,
+    );
   });
 
   it('exits 1 naming the file when the checkpoint is not there', async () => {
@@ -387,6 +417,32 @@ describe('treespec generate -', () => {
       'warning: --top-p, --seed have no effect at temperature 0 (greedy); give -t above 0 to sample\n',
     );
     expect(direct.err).not.toContain('warning');
+  }, 120_000);
+
+  it('warns, in flag terms, of flags that no drafter of the load reads', async () => {
+    const lookup = await run(
+      'generate',
+      'Once upon a time',
+      '-n',
+      '4',
+      '-d',
+      'lookup',
+      '--tree-depth',
+      '2',
+      '--hybrid-policy',
+      'match',
+      '--draft-sampling',
+    );
+    const warnings = (err: string) => err.split('\n').filter((line) => /^(warning|treespec):/.test(line));
+    expect(lookup.code).toBe(0);
+    expect(warnings(lookup.err)).toEqual([
+      'warning: --(no-)draft-sampling has no effect at temperature 0 (greedy); give -t above 0 to sample',
+      'treespec: option "--tree-top-k/--tree-frontier/--tree-depth/--tree-tokens" is read only by the eagle2 and eagle3 drafters, alone or as the hybrid’s base, and this load has lookup; it is ignored',
+      'treespec: option "--draft-sampling" is read only by the model drafters (eagle2, eagle3, draft-lm), alone or as the hybrid’s base, and this load has lookup; it is ignored',
+      'treespec: option "--hybrid-policy" is read only by the hybrid drafter, and this load has lookup; it is ignored',
+    ]);
+    const hybrid = await run('generate', 'Once upon a time', '-n', '4', '-d', 'hybrid', '--tree-depth', '2');
+    expect(warnings(hybrid.err)).toEqual([]);
   }, 120_000);
 });
 

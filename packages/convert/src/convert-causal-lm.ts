@@ -30,7 +30,7 @@ import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
-import { checkChatTemplate, copyTokenizerFiles } from './tokenizer-files.js';
+import { checkChatTemplate, stageTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link convertCausalLM}. */
 export interface ConvertCausalLMOptions extends CommonConvertOptions {
@@ -164,7 +164,12 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
     if (role === 'target')
       checkTargetFitsBundle(existing, resolved.id, lmHead.sha256, capturedLayers, file, options.out);
-    const tokenizer = await copyTokenizerFiles(options.checkpoint, options.out, config, options.chatTemplate);
+    const tokenizer = await stageTokenizerFiles(
+      options.checkpoint,
+      options.out,
+      config,
+      options.chatTemplate,
+    );
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildCausalLMGraph(
         g,
@@ -179,6 +184,7 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
         attention,
       ),
     );
+    await tokenizer.write();
     await recordChecksums(options.out, [written.file, ...written.externalData]);
     const model: ManifestModel = {
       id: resolved.id,
@@ -209,7 +215,7 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
       rope: manifestRope(config),
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',
-      tokenizer,
+      tokenizer: tokenizer.info,
       source: manifestSource(config, options.checkpoint),
       lmHead,
     };

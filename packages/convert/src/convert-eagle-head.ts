@@ -29,7 +29,7 @@ import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
 import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
-import { copyTokenizerFiles } from './tokenizer-files.js';
+import { stageTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link convertEagleHead}. */
 export interface ConvertEagleHeadOptions extends CommonConvertOptions {
@@ -112,7 +112,7 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
       'eagle-head',
       targetConfig.maxPositions,
     );
-    const tokenizer = await copyTokenizerFiles(options.target, options.out, targetConfig);
+    const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
     const written = await writeModelFile(options.out, resolved.id, (g) =>
       buildEagleHeadGraph(
         g,
@@ -125,6 +125,7 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
         io,
       ),
     );
+    await tokenizer.write();
     await recordChecksums(options.out, [written.file, ...written.externalData]);
     const model: ManifestModel = {
       id: resolved.id,
@@ -143,7 +144,7 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
       rmsNormEps: config.rmsNormEps,
       feature: 'final-norm',
       ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-      tokenizer,
+      tokenizer: tokenizer.info,
       source: manifestSource(config, options.checkpoint),
       base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
     };

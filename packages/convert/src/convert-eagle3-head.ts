@@ -21,7 +21,7 @@ import { CheckpointError } from './errors.js';
 import { checkHeadFitsTarget } from './head-fit.js';
 import { readManifest, upsertManifestModel } from './manifest-file.js';
 import { writeModelFile } from './model-file.js';
-import { copyTokenizerFiles } from './tokenizer-files.js';
+import { stageTokenizerFiles } from './tokenizer-files.js';
 
 /** What {@link convertEagle3Head} works from: both configs parsed and both checkpoints open. */
 export interface Eagle3Sources {
@@ -72,7 +72,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
       `the EAGLE-3 head fuses the inputs of target layers [${capturedLayers.join(', ')}] but target "${baseEntry.id}" in ${options.out} captures ${baseEntry.capturedLayers ? `[${baseEntry.capturedLayers.join(', ')}]` : 'none'}; convert the target with --eagle3-layers ${capturedLayers.join(',')}`,
     );
   }
-  const tokenizer = await copyTokenizerFiles(options.target, options.out, targetConfig);
+  const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
   const embedding = target.matrix('model.embed_tokens.weight', vocab, hidden);
   const written = await writeModelFile(options.out, resolved.id, (g) =>
     buildEagle3HeadGraph(
@@ -86,6 +86,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
       io,
     ),
   );
+  await tokenizer.write();
   await recordChecksums(options.out, [written.file, ...written.externalData]);
   const model: ManifestModel = {
     id: resolved.id,
@@ -109,7 +110,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
       source: 'eagle3-d2t',
       targetIds: Array.from(vocabulary.targetIds),
     },
-    tokenizer,
+    tokenizer: tokenizer.info,
     source: manifestSource(config, options.checkpoint),
     base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
   };

@@ -1,19 +1,22 @@
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { OptionError } from '@treespec/core';
 import { pathExists } from './path-exists.js';
 
 /**
  * Runs `write` into the folder `out`, creating it and its missing parents first. Where `write`
  * fails and this call created `out`, the folder goes again with whatever the failed write left in
  * it, and so do the parents it created, where empty: a failed conversion into a new folder leaves
- * no folder behind. A folder that existed stays: a failed conversion leaves its models and manifest
- * as they were (their files are written under temporary names and renamed when complete), and
- * may have copied the checkpoint's tokenizer files into it.
+ * no folder behind. A folder that existed stays: a failed conversion leaves its models, tokenizer
+ * files and manifest as they were (model files are written under temporary names and renamed when
+ * complete; the tokenizer files are written after the model).
+ * @throws OptionError (option `out`) when `out` is a file, or a folder that cannot be made there.
  */
 export async function intoOutputDirectory<T>(out: string, write: () => Promise<T>): Promise<T> {
   const folder = resolve(out);
   const created = await firstMissing(folder);
-  await mkdir(folder, { recursive: true });
+  if (created === null) await requireFolder(out, folder);
+  else await makeFolders(out, folder, created);
   try {
     return await write();
   } catch (error) {
@@ -30,6 +33,36 @@ async function firstMissing(folder: string): Promise<string | null> {
     if (dirname(dir) === dir) break;
   }
   return missing;
+}
+
+/** Throws unless the existing `folder` is a folder. */
+async function requireFolder(out: string, folder: string): Promise<void> {
+  if (!(await stat(folder)).isDirectory()) {
+    throw new OptionError('out', out, 'a folder to write the bundle into; it is a file');
+  }
+}
+
+/**
+ * Makes `created` and each folder below it down to `folder`, one level at a time: a recursive
+ * `mkdir` never returns where the parent refuses new entries without saying so (ENOENT in /proc).
+ */
+async function makeFolders(out: string, folder: string, created: string): Promise<void> {
+  const levels = [folder];
+  while (levels[0] !== created) levels.unshift(dirname(levels[0] as string));
+  for (const dir of levels) {
+    try {
+      await mkdir(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && (await stat(dir)).isDirectory()) continue;
+      if (dir !== created) await removeCreated(dirname(dir), created);
+      throw new OptionError(
+        'out',
+        out,
+        `a folder that can be made; making ${dir} failed (${code ?? String(error)})`,
+      );
+    }
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptionError, TOKENIZER_FILE_NAMES } from '@treespec/core';
 import type { TokenizerInfo } from '@treespec/onnx';
@@ -30,21 +30,31 @@ export function checkChatTemplate(template: string): void {
   }
 }
 
+/** A checkpoint's tokenizer files, read and checked, to be written into the bundle. */
+export interface StagedTokenizer {
+  /** The manifest's description of them. */
+  readonly info: TokenizerInfo;
+  /** Writes them into the output folder (over the files of the same names there). */
+  write(): Promise<void>;
+}
+
 /**
- * Copies the tokenizer files of `checkpointDir` into `outDir` and describes them for the
- * manifest: the files, the sha256 of tokenizer.json, and the special token ids of the config
- * merged with generation_config.json (its eos ids are added to the config's). A `chatTemplate`
- * (checked with {@link checkChatTemplate}) is written as the bundle's chat_template.jinja, over
- * any template file the checkpoint has; tokenizers prefer that file to the config's template.
+ * Reads the tokenizer files of `checkpointDir` for `outDir` and describes them for the manifest:
+ * the files, the sha256 of tokenizer.json, and the special token ids of the config merged with
+ * generation_config.json (its eos ids are added to the config's). A `chatTemplate` (checked with
+ * {@link checkChatTemplate}) becomes the bundle's chat_template.jinja, over any template file the
+ * checkpoint has; tokenizers prefer that file to the config's template. Nothing is written until
+ * `write`, which a conversion calls once its model is written, so that a failed conversion leaves
+ * a bundle's tokenizer files as they were.
  * @throws CheckpointError `missing-file` when tokenizer.json is absent, `mismatch` when `outDir`
  *   already holds a different tokenizer.json (models sharing a directory share one tokenizer).
  */
-export async function copyTokenizerFiles(
+export async function stageTokenizerFiles(
   checkpointDir: string,
   outDir: string,
   config: DecoderConfig,
   chatTemplate?: string,
-): Promise<TokenizerInfo> {
+): Promise<StagedTokenizer> {
   const source = join(checkpointDir, 'tokenizer.json');
   const tokenizer = await readOptional(source);
   if (!tokenizer) {
@@ -67,19 +77,15 @@ export async function copyTokenizerFiles(
       );
     }
   }
-  const files: string[] = [];
+  const contents = new Map<string, Buffer | string>();
   let generation: Record<string, unknown> = {};
   for (const name of TOKENIZER_FILES) {
     const bytes = await readOptional(join(checkpointDir, name));
     if (!bytes) continue;
-    await copyFile(join(checkpointDir, name), join(outDir, name));
-    files.push(name);
+    contents.set(name, bytes);
     if (name === 'generation_config.json') generation = parseJson(bytes, join(checkpointDir, name));
   }
-  if (chatTemplate !== undefined) {
-    await writeFile(join(outDir, TOKENIZER_FILE_NAMES.chatTemplate), chatTemplate, 'utf8');
-    if (!files.includes(TOKENIZER_FILE_NAMES.chatTemplate)) files.push(TOKENIZER_FILE_NAMES.chatTemplate);
-  }
+  if (chatTemplate !== undefined) contents.set(TOKENIZER_FILE_NAMES.chatTemplate, chatTemplate);
   const ids = (v: unknown): number[] =>
     Array.isArray(v)
       ? v.filter((x): x is number => Number.isInteger(x))
@@ -89,7 +95,18 @@ export async function copyTokenizerFiles(
   const eos = [...new Set([...config.eosTokenIds, ...ids(generation.eos_token_id)])];
   const bos = ids(generation.bos_token_id)[0] ?? config.bosTokenId;
   const pad = ids(generation.pad_token_id)[0] ?? config.padTokenId;
-  return { files, sha256, bosTokenId: bos ?? null, eosTokenIds: eos, padTokenId: pad ?? null };
+  return {
+    info: {
+      files: [...contents.keys()],
+      sha256,
+      bosTokenId: bos ?? null,
+      eosTokenIds: eos,
+      padTokenId: pad ?? null,
+    },
+    write: async () => {
+      for (const [name, content] of contents) await writeFile(join(outDir, name), content);
+    },
+  };
 }
 
 async function readOptional(path: string): Promise<Buffer | null> {

@@ -99,10 +99,40 @@ describe('conversion errors name the file and the problem', () => {
     expect((await problemOf(convertCausalLM({ checkpoint: broken, out: kept }))).problem).toBe(
       'missing-tensor',
     );
-    const left = await readdir(kept);
-    expect(left).toContain('notes.txt');
-    expect(left.filter((f) => f.includes('.onnx') || f === 'treespec.json')).toEqual([]);
+    expect(await readdir(kept)).toEqual(['notes.txt']);
   });
+
+  it('refuses an output folder that is a file or cannot be made, leaving nothing behind', async () => {
+    const file = join(root, 'a-file');
+    await writeFile(file, 'not a folder');
+    await expect(convertCausalLM({ checkpoint: good, out: file })).rejects.toMatchObject({
+      name: 'OptionError',
+      option: 'out',
+      message: `option "out" must be a folder to write the bundle into; it is a file; got "${file}"`,
+    });
+    const below = join(root, 'made', 'a-file');
+    await mkdir(join(root, 'made'));
+    await writeFile(below, 'not a folder');
+    await expect(convertCausalLM({ checkpoint: good, out: join(below, 'x', 'y') })).rejects.toMatchObject({
+      name: 'OptionError',
+      option: 'out',
+      message: expect.stringContaining(`making ${join(below, 'x')} failed (ENOTDIR)`),
+    });
+    expect(await readdir(join(root, 'made'))).toEqual(['a-file']);
+  });
+
+  it.skipIf(process.platform !== 'linux')(
+    'refuses a folder under /proc at once (a recursive mkdir never returns there)',
+    async () => {
+      await expect(
+        convertCausalLM({ checkpoint: good, out: '/proc/treespec-out/bundle' }),
+      ).rejects.toMatchObject({
+        name: 'OptionError',
+        message: expect.stringContaining('making /proc/treespec-out failed (ENOENT)'),
+      });
+    },
+    10_000,
+  );
 
   it('leaves a bundle’s model as it was when converting it again fails', async () => {
     const out = join(root, 'out-again');

@@ -6,7 +6,7 @@ import { TOKENIZER_FILE_NAMES as NAMES, OptionError } from '@treespec/core';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, parseDecoderConfig, TOKENIZER_FILES } from '../src/index.js';
-import { copyTokenizerFiles } from '../src/tokenizer-files.js';
+import { stageTokenizerFiles } from '../src/tokenizer-files.js';
 
 const TINY = fileURLToPath(new URL('../../model-tiny/checkpoints/treespec-tiny/', import.meta.url));
 const TEMPLATE = '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}';
@@ -19,7 +19,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('copyTokenizerFiles', () => {
+describe('stageTokenizerFiles', () => {
   it('copies every file of the one tokenizer table, tokenizer.json first', () => {
     expect(TOKENIZER_FILES).toEqual(Object.values(NAMES));
     expect(TOKENIZER_FILES[0]).toBe('tokenizer.json');
@@ -36,8 +36,10 @@ describe('copyTokenizerFiles', () => {
     await writeFile(join(checkpoint, 'chat_template.jinja'), TEMPLATE);
     const configFile = join(TINY, 'config.json');
     const config = parseDecoderConfig(JSON.parse(await readFile(configFile, 'utf8')), configFile);
-    const info = await copyTokenizerFiles(checkpoint, out, config);
-    expect(info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+    const staged = await stageTokenizerFiles(checkpoint, out, config);
+    expect(staged.info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+    await expect(readFile(join(out, 'chat_template.jinja'))).rejects.toThrow(/ENOENT/);
+    await staged.write();
     expect(await readFile(join(out, 'chat_template.jinja'), 'utf8')).toBe(TEMPLATE);
   });
 
@@ -47,8 +49,9 @@ describe('copyTokenizerFiles', () => {
     const configFile = join(TINY, 'config.json');
     const config = parseDecoderConfig(JSON.parse(await readFile(configFile, 'utf8')), configFile);
     const given = '{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}';
-    const info = await copyTokenizerFiles(join(dir, 'checkpoint'), out, config, given);
-    expect(info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+    const staged = await stageTokenizerFiles(join(dir, 'checkpoint'), out, config, given);
+    expect(staged.info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+    await staged.write();
     const read = async (name: string) => readFile(join(out, name), 'utf8');
     const tokenizer = await loadTokenizer({
       tokenizer: await read(NAMES.tokenizer),

@@ -8,7 +8,10 @@ export interface GenerationStats {
   targetCalls: number;
   /** Verification steps (draft, verify, commit). */
   steps: number;
-  /** Mean tokens committed per verification step, bonus included (1.0 for plain decoding). */
+  /**
+   * Mean tokens committed per verification step, bonus included (1.0 for plain decoding). Tokens a
+   * stop sequence cut after their step committed them count: tau measures the drafts, not the stop.
+   */
   tau: number;
   /**
    * `acceptedLengths[k]` counts the steps that accepted exactly k drafted tokens (so each of them
@@ -100,6 +103,7 @@ export class StatsRecorder {
   private reachedDepth: Float64Array;
   private acceptedDepth: Float64Array;
   private treeNodes = 0;
+  private committedTokens = 0;
   steps = 0;
   prefillCalls = 0;
   prefillMs = 0;
@@ -120,6 +124,7 @@ export class StatsRecorder {
   recordStep(treeSize: number, accepted: number, rejectedBelow: boolean): void {
     this.steps++;
     this.treeNodes += treeSize;
+    this.committedTokens += accepted + 1;
     const last = this.acceptedCounts.length - 1;
     this.acceptedCounts[Math.min(accepted, last)]++;
     for (let d = 1; d <= Math.min(accepted, last); d++) {
@@ -144,7 +149,7 @@ export class StatsRecorder {
       generatedTokens,
       targetCalls: this.steps + this.prefillCalls,
       steps: this.steps,
-      tau: this.steps > 0 ? generatedTokens / this.steps : 0,
+      tau: this.steps > 0 ? this.committedTokens / this.steps : 0,
       acceptedLengths,
       acceptanceByDepth,
       meanTreeSize: this.steps > 0 ? this.treeNodes / this.steps : 0,

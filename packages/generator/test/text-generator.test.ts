@@ -50,6 +50,16 @@ describe('TextGenerator', () => {
     expect(free.text.startsWith(result.text)).toBe(true);
     expect(result.text.includes(stopText)).toBe(false);
     expect(result.text.length).toBe(free.text.indexOf(stopText));
+    // tau counts what the steps committed, the tokens the stop string cut included.
+    const plain = await generator.generate('Once upon a time', {
+      maxTokens: 30,
+      stop: [stopText],
+      plain: true,
+    });
+    expect(plain.text).toBe(result.text);
+    expect(plain.stats.steps).toBeGreaterThan(plain.tokens.length);
+    expect(plain.stats.tau).toBe(1);
+    expect(result.stats.tau).toBeGreaterThan(1);
   });
 
   it('settles the result while a reader is paused mid-stream, with the text of every committed token', async () => {

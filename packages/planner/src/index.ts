@@ -11,6 +11,7 @@ export {
   resolveBudgets,
   withinContext,
 } from './budgets.js';
+export { checkedCorpus, corpusTextProblem, MAX_CORPUS_LENGTH } from './corpus.js';
 export {
   BUNDLE_DRAFTERS,
   type BundleDrafter,

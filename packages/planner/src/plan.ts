@@ -23,6 +23,7 @@ import {
   sampledWithinContext,
   withinContext,
 } from './budgets.js';
+import { checkedCorpus } from './corpus.js';
 import {
   BUNDLE_DRAFTERS,
   type BundleDrafter,
@@ -35,6 +36,7 @@ import { bundleModelDrafter, MODEL_DRAFTERS, type ModelDrafterName } from './mod
 import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
+import { unreadOptionWarnings } from './unread-options.js';
 import { WARM_UP_TOKENS } from './warm-up.js';
 
 /**
@@ -269,7 +271,7 @@ export function plan(
     choices: { ...choices, modelFree: modelFreeWithinContext(choices.modelFree, maxContext) },
     maxContext,
     tokenizerFiles: target.tokenizer.files,
-    corpus: options.corpus,
+    corpus: checkedCorpus(options.corpus),
     maxQueued: options.maxQueued,
     warmUpTokens: warmUp === false ? 0 : WARM_UP_TOKENS,
     warmUpSampling: warmUp === true,
@@ -283,10 +285,10 @@ export function plan(
     },
     warnings: [
       exactnessWarning(target),
-      unreadCorpusWarning(options.corpus, drafters),
       options.maxContext !== undefined && options.maxContext > covered
         ? `treespec: maxContext ${options.maxContext} is more than the ${covered} positions the models loaded cover; the context window is ${covered}`
         : null,
+      ...unreadOptionWarnings(options, drafters, choices),
     ].filter((w): w is string => w !== null),
   };
 }
@@ -318,14 +320,4 @@ function warmUpOption(given: BundleOptions['warmUp']): boolean | 'greedy' {
   if (given === undefined) return true;
   if (given === true || given === false || given === 'greedy') return given;
   throw new OptionError('warmUp', given, "true, false or 'greedy'");
-}
-
-/** The warning of a load given a corpus that none of its drafters reads, else null. */
-function unreadCorpusWarning(
-  corpus: BundleOptions['corpus'],
-  drafters: readonly DrafterName[],
-): string | null {
-  if (!corpus || drafters.some((name) => 'readsCorpus' in DRAFTERS[name])) return null;
-  const readers = (Object.keys(DRAFTERS) as DrafterName[]).filter((name) => 'readsCorpus' in DRAFTERS[name]);
-  return `treespec: the corpus is read only by the ${readers.join(', ')} drafters, none of which this load has (it has ${drafters.join(', ') || 'none'}); the corpus is ignored`;
 }

@@ -5,6 +5,7 @@ import {
   bundleModelDrafter,
   DRAFTERS,
   HEAD_PROMPT_ROWS,
+  MAX_CORPUS_LENGTH,
   MODEL_FREE_BUDGETS,
   plan,
   SAMPLED_TREES_FROM,
@@ -49,10 +50,53 @@ describe('plan', () => {
     const manifest = await tinyManifest();
     const corpus = ['a document'];
     expect(plan(manifest, { drafter: 'lookup', drafters: ['eagle2'], corpus }).warnings).toEqual([
-      'treespec: the corpus is read only by the suffix, hybrid drafters, none of which this load has (it has lookup, eagle2); the corpus is ignored',
+      'treespec: option "corpus" is read only by the suffix and hybrid drafters, and this load has lookup, eagle2; it is ignored',
     ]);
     expect(plan(manifest, { drafter: 'suffix', corpus }).warnings).toEqual([]);
     expect(plan(manifest, { corpus }).warnings).toEqual([]);
+  });
+
+  it('warns of each option that no drafter of the load reads, and of none that one reads', async () => {
+    const manifest = await tinyManifest();
+    const unread = (options: BundleOptions) =>
+      plan(manifest, options).warnings.map((w) => w.match(/option "(\w+)"/)?.[1]);
+    const given: BundleOptions = {
+      tree: { depth: 2 },
+      draftTree: { topK: 2, depth: undefined },
+      headPromptRows: 8,
+      adaptive: 'depth',
+      draftSampling: false,
+      hybridBase: 'eagle2',
+      hybridPolicy: 'match',
+    };
+    expect(unread({ drafter: 'none', ...given })).toEqual([
+      'tree',
+      'draftTree',
+      'headPromptRows',
+      'adaptive',
+      'draftSampling',
+      'hybridBase',
+      'hybridPolicy',
+    ]);
+    expect(unread({ drafter: 'eagle2', ...given })).toEqual(['draftTree', 'hybridBase', 'hybridPolicy']);
+    expect(unread({ drafter: 'hybrid', ...given, hybridBase: 'draft-lm' })).toEqual([
+      'tree',
+      'headPromptRows',
+    ]);
+    expect(unread({ drafter: 'lookup', drafters: ['hybrid', 'draft-lm'], ...given })).toEqual([]);
+    expect(unread({ drafter: 'lookup', tree: {}, adaptive: 'none' })).toEqual([]);
+  });
+
+  it('refuses a corpus document that is not text, and a corpus beyond its limit', async () => {
+    const manifest = await tinyManifest();
+    expect(() => plan(manifest, { drafter: 'suffix', corpus: ['text', 'GIF\0'] })).toThrow(
+      'option "corpus[1]" must be text; got "a document that has a NUL character at offset 3 (a binary file?)"',
+    );
+    const ids = { length: MAX_CORPUS_LENGTH - 3 } as ArrayLike<number>;
+    expect(plan(manifest, { drafter: 'suffix', corpus: [ids, 'abc'] }).corpus).toHaveLength(2);
+    expect(() => plan(manifest, { drafter: 'suffix', corpus: [ids, 'abcd'] })).toThrow(
+      `option "corpus" must be at most ${MAX_CORPUS_LENGTH} characters or token ids in all; got "2 documents of ${MAX_CORPUS_LENGTH + 1} in all"`,
+    );
   });
 
   it('warns of a context window asked above what the models cover, and allocates what they cover', async () => {

@@ -27,6 +27,7 @@ import {
   modelDirectory,
   type SamplingFlags,
   samplingOptions,
+  treeOptions,
 } from './generation-flags.js';
 import { type SpeedupInterval, speedupInterval } from './speedup-interval.js';
 
@@ -533,6 +534,7 @@ export function registerBench(program: Command): void {
           ...(await loadOptions(
             { ...flags, budget, ...(drafters ? { drafter: drafters[0]! } : {}) },
             drafters ?? [],
+            note,
           )),
           ...(log ? { callLog: log } : {}),
         });
@@ -687,7 +689,7 @@ export function registerBench(program: Command): void {
           promptFile,
           drafters: labels,
           budgets,
-          tree: (await loadOptions(flags)).tree,
+          tree: treeOptions(flags),
           provider: flags.provider,
           threads: targetThreads(flags.threads) ?? null,
           maxTokens: flags.maxTokens,

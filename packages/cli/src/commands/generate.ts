@@ -96,6 +96,7 @@ const GREEDY_UNUSED = [
   ['topP', '--top-p'],
   ['minP', '--min-p'],
   ['seed', '--seed'],
+  ['draftSampling', '--(no-)draft-sampling'],
 ] as const;
 
 /** `treespec generate "<prompt>"`: streams the continuation to stdout. */
@@ -130,7 +131,7 @@ export function registerGenerate(program: Command): void {
         );
       }
       const loaded = {
-        ...(await loadOptions(flags)),
+        ...(await loadOptions(flags, [], err)),
         // One generation at one temperature: a greedy one needs no sampling calls warmed, and no
         // call shape recurs often enough to repay ONNX Runtime's memory plans.
         ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),

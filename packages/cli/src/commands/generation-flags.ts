@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { type DynamicTreeOptions, MAX_SEED } from '@treespec/core';
+import { readFile, stat } from 'node:fs/promises';
+import { type DynamicTreeOptions, MAX_SEED, OptionError } from '@treespec/core';
 import type { HybridPolicy } from '@treespec/drafters';
 import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
@@ -8,11 +8,14 @@ import {
   type AdaptiveStop,
   BUNDLE_DRAFTERS,
   type BundleDrafter,
+  corpusTextProblem,
   HEAD_PROMPT_ROWS,
+  MAX_CORPUS_LENGTH,
   MODEL_DRAFTER_NAMES,
   type ModelDrafterName,
 } from '@treespec/planner';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { inFlagTerms } from '../flag-names.js';
 
 /** Flags shared by `generate` and `bench`: the model, the drafter, the tree, the runtime. */
 export interface ModelFlags {
@@ -227,18 +230,45 @@ function draftTreeOptions(flags: ModelFlags): DynamicTreeOptions {
   };
 }
 
-/** Reads the `--corpus` files as text documents. */
+/**
+ * Reads the `--corpus` files as text documents, after checking that they hold no more than a load
+ * takes ({@link MAX_CORPUS_LENGTH}; UTF-8 never has fewer bytes than characters), so that an
+ * oversized file is refused before it is read.
+ * @throws OptionError when the files are too large together, or one is not text.
+ */
 export async function readCorpus(flags: ModelFlags): Promise<string[] | undefined> {
   if (!flags.corpus) return undefined;
-  return Promise.all(flags.corpus.map((file) => readFile(file, 'utf8')));
+  const sizes = await Promise.all(flags.corpus.map(async (file) => (await stat(file)).size));
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  if (total > MAX_CORPUS_LENGTH) {
+    throw new OptionError(
+      '--corpus',
+      flags.corpus,
+      `files of at most ${MAX_CORPUS_LENGTH} bytes (${MAX_CORPUS_LENGTH / 2 ** 20} MiB) in all; these hold ${total}`,
+    );
+  }
+  return Promise.all(
+    flags.corpus.map(async (file) => {
+      const text = await readFile(file, 'utf8');
+      const problem = corpusTextProblem(text);
+      if (problem !== null) throw new OptionError('--corpus', file, `text files; this one ${problem}`);
+      return text;
+    }),
+  );
 }
 
+/**
+ * The load options the flags ask for, with the load's warnings written through `warn`, options
+ * named by their flags (`--tree-top-k/…`, not `tree`).
+ */
 export async function loadOptions(
   flags: ModelFlags,
-  drafters: readonly BundleDrafter[] = [],
+  drafters: readonly BundleDrafter[],
+  warn: (text: string) => void,
 ): Promise<LoadTreespecOptions> {
   const corpus = await readCorpus(flags);
   return {
+    onWarning: (text) => warn(`${inFlagTerms(text)}\n`),
     ...(flags.drafter ? { drafter: flags.drafter } : {}),
     drafters,
     tree: treeOptions(flags),

@@ -92,7 +92,7 @@ export function registerServe(program: Command): void {
       const err = cmd.parent!.configureOutput().writeErr!;
       const directory = modelDirectory(flags);
       const generator = await loadTreespec(directory, {
-        ...(await loadOptions(flags, flags.drafters ?? [])),
+        ...(await loadOptions(flags, flags.drafters ?? [], err)),
         ...(flags.chatTemplate ? { chatTemplate: await readFile(flags.chatTemplate, 'utf8') } : {}),
       });
       const apiKey = flags.apiKey ?? process.env['TREESPEC_API_KEY'];

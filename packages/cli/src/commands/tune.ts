@@ -144,9 +144,11 @@ export function registerTune(program: Command): void {
       const bundle = await readBundleManifest(modelDirectory(flags));
       const drafter = flags.drafter ?? bundleDrafter(bundle.manifest.models, bundle.file);
       if (flags.write) checkWritable(drafter, bundle.manifest.models);
-      const base = await loadOptions({ ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false }, [
-        drafter,
-      ]);
+      const base = await loadOptions(
+        { ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false },
+        [drafter],
+        note,
+      );
       const loaded = await loadTreespec(modelDirectory(flags), {
         ...base,
         drafter,

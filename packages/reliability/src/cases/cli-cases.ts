@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliCase } from '../cli-case.js';
 import { faultBundle, flipBit, TINY } from '../fault-bundle.js';
@@ -204,6 +204,27 @@ export const CLI_CASES: readonly CliCase[] = [
     /error: option "--corpus" must be an existing file/,
   ),
   cli(
+    'cli-corpus-binary',
+    '`--corpus` a binary file',
+    (dir) => {
+      writeFileSync(join(dir, 'corpus.bin'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x00, 0x01]));
+      return ['generate', PROMPT, '-d', 'suffix', '--corpus', join(dir, 'corpus.bin')];
+    },
+    1,
+    /error: option "--corpus" must be text files; this one has a NUL character at offset 5 \(a binary file\?\)/,
+  ),
+  cli(
+    'cli-corpus-oversized',
+    '`--corpus` files of more than 32 MiB together (a sparse file: nothing read)',
+    (dir) => {
+      writeFileSync(join(dir, 'big.txt'), '');
+      truncateSync(join(dir, 'big.txt'), 40 * 1024 * 1024);
+      return ['generate', PROMPT, '-d', 'suffix', '--corpus', join(dir, 'big.txt')];
+    },
+    1,
+    /error: option "--corpus" must be files of at most 33554432 bytes \(32 MiB\) in all; these hold 41943040/,
+  ),
+  cli(
     'cli-bench-json-missing-folder',
     '`bench --json` into a missing folder (refused before the bench runs)',
     (dir) => ['bench', '--json', join(dir, 'no', 'report.json')],
@@ -255,6 +276,23 @@ export const CLI_CASES: readonly CliCase[] = [
     () => ['inspect', faultBundle({ files: { 'draft.onnx.data': (b) => flipBit(b, 1000, 1) } }), '--verify'],
     1,
     /draft\.onnx\.data: sha256 is [0-9a-f]{64}, but treespec\.sha256 recorded/,
+  ),
+  cli(
+    'cli-convert-out-file',
+    '`convert --out` an existing file',
+    (dir) => {
+      writeFileSync(join(dir, 'a-file'), 'text');
+      return ['convert', faultCheckpoint(), '--out', join(dir, 'a-file'), '--role', 'draft'];
+    },
+    1,
+    /error: option "--out" must be a folder to write the bundle into; it is a file/,
+  ),
+  cli(
+    'cli-convert-out-proc',
+    '`convert --out` a folder under /proc, where a recursive mkdir never returns',
+    () => ['convert', faultCheckpoint(), '--out', '/proc/treespec-out/bundle', '--role', 'draft'],
+    1,
+    /error: option "--out" must be a folder that can be made; making \/proc\S* failed/,
   ),
   cli(
     'convert-missing-checkpoint',

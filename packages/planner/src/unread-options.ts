@@ -1,0 +1,89 @@
+import type { DrafterChoices, DrafterName } from './drafter-table.js';
+import { DRAFTERS } from './drafter-table.js';
+import { MODEL_DRAFTER_NAMES, MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
+import type { BundleOptions } from './plan.js';
+
+/** An option that only some drafters read: whether it was given, and which drafters read it. */
+interface OptionReaders {
+  readonly option: keyof BundleOptions;
+  readonly given: (options: BundleOptions) => boolean;
+  /** Whether a load with these drafters (and the model drafters they drive) reads it. */
+  readonly read: (drafters: readonly DrafterName[], models: readonly ModelDrafterName[]) => boolean;
+  /** The drafters that read it, for the warning. */
+  readonly readers: string;
+}
+
+const isSet = (value: unknown) => value !== undefined;
+const anyValue = (tree: object | undefined) => tree !== undefined && Object.values(tree).some(isSet);
+const headsRead = (models: readonly ModelDrafterName[]) =>
+  models.some((name) => MODEL_DRAFTERS[name].budget === 'tree');
+
+const OPTION_READERS: readonly OptionReaders[] = [
+  {
+    option: 'tree',
+    given: (o) => anyValue(o.tree),
+    read: (_, models) => headsRead(models),
+    readers: 'the eagle2 and eagle3 drafters, alone or as the hybrid’s base',
+  },
+  {
+    option: 'draftTree',
+    given: (o) => anyValue(o.draftTree),
+    read: (_, models) => models.some((name) => MODEL_DRAFTERS[name].budget === 'draftTree'),
+    readers: 'the draft-lm drafter, alone or as the hybrid’s base',
+  },
+  {
+    option: 'headPromptRows',
+    given: (o) => isSet(o.headPromptRows),
+    read: (_, models) => headsRead(models),
+    readers: 'the eagle2 and eagle3 drafters, alone or as the hybrid’s base',
+  },
+  {
+    option: 'adaptive',
+    given: (o) => isSet(o.adaptive) && o.adaptive !== 'none',
+    read: (_, models) => models.length > 0,
+    readers: `the model drafters (${MODEL_DRAFTER_NAMES.join(', ')}), alone or as the hybrid’s base`,
+  },
+  {
+    option: 'draftSampling',
+    given: (o) => isSet(o.draftSampling),
+    read: (_, models) => models.length > 0,
+    readers: `the model drafters (${MODEL_DRAFTER_NAMES.join(', ')}), alone or as the hybrid’s base`,
+  },
+  {
+    option: 'hybridBase',
+    given: (o) => isSet(o.hybridBase),
+    read: (drafters) => drafters.includes('hybrid'),
+    readers: 'the hybrid drafter',
+  },
+  {
+    option: 'hybridPolicy',
+    given: (o) => isSet(o.hybridPolicy),
+    read: (drafters) => drafters.includes('hybrid'),
+    readers: 'the hybrid drafter',
+  },
+  {
+    option: 'corpus',
+    given: (o) => isSet(o.corpus),
+    read: (drafters) => drafters.some((name) => 'readsCorpus' in DRAFTERS[name]),
+    readers: `the ${(Object.keys(DRAFTERS) as DrafterName[]).filter((name) => 'readsCorpus' in DRAFTERS[name]).join(' and ')} drafters`,
+  },
+];
+
+/**
+ * A warning for each option given that no drafter of the load reads (a tree budget for a load of
+ * model-free drafters, a corpus for one without the suffix automaton…): such an option does
+ * nothing, and a user who gave it expected it to. Options are named as `option "tree"`, which a
+ * host may rename to its own terms.
+ */
+export function unreadOptionWarnings(
+  options: BundleOptions,
+  drafters: readonly DrafterName[],
+  choices: DrafterChoices,
+): string[] {
+  const roles = new Set(drafters.flatMap((name) => DRAFTERS[name].needs(choices)));
+  const models = MODEL_DRAFTER_NAMES.filter((name) => roles.has(MODEL_DRAFTERS[name].role));
+  return OPTION_READERS.filter((entry) => entry.given(options) && !entry.read(drafters, models)).map(
+    (entry) =>
+      `treespec: option "${entry.option}" is read only by ${entry.readers}, and this load has ${drafters.join(', ') || 'no drafter'}; it is ignored`,
+  );
+}
