@@ -11,7 +11,7 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   blockSize: '--block-size',
   chatTemplate: '--chat-template',
   corpus: '--corpus',
-  draftSampling: '--draft-sampling',
+  draftSampling: '--(no-)draft-sampling',
   draftTree: '--draft-top-k/--draft-frontier/--draft-depth/--draft-tokens',
   draftVocab: '--draft-vocab',
   draftVocabContext: '--draft-vocab-context',

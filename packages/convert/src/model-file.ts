@@ -18,8 +18,8 @@ export interface WrittenModel {
   readonly bytes: number;
 }
 
-/** Suffix of a model's files while they are written; they take their names once complete. */
-const PARTIAL = '.partial';
+/** Suffix of a bundle's files while they are written; they take their names once complete. */
+export const PARTIAL = '.partial';
 
 /**
  * Creates `<id>.onnx` (graph) and `<id>.onnx.data` (weights) in `directory`, letting `build` add

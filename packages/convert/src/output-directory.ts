@@ -8,15 +8,15 @@ import { pathExists } from './path-exists.js';
  * fails and this call created `out`, the folder goes again with whatever the failed write left in
  * it, and so do the parents it created, where empty: a failed conversion into a new folder leaves
  * no folder behind. A folder that existed stays: a failed conversion leaves its models, tokenizer
- * files and manifest as they were (model files are written under temporary names and renamed when
- * complete; the tokenizer files are written after the model).
+ * files and manifest as they were (a conversion writes each file under a temporary name and renames
+ * it when complete, the tokenizer files after the model, the manifest last).
  * @throws OptionError (option `out`) when `out` is a file, or a folder that cannot be made there.
  */
 export async function intoOutputDirectory<T>(out: string, write: () => Promise<T>): Promise<T> {
   const folder = resolve(out);
-  const created = await firstMissing(folder);
-  if (created === null) await requireFolder(out, folder);
-  else await makeFolders(out, folder, created);
+  const missing = await firstMissing(folder);
+  if (missing === null) await requireFolder(out, folder);
+  const created = missing === null ? null : await makeFolders(out, folder, missing);
   try {
     return await write();
   } catch (error) {
@@ -43,25 +43,39 @@ async function requireFolder(out: string, folder: string): Promise<void> {
 }
 
 /**
- * Makes `created` and each folder below it down to `folder`, one level at a time: a recursive
- * `mkdir` never returns where the parent refuses new entries without saying so (ENOENT in /proc).
+ * Makes `missing` and each folder below it down to `folder`, one level at a time (a recursive
+ * `mkdir` never returns where the parent refuses new entries without saying so: ENOENT in /proc),
+ * and returns the outermost folder this call made: a level that another process made meanwhile
+ * is not this call's to remove. Where a level cannot be made, the levels made go again.
  */
-async function makeFolders(out: string, folder: string, created: string): Promise<void> {
+async function makeFolders(out: string, folder: string, missing: string): Promise<string | null> {
   const levels = [folder];
-  while (levels[0] !== created) levels.unshift(dirname(levels[0] as string));
+  while (levels[0] !== missing) levels.unshift(dirname(levels[0] as string));
+  let made: string | null = null;
   for (const dir of levels) {
     try {
       await mkdir(dir);
+      made ??= dir;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' && (await stat(dir)).isDirectory()) continue;
-      if (dir !== created) await removeCreated(dirname(dir), created);
+      if (code === 'EEXIST' && (await isFolder(dir))) continue;
+      if (made !== null) await removeCreated(dirname(dir), made);
       throw new OptionError(
         'out',
         out,
         `a folder that can be made; making ${dir} failed (${code ?? String(error)})`,
       );
     }
+  }
+  return made;
+}
+
+/** Whether `path` is a folder (following links); false where it is anything else or nothing. */
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptionError, TOKENIZER_FILE_NAMES } from '@treespec/core';
 import type { TokenizerInfo } from '@treespec/onnx';
 import { ChatTemplate } from '@treespec/tokenizers';
 import type { DecoderConfig } from './config.js';
 import { CheckpointError } from './errors.js';
+import { PARTIAL } from './model-file.js';
 
 /**
  * Tokenizer files copied next to the models when the checkpoint has them (tokenizer.json first, and
@@ -34,7 +35,10 @@ export function checkChatTemplate(template: string): void {
 export interface StagedTokenizer {
   /** The manifest's description of them. */
   readonly info: TokenizerInfo;
-  /** Writes them into the output folder (over the files of the same names there). */
+  /**
+   * Writes them into the output folder, over the files of the same names there: each is written
+   * under a temporary name, and all take their names once all are written.
+   */
   write(): Promise<void>;
 }
 
@@ -104,7 +108,9 @@ export async function stageTokenizerFiles(
       padTokenId: pad ?? null,
     },
     write: async () => {
-      for (const [name, content] of contents) await writeFile(join(outDir, name), content);
+      // Every file complete under a temporary name before any takes its own.
+      for (const [name, content] of contents) await writeFile(join(outDir, name + PARTIAL), content);
+      for (const name of contents.keys()) await rename(join(outDir, name + PARTIAL), join(outDir, name));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +119,16 @@ describe('conversion errors name the file and the problem', () => {
       message: expect.stringContaining(`making ${join(below, 'x')} failed (ENOTDIR)`),
     });
     expect(await readdir(join(root, 'made'))).toEqual(['a-file']);
+  });
+
+  it.skipIf(process.platform === 'win32')('refuses an output folder that is a dangling link', async () => {
+    const dangling = join(root, 'dangling');
+    await symlink(join(root, 'nowhere'), dangling);
+    await expect(convertCausalLM({ checkpoint: good, out: dangling })).rejects.toMatchObject({
+      name: 'OptionError',
+      message: expect.stringContaining(`making ${dangling} failed (EEXIST)`),
+    });
+    expect(await pathExists(join(root, 'nowhere'))).toBe(false);
   });
 
   it.skipIf(process.platform !== 'linux')(

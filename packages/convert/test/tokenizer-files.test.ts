@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,11 @@ describe('stageTokenizerFiles', () => {
     await expect(readFile(join(out, 'chat_template.jinja'))).rejects.toThrow(/ENOENT/);
     await staged.write();
     expect(await readFile(join(out, 'chat_template.jinja'), 'utf8')).toBe(TEMPLATE);
+    expect((await readdir(out)).sort()).toEqual([
+      'chat_template.jinja',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
   });
 
   it('writes a chat template it is given over the checkpoint’s, and the tokenizer then renders chats with it', async () => {

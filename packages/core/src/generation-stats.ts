@@ -9,8 +9,9 @@ export interface GenerationStats {
   /** Verification steps (draft, verify, commit). */
   steps: number;
   /**
-   * Mean tokens committed per verification step, bonus included (1.0 for plain decoding). Tokens a
-   * stop sequence cut after their step committed them count: tau measures the drafts, not the stop.
+   * Mean tokens committed per verification step, bonus included (1.0 for plain decoding). Tokens
+   * a step committed count where the generation then ended before them (a stop sequence, an EOS,
+   * `maxTokens`): tau measures the drafts, not where the generation ended.
    */
   tau: number;
   /**

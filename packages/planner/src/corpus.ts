@@ -11,12 +11,12 @@ import type { BundleOptions } from './plan.js';
 export const MAX_CORPUS_LENGTH = 32 * 1024 * 1024;
 
 /**
- * What makes `text` no corpus document, or null: a NUL character, which text never holds and
- * binary files nearly always do.
+ * What makes `text` no corpus document, or null: a NUL character, which UTF-8 text never holds
+ * and binary files (and UTF-16 text read as UTF-8) nearly always do.
  */
 export function corpusTextProblem(text: string): string | null {
   const nul = text.indexOf('\0');
-  return nul < 0 ? null : `has a NUL character at offset ${nul} (a binary file?)`;
+  return nul < 0 ? null : `has a NUL character at character ${nul} (a binary file, or text in UTF-16?)`;
 }
 
 /**

@@ -62,7 +62,8 @@ export interface BundleOptions {
   /**
    * The default drafter. The bundle's: `eagle2` when it has an EAGLE head, else `eagle3` when it
    * has an EAGLE-3 head, else `none`; replaced by the device's (`hybrid` on `cpu`, `lookup` on
-   * `wasm`; see `DEVICE_DEFAULT_DRAFTERS`) where that loads no draft model beyond it.
+   * `wasm`; see `DEVICE_DEFAULT_DRAFTERS`) where that loads no draft model beyond it, or where
+   * `hybridBase` names the model the device's `hybrid` drafts with.
    */
   drafter?: BundleDrafter;
   /** Further drafters to load, selectable per generation (`TextGenerateOptions.drafter`). */
@@ -219,10 +220,13 @@ export function plan(
   const heads = selected.models.filter((m) => m.role !== MODEL_DRAFTERS['draft-lm'].role);
   const bundleDefault: BundleDrafter = bundleModelDrafter(heads) ?? 'none';
   const needs = (name: BundleDrafter) => (name === 'none' ? [] : DRAFTERS[name].needs(choices));
-  // A device's default is taken where it loads no draft model beyond the bundle's default's.
+  // A device's default is taken where it loads no draft model beyond the bundle's default's, or
+  // where the load names the model it drafts with (the hybrid's base).
   const deviceDefault = DEVICE_DEFAULT_DRAFTERS[device];
   const byDefault =
-    deviceDefault && needs(deviceDefault).every((role) => needs(bundleDefault).includes(role))
+    deviceDefault &&
+    ((deviceDefault === 'hybrid' && options.hybridBase !== undefined) ||
+      needs(deviceDefault).every((role) => needs(bundleDefault).includes(role)))
       ? deviceDefault
       : bundleDefault;
   const wanted = new Set<BundleDrafter>([options.drafter ?? byDefault, ...(options.drafters ?? [])]);
@@ -286,7 +290,7 @@ export function plan(
     warnings: [
       exactnessWarning(target),
       options.maxContext !== undefined && options.maxContext > covered
-        ? `treespec: maxContext ${options.maxContext} is more than the ${covered} positions the models loaded cover; the context window is ${covered}`
+        ? `treespec: option "maxContext" (${options.maxContext}) is more than the ${covered} positions the models loaded cover; the context window is ${covered}`
         : null,
       ...unreadOptionWarnings(options, drafters, choices),
     ].filter((w): w is string => w !== null),

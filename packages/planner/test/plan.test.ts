@@ -42,6 +42,10 @@ describe('plan', () => {
     expect(hybridModels(manifest)).toEqual(['eagle-head']);
     expect(hybridModels(without('eagle-head'))).toEqual(['eagle3-head']);
     expect(hybridModels(without('eagle-head', 'eagle3-head'))).toEqual(['draft']);
+    // Naming the hybrid's base keeps the device's hybrid the default, whatever model it loads.
+    expect(plan(manifest, { hybridBase: 'draft-lm' }).drafters).toEqual(['hybrid']);
+    expect(plan(manifest, { hybridBase: 'draft-lm' }).warnings).toEqual([]);
+    expect(plan(manifest, { hybridBase: 'draft-lm' }, 'wasm').drafters).toEqual(['lookup']);
     expect(bundleModelDrafter(without('eagle-head').models)).toBe('eagle3');
     expect(bundleModelDrafter(without('eagle-head', 'eagle3-head', 'draft').models)).toBeUndefined();
   });
@@ -90,7 +94,7 @@ describe('plan', () => {
   it('refuses a corpus document that is not text, and a corpus beyond its limit', async () => {
     const manifest = await tinyManifest();
     expect(() => plan(manifest, { drafter: 'suffix', corpus: ['text', 'GIF\0'] })).toThrow(
-      'option "corpus[1]" must be text; got "a document that has a NUL character at offset 3 (a binary file?)"',
+      'option "corpus[1]" must be text; got "a document that has a NUL character at character 3 (a binary file, or text in UTF-16?)"',
     );
     const ids = { length: MAX_CORPUS_LENGTH - 3 } as ArrayLike<number>;
     expect(plan(manifest, { drafter: 'suffix', corpus: [ids, 'abc'] }).corpus).toHaveLength(2);
@@ -104,7 +108,7 @@ describe('plan', () => {
     const planned = plan(manifest, { maxContext: 100_000 });
     expect(planned.maxContext).toBe(2048);
     expect(planned.warnings).toEqual([
-      'treespec: maxContext 100000 is more than the 2048 positions the models loaded cover; the context window is 2048',
+      'treespec: option "maxContext" (100000) is more than the 2048 positions the models loaded cover; the context window is 2048',
     ]);
     expect(plan(manifest, { maxContext: 2048 }).warnings).toEqual([]);
   });

@@ -131,7 +131,7 @@ function decodeSeconds(r: TextResult): number {
   return (r.stats.totalMs - r.stats.prefillMs) / 1000;
 }
 
-/** Combines runs into one row: rates from summed tokens and times, tau from summed steps. */
+/** Combines runs into one row: rates from summed tokens and times, tau from the steps' committed tokens. */
 export function summarise(
   pairs: ReadonlyArray<{ plain: TextResult; spec: TextResult }>,
   greedy: boolean,
@@ -143,6 +143,7 @@ export function summarise(
   let baseCalls = 0;
   let specCalls = 0;
   let steps = 0;
+  let committed = 0;
   let treeNodes = 0;
   let draftMs = 0;
   let identical = true;
@@ -186,6 +187,7 @@ export function summarise(
     baseCalls += plain.stats.targetCalls;
     specCalls += spec.stats.targetCalls;
     steps += spec.stats.steps;
+    committed += spec.stats.tau * spec.stats.steps;
     treeNodes += spec.stats.meanTreeSize * spec.stats.steps;
     draftMs += spec.stats.draftMs;
     identical &&= plain.tokens.join() === spec.tokens.join();
@@ -196,7 +198,7 @@ export function summarise(
   }
   const baseline = baseTokens / baseSeconds;
   const speculative = specTokens / specSeconds;
-  const tau = steps > 0 ? specTokens / steps : 0;
+  const tau = steps > 0 ? committed / steps : 0;
   const speedup = speculative / baseline;
   return {
     tau,
@@ -534,7 +536,8 @@ export function registerBench(program: Command): void {
           ...(await loadOptions(
             { ...flags, budget, ...(drafters ? { drafter: drafters[0]! } : {}) },
             drafters ?? [],
-            note,
+            // Each budget mode's load warns as the first one did.
+            b === 0 ? note : () => {},
           )),
           ...(log ? { callLog: log } : {}),
         });

@@ -149,11 +149,11 @@ export function registerTune(program: Command): void {
         [drafter],
         note,
       );
+      const { tree: _tree, draftTree: _draftTree, ...untreed } = base;
       const loaded = await loadTreespec(modelDirectory(flags), {
-        ...base,
+        ...untreed,
         drafter,
-        tree: LARGEST,
-        draftTree: LARGEST,
+        [MODEL_DRAFTERS[drafter].budget]: LARGEST,
       });
       try {
         const seeds: ControllerSeed[] = [];

@@ -211,7 +211,7 @@ export const CLI_CASES: readonly CliCase[] = [
       return ['generate', PROMPT, '-d', 'suffix', '--corpus', join(dir, 'corpus.bin')];
     },
     1,
-    /error: option "--corpus" must be text files; this one has a NUL character at offset 5 \(a binary file\?\)/,
+    /error: option "--corpus" must be text files; this one has a NUL character at character 5 \(a binary file, or text in UTF-16\?\)/,
   ),
   cli(
     'cli-corpus-oversized',
@@ -288,11 +288,14 @@ export const CLI_CASES: readonly CliCase[] = [
     /error: option "--out" must be a folder to write the bundle into; it is a file/,
   ),
   cli(
-    'cli-convert-out-proc',
-    '`convert --out` a folder under /proc, where a recursive mkdir never returns',
-    () => ['convert', faultCheckpoint(), '--out', '/proc/treespec-out/bundle', '--role', 'draft'],
+    'cli-convert-out-below-file',
+    '`convert --out` a folder below a file',
+    (dir) => {
+      writeFileSync(join(dir, 'a-file'), 'text');
+      return ['convert', faultCheckpoint(), '--out', join(dir, 'a-file', 'bundle'), '--role', 'draft'];
+    },
     1,
-    /error: option "--out" must be a folder that can be made; making \/proc\S* failed/,
+    /error: option "--out" must be a folder that can be made; making .*a-file.bundle failed \(E[A-Z]+\)/,
   ),
   cli(
     'convert-missing-checkpoint',
