@@ -156,7 +156,7 @@ export const CLI_CASES: readonly CliCase[] = [
     '`--tree-top-k 4096 --tree-depth 1023`',
     () => ['generate', PROMPT, '--tree-top-k', '4096', '--tree-depth', '1023'],
     1,
-    /error: option "tree" must be a budget whose drafted nodes \(1 \+ topK \+ depth × frontier × topK = \d+\) are at most 65536/,
+    /error: option "--tree-top-k\/--tree-frontier\/--tree-depth\/--tree-tokens" must be a budget whose drafted nodes \(1 \+ topK \+ depth × frontier × topK = \d+\) are at most 65536/,
   ),
   cli(
     'cli-max-context-zero',
