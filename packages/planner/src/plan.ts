@@ -103,7 +103,8 @@ export interface BundleOptions {
   hybridPolicy?: HybridPolicy;
   /**
    * Documents (text, or token ids) the `suffix` and `hybrid` drafters may also copy from, e.g. a
-   * RAG corpus; tokenized only where one of them is loaded (the plan warns where none is).
+   * RAG corpus; tokenized only where one of them is loaded (the plan warns where none is). At most
+   * `MAX_CORPUS_LENGTH` characters or token ids in all, text without NUL characters.
    */
   corpus?: readonly (string | ArrayLike<number>)[];
   /**
