@@ -53,6 +53,24 @@ const RETRY_MODEL_AFTER_MAX = 1024;
  */
 const CATCH_UP_ROWS = 16;
 
+/**
+ * What a {@link HybridDrafter} learns of its model drafter in one kind of generation (greedy, or
+ * sampling): accepted tokens and step times per match class, and when to retry it.
+ */
+class ModelDrafterRecord {
+  readonly accepted: AcceptanceEstimates;
+  readonly times: StepTimes;
+  /** Per match class, steps since the model drafter last drafted there. */
+  readonly sinceModel = new Uint32Array(MATCH_CLASSES);
+  /** Per match class, the steps without the model drafter after which it is retried. */
+  readonly retryAfter = new Uint32Array(MATCH_CLASSES).fill(RETRY_MODEL_AFTER);
+
+  constructor(smoothing: number) {
+    this.accepted = new AcceptanceEstimates([Number.POSITIVE_INFINITY], smoothing);
+    this.times = new StepTimes(1, smoothing);
+  }
+}
+
 /** Options of {@link HybridDrafter}. */
 export interface HybridDrafterOptions {
   /** Default `throughput`. */
@@ -77,7 +95,9 @@ export interface HybridDrafterOptions {
  * verified. The model drafter's estimate is updated on the steps it drafts; it reads as unbounded
  * until its first observation in a match class, so it gets tried in each. Under stochastic
  * verification replays are approximate (the target's tokens were sampled), which only affects the
- * choice, never the output.
+ * choice, never the output. Greedy and sampling generations learn apart (a copied or drafted
+ * token is accepted less often when the target samples), so a process serving both, or a
+ * temperature-1 generation after greedy ones, prices each kind by its own record.
  *
  * Keeping a feature drafter in sync: the loop shows each target feature row once. On steps the
  * model drafter sits out, its rows are held ({@link FeatureBacklog}) and handed over, with the new
@@ -97,18 +117,19 @@ export class HybridDrafter implements Drafter {
    * a plain step (root alone); -1 before any.
    */
   lastChoice = -1;
-  private readonly modelAccepted: AcceptanceEstimates;
-  private readonly modelTimes: StepTimes;
+  /**
+   * What it learnt of the model drafter in greedy and in sampling generations (a sampled draft is
+   * accepted less often), and the current generation's of the two.
+   */
+  private readonly greedyModel: ModelDrafterRecord;
+  private readonly sampledModel: ModelDrafterRecord;
+  private model: ModelDrafterRecord;
   /** The model-free drafters' trees, their cuts, and the step times of plain steps and model-free trees. */
   private readonly trees: ModelFreeTrees;
   private readonly picks: Uint32Array;
   private readonly backlog = new FeatureBacklog();
   private stepClass = 0;
   private stepStart = 0;
-  /** Per match class, steps since the model drafter last drafted there. */
-  private readonly sinceModel = new Uint32Array(MATCH_CLASSES);
-  /** Per match class, the steps without the model drafter after which it is retried. */
-  private readonly retryAfter = new Uint32Array(MATCH_CLASSES).fill(RETRY_MODEL_AFTER);
   /**
    * On a retry of the model drafter, what the choice it displaced was worth: its tokens per ms
    * (`throughput`) or accepted tokens expected (`expected`); NaN on other steps.
@@ -141,8 +162,9 @@ export class HybridDrafter implements Drafter {
     this.needsFeatures = primary.needsFeatures;
     this.maxTreeSize = Math.max(primary.maxTreeSize, ...modelFree.map((d) => d.maxTreeSize));
     this.trees = new ModelFreeTrees(modelFree, smoothing, this.maxTreeSize);
-    this.modelAccepted = new AcceptanceEstimates([Number.POSITIVE_INFINITY], smoothing);
-    this.modelTimes = new StepTimes(1, smoothing);
+    this.greedyModel = new ModelDrafterRecord(smoothing);
+    this.sampledModel = new ModelDrafterRecord(smoothing);
+    this.model = this.greedyModel;
     this.plain = modelFree.length + 1;
     this.picks = new Uint32Array(modelFree.length + 2);
   }
@@ -157,7 +179,7 @@ export class HybridDrafter implements Drafter {
 
   /** Steps of a match class at a match length that the model drafter now sits out before a retry. */
   retryAfterSteps(matchLength: number): number {
-    return this.retryAfter[matchClass(matchLength)];
+    return this.model.retryAfter[matchClass(matchLength)];
   }
 
   /**
@@ -166,13 +188,13 @@ export class HybridDrafter implements Drafter {
    * of `maxTreeSize - 1` tokens).
    */
   expectedAccepted(d: number, matchLength: number): number {
-    if (d === 0) return this.modelAccepted.estimate(0, matchClass(matchLength));
+    if (d === 0) return this.model.accepted.estimate(0, matchClass(matchLength));
     return this.trees.expectedAt(d - 1, matchLength, this.modelFree[d - 1].maxTreeSize - 1);
   }
 
   /** The mean measured step time (ms, drafting and verification) of the model drafter at a match length; NaN before any. */
   modelStepMs(matchLength: number): number {
-    return this.modelTimes.of(0, matchClass(matchLength));
+    return this.model.times.of(0, matchClass(matchLength));
   }
 
   /** The predicted time (ms) of a step that verifies a model-free tree of `nodes` nodes (1: a plain step); NaN before any. */
@@ -180,10 +202,14 @@ export class HybridDrafter implements Drafter {
     return this.trees.stepMs(nodes);
   }
 
-  /** Resets every part for a new sequence; the learnt estimates are kept (they describe the drafters). */
+  /**
+   * Resets every part for a new sequence; the learnt estimates are kept (they describe the
+   * drafters), apart for greedy generations and sampling ones (`temperature` above 0).
+   */
   reset(seed?: number, temperature?: number): void {
     this.primary.reset(seed, temperature);
-    this.trees.reset();
+    this.trees.reset(temperature);
+    this.model = temperature !== undefined && temperature > 0 ? this.sampledModel : this.greedyModel;
     this.backlog.clear();
     this.modelSatOut = false;
     this.lastChoice = -1;
@@ -193,12 +219,12 @@ export class HybridDrafter implements Drafter {
     this.stepStart = performance.now();
     this.stepClass = matchClass(await this.trees.propose(context));
     const c = this.stepClass;
-    const retry = this.policy !== 'match' && this.sinceModel[c]++ >= this.retryAfter[c];
+    const retry = this.policy !== 'match' && this.model.sinceModel[c]++ >= this.model.retryAfter[c];
     const choice = retry ? 0 : this.policy === 'throughput' ? this.byThroughput() : this.byMatch();
     this.displaced = retry ? this.displacedValue() : Number.NaN;
     if (choice === 0) {
-      this.sinceModel[c] = 0;
-      if (!retry) this.retryAfter[c] = RETRY_MODEL_AFTER;
+      this.model.sinceModel[c] = 0;
+      if (!retry) this.model.retryAfter[c] = RETRY_MODEL_AFTER;
       if (this.modelSatOut) this.primary.catchUpWithin?.(CATCH_UP_ROWS);
       this.modelSatOut = false;
       await this.primary.propose(this.primary.needsFeatures ? this.backlog.release(context) : context, tree);
@@ -219,15 +245,15 @@ export class HybridDrafter implements Drafter {
     const ms = performance.now() - this.stepStart;
     if (choice === 0) {
       const accepted = outcome.pathLength - 1;
-      this.modelTimes.record(0, this.stepClass, ms);
-      this.modelAccepted.record(0, this.stepClass, accepted);
+      this.model.times.record(0, this.stepClass, ms);
+      this.model.accepted.record(0, this.stepClass, accepted);
       if (!Number.isNaN(this.displaced)) {
         const value = this.policy === 'throughput' ? (1 + accepted) / ms : accepted;
         const c = this.stepClass;
-        this.retryAfter[c] =
+        this.model.retryAfter[c] =
           value >= this.displaced
             ? RETRY_MODEL_AFTER
-            : Math.min(2 * this.retryAfter[c], RETRY_MODEL_AFTER_MAX);
+            : Math.min(2 * this.model.retryAfter[c], RETRY_MODEL_AFTER_MAX);
       }
       this.primary.observe?.(outcome);
     } else {
@@ -256,7 +282,7 @@ export class HybridDrafter implements Drafter {
     const wins =
       this.policy === 'match'
         ? this.bestModelFreeValue >= this.minMatch
-        : this.bestModelFreeValue >= this.modelAccepted.estimate(0, this.stepClass);
+        : this.bestModelFreeValue >= this.model.accepted.estimate(0, this.stepClass);
     return wins ? best + 1 : 0;
   }
 
@@ -301,9 +327,9 @@ export class HybridDrafter implements Drafter {
    * cost nothing to run, and to plain steps before them.
    */
   private byThroughput(): number {
-    const modelMs = this.modelTimes.of(0, this.stepClass);
+    const modelMs = this.model.times.of(0, this.stepClass);
     if (Number.isNaN(modelMs)) return 0;
-    const modelExpected = this.modelAccepted.estimate(0, this.stepClass);
+    const modelExpected = this.model.accepted.estimate(0, this.stepClass);
     const modelRate = (1 + modelExpected) / modelMs;
     const cut = this.trees.bestCut();
     const treeWins = cut.drafter >= 0 && cut.rate >= modelRate;

@@ -28,7 +28,8 @@ export interface ModelFreeCut {
  * against the tokens the target committed; what verifying a tree costs is measured by its size
  * (the step's time from `propose` to `observe`). So where extra nodes cost more than they return
  * (sampling from flat distributions, a provider whose rows are dear) the cuts shrink, down to
- * plain decoding.
+ * plain decoding. Acceptance is learnt apart for greedy and sampling generations ({@link ModelFreeTrees.reset}),
+ * so a process that serves both prices each kind by its own.
  */
 export class ModelFreeTrees {
   readonly drafters: readonly MatchingDrafter[];
@@ -44,7 +45,14 @@ export class ModelFreeTrees {
   };
   /** Each drafter's tree of the current step. */
   private readonly trees: DraftTree[];
-  private readonly depths: DepthAcceptance;
+  /**
+   * How deep trees get accepted, learnt apart for greedy generations and sampling ones (where a
+   * copied token is accepted only as often as the target samples it); `depths` is the current
+   * generation's.
+   */
+  private readonly greedyDepths: DepthAcceptance;
+  private readonly sampledDepths: DepthAcceptance;
+  private depths: DepthAcceptance;
   /** Step times of plain steps and model-free trees, by tree size. */
   private readonly stepTimes: SizedCost;
   private readonly committed: Int32Array;
@@ -60,7 +68,9 @@ export class ModelFreeTrees {
     this.drafters = drafters;
     this.maxTreeSize = Math.max(...drafters.map((d) => d.maxTreeSize));
     this.trees = drafters.map((d) => new DraftTree(d.maxTreeSize));
-    this.depths = new DepthAcceptance(2 * drafters.length, this.maxTreeSize - 1, smoothing);
+    this.greedyDepths = new DepthAcceptance(2 * drafters.length, this.maxTreeSize - 1, smoothing);
+    this.sampledDepths = new DepthAcceptance(2 * drafters.length, this.maxTreeSize - 1, smoothing);
+    this.depths = this.greedyDepths;
     this.stepTimes = new SizedCost(this.maxTreeSize, smoothing, 9, 2);
     this.committed = new Int32Array(Math.max(this.maxTreeSize, maxVerified) + 1);
     this.expectedByDepth = new Float64Array(this.maxTreeSize);
@@ -177,7 +187,12 @@ export class ModelFreeTrees {
     return this.expectedAt(i, this.drafters[i].matchLength, this.trees[i].maxDepth());
   }
 
-  reset(): void {
+  /**
+   * Resets the drafters for a new sequence, decoded greedily (`temperature` 0, the default) or
+   * sampled: the acceptance learnt from generations of that kind prices its trees.
+   */
+  reset(temperature = 0): void {
+    this.depths = temperature > 0 ? this.sampledDepths : this.greedyDepths;
     for (const d of this.drafters) d.reset();
   }
 

@@ -48,8 +48,8 @@ export class PricedModelFreeDrafter implements Drafter {
     return this.trees.stepMs(nodes);
   }
 
-  reset(): void {
-    this.trees.reset();
+  reset(_seed?: number, temperature?: number): void {
+    this.trees.reset(temperature);
   }
 
   /**

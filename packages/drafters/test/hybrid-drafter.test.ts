@@ -381,6 +381,25 @@ describe('hybrid drafter', () => {
     expect(hybrid.expectedAccepted(1, 4)).toBeGreaterThan(4);
   });
 
+  it('learns apart for greedy and sampling generations, and keeps each record', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed: 9, sharpness: 2.5 });
+    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()]);
+    await generate(model, hybrid, repeatingPrompt(model, [4, 4], 40), 80);
+    const greedyLookup = hybrid.expectedAccepted(1, 4);
+    expect(greedyLookup).toBeGreaterThan(4);
+    expect(hybrid.expectedAccepted(0, 0)).toBe(0);
+    // A sampling generation starts from its own record: the model drafter untried, lookup's
+    // depths at their prior.
+    hybrid.reset(5, 1);
+    expect(hybrid.expectedAccepted(0, 0)).toBe(Number.POSITIVE_INFINITY);
+    expect(hybrid.expectedAccepted(1, 4)).toBeLessThan(1);
+    expect(hybrid.retryAfterSteps(4)).toBe(64);
+    // A greedy one finds the greedy record as it was.
+    hybrid.reset(5, 0);
+    expect(hybrid.expectedAccepted(1, 4)).toBe(greedyLookup);
+    expect(hybrid.expectedAccepted(0, 0)).toBe(0);
+  });
+
   it('sizes its trees for the largest part and rejects bad options', () => {
     const model = new ToyLanguageModel();
     const primary: Drafter = new ToyDrafter({
