@@ -14,6 +14,7 @@ import {
 import { AcceptanceCalibration } from './acceptance-calibration.js';
 import { draftCost, FRESH, type SizedCost, StepCostModel, TRUSTED } from './cost-model.js';
 import { FeatureBacklog } from './feature-backlog.js';
+import { samplingGeneration } from './generation-kind.js';
 import { NodeChances } from './node-chances.js';
 import { RobustAverage } from './robust-average.js';
 
@@ -668,7 +669,7 @@ export class BudgetController implements Drafter {
     this.skipped = false;
     this.active.endRun();
     // A sampling generation without a temperature samples at 1.
-    if (seed === undefined) this.active = this.greedy;
+    if (!samplingGeneration(seed, temperature)) this.active = this.greedy;
     else this.active = (temperature ?? 1) >= this.samplingFrom ? this.sampled : this.sampledTopK;
     this.active.part.drafter.reset(seed, temperature);
     this.backlog.clear();

@@ -11,6 +11,7 @@ import {
 } from '@treespec/core';
 import { AcceptanceEstimates, MATCH_CLASSES, matchClass } from './acceptance-estimates.js';
 import { FeatureBacklog } from './feature-backlog.js';
+import { samplingGeneration } from './generation-kind.js';
 import type { MatchingDrafter } from './matching-drafter.js';
 import { ModelFreeTrees } from './model-free-trees.js';
 import { StepTimes } from './step-times.js';
@@ -55,7 +56,9 @@ const CATCH_UP_ROWS = 16;
 
 /**
  * What a {@link HybridDrafter} learns of its model drafter in one kind of generation (greedy, or
- * sampling): accepted tokens and step times per match class, and when to retry it.
+ * sampling): accepted tokens and step times per match class, and when to retry it. One record
+ * serves every sampling temperature, though a model drafter's own controller drafts sampled trees
+ * from `samplingFrom` and top-k trees below it.
  */
 class ModelDrafterRecord {
   readonly accepted: AcceptanceEstimates;
@@ -177,22 +180,28 @@ export class HybridDrafter implements Drafter {
     return Array.from(this.picks);
   }
 
-  /** Steps of a match class at a match length that the model drafter now sits out before a retry. */
+  /**
+   * Steps of a match class at a match length that the model drafter now sits out before a retry,
+   * in the current kind of generation (greedy or sampling).
+   */
   retryAfterSteps(matchLength: number): number {
     return this.model.retryAfter[matchClass(matchLength)];
   }
 
   /**
    * The current estimate of accepted tokens per step for part `d` (as in `steps`) at a match
-   * length: for a model-free drafter, of a whole tree as deep as its token budget allows (a chain
-   * of `maxTreeSize - 1` tokens).
+   * length, in the current kind of generation (greedy or sampling): for a model-free drafter, of a
+   * whole tree as deep as its token budget allows (a chain of `maxTreeSize - 1` tokens).
    */
   expectedAccepted(d: number, matchLength: number): number {
     if (d === 0) return this.model.accepted.estimate(0, matchClass(matchLength));
     return this.trees.expectedAt(d - 1, matchLength, this.modelFree[d - 1].maxTreeSize - 1);
   }
 
-  /** The mean measured step time (ms, drafting and verification) of the model drafter at a match length; NaN before any. */
+  /**
+   * The mean measured step time (ms, drafting and verification) of the model drafter at a match
+   * length, in the current kind of generation; NaN before any.
+   */
   modelStepMs(matchLength: number): number {
     return this.model.times.of(0, matchClass(matchLength));
   }
@@ -204,12 +213,13 @@ export class HybridDrafter implements Drafter {
 
   /**
    * Resets every part for a new sequence; the learnt estimates are kept (they describe the
-   * drafters), apart for greedy generations and sampling ones (`temperature` above 0).
+   * drafters), apart for greedy generations and sampling ones ({@link samplingGeneration}).
    */
   reset(seed?: number, temperature?: number): void {
     this.primary.reset(seed, temperature);
-    this.trees.reset(temperature);
-    this.model = temperature !== undefined && temperature > 0 ? this.sampledModel : this.greedyModel;
+    const sampling = samplingGeneration(seed, temperature);
+    this.trees.reset(sampling);
+    this.model = sampling ? this.sampledModel : this.greedyModel;
     this.backlog.clear();
     this.modelSatOut = false;
     this.lastChoice = -1;

@@ -188,11 +188,12 @@ export class ModelFreeTrees {
   }
 
   /**
-   * Resets the drafters for a new sequence, decoded greedily (`temperature` 0, the default) or
-   * sampled: the acceptance learnt from generations of that kind prices its trees.
+   * Resets the drafters for a new sequence, decoded greedily (the default) or `sampling`: the
+   * acceptance learnt from generations of that kind prices its trees. Step times are one record
+   * for both kinds: what a row costs the target hardly depends on how its token is chosen.
    */
-  reset(temperature = 0): void {
-    this.depths = temperature > 0 ? this.sampledDepths : this.greedyDepths;
+  reset(sampling = false): void {
+    this.depths = sampling ? this.sampledDepths : this.greedyDepths;
     for (const d of this.drafters) d.reset();
   }
 

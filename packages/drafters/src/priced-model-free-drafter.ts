@@ -5,6 +5,7 @@ import {
   type DraftTree,
   requireNumber,
 } from '@treespec/core';
+import { samplingGeneration } from './generation-kind.js';
 import type { MatchingDrafter } from './matching-drafter.js';
 import { ModelFreeTrees } from './model-free-trees.js';
 
@@ -48,8 +49,9 @@ export class PricedModelFreeDrafter implements Drafter {
     return this.trees.stepMs(nodes);
   }
 
-  reset(_seed?: number, temperature?: number): void {
-    this.trees.reset(temperature);
+  /** Resets the drafter for a new sequence; greedy and sampling generations learn apart ({@link samplingGeneration}). */
+  reset(seed?: number, temperature?: number): void {
+    this.trees.reset(samplingGeneration(seed, temperature));
   }
 
   /**
