@@ -5,24 +5,20 @@
  * their trees commit apart for the two kinds (a sampled target takes a copied token less often);
  * this bench shows what each kind runs at when the other runs between its generations.
  *
- *   pnpm -s --filter @treespec/node bench:mixed-temperatures [--drafter hybrid --temperature 1 --prompts 39 --max-tokens 128]
+ *   pnpm -s --filter @treespec/node bench:mixed-temperatures [--drafter hybrid --temperature 1 --prompts 39 --max-tokens 128 --rounds 2]
  *
  * Prints one JSON report: per kind (temperature 0 and `--temperature`), the speed-up (tokens over
- * decoding seconds, prefills excluded, each side summed over the prompts) and both sides' tokens/s.
+ * decoding seconds, prefills excluded, each side summed over the prompts and rounds) and both
+ * sides' tokens/s.
  */
 import { parseArgs } from 'node:util';
 import { type BundleDrafter, loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
-import { scriptArgs } from './script-args.js';
+import { generationOptions, scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
   args: scriptArgs(),
-  options: {
-    drafter: { type: 'string', default: 'hybrid' },
-    temperature: { type: 'string', default: '1' },
-    prompts: { type: 'string', default: '39' },
-    'max-tokens': { type: 'string', default: '128' },
-  },
+  options: { ...generationOptions({ temperature: '1' }), drafter: { type: 'string', default: 'hybrid' } },
 });
 const drafter = values.drafter as BundleDrafter;
 const temperatures = [0, Number(values.temperature)];
@@ -36,13 +32,15 @@ const sums = temperatures.map(() => [
   { tokens: 0, ms: 0 },
 ]);
 try {
-  for (const [i, { prompt }] of prompts.entries()) {
-    for (const [t, temperature] of temperatures.entries()) {
-      for (const [side, plain] of [true, false].entries()) {
-        const result = await generator.generate(prompt, { maxTokens, temperature, seed: i + 1, plain });
-        const sum = sums[t]![side]!;
-        sum.tokens += result.tokens.length;
-        sum.ms += result.stats.totalMs - result.stats.prefillMs;
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const [i, { prompt }] of prompts.entries()) {
+      for (const [t, temperature] of temperatures.entries()) {
+        for (const [side, plain] of [true, false].entries()) {
+          const result = await generator.generate(prompt, { maxTokens, temperature, seed: i + 1, plain });
+          const sum = sums[t]![side]!;
+          sum.tokens += result.tokens.length;
+          sum.ms += result.stats.totalMs - result.stats.prefillMs;
+        }
       }
     }
   }
@@ -56,6 +54,7 @@ console.log(
     {
       drafter,
       prompts: prompts.length,
+      rounds: Number(values.rounds),
       maxTokens,
       kinds: temperatures.map((temperature, t) => {
         const [plain, spec] = sums[t]!.map(perSecond) as [number, number];
