@@ -1,6 +1,11 @@
 import type { DrafterChoices, DrafterName } from './drafter-table.js';
 import { DRAFTERS } from './drafter-table.js';
-import { MODEL_DRAFTER_NAMES, MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
+import {
+  MODEL_DRAFTER_NAMES,
+  MODEL_DRAFTERS,
+  type ModelDrafterEntry,
+  type ModelDrafterName,
+} from './model-drafters.js';
 import type { BundleOptions } from './plan.js';
 
 /** An option that only some drafters read: whether it was given, and which drafters read it. */
@@ -15,57 +20,42 @@ interface OptionReaders {
 
 const isSet = (value: unknown) => value !== undefined;
 const anyValue = (tree: object | undefined) => tree !== undefined && Object.values(tree).some(isSet);
-const headsRead = (models: readonly ModelDrafterName[]) =>
-  models.some((name) => MODEL_DRAFTERS[name].budget === 'tree');
+
+/** Which drafters read an option: a predicate over a load's drafters, and their names for the warning. */
+type Readers = Pick<OptionReaders, 'read' | 'readers'>;
+
+/** The drafters, alone or as the hybrid's base, whose trees `budget` sizes. */
+function budgetReaders(budget: ModelDrafterEntry['budget']): Readers {
+  const names = MODEL_DRAFTER_NAMES.filter((name) => MODEL_DRAFTERS[name].budget === budget);
+  return {
+    read: (_, models) => models.some((name) => MODEL_DRAFTERS[name].budget === budget),
+    readers: `the ${names.join(' and ')} drafter${names.length > 1 ? 's' : ''}, alone or as the hybrid’s base`,
+  };
+}
+
+const HEADS = budgetReaders('tree');
+const MODELS: Readers = {
+  read: (_, models) => models.length > 0,
+  readers: `the model drafters (${MODEL_DRAFTER_NAMES.join(', ')}), alone or as the hybrid’s base`,
+};
+const HYBRID: Readers = { read: (drafters) => drafters.includes('hybrid'), readers: 'the hybrid drafter' };
+const CORPUS_READERS = (Object.keys(DRAFTERS) as DrafterName[]).filter(
+  (name) => 'readsCorpus' in DRAFTERS[name],
+);
 
 const OPTION_READERS: readonly OptionReaders[] = [
-  {
-    option: 'tree',
-    given: (o) => anyValue(o.tree),
-    read: (_, models) => headsRead(models),
-    readers: 'the eagle2 and eagle3 drafters, alone or as the hybrid’s base',
-  },
-  {
-    option: 'draftTree',
-    given: (o) => anyValue(o.draftTree),
-    read: (_, models) => models.some((name) => MODEL_DRAFTERS[name].budget === 'draftTree'),
-    readers: 'the draft-lm drafter, alone or as the hybrid’s base',
-  },
-  {
-    option: 'headPromptRows',
-    given: (o) => isSet(o.headPromptRows),
-    read: (_, models) => headsRead(models),
-    readers: 'the eagle2 and eagle3 drafters, alone or as the hybrid’s base',
-  },
-  {
-    option: 'adaptive',
-    given: (o) => isSet(o.adaptive) && o.adaptive !== 'none',
-    read: (_, models) => models.length > 0,
-    readers: `the model drafters (${MODEL_DRAFTER_NAMES.join(', ')}), alone or as the hybrid’s base`,
-  },
-  {
-    option: 'draftSampling',
-    given: (o) => isSet(o.draftSampling),
-    read: (_, models) => models.length > 0,
-    readers: `the model drafters (${MODEL_DRAFTER_NAMES.join(', ')}), alone or as the hybrid’s base`,
-  },
-  {
-    option: 'hybridBase',
-    given: (o) => isSet(o.hybridBase),
-    read: (drafters) => drafters.includes('hybrid'),
-    readers: 'the hybrid drafter',
-  },
-  {
-    option: 'hybridPolicy',
-    given: (o) => isSet(o.hybridPolicy),
-    read: (drafters) => drafters.includes('hybrid'),
-    readers: 'the hybrid drafter',
-  },
+  { option: 'tree', given: (o) => anyValue(o.tree), ...HEADS },
+  { option: 'draftTree', given: (o) => anyValue(o.draftTree), ...budgetReaders('draftTree') },
+  { option: 'headPromptRows', given: (o) => isSet(o.headPromptRows), ...HEADS },
+  { option: 'adaptive', given: (o) => isSet(o.adaptive) && o.adaptive !== 'none', ...MODELS },
+  { option: 'draftSampling', given: (o) => isSet(o.draftSampling), ...MODELS },
+  { option: 'hybridBase', given: (o) => isSet(o.hybridBase), ...HYBRID },
+  { option: 'hybridPolicy', given: (o) => isSet(o.hybridPolicy), ...HYBRID },
   {
     option: 'corpus',
     given: (o) => isSet(o.corpus),
-    read: (drafters) => drafters.some((name) => 'readsCorpus' in DRAFTERS[name]),
-    readers: `the ${(Object.keys(DRAFTERS) as DrafterName[]).filter((name) => 'readsCorpus' in DRAFTERS[name]).join(' and ')} drafters`,
+    read: (drafters) => drafters.some((name) => CORPUS_READERS.includes(name)),
+    readers: `the ${CORPUS_READERS.join(' and ')} drafters`,
   },
 ];
 
