@@ -23,8 +23,9 @@ export interface BundleManifest {
 
 /**
  * The bundle manifest (`treespec.json`) in `directory`, read and validated.
- * @throws ModelLoadError naming the manifest's path, and how to make one, where there is none;
- * ModelFormatError for a manifest that is not valid.
+ * @throws ModelLoadError naming the manifest's path, and how to make one where there is none, or
+ * why it cannot be read (a folder of that name, no permission); ModelFormatError for a manifest
+ * that is not valid.
  */
 export async function readBundleManifest(directory: string): Promise<BundleManifest> {
   const file = join(directory, MANIFEST_FILE);
@@ -32,9 +33,13 @@ export async function readBundleManifest(directory: string): Promise<BundleManif
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const missing = code === 'ENOENT' || code === 'ENOTDIR';
     throw new ModelLoadError(
       file,
-      'no treespec manifest here; convert a checkpoint first with `treespec convert` (it writes treespec.json)',
+      missing
+        ? 'no treespec manifest here; convert a checkpoint first with `treespec convert` (it writes treespec.json)'
+        : `cannot read the manifest: ${(cause as Error).message}`,
       cause,
     );
   }

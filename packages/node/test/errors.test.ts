@@ -1,6 +1,7 @@
 import {
   copyFileSync,
   linkSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -58,6 +59,13 @@ describe('loading errors', () => {
     await expect(loadTreespec(dir)).rejects.toThrow(
       /treespec\.json: no treespec manifest here.*treespec convert/,
     );
+  });
+
+  it('says why a manifest that is there cannot be read, rather than that there is none', async () => {
+    const dir = tempDir('treespec-manifest-folder-');
+    mkdirSync(join(dir, 'treespec.json'));
+    await expect(loadTreespec(dir)).rejects.toThrow(ModelLoadError);
+    await expect(loadTreespec(dir)).rejects.toThrow(/treespec\.json: cannot read the manifest: EISDIR/);
   });
 
   it('rejects a head that does not fit the target, naming both files and both values', async () => {

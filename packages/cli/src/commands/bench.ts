@@ -14,7 +14,7 @@ import {
   targetThreads,
 } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { createBenchProgress } from './bench-progress.js';
 import { controllerLine } from './controller-line.js';
 import {
@@ -25,6 +25,7 @@ import {
   loadOptions,
   type ModelFlags,
   modelDirectory,
+  numberList,
   type SamplingFlags,
   samplingOptions,
   treeOptions,
@@ -36,7 +37,7 @@ interface BenchFlags extends ModelFlags, SamplingFlags {
   prompts?: string;
   limit?: number;
   json?: string;
-  temperature: string;
+  temperature: number[];
   drafters?: string;
   budgets?: string;
   rounds: number;
@@ -231,17 +232,6 @@ export function summarise(
         }
       : {}),
   };
-}
-
-function parseTemperatures(list: string): number[] {
-  const items = list.split(',').map((t) => t.trim());
-  const values = items.map(Number);
-  for (const [i, t] of values.entries()) {
-    if (items[i] === '' || !Number.isFinite(t) || t < 0) {
-      throw new OptionError('--temperature', list, 'a comma-separated list of numbers >= 0');
-    }
-  }
-  return values;
 }
 
 function noDrafter(found: string): OptionError {
@@ -482,7 +472,11 @@ export function registerBench(program: Command): void {
       'JSON lines of {"id","prompt"} (default: the tiny model’s development prompts)',
     )
     .option('-l, --limit <n>', 'use only the first n prompts', integer(1))
-    .option('-t, --temperature <list>', 'comma-separated temperatures to run (0: greedy)', '0,1')
+    .addOption(
+      new Option('-t, --temperature <list>', 'comma-separated temperatures to run (0: greedy)')
+        .argParser(numberList(0))
+        .default([0, 1], '0,1'),
+    )
     .option('--drafters <list>', 'comma-separated drafters to compare (default: --drafter)')
     .option(
       '--budgets <list>',
@@ -508,7 +502,7 @@ export function registerBench(program: Command): void {
     .action(async (flags: BenchFlags, cmd: Command) => {
       const out = cmd.parent!.configureOutput().writeOut!;
       const note = cmd.parent!.configureOutput().writeErr!;
-      const temperatures = parseTemperatures(flags.temperature);
+      const temperatures = flags.temperature;
       if (flags.drafter === 'none' && !flags.drafters) throw noDrafter('none');
       const loadAtStart = loadavg()[0];
       // Without --drafter or --drafters, the drafter the loader picks for this bundle and device.

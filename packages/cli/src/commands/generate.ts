@@ -99,6 +99,15 @@ const GREEDY_UNUSED = [
   ['draftSampling', '--(no-)draft-sampling'],
 ] as const;
 
+/** The sampling flags given to a greedy generation, but for those the load's warnings named. */
+function greedyUnusedFlags(flags: GenerateFlags, loadWarnings: readonly string[]): string[] {
+  if (flags.temperature !== 0) return [];
+  return GREEDY_UNUSED.filter(
+    ([key, flag]) =>
+      flags[key] !== undefined && !loadWarnings.some((warning) => warning.includes(`"${flag}"`)),
+  ).map(([, flag]) => flag);
+}
+
 /** `treespec generate "<prompt>"`: streams the continuation to stdout. */
 export function registerGenerate(program: Command): void {
   const command = program
@@ -124,14 +133,13 @@ export function registerGenerate(program: Command): void {
       const io = cmd.parent!.configureOutput();
       const out = io.writeOut!;
       const err = io.writeErr!;
-      const unused = flags.temperature === 0 ? GREEDY_UNUSED.filter(([key]) => flags[key] !== undefined) : [];
-      if (unused.length > 0) {
-        err(
-          `warning: ${unused.map(([, flag]) => flag).join(', ')} ${unused.length === 1 ? 'has' : 'have'} no effect at temperature 0 (greedy); give -t above 0 to sample\n`,
-        );
-      }
+      const loadWarnings: string[] = [];
+      const warn = (warning: string) => {
+        loadWarnings.push(warning);
+        err(warning);
+      };
       const loaded = {
-        ...(await loadOptions(flags, [], err)),
+        ...(await loadOptions(flags, [], warn)),
         // One generation at one temperature: a greedy one needs no sampling calls warmed, and no
         // call shape recurs often enough to repay ONNX Runtime's memory plans.
         ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
@@ -139,11 +147,19 @@ export function registerGenerate(program: Command): void {
       };
       // The plain reload reads no corpus, and its warnings were the first load's.
       const { corpus: _corpus, ...plainLoad } = loaded;
-      const load = (drafter?: 'none') =>
-        loadTreespec(
-          modelDirectory(flags),
-          drafter ? { ...plainLoad, drafter, onWarning: () => {} } : loaded,
-        );
+      // The greedy warning follows the load's: a flag the load called ignored is not named again.
+      const load = async (drafter?: 'none') => {
+        if (drafter)
+          return loadTreespec(modelDirectory(flags), { ...plainLoad, drafter, onWarning: () => {} });
+        const generator = await loadTreespec(modelDirectory(flags), loaded);
+        const unused = greedyUnusedFlags(flags, loadWarnings);
+        if (unused.length > 0) {
+          err(
+            `warning: ${unused.join(', ')} ${unused.length === 1 ? 'has' : 'have'} no effect at temperature 0 (greedy); give -t above 0 to sample\n`,
+          );
+        }
+        return generator;
+      };
       const input = flags.chat ? [{ role: 'user', content: prompt }] : prompt;
       const options = {
         ...samplingOptions(flags, flags.temperature),

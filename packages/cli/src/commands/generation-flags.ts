@@ -84,10 +84,23 @@ export function integerList(min: number): (value: string) => number[] {
   };
 }
 
+/** A parser of a number written in decimal, e.g. `0.7`, `1e-3` (not `0x10` or an empty string). */
 export function number(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  if (!DECIMAL.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
   return n;
+}
+
+/** A parser of a comma-separated list of decimal numbers of at least `min`, e.g. `0,0.7,1`. */
+export function numberList(min: number): (value: string) => number[] {
+  return (value) => {
+    const items = value.split(',');
+    const values = items.map(Number);
+    if (items.some((item, i) => !DECIMAL.test(item) || !(values[i]! >= min) || !Number.isFinite(values[i]))) {
+      throw new InvalidArgumentError(`expected a comma-separated list of numbers >= ${min}`);
+    }
+    return values;
+  };
 }
 
 /** Adds the model, drafter, tree and runtime flags. */

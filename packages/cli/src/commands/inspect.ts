@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { ModelFormatError } from '@treespec/core';
-import { verifyBundle } from '@treespec/node';
-import { MANIFEST_FILE, type ManifestModel, parseManifest } from '@treespec/onnx';
+import { resolve } from 'node:path';
+import { readBundleManifest, verifyBundle } from '@treespec/node';
+import type { ManifestModel } from '@treespec/onnx';
 import type { Command } from 'commander';
 
 /**
@@ -41,17 +39,7 @@ export function registerInspect(program: Command): void {
       'also check the bundle as a load does, and hash every model file against the checksums recorded at conversion',
     )
     .action(async (dir: string, flags: { verify?: boolean }, command: Command) => {
-      const path = join(resolve(dir), MANIFEST_FILE);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (cause) {
-        throw new ModelFormatError(`cannot read the manifest: ${(cause as Error).message}`, {
-          file: path,
-          cause,
-        });
-      }
-      const manifest = parseManifest(text, path);
+      const { file: path, manifest } = await readBundleManifest(resolve(dir));
       const write = command.parent!.configureOutput().writeOut!;
       write(`${path} (format ${manifest.format} v${manifest.version}, ${manifest.generator})\n`);
       const widths = {
