@@ -79,7 +79,7 @@ function follow(signal: AbortSignal | undefined) {
 /**
  * A Vercel AI SDK language model (specification v4) over a treespec engine, in-process: lossless
  * speculative decoding behind `generateText` and `streamText`. Calls on one engine (from any
- * model over it) run one at a time in call order.
+ * model over it) run one at a time, in the order the AI SDK calls `doGenerate`/`doStream`.
  */
 export class TreespecLanguageModel implements LanguageModelV4 {
   readonly specificationVersion = 'v4';

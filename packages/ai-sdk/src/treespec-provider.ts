@@ -10,7 +10,7 @@ export interface TreespecProvider {
 /**
  * The treespec provider for the Vercel AI SDK over an engine loaded in-process (a `TextGenerator`
  * from `loadTreespec`, or the browser worker client). Every model it makes shares the engine, and
- * their calls run one at a time in call order.
+ * their calls run one at a time, in the order the AI SDK reaches the model.
  *
  * ```ts
  * const treespec = createTreespec(await loadTreespec(dir));

@@ -283,6 +283,10 @@ describe('treespec convert and inspect', () => {
     [['generate', 'x', '-n', '0x10'], "error: option '-n, --max-tokens <n>' argument '0x10' is invalid"],
     [['serve', '--port', '99999'], "argument '99999' is invalid. expected an integer in [0, 65535]"],
     [
+      ['serve', '--api-key', ''],
+      'error: option "--api-key" must be a non-empty key; unset it to serve without a key',
+    ],
+    [
       ['serve', '--chat-template', join(tmpdir(), 'treespec-no-template.jinja')],
       'error: option "--chat-template" must be an existing file; there is no file at that path',
     ],

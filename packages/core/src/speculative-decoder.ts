@@ -14,7 +14,7 @@ import {
 } from './stop-criteria.js';
 import { type GenerationChunk, StopGate } from './stop-gate.js';
 import type { TargetModel, TargetStep } from './target-model.js';
-import { requireInteger } from './validate.js';
+import { requireInteger, requireSignal } from './validate.js';
 import { type Verifier, VerifyResult } from './verifier.js';
 
 /** The parts a {@link SpeculativeDecoder} composes. */
@@ -66,10 +66,18 @@ export interface GenerationStream extends AsyncIterable<GenerationChunk> {
 const now = (): number => performance.now();
 
 /**
+ * The targets a generation is running on, whichever decoder runs it: a target holds one KV cache,
+ * so a second decoder over the same target (a generator composed from another's target) must not
+ * start meanwhile.
+ */
+const generating = new WeakSet<TargetModel>();
+
+/**
  * Lossless speculative decoding: prefill, then repeat draft → verify → commit until a stop.
  * With a greedy verifier the output is token for token that of plain greedy decoding of the
  * target; with a stochastic verifier it is distributed exactly as the target's own sampling.
- * One generation at a time per decoder; it can generate again after an abort or an error.
+ * One generation at a time per decoder, and per target among all decoders over it (a second one
+ * throws a {@link BusyError}); it can generate again after an abort or an error.
  */
 export class SpeculativeDecoder {
   readonly target: TargetModel;
@@ -136,6 +144,7 @@ export class SpeculativeDecoder {
   ): Promise<GenerationResult> {
     if (this.busy) throw new BusyError('this decoder');
     const { target, drafter, verifier, tree, result, feed } = this;
+    if (generating.has(target)) throw new BusyError('another decoder over this target model');
     const maxTokens = requireInteger('maxTokens', options.maxTokens ?? 128, 0);
     const criteria = this.stopCriteria(options);
     const prompt = this.checkPrompt(promptIds);
@@ -153,9 +162,10 @@ export class SpeculativeDecoder {
         ? { ...rowSampling, weights: true }
         : null;
     const stats = new StatsRecorder(tree.capacity);
-    const signal = options.signal;
+    const signal = requireSignal('signal', options.signal);
 
     this.busy = true;
+    generating.add(target);
     try {
       target.reset();
       drafter?.reset(verifier.seed, verifier.temperature);
@@ -273,6 +283,7 @@ export class SpeculativeDecoder {
       return { tokens: generated, finishReason, ...(stop ? { stop } : {}), stats: summary };
     } finally {
       this.busy = false;
+      generating.delete(target);
     }
   }
 

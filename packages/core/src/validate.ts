@@ -40,3 +40,22 @@ export function requireNumber(
   }
   return value;
 }
+
+/**
+ * Checks that `value` is absent or an `AbortSignal` (anything with a boolean `aborted` and
+ * `addEventListener`, as a polyfill's is) and returns it; otherwise throws an {@link OptionError}.
+ */
+export function requireSignal(option: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const signal = value as Partial<AbortSignal> | null;
+  if (
+    typeof signal !== 'object' ||
+    signal === null ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function' ||
+    typeof signal.removeEventListener !== 'function'
+  ) {
+    throw new OptionError(option, value, 'an AbortSignal (e.g. an AbortController’s signal)');
+  }
+  return value as AbortSignal;
+}

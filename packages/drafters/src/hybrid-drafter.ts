@@ -38,7 +38,10 @@ import { StepTimes } from './step-times.js';
  * that loses to what it displaced (a lower rate, or fewer accepted tokens) doubles the wait in
  * that class, up to 1024 steps, and one that wins, or the model chosen on its merits, resets it.
  */
-export type HybridPolicy = 'match' | 'expected' | 'throughput';
+export type HybridPolicy = (typeof HYBRID_POLICIES)[number];
+
+/** Every {@link HybridPolicy}. */
+export const HYBRID_POLICIES = ['match', 'expected', 'throughput'] as const;
 
 /** Steps in a row that a match class may go without the model drafter under a learning policy, at first. */
 const RETRY_MODEL_AFTER = 64;

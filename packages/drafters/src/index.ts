@@ -24,7 +24,12 @@ export {
 } from './entropy-stop-growth.js';
 export { FeatureColumns } from './feature-columns.js';
 export { samplingGeneration } from './generation-kind.js';
-export { HybridDrafter, type HybridDrafterOptions, type HybridPolicy } from './hybrid-drafter.js';
+export {
+  HYBRID_POLICIES,
+  HybridDrafter,
+  type HybridDrafterOptions,
+  type HybridPolicy,
+} from './hybrid-drafter.js';
 export { LookupDrafter, type LookupDrafterOptions } from './lookup-drafter.js';
 export { MATCHING_TREE_TOKENS, type MatchingDrafter } from './matching-drafter.js';
 export { type ModelFreeCut, ModelFreeTrees } from './model-free-trees.js';

@@ -3,6 +3,7 @@ import {
   type GenerationResult,
   type GenerationStream,
   requireInteger,
+  requireSignal,
   StatsRecorder,
   TreespecError,
 } from '@treespec/core';
@@ -63,10 +64,24 @@ export class GenerationQueue {
    * @param maxQueued - most generations that may wait behind the running one.
    */
   constructor(
-    private readonly what: string,
+    private what: string,
     maxQueued = DEFAULT_MAX_QUEUED,
   ) {
     this.maxQueued = requireInteger('maxQueued', maxQueued, 0);
+  }
+
+  /** Whether `close` has run: the models it serves are released. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Serves `what` as well from now on (another generator over the same models), which a
+   * {@link DisposedError} then names beside the first.
+   */
+  share(what: string): this {
+    if (!this.what.includes(what)) this.what = `${this.what}, or ${what},`;
+    return this;
   }
 
   /** Generations waiting behind the running one. */
@@ -77,14 +92,14 @@ export class GenerationQueue {
   /**
    * A stream that starts `start` (with the turn's signal) once every earlier generation has
    * settled, and releases the turn when its result settles. Throws at once when the queue is
-   * closed or full.
+   * closed or full, or `signal` is not an `AbortSignal`.
    */
   stream(
     promptLength: number,
     signal: AbortSignal | undefined,
     start: (signal: AbortSignal) => GenerationStream,
   ) {
-    const turn = this.acquire(signal);
+    const turn = this.acquire(requireSignal('signal', signal));
     const started = turn.then((t) => {
       if (!t) return null;
       try {

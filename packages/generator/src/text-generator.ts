@@ -1,6 +1,7 @@
 import {
   type ChatMessage,
   type ChatTokenizer,
+  ContextOverflowError,
   type Drafter,
   type DynamicTreeOptions,
   type FinishReason,
@@ -21,8 +22,11 @@ import { checkPromptSize } from './prompt-size.js';
 export interface TextGenerateOptions extends SamplingOptions {
   /** Most tokens to generate. Default 128. */
   maxTokens?: number;
-  /** Strings that end the generation; they are cut from the text. The chat template's end-of-turn strings are added for chats. */
-  stop?: readonly string[];
+  /**
+   * Strings that end the generation (one string or several, as OpenAI's `stop`); they are cut from
+   * the text. The chat template's end-of-turn strings are added for chats.
+   */
+  stop?: string | readonly string[];
   /** Which of the generator's drafters to use; `none` decodes plainly. Default: the generator's default. */
   drafter?: string;
   /** Decode without a drafter (plain autoregressive decoding through the same target); the same as `drafter: 'none'`. */
@@ -86,7 +90,10 @@ export interface TextGeneratorParts {
   drafters?: Readonly<Record<string, Drafter>>;
   /** Name in `drafters` of the default drafter, when `drafter` is not given. */
   defaultDrafter?: string | null;
-  /** Most generations that may wait behind the running one. Default 32. */
+  /**
+   * Most generations that may wait behind the running one. Default 32. A generator over the
+   * target of another shares that one's queue, and its bound.
+   */
   maxQueued?: number;
   /**
    * The drafter to use in place of `drafter` for a generation that asks for its own tree budget
@@ -97,10 +104,18 @@ export interface TextGeneratorParts {
 }
 
 /**
+ * The queue of each target's generations, shared by every generator over that target (one composed
+ * from another's `target`, as the README shows): the target holds one KV cache, so their
+ * generations wait in one line.
+ */
+const targetQueues = new WeakMap<TargetModel, GenerationQueue>();
+
+/**
  * Lossless speculative text generation: encodes the prompt (or renders a chat with the model's
  * template), decodes with the target, the drafter and the verifier its sampling options call for,
- * and streams text deltas that never split a character. One generation runs at a time; calls
- * made meanwhile wait their turn in order (see {@link GenerationQueue}).
+ * and streams text deltas that never split a character. One generation runs at a time on a
+ * target; calls made meanwhile, on this generator or another over the same target, wait their
+ * turn in order (see {@link GenerationQueue}).
  */
 export class TextGenerator implements TextGeneration {
   readonly tokenizer: ChatTokenizer;
@@ -127,7 +142,12 @@ export class TextGenerator implements TextGeneration {
     }
     this.drafter = parts.drafter ?? byDefault ?? null;
     this.drafters = this.drafter ? { [this.drafter.name]: this.drafter, ...named } : { ...named };
-    this.queue = new GenerationQueue('this generator', parts.maxQueued);
+    const shared = targetQueues.get(this.target);
+    this.queue =
+      shared && !shared.isClosed
+        ? shared.share('another generator over its target model')
+        : new GenerationQueue('this generator', parts.maxQueued);
+    targetQueues.set(this.target, this.queue);
   }
 
   /**
@@ -165,6 +185,12 @@ export class TextGenerator implements TextGeneration {
    * token ids are taken as they are, once the tokenizer has checked them (`checkIds`).
    */
   encode(prompt: Prompt): Int32Array {
+    if (typeof prompt !== 'string' && !Array.isArray(prompt) && !(prompt instanceof Int32Array)) {
+      throw new OptionError('prompt', prompt, PROMPT_KINDS);
+    }
+    if (Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] === 'number') {
+      throw new OptionError('prompt', prompt, `${PROMPT_KINDS} (Int32Array.from(ids) for token ids)`);
+    }
     if (prompt instanceof Int32Array) {
       this.tokenizer.checkIds?.(prompt);
       return prompt;
@@ -185,9 +211,17 @@ export class TextGenerator implements TextGeneration {
 
   /** Generates after `prompt`, yielding text as tokens are committed. */
   stream(prompt: Prompt, options: TextGenerateOptions = {}): TextGenerationStream {
+    checkGenerateOptions(options);
     const promptTokens = this.encode(prompt);
+    // Checked here as well as by the decoder, so that a caller learns it before the stream starts
+    // (a server, before it sends a stream's headers).
+    const room = this.target.maxContext;
+    if (promptTokens.length > room) {
+      throw new ContextOverflowError(promptTokens.length, room, `a prompt of ${promptTokens.length} tokens`);
+    }
     const isChat = typeof prompt !== 'string' && !(prompt instanceof Int32Array);
-    const stops = [...(options.stop ?? []), ...(isChat ? this.tokenizer.endOfTurn.stopStrings : [])];
+    const given = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
+    const stops = [...given, ...(isChat ? this.tokenizer.endOfTurn.stopStrings : [])];
     const stop = stops.length > 0 ? new StringStopCriterion(this.tokenizer, stops) : null;
     const decoder = new SpeculativeDecoder({
       target: this.target,
@@ -207,19 +241,23 @@ export class TextGenerator implements TextGeneration {
     const text = new TextStream(this.tokenizer, tokens, textOptions);
     let readerStarted = false;
     let readerFinished = false;
+    /** The whole text, where the result decoded the buffered chunks before any reader came. */
+    let decodedWhole: Promise<string> | null = null;
     const result = tokens.result.then(async (r: GenerationResult): Promise<TextResult> => {
-      // Without a reader the buffered chunks are decoded here, once. A reader that read to the end
-      // holds the text; one still reading, or one that stopped, may never finish, so the result
-      // decodes its tokens on its own rather than wait for it.
+      // Without a reader the buffered chunks are decoded here, once; a reader that comes later
+      // gets that text as one delta. A reader that read to the end holds the text; one still
+      // reading, or one that stopped, may never finish, so the result decodes its tokens on its
+      // own rather than wait for it.
+      if (!readerStarted) decodedWhole = text.readAll();
       const generated = readerFinished
         ? text.text
-        : readerStarted
-          ? await new TextStream(
+        : decodedWhole
+          ? await decodedWhole
+          : await new TextStream(
               this.tokenizer,
               committedAtOnce(r.tokens, tokens.result),
               textOptions,
-            ).readAll()
-          : await text.readAll();
+            ).readAll();
       return {
         text: generated,
         tokens: r.tokens,
@@ -230,11 +268,39 @@ export class TextGenerator implements TextGeneration {
     });
     result.catch(() => {});
     async function* deltas(): AsyncGenerator<string, void, undefined> {
+      if (readerStarted) throw new TypeError('a text stream can be iterated only once');
       readerStarted = true;
-      yield* text;
+      if (decodedWhole) {
+        const whole = await decodedWhole;
+        if (whole.length > 0) yield whole;
+      } else yield* text;
       readerFinished = true;
     }
     return { result, [Symbol.asyncIterator]: deltas };
+  }
+}
+
+/** What a prompt may be, for errors. */
+const PROMPT_KINDS = 'text, chat messages ({ role, content } objects) or token ids as an Int32Array';
+
+/**
+ * Checks the shapes of a generation's options that nothing later checks before the generation
+ * runs: the options object, `stop`, `onStep` and `tree` (sampling options are checked by the
+ * verifier, `tree`'s fields by the drafter's budget, `signal` by the queue).
+ */
+function checkGenerateOptions(options: TextGenerateOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', options, 'an object of generation options, or nothing');
+  }
+  const { stop, onStep, tree } = options;
+  if (stop !== undefined && typeof stop !== 'string' && !Array.isArray(stop)) {
+    throw new OptionError('stop', stop, 'a string or an array of strings');
+  }
+  if (onStep !== undefined && typeof onStep !== 'function') {
+    throw new OptionError('onStep', onStep, 'a function called after each step');
+  }
+  if (tree !== undefined && (typeof tree !== 'object' || tree === null || Array.isArray(tree))) {
+    throw new OptionError('tree', tree, 'a tree budget object ({ topK, frontier, depth, totalTokens })');
   }
 }
 

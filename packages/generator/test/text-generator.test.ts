@@ -125,4 +125,70 @@ describe('TextGenerator', () => {
     const b = await generator.generate('Hello', { maxTokens: 20, temperature: 0.9, seed: 5 });
     expect(b.text).toBe(a.text);
   });
+
+  it('hands a reader that starts after the generation ended the whole text, once', async () => {
+    const { generator } = await setup();
+    const whole = await generator.generate('Once upon a time', { maxTokens: 24 });
+    const stream = generator.stream('Once upon a time', { maxTokens: 24 });
+    const result = await stream.result;
+    let streamed = '';
+    for await (const delta of stream) streamed += delta;
+    expect(streamed).toBe(result.text);
+    expect(result.text).toBe(whole.text);
+    await expect(async () => {
+      for await (const _ of stream) break;
+    }).rejects.toThrow(TypeError);
+  });
+
+  it('serves two generators over one target in turn, each with its own output', async () => {
+    const { tokenizer, generator } = await setup();
+    const plainOnly = new TextGenerator({ tokenizer, target: generator.target });
+    const prompts = ['Once upon a time', 'The history of the city'];
+    const alone = [
+      await generator.generate(prompts[0]!, { maxTokens: 24 }),
+      await plainOnly.generate(prompts[1]!, { maxTokens: 24 }),
+    ];
+    const together = await Promise.all([
+      generator.generate(prompts[0]!, { maxTokens: 24 }),
+      plainOnly.generate(prompts[1]!, { maxTokens: 24 }),
+      generator.generate(prompts[0]!, { maxTokens: 24 }),
+    ]);
+    expect(together.map((r) => r.text)).toEqual([alone[0]!.text, alone[1]!.text, alone[0]!.text]);
+    await generator.dispose();
+    await expect(plainOnly.generate(prompts[1]!)).rejects.toThrow(
+      'this generator, or another generator over its target model, was disposed',
+    );
+  });
+
+  it('refuses malformed options with an OptionError and stays usable', async () => {
+    const { generator } = await setup();
+    const bad: [unknown, unknown, RegExp][] = [
+      ['Hi', { signal: new AbortController() }, /option "signal" must be an AbortSignal/],
+      ['Hi', { signal: {} }, /option "signal" must be an AbortSignal/],
+      ['Hi', null, /option "options" must be an object/],
+      ['Hi', { onStep: 5 }, /option "onStep" must be a function/],
+      ['Hi', { tree: 'x' }, /option "tree" must be a tree budget object/],
+      ['Hi', { stop: 3 }, /option "stop" must be a string or an array of strings/],
+      [undefined, {}, /option "prompt" must be text, chat messages/],
+      [[1, 2, 3], {}, /Int32Array\.from\(ids\) for token ids/],
+    ];
+    for (const [prompt, options, message] of bad) {
+      const generate = generator.generate as (p: unknown, o: unknown) => Promise<unknown>;
+      await expect(generate.call(generator, prompt, options)).rejects.toThrow(message);
+      expect(() =>
+        (generator.stream as (p: unknown, o: unknown) => unknown).call(generator, prompt, options),
+      ).toThrow(message);
+    }
+    const r = await generator.generate('Hi', { maxTokens: 4 });
+    expect(r.tokens.length).toBe(4);
+  });
+
+  it('takes one stop string as OpenAI’s API does, not as its characters', async () => {
+    const { tokenizer, generator } = await setup();
+    const free = await generator.generate('Once upon a time', { maxTokens: 30 });
+    const stopText = tokenizer.decode(free.tokens.subarray(10, 12));
+    const one = await generator.generate('Once upon a time', { maxTokens: 30, stop: stopText });
+    expect(one.finishReason).toBe('stop');
+    expect(one.text).toBe(free.text.slice(0, free.text.indexOf(stopText)));
+  });
 });

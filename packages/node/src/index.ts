@@ -1,15 +1,40 @@
-export { ModelLoadError, ProviderSupportError, ProviderUnavailableError } from '@treespec/core';
-export type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
+// Every error a load or a generation can throw, so that an app checks them (`instanceof`) with
+// this package alone installed.
+export {
+  AbortError,
+  BusyError,
+  ContextOverflowError,
+  ContractError,
+  ModelFormatError,
+  ModelLoadError,
+  NumericError,
+  OptionError,
+  ProviderSupportError,
+  ProviderUnavailableError,
+  TreespecError,
+  type TreespecErrorCode,
+} from '@treespec/core';
+export {
+  DisposedError,
+  type Prompt,
+  QueueFullError,
+  type TextGenerateOptions,
+  type TextGenerator,
+  type TextResult,
+} from '@treespec/generator';
 export {
   type CallGroup,
   CallLog,
   type CallModel,
   type CallSummary,
   type ModelCalls,
+  ModelMismatchError,
   type OutputPlacement,
   summarizeCalls,
 } from '@treespec/onnx';
+export { OnnxRuntimeUnavailableError } from '@treespec/onnxruntime';
 export type { AdaptiveStop, BundleDrafter, BundleOptions } from '@treespec/planner';
+export { ChatTemplateError, TokenIdError, TokenizerError } from '@treespec/tokenizers';
 export {
   type BundleManifest,
   modelFiles,

@@ -58,11 +58,12 @@ export async function loadTreespec(
   await checkBundleTokenizer(directory, manifest);
   if (options.verifyWeights) await verifyChecksums(directory, modelFiles(manifest));
   const device = options.executionProvider ?? 'cpu';
+  const warn = options.onWarning ?? console.warn;
   const controllerSeeds =
     options.controllerSeeds ??
-    (await storedSeeds(text, device, options.tuningCache, options.intraOpNumThreads));
+    (await storedSeeds(text, device, options.tuningCache, options.intraOpNumThreads, warn));
   const planned = plan(manifest, { ...options, controllerSeeds }, device, manifestFile);
-  for (const warning of planned.warnings) (options.onWarning ?? console.warn)(warning);
+  for (const warning of planned.warnings) warn(warning);
   const tokenizer = await loadTokenizer(
     await readTokenizerFiles(directory),
     options.chatTemplate !== undefined ? { chatTemplate: options.chatTemplate } : {},

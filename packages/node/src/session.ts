@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ModelLoadError, OptionError, ProviderUnavailableError } from '@treespec/core';
+import { ModelLoadError, OptionError, ProviderUnavailableError, requireInteger } from '@treespec/core';
 import { modelToOpen, type OutputPlacement } from '@treespec/onnx';
 import {
   loadOnnxRuntime,
@@ -117,6 +117,7 @@ export async function createSession(
   if (provider !== 'cpu' && provider !== 'webgpu' && provider !== 'cuda') {
     throw new OptionError('executionProvider', provider, '"cpu", "webgpu" or "cuda"');
   }
+  checkSessionOptions(options);
   const modelName =
     typeof modelPath === 'string' ? modelPath : `an in-memory model of ${modelPath.length} bytes`;
   try {
@@ -170,6 +171,32 @@ export async function createSession(
         error,
       )
     );
+  }
+}
+
+const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+const RUNTIME_SOURCES = ['bundled', 'onnxruntime-node'] as const;
+
+/**
+ * Checks the session options a caller set, so that a wrong one is an {@link OptionError} naming
+ * it rather than ONNX Runtime's refusal of a model (which names its own settings) or a value
+ * quietly read as another.
+ */
+function checkSessionOptions(options: NodeSessionOptions): void {
+  for (const option of ['intraOpNumThreads', 'drafterThreads', 'interOpNumThreads'] as const) {
+    if (options[option] !== undefined) requireInteger(option, options[option], 1, 1024);
+  }
+  const oneOf = (option: string, value: unknown, allowed: readonly string[]) => {
+    if (value !== undefined && !allowed.includes(value as string)) {
+      throw new OptionError(option, value, `one of ${allowed.map((v) => `"${v}"`).join(', ')}`);
+    }
+  };
+  oneOf('graphOptimizationLevel', options.graphOptimizationLevel, OPTIMIZATION_LEVELS);
+  oneOf('onnxRuntime', options.onnxRuntime, RUNTIME_SOURCES);
+  for (const option of ['spinning', 'memoryPattern', 'fallbackToCpu'] as const) {
+    const value = options[option];
+    if (value !== undefined && typeof value !== 'boolean')
+      throw new OptionError(option, value, 'true or false');
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, homedir, platform } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ControllerSeed } from '@treespec/core';
+import { type ControllerSeed, OptionError } from '@treespec/core';
 import { MODEL_DRAFTER_NAMES, type ModelDrafterName } from '@treespec/planner';
 import { targetThreads } from './cpu-cores.js';
 
@@ -214,14 +214,23 @@ export function tuningKey(
 /**
  * The stored step costs of a bundle on this machine and provider at the target's threads
  * ({@link tuningKey}), for a loader: from `file` (default {@link defaultTuningCacheFile}), or
- * undefined when `file` is false or nothing is stored.
+ * undefined when `file` is false or nothing is stored. A file that cannot be trusted is ignored
+ * with a warning through `warn` (default `console.warn`).
  */
 export async function storedSeeds(
   manifestText: string,
   provider: string,
   file: string | false | undefined,
   namedThreads: number | undefined,
+  warn: (message: string) => void = console.warn,
 ): Promise<TunedSeeds | undefined> {
   if (file === false) return undefined;
-  return readTuningCache(file ?? defaultTuningCacheFile(), tuningKey(manifestText, provider, namedThreads));
+  if (file !== undefined && (typeof file !== 'string' || file.length === 0)) {
+    throw new OptionError('tuningCache', file, 'a file path, or false for no tuning cache');
+  }
+  return readTuningCache(
+    file ?? defaultTuningCacheFile(),
+    tuningKey(manifestText, provider, namedThreads),
+    warn,
+  );
 }

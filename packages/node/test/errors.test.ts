@@ -10,14 +10,24 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelMismatchError } from '@treespec/onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  AbortError,
+  BusyError,
+  ContextOverflowError,
   createSession,
+  DisposedError,
   loadTreespec,
+  ModelFormatError,
   ModelLoadError,
+  ModelMismatchError,
+  OnnxRuntimeUnavailableError,
+  OptionError,
   ProviderSupportError,
   ProviderUnavailableError,
+  QueueFullError,
+  TokenizerError,
+  TreespecError,
   verifyBundle,
 } from '../src/index.js';
 import { cudaHint } from '../src/session.js';
@@ -133,6 +143,71 @@ describe('loading errors', () => {
     await expect(createSession(join(TINY, 'nope.onnx'))).rejects.toThrow(
       /nope\.onnx: the model file does not exist/,
     );
+  });
+});
+
+describe('load options of the wrong shape', () => {
+  it('are OptionErrors naming the option as the caller wrote it, before any model is opened', async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ drafterThreads: -1 }, 'drafterThreads', /an integer in \[1, 1024\]/],
+      [{ intraOpNumThreads: 1.5 }, 'intraOpNumThreads', /an integer in \[1, 1024\]/],
+      [{ graphOptimizationLevel: 'max' }, 'graphOptimizationLevel', /"disabled", "basic", "extended", "all"/],
+      [{ onnxRuntime: 'foo' }, 'onnxRuntime', /"bundled", "onnxruntime-node"/],
+      [{ spinning: 'no' }, 'spinning', /true or false/],
+      [{ hybridBase: 'x' }, 'hybridBase', /"eagle2"/],
+      [{ hybridPolicy: 'x' }, 'hybridPolicy', /"match", "expected", "throughput"/],
+      [{ adaptive: 'x' }, 'adaptive', /"none", "depth", "entropy", "both"/],
+      [{ corpus: 'some text' }, 'corpus', /an array of texts or token id arrays/],
+      [{ drafters: 'lookup' }, 'drafters', /an array of drafter names/],
+      [{ drafters: ['bogus'] }, 'drafters', /one of /],
+      [{ models: 'draft-int8' }, 'models', /an array of manifest model ids/],
+      [{ draftSampling: 'yes' }, 'draftSampling', /true, false, or nothing/],
+      [{ tuningCache: 5 }, 'tuningCache', /a file path, or false/],
+    ];
+    for (const [options, option, expected] of cases) {
+      const error = await loadTreespec(TINY, { warmUp: false, ...options }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error, option).toBeInstanceOf(OptionError);
+      expect((error as OptionError).option, option).toBe(option);
+      expect((error as Error).message, option).toMatch(expected);
+    }
+  });
+
+  it('sends a corrupt tuning cache’s warning to onWarning, not the console', async () => {
+    const file = join(tempDir('treespec-cache-'), 'cache.json');
+    writeFileSync(file, '{garbage');
+    const warnings: string[] = [];
+    const generator = await loadTreespec(TINY, {
+      warmUp: false,
+      drafter: 'lookup',
+      tuningCache: file,
+      onWarning: (w) => warnings.push(w),
+    });
+    await generator.dispose();
+    expect(warnings).toEqual([
+      expect.stringMatching(/ignoring the tuning cache .*cache\.json: it is not JSON/),
+    ]);
+  });
+
+  it('exports every error a load or a generation throws, as the README lists them', () => {
+    for (const error of [
+      TreespecError,
+      OptionError,
+      ContextOverflowError,
+      ModelFormatError,
+      ModelMismatchError,
+      OnnxRuntimeUnavailableError,
+      TokenizerError,
+      QueueFullError,
+      DisposedError,
+      BusyError,
+      AbortError,
+    ]) {
+      expect(error.prototype, error.name).toBeInstanceOf(Error);
+    }
+    expect(OptionError.prototype).toBeInstanceOf(TreespecError);
   });
 });
 

@@ -284,12 +284,17 @@ function requireWithin(
   ) {
     return;
   }
+  // A topK given without a frontier sets the frontier too (as in core's DynamicTreeGrowth).
+  const impliedFrontier =
+    given.frontier === undefined && given.topK !== undefined && growth.maxFrontier > capacity.maxFrontier
+      ? `; a topK given without a frontier sets the frontier too, so give frontier ≤ ${capacity.maxFrontier}`
+      : '';
   throw new OptionError(
     'tree',
     given,
-    `a budget within the capacity set at load (at most ${capacity.maxChildren} children per node, ` +
-      `${capacity.maxFrontier} nodes expanded per depth, ${capacity.maxNodes} drafted nodes and ` +
-      `${maxTreeSize} verified, where this one needs ${growth.maxChildren}, ${growth.maxFrontier}, ` +
-      `${growth.maxNodes} and ${growth.maxTreeSize}); load with a larger \`tree\` to raise it`,
+    `a budget within the capacity set at load (at most ${capacity.maxChildren} children per node (topK), ` +
+      `${capacity.maxFrontier} nodes expanded per depth (frontier), ${capacity.maxNodes} drafted nodes and ` +
+      `${maxTreeSize} verified (totalTokens), where this one needs ${growth.maxChildren}, ${growth.maxFrontier}, ` +
+      `${growth.maxNodes} and ${growth.maxTreeSize}${impliedFrontier}); load with a larger \`tree\` to raise it`,
   );
 }

@@ -39,4 +39,4 @@ export {
   requireProviderRuns,
 } from './provider-support.js';
 export { preferModels, selectModels } from './select-models.js';
-export { type AdaptiveStop, growthFor } from './tree-growth.js';
+export { ADAPTIVE_STOPS, type AdaptiveStop, growthFor } from './tree-growth.js';

@@ -33,6 +33,7 @@ import {
 } from './drafter-table.js';
 import { exactnessWarning } from './exactness.js';
 import { bundleModelDrafter, MODEL_DRAFTERS, type ModelDrafterName } from './model-drafters.js';
+import { checkOptionShapes } from './option-shapes.js';
 import { requireProviderRuns } from './provider-support.js';
 import { selectModels } from './select-models.js';
 import type { AdaptiveStop } from './tree-growth.js';
@@ -193,7 +194,8 @@ export interface Plan {
  * `wasm` the first fp32 one), which drafters to build and what they need, the tree budgets for
  * `device` (see {@link resolveBudgets}) and the context to allocate. Nothing is read or opened.
  *
- * @throws OptionError for an unknown drafter or model id.
+ * @throws OptionError for an unknown drafter or model id, or an option of the wrong shape
+ *   ({@link checkOptionShapes}).
  * @throws ModelFormatError (naming `manifestFile`) when the bundle lacks a model a drafter needs,
  *   or `ModelMismatchError` when a draft model does not fit the target.
  * @throws ProviderSupportError when `device` cannot run a model to load as converted (its attention
@@ -205,6 +207,7 @@ export function plan(
   device: BundleDevice = 'cpu',
   manifestFile: string = MANIFEST_FILE,
 ): Plan {
+  checkOptionShapes(options);
   const selected = selectModels(manifest, device, options.models ?? [], manifestFile);
   const byRole = (role: ModelRole) => selected.models.find((m) => m.role === role);
   const target = byRole('target');
@@ -233,7 +236,8 @@ export function plan(
   const wanted = new Set<BundleDrafter>([options.drafter ?? byDefault, ...(options.drafters ?? [])]);
   for (const name of wanted) {
     if (!BUNDLE_DRAFTERS.includes(name)) {
-      throw new OptionError('drafter', name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
+      const option = name === (options.drafter ?? byDefault) ? 'drafter' : 'drafters';
+      throw new OptionError(option, name, `one of ${BUNDLE_DRAFTERS.join(', ')}`);
     }
   }
   const drafters = [...wanted].filter((name): name is DrafterName => name !== 'none');

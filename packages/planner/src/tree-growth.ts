@@ -1,8 +1,11 @@
 import { DynamicTreeGrowth, type DynamicTreeOptions, type TreeGrowth } from '@treespec/core';
 import { EntropyStopGrowth } from '@treespec/drafters';
 
-/** When model drafters stop growing a tree early: never, EAGLE-2's depth rule, AdaEDL's entropy rule, or both. */
-export type AdaptiveStop = 'none' | 'depth' | 'entropy' | 'both';
+/** The early stops of model drafters' trees: never, EAGLE-2's depth rule, AdaEDL's entropy rule, or both. */
+export const ADAPTIVE_STOPS = ['none', 'depth', 'entropy', 'both'] as const;
+
+/** When model drafters stop growing a tree early: one of {@link ADAPTIVE_STOPS}. */
+export type AdaptiveStop = (typeof ADAPTIVE_STOPS)[number];
 
 /** The frontier probability below which EAGLE-2's depth rule stops, when `adaptive` asks for it. */
 const DEPTH_RULE_PROBABILITY = 0.05;

@@ -340,6 +340,35 @@ describe('streaming, aborting and limits', () => {
     await expect(decoder.generate([1, 2], { maxTokens: 20 })).rejects.toThrow(BusyError);
     expect((await first).tokens.length).toBe(20);
   });
+
+  it('refuses a second decoder over a target another decoder is generating on, and frees it after', async () => {
+    const { model, target, decoder } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
+    );
+    const plain = new SpeculativeDecoder({ target, verifier: new GreedyVerifier() });
+    const first = decoder.generate([1, 2], { maxTokens: 20 });
+    await expect(plain.generate([1, 3], { maxTokens: 20 })).rejects.toThrow(
+      'another decoder over this target model is already generating',
+    );
+    expect(Array.from((await first).tokens)).toEqual(
+      Array.from(referenceGreedy(model, [1, 2], { maxTokens: 20 })),
+    );
+    const after = await plain.generate([1, 3], { maxTokens: 20 });
+    expect(Array.from(after.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 3], { maxTokens: 20 })));
+  });
+
+  it('refuses a signal that is not an AbortSignal, and generates after it', async () => {
+    const { decoder } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
+    );
+    const signal = new AbortController() as unknown as AbortSignal;
+    await expect(decoder.generate([1, 2], { maxTokens: 4, signal })).rejects.toThrow(OptionError);
+    expect((await decoder.generate([1, 2], { maxTokens: 4 })).tokens.length).toBe(4);
+  });
 });
 
 describe('what ended a generation', () => {

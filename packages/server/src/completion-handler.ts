@@ -25,6 +25,11 @@ interface Running {
 
 const DISCONNECTED = 'the client disconnected';
 
+/** Whether `signal` was aborted because the client went away (not by the server's shutdown). */
+function clientGone(signal: AbortSignal): boolean {
+  return signal.aborted && (signal.reason as Error | undefined)?.message === DISCONNECTED;
+}
+
 /**
  * Runs validated completion requests: waits for the generation slot, generates with an abort
  * signal tied to the client's connection, and answers with a whole completion or a stream of
@@ -124,7 +129,8 @@ export class CompletionHandler {
         throw apiErrorOf(error);
       }
       observe(result);
-      if (controller.signal.aborted) return reply.hijack();
+      // Nobody is left to answer; a generation the shutdown cut is answered with what it has.
+      if (clientGone(controller.signal)) return reply.hijack();
       return kind === 'chat'
         ? chatCompletion(identity, result, drafter)
         : textCompletion(identity, result, drafter);

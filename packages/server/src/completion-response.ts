@@ -1,11 +1,16 @@
 import type { FinishReason, GenerationStats } from '@treespec/core';
 import type { TextResult } from '@treespec/generator';
 
-/** OpenAI's finish reasons: `stop` for an end-of-sequence token or a stop string, `length` for a limit. */
-export type OpenAiFinishReason = 'stop' | 'length';
+/**
+ * OpenAI's finish reasons: `stop` for an end-of-sequence token or a stop string, `length` for a
+ * limit (`max_tokens`, the context window); and vLLM's `abort` for a generation the server's
+ * shutdown cut short, which no limit ended.
+ */
+export type OpenAiFinishReason = 'stop' | 'length' | 'abort';
 
 /** Maps treespec's finish reason to OpenAI's. */
 export function openAiFinishReason(reason: FinishReason): OpenAiFinishReason {
+  if (reason === 'abort') return 'abort';
   return reason === 'eos' || reason === 'stop' ? 'stop' : 'length';
 }
 

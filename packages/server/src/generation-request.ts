@@ -122,18 +122,20 @@ export function completionGeneration(request: CompletionRequest, limits: Request
   const given = request.prompt;
   const single =
     Array.isArray(given) && (typeof given[0] === 'string' || Array.isArray(given[0])) ? given[0]! : given;
-  const prompt = typeof single === 'string' ? single : Int32Array.from(single as number[]);
-  if (typeof prompt === 'string' && prompt.length === 0)
+  if (typeof single === 'string' && single.length === 0)
     throw invalidParam('prompt', 'prompt must not be empty');
-  if (typeof prompt !== 'string') {
-    const bad = prompt.findIndex((id) => id >= limits.vocabSize);
+  if (typeof single !== 'string') {
+    // Checked as given: as 32-bit integers, ids of 2^32 and more would wrap into the vocabulary.
+    const ids = single as readonly number[];
+    const bad = ids.findIndex((id) => id >= limits.vocabSize);
     if (bad >= 0) {
       throw invalidParam(
         'prompt',
-        `prompt token ${bad} is ${prompt[bad]}, outside the vocabulary [0, ${limits.vocabSize})`,
+        `prompt token ${bad} is ${ids[bad]}, outside the vocabulary [0, ${limits.vocabSize})`,
       );
     }
   }
+  const prompt = typeof single === 'string' ? single : Int32Array.from(single as number[]);
   return {
     prompt,
     options,

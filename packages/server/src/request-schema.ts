@@ -25,7 +25,11 @@ const treespecExtension = z.strictObject({
 const sharedFields = {
   model: z.string().min(1),
   stream: nullish(z.boolean()),
-  stream_options: nullish(z.strictObject({ include_usage: z.boolean().optional() })),
+  // `include_obfuscation` pads streamed chunks against side channels on OpenAI's network; read
+  // and ignored here, as vLLM does.
+  stream_options: nullish(
+    z.strictObject({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }),
+  ),
   temperature: nullish(z.number().min(0).max(2)),
   top_p: nullish(z.number().gt(0).max(1)),
   max_tokens: nullish(z.number().int().min(1)),
@@ -55,7 +59,13 @@ export const chatCompletionRequest = z.strictObject({
   messages: z.array(chatMessage).min(1),
   max_completion_tokens: nullish(z.number().int().min(1)),
   logprobs: nullish(z.literal(false)),
+  top_logprobs: nullish(z.literal(0)),
   response_format: nullish(z.strictObject({ type: z.literal('text') })),
+  // Read and ignored, as vLLM does: storing completions and their metadata is OpenAI's platform,
+  // and there are no tools to call in parallel.
+  store: nullish(z.boolean()),
+  metadata: nullish(z.record(z.string(), z.string())),
+  parallel_tool_calls: nullish(z.boolean()),
 });
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);

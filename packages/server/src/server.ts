@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { OptionError } from '@treespec/core';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ApiError } from './api-error.js';
 import { CompletionHandler } from './completion-handler.js';
@@ -12,7 +13,10 @@ import { ServerMetrics } from './server-metrics.js';
 export interface ServerOptions {
   /** The id clients name in `model` and `GET /v1/models` lists. Default `treespec`. */
   modelId?: string;
-  /** When set, `/v1/*` requires `Authorization: Bearer <apiKey>`. Default: no key. */
+  /**
+   * When set, every route but `/health` and `/metrics` requires `Authorization: Bearer <apiKey>`;
+   * an empty key is refused. Default: no key.
+   */
   apiKey?: string;
   /** Most requests waiting behind the running generation; more get a 429. Default 64. */
   maxQueue?: number;
@@ -51,6 +55,13 @@ export interface TreespecServer {
 }
 
 const BEARER = /^Bearer\s+(.+)$/i;
+
+/**
+ * The routes open without the API key. Every other request, whatever route it matched or none,
+ * needs it: the decision follows the route the router matched, so a path written another way
+ * (`/%761/models`, which the router decodes to `/v1/models`) cannot pass around it.
+ */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/health', '/metrics']);
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
@@ -95,14 +106,25 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
   const started = Math.floor(Date.now() / 1000);
   let closing = false;
 
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1 << 20 });
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.trim() === '')) {
+    throw new OptionError('apiKey', options.apiKey, 'a non-empty key, or no apiKey for a server without one');
+  }
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1 << 20,
+    // A path the router cannot decode (`/v1/models/%E0`) is a 400 in OpenAI's shape too.
+    frameworkErrors: (error, _request, reply) =>
+      sendError(reply, new ApiError(400, error.message, { code: 'invalid_url' })),
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.once('close', () =>
       metrics.countHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.raw.statusCode),
     );
-    if (closing && request.url !== '/metrics') throw shuttingDown();
-    if (options.apiKey === undefined || !request.url.startsWith('/v1/')) return;
+    const route = request.routeOptions.url;
+    if (closing && route !== '/metrics') throw shuttingDown();
+    if (options.apiKey === undefined || (route !== undefined && OPEN_ROUTES.has(route))) return;
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (!match || !sameSecret(match[1]!.trim(), options.apiKey)) {
       throw new ApiError(401, 'incorrect or missing API key: send Authorization: Bearer <key>', {
@@ -142,7 +164,8 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
   app.get('/v1/models', async () => ({ object: 'list', data: [modelObject] }));
   // A wildcard, since model ids such as meta-llama/Llama-3.1-8B-Instruct hold slashes.
   app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
-    const id = decodeURIComponent(request.params['*']);
+    // The router has decoded the path once; decoding again would read `%2541` as `A`.
+    const id = request.params['*'];
     if (id !== modelId) throw handler.unknownModel(id);
     return modelObject;
   });

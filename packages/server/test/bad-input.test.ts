@@ -214,6 +214,30 @@ describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
     expect(tree.body.error.message).toMatch(/capacity set at load/);
     const ids = await post('/v1/completions', { model: 'tiny', prompt: [1, 10_000_000] });
     expectOpenAiError(ids, 400, 'prompt');
+    // As 32-bit integers these would be ids 1 and 2.
+    const wrapping = await post('/v1/completions', { model: 'tiny', prompt: [2 ** 32 + 1, 2 ** 32 + 2] });
+    expectOpenAiError(wrapping, 400, 'prompt');
+    expect(wrapping.body.error.message).toMatch(/4294967297, outside the vocabulary/);
+  });
+
+  it('reads and ignores the fields vLLM ignores', async () => {
+    const reply = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(
+        chat({
+          max_tokens: 2,
+          store: false,
+          metadata: { app: 'test' },
+          parallel_tool_calls: false,
+          top_logprobs: 0,
+          stream: true,
+          stream_options: { include_usage: true, include_obfuscation: false },
+        }),
+      ),
+    });
+    expect(reply.status).toBe(200);
+    expect(await reply.text()).toMatch(/data: \[DONE\]/);
   });
 
   it('refuses a prompt longer than the context with context_length_exceeded', async () => {
@@ -224,6 +248,15 @@ describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
     });
     expectOpenAiError(reply, 400);
     expect(reply.body.error.code).toBe('context_length_exceeded');
+    // Streamed, the same 400 comes before any event.
+    const streamed = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: 'the cat sat. '.repeat(3000),
+      max_tokens: 4,
+      stream: true,
+    });
+    expectOpenAiError(streamed, 400);
+    expect(streamed.body.error.code).toBe('context_length_exceeded');
   });
 
   it('refuses an oversized body with a 413', async () => {
@@ -231,6 +264,19 @@ describe('bad requests get OpenAI-shaped 4xx errors, never a 500', () => {
     expect(reply.status).toBe(413);
     expect(reply.body.error.type).toBe('invalid_request_error');
     expect(reply.body.error.message).toMatch(/65536 bytes/);
+  });
+
+  it('reads a model id as the router decoded it, once, and answers an undecodable path with a 400', async () => {
+    for (const path of ['/v1/models/%25E0', '/v1/models/ti%256Ey']) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.status, path).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+    }
+    const bad = await fetch(`${base}/v1/models/%E0`);
+    expect(bad.status).toBe(400);
+    const { error } = (await bad.json()) as { error: Record<string, unknown> };
+    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect((await fetch(`${base}/v1/models/ti%6Ey`)).status).toBe(200);
   });
 
   it('answers an unknown route with a 404 in the same shape', async () => {

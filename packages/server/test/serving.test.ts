@@ -1,3 +1,4 @@
+import { OptionError } from '@treespec/core';
 import type { TextGenerator } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
@@ -148,7 +149,20 @@ describe('serving one generation at a time', () => {
       });
       expect(right.status).toBe(200);
       expect((await fetch(`${base}/health`)).status).toBe(200);
+      // The router decodes a path before it matches a route: written another way, a /v1 route
+      // still needs the key; so does a path that matches no route.
+      for (const path of ['/%761/models', '/v%31/models', '/%76%31/models/tiny', '/v1/nothing', '/']) {
+        expect((await fetch(`${base}${path}`)).status, path).toBe(401);
+      }
+      const encoded = await fetch(`${base}/%761/completions`, { method: 'POST', headers, body });
+      expect(encoded.status).toBe(401);
+      expect((await fetch(`${base}/%6detrics`)).status).toBe(200);
     });
+  });
+
+  it('refuses an empty API key rather than serving without one', () => {
+    expect(() => createServer(generator, { apiKey: '' })).toThrow(/option "apiKey" must be a non-empty key/);
+    expect(() => createServer(generator, { apiKey: '  ' })).toThrow(OptionError);
   });
 
   it('binds to 127.0.0.1 by default', async () => {
@@ -199,9 +213,29 @@ describe('serving one generation at a time', () => {
     const cut = await running;
     const full = await longReference();
     expect(cut.done).toBe(true);
+    expect(cut.finishReason).toBe('abort');
     expect(cut.text.length).toBeGreaterThan(0);
     expect(cut.text.length).toBeLessThan(full.length);
     expect(cut.text).toBe(full.slice(0, cut.text.length));
+  });
+
+  it('on close, answers a whole completion the grace period cut with its text so far', async () => {
+    const server = createServer(generator, { modelId: 'tiny', shutdownGraceMs: 0 });
+    const base = await server.listen({ port: 0 });
+    const running = fetch(`${base}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', prompt: PROMPT, max_tokens: LONG, temperature: 0 }),
+    });
+    await untilMetric(base, 'vllm:time_to_first_token_seconds_count', 1);
+    await server.close();
+    const response = await running;
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { choices: Array<{ text: string; finish_reason: string }> };
+    const full = await longReference();
+    expect(body.choices[0]!.finish_reason).toBe('abort');
+    expect(body.choices[0]!.text.length).toBeLessThan(full.length);
+    expect(body.choices[0]!.text).toBe(full.slice(0, body.choices[0]!.text.length));
   });
 
   it('answers a chat request for a model without a chat template with a 400 that says so', async () => {

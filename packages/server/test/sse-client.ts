@@ -7,6 +7,8 @@ export interface StreamedCompletion {
   events: number;
   /** `usage.completion_tokens` of the usage chunk (0 without `stream_options.include_usage`). */
   completionTokens: number;
+  /** The `finish_reason` of the finishing chunk (null until one comes). */
+  finishReason: string | null;
 }
 
 /**
@@ -26,7 +28,14 @@ export async function streamCompletion(
     signal: controller.signal,
   });
   if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
-  const result: StreamedCompletion = { text: '', done: false, error: null, events: 0, completionTokens: 0 };
+  const result: StreamedCompletion = {
+    text: '',
+    done: false,
+    error: null,
+    events: 0,
+    completionTokens: 0,
+    finishReason: null,
+  };
   const decoder = new TextDecoder();
   let buffer = '';
   try {
@@ -46,12 +55,14 @@ export async function streamCompletion(
           continue;
         }
         const parsed = JSON.parse(data) as {
-          choices?: Array<{ text: string }>;
+          choices?: Array<{ text: string; finish_reason?: string | null }>;
           error?: unknown;
           usage?: { completion_tokens: number } | null;
         };
         if (parsed.error) result.error = parsed.error;
         if (parsed.usage) result.completionTokens = parsed.usage.completion_tokens;
+        const reason = parsed.choices?.[0]?.finish_reason;
+        if (reason) result.finishReason = reason;
         const text = parsed.choices?.[0]?.text ?? '';
         if (text.length > 0) {
           result.text += text;

@@ -1,10 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { type DynamicTreeOptions, MAX_SEED, OptionError } from '@treespec/core';
-import type { HybridPolicy } from '@treespec/drafters';
+import { HYBRID_POLICIES, type HybridPolicy } from '@treespec/drafters';
 import type { TextGenerateOptions } from '@treespec/generator';
 import { tinyModelDirectory } from '@treespec/model-tiny/node';
 import type { ExecutionProvider, LoadTreespecOptions } from '@treespec/node';
 import {
+  ADAPTIVE_STOPS,
   type AdaptiveStop,
   BUNDLE_DRAFTERS,
   type BundleDrafter,
@@ -157,7 +158,7 @@ export function addModelFlags(command: Command): Command {
         '--adaptive <rule>',
         'stop growing model drafts early: EAGLE-2 depth rule, AdaEDL entropy rule, both',
       )
-        .choices(['none', 'depth', 'entropy', 'both'])
+        .choices(ADAPTIVE_STOPS)
         .default('none'),
     )
     .addOption(
@@ -184,11 +185,7 @@ export function addModelFlags(command: Command): Command {
       ).choices(MODEL_DRAFTER_NAMES),
     )
     .addOption(
-      new Option('--hybrid-policy <policy>', 'hybrid: how each step picks a tree').choices([
-        'match',
-        'expected',
-        'throughput',
-      ]),
+      new Option('--hybrid-policy <policy>', 'hybrid: how each step picks a tree').choices(HYBRID_POLICIES),
     )
     .option(
       '--head-prompt-rows <n>',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { ChatTokenizer } from '@treespec/core';
+import { type ChatTokenizer, OptionError } from '@treespec/core';
 import { loadTreespec } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { createServer } from '@treespec/server';
@@ -77,7 +77,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port to listen on, in [0, 65535] (0: any free port)', integer(0, 65535), 8000)
     .option(
       '--api-key <key>',
-      'require "Authorization: Bearer <key>" on /v1 (default: $TREESPEC_API_KEY if set)',
+      'require "Authorization: Bearer <key>" on every route but /health and /metrics (default: $TREESPEC_API_KEY if set)',
     )
     .option('--queue <n>', 'requests that may wait behind the running one; more get HTTP 429', integer(0), 64)
     .option('--model-id <id>', 'the model name clients send (default: the model directory’s name)')
@@ -90,18 +90,26 @@ export function registerServe(program: Command): void {
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const err = cmd.parent!.configureOutput().writeErr!;
+      const apiKey = flags.apiKey ?? process.env['TREESPEC_API_KEY'];
+      // An empty key (an empty variable in a service file) would otherwise serve without one.
+      if (apiKey !== undefined && apiKey.trim() === '') {
+        throw new OptionError(
+          flags.apiKey !== undefined ? '--api-key' : 'TREESPEC_API_KEY',
+          apiKey,
+          'a non-empty key; unset it to serve without a key',
+        );
+      }
       const directory = modelDirectory(flags);
       const generator = await loadTreespec(directory, {
         ...(await loadOptions(flags, flags.drafters ?? [], err)),
         ...(flags.chatTemplate ? { chatTemplate: await readFile(flags.chatTemplate, 'utf8') } : {}),
       });
-      const apiKey = flags.apiKey ?? process.env['TREESPEC_API_KEY'];
       const modelId = flags.modelId ?? basename(directory.replace(/[\\/]+$/, ''));
       const server = createServer(generator, {
         modelId,
         maxQueue: flags.queue,
         maxTokensLimit: flags.maxTokensLimit,
-        ...(apiKey ? { apiKey } : {}),
+        ...(apiKey !== undefined ? { apiKey } : {}),
       });
       const stopped = untilStopped();
       try {

@@ -3,7 +3,7 @@ import {
   DisposedError,
   QueueFullError,
   type TextGenerateOptions,
-  type TextGenerator,
+  TextGenerator,
   type TextResult,
 } from '@treespec/generator';
 import { loadTreespec, readTokenizerFiles } from '@treespec/node';
@@ -126,6 +126,18 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
     'maxTokens NaN',
     { maxTokens: Number.NaN },
     /option "maxTokens" must be/,
+  ),
+  refusedOption(
+    'option-signal-not-a-signal',
+    '`signal` an AbortController rather than its signal',
+    { signal: new AbortController() as unknown as AbortSignal },
+    /option "signal" must be an AbortSignal/,
+  ),
+  refusedOption(
+    'option-on-step-not-a-function',
+    '`onStep` a number',
+    { onStep: 5 as unknown as TextGenerateOptions['onStep'] },
+    /option "onStep" must be a function/,
   ),
   refusedOption('option-temperature-negative', 'temperature -1', { temperature: -1 }, /temperature/),
   refusedOption('option-temperature-nan', 'temperature NaN', { temperature: Number.NaN }, /temperature/),
@@ -443,6 +455,52 @@ export const LIBRARY_CASES: readonly FaultCase<LibraryContext>[] = [
         await Promise.all(calls);
         await own.dispose();
       }
+    },
+  },
+  {
+    id: 'stream-read-after-end',
+    fault: 'a stream whose reading starts after its generation ended',
+    outcome: clean('the reader gets the whole text'),
+    run: async ({ generator, prompt }) => {
+      const stream = generator.stream(prompt, { maxTokens: 24, plain: true });
+      const result = await stream.result;
+      let text = '';
+      for await (const delta of stream) text += delta;
+      return [text, result.text];
+    },
+    check: (result) => {
+      const [read, whole] = result as [string, string];
+      expectThat(read === whole && read.length > 0, 'the deltas to add up to the result text');
+    },
+  },
+  {
+    id: 'two-generators-one-target',
+    fault: 'two generators composed over one target generate at once',
+    outcome: clean('they take turns: each gets the text it gets alone'),
+    run: async ({ prompt, reference }) => {
+      const own = await loadTreespec(TINY, { warmUp: false, drafters: ['lookup'] });
+      try {
+        const other = new TextGenerator({ tokenizer: own.tokenizer, target: own.target });
+        return [
+          reference.text,
+          ...(
+            await Promise.all([
+              own.generate(prompt, { maxTokens: 24 }),
+              other.generate(prompt, { maxTokens: 24 }),
+              own.generate(prompt, { maxTokens: 24, drafter: 'lookup' }),
+            ])
+          ).map((r) => r.text),
+        ];
+      } finally {
+        await own.dispose();
+      }
+    },
+    check: (result) => {
+      const [expected, ...texts] = result as string[];
+      expectThat(
+        texts.every((text) => text === expected),
+        'every generation to give plain decoding’s text',
+      );
     },
   },
   {

@@ -1,0 +1,49 @@
+import { OptionError } from '@treespec/core';
+import { HYBRID_POLICIES } from '@treespec/drafters';
+import { MODEL_DRAFTER_NAMES } from './model-drafters.js';
+import type { BundleOptions } from './plan.js';
+import { ADAPTIVE_STOPS } from './tree-growth.js';
+
+const quoted = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
+
+function requireOneOf(option: string, value: unknown, allowed: readonly string[]): void {
+  if (value !== undefined && !allowed.includes(value as string)) {
+    throw new OptionError(option, value, `one of ${quoted(allowed)}`);
+  }
+}
+
+function requireList(option: string, value: unknown, items: string): void {
+  if (value !== undefined && !Array.isArray(value)) {
+    throw new OptionError(option, value, `an array of ${items}`);
+  }
+}
+
+function requireTree(option: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new OptionError(option, value, 'a tree budget object ({ topK, frontier, depth, totalTokens })');
+  }
+}
+
+/**
+ * Checks the shapes of a load's options that `plan` would otherwise read wrongly or fail on with
+ * a bare `TypeError`: lists that are not arrays (a string would be read letter by letter), names
+ * outside their sets, and flags that are not booleans. Values within a right shape (a drafter's
+ * name, a budget's numbers) are checked where they are read.
+ * @throws OptionError naming the option, what was given and what is allowed.
+ */
+export function checkOptionShapes(options: BundleOptions): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new OptionError('options', options, 'an object of load options, or nothing');
+  }
+  requireList('drafters', options.drafters, 'drafter names');
+  requireList('models', options.models, 'manifest model ids');
+  requireList('corpus', options.corpus, 'texts or token id arrays');
+  requireOneOf('adaptive', options.adaptive, ADAPTIVE_STOPS);
+  requireOneOf('hybridBase', options.hybridBase, MODEL_DRAFTER_NAMES);
+  requireOneOf('hybridPolicy', options.hybridPolicy, HYBRID_POLICIES);
+  if (options.draftSampling !== undefined && typeof options.draftSampling !== 'boolean') {
+    throw new OptionError('draftSampling', options.draftSampling, 'true, false, or nothing');
+  }
+  requireTree('tree', options.tree);
+  requireTree('draftTree', options.draftTree);
+}
