@@ -59,3 +59,19 @@ export function requireSignal(option: string, value: unknown): AbortSignal | und
   }
   return value as AbortSignal;
 }
+
+/**
+ * Checks that `value` is absent or one of `allowed` and returns it; otherwise throws an
+ * {@link OptionError} listing what is allowed.
+ */
+export function requireOneOf<T extends string>(
+  option: string,
+  value: unknown,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) {
+    throw new OptionError(option, value, `one of ${allowed.map((v) => `"${v}"`).join(', ')}`);
+  }
+  return value as T;
+}

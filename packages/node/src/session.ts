@@ -1,6 +1,12 @@
 import { access, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ModelLoadError, OptionError, ProviderUnavailableError, requireInteger } from '@treespec/core';
+import {
+  ModelLoadError,
+  OptionError,
+  ProviderUnavailableError,
+  requireInteger,
+  requireOneOf,
+} from '@treespec/core';
 import { modelToOpen, type OutputPlacement } from '@treespec/onnx';
 import {
   loadOnnxRuntime,
@@ -186,13 +192,8 @@ function checkSessionOptions(options: NodeSessionOptions): void {
   for (const option of ['intraOpNumThreads', 'drafterThreads', 'interOpNumThreads'] as const) {
     if (options[option] !== undefined) requireInteger(option, options[option], 1, 1024);
   }
-  const oneOf = (option: string, value: unknown, allowed: readonly string[]) => {
-    if (value !== undefined && !allowed.includes(value as string)) {
-      throw new OptionError(option, value, `one of ${allowed.map((v) => `"${v}"`).join(', ')}`);
-    }
-  };
-  oneOf('graphOptimizationLevel', options.graphOptimizationLevel, OPTIMIZATION_LEVELS);
-  oneOf('onnxRuntime', options.onnxRuntime, RUNTIME_SOURCES);
+  requireOneOf('graphOptimizationLevel', options.graphOptimizationLevel, OPTIMIZATION_LEVELS);
+  requireOneOf('onnxRuntime', options.onnxRuntime, RUNTIME_SOURCES);
   for (const option of ['spinning', 'memoryPattern', 'fallbackToCpu'] as const) {
     const value = options[option];
     if (value !== undefined && typeof value !== 'boolean')

@@ -1,16 +1,8 @@
-import { OptionError } from '@treespec/core';
+import { OptionError, requireOneOf } from '@treespec/core';
 import { HYBRID_POLICIES } from '@treespec/drafters';
 import { MODEL_DRAFTER_NAMES } from './model-drafters.js';
 import type { BundleOptions } from './plan.js';
 import { ADAPTIVE_STOPS } from './tree-growth.js';
-
-const quoted = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
-
-function requireOneOf(option: string, value: unknown, allowed: readonly string[]): void {
-  if (value !== undefined && !allowed.includes(value as string)) {
-    throw new OptionError(option, value, `one of ${quoted(allowed)}`);
-  }
-}
 
 function requireList(option: string, value: unknown, items: string): void {
   if (value !== undefined && !Array.isArray(value)) {
