@@ -140,6 +140,8 @@ function isAbort(error: unknown): boolean {
 }
 
 function ensureClient(): TreespecWorkerClient {
+  // A worker that failed is gone with its model: the next load starts a new one.
+  if (client?.failed) client = null;
   client ??= new TreespecWorkerClient(
     new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' }),
   );

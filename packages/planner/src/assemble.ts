@@ -88,6 +88,7 @@ interface LoadedModelDrafter {
  * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
  * (`openGraph`), the target's and the draft models' caches stay there, committed by compaction
  * graphs. Last, the load's warm-up runs every session once; `signal` (the load's) cuts it short.
+ * Where any of it fails, the sessions it opened are released before the error is thrown.
  */
 export async function assemble(
   plan: Plan,
@@ -95,6 +96,34 @@ export async function assemble(
   tokenizer: ChatTokenizer,
   openGraph?: OpenGraph,
   signal?: AbortSignal,
+): Promise<TextGenerator> {
+  const opened: InferenceSession[] = [];
+  const kept = async (session: Promise<InferenceSession>) => {
+    const open = await session;
+    opened.push(open);
+    return open;
+  };
+  try {
+    return await assembleSessions(
+      plan,
+      (model, outputs, unread) => kept(openSession(model, outputs, unread)),
+      tokenizer,
+      openGraph && ((model, outputs) => kept(openGraph(model, outputs))),
+      signal,
+    );
+  } catch (error) {
+    await Promise.allSettled(opened.map((session) => session.release()));
+    throw error;
+  }
+}
+
+/** {@link assemble} with sessions its caller releases where it fails. */
+async function assembleSessions(
+  plan: Plan,
+  openSession: OpenSession,
+  tokenizer: ChatTokenizer,
+  openGraph: OpenGraph | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<TextGenerator> {
   const loaded = new Map<ModelDrafterName, Promise<LoadedModelDrafter>>();
   const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {

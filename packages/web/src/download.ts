@@ -48,7 +48,9 @@ export async function download(url: string, options: DownloadOptions = {}): Prom
   const fetchImpl = options.fetch ?? globalThis.fetch;
   let response: Response;
   try {
-    response = await fetchImpl(url, signal ? { signal } : {});
+    // Revalidated with the server: a bundle file's URL stays the same across versions, so the
+    // browser's HTTP cache could hand an older version's bytes to a newer version's cache key.
+    response = await fetchImpl(url, { cache: 'no-cache', ...(signal ? { signal } : {}) });
   } catch (cause) {
     throwIfAborted(signal, url);
     throw new DownloadError({ url, reason: 'network', cause });

@@ -1,7 +1,10 @@
 import {
   AbortError,
+  type ChatTokenizer,
   type DynamicTreeOptions,
   OptionError,
+  requireInteger,
+  requireNumber,
   TOKENIZER_FILE_NAMES,
   type TokenizerPart,
   TreespecError,
@@ -9,6 +12,7 @@ import {
 import type { TextGenerator } from '@treespec/generator';
 import {
   CallLog,
+  CHECKSUMS_FILE,
   checkedBundlePaths,
   checkGraph,
   checkTokenizerHash,
@@ -20,7 +24,7 @@ import {
   type OutputPlacement,
   parseManifest,
 } from '@treespec/onnx';
-import { assemble, type BundleOptions, type DrafterName, plan } from '@treespec/planner';
+import { assemble, type BundleOptions, type DrafterName, type Plan, plan } from '@treespec/planner';
 import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type { Tensor } from 'onnxruntime-common';
 import type * as OrtWeb from 'onnxruntime-web';
@@ -157,7 +161,18 @@ export async function loadTreespecWeb(
       throw new OptionError('executionProvider', preference, '"auto", "webgpu" or "wasm"');
     }
     const threads = wasmThreads(options.numThreads);
-    const drafterThreads = Math.min(options.drafterThreads ?? 1, threads.threads);
+    const drafterThreads = Math.min(
+      options.drafterThreads === undefined
+        ? 1
+        : requireInteger('drafterThreads', options.drafterThreads, 1, 64),
+      threads.threads,
+    );
+    if (options.spinning !== undefined && typeof options.spinning !== 'boolean') {
+      throw new OptionError('spinning', options.spinning, 'true or false');
+    }
+    if (options.progressIntervalMs !== undefined) {
+      requireNumber('progressIntervalMs', options.progressIntervalMs, { min: 0 });
+    }
     const choice = await chooseExecutionProvider(preference);
     const fetchOptions = { signal, ...(options.fetch ? { fetch: options.fetch } : {}) };
     const cache =
@@ -165,19 +180,16 @@ export async function loadTreespecWeb(
     const manifestText = await fetchManifest(manifestUrl, cache, fetchOptions);
     const bundled = parseManifest(manifestText, manifestUrl);
     checkedBundlePaths(bundled, manifestUrl);
-    const version = await bundleVersion(manifestText);
+    const checksumsUrl = new URL(CHECKSUMS_FILE, manifestUrl).href;
+    const version = await bundleVersion(
+      manifestText,
+      await fetchChecksums(checksumsUrl, cache, fetchOptions),
+    );
 
-    let provider = choice.provider;
-    let fallbackReason = choice.fallbackReason;
-    const planned = plan(bundled, options, provider, manifestUrl);
-    for (const warning of planned.warnings) (options.onWarning ?? console.warn)(warning);
     const runtimeSetup = {
       threads: threads.threads,
       ...(options.wasmPaths !== undefined ? { wasmPaths: options.wasmPaths } : {}),
     };
-    const runtime = loadRuntime(provider, runtimeSetup);
-    runtime.catch(() => {});
-
     const progress = new ProgressTracker(options.onProgress, {
       ...(options.progressIntervalMs !== undefined ? { intervalMs: options.progressIntervalMs } : {}),
     });
@@ -197,84 +209,114 @@ export async function loadTreespecWeb(
       }
       return file;
     };
-    const { target, tokenizerFiles } = planned;
-    for (const name of tokenizerFiles) fetchFile(name);
-    for (const model of planned.models) {
-      fetchFile(model.file);
-      for (const data of model.externalData) fetchFile(data);
-    }
-    const tokenizer = await loadTokenizer(await tokenizerInput(tokenizerFiles, fetchFile));
-    await checkTokenizerHash((await fetchFile('tokenizer.json')).bytes, target, manifestUrl);
-    await Promise.all(files.values());
-    const filesDone = performance.now();
-
-    const providers: Record<string, WebExecutionProvider> = {};
     const calls = options.logCalls ? new CallLog() : null;
-    // On WebGPU a call waits for the calls of other sessions before it (a call log times the call alone).
-    const inTurn = (session: OrtWeb.InferenceSession) =>
-      provider === 'webgpu' ? queuedSession(session, WEBGPU_RUNS) : session;
-    const wrap = (session: OrtWeb.InferenceSession, model: ManifestModel) =>
-      yieldAtTarget(
-        inTurn(
-          calls
-            ? loggedSession(
-                session,
-                model.role === 'target' ? 'target' : 'drafter',
-                model.inputs.inputIds,
-                calls,
-              )
-            : session,
-        ),
-        model,
-      );
     const spinning = options.spinning ?? false;
-    const open = async (bytes: ModelBytes, intraOpNumThreads: number, outputs?: OutputPlacement) =>
-      createWebSession(await loadRuntime(provider, runtimeSetup), bytes, {
-        provider,
-        intraOpNumThreads,
-        spinning,
-        ...(outputs ? { outputs } : {}),
-      });
-    const generator = await assemble(
-      planned,
-      async (model: ManifestModel, outputs?: OutputPlacement, unread: readonly string[] = []) => {
-        const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
-        const bytes = {
-          url: new URL(model.file, manifestUrl).href,
-          bytes: modelToOpen(file.bytes, unread),
-          externalData: model.externalData.map((name, i) => ({
-            path: externalDataLocation(model.file, name),
-            data: data[i].bytes,
-          })),
-        };
-        const intraOpNumThreads = model.role === 'target' ? threads.threads : drafterThreads;
-        try {
-          const session = await open(bytes, intraOpNumThreads, outputs);
-          providers[model.id] = provider;
-          return checkGraph(wrap(session, model), model, bytes.url, unread);
-        } catch (error) {
-          if (!(error instanceof ProviderUnavailableError) || preference !== 'auto') throw error;
-          provider = 'wasm';
-          fallbackReason = `WebGPU failed to start: ${error.reason}`;
-          providers[model.id] = provider;
-          const session = await open(bytes, intraOpNumThreads, outputs);
-          return checkGraph(wrap(session, model), model, bytes.url, unread);
-        }
-      },
-      tokenizer,
-      // The target's in-memory graphs (its KV cache compaction, its logits copy), on the provider
-      // the target just opened on (the planner asks for them where its policy keeps the cache on
-      // the device).
-      async (graph: Uint8Array, outputs: OutputPlacement) =>
-        inTurn(
-          await open(
-            { url: `${manifestUrl} (an in-memory graph of the target)`, bytes: graph, externalData: [] },
-            threads.threads,
-            outputs,
+    let tokenizer: ChatTokenizer | null = null;
+
+    /** Fetches what `planned` loads and assembles it on `provider`. */
+    const assembleOn = async (provider: WebExecutionProvider, planned: Plan) => {
+      const runtime = loadRuntime(provider, runtimeSetup);
+      runtime.catch(() => {});
+      const { target, tokenizerFiles } = planned;
+      for (const name of tokenizerFiles) fetchFile(name);
+      for (const model of planned.models) {
+        fetchFile(model.file);
+        for (const data of model.externalData) fetchFile(data);
+      }
+      tokenizer ??= await loadTokenizer(await tokenizerInput(tokenizerFiles, fetchFile));
+      await checkTokenizerHash((await fetchFile('tokenizer.json')).bytes, target, manifestUrl);
+      await Promise.all(files.values());
+      const filesDone = performance.now();
+      // On WebGPU a call waits for the calls of other sessions before it (a call log times the call alone).
+      const inTurn = (session: OrtWeb.InferenceSession) =>
+        provider === 'webgpu' ? queuedSession(session, WEBGPU_RUNS) : session;
+      const wrap = (session: OrtWeb.InferenceSession, model: ManifestModel) =>
+        yieldAtTarget(
+          inTurn(
+            calls
+              ? loggedSession(
+                  session,
+                  model.role === 'target' ? 'target' : 'drafter',
+                  model.inputs.inputIds,
+                  calls,
+                )
+              : session,
           ),
-        ),
-      signal,
-    );
+          model,
+        );
+      const open = async (bytes: ModelBytes, intraOpNumThreads: number, outputs?: OutputPlacement) =>
+        createWebSession(await runtime, bytes, {
+          provider,
+          intraOpNumThreads,
+          spinning,
+          ...(outputs ? { outputs } : {}),
+        });
+      const generator = await assemble(
+        planned,
+        async (model: ManifestModel, outputs?: OutputPlacement, unread: readonly string[] = []) => {
+          const [file, ...data] = await Promise.all([model.file, ...model.externalData].map(fetchFile));
+          const bytes = {
+            url: new URL(model.file, manifestUrl).href,
+            bytes: modelToOpen(file.bytes, unread),
+            externalData: model.externalData.map((name, i) => ({
+              path: externalDataLocation(model.file, name),
+              data: data[i].bytes,
+            })),
+          };
+          const session = await open(
+            bytes,
+            model.role === 'target' ? threads.threads : drafterThreads,
+            outputs,
+          );
+          return checkGraph(wrap(session, model), model, bytes.url, unread);
+        },
+        tokenizer,
+        // The target's in-memory graphs (its KV cache compaction, its logits copy), on the provider
+        // the target opened on (the planner asks for them where its policy keeps the cache on the
+        // device).
+        async (graph: Uint8Array, outputs: OutputPlacement) =>
+          inTurn(
+            await open(
+              { url: `${manifestUrl} (an in-memory graph of the target)`, bytes: graph, externalData: [] },
+              threads.threads,
+              outputs,
+            ),
+          ),
+        signal,
+      );
+      return { generator, filesDone, runtime: await runtime };
+    };
+
+    let provider = choice.provider;
+    let fallbackReason = choice.fallbackReason;
+    let planned = plan(bundled, options, provider, manifestUrl);
+    let assembled: Awaited<ReturnType<typeof assembleOn>>;
+    try {
+      assembled = await assembleOn(provider, planned);
+    } catch (error) {
+      // Under `auto`, WebGPU that fails to run the bundle falls back to WASM with WASM's own plan
+      // (its drafter, budgets, models and host caches), not WebGPU's on another provider.
+      if (preference !== 'auto' || provider !== 'webgpu' || signal.aborted) throw error;
+      fallbackReason = `WebGPU failed to run the bundle: ${error instanceof ProviderUnavailableError ? error.reason : String((error as Error)?.message ?? error)}`;
+      provider = 'wasm';
+      planned = plan(bundled, options, provider, manifestUrl);
+      assembled = await assembleOn(provider, planned);
+    }
+    // The sessions hold the models now: the downloaded bytes can go.
+    files.clear();
+    for (const warning of planned.warnings) (options.onWarning ?? console.warn)(warning);
+    const { generator, filesDone, runtime } = assembled;
+    // onnxruntime-web takes its thread pool and file paths once per page or worker, at its
+    // first session: a later load that asks for others runs with the first ones.
+    const poolThreads = runtime.env.wasm.numThreads ?? threads.threads;
+    if (poolThreads !== threads.threads) {
+      (options.onWarning ?? console.warn)(
+        `treespec: option "numThreads" (${threads.threads}) is ignored: onnxruntime-web keeps the ${poolThreads} threads ` +
+          'its first load in this page or worker set up; reload the page (or start a new worker) to change them',
+      );
+    }
+    const { target } = planned;
+    const providers = Object.fromEntries(planned.models.map((model) => [model.id, provider]));
     if (signal.aborted) {
       await generator.dispose();
       throw new AbortError(`loading ${manifestUrl} was aborted`);
@@ -295,7 +337,7 @@ export async function loadTreespecWeb(
         provider: providers[target.id] ?? provider,
         providers,
         fallbackReason,
-        threads: threads.threads,
+        threads: poolThreads,
         drafter: planned.defaultDrafter,
         tree: planned.budgets.tree,
         threadsLimitedBecause: threads.limitedBecause,
@@ -375,6 +417,25 @@ async function tokenizerInput(
     );
   }
   return parts as TokenizerFiles;
+}
+
+/**
+ * The bundle's checksums file, always from the network as the manifest is (a copy stored by an
+ * earlier load where the network fails); empty for a bundle without one (converted before it was
+ * written, or served without it), or where it cannot be had: the version is then the manifest's
+ * alone, as it was before bundles had one, and at worst the load misses the cache.
+ */
+async function fetchChecksums(
+  url: string,
+  cache: Cache | null,
+  options: { signal: AbortSignal; fetch?: typeof globalThis.fetch },
+): Promise<string> {
+  try {
+    return await fetchManifest(url, cache, options);
+  } catch (error) {
+    if (error instanceof DownloadError) return '';
+    throw error;
+  }
 }
 
 /**

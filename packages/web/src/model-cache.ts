@@ -5,12 +5,15 @@ export const DEFAULT_CACHE_NAME = 'treespec-models';
 const VERSION_PARAM = 'treespec-bundle';
 
 /**
- * The version of a model bundle: the first 16 hex digits of the SHA-256 of its manifest text.
- * The manifest fingerprints the tokenizer and the weights' lm_head and changes whenever the
- * converter writes a new bundle, so cached files of an older bundle are never reused.
+ * The version of a model bundle: the first 16 hex digits of the SHA-256 of its manifest text and
+ * its checksums file (`treespec.sha256`, every model file's SHA-256, where the bundle has one).
+ * The manifest fingerprints the tokenizer and the weights' lm_head; the checksums every byte of
+ * every model file, so a bundle converted again whose manifest did not change (weights changed
+ * below the lm_head) is a new version too, and cached files of an older one are never reused.
  */
-export async function bundleVersion(manifestText: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(manifestText));
+export async function bundleVersion(manifestText: string, checksumsText = ''): Promise<string> {
+  const text = checksumsText === '' ? manifestText : `${manifestText}\n${checksumsText}`;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest).subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 

@@ -67,10 +67,15 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
     this.worker = worker;
     worker.addEventListener('message', (event: { data: unknown }) => this.receive(event.data));
     worker.addEventListener('error', (event: { message?: string }) => {
-      this.crashed = new Error(`the treespec worker failed: ${event.message ?? 'unknown error'}`);
-      for (const p of this.pending.values()) p.reject(this.crashed);
-      this.pending.clear();
+      // A worker in an unknown state may still be generating and holds its sessions: it is
+      // stopped, and a page that goes on makes a new client (see `failed`).
+      this.terminate(new Error(`the treespec worker failed: ${event.message ?? 'unknown error'}`));
     });
+  }
+
+  /** Whether the worker failed or was terminated: every request is refused, make a new client. */
+  get failed(): boolean {
+    return this.crashed !== null;
   }
 
   /** Loads a model bundle in the worker (replacing any loaded one); resolves with what the load did. */
@@ -113,6 +118,8 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
   /**
    * Generates in the worker and yields the text as it is committed, as `TextGenerator.stream`
    * does in the page; `result` settles with the finished result (the callbacks still fire).
+   * Breaking out of the iteration ends the generation (its result then has finish reason
+   * `abort`); a second iteration throws a `TypeError`.
    */
   stream(
     prompt: string | readonly ChatMessage[],
@@ -121,8 +128,11 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
     const queued: string[] = [];
     let wake: (() => void) | null = null;
     let ended = false;
+    let iterated = false;
+    const stop = new AbortController();
     const result = this.generate(prompt, {
       ...options,
+      signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
       onDelta: (text) => {
         options.onDelta?.(text);
         queued.push(text);
@@ -140,18 +150,25 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
       },
     );
     async function* deltas(): AsyncGenerator<string, void, undefined> {
-      for (;;) {
-        const next = queued.shift();
-        if (next !== undefined) yield next;
-        else if (ended) {
-          await result;
-          return;
-        } else {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = null;
+      if (iterated) throw new TypeError('a text stream can be iterated only once');
+      iterated = true;
+      try {
+        for (;;) {
+          const next = queued.shift();
+          if (next !== undefined) yield next;
+          else if (ended) {
+            await result;
+            return;
+          } else {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            wake = null;
+          }
         }
+      } finally {
+        // A reader that stopped early (`break`, a throw in its loop) ends the generation.
+        if (!ended) stop.abort();
       }
     }
     return { result, [Symbol.asyncIterator]: deltas };
@@ -162,11 +179,11 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
     await this.request((id) => ({ type: 'dispose', id }));
   }
 
-  /** Stops the worker at once; pending requests reject. */
-  terminate(): void {
+  /** Stops the worker at once; pending and later requests reject (with `reason`). */
+  terminate(reason: Error = new Error('the treespec worker was terminated')): void {
     this.worker.terminate?.();
-    this.crashed = new Error('the treespec worker was terminated');
-    for (const p of this.pending.values()) p.reject(this.crashed);
+    this.crashed = reason;
+    for (const p of this.pending.values()) p.reject(reason);
     this.pending.clear();
   }
 

@@ -8,13 +8,14 @@ import {
   ModelFormatError,
   NumericError,
   OptionError,
+  ProviderSupportError,
   type StepEvent,
   TreespecError,
   type TreespecErrorCode,
 } from '@treespec/core';
 import { DisposedError, QueueFullError, type TextGenerateOptions } from '@treespec/generator';
-import type { ModelCalls } from '@treespec/onnx';
-import type { ChatMessage } from '@treespec/tokenizers';
+import { type ModelCalls, ModelMismatchError } from '@treespec/onnx';
+import { type ChatMessage, ChatTemplateError, TokenIdError, TokenizerError } from '@treespec/tokenizers';
 import type { Tensor } from 'onnxruntime-common';
 import { DownloadError, ModelLoadError, ProviderUnavailableError, WorkerProtocolError } from './errors.js';
 import type { LoadInfo, LoadTreespecWebOptions } from './load-treespec-web.js';
@@ -223,9 +224,14 @@ const ERROR_CLASSES: ReadonlyArray<readonly [string, abstract new (...args: neve
   ['DisposedError', DisposedError],
   ['ContextOverflowError', ContextOverflowError],
   ['ContractError', ContractError],
+  ['ModelMismatchError', ModelMismatchError],
   ['ModelFormatError', ModelFormatError],
   ['NumericError', NumericError],
   ['OptionError', OptionError],
+  ['ProviderSupportError', ProviderSupportError],
+  ['ChatTemplateError', ChatTemplateError],
+  ['TokenIdError', TokenIdError],
+  ['TokenizerError', TokenizerError],
   ['TreespecError', TreespecError],
 ];
 

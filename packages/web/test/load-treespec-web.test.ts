@@ -14,7 +14,7 @@ import {
   ProviderUnavailableError,
   resolveManifestUrl,
 } from '../src/internal.js';
-import { chunkedResponse } from './fakes.js';
+import { chunkedResponse, MemoryCache } from './fakes.js';
 
 const TINY = tinyModelDirectory();
 const BASE = 'https://models.example/tiny/';
@@ -257,6 +257,89 @@ describe('loadTreespecWeb (onnxruntime-web WASM, in Node)', () => {
       },
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AbortError);
+  });
+});
+
+describe('the model cache across bundle versions', () => {
+  it('serves an unchanged bundle from the cache, and downloads one whose model files changed under the same manifest', async () => {
+    const cache = new MemoryCache();
+    const storage = { open: async () => cache.asCache(), delete: async () => true };
+    vi.stubGlobal('caches', storage);
+    try {
+      const load = async (damage?: (file: string, bytes: Uint8Array) => Response | null) => {
+        const { fetch } = bundleFetch(damage);
+        const { generator, info } = await loadTreespecWeb(BASE, {
+          fetch,
+          warmUp: false,
+          onWarning: () => {},
+        });
+        await generator.dispose();
+        return info;
+      };
+      const first = await load();
+      expect(first.bytes.downloaded).toBeGreaterThan(0);
+      const again = await load();
+      expect(again.bytes.downloaded).toBe(0);
+      expect(again.version).toBe(first.version);
+      // Converted again: a model file's bytes (and so its checksum line) changed, the manifest not.
+      const reconverted = await load((file, bytes) =>
+        file === 'treespec.sha256'
+          ? new Response(new TextDecoder().decode(bytes).replace(/^[0-9a-f]{8}/, '00000000'))
+          : null,
+      );
+      expect(reconverted.version).not.toBe(first.version);
+      expect(reconverted.bytes.downloaded).toBe(reconverted.bytes.total);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+describe('auto: WebGPU that cannot run the bundle', () => {
+  it("falls back to WASM with WASM's own plan (drafter, tree, host caches), and generates", async () => {
+    const gpu = await import('onnxruntime-web/webgpu');
+    const create = vi
+      .spyOn(gpu.InferenceSession, 'create')
+      .mockRejectedValue(new Error('no available backend found. ERR: [webgpu] RuntimeError: device lost'));
+    const navigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu: { requestAdapter: async () => ({}) } },
+      configurable: true,
+    });
+    try {
+      const { fetch } = bundleFetch();
+      const { generator, info, kvCacheLocation } = await loadTreespecWeb(BASE, {
+        fetch,
+        executionProvider: 'auto',
+        onWarning: () => {},
+      });
+      try {
+        const wasmPlan = plan(await tinyManifest(), {}, 'wasm');
+        expect(create).toHaveBeenCalled();
+        expect(info).toMatchObject({
+          provider: 'wasm',
+          providers: { target: 'wasm' },
+          drafter: wasmPlan.defaultDrafter,
+          tree: wasmPlan.budgets.tree,
+        });
+        expect(info.fallbackReason).toMatch(/^WebGPU failed to run the bundle: .*device lost/);
+        const [prompt] = await devPrompts(1);
+        const reference = await loadTreespec(TINY, { warmUp: false });
+        try {
+          const expected = (await reference.generate(prompt!, { maxTokens: 16, plain: true })).text;
+          expect((await generator.generate(prompt!, { maxTokens: 16 })).text).toBe(expected);
+        } finally {
+          await reference.dispose();
+        }
+        expect(kvCacheLocation()).toBe('cpu');
+      } finally {
+        await generator.dispose();
+      }
+    } finally {
+      create.mockRestore();
+      if (navigator) Object.defineProperty(globalThis, 'navigator', navigator);
+      else Reflect.deleteProperty(globalThis, 'navigator');
+    }
   });
 });
 

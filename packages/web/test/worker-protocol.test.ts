@@ -1,4 +1,5 @@
-import { AbortError, DraftTree, OptionError, type StepEvent } from '@treespec/core';
+import { AbortError, DraftTree, OptionError, ProviderSupportError, type StepEvent } from '@treespec/core';
+import { ChatTemplateError, TokenIdError, TokenizerError } from '@treespec/tokenizers';
 import { describe, expect, it } from 'vitest';
 import {
   DownloadError,
@@ -91,6 +92,22 @@ describe('errors across the worker boundary', () => {
     const option = deserializeError(serializeError(new OptionError('maxTokens', -1, 'an integer >= 0')));
     expect(option).toBeInstanceOf(OptionError);
     expect(option).toMatchObject({ option: 'maxTokens', value: -1 });
+    const template = deserializeError(
+      structuredClone(serializeError(new ChatTemplateError('default', 'failed to render'))),
+    );
+    expect(template).toBeInstanceOf(ChatTemplateError);
+    expect(template).toBeInstanceOf(TokenizerError);
+    expect(template).toMatchObject({ code: 'TOKENIZER', template: 'default' });
+    const id = deserializeError(structuredClone(serializeError(new TokenIdError(9999, 3, 8192))));
+    expect(id).toBeInstanceOf(TokenIdError);
+    const support = new ProviderSupportError({
+      provider: 'wasm',
+      model: 'target',
+      feature: 'float16 activations',
+      fallback: 'the fp32 target',
+      file: 'treespec.json',
+    });
+    expect(deserializeError(structuredClone(serializeError(support)))).toBeInstanceOf(ProviderSupportError);
     const foreign = deserializeError(serializeError(new RangeError('offset out of bounds')));
     expect(foreign).toMatchObject({ name: 'RangeError', message: 'offset out of bounds' });
     expect('code' in foreign).toBe(false);

@@ -276,6 +276,40 @@ describe('the treespec worker', () => {
     expect((await client.generate('Again', { maxTokens: 2 })).text).toBe(' w1 w2');
   });
 
+  it('ends the generation when the reader breaks out of the stream, and stays usable', async () => {
+    const { client } = connect();
+    await client.load('https://x/m/');
+    const stream = client.stream('Once', { maxTokens: 1000 });
+    for await (const delta of stream) if (delta === ' w2') break;
+    const result = await stream.result;
+    expect(result.finishReason).toBe('abort');
+    expect(result.tokens.length).toBeLessThan(1000);
+    expect((await client.generate('Again', { maxTokens: 2 })).text).toBe(' w1 w2');
+    await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(TypeError);
+  });
+
+  it('stops a worker that failed (an error event), rejecting what was pending and every later request', async () => {
+    const listeners: Record<string, Array<(event: { message?: string; data?: unknown }) => void>> = {};
+    let terminated = 0;
+    const worker: WorkerLike = {
+      postMessage: () => {},
+      addEventListener: ((type: string, listener: (event: { message?: string }) => void) => {
+        (listeners[type] ??= []).push(listener);
+      }) as WorkerLike['addEventListener'],
+      terminate: () => {
+        terminated++;
+      },
+    };
+    const client = new TreespecWorkerClient(worker);
+    const pending = client.generate('Once');
+    expect(client.failed).toBe(false);
+    for (const listener of listeners.error ?? []) listener({ message: 'out of memory' });
+    await expect(pending).rejects.toThrow('the treespec worker failed: out of memory');
+    expect(terminated).toBe(1);
+    expect(client.failed).toBe(true);
+    await expect(client.generate('Again')).rejects.toThrow('the treespec worker failed: out of memory');
+  });
+
   it('rejects a failed load with the DownloadError rebuilt on the page', async () => {
     const { client } = connect();
     const error = await client.load('https://x/missing/').catch((e: unknown) => e);
