@@ -82,7 +82,15 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
   load(modelUrl: string | URL, options: ClientLoadOptions = {}): Promise<LoadInfo> {
     const { onProgress, signal, ...rest } = options;
     const workerOptions: WorkerLoadOptions = { ...rest };
-    if (typeof rest.wasmPaths === 'string') workerOptions.wasmPaths = absolute(rest.wasmPaths);
+    // Relative to the page, as the README says, not to the worker's script.
+    const paths = rest.wasmPaths;
+    if (typeof paths === 'string') workerOptions.wasmPaths = absolute(paths);
+    else if (paths) {
+      workerOptions.wasmPaths = {
+        ...(paths.mjs !== undefined ? { mjs: absolute(paths.mjs) } : {}),
+        ...(paths.wasm !== undefined ? { wasm: absolute(paths.wasm) } : {}),
+      };
+    }
     return this.request(
       (id) => ({ type: 'load', id, modelUrl: absolute(modelUrl), options: workerOptions }),
       signal,

@@ -1,6 +1,6 @@
 import { AbortError, BusyError, DraftTree, type StepEvent } from '@treespec/core';
 import type { TextGenerateOptions } from '@treespec/generator';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CallLog,
   DownloadError,
@@ -286,6 +286,26 @@ describe('the treespec worker', () => {
     expect(result.tokens.length).toBeLessThan(1000);
     expect((await client.generate('Again', { maxTokens: 2 })).text).toBe(' w1 w2');
     await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(TypeError);
+  });
+
+  it('resolves wasmPaths against the page, in either form, before they cross to the worker', () => {
+    vi.stubGlobal('location', { href: 'https://page.example/app/index.html' });
+    try {
+      const posted: WorkerRequest[] = [];
+      const worker: WorkerLike = {
+        postMessage: (message: WorkerRequest) => posted.push(message),
+        addEventListener: (() => {}) as WorkerLike['addEventListener'],
+      };
+      const client = new TreespecWorkerClient(worker);
+      void client.load('models/tiny/', { wasmPaths: 'ort/' });
+      void client.load('models/tiny/', { wasmPaths: { wasm: 'ort/ort.wasm', mjs: '/ort/ort.mjs' } });
+      expect(posted.map((r) => (r.type === 'load' ? r.options?.wasmPaths : null))).toEqual([
+        'https://page.example/app/ort/',
+        { wasm: 'https://page.example/app/ort/ort.wasm', mjs: 'https://page.example/ort/ort.mjs' },
+      ]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('stops a worker that failed (an error event), rejecting what was pending and every later request', async () => {
