@@ -53,7 +53,13 @@ async function checkReadable(flag: string, path: string): Promise<void> {
   });
 }
 
-async function checkWritable(flag: string, path: string): Promise<void> {
+/**
+ * Checks that the file `path` (given by `flag`) can be written whole: a file, or none yet, whose
+ * folder exists and takes new files (files are replaced through a temporary file beside them,
+ * `replaceFile`), and which itself, where it exists, this user may write.
+ * @throws OptionError naming the flag, the path and what is wrong with it.
+ */
+export async function checkWritable(flag: string, path: string): Promise<void> {
   const folder = dirname(resolve(path));
   const info = await stat(folder).catch(() => null);
   if (!info?.isDirectory())
@@ -64,7 +70,6 @@ async function checkWritable(flag: string, path: string): Promise<void> {
     await access(path, constants.W_OK).catch(() => {
       throw new OptionError(flag, path, 'a file this user can write; its permissions forbid it');
     });
-    return;
   }
   await access(folder, constants.W_OK).catch(() => {
     throw new OptionError(flag, path, `a file in a folder this user can write; ${folder} is not writable`);

@@ -320,6 +320,10 @@ describe('treespec convert and inspect', () => {
       ],
       `error: option "--out" must be a folder that can be made; making ${join(CHECKPOINTS, 'treespec-tiny-draft', 'config.json', 'x')} failed (ENOTDIR)`,
     ],
+    [
+      ['generate', 'Hi', '-d', 'draft-lm', '--draft-top-k', '300', '--draft-depth', '5'],
+      'error: option "--draft-top-k/--draft-frontier/--draft-depth/--draft-tokens" must be a budget whose drafted nodes',
+    ],
     [['inspect'], "error: missing required argument 'dir'\n"],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
   ])('exits 1 with a one-line message for %j', async (args, message) => {
@@ -327,6 +331,30 @@ describe('treespec convert and inspect', () => {
     expect(code).toBe(1);
     expect(err.trim().split('\n')).toHaveLength(1);
     expect(err).toContain(message);
+  });
+
+  it('refuses a drafter named twice and prompt files with a line that is not an object or an id used twice', async () => {
+    const twice = await run(
+      'bench',
+      '--drafters',
+      'lookup,lookup',
+      '--limit',
+      '1',
+      '-n',
+      '4',
+      '--no-progress',
+    );
+    expect(twice.code).toBe(1);
+    expect(twice.err).toContain('option "--drafters" must be a comma-separated list of distinct drafters');
+    const nullLine = join(dir, 'null-line.jsonl');
+    await writeFile(nullLine, '{"id":"a","prompt":"Hi"}\nnull\n');
+    const refused = await run('bench', '-p', nullLine, '-n', '4', '--no-progress');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe(`error: ${nullLine}: line 2 is not an object {"id", "prompt"}\n`);
+    const sameId = join(dir, 'same-id.jsonl');
+    await writeFile(sameId, '{"id":"a","prompt":"Hi"}\n{"id":"a","prompt":"Ho"}\n');
+    const repeated = await run('bench', '-p', sameId, '-n', '4', '--no-progress');
+    expect(repeated.err).toBe(`error: ${sameId}: line 2 repeats the id "a" of an earlier prompt\n`);
   });
 
   it('refuses a --corpus file that is binary, and files too large together, before loading', async () => {
@@ -624,13 +652,17 @@ describe('treespec generate --compare', () => {
     expect(r.code).toBe(0);
     expect(r.out.trim().length).toBeGreaterThan(0);
     expect(r.out.split('\n').filter((line) => line.trim() !== '')).toHaveLength(1);
-    expect(r.err).toMatch(/^speculative \(hybrid\): 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau [\d.]+/m);
+    expect(r.err).toMatch(
+      /^speculative \(hybrid\): 12 tokens in [\d.]+ s after a [\d.]+ s prompt read, [\d.]+ tok\/s, tau [\d.]+/m,
+    );
     // What the budget controller chose, right under the run it chose for.
     // The hybrid's controller decides the steps its model drafter takes.
     expect(r.err).toMatch(
       /^speculative \(hybrid\).*\nbudget controller( \(the \d+ of \d+ steps its model drafter took\))?: \d+ of \d+ steps plain/m,
     );
-    expect(r.err).toMatch(/^plain: 12 tokens in [\d.]+ s, [\d.]+ tok\/s, tau 1\.00/m);
+    expect(r.err).toMatch(
+      /^plain: 12 tokens in [\d.]+ s after a [\d.]+ s prompt read, [\d.]+ tok\/s, tau 1\.00/m,
+    );
     expect(r.err).toMatch(/^speed-up over plain decoding: [\d.]+x, identical output$/m);
   }, 120_000);
 

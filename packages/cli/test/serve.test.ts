@@ -41,6 +41,29 @@ async function relaunchedChild(pid: number): Promise<number | null> {
 }
 
 describe('treespec serve', () => {
+  it('refuses, before serving, a --chat-template that cannot render a chat', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'treespec-serve-'));
+    try {
+      const broken = join(dir, 'broken.jinja');
+      await writeFile(broken, '{{ nope() }}');
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--chat-template', broken], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        err += chunk.toString();
+      });
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(1);
+      expect(err).toMatch(
+        /^error: option "--chat-template" must be a template that renders a chat \(.*failed to render/,
+      );
+      expect(err).not.toContain('serving');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('serves the embedded model on 127.0.0.1 with a chat template and an API key, and stops cleanly on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'treespec-serve-'));
     const templateFile = join(dir, 'template.jinja');

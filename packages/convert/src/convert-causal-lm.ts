@@ -81,7 +81,7 @@ export interface ConvertResult {
  * @throws CheckpointError naming the file and the problem when the checkpoint cannot be converted.
  */
 export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
-  return intoOutputDirectory(options.out, () => writeCausalLM(options));
+  return intoOutputDirectory(options.out, [options.checkpoint], () => writeCausalLM(options));
 }
 
 async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {

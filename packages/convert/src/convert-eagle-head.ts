@@ -57,7 +57,9 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
  * `unknown-architecture` for a head layout treespec does not know.
  */
 export async function convertEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {
-  return intoOutputDirectory(options.out, () => writeEagleHead(options));
+  return intoOutputDirectory(options.out, [options.checkpoint, options.target], () =>
+    writeEagleHead(options),
+  );
 }
 
 async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {

@@ -1,4 +1,4 @@
-import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { pathExists } from './path-exists.js';
@@ -10,10 +10,24 @@ import { pathExists } from './path-exists.js';
  * no folder behind. A folder that existed stays: a failed conversion leaves its models, tokenizer
  * files and manifest as they were (a conversion writes each file under a temporary name and renames
  * it when complete, the tokenizer files after the model, the manifest last).
- * @throws OptionError (option `out`) when `out` is a file, or a folder that cannot be made there.
+ * `sources` are the checkpoint folders the conversion reads: `out` may be none of them, or the
+ * bundle's files would be written among (and over) a checkpoint's own.
+ * @throws OptionError (option `out`) when `out` is a file, a source folder, or a folder that
+ *   cannot be made there.
  */
-export async function intoOutputDirectory<T>(out: string, write: () => Promise<T>): Promise<T> {
+export async function intoOutputDirectory<T>(
+  out: string,
+  sources: readonly string[],
+  write: () => Promise<T>,
+): Promise<T> {
   const folder = resolve(out);
+  const real = (path: string) => realpath(path).catch(() => resolve(path));
+  const outReal = await real(folder);
+  for (const source of sources) {
+    if ((await real(source)) === outReal) {
+      throw new OptionError('out', out, `a folder other than the checkpoint ${source} the conversion reads`);
+    }
+  }
   const missing = await firstMissing(folder);
   if (missing === null) await requireFolder(out, folder);
   const created = missing === null ? null : await makeFolders(out, folder, missing);

@@ -144,6 +144,16 @@ describe('conversion errors name the file and the problem', () => {
     10_000,
   );
 
+  it('refuses to write the bundle into the checkpoint folder it reads, leaving the checkpoint as it was', async () => {
+    const before = (await readdir(good)).sort();
+    await expect(convertCausalLM({ checkpoint: good, out: `${good}/` })).rejects.toMatchObject({
+      name: 'OptionError',
+      option: 'out',
+      message: expect.stringContaining(`a folder other than the checkpoint ${good} the conversion reads`),
+    });
+    expect((await readdir(good)).sort()).toEqual(before);
+  });
+
   it('leaves a bundle’s model as it was when converting it again fails', async () => {
     const out = join(root, 'out-again');
     await convertCausalLM({ checkpoint: good, out });

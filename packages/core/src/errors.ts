@@ -35,11 +35,14 @@ export class TreespecError extends Error {
 export class OptionError extends TreespecError {
   readonly option: string;
   readonly value: unknown;
+  /** What the option must be, as the message says it. */
+  readonly expected: string;
 
   constructor(option: string, value: unknown, expected: string) {
     super('INVALID_OPTION', `option "${option}" must be ${expected}; got ${describeValue(value)}`);
     this.option = option;
     this.value = value;
+    this.expected = expected;
   }
 }
 

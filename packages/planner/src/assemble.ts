@@ -256,7 +256,7 @@ async function openModelDrafter(
   const entry = MODEL_DRAFTERS[name];
   const model = plan.draftModels[entry.role];
   if (!model) throw new OptionError('drafter', name, `a drafter the plan loads a ${entry.role} for`);
-  const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive);
+  const growth = growthFor(plan.budgets[entry.budget], plan.choices.adaptive, entry.budget);
   const samplingFrom = sampledTreesFrom(plan.draftSampling);
   const samples =
     samplingFrom !== Number.POSITIVE_INFINITY &&

@@ -1,9 +1,11 @@
 import { SingleBar } from 'cli-progress';
+import { startBar } from '../progress-bar.js';
 
 /** The bench progress bar: one bar across every temperature, counting prompts within each. */
 export interface BenchProgress {
   /** A prompt finished (plain and every drafter) at `temperature`. */
   promptDone(temperature: number, id: string): void;
+  /** Stops the bar and restores the cursor; call it however the bench ends (once is enough). */
   stop(): void;
 }
 
@@ -31,7 +33,9 @@ export function createBenchProgress(
   let round = 1;
   let done = 0;
   let current = temperatures[0];
-  bar.start(prompts * temperatures.length, 0, { temperature: current, round, done, id: '' });
+  const stop = startBar(bar, () =>
+    bar.start(prompts * temperatures.length, 0, { temperature: current, round, done, id: '' }),
+  );
   return {
     promptDone(temperature, id) {
       if (temperature !== current) {
@@ -42,6 +46,6 @@ export function createBenchProgress(
       done += 1;
       bar.increment(1, { temperature, round, done, id });
     },
-    stop: () => bar.stop(),
+    stop,
   };
 }

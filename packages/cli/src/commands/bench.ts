@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { ModelFormatError, OptionError } from '@treespec/core';
 import type { TextGenerator, TextResult } from '@treespec/generator';
@@ -15,6 +15,7 @@ import {
 } from '@treespec/node';
 import { BUNDLE_DRAFTERS, type BundleDrafter } from '@treespec/planner';
 import { type Command, Option } from 'commander';
+import { replaceFile } from '../replace-file.js';
 import { createBenchProgress } from './bench-progress.js';
 import { controllerLine } from './controller-line.js';
 import {
@@ -118,11 +119,21 @@ export async function readPrompts(path: string): Promise<BenchPrompt[]> {
     } catch {
       throw new ModelFormatError(`line ${i + 1} is not JSON`, { file: path });
     }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ModelFormatError(`line ${i + 1} is not an object {"id", "prompt"}`, { file: path });
+    }
     const { id, prompt } = value as Partial<BenchPrompt>;
     if (typeof prompt !== 'string' || prompt.length === 0) {
       throw new ModelFormatError(`line ${i + 1} needs a non-empty string "prompt"`, { file: path });
     }
-    prompts.push({ id: typeof id === 'string' ? id : `line-${i + 1}`, prompt });
+    const named = typeof id === 'string' ? id : `line-${i + 1}`;
+    // Rows are per prompt id: two prompts of one id would be summed as one.
+    if (prompts.some((p) => p.id === named)) {
+      throw new ModelFormatError(`line ${i + 1} repeats the id "${named}" of an earlier prompt`, {
+        file: path,
+      });
+    }
+    prompts.push({ id: named, prompt });
   });
   if (prompts.length === 0) throw new ModelFormatError('holds no prompts', { file: path });
   return prompts;
@@ -247,12 +258,17 @@ function requireDrafter(generator: TextGenerator): BundleDrafter {
 
 function parseDrafters(list: string | undefined, fallback: BundleDrafter | undefined): BundleDrafter[] {
   const names = (list ?? fallback ?? '').split(',').map((d) => d.trim());
-  for (const name of names) {
-    if (name === 'none' || !(BUNDLE_DRAFTERS as readonly string[]).includes(name)) {
+  for (const [i, name] of names.entries()) {
+    // A drafter named twice would be measured twice and counted as twice the prompts.
+    if (
+      name === 'none' ||
+      !(BUNDLE_DRAFTERS as readonly string[]).includes(name) ||
+      names.indexOf(name) !== i
+    ) {
       throw new OptionError(
         '--drafters',
         list,
-        `a comma-separated list of ${BUNDLE_DRAFTERS.filter((d) => d !== 'none').join(', ')}`,
+        `a comma-separated list of distinct drafters among ${BUNDLE_DRAFTERS.filter((d) => d !== 'none').join(', ')}`,
       );
     }
   }
@@ -506,7 +522,8 @@ export function registerBench(program: Command): void {
       if (flags.drafter === 'none' && !flags.drafters) throw noDrafter('none');
       const loadAtStart = loadavg()[0];
       // Without --drafter or --drafters, the drafter the loader picks for this bundle and device.
-      let drafters = flags.drafters || flags.drafter ? parseDrafters(flags.drafters, flags.drafter) : null;
+      let drafters =
+        flags.drafters !== undefined || flags.drafter ? parseDrafters(flags.drafters, flags.drafter) : null;
       const promptFile = flags.prompts ?? tinyDevPromptsPath();
       const allPrompts = await readPrompts(promptFile);
       const prompts = allPrompts.slice(0, flags.limit);
@@ -547,34 +564,37 @@ export function registerBench(program: Command): void {
           const bar = flags.progress
             ? createBenchProgress(process.stderr, prompts.length * flags.rounds, temperatures)
             : null;
-          for (const [t, temperature] of temperatures.entries()) {
-            for (let round = 0; round < flags.rounds; round++) {
-              const results = await runPrompts(
-                generator,
-                prompts,
-                drafters,
-                flags,
-                temperature,
-                round,
-                (id) => bar?.promptDone(temperature, id),
-                log ? { log, records, key: (drafter) => callKey(t, budget, drafter) } : null,
-              );
-              for (const drafter of drafters) {
-                const pairs = pairsByTemperature[t]!;
-                const label = labelOf(drafter, budget);
-                if (!pairs.has(label)) pairs.set(label, []);
-                pairs.get(label)!.push(
-                  ...results.map((r) => ({
-                    id: r.id,
-                    round,
-                    plain: r.plain,
-                    spec: r.spec[drafter] as TextResult,
-                  })),
+          try {
+            for (const [t, temperature] of temperatures.entries()) {
+              for (let round = 0; round < flags.rounds; round++) {
+                const results = await runPrompts(
+                  generator,
+                  prompts,
+                  drafters,
+                  flags,
+                  temperature,
+                  round,
+                  (id) => bar?.promptDone(temperature, id),
+                  log ? { log, records, key: (drafter) => callKey(t, budget, drafter) } : null,
                 );
+                for (const drafter of drafters) {
+                  const pairs = pairsByTemperature[t]!;
+                  const label = labelOf(drafter, budget);
+                  if (!pairs.has(label)) pairs.set(label, []);
+                  pairs.get(label)!.push(
+                    ...results.map((r) => ({
+                      id: r.id,
+                      round,
+                      plain: r.plain,
+                      spec: r.spec[drafter] as TextResult,
+                    })),
+                  );
+                }
               }
             }
+          } finally {
+            bar?.stop();
           }
-          bar?.stop();
           if (windows) contexts = await measureContexts(generator, windows, flags.maxTokens);
         } finally {
           await generator.dispose();
@@ -696,7 +716,7 @@ export function registerBench(program: Command): void {
           runs,
           ...(contexts ? { contexts } : {}),
         };
-        await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+        await replaceFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
         note(`report written to ${flags.json}\n`);
       }
     });

@@ -167,8 +167,19 @@ export function registerConvert(program: Command): void {
         maxContext: flags.maxContext,
         weightFormat: weightFormatOf(flags, command),
       };
-      if ((flags.draftVocab === undefined) !== (flags.draftVocabCorpus === undefined))
-        throw new OptionError('--draft-vocab', flags.draftVocab, 'given together with --draft-vocab-corpus');
+      // The flag given is named: the other one's value would only read "undefined".
+      if (flags.draftVocab === undefined && flags.draftVocabCorpus !== undefined)
+        throw new OptionError(
+          '--draft-vocab-corpus',
+          flags.draftVocabCorpus,
+          'given together with --draft-vocab <K>, the size of the draft vocabulary it counts',
+        );
+      if (flags.draftVocab !== undefined && flags.draftVocabCorpus === undefined)
+        throw new OptionError(
+          '--draft-vocab',
+          flags.draftVocab,
+          'given together with --draft-vocab-corpus <file>, the text whose token frequencies choose it',
+        );
       if (flags.draftVocabContext !== undefined && flags.draftVocab === undefined)
         throw new OptionError(
           '--draft-vocab-context',

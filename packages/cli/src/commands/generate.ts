@@ -3,6 +3,7 @@ import { type ControllerStats, type GenerationStats, OptionError } from '@treesp
 import type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
 import type { Command } from 'commander';
+import { stdoutClosed } from '../closed-pipe.js';
 import {
   addModelFlags,
   addSamplingFlags,
@@ -62,7 +63,9 @@ function controllerSummary(c: ControllerStats, steps: number): string {
 function summary(label: string, r: TextResult): string {
   const s = r.stats;
   return (
-    `${label}: ${s.generatedTokens} tokens in ${(s.totalMs / 1000).toFixed(2)} s, ${s.tokensPerSecond.toFixed(1)} tok/s, ` +
+    // The rate is of the decoding alone, so the time beside it is too; the prompt's read apart.
+    `${label}: ${s.generatedTokens} tokens in ${((s.totalMs - s.prefillMs) / 1000).toFixed(2)} s after a ` +
+    `${(s.prefillMs / 1000).toFixed(2)} s prompt read, ${s.tokensPerSecond.toFixed(1)} tok/s, ` +
     `tau ${s.tau.toFixed(2)}, ${s.targetCalls} target calls (finish: ${r.finishReason})`
   );
 }
@@ -164,8 +167,11 @@ export function registerGenerate(program: Command): void {
       const options = {
         ...samplingOptions(flags, flags.temperature),
         ...(flags.stop ? { stop: flags.stop } : {}),
+        // Its reader gone (`… | head`), the text goes nowhere: the generation ends there.
+        signal: stdoutClosed.signal,
       };
       const { result, drafter } = await generateOnce(load, input, options, flags.json ? undefined : out);
+      if (stdoutClosed.signal.aborted) return;
       // The plain run loads the model afresh, as `--drafter none` would: in the same sessions it
       // would reuse the memory plans ONNX Runtime made for the first run's call shapes
       // (docs/benchmarks.md), and the comparison would not be that of the two commands.

@@ -104,6 +104,16 @@ export function registerServe(program: Command): void {
         ...(await loadOptions(flags, flags.drafters ?? [], err)),
         ...(flags.chatTemplate ? { chatTemplate: await readFile(flags.chatTemplate, 'utf8') } : {}),
       });
+      // A template given that cannot render a chat is refused before serving, as `convert` refuses it.
+      const broken = flags.chatTemplate ? chatTemplateMissing(generator.tokenizer) : null;
+      if (broken) {
+        await generator.dispose();
+        throw new OptionError(
+          '--chat-template',
+          flags.chatTemplate,
+          `a template that renders a chat (${broken.message})`,
+        );
+      }
       const modelId = flags.modelId ?? basename(directory.replace(/[\\/]+$/, ''));
       const server = createServer(generator, {
         modelId,

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { type ControllerSeed, type DynamicTreeOptions, ModelFormatError, OptionError } from '@treespec/core';
 import { tinyDevPromptsPath } from '@treespec/model-tiny/node';
 import {
@@ -18,6 +18,9 @@ import {
 } from '@treespec/planner';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
+import { checkWritable as checkWritableFile } from '../flag-checks.js';
+import { startBar } from '../progress-bar.js';
+import { replaceFile } from '../replace-file.js';
 import { readPrompts, summarise } from './bench.js';
 import { integer, loadOptions, type ModelFlags, modelDirectory } from './generation-flags.js';
 
@@ -143,7 +146,11 @@ export function registerTune(program: Command): void {
       const prompts = (await readPrompts(flags.prompts ?? tinyDevPromptsPath())).slice(0, flags.limit);
       const bundle = await readBundleManifest(modelDirectory(flags));
       const drafter = flags.drafter ?? bundleDrafter(bundle.manifest.models, bundle.file);
-      if (flags.write) checkWritable(drafter, bundle.manifest.models);
+      if (flags.write) {
+        checkWritable(drafter, bundle.manifest.models);
+        // Checked before minutes of measuring, not after.
+        await checkWritableFile('--write', bundle.file);
+      }
       const base = await loadOptions(
         { ...flags, adaptive: 'none', budget: 'fixed', tuningCache: false },
         [drafter],
@@ -167,36 +174,39 @@ export function registerTune(program: Command): void {
               hideCursor: true,
             })
           : null;
-        bar?.start(grid.length, 0, { label: '' });
-        await loaded.generate(prompts[0]!.prompt, { maxTokens: 8, plain: true });
+        const stopBar = bar ? startBar(bar, () => bar.start(grid.length, 0, { label: '' })) : () => {};
         const rows = [];
-        for (const budget of grid) {
-          await loaded.generate(prompts[0]!.prompt, { maxTokens: 8, tree: budget });
-          const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
-          for (const { prompt } of prompts) {
-            const p = await loaded.generate(prompt, { maxTokens: flags.maxTokens, plain: true });
-            plainMs += p.stats.verifyMs;
-            plainSteps += p.stats.steps;
-            const s = await loaded.generate(prompt, { maxTokens: flags.maxTokens, tree: budget });
-            const costs = s.stats.controller?.costs;
-            if (costs)
-              seeds.push({ verifyMs: costs.verify, draftMs: costs.draft, overheadMs: costs.overhead });
-            pairs.push({ plain: p, spec: s });
+        try {
+          await loaded.generate(prompts[0]!.prompt, { maxTokens: 8, plain: true });
+          for (const budget of grid) {
+            await loaded.generate(prompts[0]!.prompt, { maxTokens: 8, tree: budget });
+            const pairs: Array<{ plain: TextResult; spec: TextResult }> = [];
+            for (const { prompt } of prompts) {
+              const p = await loaded.generate(prompt, { maxTokens: flags.maxTokens, plain: true });
+              plainMs += p.stats.verifyMs;
+              plainSteps += p.stats.steps;
+              const s = await loaded.generate(prompt, { maxTokens: flags.maxTokens, tree: budget });
+              const costs = s.stats.controller?.costs;
+              if (costs)
+                seeds.push({ verifyMs: costs.verify, draftMs: costs.draft, overheadMs: costs.overhead });
+              pairs.push({ plain: p, spec: s });
+            }
+            const row = summarise(pairs, true);
+            const steps = pairs.reduce((n, p) => n + p.spec.stats.steps, 0);
+            const draftMs = pairs.reduce((n, p) => n + p.spec.stats.draftMs, 0);
+            const verifyMs = pairs.reduce((n, p) => n + p.spec.stats.verifyMs, 0);
+            rows.push({
+              budget,
+              label: label(budget),
+              ...row,
+              draftMsPerStep: draftMs / steps,
+              verifyMsPerStep: verifyMs / steps,
+            });
+            bar?.increment(1, { label: label(budget) });
           }
-          const row = summarise(pairs, true);
-          const steps = pairs.reduce((n, p) => n + p.spec.stats.steps, 0);
-          const draftMs = pairs.reduce((n, p) => n + p.spec.stats.draftMs, 0);
-          const verifyMs = pairs.reduce((n, p) => n + p.spec.stats.verifyMs, 0);
-          rows.push({
-            budget,
-            label: label(budget),
-            ...row,
-            draftMsPerStep: draftMs / steps,
-            verifyMsPerStep: verifyMs / steps,
-          });
-          bar?.increment(1, { label: label(budget) });
+        } finally {
+          stopBar();
         }
-        bar?.stop();
         rows.sort((a, b) => b.speedup - a.speedup);
         out(
           `${'budget'.padEnd(18)} ${'tau'.padStart(5)} ${'draft ms'.padStart(9)} ${'verify ms'.padStart(10)} ${'speedup'.padStart(8)} ${'same'.padStart(5)}\n`,
@@ -225,7 +235,7 @@ export function registerTune(program: Command): void {
           note(`step costs saved to ${file}: the budget controller starts from them on this machine\n`);
         }
         if (flags.json) {
-          await writeFile(
+          await replaceFile(
             flags.json,
             `${JSON.stringify({ drafter, maxTokens: flags.maxTokens, prompts: prompts.length, rows }, null, 2)}\n`,
           );
@@ -294,5 +304,5 @@ export async function writeTuning(
   const tuning = { ...manifest.tuning, [device]: { ...manifest.tuning?.[device], [name]: budget } };
   const text = `${JSON.stringify({ ...manifest, tuning }, null, 2)}\n`;
   parseManifest(text, file);
-  await writeFile(file, text);
+  await replaceFile(file, text);
 }
