@@ -288,6 +288,18 @@ describe('the treespec worker', () => {
     await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(TypeError);
   });
 
+  it('refuses a stats or tree interval that is not a number, and generates after it', async () => {
+    const { client } = connect();
+    await client.load('https://x/m/');
+    const options = { maxTokens: 2, statsIntervalMs: 'fast' } as unknown as Parameters<
+      typeof client.generate
+    >[1];
+    await expect(client.generate('Once', options)).rejects.toThrow(
+      /option "statsIntervalMs" must be a finite number/,
+    );
+    expect((await client.generate('Once', { maxTokens: 2 })).text).toBe(' w1 w2');
+  });
+
   it('resolves wasmPaths against the page, in either form, before they cross to the worker', () => {
     vi.stubGlobal('location', { href: 'https://page.example/app/index.html' });
     try {
