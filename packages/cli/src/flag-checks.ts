@@ -70,6 +70,8 @@ export async function checkWritable(flag: string, path: string): Promise<void> {
     await access(path, constants.W_OK).catch(() => {
       throw new OptionError(flag, path, 'a file this user can write; its permissions forbid it');
     });
+    // A device or a pipe (`/dev/stdout`) is written to in place: its folder need not take files.
+    if (!target.isFile()) return;
   }
   await access(folder, constants.W_OK).catch(() => {
     throw new OptionError(flag, path, `a file in a folder this user can write; ${folder} is not writable`);

@@ -6,13 +6,14 @@ const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
  * Starts a progress bar (`start`, which draws it and hides the cursor) and returns the function
  * that stops it, once, restoring the cursor and line wrap. Call it in a `finally`: a bar left
  * running keeps the process alive after an error. A SIGINT or SIGTERM meanwhile stops the bar
- * first, then ends the process as the signal does.
+ * first, then ends the process as the signal does (unless another handler holds the signal).
  */
 export function startBar(bar: SingleBar, start: () => void): () => void {
   let stopped = false;
   const onSignal = (signal: NodeJS.Signals) => {
     stop();
-    process.kill(process.pid, signal);
+    // Where another handler holds the signal it decides; alone, the signal ends the process.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
   const stop = () => {
     if (stopped) return;

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -332,6 +333,35 @@ describe('treespec convert and inspect', () => {
     expect(err.trim().split('\n')).toHaveLength(1);
     expect(err).toContain(message);
   });
+
+  it('finishes a bench --json report when the reader of its stdout has gone away', async () => {
+    const json = join(dir, 'closed-stdout.json');
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'bench',
+        '--drafters',
+        'lookup',
+        '--limit',
+        '2',
+        '-n',
+        '4',
+        '-t',
+        '0',
+        '--no-progress',
+        '--json',
+        json,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    child.stdout!.destroy();
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    const report = JSON.parse(await readFile(json, 'utf8')) as { drafters: string[]; prompts: unknown[] };
+    expect(report.drafters).toEqual(['lookup']);
+    expect(report.prompts).toHaveLength(2);
+  }, 120_000);
 
   it('refuses a drafter named twice and prompt files with a line that is not an object or an id used twice', async () => {
     const twice = await run(

@@ -42,11 +42,13 @@ export function requireNumber(
 }
 
 /**
- * Checks that `value` is absent or an `AbortSignal` (anything with a boolean `aborted` and
- * `addEventListener`, as a polyfill's is) and returns it; otherwise throws an {@link OptionError}.
+ * Checks that `value` is absent (undefined or null) or an `AbortSignal` (anything with a boolean
+ * `aborted` and `addEventListener`, as a polyfill's is) and returns it; otherwise throws an
+ * {@link OptionError}.
  */
 export function requireSignal(option: string, value: unknown): AbortSignal | undefined {
-  if (value === undefined) return undefined;
+  // null as undefined: `signal: null` means none, as `fetch` reads it.
+  if (value === undefined || value === null) return undefined;
   const signal = value as Partial<AbortSignal> | null;
   if (
     typeof signal !== 'object' ||

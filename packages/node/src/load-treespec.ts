@@ -74,12 +74,14 @@ export async function loadTreespec(
     async (model, outputs, unread) => {
       const file = join(directory, model.file);
       const role = model.role === 'target' ? 'target' : 'drafter';
-      const session = checkGraph(
-        await createSession(file, options, role, outputs, unread),
-        model,
-        file,
-        unread,
-      );
+      const opened = await createSession(file, options, role, outputs, unread);
+      let session: typeof opened;
+      try {
+        session = checkGraph(opened, model, file, unread);
+      } catch (error) {
+        await opened.release();
+        throw error;
+      }
       return callLog ? loggedSession(session, role, model.inputs.inputIds, callLog) : session;
     },
     tokenizer,

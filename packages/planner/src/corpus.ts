@@ -25,7 +25,7 @@ export function corpusTextProblem(text: string): string | null {
  * @throws OptionError naming the document (`corpus[i]`) or the whole corpus.
  */
 export function checkedCorpus(corpus: BundleOptions['corpus']): BundleOptions['corpus'] {
-  if (corpus === undefined) return undefined;
+  if (corpus == null) return undefined;
   let total = 0;
   for (const [i, document] of corpus.entries()) {
     total += document.length;

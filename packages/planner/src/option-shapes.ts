@@ -5,13 +5,13 @@ import type { BundleOptions } from './plan.js';
 import { ADAPTIVE_STOPS } from './tree-growth.js';
 
 function requireList(option: string, value: unknown, items: string): void {
-  if (value !== undefined && !Array.isArray(value)) {
+  if (value != null && !Array.isArray(value)) {
     throw new OptionError(option, value, `an array of ${items}`);
   }
 }
 
 function requireTree(option: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+  if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
     throw new OptionError(option, value, 'a tree budget object ({ topK, frontier, depth, totalTokens })');
   }
 }

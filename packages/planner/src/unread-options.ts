@@ -18,8 +18,8 @@ interface OptionReaders {
   readonly readers: string;
 }
 
-const isSet = (value: unknown) => value !== undefined;
-const anyValue = (tree: object | undefined) => tree !== undefined && Object.values(tree).some(isSet);
+const isSet = (value: unknown) => value != null;
+const anyValue = (tree: object | null | undefined) => tree != null && Object.values(tree).some(isSet);
 
 /** Which drafters read an option: a predicate over a load's drafters, and their names for the warning. */
 type Readers = Pick<OptionReaders, 'read' | 'readers'>;

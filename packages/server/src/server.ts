@@ -113,9 +113,14 @@ export function createServer(generator: ServedGenerator, options: ServerOptions 
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1 << 20,
-    // A path the router cannot decode (`/v1/models/%E0`) is a 400 in OpenAI's shape too.
+    // A path the router cannot decode (`/v1/models/%E0`), or one too long, in OpenAI's shape too.
     frameworkErrors: (error, _request, reply) =>
-      sendError(reply, new ApiError(400, error.message, { code: 'invalid_url' })),
+      sendError(
+        reply,
+        new ApiError((error as { statusCode?: number }).statusCode ?? 400, error.message, {
+          code: error.code === 'FST_ERR_BAD_URL' ? 'invalid_url' : (error.code?.toLowerCase() ?? null),
+        }),
+      ),
   });
 
   app.addHook('onRequest', async (request, reply) => {

@@ -17,6 +17,7 @@ export {
   webGpuUnavailableReason,
 } from './execution-provider.js';
 export * from './index.js';
+export { webGpuFailure } from './load-treespec-web.js';
 export { bundleVersion, cacheKey, cacheKeyFile, openModelCache, storeInCache } from './model-cache.js';
 export { ProgressTracker } from './progress.js';
 export {

@@ -2,6 +2,7 @@ import {
   AbortError,
   type ChatTokenizer,
   type DynamicTreeOptions,
+  NumericError,
   OptionError,
   requireInteger,
   requireNumber,
@@ -29,7 +30,7 @@ import { loadTokenizer, type TokenizerFiles } from '@treespec/tokenizers';
 import type { Tensor } from 'onnxruntime-common';
 import type * as OrtWeb from 'onnxruntime-web';
 import { type Downloaded, download } from './download.js';
-import { DownloadError, ProviderUnavailableError } from './errors.js';
+import { DownloadError, ModelLoadError, ProviderUnavailableError } from './errors.js';
 import {
   chooseExecutionProvider,
   type ExecutionProviderPreference,
@@ -268,7 +269,12 @@ export async function loadTreespecWeb(
             model.role === 'target' ? threads.threads : drafterThreads,
             outputs,
           );
-          return checkGraph(wrap(session, model), model, bytes.url, unread);
+          try {
+            return checkGraph(wrap(session, model), model, bytes.url, unread);
+          } catch (error) {
+            await session.release();
+            throw error;
+          }
         },
         tokenizer,
         // The target's in-memory graphs (its KV cache compaction, its logits copy), on the provider
@@ -296,7 +302,8 @@ export async function loadTreespecWeb(
     } catch (error) {
       // Under `auto`, WebGPU that fails to run the bundle falls back to WASM with WASM's own plan
       // (its drafter, budgets, models and host caches), not WebGPU's on another provider.
-      if (preference !== 'auto' || provider !== 'webgpu' || signal.aborted) throw error;
+      if (preference !== 'auto' || provider !== 'webgpu' || signal.aborted || !webGpuFailure(error))
+        throw error;
       fallbackReason = `WebGPU failed to run the bundle: ${error instanceof ProviderUnavailableError ? error.reason : String((error as Error)?.message ?? error)}`;
       provider = 'wasm';
       planned = plan(bundled, options, provider, manifestUrl);
@@ -420,10 +427,25 @@ async function tokenizerInput(
 }
 
 /**
+ * Whether an error of a load on WebGPU is WebGPU's failing to run the bundle (the provider would
+ * not start, ONNX Runtime refused a model on it, a call failed or computed no numbers), which
+ * WASM may not share; not one that a load on any provider would meet again (a bad option, a
+ * malformed bundle, a download).
+ */
+export function webGpuFailure(error: unknown): boolean {
+  if (!(error instanceof TreespecError)) return true;
+  return (
+    error instanceof ProviderUnavailableError ||
+    error instanceof ModelLoadError ||
+    error instanceof NumericError
+  );
+}
+
+/**
  * The bundle's checksums file, always from the network as the manifest is (a copy stored by an
  * earlier load where the network fails); empty for a bundle without one (converted before it was
- * written, or served without it), or where it cannot be had: the version is then the manifest's
- * alone, as it was before bundles had one, and at worst the load misses the cache.
+ * written, or served without it), or offline without a stored copy: the version is then the
+ * manifest's alone, as it was before bundles had one.
  */
 async function fetchChecksums(
   url: string,
@@ -433,7 +455,10 @@ async function fetchChecksums(
   try {
     return await fetchManifest(url, cache, options);
   } catch (error) {
-    if (error instanceof DownloadError) return '';
+    // None served (404), or none to be had offline beyond what an earlier load stored: the
+    // manifest's version. Any other failure fails the load rather than change the version, which
+    // would miss every cached file and replace them.
+    if (error instanceof DownloadError && (error.status === 404 || error.reason === 'network')) return '';
     throw error;
   }
 }

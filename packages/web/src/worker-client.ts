@@ -137,26 +137,28 @@ export class TreespecWorkerClient implements TextGeneration<ClientGenerateOption
     let wake: (() => void) | null = null;
     let ended = false;
     let iterated = false;
+    // The caller's signal stops the generation as this stream's own does (not AbortSignal.any,
+    // which refuses a polyfill's signals in browsers).
     const stop = new AbortController();
+    const caller = options.signal;
+    const onCallerAbort = () => stop.abort();
+    if (caller?.aborted) stop.abort();
+    else caller?.addEventListener('abort', onCallerAbort, { once: true });
     const result = this.generate(prompt, {
       ...options,
-      signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+      signal: stop.signal,
       onDelta: (text) => {
         options.onDelta?.(text);
         queued.push(text);
         wake?.();
       },
     });
-    result.then(
-      () => {
-        ended = true;
-        wake?.();
-      },
-      () => {
-        ended = true;
-        wake?.();
-      },
-    );
+    const end = () => {
+      ended = true;
+      caller?.removeEventListener('abort', onCallerAbort);
+      wake?.();
+    };
+    result.then(end, end);
     async function* deltas(): AsyncGenerator<string, void, undefined> {
       if (iterated) throw new TypeError('a text stream can be iterated only once');
       iterated = true;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortError } from '@treespec/core';
+import { AbortError, ModelFormatError, ModelLoadError, NumericError, OptionError } from '@treespec/core';
 import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '@treespec/node';
 import { type Manifest, parseManifest } from '@treespec/onnx';
@@ -13,6 +13,7 @@ import {
   loadTreespecWeb,
   ProviderUnavailableError,
   resolveManifestUrl,
+  webGpuFailure,
 } from '../src/internal.js';
 import { chunkedResponse, MemoryCache } from './fakes.js';
 
@@ -289,6 +290,14 @@ describe('the model cache across bundle versions', () => {
       );
       expect(reconverted.version).not.toBe(first.version);
       expect(reconverted.bytes.downloaded).toBe(reconverted.bytes.total);
+      // A checksums file the server fails to send fails the load: read as none, it would change
+      // the version and replace every cached file.
+      const failing = bundleFetch((file) =>
+        file === 'treespec.sha256' ? new Response('busy', { status: 503 }) : null,
+      );
+      await expect(
+        loadTreespecWeb(BASE, { fetch: failing.fetch, warmUp: false, onWarning: () => {} }),
+      ).rejects.toBeInstanceOf(DownloadError);
     } finally {
       vi.unstubAllGlobals();
     }
@@ -296,6 +305,18 @@ describe('the model cache across bundle versions', () => {
 });
 
 describe('auto: WebGPU that cannot run the bundle', () => {
+  it('falls back for failures of WebGPU itself, not for errors any provider would meet again', () => {
+    expect(webGpuFailure(new ProviderUnavailableError('webgpu', 'no adapter'))).toBe(true);
+    expect(
+      webGpuFailure(new ModelLoadError('target.onnx', 'ONNX Runtime (webgpu) could not load the model')),
+    ).toBe(true);
+    expect(webGpuFailure(new RangeError("Can't access output tensor data"))).toBe(true);
+    expect(webGpuFailure(new NumericError('target logits are not all finite', 3))).toBe(true);
+    expect(webGpuFailure(new OptionError('topK', 0, 'an integer in [1, 4096]'))).toBe(false);
+    expect(webGpuFailure(new ModelFormatError('lists no model with role "target"'))).toBe(false);
+    expect(webGpuFailure(new DownloadError({ url: 'x', reason: 'http', status: 500 }))).toBe(false);
+  });
+
   it("falls back to WASM with WASM's own plan (drafter, tree, host caches), and generates", async () => {
     const gpu = await import('onnxruntime-web/webgpu');
     const create = vi
