@@ -358,9 +358,14 @@ describe('treespec convert and inspect', () => {
     child.stdout!.destroy();
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
-    const report = JSON.parse(await readFile(json, 'utf8')) as { drafters: string[]; prompts: unknown[] };
+    const report = JSON.parse(await readFile(json, 'utf8')) as {
+      drafters: string[];
+      prompts: unknown[];
+      settings: { limit: number; temperatures: number[]; rounds: number };
+    };
     expect(report.drafters).toEqual(['lookup']);
     expect(report.prompts).toHaveLength(2);
+    expect(report.settings).toMatchObject({ limit: 2, temperatures: [0], rounds: 1 });
   }, 120_000);
 
   it('refuses a drafter named twice and prompt files with a line that is not an object or an id used twice', async () => {

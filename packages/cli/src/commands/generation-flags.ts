@@ -231,7 +231,7 @@ export function treeOptions(flags: ModelFlags): DynamicTreeOptions {
   };
 }
 
-function draftTreeOptions(flags: ModelFlags): DynamicTreeOptions {
+export function draftTreeOptions(flags: ModelFlags): DynamicTreeOptions {
   return {
     ...(flags.draftTopK !== undefined ? { topK: flags.draftTopK } : {}),
     ...(flags.draftFrontier !== undefined ? { frontier: flags.draftFrontier } : {}),
