@@ -6,6 +6,7 @@ import { convertCausalLM, convertEagleHead, writeSafetensors } from '../src/inde
 import { pathExists } from '../src/path-exists.js';
 import { problemOf } from './helpers/checkpoint-error.js';
 import {
+  ONE_LAYER_LLAMA,
   type VariantSpec,
   variantConfig,
   variantTensors,
@@ -13,19 +14,7 @@ import {
 } from './helpers/random-checkpoint.js';
 import { writeHeadCheckpoint } from './helpers/random-head.js';
 
-const SPEC: VariantSpec = {
-  architecture: 'LlamaForCausalLM',
-  vocab: 64,
-  hidden: 32,
-  intermediate: 48,
-  layers: 1,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 8,
-  tie: false,
-  dtype: 'BF16',
-  seed: 11,
-};
+const SPEC: VariantSpec = ONE_LAYER_LLAMA;
 
 let root: string;
 let good: string;

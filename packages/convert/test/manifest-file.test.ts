@@ -4,21 +4,9 @@ import { join } from 'node:path';
 import { parseManifest } from '@treespec/onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convertCausalLM } from '../src/index.js';
-import { writeVariantCheckpoint } from './helpers/random-checkpoint.js';
+import { ONE_LAYER_LLAMA, writeVariantCheckpoint } from './helpers/random-checkpoint.js';
 
-const SPEC = {
-  vocab: 96,
-  hidden: 32,
-  intermediate: 48,
-  layers: 1,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 8,
-  architecture: 'LlamaForCausalLM',
-  tie: false,
-  dtype: 'F32',
-  seed: 5,
-} as const;
+const SPEC = { ...ONE_LAYER_LLAMA, seed: 5 };
 
 let dir: string;
 afterAll(async () => {

@@ -29,6 +29,21 @@ export interface VariantSpec {
 /** The weights as the converter will read them (already rounded to the file's dtype). */
 export type Weights = Map<string, Float32Array>;
 
+/** A one-layer Llama small enough to convert in well under a second, for tests of the converter's bookkeeping. */
+export const ONE_LAYER_LLAMA: VariantSpec = {
+  architecture: 'LlamaForCausalLM',
+  vocab: 64,
+  hidden: 32,
+  intermediate: 48,
+  layers: 1,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 8,
+  tie: false,
+  dtype: 'BF16',
+  seed: 11,
+};
+
 const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
 /** HF config.json of a variant. */
