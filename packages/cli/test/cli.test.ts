@@ -429,6 +429,41 @@ describe('treespec convert and inspect', () => {
 });
 
 describe('treespec generate with the bundle’s default drafter', () => {
+  it('chats with a model without a chat template through --chat-template, and says so without one', async () => {
+    const bundle = join(dir, 'untemplated');
+    await mkdir(bundle);
+    const manifest = JSON.parse(await readFile(join(tinyModelDirectory(), 'treespec.json'), 'utf8'));
+    for (const model of manifest.models as { tokenizer: { files: string[] } }[]) {
+      model.tokenizer.files = model.tokenizer.files.filter((f) => f !== 'chat_template.jinja');
+    }
+    for (const name of await readdir(tinyModelDirectory())) {
+      if (name === 'treespec.json' || name === 'chat_template.jinja') continue;
+      const from = join(tinyModelDirectory(), name);
+      await link(from, join(bundle, name)).catch(() => copyFile(from, join(bundle, name)));
+    }
+    await writeFile(join(bundle, 'treespec.json'), JSON.stringify(manifest));
+    const refused = await run('generate', 'Hi', '--chat', '-m', bundle, '-n', '4');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(
+      /^error: option "--chat" must be given with a model that has a chat template, or with --chat-template <file>/,
+    );
+    const template = join(dir, 'plain.jinja');
+    await writeFile(template, '{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}');
+    const chatted = await run(
+      'generate',
+      'Hi',
+      '--chat',
+      '--chat-template',
+      template,
+      '-m',
+      bundle,
+      '-n',
+      '4',
+    );
+    expect(chatted.code, chatted.err).toBe(0);
+    expect(chatted.out).toBe((await run('generate', 'Hi', '-m', bundle, '-n', '4')).out);
+  });
+
   it('generates from a bundle without an EAGLE head when no --drafter is named', async () => {
     const bundle = join(dir, 'headless');
     await mkdir(bundle);

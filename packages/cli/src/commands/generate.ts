@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { type ControllerStats, type GenerationStats, OptionError } from '@treespec/core';
 import type { Prompt, TextGenerateOptions, TextGenerator, TextResult } from '@treespec/generator';
 import { loadTreespec } from '@treespec/node';
+import { ChatTemplateError } from '@treespec/tokenizers';
 import type { Command } from 'commander';
 import { stdoutClosed } from '../closed-pipe.js';
 import {
@@ -19,6 +21,7 @@ interface GenerateFlags extends ModelFlags, SamplingFlags {
   temperature: number;
   stop?: string[];
   chat?: boolean;
+  chatTemplate?: string;
   json?: boolean;
   compare?: boolean;
 }
@@ -125,6 +128,10 @@ export function registerGenerate(program: Command): void {
     .option('-t, --temperature <t>', 'sampling temperature (0: greedy)', number, 0)
     .option('--stop <text...>', 'strings that end the generation (cut from the text)')
     .option('--chat', 'treat the prompt as a user message and apply the model’s chat template')
+    .option(
+      '--chat-template <file>',
+      'with --chat: a Jinja chat template for a model whose tokenizer config has none',
+    )
     .option('--json', 'print one JSON object {text, tokens, drafter, stats} instead of streaming text')
     .option(
       '--compare',
@@ -143,6 +150,7 @@ export function registerGenerate(program: Command): void {
       };
       const loaded = {
         ...(await loadOptions(flags, [], warn)),
+        ...(flags.chatTemplate ? { chatTemplate: await readFile(flags.chatTemplate, 'utf8') } : {}),
         // One generation at one temperature: a greedy one needs no sampling calls warmed, and no
         // call shape recurs often enough to repay ONNX Runtime's memory plans.
         ...(flags.temperature === 0 ? { warmUp: 'greedy' as const } : {}),
@@ -170,7 +178,22 @@ export function registerGenerate(program: Command): void {
         // Its reader gone (`… | head`), the text goes nowhere: the generation ends there.
         signal: stdoutClosed.signal,
       };
-      const { result, drafter } = await generateOnce(load, input, options, flags.json ? undefined : out);
+      const { result, drafter } = await generateOnce(
+        load,
+        input,
+        options,
+        flags.json ? undefined : out,
+      ).catch((error: unknown) => {
+        // The tokenizer's way out names the library's option; this command's is a flag.
+        if (error instanceof ChatTemplateError && flags.chat && !flags.chatTemplate) {
+          throw new OptionError(
+            '--chat',
+            true,
+            `given with a model that has a chat template, or with --chat-template <file> (${error.message})`,
+          );
+        }
+        throw error;
+      });
       if (stdoutClosed.signal.aborted) return;
       // The plain run loads the model afresh, as `--drafter none` would: in the same sessions it
       // would reuse the memory plans ONNX Runtime made for the first run's call shapes
