@@ -57,8 +57,9 @@ export interface ControllerStats {
   plainSteps: number;
   /** Steps that drafted a larger tree than the best one, to keep its acceptance estimates fresh. */
   probeSteps: number;
-  /** Mean depth cap and node cap it chose. */
+  /** Mean depths its drafted steps drafted (one draft call each; a tree sized by value may keep no node that deep). */
   meanDepth: number;
+  /** Mean draft nodes (the root not counted) of the trees it verified. */
   meanNodes: number;
   /** Mean tokens per step it predicted for the trees it drafted. */
   predictedTokensPerStep: number;

@@ -67,6 +67,14 @@ export {
   writeTreeVisibility,
 } from './tree-mask.js';
 export { rootToLeafPaths } from './tree-paths.js';
-export { requireInteger, requireNumber, requireOneOf, requireSignal } from './validate.js';
+export {
+  requireBoolean,
+  requireInteger,
+  requireNumber,
+  requireOneOf,
+  requirePromptFits,
+  requireSignal,
+  requireTreeShape,
+} from './validate.js';
 export type { Verifier, VerifyInput } from './verifier.js';
 export { FirstDraws, VerifyResult } from './verifier.js';

@@ -1,7 +1,7 @@
 import { ChunkChannel } from './chunk-channel.js';
 import { DraftTree } from './draft-tree.js';
 import type { DraftContext, Drafter, StepOutcome } from './drafter.js';
-import { BusyError, ContextOverflowError, ContractError, OptionError } from './errors.js';
+import { BusyError, ContractError, OptionError } from './errors.js';
 import { FeatureFeed, type Mutable } from './feature-feed.js';
 import { type GenerationStats, StatsRecorder } from './generation-stats.js';
 import { KeepPlan, planKeep } from './keep-plan.js';
@@ -14,7 +14,7 @@ import {
 } from './stop-criteria.js';
 import { type GenerationChunk, StopGate } from './stop-gate.js';
 import type { TargetModel, TargetStep } from './target-model.js';
-import { requireInteger, requireSignal } from './validate.js';
+import { requireInteger, requirePromptFits, requireSignal } from './validate.js';
 import { type Verifier, VerifyResult } from './verifier.js';
 
 /** The parts a {@link SpeculativeDecoder} composes. */
@@ -328,9 +328,7 @@ export class SpeculativeDecoder {
         'at least one token (encode with special tokens to start with BOS)',
       );
     }
-    if (length > this.target.maxContext) {
-      throw new ContextOverflowError(length, this.target.maxContext, `a prompt of ${length} tokens`);
-    }
+    requirePromptFits(length, this.target.maxContext);
     const prompt = Int32Array.from(promptIds);
     for (let i = 0; i < length; i++) {
       const id = prompt[i];

@@ -1,4 +1,4 @@
-import { OptionError } from './errors.js';
+import { ContextOverflowError, OptionError } from './errors.js';
 
 /**
  * Checks that `value` is an integer in [min, max] and returns it; otherwise throws an
@@ -76,4 +76,35 @@ export function requireOneOf<T extends string>(
     throw new OptionError(option, value, `one of ${allowed.map((v) => `"${v}"`).join(', ')}`);
   }
   return value as T;
+}
+
+/**
+ * Checks that `value` is absent (undefined) or a boolean and returns it; otherwise throws an
+ * {@link OptionError}.
+ */
+export function requireBoolean(option: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new OptionError(option, value, 'true or false');
+  return value;
+}
+
+/**
+ * Checks that `value` is absent (undefined or null) or an object, as a tree budget
+ * (`{ topK, frontier, depth, totalTokens }`) is; its numbers are checked where the budget is read.
+ * @throws OptionError naming the option and what was given.
+ */
+export function requireTreeShape(option: string, value: unknown): void {
+  if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
+    throw new OptionError(option, value, 'a tree budget object ({ topK, frontier, depth, totalTokens })');
+  }
+}
+
+/**
+ * Checks that a prompt of `length` tokens fits a model whose context holds `maxContext`: the
+ * decoder's check, which a caller may make before it starts anything (a server, before it sends a
+ * stream's headers).
+ * @throws ContextOverflowError naming the prompt's length and the context's.
+ */
+export function requirePromptFits(length: number, maxContext: number): void {
+  if (length > maxContext) throw new ContextOverflowError(length, maxContext, `a prompt of ${length} tokens`);
 }

@@ -831,7 +831,7 @@ export class BudgetController implements Drafter {
       regime.part.drafter.observe?.(outcome);
       s.drafted++;
       s.depth += grown;
-      s.nodes += this.pricedStep ? tree.size - 1 : this.lastChoice.nodes;
+      s.nodes += tree.size - 1;
       s.predicted += this.predicted;
       s.actual += pathLength;
       if (this.lastChoice.probe) s.probes++;

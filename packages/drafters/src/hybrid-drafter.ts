@@ -11,7 +11,7 @@ import {
 } from '@treespec/core';
 import { AcceptanceEstimates, MATCH_CLASSES, matchClass } from './acceptance-estimates.js';
 import { FeatureBacklog } from './feature-backlog.js';
-import { samplingGeneration } from './generation-kind.js';
+import { GENERATION_KINDS, generationKind } from './generation-kind.js';
 import type { MatchingDrafter } from './matching-drafter.js';
 import { ModelFreeTrees } from './model-free-trees.js';
 import { StepTimes } from './step-times.js';
@@ -59,9 +59,8 @@ const CATCH_UP_ROWS = 16;
 
 /**
  * What a {@link HybridDrafter} learns of its model drafter in one kind of generation (greedy, or
- * sampling): accepted tokens and step times per match class, and when to retry it. One record
- * serves every sampling temperature, though a model drafter's own controller drafts sampled trees
- * from `samplingFrom` and top-k trees below it.
+ * sampling within one band of temperatures, {@link generationKind}): accepted tokens and step
+ * times per match class, and when to retry it.
  */
 class ModelDrafterRecord {
   readonly accepted: AcceptanceEstimates;
@@ -101,9 +100,10 @@ export interface HybridDrafterOptions {
  * verified. The model drafter's estimate is updated on the steps it drafts; it reads as unbounded
  * until its first observation in a match class, so it gets tried in each. Under stochastic
  * verification replays are approximate (the target's tokens were sampled), which only affects the
- * choice, never the output. Greedy and sampling generations learn apart (a copied or drafted
- * token is accepted less often when the target samples), so a process serving both, or a
- * temperature-1 generation after greedy ones, prices each kind by its own record.
+ * choice, never the output. Greedy generations and each band of sampling temperatures learn apart
+ * ({@link generationKind}: a copied or drafted token is accepted less often when the target
+ * samples, the less the hotter), so a process serving several, or a temperature-1 generation after
+ * greedy or temperature-0.3 ones, prices each kind by its own record.
  *
  * Keeping a feature drafter in sync: the loop shows each target feature row once. On steps the
  * model drafter sits out, its rows are held ({@link FeatureBacklog}) and handed over, with the new
@@ -124,11 +124,10 @@ export class HybridDrafter implements Drafter {
    */
   lastChoice = -1;
   /**
-   * What it learnt of the model drafter in greedy and in sampling generations (a sampled draft is
-   * accepted less often), and the current generation's of the two.
+   * What it learnt of the model drafter in each kind of generation ({@link generationKind}: a
+   * sampled draft is accepted less often, the less the hotter), and the current generation's.
    */
-  private readonly greedyModel: ModelDrafterRecord;
-  private readonly sampledModel: ModelDrafterRecord;
+  private readonly modelByKind: ModelDrafterRecord[];
   private model: ModelDrafterRecord;
   /** The model-free drafters' trees, their cuts, and the step times of plain steps and model-free trees. */
   private readonly trees: ModelFreeTrees;
@@ -168,9 +167,8 @@ export class HybridDrafter implements Drafter {
     this.needsFeatures = primary.needsFeatures;
     this.maxTreeSize = Math.max(primary.maxTreeSize, ...modelFree.map((d) => d.maxTreeSize));
     this.trees = new ModelFreeTrees(modelFree, smoothing, this.maxTreeSize);
-    this.greedyModel = new ModelDrafterRecord(smoothing);
-    this.sampledModel = new ModelDrafterRecord(smoothing);
-    this.model = this.greedyModel;
+    this.modelByKind = Array.from({ length: GENERATION_KINDS }, () => new ModelDrafterRecord(smoothing));
+    this.model = this.modelByKind[0];
     this.plain = modelFree.length + 1;
     this.picks = new Uint32Array(modelFree.length + 2);
   }
@@ -185,7 +183,7 @@ export class HybridDrafter implements Drafter {
 
   /**
    * Steps of a match class at a match length that the model drafter now sits out before a retry,
-   * in the current kind of generation (greedy or sampling).
+   * in the current kind of generation ({@link generationKind}).
    */
   retryAfterSteps(matchLength: number): number {
     return this.model.retryAfter[matchClass(matchLength)];
@@ -193,7 +191,7 @@ export class HybridDrafter implements Drafter {
 
   /**
    * The current estimate of accepted tokens per step for part `d` (as in `steps`) at a match
-   * length, in the current kind of generation (greedy or sampling): for a model-free drafter, of a
+   * length, in the current kind of generation ({@link generationKind}): for a model-free drafter, of a
    * whole tree as deep as its token budget allows (a chain of `maxTreeSize - 1` tokens).
    */
   expectedAccepted(d: number, matchLength: number): number {
@@ -216,13 +214,13 @@ export class HybridDrafter implements Drafter {
 
   /**
    * Resets every part for a new sequence; the learnt estimates are kept (they describe the
-   * drafters), apart for greedy generations and sampling ones ({@link samplingGeneration}).
+   * drafters), apart for each kind of generation ({@link generationKind}).
    */
   reset(seed?: number, temperature?: number): void {
     this.primary.reset(seed, temperature);
-    const sampling = samplingGeneration(seed, temperature);
-    this.trees.reset(sampling);
-    this.model = sampling ? this.sampledModel : this.greedyModel;
+    const kind = generationKind(seed, temperature);
+    this.trees.reset(kind);
+    this.model = this.modelByKind[kind];
     this.backlog.clear();
     this.modelSatOut = false;
     this.lastChoice = -1;

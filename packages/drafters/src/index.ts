@@ -23,7 +23,7 @@ export {
   type ThresholdAdaptation,
 } from './entropy-stop-growth.js';
 export { FeatureColumns } from './feature-columns.js';
-export { samplingGeneration } from './generation-kind.js';
+export { GENERATION_KINDS, generationKind, SAMPLING_BANDS, samplingGeneration } from './generation-kind.js';
 export {
   HYBRID_POLICIES,
   HybridDrafter,

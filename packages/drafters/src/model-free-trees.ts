@@ -3,6 +3,7 @@ import { DraftTree } from '@treespec/core';
 import { matchClass } from './acceptance-estimates.js';
 import { SizedCost } from './cost-model.js';
 import { DepthAcceptance } from './depth-acceptance.js';
+import { GENERATION_KINDS } from './generation-kind.js';
 import type { MatchingDrafter } from './matching-drafter.js';
 import { committedTokens, replayFirstPath, replayWalk } from './replay-acceptance.js';
 
@@ -28,8 +29,9 @@ export interface ModelFreeCut {
  * against the tokens the target committed; what verifying a tree costs is measured by its size
  * (the step's time from `propose` to `observe`). So where extra nodes cost more than they return
  * (sampling from flat distributions, a provider whose rows are dear) the cuts shrink, down to
- * plain decoding. Acceptance is learnt apart for greedy and sampling generations ({@link ModelFreeTrees.reset}),
- * so a process that serves both prices each kind by its own.
+ * plain decoding. Acceptance is learnt apart for greedy generations and each band of sampling
+ * temperatures ({@link ModelFreeTrees.reset}), so a process that serves several prices each kind
+ * by its own.
  */
 export class ModelFreeTrees {
   readonly drafters: readonly MatchingDrafter[];
@@ -46,12 +48,11 @@ export class ModelFreeTrees {
   /** Each drafter's tree of the current step. */
   private readonly trees: DraftTree[];
   /**
-   * How deep trees get accepted, learnt apart for greedy generations and sampling ones (where a
-   * copied token is accepted only as often as the target samples it); `depths` is the current
+   * How deep trees get accepted, learnt apart for each kind of generation ({@link generationKind}:
+   * a copied token is accepted only as often as the target samples it); `depths` is the current
    * generation's.
    */
-  private readonly greedyDepths: DepthAcceptance;
-  private readonly sampledDepths: DepthAcceptance;
+  private readonly depthsByKind: DepthAcceptance[];
   private depths: DepthAcceptance;
   /** Step times of plain steps and model-free trees, by tree size. */
   private readonly stepTimes: SizedCost;
@@ -68,9 +69,11 @@ export class ModelFreeTrees {
     this.drafters = drafters;
     this.maxTreeSize = Math.max(...drafters.map((d) => d.maxTreeSize));
     this.trees = drafters.map((d) => new DraftTree(d.maxTreeSize));
-    this.greedyDepths = new DepthAcceptance(2 * drafters.length, this.maxTreeSize - 1, smoothing);
-    this.sampledDepths = new DepthAcceptance(2 * drafters.length, this.maxTreeSize - 1, smoothing);
-    this.depths = this.greedyDepths;
+    this.depthsByKind = Array.from(
+      { length: GENERATION_KINDS },
+      () => new DepthAcceptance(2 * drafters.length, this.maxTreeSize - 1, smoothing),
+    );
+    this.depths = this.depthsByKind[0];
     this.stepTimes = new SizedCost(this.maxTreeSize, smoothing, 9, 2);
     this.committed = new Int32Array(Math.max(this.maxTreeSize, maxVerified) + 1);
     this.expectedByDepth = new Float64Array(this.maxTreeSize);
@@ -188,12 +191,12 @@ export class ModelFreeTrees {
   }
 
   /**
-   * Resets the drafters for a new sequence, decoded greedily (the default) or `sampling`: the
-   * acceptance learnt from generations of that kind prices its trees. Step times are one record
-   * for both kinds: what a row costs the target hardly depends on how its token is chosen.
+   * Resets the drafters for a new sequence of `kind` ({@link generationKind}; default 0, greedy):
+   * the acceptance learnt from generations of that kind prices its trees. Step times are one
+   * record for every kind: what a row costs the target hardly depends on how its token is chosen.
    */
-  reset(sampling = false): void {
-    this.depths = sampling ? this.sampledDepths : this.greedyDepths;
+  reset(kind = 0): void {
+    this.depths = this.depthsByKind[kind];
     for (const d of this.drafters) d.reset();
   }
 

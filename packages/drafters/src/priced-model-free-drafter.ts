@@ -5,7 +5,7 @@ import {
   type DraftTree,
   requireNumber,
 } from '@treespec/core';
-import { samplingGeneration } from './generation-kind.js';
+import { generationKind } from './generation-kind.js';
 import type { MatchingDrafter } from './matching-drafter.js';
 import { ModelFreeTrees } from './model-free-trees.js';
 
@@ -49,9 +49,9 @@ export class PricedModelFreeDrafter implements Drafter {
     return this.trees.stepMs(nodes);
   }
 
-  /** Resets the drafter for a new sequence; greedy and sampling generations learn apart ({@link samplingGeneration}). */
+  /** Resets the drafter for a new sequence; each kind of generation learns apart ({@link generationKind}). */
   reset(seed?: number, temperature?: number): void {
-    this.trees.reset(samplingGeneration(seed, temperature));
+    this.trees.reset(generationKind(seed, temperature));
   }
 
   /**

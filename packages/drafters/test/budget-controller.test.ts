@@ -281,11 +281,18 @@ describe('budget controller', () => {
       drafter: t.controller,
       verifier: new GreedyVerifier(),
     });
-    // Every step of a short first generation drafts the start tree (depth 3, 4 nodes).
-    const r = await decoder.generate([1, 5, 9], { maxTokens: 12 });
+    // Every step of a short first generation drafts the start tree (depth 3, 4 nodes), the last
+    // one cut to the tokens the generation can still take; the stats count the nodes verified.
+    const verified: number[] = [];
+    const r = await decoder.generate([1, 5, 9], {
+      maxTokens: 12,
+      onStep: (step) => verified.push(step.tree.size - 1),
+    });
     const c = controllerOf(r);
     expect(c.steps - c.plainSteps).toBe(c.steps);
-    expect(c.meanNodes).toBe(4);
+    expect(verified.slice(0, -1).every((nodes) => nodes === 4)).toBe(true);
+    expect(verified.at(-1)).toBeLessThan(4);
+    expect(c.meanNodes).toBeCloseTo(verified.reduce((a, b) => a + b, 0) / verified.length, 12);
     // Before any verification each node's chance is its own probability, never above its parent's:
     // a perfect drafter's start tree expects more than its root, and less than all four nodes.
     expect(c.predictedTokensPerStep).toBeGreaterThan(1.2);

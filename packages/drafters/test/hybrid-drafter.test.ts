@@ -400,6 +400,28 @@ describe('hybrid drafter', () => {
     expect(hybrid.expectedAccepted(0, 0)).toBe(0);
   });
 
+  it('learns apart for each band of sampling temperatures', async () => {
+    const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed: 9, sharpness: 2.5 });
+    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()]);
+    const prompt = repeatingPrompt(model, [4, 4], 40);
+    const tried = (temperature: number) => {
+      hybrid.reset(5, temperature);
+      return hybrid.expectedAccepted(0, 0) !== Number.POSITIVE_INFINITY;
+    };
+    await generate(model, hybrid, prompt, 80, { verifier: createVerifier({ temperature: 1, seed: 3 }) });
+    // The model drafter was tried at temperature 1: from 0.9 up generations share that record,
+    // below they start from their own, the model drafter untried.
+    expect([tried(1), tried(1.3), tried(0.9), tried(0.7), tried(0.3)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+    await generate(model, hybrid, prompt, 80, { verifier: createVerifier({ temperature: 0.3, seed: 3 }) });
+    expect([tried(0.3), tried(0.49), tried(0.5), tried(0.7)]).toEqual([true, true, false, false]);
+  });
+
   it('sizes its trees for the largest part and rejects bad options', () => {
     const model = new ToyLanguageModel();
     const primary: Drafter = new ToyDrafter({

@@ -48,10 +48,12 @@ interface Waiter {
  * Serves generations over shared models one at a time, in the order they were asked for. A model
  * holds one KV cache, so two generations that ran at once would overwrite each other's; here
  * the others wait. Each waiting call can be aborted (it then ends with finish reason `abort` and
- * no tokens), at most `maxQueued` may wait (more get a {@link QueueFullError}), and `close`
- * refuses new calls, ends the waiting ones and aborts the running one.
+ * no tokens), a call finding `maxQueued` waiting ahead of it gets a {@link QueueFullError} (each
+ * caller may bring its own bound), and `close` refuses new calls, ends the waiting ones and aborts
+ * the running one.
  */
 export class GenerationQueue {
+  /** The bound of callers that bring none. */
   readonly maxQueued: number;
   private readonly waiters: Waiter[] = [];
   private running: AbortController | null = null;
@@ -92,14 +94,16 @@ export class GenerationQueue {
   /**
    * A stream that starts `start` (with the turn's signal) once every earlier generation has
    * settled, and releases the turn when its result settles. Throws at once when the queue is
-   * closed or full, or `signal` is not an `AbortSignal`.
+   * closed, when `maxQueued` generations already wait (this caller's bound: a generator sharing
+   * the queue keeps its own), or when `signal` is not an `AbortSignal`.
    */
   stream(
     promptLength: number,
     signal: AbortSignal | undefined,
     start: (signal: AbortSignal) => GenerationStream,
+    maxQueued = this.maxQueued,
   ) {
-    const turn = this.acquire(requireSignal('signal', signal));
+    const turn = this.acquire(requireSignal('signal', signal), maxQueued);
     const started = turn.then((t) => {
       if (!t) return null;
       try {
@@ -138,10 +142,10 @@ export class GenerationQueue {
     return this.idle;
   }
 
-  private acquire(signal: AbortSignal | undefined): Promise<Turn | null> {
+  private acquire(signal: AbortSignal | undefined, maxQueued: number): Promise<Turn | null> {
     if (this.closed) throw new DisposedError(this.what);
     if (!this.running) return Promise.resolve(this.begin(signal));
-    if (this.waiters.length >= this.maxQueued) throw new QueueFullError(this.maxQueued);
+    if (this.waiters.length >= maxQueued) throw new QueueFullError(maxQueued);
     if (signal?.aborted) return Promise.resolve(null);
     return new Promise<Turn | null>((resolve) => {
       const waiter: Waiter = {

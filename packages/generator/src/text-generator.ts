@@ -1,7 +1,6 @@
 import {
   type ChatMessage,
   type ChatTokenizer,
-  ContextOverflowError,
   type Drafter,
   type DynamicTreeOptions,
   type FinishReason,
@@ -9,13 +8,16 @@ import {
   type GenerationResult,
   type GenerationStats,
   OptionError,
+  requireInteger,
+  requirePromptFits,
+  requireTreeShape,
   SpeculativeDecoder,
   type StepEvent,
   type TargetModel,
 } from '@treespec/core';
 import { createVerifier, type SamplingOptions } from '@treespec/sampling';
 import { StringStopCriterion, TextStream, type TokenChunks } from '@treespec/tokenizers';
-import { GenerationQueue } from './generation-queue.js';
+import { DEFAULT_MAX_QUEUED, GenerationQueue } from './generation-queue.js';
 import { checkPromptSize } from './prompt-size.js';
 
 /** Options of one text generation: sampling, limits and stops. Temperature 0 (the default) is greedy. */
@@ -92,7 +94,8 @@ export interface TextGeneratorParts {
   defaultDrafter?: string | null;
   /**
    * Most generations that may wait behind the running one. Default 32. A generator over the
-   * target of another shares that one's queue, and its bound.
+   * target of another shares that one's queue, and a call to it is refused when this many wait
+   * in that queue, whichever generator asked for them.
    */
   maxQueued?: number;
   /**
@@ -125,6 +128,7 @@ export class TextGenerator implements TextGeneration {
   /** Every drafter by name, the default one included. */
   readonly drafters: Readonly<Record<string, Drafter>>;
   private readonly queue: GenerationQueue;
+  private readonly maxQueued: number;
   private readonly withTree: TextGeneratorParts['withTree'];
 
   constructor(parts: TextGeneratorParts) {
@@ -142,11 +146,12 @@ export class TextGenerator implements TextGeneration {
     }
     this.drafter = parts.drafter ?? byDefault ?? null;
     this.drafters = this.drafter ? { [this.drafter.name]: this.drafter, ...named } : { ...named };
+    this.maxQueued = requireInteger('maxQueued', parts.maxQueued ?? DEFAULT_MAX_QUEUED, 0);
     const shared = targetQueues.get(this.target);
     this.queue =
       shared && !shared.isClosed
         ? shared.share('another generator over its target model')
-        : new GenerationQueue('this generator', parts.maxQueued);
+        : new GenerationQueue('this generator', this.maxQueued);
     targetQueues.set(this.target, this.queue);
   }
 
@@ -215,10 +220,7 @@ export class TextGenerator implements TextGeneration {
     const promptTokens = this.encode(prompt);
     // Checked here as well as by the decoder, so that a caller learns it before the stream starts
     // (a server, before it sends a stream's headers).
-    const room = this.target.maxContext;
-    if (promptTokens.length > room) {
-      throw new ContextOverflowError(promptTokens.length, room, `a prompt of ${promptTokens.length} tokens`);
-    }
+    requirePromptFits(promptTokens.length, this.target.maxContext);
     const isChat = typeof prompt !== 'string' && !(prompt instanceof Int32Array);
     const given = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
     const stops = [...given, ...(isChat ? this.tokenizer.endOfTurn.stopStrings : [])];
@@ -234,8 +236,11 @@ export class TextGenerator implements TextGeneration {
       ...(stop ? { stopCriteria: [stop] } : {}),
       ...(options.onStep ? { onStep: options.onStep } : {}),
     };
-    const tokens = this.queue.stream(promptTokens.length, options.signal, (signal) =>
-      decoder.stream(promptTokens, { ...decodeOptions, signal }),
+    const tokens = this.queue.stream(
+      promptTokens.length,
+      options.signal,
+      (signal) => decoder.stream(promptTokens, { ...decodeOptions, signal }),
+      this.maxQueued,
     );
     const textOptions = { context: promptTokens, stop };
     const text = new TextStream(this.tokenizer, tokens, textOptions);
@@ -299,9 +304,7 @@ function checkGenerateOptions(options: TextGenerateOptions): void {
   if (onStep !== undefined && typeof onStep !== 'function') {
     throw new OptionError('onStep', onStep, 'a function called after each step');
   }
-  if (tree !== undefined && (typeof tree !== 'object' || tree === null || Array.isArray(tree))) {
-    throw new OptionError('tree', tree, 'a tree budget object ({ topK, frontier, depth, totalTokens })');
-  }
+  requireTreeShape('tree', tree);
 }
 
 /** A generation's committed tokens as one chunk, with its result (which decides a stop string's cut). */

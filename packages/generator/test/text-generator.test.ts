@@ -160,6 +160,18 @@ describe('TextGenerator', () => {
     );
   });
 
+  it("keeps each generator's own maxQueued over a shared target queue", async () => {
+    const { tokenizer, generator } = await setup();
+    const strict = new TextGenerator({ tokenizer, target: generator.target, maxQueued: 0 });
+    const running = generator.generate('Once upon a time', { maxTokens: 16 });
+    expect(() => strict.stream('The history', { maxTokens: 4 })).toThrow(/maxQueued 0/);
+    const waiting = generator.generate('The history', { maxTokens: 4 });
+    await Promise.all([running, waiting]);
+    expect(() => new TextGenerator({ tokenizer, target: generator.target, maxQueued: -1 })).toThrow(
+      /option "maxQueued" must be an integer >= 0/,
+    );
+  });
+
   it('refuses malformed options with an OptionError and stays usable', async () => {
     const { generator } = await setup();
     const bad: [unknown, unknown, RegExp][] = [

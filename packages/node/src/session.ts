@@ -4,6 +4,7 @@ import {
   ModelLoadError,
   OptionError,
   ProviderUnavailableError,
+  requireBoolean,
   requireInteger,
   requireOneOf,
 } from '@treespec/core';
@@ -195,9 +196,7 @@ function checkSessionOptions(options: NodeSessionOptions): void {
   requireOneOf('graphOptimizationLevel', options.graphOptimizationLevel, OPTIMIZATION_LEVELS);
   requireOneOf('onnxRuntime', options.onnxRuntime, RUNTIME_SOURCES);
   for (const option of ['spinning', 'memoryPattern', 'fallbackToCpu'] as const) {
-    const value = options[option];
-    if (value !== undefined && typeof value !== 'boolean')
-      throw new OptionError(option, value, 'true or false');
+    requireBoolean(option, options[option]);
   }
 }
 

@@ -161,7 +161,7 @@ describe('load options of the wrong shape', () => {
       [{ drafters: 'lookup' }, 'drafters', /an array of drafter names/],
       [{ drafters: ['bogus'] }, 'drafters', /one of /],
       [{ models: 'draft-int8' }, 'models', /an array of manifest model ids/],
-      [{ draftSampling: 'yes' }, 'draftSampling', /true, false, or nothing/],
+      [{ draftSampling: 'yes' }, 'draftSampling', /true or false/],
       [{ tuningCache: 5 }, 'tuningCache', /a file path, or false/],
     ];
     for (const [options, option, expected] of cases) {

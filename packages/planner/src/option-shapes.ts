@@ -1,4 +1,4 @@
-import { OptionError, requireOneOf } from '@treespec/core';
+import { OptionError, requireBoolean, requireOneOf, requireTreeShape } from '@treespec/core';
 import { HYBRID_POLICIES } from '@treespec/drafters';
 import { MODEL_DRAFTER_NAMES } from './model-drafters.js';
 import type { BundleOptions } from './plan.js';
@@ -7,12 +7,6 @@ import { ADAPTIVE_STOPS } from './tree-growth.js';
 function requireList(option: string, value: unknown, items: string): void {
   if (value != null && !Array.isArray(value)) {
     throw new OptionError(option, value, `an array of ${items}`);
-  }
-}
-
-function requireTree(option: string, value: unknown): void {
-  if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
-    throw new OptionError(option, value, 'a tree budget object ({ topK, frontier, depth, totalTokens })');
   }
 }
 
@@ -33,9 +27,7 @@ export function checkOptionShapes(options: BundleOptions): void {
   requireOneOf('adaptive', options.adaptive, ADAPTIVE_STOPS);
   requireOneOf('hybridBase', options.hybridBase, MODEL_DRAFTER_NAMES);
   requireOneOf('hybridPolicy', options.hybridPolicy, HYBRID_POLICIES);
-  if (options.draftSampling !== undefined && typeof options.draftSampling !== 'boolean') {
-    throw new OptionError('draftSampling', options.draftSampling, 'true, false, or nothing');
-  }
-  requireTree('tree', options.tree);
-  requireTree('draftTree', options.draftTree);
+  requireBoolean('draftSampling', options.draftSampling);
+  requireTreeShape('tree', options.tree);
+  requireTreeShape('draftTree', options.draftTree);
 }

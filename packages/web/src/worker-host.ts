@@ -1,4 +1,4 @@
-import { BusyError, OptionError, requireNumber } from '@treespec/core';
+import { BusyError, requireBoolean, requireNumber } from '@treespec/core';
 import { WorkerProtocolError } from './errors.js';
 import { LatestStep } from './latest-step.js';
 import { loadTreespecWeb, type WebTreespec } from './load-treespec-web.js';
@@ -85,7 +85,7 @@ export function serveTreespecWorker(
       ...generateOptions
     } = (request.options ?? {}) as WorkerGenerateOptions;
     // A string interval would compare false forever and silence every tree or statistics message.
-    if (typeof trees !== 'boolean') throw new OptionError('trees', trees, 'true or false');
+    requireBoolean('trees', trees);
     requireNumber('treeIntervalMs', treeIntervalMs, { min: 0 });
     requireNumber('statsIntervalMs', statsIntervalMs, { min: 0 });
     const controller = new AbortController();

@@ -326,7 +326,7 @@ describe('the treespec worker', () => {
     const worker: WorkerLike = {
       postMessage: () => {},
       addEventListener: ((type: string, listener: (event: { message?: string }) => void) => {
-        (listeners[type] ??= []).push(listener);
+        listeners[type] = [...(listeners[type] ?? []), listener];
       }) as WorkerLike['addEventListener'],
       terminate: () => {
         terminated++;
