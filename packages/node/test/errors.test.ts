@@ -10,7 +10,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { OnnxCausalLm } from '@treespec/onnx';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   AbortError,
   BusyError,
@@ -189,6 +190,20 @@ describe('load options of the wrong shape', () => {
     expect(warnings).toEqual([
       expect.stringMatching(/ignoring the tuning cache .*cache\.json: it is not JSON/),
     ]);
+  });
+
+  it('disposes what it built, caches and all, when the warm-up fails', async () => {
+    const verify = vi
+      .spyOn(OnnxCausalLm.prototype, 'verify')
+      .mockRejectedValue(new ModelLoadError('target.onnx', 'a provider that failed its first run'));
+    const dispose = vi.spyOn(OnnxCausalLm.prototype, 'dispose');
+    try {
+      await expect(loadTreespec(TINY, { drafter: 'lookup' })).rejects.toBeInstanceOf(ModelLoadError);
+      expect(dispose).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+      dispose.mockRestore();
+    }
   });
 
   it('exports every error a load or a generation throws, as the README lists them', () => {

@@ -88,7 +88,8 @@ interface LoadedModelDrafter {
  * caches on the device ({@link kvCacheLocation}) and the host can open in-memory graphs
  * (`openGraph`), the target's and the draft models' caches stay there, committed by compaction
  * graphs. Last, the load's warm-up runs every session once; `signal` (the load's) cuts it short.
- * Where any of it fails, the sessions it opened are released before the error is thrown.
+ * Where any of it fails, the sessions it opened are released before the error is thrown (where the
+ * warm-up fails, by disposing the generator, whose runners free their caches too).
  */
 export async function assemble(
   plan: Plan,
@@ -221,7 +222,14 @@ async function assembleSessions(
         : fixed;
     },
   });
-  await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens, plan.warmUpSampling, signal);
+  try {
+    await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens, plan.warmUpSampling, signal);
+  } catch (error) {
+    // The runners hold more than their sessions (a device cache's tensors, a draft model's): their
+    // own disposal frees it, rather than the collector some time later.
+    await generator.dispose().catch(() => {});
+    throw error;
+  }
   return generator;
 }
 

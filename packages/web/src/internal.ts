@@ -18,7 +18,14 @@ export {
 } from './execution-provider.js';
 export * from './index.js';
 export { webGpuFailure } from './load-treespec-web.js';
-export { bundleVersion, cacheKey, cacheKeyFile, openModelCache, storeInCache } from './model-cache.js';
+export {
+  bundleVersion,
+  cacheKey,
+  cacheKeyFile,
+  openModelCache,
+  settleVersion,
+  storeInCache,
+} from './model-cache.js';
 export { ProgressTracker } from './progress.js';
 export {
   createWebSession,

@@ -38,7 +38,7 @@ import {
   type WebExecutionProvider,
   wasmThreads,
 } from './execution-provider.js';
-import { bundleVersion, cacheKey, DEFAULT_CACHE_NAME, openModelCache, storeInCache } from './model-cache.js';
+import { bundleVersion, cacheKey, DEFAULT_CACHE_NAME, openModelCache, settleVersion } from './model-cache.js';
 import { type LoadProgress, ProgressTracker } from './progress.js';
 import {
   createWebSession,
@@ -177,14 +177,12 @@ export async function loadTreespecWeb(
     const fetchOptions = { signal, ...(options.fetch ? { fetch: options.fetch } : {}) };
     const cache =
       options.cache === false ? null : await openModelCache(options.cacheName ?? DEFAULT_CACHE_NAME);
-    const manifestText = await fetchManifest(manifestUrl, cache, fetchOptions);
-    const bundled = parseManifest(manifestText, manifestUrl);
+    const manifest = await fetchManifest(manifestUrl, cache, fetchOptions);
+    const bundled = parseManifest(manifest.text, manifestUrl);
     checkedBundlePaths(bundled, manifestUrl);
     const checksumsUrl = new URL(CHECKSUMS_FILE, manifestUrl).href;
-    const version = await bundleVersion(
-      manifestText,
-      await fetchChecksums(checksumsUrl, cache, fetchOptions),
-    );
+    const checksums = await fetchChecksums(checksumsUrl, cache, fetchOptions);
+    const version = await bundleVersion(manifest.text, checksums.text);
 
     const runtimeSetup = {
       threads: threads.threads,
@@ -307,6 +305,14 @@ export async function loadTreespecWeb(
       provider = 'wasm';
       planned = plan(bundled, options, provider, manifestUrl);
       assembled = await assembleOn(provider, planned);
+    }
+    // Every file of this version is stored: offline loads read it from now on.
+    if (cache) {
+      const keys = [...files.keys()].map((file) => cacheKey(new URL(file, manifestUrl).href, version));
+      const documents: [string, Uint8Array][] = [];
+      if (manifest.fresh) documents.push([manifestUrl, manifest.fresh]);
+      if (checksums.fresh) documents.push([checksumsUrl, checksums.fresh]);
+      await settleVersion(cache, keys, documents);
     }
     // The sessions hold the models now: the downloaded bytes can go. Something that outlives the
     // load keeps this scope alive: without this, the tiny bundle's 105 MB of downloads stayed
@@ -452,28 +458,35 @@ async function fetchChecksums(
   url: string,
   cache: Cache | null,
   options: { signal: AbortSignal; fetch?: typeof globalThis.fetch },
-): Promise<string> {
+): Promise<BundleDocument> {
   try {
     return await fetchManifest(url, cache, options);
   } catch (error) {
     // None served (404), or none to be had offline beyond what an earlier load stored: the
     // manifest's version. Any other failure fails the load rather than change the version, which
     // would miss every cached file and replace them.
-    if (error instanceof DownloadError && (error.status === 404 || error.reason === 'network')) return '';
+    if (error instanceof DownloadError && (error.status === 404 || error.reason === 'network'))
+      return { text: '', fresh: null };
     throw error;
   }
 }
 
+/** A bundle document's text, and its bytes where they came from the network (stored once the load's files are). */
+interface BundleDocument {
+  text: string;
+  fresh: Uint8Array | null;
+}
+
 /**
  * The manifest, always from the network (it is small and says which version the cached files
- * must have); when the network fails, a copy stored by an earlier load keeps the page working
- * offline.
+ * must have); when the network fails, the copy stored by the last load whose files were all
+ * stored keeps the page working offline.
  */
 async function fetchManifest(
   url: string,
   cache: Cache | null,
   options: { signal: AbortSignal; fetch?: typeof globalThis.fetch },
-): Promise<string> {
+): Promise<BundleDocument> {
   let bytes: Uint8Array;
   try {
     bytes = (await download(url, options)).bytes;
@@ -481,8 +494,7 @@ async function fetchManifest(
     const offline = error instanceof DownloadError && error.reason === 'network';
     const stored = offline && cache ? await cache.match(url).catch(() => undefined) : undefined;
     if (!stored) throw error;
-    return stored.text();
+    return { text: await stored.text(), fresh: null };
   }
-  if (cache) await storeInCache(cache, url, bytes);
-  return new TextDecoder().decode(bytes);
+  return { text: new TextDecoder().decode(bytes), fresh: bytes };
 }

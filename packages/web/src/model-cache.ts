@@ -52,25 +52,55 @@ export async function openModelCache(name: string = DEFAULT_CACHE_NAME): Promise
 }
 
 /**
- * Stores a downloaded file under `key` and deletes the entries of other versions of the same
- * file. Storage failures (quota, private mode) are ignored: the load goes on uncached.
- * Resolves whether the file was stored.
+ * Stores a downloaded file under `key`, beside any other version of it: an update cut short
+ * must leave the version stored before it whole for offline loads ({@link settleVersion} drops
+ * the others once the new one is). Where there is no room, the file's other versions are dropped
+ * and it is stored again. Storage failures (quota, private mode) are ignored: the load goes on
+ * uncached. Resolves whether the file was stored.
  */
 export async function storeInCache(cache: Cache, key: string, bytes: Uint8Array): Promise<boolean> {
-  try {
-    const file = cacheKeyFile(key);
-    for (const request of await cache.keys()) {
-      if (request.url !== key && cacheKeyFile(request.url) === file) await cache.delete(request);
-    }
-    await cache.put(
+  const put = () =>
+    cache.put(
       key,
       new Response(bytes as Uint8Array<ArrayBuffer>, {
         headers: { 'content-length': String(bytes.byteLength), 'content-type': 'application/octet-stream' },
       }),
     );
+  try {
+    await put();
     return true;
   } catch {
-    return false;
+    try {
+      await dropOtherVersions(cache, [key]);
+      await put();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * After a load whose files are all stored: stores the bundle's `documents` (its manifest and
+ * checksums, `[url, bytes]`, which say which version offline loads read) and then drops every
+ * other version of the `keys` loaded. Until then an offline load finds the documents of the
+ * version stored before, and that version's files. Storage failures are ignored.
+ */
+export async function settleVersion(
+  cache: Cache,
+  keys: readonly string[],
+  documents: readonly (readonly [string, Uint8Array])[],
+): Promise<void> {
+  for (const [url, bytes] of documents) await storeInCache(cache, url, bytes);
+  await dropOtherVersions(cache, keys).catch(() => {});
+}
+
+/** Deletes the stored entries of the files of `keys` whose version differs from theirs. */
+async function dropOtherVersions(cache: Cache, keys: readonly string[]): Promise<void> {
+  const files = new Set(keys.map(cacheKeyFile));
+  const kept = new Set(keys);
+  for (const request of await cache.keys()) {
+    if (!kept.has(request.url) && files.has(cacheKeyFile(request.url))) await cache.delete(request);
   }
 }
 

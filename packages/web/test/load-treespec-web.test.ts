@@ -302,6 +302,40 @@ describe('the model cache across bundle versions', () => {
       vi.unstubAllGlobals();
     }
   });
+
+  it('keeps the version stored before whole for offline loads when an update is cut short', async () => {
+    const cache = new MemoryCache();
+    vi.stubGlobal('caches', { open: async () => cache.asCache(), delete: async () => true });
+    try {
+      const options = { warmUp: false, onWarning: () => {} };
+      const stored = await loadTreespecWeb(BASE, { fetch: bundleFetch().fetch, ...options });
+      const [prompt] = await devPrompts(1);
+      const before = await stored.generator.generate(prompt!, { maxTokens: 8 });
+      await stored.generator.dispose();
+      // A new version (its checksums changed) whose big file fails after the others were stored.
+      const update = bundleFetch((file, bytes) => {
+        if (file === 'treespec.sha256')
+          return new Response(new TextDecoder().decode(bytes).replace(/^[0-9a-f]{8}/, '00000000'));
+        return file === 'target.onnx.data' ? new Response('busy', { status: 503 }) : null;
+      });
+      await expect(loadTreespecWeb(BASE, { fetch: update.fetch, ...options })).rejects.toBeInstanceOf(
+        DownloadError,
+      );
+      const offline = (async () => {
+        throw new TypeError('fetch failed');
+      }) as unknown as typeof globalThis.fetch;
+      const { generator, info } = await loadTreespecWeb(BASE, { fetch: offline, ...options });
+      try {
+        expect(info.version).toBe(stored.info.version);
+        expect(info.bytes.downloaded).toBe(0);
+        expect((await generator.generate(prompt!, { maxTokens: 8 })).text).toBe(before.text);
+      } finally {
+        await generator.dispose();
+      }
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
 });
 
 describe('auto: WebGPU that cannot run the bundle', () => {

@@ -5,6 +5,7 @@ import {
   cacheKeyFile,
   clearModelCache,
   openModelCache,
+  settleVersion,
   storeInCache,
 } from '../src/internal.js';
 import { MemoryCache } from './fakes.js';
@@ -25,23 +26,38 @@ describe('cache keys', () => {
     expect(cacheKeyFile(signed)).toBe('https://cdn.example.com/target.onnx?sig=x');
   });
 
-  it('replaces the cached copy of an older bundle version when a new one is stored', async () => {
+  it('keeps an older version beside a new one until the new one is settled, then drops it', async () => {
     const cache = new MemoryCache();
     const url = 'https://example.com/m/target.onnx';
+    const head = 'https://example.com/m/head.onnx';
+    const manifest = 'https://example.com/m/treespec.json';
     await storeInCache(cache.asCache(), cacheKey(url, 'old'), new Uint8Array([1, 2]));
-    await storeInCache(
-      cache.asCache(),
-      cacheKey('https://example.com/m/head.onnx', 'old'),
-      new Uint8Array([3]),
-    );
+    await storeInCache(cache.asCache(), cacheKey(head, 'old'), new Uint8Array([3]));
+    await storeInCache(cache.asCache(), manifest, new Uint8Array([7]));
     expect(await storeInCache(cache.asCache(), cacheKey(url, 'new'), new Uint8Array([4, 5, 6]))).toBe(true);
-    expect([...cache.entries.keys()].sort()).toEqual([
-      'https://example.com/m/head.onnx?treespec-bundle=old',
-      'https://example.com/m/target.onnx?treespec-bundle=new',
-    ]);
+    expect(cache.entries.size).toBe(4);
     const stored = await cache.match(cacheKey(url, 'new'));
     expect(stored?.headers.get('content-length')).toBe('3');
     expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(new Uint8Array([4, 5, 6]));
+    // A load of the new version that read the target alone: its manifest is stored, the target's
+    // old version dropped; the head, which it did not load, stays.
+    await settleVersion(cache.asCache(), [cacheKey(url, 'new')], [[manifest, new Uint8Array([8])]]);
+    expect([...cache.entries.keys()].sort()).toEqual([cacheKey(head, 'old'), cacheKey(url, 'new'), manifest]);
+    expect(new Uint8Array(await (await cache.match(manifest))!.arrayBuffer())).toEqual(new Uint8Array([8]));
+  });
+
+  it("makes room by dropping a file's other versions when storing it fails", async () => {
+    const cache = new MemoryCache();
+    const url = 'https://example.com/m/target.onnx';
+    await storeInCache(cache.asCache(), cacheKey(url, 'old'), new Uint8Array([1, 2]));
+    const put = cache.put.bind(cache);
+    // Room for one version of the file.
+    cache.put = async (key, response) => {
+      if (cache.entries.size > 0) throw new DOMException('quota exceeded', 'QuotaExceededError');
+      return put(key, response);
+    };
+    expect(await storeInCache(cache.asCache(), cacheKey(url, 'new'), new Uint8Array([3]))).toBe(true);
+    expect([...cache.entries.keys()]).toEqual([cacheKey(url, 'new')]);
   });
 
   it('goes on without caching where storing fails (quota, private mode)', async () => {
