@@ -1,7 +1,9 @@
 /**
  * A single-consumer async queue: a producer pushes values without waiting, the consumer reads
  * them with `for await`. Closing ends the iteration; failing makes the next read throw. When the
- * consumer stops early, `onCancel` runs so the producer can stop too.
+ * consumer stops early, `onCancel` runs so the producer can stop too, and the consumer's `return`
+ * (a `break` out of its loop) resolves once what `onCancel` returns has settled: the producer has
+ * stopped, so the consumer may start another right after.
  */
 export class ChunkChannel<T> implements AsyncIterable<T> {
   private readonly queue: T[] = [];
@@ -12,7 +14,7 @@ export class ChunkChannel<T> implements AsyncIterable<T> {
   private error: unknown = undefined;
   private hasError = false;
 
-  constructor(private readonly onCancel: () => void) {}
+  constructor(private readonly onCancel: () => PromiseLike<unknown>) {}
 
   push(value: T): void {
     if (this.closed) return;
@@ -66,12 +68,13 @@ export class ChunkChannel<T> implements AsyncIterable<T> {
           this.failing = reject;
         });
       },
-      return: () => {
-        if (!this.closed) this.onCancel();
+      return: async () => {
+        const stopped = this.closed ? undefined : this.onCancel();
         this.closed = true;
         this.queue.length = 0;
         this.head = 0;
-        return Promise.resolve({ value: undefined, done: true });
+        if (stopped) await Promise.resolve(stopped).then(undefined, () => {});
+        return { value: undefined, done: true };
       },
     };
   }

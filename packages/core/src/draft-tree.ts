@@ -83,6 +83,11 @@ export class DraftTree {
     if (this.size >= this.capacity) {
       throw new OptionError('capacity', this.capacity, `at least ${this.size + 1} to hold this draft tree`);
     }
+    if (!Number.isInteger(parent) || parent < 0 || parent >= this.size) {
+      throw new ContractError(
+        `a draft node's parent must be a node already in the tree, in [0, ${this.size}); got ${parent}`,
+      );
+    }
     const index = this.size++;
     this.tokens[index] = token;
     this.parents[index] = parent;

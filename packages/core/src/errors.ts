@@ -84,7 +84,10 @@ export class NumericError extends TreespecError {
 /** A generation was started while another one was still running on the same decoder. */
 export class BusyError extends TreespecError {
   constructor(what: string) {
-    super('BUSY', `${what} is already generating; await the running generation or abort it first`);
+    super(
+      'BUSY',
+      `${what} is already generating; await the running generation's result first (after aborting it, too: it stops at its next step)`,
+    );
   }
 }
 

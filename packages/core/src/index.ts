@@ -69,7 +69,9 @@ export {
 export { rootToLeafPaths } from './tree-paths.js';
 export {
   requireBoolean,
+  requireFunction,
   requireInteger,
+  requireMethods,
   requireNumber,
   requireOneOf,
   requirePromptFits,

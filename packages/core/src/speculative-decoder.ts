@@ -14,7 +14,13 @@ import {
 } from './stop-criteria.js';
 import { type GenerationChunk, StopGate } from './stop-gate.js';
 import type { TargetModel, TargetStep } from './target-model.js';
-import { requireInteger, requirePromptFits, requireSignal } from './validate.js';
+import {
+  requireFunction,
+  requireInteger,
+  requireMethods,
+  requirePromptFits,
+  requireSignal,
+} from './validate.js';
 import { type Verifier, VerifyResult } from './verifier.js';
 
 /** The parts a {@link SpeculativeDecoder} composes. */
@@ -92,6 +98,16 @@ export class SpeculativeDecoder {
   private busy = false;
 
   constructor(parts: DecoderParts) {
+    requireMethods('parts', parts, [], 'an object of decoder parts ({ target, drafter?, verifier })');
+    requireMethods('target', parts.target, ['reset', 'prefill', 'verify', 'commit'], 'a TargetModel');
+    requireMethods(
+      'verifier',
+      parts.verifier,
+      ['reset', 'verify'],
+      'a Verifier (GreedyVerifier, StochasticVerifier or createVerifier(…) of @treespec/sampling)',
+    );
+    if (parts.drafter != null)
+      requireMethods('drafter', parts.drafter, ['reset', 'propose'], 'a Drafter, or null');
     this.target = parts.target;
     this.drafter = parts.drafter ?? null;
     this.verifier = parts.verifier;
@@ -119,10 +135,13 @@ export class SpeculativeDecoder {
   /** Generates after `prompt`, yielding tokens as they are committed. */
   stream(prompt: ArrayLike<number>, options: GenerateOptions = {}): GenerationStream {
     const cancel = { cancelled: false };
+    // A consumer that breaks out of the stream gets control back once the run has stopped (at its
+    // next step), so that the decoder is free for its next call.
     const channel = new ChunkChannel<GenerationChunk>(() => {
       cancel.cancelled = true;
+      return result;
     });
-    const result = this.run(prompt, options, channel, cancel).then(
+    const result: Promise<GenerationResult> = this.run(prompt, options, channel, cancel).then(
       (r) => {
         channel.close();
         return r;
@@ -145,6 +164,7 @@ export class SpeculativeDecoder {
     if (this.busy) throw new BusyError('this decoder');
     const { target, drafter, verifier, tree, result, feed } = this;
     if (generating.has(target)) throw new BusyError('another decoder over this target model');
+    requireMethods('options', options, [], 'an object of generation options, or nothing');
     const maxTokens = requireInteger('maxTokens', options.maxTokens ?? 128, 0);
     const criteria = this.stopCriteria(options);
     const prompt = this.checkPrompt(promptIds);
@@ -340,6 +360,20 @@ export class SpeculativeDecoder {
   }
 
   private stopCriteria(options: GenerateOptions): StopCriterion[] {
+    const { eosTokenIds, stopSequences, stopCriteria, onStep } = options;
+    if (eosTokenIds !== undefined && !Array.isArray(eosTokenIds) && !ArrayBuffer.isView(eosTokenIds)) {
+      throw new OptionError('eosTokenIds', eosTokenIds, 'an array of token ids');
+    }
+    if (stopSequences !== undefined && !Array.isArray(stopSequences)) {
+      throw new OptionError('stopSequences', stopSequences, 'an array of token id sequences');
+    }
+    if (stopCriteria !== undefined && !Array.isArray(stopCriteria)) {
+      throw new OptionError('stopCriteria', stopCriteria, 'an array of StopCriterion objects');
+    }
+    stopCriteria?.forEach((c, i) =>
+      requireMethods(`stopCriteria[${i}]`, c, ['reset', 'check', 'pending'], 'a StopCriterion'),
+    );
+    requireFunction('onStep', onStep, 'a function called after each step');
     const criteria: StopCriterion[] = [];
     if (options.eosTokenIds && options.eosTokenIds.length > 0)
       criteria.push(new EosStop(options.eosTokenIds));

@@ -108,3 +108,35 @@ export function requireTreeShape(option: string, value: unknown): void {
 export function requirePromptFits(length: number, maxContext: number): void {
   if (length > maxContext) throw new ContextOverflowError(length, maxContext, `a prompt of ${length} tokens`);
 }
+
+/**
+ * Checks that `value` is absent (undefined) or a function and returns it; otherwise throws an
+ * {@link OptionError} saying what the function is for.
+ */
+export function requireFunction<T extends (...args: never[]) => unknown>(
+  option: string,
+  value: unknown,
+  what: string,
+): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new OptionError(option, value, what);
+  return value as T | undefined;
+}
+
+/**
+ * Checks that `value` is an object with a method of each name in `methods` (a part that a caller
+ * built: a target, a verifier, a drafter, a stop criterion), so that a wrong one is refused when
+ * it is given rather than as a bare `TypeError` in the middle of a generation.
+ * @throws OptionError naming the option and what it must be.
+ */
+export function requireMethods(
+  option: string,
+  value: unknown,
+  methods: readonly string[],
+  what: string,
+): void {
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+  if (!ok) throw new OptionError(option, value, what);
+}

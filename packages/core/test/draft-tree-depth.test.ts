@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DraftTree } from '../src/index.js';
+import { ContractError, DraftTree } from '../src/index.js';
 import { arbitraryTree } from './arbitraries.js';
 
 /** Each node as the token path from the root to it, the root's token first. */
@@ -94,5 +94,18 @@ describe('DraftTree.copyFirstPath', () => {
     }
     expect(tree.firstChild(a)).toBe(c);
     expect(tree.firstChild(5)).toBe(-1);
+  });
+});
+
+describe('DraftTree.add', () => {
+  it('refuses a node whose parent is not in the tree yet', () => {
+    const tree = new DraftTree(8);
+    tree.reset(1);
+    const child = tree.add(0, 5, 0);
+    for (const parent of [-1, 2, 7, 0.5, Number.NaN]) {
+      expect(() => tree.add(parent, 6, 0)).toThrow(ContractError);
+    }
+    expect(tree.size).toBe(2);
+    expect(tree.depths[tree.add(child, 6, 0)]).toBe(2);
   });
 });

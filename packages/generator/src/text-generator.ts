@@ -8,6 +8,7 @@ import {
   type GenerationResult,
   type GenerationStats,
   OptionError,
+  requireFunction,
   requireInteger,
   requirePromptFits,
   requireTreeShape,
@@ -15,7 +16,7 @@ import {
   type StepEvent,
   type TargetModel,
 } from '@treespec/core';
-import { createVerifier, type SamplingOptions } from '@treespec/sampling';
+import { createVerifier, GREEDY_BELOW, type SamplingOptions } from '@treespec/sampling';
 import { StringStopCriterion, TextStream, type TokenChunks } from '@treespec/tokenizers';
 import { DEFAULT_MAX_QUEUED, GenerationQueue } from './generation-queue.js';
 import { checkPromptSize } from './prompt-size.js';
@@ -182,7 +183,7 @@ export class TextGenerator implements TextGeneration {
     if (!this.withTree) {
       throw new OptionError('tree', options.tree, 'absent: this generator was composed without tree budgets');
     }
-    return this.withTree(found, options.tree, (options.temperature ?? 0) > 0);
+    return this.withTree(found, options.tree, (options.temperature ?? 0) >= GREEDY_BELOW);
   }
 
   /**
@@ -301,9 +302,7 @@ function checkGenerateOptions(options: TextGenerateOptions): void {
   if (stop !== undefined && typeof stop !== 'string' && !Array.isArray(stop)) {
     throw new OptionError('stop', stop, 'a string or an array of strings');
   }
-  if (onStep !== undefined && typeof onStep !== 'function') {
-    throw new OptionError('onStep', onStep, 'a function called after each step');
-  }
+  requireFunction('onStep', onStep, 'a function called after each step');
   requireTreeShape('tree', tree);
 }
 

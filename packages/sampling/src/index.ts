@@ -17,6 +17,7 @@ export {
 export { PenaltyContext } from './penalty-context.js';
 export { sampleToken } from './sample.js';
 export {
+  GREEDY_BELOW,
   hasPenalties,
   type ResolvedSampling,
   resolveSampling,

@@ -5,12 +5,13 @@ import { MAX_SEED, OptionError, requireInteger, requireNumber } from '@treespec/
  * 1. repetition penalty (CTRL-style: positive logits divided, negative multiplied) over every
  *    token of the context (prompt and generated);
  * 2. presence and frequency penalties (subtracted from the logit) over generated tokens;
- * 3. temperature (logits divided by it; 0 means greedy: take the argmax, no sampling);
+ * 3. temperature (logits divided by it; 0 means greedy: take the argmax, no sampling, and so does
+ *    any temperature below {@link GREEDY_BELOW});
  * 4. top-k, 5. top-p (nucleus), 6. min-p — each removes tokens (logit set to -Infinity) from
  *    the distribution that the previous steps produced.
  */
 export interface SamplingOptions {
-  /** 0 for greedy decoding; otherwise > 0. Default 1. */
+  /** 0 for greedy decoding (as is anything below {@link GREEDY_BELOW}); otherwise > 0. Default 1. */
   temperature?: number;
   /** Keep only the k most likely tokens; 0 disables. Default 0. */
   topK?: number;
@@ -28,6 +29,14 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+/**
+ * Temperatures below this decode greedily, as vLLM's do: logits divided by less overflow float32
+ * (a logit of 2 at 1e-38 is infinite, and a row of infinities has no distribution), while down
+ * to it the softmax already puts all but about e^-100 of its mass on tokens within 0.001 of the
+ * top logit.
+ */
+export const GREEDY_BELOW = 1e-5;
+
 /** {@link SamplingOptions} with defaults filled in and every value checked. */
 export type ResolvedSampling = Required<SamplingOptions>;
 
@@ -38,7 +47,7 @@ export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling
     throw new OptionError('temperature', temperature, 'a finite number >= 0 (0 means greedy)');
   }
   return {
-    temperature,
+    temperature: temperature < GREEDY_BELOW ? 0 : temperature,
     topK: requireInteger('topK', options.topK ?? 0, 0),
     topP: requireNumber('topP', options.topP ?? 1, { min: 0, max: 1, minExclusive: true }),
     minP: requireNumber('minP', options.minP ?? 0, { min: 0, max: 1 }),

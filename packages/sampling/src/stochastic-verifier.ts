@@ -14,6 +14,7 @@ import { checkedToken, childWithToken, followRowTokens } from './row-tokens.js';
 
 import { sampleToken } from './sample.js';
 import {
+  GREEDY_BELOW,
   type ResolvedSampling,
   resolveSampling,
   type SamplingOptions,
@@ -79,8 +80,8 @@ export class StochasticVerifier implements Verifier {
     if (this.sampling.temperature === 0) {
       throw new OptionError(
         'temperature',
-        0,
-        '> 0 for stochastic verification (use GreedyVerifier or createVerifier for 0)',
+        options.temperature,
+        `at least ${GREEDY_BELOW} for stochastic verification (use GreedyVerifier, or createVerifier, below it)`,
       );
     }
     this.seedValue = this.sampling.seed;

@@ -341,6 +341,53 @@ describe('streaming, aborting and limits', () => {
     expect((await first).tokens.length).toBe(20);
   });
 
+  it('refuses parts and options of the wrong shape with OptionErrors, and generates after them', async () => {
+    const { model, target, decoder } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
+    );
+    const parts: [unknown, RegExp][] = [
+      [{ target }, /option "verifier" must be a Verifier/],
+      [{ target, verifier: { temperature: 0.7 } }, /option "verifier" must be a Verifier/],
+      [{ target: {}, verifier: new GreedyVerifier() }, /option "target" must be a TargetModel/],
+      [{ target, verifier: new GreedyVerifier(), drafter: 'lookup' }, /option "drafter" must be a Drafter/],
+    ];
+    for (const [given, message] of parts) {
+      expect(() => new SpeculativeDecoder(given as never)).toThrow(message);
+    }
+    const options: [unknown, RegExp][] = [
+      [null, /option "options" must be an object/],
+      [{ eosTokenIds: 2 }, /option "eosTokenIds" must be an array/],
+      [{ stopCriteria: ['x'] }, /option "stopCriteria\[0\]" must be a StopCriterion/],
+      [{ onStep: 5 }, /option "onStep" must be a function/],
+    ];
+    for (const [given, message] of options) {
+      await expect(decoder.generate([1, 2], given as never)).rejects.toThrow(message);
+    }
+    const after = await decoder.generate([1, 2], { maxTokens: 8 });
+    expect(Array.from(after.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 2], { maxTokens: 8 })));
+  });
+
+  it('is free for the next call as soon as a consumer breaks out of its stream', async () => {
+    const { model, decoder } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
+    );
+    for (const abort of [false, true]) {
+      const controller = new AbortController();
+      const stream = decoder.stream([1, 2], { maxTokens: 64, signal: controller.signal });
+      for await (const _ of stream) {
+        if (abort) controller.abort();
+        break;
+      }
+      const next = await decoder.generate([1, 3], { maxTokens: 8 });
+      expect(Array.from(next.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 3], { maxTokens: 8 })));
+      expect((await stream.result).finishReason).toBe('abort');
+    }
+  });
+
   it('refuses a second decoder over a target another decoder is generating on, and frees it after', async () => {
     const { model, target, decoder } = setup(
       2,

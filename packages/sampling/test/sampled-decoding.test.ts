@@ -1,7 +1,7 @@
 import { DynamicTreeGrowth, NumericError, SpeculativeDecoder } from '@treespec/core';
 import { ToyDrafter, ToyLanguageModel, ToyTarget } from '@treespec/core/testing';
 import { describe, expect, it } from 'vitest';
-import { createVerifier, GreedyVerifier, StochasticVerifier } from '../src/index.js';
+import { createVerifier, GREEDY_BELOW, GreedyVerifier, StochasticVerifier } from '../src/index.js';
 
 const model = new ToyLanguageModel({ vocabSize: 40, order: 3, seed: 5, sharpness: 2 });
 
@@ -35,6 +35,17 @@ describe('sampled decoding', () => {
     const spec = await decoder(verifier).decoder.generate([1, 7], { maxTokens: 50 });
     const plain = await decoder(new GreedyVerifier(), false).decoder.generate([1, 7], { maxTokens: 50 });
     expect(Array.from(spec.tokens)).toEqual(Array.from(plain.tokens));
+  });
+
+  it('decodes greedily below GREEDY_BELOW, where dividing the logits would overflow', async () => {
+    const plain = await decoder(new GreedyVerifier(), false).decoder.generate([1, 7], { maxTokens: 40 });
+    for (const temperature of [5e-39, 1e-30, GREEDY_BELOW / 2]) {
+      const verifier = createVerifier({ temperature, seed: 3 });
+      expect(verifier).toBeInstanceOf(GreedyVerifier);
+      const spec = await decoder(verifier).decoder.generate([1, 7], { maxTokens: 40 });
+      expect(Array.from(spec.tokens)).toEqual(Array.from(plain.tokens));
+    }
+    expect(createVerifier({ temperature: GREEDY_BELOW, seed: 3 })).toBeInstanceOf(StochasticVerifier);
   });
 
   it('applies greedy penalties to exactly the context plain decoding sees', async () => {

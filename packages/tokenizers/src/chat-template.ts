@@ -69,8 +69,12 @@ export class ChatTemplate {
   render(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
     checkMessages(messages);
     const template = this.compile();
+    // `tools` and `documents` are none rather than undefined where not given, as transformers
+    // passes them (`{% if tools is not none %}` must read false).
     const variables: Record<string, unknown> = {
       ...this.specialTokens,
+      tools: null,
+      documents: null,
       ...options.variables,
       messages,
       add_generation_prompt: options.addGenerationPrompt ?? false,

@@ -1,5 +1,5 @@
 import { Tokenizer as HfJsTokenizer } from '@huggingface/tokenizers';
-import type { ChatTokenizer } from '@treespec/core';
+import { type ChatTokenizer, OptionError } from '@treespec/core';
 import {
   type ChatMessage,
   type ChatRenderOptions,
@@ -175,6 +175,15 @@ export class HfTokenizer implements ChatTokenizer {
     }
     this.configEosIds = eosIds;
 
+    const given = options.chatTemplate;
+    const named =
+      typeof given === 'object' &&
+      given !== null &&
+      !Array.isArray(given) &&
+      Object.values(given).every((t) => typeof t === 'string');
+    if (given !== undefined && typeof given !== 'string' && !named) {
+      throw new OptionError('chatTemplate', given, 'a template string, or an object of templates by name');
+    }
     if (options.chatTemplate !== undefined) {
       this.templates =
         typeof options.chatTemplate === 'string'

@@ -81,9 +81,14 @@ export function renderWithinBudget(
 ): string {
   const limits = { ...DEFAULT_TEMPLATE_BUDGET, ...budget };
   const env = new Environment();
-  env.set('false', false);
-  env.set('true', true);
-  env.set('none', null);
+  // Python's spellings as well as Jinja's, as transformers' environment reads them.
+  for (const [names, value] of [
+    [['false', 'False'], false],
+    [['true', 'True'], true],
+    [['none', 'None'], null],
+  ] as const) {
+    for (const name of names) env.set(name, value);
+  }
   env.set('raise_exception', (message: unknown) => {
     throw new Error(String(message));
   });

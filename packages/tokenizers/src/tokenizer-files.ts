@@ -1,4 +1,4 @@
-import { TOKENIZER_FILE_NAMES as NAMES } from '@treespec/core';
+import { AbortError, TOKENIZER_FILE_NAMES as NAMES } from '@treespec/core';
 import { TokenizerError } from './errors.js';
 
 /** A JSON file given as parsed JSON, as JSON text, or as a Blob holding JSON text. */
@@ -128,7 +128,9 @@ export interface FetchFilesOptions {
 
 /**
  * Reads a tokenizer over HTTP(S). `url` is either a `tokenizer.json` (any URL whose path ends in
- * `.json`) or a folder; the optional files are looked for next to it, and a 404 means "absent".
+ * `.json`) or a folder, whose query (`…/resolve/main?download=true`) every file's URL keeps; the
+ * optional files are looked for next to it, and a 404 means "absent". An aborted `signal` rejects
+ * with core's `AbortError`.
  */
 export async function resolveUrl(url: URL, options: FetchFilesOptions = {}): Promise<ResolvedFiles> {
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -138,14 +140,23 @@ export async function resolveUrl(url: URL, options: FetchFilesOptions = {}): Pro
     });
   }
   const isFile = url.pathname.endsWith('.json');
-  const base = isFile ? new URL('.', url) : new URL(url.href.endsWith('/') ? url.href : `${url.href}/`);
-  const tokenizerUrl = isFile ? url : new URL(NAMES.tokenizer, base);
+  const folder = new URL(isFile ? '.' : url.href, url);
+  if (!isFile && !folder.pathname.endsWith('/')) folder.pathname = `${folder.pathname}/`;
+  folder.hash = '';
+  const fileAt = (name: string): URL => {
+    const file = new URL(name, folder);
+    if (!isFile) file.search = url.search;
+    return file;
+  };
+  const tokenizerUrl = isFile ? url : fileAt(NAMES.tokenizer);
 
   const get = async (target: URL, required: boolean): Promise<string | null> => {
     let response: Response;
     try {
       response = await fetchImpl(target.href, { signal: options.signal });
     } catch (cause) {
+      if (options.signal?.aborted)
+        throw new AbortError(`loading the tokenizer at ${target.href} was aborted`);
       throw new TokenizerError(`could not be fetched: ${(cause as Error).message}`, {
         file: target.href,
         cause,
@@ -163,10 +174,10 @@ export async function resolveUrl(url: URL, options: FetchFilesOptions = {}): Pro
   };
 
   const urls = {
-    config: new URL(NAMES.config, base),
-    generationConfig: new URL(NAMES.generationConfig, base),
-    specialTokensMap: new URL(NAMES.specialTokensMap, base),
-    chatTemplate: new URL(NAMES.chatTemplate, base),
+    config: fileAt(NAMES.config),
+    generationConfig: fileAt(NAMES.generationConfig),
+    specialTokensMap: fileAt(NAMES.specialTokensMap),
+    chatTemplate: fileAt(NAMES.chatTemplate),
   };
   const [tokenizerText, configText, generationText, specialText, chatTemplate] = await Promise.all([
     get(tokenizerUrl, true),

@@ -114,6 +114,21 @@ describe('chat templates', () => {
     ).toBe('/no_think Doc: hi');
   });
 
+  it("reads tools and documents as none where not given, and Python's True, False and None, as transformers does", () => {
+    const hi: ChatMessage[] = [{ role: 'user', content: 'hi' }];
+    const tools = new ChatTemplate(
+      '{% if tools is not none %}[tools] {% endif %}{% if documents is not none %}{{ documents | length }} docs {% endif %}{{ messages[0].content }}',
+    );
+    expect(tools.render(hi)).toBe('hi');
+    expect(tools.render(hi, { tools: [{ name: 'f' }], documents: [{}, {}] })).toBe('[tools] 2 docs hi');
+    const python = new ChatTemplate(
+      '{% set ns = namespace(system=False) %}{% for m in messages %}{% if m.role == "system" %}{% set ns.system = True %}{% endif %}{% endfor %}' +
+        '{% if not ns.system %}default system. {% endif %}{% set x = None %}{{ "none" if x is none else "not none" }}',
+    );
+    expect(python.render(hi)).toBe('default system. none');
+    expect(python.render([{ role: 'system', content: 's' }, ...hi])).toBe('none');
+  });
+
   it('prefers an explicit chatTemplate option over the model template', async () => {
     const files = tinyFiles();
     const tokenizer = await loadTokenizer(
@@ -121,6 +136,11 @@ describe('chat templates', () => {
       { chatTemplate: '{{ messages | length }} messages' },
     );
     expect(tokenizer.applyChatTemplate(messages)).toBe('4 messages');
+    for (const chatTemplate of [5, ['{{ x }}'], { default: 5 }]) {
+      await expect(loadTokenizer(files, { chatTemplate } as never)).rejects.toThrow(
+        /option "chatTemplate" must be a template string, or an object of templates by name/,
+      );
+    }
   });
 
   it('names the template and the file when there is no template', async () => {

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { AbortError } from '@treespec/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HfTokenizer, loadTokenizer, TokenizerError } from '../src/index.js';
 import { readTinyJson, TINY_DIR, tinyFileBlobs, tinyFiles } from './fixtures.js';
@@ -74,6 +75,18 @@ describe('loading a tokenizer', () => {
     expect(tokenizer.bosTokenId).toBe(1);
     await expectHello(new URL(`${baseUrl}/tiny/tokenizer.json`));
     await expectHello(`${baseUrl}/tiny`);
+    // A folder URL's query is every file's, as on the Hub (`…/resolve/main?download=true`).
+    const queried = await expectHello(`${baseUrl}/tiny?download=true`);
+    expect(queried.file).toBe(`${baseUrl}/tiny/tokenizer.json?download=true`);
+  });
+
+  it("rejects with core's AbortError when its signal aborts a fetch", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const error = await loadTokenizer(`${baseUrl}/tiny/`, { signal: controller.signal }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AbortError);
   });
 
   it('loads from a Blob, a parsed tokenizer.json, and files given as objects, JSON text or Blobs', async () => {
