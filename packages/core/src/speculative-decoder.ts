@@ -370,9 +370,9 @@ export class SpeculativeDecoder {
     if (stopCriteria !== undefined && !Array.isArray(stopCriteria)) {
       throw new OptionError('stopCriteria', stopCriteria, 'an array of StopCriterion objects');
     }
-    stopCriteria?.forEach((c, i) =>
-      requireMethods(`stopCriteria[${i}]`, c, ['reset', 'check', 'pending'], 'a StopCriterion'),
-    );
+    for (const [i, c] of (stopCriteria ?? []).entries()) {
+      requireMethods(`stopCriteria[${i}]`, c, ['reset', 'check', 'pending'], 'a StopCriterion');
+    }
     requireFunction('onStep', onStep, 'a function called after each step');
     const criteria: StopCriterion[] = [];
     if (options.eosTokenIds && options.eosTokenIds.length > 0)
