@@ -68,6 +68,32 @@ export function checkTargetFitsBundle(
   }
 }
 
+/**
+ * Refuses a causal LM whose vocabulary is not that of the bundle's other causal LMs (a draft LM
+ * drafts ids its target verifies: Qwen2.5-0.5B's 151 936 rows against Qwen2.5-7B's 152 064 would
+ * load only to be refused), naming both; a model converted again under its own id is not compared
+ * with itself.
+ */
+export function checkVocabularyFitsBundle(
+  bundle: Manifest | null,
+  id: string,
+  vocab: number,
+  configFile: string,
+  out: string,
+): void {
+  const other = bundle?.models.find(
+    (m) => (m.role === 'target' || m.role === 'draft') && m.id !== id && m.dims.vocab !== vocab,
+  );
+  if (!other) return;
+  throw new CheckpointError(
+    'mismatch',
+    configFile,
+    `vocab_size is ${vocab}, but the ${other.role} "${other.id}" in ${out} has ${other.dims.vocab}: a target ` +
+      'and its draft LM must share one vocabulary (pad the smaller embedding and lm_head to the larger, ' +
+      'or convert into another folder)',
+  );
+}
+
 function names(models: readonly ManifestModel[]): string {
   return models.map((m) => `"${m.id}"`).join(', ');
 }

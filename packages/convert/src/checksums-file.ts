@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKSUMS_FILE } from '@treespec/onnx';
+import { StagedFiles } from './staged-files.js';
 
 /** Hex sha256 of a file, read as a stream (weights can be gigabytes). */
 export function sha256OfFile(path: string): Promise<string> {
@@ -21,6 +22,24 @@ export function sha256OfFile(path: string): Promise<string> {
  * `loadTreespec(dir, { verifyWeights: true })` can tell a corrupted or swapped weight file.
  */
 export async function recordChecksums(directory: string, names: readonly string[]): Promise<void> {
+  const staged = new StagedFiles();
+  await stageChecksums(
+    directory,
+    names.map((name) => [name, join(directory, name)]),
+    staged,
+  );
+  await staged.commit();
+}
+
+/**
+ * {@link recordChecksums} staged in `staged`: `files` are `[name, path]`, the name the bundle will
+ * know a file by and where it is now (a staged file's temporary path).
+ */
+export async function stageChecksums(
+  directory: string,
+  files: readonly (readonly [string, string])[],
+  staged: StagedFiles,
+): Promise<void> {
   const path = join(directory, CHECKSUMS_FILE);
   const lines = new Map<string, string>();
   const existing = await readFile(path, 'utf8').catch(() => '');
@@ -28,7 +47,7 @@ export async function recordChecksums(directory: string, names: readonly string[
     const match = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
     if (match) lines.set(match[2]!, match[1]!);
   }
-  for (const name of names) lines.set(name, await sha256OfFile(join(directory, name)));
+  for (const [name, at] of files) lines.set(name, await sha256OfFile(at));
   const sorted = [...lines].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  await writeFile(path, sorted.map(([name, hash]) => `${hash}  ${name}\n`).join(''));
+  await staged.write(path, sorted.map(([name, hash]) => `${hash}  ${name}\n`).join(''));
 }

@@ -62,14 +62,26 @@ export interface EagleHeadConfig extends DecoderConfig {
 export function parseDecoderConfig(json: unknown, file: string): DecoderConfig {
   const c = asObject(json, file);
   const architectures = c.architectures;
+  if (typeof architectures === 'string') {
+    throw new CheckpointError(
+      'bad-config',
+      file,
+      `"architectures" must be a list, as transformers writes it: ["${architectures}"]; found the string "${architectures}"`,
+    );
+  }
   const architecture = Array.isArray(architectures) ? String(architectures[0]) : undefined;
   if (!architecture || !(architecture in SUPPORTED_ARCHITECTURES)) {
+    // An EAGLE-3 head's config converted as a model: say which role reads it.
+    const head =
+      architecture === EAGLE3_ARCHITECTURE
+        ? '; an EAGLE-3 head is converted with --role eagle-head --target <its target checkpoint>'
+        : '';
     throw new CheckpointError(
       'unknown-architecture',
       file,
       `architecture ${JSON.stringify(architectures ?? null)} is not supported; expected one of ${Object.keys(
         SUPPORTED_ARCHITECTURES,
-      ).join(', ')}`,
+      ).join(', ')}${head}`,
     );
   }
   const family = SUPPORTED_ARCHITECTURES[architecture as keyof typeof SUPPORTED_ARCHITECTURES];

@@ -1,4 +1,4 @@
-import { OptionError } from '@treespec/core';
+import { OptionError, requireOneOf } from '@treespec/core';
 import {
   CAPTURED_FEATURE_OUTPUT,
   CAPTURED_ROW_OUTPUTS,
@@ -6,7 +6,8 @@ import {
   type ManifestModel,
   TARGET_IO,
 } from '@treespec/onnx';
-import { checkTargetFitsBundle } from './bundle-fit.js';
+import { checkTargetFitsBundle, checkVocabularyFitsBundle } from './bundle-fit.js';
+import { addToBundle } from './bundle-model.js';
 import {
   buildCausalLMGraph,
   withCacheOutputs,
@@ -14,7 +15,6 @@ import {
   withPresentRows,
 } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
-import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, parseDecoderConfig } from './config.js';
 import {
   type CommonConvertOptions,
@@ -22,12 +22,14 @@ import {
   manifestKvCache,
   manifestRope,
   manifestSource,
+  requireFolders,
   resolveOptions,
 } from './convert-options.js';
 import type { AttentionKind, GraphOptions } from './decoder-graph.js';
+import { CheckpointError } from './errors.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
-import { readManifest, upsertManifestModel } from './manifest-file.js';
-import { writeModelFile } from './model-file.js';
+import { readManifest } from './manifest-file.js';
+import { stageModelFile } from './model-file.js';
 import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
 import { checkChatTemplate, stageTokenizerFiles } from './tokenizer-files.js';
@@ -81,11 +83,12 @@ export interface ConvertResult {
  * @throws CheckpointError naming the file and the problem when the checkpoint cannot be converted.
  */
 export async function convertCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
+  requireFolders({ checkpoint: options.checkpoint, out: options.out });
   return intoOutputDirectory(options.out, [options.checkpoint], () => writeCausalLM(options));
 }
 
 async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertResult> {
-  const role = options.role ?? 'target';
+  const role = requireOneOf('role', options.role, ['target', 'draft'] as const) ?? 'target';
   const attention = options.attention ?? 'plain';
   if (attention !== 'plain' && attention !== 'in-place' && attention !== 'fused')
     throw new OptionError('attention', attention, '"plain", "in-place" or "fused"');
@@ -160,67 +163,86 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
         : io;
   const checkpoint = await Checkpoint.open(options.checkpoint);
   try {
+    if (checkpoint.has('fc.weight') || checkpoint.has('model.fc.weight')) {
+      throw new CheckpointError(
+        'unsupported-config',
+        file,
+        'is the config of an EAGLE head (its weights hold fc.weight), not of a causal LM: convert it with ' +
+          '--role eagle-head --target <its target checkpoint> (convertEagleHead)',
+      );
+    }
     const lmHeadName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     const lmHead = await checkpoint.fingerprint(lmHeadName, [config.vocab, config.hidden]);
     if (role === 'target')
       checkTargetFitsBundle(existing, resolved.id, lmHead.sha256, capturedLayers, file, options.out);
+    checkVocabularyFitsBundle(existing, resolved.id, config.vocab, file, options.out);
     const tokenizer = await stageTokenizerFiles(
       options.checkpoint,
       options.out,
       config,
       options.chatTemplate,
+      role === 'target',
     );
-    const written = await writeModelFile(options.out, resolved.id, (g) =>
-      buildCausalLMGraph(
-        g,
-        checkpoint,
-        config,
-        resolved.format,
-        graph,
-        resolved.maxContext,
-        names,
-        capturedLayers,
-        draftVocabulary?.map ?? null,
-        attention,
-      ),
+    return await addToBundle(
+      options.out,
+      tokenizer,
+      async (staged) => {
+        const written = await stageModelFile(
+          options.out,
+          resolved.id,
+          (g) =>
+            buildCausalLMGraph(
+              g,
+              checkpoint,
+              config,
+              resolved.format,
+              graph,
+              resolved.maxContext,
+              names,
+              capturedLayers,
+              draftVocabulary?.map ?? null,
+              attention,
+            ),
+          staged,
+          options.signal,
+        );
+        const model: ManifestModel = {
+          id: resolved.id,
+          role,
+          graph: 'causal-lm',
+          file: written.file,
+          externalData: written.externalData,
+          dtype: 'float32',
+          weightFormat: resolved.format.name,
+          ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
+          dims: manifestDims(config, resolved.maxContext),
+          inputs: names.inputs,
+          outputs:
+            capturedLayers.length > 0
+              ? {
+                  ...names.outputs,
+                  capturedFeature: CAPTURED_FEATURE_OUTPUT,
+                  ...(names.outputs.rowOutputs ? { capturedRowOutputs: CAPTURED_ROW_OUTPUTS } : {}),
+                }
+              : names.outputs,
+          ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
+          ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
+          ...(attention !== 'plain' ? { attention } : {}),
+          ...(attention === 'plain' && graph.attentionPrecision === 'float64'
+            ? { attentionPrecision: 'float64' as const }
+            : {}),
+          kvCache: manifestKvCache(config, attention),
+          rope: manifestRope(config),
+          rmsNormEps: config.rmsNormEps,
+          feature: 'final-norm',
+          tokenizer: tokenizer.info,
+          source: manifestSource(config, options.checkpoint),
+          lmHead,
+        };
+        return { written, model };
+      },
+      options.signal,
     );
-    await tokenizer.write();
-    await recordChecksums(options.out, [written.file, ...written.externalData]);
-    const model: ManifestModel = {
-      id: resolved.id,
-      role,
-      graph: 'causal-lm',
-      file: written.file,
-      externalData: written.externalData,
-      dtype: 'float32',
-      weightFormat: resolved.format.name,
-      ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
-      dims: manifestDims(config, resolved.maxContext),
-      inputs: names.inputs,
-      outputs:
-        capturedLayers.length > 0
-          ? {
-              ...names.outputs,
-              capturedFeature: CAPTURED_FEATURE_OUTPUT,
-              ...(names.outputs.rowOutputs ? { capturedRowOutputs: CAPTURED_ROW_OUTPUTS } : {}),
-            }
-          : names.outputs,
-      ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
-      ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-      ...(attention !== 'plain' ? { attention } : {}),
-      ...(attention === 'plain' && graph.attentionPrecision === 'float64'
-        ? { attentionPrecision: 'float64' as const }
-        : {}),
-      kvCache: manifestKvCache(config, attention),
-      rope: manifestRope(config),
-      rmsNormEps: config.rmsNormEps,
-      feature: 'final-norm',
-      tokenizer: tokenizer.info,
-      source: manifestSource(config, options.checkpoint),
-      lmHead,
-    };
-    const manifestPath = await upsertManifestModel(options.out, model);
-    return { model, manifestPath, bytes: written.bytes };
   } finally {
     await checkpoint.close();
   }

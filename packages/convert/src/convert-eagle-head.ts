@@ -2,9 +2,9 @@ import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
 import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { headBaseInBundle } from './bundle-fit.js';
+import { addToBundle } from './bundle-model.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import { Checkpoint } from './checkpoint.js';
-import { recordChecksums } from './checksums-file.js';
 import {
   parseDecoderConfig,
   parseEagle3HeadConfig,
@@ -19,14 +19,16 @@ import {
   manifestKvCache,
   manifestRope,
   manifestSource,
+  requireFolders,
   resolveOptions,
   withHeadContext,
 } from './convert-options.js';
 import { buildEagleHeadGraph } from './eagle-head-graph.js';
+import { CheckpointError } from './errors.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { checkHeadFitsTarget } from './head-fit.js';
-import { readManifest, upsertManifestModel } from './manifest-file.js';
-import { writeModelFile } from './model-file.js';
+import { readManifest } from './manifest-file.js';
+import { stageModelFile } from './model-file.js';
 import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
 import { stageTokenizerFiles } from './tokenizer-files.js';
@@ -37,7 +39,10 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
   readonly checkpoint: string;
   /** The target's Hugging Face checkpoint directory: its lm_head (and embedding when the head has none) and tokenizer. */
   readonly target: string;
-  /** EAGLE-3 heads: the target layers whose inputs the head fuses, when its config does not say (default: EAGLE's rule). */
+  /**
+   * EAGLE-3 heads: the target layers whose inputs the head fuses, when its config does not say
+   * (default: EAGLE's rule); one that names others is refused. Refused for EAGLE-1/2 heads.
+   */
   readonly eagle3Layers?: readonly number[];
   /**
    * EAGLE-1/2 heads, FR-Spec: compute logits over the K most frequent target tokens of a corpus
@@ -57,6 +62,7 @@ export interface ConvertEagleHeadOptions extends CommonConvertOptions {
  * `unknown-architecture` for a head layout treespec does not know.
  */
 export async function convertEagleHead(options: ConvertEagleHeadOptions): Promise<ConvertResult> {
+  requireFolders({ checkpoint: options.checkpoint, target: options.target, out: options.out });
   return intoOutputDirectory(options.out, [options.checkpoint, options.target], () =>
     writeEagleHead(options),
   );
@@ -86,6 +92,13 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
     }
   }
   await probe.close();
+  if (options.eagle3Layers !== undefined) {
+    throw new OptionError(
+      'eagle3Layers',
+      options.eagle3Layers,
+      `absent for an EAGLE-1/2 head (${head.file} is one: it reads the target's last hidden state)`,
+    );
+  }
   const config = parseEagleHeadConfig(head.json, head.file);
   checkHeadFitsTarget(config, targetConfig, 'EAGLE head');
   const draftVocabulary = options.draftVocab
@@ -106,7 +119,15 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
     const embedding = checkpoint.has(ownEmbedding)
       ? checkpoint.matrix(ownEmbedding, vocab, hidden)
       : target.matrix('model.embed_tokens.weight', vocab, hidden);
-    const fcBias = config.fcBias ?? checkpoint.has(`${prefix}fc.bias`);
+    const fcBias = checkpoint.has(`${prefix}fc.bias`);
+    if (config.fcBias !== null && config.fcBias !== fcBias) {
+      throw new CheckpointError(
+        'mismatch',
+        config.file,
+        `"bias" is ${config.fcBias}, but the head's weights ${fcBias ? 'hold' : 'lack'} ${prefix}fc.bias; ` +
+          'expected a config that describes these weights',
+      );
+    }
     const lmHeadFingerprint = await target.fingerprint(lmHeadName, [vocab, hidden]);
     const baseEntry = headBaseInBundle(existing, lmHeadFingerprint.sha256, config.file, options.out);
     const resolved = resolveOptions(
@@ -115,43 +136,52 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
       targetConfig.maxPositions,
     );
     const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
-    const written = await writeModelFile(options.out, resolved.id, (g) =>
-      buildEagleHeadGraph(
-        g,
-        checkpoint,
-        config,
-        { embedding, lmHead, prefix, fcBias, draftVocabulary: draftVocabulary?.map ?? null },
-        resolved.format,
-        resolved.graph,
-        resolved.maxContext,
-        io,
-      ),
+    return await addToBundle(
+      options.out,
+      tokenizer,
+      async (staged) => {
+        const written = await stageModelFile(
+          options.out,
+          resolved.id,
+          (g) =>
+            buildEagleHeadGraph(
+              g,
+              checkpoint,
+              config,
+              { embedding, lmHead, prefix, fcBias, draftVocabulary: draftVocabulary?.map ?? null },
+              resolved.format,
+              resolved.graph,
+              resolved.maxContext,
+              io,
+            ),
+          staged,
+          options.signal,
+        );
+        const model: ManifestModel = {
+          id: resolved.id,
+          role: 'eagle-head',
+          graph: 'eagle-head',
+          file: written.file,
+          externalData: written.externalData,
+          dtype: 'float32',
+          weightFormat: resolved.format.name,
+          ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
+          dims: manifestDims(config, resolved.maxContext),
+          inputs: io.inputs,
+          outputs: io.outputs,
+          kvCache: manifestKvCache(config),
+          rope: manifestRope(config),
+          rmsNormEps: config.rmsNormEps,
+          feature: 'final-norm',
+          ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
+          tokenizer: tokenizer.info,
+          source: manifestSource(config, options.checkpoint),
+          base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
+        };
+        return { written, model };
+      },
+      options.signal,
     );
-    await tokenizer.write();
-    await recordChecksums(options.out, [written.file, ...written.externalData]);
-    const model: ManifestModel = {
-      id: resolved.id,
-      role: 'eagle-head',
-      graph: 'eagle-head',
-      file: written.file,
-      externalData: written.externalData,
-      dtype: 'float32',
-      weightFormat: resolved.format.name,
-      ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
-      dims: manifestDims(config, resolved.maxContext),
-      inputs: io.inputs,
-      outputs: io.outputs,
-      kvCache: manifestKvCache(config),
-      rope: manifestRope(config),
-      rmsNormEps: config.rmsNormEps,
-      feature: 'final-norm',
-      ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-      tokenizer: tokenizer.info,
-      source: manifestSource(config, options.checkpoint),
-      base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
-    };
-    const manifestPath = await upsertManifestModel(options.out, model);
-    return { model, manifestPath, bytes: written.bytes };
   } finally {
     await Promise.all([checkpoint.close(), target.close()]);
   }

@@ -1,9 +1,10 @@
 import { basename, resolve } from 'node:path';
+import { OptionError } from '@treespec/core';
 import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
 import { headBaseInBundle } from './bundle-fit.js';
+import { addToBundle } from './bundle-model.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
 import type { Checkpoint } from './checkpoint.js';
-import { recordChecksums } from './checksums-file.js';
 import { capturedLayersFor, type DecoderConfig, type Eagle3HeadConfig } from './config.js';
 import type { ConvertResult } from './convert-causal-lm.js';
 import {
@@ -19,8 +20,8 @@ import type { DraftVocabularyMap } from './draft-vocabulary.js';
 import { buildEagle3HeadGraph } from './eagle3-head-graph.js';
 import { CheckpointError } from './errors.js';
 import { checkHeadFitsTarget } from './head-fit.js';
-import { readManifest, upsertManifestModel } from './manifest-file.js';
-import { writeModelFile } from './model-file.js';
+import { readManifest } from './manifest-file.js';
+import { stageModelFile } from './model-file.js';
 import { stageTokenizerFiles } from './tokenizer-files.js';
 
 /** What {@link convertEagle3Head} works from: both configs parsed and both checkpoints open. */
@@ -48,8 +49,16 @@ export interface Eagle3Sources {
 export async function convertEagle3Head(sources: Eagle3Sources): Promise<ConvertResult> {
   const { options, config, targetConfig, checkpoint, target } = sources;
   checkHeadFitsTarget(config, targetConfig, 'EAGLE-3 head');
+  const given = options.eagle3Layers;
+  if (given !== undefined && config.capturedLayers && given.join() !== config.capturedLayers.join()) {
+    throw new OptionError(
+      'eagle3Layers',
+      given,
+      `the layers ${config.file} names ([${config.capturedLayers.join(', ')}]), or absent: the head was trained on those`,
+    );
+  }
   const capturedLayers = capturedLayersFor(
-    options.eagle3Layers ?? config.capturedLayers ?? 'reference',
+    config.capturedLayers ?? given ?? 'reference',
     targetConfig.layers,
     config.file,
   );
@@ -74,48 +83,57 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   }
   const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
   const embedding = target.matrix('model.embed_tokens.weight', vocab, hidden);
-  const written = await writeModelFile(options.out, resolved.id, (g) =>
-    buildEagle3HeadGraph(
-      g,
-      checkpoint,
-      config,
-      { embedding, vocabulary, capturedCount: capturedLayers.length },
-      resolved.format,
-      resolved.graph,
-      resolved.maxContext,
-      io,
-    ),
-  );
-  await tokenizer.write();
-  await recordChecksums(options.out, [written.file, ...written.externalData]);
-  const model: ManifestModel = {
-    id: resolved.id,
-    role: 'eagle3-head',
-    graph: 'eagle3-head',
-    file: written.file,
-    externalData: written.externalData,
-    dtype: 'float32',
-    weightFormat: resolved.format.name,
-    ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
-    dims: manifestDims(config, resolved.maxContext),
-    inputs: io.inputs,
-    outputs: io.outputs,
-    kvCache: manifestKvCache(config),
-    rope: manifestRope(config),
-    rmsNormEps: config.rmsNormEps,
-    feature: 'captured-layers',
-    capturedLayers,
-    draftVocab: {
-      size: config.draftVocab,
-      source: 'eagle3-d2t',
-      targetIds: Array.from(vocabulary.targetIds),
+  return addToBundle(
+    options.out,
+    tokenizer,
+    async (staged) => {
+      const written = await stageModelFile(
+        options.out,
+        resolved.id,
+        (g) =>
+          buildEagle3HeadGraph(
+            g,
+            checkpoint,
+            config,
+            { embedding, vocabulary, capturedCount: capturedLayers.length },
+            resolved.format,
+            resolved.graph,
+            resolved.maxContext,
+            io,
+          ),
+        staged,
+        options.signal,
+      );
+      const model: ManifestModel = {
+        id: resolved.id,
+        role: 'eagle3-head',
+        graph: 'eagle3-head',
+        file: written.file,
+        externalData: written.externalData,
+        dtype: 'float32',
+        weightFormat: resolved.format.name,
+        ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
+        dims: manifestDims(config, resolved.maxContext),
+        inputs: io.inputs,
+        outputs: io.outputs,
+        kvCache: manifestKvCache(config),
+        rope: manifestRope(config),
+        rmsNormEps: config.rmsNormEps,
+        feature: 'captured-layers',
+        capturedLayers,
+        draftVocab: {
+          size: config.draftVocab,
+          source: 'eagle3-d2t',
+          targetIds: Array.from(vocabulary.targetIds),
+        },
+        tokenizer: tokenizer.info,
+        source: manifestSource(config, options.checkpoint),
+        base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
+      };
+      return { written, model };
     },
-    tokenizer: tokenizer.info,
-    source: manifestSource(config, options.checkpoint),
-    base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
-  };
-  const manifestPath = await upsertManifestModel(options.out, model);
-  return { model, manifestPath, bytes: written.bytes };
+    options.signal,
+  );
 }
 
 /**

@@ -34,6 +34,11 @@ export interface CommonConvertOptions {
   readonly weightFormat?: WeightFormat | ProducedWeightFormat;
   /** Graph-shape choices (default {@link DEFAULT_GRAPH_OPTIONS}). */
   readonly graph?: Partial<GraphOptions>;
+  /**
+   * Stops the conversion at its next tensor with core's `AbortError`, leaving the folder as
+   * a failure does (a new one removed, an existing bundle as it was).
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The weight formats the converter produces. */
@@ -152,4 +157,15 @@ export function manifestRope(config: DecoderConfig): RopeInfo {
     theta: config.rope.theta,
     ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
   };
+}
+
+/**
+ * Checks that each of `paths` (a conversion's folders, by option name) is a non-empty string,
+ * before anything is read.
+ * @throws OptionError naming the first that is not.
+ */
+export function requireFolders(paths: Readonly<Record<string, unknown>>): void {
+  for (const [option, value] of Object.entries(paths)) {
+    if (typeof value !== 'string' || value === '') throw new OptionError(option, value, 'a folder path');
+  }
 }

@@ -1,5 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { AbortError } from '@treespec/core';
 
 /** Where a tensor's bytes went in an external data file. */
 export interface ExternalLocation {
@@ -22,18 +23,21 @@ export class ExternalDataWriter {
     readonly path: string,
     private readonly alignment: number,
     private readonly location: string,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   /**
    * Creates (or truncates) the file at `path`. Tensors name `location` as their file (default:
    * the file's own name), for a file written under a temporary name and renamed when complete.
+   * Once `signal` aborts, the next tensor's write throws core's `AbortError`.
    */
   static async create(
     path: string,
     alignment = 4096,
     location = basename(path),
+    signal?: AbortSignal,
   ): Promise<ExternalDataWriter> {
-    return new ExternalDataWriter(await open(path, 'w'), path, alignment, location);
+    return new ExternalDataWriter(await open(path, 'w'), path, alignment, location, signal);
   }
 
   /** Bytes written so far, padding included. */
@@ -43,6 +47,7 @@ export class ExternalDataWriter {
 
   /** Writes one tensor given as a sequence of byte chunks and returns where it lies. */
   async write(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<ExternalLocation> {
+    if (this.signal?.aborted) throw new AbortError(`writing ${this.path} was aborted`);
     const start = Math.ceil(this.offset / this.alignment) * this.alignment;
     let at = start;
     for await (const chunk of chunks) {

@@ -178,14 +178,16 @@ function parseFrequencies(text: string, path: string): TokenFrequencies | null {
   }
   if (
     typeof f.tokenizerSha256 !== 'string' ||
-    typeof f.tokens !== 'number' ||
+    !Number.isSafeInteger(f.tokens) ||
+    (f.tokens as number) < 1 ||
     !Array.isArray(f.counts) ||
-    f.counts.some((c) => typeof c !== 'number' || c < 0)
+    f.counts.some((c) => typeof c !== 'number' || !Number.isFinite(c) || c < 0)
   ) {
     throw new OptionError(
       'draftVocabCorpus',
-      'a token-frequency file',
-      'tokenizerSha256 (string), tokens (number) and counts (numbers >= 0)',
+      path,
+      'a token-frequency file with tokenizerSha256 (a string), tokens (an integer >= 1, the tokens counted) ' +
+        'and counts (finite numbers >= 0)',
     );
   }
   return f as TokenFrequencies;

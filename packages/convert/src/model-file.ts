@@ -1,8 +1,9 @@
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalDataWriter } from './external-data.js';
 import { GraphBuilder } from './graph-builder.js';
 import { encodeModel } from './onnx-proto.js';
+import { PARTIAL, StagedFiles } from './staged-files.js';
 import { GENERATOR } from './version.js';
 
 /** ONNX opset of the default domain that treespec graphs use. */
@@ -18,24 +19,39 @@ export interface WrittenModel {
   readonly bytes: number;
 }
 
-/** Suffix of a bundle's files while they are written; they take their names once complete. */
-export const PARTIAL = '.partial';
-
 /**
- * Creates `<id>.onnx` (graph) and `<id>.onnx.data` (weights) in `directory`, letting `build` add
- * the graph's content; weights are written to the data file while `build` runs. Both are written
- * under temporary names and renamed once complete, so a conversion that fails or is interrupted
- * leaves a bundle's existing files of that id as they were.
+ * Writes `<id>.onnx` (graph) and `<id>.onnx.data` (weights) into `directory` at once: the
+ * complete files of {@link stageModelFile}, committed.
  */
 export async function writeModelFile(
   directory: string,
   id: string,
   build: (g: GraphBuilder) => Promise<void>,
 ): Promise<WrittenModel> {
+  const staged = new StagedFiles();
+  const written = await stageModelFile(directory, id, build, staged);
+  await staged.commit();
+  return written;
+}
+
+/**
+ * Writes `<id>.onnx` (graph) and `<id>.onnx.data` (weights) in `directory` under temporary
+ * names, staged in `staged` to take their own names at its commit, letting `build` add the
+ * graph's content; weights are written to the data file while `build` runs. A model without
+ * external data stages the removal of an older one's data file. Where it fails (or `signal`
+ * aborts it, with core's `AbortError`), it leaves no temporary file behind.
+ */
+export async function stageModelFile(
+  directory: string,
+  id: string,
+  build: (g: GraphBuilder) => Promise<void>,
+  staged: StagedFiles,
+  signal?: AbortSignal,
+): Promise<WrittenModel> {
   const file = `${id}.onnx`;
   const dataFile = `${file}.data`;
   const [path, dataPath] = [join(directory, file), join(directory, dataFile)];
-  const external = await ExternalDataWriter.create(dataPath + PARTIAL, undefined, dataFile);
+  const external = await ExternalDataWriter.create(dataPath + PARTIAL, undefined, dataFile, signal);
   try {
     const g = new GraphBuilder(id, external);
     await build(g);
@@ -47,16 +63,15 @@ export async function writeModelFile(
       producerVersion: GENERATOR.split(' ')[1]!,
       graph: g.build(),
     });
-    await writeFile(path + PARTIAL, bytes);
     if (external.size === 0) {
       await rm(dataPath + PARTIAL);
-      await rm(dataPath, { force: true });
-      await rename(path + PARTIAL, path);
+      staged.remove(dataPath);
+      await staged.write(path, bytes);
       return { file, externalData: [], bytes: bytes.length };
     }
     const dataBytes = (await stat(dataPath + PARTIAL)).size;
-    await rename(dataPath + PARTIAL, dataPath);
-    await rename(path + PARTIAL, path);
+    staged.add(dataPath + PARTIAL, dataPath);
+    await staged.write(path, bytes);
     return { file, externalData: [dataFile], bytes: bytes.length + dataBytes };
   } catch (error) {
     await external.close().catch(() => undefined);

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptionError, TOKENIZER_FILE_NAMES } from '@treespec/core';
 import type { TokenizerInfo } from '@treespec/onnx';
 import { ChatTemplate } from '@treespec/tokenizers';
 import type { DecoderConfig } from './config.js';
 import { CheckpointError } from './errors.js';
-import { PARTIAL } from './model-file.js';
+import type { StagedFiles } from './staged-files.js';
 
 /**
  * Tokenizer files copied next to the models when the checkpoint has them (tokenizer.json first, and
@@ -36,10 +36,10 @@ export interface StagedTokenizer {
   /** The manifest's description of them. */
   readonly info: TokenizerInfo;
   /**
-   * Writes them into the output folder, over the files of the same names there: each is written
-   * under a temporary name, and all take their names once all are written.
+   * Stages them for the output folder, over the files of the same names there (those the bundle
+   * keeps aside), to take their names when `staged` commits.
    */
-  write(): Promise<void>;
+  stage(staged: StagedFiles): Promise<void>;
 }
 
 /**
@@ -48,16 +48,22 @@ export interface StagedTokenizer {
  * generation_config.json (its eos ids are added to the config's). A `chatTemplate` (checked with
  * {@link checkChatTemplate}) becomes the bundle's chat_template.jinja, over any template file the
  * checkpoint has; tokenizers prefer that file to the config's template. Nothing is written until
- * `write`, which a conversion calls once its model is written, so that a failed conversion leaves
- * a bundle's tokenizer files as they were.
+ * `stage`, whose files take their names with the model's, so that a failed conversion leaves a
+ * bundle's tokenizer files as they were. A draft LM's checkpoint (`owner` false) shares the
+ * target's tokenizer.json but may differ in the rest (a base draft for an instruct target: no chat
+ * template, other end-of-sequence ids): it adds only the files the bundle lacks, and the bundle's
+ * stay the target's. The JSON files must parse, and tokenizer.json's ids must lie within the
+ * model's vocabulary.
  * @throws CheckpointError `missing-file` when tokenizer.json is absent, `mismatch` when `outDir`
- *   already holds a different tokenizer.json (models sharing a directory share one tokenizer).
+ *   already holds a different tokenizer.json (models sharing a directory share one tokenizer) or
+ *   the tokenizer defines ids past the vocabulary, `bad-config` when a JSON file does not parse.
  */
 export async function stageTokenizerFiles(
   checkpointDir: string,
   outDir: string,
   config: DecoderConfig,
   chatTemplate?: string,
+  owner = true,
 ): Promise<StagedTokenizer> {
   const source = join(checkpointDir, 'tokenizer.json');
   const tokenizer = await readOptional(source);
@@ -69,6 +75,7 @@ export async function stageTokenizerFiles(
     );
   }
   const sha256 = createHash('sha256').update(tokenizer).digest('hex');
+  checkTokenizerIds(parseJson(tokenizer, source), source, config.vocab);
   const existing = await readOptional(join(outDir, 'tokenizer.json'));
   if (existing) {
     const have = createHash('sha256').update(existing).digest('hex');
@@ -82,14 +89,23 @@ export async function stageTokenizerFiles(
     }
   }
   const contents = new Map<string, Buffer | string>();
+  /** Every tokenizer file the bundle holds after the conversion (some of them maybe the bundle's own). */
+  const present: string[] = [];
   let generation: Record<string, unknown> = {};
   for (const name of TOKENIZER_FILES) {
     const bytes = await readOptional(join(checkpointDir, name));
     if (!bytes) continue;
+    const file = join(checkpointDir, name);
+    const json = name.endsWith('.json') && name !== 'tokenizer.json' ? parseJson(bytes, file) : null;
+    if (name === 'generation_config.json' && json) generation = json;
+    present.push(name);
+    if (!owner && existing && (await readOptional(join(outDir, name)))) continue;
     contents.set(name, bytes);
-    if (name === 'generation_config.json') generation = parseJson(bytes, join(checkpointDir, name));
   }
-  if (chatTemplate !== undefined) contents.set(TOKENIZER_FILE_NAMES.chatTemplate, chatTemplate);
+  if (chatTemplate !== undefined) {
+    contents.set(TOKENIZER_FILE_NAMES.chatTemplate, chatTemplate);
+    if (!present.includes(TOKENIZER_FILE_NAMES.chatTemplate)) present.push(TOKENIZER_FILE_NAMES.chatTemplate);
+  }
   const ids = (v: unknown): number[] =>
     Array.isArray(v)
       ? v.filter((x): x is number => Number.isInteger(x))
@@ -101,16 +117,14 @@ export async function stageTokenizerFiles(
   const pad = ids(generation.pad_token_id)[0] ?? config.padTokenId;
   return {
     info: {
-      files: [...contents.keys()],
+      files: present,
       sha256,
       bosTokenId: bos ?? null,
       eosTokenIds: eos,
       padTokenId: pad ?? null,
     },
-    write: async () => {
-      // Every file complete under a temporary name before any takes its own.
-      for (const [name, content] of contents) await writeFile(join(outDir, name + PARTIAL), content);
-      for (const name of contents.keys()) await rename(join(outDir, name + PARTIAL), join(outDir, name));
+    stage: async (staged) => {
+      for (const [name, content] of contents) await staged.write(join(outDir, name), content);
     },
   };
 }
@@ -123,6 +137,38 @@ async function readOptional(path: string): Promise<Buffer | null> {
     throw new CheckpointError('unreadable', path, `cannot read: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+}
+
+/**
+ * Checks that every id tokenizer.json defines (its model's vocabulary and its added tokens) lies
+ * below the model's `vocab`: a tokenizer of another model would encode ids the model has no row
+ * for, which a load only finds at the first prompt.
+ */
+function checkTokenizerIds(json: Record<string, unknown>, file: string, vocab: number): void {
+  const model = json['model'] as { vocab?: unknown } | undefined;
+  if (typeof model !== 'object' || model === null) {
+    throw new CheckpointError(
+      'bad-config',
+      file,
+      'is not a Hugging Face tokenizer.json: expected a "model" object',
+    );
+  }
+  let top = -1;
+  const ids = Array.isArray(model.vocab)
+    ? model.vocab.map((_, i) => i)
+    : Object.values((model.vocab ?? {}) as Record<string, unknown>);
+  for (const added of Array.isArray(json['added_tokens']) ? json['added_tokens'] : []) {
+    ids.push((added as { id?: unknown }).id);
+  }
+  for (const id of ids) if (typeof id === 'number' && id > top) top = id;
+  if (top >= vocab) {
+    throw new CheckpointError(
+      'mismatch',
+      file,
+      `defines token id ${top}, but the model's vocabulary (config.json vocab_size) holds ${vocab} ids; ` +
+        'expected the tokenizer of this model',
+    );
   }
 }
 

@@ -34,6 +34,13 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** The sha256 of a checkpoint's tokenizer.json, as a token-frequency file records it. */
+async function tokenizerShaOf(checkpoint: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(join(checkpoint, 'tokenizer.json')))
+    .digest('hex');
+}
+
 /** A frequency file whose token t was counted `counts[t]` times. */
 async function frequencies(name: string, counts: number[], sha = tokenizerSha): Promise<string> {
   const path = join(root, name);
@@ -131,12 +138,12 @@ describe('FR-Spec draft vocabulary', () => {
     const dir = join(root, 'head-case');
     await writeVariantCheckpoint(join(dir, 'target'), TARGET);
     await writeHeadCheckpoint(join(dir, 'head'), TARGET, 52);
-    // The random target shares the tiny tokenizer but has only 80 tokens: count ids below 80.
+    // The random target's tokenizer has its 80 ids.
     const counts = Array.from({ length: 80 }, (_, i) => (i * 37) % 80);
     const corpus = join(dir, 'freq.json');
     await writeTokenFrequencies(corpus, {
       format: TOKEN_FREQUENCIES_FORMAT,
-      tokenizerSha256: tokenizerSha,
+      tokenizerSha256: await tokenizerShaOf(join(dir, 'target')),
       source: 'test',
       tokens: counts.reduce((a, b) => a + b, 0),
       counts,
@@ -188,7 +195,7 @@ describe('FR-Spec draft vocabulary', () => {
     await writeVariantCheckpoint(join(dir, 'target'), TARGET);
     await writeHeadCheckpoint(join(dir, 'head'), TARGET, 52);
     const counts = Array.from({ length: 80 }, (_, i) => (i * 37) % 80);
-    const corpus = await frequencies('context-freq.json', counts);
+    const corpus = await frequencies('context-freq.json', counts, await tokenizerShaOf(join(dir, 'target')));
     const out = join(dir, 'out');
     await convertCausalLM({ checkpoint: join(dir, 'target'), out });
     const convert = (id: string, extra: object) =>
@@ -267,7 +274,7 @@ describe('FR-Spec draft vocabulary', () => {
     const corpus = join(dir, 'freq.json');
     await writeTokenFrequencies(corpus, {
       format: TOKEN_FREQUENCIES_FORMAT,
-      tokenizerSha256: tokenizerSha,
+      tokenizerSha256: await tokenizerShaOf(join(dir, 'draft')),
       source: 'test',
       tokens: counts.reduce((a, b) => a + b, 0),
       counts,

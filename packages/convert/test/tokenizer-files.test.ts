@@ -6,6 +6,7 @@ import { TOKENIZER_FILE_NAMES as NAMES, OptionError } from '@treespec/core';
 import { loadTokenizer } from '@treespec/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCausalLM, parseDecoderConfig, TOKENIZER_FILES } from '../src/index.js';
+import { StagedFiles } from '../src/staged-files.js';
 import { stageTokenizerFiles } from '../src/tokenizer-files.js';
 
 const TINY = fileURLToPath(new URL('../../model-tiny/checkpoints/treespec-tiny/', import.meta.url));
@@ -39,7 +40,9 @@ describe('stageTokenizerFiles', () => {
     const staged = await stageTokenizerFiles(checkpoint, out, config);
     expect(staged.info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
     await expect(readFile(join(out, 'chat_template.jinja'))).rejects.toThrow(/ENOENT/);
-    await staged.write();
+    const files = new StagedFiles();
+    await staged.stage(files);
+    await files.commit();
     expect(await readFile(join(out, 'chat_template.jinja'), 'utf8')).toBe(TEMPLATE);
     expect((await readdir(out)).sort()).toEqual([
       'chat_template.jinja',
@@ -56,7 +59,9 @@ describe('stageTokenizerFiles', () => {
     const given = '{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}';
     const staged = await stageTokenizerFiles(join(dir, 'checkpoint'), out, config, given);
     expect(staged.info.files).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
-    await staged.write();
+    const files = new StagedFiles();
+    await staged.stage(files);
+    await files.commit();
     const read = async (name: string) => readFile(join(out, name), 'utf8');
     const tokenizer = await loadTokenizer({
       tokenizer: await read(NAMES.tokenizer),

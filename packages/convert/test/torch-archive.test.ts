@@ -1,13 +1,13 @@
-import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint, convertCausalLM, TorchArchiveFile } from '../src/index.js';
 import { problemOf } from './helpers/checkpoint-error.js';
+import { writeSizedTokenizer } from './helpers/sized-tokenizer.js';
 
 /** Written by torch itself (make-fixtures.py beside them). */
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'torch');
-const TOKENIZER = join(import.meta.dirname, '../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
 interface Expected {
   dtype: string;
@@ -108,7 +108,10 @@ describe('Checkpoint with pytorch_model.bin shards', () => {
     for (const folder of ['llama-bin', 'llama-safetensors']) {
       const checkpoint = join(root, folder);
       await cp(join(FIXTURES, folder), checkpoint, { recursive: true });
-      await copyFile(TOKENIZER, join(checkpoint, 'tokenizer.json'));
+      const config = JSON.parse(await readFile(join(checkpoint, 'config.json'), 'utf8')) as {
+        vocab_size: number;
+      };
+      await writeSizedTokenizer(checkpoint, config.vocab_size);
       const out = join(root, `${folder}-onnx`);
       const result = await convertCausalLM({ checkpoint, out, id: 'llama' });
       outs.push(join(out, result.model.file));

@@ -12,6 +12,7 @@ import {
 } from '@treespec/convert';
 import { OptionError } from '@treespec/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { abortOnSignal } from '../abort-on-signal.js';
 
 interface ConvertFlags {
   out: string;
@@ -33,8 +34,9 @@ interface ConvertFlags {
 }
 
 function layerList(value: string): number[] {
-  const layers = value.split(',').map((v) => Number(v.trim()));
-  if (layers.some((l) => !Number.isInteger(l) || l < 0))
+  const items = value.split(',').map((v) => v.trim());
+  const layers = items.map(Number);
+  if (items.some((v) => v === '') || layers.some((l) => !Number.isInteger(l) || l < 0))
     throw new InvalidArgumentError('expected comma-separated layer indices, e.g. 2,16,29');
   return layers;
 }
@@ -95,7 +97,10 @@ export function registerConvert(program: Command): void {
       '-t, --target <dir>',
       "the target's checkpoint directory (required for --role eagle-head; EAGLE-1/2 and EAGLE-3 heads are recognised)",
     )
-    .option('--id <id>', 'manifest id and file name of the model (default: the role)')
+    .option(
+      '--id <id>',
+      'manifest id and file name of the model (default: the role; eagle3-head for an EAGLE-3 head); an id of a model of another role in the bundle is refused',
+    )
     .option(
       '--max-context <n>',
       'positions covered by the RoPE tables (default: max_position_embeddings)',
@@ -160,6 +165,10 @@ export function registerConvert(program: Command): void {
     )
     .action(async (checkpoint: string, flags: ConvertFlags, command: Command) => {
       const started = performance.now();
+      const interrupted = (signal: string) =>
+        process.stderr.write(
+          `treespec convert: ${signal}: stopped; ${flags.out} is as it was before the conversion (a folder it made is removed)\n`,
+        );
       const common = {
         checkpoint: resolve(checkpoint),
         out: resolve(flags.out),
@@ -216,12 +225,13 @@ export function registerConvert(program: Command): void {
             flags.attentionPrecision,
             'given only with --role target or draft',
           );
-        result = await convertEagleHead({
+        const options = {
           ...common,
           target: resolve(flags.target),
           ...(flags.eagle3Layers ? { eagle3Layers: flags.eagle3Layers } : {}),
           ...draftVocab,
-        });
+        };
+        result = await abortOnSignal((signal) => convertEagleHead({ ...options, signal }), interrupted);
       } else {
         if (flags.target)
           throw new OptionError('--target', flags.target, 'given only with --role eagle-head');
@@ -231,8 +241,8 @@ export function registerConvert(program: Command): void {
             flags.draftVocab,
             'given only with --role draft or eagle-head',
           );
-        const eagle3Layers = flags.eagle3Layers === true ? 'reference' : flags.eagle3Layers;
-        result = await convertCausalLM({
+        const eagle3Layers = flags.eagle3Layers === true ? ('reference' as const) : flags.eagle3Layers;
+        const options = {
           ...common,
           role: flags.role,
           attention: flags.attention,
@@ -242,7 +252,8 @@ export function registerConvert(program: Command): void {
             ? { chatTemplate: await readFile(resolve(flags.chatTemplate), 'utf8') }
             : {}),
           ...draftVocab,
-        });
+        };
+        result = await abortOnSignal((signal) => convertCausalLM({ ...options, signal }), interrupted);
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const mb = (result.bytes / 1e6).toFixed(1);

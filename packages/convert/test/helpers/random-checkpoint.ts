@@ -1,7 +1,8 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeFloats, floatToBfloat16Bits, floatToHalfBits, writeSafetensors } from '../../src/index.js';
 import { normals, seededRandom } from './random.js';
+import { writeSizedTokenizer } from './sized-tokenizer.js';
 
 /** A small Llama-family model to generate: every architectural switch the converter supports. */
 export interface VariantSpec {
@@ -43,8 +44,6 @@ export const ONE_LAYER_LLAMA: VariantSpec = {
   dtype: 'BF16',
   seed: 11,
 };
-
-const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
 /** HF config.json of a variant. */
 export function variantConfig(spec: VariantSpec): Record<string, unknown> {
@@ -158,7 +157,7 @@ export function roundTo(dtype: 'F32' | 'F16' | 'BF16', data: Float32Array): Floa
 export async function writeVariantCheckpoint(dir: string, spec: VariantSpec): Promise<Weights> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(variantConfig(spec), null, 2));
-  await copyFile(TOKENIZER, join(dir, 'tokenizer.json'));
+  await writeSizedTokenizer(dir, spec.vocab);
   const tensors = variantTensors(spec).map((t) => ({
     ...t,
     dtype: spec.dtype,

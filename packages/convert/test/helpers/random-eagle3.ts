@@ -1,9 +1,8 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seededRandom } from './random.js';
+import { writeSizedTokenizer } from './sized-tokenizer.js';
 import { bf16Tensor, type RawTensor, writeRawSafetensors } from './streamed-safetensors.js';
-
-const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
 /** Shapes of an EAGLE-3 head and the target it belongs to. */
 export interface Eagle3Spec {
@@ -136,5 +135,5 @@ export async function writeTargetForHead(dir: string, spec: Eagle3Spec): Promise
       eos_token_id: 2,
     }),
   );
-  await copyFile(TOKENIZER, join(dir, 'tokenizer.json'));
+  await writeSizedTokenizer(dir, spec.vocab);
 }

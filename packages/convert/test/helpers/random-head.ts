@@ -1,8 +1,9 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSafetensors } from '../../src/index.js';
 import { normals, seededRandom } from './random.js';
 import { roundTo, type TensorPlan, type VariantSpec, type Weights } from './random-checkpoint.js';
+import { writeSizedTokenizer } from './sized-tokenizer.js';
 
 /** A small Llama target (BF16, untied lm_head) for the test EAGLE heads to pair with, its random weights from `seed`. */
 export function headTarget(seed: number): VariantSpec {
@@ -20,8 +21,6 @@ export function headTarget(seed: number): VariantSpec {
     seed,
   };
 }
-
-const TOKENIZER = join(import.meta.dirname, '../../../model-tiny/checkpoints/treespec-tiny/tokenizer.json');
 
 /** The tensors of an EAGLE-1/2 head for a target of shape `spec` (EAGLE's layout, without an embedding copy). */
 export function headShapes(spec: VariantSpec): TensorPlan[] {
@@ -96,6 +95,6 @@ export async function writeHeadCheckpoint(
   const rounded = tensors.map((t) => ({ ...t, dtype: spec.dtype, data: roundTo(spec.dtype, t.data) }));
   await writeSafetensors(join(dir, 'model.safetensors'), rounded);
   await writeFile(join(dir, 'config.json'), JSON.stringify(headConfig(spec)));
-  await copyFile(TOKENIZER, join(dir, 'tokenizer.json'));
+  await writeSizedTokenizer(dir, spec.vocab);
   return new Map(rounded.map((t) => [t.name, t.data]));
 }
