@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliCase } from '../cli-case.js';
 import { faultBundle, flipBit, TINY } from '../fault-bundle.js';
@@ -11,6 +11,7 @@ import {
   tempFolder,
   writeHeader,
 } from '../fault-checkpoint.js';
+import { linkedCopy } from '../linked-copy.js';
 
 const PROMPT = 'The history of the city begins in';
 
@@ -346,6 +347,37 @@ export const CLI_CASES: readonly CliCase[] = [
     after: ({ dir }) => {
       const left = readdirSync(join(dir, 'out'));
       if (left.join() !== 'treespec.json') throw new Error(`orphan files left: ${left.join(', ')}`);
+    },
+  },
+  {
+    id: 'convert-id-of-another-role',
+    fault: '`convert` a draft LM into a bundle under its target’s id (`--id target`)',
+    expect: {
+      code: 1,
+      err: /option "--id" must be an id that no model of another role has .* "target" is its target/,
+    },
+    args: ({ dir }) => {
+      mkdirSync(join(dir, 'bundle'));
+      linkedCopy(TINY, join(dir, 'bundle'));
+      return [
+        'convert',
+        faultCheckpoint(),
+        '--out',
+        join(dir, 'bundle'),
+        '--role',
+        'draft',
+        '--id',
+        'target',
+      ];
+    },
+    after: ({ dir }) => {
+      const left = readdirSync(join(dir, 'bundle')).sort();
+      const tiny = readdirSync(TINY).sort();
+      if (left.join() !== tiny.join()) throw new Error(`the bundle's files changed: ${left.join(', ')}`);
+      for (const name of tiny) {
+        if (!readFileSync(join(dir, 'bundle', name)).equals(readFileSync(join(TINY, name))))
+          throw new Error(`${name} changed`);
+      }
     },
   },
   convert('ckpt-no-config', 'checkpoint without config.json', { remove: ['config.json'] }, /config\.json/),
