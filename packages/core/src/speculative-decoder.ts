@@ -1,5 +1,6 @@
 import { ChunkChannel } from './chunk-channel.js';
 import { DraftTree } from './draft-tree.js';
+import { checkDraftTree } from './draft-tree-check.js';
 import type { DraftContext, Drafter, StepOutcome } from './drafter.js';
 import { BusyError, ContractError, OptionError } from './errors.js';
 import { FeatureFeed, type Mutable } from './feature-feed.js';
@@ -123,7 +124,13 @@ export class SpeculativeDecoder {
     this.uniforms = new Float32Array(2 * capacity);
     this.result = new VerifyResult(capacity);
     this.plan = new KeepPlan(capacity);
-    const fed = this.drafter?.needsFeatures === true && this.target.featureSize > 0;
+    if (this.drafter?.needsFeatures === true && !(this.target.featureSize > 0)) {
+      throw new ContractError(
+        `the ${this.drafter.name} drafter reads the target's features, but this target outputs none (featureSize ${this.target.featureSize}); ` +
+          'give it a target converted with a feature output, or a drafter that needs none',
+      );
+    }
+    const fed = this.drafter?.needsFeatures === true;
     this.feed = new FeatureFeed(fed ? this.target.featureSize : 0, capacity);
   }
 
@@ -256,7 +263,9 @@ export class SpeculativeDecoder {
           feed.fill(drafting);
           drafting.room = room;
           drafting.maxDepth = maxDepth;
+          const root = tokens[length - 1];
           await drafter.propose(drafting, tree);
+          checkDraftTree(tree, root, tokens[length - 1], target.vocabSize, drafter.name);
           if (stepFeatures && drafter.wantsStepFeatures) stepFeatures = drafter.wantsStepFeatures();
           if (tree.size > room) tree.size = room;
           if (maxDepth < tree.size - 1 && !tree.draftDistributions) tree.cutToDepth(maxDepth);

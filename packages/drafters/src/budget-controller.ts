@@ -543,6 +543,13 @@ export class BudgetController implements Drafter {
       if (!p.growth.capNext) {
         throw new ContractError(`the ${p.drafter.name} drafter's tree growth cannot be capped per step`);
       }
+      // A growth the drafter does not grow with: its caps would cap nothing the drafter drafts.
+      const own = (p.drafter as { growth?: unknown }).growth;
+      if (own !== undefined && own !== p.growth) {
+        throw new ContractError(
+          `the growth given with the ${p.drafter.name} drafter is not the one it grows its trees with (its \`growth\`); pass that one`,
+        );
+      }
     }
     this.smoothing = requireNumber('smoothing', options.smoothing ?? 0.1, {
       min: 0,

@@ -1,5 +1,4 @@
-import type { DraftContext, DraftOutcome } from '@treespec/core';
-import { DraftTree } from '@treespec/core';
+import { ContractError, type DraftContext, type DraftOutcome, DraftTree } from '@treespec/core';
 import { matchClass } from './acceptance-estimates.js';
 import { SizedCost } from './cost-model.js';
 import { DepthAcceptance } from './depth-acceptance.js';
@@ -66,6 +65,15 @@ export class ModelFreeTrees {
    * the largest tree a step verifies (a model drafter's beside them may be larger than theirs).
    */
   constructor(drafters: readonly MatchingDrafter[], smoothing: number, maxVerified = 0) {
+    for (const d of drafters) {
+      // A model drafter here (an EagleDrafter) has no match length and would draft on no features.
+      if (typeof d.matchLength !== 'number' || d.needsFeatures) {
+        throw new ContractError(
+          `the ${d.name} drafter is not a model-free matching drafter (a MatchingDrafter with a matchLength, reading no features); ` +
+            'a model drafter goes in as the hybrid’s primary',
+        );
+      }
+    }
     this.drafters = drafters;
     this.maxTreeSize = Math.max(...drafters.map((d) => d.maxTreeSize));
     this.trees = drafters.map((d) => new DraftTree(d.maxTreeSize));

@@ -182,6 +182,15 @@ export class SuffixDrafter implements MatchingDrafter {
 }
 
 function joinDocuments(documents: readonly ArrayLike<number>[]): Int32Array {
+  const isDocument = (doc: unknown) =>
+    Array.isArray(doc) || (ArrayBuffer.isView(doc) && !(doc instanceof DataView));
+  if (!Array.isArray(documents) || !documents.every(isDocument)) {
+    throw new OptionError(
+      'corpus',
+      documents,
+      'an array of documents, each an array of token ids (one document: [ids])',
+    );
+  }
   let total = 0;
   for (const doc of documents) total += doc.length + 1;
   const joined = new Int32Array(Math.max(0, total - 1));

@@ -377,4 +377,13 @@ describe('budget controller', () => {
     const drafter = new ToyDrafter({ target: new ToyTarget(model), growth });
     expect(() => new BudgetController({ drafter, growth: uncappable })).toThrow(/cannot be capped per step/);
   });
+
+  it('rejects a growth that is not the one its drafter grows with', () => {
+    const model = new ToyLanguageModel({ vocabSize: 10, order: 1, seed: 1 });
+    const drafter = new ToyDrafter({ target: new ToyTarget(model), growth: new DynamicTreeGrowth() });
+    expect(drafter.growth).toBeDefined();
+    expect(() => new BudgetController({ drafter, growth: new DynamicTreeGrowth() })).toThrow(
+      /is not the one it grows its trees with/,
+    );
+  });
 });

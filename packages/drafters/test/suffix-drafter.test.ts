@@ -64,6 +64,14 @@ describe('suffix drafter', () => {
     expect(paths(tree)).toEqual([[13], [13, 14], [13, 14, 15]]);
   });
 
+  it('refuses a corpus that is not an array of documents', () => {
+    for (const corpus of [Int32Array.from([1, 2, 3]), [1, 2, 3], 'text']) {
+      expect(() => new SuffixDrafter({ corpus } as never)).toThrow(
+        /option "corpus" must be an array of documents/,
+      );
+    }
+  });
+
   it('never reads a continuation across a corpus document boundary', () => {
     const drafter = new SuffixDrafter({
       maxDepth: 4,

@@ -1,6 +1,10 @@
 import {
   BusyError,
   ContextOverflowError,
+  ContractError,
+  type DraftContext,
+  type Drafter,
+  type DraftTree,
   DynamicTreeGrowth,
   NumericError,
   OptionError,
@@ -367,6 +371,91 @@ describe('streaming, aborting and limits', () => {
     }
     const after = await decoder.generate([1, 2], { maxTokens: 8 });
     expect(Array.from(after.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 2], { maxTokens: 8 })));
+  });
+
+  it('refuses a draft tree that breaks the contract with a ContractError naming the rule, and generates after it', async () => {
+    const { model, target } = setup(
+      2,
+      { kind: 'perfect' },
+      new DynamicTreeGrowth({ topK: 2, depth: 1, totalTokens: 5 }),
+    );
+    const faults: [string, (context: DraftContext, tree: DraftTree) => void, RegExp][] = [
+      [
+        'wrong root',
+        (c, t) => t.reset(c.tokens[c.length - 2]!),
+        /its root is token \d+; expected the last committed token/,
+      ],
+      [
+        "depth not its parent's plus one",
+        (c, t) => {
+          t.reset(c.tokens[c.length - 1]!);
+          t.add(0, 5, 0);
+          t.depths[1] = 2;
+        },
+        /node 1 has depth 2; expected its parent's plus one \(1\)/,
+      ],
+      [
+        'token past the vocabulary',
+        (c, t) => {
+          t.reset(c.tokens[c.length - 1]!);
+          t.add(0, 24, 0);
+        },
+        /node 1 has token 24; expected an id in \[0, 24\)/,
+      ],
+      [
+        'context written',
+        (c, t) => {
+          t.reset(c.tokens[c.length - 1]!);
+          c.tokens[c.length - 1] = 7;
+        },
+        /it wrote into its context's tokens/,
+      ],
+      [
+        'empty tree',
+        (_, t) => {
+          t.size = 0;
+        },
+        /its size is 0; expected 1 \(the root\) to 4/,
+      ],
+      [
+        'tree past its capacity',
+        (c, t) => {
+          t.reset(c.tokens[c.length - 1]!);
+          t.size = 30;
+        },
+        /its size is 30; expected 1 \(the root\) to 4/,
+      ],
+    ];
+    for (const [, propose, message] of faults) {
+      const drafter: Drafter = {
+        name: 'faulty',
+        needsFeatures: false,
+        maxTreeSize: 4,
+        reset: () => {},
+        propose,
+      };
+      const decoder = new SpeculativeDecoder({ target, drafter, verifier: new GreedyVerifier() });
+      const error = await decoder.generate([1, 2, 3], { maxTokens: 8 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ContractError);
+      expect((error as Error).message).toMatch(
+        /the faulty drafter returned a draft tree that breaks the contract/,
+      );
+      expect((error as Error).message).toMatch(message);
+    }
+    const plain = new SpeculativeDecoder({ target, verifier: new GreedyVerifier() });
+    const after = await plain.generate([1, 2], { maxTokens: 8 });
+    expect(Array.from(after.tokens)).toEqual(Array.from(referenceGreedy(model, [1, 2], { maxTokens: 8 })));
+    const featureless = new ToyTarget(model);
+    const reader: Drafter = {
+      name: 'reader',
+      needsFeatures: true,
+      maxTreeSize: 4,
+      reset: () => {},
+      propose: () => {},
+    };
+    expect(
+      () => new SpeculativeDecoder({ target: featureless, drafter: reader, verifier: new GreedyVerifier() }),
+    ).toThrow(/the reader drafter reads the target's features, but this target outputs none/);
   });
 
   it('is free for the next call as soon as a consumer breaks out of its stream', async () => {
