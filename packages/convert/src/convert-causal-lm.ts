@@ -18,7 +18,6 @@ import { Checkpoint } from './checkpoint.js';
 import { capturedLayersFor, parseDecoderConfig } from './config.js';
 import {
   type CommonConvertOptions,
-  manifestDims,
   manifestKvCache,
   manifestRope,
   manifestSource,
@@ -29,7 +28,6 @@ import type { AttentionKind, GraphOptions } from './decoder-graph.js';
 import { CheckpointError } from './errors.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { readManifest } from './manifest-file.js';
-import { stageModelFile } from './model-file.js';
 import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
 import { checkChatTemplate, stageTokenizerFiles } from './tokenizer-files.js';
@@ -183,66 +181,52 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
       options.chatTemplate,
       role === 'target',
     );
-    return await addToBundle(
-      options.out,
+    return await addToBundle({
+      out: options.out,
+      resolved,
+      config,
       tokenizer,
-      async (staged) => {
-        const written = await stageModelFile(
-          options.out,
-          resolved.id,
-          (g) =>
-            buildCausalLMGraph(
-              g,
-              checkpoint,
-              config,
-              resolved.format,
-              graph,
-              resolved.maxContext,
-              names,
-              capturedLayers,
-              draftVocabulary?.map ?? null,
-              attention,
-            ),
-          staged,
-          options.signal,
-        );
-        const model: ManifestModel = {
-          id: resolved.id,
-          role,
-          graph: 'causal-lm',
-          file: written.file,
-          externalData: written.externalData,
-          dtype: 'float32',
-          weightFormat: resolved.format.name,
-          ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
-          dims: manifestDims(config, resolved.maxContext),
-          inputs: names.inputs,
-          outputs:
-            capturedLayers.length > 0
-              ? {
-                  ...names.outputs,
-                  capturedFeature: CAPTURED_FEATURE_OUTPUT,
-                  ...(names.outputs.rowOutputs ? { capturedRowOutputs: CAPTURED_ROW_OUTPUTS } : {}),
-                }
-              : names.outputs,
-          ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
-          ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-          ...(attention !== 'plain' ? { attention } : {}),
-          ...(attention === 'plain' && graph.attentionPrecision === 'float64'
-            ? { attentionPrecision: 'float64' as const }
-            : {}),
-          kvCache: manifestKvCache(config, attention),
-          rope: manifestRope(config),
-          rmsNormEps: config.rmsNormEps,
-          feature: 'final-norm',
-          tokenizer: tokenizer.info,
-          source: manifestSource(config, options.checkpoint),
-          lmHead,
-        };
-        return { written, model };
+      build: (g) =>
+        buildCausalLMGraph(
+          g,
+          checkpoint,
+          config,
+          resolved.format,
+          graph,
+          resolved.maxContext,
+          names,
+          capturedLayers,
+          draftVocabulary?.map ?? null,
+          attention,
+        ),
+      entry: {
+        role,
+        graph: 'causal-lm',
+        inputs: names.inputs,
+        outputs:
+          capturedLayers.length > 0
+            ? {
+                ...names.outputs,
+                capturedFeature: CAPTURED_FEATURE_OUTPUT,
+                ...(names.outputs.rowOutputs ? { capturedRowOutputs: CAPTURED_ROW_OUTPUTS } : {}),
+              }
+            : names.outputs,
+        ...(capturedLayers.length > 0 ? { capturedLayers } : {}),
+        ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
+        ...(attention !== 'plain' ? { attention } : {}),
+        ...(attention === 'plain' && graph.attentionPrecision === 'float64'
+          ? { attentionPrecision: 'float64' as const }
+          : {}),
+        kvCache: manifestKvCache(config, attention),
+        rope: manifestRope(config),
+        rmsNormEps: config.rmsNormEps,
+        feature: 'final-norm',
+        tokenizer: tokenizer.info,
+        source: manifestSource(config, options.checkpoint),
+        lmHead,
       },
-      options.signal,
-    );
+      signal: options.signal,
+    });
   } finally {
     await checkpoint.close();
   }

@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
-import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { EAGLE_HEAD_CONTEXT_IO, EAGLE_HEAD_IO } from '@treespec/onnx';
 import { headBaseInBundle } from './bundle-fit.js';
 import { addToBundle } from './bundle-model.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
@@ -15,7 +15,6 @@ import type { ConvertResult } from './convert-causal-lm.js';
 import { convertEagle3Head } from './convert-eagle3-head.js';
 import {
   type CommonConvertOptions,
-  manifestDims,
   manifestKvCache,
   manifestRope,
   manifestSource,
@@ -28,7 +27,6 @@ import { CheckpointError } from './errors.js';
 import { type FrequencyVocabularyOptions, frequencyVocabulary } from './frequency-vocabulary.js';
 import { checkHeadFitsTarget } from './head-fit.js';
 import { readManifest } from './manifest-file.js';
-import { stageModelFile } from './model-file.js';
 import { intoOutputDirectory } from './output-directory.js';
 import { readConfigJson } from './read-config.js';
 import { stageTokenizerFiles } from './tokenizer-files.js';
@@ -136,52 +134,38 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
       targetConfig.maxPositions,
     );
     const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
-    return await addToBundle(
-      options.out,
+    return await addToBundle({
+      out: options.out,
+      resolved,
+      config,
       tokenizer,
-      async (staged) => {
-        const written = await stageModelFile(
-          options.out,
-          resolved.id,
-          (g) =>
-            buildEagleHeadGraph(
-              g,
-              checkpoint,
-              config,
-              { embedding, lmHead, prefix, fcBias, draftVocabulary: draftVocabulary?.map ?? null },
-              resolved.format,
-              resolved.graph,
-              resolved.maxContext,
-              io,
-            ),
-          staged,
-          options.signal,
-        );
-        const model: ManifestModel = {
-          id: resolved.id,
-          role: 'eagle-head',
-          graph: 'eagle-head',
-          file: written.file,
-          externalData: written.externalData,
-          dtype: 'float32',
-          weightFormat: resolved.format.name,
-          ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
-          dims: manifestDims(config, resolved.maxContext),
-          inputs: io.inputs,
-          outputs: io.outputs,
-          kvCache: manifestKvCache(config),
-          rope: manifestRope(config),
-          rmsNormEps: config.rmsNormEps,
-          feature: 'final-norm',
-          ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
-          tokenizer: tokenizer.info,
-          source: manifestSource(config, options.checkpoint),
-          base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
-        };
-        return { written, model };
+      build: (g) =>
+        buildEagleHeadGraph(
+          g,
+          checkpoint,
+          config,
+          { embedding, lmHead, prefix, fcBias, draftVocabulary: draftVocabulary?.map ?? null },
+          resolved.format,
+          resolved.graph,
+          resolved.maxContext,
+          io,
+        ),
+      entry: {
+        role: 'eagle-head',
+        graph: 'eagle-head',
+        inputs: io.inputs,
+        outputs: io.outputs,
+        kvCache: manifestKvCache(config),
+        rope: manifestRope(config),
+        rmsNormEps: config.rmsNormEps,
+        feature: 'final-norm',
+        ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
+        tokenizer: tokenizer.info,
+        source: manifestSource(config, options.checkpoint),
+        base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
       },
-      options.signal,
-    );
+      signal: options.signal,
+    });
   } finally {
     await Promise.all([checkpoint.close(), target.close()]);
   }

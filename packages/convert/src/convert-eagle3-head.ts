@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import { OptionError } from '@treespec/core';
-import { EAGLE3_HEAD_IO, type ManifestModel } from '@treespec/onnx';
+import { EAGLE3_HEAD_IO } from '@treespec/onnx';
 import { headBaseInBundle } from './bundle-fit.js';
 import { addToBundle } from './bundle-model.js';
 import { withCacheOutputs, withStepOutputs } from './causal-lm-graph.js';
@@ -9,7 +9,6 @@ import { capturedLayersFor, type DecoderConfig, type Eagle3HeadConfig } from './
 import type { ConvertResult } from './convert-causal-lm.js';
 import {
   type CommonConvertOptions,
-  manifestDims,
   manifestKvCache,
   manifestRope,
   manifestSource,
@@ -21,7 +20,6 @@ import { buildEagle3HeadGraph } from './eagle3-head-graph.js';
 import { CheckpointError } from './errors.js';
 import { checkHeadFitsTarget } from './head-fit.js';
 import { readManifest } from './manifest-file.js';
-import { stageModelFile } from './model-file.js';
 import { stageTokenizerFiles } from './tokenizer-files.js';
 
 /** What {@link convertEagle3Head} works from: both configs parsed and both checkpoints open. */
@@ -83,57 +81,43 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   }
   const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
   const embedding = target.matrix('model.embed_tokens.weight', vocab, hidden);
-  return addToBundle(
-    options.out,
+  return addToBundle({
+    out: options.out,
+    resolved,
+    config,
     tokenizer,
-    async (staged) => {
-      const written = await stageModelFile(
-        options.out,
-        resolved.id,
-        (g) =>
-          buildEagle3HeadGraph(
-            g,
-            checkpoint,
-            config,
-            { embedding, vocabulary, capturedCount: capturedLayers.length },
-            resolved.format,
-            resolved.graph,
-            resolved.maxContext,
-            io,
-          ),
-        staged,
-        options.signal,
-      );
-      const model: ManifestModel = {
-        id: resolved.id,
-        role: 'eagle3-head',
-        graph: 'eagle3-head',
-        file: written.file,
-        externalData: written.externalData,
-        dtype: 'float32',
-        weightFormat: resolved.format.name,
-        ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
-        dims: manifestDims(config, resolved.maxContext),
-        inputs: io.inputs,
-        outputs: io.outputs,
-        kvCache: manifestKvCache(config),
-        rope: manifestRope(config),
-        rmsNormEps: config.rmsNormEps,
-        feature: 'captured-layers',
-        capturedLayers,
-        draftVocab: {
-          size: config.draftVocab,
-          source: 'eagle3-d2t',
-          targetIds: Array.from(vocabulary.targetIds),
-        },
-        tokenizer: tokenizer.info,
-        source: manifestSource(config, options.checkpoint),
-        base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
-      };
-      return { written, model };
+    build: (g) =>
+      buildEagle3HeadGraph(
+        g,
+        checkpoint,
+        config,
+        { embedding, vocabulary, capturedCount: capturedLayers.length },
+        resolved.format,
+        resolved.graph,
+        resolved.maxContext,
+        io,
+      ),
+    entry: {
+      role: 'eagle3-head',
+      graph: 'eagle3-head',
+      inputs: io.inputs,
+      outputs: io.outputs,
+      kvCache: manifestKvCache(config),
+      rope: manifestRope(config),
+      rmsNormEps: config.rmsNormEps,
+      feature: 'captured-layers',
+      capturedLayers,
+      draftVocab: {
+        size: config.draftVocab,
+        source: 'eagle3-d2t',
+        targetIds: Array.from(vocabulary.targetIds),
+      },
+      tokenizer: tokenizer.info,
+      source: manifestSource(config, options.checkpoint),
+      base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
     },
-    options.signal,
-  );
+    signal: options.signal,
+  });
 }
 
 /**
