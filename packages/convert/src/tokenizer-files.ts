@@ -6,6 +6,7 @@ import type { TokenizerInfo } from '@treespec/onnx';
 import { ChatTemplate } from '@treespec/tokenizers';
 import type { DecoderConfig } from './config.js';
 import { CheckpointError } from './errors.js';
+import { pathExists } from './path-exists.js';
 import type { StagedFiles } from './staged-files.js';
 
 /**
@@ -93,13 +94,13 @@ export async function stageTokenizerFiles(
   const present: string[] = [];
   let generation: Record<string, unknown> = {};
   for (const name of TOKENIZER_FILES) {
-    const bytes = await readOptional(join(checkpointDir, name));
-    if (!bytes) continue;
     const file = join(checkpointDir, name);
+    const bytes = await readOptional(file);
+    if (!bytes) continue;
     const json = name.endsWith('.json') && name !== 'tokenizer.json' ? parseJson(bytes, file) : null;
     if (name === 'generation_config.json' && json) generation = json;
     present.push(name);
-    if (!owner && existing && (await readOptional(join(outDir, name)))) continue;
+    if (!owner && existing && (await pathExists(join(outDir, name)))) continue;
     contents.set(name, bytes);
   }
   if (chatTemplate !== undefined) {
@@ -154,14 +155,15 @@ function checkTokenizerIds(json: Record<string, unknown>, file: string, vocab: n
       'is not a Hugging Face tokenizer.json: expected a "model" object',
     );
   }
-  let top = -1;
-  const ids = Array.isArray(model.vocab)
-    ? model.vocab.map((_, i) => i)
+  // A list vocabulary (Unigram) numbers its pieces in order; a map one (BPE, WordPiece) names each id.
+  let top = Array.isArray(model.vocab) ? model.vocab.length - 1 : -1;
+  const named = Array.isArray(model.vocab)
+    ? []
     : Object.values((model.vocab ?? {}) as Record<string, unknown>);
-  for (const added of Array.isArray(json['added_tokens']) ? json['added_tokens'] : []) {
-    ids.push((added as { id?: unknown }).id);
+  const added = Array.isArray(json['added_tokens']) ? json['added_tokens'] : [];
+  for (const id of [...named, ...added.map((token) => (token as { id?: unknown }).id)]) {
+    if (typeof id === 'number' && id > top) top = id;
   }
-  for (const id of ids) if (typeof id === 'number' && id > top) top = id;
   if (top >= vocab) {
     throw new CheckpointError(
       'mismatch',

@@ -173,6 +173,7 @@ export class SpeculativeDecoder {
     if (generating.has(target)) throw new BusyError('another decoder over this target model');
     requireMethods('options', options, [], 'an object of generation options, or nothing');
     const maxTokens = requireInteger('maxTokens', options.maxTokens ?? 128, 0);
+    requireFunction('onStep', options.onStep, 'a function called after each step');
     const criteria = this.stopCriteria(options);
     const prompt = this.checkPrompt(promptIds);
     const promptLength = prompt.length;
@@ -369,7 +370,7 @@ export class SpeculativeDecoder {
   }
 
   private stopCriteria(options: GenerateOptions): StopCriterion[] {
-    const { eosTokenIds, stopSequences, stopCriteria, onStep } = options;
+    const { eosTokenIds, stopSequences, stopCriteria } = options;
     if (eosTokenIds !== undefined && !Array.isArray(eosTokenIds) && !ArrayBuffer.isView(eosTokenIds)) {
       throw new OptionError('eosTokenIds', eosTokenIds, 'an array of token ids');
     }
@@ -382,14 +383,10 @@ export class SpeculativeDecoder {
     for (const [i, c] of (stopCriteria ?? []).entries()) {
       requireMethods(`stopCriteria[${i}]`, c, ['reset', 'check', 'pending'], 'a StopCriterion');
     }
-    requireFunction('onStep', onStep, 'a function called after each step');
     const criteria: StopCriterion[] = [];
-    if (options.eosTokenIds && options.eosTokenIds.length > 0)
-      criteria.push(new EosStop(options.eosTokenIds));
-    if (options.stopSequences && options.stopSequences.length > 0) {
-      criteria.push(new TokenSequenceStop(options.stopSequences));
-    }
-    if (options.stopCriteria) criteria.push(...options.stopCriteria);
+    if (eosTokenIds && eosTokenIds.length > 0) criteria.push(new EosStop(eosTokenIds));
+    if (stopSequences && stopSequences.length > 0) criteria.push(new TokenSequenceStop(stopSequences));
+    if (stopCriteria) criteria.push(...stopCriteria);
     return criteria;
   }
 }

@@ -16,7 +16,7 @@ import {
   type StepEvent,
   type TargetModel,
 } from '@treespec/core';
-import { createVerifier, GREEDY_BELOW, type SamplingOptions } from '@treespec/sampling';
+import { createVerifier, resolveSampling, type SamplingOptions } from '@treespec/sampling';
 import { StringStopCriterion, TextStream, type TokenChunks } from '@treespec/tokenizers';
 import { DEFAULT_MAX_QUEUED, GenerationQueue } from './generation-queue.js';
 import { checkPromptSize } from './prompt-size.js';
@@ -183,7 +183,9 @@ export class TextGenerator implements TextGeneration {
     if (!this.withTree) {
       throw new OptionError('tree', options.tree, 'absent: this generator was composed without tree budgets');
     }
-    return this.withTree(found, options.tree, (options.temperature ?? 0) >= GREEDY_BELOW);
+    // Whether it samples, by the rule its verifier will follow (tiny temperatures decode greedily).
+    const sampling = resolveSampling({ temperature: options.temperature ?? 0 }).temperature > 0;
+    return this.withTree(found, options.tree, sampling);
   }
 
   /**

@@ -104,28 +104,43 @@ export async function assemble(
     opened.push(open);
     return open;
   };
+  let assembled: Assembled;
   try {
-    return await assembleSessions(
+    assembled = await assembleSessions(
       plan,
       (model, outputs, unread) => kept(openSession(model, outputs, unread)),
       tokenizer,
       openGraph && ((model, outputs) => kept(openGraph(model, outputs))),
-      signal,
     );
   } catch (error) {
     await Promise.allSettled(opened.map((session) => session.release()));
     throw error;
   }
+  const { generator, toWarmUp } = assembled;
+  try {
+    await warmUp(generator, toWarmUp, plan.warmUpTokens, plan.warmUpSampling, signal);
+  } catch (error) {
+    // The runners hold more than their sessions (a device cache's tensors, a draft model's): their
+    // own disposal frees it all, rather than the collector some time later.
+    await generator.dispose().catch(() => {});
+    throw error;
+  }
+  return generator;
 }
 
-/** {@link assemble} with sessions its caller releases where it fails. */
+/** What {@link assembleSessions} built: the generator, and the drafters its warm-up runs. */
+interface Assembled {
+  readonly generator: TextGenerator;
+  readonly toWarmUp: readonly string[];
+}
+
+/** {@link assemble} up to its warm-up, with sessions its caller releases where it fails. */
 async function assembleSessions(
   plan: Plan,
   openSession: OpenSession,
   tokenizer: ChatTokenizer,
   openGraph: OpenGraph | undefined,
-  signal: AbortSignal | undefined,
-): Promise<TextGenerator> {
+): Promise<Assembled> {
   const loaded = new Map<ModelDrafterName, Promise<LoadedModelDrafter>>();
   const loadModelDrafter = (name: ModelDrafterName): Promise<LoadedModelDrafter> => {
     let found = loaded.get(name);
@@ -222,15 +237,7 @@ async function assembleSessions(
         : fixed;
     },
   });
-  try {
-    await warmUp(generator, warmUpDrafters(drafters, models), plan.warmUpTokens, plan.warmUpSampling, signal);
-  } catch (error) {
-    // The runners hold more than their sessions (a device cache's tensors, a draft model's): their
-    // own disposal frees it, rather than the collector some time later.
-    await generator.dispose().catch(() => {});
-    throw error;
-  }
-  return generator;
+  return { generator, toWarmUp: warmUpDrafters(drafters, models) };
 }
 
 /**

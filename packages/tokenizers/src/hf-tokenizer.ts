@@ -184,11 +184,9 @@ export class HfTokenizer implements ChatTokenizer {
     if (given !== undefined && typeof given !== 'string' && !named) {
       throw new OptionError('chatTemplate', given, 'a template string, or an object of templates by name');
     }
-    if (options.chatTemplate !== undefined) {
+    if (given !== undefined) {
       this.templates =
-        typeof options.chatTemplate === 'string'
-          ? new Map([['default', options.chatTemplate]])
-          : new Map(Object.entries(options.chatTemplate));
+        typeof given === 'string' ? new Map([['default', given]]) : new Map(Object.entries(given));
       this.templateFile = 'options.chatTemplate';
     } else if (files.chatTemplate !== null) {
       this.templates = new Map([['default', files.chatTemplate]]);
