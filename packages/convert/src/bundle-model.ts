@@ -29,12 +29,11 @@ export interface BundleAddition {
   build(g: GraphBuilder): Promise<void>;
   /**
    * The rest of the model's manifest entry: beside what every model has the same way (its id,
-   * files, dtype, weight format and quantization, dims, tokenizer), which {@link addToBundle}
-   * fills in.
+   * files, dtype, weight format and quantization, dims), which {@link addToBundle} fills in.
    */
   entry: Omit<
     ManifestModel,
-    'id' | 'file' | 'externalData' | 'dtype' | 'weightFormat' | 'quantization' | 'dims' | 'tokenizer'
+    'id' | 'file' | 'externalData' | 'dtype' | 'weightFormat' | 'quantization' | 'dims'
   >;
   readonly signal?: AbortSignal | undefined;
 }
@@ -60,7 +59,6 @@ export async function addToBundle(addition: BundleAddition): Promise<BundleModel
       weightFormat: resolved.format.name,
       ...(resolved.format.quantization ? { quantization: resolved.format.quantization } : {}),
       dims: manifestDims(config, resolved.maxContext),
-      tokenizer: tokenizer.info,
       ...addition.entry,
     };
     await tokenizer.stage(staged);

@@ -221,6 +221,7 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
         rope: manifestRope(config),
         rmsNormEps: config.rmsNormEps,
         feature: 'final-norm',
+        tokenizer: tokenizer.info,
         source: manifestSource(config, options.checkpoint),
         lmHead,
       },

@@ -160,6 +160,7 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
         rmsNormEps: config.rmsNormEps,
         feature: 'final-norm',
         ...(draftVocabulary ? { draftVocab: draftVocabulary.manifest } : {}),
+        tokenizer: tokenizer.info,
         source: manifestSource(config, options.checkpoint),
         base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
       },

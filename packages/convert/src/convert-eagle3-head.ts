@@ -112,6 +112,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
         source: 'eagle3-d2t',
         targetIds: Array.from(vocabulary.targetIds),
       },
+      tokenizer: tokenizer.info,
       source: manifestSource(config, options.checkpoint),
       base: { id: baseEntry?.id ?? basename(resolve(options.target)), lmHead: lmHeadFingerprint },
     },
