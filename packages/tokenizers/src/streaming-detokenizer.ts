@@ -47,7 +47,9 @@ const CLEANUP_HAZARDS = [" n'", " 'v", " 'r", ' n', " '", ' '];
  *
  * Guarantee: the concatenation of every `push` result and `flush()` equals
  * `tokenizer.decode(allIds)` (with the same `skipSpecialTokens`), or, with `context`, the text
- * that `decode(context ++ ids)` has after `decode(context)`.
+ * that `decode(context ++ ids)` has after `decode(context)`. Where clean-up rewrites the end of
+ * the context's text (a context ending in " " followed by "."), the stream starts after what
+ * is left of it: "." after "Hello ", as `decode` gives "Hello.".
  */
 export class StreamingDetokenizer implements StreamingDecoder {
   /** The tokenizer this decoder reads. */
@@ -63,6 +65,11 @@ export class StreamingDetokenizer implements StreamingDecoder {
   private text = '';
   /** How much of `text` has been returned. */
   private emitted = 0;
+  /**
+   * The end of the context's text that clean-up may still rewrite: it starts the text not yet
+   * returned, and is left out of it unless clean-up rewrote it.
+   */
+  private contextTail = '';
 
   constructor(tokenizer: HfTokenizer, options: StreamingDetokenizerOptions = {}) {
     this.tokenizer = tokenizer;
@@ -80,6 +87,7 @@ export class StreamingDetokenizer implements StreamingDecoder {
     this.stale = false;
     this.text = '';
     this.emitted = 0;
+    this.contextTail = '';
     if (!context || context.length === 0) return;
     // The last CONTEXT_TOKENS ids, or more when they end inside a character (byte tokens).
     const ids: number[] = [];
@@ -95,13 +103,16 @@ export class StreamingDetokenizer implements StreamingDecoder {
       if (this.stableLength(text) === text.length) break;
     }
     if (ids.length < CONTEXT_TOKENS) text = this.tokenizer.decodeUnchecked(ids);
-    // A context that ends inside a character, or on text that clean-up may still rewrite,
-    // cannot be separated from what follows: then the stream is decoded on its own.
-    if (this.stableLength(text) !== text.length) return;
+    // A context that ends inside a character cannot be separated from what follows: then the
+    // stream is decoded on its own.
+    if (text.charCodeAt(text.length - 1) === REPLACEMENT_CHARACTER) return;
     this.window.push(...ids);
     this.contextCount = ids.length;
     this.text = text;
-    this.emitted = text.length;
+    // A context that ends on text clean-up may still rewrite (" ", " n", …) was shown with its
+    // prompt: the stream starts before it and leaves it out where it is still there.
+    this.emitted = this.stableLength(text);
+    this.contextTail = text.slice(this.emitted);
   }
 
   /**
@@ -129,13 +140,25 @@ export class StreamingDetokenizer implements StreamingDecoder {
   /** Returns the text still held back and starts over (a following push begins a new text). */
   flush(): string {
     const rest = !this.stale && this.emitted < this.text.length ? this.text.slice(this.emitted) : '';
+    const unshown = this.afterContextTail(rest);
     this.reset();
-    return rest;
+    return unshown;
   }
 
   /** Number of UTF-16 code units decoded but held back (what `flush()` would return now). */
   get heldBackLength(): number {
-    return this.stale ? 0 : Math.max(0, this.text.length - this.emitted);
+    return this.stale ? 0 : this.afterContextTail(this.text.slice(this.emitted)).length;
+  }
+
+  /**
+   * `text`, which starts where the context's tail did, without the tail: as shown with the
+   * prompt, or as clean-up left it (without its leading space).
+   */
+  private afterContextTail(text: string): string {
+    const tail = this.contextTail;
+    if (tail === '') return text;
+    if (text.startsWith(tail)) return text.slice(tail.length);
+    return text.startsWith(tail.slice(1)) ? text.slice(tail.length - 1) : text;
   }
 
   private skips(id: number): boolean {
@@ -157,6 +180,8 @@ export class StreamingDetokenizer implements StreamingDecoder {
     if (stable > this.emitted) {
       delta = text.slice(this.emitted, stable);
       this.emitted = stable;
+      delta = this.afterContextTail(delta);
+      this.contextTail = '';
     }
     this.text = text;
     if (this.emitted === text.length) {

@@ -43,6 +43,14 @@ const variants: Variant[] = [
   },
   { name: 'SentencePiece with byte fallback', load: () => loadTokenizer(sentencePieceTokenizerJson()) },
   {
+    name: 'SentencePiece with clean_up_tokenization_spaces',
+    load: () =>
+      loadTokenizer({
+        tokenizer: sentencePieceTokenizerJson(),
+        config: { clean_up_tokenization_spaces: true },
+      }),
+  },
+  {
     name: 'SentencePiece with a Metaspace decoder',
     load: () => loadTokenizer(sentencePieceTokenizerJson({ metaspace: true })),
   },
@@ -113,7 +121,7 @@ describe.each(variants)('streaming detokenization, $name', ({ load }) => {
   it('with a context, streams the text that decode(context ++ ids) adds after the context', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...MULTIBYTE_TEXTS, 'The history of the city', 'a b c'),
+        fc.constantFrom(...MULTIBYTE_TEXTS, 'The history of the city', 'a b c', 'the ', 'a do n'),
         ids,
         fc.array(fc.integer({ min: 1, max: 6 }), { maxLength: 6 }),
         (prompt, seq, sizes) => {
@@ -121,8 +129,14 @@ describe.each(variants)('streaming detokenization, $name', ({ load }) => {
           const joined = streamInChunks(tokenizer, seq, sizes, { context }).join('');
           const before = tokenizer.decode(context);
           const all = tokenizer.decode([...context, ...seq]);
-          expect(all.startsWith(before)).toBe(true);
-          expect(joined).toBe(all.slice(before.length));
+          if (all.startsWith(before)) expect(joined).toBe(all.slice(before.length));
+          else {
+            // Clean-up took the space that ends the context (" " + "." is "."): the stream is
+            // what follows the rest of the context.
+            expect(tokenizer.cleanUpTokenizationSpaces).toBe(true);
+            expect(all.length - joined.length).toBe(before.length - 1);
+            expect(all.endsWith(joined)).toBe(true);
+          }
         },
       ),
       { numRuns: RUNS, seed: SEED + 2 },
@@ -236,6 +250,24 @@ describe('streaming detokenization of a SentencePiece tokenizer', () => {
     expect(tokenizer.decode(generated)).toBe('the cat');
     expect(streamInChunks(tokenizer, generated, [1]).join('')).toBe('the cat');
     expect(streamInChunks(tokenizer, generated, [1], { context: prompt }).join('')).toBe(' the cat');
+  });
+
+  it('keeps the first space after a context that ends in a space clean-up may remove', async () => {
+    const tokenizer = await loadTokenizer({
+      tokenizer: sentencePieceTokenizerJson(),
+      config: { clean_up_tokenization_spaces: true },
+    });
+    const prompt = tokenizer.encode('the ');
+    expect(tokenizer.decode(prompt)).toBe('the ');
+    const cat = tokenizer.encode('the cat', { addSpecialTokens: false });
+    expect(streamInChunks(tokenizer, cat, [1], { context: prompt }).join('')).toBe(' the cat');
+    expect(tokenizer.decode([...prompt, ...cat])).toBe('the  the cat');
+    const dot = [tokenizer.tokenToId('.') as number];
+    expect(tokenizer.decode([...prompt, ...dot])).toBe('the.');
+    expect(streamInChunks(tokenizer, dot, [1], { context: prompt }).join('')).toBe('.');
+    const decoder = tokenizer.streamingDecoder({ context: prompt });
+    expect(decoder.heldBackLength).toBe(0);
+    expect(decoder.flush()).toBe('');
   });
 
   it('joins byte-fallback tokens into the character they spell', async () => {
