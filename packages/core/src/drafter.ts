@@ -39,7 +39,11 @@ export interface DraftContext {
    * distributions.
    */
   readonly maxDepth: number;
-  /** Cancels drafting where the drafter supports it. */
+  /**
+   * The generation's abort signal. The decoder checks it between steps and waits for `propose`
+   * to settle: a drafter that waits on anything slow (a network, a worker) must reject or return
+   * when it aborts, or the abort waits for it.
+   */
   readonly signal?: AbortSignal;
 }
 

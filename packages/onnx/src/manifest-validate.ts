@@ -188,6 +188,8 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
     if (!(name as string).includes('{layer}'))
       v.fail(`${at}.outputs.${key}`, 'a name containing "{layer}"', name);
   }
+  requireDistinctNames(v, inputs, `${at}.inputs`, dims.layers as number);
+  requireDistinctNames(v, outputs, `${at}.outputs`, dims.layers as number);
   const attention = v.oneOf(m.attention ?? 'plain', `${at}.attention`, [
     'plain',
     'in-place',
@@ -263,6 +265,27 @@ function validateModel(v: Checker, value: unknown, at: string, version: Manifest
     v.fingerprint(base.lmHead, `${at}.base.lmHead`);
   }
   return m as unknown as ManifestModel;
+}
+
+/**
+ * Each of a model's graph inputs (or outputs) has a name no other one has, for every layer a
+ * `{layer}` template expands to: a runner feeds (or fetches) by name, so two fields naming one
+ * value would feed one tensor where the graph expects two.
+ */
+function requireDistinctNames(v: Checker, names: Record<string, unknown>, at: string, layers: number): void {
+  const owner = new Map<string, string>();
+  for (const [key, name] of Object.entries(names)) {
+    if (typeof name !== 'string') continue;
+    const expanded = name.includes('{layer}')
+      ? Array.from({ length: layers }, (_, l) => name.replaceAll('{layer}', String(l)))
+      : [name];
+    for (const each of expanded) {
+      const other = owner.get(each);
+      if (other !== undefined && other !== key)
+        v.fail(`${at}.${key}`, `a name of its own (${at}.${other} also names "${each}")`, name);
+      owner.set(each, key);
+    }
+  }
 }
 
 /**

@@ -578,6 +578,21 @@ describe('parseManifest / validateManifest', () => {
     expect(e.message).toContain(`m/treespec.json: field "${field}" must be ${expected}`);
   });
 
+  it('rejects two inputs or two outputs of a model that name one value', () => {
+    const feature = head({ inputs: { ...EAGLE_HEAD_IO.inputs, feature: EAGLE_HEAD_IO.inputs.inputIds } });
+    expect(errorOf(() => validateManifest(manifest(causalLM(), feature))).message).toContain(
+      `field "models[1].inputs.feature" must be a name of its own (models[1].inputs.inputIds also names "${EAGLE_HEAD_IO.inputs.inputIds}")`,
+    );
+    const layer = causalLM({ outputs: { ...CAUSAL_LM_IO.outputs, logits: 'present.7.key' } });
+    const keyOfLayer7 = errorOf(() =>
+      validateManifest(
+        manifest({ ...layer, outputs: { ...layer.outputs, presentKey: 'present.{layer}.key' } }),
+      ),
+    );
+    expect(keyOfLayer7.message).toContain('also names "present.7.key"');
+    expect(() => validateManifest(manifest(causalLM(), head()))).not.toThrow();
+  });
+
   it('rejects a head without its base model and duplicate ids', () => {
     expect(
       errorOf(() => validateManifest(manifest(causalLM(), head({ base: undefined })))).message,
