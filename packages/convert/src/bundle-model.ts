@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { AbortError } from '@treespec/core';
 import type { ManifestModel } from '@treespec/onnx';
+import type { Checkpoint } from './checkpoint.js';
 import { stageChecksums } from './checksums-file.js';
 import type { DecoderConfig } from './config.js';
 import { manifestDims, type ResolvedOptions } from './convert-options.js';
@@ -10,11 +11,15 @@ import { stageModelFile } from './model-file.js';
 import { PARTIAL, StagedFiles } from './staged-files.js';
 import type { StagedTokenizer } from './tokenizer-files.js';
 
-/** A model written into a bundle: its manifest entry, the manifest's path and the model's bytes. */
+/**
+ * A model written into a bundle: its manifest entry, the manifest's path, the model's bytes and
+ * the checkpoint's tensors it left out.
+ */
 export interface BundleModel {
   readonly model: ManifestModel;
   readonly manifestPath: string;
   readonly bytes: number;
+  readonly unusedTensors: readonly string[];
 }
 
 /** What {@link addToBundle} writes: the model and its manifest entry. */
@@ -27,6 +32,8 @@ export interface BundleAddition {
   readonly tokenizer: StagedTokenizer;
   /** Adds the graph's content (weights stream to the external data file meanwhile). */
   build(g: GraphBuilder): Promise<void>;
+  /** The checkpoint the model's own weights come from, whose unused tensors the result lists. */
+  readonly checkpoint: Checkpoint;
   /**
    * The rest of the model's manifest entry: beside what every model has the same way (its id,
    * files, dtype, weight format and quantization, dims), which {@link addToBundle} fills in.
@@ -71,7 +78,12 @@ export async function addToBundle(addition: BundleAddition): Promise<BundleModel
     const manifestPath = await stageManifestModel(out, model, staged);
     if (signal?.aborted) throw new AbortError(`converting into ${out} was aborted`);
     await staged.commit();
-    return { model, manifestPath, bytes: written.bytes };
+    return {
+      model,
+      manifestPath,
+      bytes: written.bytes,
+      unusedTensors: addition.checkpoint.unusedTensorNames(),
+    };
   } catch (error) {
     await staged.discard();
     throw error;

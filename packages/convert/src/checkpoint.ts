@@ -38,6 +38,9 @@ const WEIGHT_FORMATS = [
  * expects.
  */
 export class Checkpoint {
+  /** Names of the tensors looked up so far (read, or checked to be read). */
+  private readonly looked = new Set<string>();
+
   private constructor(
     readonly directory: string,
     private readonly files: readonly WeightsFile[],
@@ -102,6 +105,15 @@ export class Checkpoint {
     return [...this.owner.keys()];
   }
 
+  /**
+   * Tensors the conversion never looked up, in checkpoint order, less the buffers a checkpoint
+   * may carry without weights in them ({@link derivedBuffer}): weights the config does not call
+   * for, such as the q/k norms of a Qwen3 checkpoint whose config says Llama.
+   */
+  unusedTensorNames(): string[] {
+    return this.tensorNames.filter((name) => !this.looked.has(name) && !derivedBuffer(name));
+  }
+
   /** Whether a tensor exists. */
   has(name: string): boolean {
     return this.owner.has(name);
@@ -141,6 +153,7 @@ export class Checkpoint {
     expectedShape: readonly number[],
   ): { file: WeightsFile; entry: TensorEntry } {
     const file = this.owner.get(name);
+    this.looked.add(name);
     if (!file) {
       throw new CheckpointError(
         'missing-tensor',
@@ -235,4 +248,13 @@ async function readIndex(path: string): Promise<Map<string, string>> {
     shards.set(tensor, shard);
   }
   return shards;
+}
+
+/**
+ * Buffers that some checkpoints save beside their weights and that a conversion derives instead:
+ * RoPE's inverse frequencies (older Llama checkpoints) and an EAGLE-3 head's target-to-draft mask
+ * (its draft-to-target map says the same).
+ */
+function derivedBuffer(name: string): boolean {
+  return name.endsWith('rotary_emb.inv_freq') || name === 't2d';
 }

@@ -42,6 +42,8 @@ export interface DecoderConfig {
   readonly rope: RopeConfig;
   /** Positions the model supports (max_position_embeddings, or a smaller sliding window). */
   readonly maxPositions: number;
+  /** The config field `maxPositions` comes from. */
+  readonly maxPositionsField: 'max_position_embeddings' | 'sliding_window';
   readonly tieWordEmbeddings: boolean;
   readonly layer: LayerFeatures;
   readonly bosTokenId: number | null;
@@ -267,6 +269,7 @@ function parseCommon(
     );
   }
   let maxPositions = int('max_position_embeddings', 2048);
+  let maxPositionsField: DecoderConfig['maxPositionsField'] = 'max_position_embeddings';
   const slidingWindow = c.sliding_window;
   const usesSliding = family === 'mistral' ? slidingWindow != null : c.use_sliding_window === true;
   if (usesSliding && typeof slidingWindow === 'number' && slidingWindow < maxPositions) {
@@ -278,6 +281,7 @@ function parseCommon(
       );
     }
     maxPositions = slidingWindow;
+    maxPositionsField = 'sliding_window';
   }
   const eps = c.rms_norm_eps ?? 1e-6;
   if (typeof eps !== 'number' || !(eps > 0)) {
@@ -313,6 +317,7 @@ function parseCommon(
     rmsNormEps: eps,
     rope: parseRope(c, file, maxPositions),
     maxPositions,
+    maxPositionsField,
     tieWordEmbeddings: c.tie_word_embeddings === true,
     layer,
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : null,

@@ -72,6 +72,12 @@ export interface ConvertResult {
   readonly manifestPath: string;
   /** Bytes of the .onnx file plus its external data. */
   readonly bytes: number;
+  /**
+   * Tensors of the checkpoint that the config does not call for and the model leaves out (as
+   * transformers does, which warns about them): often a sign that the config names the wrong
+   * architecture, e.g. a Qwen3 checkpoint, whose q/k norms a Llama config drops.
+   */
+  readonly unusedTensors: readonly string[];
 }
 
 /**
@@ -113,7 +119,7 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
   }
   const { json, file } = await readConfigJson(options.checkpoint);
   const config = parseDecoderConfig(json, file);
-  const resolved = resolveOptions(options, role, config.maxPositions);
+  const resolved = resolveOptions(options, role, config);
   // A target's greedy output must not depend on the tree (see GraphOptions.attentionPrecision).
   const graph: GraphOptions = {
     attentionPrecision:
@@ -186,6 +192,7 @@ async function writeCausalLM(options: ConvertCausalLMOptions): Promise<ConvertRe
       resolved,
       config,
       tokenizer,
+      checkpoint,
       build: (g) =>
         buildCausalLMGraph(
           g,

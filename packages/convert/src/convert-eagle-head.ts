@@ -131,7 +131,7 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
     const resolved = resolveOptions(
       withHeadContext(options, baseEntry, targetConfig.maxPositions),
       'eagle-head',
-      targetConfig.maxPositions,
+      targetConfig,
     );
     const tokenizer = await stageTokenizerFiles(options.target, options.out, targetConfig);
     return await addToBundle({
@@ -139,6 +139,7 @@ async function writeEagleHead(options: ConvertEagleHeadOptions): Promise<Convert
       resolved,
       config,
       tokenizer,
+      checkpoint,
       build: (g) =>
         buildEagleHeadGraph(
           g,

@@ -70,7 +70,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
   const resolved = resolveOptions(
     withHeadContext(options, baseEntry, targetConfig.maxPositions),
     'eagle3-head',
-    targetConfig.maxPositions,
+    targetConfig,
   );
   if (baseEntry && baseEntry.capturedLayers?.join() !== capturedLayers.join()) {
     throw new CheckpointError(
@@ -86,6 +86,7 @@ export async function convertEagle3Head(sources: Eagle3Sources): Promise<Convert
     resolved,
     config,
     tokenizer,
+    checkpoint,
     build: (g) =>
       buildEagle3HeadGraph(
         g,

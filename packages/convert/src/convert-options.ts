@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { OptionError, requireInteger } from '@treespec/core';
+import { OptionError } from '@treespec/core';
 import type {
   KvCacheInfo,
   ManifestModel,
@@ -81,15 +81,16 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export function resolveOptions(
   options: CommonConvertOptions,
   defaultId: string,
-  maxPositions: number,
+  positions: Pick<DecoderConfig, 'maxPositions' | 'maxPositionsField'>,
 ): ResolvedOptions {
+  const { maxPositions, maxPositionsField } = positions;
   const id = options.id ?? defaultId;
   if (!ID_PATTERN.test(id))
     throw new OptionError('id', id, 'a file-name-safe id (letters, digits, ".", "_", "-")');
   const maxContext =
     options.maxContext === undefined
       ? defaultPositions(maxPositions)
-      : requireInteger('maxContext', options.maxContext, 1, maxPositions);
+      : requireContext(options.maxContext, maxPositions, maxPositionsField);
   return {
     id,
     maxContext,
@@ -168,4 +169,27 @@ export function requireFolders(paths: Readonly<Record<string, unknown>>): void {
   for (const [option, value] of Object.entries(paths)) {
     if (typeof value !== 'string' || value === '') throw new OptionError(option, value, 'a folder path');
   }
+}
+
+/**
+ * A `maxContext` the model supports.
+ * @throws OptionError naming the config field that bounds it.
+ */
+function requireContext(
+  maxContext: unknown,
+  maxPositions: number,
+  field: DecoderConfig['maxPositionsField'],
+): number {
+  if (
+    typeof maxContext !== 'number' ||
+    !Number.isInteger(maxContext) ||
+    maxContext < 1 ||
+    maxContext > maxPositions
+  )
+    throw new OptionError(
+      'maxContext',
+      maxContext,
+      `an integer in [1, ${maxPositions}] (the config's ${field}${field === 'sliding_window' ? ', which bounds the positions attention reaches' : ''})`,
+    );
+  return maxContext;
 }

@@ -178,6 +178,43 @@ describe('conversion errors name the file and the problem', () => {
     );
   });
 
+  it('lists the checkpoint tensors the config does not call for, less derived buffers', async () => {
+    const extra = (name: string, n: number) => ({ name, shape: [n], data: new Float32Array(n).fill(1) });
+    const dir = await variantDir(
+      'unused',
+      (c) => c,
+      (t) => [
+        ...t,
+        extra('model.layers.0.self_attn.q_norm.weight', 8),
+        extra('model.layers.0.self_attn.rotary_emb.inv_freq', 4),
+      ],
+    );
+    const converted = await convertCausalLM({ checkpoint: dir, out: join(root, 'out-unused') });
+    expect(converted.unusedTensors).toEqual(['model.layers.0.self_attn.q_norm.weight']);
+    const plain = await convertCausalLM({ checkpoint: good, out: join(root, 'out-all-used') });
+    expect(plain.unusedTensors).toEqual([]);
+  });
+
+  it('names the config field that bounds --max-context: max_position_embeddings or a sliding window', async () => {
+    const mistral = await variantDir('sliding', (c) => ({
+      ...c,
+      architectures: ['MistralForCausalLM'],
+      model_type: 'mistral',
+      max_position_embeddings: 256,
+      sliding_window: 64,
+    }));
+    await expect(
+      convertCausalLM({ checkpoint: mistral, out: join(root, 'o-sliding'), maxContext: 128 }),
+    ).rejects.toThrow(
+      `option "maxContext" must be an integer in [1, 64] (the config's sliding_window, which bounds the positions attention reaches); got 128`,
+    );
+    await expect(
+      convertCausalLM({ checkpoint: good, out: join(root, 'o-positions'), maxContext: 100000 }),
+    ).rejects.toThrow(
+      /must be an integer in \[1, \d+\] \(the config's max_position_embeddings\); got 100000/,
+    );
+  });
+
   it('rejects a config that is not JSON and one with an impossible head count', async () => {
     const dir = await variantDir('badjson', (c) => c);
     await writeFile(join(dir, 'config.json'), '{"architectures": [');

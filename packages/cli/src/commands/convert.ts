@@ -260,5 +260,19 @@ export function registerConvert(program: Command): void {
       command.parent!.configureOutput().writeOut!(
         `${result.model.role} ${result.model.id}: ${result.model.file} (${mb} MB) in ${seconds} s; manifest ${result.manifestPath}\n`,
       );
+      if (result.unusedTensors.length > 0) process.stderr.write(unusedTensorsWarning(result.unusedTensors));
     });
+}
+
+/** Checkpoint tensors shown by name in the warning about unused ones; the rest are counted. */
+const UNUSED_NAMED = 8;
+
+/** The warning that a conversion left checkpoint tensors out, naming the first few. */
+export function unusedTensorsWarning(names: readonly string[]): string {
+  const named = names.slice(0, UNUSED_NAMED).join(', ');
+  const more = names.length > UNUSED_NAMED ? ` and ${names.length - UNUSED_NAMED} more` : '';
+  return (
+    `warning: the config does not use ${names.length} of the checkpoint's tensors, so the model leaves them out: ` +
+    `${named}${more}. Check that the config's architecture is the checkpoint's.\n`
+  );
 }
