@@ -383,7 +383,11 @@ describe('hybrid drafter', () => {
 
   it('learns apart for greedy and sampling generations, and keeps each record', async () => {
     const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed: 9, sharpness: 2.5 });
-    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()]);
+    // The records are under test, not the clock: the `expected` policy chooses by accepted
+    // tokens alone, where `throughput` would choose by this machine's step times.
+    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()], {
+      policy: 'expected',
+    });
     await generate(model, hybrid, repeatingPrompt(model, [4, 4], 40), 80);
     const greedyLookup = hybrid.expectedAccepted(1, 4);
     expect(greedyLookup).toBeGreaterThan(4);
@@ -402,7 +406,9 @@ describe('hybrid drafter', () => {
 
   it('learns apart for each band of sampling temperatures', async () => {
     const model = new ToyLanguageModel({ vocabSize: 200, order: 2, seed: 9, sharpness: 2.5 });
-    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()]);
+    const hybrid = new HybridDrafter(toyDrafter(model, { kind: 'adversarial' }), [new LookupDrafter()], {
+      policy: 'expected',
+    });
     const prompt = repeatingPrompt(model, [4, 4], 40);
     const tried = (temperature: number) => {
       hybrid.reset(5, temperature);

@@ -109,22 +109,26 @@ describe('the budget controller on the real tiny model', () => {
         verifier: new GreedyVerifier(),
       });
       const prompts = devPrompts(12).map(({ prompt }) => generator.tokenizer.encode(prompt));
-      /** Milliseconds a token of a 320-token generation of prompt `p`, its output checked against plain decoding's. */
-      const window = async (p: number) => {
-        const plain = await plainDecoder.generate(prompts[p]!, { maxTokens: 320 });
+      /**
+       * Milliseconds a token of a 320-token generation of prompt `p`; with `checked`, its output
+       * is checked against plain decoding's (the stretch in between drafts nothing the target
+       * accepts, so only the generations around it are checked, to keep the test short).
+       */
+      const window = async (p: number, checked = false) => {
+        const plain = checked ? await plainDecoder.generate(prompts[p]!, { maxTokens: 320 }) : null;
         const start = clock.now;
         const r = await decoder.generate(prompts[p]!, { maxTokens: 320 });
-        expect(Array.from(r.tokens)).toEqual(Array.from(plain.tokens));
+        if (plain) expect(Array.from(r.tokens)).toEqual(Array.from(plain.tokens));
         return (clock.now - start) / r.tokens.length;
       };
       // The head's own trees with every token shifted: the target accepts none, and the
       // calibrated chances learn that every draft loses. The first generation drafts the start
       // trees; after it, probes lose about 1 % (measured 0.3–0.9 %).
-      await window(0);
-      for (let p = 1; p < 10; p++) expect(await window(p)).toBeLessThan(1.02 * plainMs);
+      await window(0, true);
+      for (let p = 1; p < 10; p++) expect(await window(p, p === 9)).toBeLessThan(1.02 * plainMs);
       drafter.misdirect = false;
-      const back = await window(10);
-      const right = await window(11);
+      const back = await window(10, true);
+      const right = await window(11, true);
       // Measured 6.33 and 5.08 ms a token; 10.01 and 9.84 (all but 4 and 12 steps plain) before
       // settled probes started the chances afresh.
       expect(back).toBeLessThan(0.8 * plainMs);
