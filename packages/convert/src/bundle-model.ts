@@ -82,7 +82,11 @@ export async function addToBundle(addition: BundleAddition): Promise<BundleModel
       model,
       manifestPath,
       bytes: written.bytes,
-      unusedTensors: addition.checkpoint.unusedTensorNames(),
+      // A checkpoint with tied embeddings may store the lm_head they stand for, as transformers
+      // saves it: the model uses it as the embedding.
+      unusedTensors: addition.checkpoint.unusedTensorNames(
+        config.tieWordEmbeddings ? ['lm_head.weight'] : [],
+      ),
     };
   } catch (error) {
     await staged.discard();

@@ -108,10 +108,13 @@ export class Checkpoint {
   /**
    * Tensors the conversion never looked up, in checkpoint order, less the buffers a checkpoint
    * may carry without weights in them ({@link derivedBuffer}): weights the config does not call
-   * for, such as the q/k norms of a Qwen3 checkpoint whose config says Llama.
+   * for, such as the q/k norms of a Qwen3 checkpoint whose config says Llama. `alsoUsed` names
+   * tensors the model stands for without reading them (a tied `lm_head.weight`).
    */
-  unusedTensorNames(): string[] {
-    return this.tensorNames.filter((name) => !this.looked.has(name) && !derivedBuffer(name));
+  unusedTensorNames(alsoUsed: readonly string[] = []): string[] {
+    return this.tensorNames.filter(
+      (name) => !this.looked.has(name) && !derivedBuffer(name) && !alsoUsed.includes(name),
+    );
   }
 
   /** Whether a tensor exists. */

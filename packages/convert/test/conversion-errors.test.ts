@@ -193,6 +193,10 @@ describe('conversion errors name the file and the problem', () => {
     expect(converted.unusedTensors).toEqual(['model.layers.0.self_attn.q_norm.weight']);
     const plain = await convertCausalLM({ checkpoint: good, out: join(root, 'out-all-used') });
     expect(plain.unusedTensors).toEqual([]);
+    // Tied embeddings: an lm_head stored beside them is what the embedding stands for.
+    const tied = await variantDir('tied', (c) => ({ ...c, tie_word_embeddings: true }));
+    const withHead = await convertCausalLM({ checkpoint: tied, out: join(root, 'out-tied') });
+    expect(withHead.unusedTensors).toEqual([]);
   });
 
   it('names the config field that bounds --max-context: max_position_embeddings or a sliding window', async () => {
