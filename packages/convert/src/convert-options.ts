@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { OptionError } from '@treespec/core';
+import { OptionError, requireInteger } from '@treespec/core';
 import type {
   KvCacheInfo,
   ManifestModel,
@@ -90,7 +90,15 @@ export function resolveOptions(
   const maxContext =
     options.maxContext === undefined
       ? defaultPositions(maxPositions)
-      : requireContext(options.maxContext, maxPositions, maxPositionsField);
+      : requireInteger(
+          'maxContext',
+          options.maxContext,
+          1,
+          maxPositions,
+          maxPositionsField === 'sliding_window'
+            ? "the config's sliding_window, which bounds the positions attention reaches"
+            : "the config's max_position_embeddings",
+        );
   return {
     id,
     maxContext,
@@ -169,27 +177,4 @@ export function requireFolders(paths: Readonly<Record<string, unknown>>): void {
   for (const [option, value] of Object.entries(paths)) {
     if (typeof value !== 'string' || value === '') throw new OptionError(option, value, 'a folder path');
   }
-}
-
-/**
- * A `maxContext` the model supports.
- * @throws OptionError naming the config field that bounds it.
- */
-function requireContext(
-  maxContext: unknown,
-  maxPositions: number,
-  field: DecoderConfig['maxPositionsField'],
-): number {
-  if (
-    typeof maxContext !== 'number' ||
-    !Number.isInteger(maxContext) ||
-    maxContext < 1 ||
-    maxContext > maxPositions
-  )
-    throw new OptionError(
-      'maxContext',
-      maxContext,
-      `an integer in [1, ${maxPositions}] (the config's ${field}${field === 'sliding_window' ? ', which bounds the positions attention reaches' : ''})`,
-    );
-  return maxContext;
 }

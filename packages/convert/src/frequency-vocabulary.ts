@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { OptionError } from '@treespec/core';
+import { OptionError, requireInteger } from '@treespec/core';
 import type { DraftVocabulary } from '@treespec/onnx';
 import { loadTokenizer } from '@treespec/tokenizers';
 import type { DraftVocabularyMap } from './draft-vocabulary.js';
@@ -64,10 +64,7 @@ export async function frequencyVocabulary(
   tokenizerDir: string,
   vocab: number,
 ): Promise<FrequencyVocabulary> {
-  const size = options.size;
-  if (!Number.isInteger(size) || size < 1 || size > vocab) {
-    throw new OptionError('draftVocab', size, `an integer in [1, ${vocab}] (the target's vocabulary)`);
-  }
+  const size = requireInteger('draftVocab', options.size, 1, vocab, "the target's vocabulary");
   const contextTokens = options.contextTokens ?? 0;
   if (!Number.isInteger(contextTokens) || contextTokens < 0 || contextTokens > vocab - size) {
     throw new OptionError(

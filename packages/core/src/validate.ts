@@ -2,17 +2,19 @@ import { ContextOverflowError, OptionError } from './errors.js';
 
 /**
  * Checks that `value` is an integer in [min, max] and returns it; otherwise throws an
- * {@link OptionError} naming the option, the value and the allowed range.
+ * {@link OptionError} naming the option, the value and the allowed range, and what sets the
+ * range when `bound` says it ("the target's vocabulary").
  */
 export function requireInteger(
   option: string,
   value: unknown,
   min: number,
   max = Number.MAX_SAFE_INTEGER,
+  bound?: string,
 ): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
-    throw new OptionError(option, value, range);
+    throw new OptionError(option, value, bound ? `${range} (${bound})` : range);
   }
   return value;
 }
