@@ -31,7 +31,10 @@ export class TreespecError extends Error {
   }
 }
 
-/** An option or argument outside its allowed range. `option` names it, `value` is what was given. */
+/**
+ * An option or argument outside its allowed range. `option` names it, `value` is what was given
+ * (`undefined` for an option left out that has no default).
+ */
 export class OptionError extends TreespecError {
   readonly option: string;
   readonly value: unknown;
@@ -39,7 +42,8 @@ export class OptionError extends TreespecError {
   readonly expected: string;
 
   constructor(option: string, value: unknown, expected: string) {
-    super('INVALID_OPTION', `option "${option}" must be ${expected}; got ${describeValue(value)}`);
+    const found = value === undefined ? 'none was given' : `got ${describeValue(value)}`;
+    super('INVALID_OPTION', `option "${option}" must be ${expected}; ${found}`);
     this.option = option;
     this.value = value;
     this.expected = expected;

@@ -36,6 +36,13 @@ describe('option checks', () => {
     }
   });
 
+  it('says that an option was left out rather than "got undefined"', () => {
+    expect(new OptionError('modelDir', undefined, 'a directory').message).toBe(
+      'option "modelDir" must be a directory; none was given',
+    );
+    expect(new OptionError('modelDir', null, 'a directory').message).toMatch(/; got null$/);
+  });
+
   it('requireOneOf lists what is allowed', () => {
     expect(requireOneOf('mode', 'a', ['a', 'b'])).toBe('a');
     expect(optionError(() => requireOneOf('mode', 'c', ['a', 'b'])).message).toMatch(/"a", "b"/);

@@ -105,7 +105,7 @@ export class StreamingDetokenizer implements StreamingDecoder {
     if (ids.length < CONTEXT_TOKENS) text = this.tokenizer.decodeUnchecked(ids);
     // A context that ends inside a character cannot be separated from what follows: then the
     // stream is decoded on its own.
-    if (text.charCodeAt(text.length - 1) === REPLACEMENT_CHARACTER) return;
+    if (endsInsideCharacter(text)) return;
     this.window.push(...ids);
     this.contextCount = ids.length;
     this.text = text;
@@ -147,7 +147,9 @@ export class StreamingDetokenizer implements StreamingDecoder {
 
   /** Number of UTF-16 code units decoded but held back (what `flush()` would return now). */
   get heldBackLength(): number {
-    return this.stale ? 0 : this.afterContextTail(this.text.slice(this.emitted)).length;
+    if (this.stale) return 0;
+    if (this.contextTail === '') return this.text.length - this.emitted;
+    return this.afterContextTail(this.text.slice(this.emitted)).length;
   }
 
   /**
@@ -223,10 +225,15 @@ export class StreamingDetokenizer implements StreamingDecoder {
   /** Length of the prefix of `text` that no later id can change. */
   private stableLength(text: string): number {
     const n = text.length;
-    if (n > 0 && text.charCodeAt(n - 1) === REPLACEMENT_CHARACTER) return n - 1;
+    if (endsInsideCharacter(text)) return n - 1;
     if (this.tokenizer.cleanUpTokenizationSpaces) {
       for (const hazard of CLEANUP_HAZARDS) if (text.endsWith(hazard)) return n - hazard.length;
     }
     return n;
   }
+}
+
+/** Whether `text` ends in U+FFFD: the bytes of a character whose end has not been decoded yet. */
+function endsInsideCharacter(text: string): boolean {
+  return text.length > 0 && text.charCodeAt(text.length - 1) === REPLACEMENT_CHARACTER;
 }

@@ -23,7 +23,9 @@ function streamInChunks(
     deltas.push(decoder.push(Int32Array.from({ length: end - at }, (_, j) => ids[at + j]!)));
     at = end;
   }
+  const heldBack = decoder.heldBackLength;
   deltas.push(decoder.flush());
+  expect(deltas.at(-1)!.length, 'heldBackLength before the flush').toBe(heldBack);
   return deltas;
 }
 
