@@ -32,12 +32,34 @@ function bursty(clock: Clock, costs: ToyCosts): ToyCosts {
  */
 const LOSING: ToyCosts = { verify: (n) => 10 + 7 * (n - 1), draftCall: 0.5 };
 
-async function tokensPerMs(drafts: boolean): Promise<{ rate: number; drafted: number; steps: number }> {
+/**
+ * Every call's cost drawn uniformly within ±`spread` of its mean (a fixed-seed generator): a
+ * shared machine's step-to-step noise, which leaves a seldom-timed tree's price a few timings' luck.
+ */
+function noisy(costs: ToyCosts, spread: number): ToyCosts {
+  let state = 1;
+  const factor = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return 1 + spread * (2 * ((state >>> 8) / 2 ** 24) - 1);
+  };
+  return {
+    verify: (n) => factor() * costs.verify(n),
+    get draftCall() {
+      return factor() * costs.draftCall;
+    },
+  };
+}
+
+async function tokensPerMs(
+  drafts: boolean,
+  costsOf: (clock: Clock) => ToyCosts = (clock) => bursty(clock, LOSING),
+  shape: number[][] = [[0, 0]],
+): Promise<{ rate: number; drafted: number; steps: number }> {
   const model = new ToyLanguageModel({ vocabSize: 20, order: 2, seed: 5, sharpness: 1 });
   const clock = new Clock();
-  const target = new ClockedTarget(new ToyTarget(model), clock, bursty(clock, LOSING));
+  const target = new ClockedTarget(new ToyTarget(model), clock, costsOf(clock));
   const greedyGrowth = new DynamicTreeGrowth({ topK: 2, frontier: 1, depth: 2, totalTokens: 3 });
-  const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape([[0, 0]]));
+  const sampledGrowth = new StaticTreeGrowth(new StaticTreeShape(shape));
   const quality = { kind: 'mixed', noise: 0.6, seed: 7 } as const;
   const controller = greedyAndSampledController(
     target,
@@ -69,6 +91,26 @@ describe('budget controller on a machine with bursts of slow steps', () => {
     // drafted 13 % of its steps and ran 0.987× plain decoding (3.5 % and 0.995× now).
     expect(speculative.drafted / speculative.steps).toBeLessThan(0.05);
     expect(speculative.rate / plain.rate).toBeGreaterThan(0.99);
+  });
+
+  it('prices sampled trees well enough through noise of ±60 % on every call to stay near plain decoding where they lose and to draft where they pay', async () => {
+    // Sampled trees of three draws: two in a chain, one beside the first.
+    const shape = [[0, 0], [1]];
+    const cases = [
+      { costs: LOSING, least: 0.98, drafted: [0, 0.08] },
+      { costs: { verify: (n: number) => 10 + 4 * (n - 1), draftCall: 0.8 }, least: 1, drafted: [0.1, 1] },
+      { costs: { verify: (n: number) => 10 + 2 * (n - 1), draftCall: 0.5 }, least: 1.3, drafted: [0.9, 1] },
+    ];
+    for (const { costs, least, drafted } of cases) {
+      const plain = await tokensPerMs(false, () => noisy(costs, 0.6), shape);
+      const speculative = await tokensPerMs(true, () => noisy(costs, 0.6), shape);
+      // Over four noise seeds: 0.984–0.997× drafting 1–5 % of the steps where chains lose (0.997×
+      // without noise), 1.025–1.060× and 28–69 % where they pay a little (1.070×), 1.364–1.379× and
+      // 95–98 % where they pay well (1.382×).
+      expect(speculative.rate / plain.rate).toBeGreaterThan(least);
+      expect(speculative.drafted / speculative.steps).toBeGreaterThanOrEqual(drafted[0]!);
+      expect(speculative.drafted / speculative.steps).toBeLessThanOrEqual(drafted[1]!);
+    }
   });
 });
 
