@@ -65,14 +65,13 @@ export async function frequencyVocabulary(
   vocab: number,
 ): Promise<FrequencyVocabulary> {
   const size = requireInteger('draftVocab', options.size, 1, vocab, "the target's vocabulary");
-  const contextTokens = options.contextTokens ?? 0;
-  if (!Number.isInteger(contextTokens) || contextTokens < 0 || contextTokens > vocab - size) {
-    throw new OptionError(
-      'draftVocabContext',
-      contextTokens,
-      `an integer in [0, ${vocab - size}] (the target's tokens outside the ${size} draft tokens)`,
-    );
-  }
+  const contextTokens = requireInteger(
+    'draftVocabContext',
+    options.contextTokens ?? 0,
+    0,
+    vocab - size,
+    `the target's tokens outside the ${size} draft tokens`,
+  );
   const { counts, tokens } = await countCorpus(options.corpus, tokenizerDir, vocab);
   if (tokens === 0) throw new OptionError('draftVocabCorpus', options.corpus, 'a corpus holding text');
   const order = Array.from({ length: vocab }, (_, id) => id).sort((a, b) => counts[b]! - counts[a]! || a - b);
