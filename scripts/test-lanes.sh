@@ -5,8 +5,9 @@
 # thread, so each lane is bound to its cores (taskset) and ONNX Runtime sizes its pool to them.
 # The heavy lane runs @treespec/node's tests and the browser example (about half the suite's
 # time); the other lane runs @treespec/node's software-WebGPU test of the target (a minute), which
-# balances the two, and then the rest of the packages, one package per core. The packages are built before (the root
-# `test` script), so the lanes run tests only and never write the same build outputs.
+# balances the two, and then the rest of the packages, one package per core. The packages are
+# built before (the root `test` script), so the lanes run tests only and never write the same
+# build outputs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
