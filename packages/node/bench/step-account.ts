@@ -1,7 +1,8 @@
 /**
  * Where a speculative generation's time goes against plain decoding, step by step, in one process:
- * each development prompt is generated plainly and then speculatively through one loaded model (same
- * temperature, same seed), and every step is timed from one `onStep` to the next. A speculative
+ * each development prompt is generated plainly and speculatively through one loaded model (same
+ * temperature, same seed, which of the two runs first alternating from prompt to prompt and from
+ * round to round), and every step is timed from one `onStep` to the next. A speculative
  * generation loses to plain decoding in two places, which this separates:
  *
  * - its plain steps (the budget controller chose no tree) can cost more than the plain loop's
@@ -19,14 +20,19 @@
  *
  * Prints one JSON report. `plainStepOverheadMs` is the mean speculative plain step minus the mean
  * plain-loop step (`quantilesMs`, the 10th to 99th percentiles of both, tell a shift of every step
- * from a heavier tail), and `leavingStep` the speculative plain steps right after a drafted one (the
- * target's first call after the drafter's); `lossMs` splits the speculative run's extra time into
- * what its plain steps and its drafted steps lost (each drafted step against its committed tokens
- * at the plain loop's mean step); `speculativeRun` is the whole speculative run's time over plain
- * decoding's for its tokens.
+ * from a heavier tail). `aroundDrafting` splits the speculative plain steps by their distance from
+ * the nearest drafted step of their generation: the k-th after a drafted step (`after1` is the
+ * target's first call after the drafter's), the k-th before one (where a run of drafted steps
+ * starts), and those at least {@link NEAR} steps from any (`far`), each against the plain loop's
+ * median step: a cost that drafting leaves behind shows after it, and a slow spell of the machine
+ * that drafting started in shows before it too. `lossMs` splits the speculative run's extra time
+ * into what its plain steps and its drafted steps lost (each drafted step against its committed
+ * tokens at the plain loop's mean step); `speculativeRun` is the whole speculative run's time over
+ * plain decoding's for its tokens.
  * Each kind of step also reports `modelMs`, its mean time inside model calls (the call log's), so
- * that the rest of a step, JavaScript and the event loop, shows as `meanMs − modelMs`; drafted
- * steps add their model calls per step. `--budget fixed` drafts the whole tree every step.
+ * that the rest of a step, JavaScript and the event loop, shows as `meanMs − modelMs`
+ * (`outsideModelMedianMs` for drafted steps); drafted steps add their model calls per step.
+ * `--budget fixed` drafts the whole tree every step.
  * Both loops' first step of each generation (the prefill's) is left out of the step times.
  * `calls` groups every model call of each loop (`summarizeCalls`): the target's by rows, and the
  * drafter's right after a target call against right after one of its own, where its weights are
@@ -61,6 +67,9 @@ const prompts = devPrompts(Number(values.prompts)).map((p) => p.prompt);
 /** The shares of steps at which `quantilesMs` reports a step time. */
 const QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
 
+/** Plain steps this close to a drafted step are reported by their distance from it (`aroundDrafting`). */
+const NEAR = 5;
+
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** The value of ascending `sorted` below which a share `q` of them lie. */
@@ -71,15 +80,15 @@ function quantileOf(sorted: readonly number[], q: number): number {
 /** Step times of one kind, in ms, and the tokens those steps committed. */
 class StepTimes {
   readonly ms: number[] = [];
+  /** Of each step in `ms`, the time inside its model calls (the call log's); the rest is JavaScript and the event loop. */
+  readonly modelMsOf: number[] = [];
   tokens = 0;
-  /** Of `ms`, the time inside the steps' model calls (the call log's); the rest is JavaScript and the event loop. */
-  modelMs = 0;
   /** Model calls inside the steps. */
   calls = 0;
   add(ms: number, tokens: number, modelMs: number, calls: number): void {
     this.ms.push(ms);
+    this.modelMsOf.push(modelMs);
     this.tokens += tokens;
-    this.modelMs += modelMs;
     this.calls += calls;
   }
   get total(): number {
@@ -90,19 +99,67 @@ class StepTimes {
   }
   /** Mean ms per step inside model calls. */
   get modelMean(): number {
-    return this.modelMs / this.ms.length;
+    return this.modelMsOf.reduce((a, b) => a + b, 0) / this.ms.length;
   }
   get median(): number {
-    return quantileOf(this.sorted(), 0.5);
+    return quantileOf(sorted(this.ms), 0.5);
+  }
+  /** Median ms per step outside model calls. */
+  get outsideModelMedian(): number {
+    return quantileOf(sorted(this.ms.map((ms, i) => ms - (this.modelMsOf[i] as number))), 0.5);
   }
   /** Step times at {@link QUANTILES}, to tell a shift of every step from a heavier tail. */
   get quantilesMs(): number[] {
-    const sorted = this.sorted();
-    return QUANTILES.map((q) => round3(quantileOf(sorted, q)));
+    const ascending = sorted(this.ms);
+    return QUANTILES.map((q) => round3(quantileOf(ascending, q)));
   }
-  private sorted(): number[] {
-    return [...this.ms].sort((a, b) => a - b);
+  /** Its count, mean, median and model time, the mean and median against a plain step's. */
+  against(plainMean: number, plainMedian: number) {
+    return {
+      steps: this.ms.length,
+      meanMs: round3(this.mean),
+      medianMs: round3(this.median),
+      modelMs: round3(this.modelMean),
+      meanOverPlainMs: round3(this.mean - plainMean),
+      medianOverPlainMs: round3(this.median - plainMedian),
+    };
   }
+}
+
+function sorted(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+/**
+ * Where each step of a speculative generation goes: drafted steps to `drafted`; plain steps to
+ * `plain`, and by their distance from the nearest drafted step of the generation to
+ * `after[k - 1]` (the k-th after one), `before[k - 1]` (the k-th before one) or `far`, for k up
+ * to {@link NEAR}. A plain step between two drafted steps counts on both sides.
+ */
+function placeSpeculativeSteps(drafted: readonly boolean[]): StepTimes[][] {
+  const into: StepTimes[][] = drafted.map(() => []);
+  let sinceDrafted = Number.POSITIVE_INFINITY;
+  for (let s = 0; s < drafted.length; s++) {
+    if (drafted[s]) {
+      into[s]!.push(draftedSteps);
+      sinceDrafted = 0;
+      continue;
+    }
+    into[s]!.push(plainSteps);
+    sinceDrafted++;
+    if (sinceDrafted <= NEAR) into[s]!.push(afterDrafted[sinceDrafted - 1]!);
+  }
+  let untilDrafted = Number.POSITIVE_INFINITY;
+  for (let s = drafted.length - 1; s >= 0; s--) {
+    if (drafted[s]) {
+      untilDrafted = 0;
+      continue;
+    }
+    untilDrafted++;
+    if (untilDrafted <= NEAR) into[s]!.push(beforeDrafted[untilDrafted - 1]!);
+    else if (into[s]!.length === 1) into[s]!.push(farFromDrafting);
+  }
+  return into;
 }
 
 const log = new CallLog();
@@ -127,9 +184,11 @@ const calls: Record<'plain' | 'speculative', ModelCalls> = {
 };
 const plainLoop = new StepTimes();
 const plainSteps = new StepTimes();
-/** The speculative plain steps right after a drafted step: the target's first call after the drafter's. */
-const leavingSteps = new StepTimes();
 const draftedSteps = new StepTimes();
+/** The speculative plain steps by their distance from the nearest drafted step ({@link placeSpeculativeSteps}). */
+const afterDrafted = Array.from({ length: NEAR }, () => new StepTimes());
+const beforeDrafted = Array.from({ length: NEAR }, () => new StepTimes());
+const farFromDrafting = new StepTimes();
 const controller = generator.drafters[drafter];
 /** Whether the drafter ran this step: a tree larger than its root, or the controller chose one. */
 const drafterRan = (treeSize: number): boolean =>
@@ -137,12 +196,11 @@ const drafterRan = (treeSize: number): boolean =>
 const totals = { plainMs: 0, plainTokens: 0, speculativeMs: 0, speculativeTokens: 0 };
 for (let round = 0; round < rounds; round++) {
   for (const [i, prompt] of prompts.entries()) {
-    for (const plain of [true, false]) {
+    for (const plain of (i + round) % 2 === 0 ? [true, false] : [false, true]) {
       let last = Number.NaN;
       let lastCalls = 0;
-      let lastDrafted = false;
-      /** This generation's timed steps: where each goes, and the call log's calls inside it. */
-      const steps: { into: StepTimes[]; ms: number; tokens: number; from: number; to: number }[] = [];
+      /** This generation's timed steps: whether the drafter ran, and the call log's calls inside it. */
+      const steps: { drafted: boolean; ms: number; tokens: number; from: number; to: number }[] = [];
       log.reset();
       const started = performance.now();
       const result = await generator.generate(prompt, {
@@ -152,25 +210,25 @@ for (let round = 0; round < rounds; round++) {
         drafter: plain ? 'none' : drafter,
         onStep: (event) => {
           const now = performance.now();
-          const drafted = !plain && drafterRan(event.tree.size);
           if (!Number.isNaN(last)) {
-            const into = [plain ? plainLoop : drafted ? draftedSteps : plainSteps];
-            if (!plain && !drafted && lastDrafted) into.push(leavingSteps);
-            steps.push({ into, ms: now - last, tokens: event.pathLength, from: lastCalls, to: log.size });
+            const drafted = !plain && drafterRan(event.tree.size);
+            steps.push({ drafted, ms: now - last, tokens: event.pathLength, from: lastCalls, to: log.size });
           }
           last = now;
           lastCalls = log.size;
-          lastDrafted = drafted;
         },
       });
       const ms = performance.now() - started;
       const loopCalls = calls[plain ? 'plain' : 'speculative'];
       const offset = loopCalls.ms.length;
       log.appendTo(loopCalls);
-      for (const step of steps) {
+      const places = plain
+        ? steps.map(() => [plainLoop])
+        : placeSpeculativeSteps(steps.map((s) => s.drafted));
+      for (const [s, step] of steps.entries()) {
         let modelMs = 0;
         for (let c = offset + step.from; c < offset + step.to; c++) modelMs += loopCalls.ms[c] as number;
-        for (const times of step.into) times.add(step.ms, step.tokens, modelMs, step.to - step.from);
+        for (const times of places[s]!) times.add(step.ms, step.tokens, modelMs, step.to - step.from);
       }
       if (plain) {
         totals.plainMs += ms;
@@ -215,15 +273,20 @@ console.log(
         modelMs: round3(plainSteps.modelMean),
       },
       plainStepOverheadMs: round3(plainSteps.mean - plainStep),
-      leavingStep: {
-        steps: leavingSteps.ms.length,
-        meanMs: round3(leavingSteps.mean),
-        modelMs: round3(leavingSteps.modelMean),
+      aroundDrafting: {
+        ...Object.fromEntries(
+          afterDrafted.map((t, k) => [`after${k + 1}`, t.against(plainStep, plainLoop.median)]),
+        ),
+        ...Object.fromEntries(
+          beforeDrafted.map((t, k) => [`before${k + 1}`, t.against(plainStep, plainLoop.median)]),
+        ),
+        far: farFromDrafting.against(plainStep, plainLoop.median),
       },
       draftedStep: {
         steps: draftedSteps.ms.length,
         meanMs: round3(draftedSteps.mean),
         modelMs: round3(draftedSteps.modelMean),
+        outsideModelMedianMs: round3(draftedSteps.outsideModelMedian),
         callsPerStep: round3(draftedSteps.calls / draftedSteps.ms.length),
         tokensPerStep: round3(draftedSteps.tokens / draftedSteps.ms.length),
       },
