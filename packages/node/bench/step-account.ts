@@ -131,33 +131,26 @@ function sorted(values: readonly number[]): number[] {
 }
 
 /**
- * Where each step of a speculative generation goes: drafted steps to `drafted`; plain steps to
- * `plain`, and by their distance from the nearest drafted step of the generation to
- * `after[k - 1]` (the k-th after one), `before[k - 1]` (the k-th before one) or `far`, for k up
- * to {@link NEAR}. A plain step between two drafted steps counts on both sides.
+ * Where each step of a speculative generation goes: drafted steps to `draftedSteps`; plain steps to
+ * `plainSteps`, and by their distance from the nearest drafted step of the generation to
+ * `afterDrafted[k - 1]` (the k-th after one), `beforeDrafted[k - 1]` (the k-th before one) or, at
+ * more than {@link NEAR} steps from both, `farFromDrafting`. A plain step between two drafted steps
+ * counts on both sides.
  */
 function placeSpeculativeSteps(drafted: readonly boolean[]): StepTimes[][] {
-  const into: StepTimes[][] = drafted.map(() => []);
-  let sinceDrafted = Number.POSITIVE_INFINITY;
+  const into: StepTimes[][] = drafted.map((d) => [d ? draftedSteps : plainSteps]);
+  const sinceDrafted = new Array<number>(drafted.length);
+  let since = Number.POSITIVE_INFINITY;
   for (let s = 0; s < drafted.length; s++) {
-    if (drafted[s]) {
-      into[s]!.push(draftedSteps);
-      sinceDrafted = 0;
-      continue;
-    }
-    into[s]!.push(plainSteps);
-    sinceDrafted++;
-    if (sinceDrafted <= NEAR) into[s]!.push(afterDrafted[sinceDrafted - 1]!);
+    since = drafted[s] ? 0 : since + 1;
+    sinceDrafted[s] = since;
+    if (since > 0 && since <= NEAR) into[s]!.push(afterDrafted[since - 1]!);
   }
-  let untilDrafted = Number.POSITIVE_INFINITY;
+  let until = Number.POSITIVE_INFINITY;
   for (let s = drafted.length - 1; s >= 0; s--) {
-    if (drafted[s]) {
-      untilDrafted = 0;
-      continue;
-    }
-    untilDrafted++;
-    if (untilDrafted <= NEAR) into[s]!.push(beforeDrafted[untilDrafted - 1]!);
-    else if (into[s]!.length === 1) into[s]!.push(farFromDrafting);
+    until = drafted[s] ? 0 : until + 1;
+    if (until > 0 && until <= NEAR) into[s]!.push(beforeDrafted[until - 1]!);
+    if (until > NEAR && (sinceDrafted[s] as number) > NEAR) into[s]!.push(farFromDrafting);
   }
   return into;
 }
