@@ -63,7 +63,9 @@ export interface BudgetControllerOptions {
   /**
    * Share of the time spent decoding plainly that probes out of it may lose: probes that lost L ms
    * against plain steps committing the same tokens are followed by at least L / (share × a plain
-   * step) plain steps, so that speculation that does not pay costs at most about this share.
+   * step) plain steps, so that speculation that does not pay costs at most about this share. A
+   * candidates' regime (sampled trees) accounts every run it enters from plain steps so, and a
+   * narrow win ({@link NARROW_WIN}) waits for what the last one lost to be paid for.
    * Default {@link VALUE_PROBE_SHARE} (0.03) for generations whose trees are sized by value
    * (0.01 once {@link LOST_PROBES_TO_SETTLE} of their probes in a row have lost, until drafting pays
    * again), 0.01 for the others; a number given here holds for both.
@@ -140,6 +142,21 @@ const START_BOUND_ERRORS = 2;
  * few steps that happened to agree say little about the next ones.
  */
 const START_LEAST_DEVIATION = 0.25;
+
+/**
+ * A candidates' regime (sampled trees) whose best tree is predicted to beat plain decoding by less
+ * than this factor enters drafting from plain steps only once what its last accounted run lost
+ * is within its probe share, as after a probe; each such run is accounted as one. Its estimates
+ * (the plain price, the tree's price, its expected tokens) are noisy, and a narrow win is where
+ * their noise decides: at temperature 1 on the tiny model the rates started runs when the plain
+ * price stood 10–13 % above the plain steps' mean and a tree's draft price 22 % below its
+ * drafting's, and those steps, a majority of the drafted ones, ran 22 % below plain decoding's
+ * rate where predicted 4 % above it (docs/benchmarks.md, session 69). On the clocked toy with
+ * ±60 % noise (six seeds) a factor of 1.1 ran sampled chains that lose 0.994× against 0.992×,
+ * that pay a little 1.043× against 1.034×, that pay well 1.363× against 1.368×; 1.2 and 1.5 ran
+ * the chains that pay a little no faster and those that pay well about 1 % slower.
+ */
+const NARROW_WIN = 1.1;
 
 /**
  * Speculation this many times faster than plain decoding re-times a plain step {@link FAR_AHEAD_AGE}
@@ -237,9 +254,12 @@ class Regime {
   closeLimit: number;
   /** A probe out of plain decoding just drafted: the next step drafts too, to time steady drafting. */
   measureNext = false;
-  /** Whether the drafted steps since the last run of plain steps are probes of it. */
+  /**
+   * Whether the drafted steps since the last run of plain steps are accounted as a probe of it:
+   * a probe's, or (in a candidates' regime) any run entered from a plain step.
+   */
   probing = false;
-  /** Milliseconds those probes lost against plain steps committing the same tokens. */
+  /** Milliseconds those steps lost against plain steps committing the same tokens. */
   probeLoss = 0;
   /**
    * The deepest tree its drafter grows: deeper candidates are not its own, and their draft costs
@@ -431,11 +451,11 @@ class Regime {
  *   one size up from the best later. When plain steps win it tries the best tree again after
  *   `probeEvery` plain steps if that tree came close, else after `2 * probeEvery` a tree sized by
  *   value where trees are, else the start tree in greedy generations and the best tree in
- *   sampling ones;
- *   the runs double while the probes lose (up to `maxPlainRun`). A plain step is priced by plain
- *   steps that follow a plain step, as plain decoding runs them (so timing it takes two plain
- *   steps), and re-timed every {@link FRESH} steps (four times as many while speculation wins
- *   by far).
+ *   sampling ones; the runs double while the probes lose (up to `maxPlainRun`). Sampled trees
+ *   enter on a narrow win only once what their last run of drafted steps lost is paid for
+ *   ({@link NARROW_WIN}), as after a probe. A plain step is priced by plain steps that follow a
+ *   plain step, as plain decoding runs them (so timing it takes two plain steps), and re-timed
+ *   every {@link FRESH} steps (four times as many while speculation wins by far).
  * - Switching is priced too: a tree right after plain steps costs more than its price (the
  *   drafter catches up on their rows), a generation's first tree more still (it reads the
  *   prompt), and so does the plain step right after a tree (the target's first one-row call
@@ -922,7 +942,9 @@ export class BudgetController implements Drafter {
         (regime.measureNext && (regime.valued || this.draftPriceWanted(regime, best, plainMs))));
     regime.measureNext = false;
     if (measure) return this.pick(best, true);
-    if (best < 0 || this.enteringRate(regime) <= this.leavingPlainRate(regime, plainMs)) {
+    const entering = best < 0 ? 0 : this.enteringRate(regime);
+    const leaving = this.leavingPlainRate(regime, plainMs);
+    if (best < 0 || entering <= leaving) {
       // Close to paying: try the best tree again soon. Far from it: the regime's far probe later
       // (the start tree until a tree is rated). Each
       // run of plain steps is twice the one before (up to `maxPlainRun`) until drafting wins, and
@@ -931,7 +953,7 @@ export class BudgetController implements Drafter {
       // The first plain step after a probe's drafted run: that run paid for the probe, or not.
       if (regime.probing) regime.lostProbes = regime.probeLoss > 0 ? regime.lostProbes + 1 : 0;
       regime.probing = false;
-      const paidFor = !(regime.probeLoss * plainRate > regime.probeShare * regime.plainRun);
+      const paidFor = !this.owes(regime, plainRate);
       const limit = close ? regime.closeLimit : regime.plainLimit;
       if (++regime.plainRun < limit || !paidFor || this.featuresMissing()) {
         // Until its probe nears, a run of plain steps does not fetch the target's features
@@ -969,6 +991,18 @@ export class BudgetController implements Drafter {
       return this.pick(far, true);
     }
     if (this.featuresMissing()) return this.pickPlain(plainMs);
+    // A candidates' regime enters drafting from a plain step as a probe would: its run is
+    // accounted, and a narrow win waits until what the last run lost is paid for.
+    if (!regime.valued && !this.lastDrafted) {
+      if (entering < NARROW_WIN * leaving && this.owes(regime, plainRate)) {
+        regime.plainRun++;
+        return this.pickPlain(plainMs);
+      }
+      regime.plainRun = 0;
+      regime.probing = true;
+      regime.probeLoss = 0;
+      return this.pick(best, false);
+    }
     regime.plainRun = 0;
     // Drafted steps after a probe out of plain decoding stay its run until they have paid for it:
     // a run the generation's end or the rates cut short of that leaves the next run of plain
@@ -989,6 +1023,14 @@ export class BudgetController implements Drafter {
       if (up !== best) return this.pick(up, true);
     }
     return this.pick(best, false);
+  }
+
+  /**
+   * Whether what the regime's last accounted run of drafted steps lost (a probe's, or a run a
+   * candidates' regime entered) is more than its probe share of the plain steps since.
+   */
+  private owes(regime: Regime, plainRate: number): boolean {
+    return regime.probeLoss * plainRate > regime.probeShare * regime.plainRun;
   }
 
   /**

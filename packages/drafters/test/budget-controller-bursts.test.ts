@@ -107,9 +107,10 @@ describe('budget controller on a machine with bursts of slow steps', () => {
     for (const { costs, least, drafted } of cases) {
       const plain = await tokensPerMs(false, () => noisy(costs, 0.6), shape);
       const speculative = await tokensPerMs(true, () => noisy(costs, 0.6), shape);
-      // Over four noise seeds: 0.988–0.997× drafting 1–7 % of the steps where chains lose (0.997×
-      // without noise), 1.010–1.048× and 21–55 % where they pay a little (1.070×), 1.348–1.391× and
-      // 97–98 % where they pay well (1.382×).
+      // Over six noise seeds: 0.989–0.997× drafting 1–6 % of the steps where chains lose (0.997×
+      // without noise), 1.021–1.058× and 25–57 % where they pay a little (1.070×), 1.348–1.385× and
+      // 94–97 % where they pay well (1.382×). Before narrow wins waited for the last run's loss to
+      // be paid for: 0.987–0.997×, 1.010–1.052×, 1.346–1.391×.
       expect(speculative.rate / plain.rate).toBeGreaterThan(least);
       expect(speculative.drafted / speculative.steps).toBeGreaterThanOrEqual(drafted[0]!);
       expect(speculative.drafted / speculative.steps).toBeLessThanOrEqual(drafted[1]!);

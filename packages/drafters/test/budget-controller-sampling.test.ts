@@ -64,8 +64,9 @@ async function sample(growth: TreeGrowth, drafterSample?: { temperature: number;
   });
   const controller = new BudgetController(
     { drafter: new ClockedDrafter(inner, target), growth },
-    // Probes may lose as much time as plain steps take, so the choice keeps changing.
-    { clock: clock.read, probeEvery: 2, maxPlainRun: 4, probeShare: 1 },
+    // Probes come after one or two plain steps and may lose as much time as plain steps take, so
+    // the choice keeps changing.
+    { clock: clock.read, probeEvery: 1, maxPlainRun: 2, probeShare: 1 },
   );
   const verifier = new StochasticVerifier({ temperature: TEMPERATURE });
   const decoder = new SpeculativeDecoder({ target, drafter: controller, verifier });
