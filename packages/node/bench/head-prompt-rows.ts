@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import type { BudgetMode } from '@treespec/drafters';
 import { type BundleDrafter, CallLog, loadTreespec } from '../src/index.js';
 import { devPrompts, TINY } from '../test/tiny.js';
+import { median } from './median.js';
 import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
@@ -116,7 +117,6 @@ for (let round = 0; round < rounds; round++) {
 }
 for (const setup of setups) await setup.generator.dispose();
 
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const promptTokens = prompts.map((p) => setups[0]!.generator.encode(p).length);

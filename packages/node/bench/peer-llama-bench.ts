@@ -32,6 +32,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { tinyDevPrompts } from '@treespec/model-tiny/node';
+import { median } from './median.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
@@ -200,12 +201,6 @@ const llamaSpec = (gguf: string, threadCount: number, type: string) =>
  */
 const llamaPlainName = (gguf: string) =>
   `llama.cpp ${basename(gguf, '.gguf')} ${llamaCompletion ? 'plain' : '(llama-bench)'}`;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 const scratch = await mkdtemp(join(tmpdir(), 'treespec-llama-bench-'));
 const report: Record<string, unknown> = {

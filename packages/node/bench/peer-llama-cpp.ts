@@ -27,6 +27,7 @@ import type { TextGenerator } from '@treespec/generator';
 import { tinyDevPrompts, tinyModelDirectory } from '@treespec/model-tiny/node';
 import { loadTreespec } from '../src/index.js';
 import { bundleWithTarget } from '../test/converted-target.js';
+import { median } from './median.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -97,11 +98,6 @@ function llamaSystem(name: string, sequence: LlamaSequence): System {
       return out;
     },
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 async function main(): Promise<void> {

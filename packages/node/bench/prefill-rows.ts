@@ -16,6 +16,7 @@ import { Tensor } from 'onnxruntime-common';
 import { createSession } from '../src/index.js';
 import { targetEntry } from '../test/converted-target.js';
 import { TINY } from '../test/tiny.js';
+import { median } from './median.js';
 import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
@@ -67,7 +68,6 @@ function feeds(past: number, rows: number, scored: number): Record<string, Tenso
   return f;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const chunks = [];
 for (const [past, rows] of [
   [0, 128],

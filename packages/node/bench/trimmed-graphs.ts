@@ -37,6 +37,7 @@ import { resolveBundleFiles } from '../src/bundle-files.js';
 import { createSession, loadTreespec } from '../src/index.js';
 import { readTokenizerFiles } from '../src/tokenizer-files.js';
 import { devPrompts, TINY } from '../test/tiny.js';
+import { median } from './median.js';
 import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
@@ -118,7 +119,6 @@ const ids = sides.shipped.tokenizer.encode(
 );
 
 const msPerToken = (r: TextResult) => (r.stats.totalMs - r.stats.prefillMs) / r.tokens.length;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const report = [];
 for (const length of contexts) {
   const ms: Record<string, number[]> = Object.fromEntries(

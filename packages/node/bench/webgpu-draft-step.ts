@@ -30,6 +30,7 @@ import {
 } from '@treespec/onnx';
 import { createSession } from '../src/index.js';
 import { TINY } from '../test/tiny.js';
+import { median } from './median.js';
 import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
@@ -43,7 +44,6 @@ const context = Number(values.context);
 const reps = Number(values.reps);
 const K = 4;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 async function open(model: ManifestModel, provider: 'cpu' | 'webgpu', onDevice: boolean) {

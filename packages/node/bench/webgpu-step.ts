@@ -47,6 +47,7 @@ import * as ort from 'onnxruntime-node';
 import { createSession, type ExecutionProvider } from '../src/index.js';
 import { bundleWithTarget } from '../test/converted-target.js';
 import { TINY } from '../test/tiny.js';
+import { median } from './median.js';
 import { scriptArgs } from './script-args.js';
 
 const { values } = parseArgs({
@@ -62,7 +63,6 @@ const context = Number(values.context);
 const reps = Number(values.reps);
 const capacity = 2 * context;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /** Wall and process CPU ms of one awaited call (CPU time includes lavapipe's threads, and is steadier under load). */
